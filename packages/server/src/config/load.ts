@@ -1,0 +1,86 @@
+/**
+ * Loads the config file: YAML or JSON, `${VAR}` and `${VAR:-default}` replaced from the environment in
+ * any string (the one way to keep secrets and the issuer URL out of the file), then validated by the schema.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { redirectUriProblem } from '../protocol/redirect-uri.ts';
+import { configSchema, type GatehouseConfig } from './schema.ts';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const placeholder = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: string): unknown {
+  if (typeof value === 'string') {
+    return value.replace(placeholder, (_match, name: string, fallback: string | undefined) => {
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      throw new ConfigError(`config ${path || '(root)'}: environment variable ${name} is not set`);
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, env, `${path}[${index}]`));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, interpolate(item, env, path ? `${path}.${key}` : key)]),
+    );
+  }
+  return value;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, part) => {
+    if (typeof part === 'number') return `${text}[${part}]`;
+    return text ? `${text}.${String(part)}` : String(part);
+  }, '');
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => `config ${formatPath(issue.path) || '(root)'}: ${issue.message}`).join('\n');
+}
+
+/** Validates an already-parsed config object (used by tests and by the file loader). */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, baseDir = process.cwd()): GatehouseConfig {
+  const result = configSchema.safeParse(interpolate(raw, env, ''));
+  if (!result.success) throw new ConfigError(describeIssues(result.error));
+  const config = result.data;
+  config.clients.forEach((client, index) => {
+    for (const [field, uris] of [
+      ['redirectUris', client.redirectUris],
+      ['postLogoutRedirectUris', client.postLogoutRedirectUris],
+    ] as const) {
+      uris.forEach((uri, uriIndex) => {
+        const problem = redirectUriProblem(uri);
+        if (problem !== undefined) throw new ConfigError(`config clients[${index}].${field}[${uriIndex}]: ${problem}`);
+      });
+    }
+  });
+  if (config.storage.path !== ':memory:' && !isAbsolute(config.storage.path)) {
+    config.storage.path = resolve(baseDir, config.storage.path);
+  }
+  return config;
+}
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): GatehouseConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${file}: ${(error as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
+  }
+  return parseConfig(raw, env, dirname(resolve(file)));
+}

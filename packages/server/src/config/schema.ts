@@ -1,0 +1,189 @@
+/**
+ * Configuration schema: one file (JSON or YAML), validated at start-up with typed defaults.
+ * A bad value stops the server with a message naming the field (see load.ts).
+ */
+import { z } from 'zod';
+
+const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
+
+/** A scope value per RFC 6749 §3.3: printable ASCII without space, quote or backslash. */
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a valid scope token');
+
+const absoluteUri = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.hash === '' && url.protocol.length > 1;
+  } catch {
+    return false;
+  }
+}, 'must be an absolute URI without fragment');
+
+export const signingAlgorithms = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
+export type SigningAlgorithm = (typeof signingAlgorithms)[number];
+
+export const grantTypes = ['authorization_code', 'client_credentials', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'] as const;
+
+const apiScopeSchema = z.strictObject({
+  name: scopeToken,
+  description: z.string().min(1),
+});
+
+const apiResourceSchema = z.strictObject({
+  /** The audience (`aud`) of access tokens for this API. */
+  id: z.string().min(1),
+  /** RFC 8707 resource indicators that select this API. */
+  uris: z.array(absoluteUri).default([]),
+  scopes: z.array(scopeToken).min(1),
+  /** Secret the API uses to call introspection; at least 32 characters. */
+  secret: z.string().min(32).optional(),
+  accessTokenTtl: seconds(300, 900).optional(),
+});
+
+const identityResourceSchema = z.strictObject({
+  name: scopeToken,
+  description: z.string().min(1),
+  claims: z.array(z.string().min(1)).default([]),
+});
+
+const clientSchema = z
+  .strictObject({
+    clientId: z.string().regex(/^[A-Za-z0-9._~-]{1,100}$/, 'must be 1-100 characters of A-Z a-z 0-9 . _ ~ -'),
+    name: z.string().min(1),
+    /** Plain secret for confidential clients declared in the file (at least 32 characters; hashed at load). */
+    secret: z.string().min(32).optional(),
+    tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'none']).default('client_secret_basic'),
+    grantTypes: z.array(z.enum(grantTypes)).min(1),
+    redirectUris: z.array(z.string().min(1)).default([]),
+    postLogoutRedirectUris: z.array(z.string().min(1)).default([]),
+    scopes: z.array(scopeToken).default([]),
+    requireConsent: z.boolean().default(true),
+    accessTokenTtl: seconds(300, 900).optional(),
+  })
+  .superRefine((client, ctx) => {
+    const isPublic = client.tokenEndpointAuthMethod === 'none';
+    if (isPublic && client.secret !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a public client (auth method none) has no secret' });
+    }
+    if (!isPublic && client.secret === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a confidential client needs a secret' });
+    }
+    if (isPublic && client.grantTypes.includes('client_credentials')) {
+      ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: 'client_credentials needs a confidential client' });
+    }
+    if (client.grantTypes.includes('authorization_code') && client.redirectUris.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['redirectUris'], message: 'authorization_code needs at least one redirect URI' });
+    }
+  });
+
+const userSchema = z.strictObject({
+  username: z.string().min(1),
+  /** Plain password for demo users declared in the file; hashed with argon2id when seeded. */
+  password: z.string().min(8),
+  claims: z.record(z.string(), z.unknown()).default({}),
+  roles: z.array(z.string().min(1)).default([]),
+});
+
+export const configSchema = z
+  .strictObject({
+    issuer: z
+      .string()
+      .url()
+      .refine((value) => {
+        const url = new URL(value);
+        return url.search === '' && url.hash === '' && !value.endsWith('/');
+      }, 'must be an https (or loopback http) URL without query, fragment or trailing slash')
+      .refine((value) => {
+        const url = new URL(value);
+        return url.protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+      }, 'must use https unless the host is loopback'),
+    server: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(3000),
+        trustProxy: z.boolean().default(false),
+        bodyLimit: z.number().int().min(1024).max(1048576).default(65536),
+      })
+      .prefault({}),
+    storage: z
+      .strictObject({
+        type: z.literal('sqlite').default('sqlite'),
+        /** Path of the SQLite file, relative to the config file; `:memory:` for a throwaway store. */
+        path: z.string().min(1).default('data/gatehouse.db'),
+      })
+      .prefault({}),
+    keys: z
+      .strictObject({
+        algorithm: z.enum(signingAlgorithms).default('ES256'),
+        /** Seconds a new key is published in the JWKS before it signs. */
+        publishBeforeUse: seconds(0, 7 * 86400).default(600),
+        /** Seconds between reloads of the key set from storage (picks up rotations by other processes). */
+        reloadInterval: seconds(1, 3600).default(30),
+      })
+      .prefault({}),
+    tokens: z
+      .strictObject({
+        accessTokenTtl: seconds(300, 900).default(600),
+        idTokenTtl: seconds(60, 86400).default(3600),
+        authorizationCodeTtl: seconds(10, 60).default(60),
+        refreshTokenTtl: seconds(3600, 365 * 86400).default(30 * 86400),
+      })
+      .prefault({}),
+    login: z
+      .strictObject({
+        sessionTtl: seconds(300, 30 * 86400).default(8 * 3600),
+        interactionTtl: seconds(60, 3600).default(900),
+        argon2: z
+          .strictObject({
+            memoryCost: z.number().int().min(19456).default(19456),
+            timeCost: z.number().int().min(2).default(2),
+            parallelism: z.number().int().min(1).max(8).default(1),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    logging: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .prefault({}),
+    apiScopes: z.array(apiScopeSchema).default([]),
+    apiResources: z.array(apiResourceSchema).default([]),
+    identityResources: z.array(identityResourceSchema).default([]),
+    clients: z.array(clientSchema).default([]),
+    users: z.array(userSchema).default([]),
+  })
+  .superRefine((config, ctx) => {
+    const apiScopeNames = new Set(config.apiScopes.map((scope) => scope.name));
+    const identityNames = new Set(config.identityResources.map((resource) => resource.name));
+    const owner = new Map<string, string>();
+    config.apiResources.forEach((resource, index) => {
+      resource.scopes.forEach((scope, scopeIndex) => {
+        if (!apiScopeNames.has(scope)) {
+          ctx.addIssue({ code: 'custom', path: ['apiResources', index, 'scopes', scopeIndex], message: `unknown API scope "${scope}"` });
+        }
+        const previous = owner.get(scope);
+        if (previous !== undefined && previous !== resource.id) {
+          ctx.addIssue({ code: 'custom', path: ['apiResources', index, 'scopes', scopeIndex], message: `scope "${scope}" already belongs to "${previous}"` });
+        }
+        owner.set(scope, resource.id);
+      });
+    });
+    config.clients.forEach((client, index) => {
+      client.scopes.forEach((scope, scopeIndex) => {
+        if (!apiScopeNames.has(scope) && !identityNames.has(scope)) {
+          ctx.addIssue({ code: 'custom', path: ['clients', index, 'scopes', scopeIndex], message: `unknown scope "${scope}"` });
+        }
+      });
+    });
+    const seen = new Set<string>();
+    config.clients.forEach((client, index) => {
+      if (seen.has(client.clientId)) {
+        ctx.addIssue({ code: 'custom', path: ['clients', index, 'clientId'], message: `duplicate client "${client.clientId}"` });
+      }
+      seen.add(client.clientId);
+    });
+  });
+
+export type GatehouseConfig = z.infer<typeof configSchema>;
+export type ClientConfig = GatehouseConfig['clients'][number];
+export type ApiResourceConfig = GatehouseConfig['apiResources'][number];

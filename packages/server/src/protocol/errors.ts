@@ -1,0 +1,88 @@
+/**
+ * One error type for every protocol failure (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1).
+ *
+ * Thrown anywhere, rendered in exactly one place (http/error-handler.ts) as token-endpoint JSON,
+ * an authorization redirect, a WWW-Authenticate challenge or an HTML page. `description` is shown to
+ * the caller, so it never carries internal detail.
+ */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'invalid_target'
+  | 'access_denied'
+  | 'unsupported_response_type'
+  | 'server_error'
+  | 'temporarily_unavailable'
+  | 'login_required'
+  | 'consent_required'
+  | 'interaction_required'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'not_found'
+  | 'method_not_allowed';
+
+const defaultStatus: Record<OAuthErrorCode, number> = {
+  invalid_request: 400,
+  invalid_client: 401,
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  invalid_scope: 400,
+  invalid_target: 400,
+  access_denied: 403,
+  unsupported_response_type: 400,
+  server_error: 500,
+  temporarily_unavailable: 503,
+  login_required: 400,
+  consent_required: 400,
+  interaction_required: 400,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+};
+
+export interface OAuthErrorOptions {
+  status?: number;
+  /** Authentication scheme challenge for 401s (`Basic` at the token endpoint, `Bearer` at userinfo). */
+  challenge?: 'Basic' | 'Bearer';
+}
+
+export class OAuthError extends Error {
+  readonly error: OAuthErrorCode;
+  readonly description: string;
+  readonly status: number;
+  readonly challenge: 'Basic' | 'Bearer' | undefined;
+
+  constructor(error: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
+    super(description);
+    this.name = 'OAuthError';
+    this.error = error;
+    this.description = description;
+    this.status = options.status ?? defaultStatus[error];
+    this.challenge = options.challenge;
+  }
+
+  toJSON(): { error: string; error_description: string } {
+    return { error: this.error, error_description: this.description };
+  }
+}
+
+/**
+ * An error found at /authorize after the client and redirect URI were verified: it is sent back to
+ * the client's redirect URI (RFC 6749 §4.1.2.1) instead of being shown to the user.
+ */
+export class AuthorizationRedirectError extends OAuthError {
+  readonly redirectUri: string;
+  readonly state: string | undefined;
+
+  constructor(error: OAuthErrorCode, description: string, redirectUri: string, state: string | undefined) {
+    super(error, description);
+    this.redirectUri = redirectUri;
+    this.state = state;
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Redirect URI rules: exact string match (OAuth 2.1 §2.3.1, RFC 9700 §2.1), with the one exception of
+ * RFC 8252 §7.3: a loopback IP literal redirect matches on any port. `http` is only ever allowed for
+ * loopback hosts; fragments are never allowed (RFC 6749 §3.1.2).
+ */
+const loopbackIpHosts = new Set(['127.0.0.1', '[::1]']);
+const loopbackHosts = new Set(['localhost', ...loopbackIpHosts]);
+
+function parse(uri: string): URL | undefined {
+  try {
+    return new URL(uri);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a URI cannot be registered as a redirect URI, or undefined when it can. */
+export function redirectUriProblem(uri: string): string | undefined {
+  const url = parse(uri);
+  if (url === undefined) return 'is not an absolute URI';
+  if (uri.includes('#')) return 'must not contain a fragment';
+  if (url.protocol === 'http:' && !loopbackHosts.has(url.hostname)) return 'may use http only on a loopback host';
+  if (url.protocol === 'javascript:' || url.protocol === 'data:' || url.protocol === 'file:') return 'uses a forbidden scheme';
+  return undefined;
+}
+
+/** True when `requested` matches one of the registered redirect URIs. */
+export function matchesRegisteredRedirectUri(requested: string, registered: readonly string[]): boolean {
+  if (registered.includes(requested)) return true;
+  const url = parse(requested);
+  if (url === undefined || url.protocol !== 'http:' || !loopbackIpHosts.has(url.hostname)) return false;
+  if (requested.includes('#')) return false;
+  return registered.some((candidate) => {
+    const registeredUrl = parse(candidate);
+    if (registeredUrl === undefined || registeredUrl.protocol !== 'http:' || registeredUrl.hostname !== url.hostname) {
+      return false;
+    }
+    // Compare everything except the port, as strings, so no normalisation widens the match.
+    const withoutPort = (u: URL) => `${u.protocol}//${u.hostname}${u.pathname}${u.search}`;
+    return withoutPort(registeredUrl) === withoutPort(url) && !hasUserInfo(requested);
+  });
+}
+
+function hasUserInfo(uri: string): boolean {
+  const url = parse(uri);
+  return url !== undefined && (url.username !== '' || url.password !== '');
+}

@@ -1,0 +1,28 @@
+/**
+ * Vitest reporter that ends the run with one plain line, `N passed, N failed` (`, N skipped` when any),
+ * the summary CI reads. It counts test cases across every file of the run.
+ */
+import type { Reporter, TestModule } from 'vitest/node';
+
+export default class SummaryReporter implements Reporter {
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
+    let passed = 0;
+    let failed = 0;
+    let skipped = 0;
+    for (const testModule of testModules) {
+      let casesInModule = 0;
+      for (const testCase of testModule.children.allTests()) {
+        casesInModule += 1;
+        const state = testCase.result().state;
+        if (state === 'passed') passed += 1;
+        else if (state === 'failed') failed += 1;
+        else skipped += 1;
+      }
+      // A file that failed to load (syntax error, failing hook) has no cases: count it as a failure.
+      if (casesInModule === 0 && testModule.state() === 'failed') failed += 1;
+    }
+    failed += unhandledErrors.length;
+    const skippedText = skipped > 0 ? `, ${skipped} skipped` : '';
+    process.stdout.write(`\n${passed} passed, ${failed} failed${skippedText}\n`);
+  }
+}
