@@ -2,6 +2,7 @@
  * Vitest reporter that ends the run with one plain line, `N passed, N failed` (`, N skipped` when any),
  * the summary CI reads. It counts test cases across every file of the run.
  */
+import { writeSync } from 'node:fs';
 import type { Reporter, TestModule } from 'vitest/node';
 
 export default class SummaryReporter implements Reporter {
@@ -23,6 +24,8 @@ export default class SummaryReporter implements Reporter {
     }
     failed += unhandledErrors.length;
     const skippedText = skipped > 0 ? `, ${skipped} skipped` : '';
-    process.stdout.write(`\n${passed} passed, ${failed} failed${skippedText}\n`);
+    const line = `${passed} passed, ${failed} failed${skippedText}`;
+    // Written at exit so that it is the last line, after the other reporters' summaries.
+    process.once('exit', () => writeSync(1, `\n${line}\n`));
   }
 }

@@ -20,17 +20,25 @@ const placeholder = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: string): unknown {
   if (typeof value === 'string') {
-    return value.replace(placeholder, (_match, name: string, fallback: string | undefined) => {
+    const whole = /^\$\{[^}]+\}$/.test(value);
+    const replaced = value.replace(placeholder, (_match, name: string, fallback: string | undefined) => {
       const found = env[name];
       if (found !== undefined && found !== '') return found;
       if (fallback !== undefined) return fallback;
       throw new ConfigError(`config ${path || '(root)'}: environment variable ${name} is not set`);
     });
+    // A value that is one placeholder takes the type its text has ("3000" is a number, "true" a boolean).
+    if (whole && /^(\d+|true|false)$/.test(replaced))
+      return replaced === 'true' ? true : replaced === 'false' ? false : Number(replaced);
+    return replaced;
   }
   if (Array.isArray(value)) return value.map((item, index) => interpolate(item, env, `${path}[${index}]`));
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, interpolate(item, env, path ? `${path}.${key}` : key)]),
+      Object.entries(value).map(([key, item]) => [
+        key,
+        interpolate(item, env, path ? `${path}.${key}` : key),
+      ]),
     );
   }
   return value;
@@ -44,11 +52,17 @@ function formatPath(path: readonly PropertyKey[]): string {
 }
 
 function describeIssues(error: z.ZodError): string {
-  return error.issues.map((issue) => `config ${formatPath(issue.path) || '(root)'}: ${issue.message}`).join('\n');
+  return error.issues
+    .map((issue) => `config ${formatPath(issue.path) || '(root)'}: ${issue.message}`)
+    .join('\n');
 }
 
 /** Validates an already-parsed config object (used by tests and by the file loader). */
-export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, baseDir = process.cwd()): GatehouseConfig {
+export function parseConfig(
+  raw: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+  baseDir = process.cwd(),
+): GatehouseConfig {
   const result = configSchema.safeParse(interpolate(raw, env, ''));
   if (!result.success) throw new ConfigError(describeIssues(result.error));
   const config = result.data;
@@ -59,7 +73,8 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, 
     ] as const) {
       uris.forEach((uri, uriIndex) => {
         const problem = redirectUriProblem(uri);
-        if (problem !== undefined) throw new ConfigError(`config clients[${index}].${field}[${uriIndex}]: ${problem}`);
+        if (problem !== undefined)
+          throw new ConfigError(`config clients[${index}].${field}[${uriIndex}]: ${problem}`);
       });
     }
   });
@@ -80,7 +95,9 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   try {
     raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
+    throw new ConfigError(
+      `config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`,
+    );
   }
   return parseConfig(raw, env, dirname(resolve(file)));
 }

@@ -21,7 +21,12 @@ const absoluteUri = z.string().refine((value) => {
 export const signingAlgorithms = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
 export type SigningAlgorithm = (typeof signingAlgorithms)[number];
 
-export const grantTypes = ['authorization_code', 'client_credentials', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'] as const;
+export const grantTypes = [
+  'authorization_code',
+  'client_credentials',
+  'refresh_token',
+  'urn:ietf:params:oauth:grant-type:device_code',
+] as const;
 
 const apiScopeSchema = z.strictObject({
   name: scopeToken,
@@ -51,7 +56,9 @@ const clientSchema = z
     name: z.string().min(1),
     /** Plain secret for confidential clients declared in the file (at least 32 characters; hashed at load). */
     secret: z.string().min(32).optional(),
-    tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'none']).default('client_secret_basic'),
+    tokenEndpointAuthMethod: z
+      .enum(['client_secret_basic', 'client_secret_post', 'none'])
+      .default('client_secret_basic'),
     grantTypes: z.array(z.enum(grantTypes)).min(1),
     redirectUris: z.array(z.string().min(1)).default([]),
     postLogoutRedirectUris: z.array(z.string().min(1)).default([]),
@@ -62,16 +69,28 @@ const clientSchema = z
   .superRefine((client, ctx) => {
     const isPublic = client.tokenEndpointAuthMethod === 'none';
     if (isPublic && client.secret !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a public client (auth method none) has no secret' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secret'],
+        message: 'a public client (auth method none) has no secret',
+      });
     }
     if (!isPublic && client.secret === undefined) {
       ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a confidential client needs a secret' });
     }
     if (isPublic && client.grantTypes.includes('client_credentials')) {
-      ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: 'client_credentials needs a confidential client' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['grantTypes'],
+        message: 'client_credentials needs a confidential client',
+      });
     }
     if (client.grantTypes.includes('authorization_code') && client.redirectUris.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['redirectUris'], message: 'authorization_code needs at least one redirect URI' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redirectUris'],
+        message: 'authorization_code needs at least one redirect URI',
+      });
     }
   });
 
@@ -159,11 +178,19 @@ export const configSchema = z
     config.apiResources.forEach((resource, index) => {
       resource.scopes.forEach((scope, scopeIndex) => {
         if (!apiScopeNames.has(scope)) {
-          ctx.addIssue({ code: 'custom', path: ['apiResources', index, 'scopes', scopeIndex], message: `unknown API scope "${scope}"` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['apiResources', index, 'scopes', scopeIndex],
+            message: `unknown API scope "${scope}"`,
+          });
         }
         const previous = owner.get(scope);
         if (previous !== undefined && previous !== resource.id) {
-          ctx.addIssue({ code: 'custom', path: ['apiResources', index, 'scopes', scopeIndex], message: `scope "${scope}" already belongs to "${previous}"` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['apiResources', index, 'scopes', scopeIndex],
+            message: `scope "${scope}" already belongs to "${previous}"`,
+          });
         }
         owner.set(scope, resource.id);
       });
@@ -171,14 +198,22 @@ export const configSchema = z
     config.clients.forEach((client, index) => {
       client.scopes.forEach((scope, scopeIndex) => {
         if (!apiScopeNames.has(scope) && !identityNames.has(scope)) {
-          ctx.addIssue({ code: 'custom', path: ['clients', index, 'scopes', scopeIndex], message: `unknown scope "${scope}"` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['clients', index, 'scopes', scopeIndex],
+            message: `unknown scope "${scope}"`,
+          });
         }
       });
     });
     const seen = new Set<string>();
     config.clients.forEach((client, index) => {
       if (seen.has(client.clientId)) {
-        ctx.addIssue({ code: 'custom', path: ['clients', index, 'clientId'], message: `duplicate client "${client.clientId}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', index, 'clientId'],
+          message: `duplicate client "${client.clientId}"`,
+        });
       }
       seen.add(client.clientId);
     });

@@ -50,6 +50,8 @@ export interface OAuthErrorOptions {
   status?: number;
   /** Authentication scheme challenge for 401s (`Basic` at the token endpoint, `Bearer` at userinfo). */
   challenge?: 'Basic' | 'Bearer';
+  /** RFC 6750 §3.1: a request with no credentials at all gets a challenge without an error code. */
+  bareChallenge?: boolean;
 }
 
 export class OAuthError extends Error {
@@ -57,6 +59,7 @@ export class OAuthError extends Error {
   readonly description: string;
   readonly status: number;
   readonly challenge: 'Basic' | 'Bearer' | undefined;
+  readonly bareChallenge: boolean;
 
   constructor(error: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(description);
@@ -65,6 +68,7 @@ export class OAuthError extends Error {
     this.description = description;
     this.status = options.status ?? defaultStatus[error];
     this.challenge = options.challenge;
+    this.bareChallenge = options.bareChallenge ?? false;
   }
 
   toJSON(): { error: string; error_description: string } {

@@ -19,8 +19,10 @@ export function redirectUriProblem(uri: string): string | undefined {
   const url = parse(uri);
   if (url === undefined) return 'is not an absolute URI';
   if (uri.includes('#')) return 'must not contain a fragment';
-  if (url.protocol === 'http:' && !loopbackHosts.has(url.hostname)) return 'may use http only on a loopback host';
-  if (url.protocol === 'javascript:' || url.protocol === 'data:' || url.protocol === 'file:') return 'uses a forbidden scheme';
+  if (url.protocol === 'http:' && !loopbackHosts.has(url.hostname))
+    return 'may use http only on a loopback host';
+  if (url.protocol === 'javascript:' || url.protocol === 'data:' || url.protocol === 'file:')
+    return 'uses a forbidden scheme';
   return undefined;
 }
 
@@ -32,7 +34,11 @@ export function matchesRegisteredRedirectUri(requested: string, registered: read
   if (requested.includes('#')) return false;
   return registered.some((candidate) => {
     const registeredUrl = parse(candidate);
-    if (registeredUrl === undefined || registeredUrl.protocol !== 'http:' || registeredUrl.hostname !== url.hostname) {
+    if (
+      registeredUrl === undefined ||
+      registeredUrl.protocol !== 'http:' ||
+      registeredUrl.hostname !== url.hostname
+    ) {
       return false;
     }
     // Compare everything except the port, as strings, so no normalisation widens the match.

@@ -1,0 +1,126 @@
+/**
+ * The `gatehouse` command line: serve | migrate | client | user | keys.
+ * Every command takes `--config FILE` (default: ./gatehouse.yaml). Secrets are printed once, never logged;
+ * passwords are read from standard input, never from arguments (which other users can read in `ps`).
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfigFile } from '../config/load.ts';
+import type { GatehouseConfig } from '../config/schema.ts';
+import { buildServer } from '../http/app.ts';
+import { openStorage } from '../storage/index.ts';
+import { adminCommands } from './admin.ts';
+
+const usage = `Usage: gatehouse <command> [options]
+
+Commands:
+  serve   --config FILE [--show-demo-credentials]   run the authorization server
+  migrate --config FILE                             apply database migrations
+  client  add|list|remove|rotate-secret ...         manage clients (gatehouse client --help)
+  user    add ...                                   manage users (gatehouse user --help)
+  keys    rotate|list ...                           manage signing keys (gatehouse keys --help)
+`;
+
+export function configFrom(args: string[]): { config: GatehouseConfig; rest: string[] } {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { config: { type: 'string', short: 'c' } },
+    strict: false,
+    allowPositionals: true,
+  });
+  const file = typeof values.config === 'string' ? values.config : 'gatehouse.yaml';
+  const rest = args.filter(
+    (arg, index) =>
+      arg !== '--config' &&
+      arg !== '-c' &&
+      args[index - 1] !== '--config' &&
+      args[index - 1] !== '-c' &&
+      !arg.startsWith('--config='),
+  );
+  void positionals;
+  return { config: loadConfigFile(file), rest };
+}
+
+function printBanner(config: GatehouseConfig, showCredentials: boolean): void {
+  const lines = [
+    `Gatehouse is listening. Issuer: ${config.issuer}`,
+    `Discovery: ${config.issuer}/.well-known/openid-configuration`,
+    'Clients:',
+  ];
+  for (const client of config.clients) {
+    const type = client.tokenEndpointAuthMethod === 'none' ? 'public' : 'confidential';
+    const secret = showCredentials && client.secret ? `  secret: ${client.secret}` : '';
+    lines.push(`  ${client.clientId} (${type}; ${client.grantTypes.join(', ')})${secret}`);
+  }
+  if (config.users.length > 0) {
+    lines.push('Users:');
+    for (const user of config.users) {
+      const password = showCredentials ? `  password: ${user.password}` : '';
+      lines.push(
+        `  ${user.username}${user.roles.length ? ` (roles: ${user.roles.join(', ')})` : ''}${password}`,
+      );
+    }
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { config } = configFrom(args);
+  const server = await buildServer(config);
+  await server.listen();
+  printBanner(config, args.includes('--show-demo-credentials'));
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    server.app.log.info({ signal }, 'shutting down');
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+async function migrate(args: string[]): Promise<void> {
+  const { config } = configFrom(args);
+  const storage = await openStorage(config.storage);
+  await storage.close();
+  process.stdout.write(`Database at ${config.storage.path} is up to date.\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        await serve(args);
+        return -1;
+      case 'migrate':
+        await migrate(args);
+        return 0;
+      case 'client':
+      case 'user':
+      case 'keys':
+        return await adminCommands(command, args);
+      case undefined:
+      case '--help':
+      case 'help':
+        process.stdout.write(usage);
+        return command === undefined ? 1 : 0;
+      default:
+        process.stderr.write(`gatehouse: unknown command "${command}"\n${usage}`);
+        return 1;
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`gatehouse: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`gatehouse: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+if (code >= 0) process.exit(code);

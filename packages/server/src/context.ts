@@ -1,0 +1,43 @@
+/**
+ * Everything a request handler needs, built once at start-up and passed down explicitly (no globals),
+ * so tests can build a server with their own clock and store.
+ */
+import type { GatehouseConfig } from './config/schema.ts';
+import type { KeyStore } from './keys/keystore.ts';
+import type { PasswordHasher } from './protocol/passwords.ts';
+import type { ScopeCatalog } from './protocol/scopes.ts';
+import type { Storage } from './storage/index.ts';
+import type { Client } from './storage/repositories.ts';
+
+/** Seconds since the epoch; tests substitute a controllable clock. */
+export type Clock = () => number;
+
+export const systemClock: Clock = () => Math.floor(Date.now() / 1000);
+
+export interface Endpoints {
+  authorization: string;
+  token: string;
+  userinfo: string;
+  jwks: string;
+}
+
+export interface ServerContext {
+  config: GatehouseConfig;
+  issuer: string;
+  endpoints: Endpoints;
+  storage: Storage;
+  keys: KeyStore;
+  catalog: ScopeCatalog;
+  passwords: PasswordHasher;
+  now: Clock;
+  findClient(clientId: string): Promise<Client | undefined>;
+}
+
+export function endpointsFor(issuer: string): Endpoints {
+  return {
+    authorization: `${issuer}/authorize`,
+    token: `${issuer}/token`,
+    userinfo: `${issuer}/userinfo`,
+    jwks: `${issuer}/jwks`,
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * Metadata: OpenID Connect Discovery 1.0 §3 at /.well-known/openid-configuration and RFC 8414 §3 at
+ * /.well-known/oauth-authorization-server. Lists only what the server really supports; parameters whose
+ * OpenID default is "supported" (request_uri_parameter_supported) are stated explicitly as false.
+ */
+import type { ServerContext } from '../context.ts';
+import { grantHandlers } from '../grants/registry.ts';
+
+export function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
+  const alg = ctx.config.keys.algorithm;
+  const claims = new Set([
+    'sub',
+    'iss',
+    'aud',
+    'exp',
+    'iat',
+    'auth_time',
+    'nonce',
+    'acr',
+    'amr',
+    'azp',
+    'sid',
+    'at_hash',
+  ]);
+  for (const resource of ctx.catalog.identityScopes.values())
+    for (const claim of resource.claims) claims.add(claim);
+  return {
+    issuer: ctx.issuer,
+    authorization_endpoint: ctx.endpoints.authorization,
+    token_endpoint: ctx.endpoints.token,
+    userinfo_endpoint: ctx.endpoints.userinfo,
+    jwks_uri: ctx.endpoints.jwks,
+    scopes_supported: ctx.catalog.allScopes(),
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: [...grantHandlers.keys()],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: [alg],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    code_challenge_methods_supported: ['S256'],
+    claims_supported: [...claims],
+    claims_parameter_supported: false,
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    prompt_values_supported: ['none', 'login', 'consent'],
+    authorization_response_iss_parameter_supported: true,
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * GET and POST /userinfo (OpenID Connect Core §5.3). The access token is accepted from the Authorization
+ * header only: tokens in the query string or form body are refused (RFC 9700 §4.3.2; RFC 6750 §2.3 leaks
+ * tokens into logs and history). Claims are released by scope (Core §5.4) plus `roles` for the roles scope.
+ * Errors carry a Bearer challenge (RFC 6750 §3).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.ts';
+import { noStoreHeaders } from '../http/error-handler.ts';
+import { OAuthError } from '../protocol/errors.ts';
+import type { RawParams } from '../protocol/params.ts';
+import { verifyAccessToken } from '../tokens/verify.ts';
+
+export function userinfoEndpoint(ctx: ServerContext) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const query = (request.query as RawParams | undefined) ?? {};
+    const body = (request.body as RawParams | undefined) ?? {};
+    if ('access_token' in query || 'access_token' in body) {
+      throw new OAuthError(
+        'invalid_request',
+        'send the access token in the Authorization header, not in the URL or body',
+      );
+    }
+    const header = request.headers.authorization;
+    if (header === undefined)
+      throw new OAuthError('invalid_token', 'an access token is required', { bareChallenge: true });
+    const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
+    if (!match)
+      throw new OAuthError('invalid_request', 'the Authorization header must be a Bearer token', {
+        status: 401,
+      });
+    const payload = await verifyAccessToken(ctx, match[1]!);
+    const scopes = (payload.scope ?? '').split(' ');
+    if (!scopes.includes('openid'))
+      throw new OAuthError('insufficient_scope', 'the access token lacks the openid scope');
+    const user = payload.sub === undefined ? undefined : await ctx.storage.users.findById(payload.sub);
+    if (user === undefined) throw new OAuthError('invalid_token', 'the access token is invalid or expired');
+
+    const claims: Record<string, unknown> = { sub: user.id };
+    for (const scope of scopes) {
+      for (const claim of ctx.catalog.identityScopes.get(scope)?.claims ?? []) {
+        if (claim === 'roles') claims.roles = user.roles;
+        else if (claim === 'preferred_username')
+          claims.preferred_username = user.claims.preferred_username ?? user.username;
+        else if (claim !== 'sub' && user.claims[claim] !== undefined) claims[claim] = user.claims[claim];
+      }
+    }
+    reply.headers(noStoreHeaders).type('application/json').send(JSON.stringify(claims));
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6, OAuth 2.1 §4.1.3).
+ * The code is single use: the database decides the one redemption that wins. Presenting a code that was
+ * already redeemed revokes every token issued from it (RFC 6749 §4.1.2, RFC 9700 §4.5).
+ */
+import { OAuthError } from '../protocol/errors.ts';
+import { validateCodeVerifier, verifierMatchesChallenge } from '../protocol/pkce.ts';
+import { sha256Base64Url } from '../protocol/secrets.ts';
+import { issueUserTokens, selectResources } from '../tokens/user-tokens.ts';
+import type { GrantHandler } from './types.ts';
+
+export const authorizationCodeGrant: GrantHandler = {
+  grantType: 'authorization_code',
+  async handle(ctx, client, params) {
+    const code = params.get('code');
+    if (code === undefined) throw new OAuthError('invalid_request', 'code is required');
+    const redirectUri = params.get('redirect_uri');
+    if (redirectUri === undefined) throw new OAuthError('invalid_request', 'redirect_uri is required');
+    const verifier = validateCodeVerifier(params.get('code_verifier'));
+    const requestedResources = params.getAll('resource');
+
+    const codeHash = sha256Base64Url(code);
+    const record = await ctx.storage.authorizationCodes.find(codeHash);
+    const now = ctx.now();
+    if (record === undefined || record.clientId !== client.clientId) {
+      throw new OAuthError('invalid_grant', 'authorization code is invalid');
+    }
+    if (record.consumedAt !== null) {
+      await ctx.storage.transaction((repositories) => repositories.grants.revoke(record.grantId, now));
+      throw new OAuthError(
+        'invalid_grant',
+        'authorization code was already used; tokens issued from it are revoked',
+      );
+    }
+    if (record.expiresAt <= now) throw new OAuthError('invalid_grant', 'authorization code has expired');
+    if (record.redirectUri !== redirectUri)
+      throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
+    if (!verifierMatchesChallenge(verifier, record.codeChallenge)) {
+      throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
+    }
+    const resources = selectResources(requestedResources, record.resources);
+
+    const outcome = await ctx.storage.transaction(async (repositories) => {
+      if (!(await repositories.authorizationCodes.consume(codeHash, now))) {
+        await repositories.grants.revoke(record.grantId, now);
+        return { reused: true as const };
+      }
+      const grant = await repositories.grants.find(record.grantId);
+      if (grant === undefined || grant.revokedAt !== null)
+        throw new OAuthError('invalid_grant', 'the authorization was revoked');
+      const response = await issueUserTokens(ctx, repositories, {
+        client,
+        source: record,
+        scopes: record.scope,
+        resources,
+        nonce: record.nonce ?? undefined,
+        refreshExpiresAt: now + ctx.config.tokens.refreshTokenTtl,
+      });
+      return { reused: false as const, response };
+    });
+    if (outcome.reused)
+      throw new OAuthError(
+        'invalid_grant',
+        'authorization code was already used; tokens issued from it are revoked',
+      );
+    return outcome.response;
+  },
+};

@@ -1,0 +1,63 @@
+/**
+ * grant_type=refresh_token (RFC 6749 §6, OAuth 2.1 §4.3.1, RFC 9700 §4.14.2).
+ * Every use rotates the token; the old one stops working. Presenting a token that was already rotated
+ * means it leaked (or a client lost a response): the whole family is revoked by grant id. The scope may
+ * narrow, never widen beyond what was originally granted.
+ */
+import { OAuthError } from '../protocol/errors.ts';
+import { parseScope } from '../protocol/scopes.ts';
+import { sha256Base64Url } from '../protocol/secrets.ts';
+import { issueUserTokens, selectResources } from '../tokens/user-tokens.ts';
+import type { GrantHandler } from './types.ts';
+
+const reuseMessage = 'refresh token was already used; the grant is revoked';
+
+export const refreshTokenGrant: GrantHandler = {
+  grantType: 'refresh_token',
+  async handle(ctx, client, params) {
+    const token = params.get('refresh_token');
+    if (token === undefined) throw new OAuthError('invalid_request', 'refresh_token is required');
+    const requestedScope = parseScope(params.get('scope'));
+    const requestedResources = params.getAll('resource');
+
+    const tokenHash = sha256Base64Url(token);
+    const record = await ctx.storage.refreshTokens.find(tokenHash);
+    const now = ctx.now();
+    if (record === undefined || record.clientId !== client.clientId)
+      throw new OAuthError('invalid_grant', 'refresh token is invalid');
+    if (record.consumedAt !== null) {
+      await ctx.storage.transaction((repositories) => repositories.grants.revoke(record.grantId, now));
+      throw new OAuthError('invalid_grant', reuseMessage);
+    }
+    if (record.expiresAt <= now) throw new OAuthError('invalid_grant', 'refresh token has expired');
+    for (const scope of requestedScope) {
+      if (!record.scope.includes(scope))
+        throw new OAuthError('invalid_scope', `scope ${scope} was not granted`);
+    }
+    const allowed = record.scope.filter((scope) => client.scopes.includes(scope));
+    const scopes =
+      requestedScope.length > 0 ? requestedScope.filter((scope) => allowed.includes(scope)) : allowed;
+    const resources = selectResources(requestedResources, record.resources);
+
+    const outcome = await ctx.storage.transaction(async (repositories) => {
+      if (!(await repositories.refreshTokens.consume(tokenHash, now))) {
+        await repositories.grants.revoke(record.grantId, now);
+        return { reused: true as const };
+      }
+      const grant = await repositories.grants.find(record.grantId);
+      if (grant === undefined || grant.revokedAt !== null)
+        throw new OAuthError('invalid_grant', 'the authorization was revoked');
+      const response = await issueUserTokens(ctx, repositories, {
+        client,
+        source: record,
+        scopes,
+        resources,
+        nonce: undefined,
+        refreshExpiresAt: record.expiresAt,
+      });
+      return { reused: false as const, response };
+    });
+    if (outcome.reused) throw new OAuthError('invalid_grant', reuseMessage);
+    return outcome.response;
+  },
+};

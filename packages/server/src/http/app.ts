@@ -1,0 +1,126 @@
+/**
+ * Builds the server: opens and migrates storage, applies the config's clients and users, loads signing
+ * keys, and assembles the Fastify app (form parser, logging, error handler, routes). Tests call
+ * `buildServer` with their own clock and drive it through `inject()` or a real port.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
+import type { GatehouseConfig } from '../config/schema.ts';
+import { type Clock, endpointsFor, type ServerContext, systemClock } from '../context.ts';
+import { KeyStore } from '../keys/keystore.ts';
+import { parseUrlEncoded } from '../protocol/params.ts';
+import { PasswordHasher } from '../protocol/passwords.ts';
+import { ScopeCatalog } from '../protocol/scopes.ts';
+import { openStorage } from '../storage/index.ts';
+import { applyConfiguredEntities } from '../storage/seed.ts';
+import { makeErrorHandler } from './error-handler.ts';
+import { loggerOptions } from './logging.ts';
+import { registerRoutes } from './routes.ts';
+
+/** One log line per request, written when it completes (Fastify's default writes two). */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    const line = { req: request, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    if (error) request.log.error({ ...line, err: error }, 'request failed');
+    else request.log.info(line, 'request');
+  }
+}
+
+export interface BuildOptions {
+  clock?: Clock;
+}
+
+export interface GatehouseServer {
+  app: FastifyInstance;
+  ctx: ServerContext;
+  /** Listens on the configured host and port; resolves with the bound address. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function buildServer(
+  config: GatehouseConfig,
+  options: BuildOptions = {},
+): Promise<GatehouseServer> {
+  const now = options.clock ?? systemClock;
+  const storage = await openStorage(config.storage);
+  const passwords = new PasswordHasher(config.login.argon2);
+  const keys = new KeyStore(storage.signingKeys, {
+    algorithm: config.keys.algorithm,
+    publishBeforeUse: config.keys.publishBeforeUse,
+    maxTokenLifetime: Math.max(config.tokens.accessTokenTtl, 900, config.tokens.idTokenTtl) + 60,
+  });
+  try {
+    await applyConfiguredEntities(storage, config, passwords, now());
+    await keys.initialise(now());
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+
+  const ctx: ServerContext = {
+    config,
+    issuer: config.issuer,
+    endpoints: endpointsFor(config.issuer),
+    storage,
+    keys,
+    catalog: new ScopeCatalog(config),
+    passwords,
+    now,
+    findClient: (clientId) => storage.clients.find(clientId),
+  };
+
+  const app = Fastify({
+    logger: loggerOptions(config.logging.level),
+    logController: new OneLinePerRequest({ requestIdLogLabel: 'request_id' }),
+    genReqId: () => randomUUID(),
+    trustProxy: config.server.trustProxy,
+    bodyLimit: config.server.bodyLimit,
+    routerOptions: { querystringParser: parseUrlEncoded },
+    return503OnClosing: true,
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (_request, body, done) => {
+      done(null, parseUrlEncoded(body as string));
+    },
+  );
+  app.setErrorHandler(makeErrorHandler(config.issuer));
+  app.setNotFoundHandler((_request, reply) => {
+    reply
+      .code(404)
+      .type('application/json')
+      .send(JSON.stringify({ error: 'not_found', error_description: 'not found' }));
+  });
+  registerRoutes(app, ctx);
+
+  const reloadTimer = setInterval(() => {
+    keys.reload(now()).catch((error: unknown) => app.log.error({ err: error }, 'key reload failed'));
+  }, config.keys.reloadInterval * 1000);
+  reloadTimer.unref();
+
+  return {
+    app,
+    ctx,
+    async listen() {
+      return app.listen({ host: config.server.host, port: config.server.port });
+    },
+    async close() {
+      clearInterval(reloadTimer);
+      await app.close();
+      await storage.close();
+    },
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * Signing keys: generated on first start, stored so every node shares them, published at the JWKS URI,
+ * and rotated with overlap (RFC 7517; OpenID Connect Core §10.1.1): a new key is published
+ * `publishBeforeUse` seconds before it signs, and a retired key stays published until every token it
+ * signed has expired. Nodes reload the set from storage periodically, so a rotation done by the CLI (or
+ * another node) reaches them without a restart.
+ */
+import { createPrivateKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { SigningAlgorithm } from '../config/schema.ts';
+import type { SigningKeyRecord, SigningKeyRepository } from '../storage/repositories.ts';
+import type { SigningKey } from '../tokens/jwt.ts';
+
+function generateKeyObject(alg: SigningAlgorithm): KeyObject {
+  switch (alg) {
+    case 'ES256':
+      return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    case 'RS256':
+    case 'PS256':
+      return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    case 'EdDSA':
+      return generateKeyPairSync('ed25519').privateKey;
+  }
+}
+
+/** A new key record for `alg`, kid = its RFC 7638 thumbprint. */
+export async function generateSigningKey(
+  alg: SigningAlgorithm,
+  now: number,
+  notBefore: number,
+): Promise<SigningKeyRecord> {
+  const privateKey = generateKeyObject(alg);
+  const privateJwk = privateKey.export({ format: 'jwk' });
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = privateJwk;
+  const kid = await calculateJwkThumbprint(publicJwk as JWK);
+  return {
+    kid,
+    alg,
+    privateJwk: JSON.stringify(privateJwk),
+    publicJwk: JSON.stringify({ ...publicJwk, kid, alg, use: 'sig' }),
+    createdAt: now,
+    notBefore,
+    retiredAt: null,
+    expiresAt: null,
+  };
+}
+
+export interface KeyStoreOptions {
+  algorithm: SigningAlgorithm;
+  publishBeforeUse: number;
+  /** The longest lifetime of anything a key signs: a retired key stays published this long. */
+  maxTokenLifetime: number;
+}
+
+export class KeyStore {
+  private records: SigningKeyRecord[] = [];
+  private readonly imported = new Map<string, SigningKey>();
+  private jwksCache: { keys: object[] } = { keys: [] };
+
+  constructor(
+    private readonly repository: SigningKeyRepository,
+    private readonly options: KeyStoreOptions,
+  ) {}
+
+  /** Loads the key set, creating a first key when no key of the configured algorithm can sign. */
+  async initialise(now: number): Promise<void> {
+    await this.reload(now);
+    if (this.currentRecord(now) === undefined) {
+      await this.repository.create(await generateSigningKey(this.options.algorithm, now, now));
+      await this.reload(now);
+    }
+  }
+
+  async reload(now: number): Promise<void> {
+    this.records = await this.repository.listPublished(now);
+    this.jwksCache = { keys: this.records.map((record) => JSON.parse(record.publicJwk) as object) };
+  }
+
+  /**
+   * Schedules a new key: published now, signing after `publishBeforeUse`; every older key stops signing
+   * then and leaves the JWKS once its last token has expired.
+   */
+  async rotate(now: number): Promise<SigningKeyRecord> {
+    const notBefore = now + this.options.publishBeforeUse;
+    const record = await generateSigningKey(this.options.algorithm, now, notBefore);
+    await this.repository.create(record);
+    await this.repository.retireOthers(record.kid, notBefore, notBefore + this.options.maxTokenLifetime);
+    await this.reload(now);
+    return record;
+  }
+
+  private currentRecord(now: number): SigningKeyRecord | undefined {
+    let current: SigningKeyRecord | undefined;
+    for (const record of this.records) {
+      const signs =
+        record.alg === this.options.algorithm &&
+        record.notBefore <= now &&
+        (record.retiredAt === null || record.retiredAt > now);
+      if (signs && (current === undefined || record.notBefore >= current.notBefore)) current = record;
+    }
+    return current;
+  }
+
+  /** The key that signs at `now`. */
+  signingKey(now: number): SigningKey {
+    const record = this.currentRecord(now);
+    if (record === undefined) throw new Error('no signing key is active');
+    let key = this.imported.get(record.kid);
+    if (key === undefined) {
+      key = {
+        kid: record.kid,
+        alg: record.alg as SigningAlgorithm,
+        privateKey: createPrivateKey({ key: JSON.parse(record.privateJwk) as JsonWebKey, format: 'jwk' }),
+      };
+      this.imported.set(record.kid, key);
+    }
+    return key;
+  }
+
+  /** The public JWK Set: every key that signs, will sign, or signed a token that may still be live. */
+  jwks(): { keys: object[] } {
+    return this.jwksCache;
+  }
+
+  /** Public JWK for a kid (used to verify our own tokens at userinfo). */
+  publicJwk(kid: string): JWK | undefined {
+    const record = this.records.find((candidate) => candidate.kid === kid);
+    return record ? (JSON.parse(record.publicJwk) as JWK) : undefined;
+  }
+
+  describe(): SigningKeyRecord[] {
+    return this.records.map((record) => ({ ...record, privateJwk: '(hidden)' }));
+  }
+}

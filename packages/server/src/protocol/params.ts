@@ -1,0 +1,49 @@
+/**
+ * Request parameters from a query string or an `application/x-www-form-urlencoded` body.
+ * RFC 6749 §3.1 and §3.2: parameters must not be included more than once, and a parameter sent
+ * without a value is treated as omitted. RFC 8707 `resource` is the one parameter that may repeat.
+ */
+import { OAuthError } from './errors.ts';
+
+export type RawParams = Record<string, string[]>;
+
+export function parseUrlEncoded(text: string): RawParams {
+  const params: RawParams = Object.create(null);
+  for (const [name, value] of new URLSearchParams(text)) {
+    const list = params[name];
+    if (list === undefined) params[name] = [value];
+    else list.push(value);
+  }
+  return params;
+}
+
+const repeatable = new Set(['resource']);
+
+export interface Params {
+  get(name: string): string | undefined;
+  getAll(name: string): string[];
+  has(name: string): boolean;
+}
+
+/** Checks for duplicated parameters and drops empty ones; throws `invalid_request` naming the duplicate. */
+export function toParams(raw: RawParams): Params {
+  const single = new Map<string, string>();
+  const multiple = new Map<string, string[]>();
+  for (const name of Object.keys(raw)) {
+    const values = (raw[name] ?? []).filter((value) => value !== '');
+    if (values.length === 0) continue;
+    if (repeatable.has(name)) {
+      multiple.set(name, values);
+      continue;
+    }
+    if (values.length > 1 || (raw[name]?.length ?? 0) > 1) {
+      throw new OAuthError('invalid_request', `parameter ${name} is included more than once`);
+    }
+    single.set(name, values[0]!);
+  }
+  return {
+    get: (name) => single.get(name) ?? multiple.get(name)?.[0],
+    getAll: (name) => multiple.get(name) ?? (single.has(name) ? [single.get(name)!] : []),
+    has: (name) => single.has(name) || multiple.has(name),
+  };
+}

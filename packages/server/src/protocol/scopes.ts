@@ -1,0 +1,123 @@
+/**
+ * Scopes (RFC 6749 §3.3) and audiences (RFC 8707, RFC 9068 §3). API scopes each belong to one API resource;
+ * identity scopes (openid, profile, ...) belong to the OpenID Connect layer. An access token's `aud` is the
+ * set of API resources its scopes (or explicit `resource` indicators) select.
+ */
+import type { GatehouseConfig } from '../config/schema.ts';
+import { OAuthError } from './errors.ts';
+
+const scopeTokenPattern = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+/** Splits a scope parameter; throws `invalid_scope` on a malformed token. Order kept, duplicates dropped. */
+export function parseScope(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const scopes = value.split(' ').filter((token) => token !== '');
+  for (const scope of scopes) {
+    if (!scopeTokenPattern.test(scope))
+      throw new OAuthError('invalid_scope', 'scope contains an invalid character');
+  }
+  return [...new Set(scopes)];
+}
+
+export interface ApiResource {
+  id: string;
+  uris: string[];
+  scopes: string[];
+  accessTokenTtl: number | undefined;
+}
+
+export class ScopeCatalog {
+  readonly identityScopes: Map<string, { description: string; claims: string[] }>;
+  readonly apiScopes: Map<string, { description: string; resource: ApiResource | undefined }>;
+  readonly resourcesById: Map<string, ApiResource>;
+  private readonly resourcesByUri = new Map<string, ApiResource>();
+
+  constructor(config: GatehouseConfig) {
+    this.identityScopes = new Map(
+      config.identityResources.map((r) => [r.name, { description: r.description, claims: r.claims }]),
+    );
+    this.resourcesById = new Map(
+      config.apiResources.map((r) => [
+        r.id,
+        { id: r.id, uris: r.uris, scopes: r.scopes, accessTokenTtl: r.accessTokenTtl },
+      ]),
+    );
+    this.apiScopes = new Map(
+      config.apiScopes.map((s) => [
+        s.name,
+        { description: s.description, resource: undefined as ApiResource | undefined },
+      ]),
+    );
+    for (const resource of this.resourcesById.values()) {
+      for (const scope of resource.scopes) {
+        const entry = this.apiScopes.get(scope);
+        if (entry) entry.resource = resource;
+      }
+      for (const uri of resource.uris) this.resourcesByUri.set(uri, resource);
+    }
+  }
+
+  describe(scope: string): string {
+    return this.identityScopes.get(scope)?.description ?? this.apiScopes.get(scope)?.description ?? scope;
+  }
+
+  isIdentityScope(scope: string): boolean {
+    return this.identityScopes.has(scope);
+  }
+
+  /** Every scope known to the server, for discovery. */
+  allScopes(): string[] {
+    return [...this.identityScopes.keys(), ...this.apiScopes.keys()];
+  }
+
+  /** Checks that every requested scope exists and is allowed for the client. */
+  assertAllowed(requested: readonly string[], allowed: readonly string[]): void {
+    for (const scope of requested) {
+      if (!this.identityScopes.has(scope) && !this.apiScopes.has(scope)) {
+        throw new OAuthError('invalid_scope', `scope ${scope} is not known`);
+      }
+      if (!allowed.includes(scope))
+        throw new OAuthError('invalid_scope', `scope ${scope} is not allowed for this client`);
+    }
+  }
+
+  /** Maps RFC 8707 resource indicators to API resources; throws `invalid_target` for anything unknown. */
+  resolveResources(indicators: readonly string[]): ApiResource[] {
+    return [...new Set(indicators)].map((indicator) => {
+      let url: URL;
+      try {
+        url = new URL(indicator);
+      } catch {
+        throw new OAuthError('invalid_target', 'resource must be an absolute URI');
+      }
+      if (url.hash !== '' || indicator.includes('#'))
+        throw new OAuthError('invalid_target', 'resource must not contain a fragment');
+      const resource = this.resourcesByUri.get(indicator);
+      if (resource === undefined) throw new OAuthError('invalid_target', 'resource is not a known API');
+      return resource;
+    });
+  }
+
+  /**
+   * The audiences and access-token scopes for a set of granted scopes. With explicit resources, only their
+   * API scopes stay in the token; without, every API whose scope was granted is an audience.
+   */
+  audienceFor(
+    scopes: readonly string[],
+    explicit: readonly ApiResource[],
+  ): { audience: ApiResource[]; scopes: string[] } {
+    if (explicit.length > 0) {
+      const ids = new Set(explicit.map((r) => r.id));
+      const kept = scopes.filter(
+        (s) => this.identityScopes.has(s) || ids.has(this.apiScopes.get(s)?.resource?.id ?? ''),
+      );
+      return { audience: [...explicit], scopes: kept };
+    }
+    const audience = new Map<string, ApiResource>();
+    for (const scope of scopes) {
+      const resource = this.apiScopes.get(scope)?.resource;
+      if (resource) audience.set(resource.id, resource);
+    }
+    return { audience: [...audience.values()], scopes: [...scopes] };
+  }
+}

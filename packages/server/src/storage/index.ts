@@ -1,0 +1,78 @@
+/**
+ * Opens the store: Kysely over better-sqlite3 in WAL mode (the embedded default), migrated to the latest
+ * schema, with one repository per concept. `transaction` gives the same repositories bound to one
+ * database transaction, for changes that must land together or not at all.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { migrateToLatest } from './migrations.ts';
+import {
+  AuthorizationCodeRepository,
+  ClientRepository,
+  ConsentRepository,
+  GrantRepository,
+  InteractionRepository,
+  RefreshTokenRepository,
+  SessionRepository,
+  SigningKeyRepository,
+  UserRepository,
+} from './repositories.ts';
+import type { Database } from './schema.ts';
+
+export interface Repositories {
+  clients: ClientRepository;
+  users: UserRepository;
+  sessions: SessionRepository;
+  interactions: InteractionRepository;
+  consents: ConsentRepository;
+  grants: GrantRepository;
+  authorizationCodes: AuthorizationCodeRepository;
+  refreshTokens: RefreshTokenRepository;
+  signingKeys: SigningKeyRepository;
+}
+
+export interface Storage extends Repositories {
+  db: Kysely<Database>;
+  transaction<T>(work: (repositories: Repositories) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+function repositoriesFor(db: Kysely<Database>): Repositories {
+  return {
+    clients: new ClientRepository(db),
+    users: new UserRepository(db),
+    sessions: new SessionRepository(db),
+    interactions: new InteractionRepository(db),
+    consents: new ConsentRepository(db),
+    grants: new GrantRepository(db),
+    authorizationCodes: new AuthorizationCodeRepository(db),
+    refreshTokens: new RefreshTokenRepository(db),
+    signingKeys: new SigningKeyRepository(db),
+  };
+}
+
+export interface StorageOptions {
+  type: 'sqlite';
+  path: string;
+}
+
+/** Opens (creating when needed) and migrates the store. */
+export async function openStorage(options: StorageOptions): Promise<Storage> {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  const sqlite = new SqliteDatabase(options.path);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  await migrateToLatest(db as Kysely<unknown>);
+  return {
+    db,
+    ...repositoriesFor(db),
+    transaction: (work) =>
+      db.transaction().execute((trx) => work(repositoriesFor(trx as unknown as Kysely<Database>))),
+    close: () => db.destroy(),
+  };
+}

@@ -1,0 +1,601 @@
+/**
+ * Narrow repositories, one per concept, over Kysely. Endpoints and grants see only these interfaces.
+ *
+ * Single use is decided by the database: consuming a code or rotating a refresh token is one conditional
+ * UPDATE whose affected-row count says who won, so two requests (or two nodes) racing for the same
+ * handle can never both succeed. Everything issued from one authorization carries its `grant_id`, and
+ * revoking a grant kills the whole family.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from './schema.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface Client {
+  clientId: string;
+  name: string;
+  secretHash: string | null;
+  tokenEndpointAuthMethod: 'client_secret_basic' | 'client_secret_post' | 'none';
+  grantTypes: string[];
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  scopes: string[];
+  requireConsent: boolean;
+  accessTokenTtl: number | null;
+  source: 'config' | 'cli';
+  createdAt: number;
+}
+
+export interface User {
+  id: string;
+  username: string;
+  passwordHash: string;
+  claims: Record<string, unknown>;
+  roles: string[];
+}
+
+export interface LoginSession {
+  sid: string;
+  userId: string;
+  authTime: number;
+  amr: string[];
+  expiresAt: number;
+}
+
+export interface Interaction {
+  id: string;
+  csrfToken: string;
+  /** SHA-256 of the browser cookie of the browser that started the interaction. */
+  browserHash: string;
+  clientId: string;
+  request: AuthorizationRequestRecord;
+  sessionSid: string | null;
+  expiresAt: number;
+  completedAt: number | null;
+}
+
+/** The validated authorization request, kept server-side while the user logs in and consents. */
+export interface AuthorizationRequestRecord {
+  clientId: string;
+  redirectUri: string;
+  scopes: string[];
+  resources: string[];
+  state: string | undefined;
+  nonce: string | undefined;
+  codeChallenge: string;
+  prompt: string[];
+  maxAge: number | undefined;
+  loginHint: string | undefined;
+}
+
+export interface Grant {
+  id: string;
+  clientId: string;
+  userId: string | null;
+  sid: string | null;
+  scopes: string[];
+  resources: string[];
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+/** What an authorization code or refresh token carries about the authorization it came from. */
+export interface IssuedHandle {
+  grantId: string;
+  clientId: string;
+  userId: string;
+  scope: string[];
+  resources: string[];
+  authTime: number;
+  amr: string[];
+  sid: string;
+  expiresAt: number;
+  consumedAt: number | null;
+  createdAt: number;
+}
+
+export interface AuthorizationCode extends IssuedHandle {
+  codeHash: string;
+  redirectUri: string;
+  codeChallenge: string;
+  nonce: string | null;
+}
+
+export interface RefreshToken extends IssuedHandle {
+  tokenHash: string;
+}
+
+export interface SigningKeyRecord {
+  kid: string;
+  alg: string;
+  privateJwk: string;
+  publicJwk: string;
+  createdAt: number;
+  notBefore: number;
+  retiredAt: number | null;
+  expiresAt: number | null;
+}
+
+const json = (value: unknown) => JSON.stringify(value);
+const parseList = (text: string) => JSON.parse(text) as string[];
+const affected = (result: { numUpdatedRows: bigint } | { numDeletedRows: bigint }) =>
+  Number('numUpdatedRows' in result ? result.numUpdatedRows : result.numDeletedRows);
+
+export class ClientRepository {
+  constructor(private readonly db: Db) {}
+
+  private static fromRow(row: Database['clients']): Client {
+    return {
+      clientId: row.client_id,
+      name: row.name,
+      secretHash: row.secret_hash,
+      tokenEndpointAuthMethod: row.token_endpoint_auth_method as Client['tokenEndpointAuthMethod'],
+      grantTypes: parseList(row.grant_types),
+      redirectUris: parseList(row.redirect_uris),
+      postLogoutRedirectUris: parseList(row.post_logout_redirect_uris),
+      scopes: parseList(row.scopes),
+      requireConsent: row.require_consent === 1,
+      accessTokenTtl: row.access_token_ttl,
+      source: row.source as Client['source'],
+      createdAt: Number(row.created_at),
+    };
+  }
+
+  async find(clientId: string): Promise<Client | undefined> {
+    const row = await this.db
+      .selectFrom('clients')
+      .selectAll()
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
+    return row && ClientRepository.fromRow(row);
+  }
+
+  async list(): Promise<Client[]> {
+    const rows = await this.db.selectFrom('clients').selectAll().orderBy('client_id').execute();
+    return rows.map(ClientRepository.fromRow);
+  }
+
+  /** Inserts or replaces a client. */
+  async save(client: Client): Promise<void> {
+    const row = {
+      client_id: client.clientId,
+      name: client.name,
+      secret_hash: client.secretHash,
+      token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+      grant_types: json(client.grantTypes),
+      redirect_uris: json(client.redirectUris),
+      post_logout_redirect_uris: json(client.postLogoutRedirectUris),
+      scopes: json(client.scopes),
+      require_consent: client.requireConsent ? 1 : 0,
+      access_token_ttl: client.accessTokenTtl,
+      source: client.source,
+      created_at: client.createdAt,
+    };
+    await this.db
+      .insertInto('clients')
+      .values(row)
+      .onConflict((conflict) => conflict.column('client_id').doUpdateSet(row))
+      .execute();
+  }
+
+  async updateSecretHash(clientId: string, secretHash: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('clients')
+      .set({ secret_hash: secretHash })
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
+    return affected(result) === 1;
+  }
+
+  async remove(clientId: string): Promise<boolean> {
+    return (
+      affected(await this.db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst()) === 1
+    );
+  }
+}
+
+export class UserRepository {
+  constructor(private readonly db: Db) {}
+
+  private static fromRow(row: Database['users']): User {
+    return {
+      id: row.id,
+      username: row.username,
+      passwordHash: row.password_hash,
+      claims: JSON.parse(row.claims) as Record<string, unknown>,
+      roles: parseList(row.roles),
+    };
+  }
+
+  async findById(id: string): Promise<User | undefined> {
+    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && UserRepository.fromRow(row);
+  }
+
+  async findByUsername(username: string): Promise<User | undefined> {
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('username', '=', username)
+      .executeTakeFirst();
+    return row && UserRepository.fromRow(row);
+  }
+
+  /** Creates a user; returns false when the username is taken. */
+  async create(user: User, now: number): Promise<boolean> {
+    const result = await this.db
+      .insertInto('users')
+      .values({
+        id: user.id,
+        username: user.username,
+        password_hash: user.passwordHash,
+        claims: json(user.claims),
+        roles: json(user.roles),
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((conflict) => conflict.column('username').doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  async list(): Promise<User[]> {
+    const rows = await this.db.selectFrom('users').selectAll().orderBy('username').execute();
+    return rows.map(UserRepository.fromRow);
+  }
+}
+
+export class SessionRepository {
+  constructor(private readonly db: Db) {}
+
+  async create(idHash: string, session: LoginSession, now: number): Promise<void> {
+    await this.db
+      .insertInto('sessions')
+      .values({
+        id_hash: idHash,
+        sid: session.sid,
+        user_id: session.userId,
+        auth_time: session.authTime,
+        amr: json(session.amr),
+        expires_at: session.expiresAt,
+        created_at: now,
+        ended_at: null,
+      })
+      .execute();
+  }
+
+  /** The live session for a cookie value's hash, or undefined when unknown, ended or expired. */
+  async findActive(idHash: string, now: number): Promise<LoginSession | undefined> {
+    const row = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('id_hash', '=', idHash)
+      .where('ended_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      sid: row.sid,
+      userId: row.user_id,
+      authTime: Number(row.auth_time),
+      amr: parseList(row.amr),
+      expiresAt: Number(row.expires_at),
+    };
+  }
+
+  async end(idHash: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('sessions')
+      .set({ ended_at: now })
+      .where('id_hash', '=', idHash)
+      .where('ended_at', 'is', null)
+      .execute();
+  }
+}
+
+export class InteractionRepository {
+  constructor(private readonly db: Db) {}
+
+  async create(interaction: Interaction, now: number): Promise<void> {
+    await this.db
+      .insertInto('interactions')
+      .values({
+        id: interaction.id,
+        csrf_token: interaction.csrfToken,
+        browser_hash: interaction.browserHash,
+        client_id: interaction.clientId,
+        request: json(interaction.request),
+        session_sid: interaction.sessionSid,
+        expires_at: interaction.expiresAt,
+        created_at: now,
+        completed_at: null,
+      })
+      .execute();
+  }
+
+  async findPending(id: string, now: number): Promise<Interaction | undefined> {
+    const row = await this.db
+      .selectFrom('interactions')
+      .selectAll()
+      .where('id', '=', id)
+      .where('completed_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      csrfToken: row.csrf_token,
+      browserHash: row.browser_hash,
+      clientId: row.client_id,
+      request: JSON.parse(row.request) as AuthorizationRequestRecord,
+      sessionSid: row.session_sid,
+      expiresAt: Number(row.expires_at),
+      completedAt: row.completed_at === null ? null : Number(row.completed_at),
+    };
+  }
+
+  async attachSession(id: string, sid: string): Promise<void> {
+    await this.db.updateTable('interactions').set({ session_sid: sid }).where('id', '=', id).execute();
+  }
+
+  /** Marks the interaction finished; false when another request finished it first. */
+  async complete(id: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('interactions')
+      .set({ completed_at: now })
+      .where('id', '=', id)
+      .where('completed_at', 'is', null)
+      .executeTakeFirst();
+    return affected(result) === 1;
+  }
+}
+
+export class ConsentRepository {
+  constructor(private readonly db: Db) {}
+
+  async find(userId: string, clientId: string): Promise<string[]> {
+    const row = await this.db
+      .selectFrom('consents')
+      .select('scopes')
+      .where('user_id', '=', userId)
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
+    return row ? parseList(row.scopes) : [];
+  }
+
+  async save(userId: string, clientId: string, scopes: string[], now: number): Promise<void> {
+    const values = { user_id: userId, client_id: clientId, scopes: json(scopes), updated_at: now };
+    await this.db
+      .insertInto('consents')
+      .values(values)
+      .onConflict((conflict) =>
+        conflict.columns(['user_id', 'client_id']).doUpdateSet({ scopes: values.scopes, updated_at: now }),
+      )
+      .execute();
+  }
+}
+
+export class GrantRepository {
+  constructor(private readonly db: Db) {}
+
+  async create(grant: Grant): Promise<void> {
+    await this.db
+      .insertInto('grants')
+      .values({
+        id: grant.id,
+        client_id: grant.clientId,
+        user_id: grant.userId,
+        sid: grant.sid,
+        scopes: json(grant.scopes),
+        resources: json(grant.resources),
+        created_at: grant.createdAt,
+        revoked_at: grant.revokedAt,
+      })
+      .execute();
+  }
+
+  async find(id: string): Promise<Grant | undefined> {
+    const row = await this.db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      clientId: row.client_id,
+      userId: row.user_id,
+      sid: row.sid,
+      scopes: parseList(row.scopes),
+      resources: parseList(row.resources),
+      createdAt: Number(row.created_at),
+      revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+    };
+  }
+
+  /**
+   * Revokes a grant and everything issued from it: unredeemed codes and live refresh tokens are marked
+   * consumed in the same transaction, so no member of the family can be used afterwards.
+   */
+  async revoke(id: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('grants')
+      .set({ revoked_at: now })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .execute();
+    await this.db
+      .updateTable('refresh_tokens')
+      .set({ consumed_at: now })
+      .where('grant_id', '=', id)
+      .where('consumed_at', 'is', null)
+      .execute();
+    await this.db
+      .updateTable('authorization_codes')
+      .set({ consumed_at: now })
+      .where('grant_id', '=', id)
+      .where('consumed_at', 'is', null)
+      .execute();
+  }
+}
+
+function handleFromRow(row: Database['refresh_tokens'] | Database['authorization_codes']): IssuedHandle {
+  return {
+    grantId: row.grant_id,
+    clientId: row.client_id,
+    userId: row.user_id,
+    scope: parseList(row.scope),
+    resources: parseList(row.resources),
+    authTime: Number(row.auth_time),
+    amr: parseList(row.amr),
+    sid: row.sid,
+    expiresAt: Number(row.expires_at),
+    consumedAt: row.consumed_at === null ? null : Number(row.consumed_at),
+    createdAt: Number(row.created_at),
+  };
+}
+
+function handleToRow(handle: IssuedHandle) {
+  return {
+    grant_id: handle.grantId,
+    client_id: handle.clientId,
+    user_id: handle.userId,
+    scope: json(handle.scope),
+    resources: json(handle.resources),
+    auth_time: handle.authTime,
+    amr: json(handle.amr),
+    sid: handle.sid,
+    expires_at: handle.expiresAt,
+    consumed_at: handle.consumedAt,
+    created_at: handle.createdAt,
+  };
+}
+
+export class AuthorizationCodeRepository {
+  constructor(private readonly db: Db) {}
+
+  async create(code: AuthorizationCode): Promise<void> {
+    await this.db
+      .insertInto('authorization_codes')
+      .values({
+        ...handleToRow(code),
+        code_hash: code.codeHash,
+        redirect_uri: code.redirectUri,
+        code_challenge: code.codeChallenge,
+        nonce: code.nonce,
+      })
+      .execute();
+  }
+
+  async find(codeHash: string): Promise<AuthorizationCode | undefined> {
+    const row = await this.db
+      .selectFrom('authorization_codes')
+      .selectAll()
+      .where('code_hash', '=', codeHash)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      ...handleFromRow(row),
+      codeHash: row.code_hash,
+      redirectUri: row.redirect_uri,
+      codeChallenge: row.code_challenge,
+      nonce: row.nonce,
+    };
+  }
+
+  /** Atomically marks the code used; true only for the one caller that redeemed it. */
+  async consume(codeHash: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('authorization_codes')
+      .set({ consumed_at: now })
+      .where('code_hash', '=', codeHash)
+      .where('consumed_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return affected(result) === 1;
+  }
+}
+
+export class RefreshTokenRepository {
+  constructor(private readonly db: Db) {}
+
+  async create(token: RefreshToken): Promise<void> {
+    await this.db
+      .insertInto('refresh_tokens')
+      .values({ ...handleToRow(token), token_hash: token.tokenHash })
+      .execute();
+  }
+
+  async find(tokenHash: string): Promise<RefreshToken | undefined> {
+    const row = await this.db
+      .selectFrom('refresh_tokens')
+      .selectAll()
+      .where('token_hash', '=', tokenHash)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return { ...handleFromRow(row), tokenHash: row.token_hash };
+  }
+
+  /** Atomically marks the token rotated; true only for the one caller that may use it. */
+  async consume(tokenHash: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('refresh_tokens')
+      .set({ consumed_at: now })
+      .where('token_hash', '=', tokenHash)
+      .where('consumed_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return affected(result) === 1;
+  }
+}
+
+export class SigningKeyRepository {
+  constructor(private readonly db: Db) {}
+
+  private static fromRow(row: Database['signing_keys']): SigningKeyRecord {
+    return {
+      kid: row.kid,
+      alg: row.alg,
+      privateJwk: row.private_jwk,
+      publicJwk: row.public_jwk,
+      createdAt: Number(row.created_at),
+      notBefore: Number(row.not_before),
+      retiredAt: row.retired_at === null ? null : Number(row.retired_at),
+      expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+    };
+  }
+
+  /** Keys still published (not past their expiry), oldest first. */
+  async listPublished(now: number): Promise<SigningKeyRecord[]> {
+    const rows = await this.db
+      .selectFrom('signing_keys')
+      .selectAll()
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .orderBy('not_before')
+      .orderBy('created_at')
+      .execute();
+    return rows.map(SigningKeyRepository.fromRow);
+  }
+
+  async create(key: SigningKeyRecord): Promise<void> {
+    await this.db
+      .insertInto('signing_keys')
+      .values({
+        kid: key.kid,
+        alg: key.alg,
+        private_jwk: key.privateJwk,
+        public_jwk: key.publicJwk,
+        created_at: key.createdAt,
+        not_before: key.notBefore,
+        retired_at: key.retiredAt,
+        expires_at: key.expiresAt,
+      })
+      .execute();
+  }
+
+  /** Retires every key that is still signing (or scheduled to) other than `keepKid`. */
+  async retireOthers(keepKid: string, retiredAt: number, expiresAt: number): Promise<void> {
+    await this.db
+      .updateTable('signing_keys')
+      .set({ retired_at: retiredAt, expires_at: expiresAt })
+      .where('kid', '!=', keepKid)
+      .where('retired_at', 'is', null)
+      .execute();
+  }
+}

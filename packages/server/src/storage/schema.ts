@@ -1,0 +1,133 @@
+/**
+ * Table types for Kysely. Times are integer seconds since the epoch; lists and objects are JSON text.
+ * The same shapes serve SQLite and (later) PostgreSQL: nothing here is dialect specific.
+ */
+import type { Generated } from 'kysely';
+
+export interface ClientsTable {
+  client_id: string;
+  name: string;
+  secret_hash: string | null;
+  token_endpoint_auth_method: string;
+  grant_types: string;
+  redirect_uris: string;
+  post_logout_redirect_uris: string;
+  scopes: string;
+  require_consent: number;
+  access_token_ttl: number | null;
+  source: string;
+  created_at: number;
+}
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  password_hash: string;
+  claims: string;
+  roles: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SessionsTable {
+  id_hash: string;
+  sid: string;
+  user_id: string;
+  auth_time: number;
+  amr: string;
+  expires_at: number;
+  created_at: number;
+  ended_at: number | null;
+}
+
+export interface InteractionsTable {
+  id: string;
+  csrf_token: string;
+  browser_hash: string;
+  client_id: string;
+  request: string;
+  session_sid: string | null;
+  expires_at: number;
+  created_at: number;
+  completed_at: number | null;
+}
+
+export interface ConsentsTable {
+  user_id: string;
+  client_id: string;
+  scopes: string;
+  updated_at: number;
+}
+
+export interface GrantsTable {
+  id: string;
+  client_id: string;
+  user_id: string | null;
+  sid: string | null;
+  scopes: string;
+  resources: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface AuthorizationCodesTable {
+  code_hash: string;
+  grant_id: string;
+  client_id: string;
+  user_id: string;
+  redirect_uri: string;
+  code_challenge: string;
+  scope: string;
+  resources: string;
+  nonce: string | null;
+  auth_time: number;
+  amr: string;
+  sid: string;
+  expires_at: number;
+  consumed_at: number | null;
+  created_at: number;
+}
+
+export interface RefreshTokensTable {
+  token_hash: string;
+  grant_id: string;
+  client_id: string;
+  user_id: string;
+  scope: string;
+  resources: string;
+  auth_time: number;
+  amr: string;
+  sid: string;
+  expires_at: number;
+  consumed_at: number | null;
+  created_at: number;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  private_jwk: string;
+  public_jwk: string;
+  created_at: number;
+  not_before: number;
+  retired_at: number | null;
+  expires_at: number | null;
+}
+
+export interface MigrationsTable {
+  name: string;
+  applied_at: number;
+  id: Generated<number>;
+}
+
+export interface Database {
+  clients: ClientsTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  interactions: InteractionsTable;
+  consents: ConsentsTable;
+  grants: GrantsTable;
+  authorization_codes: AuthorizationCodesTable;
+  refresh_tokens: RefreshTokensTable;
+  signing_keys: SigningKeysTable;
+}

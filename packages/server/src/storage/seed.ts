@@ -1,0 +1,56 @@
+/**
+ * Applies the clients and users declared in the config file to the store at start-up. Config clients are
+ * replaced on every start (the file is their source of truth) and removed from the store when removed
+ * from the file; clients added with the CLI are left alone. Config users are created once: a password
+ * changed later in the file does not overwrite the stored hash.
+ */
+import type { GatehouseConfig } from '../config/schema.ts';
+import type { PasswordHasher } from '../protocol/passwords.ts';
+import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import type { Storage } from './index.ts';
+
+export async function applyConfiguredEntities(
+  storage: Storage,
+  config: GatehouseConfig,
+  passwords: PasswordHasher,
+  now: number,
+): Promise<void> {
+  const declared = new Set(config.clients.map((client) => client.clientId));
+  const existing = await storage.clients.list();
+  await storage.transaction(async (repositories) => {
+    for (const client of existing) {
+      if (client.source === 'config' && !declared.has(client.clientId))
+        await repositories.clients.remove(client.clientId);
+    }
+    for (const client of config.clients) {
+      const previous = existing.find((candidate) => candidate.clientId === client.clientId);
+      await repositories.clients.save({
+        clientId: client.clientId,
+        name: client.name,
+        secretHash: client.secret === undefined ? null : sha256Base64Url(client.secret),
+        tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
+        grantTypes: client.grantTypes,
+        redirectUris: client.redirectUris,
+        postLogoutRedirectUris: client.postLogoutRedirectUris,
+        scopes: client.scopes,
+        requireConsent: client.requireConsent,
+        accessTokenTtl: client.accessTokenTtl ?? null,
+        source: 'config',
+        createdAt: previous?.createdAt ?? now,
+      });
+    }
+  });
+  for (const user of config.users) {
+    if (await storage.users.findByUsername(user.username)) continue;
+    await storage.users.create(
+      {
+        id: randomHandle(16),
+        username: user.username,
+        passwordHash: await passwords.hash(user.password),
+        claims: user.claims,
+        roles: user.roles,
+      },
+      now,
+    );
+  }
+}

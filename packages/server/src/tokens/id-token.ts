@@ -1,0 +1,47 @@
+/**
+ * ID tokens (OpenID Connect Core §2, §3.1.3.6): iss, sub, aud, azp, exp, iat, auth_time, nonce, sid,
+ * at_hash, acr and amr. Profile claims are served by userinfo, since an access token is always issued
+ * alongside (Core §5.4). `acr` is "1": single-factor password authentication, the only method we offer.
+ */
+import { createHash } from 'node:crypto';
+import type { ServerContext } from '../context.ts';
+import type { Client } from '../storage/repositories.ts';
+import { signJwt } from './jwt.ts';
+
+export interface IdTokenRequest {
+  client: Client;
+  userId: string;
+  authTime: number;
+  amr: string[];
+  sid: string;
+  nonce: string | undefined;
+  accessToken: string;
+}
+
+/** Core §3.1.3.6: left half of the hash of the access token, with the hash of the signing algorithm. */
+export function accessTokenHash(accessToken: string, alg: string): string {
+  const digest = createHash(alg === 'EdDSA' ? 'sha512' : 'sha256')
+    .update(accessToken)
+    .digest();
+  return digest.subarray(0, digest.length / 2).toString('base64url');
+}
+
+export function issueIdToken(ctx: ServerContext, request: IdTokenRequest): string {
+  const now = ctx.now();
+  const key = ctx.keys.signingKey(now);
+  const payload: Record<string, unknown> = {
+    iss: ctx.issuer,
+    sub: request.userId,
+    aud: request.client.clientId,
+    azp: request.client.clientId,
+    exp: now + ctx.config.tokens.idTokenTtl,
+    iat: now,
+    auth_time: request.authTime,
+    sid: request.sid,
+    at_hash: accessTokenHash(request.accessToken, key.alg),
+    acr: '1',
+    amr: request.amr,
+  };
+  if (request.nonce !== undefined) payload.nonce = request.nonce;
+  return signJwt(key, 'JWT', payload);
+}

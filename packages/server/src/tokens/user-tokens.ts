@@ -1,0 +1,84 @@
+/**
+ * Tokens for a user's authorization, shared by the authorization_code and refresh_token grants: an access
+ * token, an id_token when `openid` was granted, and a rotated refresh token when `offline_access` was
+ * granted to a client registered for refresh_token. The refresh token's lifetime is absolute, counted
+ * from the authorization: rotation never extends it.
+ */
+import type { ServerContext } from '../context.ts';
+import type { TokenResponse } from '../grants/types.ts';
+import { OAuthError } from '../protocol/errors.ts';
+import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import type { Repositories } from '../storage/index.ts';
+import type { Client, IssuedHandle } from '../storage/repositories.ts';
+import { issueAccessToken } from './access-token.ts';
+import { issueIdToken } from './id-token.ts';
+
+export interface UserTokenRequest {
+  client: Client;
+  /** The authorization the tokens come from (a code or the refresh token being rotated). */
+  source: IssuedHandle;
+  /** Scopes for this access token: the granted ones, or a narrower set on refresh. */
+  scopes: string[];
+  /** RFC 8707 resources for this access token (a subset of the granted ones). */
+  resources: string[];
+  nonce: string | undefined;
+  /** Absolute expiry of the refresh token family. */
+  refreshExpiresAt: number;
+}
+
+export async function issueUserTokens(
+  ctx: ServerContext,
+  repositories: Repositories,
+  request: UserTokenRequest,
+): Promise<TokenResponse> {
+  const { client, source } = request;
+  const user = await repositories.users.findById(source.userId);
+  if (user === undefined) throw new OAuthError('invalid_grant', 'the user of this grant no longer exists');
+  const access = issueAccessToken(ctx, {
+    client,
+    userId: user.id,
+    scopes: request.scopes,
+    resources: ctx.catalog.resolveResources(request.resources),
+    authTime: source.authTime,
+    roles: user.roles,
+  });
+  const response: TokenResponse = {
+    access_token: access.accessToken,
+    token_type: 'Bearer',
+    expires_in: access.expiresIn,
+    scope: access.scope,
+  };
+  if (request.scopes.includes('openid')) {
+    response.id_token = issueIdToken(ctx, {
+      client,
+      userId: user.id,
+      authTime: source.authTime,
+      amr: source.amr,
+      sid: source.sid,
+      nonce: request.nonce,
+      accessToken: access.accessToken,
+    });
+  }
+  if (source.scope.includes('offline_access') && client.grantTypes.includes('refresh_token')) {
+    const refreshToken = randomHandle();
+    await repositories.refreshTokens.create({
+      ...source,
+      tokenHash: sha256Base64Url(refreshToken),
+      consumedAt: null,
+      createdAt: ctx.now(),
+      expiresAt: request.refreshExpiresAt,
+    });
+    response.refresh_token = refreshToken;
+  }
+  return response;
+}
+
+/** RFC 8707 §2.2: a token request may name a subset of the resources granted, never more. */
+export function selectResources(requested: string[], granted: string[]): string[] {
+  if (requested.length === 0) return granted;
+  for (const resource of requested) {
+    if (!granted.includes(resource))
+      throw new OAuthError('invalid_target', 'resource was not part of the authorization');
+  }
+  return requested;
+}

@@ -1,0 +1,63 @@
+/** The login, consent and error pages (see html.ts for the security headers they are served with). */
+import { escapeHtml, page } from './html.ts';
+
+export interface LoginView {
+  action: string;
+  csrfToken: string;
+  clientName: string;
+  username: string | undefined;
+  error: string | undefined;
+}
+
+export function loginPage(view: LoginView): string {
+  const error = view.error ? `<p class="error" role="alert">${escapeHtml(view.error)}</p>` : '';
+  return page(
+    'Sign in',
+    `<h1>Sign in</h1>
+<p class="muted">to continue to ${escapeHtml(view.clientName)}</p>
+${error}
+<form method="post" action="${escapeHtml(view.action)}">
+<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
+<label for="username">Username</label>
+<input type="text" id="username" name="username" autocomplete="username" required autofocus value="${escapeHtml(view.username ?? '')}">
+<label for="password">Password</label>
+<input type="password" id="password" name="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form>`,
+  );
+}
+
+export interface ConsentView {
+  action: string;
+  csrfToken: string;
+  clientName: string;
+  username: string;
+  scopes: { name: string; description: string }[];
+}
+
+export function consentPage(view: ConsentView): string {
+  const items = view.scopes
+    .map(
+      (scope) =>
+        `<li>${escapeHtml(scope.description)} <span class="muted">(${escapeHtml(scope.name)})</span></li>`,
+    )
+    .join('\n');
+  return page(
+    'Allow access',
+    `<h1>${escapeHtml(view.clientName)} wants to access your account</h1>
+<p class="muted">Signed in as ${escapeHtml(view.username)}</p>
+<p>It asks to:</p>
+<ul>
+${items}
+</ul>
+<form method="post" action="${escapeHtml(view.action)}">
+<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
+<button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+</form>`,
+  );
+}
+
+export function errorPage(title: string, message: string): string {
+  return page(title, `<h1>${escapeHtml(title)}</h1>\n<p>${escapeHtml(message)}</p>`);
+}

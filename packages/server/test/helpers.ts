@@ -1,0 +1,305 @@
+/**
+ * Test helpers: a real server on a fresh SQLite file per server, a controllable clock, and a small browser
+ * (cookie jar + form posting) that walks the login and consent pages over HTTP the way a user would.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LightMyRequestResponse } from 'fastify';
+import { parseConfig } from '../src/config/load.ts';
+import type { GatehouseConfig } from '../src/config/schema.ts';
+import { buildServer, type GatehouseServer } from '../src/http/app.ts';
+
+export const issuer = 'http://localhost:3000';
+export const webSecret = 'web-app-test-secret-0123456789-abcdefghijklmnop';
+export const serviceSecret = 'service-a-test-secret-0123456789-abcdefghijklmn';
+export const apiSecret = 'orders-api-test-secret-0123456789-abcdefghijklm';
+export const password = 'correct horse battery staple';
+export const webRedirect = 'https://webapp.example.com/signin-oidc';
+
+/** The seed-shaped configuration the tests run against. */
+export function testConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    issuer,
+    storage: { path: join(mkdtempSync(join(tmpdir(), 'gatehouse-test-')), 'test.db') },
+    logging: { level: 'silent' },
+    apiScopes: [
+      { name: 'orders.read', description: 'Read your orders' },
+      { name: 'orders.write', description: 'Change your orders' },
+      { name: 'api1.read', description: 'Read API 1' },
+    ],
+    apiResources: [
+      {
+        id: 'orders-api',
+        uris: ['https://api.example.com/orders'],
+        scopes: ['orders.read', 'orders.write'],
+        secret: apiSecret,
+      },
+      { id: 'api1', uris: ['https://api1.example.com'], scopes: ['api1.read'] },
+    ],
+    identityResources: [
+      { name: 'openid', description: 'Sign you in', claims: ['sub'] },
+      { name: 'profile', description: 'Your profile', claims: ['name', 'preferred_username'] },
+      { name: 'email', description: 'Your email address', claims: ['email', 'email_verified'] },
+      { name: 'offline_access', description: 'Stay signed in', claims: [] },
+      { name: 'roles', description: 'Your roles', claims: ['roles'] },
+    ],
+    clients: [
+      {
+        clientId: 'web-app',
+        name: 'Web Application',
+        secret: webSecret,
+        grantTypes: ['authorization_code', 'refresh_token'],
+        redirectUris: [webRedirect, 'http://localhost:5000/signin-oidc'],
+        scopes: [
+          'openid',
+          'profile',
+          'email',
+          'roles',
+          'offline_access',
+          'orders.read',
+          'orders.write',
+          'api1.read',
+        ],
+      },
+      {
+        clientId: 'native-app',
+        name: 'Native App',
+        tokenEndpointAuthMethod: 'none',
+        grantTypes: ['authorization_code', 'refresh_token'],
+        redirectUris: [
+          'com.example.nativeapp://callback',
+          'http://127.0.0.1/callback',
+          'http://[::1]/callback',
+        ],
+        scopes: ['openid', 'profile', 'offline_access', 'api1.read'],
+      },
+      {
+        clientId: 'post-app',
+        name: 'Post App',
+        secret: webSecret,
+        tokenEndpointAuthMethod: 'client_secret_post',
+        grantTypes: ['authorization_code', 'client_credentials'],
+        redirectUris: ['https://post.example.com/cb'],
+        scopes: ['openid', 'orders.read'],
+        requireConsent: false,
+      },
+      {
+        clientId: 'service-a',
+        name: 'Service A',
+        secret: serviceSecret,
+        grantTypes: ['client_credentials'],
+        scopes: ['orders.read'],
+        requireConsent: false,
+      },
+    ],
+    users: [
+      {
+        username: 'alice',
+        password,
+        roles: ['OrderAdmin'],
+        claims: { name: 'Alice Smith', email: 'alice@example.com', email_verified: true },
+      },
+      { username: 'bob', password, claims: { name: 'Bob Jones' } },
+    ],
+    ...overrides,
+  };
+}
+
+export interface TestClock {
+  (): number;
+  advance(seconds: number): void;
+}
+
+export function testClock(start = Math.floor(Date.now() / 1000)): TestClock {
+  let now = start;
+  const clock = (() => now) as TestClock;
+  clock.advance = (seconds: number) => {
+    now += seconds;
+  };
+  return clock;
+}
+
+export interface TestServer extends GatehouseServer {
+  clock: TestClock;
+  config: GatehouseConfig;
+}
+
+export async function startServer(overrides: Record<string, unknown> = {}): Promise<TestServer> {
+  const config = parseConfig(testConfig(overrides));
+  const clock = testClock();
+  const server = await buildServer(config, { clock });
+  return Object.assign(server, { clock, config });
+}
+
+export function pkcePair(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+export function basic(clientId: string, secret: string): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+}
+
+export function form(values: Record<string, string | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(values)) if (value !== undefined) params.append(name, value);
+  return params.toString();
+}
+
+/** A cookie jar that follows our Set-Cookie headers, for driving the pages through inject(). */
+export class Browser {
+  readonly cookies = new Map<string, string>();
+
+  constructor(private readonly server: GatehouseServer) {}
+
+  private store(response: LightMyRequestResponse): void {
+    const header = response.headers['set-cookie'];
+    for (const line of Array.isArray(header) ? header : header ? [header] : []) {
+      const [pair] = line.split(';');
+      const [name, value] = pair!.split('=');
+      if (/Max-Age=0/.test(line)) this.cookies.delete(name!);
+      else this.cookies.set(name!, value!);
+    }
+  }
+
+  private cookieHeader(): Record<string, string> {
+    if (this.cookies.size === 0) return {};
+    return { cookie: [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ') };
+  }
+
+  async get(url: string): Promise<LightMyRequestResponse> {
+    const response = await this.server.app.inject({
+      method: 'GET',
+      url: url.replace(issuer, ''),
+      headers: this.cookieHeader(),
+    });
+    this.store(response);
+    return response;
+  }
+
+  async post(url: string, values: Record<string, string | undefined>): Promise<LightMyRequestResponse> {
+    const response = await this.server.app.inject({
+      method: 'POST',
+      url: url.replace(issuer, ''),
+      headers: { ...this.cookieHeader(), 'content-type': 'application/x-www-form-urlencoded' },
+      payload: form(values),
+    });
+    this.store(response);
+    return response;
+  }
+}
+
+/** Reads the form action and CSRF token out of a rendered page. */
+export function formOf(html: string): { action: string; csrf: string } {
+  const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
+  if (!action || !csrf) throw new Error(`no form in page: ${html.slice(0, 200)}`);
+  return { action: action.replace(/&amp;/g, '&'), csrf };
+}
+
+export function authorizeUrl(params: Record<string, string | undefined>): string {
+  return `/authorize?${form(params)}`;
+}
+
+export interface AuthorizeParams {
+  clientId?: string;
+  redirectUri?: string;
+  scope?: string;
+  state?: string;
+  nonce?: string;
+  challenge?: string;
+  extra?: Record<string, string>;
+}
+
+export function codeRequest(pkce: { challenge: string }, params: AuthorizeParams = {}): string {
+  return authorizeUrl({
+    response_type: 'code',
+    client_id: params.clientId ?? 'web-app',
+    redirect_uri: params.redirectUri ?? webRedirect,
+    scope: params.scope ?? 'openid profile offline_access orders.read',
+    state: params.state ?? 'state-123',
+    nonce: params.nonce ?? 'nonce-456',
+    code_challenge: params.challenge ?? pkce.challenge,
+    code_challenge_method: 'S256',
+    ...params.extra,
+  });
+}
+
+/**
+ * Runs /authorize through login (and consent when shown) and returns the redirect back to the client.
+ */
+export async function authorizeThroughLogin(
+  browser: Browser,
+  url: string,
+  user: { username: string; password: string } = { username: 'alice', password },
+): Promise<URL> {
+  let response = await browser.get(url);
+  if (response.statusCode !== 303)
+    throw new Error(`authorize answered ${response.statusCode}: ${response.body}`);
+  let location = response.headers.location as string;
+  if (location.startsWith(`${issuer}/interaction/`)) {
+    response = await browser.get(location);
+    const login = formOf(response.body);
+    if (login.action.endsWith('/login')) {
+      response = await browser.post(login.action, { csrf: login.csrf, ...user });
+      if (response.statusCode !== 303) throw new Error(`login answered ${response.statusCode}`);
+      location = response.headers.location as string;
+    } else {
+      location = url;
+    }
+    if (location.startsWith(`${issuer}/interaction/`)) {
+      response = await browser.get(location);
+      const consent = formOf(response.body);
+      response = await browser.post(consent.action, { csrf: consent.csrf, decision: 'allow' });
+      location = response.headers.location as string;
+    } else if (response.statusCode === 200) {
+      const consent = formOf(response.body);
+      response = await browser.post(consent.action, { csrf: consent.csrf, decision: 'allow' });
+      location = response.headers.location as string;
+    }
+  }
+  return new URL(location);
+}
+
+export async function tokenRequest(
+  server: GatehouseServer,
+  values: Record<string, string | undefined>,
+  authorization?: string,
+) {
+  const response = await server.app.inject({
+    method: 'POST',
+    url: '/token',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...(authorization ? { authorization } : {}),
+    },
+    payload: form(values),
+  });
+  return {
+    status: response.statusCode,
+    headers: response.headers,
+    body: JSON.parse(response.body) as Record<string, unknown>,
+  };
+}
+
+/** A full code flow for web-app; returns the token response. */
+export async function codeFlowTokens(server: GatehouseServer, params: AuthorizeParams = {}) {
+  const browser = new Browser(server);
+  const pkce = pkcePair();
+  const redirect = await authorizeThroughLogin(browser, codeRequest(pkce, params));
+  const code = redirect.searchParams.get('code');
+  if (!code) throw new Error(`no code: ${redirect}`);
+  const tokens = await tokenRequest(
+    server,
+    {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: params.redirectUri ?? webRedirect,
+      code_verifier: pkce.verifier,
+    },
+    basic('web-app', webSecret),
+  );
+  return { browser, pkce, code, tokens };
+}
