@@ -116,9 +116,9 @@ describe('client authentication', () => {
   for (const header of [
     'Basic',
     'Basic !!!',
-    'Basic ' + Buffer.from('no-colon').toString('base64'),
+    `Basic ${Buffer.from('no-colon').toString('base64')}`,
     'Bearer abc',
-    'Basic ' + Buffer.from('%zz:secret').toString('base64'),
+    `Basic ${Buffer.from('%zz:secret').toString('base64')}`,
   ]) {
     it(`rejects a malformed Authorization header: ${header.slice(0, 20)}`, async () => {
       expectError(
