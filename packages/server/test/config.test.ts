@@ -1,0 +1,129 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfigFile, parseConfig } from '../src/config/load.ts';
+import { testConfig } from './helpers.ts';
+
+function configError(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    parseConfig(raw, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('configuration', () => {
+  it('fills typed defaults', () => {
+    const config = parseConfig({ issuer: 'https://id.example.com' });
+    expect(config.tokens).toEqual({
+      accessTokenTtl: 600,
+      idTokenTtl: 3600,
+      authorizationCodeTtl: 60,
+      refreshTokenTtl: 2592000,
+    });
+    expect(config.keys.algorithm).toBe('ES256');
+    expect(config.login.argon2).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
+    expect(config.server.port).toBe(3000);
+  });
+
+  it('names the field of a bad value', () => {
+    expect(configError(testConfig({ tokens: { accessTokenTtl: 3600 } }))).toMatch(
+      /^config tokens\.accessTokenTtl: /,
+    );
+    expect(configError(testConfig({ keys: { algorithm: 'HS256' } }))).toMatch(/^config keys\.algorithm: /);
+    expect(configError({ issuer: 'http://id.example.com' })).toMatch(/^config issuer: .*https/);
+    expect(configError({ issuer: 'https://id.example.com/' })).toMatch(/^config issuer: /);
+    expect(configError({ issuer: 'https://id.example.com', unknownField: 1 })).toMatch(/unknownField/);
+    expect(configError(testConfig({ login: { argon2: { memoryCost: 1024 } } }))).toMatch(
+      /^config login\.argon2\.memoryCost: /,
+    );
+  });
+
+  it('checks clients: secrets, grants, scopes and redirect URIs', () => {
+    const base = {
+      issuer: 'https://id.example.com',
+      identityResources: [{ name: 'openid', description: 'x' }],
+    };
+    const client = {
+      clientId: 'c',
+      name: 'C',
+      grantTypes: ['authorization_code'],
+      redirectUris: ['https://app.example.com/cb'],
+      scopes: ['openid'],
+    };
+    expect(configError({ ...base, clients: [client] })).toMatch(
+      /^config clients\[0\]\.secret: a confidential client needs a secret/,
+    );
+    expect(configError({ ...base, clients: [{ ...client, secret: 'short' }] })).toMatch(
+      /^config clients\[0\]\.secret: /,
+    );
+    expect(
+      configError({
+        ...base,
+        clients: [{ ...client, tokenEndpointAuthMethod: 'none', grantTypes: ['client_credentials'] }],
+      }),
+    ).toMatch(/clients\[0\]\.grantTypes: client_credentials needs a confidential client/);
+    expect(
+      configError({ ...base, clients: [{ ...client, tokenEndpointAuthMethod: 'none', scopes: ['nope'] }] }),
+    ).toMatch(/clients\[0\]\.scopes\[0\]: unknown scope "nope"/);
+    expect(
+      configError({
+        ...base,
+        clients: [
+          { ...client, tokenEndpointAuthMethod: 'none', redirectUris: ['http://app.example.com/cb'] },
+        ],
+      }),
+    ).toMatch(/clients\[0\]\.redirectUris\[0\]: may use http only on a loopback host/);
+    expect(
+      configError({
+        ...base,
+        clients: [
+          { ...client, tokenEndpointAuthMethod: 'none', redirectUris: ['https://app.example.com/cb#x'] },
+        ],
+      }),
+    ).toMatch(/must not contain a fragment/);
+    expect(configError({ ...base, clients: [{ ...client, grantTypes: ['password'] }] })).toMatch(
+      /clients\[0\]\.grantTypes\[0\]/,
+    );
+  });
+
+  it('replaces ${VAR} and ${VAR:-default} from the environment, typing whole-value placeholders', () => {
+    const config = parseConfig(
+      { issuer: '${ISSUER}', server: { port: '${PORT:-4000}' }, storage: { path: '${DB:-:memory:}' } },
+      { ISSUER: 'https://login.example.com' },
+    );
+    expect(config.issuer).toBe('https://login.example.com');
+    expect(config.server.port).toBe(4000);
+    expect(config.storage.path).toBe(':memory:');
+    expect(configError({ issuer: '${MISSING_ISSUER}' })).toMatch(
+      /^config issuer: environment variable MISSING_ISSUER is not set/,
+    );
+  });
+
+  it('loads YAML and JSON files and reports unreadable or invalid files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-config-'));
+    writeFileSync(join(dir, 'a.yaml'), 'issuer: https://id.example.com\nstorage:\n  path: db/x.db\n');
+    const yamlConfig = loadConfigFile(join(dir, 'a.yaml'), {});
+    expect(yamlConfig.storage.path).toBe(join(dir, 'db/x.db'));
+    writeFileSync(join(dir, 'b.json'), JSON.stringify({ issuer: 'https://id.example.com' }));
+    expect(loadConfigFile(join(dir, 'b.json'), {}).issuer).toBe('https://id.example.com');
+    writeFileSync(join(dir, 'c.yaml'), 'issuer: [unclosed');
+    expect(() => loadConfigFile(join(dir, 'c.yaml'), {})).toThrow(/is not valid YAML/);
+    expect(() => loadConfigFile(join(dir, 'missing.yaml'), {})).toThrow(/cannot read config file/);
+  });
+
+  it('accepts the demo configuration', () => {
+    const config = loadConfigFile(join(import.meta.dirname, '../config/demo.yaml'), {});
+    expect(config.clients.map((client) => client.clientId)).toEqual([
+      'web-app',
+      'native-app',
+      'device-app',
+      'service-a',
+    ]);
+    expect(config.apiResources.map((resource) => resource.id)).toEqual(['orders-api', 'api1']);
+    expect(config.users.find((user) => user.username === 'alice')?.roles).toEqual(['OrderAdmin']);
+  });
+});

@@ -1,0 +1,60 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { redactUrl } from '../src/http/logging.ts';
+import { basic, codeFlowTokens, serviceSecret, startServer, tokenRequest, webSecret } from './helpers.ts';
+
+describe('logging', () => {
+  it('masks credentials in logged URLs', () => {
+    expect(redactUrl('/userinfo?access_token=abc&x=1')).toBe('/userinfo?access_token=%5Bredacted%5D&x=1');
+    expect(redactUrl('/cb?code=abc&state=s')).toBe('/cb?code=%5Bredacted%5D&state=%5Bredacted%5D');
+    expect(redactUrl('/jwks')).toBe('/jwks');
+  });
+
+  it('never writes secrets, passwords, codes or tokens to the log', async () => {
+    const lines: string[] = [];
+    const server = await startServer({ logging: { level: 'trace' } });
+    // Capture pino output by replacing the destination stream of the app's logger.
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const symbols = Object.getOwnPropertySymbols(server.app.log);
+    const streamSymbol = symbols.find((symbol) => symbol.toString() === 'Symbol(pino.stream)');
+    expect(streamSymbol).toBeDefined();
+    (server.app.log as unknown as Record<symbol, unknown>)[streamSymbol!] = stream;
+    try {
+      const { code, tokens, pkce } = await codeFlowTokens(server);
+      const cc = await tokenRequest(
+        server,
+        { grant_type: 'client_credentials' },
+        basic('service-a', serviceSecret),
+      );
+      await server.app.inject({ url: `/userinfo?access_token=${tokens.body.access_token as string}` });
+      await tokenRequest(server, {
+        grant_type: 'client_credentials',
+        client_id: 'post-app',
+        client_secret: webSecret,
+      });
+      const log = lines.join('');
+      expect(log).toContain('"request_id"');
+      expect(log).toContain('"url":"/token"');
+      for (const secret of [
+        code,
+        pkce.verifier,
+        tokens.body.access_token as string,
+        tokens.body.refresh_token as string,
+        tokens.body.id_token as string,
+        cc.body.access_token as string,
+        serviceSecret,
+        webSecret,
+        'correct horse battery staple',
+      ]) {
+        expect(log).not.toContain(secret);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});
