@@ -1,0 +1,140 @@
+/**
+ * Child processes for the servers under test. Each server runs in its own process so the load generator
+ * (autocannon, in the harness process) never shares an event loop with it. A child gets a free loopback
+ * port, its output goes to a log file (printed on failure), readiness is an HTTP poll, and stopping kills
+ * the child's own process group so nothing it spawned outlives the run.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/** A port that was free a moment ago on 127.0.0.1 (the OS picks it; the child binds it right after). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address !== null && typeof address === 'object') resolve(address.port);
+        else reject(new Error('no port assigned'));
+      });
+    });
+  });
+}
+
+export interface StartOptions {
+  name: string;
+  /** Arguments after `node`. */
+  args: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  logFile: string;
+}
+
+export class ChildServer {
+  private exited = false;
+  private exitCode: number | string | null = null;
+
+  private constructor(
+    readonly name: string,
+    readonly logFile: string,
+    private readonly child: ChildProcess,
+  ) {
+    child.once('exit', (code, signal) => {
+      this.exited = true;
+      this.exitCode = code ?? signal;
+    });
+  }
+
+  static start(options: StartOptions): ChildServer {
+    const log = openSync(options.logFile, 'a');
+    const child = spawn(process.execPath, options.args, {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', log, log],
+      detached: true,
+    });
+    return new ChildServer(options.name, options.logFile, child);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Polls `url` until it answers (any HTTP status below 500) or the child exits or time runs out. */
+  async waitReady(url: string, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.exited)
+        throw new Error(
+          `${this.name} exited (${String(this.exitCode)}) before it was ready; see ${this.logFile}`,
+        );
+      try {
+        const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+        await response.arrayBuffer();
+        if (response.status < 500) return;
+      } catch {
+        // not listening yet
+      }
+      await delay(100);
+    }
+    throw new Error(`${this.name} was not ready at ${url} within ${timeoutMs} ms; see ${this.logFile}`);
+  }
+
+  /** Waits for the child to exit by itself (for one-shot children) and returns its exit code. */
+  async waitExit(timeoutMs: number): Promise<number | string | null> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.exited && Date.now() < deadline) await delay(50);
+    if (!this.exited) {
+      await this.stop();
+      throw new Error(`${this.name} did not finish within ${timeoutMs} ms; see ${this.logFile}`);
+    }
+    return this.exitCode;
+  }
+
+  /** SIGTERM to the child's process group, SIGKILL after a grace period. */
+  async stop(graceMs = 3000): Promise<void> {
+    if (this.exited || this.child.pid === undefined) return;
+    const group = -this.child.pid;
+    const signal = (name: NodeJS.Signals) => {
+      try {
+        process.kill(group, name);
+      } catch {
+        // already gone
+      }
+    };
+    signal('SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (!this.exited && Date.now() < deadline) await delay(50);
+    if (!this.exited) signal('SIGKILL');
+    while (!this.exited) await delay(20);
+  }
+}
+
+/** Stops every child still running when the harness is interrupted. */
+const running = new Set<ChildServer>();
+
+export function track(child: ChildServer): ChildServer {
+  running.add(child);
+  return child;
+}
+
+export async function untrack(child: ChildServer): Promise<void> {
+  running.delete(child);
+  await child.stop();
+}
+
+export function killAllTrackedSync(): void {
+  for (const child of running) {
+    if (child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  running.clear();
+}

@@ -1,0 +1,406 @@
+/**
+ * `npm run bench`: throughput of Gatehouse against a peer (oidc-provider) and a ceiling (the least work
+ * an honest bare node:http server could do), per scenario, on this machine. Each server runs in its own
+ * child process, started fresh for each scenario on a free loopback port, checked (its access token must
+ * verify as an ES256 RFC 9068 JWT), warmed up, then measured with autocannon from this process and
+ * stopped. Benchmarks are not tests: nothing here asserts a time; the RESULT lines are for reading.
+ *
+ * Environment: BENCH_DURATION (measured seconds, default 10), BENCH_WARMUP (seconds, default 3),
+ * BENCH_CONNECTIONS (default 50), BENCH_SCENARIOS and BENCH_TARGETS (comma-separated subsets).
+ */
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { serviceClient, webClient } from './fixtures.ts';
+import { ChildServer, freePort, killAllTrackedSync, track, untrack } from './lib/children.ts';
+import { type LoadResult, runLoad } from './lib/load.ts';
+import {
+  checkAccessToken,
+  clientCredentialsBody,
+  codeTokenBody,
+  postToken,
+  refreshTokenBody,
+  serviceAuthorization,
+  signIn,
+  type Target,
+  type TargetKind,
+  webAuthorization,
+} from './lib/oauth.ts';
+import {
+  authorizationCodePlan,
+  clientCredentialsPlan,
+  inBatches,
+  loginPlan,
+  type Plan,
+  refreshTokenPlan,
+} from './lib/scenarios.ts';
+
+const benchDir = fileURLToPath(new URL('.', import.meta.url));
+const repoRoot = join(benchDir, '..');
+const gatehouseBin = join(repoRoot, 'packages/server/bin/gatehouse.js');
+
+const allScenarios = ['client_credentials', 'authorization_code', 'refresh_token', 'login'] as const;
+type Scenario = (typeof allScenarios)[number];
+const allTargets: readonly TargetKind[] = ['gatehouse', 'peer', 'ceiling'];
+const units: Record<Scenario, string> = {
+  client_credentials: 'tokens/s',
+  authorization_code: 'flows/s',
+  refresh_token: 'rotations/s',
+  login: 'logins/s',
+};
+
+function envNumber(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min) throw new Error(`${name} must be a number >= ${min}`);
+  return value;
+}
+
+function envList<T extends string>(name: string, all: readonly T[]): T[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return [...all];
+  const wanted = raw.split(',').map((item) => item.trim());
+  for (const item of wanted) {
+    if (!all.includes(item as T)) throw new Error(`${name}: unknown "${item}" (known: ${all.join(', ')})`);
+  }
+  return all.filter((item) => wanted.includes(item));
+}
+
+const settings = {
+  duration: envNumber('BENCH_DURATION', 10, 1),
+  warmup: envNumber('BENCH_WARMUP', 3, 0),
+  connections: Math.round(envNumber('BENCH_CONNECTIONS', 50, 1)),
+  scenarios: envList('BENCH_SCENARIOS', allScenarios),
+  targets: envList('BENCH_TARGETS', allTargets),
+};
+
+const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+
+type Outcome = { measured: LoadResult } | { unavailable: string };
+
+function progress(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+function targetFor(kind: TargetKind, port: number): Target {
+  const baseUrl = `http://127.0.0.1:${port}`;
+  switch (kind) {
+    case 'gatehouse':
+      return {
+        kind,
+        baseUrl,
+        authorizePath: '/authorize',
+        tokenPath: '/token',
+        jwksPath: '/jwks',
+        sessionCookies: ['__Host-gh-session'],
+      };
+    case 'peer':
+      return {
+        kind,
+        baseUrl,
+        authorizePath: '/auth',
+        tokenPath: '/token',
+        jwksPath: '/jwks',
+        sessionCookies: ['_session', '_session.sig'],
+      };
+    case 'ceiling':
+      return {
+        kind,
+        baseUrl,
+        authorizePath: '/authorize',
+        tokenPath: '/token',
+        jwksPath: '/jwks',
+        sessionCookies: ['__Host-gh-session'],
+      };
+  }
+}
+
+/** Starts a fresh server of `kind` for one scenario and waits until it answers. */
+async function startServer(
+  kind: TargetKind,
+  runDir: string,
+): Promise<{ target: Target; child: ChildServer }> {
+  const port = await freePort();
+  const target = targetFor(kind, port);
+  const logFile = join(runDir, `${kind}.log`);
+  let child: ChildServer;
+  if (kind === 'gatehouse') {
+    if (!existsSync(gatehouseBin)) throw new Error('packages/server/bin/gatehouse.js does not exist yet');
+    const config = parseYaml(readFileSync(join(benchDir, 'gatehouse.bench.yaml'), 'utf8')) as {
+      issuer: string;
+      server: { port: number };
+      storage: { path: string };
+    };
+    config.issuer = target.baseUrl;
+    config.server.port = port;
+    config.storage.path = join(runDir, 'gatehouse.db');
+    const configFile = join(runDir, 'gatehouse.json');
+    writeFileSync(configFile, JSON.stringify(config, null, 2));
+    child = ChildServer.start({
+      name: kind,
+      args: [gatehouseBin, 'serve', '--config', configFile],
+      cwd: repoRoot,
+      logFile,
+    });
+  } else {
+    const script = join(benchDir, 'servers', kind === 'peer' ? 'peer.ts' : 'ceiling.ts');
+    child = ChildServer.start({
+      name: kind,
+      args: ['--import', 'tsx', script],
+      cwd: benchDir,
+      env: { PORT: String(port) },
+      logFile,
+    });
+  }
+  track(child);
+  const readyPath = kind === 'ceiling' ? '/jwks' : '/.well-known/openid-configuration';
+  try {
+    await child.waitReady(`${target.baseUrl}${readyPath}`);
+  } catch (error) {
+    await untrack(child);
+    throw error;
+  }
+  return { target, child };
+}
+
+/** Checks the target does the real work once, then builds the measured loop for it. */
+async function planFor(scenario: Scenario, target: Target): Promise<Plan> {
+  switch (scenario) {
+    case 'client_credentials': {
+      const response = await postToken(target, serviceAuthorization, clientCredentialsBody);
+      await checkAccessToken(target, response.access_token, serviceClient.clientId);
+      return clientCredentialsPlan(target);
+    }
+    case 'authorization_code': {
+      // One logged-in session per connection, as many users would have.
+      const sessions = await inBatches(settings.connections, 4, () => signIn(target));
+      const first = sessions[0]!;
+      const response = await postToken(target, webAuthorization, codeTokenBody(first.code, first.verifier));
+      await checkAccessToken(target, response.access_token, webClient.clientId);
+      if (response.id_token === undefined || response.refresh_token === undefined) {
+        throw new Error(`${target.kind}: the code flow did not return an id_token and a refresh_token`);
+      }
+      return authorizationCodePlan(
+        target,
+        sessions.map((session) => session.cookie),
+      );
+    }
+    case 'refresh_token': {
+      const session = await signIn(target);
+      const issued = await postToken(target, webAuthorization, codeTokenBody(session.code, session.verifier));
+      if (issued.refresh_token === undefined)
+        throw new Error(`${target.kind}: no refresh_token from the code flow`);
+      const rotated = await postToken(target, webAuthorization, refreshTokenBody(issued.refresh_token));
+      await checkAccessToken(target, rotated.access_token, webClient.clientId);
+      if (rotated.refresh_token === undefined || rotated.refresh_token === issued.refresh_token) {
+        throw new Error(`${target.kind}: the refresh token was not rotated`);
+      }
+      return refreshTokenPlan(target, session.cookie, settings.connections);
+    }
+    case 'login': {
+      await signIn(target);
+      return loginPlan(target);
+    }
+  }
+}
+
+async function measureServer(scenario: Scenario, kind: TargetKind, runDir: string): Promise<Outcome> {
+  let started: { target: Target; child: ChildServer } | undefined;
+  try {
+    started = await startServer(kind, runDir);
+    const plan = await planFor(scenario, started.target);
+    const load = {
+      baseUrl: started.target.baseUrl,
+      connections: settings.connections,
+      requests: plan.requests,
+      tally: plan.tally,
+    };
+    if (settings.warmup > 0) {
+      await plan.prepare();
+      await runLoad({ ...load, duration: settings.warmup });
+    }
+    await plan.prepare();
+    return { measured: await runLoad({ ...load, duration: settings.duration }) };
+  } catch (error) {
+    return { unavailable: (error as Error).message };
+  } finally {
+    if (started !== undefined) await untrack(started.child);
+  }
+}
+
+/** The login ceiling: bare argon2id verifications in a child process (see servers/argon2-ceiling.ts). */
+async function measureArgon2(runDir: string): Promise<Outcome> {
+  const resultFile = join(runDir, 'argon2.json');
+  const child = track(
+    ChildServer.start({
+      name: 'argon2',
+      args: ['--import', 'tsx', join(benchDir, 'servers', 'argon2-ceiling.ts')],
+      cwd: benchDir,
+      env: {
+        RESULT_FILE: resultFile,
+        DURATION: String(settings.duration),
+        WARMUP: String(settings.warmup),
+        CONCURRENCY: String(settings.connections),
+      },
+      logFile: join(runDir, 'argon2.log'),
+    }),
+  );
+  try {
+    const code = await child.waitExit((settings.duration + settings.warmup + 60) * 1000);
+    if (code !== 0)
+      return { unavailable: `argon2 ceiling exited with ${String(code)}; see ${child.logFile}` };
+    const result = JSON.parse(readFileSync(resultFile, 'utf8')) as {
+      ok: number;
+      failed: number;
+      seconds: number;
+    };
+    const failures = new Map<string, number>();
+    if (result.failed > 0) failures.set('verify returned false', result.failed);
+    return {
+      measured: {
+        rate: result.ok / result.seconds,
+        ok: result.ok,
+        seconds: result.seconds,
+        requests: result.ok + result.failed,
+        errors: result.failed,
+        failures,
+        latencyP50: Number.NaN,
+        latencyP99: Number.NaN,
+      },
+    };
+  } catch (error) {
+    return { unavailable: (error as Error).message };
+  } finally {
+    await untrack(child);
+  }
+}
+
+function removeDatabases(runDir: string): void {
+  for (const name of readdirSync(runDir)) {
+    if (/\.db(-wal|-shm)?$/.test(name)) rmSync(join(runDir, name), { force: true });
+  }
+}
+
+const formatRate = (rate: number): string => (rate >= 100 ? rate.toFixed(0) : rate.toFixed(1));
+const formatMs = (ms: number): string => (Number.isFinite(ms) ? ms.toFixed(1) : '-');
+
+function rateOf(outcome: Outcome | undefined): number | undefined {
+  return outcome !== undefined && 'measured' in outcome ? outcome.measured.rate : undefined;
+}
+
+function ratio(numerator: number | undefined, denominator: number | undefined): string {
+  if (numerator === undefined || denominator === undefined || denominator <= 0) return '-';
+  return (numerator / denominator).toFixed(2);
+}
+
+function pad(cells: string[], widths: number[]): string {
+  return cells
+    .map((cell, index) => cell.padEnd(widths[index]!))
+    .join('  ')
+    .trimEnd();
+}
+
+async function main(): Promise<void> {
+  const stop = () => {
+    killAllTrackedSync();
+    process.exit(130);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
+  progress(
+    `node ${process.version}, ${cpus().length} CPUs, ${settings.connections} connections, ` +
+      `${settings.warmup} s warm-up + ${settings.duration} s measured per run; logs in ${workDir}`,
+  );
+  const outcomes = new Map<Scenario, Map<TargetKind, Outcome>>();
+  for (const scenario of settings.scenarios) {
+    const byTarget = new Map<TargetKind, Outcome>();
+    outcomes.set(scenario, byTarget);
+    for (const kind of settings.targets) {
+      if (scenario === 'login' && kind === 'peer') continue;
+      const runDir = join(workDir, `${scenario}-${kind}`);
+      mkdirSync(runDir, { recursive: true });
+      progress(`${scenario} / ${kind} ...`);
+      const outcome =
+        scenario === 'login' && kind === 'ceiling'
+          ? await measureArgon2(runDir)
+          : await measureServer(scenario, kind, runDir);
+      removeDatabases(runDir);
+      if ('measured' in outcome) {
+        const { measured } = outcome;
+        progress(
+          `${scenario} / ${kind}: ${formatRate(measured.rate)} ${units[scenario]}, ${measured.errors} errors`,
+        );
+      } else {
+        progress(`${scenario} / ${kind}: unavailable: ${outcome.unavailable}`);
+      }
+      byTarget.set(kind, outcome);
+    }
+  }
+
+  const widths = [20, 10, 12, 12, 9, 7, 8, 8];
+  const lines = [
+    pad(['scenario', 'server', 'rate', 'unit', 'ok', 'errors', 'p50 ms', 'p99 ms'], widths),
+    pad(['--------', '------', '----', '----', '--', '------', '------', '------'], widths),
+  ];
+  const details: string[] = [];
+  for (const [scenario, byTarget] of outcomes) {
+    for (const [kind, outcome] of byTarget) {
+      if ('measured' in outcome) {
+        const m = outcome.measured;
+        lines.push(
+          pad(
+            [
+              scenario,
+              kind,
+              formatRate(m.rate),
+              units[scenario],
+              String(m.ok),
+              String(m.errors),
+              formatMs(m.latencyP50),
+              formatMs(m.latencyP99),
+            ],
+            widths,
+          ),
+        );
+        if (m.failures.size > 0) {
+          const reasons = [...m.failures].map(([reason, count]) => `${reason} x${count}`).join(', ');
+          details.push(`  ${scenario} / ${kind}: ${reasons}`);
+        }
+      } else {
+        lines.push(pad([scenario, kind, '-', units[scenario], '-', '-', '-', '-'], widths));
+        details.push(`  ${scenario} / ${kind}: not measured: ${outcome.unavailable}`);
+      }
+    }
+  }
+  console.log('');
+  console.log(lines.join('\n'));
+  if (details.length > 0) console.log(`\nerrors and unavailable runs:\n${details.join('\n')}`);
+  console.log('(latency is per HTTP request; login ceiling latency is not measured)\n');
+
+  for (const [scenario, byTarget] of outcomes) {
+    const gatehouse = rateOf(byTarget.get('gatehouse'));
+    const peer = scenario === 'login' ? undefined : rateOf(byTarget.get('peer'));
+    const ceiling = rateOf(byTarget.get('ceiling'));
+    let errors = 0;
+    for (const outcome of byTarget.values()) if ('measured' in outcome) errors += outcome.measured.errors;
+    const show = (rate: number | undefined) => (rate === undefined ? '-' : formatRate(rate));
+    console.log(
+      `RESULT ${scenario} gatehouse=${show(gatehouse)} peer=${show(peer)} ceiling=${show(ceiling)} ` +
+        `ratio_peer=${ratio(gatehouse, peer)} ratio_ceiling=${ratio(gatehouse, ceiling)} errors=${errors}`,
+    );
+  }
+}
+
+await main();
