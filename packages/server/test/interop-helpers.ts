@@ -1,0 +1,138 @@
+/**
+ * Interop test helpers: the server listening on a real loopback port (issuer = the listening URL), and a
+ * small browser over real fetch (cookie jar, redirects handled by hand) that walks the login and consent
+ * pages the way a user agent would, stopping at the redirect back to the client.
+ */
+import { createServer } from 'node:net';
+import { parseConfig } from '../src/config/load.ts';
+import type { GatehouseConfig } from '../src/config/schema.ts';
+import { buildServer, type GatehouseServer } from '../src/http/app.ts';
+import { formOf, password, testConfig } from './helpers.ts';
+
+/** A port that was free a moment ago (bind to port 0, read the port, release it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      if (address === null || typeof address === 'string') {
+        probe.close();
+        reject(new Error('no port'));
+        return;
+      }
+      probe.close(() => resolve(address.port));
+    });
+  });
+}
+
+export interface ListeningServer extends GatehouseServer {
+  issuer: string;
+  config: GatehouseConfig;
+  /** What `listen()` reported as the bound address. */
+  address: string;
+}
+
+/** Builds the test configuration with issuer http://127.0.0.1:<port> and listens on that port. */
+export async function startListening(overrides: Record<string, unknown> = {}): Promise<ListeningServer> {
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const config = parseConfig(testConfig({ issuer, server: { host: '127.0.0.1', port }, ...overrides }));
+  const server = await buildServer(config);
+  try {
+    const address = await server.listen();
+    return Object.assign(server, { issuer, config, address });
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+}
+
+export type PageKind = 'login' | 'consent';
+
+export interface WalkOptions {
+  user?: { username: string; password: string };
+  decision?: 'allow' | 'deny';
+}
+
+export interface WalkResult {
+  /** The Location of the final redirect, pointing at the client's redirect URI. */
+  location: string;
+  /** The pages the user was shown, in order. */
+  pages: PageKind[];
+}
+
+/** A user agent over real HTTP: a cookie jar and manual redirects. */
+export class FetchBrowser {
+  readonly cookies = new Map<string, string>();
+
+  constructor(private readonly issuer: string) {}
+
+  private store(response: Response): void {
+    for (const line of response.headers.getSetCookie()) {
+      const [pair = ''] = line.split(';');
+      const separator = pair.indexOf('=');
+      const name = pair.slice(0, separator).trim();
+      const value = pair.slice(separator + 1).trim();
+      if (/;\s*Max-Age=0(;|$)/i.test(line) || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  private cookieHeader(): Record<string, string> {
+    if (this.cookies.size === 0) return {};
+    return { cookie: [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ') };
+  }
+
+  async get(url: string): Promise<Response> {
+    const response = await fetch(url, { redirect: 'manual', headers: this.cookieHeader() });
+    this.store(response);
+    return response;
+  }
+
+  async post(url: string, values: Record<string, string>): Promise<Response> {
+    const response = await fetch(url, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { ...this.cookieHeader(), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(values).toString(),
+    });
+    this.store(response);
+    return response;
+  }
+
+  /**
+   * Opens an authorization URL and follows it through the server's pages: redirects inside the issuer are
+   * followed, the login form is filled in with `user`, the consent form answered with `decision`. Stops at
+   * the first redirect that leaves the issuer and returns its Location.
+   */
+  async walk(authorizationUrl: string | URL, options: WalkOptions = {}): Promise<WalkResult> {
+    const user = options.user ?? { username: 'alice', password };
+    const decision = options.decision ?? 'allow';
+    const pages: PageKind[] = [];
+    let response = await this.get(String(authorizationUrl));
+    for (let step = 0; step < 10; step++) {
+      if (response.status === 303 || response.status === 302) {
+        const location = response.headers.get('location');
+        if (location === null) throw new Error(`redirect ${response.status} without a Location`);
+        if (!location.startsWith(`${this.issuer}/`)) return { location, pages };
+        response = await this.get(location);
+        continue;
+      }
+      const html = await response.text();
+      if (response.status !== 200)
+        throw new Error(`server answered ${response.status}: ${html.slice(0, 300)}`);
+      const form = formOf(html);
+      if (form.action.endsWith('/login')) {
+        pages.push('login');
+        response = await this.post(form.action, { csrf: form.csrf, ...user });
+      } else if (form.action.endsWith('/consent')) {
+        pages.push('consent');
+        response = await this.post(form.action, { csrf: form.csrf, decision });
+      } else {
+        throw new Error(`unexpected form action ${form.action}`);
+      }
+    }
+    throw new Error('too many steps without reaching the client');
+  }
+}
