@@ -373,6 +373,11 @@ export class ConsentRepository {
       )
       .execute();
   }
+
+  /** Forgets every consent given to a client (when the client is removed). */
+  async removeForClient(clientId: string): Promise<void> {
+    await this.db.deleteFrom('consents').where('client_id', '=', clientId).execute();
+  }
 }
 
 export class GrantRepository {
@@ -430,6 +435,31 @@ export class GrantRepository {
       .updateTable('authorization_codes')
       .set({ consumed_at: now })
       .where('grant_id', '=', id)
+      .where('consumed_at', 'is', null)
+      .execute();
+  }
+
+  /**
+   * Revokes every grant of a client (and what was issued from them), for when the client is removed: a
+   * client registered again later under the same id must not inherit its predecessor's tokens.
+   */
+  async revokeAllForClient(clientId: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('grants')
+      .set({ revoked_at: now })
+      .where('client_id', '=', clientId)
+      .where('revoked_at', 'is', null)
+      .execute();
+    await this.db
+      .updateTable('refresh_tokens')
+      .set({ consumed_at: now })
+      .where('client_id', '=', clientId)
+      .where('consumed_at', 'is', null)
+      .execute();
+    await this.db
+      .updateTable('authorization_codes')
+      .set({ consumed_at: now })
+      .where('client_id', '=', clientId)
       .where('consumed_at', 'is', null)
       .execute();
   }
