@@ -159,3 +159,18 @@ describe('SQLite storage', () => {
     expect(await storage.consents.find('u', 'other')).toEqual([]);
   });
 });
+
+describe('expiry sweep', () => {
+  it('deletes expired rows and keeps what reuse detection still needs', async () => {
+    const { sweepExpired } = await import('../src/storage/sweep.ts');
+    await storage.authorizationCodes.create(code('sweep-code', 'gs'));
+    await storage.refreshTokens.create(refresh('sweep-rt', 'gs'));
+    await sweepExpired(storage, now + 61);
+    expect(await storage.authorizationCodes.find('sweep-code')).toBeDefined();
+    expect(await storage.refreshTokens.find('sweep-rt')).toBeDefined();
+    const deleted = await sweepExpired(storage, now + 3600 + 61);
+    expect(deleted).toBeGreaterThanOrEqual(2);
+    expect(await storage.authorizationCodes.find('sweep-code')).toBeUndefined();
+    expect(await storage.refreshTokens.find('sweep-rt')).toBeUndefined();
+  });
+});

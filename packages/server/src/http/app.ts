@@ -18,6 +18,7 @@ import { PasswordHasher } from '../protocol/passwords.ts';
 import { ScopeCatalog } from '../protocol/scopes.ts';
 import { openStorage } from '../storage/index.ts';
 import { applyConfiguredEntities } from '../storage/seed.ts';
+import { sweepExpired } from '../storage/sweep.ts';
 import { makeErrorHandler } from './error-handler.ts';
 import { loggerOptions } from './logging.ts';
 import { registerRoutes } from './routes.ts';
@@ -110,6 +111,12 @@ export async function buildServer(
     keys.reload(now()).catch((error: unknown) => app.log.error({ err: error }, 'key reload failed'));
   }, config.keys.reloadInterval * 1000);
   reloadTimer.unref();
+  const sweepTimer = setInterval(() => {
+    sweepExpired(storage, now()).catch((error: unknown) =>
+      app.log.error({ err: error }, 'expiry sweep failed'),
+    );
+  }, 600_000);
+  sweepTimer.unref();
 
   return {
     app,
@@ -119,6 +126,7 @@ export async function buildServer(
     },
     async close() {
       clearInterval(reloadTimer);
+      clearInterval(sweepTimer);
       await app.close();
       await storage.close();
     },

@@ -58,6 +58,25 @@ export interface StorageOptions {
   path: string;
 }
 
+/**
+ * Kysely's SQLite driver prepares every query anew; preparing costs more than running a point query.
+ * Statements are reusable (the driver runs each one synchronously to completion), so they are kept
+ * per SQL text in a bounded map: the queries of this server are a small fixed set.
+ */
+function cachePreparedStatements(sqlite: SqliteDatabase.Database, limit = 256): void {
+  const prepare = sqlite.prepare.bind(sqlite);
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  sqlite.prepare = ((source: string) => {
+    let statement = cache.get(source);
+    if (statement === undefined) {
+      statement = prepare(source);
+      if (cache.size >= limit) cache.delete(cache.keys().next().value as string);
+      cache.set(source, statement);
+    }
+    return statement;
+  }) as typeof sqlite.prepare;
+}
+
 /** Opens (creating when needed) and migrates the store. */
 export async function openStorage(options: StorageOptions): Promise<Storage> {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -66,6 +85,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
+  cachePreparedStatements(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrateToLatest(db as Kysely<unknown>);
   return {
