@@ -121,8 +121,9 @@ export function sessionSatisfies(
   session: LoginSession | undefined,
 ): session is LoginSession {
   if (session === undefined) return false;
-  if (request.maxAge !== undefined && ctx.now() - session.authTime > request.maxAge) return false;
-  return true;
+  if (request.maxAge === undefined) return true;
+  // OpenID Connect Core §3.1.2.1: max_age=0 is equivalent to prompt=login, even within the login's second.
+  return request.maxAge > 0 && ctx.now() - session.authTime <= request.maxAge;
 }
 
 /** True when the user must be asked to consent to this request. */
