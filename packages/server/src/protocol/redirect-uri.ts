@@ -26,28 +26,22 @@ export function redirectUriProblem(uri: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A loopback IP literal redirect URI split textually into everything but the port. No URL parsing here:
+ * the WHATWG parser would turn `127.1`, `2130706433`, `[0:0:0:0:0:0:0:1]`, `HTTP:` or `/x/../callback`
+ * into the registered form and so widen the match beyond the port.
+ */
+const loopbackRedirectPattern = /^http:\/\/(127\.0\.0\.1|\[::1\])(?::\d{1,5})?([/?][^#]*)?$/;
+
+function withoutLoopbackPort(uri: string): string | undefined {
+  const match = loopbackRedirectPattern.exec(uri);
+  return match ? `http://${match[1]}${match[2] ?? ''}` : undefined;
+}
+
 /** True when `requested` matches one of the registered redirect URIs. */
 export function matchesRegisteredRedirectUri(requested: string, registered: readonly string[]): boolean {
   if (registered.includes(requested)) return true;
-  const url = parse(requested);
-  if (url === undefined || url.protocol !== 'http:' || !loopbackIpHosts.has(url.hostname)) return false;
-  if (requested.includes('#')) return false;
-  return registered.some((candidate) => {
-    const registeredUrl = parse(candidate);
-    if (
-      registeredUrl === undefined ||
-      registeredUrl.protocol !== 'http:' ||
-      registeredUrl.hostname !== url.hostname
-    ) {
-      return false;
-    }
-    // Compare everything except the port, as strings, so no normalisation widens the match.
-    const withoutPort = (u: URL) => `${u.protocol}//${u.hostname}${u.pathname}${u.search}`;
-    return withoutPort(registeredUrl) === withoutPort(url) && !hasUserInfo(requested);
-  });
-}
-
-function hasUserInfo(uri: string): boolean {
-  const url = parse(uri);
-  return url !== undefined && (url.username !== '' || url.password !== '');
+  const requestedWithoutPort = withoutLoopbackPort(requested);
+  if (requestedWithoutPort === undefined || parse(requested) === undefined) return false;
+  return registered.some((candidate) => withoutLoopbackPort(candidate) === requestedWithoutPort);
 }
