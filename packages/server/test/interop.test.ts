@@ -5,6 +5,7 @@
  * JWKS with non-repudiation checks on, iss, aud, azp, nonce, exp, iat), token responses and userinfo `sub`.
  */
 
+import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,19 +17,36 @@ let issuer: string;
 
 /** Extra users so that each test that asserts which pages appear has a user with no consent on record. */
 const users = [
-  ...((testConfig().users as Record<string, unknown>[]) ?? []),
+  ...(testConfig().users as Record<string, unknown>[]),
   { username: 'carol', password, claims: { name: 'Carol White', email: 'carol@example.com' } },
   { username: 'dave', password, claims: { name: 'Dave Brown' } },
+  { username: 'erin', password, claims: { name: 'Erin Green' } },
 ];
 const alice = { username: 'alice', password };
 const bob = { username: 'bob', password };
 const carol = { username: 'carol', password };
 const dave = { username: 'dave', password };
+const erin = { username: 'erin', password };
+
+/** A confidential client whose id and secret need RFC 6749 §2.3.1 form-encoding in the Basic header. */
+const oddId = 'odd.client~1';
+const oddSecret = "s3cret with spaces:colons+plus/slash%percent&amp=eq!*'()~é";
+const clients = [
+  ...(testConfig().clients as Record<string, unknown>[]),
+  {
+    clientId: oddId,
+    name: 'Odd Client',
+    secret: oddSecret,
+    grantTypes: ['client_credentials'],
+    scopes: ['orders.read'],
+    requireConsent: false,
+  },
+];
 
 const webRedirect = 'https://webapp.example.com/signin-oidc';
 
 beforeAll(async () => {
-  server = await startListening({ users });
+  server = await startListening({ users, clients });
   issuer = server.issuer;
 });
 afterAll(async () => {
@@ -56,30 +74,47 @@ async function startAuthorization(
   config: client.Configuration,
   redirectUri: string,
   scope: string,
-  extra: Record<string, string> = {},
+  extra: [string, string][] = [],
 ): Promise<Started> {
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
-  const url = client.buildAuthorizationUrl(config, {
+  const parameters = new URLSearchParams({
     redirect_uri: redirectUri,
     scope,
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
     state,
     nonce,
-    ...extra,
   });
+  for (const [name, value] of extra) parameters.append(name, value);
+  const url = client.buildAuthorizationUrl(config, parameters);
   return { url, verifier, state, nonce, redirectUri };
 }
 
-function exchange(config: client.Configuration, started: Started, location: string) {
-  return client.authorizationCodeGrant(config, new URL(location), {
-    pkceCodeVerifier: started.verifier,
-    expectedState: started.state,
-    expectedNonce: started.nonce,
-    idTokenExpected: true,
-  });
+function exchange(
+  config: client.Configuration,
+  started: Started,
+  location: string,
+  tokenParameters?: Record<string, string>,
+) {
+  return client.authorizationCodeGrant(
+    config,
+    new URL(location),
+    {
+      pkceCodeVerifier: started.verifier,
+      expectedState: started.state,
+      expectedNonce: started.nonce,
+      idTokenExpected: true,
+    },
+    tokenParameters,
+  );
+}
+
+/** OpenID Connect Core §3.1.3.6: base64url of the left half of SHA-256 of the access token (ES256). */
+function atHash(accessToken: string): string {
+  const digest = createHash('sha256').update(accessToken).digest();
+  return digest.subarray(0, digest.length / 2).toString('base64url');
 }
 
 /** A full code flow; returns the tokens (validated by openid-client) and what the user saw. */
@@ -181,6 +216,7 @@ describe('interop with openid-client over a real port', () => {
     expect(typeof claims?.sub).toBe('string');
     expect(typeof claims?.auth_time).toBe('number');
     expect(typeof claims?.sid).toBe('string');
+    expect(claims?.at_hash).toBe(atHash(tokens.access_token));
 
     const jwks = createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri as string));
     const { payload, protectedHeader } = await jwtVerify(tokens.access_token, jwks, {
@@ -277,7 +313,14 @@ describe('interop with openid-client over a real port', () => {
       expect(typeof second.refresh_token).toBe('string');
       expect(second.refresh_token).not.toBe(first);
       expect(second.scope).toBe(scope);
-      expect(second.claims()).toMatchObject({ iss: issuer, sub });
+      // OpenID Connect Core §12.2: the refreshed id_token keeps the subject and the original auth_time.
+      expect(second.claims()).toMatchObject({
+        iss: issuer,
+        sub,
+        auth_time: tokens.claims()?.auth_time,
+        sid: tokens.claims()?.sid,
+      });
+      expect(second.claims()?.at_hash).toBe(atHash(second.access_token));
       expect(await client.fetchUserInfo(config, second.access_token, sub as string)).toEqual({ sub });
 
       const third = await client.refreshTokenGrant(config, second.refresh_token as string);
@@ -368,6 +411,68 @@ describe('interop with openid-client over a real port', () => {
     expect(await challengeError.response.json()).toMatchObject({ error: 'invalid_client' });
   });
 
+  it('client_secret_basic with an id and secret that need form-encoding (RFC 6749 §2.3.1)', async () => {
+    const config = await discover(oddId, oddSecret, client.ClientSecretBasic(oddSecret));
+    const tokens = await client.clientCredentialsGrant(config, { scope: 'orders.read' });
+    expect(decodeJwt(tokens.access_token)).toMatchObject({ sub: oddId, client_id: oddId, aud: 'orders-api' });
+
+    const wrong = await discover(oddId, `${oddSecret}x`, client.ClientSecretBasic(`${oddSecret}x`));
+    const failure = await client.clientCredentialsGrant(wrong).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(failure).toBeInstanceOf(client.WWWAuthenticateChallengeError);
+    expect((failure as client.WWWAuthenticateChallengeError).status).toBe(401);
+  });
+
+  it('resource indicators (RFC 8707): the token request and refresh pick one of the granted APIs', async () => {
+    const config = await webApp();
+    const ordersUri = 'https://api.example.com/orders';
+    const api1Uri = 'https://api1.example.com';
+    const started = await startAuthorization(
+      config,
+      webRedirect,
+      'openid offline_access orders.read api1.read',
+      [
+        ['resource', ordersUri],
+        ['resource', api1Uri],
+      ],
+    );
+    const { location } = await new FetchBrowser(issuer).walk(started.url, { user: erin });
+    const tokens = await exchange(config, started, location, { resource: ordersUri });
+    const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`));
+    const orders = await jwtVerify(tokens.access_token, jwks, {
+      issuer,
+      audience: 'orders-api',
+      typ: 'at+jwt',
+    });
+    expect(orders.payload.aud).toBe('orders-api');
+    expect(orders.payload.scope).toBe('openid offline_access orders.read');
+
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token as string, {
+      resource: api1Uri,
+    });
+    const api1 = await jwtVerify(refreshed.access_token, jwks, { issuer, audience: 'api1', typ: 'at+jwt' });
+    expect(api1.payload.aud).toBe('api1');
+    expect(api1.payload.scope).toBe('openid offline_access api1.read');
+
+    await expectOAuthError(
+      client.refreshTokenGrant(config, refreshed.refresh_token as string, {
+        resource: 'https://unknown.example.com',
+      }),
+      'invalid_target',
+    );
+  });
+
+  it('an IPv6 loopback redirect ([::1], any port) works for the public client', async () => {
+    const config = await nativeApp();
+    const redirectUri = 'http://[::1]:50123/callback';
+    const { location, tokens } = await codeFlow(config, redirectUri, 'openid api1.read', erin);
+    const redirect = new URL(location);
+    expect(`${redirect.origin}${redirect.pathname}`).toBe(redirectUri);
+    expect(tokens.claims()).toMatchObject({ iss: issuer, aud: 'native-app' });
+  });
+
   it('Deny on consent returns access_denied with state and iss; openid-client raises AuthorizationResponseError', async () => {
     const config = await webApp();
     const started = await startAuthorization(config, webRedirect, 'openid profile');
@@ -408,7 +513,7 @@ describe('interop with openid-client over a real port', () => {
     expect(after?.nonce).toBe(second.started.nonce);
 
     // prompt=none in the same browser answers at once as well.
-    const silent = await startAuthorization(config, webRedirect, 'openid profile', { prompt: 'none' });
+    const silent = await startAuthorization(config, webRedirect, 'openid profile', [['prompt', 'none']]);
     const { location, pages } = await browser.walk(silent.url);
     expect(pages).toEqual([]);
     expect((await exchange(config, silent, location)).claims()?.sub).toBe(before?.sub);
@@ -416,7 +521,7 @@ describe('interop with openid-client over a real port', () => {
 
   it('prompt=none without a session returns login_required to the client', async () => {
     const config = await webApp();
-    const started = await startAuthorization(config, webRedirect, 'openid', { prompt: 'none' });
+    const started = await startAuthorization(config, webRedirect, 'openid', [['prompt', 'none']]);
     const { location, pages } = await new FetchBrowser(issuer).walk(started.url);
     expect(pages).toEqual([]);
     const failure = await exchange(config, started, location).then(
