@@ -20,7 +20,7 @@ const users = [
   ...(testConfig().users as Record<string, unknown>[]),
   { username: 'carol', password, claims: { name: 'Carol White', email: 'carol@example.com' } },
   { username: 'dave', password, claims: { name: 'Dave Brown' } },
-  { username: 'erin', password, claims: { name: 'Erin Green' } },
+  { username: 'erin', password, claims: { name: 'Érin Grün 🌱' } },
 ];
 const alice = { username: 'alice', password };
 const bob = { username: 'bob', password };
@@ -217,6 +217,7 @@ describe('interop with openid-client over a real port', () => {
     expect(typeof claims?.auth_time).toBe('number');
     expect(typeof claims?.sid).toBe('string');
     expect(claims?.at_hash).toBe(atHash(tokens.access_token));
+    expect((claims?.exp as number) - (claims?.iat as number)).toBe(3600);
 
     const jwks = createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri as string));
     const { payload, protectedHeader } = await jwtVerify(tokens.access_token, jwks, {
@@ -467,10 +468,17 @@ describe('interop with openid-client over a real port', () => {
   it('an IPv6 loopback redirect ([::1], any port) works for the public client', async () => {
     const config = await nativeApp();
     const redirectUri = 'http://[::1]:50123/callback';
-    const { location, tokens } = await codeFlow(config, redirectUri, 'openid api1.read', erin);
+    const { location, tokens } = await codeFlow(config, redirectUri, 'openid profile api1.read', erin);
     const redirect = new URL(location);
     expect(`${redirect.origin}${redirect.pathname}`).toBe(redirectUri);
+    const sub = tokens.claims()?.sub as string;
     expect(tokens.claims()).toMatchObject({ iss: issuer, aud: 'native-app' });
+    // Non-ASCII claims survive the JSON round trip.
+    expect(await client.fetchUserInfo(config, tokens.access_token, sub)).toEqual({
+      sub,
+      name: 'Érin Grün 🌱',
+      preferred_username: 'erin',
+    });
   });
 
   it('Deny on consent returns access_denied with state and iss; openid-client raises AuthorizationResponseError', async () => {
@@ -534,9 +542,39 @@ describe('interop with openid-client over a real port', () => {
     expect((failure as client.AuthorizationResponseError).cause.get('iss')).toBe(issuer);
   });
 
-  it('a code is single use: the second redemption fails with invalid_grant', async () => {
+  it('a code is single use: a second redemption fails and revokes what the first one issued', async () => {
     const config = await webApp();
-    const { started, location } = await codeFlow(config, webRedirect, 'openid orders.read', bob);
+    const { started, location, tokens } = await codeFlow(
+      config,
+      webRedirect,
+      'openid offline_access orders.read',
+      bob,
+    );
+    expect(typeof tokens.refresh_token).toBe('string');
     await expectOAuthError(exchange(config, started, location), 'invalid_grant');
+    await expectOAuthError(client.refreshTokenGrant(config, tokens.refresh_token as string), 'invalid_grant');
+  });
+
+  it('client_secret_post for the code flow; a client that needs no consent shows only the login page', async () => {
+    const config = await discover('post-app', webSecret, client.ClientSecretPost(webSecret));
+    const { pages, tokens } = await codeFlow(
+      config,
+      'https://post.example.com/cb',
+      'openid orders.read',
+      carol,
+    );
+    expect(pages).toEqual(['login']);
+    expect(tokens.claims()).toMatchObject({ iss: issuer, aud: 'post-app', azp: 'post-app' });
+    expect(tokens.refresh_token).toBeUndefined();
+    const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${issuer}/jwks`)), {
+      issuer,
+      audience: 'orders-api',
+      typ: 'at+jwt',
+    });
+    expect(payload).toMatchObject({
+      client_id: 'post-app',
+      scope: 'openid orders.read',
+      sub: tokens.claims()?.sub,
+    });
   });
 });
