@@ -6,9 +6,9 @@
  */
 
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as client from 'openid-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { password, serviceSecret, testConfig, webSecret } from './helpers.ts';
 import { FetchBrowser, type ListeningServer, startListening } from './interop-helpers.ts';
 
@@ -53,8 +53,13 @@ afterAll(async () => {
   await server?.close();
 });
 
-function discover(clientId: string, secret: string | undefined, auth: client.ClientAuth) {
-  return client.discovery(new URL(issuer), clientId, secret, auth, {
+function discover(
+  clientId: string,
+  secret: string | undefined,
+  auth: client.ClientAuth,
+  at: string = issuer,
+) {
+  return client.discovery(new URL(at), clientId, secret, auth, {
     execute: [client.allowInsecureRequests, client.enableNonRepudiationChecks],
   });
 }
@@ -576,5 +581,38 @@ describe('interop with openid-client over a real port', () => {
       scope: 'openid orders.read',
       sub: tokens.claims()?.sub,
     });
+  });
+
+  it('key rotation: an RP holding a cached JWKS keeps validating id_tokens across a rotation', async () => {
+    // A server of its own: the rotation must not change the signing key under the other tests.
+    const own = await startListening({ users, clients });
+    try {
+      const config = await discover('web-app', webSecret, client.ClientSecretBasic(webSecret), own.issuer);
+      const browser = new FetchBrowser(own.issuer);
+      const flow = async () => {
+        const started = await startAuthorization(config, webRedirect, 'openid');
+        const { location } = await browser.walk(started.url, { user: alice });
+        const tokens = await exchange(config, started, location);
+        expect(tokens.claims()?.iss).toBe(own.issuer);
+        return decodeProtectedHeader(tokens.id_token as string).kid;
+      };
+      const before = await flow(); // openid-client now caches a JWKS holding only the first key
+      const next = await own.ctx.keys.rotate(own.ctx.now());
+      expect(next.kid).not.toBe(before);
+      // The new key is published at once but signs only after publishBeforeUse (600 s by default).
+      expect(await flow()).toBe(before);
+      const published = (await (await fetch(`${own.issuer}/jwks`)).json()) as { keys: { kid: string }[] };
+      expect(published.keys.map((key) => key.kid).sort()).toEqual([before, next.kid].sort());
+
+      // 601 s later (both the server and openid-client read Date): the new key signs, and the RP, whose
+      // cached JWKS is now older than its 300 s limit, fetches the set again and validates it.
+      const later = Date.now() + 601_000;
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(later);
+      expect(await flow()).toBe(next.kid);
+    } finally {
+      vi.useRealTimers();
+      await own.close();
+    }
   });
 });
