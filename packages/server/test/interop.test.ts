@@ -470,6 +470,28 @@ describe('interop with openid-client over a real port', () => {
     );
   });
 
+  it('max_age=0 makes a signed-in user authenticate again (OpenID Connect Core §3.1.2.1)', async () => {
+    const config = await webApp();
+    const browser = new FetchBrowser(issuer);
+    const first = await codeFlow(config, webRedirect, 'openid', erin, browser);
+    expect(first.pages).toContain('login');
+
+    const again = await startAuthorization(config, webRedirect, 'openid', [['max_age', '0']]);
+    const { location, pages } = await browser.walk(again.url, { user: erin });
+    expect(pages).toEqual(['login']);
+    const tokens = await client.authorizationCodeGrant(config, new URL(location), {
+      pkceCodeVerifier: again.verifier,
+      expectedState: again.state,
+      expectedNonce: again.nonce,
+      maxAge: 0,
+    });
+    const claims = tokens.claims();
+    expect(claims?.sub).toBe(first.tokens.claims()?.sub);
+    expect(typeof claims?.auth_time).toBe('number');
+    // A new login is a new session.
+    expect(claims?.sid).not.toBe(first.tokens.claims()?.sid);
+  });
+
   it('an IPv6 loopback redirect ([::1], any port) works for the public client', async () => {
     const config = await nativeApp();
     const redirectUri = 'http://[::1]:50123/callback';
