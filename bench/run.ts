@@ -17,12 +17,14 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { serviceClient, webClient } from './fixtures.ts';
 import { ChildServer, freePort, killAllTrackedSync, track, untrack } from './lib/children.ts';
+import { type CpuShare, sampleCpu } from './lib/cpu.ts';
 import { type LoadResult, runLoad } from './lib/load.ts';
 import {
   checkAccessToken,
@@ -87,7 +89,7 @@ const settings = {
 
 const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
 
-type Outcome = { measured: LoadResult } | { unavailable: string };
+type Outcome = { measured: LoadResult; cpu?: CpuShare | undefined } | { unavailable: string };
 
 function progress(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
@@ -225,13 +227,19 @@ async function measureServer(scenario: Scenario, kind: TargetKind, runDir: strin
       connections: settings.connections,
       requests: plan.requests,
       tally: plan.tally,
+      timeout: plan.timeout,
     };
     if (settings.warmup > 0) {
       await plan.prepare();
-      await runLoad({ ...load, duration: settings.warmup });
+      const warm = await runLoad({ ...load, duration: settings.warmup });
+      // Requests still in flight when the warm-up stopped keep the server busy for about their latency;
+      // let them finish so they do not eat into the measured run.
+      await delay(Math.min(10_000, Math.max(500, warm.latencyP99 * 1.5)));
     }
     await plan.prepare();
-    return { measured: await runLoad({ ...load, duration: settings.duration }) };
+    const cpu = sampleCpu(started.child.pid);
+    const measured = await runLoad({ ...load, duration: settings.duration });
+    return { measured, cpu: cpu() };
   } catch (error) {
     return { unavailable: (error as Error).message };
   } finally {
@@ -292,6 +300,9 @@ function removeDatabases(runDir: string): void {
   }
 }
 
+/** Above this share of one core used by other processes, a run is flagged as disturbed. */
+const contentionPercent = 15;
+
 const formatRate = (rate: number): string => (rate >= 100 ? rate.toFixed(0) : rate.toFixed(1));
 const formatMs = (ms: number): string => (Number.isFinite(ms) ? ms.toFixed(1) : '-');
 
@@ -320,8 +331,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
 
   progress(
-    `node ${process.version}, ${cpus().length} CPUs, ${settings.connections} connections, ` +
-      `${settings.warmup} s warm-up + ${settings.duration} s measured per run; logs in ${workDir}`,
+    `node ${process.version}, ${cpus().length} CPUs (1-min load average ${loadavg()[0]!.toFixed(2)}), ` +
+      `${settings.connections} connections, ${settings.warmup} s warm-up + ${settings.duration} s measured per run; ` +
+      `logs in ${workDir}`,
   );
   const outcomes = new Map<Scenario, Map<TargetKind, Outcome>>();
   for (const scenario of settings.scenarios) {
@@ -342,6 +354,9 @@ async function main(): Promise<void> {
         progress(
           `${scenario} / ${kind}: ${formatRate(measured.rate)} ${units[scenario]}, ${measured.errors} errors`,
         );
+        if (outcome.cpu !== undefined && outcome.cpu.others > contentionPercent) {
+          progress(`  other processes used ${outcome.cpu.others.toFixed(0)}% of a core during this run`);
+        }
       } else {
         progress(`${scenario} / ${kind}: unavailable: ${outcome.unavailable}`);
       }
@@ -349,16 +364,49 @@ async function main(): Promise<void> {
     }
   }
 
-  const widths = [20, 10, 12, 12, 9, 7, 8, 8];
+  const widths = [18, 9, 7, 11, 7, 6, 7, 7, 7, 9, 9];
   const lines = [
-    pad(['scenario', 'server', 'rate', 'unit', 'ok', 'errors', 'p50 ms', 'p99 ms'], widths),
-    pad(['--------', '------', '----', '----', '--', '------', '------', '------'], widths),
+    pad(
+      [
+        'scenario',
+        'server',
+        'rate',
+        'unit',
+        'ok',
+        'errors',
+        'p50 ms',
+        'p99 ms',
+        'srv cpu',
+        'bench cpu',
+        'other cpu',
+      ],
+      widths,
+    ),
+    pad(
+      [
+        '--------',
+        '------',
+        '----',
+        '----',
+        '--',
+        '------',
+        '------',
+        '------',
+        '-------',
+        '---------',
+        '---------',
+      ],
+      widths,
+    ),
   ];
+  const percent = (value: number | undefined) => (value === undefined ? '-' : `${value.toFixed(0)}%`);
+  let disturbed = false;
   const details: string[] = [];
   for (const [scenario, byTarget] of outcomes) {
     for (const [kind, outcome] of byTarget) {
       if ('measured' in outcome) {
         const m = outcome.measured;
+        if (outcome.cpu !== undefined && outcome.cpu.others > contentionPercent) disturbed = true;
         lines.push(
           pad(
             [
@@ -370,6 +418,9 @@ async function main(): Promise<void> {
               String(m.errors),
               formatMs(m.latencyP50),
               formatMs(m.latencyP99),
+              percent(outcome.cpu?.server),
+              percent(outcome.cpu?.harness),
+              percent(outcome.cpu?.others),
             ],
             widths,
           ),
@@ -379,7 +430,7 @@ async function main(): Promise<void> {
           details.push(`  ${scenario} / ${kind}: ${reasons}`);
         }
       } else {
-        lines.push(pad([scenario, kind, '-', units[scenario], '-', '-', '-', '-'], widths));
+        lines.push(pad([scenario, kind, '-', units[scenario], '-', '-', '-', '-', '-', '-', '-'], widths));
         details.push(`  ${scenario} / ${kind}: not measured: ${outcome.unavailable}`);
       }
     }
@@ -387,7 +438,17 @@ async function main(): Promise<void> {
   console.log('');
   console.log(lines.join('\n'));
   if (details.length > 0) console.log(`\nerrors and unavailable runs:\n${details.join('\n')}`);
-  console.log('(latency is per HTTP request; login ceiling latency is not measured)\n');
+  console.log(
+    '(latency is per HTTP request; cpu is % of one core: the server process, this harness (the load\n' +
+      ' generator), and all other processes; the login ceiling runs in its own process and is not sampled)',
+  );
+  if (disturbed) {
+    console.log(
+      `WARNING: other processes used more than ${contentionPercent}% of a core during some runs; ` +
+        'those numbers measured contention too.',
+    );
+  }
+  console.log('');
 
   for (const [scenario, byTarget] of outcomes) {
     const gatehouse = rateOf(byTarget.get('gatehouse'));

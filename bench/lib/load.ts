@@ -33,6 +33,8 @@ export interface LoadSpec {
   duration: number;
   requests: AutocannonRequest[];
   tally: Tally;
+  /** Seconds before a request counts as timed out. */
+  timeout: number;
 }
 
 export interface LoadResult {
@@ -54,7 +56,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     url: spec.baseUrl,
     connections: spec.connections,
     duration: spec.duration,
-    timeout: 10,
+    timeout: spec.timeout,
     requests: spec.requests,
   });
   const failures = new Map(spec.tally.failures);

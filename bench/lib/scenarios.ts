@@ -38,6 +38,8 @@ export interface Plan {
   tally: Tally;
   /** Runs before each load run (warm-up and measured), outside the timing. */
   prepare(): Promise<void>;
+  /** Seconds before a request counts as timed out (an error). */
+  timeout: number;
 }
 
 const isRedirect = (status: number) => status >= 300 && status < 400;
@@ -51,6 +53,7 @@ export function clientCredentialsPlan(target: Target): Plan {
   return {
     tally,
     prepare: async () => {},
+    timeout: 10,
     requests: [
       {
         method: 'POST',
@@ -72,6 +75,7 @@ export function authorizationCodePlan(target: Target, sessions: readonly string[
   return {
     tally,
     prepare: async () => {},
+    timeout: 10,
     requests: [
       {
         method: 'GET',
@@ -131,6 +135,7 @@ export function refreshTokenPlan(target: Target, sessionCookie: string, chains: 
   let pool: string[] = [];
   return {
     tally,
+    timeout: 10,
     // Fresh chains for every run: a run that stops drops the responses in flight, and with them the
     // rotated tokens of those chains.
     prepare: async () => {
@@ -190,6 +195,8 @@ export function loginPlan(target: Target): Plan {
   return {
     tally,
     prepare: async () => {},
+    // 50 logins in flight queue for 4 argon2 threads: seconds of waiting are expected, not an error.
+    timeout: 30,
     requests: [
       {
         method: 'GET',

@@ -115,6 +115,7 @@ describe('measured loops', () => {
       duration: 1,
       requests: plan.requests,
       tally: plan.tally,
+      timeout: plan.timeout,
     });
   };
 
