@@ -128,6 +128,23 @@ function targetFor(kind: TargetKind, port: number): Target {
   }
 }
 
+/** Takes the endpoint paths from the server's discovery document (OpenID Connect Discovery 1.0 §3). */
+async function discover(target: Target): Promise<void> {
+  const response = await fetch(`${target.baseUrl}/.well-known/openid-configuration`);
+  const metadata = (await response.json()) as Record<string, unknown>;
+  const pathOf = (field: string): string => {
+    const value = metadata[field];
+    if (typeof value !== 'string') throw new Error(`${target.kind}: discovery has no ${field}`);
+    const url = new URL(value);
+    if (url.origin !== target.baseUrl)
+      throw new Error(`${target.kind}: ${field} ${value} is not on ${target.baseUrl}`);
+    return url.pathname;
+  };
+  target.authorizePath = pathOf('authorization_endpoint');
+  target.tokenPath = pathOf('token_endpoint');
+  target.jwksPath = pathOf('jwks_uri');
+}
+
 /** Starts a fresh server of `kind` for one scenario and waits until it answers. */
 async function startServer(
   kind: TargetKind,
@@ -169,6 +186,7 @@ async function startServer(
   const readyPath = kind === 'ceiling' ? '/jwks' : '/.well-known/openid-configuration';
   try {
     await child.waitReady(`${target.baseUrl}${readyPath}`);
+    if (kind !== 'ceiling') await discover(target);
   } catch (error) {
     await untrack(child);
     throw error;
