@@ -1,0 +1,336 @@
+/**
+ * `gatehouse client add|list|remove|rotate-secret`: clients registered in the database rather than the
+ * config file (source 'cli'). The server generates every client secret (256 random bits, RFC 6749
+ * §10.10), prints it once and stores only its SHA-256 hash, so neither the database nor a later command
+ * can reveal it. Input is validated with the rules the config schema applies to clients in the file,
+ * and clients declared in the file are left to the file: the server rewrites them on every start.
+ */
+import { parseArgs } from 'node:util';
+import { type GatehouseConfig, grantTypes } from '../config/schema.ts';
+import { redirectUriProblem } from '../protocol/redirect-uri.ts';
+import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import type { Client } from '../storage/repositories.ts';
+import {
+  commonOptions,
+  formatTable,
+  loadConfig,
+  parseCommand,
+  print,
+  systemNow,
+  UsageError,
+  withStorage,
+} from './support.ts';
+
+export const clientUsage = `Usage: gatehouse client <add|list|remove|rotate-secret> [options] [--config FILE]
+
+  add --id ID --name NAME [options]       register a client; a confidential client's secret is printed once
+      --public                            public client (no secret; token endpoint auth method none)
+      --auth-method METHOD                client_secret_basic (default) or client_secret_post
+      --grant TYPE                        repeatable: authorization_code, refresh_token, client_credentials,
+                                          urn:ietf:params:oauth:grant-type:device_code
+      --redirect-uri URI                  repeatable; required with authorization_code
+      --post-logout-redirect-uri URI      repeatable
+      --scope SCOPE                       repeatable (or space separated); identity or API scopes of the config
+      --no-consent                        do not ask users to consent (first-party clients)
+      --json                              print the result as JSON
+  list [--json]                           clients in the database (secrets are never shown)
+  remove ID [--json]                      remove a client added with the CLI and revoke its grants
+  rotate-secret ID [--json]               replace a CLI client's secret; the old secret stops working at once
+
+Client ids are 1-100 characters of A-Z a-z 0-9 . _ ~ -. Clients declared in the config file are managed
+in the file and cannot be removed or rotated here.
+`;
+
+const clientIdPattern = /^[A-Za-z0-9._~-]{1,100}$/;
+const scopeTokenPattern = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+const secretNotice = 'Store it now: it cannot be shown again (only its SHA-256 hash is kept).';
+
+type AuthMethod = Client['tokenEndpointAuthMethod'];
+
+function clientType(client: Pick<Client, 'tokenEndpointAuthMethod'>): 'public' | 'confidential' {
+  return client.tokenEndpointAuthMethod === 'none' ? 'public' : 'confidential';
+}
+
+function declaredInConfig(config: GatehouseConfig, clientId: string): boolean {
+  return config.clients.some((client) => client.clientId === clientId);
+}
+
+function configClientRefusal(clientId: string, action: string): UsageError {
+  return new UsageError(
+    `client "${clientId}" is declared in the config file; ${action} instead ` +
+      '(the server applies the file on every start)',
+  );
+}
+
+interface AddInput {
+  id: string | undefined;
+  name: string | undefined;
+  isPublic: boolean;
+  authMethod: string | undefined;
+  grants: string[];
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  scopes: string[];
+}
+
+/** Every problem with a new client, in the words of the options; empty when it can be registered. */
+function clientProblems(input: AddInput, config: GatehouseConfig): string[] {
+  const problems: string[] = [];
+  if (input.id === undefined) problems.push('--id is required');
+  else if (!clientIdPattern.test(input.id))
+    problems.push('--id must be 1-100 characters of A-Z a-z 0-9 . _ ~ -');
+  if (input.name === undefined || input.name.trim() === '') problems.push('--name is required');
+  if (input.isPublic && input.authMethod !== undefined)
+    problems.push('--auth-method cannot be combined with --public (a public client has no secret)');
+  if (
+    input.authMethod !== undefined &&
+    input.authMethod !== 'client_secret_basic' &&
+    input.authMethod !== 'client_secret_post'
+  ) {
+    problems.push(
+      `--auth-method must be client_secret_basic or client_secret_post, not "${input.authMethod}"`,
+    );
+  }
+  if (input.grants.length === 0) problems.push('at least one --grant is required');
+  for (const grant of input.grants) {
+    if (!(grantTypes as readonly string[]).includes(grant))
+      problems.push(`--grant "${grant}" is not one of ${grantTypes.join(', ')}`);
+  }
+  if (input.isPublic && input.grants.includes('client_credentials'))
+    problems.push('--grant client_credentials needs a confidential client (drop --public)');
+  if (input.grants.includes('authorization_code') && input.redirectUris.length === 0)
+    problems.push('--grant authorization_code needs at least one --redirect-uri');
+  for (const [option, uris] of [
+    ['--redirect-uri', input.redirectUris],
+    ['--post-logout-redirect-uri', input.postLogoutRedirectUris],
+  ] as const) {
+    for (const uri of uris) {
+      const problem = redirectUriProblem(uri);
+      if (problem !== undefined) problems.push(`${option} ${uri} ${problem}`);
+    }
+  }
+  const known = new Set([
+    ...config.identityResources.map((resource) => resource.name),
+    ...config.apiScopes.map((scope) => scope.name),
+  ]);
+  for (const scope of input.scopes) {
+    if (!scopeTokenPattern.test(scope)) problems.push(`--scope "${scope}" is not a valid scope token`);
+    else if (!known.has(scope))
+      problems.push(`--scope "${scope}" is unknown (not in the config's identityResources or apiScopes)`);
+  }
+  return problems;
+}
+
+/** Repeatable values, with space-separated lists split and duplicates dropped (order kept). */
+function list(values: string[] | undefined, split = false): string[] {
+  const items = (values ?? []).flatMap((value) => (split ? value.split(/\s+/) : [value]));
+  return [...new Set(items.filter((item) => item !== ''))];
+}
+
+async function add(args: string[]): Promise<number> {
+  const { values } = parseCommand(() =>
+    parseArgs({
+      args,
+      options: {
+        ...commonOptions,
+        id: { type: 'string' },
+        name: { type: 'string' },
+        public: { type: 'boolean' },
+        'auth-method': { type: 'string' },
+        grant: { type: 'string', multiple: true },
+        'redirect-uri': { type: 'string', multiple: true },
+        'post-logout-redirect-uri': { type: 'string', multiple: true },
+        scope: { type: 'string', multiple: true },
+        'no-consent': { type: 'boolean' },
+        json: { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }),
+  );
+  const config = loadConfig(values.config);
+  const input: AddInput = {
+    id: values.id,
+    name: values.name,
+    isPublic: values.public === true,
+    authMethod: values['auth-method'],
+    grants: list(values.grant),
+    redirectUris: list(values['redirect-uri']),
+    postLogoutRedirectUris: list(values['post-logout-redirect-uri']),
+    scopes: list(values.scope, true),
+  };
+  const problems = clientProblems(input, config);
+  if (problems.length > 0) throw new UsageError('cannot add the client:', problems);
+  const clientId = input.id!;
+  if (declaredInConfig(config, clientId))
+    throw new UsageError(`client "${clientId}" already exists (declared in the config file)`);
+
+  const method: AuthMethod = input.isPublic
+    ? 'none'
+    : ((input.authMethod as AuthMethod | undefined) ?? 'client_secret_basic');
+  const secret = method === 'none' ? undefined : randomHandle(32);
+  const client: Client = {
+    clientId,
+    name: input.name!.trim(),
+    secretHash: secret === undefined ? null : sha256Base64Url(secret),
+    tokenEndpointAuthMethod: method,
+    grantTypes: input.grants,
+    redirectUris: input.redirectUris,
+    postLogoutRedirectUris: input.postLogoutRedirectUris,
+    scopes: input.scopes,
+    requireConsent: values['no-consent'] !== true,
+    accessTokenTtl: null,
+    source: 'cli',
+    createdAt: systemNow(),
+  };
+  // Check and insert in one transaction, so two concurrent adds of one id cannot both succeed.
+  const added = await withStorage(config, (storage) =>
+    storage.transaction(async (repositories) => {
+      if (await repositories.clients.find(clientId)) return false;
+      await repositories.clients.save(client);
+      return true;
+    }),
+  );
+  if (!added) throw new UsageError(`client "${clientId}" already exists`);
+
+  if (values.json === true) {
+    print(JSON.stringify({ clientId, type: clientType(client), clientSecret: secret ?? null }));
+    return 0;
+  }
+  print(
+    `Added ${clientType(client)} client "${clientId}" (${method === 'none' ? 'no secret' : method}; grants: ${client.grantTypes.join(', ')}; ` +
+      `scopes: ${client.scopes.join(' ') || '(none)'}).`,
+  );
+  if (secret !== undefined) print(`Client secret:\n${secret}\n${secretNotice}`);
+  return 0;
+}
+
+async function listClients(args: string[]): Promise<number> {
+  const { values } = parseCommand(() =>
+    parseArgs({
+      args,
+      options: { ...commonOptions, json: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    }),
+  );
+  const config = loadConfig(values.config);
+  const stored = await withStorage(config, (storage) => storage.clients.list());
+  // Only descriptive fields, picked one by one: no secret or hash can reach the output.
+  const clients = stored.map((client) => ({
+    clientId: client.clientId,
+    name: client.name,
+    type: clientType(client),
+    tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
+    grantTypes: client.grantTypes,
+    redirectUris: client.redirectUris,
+    scopes: client.scopes,
+    requireConsent: client.requireConsent,
+    source: client.source,
+  }));
+  if (values.json === true) {
+    print(JSON.stringify(clients, null, 2));
+    return 0;
+  }
+  if (clients.length === 0) {
+    print('No clients in the database (clients in the config file are stored when the server starts).');
+    return 0;
+  }
+  print(
+    formatTable(
+      ['CLIENT ID', 'NAME', 'TYPE', 'GRANTS', 'SOURCE'],
+      clients.map((client) => [
+        client.clientId,
+        client.name,
+        client.type,
+        client.grantTypes.join(','),
+        client.source,
+      ]),
+    ),
+  );
+  return 0;
+}
+
+/** Parses `<command> ID [--json]`. */
+function oneClientId(args: string[], command: string) {
+  const { values, positionals } = parseCommand(() =>
+    parseArgs({
+      args,
+      options: { ...commonOptions, json: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: true,
+    }),
+  );
+  if (positionals.length !== 1)
+    throw new UsageError(`usage: gatehouse client ${command} ID [--json] [--config FILE]`);
+  return { clientId: positionals[0]!, configFile: values.config, json: values.json === true };
+}
+
+async function remove(args: string[]): Promise<number> {
+  const { clientId, configFile, json } = oneClientId(args, 'remove');
+  const config = loadConfig(configFile);
+  if (declaredInConfig(config, clientId)) throw configClientRefusal(clientId, 'remove it from the file');
+  await withStorage(config, async (storage) => {
+    const client = await storage.clients.find(clientId);
+    if (client === undefined) throw new UsageError(`no client "${clientId}"`);
+    if (client.source === 'config') {
+      throw new UsageError(
+        `client "${clientId}" came from the config file; it is dropped when the server next starts without it`,
+      );
+    }
+    await storage.transaction(async (repositories) => {
+      await repositories.clients.remove(clientId);
+      await repositories.grants.revokeAllForClient(clientId, systemNow());
+      await repositories.consents.removeForClient(clientId);
+    });
+  });
+  if (json) print(JSON.stringify({ clientId, removed: true }));
+  else print(`Removed client "${clientId}"; its grants and refresh tokens are revoked.`);
+  return 0;
+}
+
+async function rotateSecret(args: string[]): Promise<number> {
+  const { clientId, configFile, json } = oneClientId(args, 'rotate-secret');
+  const config = loadConfig(configFile);
+  if (declaredInConfig(config, clientId))
+    throw configClientRefusal(clientId, 'change its secret in the file or its environment variable');
+  const secret = randomHandle(32);
+  await withStorage(config, async (storage) => {
+    const client = await storage.clients.find(clientId);
+    if (client === undefined) throw new UsageError(`no client "${clientId}"`);
+    if (client.source === 'config')
+      throw configClientRefusal(clientId, 'change its secret in the file or its environment variable');
+    if (client.tokenEndpointAuthMethod === 'none')
+      throw new UsageError(`client "${clientId}" is a public client and has no secret`);
+    if (!(await storage.clients.updateSecretHash(clientId, sha256Base64Url(secret))))
+      throw new UsageError(`no client "${clientId}"`);
+  });
+  if (json) {
+    print(JSON.stringify({ clientId, clientSecret: secret }));
+    return 0;
+  }
+  print(
+    `New secret for client "${clientId}":\n${secret}\n${secretNotice}\n` +
+      'The previous secret stopped working immediately: update the client now (there is no grace period).',
+  );
+  return 0;
+}
+
+export async function clientCommand(subcommand: string | undefined, args: string[]): Promise<number> {
+  switch (subcommand) {
+    case 'add':
+      return add(args);
+    case 'list':
+      return listClients(args);
+    case 'remove':
+      return remove(args);
+    case 'rotate-secret':
+      return rotateSecret(args);
+    default:
+      throw new UsageError(
+        subcommand === undefined
+          ? 'a subcommand is required (add, list, remove, rotate-secret)'
+          : `unknown subcommand "${subcommand}"`,
+      );
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * `gatehouse keys rotate|list`: signing key rotation with overlap (OpenID Connect Core §10.1.1). `rotate`
+ * writes a new key to the shared database; it is published at once and signs only after
+ * keys.publishBeforeUse, so relying parties have fetched it before the first token carries its kid, and
+ * the old key stays published until every token it signed has expired. Running servers pick the change
+ * up at their next reload (keys.reloadInterval). `list` shows timing only, never key material.
+ */
+import { parseArgs } from 'node:util';
+import type { GatehouseConfig } from '../config/schema.ts';
+import { KeyStore, type KeyStoreOptions } from '../keys/keystore.ts';
+import type { SigningKeyRecord } from '../storage/repositories.ts';
+import {
+  commonOptions,
+  formatTable,
+  formatTime,
+  loadConfig,
+  parseCommand,
+  print,
+  systemNow,
+  UsageError,
+  withStorage,
+} from './support.ts';
+
+export const keysUsage = `Usage: gatehouse keys <rotate|list> [--json] [--config FILE]
+
+  rotate    create the next signing key: published in the JWKS now, signing after keys.publishBeforeUse;
+            the current key stops signing then and stays published until its tokens have expired
+  list      published keys: kid, algorithm, status, signs from, retired at, expires at (no key material)
+
+Running servers load the change within keys.reloadInterval seconds.
+`;
+
+/** The options buildServer gives its KeyStore (http/app.ts); both must agree on how long keys live. */
+export function keyStoreOptions(config: GatehouseConfig): KeyStoreOptions {
+  return {
+    algorithm: config.keys.algorithm,
+    publishBeforeUse: config.keys.publishBeforeUse,
+    maxTokenLifetime: Math.max(config.tokens.accessTokenTtl, 900, config.tokens.idTokenTtl) + 60,
+  };
+}
+
+type KeyStatus = 'signing' | 'next' | 'retired' | 'published';
+
+/** Which key signs at `now`, by the rule KeyStore applies: the newest eligible key of the algorithm. */
+function statuses(records: SigningKeyRecord[], algorithm: string, now: number): Map<string, KeyStatus> {
+  let current: SigningKeyRecord | undefined;
+  for (const record of records) {
+    const signs =
+      record.alg === algorithm &&
+      record.notBefore <= now &&
+      (record.retiredAt === null || record.retiredAt > now);
+    if (signs && (current === undefined || record.notBefore >= current.notBefore)) current = record;
+  }
+  return new Map(
+    records.map((record) => {
+      let status: KeyStatus = 'published';
+      if (record === current) status = 'signing';
+      else if (record.notBefore > now) status = 'next';
+      else if (record.retiredAt !== null && record.retiredAt <= now) status = 'retired';
+      return [record.kid, status];
+    }),
+  );
+}
+
+function options(args: string[]) {
+  const { values, positionals } = parseCommand(() =>
+    parseArgs({
+      args,
+      options: { ...commonOptions, json: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: true,
+    }),
+  );
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  return { config: loadConfig(values.config), json: values.json === true };
+}
+
+async function rotate(args: string[]): Promise<number> {
+  const { config, json } = options(args);
+  const now = systemNow();
+  const { record, previous } = await withStorage(config, async (storage) => {
+    const keys = new KeyStore(storage.signingKeys, keyStoreOptions(config));
+    // As at server start: a database without a usable key gets one first, so something signs meanwhile.
+    await keys.initialise(now);
+    const previous = keys.describe().filter((key) => key.retiredAt === null);
+    const record = await keys.rotate(now);
+    const retired = new Map(keys.describe().map((key) => [key.kid, key]));
+    return { record, previous: previous.map((key) => retired.get(key.kid) ?? key) };
+  });
+  if (json) {
+    print(
+      JSON.stringify({
+        kid: record.kid,
+        alg: record.alg,
+        signsFrom: formatTime(record.notBefore),
+        retired: previous.map((key) => ({
+          kid: key.kid,
+          retiredAt: formatTime(key.retiredAt),
+          expiresAt: formatTime(key.expiresAt),
+        })),
+      }),
+    );
+    return 0;
+  }
+  const lines = [
+    `New signing key ${record.kid} (${record.alg}) is published now and starts signing at ` +
+      `${formatTime(record.notBefore)} (in ${config.keys.publishBeforeUse} s).`,
+    ...previous.map(
+      (key) => `Key ${key.kid} stops signing then and stays published until ${formatTime(key.expiresAt)}.`,
+    ),
+    `Running servers load the change within keys.reloadInterval (${config.keys.reloadInterval} s).`,
+  ];
+  if (config.keys.publishBeforeUse < config.keys.reloadInterval) {
+    lines.push(
+      `Note: keys.publishBeforeUse (${config.keys.publishBeforeUse} s) is shorter than keys.reloadInterval ` +
+        `(${config.keys.reloadInterval} s), so some servers may not publish the key before others sign with it.`,
+    );
+  }
+  print(lines.join('\n'));
+  return 0;
+}
+
+async function list(args: string[]): Promise<number> {
+  const { config, json } = options(args);
+  const now = systemNow();
+  const records = await withStorage(config, async (storage) => {
+    const keys = new KeyStore(storage.signingKeys, keyStoreOptions(config));
+    await keys.reload(now);
+    return keys.describe();
+  });
+  const status = statuses(records, config.keys.algorithm, now);
+  // Fields picked one by one: no private (or public) key material reaches the output.
+  const rows = records.map((record) => ({
+    kid: record.kid,
+    alg: record.alg,
+    status: status.get(record.kid)!,
+    signsFrom: formatTime(record.notBefore),
+    retiredAt: record.retiredAt === null ? null : formatTime(record.retiredAt),
+    expiresAt: record.expiresAt === null ? null : formatTime(record.expiresAt),
+  }));
+  if (json) {
+    print(JSON.stringify(rows, null, 2));
+    return 0;
+  }
+  if (rows.length === 0) {
+    print('No signing keys yet (the server creates the first one when it starts).');
+    return 0;
+  }
+  print(
+    formatTable(
+      ['KID', 'ALG', 'STATUS', 'SIGNS FROM', 'RETIRED AT', 'EXPIRES AT'],
+      rows.map((row) => [
+        row.kid,
+        row.alg,
+        row.status,
+        row.signsFrom,
+        row.retiredAt ?? '-',
+        row.expiresAt ?? '-',
+      ]),
+    ),
+  );
+  return 0;
+}
+
+export async function keysCommand(subcommand: string | undefined, args: string[]): Promise<number> {
+  switch (subcommand) {
+    case 'rotate':
+      return rotate(args);
+    case 'list':
+      return list(args);
+    default:
+      throw new UsageError(
+        subcommand === undefined
+          ? 'a subcommand is required (rotate, list)'
+          : `unknown subcommand "${subcommand}"`,
+      );
+  }
+}

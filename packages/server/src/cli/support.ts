@@ -1,0 +1,102 @@
+/**
+ * Shared plumbing of the admin commands: one error type per exit code (1 for bad input, 2 for a bad config
+ * or an unusable database), argument parsing that turns parseArgs failures into usage errors instead of
+ * stack traces, and the store opened the same way the server opens it, so both see one database.
+ */
+import { ConfigError, loadConfigFile } from '../config/load.ts';
+import type { GatehouseConfig } from '../config/schema.ts';
+import { openStorage, type Storage } from '../storage/index.ts';
+
+/** Bad arguments or input: the command prints the message and exits 1. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    /** Extra lines printed after the message (e.g. every validation problem). */
+    readonly details: readonly string[] = [],
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** The options every admin command takes. */
+export const commonOptions = {
+  config: { type: 'string', short: 'c' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Runs a parseArgs call, reporting its failures (unknown option, missing value) as usage errors. */
+export function parseCommand<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+      throw new UsageError((error as Error).message.split('. To specify a positional')[0]!);
+    }
+    throw error;
+  }
+}
+
+/** True when the arguments ask for help anywhere (checked before the config is loaded). */
+export function wantsHelp(args: readonly string[]): boolean {
+  return args.some((arg) => arg === '--help' || arg === '-h');
+}
+
+export function loadConfig(file: string | undefined): GatehouseConfig {
+  return loadConfigFile(file ?? 'gatehouse.yaml');
+}
+
+/**
+ * Opens the configured store (migrating it, as `serve` does). An in-memory store is refused: changes
+ * made there would vanish when the command exits.
+ */
+export async function openAdminStorage(config: GatehouseConfig): Promise<Storage> {
+  if (config.storage.path === ':memory:') {
+    throw new ConfigError(
+      'config storage.path is ":memory:"; admin commands need the database file the server uses',
+    );
+  }
+  try {
+    return await openStorage(config.storage);
+  } catch (error) {
+    throw new ConfigError(`cannot open the database ${config.storage.path}: ${(error as Error).message}`);
+  }
+}
+
+/** Opens the store, runs `work`, and always closes it. */
+export async function withStorage<T>(
+  config: GatehouseConfig,
+  work: (storage: Storage) => Promise<T>,
+): Promise<T> {
+  const storage = await openAdminStorage(config);
+  try {
+    return await work(storage);
+  } finally {
+    await storage.close();
+  }
+}
+
+export const systemNow = (): number => Math.floor(Date.now() / 1000);
+
+/** An epoch-seconds time as ISO 8601 UTC without milliseconds; '-' for none. */
+export function formatTime(seconds: number | null): string {
+  if (seconds === null) return '-';
+  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** Left-aligned columns separated by two spaces, with a header row. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]!)))
+      .join('  ');
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+}
+
+export function print(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}

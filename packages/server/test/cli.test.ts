@@ -1,0 +1,601 @@
+/**
+ * The admin CLI, run as the real `gatehouse` executable in a child process against a config file with
+ * its own SQLite database, and checked through a server built in-process on the same database: what the
+ * CLI writes must be what the server then accepts (and nothing secret may be stored or printed twice).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import SqliteDatabase from 'better-sqlite3';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load.ts';
+import { buildServer } from '../src/http/app.ts';
+import { sha256Base64Url } from '../src/protocol/secrets.ts';
+import {
+  authorizeThroughLogin,
+  Browser,
+  basic,
+  codeRequest,
+  password,
+  pkcePair,
+  serviceSecret,
+  type TestServer,
+  testClock,
+  testConfig,
+  tokenRequest,
+  webSecret,
+} from './helpers.ts';
+
+/** Each CLI run is a fresh Node process compiling TypeScript through tsx: seconds each on a busy machine. */
+const cliTimeout = 180_000;
+const bin = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `gatehouse ...args` with `input` on stdin (closed at once when there is none). */
+function runCli(args: string[], input = ''): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+interface Setup {
+  raw: Record<string, unknown>;
+  file: string;
+  dbPath: string;
+  cli(...args: string[]): Promise<CliResult>;
+  cliWithInput(input: string, ...args: string[]): Promise<CliResult>;
+}
+
+/** A config file (JSON) in a fresh directory, with its own database. */
+function setup(overrides: Record<string, unknown> = {}): Setup {
+  const raw = testConfig(overrides);
+  const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-cli-')), 'gatehouse.json');
+  writeFileSync(file, JSON.stringify(raw));
+  return {
+    raw,
+    file,
+    dbPath: (raw.storage as { path: string }).path,
+    cli: (...args) => runCli([...args, '--config', file]),
+    cliWithInput: (input, ...args) => runCli([...args, '--config', file], input),
+  };
+}
+
+const servers: TestServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+/** A server on the same database as the CLI, with a test clock. */
+async function serverFor(env: Setup): Promise<TestServer> {
+  const config = parseConfig(env.raw);
+  const clock = testClock();
+  const server = Object.assign(await buildServer(config, { clock }), { clock, config });
+  servers.push(server);
+  return server;
+}
+
+/** Builds and closes a server once, as `serve` would: config clients stored, first signing key made. */
+async function initialiseDatabase(env: Setup): Promise<void> {
+  await (await buildServer(parseConfig(env.raw))).close();
+}
+
+/** Every value in every table of the database, as one string. */
+function databaseText(dbPath: string): string {
+  const db = new SqliteDatabase(dbPath, { readonly: true });
+  try {
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{
+      name: string;
+    }>;
+    return tables.map(({ name }) => JSON.stringify(db.prepare(`SELECT * FROM "${name}"`).all())).join('\n');
+  } finally {
+    db.close();
+  }
+}
+
+function queryRow<T>(dbPath: string, sql: string, ...params: unknown[]): T | undefined {
+  const db = new SqliteDatabase(dbPath, { readonly: true });
+  try {
+    return db.prepare(sql).get(...params) as T | undefined;
+  } finally {
+    db.close();
+  }
+}
+
+const secretLine = /^[A-Za-z0-9_-]{43,}$/gm;
+
+/** The one secret printed by add / rotate-secret. */
+function printedSecret(stdout: string): string {
+  const secrets = stdout.match(secretLine) ?? [];
+  expect(secrets).toHaveLength(1);
+  return secrets[0]!;
+}
+
+function expectCleanFailure(result: CliResult, code: number, message: RegExp): void {
+  expect(result.code).toBe(code);
+  expect(result.stderr).toMatch(message);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+  expect(result.stdout).toBe('');
+}
+
+const clientCredentials = (server: TestServer, clientId: string, secret: string) =>
+  tokenRequest(server, { grant_type: 'client_credentials' }, basic(clientId, secret));
+
+const addReporting = (env: Setup, ...extra: string[]) =>
+  env.cli(
+    'client',
+    'add',
+    '--id',
+    'reporting',
+    '--name',
+    'Reporting job',
+    '--grant',
+    'client_credentials',
+    '--scope',
+    'orders.read',
+    ...extra,
+  );
+
+describe('gatehouse client', { timeout: cliTimeout }, () => {
+  it('add prints a 256-bit secret once, stores only its SHA-256 hash, and the client gets tokens', async () => {
+    const env = setup();
+    const result = await addReporting(env);
+    expect(result.code).toBe(0);
+    const secret = printedSecret(result.stdout);
+    expect(result.stdout).toMatch(/store it now: it cannot be shown again/i);
+    expect(result.stderr).toBe('');
+
+    const stored = queryRow<{ secret_hash: string; source: string; token_endpoint_auth_method: string }>(
+      env.dbPath,
+      'SELECT secret_hash, source, token_endpoint_auth_method FROM clients WHERE client_id = ?',
+      'reporting',
+    );
+    expect(stored).toEqual({
+      secret_hash: sha256Base64Url(secret),
+      source: 'cli',
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
+    expect(databaseText(env.dbPath)).not.toContain(secret);
+
+    const server = await serverFor(env);
+    const token = await clientCredentials(server, 'reporting', secret);
+    expect(token.status).toBe(200);
+    expect(decodeJwt(token.body.access_token as string)).toMatchObject({
+      client_id: 'reporting',
+      aud: 'orders-api',
+      scope: 'orders.read',
+    });
+    const wrong = await clientCredentials(server, 'reporting', `${secret.slice(0, -1)}x`);
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.error).toBe('invalid_client');
+  });
+
+  it('add of a public client prints no secret and stores none', async () => {
+    const env = setup();
+    const result = await env.cli(
+      'client',
+      'add',
+      '--id',
+      'spa',
+      '--name',
+      'Single page app',
+      '--public',
+      '--grant',
+      'authorization_code',
+      '--redirect-uri',
+      'https://spa.example.com/cb',
+      '--scope',
+      'openid profile',
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout.match(secretLine)).toBeNull();
+    expect(
+      queryRow(
+        env.dbPath,
+        'SELECT secret_hash, token_endpoint_auth_method, scopes FROM clients WHERE client_id = ?',
+        'spa',
+      ),
+    ).toEqual({ secret_hash: null, token_endpoint_auth_method: 'none', scopes: '["openid","profile"]' });
+    expectCleanFailure(await env.cli('client', 'rotate-secret', 'spa'), 1, /public client and has no secret/);
+  });
+
+  it('list shows id, name, type, grants and source, never a secret or hash', async () => {
+    const env = setup();
+    const secret = printedSecret((await addReporting(env)).stdout);
+    await initialiseDatabase(env);
+    const hash = sha256Base64Url(secret);
+
+    const table = await env.cli('client', 'list');
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^reporting\s+Reporting job\s+confidential\s+client_credentials\s+cli$/m);
+    expect(table.stdout).toMatch(
+      /^native-app\s+Native App\s+public\s+authorization_code,refresh_token\s+config$/m,
+    );
+
+    const json = await env.cli('client', 'list', '--json');
+    expect(json.code).toBe(0);
+    const clients = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
+    expect(clients.find((client) => client.clientId === 'reporting')).toMatchObject({
+      name: 'Reporting job',
+      type: 'confidential',
+      grantTypes: ['client_credentials'],
+      source: 'cli',
+    });
+    for (const output of [table.stdout, json.stdout]) {
+      expect(output).not.toContain(secret);
+      expect(output).not.toContain(hash);
+      expect(output).not.toContain(sha256Base64Url(webSecret));
+      expect(output).not.toMatch(/secret_?hash/i);
+    }
+  });
+
+  it('rotate-secret makes the old secret fail at once and the new one work', async () => {
+    const env = setup();
+    const oldSecret = printedSecret((await addReporting(env)).stdout);
+    const server = await serverFor(env);
+    expect((await clientCredentials(server, 'reporting', oldSecret)).status).toBe(200);
+
+    const rotated = await env.cli('client', 'rotate-secret', 'reporting');
+    expect(rotated.code).toBe(0);
+    const newSecret = printedSecret(rotated.stdout);
+    expect(newSecret).not.toBe(oldSecret);
+    expect(rotated.stdout).toMatch(/cannot be shown again/);
+    expect(rotated.stdout).toMatch(/previous secret stopped working/i);
+
+    const old = await clientCredentials(server, 'reporting', oldSecret);
+    expect(old.status).toBe(401);
+    expect(old.body.error).toBe('invalid_client');
+    expect((await clientCredentials(server, 'reporting', newSecret)).status).toBe(200);
+    expect(databaseText(env.dbPath)).not.toContain(newSecret);
+  });
+
+  it('rotate-secret refuses config clients and public clients', async () => {
+    const env = setup();
+    const server = await serverFor(env);
+    expectCleanFailure(
+      await env.cli('client', 'rotate-secret', 'service-a'),
+      1,
+      /"service-a" is declared in the config file/,
+    );
+    expect((await clientCredentials(server, 'service-a', serviceSecret)).status).toBe(200);
+    expectCleanFailure(await env.cli('client', 'rotate-secret', 'nobody'), 1, /no client "nobody"/);
+  });
+
+  it('remove deletes a CLI client and revokes its grants; config clients are refused', async () => {
+    const env = setup();
+    const add = () =>
+      env.cli(
+        'client',
+        'add',
+        '--id',
+        'spa',
+        '--name',
+        'SPA',
+        '--public',
+        '--grant',
+        'authorization_code',
+        '--grant',
+        'refresh_token',
+        '--redirect-uri',
+        'https://spa.example.com/cb',
+        '--scope',
+        'openid offline_access',
+        '--no-consent',
+      );
+    expect((await add()).code).toBe(0);
+    const server = await serverFor(env);
+    const pkce = pkcePair();
+    const redirect = await authorizeThroughLogin(
+      new Browser(server),
+      codeRequest(pkce, {
+        clientId: 'spa',
+        redirectUri: 'https://spa.example.com/cb',
+        scope: 'openid offline_access',
+      }),
+    );
+    const tokens = await tokenRequest(server, {
+      grant_type: 'authorization_code',
+      client_id: 'spa',
+      code: redirect.searchParams.get('code')!,
+      redirect_uri: 'https://spa.example.com/cb',
+      code_verifier: pkce.verifier,
+    });
+    expect(tokens.status).toBe(200);
+    const refreshToken = tokens.body.refresh_token as string;
+
+    const removed = await env.cli('client', 'remove', 'spa');
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).toMatch(/Removed client "spa"/);
+    expect((await env.cli('client', 'list')).stdout).not.toMatch(/^spa\s/m);
+    expectCleanFailure(await env.cli('client', 'remove', 'spa'), 1, /no client "spa"/);
+
+    // Registered again under the same id, the client must not inherit its predecessor's refresh token.
+    expect((await add()).code).toBe(0);
+    const refreshed = await tokenRequest(server, {
+      grant_type: 'refresh_token',
+      client_id: 'spa',
+      refresh_token: refreshToken,
+    });
+    expect(refreshed.status).toBe(400);
+    expect(refreshed.body.error).toBe('invalid_grant');
+
+    expectCleanFailure(
+      await env.cli('client', 'remove', 'web-app'),
+      1,
+      /declared in the config file; remove it from the file/,
+    );
+    expect(queryRow(env.dbPath, 'SELECT source FROM clients WHERE client_id = ?', 'web-app')).toEqual({
+      source: 'config',
+    });
+  });
+
+  it('rejects bad input with exit code 1, a message and no stack trace, storing nothing', async () => {
+    const env = setup();
+    const base = ['client', 'add', '--id', 'new-app', '--name', 'New'];
+    const cases: Array<[string[], RegExp]> = [
+      [
+        [...base, '--grant', 'client_credentials', '--scope', 'orders.delete'],
+        /--scope "orders.delete" is unknown/,
+      ],
+      [
+        [...base, '--grant', 'authorization_code', '--redirect-uri', 'http://app.example.com/cb'],
+        /http:\/\/app\.example\.com\/cb may use http only on a loopback host/,
+      ],
+      [[...base, '--grant', 'authorization_code'], /authorization_code needs at least one --redirect-uri/],
+      [
+        [...base, '--public', '--grant', 'client_credentials'],
+        /client_credentials needs a confidential client/,
+      ],
+      [[...base, '--grant', 'implicit'], /--grant "implicit" is not one of/],
+      [['client', 'add', '--id', 'bad id!', '--name', 'X', '--grant', 'client_credentials'], /--id must be/],
+      [['client', 'add', '--name', 'X', '--grant', 'client_credentials'], /--id is required/],
+      [[...base, '--grant', 'client_credentials', '--secret', 'mine'], /Unknown option '--secret'/],
+      [
+        ['client', 'add', '--id', 'service-a', '--name', 'Dup', '--grant', 'client_credentials'],
+        /already exists/,
+      ],
+      [['client', 'frobnicate'], /unknown subcommand "frobnicate"/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => env.cli(...args)));
+    results.forEach((result, index) => {
+      expectCleanFailure(result, 1, cases[index]![1]);
+    });
+    // Every case was refused before the database was opened (or created).
+    expect(existsSync(env.dbPath)).toBe(false);
+
+    expect((await addReporting(env)).code).toBe(0);
+    expectCleanFailure(await addReporting(env), 1, /client "reporting" already exists/);
+    expect(databaseText(env.dbPath)).not.toContain('new-app');
+  });
+
+  it('exits 2 on a bad config and prints usage for --help', async () => {
+    const missing = await runCli(['client', 'list', '--config', '/nonexistent/gatehouse.yaml']);
+    expectCleanFailure(missing, 2, /cannot read config file/);
+    const invalid = setup({ issuer: 'ftp://example.com' });
+    expectCleanFailure(await invalid.cli('client', 'list'), 2, /config issuer/);
+    const memory = setup({ storage: { path: ':memory:' } });
+    expectCleanFailure(await memory.cli('keys', 'list'), 2, /:memory:/);
+
+    for (const [group, word] of [
+      ['client', 'rotate-secret'],
+      ['user', '--username'],
+      ['keys', 'rotate'],
+    ] as const) {
+      const help = await runCli([group, '--help']);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain(`Usage: gatehouse ${group}`);
+      expect(help.stdout).toContain(word);
+    }
+    expectCleanFailure(await runCli(['client']), 1, /a subcommand is required/);
+  });
+});
+
+describe('gatehouse user add', { timeout: cliTimeout }, () => {
+  const carol = { username: 'carol', password: 'a long passphrase for carol' };
+
+  it('reads the password from stdin, stores an argon2id hash, and the user can log in', async () => {
+    const env = setup();
+    const result = await env.cliWithInput(
+      `${carol.password}\nthe rest of stdin is ignored\n`,
+      'user',
+      'add',
+      '--username',
+      'carol',
+      '--email',
+      'carol@example.com',
+      '--name',
+      'Carol Cole',
+      '--role',
+      'Auditor',
+    );
+    expect(result.code).toBe(0);
+    const sub = /sub ([A-Za-z0-9_-]+)/.exec(result.stdout)?.[1];
+    expect(sub).toBeDefined();
+
+    const row = queryRow<{ password_hash: string; claims: string; roles: string }>(
+      env.dbPath,
+      'SELECT password_hash, claims, roles FROM users WHERE username = ?',
+      'carol',
+    );
+    expect(row?.password_hash.startsWith('$argon2id$')).toBe(true);
+    expect(JSON.parse(row!.claims)).toEqual({
+      name: 'Carol Cole',
+      email: 'carol@example.com',
+      email_verified: false,
+    });
+    expect(JSON.parse(row!.roles)).toEqual(['Auditor']);
+    expect(databaseText(env.dbPath)).not.toContain(carol.password);
+
+    const server = await serverFor(env);
+    const pkce = pkcePair();
+    const redirect = await authorizeThroughLogin(new Browser(server), codeRequest(pkce), carol);
+    const tokens = await tokenRequest(
+      server,
+      {
+        grant_type: 'authorization_code',
+        code: redirect.searchParams.get('code')!,
+        redirect_uri: 'https://webapp.example.com/signin-oidc',
+        code_verifier: pkce.verifier,
+      },
+      basic('web-app', webSecret),
+    );
+    expect(tokens.status).toBe(200);
+    expect(decodeJwt(tokens.body.id_token as string).sub).toBe(sub);
+
+    await expect(
+      authorizeThroughLogin(new Browser(server), codeRequest(pkcePair()), {
+        username: 'carol',
+        password: 'the rest of stdin is ignored',
+      }),
+    ).rejects.toThrow(/login answered/);
+  });
+
+  it('never takes the password from the arguments', async () => {
+    const env = setup();
+    const secret = 'argv-password-123';
+    for (const args of [['--password', secret], [`--password=${secret}`], ['-p', secret], [secret]]) {
+      const result = await env.cliWithInput(
+        `${carol.password}\n`,
+        'user',
+        'add',
+        '--username',
+        'carol',
+        ...args,
+      );
+      expectCleanFailure(result, 1, /(never accepted as arguments|never from arguments)/);
+      expect(result.stderr).not.toContain(secret);
+    }
+    // Refused before the database was even opened.
+    expect(existsSync(env.dbPath)).toBe(false);
+  });
+
+  it('refuses short or missing passwords and existing usernames', async () => {
+    const env = setup();
+    expectCleanFailure(
+      await env.cliWithInput('short\n', 'user', 'add', '--username', 'dave'),
+      1,
+      /at least 8 characters/,
+    );
+    expectCleanFailure(
+      await env.cliWithInput('', 'user', 'add', '--username', 'dave'),
+      1,
+      /no password on stdin/,
+    );
+    expectCleanFailure(
+      await env.cliWithInput(`${password}\n`, 'user', 'add', '--username', 'alice'),
+      1,
+      /"alice" already exists/,
+    );
+    expect((await env.cliWithInput(`${carol.password}\n`, 'user', 'add', '--username', 'carol')).code).toBe(
+      0,
+    );
+    const hash = queryRow<{ password_hash: string }>(
+      env.dbPath,
+      'SELECT password_hash FROM users WHERE username = ?',
+      'carol',
+    );
+    expectCleanFailure(
+      await env.cliWithInput('another password\n', 'user', 'add', '--username', 'carol'),
+      1,
+      /"carol" already exists/,
+    );
+    expect(queryRow(env.dbPath, 'SELECT password_hash FROM users WHERE username = ?', 'carol')).toEqual(hash);
+    expectCleanFailure(await env.cliWithInput('', 'user', 'add'), 1, /--username is required/);
+  });
+});
+
+describe('gatehouse keys', { timeout: cliTimeout }, () => {
+  const publishBeforeUse = 600;
+
+  async function signingKid(server: TestServer): Promise<string> {
+    const token = await clientCredentials(server, 'service-a', serviceSecret);
+    expect(token.status).toBe(200);
+    return decodeProtectedHeader(token.body.access_token as string).kid!;
+  }
+
+  async function publishedKids(server: TestServer): Promise<string[]> {
+    const response = await server.app.inject({ method: 'GET', url: '/jwks' });
+    return (JSON.parse(response.body) as { keys: Array<{ kid: string }> }).keys.map((key) => key.kid);
+  }
+
+  it('rotate publishes the next key at once and it signs only after publishBeforeUse', async () => {
+    const env = setup({ keys: { publishBeforeUse, reloadInterval: 30 } });
+    const server = await serverFor(env);
+    const oldKid = await signingKid(server);
+    expect(await publishedKids(server)).toEqual([oldKid]);
+
+    const rotated = await env.cli('keys', 'rotate');
+    expect(rotated.code).toBe(0);
+    const newKid = /New signing key (\S+)/.exec(rotated.stdout)?.[1];
+    expect(newKid).toBeDefined();
+    expect(newKid).not.toBe(oldKid);
+    expect(rotated.stdout).toContain(`Key ${oldKid} stops signing`);
+
+    await server.ctx.keys.reload(server.clock());
+    expect(await publishedKids(server)).toEqual([oldKid, newKid]);
+    expect(await signingKid(server)).toBe(oldKid);
+
+    // The CLI ran on the system clock a little after the test clock started; leave a margin for that.
+    server.clock.advance(publishBeforeUse + 120);
+    await server.ctx.keys.reload(server.clock());
+    expect(await signingKid(server)).toBe(newKid);
+    expect(await publishedKids(server)).toContain(oldKid);
+  });
+
+  it('list shows kid, algorithm and timing but no key material', async () => {
+    const env = setup({ keys: { publishBeforeUse } });
+    await initialiseDatabase(env);
+    expect((await env.cli('keys', 'rotate')).code).toBe(0);
+
+    const json = await env.cli('keys', 'list', '--json');
+    expect(json.code).toBe(0);
+    const keys = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
+    expect(keys).toHaveLength(2);
+    expect(keys.map((key) => key.status)).toEqual(['signing', 'next']);
+    for (const key of keys) {
+      expect(Object.keys(key).sort()).toEqual([
+        'alg',
+        'expiresAt',
+        'kid',
+        'retiredAt',
+        'signsFrom',
+        'status',
+      ]);
+      expect(key.alg).toBe('ES256');
+    }
+    expect(keys[0]!.retiredAt).toBe(keys[1]!.signsFrom);
+
+    const table = await env.cli('keys', 'list');
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^KID\s+ALG\s+STATUS\s+SIGNS FROM\s+RETIRED AT\s+EXPIRES AT$/m);
+    const db = new SqliteDatabase(env.dbPath, { readonly: true });
+    const privateKeys = db.prepare('SELECT private_jwk FROM signing_keys').all() as Array<{
+      private_jwk: string;
+    }>;
+    db.close();
+    expect(privateKeys).toHaveLength(2);
+    for (const { private_jwk } of privateKeys) {
+      const { d } = JSON.parse(private_jwk) as { d: string };
+      expect(json.stdout).not.toContain(d);
+      expect(table.stdout).not.toContain(d);
+    }
+  });
+});
