@@ -156,6 +156,11 @@ export function loginSubmit(ctx: ServerContext) {
     }
 
     const now = ctx.now();
+    // Without a consent step this login finishes the interaction: claim it before starting a session, so a
+    // concurrent second submission of the form starts no session and sets no cookie.
+    const consentNeeded = await needsConsent(ctx, loaded.client, loaded.interaction.request, user.id);
+    if (!consentNeeded && !(await ctx.storage.interactions.complete(loaded.interaction.id, now)))
+      throw new OAuthError('invalid_request', expired);
     const previous = readCookie(request.headers.cookie, sessionCookie);
     if (previous !== undefined) await ctx.storage.sessions.end(sha256Base64Url(previous), now);
     const cookieValue = randomHandle();
@@ -177,7 +182,7 @@ export function loginSubmit(ctx: ServerContext) {
       serializeCookie(sessionCookie, cookieValue, { sameSite: 'Lax', maxAge: ctx.config.login.sessionTtl }),
     );
 
-    if (await needsConsent(ctx, loaded.client, loaded.interaction.request, user.id)) {
+    if (consentNeeded) {
       reply
         .code(303)
         .headers(noStoreHeaders)
@@ -185,7 +190,8 @@ export function loginSubmit(ctx: ServerContext) {
         .send();
       return;
     }
-    await complete(ctx, reply, loaded.interaction, session);
+    const location = await issueAuthorizationCode(ctx, loaded.interaction.request, session);
+    reply.code(303).headers(noStoreHeaders).header('location', location).send();
   };
 }
 
