@@ -213,6 +213,21 @@ describe('untrusted client or redirect URI: an HTML page, never a redirect', () 
     expectHtmlErrorPage(await issuesNothing(() => new Browser(server).get(url)));
   });
 
+  it('refuses a POST /authorize body that is not form-encoded with a page', async () => {
+    const response = await issuesNothing(() =>
+      server.app.inject({
+        method: 'POST',
+        url: '/authorize',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify(webParams()),
+      }),
+    );
+    expect(response.statusCode).toBe(415);
+    expect(response.headers.location).toBeUndefined();
+    expect(response.headers['content-type']).toMatch(/^text\/html/);
+    expect(response.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+  });
+
   it('refuses an untrusted redirect_uri on POST with a page', async () => {
     const response = await issuesNothing(() =>
       new Browser(server).post('/authorize', webParams({ redirect_uri: 'https://evil.example.com/cb' })),
@@ -429,6 +444,40 @@ describe('errors after the redirect URI is trusted go back to the client', () =>
     }
   });
 
+  it('refuses a client that is not registered for the code grant with unauthorized_client', async () => {
+    const local = await startServer({
+      clients: [
+        {
+          clientId: 'cc-app',
+          name: 'Machine App',
+          secret: webSecret,
+          grantTypes: ['client_credentials'],
+          redirectUris: ['https://cc.example.com/cb'],
+          scopes: ['openid'],
+        },
+      ],
+    });
+    try {
+      const values = webParams({
+        client_id: 'cc-app',
+        redirect_uri: 'https://cc.example.com/cb',
+        scope: 'openid',
+      });
+      const response = await new Browser(local).get(authorizeUrl(values));
+      expect(response.statusCode).toBe(303);
+      const location = new URL(response.headers.location as string);
+      expect(location.href.split('?')[0]).toBe('https://cc.example.com/cb');
+      expect(location.searchParams.get('error')).toBe('unauthorized_client');
+      expect(location.searchParams.get('state')).toBe('st-1');
+      expect(location.searchParams.get('iss')).toBe(issuer);
+      expect(location.searchParams.has('code')).toBe(false);
+      const interactions = await local.ctx.storage.db.selectFrom('interactions').select('id').execute();
+      expect(interactions).toEqual([]);
+    } finally {
+      await local.close();
+    }
+  });
+
   it('redirects errors from POST /authorize the same way', async () => {
     const response = await issuesNothing(() =>
       new Browser(server).post('/authorize', webParams({ code_challenge_method: 'plain' })),
@@ -589,6 +638,7 @@ describe('prompt, max_age and login_hint', () => {
 
   it('max_age is honoured until the session is older than it, then forces login', async () => {
     const browser = await loggedInBrowser();
+    const firstAuthTime = server.clock();
     server.clock.advance(60);
     expectCodeRedirect(await browser.get(authorizeUrl(webParams({ max_age: '60' }))), webRedirect, 'st-1');
     server.clock.advance(1);
@@ -602,6 +652,15 @@ describe('prompt, max_age and login_hint', () => {
     );
     // Without max_age the same session is still good.
     expectCodeRedirect(await browser.get(authorizeUrl(webParams())), webRedirect, 'st-1');
+
+    // Logging in again on the forced login page gives an ID token with the new auth_time.
+    const login = formOf((await browser.get(location)).body);
+    const done = await browser.post(login.action, { csrf: login.csrf, username: 'alice', password });
+    const redirect = expectCodeRedirect(done, webRedirect, 'st-1');
+    const tokens = await redeem(redirect.searchParams.get('code') ?? '');
+    expect(tokens.status).toBe(200);
+    const authTime = decodeJwt(tokens.body.id_token as string).auth_time;
+    expect(authTime).toBe(firstAuthTime + 61);
   });
 
   it('login_hint pre-fills the username field', async () => {
