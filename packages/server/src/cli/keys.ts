@@ -6,8 +6,7 @@
  * up at their next reload (keys.reloadInterval). `list` shows timing only, never key material.
  */
 import { parseArgs } from 'node:util';
-import type { GatehouseConfig } from '../config/schema.ts';
-import { KeyStore, type KeyStoreOptions } from '../keys/keystore.ts';
+import { KeyStore, keyStoreOptions } from '../keys/keystore.ts';
 import type { SigningKeyRecord } from '../storage/repositories.ts';
 import {
   commonOptions,
@@ -29,15 +28,6 @@ export const keysUsage = `Usage: gatehouse keys <rotate|list> [--json] [--config
 
 Running servers load the change within keys.reloadInterval seconds.
 `;
-
-/** The options buildServer gives its KeyStore (http/app.ts); both must agree on how long keys live. */
-export function keyStoreOptions(config: GatehouseConfig): KeyStoreOptions {
-  return {
-    algorithm: config.keys.algorithm,
-    publishBeforeUse: config.keys.publishBeforeUse,
-    maxTokenLifetime: Math.max(config.tokens.accessTokenTtl, 900, config.tokens.idTokenTtl) + 60,
-  };
-}
 
 type KeyStatus = 'signing' | 'next' | 'retired' | 'published';
 

@@ -12,7 +12,7 @@ import Fastify, {
 } from 'fastify';
 import type { GatehouseConfig } from '../config/schema.ts';
 import { type Clock, endpointsFor, type ServerContext, systemClock } from '../context.ts';
-import { KeyStore } from '../keys/keystore.ts';
+import { KeyStore, keyStoreOptions } from '../keys/keystore.ts';
 import { parseUrlEncoded } from '../protocol/params.ts';
 import { PasswordHasher } from '../protocol/passwords.ts';
 import { ScopeCatalog } from '../protocol/scopes.ts';
@@ -56,11 +56,7 @@ export async function buildServer(
   const now = options.clock ?? systemClock;
   const storage = await openStorage(config.storage);
   const passwords = new PasswordHasher(config.login.argon2);
-  const keys = new KeyStore(storage.signingKeys, {
-    algorithm: config.keys.algorithm,
-    publishBeforeUse: config.keys.publishBeforeUse,
-    maxTokenLifetime: Math.max(config.tokens.accessTokenTtl, 900, config.tokens.idTokenTtl) + 60,
-  });
+  const keys = new KeyStore(storage.signingKeys, keyStoreOptions(config));
   try {
     await applyConfiguredEntities(storage, config, passwords, now());
     await keys.initialise(now());

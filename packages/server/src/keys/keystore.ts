@@ -7,7 +7,7 @@
  */
 import { createPrivateKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import type { SigningAlgorithm } from '../config/schema.ts';
+import type { GatehouseConfig, SigningAlgorithm } from '../config/schema.ts';
 import type { SigningKeyRecord, SigningKeyRepository } from '../storage/repositories.ts';
 import type { SigningKey } from '../tokens/jwt.ts';
 
@@ -50,6 +50,18 @@ export interface KeyStoreOptions {
   publishBeforeUse: number;
   /** The longest lifetime of anything a key signs: a retired key stays published this long. */
   maxTokenLifetime: number;
+}
+
+/**
+ * The key settings of a config. A retired key stays published for the longest lifetime of anything it
+ * signs (access tokens are at most 15 minutes, id tokens as configured) plus a minute of clock skew.
+ */
+export function keyStoreOptions(config: GatehouseConfig): KeyStoreOptions {
+  return {
+    algorithm: config.keys.algorithm,
+    publishBeforeUse: config.keys.publishBeforeUse,
+    maxTokenLifetime: Math.max(config.tokens.accessTokenTtl, 900, config.tokens.idTokenTtl) + 60,
+  };
 }
 
 export class KeyStore {
