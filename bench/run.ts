@@ -6,7 +6,9 @@
  * stopped. Benchmarks are not tests: nothing here asserts a time; the RESULT lines are for reading.
  *
  * Environment: BENCH_DURATION (measured seconds, default 10), BENCH_WARMUP (seconds, default 3),
- * BENCH_CONNECTIONS (default 50), BENCH_SCENARIOS and BENCH_TARGETS (comma-separated subsets).
+ * BENCH_CONNECTIONS (default 50), BENCH_SCENARIOS and BENCH_TARGETS (comma-separated subsets),
+ * BENCH_ROUNDS (default 1: with more, every run is repeated and the median round is reported, which
+ * steadies numbers on a busy machine).
  */
 import {
   existsSync,
@@ -85,6 +87,7 @@ const settings = {
   connections: Math.round(envNumber('BENCH_CONNECTIONS', 50, 1)),
   scenarios: envList('BENCH_SCENARIOS', allScenarios),
   targets: envList('BENCH_TARGETS', allTargets),
+  rounds: Math.round(envNumber('BENCH_ROUNDS', 1, 1)),
 };
 
 const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
@@ -353,73 +356,87 @@ async function main(): Promise<void> {
       `${settings.connections} connections, ${settings.warmup} s warm-up + ${settings.duration} s measured per run; ` +
       `logs in ${workDir}`,
   );
-  const outcomes = new Map<Scenario, Map<TargetKind, Outcome>>();
-  for (const scenario of settings.scenarios) {
-    const byTarget = new Map<TargetKind, Outcome>();
-    outcomes.set(scenario, byTarget);
-    for (const kind of settings.targets) {
-      if (scenario === 'login' && kind === 'peer') continue;
-      const runDir = join(workDir, `${scenario}-${kind}`);
-      mkdirSync(runDir, { recursive: true });
-      progress(`${scenario} / ${kind} ...`);
-      const outcome =
-        scenario === 'login' && kind === 'ceiling'
-          ? await measureArgon2(runDir)
-          : await measureServer(scenario, kind, runDir);
-      removeDatabases(runDir);
-      if ('measured' in outcome) {
-        const { measured } = outcome;
-        progress(
-          `${scenario} / ${kind}: ${formatRate(measured.rate)} ${units[scenario]}, ${measured.errors} errors`,
-        );
-        if (outcome.cpu !== undefined && outcome.cpu.others > contentionPercent) {
-          progress(`  other processes used ${outcome.cpu.others.toFixed(0)}% of a core during this run`);
-        }
-      } else {
-        progress(`${scenario} / ${kind}: unavailable: ${outcome.unavailable}`);
+  const runs = new Map<Scenario, Map<TargetKind, Outcome[]>>();
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const scenario of settings.scenarios) {
+      let byTarget = runs.get(scenario);
+      if (byTarget === undefined) {
+        byTarget = new Map();
+        runs.set(scenario, byTarget);
       }
-      byTarget.set(kind, outcome);
+      for (const kind of settings.targets) {
+        if (scenario === 'login' && kind === 'peer') continue;
+        const runDir = join(workDir, `${scenario}-${kind}-${round}`);
+        mkdirSync(runDir, { recursive: true });
+        const label = `${scenario} / ${kind}${settings.rounds > 1 ? ` (round ${round})` : ''}`;
+        progress(`${label} ...`);
+        const outcome =
+          scenario === 'login' && kind === 'ceiling'
+            ? await measureArgon2(runDir)
+            : await measureServer(scenario, kind, runDir);
+        removeDatabases(runDir);
+        if ('measured' in outcome) {
+          const { measured } = outcome;
+          progress(`${label}: ${formatRate(measured.rate)} ${units[scenario]}, ${measured.errors} errors`);
+          if (outcome.cpu !== undefined && outcome.cpu.others > contentionPercent) {
+            progress(`  other processes used ${outcome.cpu.others.toFixed(0)}% of a core during this run`);
+          }
+        } else {
+          progress(`${label}: unavailable: ${outcome.unavailable}`);
+        }
+        byTarget.set(kind, [...(byTarget.get(kind) ?? []), outcome]);
+      }
     }
   }
+  report(runs);
+}
 
+/** The run of median rate among the measured rounds (the first failure when none was measured). */
+function median(outcomes: Outcome[]): Outcome {
+  const measured = outcomes
+    .filter((outcome): outcome is Extract<Outcome, { measured: LoadResult }> => 'measured' in outcome)
+    .sort((a, b) => a.measured.rate - b.measured.rate);
+  return measured[Math.floor((measured.length - 1) / 2)] ?? outcomes[0]!;
+}
+
+function report(runs: Map<Scenario, Map<TargetKind, Outcome[]>>): void {
+  const outcomes = new Map<Scenario, Map<TargetKind, Outcome>>();
+  const errorsByScenario = new Map<Scenario, number>();
+  const details: string[] = [];
+  for (const [scenario, byTarget] of runs) {
+    const chosen = new Map<TargetKind, Outcome>();
+    let errors = 0;
+    for (const [kind, rounds] of byTarget) {
+      chosen.set(kind, median(rounds));
+      rounds.forEach((outcome, index) => {
+        const label = `  ${scenario} / ${kind}${rounds.length > 1 ? ` (round ${index + 1})` : ''}`;
+        if ('measured' in outcome) {
+          errors += outcome.measured.errors;
+          if (outcome.measured.failures.size > 0) {
+            const reasons = [...outcome.measured.failures].map(([reason, count]) => `${reason} x${count}`);
+            details.push(`${label}: ${reasons.join(', ')}`);
+          }
+        } else {
+          details.push(`${label}: not measured: ${outcome.unavailable}`);
+        }
+      });
+    }
+    outcomes.set(scenario, chosen);
+    errorsByScenario.set(scenario, errors);
+  }
+
+  const headers = ['scenario', 'server', 'rate', 'unit', 'ok', 'errors', 'p50 ms', 'p99 ms', 'srv cpu'];
+  headers.push('bench cpu', 'other cpu');
   const widths = [18, 9, 7, 11, 7, 6, 7, 7, 7, 9, 9];
   const lines = [
+    pad(headers, widths),
     pad(
-      [
-        'scenario',
-        'server',
-        'rate',
-        'unit',
-        'ok',
-        'errors',
-        'p50 ms',
-        'p99 ms',
-        'srv cpu',
-        'bench cpu',
-        'other cpu',
-      ],
-      widths,
-    ),
-    pad(
-      [
-        '--------',
-        '------',
-        '----',
-        '----',
-        '--',
-        '------',
-        '------',
-        '------',
-        '-------',
-        '---------',
-        '---------',
-      ],
+      headers.map((cell) => '-'.repeat(cell.length)),
       widths,
     ),
   ];
   const percent = (value: number | undefined) => (value === undefined ? '-' : `${value.toFixed(0)}%`);
   let disturbed = false;
-  const details: string[] = [];
   for (const [scenario, byTarget] of outcomes) {
     for (const [kind, outcome] of byTarget) {
       if ('measured' in outcome) {
@@ -443,19 +460,16 @@ async function main(): Promise<void> {
             widths,
           ),
         );
-        if (m.failures.size > 0) {
-          const reasons = [...m.failures].map(([reason, count]) => `${reason} x${count}`).join(', ');
-          details.push(`  ${scenario} / ${kind}: ${reasons}`);
-        }
       } else {
         lines.push(pad([scenario, kind, '-', units[scenario], '-', '-', '-', '-', '-', '-', '-'], widths));
-        details.push(`  ${scenario} / ${kind}: not measured: ${outcome.unavailable}`);
       }
     }
   }
   console.log('');
   console.log(lines.join('\n'));
   if (details.length > 0) console.log(`\nerrors and unavailable runs:\n${details.join('\n')}`);
+  if (settings.rounds > 1)
+    console.log(`(each row is the median of ${settings.rounds} rounds; errors count every round)`);
   console.log(
     '(latency is per HTTP request; cpu is % of one core: the server process, this harness (the load\n' +
       ' generator), and all other processes; the login ceiling runs in its own process and is not sampled)',
@@ -472,8 +486,7 @@ async function main(): Promise<void> {
     const gatehouse = rateOf(byTarget.get('gatehouse'));
     const peer = scenario === 'login' ? undefined : rateOf(byTarget.get('peer'));
     const ceiling = rateOf(byTarget.get('ceiling'));
-    let errors = 0;
-    for (const outcome of byTarget.values()) if ('measured' in outcome) errors += outcome.measured.errors;
+    const errors = errorsByScenario.get(scenario) ?? 0;
     const show = (rate: number | undefined) => (rate === undefined ? '-' : formatRate(rate));
     console.log(
       `RESULT ${scenario} gatehouse=${show(gatehouse)} peer=${show(peer)} ceiling=${show(ceiling)} ` +
