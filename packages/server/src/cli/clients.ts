@@ -182,6 +182,8 @@ async function add(args: string[]): Promise<number> {
     accessTokenTtl: null,
     source: 'cli',
     createdAt: systemNow(),
+    backchannelLogoutUri: null,
+    corsOrigins: [],
   };
   // Check and insert in one transaction, so two concurrent adds of one id cannot both succeed.
   const added = await withStorage(config, (storage) =>

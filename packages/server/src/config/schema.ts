@@ -42,6 +42,8 @@ const apiResourceSchema = z.strictObject({
   /** Secret the API uses to call introspection; at least 32 characters. */
   secret: z.string().min(32).optional(),
   accessTokenTtl: seconds(300, 900).optional(),
+  /** `jwt` (RFC 9068, verified locally) or `opaque` (a handle the API must introspect; revocable at once). */
+  accessTokenFormat: z.enum(['jwt', 'opaque']).default('jwt'),
 });
 
 const identityResourceSchema = z.strictObject({
@@ -65,6 +67,12 @@ const clientSchema = z
     scopes: z.array(scopeToken).default([]),
     requireConsent: z.boolean().default(true),
     accessTokenTtl: seconds(300, 900).optional(),
+    /** OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed. */
+    backchannelLogoutUri: z.string().url().optional(),
+    /** Browser origins allowed to call the token, userinfo and revocation endpoints (CORS). */
+    corsOrigins: z
+      .array(z.string().regex(/^https?:\/\/[^/?#]+$/, 'must be an origin: scheme://host[:port], no path'))
+      .default([]),
   })
   .superRefine((client, ctx) => {
     const isPublic = client.tokenEndpointAuthMethod === 'none';
@@ -101,6 +109,13 @@ const userSchema = z.strictObject({
   claims: z.record(z.string(), z.unknown()).default({}),
   roles: z.array(z.string().min(1)).default([]),
 });
+
+/** A fixed-window limit: at most `limit` requests per `window` seconds for one key (an IP, a client, a user). */
+const rateLimitSchema = z.strictObject({
+  limit: z.number().int().min(1),
+  window: seconds(1, 86400),
+});
+const limit = (count: number, window: number) => rateLimitSchema.default({ limit: count, window });
 
 export const configSchema = z
   .strictObject({
@@ -158,6 +173,42 @@ export const configSchema = z
             parallelism: z.number().int().min(1).max(8).default(1),
           })
           .prefault({}),
+      })
+      .prefault({}),
+    device: z
+      .strictObject({
+        /** Seconds a device code and its user code stay valid (RFC 8628 §3.2 expires_in). */
+        codeTtl: seconds(60, 1800).default(600),
+        /** Minimum seconds between polls (RFC 8628 §3.2 interval). */
+        interval: seconds(1, 60).default(5),
+        /** Wrong user codes one browser session may enter before code entry is locked for it. */
+        maxUserCodeFailures: z.number().int().min(1).max(20).default(5),
+      })
+      .prefault({}),
+    rateLimits: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        tokenPerIp: limit(1200, 60),
+        tokenPerClient: limit(1200, 60),
+        authorizePerIp: limit(300, 60),
+        deviceAuthorizationPerIp: limit(60, 60),
+        deviceAuthorizationPerClient: limit(60, 60),
+        introspectPerCaller: limit(6000, 60),
+        revokePerIp: limit(300, 60),
+        loginPerIp: limit(60, 60),
+        userCodePerIp: limit(30, 60),
+        /** Failed logins for one username before each further failure locks it for a growing delay. */
+        loginFreeFailures: z.number().int().min(1).max(100).default(5),
+        /** The longest lock after repeated failed logins, in seconds. */
+        loginMaxDelay: seconds(1, 86400).default(900),
+      })
+      .prefault({}),
+    logout: z
+      .strictObject({
+        /** Seconds to wait for a back-channel logout receiver before giving up on one attempt. */
+        backchannelTimeout: seconds(1, 30).default(5),
+        /** Attempts per receiver (with doubling pauses between them) before the failure is logged. */
+        backchannelAttempts: z.number().int().min(1).max(10).default(3),
       })
       .prefault({}),
     logging: z

@@ -9,7 +9,7 @@ import type { ServerContext } from '../context.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { RawParams } from '../protocol/params.ts';
-import { verifyAccessToken } from '../tokens/verify.ts';
+import { validateAccessToken } from '../tokens/validate.ts';
 
 export function userinfoEndpoint(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
@@ -29,11 +29,13 @@ export function userinfoEndpoint(ctx: ServerContext) {
       throw new OAuthError('invalid_request', 'the Authorization header must be a Bearer token', {
         status: 401,
       });
-    const payload = await verifyAccessToken(ctx, match[1]!);
-    const scopes = (payload.scope ?? '').split(' ');
+    const payload = await validateAccessToken(ctx, match[1]!);
+    if (payload === undefined)
+      throw new OAuthError('invalid_token', 'the access token is invalid, expired or revoked');
+    const scopes = payload.scope.split(' ');
     if (!scopes.includes('openid'))
       throw new OAuthError('insufficient_scope', 'the access token lacks the openid scope');
-    const user = payload.sub === undefined ? undefined : await ctx.storage.users.findById(payload.sub);
+    const user = await ctx.storage.users.findById(payload.sub);
     if (user === undefined) throw new OAuthError('invalid_token', 'the access token is invalid or expired');
 
     const claims: Record<string, unknown> = { sub: user.id };

@@ -20,7 +20,12 @@ export const clientCredentialsGrant: GrantHandler = {
     const scopes =
       requested.length > 0 ? requested : client.scopes.filter((scope) => !ctx.catalog.isIdentityScope(scope));
     const resources = ctx.catalog.resolveResources(params.getAll('resource'));
-    const access = issueAccessToken(ctx, { client, userId: undefined, scopes, resources });
+    const access = await issueAccessToken(ctx, ctx.storage.accessTokens, {
+      client,
+      userId: undefined,
+      scopes,
+      resources,
+    });
     return {
       access_token: access.accessToken,
       token_type: 'Bearer',

@@ -5,7 +5,13 @@
  * signed has expired. Nodes reload the set from storage periodically, so a rotation done by the CLI (or
  * another node) reaches them without a restart.
  */
-import { createPrivateKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { GatehouseConfig, SigningAlgorithm } from '../config/schema.ts';
 import type { SigningKeyRecord, SigningKeyRepository } from '../storage/repositories.ts';
@@ -67,6 +73,7 @@ export function keyStoreOptions(config: GatehouseConfig): KeyStoreOptions {
 export class KeyStore {
   private records: SigningKeyRecord[] = [];
   private readonly imported = new Map<string, SigningKey>();
+  private readonly publicKeys = new Map<string, { alg: SigningAlgorithm; key: KeyObject }>();
   private jwksCache: { keys: object[] } = { keys: [] };
 
   constructor(
@@ -132,6 +139,21 @@ export class KeyStore {
   /** The public JWK Set: every key that signs, will sign, or signed a token that may still be live. */
   jwks(): { keys: object[] } {
     return this.jwksCache;
+  }
+
+  /** The public key for a kid that is still published, imported once; undefined for unknown kids. */
+  verificationKey(kid: string): { alg: SigningAlgorithm; key: KeyObject } | undefined {
+    let entry = this.publicKeys.get(kid);
+    if (entry === undefined) {
+      const record = this.records.find((candidate) => candidate.kid === kid);
+      if (record === undefined) return undefined;
+      entry = {
+        alg: record.alg as SigningAlgorithm,
+        key: createPublicKey({ key: JSON.parse(record.publicJwk) as JsonWebKey, format: 'jwk' }),
+      };
+      this.publicKeys.set(kid, entry);
+    }
+    return this.records.some((candidate) => candidate.kid === kid) ? entry : undefined;
   }
 
   /** Public JWK for a kid (used to verify our own tokens at userinfo). */

@@ -24,6 +24,7 @@ export interface ApiResource {
   uris: string[];
   scopes: string[];
   accessTokenTtl: number | undefined;
+  accessTokenFormat: 'jwt' | 'opaque';
 }
 
 export class ScopeCatalog {
@@ -39,7 +40,13 @@ export class ScopeCatalog {
     this.resourcesById = new Map(
       config.apiResources.map((r) => [
         r.id,
-        { id: r.id, uris: r.uris, scopes: r.scopes, accessTokenTtl: r.accessTokenTtl },
+        {
+          id: r.id,
+          uris: r.uris,
+          scopes: r.scopes,
+          accessTokenTtl: r.accessTokenTtl,
+          accessTokenFormat: r.accessTokenFormat,
+        },
       ]),
     );
     this.apiScopes = new Map(

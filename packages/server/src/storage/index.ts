@@ -9,12 +9,15 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { migrateToLatest } from './migrations.ts';
 import {
+  AccessTokenRepository,
   AuthorizationCodeRepository,
   ClientRepository,
   ConsentRepository,
+  DeviceCodeRepository,
   GrantRepository,
   InteractionRepository,
   RefreshTokenRepository,
+  RevocationRepository,
   SessionRepository,
   SigningKeyRepository,
   UserRepository,
@@ -31,6 +34,9 @@ export interface Repositories {
   authorizationCodes: AuthorizationCodeRepository;
   refreshTokens: RefreshTokenRepository;
   signingKeys: SigningKeyRepository;
+  deviceCodes: DeviceCodeRepository;
+  accessTokens: AccessTokenRepository;
+  revocations: RevocationRepository;
 }
 
 export interface Storage extends Repositories {
@@ -50,6 +56,9 @@ function repositoriesFor(db: Kysely<Database>): Repositories {
     authorizationCodes: new AuthorizationCodeRepository(db),
     refreshTokens: new RefreshTokenRepository(db),
     signingKeys: new SigningKeyRepository(db),
+    deviceCodes: new DeviceCodeRepository(db),
+    accessTokens: new AccessTokenRepository(db),
+    revocations: new RevocationRepository(db),
   };
 }
 

@@ -127,6 +127,52 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('grants_sid').on('grants').column('sid').execute();
     },
   },
+  '0002_device_introspection_logout': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('clients').addColumn('backchannel_logout_uri', 'text').execute();
+      await db.schema
+        .alterTable('clients')
+        .addColumn('cors_origins', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+      await db.schema
+        .createTable('device_codes')
+        .addColumn('device_code_hash', 'text', (c) => c.primaryKey())
+        .addColumn('user_code', 'text', (c) => c.notNull().unique())
+        .addColumn('client_id', 'text', (c) => c.notNull())
+        .addColumn('scope', 'text', (c) => c.notNull())
+        .addColumn('resources', 'text', (c) => c.notNull())
+        .addColumn('interval', 'integer', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_polled_at', 'bigint')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text')
+        .addColumn('auth_time', 'bigint')
+        .addColumn('amr', 'text')
+        .addColumn('sid', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('access_tokens')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('jti', 'text', (c) => c.notNull())
+        .addColumn('grant_id', 'text')
+        .addColumn('client_id', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('scope', 'text', (c) => c.notNull())
+        .addColumn('audience', 'text', (c) => c.notNull())
+        .addColumn('auth_time', 'bigint')
+        .addColumn('roles', 'text')
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('revoked_tokens')
+        .addColumn('jti', 'text', (c) => c.primaryKey())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('access_tokens_grant').on('access_tokens').column('grant_id').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = {

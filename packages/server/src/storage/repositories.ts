@@ -24,6 +24,8 @@ export interface Client {
   accessTokenTtl: number | null;
   source: 'config' | 'cli';
   createdAt: number;
+  backchannelLogoutUri: string | null;
+  corsOrigins: string[];
 }
 
 export interface User {
@@ -138,6 +140,8 @@ export class ClientRepository {
       accessTokenTtl: row.access_token_ttl,
       source: row.source as Client['source'],
       createdAt: Number(row.created_at),
+      backchannelLogoutUri: row.backchannel_logout_uri,
+      corsOrigins: parseList(row.cors_origins),
     };
   }
 
@@ -170,6 +174,8 @@ export class ClientRepository {
       access_token_ttl: client.accessTokenTtl,
       source: client.source,
       created_at: client.createdAt,
+      backchannel_logout_uri: client.backchannelLogoutUri,
+      cors_origins: json(client.corsOrigins),
     };
     await this.db
       .insertInto('clients')
@@ -627,5 +633,245 @@ export class SigningKeyRepository {
       .where('kid', '!=', keepKid)
       .where('retired_at', 'is', null)
       .execute();
+  }
+}
+
+export type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'consumed';
+
+/** RFC 8628 device authorization: pending until the user approves or denies it on the verification page. */
+export interface DeviceCode {
+  deviceCodeHash: string;
+  userCode: string;
+  clientId: string;
+  scope: string[];
+  resources: string[];
+  interval: number;
+  expiresAt: number;
+  lastPolledAt: number | null;
+  status: DeviceCodeStatus;
+  userId: string | null;
+  authTime: number | null;
+  amr: string[] | null;
+  sid: string | null;
+  createdAt: number;
+}
+
+export class DeviceCodeRepository {
+  constructor(private readonly db: Db) {}
+
+  private static fromRow(row: Database['device_codes']): DeviceCode {
+    return {
+      deviceCodeHash: row.device_code_hash,
+      userCode: row.user_code,
+      clientId: row.client_id,
+      scope: parseList(row.scope),
+      resources: parseList(row.resources),
+      interval: row.interval,
+      expiresAt: Number(row.expires_at),
+      lastPolledAt: row.last_polled_at === null ? null : Number(row.last_polled_at),
+      status: row.status as DeviceCodeStatus,
+      userId: row.user_id,
+      authTime: row.auth_time === null ? null : Number(row.auth_time),
+      amr: row.amr === null ? null : parseList(row.amr),
+      sid: row.sid,
+      createdAt: Number(row.created_at),
+    };
+  }
+
+  /** Inserts a device code; false when the user code collides with a live one (the caller draws again). */
+  async create(code: DeviceCode): Promise<boolean> {
+    const result = await this.db
+      .insertInto('device_codes')
+      .values({
+        device_code_hash: code.deviceCodeHash,
+        user_code: code.userCode,
+        client_id: code.clientId,
+        scope: json(code.scope),
+        resources: json(code.resources),
+        interval: code.interval,
+        expires_at: code.expiresAt,
+        last_polled_at: code.lastPolledAt,
+        status: code.status,
+        user_id: code.userId,
+        auth_time: code.authTime,
+        amr: code.amr === null ? null : json(code.amr),
+        sid: code.sid,
+        created_at: code.createdAt,
+      })
+      .onConflict((conflict) => conflict.column('user_code').doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  async findByHash(deviceCodeHash: string): Promise<DeviceCode | undefined> {
+    const row = await this.db
+      .selectFrom('device_codes')
+      .selectAll()
+      .where('device_code_hash', '=', deviceCodeHash)
+      .executeTakeFirst();
+    return row && DeviceCodeRepository.fromRow(row);
+  }
+
+  async findPendingByUserCode(userCode: string, now: number): Promise<DeviceCode | undefined> {
+    const row = await this.db
+      .selectFrom('device_codes')
+      .selectAll()
+      .where('user_code', '=', userCode)
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return row && DeviceCodeRepository.fromRow(row);
+  }
+
+  /**
+   * Records a poll. When the previous poll came sooner than the interval allows, the interval grows by
+   * five seconds (RFC 8628 §3.5) and the result says to slow down.
+   */
+  async recordPoll(
+    deviceCodeHash: string,
+    now: number,
+    previous: number | null,
+    interval: number,
+  ): Promise<'ok' | 'slow_down'> {
+    const tooSoon = previous !== null && now - previous < interval;
+    await this.db
+      .updateTable('device_codes')
+      .set({ last_polled_at: now, ...(tooSoon ? { interval: interval + 5 } : {}) })
+      .where('device_code_hash', '=', deviceCodeHash)
+      .execute();
+    return tooSoon ? 'slow_down' : 'ok';
+  }
+
+  /** Approves or denies a pending code; false when it is no longer pending (or has expired). */
+  async decide(
+    userCode: string,
+    now: number,
+    decision:
+      | { status: 'approved'; userId: string; authTime: number; amr: string[]; sid: string }
+      | { status: 'denied' },
+  ): Promise<boolean> {
+    const values =
+      decision.status === 'approved'
+        ? {
+            status: 'approved',
+            user_id: decision.userId,
+            auth_time: decision.authTime,
+            amr: json(decision.amr),
+            sid: decision.sid,
+          }
+        : { status: 'denied' };
+    const result = await this.db
+      .updateTable('device_codes')
+      .set(values)
+      .where('user_code', '=', userCode)
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return affected(result) === 1;
+  }
+
+  /** Atomically moves an approved code to consumed; true only for the one poll that gets the tokens. */
+  async consume(deviceCodeHash: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('device_codes')
+      .set({ status: 'consumed' })
+      .where('device_code_hash', '=', deviceCodeHash)
+      .where('status', '=', 'approved')
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return affected(result) === 1;
+  }
+}
+
+/** An opaque access token: the handle is random; what it stands for lives here, found by its hash. */
+export interface OpaqueAccessToken {
+  tokenHash: string;
+  jti: string;
+  grantId: string | null;
+  clientId: string;
+  subject: string;
+  scope: string;
+  audience: string[];
+  authTime: number | null;
+  roles: string[] | null;
+  expiresAt: number;
+  createdAt: number;
+}
+
+export class AccessTokenRepository {
+  constructor(private readonly db: Db) {}
+
+  async create(token: OpaqueAccessToken): Promise<void> {
+    await this.db
+      .insertInto('access_tokens')
+      .values({
+        token_hash: token.tokenHash,
+        jti: token.jti,
+        grant_id: token.grantId,
+        client_id: token.clientId,
+        subject: token.subject,
+        scope: token.scope,
+        audience: json(token.audience),
+        auth_time: token.authTime,
+        roles: token.roles === null ? null : json(token.roles),
+        expires_at: token.expiresAt,
+        created_at: token.createdAt,
+      })
+      .execute();
+  }
+
+  async find(tokenHash: string): Promise<OpaqueAccessToken | undefined> {
+    const row = await this.db
+      .selectFrom('access_tokens')
+      .selectAll()
+      .where('token_hash', '=', tokenHash)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      tokenHash: row.token_hash,
+      jti: row.jti,
+      grantId: row.grant_id,
+      clientId: row.client_id,
+      subject: row.subject,
+      scope: row.scope,
+      audience: parseList(row.audience),
+      authTime: row.auth_time === null ? null : Number(row.auth_time),
+      roles: row.roles === null ? null : parseList(row.roles),
+      expiresAt: Number(row.expires_at),
+      createdAt: Number(row.created_at),
+    };
+  }
+}
+
+/**
+ * Revocation state of access tokens. A JWT cannot be recalled, so a revoked one is remembered by `jti`
+ * until it expires; tokens of a revoked grant are refused through the grant.
+ */
+export class RevocationRepository {
+  constructor(private readonly db: Db) {}
+
+  async revokeJti(jti: string, expiresAt: number): Promise<void> {
+    await this.db
+      .insertInto('revoked_tokens')
+      .values({ jti, expires_at: expiresAt })
+      .onConflict((conflict) => conflict.column('jti').doNothing())
+      .execute();
+  }
+
+  /** True when the token's jti was revoked or the grant it came from was revoked. */
+  async isRevoked(jti: string, grantId: string | undefined): Promise<boolean> {
+    const revoked = await this.db
+      .selectFrom('revoked_tokens')
+      .select('jti')
+      .where('jti', '=', jti)
+      .executeTakeFirst();
+    if (revoked) return true;
+    if (grantId === undefined) return false;
+    const grant = await this.db
+      .selectFrom('grants')
+      .select('revoked_at')
+      .where('id', '=', grantId)
+      .executeTakeFirst();
+    return grant === undefined || grant.revoked_at !== null;
   }
 }

@@ -17,6 +17,8 @@ export interface ClientsTable {
   access_token_ttl: number | null;
   source: string;
   created_at: number;
+  backchannel_logout_uri: string | null;
+  cors_origins: string;
 }
 
 export interface UsersTable {
@@ -114,6 +116,42 @@ export interface SigningKeysTable {
   expires_at: number | null;
 }
 
+export interface DeviceCodesTable {
+  device_code_hash: string;
+  user_code: string;
+  client_id: string;
+  scope: string;
+  resources: string;
+  interval: number;
+  expires_at: number;
+  last_polled_at: number | null;
+  status: string;
+  user_id: string | null;
+  auth_time: number | null;
+  amr: string | null;
+  sid: string | null;
+  created_at: number;
+}
+
+export interface AccessTokensTable {
+  token_hash: string;
+  jti: string;
+  grant_id: string | null;
+  client_id: string;
+  subject: string;
+  scope: string;
+  audience: string;
+  auth_time: number | null;
+  roles: string | null;
+  expires_at: number;
+  created_at: number;
+}
+
+export interface RevokedTokensTable {
+  jti: string;
+  expires_at: number;
+}
+
 export interface MigrationsTable {
   name: string;
   applied_at: number;
@@ -130,4 +168,7 @@ export interface Database {
   authorization_codes: AuthorizationCodesTable;
   refresh_tokens: RefreshTokensTable;
   signing_keys: SigningKeysTable;
+  device_codes: DeviceCodesTable;
+  access_tokens: AccessTokensTable;
+  revoked_tokens: RevokedTokensTable;
 }

@@ -37,6 +37,8 @@ export async function applyConfiguredEntities(
         accessTokenTtl: client.accessTokenTtl ?? null,
         source: 'config',
         createdAt: previous?.createdAt ?? now,
+        backchannelLogoutUri: client.backchannelLogoutUri ?? null,
+        corsOrigins: client.corsOrigins,
       });
     }
   });

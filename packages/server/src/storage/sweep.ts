@@ -14,6 +14,12 @@ export async function sweepExpired(storage: Storage, now: number): Promise<numbe
     storage.db.deleteFrom('refresh_tokens').where('expires_at', '<', now).executeTakeFirst(),
     storage.db.deleteFrom('interactions').where('expires_at', '<', now).executeTakeFirst(),
     storage.db.deleteFrom('sessions').where('expires_at', '<', now).executeTakeFirst(),
+    storage.db
+      .deleteFrom('device_codes')
+      .where('expires_at', '<', now - 3600)
+      .executeTakeFirst(),
+    storage.db.deleteFrom('access_tokens').where('expires_at', '<', now).executeTakeFirst(),
+    storage.db.deleteFrom('revoked_tokens').where('expires_at', '<', now).executeTakeFirst(),
   ]);
   return results.reduce((total, result) => total + Number(result.numDeletedRows), 0);
 }

@@ -1,13 +1,18 @@
 /**
- * JWT access tokens per RFC 9068: header `typ: at+jwt`; claims iss, sub, aud, client_id, scope, jti, iat,
- * exp, and auth_time when a user authenticated. `roles` (RFC 9068 §2.2.3.1) is included when the `roles`
- * scope was granted, so APIs can apply role policies without calling back.
+ * Access tokens. By default JWTs per RFC 9068: header `typ: at+jwt`; claims iss, sub, aud, client_id, scope,
+ * jti, iat, exp, and auth_time when a user authenticated. `roles` (RFC 9068 §2.2.3.1) is included when the
+ * `roles` scope was granted, so APIs can apply role policies without calling back. Tokens of a user's
+ * authorization carry `grant_id`, so revoking the grant (refresh-token reuse, revocation, logout) makes
+ * introspection and userinfo refuse them too.
+ *
+ * An API configured with `accessTokenFormat: opaque` gets a random 256-bit handle instead, stored as a
+ * SHA-256 hash with the same claims; it can only be checked by introspection and is revocable at once.
  */
 import type { ServerContext } from '../context.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { ApiResource } from '../protocol/scopes.ts';
-import { randomHandle } from '../protocol/secrets.ts';
-import type { Client } from '../storage/repositories.ts';
+import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import type { AccessTokenRepository, Client } from '../storage/repositories.ts';
 import { signJwt } from './jwt.ts';
 
 export interface AccessTokenRequest {
@@ -16,6 +21,7 @@ export interface AccessTokenRequest {
   userId: string | undefined;
   scopes: string[];
   resources: ApiResource[];
+  grantId?: string | undefined;
   authTime?: number | undefined;
   roles?: string[] | undefined;
 }
@@ -26,7 +32,11 @@ export interface IssuedAccessToken {
   scope: string;
 }
 
-export function issueAccessToken(ctx: ServerContext, request: AccessTokenRequest): IssuedAccessToken {
+export async function issueAccessToken(
+  ctx: ServerContext,
+  accessTokens: AccessTokenRepository,
+  request: AccessTokenRequest,
+): Promise<IssuedAccessToken> {
   const { audience, scopes } = ctx.catalog.audienceFor(request.scopes, request.resources);
   const audiences = audience.map((resource) => resource.id);
   if (audiences.length === 0) {
@@ -44,17 +54,40 @@ export function issueAccessToken(ctx: ServerContext, request: AccessTokenRequest
     (resourceTtls.length > 0 ? Math.min(...resourceTtls) : ctx.config.tokens.accessTokenTtl);
   const now = ctx.now();
   const scope = scopes.join(' ');
+  const subject = request.userId ?? request.client.clientId;
+  const jti = randomHandle(16);
+  const roles = request.roles !== undefined && scopes.includes('roles') ? request.roles : undefined;
+
+  if (audience.some((resource) => resource.accessTokenFormat === 'opaque')) {
+    const accessToken = randomHandle();
+    await accessTokens.create({
+      tokenHash: sha256Base64Url(accessToken),
+      jti,
+      grantId: request.grantId ?? null,
+      clientId: request.client.clientId,
+      subject,
+      scope,
+      audience: audiences,
+      authTime: request.authTime ?? null,
+      roles: roles ?? null,
+      expiresAt: now + expiresIn,
+      createdAt: now,
+    });
+    return { accessToken, expiresIn, scope };
+  }
+
   const payload: Record<string, unknown> = {
     iss: ctx.issuer,
-    sub: request.userId ?? request.client.clientId,
+    sub: subject,
     aud: audiences.length === 1 ? audiences[0] : audiences,
     client_id: request.client.clientId,
     scope,
-    jti: randomHandle(16),
+    jti,
     iat: now,
     exp: now + expiresIn,
   };
   if (request.authTime !== undefined) payload.auth_time = request.authTime;
-  if (request.roles !== undefined && scopes.includes('roles')) payload.roles = request.roles;
+  if (roles !== undefined) payload.roles = roles;
+  if (request.grantId !== undefined) payload.grant_id = request.grantId;
   return { accessToken: signJwt(ctx.keys.signingKey(now), 'at+jwt', payload), expiresIn, scope };
 }

@@ -2,7 +2,7 @@
  * Compact JWS signing (RFC 7515 §7.1) on the hot path with node:crypto KeyObjects imported once.
  * jose is used elsewhere for verification and JWK work; signing here avoids its per-call key import.
  */
-import { type KeyObject, sign } from 'node:crypto';
+import { type KeyObject, sign, verify } from 'node:crypto';
 import type { SigningAlgorithm } from '../config/schema.ts';
 
 export interface SigningKey {
@@ -44,4 +44,24 @@ function signature(key: SigningKey, data: Buffer): Buffer {
 export function signJwt(key: SigningKey, typ: string, payload: object): string {
   const signingInput = `${encodedHeader(key, typ)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
   return `${signingInput}.${signature(key, Buffer.from(signingInput)).toString('base64url')}`;
+}
+
+/** Verifies a JWS signature made by `signJwt` with the public half of a key of algorithm `alg`. */
+export function verifyJwsSignature(
+  alg: SigningAlgorithm,
+  publicKey: KeyObject,
+  signingInput: string,
+  signature: Buffer,
+): boolean {
+  const data = Buffer.from(signingInput);
+  switch (alg) {
+    case 'ES256':
+      return verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+    case 'RS256':
+      return verify('sha256', data, publicKey, signature);
+    case 'PS256':
+      return verify('sha256', data, { key: publicKey, padding: 6, saltLength: 32 }, signature);
+    case 'EdDSA':
+      return verify(null, data, publicKey, signature);
+  }
 }

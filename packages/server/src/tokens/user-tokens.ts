@@ -34,9 +34,10 @@ export async function issueUserTokens(
   const { client, source } = request;
   const user = await repositories.users.findById(source.userId);
   if (user === undefined) throw new OAuthError('invalid_grant', 'the user of this grant no longer exists');
-  const access = issueAccessToken(ctx, {
+  const access = await issueAccessToken(ctx, repositories.accessTokens, {
     client,
     userId: user.id,
+    grantId: source.grantId,
     scopes: request.scopes,
     resources: ctx.catalog.resolveResources(request.resources),
     authTime: source.authTime,

@@ -1,0 +1,106 @@
+/**
+ * Validates access tokens this server issued, for the endpoints that consume them (introspection, userinfo,
+ * revocation). JWTs (RFC 9068 §4): a published key of ours, the configured algorithm, `typ` at+jwt, our
+ * issuer, not expired; then neither the jti nor the grant may be revoked. Opaque tokens are looked up by
+ * hash. Everything runs on node:crypto with keys imported once, because introspection sits on every
+ * uncached API request. Any failure yields undefined: callers answer "inactive", never why.
+ */
+import type { ServerContext } from '../context.ts';
+import { sha256Base64Url } from '../protocol/secrets.ts';
+import { verifyJwsSignature } from './jwt.ts';
+
+export interface AccessTokenClaims {
+  iss: string;
+  sub: string;
+  aud: string | string[];
+  client_id: string;
+  scope: string;
+  jti: string;
+  iat: number;
+  exp: number;
+  auth_time?: number;
+  roles?: string[];
+  grant_id?: string;
+}
+
+function decodeJson(segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const segmentPattern = /^[A-Za-z0-9_-]+$/;
+const opaquePattern = /^[A-Za-z0-9_-]{43}$/;
+
+function verifyJwt(ctx: ServerContext, token: string, now: number): AccessTokenClaims | undefined {
+  const [header, payload, signature, extra] = token.split('.');
+  if (header === undefined || payload === undefined || signature === undefined || extra !== undefined)
+    return undefined;
+  if (!segmentPattern.test(header) || !segmentPattern.test(payload) || !segmentPattern.test(signature))
+    return undefined;
+  const protectedHeader = decodeJson(header);
+  if (
+    protectedHeader?.typ !== 'at+jwt' ||
+    typeof protectedHeader.kid !== 'string' ||
+    protectedHeader.crit !== undefined
+  )
+    return undefined;
+  const key = ctx.keys.verificationKey(protectedHeader.kid);
+  if (key === undefined || protectedHeader.alg !== key.alg) return undefined;
+  if (!verifyJwsSignature(key.alg, key.key, `${header}.${payload}`, Buffer.from(signature, 'base64url')))
+    return undefined;
+  const claims = decodeJson(payload);
+  if (claims === undefined || claims.iss !== ctx.issuer) return undefined;
+  if (typeof claims.exp !== 'number' || claims.exp <= now || typeof claims.iat !== 'number') return undefined;
+  if (
+    typeof claims.sub !== 'string' ||
+    typeof claims.client_id !== 'string' ||
+    typeof claims.jti !== 'string'
+  )
+    return undefined;
+  return claims as unknown as AccessTokenClaims;
+}
+
+/** The claims of an active access token issued by this server, or undefined. */
+export async function validateAccessToken(
+  ctx: ServerContext,
+  token: string,
+): Promise<AccessTokenClaims | undefined> {
+  const now = ctx.now();
+  if (opaquePattern.test(token)) {
+    const record = await ctx.storage.accessTokens.find(sha256Base64Url(token));
+    if (record === undefined || record.expiresAt <= now) return undefined;
+    if (await ctx.storage.revocations.isRevoked(record.jti, record.grantId ?? undefined)) return undefined;
+    const claims: AccessTokenClaims = {
+      iss: ctx.issuer,
+      sub: record.subject,
+      aud: record.audience.length === 1 ? record.audience[0]! : record.audience,
+      client_id: record.clientId,
+      scope: record.scope,
+      jti: record.jti,
+      iat: record.createdAt,
+      exp: record.expiresAt,
+    };
+    if (record.authTime !== null) claims.auth_time = record.authTime;
+    if (record.roles !== null) claims.roles = record.roles;
+    if (record.grantId !== null) claims.grant_id = record.grantId;
+    return claims;
+  }
+  if (token.length > 8192) return undefined;
+  const claims = verifyJwt(ctx, token, now);
+  if (claims === undefined) return undefined;
+  if (
+    await ctx.storage.revocations.isRevoked(
+      claims.jti,
+      typeof claims.grant_id === 'string' ? claims.grant_id : undefined,
+    )
+  ) {
+    return undefined;
+  }
+  return claims;
+}
