@@ -8,7 +8,8 @@
  * Environment: BENCH_DURATION (measured seconds, default 10), BENCH_WARMUP (seconds, default 3),
  * BENCH_CONNECTIONS (default 50), BENCH_SCENARIOS and BENCH_TARGETS (comma-separated subsets),
  * BENCH_ROUNDS (default 1: with more, every run is repeated and the median round is reported, which
- * steadies numbers on a busy machine).
+ * steadies numbers on a busy machine), BENCH_GATEHOUSE_CONFIG (another YAML template for Gatehouse, e.g.
+ * to try a setting; issuer, port and storage path are still filled in).
  */
 import {
   existsSync,
@@ -20,7 +21,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
@@ -88,6 +89,11 @@ const settings = {
   scenarios: envList('BENCH_SCENARIOS', allScenarios),
   targets: envList('BENCH_TARGETS', allTargets),
   rounds: Math.round(envNumber('BENCH_ROUNDS', 1, 1)),
+  // npm runs the script in bench/; a relative path is meant from where `npm run bench` was typed.
+  gatehouseConfig: resolve(
+    process.env.INIT_CWD ?? process.cwd(),
+    process.env.BENCH_GATEHOUSE_CONFIG || join(benchDir, 'gatehouse.bench.yaml'),
+  ),
 };
 
 const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
@@ -159,7 +165,7 @@ async function startServer(
   let child: ChildServer;
   if (kind === 'gatehouse') {
     if (!existsSync(gatehouseBin)) throw new Error('packages/server/bin/gatehouse.js does not exist yet');
-    const config = parseYaml(readFileSync(join(benchDir, 'gatehouse.bench.yaml'), 'utf8')) as {
+    const config = parseYaml(readFileSync(settings.gatehouseConfig, 'utf8')) as {
       issuer: string;
       server: { port: number };
       storage: { path: string };
