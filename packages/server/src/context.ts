@@ -3,6 +3,8 @@
  * so tests can build a server with their own clock and store.
  */
 import type { GatehouseConfig } from './config/schema.ts';
+import type { Audit } from './http/audit.ts';
+import type { RateLimiter } from './http/rate-limit.ts';
 import type { KeyStore } from './keys/keystore.ts';
 import type { PasswordHasher } from './protocol/passwords.ts';
 import type { ScopeCatalog } from './protocol/scopes.ts';
@@ -19,6 +21,11 @@ export interface Endpoints {
   token: string;
   userinfo: string;
   jwks: string;
+  introspection: string;
+  revocation: string;
+  deviceAuthorization: string;
+  deviceVerification: string;
+  endSession: string;
 }
 
 export interface ServerContext {
@@ -30,6 +37,8 @@ export interface ServerContext {
   catalog: ScopeCatalog;
   passwords: PasswordHasher;
   now: Clock;
+  audit: Audit;
+  rateLimits: RateLimiter;
   findClient(clientId: string): Promise<Client | undefined>;
 }
 
@@ -39,5 +48,10 @@ export function endpointsFor(issuer: string): Endpoints {
     token: `${issuer}/token`,
     userinfo: `${issuer}/userinfo`,
     jwks: `${issuer}/jwks`,
+    introspection: `${issuer}/introspect`,
+    revocation: `${issuer}/revoke`,
+    deviceAuthorization: `${issuer}/device_authorization`,
+    deviceVerification: `${issuer}/device`,
+    endSession: `${issuer}/end_session`,
   };
 }

@@ -126,10 +126,13 @@ export interface TestServer extends GatehouseServer {
   config: GatehouseConfig;
 }
 
-export async function startServer(overrides: Record<string, unknown> = {}): Promise<TestServer> {
+export async function startServer(
+  overrides: Record<string, unknown> = {},
+  options: { logStream?: NodeJS.WritableStream } = {},
+): Promise<TestServer> {
   const config = parseConfig(testConfig(overrides));
   const clock = testClock();
-  const server = await buildServer(config, { clock });
+  const server = await buildServer(config, { clock, ...options });
   return Object.assign(server, { clock, config });
 }
 

@@ -8,8 +8,9 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { browserCookie, readCookie, serializeCookie, sessionCookie } from '../http/cookies.ts';
+import { browserCookie, readCookie, serializeCookie } from '../http/cookies.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
+import { currentSession } from '../http/login-session.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
 import { validateCodeChallenge } from '../protocol/pkce.ts';
@@ -103,15 +104,6 @@ function validateRequest(
     maxAge: maxAgeText === undefined ? undefined : Number(maxAgeText),
     loginHint: params.get('login_hint'),
   };
-}
-
-export async function currentSession(
-  ctx: ServerContext,
-  request: FastifyRequest,
-): Promise<LoginSession | undefined> {
-  const cookie = readCookie(request.headers.cookie, sessionCookie);
-  if (cookie === undefined) return undefined;
-  return ctx.storage.sessions.findActive(sha256Base64Url(cookie), ctx.now());
 }
 
 /** True when the session satisfies the request's login requirements (prompt=login handled by the caller). */

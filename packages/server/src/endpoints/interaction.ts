@@ -8,16 +8,17 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { browserCookie, readCookie, serializeCookie, sessionCookie } from '../http/cookies.ts';
+import { browserCookie, readCookie } from '../http/cookies.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
+import { checkPassword, currentSession, startSession } from '../http/login-session.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
-import { constantTimeEqual, randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import { constantTimeEqual, sha256Base64Url } from '../protocol/secrets.ts';
 import type { Client, Interaction, LoginSession } from '../storage/repositories.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
 import { consentPage, loginPage } from '../views/pages.ts';
-import { currentSession, needsConsent } from './authorize.ts';
+import { needsConsent } from './authorize.ts';
 
 const expired =
   'This sign-in request has expired or was already used. Go back to the application and start again.';
@@ -74,10 +75,10 @@ function renderLogin(
   reply: FastifyReply,
   loaded: Loaded,
   username: string | undefined,
-  error?: string,
+  error?: { message: string; status: number },
 ): void {
   reply
-    .code(error ? 401 : 200)
+    .code(error?.status ?? 200)
     .headers(pageSecurityHeaders)
     .send(
       loginPage({
@@ -85,7 +86,7 @@ function renderLogin(
         csrfToken: loaded.interaction.csrfToken,
         clientName: loaded.client.name,
         username,
-        error,
+        error: error?.message,
       }),
     );
 }
@@ -142,45 +143,22 @@ export function loginSubmit(ctx: ServerContext) {
     const params = formParams(request);
     checkCsrf(loaded.interaction, params.get('csrf'));
     const username = params.get('username');
-    const password = params.get('password');
-    if (username === undefined || password === undefined || username.length > 256 || password.length > 1024) {
-      renderLogin(ctx, reply, loaded, username?.slice(0, 256), 'Enter your username and password.');
+    const check = await checkPassword(ctx, username, params.get('password'), loaded.client.clientId);
+    if ('error' in check) {
+      renderLogin(ctx, reply, loaded, username?.slice(0, 256), {
+        message: check.error,
+        status: check.status,
+      });
       return;
     }
-    const user = await ctx.storage.users.findByUsername(username);
-    const valid = await ctx.passwords.verify(user?.passwordHash, password);
-    if (!valid || user === undefined) {
-      request.log.info({ event: 'login_failed', client_id: loaded.client.clientId }, 'login failed');
-      renderLogin(ctx, reply, loaded, username, 'The username or password is incorrect.');
-      return;
-    }
-
-    const now = ctx.now();
+    const { user } = check;
     // Without a consent step this login finishes the interaction: claim it before starting a session, so a
     // concurrent second submission of the form starts no session and sets no cookie.
     const consentNeeded = await needsConsent(ctx, loaded.client, loaded.interaction.request, user.id);
-    if (!consentNeeded && !(await ctx.storage.interactions.complete(loaded.interaction.id, now)))
+    if (!consentNeeded && !(await ctx.storage.interactions.complete(loaded.interaction.id, ctx.now())))
       throw new OAuthError('invalid_request', expired);
-    const previous = readCookie(request.headers.cookie, sessionCookie);
-    if (previous !== undefined) await ctx.storage.sessions.end(sha256Base64Url(previous), now);
-    const cookieValue = randomHandle();
-    const session: LoginSession = {
-      sid: randomHandle(16),
-      userId: user.id,
-      authTime: now,
-      amr: ['pwd'],
-      expiresAt: now + ctx.config.login.sessionTtl,
-    };
-    await ctx.storage.sessions.create(sha256Base64Url(cookieValue), session, now);
+    const session = await startSession(ctx, request, reply, user);
     await ctx.storage.interactions.attachSession(loaded.interaction.id, session.sid);
-    request.log.info(
-      { event: 'login', user_id: user.id, client_id: loaded.client.clientId },
-      'user logged in',
-    );
-    reply.header(
-      'set-cookie',
-      serializeCookie(sessionCookie, cookieValue, { sameSite: 'Lax', maxAge: ctx.config.login.sessionTtl }),
-    );
 
     if (consentNeeded) {
       reply
@@ -211,10 +189,7 @@ export function consentSubmit(ctx: ServerContext) {
     if (decision === 'deny') {
       if (!(await ctx.storage.interactions.complete(loaded.interaction.id, ctx.now())))
         throw new OAuthError('invalid_request', expired);
-      request.log.info(
-        { event: 'consent_denied', user_id: session.userId, client_id: loaded.client.clientId },
-        'consent denied',
-      );
+      ctx.audit('consent_denied', { user_id: session.userId, client_id: loaded.client.clientId });
       throw new AuthorizationRedirectError(
         'access_denied',
         'the user denied the request',
@@ -230,10 +205,11 @@ export function consentSubmit(ctx: ServerContext) {
       [...new Set([...previous, ...authorization.scopes])],
       ctx.now(),
     );
-    request.log.info(
-      { event: 'consent', user_id: session.userId, client_id: loaded.client.clientId },
-      'consent given',
-    );
+    ctx.audit('consent_granted', {
+      user_id: session.userId,
+      client_id: loaded.client.clientId,
+      scope: authorization.scopes.join(' '),
+    });
     await complete(ctx, reply, loaded.interaction, session);
   };
 }

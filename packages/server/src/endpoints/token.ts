@@ -17,7 +17,13 @@ export function tokenEndpoint(ctx: ServerContext) {
       throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
     }
     const params = toParams((request.body as RawParams | undefined) ?? {});
-    const client = await authenticateClient(request.headers.authorization, params, ctx.findClient);
+    const client = await authenticateClient(request.headers.authorization, params, ctx.findClient).catch(
+      (error: unknown) => {
+        ctx.audit('client_authentication_failed', { endpoint: 'token', client_id: params.get('client_id') });
+        throw error;
+      },
+    );
+    ctx.rateLimits.consume('tokenPerClient', client.clientId);
     const grantType = params.get('grant_type');
     if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
     const handler = grantHandlers.get(grantType);
@@ -26,6 +32,13 @@ export function tokenEndpoint(ctx: ServerContext) {
       throw new OAuthError('unauthorized_client', 'the client is not registered for this grant type');
     }
     const response = await handler.handle(ctx, client, params);
+    ctx.audit('token_issued', {
+      grant_type: grantType,
+      client_id: client.clientId,
+      scope: response.scope,
+      refresh_token: response.refresh_token !== undefined,
+      id_token: response.id_token !== undefined,
+    });
     reply.headers(noStoreHeaders).type('application/json').send(JSON.stringify(response));
   };
 }

@@ -27,6 +27,7 @@ export const authorizationCodeGrant: GrantHandler = {
     }
     if (record.consumedAt !== null) {
       await ctx.storage.transaction((repositories) => repositories.grants.revoke(record.grantId, now));
+      ctx.audit('authorization_code_reused', { client_id: client.clientId, grant_id: record.grantId });
       throw new OAuthError(
         'invalid_grant',
         'authorization code was already used; tokens issued from it are revoked',
@@ -43,6 +44,7 @@ export const authorizationCodeGrant: GrantHandler = {
     const outcome = await ctx.storage.transaction(async (repositories) => {
       if (!(await repositories.authorizationCodes.consume(codeHash, now))) {
         await repositories.grants.revoke(record.grantId, now);
+        ctx.audit('authorization_code_reused', { client_id: client.clientId, grant_id: record.grantId });
         return { reused: true as const };
       }
       const grant = await repositories.grants.find(record.grantId);

@@ -27,6 +27,7 @@ export const refreshTokenGrant: GrantHandler = {
       throw new OAuthError('invalid_grant', 'refresh token is invalid');
     if (record.consumedAt !== null) {
       await ctx.storage.transaction((repositories) => repositories.grants.revoke(record.grantId, now));
+      ctx.audit('refresh_token_reused', { client_id: client.clientId, grant_id: record.grantId });
       throw new OAuthError('invalid_grant', reuseMessage);
     }
     if (record.expiresAt <= now) throw new OAuthError('invalid_grant', 'refresh token has expired');
@@ -42,6 +43,7 @@ export const refreshTokenGrant: GrantHandler = {
     const outcome = await ctx.storage.transaction(async (repositories) => {
       if (!(await repositories.refreshTokens.consume(tokenHash, now))) {
         await repositories.grants.revoke(record.grantId, now);
+        ctx.audit('refresh_token_reused', { client_id: client.clientId, grant_id: record.grantId });
         return { reused: true as const };
       }
       const grant = await repositories.grants.find(record.grantId);

@@ -5,11 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, {
+  type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
   LogController,
 } from 'fastify';
+import pino from 'pino';
 import type { GatehouseConfig } from '../config/schema.ts';
 import { type Clock, endpointsFor, type ServerContext, systemClock } from '../context.ts';
 import { KeyStore, keyStoreOptions } from '../keys/keystore.ts';
@@ -19,8 +21,10 @@ import { ScopeCatalog } from '../protocol/scopes.ts';
 import { openStorage } from '../storage/index.ts';
 import { applyConfiguredEntities } from '../storage/seed.ts';
 import { sweepExpired } from '../storage/sweep.ts';
+import { createAudit, withRequestLogger } from './audit.ts';
 import { makeErrorHandler } from './error-handler.ts';
 import { loggerOptions } from './logging.ts';
+import { RateLimiter } from './rate-limit.ts';
 import { registerRoutes } from './routes.ts';
 
 /** One log line per request, written when it completes (Fastify's default writes two). */
@@ -39,6 +43,8 @@ class OneLinePerRequest extends LogController {
 
 export interface BuildOptions {
   clock?: Clock;
+  /** Where log lines go (default: standard output). */
+  logStream?: NodeJS.WritableStream;
 }
 
 export interface GatehouseServer {
@@ -65,6 +71,9 @@ export async function buildServer(
     throw error;
   }
 
+  const logger = options.logStream
+    ? pino(loggerOptions(config.logging.level), options.logStream)
+    : pino(loggerOptions(config.logging.level));
   const ctx: ServerContext = {
     config,
     issuer: config.issuer,
@@ -74,11 +83,13 @@ export async function buildServer(
     catalog: new ScopeCatalog(config),
     passwords,
     now,
+    audit: createAudit(logger),
+    rateLimits: new RateLimiter(config.rateLimits, now),
     findClient: (clientId) => storage.clients.find(clientId),
   };
 
   const app = Fastify({
-    logger: loggerOptions(config.logging.level),
+    loggerInstance: logger as FastifyBaseLogger,
     logController: new OneLinePerRequest({ requestIdLogLabel: 'request_id' }),
     genReqId: () => randomUUID(),
     trustProxy: config.server.trustProxy,
@@ -94,6 +105,18 @@ export async function buildServer(
       done(null, parseUrlEncoded(body as string));
     },
   );
+  app.addHook('onRequest', (request, _reply, done) => {
+    const rule = request.routeOptions.config?.ipRateLimit;
+    if (rule !== undefined) {
+      try {
+        ctx.rateLimits.consume(rule, request.ip);
+      } catch (error) {
+        done(error as Error);
+        return;
+      }
+    }
+    withRequestLogger(request.log, done);
+  });
   app.setErrorHandler(makeErrorHandler(config.issuer));
   app.setNotFoundHandler((_request, reply) => {
     reply

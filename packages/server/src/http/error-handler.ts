@@ -9,12 +9,15 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
 import { errorPage } from '../views/pages.ts';
+import type { RateLimitRule } from './rate-limit.ts';
 
 export type ErrorFormat = 'json' | 'bearer' | 'html';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     errorFormat?: ErrorFormat;
+    /** The per-IP rate limit rule applied before the handler runs. */
+    ipRateLimit?: RateLimitRule;
   }
 }
 
@@ -70,9 +73,15 @@ export function makeErrorHandler(issuer: string) {
       return;
     }
 
+    if (oauthError.retryAfter !== undefined) reply.header('retry-after', String(oauthError.retryAfter));
     const format = request.routeOptions.config?.errorFormat ?? 'json';
     if (format === 'html') {
-      const title = oauthError.status >= 500 ? 'Something went wrong' : 'This request cannot be completed';
+      const title =
+        oauthError.status === 429
+          ? 'Too many attempts'
+          : oauthError.status >= 500
+            ? 'Something went wrong'
+            : 'This request cannot be completed';
       reply
         .code(oauthError.status)
         .headers(pageSecurityHeaders)

@@ -4,6 +4,8 @@ import type { ServerContext } from '../context.ts';
 import { authorizeEndpoint } from '../endpoints/authorize.ts';
 import { discoveryDocument } from '../endpoints/discovery.ts';
 import { consentSubmit, interactionPage, loginSubmit } from '../endpoints/interaction.ts';
+import { introspectEndpoint } from '../endpoints/introspect.ts';
+import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
@@ -33,10 +35,18 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     handler: authorizeEndpoint(ctx),
   });
   app.get('/interaction/:id', { config: { errorFormat: 'html' } }, interactionPage(ctx));
-  app.post('/interaction/:id/login', { config: { errorFormat: 'html' } }, loginSubmit(ctx));
+  app.post(
+    '/interaction/:id/login',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    loginSubmit(ctx),
+  );
   app.post('/interaction/:id/consent', { config: { errorFormat: 'html' } }, consentSubmit(ctx));
 
-  app.post('/token', { config: { errorFormat: 'json' } }, tokenEndpoint(ctx));
+  app.post('/token', { config: { errorFormat: 'json', ipRateLimit: 'tokenPerIp' } }, tokenEndpoint(ctx));
+  app.post('/introspect', { config: { errorFormat: 'json' } }, introspectEndpoint(ctx));
+  app.post('/revoke', { config: { errorFormat: 'json', ipRateLimit: 'revokePerIp' } }, revokeEndpoint(ctx));
+  app.route({ method: ['GET', 'PUT', 'DELETE', 'PATCH'], url: '/introspect', handler: methodNotAllowed });
+  app.route({ method: ['GET', 'PUT', 'DELETE', 'PATCH'], url: '/revoke', handler: methodNotAllowed });
   app.route({ method: ['GET', 'PUT', 'DELETE', 'PATCH'], url: '/token', handler: methodNotAllowed });
   app.route({
     method: ['GET', 'POST'],

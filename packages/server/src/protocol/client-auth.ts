@@ -35,43 +35,58 @@ function parseBasic(header: string): { clientId: string; secret: string } {
 
 export type FindClient = (clientId: string) => Promise<Client | undefined>;
 
+export interface PresentedCredentials {
+  clientId: string;
+  secret: string | undefined;
+  method: Client['tokenEndpointAuthMethod'];
+}
+
+/** Reads the credentials a request presents, refusing requests that use two methods at once. */
+export function presentedCredentials(
+  authorization: string | undefined,
+  params: Params,
+): PresentedCredentials {
+  const bodyId = params.get('client_id');
+  const bodySecret = params.get('client_secret');
+  if (authorization !== undefined) {
+    if (bodySecret !== undefined) throw invalidClient('more than one client authentication method used');
+    const { clientId, secret } = parseBasic(authorization);
+    if (bodyId !== undefined && bodyId !== clientId)
+      throw invalidClient('client_id does not match the Authorization header');
+    return { clientId, secret, method: 'client_secret_basic' };
+  }
+  if (bodySecret !== undefined) {
+    if (bodyId === undefined) throw invalidClient('client_id is required with client_secret');
+    return { clientId: bodyId, secret: bodySecret, method: 'client_secret_post' };
+  }
+  if (bodyId !== undefined) return { clientId: bodyId, secret: undefined, method: 'none' };
+  throw invalidClient('client authentication is required');
+}
+
+/** Compares a presented secret with a stored SHA-256 hash in constant time (a missing hash still costs a hash). */
+export function secretMatches(secret: string, storedHash: string | null | undefined): boolean {
+  const matches = constantTimeEqual(sha256Base64Url(secret), storedHash ?? unknownClientHash);
+  return matches && storedHash !== null && storedHash !== undefined;
+}
+
 export async function authenticateClient(
   authorization: string | undefined,
   params: Params,
   findClient: FindClient,
 ): Promise<Client> {
-  const bodyId = params.get('client_id');
-  const bodySecret = params.get('client_secret');
-  let clientId: string;
-  let secret: string | undefined;
-  let method: Client['tokenEndpointAuthMethod'];
+  return verifyClientCredentials(presentedCredentials(authorization, params), findClient);
+}
 
-  if (authorization !== undefined) {
-    if (bodySecret !== undefined) throw invalidClient('more than one client authentication method used');
-    ({ clientId, secret } = parseBasic(authorization));
-    if (bodyId !== undefined && bodyId !== clientId)
-      throw invalidClient('client_id does not match the Authorization header');
-    method = 'client_secret_basic';
-  } else if (bodySecret !== undefined) {
-    if (bodyId === undefined) throw invalidClient('client_id is required with client_secret');
-    clientId = bodyId;
-    secret = bodySecret;
-    method = 'client_secret_post';
-  } else if (bodyId !== undefined) {
-    clientId = bodyId;
-    method = 'none';
-  } else {
-    throw invalidClient('client authentication is required');
-  }
-
-  const client = await findClient(clientId);
-  if (secret !== undefined) {
-    const matches = constantTimeEqual(sha256Base64Url(secret), client?.secretHash ?? unknownClientHash);
-    if (client === undefined || client.secretHash === null || !matches)
-      throw invalidClient('client authentication failed');
+export async function verifyClientCredentials(
+  credentials: PresentedCredentials,
+  findClient: FindClient,
+): Promise<Client> {
+  const client = await findClient(credentials.clientId);
+  if (credentials.secret !== undefined && !secretMatches(credentials.secret, client?.secretHash)) {
+    throw invalidClient('client authentication failed');
   }
   if (client === undefined) throw invalidClient('client authentication failed');
-  if (client.tokenEndpointAuthMethod !== method) {
+  if (client.tokenEndpointAuthMethod !== credentials.method) {
     throw invalidClient(`client must authenticate with ${client.tokenEndpointAuthMethod}`);
   }
   return client;

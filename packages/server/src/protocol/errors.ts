@@ -52,6 +52,8 @@ export interface OAuthErrorOptions {
   challenge?: 'Basic' | 'Bearer';
   /** RFC 6750 §3.1: a request with no credentials at all gets a challenge without an error code. */
   bareChallenge?: boolean;
+  /** Seconds for a Retry-After header (rate limiting). */
+  retryAfter?: number;
 }
 
 export class OAuthError extends Error {
@@ -60,6 +62,7 @@ export class OAuthError extends Error {
   readonly status: number;
   readonly challenge: 'Basic' | 'Bearer' | undefined;
   readonly bareChallenge: boolean;
+  readonly retryAfter: number | undefined;
 
   constructor(error: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(description);
@@ -69,6 +72,7 @@ export class OAuthError extends Error {
     this.status = options.status ?? defaultStatus[error];
     this.challenge = options.challenge;
     this.bareChallenge = options.bareChallenge ?? false;
+    this.retryAfter = options.retryAfter;
   }
 
   toJSON(): { error: string; error_description: string } {

@@ -1,0 +1,122 @@
+/**
+ * POST /introspect (RFC 7662), with signed JWT responses on request (RFC 9701).
+ *
+ * Callers authenticate: an API resource with its own secret, or a confidential client. An API sees only
+ * access tokens whose audience includes it; a client sees only tokens issued to it (access and refresh).
+ * Anything else (expired, revoked, garbage, another audience) is `{"active": false}` and nothing more, so
+ * the endpoint never tells a caller why. Resource servers call this on every uncached request: the path is
+ * one form parse, one hash comparison, one signature check with an imported key, and one indexed lookup.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.ts';
+import { noStoreHeaders } from '../http/error-handler.ts';
+import { presentedCredentials, secretMatches, verifyClientCredentials } from '../protocol/client-auth.ts';
+import { OAuthError } from '../protocol/errors.ts';
+import { type RawParams, toParams } from '../protocol/params.ts';
+import { sha256Base64Url } from '../protocol/secrets.ts';
+import { signJwt } from '../tokens/jwt.ts';
+import { type AccessTokenClaims, validateAccessToken } from '../tokens/validate.ts';
+
+type Caller = { kind: 'resource'; id: string } | { kind: 'client'; id: string };
+
+const inactive = JSON.stringify({ active: false });
+const jwtMediaType = 'application/token-introspection+jwt';
+
+function audiences(claims: AccessTokenClaims): string[] {
+  return Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+}
+
+async function refreshTokenDescription(ctx: ServerContext, token: string, caller: Caller) {
+  if (caller.kind !== 'client' || !/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
+  const record = await ctx.storage.refreshTokens.find(sha256Base64Url(token));
+  const now = ctx.now();
+  if (
+    record === undefined ||
+    record.clientId !== caller.id ||
+    record.consumedAt !== null ||
+    record.expiresAt <= now
+  )
+    return undefined;
+  const grant = await ctx.storage.grants.find(record.grantId);
+  if (grant === undefined || grant.revokedAt !== null) return undefined;
+  return {
+    active: true,
+    token_type: 'refresh_token',
+    scope: record.scope.join(' '),
+    client_id: record.clientId,
+    sub: record.userId,
+    iss: ctx.issuer,
+    iat: record.createdAt,
+    exp: record.expiresAt,
+    auth_time: record.authTime,
+  };
+}
+
+async function describe(ctx: ServerContext, token: string, caller: Caller, hint: string | undefined) {
+  const access = async () => {
+    const claims = await validateAccessToken(ctx, token);
+    if (claims === undefined) return undefined;
+    const visible =
+      caller.kind === 'resource' ? audiences(claims).includes(caller.id) : claims.client_id === caller.id;
+    if (!visible) return undefined;
+    const { grant_id: _grantId, ...published } = claims;
+    return { active: true, token_type: 'Bearer', ...published };
+  };
+  if (hint === 'refresh_token')
+    return (await refreshTokenDescription(ctx, token, caller)) ?? (await access());
+  return (await access()) ?? (await refreshTokenDescription(ctx, token, caller));
+}
+
+export function introspectEndpoint(ctx: ServerContext) {
+  const resourceSecrets = new Map(
+    ctx.config.apiResources
+      .filter((resource) => resource.secret !== undefined)
+      .map((resource) => [resource.id, sha256Base64Url(resource.secret!)]),
+  );
+
+  async function authenticate(request: FastifyRequest, params: ReturnType<typeof toParams>): Promise<Caller> {
+    const credentials = presentedCredentials(request.headers.authorization, params);
+    const resourceHash = resourceSecrets.get(credentials.clientId);
+    if (resourceHash !== undefined && credentials.secret !== undefined) {
+      if (!secretMatches(credentials.secret, resourceHash)) {
+        throw new OAuthError('invalid_client', 'client authentication failed', { challenge: 'Basic' });
+      }
+      return { kind: 'resource', id: credentials.clientId };
+    }
+    const client = await verifyClientCredentials(credentials, ctx.findClient);
+    if (client.tokenEndpointAuthMethod === 'none') {
+      throw new OAuthError('invalid_client', 'public clients cannot use introspection', {
+        challenge: 'Basic',
+      });
+    }
+    return { kind: 'client', id: client.clientId };
+  }
+
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!request.headers['content-type']?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+      throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+    }
+    const params = toParams((request.body as RawParams | undefined) ?? {});
+    const caller = await authenticate(request, params);
+    ctx.rateLimits.consume('introspectPerCaller', caller.id);
+    const token = params.get('token');
+    if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
+    const description = (await describe(ctx, token, caller, params.get('token_type_hint'))) ?? {
+      active: false,
+    };
+
+    reply.headers(noStoreHeaders);
+    if (request.headers.accept?.includes(jwtMediaType)) {
+      const now = ctx.now();
+      const response = signJwt(ctx.keys.signingKey(now), 'token-introspection+jwt', {
+        iss: ctx.issuer,
+        aud: caller.id,
+        iat: now,
+        token_introspection: description,
+      });
+      reply.type(jwtMediaType).send(response);
+      return;
+    }
+    reply.type('application/json').send(description.active ? JSON.stringify(description) : inactive);
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * The login session shared by every page that signs a user in (authorization login, device verification,
+ * logout): reading the session cookie, checking a password with per-username throttling, and starting a
+ * session. The session is a server-side record; the browser holds a random 256-bit id whose SHA-256 hash
+ * is the record's key.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.ts';
+import { OAuthError } from '../protocol/errors.ts';
+import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import type { LoginSession, User } from '../storage/repositories.ts';
+import { readCookie, serializeCookie, sessionCookie } from './cookies.ts';
+
+export async function currentSession(
+  ctx: ServerContext,
+  request: FastifyRequest,
+): Promise<LoginSession | undefined> {
+  const cookie = readCookie(request.headers.cookie, sessionCookie);
+  if (cookie === undefined) return undefined;
+  return ctx.storage.sessions.findActive(sha256Base64Url(cookie), ctx.now());
+}
+
+export type PasswordCheck = { user: User } | { error: string; status: 401 | 429 };
+
+/**
+ * Checks a username and password. Failures are counted per username (existing or not, so the lock reveals
+ * nothing); after `loginFreeFailures` each failure locks the username for a doubling delay.
+ */
+export async function checkPassword(
+  ctx: ServerContext,
+  username: string | undefined,
+  password: string | undefined,
+  clientId: string | undefined,
+): Promise<PasswordCheck> {
+  if (username === undefined || password === undefined || username.length > 256 || password.length > 1024) {
+    return { error: 'Enter your username and password.', status: 401 };
+  }
+  const throttleKey = `login:${username.toLowerCase()}`;
+  const locked = ctx.rateLimits.lockedFor(throttleKey);
+  if (locked > 0) {
+    ctx.audit('login_throttled', { client_id: clientId, retry_after: locked });
+    return { error: `Too many failed sign-in attempts. Try again in ${locked} seconds.`, status: 429 };
+  }
+  const user = await ctx.storage.users.findByUsername(username);
+  const valid = await ctx.passwords.verify(user?.passwordHash, password);
+  if (!valid || user === undefined) {
+    const { loginFreeFailures, loginMaxDelay } = ctx.config.rateLimits;
+    const failures = ctx.rateLimits.recordFailure(throttleKey, loginFreeFailures, loginMaxDelay);
+    ctx.audit('login_failed', { client_id: clientId, failures });
+    return { error: 'The username or password is incorrect.', status: 401 };
+  }
+  ctx.rateLimits.clearFailures(throttleKey);
+  return { user };
+}
+
+/** Starts a new session for `user` (ending the browser's previous one) and sets its cookie. */
+export async function startSession(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  user: User,
+): Promise<LoginSession> {
+  const now = ctx.now();
+  const previous = readCookie(request.headers.cookie, sessionCookie);
+  if (previous !== undefined) await ctx.storage.sessions.end(sha256Base64Url(previous), now);
+  const cookieValue = randomHandle();
+  const session: LoginSession = {
+    sid: randomHandle(16),
+    userId: user.id,
+    authTime: now,
+    amr: ['pwd'],
+    expiresAt: now + ctx.config.login.sessionTtl,
+  };
+  await ctx.storage.sessions.create(sha256Base64Url(cookieValue), session, now);
+  ctx.audit('login_succeeded', { user_id: user.id, sid: session.sid });
+  reply.header(
+    'set-cookie',
+    serializeCookie(sessionCookie, cookieValue, { sameSite: 'Lax', maxAge: ctx.config.login.sessionTtl }),
+  );
+  return session;
+}
+
+/** An OAuthError for a page, carrying the 429 of a throttled login. */
+export function loginError(check: { error: string; status: 401 | 429 }): OAuthError | undefined {
+  return check.status === 429
+    ? new OAuthError('temporarily_unavailable', check.error, { status: 429 })
+    : undefined;
+}
