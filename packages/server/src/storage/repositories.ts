@@ -297,6 +297,17 @@ export class SessionRepository {
       .where('ended_at', 'is', null)
       .execute();
   }
+
+  /** Ends the session with this sid; true only for the one caller that ended it (a logout runs once). */
+  async endBySid(sid: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('sessions')
+      .set({ ended_at: now })
+      .where('sid', '=', sid)
+      .where('ended_at', 'is', null)
+      .executeTakeFirst();
+    return affected(result) === 1;
+  }
 }
 
 export class InteractionRepository {
@@ -405,9 +416,7 @@ export class GrantRepository {
       .execute();
   }
 
-  async find(id: string): Promise<Grant | undefined> {
-    const row = await this.db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!row) return undefined;
+  private static fromRow(row: Database['grants']): Grant {
     return {
       id: row.id,
       clientId: row.client_id,
@@ -418,6 +427,22 @@ export class GrantRepository {
       createdAt: Number(row.created_at),
       revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
     };
+  }
+
+  async find(id: string): Promise<Grant | undefined> {
+    const row = await this.db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && GrantRepository.fromRow(row);
+  }
+
+  /** Every grant made in one login session (revoked ones included), oldest first. */
+  async listBySid(sid: string): Promise<Grant[]> {
+    const rows = await this.db
+      .selectFrom('grants')
+      .selectAll()
+      .where('sid', '=', sid)
+      .orderBy('created_at')
+      .execute();
+    return rows.map(GrantRepository.fromRow);
   }
 
   /**
