@@ -4,6 +4,8 @@
  */
 import type { GatehouseConfig } from './config/schema.ts';
 import type { Audit } from './http/audit.ts';
+import type { CorsPolicy } from './http/cors.ts';
+import type { Metrics } from './http/metrics.ts';
 import type { RateLimiter } from './http/rate-limit.ts';
 import type { KeyStore } from './keys/keystore.ts';
 import type { PasswordHasher } from './protocol/passwords.ts';
@@ -39,6 +41,8 @@ export interface ServerContext {
   now: Clock;
   audit: Audit;
   rateLimits: RateLimiter;
+  metrics: Metrics;
+  cors: CorsPolicy;
   findClient(clientId: string): Promise<Client | undefined>;
 }
 

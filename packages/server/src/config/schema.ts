@@ -211,6 +211,13 @@ export const configSchema = z
         backchannelAttempts: z.number().int().min(1).max(10).default(3),
       })
       .prefault({}),
+    metrics: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** When set, /metrics requires `Authorization: Bearer <token>` (at least 32 characters). */
+        bearerToken: z.string().min(32).optional(),
+      })
+      .prefault({}),
     logging: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

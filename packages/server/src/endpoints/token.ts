@@ -32,6 +32,7 @@ export function tokenEndpoint(ctx: ServerContext) {
       throw new OAuthError('unauthorized_client', 'the client is not registered for this grant type');
     }
     const response = await handler.handle(ctx, client, params);
+    ctx.metrics.tokenIssued(grantType);
     ctx.audit('token_issued', {
       grant_type: grantType,
       client_id: client.clientId,

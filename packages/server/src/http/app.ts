@@ -22,13 +22,22 @@ import { openStorage } from '../storage/index.ts';
 import { applyConfiguredEntities } from '../storage/seed.ts';
 import { sweepExpired } from '../storage/sweep.ts';
 import { createAudit, withRequestLogger } from './audit.ts';
+import { CorsPolicy } from './cors.ts';
 import { makeErrorHandler } from './error-handler.ts';
 import { loggerOptions } from './logging.ts';
+import { Metrics } from './metrics.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { registerRoutes } from './routes.ts';
 
-/** One log line per request, written when it completes (Fastify's default writes two). */
+/**
+ * One log line per request, written when it completes (Fastify's default writes two), and the request's
+ * metrics, so the hot path pays for one completion hook.
+ */
 class OneLinePerRequest extends LogController {
+  constructor(private readonly metrics: Metrics) {
+    super({ requestIdLogLabel: 'request_id' });
+  }
+
   override incomingRequest(): void {}
   override requestCompleted(
     error: Error | null | undefined,
@@ -36,6 +45,12 @@ class OneLinePerRequest extends LogController {
     reply: FastifyReply,
   ): void {
     const line = { req: request, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    this.metrics.requestCompleted(
+      request.routeOptions.url ?? 'unmatched',
+      request.method,
+      reply.statusCode,
+      reply.elapsedTime,
+    );
     if (error) request.log.error({ ...line, err: error }, 'request failed');
     else request.log.info(line, 'request');
   }
@@ -85,12 +100,14 @@ export async function buildServer(
     now,
     audit: createAudit(logger),
     rateLimits: new RateLimiter(config.rateLimits, now),
+    metrics: new Metrics(config.metrics.enabled),
+    cors: new CorsPolicy(config.clients.flatMap((client) => client.corsOrigins)),
     findClient: (clientId) => storage.clients.find(clientId),
   };
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    logController: new OneLinePerRequest({ requestIdLogLabel: 'request_id' }),
+    logController: new OneLinePerRequest(ctx.metrics),
     genReqId: () => randomUUID(),
     trustProxy: config.server.trustProxy,
     bodyLimit: config.server.bodyLimit,

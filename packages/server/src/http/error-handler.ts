@@ -18,6 +18,8 @@ declare module 'fastify' {
     errorFormat?: ErrorFormat;
     /** The per-IP rate limit rule applied before the handler runs. */
     ipRateLimit?: RateLimitRule;
+    /** Browser-callable endpoint: CORS headers for registered origins. */
+    cors?: boolean;
   }
 }
 

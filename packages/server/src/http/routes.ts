@@ -1,5 +1,5 @@
 /** Every route of the server, in one list. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { authorizeEndpoint } from '../endpoints/authorize.ts';
 import { discoveryDocument } from '../endpoints/discovery.ts';
@@ -9,19 +9,27 @@ import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
+import { constantTimeEqual } from '../protocol/secrets.ts';
 
 export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const discovery = JSON.stringify(discoveryDocument(ctx));
-  const serveDiscovery = async (_request: unknown, reply: import('fastify').FastifyReply) => {
+  const serveDiscovery = async (_request: FastifyRequest, reply: FastifyReply) => {
     reply.header('cache-control', 'public, max-age=300').type('application/json').send(discovery);
   };
   const methodNotAllowed = async () => {
     throw new OAuthError('method_not_allowed', 'method not allowed');
   };
+  const otherMethods = ['PUT', 'DELETE', 'PATCH'] as const;
 
-  app.get('/.well-known/openid-configuration', serveDiscovery);
-  app.get('/.well-known/oauth-authorization-server', serveDiscovery);
-  app.get('/jwks', async (_request, reply) => {
+  // Browser-callable endpoints: CORS for registered origins (http/cors.ts).
+  app.addHook('onSend', async (request, reply) => {
+    if (request.routeOptions.config?.cors) ctx.cors.decorate(request, reply);
+  });
+  const cors = { cors: true };
+
+  app.get('/.well-known/openid-configuration', { config: cors }, serveDiscovery);
+  app.get('/.well-known/oauth-authorization-server', { config: cors }, serveDiscovery);
+  app.get('/jwks', { config: cors }, async (_request, reply) => {
     reply
       .header('cache-control', 'public, max-age=300')
       .type('application/jwk-set+json')
@@ -31,7 +39,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.route({
     method: ['GET', 'POST'],
     url: '/authorize',
-    config: { errorFormat: 'html' },
+    config: { errorFormat: 'html', ipRateLimit: 'authorizePerIp' },
     handler: authorizeEndpoint(ctx),
   });
   app.get('/interaction/:id', { config: { errorFormat: 'html' } }, interactionPage(ctx));
@@ -42,22 +50,50 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   );
   app.post('/interaction/:id/consent', { config: { errorFormat: 'html' } }, consentSubmit(ctx));
 
-  app.post('/token', { config: { errorFormat: 'json', ipRateLimit: 'tokenPerIp' } }, tokenEndpoint(ctx));
-  app.post('/introspect', { config: { errorFormat: 'json' } }, introspectEndpoint(ctx));
-  app.post('/revoke', { config: { errorFormat: 'json', ipRateLimit: 'revokePerIp' } }, revokeEndpoint(ctx));
-  app.route({ method: ['GET', 'PUT', 'DELETE', 'PATCH'], url: '/introspect', handler: methodNotAllowed });
-  app.route({ method: ['GET', 'PUT', 'DELETE', 'PATCH'], url: '/revoke', handler: methodNotAllowed });
-  app.route({ method: ['GET', 'PUT', 'DELETE', 'PATCH'], url: '/token', handler: methodNotAllowed });
+  app.post(
+    '/token',
+    { config: { errorFormat: 'json', ipRateLimit: 'tokenPerIp', ...cors } },
+    tokenEndpoint(ctx),
+  );
+  app.route({ method: ['GET', ...otherMethods], url: '/token', handler: methodNotAllowed });
   app.route({
     method: ['GET', 'POST'],
     url: '/userinfo',
-    config: { errorFormat: 'bearer' },
+    config: { errorFormat: 'bearer', ...cors },
     handler: userinfoEndpoint(ctx),
   });
+  app.post(
+    '/revoke',
+    { config: { errorFormat: 'json', ipRateLimit: 'revokePerIp', ...cors } },
+    revokeEndpoint(ctx),
+  );
+  app.route({ method: ['GET', ...otherMethods], url: '/revoke', handler: methodNotAllowed });
+  app.post('/introspect', { config: { errorFormat: 'json' } }, introspectEndpoint(ctx));
+  app.route({ method: ['GET', ...otherMethods], url: '/introspect', handler: methodNotAllowed });
+
+  for (const url of [
+    '/.well-known/openid-configuration',
+    '/.well-known/oauth-authorization-server',
+    '/jwks',
+    '/token',
+    '/userinfo',
+    '/revoke',
+  ]) {
+    app.options(url, { config: cors }, async (request, reply) => ctx.cors.preflight(request, reply));
+  }
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     await ctx.storage.db.selectFrom('clients').select('client_id').limit(1).execute();
     reply.send({ status: 'ready' });
   });
+  if (ctx.config.metrics.enabled) {
+    const token = ctx.config.metrics.bearerToken;
+    app.get('/metrics', { config: { errorFormat: 'bearer' } }, async (request, reply) => {
+      if (token !== undefined && !constantTimeEqual(request.headers.authorization ?? '', `Bearer ${token}`)) {
+        throw new OAuthError('invalid_token', 'a valid metrics token is required');
+      }
+      reply.type('text/plain; version=0.0.4').send(await ctx.metrics.render());
+    });
+  }
 }
