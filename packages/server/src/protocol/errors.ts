@@ -23,7 +23,11 @@ export type OAuthErrorCode =
   | 'invalid_token'
   | 'insufficient_scope'
   | 'not_found'
-  | 'method_not_allowed';
+  | 'method_not_allowed'
+  // RFC 8628 §3.5: device authorization grant polling.
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'expired_token';
 
 const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -44,6 +48,9 @@ const defaultStatus: Record<OAuthErrorCode, number> = {
   insufficient_scope: 403,
   not_found: 404,
   method_not_allowed: 405,
+  authorization_pending: 400,
+  slow_down: 400,
+  expired_token: 400,
 };
 
 export interface OAuthErrorOptions {
