@@ -72,7 +72,12 @@ export class RateLimiter {
     if (!this.limits.enabled) return 0;
     const now = this.now();
     if (this.failures.size >= maxEntries) this.prune(now);
-    const entry = this.failures.get(key) ?? { count: 0, lockedUntil: 0, forgetAt: 0 };
+    const previous = this.failures.get(key);
+    // A count past its forget time starts over (as documented above), whether or not pruning has run.
+    const entry =
+      previous !== undefined && (previous.forgetAt > now || previous.lockedUntil > now)
+        ? previous
+        : { count: 0, lockedUntil: 0, forgetAt: 0 };
     entry.count += 1;
     entry.forgetAt = now + maxDelay;
     if (entry.count > freeFailures) {
