@@ -356,6 +356,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Children run in their own process groups; never leave one behind, whatever ends the harness.
+  process.on('exit', killAllTrackedSync);
 
   progress(
     `node ${process.version}, ${cpus().length} CPUs (1-min load average ${loadavg()[0]!.toFixed(2)}), ` +
