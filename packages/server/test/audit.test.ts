@@ -1,0 +1,68 @@
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  basic,
+  codeFlowTokens,
+  form,
+  password,
+  startServer,
+  type TestServer,
+  tokenRequest,
+  webSecret,
+} from './helpers.ts';
+
+const lines: Record<string, unknown>[] = [];
+let server: TestServer;
+beforeAll(async () => {
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of chunk.toString().split('\n'))
+        if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  server = await startServer({ logging: { level: 'info' } }, { logStream: stream });
+});
+afterAll(() => server.close());
+
+const events = (name: string) => lines.filter((line) => line.audit === name);
+
+describe('audit events', () => {
+  it('records logins, consent, issued tokens, reuse, revocation and failed client authentication, without secrets', async () => {
+    const { tokens } = await codeFlowTokens(server);
+    const web = basic('web-app', webSecret);
+    const refreshToken = tokens.body.refresh_token as string;
+    await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, web);
+    await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, web);
+    await tokenRequest(server, { grant_type: 'client_credentials' }, basic('service-a', 'wrong-secret'));
+    const { tokens: second } = await codeFlowTokens(server);
+    await server.app.inject({
+      method: 'POST',
+      url: '/revoke',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: web },
+      payload: form({ token: second.body.refresh_token as string }),
+    });
+
+    expect(events('login_succeeded').length).toBeGreaterThanOrEqual(1);
+    expect(events('consent_granted')[0]).toMatchObject({ client_id: 'web-app' });
+    expect(events('token_issued').map((event) => event.grant_type)).toEqual(
+      expect.arrayContaining(['authorization_code', 'refresh_token']),
+    );
+    expect(events('refresh_token_reused')).toHaveLength(1);
+    expect(events('client_authentication_failed')[0]).toMatchObject({ endpoint: 'token' });
+    expect(events('token_revoked')[0]).toMatchObject({ token_type: 'refresh_token', client_id: 'web-app' });
+    for (const event of lines.filter((line) => line.audit !== undefined)) {
+      expect(typeof event.request_id).toBe('string');
+    }
+    const text = JSON.stringify(lines);
+    for (const secret of [
+      refreshToken,
+      tokens.body.access_token as string,
+      webSecret,
+      password,
+      'wrong-secret',
+    ]) {
+      expect(text).not.toContain(secret);
+    }
+  });
+});

@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  basic,
+  serviceSecret,
+  startServer,
+  type TestServer,
+  testConfig,
+  tokenRequest,
+  webSecret,
+} from './helpers.ts';
+
+const metricsToken = 'metrics-token-0123456789-abcdefghijklmnopqrstuvwxyz';
+let server: TestServer;
+beforeAll(async () => {
+  const clients = (testConfig().clients as Record<string, unknown>[]).map((client) =>
+    client.clientId === 'web-app' ? { ...client, corsOrigins: ['https://spa.example.com'] } : client,
+  );
+  server = await startServer({ clients, metrics: { bearerToken: metricsToken } });
+});
+afterAll(() => server.close());
+
+describe('CORS', () => {
+  it('answers a preflight from a registered origin on browser endpoints', async () => {
+    for (const url of ['/token', '/userinfo', '/revoke', '/jwks', '/.well-known/openid-configuration']) {
+      const response = await server.app.inject({
+        method: 'OPTIONS',
+        url,
+        headers: { origin: 'https://spa.example.com', 'access-control-request-method': 'POST' },
+      });
+      expect(response.statusCode).toBe(204);
+      expect(response.headers['access-control-allow-origin']).toBe('https://spa.example.com');
+      expect(response.headers['access-control-allow-methods']).toBe('GET, POST');
+      expect(response.headers['access-control-allow-credentials']).toBeUndefined();
+    }
+  });
+
+  it('gives no CORS headers to other origins', async () => {
+    const response = await server.app.inject({
+      method: 'OPTIONS',
+      url: '/token',
+      headers: { origin: 'https://evil.example.com' },
+    });
+    expect(response.headers['access-control-allow-origin']).toBeUndefined();
+    const jwks = await server.app.inject({ url: '/jwks', headers: { origin: 'https://evil.example.com' } });
+    expect(jwks.headers['access-control-allow-origin']).toBeUndefined();
+    expect(jwks.headers.vary).toBe('Origin');
+  });
+
+  it('decorates actual responses, including errors, for a registered origin', async () => {
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/token',
+      headers: { origin: 'https://spa.example.com', 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'grant_type=client_credentials',
+    });
+    expect(response.statusCode).toBe(401);
+    expect(response.headers['access-control-allow-origin']).toBe('https://spa.example.com');
+    expect(response.headers['access-control-expose-headers']).toContain('WWW-Authenticate');
+  });
+
+  it('never applies to /authorize, the login pages or introspection', async () => {
+    for (const url of ['/authorize', '/interaction/x', '/introspect']) {
+      const response = await server.app.inject({
+        method: 'OPTIONS',
+        url,
+        headers: { origin: 'https://spa.example.com' },
+      });
+      expect(response.headers['access-control-allow-origin']).toBeUndefined();
+    }
+    const authorize = await server.app.inject({
+      url: '/authorize?client_id=web-app',
+      headers: { origin: 'https://spa.example.com' },
+    });
+    expect(authorize.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});
+
+describe('metrics', () => {
+  it('requires the configured bearer token', async () => {
+    expect((await server.app.inject({ url: '/metrics' })).statusCode).toBe(401);
+    expect(
+      (await server.app.inject({ url: '/metrics', headers: { authorization: 'Bearer wrong' } })).statusCode,
+    ).toBe(401);
+  });
+
+  it('counts requests by route and status, latency, and tokens by grant type', async () => {
+    await tokenRequest(server, { grant_type: 'client_credentials' }, basic('service-a', serviceSecret));
+    await tokenRequest(server, { grant_type: 'client_credentials' }, basic('service-a', serviceSecret));
+    await tokenRequest(server, { grant_type: 'client_credentials' }, basic('web-app', webSecret));
+    await server.app.inject({ url: '/interaction/abc' });
+    const response = await server.app.inject({
+      url: '/metrics',
+      headers: { authorization: `Bearer ${metricsToken}` },
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^text\/plain/);
+    const text = response.body;
+    expect(text).toContain('gatehouse_tokens_issued_total{grant_type="client_credentials"} 2');
+    expect(text).toMatch(/gatehouse_http_requests_total\{route="\/token",method="POST",status="200"\} 2/);
+    expect(text).toMatch(/gatehouse_http_requests_total\{route="\/token",method="POST",status="400"\} 1/);
+    expect(text).toContain('route="/interaction/:id"');
+    expect(text).toContain('gatehouse_http_request_duration_seconds_bucket');
+    expect(text).toContain('gatehouse_process_cpu_seconds_total');
+  });
+});
