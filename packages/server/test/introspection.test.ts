@@ -56,7 +56,7 @@ async function introspect(
     status: response.statusCode,
     headers: response.headers,
     text: response.body,
-    body: response.headers['content-type']?.startsWith('application/json')
+    body: String(response.headers['content-type']).startsWith('application/json')
       ? (JSON.parse(response.body) as Record<string, unknown>)
       : {},
   };
