@@ -1,0 +1,97 @@
+/**
+ * A fetch that sends an access token: `Authorization: Bearer` (RFC 6750 §2.1) or `Authorization: DPoP`
+ * with a proof bound to the token by `ath` (RFC 9449 §7.1). On a 401 whose challenge says
+ * `error="invalid_token"` (RFC 6750 §3.1) it gets a new token once and retries once; on
+ * `error="use_dpop_nonce"` with a `DPoP-Nonce` header (RFC 9449 §9) it retries once with that nonce.
+ * Request bodies must be replayable (string, URLSearchParams, Buffer, ...), not streams.
+ */
+import { createDPoPProof, type DPoPKey, rememberDPoPNonce } from './dpop.ts';
+import { GatehouseClientError } from './errors.ts';
+import { type Clock, systemClock } from './oauth-client.ts';
+import type { AccessTokenSource } from './token-manager.ts';
+
+export interface AuthenticatedFetchOptions {
+  /** The DPoP key the tokens are bound to; required for `DPoP` tokens. */
+  dpop?: DPoPKey;
+  /** Default the global fetch. */
+  fetch?: typeof fetch;
+  /** Milliseconds per attempt before giving up with `timeout`; default 30 000. */
+  timeout?: number;
+  clock?: Clock;
+}
+
+/** The `error` parameter of a WWW-Authenticate challenge. */
+function challengeError(header: string | null): string | undefined {
+  if (header === null) return undefined;
+  return /(?:^|[\s,])error="([^"]*)"/.exec(header)?.[1];
+}
+
+/** Returns a fetch function that authenticates every request with a token from `source`. */
+export function authenticatedFetch(
+  source: AccessTokenSource,
+  options: AuthenticatedFetchOptions = {},
+): (input: string | URL, init?: RequestInit) => Promise<Response> {
+  const doFetch = options.fetch ?? fetch;
+  const clock = options.clock ?? systemClock;
+  const timeout = options.timeout ?? 30_000;
+  return async (input, init = {}) => {
+    const url = String(input);
+    const method = (init.method ?? 'GET').toUpperCase();
+    const signal = init.signal ?? undefined;
+    let token = await source.getAccessToken(signal ? { signal } : {});
+    let renewed = false;
+    let nonceRetried = false;
+    for (;;) {
+      const headers = new Headers(init.headers);
+      const isDPoP = token.type.toLowerCase() === 'dpop';
+      if (isDPoP) {
+        if (options.dpop === undefined) {
+          throw new GatehouseClientError('unsupported', 'a DPoP-bound token needs the DPoP key');
+        }
+        headers.set('authorization', `DPoP ${token.value}`);
+        headers.set(
+          'dpop',
+          await createDPoPProof(options.dpop, { method, url, accessToken: token.value, now: clock() }),
+        );
+      } else {
+        headers.set('authorization', `Bearer ${token.value}`);
+      }
+      const timeoutSignal = AbortSignal.timeout(timeout);
+      let response: Response;
+      try {
+        response = await doFetch(url, {
+          ...init,
+          headers,
+          signal: signal ? AbortSignal.any([signal, timeoutSignal]) : timeoutSignal,
+        });
+      } catch (error) {
+        if (signal?.aborted)
+          throw new GatehouseClientError('aborted', `request to ${url} was aborted`, { cause: error });
+        if (timeoutSignal.aborted) {
+          throw new GatehouseClientError('timeout', `${url} did not answer within ${timeout} ms`, {
+            cause: error,
+          });
+        }
+        throw new GatehouseClientError('network_error', `request to ${url} failed`, { cause: error });
+      }
+      const gotNonce =
+        isDPoP && options.dpop !== undefined && rememberDPoPNonce(options.dpop, url, response.headers);
+      if (response.status !== 401) return response;
+      const error = challengeError(response.headers.get('www-authenticate'));
+      if (error === 'use_dpop_nonce' && gotNonce && !nonceRetried) {
+        nonceRetried = true;
+        await response.body?.cancel();
+        continue;
+      }
+      if (error === 'invalid_token' && !renewed) {
+        renewed = true;
+        await response.body?.cancel();
+        token = await source.getAccessToken(
+          signal ? { rejected: token.value, signal } : { rejected: token.value },
+        );
+        continue;
+      }
+      return response;
+    }
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * ID Token validation (OpenID Connect Core §3.1.3.7, §3.1.3.8 at_hash, §2 claims): signature with the
+ * issuer's JWKS (RFC 7517), `iss`, `aud` containing the client, `azp` when present or when there are
+ * several audiences, `exp` and `iat` within the clock tolerance, `nonce` when one was sent, and `at_hash`
+ * when present. The JWKS is fetched through the client's HTTP settings and fetched again when a `kid` is
+ * unknown (after key rotation), at most once per 30 seconds.
+ */
+import { createHash } from 'node:crypto';
+import {
+  type CryptoKey,
+  createLocalJWKSet,
+  type JSONWebKeySet,
+  type JWTPayload,
+  errors as joseErrors,
+  jwtVerify,
+  type ProtectedHeaderParameters,
+} from 'jose';
+import { GatehouseClientError } from './errors.ts';
+import { type HttpOptions, httpRequest, oauthJson } from './http.ts';
+
+/** Claims of a validated ID Token. */
+export interface IdTokenClaims extends JWTPayload {
+  iss: string;
+  sub: string;
+  aud: string | string[];
+  exp: number;
+  iat: number;
+  nonce?: string;
+  azp?: string;
+  at_hash?: string;
+  auth_time?: number;
+  sid?: string;
+  [claim: string]: unknown;
+}
+
+type KeyResolver = ReturnType<typeof createLocalJWKSet>;
+
+/** The issuer's signing keys, refreshed on an unknown `kid`. */
+export class JwksCache {
+  private keys: Promise<KeyResolver> | undefined;
+  private fetchedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly uri: string,
+    private readonly http: HttpOptions,
+    private readonly now: () => number,
+  ) {}
+
+  private load(): Promise<KeyResolver> {
+    this.fetchedAt = this.now();
+    const keys = httpRequest(
+      this.uri,
+      { method: 'GET', headers: { accept: 'application/json' } },
+      this.http,
+    ).then((response) => {
+      const body = oauthJson(response, this.uri);
+      if (!Array.isArray(body.keys)) {
+        throw new GatehouseClientError('invalid_response', `${this.uri} is not a JWK Set`);
+      }
+      return createLocalJWKSet(body as unknown as JSONWebKeySet);
+    });
+    keys.catch(() => {
+      if (this.keys === keys) this.keys = undefined;
+    });
+    this.keys = keys;
+    return keys;
+  }
+
+  /** A key resolver for jose's `jwtVerify`. */
+  async resolve(header: ProtectedHeaderParameters): Promise<CryptoKey> {
+    const resolver = await (this.keys ?? this.load());
+    try {
+      return await resolver(header);
+    } catch (error) {
+      if (!(error instanceof joseErrors.JWKSNoMatchingKey) || this.now() - this.fetchedAt < 30) throw error;
+      return (await this.load())(header);
+    }
+  }
+}
+
+/** Hash for at_hash by the ID Token's `alg` (Core §3.1.3.6). */
+function hashFor(alg: string): string {
+  if (/384$/.test(alg)) return 'sha384';
+  if (/512$/.test(alg) || alg === 'EdDSA' || alg === 'Ed25519') return 'sha512';
+  return 'sha256';
+}
+
+/** Left half of the hash of the access token, base64url (Core §3.1.3.6 at_hash). */
+export function accessTokenHash(accessToken: string, alg: string): string {
+  const digest = createHash(hashFor(alg)).update(accessToken, 'ascii').digest();
+  return digest.subarray(0, digest.length / 2).toString('base64url');
+}
+
+export interface IdTokenExpectations {
+  issuer: string;
+  clientId: string;
+  nonce: string | undefined;
+  accessToken: string | undefined;
+  now: number;
+  clockTolerance: number;
+}
+
+function invalid(message: string, cause?: unknown): GatehouseClientError {
+  return new GatehouseClientError('id_token_invalid', `id_token ${message}`, { cause });
+}
+
+/** Validates an ID Token and returns its claims; throws `id_token_invalid`. */
+export async function validateIdToken(
+  idToken: string,
+  jwks: JwksCache,
+  expected: IdTokenExpectations,
+): Promise<IdTokenClaims> {
+  let payload: JWTPayload;
+  let alg: string;
+  try {
+    const result = await jwtVerify(idToken, (header) => jwks.resolve(header), {
+      issuer: expected.issuer,
+      audience: expected.clientId,
+      currentDate: new Date(expected.now * 1000),
+      clockTolerance: expected.clockTolerance,
+      requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'],
+    });
+    payload = result.payload;
+    alg = result.protectedHeader.alg;
+  } catch (error) {
+    if (error instanceof GatehouseClientError) throw error;
+    throw invalid(`failed validation: ${(error as Error).message}`, error);
+  }
+  const claims = payload as IdTokenClaims;
+  if (claims.iat > expected.now + expected.clockTolerance) throw invalid('is issued in the future');
+  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (audiences.length > 1 && claims.azp === undefined) throw invalid('has several audiences but no azp');
+  if (claims.azp !== undefined && claims.azp !== expected.clientId) throw invalid('azp is another client');
+  if (expected.nonce !== undefined && claims.nonce !== expected.nonce) throw invalid('nonce does not match');
+  if (claims.at_hash !== undefined) {
+    if (expected.accessToken === undefined) throw invalid('has at_hash but no access token came with it');
+    if (claims.at_hash !== accessTokenHash(expected.accessToken, alg)) {
+      throw invalid('at_hash does not match the access token');
+    }
+  }
+  return claims;
+}

@@ -1,0 +1,49 @@
+/**
+ * A real Gatehouse server on a real loopback port for the client's tests, with the server's test
+ * configuration, plus a counter of requests per "METHOD path" taken in a Fastify onRequest hook: the
+ * server itself says how many token requests it received.
+ */
+import { buildServer, type GatehouseServer, parseConfig } from '@gatehouse/server';
+import { testConfig } from '../../../server/test/helpers.ts';
+import { FetchBrowser, freePort } from '../../../server/test/interop-helpers.ts';
+
+export { password, serviceSecret, webSecret } from '../../../server/test/helpers.ts';
+export { FetchBrowser };
+
+export interface RunningGatehouse {
+  server: GatehouseServer;
+  issuer: string;
+  /** Requests received so far for `METHOD /path`. */
+  count(route: string): number;
+  close(): Promise<void>;
+}
+
+export async function startGatehouse(overrides: Record<string, unknown> = {}): Promise<RunningGatehouse> {
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const config = parseConfig(testConfig({ issuer, server: { host: '127.0.0.1', port }, ...overrides }));
+  const server = await buildServer(config);
+  const counts = new Map<string, number>();
+  server.app.addHook('onRequest', (request, _reply, done) => {
+    const route = `${request.method} ${request.url.split('?')[0]}`;
+    counts.set(route, (counts.get(route) ?? 0) + 1);
+    done();
+  });
+  await server.listen();
+  return { server, issuer, count: (route) => counts.get(route) ?? 0, close: () => server.close() };
+}
+
+/** Seconds since the epoch that a test moves by hand. */
+export interface TestClock {
+  (): number;
+  advance(seconds: number): void;
+}
+
+export function testClock(start = Math.floor(Date.now() / 1000)): TestClock {
+  let now = start;
+  const clock = (() => now) as TestClock;
+  clock.advance = (seconds) => {
+    now += seconds;
+  };
+  return clock;
+}
