@@ -298,6 +298,7 @@ async function measureArgon2(runDir: string): Promise<Outcome> {
     const result = JSON.parse(readFileSync(resultFile, 'utf8')) as {
       ok: number;
       failed: number;
+      cpu?: CpuShare;
       seconds: number;
     };
     const failures = new Map<string, number>();
@@ -313,6 +314,7 @@ async function measureArgon2(runDir: string): Promise<Outcome> {
         latencyP50: Number.NaN,
         latencyP99: Number.NaN,
       },
+      cpu: result.cpu,
     };
   } catch (error) {
     return { unavailable: (error as Error).message };
@@ -480,7 +482,7 @@ function report(runs: Map<Scenario, Map<TargetKind, Outcome[]>>): void {
     console.log(`(each row is the median of ${settings.rounds} rounds; errors count every round)`);
   console.log(
     '(latency is per HTTP request; cpu is % of one core: the server process, this harness (the load\n' +
-      ' generator), and all other processes; the login ceiling runs in its own process and is not sampled)',
+      ' generator), and all other processes; for the login ceiling, srv cpu is the argon2 process)',
   );
   if (disturbed) {
     console.log(

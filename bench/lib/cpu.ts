@@ -40,16 +40,22 @@ export interface CpuShare {
   others: number;
 }
 
-/** Starts sampling; the returned function ends it. Undefined values when /proc is not readable. */
-export function sampleCpu(serverPid: number | undefined): () => CpuShare | undefined {
+/**
+ * Starts sampling; the returned function ends it (undefined when /proc is not readable). The harness is
+ * this process unless its pid is given (the argon2 ceiling samples itself as the server).
+ */
+export function sampleCpu(
+  serverPid: number | undefined,
+  harnessPid: number | 'self' = 'self',
+): () => CpuShare | undefined {
   const started = performance.now();
   const busy = systemBusyTicks();
-  const self = processTicks('self');
+  const self = processTicks(harnessPid);
   const server = serverPid === undefined ? undefined : processTicks(serverPid);
   return () => {
     const seconds = (performance.now() - started) / 1000;
     const busyEnd = systemBusyTicks();
-    const selfEnd = processTicks('self');
+    const selfEnd = processTicks(harnessPid);
     const serverEnd = serverPid === undefined ? undefined : processTicks(serverPid);
     if (
       [busy, self, server, busyEnd, selfEnd, serverEnd].some((value) => value === undefined) ||

@@ -3,13 +3,14 @@
  * 2 iterations, parallelism 1), through @node-rs/argon2 on libuv's default thread pool (4 threads, the
  * same pool a Gatehouse process uses), with as many verifications in flight as the load has connections.
  * A password login can never be faster than this on the same machine. It runs in its own process, like
- * the servers, and writes its count as JSON to RESULT_FILE.
+ * the servers, and writes its count (and the CPU shares of the measured part) as JSON to RESULT_FILE.
  *
  * Environment: RESULT_FILE (required), DURATION and WARMUP in seconds, CONCURRENCY.
  */
 import { writeFileSync } from 'node:fs';
 import { hash, verify } from '@node-rs/argon2';
 import { argon2Parameters, benchUser } from '../fixtures.ts';
+import { sampleCpu } from '../lib/cpu.ts';
 
 /** Algorithm.Argon2id; the package declares it as a const enum, which isolated modules cannot read. */
 const argon2id = 2;
@@ -38,5 +39,7 @@ async function measure(seconds: number): Promise<{ ok: number; failed: number; s
 }
 
 await measure(warmup);
+// This process is the "server"; its parent is the harness.
+const cpu = sampleCpu(process.pid, process.ppid);
 const result = await measure(duration);
-writeFileSync(resultFile, JSON.stringify(result));
+writeFileSync(resultFile, JSON.stringify({ ...result, cpu: cpu() }));
