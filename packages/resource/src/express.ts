@@ -1,0 +1,102 @@
+/**
+ * Express adapter: `app.use(protect(options))` authenticates every request (RFC 6750 §2.1 header tokens,
+ * DPoP per RFC 9449) and sets `req.auth`; `requireScopes`, `requireRoles` and `requirePolicy` guard single
+ * routes. Refusals are written here as status, `WWW-Authenticate` and a JSON body; nothing throws.
+ */
+import type { TLSSocket } from 'node:tls';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { AuthError } from './errors.ts';
+import type { Policy } from './policies.ts';
+import * as policies from './policies.ts';
+import {
+  type AuthInfo,
+  type AuthRequest,
+  type AuthResult,
+  createVerifier,
+  type Verifier,
+  type VerifierOptions,
+} from './verifier.ts';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** The verified access token, set by `protect()`. */
+      auth?: AuthInfo;
+    }
+  }
+}
+
+const verifierKey = Symbol('gatehouse.verifier');
+type WithVerifier = Request & { [verifierKey]?: Verifier };
+
+function describe(req: Request): AuthRequest {
+  const socket = req.socket as TLSSocket;
+  const encrypted = socket.encrypted === true;
+  return {
+    method: req.method,
+    path: req.originalUrl,
+    headers: req.headers,
+    host: req.headers.host,
+    protocol: encrypted ? 'https' : 'http',
+    body: req.body,
+    clientCertificate: encrypted ? socket.getPeerCertificate()?.raw : undefined,
+    remoteAddress: socket.remoteAddress,
+  };
+}
+
+function send(res: Response, result: AuthResult): void {
+  if (result.ok) return;
+  res.status(result.status).set(result.headers).json(result.body);
+}
+
+/**
+ * Authenticates each request; on success sets `req.auth` and calls `next()`, otherwise answers 400, 401,
+ * 403 or 503 with the challenge. `policies` (e.g. `requireScopes('orders.read')`) apply to every route.
+ */
+export function protect(verifier: Verifier | VerifierOptions, ...routePolicies: Policy[]): RequestHandler {
+  const resolved = 'authenticate' in verifier ? verifier : createVerifier(verifier);
+  return (req: Request, res: Response, next: NextFunction) => {
+    (req as WithVerifier)[verifierKey] = resolved;
+    resolved.authenticate(describe(req), ...routePolicies).then(
+      (result) => {
+        if (!result.ok) return send(res, result);
+        for (const name in result.headers) res.setHeader(name, result.headers[name]!);
+        req.auth = result.auth;
+        next();
+      },
+      // authenticate never rejects; this is a last guard so a bug cannot become an unhandled rejection.
+      () =>
+        res
+          .status(401)
+          .json({ error: 'invalid_token', error_description: 'the token could not be verified' }),
+    );
+  };
+}
+
+/** Guards one route with policies; needs `protect()` earlier in the chain. */
+export function requirePolicy(...routePolicies: Policy[]): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const verifier = (req as WithVerifier)[verifierKey];
+    if (req.auth === undefined || verifier === undefined) {
+      const error = new AuthError('invalid_token', 'missing_token', 'an access token is required');
+      res
+        .status(401)
+        .set('www-authenticate', 'Bearer')
+        .json({ error: error.error, error_description: error.description });
+      return;
+    }
+    const result = verifier.authorize(req.auth, routePolicies, describe(req));
+    if (result.ok) next();
+    else send(res, result);
+  };
+}
+
+/** Requires all of `scopes` on this route (403 `insufficient_scope` with the `scope` parameter). */
+export const requireScopes = (...scopes: string[]): RequestHandler =>
+  requirePolicy(policies.requireScopes(...scopes));
+/** Requires one of `scopes` on this route. */
+export const requireAnyScope = (...scopes: string[]): RequestHandler =>
+  requirePolicy(policies.requireAnyScope(...scopes));
+/** Requires all of `roles` (the `roles` claim) on this route. */
+export const requireRoles = (...roles: string[]): RequestHandler =>
+  requirePolicy(policies.requireRoles(...roles));

@@ -1,0 +1,97 @@
+/**
+ * Fastify adapter: the `gatehouseAuth` plugin adds a `preHandler` that authenticates every route of the
+ * context it is registered in (RFC 6750 §2.1 header tokens, DPoP per RFC 9449) and sets the typed
+ * `request.auth`; `protect()` and `requireScopes()` are preHandlers for single routes.
+ */
+import type { TLSSocket } from 'node:tls';
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { AuthError } from './errors.ts';
+import type { Policy } from './policies.ts';
+import * as policies from './policies.ts';
+import {
+  type AuthInfo,
+  type AuthRequest,
+  type AuthResult,
+  createVerifier,
+  type Verifier,
+  type VerifierOptions,
+} from './verifier.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified access token, set by the plugin or `protect()`. */
+    auth: AuthInfo | undefined;
+  }
+}
+
+const verifierKey = Symbol('gatehouse.verifier');
+type WithVerifier = FastifyRequest & { [verifierKey]?: Verifier };
+
+function describe(request: FastifyRequest): AuthRequest {
+  const socket = request.raw.socket as TLSSocket;
+  const encrypted = socket.encrypted === true;
+  return {
+    method: request.method,
+    path: request.url,
+    headers: request.headers,
+    host: request.headers.host,
+    protocol: encrypted ? 'https' : 'http',
+    body: request.body,
+    clientCertificate: encrypted ? socket.getPeerCertificate()?.raw : undefined,
+    remoteAddress: socket.remoteAddress,
+  };
+}
+
+function send(reply: FastifyReply, result: Extract<AuthResult, { ok: false }>): FastifyReply {
+  return reply.code(result.status).headers(result.headers).send(result.body);
+}
+
+/** A preHandler that authenticates the request and applies `routePolicies`. */
+export function protect(
+  verifier: Verifier | VerifierOptions,
+  ...routePolicies: Policy[]
+): preHandlerAsyncHookHandler {
+  const resolved = 'authenticate' in verifier ? verifier : createVerifier(verifier);
+  return async function gatehouseProtect(request: FastifyRequest, reply: FastifyReply) {
+    (request as WithVerifier)[verifierKey] = resolved;
+    const result = await resolved.authenticate(describe(request), ...routePolicies);
+    if (!result.ok) return send(reply, result);
+    reply.headers(result.headers);
+    request.auth = result.auth;
+  };
+}
+
+/** A preHandler applying policies to a request `protect()` or the plugin authenticated. */
+export function requirePolicy(...routePolicies: Policy[]): preHandlerAsyncHookHandler {
+  return async function gatehousePolicy(request: FastifyRequest, reply: FastifyReply) {
+    const verifier = (request as WithVerifier)[verifierKey];
+    if (request.auth === undefined || verifier === undefined) {
+      const error = new AuthError('invalid_token', 'missing_token', 'an access token is required');
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .send({ error: error.error, error_description: error.description });
+    }
+    const result = verifier.authorize(request.auth, routePolicies, describe(request));
+    if (!result.ok) return send(reply, result);
+  };
+}
+
+export const requireScopes = (...scopes: string[]) => requirePolicy(policies.requireScopes(...scopes));
+export const requireAnyScope = (...scopes: string[]) => requirePolicy(policies.requireAnyScope(...scopes));
+export const requireRoles = (...roles: string[]) => requirePolicy(policies.requireRoles(...roles));
+
+export interface GatehouseAuthOptions {
+  verifier: Verifier | VerifierOptions;
+  /** Policies every route of the context must pass. */
+  policies?: Policy[];
+}
+
+/**
+ * Plugin: `app.register(gatehouseAuth, { verifier })` protects the routes of the context it is registered
+ * in (encapsulated: register it inside a plugin to protect only that plugin's routes).
+ */
+export async function gatehouseAuth(app: FastifyInstance, options: GatehouseAuthOptions): Promise<void> {
+  if (!app.hasRequestDecorator('auth')) app.decorateRequest('auth', undefined);
+  app.addHook('preHandler', protect(options.verifier, ...(options.policies ?? [])));
+}

@@ -1,0 +1,79 @@
+/**
+ * Fetch-style adapter for servers built on web Request/Response (Hono, Bun, Deno, Node with undici):
+ * `authenticate(request)` resolves the verified token or a ready-made RFC 6750 / RFC 9449 refusal
+ * `Response`; `withAuth` wraps a handler.
+ */
+import type { Policy } from './policies.ts';
+import {
+  type AuthInfo,
+  type AuthRequest,
+  createVerifier,
+  type Verifier,
+  type VerifierOptions,
+} from './verifier.ts';
+
+export type FetchAuthResult =
+  | { ok: true; auth: AuthInfo; headers: Readonly<Record<string, string>> }
+  | { ok: false; response: Response };
+
+async function describe(request: Request, allowBody: boolean): Promise<AuthRequest> {
+  const url = new URL(request.url);
+  const headers: Record<string, string> = {};
+  request.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  let body: unknown;
+  if (
+    allowBody &&
+    request.method !== 'GET' &&
+    headers['content-type']?.toLowerCase().startsWith('application/x-www-form-urlencoded')
+  ) {
+    body = Object.fromEntries(new URLSearchParams(await request.clone().text()));
+  }
+  return {
+    method: request.method,
+    path: `${url.pathname}${url.search}`,
+    headers,
+    host: url.host,
+    protocol: url.protocol === 'https:' ? 'https' : 'http',
+    body,
+  };
+}
+
+/**
+ * Creates `(request, ...policies) => Promise<FetchAuthResult>`. With the form body enabled in the
+ * options, the body is read from a clone, so the handler can still read it.
+ */
+export function createAuthenticator(
+  verifier: Verifier | VerifierOptions,
+): (request: Request, ...policies: Policy[]) => Promise<FetchAuthResult> {
+  const allowBody = !('authenticate' in verifier) && verifier.allowFormBodyToken === true;
+  const resolved = 'authenticate' in verifier ? verifier : createVerifier(verifier);
+  return async (request, ...policies) => {
+    const result = await resolved.authenticate(await describe(request, allowBody), ...policies);
+    if (result.ok) return result;
+    return {
+      ok: false,
+      response: new Response(JSON.stringify(result.body), {
+        status: result.status,
+        headers: { ...result.headers, 'content-type': 'application/json' },
+      }),
+    };
+  };
+}
+
+/** Wraps a handler: it runs only for authenticated requests that pass `policies`. */
+export function withAuth(
+  verifier: Verifier | VerifierOptions,
+  policies: Policy[],
+  handler: (request: Request, auth: AuthInfo) => Response | Promise<Response>,
+): (request: Request) => Promise<Response> {
+  const authenticate = createAuthenticator(verifier);
+  return async (request) => {
+    const result = await authenticate(request, ...policies);
+    if (!result.ok) return result.response;
+    const response = await handler(request, result.auth);
+    for (const [name, value] of Object.entries(result.headers)) response.headers.set(name, value);
+    return response;
+  };
+}

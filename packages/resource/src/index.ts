@@ -1,0 +1,35 @@
+/**
+ * @gatehouse/resource: access-token validation for APIs (RFC 9068 JWTs, RFC 7662 introspection, RFC 9449
+ * DPoP, RFC 8705 certificate binding, RFC 6750 errors), framework-neutral. Adapters live in
+ * `@gatehouse/resource/express`, `/fastify` and `/fetch`.
+ */
+
+export { type DpopNonceSource, HmacNonceSource, jwkThumbprint } from './dpop.ts';
+export { AuthError, type AuthErrorCode, type AuthErrorKind } from './errors.ts';
+export type { IntrospectionOptions } from './introspection.ts';
+export type { JwsAlgorithm } from './jws.ts';
+export {
+  allOf,
+  anyOf,
+  type Policy,
+  requireAnyRole,
+  requireAnyScope,
+  requireClaims,
+  requireRoles,
+  requireScopes,
+} from './policies.ts';
+export { type RedisLike, RedisReplayStore, type RedisReplayStoreOptions } from './redis.ts';
+export type { FetchLike } from './remote.ts';
+export { MemoryReplayStore, type ReplayStore } from './replay.ts';
+export {
+  type AuthEvent,
+  type AuthInfo,
+  type AuthRequest,
+  type AuthResult,
+  createVerifier,
+  type DpopOptions,
+  type FailureLogEntry,
+  type Logger,
+  type Verifier,
+  type VerifierOptions,
+} from './verifier.ts';

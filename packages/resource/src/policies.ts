@@ -1,0 +1,92 @@
+/**
+ * Authorization policies over a verified token: scopes (RFC 6749 §3.3, answered per RFC 6750 §3.1 with
+ * 403 `insufficient_scope` and the `scope` the resource needs), roles on the `roles` claim (RFC 9068
+ * §2.2.3.1), and custom predicates on claims. Policies read only verified claims.
+ */
+import { AuthError } from './errors.ts';
+import type { AuthInfo } from './verifier.ts';
+
+/** A check on a verified token; returns an AuthError to refuse, undefined to allow. */
+export type Policy = (auth: AuthInfo) => AuthError | undefined;
+
+const insufficientScope = (description: string, scope: readonly string[]) =>
+  new AuthError('insufficient_scope', 'insufficient_scope', description, scope.join(' '));
+
+/** Requires every one of `scopes` (all-of). */
+export function requireScopes(...scopes: string[]): Policy {
+  return (auth) =>
+    scopes.every((scope) => auth.scopes.has(scope))
+      ? undefined
+      : insufficientScope(`the token lacks the scope ${scopes.join(' ')}`, scopes);
+}
+
+/** Requires at least one of `scopes` (any-of). */
+export function requireAnyScope(...scopes: string[]): Policy {
+  return (auth) =>
+    scopes.some((scope) => auth.scopes.has(scope))
+      ? undefined
+      : insufficientScope(`the token needs one of the scopes ${scopes.join(' ')}`, scopes);
+}
+
+/** Requires every one of `roles` in the `roles` claim. */
+export function requireRoles(...roles: string[]): Policy {
+  return (auth) =>
+    roles.every((role) => auth.roles.includes(role))
+      ? undefined
+      : new AuthError('insufficient_scope', 'insufficient_role', `the role ${roles.join(' ')} is required`);
+}
+
+/** Requires at least one of `roles` in the `roles` claim. */
+export function requireAnyRole(...roles: string[]): Policy {
+  return (auth) =>
+    roles.some((role) => auth.roles.includes(role))
+      ? undefined
+      : new AuthError(
+          'insufficient_scope',
+          'insufficient_role',
+          `one of the roles ${roles.join(' ')} is required`,
+        );
+}
+
+/**
+ * A custom predicate on the verified claims; `description` is sent as `error_description` on refusal.
+ * A predicate that throws refuses.
+ */
+export function requireClaims(
+  predicate: (claims: Readonly<Record<string, unknown>>, auth: AuthInfo) => boolean,
+  description = 'the token does not meet this resource policy',
+): Policy {
+  return (auth) => {
+    let allowed = false;
+    try {
+      allowed = predicate(auth.claims, auth);
+    } catch {
+      allowed = false;
+    }
+    return allowed ? undefined : new AuthError('insufficient_scope', 'policy', description);
+  };
+}
+
+/** Every policy must pass (all-of); the first refusal is returned. */
+export function allOf(...policies: Policy[]): Policy {
+  return (auth) => {
+    for (const policy of policies) {
+      const refusal = policy(auth);
+      if (refusal !== undefined) return refusal;
+    }
+    return undefined;
+  };
+}
+
+/** At least one policy must pass (any-of); otherwise the first refusal is returned. */
+export function anyOf(...policies: Policy[]): Policy {
+  return (auth) => {
+    let first: AuthError | undefined;
+    for (const policy of policies) {
+      const refusal = policy(auth);
+      if (refusal === undefined) return undefined;
+      first ??= refusal;
+    }
+    return first;
+  };
+}
