@@ -33,7 +33,7 @@ describe('discovery and JWKS', () => {
         'refresh_token',
       ]);
       expect(metadata.scopes_supported).toContain('orders.read');
-      expect(metadata.end_session_endpoint).toBeUndefined();
+      expect(metadata.end_session_endpoint).toBe('http://localhost:3000/end_session');
     }
   });
 

@@ -49,5 +49,12 @@ export function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     request_uri_parameter_supported: false,
     prompt_values_supported: ['none', 'login', 'consent'],
     authorization_response_iss_parameter_supported: true,
+    // OpenID Connect RP-Initiated Logout 1.0 §3.1 and Back-Channel Logout 1.0 §2.1: every logout token
+    // carries `sid`. Front-channel logout is not offered.
+    end_session_endpoint: ctx.endpoints.endSession,
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
+    frontchannel_logout_supported: false,
+    frontchannel_logout_session_supported: false,
   };
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { authorizeEndpoint } from '../endpoints/authorize.ts';
 import { discoveryDocument } from '../endpoints/discovery.ts';
+import { endSessionEndpoints } from '../endpoints/end-session.ts';
 import { consentSubmit, interactionPage, loginSubmit } from '../endpoints/interaction.ts';
 import { introspectEndpoint } from '../endpoints/introspect.ts';
 import { revokeEndpoint } from '../endpoints/revoke.ts';
@@ -49,6 +50,17 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     loginSubmit(ctx),
   );
   app.post('/interaction/:id/consent', { config: { errorFormat: 'html' } }, consentSubmit(ctx));
+
+  const logout = endSessionEndpoints(ctx);
+  // Back-channel logouts run in the background; closing the server waits for those on the wire.
+  app.addHook('onClose', async () => logout.backchannel.drain());
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/end_session',
+    config: { errorFormat: 'html' },
+    handler: logout.endSession,
+  });
+  app.post('/end_session/confirm', { config: { errorFormat: 'html' } }, logout.confirm);
 
   app.post(
     '/token',

@@ -1,0 +1,167 @@
+/**
+ * Back-channel logout delivery (OpenID Connect Back-Channel Logout 1.0 §2.5, §2.8).
+ *
+ * When a login session ends, every client that took part in it (it holds a grant made in that session)
+ * and registered a `backchannel_logout_uri` receives a POST of `application/x-www-form-urlencoded`
+ * `logout_token=<JWT>` (see tokens/logout-token.ts). Delivery runs in the background: the user's logout
+ * response never waits for a relying party.
+ *
+ * - Success is any 2xx (§2.8 says 200; 204 is accepted too). Redirects are not followed: a 3xx is a
+ *   failure.
+ * - Each attempt is bounded by `logout.backchannelTimeout` seconds (AbortSignal.timeout covers the whole
+ *   exchange). Network errors, timeouts, 408, 429 and 5xx are retried, up to `logout.backchannelAttempts`
+ *   attempts in all, with doubling pauses (1 s, 2 s, 4 s, ... capped at 60 s). Any other status is final:
+ *   §2.8 makes 400 the RP's answer to a token it rejects, and the same request would be rejected again.
+ * - Every attempt carries a freshly signed logout token (new jti, iat, exp), so a late retry never sends an
+ *   expired one; an RP that already acted on an earlier attempt just sees the same sid logged out again.
+ * - A final failure is logged as the audit event `backchannel_logout_failed` with the client id, the last
+ *   HTTP status (or the reason: timeout, network, shutdown) and the number of attempts; never the token.
+ *   A delivery is logged as `backchannel_logout_delivered`.
+ *
+ * Not an SSRF vector: the only URLs ever fetched are `backchannelLogoutUri` values from client
+ * registration (the config file or the admin CLI); nothing in a request chooses or changes them.
+ *
+ * Shutdown: `drain()` (run by the Fastify onClose hook, i.e. by the server's close()) cancels pending retry
+ * pauses, so no new attempt starts, and waits for attempts already on the wire, each bounded by its own
+ * timeout; undelivered logouts are logged as failed with reason `shutdown`.
+ */
+import type { ServerContext } from '../context.ts';
+import { issueLogoutToken } from '../tokens/logout-token.ts';
+
+export interface BackchannelTarget {
+  clientId: string;
+  /** The client's registered back-channel logout URI. */
+  uri: string;
+  sub: string;
+  sid: string;
+}
+
+type AttemptOutcome =
+  | { ok: true; status: number }
+  | { ok: false; status: number | null; reason: 'status' | 'timeout' | 'network'; retry: boolean };
+
+const maxPauseMs = 60_000;
+
+function retryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+export class BackchannelLogout {
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly pauses = new Set<() => void>();
+  private closing = false;
+
+  constructor(
+    private readonly ctx: ServerContext,
+    /** The first pause between attempts, in milliseconds; each later pause doubles. */
+    private readonly firstPauseMs = 1000,
+  ) {}
+
+  /** Starts delivering to every target in the background and returns at once. */
+  send(targets: readonly BackchannelTarget[]): void {
+    for (const target of targets) {
+      const delivery = this.deliver(target).catch((error: unknown) => {
+        this.ctx.audit('backchannel_logout_failed', {
+          client_id: target.clientId,
+          reason: error instanceof Error ? error.name : 'error',
+        });
+      });
+      this.inFlight.add(delivery);
+      void delivery.finally(() => this.inFlight.delete(delivery));
+    }
+  }
+
+  /** Deliveries still running (for tests and shutdown). */
+  get pending(): number {
+    return this.inFlight.size;
+  }
+
+  /** Stops retrying and waits for the attempts on the wire (each bounded by its timeout). */
+  async drain(): Promise<void> {
+    this.closing = true;
+    for (const wake of this.pauses) wake();
+    this.pauses.clear();
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async deliver(target: BackchannelTarget): Promise<void> {
+    const { backchannelAttempts, backchannelTimeout } = this.ctx.config.logout;
+    let last: Extract<AttemptOutcome, { ok: false }> | undefined;
+    let attempts = 0;
+    let shutdown = false;
+    for (let attempt = 1; attempt <= backchannelAttempts; attempt++) {
+      if (attempt > 1 && !(await this.pause(Math.min(this.firstPauseMs * 2 ** (attempt - 2), maxPauseMs)))) {
+        shutdown = true;
+        break;
+      }
+      attempts = attempt;
+      const outcome = await this.attempt(target, backchannelTimeout);
+      if (outcome.ok) {
+        this.ctx.audit('backchannel_logout_delivered', {
+          client_id: target.clientId,
+          status: outcome.status,
+          attempts,
+        });
+        return;
+      }
+      last = outcome;
+      if (!outcome.retry) break;
+    }
+    this.ctx.audit('backchannel_logout_failed', {
+      client_id: target.clientId,
+      status: last?.status ?? null,
+      reason: shutdown ? 'shutdown' : (last?.reason ?? 'shutdown'),
+      attempts,
+    });
+  }
+
+  private async attempt(target: BackchannelTarget, timeoutSeconds: number): Promise<AttemptOutcome> {
+    const body = new URLSearchParams({
+      logout_token: issueLogoutToken(this.ctx, {
+        clientId: target.clientId,
+        sub: target.sub,
+        sid: target.sid,
+      }),
+    }).toString();
+    try {
+      const response = await fetch(target.uri, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutSeconds * 1000),
+      });
+      // The body is not needed; cancelling it frees the connection.
+      await response.body?.cancel().catch(() => undefined);
+      if (response.status >= 200 && response.status < 300) return { ok: true, status: response.status };
+      return {
+        ok: false,
+        status: response.status,
+        reason: 'status',
+        retry: retryableStatus(response.status),
+      };
+    } catch (error) {
+      const timedOut =
+        error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+      return { ok: false, status: null, reason: timedOut ? 'timeout' : 'network', retry: true };
+    }
+  }
+
+  /** Waits `ms` milliseconds; false when shutdown cut the pause short. */
+  private pause(ms: number): Promise<boolean> {
+    if (this.closing) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.pauses.delete(wake);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        this.pauses.delete(wake);
+        resolve(true);
+      }, ms);
+      timer.unref();
+      this.pauses.add(wake);
+    });
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Verifies an `id_token_hint` (OpenID Connect RP-Initiated Logout 1.0 §2, §4; Core §3.1.2.1): it must be
+ * an ID token this server issued: header `typ: JWT` (so access tokens (`at+jwt`) and logout tokens
+ * (`logout+jwt`) are refused), a kid we still publish with its algorithm, a valid signature, our `iss`, a
+ * string `sub` and an audience naming one client. Expiry is deliberately NOT checked: RP-Initiated Logout
+ * §2 lets an RP send an expired ID token (the user's RP session may have outlived it). A hint signed by a
+ * key that has since left the JWKS can no longer be verified and counts as absent.
+ *
+ * Any failure yields undefined; the caller treats the hint as not supplied (§4), never as an error.
+ */
+import type { ServerContext } from '../context.ts';
+import { verifyJwsSignature } from './jwt.ts';
+
+export interface IdTokenHint {
+  sub: string;
+  /** The client the ID token was issued to. */
+  clientId: string;
+  sid: string | undefined;
+}
+
+function decodeJson(segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const segmentPattern = /^[A-Za-z0-9_-]+$/;
+
+/** The client an ID token was issued to: a single `aud`, or `azp` when `aud` is a list that holds it. */
+function audienceClient(claims: Record<string, unknown>): string | undefined {
+  const { aud, azp } = claims;
+  if (typeof aud === 'string') return aud;
+  if (!Array.isArray(aud)) return undefined;
+  if (aud.length === 1 && typeof aud[0] === 'string') return aud[0];
+  return typeof azp === 'string' && aud.includes(azp) ? azp : undefined;
+}
+
+export function verifyIdTokenHint(ctx: ServerContext, token: string | undefined): IdTokenHint | undefined {
+  if (token === undefined || token.length > 8192) return undefined;
+  const [header, payload, signature, extra] = token.split('.');
+  if (header === undefined || payload === undefined || signature === undefined || extra !== undefined)
+    return undefined;
+  if (!segmentPattern.test(header) || !segmentPattern.test(payload) || !segmentPattern.test(signature))
+    return undefined;
+  const protectedHeader = decodeJson(header);
+  if (
+    protectedHeader?.typ !== 'JWT' ||
+    typeof protectedHeader.kid !== 'string' ||
+    protectedHeader.crit !== undefined
+  )
+    return undefined;
+  const key = ctx.keys.verificationKey(protectedHeader.kid);
+  if (key === undefined || protectedHeader.alg !== key.alg) return undefined;
+  if (!verifyJwsSignature(key.alg, key.key, `${header}.${payload}`, Buffer.from(signature, 'base64url')))
+    return undefined;
+  const claims = decodeJson(payload);
+  if (claims === undefined || claims.iss !== ctx.issuer || typeof claims.sub !== 'string') return undefined;
+  const clientId = audienceClient(claims);
+  if (clientId === undefined) return undefined;
+  return { sub: claims.sub, clientId, sid: typeof claims.sid === 'string' ? claims.sid : undefined };
+}
