@@ -96,7 +96,7 @@ export async function startProvider(options: { requireDPoPNonce?: boolean } = {}
     },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
   });
-  provider.on('server_error', (_ctx: unknown, error: Error) => {
+  provider.on('server_error', (_ctx: unknown, error: unknown) => {
     console.error('oidc-provider server_error', error);
   });
 
