@@ -135,6 +135,10 @@ export class TestIssuer {
     secret: 'orders-api-secret-0123456789-abcdefghijklmnop',
   };
   issuer = '';
+  /** When set, /jwks answers 500 (an issuer outage). */
+  failing = false;
+  /** Replaces the metadata document (e.g. a wrong issuer). */
+  metadata: Record<string, unknown> | undefined;
   private readonly server: Server;
 
   private constructor(key: TestKey) {
@@ -160,13 +164,17 @@ export class TestIssuer {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
     if (req.url === '/.well-known/openid-configuration') {
-      json(200, {
-        issuer: this.issuer,
-        jwks_uri: `${this.issuer}/jwks`,
-        introspection_endpoint: `${this.issuer}/introspect`,
-      });
+      json(
+        200,
+        this.metadata ?? {
+          issuer: this.issuer,
+          jwks_uri: `${this.issuer}/jwks`,
+          introspection_endpoint: `${this.issuer}/introspect`,
+        },
+      );
     } else if (req.url === '/jwks') {
-      json(200, { keys: this.published.map((key) => key.publicJwk) });
+      if (this.failing) json(500, { error: 'down' });
+      else json(200, { keys: this.published.map((key) => key.publicJwk) });
     } else if (req.url === '/introspect' && req.method === 'POST') {
       let body = '';
       req.on('data', (chunk: Buffer) => {
