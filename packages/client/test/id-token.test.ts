@@ -1,0 +1,166 @@
+/**
+ * ID Token validation (OpenID Connect Core §3.1.3.7) against a local authorization server that signs
+ * the tokens the test asks for with a real key and serves its JWKS.
+ */
+import { createHash } from 'node:crypto';
+import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
+import { afterEach, describe, expect, it } from 'vitest';
+import { OAuthClient, type PendingAuthorization } from '../src/index.ts';
+import { testClock } from './support/gatehouse.ts';
+import { json, type LocalServer, startLocalServer } from './support/local-server.ts';
+
+let server: LocalServer | undefined;
+
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+const accessToken = 'access-token-value';
+
+function atHash(token: string): string {
+  return createHash('sha256').update(token).digest().subarray(0, 16).toString('base64url');
+}
+
+async function setup() {
+  const keys = [await generateKeyPair('ES256'), await generateKeyPair('ES256')];
+  let published = [0];
+  let signWith = 0;
+  let claims: (issuer: string, now: number) => JWTPayload = () => ({});
+  let jwksFetches = 0;
+  const clock = testClock();
+  server = await startLocalServer(async (request, _body, response) => {
+    if (request.url === '/jwks') {
+      jwksFetches += 1;
+      const jwks = await Promise.all(
+        published.map(async (index) => ({
+          ...(await exportJWK(keys[index]!.publicKey)),
+          kid: `k${index}`,
+          alg: 'ES256',
+        })),
+      );
+      return json(response, 200, { keys: jwks });
+    }
+    const idToken = await new SignJWT(claims(server!.url, clock()))
+      .setProtectedHeader({ alg: 'ES256', kid: `k${signWith}` })
+      .sign(keys[signWith]!.privateKey);
+    json(response, 200, {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: 300,
+      id_token: idToken,
+    });
+  });
+  const url = server.url;
+  const client = new OAuthClient({
+    issuer: url,
+    clientId: 'rp',
+    clientAuthentication: { method: 'client_secret_basic', clientSecret: 'secret' },
+    metadata: {
+      issuer: url,
+      token_endpoint: `${url}/token`,
+      jwks_uri: `${url}/jwks`,
+      authorization_endpoint: `${url}/authorize`,
+    },
+    clock,
+  });
+  const pending: PendingAuthorization = {
+    url: new URL(`${url}/authorize`),
+    state: 'state-1',
+    nonce: 'nonce-1',
+    codeVerifier: 'v'.repeat(43),
+    redirectUri: 'https://rp.example.com/cb',
+  };
+  const good = (issuer: string, now: number): JWTPayload => ({
+    iss: issuer,
+    sub: 'alice',
+    aud: 'rp',
+    iat: now,
+    exp: now + 300,
+    nonce: 'nonce-1',
+    at_hash: atHash(accessToken),
+  });
+  return {
+    client,
+    clock,
+    url,
+    callback: () => client.handleCallback('https://rp.example.com/cb?code=c&state=state-1', pending),
+    use(make: (issuer: string, now: number) => JWTPayload) {
+      claims = make;
+    },
+    good,
+    rotate() {
+      published = [0, 1];
+      signWith = 1;
+    },
+    jwksFetches: () => jwksFetches,
+  };
+}
+
+describe('id_token validation', () => {
+  it('accepts a valid token and returns its claims', async () => {
+    const test = await setup();
+    test.use(test.good);
+    const tokens = await test.callback();
+    expect(tokens.claims).toMatchObject({ sub: 'alice', nonce: 'nonce-1', aud: 'rp' });
+  });
+
+  const cases: Array<[string, (claims: JWTPayload, issuer: string, now: number) => JWTPayload]> = [
+    ['another issuer', (claims) => ({ ...claims, iss: 'https://other.example.com' })],
+    ['another audience', (claims) => ({ ...claims, aud: 'someone-else' })],
+    ['several audiences without azp', (claims) => ({ ...claims, aud: ['rp', 'api'] })],
+    ['an azp of another client', (claims) => ({ ...claims, aud: ['rp', 'api'], azp: 'api' })],
+    ['an expired token', (claims, _issuer, now) => ({ ...claims, iat: now - 400, exp: now - 100 })],
+    ['an iat in the future', (claims, _issuer, now) => ({ ...claims, iat: now + 600, exp: now + 900 })],
+    ['another nonce', (claims) => ({ ...claims, nonce: 'replayed' })],
+    ['no nonce', (claims) => ({ ...claims, nonce: undefined })],
+    ['an at_hash of another token', (claims) => ({ ...claims, at_hash: atHash('another-token') })],
+    ['no sub', (claims) => ({ ...claims, sub: undefined })],
+  ];
+  for (const [name, change] of cases) {
+    it(`rejects ${name}`, async () => {
+      const test = await setup();
+      test.use((issuer, now) => change(test.good(issuer, now), issuer, now));
+      await expect(test.callback()).rejects.toMatchObject({ code: 'id_token_invalid' });
+    });
+  }
+
+  it('accepts several audiences with azp = the client, and skew within the tolerance', async () => {
+    const test = await setup();
+    test.use((issuer, now) => ({ ...test.good(issuer, now), aud: ['rp', 'api'], azp: 'rp', iat: now + 20 }));
+    expect((await test.callback()).claims?.azp).toBe('rp');
+  });
+
+  it('fetches the JWKS again when a new key signs (rotation)', async () => {
+    const test = await setup();
+    test.use(test.good);
+    await test.callback();
+    expect(test.jwksFetches()).toBe(1);
+    test.rotate();
+    test.clock.advance(60);
+    await test.callback();
+    expect(test.jwksFetches()).toBe(2);
+  });
+
+  it('requires an id_token when openid was requested', async () => {
+    server = await startLocalServer((_request, _body, response) =>
+      json(response, 200, { access_token: 'a', token_type: 'Bearer' }),
+    );
+    const url = server.url;
+    const client = new OAuthClient({
+      issuer: url,
+      clientId: 'rp',
+      metadata: { issuer: url, token_endpoint: `${url}/token` },
+    });
+    const pending = {
+      url: new URL(url),
+      state: 's',
+      nonce: 'n',
+      codeVerifier: 'v'.repeat(43),
+      redirectUri: 'https://rp/cb',
+    };
+    await expect(client.handleCallback('https://rp/cb?code=c&state=s', pending)).rejects.toMatchObject({
+      code: 'id_token_invalid',
+    });
+  });
+});
