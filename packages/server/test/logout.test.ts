@@ -548,6 +548,21 @@ describe('RP-initiated logout', () => {
     expect(response.headers.location).toBe(signedOut);
   });
 
+  it('HEAD (a link checker or prefetcher) never signs anyone out', async () => {
+    const target = await server();
+    const browser = new Browser(target);
+    const tokens = await signIn(target, browser);
+    const cookie = [...browser.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+    const response = await target.app.inject({
+      method: 'HEAD',
+      url: endSessionUrl({ id_token_hint: tokens.id_token }),
+      headers: { cookie },
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['set-cookie']).toBeUndefined();
+    expect(await stillSignedIn(browser)).toBe(true);
+  });
+
   it('duplicated parameters are refused with an error page', async () => {
     const target = await server();
     const browser = new Browser(target);
