@@ -31,7 +31,9 @@ describe('discovery and JWKS', () => {
         'authorization_code',
         'client_credentials',
         'refresh_token',
+        'urn:ietf:params:oauth:grant-type:device_code',
       ]);
+      expect(metadata.device_authorization_endpoint).toBe('http://localhost:3000/device_authorization');
       expect(metadata.scopes_supported).toContain('orders.read');
       expect(metadata.end_session_endpoint).toBe('http://localhost:3000/end_session');
     }

@@ -169,7 +169,9 @@ describe('interop with openid-client over a real port', () => {
       'authorization_code',
       'client_credentials',
       'refresh_token',
+      'urn:ietf:params:oauth:grant-type:device_code',
     ]);
+    expect(metadata.device_authorization_endpoint).toBe(`${issuer}/device_authorization`);
     expect(metadata.grant_types_supported).not.toContain('implicit');
     expect(metadata.grant_types_supported).not.toContain('password');
     expect(metadata.token_endpoint_auth_methods_supported).toEqual([

@@ -32,6 +32,7 @@ export function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     jwks_uri: ctx.endpoints.jwks,
     introspection_endpoint: ctx.endpoints.introspection,
     revocation_endpoint: ctx.endpoints.revocation,
+    device_authorization_endpoint: ctx.endpoints.deviceAuthorization,
     scopes_supported: ctx.catalog.allScopes(),
     response_types_supported: ['code'],
     response_modes_supported: ['query'],

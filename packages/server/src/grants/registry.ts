@@ -1,11 +1,12 @@
 /** The grant types this server supports. Implicit and password grants do not exist (OAuth 2.1 §10). */
 import { authorizationCodeGrant } from './authorization-code.ts';
 import { clientCredentialsGrant } from './client-credentials.ts';
+import { deviceCodeGrant } from './device-code.ts';
 import { refreshTokenGrant } from './refresh-token.ts';
 import type { GrantHandler } from './types.ts';
 
 export const grantHandlers: ReadonlyMap<string, GrantHandler> = new Map(
-  [authorizationCodeGrant, clientCredentialsGrant, refreshTokenGrant].map((handler) => [
+  [authorizationCodeGrant, clientCredentialsGrant, refreshTokenGrant, deviceCodeGrant].map((handler) => [
     handler.grantType,
     handler,
   ]),

@@ -2,6 +2,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { authorizeEndpoint } from '../endpoints/authorize.ts';
+import { deviceAuthorizationEndpoint } from '../endpoints/device-authorization.ts';
+import {
+  deviceCodeSubmit,
+  deviceDecisionSubmit,
+  deviceLoginSubmit,
+  deviceVerificationPage,
+} from '../endpoints/device-verification.ts';
 import { discoveryDocument } from '../endpoints/discovery.ts';
 import { endSessionEndpoints } from '../endpoints/end-session.ts';
 import { consentSubmit, interactionPage, loginSubmit } from '../endpoints/interaction.ts';
@@ -50,6 +57,26 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     loginSubmit(ctx),
   );
   app.post('/interaction/:id/consent', { config: { errorFormat: 'html' } }, consentSubmit(ctx));
+
+  // RFC 8628: device authorization (JSON, for devices) and the verification pages (HTML, for users).
+  app.post(
+    '/device_authorization',
+    { config: { errorFormat: 'json', ipRateLimit: 'deviceAuthorizationPerIp' } },
+    deviceAuthorizationEndpoint(ctx),
+  );
+  app.route({
+    method: ['GET', 'PUT', 'DELETE', 'PATCH'],
+    url: '/device_authorization',
+    handler: methodNotAllowed,
+  });
+  app.get('/device', { config: { errorFormat: 'html' } }, deviceVerificationPage(ctx));
+  app.post('/device', { config: { errorFormat: 'html' } }, deviceCodeSubmit(ctx));
+  app.post(
+    '/device/login',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    deviceLoginSubmit(ctx),
+  );
+  app.post('/device/decision', { config: { errorFormat: 'html' } }, deviceDecisionSubmit(ctx));
 
   const logout = endSessionEndpoints(ctx);
   // Back-channel logouts run in the background; closing the server waits for those on the wire.

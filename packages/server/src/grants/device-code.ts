@@ -1,0 +1,116 @@
+/**
+ * grant_type=urn:ietf:params:oauth:grant-type:device_code: the device's token polling (RFC 8628 §3.4, §3.5).
+ *
+ * Checks, in order:
+ * - `device_code` is required (invalid_request). An unknown code, or one issued to another client, is
+ *   invalid_grant (RFC 8628 §3.5 defers to RFC 6749 §5.2 for everything it does not name).
+ * - A code that already yielded tokens is invalid_grant. Unlike a replayed authorization code (RFC 6749
+ *   §4.1.2) this revokes nothing: the device code never passes through a browser or a redirect, it only
+ *   travels between the device and this server, so a second poll after success is the device's own
+ *   duplicate (a retry, two threads) and revoking would punish the legitimate client.
+ * - A denied code is access_denied (§3.5), reported even after expiry so the device learns the real reason.
+ * - An expired code is expired_token (§3.5).
+ * - A pending code is authorization_pending, or slow_down when the device polled sooner than its interval
+ *   since its previous poll; each slow_down grows that device code's interval by 5 seconds for all later
+ *   polls (§3.5). The first poll is never too soon: the interval spaces polls, not the first one.
+ *   slow_down applies only while pending: once the user has decided, the answer is final either way.
+ * - An approved code is consumed by one conditional UPDATE, so of any number of concurrent polls exactly
+ *   one gets tokens; the grant row is created in the same transaction. Tokens follow the authorization
+ *   code grant (tokens/user-tokens.ts): an id_token when `openid` was approved, a refresh token when
+ *   `offline_access` was approved and the client is registered for refresh_token, all sharing one grant id.
+ *
+ * Polling errors are HTTP 400 with an RFC 6749 §5.2 JSON body (RFC 8628 §3.5 uses the token endpoint's
+ * error response), including access_denied, whose default status elsewhere is 403.
+ */
+import { OAuthError } from '../protocol/errors.ts';
+import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import type { IssuedHandle } from '../storage/repositories.ts';
+import { issueUserTokens } from '../tokens/user-tokens.ts';
+import type { GrantHandler } from './types.ts';
+
+export const deviceCodeGrantType = 'urn:ietf:params:oauth:grant-type:device_code';
+
+const invalid = () => new OAuthError('invalid_grant', 'device_code is invalid');
+
+export const deviceCodeGrant: GrantHandler = {
+  grantType: deviceCodeGrantType,
+  async handle(ctx, client, params) {
+    const deviceCode = params.get('device_code');
+    if (deviceCode === undefined) throw new OAuthError('invalid_request', 'device_code is required');
+    const deviceCodeHash = sha256Base64Url(deviceCode);
+    const record = await ctx.storage.deviceCodes.findByHash(deviceCodeHash);
+    const now = ctx.now();
+    if (record === undefined || record.clientId !== client.clientId) throw invalid();
+    if (record.status === 'consumed') {
+      throw new OAuthError('invalid_grant', 'device_code was already used');
+    }
+    if (record.status === 'denied') {
+      throw new OAuthError('access_denied', 'the user denied the authorization request', { status: 400 });
+    }
+    if (record.expiresAt <= now) {
+      throw new OAuthError('expired_token', 'device_code has expired; start a new device authorization');
+    }
+    if (record.status === 'pending') {
+      const poll = await ctx.storage.deviceCodes.recordPoll(
+        deviceCodeHash,
+        now,
+        record.lastPolledAt,
+        record.interval,
+      );
+      if (poll === 'slow_down') {
+        throw new OAuthError(
+          'slow_down',
+          `polling too fast; wait at least ${record.interval + 5} seconds between requests`,
+        );
+      }
+      throw new OAuthError('authorization_pending', 'the user has not yet completed the authorization');
+    }
+
+    const { userId, authTime, amr, sid } = record;
+    if (userId === null || authTime === null || amr === null || sid === null) throw invalid();
+    const outcome = await ctx.storage.transaction(async (repositories) => {
+      if (!(await repositories.deviceCodes.consume(deviceCodeHash, now))) return undefined;
+      const grantId = randomHandle(16);
+      await repositories.grants.create({
+        id: grantId,
+        clientId: client.clientId,
+        userId,
+        sid,
+        scopes: record.scope,
+        resources: record.resources,
+        createdAt: now,
+        revokedAt: null,
+      });
+      const source: IssuedHandle = {
+        grantId,
+        clientId: client.clientId,
+        userId,
+        scope: record.scope,
+        resources: record.resources,
+        authTime,
+        amr,
+        sid,
+        expiresAt: record.expiresAt,
+        consumedAt: now,
+        createdAt: now,
+      };
+      return issueUserTokens(ctx, repositories, {
+        client,
+        source,
+        scopes: record.scope,
+        resources: record.resources,
+        nonce: undefined,
+        refreshExpiresAt: now + ctx.config.tokens.refreshTokenTtl,
+      });
+    });
+    if (outcome === undefined) {
+      // Another poll consumed it first, or it expired in between.
+      const current = await ctx.storage.deviceCodes.findByHash(deviceCodeHash);
+      if (current?.status === 'approved')
+        throw new OAuthError('expired_token', 'device_code has expired; start a new device authorization');
+      throw new OAuthError('invalid_grant', 'device_code was already used');
+    }
+    ctx.audit('device_code_redeemed', { client_id: client.clientId, user_id: userId });
+    return outcome;
+  },
+};
