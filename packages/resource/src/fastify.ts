@@ -88,10 +88,16 @@ export interface GatehouseAuthOptions {
 }
 
 /**
- * Plugin: `app.register(gatehouseAuth, { verifier })` protects the routes of the context it is registered
- * in (encapsulated: register it inside a plugin to protect only that plugin's routes).
+ * Plugin: `app.register(gatehouseAuth, { verifier })` protects every route of the context that registers
+ * it and of its children; register it inside a plugin to protect only that plugin's routes.
  */
 export async function gatehouseAuth(app: FastifyInstance, options: GatehouseAuthOptions): Promise<void> {
   if (!app.hasRequestDecorator('auth')) app.decorateRequest('auth', undefined);
   app.addHook('preHandler', protect(options.verifier, ...(options.policies ?? [])));
 }
+
+// What fastify-plugin does: the hook applies to the context that registers the plugin, not a child of it.
+Object.assign(gatehouseAuth, {
+  [Symbol.for('skip-override')]: true,
+  [Symbol.for('fastify.display-name')]: '@gatehouse/resource',
+});
