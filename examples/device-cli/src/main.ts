@@ -126,6 +126,15 @@ function describeError(body: Record<string, unknown>, status: number): string {
   return typeof body.error_description === 'string' ? `${error}: ${body.error_description}` : error;
 }
 
+/** A network failure with its cause (fetch reports "fetch failed" and puts the reason in `cause`). */
+function describeFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const cause =
+    error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined;
+  const reason = cause?.code ?? cause?.message;
+  return reason === undefined ? message : `${message} (${reason})`;
+}
+
 async function discover(issuer: string): Promise<Metadata> {
   const url = `${issuer}/.well-known/openid-configuration`;
   const response = await fetch(url, {
@@ -212,7 +221,7 @@ async function pollForTokens(
     try {
       response = await postForm(metadata.token_endpoint, options, form);
     } catch (error) {
-      console.error(`Polling failed (${(error as Error).message}); retrying.`);
+      console.error(`Polling failed: ${describeFailure(error)}; retrying.`);
       continue;
     }
     if (response.status === 429 || response.status === 503) {
@@ -331,7 +340,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CliError) console.error(error.message);
-    else console.error(`Failed: ${(error as Error).message}`);
+    else console.error(`Failed: ${describeFailure(error)}`);
     return 1;
   }
 }

@@ -566,6 +566,8 @@ describe('verification page (RFC 8628 §3.3, §5.1, §5.4)', () => {
       `${bare.slice(0, 2)} ${bare.slice(2, 6)}  ${bare.slice(6)}`,
       ` ${bare.split('').join('-')} `,
       `${userCode.slice(0, 4).toLowerCase()}-${userCode.slice(5)}`,
+      `${userCode.slice(0, 4)}\u2013${userCode.slice(5)}`,
+      `\t${bare}\n`,
     ]) {
       const confirm = await enterCode(browser, entry.body, typed);
       expect(confirm.statusCode, typed).toBe(200);
