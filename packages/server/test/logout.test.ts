@@ -351,6 +351,30 @@ describe('RP-initiated logout', () => {
     expect(response.headers.location).toBeUndefined();
   });
 
+  it('a stored post-logout URI that breaks the redirect rules is not used', async () => {
+    const target = await server();
+    // Configuration and the CLI refuse such URIs; a record written by other means must not be trusted.
+    const stored = await target.ctx.storage.clients.find('web-app');
+    const bad = ['javascript:alert(1)', 'http://webapp.example.com/plain', 'not a uri'];
+    await target.ctx.storage.clients.save({ ...stored!, postLogoutRedirectUris: [...bad, signedOut] });
+    for (const uri of bad) {
+      const browser = new Browser(target);
+      const tokens = await signIn(target, browser);
+      const response = await browser.get(
+        endSessionUrl({ id_token_hint: tokens.id_token, post_logout_redirect_uri: uri }),
+      );
+      expect(response.statusCode, uri).toBe(200);
+      expect(response.headers.location, uri).toBeUndefined();
+      expect(response.body).toContain('You are signed out');
+    }
+    const browser = new Browser(target);
+    const tokens = await signIn(target, browser);
+    const response = await browser.get(
+      endSessionUrl({ id_token_hint: tokens.id_token, post_logout_redirect_uri: signedOut }),
+    );
+    expect(response.headers.location).toBe(signedOut);
+  });
+
   it('POST with the parameters in a form body works like GET', async () => {
     const target = await server();
     const browser = new Browser(target);

@@ -14,8 +14,10 @@
  *   client it comes from), so the user is asked to confirm and is never redirected;
  * - `post_logout_redirect_uri` is used only when a client is identified (by the hint or `client_id`) and the
  *   URI is, by simple string comparison (§3), one of the client's registered `postLogoutRedirectUris`;
- *   otherwise the user sees the signed-out page. We never redirect to an unregistered URI. `state` is
- *   returned only on that redirect.
+ *   otherwise the user sees the signed-out page. We never redirect to an unregistered URI, nor to a
+ *   registered one that breaks the redirect URI rules (protocol/redirect-uri.ts: absolute, no fragment,
+ *   http only on loopback, no javascript:/data:/file:); registration checks these too, this is defence in
+ *   depth for records written by other means. `state` is returned only on that redirect.
  * - `logout_hint` is accepted but selects nothing: a browser holds at most one session here, and an
  *   unverifiable hint can never make a logout happen without the user's confirmation.
  *
@@ -52,6 +54,7 @@ import { currentSession } from '../http/login-session.ts';
 import { BackchannelLogout, type BackchannelTarget } from '../logout/backchannel.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
+import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import { constantTimeEqual, sha256Base64Url } from '../protocol/secrets.ts';
 import type { Client, LoginSession } from '../storage/repositories.ts';
 import { type IdTokenHint, verifyIdTokenHint } from '../tokens/id-token-hint.ts';
@@ -80,7 +83,8 @@ async function resolveTarget(
   const redirectUri =
     client !== undefined &&
     requestedRedirect !== undefined &&
-    client.postLogoutRedirectUris.includes(requestedRedirect)
+    client.postLogoutRedirectUris.includes(requestedRedirect) &&
+    redirectUriProblem(requestedRedirect) === undefined
       ? requestedRedirect
       : undefined;
   return { client, redirectUri, state: redirectUri === undefined ? undefined : state };
