@@ -16,6 +16,7 @@ import {
   TokenManager,
 } from '../src/index.ts';
 import {
+  approveGatehouseDevice,
   FetchBrowser,
   type RunningGatehouse,
   serviceSecret,
@@ -25,6 +26,7 @@ import {
 } from './support/gatehouse.ts';
 
 const webRedirect = 'https://webapp.example.com/signin-oidc';
+const postLogoutRedirect = 'https://webapp.example.com/signout-callback-oidc';
 const specialSecret = 'sec:ret+with %&=special/chars?0123456789-abcdefghij ünïcode';
 const ordersResource = 'https://api.example.com/orders';
 
@@ -34,7 +36,16 @@ beforeAll(async () => {
   const base = testConfig();
   gatehouse = await startGatehouse({
     clients: [
-      ...(base.clients as unknown[]),
+      ...(base.clients as Array<Record<string, unknown>>).map((client) =>
+        client.clientId === 'web-app' ? { ...client, postLogoutRedirectUris: [postLogoutRedirect] } : client,
+      ),
+      {
+        clientId: 'device-app',
+        name: 'TV App',
+        tokenEndpointAuthMethod: 'none',
+        grantTypes: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+        scopes: ['openid', 'profile', 'offline_access', 'api1.read'],
+      },
       {
         clientId: 'special.client~1',
         name: 'Special Characters',
@@ -337,5 +348,70 @@ describe('user sessions', () => {
     await manager.endSession({ revoke: true });
     expect(await manager.session()).toBeUndefined();
     await expect(client.refresh(tokens.refreshToken!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+});
+
+describe('device flow', () => {
+  it('starts, shows the user code, polls honouring the interval until the user approves', async () => {
+    const clock = testClock();
+    const client = new OAuthClient({ issuer: gatehouse.issuer, clientId: 'device-app', clock });
+    const authorization = await client.startDeviceAuthorization({ scope: 'openid profile offline_access' });
+    expect(authorization.verificationUri).toBe(`${gatehouse.issuer}/device`);
+    expect(authorization.verificationUriComplete).toBe(
+      `${gatehouse.issuer}/device?user_code=${encodeURIComponent(authorization.userCode)}`,
+    );
+    const waits: number[] = [];
+    const before = gatehouse.count('POST /token');
+    const tokens = await client.pollDeviceAuthorization(authorization, {
+      sleep: async (milliseconds) => {
+        waits.push(milliseconds);
+        clock.advance(milliseconds / 1000);
+        if (waits.length === 2)
+          await approveGatehouseDevice(gatehouse.issuer, authorization.verificationUriComplete!);
+      },
+    });
+    expect(waits).toEqual([authorization.interval * 1000, authorization.interval * 1000]);
+    expect(gatehouse.count('POST /token') - before).toBe(2);
+    expect(tokens.claims?.aud).toContain('device-app');
+    expect(tokens.refreshToken).toBeTypeOf('string');
+  });
+
+  it('surfaces access_denied when the user declines', async () => {
+    const client = new OAuthClient({ issuer: gatehouse.issuer, clientId: 'device-app' });
+    const authorization = await client.startDeviceAuthorization({ scope: 'openid' });
+    let approved = false;
+    const error = await client
+      .pollDeviceAuthorization(authorization, {
+        sleep: async () => {
+          if (!approved) {
+            approved = true;
+            await approveGatehouseDevice(gatehouse.issuer, authorization.verificationUriComplete!, 'deny');
+          }
+        },
+      })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OAuthResponseError);
+    expect((error as OAuthResponseError).error).toBe('access_denied');
+  });
+});
+
+describe('RP-initiated logout', () => {
+  it('builds an end-session URL that signs the browser out and returns to the client with state', async () => {
+    const client = webClient();
+    const browser = new FetchBrowser(gatehouse.issuer);
+    const pending = await client.authorizationRequest({ scope: 'openid' });
+    const tokens = await client.handleCallback((await browser.walk(pending.url)).location, pending);
+    const url = await client.endSessionUrl({
+      idTokenHint: tokens.idToken!,
+      postLogoutRedirectUri: postLogoutRedirect,
+      state: 'bye',
+    });
+    expect(url.href.startsWith(`${gatehouse.issuer}/end_session?`)).toBe(true);
+    const response = await browser.get(url.href);
+    await response.text();
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe(`${postLogoutRedirect}?state=bye`);
+    const again = await browser.walk((await client.authorizationRequest({ scope: 'openid' })).url);
+    expect(again.pages).toContain('login');
   });
 });
