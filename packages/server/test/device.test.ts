@@ -78,15 +78,18 @@ interface DeviceResponse {
 
 async function deviceAuthorization(
   server: TestServer,
-  values: Record<string, string | undefined>,
+  values: Record<string, string | string[] | undefined>,
   authorization?: string,
   contentType = 'application/x-www-form-urlencoded',
 ): Promise<DeviceResponse> {
+  const body = new URLSearchParams();
+  for (const [name, value] of Object.entries(values))
+    for (const item of value === undefined ? [] : [value].flat()) body.append(name, item);
   const response = await server.app.inject({
     method: 'POST',
     url: '/device_authorization',
     headers: { 'content-type': contentType, ...(authorization ? { authorization } : {}) },
-    payload: form(values),
+    payload: body.toString(),
   });
   return { status: response.statusCode, headers: response.headers, body: JSON.parse(response.body) };
 }
@@ -460,6 +463,30 @@ describe('token polling (RFC 8628 §3.4, §3.5)', () => {
     expect(tokens.body.scope).toBe('api1.read');
     expect(tokens.body.refresh_token).toBeUndefined();
     expect(tokens.body.id_token).toBeUndefined();
+  });
+
+  it('lets the token request narrow the approved resources, and refuses others without using the code', async () => {
+    const server = await deviceServer();
+    const response = await deviceAuthorization(
+      server,
+      {
+        scope: 'api1.read orders.read',
+        resource: ['https://api1.example.com', 'https://api.example.com/orders'],
+      },
+      basic('device-secret', deviceSecret),
+    );
+    const deviceCode = response.body.device_code as string;
+    await userDecides(server, response.body.user_code as string, 'approve');
+    const pollWith = (resource: string) =>
+      tokenRequest(
+        server,
+        { grant_type: deviceGrant, device_code: deviceCode, resource },
+        basic('device-secret', deviceSecret),
+      );
+    expectError(await pollWith('https://unknown.example.com'), 'invalid_target');
+    const tokens = await pollWith('https://api1.example.com');
+    expect(tokens.status).toBe(200);
+    expect(decodeJwt(tokens.body.access_token as string)).toMatchObject({ aud: 'api1', scope: 'api1.read' });
   });
 
   it('gives exactly one of ten concurrent polls the tokens', async () => {

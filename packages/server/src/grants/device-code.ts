@@ -18,6 +18,8 @@
  *   one gets tokens; the grant row is created in the same transaction. Tokens follow the authorization
  *   code grant (tokens/user-tokens.ts): an id_token when `openid` was approved, a refresh token when
  *   `offline_access` was approved and the client is registered for refresh_token, all sharing one grant id.
+ *   A `resource` parameter may narrow the approved RFC 8707 resources for this access token (RFC 8707
+ *   §2.2), as at the authorization code grant; naming any other is invalid_target and uses nothing up.
  *
  * Polling errors are HTTP 400 with an RFC 6749 §5.2 JSON body (RFC 8628 §3.5 uses the token endpoint's
  * error response), including access_denied, whose default status elsewhere is 403.
@@ -25,7 +27,7 @@
 import { OAuthError } from '../protocol/errors.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { IssuedHandle } from '../storage/repositories.ts';
-import { issueUserTokens } from '../tokens/user-tokens.ts';
+import { issueUserTokens, selectResources } from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
 
 export const deviceCodeGrantType = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -68,6 +70,8 @@ export const deviceCodeGrant: GrantHandler = {
 
     const { userId, authTime, amr, sid } = record;
     if (userId === null || authTime === null || amr === null || sid === null) throw invalid();
+    // RFC 8707 §2.2: the token request may narrow the approved resources (checked before the code is used).
+    const resources = selectResources(params.getAll('resource'), record.resources);
     const outcome = await ctx.storage.transaction(async (repositories) => {
       if (!(await repositories.deviceCodes.consume(deviceCodeHash, now))) return undefined;
       const grantId = randomHandle(16);
@@ -98,7 +102,7 @@ export const deviceCodeGrant: GrantHandler = {
         client,
         source,
         scopes: record.scope,
-        resources: record.resources,
+        resources,
         nonce: undefined,
         refreshExpiresAt: now + ctx.config.tokens.refreshTokenTtl,
       });
