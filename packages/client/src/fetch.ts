@@ -15,6 +15,8 @@ export interface AuthenticatedFetchOptions {
   dpop?: DPoPKey;
   /** Default the global fetch. */
   fetch?: typeof fetch;
+  /** An undici dispatcher for every request, e.g. with the client certificate of mTLS-bound tokens (RFC 8705 §3). */
+  dispatcher?: unknown;
   /** Milliseconds per attempt before giving up with `timeout`; default 30 000. */
   timeout?: number;
   clock?: Clock;
@@ -59,11 +61,13 @@ export function authenticatedFetch(
       const timeoutSignal = AbortSignal.timeout(timeout);
       let response: Response;
       try {
-        response = await doFetch(url, {
+        const attempt: RequestInit = {
           ...init,
           headers,
           signal: signal ? AbortSignal.any([signal, timeoutSignal]) : timeoutSignal,
-        });
+        };
+        if (options.dispatcher !== undefined) Object.assign(attempt, { dispatcher: options.dispatcher });
+        response = await doFetch(url, attempt);
       } catch (error) {
         if (signal?.aborted)
           throw new GatehouseClientError('aborted', `request to ${url} was aborted`, { cause: error });
