@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuthError, createVerifier, type Verifier } from '../src/index.ts';
-import { TestIssuer, type TestClock, testClock } from './support.ts';
+import { type TestClock, TestIssuer, testClock } from './support.ts';
 
 let issuer: TestIssuer;
 let clock: TestClock;
@@ -59,7 +59,12 @@ async function code(token: string): Promise<string> {
 describe('introspection', () => {
   it('accepts an active token and exposes its claims', async () => {
     const auth = await verifier.verifyAccessToken(opaque({ roles: ['OrderAdmin'] }));
-    expect(auth).toMatchObject({ format: 'opaque', subject: 'bob', clientId: 'service-a', roles: ['OrderAdmin'] });
+    expect(auth).toMatchObject({
+      format: 'opaque',
+      subject: 'bob',
+      clientId: 'service-a',
+      roles: ['OrderAdmin'],
+    });
     expect([...auth.scopes]).toEqual(['orders.read']);
   });
 
@@ -90,7 +95,10 @@ describe('introspection', () => {
   });
 
   it('sends client_secret_basic; a rejected secret is 503, not 401', async () => {
-    issuer.introspectionCredentials = { clientId: 'orders-api', secret: 'another-secret-0123456789-abcdefghijklmnop' };
+    issuer.introspectionCredentials = {
+      clientId: 'orders-api',
+      secret: 'another-secret-0123456789-abcdefghijklmnop',
+    };
     const token = opaque();
     await expect(verifier.verifyAccessToken(token)).rejects.toMatchObject({
       status: 503,
@@ -113,7 +121,12 @@ describe('introspection', () => {
   });
 
   it('refuses opaque tokens when introspection is not configured', async () => {
-    const jwtOnly = createVerifier({ issuer: issuer.issuer, audience: 'orders-api', now: clock, logger: false });
+    const jwtOnly = createVerifier({
+      issuer: issuer.issuer,
+      audience: 'orders-api',
+      now: clock,
+      logger: false,
+    });
     await expect(jwtOnly.verifyAccessToken(opaque())).rejects.toBeInstanceOf(AuthError);
     expect(issuer.count('/introspect')).toBe(0);
   });

@@ -1,0 +1,165 @@
+/**
+ * The orders API example (examples/orders-api) on a real port, against the real Gatehouse server with
+ * the seed's orders scopes: list, create, cancel and admin with users' tokens from the code flow, the
+ * OrderAdmin role, and CORS for registered origins only.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrdersApp } from '../../../examples/orders-api/src/app.ts';
+import { basic, password, testConfig, webRedirect, webSecret } from '../../server/test/helpers.ts';
+import { FetchBrowser, type ListeningServer, startListening } from '../../server/test/interop-helpers.ts';
+
+const ordersScopes = ['orders.read', 'orders.write', 'orders.cancel', 'orders.admin'];
+const origin = 'http://localhost:5173';
+let gatehouse: ListeningServer;
+let api: Server;
+let apiUrl: string;
+
+beforeAll(async () => {
+  const defaults = testConfig();
+  const clients = (defaults.clients as Record<string, unknown>[]).map((client) =>
+    client.clientId === 'web-app'
+      ? { ...client, scopes: ['openid', 'profile', 'roles', ...ordersScopes] }
+      : client,
+  );
+  gatehouse = await startListening({
+    apiScopes: [
+      ...ordersScopes.map((name) => ({ name, description: name })),
+      { name: 'api1.read', description: 'Read API 1' },
+    ],
+    apiResources: [
+      { id: 'orders-api', uris: ['http://localhost:4000'], scopes: ordersScopes },
+      { id: 'api1', uris: ['https://api1.example.com'], scopes: ['api1.read'] },
+    ],
+    clients,
+  });
+  api = createServer(
+    createOrdersApp({
+      verifier: { issuer: gatehouse.issuer, audience: 'orders-api', logger: false },
+      allowedOrigins: [origin],
+    }),
+  );
+  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+  apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  api.closeAllConnections();
+  await new Promise<void>((resolve) => api.close(() => resolve()));
+  await gatehouse.close();
+});
+
+async function userToken(username: string, scope: string): Promise<string> {
+  const verifier = randomBytes(32).toString('base64url');
+  const url = new URL(`${gatehouse.issuer}/authorize`);
+  url.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: 'web-app',
+    redirect_uri: webRedirect,
+    scope,
+    state: 's',
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  }).toString();
+  const { location } = await new FetchBrowser(gatehouse.issuer).walk(url, { user: { username, password } });
+  const code = new URL(location).searchParams.get('code')!;
+  const response = await fetch(`${gatehouse.issuer}/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: basic('web-app', webSecret),
+    },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: webRedirect,
+      code_verifier: verifier,
+    }),
+  });
+  const body = (await response.json()) as { access_token: string };
+  expect(response.status).toBe(200);
+  return body.access_token;
+}
+
+const call = (method: string, path: string, token?: string, body?: unknown) =>
+  fetch(`${apiUrl}${path}`, {
+    method,
+    headers: {
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+
+describe('orders API example', () => {
+  it('lists, creates and cancels the caller’s own orders with the matching scopes', async () => {
+    const alice = await userToken('alice', 'openid orders.read orders.write orders.cancel');
+    const bob = await userToken('bob', 'openid orders.read orders.write');
+
+    const created = await call('POST', '/orders', alice, { item: 'book', quantity: 2 });
+    expect(created.status).toBe(201);
+    const order = (await created.json()) as { id: string; owner: string };
+    expect(order.owner).toMatch(/^[A-Za-z0-9_-]{8,}$/);
+
+    expect(
+      ((await (await call('GET', '/orders', alice)).json()) as { orders: unknown[] }).orders,
+    ).toHaveLength(1);
+    expect(((await (await call('GET', '/orders', bob)).json()) as { orders: unknown[] }).orders).toHaveLength(
+      0,
+    );
+
+    const bobCancels = await call('POST', `/orders/${order.id}/cancel`, bob);
+    expect(bobCancels.status).toBe(403);
+    expect(bobCancels.headers.get('www-authenticate')).toContain('scope="orders.cancel"');
+
+    const cancelled = await call('POST', `/orders/${order.id}/cancel`, alice);
+    expect(cancelled.status).toBe(200);
+    expect(((await cancelled.json()) as { status: string }).status).toBe('cancelled');
+    expect((await call('POST', '/orders', alice, { item: '' })).status).toBe(400);
+  });
+
+  it('lets only OrderAdmin with orders.admin see every order', async () => {
+    const admin = await userToken('alice', 'openid roles orders.admin');
+    expect((await call('GET', '/admin/orders', admin)).status).toBe(200);
+    const scopeOnly = await userToken('alice', 'openid orders.admin');
+    const noRole = await call('GET', '/admin/orders', scopeOnly);
+    expect(noRole.status).toBe(403);
+    expect(noRole.headers.get('www-authenticate')).toContain('the role OrderAdmin is required');
+    const bob = await userToken('bob', 'openid roles orders.admin');
+    expect((await call('GET', '/admin/orders', bob)).status).toBe(403);
+    const readOnly = await userToken('alice', 'openid roles orders.read');
+    expect((await call('GET', '/admin/orders', readOnly)).status).toBe(403);
+  });
+
+  it('answers CORS for registered origins only', async () => {
+    const preflight = (from: string) =>
+      fetch(`${apiUrl}/orders`, {
+        method: 'OPTIONS',
+        headers: {
+          origin: from,
+          'access-control-request-method': 'GET',
+          'access-control-request-headers': 'authorization',
+        },
+      });
+    const allowed = await preflight(origin);
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(allowed.headers.get('access-control-allow-headers')).toContain('Authorization');
+    const foreign = await preflight('https://evil.example');
+    expect(foreign.status).toBe(403);
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+
+    const refused = await fetch(`${apiUrl}/orders`, { headers: { origin } });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(refused.headers.get('access-control-expose-headers')).toContain('WWW-Authenticate');
+    const fromElsewhere = await fetch(`${apiUrl}/orders`, { headers: { origin: 'https://evil.example' } });
+    expect(fromElsewhere.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('needs no token for the health check', async () => {
+    expect((await call('GET', '/healthz')).status).toBe(200);
+  });
+});
