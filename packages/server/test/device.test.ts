@@ -730,9 +730,12 @@ describe('verification page (RFC 8628 §3.3, §5.1, §5.4)', () => {
     const { deviceCode, userCode } = await issue(server);
     const { browser, entry } = await signedInBrowser(server, 'alice');
     const confirm = await enterCode(browser, entry.body, userCode);
-    // Alice's session is gone from this browser (signed out elsewhere); Bob signs in on the same browser.
-    browser.cookies.delete('__Host-gh-session');
-    expect((await signIn(browser, 'bob')).statusCode).toBe(200);
+    // "Not you?" shows the sign-in form again; Bob signs in on the same browser.
+    const switchUrl = /<a href="([^"]+)">Not you\?<\/a>/.exec(entry.body)?.[1];
+    expect(switchUrl).toBe(`${issuer}/device?prompt=login`);
+    const bobEntry = await signIn(browser, 'bob', '?prompt=login');
+    expect(bobEntry.statusCode).toBe(200);
+    expect(bobEntry.body).toContain('Signed in as bob.');
     const response = await decide(browser, confirm.body, 'approve');
     expect(response.statusCode).toBe(400);
     expectError(await poll(server, deviceCode), 'authorization_pending');

@@ -5,7 +5,8 @@
  * next poll (grants/device-code.ts).
  *
  * Flow (HTML only, no JavaScript, strict CSP; views/device.ts):
- *   GET  /device[?user_code=…]  sign-in form when there is no session, otherwise the code entry form
+ *   GET  /device[?user_code=…]  sign-in form when there is no session (or with prompt=login), otherwise
+ *                               the code entry form
  *   POST /device/login          username and password (http/login-session.ts: per-username throttle), then
  *                               303 back to GET /device with the code kept
  *   POST /device                look the code up; the confirmation page with client, scopes and the code
@@ -63,9 +64,10 @@ function keptCode(typed: string | undefined): string | undefined {
   return code === undefined ? typed : formatUserCode(code);
 }
 
-function verificationUrl(ctx: ServerContext, userCode: string | undefined): string {
+function verificationUrl(ctx: ServerContext, userCode: string | undefined, switchUser = false): string {
   const url = new URL(ctx.endpoints.deviceVerification);
   if (userCode !== undefined) url.searchParams.set('user_code', userCode);
+  if (switchUser) url.searchParams.set('prompt', 'login');
   return url.toString();
 }
 
@@ -155,6 +157,7 @@ function renderCodeEntry(
       userCode,
       error: error?.message,
       lockedFor: locked > 0 ? locked : undefined,
+      switchUserUrl: verificationUrl(ctx, userCode, true),
     }),
     locked > 0 ? locked : error?.retryAfter,
   );
@@ -240,7 +243,11 @@ async function lookUpCode(
   return undefined;
 }
 
-/** GET /device: the sign-in form, or the code entry form (pre-filled from `user_code`). */
+/**
+ * GET /device: the sign-in form, or the code entry form (pre-filled from `user_code`). `prompt=login` shows
+ * the sign-in form to a signed-in user too ("Not you?"), so someone else can continue on a shared browser;
+ * signing in then replaces the session.
+ */
 export function deviceVerificationPage(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const params = toParams((request.query as RawParams | undefined) ?? {});
@@ -254,7 +261,7 @@ export function deviceVerificationPage(ctx: ServerContext) {
     }
     const userCode = keptCode(params.get('user_code'));
     const session = await currentSession(ctx, request);
-    if (session === undefined) {
+    if (session === undefined || params.get('prompt') === 'login') {
       renderSignIn(ctx, reply, browserId, userCode, undefined);
       return;
     }

@@ -50,6 +50,8 @@ export interface DeviceCodeView {
   error: string | undefined;
   /** Code entry is locked for this browser: the form is not offered. */
   lockedFor: number | undefined;
+  /** Shows the sign-in form again, to continue as someone else (a shared computer). */
+  switchUserUrl: string;
 }
 
 export function deviceCodePage(view: DeviceCodeView): string {
@@ -64,7 +66,7 @@ export function deviceCodePage(view: DeviceCodeView): string {
   return page(
     'Connect a device',
     `<h1>Connect a device</h1>
-<p class="muted">Signed in as ${escapeHtml(view.username)}</p>
+<p class="muted">Signed in as ${escapeHtml(view.username)}. <a href="${escapeHtml(view.switchUserUrl)}">Not you?</a></p>
 ${errorBlock(view.error)}<form method="post" action="${escapeHtml(view.action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
 <label for="user_code">Enter the code shown on your device</label>
