@@ -496,6 +496,26 @@ export class OAuthClient {
     }
   }
 
+  /**
+   * The whole device flow: start, hand the user code and verification URI to `showUserCode` (print them,
+   * draw a QR code of `verificationUriComplete`), then poll until approval, denial, expiry or `signal`.
+   */
+  async authorizeDevice(
+    options: {
+      scope?: string;
+      resource?: string | string[];
+      showUserCode: (authorization: DeviceAuthorization) => void | Promise<void>;
+    } & DevicePollOptions,
+  ): Promise<TokenSet> {
+    const start: { scope?: string; resource?: string | string[]; signal?: AbortSignal } = {};
+    if (options.scope !== undefined) start.scope = options.scope;
+    if (options.resource !== undefined) start.resource = options.resource;
+    if (options.signal !== undefined) start.signal = options.signal;
+    const authorization = await this.startDeviceAuthorization(start);
+    await options.showUserCode(authorization);
+    return this.pollDeviceAuthorization(authorization, options);
+  }
+
   /** Revokes a token (RFC 7009 §2.1). Unknown tokens succeed too (§2.2). */
   async revoke(
     token: string,

@@ -376,6 +376,29 @@ describe('device flow', () => {
     expect(tokens.refreshToken).toBeTypeOf('string');
   });
 
+  it('runs the whole flow with authorizeDevice and hands over the user code to show', async () => {
+    const client = new OAuthClient({ issuer: gatehouse.issuer, clientId: 'device-app' });
+    const shown: string[] = [];
+    let complete = '';
+    let approved = false;
+    const tokens = await client.authorizeDevice({
+      scope: 'openid',
+      showUserCode: (authorization) => {
+        shown.push(authorization.userCode, authorization.verificationUri);
+        complete = authorization.verificationUriComplete!;
+      },
+      sleep: async () => {
+        if (!approved) {
+          approved = true;
+          await approveGatehouseDevice(gatehouse.issuer, complete);
+        }
+      },
+    });
+    expect(shown[1]).toBe(`${gatehouse.issuer}/device`);
+    expect(shown[0]).toMatch(/\S{4,}/);
+    expect(tokens.claims?.aud).toContain('device-app');
+  });
+
   it('surfaces access_denied when the user declines', async () => {
     const client = new OAuthClient({ issuer: gatehouse.issuer, clientId: 'device-app' });
     const authorization = await client.startDeviceAuthorization({ scope: 'openid' });
