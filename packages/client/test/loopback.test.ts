@@ -1,6 +1,9 @@
 /** The RFC 8252 loopback listener: one callback, then closed; 404 elsewhere; timeout and abort. */
+import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GatehouseClientError, startLoopbackListener } from '../src/index.ts';
+import { GatehouseClientError, openSystemBrowser, startLoopbackListener } from '../src/index.ts';
 
 describe('loopback listener', () => {
   it('listens on 127.0.0.1 with an ephemeral port, takes exactly one callback and closes', async () => {
@@ -32,5 +35,31 @@ describe('loopback listener', () => {
     const listener = await startLoopbackListener({ signal: controller.signal });
     controller.abort();
     await expect(listener.callback).rejects.toMatchObject({ code: 'aborted' });
+  });
+});
+
+describe.runIf(process.platform === 'linux')('system browser', () => {
+  it('hands the URL to xdg-open as a single argument', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-browser-'));
+    const script = join(dir, 'xdg-open');
+    await writeFile(
+      script,
+      `#!/bin/sh\nprintf '%s|%s' "$#" "$1" > "${dir}/opened.tmp" && mv "${dir}/opened.tmp" "${dir}/opened"\n`,
+    );
+    await chmod(script, 0o755);
+    const path = process.env.PATH;
+    process.env.PATH = `${dir}:${path}`;
+    try {
+      const url = 'http://127.0.0.1:3000/authorize?a=1&b=two words;$(id)';
+      await openSystemBrowser(url);
+      let opened: string | undefined;
+      for (let attempt = 0; attempt < 100 && opened === undefined; attempt++) {
+        opened = await readFile(join(dir, 'opened'), 'utf8').catch(() => undefined);
+        if (opened === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(opened).toBe(`1|${url}`);
+    } finally {
+      process.env.PATH = path;
+    }
   });
 });
