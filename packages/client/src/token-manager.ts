@@ -155,7 +155,7 @@ export class TokenManager {
     let flight = this.inFlight.get(key);
     if (flight === undefined) {
       flight = (async () => {
-        const request: { scope?: string; resource?: string[]; signal?: AbortSignal } = {};
+        const request: { scope?: string; resource?: string[] } = {};
         if (options.scope !== undefined) request.scope = options.scope;
         if (resources.length > 0) request.resource = resources;
         const tokens = await this.client.clientCredentials(request);
@@ -175,11 +175,14 @@ export class TokenManager {
         .catch(() => {});
     }
     try {
-      return publicToken(await flight);
+      return publicToken(await abandonable(flight, options.signal));
     } catch (error) {
       const stillValid =
         cached !== undefined && this.clock() < cached.expiresAt && cached.value !== options.rejected;
-      if (stillValid && !(error instanceof OAuthResponseError && error.error === 'invalid_client')) {
+      const fatal =
+        (error instanceof OAuthResponseError && error.error === 'invalid_client') ||
+        (error instanceof GatehouseClientError && error.code === 'aborted');
+      if (stillValid && !fatal) {
         return publicToken(cached);
       }
       throw error;
@@ -239,7 +242,7 @@ export class TokenManager {
         })
         .catch(() => {});
     }
-    return sessionToken(await this.refreshInFlight);
+    return sessionToken(await abandonable(this.refreshInFlight, options.signal));
   }
 
   /** A token source for {@link authenticatedFetch} that uses the user session. */
@@ -284,6 +287,21 @@ export class TokenManager {
     await this.store.save(next);
     return next;
   }
+}
+
+/**
+ * Waits for a shared request, or stops waiting when this caller's `signal` aborts. The request itself
+ * goes on for the other callers sharing it.
+ */
+function abandonable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted)
+    return Promise.reject(new GatehouseClientError('aborted', 'stopped waiting for a token'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new GatehouseClientError('aborted', 'stopped waiting for a token'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function publicToken(token: CachedToken): AccessToken {

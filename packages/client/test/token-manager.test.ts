@@ -95,6 +95,37 @@ describe('client-credentials timing', () => {
   });
 });
 
+describe('waiting callers', () => {
+  it('lets one caller stop waiting without cancelling the shared request', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let requests = 0;
+    server = await startLocalServer(async (_request, _body, response) => {
+      requests += 1;
+      await released;
+      json(response, 200, { access_token: 'shared', token_type: 'Bearer', expires_in: 300 });
+    });
+    const manager = new TokenManager(
+      new OAuthClient({
+        issuer: server.url,
+        clientId: 'svc',
+        clientAuthentication: { method: 'client_secret_basic', clientSecret: 'secret' },
+        metadata: { issuer: server.url, token_endpoint: `${server.url}/token` },
+      }),
+    );
+    const controller = new AbortController();
+    const impatient = manager.clientCredentialsToken({ signal: controller.signal });
+    const patient = manager.clientCredentialsToken();
+    controller.abort();
+    await expect(impatient).rejects.toMatchObject({ code: 'aborted' });
+    release();
+    expect((await patient).value).toBe('shared');
+    expect(requests).toBe(1);
+  });
+});
+
 describe('user sessions', () => {
   it('throws login required without a session', async () => {
     const { client } = await tokenServer(() => ({ status: 500, body: {} }));
