@@ -489,6 +489,25 @@ describe('token polling (RFC 8628 §3.4, §3.5)', () => {
     expect(decodeJwt(tokens.body.access_token as string)).toMatchObject({ aud: 'api1', scope: 'api1.read' });
   });
 
+  it('creates the grant at approval: signing out of that session first leaves nothing to redeem without offline_access', async () => {
+    const server = await deviceServer();
+    const online = await issue(server, 'device-app', 'openid api1.read');
+    const offline = await issue(server, 'device-app', fullScope);
+    const { browser } = await userDecides(server, online.userCode, 'approve');
+    const confirm = await enterCode(browser, (await browser.get('/device')).body, offline.userCode);
+    expect((await decide(browser, confirm.body, 'approve')).statusCode).toBe(200);
+    const grants = await server.ctx.storage.db.selectFrom('grants').selectAll().execute();
+    expect(grants).toHaveLength(2);
+
+    const logout = formOf((await browser.get('/end_session')).body);
+    expect((await browser.post(logout.action, { csrf: logout.csrf })).statusCode).toBeLessThan(400);
+    expectError(await poll(server, online.deviceCode), 'invalid_grant');
+    // The user asked for access that outlives the browser session: that device still gets its tokens.
+    const tokens = await poll(server, offline.deviceCode);
+    expect(tokens.status).toBe(200);
+    expect(tokens.body.refresh_token).toEqual(expect.any(String));
+  });
+
   it('gives exactly one of ten concurrent polls the tokens', async () => {
     const server = await deviceServer();
     const { deviceCode, userCode } = await issue(server);

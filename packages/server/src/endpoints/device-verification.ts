@@ -15,7 +15,9 @@
  * the limits below, and the user always confirms the code matches the device (§3.3.1, §5.4). The
  * confirmation is shown even to clients that skip consent in the authorization flow: a user code may come
  * from a phisher (§5.4), so the user must see what they are approving. Approval is remembered as consent
- * (ConsentRepository), as the authorization flow does.
+ * (ConsentRepository), as the authorization flow does, and creates the grant row in the same transaction
+ * as the decision, so signing out of the session (which revokes its grants without offline_access) or
+ * removing the client before the device polls leaves nothing to redeem.
  *
  * CSRF: each form carries sha256(label, browser id, session sid). The browser id is the random 256-bit
  * HttpOnly `__Host-` cookie shared with the authorization pages, so the token cannot be computed by anyone
@@ -36,6 +38,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
+import { deviceGrantId } from '../grants/device-code.ts';
 import { browserCookie, readCookie, serializeCookie } from '../http/cookies.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { checkPassword, currentSession, startSession } from '../http/login-session.ts';
@@ -343,19 +346,32 @@ export function deviceDecisionSubmit(ctx: ServerContext) {
     }
     const { session } = signedIn;
     const now = ctx.now();
-    const decided = await ctx.storage.deviceCodes.decide(
-      record.userCode,
-      now,
-      decision === 'approve'
-        ? {
-            status: 'approved',
-            userId: session.userId,
-            authTime: session.authTime,
-            amr: session.amr,
-            sid: session.sid,
-          }
-        : { status: 'denied' },
-    );
+    // The decision and, on approval, the grant row land together (see grants/device-code.ts).
+    const decided = await ctx.storage.transaction(async (repositories) => {
+      if (decision === 'deny') {
+        return repositories.deviceCodes.decide(record.userCode, now, { status: 'denied' });
+      }
+      const approved = await repositories.deviceCodes.decide(record.userCode, now, {
+        status: 'approved',
+        userId: session.userId,
+        authTime: session.authTime,
+        amr: session.amr,
+        sid: session.sid,
+      });
+      if (approved) {
+        await repositories.grants.create({
+          id: deviceGrantId(record.deviceCodeHash),
+          clientId: record.clientId,
+          userId: session.userId,
+          sid: session.sid,
+          scopes: record.scope,
+          resources: record.resources,
+          createdAt: now,
+          revokedAt: null,
+        });
+      }
+      return approved;
+    });
     if (!decided) {
       renderCodeEntry(ctx, reply, signedIn, undefined, {
         message: 'That code has expired or was already used. Start again on your device.',

@@ -15,8 +15,11 @@
  *   polls (§3.5). The first poll is never too soon: the interval spaces polls, not the first one.
  *   slow_down applies only while pending: once the user has decided, the answer is final either way.
  * - An approved code is consumed by one conditional UPDATE, so of any number of concurrent polls exactly
- *   one gets tokens; the grant row is created in the same transaction. Tokens follow the authorization
- *   code grant (tokens/user-tokens.ts): an id_token when `openid` was approved, a refresh token when
+ *   one gets tokens. The grant row was created at approval (endpoints/device-verification.ts), as an
+ *   authorization code's is at issuance, under an id derived from the device code's hash (`deviceGrantId`;
+ *   the device_codes table has no grant column). So a grant revoked before the device polls (the user
+ *   signed out of that session, the client was removed) yields invalid_grant, not tokens. Tokens follow
+ *   the authorization code grant (tokens/user-tokens.ts): an id_token when `openid` was approved, a refresh token when
  *   `offline_access` was approved and the client is registered for refresh_token, all sharing one grant id.
  *   A `resource` parameter may narrow the approved RFC 8707 resources for this access token (RFC 8707
  *   §2.2), as at the authorization code grant; naming any other is invalid_target and uses nothing up.
@@ -25,7 +28,7 @@
  * error response), including access_denied, whose default status elsewhere is 403.
  */
 import { OAuthError } from '../protocol/errors.ts';
-import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import { sha256Base64Url } from '../protocol/secrets.ts';
 import type { IssuedHandle } from '../storage/repositories.ts';
 import { issueUserTokens, selectResources } from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
@@ -33,6 +36,15 @@ import type { GrantHandler } from './types.ts';
 export const deviceCodeGrantType = 'urn:ietf:params:oauth:grant-type:device_code';
 
 const invalid = () => new OAuthError('invalid_grant', 'device_code is invalid');
+
+/**
+ * The id of the grant an approved device code belongs to: derived from the code's stored hash (132 bits,
+ * the size of a random grant id), so approval and token issuance agree on it without a stored link. It
+ * reveals nothing about the device code (SHA-256 preimage resistance, applied twice).
+ */
+export function deviceGrantId(deviceCodeHash: string): string {
+  return sha256Base64Url(`gatehouse/device-grant\u0000${deviceCodeHash}`).slice(0, 22);
+}
 
 export const deviceCodeGrant: GrantHandler = {
   grantType: deviceCodeGrantType,
@@ -74,17 +86,10 @@ export const deviceCodeGrant: GrantHandler = {
     const resources = selectResources(params.getAll('resource'), record.resources);
     const outcome = await ctx.storage.transaction(async (repositories) => {
       if (!(await repositories.deviceCodes.consume(deviceCodeHash, now))) return undefined;
-      const grantId = randomHandle(16);
-      await repositories.grants.create({
-        id: grantId,
-        clientId: client.clientId,
-        userId,
-        sid,
-        scopes: record.scope,
-        resources: record.resources,
-        createdAt: now,
-        revokedAt: null,
-      });
+      const grantId = deviceGrantId(deviceCodeHash);
+      const grant = await repositories.grants.find(grantId);
+      if (grant === undefined || grant.revokedAt !== null || grant.userId !== userId)
+        throw new OAuthError('invalid_grant', 'the authorization was revoked');
       const source: IssuedHandle = {
         grantId,
         clientId: client.clientId,
