@@ -399,6 +399,25 @@ describe('device flow', () => {
     expect(tokens.claims?.aud).toContain('device-app');
   });
 
+  it('adds 5 seconds after the server answers slow_down to a poll that came too soon', async () => {
+    const clock = testClock();
+    const client = new OAuthClient({ issuer: gatehouse.issuer, clientId: 'device-app', clock });
+    const authorization = await client.startDeviceAuthorization({ scope: 'openid' });
+    expect(authorization.interval).toBe(5);
+    const waits: number[] = [];
+    const tokens = await client.pollDeviceAuthorization(authorization, {
+      // Only the client's clock moves, so the server sees the second poll come too soon.
+      sleep: async (milliseconds) => {
+        waits.push(milliseconds);
+        clock.advance(milliseconds / 1000);
+        if (waits.length === 3)
+          await approveGatehouseDevice(gatehouse.issuer, authorization.verificationUriComplete!);
+      },
+    });
+    expect(waits).toEqual([5000, 5000, 10000]);
+    expect(tokens.accessToken).toBeTypeOf('string');
+  });
+
   it('surfaces access_denied when the user declines', async () => {
     const client = new OAuthClient({ issuer: gatehouse.issuer, clientId: 'device-app' });
     const authorization = await client.startDeviceAuthorization({ scope: 'openid' });
