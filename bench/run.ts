@@ -41,6 +41,7 @@ import {
   type TargetKind,
   webAuthorization,
 } from './lib/oauth.ts';
+import { isResourceScenario, measureResource } from './lib/resource-scenario.ts';
 import {
   authorizationCodePlan,
   clientCredentialsPlan,
@@ -54,7 +55,14 @@ const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const repoRoot = join(benchDir, '..');
 const gatehouseBin = join(repoRoot, 'packages/server/bin/gatehouse.js');
 
-const allScenarios = ['client_credentials', 'authorization_code', 'refresh_token', 'login'] as const;
+const allScenarios = [
+  'client_credentials',
+  'authorization_code',
+  'refresh_token',
+  'login',
+  'resource_jwt',
+  'resource_jwt_cached',
+] as const;
 type Scenario = (typeof allScenarios)[number];
 const allTargets: readonly TargetKind[] = ['gatehouse', 'peer', 'ceiling'];
 const units: Record<Scenario, string> = {
@@ -62,6 +70,8 @@ const units: Record<Scenario, string> = {
   authorization_code: 'flows/s',
   refresh_token: 'rotations/s',
   login: 'logins/s',
+  resource_jwt: 'req/s',
+  resource_jwt_cached: 'req/s',
 };
 
 function envNumber(name: string, fallback: number, min: number): number {
@@ -241,6 +251,9 @@ async function planFor(scenario: Scenario, target: Target): Promise<Plan> {
       await signIn(target);
       return loginPlan(target);
     }
+    case 'resource_jwt':
+    case 'resource_jwt_cached':
+      throw new Error(`${scenario} is measured by lib/resource-scenario.ts`);
   }
 }
 
@@ -383,7 +396,9 @@ async function main(): Promise<void> {
         const outcome =
           scenario === 'login' && kind === 'ceiling'
             ? await measureArgon2(runDir)
-            : await measureServer(scenario, kind, runDir);
+            : isResourceScenario(scenario)
+              ? await measureResource(scenario, kind, runDir, settings)
+              : await measureServer(scenario, kind, runDir);
         removeDatabases(runDir);
         if ('measured' in outcome) {
           const { measured } = outcome;

@@ -55,15 +55,18 @@ function send(res: Response, result: AuthResult): void {
  */
 export function protect(verifier: Verifier | VerifierOptions, ...routePolicies: Policy[]): RequestHandler {
   const resolved = 'authenticate' in verifier ? verifier : createVerifier(verifier);
+  const settle = (req: Request, res: Response, next: NextFunction, result: AuthResult) => {
+    if (!result.ok) return send(res, result);
+    for (const name in result.headers) res.setHeader(name, result.headers[name]!);
+    req.auth = result.auth;
+    next();
+  };
   return (req: Request, res: Response, next: NextFunction) => {
     (req as WithVerifier)[verifierKey] = resolved;
-    resolved.authenticate(describe(req), ...routePolicies).then(
-      (result) => {
-        if (!result.ok) return send(res, result);
-        for (const name in result.headers) res.setHeader(name, result.headers[name]!);
-        req.auth = result.auth;
-        next();
-      },
+    const result = resolved.authenticateMaybeSync(describe(req), routePolicies);
+    if (!(result instanceof Promise)) return settle(req, res, next, result);
+    result.then(
+      (settled) => settle(req, res, next, settled),
       // authenticate never rejects; this is a last guard so a bug cannot become an unhandled rejection.
       () =>
         res

@@ -182,6 +182,11 @@ export interface Verifier {
   verifyAccessToken(token: string): Promise<AuthInfo>;
   /** Builds the refusal (status, challenge, body) for an error found outside the verifier. */
   refuse(error: AuthError): Extract<AuthResult, { ok: false }>;
+  /**
+   * `authenticate` without the promise when nothing asynchronous is needed (the keys are loaded and the
+   * token is not sender-constrained): adapters use it to answer without an extra microtask.
+   */
+  authenticateMaybeSync(request: AuthRequest, policies: readonly Policy[]): AuthResult | Promise<AuthResult>;
   /** Applies policies to an already authenticated request. */
   authorize(auth: AuthInfo, policies: readonly Policy[], request?: AuthRequest): AuthResult;
 }
@@ -256,7 +261,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const acceptJwt = options.acceptJwt ?? true;
   const logger = options.logger === false ? undefined : (options.logger ?? defaultLogger);
   const realm = options.realm ?? audiences[0]!;
-  const cache = new ExpiringCache<AuthInfo>(positive('cacheSize', options.cacheSize, 10_000));
+  const cacheSize = positive('cacheSize', options.cacheSize, 10_000);
+  const cache = new ExpiringCache<AuthInfo>(cacheSize);
+  const cacheEnabled = cacheSize > 0;
 
   const dpopOptions = options.dpop === false ? undefined : (options.dpop ?? {});
   const dpop =
@@ -451,15 +458,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
     /** The client the token claims, for logs (unverified until the signature is checked). */
     claimedClient?: string | undefined;
     cached: boolean;
+    format?: 'jwt' | 'opaque' | undefined;
   }
 
   function verifyJwt(token: string, attempt: Attempt): AuthInfo | Promise<AuthInfo> {
-    const cacheKey = tokenHash(token);
-    const hit = cache.get(cacheKey, now());
-    if (hit !== undefined) {
-      attempt.cached = true;
-      attempt.claimedClient = hit.clientId;
-      return hit;
+    const cacheKey = cacheEnabled ? tokenHash(token) : undefined;
+    if (cacheKey !== undefined) {
+      const hit = cache.get(cacheKey, now());
+      if (hit !== undefined) {
+        attempt.cached = true;
+        attempt.claimedClient = hit.clientId;
+        return hit;
+      }
     }
     const parsed = parseCompactJws(token);
     if (typeof parsed.payload.client_id === 'string') attempt.claimedClient = parsed.payload.client_id;
@@ -728,50 +738,94 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return { ok: true, auth, headers: noHeaders };
   }
 
-  async function authenticate(request: AuthRequest, ...policies: Policy[]): Promise<AuthResult> {
+  function failure(
+    error: unknown,
+    request: AuthRequest,
+    attempt: Attempt,
+    scheme: 'bearer' | 'dpop' | undefined,
+  ): Extract<AuthResult, { ok: false }> {
+    const authError =
+      error instanceof AuthError ? error : invalidToken('malformed_token', 'the token could not be verified');
+    return fail(authError, request, attempt, scheme, attempt.format);
+  }
+
+  function complete(
+    auth: AuthInfo,
+    headers: Readonly<Record<string, string>>,
+    request: AuthRequest,
+    policies: readonly Policy[],
+    attempt: Attempt,
+  ): AuthResult {
+    if (policies.length > 0) {
+      const decision = authorize(auth, policies, request);
+      if (!decision.ok) return decision;
+    }
+    if (options.onAuthentication !== undefined) {
+      report({
+        outcome: 'success',
+        status: 200,
+        reason: undefined,
+        clientId: auth.clientId,
+        format: auth.format,
+        cached: attempt.cached,
+      });
+    }
+    return { ok: true, auth, headers };
+  }
+
+  function afterVerification(
+    auth: AuthInfo,
+    extracted: Extracted,
+    request: AuthRequest,
+    policies: readonly Policy[],
+    attempt: Attempt,
+  ): AuthResult | Promise<AuthResult> {
+    attempt.format = auth.format;
+    if (auth.binding === undefined && extracted.scheme !== 'dpop' && dpop?.required !== true) {
+      return complete(auth, noHeaders, request, policies, attempt);
+    }
+    const at = now();
+    return checkBinding(auth, extracted, request, at).then(
+      () => {
+        const headers =
+          auth.binding === 'dpop' && dpop?.nonces !== undefined
+            ? { 'dpop-nonce': dpop.nonces.current(at) }
+            : noHeaders;
+        return complete(auth, headers, request, policies, attempt);
+      },
+      (error: unknown) => failure(error, request, attempt, extracted.scheme),
+    );
+  }
+
+  /** The request path without a promise when nothing asynchronous is needed (a known key, no DPoP). */
+  function authenticateMaybeSync(
+    request: AuthRequest,
+    policies: readonly Policy[],
+  ): AuthResult | Promise<AuthResult> {
     const attempt: Attempt = { cached: false };
     let extracted: Extracted | undefined;
-    let format: 'jwt' | 'opaque' | undefined;
     try {
       extracted = extractToken(request);
       if (extracted === undefined) {
         throw new AuthError('invalid_token', 'missing_token', 'an access token is required');
       }
       const verified = verifyToken(extracted.token, attempt);
-      const auth = verified instanceof Promise ? await verified : verified;
-      format = auth.format;
-      let headers = noHeaders;
-      if (auth.binding !== undefined || extracted.scheme === 'dpop' || dpop?.required === true) {
-        const at = now();
-        await checkBinding(auth, extracted, request, at);
-        if (auth.binding === 'dpop' && dpop?.nonces !== undefined) {
-          headers = { 'dpop-nonce': dpop.nonces.current(at) };
-        }
+      if (verified instanceof Promise) {
+        const found = extracted;
+        return verified.then(
+          (auth) => afterVerification(auth, found, request, policies, attempt),
+          (error: unknown) => failure(error, request, attempt, found.scheme),
+        );
       }
-      if (policies.length > 0) {
-        const decision = authorize(auth, policies, request);
-        if (!decision.ok) return decision;
-      }
-      report({
-        outcome: 'success',
-        status: 200,
-        reason: undefined,
-        clientId: auth.clientId,
-        format,
-        cached: attempt.cached,
-      });
-      return { ok: true, auth, headers };
+      return afterVerification(verified, extracted, request, policies, attempt);
     } catch (error) {
-      const authError =
-        error instanceof AuthError
-          ? error
-          : invalidToken('malformed_token', 'the token could not be verified');
-      return fail(authError, request, attempt, extracted?.scheme, format);
+      return failure(error, request, attempt, extracted?.scheme);
     }
   }
 
   return {
-    authenticate,
+    authenticate: async (request, ...policies) => authenticateMaybeSync(request, policies),
+    authenticateMaybeSync,
     authorize,
     refuse: (error) => refuse(error),
     async verifyAccessToken(token: string): Promise<AuthInfo> {
