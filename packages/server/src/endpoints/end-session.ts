@@ -156,11 +156,6 @@ export function endSessionEndpoints(ctx: ServerContext) {
   }
 
   async function endSession(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (request.method === 'HEAD') {
-      // HEAD is safe (RFC 9110 §9.2.1): a link checker or prefetcher must never sign anyone out.
-      reply.code(200).headers(pageSecurityHeaders).send();
-      return;
-    }
     const { raw, params } = requestParams(request);
     const cookie = readCookie(request.headers.cookie, sessionCookie);
     if (request.method === 'POST' && cookie === undefined) {

@@ -113,6 +113,8 @@ export async function buildServer(
     bodyLimit: config.server.bodyLimit,
     routerOptions: { querystringParser: parseUrlEncoded },
     return503OnClosing: true,
+    // No implicit HEAD routes: HEAD /authorize or /end_session would run the GET handler's side effects.
+    exposeHeadRoutes: false,
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
