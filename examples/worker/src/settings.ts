@@ -6,8 +6,8 @@ export interface WorkerSettings {
   clientSecret: string;
   /** Base URL of the orders API. */
   ordersApiUrl: string;
-  /** RFC 8707 resource indicator of the orders API (selects the token's audience). */
-  ordersResource: string;
+  /** RFC 8707 resource indicator of the orders API (selects the token's audience); none when undefined. */
+  ordersResource: string | undefined;
   scope: string;
   /** Seconds between two calls. */
   interval: number;
@@ -23,7 +23,7 @@ export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): W
     clientId: env.WORKER_CLIENT_ID ?? 'service-a',
     clientSecret: env.WORKER_CLIENT_SECRET ?? 'service-a-demo-secret-change-me-0123456789',
     ordersApiUrl,
-    ordersResource: env.ORDERS_RESOURCE ?? ordersApiUrl,
+    ordersResource: env.ORDERS_RESOURCE === '' ? undefined : (env.ORDERS_RESOURCE ?? ordersApiUrl),
     scope: env.WORKER_SCOPE ?? 'orders.read',
     interval,
   };

@@ -22,7 +22,11 @@ export function createOrdersWorker(settings: WorkerSettings, tokens?: TokenManag
       }),
     );
   const api = authenticatedFetch(
-    manager.clientCredentials({ scope: settings.scope, resource: settings.ordersResource }),
+    manager.clientCredentials(
+      settings.ordersResource === undefined
+        ? { scope: settings.scope }
+        : { scope: settings.scope, resource: settings.ordersResource },
+    ),
   );
   return {
     async listOrders(signal) {

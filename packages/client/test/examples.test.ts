@@ -1,40 +1,40 @@
 /**
- * The examples against a real Gatehouse server: the worker calls an orders API stand-in (node:http that
- * verifies the access token with Gatehouse's JWKS through jose), the native app signs in through its
- * loopback listener, calls userinfo, reuses its session and signs out.
+ * The examples against a real Gatehouse server: the worker calls the real orders API example
+ * (examples/orders-api on @gatehouse/resource, listening on a loopback port); the native app signs in
+ * through its loopback listener, calls userinfo, reuses its session and signs out.
  */
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNativeApp } from '../../../examples/native-app/src/app.ts';
+import { createOrdersApp } from '../../../examples/orders-api/src/app.ts';
 import { settingsFromEnvironment } from '../../../examples/worker/src/settings.ts';
 import { createOrdersWorker } from '../../../examples/worker/src/worker.ts';
 import { MemorySessionStore } from '../src/index.ts';
 import { FetchBrowser, type RunningGatehouse, serviceSecret, startGatehouse } from './support/gatehouse.ts';
-import { json, type LocalServer, startLocalServer } from './support/local-server.ts';
 
 let gatehouse: RunningGatehouse;
-let ordersApi: LocalServer;
+let ordersApi: Server;
+let ordersApiUrl: string;
 
 beforeAll(async () => {
   gatehouse = await startGatehouse();
-  const jwks = createRemoteJWKSet(new URL(`${gatehouse.issuer}/jwks`));
-  ordersApi = await startLocalServer(async (request, _body, response) => {
-    const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
-    try {
-      const { payload } = await jwtVerify(token ?? '', jwks, {
-        issuer: gatehouse.issuer,
-        audience: 'orders-api',
-      });
-      if (!String(payload.scope).split(' ').includes('orders.read')) throw new Error('scope');
-      json(response, 200, { orders: [{ id: 1 }], client: payload.client_id });
-    } catch {
-      response.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end();
-    }
+  const app = createOrdersApp({
+    verifier: { issuer: gatehouse.issuer, audience: 'orders-api' },
+    allowedOrigins: [],
   });
+  ordersApi = await new Promise<Server>((resolve) => {
+    const server = app.listen(0, '127.0.0.1', () => resolve(server));
+  });
+  ordersApiUrl = `http://127.0.0.1:${(ordersApi.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
-  await ordersApi?.close();
+  await new Promise<void>((resolve) => {
+    if (ordersApi === undefined) return resolve();
+    ordersApi.close(() => resolve());
+    ordersApi.closeAllConnections();
+  });
   await gatehouse?.close();
 });
 
@@ -46,6 +46,7 @@ describe('examples/worker', () => {
       ordersApiUrl: 'http://localhost:4000',
       ordersResource: 'http://localhost:4000',
     });
+    expect(settingsFromEnvironment({ ORDERS_RESOURCE: '' }).ordersResource).toBeUndefined();
     expect(() => settingsFromEnvironment({ WORKER_INTERVAL: '0' })).toThrow(/WORKER_INTERVAL/);
   });
 
@@ -53,13 +54,13 @@ describe('examples/worker', () => {
     const settings = settingsFromEnvironment({
       GATEHOUSE_ISSUER: gatehouse.issuer,
       WORKER_CLIENT_SECRET: serviceSecret,
-      ORDERS_API_URL: ordersApi.url,
+      ORDERS_API_URL: ordersApiUrl,
       ORDERS_RESOURCE: 'https://api.example.com/orders',
     });
     const worker = createOrdersWorker(settings);
     const before = gatehouse.count('POST /token');
     for (let call = 0; call < 3; call++) {
-      expect(await worker.listOrders()).toEqual({ orders: [{ id: 1 }], client: 'service-a' });
+      expect(await worker.listOrders()).toEqual({ orders: [] });
     }
     expect(gatehouse.count('POST /token') - before).toBe(1);
   });
