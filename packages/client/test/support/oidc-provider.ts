@@ -81,13 +81,27 @@ export async function startProvider(options: { requireDPoPNonce?: boolean } = {}
     rotateRefreshToken: true,
     issueRefreshToken: (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) =>
       client.grantTypeAllowed('refresh_token'),
-    ttl: { AccessToken: 600, ClientCredentials: 600, IdToken: 3600, RefreshToken: 86400, DeviceCode: 600 },
+    ttl: {
+      AccessToken: 600,
+      ClientCredentials: 600,
+      IdToken: 3600,
+      RefreshToken: 86400,
+      DeviceCode: 600,
+      Interaction: 600,
+      Grant: 86400,
+      Session: 86400,
+    },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      deviceFlow: { enabled: true },
-      revocation: { enabled: true },
-      introspection: { enabled: true },
+      deviceFlow: {
+        enabled: true,
+        successSource: async (ctx: { body: string }) => {
+          ctx.body = '<!doctype html><title>Sign-in Success</title><p>Sign-in Success</p>';
+        },
+      },
+      revocation: { enabled: true, allowedPolicy: async () => true },
+      introspection: { enabled: true, allowedPolicy: async () => true },
       dPoP: {
         enabled: true,
         nonceSecret: randomBytes(32),
