@@ -36,7 +36,10 @@ export interface OAuthClientOptions {
   redirectUri?: string;
   /** Binds tokens to this key with DPoP (RFC 9449). */
   dpop?: DPoPKey;
-  /** Pushed authorization requests: `auto` (default) uses PAR when the server offers it. */
+  /**
+   * Pushed authorization requests (RFC 9126): `auto` (default) pushes when the server offers PAR,
+   * `always` requires it, `never` pushes only when the server requires it.
+   */
   par?: 'auto' | 'always' | 'never';
   http?: HttpOptions;
   clock?: Clock;

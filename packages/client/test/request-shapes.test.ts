@@ -133,6 +133,66 @@ describe('client authentication', () => {
   });
 });
 
+describe('pushed authorization requests (RFC 9126)', () => {
+  it('pushes the parameters with client authentication and sends only client_id and request_uri', async () => {
+    const { url, requests } = await recordingServer(() => ({
+      status: 201,
+      body: { request_uri: 'urn:ietf:params:oauth:request_uri:abc', expires_in: 60 },
+    }));
+    const client = new OAuthClient({
+      issuer: url,
+      clientId: 'web',
+      clientAuthentication: { method: 'client_secret_basic', clientSecret: 'secret' },
+      redirectUri: 'https://rp.example.com/cb',
+      par: 'never',
+      metadata: {
+        issuer: url,
+        authorization_endpoint: `${url}/authorize`,
+        pushed_authorization_request_endpoint: `${url}/par`,
+        require_pushed_authorization_requests: true,
+      },
+    });
+    const pending = await client.authorizationRequest({
+      scope: 'openid',
+      resource: 'https://api.example.com',
+    });
+    expect(pending.url.href).toBe(
+      `${url}/authorize?client_id=web&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Aabc`,
+    );
+    const form = requests[0]!.form;
+    expect(requests[0]!.url).toBe('/par');
+    expect(String(requests[0]!.headers.authorization)).toMatch(/^Basic /);
+    expect(form.get('response_type')).toBe('code');
+    expect(form.get('redirect_uri')).toBe('https://rp.example.com/cb');
+    expect(form.get('state')).toBe(pending.state);
+    expect(form.get('nonce')).toBe(pending.nonce);
+    expect(form.get('code_challenge_method')).toBe('S256');
+    expect(form.get('resource')).toBe('https://api.example.com');
+  });
+
+  it('refuses when PAR is required or asked for but the server has no PAR endpoint', async () => {
+    const metadata = {
+      issuer: 'https://as.example.com',
+      authorization_endpoint: 'https://as.example.com/authorize',
+    };
+    const required = new OAuthClient({
+      issuer: metadata.issuer,
+      clientId: 'web',
+      redirectUri: 'https://rp.example.com/cb',
+      metadata: { ...metadata, require_pushed_authorization_requests: true },
+    });
+    await expect(required.authorizationRequest()).rejects.toMatchObject({ code: 'unsupported' });
+    const always = new OAuthClient({
+      issuer: metadata.issuer,
+      clientId: 'web',
+      redirectUri: 'https://rp.example.com/cb',
+      par: 'always',
+      metadata,
+    });
+    await expect(always.authorizationRequest()).rejects.toMatchObject({ code: 'unsupported' });
+  });
+});
+
 describe('token exchange (RFC 8693)', () => {
   it('sends the exchange parameters and requires issued_token_type in the answer', async () => {
     let answerWithType = true;
