@@ -105,6 +105,31 @@ export function verifySignature(
   }
 }
 
+/** `verifySignature` in the libuv thread pool (node:crypto's callback form); never rejects. */
+export function verifySignatureAsync(
+  alg: JwsAlgorithm,
+  key: KeyObject,
+  signingInput: Buffer,
+  signature: Buffer,
+): Promise<boolean> {
+  const spec = algorithms[alg];
+  const keyInput =
+    spec.kty === 'EC'
+      ? { key, dsaEncoding: 'ieee-p1363' as const }
+      : spec.pss !== undefined
+        ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: spec.pss }
+        : key;
+  return new Promise((resolve) => {
+    try {
+      verify(spec.hash, signingInput, keyInput, signature, (error, valid) =>
+        resolve(error === null && valid),
+      );
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
 const base64UrlSegment = /^[A-Za-z0-9_-]*$/;
 
 /** Strict base64url (RFC 7515 §2): no padding, no other characters, no impossible length. */

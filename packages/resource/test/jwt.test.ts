@@ -90,6 +90,20 @@ describe('accepted tokens', () => {
     }
   });
 
+  it('verifies on the event loop too, with the same result', async () => {
+    const sync = createVerifier({
+      issuer: issuer.issuer,
+      audience: 'orders-api',
+      now: clock,
+      logger: false,
+      signatureVerification: 'sync',
+    });
+    const token = issuer.token(clock());
+    expect((await sync.verifyAccessToken(token)).subject).toBe('alice');
+    const forged = `${token.slice(0, token.lastIndexOf('.'))}.${issuer.token(clock()).split('.')[2]}`;
+    await expect(sync.verifyAccessToken(forged)).rejects.toMatchObject({ code: 'bad_signature' });
+  });
+
   it('reports successes to the metrics hook', async () => {
     const token = issuer.token(clock());
     await api.get('/hello', bearer(token));
