@@ -1,8 +1,8 @@
 /**
  * ID Token validation (OpenID Connect Core §3.1.3.7, §3.1.3.8 at_hash, §2 claims): signature with the
  * issuer's JWKS (RFC 7517), `iss`, `aud` containing the client, `azp` when present or when there are
- * several audiences, `exp` and `iat` within the clock tolerance, `nonce` when one was sent, and `at_hash`
- * when present. The JWKS is fetched through the client's HTTP settings and fetched again when a `kid` is
+ * several audiences, `exp` and `iat` within the clock tolerance, `nonce` when one was sent, `auth_time`
+ * when `max_age` was sent (§3.1.3.7 item 13), and `at_hash` when present. The JWKS is fetched through the client's HTTP settings and fetched again when a `kid` is
  * unknown (after key rotation), at most once per 30 seconds.
  */
 import { createHash } from 'node:crypto';
@@ -95,6 +95,8 @@ export interface IdTokenExpectations {
   issuer: string;
   clientId: string;
   nonce: string | undefined;
+  /** The `max_age` of the request, if one was sent. */
+  maxAge?: number | undefined;
   accessToken: string | undefined;
   now: number;
   clockTolerance: number;
@@ -132,6 +134,12 @@ export async function validateIdToken(
   if (audiences.length > 1 && claims.azp === undefined) throw invalid('has several audiences but no azp');
   if (claims.azp !== undefined && claims.azp !== expected.clientId) throw invalid('azp is another client');
   if (expected.nonce !== undefined && claims.nonce !== expected.nonce) throw invalid('nonce does not match');
+  if (expected.maxAge !== undefined) {
+    if (typeof claims.auth_time !== 'number') throw invalid('has no auth_time although max_age was sent');
+    if (expected.now - claims.auth_time > expected.maxAge + expected.clockTolerance) {
+      throw invalid('auth_time is older than max_age allows');
+    }
+  }
   if (claims.at_hash !== undefined) {
     if (expected.accessToken === undefined) throw invalid('has at_hash but no access token came with it');
     if (claims.at_hash !== accessTokenHash(expected.accessToken, alg)) {

@@ -91,6 +91,8 @@ export interface PendingAuthorization {
   nonce: string | undefined;
   codeVerifier: string;
   redirectUri: string;
+  /** The `max_age` sent, if any: the ID Token's `auth_time` is then checked against it. */
+  maxAge?: number;
 }
 
 export interface DeviceAuthorization {
@@ -220,7 +222,10 @@ export class OAuthClient {
   private async tokenRequest(
     values: Record<string, string | readonly string[] | undefined>,
     signal: AbortSignal | undefined,
-    idToken: { nonce: string | undefined; required: boolean } = { nonce: undefined, required: false },
+    idToken: { nonce: string | undefined; required: boolean; maxAge?: number | undefined } = {
+      nonce: undefined,
+      required: false,
+    },
   ): Promise<TokenSet> {
     const url = await this.endpoint('token_endpoint');
     const body = await this.post(url, values, { dpop: true, signal });
@@ -243,6 +248,7 @@ export class OAuthClient {
         issuer: this.issuer,
         clientId: this.clientId,
         nonce: idToken.nonce,
+        maxAge: idToken.maxAge,
         accessToken,
         now: this.clock(),
         clockTolerance: this.options.clockTolerance ?? 30,
@@ -324,7 +330,9 @@ export class OAuthClient {
     } else {
       for (const [name, value] of new URLSearchParams(formBody(params))) url.searchParams.append(name, value);
     }
-    return { url, state, nonce, codeVerifier: pkce.codeVerifier, redirectUri };
+    const pending: PendingAuthorization = { url, state, nonce, codeVerifier: pkce.codeVerifier, redirectUri };
+    if (options.maxAge !== undefined) pending.maxAge = options.maxAge;
+    return pending;
   }
 
   /**
@@ -362,7 +370,7 @@ export class OAuthClient {
         code_verifier: pending.codeVerifier,
       },
       options.signal,
-      { nonce: pending.nonce, required: pending.nonce !== undefined },
+      { nonce: pending.nonce, required: pending.nonce !== undefined, maxAge: pending.maxAge },
     );
   }
 

@@ -160,6 +160,15 @@ describe('authorization code flow with PKCE', () => {
     expect((error as OAuthResponseError).error).toBe('access_denied');
   });
 
+  it('checks auth_time when max_age is sent (Gatehouse includes it)', async () => {
+    const client = webClient();
+    const pending = await client.authorizationRequest({ scope: 'openid', maxAge: 300 });
+    expect(pending.url.searchParams.get('max_age')).toBe('300');
+    const { location } = await new FetchBrowser(gatehouse.issuer).walk(pending.url);
+    const tokens = await client.handleCallback(location, pending);
+    expect(tokens.claims?.auth_time).toBeTypeOf('number');
+  });
+
   it('refuses an id_token whose nonce is not the one sent', async () => {
     const client = webClient();
     const pending = await client.authorizationRequest({ scope: 'openid' });

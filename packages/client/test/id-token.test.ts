@@ -84,7 +84,11 @@ async function setup() {
     client,
     clock,
     url,
-    callback: () => client.handleCallback('https://rp.example.com/cb?code=c&state=state-1', pending),
+    callback: (maxAge?: number) =>
+      client.handleCallback(
+        'https://rp.example.com/cb?code=c&state=state-1',
+        maxAge === undefined ? pending : { ...pending, maxAge },
+      ),
     use(make: (issuer: string, now: number) => JWTPayload) {
       claims = make;
     },
@@ -129,6 +133,16 @@ describe('id_token validation', () => {
     const test = await setup();
     test.use((issuer, now) => ({ ...test.good(issuer, now), aud: ['rp', 'api'], azp: 'rp', iat: now + 20 }));
     expect((await test.callback()).claims?.azp).toBe('rp');
+  });
+
+  it('checks auth_time against max_age when max_age was sent', async () => {
+    const test = await setup();
+    test.use((issuer, now) => ({ ...test.good(issuer, now), auth_time: now - 100 }));
+    expect((await test.callback(300)).claims?.auth_time).toBe(test.clock() - 100);
+    await expect(test.callback(60)).rejects.toMatchObject({ code: 'id_token_invalid' });
+    test.use(test.good);
+    await expect(test.callback(300)).rejects.toMatchObject({ code: 'id_token_invalid' });
+    expect((await test.callback()).claims?.sub).toBe('alice');
   });
 
   it('fetches the JWKS again when a new key signs (rotation)', async () => {
