@@ -8,7 +8,7 @@
  * Environment: BENCH_DURATION (measured seconds, default 10), BENCH_WARMUP (seconds, default 3),
  * BENCH_CONNECTIONS (default 50), BENCH_SCENARIOS and BENCH_TARGETS (comma-separated subsets),
  * BENCH_ROUNDS (default 1: with more, every run is repeated and the median round is reported, which
- * steadies numbers on a busy machine), BENCH_GATEHOUSE_CONFIG (another YAML template for Gatehouse, e.g.
+ * steadies numbers on a busy machine), BENCH_SLICES (default 5, see measureInterleaved), BENCH_GATEHOUSE_CONFIG (another YAML template for Gatehouse, e.g.
  * to try a setting; issuer, port and storage path are still filled in).
  */
 import {
@@ -99,6 +99,7 @@ const settings = {
   scenarios: envList('BENCH_SCENARIOS', allScenarios),
   targets: envList('BENCH_TARGETS', allTargets),
   rounds: Math.round(envNumber('BENCH_ROUNDS', 1, 1)),
+  slices: Math.round(envNumber('BENCH_SLICES', 5, 1)),
   // npm runs the script in bench/; a relative path is meant from where `npm run bench` was typed.
   gatehouseConfig: resolve(
     process.env.INIT_CWD ?? process.cwd(),
@@ -287,6 +288,127 @@ async function measureServer(scenario: Scenario, kind: TargetKind, runDir: strin
   }
 }
 
+interface Slice {
+  result: LoadResult;
+  cpu: CpuShare | undefined;
+}
+
+/** One result from the slices of a run: counts add up, latency is the median p50 and the worst p99. */
+function combine(slices: Slice[]): { measured: LoadResult; cpu: CpuShare | undefined } {
+  const seconds = slices.reduce((total, slice) => total + slice.result.seconds, 0);
+  const ok = slices.reduce((total, slice) => total + slice.result.ok, 0);
+  const failures = new Map<string, number>();
+  for (const { result } of slices) {
+    for (const [reason, count] of result.failures) failures.set(reason, (failures.get(reason) ?? 0) + count);
+  }
+  const p50s = slices.map((slice) => slice.result.latencyP50).sort((a, b) => a - b);
+  const weighted = (pick: (cpu: CpuShare) => number) =>
+    slices.reduce((total, slice) => total + pick(slice.cpu!) * slice.result.seconds, 0) / seconds;
+  const sampled = slices.every((slice) => slice.cpu !== undefined);
+  return {
+    measured: {
+      rate: ok / seconds,
+      ok,
+      seconds,
+      requests: slices.reduce((total, slice) => total + slice.result.requests, 0),
+      errors: slices.reduce((total, slice) => total + slice.result.errors, 0),
+      failures,
+      latencyP50: p50s[Math.floor((p50s.length - 1) / 2)] ?? Number.NaN,
+      latencyP99: Math.max(...slices.map((slice) => slice.result.latencyP99)),
+    },
+    cpu: sampled
+      ? {
+          server: weighted((c) => c.server),
+          harness: weighted((c) => c.harness),
+          others: weighted((c) => c.others),
+        }
+      : undefined,
+  };
+}
+
+/**
+ * Measures the servers of one scenario side by side: all of them are started and warmed up, then the
+ * measured duration is cut into BENCH_SLICES slices and the servers take turns, one slice each, in a
+ * rotating order. Only one server is loaded at a time, as in a sequential run, but a burst of load from
+ * other processes on the machine now falls on all of them alike, which keeps the ratios honest on a busy
+ * machine. Between slices, requests left in flight are given time to finish.
+ */
+async function measureInterleaved(
+  scenario: Scenario,
+  kinds: TargetKind[],
+  round: number,
+): Promise<Map<TargetKind, Outcome>> {
+  const outcomes = new Map<TargetKind, Outcome>();
+  interface Live {
+    kind: TargetKind;
+    runDir: string;
+    target: Target;
+    child: ChildServer;
+    plan: Plan;
+    pauseMs: number;
+    slices: Slice[];
+  }
+  const live: Live[] = [];
+  const started: { child: ChildServer; runDir: string }[] = [];
+  const label = (kind: TargetKind) =>
+    `${scenario} / ${kind}${settings.rounds > 1 ? ` (round ${round})` : ''}`;
+  try {
+    for (const kind of kinds) {
+      const runDir = join(workDir, `${scenario}-${kind}-${round}`);
+      mkdirSync(runDir, { recursive: true });
+      progress(`${label(kind)}: starting and checking ...`);
+      try {
+        const server = await startServer(kind, runDir);
+        started.push({ child: server.child, runDir });
+        const plan = await planFor(scenario, server.target);
+        live.push({ kind, runDir, ...server, plan, pauseMs: 500, slices: [] });
+      } catch (error) {
+        outcomes.set(kind, { unavailable: (error as Error).message });
+      }
+    }
+    const load = (entry: Live, duration: number) =>
+      runLoad({
+        baseUrl: entry.target.baseUrl,
+        connections: settings.connections,
+        requests: entry.plan.requests,
+        tally: entry.plan.tally,
+        timeout: entry.plan.timeout,
+        duration,
+      });
+    for (const entry of live) {
+      if (settings.warmup <= 0) continue;
+      progress(`${label(entry.kind)}: warming up`);
+      await entry.plan.prepare();
+      const warm = await load(entry, settings.warmup);
+      // Requests still in flight when a load stops keep the server busy for about their latency.
+      entry.pauseMs = Math.min(10_000, Math.max(100, warm.latencyP99 * 1.5));
+      await delay(entry.pauseMs);
+    }
+    progress(
+      `${scenario}: measuring ${live.map((entry) => entry.kind).join(', ')} in ${settings.slices} slices`,
+    );
+    for (let slice = 0; slice < settings.slices; slice++) {
+      for (let turn = 0; turn < live.length; turn++) {
+        const entry = live[(slice + turn) % live.length]!;
+        await entry.plan.prepare();
+        const cpu = sampleCpu(entry.child.pid);
+        const result = await load(entry, settings.duration / settings.slices);
+        entry.slices.push({ result, cpu: cpu() });
+        await delay(entry.pauseMs);
+      }
+    }
+    for (const entry of live) outcomes.set(entry.kind, combine(entry.slices));
+  } catch (error) {
+    for (const entry of live) outcomes.set(entry.kind, { unavailable: (error as Error).message });
+  } finally {
+    for (const { child, runDir } of started) {
+      await untrack(child);
+      removeDatabases(runDir);
+    }
+  }
+  return outcomes;
+}
+
 /** The login ceiling: bare argon2id verifications in a child process (see servers/argon2-ceiling.ts). */
 async function measureArgon2(runDir: string): Promise<Outcome> {
   const resultFile = join(runDir, 'argon2.json');
@@ -387,19 +509,9 @@ async function main(): Promise<void> {
         byTarget = new Map();
         runs.set(scenario, byTarget);
       }
-      for (const kind of settings.targets) {
-        if (scenario === 'login' && kind === 'peer') continue;
-        const runDir = join(workDir, `${scenario}-${kind}-${round}`);
-        mkdirSync(runDir, { recursive: true });
+      const kinds = settings.targets.filter((kind) => !(scenario === 'login' && kind === 'peer'));
+      const record = (kind: TargetKind, outcome: Outcome) => {
         const label = `${scenario} / ${kind}${settings.rounds > 1 ? ` (round ${round})` : ''}`;
-        progress(`${label} ...`);
-        const outcome =
-          scenario === 'login' && kind === 'ceiling'
-            ? await measureArgon2(runDir)
-            : isResourceScenario(scenario)
-              ? await measureResource(scenario, kind, runDir, settings)
-              : await measureServer(scenario, kind, runDir);
-        removeDatabases(runDir);
         if ('measured' in outcome) {
           const { measured } = outcome;
           progress(`${label}: ${formatRate(measured.rate)} ${units[scenario]}, ${measured.errors} errors`);
@@ -410,6 +522,24 @@ async function main(): Promise<void> {
           progress(`${label}: unavailable: ${outcome.unavailable}`);
         }
         byTarget.set(kind, [...(byTarget.get(kind) ?? []), outcome]);
+      };
+      if (scenario !== 'login' && !isResourceScenario(scenario)) {
+        const outcomes = await measureInterleaved(scenario, kinds, round);
+        for (const kind of kinds) record(kind, outcomes.get(kind)!);
+        continue;
+      }
+      for (const kind of kinds) {
+        const runDir = join(workDir, `${scenario}-${kind}-${round}`);
+        mkdirSync(runDir, { recursive: true });
+        progress(`${scenario} / ${kind}${settings.rounds > 1 ? ` (round ${round})` : ''} ...`);
+        const outcome =
+          scenario === 'login' && kind === 'ceiling'
+            ? await measureArgon2(runDir)
+            : isResourceScenario(scenario)
+              ? await measureResource(scenario, kind, runDir, settings)
+              : await measureServer(scenario, kind, runDir);
+        removeDatabases(runDir);
+        record(kind, outcome);
       }
     }
   }
