@@ -102,7 +102,7 @@ export async function buildServer(
     rateLimits: new RateLimiter(config.rateLimits, now),
     metrics: new Metrics(config.metrics.enabled),
     cors: new CorsPolicy(config.clients.flatMap((client) => client.corsOrigins)),
-    findClient: (clientId) => storage.clients.find(clientId),
+    findClient: (clientId) => storage.findClient(clientId),
   };
 
   const app = Fastify({

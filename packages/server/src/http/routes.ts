@@ -30,8 +30,9 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const otherMethods = ['PUT', 'DELETE', 'PATCH'] as const;
 
   // Browser-callable endpoints: CORS for registered origins (http/cors.ts).
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (request.routeOptions.config?.cors) ctx.cors.decorate(request, reply);
+    done(null, payload);
   });
   const cors = { cors: true };
 

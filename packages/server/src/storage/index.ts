@@ -11,6 +11,7 @@ import { migrateToLatest } from './migrations.ts';
 import {
   AccessTokenRepository,
   AuthorizationCodeRepository,
+  type Client,
   ClientRepository,
   ConsentRepository,
   DeviceCodeRepository,
@@ -41,13 +42,15 @@ export interface Repositories {
 
 export interface Storage extends Repositories {
   db: Kysely<Database>;
+  /** `clients.find` through an in-process cache that never serves a client changed since (see below). */
+  findClient(clientId: string): Promise<Client | undefined>;
   transaction<T>(work: (repositories: Repositories) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
-function repositoriesFor(db: Kysely<Database>): Repositories {
+function repositoriesFor(db: Kysely<Database>, clientsChanged: () => void): Repositories {
   return {
-    clients: new ClientRepository(db),
+    clients: new ClientRepository(db, clientsChanged),
     users: new UserRepository(db),
     sessions: new SessionRepository(db),
     interactions: new InteractionRepository(db),
@@ -86,6 +89,43 @@ function cachePreparedStatements(sqlite: SqliteDatabase.Database, limit = 256): 
   }) as typeof sqlite.prepare;
 }
 
+/**
+ * Clients are read on every token, introspection and revocation request and change rarely, so found
+ * clients are cached in memory. Staleness is ruled out rather than bounded: writes through this process's
+ * repositories clear the cache, and SQLite's `data_version` (which changes whenever another connection,
+ * such as the `gatehouse client` CLI or another server process, commits) is checked on every lookup and
+ * clears it too. Unknown ids are not cached, so random ids cannot fill memory.
+ */
+class ClientCache {
+  private readonly entries = new Map<string, Client>();
+  private version: number;
+
+  constructor(private readonly dataVersion: () => number) {
+    this.version = dataVersion();
+  }
+
+  readonly clear = (): void => {
+    this.entries.clear();
+  };
+
+  async get(clientId: string, load: () => Promise<Client | undefined>): Promise<Client | undefined> {
+    const version = this.dataVersion();
+    if (version !== this.version) {
+      this.version = version;
+      this.entries.clear();
+    }
+    const cached = this.entries.get(clientId);
+    if (cached !== undefined) return cached;
+    const client = await load();
+    // Only cache what was read while nothing changed, and keep the map bounded.
+    if (client !== undefined && this.version === this.dataVersion()) {
+      if (this.entries.size >= 10_000) this.entries.clear();
+      this.entries.set(clientId, client);
+    }
+    return client;
+  }
+}
+
 /** Opens (creating when needed) and migrates the store. */
 export async function openStorage(options: StorageOptions): Promise<Storage> {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -97,11 +137,16 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   cachePreparedStatements(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrateToLatest(db as Kysely<unknown>);
+  const clientCache = new ClientCache(() => sqlite.pragma('data_version', { simple: true }) as number);
+  const repositories = repositoriesFor(db, clientCache.clear);
   return {
     db,
-    ...repositoriesFor(db),
+    ...repositories,
+    findClient: (clientId) => clientCache.get(clientId, () => repositories.clients.find(clientId)),
     transaction: (work) =>
-      db.transaction().execute((trx) => work(repositoriesFor(trx as unknown as Kysely<Database>))),
+      db
+        .transaction()
+        .execute((trx) => work(repositoriesFor(trx as unknown as Kysely<Database>, clientCache.clear))),
     close: () => db.destroy(),
   };
 }

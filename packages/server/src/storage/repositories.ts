@@ -124,7 +124,11 @@ const affected = (result: { numUpdatedRows: bigint } | { numDeletedRows: bigint 
   Number('numUpdatedRows' in result ? result.numUpdatedRows : result.numDeletedRows);
 
 export class ClientRepository {
-  constructor(private readonly db: Db) {}
+  /** `changed` is called after every write, so caches of clients (storage/index.ts) can drop their copies. */
+  constructor(
+    private readonly db: Db,
+    private readonly changed: () => void = () => {},
+  ) {}
 
   private static fromRow(row: Database['clients']): Client {
     return {
@@ -182,6 +186,7 @@ export class ClientRepository {
       .values(row)
       .onConflict((conflict) => conflict.column('client_id').doUpdateSet(row))
       .execute();
+    this.changed();
   }
 
   async updateSecretHash(clientId: string, secretHash: string): Promise<boolean> {
@@ -190,13 +195,14 @@ export class ClientRepository {
       .set({ secret_hash: secretHash })
       .where('client_id', '=', clientId)
       .executeTakeFirst();
+    this.changed();
     return affected(result) === 1;
   }
 
   async remove(clientId: string): Promise<boolean> {
-    return (
-      affected(await this.db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst()) === 1
-    );
+    const result = await this.db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
+    this.changed();
+    return affected(result) === 1;
   }
 }
 

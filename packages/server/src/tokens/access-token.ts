@@ -8,6 +8,7 @@
  * An API configured with `accessTokenFormat: opaque` gets a random 256-bit handle instead, stored as a
  * SHA-256 hash with the same claims; it can only be checked by introspection and is revocable at once.
  */
+import { randomUUID } from 'node:crypto';
 import type { ServerContext } from '../context.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { ApiResource } from '../protocol/scopes.ts';
@@ -55,7 +56,8 @@ export async function issueAccessToken(
   const now = ctx.now();
   const scope = scopes.join(' ');
   const subject = request.userId ?? request.client.clientId;
-  const jti = randomHandle(16);
+  // randomUUID draws from a cached entropy pool: far cheaper per token than randomBytes, 122 random bits.
+  const jti = randomUUID();
   const roles = request.roles !== undefined && scopes.includes('roles') ? request.roles : undefined;
 
   if (audience.some((resource) => resource.accessTokenFormat === 'opaque')) {
