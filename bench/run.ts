@@ -1,15 +1,16 @@
 /**
  * `npm run bench`: throughput of Gatehouse against a peer (oidc-provider) and a ceiling (the least work
  * an honest bare node:http server could do), per scenario, on this machine. Each server runs in its own
- * child process, started fresh for each scenario on a free loopback port, checked (its access token must
- * verify as an ES256 RFC 9068 JWT), warmed up, then measured with autocannon from this process and
- * stopped. Benchmarks are not tests: nothing here asserts a time; the RESULT lines are for reading.
+ * child process on a free loopback port, started fresh for each scenario, checked (its access token must
+ * verify as an ES256 RFC 9068 JWT), warmed up, then measured with autocannon from this process, the
+ * servers of a scenario taking turns in slices (see measureInterleaved), and stopped. Benchmarks are not
+ * tests: nothing here asserts a time; the RESULT lines are for reading.
  *
  * Environment: BENCH_DURATION (measured seconds, default 10), BENCH_WARMUP (seconds, default 3),
- * BENCH_CONNECTIONS (default 50), BENCH_SCENARIOS and BENCH_TARGETS (comma-separated subsets),
- * BENCH_ROUNDS (default 1: with more, every run is repeated and the median round is reported, which
- * steadies numbers on a busy machine), BENCH_SLICES (default 5, see measureInterleaved), BENCH_GATEHOUSE_CONFIG (another YAML template for Gatehouse, e.g.
- * to try a setting; issuer, port and storage path are still filled in).
+ * BENCH_CONNECTIONS (default 50), BENCH_SLICES (default 5), BENCH_SCENARIOS and BENCH_TARGETS
+ * (comma-separated subsets), BENCH_ROUNDS (default 1: with more, every run is repeated and the median
+ * round is reported), BENCH_GATEHOUSE_CONFIG (another YAML template for Gatehouse, e.g. to try a
+ * setting; issuer, port and storage path are still filled in).
  */
 import {
   existsSync,
@@ -41,7 +42,7 @@ import {
   type TargetKind,
   webAuthorization,
 } from './lib/oauth.ts';
-import { isResourceScenario, measureResource } from './lib/resource-scenario.ts';
+import { isResourceScenario, measureResource, type ResourceScenario } from './lib/resource-scenario.ts';
 import {
   authorizationCodePlan,
   clientCredentialsPlan,
@@ -258,42 +259,12 @@ async function planFor(scenario: Scenario, target: Target): Promise<Plan> {
   }
 }
 
-async function measureServer(scenario: Scenario, kind: TargetKind, runDir: string): Promise<Outcome> {
-  let started: { target: Target; child: ChildServer } | undefined;
-  try {
-    started = await startServer(kind, runDir);
-    const plan = await planFor(scenario, started.target);
-    const load = {
-      baseUrl: started.target.baseUrl,
-      connections: settings.connections,
-      requests: plan.requests,
-      tally: plan.tally,
-      timeout: plan.timeout,
-    };
-    if (settings.warmup > 0) {
-      await plan.prepare();
-      const warm = await runLoad({ ...load, duration: settings.warmup });
-      // Requests still in flight when the warm-up stopped keep the server busy for about their latency;
-      // let them finish so they do not eat into the measured run.
-      await delay(Math.min(10_000, Math.max(500, warm.latencyP99 * 1.5)));
-    }
-    await plan.prepare();
-    const cpu = sampleCpu(started.child.pid);
-    const measured = await runLoad({ ...load, duration: settings.duration });
-    return { measured, cpu: cpu() };
-  } catch (error) {
-    return { unavailable: (error as Error).message };
-  } finally {
-    if (started !== undefined) await untrack(started.child);
-  }
-}
-
 interface Slice {
   result: LoadResult;
   cpu: CpuShare | undefined;
 }
 
-/** One result from the slices of a run: counts add up, latency is the median p50 and the worst p99. */
+/** One result from the slices of a run: counts add up, latency percentiles are the slices' medians. */
 function combine(slices: Slice[]): { measured: LoadResult; cpu: CpuShare | undefined } {
   const seconds = slices.reduce((total, slice) => total + slice.result.seconds, 0);
   const ok = slices.reduce((total, slice) => total + slice.result.ok, 0);
@@ -301,7 +272,8 @@ function combine(slices: Slice[]): { measured: LoadResult; cpu: CpuShare | undef
   for (const { result } of slices) {
     for (const [reason, count] of result.failures) failures.set(reason, (failures.get(reason) ?? 0) + count);
   }
-  const p50s = slices.map((slice) => slice.result.latencyP50).sort((a, b) => a - b);
+  const median = (values: number[]) =>
+    values.sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? Number.NaN;
   const weighted = (pick: (cpu: CpuShare) => number) =>
     slices.reduce((total, slice) => total + pick(slice.cpu!) * slice.result.seconds, 0) / seconds;
   const sampled = slices.every((slice) => slice.cpu !== undefined);
@@ -313,8 +285,8 @@ function combine(slices: Slice[]): { measured: LoadResult; cpu: CpuShare | undef
       requests: slices.reduce((total, slice) => total + slice.result.requests, 0),
       errors: slices.reduce((total, slice) => total + slice.result.errors, 0),
       failures,
-      latencyP50: p50s[Math.floor((p50s.length - 1) / 2)] ?? Number.NaN,
-      latencyP99: Math.max(...slices.map((slice) => slice.result.latencyP99)),
+      latencyP50: median(slices.map((slice) => slice.result.latencyP50)),
+      latencyP99: median(slices.map((slice) => slice.result.latencyP99)),
     },
     cpu: sampled
       ? {
@@ -326,12 +298,104 @@ function combine(slices: Slice[]): { measured: LoadResult; cpu: CpuShare | undef
   };
 }
 
+/** One server under test during an interleaved measurement: a warm-up, then measured slices. */
+interface Contestant {
+  kind: TargetKind;
+  child: ChildServer;
+  runDir: string;
+  /** Runs load for `seconds`; the result's p99 latency decides the pause after it. */
+  run(seconds: number): Promise<Slice>;
+  /** Time for requests left in flight by a run to finish before the next run starts. */
+  pauseMs: number;
+  slices: Slice[];
+}
+
+/** An HTTP server under autocannon load (see lib/scenarios.ts for the loops). */
+async function httpContestant(scenario: Scenario, kind: TargetKind, runDir: string): Promise<Contestant> {
+  const { target, child } = await startServer(kind, runDir);
+  try {
+    const plan = await planFor(scenario, target);
+    return {
+      kind,
+      child,
+      runDir,
+      pauseMs: 500,
+      slices: [],
+      run: async (seconds) => {
+        await plan.prepare();
+        const cpu = sampleCpu(child.pid);
+        const result = await runLoad({
+          baseUrl: target.baseUrl,
+          connections: settings.connections,
+          requests: plan.requests,
+          tally: plan.tally,
+          timeout: plan.timeout,
+          duration: seconds,
+        });
+        return { result, cpu: cpu() };
+      },
+    };
+  } catch (error) {
+    await untrack(child);
+    throw error;
+  }
+}
+
+/** The login ceiling: bare argon2id verifications in a child process (see servers/argon2-ceiling.ts). */
+async function argon2Contestant(runDir: string): Promise<Contestant> {
+  const child = track(
+    ChildServer.start({
+      name: 'argon2',
+      args: ['--import', 'tsx', join(benchDir, 'servers', 'argon2-ceiling.ts')],
+      cwd: benchDir,
+      env: { CONCURRENCY: String(settings.connections) },
+      logFile: join(runDir, 'argon2.log'),
+      ipc: true,
+    }),
+  );
+  try {
+    await child.request({ ping: true }, 60_000);
+  } catch (error) {
+    await untrack(child);
+    throw error;
+  }
+  return {
+    kind: 'ceiling',
+    child,
+    runDir,
+    // The child awaits its verifications in flight before it answers: nothing is left running.
+    pauseMs: 0,
+    slices: [],
+    run: async (seconds) => {
+      const answer = await child.request<{ ok: number; failed: number; seconds: number; cpu?: CpuShare }>(
+        { run: seconds },
+        (seconds + 60) * 1000,
+      );
+      const failures = new Map<string, number>();
+      if (answer.failed > 0) failures.set('verify returned false', answer.failed);
+      return {
+        result: {
+          rate: answer.ok / answer.seconds,
+          ok: answer.ok,
+          seconds: answer.seconds,
+          requests: answer.ok + answer.failed,
+          errors: answer.failed,
+          failures,
+          latencyP50: Number.NaN,
+          latencyP99: Number.NaN,
+        },
+        cpu: answer.cpu,
+      };
+    },
+  };
+}
+
 /**
- * Measures the servers of one scenario side by side: all of them are started and warmed up, then the
- * measured duration is cut into BENCH_SLICES slices and the servers take turns, one slice each, in a
+ * Measures the servers of one scenario side by side: all of them are started, checked and warmed up,
+ * then the measured duration is cut into slices and the servers take turns, one slice each, in a
  * rotating order. Only one server is loaded at a time, as in a sequential run, but a burst of load from
  * other processes on the machine now falls on all of them alike, which keeps the ratios honest on a busy
- * machine. Between slices, requests left in flight are given time to finish.
+ * machine. After each run, requests left in flight are given time to finish.
  */
 async function measureInterleaved(
   scenario: Scenario,
@@ -339,123 +403,55 @@ async function measureInterleaved(
   round: number,
 ): Promise<Map<TargetKind, Outcome>> {
   const outcomes = new Map<TargetKind, Outcome>();
-  interface Live {
-    kind: TargetKind;
-    runDir: string;
-    target: Target;
-    child: ChildServer;
-    plan: Plan;
-    pauseMs: number;
-    slices: Slice[];
-  }
-  const live: Live[] = [];
-  const started: { child: ChildServer; runDir: string }[] = [];
+  const live: Contestant[] = [];
   const label = (kind: TargetKind) =>
     `${scenario} / ${kind}${settings.rounds > 1 ? ` (round ${round})` : ''}`;
+  // A login keeps a request in flight for seconds, so its pauses are long: fewer, longer slices.
+  const slices = scenario === 'login' ? Math.min(settings.slices, 2) : settings.slices;
+  const settle = async (entry: Contestant, slice: Slice) => {
+    const p99 = slice.result.latencyP99;
+    if (Number.isFinite(p99)) entry.pauseMs = Math.min(10_000, Math.max(100, p99 * 1.5));
+    await delay(entry.pauseMs);
+  };
   try {
     for (const kind of kinds) {
       const runDir = join(workDir, `${scenario}-${kind}-${round}`);
       mkdirSync(runDir, { recursive: true });
       progress(`${label(kind)}: starting and checking ...`);
       try {
-        const server = await startServer(kind, runDir);
-        started.push({ child: server.child, runDir });
-        const plan = await planFor(scenario, server.target);
-        live.push({ kind, runDir, ...server, plan, pauseMs: 500, slices: [] });
+        live.push(
+          scenario === 'login' && kind === 'ceiling'
+            ? await argon2Contestant(runDir)
+            : await httpContestant(scenario, kind, runDir),
+        );
       } catch (error) {
         outcomes.set(kind, { unavailable: (error as Error).message });
       }
     }
-    const load = (entry: Live, duration: number) =>
-      runLoad({
-        baseUrl: entry.target.baseUrl,
-        connections: settings.connections,
-        requests: entry.plan.requests,
-        tally: entry.plan.tally,
-        timeout: entry.plan.timeout,
-        duration,
-      });
     for (const entry of live) {
       if (settings.warmup <= 0) continue;
       progress(`${label(entry.kind)}: warming up`);
-      await entry.plan.prepare();
-      const warm = await load(entry, settings.warmup);
-      // Requests still in flight when a load stops keep the server busy for about their latency.
-      entry.pauseMs = Math.min(10_000, Math.max(100, warm.latencyP99 * 1.5));
-      await delay(entry.pauseMs);
+      await settle(entry, await entry.run(settings.warmup));
     }
-    progress(
-      `${scenario}: measuring ${live.map((entry) => entry.kind).join(', ')} in ${settings.slices} slices`,
-    );
-    for (let slice = 0; slice < settings.slices; slice++) {
+    progress(`${scenario}: measuring ${live.map((entry) => entry.kind).join(', ')} in ${slices} slices`);
+    for (let slice = 0; slice < slices; slice++) {
       for (let turn = 0; turn < live.length; turn++) {
         const entry = live[(slice + turn) % live.length]!;
-        await entry.plan.prepare();
-        const cpu = sampleCpu(entry.child.pid);
-        const result = await load(entry, settings.duration / settings.slices);
-        entry.slices.push({ result, cpu: cpu() });
-        await delay(entry.pauseMs);
+        const measured = await entry.run(settings.duration / slices);
+        entry.slices.push(measured);
+        await settle(entry, measured);
       }
     }
     for (const entry of live) outcomes.set(entry.kind, combine(entry.slices));
   } catch (error) {
     for (const entry of live) outcomes.set(entry.kind, { unavailable: (error as Error).message });
   } finally {
-    for (const { child, runDir } of started) {
-      await untrack(child);
-      removeDatabases(runDir);
+    for (const entry of live) {
+      await untrack(entry.child);
+      removeDatabases(entry.runDir);
     }
   }
   return outcomes;
-}
-
-/** The login ceiling: bare argon2id verifications in a child process (see servers/argon2-ceiling.ts). */
-async function measureArgon2(runDir: string): Promise<Outcome> {
-  const resultFile = join(runDir, 'argon2.json');
-  const child = track(
-    ChildServer.start({
-      name: 'argon2',
-      args: ['--import', 'tsx', join(benchDir, 'servers', 'argon2-ceiling.ts')],
-      cwd: benchDir,
-      env: {
-        RESULT_FILE: resultFile,
-        DURATION: String(settings.duration),
-        WARMUP: String(settings.warmup),
-        CONCURRENCY: String(settings.connections),
-      },
-      logFile: join(runDir, 'argon2.log'),
-    }),
-  );
-  try {
-    const code = await child.waitExit((settings.duration + settings.warmup + 60) * 1000);
-    if (code !== 0)
-      return { unavailable: `argon2 ceiling exited with ${String(code)}; see ${child.logFile}` };
-    const result = JSON.parse(readFileSync(resultFile, 'utf8')) as {
-      ok: number;
-      failed: number;
-      cpu?: CpuShare;
-      seconds: number;
-    };
-    const failures = new Map<string, number>();
-    if (result.failed > 0) failures.set('verify returned false', result.failed);
-    return {
-      measured: {
-        rate: result.ok / result.seconds,
-        ok: result.ok,
-        seconds: result.seconds,
-        requests: result.ok + result.failed,
-        errors: result.failed,
-        failures,
-        latencyP50: Number.NaN,
-        latencyP99: Number.NaN,
-      },
-      cpu: result.cpu,
-    };
-  } catch (error) {
-    return { unavailable: (error as Error).message };
-  } finally {
-    await untrack(child);
-  }
 }
 
 function removeDatabases(runDir: string): void {
@@ -523,7 +519,7 @@ async function main(): Promise<void> {
         }
         byTarget.set(kind, [...(byTarget.get(kind) ?? []), outcome]);
       };
-      if (scenario !== 'login' && !isResourceScenario(scenario)) {
+      if (!isResourceScenario(scenario)) {
         const outcomes = await measureInterleaved(scenario, kinds, round);
         for (const kind of kinds) record(kind, outcomes.get(kind)!);
         continue;
@@ -532,12 +528,7 @@ async function main(): Promise<void> {
         const runDir = join(workDir, `${scenario}-${kind}-${round}`);
         mkdirSync(runDir, { recursive: true });
         progress(`${scenario} / ${kind}${settings.rounds > 1 ? ` (round ${round})` : ''} ...`);
-        const outcome =
-          scenario === 'login' && kind === 'ceiling'
-            ? await measureArgon2(runDir)
-            : isResourceScenario(scenario)
-              ? await measureResource(scenario, kind, runDir, settings)
-              : await measureServer(scenario, kind, runDir);
+        const outcome = await measureResource(scenario as ResourceScenario, kind, runDir, settings);
         removeDatabases(runDir);
         record(kind, outcome);
       }

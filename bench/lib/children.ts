@@ -31,6 +31,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   cwd?: string;
   logFile: string;
+  /** Opens an IPC channel (process.send in the child), for children driven by messages. */
+  ipc?: boolean;
 }
 
 export class ChildServer {
@@ -53,7 +55,7 @@ export class ChildServer {
     const child = spawn(process.execPath, options.args, {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
-      stdio: ['ignore', log, log],
+      stdio: options.ipc ? ['ignore', log, log, 'ipc'] : ['ignore', log, log],
       detached: true,
     });
     return new ChildServer(options.name, options.logFile, child);
@@ -61,6 +63,33 @@ export class ChildServer {
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  /** Sends `message` over IPC and resolves with the child's next message (see StartOptions.ipc). */
+  request<T>(message: object, timeoutMs: number): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`${this.name} did not answer within ${timeoutMs} ms; see ${this.logFile}`));
+      }, timeoutMs);
+      const onMessage = (reply: unknown) => {
+        cleanup();
+        resolve(reply as T);
+      };
+      const onExit = () => {
+        cleanup();
+        reject(new Error(`${this.name} exited (${String(this.exitCode)}); see ${this.logFile}`));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.child.off('message', onMessage);
+        this.child.off('exit', onExit);
+      };
+      this.child.on('message', onMessage);
+      this.child.on('exit', onExit);
+      if (this.exited) onExit();
+      else this.child.send(message);
+    });
   }
 
   /** Polls `url` until it answers (any HTTP status below 500) or the child exits or time runs out. */
