@@ -438,6 +438,11 @@ describe('malformed input never throws (no 500)', () => {
     await expectRefusal(token, 401, challenge('the token is too large'));
   });
 
+  it('leaves a header beyond the HTTP limit to Node (431), never a 500', async () => {
+    const response = await api.get('/hello', { authorization: `Bearer ${'a'.repeat(20_000)}` });
+    expect(response.status).toBe(431);
+  });
+
   it('survives malformed JWKs in the set: they are skipped', async () => {
     const local = await TestIssuer.start();
     const good = local.signing;
