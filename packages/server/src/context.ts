@@ -8,6 +8,7 @@ import type { CorsPolicy } from './http/cors.ts';
 import type { Metrics } from './http/metrics.ts';
 import type { RateLimiter } from './http/rate-limit.ts';
 import type { KeyStore } from './keys/keystore.ts';
+import type { SessionLogout } from './logout/session-logout.ts';
 import type { PasswordHasher } from './protocol/passwords.ts';
 import type { ScopeCatalog } from './protocol/scopes.ts';
 import type { Storage } from './storage/index.ts';
@@ -43,6 +44,7 @@ export interface ServerContext {
   rateLimits: RateLimiter;
   metrics: Metrics;
   cors: CorsPolicy;
+  logout: SessionLogout;
   findClient(clientId: string): Promise<Client | undefined>;
 }
 

@@ -455,13 +455,34 @@ describe('RP-initiated logout', () => {
   it('a hint from an earlier session of the same browser asks for confirmation', async () => {
     const target = await server();
     const browser = new Browser(target);
-    const old = await signIn(target, browser);
-    // Signing in again (prompt=login) starts a new session with a new sid.
+    const old = await signIn(target, browser, 'openid', 'web-app', 'bob');
+    // Another user signing in on this browser ends bob's session and starts a new one with a new sid.
     const pkce = pkcePair();
     await authorizeThroughLogin(browser, codeRequest(pkce, { extra: { prompt: 'login' } }));
     const response = await browser.get(endSessionUrl({ id_token_hint: old.id_token }));
     expect(isConfirmationPage(response)).toBe(true);
     expect(await stillSignedIn(browser)).toBe(true);
+  });
+
+  it('re-authenticating the same user keeps the session: an earlier hint still names it', async () => {
+    const target = await server();
+    const browser = new Browser(target);
+    const old = await signIn(target, browser);
+    const pkce = pkcePair();
+    await authorizeThroughLogin(browser, codeRequest(pkce, { extra: { prompt: 'login' } }));
+    const response = await browser.get(endSessionUrl({ id_token_hint: old.id_token }));
+    expect(isConfirmationPage(response)).toBe(false);
+    expect(await stillSignedIn(browser)).toBe(false);
+  });
+
+  it('another user signing in on the same browser logs the previous user out: grants revoked, clients notified', async () => {
+    const target = await server();
+    const browser = new Browser(target);
+    const bobs = await signIn(target, browser, 'openid orders.read', 'web-app', 'bob');
+    expect((await introspect(target, bobs.access_token)).active).toBe(true);
+    const pkce = pkcePair();
+    await authorizeThroughLogin(browser, codeRequest(pkce, { extra: { prompt: 'login' } }));
+    expect((await introspect(target, bobs.access_token)).active).toBe(false);
   });
 
   it("another user's hint asks for confirmation", async () => {

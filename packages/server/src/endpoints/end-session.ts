@@ -51,7 +51,6 @@ import type { ServerContext } from '../context.ts';
 import { clearCookie, readCookie, sessionCookie } from '../http/cookies.ts';
 import { createRedirectUrl, noStoreHeaders } from '../http/error-handler.ts';
 import { currentSession } from '../http/login-session.ts';
-import { BackchannelLogout, type BackchannelTarget } from '../logout/backchannel.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
@@ -116,45 +115,6 @@ function finish(request: FastifyRequest, reply: FastifyReply, target: LogoutTarg
 }
 
 export function endSessionEndpoints(ctx: ServerContext) {
-  const backchannel = new BackchannelLogout(ctx);
-
-  /** Ends the session once, revokes its short-lived grants and notifies its clients in the background. */
-  async function endLoginSession(session: LoginSession, clientId: string | undefined): Promise<void> {
-    const now = ctx.now();
-    const outcome = await ctx.storage.transaction(async (repositories) => {
-      if (!(await repositories.sessions.endBySid(session.sid, now))) return undefined;
-      const grants = await repositories.grants.listBySid(session.sid);
-      let revoked = 0;
-      for (const grant of grants) {
-        if (grant.revokedAt === null && !grant.scopes.includes('offline_access')) {
-          await repositories.grants.revoke(grant.id, now);
-          revoked++;
-        }
-      }
-      return { grants, revoked };
-    });
-    if (outcome === undefined) return;
-    const targets: BackchannelTarget[] = [];
-    for (const participant of new Set(outcome.grants.map((grant) => grant.clientId))) {
-      const client = await ctx.findClient(participant);
-      if (client?.backchannelLogoutUri)
-        targets.push({
-          clientId: client.clientId,
-          uri: client.backchannelLogoutUri,
-          sub: session.userId,
-          sid: session.sid,
-        });
-    }
-    ctx.audit('logout', {
-      user_id: session.userId,
-      sid: session.sid,
-      client_id: clientId,
-      revoked_grants: outcome.revoked,
-      backchannel_clients: targets.length,
-    });
-    backchannel.send(targets);
-  }
-
   async function endSession(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const { raw, params } = requestParams(request);
     const cookie = readCookie(request.headers.cookie, sessionCookie);
@@ -191,7 +151,7 @@ export function endSessionEndpoints(ctx: ServerContext) {
       return;
     }
     if (!mismatch && hintNamesSession(hint, session)) {
-      await endLoginSession(session, target.client?.clientId);
+      await ctx.logout.endSession(session, target.client?.clientId);
       finish(request, reply, target);
       return;
     }
@@ -238,9 +198,9 @@ export function endSessionEndpoints(ctx: ServerContext) {
       );
     }
     const session = await currentSession(ctx, request);
-    if (session !== undefined) await endLoginSession(session, target.client?.clientId);
+    if (session !== undefined) await ctx.logout.endSession(session, target.client?.clientId);
     finish(request, reply, target);
   }
 
-  return { endSession, confirm, backchannel };
+  return { endSession, confirm };
 }

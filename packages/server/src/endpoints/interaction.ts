@@ -157,7 +157,7 @@ export function loginSubmit(ctx: ServerContext) {
     const consentNeeded = await needsConsent(ctx, loaded.client, loaded.interaction.request, user.id);
     if (!consentNeeded && !(await ctx.storage.interactions.complete(loaded.interaction.id, ctx.now())))
       throw new OAuthError('invalid_request', expired);
-    const session = await startSession(ctx, request, reply, user);
+    const session = await startSession(ctx, request, reply, user, loaded.client.clientId);
     await ctx.storage.interactions.attachSession(loaded.interaction.id, session.sid);
 
     if (consentNeeded) {

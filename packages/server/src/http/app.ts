@@ -15,6 +15,7 @@ import pino from 'pino';
 import type { GatehouseConfig } from '../config/schema.ts';
 import { type Clock, endpointsFor, type ServerContext, systemClock } from '../context.ts';
 import { KeyStore, keyStoreOptions } from '../keys/keystore.ts';
+import { SessionLogout } from '../logout/session-logout.ts';
 import { parseUrlEncoded } from '../protocol/params.ts';
 import { PasswordHasher } from '../protocol/passwords.ts';
 import { ScopeCatalog } from '../protocol/scopes.ts';
@@ -89,7 +90,7 @@ export async function buildServer(
   const logger = options.logStream
     ? pino(loggerOptions(config.logging.level), options.logStream)
     : pino(loggerOptions(config.logging.level));
-  const ctx: ServerContext = {
+  const ctx = {
     config,
     issuer: config.issuer,
     endpoints: endpointsFor(config.issuer),
@@ -103,7 +104,8 @@ export async function buildServer(
     metrics: new Metrics(config.metrics.enabled),
     cors: new CorsPolicy(config.clients.flatMap((client) => client.corsOrigins)),
     findClient: (clientId) => storage.findClient(clientId),
-  };
+  } as Omit<ServerContext, 'logout'> as ServerContext;
+  ctx.logout = new SessionLogout(ctx);
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,

@@ -53,26 +53,47 @@ export async function checkPassword(
   return { user };
 }
 
-/** Starts a new session for `user` (ending the browser's previous one) and sets its cookie. */
+/**
+ * Signs `user` in on this browser and sets a new session cookie. When the browser's live session is the
+ * same user's (prompt=login, max_age, step-up), it is re-authenticated in place: same sid, new cookie id,
+ * new auth_time, so the clients signed in with it are not logged out. When it belongs to someone else,
+ * that session is logged out fully (grants revoked, back-channel notices) before the new one starts.
+ */
 export async function startSession(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
   user: User,
+  clientId?: string,
 ): Promise<LoginSession> {
   const now = ctx.now();
-  const previous = readCookie(request.headers.cookie, sessionCookie);
-  if (previous !== undefined) await ctx.storage.sessions.end(sha256Base64Url(previous), now);
   const cookieValue = randomHandle();
-  const session: LoginSession = {
-    sid: randomHandle(16),
-    userId: user.id,
-    authTime: now,
-    amr: ['pwd'],
-    expiresAt: now + ctx.config.login.sessionTtl,
-  };
-  await ctx.storage.sessions.create(sha256Base64Url(cookieValue), session, now);
-  ctx.audit('login_succeeded', { user_id: user.id, sid: session.sid });
+  const fresh = { authTime: now, amr: ['pwd'], expiresAt: now + ctx.config.login.sessionTtl };
+  const previousCookie = readCookie(request.headers.cookie, sessionCookie);
+  const previous =
+    previousCookie === undefined
+      ? undefined
+      : await ctx.storage.sessions.findActive(sha256Base64Url(previousCookie), now);
+  let session: LoginSession | undefined;
+  if (previous !== undefined && previousCookie !== undefined && previous.userId === user.id) {
+    if (
+      await ctx.storage.sessions.reauthenticate(
+        sha256Base64Url(previousCookie),
+        sha256Base64Url(cookieValue),
+        fresh,
+        now,
+      )
+    ) {
+      session = { ...fresh, sid: previous.sid, userId: user.id };
+    }
+  } else if (previous !== undefined) {
+    await ctx.logout.endSession(previous, clientId);
+  }
+  if (session === undefined) {
+    session = { ...fresh, sid: randomHandle(16), userId: user.id };
+    await ctx.storage.sessions.create(sha256Base64Url(cookieValue), session, now);
+  }
+  ctx.audit('login_succeeded', { user_id: user.id, sid: session.sid, client_id: clientId });
   reply.header(
     'set-cookie',
     serializeCookie(sessionCookie, cookieValue, { sameSite: 'Lax', maxAge: ctx.config.login.sessionTtl }),

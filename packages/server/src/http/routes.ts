@@ -81,7 +81,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   const logout = endSessionEndpoints(ctx);
   // Back-channel logouts run in the background; closing the server waits for those on the wire.
-  app.addHook('onClose', async () => logout.backchannel.drain());
+  app.addHook('onClose', async () => ctx.logout.backchannel.drain());
   app.route({
     method: ['GET', 'POST'],
     url: '/end_session',

@@ -314,6 +314,31 @@ export class SessionRepository {
       .executeTakeFirst();
     return affected(result) === 1;
   }
+
+  /**
+   * Re-authentication of the same user: the live session keeps its sid (clients bound to it stay signed
+   * in) but gets a new cookie id (no fixation), a new auth_time and a new expiry. False when it has ended.
+   */
+  async reauthenticate(
+    idHash: string,
+    newIdHash: string,
+    session: Pick<LoginSession, 'authTime' | 'amr' | 'expiresAt'>,
+    now: number,
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable('sessions')
+      .set({
+        id_hash: newIdHash,
+        auth_time: session.authTime,
+        amr: json(session.amr),
+        expires_at: session.expiresAt,
+      })
+      .where('id_hash', '=', idHash)
+      .where('ended_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return affected(result) === 1;
+  }
 }
 
 export class InteractionRepository {

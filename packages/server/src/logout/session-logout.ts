@@ -1,0 +1,58 @@
+/**
+ * Ending a login session, wherever it happens (RP-initiated logout, or another user signing in on the same
+ * browser): the session is ended once, every grant made in it without `offline_access` is revoked (with
+ * its refresh tokens; its access tokens are then refused by introspection and userinfo), and every client
+ * that took part and registered a back-channel logout URI is notified in the background (OpenID Connect
+ * Back-Channel Logout 1.0 §2.7). Grants with `offline_access` survive: that access was asked to outlive
+ * the browser session.
+ */
+import type { ServerContext } from '../context.ts';
+import type { LoginSession } from '../storage/repositories.ts';
+import { BackchannelLogout, type BackchannelTarget } from './backchannel.ts';
+
+export class SessionLogout {
+  readonly backchannel: BackchannelLogout;
+
+  constructor(private readonly ctx: ServerContext) {
+    this.backchannel = new BackchannelLogout(ctx);
+  }
+
+  /** Ends the session once, revokes its short-lived grants and notifies its clients in the background. */
+  async endSession(session: LoginSession, clientId: string | undefined): Promise<void> {
+    const ctx = this.ctx;
+    const backchannel = this.backchannel;
+    const now = ctx.now();
+    const outcome = await ctx.storage.transaction(async (repositories) => {
+      if (!(await repositories.sessions.endBySid(session.sid, now))) return undefined;
+      const grants = await repositories.grants.listBySid(session.sid);
+      let revoked = 0;
+      for (const grant of grants) {
+        if (grant.revokedAt === null && !grant.scopes.includes('offline_access')) {
+          await repositories.grants.revoke(grant.id, now);
+          revoked++;
+        }
+      }
+      return { grants, revoked };
+    });
+    if (outcome === undefined) return;
+    const targets: BackchannelTarget[] = [];
+    for (const participant of new Set(outcome.grants.map((grant) => grant.clientId))) {
+      const client = await ctx.findClient(participant);
+      if (client?.backchannelLogoutUri)
+        targets.push({
+          clientId: client.clientId,
+          uri: client.backchannelLogoutUri,
+          sub: session.userId,
+          sid: session.sid,
+        });
+    }
+    ctx.audit('logout', {
+      user_id: session.userId,
+      sid: session.sid,
+      client_id: clientId,
+      revoked_grants: outcome.revoked,
+      backchannel_clients: targets.length,
+    });
+    backchannel.send(targets);
+  }
+}
