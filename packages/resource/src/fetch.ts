@@ -73,7 +73,11 @@ export function withAuth(
     const result = await authenticate(request, ...policies);
     if (!result.ok) return result.response;
     const response = await handler(request, result.auth);
-    for (const [name, value] of Object.entries(result.headers)) response.headers.set(name, value);
-    return response;
+    const extra = Object.entries(result.headers);
+    if (extra.length === 0) return response;
+    // Some responses (e.g. from fetch) have immutable headers: copy into a new one.
+    const headers = new Headers(response.headers);
+    for (const [name, value] of extra) headers.set(name, value);
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
   };
 }

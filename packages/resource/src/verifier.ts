@@ -381,8 +381,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   function authInfoOf(claims: Record<string, unknown>, format: 'jwt' | 'opaque'): AuthInfo {
     const cnf = confirmationOf(claims);
-    return {
-      claims,
+    // Frozen: cached results are shared by every request presenting the same token.
+    return Object.freeze({
+      claims: Object.freeze(claims),
       subject: typeof claims.sub === 'string' ? claims.sub : undefined,
       clientId: typeof claims.client_id === 'string' ? claims.client_id : undefined,
       scopes: scopesOf(claims),
@@ -390,7 +391,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       format,
       binding: cnf.jkt !== undefined ? 'dpop' : cnf.x5t !== undefined ? 'mtls' : undefined,
       expiresAt: typeof claims.exp === 'number' ? claims.exp : undefined,
-    };
+    });
   }
 
   /** Tries each usable key in the libuv thread pool, off the event loop. */
