@@ -42,7 +42,7 @@ import {
   type TargetKind,
   webAuthorization,
 } from './lib/oauth.ts';
-import { isResourceScenario, measureResource, type ResourceScenario } from './lib/resource-scenario.ts';
+import { isResourceScenario, resourceContestant } from './lib/resource-scenario.ts';
 import {
   authorizationCodePlan,
   clientCredentialsPlan,
@@ -422,7 +422,9 @@ async function measureInterleaved(
         live.push(
           scenario === 'login' && kind === 'ceiling'
             ? await argon2Contestant(runDir)
-            : await httpContestant(scenario, kind, runDir),
+            : isResourceScenario(scenario)
+              ? await resourceContestant(scenario, kind, runDir, settings.connections)
+              : await httpContestant(scenario, kind, runDir),
         );
       } catch (error) {
         outcomes.set(kind, { unavailable: (error as Error).message });
@@ -519,19 +521,8 @@ async function main(): Promise<void> {
         }
         byTarget.set(kind, [...(byTarget.get(kind) ?? []), outcome]);
       };
-      if (!isResourceScenario(scenario)) {
-        const outcomes = await measureInterleaved(scenario, kinds, round);
-        for (const kind of kinds) record(kind, outcomes.get(kind)!);
-        continue;
-      }
-      for (const kind of kinds) {
-        const runDir = join(workDir, `${scenario}-${kind}-${round}`);
-        mkdirSync(runDir, { recursive: true });
-        progress(`${scenario} / ${kind}${settings.rounds > 1 ? ` (round ${round})` : ''} ...`);
-        const outcome = await measureResource(scenario as ResourceScenario, kind, runDir, settings);
-        removeDatabases(runDir);
-        record(kind, outcome);
-      }
+      const outcomes = await measureInterleaved(scenario, kinds, round);
+      for (const kind of kinds) record(kind, outcomes.get(kind)!);
     }
   }
   report(runs);

@@ -11,6 +11,8 @@
  *
  * The harness process plays the issuer: it signs the tokens with one ES256 key and serves OpenID metadata
  * and the JWKS on a loopback port, from which each server discovers the key as it would in production.
+ * Every target gets the same token set. `resourceContestant` starts and checks one target for the
+ * harness's interleaved slices; `measureResource` measures one target alone.
  * Before measuring, each server must accept a valid token and refuse one with a wrong audience and one
  * with a forged signature, so a server cannot look fast by checking less.
  */
@@ -62,6 +64,8 @@ class BenchIssuer {
 
   async start(): Promise<void> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    // Lives as long as the harness needs it, without keeping the process alive.
+    this.server.unref();
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
@@ -84,11 +88,6 @@ class BenchIssuer {
       dsaEncoding: 'ieee-p1363',
     });
     return `${input}.${signature.toString('base64url')}`;
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }
 
@@ -118,68 +117,123 @@ async function checkServer(baseUrl: string, issuer: BenchIssuer, kind: TargetKin
   if ((await status(forged)) !== 401) throw new Error(`${kind}: a forged signature was accepted`);
 }
 
-/** Runs one resource scenario against one target in a fresh child process. */
+/** The issuer and token sets shared by every target, so all are measured with the same tokens. */
+let sharedIssuer: Promise<BenchIssuer> | undefined;
+const tokenSets = new Map<ResourceScenario, string[]>();
+
+function issuerForHarness(): Promise<BenchIssuer> {
+  sharedIssuer ??= (async () => {
+    const issuer = new BenchIssuer();
+    await issuer.start();
+    return issuer;
+  })();
+  return sharedIssuer;
+}
+
+function tokensFor(scenario: ResourceScenario, issuer: BenchIssuer): string[] {
+  let tokens = tokenSets.get(scenario);
+  if (tokens === undefined) {
+    const count = scenario === 'resource_jwt' ? Number(process.env.BENCH_RESOURCE_TOKENS ?? 4000) : 1;
+    tokens = Array.from({ length: Math.max(1, count) }, () => `Bearer ${issuer.token()}`);
+    tokenSets.set(scenario, tokens);
+  }
+  return tokens;
+}
+
+/** What one measured run of a contestant returns. */
+export interface ResourceSlice {
+  result: LoadResult;
+  cpu: CpuShare | undefined;
+}
+
+/** A started and checked target, ready for runs of any length (interleaved with the other targets). */
+export interface ResourceContestant {
+  kind: TargetKind;
+  child: ChildServer;
+  runDir: string;
+  run(seconds: number): Promise<ResourceSlice>;
+  pauseMs: number;
+  slices: ResourceSlice[];
+}
+
+/** Starts the target's server in a child process, checks it does the real work, and returns it. */
+export async function resourceContestant(
+  scenario: ResourceScenario,
+  kind: TargetKind,
+  runDir: string,
+  connections: number,
+): Promise<ResourceContestant> {
+  const issuer = await issuerForHarness();
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const env: Record<string, string> = { PORT: String(port), ISSUER: issuer.url };
+  if (kind === 'gatehouse' && scenario === 'resource_jwt') env.CACHE_SIZE = '0';
+  const child = track(
+    ChildServer.start({
+      name: `${scenario}-${kind}`,
+      args: ['--import', 'tsx', join(benchDir, 'servers', scripts[kind])],
+      cwd: benchDir,
+      env,
+      logFile: join(runDir, `${kind}.log`),
+    }),
+  );
+  try {
+    await child.waitReady(`${baseUrl}/hello`);
+    await checkServer(baseUrl, issuer, kind);
+  } catch (error) {
+    await untrack(child);
+    throw error;
+  }
+  const tokens = tokensFor(scenario, issuer);
+  const tally = new Tally();
+  let next = 0;
+  const requests = [
+    {
+      method: 'GET',
+      path: '/hello',
+      setupRequest: (request: AutocannonRequest) => ({
+        ...request,
+        headers: { authorization: tokens[next++ % tokens.length]! },
+      }),
+      onResponse: (status: number) => {
+        if (status === 200) tally.ok++;
+        else tally.fail(`hello HTTP ${status}`);
+      },
+    },
+  ] satisfies AutocannonRequest[];
+  return {
+    kind,
+    child,
+    runDir,
+    pauseMs: 500,
+    slices: [],
+    run: async (seconds) => {
+      const cpu = sampleCpu(child.pid);
+      const result = await runLoad({ baseUrl, connections, timeout: 10, tally, requests, duration: seconds });
+      return { result, cpu: cpu() };
+    },
+  };
+}
+
+/** Runs one resource scenario against one target in a fresh child process (warm-up, then one run). */
 export async function measureResource(
   scenario: ResourceScenario,
   kind: TargetKind,
   runDir: string,
   settings: ResourceSettings,
 ): Promise<Outcome> {
-  const issuer = new BenchIssuer();
-  let child: ChildServer | undefined;
+  let contestant: ResourceContestant | undefined;
   try {
-    await issuer.start();
-    const port = await freePort();
-    const baseUrl = `http://127.0.0.1:${port}`;
-    const env: Record<string, string> = { PORT: String(port), ISSUER: issuer.url };
-    if (kind === 'gatehouse' && scenario === 'resource_jwt') env.CACHE_SIZE = '0';
-    child = track(
-      ChildServer.start({
-        name: `${scenario}-${kind}`,
-        args: ['--import', 'tsx', join(benchDir, 'servers', scripts[kind])],
-        cwd: benchDir,
-        env,
-        logFile: join(runDir, `${kind}.log`),
-      }),
-    );
-    await child.waitReady(`${baseUrl}/hello`);
-    await checkServer(baseUrl, issuer, kind);
-
-    const count = scenario === 'resource_jwt' ? Number(process.env.BENCH_RESOURCE_TOKENS ?? 4000) : 1;
-    const tokens = Array.from({ length: Math.max(1, count) }, () => `Bearer ${issuer.token()}`);
-    const tally = new Tally();
-    let next = 0;
-    const load = {
-      baseUrl,
-      connections: settings.connections,
-      timeout: 10,
-      tally,
-      requests: [
-        {
-          method: 'GET',
-          path: '/hello',
-          setupRequest: (request: AutocannonRequest) => ({
-            ...request,
-            headers: { authorization: tokens[next++ % tokens.length]! },
-          }),
-          onResponse: (status: number) => {
-            if (status === 200) tally.ok++;
-            else tally.fail(`hello HTTP ${status}`);
-          },
-        },
-      ] satisfies AutocannonRequest[],
-    };
+    contestant = await resourceContestant(scenario, kind, runDir, settings.connections);
     if (settings.warmup > 0) {
-      const warm = await runLoad({ ...load, duration: settings.warmup });
-      await delay(Math.min(10_000, Math.max(500, warm.latencyP99 * 1.5)));
+      const warm = await contestant.run(settings.warmup);
+      await delay(Math.min(10_000, Math.max(500, warm.result.latencyP99 * 1.5)));
     }
-    const cpu = sampleCpu(child.pid);
-    const measured = await runLoad({ ...load, duration: settings.duration });
-    return { measured, cpu: cpu() };
+    const { result, cpu } = await contestant.run(settings.duration);
+    return { measured: result, cpu };
   } catch (error) {
     return { unavailable: (error as Error).message };
   } finally {
-    if (child !== undefined) await untrack(child);
-    await issuer.close();
+    if (contestant !== undefined) await untrack(contestant.child);
   }
 }
