@@ -29,6 +29,7 @@ import { parse as parseYaml } from 'yaml';
 import { serviceClient, webClient } from './fixtures.ts';
 import { ChildServer, freePort, killAllTrackedSync, track, untrack } from './lib/children.ts';
 import { type CpuShare, sampleCpu } from './lib/cpu.ts';
+import { introspectionContestant } from './lib/introspection.ts';
 import { type LoadResult, runLoad } from './lib/load.ts';
 import {
   checkAccessToken,
@@ -63,6 +64,7 @@ const allScenarios = [
   'login',
   'resource_jwt',
   'resource_jwt_cached',
+  'introspection',
 ] as const;
 type Scenario = (typeof allScenarios)[number];
 const allTargets: readonly TargetKind[] = ['gatehouse', 'peer', 'ceiling'];
@@ -73,6 +75,7 @@ const units: Record<Scenario, string> = {
   login: 'logins/s',
   resource_jwt: 'req/s',
   resource_jwt_cached: 'req/s',
+  introspection: 'req/s',
 };
 
 function envNumber(name: string, fallback: number, min: number): number {
@@ -253,6 +256,8 @@ async function planFor(scenario: Scenario, target: Target): Promise<Plan> {
       await signIn(target);
       return loginPlan(target);
     }
+    case 'introspection':
+      throw new Error('introspection is measured by lib/introspection.ts');
     case 'resource_jwt':
     case 'resource_jwt_cached':
       throw new Error(`${scenario} is measured by lib/resource-scenario.ts`);
@@ -424,7 +429,12 @@ async function measureInterleaved(
             ? await argon2Contestant(runDir)
             : isResourceScenario(scenario)
               ? await resourceContestant(scenario, kind, runDir, settings.connections)
-              : await httpContestant(scenario, kind, runDir),
+              : scenario === 'introspection'
+                ? await introspectionContestant(kind, runDir, {
+                    connections: settings.connections,
+                    startGatehouse: (dir) => startServer('gatehouse', dir),
+                  })
+                : await httpContestant(scenario, kind, runDir),
         );
       } catch (error) {
         outcomes.set(kind, { unavailable: (error as Error).message });
