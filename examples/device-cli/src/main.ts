@@ -1,33 +1,45 @@
 /**
  * A command-line app that signs a user in with the OAuth 2.0 Device Authorization Grant (RFC 8628), the way
  * a TV, a console tool or an IoT device would: it has no browser, so it shows a short code and a URL, the
- * user approves on another device, and the app polls the token endpoint until it gets tokens.
+ * user approves on another device, and the app polls the token endpoint until it gets tokens. The protocol
+ * is done by @gatehouse/client; this file is the command line around it.
  *
  *   node --import tsx examples/device-cli/src/main.ts --issuer http://localhost:3000 \
  *     --client-id device-app --scope "openid profile offline_access api1.read"
  *
  * Steps, with the RFC sections they follow:
- * 1. Discovery (RFC 8414 §3 / OpenID Connect Discovery): the device authorization and token endpoints are
- *    read from the issuer's metadata, whose `issuer` must equal the one configured (RFC 8414 §3.3).
- * 2. Device authorization request (RFC 8628 §3.1, §3.2): the client authenticates as it would at the token
- *    endpoint (a public client sends client_id; a confidential one uses HTTP Basic).
+ * 1. Discovery (RFC 8414 §3 / OpenID Connect Discovery): `OAuthClient.metadata()` reads the device
+ *    authorization and token endpoints from the issuer's metadata, whose `issuer` must equal the one
+ *    configured (RFC 8414 §3.3).
+ * 2. Device authorization request (RFC 8628 §3.1, §3.2): `startDeviceAuthorization`; the client
+ *    authenticates as it would at the token endpoint (a public client sends client_id; a confidential one
+ *    uses HTTP Basic).
  * 3. User instruction (§3.3, §3.3.1): prints the user code, verification_uri and verification_uri_complete.
- * 4. Polling (§3.4, §3.5): waits `interval` seconds (default 5) before each request; on `slow_down` adds
- *    5 seconds to the interval for all later polls; keeps going on `authorization_pending`; stops on
- *    `access_denied`, `expired_token`, any other error, or when `expires_in` has passed. A 429/503 with
- *    Retry-After waits that long.
+ * 4. Polling (§3.4, §3.5): `pollDeviceAuthorization` waits `interval` seconds (default 5) before each
+ *    request; on `slow_down` adds 5 seconds to the interval for all later polls; keeps going on
+ *    `authorization_pending` and after a network failure; stops on `access_denied`, `expired_token`, any
+ *    other error, or when `expires_in` has passed (`device_code_expired`). A 429/503 (the token endpoint's
+ *    rate limit) waits for Retry-After, then polling resumes with the same code and interval.
  * 5. Prints a summary of the token response, with the user's name from the userinfo endpoint (called with
- *    the new access token) when `openid` was granted. Tokens are credentials: they are printed only with
- *    --show-tokens. The id_token's claims are decoded for display without verifying its signature, which
- *    OpenID Connect Core §3.1.3.7 permits for an id_token received directly from the token endpoint over
- *    TLS; an app that passes the id_token on, or uses anything but https, should verify it (openid-client).
+ *    the new access token through `authenticatedFetch`) when `openid` was granted. Tokens are credentials:
+ *    they are printed only with --show-tokens. The library validates the id_token (signature against the
+ *    server's JWKS, iss, aud, exp, iat; OpenID Connect Core §3.1.3.7) before the subject is shown.
  *
  * Exit status: 0 signed in, 1 denied, expired or failed, 2 bad usage.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import {
+  authenticatedFetch,
+  type DeviceAuthorization,
+  GatehouseClientError,
+  OAuthClient,
+  OAuthResponseError,
+  type TokenSet,
+} from '@gatehouse/client';
 
-const deviceGrantType = 'urn:ietf:params:oauth:grant-type:device_code';
 const requestTimeoutMs = 30_000;
+const expiredMessage = 'The code expired before it was approved. Run the app again.';
 
 const usage = `Usage: device-cli --issuer URL --client-id ID [options]
 
@@ -82,122 +94,28 @@ function parseOptions(argv: string[]): Options | undefined {
   };
 }
 
-interface Metadata {
-  issuer: string;
-  device_authorization_endpoint: string;
-  token_endpoint: string;
-  userinfo_endpoint?: string;
-}
-
-interface DeviceAuthorization {
-  device_code: string;
-  user_code: string;
-  verification_uri: string;
-  verification_uri_complete?: string;
-  expires_in: number;
-  interval?: number;
-}
-
-interface TokenResponse {
-  access_token: string;
-  token_type: string;
-  expires_in?: number;
-  scope?: string;
-  refresh_token?: string;
-  id_token?: string;
-}
-
-const sleep = (seconds: number) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-
-async function readJson(response: Response): Promise<Record<string, unknown>> {
-  const text = await response.text();
-  try {
-    const value: unknown = JSON.parse(text);
-    if (value !== null && typeof value === 'object' && !Array.isArray(value))
-      return value as Record<string, unknown>;
-  } catch {
-    // fall through
-  }
-  throw new CliError(`${response.url} answered ${response.status} with something that is not a JSON object`);
-}
-
-function describeError(body: Record<string, unknown>, status: number): string {
-  const error = typeof body.error === 'string' ? body.error : `HTTP ${status}`;
-  return typeof body.error_description === 'string' ? `${error}: ${body.error_description}` : error;
-}
-
-/** A network failure with its cause (fetch reports "fetch failed" and puts the reason in `cause`). */
+/** A failure with the reason at the bottom of its cause chain (fetch says "fetch failed", the cause says why). */
 function describeFailure(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  const cause =
-    error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined;
-  const reason = cause?.code ?? cause?.message;
+  let reason: string | undefined;
+  let cause = error instanceof Error ? error.cause : undefined;
+  for (let depth = 0; cause instanceof Error && depth < 5; depth++) {
+    reason = (cause as Error & { code?: unknown }).code?.toString() ?? cause.message;
+    cause = cause.cause;
+  }
   return reason === undefined ? message : `${message} (${reason})`;
 }
 
-async function discover(issuer: string): Promise<Metadata> {
-  const url = `${issuer}/.well-known/openid-configuration`;
-  const response = await fetch(url, {
-    headers: { accept: 'application/json' },
-    signal: AbortSignal.timeout(requestTimeoutMs),
-  });
-  if (!response.ok) throw new CliError(`discovery at ${url} answered ${response.status}`);
-  const metadata = await readJson(response);
-  if (metadata.issuer !== issuer)
-    throw new CliError(`discovery names issuer ${String(metadata.issuer)}, not ${issuer}`);
-  for (const field of ['device_authorization_endpoint', 'token_endpoint'] as const) {
-    if (typeof metadata[field] !== 'string')
-      throw new CliError(`the server does not advertise a ${field}; does it support RFC 8628?`);
-  }
-  return metadata as unknown as Metadata;
-}
-
-/** Client authentication as at the token endpoint (RFC 6749 §2.3.1): Basic for a secret, else client_id. */
-function authenticated(options: Options, form: URLSearchParams): Record<string, string> {
-  if (options.clientSecret === undefined) {
-    form.set('client_id', options.clientId);
-    return {};
-  }
-  const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
-  const credentials = Buffer.from(`${encode(options.clientId)}:${encode(options.clientSecret)}`).toString(
-    'base64',
-  );
-  return { authorization: `Basic ${credentials}` };
-}
-
-async function postForm(url: string, options: Options, form: URLSearchParams): Promise<Response> {
-  const headers = {
-    'content-type': 'application/x-www-form-urlencoded',
-    accept: 'application/json',
-    ...authenticated(options, form),
-  };
-  return fetch(url, {
-    method: 'POST',
-    headers,
-    body: form.toString(),
-    signal: AbortSignal.timeout(requestTimeoutMs),
-  });
-}
-
-async function requestDeviceAuthorization(
-  metadata: Metadata,
-  options: Options,
-): Promise<DeviceAuthorization> {
-  const form = new URLSearchParams({ scope: options.scope });
-  for (const resource of options.resources) form.append('resource', resource);
-  const response = await postForm(metadata.device_authorization_endpoint, options, form);
-  const body = await readJson(response);
-  if (!response.ok)
-    throw new CliError(`device authorization failed: ${describeError(body, response.status)}`);
-  const valid =
-    typeof body.device_code === 'string' &&
-    typeof body.user_code === 'string' &&
-    typeof body.verification_uri === 'string' &&
-    typeof body.expires_in === 'number' &&
-    (body.interval === undefined || typeof body.interval === 'number') &&
-    (body.verification_uri_complete === undefined || typeof body.verification_uri_complete === 'string');
-  if (!valid) throw new CliError('the device authorization response is missing required fields');
-  return body as unknown as DeviceAuthorization;
+/**
+ * What the last poll of the token endpoint answered, for the two things the client's polling loop handles
+ * silently but this app reports or waits for: `slow_down` and a 429/503 with Retry-After.
+ */
+interface PollWatch {
+  /** Set once polling starts: only requests to this URL are watched. */
+  tokenEndpoint: string | undefined;
+  slowDown: boolean;
+  /** The last poll was answered 429/503; its Retry-After in seconds when it had one. */
+  busy: { retryAfter: number | undefined } | undefined;
 }
 
 function retryAfterSeconds(response: Response): number | undefined {
@@ -205,97 +123,139 @@ function retryAfterSeconds(response: Response): number | undefined {
   return value !== null && /^\d+$/.test(value) ? Number(value) : undefined;
 }
 
-async function pollForTokens(
-  metadata: Metadata,
-  options: Options,
-  authorization: DeviceAuthorization,
-): Promise<TokenResponse> {
-  let interval = authorization.interval ?? 5;
-  const deadline = Date.now() + authorization.expires_in * 1000;
-  for (;;) {
-    await sleep(interval);
-    if (Date.now() >= deadline)
-      throw new CliError('The code expired before it was approved. Run the app again.');
-    const form = new URLSearchParams({ grant_type: deviceGrantType, device_code: authorization.device_code });
+/** The client's fetch (`http.fetch`): the global fetch, watching the answers to polls. */
+function watchingFetch(watch: PollWatch): typeof fetch {
+  return async (input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    if (watch.tokenEndpoint === undefined || url !== watch.tokenEndpoint) return fetch(input, init);
+    watch.slowDown = false;
+    watch.busy = undefined;
     let response: Response;
     try {
-      response = await postForm(metadata.token_endpoint, options, form);
+      response = await fetch(input, init);
     } catch (error) {
+      // The client retries network failures and timeouts with a doubled interval.
       console.error(`Polling failed: ${describeFailure(error)}; retrying.`);
-      continue;
+      throw error;
     }
     if (response.status === 429 || response.status === 503) {
-      await response.body?.cancel();
-      const wait = retryAfterSeconds(response) ?? interval;
-      if (wait > interval) await sleep(wait - interval);
-      continue;
+      watch.busy = { retryAfter: retryAfterSeconds(response) };
+    } else if (response.status === 400) {
+      const body: unknown = await response
+        .clone()
+        .json()
+        .catch(() => undefined);
+      watch.slowDown = (body as { error?: unknown } | undefined)?.error === 'slow_down';
     }
-    const body = await readJson(response);
-    if (response.ok) {
-      if (typeof body.access_token !== 'string' || typeof body.token_type !== 'string')
-        throw new CliError('the token response is missing access_token or token_type');
-      return body as unknown as TokenResponse;
-    }
-    switch (body.error) {
-      case 'authorization_pending':
-        continue;
-      case 'slow_down':
-        interval += 5;
-        console.log(`The server asked to slow down; polling every ${interval} seconds.`);
-        continue;
-      case 'access_denied':
-        throw new CliError('Access was denied on the verification page.');
-      case 'expired_token':
-        throw new CliError('The code expired before it was approved. Run the app again.');
-      default:
-        throw new CliError(`token request failed: ${describeError(body, response.status)}`);
-    }
-  }
+    return response;
+  };
 }
 
-/** The id_token's claims, for display only (see the header comment). */
-function idTokenClaims(idToken: string): Record<string, unknown> | undefined {
-  const payload = idToken.split('.')[1];
-  if (payload === undefined) return undefined;
-  try {
-    return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-  } catch {
-    return undefined;
+function printInstructions(authorization: DeviceAuthorization): void {
+  const lines = [
+    'To sign in, open this page on your phone or computer:',
+    '',
+    `    ${authorization.verificationUri}`,
+    '',
+    'and enter the code:',
+    '',
+    `    ${authorization.userCode}`,
+    '',
+  ];
+  if (authorization.verificationUriComplete !== undefined) {
+    lines.push(
+      'Or open this link, which fills in the code for you:',
+      '',
+      `    ${authorization.verificationUriComplete}`,
+      '',
+    );
+  }
+  lines.push(
+    `Waiting for approval (the code expires in ${Math.round(authorization.expiresIn / 60)} minutes)...`,
+  );
+  console.log(lines.join('\n'));
+}
+
+/**
+ * Polls with the client until the user decides. The client waits `interval` before each poll and grows it
+ * on `slow_down`; its `sleep` hook is where this app learns the new interval to report it. A 429/503 ends
+ * the client's loop: wait for Retry-After, then resume with the same device code (its expiry counts from
+ * the start) and the current interval.
+ */
+async function pollForTokens(
+  client: OAuthClient,
+  authorization: DeviceAuthorization,
+  watch: PollWatch,
+): Promise<TokenSet> {
+  let interval = authorization.interval;
+  const wait = async (milliseconds: number, signal: AbortSignal | undefined): Promise<void> => {
+    interval = milliseconds / 1000;
+    if (watch.slowDown) {
+      watch.slowDown = false;
+      console.log(`The server asked to slow down; polling every ${interval} seconds.`);
+    }
+    await sleep(milliseconds, undefined, signal ? { signal } : {});
+  };
+  for (;;) {
+    try {
+      return await client.pollDeviceAuthorization({ ...authorization, interval }, { sleep: wait });
+    } catch (error) {
+      const busy = watch.busy;
+      watch.busy = undefined;
+      if (busy === undefined) throw error;
+      // The next pollDeviceAuthorization call waits `interval` first; wait the rest of Retry-After here.
+      const retryAfter = busy.retryAfter ?? interval;
+      if (retryAfter > interval) await sleep((retryAfter - interval) * 1000);
+    }
   }
 }
 
 /** The user's name from the userinfo endpoint (OpenID Connect Core §5.3), called with the new access token. */
-async function userName(metadata: Metadata, tokens: TokenResponse): Promise<string | undefined> {
-  if (metadata.userinfo_endpoint === undefined || !(tokens.scope ?? '').split(' ').includes('openid'))
-    return undefined;
+async function userName(client: OAuthClient, tokens: TokenSet): Promise<string | undefined> {
+  const endpoint = (await client.metadata()).userinfo_endpoint;
+  if (endpoint === undefined || !(tokens.scope ?? '').split(' ').includes('openid')) return undefined;
+  const token = { value: tokens.accessToken, type: tokens.tokenType, expiresAt: tokens.expiresAt ?? 0 };
+  const userinfo = authenticatedFetch(
+    { getAccessToken: async () => token },
+    { timeout: requestTimeoutMs, clock: client.clock },
+  );
   try {
-    const response = await fetch(metadata.userinfo_endpoint, {
-      headers: { authorization: `Bearer ${tokens.access_token}`, accept: 'application/json' },
-      signal: AbortSignal.timeout(requestTimeoutMs),
-    });
+    const response = await userinfo(endpoint, { headers: { accept: 'application/json' } });
     if (!response.ok) return undefined;
-    const info = await readJson(response);
-    const name = info.name ?? info.preferred_username;
+    const info = (await response.json()) as Record<string, unknown> | null;
+    const name = info?.name ?? info?.preferred_username;
     return typeof name === 'string' ? name : undefined;
   } catch {
     return undefined;
   }
 }
 
-function printSummary(tokens: TokenResponse, name: string | undefined, showTokens: boolean): void {
+function printSummary(tokens: TokenSet, name: string | undefined, showTokens: boolean): void {
   const lines = ['Signed in.'];
-  const claims = tokens.id_token === undefined ? undefined : idTokenClaims(tokens.id_token);
-  if (claims !== undefined) lines.push(`  subject:        ${String(claims.sub)}`);
+  if (tokens.claims !== undefined) lines.push(`  subject:        ${String(tokens.claims.sub)}`);
   if (name !== undefined) lines.push(`  name:           ${name}`);
+  const expiresIn = tokens.raw.expires_in;
   lines.push(
     `  scope:          ${tokens.scope ?? '(as requested)'}`,
-    `  access token:   ${tokens.token_type}${tokens.expires_in === undefined ? '' : `, expires in ${tokens.expires_in} s`}`,
-    `  id token:       ${tokens.id_token === undefined ? 'no' : 'yes'}`,
-    `  refresh token:  ${tokens.refresh_token === undefined ? 'no' : 'yes'}`,
+    `  access token:   ${tokens.tokenType}${typeof expiresIn === 'number' ? `, expires in ${expiresIn} s` : ''}`,
+    `  id token:       ${tokens.idToken === undefined ? 'no' : 'yes'}`,
+    `  refresh token:  ${tokens.refreshToken === undefined ? 'no' : 'yes'}`,
   );
   console.log(lines.join('\n'));
-  if (showTokens) console.log(`\nToken response:\n${JSON.stringify(tokens, null, 2)}`);
+  if (showTokens) console.log(`\nToken response:\n${JSON.stringify(tokens.raw, null, 2)}`);
   else console.log('\n(Run with --show-tokens to print the tokens themselves.)');
+}
+
+/** The message for an error of the device flow; `step` names the request an OAuth error came from. */
+function explain(error: unknown, step: string): string {
+  if (error instanceof CliError) return error.message;
+  if (error instanceof OAuthResponseError) {
+    if (error.error === 'access_denied') return 'Access was denied on the verification page.';
+    if (error.error === 'expired_token') return expiredMessage;
+    return `${step} failed: ${error.message}`;
+  }
+  if (error instanceof GatehouseClientError && error.code === 'device_code_expired') return expiredMessage;
+  return `Failed: ${describeFailure(error)}`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -310,37 +270,37 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage);
     return 0;
   }
+  const watch: PollWatch = { tokenEndpoint: undefined, slowDown: false, busy: undefined };
+  const client = new OAuthClient({
+    issuer: options.issuer,
+    clientId: options.clientId,
+    clientAuthentication:
+      options.clientSecret === undefined
+        ? { method: 'none' }
+        : { method: 'client_secret_basic', clientSecret: options.clientSecret },
+    http: { timeout: requestTimeoutMs, fetch: watchingFetch(watch) },
+  });
+  let step = 'discovery';
   try {
-    const metadata = await discover(options.issuer);
-    const authorization = await requestDeviceAuthorization(metadata, options);
-    const lines = [
-      'To sign in, open this page on your phone or computer:',
-      '',
-      `    ${authorization.verification_uri}`,
-      '',
-      'and enter the code:',
-      '',
-      `    ${authorization.user_code}`,
-      '',
-    ];
-    if (authorization.verification_uri_complete !== undefined) {
-      lines.push(
-        'Or open this link, which fills in the code for you:',
-        '',
-        `    ${authorization.verification_uri_complete}`,
-        '',
-      );
+    const metadata = await client.metadata();
+    for (const field of ['device_authorization_endpoint', 'token_endpoint'] as const) {
+      if (typeof metadata[field] !== 'string')
+        throw new CliError(`the server does not advertise a ${field}; does it support RFC 8628?`);
     }
-    lines.push(
-      `Waiting for approval (the code expires in ${Math.round(authorization.expires_in / 60)} minutes)...`,
-    );
-    console.log(lines.join('\n'));
-    const tokens = await pollForTokens(metadata, options, authorization);
-    printSummary(tokens, await userName(metadata, tokens), options.showTokens);
+    step = 'device authorization';
+    const authorization = await client.startDeviceAuthorization({
+      scope: options.scope,
+      resource: options.resources,
+    });
+    printInstructions(authorization);
+    step = 'token request';
+    watch.tokenEndpoint = metadata.token_endpoint;
+    const tokens = await pollForTokens(client, authorization, watch);
+    watch.tokenEndpoint = undefined;
+    printSummary(tokens, await userName(client, tokens), options.showTokens);
     return 0;
   } catch (error) {
-    if (error instanceof CliError) console.error(error.message);
-    else console.error(`Failed: ${describeFailure(error)}`);
+    console.error(explain(error, step));
     return 1;
   }
 }
