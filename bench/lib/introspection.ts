@@ -148,7 +148,11 @@ export async function checkIntrospection(kind: TargetKind, url: string, token: s
 }
 
 /** The autocannon loop: one introspection per request, tokens round-robin, counted when active. */
-export function introspectionRequests(path: string, pool: TokenPool, tally: Tally): AutocannonRequest[] {
+export function introspectionRequests(
+  path: string,
+  pool: { readonly bodies: readonly string[] },
+  tally: Tally,
+): AutocannonRequest[] {
   let next = 0;
   return [
     {
