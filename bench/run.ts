@@ -23,12 +23,11 @@ import {
 } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { serviceClient, webClient } from './fixtures.ts';
 import { ChildServer, freePort, killAllTrackedSync, track, untrack } from './lib/children.ts';
-import { type CpuShare, sampleCpu } from './lib/cpu.ts';
+import { type CpuShare, sampleCpu, waitIdle } from './lib/cpu.ts';
 import { introspectionContestant } from './lib/introspection.ts';
 import { type LoadResult, runLoad } from './lib/load.ts';
 import {
@@ -308,10 +307,8 @@ interface Contestant {
   kind: TargetKind;
   child: ChildServer;
   runDir: string;
-  /** Runs load for `seconds`; the result's p99 latency decides the pause after it. */
+  /** Runs load for `seconds`. */
   run(seconds: number): Promise<Slice>;
-  /** Time for requests left in flight by a run to finish before the next run starts. */
-  pauseMs: number;
   slices: Slice[];
 }
 
@@ -324,7 +321,6 @@ async function httpContestant(scenario: Scenario, kind: TargetKind, runDir: stri
       kind,
       child,
       runDir,
-      pauseMs: 500,
       slices: [],
       run: async (seconds) => {
         await plan.prepare();
@@ -368,8 +364,6 @@ async function argon2Contestant(runDir: string): Promise<Contestant> {
     kind: 'ceiling',
     child,
     runDir,
-    // The child awaits its verifications in flight before it answers: nothing is left running.
-    pauseMs: 0,
     slices: [],
     run: async (seconds) => {
       const answer = await child.request<{ ok: number; failed: number; seconds: number; cpu?: CpuShare }>(
@@ -400,7 +394,7 @@ async function argon2Contestant(runDir: string): Promise<Contestant> {
  * then the measured duration is cut into slices and the servers take turns, one slice each, in a
  * rotating order. Only one server is loaded at a time, as in a sequential run, but a burst of load from
  * other processes on the machine now falls on all of them alike, which keeps the ratios honest on a busy
- * machine. After each run, requests left in flight are given time to finish.
+ * machine. After each run, the server is given time to finish the requests left in flight.
  */
 async function measureInterleaved(
   scenario: Scenario,
@@ -411,12 +405,12 @@ async function measureInterleaved(
   const live: Contestant[] = [];
   const label = (kind: TargetKind) =>
     `${scenario} / ${kind}${settings.rounds > 1 ? ` (round ${round})` : ''}`;
-  // A login keeps a request in flight for seconds, so its pauses are long: fewer, longer slices.
-  const slices = scenario === 'login' ? Math.min(settings.slices, 2) : settings.slices;
-  const settle = async (entry: Contestant, slice: Slice) => {
-    const p99 = slice.result.latencyP99;
-    if (Number.isFinite(p99)) entry.pauseMs = Math.min(10_000, Math.max(100, p99 * 1.5));
-    await delay(entry.pauseMs);
+  const slices = settings.slices;
+  // Requests a load left in flight keep the server busy for a while (seconds, for queued logins): the
+  // next run starts once it is idle again.
+  const settle = async (entry: Contestant) => {
+    if (!(await waitIdle(entry.child.pid, 10_000)))
+      progress(`${label(entry.kind)}: still busy 10 s after a run`);
   };
   try {
     for (const kind of kinds) {
@@ -443,7 +437,8 @@ async function measureInterleaved(
     for (const entry of live) {
       if (settings.warmup <= 0) continue;
       progress(`${label(entry.kind)}: warming up`);
-      await settle(entry, await entry.run(settings.warmup));
+      await entry.run(settings.warmup);
+      await settle(entry);
     }
     progress(`${scenario}: measuring ${live.map((entry) => entry.kind).join(', ')} in ${slices} slices`);
     for (let slice = 0; slice < slices; slice++) {
@@ -451,7 +446,7 @@ async function measureInterleaved(
         const entry = live[(slice + turn) % live.length]!;
         const measured = await entry.run(settings.duration / slices);
         entry.slices.push(measured);
-        await settle(entry, measured);
+        await settle(entry);
       }
     }
     for (const entry of live) outcomes.set(entry.kind, combine(entry.slices));

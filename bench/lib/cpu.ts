@@ -74,3 +74,20 @@ export function sampleCpu(
     };
   };
 }
+
+/**
+ * Waits until process `pid` is idle (at most one clock tick of CPU in a 100 ms window), for at most
+ * `maxMs`: after a load stops, the requests it left in flight are finished by then. Without /proc it
+ * waits `maxMs`. Returns false when the process never became idle.
+ */
+export async function waitIdle(pid: number | undefined, maxMs: number): Promise<boolean> {
+  const deadline = performance.now() + maxMs;
+  let last = pid === undefined ? undefined : processTicks(pid);
+  while (performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const now = pid === undefined ? undefined : processTicks(pid);
+    if (last !== undefined && now !== undefined && now - last <= 1) return true;
+    last = now;
+  }
+  return false;
+}
