@@ -216,7 +216,6 @@ export interface IntrospectionContestant {
   child: ChildServer;
   runDir: string;
   run(seconds: number): Promise<IntrospectionSlice>;
-  pauseMs: number;
   slices: IntrospectionSlice[];
 }
 
@@ -307,7 +306,6 @@ export async function introspectionContestant(
     kind,
     child: server,
     runDir,
-    pauseMs: 500,
     slices: [],
     run: async (seconds) => {
       await pool.ensureFresh();
