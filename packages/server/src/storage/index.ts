@@ -44,24 +44,31 @@ export interface Storage extends Repositories {
   db: Kysely<Database>;
   /** `clients.find` through an in-process cache that never serves a client changed since (see below). */
   findClient(clientId: string): Promise<Client | undefined>;
+  /** True when an access token's jti, or the grant it came from, was revoked (in-memory view, see below). */
+  isAccessTokenRevoked(jti: string, grantId: string | undefined, now: number): Promise<boolean>;
   transaction<T>(work: (repositories: Repositories) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
-function repositoriesFor(db: Kysely<Database>, clientsChanged: () => void): Repositories {
+interface ChangeListeners {
+  clients: () => void;
+  revocations: () => void;
+}
+
+function repositoriesFor(db: Kysely<Database>, changed: ChangeListeners): Repositories {
   return {
-    clients: new ClientRepository(db, clientsChanged),
+    clients: new ClientRepository(db, changed.clients),
     users: new UserRepository(db),
     sessions: new SessionRepository(db),
     interactions: new InteractionRepository(db),
     consents: new ConsentRepository(db),
-    grants: new GrantRepository(db),
+    grants: new GrantRepository(db, changed.revocations),
     authorizationCodes: new AuthorizationCodeRepository(db),
     refreshTokens: new RefreshTokenRepository(db),
     signingKeys: new SigningKeyRepository(db),
     deviceCodes: new DeviceCodeRepository(db),
     accessTokens: new AccessTokenRepository(db),
-    revocations: new RevocationRepository(db),
+    revocations: new RevocationRepository(db, changed.revocations),
   };
 }
 
@@ -126,6 +133,48 @@ class ClientCache {
   }
 }
 
+/**
+ * Introspection and userinfo ask on every request whether a token was revoked; the answer comes from an
+ * in-memory view of what can still revoke a live token (revoked jtis not yet expired, grants revoked
+ * within the longest access-token lifetime plus a minute), so the hot path reads no row. The view is
+ * reloaded after any local revocation and whenever SQLite's `data_version` shows another connection
+ * committed, so it is never stale; it is also reloaded every minute to drop what has expired.
+ */
+class RevocationView {
+  private jtis = new Set<string>();
+  private grantIds = new Set<string>();
+  private version: number | undefined;
+  private loadedAt = 0;
+  private dirty = true;
+
+  constructor(private readonly dataVersion: () => number) {}
+
+  readonly invalidate = (): void => {
+    this.dirty = true;
+  };
+
+  async isRevoked(
+    jti: string,
+    grantId: string | undefined,
+    now: number,
+    load: (grantsSince: number) => Promise<{ jtis: string[]; grantIds: string[] }>,
+  ): Promise<boolean> {
+    const version = this.dataVersion();
+    if (this.dirty || version !== this.version || now - this.loadedAt >= 60 || now < this.loadedAt) {
+      this.dirty = false;
+      this.version = version;
+      this.loadedAt = now;
+      const live = await load(now - maxAccessTokenLifetime - 60);
+      this.jtis = new Set(live.jtis);
+      this.grantIds = new Set(live.grantIds);
+    }
+    return this.jtis.has(jti) || (grantId !== undefined && this.grantIds.has(grantId));
+  }
+}
+
+/** The longest an access token lives (config schema: at most 900 s per client, API or default). */
+const maxAccessTokenLifetime = 900;
+
 /** Opens (creating when needed) and migrates the store. */
 export async function openStorage(options: StorageOptions): Promise<Storage> {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -137,16 +186,19 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   cachePreparedStatements(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrateToLatest(db as Kysely<unknown>);
-  const clientCache = new ClientCache(() => sqlite.pragma('data_version', { simple: true }) as number);
-  const repositories = repositoriesFor(db, clientCache.clear);
+  const dataVersion = () => sqlite.pragma('data_version', { simple: true }) as number;
+  const clientCache = new ClientCache(dataVersion);
+  const revocationView = new RevocationView(dataVersion);
+  const listeners: ChangeListeners = { clients: clientCache.clear, revocations: revocationView.invalidate };
+  const repositories = repositoriesFor(db, listeners);
   return {
     db,
     ...repositories,
     findClient: (clientId) => clientCache.get(clientId, () => repositories.clients.find(clientId)),
+    isAccessTokenRevoked: (jti, grantId, now) =>
+      revocationView.isRevoked(jti, grantId, now, (since) => repositories.revocations.live(now, since)),
     transaction: (work) =>
-      db
-        .transaction()
-        .execute((trx) => work(repositoriesFor(trx as unknown as Kysely<Database>, clientCache.clear))),
+      db.transaction().execute((trx) => work(repositoriesFor(trx as unknown as Kysely<Database>, listeners))),
     close: () => db.destroy(),
   };
 }

@@ -173,6 +173,11 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('access_tokens_grant').on('access_tokens').column('grant_id').execute();
     },
   },
+  '0003_grants_revoked_at': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.createIndex('grants_revoked_at').on('grants').column('revoked_at').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = {

@@ -429,7 +429,11 @@ export class ConsentRepository {
 }
 
 export class GrantRepository {
-  constructor(private readonly db: Db) {}
+  /** `changed` is called after revocations, so the in-memory revocation view reloads. */
+  constructor(
+    private readonly db: Db,
+    private readonly changed: () => void = () => {},
+  ) {}
 
   async create(grant: Grant): Promise<void> {
     await this.db
@@ -499,6 +503,7 @@ export class GrantRepository {
       .where('grant_id', '=', id)
       .where('consumed_at', 'is', null)
       .execute();
+    this.changed();
   }
 
   /**
@@ -524,6 +529,7 @@ export class GrantRepository {
       .where('client_id', '=', clientId)
       .where('consumed_at', 'is', null)
       .execute();
+    this.changed();
   }
 }
 
@@ -904,7 +910,11 @@ export class AccessTokenRepository {
  * until it expires; tokens of a revoked grant are refused through the grant.
  */
 export class RevocationRepository {
-  constructor(private readonly db: Db) {}
+  /** `changed` is called after every write, so the in-memory revocation view (storage/index.ts) reloads. */
+  constructor(
+    private readonly db: Db,
+    private readonly changed: () => void = () => {},
+  ) {}
 
   async revokeJti(jti: string, expiresAt: number): Promise<void> {
     await this.db
@@ -912,22 +922,25 @@ export class RevocationRepository {
       .values({ jti, expires_at: expiresAt })
       .onConflict((conflict) => conflict.column('jti').doNothing())
       .execute();
+    this.changed();
   }
 
-  /** True when the token's jti was revoked or the grant it came from was revoked. */
-  async isRevoked(jti: string, grantId: string | undefined): Promise<boolean> {
-    const revoked = await this.db
+  /**
+   * Everything that can still make a live access token invalid: jtis revoked and not yet expired, and grants
+   * revoked since `grantsSince` (an access token lives at most 15 minutes, so a grant revoked longer ago
+   * than that has no live token issued before its revocation, and it issues none after).
+   */
+  async live(now: number, grantsSince: number): Promise<{ jtis: string[]; grantIds: string[] }> {
+    const jtis = await this.db
       .selectFrom('revoked_tokens')
       .select('jti')
-      .where('jti', '=', jti)
-      .executeTakeFirst();
-    if (revoked) return true;
-    if (grantId === undefined) return false;
-    const grant = await this.db
+      .where('expires_at', '>', now)
+      .execute();
+    const grants = await this.db
       .selectFrom('grants')
-      .select('revoked_at')
-      .where('id', '=', grantId)
-      .executeTakeFirst();
-    return grant === undefined || grant.revoked_at !== null;
+      .select('id')
+      .where('revoked_at', '>=', grantsSince)
+      .execute();
+    return { jtis: jtis.map((row) => row.jti), grantIds: grants.map((row) => row.id) };
   }
 }

@@ -75,7 +75,8 @@ export async function validateAccessToken(
   if (opaquePattern.test(token)) {
     const record = await ctx.storage.accessTokens.find(sha256Base64Url(token));
     if (record === undefined || record.expiresAt <= now) return undefined;
-    if (await ctx.storage.revocations.isRevoked(record.jti, record.grantId ?? undefined)) return undefined;
+    if (await ctx.storage.isAccessTokenRevoked(record.jti, record.grantId ?? undefined, now))
+      return undefined;
     const claims: AccessTokenClaims = {
       iss: ctx.issuer,
       sub: record.subject,
@@ -95,9 +96,10 @@ export async function validateAccessToken(
   const claims = verifyJwt(ctx, token, now);
   if (claims === undefined) return undefined;
   if (
-    await ctx.storage.revocations.isRevoked(
+    await ctx.storage.isAccessTokenRevoked(
       claims.jti,
       typeof claims.grant_id === 'string' ? claims.grant_id : undefined,
+      now,
     )
   ) {
     return undefined;
