@@ -186,7 +186,8 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   cachePreparedStatements(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrateToLatest(db as Kysely<unknown>);
-  const dataVersion = () => sqlite.pragma('data_version', { simple: true }) as number;
+  const dataVersionStatement = sqlite.prepare('PRAGMA data_version').pluck();
+  const dataVersion = () => dataVersionStatement.get() as number;
   const clientCache = new ClientCache(dataVersion);
   const revocationView = new RevocationView(dataVersion);
   const listeners: ChangeListeners = { clients: clientCache.clear, revocations: revocationView.invalidate };
