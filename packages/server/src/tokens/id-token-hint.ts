@@ -9,7 +9,7 @@
  * Any failure yields undefined; the caller treats the hint as not supplied (§4), never as an error.
  */
 import type { ServerContext } from '../context.ts';
-import { verifyJwsSignature } from './jwt.ts';
+import { verifyOwnJwt } from './validate.ts';
 
 export interface IdTokenHint {
   sub: string;
@@ -17,19 +17,6 @@ export interface IdTokenHint {
   clientId: string;
   sid: string | undefined;
 }
-
-function decodeJson(segment: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    return value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const segmentPattern = /^[A-Za-z0-9_-]+$/;
 
 /** The client an ID token was issued to: a single `aud`, or `azp` when `aud` is a list that holds it. */
 function audienceClient(claims: Record<string, unknown>): string | undefined {
@@ -41,25 +28,8 @@ function audienceClient(claims: Record<string, unknown>): string | undefined {
 }
 
 export function verifyIdTokenHint(ctx: ServerContext, token: string | undefined): IdTokenHint | undefined {
-  if (token === undefined || token.length > 8192) return undefined;
-  const [header, payload, signature, extra] = token.split('.');
-  if (header === undefined || payload === undefined || signature === undefined || extra !== undefined)
-    return undefined;
-  if (!segmentPattern.test(header) || !segmentPattern.test(payload) || !segmentPattern.test(signature))
-    return undefined;
-  const protectedHeader = decodeJson(header);
-  if (
-    protectedHeader?.typ !== 'JWT' ||
-    typeof protectedHeader.kid !== 'string' ||
-    protectedHeader.crit !== undefined
-  )
-    return undefined;
-  const key = ctx.keys.verificationKey(protectedHeader.kid);
-  if (key === undefined || protectedHeader.alg !== key.alg) return undefined;
-  if (!verifyJwsSignature(key.alg, key.key, `${header}.${payload}`, Buffer.from(signature, 'base64url')))
-    return undefined;
-  const claims = decodeJson(payload);
-  if (claims === undefined || claims.iss !== ctx.issuer || typeof claims.sub !== 'string') return undefined;
+  const claims = token === undefined ? undefined : verifyOwnJwt(ctx, token, 'JWT');
+  if (claims === undefined || typeof claims.sub !== 'string') return undefined;
   const clientId = audienceClient(claims);
   if (clientId === undefined) return undefined;
   return { sub: claims.sub, clientId, sid: typeof claims.sid === 'string' ? claims.sid : undefined };

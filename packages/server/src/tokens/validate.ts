@@ -37,7 +37,17 @@ function decodeJson(segment: string): Record<string, unknown> | undefined {
 const segmentPattern = /^[A-Za-z0-9_-]+$/;
 const opaquePattern = /^[A-Za-z0-9_-]{43}$/;
 
-function verifyJwt(ctx: ServerContext, token: string, now: number): AccessTokenClaims | undefined {
+/**
+ * The claims of a compact JWS this server signed with header `typ`, or undefined: three base64url segments,
+ * no `crit`, a kid we still publish with its own algorithm, a valid signature, and our `iss`. Time claims
+ * are the caller's business (an id_token_hint may be expired; an access token may not).
+ */
+export function verifyOwnJwt(
+  ctx: ServerContext,
+  token: string,
+  typ: string,
+): Record<string, unknown> | undefined {
+  if (token.length > 8192) return undefined;
   const [header, payload, signature, extra] = token.split('.');
   if (header === undefined || payload === undefined || signature === undefined || extra !== undefined)
     return undefined;
@@ -45,7 +55,7 @@ function verifyJwt(ctx: ServerContext, token: string, now: number): AccessTokenC
     return undefined;
   const protectedHeader = decodeJson(header);
   if (
-    protectedHeader?.typ !== 'at+jwt' ||
+    protectedHeader?.typ !== typ ||
     typeof protectedHeader.kid !== 'string' ||
     protectedHeader.crit !== undefined
   )
@@ -55,7 +65,12 @@ function verifyJwt(ctx: ServerContext, token: string, now: number): AccessTokenC
   if (!verifyJwsSignature(key.alg, key.key, `${header}.${payload}`, Buffer.from(signature, 'base64url')))
     return undefined;
   const claims = decodeJson(payload);
-  if (claims === undefined || claims.iss !== ctx.issuer) return undefined;
+  return claims?.iss === ctx.issuer ? claims : undefined;
+}
+
+function verifyJwt(ctx: ServerContext, token: string, now: number): AccessTokenClaims | undefined {
+  const claims = verifyOwnJwt(ctx, token, 'at+jwt');
+  if (claims === undefined) return undefined;
   if (typeof claims.exp !== 'number' || claims.exp <= now || typeof claims.iat !== 'number') return undefined;
   if (
     typeof claims.sub !== 'string' ||
@@ -92,7 +107,6 @@ export async function validateAccessToken(
     if (record.grantId !== null) claims.grant_id = record.grantId;
     return claims;
   }
-  if (token.length > 8192) return undefined;
   const claims = verifyJwt(ctx, token, now);
   if (claims === undefined) return undefined;
   if (
