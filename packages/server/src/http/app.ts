@@ -87,9 +87,13 @@ export async function buildServer(
     throw error;
   }
 
-  const logger = options.logStream
-    ? pino(loggerOptions(config.logging.level), options.logStream)
-    : pino(loggerOptions(config.logging.level));
+  // Standard output is written asynchronously in 4 KiB batches: a synchronous write per log line cost
+  // about a tenth of the throughput of the busiest endpoints. pino flushes the buffer on exit and close()
+  // flushes it too; only a SIGKILL can lose the last lines.
+  const logger = pino(
+    loggerOptions(config.logging.level),
+    options.logStream ?? pino.destination({ dest: 1, sync: false, minLength: 4096 }),
+  );
   const ctx = {
     config,
     issuer: config.issuer,
@@ -169,6 +173,7 @@ export async function buildServer(
       clearInterval(sweepTimer);
       await app.close();
       await storage.close();
+      logger.flush();
     },
   };
 }
