@@ -250,3 +250,42 @@ describe('opaque access tokens and refresh tokens', () => {
     expect((await introspect({ token: refreshToken }, web)).text).toBe('{"active":false}');
   });
 });
+
+describe('verified-token cache', () => {
+  it('never lets one server accept another server’s token, and still honours expiry and revocation on a hit', async () => {
+    const other = await startServer();
+    try {
+      const foreign = (
+        await tokenRequest(other, { grant_type: 'client_credentials' }, basic('service-a', serviceSecret))
+      ).body.access_token as string;
+      const otherApi = basic('orders-api', apiSecret);
+      const first = await other.app.inject({
+        method: 'POST',
+        url: '/introspect',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: otherApi },
+        payload: form({ token: foreign }),
+      });
+      expect(JSON.parse(first.body).active).toBe(true);
+      expect((await introspect({ token: foreign }, ordersApi)).text).toBe('{"active":false}');
+    } finally {
+      await other.close();
+    }
+    const token = await clientCredentialsToken();
+    expect((await introspect({ token }, ordersApi)).body.active).toBe(true);
+    await server.app.inject({
+      method: 'POST',
+      url: '/revoke',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: basic('service-a', serviceSecret),
+      },
+      payload: form({ token }),
+    });
+    expect((await introspect({ token }, ordersApi)).text).toBe('{"active":false}');
+    const later = await clientCredentialsToken();
+    expect((await introspect({ token: later }, ordersApi)).body.active).toBe(true);
+    server.clock.advance(601);
+    expect((await introspect({ token: later }, ordersApi)).text).toBe('{"active":false}');
+    server.clock.advance(-601);
+  });
+});

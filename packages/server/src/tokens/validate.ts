@@ -81,6 +81,25 @@ function verifyJwt(ctx: ServerContext, token: string, now: number): AccessTokenC
   return claims as unknown as AccessTokenClaims;
 }
 
+/**
+ * Verified-token cache: an API introspects the same token on every request it does not cache itself, so the
+ * signature check is done once per token. Only tokens whose signature verified are kept, expiry is checked
+ * on every hit, and revocation is still looked up on every request, so the cache can only save work, never
+ * change an answer. Bounded; the oldest entry goes first. Keys are published or retired, never rewritten,
+ * so a verified token stays verified until it expires.
+ */
+const verifiedTokenCaches = new WeakMap<ServerContext, Map<string, AccessTokenClaims>>();
+const verifiedTokenLimit = 10_000;
+
+function verifiedTokensOf(ctx: ServerContext): Map<string, AccessTokenClaims> {
+  let cache = verifiedTokenCaches.get(ctx);
+  if (cache === undefined) {
+    cache = new Map();
+    verifiedTokenCaches.set(ctx, cache);
+  }
+  return cache;
+}
+
 /** The claims of an active access token issued by this server, or undefined. */
 export async function validateAccessToken(
   ctx: ServerContext,
@@ -107,8 +126,18 @@ export async function validateAccessToken(
     if (record.grantId !== null) claims.grant_id = record.grantId;
     return claims;
   }
-  const claims = verifyJwt(ctx, token, now);
-  if (claims === undefined) return undefined;
+  const verifiedTokens = verifiedTokensOf(ctx);
+  let claims = verifiedTokens.get(token);
+  if (claims === undefined) {
+    claims = verifyJwt(ctx, token, now);
+    if (claims === undefined) return undefined;
+    if (verifiedTokens.size >= verifiedTokenLimit)
+      verifiedTokens.delete(verifiedTokens.keys().next().value as string);
+    verifiedTokens.set(token, claims);
+  } else if (claims.exp <= now) {
+    verifiedTokens.delete(token);
+    return undefined;
+  }
   if (
     await ctx.storage.isAccessTokenRevoked(
       claims.jti,
