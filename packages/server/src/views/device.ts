@@ -5,6 +5,7 @@
  * Every interpolated value goes through `escapeHtml`; each page has exactly one form carrying a CSRF token.
  */
 import { escapeHtml, page } from './html.ts';
+import { scopeItems } from './pages.ts';
 
 function errorBlock(error: string | undefined): string {
   return error ? `<p class="error" role="alert">${escapeHtml(error)}</p>\n` : '';
@@ -87,12 +88,7 @@ export interface DeviceConfirmView {
 }
 
 export function deviceConfirmPage(view: DeviceConfirmView): string {
-  const items = view.scopes
-    .map(
-      (scope) =>
-        `<li>${escapeHtml(scope.description)} <span class="muted">(${escapeHtml(scope.name)})</span></li>`,
-    )
-    .join('\n');
+  const items = scopeItems(view.scopes);
   return page(
     'Allow device access',
     `<h1>${escapeHtml(view.clientName)} wants to access your account</h1>

@@ -35,13 +35,18 @@ export interface ConsentView {
   scopes: { name: string; description: string }[];
 }
 
-export function consentPage(view: ConsentView): string {
-  const items = view.scopes
+/** The requested scopes in words, as list items (consent and device confirmation pages). */
+export function scopeItems(scopes: { name: string; description: string }[]): string {
+  return scopes
     .map(
       (scope) =>
         `<li>${escapeHtml(scope.description)} <span class="muted">(${escapeHtml(scope.name)})</span></li>`,
     )
     .join('\n');
+}
+
+export function consentPage(view: ConsentView): string {
+  const items = scopeItems(view.scopes);
   return page(
     'Allow access',
     `<h1>${escapeHtml(view.clientName)} wants to access your account</h1>
