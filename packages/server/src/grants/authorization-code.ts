@@ -6,7 +6,12 @@
 import { OAuthError } from '../protocol/errors.ts';
 import { validateCodeVerifier, verifierMatchesChallenge } from '../protocol/pkce.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
-import { issueUserTokens, selectResources } from '../tokens/user-tokens.ts';
+import {
+  redeemOnce,
+  rejectReusedHandle,
+  type SingleUseRedemption,
+  selectResources,
+} from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
 
 export const authorizationCodeGrant: GrantHandler = {
@@ -25,46 +30,28 @@ export const authorizationCodeGrant: GrantHandler = {
     if (record === undefined || record.clientId !== client.clientId) {
       throw new OAuthError('invalid_grant', 'authorization code is invalid');
     }
-    if (record.consumedAt !== null) {
-      await ctx.storage.transaction((repositories) => repositories.grants.revoke(record.grantId, now));
-      ctx.audit('authorization_code_reused', { client_id: client.clientId, grant_id: record.grantId });
-      throw new OAuthError(
-        'invalid_grant',
-        'authorization code was already used; tokens issued from it are revoked',
-      );
-    }
+    const redemption: SingleUseRedemption = {
+      consume: (repositories) => repositories.authorizationCodes.consume(codeHash, now),
+      grantId: record.grantId,
+      now,
+      clientId: client.clientId,
+      reuseEvent: 'authorization_code_reused',
+      reuseMessage: 'authorization code was already used; tokens issued from it are revoked',
+    };
+    if (record.consumedAt !== null) await rejectReusedHandle(ctx, redemption);
     if (record.expiresAt <= now) throw new OAuthError('invalid_grant', 'authorization code has expired');
     if (record.redirectUri !== redirectUri)
       throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
     if (!verifierMatchesChallenge(verifier, record.codeChallenge)) {
       throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
     }
-    const resources = selectResources(requestedResources, record.resources);
-
-    const outcome = await ctx.storage.transaction(async (repositories) => {
-      if (!(await repositories.authorizationCodes.consume(codeHash, now))) {
-        await repositories.grants.revoke(record.grantId, now);
-        ctx.audit('authorization_code_reused', { client_id: client.clientId, grant_id: record.grantId });
-        return { reused: true as const };
-      }
-      const grant = await repositories.grants.find(record.grantId);
-      if (grant === undefined || grant.revokedAt !== null)
-        throw new OAuthError('invalid_grant', 'the authorization was revoked');
-      const response = await issueUserTokens(ctx, repositories, {
-        client,
-        source: record,
-        scopes: record.scope,
-        resources,
-        nonce: record.nonce ?? undefined,
-        refreshExpiresAt: now + ctx.config.tokens.refreshTokenTtl,
-      });
-      return { reused: false as const, response };
+    return redeemOnce(ctx, redemption, {
+      client,
+      source: record,
+      scopes: record.scope,
+      resources: selectResources(requestedResources, record.resources),
+      nonce: record.nonce ?? undefined,
+      refreshExpiresAt: now + ctx.config.tokens.refreshTokenTtl,
     });
-    if (outcome.reused)
-      throw new OAuthError(
-        'invalid_grant',
-        'authorization code was already used; tokens issued from it are revoked',
-      );
-    return outcome.response;
   },
 };

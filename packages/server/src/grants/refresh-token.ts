@@ -7,10 +7,13 @@
 import { OAuthError } from '../protocol/errors.ts';
 import { parseScope } from '../protocol/scopes.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
-import { issueUserTokens, selectResources } from '../tokens/user-tokens.ts';
+import {
+  redeemOnce,
+  rejectReusedHandle,
+  type SingleUseRedemption,
+  selectResources,
+} from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
-
-const reuseMessage = 'refresh token was already used; the grant is revoked';
 
 export const refreshTokenGrant: GrantHandler = {
   grantType: 'refresh_token',
@@ -25,11 +28,15 @@ export const refreshTokenGrant: GrantHandler = {
     const now = ctx.now();
     if (record === undefined || record.clientId !== client.clientId)
       throw new OAuthError('invalid_grant', 'refresh token is invalid');
-    if (record.consumedAt !== null) {
-      await ctx.storage.transaction((repositories) => repositories.grants.revoke(record.grantId, now));
-      ctx.audit('refresh_token_reused', { client_id: client.clientId, grant_id: record.grantId });
-      throw new OAuthError('invalid_grant', reuseMessage);
-    }
+    const redemption: SingleUseRedemption = {
+      consume: (repositories) => repositories.refreshTokens.consume(tokenHash, now),
+      grantId: record.grantId,
+      now,
+      clientId: client.clientId,
+      reuseEvent: 'refresh_token_reused',
+      reuseMessage: 'refresh token was already used; the grant is revoked',
+    };
+    if (record.consumedAt !== null) await rejectReusedHandle(ctx, redemption);
     if (record.expiresAt <= now) throw new OAuthError('invalid_grant', 'refresh token has expired');
     for (const scope of requestedScope) {
       if (!record.scope.includes(scope))
@@ -38,28 +45,13 @@ export const refreshTokenGrant: GrantHandler = {
     const allowed = record.scope.filter((scope) => client.scopes.includes(scope));
     const scopes =
       requestedScope.length > 0 ? requestedScope.filter((scope) => allowed.includes(scope)) : allowed;
-    const resources = selectResources(requestedResources, record.resources);
-
-    const outcome = await ctx.storage.transaction(async (repositories) => {
-      if (!(await repositories.refreshTokens.consume(tokenHash, now))) {
-        await repositories.grants.revoke(record.grantId, now);
-        ctx.audit('refresh_token_reused', { client_id: client.clientId, grant_id: record.grantId });
-        return { reused: true as const };
-      }
-      const grant = await repositories.grants.find(record.grantId);
-      if (grant === undefined || grant.revokedAt !== null)
-        throw new OAuthError('invalid_grant', 'the authorization was revoked');
-      const response = await issueUserTokens(ctx, repositories, {
-        client,
-        source: record,
-        scopes,
-        resources,
-        nonce: undefined,
-        refreshExpiresAt: record.expiresAt,
-      });
-      return { reused: false as const, response };
+    return redeemOnce(ctx, redemption, {
+      client,
+      source: record,
+      scopes,
+      resources: selectResources(requestedResources, record.resources),
+      nonce: undefined,
+      refreshExpiresAt: record.expiresAt,
     });
-    if (outcome.reused) throw new OAuthError('invalid_grant', reuseMessage);
-    return outcome.response;
   },
 };

@@ -83,3 +83,60 @@ export function selectResources(requested: string[], granted: string[]): string[
   }
   return requested;
 }
+
+/** A single-use handle (authorization code or refresh token) being redeemed for tokens. */
+export interface SingleUseRedemption {
+  /** Consumes the handle in one conditional statement; false when another request consumed it first. */
+  consume(repositories: Repositories): Promise<boolean>;
+  grantId: string;
+  now: number;
+  clientId: string;
+  /** Audit event and error description when the handle turns out to have been used already. */
+  reuseEvent: string;
+  reuseMessage: string;
+}
+
+/**
+ * A used handle presented again means it leaked (or a client lost a response): the whole family is revoked
+ * by grant id (RFC 6749 §4.1.2, RFC 9700 §4.14.2). Returns the error for the caller to throw once the
+ * revocation has committed.
+ */
+async function revokeReusedFamily(
+  ctx: ServerContext,
+  repositories: Repositories,
+  redemption: SingleUseRedemption,
+): Promise<OAuthError> {
+  await repositories.grants.revoke(redemption.grantId, redemption.now);
+  ctx.audit(redemption.reuseEvent, { client_id: redemption.clientId, grant_id: redemption.grantId });
+  return new OAuthError('invalid_grant', redemption.reuseMessage);
+}
+
+/** Rejects a handle already seen as used, after revoking its family. */
+export async function rejectReusedHandle(
+  ctx: ServerContext,
+  redemption: SingleUseRedemption,
+): Promise<never> {
+  throw await ctx.storage.transaction((repositories) => revokeReusedFamily(ctx, repositories, redemption));
+}
+
+/**
+ * Consumes the handle and issues tokens in one transaction. Exactly one concurrent redemption wins; a loser
+ * is a reuse and revokes the family (committed before the error is thrown, so the revocation is not rolled
+ * back with it).
+ */
+export async function redeemOnce(
+  ctx: ServerContext,
+  redemption: SingleUseRedemption,
+  tokens: UserTokenRequest,
+): Promise<TokenResponse> {
+  const outcome = await ctx.storage.transaction(async (repositories) => {
+    if (!(await redemption.consume(repositories)))
+      return { error: await revokeReusedFamily(ctx, repositories, redemption) };
+    const grant = await repositories.grants.find(redemption.grantId);
+    if (grant === undefined || grant.revokedAt !== null)
+      throw new OAuthError('invalid_grant', 'the authorization was revoked');
+    return { response: await issueUserTokens(ctx, repositories, tokens) };
+  });
+  if ('error' in outcome) throw outcome.error;
+  return outcome.response;
+}
