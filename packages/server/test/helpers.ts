@@ -306,3 +306,10 @@ export async function codeFlowTokens(server: GatehouseServer, params: AuthorizeP
   );
   return { browser, pkce, code, tokens };
 }
+
+/** The token with one character of its signature changed (always a different signature, never the same). */
+export function tamperSignature(token: string): string {
+  const signatureStart = token.lastIndexOf('.') + 1;
+  const replacement = token[signatureStart] === 'A' ? 'B' : 'A';
+  return `${token.slice(0, signatureStart)}${replacement}${token.slice(signatureStart + 1)}`;
+}
