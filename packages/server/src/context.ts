@@ -10,6 +10,7 @@ import type { RateLimiter } from './http/rate-limit.ts';
 import type { KeyStore } from './keys/keystore.ts';
 import type { SessionLogout } from './logout/session-logout.ts';
 import type { PasswordHasher } from './protocol/passwords.ts';
+import type { ReplayCache } from './protocol/replay-cache.ts';
 import type { ScopeCatalog } from './protocol/scopes.ts';
 import type { Storage } from './storage/index.ts';
 import type { Client } from './storage/repositories.ts';
@@ -42,6 +43,8 @@ export interface ServerContext {
   now: Clock;
   audit: Audit;
   rateLimits: RateLimiter;
+  /** jti replay protection for DPoP proofs and client assertions (memory, or Redis when configured). */
+  replay: ReplayCache;
   metrics: Metrics;
   cors: CorsPolicy;
   logout: SessionLogout;

@@ -6,6 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
+import { bearer } from '../grants/types.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
@@ -31,7 +32,7 @@ export function tokenEndpoint(ctx: ServerContext) {
     if (!client.grantTypes.includes(grantType)) {
       throw new OAuthError('unauthorized_client', 'the client is not registered for this grant type');
     }
-    const response = await handler.handle(ctx, client, params);
+    const response = await handler.handle(ctx, client, params, bearer);
     ctx.metrics.tokenIssued(grantType);
     ctx.audit('token_issued', {
       grant_type: grantType,

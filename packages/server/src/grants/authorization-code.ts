@@ -16,7 +16,7 @@ import type { GrantHandler } from './types.ts';
 
 export const authorizationCodeGrant: GrantHandler = {
   grantType: 'authorization_code',
-  async handle(ctx, client, params) {
+  async handle(ctx, client, params, binding) {
     const code = params.get('code');
     if (code === undefined) throw new OAuthError('invalid_request', 'code is required');
     const redirectUri = params.get('redirect_uri');
@@ -52,6 +52,7 @@ export const authorizationCodeGrant: GrantHandler = {
       resources: selectResources(requestedResources, record.resources),
       nonce: record.nonce ?? undefined,
       refreshExpiresAt: now + ctx.config.tokens.refreshTokenTtl,
+      binding,
     });
   },
 };

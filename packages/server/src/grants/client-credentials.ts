@@ -10,7 +10,7 @@ import type { GrantHandler } from './types.ts';
 
 export const clientCredentialsGrant: GrantHandler = {
   grantType: 'client_credentials',
-  async handle(ctx, client, params) {
+  async handle(ctx, client, params, binding) {
     const requested = parseScope(params.get('scope'));
     for (const scope of requested) {
       if (ctx.catalog.isIdentityScope(scope))
@@ -25,10 +25,11 @@ export const clientCredentialsGrant: GrantHandler = {
       userId: undefined,
       scopes,
       resources,
+      binding,
     });
     return {
       access_token: access.accessToken,
-      token_type: 'Bearer',
+      token_type: access.tokenType,
       expires_in: access.expiresIn,
       scope: access.scope,
     };

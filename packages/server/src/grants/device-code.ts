@@ -48,7 +48,7 @@ export function deviceGrantId(deviceCodeHash: string): string {
 
 export const deviceCodeGrant: GrantHandler = {
   grantType: deviceCodeGrantType,
-  async handle(ctx, client, params) {
+  async handle(ctx, client, params, binding) {
     const deviceCode = params.get('device_code');
     if (deviceCode === undefined) throw new OAuthError('invalid_request', 'device_code is required');
     const deviceCodeHash = sha256Base64Url(deviceCode);
@@ -110,6 +110,7 @@ export const deviceCodeGrant: GrantHandler = {
         resources,
         nonce: undefined,
         refreshExpiresAt: now + ctx.config.tokens.refreshTokenTtl,
+        binding,
       });
     });
     if (outcome === undefined) {

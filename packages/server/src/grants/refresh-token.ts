@@ -17,7 +17,7 @@ import type { GrantHandler } from './types.ts';
 
 export const refreshTokenGrant: GrantHandler = {
   grantType: 'refresh_token',
-  async handle(ctx, client, params) {
+  async handle(ctx, client, params, binding) {
     const token = params.get('refresh_token');
     if (token === undefined) throw new OAuthError('invalid_request', 'refresh_token is required');
     const requestedScope = parseScope(params.get('scope'));
@@ -52,6 +52,7 @@ export const refreshTokenGrant: GrantHandler = {
       resources: selectResources(requestedResources, record.resources),
       nonce: undefined,
       refreshExpiresAt: record.expiresAt,
+      binding,
     });
   },
 };

@@ -7,9 +7,22 @@ import type { ServerContext } from '../context.ts';
 import type { Params } from '../protocol/params.ts';
 import type { Client } from '../storage/repositories.ts';
 
+/**
+ * What a token request proved possession of, to bind the issued tokens to it (`cnf`, RFC 7800): the
+ * thumbprint of a DPoP key (RFC 9449 §6, `jkt`) or of a client certificate (RFC 8705 §3.1, `x5t#S256`).
+ * Empty for bearer tokens.
+ */
+export interface TokenBinding {
+  jkt?: string | undefined;
+  x5tS256?: string | undefined;
+}
+
+export const bearer: TokenBinding = Object.freeze({});
+
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  /** `DPoP` when the access token is bound to a DPoP key (RFC 9449 §5), else `Bearer`. */
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope: string;
   refresh_token?: string;
@@ -18,5 +31,5 @@ export interface TokenResponse {
 
 export interface GrantHandler {
   grantType: string;
-  handle(ctx: ServerContext, client: Client, params: Params): Promise<TokenResponse>;
+  handle(ctx: ServerContext, client: Client, params: Params, binding: TokenBinding): Promise<TokenResponse>;
 }

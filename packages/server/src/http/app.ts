@@ -18,6 +18,7 @@ import { KeyStore, keyStoreOptions } from '../keys/keystore.ts';
 import { SessionLogout } from '../logout/session-logout.ts';
 import { parseUrlEncoded } from '../protocol/params.ts';
 import { PasswordHasher } from '../protocol/passwords.ts';
+import { MemoryReplayCache } from '../protocol/replay-cache.ts';
 import { ScopeCatalog } from '../protocol/scopes.ts';
 import { openStorage } from '../storage/index.ts';
 import { applyConfiguredEntities } from '../storage/seed.ts';
@@ -105,6 +106,7 @@ export async function buildServer(
     now,
     audit: createAudit(logger),
     rateLimits: new RateLimiter(config.rateLimits, now),
+    replay: new MemoryReplayCache(),
     metrics: new Metrics(config.metrics.enabled),
     cors: new CorsPolicy(config.clients.flatMap((client) => client.corsOrigins)),
     findClient: (clientId) => storage.findClient(clientId),

@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerContext } from '../context.ts';
+import type { TokenBinding } from '../grants/types.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { ApiResource } from '../protocol/scopes.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
@@ -25,10 +26,13 @@ export interface AccessTokenRequest {
   grantId?: string | undefined;
   authTime?: number | undefined;
   roles?: string[] | undefined;
+  /** Proof-of-possession binding, published as the `cnf` claim (and stored for opaque tokens). */
+  binding?: TokenBinding | undefined;
 }
 
 export interface IssuedAccessToken {
   accessToken: string;
+  tokenType: 'Bearer' | 'DPoP';
   expiresIn: number;
   scope: string;
 }
@@ -59,6 +63,8 @@ export async function issueAccessToken(
   // randomUUID draws from a cached entropy pool: far cheaper per token than randomBytes, 122 random bits.
   const jti = randomUUID();
   const roles = request.roles !== undefined && scopes.includes('roles') ? request.roles : undefined;
+  const cnf = confirmationClaim(request.binding);
+  const tokenType = request.binding?.jkt !== undefined ? 'DPoP' : 'Bearer';
 
   if (audience.some((resource) => resource.accessTokenFormat === 'opaque')) {
     const accessToken = randomHandle();
@@ -75,7 +81,7 @@ export async function issueAccessToken(
       expiresAt: now + expiresIn,
       createdAt: now,
     });
-    return { accessToken, expiresIn, scope };
+    return { accessToken, tokenType, expiresIn, scope };
   }
 
   const payload: Record<string, unknown> = {
@@ -91,5 +97,15 @@ export async function issueAccessToken(
   if (request.authTime !== undefined) payload.auth_time = request.authTime;
   if (roles !== undefined) payload.roles = roles;
   if (request.grantId !== undefined) payload.grant_id = request.grantId;
-  return { accessToken: signJwt(ctx.keys.signingKey(now), 'at+jwt', payload), expiresIn, scope };
+  if (cnf !== undefined) payload.cnf = cnf;
+  return { accessToken: signJwt(ctx.keys.signingKey(now), 'at+jwt', payload), tokenType, expiresIn, scope };
+}
+
+/** The `cnf` claim (RFC 7800 §3.1) for a binding: `jkt` (RFC 9449 §6.1), `x5t#S256` (RFC 8705 §3.1). */
+export function confirmationClaim(binding: TokenBinding | undefined): Record<string, string> | undefined {
+  if (binding === undefined) return undefined;
+  const cnf: Record<string, string> = {};
+  if (binding.jkt !== undefined) cnf.jkt = binding.jkt;
+  if (binding.x5tS256 !== undefined) cnf['x5t#S256'] = binding.x5tS256;
+  return Object.keys(cnf).length > 0 ? cnf : undefined;
 }

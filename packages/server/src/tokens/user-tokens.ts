@@ -5,7 +5,7 @@
  * from the authorization: rotation never extends it.
  */
 import type { ServerContext } from '../context.ts';
-import type { TokenResponse } from '../grants/types.ts';
+import type { TokenBinding, TokenResponse } from '../grants/types.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { Repositories } from '../storage/index.ts';
@@ -24,6 +24,8 @@ export interface UserTokenRequest {
   nonce: string | undefined;
   /** Absolute expiry of the refresh token family. */
   refreshExpiresAt: number;
+  /** Proof of possession presented with the token request (bearer when empty). */
+  binding: TokenBinding;
 }
 
 export async function issueUserTokens(
@@ -42,10 +44,11 @@ export async function issueUserTokens(
     resources: ctx.catalog.resolveResources(request.resources),
     authTime: source.authTime,
     roles: user.roles,
+    binding: request.binding,
   });
   const response: TokenResponse = {
     access_token: access.accessToken,
-    token_type: 'Bearer',
+    token_type: access.tokenType,
     expires_in: access.expiresIn,
     scope: access.scope,
   };

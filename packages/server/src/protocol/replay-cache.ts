@@ -1,0 +1,42 @@
+/**
+ * One-time-use memory for JWT ids: DPoP proofs (RFC 9449 §11.1) and client assertions (RFC 7523 §3,
+ * item 7) share it, each under its own key prefix. `firstUse` records the key until `expiresAt` and
+ * answers true only the first time a key is seen before then.
+ *
+ * The in-memory cache is the single-node default; several nodes need a shared one (Redis), because a
+ * replay sent to another node would otherwise succeed. Entries are evicted lazily when they expire, and
+ * the cache refuses to grow past `maxEntries`: when full it answers false (treat as replay, the stricter
+ * choice) rather than forgetting ids that are still inside their window.
+ */
+export interface ReplayCache {
+  /** True when `key` was not seen before (and is now recorded until `expiresAt`, seconds since epoch). */
+  firstUse(key: string, expiresAt: number, now: number): Promise<boolean>;
+  close?(): Promise<void>;
+}
+
+export class MemoryReplayCache implements ReplayCache {
+  readonly #entries = new Map<string, number>();
+  readonly #maxEntries: number;
+  #nextSweep = 0;
+
+  constructor(options: { maxEntries?: number } = {}) {
+    this.#maxEntries = options.maxEntries ?? 1_000_000;
+  }
+
+  async firstUse(key: string, expiresAt: number, now: number): Promise<boolean> {
+    if (now >= this.#nextSweep) this.#sweep(now);
+    const seenUntil = this.#entries.get(key);
+    if (seenUntil !== undefined && seenUntil > now) return false;
+    if (this.#entries.size >= this.#maxEntries) {
+      this.#sweep(now);
+      if (this.#entries.size >= this.#maxEntries) return false;
+    }
+    this.#entries.set(key, expiresAt);
+    return true;
+  }
+
+  #sweep(now: number): void {
+    for (const [key, expiresAt] of this.#entries) if (expiresAt <= now) this.#entries.delete(key);
+    this.#nextSweep = now + 10;
+  }
+}
