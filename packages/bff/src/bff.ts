@@ -10,7 +10,7 @@
  * - `GET callback`: the pending request is found by `state` and must belong to this browser (a
  *   `__Host-` login cookie, SameSite=Lax because the callback is a cross-site navigation); unknown or
  *   foreign state is 400. The client checks `iss` (RFC 9207), exchanges the code and validates the ID
- *   Token. A new session id is issued at every login (session fixation, OWASP ASVS V3.2.1).
+ *   Token; the user's claims are read once from UserInfo (its `sub` must match, Core §5.3.2). A new session id is issued at every login (session fixation, OWASP ASVS V3.2.1).
  * - `GET user`: the ID Token's user claims and the session's expiry, or 401 `login_required`. Never a
  *   redirect: an XHR cannot follow one to a login page usefully.
  * - `POST logout`: ends the local session, revokes the refresh token (RFC 7009) and answers where to send
@@ -417,6 +417,19 @@ export class Bff {
       sendError(res, 502, 'invalid_callback', 'the authorization server returned no ID Token');
       return;
     }
+    // The ID Token may carry only `sub`; profile claims come from UserInfo (OpenID Connect Core §5.4).
+    let userClaims: Record<string, unknown> = {};
+    if ((await this.client.metadata()).userinfo_endpoint !== undefined) {
+      try {
+        userClaims = await this.client.userinfo(tokens.accessToken, {
+          tokenType: tokens.tokenType,
+          expectedSubject: claims.sub,
+        });
+      } catch (error) {
+        sendError(res, 502, 'authorization_server_unavailable', describe(error));
+        return;
+      }
+    }
     // Session fixation: whatever session id the browser had is dropped; a new one is issued.
     const previous = readCookie(req, this.cookieName);
     if (previous !== undefined) await this.store.delete(sessionKey(previous));
@@ -424,7 +437,9 @@ export class Bff {
     const data: SessionData = {
       sub: claims.sub,
       sid: typeof claims.sid === 'string' ? claims.sid : undefined,
-      claims: Object.fromEntries(Object.entries(claims).filter(([name]) => !protocolClaims.has(name))),
+      claims: Object.fromEntries(
+        Object.entries({ ...claims, ...userClaims }).filter(([name]) => !protocolClaims.has(name)),
+      ),
       idToken: tokens.idToken,
       accessToken: tokens.accessToken,
       tokenType: tokens.tokenType,

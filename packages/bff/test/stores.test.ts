@@ -33,7 +33,9 @@ const backends: Array<[string, () => Promise<SessionStore>]> = [
     async () => {
       const database = new Database(join(mkdtempSync(join(tmpdir(), 'bff-store-')), 'sessions.db'));
       database.pragma('journal_mode = WAL');
-      cleanups.push(async () => database.close());
+      cleanups.push(async () => {
+        database.close();
+      });
       return new SqliteSessionStore(database);
     },
   ],
@@ -101,7 +103,9 @@ describe.each(backends)('%s session store', (name, open) => {
   it('hands a record out once with take, even to concurrent takers', async () => {
     await store.set(key('c'), { data: 'pending', expiresAt: now + 600 });
     const results = await Promise.all(Array.from({ length: 5 }, () => store.take(key('c'), now)));
-    expect(results.filter((result) => result !== undefined)).toEqual([{ data: 'pending', expiresAt: now + 600 }]);
+    expect(results.filter((result) => result !== undefined)).toEqual([
+      { data: 'pending', expiresAt: now + 600 },
+    ]);
     expect(await store.get(key('c'), now)).toBeUndefined();
   });
 
