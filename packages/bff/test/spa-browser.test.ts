@@ -94,12 +94,13 @@ afterAll(async () => {
 
 /** Fails if any issued token shows up anywhere the page's scripts could read it. */
 async function expectNoTokenInPage(page: Page): Promise<void> {
-  const exposed = await page.evaluate(() => ({
+  // A string, evaluated in the page: the test's TypeScript has no DOM types.
+  const exposed = (await page.evaluate(`({
     html: document.documentElement.outerHTML,
     cookie: document.cookie,
     local: JSON.stringify(Object.entries(localStorage)),
     session: JSON.stringify(Object.entries(sessionStorage)),
-  }));
+  })`)) as { html: string; cookie: string; local: string; session: string };
   expect(exposed.cookie).toBe('');
   const everything = [exposed.html, exposed.local, exposed.session, ...received].join('\n');
   expect(issued.size).toBeGreaterThan(0);
