@@ -280,7 +280,8 @@ export class Bff {
   private async route(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
     const method = req.method ?? 'GET';
     const only = (allowed: string): boolean => {
-      if (method === allowed || (allowed === 'GET' && method === 'HEAD')) return true;
+      // Exact methods only: a HEAD (a link preview, a prefetch) must not start or consume a login.
+      if (method === allowed) return true;
       sendError(res, 405, 'invalid_request', `use ${allowed}`, { allow: allowed });
       return false;
     };
@@ -663,6 +664,8 @@ export class Bff {
       sendError(res, 400, 'invalid_request', description);
       return;
     }
+    // Replays are refused (§2.6 step 7 allows it). Two nodes receiving the same token in the same instant
+    // could both accept it; that is harmless, since ending the same sessions twice changes nothing.
     const jtiKey = `jti:${sha256(claims.jti)}`;
     if ((await this.store.get(jtiKey, this.clock())) !== undefined) {
       sendError(res, 400, 'invalid_request', 'this logout token was used already');
