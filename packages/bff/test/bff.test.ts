@@ -256,6 +256,36 @@ describe('login and callback', () => {
     expect(replay.status).toBe(400);
   });
 
+  it('signs in silently (prompt=none) when Gatehouse has a session, and returns anonymous when not', async () => {
+    const { gatehouse: gatehouseBrowser } = await signedIn();
+    const browser = new BffBrowser(bffs.express.origin);
+    const login = await browser.fetch('/bff/login?prompt=none&returnUrl=/app', { csrf: false });
+    const authorize = new URL(login.headers.get('location')!);
+    expect(authorize.searchParams.get('prompt')).toBe('none');
+    const walk = await gatehouseBrowser.walk(authorize);
+    expect(walk.pages).toEqual([]);
+    const callback = await browser.fetch(walk.location, { csrf: false });
+    expect(callback.headers.get('location')).toBe('/app');
+    expect((await browser.fetch('/bff/user')).status).toBe(200);
+
+    const stranger = new BffBrowser(bffs.express.origin);
+    const silent = await stranger.fetch('/bff/login?prompt=none&returnUrl=/app', { csrf: false });
+    const answer = await new FetchBrowser(gatehouse.issuer).walk(silent.headers.get('location')!);
+    expect(new URL(answer.location).searchParams.get('error')).toBe('login_required');
+    const back = await stranger.fetch(answer.location, { csrf: false });
+    expect(back.status).toBe(302);
+    expect(back.headers.get('location')).toBe('/app');
+    expect(stranger.cookies.has('__Host-bff-session')).toBe(false);
+    expect((await stranger.fetch('/bff/user')).status).toBe(401);
+  });
+
+  it.each(['consent', 'select_account', 'none login'])('refuses prompt=%s', async (prompt) => {
+    const response = await fetch(`${bffs.express.origin}/bff/login?prompt=${encodeURIComponent(prompt)}`, {
+      redirect: 'manual',
+    });
+    expect(response.status).toBe(400);
+  });
+
   it('answers 400 with the error when the server returns an error to the callback', async () => {
     const browser = new BffBrowser(bffs.express.origin);
     const login = await browser.fetch('/bff/login', { csrf: false });
