@@ -9,6 +9,7 @@ import type { GatehouseConfig } from '../config/schema.ts';
 import { buildServer } from '../http/app.ts';
 import { openStorage } from '../storage/index.ts';
 import { adminCommands } from './admin.ts';
+import { describeStorage } from './support.ts';
 
 const usage = `Usage: gatehouse <command> [options]
 
@@ -86,7 +87,7 @@ async function migrate(args: string[]): Promise<void> {
   const { config } = configFrom(args);
   const storage = await openStorage(config.storage);
   await storage.close();
-  process.stdout.write(`Database at ${config.storage.path} is up to date.\n`);
+  process.stdout.write(`Database ${describeStorage(config)} is up to date.\n`);
 }
 
 export async function main(argv: string[]): Promise<number> {
