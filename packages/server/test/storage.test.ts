@@ -459,7 +459,7 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         interval: 10,
       });
       expect(await storage.deviceCodes.consume('dc-3', now + 3)).toBe(false);
-      const approval = { status: 'approved', userId: 'u', authTime: now, amr: ['pwd'], sid: 's' } as const;
+      const approval = { status: 'approved' as const, userId: 'u', authTime: now, amr: ['pwd'], sid: 's' };
       expect(await storage.deviceCodes.decide('WXYZ-WXYZ', now + 3, approval)).toBe(true);
       expect(await storage.deviceCodes.decide('WXYZ-WXYZ', now + 3, { status: 'denied' })).toBe(false);
       expect(await storage.deviceCodes.findByHash('dc-3')).toMatchObject({
