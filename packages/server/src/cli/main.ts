@@ -41,9 +41,10 @@ export function configFrom(args: string[]): { config: GatehouseConfig; rest: str
   return { config: loadConfigFile(file), rest };
 }
 
-function printBanner(config: GatehouseConfig, showCredentials: boolean): void {
+function printBanner(config: GatehouseConfig, address: string, showCredentials: boolean): void {
   const lines = [
-    `Gatehouse is listening. Issuer: ${config.issuer}`,
+    // The bound address matters when the port is 0 (chosen by the system), as in the multi-node tests.
+    `Gatehouse is listening on ${address}. Issuer: ${config.issuer}`,
     `Discovery: ${config.issuer}/.well-known/openid-configuration`,
     'Clients:',
   ];
@@ -67,8 +68,8 @@ function printBanner(config: GatehouseConfig, showCredentials: boolean): void {
 async function serve(args: string[]): Promise<void> {
   const { config } = configFrom(args);
   const server = await buildServer(config);
-  await server.listen();
-  printBanner(config, args.includes('--show-demo-credentials'));
+  const address = await server.listen();
+  printBanner(config, address, args.includes('--show-demo-credentials'));
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
