@@ -48,9 +48,8 @@ async function publicJwk(pair: KeyPair, kid: string, alg: string): Promise<JWK> 
 let server: TestServer;
 
 beforeAll(async () => {
-  [inlineKey, otherKey, remoteKey, rotatedKey] = await Promise.all(
-    [0, 1, 2, 3].map(() => generateKeyPair('ES256', { extractable: true })),
-  );
+  const es256 = () => generateKeyPair('ES256', { extractable: true });
+  [inlineKey, otherKey, remoteKey, rotatedKey] = await Promise.all([es256(), es256(), es256(), es256()]);
   rsaKey = await generateKeyPair('PS256', { extractable: true });
   inlineJwk = await publicJwk(inlineKey, 'inline-1', 'ES256');
   rsaJwk = await publicJwk(rsaKey, 'rsa-1', 'PS256');
