@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { decodeJwt, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
+import { fetchClientJwks } from '../src/protocol/client-jwks.ts';
 import { guardedLookup, isNonPublicAddress } from '../src/protocol/outbound-address.ts';
 import {
   basic,
@@ -584,6 +585,24 @@ describe('the jwks_uri address guard', () => {
     for (const address of ['93.184.216.34', '8.8.8.8', '172.32.0.1', '2606:4700::1111', '::ffff:8.8.8.8']) {
       expect(isNonPublicAddress(address), address).toBe(false);
     }
+  });
+
+  it('refuses literal and resolved non-public addresses before connecting, whatever their spelling', async () => {
+    const options = { allowPrivateAddresses: false, timeout: 1000, maxBytes: 4096, cacheTtl: 0 };
+    const port = new URL(jwksBase).port;
+    const before = fetches;
+    for (const url of [
+      `https://127.0.0.1:${port}/jwks`,
+      `https://[::1]:${port}/jwks`,
+      `https://[::ffff:127.0.0.1]:${port}/jwks`,
+      `https://[::ffff:7f00:1]:${port}/jwks`,
+      `https://localhost:${port}/jwks`,
+      `http://localhost:${port}/jwks`,
+    ]) {
+      await expect(fetchClientJwks(url, options), url).rejects.toThrow(/non-public address/);
+    }
+    await expect(fetchClientJwks(`http://10.0.0.1:${port}/jwks`, options)).rejects.toThrow(/https/);
+    expect(fetches).toBe(before);
   });
 
   it('fails the DNS lookup of a name that resolves to loopback', async () => {
