@@ -19,6 +19,8 @@ export interface RunningGatehouse {
   issuer: string;
   clock: TestClock;
   count(route: string): number;
+  /** Every access, refresh and ID token the server put in a token response. */
+  issuedTokens: Set<string>;
   close(): Promise<void>;
 }
 
@@ -69,12 +71,24 @@ export async function startGatehouse(options: {
     counts.set(route, (counts.get(route) ?? 0) + 1);
     done();
   });
+  const issuedTokens = new Set<string>();
+  server.app.addHook('onSend', async (request, _reply, payload) => {
+    if (request.url.split('?')[0] === '/token' && typeof payload === 'string' && payload.startsWith('{')) {
+      const body = JSON.parse(payload) as Record<string, unknown>;
+      for (const name of ['access_token', 'refresh_token', 'id_token']) {
+        const token = body[name];
+        if (typeof token === 'string') issuedTokens.add(token);
+      }
+    }
+    return payload;
+  });
   await server.listen();
   return {
     server,
     issuer,
     clock: options.clock,
     count: (route) => counts.get(route) ?? 0,
+    issuedTokens,
     close: () => server.close(),
   };
 }

@@ -23,7 +23,7 @@ export function tokenEndpoint(ctx: ServerContext) {
       ctx.audit('client_authentication_failed', { endpoint: 'token', client_id: params.get('client_id') });
       throw error;
     });
-    ctx.rateLimits.consume('tokenPerClient', client.clientId);
+    await ctx.rateLimits.hit('tokenPerClient', client.clientId);
     const grantType = params.get('grant_type');
     if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
     const handler = grantHandlers.get(grantType);

@@ -20,9 +20,10 @@ import { SessionLogout } from '../logout/session-logout.ts';
 import { ClientJwksCache } from '../protocol/client-jwks.ts';
 import { parseUrlEncoded } from '../protocol/params.ts';
 import { PasswordHasher } from '../protocol/passwords.ts';
-import { MemoryReplayCache } from '../protocol/replay-cache.ts';
+import { MemoryReplayCache, RedisReplayCache } from '../protocol/replay-cache.ts';
 import { ScopeCatalog } from '../protocol/scopes.ts';
 import { openStorage } from '../storage/index.ts';
+import { connectRedis } from '../storage/redis.ts';
 import { applyConfiguredEntities } from '../storage/seed.ts';
 import { sweepExpired } from '../storage/sweep.ts';
 import { createAudit, withRequestLogger } from './audit.ts';
@@ -31,7 +32,7 @@ import { CorsPolicy } from './cors.ts';
 import { makeErrorHandler } from './error-handler.ts';
 import { loggerOptions } from './logging.ts';
 import { Metrics } from './metrics.ts';
-import { RateLimiter } from './rate-limit.ts';
+import { RateLimiter, RedisRateLimitStore } from './rate-limit.ts';
 import { registerRoutes } from './routes.ts';
 
 /**
@@ -82,7 +83,10 @@ export async function buildServer(
   const now = options.clock ?? systemClock;
   const storage = await openStorage(config.storage);
   const passwords = new PasswordHasher(config.login.argon2);
-  const keys = new KeyStore(storage.signingKeys, keyStoreOptions(config));
+  const keys = new KeyStore(storage.signingKeys, keyStoreOptions(config), (work) =>
+    storage.exclusive('signing-keys', (repositories) => work(repositories.signingKeys)),
+  );
+  let redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
   let clientCertificates: ClientCertificates;
   let https: Record<string, unknown> | undefined;
   try {
@@ -100,6 +104,7 @@ export async function buildServer(
     }
     await applyConfiguredEntities(storage, config, passwords, now());
     await keys.initialise(now());
+    if (config.redis !== undefined) redis = await connectRedis(config.redis.url);
   } catch (error) {
     await storage.close();
     throw error;
@@ -122,8 +127,14 @@ export async function buildServer(
     passwords,
     now,
     audit: createAudit(logger),
-    rateLimits: new RateLimiter(config.rateLimits, now),
-    replay: new MemoryReplayCache(),
+    // Shared counters and replay cache when Redis is configured (several nodes), memory otherwise.
+    rateLimits: new RateLimiter(
+      config.rateLimits,
+      now,
+      redis && config.redis && new RedisRateLimitStore(redis, config.redis.keyPrefix),
+    ),
+    replay:
+      redis && config.redis ? new RedisReplayCache(redis, config.redis.keyPrefix) : new MemoryReplayCache(),
     metrics: new Metrics(config.metrics.enabled),
     cors: new CorsPolicy(config.clients.flatMap((client) => client.corsOrigins)),
     findClient: (clientId) => storage.findClient(clientId),
@@ -154,15 +165,14 @@ export async function buildServer(
   );
   app.addHook('onRequest', (request, _reply, done) => {
     const rule = request.routeOptions.config?.ipRateLimit;
-    if (rule !== undefined) {
-      try {
-        ctx.rateLimits.consume(rule, request.ip);
-      } catch (error) {
-        done(error as Error);
-        return;
-      }
+    if (rule === undefined) {
+      withRequestLogger(request.log, done);
+      return;
     }
-    withRequestLogger(request.log, done);
+    ctx.rateLimits.hit(rule, request.ip).then(
+      () => withRequestLogger(request.log, done),
+      (error: unknown) => done(error as Error),
+    );
   });
   app.setErrorHandler(makeErrorHandler(config.issuer));
   app.setNotFoundHandler((_request, reply) => {
@@ -195,6 +205,7 @@ export async function buildServer(
       clearInterval(sweepTimer);
       await app.close();
       await storage.close();
+      redis?.disconnect();
       logger.flush();
     },
   };
