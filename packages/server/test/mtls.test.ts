@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
+import * as client from 'openid-client';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
@@ -301,6 +302,22 @@ describe('mutual-TLS client authentication over a real TLS listener', () => {
     expect(after.body).toEqual({ active: false });
   });
 
+  it('openid-client authenticates with tls_client_auth through a certificate-carrying agent', async () => {
+    const agent = new Agent({
+      connect: { ca: pem('server.crt'), cert: pem('pki.crt'), key: pem('pki.key') },
+    });
+    agents.push(agent);
+    const customFetch = ((url: string, options: Record<string, unknown>) =>
+      undiciFetch(url, { ...options, dispatcher: agent } as never)) as unknown as client.CustomFetch;
+    const config = await client.discovery(new URL(issuer), 'mtls-dn', undefined, client.TlsClientAuth(), {
+      [client.customFetch]: customFetch,
+    });
+    const tokens = await client.clientCredentialsGrant(config, { scope: 'orders.read' });
+    expect(decodeJwt(tokens.access_token).cnf).toEqual({ 'x5t#S256': thumbprint('pki') });
+    const introspection = await client.tokenIntrospection(config, tokens.access_token);
+    expect(introspection).toMatchObject({ active: true, client_id: 'mtls-dn' });
+  });
+
   it('publishes the mutual-TLS methods and bound-token support', async () => {
     const response = await undiciFetch(`${issuer}/.well-known/openid-configuration`, {
       dispatcher: new Agent({ connect: { ca: pem('server.crt') } }),
@@ -395,6 +412,23 @@ describe('mutual-TLS configuration', () => {
     grantTypes: ['client_credentials'],
     scopes: ['orders.read'],
   };
+
+  it('refuses certificate-bound tokens for a public client with refresh tokens (they would be unbound)', () => {
+    const publicClient = {
+      clientId: 'p',
+      name: 'P',
+      tokenEndpointAuthMethod: 'none',
+      tlsClientCertificateBoundAccessTokens: true,
+      grantTypes: ['authorization_code', 'refresh_token'],
+      redirectUris: ['https://p.example.com/cb'],
+      scopes: ['openid'],
+    };
+    const server = { tls: { cert: path('server.crt'), key: path('server.key') } };
+    expect(parse({ server, clients: [publicClient] })).toThrow(/refresh_token/);
+    expect(
+      parse({ server, clients: [{ ...publicClient, grantTypes: ['authorization_code'] }] }),
+    ).not.toThrow();
+  });
 
   it('refuses a proxy header without trusted proxies, and TLS methods nothing can serve', () => {
     expect(parse({ mtls: { trustedProxyHeader: 'X-Client-Cert' } })).toThrow(/trustProxy/);

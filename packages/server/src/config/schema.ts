@@ -187,6 +187,18 @@ const clientSchema = z
     if (method !== 'tls_client_auth' && tlsIdentities.length > 0) {
       issue('tlsClientAuthSubjectDn', 'the tlsClientAuth* fields are only for tls_client_auth');
     }
+    // RFC 8705 §4: a public client's refresh tokens would have to be bound to its certificate too, which
+    // this server does not do; refuse the combination rather than issue refresh tokens anyone could use.
+    if (
+      isPublic &&
+      client.tlsClientCertificateBoundAccessTokens &&
+      client.grantTypes.includes('refresh_token')
+    ) {
+      issue(
+        'tlsClientCertificateBoundAccessTokens',
+        'certificate-bound tokens for a public client cannot be combined with refresh_token',
+      );
+    }
     const exchanges = client.grantTypes.includes(tokenExchangeGrantType);
     if (exchanges && client.tokenExchange === undefined) {
       issue('tokenExchange', 'the token-exchange grant needs tokenExchange.audiences');
