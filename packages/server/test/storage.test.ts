@@ -75,6 +75,8 @@ function client(clientId: string, name = 'A client'): Client {
     createdAt: now,
     backchannelLogoutUri: null,
     corsOrigins: ['https://app.example.com'],
+    authentication: { jwksUri: 'https://app.example.com/jwks', tlsClientCertificateBoundAccessTokens: true },
+    tokenExchange: { audiences: ['api1'] },
   };
 }
 

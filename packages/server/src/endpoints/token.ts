@@ -6,9 +6,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
-import { bearer } from '../grants/types.ts';
+import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
-import { authenticateClient } from '../protocol/client-auth.ts';
+import { authenticateClient, certificateBinding } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
 
@@ -18,12 +18,11 @@ export function tokenEndpoint(ctx: ServerContext) {
       throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
     }
     const params = toParams((request.body as RawParams | undefined) ?? {});
-    const client = await authenticateClient(request.headers.authorization, params, ctx.findClient).catch(
-      (error: unknown) => {
-        ctx.audit('client_authentication_failed', { endpoint: 'token', client_id: params.get('client_id') });
-        throw error;
-      },
-    );
+    const authRequest = clientAuthRequest(ctx, request);
+    const client = await authenticateClient(ctx, authRequest, params).catch((error: unknown) => {
+      ctx.audit('client_authentication_failed', { endpoint: 'token', client_id: params.get('client_id') });
+      throw error;
+    });
     await ctx.rateLimits.hit('tokenPerClient', client.clientId);
     const grantType = params.get('grant_type');
     if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
@@ -32,7 +31,7 @@ export function tokenEndpoint(ctx: ServerContext) {
     if (!client.grantTypes.includes(grantType)) {
       throw new OAuthError('unauthorized_client', 'the client is not registered for this grant type');
     }
-    const response = await handler.handle(ctx, client, params, bearer);
+    const response = await handler.handle(ctx, client, params, certificateBinding(client, authRequest));
     ctx.metrics.tokenIssued(grantType);
     ctx.audit('token_issued', {
       grant_type: grantType,

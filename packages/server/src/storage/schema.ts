@@ -20,6 +20,8 @@ export interface ClientsTable {
   created_at: number;
   backchannel_logout_uri: string | null;
   cors_origins: string;
+  authentication: string;
+  token_exchange: string | null;
 }
 
 export interface UsersTable {

@@ -39,6 +39,18 @@ export async function applyConfiguredEntities(
         createdAt: previous?.createdAt ?? now,
         backchannelLogoutUri: client.backchannelLogoutUri ?? null,
         corsOrigins: client.corsOrigins,
+        authentication: {
+          jwks: client.jwks,
+          jwksUri: client.jwksUri,
+          tokenEndpointAuthSigningAlg: client.tokenEndpointAuthSigningAlg,
+          tlsClientAuthSubjectDn: client.tlsClientAuthSubjectDn,
+          tlsClientAuthSanDns: client.tlsClientAuthSanDns,
+          tlsClientAuthSanUri: client.tlsClientAuthSanUri,
+          tlsClientAuthSanIp: client.tlsClientAuthSanIp,
+          tlsClientAuthSanEmail: client.tlsClientAuthSanEmail,
+          tlsClientCertificateBoundAccessTokens: client.tlsClientCertificateBoundAccessTokens,
+        },
+        tokenExchange: client.tokenExchange ?? null,
       });
     }
   });
