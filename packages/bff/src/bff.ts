@@ -32,13 +32,14 @@
  * The check runs before the session is even looked at, so a forged request never reaches an upstream.
  *
  * Tokens: the access token is refreshed `refreshBefore` seconds (capped at half its lifetime) before it
- * expires, one refresh per session at a time: concurrent calls wait for the same refresh (per process;
- * rotation makes a second refresh by another node fail, which would end the session, so sticky sessions
- * or one BFF node per user are assumed). A refresh refused with `invalid_grant` ends the session and the
+ * expires, one refresh per session at a time: concurrent calls in one process share one refresh, and a
+ * lock in the shared store keeps other BFF nodes from refreshing the same session meanwhile (they wait
+ * for the result), since with rotation a second refresh would be taken for refresh-token theft. A refresh refused with `invalid_grant` ends the session and the
  * call gets 401, so the SPA shows its login instead of a session that "works" but whose API calls fail.
  * An upstream 401 with `error="invalid_token"` (RFC 6750 §3.1) makes the next call refresh first.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type ClientAuthentication,
   type Clock,
@@ -183,6 +184,11 @@ const protocolClaims = new Set([
 const pendingLoginTtl = 600;
 const logoutTicketTtl = 120;
 const touchInterval = 60;
+/** Seconds a refresh lock lives if its holder dies (by the BFF's clock). */
+const refreshLockTtl = 30;
+/** How long a node waits for another node's refresh: 150 polls of 100 ms. */
+const refreshLockPolls = 150;
+const refreshLockPollMs = 100;
 
 export class Bff {
   readonly basePath: string;
@@ -543,7 +549,35 @@ export class Bff {
     return this.clock() >= data.accessExpiresAt - lead;
   }
 
+  /**
+   * Refreshes under a lock in the store, so that two BFF nodes never refresh one session at once: with
+   * refresh-token rotation the second would present a used refresh token, which the server treats as
+   * theft and answers by revoking the whole grant (RFC 9700 §4.14.2). A node that finds the lock taken
+   * waits for the other's result.
+   */
   private async refresh(key: string): Promise<SessionData> {
+    const lockKey = `refresh-lock:${key}`;
+    for (let polls = 0; ; polls++) {
+      const current = (await this.loadSession(key))?.data;
+      if (current === undefined) throw new LoginRequiredError('the session ended');
+      if (!this.isDue(current)) return current;
+      const now = this.clock();
+      if (await this.store.add(lockKey, { data: '1', expiresAt: now + refreshLockTtl }, now)) {
+        try {
+          return await this.refreshHoldingLock(key);
+        } finally {
+          await this.store.delete(lockKey).catch(() => {});
+        }
+      }
+      if (polls >= refreshLockPolls) {
+        if (this.clock() < current.accessExpiresAt) return current;
+        throw new GatehouseClientError('timeout', 'another BFF node is still refreshing this session');
+      }
+      await sleep(refreshLockPollMs);
+    }
+  }
+
+  private async refreshHoldingLock(key: string): Promise<SessionData> {
     const current = (await this.loadSession(key))?.data;
     if (current === undefined) throw new LoginRequiredError('the session ended');
     if (!this.isDue(current)) return current;

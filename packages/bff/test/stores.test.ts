@@ -109,6 +109,22 @@ describe.each(backends)('%s session store', (name, open) => {
     expect(await store.get(key('c'), now)).toBeUndefined();
   });
 
+  it('adds a record only when no live one exists, and exactly one of concurrent adders wins', async () => {
+    expect(await store.add(key('lock'), { data: 'first', expiresAt: now + 30 }, now)).toBe(true);
+    expect(await store.add(key('lock'), { data: 'second', expiresAt: now + 30 }, now)).toBe(false);
+    expect((await store.get(key('lock'), now))?.data).toBe('first');
+    // Expired by the caller's clock: the next add takes over.
+    expect(await store.add(key('lock'), { data: 'third', expiresAt: now + 90 }, now + 31)).toBe(true);
+    expect((await store.get(key('lock'), now + 31))?.data).toBe('third');
+    await store.delete(key('lock'));
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, index) =>
+        store.add(key('race'), { data: `n${index}`, expiresAt: now + 30 }, now),
+      ),
+    );
+    expect(results.filter((won) => won)).toHaveLength(1);
+  });
+
   it('deletes every record of a sid, and every record of a sub', async () => {
     await store.set(key('d1'), { data: '1', expiresAt: now + 600, sub: `bob-${run}`, sid: `s1-${run}` });
     await store.set(key('d2'), { data: '2', expiresAt: now + 600, sub: `bob-${run}`, sid: `s1-${run}` });

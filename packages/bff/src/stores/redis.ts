@@ -12,6 +12,21 @@
 import type { Redis } from 'ioredis';
 import type { SessionStore, StoredRecord } from './store.ts';
 
+/**
+ * Creates the record unless a live one exists (by the record's own `expiresAt`, the caller's clock), in
+ * one script: Redis runs it atomically. KEYS[1] record; ARGV: value, ttl seconds, now.
+ */
+const addScript = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, record = pcall(cjson.decode, current)
+  if ok and type(record) == 'table' and tonumber(record.expiresAt) and tonumber(record.expiresAt) > tonumber(ARGV[3]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1`;
+
 function parse(value: string | null, now: number): StoredRecord | undefined {
   if (value === null) return undefined;
   const record = JSON.parse(value) as StoredRecord;
@@ -44,6 +59,23 @@ export class RedisSessionStore implements SessionStore {
       multi.sadd(index, key).expire(index, ttl, 'NX').expire(index, ttl, 'GT');
     }
     await multi.exec();
+  }
+
+  /** Only for records without `sub` and `sid` (locks): they are not indexed. */
+  async add(key: string, record: StoredRecord, now: number): Promise<boolean> {
+    if (record.sub !== undefined || record.sid !== undefined) {
+      throw new TypeError('add is for unindexed records (no sub or sid)');
+    }
+    const ttl = Math.max(1, record.expiresAt - Math.floor(Date.now() / 1000));
+    const created = await this.redis.eval(
+      addScript,
+      1,
+      this.recordKey(key),
+      JSON.stringify(record),
+      ttl,
+      now,
+    );
+    return created === 1;
   }
 
   private indexKeys(record: StoredRecord): string[] {

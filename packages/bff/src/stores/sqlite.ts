@@ -36,6 +36,11 @@ export class SqliteSessionStore implements SessionStore {
         `INSERT INTO ${table} (key, data, expires_at, sub, sid) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, sub = excluded.sub, sid = excluded.sid`,
       ),
+      add: database.prepare(
+        `INSERT INTO ${table} (key, data, expires_at, sub, sid) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, sub = excluded.sub, sid = excluded.sid
+         WHERE ${table}.expires_at <= ?`,
+      ),
       take: database.prepare<[string], Row>(
         `DELETE FROM ${table} WHERE key = ? RETURNING data, expires_at, sub, sid`,
       ),
@@ -52,6 +57,18 @@ export class SqliteSessionStore implements SessionStore {
 
   async set(key: string, record: StoredRecord): Promise<void> {
     this.statements.set.run(key, record.data, record.expiresAt, record.sub ?? null, record.sid ?? null);
+  }
+
+  async add(key: string, record: StoredRecord, now: number): Promise<boolean> {
+    const result = this.statements.add.run(
+      key,
+      record.data,
+      record.expiresAt,
+      record.sub ?? null,
+      record.sid ?? null,
+      now,
+    );
+    return result.changes === 1;
   }
 
   async take(key: string, now: number): Promise<StoredRecord | undefined> {

@@ -11,7 +11,8 @@
  * - `sub` and `sid` are indexed so back-channel logout (OpenID Connect Back-Channel Logout 1.0 §2.7) can
  *   end every session of a login session or of a user.
  * - `take` reads and deletes in one atomic step: a pending login or a logout ticket is used at most once,
- *   even when two BFF nodes race for it.
+ *   even when two BFF nodes race for it; `add` creates only when absent, atomically, so two nodes never
+ *   both believe they hold the same lock.
  */
 
 export interface StoredRecord {
@@ -27,6 +28,11 @@ export interface SessionStore {
   get(key: string, now: number): Promise<StoredRecord | undefined>;
   /** Creates or replaces the record. */
   set(key: string, record: StoredRecord): Promise<void>;
+  /**
+   * Creates the record only if no live one (unexpired at `now`) exists, atomically; true when created.
+   * The BFF uses it as a lock shared by every node (one refresh per session across nodes).
+   */
+  add(key: string, record: StoredRecord, now: number): Promise<boolean>;
   /** Reads and deletes the record atomically; undefined when missing, taken already or expired. */
   take(key: string, now: number): Promise<StoredRecord | undefined>;
   delete(key: string): Promise<void>;
@@ -51,6 +57,13 @@ export class MemorySessionStore implements SessionStore {
 
   async set(key: string, record: StoredRecord): Promise<void> {
     this.records.set(key, { ...record });
+  }
+
+  async add(key: string, record: StoredRecord, now: number): Promise<boolean> {
+    const existing = this.records.get(key);
+    if (existing !== undefined && existing.expiresAt > now) return false;
+    this.records.set(key, { ...record });
+    return true;
   }
 
   async take(key: string, now: number): Promise<StoredRecord | undefined> {
