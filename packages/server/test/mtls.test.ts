@@ -430,6 +430,16 @@ describe('mutual-TLS configuration', () => {
     ).not.toThrow();
   });
 
+  it('stops start-up naming the field when a TLS or CA file cannot be read or holds no certificate', async () => {
+    const start = (overrides: Record<string, unknown>) => buildServer(parseConfig(testConfig(overrides)));
+    await expect(
+      start({ server: { tls: { cert: path('nope.crt'), key: path('server.key') } } }),
+    ).rejects.toThrow(/config server.tls.cert: cannot read .*nope.crt: ENOENT/);
+    await expect(start({ mtls: { ca: path('pki.ext') } })).rejects.toThrow(
+      /config mtls.ca: .* holds no certificate/,
+    );
+  });
+
   it('refuses a proxy header without trusted proxies, and TLS methods nothing can serve', () => {
     expect(parse({ mtls: { trustedProxyHeader: 'X-Client-Cert' } })).toThrow(/trustProxy/);
     expect(parse({ clients: [dnClient] })).toThrow(/server.tls or mtls.trustedProxyHeader/);
