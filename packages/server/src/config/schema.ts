@@ -366,6 +366,11 @@ export const configSchema = z
         publishBeforeUse: seconds(0, 7 * 86400).default(600),
         /** Seconds between reloads of the key set from storage (picks up rotations by other processes). */
         reloadInterval: seconds(1, 3600).default(30),
+        /**
+         * Rotate automatically when the newest key is this old (one node does it; see keys/keystore.ts).
+         * Unset: keys rotate only with `gatehouse keys rotate`.
+         */
+        rotateEvery: seconds(3600, 366 * 86400).optional(),
       })
       .prefault({}),
     tokens: z

@@ -182,8 +182,15 @@ export async function buildServer(
   });
   registerRoutes(app, ctx);
 
+  // Every reload also tries a scheduled rotation; storage's lock lets one node do it (keys/keystore.ts).
   const reloadTimer = setInterval(() => {
-    keys.reload(now()).catch((error: unknown) => app.log.error({ err: error }, 'key reload failed'));
+    keys
+      .reload(now())
+      .then(() => keys.rotateIfDue(now()))
+      .then((rotated) => {
+        if (rotated !== undefined) app.log.info({ kid: rotated.kid }, 'signing key rotated on schedule');
+      })
+      .catch((error: unknown) => app.log.error({ err: error }, 'key reload failed'));
   }, config.keys.reloadInterval * 1000);
   reloadTimer.unref();
   const sweepTimer = setInterval(() => {
