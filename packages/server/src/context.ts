@@ -9,6 +9,7 @@ import type { Metrics } from './http/metrics.ts';
 import type { RateLimiter } from './http/rate-limit.ts';
 import type { KeyStore } from './keys/keystore.ts';
 import type { SessionLogout } from './logout/session-logout.ts';
+import type { DpopVerifier } from './protocol/dpop.ts';
 import type { PasswordHasher } from './protocol/passwords.ts';
 import type { ReplayCache } from './protocol/replay-cache.ts';
 import type { ScopeCatalog } from './protocol/scopes.ts';
@@ -22,6 +23,7 @@ export const systemClock: Clock = () => Math.floor(Date.now() / 1000);
 
 export interface Endpoints {
   authorization: string;
+  pushedAuthorizationRequest: string;
   token: string;
   userinfo: string;
   jwks: string;
@@ -45,6 +47,8 @@ export interface ServerContext {
   rateLimits: RateLimiter;
   /** jti replay protection for DPoP proofs and client assertions (memory, or Redis when configured). */
   replay: ReplayCache;
+  /** DPoP proof verification and server nonces (RFC 9449), with the `dpop` settings of the config. */
+  dpop: DpopVerifier;
   metrics: Metrics;
   cors: CorsPolicy;
   logout: SessionLogout;
@@ -54,6 +58,7 @@ export interface ServerContext {
 export function endpointsFor(issuer: string): Endpoints {
   return {
     authorization: `${issuer}/authorize`,
+    pushedAuthorizationRequest: `${issuer}/par`,
     token: `${issuer}/token`,
     userinfo: `${issuer}/userinfo`,
     jwks: `${issuer}/jwks`,

@@ -33,6 +33,7 @@ function code(hash: string, grantId: string): AuthorizationCode {
     expiresAt: now + 60,
     consumedAt: null,
     createdAt: now,
+    dpopJkt: null,
   };
 }
 

@@ -16,6 +16,7 @@ import type { GatehouseConfig } from '../config/schema.ts';
 import { type Clock, endpointsFor, type ServerContext, systemClock } from '../context.ts';
 import { KeyStore, keyStoreOptions } from '../keys/keystore.ts';
 import { SessionLogout } from '../logout/session-logout.ts';
+import { DpopNonces, DpopVerifier } from '../protocol/dpop.ts';
 import { parseUrlEncoded } from '../protocol/params.ts';
 import { PasswordHasher } from '../protocol/passwords.ts';
 import { MemoryReplayCache } from '../protocol/replay-cache.ts';
@@ -95,6 +96,7 @@ export async function buildServer(
     loggerOptions(config.logging.level),
     options.logStream ?? pino.destination({ dest: 1, sync: false, minLength: 4096 }),
   );
+  const replay = new MemoryReplayCache();
   const ctx = {
     config,
     issuer: config.issuer,
@@ -106,7 +108,16 @@ export async function buildServer(
     now,
     audit: createAudit(logger),
     rateLimits: new RateLimiter(config.rateLimits, now),
-    replay: new MemoryReplayCache(),
+    replay,
+    dpop: new DpopVerifier({
+      algorithms: config.dpop.algorithms,
+      proofMaxAge: config.dpop.proofMaxAge,
+      clockSkew: config.dpop.clockSkew,
+      nonces: config.dpop.nonce.required
+        ? new DpopNonces(config.dpop.nonce.secret, config.dpop.nonce.lifetime)
+        : undefined,
+      replay,
+    }),
     metrics: new Metrics(config.metrics.enabled),
     cors: new CorsPolicy(config.clients.flatMap((client) => client.corsOrigins)),
     findClient: (clientId) => storage.findClient(clientId),
@@ -144,7 +155,7 @@ export async function buildServer(
     }
     withRequestLogger(request.log, done);
   });
-  app.setErrorHandler(makeErrorHandler(config.issuer));
+  app.setErrorHandler(makeErrorHandler(config.issuer, config.dpop.algorithms));
   app.setNotFoundHandler((_request, reply) => {
     reply
       .code(404)

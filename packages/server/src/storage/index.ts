@@ -17,6 +17,7 @@ import {
   DeviceCodeRepository,
   GrantRepository,
   InteractionRepository,
+  PushedAuthorizationRequestRepository,
   RefreshTokenRepository,
   RevocationRepository,
   SessionRepository,
@@ -37,6 +38,7 @@ export interface Repositories {
   signingKeys: SigningKeyRepository;
   deviceCodes: DeviceCodeRepository;
   accessTokens: AccessTokenRepository;
+  pushedAuthorizationRequests: PushedAuthorizationRequestRepository;
   revocations: RevocationRepository;
 }
 
@@ -68,6 +70,7 @@ function repositoriesFor(db: Kysely<Database>, changed: ChangeListeners): Reposi
     signingKeys: new SigningKeyRepository(db),
     deviceCodes: new DeviceCodeRepository(db),
     accessTokens: new AccessTokenRepository(db),
+    pushedAuthorizationRequests: new PushedAuthorizationRequestRepository(db),
     revocations: new RevocationRepository(db, changed.revocations),
   };
 }
