@@ -60,7 +60,7 @@ describe('userinfo', () => {
     expect(Object.keys(response.body)).toEqual(['sub']);
   });
 
-  it('answers a request without a token with a bare Bearer challenge', async () => {
+  it('answers a request without a token with bare Bearer and DPoP challenges', async () => {
     const response = await userinfo();
     expect(response.status).toBe(401);
     expect(response.headers['www-authenticate']).toEqual([

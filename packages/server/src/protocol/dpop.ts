@@ -215,9 +215,15 @@ export class DpopVerifier {
     const proof = request.headers[0]!;
     if (proof.length > maxProofLength) throw fail('the DPoP proof is too large');
     const parts = proof.split('.');
-    if (parts.length !== 3 || !parts.every((part) => segment.test(part)))
+    const [encodedHeader = '', encodedPayload = '', encodedSignature = ''] = parts;
+    // An empty signature is let through here so that `alg: none` is refused by name below.
+    if (
+      parts.length !== 3 ||
+      !segment.test(encodedHeader) ||
+      !segment.test(encodedPayload) ||
+      !/^[A-Za-z0-9_-]*$/.test(encodedSignature)
+    )
       throw fail('the DPoP proof is not a compact JWS');
-    const [encodedHeader, encodedPayload, encodedSignature] = parts as [string, string, string];
     const payload = decodeJson(encodedPayload);
     if (payload === undefined) throw fail('the DPoP proof payload is not a JSON object');
     const key = await this.#keyFor(encodedHeader, fail);
