@@ -4,6 +4,7 @@
  *   when the server supports or requires PAR (RFC 9126 §2, §5).
  * - Authorization response (OAuth 2.1 §4.1.2): `state`, `iss` (RFC 9207 §2.4) and errors (§4.1.2.1)
  *   are checked before the code is exchanged (§4.1.3) and the ID Token validated (Core §3.1.3.7).
+ * - UserInfo (OpenID Connect Core §5.3): the `sub` must equal the ID Token's (§5.3.2).
  * - Refresh (OAuth 2.1 §4.3), client credentials (§4.2), token exchange (RFC 8693 §2.1), device
  *   authorization and polling (RFC 8628 §3.1, §3.4, §3.5), revocation (RFC 7009 §2.1) and the
  *   RP-initiated logout URL (OpenID Connect RP-Initiated Logout 1.0 §2).
@@ -525,6 +526,33 @@ export class OAuthClient {
     const authorization = await this.startDeviceAuthorization(start);
     await options.showUserCode(authorization);
     return this.pollDeviceAuthorization(authorization, options);
+  }
+
+  /**
+   * The UserInfo response for an access token (OpenID Connect Core §5.3.1), as JSON. `expectedSubject` is
+   * the ID Token's `sub`: a different `sub` is refused (§5.3.2, against token substitution). `DPoP`
+   * tokens are sent with a proof.
+   */
+  async userinfo(
+    accessToken: string,
+    options: { tokenType?: string; expectedSubject: string; signal?: AbortSignal },
+  ): Promise<Record<string, unknown>> {
+    const url = await this.endpoint('userinfo_endpoint');
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const dpop = (options.tokenType ?? 'Bearer').toLowerCase() === 'dpop' ? this.dpop : undefined;
+    if (dpop !== undefined) {
+      headers.authorization = `DPoP ${accessToken}`;
+      headers.dpop = await createDPoPProof(dpop, { method: 'GET', url, accessToken, now: this.clock() });
+    } else {
+      headers.authorization = `Bearer ${accessToken}`;
+    }
+    const response = await httpRequest(url, { method: 'GET', headers, signal: options.signal }, this.http);
+    if (dpop !== undefined) rememberDPoPNonce(dpop, url, response.headers);
+    const claims = oauthJson(response, url);
+    if (claims.sub !== options.expectedSubject) {
+      throw new GatehouseClientError('invalid_response', `${url} answered for another subject`);
+    }
+    return claims;
   }
 
   /** Revokes a token (RFC 7009 §2.1). Unknown tokens succeed too (§2.2). */

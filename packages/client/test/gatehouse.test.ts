@@ -446,6 +446,22 @@ describe('device flow', () => {
   });
 });
 
+describe('userinfo', () => {
+  it('reads the claims for the ID Token subject and refuses another subject', async () => {
+    const client = webClient();
+    const { tokens } = await signIn(client, 'openid profile');
+    const claims = await client.userinfo(tokens.accessToken, { expectedSubject: tokens.claims!.sub });
+    expect(claims.sub).toBe(tokens.claims!.sub);
+    expect(claims.name).toBe('Alice Smith');
+    await expect(
+      client.userinfo(tokens.accessToken, { expectedSubject: 'someone-else' }),
+    ).rejects.toMatchObject({ code: 'invalid_response' });
+    await expect(
+      client.userinfo(`${tokens.accessToken}x`, { expectedSubject: tokens.claims!.sub }),
+    ).rejects.toBeInstanceOf(OAuthResponseError);
+  });
+});
+
 describe('RP-initiated logout', () => {
   it('builds an end-session URL that signs the browser out and returns to the client with state', async () => {
     const client = webClient();

@@ -1,0 +1,180 @@
+/**
+ * The API proxy: `/bff/api/<name>/<path>` goes to the upstream configured under `<name>`, with the
+ * user's access token attached (RFC 6750 §2.1 `Bearer`, or RFC 9449 §7.1 `DPoP` with a proof carrying
+ * `ath`), and comes back streamed both ways.
+ *
+ * - The path must stay inside the upstream's base path. Dot segments and encoded `.`, `/`, `\` or NUL are
+ *   refused before any URL is built (RFC 3986 §5.2.4 would otherwise let `..` climb out, and an encoded
+ *   slash is decoded by some upstreams into a path separator); the built URL is then checked again.
+ * - Request headers: the browser's cookie, the CSRF header, any Authorization or DPoP header the browser
+ *   sent, Host and the hop-by-hop headers (RFC 9110 §7.6.1) are dropped.
+ * - Response headers: an allow-list of representation and caching headers plus `WWW-Authenticate`;
+ *   `Set-Cookie` from an upstream never reaches the browser under the BFF's origin.
+ * - No answer within the timeout is 504, an unreachable upstream 502; both bodies are fixed JSON that
+ *   never carries the token or the upstream's address.
+ */
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { createDPoPProof, type DPoPKey } from '@gatehouse/client';
+import { sendError } from './http.ts';
+
+const droppedRequestHeaders = new Set([
+  'cookie',
+  'authorization',
+  'dpop',
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+]);
+
+const forwardedResponseHeaders = new Set([
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-range',
+  'content-disposition',
+  'accept-ranges',
+  'cache-control',
+  'etag',
+  'expires',
+  'last-modified',
+  'location',
+  'retry-after',
+  'vary',
+  'www-authenticate',
+  'x-request-id',
+]);
+
+/**
+ * The upstream URL for `rawPath` (still percent-encoded, starting after the API name) and `query`, or
+ * undefined when the path tries to leave the upstream's base path.
+ */
+export function upstreamUrl(base: URL, rawPath: string, query: string): URL | undefined {
+  if (rawPath !== '' && !rawPath.startsWith('/')) return undefined;
+  if (/%(2e|2f|5c|00)/i.test(rawPath) || /[\\\s\0]/.test(rawPath)) return undefined;
+  const segments = rawPath.split('/');
+  if (segments.some((segment) => segment === '.' || segment === '..')) return undefined;
+  const basePath = base.pathname.endsWith('/') ? base.pathname.slice(0, -1) : base.pathname;
+  let target: URL;
+  try {
+    target = new URL(`${base.origin}${basePath}${rawPath}${query}`);
+  } catch {
+    return undefined;
+  }
+  const inside = target.pathname === basePath || target.pathname.startsWith(`${basePath}/`);
+  return target.origin === base.origin && inside ? target : undefined;
+}
+
+export interface ProxyToken {
+  value: string;
+  /** `Bearer` or `DPoP`. */
+  type: string;
+}
+
+export interface ProxyOptions {
+  /** Milliseconds without progress (connecting, waiting for headers, streaming) before giving up. */
+  timeout: number;
+  /** Browser request header names never forwarded, besides the built-in list (the CSRF header). */
+  dropHeaders: readonly string[];
+  dpop: DPoPKey | undefined;
+  now: number;
+}
+
+/** What the upstream answered, for the caller's bookkeeping (a rejected token, metrics). */
+export interface ProxyOutcome {
+  status: number | undefined;
+  wwwAuthenticate: string | undefined;
+}
+
+export async function proxy(
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: URL,
+  token: ProxyToken,
+  options: ProxyOptions,
+): Promise<ProxyOutcome> {
+  const headers: Record<string, string | string[]> = {};
+  const dropped = new Set([
+    ...droppedRequestHeaders,
+    ...options.dropHeaders.map((name) => name.toLowerCase()),
+  ]);
+  const connectionTokens = (req.headers.connection ?? '').split(',').map((name) => name.trim().toLowerCase());
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || dropped.has(name) || connectionTokens.includes(name)) continue;
+    headers[name] = value;
+  }
+  const method = (req.method ?? 'GET').toUpperCase();
+  if (token.type.toLowerCase() === 'dpop') {
+    if (options.dpop === undefined) {
+      sendError(
+        res,
+        500,
+        'server_error',
+        'a DPoP-bound token needs the BFF to be configured with its DPoP key',
+      );
+      return { status: undefined, wwwAuthenticate: undefined };
+    }
+    headers.authorization = `DPoP ${token.value}`;
+    headers.dpop = await createDPoPProof(options.dpop, {
+      method,
+      url: target,
+      accessToken: token.value,
+      now: options.now,
+    });
+  } else {
+    headers.authorization = `Bearer ${token.value}`;
+  }
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise<ProxyOutcome>((resolve) => {
+    let settled = false;
+    const finish = (outcome: ProxyOutcome) => {
+      if (!settled) {
+        settled = true;
+        resolve(outcome);
+      }
+    };
+    const upstream = send(target, { method, headers });
+    upstream.setTimeout(options.timeout, () => {
+      upstream.destroy(new Error('upstream timeout'));
+      if (!res.headersSent) sendError(res, 504, 'upstream_timeout', 'the API did not answer in time');
+      else res.destroy();
+      finish({ status: undefined, wwwAuthenticate: undefined });
+    });
+    upstream.on('error', () => {
+      if (settled) return;
+      if (!res.headersSent) sendError(res, 502, 'upstream_unreachable', 'the API could not be reached');
+      else res.destroy();
+      finish({ status: undefined, wwwAuthenticate: undefined });
+    });
+    upstream.on('response', (answer) => {
+      const forwarded: Record<string, string | string[]> = {};
+      for (const [name, value] of Object.entries(answer.headers)) {
+        if (value !== undefined && forwardedResponseHeaders.has(name)) forwarded[name] = value;
+      }
+      const nonce = answer.headers['dpop-nonce'];
+      if (options.dpop !== undefined && typeof nonce === 'string')
+        options.dpop.nonces.set(target.origin, nonce);
+      res.writeHead(answer.statusCode ?? 502, forwarded);
+      answer.pipe(res);
+      answer.on('error', () => res.destroy());
+      const challenge = answer.headers['www-authenticate'];
+      finish({
+        status: answer.statusCode,
+        wwwAuthenticate: typeof challenge === 'string' ? challenge : undefined,
+      });
+    });
+    // The browser went away: stop the upstream request too.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  });
+}

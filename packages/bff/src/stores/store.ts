@@ -1,0 +1,99 @@
+/**
+ * The session store: one small interface for everything the BFF keeps server-side (signed-in sessions with
+ * their tokens, pending logins, logout tickets, seen logout-token `jti`s), with four implementations:
+ * memory (development), SQLite, PostgreSQL and Redis (production, shared by every BFF node).
+ *
+ * - Keys are chosen by the BFF and are never the browser's cookie value: a session is stored under the
+ *   SHA-256 of its cookie, so a leaked store yields no usable cookie.
+ * - `data` is opaque to the store (the BFF seals it with AES-256-GCM before it gets here).
+ * - Each record carries its own `expiresAt` (seconds, by the BFF's clock); a store never returns an
+ *   expired record, whatever its own time-to-live mechanism does.
+ * - `sub` and `sid` are indexed so back-channel logout (OpenID Connect Back-Channel Logout 1.0 §2.7) can
+ *   end every session of a login session or of a user.
+ * - `take` reads and deletes in one atomic step: a pending login or a logout ticket is used at most once,
+ *   even when two BFF nodes race for it.
+ */
+
+export interface StoredRecord {
+  data: string;
+  /** Seconds since the epoch after which the record is gone. */
+  expiresAt: number;
+  sub?: string | undefined;
+  sid?: string | undefined;
+}
+
+export interface SessionStore {
+  /** The record, unless missing or expired at `now`. */
+  get(key: string, now: number): Promise<StoredRecord | undefined>;
+  /** Creates or replaces the record. */
+  set(key: string, record: StoredRecord): Promise<void>;
+  /** Reads and deletes the record atomically; undefined when missing, taken already or expired. */
+  take(key: string, now: number): Promise<StoredRecord | undefined>;
+  delete(key: string): Promise<void>;
+  /** Deletes every record with this `sid`; returns how many. */
+  deleteBySid(sid: string): Promise<number>;
+  /** Deletes every record with this `sub`; returns how many. */
+  deleteBySub(sub: string): Promise<number>;
+  /** Deletes expired records (stores with native expiry may do nothing); returns how many. */
+  sweep(now: number): Promise<number>;
+  /** Releases what the store opened itself (never a connection the caller passed in). */
+  close(): Promise<void>;
+}
+
+/** Keeps records in a Map: for development and tests on one process. */
+export class MemorySessionStore implements SessionStore {
+  private readonly records = new Map<string, StoredRecord>();
+
+  async get(key: string, now: number): Promise<StoredRecord | undefined> {
+    const record = this.records.get(key);
+    return record !== undefined && record.expiresAt > now ? { ...record } : undefined;
+  }
+
+  async set(key: string, record: StoredRecord): Promise<void> {
+    this.records.set(key, { ...record });
+  }
+
+  async take(key: string, now: number): Promise<StoredRecord | undefined> {
+    // Read and delete in the same turn of the event loop: nobody else can take it in between.
+    const record = this.records.get(key);
+    this.records.delete(key);
+    return record !== undefined && record.expiresAt > now ? record : undefined;
+  }
+
+  async delete(key: string): Promise<void> {
+    this.records.delete(key);
+  }
+
+  private deleteWhere(match: (record: StoredRecord) => boolean): number {
+    let count = 0;
+    for (const [key, record] of this.records) {
+      if (match(record)) {
+        this.records.delete(key);
+        count++;
+      }
+    }
+    return count;
+  }
+
+  async deleteBySid(sid: string): Promise<number> {
+    return this.deleteWhere((record) => record.sid === sid);
+  }
+
+  async deleteBySub(sub: string): Promise<number> {
+    return this.deleteWhere((record) => record.sub === sub);
+  }
+
+  async sweep(now: number): Promise<number> {
+    return this.deleteWhere((record) => record.expiresAt <= now);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Table names are interpolated into SQL, so only plain identifiers are accepted. */
+export function checkTableName(table: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(table)) {
+    throw new TypeError(`table must be a plain SQL identifier, got "${table}"`);
+  }
+  return table;
+}

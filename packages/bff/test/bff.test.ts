@@ -1,0 +1,653 @@
+/**
+ * The BFF over real HTTP, mounted on Express and on Fastify, against the real Gatehouse server, a test
+ * upstream that records what reaches it, and the orders API example: login with returnUrl checks, the
+ * callback's state checks, the session cookie's attributes and rotation, /bff/user, CSRF (counted at the
+ * upstream), the proxy (headers, streaming, path traversal, timeouts), refresh before expiry with
+ * exactly one refresh for concurrent calls (counted at Gatehouse), a refused refresh ending the session,
+ * RP-initiated logout and back-channel logout.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import express from 'express';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrdersApp } from '../../../examples/orders-api/src/app.ts';
+import { signJwt } from '../../server/src/tokens/jwt.ts';
+import { issueLogoutToken } from '../../server/src/tokens/logout-token.ts';
+import { tamperSignature } from '../../server/test/helpers.ts';
+import { bffMiddleware } from '../src/express.ts';
+import { bffPlugin } from '../src/fastify.ts';
+import { type Bff, createBff } from '../src/index.ts';
+import {
+  BffBrowser,
+  bffSecret,
+  FetchBrowser,
+  freePort,
+  type RunningGatehouse,
+  rawRequest,
+  startGatehouse,
+  startUpstream,
+  type TestUpstream,
+  testClock,
+} from './support.ts';
+
+const clock = testClock();
+let gatehouse: RunningGatehouse;
+let upstream: TestUpstream;
+let orders: Server;
+let expressServer: Server;
+let fastify: FastifyInstance;
+const bffs: Record<'express' | 'fastify', { bff: Bff; origin: string }> = {} as never;
+
+beforeAll(async () => {
+  upstream = await startUpstream();
+  const [expressPort, fastifyPort, ordersPort] = [await freePort(), await freePort(), await freePort()];
+  const ordersUrl = `http://127.0.0.1:${ordersPort}`;
+  const origins = { express: `http://localhost:${expressPort}`, fastify: `http://localhost:${fastifyPort}` };
+  gatehouse = await startGatehouse({
+    bffOrigins: [origins.express, origins.fastify],
+    ordersUrl,
+    clock,
+    overrides: { tokens: { accessTokenTtl: 300, refreshTokenTtl: 3600 } },
+  });
+  orders = createServer(
+    createOrdersApp({
+      verifier: { issuer: gatehouse.issuer, audience: 'orders-api', logger: false, now: clock },
+      allowedOrigins: [],
+    }),
+  );
+  await new Promise<void>((resolve) => orders.listen(ordersPort, '127.0.0.1', resolve));
+  const make = (origin: string, diagnostics: boolean) =>
+    createBff({
+      issuer: gatehouse.issuer,
+      clientId: 'bff',
+      clientAuthentication: { method: 'client_secret_basic', clientSecret: bffSecret },
+      baseUrl: origin,
+      secret: randomBytes(32).toString('base64url'),
+      scope: 'openid profile email offline_access orders.read',
+      apis: {
+        echo: { url: `${upstream.url}/base`, scopes: ['orders.read'] },
+        slow: { url: `${upstream.url}/base`, timeout: 300 },
+        orders: { url: ordersUrl, scopes: ['orders.read'] },
+        admin: { url: upstream.url, scopes: ['orders.admin'] },
+        dead: { url: 'http://127.0.0.1:9' },
+      },
+      diagnostics,
+      clock,
+      sweepInterval: 0,
+    });
+  bffs.express = { bff: make(origins.express, true), origin: origins.express };
+  bffs.fastify = { bff: make(origins.fastify, false), origin: origins.fastify };
+  const app = express();
+  app.use(bffMiddleware(bffs.express.bff));
+  app.get('/', (_req, res) => {
+    res.send('the SPA');
+  });
+  expressServer = createServer(app);
+  await new Promise<void>((resolve) => expressServer.listen(expressPort, '127.0.0.1', resolve));
+  fastify = Fastify();
+  await fastify.register(bffPlugin(bffs.fastify.bff));
+  await fastify.listen({ port: fastifyPort, host: '127.0.0.1' });
+});
+
+afterAll(async () => {
+  expressServer?.closeAllConnections();
+  await new Promise<void>((resolve) => (expressServer ? expressServer.close(() => resolve()) : resolve()));
+  await fastify?.close();
+  orders?.closeAllConnections();
+  await new Promise<void>((resolve) => (orders ? orders.close(() => resolve()) : resolve()));
+  await upstream?.close();
+  await bffs.express?.bff.close();
+  await bffs.fastify?.bff.close();
+  await gatehouse?.close();
+});
+
+async function signedIn(adapter: 'express' | 'fastify' = 'express', username = 'alice') {
+  const browser = new BffBrowser(bffs[adapter].origin);
+  const flow = await browser.signIn(
+    gatehouse.issuer,
+    undefined,
+    username === 'alice' ? undefined : { username, password: 'correct horse battery staple' },
+  );
+  expect(flow.callback.status).toBe(302);
+  return { browser, ...flow };
+}
+
+/** The latest request the upstream saw. */
+function lastHit() {
+  const hit = upstream.hits.at(-1);
+  if (hit === undefined) throw new Error('the upstream saw nothing');
+  return hit;
+}
+
+function bearer(hit = lastHit()): string {
+  return String(hit.headers.authorization).replace(/^Bearer /, '');
+}
+
+describe('login and callback', () => {
+  it('signs in through Gatehouse and sets one __Host- cookie: HttpOnly, Secure, SameSite=Strict, Path=/, no Domain', async () => {
+    const browser = new BffBrowser(bffs.express.origin);
+    const { login, callback } = await browser.signIn(gatehouse.issuer, '/orders?tab=open#top');
+    const authorize = new URL(login.headers.get('location')!);
+    expect(authorize.origin).toBe(gatehouse.issuer);
+    expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(authorize.searchParams.get('redirect_uri')).toBe(`${bffs.express.origin}/bff/callback`);
+    expect(login.headers.getSetCookie()[0]).toMatch(
+      /^__Host-bff-session-login=[\w-]+; Path=\/; Max-Age=600; HttpOnly; Secure; SameSite=Lax$/,
+    );
+    expect(callback.headers.get('location')).toBe('/orders?tab=open#top');
+    const session = callback.headers.getSetCookie().find((line) => line.startsWith('__Host-bff-session='))!;
+    expect(session).toMatch(
+      /^__Host-bff-session=[\w-]{43}; Path=\/; Max-Age=86400; HttpOnly; Secure; SameSite=Strict$/,
+    );
+    expect(session).not.toMatch(/Domain/i);
+    expect(browser.cookies.has('__Host-bff-session-login')).toBe(false);
+    const user = await browser.fetch('/bff/user');
+    expect(user.status).toBe(200);
+    expect(user.headers.get('cache-control')).toBe('no-store');
+    const body = (await user.json()) as {
+      sub: string;
+      claims: Record<string, unknown>;
+      session: { expiresAt: number };
+    };
+    expect(body.claims.name).toBe('Alice Smith');
+    expect(body.sub).toBeTypeOf('string');
+    expect(body.session.expiresAt).toBeGreaterThan(clock());
+    expect(JSON.stringify(body)).not.toMatch(/eyJ|nonce|at_hash/);
+  });
+
+  it('issues a new session id at every login and forgets the old one', async () => {
+    const { browser } = await signedIn();
+    const first = browser.cookies.get('__Host-bff-session')!;
+    const stale = new BffBrowser(bffs.express.origin);
+    stale.cookies.set('__Host-bff-session', first);
+    expect((await stale.fetch('/bff/user')).status).toBe(200);
+    await browser.signIn(gatehouse.issuer);
+    const second = browser.cookies.get('__Host-bff-session')!;
+    expect(second).not.toBe(first);
+    expect((await browser.fetch('/bff/user')).status).toBe(200);
+    expect((await stale.fetch('/bff/user')).status).toBe(401);
+  });
+
+  it.each([
+    'https://evil.example.com/',
+    '//evil.example.com/path',
+    '/\\evil.example.com',
+    'javascript:alert(1)',
+    'http://localhost:1/',
+    'orders',
+  ])('refuses returnUrl %s (open redirect) with 400 and no redirect', async (returnUrl) => {
+    const browser = new BffBrowser(bffs.express.origin);
+    const response = await browser.fetch(`/bff/login?returnUrl=${encodeURIComponent(returnUrl)}`, {
+      csrf: false,
+    });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('location')).toBeNull();
+    expect(await response.json()).toMatchObject({ error: 'invalid_request' });
+  });
+
+  it('refuses a repeated returnUrl', async () => {
+    const response = await fetch(`${bffs.express.origin}/bff/login?returnUrl=/a&returnUrl=/b`, {
+      redirect: 'manual',
+    });
+    expect(response.status).toBe(400);
+  });
+
+  it('answers 400 to a bad, missing, replayed or foreign state, without a token request', async () => {
+    const browser = new BffBrowser(bffs.express.origin);
+    const login = await browser.fetch('/bff/login', { csrf: false });
+    const walk = await new FetchBrowser(gatehouse.issuer).walk(login.headers.get('location')!);
+    const callback = new URL(walk.location);
+    const tokenRequests = gatehouse.count('POST /token');
+
+    const forged = new URL(callback);
+    forged.searchParams.set('state', 'forged-state');
+    const bad = await browser.fetch(forged.href, { csrf: false });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: 'invalid_state' });
+
+    const missing = new URL(callback);
+    missing.searchParams.delete('state');
+    expect((await browser.fetch(missing.href, { csrf: false })).status).toBe(400);
+
+    const twice = new URL(callback);
+    twice.searchParams.append('state', 'other');
+    expect((await browser.fetch(twice.href, { csrf: false })).status).toBe(400);
+
+    // Another browser (without this browser's login cookie) brings the real callback: refused, and the
+    // pending login is consumed, so the rightful browser must start again too.
+    const other = new BffBrowser(bffs.express.origin);
+    expect((await other.fetch(callback.href, { csrf: false })).status).toBe(400);
+    expect((await browser.fetch(callback.href, { csrf: false })).status).toBe(400);
+    expect(gatehouse.count('POST /token')).toBe(tokenRequests);
+  });
+
+  it('answers 400 to a replayed callback', async () => {
+    const { browser, callbackUrl } = await signedIn();
+    const replay = await browser.fetch(callbackUrl, { csrf: false });
+    expect(replay.status).toBe(400);
+  });
+
+  it('answers 400 with the error when the server returns an error to the callback', async () => {
+    const browser = new BffBrowser(bffs.express.origin);
+    const login = await browser.fetch('/bff/login', { csrf: false });
+    const state = new URL(login.headers.get('location')!).searchParams.get('state')!;
+    const response = await browser.fetch(
+      `/bff/callback?error=access_denied&error_description=no&state=${state}&iss=${encodeURIComponent(gatehouse.issuer)}`,
+      { csrf: false },
+    );
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'access_denied' });
+  });
+});
+
+describe('user endpoint and CSRF', () => {
+  it('answers 401 JSON (never a redirect) when anonymous, and for an unknown or malformed cookie', async () => {
+    const anonymous = new BffBrowser(bffs.express.origin);
+    const response = await anonymous.fetch('/bff/user');
+    expect(response.status).toBe(401);
+    expect(response.headers.get('location')).toBeNull();
+    expect(await response.json()).toMatchObject({ error: 'login_required' });
+    anonymous.cookies.set('__Host-bff-session', 'A'.repeat(43));
+    expect((await anonymous.fetch('/bff/user')).status).toBe(401);
+    anonymous.cookies.set('__Host-bff-session', 'not a valid "cookie"');
+    expect((await anonymous.fetch('/bff/user')).status).toBe(401);
+  });
+
+  it('refuses /bff/user and /bff/logout without X-CSRF: 1', async () => {
+    const { browser } = await signedIn();
+    for (const headers of [{}, { 'x-csrf': '0' }, { 'x-csrf': 'true' }] as Record<string, string>[]) {
+      const user = await browser.fetch('/bff/user', { csrf: false, headers });
+      expect(user.status).toBe(403);
+      expect(await user.json()).toMatchObject({ error: 'csrf_header_missing' });
+    }
+    expect((await browser.fetch('/bff/logout', { method: 'POST', csrf: false })).status).toBe(403);
+    expect((await browser.fetch('/bff/user')).status).toBe(200);
+  });
+
+  it('answers 405 to a wrong method and 404 to an unknown endpoint', async () => {
+    const { browser } = await signedIn();
+    const wrong = await browser.fetch('/bff/user', { method: 'POST' });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('GET');
+    expect((await browser.fetch('/bff/logout')).status).toBe(405);
+    expect((await browser.fetch('/bff/nothing')).status).toBe(404);
+  });
+});
+
+describe.each(['express', 'fastify'] as const)('API proxy on %s', (adapter) => {
+  it('refuses a call without the CSRF header before it reaches the upstream', async () => {
+    const { browser } = await signedIn(adapter);
+    const before = upstream.hits.length;
+    const response = await browser.fetch('/bff/api/echo/items', { csrf: false });
+    expect(response.status).toBe(403);
+    const post = await browser.fetch('/bff/api/echo/items', { method: 'POST', csrf: false, body: 'x' });
+    expect(post.status).toBe(403);
+    expect(upstream.hits.length).toBe(before);
+  });
+
+  it('forwards with the token, without cookie or CSRF header, and filters the answer headers', async () => {
+    const { browser } = await signedIn(adapter);
+    const response = await browser.fetch('/bff/api/echo/items/42?status=201&q=a%20b', {
+      headers: {
+        'x-request-id': 'r-1',
+        authorization: 'Bearer from-the-browser',
+        accept: 'application/json',
+      },
+    });
+    expect(response.status).toBe(201);
+    expect(response.headers.get('set-cookie')).toBeNull();
+    expect(response.headers.get('x-internal-secret')).toBeNull();
+    expect(response.headers.get('etag')).toBe('"v1"');
+    const hit = lastHit();
+    expect(hit.url).toBe('/base/items/42?status=201&q=a%20b');
+    expect(hit.headers.authorization).toMatch(/^Bearer eyJ/);
+    expect(hit.headers.cookie).toBeUndefined();
+    expect(hit.headers['x-csrf']).toBeUndefined();
+    expect(hit.headers['x-request-id']).toBe('r-1');
+    const body = await response.text();
+    expect(body).toContain('/base/items/42');
+  });
+
+  it('streams a large request body to the upstream unchanged', async () => {
+    const { browser } = await signedIn(adapter);
+    const payload = randomBytes(3 * 1024 * 1024);
+    const response = await browser.fetch('/bff/api/echo/upload', {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: payload,
+    });
+    expect(response.status).toBe(200);
+    const hit = lastHit();
+    expect(hit.bodyLength).toBe(payload.length);
+    expect(hit.bodySha256).toBe(createHash('sha256').update(payload).digest('hex'));
+    expect(hit.headers['content-type']).toBe('application/octet-stream');
+  });
+
+  it.each([
+    '/bff/api/echo/../secret',
+    '/bff/api/echo/items/../../secret',
+    '/bff/api/echo/%2e%2e/secret',
+    '/bff/api/echo/%2E%2E/secret',
+    '/bff/api/echo/..%2fsecret',
+    '/bff/api/echo/a%2Fb',
+    '/bff/api/echo/a%5c..%5csecret',
+    '/bff/api/echo/a\\..\\secret',
+    '/bff/api/echo/./items',
+    '/bff/api/echo/%00',
+    '/bff/api/echo..',
+  ])('blocks path traversal %s before any upstream call', async (path) => {
+    const { browser } = await signedIn(adapter);
+    const before = upstream.hits.length;
+    const cookie = `__Host-bff-session=${browser.cookies.get('__Host-bff-session')}`;
+    const response = await rawRequest(browser.origin, path, { cookie, 'x-csrf': '1' });
+    expect([400, 404]).toContain(response.status);
+    expect(upstream.hits.length).toBe(before);
+  });
+
+  it('answers 404 for an API that is not configured, 403 when the session lacks its scopes', async () => {
+    const { browser } = await signedIn(adapter);
+    const before = upstream.hits.length;
+    expect((await browser.fetch('/bff/api/unknown/x')).status).toBe(404);
+    const admin = await browser.fetch('/bff/api/admin/x');
+    expect(admin.status).toBe(403);
+    expect(await admin.json()).toMatchObject({ error: 'insufficient_scope' });
+    expect(upstream.hits.length).toBe(before);
+  });
+
+  it('answers 401 when anonymous, without calling the upstream', async () => {
+    const before = upstream.hits.length;
+    const response = await new BffBrowser(bffs[adapter].origin).fetch('/bff/api/echo/items');
+    expect(response.status).toBe(401);
+    expect(upstream.hits.length).toBe(before);
+  });
+
+  it('answers 504 when the upstream does not answer in time and 502 when it cannot be reached, with no token in the body', async () => {
+    const { browser } = await signedIn(adapter);
+    const slow = await browser.fetch('/bff/api/slow/slow');
+    expect(slow.status).toBe(504);
+    const slowBody = await slow.text();
+    expect(JSON.parse(slowBody)).toMatchObject({ error: 'upstream_timeout' });
+    expect(slowBody).not.toContain(bearer());
+    const dead = await browser.fetch('/bff/api/dead/x');
+    expect(dead.status).toBe(502);
+    const deadBody = await dead.text();
+    expect(JSON.parse(deadBody)).toMatchObject({ error: 'upstream_unreachable' });
+    expect(deadBody).not.toMatch(/eyJ|127\.0\.0\.1/);
+  });
+
+  it('calls the real orders API with the session token', async () => {
+    const { browser } = await signedIn(adapter);
+    const created = await browser.fetch('/bff/api/orders/orders', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ item: 'tea' }),
+    });
+    // orders.write was not asked for: the API itself says 403.
+    expect(created.status).toBe(403);
+    const list = await browser.fetch('/bff/api/orders/orders');
+    expect(list.status).toBe(200);
+    expect(await list.json()).toEqual({ orders: [] });
+  });
+});
+
+describe('tokens: refresh before expiry', () => {
+  it('refreshes once for many concurrent calls after expiry, and the API accepts the new token', async () => {
+    const { browser } = await signedIn();
+    expect((await browser.fetch('/bff/api/echo/before')).status).toBe(200);
+    const oldToken = bearer();
+    clock.advance(301);
+    const refreshes = gatehouse.count('POST /token');
+    const responses = await Promise.all(
+      Array.from({ length: 8 }, (_, index) => browser.fetch(`/bff/api/echo/concurrent/${index}`)),
+    );
+    expect(responses.map((response) => response.status)).toEqual(Array(8).fill(200));
+    expect(gatehouse.count('POST /token') - refreshes).toBe(1);
+    const tokens = new Set(upstream.hits.slice(-8).map((hit) => bearer(hit)));
+    expect(tokens.size).toBe(1);
+    expect(tokens.has(oldToken)).toBe(false);
+    const orders = await browser.fetch('/bff/api/orders/orders');
+    expect(orders.status).toBe(200);
+  });
+
+  it('refreshes ahead of expiry (within refreshBefore) and not before', async () => {
+    const { browser } = await signedIn();
+    const refreshes = gatehouse.count('POST /token');
+    clock.advance(200);
+    expect((await browser.fetch('/bff/api/echo/a')).status).toBe(200);
+    expect(gatehouse.count('POST /token')).toBe(refreshes);
+    clock.advance(50);
+    expect((await browser.fetch('/bff/api/echo/b')).status).toBe(200);
+    expect(gatehouse.count('POST /token')).toBe(refreshes + 1);
+  });
+
+  it('ends the session with 401 when the refresh is refused', async () => {
+    const { browser } = await signedIn();
+    clock.advance(3601);
+    const response = await browser.fetch('/bff/api/echo/after-refresh-expiry');
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ error: 'login_required' });
+    expect(browser.cookies.has('__Host-bff-session')).toBe(false);
+    expect((await browser.fetch('/bff/user')).status).toBe(401);
+  });
+
+  it('refreshes before the next call when the API refuses the token as invalid_token', async () => {
+    const { browser } = await signedIn();
+    expect((await browser.fetch('/bff/api/echo/reject')).status).toBe(401);
+    const refused = bearer();
+    const refreshes = gatehouse.count('POST /token');
+    expect((await browser.fetch('/bff/api/echo/next')).status).toBe(200);
+    expect(gatehouse.count('POST /token')).toBe(refreshes + 1);
+    expect(bearer()).not.toBe(refused);
+    expect((await browser.fetch('/bff/user')).status).toBe(200);
+  });
+});
+
+describe('logout', () => {
+  it('ends the local session, revokes the refresh token and sends the browser to end_session through a one-time ticket', async () => {
+    const { browser, gatehouse: gatehouseBrowser } = await signedIn();
+    const revocations = gatehouse.count('POST /revoke');
+    const response = await browser.fetch('/bff/logout', { method: 'POST' });
+    expect(response.status).toBe(200);
+    const { location } = (await response.json()) as { location: string };
+    expect(location).toMatch(/^\/bff\/logout\/continue\?ticket=[\w-]{43}$/);
+    expect(browser.cookies.has('__Host-bff-session')).toBe(false);
+    expect(gatehouse.count('POST /revoke')).toBe(revocations + 1);
+    const continued = await browser.fetch(location, { csrf: false });
+    expect(continued.status).toBe(302);
+    const endSession = new URL(continued.headers.get('location')!);
+    expect(`${endSession.origin}${endSession.pathname}`).toBe(`${gatehouse.issuer}/end_session`);
+    expect(endSession.searchParams.get('id_token_hint')).toMatch(/^eyJ/);
+    expect(endSession.searchParams.get('post_logout_redirect_uri')).toBe(`${bffs.express.origin}/`);
+    const signedOut = await gatehouseBrowser.get(endSession.href);
+    expect(signedOut.status).toBe(303);
+    expect(signedOut.headers.get('location')).toBe(`${bffs.express.origin}/`);
+    expect((await browser.fetch(location, { csrf: false })).status).toBe(400);
+    expect((await browser.fetch('/bff/user')).status).toBe(401);
+  });
+
+  it('answers an anonymous logout with the local post-logout page', async () => {
+    const response = await new BffBrowser(bffs.express.origin).fetch('/bff/logout', { method: 'POST' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ location: `${bffs.express.origin}/` });
+  });
+});
+
+describe('back-channel logout', () => {
+  async function untilSignedOut(browser: BffBrowser): Promise<number> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const status = (await browser.fetch('/bff/user')).status;
+      if (status === 401) return status;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return 200;
+  }
+
+  it('ends the session when the user signs out at Gatehouse (a real logout token)', async () => {
+    const { browser, gatehouse: gatehouseBrowser } = await signedIn();
+    const other = await signedIn('express', 'bob');
+    const page = await gatehouseBrowser.get(`${gatehouse.issuer}/end_session`);
+    const html = await page.text();
+    const action = /<form method="post" action="([^"]+)"/.exec(html)![1]!;
+    const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
+    const confirmed = await gatehouseBrowser.post(action.replace(/&amp;/g, '&'), { csrf });
+    expect(confirmed.status).toBe(200);
+    expect(await untilSignedOut(browser)).toBe(401);
+    expect((await other.browser.fetch('/bff/user')).status).toBe(200);
+  });
+
+  function post(body: string, contentType = 'application/x-www-form-urlencoded') {
+    return fetch(`${bffs.express.origin}/bff/backchannel`, {
+      method: 'POST',
+      headers: { 'content-type': contentType },
+      body,
+    });
+  }
+
+  async function sessionOf(username: string) {
+    const { browser } = await signedIn('express', username);
+    const user = (await (await browser.fetch('/bff/user')).json()) as { sub: string };
+    return { browser, sub: user.sub };
+  }
+
+  it('ends every session of the sub when the token has no sid', async () => {
+    const first = await sessionOf('bob');
+    const second = await sessionOf('bob');
+    const token = signJwt(gatehouse.server.ctx.keys.signingKey(clock()), 'logout+jwt', {
+      iss: gatehouse.issuer,
+      aud: 'bff',
+      sub: first.sub,
+      iat: clock(),
+      exp: clock() + 120,
+      jti: randomBytes(8).toString('hex'),
+      events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+    });
+    const response = await post(new URLSearchParams({ logout_token: token }).toString());
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect((await first.browser.fetch('/bff/user')).status).toBe(401);
+    expect((await second.browser.fetch('/bff/user')).status).toBe(401);
+  });
+
+  it('refuses a replayed logout token', async () => {
+    const { sub } = await sessionOf('bob');
+    const token = issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub, sid: 'no-such-sid' });
+    expect((await post(new URLSearchParams({ logout_token: token }).toString())).status).toBe(200);
+    const replay = await post(new URLSearchParams({ logout_token: token }).toString());
+    expect(replay.status).toBe(400);
+    expect(await replay.json()).toMatchObject({ error: 'invalid_request' });
+  });
+
+  const events = { 'http://schemas.openid.net/event/backchannel-logout': {} };
+  const bad: Array<[string, () => string]> = [
+    ['garbage', () => 'logout_token=not-a-jwt'],
+    ['no logout_token', () => 'token=x'],
+    ['an empty logout_token', () => 'logout_token='],
+    [
+      'two logout_tokens',
+      () => {
+        const token = issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub: 's', sid: 'x' });
+        return `logout_token=${token}&logout_token=${token}`;
+      },
+    ],
+    [
+      'a tampered signature',
+      () =>
+        `logout_token=${tamperSignature(issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub: 's', sid: 'x' }))}`,
+    ],
+    [
+      'another audience',
+      () =>
+        `logout_token=${issueLogoutToken(gatehouse.server.ctx, { clientId: 'web-app', sub: 's', sid: 'x' })}`,
+    ],
+  ];
+  const claimCases: Array<[string, Record<string, unknown>, string?]> = [
+    ['another issuer', { iss: 'https://evil.example.com' }],
+    ['no events', { events: undefined }],
+    ['events without the logout event', { events: { 'http://example.com/other': {} } }],
+    [
+      'a logout event that is not an object',
+      { events: { 'http://schemas.openid.net/event/backchannel-logout': 'x' } },
+    ],
+    ['a nonce', { nonce: 'n' }],
+    ['neither sid nor sub', { sub: undefined, sid: undefined }],
+    ['no jti', { jti: undefined }],
+    ['no iat', { iat: undefined }],
+    ['an expiry in the past', { exp: 1000, iat: 900 }],
+    ['an access token type', {}, 'at+jwt'],
+  ];
+  for (const [name, claims, typ] of claimCases) {
+    bad.push([
+      name,
+      () => {
+        const payload: Record<string, unknown> = {
+          iss: gatehouse.issuer,
+          aud: 'bff',
+          sub: 'someone',
+          sid: 'some-sid',
+          iat: clock(),
+          exp: clock() + 120,
+          jti: randomBytes(8).toString('hex'),
+          events,
+          ...claims,
+        };
+        for (const key of Object.keys(payload)) if (payload[key] === undefined) delete payload[key];
+        return `logout_token=${signJwt(gatehouse.server.ctx.keys.signingKey(clock()), typ ?? 'logout+jwt', payload)}`;
+      },
+    ]);
+  }
+
+  it.each(bad)('answers 400 to a logout token with %s, ending nothing', async (_name, body) => {
+    const { browser } = await signedIn();
+    const response = await post(body());
+    expect(response.status).toBe(400);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(await response.json()).toMatchObject({ error: 'invalid_request' });
+    expect((await browser.fetch('/bff/user')).status).toBe(200);
+  });
+
+  it('answers 400 to a body that is not a form, and 413 to one too large', async () => {
+    expect((await post('{"logout_token":"x"}', 'application/json')).status).toBe(400);
+    expect((await post(`logout_token=${'a'.repeat(70_000)}`)).status).toBe(413);
+  });
+});
+
+describe('diagnostics', () => {
+  it('is off unless enabled', async () => {
+    expect((await fetch(`${bffs.fastify.origin}/bff/diagnostics`)).status).toBe(404);
+  });
+
+  it('says why a request has no session, and describes a valid one without any token', async () => {
+    const anonymous = await fetch(`${bffs.express.origin}/bff/diagnostics`, {
+      headers: { cookie: 'other=1', origin: 'https://elsewhere.example.com' },
+    });
+    const report = (await anonymous.json()) as {
+      valid: boolean;
+      findings: string[];
+      cookie: { cookieNamesReceived: string[] };
+    };
+    expect(report.valid).toBe(false);
+    expect(report.cookie.cookieNamesReceived).toEqual(['other']);
+    expect(report.findings.join('\n')).toMatch(/No __Host-bff-session cookie arrived/);
+    expect(report.findings.join('\n')).toMatch(/origin https:\/\/elsewhere\.example\.com/);
+
+    const { browser } = await signedIn();
+    const valid = await browser.fetch('/bff/diagnostics');
+    const text = await valid.text();
+    const body = JSON.parse(text) as {
+      valid: boolean;
+      session: { refreshToken: boolean; scopes: string[] };
+      findings: string[];
+    };
+    expect(body.valid).toBe(true);
+    expect(body.session.refreshToken).toBe(true);
+    expect(body.session.scopes).toContain('orders.read');
+    expect(body.findings.join('\n')).toMatch(/API "admin" are refused with 403/);
+    expect(text).not.toMatch(/eyJ/);
+    expect(text).not.toContain(browser.cookies.get('__Host-bff-session')!);
+
+    browser.cookies.set('__Host-bff-session', 'B'.repeat(43));
+    const stale = (await (await browser.fetch('/bff/diagnostics')).json()) as { findings: string[] };
+    expect(stale.findings.join('\n')).toMatch(/names no live session/);
+  });
+});

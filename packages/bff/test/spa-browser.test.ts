@@ -1,0 +1,180 @@
+/**
+ * The whole demo in a real browser: Chromium (Debian's, driven by playwright-core) opens the SPA example
+ * served by the BFF, signs in on the real Gatehouse login page, sees the user and the orders from the
+ * orders API example, adds an order, lives through an access-token expiry (the server, BFF and API clocks
+ * are advanced together, and the old token is shown to be refused by the API) with one refresh, and signs
+ * out through RP-initiated logout, after which the BFF answers 401.
+ *
+ * All along it checks that no token Gatehouse issued (captured from the server's own token responses)
+ * ever appears in the page's HTML, in localStorage or sessionStorage, in document.cookie, or in any
+ * response the page received.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrdersApp } from '../../../examples/orders-api/src/app.ts';
+import { createSpaServer } from '../../../examples/spa/src/app.ts';
+import type { Bff } from '../src/index.ts';
+import {
+  bffSecret,
+  freePort,
+  password,
+  type RunningGatehouse,
+  startGatehouse,
+  testClock,
+} from './support.ts';
+
+const clock = testClock();
+let gatehouse: RunningGatehouse;
+let orders: Server;
+let ordersUrl: string;
+let spa: Server;
+let bff: Bff;
+let origin: string;
+let browser: Browser;
+/** Every token Gatehouse put in a token response. */
+let issued: Set<string>;
+/** Every body the page received. */
+const received: string[] = [];
+
+beforeAll(async () => {
+  const [spaPort, ordersPort] = [await freePort(), await freePort()];
+  origin = `http://localhost:${spaPort}`;
+  ordersUrl = `http://127.0.0.1:${ordersPort}`;
+  gatehouse = await startGatehouse({
+    bffOrigins: [origin],
+    ordersUrl,
+    clock,
+    overrides: { tokens: { accessTokenTtl: 300 } },
+  });
+  issued = gatehouse.issuedTokens;
+  orders = createServer(
+    createOrdersApp({
+      verifier: { issuer: gatehouse.issuer, audience: 'orders-api', logger: false, now: clock },
+      allowedOrigins: [],
+    }),
+  );
+  await new Promise<void>((resolve) => orders.listen(ordersPort, '127.0.0.1', resolve));
+  const server = createSpaServer({
+    issuer: gatehouse.issuer,
+    clientId: 'bff',
+    clientSecret: bffSecret,
+    origin,
+    ordersUrl,
+    secret: randomBytes(32).toString('base64url'),
+    bff: { clock, sweepInterval: 0 },
+  });
+  bff = server.bff;
+  spa = createServer(server.app);
+  await new Promise<void>((resolve) => spa.listen(spaPort, '127.0.0.1', resolve));
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-background-networking',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  spa?.closeAllConnections();
+  await new Promise<void>((resolve) => (spa ? spa.close(() => resolve()) : resolve()));
+  orders?.closeAllConnections();
+  await new Promise<void>((resolve) => (orders ? orders.close(() => resolve()) : resolve()));
+  await bff?.close();
+  await gatehouse?.close();
+});
+
+/** Fails if any issued token shows up anywhere the page's scripts could read it. */
+async function expectNoTokenInPage(page: Page): Promise<void> {
+  // A string, evaluated in the page: the test's TypeScript has no DOM types.
+  const exposed = (await page.evaluate(`({
+    html: document.documentElement.outerHTML,
+    cookie: document.cookie,
+    local: JSON.stringify(Object.entries(localStorage)),
+    session: JSON.stringify(Object.entries(sessionStorage)),
+  })`)) as { html: string; cookie: string; local: string; session: string };
+  expect(exposed.cookie).toBe('');
+  const everything = [exposed.html, exposed.local, exposed.session, ...received].join('\n');
+  expect(issued.size).toBeGreaterThan(0);
+  for (const token of issued) expect(everything.includes(token)).toBe(false);
+  expect(everything).not.toMatch(/eyJ[\w-]+\.eyJ[\w-]+/);
+}
+
+describe('the SPA example in Chromium', () => {
+  it('signs in, lists orders, survives token expiry through one refresh, signs out', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.on('response', async (response) => {
+      if (!response.url().startsWith(origin)) return;
+      const body = await response.text().catch(() => '');
+      received.push(body);
+    });
+
+    await page.goto(`${origin}/`);
+    await page.locator('#sign-in').waitFor();
+    expect(await page.locator('#status').textContent()).toBe('Not signed in.');
+
+    await page.click('#sign-in');
+    await page.waitForURL(`${gatehouse.issuer}/**`);
+    await page.fill('input[name="username"]', 'alice');
+    await page.fill('input[name="password"]', password);
+    await page.click('button[type="submit"]');
+
+    await page.waitForURL(`${origin}/`);
+    await expect.poll(() => page.locator('#user-name').textContent()).toBe('Alice Smith');
+    await expect.poll(() => page.locator('#status').textContent()).toBe('Orders loaded (HTTP 200).');
+    expect(await page.locator('#orders').textContent()).toBe('No orders yet.');
+
+    const cookies = await context.cookies(origin);
+    const session = cookies.find((cookie) => cookie.name === '__Host-bff-session');
+    expect(session).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict', path: '/' });
+    expect(
+      cookies.filter((cookie) => cookie.name.startsWith('__Host-bff')).map((cookie) => cookie.name),
+    ).toEqual(['__Host-bff-session']);
+
+    await page.fill('#item', 'green tea');
+    await page.click('button[type="submit"]');
+    await expect.poll(() => page.locator('li.order').allTextContents()).toEqual(['1 x green tea (open)']);
+    await expectNoTokenInPage(page);
+
+    // Past the access token's lifetime, on every clock at once: the old token is refused by the API...
+    const accessTokensBefore = [...issued].filter(
+      (token) => token.startsWith('eyJ') && token.split('.').length === 3,
+    );
+    clock.advance(301);
+    const stale = await fetch(`${ordersUrl}/orders`, {
+      headers: { authorization: `Bearer ${accessTokensBefore.at(-1)}` },
+    });
+    expect(stale.status).toBe(401);
+    // ...and the SPA's next call still works, through exactly one refresh.
+    const tokenRequests = gatehouse.count('POST /token');
+    await page.click('#reload');
+    await expect.poll(() => page.locator('#status').textContent()).toBe('Orders loaded (HTTP 200).');
+    expect(await page.locator('li.order').allTextContents()).toEqual(['1 x green tea (open)']);
+    expect(gatehouse.count('POST /token') - tokenRequests).toBe(1);
+    await expectNoTokenInPage(page);
+
+    await page.click('#sign-out');
+    await page.waitForURL(`${origin}/`);
+    await page.locator('#sign-in').waitFor({ state: 'visible' });
+    const after = await page.evaluate(async () => {
+      const response = await fetch('/bff/user', { headers: { 'X-CSRF': '1' } });
+      return response.status;
+    });
+    expect(after).toBe(401);
+    const api = await page.evaluate(
+      async () => (await fetch('/bff/api/orders/orders', { headers: { 'X-CSRF': '1' } })).status,
+    );
+    expect(api).toBe(401);
+    await expectNoTokenInPage(page);
+    await context.close();
+  }, 120_000);
+});

@@ -1,0 +1,230 @@
+/**
+ * Test support for the BFF: the real Gatehouse server (the server's test configuration, a controllable
+ * clock, a real loopback port, a request counter per "METHOD path"), a test upstream API that records
+ * what reached it, and a cookie-keeping client that talks to the BFF the way the SPA's browser would.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildServer, type GatehouseServer, parseConfig } from '@gatehouse/server';
+import { password, type TestClock, testClock, testConfig } from '../../server/test/helpers.ts';
+import { FetchBrowser, freePort } from '../../server/test/interop-helpers.ts';
+
+export { FetchBrowser, freePort, password, type TestClock, testClock };
+
+export const bffSecret = 'bff-client-test-secret-0123456789-abcdefghijklmn';
+
+export interface RunningGatehouse {
+  server: GatehouseServer;
+  issuer: string;
+  clock: TestClock;
+  count(route: string): number;
+  /** Every access, refresh and ID token the server put in a token response. */
+  issuedTokens: Set<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * Gatehouse on 127.0.0.1 with a confidential `bff` client whose redirect, post-logout and back-channel
+ * URIs point at each given BFF origin, and the orders API resource at `ordersUrl`.
+ */
+export async function startGatehouse(options: {
+  bffOrigins: string[];
+  ordersUrl: string;
+  clock: TestClock;
+  overrides?: Record<string, unknown>;
+}): Promise<RunningGatehouse> {
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const base = testConfig();
+  const ordersScopes = ['orders.read', 'orders.write'];
+  const config = parseConfig(
+    testConfig({
+      issuer,
+      server: { host: '127.0.0.1', port },
+      apiResources: [
+        { id: 'orders-api', uris: [options.ordersUrl], scopes: ordersScopes },
+        { id: 'api1', uris: ['https://api1.example.com'], scopes: ['api1.read'] },
+      ],
+      clients: [
+        ...(base.clients as Record<string, unknown>[]),
+        {
+          clientId: 'bff',
+          name: 'Single-page app (BFF)',
+          secret: bffSecret,
+          grantTypes: ['authorization_code', 'refresh_token'],
+          redirectUris: options.bffOrigins.map((origin) => `${origin}/bff/callback`),
+          postLogoutRedirectUris: options.bffOrigins.map((origin) => `${origin}/`),
+          backchannelLogoutUri: `${options.bffOrigins[0]}/bff/backchannel`,
+          scopes: ['openid', 'profile', 'email', 'offline_access', ...ordersScopes],
+          requireConsent: false,
+        },
+      ],
+      logout: { backchannelTimeout: 5, backchannelAttempts: 1 },
+      ...options.overrides,
+    }),
+  );
+  const server = await buildServer(config, { clock: options.clock });
+  const counts = new Map<string, number>();
+  server.app.addHook('onRequest', (request, _reply, done) => {
+    const route = `${request.method} ${request.url.split('?')[0]}`;
+    counts.set(route, (counts.get(route) ?? 0) + 1);
+    done();
+  });
+  const issuedTokens = new Set<string>();
+  server.app.addHook('onSend', async (request, _reply, payload) => {
+    if (request.url.split('?')[0] === '/token' && typeof payload === 'string' && payload.startsWith('{')) {
+      const body = JSON.parse(payload) as Record<string, unknown>;
+      for (const name of ['access_token', 'refresh_token', 'id_token']) {
+        const token = body[name];
+        if (typeof token === 'string') issuedTokens.add(token);
+      }
+    }
+    return payload;
+  });
+  await server.listen();
+  return {
+    server,
+    issuer,
+    clock: options.clock,
+    count: (route) => counts.get(route) ?? 0,
+    issuedTokens,
+    close: () => server.close(),
+  };
+}
+
+/** What the test upstream saw of one request. */
+export interface UpstreamHit {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  bodyLength: number;
+  bodySha256: string;
+}
+
+export interface TestUpstream {
+  url: string;
+  hits: UpstreamHit[];
+  close(): Promise<void>;
+}
+
+/**
+ * An API that records every request and answers by path: `/slow` never answers, `/reject` is a 401
+ * `invalid_token` challenge, anything else echoes what it received (status from `?status=`), with a
+ * `Set-Cookie` and an internal header that the BFF must not pass on.
+ */
+export async function startUpstream(): Promise<TestUpstream> {
+  const hits: UpstreamHit[] = [];
+  const server: Server = createServer((req, res) => {
+    const hash = createHash('sha256');
+    let length = 0;
+    req.on('data', (chunk: Buffer) => {
+      hash.update(chunk);
+      length += chunk.length;
+    });
+    req.on('end', () => {
+      const hit = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        bodyLength: length,
+        bodySha256: hash.digest('hex'),
+      };
+      hits.push(hit);
+      const path = (req.url ?? '').split('?')[0];
+      if (path?.endsWith('/slow')) return;
+      if (path?.endsWith('/reject')) {
+        res.writeHead(401, {
+          'www-authenticate': 'Bearer error="invalid_token"',
+          'content-type': 'application/json',
+        });
+        res.end('{"error":"invalid_token"}');
+        return;
+      }
+      const status = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('status') ?? 200);
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        'set-cookie': 'upstream=1; Path=/',
+        'x-internal-secret': 'do-not-forward',
+        etag: '"v1"',
+      });
+      res.end(JSON.stringify(hit));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hits,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A browser's view of the BFF: a cookie jar (names and values only) and manual redirects. */
+export class BffBrowser {
+  readonly cookies = new Map<string, string>();
+  /** Every Set-Cookie line received, for attribute checks. */
+  readonly setCookies: string[] = [];
+
+  constructor(readonly origin: string) {}
+
+  private remember(response: Response): void {
+    for (const line of response.headers.getSetCookie()) {
+      this.setCookies.push(line);
+      const [pair = ''] = line.split(';');
+      const separator = pair.indexOf('=');
+      const name = pair.slice(0, separator).trim();
+      const value = pair.slice(separator + 1).trim();
+      if (/;\s*Max-Age=0(;|$)/i.test(line) || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  async fetch(path: string, init: RequestInit & { csrf?: boolean } = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size > 0) {
+      headers.set('cookie', [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; '));
+    }
+    if (init.csrf !== false && !path.startsWith(`${this.origin}/bff/login`)) headers.set('x-csrf', '1');
+    const url = path.startsWith('http') ? path : `${this.origin}${path}`;
+    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+    this.remember(response);
+    return response;
+  }
+
+  /** Signs in through /bff/login and Gatehouse's login page; returns the final redirect's Location. */
+  async signIn(issuer: string, returnUrl?: string, user?: { username: string; password: string }) {
+    const query = returnUrl === undefined ? '' : `?returnUrl=${encodeURIComponent(returnUrl)}`;
+    const login = await this.fetch(`/bff/login${query}`, { csrf: false });
+    if (login.status !== 302) throw new Error(`login answered ${login.status}: ${await login.text()}`);
+    const gatehouse = new FetchBrowser(issuer);
+    const walk = await gatehouse.walk(login.headers.get('location')!, user ? { user } : {});
+    const callback = await this.fetch(walk.location, { csrf: false });
+    return { login, callback, gatehouse, callbackUrl: walk.location };
+  }
+}
+
+/** Sends one request with a raw, unnormalized path (fetch would resolve `..` before sending). */
+export function rawRequest(
+  origin: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(origin);
+  return new Promise((resolve, reject) => {
+    import('node:http').then(({ request }) => {
+      const req = request({ host: hostname, port, path, method: 'GET', headers }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    }, reject);
+  });
+}
