@@ -57,7 +57,9 @@ beforeAll(async () => {
     }),
   );
   await new Promise<void>((resolve) => orders.listen(ordersPort, '127.0.0.1', resolve));
-  const make = (origin: string, diagnostics: boolean) =>
+  // Gatehouse offers PAR (RFC 9126): the Fastify BFF pushes its requests (`auto`), the Express one sends them
+  // on the URL, so the tests that read the authorization URL (state, code_challenge) use Express.
+  const make = (origin: string, diagnostics: boolean, par: 'auto' | 'never') =>
     createBff({
       issuer: gatehouse.issuer,
       clientId: 'bff',
@@ -73,11 +75,12 @@ beforeAll(async () => {
         dead: { url: 'http://127.0.0.1:9' },
       },
       diagnostics,
+      par,
       clock,
       sweepInterval: 0,
     });
-  bffs.express = { bff: make(origins.express, true), origin: origins.express };
-  bffs.fastify = { bff: make(origins.fastify, false), origin: origins.fastify };
+  bffs.express = { bff: make(origins.express, true, 'never'), origin: origins.express };
+  bffs.fastify = { bff: make(origins.fastify, false, 'auto'), origin: origins.fastify };
   const app = express();
   app.use(bffMiddleware(bffs.express.bff));
   app.get('/', (_req, res) => {
