@@ -44,6 +44,7 @@ import {
   type TargetKind,
   webAuthorization,
 } from './lib/oauth.ts';
+import { measureRefreshPg } from './lib/refresh-pg.ts';
 import { isResourceScenario, resourceContestant } from './lib/resource-scenario.ts';
 import {
   authorizationCodePlan,
@@ -68,6 +69,7 @@ const allScenarios = [
   'resource_jwt',
   'resource_jwt_cached',
   'introspection',
+  'refresh_token_pg',
 ] as const;
 type Scenario = (typeof allScenarios)[number];
 const allTargets: readonly TargetKind[] = ['gatehouse', 'peer', 'ceiling'];
@@ -80,6 +82,7 @@ const units: Record<Scenario, string> = {
   resource_jwt: 'req/s',
   resource_jwt_cached: 'req/s',
   introspection: 'req/s',
+  refresh_token_pg: 'rotations/s',
 };
 
 function envNumber(name: string, fallback: number, min: number): number {
@@ -272,6 +275,8 @@ async function planFor(scenario: Scenario, target: Target): Promise<Plan> {
     }
     case 'introspection':
       throw new Error('introspection is measured by lib/introspection.ts');
+    case 'refresh_token_pg':
+      throw new Error('refresh_token_pg is measured by lib/refresh-pg.ts');
     case 'resource_jwt':
     case 'resource_jwt_cached':
       throw new Error(`${scenario} is measured by lib/resource-scenario.ts`);
@@ -520,8 +525,36 @@ async function main(): Promise<void> {
       `logs in ${workDir}`,
   );
   const runs = new Map<Scenario, Map<TargetKind, Outcome[]>>();
+  const ownReports: string[] = [];
   for (let round = 1; round <= settings.rounds; round++) {
     for (const scenario of settings.scenarios) {
+      if (scenario === 'refresh_token_pg') {
+        // Gatehouse alone, one node against three on PostgreSQL (lib/refresh-pg.ts); once, whatever the rounds.
+        if (round > 1) continue;
+        const runDir = join(workDir, scenario);
+        mkdirSync(runDir, { recursive: true });
+        try {
+          ownReports.push(
+            ...(await measureRefreshPg({
+              gatehouseBin,
+              gatehouseConfig: settings.gatehouseConfig,
+              repoRoot,
+              runDir,
+              connections: settings.connections,
+              warmup: settings.warmup,
+              duration: settings.duration,
+              progress,
+            })),
+          );
+        } catch (error) {
+          progress(`refresh_token_pg: unavailable: ${(error as Error).message}`);
+          ownReports.push(
+            `RESULT refresh_token_pg_1node unavailable`,
+            `RESULT refresh_token_pg_3nodes unavailable`,
+          );
+        }
+        continue;
+      }
       let byTarget = runs.get(scenario);
       if (byTarget === undefined) {
         byTarget = new Map();
@@ -546,6 +579,7 @@ async function main(): Promise<void> {
     }
   }
   report(runs);
+  for (const line of ownReports) console.log(line);
 }
 
 /** The run of median rate among the measured rounds (the first failure when none was measured). */

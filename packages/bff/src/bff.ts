@@ -7,6 +7,9 @@
  * - `GET login`: authorization code flow with PKCE (OAuth 2.1 §4.1, RFC 7636), pushed (RFC 9126) when the
  *   server offers PAR, with `state` and `nonce`; all of it through @gatehouse/client. `returnUrl` must be
  *   a local path of this origin (no scheme, no `//`, no backslash), which closes the open redirect.
+ *   `prompt=none` is silent login as a top-level navigation (no iframe, so it does not depend on
+ *   third-party cookies, which browsers block): when the server needs the user (`login_required` and
+ *   the other Core §3.1.2.6 errors) the browser simply returns to `returnUrl`, still anonymous.
  * - `GET callback`: the pending request is found by `state` and must belong to this browser (a
  *   `__Host-` login cookie, SameSite=Lax because the callback is a cross-site navigation); unknown or
  *   foreign state is 400. The client checks `iss` (RFC 9207), exchanges the code and validates the ID
@@ -145,7 +148,16 @@ interface PendingLogin {
   pending: Omit<PendingAuthorization, 'url'>;
   binding: string;
   returnUrl: string;
+  prompt: 'none' | 'login' | undefined;
 }
+
+/** Answers to `prompt=none` that mean "the user must interact" (OpenID Connect Core §3.1.2.6). */
+const interactionErrors = new Set([
+  'login_required',
+  'interaction_required',
+  'consent_required',
+  'account_selection_required',
+]);
 
 interface LoadedSession {
   key: string;
@@ -280,7 +292,8 @@ export class Bff {
   private async route(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
     const method = req.method ?? 'GET';
     const only = (allowed: string): boolean => {
-      if (method === allowed || (allowed === 'GET' && method === 'HEAD')) return true;
+      // Exact methods only: a HEAD (a link preview, a prefetch) must not start or consume a login.
+      if (method === allowed) return true;
       sendError(res, 405, 'invalid_request', `use ${allowed}`, { allow: allowed });
       return false;
     };
@@ -349,9 +362,17 @@ export class Bff {
       sendError(res, 400, 'invalid_request', 'returnUrl must be a local path of this site, such as /orders');
       return;
     }
+    const prompts = params.getAll('prompt');
+    const prompt = prompts[0];
+    if (prompts.length > 1 || (prompt !== undefined && prompt !== 'none' && prompt !== 'login')) {
+      sendError(res, 400, 'invalid_request', 'prompt may be none (silent login) or login');
+      return;
+    }
     let pending: PendingAuthorization;
     try {
-      pending = await this.client.authorizationRequest({ scope: this.scope });
+      pending = await this.client.authorizationRequest(
+        prompt === undefined ? { scope: this.scope } : { scope: this.scope, prompt },
+      );
     } catch (error) {
       sendError(res, 502, 'authorization_server_unavailable', describe(error));
       return;
@@ -367,6 +388,7 @@ export class Bff {
       },
       binding: sha256(binding),
       returnUrl,
+      prompt,
     };
     const key = `login:${sha256(pending.state)}`;
     await this.store.set(key, { data: this.sealer.seal(record, key), expiresAt: now + pendingLoginTtl });
@@ -398,6 +420,15 @@ export class Bff {
         url: new URL(this.baseOrigin),
       });
     } catch (error) {
+      if (
+        error instanceof OAuthResponseError &&
+        login.prompt === 'none' &&
+        interactionErrors.has(error.error)
+      ) {
+        // Silent login found no usable session at the server: back to the app, still anonymous.
+        sendRedirect(res, login.returnUrl, [clearCookie(this.loginCookie, 'Lax')]);
+        return;
+      }
       if (error instanceof OAuthResponseError) {
         sendError(
           res,
@@ -663,6 +694,8 @@ export class Bff {
       sendError(res, 400, 'invalid_request', description);
       return;
     }
+    // Replays are refused (§2.6 step 7 allows it). Two nodes receiving the same token in the same instant
+    // could both accept it; that is harmless, since ending the same sessions twice changes nothing.
     const jtiKey = `jti:${sha256(claims.jti)}`;
     if ((await this.store.get(jtiKey, this.clock())) !== undefined) {
       sendError(res, 400, 'invalid_request', 'this logout token was used already');

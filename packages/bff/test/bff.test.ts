@@ -8,6 +8,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import Database from 'better-sqlite3';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +18,7 @@ import { issueLogoutToken } from '../../server/src/tokens/logout-token.ts';
 import { tamperSignature } from '../../server/test/helpers.ts';
 import { bffMiddleware } from '../src/express.ts';
 import { bffPlugin } from '../src/fastify.ts';
-import { type Bff, createBff } from '../src/index.ts';
+import { type Bff, type BffOptions, createBff, SqliteSessionStore } from '../src/index.ts';
 import {
   BffBrowser,
   bffSecret,
@@ -37,15 +38,25 @@ let upstream: TestUpstream;
 let orders: Server;
 let expressServer: Server;
 let fastify: FastifyInstance;
-const bffs: Record<'express' | 'fastify', { bff: Bff; origin: string }> = {} as never;
+const bffs: Record<'express' | 'fastify' | 'timeouts', { bff: Bff; origin: string }> = {} as never;
+let timeoutsServer: Server;
 
 beforeAll(async () => {
   upstream = await startUpstream();
-  const [expressPort, fastifyPort, ordersPort] = [await freePort(), await freePort(), await freePort()];
+  const [expressPort, fastifyPort, timeoutsPort, ordersPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const ordersUrl = `http://127.0.0.1:${ordersPort}`;
-  const origins = { express: `http://localhost:${expressPort}`, fastify: `http://localhost:${fastifyPort}` };
+  const origins = {
+    express: `http://localhost:${expressPort}`,
+    fastify: `http://localhost:${fastifyPort}`,
+    timeouts: `http://localhost:${timeoutsPort}`,
+  };
   gatehouse = await startGatehouse({
-    bffOrigins: [origins.express, origins.fastify],
+    bffOrigins: [origins.express, origins.fastify, origins.timeouts],
     ordersUrl,
     clock,
     overrides: { tokens: { accessTokenTtl: 300, refreshTokenTtl: 3600 } },
@@ -57,9 +68,9 @@ beforeAll(async () => {
     }),
   );
   await new Promise<void>((resolve) => orders.listen(ordersPort, '127.0.0.1', resolve));
-  // Gatehouse offers PAR (RFC 9126): the Fastify BFF pushes its requests (`auto`), the Express one sends them
-  // on the URL, so the tests that read the authorization URL (state, code_challenge) use Express.
-  const make = (origin: string, diagnostics: boolean, par: 'auto' | 'never') =>
+  // Gatehouse offers PAR (RFC 9126): the Fastify BFF pushes its requests (`auto`), the others send them on
+  // the URL, so the tests that read the authorization URL (state, code_challenge) use Express.
+  const make = (origin: string, diagnostics: boolean, more: Partial<BffOptions> = {}) =>
     createBff({
       issuer: gatehouse.issuer,
       clientId: 'bff',
@@ -75,12 +86,28 @@ beforeAll(async () => {
         dead: { url: 'http://127.0.0.1:9' },
       },
       diagnostics,
-      par,
       clock,
       sweepInterval: 0,
+      ...more,
     });
-  bffs.express = { bff: make(origins.express, true, 'never'), origin: origins.express };
-  bffs.fastify = { bff: make(origins.fastify, false, 'auto'), origin: origins.fastify };
+  bffs.express = { bff: make(origins.express, true, { par: 'never' }), origin: origins.express };
+  // Fastify's BFF keeps its sessions in SQLite: the tests run end to end over a real store too.
+  const database = new Database(':memory:');
+  bffs.fastify = {
+    bff: make(origins.fastify, false, { store: new SqliteSessionStore(database), par: 'auto' }),
+    origin: origins.fastify,
+  };
+  bffs.timeouts = {
+    bff: make(origins.timeouts, false, {
+      session: { idleTimeout: 600, absoluteTimeout: 1800 },
+      par: 'never',
+    }),
+    origin: origins.timeouts,
+  };
+  const timeoutsApp = express();
+  timeoutsApp.use(bffMiddleware(bffs.timeouts.bff));
+  timeoutsServer = createServer(timeoutsApp);
+  await new Promise<void>((resolve) => timeoutsServer.listen(timeoutsPort, '127.0.0.1', resolve));
   const app = express();
   app.use(bffMiddleware(bffs.express.bff));
   app.get('/', (_req, res) => {
@@ -97,6 +124,9 @@ afterAll(async () => {
   expressServer?.closeAllConnections();
   await new Promise<void>((resolve) => (expressServer ? expressServer.close(() => resolve()) : resolve()));
   await fastify?.close();
+  timeoutsServer?.closeAllConnections();
+  await new Promise<void>((resolve) => (timeoutsServer ? timeoutsServer.close(() => resolve()) : resolve()));
+  await bffs.timeouts?.bff.close();
   orders?.closeAllConnections();
   await new Promise<void>((resolve) => (orders ? orders.close(() => resolve()) : resolve()));
   await upstream?.close();
@@ -105,7 +135,7 @@ afterAll(async () => {
   await gatehouse?.close();
 });
 
-async function signedIn(adapter: 'express' | 'fastify' = 'express', username = 'alice') {
+async function signedIn(adapter: 'express' | 'fastify' | 'timeouts' = 'express', username = 'alice') {
   const browser = new BffBrowser(bffs[adapter].origin);
   const flow = await browser.signIn(
     gatehouse.issuer,
@@ -231,6 +261,36 @@ describe('login and callback', () => {
     expect(replay.status).toBe(400);
   });
 
+  it('signs in silently (prompt=none) when Gatehouse has a session, and returns anonymous when not', async () => {
+    const { gatehouse: gatehouseBrowser } = await signedIn();
+    const browser = new BffBrowser(bffs.express.origin);
+    const login = await browser.fetch('/bff/login?prompt=none&returnUrl=/app', { csrf: false });
+    const authorize = new URL(login.headers.get('location')!);
+    expect(authorize.searchParams.get('prompt')).toBe('none');
+    const walk = await gatehouseBrowser.walk(authorize);
+    expect(walk.pages).toEqual([]);
+    const callback = await browser.fetch(walk.location, { csrf: false });
+    expect(callback.headers.get('location')).toBe('/app');
+    expect((await browser.fetch('/bff/user')).status).toBe(200);
+
+    const stranger = new BffBrowser(bffs.express.origin);
+    const silent = await stranger.fetch('/bff/login?prompt=none&returnUrl=/app', { csrf: false });
+    const answer = await new FetchBrowser(gatehouse.issuer).walk(silent.headers.get('location')!);
+    expect(new URL(answer.location).searchParams.get('error')).toBe('login_required');
+    const back = await stranger.fetch(answer.location, { csrf: false });
+    expect(back.status).toBe(302);
+    expect(back.headers.get('location')).toBe('/app');
+    expect(stranger.cookies.has('__Host-bff-session')).toBe(false);
+    expect((await stranger.fetch('/bff/user')).status).toBe(401);
+  });
+
+  it.each(['consent', 'select_account', 'none login'])('refuses prompt=%s', async (prompt) => {
+    const response = await fetch(`${bffs.express.origin}/bff/login?prompt=${encodeURIComponent(prompt)}`, {
+      redirect: 'manual',
+    });
+    expect(response.status).toBe(400);
+  });
+
   it('answers 400 with the error when the server returns an error to the callback', async () => {
     const browser = new BffBrowser(bffs.express.origin);
     const login = await browser.fetch('/bff/login', { csrf: false });
@@ -325,6 +385,15 @@ describe.each(['express', 'fastify'] as const)('API proxy on %s', (adapter) => {
     expect(hit.bodyLength).toBe(payload.length);
     expect(hit.bodySha256).toBe(createHash('sha256').update(payload).digest('hex'));
     expect(hit.headers['content-type']).toBe('application/octet-stream');
+  });
+
+  it('streams a large response body back unchanged', async () => {
+    const { browser } = await signedIn(adapter);
+    const response = await browser.fetch('/bff/api/echo/big');
+    expect(response.status).toBe(200);
+    const body = Buffer.from(await response.arrayBuffer());
+    expect(body.length).toBe(4 * 1024 * 1024);
+    expect(body.every((byte) => byte === 7)).toBe(true);
   });
 
   it.each([
@@ -443,6 +512,39 @@ describe('tokens: refresh before expiry', () => {
     expect(gatehouse.count('POST /token')).toBe(refreshes + 1);
     expect(bearer()).not.toBe(refused);
     expect((await browser.fetch('/bff/user')).status).toBe(200);
+  });
+});
+
+describe('session expiry', () => {
+  it('slides the idle expiry with activity and ends an idle session', async () => {
+    const { browser } = await signedIn('timeouts');
+    clock.advance(500);
+    expect((await browser.fetch('/bff/user')).status).toBe(200);
+    clock.advance(500);
+    expect((await browser.fetch('/bff/user')).status).toBe(200);
+    clock.advance(601);
+    const ended = await browser.fetch('/bff/user');
+    expect(ended.status).toBe(401);
+    expect(await ended.json()).toMatchObject({ error: 'login_required' });
+  });
+
+  it('ends a session at its absolute expiry however active it is', async () => {
+    const { browser } = await signedIn('timeouts');
+    for (let elapsed = 0; elapsed + 400 < 1800; elapsed += 400) {
+      clock.advance(400);
+      expect((await browser.fetch('/bff/user')).status).toBe(200);
+    }
+    clock.advance(400);
+    expect((await browser.fetch('/bff/user')).status).toBe(401);
+  });
+
+  it('reports the session expiry to the SPA', async () => {
+    const { browser } = await signedIn('timeouts');
+    const body = (await (await browser.fetch('/bff/user')).json()) as {
+      session: { expiresAt: number; absoluteExpiresAt: number };
+    };
+    expect(body.session.expiresAt).toBe(clock() + 600);
+    expect(body.session.absoluteExpiresAt).toBe(clock() + 1800);
   });
 });
 

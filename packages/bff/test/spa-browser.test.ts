@@ -3,7 +3,7 @@
  * served by the BFF, signs in on the real Gatehouse login page, sees the user and the orders from the
  * orders API example, adds an order, lives through an access-token expiry (the server, BFF and API clocks
  * are advanced together, and the old token is shown to be refused by the API) with one refresh, and signs
- * out through RP-initiated logout, after which the BFF answers 401.
+ * out through RP-initiated logout, after which the BFF answers 401. Sessions live in Redis.
  *
  * All along it checks that no token Gatehouse issued (captured from the server's own token responses)
  * ever appears in the page's HTML, in localStorage or sessionStorage, in document.cookie, or in any
@@ -11,11 +11,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { Redis } from 'ioredis';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrdersApp } from '../../../examples/orders-api/src/app.ts';
 import { createSpaServer } from '../../../examples/spa/src/app.ts';
-import type { Bff } from '../src/index.ts';
+import { type Bff, RedisSessionStore } from '../src/index.ts';
 import {
   bffSecret,
   freePort,
@@ -33,6 +34,8 @@ let spa: Server;
 let bff: Bff;
 let origin: string;
 let browser: Browser;
+let redis: Redis;
+const redisPrefix = `gatehouse-bff-spa-test:${randomBytes(6).toString('hex')}:`;
 /** Every token Gatehouse put in a token response. */
 let issued: Set<string>;
 /** Every body the page received. */
@@ -56,6 +59,8 @@ beforeAll(async () => {
     }),
   );
   await new Promise<void>((resolve) => orders.listen(ordersPort, '127.0.0.1', resolve));
+  redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+  await redis.connect();
   const server = createSpaServer({
     issuer: gatehouse.issuer,
     clientId: 'bff',
@@ -63,7 +68,8 @@ beforeAll(async () => {
     origin,
     ordersUrl,
     secret: randomBytes(32).toString('base64url'),
-    bff: { clock, sweepInterval: 0 },
+    // Sessions in Redis, as a production deployment with several BFF nodes would keep them.
+    bff: { clock, sweepInterval: 0, store: new RedisSessionStore(redis, { prefix: redisPrefix }) },
   });
   bff = server.bff;
   spa = createServer(server.app);
@@ -89,6 +95,11 @@ afterAll(async () => {
   orders?.closeAllConnections();
   await new Promise<void>((resolve) => (orders ? orders.close(() => resolve()) : resolve()));
   await bff?.close();
+  if (redis !== undefined) {
+    const keys = await redis.keys(`${redisPrefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  }
   await gatehouse?.close();
 });
 
@@ -161,6 +172,18 @@ describe('the SPA example in Chromium', () => {
     expect(await page.locator('li.order').allTextContents()).toEqual(['1 x green tea (open)']);
     expect(gatehouse.count('POST /token') - tokenRequests).toBe(1);
     await expectNoTokenInPage(page);
+
+    // At rest the session is sealed: no token in any value the BFF wrote to Redis.
+    const stored: string[] = [];
+    for (const key of await redis.keys(`${redisPrefix}*`)) {
+      stored.push(
+        (await redis.type(key)) === 'set'
+          ? (await redis.smembers(key)).join(' ')
+          : String(await redis.get(key)),
+      );
+    }
+    expect(stored.some((value) => value.includes('"data"'))).toBe(true);
+    for (const token of issued) expect(stored.join('\n').includes(token)).toBe(false);
 
     await page.click('#sign-out');
     await page.waitForURL(`${origin}/`);

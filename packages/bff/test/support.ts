@@ -133,6 +133,24 @@ export async function startUpstream(): Promise<TestUpstream> {
       hits.push(hit);
       const path = (req.url ?? '').split('?')[0];
       if (path?.endsWith('/slow')) return;
+      if (path?.endsWith('/big')) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        // 4 MiB in 64 KiB chunks, written as the client reads them.
+        const chunk = Buffer.alloc(64 * 1024, 7);
+        let left = 64;
+        const write = () => {
+          while (left > 0) {
+            left--;
+            if (!res.write(chunk)) {
+              res.once('drain', write);
+              return;
+            }
+          }
+          res.end();
+        };
+        write();
+        return;
+      }
       if (path?.endsWith('/reject')) {
         res.writeHead(401, {
           'www-authenticate': 'Bearer error="invalid_token"',

@@ -97,9 +97,47 @@ describe('configuration', () => {
     );
     expect(config.issuer).toBe('https://login.example.com');
     expect(config.server.port).toBe(4000);
-    expect(config.storage.path).toBe(':memory:');
+    expect(config.storage).toEqual({ type: 'sqlite', path: ':memory:' });
     expect(configError({ issuer: '${MISSING_ISSUER}' })).toMatch(
       /^config issuer: environment variable MISSING_ISSUER is not set/,
+    );
+  });
+
+  it('selects PostgreSQL and Redis by config or DATABASE_URL, with pool defaults, and names bad fields', () => {
+    const issuer = 'https://id.example.com';
+    const postgres = parseConfig(
+      { issuer, storage: { type: 'postgres', url: 'postgres://db.internal/gatehouse', schema: 'tenant_a' } },
+      {},
+    );
+    expect(postgres.storage).toEqual({
+      type: 'postgres',
+      url: 'postgres://db.internal/gatehouse',
+      schema: 'tenant_a',
+      pool: { max: 10, idleTimeout: 30, connectionTimeout: 5 },
+    });
+    const fromEnv = parseConfig(
+      { issuer, storage: { type: 'sqlite', path: 'x.db' } },
+      { DATABASE_URL: 'postgresql://u:p@127.0.0.1:5432/test' },
+    );
+    expect(fromEnv.storage).toMatchObject({ type: 'postgres', url: 'postgresql://u:p@127.0.0.1:5432/test' });
+    expect(parseConfig({ issuer }, {}).redis).toBeUndefined();
+    expect(parseConfig({ issuer, redis: { url: 'redis://127.0.0.1:6379' } }, {}).redis).toEqual({
+      url: 'redis://127.0.0.1:6379',
+      keyPrefix: 'gatehouse:',
+    });
+    expect(configError({ issuer, storage: { type: 'postgres', url: 'mysql://x/y' } })).toMatch(
+      /^config storage\.url: must be a postgres/,
+    );
+    expect(configError({ issuer, storage: { type: 'postgres' } })).toMatch(/^config storage\.url:/);
+    expect(
+      configError({ issuer, storage: { type: 'postgres', url: 'postgres://x/y', schema: 'a"; drop' } }),
+    ).toMatch(/^config storage\.schema: must be a lower-case identifier/);
+    expect(configError({ issuer, storage: { type: 'postgres', url: 'postgres://x/y', path: 'x' } })).toMatch(
+      /^config storage: Unrecognized key/,
+    );
+    expect(configError({ issuer, storage: { type: 'oracle' } })).toMatch(/^config storage\.type:/);
+    expect(configError({ issuer, redis: { url: 'http://x' } })).toMatch(
+      /^config redis\.url: must be a redis/,
     );
   });
 
@@ -107,7 +145,7 @@ describe('configuration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-config-'));
     writeFileSync(join(dir, 'a.yaml'), 'issuer: https://id.example.com\nstorage:\n  path: db/x.db\n');
     const yamlConfig = loadConfigFile(join(dir, 'a.yaml'), {});
-    expect(yamlConfig.storage.path).toBe(join(dir, 'db/x.db'));
+    expect(yamlConfig.storage).toEqual({ type: 'sqlite', path: join(dir, 'db/x.db') });
     writeFileSync(join(dir, 'b.json'), JSON.stringify({ issuer: 'https://id.example.com' }));
     expect(loadConfigFile(join(dir, 'b.json'), {}).issuer).toBe('https://id.example.com');
     writeFileSync(join(dir, 'c.yaml'), 'issuer: [unclosed');

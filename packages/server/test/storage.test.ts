@@ -1,18 +1,19 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+/**
+ * The storage conformance suite: every repository operation, the expiry sweep, the caches that must see
+ * other connections' writes, and the single-use statements under concurrency, run unchanged on SQLite and
+ * on PostgreSQL (a fresh file / a fresh schema per run, see backends.ts).
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage, type Storage } from '../src/storage/index.ts';
-import type { AuthorizationCode, RefreshToken } from '../src/storage/repositories.ts';
-
-let storage: Storage;
-beforeAll(async () => {
-  storage = await openStorage({
-    type: 'sqlite',
-    path: join(mkdtempSync(join(tmpdir(), 'gatehouse-storage-')), 'storage.db'),
-  });
-});
-afterAll(() => storage.close());
+import type {
+  AuthorizationCode,
+  Client,
+  DeviceCode,
+  RefreshToken,
+  SigningKeyRecord,
+} from '../src/storage/repositories.ts';
+import { sweepExpired } from '../src/storage/sweep.ts';
+import { type BackendName, backendNames, freshStore } from './backends.ts';
 
 const now = 1_800_000_000;
 
@@ -25,7 +26,7 @@ function code(hash: string, grantId: string): AuthorizationCode {
     redirectUri: 'https://app.example.com/cb',
     codeChallenge: 'x'.repeat(43),
     scope: ['openid'],
-    resources: [],
+    resources: ['https://api.example.com'],
     nonce: null,
     authTime: now,
     amr: ['pwd'],
@@ -37,141 +38,589 @@ function code(hash: string, grantId: string): AuthorizationCode {
   };
 }
 
-function refresh(hash: string, grantId: string): RefreshToken {
+function refresh(hash: string, grantId: string, clientId = 'c'): RefreshToken {
   const { codeHash: _c, redirectUri: _r, codeChallenge: _cc, nonce: _n, ...handle } = code(hash, grantId);
-  return { ...handle, tokenHash: hash, expiresAt: now + 3600 };
+  return { ...handle, clientId, tokenHash: hash, expiresAt: now + 3600 };
 }
 
-describe('SQLite storage', () => {
-  it('runs in WAL mode with migrations applied', async () => {
+function grant(id: string, clientId = 'c', sid: string | null = 's') {
+  return {
+    id,
+    clientId,
+    userId: 'u',
+    sid,
+    scopes: ['openid', 'offline_access'],
+    resources: [],
+    createdAt: now,
+    revokedAt: null,
+  };
+}
+
+function client(clientId: string, name = 'A client'): Client {
+  return {
+    clientId,
+    name,
+    secretHash: 'hash-1',
+    tokenEndpointAuthMethod: 'client_secret_basic',
+    grantTypes: ['authorization_code', 'refresh_token'],
+    redirectUris: ['https://app.example.com/cb'],
+    postLogoutRedirectUris: [],
+    scopes: ['openid'],
+    requireConsent: true,
+    accessTokenTtl: 600,
+    source: 'cli',
+    createdAt: now,
+    backchannelLogoutUri: null,
+    corsOrigins: ['https://app.example.com'],
+    requireDpop: false,
+    requirePushedAuthorizationRequests: false,
+  };
+}
+
+function deviceCode(hash: string, userCode: string): DeviceCode {
+  return {
+    deviceCodeHash: hash,
+    userCode,
+    clientId: 'tv',
+    scope: ['openid'],
+    resources: [],
+    interval: 5,
+    expiresAt: now + 600,
+    lastPolledAt: null,
+    status: 'pending',
+    userId: null,
+    authTime: null,
+    amr: null,
+    sid: null,
+    createdAt: now,
+  };
+}
+
+function key(kid: string, notBefore: number): SigningKeyRecord {
+  return {
+    kid,
+    alg: 'ES256',
+    privateJwk: `{"kid":"${kid}"}`,
+    publicJwk: `{"kid":"${kid}"}`,
+    createdAt: now,
+    notBefore,
+    retiredAt: null,
+    expiresAt: null,
+  };
+}
+
+describe.each(backendNames)('storage conformance on %s', (backend: BackendName) => {
+  const store = freshStore(backend);
+  let storage: Storage;
+  /** A second connection (pool) to the same store, standing for another server process or node. */
+  let other: Storage;
+  beforeAll(async () => {
+    // Both open at once on an empty store: migrating must be safe when nodes start together.
+    [storage, other] = await Promise.all([openStorage(store.options), openStorage(store.options)]);
+  });
+  afterAll(async () => {
+    await storage?.close();
+    await other?.close();
+    await store.drop();
+  });
+
+  it('creates every table and reports its dialect', async () => {
+    expect(storage.dialect).toBe(backend);
     const tables = await storage.db.introspection.getTables();
     expect(tables.map((table) => table.name)).toEqual(
-      expect.arrayContaining(['clients', 'grants', 'authorization_codes', 'refresh_tokens', 'signing_keys']),
+      expect.arrayContaining([
+        'clients',
+        'users',
+        'sessions',
+        'interactions',
+        'consents',
+        'grants',
+        'authorization_codes',
+        'refresh_tokens',
+        'signing_keys',
+        'device_codes',
+        'access_tokens',
+        'revoked_tokens',
+        'pushed_authorization_requests',
+        'gatehouse_changes',
+      ]),
     );
   });
 
-  it('consumes a code exactly once, even under concurrent attempts', async () => {
-    await storage.authorizationCodes.create(code('code-1', 'g1'));
-    const results = await Promise.all(
-      Array.from({ length: 20 }, () => storage.authorizationCodes.consume('code-1', now + 1)),
-    );
-    expect(results.filter(Boolean)).toHaveLength(1);
-    expect((await storage.authorizationCodes.find('code-1'))?.consumedAt).toBe(now + 1);
-  });
-
-  it('does not consume an expired code', async () => {
-    await storage.authorizationCodes.create(code('code-2', 'g2'));
-    expect(await storage.authorizationCodes.consume('code-2', now + 60)).toBe(false);
-  });
-
-  it('rotates a refresh token exactly once', async () => {
-    await storage.refreshTokens.create(refresh('rt-1', 'g3'));
-    expect(await storage.refreshTokens.consume('rt-1', now + 1)).toBe(true);
-    expect(await storage.refreshTokens.consume('rt-1', now + 2)).toBe(false);
-  });
-
-  it('revokes a grant and every live code and refresh token of its family, and nothing else', async () => {
-    await storage.grants.create({
-      id: 'g4',
-      clientId: 'c',
-      userId: 'u',
-      sid: 's',
-      scopes: [],
-      resources: [],
-      createdAt: now,
-      revokedAt: null,
+  describe('clients', () => {
+    it('saves, replaces, lists, updates the secret and removes, with types intact', async () => {
+      await storage.clients.save(client('client-b'));
+      await storage.clients.save(client('client-a'));
+      expect(await storage.clients.find('client-a')).toEqual(client('client-a'));
+      await storage.clients.save({
+        ...client('client-a', 'Renamed'),
+        requireConsent: false,
+        accessTokenTtl: null,
+      });
+      expect(await storage.clients.find('client-a')).toEqual({
+        ...client('client-a', 'Renamed'),
+        requireConsent: false,
+        accessTokenTtl: null,
+      });
+      expect((await storage.clients.list()).map((found) => found.clientId)).toEqual(
+        expect.arrayContaining(['client-a', 'client-b']),
+      );
+      expect(await storage.clients.updateSecretHash('client-a', 'hash-2')).toBe(true);
+      expect((await storage.clients.find('client-a'))?.secretHash).toBe('hash-2');
+      expect(await storage.clients.updateSecretHash('nobody', 'x')).toBe(false);
+      expect(await storage.clients.remove('client-b')).toBe(true);
+      expect(await storage.clients.remove('client-b')).toBe(false);
+      expect(await storage.clients.find('client-b')).toBeUndefined();
     });
-    await storage.refreshTokens.create(refresh('rt-2', 'g4'));
-    await storage.refreshTokens.create(refresh('rt-3', 'g4'));
-    await storage.authorizationCodes.create(code('code-3', 'g4'));
-    await storage.refreshTokens.create(refresh('rt-other', 'g5'));
-    await storage.transaction((repositories) => repositories.grants.revoke('g4', now + 5));
-    expect((await storage.grants.find('g4'))?.revokedAt).toBe(now + 5);
-    expect(await storage.refreshTokens.consume('rt-2', now + 6)).toBe(false);
-    expect(await storage.refreshTokens.consume('rt-3', now + 6)).toBe(false);
-    expect(await storage.authorizationCodes.consume('code-3', now + 6)).toBe(false);
-    expect(await storage.refreshTokens.consume('rt-other', now + 6)).toBe(true);
+
+    it('serves cached clients but never one changed by another connection', async () => {
+      await storage.clients.save(client('cached'));
+      expect((await storage.findClient('cached'))?.name).toBe('A client');
+      await other.clients.save(client('cached', 'Changed elsewhere'));
+      expect((await storage.findClient('cached'))?.name).toBe('Changed elsewhere');
+      await other.clients.remove('cached');
+      expect(await storage.findClient('cached')).toBeUndefined();
+      expect(await storage.findClient('never-registered')).toBeUndefined();
+    });
   });
 
-  it('rolls back a transaction that fails half way', async () => {
-    await expect(
-      storage.transaction(async (repositories) => {
-        await repositories.refreshTokens.create(refresh('rt-rollback', 'g6'));
-        throw new Error('boom');
-      }),
-    ).rejects.toThrow('boom');
-    expect(await storage.refreshTokens.find('rt-rollback')).toBeUndefined();
-  });
+  describe('users, sessions, interactions, consents', () => {
+    it('creates users once per username and finds them', async () => {
+      const user = {
+        id: 'u1',
+        username: 'carol',
+        passwordHash: 'h',
+        claims: { name: 'Carol' },
+        roles: ['r'],
+      };
+      expect(await storage.users.create(user, now)).toBe(true);
+      expect(await storage.users.create({ ...user, id: 'u2' }, now)).toBe(false);
+      expect(await storage.users.findById('u1')).toEqual(user);
+      expect(await storage.users.findByUsername('carol')).toEqual(user);
+      expect(await storage.users.findByUsername('nobody')).toBeUndefined();
+      expect((await storage.users.list()).map((found) => found.username)).toContain('carol');
+    });
 
-  it('finds only live login sessions', async () => {
-    await storage.sessions.create(
-      'session-hash',
-      { sid: 'sid-1', userId: 'u', authTime: now, amr: ['pwd'], expiresAt: now + 100 },
-      now,
-    );
-    expect((await storage.sessions.findActive('session-hash', now + 99))?.sid).toBe('sid-1');
-    expect(await storage.sessions.findActive('session-hash', now + 100)).toBeUndefined();
-    await storage.sessions.end('session-hash', now + 1);
-    expect(await storage.sessions.findActive('session-hash', now + 2)).toBeUndefined();
-  });
+    it('finds only live login sessions, re-authenticates and ends them once', async () => {
+      const session = { sid: 'sid-1', userId: 'u', authTime: now, amr: ['pwd'], expiresAt: now + 100 };
+      await storage.sessions.create('session-hash', session, now);
+      expect(await storage.sessions.findActive('session-hash', now + 99)).toEqual(session);
+      expect(await storage.sessions.findActive('session-hash', now + 100)).toBeUndefined();
+      expect(
+        await storage.sessions.reauthenticate(
+          'session-hash',
+          'session-hash-2',
+          { authTime: now + 5, amr: ['pwd', 'otp'], expiresAt: now + 200 },
+          now + 5,
+        ),
+      ).toBe(true);
+      expect(await storage.sessions.findActive('session-hash', now + 6)).toBeUndefined();
+      expect(await storage.sessions.findActive('session-hash-2', now + 150)).toEqual({
+        sid: 'sid-1',
+        userId: 'u',
+        authTime: now + 5,
+        amr: ['pwd', 'otp'],
+        expiresAt: now + 200,
+      });
+      expect(await storage.sessions.endBySid('sid-1', now + 7)).toBe(true);
+      expect(await storage.sessions.endBySid('sid-1', now + 7)).toBe(false);
+      expect(await storage.sessions.findActive('session-hash-2', now + 8)).toBeUndefined();
+      expect(
+        await storage.sessions.reauthenticate(
+          'session-hash-2',
+          'x',
+          { authTime: now, amr: [], expiresAt: now + 300 },
+          now + 9,
+        ),
+      ).toBe(false);
+      await storage.sessions.create('other-hash', { ...session, sid: 'sid-2' }, now);
+      await storage.sessions.end('other-hash', now + 1);
+      expect(await storage.sessions.findActive('other-hash', now + 2)).toBeUndefined();
+    });
 
-  it('completes an interaction once', async () => {
-    const request = {
-      clientId: 'c',
-      redirectUri: 'x',
-      scopes: [],
-      resources: [],
-      state: undefined,
-      nonce: undefined,
-      codeChallenge: 'x',
-      prompt: [],
-      maxAge: undefined,
-      loginHint: undefined,
-    };
-    await storage.interactions.create(
-      {
-        id: 'i1',
+    it('keeps an interaction until it expires, attaches a session and completes it once', async () => {
+      const request = {
+        clientId: 'c',
+        redirectUri: 'x',
+        scopes: ['openid'],
+        resources: [],
+        state: 'st',
+        nonce: undefined,
+        codeChallenge: 'x',
+        prompt: ['login'],
+        maxAge: 60,
+        loginHint: undefined,
+      };
+      await storage.interactions.create(
+        {
+          id: 'i1',
+          csrfToken: 't',
+          browserHash: 'b',
+          clientId: 'c',
+          request,
+          sessionSid: null,
+          expiresAt: now + 10,
+          completedAt: null,
+        },
+        now,
+      );
+      await storage.interactions.attachSession('i1', 'sid-9');
+      const found = await storage.interactions.findPending('i1', now);
+      expect(found).toMatchObject({
         csrfToken: 't',
         browserHash: 'b',
-        clientId: 'c',
-        request,
-        sessionSid: null,
+        sessionSid: 'sid-9',
         expiresAt: now + 10,
-        completedAt: null,
-      },
-      now,
-    );
-    expect((await storage.interactions.findPending('i1', now))?.csrfToken).toBe('t');
-    expect(await storage.interactions.findPending('i1', now + 10)).toBeUndefined();
-    expect(await storage.interactions.complete('i1', now)).toBe(true);
-    expect(await storage.interactions.complete('i1', now)).toBe(false);
+      });
+      expect(found?.request).toEqual({
+        clientId: 'c',
+        redirectUri: 'x',
+        scopes: ['openid'],
+        resources: [],
+        state: 'st',
+        codeChallenge: 'x',
+        prompt: ['login'],
+        maxAge: 60,
+      });
+      expect(await storage.interactions.findPending('i1', now + 10)).toBeUndefined();
+      const attempts = await Promise.all([1, 2, 3, 4].map(() => storage.interactions.complete('i1', now)));
+      expect(attempts.filter(Boolean)).toHaveLength(1);
+      expect(await storage.interactions.findPending('i1', now)).toBeUndefined();
+    });
+
+    it('replaces consent per user and client and forgets a removed client', async () => {
+      await storage.consents.save('u', 'c', ['openid'], now);
+      await storage.consents.save('u', 'c', ['openid', 'profile'], now);
+      await storage.consents.save('u', 'd', ['openid'], now);
+      expect(await storage.consents.find('u', 'c')).toEqual(['openid', 'profile']);
+      expect(await storage.consents.find('u', 'other')).toEqual([]);
+      await storage.consents.removeForClient('c');
+      expect(await storage.consents.find('u', 'c')).toEqual([]);
+      expect(await storage.consents.find('u', 'd')).toEqual(['openid']);
+    });
   });
 
-  it('refuses a duplicate username', async () => {
-    const user = { id: 'u1', username: 'carol', passwordHash: 'h', claims: {}, roles: [] };
-    expect(await storage.users.create(user, now)).toBe(true);
-    expect(await storage.users.create({ ...user, id: 'u2' }, now)).toBe(false);
+  describe('grants, codes and refresh tokens', () => {
+    it('stores grants and lists them per login session', async () => {
+      await storage.grants.create(grant('g-list-1', 'c', 'sid-list'));
+      await storage.grants.create({ ...grant('g-list-2', 'c', 'sid-list'), createdAt: now + 1 });
+      expect(await storage.grants.find('g-list-1')).toEqual(grant('g-list-1', 'c', 'sid-list'));
+      expect((await storage.grants.listBySid('sid-list')).map((found) => found.id)).toEqual([
+        'g-list-1',
+        'g-list-2',
+      ]);
+      expect(await storage.grants.find('missing')).toBeUndefined();
+    });
+
+    it('stores codes and refresh tokens and consumes each exactly once, never after expiry', async () => {
+      await storage.authorizationCodes.create(code('code-1', 'g1'));
+      expect(await storage.authorizationCodes.find('code-1')).toEqual(code('code-1', 'g1'));
+      await storage.authorizationCodes.create(code('code-2', 'g2'));
+      expect(await storage.authorizationCodes.consume('code-2', now + 60)).toBe(false);
+      expect(await storage.authorizationCodes.consume('code-1', now + 1)).toBe(true);
+      expect(await storage.authorizationCodes.consume('code-1', now + 2)).toBe(false);
+      expect((await storage.authorizationCodes.find('code-1'))?.consumedAt).toBe(now + 1);
+
+      await storage.refreshTokens.create(refresh('rt-1', 'g3'));
+      expect(await storage.refreshTokens.find('rt-1')).toEqual(refresh('rt-1', 'g3'));
+      expect(await storage.refreshTokens.consume('rt-1', now + 3600)).toBe(false);
+      expect(await storage.refreshTokens.consume('rt-1', now + 1)).toBe(true);
+      expect(await storage.refreshTokens.consume('rt-1', now + 2)).toBe(false);
+      expect(await storage.refreshTokens.find('missing')).toBeUndefined();
+    });
+
+    it('revokes a grant and every live code and refresh token of its family, and nothing else', async () => {
+      await storage.grants.create(grant('g4'));
+      await storage.refreshTokens.create(refresh('rt-2', 'g4'));
+      await storage.refreshTokens.create(refresh('rt-3', 'g4'));
+      await storage.authorizationCodes.create(code('code-3', 'g4'));
+      await storage.refreshTokens.create(refresh('rt-other', 'g5'));
+      await storage.grants.revoke('g4', now + 5);
+      expect((await storage.grants.find('g4'))?.revokedAt).toBe(now + 5);
+      expect(await storage.refreshTokens.consume('rt-2', now + 6)).toBe(false);
+      expect(await storage.refreshTokens.consume('rt-3', now + 6)).toBe(false);
+      expect(await storage.authorizationCodes.consume('code-3', now + 6)).toBe(false);
+      expect(await storage.refreshTokens.consume('rt-other', now + 6)).toBe(true);
+      // Revoking again keeps the first revocation time.
+      await storage.grants.revoke('g4', now + 50);
+      expect((await storage.grants.find('g4'))?.revokedAt).toBe(now + 5);
+    });
+
+    it('revokes every grant of a removed client', async () => {
+      await storage.grants.create(grant('g-client-1', 'gone'));
+      await storage.grants.create(grant('g-client-2', 'kept'));
+      await storage.refreshTokens.create(refresh('rt-gone', 'g-client-1', 'gone'));
+      await storage.refreshTokens.create(refresh('rt-kept', 'g-client-2', 'kept'));
+      await storage.transaction((repositories) => repositories.grants.revokeAllForClient('gone', now + 1));
+      expect((await storage.grants.find('g-client-1'))?.revokedAt).toBe(now + 1);
+      expect((await storage.grants.find('g-client-2'))?.revokedAt).toBeNull();
+      expect(await storage.refreshTokens.consume('rt-gone', now + 2)).toBe(false);
+      expect(await storage.refreshTokens.consume('rt-kept', now + 2)).toBe(true);
+    });
+
+    it('rolls back a transaction that fails half way', async () => {
+      await expect(
+        storage.transaction(async (repositories) => {
+          await repositories.refreshTokens.create(refresh('rt-rollback', 'g6'));
+          await repositories.grants.revoke('g6', now);
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect(await storage.refreshTokens.find('rt-rollback')).toBeUndefined();
+    });
   });
 
-  it('merges consent per client', async () => {
-    await storage.consents.save('u', 'c', ['openid'], now);
-    await storage.consents.save('u', 'c', ['openid', 'profile'], now);
-    expect(await storage.consents.find('u', 'c')).toEqual(['openid', 'profile']);
-    expect(await storage.consents.find('u', 'other')).toEqual([]);
-  });
-});
+  describe('single use under concurrency (two connections, as two nodes)', () => {
+    // Two SQLite connections in one thread cannot wait for each other (SQLite's busy wait is synchronous
+    // and would stall the thread holding the lock), so on SQLite the races here run on one connection;
+    // test/multi-node.test.ts races separate processes on one file.
+    const pick = (index: number) => (index % 2 === 0 || backend === 'sqlite' ? storage : other);
+    it('lets exactly one of many concurrent attempts consume a code, a refresh token, a device code', async () => {
+      await storage.authorizationCodes.create(code('race-code', 'gr1'));
+      await storage.refreshTokens.create(refresh('race-rt', 'gr2'));
+      await storage.deviceCodes.create(deviceCode('race-device', 'RACE-CODE'));
+      await storage.deviceCodes.decide('RACE-CODE', now, {
+        status: 'approved',
+        userId: 'u',
+        authTime: now,
+        amr: ['pwd'],
+        sid: 's',
+      });
+      const attempts = <T>(run: (store: Storage) => Promise<T>) =>
+        Promise.all(Array.from({ length: 24 }, (_, index) => run(pick(index))));
+      const [codes, tokens, devices] = await Promise.all([
+        attempts((store) => store.authorizationCodes.consume('race-code', now + 1)),
+        attempts((store) => store.refreshTokens.consume('race-rt', now + 1)),
+        attempts((store) => store.deviceCodes.consume('race-device', now + 1)),
+      ]);
+      expect(codes.filter(Boolean)).toHaveLength(1);
+      expect(tokens.filter(Boolean)).toHaveLength(1);
+      expect(devices.filter(Boolean)).toHaveLength(1);
+      expect((await other.deviceCodes.findByHash('race-device'))?.status).toBe('consumed');
+    });
 
-describe('expiry sweep', () => {
-  it('deletes expired rows and keeps what reuse detection still needs', async () => {
-    const { sweepExpired } = await import('../src/storage/sweep.ts');
-    await storage.authorizationCodes.create(code('sweep-code', 'gs'));
-    await storage.refreshTokens.create(refresh('sweep-rt', 'gs'));
-    await sweepExpired(storage, now + 61);
-    expect(await storage.authorizationCodes.find('sweep-code')).toBeDefined();
-    expect(await storage.refreshTokens.find('sweep-rt')).toBeDefined();
-    const deleted = await sweepExpired(storage, now + 3600 + 61);
-    expect(deleted).toBeGreaterThanOrEqual(2);
-    expect(await storage.authorizationCodes.find('sweep-code')).toBeUndefined();
-    expect(await storage.refreshTokens.find('sweep-rt')).toBeUndefined();
+    it('rotates once and revokes the family in the losers own transactions (redeem-once shape)', async () => {
+      await storage.grants.create(grant('g-rotate'));
+      await storage.refreshTokens.create(refresh('rotate-1', 'g-rotate'));
+      const outcomes = await Promise.all(
+        Array.from({ length: 16 }, (_, index) =>
+          pick(index).transaction(async (repositories) => {
+            if (!(await repositories.refreshTokens.consume('rotate-1', now + 1))) {
+              await repositories.grants.revoke('g-rotate', now + 1);
+              return 'reuse';
+            }
+            await repositories.refreshTokens.create(refresh(`rotate-2-${index}`, 'g-rotate'));
+            return 'rotated';
+          }),
+        ),
+      );
+      expect(outcomes.filter((outcome) => outcome === 'rotated')).toHaveLength(1);
+      expect((await storage.grants.find('g-rotate'))?.revokedAt).toBe(now + 1);
+      const children = await storage.db
+        .selectFrom('refresh_tokens')
+        .select(['token_hash', 'consumed_at'])
+        .where('grant_id', '=', 'g-rotate')
+        .execute();
+      // One new token was written, and the revocation that followed consumed it.
+      expect(children).toHaveLength(2);
+      expect(children.every((row) => row.consumed_at === now + 1)).toBe(true);
+    });
+
+    it('runs exclusive jobs one at a time', async () => {
+      const log: string[] = [];
+      await Promise.all(
+        Array.from({ length: 6 }, (_, index) =>
+          pick(index).exclusive('test-job', async (repositories) => {
+            log.push('start');
+            await repositories.users.findById('u1');
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            log.push('end');
+          }),
+        ),
+      );
+      expect(log).toEqual(Array.from({ length: 6 }, () => ['start', 'end']).flat());
+    });
+  });
+
+  describe('device codes', () => {
+    it('refuses a colliding user code and finds codes by hash and pending user code', async () => {
+      expect(await storage.deviceCodes.create(deviceCode('dc-1', 'ABCD-EFGH'))).toBe(true);
+      expect(await storage.deviceCodes.create(deviceCode('dc-2', 'ABCD-EFGH'))).toBe(false);
+      expect(await storage.deviceCodes.findByHash('dc-1')).toEqual(deviceCode('dc-1', 'ABCD-EFGH'));
+      expect((await storage.deviceCodes.findPendingByUserCode('ABCD-EFGH', now))?.deviceCodeHash).toBe(
+        'dc-1',
+      );
+      expect(await storage.deviceCodes.findPendingByUserCode('ABCD-EFGH', now + 600)).toBeUndefined();
+      expect(await storage.deviceCodes.findByHash('dc-2')).toBeUndefined();
+    });
+
+    it('slows down fast polling, decides once and consumes an approved code once', async () => {
+      await storage.deviceCodes.create(deviceCode('dc-3', 'WXYZ-WXYZ'));
+      expect(await storage.deviceCodes.recordPoll('dc-3', now, null, 5)).toBe('ok');
+      expect(await storage.deviceCodes.recordPoll('dc-3', now + 2, now, 5)).toBe('slow_down');
+      expect(await storage.deviceCodes.findByHash('dc-3')).toMatchObject({
+        lastPolledAt: now + 2,
+        interval: 10,
+      });
+      expect(await storage.deviceCodes.consume('dc-3', now + 3)).toBe(false);
+      const approval = { status: 'approved' as const, userId: 'u', authTime: now, amr: ['pwd'], sid: 's' };
+      expect(await storage.deviceCodes.decide('WXYZ-WXYZ', now + 3, approval)).toBe(true);
+      expect(await storage.deviceCodes.decide('WXYZ-WXYZ', now + 3, { status: 'denied' })).toBe(false);
+      expect(await storage.deviceCodes.findByHash('dc-3')).toMatchObject({
+        status: 'approved',
+        userId: 'u',
+        authTime: now,
+        amr: ['pwd'],
+        sid: 's',
+      });
+      expect(await storage.deviceCodes.consume('dc-3', now + 600)).toBe(false);
+      expect(await storage.deviceCodes.consume('dc-3', now + 4)).toBe(true);
+      expect(await storage.deviceCodes.consume('dc-3', now + 4)).toBe(false);
+      await storage.deviceCodes.create(deviceCode('dc-4', 'DENY-DENY'));
+      expect(await storage.deviceCodes.decide('DENY-DENY', now + 600, { status: 'denied' })).toBe(false);
+      expect(await storage.deviceCodes.decide('DENY-DENY', now, { status: 'denied' })).toBe(true);
+      expect((await storage.deviceCodes.findByHash('dc-4'))?.status).toBe('denied');
+    });
+  });
+
+  describe('signing keys, opaque access tokens, revocations', () => {
+    it('lists published keys oldest first and retires all but one', async () => {
+      await storage.signingKeys.create(key('k-new', now + 600));
+      await storage.signingKeys.create(key('k-old', now));
+      expect((await storage.signingKeys.listPublished(now)).map((found) => found.kid)).toEqual([
+        'k-old',
+        'k-new',
+      ]);
+      await storage.signingKeys.retireOthers('k-new', now + 600, now + 2000);
+      const published = await storage.signingKeys.listPublished(now + 1999);
+      expect(published).toEqual([
+        { ...key('k-old', now), retiredAt: now + 600, expiresAt: now + 2000 },
+        key('k-new', now + 600),
+      ]);
+      expect((await storage.signingKeys.listPublished(now + 2000)).map((found) => found.kid)).toEqual([
+        'k-new',
+      ]);
+    });
+
+    it('stores opaque access tokens by hash', async () => {
+      const token = {
+        tokenHash: 'at-1',
+        jti: 'jti-1',
+        grantId: 'g1',
+        clientId: 'c',
+        subject: 'u',
+        scope: 'openid orders.read',
+        audience: ['orders-api'],
+        authTime: now,
+        roles: ['OrderAdmin'],
+        expiresAt: now + 600,
+        createdAt: now,
+        cnf: { jkt: 'j'.repeat(43) },
+      };
+      await storage.accessTokens.create(token);
+      await storage.accessTokens.create({
+        ...token,
+        tokenHash: 'at-2',
+        jti: 'jti-2',
+        grantId: null,
+        authTime: null,
+        roles: null,
+        cnf: null,
+      });
+      expect(await storage.accessTokens.find('at-1')).toEqual(token);
+      expect(await storage.accessTokens.find('at-2')).toMatchObject({
+        grantId: null,
+        authTime: null,
+        roles: null,
+      });
+      expect(await storage.accessTokens.find('missing')).toBeUndefined();
+    });
+
+    it('lists live revocations and sees revocations made by another connection at once', async () => {
+      await storage.grants.create(grant('g-live'));
+      expect(await storage.isAccessTokenRevoked('jti-live', 'g-live', now)).toBe(false);
+      await other.revocations.revokeJti('jti-live', now + 600);
+      await other.revocations.revokeJti('jti-live', now + 600);
+      expect(await storage.isAccessTokenRevoked('jti-live', undefined, now)).toBe(true);
+      expect(await storage.isAccessTokenRevoked('jti-unrelated', 'g-live', now)).toBe(false);
+      await other.grants.revoke('g-live', now + 1);
+      expect(await storage.isAccessTokenRevoked('jti-unrelated', 'g-live', now + 1)).toBe(true);
+      const live = await storage.revocations.live(now + 1, now - 60);
+      expect(live.jtis).toContain('jti-live');
+      expect(live.grantIds).toContain('g-live');
+      expect((await storage.revocations.live(now + 600, now - 60)).jtis).not.toContain('jti-live');
+      expect((await storage.revocations.live(now, now + 2)).grantIds).not.toContain('g-live');
+    });
+  });
+
+  describe('DPoP bindings and pushed authorization requests', () => {
+    it('keeps the DPoP key thumbprint of codes, refresh tokens and clients', async () => {
+      const jkt = 'k'.repeat(43);
+      await storage.authorizationCodes.create({ ...code('dpop-code', 'gd'), dpopJkt: jkt });
+      await storage.refreshTokens.create({ ...refresh('dpop-rt', 'gd'), dpopJkt: jkt });
+      expect((await storage.authorizationCodes.find('dpop-code'))?.dpopJkt).toBe(jkt);
+      expect((await storage.refreshTokens.find('dpop-rt'))?.dpopJkt).toBe(jkt);
+      expect((await storage.refreshTokens.find('race-rt'))?.dpopJkt ?? null).toBeNull();
+      await storage.clients.save({
+        ...client('strict-client'),
+        requireDpop: true,
+        requirePushedAuthorizationRequests: true,
+      });
+      expect(await other.clients.find('strict-client')).toMatchObject({
+        requireDpop: true,
+        requirePushedAuthorizationRequests: true,
+      });
+    });
+
+    it('uses a pushed request once, only for its client and before it expires', async () => {
+      const parameters = { client_id: ['c'], scope: ['openid'], resource: ['https://a', 'https://b'] };
+      const pushed = (hash: string, expiresAt = now + 60) =>
+        storage.pushedAuthorizationRequests.create({
+          requestUriHash: hash,
+          clientId: 'c',
+          parameters,
+          expiresAt,
+          createdAt: now,
+        });
+      await pushed('par-1');
+      expect(await other.pushedAuthorizationRequests.consume('par-1', 'another', now)).toBeUndefined();
+      expect(await other.pushedAuthorizationRequests.consume('par-1', 'c', now)).toEqual(parameters);
+      expect(await storage.pushedAuthorizationRequests.consume('par-1', 'c', now)).toBeUndefined();
+      await pushed('par-expired', now + 10);
+      expect(await storage.pushedAuthorizationRequests.consume('par-expired', 'c', now + 10)).toBeUndefined();
+      expect(await storage.pushedAuthorizationRequests.consume('par-missing', 'c', now)).toBeUndefined();
+
+      await pushed('par-race');
+      const pick = (index: number) => (index % 2 === 0 || backend === 'sqlite' ? storage : other);
+      const results = await Promise.all(
+        Array.from({ length: 16 }, (_, index) =>
+          pick(index).pushedAuthorizationRequests.consume('par-race', 'c', now + 1),
+        ),
+      );
+      expect(results.filter((result) => result !== undefined)).toHaveLength(1);
+    });
+  });
+
+  describe('expiry sweep', () => {
+    it('deletes expired rows and keeps what reuse detection still needs', async () => {
+      const base = now + 100_000;
+      await storage.authorizationCodes.create({ ...code('sweep-code', 'gs'), expiresAt: base + 60 });
+      await storage.refreshTokens.create({ ...refresh('sweep-rt', 'gs'), expiresAt: base + 3600 });
+      await storage.sessions.create(
+        'sweep-session',
+        { sid: 'sweep-sid', userId: 'u', authTime: base, amr: [], expiresAt: base + 3000 },
+        base,
+      );
+      await storage.revocations.revokeJti('sweep-jti', base + 3000);
+      await sweepExpired(storage, base + 61);
+      expect(await storage.authorizationCodes.find('sweep-code')).toBeDefined();
+      expect(await storage.refreshTokens.find('sweep-rt')).toBeDefined();
+      const deleted = await sweepExpired(storage, base + 3600 + 61);
+      expect(deleted).toBeGreaterThanOrEqual(4);
+      expect(await storage.authorizationCodes.find('sweep-code')).toBeUndefined();
+      expect(await storage.refreshTokens.find('sweep-rt')).toBeUndefined();
+      expect((await storage.revocations.live(base, 0)).jtis).not.toContain('sweep-jti');
+      expect(await sweepExpired(storage, base + 3600 + 61)).toBe(0);
+    });
   });
 });

@@ -22,7 +22,9 @@ export interface RunningProvider {
   close(): Promise<void>;
 }
 
-export async function startProvider(options: { requireDPoPNonce?: boolean } = {}): Promise<RunningProvider> {
+export async function startProvider(
+  options: { requireDPoPNonce?: boolean; extraClients?: Record<string, unknown>[] } = {},
+): Promise<RunningProvider> {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const signing = await generateKeyPair('ES256', { extractable: true });
@@ -67,6 +69,7 @@ export async function startProvider(options: { requireDPoPNonce?: boolean } = {}
         response_types: [],
         redirect_uris: [],
       },
+      ...(options.extraClients ?? []),
     ],
     clientDefaults: { id_token_signed_response_alg: 'ES256' },
     jwks: { keys: [signingJwk] },

@@ -9,6 +9,7 @@ import type { GatehouseConfig } from '../config/schema.ts';
 import { buildServer } from '../http/app.ts';
 import { openStorage } from '../storage/index.ts';
 import { adminCommands } from './admin.ts';
+import { describeStorage } from './support.ts';
 
 const usage = `Usage: gatehouse <command> [options]
 
@@ -40,9 +41,10 @@ export function configFrom(args: string[]): { config: GatehouseConfig; rest: str
   return { config: loadConfigFile(file), rest };
 }
 
-function printBanner(config: GatehouseConfig, showCredentials: boolean): void {
+function printBanner(config: GatehouseConfig, address: string, showCredentials: boolean): void {
   const lines = [
-    `Gatehouse is listening. Issuer: ${config.issuer}`,
+    // The bound address matters when the port is 0 (chosen by the system), as in the multi-node tests.
+    `Gatehouse is listening on ${address}. Issuer: ${config.issuer}`,
     `Discovery: ${config.issuer}/.well-known/openid-configuration`,
     'Clients:',
   ];
@@ -66,8 +68,8 @@ function printBanner(config: GatehouseConfig, showCredentials: boolean): void {
 async function serve(args: string[]): Promise<void> {
   const { config } = configFrom(args);
   const server = await buildServer(config);
-  await server.listen();
-  printBanner(config, args.includes('--show-demo-credentials'));
+  const address = await server.listen();
+  printBanner(config, address, args.includes('--show-demo-credentials'));
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
@@ -86,7 +88,7 @@ async function migrate(args: string[]): Promise<void> {
   const { config } = configFrom(args);
   const storage = await openStorage(config.storage);
   await storage.close();
-  process.stdout.write(`Database at ${config.storage.path} is up to date.\n`);
+  process.stdout.write(`Database ${describeStorage(config)} is up to date.\n`);
 }
 
 export async function main(argv: string[]): Promise<number> {

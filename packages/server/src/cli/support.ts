@@ -52,7 +52,7 @@ export function loadConfig(file: string | undefined): GatehouseConfig {
  * made there would vanish when the command exits.
  */
 export async function openAdminStorage(config: GatehouseConfig): Promise<Storage> {
-  if (config.storage.path === ':memory:') {
+  if (config.storage.type === 'sqlite' && config.storage.path === ':memory:') {
     throw new ConfigError(
       'config storage.path is ":memory:"; admin commands need the database file the server uses',
     );
@@ -60,7 +60,20 @@ export async function openAdminStorage(config: GatehouseConfig): Promise<Storage
   try {
     return await openStorage(config.storage);
   } catch (error) {
-    throw new ConfigError(`cannot open the database ${config.storage.path}: ${(error as Error).message}`);
+    throw new ConfigError(`cannot open the database ${describeStorage(config)}: ${(error as Error).message}`);
+  }
+}
+
+/** Where the store is, for messages: the SQLite path, or the PostgreSQL host, database and schema. */
+export function describeStorage(config: GatehouseConfig): string {
+  const storage = config.storage;
+  if (storage.type === 'sqlite') return `at ${storage.path}`;
+  try {
+    // Never the URL itself: it may carry a password.
+    const url = new URL(storage.url);
+    return `PostgreSQL ${url.host}${url.pathname} (schema ${storage.schema})`;
+  } catch {
+    return `PostgreSQL (schema ${storage.schema})`;
   }
 }
 

@@ -57,13 +57,29 @@ function describeIssues(error: z.ZodError): string {
     .join('\n');
 }
 
+/**
+ * `DATABASE_URL` (the variable hosting platforms set) selects PostgreSQL at that URL, whatever storage the
+ * file names; the file's schema and pool settings still apply.
+ */
+function applyDatabaseUrl(config: unknown, env: NodeJS.ProcessEnv): unknown {
+  const url = env.DATABASE_URL;
+  if (url === undefined || url === '' || config === null || typeof config !== 'object') return config;
+  const { storage } = config as { storage?: unknown };
+  const {
+    type: _type,
+    path: _path,
+    ...rest
+  } = storage !== null && typeof storage === 'object' ? (storage as Record<string, unknown>) : {};
+  return { ...config, storage: { ...rest, type: 'postgres', url } };
+}
+
 /** Validates an already-parsed config object (used by tests and by the file loader). */
 export function parseConfig(
   raw: unknown,
   env: NodeJS.ProcessEnv = process.env,
   baseDir = process.cwd(),
 ): GatehouseConfig {
-  const result = configSchema.safeParse(interpolate(raw, env, ''));
+  const result = configSchema.safeParse(applyDatabaseUrl(interpolate(raw, env, ''), env));
   if (!result.success) throw new ConfigError(describeIssues(result.error));
   const config = result.data;
   config.clients.forEach((client, index) => {
@@ -78,7 +94,11 @@ export function parseConfig(
       });
     }
   });
-  if (config.storage.path !== ':memory:' && !isAbsolute(config.storage.path)) {
+  if (
+    config.storage.type === 'sqlite' &&
+    config.storage.path !== ':memory:' &&
+    !isAbsolute(config.storage.path)
+  ) {
     config.storage.path = resolve(baseDir, config.storage.path);
   }
   return config;

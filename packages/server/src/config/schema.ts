@@ -124,6 +124,44 @@ const clientSchema = z
     }
   });
 
+const sqliteStorageSchema = z.strictObject({
+  type: z.literal('sqlite'),
+  /** Path of the SQLite file, relative to the config file; `:memory:` for a throwaway store. */
+  path: z.string().min(1).default('data/gatehouse.db'),
+});
+
+const postgresStorageSchema = z.strictObject({
+  type: z.literal('postgres'),
+  /** Connection URL (`postgres://user:password@host:port/database`); `DATABASE_URL` sets it too (load.ts). */
+  url: z.string().regex(/^postgres(ql)?:\/\/[^\s]+$/, 'must be a postgres:// or postgresql:// URL'),
+  /** Schema holding Gatehouse's tables, created when missing. */
+  schema: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case identifier (a-z 0-9 _)')
+    .default('public'),
+  pool: z
+    .strictObject({
+      /** Most connections one node opens. */
+      max: z.number().int().min(1).max(1000).default(10),
+      /** Seconds an idle connection is kept open. */
+      idleTimeout: seconds(1, 3600).default(30),
+      /** Seconds a request waits for a connection before it fails. */
+      connectionTimeout: seconds(1, 60).default(5),
+    })
+    .prefault({}),
+});
+
+/** SQLite (the default, one file) or PostgreSQL (several nodes); `type` may be left out for SQLite. */
+const storageSchema = z
+  .preprocess(
+    (value) =>
+      value !== null && typeof value === 'object' && !('type' in value)
+        ? { ...value, type: 'sqlite' }
+        : value,
+    z.discriminatedUnion('type', [sqliteStorageSchema, postgresStorageSchema]),
+  )
+  .prefault({});
+
 const userSchema = z.strictObject({
   username: z.string().min(1),
   /** Plain password for demo users declared in the file; hashed with argon2id when seeded. */
@@ -160,13 +198,22 @@ export const configSchema = z
         bodyLimit: z.number().int().min(1024).max(1048576).default(65536),
       })
       .prefault({}),
-    storage: z
+    storage: storageSchema,
+    /**
+     * Redis shared by every node for rate-limit counters and the jti replay cache (DPoP proofs, client
+     * assertions). Without it both live in memory: right for one node, wrong for several (a replay sent to
+     * another node would pass, and each node would allow the whole limit).
+     */
+    redis: z
       .strictObject({
-        type: z.literal('sqlite').default('sqlite'),
-        /** Path of the SQLite file, relative to the config file; `:memory:` for a throwaway store. */
-        path: z.string().min(1).default('data/gatehouse.db'),
+        url: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL'),
+        /** Prefix of every key Gatehouse writes, so one Redis can serve several deployments. */
+        keyPrefix: z
+          .string()
+          .regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 : _ . -')
+          .default('gatehouse:'),
       })
-      .prefault({}),
+      .optional(),
     keys: z
       .strictObject({
         algorithm: z.enum(signingAlgorithms).default('ES256'),

@@ -74,7 +74,7 @@ export function deviceAuthorizationEndpoint(ctx: ServerContext) {
         throw error;
       },
     );
-    ctx.rateLimits.consume('deviceAuthorizationPerClient', client.clientId);
+    await ctx.rateLimits.hit('deviceAuthorizationPerClient', client.clientId);
     if (!client.grantTypes.includes(deviceCodeGrantType)) {
       throw new OAuthError('unauthorized_client', 'the client is not registered for the device_code grant');
     }

@@ -138,18 +138,19 @@ function failureKeys(signedIn: SignedIn): string[] {
   ];
 }
 
-function lockedFor(ctx: ServerContext, signedIn: SignedIn): number {
-  return Math.max(...failureKeys(signedIn).map((key) => ctx.rateLimits.lockedFor(key)));
+async function lockedFor(ctx: ServerContext, signedIn: SignedIn): Promise<number> {
+  const locks = await Promise.all(failureKeys(signedIn).map((key) => ctx.rateLimits.lockedSeconds(key)));
+  return Math.max(...locks);
 }
 
-function renderCodeEntry(
+async function renderCodeEntry(
   ctx: ServerContext,
   reply: FastifyReply,
   signedIn: SignedIn,
   userCode: string | undefined,
   error?: { message: string; status: number; retryAfter?: number },
-): void {
-  const locked = lockedFor(ctx, signedIn);
+): Promise<void> {
+  const locked = await lockedFor(ctx, signedIn);
   send(
     reply,
     locked > 0 ? 429 : (error?.status ?? 200),
@@ -203,17 +204,17 @@ async function lookUpCode(
   typed: string | undefined,
 ): Promise<DeviceCode | undefined> {
   const kept = keptCode(typed);
-  const locked = lockedFor(ctx, signedIn);
+  const locked = await lockedFor(ctx, signedIn);
   if (locked > 0) {
     ctx.audit('user_code_locked', { user_id: signedIn.session.userId, retry_after: locked });
-    renderCodeEntry(ctx, reply, signedIn, kept);
+    await renderCodeEntry(ctx, reply, signedIn, kept);
     return undefined;
   }
   try {
-    ctx.rateLimits.consume('userCodePerIp', request.ip);
+    await ctx.rateLimits.hit('userCodePerIp', request.ip);
   } catch (error) {
     if (!(error instanceof OAuthError) || error.status !== 429) throw error;
-    renderCodeEntry(ctx, reply, signedIn, kept, {
+    await renderCodeEntry(ctx, reply, signedIn, kept, {
       message: `Too many codes were entered from your network. Try again in ${error.retryAfter ?? 60} seconds.`,
       status: 429,
       retryAfter: error.retryAfter,
@@ -221,7 +222,7 @@ async function lookUpCode(
     return undefined;
   }
   if (typed === undefined) {
-    renderCodeEntry(ctx, reply, signedIn, undefined, {
+    await renderCodeEntry(ctx, reply, signedIn, undefined, {
       message: 'Enter the code shown on your device.',
       status: 400,
     });
@@ -235,10 +236,10 @@ async function lookUpCode(
   const { maxUserCodeFailures, codeTtl } = ctx.config.device;
   let failures = 0;
   for (const key of failureKeys(signedIn)) {
-    failures = Math.max(failures, ctx.rateLimits.recordFailure(key, maxUserCodeFailures - 1, codeTtl));
+    failures = Math.max(failures, await ctx.rateLimits.countFailure(key, maxUserCodeFailures - 1, codeTtl));
   }
   ctx.audit('user_code_failed', { user_id: signedIn.session.userId, failures });
-  renderCodeEntry(ctx, reply, signedIn, kept, {
+  await renderCodeEntry(ctx, reply, signedIn, kept, {
     message:
       'That code is not valid, or it has expired or was already used. Check the code on your device and try again.',
     status: 400,
@@ -268,7 +269,12 @@ export function deviceVerificationPage(ctx: ServerContext) {
       renderSignIn(ctx, reply, browserId, userCode, undefined);
       return;
     }
-    renderCodeEntry(ctx, reply, { browserId, session, username: await usernameOf(ctx, session) }, userCode);
+    await renderCodeEntry(
+      ctx,
+      reply,
+      { browserId, session, username: await usernameOf(ctx, session) },
+      userCode,
+    );
   };
 }
 
@@ -303,7 +309,7 @@ export function deviceCodeSubmit(ctx: ServerContext) {
     if (record === undefined) return;
     const client = await ctx.findClient(record.clientId);
     if (client === undefined) {
-      renderCodeEntry(ctx, reply, signedIn, undefined, {
+      await renderCodeEntry(ctx, reply, signedIn, undefined, {
         message: 'The application that showed this code is no longer registered.',
         status: 400,
       });
@@ -338,7 +344,7 @@ export function deviceDecisionSubmit(ctx: ServerContext) {
     if (record === undefined) return;
     const client = await ctx.findClient(record.clientId);
     if (client === undefined) {
-      renderCodeEntry(ctx, reply, signedIn, undefined, {
+      await renderCodeEntry(ctx, reply, signedIn, undefined, {
         message: 'The application that showed this code is no longer registered.',
         status: 400,
       });
@@ -373,7 +379,7 @@ export function deviceDecisionSubmit(ctx: ServerContext) {
       return approved;
     });
     if (!decided) {
-      renderCodeEntry(ctx, reply, signedIn, undefined, {
+      await renderCodeEntry(ctx, reply, signedIn, undefined, {
         message: 'That code has expired or was already used. Start again on your device.',
         status: 400,
       });

@@ -102,7 +102,7 @@ export function introspectEndpoint(ctx: ServerContext) {
     }
     const params = toParams((request.body as RawParams | undefined) ?? {});
     const caller = await authenticate(request, params);
-    ctx.rateLimits.consume('introspectPerCaller', caller.id);
+    await ctx.rateLimits.hit('introspectPerCaller', caller.id);
     const token = params.get('token');
     if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
     const description = (await describe(ctx, token, caller, params.get('token_type_hint'))) ?? {

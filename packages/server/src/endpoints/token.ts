@@ -31,7 +31,7 @@ export function tokenEndpoint(ctx: ServerContext) {
         throw error;
       },
     );
-    ctx.rateLimits.consume('tokenPerClient', client.clientId);
+    await ctx.rateLimits.hit('tokenPerClient', client.clientId);
     const grantType = params.get('grant_type');
     if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
     const handler = grantHandlers.get(grantType);

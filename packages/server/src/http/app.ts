@@ -19,9 +19,10 @@ import { SessionLogout } from '../logout/session-logout.ts';
 import { DpopNonces, DpopVerifier } from '../protocol/dpop.ts';
 import { parseUrlEncoded } from '../protocol/params.ts';
 import { PasswordHasher } from '../protocol/passwords.ts';
-import { MemoryReplayCache } from '../protocol/replay-cache.ts';
+import { MemoryReplayCache, RedisReplayCache } from '../protocol/replay-cache.ts';
 import { ScopeCatalog } from '../protocol/scopes.ts';
 import { openStorage } from '../storage/index.ts';
+import { connectRedis } from '../storage/redis.ts';
 import { applyConfiguredEntities } from '../storage/seed.ts';
 import { sweepExpired } from '../storage/sweep.ts';
 import { createAudit, withRequestLogger } from './audit.ts';
@@ -29,7 +30,7 @@ import { CorsPolicy } from './cors.ts';
 import { makeErrorHandler } from './error-handler.ts';
 import { loggerOptions } from './logging.ts';
 import { Metrics } from './metrics.ts';
-import { RateLimiter } from './rate-limit.ts';
+import { RateLimiter, RedisRateLimitStore } from './rate-limit.ts';
 import { registerRoutes } from './routes.ts';
 
 /**
@@ -80,10 +81,14 @@ export async function buildServer(
   const now = options.clock ?? systemClock;
   const storage = await openStorage(config.storage);
   const passwords = new PasswordHasher(config.login.argon2);
-  const keys = new KeyStore(storage.signingKeys, keyStoreOptions(config));
+  const keys = new KeyStore(storage.signingKeys, keyStoreOptions(config), (work) =>
+    storage.exclusive('signing-keys', (repositories) => work(repositories.signingKeys)),
+  );
+  let redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
   try {
     await applyConfiguredEntities(storage, config, passwords, now());
     await keys.initialise(now());
+    if (config.redis !== undefined) redis = await connectRedis(config.redis.url);
   } catch (error) {
     await storage.close();
     throw error;
@@ -96,7 +101,8 @@ export async function buildServer(
     loggerOptions(config.logging.level),
     options.logStream ?? pino.destination({ dest: 1, sync: false, minLength: 4096 }),
   );
-  const replay = new MemoryReplayCache();
+  const replay =
+    redis && config.redis ? new RedisReplayCache(redis, config.redis.keyPrefix) : new MemoryReplayCache();
   const ctx = {
     config,
     issuer: config.issuer,
@@ -107,7 +113,12 @@ export async function buildServer(
     passwords,
     now,
     audit: createAudit(logger),
-    rateLimits: new RateLimiter(config.rateLimits, now),
+    // Shared counters and replay cache when Redis is configured (several nodes), memory otherwise.
+    rateLimits: new RateLimiter(
+      config.rateLimits,
+      now,
+      redis && config.redis && new RedisRateLimitStore(redis, config.redis.keyPrefix),
+    ),
     replay,
     dpop: new DpopVerifier({
       algorithms: config.dpop.algorithms,
@@ -145,15 +156,14 @@ export async function buildServer(
   );
   app.addHook('onRequest', (request, _reply, done) => {
     const rule = request.routeOptions.config?.ipRateLimit;
-    if (rule !== undefined) {
-      try {
-        ctx.rateLimits.consume(rule, request.ip);
-      } catch (error) {
-        done(error as Error);
-        return;
-      }
+    if (rule === undefined) {
+      withRequestLogger(request.log, done);
+      return;
     }
-    withRequestLogger(request.log, done);
+    ctx.rateLimits.hit(rule, request.ip).then(
+      () => withRequestLogger(request.log, done),
+      (error: unknown) => done(error as Error),
+    );
   });
   app.setErrorHandler(makeErrorHandler(config.issuer, config.dpop.algorithms));
   app.setNotFoundHandler((_request, reply) => {
@@ -186,6 +196,7 @@ export async function buildServer(
       clearInterval(sweepTimer);
       await app.close();
       await storage.close();
+      redis?.disconnect();
       logger.flush();
     },
   };

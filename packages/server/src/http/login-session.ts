@@ -36,7 +36,7 @@ export async function checkPassword(
     return { error: 'Enter your username and password.', status: 401 };
   }
   const throttleKey = `login:${username.toLowerCase()}`;
-  const locked = ctx.rateLimits.lockedFor(throttleKey);
+  const locked = await ctx.rateLimits.lockedSeconds(throttleKey);
   if (locked > 0) {
     ctx.audit('login_throttled', { client_id: clientId, retry_after: locked });
     return { error: `Too many failed sign-in attempts. Try again in ${locked} seconds.`, status: 429 };
@@ -45,11 +45,11 @@ export async function checkPassword(
   const valid = await ctx.passwords.verify(user?.passwordHash, password);
   if (!valid || user === undefined) {
     const { loginFreeFailures, loginMaxDelay } = ctx.config.rateLimits;
-    const failures = ctx.rateLimits.recordFailure(throttleKey, loginFreeFailures, loginMaxDelay);
+    const failures = await ctx.rateLimits.countFailure(throttleKey, loginFreeFailures, loginMaxDelay);
     ctx.audit('login_failed', { client_id: clientId, failures });
     return { error: 'The username or password is incorrect.', status: 401 };
   }
-  ctx.rateLimits.clearFailures(throttleKey);
+  await ctx.rateLimits.forgetFailures(throttleKey);
   return { user };
 }
 

@@ -1,14 +1,24 @@
 /**
- * Rate limits and abuse counters, in memory (one node; a Redis store comes with the multi-node work).
+ * Rate limits and abuse counters, in memory (one node, the default) or in Redis (several nodes share the
+ * counts, so the sum of what all nodes allow respects the limit).
  *
- * Limits are fixed windows per (rule, key): an IP, a client id, an introspection caller. A request over
- * the limit is refused with 429 and Retry-After. Failed logins are counted per username: after
- * `loginFreeFailures` failures each further failure locks the username for a delay that doubles, up to
- * `loginMaxDelay`; a success clears the count. Times come from the server clock, so tests can move them.
+ * Limits are fixed windows per (rule, key): an IP, a client id, an introspection caller. A window starts
+ * at its first request and lasts `window` seconds; a request over the limit is refused with 429 and
+ * Retry-After. Failed logins are counted per username: after `loginFreeFailures` failures each further
+ * failure locks the username for a delay that doubles, up to `loginMaxDelay`; a success clears the count.
+ *
+ * Times come from the server clock in both stores (so tests can move them, and Redis holds the window's
+ * reset time rather than relying on its own TTL clock). Redis does each update in one Lua script, which
+ * Redis runs atomically: two nodes counting the same key at once can never both see the same count. Redis
+ * keys also carry a TTL so they disappear on their own. The methods are asynchronous for Redis; with the
+ * memory store they do no I/O. If Redis cannot be reached the request gets 503 temporarily_unavailable
+ * (failing closed: an outage must not switch the limits off).
  */
+import type { Redis } from 'ioredis';
 import type { GatehouseConfig } from '../config/schema.ts';
 import type { Clock } from '../context.ts';
 import { OAuthError } from '../protocol/errors.ts';
+import { redisCall } from '../storage/redis.ts';
 
 type Limits = GatehouseConfig['rateLimits'];
 export type RateLimitRule = {
@@ -26,23 +36,29 @@ interface Failures {
   forgetAt: number;
 }
 
+/** Where the counts live. Every method is given the server's time. */
+export interface RateLimitStore {
+  /** Counts one request for `id`; the window (re)starts when it is over. */
+  increment(id: string, window: number, now: number): Window | Promise<Window>;
+  /** When the key's failure lock ends (0 when there is none). */
+  lockedUntil(key: string): number | Promise<number>;
+  /** Counts a failure and returns the count (see RateLimiter.countFailure). */
+  recordFailure(key: string, freeFailures: number, maxDelay: number, now: number): number | Promise<number>;
+  clearFailures(key: string): void | Promise<void>;
+}
+
+/** Lock after `count` failures: none for the free ones, then 1 s, 2 s, 4 s, ... up to `maxDelay`. */
+function lockDelay(count: number, freeFailures: number, maxDelay: number): number {
+  return count > freeFailures ? Math.min(maxDelay, 2 ** Math.min(30, count - freeFailures - 1)) : 0;
+}
+
 const maxEntries = 100_000;
 
-export class RateLimiter {
+export class MemoryRateLimitStore implements RateLimitStore {
   private readonly windows = new Map<string, Window>();
   private readonly failures = new Map<string, Failures>();
 
-  constructor(
-    private readonly limits: Limits,
-    private readonly now: Clock,
-  ) {}
-
-  /** Counts one request for `key` under `rule`; throws a 429 OAuthError when the limit is exceeded. */
-  consume(rule: RateLimitRule, key: string): void {
-    if (!this.limits.enabled) return;
-    const { limit, window } = this.limits[rule];
-    const now = this.now();
-    const id = `${rule}\u0000${key}`;
+  increment(id: string, window: number, now: number): Window {
     let entry = this.windows.get(id);
     if (entry === undefined || entry.resetAt <= now) {
       if (this.windows.size >= maxEntries) this.prune(now);
@@ -50,27 +66,14 @@ export class RateLimiter {
       this.windows.set(id, entry);
     }
     entry.count += 1;
-    if (entry.count > limit) {
-      throw new OAuthError('temporarily_unavailable', 'too many requests; try again later', {
-        status: 429,
-        retryAfter: Math.max(1, entry.resetAt - now),
-      });
-    }
+    return entry;
   }
 
-  /** Seconds the key is still locked after repeated failures (0 when it is not). */
-  lockedFor(key: string): number {
-    const entry = this.failures.get(key);
-    return entry === undefined ? 0 : Math.max(0, entry.lockedUntil - this.now());
+  lockedUntil(key: string): number {
+    return this.failures.get(key)?.lockedUntil ?? 0;
   }
 
-  /**
-   * Records a failure for `key`. After `freeFailures`, each failure locks the key for a delay that doubles
-   * (1 s, 2 s, 4 s, ...) up to `maxDelay`. Counts are forgotten `maxDelay` seconds after the last failure.
-   */
-  recordFailure(key: string, freeFailures: number, maxDelay: number): number {
-    if (!this.limits.enabled) return 0;
-    const now = this.now();
+  recordFailure(key: string, freeFailures: number, maxDelay: number, now: number): number {
     if (this.failures.size >= maxEntries) this.prune(now);
     const previous = this.failures.get(key);
     // A count past its forget time starts over (as documented above), whether or not pruning has run.
@@ -80,9 +83,8 @@ export class RateLimiter {
         : { count: 0, lockedUntil: 0, forgetAt: 0 };
     entry.count += 1;
     entry.forgetAt = now + maxDelay;
-    if (entry.count > freeFailures) {
-      entry.lockedUntil = now + Math.min(maxDelay, 2 ** Math.min(30, entry.count - freeFailures - 1));
-    }
+    const delay = lockDelay(entry.count, freeFailures, maxDelay);
+    if (delay > 0) entry.lockedUntil = now + delay;
     this.failures.set(key, entry);
     return entry.count;
   }
@@ -98,5 +100,106 @@ export class RateLimiter {
     // Still full (a flood of distinct keys): start over rather than grow without bound.
     if (this.windows.size >= maxEntries) this.windows.clear();
     if (this.failures.size >= maxEntries) this.failures.clear();
+  }
+}
+
+// KEYS[1] window hash; ARGV now, window. Returns { count, resetAt }.
+const incrementScript = `
+local resetAt = tonumber(redis.call('HGET', KEYS[1], 'r') or '0')
+local now = tonumber(ARGV[1])
+if resetAt <= now then
+  resetAt = now + tonumber(ARGV[2])
+  redis.call('HSET', KEYS[1], 'c', 0, 'r', resetAt)
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]) + 1)
+end
+return { redis.call('HINCRBY', KEYS[1], 'c', 1), resetAt }`;
+
+// KEYS[1] failure hash; ARGV now, freeFailures, maxDelay. Same rules as MemoryRateLimitStore.recordFailure.
+const failureScript = `
+local now = tonumber(ARGV[1])
+local free = tonumber(ARGV[2])
+local maxDelay = tonumber(ARGV[3])
+local count = tonumber(redis.call('HGET', KEYS[1], 'c') or '0')
+local forgetAt = tonumber(redis.call('HGET', KEYS[1], 'f') or '0')
+local lockedUntil = tonumber(redis.call('HGET', KEYS[1], 'l') or '0')
+if not (forgetAt > now or lockedUntil > now) then
+  count = 0
+  lockedUntil = 0
+end
+count = count + 1
+if count > free then
+  lockedUntil = now + math.min(maxDelay, 2 ^ math.min(30, count - free - 1))
+end
+redis.call('HSET', KEYS[1], 'c', count, 'f', now + maxDelay, 'l', lockedUntil)
+redis.call('EXPIRE', KEYS[1], maxDelay + 1)
+return count`;
+
+export class RedisRateLimitStore implements RateLimitStore {
+  constructor(
+    private readonly redis: Redis,
+    /** Prefix of this deployment's keys (config redis.keyPrefix). */
+    private readonly prefix: string,
+  ) {}
+
+  async increment(id: string, window: number, now: number): Promise<Window> {
+    const [count, resetAt] = (await redisCall(() =>
+      this.redis.eval(incrementScript, 1, `${this.prefix}rl:${id}`, now, window),
+    )) as [number, number];
+    return { count, resetAt };
+  }
+
+  async lockedUntil(key: string): Promise<number> {
+    const value = await redisCall(() => this.redis.hget(`${this.prefix}lf:${key}`, 'l'));
+    return value === null ? 0 : Number(value);
+  }
+
+  async recordFailure(key: string, freeFailures: number, maxDelay: number, now: number): Promise<number> {
+    return (await redisCall(() =>
+      this.redis.eval(failureScript, 1, `${this.prefix}lf:${key}`, now, freeFailures, maxDelay),
+    )) as number;
+  }
+
+  async clearFailures(key: string): Promise<void> {
+    await redisCall(() => this.redis.del(`${this.prefix}lf:${key}`));
+  }
+}
+
+export class RateLimiter {
+  constructor(
+    private readonly limits: Limits,
+    private readonly now: Clock,
+    private readonly store: RateLimitStore = new MemoryRateLimitStore(),
+  ) {}
+
+  /** Counts one request for `key` under `rule`; throws a 429 OAuthError when the limit is exceeded. */
+  async hit(rule: RateLimitRule, key: string): Promise<void> {
+    if (!this.limits.enabled) return;
+    const { limit, window } = this.limits[rule];
+    const now = this.now();
+    const entry = await this.store.increment(`${rule}\u0000${key}`, window, now);
+    if (entry.count > limit) {
+      throw new OAuthError('temporarily_unavailable', 'too many requests; try again later', {
+        status: 429,
+        retryAfter: Math.max(1, entry.resetAt - now),
+      });
+    }
+  }
+
+  /** Seconds the key is still locked after repeated failures (0 when it is not). */
+  async lockedSeconds(key: string): Promise<number> {
+    return Math.max(0, (await this.store.lockedUntil(key)) - this.now());
+  }
+
+  /**
+   * Records a failure for `key`. After `freeFailures`, each failure locks the key for a delay that doubles
+   * (1 s, 2 s, 4 s, ...) up to `maxDelay`. Counts are forgotten `maxDelay` seconds after the last failure.
+   */
+  async countFailure(key: string, freeFailures: number, maxDelay: number): Promise<number> {
+    if (!this.limits.enabled) return 0;
+    return this.store.recordFailure(key, freeFailures, maxDelay, this.now());
+  }
+
+  async forgetFailures(key: string): Promise<void> {
+    await this.store.clearFailures(key);
   }
 }

@@ -79,15 +79,26 @@ export class KeyStore {
   constructor(
     private readonly repository: SigningKeyRepository,
     private readonly options: KeyStoreOptions,
+    /**
+     * Runs `work` so no other process runs it at the same time (storage.exclusive): nodes starting together
+     * on an empty store must agree on one first key, or each would sign with a key the others do not publish.
+     */
+    private readonly exclusive: <T>(work: (repository: SigningKeyRepository) => Promise<T>) => Promise<T> = (
+      work,
+    ) => work(repository),
   ) {}
 
   /** Loads the key set, creating a first key when no key of the configured algorithm can sign. */
   async initialise(now: number): Promise<void> {
     await this.reload(now);
-    if (this.currentRecord(now) === undefined) {
-      await this.repository.create(await generateSigningKey(this.options.algorithm, now, now));
-      await this.reload(now);
-    }
+    if (this.currentRecord(now) !== undefined) return;
+    await this.exclusive(async (repository) => {
+      // Checked again under the lock: another node may have created it meanwhile.
+      this.records = await repository.listPublished(now);
+      if (this.currentRecord(now) === undefined)
+        await repository.create(await generateSigningKey(this.options.algorithm, now, now));
+    });
+    await this.reload(now);
   }
 
   async reload(now: number): Promise<void> {

@@ -8,6 +8,9 @@
  * the cache refuses to grow past `maxEntries`: when full it answers false (treat as replay, the stricter
  * choice) rather than forgetting ids that are still inside their window.
  */
+import type { Redis } from 'ioredis';
+import { redisCall } from '../storage/redis.ts';
+
 export interface ReplayCache {
   /** True when `key` was not seen before (and is now recorded until `expiresAt`, seconds since epoch). */
   firstUse(key: string, expiresAt: number, now: number): Promise<boolean>;
@@ -38,5 +41,27 @@ export class MemoryReplayCache implements ReplayCache {
   #sweep(now: number): void {
     for (const [key, expiresAt] of this.#entries) if (expiresAt <= now) this.#entries.delete(key);
     this.#nextSweep = now + 10;
+  }
+}
+
+/**
+ * The shared cache for several nodes: one `SET key 1 NX EX seconds` per check, which Redis runs
+ * atomically, so of two nodes seeing the same jti at once exactly one is told "first use". The key lives
+ * as long as the proof or assertion has left (at least one second; relative, so Redis's clock does not
+ * matter). When Redis is unreachable the request is refused (503), never treated as a first use.
+ */
+export class RedisReplayCache implements ReplayCache {
+  constructor(
+    private readonly redis: Pick<Redis, 'set'>,
+    /** Prefix of this deployment's keys (config redis.keyPrefix). */
+    private readonly prefix: string,
+  ) {}
+
+  async firstUse(key: string, expiresAt: number, now: number): Promise<boolean> {
+    const seconds = Math.max(1, Math.ceil(expiresAt - now));
+    const answer = await redisCall(() =>
+      this.redis.set(`${this.prefix}jti:${key}`, '1', 'EX', seconds, 'NX'),
+    );
+    return answer === 'OK';
   }
 }

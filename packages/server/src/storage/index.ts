@@ -1,19 +1,33 @@
 /**
- * Opens the store: Kysely over better-sqlite3 in WAL mode (the embedded default), migrated to the latest
- * schema, with one repository per concept. `transaction` gives the same repositories bound to one
- * database transaction, for changes that must land together or not at all.
+ * Opens the store: Kysely over better-sqlite3 in WAL mode (the embedded default) or over a PostgreSQL pool
+ * (several nodes on one database, postgres.ts), migrated to the latest schema, with one repository per
+ * concept. `transaction` gives the same repositories bound to one database transaction, for changes that
+ * must land together or not at all.
+ *
+ * Several server processes may share one SQLite file too: WAL lets readers run beside the one writer, the
+ * busy timeout makes a writer wait for the lock instead of failing, and every single-use statement starts
+ * with its write, so it queues for the lock rather than upgrading a stale read snapshot.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import { migrateToLatest } from './migrations.ts';
+import {
+  ChangeCounters,
+  type ChangeTopic,
+  connectPostgres,
+  type PostgresOptions,
+  withSetupLock,
+} from './postgres.ts';
 import {
   AccessTokenRepository,
   AuthorizationCodeRepository,
+  type ChangeListener,
   type Client,
   ClientRepository,
   ConsentRepository,
+  type Db,
   DeviceCodeRepository,
   GrantRepository,
   InteractionRepository,
@@ -44,17 +58,24 @@ export interface Repositories {
 
 export interface Storage extends Repositories {
   db: Kysely<Database>;
+  dialect: 'sqlite' | 'postgres';
   /** `clients.find` through an in-process cache that never serves a client changed since (see below). */
   findClient(clientId: string): Promise<Client | undefined>;
   /** True when an access token's jti, or the grant it came from, was revoked (in-memory view, see below). */
   isAccessTokenRevoked(jti: string, grantId: string | undefined, now: number): Promise<boolean>;
   transaction<T>(work: (repositories: Repositories) => Promise<T>): Promise<T>;
+  /**
+   * A transaction that no other process runs at the same time under the same `name` (a PostgreSQL advisory
+   * lock; SQLite's single writer lock), for jobs exactly one node may do, such as creating the first
+   * signing key or rotating keys on schedule.
+   */
+  exclusive<T>(name: string, work: (repositories: Repositories) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
 interface ChangeListeners {
-  clients: () => void;
-  revocations: () => void;
+  clients: ChangeListener;
+  revocations: ChangeListener;
 }
 
 function repositoriesFor(db: Kysely<Database>, changed: ChangeListeners): Repositories {
@@ -75,10 +96,7 @@ function repositoriesFor(db: Kysely<Database>, changed: ChangeListeners): Reposi
   };
 }
 
-export interface StorageOptions {
-  type: 'sqlite';
-  path: string;
-}
+export type StorageOptions = { type: 'sqlite'; path: string } | PostgresOptions;
 
 /**
  * Kysely's SQLite driver prepares every query anew; preparing costs more than running a point query.
@@ -106,20 +124,20 @@ function cachePreparedStatements(sqlite: SqliteDatabase.Database, limit = 256): 
  * such as the `gatehouse client` CLI or another server process, commits) is checked on every lookup and
  * clears it too. Unknown ids are not cached, so random ids cannot fill memory.
  */
+type VersionSource = () => number | Promise<number>;
+
 class ClientCache {
   private readonly entries = new Map<string, Client>();
-  private version: number;
+  private version: number | undefined;
 
-  constructor(private readonly dataVersion: () => number) {
-    this.version = dataVersion();
-  }
+  constructor(private readonly dataVersion: VersionSource) {}
 
   readonly clear = (): void => {
     this.entries.clear();
   };
 
   async get(clientId: string, load: () => Promise<Client | undefined>): Promise<Client | undefined> {
-    const version = this.dataVersion();
+    const version = await this.dataVersion();
     if (version !== this.version) {
       this.version = version;
       this.entries.clear();
@@ -128,7 +146,7 @@ class ClientCache {
     if (cached !== undefined) return cached;
     const client = await load();
     // Only cache what was read while nothing changed, and keep the map bounded.
-    if (client !== undefined && this.version === this.dataVersion()) {
+    if (client !== undefined && this.version === (await this.dataVersion())) {
       if (this.entries.size >= 10_000) this.entries.clear();
       this.entries.set(clientId, client);
     }
@@ -140,8 +158,10 @@ class ClientCache {
  * Introspection and userinfo ask on every request whether a token was revoked; the answer comes from an
  * in-memory view of what can still revoke a live token (revoked jtis not yet expired, grants revoked
  * within the longest access-token lifetime plus a minute), so the hot path reads no row. The view is
- * reloaded after any local revocation and whenever SQLite's `data_version` shows another connection
- * committed, so it is never stale; it is also reloaded every minute to drop what has expired.
+ * reloaded after any local revocation and whenever SQLite's `data_version` (PostgreSQL: the revocations
+ * change counter, read per check) shows another connection committed, so it is never stale; it is also
+ * reloaded every minute to drop what has expired. The version is read before the reload, so a write that
+ * commits during a reload is picked up by the next check.
  */
 class RevocationView {
   private jtis = new Set<string>();
@@ -150,7 +170,7 @@ class RevocationView {
   private loadedAt = 0;
   private dirty = true;
 
-  constructor(private readonly dataVersion: () => number) {}
+  constructor(private readonly dataVersion: VersionSource) {}
 
   readonly invalidate = (): void => {
     this.dirty = true;
@@ -162,7 +182,7 @@ class RevocationView {
     now: number,
     load: (grantsSince: number) => Promise<{ jtis: string[]; grantIds: string[] }>,
   ): Promise<boolean> {
-    const version = this.dataVersion();
+    const version = await this.dataVersion();
     if (this.dirty || version !== this.version || now - this.loadedAt >= 60 || now < this.loadedAt) {
       this.dirty = false;
       this.version = version;
@@ -180,29 +200,120 @@ const maxAccessTokenLifetime = 900;
 
 /** Opens (creating when needed) and migrates the store. */
 export async function openStorage(options: StorageOptions): Promise<Storage> {
+  return options.type === 'postgres' ? openPostgres(options) : openSqlite(options);
+}
+
+async function openSqlite(options: { path: string }): Promise<Storage> {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
   const sqlite = new SqliteDatabase(options.path);
+  sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   cachePreparedStatements(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  await migrateToLatest(db as Kysely<unknown>);
+  // Processes opening one new file together must not migrate it twice: Kysely's migration lock is a no-op
+  // on SQLite (it assumes one connection), so the whole run holds the write lock from its first statement.
+  await beginImmediate(sqlite);
+  try {
+    await migrateToLatest(db as Kysely<unknown>, { inCallersTransaction: true });
+    sqlite.exec('COMMIT');
+  } catch (error) {
+    if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
+    sqlite.close();
+    throw error;
+  }
   const dataVersionStatement = sqlite.prepare('PRAGMA data_version').pluck();
   const dataVersion = () => dataVersionStatement.get() as number;
-  const clientCache = new ClientCache(dataVersion);
-  const revocationView = new RevocationView(dataVersion);
-  const listeners: ChangeListeners = { clients: clientCache.clear, revocations: revocationView.invalidate };
+  // The first write takes SQLite's one writer lock, held to the end of the transaction.
+  const lock = async (trx: Kysely<Database>) => {
+    await trx.updateTable('gatehouse_changes').set({ topic: 'lock' }).where('topic', '=', 'lock').execute();
+  };
+  return assemble(db, 'sqlite', dataVersion, dataVersion, lock);
+}
+
+/**
+ * BEGIN IMMEDIATE (the write lock at once), retried asynchronously while another connection holds it:
+ * the busy timeout waits synchronously, which would also stall a connection of this same process that
+ * holds the lock and needs the event loop to finish.
+ */
+async function beginImmediate(sqlite: SqliteDatabase.Database, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  sqlite.pragma('busy_timeout = 0');
+  try {
+    for (;;) {
+      try {
+        sqlite.exec('BEGIN IMMEDIATE');
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 20));
+      }
+    }
+  } finally {
+    sqlite.pragma('busy_timeout = 5000');
+  }
+}
+
+async function openPostgres(options: PostgresOptions): Promise<Storage> {
+  const schema = options.schema ?? 'public';
+  const { db } = connectPostgres(options);
+  try {
+    await withSetupLock(options, () => migrateToLatest(db as Kysely<unknown>, { schema }));
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  const counters = new ChangeCounters(db);
+  const lock = async (trx: Kysely<Database>, name: string) => {
+    await sql`SELECT pg_advisory_xact_lock(hashtext(${`gatehouse/${name}`}))`.execute(trx);
+  };
+  return assemble(
+    db,
+    'postgres',
+    () => counters.version('clients'),
+    () => counters.version('revocations'),
+    lock,
+    (topic, trx) => ChangeCounters.bump(trx, topic),
+  );
+}
+
+function assemble(
+  db: Kysely<Database>,
+  dialect: Storage['dialect'],
+  clientsVersion: VersionSource,
+  revocationsVersion: VersionSource,
+  lock: (trx: Kysely<Database>, name: string) => Promise<void>,
+  announce?: (topic: ChangeTopic, trx: Db) => Promise<void>,
+): Storage {
+  const clientCache = new ClientCache(clientsVersion);
+  const revocationView = new RevocationView(revocationsVersion);
+  const listeners: ChangeListeners = {
+    clients: async (trx) => {
+      clientCache.clear();
+      await announce?.('clients', trx);
+    },
+    revocations: async (trx) => {
+      revocationView.invalidate();
+      await announce?.('revocations', trx);
+    },
+  };
   const repositories = repositoriesFor(db, listeners);
+  const transaction = <T>(work: (repositories: Repositories) => Promise<T>, lockName?: string) =>
+    db.transaction().execute(async (trx) => {
+      const bound = trx as unknown as Kysely<Database>;
+      if (lockName !== undefined) await lock(bound, lockName);
+      return work(repositoriesFor(bound, listeners));
+    });
   return {
     db,
+    dialect,
     ...repositories,
     findClient: (clientId) => clientCache.get(clientId, () => repositories.clients.find(clientId)),
     isAccessTokenRevoked: (jti, grantId, now) =>
       revocationView.isRevoked(jti, grantId, now, (since) => repositories.revocations.live(now, since)),
-    transaction: (work) =>
-      db.transaction().execute((trx) => work(repositoriesFor(trx as unknown as Kysely<Database>, listeners))),
+    transaction: (work) => transaction(work),
+    exclusive: (name, work) => transaction(work, name),
     close: () => db.destroy(),
   };
 }

@@ -204,19 +204,53 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /**
+   * Change counters for in-process caches on several nodes (storage/postgres.ts): one row per topic,
+   * bumped in the transaction of each write to that topic. Created on SQLite too (one migration set), where
+   * `PRAGMA data_version` does the same job for free and the rows are never bumped.
+   */
+  '0006_change_counters': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('gatehouse_changes')
+        .addColumn('topic', 'text', (c) => c.primaryKey())
+        .addColumn('version', 'bigint', (c) => c.notNull())
+        .execute();
+      await (db as Kysely<{ gatehouse_changes: { topic: string; version: number } }>)
+        .insertInto('gatehouse_changes')
+        .values([
+          { topic: 'clients', version: 0 },
+          { topic: 'revocations', version: 0 },
+        ])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = {
   getMigrations: async () => migrations,
 };
 
-/** Applies every pending migration; throws with the failing migration's name. */
-export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
+/**
+ * Applies every pending migration; throws with the failing migration's name. On PostgreSQL `schema` pins
+ * Kysely's bookkeeping tables to Gatehouse's schema (without it Kysely would take a same-named table in any
+ * schema for its own). Migrations were written on parallel branches, so their names need not arrive in
+ * order: a database that already ran a later-named one still gets an earlier-named newcomer.
+ * `inCallersTransaction` is for a caller that already holds a transaction (and the lock) around the run.
+ */
+export async function migrateToLatest(
+  db: Kysely<unknown>,
+  options: { schema?: string; inCallersTransaction?: boolean } = {},
+): Promise<string[]> {
+  const { schema, inCallersTransaction = false } = options;
   const migrator = new Migrator({
     db,
     provider,
     migrationTableName: 'gatehouse_migrations',
     migrationLockTableName: 'gatehouse_migrations_lock',
+    allowUnorderedMigrations: true,
+    ...(schema === undefined ? {} : { migrationTableSchema: schema }),
+    disableTransactions: inCallersTransaction,
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

@@ -4,12 +4,27 @@
  * Single use is decided by the database: consuming a code or rotating a refresh token is one conditional
  * UPDATE whose affected-row count says who won, so two requests (or two nodes) racing for the same
  * handle can never both succeed. Everything issued from one authorization carries its `grant_id`, and
- * revoking a grant kills the whole family.
+ * revoking a grant kills the whole family. The family dies in one transaction (the caller's, or its own),
+ * so no member survives a crash half way.
+ *
+ * The same code runs on SQLite and PostgreSQL: conditional UPDATEs and ON CONFLICT are standard on both,
+ * booleans are stored as 0/1 integers, lists as JSON text, times as integer seconds. Writes that caches
+ * elsewhere depend on (clients, revocations) call their change listener inside their transaction, which on
+ * PostgreSQL bumps a counter other nodes read (postgres.ts).
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.ts';
 
-type Db = Kysely<Database> | Transaction<Database>;
+export type Db = Kysely<Database> | Transaction<Database>;
+
+/** Announces a write to cached data; called inside the write's transaction (storage/index.ts). */
+export type ChangeListener = (db: Db) => void | Promise<void>;
+const unobserved: ChangeListener = () => {};
+
+/** Runs `work` in the caller's transaction, or in a new one. */
+function inTransaction<T>(db: Db, work: (db: Db) => Promise<T>): Promise<T> {
+  return db.isTransaction ? work(db) : db.transaction().execute(work);
+}
 
 export interface Client {
   clientId: string;
@@ -138,7 +153,7 @@ export class ClientRepository {
   /** `changed` is called after every write, so caches of clients (storage/index.ts) can drop their copies. */
   constructor(
     private readonly db: Db,
-    private readonly changed: () => void = () => {},
+    private readonly changed: ChangeListener = unobserved,
   ) {}
 
   private static fromRow(row: Database['clients']): Client {
@@ -196,27 +211,35 @@ export class ClientRepository {
       require_dpop: client.requireDpop ? 1 : 0,
       require_par: client.requirePushedAuthorizationRequests ? 1 : 0,
     };
-    await this.db
-      .insertInto('clients')
-      .values(row)
-      .onConflict((conflict) => conflict.column('client_id').doUpdateSet(row))
-      .execute();
-    this.changed();
+    await inTransaction(this.db, async (db) => {
+      await db
+        .insertInto('clients')
+        .values(row)
+        .onConflict((conflict) => conflict.column('client_id').doUpdateSet(row))
+        .execute();
+      await this.changed(db);
+    });
   }
 
   async updateSecretHash(clientId: string, secretHash: string): Promise<boolean> {
-    const result = await this.db
-      .updateTable('clients')
-      .set({ secret_hash: secretHash })
-      .where('client_id', '=', clientId)
-      .executeTakeFirst();
-    this.changed();
+    const result = await inTransaction(this.db, async (db) => {
+      const result = await db
+        .updateTable('clients')
+        .set({ secret_hash: secretHash })
+        .where('client_id', '=', clientId)
+        .executeTakeFirst();
+      await this.changed(db);
+      return result;
+    });
     return affected(result) === 1;
   }
 
   async remove(clientId: string): Promise<boolean> {
-    const result = await this.db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
-    this.changed();
+    const result = await inTransaction(this.db, async (db) => {
+      const result = await db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
+      await this.changed(db);
+      return result;
+    });
     return affected(result) === 1;
   }
 }
@@ -447,7 +470,7 @@ export class GrantRepository {
   /** `changed` is called after revocations, so the in-memory revocation view reloads. */
   constructor(
     private readonly db: Db,
-    private readonly changed: () => void = () => {},
+    private readonly changed: ChangeListener = unobserved,
   ) {}
 
   async create(grant: Grant): Promise<void> {
@@ -500,25 +523,27 @@ export class GrantRepository {
    * consumed in the same transaction, so no member of the family can be used afterwards.
    */
   async revoke(id: string, now: number): Promise<void> {
-    await this.db
-      .updateTable('grants')
-      .set({ revoked_at: now })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .execute();
-    await this.db
-      .updateTable('refresh_tokens')
-      .set({ consumed_at: now })
-      .where('grant_id', '=', id)
-      .where('consumed_at', 'is', null)
-      .execute();
-    await this.db
-      .updateTable('authorization_codes')
-      .set({ consumed_at: now })
-      .where('grant_id', '=', id)
-      .where('consumed_at', 'is', null)
-      .execute();
-    this.changed();
+    await inTransaction(this.db, async (db) => {
+      await db
+        .updateTable('grants')
+        .set({ revoked_at: now })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .execute();
+      await db
+        .updateTable('refresh_tokens')
+        .set({ consumed_at: now })
+        .where('grant_id', '=', id)
+        .where('consumed_at', 'is', null)
+        .execute();
+      await db
+        .updateTable('authorization_codes')
+        .set({ consumed_at: now })
+        .where('grant_id', '=', id)
+        .where('consumed_at', 'is', null)
+        .execute();
+      await this.changed(db);
+    });
   }
 
   /**
@@ -526,25 +551,27 @@ export class GrantRepository {
    * client registered again later under the same id must not inherit its predecessor's tokens.
    */
   async revokeAllForClient(clientId: string, now: number): Promise<void> {
-    await this.db
-      .updateTable('grants')
-      .set({ revoked_at: now })
-      .where('client_id', '=', clientId)
-      .where('revoked_at', 'is', null)
-      .execute();
-    await this.db
-      .updateTable('refresh_tokens')
-      .set({ consumed_at: now })
-      .where('client_id', '=', clientId)
-      .where('consumed_at', 'is', null)
-      .execute();
-    await this.db
-      .updateTable('authorization_codes')
-      .set({ consumed_at: now })
-      .where('client_id', '=', clientId)
-      .where('consumed_at', 'is', null)
-      .execute();
-    this.changed();
+    await inTransaction(this.db, async (db) => {
+      await db
+        .updateTable('grants')
+        .set({ revoked_at: now })
+        .where('client_id', '=', clientId)
+        .where('revoked_at', 'is', null)
+        .execute();
+      await db
+        .updateTable('refresh_tokens')
+        .set({ consumed_at: now })
+        .where('client_id', '=', clientId)
+        .where('consumed_at', 'is', null)
+        .execute();
+      await db
+        .updateTable('authorization_codes')
+        .set({ consumed_at: now })
+        .where('client_id', '=', clientId)
+        .where('consumed_at', 'is', null)
+        .execute();
+      await this.changed(db);
+    });
   }
 }
 
@@ -934,16 +961,18 @@ export class RevocationRepository {
   /** `changed` is called after every write, so the in-memory revocation view (storage/index.ts) reloads. */
   constructor(
     private readonly db: Db,
-    private readonly changed: () => void = () => {},
+    private readonly changed: ChangeListener = unobserved,
   ) {}
 
   async revokeJti(jti: string, expiresAt: number): Promise<void> {
-    await this.db
-      .insertInto('revoked_tokens')
-      .values({ jti, expires_at: expiresAt })
-      .onConflict((conflict) => conflict.column('jti').doNothing())
-      .execute();
-    this.changed();
+    await inTransaction(this.db, async (db) => {
+      await db
+        .insertInto('revoked_tokens')
+        .values({ jti, expires_at: expiresAt })
+        .onConflict((conflict) => conflict.column('jti').doNothing())
+        .execute();
+      await this.changed(db);
+    });
   }
 
   /**

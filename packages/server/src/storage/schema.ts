@@ -1,6 +1,7 @@
 /**
  * Table types for Kysely. Times are integer seconds since the epoch; lists and objects are JSON text.
- * The same shapes serve SQLite and (later) PostgreSQL: nothing here is dialect specific.
+ * The same shapes serve SQLite and PostgreSQL: nothing here is dialect specific (PostgreSQL's int8 columns
+ * are parsed as numbers by the pool, see postgres.ts).
  */
 import type { Generated } from 'kysely';
 
@@ -168,6 +169,12 @@ export interface RevokedTokensTable {
   expires_at: number;
 }
 
+/** One row per cached topic (`clients`, `revocations`), bumped with every write to it (postgres.ts). */
+export interface ChangesTable {
+  topic: string;
+  version: number;
+}
+
 export interface MigrationsTable {
   name: string;
   applied_at: number;
@@ -188,4 +195,5 @@ export interface Database {
   access_tokens: AccessTokensTable;
   revoked_tokens: RevokedTokensTable;
   pushed_authorization_requests: PushedAuthorizationRequestsTable;
+  gatehouse_changes: ChangesTable;
 }

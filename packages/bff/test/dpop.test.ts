@@ -1,0 +1,120 @@
+/**
+ * DPoP-bound tokens (RFC 9449) and pushed authorization requests (RFC 9126) through the BFF, against
+ * oidc-provider (a certified OpenID Provider that offers both; Gatehouse's own DPoP is another issue).
+ * The BFF signs in with PAR, receives `DPoP` tokens bound to its key, reads UserInfo with a proof, and the
+ * proxy sends each upstream call with `Authorization: DPoP` and a fresh proof whose `htm`, `htu` and
+ * `ath` the test verifies, bound (per the provider's introspection) to the BFF's key.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { dpopThumbprint, generateDPoPKey } from '@gatehouse/client';
+import express from 'express';
+import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, type JWK, jwtVerify } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type RunningProvider,
+  startProvider,
+  walkProvider,
+} from '../../client/test/support/oidc-provider.ts';
+import { bffMiddleware } from '../src/express.ts';
+import { type Bff, createBff } from '../src/index.ts';
+import { BffBrowser, freePort, startUpstream, type TestUpstream } from './support.ts';
+
+const clientSecret = 'bff-provider-secret-0123456789-abcdefghijkl';
+let provider: RunningProvider;
+let upstream: TestUpstream;
+let bff: Bff;
+let server: Server;
+let origin: string;
+const key = await generateDPoPKey();
+
+beforeAll(async () => {
+  const port = await freePort();
+  origin = `http://localhost:${port}`;
+  upstream = await startUpstream();
+  provider = await startProvider({
+    extraClients: [
+      {
+        client_id: 'bff',
+        client_secret: clientSecret,
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: [`${origin}/bff/callback`],
+        dpop_bound_access_tokens: true,
+      },
+    ],
+  });
+  bff = createBff({
+    issuer: provider.issuer,
+    clientId: 'bff',
+    clientAuthentication: { method: 'client_secret_basic', clientSecret },
+    baseUrl: origin,
+    secret: randomBytes(32).toString('base64url'),
+    scope: 'openid profile offline_access',
+    apis: { echo: { url: `${upstream.url}/base` } },
+    dpop: key,
+    sweepInterval: 0,
+  });
+  const app = express();
+  app.use(bffMiddleware(bff));
+  server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+});
+
+afterAll(async () => {
+  server?.closeAllConnections();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await bff?.close();
+  await upstream?.close();
+  await provider?.close();
+});
+
+describe('DPoP through the BFF (oidc-provider)', () => {
+  it('signs in with PAR, gets DPoP-bound tokens and sends a valid proof with every upstream call', async () => {
+    const browser = new BffBrowser(origin);
+    const pushes = provider.count('POST /request');
+    const login = await browser.fetch('/bff/login', { csrf: false });
+    expect(login.status).toBe(302);
+    expect(provider.count('POST /request') - pushes).toBe(1);
+    const authorize = new URL(login.headers.get('location')!);
+    expect([...authorize.searchParams.keys()].sort()).toEqual(['client_id', 'request_uri']);
+    const callback = await browser.fetch(await walkProvider(provider.issuer, authorize), { csrf: false });
+    expect(callback.status).toBe(302);
+
+    const user = await browser.fetch('/bff/user');
+    expect(user.status).toBe(200);
+    expect(await user.json()).toMatchObject({ sub: 'alice', claims: { name: 'Alice Smith' } });
+
+    for (const path of ['/bff/api/echo/items?x=1', '/bff/api/echo/other']) {
+      expect((await browser.fetch(path, { method: 'POST', body: 'hello' })).status).toBe(200);
+      const hit = upstream.hits.at(-1)!;
+      const authorization = String(hit.headers.authorization);
+      expect(authorization).toMatch(/^DPoP /);
+      const token = authorization.slice('DPoP '.length);
+      const proof = String(hit.headers.dpop);
+      expect(decodeProtectedHeader(proof).typ).toBe('dpop+jwt');
+      const { payload, protectedHeader } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt' });
+      expect(payload.htm).toBe('POST');
+      expect(payload.htu).toBe(`${upstream.url}/base${path.slice('/bff/api/echo'.length).split('?')[0]}`);
+      expect(payload.ath).toBe(createHash('sha256').update(token).digest('base64url'));
+      expect(payload.jti).toBeTypeOf('string');
+      const thumbprint = await calculateJwkThumbprint(protectedHeader.jwk as JWK);
+      expect(thumbprint).toBe(await dpopThumbprint(key));
+
+      const introspection = await fetch(`${provider.issuer}/token/introspection`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`bff:${clientSecret}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({ token }).toString(),
+      });
+      const body = (await introspection.json()) as { active: boolean; cnf?: { jkt: string } };
+      expect(body.active).toBe(true);
+      expect(body.cnf?.jkt).toBe(thumbprint);
+    }
+    const proofs = upstream.hits.slice(-2).map((hit) => String(hit.headers.dpop));
+    expect(proofs[0]).not.toBe(proofs[1]);
+  });
+});

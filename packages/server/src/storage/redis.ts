@@ -1,0 +1,44 @@
+/**
+ * The Redis connection shared by the rate limiter and the jti replay cache when several nodes run
+ * (config `redis`). Connected at start-up, so a wrong URL stops the server with a message instead of
+ * failing requests later. Commands fail fast while Redis is unreachable (no offline queue, one retry)
+ * and `redisCall` turns such a failure into 503 temporarily_unavailable: the stricter outcome (refusing
+ * the request) rather than skipping a rate limit or a replay check, and never a 500.
+ */
+import { Redis } from 'ioredis';
+import { OAuthError } from '../protocol/errors.ts';
+
+export async function connectRedis(url: string): Promise<Redis> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 5000,
+  });
+  // Connection errors are retried by ioredis and surface per command; an unhandled 'error' event would
+  // otherwise end the process.
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    throw new Error(`cannot connect to Redis: ${(error as Error).message}`);
+  }
+  return redis;
+}
+
+/** Runs a Redis command, answering 503 temporarily_unavailable when Redis cannot be reached. */
+export async function redisCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch {
+    throw new OAuthError(
+      'temporarily_unavailable',
+      'the service is temporarily unavailable; try again later',
+      {
+        status: 503,
+        retryAfter: 1,
+      },
+    );
+  }
+}

@@ -1,0 +1,387 @@
+/**
+ * Several server processes on one store, as behind a load balancer: three real `gatehouse serve`
+ * processes on loopback ports sharing PostgreSQL and Redis, and again three sharing one SQLite file (WAL,
+ * busy timeout; memory counters, so no shared rate limit there). Codes come from the real login and
+ * consent pages over HTTP on one node; the races then spread over all three.
+ *
+ * - 200 concurrent redemptions of one authorization code: exactly one success, every other answer
+ *   invalid_grant. The same for one refresh token, after which the family is revoked everywhere.
+ * - An approved device code polled by all three nodes at once yields tokens once.
+ * - Rate limits hold across nodes: the sum of what the three allow is the limit (Redis).
+ * - A node killed with SIGKILL in the middle of refresh rotations: afterwards no rotation is half written,
+ *   no refresh token was issued twice, and every token the clients received works exactly once.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256Base64Url } from '../src/protocol/secrets.ts';
+import { openStorage, type Storage, type StorageOptions } from '../src/storage/index.ts';
+import {
+  type BackendName,
+  backendNames,
+  dropRedisPrefix,
+  dropSchema,
+  postgresUrl,
+  redisUrl,
+  uniqueName,
+} from './backends.ts';
+import {
+  apiSecret,
+  basic,
+  codeRequest,
+  formOf,
+  password,
+  pkcePair,
+  testConfig,
+  webRedirect,
+  webSecret,
+} from './helpers.ts';
+import { FetchBrowser, freePort } from './interop-helpers.ts';
+
+const bin = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
+const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
+const revokeLimit = 25;
+
+/** One `gatehouse serve` process. */
+class Node {
+  private constructor(
+    readonly url: string,
+    private readonly child: ChildProcess,
+    private readonly exited: Promise<void>,
+  ) {}
+
+  static async start(configFile: string): Promise<Node> {
+    const child = spawn(process.execPath, [bin, 'serve', '--config', configFile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    let output = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`node did not start: ${output}`)), 45_000);
+      const read = (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /is listening on (http:\/\/[^\s]+?)\.? Issuer/.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      };
+      child.stdout!.on('data', read);
+      child.stderr!.on('data', read);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`node exited with ${code}: ${output}`));
+      });
+    });
+    return new Node(url, child, exited);
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    await this.exited;
+  }
+}
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+async function post(url: string, values: Record<string, string>, authorization?: string): Promise<Answer> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...(authorization ? { authorization } : {}),
+    },
+    body: new URLSearchParams(values).toString(),
+  });
+  // Revocation answers 200 with an empty body (RFC 7009 §2.2).
+  const text = await response.text();
+  return { status: response.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+}
+
+const web = basic('web-app', webSecret);
+
+function tally(answers: Answer[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const answer of answers) {
+    const key = answer.status === 200 ? 'ok' : `${answer.status} ${String(answer.body.error)}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
+describe.each(backendNames)('three server processes on %s', (backend: BackendName) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-nodes-'));
+  const schema = uniqueName('gh_nodes');
+  const keyPrefix = `${uniqueName('gh_nodes')}:`;
+  const storageOptions: StorageOptions =
+    backend === 'postgres'
+      ? { type: 'postgres', url: postgresUrl, schema, pool: { max: 8 } }
+      : { type: 'sqlite', path: join(dir, 'shared.db') };
+  const configFiles = new Map<number, string>();
+  let issuer: string;
+  let nodes: Node[] = [];
+  const started: Node[] = [];
+  let storage: Storage;
+  const browser = () => new FetchBrowser(issuer);
+  let signedIn: FetchBrowser;
+  /** Revocation requests sent before the rate-limit test: they count against the same per-IP limit. */
+  let revocationsSent = 0;
+
+  const startNode = async (port: number) => {
+    const node = await Node.start(configFiles.get(port)!);
+    started.push(node);
+    return node;
+  };
+
+  beforeAll(async () => {
+    const ports = await Promise.all([freePort(), freePort(), freePort()]);
+    issuer = `http://127.0.0.1:${ports[0]}`;
+    const base = testConfig();
+    const config = {
+      ...base,
+      issuer,
+      server: { host: '127.0.0.1', port: 0 },
+      storage: storageOptions,
+      ...(backend === 'postgres' ? { redis: { url: redisUrl, keyPrefix } } : {}),
+      logging: { level: 'silent' },
+      device: { interval: 1 },
+      rateLimits: {
+        tokenPerIp: { limit: 1_000_000, window: 60 },
+        tokenPerClient: { limit: 1_000_000, window: 60 },
+        introspectPerCaller: { limit: 1_000_000, window: 60 },
+        revokePerIp: { limit: revokeLimit, window: 3600 },
+      },
+      clients: [
+        ...(base.clients as Record<string, unknown>[]),
+        {
+          clientId: 'device-app',
+          name: 'TV Device',
+          tokenEndpointAuthMethod: 'none',
+          grantTypes: [deviceGrant, 'refresh_token'],
+          scopes: ['openid', 'offline_access', 'api1.read'],
+        },
+      ],
+    };
+    // One file per node: the same settings, each with its own port.
+    for (const port of ports) {
+      const file = join(dir, `node-${port}.json`);
+      writeFileSync(file, JSON.stringify({ ...config, server: { host: '127.0.0.1', port } }));
+      configFiles.set(port, file);
+    }
+    // All three start at once on an empty store: migrations, seeding and the first key must not collide.
+    nodes = await Promise.all(ports.map((port) => startNode(port)));
+    storage = await openStorage(storageOptions);
+    signedIn = browser();
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(started.map((node) => node.kill('SIGKILL')));
+    await storage?.close();
+    if (backend === 'postgres') {
+      await dropSchema(schema);
+      await dropRedisPrefix(keyPrefix);
+    }
+  });
+
+  /** A fresh authorization code for web-app, from the login (first time) and consent pages on node 1. */
+  async function freshCode(scope = 'openid offline_access orders.read') {
+    const pkce = pkcePair();
+    const { location } = await signedIn.walk(`${issuer}${codeRequest(pkce, { scope })}`);
+    const code = new URL(location).searchParams.get('code');
+    if (!code) throw new Error(`no code in ${location}`);
+    return { code, verifier: pkce.verifier };
+  }
+
+  const redeem = (node: Node, code: { code: string; verifier: string }) =>
+    post(
+      `${node.url}/token`,
+      {
+        grant_type: 'authorization_code',
+        code: code.code,
+        redirect_uri: webRedirect,
+        code_verifier: code.verifier,
+      },
+      web,
+    );
+
+  const refresh = (node: Node, token: string) =>
+    post(`${node.url}/token`, { grant_type: 'refresh_token', refresh_token: token }, web);
+
+  it('publishes one key set from every node', async () => {
+    const sets = await Promise.all(nodes.map(async (node) => (await fetch(`${node.url}/jwks`)).json()));
+    expect(sets[0]).toEqual(sets[1]);
+    expect(sets[0]).toEqual(sets[2]);
+    expect((sets[0] as { keys: unknown[] }).keys).toHaveLength(1);
+  });
+
+  it('redeems one code 200 times at once across the nodes: exactly one success', async () => {
+    const code = await freshCode();
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, (_, index) => redeem(nodes[index % 3]!, code)),
+    );
+    expect(tally(answers)).toEqual({ ok: 1, '400 invalid_grant': 199 });
+  }, 60_000);
+
+  it('rotates one refresh token 200 times at once: one success, then the family is revoked on every node', async () => {
+    const first = await redeem(nodes[1]!, await freshCode());
+    expect(first.status).toBe(200);
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, (_, index) =>
+        refresh(nodes[index % 3]!, first.body.refresh_token as string),
+      ),
+    );
+    expect(tally(answers)).toEqual({ ok: 1, '400 invalid_grant': 199 });
+    const winner = answers.find((answer) => answer.status === 200)!;
+    // Reuse revoked the family: the rotated token is dead, and no node calls the access tokens active.
+    expect((await refresh(nodes[2]!, winner.body.refresh_token as string)).body.error).toBe('invalid_grant');
+    for (const node of nodes) {
+      for (const token of [first.body.access_token, winner.body.access_token] as string[]) {
+        const introspection = await post(`${node.url}/introspect`, { token }, basic('orders-api', apiSecret));
+        expect(introspection).toEqual({ status: 200, body: { active: false } });
+      }
+    }
+  }, 60_000);
+
+  it('honours a revocation made on one node in the next introspection on the others', async () => {
+    const tokens = await redeem(nodes[0]!, await freshCode());
+    const token = tokens.body.access_token as string;
+    const introspect = (node: Node) =>
+      post(`${node.url}/introspect`, { token }, basic('orders-api', apiSecret));
+    for (const node of nodes) expect((await introspect(node)).body.active).toBe(true);
+    const revoked = await post(`${nodes[0]!.url}/revoke`, { token, token_type_hint: 'access_token' }, web);
+    revocationsSent += 1;
+    expect(revoked.status).toBe(200);
+    for (const node of nodes) expect((await introspect(node)).body).toEqual({ active: false });
+  }, 60_000);
+
+  it('gives tokens once to an approved device code polled by all three nodes at once', async () => {
+    const start = await post(`${nodes[0]!.url}/device_authorization`, {
+      client_id: 'device-app',
+      scope: 'openid offline_access api1.read',
+    });
+    expect(start.status).toBe(200);
+    const poll = (node: Node) =>
+      post(`${node.url}/token`, {
+        grant_type: deviceGrant,
+        device_code: start.body.device_code as string,
+        client_id: 'device-app',
+      });
+    expect((await poll(nodes[1]!)).body.error).toBe('authorization_pending');
+    await approveDevice(signedIn, start.body.verification_uri_complete as string);
+    const answers = await Promise.all(Array.from({ length: 60 }, (_, index) => poll(nodes[index % 3]!)));
+    expect(tally(answers)).toEqual({ ok: 1, '400 invalid_grant': 59 });
+  }, 60_000);
+
+  it.runIf(backend === 'postgres')(
+    'holds a rate limit across the nodes: together they allow exactly the limit',
+    async () => {
+      const answers = await Promise.all(
+        Array.from({ length: 90 }, (_, index) =>
+          post(`${nodes[index % 3]!.url}/revoke`, { token: `unknown-${index}` }, web),
+        ),
+      );
+      const allowed = revokeLimit - revocationsSent;
+      expect(tally(answers)).toEqual({ ok: allowed, '429 temporarily_unavailable': 90 - allowed });
+    },
+    60_000,
+  );
+
+  it('loses nothing and issues nothing twice when a node is killed (SIGKILL) during refresh rotations', async () => {
+    const families = 12;
+    const initial: string[] = [];
+    for (let family = 0; family < families; family++) {
+      const tokens = await redeem(nodes[family % 3]!, await freshCode('openid offline_access'));
+      initial.push(tokens.body.refresh_token as string);
+    }
+    const grantIds = await Promise.all(
+      initial.map(async (token) => (await storage.refreshTokens.find(sha256Base64Url(token)))!.grantId),
+    );
+    const victim = nodes[1]!;
+    let stop = false;
+    const received: string[] = [...initial];
+    const state = initial.map((token) => ({ current: token, rotations: 0, inDoubt: false }));
+    const loads = state.map(async (family, index) => {
+      for (let round = 0; !stop; round++) {
+        const node = nodes[(index + round) % 3]!;
+        let answer: Answer;
+        try {
+          answer = await refresh(node, family.current);
+        } catch {
+          // The request died with the node: whether its rotation committed is for the database to say.
+          family.inDoubt = true;
+          return;
+        }
+        if (answer.status !== 200) throw new Error(`rotation failed: ${JSON.stringify(answer.body)}`);
+        family.current = answer.body.refresh_token as string;
+        family.rotations += 1;
+        received.push(family.current);
+      }
+    });
+    const ready = () => state.reduce((total, family) => total + family.rotations, 0) >= families * 4;
+    while (!ready()) await new Promise((resolve) => setTimeout(resolve, 20));
+    await victim.kill('SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    stop = true;
+    await Promise.all(loads);
+    expect(state.some((family) => family.inDoubt)).toBe(true);
+    nodes[1] = await startNode(Number(new URL(victim.url).port));
+
+    // No token was handed out twice.
+    expect(new Set(received).size).toBe(received.length);
+    // Every rotation is whole: each family is one chain, every consumed token has exactly one successor,
+    // and the rotations the database holds are the ones the clients saw (plus at most the one in doubt).
+    for (const [index, family] of state.entries()) {
+      const rows = await storage.db
+        .selectFrom('refresh_tokens')
+        .select(['token_hash', 'consumed_at'])
+        .where('grant_id', '=', grantIds[index]!)
+        .execute();
+      const consumed = rows.filter((row) => row.consumed_at !== null).length;
+      expect(rows.length).toBe(consumed + 1);
+      const currentRow = rows.find((row) => row.token_hash === sha256Base64Url(family.current))!;
+      const lostInFlight = family.inDoubt && currentRow.consumed_at !== null ? 1 : 0;
+      expect(consumed).toBe(family.rotations + lostInFlight);
+      if (lostInFlight === 1) {
+        // The killed node rotated it but its answer never arrived: the token is used up, as the database says.
+        expect((await refresh(nodes[2]!, family.current)).body.error).toBe('invalid_grant');
+        continue;
+      }
+      // Every token a client holds works exactly once, on any node, the restarted one included.
+      expect((await refresh(nodes[index % 3]!, family.current)).status).toBe(200);
+      expect((await refresh(nodes[(index + 1) % 3]!, family.current)).body.error).toBe('invalid_grant');
+    }
+  }, 120_000);
+});
+
+/** Signs in (or reuses the session), confirms the pre-filled user code and approves, over HTTP on node 1. */
+async function approveDevice(browser: FetchBrowser, verificationUriComplete: string): Promise<void> {
+  let response = await browser.get(verificationUriComplete);
+  let html = await response.text();
+  let form = formOf(html);
+  if (form.action.endsWith('/device/login')) {
+    const kept = /name="user_code" value="([^"]*)"/.exec(html)?.[1] ?? '';
+    response = await browser.post(form.action, {
+      csrf: form.csrf,
+      username: 'alice',
+      password,
+      user_code: kept,
+    });
+    response = await browser.get(response.headers.get('location')!);
+    html = await response.text();
+    form = formOf(html);
+  }
+  const userCode = /id="user_code"[^>]* value="([^"]*)"/.exec(html)?.[1];
+  if (!userCode) throw new Error('the user code was not pre-filled');
+  response = await browser.post(form.action, { csrf: form.csrf, user_code: userCode });
+  html = await response.text();
+  if (response.status !== 200) throw new Error(`code entry answered ${response.status}`);
+  form = formOf(html);
+  response = await browser.post(form.action, { csrf: form.csrf, user_code: userCode, decision: 'approve' });
+  if (response.status !== 200) throw new Error(`decision answered ${response.status}`);
+}
