@@ -29,7 +29,18 @@ describe('discovery and JWKS', () => {
         jwks_uri: 'http://localhost:3000/jwks',
         response_types_supported: ['code'],
         code_challenge_methods_supported: ['S256'],
-        token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+        token_endpoint_auth_methods_supported: [
+          'client_secret_basic',
+          'client_secret_post',
+          'private_key_jwt',
+          'none',
+        ],
+        token_endpoint_auth_signing_alg_values_supported: ['ES256', 'RS256', 'PS256', 'EdDSA'],
+        introspection_endpoint_auth_methods_supported: [
+          'client_secret_basic',
+          'client_secret_post',
+          'private_key_jwt',
+        ],
         id_token_signing_alg_values_supported: ['ES256'],
         authorization_response_iss_parameter_supported: true,
         request_uri_parameter_supported: false,
@@ -39,7 +50,10 @@ describe('discovery and JWKS', () => {
         'client_credentials',
         'refresh_token',
         'urn:ietf:params:oauth:grant-type:device_code',
+        'urn:ietf:params:oauth:grant-type:token-exchange',
       ]);
+      // Mutual TLS is not listed: this server has neither a TLS listener nor a proxy certificate header.
+      expect(metadata.tls_client_certificate_bound_access_tokens).toBeUndefined();
       expect(metadata.device_authorization_endpoint).toBe('http://localhost:3000/device_authorization');
       expect(metadata.scopes_supported).toContain('orders.read');
       expect(metadata.end_session_endpoint).toBe('http://localhost:3000/end_session');

@@ -6,7 +6,14 @@
  */
 
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
+import {
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
+  jwtVerify,
+} from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { password, serviceSecret, testConfig, webSecret } from './helpers.ts';
@@ -44,8 +51,23 @@ const clients = [
 ];
 
 const webRedirect = 'https://webapp.example.com/signin-oidc';
+const jwtRedirect = 'https://jwt.example.com/cb';
+/** The private_key_jwt client's key pair (RFC 7523): the public half is registered inline. */
+let jwtAppKey: Awaited<ReturnType<typeof generateKeyPair>>;
 
 beforeAll(async () => {
+  jwtAppKey = await generateKeyPair('ES256', { extractable: true });
+  const jwk = { ...(await exportJWK(jwtAppKey.publicKey)), kid: 'jwt-app-1', alg: 'ES256', use: 'sig' };
+  clients.push({
+    clientId: 'jwt-app',
+    name: 'private_key_jwt client',
+    tokenEndpointAuthMethod: 'private_key_jwt',
+    jwks: { keys: [jwk] },
+    grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
+    redirectUris: [jwtRedirect],
+    scopes: ['openid', 'profile', 'offline_access', 'orders.read'],
+    requireConsent: false,
+  });
   server = await startListening({ users, clients });
   issuer = server.issuer;
 });
@@ -170,6 +192,7 @@ describe('interop with openid-client over a real port', () => {
       'client_credentials',
       'refresh_token',
       'urn:ietf:params:oauth:grant-type:device_code',
+      'urn:ietf:params:oauth:grant-type:token-exchange',
     ]);
     expect(metadata.device_authorization_endpoint).toBe(`${issuer}/device_authorization`);
     expect(metadata.grant_types_supported).not.toContain('implicit');
@@ -177,8 +200,10 @@ describe('interop with openid-client over a real port', () => {
     expect(metadata.token_endpoint_auth_methods_supported).toEqual([
       'client_secret_basic',
       'client_secret_post',
+      'private_key_jwt',
       'none',
     ]);
+    expect(metadata.token_endpoint_auth_signing_alg_values_supported).toContain('ES256');
     expect(metadata.scopes_supported).toEqual(
       expect.arrayContaining(['openid', 'profile', 'email', 'roles', 'offline_access', 'orders.read']),
     );
@@ -417,6 +442,41 @@ describe('interop with openid-client over a real port', () => {
     expect(challengeError.status).toBe(401);
     expect(challengeError.cause[0]?.scheme).toBe('basic');
     expect(await challengeError.response.json()).toMatchObject({ error: 'invalid_client' });
+  });
+
+  it('private_key_jwt (RFC 7523): openid-client signs the assertions for the code flow, refresh and client credentials', async () => {
+    const auth = client.PrivateKeyJwt({ key: jwtAppKey.privateKey, kid: 'jwt-app-1' });
+    const config = await discover('jwt-app', undefined, auth);
+    const { tokens } = await codeFlow(
+      config,
+      jwtRedirect,
+      'openid profile offline_access orders.read',
+      carol,
+    );
+    expect(tokens.claims()?.aud).toBe('jwt-app');
+    expect(decodeJwt(tokens.access_token)).toMatchObject({ client_id: 'jwt-app', aud: 'orders-api' });
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token as string);
+    expect(refreshed.access_token).not.toBe(tokens.access_token);
+    const service = await client.clientCredentialsGrant(config, { scope: 'orders.read' });
+    expect(decodeJwt(service.access_token)).toMatchObject({ sub: 'jwt-app', client_id: 'jwt-app' });
+    const introspection = await client.tokenIntrospection(config, service.access_token);
+    expect(introspection).toMatchObject({ active: true, client_id: 'jwt-app' });
+
+    // Signed with a key the client did not register: invalid_client.
+    const stranger = await generateKeyPair('ES256');
+    const wrong = await discover(
+      'jwt-app',
+      undefined,
+      client.PrivateKeyJwt({ key: stranger.privateKey, kid: 'jwt-app-1' }),
+    );
+    const failure = await client.clientCredentialsGrant(wrong).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(failure).toBeInstanceOf(client.WWWAuthenticateChallengeError);
+    expect(await (failure as client.WWWAuthenticateChallengeError).response.json()).toMatchObject({
+      error: 'invalid_client',
+    });
   });
 
   it('client_secret_basic with an id and secret that need form-encoding (RFC 6749 §2.3.1)', async () => {

@@ -74,6 +74,8 @@ function client(clientId: string, name = 'A client'): Client {
     corsOrigins: ['https://app.example.com'],
     requireDpop: false,
     requirePushedAuthorizationRequests: false,
+    authentication: { jwksUri: 'https://app.example.com/jwks', tlsClientCertificateBoundAccessTokens: true },
+    tokenExchange: { audiences: ['api1'] },
   };
 }
 

@@ -6,7 +6,7 @@
  * and clients declared in the file are left to the file: the server rewrites them on every start.
  */
 import { parseArgs } from 'node:util';
-import { type GatehouseConfig, grantTypes } from '../config/schema.ts';
+import { type GatehouseConfig, grantTypes, tokenExchangeGrantType } from '../config/schema.ts';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { Client } from '../storage/repositories.ts';
@@ -98,6 +98,10 @@ function clientProblems(input: AddInput, config: GatehouseConfig): string[] {
     if (!(grantTypes as readonly string[]).includes(grant))
       problems.push(`--grant "${grant}" is not one of ${grantTypes.join(', ')}`);
   }
+  if (input.grants.includes(tokenExchangeGrantType))
+    problems.push(
+      '--grant token-exchange needs a tokenExchange policy: declare such clients in the config file',
+    );
   if (input.isPublic && input.grants.includes('client_credentials'))
     problems.push('--grant client_credentials needs a confidential client (drop --public)');
   if (input.grants.includes('authorization_code') && input.redirectUris.length === 0)
@@ -190,6 +194,8 @@ async function add(args: string[]): Promise<number> {
     corsOrigins: [],
     requireDpop: values['require-dpop'] === true,
     requirePushedAuthorizationRequests: values['require-par'] === true,
+    authentication: {},
+    tokenExchange: null,
   };
   // Check and insert in one transaction, so two concurrent adds of one id cannot both succeed.
   const added = await withStorage(config, (storage) =>

@@ -101,6 +101,11 @@ export function parseConfig(
   ) {
     config.storage.path = resolve(baseDir, config.storage.path);
   }
+  if (config.server.tls !== undefined) {
+    config.server.tls.cert = resolve(baseDir, config.server.tls.cert);
+    config.server.tls.key = resolve(baseDir, config.server.tls.key);
+  }
+  if (config.mtls.ca !== undefined) config.mtls.ca = resolve(baseDir, config.mtls.ca);
   return config;
 }
 

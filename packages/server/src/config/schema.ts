@@ -38,13 +38,73 @@ export const dpopAlgorithms = [
   'EdDSA',
 ] as const;
 export type DpopAlgorithm = (typeof dpopAlgorithms)[number];
+export const tokenExchangeGrantType = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
 export const grantTypes = [
   'authorization_code',
   'client_credentials',
   'refresh_token',
   'urn:ietf:params:oauth:grant-type:device_code',
+  tokenExchangeGrantType,
 ] as const;
+
+/**
+ * Client authentication methods (RFC 6749 §2.3.1, RFC 7523 §2.2 `private_key_jwt`, RFC 8705 §2 mutual TLS).
+ * The `client_secret_*` methods are the ones with a shared secret.
+ */
+export const clientAuthMethods = [
+  'client_secret_basic',
+  'client_secret_post',
+  'private_key_jwt',
+  'tls_client_auth',
+  'self_signed_tls_client_auth',
+  'none',
+] as const;
+export type ClientAuthMethod = (typeof clientAuthMethods)[number];
+export const secretAuthMethods: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post'];
+export const tlsAuthMethods: readonly ClientAuthMethod[] = ['tls_client_auth', 'self_signed_tls_client_auth'];
+
+/** Asymmetric JWS algorithms a client may sign its assertions with (never `none` or an HMAC). */
+export const assertionSigningAlgorithms = [
+  'ES256',
+  'ES384',
+  'ES512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'EdDSA',
+] as const;
+
+/** A public JWK (RFC 7517 §4): asymmetric only, without private members. */
+const publicJwkSchema = z
+  .looseObject({
+    kty: z.enum(['EC', 'RSA', 'OKP']),
+    kid: z.string().min(1).optional(),
+    use: z.literal('sig').optional(),
+    alg: z.enum(assertionSigningAlgorithms).optional(),
+    x5c: z.array(z.string().min(1)).min(1).optional(),
+  })
+  .refine(
+    (jwk) => !['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((member) => member in jwk),
+    'must be a public key (no private members)',
+  );
+
+export const jwksSchema = z.strictObject({ keys: z.array(publicJwkSchema).min(1).max(20) });
+
+/** https, or http on a loopback host (for local development and tests). */
+const fetchableUrl = z
+  .string()
+  .url()
+  .refine((value) => {
+    const url = new URL(value);
+    return (
+      url.protocol === 'https:' ||
+      (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname))
+    );
+  }, 'must be an https URL (http only on a loopback host)');
 
 const apiScopeSchema = z.strictObject({
   name: scopeToken,
@@ -76,9 +136,23 @@ const clientSchema = z
     name: z.string().min(1),
     /** Plain secret for confidential clients declared in the file (at least 32 characters; hashed at load). */
     secret: z.string().min(32).optional(),
-    tokenEndpointAuthMethod: z
-      .enum(['client_secret_basic', 'client_secret_post', 'none'])
-      .default('client_secret_basic'),
+    tokenEndpointAuthMethod: z.enum(clientAuthMethods).default('client_secret_basic'),
+    /** `private_key_jwt` and `self_signed_tls_client_auth`: the client's public keys, inline... */
+    jwks: jwksSchema.optional(),
+    /** ...or where to fetch them (RFC 7591 §2 `jwks_uri`; see `clientAuth.jwksUri` for the fetch rules). */
+    jwksUri: fetchableUrl.optional(),
+    /** RFC 7591 §2 `token_endpoint_auth_signing_alg`: the one algorithm its assertions may use. */
+    tokenEndpointAuthSigningAlg: z.enum(assertionSigningAlgorithms).optional(),
+    /** `tls_client_auth` (RFC 8705 §2.1.2): exactly one of the subject DN (RFC 4514) or a SAN entry. */
+    tlsClientAuthSubjectDn: z.string().min(1).optional(),
+    tlsClientAuthSanDns: z.string().min(1).optional(),
+    tlsClientAuthSanUri: z.string().min(1).optional(),
+    tlsClientAuthSanIp: z.union([z.ipv4(), z.ipv6()]).optional(),
+    tlsClientAuthSanEmail: z.string().min(1).optional(),
+    /** RFC 8705 §3.4: access tokens are bound to the client certificate (a certificate is then required). */
+    tlsClientCertificateBoundAccessTokens: z.boolean().default(false),
+    /** RFC 8693 token exchange: the API resource ids this client may exchange tokens into. */
+    tokenExchange: z.strictObject({ audiences: z.array(z.string().min(1)).min(1) }).optional(),
     grantTypes: z.array(z.enum(grantTypes)).min(1),
     redirectUris: z.array(z.string().min(1)).default([]),
     postLogoutRedirectUris: z.array(z.string().min(1)).default([]),
@@ -97,16 +171,49 @@ const clientSchema = z
     requirePushedAuthorizationRequests: z.boolean().default(false),
   })
   .superRefine((client, ctx) => {
-    const isPublic = client.tokenEndpointAuthMethod === 'none';
+    const method = client.tokenEndpointAuthMethod;
+    const isPublic = method === 'none';
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
     if (isPublic && client.secret !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['secret'],
-        message: 'a public client (auth method none) has no secret',
-      });
+      issue('secret', 'a public client (auth method none) has no secret');
+    } else if (!secretAuthMethods.includes(method) && client.secret !== undefined) {
+      issue('secret', `a client using ${method} has no secret`);
     }
-    if (!isPublic && client.secret === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'a confidential client needs a secret' });
+    if (secretAuthMethods.includes(method) && client.secret === undefined) {
+      issue('secret', 'a confidential client needs a secret');
+    }
+    const usesKeys = method === 'private_key_jwt' || method === 'self_signed_tls_client_auth';
+    if (usesKeys && (client.jwks === undefined) === (client.jwksUri === undefined)) {
+      issue('jwks', `${method} needs exactly one of jwks or jwksUri`);
+    }
+    if (!usesKeys && (client.jwks !== undefined || client.jwksUri !== undefined)) {
+      issue('jwks', 'jwks and jwksUri are only for private_key_jwt and self_signed_tls_client_auth');
+    }
+    if (method !== 'private_key_jwt' && client.tokenEndpointAuthSigningAlg !== undefined) {
+      issue('tokenEndpointAuthSigningAlg', 'tokenEndpointAuthSigningAlg is only for private_key_jwt');
+    }
+    const tlsIdentities = [
+      client.tlsClientAuthSubjectDn,
+      client.tlsClientAuthSanDns,
+      client.tlsClientAuthSanUri,
+      client.tlsClientAuthSanIp,
+      client.tlsClientAuthSanEmail,
+    ].filter((value) => value !== undefined);
+    if (method === 'tls_client_auth' && tlsIdentities.length !== 1) {
+      issue(
+        'tlsClientAuthSubjectDn',
+        'tls_client_auth needs exactly one of tlsClientAuthSubjectDn, tlsClientAuthSanDns, tlsClientAuthSanUri, tlsClientAuthSanIp, tlsClientAuthSanEmail',
+      );
+    }
+    if (method !== 'tls_client_auth' && tlsIdentities.length > 0) {
+      issue('tlsClientAuthSubjectDn', 'the tlsClientAuth* fields are only for tls_client_auth');
+    }
+    const exchanges = client.grantTypes.includes(tokenExchangeGrantType);
+    if (exchanges && client.tokenExchange === undefined) {
+      issue('tokenExchange', 'the token-exchange grant needs tokenExchange.audiences');
+    }
+    if (!exchanges && client.tokenExchange !== undefined) {
+      issue('tokenExchange', `tokenExchange needs the ${tokenExchangeGrantType} grant type`);
     }
     if (isPublic && client.grantTypes.includes('client_credentials')) {
       ctx.addIssue({
@@ -194,8 +301,55 @@ export const configSchema = z
       .strictObject({
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(3000),
-        trustProxy: z.boolean().default(false),
+        /** true, or the addresses / CIDR ranges of the reverse proxies whose X-Forwarded-* headers count. */
+        trustProxy: z.union([z.boolean(), z.array(z.string().min(1)).min(1)]).default(false),
         bodyLimit: z.number().int().min(1024).max(1048576).default(65536),
+        /**
+         * Serve HTTPS directly (PEM files, relative to the config file). Client certificates are requested
+         * but not required, so clients without one still connect; mutual-TLS client authentication
+         * (RFC 8705) reads them. Without this, put a TLS-terminating proxy in front (see `mtls`).
+         */
+        tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+      })
+      .prefault({}),
+    mtls: z
+      .strictObject({
+        /** PEM file of the CA certificates trusted for `tls_client_auth` (relative to the config file). */
+        ca: z.string().min(1).optional(),
+        /**
+         * A header in which a TLS-terminating proxy passes the client certificate (URL-encoded PEM, as
+         * nginx `$ssl_client_escaped_cert`). Off by default; read only from `server.trustProxy` addresses.
+         */
+        trustedProxyHeader: z
+          .string()
+          .regex(/^[A-Za-z0-9-]+$/, 'must be a header name')
+          .transform((name) => name.toLowerCase())
+          .optional(),
+      })
+      .prefault({}),
+    clientAuth: z
+      .strictObject({
+        /** Longest accepted lifetime of a client assertion (RFC 7523 §3): `exp` at most this far ahead. */
+        assertionMaxLifetime: seconds(10, 3600).default(300),
+        /** Algorithms accepted for client assertions (published in discovery). */
+        signingAlgorithms: z
+          .array(z.enum(assertionSigningAlgorithms))
+          .min(1)
+          .default(['ES256', 'RS256', 'PS256', 'EdDSA']),
+        /** Accept the token endpoint URL as an assertion `aud` besides the issuer (older clients send it). */
+        acceptTokenEndpointAudience: z.boolean().default(true),
+        jwksUri: z
+          .strictObject({
+            /** Fetch client JWKS from loopback, private, link-local and unique-local addresses (tests only). */
+            allowPrivateAddresses: z.boolean().default(false),
+            /** Milliseconds before a JWKS fetch is abandoned. */
+            timeout: z.number().int().min(100).max(30000).default(5000),
+            /** Largest JWKS document accepted, in bytes. */
+            maxBytes: z.number().int().min(1024).max(1048576).default(65536),
+            /** Seconds a fetched JWKS is reused before it is fetched again. */
+            cacheTtl: seconds(0, 86400).default(300),
+          })
+          .prefault({}),
       })
       .prefault({}),
     storage: storageSchema,
@@ -362,6 +516,43 @@ export const configSchema = z
         }
       });
     });
+    const resourceIds = new Set(config.apiResources.map((resource) => resource.id));
+    const mtlsAvailable = config.server.tls !== undefined || config.mtls.trustedProxyHeader !== undefined;
+    config.clients.forEach((client, index) => {
+      client.tokenExchange?.audiences.forEach((audience, audienceIndex) => {
+        if (!resourceIds.has(audience)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['clients', index, 'tokenExchange', 'audiences', audienceIndex],
+            message: `unknown API resource "${audience}"`,
+          });
+        }
+      });
+      const needsCertificate =
+        tlsAuthMethods.includes(client.tokenEndpointAuthMethod) ||
+        client.tlsClientCertificateBoundAccessTokens;
+      if (needsCertificate && !mtlsAvailable) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', index, 'tokenEndpointAuthMethod'],
+          message: 'client certificates need server.tls or mtls.trustedProxyHeader',
+        });
+      }
+      if (client.tokenEndpointAuthMethod === 'tls_client_auth' && config.mtls.ca === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', index, 'tokenEndpointAuthMethod'],
+          message: 'tls_client_auth needs mtls.ca (the CAs that issue client certificates)',
+        });
+      }
+    });
+    if (config.mtls.trustedProxyHeader !== undefined && config.server.trustProxy === false) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mtls', 'trustedProxyHeader'],
+        message: 'a proxy certificate header needs server.trustProxy (the proxies it is read from)',
+      });
+    }
     const seen = new Set<string>();
     config.clients.forEach((client, index) => {
       if (seen.has(client.clientId)) {

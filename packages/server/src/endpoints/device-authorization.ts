@@ -22,6 +22,7 @@ import { randomInt } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { deviceCodeGrantType } from '../grants/device-code.ts';
+import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
@@ -65,7 +66,7 @@ export function deviceAuthorizationEndpoint(ctx: ServerContext) {
       throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
     }
     const params = toParams((request.body as RawParams | undefined) ?? {});
-    const client = await authenticateClient(request.headers.authorization, params, ctx.findClient).catch(
+    const client = await authenticateClient(ctx, clientAuthRequest(ctx, request), params).catch(
       (error: unknown) => {
         ctx.audit('client_authentication_failed', {
           endpoint: 'device_authorization',

@@ -8,6 +8,15 @@ import { grantHandlers } from '../grants/registry.ts';
 
 export function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
   const alg = ctx.config.keys.algorithm;
+  // Mutual TLS is offered only when a client certificate can reach the server (RFC 8705 §2.3, §3.3).
+  const mtls = ctx.config.server.tls !== undefined || ctx.config.mtls.trustedProxyHeader !== undefined;
+  const authMethods = [
+    'client_secret_basic',
+    'client_secret_post',
+    'private_key_jwt',
+    ...(mtls ? ['tls_client_auth', 'self_signed_tls_client_auth'] : []),
+  ];
+  const assertionAlgs = ctx.config.clientAuth.signingAlgorithms;
   const claims = new Set([
     'sub',
     'iss',
@@ -42,9 +51,13 @@ export function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     grant_types_supported: [...grantHandlers.keys()],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: [alg],
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    token_endpoint_auth_methods_supported: [...authMethods, 'none'],
+    token_endpoint_auth_signing_alg_values_supported: assertionAlgs,
+    introspection_endpoint_auth_methods_supported: authMethods,
+    introspection_endpoint_auth_signing_alg_values_supported: assertionAlgs,
+    revocation_endpoint_auth_methods_supported: [...authMethods, 'none'],
+    revocation_endpoint_auth_signing_alg_values_supported: assertionAlgs,
+    ...(mtls ? { tls_client_certificate_bound_access_tokens: true } : {}),
     introspection_signing_alg_values_supported: [alg],
     code_challenge_methods_supported: ['S256'],
     // RFC 9449 §5.1.

@@ -11,6 +11,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
+import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { presentedCredentials, secretMatches, verifyClientCredentials } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
@@ -79,7 +80,8 @@ export function introspectEndpoint(ctx: ServerContext) {
   );
 
   async function authenticate(request: FastifyRequest, params: ReturnType<typeof toParams>): Promise<Caller> {
-    const credentials = presentedCredentials(request.headers.authorization, params);
+    const authRequest = clientAuthRequest(ctx, request);
+    const credentials = presentedCredentials(authRequest.authorization, params);
     const resourceHash = resourceSecrets.get(credentials.clientId);
     if (resourceHash !== undefined && credentials.secret !== undefined) {
       if (!secretMatches(credentials.secret, resourceHash)) {
@@ -87,7 +89,7 @@ export function introspectEndpoint(ctx: ServerContext) {
       }
       return { kind: 'resource', id: credentials.clientId };
     }
-    const client = await verifyClientCredentials(credentials, ctx.findClient);
+    const client = await verifyClientCredentials(ctx, credentials, authRequest);
     if (client.tokenEndpointAuthMethod === 'none') {
       throw new OAuthError('invalid_client', 'public clients cannot use introspection', {
         challenge: 'Basic',

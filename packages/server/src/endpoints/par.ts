@@ -14,6 +14,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
+import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
@@ -35,7 +36,7 @@ export function parEndpoint(ctx: ServerContext) {
     if (nonce !== undefined) reply.header('dpop-nonce', nonce);
     const raw = (request.body as RawParams | undefined) ?? {};
     const params = toParams(raw);
-    const client = await authenticateClient(request.headers.authorization, params, ctx.findClient).catch(
+    const client = await authenticateClient(ctx, clientAuthRequest(ctx, request), params).catch(
       (error: unknown) => {
         ctx.audit('client_authentication_failed', { endpoint: 'par', client_id: params.get('client_id') });
         throw error;

@@ -7,6 +7,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
+import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
@@ -42,7 +43,7 @@ export function revokeEndpoint(ctx: ServerContext) {
       throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
     }
     const params = toParams((request.body as RawParams | undefined) ?? {});
-    const client = await authenticateClient(request.headers.authorization, params, ctx.findClient);
+    const client = await authenticateClient(ctx, clientAuthRequest(ctx, request), params);
     const token = params.get('token');
     if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
     if (token.length <= 8192) {

@@ -10,9 +10,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
-import { bearer, type TokenBinding } from '../grants/types.ts';
+import type { TokenBinding } from '../grants/types.ts';
+import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
-import { authenticateClient } from '../protocol/client-auth.ts';
+import { authenticateClient, certificateBinding } from '../protocol/client-auth.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
@@ -25,12 +26,11 @@ export function tokenEndpoint(ctx: ServerContext) {
     const nonce = ctx.dpop.currentNonce(ctx.now());
     if (nonce !== undefined) reply.header('dpop-nonce', nonce);
     const params = toParams((request.body as RawParams | undefined) ?? {});
-    const client = await authenticateClient(request.headers.authorization, params, ctx.findClient).catch(
-      (error: unknown) => {
-        ctx.audit('client_authentication_failed', { endpoint: 'token', client_id: params.get('client_id') });
-        throw error;
-      },
-    );
+    const authRequest = clientAuthRequest(ctx, request);
+    const client = await authenticateClient(ctx, authRequest, params).catch((error: unknown) => {
+      ctx.audit('client_authentication_failed', { endpoint: 'token', client_id: params.get('client_id') });
+      throw error;
+    });
     await ctx.rateLimits.hit('tokenPerClient', client.clientId);
     const grantType = params.get('grant_type');
     if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
@@ -39,8 +39,8 @@ export function tokenEndpoint(ctx: ServerContext) {
     if (!client.grantTypes.includes(grantType)) {
       throw new OAuthError('unauthorized_client', 'the client is not registered for this grant type');
     }
+    let binding: TokenBinding = certificateBinding(client, authRequest);
     const dpopHeaders = dpopHeaderValues(request.raw.rawHeaders);
-    let binding: TokenBinding = bearer;
     if (dpopHeaders.length > 0) {
       const proof = await ctx.dpop.verify({
         headers: dpopHeaders,
@@ -48,7 +48,7 @@ export function tokenEndpoint(ctx: ServerContext) {
         url: ctx.endpoints.token,
         now: ctx.now(),
       });
-      binding = { jkt: proof.jkt };
+      binding = { ...binding, jkt: proof.jkt };
     } else if (client.requireDpop) {
       throw new OAuthError('invalid_dpop_proof', 'this client must send a DPoP proof');
     }

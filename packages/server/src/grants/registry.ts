@@ -3,11 +3,15 @@ import { authorizationCodeGrant } from './authorization-code.ts';
 import { clientCredentialsGrant } from './client-credentials.ts';
 import { deviceCodeGrant } from './device-code.ts';
 import { refreshTokenGrant } from './refresh-token.ts';
+import { tokenExchangeGrant } from './token-exchange.ts';
 import type { GrantHandler } from './types.ts';
 
 export const grantHandlers: ReadonlyMap<string, GrantHandler> = new Map(
-  [authorizationCodeGrant, clientCredentialsGrant, refreshTokenGrant, deviceCodeGrant].map((handler) => [
-    handler.grantType,
-    handler,
-  ]),
+  [
+    authorizationCodeGrant,
+    clientCredentialsGrant,
+    refreshTokenGrant,
+    deviceCodeGrant,
+    tokenExchangeGrant,
+  ].map((handler) => [handler.grantType, handler]),
 );

@@ -4,6 +4,7 @@
  * `buildServer` with their own clock and drive it through `inject()` or a real port.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -16,6 +17,7 @@ import type { GatehouseConfig } from '../config/schema.ts';
 import { type Clock, endpointsFor, type ServerContext, systemClock } from '../context.ts';
 import { KeyStore, keyStoreOptions } from '../keys/keystore.ts';
 import { SessionLogout } from '../logout/session-logout.ts';
+import { ClientJwksCache } from '../protocol/client-jwks.ts';
 import { DpopNonces, DpopVerifier } from '../protocol/dpop.ts';
 import { parseUrlEncoded } from '../protocol/params.ts';
 import { PasswordHasher } from '../protocol/passwords.ts';
@@ -26,6 +28,7 @@ import { connectRedis } from '../storage/redis.ts';
 import { applyConfiguredEntities } from '../storage/seed.ts';
 import { sweepExpired } from '../storage/sweep.ts';
 import { createAudit, withRequestLogger } from './audit.ts';
+import { ClientCertificates } from './client-certificate.ts';
 import { CorsPolicy } from './cors.ts';
 import { makeErrorHandler } from './error-handler.ts';
 import { loggerOptions } from './logging.ts';
@@ -85,7 +88,21 @@ export async function buildServer(
     storage.exclusive('signing-keys', (repositories) => work(repositories.signingKeys)),
   );
   let redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
+  let clientCertificates: ClientCertificates;
+  let https: Record<string, unknown> | undefined;
   try {
+    clientCertificates = new ClientCertificates(config);
+    if (config.server.tls !== undefined) {
+      // Ask for client certificates but let every connection through: the application decides per client
+      // (self-signed certificates for self_signed_tls_client_auth, none at all for other clients).
+      https = {
+        cert: readFileSync(config.server.tls.cert),
+        key: readFileSync(config.server.tls.key),
+        requestCert: true,
+        rejectUnauthorized: false,
+        ...(clientCertificates.authorityPem === undefined ? {} : { ca: clientCertificates.authorityPem }),
+      };
+    }
     await applyConfiguredEntities(storage, config, passwords, now());
     await keys.initialise(now());
     if (config.redis !== undefined) redis = await connectRedis(config.redis.url);
@@ -132,6 +149,8 @@ export async function buildServer(
     metrics: new Metrics(config.metrics.enabled),
     cors: new CorsPolicy(config.clients.flatMap((client) => client.corsOrigins)),
     findClient: (clientId) => storage.findClient(clientId),
+    clientJwks: new ClientJwksCache(config.clientAuth.jwksUri, now),
+    clientCertificates,
   } as Omit<ServerContext, 'logout'> as ServerContext;
   ctx.logout = new SessionLogout(ctx);
 
@@ -145,7 +164,8 @@ export async function buildServer(
     return503OnClosing: true,
     // No implicit HEAD routes: HEAD /authorize or /end_session would run the GET handler's side effects.
     exposeHeadRoutes: false,
-  });
+    ...(https === undefined ? {} : { https }),
+  }) as unknown as FastifyInstance;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',

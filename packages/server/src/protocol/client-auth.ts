@@ -1,15 +1,52 @@
 /**
- * Client authentication at the token endpoint (RFC 6749 §2.3.1, §5.2; OAuth 2.1 §2.4).
- * Methods: client_secret_basic, client_secret_post and none (public clients). A client must use the one
- * method it is registered for; a request that uses two methods is rejected. Secrets are compared as
- * SHA-256 hashes in constant time, and an unknown client costs the same hash as a known one.
+ * Client authentication (RFC 6749 §2.3, §5.2; OAuth 2.1 §2.4), one function for every endpoint that
+ * authenticates clients (/token, /introspect, /revoke, /device_authorization, /par).
+ *
+ * Methods: `client_secret_basic`, `client_secret_post`, `private_key_jwt` (RFC 7523 §2.2, §3),
+ * `tls_client_auth` and `self_signed_tls_client_auth` (RFC 8705 §2), and `none` for public clients. A client
+ * must use the one method it is registered for, and a request that presents two (a Basic header and a
+ * client_secret, or either with a client_assertion) is refused: which one would count is exactly the kind
+ * of ambiguity an attacker can use. A client certificate alone is not a method: it authenticates only a
+ * client registered for a TLS method, and otherwise can still bind tokens (RFC 8705 §3).
+ *
+ * Secrets are compared as SHA-256 hashes in constant time, and an unknown client costs the same hash as a
+ * known one. Client assertions (RFC 7523 §3): `iss` = `sub` = client_id, `aud` the issuer (or the token
+ * endpoint, unless configured off) as a single value, `exp` required and at most
+ * `clientAuth.assertionMaxLifetime` ahead, `jti` used once (the replay cache DPoP shares, under the
+ * `client-assertion:` prefix), and only asymmetric algorithms from the configured list (and the client's
+ * registered `token_endpoint_auth_signing_alg`), so `none` and HS256 keyed with a secret never verify.
+ * Every failure is `invalid_client`.
  */
+import {
+  createLocalJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
+import { tlsAuthMethods } from '../config/schema.ts';
+import type { ServerContext } from '../context.ts';
+import { bearer, type TokenBinding } from '../grants/types.ts';
 import type { Client } from '../storage/repositories.ts';
+import {
+  certificateCurrent,
+  certificateThumbprint,
+  matchesRegisteredIdentity,
+  matchesRegisteredKey,
+  type PresentedCertificate,
+} from './client-certificate.ts';
+import type { JsonWebKeySet } from './client-jwks.ts';
 import { OAuthError } from './errors.ts';
 import type { Params } from './params.ts';
 import { constantTimeEqual, sha256Base64Url } from './secrets.ts';
 
+export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
 const unknownClientHash = sha256Base64Url('unknown-client-placeholder');
+const maxAssertionLength = 8192;
+/** Seconds of clock difference tolerated on `exp`, `nbf` and `iat`. */
+const clockTolerance = 30;
 
 function invalidClient(description: string): OAuthError {
   return new OAuthError('invalid_client', description, { challenge: 'Basic' });
@@ -33,12 +70,19 @@ function parseBasic(header: string): { clientId: string; secret: string } {
   return { clientId: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
 }
 
-export type FindClient = (clientId: string) => Promise<Client | undefined>;
+/** What the HTTP layer saw of a request besides its parameters. */
+export interface ClientAuthRequest {
+  authorization: string | undefined;
+  /** The client certificate of a mutual-TLS connection (or forwarded by a trusted proxy). */
+  certificate: PresentedCertificate | undefined;
+}
 
 export interface PresentedCredentials {
   clientId: string;
+  /** `none` covers public clients and mutual TLS (a client_id and a certificate). */
+  method: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
   secret: string | undefined;
-  method: Client['tokenEndpointAuthMethod'];
+  assertion: string | undefined;
 }
 
 /** Reads the credentials a request presents, refusing requests that use two methods at once. */
@@ -48,18 +92,39 @@ export function presentedCredentials(
 ): PresentedCredentials {
   const bodyId = params.get('client_id');
   const bodySecret = params.get('client_secret');
+  const assertion = params.get('client_assertion');
+  const assertionType = params.get('client_assertion_type');
+  const usesAssertion = assertion !== undefined || assertionType !== undefined;
+  const methods = [authorization !== undefined, bodySecret !== undefined, usesAssertion].filter(Boolean);
+  if (methods.length > 1) throw invalidClient('more than one client authentication method used');
   if (authorization !== undefined) {
-    if (bodySecret !== undefined) throw invalidClient('more than one client authentication method used');
     const { clientId, secret } = parseBasic(authorization);
     if (bodyId !== undefined && bodyId !== clientId)
       throw invalidClient('client_id does not match the Authorization header');
-    return { clientId, secret, method: 'client_secret_basic' };
+    return { clientId, secret, assertion: undefined, method: 'client_secret_basic' };
   }
   if (bodySecret !== undefined) {
     if (bodyId === undefined) throw invalidClient('client_id is required with client_secret');
-    return { clientId: bodyId, secret: bodySecret, method: 'client_secret_post' };
+    return { clientId: bodyId, secret: bodySecret, assertion: undefined, method: 'client_secret_post' };
   }
-  if (bodyId !== undefined) return { clientId: bodyId, secret: undefined, method: 'none' };
+  if (usesAssertion) {
+    if (assertionType !== jwtBearerAssertionType)
+      throw invalidClient(`client_assertion_type must be ${jwtBearerAssertionType}`);
+    if (assertion === undefined) throw invalidClient('client_assertion is required');
+    if (assertion.length > maxAssertionLength) throw invalidClient('client_assertion is too long');
+    let subject: unknown;
+    try {
+      subject = decodeJwt(assertion).sub;
+    } catch {
+      throw invalidClient('client_assertion is not a JWT');
+    }
+    if (typeof subject !== 'string' || subject === '') throw invalidClient('client_assertion has no sub');
+    if (bodyId !== undefined && bodyId !== subject)
+      throw invalidClient('client_id does not match the client assertion');
+    return { clientId: subject, secret: undefined, assertion, method: 'private_key_jwt' };
+  }
+  if (bodyId !== undefined)
+    return { clientId: bodyId, secret: undefined, assertion: undefined, method: 'none' };
   throw invalidClient('client authentication is required');
 }
 
@@ -70,24 +135,163 @@ export function secretMatches(secret: string, storedHash: string | null | undefi
 }
 
 export async function authenticateClient(
-  authorization: string | undefined,
+  ctx: ServerContext,
+  request: ClientAuthRequest,
   params: Params,
-  findClient: FindClient,
 ): Promise<Client> {
-  return verifyClientCredentials(presentedCredentials(authorization, params), findClient);
+  return verifyClientCredentials(ctx, presentedCredentials(request.authorization, params), request);
 }
 
 export async function verifyClientCredentials(
+  ctx: ServerContext,
   credentials: PresentedCredentials,
-  findClient: FindClient,
+  request: ClientAuthRequest,
 ): Promise<Client> {
-  const client = await findClient(credentials.clientId);
+  const client = await ctx.findClient(credentials.clientId);
   if (credentials.secret !== undefined && !secretMatches(credentials.secret, client?.secretHash)) {
     throw invalidClient('client authentication failed');
   }
   if (client === undefined) throw invalidClient('client authentication failed');
-  if (client.tokenEndpointAuthMethod !== credentials.method) {
-    throw invalidClient(`client must authenticate with ${client.tokenEndpointAuthMethod}`);
+  const registered = client.tokenEndpointAuthMethod;
+  if (credentials.method === 'none' && tlsAuthMethods.includes(registered)) {
+    await verifyCertificate(ctx, client, request.certificate);
+    return client;
   }
+  if (registered !== credentials.method) throw invalidClient(`client must authenticate with ${registered}`);
+  if (credentials.method === 'private_key_jwt') await verifyAssertion(ctx, client, credentials.assertion!);
   return client;
+}
+
+/** The client's registered keys: inline, or fetched from its jwks_uri (`refresh` asks for a newer copy). */
+async function clientKeys(
+  ctx: ServerContext,
+  client: Client,
+  refresh: boolean,
+): Promise<{ jwks: JsonWebKeySet; fresh: boolean }> {
+  const { jwks, jwksUri } = client.authentication;
+  if (jwks !== undefined) return { jwks, fresh: true };
+  if (jwksUri === undefined) throw invalidClient('the client has no registered keys');
+  try {
+    return await ctx.clientJwks.get(jwksUri, refresh);
+  } catch {
+    ctx.audit('client_jwks_unavailable', { client_id: client.clientId });
+    throw invalidClient("the client's keys could not be fetched from its jwks_uri");
+  }
+}
+
+const keySets = new WeakMap<JsonWebKeySet, JWTVerifyGetKey>();
+
+function keySetOf(jwks: JsonWebKeySet): JWTVerifyGetKey {
+  let keySet = keySets.get(jwks);
+  if (keySet === undefined) {
+    keySet = createLocalJWKSet(jwks as never);
+    keySets.set(jwks, keySet);
+  }
+  return keySet;
+}
+
+function assertionFailure(error: unknown): OAuthError {
+  if (error instanceof OAuthError) return error;
+  if (error instanceof errors.JWTExpired) return invalidClient('client assertion has expired');
+  if (error instanceof errors.JWTClaimValidationFailed)
+    return invalidClient(`client assertion claim ${error.claim} is invalid`);
+  if (error instanceof errors.JWKSNoMatchingKey)
+    return invalidClient('no registered key of the client matches the client assertion');
+  if (error instanceof errors.JOSEAlgNotAllowed)
+    return invalidClient('client assertion algorithm is not allowed');
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return invalidClient('client assertion signature is invalid');
+  return invalidClient('client assertion is invalid');
+}
+
+async function verifyAssertion(ctx: ServerContext, client: Client, assertion: string): Promise<void> {
+  const { clientAuth } = ctx.config;
+  const registeredAlg = client.authentication.tokenEndpointAuthSigningAlg;
+  const algorithms: string[] = clientAuth.signingAlgorithms.filter(
+    (alg) => registeredAlg === undefined || alg === registeredAlg,
+  );
+  let alg: unknown;
+  try {
+    alg = decodeProtectedHeader(assertion).alg;
+  } catch {
+    throw invalidClient('client assertion is invalid');
+  }
+  if (typeof alg !== 'string' || !algorithms.includes(alg))
+    throw invalidClient('client assertion algorithm is not allowed');
+  const now = ctx.now();
+  const options = {
+    algorithms,
+    issuer: client.clientId,
+    subject: client.clientId,
+    requiredClaims: ['exp', 'jti', 'aud'],
+    currentDate: new Date(now * 1000),
+    clockTolerance,
+  };
+  let payload: Record<string, unknown>;
+  try {
+    let keys = await clientKeys(ctx, client, false);
+    try {
+      ({ payload } = await jwtVerify(assertion, keySetOf(keys.jwks), options));
+    } catch (error) {
+      // An unknown kid may mean the client rotated its keys: look at its jwks_uri once more.
+      if (!(error instanceof errors.JWKSNoMatchingKey) || keys.fresh) throw error;
+      keys = await clientKeys(ctx, client, true);
+      if (!keys.fresh) throw error;
+      ({ payload } = await jwtVerify(assertion, keySetOf(keys.jwks), options));
+    }
+  } catch (error) {
+    throw assertionFailure(error);
+  }
+  const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+  const accepted = [ctx.issuer, ...(clientAuth.acceptTokenEndpointAudience ? [ctx.endpoints.token] : [])];
+  if (audiences.length !== 1 || !accepted.includes(audiences[0] as string))
+    throw invalidClient('client assertion aud must be the issuer');
+  const exp = payload.exp as number;
+  if (exp - now > clientAuth.assertionMaxLifetime)
+    throw invalidClient(`client assertion exp must be within ${clientAuth.assertionMaxLifetime} seconds`);
+  if (typeof payload.iat === 'number' && payload.iat > now + clockTolerance)
+    throw invalidClient('client assertion iat is in the future');
+  const jti = payload.jti;
+  if (typeof jti !== 'string' || jti === '' || jti.length > 256)
+    throw invalidClient('client assertion jti is invalid');
+  if (!(await ctx.replay.firstUse(`client-assertion:${client.clientId}:${jti}`, exp + clockTolerance, now)))
+    throw invalidClient('client assertion was already used');
+}
+
+async function verifyCertificate(
+  ctx: ServerContext,
+  client: Client,
+  presented: PresentedCertificate | undefined,
+): Promise<void> {
+  if (presented === undefined) throw invalidClient('a client certificate is required (mutual TLS)');
+  const { certificate } = presented;
+  if (!certificateCurrent(certificate, ctx.now()))
+    throw invalidClient('the client certificate is not valid now');
+  if (client.tokenEndpointAuthMethod === 'tls_client_auth') {
+    if (!presented.trusted || !matchesRegisteredIdentity(certificate, client.authentication))
+      throw invalidClient('the client certificate does not match the client');
+    return;
+  }
+  let keys = await clientKeys(ctx, client, false);
+  if (matchesRegisteredKey(certificate, keys.jwks.keys)) return;
+  if (!keys.fresh) {
+    keys = await clientKeys(ctx, client, true);
+    if (keys.fresh && matchesRegisteredKey(certificate, keys.jwks.keys)) return;
+  }
+  throw invalidClient('the client certificate does not match the client');
+}
+
+/**
+ * RFC 8705 §3: tokens are bound to the client certificate (`cnf.x5t#S256`) when the client registered for
+ * certificate-bound access tokens (a request without a certificate is then refused) or authenticated with
+ * its certificate. Called after authentication, so a TLS-method client has presented one.
+ */
+export function certificateBinding(client: Client, request: ClientAuthRequest): TokenBinding {
+  const bound =
+    client.authentication.tlsClientCertificateBoundAccessTokens === true ||
+    tlsAuthMethods.includes(client.tokenEndpointAuthMethod);
+  if (!bound) return bearer;
+  if (request.certificate === undefined)
+    throw new OAuthError('invalid_request', 'this client needs a client certificate for bound access tokens');
+  return { x5tS256: certificateThumbprint(request.certificate.certificate) };
 }

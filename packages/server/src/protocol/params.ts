@@ -1,7 +1,7 @@
 /**
  * Request parameters from a query string or an `application/x-www-form-urlencoded` body.
  * RFC 6749 §3.1 and §3.2: parameters must not be included more than once, and a parameter sent
- * without a value is treated as omitted. RFC 8707 `resource` is the one parameter that may repeat.
+ * without a value is treated as omitted. RFC 8707 `resource` and RFC 8693 `audience` may repeat.
  */
 import { OAuthError } from './errors.ts';
 
@@ -17,7 +17,8 @@ export function parseUrlEncoded(text: string): RawParams {
   return params;
 }
 
-const repeatable = new Set(['resource']);
+/** RFC 8707 `resource`, and RFC 8693 §2.1 `audience` (token exchange), may be sent more than once. */
+const repeatable = new Set(['resource', 'audience']);
 
 export interface Params {
   get(name: string): string | undefined;

@@ -204,6 +204,16 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0005_client_auth_token_exchange': {
+    async up(db: Kysely<unknown>) {
+      // Keys and certificate identity for private_key_jwt and mutual TLS (JSON), and the token exchange policy.
+      await db.schema
+        .alterTable('clients')
+        .addColumn('authentication', 'text', (c) => c.notNull().defaultTo('{}'))
+        .execute();
+      await db.schema.alterTable('clients').addColumn('token_exchange', 'text').execute();
+    },
+  },
   /**
    * Change counters for in-process caches on several nodes (storage/postgres.ts): one row per topic,
    * bumped in the transaction of each write to that topic. Created on SQLite too (one migration set), where

@@ -13,6 +13,7 @@
  * PostgreSQL bumps a counter other nodes read (postgres.ts).
  */
 import type { Kysely, Transaction } from 'kysely';
+import type { ClientAuthMethod } from '../config/schema.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database> | Transaction<Database>;
@@ -30,7 +31,7 @@ export interface Client {
   clientId: string;
   name: string;
   secretHash: string | null;
-  tokenEndpointAuthMethod: 'client_secret_basic' | 'client_secret_post' | 'none';
+  tokenEndpointAuthMethod: ClientAuthMethod;
   grantTypes: string[];
   redirectUris: string[];
   postLogoutRedirectUris: string[];
@@ -45,6 +46,23 @@ export interface Client {
   requireDpop: boolean;
   /** RFC 9126 §6: authorization requests must be pushed to /par. */
   requirePushedAuthorizationRequests: boolean;
+  /** Keys and certificate identity for private_key_jwt and mutual TLS. */
+  authentication: ClientAuthentication;
+  /** RFC 8693: the API resource ids this client may exchange tokens into; null when it may not. */
+  tokenExchange: { audiences: string[] } | null;
+}
+
+/** A client's registered credentials other than a secret (RFC 7591 §2, RFC 8705 §2.1.2, §3.4). */
+export interface ClientAuthentication {
+  jwks?: { keys: Record<string, unknown>[] };
+  jwksUri?: string;
+  tokenEndpointAuthSigningAlg?: string;
+  tlsClientAuthSubjectDn?: string;
+  tlsClientAuthSanDns?: string;
+  tlsClientAuthSanUri?: string;
+  tlsClientAuthSanIp?: string;
+  tlsClientAuthSanEmail?: string;
+  tlsClientCertificateBoundAccessTokens?: boolean;
 }
 
 export interface User {
@@ -174,6 +192,9 @@ export class ClientRepository {
       corsOrigins: parseList(row.cors_origins),
       requireDpop: row.require_dpop === 1,
       requirePushedAuthorizationRequests: row.require_par === 1,
+      authentication: JSON.parse(row.authentication) as ClientAuthentication,
+      tokenExchange:
+        row.token_exchange === null ? null : (JSON.parse(row.token_exchange) as { audiences: string[] }),
     };
   }
 
@@ -210,6 +231,8 @@ export class ClientRepository {
       cors_origins: json(client.corsOrigins),
       require_dpop: client.requireDpop ? 1 : 0,
       require_par: client.requirePushedAuthorizationRequests ? 1 : 0,
+      authentication: json(client.authentication),
+      token_exchange: client.tokenExchange === null ? null : json(client.tokenExchange),
     };
     await inTransaction(this.db, async (db) => {
       await db

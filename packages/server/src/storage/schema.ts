@@ -22,6 +22,8 @@ export interface ClientsTable {
   cors_origins: string;
   require_dpop: number;
   require_par: number;
+  authentication: string;
+  token_exchange: string | null;
 }
 
 export interface UsersTable {

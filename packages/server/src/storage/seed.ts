@@ -41,6 +41,18 @@ export async function applyConfiguredEntities(
         corsOrigins: client.corsOrigins,
         requireDpop: client.requireDpop,
         requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
+        authentication: {
+          jwks: client.jwks,
+          jwksUri: client.jwksUri,
+          tokenEndpointAuthSigningAlg: client.tokenEndpointAuthSigningAlg,
+          tlsClientAuthSubjectDn: client.tlsClientAuthSubjectDn,
+          tlsClientAuthSanDns: client.tlsClientAuthSanDns,
+          tlsClientAuthSanUri: client.tlsClientAuthSanUri,
+          tlsClientAuthSanIp: client.tlsClientAuthSanIp,
+          tlsClientAuthSanEmail: client.tlsClientAuthSanEmail,
+          tlsClientCertificateBoundAccessTokens: client.tlsClientCertificateBoundAccessTokens,
+        },
+        tokenExchange: client.tokenExchange ?? null,
       });
     }
   });

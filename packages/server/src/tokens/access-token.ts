@@ -29,6 +29,12 @@ export interface AccessTokenRequest {
   roles?: string[] | undefined;
   /** Proof-of-possession binding, published as the `cnf` claim (and stored for opaque tokens). */
   binding?: TokenBinding | undefined;
+  /** Token exchange (RFC 8693): the subject when it is not the user or the client itself (another client). */
+  subject?: string | undefined;
+  /** Token exchange (RFC 8693 §4.1): the acting party, with prior actors nested inside. */
+  act?: Record<string, unknown> | undefined;
+  /** Token exchange: the token may not outlive the token it was exchanged from. */
+  maxExpiresAt?: number | undefined;
 }
 
 export interface IssuedAccessToken {
@@ -55,12 +61,14 @@ export async function issueAccessToken(
   const resourceTtls = audience
     .map((resource) => resource.accessTokenTtl)
     .filter((ttl): ttl is number => ttl !== undefined);
-  const expiresIn =
-    request.client.accessTokenTtl ??
-    (resourceTtls.length > 0 ? Math.min(...resourceTtls) : ctx.config.tokens.accessTokenTtl);
   const now = ctx.now();
+  const expiresIn = Math.min(
+    request.client.accessTokenTtl ??
+      (resourceTtls.length > 0 ? Math.min(...resourceTtls) : ctx.config.tokens.accessTokenTtl),
+    request.maxExpiresAt === undefined ? Number.POSITIVE_INFINITY : request.maxExpiresAt - now,
+  );
   const scope = scopes.join(' ');
-  const subject = request.userId ?? request.client.clientId;
+  const subject = request.subject ?? request.userId ?? request.client.clientId;
   // randomUUID draws from a cached entropy pool: far cheaper per token than randomBytes, 122 random bits.
   const jti = randomUUID();
   const roles = request.roles !== undefined && scopes.includes('roles') ? request.roles : undefined;
@@ -68,6 +76,12 @@ export async function issueAccessToken(
   const tokenType = request.binding?.jkt !== undefined ? 'DPoP' : 'Bearer';
 
   if (audience.some((resource) => resource.accessTokenFormat === 'opaque')) {
+    // The opaque-token record has no place for a delegation chain; refuse rather than drop it.
+    if (request.act !== undefined)
+      throw new OAuthError(
+        'invalid_target',
+        'delegated tokens are issued only for APIs with JWT access tokens',
+      );
     const accessToken = randomHandle();
     await accessTokens.create({
       tokenHash: sha256Base64Url(accessToken),
@@ -100,6 +114,7 @@ export async function issueAccessToken(
   if (roles !== undefined) payload.roles = roles;
   if (request.grantId !== undefined) payload.grant_id = request.grantId;
   if (cnf !== undefined) payload.cnf = cnf;
+  if (request.act !== undefined) payload.act = request.act;
   return { accessToken: signJwt(ctx.keys.signingKey(now), 'at+jwt', payload), tokenType, expiresIn, scope };
 }
 

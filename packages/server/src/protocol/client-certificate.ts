@@ -1,0 +1,159 @@
+/**
+ * Client certificates for mutual-TLS client authentication and certificate-bound tokens (RFC 8705).
+ *
+ * - `tls_client_auth` (§2.1): the certificate chains to a CA the server trusts and its subject DN or one
+ *   subjectAltName entry equals the one registered (§2.1.2). DNs are compared as sets of RFC 4514
+ *   attribute=value pairs (types case-insensitive), so the order in which they are written does not matter.
+ * - `self_signed_tls_client_auth` (§2.2): no chain; the certificate itself (a JWK's `x5c[0]`) or, for keys
+ *   registered without `x5c`, its public key must be one of the client's registered keys.
+ * - Bound tokens (§3.1): `cnf.x5t#S256`, the base64url SHA-256 of the certificate's DER encoding.
+ *
+ * Certificates outside their validity period are refused for both methods (the stricter reading).
+ */
+import { createHash, createPublicKey, type X509Certificate } from 'node:crypto';
+import { BlockList, isIPv4 } from 'node:net';
+import type { ClientAuthentication } from '../storage/repositories.ts';
+
+export interface PresentedCertificate {
+  certificate: X509Certificate;
+  /** The chain was verified against the CAs configured for client certificates (`mtls.ca`). */
+  trusted: boolean;
+}
+
+/** RFC 8705 §3.1: `x5t#S256`. */
+export function certificateThumbprint(certificate: X509Certificate): string {
+  return createHash('sha256').update(certificate.raw).digest('base64url');
+}
+
+/** True when `now` (seconds since the epoch) is inside the certificate's validity period. */
+export function certificateCurrent(certificate: X509Certificate, now: number): boolean {
+  const from = Date.parse(certificate.validFrom) / 1000;
+  const to = Date.parse(certificate.validTo) / 1000;
+  return Number.isFinite(from) && Number.isFinite(to) && from <= now && now <= to;
+}
+
+/**
+ * True when the certificate was issued and signed by one of `authorities` (directly: a leaf under a CA
+ * the operator configured) and is current. Used for certificates a trusted proxy forwards, whose chain
+ * the TLS layer of this server never saw.
+ */
+export function issuedByAuthority(
+  certificate: X509Certificate,
+  authorities: readonly X509Certificate[],
+  now: number,
+): boolean {
+  if (!certificateCurrent(certificate, now)) return false;
+  return authorities.some(
+    (authority) =>
+      authority.ca &&
+      certificateCurrent(authority, now) &&
+      certificate.checkIssued(authority) &&
+      certificate.verify(authority.publicKey),
+  );
+}
+
+/** Splits an RFC 4514 string (`CN=a\,b,O=Example`) into normalised `TYPE=value` pairs. */
+export function parseDistinguishedName(dn: string): string[] {
+  const pairs: string[] = [];
+  let current = '';
+  for (let index = 0; index < dn.length; index++) {
+    const character = dn[index]!;
+    if (character === '\\' && index + 1 < dn.length) {
+      const hex = /^[0-9A-Fa-f]{2}/.exec(dn.slice(index + 1, index + 3));
+      if (hex) {
+        current += String.fromCharCode(Number.parseInt(hex[0], 16));
+        index += 2;
+      } else {
+        current += dn[index + 1];
+        index += 1;
+      }
+    } else if (character === ',' || character === '+') {
+      pairs.push(current);
+      current = '';
+    } else {
+      current += character;
+    }
+  }
+  pairs.push(current);
+  return pairs.map(normalisePair).filter((pair) => pair !== '=');
+}
+
+function normalisePair(pair: string): string {
+  const equals = pair.indexOf('=');
+  if (equals < 0) return `${pair.trim().toUpperCase()}=`;
+  return `${pair.slice(0, equals).trim().toUpperCase()}=${pair.slice(equals + 1).trim()}`;
+}
+
+/** Node's `X509Certificate.subject` lists one `TYPE=value` per line. */
+function certificateSubjectPairs(certificate: X509Certificate): string[] {
+  return certificate.subject
+    .split('\n')
+    .filter((line) => line !== '')
+    .map(normalisePair);
+}
+
+function sameSet(left: string[], right: string[]): boolean {
+  if (left.length !== right.length) return false;
+  const sortedLeft = [...left].sort();
+  const sortedRight = [...right].sort();
+  return sortedLeft.every((value, index) => value === sortedRight[index]);
+}
+
+/** subjectAltName entries as `[type, value]` (node quotes values that contain separators). */
+export function subjectAltNames(certificate: X509Certificate): [string, string][] {
+  const text = certificate.subjectAltName;
+  if (text === undefined) return [];
+  const entries: [string, string][] = [];
+  const pattern = /(DNS|URI|IP Address|email|[A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/g;
+  for (const match of text.matchAll(pattern)) {
+    const raw = match[2]!;
+    entries.push([match[1]!, raw.startsWith('"') ? (JSON.parse(raw) as string) : raw]);
+  }
+  return entries;
+}
+
+function sameIp(registered: string, presented: string): boolean {
+  const list = new BlockList();
+  const family = isIPv4(registered) ? 'ipv4' : 'ipv6';
+  list.addAddress(registered, family);
+  try {
+    return list.check(presented, isIPv4(presented) ? 'ipv4' : 'ipv6');
+  } catch {
+    return false;
+  }
+}
+
+/** RFC 8705 §2.1.2: the registered subject DN or SAN value matches the certificate. */
+export function matchesRegisteredIdentity(certificate: X509Certificate, auth: ClientAuthentication): boolean {
+  if (auth.tlsClientAuthSubjectDn !== undefined)
+    return sameSet(parseDistinguishedName(auth.tlsClientAuthSubjectDn), certificateSubjectPairs(certificate));
+  const names = subjectAltNames(certificate);
+  const has = (type: string, matches: (value: string) => boolean) =>
+    names.some(([entryType, value]) => entryType === type && matches(value));
+  if (auth.tlsClientAuthSanDns !== undefined) {
+    const expected = auth.tlsClientAuthSanDns.toLowerCase();
+    return has('DNS', (value) => value.toLowerCase() === expected);
+  }
+  if (auth.tlsClientAuthSanUri !== undefined)
+    return has('URI', (value) => value === auth.tlsClientAuthSanUri);
+  if (auth.tlsClientAuthSanIp !== undefined)
+    return has('IP Address', (value) => sameIp(auth.tlsClientAuthSanIp!, value));
+  if (auth.tlsClientAuthSanEmail !== undefined) {
+    const expected = auth.tlsClientAuthSanEmail.toLowerCase();
+    return has('email', (value) => value.toLowerCase() === expected);
+  }
+  return false;
+}
+
+/** RFC 8705 §2.2: the certificate is one the client registered in its JWKS. */
+export function matchesRegisteredKey(certificate: X509Certificate, keys: readonly Record<string, unknown>[]) {
+  const der = certificate.raw.toString('base64');
+  return keys.some((jwk) => {
+    if (Array.isArray(jwk.x5c)) return jwk.x5c[0] === der;
+    try {
+      return createPublicKey({ key: jwk as never, format: 'jwk' }).equals(certificate.publicKey);
+    } catch {
+      return false;
+    }
+  });
+}

@@ -1,0 +1,424 @@
+/**
+ * Mutual-TLS client authentication and certificate-bound access tokens (RFC 8705) over a real TLS listener
+ * (`server.tls`), with a CA, client and impostor certificates made by the openssl CLI for the test:
+ * tls_client_auth matched by subject DN and by SAN (§2.1.2), self_signed_tls_client_auth matched by the
+ * registered keys (§2.2), `cnf.x5t#S256` in the token and in introspection (§3.1, §3.2), wrong or missing
+ * certificates refused with invalid_client. Then the trusted proxy header: off by default (a header sent to
+ * a server that did not configure it is ignored), and read only from `server.trustProxy` addresses.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeJwt } from 'jose';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load.ts';
+import { buildServer, type GatehouseServer } from '../src/http/app.ts';
+import {
+  apiSecret,
+  basic,
+  form,
+  serviceSecret,
+  startServer,
+  type TestServer,
+  testConfig,
+  webSecret,
+} from './helpers.ts';
+import { freePort } from './interop-helpers.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-server-mtls-'));
+const path = (name: string) => join(dir, name);
+const pem = (name: string) => readFileSync(path(name), 'utf8');
+const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+
+/** A self-signed certificate (the CA, the server, self-signed clients and impostors). */
+function selfSigned(name: string, subject: string, extensions: string[] = []) {
+  openssl(
+    'req',
+    '-x509',
+    ...ecKey,
+    '-days',
+    '2',
+    '-subj',
+    subject,
+    ...extensions,
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.crt`,
+  );
+}
+
+/** A client certificate issued by the test CA. */
+function issued(name: string, subject: string, san: string) {
+  openssl('req', ...ecKey, '-subj', subject, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+  writeFileSync(path(`${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=clientAuth\n`);
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    `${name}.ext`,
+    '-out',
+    `${name}.crt`,
+  );
+}
+
+function thumbprint(name: string): string {
+  return createHash('sha256')
+    .update(new X509Certificate(pem(`${name}.crt`)).raw)
+    .digest('base64url');
+}
+
+const mtlsClients = () => [
+  ...(testConfig().clients as Record<string, unknown>[]),
+  {
+    clientId: 'mtls-dn',
+    name: 'PKI client matched by subject DN',
+    tokenEndpointAuthMethod: 'tls_client_auth',
+    tlsClientAuthSubjectDn: 'CN=mtls-pki,O=Gatehouse Test',
+    grantTypes: ['client_credentials'],
+    scopes: ['orders.read'],
+  },
+  {
+    clientId: 'mtls-san',
+    name: 'PKI client matched by SAN',
+    tokenEndpointAuthMethod: 'tls_client_auth',
+    tlsClientAuthSanDns: 'client.example.com',
+    grantTypes: ['client_credentials'],
+    scopes: ['orders.read'],
+  },
+  {
+    clientId: 'mtls-self',
+    name: 'Self-signed client (public key registered)',
+    tokenEndpointAuthMethod: 'self_signed_tls_client_auth',
+    jwks: { keys: [{ ...createPublicKey(pem('self.crt')).export({ format: 'jwk' }), kid: 'self' }] },
+    grantTypes: ['client_credentials'],
+    scopes: ['orders.read'],
+  },
+  {
+    clientId: 'mtls-self-x5c',
+    name: 'Self-signed client (certificate registered as x5c)',
+    tokenEndpointAuthMethod: 'self_signed_tls_client_auth',
+    jwks: {
+      keys: [
+        {
+          ...createPublicKey(pem('self.crt')).export({ format: 'jwk' }),
+          x5c: [new X509Certificate(pem('self.crt')).raw.toString('base64')],
+        },
+      ],
+    },
+    grantTypes: ['client_credentials'],
+    scopes: ['orders.read'],
+  },
+  {
+    clientId: 'bound-secret',
+    name: 'Secret client with certificate-bound tokens',
+    secret: webSecret,
+    tlsClientCertificateBoundAccessTokens: true,
+    grantTypes: ['client_credentials'],
+    scopes: ['orders.read'],
+  },
+];
+
+let server: GatehouseServer;
+let issuer: string;
+const agents: Agent[] = [];
+
+beforeAll(async () => {
+  selfSigned('ca', '/CN=Gatehouse Test CA', [
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  selfSigned('server', '/CN=127.0.0.1', ['-addext', 'subjectAltName=IP:127.0.0.1']);
+  issued('pki', '/O=Gatehouse Test/CN=mtls-pki', 'DNS:client.example.com');
+  issued('stranger', '/O=Gatehouse Test/CN=someone-else', 'DNS:stranger.example.com');
+  selfSigned('impostor', '/O=Gatehouse Test/CN=mtls-pki', [
+    '-addext',
+    'subjectAltName=DNS:client.example.com',
+  ]);
+  selfSigned('self', '/CN=mtls-self');
+  const port = await freePort();
+  issuer = `https://127.0.0.1:${port}`;
+  server = await buildServer(
+    parseConfig(
+      testConfig({
+        issuer,
+        server: { host: '127.0.0.1', port, tls: { cert: path('server.crt'), key: path('server.key') } },
+        mtls: { ca: path('ca.crt') },
+        clients: mtlsClients(),
+      }),
+    ),
+  );
+  await server.listen();
+});
+
+afterAll(async () => {
+  await Promise.all(agents.map((agent) => agent.close()));
+  await server?.close();
+});
+
+/** POSTs a form over TLS, presenting the named client certificate (or none). */
+async function post(
+  url: string,
+  values: Record<string, string>,
+  certificate: string | undefined,
+  authorization?: string,
+) {
+  const agent = new Agent({
+    connect: {
+      ca: pem('server.crt'),
+      ...(certificate === undefined
+        ? {}
+        : { cert: pem(`${certificate}.crt`), key: pem(`${certificate}.key`) }),
+    },
+  });
+  agents.push(agent);
+  const response = await undiciFetch(`${issuer}${url}`, {
+    method: 'POST',
+    dispatcher: agent,
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...(authorization ? { authorization } : {}),
+    },
+    body: form(values),
+  });
+  const text = await response.text();
+  return { status: response.status, body: (text === '' ? {} : JSON.parse(text)) as Record<string, unknown> };
+}
+
+const clientCredentials = (clientId: string, certificate: string | undefined) =>
+  post('/token', { grant_type: 'client_credentials', client_id: clientId }, certificate);
+
+describe('mutual-TLS client authentication over a real TLS listener', () => {
+  it('tls_client_auth by subject DN issues a token bound to the certificate', async () => {
+    const response = await clientCredentials('mtls-dn', 'pki');
+    expect(response.status).toBe(200);
+    const claims = decodeJwt(response.body.access_token as string);
+    expect(claims).toMatchObject({ client_id: 'mtls-dn', cnf: { 'x5t#S256': thumbprint('pki') } });
+    // RFC 8705 §3.2: introspection tells the API which certificate the token is bound to.
+    const introspection = await post(
+      '/introspect',
+      { token: response.body.access_token as string },
+      undefined,
+      basic('orders-api', apiSecret),
+    );
+    expect(introspection.body).toMatchObject({ active: true, cnf: { 'x5t#S256': thumbprint('pki') } });
+  });
+
+  it('tls_client_auth by SAN DNS name', async () => {
+    const response = await clientCredentials('mtls-san', 'pki');
+    expect(response.status).toBe(200);
+    expect(decodeJwt(response.body.access_token as string).cnf).toEqual({ 'x5t#S256': thumbprint('pki') });
+  });
+
+  it('refuses a certificate not issued by the trusted CA, another subject, and no certificate', async () => {
+    for (const [clientId, certificate] of [
+      ['mtls-dn', 'impostor'],
+      ['mtls-san', 'impostor'],
+      ['mtls-dn', 'stranger'],
+      ['mtls-san', 'stranger'],
+      ['mtls-dn', 'self'],
+      ['mtls-dn', undefined],
+    ] as const) {
+      const response = await clientCredentials(clientId, certificate);
+      expect(response.status, `${clientId} with ${certificate}`).toBe(401);
+      expect(response.body.error).toBe('invalid_client');
+    }
+  });
+
+  it('self_signed_tls_client_auth matched by the registered key or x5c certificate', async () => {
+    for (const clientId of ['mtls-self', 'mtls-self-x5c']) {
+      const response = await clientCredentials(clientId, 'self');
+      expect(response.status).toBe(200);
+      expect(decodeJwt(response.body.access_token as string).cnf).toEqual({ 'x5t#S256': thumbprint('self') });
+      for (const certificate of ['impostor', 'pki', undefined]) {
+        const refused = await clientCredentials(clientId, certificate);
+        expect(refused.body.error, `${clientId} with ${certificate}`).toBe('invalid_client');
+      }
+    }
+  });
+
+  it('refuses a TLS-method client that also sends a secret', async () => {
+    const response = await post(
+      '/token',
+      { grant_type: 'client_credentials', client_id: 'mtls-dn', client_secret: webSecret },
+      'pki',
+    );
+    expect(response.body.error).toBe('invalid_client');
+  });
+
+  it('binds the tokens of a secret client registered for bound tokens, and needs its certificate', async () => {
+    const bound = await post(
+      '/token',
+      { grant_type: 'client_credentials' },
+      'self',
+      basic('bound-secret', webSecret),
+    );
+    expect(bound.status).toBe(200);
+    expect(decodeJwt(bound.body.access_token as string).cnf).toEqual({ 'x5t#S256': thumbprint('self') });
+    const without = await post(
+      '/token',
+      { grant_type: 'client_credentials' },
+      undefined,
+      basic('bound-secret', webSecret),
+    );
+    expect(without.status).toBe(400);
+    expect(without.body.error).toBe('invalid_request');
+    // A client not registered for bound tokens gets bearer tokens even when it shows a certificate.
+    const plain = await post(
+      '/token',
+      { grant_type: 'client_credentials' },
+      'pki',
+      basic('service-a', serviceSecret),
+    );
+    expect(plain.status).toBe(200);
+    expect(decodeJwt(plain.body.access_token as string).cnf).toBeUndefined();
+  });
+
+  it('authenticates mTLS clients at /introspect and /revoke too', async () => {
+    const issuedToken = (await clientCredentials('mtls-dn', 'pki')).body.access_token as string;
+    const introspection = await post('/introspect', { token: issuedToken, client_id: 'mtls-dn' }, 'pki');
+    expect(introspection.body).toMatchObject({ active: true, client_id: 'mtls-dn' });
+    const refused = await post('/introspect', { token: issuedToken, client_id: 'mtls-dn' }, 'stranger');
+    expect(refused.body.error).toBe('invalid_client');
+    const revoked = await post('/revoke', { token: issuedToken, client_id: 'mtls-dn' }, 'pki');
+    expect(revoked.status).toBe(200);
+    const after = await post('/introspect', { token: issuedToken, client_id: 'mtls-dn' }, 'pki');
+    expect(after.body).toEqual({ active: false });
+  });
+
+  it('publishes the mutual-TLS methods and bound-token support', async () => {
+    const response = await undiciFetch(`${issuer}/.well-known/openid-configuration`, {
+      dispatcher: new Agent({ connect: { ca: pem('server.crt') } }),
+    });
+    const metadata = (await response.json()) as Record<string, unknown>;
+    expect(metadata.token_endpoint_auth_methods_supported).toEqual(
+      expect.arrayContaining(['tls_client_auth', 'self_signed_tls_client_auth', 'private_key_jwt']),
+    );
+    expect(metadata.tls_client_certificate_bound_access_tokens).toBe(true);
+  });
+
+  it('ignores a certificate header when no proxy header is configured', async () => {
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/token',
+      remoteAddress: '127.0.0.1',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-client-cert': encodeURIComponent(pem('pki.crt')),
+        'x-ssl-client-cert': encodeURIComponent(pem('pki.crt')),
+      },
+      payload: form({ grant_type: 'client_credentials', client_id: 'mtls-dn' }),
+    });
+    expect(response.statusCode).toBe(401);
+    expect(JSON.parse(response.body).error).toBe('invalid_client');
+  });
+});
+
+describe('the client certificate from a trusted proxy header', () => {
+  let proxied: TestServer;
+  beforeAll(async () => {
+    proxied = await startServer({
+      server: { trustProxy: ['127.0.0.1', '10.0.0.0/8'] },
+      mtls: { ca: path('ca.crt'), trustedProxyHeader: 'X-Client-Cert' },
+      clients: mtlsClients(),
+    });
+  });
+  afterAll(() => proxied?.close());
+
+  const viaProxy = (clientId: string, certificate: string | undefined, remoteAddress: string, raw?: string) =>
+    proxied.app
+      .inject({
+        method: 'POST',
+        url: '/token',
+        remoteAddress,
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          ...(certificate === undefined
+            ? {}
+            : { 'x-client-cert': raw ?? encodeURIComponent(pem(`${certificate}.crt`)) }),
+        },
+        payload: form({ grant_type: 'client_credentials', client_id: clientId }),
+      })
+      .then((response) => ({
+        status: response.statusCode,
+        body: JSON.parse(response.body) as Record<string, unknown>,
+      }));
+
+  it('authenticates and binds with the forwarded certificate from a trusted proxy', async () => {
+    for (const remoteAddress of ['127.0.0.1', '10.1.2.3', '::ffff:10.9.9.9']) {
+      const response = await viaProxy('mtls-dn', 'pki', remoteAddress);
+      expect(response.status, remoteAddress).toBe(200);
+      expect(decodeJwt(response.body.access_token as string).cnf).toEqual({ 'x5t#S256': thumbprint('pki') });
+    }
+    const self = await viaProxy('mtls-self', 'self', '127.0.0.1');
+    expect(self.status).toBe(200);
+    // Plain PEM (not URL-encoded) and base64 DER are read as well.
+    const der = new X509Certificate(pem('pki.crt')).raw.toString('base64');
+    expect((await viaProxy('mtls-dn', 'pki', '127.0.0.1', der)).status).toBe(200);
+  });
+
+  it('ignores the header from an address that is not a trusted proxy', async () => {
+    const response = await viaProxy('mtls-dn', 'pki', '203.0.113.7');
+    expect(response.status).toBe(401);
+    expect(response.body.error).toBe('invalid_client');
+  });
+
+  it('checks a forwarded certificate against the configured CA itself', async () => {
+    expect((await viaProxy('mtls-dn', 'impostor', '127.0.0.1')).body.error).toBe('invalid_client');
+    expect((await viaProxy('mtls-dn', 'stranger', '127.0.0.1')).body.error).toBe('invalid_client');
+    expect((await viaProxy('mtls-dn', 'pki', '127.0.0.1', 'garbage%%')).body.error).toBe('invalid_client');
+  });
+});
+
+describe('mutual-TLS configuration', () => {
+  const parse = (overrides: Record<string, unknown>) => () => parseConfig(testConfig(overrides));
+  const dnClient = {
+    clientId: 'c',
+    name: 'C',
+    tokenEndpointAuthMethod: 'tls_client_auth',
+    tlsClientAuthSubjectDn: 'CN=c',
+    grantTypes: ['client_credentials'],
+    scopes: ['orders.read'],
+  };
+
+  it('refuses a proxy header without trusted proxies, and TLS methods nothing can serve', () => {
+    expect(parse({ mtls: { trustedProxyHeader: 'X-Client-Cert' } })).toThrow(/trustProxy/);
+    expect(parse({ clients: [dnClient] })).toThrow(/server.tls or mtls.trustedProxyHeader/);
+    expect(
+      parse({
+        server: { trustProxy: true },
+        mtls: { trustedProxyHeader: 'X-Client-Cert' },
+        clients: [dnClient],
+      }),
+    ).toThrow(/mtls.ca/);
+    expect(
+      parse({
+        server: { trustProxy: true },
+        mtls: { ca: path('ca.crt'), trustedProxyHeader: 'X-Client-Cert' },
+        clients: [{ ...dnClient, tlsClientAuthSanDns: 'c.example.com' }],
+      }),
+    ).toThrow(/exactly one/);
+    expect(
+      parse({
+        server: { trustProxy: true },
+        mtls: { ca: path('ca.crt'), trustedProxyHeader: 'X-Client-Cert' },
+        clients: [dnClient],
+      }),
+    ).not.toThrow();
+  });
+});
