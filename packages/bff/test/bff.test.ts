@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:http';
 import Database from 'better-sqlite3';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrdersApp } from '../../../examples/orders-api/src/app.ts';
 import { signJwt } from '../../server/src/tokens/jwt.ts';
@@ -18,7 +19,13 @@ import { issueLogoutToken } from '../../server/src/tokens/logout-token.ts';
 import { tamperSignature } from '../../server/test/helpers.ts';
 import { bffMiddleware } from '../src/express.ts';
 import { bffPlugin } from '../src/fastify.ts';
-import { type Bff, type BffOptions, createBff, SqliteSessionStore } from '../src/index.ts';
+import {
+  type Bff,
+  type BffOptions,
+  createBff,
+  PostgresSessionStore,
+  SqliteSessionStore,
+} from '../src/index.ts';
 import {
   BffBrowser,
   bffSecret,
@@ -38,12 +45,18 @@ let upstream: TestUpstream;
 let orders: Server;
 let expressServer: Server;
 let fastify: FastifyInstance;
-const bffs: Record<'express' | 'fastify' | 'timeouts', { bff: Bff; origin: string }> = {} as never;
+type Adapter = 'express' | 'fastify' | 'timeouts' | 'nodeA' | 'nodeB';
+const bffs: Record<Adapter, { bff: Bff; origin: string }> = {} as never;
+const nodeServers: Server[] = [];
+const pools: pg.Pool[] = [];
+const nodesTable = `bff_sessions_nodes_${randomBytes(6).toString('hex')}`;
 let timeoutsServer: Server;
 
 beforeAll(async () => {
   upstream = await startUpstream();
-  const [expressPort, fastifyPort, timeoutsPort, ordersPort] = [
+  const [expressPort, fastifyPort, timeoutsPort, ordersPort, nodeAPort, nodeBPort] = [
+    await freePort(),
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -54,9 +67,10 @@ beforeAll(async () => {
     express: `http://localhost:${expressPort}`,
     fastify: `http://localhost:${fastifyPort}`,
     timeouts: `http://localhost:${timeoutsPort}`,
+    nodes: `http://localhost:${nodeAPort}`,
   };
   gatehouse = await startGatehouse({
-    bffOrigins: [origins.express, origins.fastify, origins.timeouts],
+    bffOrigins: [origins.express, origins.fastify, origins.timeouts, origins.nodes],
     ordersUrl,
     clock,
     overrides: { tokens: { accessTokenTtl: 300, refreshTokenTtl: 3600 } },
@@ -108,6 +122,25 @@ beforeAll(async () => {
   timeoutsApp.use(bffMiddleware(bffs.timeouts.bff));
   timeoutsServer = createServer(timeoutsApp);
   await new Promise<void>((resolve) => timeoutsServer.listen(timeoutsPort, '127.0.0.1', resolve));
+  // Two BFF nodes behind one public origin, each with its own PostgreSQL pool on one shared table.
+  const nodesSecret = randomBytes(32).toString('base64url');
+  for (const [node, port] of [
+    ['nodeA', nodeAPort],
+    ['nodeB', nodeBPort],
+  ] as const) {
+    const pool = new pg.Pool({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', max: 4 });
+    pools.push(pool);
+    const store = await PostgresSessionStore.open(pool, { table: nodesTable });
+    bffs[node] = {
+      bff: make(origins.nodes, false, { store, secret: nodesSecret }),
+      origin: `http://localhost:${port}`,
+    };
+    const app = express();
+    app.use(bffMiddleware(bffs[node].bff));
+    const nodeServer = createServer(app);
+    nodeServers.push(nodeServer);
+    await new Promise<void>((resolve) => nodeServer.listen(port, '127.0.0.1', resolve));
+  }
   const app = express();
   app.use(bffMiddleware(bffs.express.bff));
   app.get('/', (_req, res) => {
@@ -127,6 +160,12 @@ afterAll(async () => {
   timeoutsServer?.closeAllConnections();
   await new Promise<void>((resolve) => (timeoutsServer ? timeoutsServer.close(() => resolve()) : resolve()));
   await bffs.timeouts?.bff.close();
+  for (const nodeServer of nodeServers) {
+    nodeServer.closeAllConnections();
+    await new Promise<void>((resolve) => nodeServer.close(() => resolve()));
+  }
+  await pools[0]?.query(`DROP TABLE IF EXISTS ${nodesTable}`);
+  for (const pool of pools) await pool.end();
   orders?.closeAllConnections();
   await new Promise<void>((resolve) => (orders ? orders.close(() => resolve()) : resolve()));
   await upstream?.close();
@@ -135,7 +174,7 @@ afterAll(async () => {
   await gatehouse?.close();
 });
 
-async function signedIn(adapter: 'express' | 'fastify' | 'timeouts' = 'express', username = 'alice') {
+async function signedIn(adapter: Adapter = 'express', username = 'alice') {
   const browser = new BffBrowser(bffs[adapter].origin);
   const flow = await browser.signIn(
     gatehouse.issuer,
@@ -301,6 +340,44 @@ describe('login and callback', () => {
     );
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: 'access_denied' });
+  });
+});
+
+describe('malformed requests', () => {
+  it.each([
+    ['GET', '/bff/login?returnUrl=%'],
+    ['GET', '/bff/login?returnUrl=%2F%2Fevil.example.com'],
+    ['GET', '/bff/login?prompt='],
+    ['GET', '/bff/callback'],
+    ['GET', '/bff/callback?state=%E0%A4%A&code=x'],
+    ['GET', `/bff/callback?state=${'s'.repeat(5000)}`],
+    ['GET', '/bff/logout/continue'],
+    ['GET', '/bff/logout/continue?ticket=%'],
+    ['GET', '/bff/api/echo/%'],
+    ['GET', '/bff/api/'],
+    ['GET', '/bff/api'],
+    ['GET', '/bff'],
+    ['GET', '/bff/'],
+    ['PUT', '/bff/login'],
+    ['DELETE', '/bff/backchannel'],
+    ['POST', '/bff/callback'],
+  ])('%s %s is a clear error, never a 500', async (method, path) => {
+    const { browser } = await signedIn();
+    const response = await browser.fetch(path, { method });
+    expect(response.status).toBeGreaterThanOrEqual(200);
+    expect(response.status).toBeLessThan(500);
+    if (response.status >= 400) {
+      expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+      const body = (await response.json()) as { error: string; error_description: string };
+      expect(body.error).toBeTypeOf('string');
+      expect(body.error_description).toBeTypeOf('string');
+    }
+  });
+
+  it('answers the percent-encoded open redirect attempt with a local path only', async () => {
+    const browser = new BffBrowser(bffs.express.origin);
+    const { callback } = await browser.signIn(gatehouse.issuer, '/%2F%2Fevil.example.com');
+    expect(callback.headers.get('location')).toBe('/%2F%2Fevil.example.com');
   });
 });
 
@@ -512,6 +589,27 @@ describe('tokens: refresh before expiry', () => {
     expect(gatehouse.count('POST /token')).toBe(refreshes + 1);
     expect(bearer()).not.toBe(refused);
     expect((await browser.fetch('/bff/user')).status).toBe(200);
+  });
+});
+
+describe('several BFF nodes sharing one store (PostgreSQL)', () => {
+  it('refreshes a session once across nodes during expiry, and neither node loses it', async () => {
+    const { browser: onA } = await signedIn('nodeA');
+    const onB = new BffBrowser(bffs.nodeB.origin);
+    onB.cookies.set('__Host-bff-session', onA.cookies.get('__Host-bff-session')!);
+    expect((await onB.fetch('/bff/user')).status).toBe(200);
+    clock.advance(301);
+    const refreshes = gatehouse.count('POST /token');
+    const responses = await Promise.all(
+      Array.from({ length: 8 }, (_, index) =>
+        (index % 2 === 0 ? onA : onB).fetch(`/bff/api/echo/node/${index}`),
+      ),
+    );
+    expect(responses.map((response) => response.status)).toEqual(Array(8).fill(200));
+    expect(gatehouse.count('POST /token') - refreshes).toBe(1);
+    expect(new Set(upstream.hits.slice(-8).map((hit) => bearer(hit))).size).toBe(1);
+    expect((await onA.fetch('/bff/user')).status).toBe(200);
+    expect((await onB.fetch('/bff/user')).status).toBe(200);
   });
 });
 

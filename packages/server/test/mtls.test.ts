@@ -12,10 +12,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
+import * as client from 'openid-client';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import { buildServer, type GatehouseServer } from '../src/http/app.ts';
+import { matchesRegisteredIdentity } from '../src/protocol/client-certificate.ts';
 import {
   apiSecret,
   basic,
@@ -151,6 +153,11 @@ beforeAll(async () => {
     'subjectAltName=DNS:client.example.com',
   ]);
   selfSigned('self', '/CN=mtls-self');
+  issued(
+    'multi',
+    '/C=DE/O=Gatehouse\\, Test/OU=Payments/CN=multi',
+    'DNS:a.example.com,URI:spiffe://example.org/svc,IP:10.1.2.3,IP:2001:db8::1,email:svc@example.com',
+  );
   const port = await freePort();
   issuer = `https://127.0.0.1:${port}`;
   server = await buildServer(
@@ -301,6 +308,22 @@ describe('mutual-TLS client authentication over a real TLS listener', () => {
     expect(after.body).toEqual({ active: false });
   });
 
+  it('openid-client authenticates with tls_client_auth through a certificate-carrying agent', async () => {
+    const agent = new Agent({
+      connect: { ca: pem('server.crt'), cert: pem('pki.crt'), key: pem('pki.key') },
+    });
+    agents.push(agent);
+    const customFetch = ((url: string, options: Record<string, unknown>) =>
+      undiciFetch(url, { ...options, dispatcher: agent } as never)) as unknown as client.CustomFetch;
+    const config = await client.discovery(new URL(issuer), 'mtls-dn', undefined, client.TlsClientAuth(), {
+      [client.customFetch]: customFetch,
+    });
+    const tokens = await client.clientCredentialsGrant(config, { scope: 'orders.read' });
+    expect(decodeJwt(tokens.access_token).cnf).toEqual({ 'x5t#S256': thumbprint('pki') });
+    const introspection = await client.tokenIntrospection(config, tokens.access_token);
+    expect(introspection).toMatchObject({ active: true, client_id: 'mtls-dn' });
+  });
+
   it('publishes the mutual-TLS methods and bound-token support', async () => {
     const response = await undiciFetch(`${issuer}/.well-known/openid-configuration`, {
       dispatcher: new Agent({ connect: { ca: pem('server.crt') } }),
@@ -385,6 +408,47 @@ describe('the client certificate from a trusted proxy header', () => {
   });
 });
 
+describe('matching a certificate to a tls_client_auth registration (RFC 8705 §2.1.2)', () => {
+  const multi = () => new X509Certificate(pem('multi.crt'));
+
+  it('matches the subject DN whatever the order of its attributes, with escaped characters', () => {
+    expect(multi().subject).toContain('CN=multi');
+    for (const dn of [
+      'CN=multi,OU=Payments,O=Gatehouse\\, Test,C=DE',
+      'C=DE, O=Gatehouse\\2C Test, OU=Payments, CN=multi',
+      'cn=multi,ou=Payments,o=Gatehouse\\, Test,c=DE',
+    ]) {
+      expect(matchesRegisteredIdentity(multi(), { tlsClientAuthSubjectDn: dn }), dn).toBe(true);
+    }
+    for (const dn of [
+      'CN=multi,OU=Payments,O=Gatehouse Test,C=DE',
+      'CN=multi,O=Gatehouse\\, Test,C=DE',
+      'CN=multi',
+    ]) {
+      expect(matchesRegisteredIdentity(multi(), { tlsClientAuthSubjectDn: dn }), dn).toBe(false);
+    }
+  });
+
+  it('matches each kind of SAN entry, and nothing else', () => {
+    const cases: [Record<string, string>, boolean][] = [
+      [{ tlsClientAuthSanDns: 'a.example.com' }, true],
+      [{ tlsClientAuthSanDns: 'A.Example.COM' }, true],
+      [{ tlsClientAuthSanDns: 'b.example.com' }, false],
+      [{ tlsClientAuthSanUri: 'spiffe://example.org/svc' }, true],
+      [{ tlsClientAuthSanUri: 'spiffe://example.org/other' }, false],
+      [{ tlsClientAuthSanIp: '10.1.2.3' }, true],
+      [{ tlsClientAuthSanIp: '2001:db8:0:0:0:0:0:1' }, true],
+      [{ tlsClientAuthSanIp: '10.1.2.4' }, false],
+      [{ tlsClientAuthSanEmail: 'svc@example.com' }, true],
+      [{ tlsClientAuthSanEmail: 'other@example.com' }, false],
+      [{}, false],
+    ];
+    for (const [registration, expected] of cases) {
+      expect(matchesRegisteredIdentity(multi(), registration), JSON.stringify(registration)).toBe(expected);
+    }
+  });
+});
+
 describe('mutual-TLS configuration', () => {
   const parse = (overrides: Record<string, unknown>) => () => parseConfig(testConfig(overrides));
   const dnClient = {
@@ -395,6 +459,33 @@ describe('mutual-TLS configuration', () => {
     grantTypes: ['client_credentials'],
     scopes: ['orders.read'],
   };
+
+  it('refuses certificate-bound tokens for a public client with refresh tokens (they would be unbound)', () => {
+    const publicClient = {
+      clientId: 'p',
+      name: 'P',
+      tokenEndpointAuthMethod: 'none',
+      tlsClientCertificateBoundAccessTokens: true,
+      grantTypes: ['authorization_code', 'refresh_token'],
+      redirectUris: ['https://p.example.com/cb'],
+      scopes: ['openid'],
+    };
+    const server = { tls: { cert: path('server.crt'), key: path('server.key') } };
+    expect(parse({ server, clients: [publicClient] })).toThrow(/refresh_token/);
+    expect(
+      parse({ server, clients: [{ ...publicClient, grantTypes: ['authorization_code'] }] }),
+    ).not.toThrow();
+  });
+
+  it('stops start-up naming the field when a TLS or CA file cannot be read or holds no certificate', async () => {
+    const start = (overrides: Record<string, unknown>) => buildServer(parseConfig(testConfig(overrides)));
+    await expect(
+      start({ server: { tls: { cert: path('nope.crt'), key: path('server.key') } } }),
+    ).rejects.toThrow(/config server.tls.cert: cannot read .*nope.crt: ENOENT/);
+    await expect(start({ mtls: { ca: path('pki.ext') } })).rejects.toThrow(
+      /config mtls.ca: .* holds no certificate/,
+    );
+  });
 
   it('refuses a proxy header without trusted proxies, and TLS methods nothing can serve', () => {
     expect(parse({ mtls: { trustedProxyHeader: 'X-Client-Cert' } })).toThrow(/trustProxy/);

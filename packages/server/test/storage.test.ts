@@ -3,8 +3,11 @@
  * other connections' writes, and the single-use statements under concurrency, run unchanged on SQLite and
  * on PostgreSQL (a fresh file / a fresh schema per run, see backends.ts).
  */
+import { createServer } from 'node:net';
+import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStorage, type Storage } from '../src/storage/index.ts';
+import { isTransientStorageError, openStorage, type Storage } from '../src/storage/index.ts';
 import type {
   AuthorizationCode,
   Client,
@@ -13,7 +16,8 @@ import type {
   SigningKeyRecord,
 } from '../src/storage/repositories.ts';
 import { sweepExpired } from '../src/storage/sweep.ts';
-import { type BackendName, backendNames, freshStore } from './backends.ts';
+import { type BackendName, backendNames, freshStore, postgresUrl } from './backends.ts';
+import { codeRequest, pkcePair, startServer } from './helpers.ts';
 
 const now = 1_800_000_000;
 
@@ -626,3 +630,64 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
     });
   });
 });
+
+describe('an unreachable or busy database', () => {
+  it('is told apart from other errors: real SQLite lock, PostgreSQL refusal and SQL errors', async () => {
+    const { path } = freshStore('sqlite').options as { path: string };
+    const holder = new SqliteDatabase(path);
+    const waiter = new SqliteDatabase(path);
+    holder.exec('BEGIN IMMEDIATE');
+    const busy = (() => {
+      try {
+        waiter.exec('BEGIN IMMEDIATE');
+      } catch (error) {
+        return error;
+      }
+    })();
+    holder.exec('ROLLBACK');
+    holder.close();
+    waiter.close();
+    expect(isTransientStorageError(busy)).toBe(true);
+
+    const refused = await new pg.Client({ host: '127.0.0.1', port: await closedPort() })
+      .connect()
+      .catch((error: unknown) => error);
+    expect(isTransientStorageError(refused)).toBe(true);
+
+    const client = new pg.Client({ connectionString: postgresUrl });
+    await client.connect();
+    const divided = await client.query('SELECT 1 / 0').catch((error: unknown) => error);
+    await client.end();
+    expect((divided as { code?: string }).code).toBe('22012');
+    expect(isTransientStorageError(divided)).toBe(false);
+    expect(isTransientStorageError(new Error('boom'))).toBe(false);
+    expect(isTransientStorageError(undefined)).toBe(false);
+  });
+
+  it('answers 503 temporarily_unavailable with Retry-After when the lock is not free in time', async () => {
+    const server = await startServer();
+    const path = (server.config.storage as { path: string }).path;
+    const holder = new SqliteDatabase(path);
+    try {
+      holder.exec('BEGIN IMMEDIATE');
+      // Starting an authorization writes its interaction: that waits for the lock, then gives up.
+      const response = await server.app.inject({ url: codeRequest(pkcePair()) });
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('1');
+      expect(response.body).not.toContain('SQLITE');
+      holder.exec('ROLLBACK');
+      expect((await server.app.inject({ url: codeRequest(pkcePair()) })).statusCode).toBe(303);
+    } finally {
+      holder.close();
+      await server.close();
+    }
+  }, 30_000);
+});
+
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}

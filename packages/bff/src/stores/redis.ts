@@ -12,6 +12,37 @@
 import type { Redis } from 'ioredis';
 import type { SessionStore, StoredRecord } from './store.ts';
 
+/**
+ * Creates the record unless a live one exists (by the record's own `expiresAt`, the caller's clock), in
+ * one script: Redis runs it atomically. KEYS[1] record; ARGV: value, ttl seconds, now.
+ */
+const addScript = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, record = pcall(cjson.decode, current)
+  if ok and type(record) == 'table' and tonumber(record.expiresAt) and tonumber(record.expiresAt) > tonumber(ARGV[3]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1`;
+
+/**
+ * Moves an existing record's `expiresAt` and time-to-live, leaving the rest as it is, atomically.
+ * KEYS[1] record; ARGV: expiresAt, ttl seconds. Returns the record's sid and sub (for their indexes).
+ */
+const touchScript = `
+local current = redis.call('GET', KEYS[1])
+if not current then return false end
+local record = cjson.decode(current)
+record.expiresAt = tonumber(ARGV[1])
+redis.call('SET', KEYS[1], cjson.encode(record), 'EX', ARGV[2])
+return { record.sid or '', record.sub or '' }`;
+
+function ttlUntil(expiresAt: number): number {
+  return Math.max(1, expiresAt - Math.floor(Date.now() / 1000));
+}
+
 function parse(value: string | null, now: number): StoredRecord | undefined {
   if (value === null) return undefined;
   const record = JSON.parse(value) as StoredRecord;
@@ -38,11 +69,54 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async set(key: string, record: StoredRecord): Promise<void> {
-    const ttl = Math.max(1, record.expiresAt - Math.floor(Date.now() / 1000));
+    const ttl = ttlUntil(record.expiresAt);
     const multi = this.redis.multi().set(this.recordKey(key), JSON.stringify(record), 'EX', ttl);
     for (const index of this.indexKeys(record)) {
       multi.sadd(index, key).expire(index, ttl, 'NX').expire(index, ttl, 'GT');
     }
+    await multi.exec();
+  }
+
+  /** Only for records without `sub` and `sid` (locks): they are not indexed. */
+  async add(key: string, record: StoredRecord, now: number): Promise<boolean> {
+    if (record.sub !== undefined || record.sid !== undefined) {
+      throw new TypeError('add is for unindexed records (no sub or sid)');
+    }
+    const ttl = ttlUntil(record.expiresAt);
+    const created = await this.redis.eval(
+      addScript,
+      1,
+      this.recordKey(key),
+      JSON.stringify(record),
+      ttl,
+      now,
+    );
+    return created === 1;
+  }
+
+  async replace(key: string, record: StoredRecord): Promise<boolean> {
+    const ttl = ttlUntil(record.expiresAt);
+    const replaced = await this.redis.set(this.recordKey(key), JSON.stringify(record), 'EX', ttl, 'XX');
+    if (replaced !== 'OK') return false;
+    await this.extendIndexes(key, record, ttl);
+    return true;
+  }
+
+  async touch(key: string, expiresAt: number): Promise<void> {
+    const ttl = ttlUntil(expiresAt);
+    const indexed = (await this.redis.eval(touchScript, 1, this.recordKey(key), expiresAt, ttl)) as
+      | [string, string]
+      | null;
+    if (indexed === null) return;
+    const [sid, sub] = indexed;
+    await this.extendIndexes(key, { data: '', expiresAt, sid: sid || undefined, sub: sub || undefined }, ttl);
+  }
+
+  private async extendIndexes(key: string, record: StoredRecord, ttl: number): Promise<void> {
+    const indexes = this.indexKeys(record);
+    if (indexes.length === 0) return;
+    const multi = this.redis.multi();
+    for (const index of indexes) multi.sadd(index, key).expire(index, ttl, 'NX').expire(index, ttl, 'GT');
     await multi.exec();
   }
 

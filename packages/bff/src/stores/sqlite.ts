@@ -36,6 +36,15 @@ export class SqliteSessionStore implements SessionStore {
         `INSERT INTO ${table} (key, data, expires_at, sub, sid) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, sub = excluded.sub, sid = excluded.sid`,
       ),
+      add: database.prepare(
+        `INSERT INTO ${table} (key, data, expires_at, sub, sid) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, sub = excluded.sub, sid = excluded.sid
+         WHERE ${table}.expires_at <= ?`,
+      ),
+      replace: database.prepare(
+        `UPDATE ${table} SET data = ?, expires_at = ?, sub = ?, sid = ? WHERE key = ?`,
+      ),
+      touch: database.prepare(`UPDATE ${table} SET expires_at = ? WHERE key = ?`),
       take: database.prepare<[string], Row>(
         `DELETE FROM ${table} WHERE key = ? RETURNING data, expires_at, sub, sid`,
       ),
@@ -52,6 +61,33 @@ export class SqliteSessionStore implements SessionStore {
 
   async set(key: string, record: StoredRecord): Promise<void> {
     this.statements.set.run(key, record.data, record.expiresAt, record.sub ?? null, record.sid ?? null);
+  }
+
+  async add(key: string, record: StoredRecord, now: number): Promise<boolean> {
+    const result = this.statements.add.run(
+      key,
+      record.data,
+      record.expiresAt,
+      record.sub ?? null,
+      record.sid ?? null,
+      now,
+    );
+    return result.changes === 1;
+  }
+
+  async replace(key: string, record: StoredRecord): Promise<boolean> {
+    const result = this.statements.replace.run(
+      record.data,
+      record.expiresAt,
+      record.sub ?? null,
+      record.sid ?? null,
+      key,
+    );
+    return result.changes === 1;
+  }
+
+  async touch(key: string, expiresAt: number): Promise<void> {
+    this.statements.touch.run(expiresAt, key);
   }
 
   async take(key: string, now: number): Promise<StoredRecord | undefined> {

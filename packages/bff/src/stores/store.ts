@@ -11,7 +11,8 @@
  * - `sub` and `sid` are indexed so back-channel logout (OpenID Connect Back-Channel Logout 1.0 §2.7) can
  *   end every session of a login session or of a user.
  * - `take` reads and deletes in one atomic step: a pending login or a logout ticket is used at most once,
- *   even when two BFF nodes race for it.
+ *   even when two BFF nodes race for it; `add` creates only when absent, atomically, so two nodes never
+ *   both believe they hold the same lock.
  */
 
 export interface StoredRecord {
@@ -27,6 +28,21 @@ export interface SessionStore {
   get(key: string, now: number): Promise<StoredRecord | undefined>;
   /** Creates or replaces the record. */
   set(key: string, record: StoredRecord): Promise<void>;
+  /**
+   * Creates the record only if no live one (unexpired at `now`) exists, atomically; true when created.
+   * The BFF uses it as a lock shared by every node (one refresh per session across nodes).
+   */
+  add(key: string, record: StoredRecord, now: number): Promise<boolean>;
+  /**
+   * Replaces a record only if it still exists; true when replaced. A session ended meanwhile (logout,
+   * back-channel logout) therefore stays ended instead of being written back by a late refresh.
+   */
+  replace(key: string, record: StoredRecord): Promise<boolean>;
+  /**
+   * Moves an existing record's expiry, leaving its data alone: sliding expiry never writes back session
+   * data that a concurrent refresh may have replaced.
+   */
+  touch(key: string, expiresAt: number): Promise<void>;
   /** Reads and deletes the record atomically; undefined when missing, taken already or expired. */
   take(key: string, now: number): Promise<StoredRecord | undefined>;
   delete(key: string): Promise<void>;
@@ -51,6 +67,24 @@ export class MemorySessionStore implements SessionStore {
 
   async set(key: string, record: StoredRecord): Promise<void> {
     this.records.set(key, { ...record });
+  }
+
+  async add(key: string, record: StoredRecord, now: number): Promise<boolean> {
+    const existing = this.records.get(key);
+    if (existing !== undefined && existing.expiresAt > now) return false;
+    this.records.set(key, { ...record });
+    return true;
+  }
+
+  async replace(key: string, record: StoredRecord): Promise<boolean> {
+    if (!this.records.has(key)) return false;
+    this.records.set(key, { ...record });
+    return true;
+  }
+
+  async touch(key: string, expiresAt: number): Promise<void> {
+    const record = this.records.get(key);
+    if (record !== undefined) record.expiresAt = expiresAt;
   }
 
   async take(key: string, now: number): Promise<StoredRecord | undefined> {

@@ -6,7 +6,7 @@
  * up at their next reload (keys.reloadInterval). `list` shows timing only, never key material.
  */
 import { parseArgs } from 'node:util';
-import { KeyStore, keyStoreOptions } from '../keys/keystore.ts';
+import { KeyStore, keyStoreOptions, reloadMargin } from '../keys/keystore.ts';
 import type { SigningKeyRecord } from '../storage/repositories.ts';
 import {
   commonOptions,
@@ -69,7 +69,9 @@ async function rotate(args: string[]): Promise<number> {
   const { config, json } = options(args);
   const now = systemNow();
   const { record, previous } = await withStorage(config, async (storage) => {
-    const keys = new KeyStore(storage.signingKeys, keyStoreOptions(config));
+    const keys = new KeyStore(storage.signingKeys, keyStoreOptions(config), (work) =>
+      storage.exclusive('signing-keys', (repositories) => work(repositories.signingKeys)),
+    );
     // As at server start: a database without a usable key gets one first, so something signs meanwhile.
     await keys.initialise(now);
     const previous = keys.describe().filter((key) => key.retiredAt === null);
@@ -94,16 +96,17 @@ async function rotate(args: string[]): Promise<number> {
   }
   const lines = [
     `New signing key ${record.kid} (${record.alg}) is published now and starts signing at ` +
-      `${formatTime(record.notBefore)} (in ${config.keys.publishBeforeUse} s).`,
+      `${formatTime(record.notBefore)} (in ${record.notBefore - now} s).`,
     ...previous.map(
       (key) => `Key ${key.kid} stops signing then and stays published until ${formatTime(key.expiresAt)}.`,
     ),
     `Running servers load the change within keys.reloadInterval (${config.keys.reloadInterval} s).`,
   ];
-  if (config.keys.publishBeforeUse < config.keys.reloadInterval) {
+  if (record.notBefore - now > config.keys.publishBeforeUse) {
     lines.push(
       `Note: keys.publishBeforeUse (${config.keys.publishBeforeUse} s) is shorter than keys.reloadInterval ` +
-        `(${config.keys.reloadInterval} s), so some servers may not publish the key before others sign with it.`,
+        `(${config.keys.reloadInterval} s) plus ${reloadMargin} s, so the key waits longer: every server ` +
+        'publishes it before any signs with it.',
     );
   }
   print(lines.join('\n'));

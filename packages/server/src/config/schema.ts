@@ -208,6 +208,18 @@ const clientSchema = z
     if (method !== 'tls_client_auth' && tlsIdentities.length > 0) {
       issue('tlsClientAuthSubjectDn', 'the tlsClientAuth* fields are only for tls_client_auth');
     }
+    // RFC 8705 §4: a public client's refresh tokens would have to be bound to its certificate too, which
+    // this server does not do; refuse the combination rather than issue refresh tokens anyone could use.
+    if (
+      isPublic &&
+      client.tlsClientCertificateBoundAccessTokens &&
+      client.grantTypes.includes('refresh_token')
+    ) {
+      issue(
+        'tlsClientCertificateBoundAccessTokens',
+        'certificate-bound tokens for a public client cannot be combined with refresh_token',
+      );
+    }
     const exchanges = client.grantTypes.includes(tokenExchangeGrantType);
     if (exchanges && client.tokenExchange === undefined) {
       issue('tokenExchange', 'the token-exchange grant needs tokenExchange.audiences');
@@ -375,6 +387,11 @@ export const configSchema = z
         publishBeforeUse: seconds(0, 7 * 86400).default(600),
         /** Seconds between reloads of the key set from storage (picks up rotations by other processes). */
         reloadInterval: seconds(1, 3600).default(30),
+        /**
+         * Rotate automatically when the newest key is this old (one node does it; see keys/keystore.ts).
+         * Unset: keys rotate only with `gatehouse keys rotate`.
+         */
+        rotateEvery: seconds(3600, 366 * 86400).optional(),
       })
       .prefault({}),
     tokens: z

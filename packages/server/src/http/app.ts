@@ -4,7 +4,6 @@
  * `buildServer` with their own clock and drive it through `inject()` or a real port.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -28,7 +27,7 @@ import { connectRedis } from '../storage/redis.ts';
 import { applyConfiguredEntities } from '../storage/seed.ts';
 import { sweepExpired } from '../storage/sweep.ts';
 import { createAudit, withRequestLogger } from './audit.ts';
-import { ClientCertificates } from './client-certificate.ts';
+import { ClientCertificates, readConfiguredFile } from './client-certificate.ts';
 import { CorsPolicy } from './cors.ts';
 import { makeErrorHandler } from './error-handler.ts';
 import { loggerOptions } from './logging.ts';
@@ -96,8 +95,8 @@ export async function buildServer(
       // Ask for client certificates but let every connection through: the application decides per client
       // (self-signed certificates for self_signed_tls_client_auth, none at all for other clients).
       https = {
-        cert: readFileSync(config.server.tls.cert),
-        key: readFileSync(config.server.tls.key),
+        cert: readConfiguredFile('server.tls.cert', config.server.tls.cert),
+        key: readConfiguredFile('server.tls.key', config.server.tls.key),
         requestCert: true,
         rejectUnauthorized: false,
         ...(clientCertificates.authorityPem === undefined ? {} : { ca: clientCertificates.authorityPem }),
@@ -194,8 +193,15 @@ export async function buildServer(
   });
   registerRoutes(app, ctx);
 
+  // Every reload also tries a scheduled rotation; storage's lock lets one node do it (keys/keystore.ts).
   const reloadTimer = setInterval(() => {
-    keys.reload(now()).catch((error: unknown) => app.log.error({ err: error }, 'key reload failed'));
+    keys
+      .reload(now())
+      .then(() => keys.rotateIfDue(now()))
+      .then((rotated) => {
+        if (rotated !== undefined) app.log.info({ kid: rotated.kid }, 'signing key rotated on schedule');
+      })
+      .catch((error: unknown) => app.log.error({ err: error }, 'key reload failed'));
   }, config.keys.reloadInterval * 1000);
   reloadTimer.unref();
   const sweepTimer = setInterval(() => {

@@ -17,6 +17,17 @@ import type { ServerContext } from '../context.ts';
 import type { ClientAuthRequest } from '../protocol/client-auth.ts';
 import { issuedByAuthority, type PresentedCertificate } from '../protocol/client-certificate.ts';
 
+/** Reads a file the config names, failing with the config field in the message. */
+export function readConfiguredFile(field: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(
+      `config ${field}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+}
+
 /** Every certificate in a PEM bundle. */
 export function parseCertificateBundle(pem: string): X509Certificate[] {
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
@@ -47,10 +58,11 @@ export class ClientCertificates {
   private readonly proxies: BlockList | 'any' | undefined;
 
   constructor(config: GatehouseConfig) {
-    this.authorityPem = config.mtls.ca === undefined ? undefined : readFileSync(config.mtls.ca, 'utf8');
+    this.authorityPem =
+      config.mtls.ca === undefined ? undefined : readConfiguredFile('mtls.ca', config.mtls.ca);
     this.authorities = this.authorityPem === undefined ? [] : parseCertificateBundle(this.authorityPem);
     if (this.authorityPem !== undefined && this.authorities.length === 0)
-      throw new Error(`mtls.ca ${config.mtls.ca} holds no certificate`);
+      throw new Error(`config mtls.ca: ${config.mtls.ca} holds no certificate`);
     this.header = config.mtls.trustedProxyHeader;
     const trustProxy = config.server.trustProxy;
     if (trustProxy === true) this.proxies = 'any';

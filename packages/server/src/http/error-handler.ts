@@ -2,11 +2,13 @@
  * The one place errors are rendered. Each route declares how its errors look (`errorFormat` in the route
  * config): token-endpoint JSON (RFC 6749 §5.2) with Cache-Control: no-store, a Bearer challenge
  * (RFC 6750 §3), or an HTML page. Authorization errors after the redirect URI was verified go back to the
- * client (RFC 6749 §4.1.2.1 with RFC 9207 `iss`). Anything unexpected becomes `server_error` with no
+ * client (RFC 6749 §4.1.2.1 with RFC 9207 `iss`). A database that is unreachable or busy is 503
+ * `temporarily_unavailable` with Retry-After (logged). Anything unexpected becomes `server_error` with no
  * internal detail, logged with the request id.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
+import { isTransientStorageError } from '../storage/index.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
 import { errorPage } from '../views/pages.ts';
 import type { RateLimitRule } from './rate-limit.ts';
@@ -28,6 +30,17 @@ export const noStoreHeaders = { 'cache-control': 'no-store', pragma: 'no-cache' 
 /** Turns framework errors for bad input (bad media type, body too large, bad JSON) into protocol errors. */
 function toOAuthError(error: unknown): OAuthError | undefined {
   if (error instanceof OAuthError) return error;
+  // The database is down or busy: the client may retry; nothing about its request was wrong.
+  if (isTransientStorageError(error)) {
+    return new OAuthError(
+      'temporarily_unavailable',
+      'the service is temporarily unavailable; try again later',
+      {
+        status: 503,
+        retryAfter: 1,
+      },
+    );
+  }
   const fastifyError = error as Partial<FastifyError>;
   const status = fastifyError.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {

@@ -4,6 +4,13 @@
  * `publishBeforeUse` seconds before it signs, and a retired key stays published until every token it
  * signed has expired. Nodes reload the set from storage periodically, so a rotation done by the CLI (or
  * another node) reaches them without a restart.
+ *
+ * Several nodes: every node reloads the key set every `reloadInterval` seconds, so a key created on one
+ * node (or by the CLI) is in every node's JWKS within that bound. A new key therefore never signs before
+ * `reloadInterval` plus a margin has passed since it was stored, even when `publishBeforeUse` is shorter:
+ * no node signs with a key another node does not publish yet. Scheduled rotation (`keys.rotateEvery`) is
+ * attempted by every node on its reload timer, but runs under a storage-wide lock and re-checks the newest
+ * key there, so one node rotates and the others find the work done. The first key is created the same way.
  */
 import {
   createPrivateKey,
@@ -56,6 +63,18 @@ export interface KeyStoreOptions {
   publishBeforeUse: number;
   /** The longest lifetime of anything a key signs: a retired key stays published this long. */
   maxTokenLifetime: number;
+  /** Seconds between reloads on every node: the bound on how long a new key takes to reach them all. */
+  reloadInterval: number;
+  /** Rotate when the newest key is this many seconds old (undefined: only when asked, e.g. by the CLI). */
+  rotateEvery: number | undefined;
+}
+
+/** Slack on top of the reload interval for a reload that is slow or a node clock that is a little behind. */
+export const reloadMargin = 5;
+
+/** Seconds between storing a new key and its first signature (see the module comment). */
+export function signingDelay(options: Pick<KeyStoreOptions, 'publishBeforeUse' | 'reloadInterval'>): number {
+  return Math.max(options.publishBeforeUse, options.reloadInterval + reloadMargin);
 }
 
 /**
@@ -67,6 +86,8 @@ export function keyStoreOptions(config: GatehouseConfig): KeyStoreOptions {
     algorithm: config.keys.algorithm,
     publishBeforeUse: config.keys.publishBeforeUse,
     maxTokenLifetime: Math.max(config.tokens.accessTokenTtl, 900, config.tokens.idTokenTtl) + 60,
+    reloadInterval: config.keys.reloadInterval,
+    rotateEvery: config.keys.rotateEvery,
   };
 }
 
@@ -107,15 +128,45 @@ export class KeyStore {
   }
 
   /**
-   * Schedules a new key: published now, signing after `publishBeforeUse`; every older key stops signing
-   * then and leaves the JWKS once its last token has expired.
+   * Schedules a new key: published now, signing after `signingDelay` (publishBeforeUse, at least the
+   * reload interval plus a margin); every older key stops signing then and leaves the JWKS once its last
+   * token has expired.
    */
   async rotate(now: number): Promise<SigningKeyRecord> {
-    const notBefore = now + this.options.publishBeforeUse;
-    const record = await generateSigningKey(this.options.algorithm, now, notBefore);
-    await this.repository.create(record);
-    await this.repository.retireOthers(record.kid, notBefore, notBefore + this.options.maxTokenLifetime);
+    const record = await this.exclusive((repository) => this.createNext(repository, now));
     await this.reload(now);
+    return record;
+  }
+
+  /**
+   * Rotates when `rotateEvery` is set and the newest key is at least that old. Every node may call this
+   * at once: under the lock the newest key is read again, so exactly one of them rotates. Returns the new
+   * key, or undefined when none was due.
+   */
+  async rotateIfDue(now: number): Promise<SigningKeyRecord | undefined> {
+    const { rotateEvery } = this.options;
+    if (rotateEvery === undefined || !this.due(this.records, now, rotateEvery)) return undefined;
+    const record = await this.exclusive(async (repository) =>
+      this.due(await repository.listPublished(now), now, rotateEvery)
+        ? this.createNext(repository, now)
+        : undefined,
+    );
+    await this.reload(now);
+    return record;
+  }
+
+  private due(records: SigningKeyRecord[], now: number, rotateEvery: number): boolean {
+    const newest = Math.max(
+      ...records.filter((record) => record.alg === this.options.algorithm).map((record) => record.createdAt),
+    );
+    return now - newest >= rotateEvery;
+  }
+
+  private async createNext(repository: SigningKeyRepository, now: number): Promise<SigningKeyRecord> {
+    const notBefore = now + signingDelay(this.options);
+    const record = await generateSigningKey(this.options.algorithm, now, notBefore);
+    await repository.create(record);
+    await repository.retireOthers(record.kid, notBefore, notBefore + this.options.maxTokenLifetime);
     return record;
   }
 

@@ -13,13 +13,8 @@ import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { migrateToLatest } from './migrations.ts';
-import {
-  ChangeCounters,
-  type ChangeTopic,
-  connectPostgres,
-  type PostgresOptions,
-  withSetupLock,
-} from './postgres.ts';
+// Types only: pg is loaded when PostgreSQL is configured, so SQLite setups and the CLI start without it.
+import type { ChangeTopic, PostgresOptions } from './postgres.ts';
 import {
   AccessTokenRepository,
   AuthorizationCodeRepository,
@@ -102,11 +97,19 @@ export type StorageOptions = { type: 'sqlite'; path: string } | PostgresOptions;
  * Kysely's SQLite driver prepares every query anew; preparing costs more than running a point query.
  * Statements are reusable (the driver runs each one synchronously to completion), so they are kept
  * per SQL text in a bounded map: the queries of this server are a small fixed set.
+ *
+ * Kysely opens transactions with a plain (deferred) `begin`, which takes the write lock only at the first
+ * write. With several processes on one file, a transaction that read first and then writes after another
+ * process committed fails at once with SQLITE_BUSY (its snapshot is stale; the busy timeout does not
+ * apply). Every transaction here therefore starts as `begin immediate`: it waits (busy timeout) for the
+ * one write lock up front. Within one process nothing changes: Kysely already runs one transaction at a time
+ * on the single connection.
  */
 function cachePreparedStatements(sqlite: SqliteDatabase.Database, limit = 256): void {
   const prepare = sqlite.prepare.bind(sqlite);
   const cache = new Map<string, SqliteDatabase.Statement>();
-  sqlite.prepare = ((source: string) => {
+  sqlite.prepare = ((text: string) => {
+    const source = text === 'begin' ? 'begin immediate' : text;
     let statement = cache.get(source);
     if (statement === undefined) {
       statement = prepare(source);
@@ -198,6 +201,29 @@ class RevocationView {
 /** The longest an access token lives (config schema: at most 900 s per client, API or default). */
 const maxAccessTokenLifetime = 900;
 
+/**
+ * Errors that say the database is unreachable or busy for now, not that the request was wrong: SQLite's
+ * lock still held after the busy timeout, PostgreSQL connection failures, shutdowns, too many connections,
+ * serialization failures and deadlocks (SQLSTATE classes 08, 57P, 53300, 40001, 40P01), and the pool's own
+ * connection timeouts. The error handler answers them 503 temporarily_unavailable with Retry-After.
+ */
+export function isTransientStorageError(error: unknown): boolean {
+  if (error === null || typeof error !== 'object') return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code === 'SQLITE_LOCKED') return true;
+    if (/^(08...|57P0[1-3]|53300|40001|40P01)$/.test(code)) return true;
+    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH'].includes(code)) return true;
+  }
+  const message = (error as { message?: unknown }).message;
+  return (
+    typeof message === 'string' &&
+    /^(timeout exceeded when trying to connect|Connection terminated( unexpectedly)?|Client has encountered a connection error)/.test(
+      message,
+    )
+  );
+}
+
 /** Opens (creating when needed) and migrates the store. */
 export async function openStorage(options: StorageOptions): Promise<Storage> {
   return options.type === 'postgres' ? openPostgres(options) : openSqlite(options);
@@ -225,10 +251,8 @@ async function openSqlite(options: { path: string }): Promise<Storage> {
   }
   const dataVersionStatement = sqlite.prepare('PRAGMA data_version').pluck();
   const dataVersion = () => dataVersionStatement.get() as number;
-  // The first write takes SQLite's one writer lock, held to the end of the transaction.
-  const lock = async (trx: Kysely<Database>) => {
-    await trx.updateTable('gatehouse_changes').set({ topic: 'lock' }).where('topic', '=', 'lock').execute();
-  };
+  // Every transaction already holds SQLite's one write lock from its start (begin immediate, above).
+  const lock = async () => {};
   return assemble(db, 'sqlite', dataVersion, dataVersion, lock);
 }
 
@@ -256,6 +280,7 @@ async function beginImmediate(sqlite: SqliteDatabase.Database, timeoutMs = 15_00
 }
 
 async function openPostgres(options: PostgresOptions): Promise<Storage> {
+  const { ChangeCounters, connectPostgres, withSetupLock } = await import('./postgres.ts');
   const schema = options.schema ?? 'public';
   const { db } = connectPostgres(options);
   try {

@@ -5,10 +5,12 @@
  * and `redisCall` turns such a failure into 503 temporarily_unavailable: the stricter outcome (refusing
  * the request) rather than skipping a rate limit or a replay check, and never a 500.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { OAuthError } from '../protocol/errors.ts';
 
 export async function connectRedis(url: string): Promise<Redis> {
+  // Loaded only when Redis is configured, so single-node setups and the CLI start without it.
+  const { Redis } = await import('ioredis');
   const redis = new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
