@@ -229,6 +229,27 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
   const refresh = (node: Node, token: string) =>
     post(`${node.url}/token`, { grant_type: 'refresh_token', refresh_token: token }, web);
 
+  it('`gatehouse migrate` finds the shared store up to date and names it without credentials', async () => {
+    const file = configFiles.values().next().value as string;
+    const child = spawn(process.execPath, [bin, 'migrate', '--config', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+    expect(output).toBe(
+      backend === 'postgres'
+        ? `Database PostgreSQL 127.0.0.1:5432/test (schema ${schema}) is up to date.\n`
+        : `Database at ${join(dir, 'shared.db')} is up to date.\n`,
+    );
+  }, 60_000);
+
   it('publishes one key set from every node', async () => {
     const sets = await Promise.all(nodes.map(async (node) => (await fetch(`${node.url}/jwks`)).json()));
     expect(sets[0]).toEqual(sets[1]);
