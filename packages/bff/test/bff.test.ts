@@ -82,6 +82,8 @@ beforeAll(async () => {
     }),
   );
   await new Promise<void>((resolve) => orders.listen(ordersPort, '127.0.0.1', resolve));
+  // Gatehouse offers PAR (RFC 9126): the Fastify BFF pushes its requests (`auto`), the others send them on
+  // the URL, so the tests that read the authorization URL (state, code_challenge) use Express.
   const make = (origin: string, diagnostics: boolean, more: Partial<BffOptions> = {}) =>
     createBff({
       issuer: gatehouse.issuer,
@@ -102,15 +104,18 @@ beforeAll(async () => {
       sweepInterval: 0,
       ...more,
     });
-  bffs.express = { bff: make(origins.express, true), origin: origins.express };
+  bffs.express = { bff: make(origins.express, true, { par: 'never' }), origin: origins.express };
   // Fastify's BFF keeps its sessions in SQLite: the tests run end to end over a real store too.
   const database = new Database(':memory:');
   bffs.fastify = {
-    bff: make(origins.fastify, false, { store: new SqliteSessionStore(database) }),
+    bff: make(origins.fastify, false, { store: new SqliteSessionStore(database), par: 'auto' }),
     origin: origins.fastify,
   };
   bffs.timeouts = {
-    bff: make(origins.timeouts, false, { session: { idleTimeout: 600, absoluteTimeout: 1800 } }),
+    bff: make(origins.timeouts, false, {
+      session: { idleTimeout: 600, absoluteTimeout: 1800 },
+      par: 'never',
+    }),
     origin: origins.timeouts,
   };
   const timeoutsApp = express();
@@ -335,6 +340,44 @@ describe('login and callback', () => {
     );
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: 'access_denied' });
+  });
+});
+
+describe('malformed requests', () => {
+  it.each([
+    ['GET', '/bff/login?returnUrl=%'],
+    ['GET', '/bff/login?returnUrl=%2F%2Fevil.example.com'],
+    ['GET', '/bff/login?prompt='],
+    ['GET', '/bff/callback'],
+    ['GET', '/bff/callback?state=%E0%A4%A&code=x'],
+    ['GET', `/bff/callback?state=${'s'.repeat(5000)}`],
+    ['GET', '/bff/logout/continue'],
+    ['GET', '/bff/logout/continue?ticket=%'],
+    ['GET', '/bff/api/echo/%'],
+    ['GET', '/bff/api/'],
+    ['GET', '/bff/api'],
+    ['GET', '/bff'],
+    ['GET', '/bff/'],
+    ['PUT', '/bff/login'],
+    ['DELETE', '/bff/backchannel'],
+    ['POST', '/bff/callback'],
+  ])('%s %s is a clear error, never a 500', async (method, path) => {
+    const { browser } = await signedIn();
+    const response = await browser.fetch(path, { method });
+    expect(response.status).toBeGreaterThanOrEqual(200);
+    expect(response.status).toBeLessThan(500);
+    if (response.status >= 400) {
+      expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+      const body = (await response.json()) as { error: string; error_description: string };
+      expect(body.error).toBeTypeOf('string');
+      expect(body.error_description).toBeTypeOf('string');
+    }
+  });
+
+  it('answers the percent-encoded open redirect attempt with a local path only', async () => {
+    const browser = new BffBrowser(bffs.express.origin);
+    const { callback } = await browser.signIn(gatehouse.issuer, '/%2F%2Fevil.example.com');
+    expect(callback.headers.get('location')).toBe('/%2F%2Fevil.example.com');
   });
 });
 

@@ -17,6 +17,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import { buildServer, type GatehouseServer } from '../src/http/app.ts';
+import { matchesRegisteredIdentity } from '../src/protocol/client-certificate.ts';
 import {
   apiSecret,
   basic,
@@ -152,6 +153,11 @@ beforeAll(async () => {
     'subjectAltName=DNS:client.example.com',
   ]);
   selfSigned('self', '/CN=mtls-self');
+  issued(
+    'multi',
+    '/C=DE/O=Gatehouse\\, Test/OU=Payments/CN=multi',
+    'DNS:a.example.com,URI:spiffe://example.org/svc,IP:10.1.2.3,IP:2001:db8::1,email:svc@example.com',
+  );
   const port = await freePort();
   issuer = `https://127.0.0.1:${port}`;
   server = await buildServer(
@@ -399,6 +405,47 @@ describe('the client certificate from a trusted proxy header', () => {
     expect((await viaProxy('mtls-dn', 'impostor', '127.0.0.1')).body.error).toBe('invalid_client');
     expect((await viaProxy('mtls-dn', 'stranger', '127.0.0.1')).body.error).toBe('invalid_client');
     expect((await viaProxy('mtls-dn', 'pki', '127.0.0.1', 'garbage%%')).body.error).toBe('invalid_client');
+  });
+});
+
+describe('matching a certificate to a tls_client_auth registration (RFC 8705 §2.1.2)', () => {
+  const multi = () => new X509Certificate(pem('multi.crt'));
+
+  it('matches the subject DN whatever the order of its attributes, with escaped characters', () => {
+    expect(multi().subject).toContain('CN=multi');
+    for (const dn of [
+      'CN=multi,OU=Payments,O=Gatehouse\\, Test,C=DE',
+      'C=DE, O=Gatehouse\\2C Test, OU=Payments, CN=multi',
+      'cn=multi,ou=Payments,o=Gatehouse\\, Test,c=DE',
+    ]) {
+      expect(matchesRegisteredIdentity(multi(), { tlsClientAuthSubjectDn: dn }), dn).toBe(true);
+    }
+    for (const dn of [
+      'CN=multi,OU=Payments,O=Gatehouse Test,C=DE',
+      'CN=multi,O=Gatehouse\\, Test,C=DE',
+      'CN=multi',
+    ]) {
+      expect(matchesRegisteredIdentity(multi(), { tlsClientAuthSubjectDn: dn }), dn).toBe(false);
+    }
+  });
+
+  it('matches each kind of SAN entry, and nothing else', () => {
+    const cases: [Record<string, string>, boolean][] = [
+      [{ tlsClientAuthSanDns: 'a.example.com' }, true],
+      [{ tlsClientAuthSanDns: 'A.Example.COM' }, true],
+      [{ tlsClientAuthSanDns: 'b.example.com' }, false],
+      [{ tlsClientAuthSanUri: 'spiffe://example.org/svc' }, true],
+      [{ tlsClientAuthSanUri: 'spiffe://example.org/other' }, false],
+      [{ tlsClientAuthSanIp: '10.1.2.3' }, true],
+      [{ tlsClientAuthSanIp: '2001:db8:0:0:0:0:0:1' }, true],
+      [{ tlsClientAuthSanIp: '10.1.2.4' }, false],
+      [{ tlsClientAuthSanEmail: 'svc@example.com' }, true],
+      [{ tlsClientAuthSanEmail: 'other@example.com' }, false],
+      [{}, false],
+    ];
+    for (const [registration, expected] of cases) {
+      expect(matchesRegisteredIdentity(multi(), registration), JSON.stringify(registration)).toBe(expected);
+    }
   });
 });
 

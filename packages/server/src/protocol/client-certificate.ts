@@ -54,41 +54,52 @@ export function issuedByAuthority(
 
 /** Splits an RFC 4514 string (`CN=a\,b,O=Example`) into normalised `TYPE=value` pairs. */
 export function parseDistinguishedName(dn: string): string[] {
-  const pairs: string[] = [];
+  // Split on the separators that are not escaped; each part is unescaped by normalisePair.
+  return splitUnescaped(dn, /[,+]/)
+    .map(normalisePair)
+    .filter((pair) => pair !== '=');
+}
+
+function splitUnescaped(text: string, separator: RegExp): string[] {
+  const parts: string[] = [];
   let current = '';
-  for (let index = 0; index < dn.length; index++) {
-    const character = dn[index]!;
-    if (character === '\\' && index + 1 < dn.length) {
-      const hex = /^[0-9A-Fa-f]{2}/.exec(dn.slice(index + 1, index + 3));
-      if (hex) {
-        current += String.fromCharCode(Number.parseInt(hex[0], 16));
-        index += 2;
-      } else {
-        current += dn[index + 1];
-        index += 1;
-      }
-    } else if (character === ',' || character === '+') {
-      pairs.push(current);
+  for (let index = 0; index < text.length; index++) {
+    const character = text[index]!;
+    if (character === '\\' && index + 1 < text.length) {
+      current += character + text[index + 1];
+      index += 1;
+    } else if (separator.test(character)) {
+      parts.push(current);
       current = '';
     } else {
       current += character;
     }
   }
-  pairs.push(current);
-  return pairs.map(normalisePair).filter((pair) => pair !== '=');
+  parts.push(current);
+  return parts;
+}
+
+/** RFC 4514 §2.4 escapes: a backslash before a special character, or runs of `\hh` (UTF-8 bytes). */
+function unescapeValue(value: string): string {
+  return value.replace(
+    /((?:\\[0-9A-Fa-f]{2})+)|\\(.)/gsu,
+    (_match, hexRun: string | undefined, character: string) =>
+      hexRun === undefined ? character : Buffer.from(hexRun.replace(/\\/g, ''), 'hex').toString('utf8'),
+  );
 }
 
 function normalisePair(pair: string): string {
   const equals = pair.indexOf('=');
   if (equals < 0) return `${pair.trim().toUpperCase()}=`;
-  return `${pair.slice(0, equals).trim().toUpperCase()}=${pair.slice(equals + 1).trim()}`;
+  return `${pair.slice(0, equals).trim().toUpperCase()}=${unescapeValue(pair.slice(equals + 1).trim())}`;
 }
 
-/** Node's `X509Certificate.subject` lists one `TYPE=value` per line. */
+/** Node's `X509Certificate.subject` lists one `TYPE=value` per line, RFC 4514 escaped. */
 function certificateSubjectPairs(certificate: X509Certificate): string[] {
   return certificate.subject
     .split('\n')
     .filter((line) => line !== '')
+    .flatMap((line) => splitUnescaped(line, /\+/))
     .map(normalisePair);
 }
 
