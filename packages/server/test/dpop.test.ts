@@ -449,6 +449,15 @@ describe('DPoP at the token endpoint', () => {
       expect(response.body.name).toBe('Alice Smith');
     });
 
+    it('compares htu without the query of the request URL', async () => {
+      const response = await server.app.inject({
+        method: 'GET',
+        url: '/userinfo?lang=en',
+        headers: { authorization: `DPoP ${accessToken}`, dpop: await userinfoProof() },
+      });
+      expect(response.statusCode).toBe(200);
+    });
+
     it('refuses the DPoP-bound token sent as Bearer, with a DPoP challenge', async () => {
       const response = await userinfo(server, { authorization: `Bearer ${accessToken}` });
       expect(response.status).toBe(401);
