@@ -690,13 +690,12 @@ describe('logout', () => {
 });
 
 describe('back-channel logout', () => {
-  async function untilSignedOut(browser: BffBrowser): Promise<number> {
-    for (let attempt = 0; attempt < 100; attempt++) {
-      const status = (await browser.fetch('/bff/user')).status;
-      if (status === 401) return status;
+  /** Waits until Gatehouse has no back-channel delivery in flight (each is bounded by its timeout). */
+  async function deliveriesDone(): Promise<void> {
+    const backchannel = gatehouse.server.ctx.logout.backchannel;
+    for (let attempt = 0; attempt < 600 && backchannel.pending > 0; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    return 200;
   }
 
   it('ends the session when the user signs out at Gatehouse (a real logout token)', async () => {
@@ -708,7 +707,9 @@ describe('back-channel logout', () => {
     const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
     const confirmed = await gatehouseBrowser.post(action.replace(/&amp;/g, '&'), { csrf });
     expect(confirmed.status).toBe(200);
-    expect(await untilSignedOut(browser)).toBe(401);
+    await deliveriesDone();
+    expect(gatehouse.server.ctx.logout.backchannel.pending).toBe(0);
+    expect((await browser.fetch('/bff/user')).status).toBe(401);
     expect((await other.browser.fetch('/bff/user')).status).toBe(200);
   });
 
