@@ -8,7 +8,8 @@
  *   invalid_grant. The same for one refresh token, after which the family is revoked everywhere.
  * - An approved device code polled by all three nodes at once yields tokens once.
  * - Rate limits hold across nodes: the sum of what the three allow is the limit (Redis).
- * - A private_key_jwt client assertion sent to all three nodes at once authenticates once (Redis jti cache).
+ * - A private_key_jwt client assertion, or a DPoP proof, sent to all three nodes at once is accepted once
+ *   (Redis jti cache).
  * - A node killed with SIGKILL in the middle of refresh rotations: afterwards no rotation is half written,
  *   no refresh token was issued twice, and every token the clients received works exactly once.
  */
@@ -31,6 +32,7 @@ import {
   redisUrl,
   uniqueName,
 } from './backends.ts';
+import { dpopKey, proof } from './dpop-helpers.ts';
 import {
   apiSecret,
   basic,
@@ -38,6 +40,7 @@ import {
   formOf,
   password,
   pkcePair,
+  serviceSecret,
   testConfig,
   webRedirect,
   webSecret,
@@ -93,12 +96,18 @@ interface Answer {
   body: Record<string, unknown>;
 }
 
-async function post(url: string, values: Record<string, string>, authorization?: string): Promise<Answer> {
+async function post(
+  url: string,
+  values: Record<string, string>,
+  authorization?: string,
+  extraHeaders: Record<string, string> = {},
+): Promise<Answer> {
   const response = await fetch(url, {
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
       ...(authorization ? { authorization } : {}),
+      ...extraHeaders,
     },
     body: new URLSearchParams(values).toString(),
   });
@@ -353,6 +362,27 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
         ),
       );
       expect(tally(answers)).toEqual({ ok: 1, '401 invalid_client': 29 });
+    },
+    60_000,
+  );
+
+  it.runIf(backend === 'postgres')(
+    'accepts a DPoP proof once, whichever nodes it is replayed to (shared jti cache)',
+    async () => {
+      const key = await dpopKey();
+      const dpop = await proof(key, { htu: `${issuer}/token`, iat: Math.floor(Date.now() / 1000) });
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, (_, index) =>
+          post(
+            `${nodes[index % 3]!.url}/token`,
+            { grant_type: 'client_credentials' },
+            basic('service-a', serviceSecret),
+            { dpop },
+          ),
+        ),
+      );
+      expect(tally(answers)).toEqual({ ok: 1, '400 invalid_dpop_proof': 29 });
+      expect(answers.find((answer) => answer.status === 200)!.body.token_type).toBe('DPoP');
     },
     60_000,
   );
