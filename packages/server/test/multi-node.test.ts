@@ -6,7 +6,8 @@
  *
  * - 200 concurrent redemptions of one authorization code: exactly one success, every other answer
  *   invalid_grant. The same for one refresh token, after which the family is revoked everywhere.
- * - An approved device code polled by all three nodes at once yields tokens once.
+ * - An approved device code polled by all three nodes at once yields tokens once; a pushed authorization
+ *   request (PAR) used at all three nodes at once starts one authorization.
  * - Rate limits hold across nodes: the sum of what the three allow is the limit (Redis).
  * - A private_key_jwt client assertion, or a DPoP proof, sent to all three nodes at once is accepted once
  *   (Redis jti cache).
@@ -322,6 +323,35 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
     await approveDevice(signedIn, start.body.verification_uri_complete as string);
     const answers = await Promise.all(Array.from({ length: 60 }, (_, index) => poll(nodes[index % 3]!)));
     expect(tally(answers)).toEqual({ ok: 1, '400 invalid_grant': 59 });
+  }, 60_000);
+
+  it('starts one authorization from a pushed request used at all three nodes at once', async () => {
+    const pushed = await post(
+      `${nodes[0]!.url}/par`,
+      {
+        response_type: 'code',
+        redirect_uri: webRedirect,
+        scope: 'openid orders.read',
+        state: 'par-race',
+        code_challenge: pkcePair().challenge,
+        code_challenge_method: 'S256',
+      },
+      web,
+    );
+    expect(pushed.status).toBe(201);
+    const query = new URLSearchParams({
+      client_id: 'web-app',
+      request_uri: pushed.body.request_uri as string,
+    });
+    const statuses = await Promise.all(
+      Array.from({ length: 30 }, async (_, index) => {
+        const response = await fetch(`${nodes[index % 3]!.url}/authorize?${query}`, { redirect: 'manual' });
+        await response.arrayBuffer();
+        return response.status;
+      }),
+    );
+    expect(statuses.filter((status) => status === 303)).toHaveLength(1);
+    expect(statuses.filter((status) => status === 400)).toHaveLength(29);
   }, 60_000);
 
   it.runIf(backend === 'postgres')(
