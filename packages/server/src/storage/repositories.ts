@@ -547,12 +547,12 @@ export class GrantRepository {
    */
   async revoke(id: string, now: number): Promise<void> {
     await inTransaction(this.db, async (db) => {
-      await db
+      const revoked = await db
         .updateTable('grants')
         .set({ revoked_at: now })
         .where('id', '=', id)
         .where('revoked_at', 'is', null)
-        .execute();
+        .executeTakeFirst();
       await db
         .updateTable('refresh_tokens')
         .set({ consumed_at: now })
@@ -565,7 +565,9 @@ export class GrantRepository {
         .where('grant_id', '=', id)
         .where('consumed_at', 'is', null)
         .execute();
-      await this.changed(db);
+      // Only a newly revoked grant changes what caches hold. Requests that find the family already dead
+      // (every loser of a reuse race) then take no lock on the change counter and do not queue behind it.
+      if (affected(revoked) > 0) await this.changed(db);
     });
   }
 
@@ -575,12 +577,12 @@ export class GrantRepository {
    */
   async revokeAllForClient(clientId: string, now: number): Promise<void> {
     await inTransaction(this.db, async (db) => {
-      await db
+      const revoked = await db
         .updateTable('grants')
         .set({ revoked_at: now })
         .where('client_id', '=', clientId)
         .where('revoked_at', 'is', null)
-        .execute();
+        .executeTakeFirst();
       await db
         .updateTable('refresh_tokens')
         .set({ consumed_at: now })
@@ -593,7 +595,7 @@ export class GrantRepository {
         .where('client_id', '=', clientId)
         .where('consumed_at', 'is', null)
         .execute();
-      await this.changed(db);
+      if (affected(revoked) > 0) await this.changed(db);
     });
   }
 }
@@ -989,12 +991,12 @@ export class RevocationRepository {
 
   async revokeJti(jti: string, expiresAt: number): Promise<void> {
     await inTransaction(this.db, async (db) => {
-      await db
+      const inserted = await db
         .insertInto('revoked_tokens')
         .values({ jti, expires_at: expiresAt })
         .onConflict((conflict) => conflict.column('jti').doNothing())
-        .execute();
-      await this.changed(db);
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0) await this.changed(db);
     });
   }
 
