@@ -134,7 +134,8 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
   const keyPrefix = `${uniqueName('gh_nodes')}:`;
   const storageOptions: StorageOptions =
     backend === 'postgres'
-      ? { type: 'postgres', url: postgresUrl, schema, pool: { max: 8 } }
+      ? // A patient pool: on a busy CI machine a 503 for a slow connection would say nothing about races.
+        { type: 'postgres', url: postgresUrl, schema, pool: { max: 8, connectionTimeout: 30 } }
       : { type: 'sqlite', path: join(dir, 'shared.db') };
   const configFiles = new Map<number, string>();
   let issuer: string;
