@@ -69,7 +69,7 @@ import {
 import { LogoutTokenError, LogoutTokenValidator } from './logout-token.ts';
 import { proxy, upstreamUrl } from './proxy.ts';
 import { Sealer } from './seal.ts';
-import { MemorySessionStore, type SessionStore } from './stores/store.ts';
+import { MemorySessionStore, type SessionStore, type StoredRecord } from './stores/store.ts';
 
 /** One upstream API reachable at `<basePath>/api/<name>/...`. */
 export interface ApiRoute {
@@ -142,7 +142,6 @@ export interface SessionData {
   scopes: string[];
   createdAt: number;
   absoluteExpiresAt: number;
-  touchedAt: number;
 }
 
 interface PendingLogin {
@@ -486,9 +485,10 @@ export class Bff {
       scopes: (tokens.scope ?? this.scope).split(' ').filter((scope) => scope !== ''),
       createdAt: now,
       absoluteExpiresAt: now + this.absoluteTimeout,
-      touchedAt: now,
     };
-    await this.save(sessionKey(sessionId), data);
+    const newKey = sessionKey(sessionId);
+    const expiresAt = Math.min(now + this.idleTimeout, data.absoluteExpiresAt);
+    await this.store.set(newKey, this.sealed(newKey, data, expiresAt));
     sendRedirect(res, login.returnUrl, [
       serializeCookie(this.cookieName, sessionId, { sameSite: this.sameSite, maxAge: this.absoluteTimeout }),
       clearCookie(this.loginCookie, 'Lax'),
@@ -497,13 +497,15 @@ export class Bff {
 
   // ---- sessions -----------------------------------------------------------------------------------
 
-  private async save(key: string, data: SessionData): Promise<number> {
-    const expiresAt = Math.min(data.touchedAt + this.idleTimeout, data.absoluteExpiresAt);
-    await this.store.set(key, { data: this.sealer.seal(data, key), expiresAt, sub: data.sub, sid: data.sid });
-    return expiresAt;
+  private sealed(key: string, data: SessionData, expiresAt: number): StoredRecord {
+    return { data: this.sealer.seal(data, key), expiresAt, sub: data.sub, sid: data.sid };
   }
 
-  /** The browser's session, with its idle expiry slid forward (written at most once a minute). */
+  /**
+   * The browser's session, with its idle expiry slid forward. Sliding only moves the record's expiry
+   * (`touch`, at most once a minute); it never writes session data back, so it cannot undo a refresh that
+   * another request completed meanwhile.
+   */
   async session(req: IncomingMessage): Promise<LoadedSession | undefined> {
     const id = readCookie(req, this.cookieName);
     if (id === undefined) return undefined;
@@ -519,9 +521,10 @@ export class Bff {
       await this.store.delete(key);
       return undefined;
     }
-    if (now - data.touchedAt >= touchInterval) {
-      data.touchedAt = now;
-      return { key, data, expiresAt: await this.save(key, data) };
+    const slid = Math.min(now + this.idleTimeout, data.absoluteExpiresAt);
+    if (slid - record.expiresAt >= touchInterval) {
+      await this.store.touch(key, slid);
+      return { key, data, expiresAt: slid };
     }
     return { key, data, expiresAt: record.expiresAt };
   }
@@ -556,7 +559,7 @@ export class Bff {
    * waits for the other's result.
    */
   private async refresh(key: string): Promise<SessionData> {
-    const lockKey = `refresh-lock:${key}`;
+    const lockKey = refreshLockKey(key);
     for (let polls = 0; ; polls++) {
       const current = (await this.loadSession(key))?.data;
       if (current === undefined) throw new LoginRequiredError('the session ended');
@@ -578,8 +581,9 @@ export class Bff {
   }
 
   private async refreshHoldingLock(key: string): Promise<SessionData> {
-    const current = (await this.loadSession(key))?.data;
-    if (current === undefined) throw new LoginRequiredError('the session ended');
+    const loaded = await this.loadSession(key);
+    if (loaded === undefined) throw new LoginRequiredError('the session ended');
+    const current = loaded.data;
     if (!this.isDue(current)) return current;
     if (current.refreshToken === undefined) {
       if (this.clock() < current.accessExpiresAt) return current;
@@ -598,8 +602,6 @@ export class Bff {
       throw error;
     }
     const now = this.clock();
-    // A back-channel logout or a logout may have ended the session while the refresh was on the wire.
-    if ((await this.store.get(key, now)) === undefined) throw new LoginRequiredError('the session ended');
     const next: SessionData = {
       ...current,
       accessToken: tokens.accessToken,
@@ -611,7 +613,10 @@ export class Bff {
       scopes:
         tokens.scope === undefined ? current.scopes : tokens.scope.split(' ').filter((scope) => scope !== ''),
     };
-    await this.save(key, next);
+    // Only while the session exists: a logout or back-channel logout during the refresh stays in force.
+    if (!(await this.store.replace(key, this.sealed(key, next, loaded.expiresAt)))) {
+      throw new LoginRequiredError('the session ended');
+    }
     return next;
   }
 
@@ -780,10 +785,20 @@ export class Bff {
     );
     if (outcome.status === 401 && /(?:^|[\s,])error="invalid_token"/.test(outcome.wwwAuthenticate ?? '')) {
       // The API refused a token we thought valid (revoked, key rotated): refresh before the next call.
-      const latest = await this.loadSession(session.key);
-      if (latest !== undefined && latest.data.accessToken === data.accessToken) {
-        latest.data.accessExpiresAt = Math.min(latest.data.accessExpiresAt, this.clock());
-        await this.save(session.key, latest.data);
+      // Under the refresh lock, so a refresh completing meanwhile is never overwritten; if another
+      // request holds the lock, a refresh is under way anyway.
+      const lockKey = refreshLockKey(session.key);
+      const now = this.clock();
+      if (await this.store.add(lockKey, { data: '1', expiresAt: now + refreshLockTtl }, now)) {
+        try {
+          const latest = await this.loadSession(session.key);
+          if (latest !== undefined && latest.data.accessToken === data.accessToken) {
+            latest.data.accessExpiresAt = Math.min(latest.data.accessExpiresAt, now);
+            await this.store.replace(session.key, this.sealed(session.key, latest.data, latest.expiresAt));
+          }
+        } finally {
+          await this.store.delete(lockKey).catch(() => {});
+        }
       }
     }
   }
@@ -811,6 +826,10 @@ export class Bff {
 
 function sessionKey(id: string): string {
   return `session:${sha256(id)}`;
+}
+
+function refreshLockKey(key: string): string {
+  return `refresh-lock:${key}`;
 }
 
 function isCallbackProblem(code: string): boolean {

@@ -338,6 +338,44 @@ describe('login and callback', () => {
   });
 });
 
+describe('malformed requests', () => {
+  it.each([
+    ['GET', '/bff/login?returnUrl=%'],
+    ['GET', '/bff/login?returnUrl=%2F%2Fevil.example.com'],
+    ['GET', '/bff/login?prompt='],
+    ['GET', '/bff/callback'],
+    ['GET', '/bff/callback?state=%E0%A4%A&code=x'],
+    ['GET', `/bff/callback?state=${'s'.repeat(5000)}`],
+    ['GET', '/bff/logout/continue'],
+    ['GET', '/bff/logout/continue?ticket=%'],
+    ['GET', '/bff/api/echo/%'],
+    ['GET', '/bff/api/'],
+    ['GET', '/bff/api'],
+    ['GET', '/bff'],
+    ['GET', '/bff/'],
+    ['PUT', '/bff/login'],
+    ['DELETE', '/bff/backchannel'],
+    ['POST', '/bff/callback'],
+  ])('%s %s is a clear error, never a 500', async (method, path) => {
+    const { browser } = await signedIn();
+    const response = await browser.fetch(path, { method });
+    expect(response.status).toBeGreaterThanOrEqual(200);
+    expect(response.status).toBeLessThan(500);
+    if (response.status >= 400) {
+      expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+      const body = (await response.json()) as { error: string; error_description: string };
+      expect(body.error).toBeTypeOf('string');
+      expect(body.error_description).toBeTypeOf('string');
+    }
+  });
+
+  it('answers the percent-encoded open redirect attempt with a local path only', async () => {
+    const browser = new BffBrowser(bffs.express.origin);
+    const { callback } = await browser.signIn(gatehouse.issuer, '/%2F%2Fevil.example.com');
+    expect(callback.headers.get('location')).toBe('/%2F%2Fevil.example.com');
+  });
+});
+
 describe('user endpoint and CSRF', () => {
   it('answers 401 JSON (never a redirect) when anonymous, and for an unknown or malformed cookie', async () => {
     const anonymous = new BffBrowser(bffs.express.origin);

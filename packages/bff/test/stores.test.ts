@@ -125,6 +125,41 @@ describe.each(backends)('%s session store', (name, open) => {
     expect(results.filter((won) => won)).toHaveLength(1);
   });
 
+  it('replaces a record only while it exists', async () => {
+    expect(await store.replace(key('r'), { data: 'late', expiresAt: now + 60 })).toBe(false);
+    expect(await store.get(key('r'), now)).toBeUndefined();
+    await store.set(key('r'), { data: 'v1', expiresAt: now + 60, sub: `rita-${run}`, sid: `rs-${run}` });
+    expect(
+      await store.replace(key('r'), {
+        data: 'v2',
+        expiresAt: now + 90,
+        sub: `rita-${run}`,
+        sid: `rs-${run}`,
+      }),
+    ).toBe(true);
+    expect(await store.get(key('r'), now)).toEqual({
+      data: 'v2',
+      expiresAt: now + 90,
+      sub: `rita-${run}`,
+      sid: `rs-${run}`,
+    });
+    expect(await store.deleteBySid(`rs-${run}`)).toBe(1);
+  });
+
+  it('moves the expiry of an existing record without touching its data, and keeps it indexed', async () => {
+    await store.touch(key('t-missing'), now + 100);
+    expect(await store.get(key('t-missing'), now)).toBeUndefined();
+    await store.set(key('t'), { data: 'keep', expiresAt: now + 60, sub: `tom-${run}`, sid: `ts-${run}` });
+    await store.touch(key('t'), now + 600);
+    expect(await store.get(key('t'), now + 300)).toEqual({
+      data: 'keep',
+      expiresAt: now + 600,
+      sub: `tom-${run}`,
+      sid: `ts-${run}`,
+    });
+    expect(await store.deleteBySub(`tom-${run}`)).toBe(1);
+  });
+
   it('deletes every record of a sid, and every record of a sub', async () => {
     await store.set(key('d1'), { data: '1', expiresAt: now + 600, sub: `bob-${run}`, sid: `s1-${run}` });
     await store.set(key('d2'), { data: '2', expiresAt: now + 600, sub: `bob-${run}`, sid: `s1-${run}` });

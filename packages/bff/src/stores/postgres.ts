@@ -64,6 +64,18 @@ export class PostgresSessionStore implements SessionStore {
     return result.rowCount === 1;
   }
 
+  async replace(key: string, record: StoredRecord): Promise<boolean> {
+    const result = await this.pool.query(
+      `UPDATE ${this.table} SET data = $1, expires_at = $2, sub = $3, sid = $4 WHERE key = $5`,
+      [record.data, record.expiresAt, record.sub ?? null, record.sid ?? null, key],
+    );
+    return result.rowCount === 1;
+  }
+
+  async touch(key: string, expiresAt: number): Promise<void> {
+    await this.pool.query(`UPDATE ${this.table} SET expires_at = $1 WHERE key = $2`, [expiresAt, key]);
+  }
+
   async take(key: string, now: number): Promise<StoredRecord | undefined> {
     const result = await this.pool.query<Row>(
       `DELETE FROM ${this.table} WHERE key = $1 RETURNING data, expires_at, sub, sid`,

@@ -27,6 +27,22 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return 1`;
 
+/**
+ * Moves an existing record's `expiresAt` and time-to-live, leaving the rest as it is, atomically.
+ * KEYS[1] record; ARGV: expiresAt, ttl seconds. Returns the record's sid and sub (for their indexes).
+ */
+const touchScript = `
+local current = redis.call('GET', KEYS[1])
+if not current then return false end
+local record = cjson.decode(current)
+record.expiresAt = tonumber(ARGV[1])
+redis.call('SET', KEYS[1], cjson.encode(record), 'EX', ARGV[2])
+return { record.sid or '', record.sub or '' }`;
+
+function ttlUntil(expiresAt: number): number {
+  return Math.max(1, expiresAt - Math.floor(Date.now() / 1000));
+}
+
 function parse(value: string | null, now: number): StoredRecord | undefined {
   if (value === null) return undefined;
   const record = JSON.parse(value) as StoredRecord;
@@ -53,7 +69,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async set(key: string, record: StoredRecord): Promise<void> {
-    const ttl = Math.max(1, record.expiresAt - Math.floor(Date.now() / 1000));
+    const ttl = ttlUntil(record.expiresAt);
     const multi = this.redis.multi().set(this.recordKey(key), JSON.stringify(record), 'EX', ttl);
     for (const index of this.indexKeys(record)) {
       multi.sadd(index, key).expire(index, ttl, 'NX').expire(index, ttl, 'GT');
@@ -66,7 +82,7 @@ export class RedisSessionStore implements SessionStore {
     if (record.sub !== undefined || record.sid !== undefined) {
       throw new TypeError('add is for unindexed records (no sub or sid)');
     }
-    const ttl = Math.max(1, record.expiresAt - Math.floor(Date.now() / 1000));
+    const ttl = ttlUntil(record.expiresAt);
     const created = await this.redis.eval(
       addScript,
       1,
@@ -76,6 +92,32 @@ export class RedisSessionStore implements SessionStore {
       now,
     );
     return created === 1;
+  }
+
+  async replace(key: string, record: StoredRecord): Promise<boolean> {
+    const ttl = ttlUntil(record.expiresAt);
+    const replaced = await this.redis.set(this.recordKey(key), JSON.stringify(record), 'EX', ttl, 'XX');
+    if (replaced !== 'OK') return false;
+    await this.extendIndexes(key, record, ttl);
+    return true;
+  }
+
+  async touch(key: string, expiresAt: number): Promise<void> {
+    const ttl = ttlUntil(expiresAt);
+    const indexed = (await this.redis.eval(touchScript, 1, this.recordKey(key), expiresAt, ttl)) as
+      | [string, string]
+      | null;
+    if (indexed === null) return;
+    const [sid, sub] = indexed;
+    await this.extendIndexes(key, { data: '', expiresAt, sid: sid || undefined, sub: sub || undefined }, ttl);
+  }
+
+  private async extendIndexes(key: string, record: StoredRecord, ttl: number): Promise<void> {
+    const indexes = this.indexKeys(record);
+    if (indexes.length === 0) return;
+    const multi = this.redis.multi();
+    for (const index of indexes) multi.sadd(index, key).expire(index, ttl, 'NX').expire(index, ttl, 'GT');
+    await multi.exec();
   }
 
   private indexKeys(record: StoredRecord): string[] {

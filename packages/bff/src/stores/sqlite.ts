@@ -41,6 +41,10 @@ export class SqliteSessionStore implements SessionStore {
          ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, sub = excluded.sub, sid = excluded.sid
          WHERE ${table}.expires_at <= ?`,
       ),
+      replace: database.prepare(
+        `UPDATE ${table} SET data = ?, expires_at = ?, sub = ?, sid = ? WHERE key = ?`,
+      ),
+      touch: database.prepare(`UPDATE ${table} SET expires_at = ? WHERE key = ?`),
       take: database.prepare<[string], Row>(
         `DELETE FROM ${table} WHERE key = ? RETURNING data, expires_at, sub, sid`,
       ),
@@ -69,6 +73,21 @@ export class SqliteSessionStore implements SessionStore {
       now,
     );
     return result.changes === 1;
+  }
+
+  async replace(key: string, record: StoredRecord): Promise<boolean> {
+    const result = this.statements.replace.run(
+      record.data,
+      record.expiresAt,
+      record.sub ?? null,
+      record.sid ?? null,
+      key,
+    );
+    return result.changes === 1;
+  }
+
+  async touch(key: string, expiresAt: number): Promise<void> {
+    this.statements.touch.run(expiresAt, key);
   }
 
   async take(key: string, now: number): Promise<StoredRecord | undefined> {

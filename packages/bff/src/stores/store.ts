@@ -33,6 +33,16 @@ export interface SessionStore {
    * The BFF uses it as a lock shared by every node (one refresh per session across nodes).
    */
   add(key: string, record: StoredRecord, now: number): Promise<boolean>;
+  /**
+   * Replaces a record only if it still exists; true when replaced. A session ended meanwhile (logout,
+   * back-channel logout) therefore stays ended instead of being written back by a late refresh.
+   */
+  replace(key: string, record: StoredRecord): Promise<boolean>;
+  /**
+   * Moves an existing record's expiry, leaving its data alone: sliding expiry never writes back session
+   * data that a concurrent refresh may have replaced.
+   */
+  touch(key: string, expiresAt: number): Promise<void>;
   /** Reads and deletes the record atomically; undefined when missing, taken already or expired. */
   take(key: string, now: number): Promise<StoredRecord | undefined>;
   delete(key: string): Promise<void>;
@@ -64,6 +74,17 @@ export class MemorySessionStore implements SessionStore {
     if (existing !== undefined && existing.expiresAt > now) return false;
     this.records.set(key, { ...record });
     return true;
+  }
+
+  async replace(key: string, record: StoredRecord): Promise<boolean> {
+    if (!this.records.has(key)) return false;
+    this.records.set(key, { ...record });
+    return true;
+  }
+
+  async touch(key: string, expiresAt: number): Promise<void> {
+    const record = this.records.get(key);
+    if (record !== undefined) record.expiresAt = expiresAt;
   }
 
   async take(key: string, now: number): Promise<StoredRecord | undefined> {
