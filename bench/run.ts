@@ -28,10 +28,12 @@ import { parse as parseYaml } from 'yaml';
 import { serviceClient, webClient } from './fixtures.ts';
 import { ChildServer, freePort, killAllTrackedSync, track, untrack } from './lib/children.ts';
 import { type CpuShare, sampleCpu, waitIdle } from './lib/cpu.ts';
+import { DpopSigner } from './lib/dpop.ts';
 import { introspectionContestant } from './lib/introspection.ts';
 import { type LoadResult, runLoad } from './lib/load.ts';
 import {
   checkAccessToken,
+  checkDpopBinding,
   clientCredentialsBody,
   codeTokenBody,
   postToken,
@@ -46,6 +48,7 @@ import { measureRefreshPg } from './lib/refresh-pg.ts';
 import { isResourceScenario, resourceContestant } from './lib/resource-scenario.ts';
 import {
   authorizationCodePlan,
+  clientCredentialsDpopPlan,
   clientCredentialsPlan,
   inBatches,
   loginPlan,
@@ -59,6 +62,7 @@ const gatehouseBin = join(repoRoot, 'packages/server/bin/gatehouse.js');
 
 const allScenarios = [
   'client_credentials',
+  'client_credentials_dpop',
   'authorization_code',
   'refresh_token',
   'login',
@@ -71,6 +75,7 @@ type Scenario = (typeof allScenarios)[number];
 const allTargets: readonly TargetKind[] = ['gatehouse', 'peer', 'ceiling'];
 const units: Record<Scenario, string> = {
   client_credentials: 'tokens/s',
+  client_credentials_dpop: 'tokens/s',
   authorization_code: 'flows/s',
   refresh_token: 'rotations/s',
   login: 'logins/s',
@@ -227,6 +232,16 @@ async function planFor(scenario: Scenario, target: Target): Promise<Plan> {
       const response = await postToken(target, serviceAuthorization, clientCredentialsBody);
       await checkAccessToken(target, response.access_token, serviceClient.clientId);
       return clientCredentialsPlan(target);
+    }
+    case 'client_credentials_dpop': {
+      const signer = new DpopSigner();
+      const htu = `${target.baseUrl}${target.tokenPath}`;
+      const response = await postToken(target, serviceAuthorization, clientCredentialsBody, {
+        dpop: signer.proof('POST', htu),
+      });
+      const payload = await checkAccessToken(target, response.access_token, serviceClient.clientId);
+      checkDpopBinding(target, response, payload, signer.jkt);
+      return clientCredentialsDpopPlan(target, signer);
     }
     case 'authorization_code': {
       // One logged-in session per connection, as many users would have.

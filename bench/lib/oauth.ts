@@ -224,10 +224,15 @@ export interface TokenResponse {
   error_description?: string;
 }
 
-export async function postToken(target: Target, authorization: string, body: string): Promise<TokenResponse> {
+export async function postToken(
+  target: Target,
+  authorization: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<TokenResponse> {
   const response = await fetch(new URL(target.tokenPath, target.baseUrl), {
     method: 'POST',
-    headers: { ...formHeaders, authorization },
+    headers: { ...formHeaders, authorization, ...headers },
     body,
     signal: AbortSignal.timeout(10_000),
   });
@@ -284,4 +289,20 @@ export async function checkAccessToken(
   if (payload.client_id !== clientId)
     throw new Error(`${target.kind}: access token client_id is ${String(payload.client_id)}`);
   return payload;
+}
+
+/**
+ * Checks a DPoP token response (RFC 9449 §5, §6.1): `token_type` DPoP and an access token (already checked
+ * with checkAccessToken) whose `cnf.jkt` is the thumbprint of the key that signed the proof.
+ */
+export function checkDpopBinding(
+  target: Target,
+  response: TokenResponse,
+  payload: JWTPayload,
+  jkt: string,
+): void {
+  if (response.token_type?.toLowerCase() !== 'dpop')
+    throw new Error(`${target.kind}: token_type is ${String(response.token_type)}, not DPoP`);
+  const cnf = payload.cnf as { jkt?: unknown } | undefined;
+  if (cnf?.jkt !== jkt) throw new Error(`${target.kind}: access token cnf is ${JSON.stringify(cnf)}`);
 }

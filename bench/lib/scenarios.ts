@@ -4,6 +4,8 @@
  * succeeds and tallies any other answer as a failure with its step and status.
  *
  * - client_credentials: POST /token, one access token per request.
+ * - client_credentials_dpop: the same with a fresh DPoP proof per request (new jti, current iat, signed by
+ *   the load generator, lib/dpop.ts); an operation counts only when the answer is a DPoP token.
  * - authorization_code: GET authorize with a fresh PKCE pair and state on a logged-in session (sessions
  *   are used round-robin), expect a redirect with the code and the same state, then POST /token; one
  *   flow = both steps, and the token response must hold access, id and refresh tokens.
@@ -15,6 +17,7 @@
  */
 import type { AutocannonRequest } from 'autocannon';
 import { benchUser } from '../fixtures.ts';
+import type { DpopSigner } from './dpop.ts';
 import { Tally } from './load.ts';
 import {
   authorizePath,
@@ -62,6 +65,32 @@ export function clientCredentialsPlan(target: Target): Plan {
         body: clientCredentialsBody,
         onResponse: (status, body) => {
           if (tokenLooksIssued(status, body, ['access_token'])) tally.ok++;
+          else tally.fail(`token HTTP ${status}`);
+        },
+      },
+    ],
+  };
+}
+
+export function clientCredentialsDpopPlan(target: Target, signer: DpopSigner): Plan {
+  const tally = new Tally();
+  const htu = `${target.baseUrl}${target.tokenPath}`;
+  return {
+    tally,
+    prepare: async () => {},
+    timeout: 10,
+    requests: [
+      {
+        method: 'POST',
+        path: target.tokenPath,
+        body: clientCredentialsBody,
+        setupRequest: (request) => ({
+          ...request,
+          headers: { ...formHeaders, authorization: serviceAuthorization, dpop: signer.proof('POST', htu) },
+        }),
+        onResponse: (status, body) => {
+          if (tokenLooksIssued(status, body, ['access_token']) && /"token_type":"DPoP"/i.test(body))
+            tally.ok++;
           else tally.fail(`token HTTP ${status}`);
         },
       },

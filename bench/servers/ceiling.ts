@@ -8,6 +8,10 @@
  *   of the secret in constant time, check the grant is registered for the client.
  * - client_credentials: check the requested scopes are registered, sign an RFC 9068 access token
  *   (header alg/typ at+jwt/kid; claims iss, sub, aud, client_id, scope, jti, iat, exp).
+ * - with a DPoP header (RFC 9449 §4.3): exactly one proof, typ dpop+jwt, alg ES256, a public P-256 jwk
+ *   (imported once per distinct proof header, as its RFC 7638 thumbprint is computed once), the ES256
+ *   signature, htm, htu, iat within 60 seconds, a jti not seen before (a Map swept of expired entries);
+ *   the access token then carries `cnf.jkt` and the response says `token_type: DPoP`.
  * - GET /authorize: parse the query, check response_type=code, the client, the exact redirect URI, the
  *   scopes and an S256 code_challenge, find the login session by the SHA-256 of its cookie, store the
  *   SHA-256 of a new 256-bit code with what it grants, answer 303 to redirect_uri with code, state, iss.
@@ -22,7 +26,16 @@
  *
  * Environment: PORT (required), ISSUER (default http://127.0.0.1:PORT).
  */
-import { createHash, generateKeyPairSync, randomBytes, sign, timingSafeEqual } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+  sign,
+  timingSafeEqual,
+  verify,
+} from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { benchUser, ordersApi, serviceClient, webClient } from '../fixtures.ts';
 
@@ -159,7 +172,70 @@ function scopesAllowed(scope: string, client: ClientEntry): boolean {
   return scope.split(' ').every((value) => client.scopes.has(value));
 }
 
-function accessToken(client: ClientEntry, sub: string, scope: string, authTime?: number): string {
+const proofKeys = new Map<string, { key: KeyObject; jkt: string }>();
+const seenJtis = new Map<string, number>();
+let nextJtiSweep = 0;
+
+function decodeJson(segment: string): Record<string, unknown> {
+  const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new OAuthFailure('invalid_dpop_proof');
+  return value as Record<string, unknown>;
+}
+
+/** Verifies a DPoP proof for POST /token; returns the key's thumbprint. */
+function verifyDpop(proofs: string[]): string {
+  if (proofs.length !== 1) throw new OAuthFailure('invalid_dpop_proof');
+  const parts = proofs[0]!.split('.');
+  if (parts.length !== 3) throw new OAuthFailure('invalid_dpop_proof');
+  const [header, payload, signature] = parts as [string, string, string];
+  let entry = proofKeys.get(header);
+  if (entry === undefined) {
+    const decoded = decodeJson(header);
+    const jwk = decoded.jwk as Record<string, unknown> | undefined;
+    if (decoded.typ !== 'dpop+jwt' || decoded.alg !== 'ES256' || jwk === undefined || 'd' in jwk)
+      throw new OAuthFailure('invalid_dpop_proof');
+    const key = createPublicKey({ key: jwk as { kty: string }, format: 'jwk' });
+    if (key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new OAuthFailure('invalid_dpop_proof');
+    const jkt = sha256Url(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }));
+    entry = { key, jkt };
+    proofKeys.set(header, entry);
+  }
+  const valid = verify(
+    'sha256',
+    Buffer.from(`${header}.${payload}`),
+    { key: entry.key, dsaEncoding: 'ieee-p1363' },
+    Buffer.from(signature, 'base64url'),
+  );
+  if (!valid) throw new OAuthFailure('invalid_dpop_proof');
+  const claims = decodeJson(payload);
+  const time = now();
+  if (
+    claims.htm !== 'POST' ||
+    claims.htu !== `${issuer}/token` ||
+    typeof claims.iat !== 'number' ||
+    claims.iat > time + 5 ||
+    claims.iat < time - 60 ||
+    typeof claims.jti !== 'string'
+  )
+    throw new OAuthFailure('invalid_dpop_proof');
+  if (time >= nextJtiSweep) {
+    for (const [jti, expiresAt] of seenJtis) if (expiresAt <= time) seenJtis.delete(jti);
+    nextJtiSweep = time + 10;
+  }
+  const replayKey = `${entry.jkt}.${claims.jti}`;
+  if ((seenJtis.get(replayKey) ?? 0) > time) throw new OAuthFailure('invalid_dpop_proof');
+  seenJtis.set(replayKey, claims.iat + 61);
+  return entry.jkt;
+}
+
+function accessToken(
+  client: ClientEntry,
+  sub: string,
+  scope: string,
+  authTime?: number,
+  jkt?: string,
+): string {
   const iat = now();
   const payload: Record<string, unknown> = {
     iss: issuer,
@@ -172,6 +248,7 @@ function accessToken(client: ClientEntry, sub: string, scope: string, authTime?:
     exp: iat + accessTokenTtl,
   };
   if (authTime !== undefined) payload.auth_time = authTime;
+  if (jkt !== undefined) payload.cnf = { jkt };
   return signJwt(headers.at, payload);
 }
 
@@ -205,15 +282,16 @@ function userTokens(client: ClientEntry, grant: Grant): string {
   });
 }
 
-function token(form: URLSearchParams, client: ClientEntry): string {
+function token(form: URLSearchParams, client: ClientEntry, dpopProofs: string[]): string {
   const grantType = form.get('grant_type') ?? '';
   if (!client.grantTypes.has(grantType)) throw new OAuthFailure('unauthorized_client');
   if (grantType === 'client_credentials') {
     const scope = form.get('scope') ?? [...client.scopes].join(' ');
     if (!scopesAllowed(scope, client)) throw new OAuthFailure('invalid_scope');
+    const jkt = dpopProofs.length > 0 ? verifyDpop(dpopProofs) : undefined;
     return JSON.stringify({
-      access_token: accessToken(client, client.clientId, scope),
-      token_type: 'Bearer',
+      access_token: accessToken(client, client.clientId, scope, undefined, jkt),
+      token_type: jkt === undefined ? 'Bearer' : 'DPoP',
       expires_in: accessTokenTtl,
       scope,
     });
@@ -304,7 +382,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse): Promise
         throw new OAuthFailure('invalid_request');
       }
       const form = new URLSearchParams(await readBody(req));
-      send(res, 200, token(form, authenticate(req.headers.authorization)));
+      send(res, 200, token(form, authenticate(req.headers.authorization), req.headersDistinct.dpop ?? []));
     } else if (req.method === 'GET' && path === '/authorize') {
       authorize(req, new URLSearchParams(queryStart === -1 ? '' : url.slice(queryStart + 1)), res);
     } else if (req.method === 'GET' && path === '/jwks') {

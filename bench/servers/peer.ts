@@ -5,6 +5,8 @@
  *   token for the orders API through resource indicators (defaultResource, accessTokenFormat 'jwt').
  * - `bench-web` (client_secret_basic, authorization_code + refresh_token, PKCE S256 required) gets an
  *   ES256 JWT access token for the same API, an ES256 id_token and a refresh token rotated on every use.
+ * - DPoP (RFC 9449) is on (oidc-provider's default, stated explicitly) without required nonces, as in
+ *   Gatehouse's default: a `DPoP` proof binds the access token (`cnf.jkt`, token_type DPoP).
  * - Storage is oidc-provider's own in-memory adapter, its default.
  * - Login and consent are completed programmatically: GET /interaction/:uid signs in the bench user and
  *   grants the requested scopes at once. The harness uses it only to obtain logged-in sessions before it
@@ -66,6 +68,7 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    dPoP: { enabled: true },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => ordersApi.resource,

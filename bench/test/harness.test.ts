@@ -11,9 +11,11 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceClient, webClient } from '../fixtures.ts';
 import { ChildServer, freePort } from '../lib/children.ts';
+import { DpopSigner } from '../lib/dpop.ts';
 import { runLoad } from '../lib/load.ts';
 import {
   checkAccessToken,
+  checkDpopBinding,
   clientCredentialsBody,
   codeFlow,
   codeTokenBody,
@@ -27,6 +29,7 @@ import {
 } from '../lib/oauth.ts';
 import {
   authorizationCodePlan,
+  clientCredentialsDpopPlan,
   clientCredentialsPlan,
   type Plan,
   refreshTokenPlan,
@@ -71,6 +74,18 @@ describe('ceiling server', () => {
       scope: 'orders.read',
     });
     expect(payload.exp! - payload.iat!).toBe(600);
+  });
+
+  it('binds a client_credentials token to the DPoP key of the proof and refuses a replayed proof', async () => {
+    const signer = new DpopSigner();
+    const proof = signer.proof('POST', `${target.baseUrl}${target.tokenPath}`);
+    const response = await postToken(target, serviceAuthorization, clientCredentialsBody, { dpop: proof });
+    const payload = await checkAccessToken(target, response.access_token, serviceClient.clientId);
+    checkDpopBinding(target, response, payload, signer.jkt);
+    expect(() => checkDpopBinding(target, response, payload, new DpopSigner().jkt)).toThrow(/cnf/);
+    await expect(
+      postToken(target, serviceAuthorization, clientCredentialsBody, { dpop: proof }),
+    ).rejects.toThrow(/invalid_dpop_proof/);
   });
 
   it('rejects a wrong client secret', async () => {
@@ -119,10 +134,11 @@ describe('measured loops', () => {
     });
   };
 
-  it('complete client_credentials, authorization_code and refresh_token operations without errors', async () => {
+  it('complete client_credentials (with and without DPoP), authorization_code and refresh_token operations without errors', async () => {
     const session = await signIn(target);
     for (const plan of [
       clientCredentialsPlan(target),
+      clientCredentialsDpopPlan(target, new DpopSigner()),
       authorizationCodePlan(target, [session.cookie]),
       refreshTokenPlan(target, session.cookie, 4),
     ]) {

@@ -82,6 +82,8 @@ beforeAll(async () => {
     }),
   );
   await new Promise<void>((resolve) => orders.listen(ordersPort, '127.0.0.1', resolve));
+  // Gatehouse offers PAR (RFC 9126): the Fastify BFF pushes its requests (`auto`), the others send them on
+  // the URL, so the tests that read the authorization URL (state, code_challenge) use Express.
   const make = (origin: string, diagnostics: boolean, more: Partial<BffOptions> = {}) =>
     createBff({
       issuer: gatehouse.issuer,
@@ -102,15 +104,18 @@ beforeAll(async () => {
       sweepInterval: 0,
       ...more,
     });
-  bffs.express = { bff: make(origins.express, true), origin: origins.express };
+  bffs.express = { bff: make(origins.express, true, { par: 'never' }), origin: origins.express };
   // Fastify's BFF keeps its sessions in SQLite: the tests run end to end over a real store too.
   const database = new Database(':memory:');
   bffs.fastify = {
-    bff: make(origins.fastify, false, { store: new SqliteSessionStore(database) }),
+    bff: make(origins.fastify, false, { store: new SqliteSessionStore(database), par: 'auto' }),
     origin: origins.fastify,
   };
   bffs.timeouts = {
-    bff: make(origins.timeouts, false, { session: { idleTimeout: 600, absoluteTimeout: 1800 } }),
+    bff: make(origins.timeouts, false, {
+      session: { idleTimeout: 600, absoluteTimeout: 1800 },
+      par: 'never',
+    }),
     origin: origins.timeouts,
   };
   const timeoutsApp = express();

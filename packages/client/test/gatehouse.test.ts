@@ -62,7 +62,7 @@ afterAll(async () => {
   await gatehouse?.close();
 });
 
-function webClient(options: { clock?: () => number } = {}): OAuthClient {
+function webClient(options: { clock?: () => number; par?: 'auto' | 'never' } = {}): OAuthClient {
   return new OAuthClient({
     issuer: gatehouse.issuer,
     clientId: 'web-app',
@@ -101,7 +101,7 @@ describe('discovery', () => {
 
 describe('authorization code flow with PKCE', () => {
   it('builds the request, exchanges the code and validates the id_token (client_secret_basic)', async () => {
-    const client = webClient();
+    const client = webClient({ par: 'never' });
     const { pending, tokens } = await signIn(client);
     expect(pending.url.searchParams.get('code_challenge_method')).toBe('S256');
     expect(pending.url.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -161,7 +161,7 @@ describe('authorization code flow with PKCE', () => {
   });
 
   it('checks auth_time when max_age is sent (Gatehouse includes it)', async () => {
-    const client = webClient();
+    const client = webClient({ par: 'never' });
     const pending = await client.authorizationRequest({ scope: 'openid', maxAge: 300 });
     expect(pending.url.searchParams.get('max_age')).toBe('300');
     const { location } = await new FetchBrowser(gatehouse.issuer).walk(pending.url);
@@ -180,8 +180,16 @@ describe('authorization code flow with PKCE', () => {
     });
   });
 
+  it('pushes the request when Gatehouse offers PAR (RFC 9126), the default', async () => {
+    const client = webClient();
+    const { pending, tokens } = await signIn(client);
+    expect([...pending.url.searchParams.keys()].sort()).toEqual(['client_id', 'request_uri']);
+    expect(pending.url.searchParams.get('request_uri')).toMatch(/^urn:ietf:params:oauth:request_uri:/);
+    expect(tokens.idToken).toBeTypeOf('string');
+  });
+
   it('signs a public native app in through a one-shot loopback listener (RFC 8252)', async () => {
-    const client = new OAuthClient({ issuer: gatehouse.issuer, clientId: 'native-app' });
+    const client = new OAuthClient({ issuer: gatehouse.issuer, clientId: 'native-app', par: 'never' });
     let redirectUri = '';
     const tokens = await authorizeWithLoopback(client, {
       scope: 'openid profile offline_access api1.read',

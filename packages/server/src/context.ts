@@ -11,6 +11,7 @@ import type { RateLimiter } from './http/rate-limit.ts';
 import type { KeyStore } from './keys/keystore.ts';
 import type { SessionLogout } from './logout/session-logout.ts';
 import type { ClientJwksCache } from './protocol/client-jwks.ts';
+import type { DpopVerifier } from './protocol/dpop.ts';
 import type { PasswordHasher } from './protocol/passwords.ts';
 import type { ReplayCache } from './protocol/replay-cache.ts';
 import type { ScopeCatalog } from './protocol/scopes.ts';
@@ -24,6 +25,7 @@ export const systemClock: Clock = () => Math.floor(Date.now() / 1000);
 
 export interface Endpoints {
   authorization: string;
+  pushedAuthorizationRequest: string;
   token: string;
   userinfo: string;
   jwks: string;
@@ -47,6 +49,8 @@ export interface ServerContext {
   rateLimits: RateLimiter;
   /** jti replay protection for DPoP proofs and client assertions (memory, or Redis when configured). */
   replay: ReplayCache;
+  /** DPoP proof verification and server nonces (RFC 9449), with the `dpop` settings of the config. */
+  dpop: DpopVerifier;
   metrics: Metrics;
   cors: CorsPolicy;
   logout: SessionLogout;
@@ -60,6 +64,7 @@ export interface ServerContext {
 export function endpointsFor(issuer: string): Endpoints {
   return {
     authorization: `${issuer}/authorize`,
+    pushedAuthorizationRequest: `${issuer}/par`,
     token: `${issuer}/token`,
     userinfo: `${issuer}/userinfo`,
     jwks: `${issuer}/jwks`,

@@ -353,11 +353,6 @@ describe('errors after the redirect URI is trusted go back to the client', () =>
       'invalid_target',
     ],
     ['request objects are sent', webParams({ request: 'eyJhbGciOiJub25lIn0.e30.' }), 'invalid_request'],
-    [
-      'request_uri is sent',
-      webParams({ request_uri: 'urn:ietf:params:oauth:request_uri:x' }),
-      'invalid_request',
-    ],
     ['prompt is unknown', webParams({ prompt: 'select_account' }), 'invalid_request'],
     ['prompt=none is combined with login', webParams({ prompt: 'none login' }), 'invalid_request'],
     ['max_age is negative', webParams({ max_age: '-1' }), 'invalid_request'],

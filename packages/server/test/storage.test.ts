@@ -38,6 +38,7 @@ function code(hash: string, grantId: string): AuthorizationCode {
     expiresAt: now + 60,
     consumedAt: null,
     createdAt: now,
+    dpopJkt: null,
   };
 }
 
@@ -75,6 +76,8 @@ function client(clientId: string, name = 'A client'): Client {
     createdAt: now,
     backchannelLogoutUri: null,
     corsOrigins: ['https://app.example.com'],
+    requireDpop: false,
+    requirePushedAuthorizationRequests: false,
     authentication: { jwksUri: 'https://app.example.com/jwks', tlsClientCertificateBoundAccessTokens: true },
     tokenExchange: { audiences: ['api1'] },
   };
@@ -144,6 +147,7 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         'device_codes',
         'access_tokens',
         'revoked_tokens',
+        'pushed_authorization_requests',
         'gatehouse_changes',
       ]),
     );
@@ -517,6 +521,7 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         roles: ['OrderAdmin'],
         expiresAt: now + 600,
         createdAt: now,
+        cnf: { jkt: 'j'.repeat(43) },
       };
       await storage.accessTokens.create(token);
       await storage.accessTokens.create({
@@ -526,6 +531,7 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         grantId: null,
         authTime: null,
         roles: null,
+        cnf: null,
       });
       expect(await storage.accessTokens.find('at-1')).toEqual(token);
       expect(await storage.accessTokens.find('at-2')).toMatchObject({
@@ -550,6 +556,54 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       expect(live.grantIds).toContain('g-live');
       expect((await storage.revocations.live(now + 600, now - 60)).jtis).not.toContain('jti-live');
       expect((await storage.revocations.live(now, now + 2)).grantIds).not.toContain('g-live');
+    });
+  });
+
+  describe('DPoP bindings and pushed authorization requests', () => {
+    it('keeps the DPoP key thumbprint of codes, refresh tokens and clients', async () => {
+      const jkt = 'k'.repeat(43);
+      await storage.authorizationCodes.create({ ...code('dpop-code', 'gd'), dpopJkt: jkt });
+      await storage.refreshTokens.create({ ...refresh('dpop-rt', 'gd'), dpopJkt: jkt });
+      expect((await storage.authorizationCodes.find('dpop-code'))?.dpopJkt).toBe(jkt);
+      expect((await storage.refreshTokens.find('dpop-rt'))?.dpopJkt).toBe(jkt);
+      expect((await storage.refreshTokens.find('race-rt'))?.dpopJkt ?? null).toBeNull();
+      await storage.clients.save({
+        ...client('strict-client'),
+        requireDpop: true,
+        requirePushedAuthorizationRequests: true,
+      });
+      expect(await other.clients.find('strict-client')).toMatchObject({
+        requireDpop: true,
+        requirePushedAuthorizationRequests: true,
+      });
+    });
+
+    it('uses a pushed request once, only for its client and before it expires', async () => {
+      const parameters = { client_id: ['c'], scope: ['openid'], resource: ['https://a', 'https://b'] };
+      const pushed = (hash: string, expiresAt = now + 60) =>
+        storage.pushedAuthorizationRequests.create({
+          requestUriHash: hash,
+          clientId: 'c',
+          parameters,
+          expiresAt,
+          createdAt: now,
+        });
+      await pushed('par-1');
+      expect(await other.pushedAuthorizationRequests.consume('par-1', 'another', now)).toBeUndefined();
+      expect(await other.pushedAuthorizationRequests.consume('par-1', 'c', now)).toEqual(parameters);
+      expect(await storage.pushedAuthorizationRequests.consume('par-1', 'c', now)).toBeUndefined();
+      await pushed('par-expired', now + 10);
+      expect(await storage.pushedAuthorizationRequests.consume('par-expired', 'c', now + 10)).toBeUndefined();
+      expect(await storage.pushedAuthorizationRequests.consume('par-missing', 'c', now)).toBeUndefined();
+
+      await pushed('par-race');
+      const pick = (index: number) => (index % 2 === 0 || backend === 'sqlite' ? storage : other);
+      const results = await Promise.all(
+        Array.from({ length: 16 }, (_, index) =>
+          pick(index).pushedAuthorizationRequests.consume('par-race', 'c', now + 1),
+        ),
+      );
+      expect(results.filter((result) => result !== undefined)).toHaveLength(1);
     });
   });
 

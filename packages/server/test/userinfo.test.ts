@@ -60,10 +60,13 @@ describe('userinfo', () => {
     expect(Object.keys(response.body)).toEqual(['sub']);
   });
 
-  it('answers a request without a token with a bare Bearer challenge', async () => {
+  it('answers a request without a token with bare Bearer and DPoP challenges', async () => {
     const response = await userinfo();
     expect(response.status).toBe(401);
-    expect(response.headers['www-authenticate']).toBe('Bearer realm="gatehouse"');
+    expect(response.headers['www-authenticate']).toEqual([
+      'Bearer realm="gatehouse"',
+      'DPoP algs="ES256 PS256 EdDSA RS256"',
+    ]);
   });
 
   it('refuses a token in the query string', async () => {

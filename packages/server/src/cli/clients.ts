@@ -32,6 +32,8 @@ export const clientUsage = `Usage: gatehouse client <add|list|remove|rotate-secr
       --post-logout-redirect-uri URI      repeatable
       --scope SCOPE                       repeatable (or space separated); identity or API scopes of the config
       --no-consent                        do not ask users to consent (first-party clients)
+      --require-dpop                      every token request must carry a DPoP proof (RFC 9449)
+      --require-par                       authorization requests must be pushed to /par (RFC 9126)
       --json                              print the result as JSON
   list [--json]                           clients in the database (secrets are never shown)
   remove ID [--json]                      remove a client added with the CLI and revoke its grants
@@ -146,6 +148,8 @@ async function add(args: string[]): Promise<number> {
         'post-logout-redirect-uri': { type: 'string', multiple: true },
         scope: { type: 'string', multiple: true },
         'no-consent': { type: 'boolean' },
+        'require-dpop': { type: 'boolean' },
+        'require-par': { type: 'boolean' },
         json: { type: 'boolean' },
       },
       strict: true,
@@ -188,6 +192,8 @@ async function add(args: string[]): Promise<number> {
     createdAt: systemNow(),
     backchannelLogoutUri: null,
     corsOrigins: [],
+    requireDpop: values['require-dpop'] === true,
+    requirePushedAuthorizationRequests: values['require-par'] === true,
     authentication: {},
     tokenExchange: null,
   };
@@ -234,6 +240,8 @@ async function listClients(args: string[]): Promise<number> {
     redirectUris: client.redirectUris,
     scopes: client.scopes,
     requireConsent: client.requireConsent,
+    requireDpop: client.requireDpop,
+    requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
     source: client.source,
   }));
   if (values.json === true) {

@@ -21,6 +21,23 @@ const absoluteUri = z.string().refine((value) => {
 export const signingAlgorithms = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
 export type SigningAlgorithm = (typeof signingAlgorithms)[number];
 
+/**
+ * Algorithms a DPoP proof may be signed with (RFC 9449 §4.3 point 5): asymmetric only. `none` and the HS*
+ * family are not in the list, so no configuration can enable them.
+ */
+export const dpopAlgorithms = [
+  'ES256',
+  'ES384',
+  'ES512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'EdDSA',
+] as const;
+export type DpopAlgorithm = (typeof dpopAlgorithms)[number];
 export const tokenExchangeGrantType = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
 export const grantTypes = [
@@ -148,6 +165,10 @@ const clientSchema = z
     corsOrigins: z
       .array(z.string().regex(/^https?:\/\/[^/?#]+$/, 'must be an origin: scheme://host[:port], no path'))
       .default([]),
+    /** RFC 9449 §5.2 (`dpop_bound_access_tokens`): every token request of this client must carry a DPoP proof. */
+    requireDpop: z.boolean().default(false),
+    /** RFC 9126 §6: this client's authorization requests must be pushed to /par first. */
+    requirePushedAuthorizationRequests: z.boolean().default(false),
   })
   .superRefine((client, ctx) => {
     const method = client.tokenEndpointAuthMethod;
@@ -404,12 +425,41 @@ export const configSchema = z
         maxUserCodeFailures: z.number().int().min(1).max(20).default(5),
       })
       .prefault({}),
+    dpop: z
+      .strictObject({
+        /** Algorithms accepted for DPoP proofs (RFC 9449 §4.3 point 5); asymmetric only. */
+        algorithms: z.array(z.enum(dpopAlgorithms)).min(1).default(['ES256', 'PS256', 'EdDSA', 'RS256']),
+        /** Seconds after its `iat` a proof is still accepted (RFC 9449 §4.3 point 11, §11.1). */
+        proofMaxAge: seconds(5, 300).default(60),
+        /** Seconds a proof's `iat` may lie in the future (clock skew between client and server). */
+        clockSkew: seconds(0, 60).default(5),
+        nonce: z
+          .strictObject({
+            /** Require a server-provided nonce (RFC 9449 §8, §9) in every proof at the token endpoint, /par and userinfo. */
+            required: z.boolean().default(false),
+            /** Seconds each nonce is handed out for; the previous one stays accepted for as long again. */
+            lifetime: seconds(10, 3600).default(300),
+            /** HMAC secret for nonces (at least 32 characters); every node must share it. Random per process when unset. */
+            secret: z.string().min(32).optional(),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    par: z
+      .strictObject({
+        /** RFC 9126 §5: every client must push its authorization requests (metadata `require_pushed_authorization_requests`). */
+        required: z.boolean().default(false),
+        /** Seconds a `request_uri` stays valid (RFC 9126 §2.2 `expires_in`; at most 60). */
+        ttl: seconds(5, 60).default(60),
+      })
+      .prefault({}),
     rateLimits: z
       .strictObject({
         enabled: z.boolean().default(true),
         tokenPerIp: limit(1200, 60),
         tokenPerClient: limit(1200, 60),
         authorizePerIp: limit(300, 60),
+        parPerIp: limit(300, 60),
         deviceAuthorizationPerIp: limit(60, 60),
         deviceAuthorizationPerClient: limit(60, 60),
         introspectPerCaller: limit(6000, 60),

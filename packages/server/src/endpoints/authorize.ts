@@ -5,12 +5,17 @@
  * and never redirected (RFC 6749 §4.1.2.1, RFC 9700 §4.11). After that, errors go back to the client with
  * `state` and `iss`. The validated request is then either answered at once (a live session that needs no
  * consent), refused (`prompt=none`), or parked server-side as an interaction while the user logs in.
+ *
+ * Pushed requests (RFC 9126 §4): with a `request_uri` from /par, only the pushed parameters are used (the
+ * request_uri is consumed once, for its own client; see endpoints/par.ts); a client (or a server) that
+ * requires PAR gets `invalid_request` for anything else. `dpop_jkt` (RFC 9449 §10) binds the code to a key.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { browserCookie, readCookie, serializeCookie } from '../http/cookies.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { currentSession } from '../http/login-session.ts';
+import { isThumbprint } from '../protocol/dpop.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
 import { validateCodeChallenge } from '../protocol/pkce.ts';
@@ -29,6 +34,30 @@ function single(raw: RawParams, name: string): string | undefined {
   return values[0];
 }
 
+/** RFC 9126 §2.2: the request_uri values /par hands out: this prefix and 256 random bits. */
+export const requestUriPrefix = 'urn:ietf:params:oauth:request_uri:';
+
+/**
+ * The parameters pushed for `requestUri` (RFC 9126 §4), used up in the same step: only request_uri values
+ * of ours are looked at (nothing is ever fetched), and one that is unknown, expired, already used or
+ * pushed by another client is `invalid_request_uri`. Shown as a page, never redirected: until the pushed
+ * request is found there is no verified redirect URI.
+ */
+async function pushedParameters(ctx: ServerContext, raw: RawParams, requestUri: string): Promise<RawParams> {
+  const clientId = single(raw, 'client_id');
+  if (clientId === undefined) throw new OAuthError('invalid_request', 'client_id is missing');
+  const handle = requestUri.startsWith(requestUriPrefix) ? requestUri.slice(requestUriPrefix.length) : '';
+  const parameters = /^[A-Za-z0-9_-]{43}$/.test(handle)
+    ? await ctx.storage.pushedAuthorizationRequests.consume(sha256Base64Url(handle), clientId, ctx.now())
+    : undefined;
+  if (parameters === undefined)
+    throw new OAuthError(
+      'invalid_request_uri',
+      'request_uri is unknown, expired, already used or was pushed by another client',
+    );
+  return parameters;
+}
+
 /** Verifies client_id and redirect_uri; errors here are never redirected. */
 async function trustedTarget(
   ctx: ServerContext,
@@ -38,16 +67,24 @@ async function trustedTarget(
   if (clientId === undefined) throw new OAuthError('invalid_request', 'client_id is missing');
   const client = await ctx.findClient(clientId);
   if (client === undefined) throw new OAuthError('invalid_request', 'the client is not known');
+  return { client, redirectUri: checkedRedirectUri(client, raw) };
+}
+
+/** The request's redirect_uri when it is registered for the client (exact match, RFC 8252 loopback). */
+export function checkedRedirectUri(client: Client, raw: RawParams): string {
   const redirectUri = single(raw, 'redirect_uri');
   if (redirectUri === undefined) throw new OAuthError('invalid_request', 'redirect_uri is missing');
   if (!matchesRegisteredRedirectUri(redirectUri, client.redirectUris)) {
     throw new OAuthError('invalid_request', 'redirect_uri is not registered for this client');
   }
-  return { client, redirectUri };
+  return redirectUri;
 }
 
-/** Validates everything else; throws plain OAuthErrors that the caller turns into redirects. */
-function validateRequest(
+/**
+ * Validates everything else; throws plain OAuthErrors that the caller turns into redirects (at /authorize)
+ * or JSON (at /par, which validates pushed requests with this same function).
+ */
+export function validateRequest(
   ctx: ServerContext,
   client: Client,
   redirectUri: string,
@@ -91,6 +128,9 @@ function validateRequest(
   const maxAgeText = params.get('max_age');
   if (maxAgeText !== undefined && !/^\d{1,9}$/.test(maxAgeText))
     throw new OAuthError('invalid_request', 'max_age must be a non-negative integer');
+  const dpopJkt = params.get('dpop_jkt');
+  if (dpopJkt !== undefined && !isThumbprint(dpopJkt))
+    throw new OAuthError('invalid_request', 'dpop_jkt must be a base64url SHA-256 JWK thumbprint');
 
   return {
     clientId: client.clientId,
@@ -103,6 +143,7 @@ function validateRequest(
     prompt,
     maxAge: maxAgeText === undefined ? undefined : Number(maxAgeText),
     loginHint: params.get('login_hint'),
+    dpopJkt,
   };
 }
 
@@ -133,7 +174,11 @@ export async function needsConsent(
 
 export function authorizeEndpoint(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const raw = ((request.method === 'POST' ? request.body : request.query) as RawParams | undefined) ?? {};
+    const received =
+      ((request.method === 'POST' ? request.body : request.query) as RawParams | undefined) ?? {};
+    const requestUri = single(received, 'request_uri');
+    const pushed = requestUri !== undefined;
+    const raw = pushed ? await pushedParameters(ctx, received, requestUri) : received;
     const { client, redirectUri } = await trustedTarget(ctx, raw);
     const state = raw.state?.length === 1 ? raw.state[0] || undefined : undefined;
     const redirectError = (error: OAuthError) =>
@@ -141,6 +186,11 @@ export function authorizeEndpoint(ctx: ServerContext) {
 
     let authorization: AuthorizationRequestRecord;
     try {
+      if (!pushed && (ctx.config.par.required || client.requirePushedAuthorizationRequests))
+        throw new OAuthError(
+          'invalid_request',
+          'authorization requests must be pushed to the PAR endpoint first',
+        );
       authorization = validateRequest(ctx, client, redirectUri, raw);
     } catch (error) {
       if (error instanceof OAuthError) throw redirectError(error);

@@ -42,6 +42,9 @@ export function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     introspection_endpoint: ctx.endpoints.introspection,
     revocation_endpoint: ctx.endpoints.revocation,
     device_authorization_endpoint: ctx.endpoints.deviceAuthorization,
+    // RFC 9126 §5.
+    pushed_authorization_request_endpoint: ctx.endpoints.pushedAuthorizationRequest,
+    require_pushed_authorization_requests: ctx.config.par.required,
     scopes_supported: ctx.catalog.allScopes(),
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
@@ -57,6 +60,8 @@ export function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     ...(mtls ? { tls_client_certificate_bound_access_tokens: true } : {}),
     introspection_signing_alg_values_supported: [alg],
     code_challenge_methods_supported: ['S256'],
+    // RFC 9449 §5.1.
+    dpop_signing_alg_values_supported: ctx.config.dpop.algorithms,
     claims_supported: [...claims],
     claims_parameter_supported: false,
     request_parameter_supported: false,

@@ -6,6 +6,8 @@
  * Anything else (expired, revoked, garbage, another audience) is `{"active": false}` and nothing more, so
  * the endpoint never tells a caller why. Resource servers call this on every uncached request: the path is
  * one form parse, one hash comparison, one signature check with an imported key, and one indexed lookup.
+ * Bound tokens, JWT or opaque, are described with their `cnf` (RFC 7800 §3.1, RFC 9449 §6.2, RFC 8705 §3.2)
+ * so the API can check the proof of possession.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
@@ -61,7 +63,9 @@ async function describe(ctx: ServerContext, token: string, caller: Caller, hint:
       caller.kind === 'resource' ? audiences(claims).includes(caller.id) : claims.client_id === caller.id;
     if (!visible) return undefined;
     const { grant_id: _grantId, ...published } = claims;
-    return { active: true, token_type: 'Bearer', ...published };
+    // RFC 9449 §6.2: a DPoP-bound token is described with token_type DPoP and its `cnf` (published above).
+    const tokenType = claims.cnf?.jkt !== undefined ? 'DPoP' : 'Bearer';
+    return { active: true, token_type: tokenType, ...published };
   };
   if (hint === 'refresh_token')
     return (await refreshTokenDescription(ctx, token, caller)) ?? (await access());

@@ -2,13 +2,19 @@
  * POST /token (RFC 6749 §3.2, §5). Parse the form, authenticate the client, look up the grant handler by
  * `grant_type`, and answer with Cache-Control: no-store. Errors are rendered as RFC 6749 §5.2 JSON by
  * the error handler.
+ *
+ * DPoP (RFC 9449 §5): a request with a `DPoP` header has its proof checked (protocol/dpop.ts) and the
+ * tokens issued are bound to the proof's key; a client registered with `requireDpop` must send one. With
+ * server nonces on, every answer, error or not, carries the current `DPoP-Nonce` (§8.2).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
+import type { TokenBinding } from '../grants/types.ts';
 import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { authenticateClient, certificateBinding } from '../protocol/client-auth.ts';
+import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
 
@@ -17,6 +23,8 @@ export function tokenEndpoint(ctx: ServerContext) {
     if (!request.headers['content-type']?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
       throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
     }
+    const nonce = ctx.dpop.currentNonce(ctx.now());
+    if (nonce !== undefined) reply.header('dpop-nonce', nonce);
     const params = toParams((request.body as RawParams | undefined) ?? {});
     const authRequest = clientAuthRequest(ctx, request);
     const client = await authenticateClient(ctx, authRequest, params).catch((error: unknown) => {
@@ -31,7 +39,20 @@ export function tokenEndpoint(ctx: ServerContext) {
     if (!client.grantTypes.includes(grantType)) {
       throw new OAuthError('unauthorized_client', 'the client is not registered for this grant type');
     }
-    const response = await handler.handle(ctx, client, params, certificateBinding(client, authRequest));
+    let binding: TokenBinding = certificateBinding(client, authRequest);
+    const dpopHeaders = dpopHeaderValues(request.raw.rawHeaders);
+    if (dpopHeaders.length > 0) {
+      const proof = await ctx.dpop.verify({
+        headers: dpopHeaders,
+        method: request.method,
+        url: ctx.endpoints.token,
+        now: ctx.now(),
+      });
+      binding = { ...binding, jkt: proof.jkt };
+    } else if (client.requireDpop) {
+      throw new OAuthError('invalid_dpop_proof', 'this client must send a DPoP proof');
+    }
+    const response = await handler.handle(ctx, client, params, binding);
     ctx.metrics.tokenIssued(grantType);
     ctx.audit('token_issued', {
       grant_type: grantType,

@@ -1,7 +1,8 @@
 /**
  * grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6, OAuth 2.1 §4.1.3).
  * The code is single use: the database decides the one redemption that wins. Presenting a code that was
- * already redeemed revokes every token issued from it (RFC 6749 §4.1.2, RFC 9700 §4.5).
+ * already redeemed revokes every token issued from it (RFC 6749 §4.1.2, RFC 9700 §4.5). A code bound to
+ * a DPoP key (`dpop_jkt`, RFC 9449 §10) needs a proof by that key; a wrong key leaves the code unused.
  */
 import { OAuthError } from '../protocol/errors.ts';
 import { validateCodeVerifier, verifierMatchesChallenge } from '../protocol/pkce.ts';
@@ -45,6 +46,12 @@ export const authorizationCodeGrant: GrantHandler = {
     if (!verifierMatchesChallenge(verifier, record.codeChallenge)) {
       throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
     }
+    // RFC 9449 §10: a code requested with dpop_jkt is redeemed only with a proof made by that key.
+    if (record.dpopJkt !== null && record.dpopJkt !== binding.jkt)
+      throw new OAuthError(
+        'invalid_grant',
+        'the authorization code is bound to a DPoP key this request did not prove',
+      );
     return redeemOnce(ctx, redemption, {
       client,
       source: record,

@@ -102,6 +102,7 @@ export const deviceCodeGrant: GrantHandler = {
         expiresAt: record.expiresAt,
         consumedAt: now,
         createdAt: now,
+        dpopJkt: null,
       };
       return issueUserTokens(ctx, repositories, {
         client,

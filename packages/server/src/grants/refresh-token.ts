@@ -2,7 +2,8 @@
  * grant_type=refresh_token (RFC 6749 §6, OAuth 2.1 §4.3.1, RFC 9700 §4.14.2).
  * Every use rotates the token; the old one stops working. Presenting a token that was already rotated
  * means it leaked (or a client lost a response): the whole family is revoked by grant id. The scope may
- * narrow, never widen beyond what was originally granted.
+ * narrow, never widen beyond what was originally granted. A refresh token bound to a DPoP key (public
+ * clients, RFC 9449 §5) is redeemed only with a proof by that key.
  */
 import { OAuthError } from '../protocol/errors.ts';
 import { parseScope } from '../protocol/scopes.ts';
@@ -38,6 +39,12 @@ export const refreshTokenGrant: GrantHandler = {
     };
     if (record.consumedAt !== null) await rejectReusedHandle(ctx, redemption);
     if (record.expiresAt <= now) throw new OAuthError('invalid_grant', 'refresh token has expired');
+    // RFC 9449 §5: a public client's refresh token is bound to its DPoP key; another key (or none) fails.
+    if (record.dpopJkt !== null && record.dpopJkt !== binding.jkt)
+      throw new OAuthError(
+        'invalid_grant',
+        'the refresh token is bound to a DPoP key this request did not prove',
+      );
     for (const scope of requestedScope) {
       if (!record.scope.includes(scope))
         throw new OAuthError('invalid_scope', `scope ${scope} was not granted`);

@@ -17,6 +17,7 @@ import { type Clock, endpointsFor, type ServerContext, systemClock } from '../co
 import { KeyStore, keyStoreOptions } from '../keys/keystore.ts';
 import { SessionLogout } from '../logout/session-logout.ts';
 import { ClientJwksCache } from '../protocol/client-jwks.ts';
+import { DpopNonces, DpopVerifier } from '../protocol/dpop.ts';
 import { parseUrlEncoded } from '../protocol/params.ts';
 import { PasswordHasher } from '../protocol/passwords.ts';
 import { MemoryReplayCache, RedisReplayCache } from '../protocol/replay-cache.ts';
@@ -116,6 +117,8 @@ export async function buildServer(
     loggerOptions(config.logging.level),
     options.logStream ?? pino.destination({ dest: 1, sync: false, minLength: 4096 }),
   );
+  const replay =
+    redis && config.redis ? new RedisReplayCache(redis, config.redis.keyPrefix) : new MemoryReplayCache();
   const ctx = {
     config,
     issuer: config.issuer,
@@ -132,8 +135,16 @@ export async function buildServer(
       now,
       redis && config.redis && new RedisRateLimitStore(redis, config.redis.keyPrefix),
     ),
-    replay:
-      redis && config.redis ? new RedisReplayCache(redis, config.redis.keyPrefix) : new MemoryReplayCache(),
+    replay,
+    dpop: new DpopVerifier({
+      algorithms: config.dpop.algorithms,
+      proofMaxAge: config.dpop.proofMaxAge,
+      clockSkew: config.dpop.clockSkew,
+      nonces: config.dpop.nonce.required
+        ? new DpopNonces(config.dpop.nonce.secret, config.dpop.nonce.lifetime)
+        : undefined,
+      replay,
+    }),
     metrics: new Metrics(config.metrics.enabled),
     cors: new CorsPolicy(config.clients.flatMap((client) => client.corsOrigins)),
     findClient: (clientId) => storage.findClient(clientId),
@@ -173,7 +184,7 @@ export async function buildServer(
       (error: unknown) => done(error as Error),
     );
   });
-  app.setErrorHandler(makeErrorHandler(config.issuer));
+  app.setErrorHandler(makeErrorHandler(config.issuer, config.dpop.algorithms));
   app.setNotFoundHandler((_request, reply) => {
     reply
       .code(404)

@@ -67,7 +67,8 @@ export function createRedirectUrl(redirectUri: string, params: Record<string, st
   return url.toString();
 }
 
-export function makeErrorHandler(issuer: string) {
+/** `dpopAlgorithms`: the DPoP proof algorithms accepted, named in DPoP challenges (RFC 9449 §7.1). */
+export function makeErrorHandler(issuer: string, dpopAlgorithms: readonly string[]) {
   return function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
     let oauthError = toOAuthError(error);
     if (oauthError === undefined) {
@@ -108,15 +109,22 @@ export function makeErrorHandler(issuer: string) {
       format === 'bearer' &&
       (oauthError.status === 401 || oauthError.status === 403 || oauthError.status === 400)
     ) {
-      const parts = ['realm="gatehouse"'];
+      const parameters: string[] = [];
       if (!oauthError.bareChallenge) {
-        parts.push(
+        parameters.push(
           `error="${oauthError.error}"`,
           `error_description="${oauthError.description.replace(/["\\]/g, '')}"`,
         );
       }
-      if (oauthError.error === 'insufficient_scope') parts.push('scope="openid"');
-      reply.header('www-authenticate', `Bearer ${parts.join(', ')}`);
+      if (oauthError.error === 'insufficient_scope') parameters.push('scope="openid"');
+      const bearer = `Bearer ${['realm="gatehouse"', ...parameters].join(', ')}`;
+      // RFC 9449 §7.1: the DPoP scheme names the proof algorithms accepted.
+      const dpop = `DPoP ${[`algs="${dpopAlgorithms.join(' ')}"`, ...parameters].join(', ')}`;
+      // No credentials at all: offer both schemes. Otherwise answer in the scheme of the failure.
+      reply.header(
+        'www-authenticate',
+        oauthError.bareChallenge ? [bearer, dpop] : oauthError.challenge === 'DPoP' ? dpop : bearer,
+      );
     } else if (oauthError.challenge === 'Basic' && oauthError.status === 401) {
       reply.header('www-authenticate', 'Basic realm="gatehouse", charset="UTF-8"');
     }

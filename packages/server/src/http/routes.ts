@@ -13,6 +13,7 @@ import { discoveryDocument } from '../endpoints/discovery.ts';
 import { endSessionEndpoints } from '../endpoints/end-session.ts';
 import { consentSubmit, interactionPage, loginSubmit } from '../endpoints/interaction.ts';
 import { introspectEndpoint } from '../endpoints/introspect.ts';
+import { parEndpoint } from '../endpoints/par.ts';
 import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
@@ -51,6 +52,9 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     config: { errorFormat: 'html', ipRateLimit: 'authorizePerIp' },
     handler: authorizeEndpoint(ctx),
   });
+  // RFC 9126: pushed authorization requests (JSON errors, §2.3; POST only, so GET is 405).
+  app.post('/par', { config: { errorFormat: 'json', ipRateLimit: 'parPerIp', ...cors } }, parEndpoint(ctx));
+  app.route({ method: ['GET', ...otherMethods], url: '/par', handler: methodNotAllowed });
   app.get('/interaction/:id', { config: { errorFormat: 'html' } }, interactionPage(ctx));
   app.post(
     '/interaction/:id/login',
@@ -115,6 +119,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     '/.well-known/openid-configuration',
     '/.well-known/oauth-authorization-server',
     '/jwks',
+    '/par',
     '/token',
     '/userinfo',
     '/revoke',

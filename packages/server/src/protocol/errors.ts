@@ -27,7 +27,12 @@ export type OAuthErrorCode =
   // RFC 8628 §3.5: device authorization grant polling.
   | 'authorization_pending'
   | 'slow_down'
-  | 'expired_token';
+  | 'expired_token'
+  // RFC 9449 §5, §7.1, §8, §9: DPoP.
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
+  // RFC 9126 §4, OpenID Connect Core §3.1.2.6: a request_uri that is unknown, expired, used or not the client's.
+  | 'invalid_request_uri';
 
 const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -51,12 +56,18 @@ const defaultStatus: Record<OAuthErrorCode, number> = {
   authorization_pending: 400,
   slow_down: 400,
   expired_token: 400,
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
+  invalid_request_uri: 400,
 };
 
 export interface OAuthErrorOptions {
   status?: number;
-  /** Authentication scheme challenge for 401s (`Basic` at the token endpoint, `Bearer` at userinfo). */
-  challenge?: 'Basic' | 'Bearer';
+  /**
+   * Authentication scheme challenge for 401s (`Basic` at the token endpoint, `Bearer` at userinfo, `DPoP`
+   * at userinfo for DPoP-bound tokens and proof errors, RFC 9449 §7.1).
+   */
+  challenge?: 'Basic' | 'Bearer' | 'DPoP';
   /** RFC 6750 §3.1: a request with no credentials at all gets a challenge without an error code. */
   bareChallenge?: boolean;
   /** Seconds for a Retry-After header (rate limiting). */
@@ -67,7 +78,7 @@ export class OAuthError extends Error {
   readonly error: OAuthErrorCode;
   readonly description: string;
   readonly status: number;
-  readonly challenge: 'Basic' | 'Bearer' | undefined;
+  readonly challenge: 'Basic' | 'Bearer' | 'DPoP' | undefined;
   readonly bareChallenge: boolean;
   readonly retryAfter: number | undefined;
 

@@ -26,6 +26,7 @@ import {
   DeviceCodeRepository,
   GrantRepository,
   InteractionRepository,
+  PushedAuthorizationRequestRepository,
   RefreshTokenRepository,
   RevocationRepository,
   SessionRepository,
@@ -46,6 +47,7 @@ export interface Repositories {
   signingKeys: SigningKeyRepository;
   deviceCodes: DeviceCodeRepository;
   accessTokens: AccessTokenRepository;
+  pushedAuthorizationRequests: PushedAuthorizationRequestRepository;
   revocations: RevocationRepository;
 }
 
@@ -84,6 +86,7 @@ function repositoriesFor(db: Kysely<Database>, changed: ChangeListeners): Reposi
     signingKeys: new SigningKeyRepository(db),
     deviceCodes: new DeviceCodeRepository(db),
     accessTokens: new AccessTokenRepository(db),
+    pushedAuthorizationRequests: new PushedAuthorizationRequestRepository(db),
     revocations: new RevocationRepository(db, changed.revocations),
   };
 }

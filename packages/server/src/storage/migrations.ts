@@ -178,6 +178,32 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('grants_revoked_at').on('grants').column('revoked_at').execute();
     },
   },
+  // RFC 9449 (DPoP): per-client requirement, key bindings of codes, refresh tokens and opaque access
+  // tokens. RFC 9126 (PAR): per-client requirement and the pushed requests.
+  '0004_dpop_par': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('clients')
+        .addColumn('require_dpop', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable('clients')
+        .addColumn('require_par', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.alterTable('authorization_codes').addColumn('dpop_jkt', 'text').execute();
+      await db.schema.alterTable('refresh_tokens').addColumn('dpop_jkt', 'text').execute();
+      await db.schema.alterTable('access_tokens').addColumn('cnf', 'text').execute();
+      await db.schema
+        .createTable('pushed_authorization_requests')
+        .addColumn('request_uri_hash', 'text', (c) => c.primaryKey())
+        .addColumn('client_id', 'text', (c) => c.notNull())
+        .addColumn('parameters', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('consumed_at', 'bigint')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
   '0005_client_auth_token_exchange': {
     async up(db: Kysely<unknown>) {
       // Keys and certificate identity for private_key_jwt and mutual TLS (JSON), and the token exchange policy.

@@ -42,6 +42,10 @@ export interface Client {
   createdAt: number;
   backchannelLogoutUri: string | null;
   corsOrigins: string[];
+  /** RFC 9449 §5.2: token requests must carry a DPoP proof. */
+  requireDpop: boolean;
+  /** RFC 9126 §6: authorization requests must be pushed to /par. */
+  requirePushedAuthorizationRequests: boolean;
   /** Keys and certificate identity for private_key_jwt and mutual TLS. */
   authentication: ClientAuthentication;
   /** RFC 8693: the API resource ids this client may exchange tokens into; null when it may not. */
@@ -101,6 +105,8 @@ export interface AuthorizationRequestRecord {
   prompt: string[];
   maxAge: number | undefined;
   loginHint: string | undefined;
+  /** RFC 9449 §10: the thumbprint of the DPoP key the authorization code is bound to. */
+  dpopJkt?: string | undefined;
 }
 
 export interface Grant {
@@ -127,6 +133,11 @@ export interface IssuedHandle {
   expiresAt: number;
   consumedAt: number | null;
   createdAt: number;
+  /**
+   * RFC 9449 §10 and §5: the DPoP key thumbprint a code (from `dpop_jkt`) or a public client's refresh
+   * token is bound to; redeeming it needs a proof made with that key.
+   */
+  dpopJkt: string | null;
 }
 
 export interface AuthorizationCode extends IssuedHandle {
@@ -179,6 +190,8 @@ export class ClientRepository {
       createdAt: Number(row.created_at),
       backchannelLogoutUri: row.backchannel_logout_uri,
       corsOrigins: parseList(row.cors_origins),
+      requireDpop: row.require_dpop === 1,
+      requirePushedAuthorizationRequests: row.require_par === 1,
       authentication: JSON.parse(row.authentication) as ClientAuthentication,
       tokenExchange:
         row.token_exchange === null ? null : (JSON.parse(row.token_exchange) as { audiences: string[] }),
@@ -216,6 +229,8 @@ export class ClientRepository {
       created_at: client.createdAt,
       backchannel_logout_uri: client.backchannelLogoutUri,
       cors_origins: json(client.corsOrigins),
+      require_dpop: client.requireDpop ? 1 : 0,
+      require_par: client.requirePushedAuthorizationRequests ? 1 : 0,
       authentication: json(client.authentication),
       token_exchange: client.tokenExchange === null ? null : json(client.tokenExchange),
     };
@@ -596,6 +611,7 @@ function handleFromRow(row: Database['refresh_tokens'] | Database['authorization
     expiresAt: Number(row.expires_at),
     consumedAt: row.consumed_at === null ? null : Number(row.consumed_at),
     createdAt: Number(row.created_at),
+    dpopJkt: row.dpop_jkt,
   };
 }
 
@@ -612,6 +628,7 @@ function handleToRow(handle: IssuedHandle) {
     expires_at: handle.expiresAt,
     consumed_at: handle.consumedAt,
     created_at: handle.createdAt,
+    dpop_jkt: handle.dpopJkt,
   };
 }
 
@@ -908,6 +925,8 @@ export interface OpaqueAccessToken {
   roles: string[] | null;
   expiresAt: number;
   createdAt: number;
+  /** RFC 7800 confirmation of a bound token (`jkt`, `x5t#S256`), or null for a bearer token. */
+  cnf: Record<string, string> | null;
 }
 
 export class AccessTokenRepository {
@@ -928,6 +947,7 @@ export class AccessTokenRepository {
         roles: token.roles === null ? null : json(token.roles),
         expires_at: token.expiresAt,
         created_at: token.createdAt,
+        cnf: token.cnf === null ? null : json(token.cnf),
       })
       .execute();
   }
@@ -951,6 +971,7 @@ export class AccessTokenRepository {
       roles: row.roles === null ? null : parseList(row.roles),
       expiresAt: Number(row.expires_at),
       createdAt: Number(row.created_at),
+      cnf: row.cnf === null ? null : (JSON.parse(row.cnf) as Record<string, string>),
     };
   }
 }
@@ -994,5 +1015,55 @@ export class RevocationRepository {
       .where('revoked_at', '>=', grantsSince)
       .execute();
     return { jtis: jtis.map((row) => row.jti), grantIds: grants.map((row) => row.id) };
+  }
+}
+
+/** A pushed authorization request (RFC 9126 §2), found by the SHA-256 of its request_uri's random part. */
+export interface PushedAuthorizationRequest {
+  requestUriHash: string;
+  clientId: string;
+  /** The pushed parameters, name to values, exactly as received. */
+  parameters: Record<string, string[]>;
+  expiresAt: number;
+  createdAt: number;
+}
+
+export class PushedAuthorizationRequestRepository {
+  constructor(private readonly db: Db) {}
+
+  async create(request: PushedAuthorizationRequest): Promise<void> {
+    await this.db
+      .insertInto('pushed_authorization_requests')
+      .values({
+        request_uri_hash: request.requestUriHash,
+        client_id: request.clientId,
+        parameters: json(request.parameters),
+        expires_at: request.expiresAt,
+        consumed_at: null,
+        created_at: request.createdAt,
+      })
+      .execute();
+  }
+
+  /**
+   * Uses the request once (RFC 9126 §4): one conditional UPDATE marks it consumed, only for its own client
+   * and before it expires, and returns its parameters; undefined when it is unknown, another client's,
+   * expired or already used (a use by another client does not consume it).
+   */
+  async consume(
+    requestUriHash: string,
+    clientId: string,
+    now: number,
+  ): Promise<Record<string, string[]> | undefined> {
+    const row = await this.db
+      .updateTable('pushed_authorization_requests')
+      .set({ consumed_at: now })
+      .where('request_uri_hash', '=', requestUriHash)
+      .where('client_id', '=', clientId)
+      .where('consumed_at', 'is', null)
+      .where('expires_at', '>', now)
+      .returning('parameters')
+      .executeTakeFirst();
+    return row === undefined ? undefined : (JSON.parse(row.parameters) as Record<string, string[]>);
   }
 }

@@ -20,6 +20,8 @@ export interface ClientsTable {
   created_at: number;
   backchannel_logout_uri: string | null;
   cors_origins: string;
+  require_dpop: number;
+  require_par: number;
   authentication: string;
   token_exchange: string | null;
 }
@@ -91,6 +93,7 @@ export interface AuthorizationCodesTable {
   expires_at: number;
   consumed_at: number | null;
   created_at: number;
+  dpop_jkt: string | null;
 }
 
 export interface RefreshTokensTable {
@@ -106,6 +109,7 @@ export interface RefreshTokensTable {
   expires_at: number;
   consumed_at: number | null;
   created_at: number;
+  dpop_jkt: string | null;
 }
 
 export interface SigningKeysTable {
@@ -148,6 +152,18 @@ export interface AccessTokensTable {
   roles: string | null;
   expires_at: number;
   created_at: number;
+  /** RFC 7800 `cnf` as JSON, for tokens bound to a key (RFC 9449 §6, RFC 8705 §3). */
+  cnf: string | null;
+}
+
+export interface PushedAuthorizationRequestsTable {
+  request_uri_hash: string;
+  client_id: string;
+  /** The pushed parameters as JSON (name to list of values). */
+  parameters: string;
+  expires_at: number;
+  consumed_at: number | null;
+  created_at: number;
 }
 
 export interface RevokedTokensTable {
@@ -180,5 +196,6 @@ export interface Database {
   device_codes: DeviceCodesTable;
   access_tokens: AccessTokensTable;
   revoked_tokens: RevokedTokensTable;
+  pushed_authorization_requests: PushedAuthorizationRequestsTable;
   gatehouse_changes: ChangesTable;
 }

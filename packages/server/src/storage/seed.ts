@@ -39,6 +39,8 @@ export async function applyConfiguredEntities(
         createdAt: previous?.createdAt ?? now,
         backchannelLogoutUri: client.backchannelLogoutUri ?? null,
         corsOrigins: client.corsOrigins,
+        requireDpop: client.requireDpop,
+        requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
         authentication: {
           jwks: client.jwks,
           jwksUri: client.jwksUri,

@@ -20,6 +20,7 @@ export async function sweepExpired(storage: Storage, now: number): Promise<numbe
       .executeTakeFirst(),
     storage.db.deleteFrom('access_tokens').where('expires_at', '<', now).executeTakeFirst(),
     storage.db.deleteFrom('revoked_tokens').where('expires_at', '<', now).executeTakeFirst(),
+    storage.db.deleteFrom('pushed_authorization_requests').where('expires_at', '<', now).executeTakeFirst(),
   ]);
   return results.reduce((total, result) => total + Number(result.numDeletedRows), 0);
 }

@@ -6,7 +6,8 @@
  * introspection and userinfo refuse them too.
  *
  * An API configured with `accessTokenFormat: opaque` gets a random 256-bit handle instead, stored as a
- * SHA-256 hash with the same claims; it can only be checked by introspection and is revocable at once.
+ * SHA-256 hash with the same claims (and its `cnf` binding); it can only be checked by introspection and is
+ * revocable at once.
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerContext } from '../context.ts';
@@ -94,6 +95,7 @@ export async function issueAccessToken(
       roles: roles ?? null,
       expiresAt: now + expiresIn,
       createdAt: now,
+      cnf: cnf ?? null,
     });
     return { accessToken, tokenType, expiresIn, scope };
   }

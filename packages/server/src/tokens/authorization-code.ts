@@ -43,6 +43,7 @@ export async function issueAuthorizationCode(
       expiresAt: now + ctx.config.tokens.authorizationCodeTtl,
       consumedAt: null,
       createdAt: now,
+      dpopJkt: request.dpopJkt ?? null,
     });
   });
   return createRedirectUrl(request.redirectUri, { code, state: request.state, iss: ctx.issuer });

@@ -71,6 +71,9 @@ export async function issueUserTokens(
       consumedAt: null,
       createdAt: ctx.now(),
       expiresAt: request.refreshExpiresAt,
+      // RFC 9449 §5: refresh tokens of public clients are bound to the DPoP key of the request; a
+      // confidential client's are not (its authentication protects them), whatever the code carried.
+      dpopJkt: client.tokenEndpointAuthMethod === 'none' ? (request.binding.jkt ?? null) : null,
     });
     response.refresh_token = refreshToken;
   }

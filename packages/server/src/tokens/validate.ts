@@ -21,6 +21,8 @@ export interface AccessTokenClaims {
   auth_time?: number;
   roles?: string[];
   grant_id?: string;
+  /** RFC 7800 confirmation: `jkt` for DPoP-bound tokens (RFC 9449 §6), `x5t#S256` (RFC 8705 §3). */
+  cnf?: Record<string, string>;
 }
 
 function decodeJson(segment: string): Record<string, unknown> | undefined {
@@ -124,6 +126,7 @@ export async function validateAccessToken(
     if (record.authTime !== null) claims.auth_time = record.authTime;
     if (record.roles !== null) claims.roles = record.roles;
     if (record.grantId !== null) claims.grant_id = record.grantId;
+    if (record.cnf !== null) claims.cnf = record.cnf;
     return claims;
   }
   const verifiedTokens = verifiedTokensOf(ctx);

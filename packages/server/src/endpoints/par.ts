@@ -1,0 +1,86 @@
+/**
+ * POST /par: pushed authorization requests (RFC 9126).
+ *
+ * The client authenticates as at the token endpoint (§2; public clients send their client_id) and pushes
+ * the parameters of an authorization request in the form body. They are validated exactly as /authorize
+ * validates them (the same functions, endpoints/authorize.ts), but errors are answered here as JSON
+ * (§2.3), never redirected. A `request_uri` inside the pushed body is `invalid_request` (§2.1). The answer
+ * is 201 with `request_uri` (`urn:ietf:params:oauth:request_uri:` and 256 random bits, stored only as a
+ * hash) and `expires_in` (`par.ttl`, at most 60 seconds, §2.2). /authorize then uses only the pushed
+ * parameters, once, for this client (§4).
+ *
+ * DPoP (RFC 9449 §10.1): a `DPoP` proof sent here binds the authorization code to its key, as `dpop_jkt`
+ * does; when both are sent they must name the same key.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.ts';
+import { clientAuthRequest } from '../http/client-certificate.ts';
+import { noStoreHeaders } from '../http/error-handler.ts';
+import { authenticateClient } from '../protocol/client-auth.ts';
+import { dpopHeaderValues } from '../protocol/dpop.ts';
+import { OAuthError } from '../protocol/errors.ts';
+import { type RawParams, toParams } from '../protocol/params.ts';
+import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import { checkedRedirectUri, requestUriPrefix, validateRequest } from './authorize.ts';
+
+/** Client authentication parameters (RFC 6749 §2.3.1, RFC 7523 §2.2): not part of the stored request. */
+const authenticationParameters = new Set(['client_secret', 'client_assertion', 'client_assertion_type']);
+
+export function parEndpoint(ctx: ServerContext) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!request.headers['content-type']?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+      throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+    }
+    const now = ctx.now();
+    const nonce = ctx.dpop.currentNonce(now);
+    if (nonce !== undefined) reply.header('dpop-nonce', nonce);
+    const raw = (request.body as RawParams | undefined) ?? {};
+    const params = toParams(raw);
+    const client = await authenticateClient(ctx, clientAuthRequest(ctx, request), params).catch(
+      (error: unknown) => {
+        ctx.audit('client_authentication_failed', { endpoint: 'par', client_id: params.get('client_id') });
+        throw error;
+      },
+    );
+    if ('request_uri' in raw)
+      throw new OAuthError('invalid_request', 'request_uri must not be part of a pushed request');
+
+    const pushed: RawParams = {};
+    for (const [name, values] of Object.entries(raw)) {
+      if (!authenticationParameters.has(name)) pushed[name] = values;
+    }
+    pushed.client_id = [client.clientId];
+
+    const dpopHeaders = dpopHeaderValues(request.raw.rawHeaders);
+    if (dpopHeaders.length > 0) {
+      const proof = await ctx.dpop.verify({
+        headers: dpopHeaders,
+        method: request.method,
+        url: ctx.endpoints.pushedAuthorizationRequest,
+        now,
+      });
+      const dpopJkt = params.get('dpop_jkt');
+      if (dpopJkt !== undefined && dpopJkt !== proof.jkt)
+        throw new OAuthError('invalid_dpop_proof', 'dpop_jkt does not match the key of the DPoP proof');
+      pushed.dpop_jkt = [proof.jkt];
+    }
+
+    validateRequest(ctx, client, checkedRedirectUri(client, pushed), pushed);
+
+    const handle = randomHandle();
+    const ttl = ctx.config.par.ttl;
+    await ctx.storage.pushedAuthorizationRequests.create({
+      requestUriHash: sha256Base64Url(handle),
+      clientId: client.clientId,
+      parameters: pushed,
+      expiresAt: now + ttl,
+      createdAt: now,
+    });
+    ctx.audit('authorization_request_pushed', { client_id: client.clientId });
+    reply
+      .code(201)
+      .headers(noStoreHeaders)
+      .type('application/json')
+      .send(JSON.stringify({ request_uri: `${requestUriPrefix}${handle}`, expires_in: ttl }));
+  };
+}
