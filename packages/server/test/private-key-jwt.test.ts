@@ -76,7 +76,12 @@ beforeAll(async () => {
         name: 'JWT Client',
         tokenEndpointAuthMethod: 'private_key_jwt',
         jwks: { keys: [inlineJwk, rsaJwk] },
-        grantTypes: ['client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'],
+        grantTypes: [
+          'client_credentials',
+          'urn:ietf:params:oauth:grant-type:device_code',
+          'authorization_code',
+        ],
+        redirectUris: ['https://jwt.example.com/cb'],
         scopes: ['openid', 'orders.read'],
         requireConsent: false,
       },
@@ -375,6 +380,29 @@ describe('private_key_jwt with inline keys', () => {
     await expectInvalidClient(
       tokenRequest(server, { grant_type: 'client_credentials', client_id: 'jwt-client' }),
       /private_key_jwt/,
+    );
+  });
+
+  it('authenticates pushed authorization requests (RFC 9126) the same way', async () => {
+    const pushed = {
+      response_type: 'code',
+      redirect_uri: 'https://jwt.example.com/cb',
+      scope: 'openid',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+      client_assertion_type: assertionType,
+    };
+    const token = await assertion();
+    const response = await post('/par', { ...pushed, client_assertion: token });
+    expect(response.status).toBe(201);
+    expect(response.body.request_uri).toEqual(expect.stringMatching(/^urn:ietf:params:oauth:request_uri:/));
+    await expectInvalidClient(post('/par', { ...pushed, client_assertion: token }), /already used/);
+    await expectInvalidClient(
+      post('/par', {
+        ...pushed,
+        client_assertion: await assertion({ claims: { aud: 'https://elsewhere' } }),
+      }),
+      /aud/,
     );
   });
 
