@@ -618,7 +618,7 @@ function report(runs: Map<Scenario, Map<TargetKind, Outcome[]>>): void {
 
   const headers = ['scenario', 'server', 'rate', 'unit', 'ok', 'errors', 'p50 ms', 'p99 ms', 'srv cpu'];
   headers.push('bench cpu', 'other cpu');
-  const widths = [18, 9, 7, 11, 7, 6, 7, 7, 7, 9, 9];
+  const widths = [24, 9, 7, 11, 7, 6, 7, 7, 7, 9, 9];
   const lines = [
     pad(headers, widths),
     pad(

@@ -6,7 +6,7 @@
  * - the BFF serving the SPA on http://localhost:5173 (open it in a browser; http://localhost is a secure
  *   context, so the `__Host-` Secure cookies work without TLS).
  * Environment: SPA_PORT, ORDERS_API_PORT, WEB_APP_SECRET, BFF_SECRET (default: a random one per run, so
- * sessions end when the process stops).
+ * sessions end when the process stops), GATEHOUSE_LOG_LEVEL (default warn).
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -18,9 +18,12 @@ const spaPort = Number(process.env.SPA_PORT ?? 5173);
 const ordersPort = Number(process.env.ORDERS_API_PORT ?? 4000);
 const origin = `http://localhost:${spaPort}`;
 
-const config = loadConfigFile(
+const demoConfig = loadConfigFile(
   fileURLToPath(new URL('../../../packages/server/config/demo.yaml', import.meta.url)),
 );
+// Warnings and errors only, so the three URLs below stay readable (GATEHOUSE_LOG_LEVEL=info for more).
+const level = (process.env.GATEHOUSE_LOG_LEVEL ?? 'warn') as typeof demoConfig.logging.level;
+const config = { ...demoConfig, logging: { ...demoConfig.logging, level } };
 const gatehouse = await buildServer(config);
 await gatehouse.listen();
 

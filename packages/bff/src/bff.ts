@@ -781,6 +781,8 @@ export class Bff {
         dropHeaders: ['x-csrf'],
         dpop: this.options.dpop,
         now: this.clock(),
+        base: api.url,
+        publicPrefix: `${this.basePath}/api/${name}`,
       },
     );
     if (outcome.status === 401 && /(?:^|[\s,])error="invalid_token"/.test(outcome.wwwAuthenticate ?? '')) {

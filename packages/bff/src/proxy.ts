@@ -9,7 +9,9 @@
  * - Request headers: the browser's cookie, the CSRF header, any Authorization or DPoP header the browser
  *   sent, Host and the hop-by-hop headers (RFC 9110 §7.6.1) are dropped.
  * - Response headers: an allow-list of representation and caching headers plus `WWW-Authenticate`;
- *   `Set-Cookie` from an upstream never reaches the browser under the BFF's origin.
+ *   `Set-Cookie` from an upstream never reaches the browser under the BFF's origin. A `Location` inside
+ *   the upstream is rewritten to the matching BFF path; one elsewhere is dropped (it would reveal the
+ *   upstream's address or send the SPA off-site).
  * - No answer within the timeout is 504, an unreachable upstream 502; both bodies are fixed JSON that
  *   never carries the token or the upstream's address.
  */
@@ -73,6 +75,25 @@ export function upstreamUrl(base: URL, rawPath: string, query: string): URL | un
   return target.origin === base.origin && inside ? target : undefined;
 }
 
+/** The browser-facing form of an upstream `Location`, or undefined when it points outside the API. */
+export function publicLocation(
+  location: string,
+  target: URL,
+  base: URL,
+  publicPrefix: string,
+): string | undefined {
+  let resolved: URL;
+  try {
+    resolved = new URL(location, target);
+  } catch {
+    return undefined;
+  }
+  const basePath = base.pathname.endsWith('/') ? base.pathname.slice(0, -1) : base.pathname;
+  if (resolved.origin !== base.origin) return undefined;
+  if (resolved.pathname !== basePath && !resolved.pathname.startsWith(`${basePath}/`)) return undefined;
+  return `${publicPrefix}${resolved.pathname.slice(basePath.length)}${resolved.search}`;
+}
+
 export interface ProxyToken {
   value: string;
   /** `Bearer` or `DPoP`. */
@@ -86,6 +107,9 @@ export interface ProxyOptions {
   dropHeaders: readonly string[];
   dpop: DPoPKey | undefined;
   now: number;
+  /** The upstream's base URL and the BFF path that maps onto it, for `Location` rewriting. */
+  base: URL;
+  publicPrefix: string;
 }
 
 /** What the upstream answered, for the caller's bookkeeping (a rejected token, metrics). */
@@ -158,6 +182,11 @@ export async function proxy(
       const forwarded: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(answer.headers)) {
         if (value !== undefined && forwardedResponseHeaders.has(name)) forwarded[name] = value;
+      }
+      if (typeof answer.headers.location === 'string') {
+        const location = publicLocation(answer.headers.location, target, options.base, options.publicPrefix);
+        if (location === undefined) delete forwarded.location;
+        else forwarded.location = location;
       }
       const nonce = answer.headers['dpop-nonce'];
       if (options.dpop !== undefined && typeof nonce === 'string')

@@ -449,6 +449,19 @@ describe.each(['express', 'fastify'] as const)('API proxy on %s', (adapter) => {
     expect(body).toContain('/base/items/42');
   });
 
+  it.each([
+    ['{self}/base/items/7?x=1', '/bff/api/echo/items/7?x=1'],
+    ['/base/items/8', '/bff/api/echo/items/8'],
+    ['items/9', '/bff/api/echo/items/9'],
+    ['{self}/elsewhere', null],
+    ['https://evil.example.com/base/items', null],
+  ])('rewrites an upstream Location %s to %s (or drops it)', async (location, expected) => {
+    const { browser } = await signedIn(adapter);
+    const response = await browser.fetch(`/bff/api/echo/redirect?redirect=${encodeURIComponent(location)}`);
+    expect(response.status).toBe(302);
+    expect(response.headers.get('location')).toBe(expected);
+  });
+
   it('streams a large request body to the upstream unchanged', async () => {
     const { browser } = await signedIn(adapter);
     const payload = randomBytes(3 * 1024 * 1024);

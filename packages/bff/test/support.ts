@@ -161,7 +161,15 @@ export async function startUpstream(): Promise<TestUpstream> {
         res.end('{"error":"invalid_token"}');
         return;
       }
-      const status = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('status') ?? 200);
+      const query = new URL(req.url ?? '/', 'http://x').searchParams;
+      const redirect = query.get('redirect');
+      if (path?.endsWith('/redirect') && redirect !== null) {
+        const address = server.address() as AddressInfo;
+        res.writeHead(302, { location: redirect.replace('{self}', `http://127.0.0.1:${address.port}`) });
+        res.end();
+        return;
+      }
+      const status = Number(query.get('status') ?? 200);
       res.writeHead(status, {
         'content-type': 'application/json',
         'set-cookie': 'upstream=1; Path=/',

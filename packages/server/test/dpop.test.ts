@@ -449,6 +449,15 @@ describe('DPoP at the token endpoint', () => {
       expect(response.body.name).toBe('Alice Smith');
     });
 
+    it('compares htu without the query of the request URL', async () => {
+      const response = await server.app.inject({
+        method: 'GET',
+        url: '/userinfo?lang=en',
+        headers: { authorization: `DPoP ${accessToken}`, dpop: await userinfoProof() },
+      });
+      expect(response.statusCode).toBe(200);
+    });
+
     it('refuses the DPoP-bound token sent as Bearer, with a DPoP challenge', async () => {
       const response = await userinfo(server, { authorization: `Bearer ${accessToken}` });
       expect(response.status).toBe(401);
@@ -591,6 +600,27 @@ describe('DPoP at the token endpoint', () => {
       'EdDSA',
       'RS256',
     ]);
+  });
+});
+
+describe('DPoP required for every client (dpop.required)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer(overrides({ dpop: { required: true } }));
+  });
+  afterAll(() => server.close());
+
+  it('refuses a token request without a proof and binds the one with a proof', async () => {
+    const without = await post(server, tokenUrl, clientCredentials, { authorization: service });
+    expect(without.status).toBe(400);
+    expect(without.body.error).toBe('invalid_dpop_proof');
+    const key = await dpopKey();
+    const withIt = await post(server, tokenUrl, clientCredentials, {
+      authorization: service,
+      DPoP: await proof(key, { htu: tokenUrl, iat: server.clock() }),
+    });
+    expect(withIt.status).toBe(200);
+    expect(withIt.body.token_type).toBe('DPoP');
   });
 });
 

@@ -8,14 +8,17 @@
  *   invalid_grant. The same for one refresh token, after which the family is revoked everywhere.
  * - An approved device code polled by all three nodes at once yields tokens once.
  * - Rate limits hold across nodes: the sum of what the three allow is the limit (Redis).
+ * - A private_key_jwt client assertion sent to all three nodes at once authenticates once (Redis jti cache).
  * - A node killed with SIGKILL in the middle of refresh rotations: afterwards no rotation is half written,
  *   no refresh token was issued twice, and every token the clients received works exactly once.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Base64Url } from '../src/protocol/secrets.ts';
 import { openStorage, type Storage, type StorageOptions } from '../src/storage/index.ts';
@@ -130,6 +133,7 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
   let storage: Storage;
   const browser = () => new FetchBrowser(issuer);
   let signedIn: FetchBrowser;
+  let assertionKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
   /** Revocation requests sent before the rate-limit test: they count against the same per-IP limit. */
   let revocationsSent = 0;
 
@@ -143,6 +147,9 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     issuer = `http://127.0.0.1:${ports[0]}`;
     const base = testConfig();
+    const pair = await generateKeyPair('ES256', { extractable: true });
+    assertionKey = pair.privateKey;
+    const assertionJwk = { ...(await exportJWK(pair.publicKey)), kid: 'node-test', alg: 'ES256' };
     const config = {
       ...base,
       issuer,
@@ -165,6 +172,15 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
           tokenEndpointAuthMethod: 'none',
           grantTypes: [deviceGrant, 'refresh_token'],
           scopes: ['openid', 'offline_access', 'api1.read'],
+        },
+        {
+          clientId: 'jwt-client',
+          name: 'JWT Client',
+          tokenEndpointAuthMethod: 'private_key_jwt',
+          jwks: { keys: [assertionJwk] },
+          grantTypes: ['client_credentials'],
+          scopes: ['orders.read'],
+          requireConsent: false,
         },
       ],
     };
@@ -212,6 +228,27 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
 
   const refresh = (node: Node, token: string) =>
     post(`${node.url}/token`, { grant_type: 'refresh_token', refresh_token: token }, web);
+
+  it('`gatehouse migrate` finds the shared store up to date and names it without credentials', async () => {
+    const file = configFiles.values().next().value as string;
+    const child = spawn(process.execPath, [bin, 'migrate', '--config', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+    expect(output).toBe(
+      backend === 'postgres'
+        ? `Database PostgreSQL 127.0.0.1:5432/test (schema ${schema}) is up to date.\n`
+        : `Database at ${join(dir, 'shared.db')} is up to date.\n`,
+    );
+  }, 60_000);
 
   it('publishes one key set from every node', async () => {
     const sets = await Promise.all(nodes.map(async (node) => (await fetch(`${node.url}/jwks`)).json()));
@@ -288,6 +325,34 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
       );
       const allowed = revokeLimit - revocationsSent;
       expect(tally(answers)).toEqual({ ok: allowed, '429 temporarily_unavailable': 90 - allowed });
+    },
+    60_000,
+  );
+
+  it.runIf(backend === 'postgres')(
+    'accepts a client assertion once, whichever nodes it is replayed to (shared jti cache)',
+    async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const assertion = await new SignJWT({
+        iss: 'jwt-client',
+        sub: 'jwt-client',
+        aud: issuer,
+        jti: randomUUID(),
+        iat: now,
+        exp: now + 60,
+      })
+        .setProtectedHeader({ alg: 'ES256', kid: 'node-test' })
+        .sign(assertionKey);
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, (_, index) =>
+          post(`${nodes[index % 3]!.url}/token`, {
+            grant_type: 'client_credentials',
+            client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+            client_assertion: assertion,
+          }),
+        ),
+      );
+      expect(tally(answers)).toEqual({ ok: 1, '401 invalid_client': 29 });
     },
     60_000,
   );

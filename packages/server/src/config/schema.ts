@@ -427,6 +427,11 @@ export const configSchema = z
       .prefault({}),
     dpop: z
       .strictObject({
+        /**
+         * Every token request must carry a DPoP proof (as `requireDpop` on every client), except a client whose
+         * tokens are bound to its TLS certificate instead (RFC 8705): sender-constrained tokens for all.
+         */
+        required: z.boolean().default(false),
         /** Algorithms accepted for DPoP proofs (RFC 9449 §4.3 point 5); asymmetric only. */
         algorithms: z.array(z.enum(dpopAlgorithms)).min(1).default(['ES256', 'PS256', 'EdDSA', 'RS256']),
         /** Seconds after its `iat` a proof is still accepted (RFC 9449 §4.3 point 11, §11.1). */

@@ -4,7 +4,8 @@
  * the error handler.
  *
  * DPoP (RFC 9449 §5): a request with a `DPoP` header has its proof checked (protocol/dpop.ts) and the
- * tokens issued are bound to the proof's key; a client registered with `requireDpop` must send one. With
+ * tokens issued are bound to the proof's key; a client registered with `requireDpop` must send one, and so
+ * must every client without certificate-bound tokens when `dpop.required` is set. With
  * server nonces on, every answer, error or not, carries the current `DPoP-Nonce` (§8.2).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -49,7 +50,7 @@ export function tokenEndpoint(ctx: ServerContext) {
         now: ctx.now(),
       });
       binding = { ...binding, jkt: proof.jkt };
-    } else if (client.requireDpop) {
+    } else if (client.requireDpop || (ctx.config.dpop.required && binding.x5tS256 === undefined)) {
       throw new OAuthError('invalid_dpop_proof', 'this client must send a DPoP proof');
     }
     const response = await handler.handle(ctx, client, params, binding);
