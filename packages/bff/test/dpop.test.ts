@@ -1,6 +1,7 @@
 /**
- * DPoP-bound tokens (RFC 9449) and pushed authorization requests (RFC 9126) through the BFF, against
- * oidc-provider (a certified OpenID Provider that offers both; Gatehouse's own DPoP is another issue).
+ * DPoP-bound tokens (RFC 9449) and pushed authorization requests (RFC 9126) through the BFF: against
+ * oidc-provider (a certified OpenID Provider that offers both), and against Gatehouse with the orders API
+ * example configured to require DPoP.
  * The BFF signs in with PAR, receives `DPoP` tokens bound to its key, reads UserInfo with a proof, and the
  * proxy sends each upstream call with `Authorization: DPoP` and a fresh proof whose `htm`, `htu` and
  * `ath` the test verifies, bound (per the provider's introspection) to the BFF's key.
@@ -11,6 +12,7 @@ import { dpopThumbprint, generateDPoPKey } from '@gatehouse/client';
 import express from 'express';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, type JWK, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrdersApp } from '../../../examples/orders-api/src/app.ts';
 import {
   type RunningProvider,
   startProvider,
@@ -18,7 +20,16 @@ import {
 } from '../../client/test/support/oidc-provider.ts';
 import { bffMiddleware } from '../src/express.ts';
 import { type Bff, createBff } from '../src/index.ts';
-import { BffBrowser, freePort, startUpstream, type TestUpstream } from './support.ts';
+import {
+  BffBrowser,
+  bffSecret,
+  freePort,
+  type RunningGatehouse,
+  startGatehouse,
+  startUpstream,
+  type TestUpstream,
+  testClock,
+} from './support.ts';
 
 const clientSecret = 'bff-provider-secret-0123456789-abcdefghijkl';
 let provider: RunningProvider;
@@ -116,5 +127,101 @@ describe('DPoP through the BFF (oidc-provider)', () => {
     }
     const proofs = upstream.hits.slice(-2).map((hit) => String(hit.headers.dpop));
     expect(proofs[0]).not.toBe(proofs[1]);
+  });
+});
+
+describe('DPoP through the BFF (Gatehouse and the orders API requiring DPoP)', () => {
+  const clock = testClock();
+  let gatehouse: RunningGatehouse;
+  let orders: Server;
+  let ordersUrl: string;
+  const servers: Server[] = [];
+  const bffsToClose: Bff[] = [];
+  let boundOrigin: string;
+  let bearerOrigin: string;
+  let boundKey: Awaited<ReturnType<typeof generateDPoPKey>>;
+
+  beforeAll(async () => {
+    const [boundPort, bearerPort, ordersPort] = [await freePort(), await freePort(), await freePort()];
+    boundOrigin = `http://localhost:${boundPort}`;
+    bearerOrigin = `http://localhost:${bearerPort}`;
+    ordersUrl = `http://127.0.0.1:${ordersPort}`;
+    boundKey = await generateDPoPKey();
+    gatehouse = await startGatehouse({ bffOrigins: [boundOrigin, bearerOrigin], ordersUrl, clock });
+    orders = createServer(
+      createOrdersApp({
+        verifier: {
+          issuer: gatehouse.issuer,
+          audience: 'orders-api',
+          logger: false,
+          now: clock,
+          dpop: { required: true },
+        },
+        allowedOrigins: [],
+      }),
+    );
+    await new Promise<void>((resolve) => orders.listen(ordersPort, '127.0.0.1', resolve));
+    for (const [origin, port, dpop] of [
+      [boundOrigin, boundPort, boundKey],
+      [bearerOrigin, bearerPort, undefined],
+    ] as const) {
+      const instance = createBff({
+        issuer: gatehouse.issuer,
+        clientId: 'bff',
+        clientAuthentication: { method: 'client_secret_basic', clientSecret: bffSecret },
+        baseUrl: origin,
+        secret: randomBytes(32).toString('base64url'),
+        scope: 'openid profile offline_access orders.read',
+        apis: { orders: { url: ordersUrl, scopes: ['orders.read'] } },
+        clock,
+        sweepInterval: 0,
+        ...(dpop === undefined ? {} : { dpop }),
+      });
+      bffsToClose.push(instance);
+      const app = express();
+      app.use(bffMiddleware(instance));
+      const listening = createServer(app);
+      servers.push(listening);
+      await new Promise<void>((resolve) => listening.listen(port, '127.0.0.1', resolve));
+    }
+  });
+
+  afterAll(async () => {
+    for (const listening of [...servers, orders]) {
+      listening?.closeAllConnections();
+      await new Promise<void>((resolve) => (listening ? listening.close(() => resolve()) : resolve()));
+    }
+    for (const instance of bffsToClose) await instance.close();
+    await gatehouse?.close();
+  });
+
+  it('gets DPoP-bound tokens from Gatehouse and calls the API with proofs, also after a refresh', async () => {
+    const browser = new BffBrowser(boundOrigin);
+    expect((await browser.signIn(gatehouse.issuer)).callback.status).toBe(302);
+    const user = await browser.fetch('/bff/user');
+    expect(user.status).toBe(200);
+    expect(await user.json()).toMatchObject({ claims: { name: 'Alice Smith' } });
+    const list = await browser.fetch('/bff/api/orders/orders');
+    expect(list.status).toBe(200);
+    expect(await list.json()).toEqual({ orders: [] });
+    const accessTokens = [...gatehouse.issuedTokens].filter(
+      (token) => token.split('.').length === 3 && decodeProtectedHeader(token).typ === 'at+jwt',
+    );
+    const claims = JSON.parse(Buffer.from(accessTokens.at(-1)!.split('.')[1]!, 'base64url').toString()) as {
+      cnf?: { jkt?: string };
+    };
+    expect(claims.cnf?.jkt).toBe(await dpopThumbprint(boundKey));
+    clock.advance(601);
+    const refreshes = gatehouse.count('POST /token');
+    expect((await browser.fetch('/bff/api/orders/orders')).status).toBe(200);
+    expect(gatehouse.count('POST /token') - refreshes).toBe(1);
+  });
+
+  it('shows the API refusing a Bearer token where it requires DPoP (a BFF without a key)', async () => {
+    const browser = new BffBrowser(bearerOrigin);
+    expect((await browser.signIn(gatehouse.issuer)).callback.status).toBe(302);
+    const list = await browser.fetch('/bff/api/orders/orders');
+    expect(list.status).toBe(401);
+    expect(list.headers.get('www-authenticate')).toMatch(/^DPoP/);
   });
 });

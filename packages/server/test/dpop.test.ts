@@ -603,6 +603,27 @@ describe('DPoP at the token endpoint', () => {
   });
 });
 
+describe('DPoP required for every client (dpop.required)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer(overrides({ dpop: { required: true } }));
+  });
+  afterAll(() => server.close());
+
+  it('refuses a token request without a proof and binds the one with a proof', async () => {
+    const without = await post(server, tokenUrl, clientCredentials, { authorization: service });
+    expect(without.status).toBe(400);
+    expect(without.body.error).toBe('invalid_dpop_proof');
+    const key = await dpopKey();
+    const withIt = await post(server, tokenUrl, clientCredentials, {
+      authorization: service,
+      DPoP: await proof(key, { htu: tokenUrl, iat: server.clock() }),
+    });
+    expect(withIt.status).toBe(200);
+    expect(withIt.body.token_type).toBe('DPoP');
+  });
+});
+
 describe('DPoP server nonces', () => {
   let server: TestServer;
   let key: DpopKey;

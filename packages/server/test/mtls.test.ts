@@ -401,6 +401,42 @@ describe('the client certificate from a trusted proxy header', () => {
     expect(response.body.error).toBe('invalid_client');
   });
 
+  it('with dpop.required, certificate-bound tokens need no DPoP proof; other clients do (RFC 9449)', async () => {
+    const strict = await startServer({
+      server: { trustProxy: ['127.0.0.1'] },
+      mtls: { ca: path('ca.crt'), trustedProxyHeader: 'X-Client-Cert' },
+      dpop: { required: true },
+      clients: mtlsClients(),
+    });
+    try {
+      const bound = await strict.app.inject({
+        method: 'POST',
+        url: '/token',
+        remoteAddress: '127.0.0.1',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-client-cert': encodeURIComponent(pem('pki.crt')),
+        },
+        payload: form({ grant_type: 'client_credentials', client_id: 'mtls-dn' }),
+      });
+      expect(bound.statusCode).toBe(200);
+      expect(decodeJwt(JSON.parse(bound.body).access_token).cnf).toEqual({ 'x5t#S256': thumbprint('pki') });
+      const bearer = await strict.app.inject({
+        method: 'POST',
+        url: '/token',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: basic('service-a', serviceSecret),
+        },
+        payload: form({ grant_type: 'client_credentials' }),
+      });
+      expect(bearer.statusCode).toBe(400);
+      expect(JSON.parse(bearer.body).error).toBe('invalid_dpop_proof');
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('checks a forwarded certificate against the configured CA itself', async () => {
     expect((await viaProxy('mtls-dn', 'impostor', '127.0.0.1')).body.error).toBe('invalid_client');
     expect((await viaProxy('mtls-dn', 'stranger', '127.0.0.1')).body.error).toBe('invalid_client');

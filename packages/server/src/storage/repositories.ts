@@ -50,6 +50,8 @@ export interface Client {
   authentication: ClientAuthentication;
   /** RFC 8693: the API resource ids this client may exchange tokens into; null when it may not. */
   tokenExchange: { audiences: string[] } | null;
+  /** `fapi2` when the FAPI 2.0 Security Profile applies to this client alone (protocol/profile.ts). */
+  profile: 'fapi2' | null;
 }
 
 /** A client's registered credentials other than a secret (RFC 7591 §2, RFC 8705 §2.1.2, §3.4). */
@@ -195,6 +197,7 @@ export class ClientRepository {
       authentication: JSON.parse(row.authentication) as ClientAuthentication,
       tokenExchange:
         row.token_exchange === null ? null : (JSON.parse(row.token_exchange) as { audiences: string[] }),
+      profile: row.profile === 'fapi2' ? 'fapi2' : null,
     };
   }
 
@@ -233,6 +236,7 @@ export class ClientRepository {
       require_par: client.requirePushedAuthorizationRequests ? 1 : 0,
       authentication: json(client.authentication),
       token_exchange: client.tokenExchange === null ? null : json(client.tokenExchange),
+      profile: client.profile,
     };
     await inTransaction(this.db, async (db) => {
       await db
