@@ -23,7 +23,9 @@ describe('configuration', () => {
       idTokenTtl: 3600,
       authorizationCodeTtl: 60,
       refreshTokenTtl: 2592000,
+      rotateSenderConstrainedRefreshTokens: true,
     });
+    expect(config.profile).toBe('oauth2.1');
     expect(config.keys.algorithm).toBe('ES256');
     expect(config.login.argon2).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
     expect(config.server.port).toBe(3000);

@@ -459,6 +459,24 @@ describe('interop with openid-client over a real port', () => {
     expect(refreshed.access_token).not.toBe(tokens.access_token);
     const service = await client.clientCredentialsGrant(config, { scope: 'orders.read' });
     expect(decodeJwt(service.access_token)).toMatchObject({ sub: 'jwt-app', client_id: 'jwt-app' });
+
+    // Pushed authorization request (RFC 9126) authenticated with a fresh assertion, then the code flow.
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const pushed = await client.buildAuthorizationUrlWithPAR(config, {
+      redirect_uri: jwtRedirect,
+      scope: 'openid orders.read',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+    });
+    expect(pushed.searchParams.get('request_uri')).toMatch(/^urn:ietf:params:oauth:request_uri:/);
+    const { location } = await new FetchBrowser(issuer).walk(pushed, { user: carol });
+    const viaPar = await client.authorizationCodeGrant(config, new URL(location), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
+    expect(decodeJwt(viaPar.access_token)).toMatchObject({ client_id: 'jwt-app', aud: 'orders-api' });
     const introspection = await client.tokenIntrospection(config, service.access_token);
     expect(introspection).toMatchObject({ active: true, client_id: 'jwt-app' });
 

@@ -76,7 +76,12 @@ beforeAll(async () => {
         name: 'JWT Client',
         tokenEndpointAuthMethod: 'private_key_jwt',
         jwks: { keys: [inlineJwk, rsaJwk] },
-        grantTypes: ['client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'],
+        grantTypes: [
+          'client_credentials',
+          'urn:ietf:params:oauth:grant-type:device_code',
+          'authorization_code',
+        ],
+        redirectUris: ['https://jwt.example.com/cb'],
         scopes: ['openid', 'orders.read'],
         requireConsent: false,
       },
@@ -378,6 +383,29 @@ describe('private_key_jwt with inline keys', () => {
     );
   });
 
+  it('authenticates pushed authorization requests (RFC 9126) the same way', async () => {
+    const pushed = {
+      response_type: 'code',
+      redirect_uri: 'https://jwt.example.com/cb',
+      scope: 'openid',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+      client_assertion_type: assertionType,
+    };
+    const token = await assertion();
+    const response = await post('/par', { ...pushed, client_assertion: token });
+    expect(response.status).toBe(201);
+    expect(response.body.request_uri).toEqual(expect.stringMatching(/^urn:ietf:params:oauth:request_uri:/));
+    await expectInvalidClient(post('/par', { ...pushed, client_assertion: token }), /already used/);
+    await expectInvalidClient(
+      post('/par', {
+        ...pushed,
+        client_assertion: await assertion({ claims: { aud: 'https://elsewhere' } }),
+      }),
+      /aud/,
+    );
+  });
+
   it('authenticates the same way at /introspect, /revoke and /device_authorization', async () => {
     const issued = await clientCredentials(await assertion());
     const token = issued.body.access_token as string;
@@ -453,12 +481,19 @@ describe('private_key_jwt with keys from jwks_uri', () => {
     expect(fetches - before).toBe(1);
   });
 
-  it('gives up on a jwks_uri that does not answer in time', async () => {
-    routes.set('/slow', () => {});
-    await expectInvalidClient(
-      clientCredentials(await remote({ clientId: 'jwt-slow' })),
-      /could not be fetched/,
-    );
+  it('gives up on a jwks_uri that does not answer in time, and does not ask again at once', async () => {
+    let requests = 0;
+    routes.set('/slow', () => {
+      requests++;
+    });
+    const attempt = async () =>
+      expectInvalidClient(clientCredentials(await remote({ clientId: 'jwt-slow' })), /could not be fetched/);
+    await attempt();
+    await attempt();
+    expect(requests).toBe(1);
+    server.clock.advance(31);
+    await attempt();
+    expect(requests).toBe(2);
   });
 
   it('refuses a JWKS larger than the cap, declared or streamed', async () => {
@@ -498,6 +533,8 @@ describe('private_key_jwt with keys from jwks_uri', () => {
   });
 
   it('follows a redirect to an allowed address', async () => {
+    // The redirect loop above failed moments ago: let the failure age out first.
+    server.clock.advance(31);
     routes.set('/redirect', (_request, response) => {
       response.writeHead(302, { location: `${jwksBase}/jwks` }).end();
     });

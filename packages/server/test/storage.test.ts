@@ -80,6 +80,7 @@ function client(clientId: string, name = 'A client'): Client {
     requirePushedAuthorizationRequests: false,
     authentication: { jwksUri: 'https://app.example.com/jwks', tlsClientCertificateBoundAccessTokens: true },
     tokenExchange: { audiences: ['api1'] },
+    profile: 'fapi2',
   };
 }
 

@@ -82,6 +82,11 @@ function clientProblems(input: AddInput, config: GatehouseConfig): string[] {
   else if (!clientIdPattern.test(input.id))
     problems.push('--id must be 1-100 characters of A-Z a-z 0-9 . _ ~ -');
   if (input.name === undefined || input.name.trim() === '') problems.push('--name is required');
+  // The CLI creates secret and public clients only; FAPI 2.0 allows neither (protocol/profile.ts).
+  if (config.profile === 'fapi2')
+    problems.push(
+      'the server runs the FAPI 2.0 profile: declare its clients (private_key_jwt or mutual TLS) in the config file',
+    );
   if (input.isPublic && input.authMethod !== undefined)
     problems.push('--auth-method cannot be combined with --public (a public client has no secret)');
   if (
@@ -196,6 +201,7 @@ async function add(args: string[]): Promise<number> {
     requirePushedAuthorizationRequests: values['require-par'] === true,
     authentication: {},
     tokenExchange: null,
+    profile: null,
   };
   // Check and insert in one transaction, so two concurrent adds of one id cannot both succeed.
   const added = await withStorage(config, (storage) =>

@@ -3,6 +3,7 @@
  * A bad value stops the server with a message naming the field (see load.ts).
  */
 import { z } from 'zod';
+import { fapi2Algorithms, fapi2AuthMethods, isFapi2, profiles } from '../protocol/profile.ts';
 
 const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -169,6 +170,8 @@ const clientSchema = z
     requireDpop: z.boolean().default(false),
     /** RFC 9126 §6: this client's authorization requests must be pushed to /par first. */
     requirePushedAuthorizationRequests: z.boolean().default(false),
+    /** `fapi2`: the FAPI 2.0 Security Profile for this client even when the server runs `oauth2.1` (protocol/profile.ts). */
+    profile: z.literal('fapi2').optional(),
   })
   .superRefine((client, ctx) => {
     const method = client.tokenEndpointAuthMethod;
@@ -298,6 +301,8 @@ const limit = (count: number, window: number) => rateLimitSchema.default({ limit
 
 export const configSchema = z
   .strictObject({
+    /** `fapi2` applies the FAPI 2.0 Security Profile to every client (protocol/profile.ts). */
+    profile: z.enum(profiles).default('oauth2.1'),
     issuer: z
       .string()
       .url()
@@ -400,6 +405,11 @@ export const configSchema = z
         idTokenTtl: seconds(60, 86400).default(3600),
         authorizationCodeTtl: seconds(10, 60).default(60),
         refreshTokenTtl: seconds(3600, 365 * 86400).default(30 * 86400),
+        /**
+         * `false`: a confidential client whose refresh request is sender-constrained (DPoP or mutual TLS)
+         * keeps its refresh token instead of getting a new one (FAPI 2.0 §5.3.2.1; see protocol/profile.ts).
+         */
+        rotateSenderConstrainedRefreshTokens: z.boolean().default(true),
       })
       .prefault({}),
     login: z
@@ -537,6 +547,22 @@ export const configSchema = z
           });
         }
       });
+    });
+    config.clients.forEach((client, index) => {
+      if (!isFapi2(config, client)) return;
+      const issue = (path: string, message: string) =>
+        ctx.addIssue({ code: 'custom', path: ['clients', index, path], message });
+      if (!fapi2AuthMethods.includes(client.tokenEndpointAuthMethod))
+        issue('tokenEndpointAuthMethod', 'the FAPI 2.0 profile needs private_key_jwt or mutual TLS');
+      const alg = client.tokenEndpointAuthSigningAlg;
+      if (alg !== undefined && !fapi2Algorithms.includes(alg))
+        issue('tokenEndpointAuthSigningAlg', 'the FAPI 2.0 profile allows ES256 or PS256 only');
+      if (!fapi2Algorithms.includes(config.keys.algorithm))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['keys', 'algorithm'],
+          message: `client "${client.clientId}" uses the FAPI 2.0 profile, which needs ES256 or PS256 keys`,
+        });
     });
     const resourceIds = new Set(config.apiResources.map((resource) => resource.id));
     const mtlsAvailable = config.server.tls !== undefined || config.mtls.trustedProxyHeader !== undefined;

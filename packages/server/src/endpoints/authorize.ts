@@ -19,6 +19,7 @@ import { isThumbprint } from '../protocol/dpop.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
 import { validateCodeChallenge } from '../protocol/pkce.ts';
+import { isFapi2 } from '../protocol/profile.ts';
 import { matchesRegisteredRedirectUri } from '../protocol/redirect-uri.ts';
 import { parseScope } from '../protocol/scopes.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
@@ -186,7 +187,10 @@ export function authorizeEndpoint(ctx: ServerContext) {
 
     let authorization: AuthorizationRequestRecord;
     try {
-      if (!pushed && (ctx.config.par.required || client.requirePushedAuthorizationRequests))
+      if (
+        !pushed &&
+        (ctx.config.par.required || client.requirePushedAuthorizationRequests || isFapi2(ctx.config, client))
+      )
         throw new OAuthError(
           'invalid_request',
           'authorization requests must be pushed to the PAR endpoint first',

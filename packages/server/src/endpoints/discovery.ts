@@ -5,18 +5,23 @@
  */
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
+import { fapi2Algorithms } from '../protocol/profile.ts';
 
 export function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
   const alg = ctx.config.keys.algorithm;
   // Mutual TLS is offered only when a client certificate can reach the server (RFC 8705 §2.3, §3.3).
   const mtls = ctx.config.server.tls !== undefined || ctx.config.mtls.trustedProxyHeader !== undefined;
+  // Under the FAPI 2.0 profile (protocol/profile.ts) only what the profile allows is offered.
+  const fapi2 = ctx.config.profile === 'fapi2';
   const authMethods = [
-    'client_secret_basic',
-    'client_secret_post',
+    ...(fapi2 ? [] : ['client_secret_basic', 'client_secret_post']),
     'private_key_jwt',
     ...(mtls ? ['tls_client_auth', 'self_signed_tls_client_auth'] : []),
   ];
-  const assertionAlgs = ctx.config.clientAuth.signingAlgorithms;
+  const publicClients = fapi2 ? [] : ['none'];
+  const fapi2Only = <T extends string>(algs: readonly T[]) =>
+    fapi2 ? algs.filter((value) => fapi2Algorithms.includes(value)) : algs;
+  const assertionAlgs = fapi2Only(ctx.config.clientAuth.signingAlgorithms);
   const claims = new Set([
     'sub',
     'iss',
@@ -44,24 +49,24 @@ export function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     device_authorization_endpoint: ctx.endpoints.deviceAuthorization,
     // RFC 9126 §5.
     pushed_authorization_request_endpoint: ctx.endpoints.pushedAuthorizationRequest,
-    require_pushed_authorization_requests: ctx.config.par.required,
+    require_pushed_authorization_requests: ctx.config.par.required || fapi2,
     scopes_supported: ctx.catalog.allScopes(),
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
     grant_types_supported: [...grantHandlers.keys()],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: [alg],
-    token_endpoint_auth_methods_supported: [...authMethods, 'none'],
+    token_endpoint_auth_methods_supported: [...authMethods, ...publicClients],
     token_endpoint_auth_signing_alg_values_supported: assertionAlgs,
     introspection_endpoint_auth_methods_supported: authMethods,
     introspection_endpoint_auth_signing_alg_values_supported: assertionAlgs,
-    revocation_endpoint_auth_methods_supported: [...authMethods, 'none'],
+    revocation_endpoint_auth_methods_supported: [...authMethods, ...publicClients],
     revocation_endpoint_auth_signing_alg_values_supported: assertionAlgs,
     ...(mtls ? { tls_client_certificate_bound_access_tokens: true } : {}),
     introspection_signing_alg_values_supported: [alg],
     code_challenge_methods_supported: ['S256'],
     // RFC 9449 §5.1.
-    dpop_signing_alg_values_supported: ctx.config.dpop.algorithms,
+    dpop_signing_alg_values_supported: fapi2Only(ctx.config.dpop.algorithms),
     claims_supported: [...claims],
     claims_parameter_supported: false,
     request_parameter_supported: false,

@@ -20,6 +20,7 @@ import { authenticateClient } from '../protocol/client-auth.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
+import { assertFapi2Client, isFapi2 } from '../protocol/profile.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { checkedRedirectUri, requestUriPrefix, validateRequest } from './authorize.ts';
 
@@ -52,6 +53,7 @@ export function parEndpoint(ctx: ServerContext) {
     pushed.client_id = [client.clientId];
 
     const dpopHeaders = dpopHeaderValues(request.raw.rawHeaders);
+    let dpopAlg: string | undefined;
     if (dpopHeaders.length > 0) {
       const proof = await ctx.dpop.verify({
         headers: dpopHeaders,
@@ -63,7 +65,9 @@ export function parEndpoint(ctx: ServerContext) {
       if (dpopJkt !== undefined && dpopJkt !== proof.jkt)
         throw new OAuthError('invalid_dpop_proof', 'dpop_jkt does not match the key of the DPoP proof');
       pushed.dpop_jkt = [proof.jkt];
+      dpopAlg = proof.alg;
     }
+    if (isFapi2(ctx.config, client)) assertFapi2Client(client, dpopAlg);
 
     validateRequest(ctx, client, checkedRedirectUri(client, pushed), pushed);
 

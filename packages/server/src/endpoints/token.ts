@@ -6,7 +6,8 @@
  * DPoP (RFC 9449 §5): a request with a `DPoP` header has its proof checked (protocol/dpop.ts) and the
  * tokens issued are bound to the proof's key; a client registered with `requireDpop` must send one, and so
  * must every client without certificate-bound tokens when `dpop.required` is set. With
- * server nonces on, every answer, error or not, carries the current `DPoP-Nonce` (§8.2).
+ * server nonces on, every answer, error or not, carries the current `DPoP-Nonce` (§8.2). Clients under the
+ * FAPI 2.0 profile must send a bound request (protocol/profile.ts).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
@@ -18,6 +19,7 @@ import { authenticateClient, certificateBinding } from '../protocol/client-auth.
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
+import { assertFapi2TokenRequest, isFapi2 } from '../protocol/profile.ts';
 
 export function tokenEndpoint(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
@@ -41,6 +43,7 @@ export function tokenEndpoint(ctx: ServerContext) {
       throw new OAuthError('unauthorized_client', 'the client is not registered for this grant type');
     }
     let binding: TokenBinding = certificateBinding(client, authRequest);
+    let dpopAlg: string | undefined;
     const dpopHeaders = dpopHeaderValues(request.raw.rawHeaders);
     if (dpopHeaders.length > 0) {
       const proof = await ctx.dpop.verify({
@@ -50,9 +53,11 @@ export function tokenEndpoint(ctx: ServerContext) {
         now: ctx.now(),
       });
       binding = { ...binding, jkt: proof.jkt };
+      dpopAlg = proof.alg;
     } else if (client.requireDpop || (ctx.config.dpop.required && binding.x5tS256 === undefined)) {
       throw new OAuthError('invalid_dpop_proof', 'this client must send a DPoP proof');
     }
+    if (isFapi2(ctx.config, client)) assertFapi2TokenRequest(client, binding, dpopAlg);
     const response = await handler.handle(ctx, client, params, binding);
     ctx.metrics.tokenIssued(grantType);
     ctx.audit('token_issued', {

@@ -2,7 +2,8 @@
  * grant_type=refresh_token (RFC 6749 §6, OAuth 2.1 §4.3.1, RFC 9700 §4.14.2).
  * Every use rotates the token; the old one stops working. Presenting a token that was already rotated
  * means it leaked (or a client lost a response): the whole family is revoked by grant id. The scope may
- * narrow, never widen beyond what was originally granted. A refresh token bound to a DPoP key (public
+ * narrow, never widen beyond what was originally granted. (The one exception to rotation is opt-in, for
+ * sender-constrained confidential clients; see below.) A refresh token bound to a DPoP key (public
  * clients, RFC 9449 §5) is redeemed only with a proof by that key.
  */
 import { OAuthError } from '../protocol/errors.ts';
@@ -29,8 +30,17 @@ export const refreshTokenGrant: GrantHandler = {
     const now = ctx.now();
     if (record === undefined || record.clientId !== client.clientId)
       throw new OAuthError('invalid_grant', 'refresh token is invalid');
+    // FAPI 2.0 §5.3.2.1 (protocol/profile.ts): when configured, a confidential client whose request is
+    // sender-constrained keeps its refresh token; the token is then not consumed and no new one is issued
+    // (RFC 6749 §6 lets the server choose), and grant revocation and expiry still end it.
+    const rotate =
+      ctx.config.tokens.rotateSenderConstrainedRefreshTokens ||
+      client.tokenEndpointAuthMethod === 'none' ||
+      (binding.jkt === undefined && binding.x5tS256 === undefined);
     const redemption: SingleUseRedemption = {
-      consume: (repositories) => repositories.refreshTokens.consume(tokenHash, now),
+      consume: rotate
+        ? (repositories) => repositories.refreshTokens.consume(tokenHash, now)
+        : async () => true,
       grantId: record.grantId,
       now,
       clientId: client.clientId,
@@ -60,6 +70,7 @@ export const refreshTokenGrant: GrantHandler = {
       nonce: undefined,
       refreshExpiresAt: record.expiresAt,
       binding,
+      newRefreshToken: rotate,
     });
   },
 };

@@ -39,6 +39,7 @@ import {
 import type { JsonWebKeySet } from './client-jwks.ts';
 import { OAuthError } from './errors.ts';
 import type { Params } from './params.ts';
+import { fapi2Algorithms, isFapi2 } from './profile.ts';
 import { constantTimeEqual, sha256Base64Url } from './secrets.ts';
 
 export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -207,8 +208,10 @@ function assertionFailure(error: unknown): OAuthError {
 async function verifyAssertion(ctx: ServerContext, client: Client, assertion: string): Promise<void> {
   const { clientAuth } = ctx.config;
   const registeredAlg = client.authentication.tokenEndpointAuthSigningAlg;
+  const fapi2 = isFapi2(ctx.config, client);
   const algorithms: string[] = clientAuth.signingAlgorithms.filter(
-    (alg) => registeredAlg === undefined || alg === registeredAlg,
+    (alg) =>
+      (registeredAlg === undefined || alg === registeredAlg) && (!fapi2 || fapi2Algorithms.includes(alg)),
   );
   let alg: unknown;
   try {

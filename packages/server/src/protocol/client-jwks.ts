@@ -5,7 +5,8 @@
  * inside the connection's DNS lookup and again on every redirect), at most two redirects, a timeout over the
  * whole fetch and a size cap on the body. Documents are cached for `cacheTtl`; a key id the cached set lacks
  * (the client rotated) refetches, but at most once per `minRefreshInterval`, so requests with made-up key
- * ids cannot make the server hammer the client's host.
+ * ids cannot make the server hammer the client's host; a fetch that failed is not retried for that interval
+ * either (requests naming the client fail at once instead of each waiting for the timeout).
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -134,6 +135,8 @@ interface CachedJwks {
 export class ClientJwksCache {
   private readonly documents = new Map<string, CachedJwks>();
   private readonly inFlight = new Map<string, Promise<CachedJwks>>();
+  /** When each URI last failed: a failing host is not asked again for `minRefreshInterval` seconds. */
+  private readonly failures = new Map<string, { at: number; error: unknown }>();
 
   constructor(
     private readonly options: JwksFetchOptions,
@@ -153,6 +156,9 @@ export class ClientJwksCache {
       if (age < this.options.cacheTtl && (!refresh || age < this.minRefreshInterval))
         return { jwks: cached.jwks, fresh: false };
     }
+    const failure = this.failures.get(uri);
+    if (failure !== undefined && now >= failure.at && now - failure.at < this.minRefreshInterval)
+      throw failure.error;
     let pending = this.inFlight.get(uri);
     if (pending === undefined) {
       pending = fetchClientJwks(uri, this.options).then((jwks) => ({ jwks, fetchedAt: this.now() }));
@@ -160,10 +166,15 @@ export class ClientJwksCache {
       pending.then(
         (entry) => {
           this.inFlight.delete(uri);
+          this.failures.delete(uri);
           if (this.documents.size >= 1000) this.documents.clear();
           this.documents.set(uri, entry);
         },
-        () => this.inFlight.delete(uri),
+        (error: unknown) => {
+          this.inFlight.delete(uri);
+          if (this.failures.size >= 1000) this.failures.clear();
+          this.failures.set(uri, { at: this.now(), error });
+        },
       );
     }
     return { jwks: (await pending).jwks, fresh: true };

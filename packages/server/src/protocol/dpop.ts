@@ -106,6 +106,8 @@ export interface VerifiedDpopProof {
   jkt: string;
   jti: string;
   iat: number;
+  /** The proof's signing algorithm (profiles narrow the accepted list per client, protocol/profile.ts). */
+  alg: DpopAlgorithm;
 }
 
 interface ProofKey {
@@ -266,7 +268,7 @@ export class DpopVerifier {
     const replayKey = `dpop:${createHash('sha256').update(`${key.jkt}\u0000${jti}`).digest('base64url')}`;
     if (!(await this.settings.replay.firstUse(replayKey, Math.floor(iat) + proofMaxAge + 1, request.now)))
       throw fail('the DPoP proof was already used');
-    return { jkt: key.jkt, jti, iat };
+    return { jkt: key.jkt, jti, iat, alg: key.alg };
   }
 
   /** Validates the protected header and imports its key (cached per encoded header). */

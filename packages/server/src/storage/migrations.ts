@@ -235,6 +235,12 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /** The FAPI 2.0 profile of one client (protocol/profile.ts); null follows the server's profile. */
+  '0007_client_profile': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('clients').addColumn('profile', 'text').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = {

@@ -50,6 +50,8 @@ export interface Client {
   authentication: ClientAuthentication;
   /** RFC 8693: the API resource ids this client may exchange tokens into; null when it may not. */
   tokenExchange: { audiences: string[] } | null;
+  /** `fapi2` when the FAPI 2.0 Security Profile applies to this client alone (protocol/profile.ts). */
+  profile: 'fapi2' | null;
 }
 
 /** A client's registered credentials other than a secret (RFC 7591 §2, RFC 8705 §2.1.2, §3.4). */
@@ -195,6 +197,7 @@ export class ClientRepository {
       authentication: JSON.parse(row.authentication) as ClientAuthentication,
       tokenExchange:
         row.token_exchange === null ? null : (JSON.parse(row.token_exchange) as { audiences: string[] }),
+      profile: row.profile === 'fapi2' ? 'fapi2' : null,
     };
   }
 
@@ -233,6 +236,7 @@ export class ClientRepository {
       require_par: client.requirePushedAuthorizationRequests ? 1 : 0,
       authentication: json(client.authentication),
       token_exchange: client.tokenExchange === null ? null : json(client.tokenExchange),
+      profile: client.profile,
     };
     await inTransaction(this.db, async (db) => {
       await db
@@ -547,12 +551,12 @@ export class GrantRepository {
    */
   async revoke(id: string, now: number): Promise<void> {
     await inTransaction(this.db, async (db) => {
-      await db
+      const revoked = await db
         .updateTable('grants')
         .set({ revoked_at: now })
         .where('id', '=', id)
         .where('revoked_at', 'is', null)
-        .execute();
+        .executeTakeFirst();
       await db
         .updateTable('refresh_tokens')
         .set({ consumed_at: now })
@@ -565,7 +569,9 @@ export class GrantRepository {
         .where('grant_id', '=', id)
         .where('consumed_at', 'is', null)
         .execute();
-      await this.changed(db);
+      // Only a newly revoked grant changes what caches hold. Requests that find the family already dead
+      // (every loser of a reuse race) then take no lock on the change counter and do not queue behind it.
+      if (affected(revoked) > 0) await this.changed(db);
     });
   }
 
@@ -575,12 +581,12 @@ export class GrantRepository {
    */
   async revokeAllForClient(clientId: string, now: number): Promise<void> {
     await inTransaction(this.db, async (db) => {
-      await db
+      const revoked = await db
         .updateTable('grants')
         .set({ revoked_at: now })
         .where('client_id', '=', clientId)
         .where('revoked_at', 'is', null)
-        .execute();
+        .executeTakeFirst();
       await db
         .updateTable('refresh_tokens')
         .set({ consumed_at: now })
@@ -593,7 +599,7 @@ export class GrantRepository {
         .where('client_id', '=', clientId)
         .where('consumed_at', 'is', null)
         .execute();
-      await this.changed(db);
+      if (affected(revoked) > 0) await this.changed(db);
     });
   }
 }
@@ -989,12 +995,12 @@ export class RevocationRepository {
 
   async revokeJti(jti: string, expiresAt: number): Promise<void> {
     await inTransaction(this.db, async (db) => {
-      await db
+      const inserted = await db
         .insertInto('revoked_tokens')
         .values({ jti, expires_at: expiresAt })
         .onConflict((conflict) => conflict.column('jti').doNothing())
-        .execute();
-      await this.changed(db);
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0) await this.changed(db);
     });
   }
 

@@ -24,6 +24,7 @@ export interface ClientsTable {
   require_par: number;
   authentication: string;
   token_exchange: string | null;
+  profile: string | null;
 }
 
 export interface UsersTable {

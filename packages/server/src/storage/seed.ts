@@ -53,6 +53,7 @@ export async function applyConfiguredEntities(
           tlsClientCertificateBoundAccessTokens: client.tlsClientCertificateBoundAccessTokens,
         },
         tokenExchange: client.tokenExchange ?? null,
+        profile: client.profile ?? null,
       });
     }
   });

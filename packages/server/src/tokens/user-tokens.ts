@@ -26,6 +26,8 @@ export interface UserTokenRequest {
   refreshExpiresAt: number;
   /** Proof of possession presented with the token request (bearer when empty). */
   binding: TokenBinding;
+  /** False when a refresh keeps the presented refresh token instead of rotating it (protocol/profile.ts). */
+  newRefreshToken?: boolean;
 }
 
 export async function issueUserTokens(
@@ -63,7 +65,11 @@ export async function issueUserTokens(
       accessToken: access.accessToken,
     });
   }
-  if (source.scope.includes('offline_access') && client.grantTypes.includes('refresh_token')) {
+  if (
+    request.newRefreshToken !== false &&
+    source.scope.includes('offline_access') &&
+    client.grantTypes.includes('refresh_token')
+  ) {
     const refreshToken = randomHandle();
     await repositories.refreshTokens.create({
       ...source,
