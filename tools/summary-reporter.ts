@@ -1,6 +1,6 @@
 /**
- * Vitest reporter that ends the run with one plain line, `N passed, N failed` (`, N skipped` when any),
- * the summary CI reads. It counts test cases across every file of the run.
+ * Vitest reporter that ends the run with one plain line, `N passed, N failed`, the summary CI reads
+ * (skipped tests, when any, are counted on the line before it, so the last line keeps its exact form). It counts test cases across every file of the run.
  */
 import { writeSync } from 'node:fs';
 import type { Reporter, TestModule } from 'vitest/node';
@@ -23,8 +23,8 @@ export default class SummaryReporter implements Reporter {
       if (casesInModule === 0 && testModule.state() === 'failed') failed += 1;
     }
     failed += unhandledErrors.length;
-    const skippedText = skipped > 0 ? `, ${skipped} skipped` : '';
-    const line = `${passed} passed, ${failed} failed${skippedText}`;
+    const skippedLine = skipped > 0 ? `${skipped} skipped\n` : '';
+    const line = `${skippedLine}${passed} passed, ${failed} failed`;
     // Written at exit so that it is the last line, after the other reporters' summaries.
     process.once('exit', () => writeSync(1, `\n${line}\n`));
   }
