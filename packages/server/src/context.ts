@@ -54,6 +54,8 @@ export interface ServerContext {
   metrics: Metrics;
   cors: CorsPolicy;
   logout: SessionLogout;
+  /** What /readyz runs: each throws (a 503 OAuthError) when a dependency does not answer. */
+  readinessChecks: ReadonlyArray<() => Promise<unknown>>;
   findClient(clientId: string): Promise<Client | undefined>;
   /** Client JWKS fetched from jwks_uri (private_key_jwt, self-signed mutual TLS). */
   clientJwks: ClientJwksCache;

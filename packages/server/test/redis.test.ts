@@ -3,7 +3,7 @@
  * exactly once across connections, counters are shared by every limiter on the same prefix, and an
  * unreachable Redis is a 503 answer or a start-up error, never a silent pass.
  */
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
@@ -105,5 +105,40 @@ describe('Redis rate-limit counters', () => {
     await new Promise((resolve) => closed.close(resolve));
     const config = parseConfig(testConfig({ redis: { url: `redis://127.0.0.1:${port}` } }));
     await expect(buildServer(config)).rejects.toThrow(/cannot connect to Redis/);
+  });
+});
+
+describe('readiness with Redis', () => {
+  it('answers /readyz 200 while Redis answers and 503 once it is gone', async () => {
+    // A TCP relay in front of the real Redis, so the test can cut the server's connection to it.
+    const target = new URL(redisUrl);
+    const sockets = new Set<Socket>();
+    const relay = createServer((inbound) => {
+      const outbound = connect(Number(target.port || 6379), target.hostname);
+      for (const socket of [inbound, outbound]) {
+        sockets.add(socket);
+        socket.on('error', () => {});
+      }
+      inbound.pipe(outbound).pipe(inbound);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const { port } = relay.address() as { port: number };
+    const server = await buildServer(
+      parseConfig(testConfig({ redis: { url: `redis://127.0.0.1:${port}`, keyPrefix: prefix } })),
+    );
+    try {
+      const ready = await server.app.inject({ url: '/readyz' });
+      expect(ready.statusCode).toBe(200);
+      expect(JSON.parse(ready.body)).toEqual({ status: 'ready' });
+
+      const closed = new Promise((resolve) => relay.close(resolve));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+      const gone = await server.app.inject({ url: '/readyz' });
+      expect(gone.statusCode).toBe(503);
+      expect(JSON.parse(gone.body).error).toBe('temporarily_unavailable');
+    } finally {
+      await server.close();
+    }
   });
 });

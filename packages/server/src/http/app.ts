@@ -23,7 +23,7 @@ import { PasswordHasher } from '../protocol/passwords.ts';
 import { MemoryReplayCache, RedisReplayCache } from '../protocol/replay-cache.ts';
 import { ScopeCatalog } from '../protocol/scopes.ts';
 import { openStorage } from '../storage/index.ts';
-import { connectRedis } from '../storage/redis.ts';
+import { connectRedis, redisCall } from '../storage/redis.ts';
 import { applyConfiguredEntities } from '../storage/seed.ts';
 import { sweepExpired } from '../storage/sweep.ts';
 import { createAudit, withRequestLogger } from './audit.ts';
@@ -150,6 +150,11 @@ export async function buildServer(
     findClient: (clientId) => storage.findClient(clientId),
     clientJwks: new ClientJwksCache(config.clientAuth.jwksUri, now),
     clientCertificates,
+    // /readyz: every shared dependency a request may need answers (a database read; Redis, when configured).
+    readinessChecks: [
+      () => storage.db.selectFrom('clients').select('client_id').limit(1).execute(),
+      ...(redis === undefined ? [] : [() => redisCall(() => redis!.ping())]),
+    ],
   } as Omit<ServerContext, 'logout'> as ServerContext;
   ctx.logout = new SessionLogout(ctx);
 

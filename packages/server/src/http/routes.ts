@@ -129,7 +129,8 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    await ctx.storage.db.selectFrom('clients').select('client_id').limit(1).execute();
+    // A failing check answers 503 temporarily_unavailable (database and Redis errors map to it).
+    for (const check of ctx.readinessChecks) await check();
     reply.send({ status: 'ready' });
   });
   if (ctx.config.metrics.enabled) {
