@@ -88,11 +88,12 @@ export function deviceAuthorizationEndpoint(ctx: ServerContext) {
     const now = ctx.now();
     const { codeTtl, interval } = ctx.config.device;
     const deviceCode = randomHandle();
+    const deviceCodeHash = sha256Base64Url(deviceCode);
     let userCode: string | undefined;
     for (let draw = 0; draw < maxDraws && userCode === undefined; draw++) {
       const candidate = randomUserCode();
       const created = await ctx.storage.deviceCodes.create({
-        deviceCodeHash: sha256Base64Url(deviceCode),
+        deviceCodeHash,
         userCode: candidate,
         clientId: client.clientId,
         scope: scopes,

@@ -109,8 +109,14 @@ export class ClientCertificates {
 
 /** What client authentication needs from a request: its Authorization header and client certificate. */
 export function clientAuthRequest(ctx: ServerContext, request: FastifyRequest): ClientAuthRequest {
+  // The certificate is read on first use only (then kept): most requests authenticate without one, and
+  // reading it means parsing it and, behind a proxy, checking its issuer's signature.
+  let presented: { certificate: PresentedCertificate | undefined } | undefined;
   return {
     authorization: request.headers.authorization,
-    certificate: ctx.clientCertificates.presented(request, ctx.now()),
+    get certificate() {
+      presented ??= { certificate: ctx.clientCertificates.presented(request, ctx.now()) };
+      return presented.certificate;
+    },
   };
 }

@@ -6,7 +6,6 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { OAuthError } from '../protocol/errors.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { LoginSession, User } from '../storage/repositories.ts';
 import { readCookie, serializeCookie, sessionCookie } from './cookies.ts';
@@ -99,11 +98,4 @@ export async function startSession(
     serializeCookie(sessionCookie, cookieValue, { sameSite: 'Lax', maxAge: ctx.config.login.sessionTtl }),
   );
   return session;
-}
-
-/** An OAuthError for a page, carrying the 429 of a throttled login. */
-export function loginError(check: { error: string; status: 401 | 429 }): OAuthError | undefined {
-  return check.status === 429
-    ? new OAuthError('temporarily_unavailable', check.error, { status: 429 })
-    : undefined;
 }

@@ -70,7 +70,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     deviceAuthorizationEndpoint(ctx),
   );
   app.route({
-    method: ['GET', 'PUT', 'DELETE', 'PATCH'],
+    method: ['GET', ...otherMethods],
     url: '/device_authorization',
     handler: methodNotAllowed,
   });

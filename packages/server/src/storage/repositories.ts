@@ -549,56 +549,46 @@ export class GrantRepository {
    * Revokes a grant and everything issued from it: unredeemed codes and live refresh tokens are marked
    * consumed in the same transaction, so no member of the family can be used afterwards.
    */
-  async revoke(id: string, now: number): Promise<void> {
-    await inTransaction(this.db, async (db) => {
-      const revoked = await db
-        .updateTable('grants')
-        .set({ revoked_at: now })
-        .where('id', '=', id)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      await db
-        .updateTable('refresh_tokens')
-        .set({ consumed_at: now })
-        .where('grant_id', '=', id)
-        .where('consumed_at', 'is', null)
-        .execute();
-      await db
-        .updateTable('authorization_codes')
-        .set({ consumed_at: now })
-        .where('grant_id', '=', id)
-        .where('consumed_at', 'is', null)
-        .execute();
-      // Only a newly revoked grant changes what caches hold. Requests that find the family already dead
-      // (every loser of a reuse race) then take no lock on the change counter and do not queue behind it.
-      if (affected(revoked) > 0) await this.changed(db);
-    });
+  revoke(id: string, now: number): Promise<void> {
+    return this.revokeWhere('id', 'grant_id', id, now);
   }
 
   /**
    * Revokes every grant of a client (and what was issued from them), for when the client is removed: a
    * client registered again later under the same id must not inherit its predecessor's tokens.
    */
-  async revokeAllForClient(clientId: string, now: number): Promise<void> {
+  revokeAllForClient(clientId: string, now: number): Promise<void> {
+    return this.revokeWhere('client_id', 'client_id', clientId, now);
+  }
+
+  /** Revokes the grants whose `grantColumn` is `value`, and the codes and refresh tokens issued from them. */
+  private async revokeWhere(
+    grantColumn: 'id' | 'client_id',
+    handleColumn: 'grant_id' | 'client_id',
+    value: string,
+    now: number,
+  ): Promise<void> {
     await inTransaction(this.db, async (db) => {
       const revoked = await db
         .updateTable('grants')
         .set({ revoked_at: now })
-        .where('client_id', '=', clientId)
+        .where(grantColumn, '=', value)
         .where('revoked_at', 'is', null)
         .executeTakeFirst();
       await db
         .updateTable('refresh_tokens')
         .set({ consumed_at: now })
-        .where('client_id', '=', clientId)
+        .where(handleColumn, '=', value)
         .where('consumed_at', 'is', null)
         .execute();
       await db
         .updateTable('authorization_codes')
         .set({ consumed_at: now })
-        .where('client_id', '=', clientId)
+        .where(handleColumn, '=', value)
         .where('consumed_at', 'is', null)
         .execute();
+      // Only a newly revoked grant changes what caches hold. Requests that find the family already dead
+      // (every loser of a reuse race) then take no lock on the change counter and do not queue behind it.
       if (affected(revoked) > 0) await this.changed(db);
     });
   }
