@@ -12,7 +12,7 @@
  * The harness process plays the issuer: it signs the tokens with one ES256 key and serves OpenID metadata
  * and the JWKS on a loopback port, from which each server discovers the key as it would in production.
  * Every target gets the same token set. `resourceContestant` starts and checks one target for the
- * harness's interleaved slices; `measureResource` measures one target alone.
+ * harness's interleaved slices.
  * Before measuring, each server must accept a valid token and refuse one with a wrong audience and one
  * with a forged signature, so a server cannot look fast by checking less.
  */
@@ -21,7 +21,6 @@ import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { AutocannonRequest } from 'autocannon';
 import { ChildServer, freePort, track, untrack } from './children.ts';
@@ -91,14 +90,6 @@ class BenchIssuer {
   }
 }
 
-export interface ResourceSettings {
-  duration: number;
-  warmup: number;
-  connections: number;
-}
-
-type Outcome = { measured: LoadResult; cpu?: CpuShare | undefined } | { unavailable: string };
-
 const scripts: Record<TargetKind, string> = {
   gatehouse: 'resource-gatehouse.ts',
   peer: 'resource-peer.ts',
@@ -152,7 +143,6 @@ export interface ResourceContestant {
   child: ChildServer;
   runDir: string;
   run(seconds: number): Promise<ResourceSlice>;
-  pauseMs: number;
   slices: ResourceSlice[];
 }
 
@@ -205,7 +195,6 @@ export async function resourceContestant(
     kind,
     child,
     runDir,
-    pauseMs: 500,
     slices: [],
     run: async (seconds) => {
       const cpu = sampleCpu(child.pid);
@@ -213,27 +202,4 @@ export async function resourceContestant(
       return { result, cpu: cpu() };
     },
   };
-}
-
-/** Runs one resource scenario against one target in a fresh child process (warm-up, then one run). */
-export async function measureResource(
-  scenario: ResourceScenario,
-  kind: TargetKind,
-  runDir: string,
-  settings: ResourceSettings,
-): Promise<Outcome> {
-  let contestant: ResourceContestant | undefined;
-  try {
-    contestant = await resourceContestant(scenario, kind, runDir, settings.connections);
-    if (settings.warmup > 0) {
-      const warm = await contestant.run(settings.warmup);
-      await delay(Math.min(10_000, Math.max(500, warm.result.latencyP99 * 1.5)));
-    }
-    const { result, cpu } = await contestant.run(settings.duration);
-    return { measured: result, cpu };
-  } catch (error) {
-    return { unavailable: (error as Error).message };
-  } finally {
-    if (contestant !== undefined) await untrack(contestant.child);
-  }
 }

@@ -733,14 +733,13 @@ export class Bff {
       sendError(res, 400, 'invalid_request', description);
       return;
     }
-    // Replays are refused (§2.6 step 7 allows it). Two nodes receiving the same token in the same instant
-    // could both accept it; that is harmless, since ending the same sessions twice changes nothing.
+    // Replays are refused (§2.6 step 7 allows it), with the store's atomic create-if-absent: of several
+    // nodes receiving the same token at once, exactly one accepts it.
     const jtiKey = `jti:${sha256(claims.jti)}`;
-    if ((await this.store.get(jtiKey, this.clock())) !== undefined) {
+    if (!(await this.store.add(jtiKey, { data: '1', expiresAt: claims.expiresAt }, this.clock()))) {
       sendError(res, 400, 'invalid_request', 'this logout token was used already');
       return;
     }
-    await this.store.set(jtiKey, { data: '1', expiresAt: claims.expiresAt });
     if (claims.sid !== undefined) await this.store.deleteBySid(claims.sid);
     else if (claims.sub !== undefined) await this.store.deleteBySub(claims.sub);
     res.writeHead(200, { 'cache-control': 'no-store' });
@@ -778,7 +777,6 @@ export class Bff {
       { value: data.accessToken, type: data.tokenType },
       {
         timeout: api.timeout,
-        dropHeaders: ['x-csrf'],
         dpop: this.options.dpop,
         now: this.clock(),
         base: api.url,

@@ -20,8 +20,10 @@ import { request as httpsRequest } from 'node:https';
 import { createDPoPProof, type DPoPKey } from '@gatehouse/client';
 import { sendError } from './http.ts';
 
+/** Browser request headers never forwarded: credentials, the CSRF header, hop-by-hop headers. */
 const droppedRequestHeaders = new Set([
   'cookie',
+  'x-csrf',
   'authorization',
   'dpop',
   'host',
@@ -103,8 +105,6 @@ export interface ProxyToken {
 export interface ProxyOptions {
   /** Milliseconds without progress (connecting, waiting for headers, streaming) before giving up. */
   timeout: number;
-  /** Browser request header names never forwarded, besides the built-in list (the CSRF header). */
-  dropHeaders: readonly string[];
   dpop: DPoPKey | undefined;
   now: number;
   /** The upstream's base URL and the BFF path that maps onto it, for `Location` rewriting. */
@@ -126,13 +126,9 @@ export async function proxy(
   options: ProxyOptions,
 ): Promise<ProxyOutcome> {
   const headers: Record<string, string | string[]> = {};
-  const dropped = new Set([
-    ...droppedRequestHeaders,
-    ...options.dropHeaders.map((name) => name.toLowerCase()),
-  ]);
   const connectionTokens = (req.headers.connection ?? '').split(',').map((name) => name.trim().toLowerCase());
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || dropped.has(name) || connectionTokens.includes(name)) continue;
+    if (value === undefined || droppedRequestHeaders.has(name) || connectionTokens.includes(name)) continue;
     headers[name] = value;
   }
   const method = (req.method ?? 'GET').toUpperCase();
