@@ -7,6 +7,9 @@ import { fapi2Algorithms, fapi2AuthMethods, isFapi2, profiles } from '../protoco
 
 const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
 
+/** The longest an access token may live, per client, API or default (storage and keys rely on it). */
+export const maxAccessTokenTtl = 900;
+
 /** A scope value per RFC 6749 §3.3: printable ASCII without space, quote or backslash. */
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a valid scope token');
 
@@ -120,7 +123,7 @@ const apiResourceSchema = z.strictObject({
   scopes: z.array(scopeToken).min(1),
   /** Secret the API uses to call introspection; at least 32 characters. */
   secret: z.string().min(32).optional(),
-  accessTokenTtl: seconds(300, 900).optional(),
+  accessTokenTtl: seconds(300, maxAccessTokenTtl).optional(),
   /** `jwt` (RFC 9068, verified locally) or `opaque` (a handle the API must introspect; revocable at once). */
   accessTokenFormat: z.enum(['jwt', 'opaque']).default('jwt'),
 });
@@ -159,7 +162,7 @@ const clientSchema = z
     postLogoutRedirectUris: z.array(z.string().min(1)).default([]),
     scopes: z.array(scopeToken).default([]),
     requireConsent: z.boolean().default(true),
-    accessTokenTtl: seconds(300, 900).optional(),
+    accessTokenTtl: seconds(300, maxAccessTokenTtl).optional(),
     /** OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed. */
     backchannelLogoutUri: z.string().url().optional(),
     /** Browser origins allowed to call the token, userinfo and revocation endpoints (CORS). */
@@ -401,7 +404,7 @@ export const configSchema = z
       .prefault({}),
     tokens: z
       .strictObject({
-        accessTokenTtl: seconds(300, 900).default(600),
+        accessTokenTtl: seconds(300, maxAccessTokenTtl).default(600),
         idTokenTtl: seconds(60, 86400).default(3600),
         authorizationCodeTtl: seconds(10, 60).default(60),
         refreshTokenTtl: seconds(3600, 365 * 86400).default(30 * 86400),

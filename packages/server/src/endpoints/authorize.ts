@@ -22,7 +22,7 @@ import { validateCodeChallenge } from '../protocol/pkce.ts';
 import { isFapi2 } from '../protocol/profile.ts';
 import { matchesRegisteredRedirectUri } from '../protocol/redirect-uri.ts';
 import { parseScope } from '../protocol/scopes.ts';
-import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import { isHandle, randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { AuthorizationRequestRecord, Client, LoginSession } from '../storage/repositories.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 
@@ -48,7 +48,7 @@ async function pushedParameters(ctx: ServerContext, raw: RawParams, requestUri: 
   const clientId = single(raw, 'client_id');
   if (clientId === undefined) throw new OAuthError('invalid_request', 'client_id is missing');
   const handle = requestUri.startsWith(requestUriPrefix) ? requestUri.slice(requestUriPrefix.length) : '';
-  const parameters = /^[A-Za-z0-9_-]{43}$/.test(handle)
+  const parameters = isHandle(handle)
     ? await ctx.storage.pushedAuthorizationRequests.consume(sha256Base64Url(handle), clientId, ctx.now())
     : undefined;
   if (parameters === undefined)

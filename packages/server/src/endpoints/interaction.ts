@@ -13,7 +13,7 @@ import { noStoreHeaders } from '../http/error-handler.ts';
 import { checkPassword, currentSession, startSession } from '../http/login-session.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
-import { constantTimeEqual, sha256Base64Url } from '../protocol/secrets.ts';
+import { constantTimeEqual, isHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { Client, Interaction, LoginSession } from '../storage/repositories.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
@@ -30,9 +30,7 @@ interface Loaded {
 
 async function loadInteraction(ctx: ServerContext, request: FastifyRequest): Promise<Loaded> {
   const { id } = request.params as { id: string };
-  const interaction = /^[A-Za-z0-9_-]{43}$/.test(id)
-    ? await ctx.storage.interactions.findPending(id, ctx.now())
-    : undefined;
+  const interaction = isHandle(id) ? await ctx.storage.interactions.findPending(id, ctx.now()) : undefined;
   if (interaction === undefined) throw new OAuthError('invalid_request', expired);
   const browser = readCookie(request.headers.cookie, browserCookie);
   if (browser === undefined || !constantTimeEqual(sha256Base64Url(browser), interaction.browserHash)) {

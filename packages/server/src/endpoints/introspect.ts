@@ -16,7 +16,7 @@ import { noStoreHeaders } from '../http/error-handler.ts';
 import { presentedCredentials, secretMatches, verifyClientCredentials } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
-import { sha256Base64Url } from '../protocol/secrets.ts';
+import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { signJwt } from '../tokens/jwt.ts';
 import { type AccessTokenClaims, validateAccessToken } from '../tokens/validate.ts';
 
@@ -30,7 +30,7 @@ function audiences(claims: AccessTokenClaims): string[] {
 }
 
 async function refreshTokenDescription(ctx: ServerContext, token: string, caller: Caller) {
-  if (caller.kind !== 'client' || !/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
+  if (caller.kind !== 'client' || !isHandle(token)) return undefined;
   const record = await ctx.storage.refreshTokens.find(sha256Base64Url(token));
   const now = ctx.now();
   if (

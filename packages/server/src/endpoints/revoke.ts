@@ -12,12 +12,12 @@ import { noStoreHeaders } from '../http/error-handler.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
-import { sha256Base64Url } from '../protocol/secrets.ts';
+import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { Client } from '../storage/repositories.ts';
 import { validateAccessToken } from '../tokens/validate.ts';
 
 async function revokeRefreshToken(ctx: ServerContext, client: Client, token: string): Promise<boolean> {
-  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return false;
+  if (!isHandle(token)) return false;
   const record = await ctx.storage.refreshTokens.find(sha256Base64Url(token));
   if (record === undefined || record.clientId !== client.clientId) return false;
   await ctx.storage.transaction((repositories) => repositories.grants.revoke(record.grantId, ctx.now()));

@@ -20,7 +20,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import type { GatehouseConfig, SigningAlgorithm } from '../config/schema.ts';
+import { type GatehouseConfig, maxAccessTokenTtl, type SigningAlgorithm } from '../config/schema.ts';
 import type { SigningKeyRecord, SigningKeyRepository } from '../storage/repositories.ts';
 import type { SigningKey } from '../tokens/jwt.ts';
 
@@ -85,7 +85,8 @@ export function keyStoreOptions(config: GatehouseConfig): KeyStoreOptions {
   return {
     algorithm: config.keys.algorithm,
     publishBeforeUse: config.keys.publishBeforeUse,
-    maxTokenLifetime: Math.max(config.tokens.accessTokenTtl, 900, config.tokens.idTokenTtl) + 60,
+    maxTokenLifetime:
+      Math.max(config.tokens.accessTokenTtl, maxAccessTokenTtl, config.tokens.idTokenTtl) + 60,
     reloadInterval: config.keys.reloadInterval,
     rotateEvery: config.keys.rotateEvery,
   };

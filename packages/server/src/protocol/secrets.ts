@@ -10,6 +10,13 @@ export function randomHandle(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
 }
 
+/** True when `value` has the shape of a `randomHandle()` (43 base64url characters): cheap to check first. */
+export function isHandle(value: string): boolean {
+  return handlePattern.test(value);
+}
+
+const handlePattern = /^[A-Za-z0-9_-]{43}$/;
+
 export function sha256Base64Url(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
 }

@@ -12,6 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
+import { maxAccessTokenTtl } from '../config/schema.ts';
 import { migrateToLatest } from './migrations.ts';
 // Types only: pg is loaded when PostgreSQL is configured, so SQLite setups and the CLI start without it.
 import type { ChangeTopic, PostgresOptions } from './postgres.ts';
@@ -190,16 +191,13 @@ class RevocationView {
       this.dirty = false;
       this.version = version;
       this.loadedAt = now;
-      const live = await load(now - maxAccessTokenLifetime - 60);
+      const live = await load(now - maxAccessTokenTtl - 60);
       this.jtis = new Set(live.jtis);
       this.grantIds = new Set(live.grantIds);
     }
     return this.jtis.has(jti) || (grantId !== undefined && this.grantIds.has(grantId));
   }
 }
-
-/** The longest an access token lives (config schema: at most 900 s per client, API or default). */
-const maxAccessTokenLifetime = 900;
 
 /**
  * Errors that say the database is unreachable or busy for now, not that the request was wrong: SQLite's

@@ -6,7 +6,7 @@
  * uncached API request. Any failure yields undefined: callers answer "inactive", never why.
  */
 import type { ServerContext } from '../context.ts';
-import { sha256Base64Url } from '../protocol/secrets.ts';
+import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { verifyJwsSignature } from './jwt.ts';
 
 export interface AccessTokenClaims {
@@ -37,7 +37,6 @@ function decodeJson(segment: string): Record<string, unknown> | undefined {
 }
 
 const segmentPattern = /^[A-Za-z0-9_-]+$/;
-const opaquePattern = /^[A-Za-z0-9_-]{43}$/;
 
 /**
  * The claims of a compact JWS this server signed with header `typ`, or undefined: three base64url segments,
@@ -108,7 +107,7 @@ export async function validateAccessToken(
   token: string,
 ): Promise<AccessTokenClaims | undefined> {
   const now = ctx.now();
-  if (opaquePattern.test(token)) {
+  if (isHandle(token)) {
     const record = await ctx.storage.accessTokens.find(sha256Base64Url(token));
     if (record === undefined || record.expiresAt <= now) return undefined;
     if (await ctx.storage.isAccessTokenRevoked(record.jti, record.grantId ?? undefined, now))
