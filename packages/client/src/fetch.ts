@@ -7,6 +7,7 @@
  */
 import { createDPoPProof, type DPoPKey, rememberDPoPNonce } from './dpop.ts';
 import { GatehouseClientError } from './errors.ts';
+import { requestDeadline } from './http.ts';
 import { type Clock, systemClock } from './oauth-client.ts';
 import type { AccessTokenSource } from './token-manager.ts';
 
@@ -58,25 +59,14 @@ export function authenticatedFetch(
       } else {
         headers.set('authorization', `Bearer ${token.value}`);
       }
-      const timeoutSignal = AbortSignal.timeout(timeout);
+      const deadline = requestDeadline(signal, timeout);
       let response: Response;
       try {
-        const attempt: RequestInit = {
-          ...init,
-          headers,
-          signal: signal ? AbortSignal.any([signal, timeoutSignal]) : timeoutSignal,
-        };
+        const attempt: RequestInit = { ...init, headers, signal: deadline.signal };
         if (options.dispatcher !== undefined) Object.assign(attempt, { dispatcher: options.dispatcher });
         response = await doFetch(url, attempt);
       } catch (error) {
-        if (signal?.aborted)
-          throw new GatehouseClientError('aborted', `request to ${url} was aborted`, { cause: error });
-        if (timeoutSignal.aborted) {
-          throw new GatehouseClientError('timeout', `${url} did not answer within ${timeout} ms`, {
-            cause: error,
-          });
-        }
-        throw new GatehouseClientError('network_error', `request to ${url} failed`, { cause: error });
+        throw deadline.failure(error, url);
       }
       const gotNonce =
         isDPoP && options.dpop !== undefined && rememberDPoPNonce(options.dpop, url, response.headers);
