@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
 /** A port that was free a moment ago on 127.0.0.1 (the OS picks it; the child binds it right after). */
@@ -52,7 +53,18 @@ export class ChildServer {
 
   static start(options: StartOptions): ChildServer {
     const log = openSync(options.logFile, 'a');
-    const child = spawn(process.execPath, options.args, {
+    // BENCH_CPU_PROFILE=<folder>: each child writes V8 CPU profiles into <folder>/<name> when it exits (for finding
+    // where a server spends its time; the profiler's own cost lowers the rates of that run).
+    const profileDir = process.env.BENCH_CPU_PROFILE;
+    const args =
+      profileDir === undefined || profileDir === ''
+        ? options.args
+        : [
+            '--cpu-prof',
+            `--cpu-prof-dir=${join(profileDir, options.name.replace(/[^\w.-]+/g, '_'))}`,
+            ...options.args,
+          ];
+    const child = spawn(process.execPath, args, {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: options.ipc ? ['ignore', log, log, 'ipc'] : ['ignore', log, log],
