@@ -12,6 +12,7 @@
  *   server's nonce on `use_dpop_nonce` (RFC 9449 §8).
  */
 import { setTimeout as sleepFor } from 'node:timers/promises';
+import type { CryptoKey, ProtectedHeaderParameters } from 'jose';
 import { authenticate, type ClientAuthentication } from './client-auth.ts';
 import { discover, type ServerMetadata } from './discovery.ts';
 import { accessTokenHeaders, createDPoPProof, type DPoPKey, rememberDPoPNonce } from './dpop.ts';
@@ -268,6 +269,15 @@ export class OAuthClient {
       issuedTokenType: asString(body.issued_token_type),
       raw: body,
     };
+  }
+
+  /**
+   * The issuer's key for a JWS header, from the same JWKS cache that ID Token validation uses (fetched
+   * through the client's HTTP settings, again on an unknown `kid`): for verifying other JWTs the issuer
+   * signs, such as back-channel logout tokens. A key resolver for jose's `jwtVerify`.
+   */
+  async issuerKey(header: ProtectedHeaderParameters): Promise<CryptoKey> {
+    return (await this.jwksCache()).resolve(header);
   }
 
   private async jwksCache(): Promise<JwksCache> {
