@@ -10,7 +10,9 @@
  * BENCH_CONNECTIONS (default 50), BENCH_SLICES (default 5), BENCH_SCENARIOS and BENCH_TARGETS
  * (comma-separated subsets), BENCH_ROUNDS (default 1: with more, every run is repeated and the median
  * round is reported), BENCH_GATEHOUSE_CONFIG (another YAML template for Gatehouse, e.g. to try a
- * setting; issuer, port and storage path are still filled in).
+ * setting; issuer, port and storage path are still filled in), BENCH_CPU_PROFILE (a folder for the
+ * servers' CPU profiles, see lib/children.ts). The resource scenarios add a fourth target, `floor`
+ * (see lib/resource-scenario.ts).
  */
 import {
   existsSync,
@@ -45,7 +47,7 @@ import {
   webAuthorization,
 } from './lib/oauth.ts';
 import { measureRefreshPg } from './lib/refresh-pg.ts';
-import { isResourceScenario, resourceContestant } from './lib/resource-scenario.ts';
+import { isResourceScenario, type ResourceKind, resourceContestant } from './lib/resource-scenario.ts';
 import {
   authorizationCodePlan,
   clientCredentialsDpopPlan,
@@ -72,7 +74,8 @@ const allScenarios = [
   'refresh_token_pg',
 ] as const;
 type Scenario = (typeof allScenarios)[number];
-const allTargets: readonly TargetKind[] = ['gatehouse', 'peer', 'ceiling'];
+/** The floor (Express with no authentication) exists for the resource scenarios only. */
+const allTargets: readonly ResourceKind[] = ['gatehouse', 'peer', 'ceiling', 'floor'];
 const units: Record<Scenario, string> = {
   client_credentials: 'tokens/s',
   client_credentials_dpop: 'tokens/s',
@@ -324,7 +327,7 @@ function combine(slices: Slice[]): { measured: LoadResult; cpu: CpuShare | undef
 
 /** One server under test during an interleaved measurement: a warm-up, then measured slices. */
 interface Contestant {
-  kind: TargetKind;
+  kind: ResourceKind;
   child: ChildServer;
   runDir: string;
   /** Runs load for `seconds`. */
@@ -409,6 +412,20 @@ async function argon2Contestant(runDir: string): Promise<Contestant> {
   };
 }
 
+/** Starts and checks one server of a scenario (the floor only exists for the resource scenarios). */
+async function contestantFor(scenario: Scenario, kind: ResourceKind, runDir: string): Promise<Contestant> {
+  if (isResourceScenario(scenario)) return resourceContestant(scenario, kind, runDir, settings.connections);
+  if (kind === 'floor') throw new Error(`${scenario} has no floor`);
+  if (scenario === 'login' && kind === 'ceiling') return argon2Contestant(runDir);
+  if (scenario === 'introspection') {
+    return introspectionContestant(kind, runDir, {
+      connections: settings.connections,
+      startGatehouse: (dir) => startServer('gatehouse', dir),
+    });
+  }
+  return httpContestant(scenario, kind, runDir);
+}
+
 /**
  * Measures the servers of one scenario side by side: all of them are started, checked and warmed up,
  * then the measured duration is cut into slices and the servers take turns, one slice each, in a
@@ -418,12 +435,12 @@ async function argon2Contestant(runDir: string): Promise<Contestant> {
  */
 async function measureInterleaved(
   scenario: Scenario,
-  kinds: TargetKind[],
+  kinds: ResourceKind[],
   round: number,
-): Promise<Map<TargetKind, Outcome>> {
-  const outcomes = new Map<TargetKind, Outcome>();
+): Promise<Map<ResourceKind, Outcome>> {
+  const outcomes = new Map<ResourceKind, Outcome>();
   const live: Contestant[] = [];
-  const label = (kind: TargetKind) =>
+  const label = (kind: ResourceKind) =>
     `${scenario} / ${kind}${settings.rounds > 1 ? ` (round ${round})` : ''}`;
   const slices = settings.slices;
   // Requests a load left in flight keep the server busy for a while (seconds, for queued logins): the
@@ -438,18 +455,7 @@ async function measureInterleaved(
       mkdirSync(runDir, { recursive: true });
       progress(`${label(kind)}: starting and checking ...`);
       try {
-        live.push(
-          scenario === 'login' && kind === 'ceiling'
-            ? await argon2Contestant(runDir)
-            : isResourceScenario(scenario)
-              ? await resourceContestant(scenario, kind, runDir, settings.connections)
-              : scenario === 'introspection'
-                ? await introspectionContestant(kind, runDir, {
-                    connections: settings.connections,
-                    startGatehouse: (dir) => startServer('gatehouse', dir),
-                  })
-                : await httpContestant(scenario, kind, runDir),
-        );
+        live.push(await contestantFor(scenario, kind, runDir));
       } catch (error) {
         outcomes.set(kind, { unavailable: (error as Error).message });
       }
@@ -524,7 +530,7 @@ async function main(): Promise<void> {
       `${settings.connections} connections, ${settings.warmup} s warm-up + ${settings.duration} s measured per run; ` +
       `logs in ${workDir}`,
   );
-  const runs = new Map<Scenario, Map<TargetKind, Outcome[]>>();
+  const runs = new Map<Scenario, Map<ResourceKind, Outcome[]>>();
   const ownReports: string[] = [];
   for (let round = 1; round <= settings.rounds; round++) {
     for (const scenario of settings.scenarios) {
@@ -560,8 +566,11 @@ async function main(): Promise<void> {
         byTarget = new Map();
         runs.set(scenario, byTarget);
       }
-      const kinds = settings.targets.filter((kind) => !(scenario === 'login' && kind === 'peer'));
-      const record = (kind: TargetKind, outcome: Outcome) => {
+      const kinds = settings.targets.filter(
+        (kind) =>
+          !(scenario === 'login' && kind === 'peer') && (kind !== 'floor' || isResourceScenario(scenario)),
+      );
+      const record = (kind: ResourceKind, outcome: Outcome) => {
         const label = `${scenario} / ${kind}${settings.rounds > 1 ? ` (round ${round})` : ''}`;
         if ('measured' in outcome) {
           const { measured } = outcome;
@@ -590,12 +599,12 @@ function median(outcomes: Outcome[]): Outcome {
   return measured[Math.floor((measured.length - 1) / 2)] ?? outcomes[0]!;
 }
 
-function report(runs: Map<Scenario, Map<TargetKind, Outcome[]>>): void {
-  const outcomes = new Map<Scenario, Map<TargetKind, Outcome>>();
+function report(runs: Map<Scenario, Map<ResourceKind, Outcome[]>>): void {
+  const outcomes = new Map<Scenario, Map<ResourceKind, Outcome>>();
   const errorsByScenario = new Map<Scenario, number>();
   const details: string[] = [];
   for (const [scenario, byTarget] of runs) {
-    const chosen = new Map<TargetKind, Outcome>();
+    const chosen = new Map<ResourceKind, Outcome>();
     let errors = 0;
     for (const [kind, rounds] of byTarget) {
       chosen.set(kind, median(rounds));
@@ -679,9 +688,11 @@ function report(runs: Map<Scenario, Map<TargetKind, Outcome[]>>): void {
     const ceiling = rateOf(byTarget.get('ceiling'));
     const errors = errorsByScenario.get(scenario) ?? 0;
     const show = (rate: number | undefined) => (rate === undefined ? '-' : formatRate(rate));
+    // The resource scenarios also report their Express floor (lib/resource-scenario.ts), last.
+    const floor = isResourceScenario(scenario) ? ` floor=${show(rateOf(byTarget.get('floor')))}` : '';
     console.log(
       `RESULT ${scenario} gatehouse=${show(gatehouse)} peer=${show(peer)} ceiling=${show(ceiling)} ` +
-        `ratio_peer=${ratio(gatehouse, peer)} ratio_ceiling=${ratio(gatehouse, ceiling)} errors=${errors}`,
+        `ratio_peer=${ratio(gatehouse, peer)} ratio_ceiling=${ratio(gatehouse, ceiling)} errors=${errors}${floor}`,
     );
   }
 }

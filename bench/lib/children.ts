@@ -3,9 +3,12 @@
  * (autocannon, in the harness process) never shares an event loop with it. A child gets a free loopback
  * port, its output goes to a log file (printed on failure), readiness is an HTTP poll, and stopping kills
  * the child's own process group so nothing it spawned outlives the run.
+ *
+ * With BENCH_CPU_PROFILE=<dir>, every child runs with node's --cpu-prof and writes its profile when it
+ * exits into <dir>/<child name>/ (the harness process itself is not profiled).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { mkdirSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -53,17 +56,13 @@ export class ChildServer {
 
   static start(options: StartOptions): ChildServer {
     const log = openSync(options.logFile, 'a');
-    // BENCH_CPU_PROFILE=<folder>: each child writes V8 CPU profiles into <folder>/<name> when it exits (for finding
-    // where a server spends its time; the profiler's own cost lowers the rates of that run).
     const profileDir = process.env.BENCH_CPU_PROFILE;
-    const args =
-      profileDir === undefined || profileDir === ''
-        ? options.args
-        : [
-            '--cpu-prof',
-            `--cpu-prof-dir=${join(profileDir, options.name.replace(/[^\w.-]+/g, '_'))}`,
-            ...options.args,
-          ];
+    const args = [...options.args];
+    if (profileDir !== undefined && profileDir !== '') {
+      const dir = join(profileDir, options.name);
+      mkdirSync(dir, { recursive: true });
+      args.unshift('--cpu-prof', `--cpu-prof-dir=${dir}`);
+    }
     const child = spawn(process.execPath, args, {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },

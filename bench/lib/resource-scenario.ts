@@ -9,12 +9,17 @@
  * - resource_jwt_cached: one token repeated, Gatehouse with its default cache; the peer and the ceiling
  *   have no cache and verify each time.
  *
+ * Both also measure a floor (`servers/resource-floor.ts`): the same Express app and hello route with no
+ * authentication at all, sent the same requests. It is what Express itself costs here, the most any
+ * Express adapter (ours and the peer's) could reach; RESULT lines end with `floor=<r>`.
+ *
  * The harness process plays the issuer: it signs the tokens with one ES256 key and serves OpenID metadata
  * and the JWKS on a loopback port, from which each server discovers the key as it would in production.
  * Every target gets the same token set. `resourceContestant` starts and checks one target for the
  * harness's interleaved slices.
  * Before measuring, each server must accept a valid token and refuse one with a wrong audience and one
- * with a forged signature, so a server cannot look fast by checking less.
+ * with a forged signature, so a server cannot look fast by checking less (the floor, which checks
+ * nothing by design, must answer the hello route with and without a token).
  */
 
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
@@ -30,6 +35,9 @@ import type { TargetKind } from './oauth.ts';
 
 export const resourceScenarios = ['resource_jwt', 'resource_jwt_cached'] as const;
 export type ResourceScenario = (typeof resourceScenarios)[number];
+
+/** The targets of the resource scenarios: the usual three and the Express floor. */
+export type ResourceKind = TargetKind | 'floor';
 
 export function isResourceScenario(scenario: string): scenario is ResourceScenario {
   return (resourceScenarios as readonly string[]).includes(scenario);
@@ -90,17 +98,23 @@ class BenchIssuer {
   }
 }
 
-const scripts: Record<TargetKind, string> = {
+const scripts: Record<ResourceKind, string> = {
   gatehouse: 'resource-gatehouse.ts',
   peer: 'resource-peer.ts',
   ceiling: 'resource-ceiling.ts',
+  floor: 'resource-floor.ts',
 };
 
 /** The server must do the real work: accept a valid token, refuse a foreign and a forged one. */
-async function checkServer(baseUrl: string, issuer: BenchIssuer, kind: TargetKind): Promise<void> {
+async function checkServer(baseUrl: string, issuer: BenchIssuer, kind: ResourceKind): Promise<void> {
   const status = async (token: string) =>
     (await fetch(`${baseUrl}/hello`, { headers: { authorization: `Bearer ${token}` } })).status;
   const valid = issuer.token();
+  if (kind === 'floor') {
+    if ((await status(valid)) !== 200 || (await fetch(`${baseUrl}/hello`)).status !== 200)
+      throw new Error('floor: the hello route did not answer 200');
+    return;
+  }
   if ((await status(valid)) !== 200) throw new Error(`${kind}: a valid token was refused`);
   if ((await status(issuer.token({ aud: 'another-api' }))) !== 401)
     throw new Error(`${kind}: a token for another audience was accepted`);
@@ -139,7 +153,7 @@ export interface ResourceSlice {
 
 /** A started and checked target, ready for runs of any length (interleaved with the other targets). */
 export interface ResourceContestant {
-  kind: TargetKind;
+  kind: ResourceKind;
   child: ChildServer;
   runDir: string;
   run(seconds: number): Promise<ResourceSlice>;
@@ -149,7 +163,7 @@ export interface ResourceContestant {
 /** Starts the target's server in a child process, checks it does the real work, and returns it. */
 export async function resourceContestant(
   scenario: ResourceScenario,
-  kind: TargetKind,
+  kind: ResourceKind,
   runDir: string,
   connections: number,
 ): Promise<ResourceContestant> {

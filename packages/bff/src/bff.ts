@@ -255,11 +255,7 @@ export class Bff {
       issuer: options.issuer,
       clientId: options.clientId,
       now: this.clock,
-      jwksUri: async () => {
-        const uri = (await this.client.metadata()).jwks_uri;
-        if (typeof uri !== 'string') throw new LogoutTokenError('the issuer publishes no jwks_uri');
-        return uri;
-      },
+      key: (header) => this.client.issuerKey(header),
     });
     const sweepInterval = options.sweepInterval ?? 300;
     if (sweepInterval > 0) {
@@ -559,24 +555,33 @@ export class Bff {
    * waits for the other's result.
    */
   private async refresh(key: string): Promise<SessionData> {
-    const lockKey = refreshLockKey(key);
     for (let polls = 0; ; polls++) {
       const current = (await this.loadSession(key))?.data;
       if (current === undefined) throw new LoginRequiredError('the session ended');
       if (!this.isDue(current)) return current;
-      const now = this.clock();
-      if (await this.store.add(lockKey, { data: '1', expiresAt: now + refreshLockTtl }, now)) {
-        try {
-          return await this.refreshHoldingLock(key);
-        } finally {
-          await this.store.delete(lockKey).catch(() => {});
-        }
-      }
+      const locked = await this.withRefreshLock(key, () => this.refreshHoldingLock(key));
+      if (locked !== undefined) return locked.result;
       if (polls >= refreshLockPolls) {
         if (this.clock() < current.accessExpiresAt) return current;
         throw new GatehouseClientError('timeout', 'another BFF node is still refreshing this session');
       }
       await sleep(refreshLockPollMs);
+    }
+  }
+
+  /**
+   * Runs `work` holding the session's refresh lock and resolves its result; resolves undefined without
+   * running it when another request or node holds the lock. The lock expires by itself if its holder dies.
+   */
+  private async withRefreshLock<T>(key: string, work: () => Promise<T>): Promise<{ result: T } | undefined> {
+    const lockKey = `refresh-lock:${key}`;
+    const now = this.clock();
+    if (!(await this.store.add(lockKey, { data: '1', expiresAt: now + refreshLockTtl }, now)))
+      return undefined;
+    try {
+      return { result: await work() };
+    } finally {
+      await this.store.delete(lockKey).catch(() => {});
     }
   }
 
@@ -787,19 +792,13 @@ export class Bff {
       // The API refused a token we thought valid (revoked, key rotated): refresh before the next call.
       // Under the refresh lock, so a refresh completing meanwhile is never overwritten; if another
       // request holds the lock, a refresh is under way anyway.
-      const lockKey = refreshLockKey(session.key);
-      const now = this.clock();
-      if (await this.store.add(lockKey, { data: '1', expiresAt: now + refreshLockTtl }, now)) {
-        try {
-          const latest = await this.loadSession(session.key);
-          if (latest !== undefined && latest.data.accessToken === data.accessToken) {
-            latest.data.accessExpiresAt = Math.min(latest.data.accessExpiresAt, now);
-            await this.store.replace(session.key, this.sealed(session.key, latest.data, latest.expiresAt));
-          }
-        } finally {
-          await this.store.delete(lockKey).catch(() => {});
+      await this.withRefreshLock(session.key, async () => {
+        const latest = await this.loadSession(session.key);
+        if (latest !== undefined && latest.data.accessToken === data.accessToken) {
+          latest.data.accessExpiresAt = Math.min(latest.data.accessExpiresAt, this.clock());
+          await this.store.replace(session.key, this.sealed(session.key, latest.data, latest.expiresAt));
         }
-      }
+      });
     }
   }
 
@@ -826,10 +825,6 @@ export class Bff {
 
 function sessionKey(id: string): string {
   return `session:${sha256(id)}`;
-}
-
-function refreshLockKey(key: string): string {
-  return `refresh-lock:${key}`;
 }
 
 function isCallbackProblem(code: string): boolean {

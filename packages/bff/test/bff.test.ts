@@ -746,6 +746,44 @@ describe('back-channel logout', () => {
     expect((await second.browser.fetch('/bff/user')).status).toBe(401);
   });
 
+  it("fetches the issuer's JWKS for logout tokens through the BFF's HTTP options, and only once", async () => {
+    const fetched: string[] = [];
+    const bff = createBff({
+      issuer: gatehouse.issuer,
+      clientId: 'bff',
+      baseUrl: 'http://localhost:1',
+      secret: randomBytes(32).toString('base64url'),
+      clock,
+      sweepInterval: 0,
+      http: {
+        fetch: (input, init) => {
+          fetched.push(String(input));
+          return fetch(input, init);
+        },
+      },
+    });
+    const server = createServer((req, res) => void bff.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as { port: number };
+      for (const sid of ['first', 'second']) {
+        const token = issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub: 'someone', sid });
+        const response = await fetch(`http://127.0.0.1:${port}/bff/backchannel`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ logout_token: token }).toString(),
+        });
+        expect(response.status).toBe(200);
+      }
+      const jwksUri = (await bff.client.metadata()).jwks_uri;
+      expect(fetched.filter((url) => url === jwksUri)).toHaveLength(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await bff.close();
+    }
+  });
+
   it('refuses a replayed logout token', async () => {
     const { sub } = await sessionOf('bob');
     const token = await issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub, sid: 'no-such-sid' });

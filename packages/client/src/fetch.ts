@@ -5,8 +5,8 @@
  * `error="use_dpop_nonce"` with a `DPoP-Nonce` header (RFC 9449 §9) it retries once with that nonce.
  * Request bodies must be replayable (string, URLSearchParams, Buffer, ...), not streams.
  */
-import { createDPoPProof, type DPoPKey, rememberDPoPNonce } from './dpop.ts';
-import { GatehouseClientError } from './errors.ts';
+import { accessTokenHeaders, type DPoPKey, rememberDPoPNonce } from './dpop.ts';
+import { requestDeadline } from './http.ts';
 import { type Clock, systemClock } from './oauth-client.ts';
 import type { AccessTokenSource } from './token-manager.ts';
 
@@ -45,41 +45,21 @@ export function authenticatedFetch(
     let nonceRetried = false;
     for (;;) {
       const headers = new Headers(init.headers);
-      const isDPoP = token.type.toLowerCase() === 'dpop';
-      if (isDPoP) {
-        if (options.dpop === undefined) {
-          throw new GatehouseClientError('unsupported', 'a DPoP-bound token needs the DPoP key');
-        }
-        headers.set('authorization', `DPoP ${token.value}`);
-        headers.set(
-          'dpop',
-          await createDPoPProof(options.dpop, { method, url, accessToken: token.value, now: clock() }),
-        );
-      } else {
-        headers.set('authorization', `Bearer ${token.value}`);
-      }
-      const timeoutSignal = AbortSignal.timeout(timeout);
+      const credentials = await accessTokenHeaders(token, options.dpop, { method, url, now: clock() });
+      for (const [name, value] of Object.entries(credentials)) headers.set(name, value);
+      const deadline = requestDeadline(signal, timeout);
       let response: Response;
       try {
-        const attempt: RequestInit = {
-          ...init,
-          headers,
-          signal: signal ? AbortSignal.any([signal, timeoutSignal]) : timeoutSignal,
-        };
+        const attempt: RequestInit = { ...init, headers, signal: deadline.signal };
         if (options.dispatcher !== undefined) Object.assign(attempt, { dispatcher: options.dispatcher });
         response = await doFetch(url, attempt);
       } catch (error) {
-        if (signal?.aborted)
-          throw new GatehouseClientError('aborted', `request to ${url} was aborted`, { cause: error });
-        if (timeoutSignal.aborted) {
-          throw new GatehouseClientError('timeout', `${url} did not answer within ${timeout} ms`, {
-            cause: error,
-          });
-        }
-        throw new GatehouseClientError('network_error', `request to ${url} failed`, { cause: error });
+        throw deadline.failure(error, url);
       }
       const gotNonce =
-        isDPoP && options.dpop !== undefined && rememberDPoPNonce(options.dpop, url, response.headers);
+        credentials.dpop !== undefined &&
+        options.dpop !== undefined &&
+        rememberDPoPNonce(options.dpop, url, response.headers);
       if (response.status !== 401) return response;
       const error = challengeError(response.headers.get('www-authenticate'));
       if (error === 'use_dpop_nonce' && gotNonce && !nonceRetried) {

@@ -37,6 +37,29 @@ export interface HttpResponse {
 const defaultTimeout = 10_000;
 const defaultMaxResponseSize = 1024 * 1024;
 
+/**
+ * The deadline of one request: the signal to give fetch (the caller's, if any, and the timeout), and the
+ * typed error for whatever fetch threw: `aborted` when the caller cancelled, `timeout` when the time ran
+ * out, `network_error` otherwise. Every request the client sends maps its failures here.
+ */
+export function requestDeadline(
+  caller: AbortSignal | undefined,
+  timeout: number,
+): { signal: AbortSignal; failure: (cause: unknown, url: string) => GatehouseClientError } {
+  const timeoutSignal = AbortSignal.timeout(timeout);
+  return {
+    signal: caller ? AbortSignal.any([caller, timeoutSignal]) : timeoutSignal,
+    failure: (cause, url) => {
+      if (caller?.aborted)
+        return new GatehouseClientError('aborted', `request to ${url} was aborted`, { cause });
+      if (timeoutSignal.aborted) {
+        return new GatehouseClientError('timeout', `${url} did not answer within ${timeout} ms`, { cause });
+      }
+      return new GatehouseClientError('network_error', `request to ${url} failed`, { cause });
+    },
+  };
+}
+
 async function readLimited(response: Response, limit: number, url: string): Promise<string> {
   const declared = Number(response.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > limit) {
@@ -66,15 +89,13 @@ export async function httpRequest(
   request: HttpRequest,
   options: HttpOptions = {},
 ): Promise<HttpResponse> {
-  const timeout = options.timeout ?? defaultTimeout;
-  const timeoutSignal = AbortSignal.timeout(timeout);
-  const signal = request.signal ? AbortSignal.any([request.signal, timeoutSignal]) : timeoutSignal;
+  const deadline = requestDeadline(request.signal, options.timeout ?? defaultTimeout);
   const doFetch = options.fetch ?? fetch;
   const init: RequestInit = {
     method: request.method,
     headers: request.headers ?? {},
     redirect: 'manual',
-    signal,
+    signal: deadline.signal,
   };
   if (request.body !== undefined) init.body = request.body;
   if (options.dispatcher !== undefined) Object.assign(init, { dispatcher: options.dispatcher });
@@ -84,15 +105,7 @@ export async function httpRequest(
     return { status: response.status, headers: response.headers, body };
   } catch (error) {
     if (error instanceof GatehouseClientError) throw error;
-    if (request.signal?.aborted) {
-      throw new GatehouseClientError('aborted', `request to ${url} was aborted`, { cause: error });
-    }
-    if (timeoutSignal.aborted) {
-      throw new GatehouseClientError('timeout', `${url} did not answer within ${timeout} ms`, {
-        cause: error,
-      });
-    }
-    throw new GatehouseClientError('network_error', `request to ${url} failed`, { cause: error });
+    throw deadline.failure(error, url);
   }
 }
 

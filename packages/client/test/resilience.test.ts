@@ -6,6 +6,8 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  type AccessTokenSource,
+  authenticatedFetch,
   clearDiscoveryCache,
   discover,
   GatehouseClientError,
@@ -133,6 +135,27 @@ describe('bad token endpoint responses', () => {
     const pending = clientFor(server.url).clientCredentials({ signal: controller.signal });
     controller.abort();
     expect((await failure(pending)).code).toBe('aborted');
+  });
+});
+
+describe('authenticatedFetch failures', () => {
+  const source: AccessTokenSource = {
+    getAccessToken: async () => ({ value: 'token', type: 'Bearer', expiresAt: Number.MAX_SAFE_INTEGER }),
+  };
+
+  it('maps a silent API to timeout, a refused connection to network_error and an abort to aborted', async () => {
+    server = await startLocalServer(() => {});
+    expect((await failure(authenticatedFetch(source, { timeout: 200 })(`${server.url}/api`))).code).toBe(
+      'timeout',
+    );
+    const controller = new AbortController();
+    const pending = authenticatedFetch(source)(`${server.url}/api`, { signal: controller.signal });
+    controller.abort();
+    expect((await failure(pending)).code).toBe('aborted');
+    const closed = server.url;
+    await server.close();
+    server = undefined;
+    expect((await failure(authenticatedFetch(source)(`${closed}/api`))).code).toBe('network_error');
   });
 });
 

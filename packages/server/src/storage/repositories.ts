@@ -11,9 +11,13 @@
  * booleans are stored as 0/1 integers, lists as JSON text, times as integer seconds. Writes that caches
  * elsewhere depend on (clients, revocations) call their change listener inside their transaction, which on
  * PostgreSQL bumps a counter other nodes read (postgres.ts).
+ *
+ * The queries the login and token flows run on every request are built and compiled once (compiled.ts);
+ * the rest are built per call, which costs nothing that matters at their rate.
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { ClientAuthMethod } from '../config/schema.ts';
+import { compiled } from './compiled.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database> | Transaction<Database>;
@@ -271,6 +275,10 @@ export class ClientRepository {
   }
 }
 
+const findUserById = compiled((db, p: { id: string }) =>
+  db.selectFrom('users').selectAll().where('id', '=', p.id),
+);
+
 export class UserRepository {
   constructor(private readonly db: Db) {}
 
@@ -285,7 +293,7 @@ export class UserRepository {
   }
 
   async findById(id: string): Promise<User | undefined> {
-    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    const [row] = (await findUserById(this.db, { id })).rows;
     return row && UserRepository.fromRow(row);
   }
 
@@ -322,6 +330,15 @@ export class UserRepository {
   }
 }
 
+const findActiveSession = compiled((db, p: { idHash: string; now: number }) =>
+  db
+    .selectFrom('sessions')
+    .selectAll()
+    .where('id_hash', '=', p.idHash)
+    .where('ended_at', 'is', null)
+    .where('expires_at', '>', p.now),
+);
+
 export class SessionRepository {
   constructor(private readonly db: Db) {}
 
@@ -343,13 +360,7 @@ export class SessionRepository {
 
   /** The live session for a cookie value's hash, or undefined when unknown, ended or expired. */
   async findActive(idHash: string, now: number): Promise<LoginSession | undefined> {
-    const row = await this.db
-      .selectFrom('sessions')
-      .selectAll()
-      .where('id_hash', '=', idHash)
-      .where('ended_at', 'is', null)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
+    const [row] = (await findActiveSession(this.db, { idHash, now })).rows;
     if (!row) return undefined;
     return {
       sid: row.sid,
@@ -463,16 +474,19 @@ export class InteractionRepository {
   }
 }
 
+const findConsent = compiled((db, p: { userId: string; clientId: string }) =>
+  db
+    .selectFrom('consents')
+    .select('scopes')
+    .where('user_id', '=', p.userId)
+    .where('client_id', '=', p.clientId),
+);
+
 export class ConsentRepository {
   constructor(private readonly db: Db) {}
 
   async find(userId: string, clientId: string): Promise<string[]> {
-    const row = await this.db
-      .selectFrom('consents')
-      .select('scopes')
-      .where('user_id', '=', userId)
-      .where('client_id', '=', clientId)
-      .executeTakeFirst();
+    const [row] = (await findConsent(this.db, { userId, clientId })).rows;
     return row ? parseList(row.scopes) : [];
   }
 
@@ -493,6 +507,11 @@ export class ConsentRepository {
   }
 }
 
+const insertGrant = compiled((db, row: Database['grants']) => db.insertInto('grants').values(row));
+const findGrant = compiled((db, p: { id: string }) =>
+  db.selectFrom('grants').selectAll().where('id', '=', p.id),
+);
+
 export class GrantRepository {
   /** `changed` is called after revocations, so the in-memory revocation view reloads. */
   constructor(
@@ -501,19 +520,16 @@ export class GrantRepository {
   ) {}
 
   async create(grant: Grant): Promise<void> {
-    await this.db
-      .insertInto('grants')
-      .values({
-        id: grant.id,
-        client_id: grant.clientId,
-        user_id: grant.userId,
-        sid: grant.sid,
-        scopes: json(grant.scopes),
-        resources: json(grant.resources),
-        created_at: grant.createdAt,
-        revoked_at: grant.revokedAt,
-      })
-      .execute();
+    await insertGrant(this.db, {
+      id: grant.id,
+      client_id: grant.clientId,
+      user_id: grant.userId,
+      sid: grant.sid,
+      scopes: json(grant.scopes),
+      resources: json(grant.resources),
+      created_at: grant.createdAt,
+      revoked_at: grant.revokedAt,
+    });
   }
 
   private static fromRow(row: Database['grants']): Grant {
@@ -530,7 +546,7 @@ export class GrantRepository {
   }
 
   async find(id: string): Promise<Grant | undefined> {
-    const row = await this.db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
+    const [row] = (await findGrant(this.db, { id })).rows;
     return row && GrantRepository.fromRow(row);
   }
 
@@ -628,28 +644,36 @@ function handleToRow(handle: IssuedHandle) {
   };
 }
 
+const insertCode = compiled((db, row: Database['authorization_codes']) =>
+  db.insertInto('authorization_codes').values(row),
+);
+const findCode = compiled((db, p: { codeHash: string }) =>
+  db.selectFrom('authorization_codes').selectAll().where('code_hash', '=', p.codeHash),
+);
+const consumeCode = compiled((db, p: { codeHash: string; now: number }) =>
+  db
+    .updateTable('authorization_codes')
+    .set({ consumed_at: p.now })
+    .where('code_hash', '=', p.codeHash)
+    .where('consumed_at', 'is', null)
+    .where('expires_at', '>', p.now),
+);
+
 export class AuthorizationCodeRepository {
   constructor(private readonly db: Db) {}
 
   async create(code: AuthorizationCode): Promise<void> {
-    await this.db
-      .insertInto('authorization_codes')
-      .values({
-        ...handleToRow(code),
-        code_hash: code.codeHash,
-        redirect_uri: code.redirectUri,
-        code_challenge: code.codeChallenge,
-        nonce: code.nonce,
-      })
-      .execute();
+    await insertCode(this.db, {
+      ...handleToRow(code),
+      code_hash: code.codeHash,
+      redirect_uri: code.redirectUri,
+      code_challenge: code.codeChallenge,
+      nonce: code.nonce,
+    });
   }
 
   async find(codeHash: string): Promise<AuthorizationCode | undefined> {
-    const row = await this.db
-      .selectFrom('authorization_codes')
-      .selectAll()
-      .where('code_hash', '=', codeHash)
-      .executeTakeFirst();
+    const [row] = (await findCode(this.db, { codeHash })).rows;
     if (!row) return undefined;
     return {
       ...handleFromRow(row),
@@ -662,47 +686,43 @@ export class AuthorizationCodeRepository {
 
   /** Atomically marks the code used; true only for the one caller that redeemed it. */
   async consume(codeHash: string, now: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('authorization_codes')
-      .set({ consumed_at: now })
-      .where('code_hash', '=', codeHash)
-      .where('consumed_at', 'is', null)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-    return affected(result) === 1;
+    const result = await consumeCode(this.db, { codeHash, now });
+    return result.numAffectedRows === 1n;
   }
 }
+
+const insertRefreshToken = compiled((db, row: Database['refresh_tokens']) =>
+  db.insertInto('refresh_tokens').values(row),
+);
+const findRefreshToken = compiled((db, p: { tokenHash: string }) =>
+  db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', p.tokenHash),
+);
+const consumeRefreshToken = compiled((db, p: { tokenHash: string; now: number }) =>
+  db
+    .updateTable('refresh_tokens')
+    .set({ consumed_at: p.now })
+    .where('token_hash', '=', p.tokenHash)
+    .where('consumed_at', 'is', null)
+    .where('expires_at', '>', p.now),
+);
 
 export class RefreshTokenRepository {
   constructor(private readonly db: Db) {}
 
   async create(token: RefreshToken): Promise<void> {
-    await this.db
-      .insertInto('refresh_tokens')
-      .values({ ...handleToRow(token), token_hash: token.tokenHash })
-      .execute();
+    await insertRefreshToken(this.db, { ...handleToRow(token), token_hash: token.tokenHash });
   }
 
   async find(tokenHash: string): Promise<RefreshToken | undefined> {
-    const row = await this.db
-      .selectFrom('refresh_tokens')
-      .selectAll()
-      .where('token_hash', '=', tokenHash)
-      .executeTakeFirst();
+    const [row] = (await findRefreshToken(this.db, { tokenHash })).rows;
     if (!row) return undefined;
     return { ...handleFromRow(row), tokenHash: row.token_hash };
   }
 
   /** Atomically marks the token rotated; true only for the one caller that may use it. */
   async consume(tokenHash: string, now: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('refresh_tokens')
-      .set({ consumed_at: now })
-      .where('token_hash', '=', tokenHash)
-      .where('consumed_at', 'is', null)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-    return affected(result) === 1;
+    const result = await consumeRefreshToken(this.db, { tokenHash, now });
+    return result.numAffectedRows === 1n;
   }
 }
 
