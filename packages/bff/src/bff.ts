@@ -255,11 +255,7 @@ export class Bff {
       issuer: options.issuer,
       clientId: options.clientId,
       now: this.clock,
-      jwksUri: async () => {
-        const uri = (await this.client.metadata()).jwks_uri;
-        if (typeof uri !== 'string') throw new LogoutTokenError('the issuer publishes no jwks_uri');
-        return uri;
-      },
+      key: (header) => this.client.issuerKey(header),
     });
     const sweepInterval = options.sweepInterval ?? 300;
     if (sweepInterval > 0) {

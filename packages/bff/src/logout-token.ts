@@ -1,6 +1,8 @@
 /**
  * Logout token validation (OpenID Connect Back-Channel Logout 1.0 §2.6), with jose:
- * 1. a JWS signed by a key of the issuer's JWKS, with an asymmetric algorithm (never `none` or HMAC);
+ * 1. a JWS signed by a key of the issuer's JWKS, with an asymmetric algorithm (never `none` or HMAC); the
+ *    keys come from the caller (the BFF passes its OAuthClient's `issuerKey`, so logout tokens and ID
+ *    Tokens share one JWKS cache, fetched through the BFF's HTTP settings);
  * 2. `iss` equals the issuer, `aud` contains our client id;
  * 3. `iat` present; `exp` honoured when present (§2.4 makes it required in newer drafts, so a token
  *    without `exp` is also accepted only while `iat` is within `maxAge` seconds);
@@ -9,9 +11,11 @@
  *    JSON object;
  * 6. `sid` and/or `sub` present; 7. no `nonce` (so an ID token can never pass as a logout token).
  * A `typ` header, when present, must be `logout+jwt` (§2.4) or the generic `JWT`; any other type (an
- * access token's `at+jwt`, ...) is refused.
+ * access token's `at+jwt`, ...) is refused. A failure to get the keys (the JWKS cannot be fetched) is
+ * the client's own error, not a {@link LogoutTokenError}: the token was not judged.
  */
-import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
+import { GatehouseClientError } from '@gatehouse/client';
+import { type CryptoKey, type JWTPayload, jwtVerify, type ProtectedHeaderParameters } from 'jose';
 
 export const backchannelLogoutEvent = 'http://schemas.openid.net/event/backchannel-logout';
 
@@ -30,7 +34,8 @@ export class LogoutTokenError extends Error {
 export interface LogoutTokenValidatorOptions {
   issuer: string;
   clientId: string;
-  jwksUri: () => Promise<string>;
+  /** The issuer's key for a token's header, e.g. `(header) => client.issuerKey(header)`. */
+  key: (header: ProtectedHeaderParameters) => Promise<CryptoKey>;
   now: () => number;
   /** Seconds a token is accepted after its `iat`; default 300. */
   maxAge?: number;
@@ -41,17 +46,14 @@ export interface LogoutTokenValidatorOptions {
 const asymmetric = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 export class LogoutTokenValidator {
-  private jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
-
   constructor(private readonly options: LogoutTokenValidatorOptions) {}
 
   async validate(token: string): Promise<LogoutTokenClaims> {
-    if (this.jwks === undefined) this.jwks = createRemoteJWKSet(new URL(await this.options.jwksUri()));
     const maxAge = this.options.maxAge ?? 300;
     let payload: JWTPayload;
     let typ: string | undefined;
     try {
-      const verified = await jwtVerify(token, this.jwks, {
+      const verified = await jwtVerify(token, (header) => this.options.key(header), {
         issuer: this.options.issuer,
         audience: this.options.clientId,
         algorithms: asymmetric,
@@ -63,6 +65,7 @@ export class LogoutTokenValidator {
       payload = verified.payload;
       typ = verified.protectedHeader.typ;
     } catch (error) {
+      if (error instanceof GatehouseClientError) throw error;
       throw new LogoutTokenError(`the logout token does not verify (${(error as Error).message})`);
     }
     if (typ !== undefined && !['logout+jwt', 'application/logout+jwt', 'jwt'].includes(typ.toLowerCase())) {

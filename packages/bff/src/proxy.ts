@@ -17,7 +17,7 @@
  */
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createDPoPProof, type DPoPKey } from '@gatehouse/client';
+import { accessTokenHeaders, type DPoPKey, GatehouseClientError } from '@gatehouse/client';
 import { sendError } from './http.ts';
 
 /** Browser request headers never forwarded: credentials, the CSRF header, hop-by-hop headers. */
@@ -132,25 +132,20 @@ export async function proxy(
     headers[name] = value;
   }
   const method = (req.method ?? 'GET').toUpperCase();
-  if (token.type.toLowerCase() === 'dpop') {
-    if (options.dpop === undefined) {
-      sendError(
-        res,
-        500,
-        'server_error',
-        'a DPoP-bound token needs the BFF to be configured with its DPoP key',
-      );
-      return { status: undefined, wwwAuthenticate: undefined };
-    }
-    headers.authorization = `DPoP ${token.value}`;
-    headers.dpop = await createDPoPProof(options.dpop, {
-      method,
-      url: target,
-      accessToken: token.value,
-      now: options.now,
-    });
-  } else {
-    headers.authorization = `Bearer ${token.value}`;
+  try {
+    Object.assign(
+      headers,
+      await accessTokenHeaders(token, options.dpop, { method, url: target, now: options.now }),
+    );
+  } catch (error) {
+    if (!(error instanceof GatehouseClientError && error.code === 'unsupported')) throw error;
+    sendError(
+      res,
+      500,
+      'server_error',
+      'a DPoP-bound token needs the BFF to be configured with its DPoP key',
+    );
+    return { status: undefined, wwwAuthenticate: undefined };
   }
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<ProxyOutcome>((resolve) => {

@@ -730,7 +730,7 @@ describe('back-channel logout', () => {
   it('ends every session of the sub when the token has no sid', async () => {
     const first = await sessionOf('bob');
     const second = await sessionOf('bob');
-    const token = signJwt(gatehouse.server.ctx.keys.signingKey(clock()), 'logout+jwt', {
+    const token = await signJwt(gatehouse.server.ctx.keys.signingKey(clock()), 'logout+jwt', {
       iss: gatehouse.issuer,
       aud: 'bff',
       sub: first.sub,
@@ -746,9 +746,47 @@ describe('back-channel logout', () => {
     expect((await second.browser.fetch('/bff/user')).status).toBe(401);
   });
 
+  it("fetches the issuer's JWKS for logout tokens through the BFF's HTTP options, and only once", async () => {
+    const fetched: string[] = [];
+    const bff = createBff({
+      issuer: gatehouse.issuer,
+      clientId: 'bff',
+      baseUrl: 'http://localhost:1',
+      secret: randomBytes(32).toString('base64url'),
+      clock,
+      sweepInterval: 0,
+      http: {
+        fetch: (input, init) => {
+          fetched.push(String(input));
+          return fetch(input, init);
+        },
+      },
+    });
+    const server = createServer((req, res) => void bff.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as { port: number };
+      for (const sid of ['first', 'second']) {
+        const token = await issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub: 'someone', sid });
+        const response = await fetch(`http://127.0.0.1:${port}/bff/backchannel`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ logout_token: token }).toString(),
+        });
+        expect(response.status).toBe(200);
+      }
+      const jwksUri = (await bff.client.metadata()).jwks_uri;
+      expect(fetched.filter((url) => url === jwksUri)).toHaveLength(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await bff.close();
+    }
+  });
+
   it('refuses a replayed logout token', async () => {
     const { sub } = await sessionOf('bob');
-    const token = issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub, sid: 'no-such-sid' });
+    const token = await issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub, sid: 'no-such-sid' });
     expect((await post(new URLSearchParams({ logout_token: token }).toString())).status).toBe(200);
     const replay = await post(new URLSearchParams({ logout_token: token }).toString());
     expect(replay.status).toBe(400);
@@ -756,26 +794,26 @@ describe('back-channel logout', () => {
   });
 
   const events = { 'http://schemas.openid.net/event/backchannel-logout': {} };
-  const bad: Array<[string, () => string]> = [
+  const bad: Array<[string, () => string | Promise<string>]> = [
     ['garbage', () => 'logout_token=not-a-jwt'],
     ['no logout_token', () => 'token=x'],
     ['an empty logout_token', () => 'logout_token='],
     [
       'two logout_tokens',
-      () => {
-        const token = issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub: 's', sid: 'x' });
+      async () => {
+        const token = await issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub: 's', sid: 'x' });
         return `logout_token=${token}&logout_token=${token}`;
       },
     ],
     [
       'a tampered signature',
-      () =>
-        `logout_token=${tamperSignature(issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub: 's', sid: 'x' }))}`,
+      async () =>
+        `logout_token=${tamperSignature(await issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub: 's', sid: 'x' }))}`,
     ],
     [
       'another audience',
-      () =>
-        `logout_token=${issueLogoutToken(gatehouse.server.ctx, { clientId: 'web-app', sub: 's', sid: 'x' })}`,
+      async () =>
+        `logout_token=${await issueLogoutToken(gatehouse.server.ctx, { clientId: 'web-app', sub: 's', sid: 'x' })}`,
     ],
   ];
   const claimCases: Array<[string, Record<string, unknown>, string?]> = [
@@ -796,7 +834,7 @@ describe('back-channel logout', () => {
   for (const [name, claims, typ] of claimCases) {
     bad.push([
       name,
-      () => {
+      async () => {
         const payload: Record<string, unknown> = {
           iss: gatehouse.issuer,
           aud: 'bff',
@@ -809,14 +847,14 @@ describe('back-channel logout', () => {
           ...claims,
         };
         for (const key of Object.keys(payload)) if (payload[key] === undefined) delete payload[key];
-        return `logout_token=${signJwt(gatehouse.server.ctx.keys.signingKey(clock()), typ ?? 'logout+jwt', payload)}`;
+        return `logout_token=${await signJwt(gatehouse.server.ctx.keys.signingKey(clock()), typ ?? 'logout+jwt', payload)}`;
       },
     ]);
   }
 
   it.each(bad)('answers 400 to a logout token with %s, ending nothing', async (_name, body) => {
     const { browser } = await signedIn();
-    const response = await post(body());
+    const response = await post(await body());
     expect(response.status).toBe(400);
     expect(response.headers.get('cache-control')).toBe('no-store');
     expect(await response.json()).toMatchObject({ error: 'invalid_request' });

@@ -2,10 +2,12 @@
  * DPoP (RFC 9449): a key pair (ES256 by default, §4.2 says the key is the client's own), proofs with
  * `typ: dpop+jwt`, the public `jwk` in the header and `jti`, `htm`, `htu`, `iat` claims (§4.2), `ath` when
  * an access token is presented (§4.2, §7.1), and the server-provided `nonce` (§8, §9) cached per origin,
- * since the authorization server and each resource server issue their own.
+ * since the authorization server and each resource server issue their own. {@link accessTokenHeaders} is the
+ * one place that presents an access token: `Bearer` (RFC 6750 §2.1) or `DPoP` with a proof (RFC 9449 §7.1).
  */
 import { createHash } from 'node:crypto';
 import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { GatehouseClientError } from './errors.ts';
 import { randomToken } from './pkce.ts';
 
 /** A DPoP key pair and the nonces servers gave for it. */
@@ -59,6 +61,25 @@ export async function createDPoPProof(
     .setJti(randomToken())
     .setIssuedAt(request.now)
     .sign(key.privateKey);
+}
+
+/**
+ * The headers that present an access token: `Authorization: Bearer` (RFC 6750 §2.1), or for a `DPoP`
+ * token `Authorization: DPoP` and a `DPoP` proof bound to it by `ath` (RFC 9449 §7.1). A `DPoP` token
+ * without its key is `unsupported`.
+ */
+export async function accessTokenHeaders(
+  token: { value: string; type: string },
+  key: DPoPKey | undefined,
+  request: { method: string; url: string | URL; now: number },
+): Promise<{ authorization: string; dpop?: string }> {
+  if (token.type.toLowerCase() !== 'dpop') return { authorization: `Bearer ${token.value}` };
+  if (key === undefined)
+    throw new GatehouseClientError('unsupported', 'a DPoP-bound token needs the DPoP key');
+  return {
+    authorization: `DPoP ${token.value}`,
+    dpop: await createDPoPProof(key, { ...request, accessToken: token.value }),
+  };
 }
 
 /** Remembers the `DPoP-Nonce` a server sent (RFC 9449 §8.2, §9). Returns whether one was present. */

@@ -5,8 +5,7 @@
  * `error="use_dpop_nonce"` with a `DPoP-Nonce` header (RFC 9449 §9) it retries once with that nonce.
  * Request bodies must be replayable (string, URLSearchParams, Buffer, ...), not streams.
  */
-import { createDPoPProof, type DPoPKey, rememberDPoPNonce } from './dpop.ts';
-import { GatehouseClientError } from './errors.ts';
+import { accessTokenHeaders, type DPoPKey, rememberDPoPNonce } from './dpop.ts';
 import { requestDeadline } from './http.ts';
 import { type Clock, systemClock } from './oauth-client.ts';
 import type { AccessTokenSource } from './token-manager.ts';
@@ -46,19 +45,8 @@ export function authenticatedFetch(
     let nonceRetried = false;
     for (;;) {
       const headers = new Headers(init.headers);
-      const isDPoP = token.type.toLowerCase() === 'dpop';
-      if (isDPoP) {
-        if (options.dpop === undefined) {
-          throw new GatehouseClientError('unsupported', 'a DPoP-bound token needs the DPoP key');
-        }
-        headers.set('authorization', `DPoP ${token.value}`);
-        headers.set(
-          'dpop',
-          await createDPoPProof(options.dpop, { method, url, accessToken: token.value, now: clock() }),
-        );
-      } else {
-        headers.set('authorization', `Bearer ${token.value}`);
-      }
+      const credentials = await accessTokenHeaders(token, options.dpop, { method, url, now: clock() });
+      for (const [name, value] of Object.entries(credentials)) headers.set(name, value);
       const deadline = requestDeadline(signal, timeout);
       let response: Response;
       try {
@@ -69,7 +57,9 @@ export function authenticatedFetch(
         throw deadline.failure(error, url);
       }
       const gotNonce =
-        isDPoP && options.dpop !== undefined && rememberDPoPNonce(options.dpop, url, response.headers);
+        credentials.dpop !== undefined &&
+        options.dpop !== undefined &&
+        rememberDPoPNonce(options.dpop, url, response.headers);
       if (response.status !== 401) return response;
       const error = challengeError(response.headers.get('www-authenticate'));
       if (error === 'use_dpop_nonce' && gotNonce && !nonceRetried) {

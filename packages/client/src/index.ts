@@ -4,7 +4,13 @@
  */
 export { type ClientAuthentication, formEncode } from './client-auth.ts';
 export { clearDiscoveryCache, discover, type ServerMetadata } from './discovery.ts';
-export { createDPoPProof, type DPoPKey, dpopThumbprint, generateDPoPKey } from './dpop.ts';
+export {
+  accessTokenHeaders,
+  createDPoPProof,
+  type DPoPKey,
+  dpopThumbprint,
+  generateDPoPKey,
+} from './dpop.ts';
 export {
   type ClientErrorCode,
   GatehouseClientError,

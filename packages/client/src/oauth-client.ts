@@ -12,9 +12,10 @@
  *   server's nonce on `use_dpop_nonce` (RFC 9449 §8).
  */
 import { setTimeout as sleepFor } from 'node:timers/promises';
+import type { CryptoKey, ProtectedHeaderParameters } from 'jose';
 import { authenticate, type ClientAuthentication } from './client-auth.ts';
 import { discover, type ServerMetadata } from './discovery.ts';
-import { createDPoPProof, type DPoPKey, rememberDPoPNonce } from './dpop.ts';
+import { accessTokenHeaders, createDPoPProof, type DPoPKey, rememberDPoPNonce } from './dpop.ts';
 import { GatehouseClientError, OAuthResponseError } from './errors.ts';
 import { formBody, type HttpOptions, httpRequest, oauthJson } from './http.ts';
 import { type IdTokenClaims, JwksCache, validateIdToken } from './id-token.ts';
@@ -268,6 +269,15 @@ export class OAuthClient {
       issuedTokenType: asString(body.issued_token_type),
       raw: body,
     };
+  }
+
+  /**
+   * The issuer's key for a JWS header, from the same JWKS cache that ID Token validation uses (fetched
+   * through the client's HTTP settings, again on an unknown `kid`): for verifying other JWTs the issuer
+   * signs, such as back-channel logout tokens. A key resolver for jose's `jwtVerify`.
+   */
+  async issuerKey(header: ProtectedHeaderParameters): Promise<CryptoKey> {
+    return (await this.jwksCache()).resolve(header);
   }
 
   private async jwksCache(): Promise<JwksCache> {
@@ -538,16 +548,16 @@ export class OAuthClient {
     options: { tokenType?: string; expectedSubject: string; signal?: AbortSignal },
   ): Promise<Record<string, unknown>> {
     const url = await this.endpoint('userinfo_endpoint');
-    const headers: Record<string, string> = { accept: 'application/json' };
-    const dpop = (options.tokenType ?? 'Bearer').toLowerCase() === 'dpop' ? this.dpop : undefined;
-    if (dpop !== undefined) {
-      headers.authorization = `DPoP ${accessToken}`;
-      headers.dpop = await createDPoPProof(dpop, { method: 'GET', url, accessToken, now: this.clock() });
-    } else {
-      headers.authorization = `Bearer ${accessToken}`;
-    }
+    const credentials = await accessTokenHeaders(
+      { value: accessToken, type: options.tokenType ?? 'Bearer' },
+      this.dpop,
+      { method: 'GET', url, now: this.clock() },
+    );
+    const headers = { accept: 'application/json', ...credentials };
     const response = await httpRequest(url, { method: 'GET', headers, signal: options.signal }, this.http);
-    if (dpop !== undefined) rememberDPoPNonce(dpop, url, response.headers);
+    if (credentials.dpop !== undefined && this.dpop !== undefined) {
+      rememberDPoPNonce(this.dpop, url, response.headers);
+    }
     const claims = oauthJson(response, url);
     if (claims.sub !== options.expectedSubject) {
       throw new GatehouseClientError('invalid_response', `${url} answered for another subject`);

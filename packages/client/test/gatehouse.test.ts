@@ -455,7 +455,7 @@ describe('device flow', () => {
 });
 
 describe('userinfo', () => {
-  it('reads the claims for the ID Token subject and refuses another subject', async () => {
+  it('reads the claims for the ID Token subject, refuses another subject and a DPoP token without the key', async () => {
     const client = webClient();
     const { tokens } = await signIn(client, 'openid profile');
     const claims = await client.userinfo(tokens.accessToken, { expectedSubject: tokens.claims!.sub });
@@ -467,6 +467,10 @@ describe('userinfo', () => {
     await expect(
       client.userinfo(`${tokens.accessToken}x`, { expectedSubject: tokens.claims!.sub }),
     ).rejects.toBeInstanceOf(OAuthResponseError);
+    // A DPoP token cannot be presented without the client's DPoP key (never downgraded to Bearer).
+    await expect(
+      client.userinfo(tokens.accessToken, { tokenType: 'DPoP', expectedSubject: tokens.claims!.sub }),
+    ).rejects.toMatchObject({ code: 'unsupported' });
   });
 });
 

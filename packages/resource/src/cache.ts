@@ -3,10 +3,11 @@
  * kept), each entry expiring at a time in seconds the caller chooses (never after the token's `exp`).
  * When full, the oldest entry goes first.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
+/** One-shot SHA-256 (no Hash object per call: this runs on every request, cache hit or not). */
 export function tokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
+  return hash('sha256', token, 'base64url');
 }
 
 export class ExpiringCache<T> {

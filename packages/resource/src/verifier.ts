@@ -394,17 +394,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
     });
   }
 
-  /** Tries each usable key in the libuv thread pool, off the event loop. */
-  async function verifyWithAny(
+  /** Tries each usable key in turn in the libuv thread pool, off the event loop (one promise per key). */
+  function verifyWithAny(
     alg: JwsAlgorithm,
     usable: VerificationKey[],
     parsed: ReturnType<typeof parseCompactJws>,
+    index = 0,
   ): Promise<Record<string, unknown>> {
-    for (const key of usable) {
-      if (await verifySignatureAsync(alg, key.key, parsed.signingInput, parsed.signature))
-        return parsed.payload;
-    }
-    throw invalidToken('bad_signature', 'the token signature is invalid');
+    return verifySignatureAsync(alg, usable[index]!.key, parsed.signingInput, parsed.signature).then(
+      (valid) => {
+        if (valid) return parsed.payload;
+        if (index + 1 < usable.length) return verifyWithAny(alg, usable, parsed, index + 1);
+        throw invalidToken('bad_signature', 'the token signature is invalid');
+      },
+    );
   }
 
   /** Header checks, key lookup and signature; returns the verified payload, or a promise when keys load. */

@@ -104,6 +104,38 @@ describe('accepted tokens', () => {
     await expect(sync.verifyAccessToken(forged)).rejects.toMatchObject({ code: 'bad_signature' });
   });
 
+  it('tries every key of the matching type for a token without kid, in the thread pool and on the event loop', async () => {
+    const keys = [ecKey(), ecKey(), ecKey()];
+    const payload = (now: number) => ({
+      iss: issuer.issuer,
+      aud: 'orders-api',
+      sub: 'alice',
+      iat: now,
+      exp: now + 300,
+    });
+    for (const signatureVerification of ['threadpool', 'sync'] as const) {
+      const verifier = createVerifier({
+        issuer: issuer.issuer,
+        audience: 'orders-api',
+        jwks: { keys: keys.slice(0, 2).map((key) => key.publicJwk) },
+        now: clock,
+        logger: false,
+        signatureVerification,
+      });
+      for (const key of keys.slice(0, 2)) {
+        const token = signJws({ alg: 'ES256', typ: 'at+jwt' }, payload(clock()), key.privateKey, 'ES256');
+        expect((await verifier.verifyAccessToken(token)).subject).toBe('alice');
+      }
+      const foreign = signJws(
+        { alg: 'ES256', typ: 'at+jwt' },
+        payload(clock()),
+        keys[2]!.privateKey,
+        'ES256',
+      );
+      await expect(verifier.verifyAccessToken(foreign)).rejects.toMatchObject({ code: 'bad_signature' });
+    }
+  });
+
   it('reports successes to the metrics hook', async () => {
     const token = issuer.token(clock());
     await api.get('/hello', bearer(token));

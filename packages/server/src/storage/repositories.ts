@@ -4,8 +4,8 @@
  * Single use is decided by the database: consuming a code or rotating a refresh token is one conditional
  * UPDATE whose affected row says who won (and is returned, so the winner reads the handle in the same
  * statement), so two requests (or two nodes) racing for the same handle can never both succeed. Everything
- * issued from one authorization carries its `grant_id`, and revoking a grant kills the whole family. The family dies in one transaction (the caller's, or its own),
- * so no member survives a crash half way.
+ * issued from one authorization carries its `grant_id`, and revoking a grant kills the whole family. The
+ * family dies in one transaction (the caller's, or its own), so no member survives a crash half way.
  *
  * The same code runs on SQLite and PostgreSQL: conditional UPDATEs and ON CONFLICT are standard on both,
  * booleans are stored as 0/1 integers, lists as JSON text, times as integer seconds. Writes that caches
