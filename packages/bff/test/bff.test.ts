@@ -724,7 +724,7 @@ describe('back-channel logout', () => {
   it('ends every session of the sub when the token has no sid', async () => {
     const first = await sessionOf('bob');
     const second = await sessionOf('bob');
-    const token = signJwt(gatehouse.server.ctx.keys.signingKey(clock()), 'logout+jwt', {
+    const token = await signJwt(gatehouse.server.ctx.keys.signingKey(clock()), 'logout+jwt', {
       iss: gatehouse.issuer,
       aud: 'bff',
       sub: first.sub,
@@ -780,7 +780,7 @@ describe('back-channel logout', () => {
 
   it('refuses a replayed logout token', async () => {
     const { sub } = await sessionOf('bob');
-    const token = issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub, sid: 'no-such-sid' });
+    const token = await issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub, sid: 'no-such-sid' });
     expect((await post(new URLSearchParams({ logout_token: token }).toString())).status).toBe(200);
     const replay = await post(new URLSearchParams({ logout_token: token }).toString());
     expect(replay.status).toBe(400);
@@ -788,26 +788,26 @@ describe('back-channel logout', () => {
   });
 
   const events = { 'http://schemas.openid.net/event/backchannel-logout': {} };
-  const bad: Array<[string, () => string]> = [
+  const bad: Array<[string, () => string | Promise<string>]> = [
     ['garbage', () => 'logout_token=not-a-jwt'],
     ['no logout_token', () => 'token=x'],
     ['an empty logout_token', () => 'logout_token='],
     [
       'two logout_tokens',
-      () => {
-        const token = issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub: 's', sid: 'x' });
+      async () => {
+        const token = await issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub: 's', sid: 'x' });
         return `logout_token=${token}&logout_token=${token}`;
       },
     ],
     [
       'a tampered signature',
-      () =>
-        `logout_token=${tamperSignature(issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub: 's', sid: 'x' }))}`,
+      async () =>
+        `logout_token=${tamperSignature(await issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub: 's', sid: 'x' }))}`,
     ],
     [
       'another audience',
-      () =>
-        `logout_token=${issueLogoutToken(gatehouse.server.ctx, { clientId: 'web-app', sub: 's', sid: 'x' })}`,
+      async () =>
+        `logout_token=${await issueLogoutToken(gatehouse.server.ctx, { clientId: 'web-app', sub: 's', sid: 'x' })}`,
     ],
   ];
   const claimCases: Array<[string, Record<string, unknown>, string?]> = [
@@ -828,7 +828,7 @@ describe('back-channel logout', () => {
   for (const [name, claims, typ] of claimCases) {
     bad.push([
       name,
-      () => {
+      async () => {
         const payload: Record<string, unknown> = {
           iss: gatehouse.issuer,
           aud: 'bff',
@@ -841,14 +841,14 @@ describe('back-channel logout', () => {
           ...claims,
         };
         for (const key of Object.keys(payload)) if (payload[key] === undefined) delete payload[key];
-        return `logout_token=${signJwt(gatehouse.server.ctx.keys.signingKey(clock()), typ ?? 'logout+jwt', payload)}`;
+        return `logout_token=${await signJwt(gatehouse.server.ctx.keys.signingKey(clock()), typ ?? 'logout+jwt', payload)}`;
       },
     ]);
   }
 
   it.each(bad)('answers 400 to a logout token with %s, ending nothing', async (_name, body) => {
     const { browser } = await signedIn();
-    const response = await post(body());
+    const response = await post(await body());
     expect(response.status).toBe(400);
     expect(response.headers.get('cache-control')).toBe('no-store');
     expect(await response.json()).toMatchObject({ error: 'invalid_request' });

@@ -511,17 +511,21 @@ describe('RP-initiated logout', () => {
       garbage: 'not-a-jwt',
       dots: 'a.b.c',
       otherServersKey: foreign.id_token,
-      wrongIssuerOurKey: signJwt(key, 'JWT', { ...claims, iss: 'https://evil.example.com' }),
+      wrongIssuerOurKey: await signJwt(key, 'JWT', { ...claims, iss: 'https://evil.example.com' }),
       accessToken: tokens.access_token,
       badSignature: `${header}.${Buffer.from(JSON.stringify(tampered)).toString('base64url')}.${signature}`,
       truncatedSignature: `${header}.${payload}.${signature.slice(0, 20)}`,
       noneAlg: `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${payload}.`,
-      logoutTyp: signJwt(key, 'logout+jwt', claims),
-      atTyp: signJwt(key, 'at+jwt', claims),
-      noSub: signJwt(key, 'JWT', { ...claims, sub: undefined }),
-      twoAudiencesNoAzp: signJwt(key, 'JWT', { ...claims, aud: ['web-app', 'post-app'], azp: undefined }),
+      logoutTyp: await signJwt(key, 'logout+jwt', claims),
+      atTyp: await signJwt(key, 'at+jwt', claims),
+      noSub: await signJwt(key, 'JWT', { ...claims, sub: undefined }),
+      twoAudiencesNoAzp: await signJwt(key, 'JWT', {
+        ...claims,
+        aud: ['web-app', 'post-app'],
+        azp: undefined,
+      }),
       huge: 'a'.repeat(10_000),
-      unknownAudience: signJwt(key, 'JWT', { ...claims, aud: 'no-such-client' }),
+      unknownAudience: await signJwt(key, 'JWT', { ...claims, aud: 'no-such-client' }),
     };
     for (const [name, hint] of Object.entries(hints)) {
       const response = await browser.get(

@@ -114,7 +114,7 @@ export function introspectEndpoint(ctx: ServerContext) {
     reply.headers(noStoreHeaders);
     if (request.headers.accept?.includes(jwtMediaType)) {
       const now = ctx.now();
-      const response = signJwt(ctx.keys.signingKey(now), 'token-introspection+jwt', {
+      const response = await signJwt(ctx.keys.signingKey(now), 'token-introspection+jwt', {
         iss: ctx.issuer,
         aud: caller.id,
         iat: now,

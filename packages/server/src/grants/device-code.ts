@@ -30,7 +30,7 @@
 import { OAuthError } from '../protocol/errors.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
 import type { IssuedHandle } from '../storage/repositories.ts';
-import { issueUserTokens, selectResources } from '../tokens/user-tokens.ts';
+import { prepareUserTokens, selectResources } from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
 
 export const deviceCodeGrantType = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -104,7 +104,7 @@ export const deviceCodeGrant: GrantHandler = {
         createdAt: now,
         dpopJkt: null,
       };
-      return issueUserTokens(ctx, repositories, {
+      return prepareUserTokens(ctx, repositories, {
         client,
         source,
         scopes: record.scope,
@@ -122,6 +122,6 @@ export const deviceCodeGrant: GrantHandler = {
       throw new OAuthError('invalid_grant', 'device_code was already used');
     }
     ctx.audit('device_code_redeemed', { client_id: client.clientId, user_id: userId });
-    return outcome;
+    return outcome();
   },
 };

@@ -4,22 +4,31 @@
  * authorization_code_reused, token_revoked, client_authentication_failed, logout, device_approved, ...).
  * Fields are ids and outcomes only: never secrets, passwords, codes or tokens. Events carry the request
  * id of the request they happened in, found through AsyncLocalStorage so protocol code needs no logger.
+ *
+ * Records are written by the fixed-shape logger (http/logging.ts): the fields are flat scalars chosen at
+ * each call site, which the redaction paths (nested objects, headers) could never match anyway.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from 'pino';
 
 export type AuditFields = Record<string, string | number | boolean | undefined | null>;
 
-const requestLogger = new AsyncLocalStorage<FastifyBaseLogger>();
+const requestIds = new AsyncLocalStorage<string>();
 
-/** Runs the rest of a request with its logger available to `audit`. */
-export function withRequestLogger(log: FastifyBaseLogger, next: () => void): void {
-  requestLogger.run(log, next);
+/** Runs the rest of a request with its id available to `audit`. */
+export function withRequestId(requestId: string, next: () => void): void {
+  requestIds.run(requestId, next);
 }
 
-export function createAudit(base: FastifyBaseLogger) {
+export function createAudit(records: Logger) {
   return function audit(event: string, fields: AuditFields = {}): void {
-    (requestLogger.getStore() ?? base).info({ audit: event, ...fields }, `audit ${event}`);
+    const requestId = requestIds.getStore();
+    records.info(
+      requestId === undefined
+        ? { audit: event, ...fields }
+        : { request_id: requestId, audit: event, ...fields },
+      `audit ${event}`,
+    );
   };
 }
 

@@ -117,7 +117,7 @@ export class BackchannelLogout {
 
   private async attempt(target: BackchannelTarget, timeoutSeconds: number): Promise<AttemptOutcome> {
     const body = new URLSearchParams({
-      logout_token: issueLogoutToken(this.ctx, {
+      logout_token: await issueLogoutToken(this.ctx, {
         clientId: target.clientId,
         sub: target.sub,
         sid: target.sid,

@@ -49,6 +49,19 @@ export async function issueAccessToken(
   accessTokens: AccessTokenRepository,
   request: AccessTokenRequest,
 ): Promise<IssuedAccessToken> {
+  return (await prepareAccessToken(ctx, accessTokens, request))();
+}
+
+/**
+ * Everything about an access token that reads or writes storage (an opaque token's record), done now in
+ * the caller's transaction; the returned function signs a JWT, to be called after the transaction, since
+ * signing waits for the thread pool (tokens/jwt.ts).
+ */
+export async function prepareAccessToken(
+  ctx: ServerContext,
+  accessTokens: AccessTokenRepository,
+  request: AccessTokenRequest,
+): Promise<() => Promise<IssuedAccessToken>> {
   const { audience, scopes } = ctx.catalog.audienceFor(request.scopes, request.resources);
   const audiences = audience.map((resource) => resource.id);
   if (audiences.length === 0) {
@@ -97,7 +110,8 @@ export async function issueAccessToken(
       createdAt: now,
       cnf: cnf ?? null,
     });
-    return { accessToken, tokenType, expiresIn, scope };
+    const issued: IssuedAccessToken = { accessToken, tokenType, expiresIn, scope };
+    return async () => issued;
   }
 
   const payload: Record<string, unknown> = {
@@ -115,7 +129,12 @@ export async function issueAccessToken(
   if (request.grantId !== undefined) payload.grant_id = request.grantId;
   if (cnf !== undefined) payload.cnf = cnf;
   if (request.act !== undefined) payload.act = request.act;
-  return { accessToken: signJwt(ctx.keys.signingKey(now), 'at+jwt', payload), tokenType, expiresIn, scope };
+  return async () => ({
+    accessToken: await signJwt(ctx.keys.signingKey(now), 'at+jwt', payload),
+    tokenType,
+    expiresIn,
+    scope,
+  });
 }
 
 /** The `cnf` claim (RFC 7800 §3.1) for a binding: `jkt` (RFC 9449 §6.1), `x5t#S256` (RFC 8705 §3.1). */

@@ -26,7 +26,7 @@ export function accessTokenHash(accessToken: string, alg: string): string {
   return digest.subarray(0, digest.length / 2).toString('base64url');
 }
 
-export function issueIdToken(ctx: ServerContext, request: IdTokenRequest): string {
+export function issueIdToken(ctx: ServerContext, request: IdTokenRequest): Promise<string> {
   const now = ctx.now();
   const key = ctx.keys.signingKey(now);
   const payload: Record<string, unknown> = {

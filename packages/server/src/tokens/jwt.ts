@@ -1,6 +1,7 @@
 /**
- * Compact JWS signing (RFC 7515 §7.1) on the hot path with node:crypto KeyObjects imported once.
- * jose is used elsewhere for verification and JWK work; signing here avoids its per-call key import.
+ * Compact JWS signing (RFC 7515 §7.1) on the hot path with node:crypto KeyObjects imported once, on the
+ * thread pool (see `signature`). jose is used elsewhere for verification and JWK work; signing here avoids
+ * its per-call key import.
  */
 import { type KeyObject, sign, verify } from 'node:crypto';
 import type { SigningAlgorithm } from '../config/schema.ts';
@@ -23,27 +24,44 @@ function encodedHeader(key: SigningKey, typ: string): string {
   return header;
 }
 
-function signature(key: SigningKey, data: Buffer): Buffer {
-  switch (key.alg) {
-    case 'ES256':
-      return sign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
-    case 'RS256':
-      return sign('sha256', data, key.privateKey);
-    case 'PS256':
-      return sign('sha256', data, {
-        key: key.privateKey,
-        padding: 6 /* RSA_PKCS1_PSS_PADDING */,
-        saltLength: 32,
-      });
-    case 'EdDSA':
-      return sign(null, data, key.privateKey);
-  }
+/**
+ * Signs on libuv's thread pool (node:crypto's callback form): an ES256 signature is the largest single cost
+ * of a token response, and the pool's threads can use the cores the event loop cannot. The event loop only
+ * hands the work over and picks the result up. Callers sign outside database transactions, so no lock is
+ * held while a signature is pending (tokens/user-tokens.ts).
+ */
+function signature(key: SigningKey, data: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const done = (error: Error | null, result: Buffer) => {
+      if (error) reject(error);
+      else resolve(result);
+    };
+    switch (key.alg) {
+      case 'ES256':
+        sign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' }, done);
+        return;
+      case 'RS256':
+        sign('sha256', data, key.privateKey, done);
+        return;
+      case 'PS256':
+        sign(
+          'sha256',
+          data,
+          { key: key.privateKey, padding: 6 /* RSA_PKCS1_PSS_PADDING */, saltLength: 32 },
+          done,
+        );
+        return;
+      case 'EdDSA':
+        sign(null, data, key.privateKey, done);
+        return;
+    }
+  });
 }
 
 /** Signs `payload` as a compact JWS with header `{ alg, typ, kid }`. */
-export function signJwt(key: SigningKey, typ: string, payload: object): string {
+export async function signJwt(key: SigningKey, typ: string, payload: object): Promise<string> {
   const signingInput = `${encodedHeader(key, typ)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
-  return `${signingInput}.${signature(key, Buffer.from(signingInput)).toString('base64url')}`;
+  return `${signingInput}.${(await signature(key, Buffer.from(signingInput))).toString('base64url')}`;
 }
 
 /** Verifies a JWS signature made by `signJwt` with the public half of a key of algorithm `alg`. */

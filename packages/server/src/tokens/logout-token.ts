@@ -23,7 +23,7 @@ export interface LogoutTokenSubject {
   sid: string;
 }
 
-export function issueLogoutToken(ctx: ServerContext, subject: LogoutTokenSubject): string {
+export function issueLogoutToken(ctx: ServerContext, subject: LogoutTokenSubject): Promise<string> {
   const now = ctx.now();
   return signJwt(ctx.keys.signingKey(now), 'logout+jwt', {
     iss: ctx.issuer,

@@ -10,7 +10,7 @@ import { OAuthError } from '../protocol/errors.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { Repositories } from '../storage/index.ts';
 import type { Client, IssuedHandle } from '../storage/repositories.ts';
-import { issueAccessToken } from './access-token.ts';
+import { prepareAccessToken } from './access-token.ts';
 import { issueIdToken } from './id-token.ts';
 
 export interface UserTokenRequest {
@@ -30,15 +30,21 @@ export interface UserTokenRequest {
   newRefreshToken?: boolean;
 }
 
-export async function issueUserTokens(
+/**
+ * Does the storage part of issuing a user's tokens in the caller's transaction (reads the user, stores the
+ * new refresh token, and an opaque access token's record) and returns the function that signs the JWTs.
+ * Call it after the transaction has committed: signatures are made on the thread pool (tokens/jwt.ts), and
+ * a transaction held open while they are pending would make every other request wait for the database.
+ */
+export async function prepareUserTokens(
   ctx: ServerContext,
   repositories: Repositories,
   request: UserTokenRequest,
-): Promise<TokenResponse> {
+): Promise<() => Promise<TokenResponse>> {
   const { client, source } = request;
   const user = await repositories.users.findById(source.userId);
   if (user === undefined) throw new OAuthError('invalid_grant', 'the user of this grant no longer exists');
-  const access = await issueAccessToken(ctx, repositories.accessTokens, {
+  const signAccess = await prepareAccessToken(ctx, repositories.accessTokens, {
     client,
     userId: user.id,
     grantId: source.grantId,
@@ -48,29 +54,13 @@ export async function issueUserTokens(
     roles: user.roles,
     binding: request.binding,
   });
-  const response: TokenResponse = {
-    access_token: access.accessToken,
-    token_type: access.tokenType,
-    expires_in: access.expiresIn,
-    scope: access.scope,
-  };
-  if (request.scopes.includes('openid')) {
-    response.id_token = issueIdToken(ctx, {
-      client,
-      userId: user.id,
-      authTime: source.authTime,
-      amr: source.amr,
-      sid: source.sid,
-      nonce: request.nonce,
-      accessToken: access.accessToken,
-    });
-  }
+  let refreshToken: string | undefined;
   if (
     request.newRefreshToken !== false &&
     source.scope.includes('offline_access') &&
     client.grantTypes.includes('refresh_token')
   ) {
-    const refreshToken = randomHandle();
+    refreshToken = randomHandle();
     await repositories.refreshTokens.create({
       ...source,
       tokenHash: sha256Base64Url(refreshToken),
@@ -81,9 +71,29 @@ export async function issueUserTokens(
       // confidential client's are not (its authentication protects them), whatever the code carried.
       dpopJkt: client.tokenEndpointAuthMethod === 'none' ? (request.binding.jkt ?? null) : null,
     });
-    response.refresh_token = refreshToken;
   }
-  return response;
+  return async () => {
+    const access = await signAccess();
+    const response: TokenResponse = {
+      access_token: access.accessToken,
+      token_type: access.tokenType,
+      expires_in: access.expiresIn,
+      scope: access.scope,
+    };
+    if (request.scopes.includes('openid')) {
+      response.id_token = await issueIdToken(ctx, {
+        client,
+        userId: user.id,
+        authTime: source.authTime,
+        amr: source.amr,
+        sid: source.sid,
+        nonce: request.nonce,
+        accessToken: access.accessToken,
+      });
+    }
+    if (refreshToken !== undefined) response.refresh_token = refreshToken;
+    return response;
+  };
 }
 
 /** RFC 8707 §2.2: a token request may name a subset of the resources granted, never more. */
@@ -147,8 +157,8 @@ export async function redeemOnce(
     const grant = await repositories.grants.find(redemption.grantId);
     if (grant === undefined || grant.revokedAt !== null)
       throw new OAuthError('invalid_grant', 'the authorization was revoked');
-    return { response: await issueUserTokens(ctx, repositories, tokens) };
+    return { sign: await prepareUserTokens(ctx, repositories, tokens) };
   });
   if ('error' in outcome) throw outcome.error;
-  return outcome.response;
+  return outcome.sign();
 }
