@@ -761,7 +761,7 @@ describe('back-channel logout', () => {
     try {
       const { port } = server.address() as { port: number };
       for (const sid of ['first', 'second']) {
-        const token = issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub: 'someone', sid });
+        const token = await issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub: 'someone', sid });
         const response = await fetch(`http://127.0.0.1:${port}/bff/backchannel`, {
           method: 'POST',
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
