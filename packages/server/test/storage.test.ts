@@ -323,21 +323,51 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       expect(await storage.grants.find('missing')).toBeUndefined();
     });
 
-    it('stores codes and refresh tokens and consumes each exactly once, never after expiry', async () => {
+    it('stores codes and refresh tokens and consumes each exactly once, for its client, never after expiry', async () => {
+      for (const id of ['g1', 'g2', 'g3']) await storage.grants.create(grant(id));
       await storage.authorizationCodes.create(code('code-1', 'g1'));
       expect(await storage.authorizationCodes.find('code-1')).toEqual(code('code-1', 'g1'));
       await storage.authorizationCodes.create(code('code-2', 'g2'));
-      expect(await storage.authorizationCodes.consume('code-2', now + 60)).toBe(false);
-      expect(await storage.authorizationCodes.consume('code-1', now + 1)).toBe(true);
-      expect(await storage.authorizationCodes.consume('code-1', now + 2)).toBe(false);
+      expect(await storage.authorizationCodes.consume('code-2', 'c', now + 60)).toBeUndefined();
+      expect(await storage.authorizationCodes.consume('code-1', 'other', now + 1)).toBeUndefined();
+      expect(await storage.authorizationCodes.consume('code-1', 'c', now + 1)).toEqual({
+        ...code('code-1', 'g1'),
+        consumedAt: now + 1,
+      });
+      expect(await storage.authorizationCodes.consume('code-1', 'c', now + 2)).toBeUndefined();
       expect((await storage.authorizationCodes.find('code-1'))?.consumedAt).toBe(now + 1);
+      expect(await storage.authorizationCodes.consume('missing', 'c', now + 1)).toBeUndefined();
 
       await storage.refreshTokens.create(refresh('rt-1', 'g3'));
       expect(await storage.refreshTokens.find('rt-1')).toEqual(refresh('rt-1', 'g3'));
-      expect(await storage.refreshTokens.consume('rt-1', now + 3600)).toBe(false);
-      expect(await storage.refreshTokens.consume('rt-1', now + 1)).toBe(true);
-      expect(await storage.refreshTokens.consume('rt-1', now + 2)).toBe(false);
+      expect(await storage.refreshTokens.consume('rt-1', 'c', now + 3600)).toBeUndefined();
+      expect(await storage.refreshTokens.findRedeemable('rt-1', 'c', now + 3600)).toBeUndefined();
+      expect(await storage.refreshTokens.consume('rt-1', 'other', now + 1)).toBeUndefined();
+      expect(await storage.refreshTokens.findRedeemable('rt-1', 'other', now + 1)).toBeUndefined();
+      // Finding a redeemable token does not use it up.
+      expect(await storage.refreshTokens.findRedeemable('rt-1', 'c', now + 1)).toEqual(refresh('rt-1', 'g3'));
+      expect(await storage.refreshTokens.consume('rt-1', 'c', now + 1)).toEqual({
+        ...refresh('rt-1', 'g3'),
+        consumedAt: now + 1,
+      });
+      expect(await storage.refreshTokens.consume('rt-1', 'c', now + 2)).toBeUndefined();
+      expect(await storage.refreshTokens.findRedeemable('rt-1', 'c', now + 2)).toBeUndefined();
       expect(await storage.refreshTokens.find('missing')).toBeUndefined();
+    });
+
+    it('redeems a code or refresh token only while its grant is live', async () => {
+      // Revoking a grant also consumes its handles; these rows model a grant revoked (or missing) apart.
+      await storage.grants.create(grant('g-dead'));
+      await storage.db.updateTable('grants').set({ revoked_at: now }).where('id', '=', 'g-dead').execute();
+      await storage.authorizationCodes.create(code('code-dead', 'g-dead'));
+      await storage.refreshTokens.create(refresh('rt-dead', 'g-dead'));
+      await storage.refreshTokens.create(refresh('rt-orphan', 'g-missing'));
+      expect(await storage.authorizationCodes.consume('code-dead', 'c', now + 1)).toBeUndefined();
+      expect(await storage.refreshTokens.consume('rt-dead', 'c', now + 1)).toBeUndefined();
+      expect(await storage.refreshTokens.findRedeemable('rt-dead', 'c', now + 1)).toBeUndefined();
+      expect(await storage.refreshTokens.consume('rt-orphan', 'c', now + 1)).toBeUndefined();
+      expect((await storage.authorizationCodes.find('code-dead'))?.consumedAt).toBeNull();
+      expect((await storage.refreshTokens.find('rt-dead'))?.consumedAt).toBeNull();
     });
 
     it('revokes a grant and every live code and refresh token of its family, and nothing else', async () => {
@@ -345,13 +375,16 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       await storage.refreshTokens.create(refresh('rt-2', 'g4'));
       await storage.refreshTokens.create(refresh('rt-3', 'g4'));
       await storage.authorizationCodes.create(code('code-3', 'g4'));
+      await storage.grants.create(grant('g5'));
       await storage.refreshTokens.create(refresh('rt-other', 'g5'));
       await storage.grants.revoke('g4', now + 5);
       expect((await storage.grants.find('g4'))?.revokedAt).toBe(now + 5);
-      expect(await storage.refreshTokens.consume('rt-2', now + 6)).toBe(false);
-      expect(await storage.refreshTokens.consume('rt-3', now + 6)).toBe(false);
-      expect(await storage.authorizationCodes.consume('code-3', now + 6)).toBe(false);
-      expect(await storage.refreshTokens.consume('rt-other', now + 6)).toBe(true);
+      expect((await storage.refreshTokens.find('rt-2'))?.consumedAt).toBe(now + 5);
+      expect((await storage.authorizationCodes.find('code-3'))?.consumedAt).toBe(now + 5);
+      expect(await storage.refreshTokens.consume('rt-2', 'c', now + 6)).toBeUndefined();
+      expect(await storage.refreshTokens.consume('rt-3', 'c', now + 6)).toBeUndefined();
+      expect(await storage.authorizationCodes.consume('code-3', 'c', now + 6)).toBeUndefined();
+      expect(await storage.refreshTokens.consume('rt-other', 'c', now + 6)).toBeDefined();
       // Revoking again keeps the first revocation time.
       await storage.grants.revoke('g4', now + 50);
       expect((await storage.grants.find('g4'))?.revokedAt).toBe(now + 5);
@@ -365,8 +398,9 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       await storage.transaction((repositories) => repositories.grants.revokeAllForClient('gone', now + 1));
       expect((await storage.grants.find('g-client-1'))?.revokedAt).toBe(now + 1);
       expect((await storage.grants.find('g-client-2'))?.revokedAt).toBeNull();
-      expect(await storage.refreshTokens.consume('rt-gone', now + 2)).toBe(false);
-      expect(await storage.refreshTokens.consume('rt-kept', now + 2)).toBe(true);
+      expect((await storage.refreshTokens.find('rt-gone'))?.consumedAt).toBe(now + 1);
+      expect(await storage.refreshTokens.consume('rt-gone', 'gone', now + 2)).toBeUndefined();
+      expect(await storage.refreshTokens.consume('rt-kept', 'kept', now + 2)).toBeDefined();
     });
 
     it('rolls back a transaction that fails half way', async () => {
@@ -387,6 +421,8 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
     // test/multi-node.test.ts races separate processes on one file.
     const pick = (index: number) => (index % 2 === 0 || backend === 'sqlite' ? storage : other);
     it('lets exactly one of many concurrent attempts consume a code, a refresh token, a device code', async () => {
+      await storage.grants.create(grant('gr1'));
+      await storage.grants.create(grant('gr2'));
       await storage.authorizationCodes.create(code('race-code', 'gr1'));
       await storage.refreshTokens.create(refresh('race-rt', 'gr2'));
       await storage.deviceCodes.create(deviceCode('race-device', 'RACE-CODE'));
@@ -400,8 +436,8 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       const attempts = <T>(run: (store: Storage) => Promise<T>) =>
         Promise.all(Array.from({ length: 24 }, (_, index) => run(pick(index))));
       const [codes, tokens, devices] = await Promise.all([
-        attempts((store) => store.authorizationCodes.consume('race-code', now + 1)),
-        attempts((store) => store.refreshTokens.consume('race-rt', now + 1)),
+        attempts((store) => store.authorizationCodes.consume('race-code', 'c', now + 1)),
+        attempts((store) => store.refreshTokens.consume('race-rt', 'c', now + 1)),
         attempts((store) => store.deviceCodes.consume('race-device', now + 1)),
       ]);
       expect(codes.filter(Boolean)).toHaveLength(1);
@@ -416,7 +452,7 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       const outcomes = await Promise.all(
         Array.from({ length: 16 }, (_, index) =>
           pick(index).transaction(async (repositories) => {
-            if (!(await repositories.refreshTokens.consume('rotate-1', now + 1))) {
+            if (!(await repositories.refreshTokens.consume('rotate-1', 'c', now + 1))) {
               await repositories.grants.revoke('g-rotate', now + 1);
               return 'reuse';
             }

@@ -316,19 +316,14 @@ describe('authorization_code', () => {
     expectError(refresh, 400, 'invalid_grant');
   });
 
-  it('refuses a wrong verifier', async () => {
-    const { code } = await freshCode();
-    const response = await tokenRequest(
-      server,
-      {
-        grant_type: 'authorization_code',
-        code,
-        redirect_uri: webRedirect,
-        code_verifier: pkcePair().verifier,
-      },
-      web,
-    );
+  it('refuses a wrong verifier and leaves the code unused (the refused redemption is rolled back)', async () => {
+    const { code, pkce } = await freshCode();
+    const request = { grant_type: 'authorization_code', code, redirect_uri: webRedirect };
+    const response = await tokenRequest(server, { ...request, code_verifier: pkcePair().verifier }, web);
     expectError(response, 400, 'invalid_grant');
+    expect(response.body.error_description).toMatch(/code_verifier/);
+    const redeemed = await tokenRequest(server, { ...request, code_verifier: pkce.verifier }, web);
+    expect(redeemed.status).toBe(200);
   });
 
   it('refuses a missing verifier', async () => {

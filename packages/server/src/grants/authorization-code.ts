@@ -7,12 +7,8 @@
 import { OAuthError } from '../protocol/errors.ts';
 import { validateCodeVerifier, verifierMatchesChallenge } from '../protocol/pkce.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
-import {
-  redeemOnce,
-  rejectReusedHandle,
-  type SingleUseRedemption,
-  selectResources,
-} from '../tokens/user-tokens.ts';
+import type { AuthorizationCode } from '../storage/repositories.ts';
+import { redeemOnce, selectResources } from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
 
 export const authorizationCodeGrant: GrantHandler = {
@@ -26,40 +22,38 @@ export const authorizationCodeGrant: GrantHandler = {
     const requestedResources = params.getAll('resource');
 
     const codeHash = sha256Base64Url(code);
-    const record = await ctx.storage.authorizationCodes.find(codeHash);
     const now = ctx.now();
-    if (record === undefined || record.clientId !== client.clientId) {
-      throw new OAuthError('invalid_grant', 'authorization code is invalid');
-    }
-    const redemption: SingleUseRedemption = {
-      consume: (repositories) => repositories.authorizationCodes.consume(codeHash, now),
-      grantId: record.grantId,
+    return redeemOnce<AuthorizationCode>(ctx, {
+      take: (repositories) => repositories.authorizationCodes.consume(codeHash, client.clientId, now),
+      find: (repositories) => repositories.authorizationCodes.find(codeHash),
+      tokens: (record) => {
+        if (record.redirectUri !== redirectUri)
+          throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
+        if (!verifierMatchesChallenge(verifier, record.codeChallenge)) {
+          throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
+        }
+        // RFC 9449 §10: a code requested with dpop_jkt is redeemed only with a proof made by that key.
+        if (record.dpopJkt !== null && record.dpopJkt !== binding.jkt)
+          throw new OAuthError(
+            'invalid_grant',
+            'the authorization code is bound to a DPoP key this request did not prove',
+          );
+        return {
+          client,
+          source: record,
+          scopes: record.scope,
+          resources: selectResources(requestedResources, record.resources),
+          nonce: record.nonce ?? undefined,
+          refreshExpiresAt: now + ctx.config.tokens.refreshTokenTtl,
+          binding,
+        };
+      },
       now,
       clientId: client.clientId,
+      invalidMessage: 'authorization code is invalid',
+      expiredMessage: 'authorization code has expired',
       reuseEvent: 'authorization_code_reused',
       reuseMessage: 'authorization code was already used; tokens issued from it are revoked',
-    };
-    if (record.consumedAt !== null) await rejectReusedHandle(ctx, redemption);
-    if (record.expiresAt <= now) throw new OAuthError('invalid_grant', 'authorization code has expired');
-    if (record.redirectUri !== redirectUri)
-      throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
-    if (!verifierMatchesChallenge(verifier, record.codeChallenge)) {
-      throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
-    }
-    // RFC 9449 §10: a code requested with dpop_jkt is redeemed only with a proof made by that key.
-    if (record.dpopJkt !== null && record.dpopJkt !== binding.jkt)
-      throw new OAuthError(
-        'invalid_grant',
-        'the authorization code is bound to a DPoP key this request did not prove',
-      );
-    return redeemOnce(ctx, redemption, {
-      client,
-      source: record,
-      scopes: record.scope,
-      resources: selectResources(requestedResources, record.resources),
-      nonce: record.nonce ?? undefined,
-      refreshExpiresAt: now + ctx.config.tokens.refreshTokenTtl,
-      binding,
     });
   },
 };

@@ -9,12 +9,8 @@
 import { OAuthError } from '../protocol/errors.ts';
 import { parseScope } from '../protocol/scopes.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
-import {
-  redeemOnce,
-  rejectReusedHandle,
-  type SingleUseRedemption,
-  selectResources,
-} from '../tokens/user-tokens.ts';
+import type { RefreshToken } from '../storage/repositories.ts';
+import { redeemOnce, selectResources } from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
 
 export const refreshTokenGrant: GrantHandler = {
@@ -26,10 +22,7 @@ export const refreshTokenGrant: GrantHandler = {
     const requestedResources = params.getAll('resource');
 
     const tokenHash = sha256Base64Url(token);
-    const record = await ctx.storage.refreshTokens.find(tokenHash);
     const now = ctx.now();
-    if (record === undefined || record.clientId !== client.clientId)
-      throw new OAuthError('invalid_grant', 'refresh token is invalid');
     // FAPI 2.0 §5.3.2.1 (protocol/profile.ts): when configured, a confidential client whose request is
     // sender-constrained keeps its refresh token; the token is then not consumed and no new one is issued
     // (RFC 6749 §6 lets the server choose), and grant revocation and expiry still end it.
@@ -37,40 +30,43 @@ export const refreshTokenGrant: GrantHandler = {
       ctx.config.tokens.rotateSenderConstrainedRefreshTokens ||
       client.tokenEndpointAuthMethod === 'none' ||
       (binding.jkt === undefined && binding.x5tS256 === undefined);
-    const redemption: SingleUseRedemption = {
-      consume: rotate
-        ? (repositories) => repositories.refreshTokens.consume(tokenHash, now)
-        : async () => true,
-      grantId: record.grantId,
+    return redeemOnce<RefreshToken>(ctx, {
+      take: (repositories) =>
+        rotate
+          ? repositories.refreshTokens.consume(tokenHash, client.clientId, now)
+          : repositories.refreshTokens.findRedeemable(tokenHash, client.clientId, now),
+      find: (repositories) => repositories.refreshTokens.find(tokenHash),
+      tokens: (record) => {
+        // RFC 9449 §5: a public client's refresh token is bound to its DPoP key; another key (or none) fails.
+        if (record.dpopJkt !== null && record.dpopJkt !== binding.jkt)
+          throw new OAuthError(
+            'invalid_grant',
+            'the refresh token is bound to a DPoP key this request did not prove',
+          );
+        for (const scope of requestedScope) {
+          if (!record.scope.includes(scope))
+            throw new OAuthError('invalid_scope', `scope ${scope} was not granted`);
+        }
+        const allowed = record.scope.filter((scope) => client.scopes.includes(scope));
+        const scopes =
+          requestedScope.length > 0 ? requestedScope.filter((scope) => allowed.includes(scope)) : allowed;
+        return {
+          client,
+          source: record,
+          scopes,
+          resources: selectResources(requestedResources, record.resources),
+          nonce: undefined,
+          refreshExpiresAt: record.expiresAt,
+          binding,
+          newRefreshToken: rotate,
+        };
+      },
       now,
       clientId: client.clientId,
+      invalidMessage: 'refresh token is invalid',
+      expiredMessage: 'refresh token has expired',
       reuseEvent: 'refresh_token_reused',
       reuseMessage: 'refresh token was already used; the grant is revoked',
-    };
-    if (record.consumedAt !== null) await rejectReusedHandle(ctx, redemption);
-    if (record.expiresAt <= now) throw new OAuthError('invalid_grant', 'refresh token has expired');
-    // RFC 9449 §5: a public client's refresh token is bound to its DPoP key; another key (or none) fails.
-    if (record.dpopJkt !== null && record.dpopJkt !== binding.jkt)
-      throw new OAuthError(
-        'invalid_grant',
-        'the refresh token is bound to a DPoP key this request did not prove',
-      );
-    for (const scope of requestedScope) {
-      if (!record.scope.includes(scope))
-        throw new OAuthError('invalid_scope', `scope ${scope} was not granted`);
-    }
-    const allowed = record.scope.filter((scope) => client.scopes.includes(scope));
-    const scopes =
-      requestedScope.length > 0 ? requestedScope.filter((scope) => allowed.includes(scope)) : allowed;
-    return redeemOnce(ctx, redemption, {
-      client,
-      source: record,
-      scopes,
-      resources: selectResources(requestedResources, record.resources),
-      nonce: undefined,
-      refreshExpiresAt: record.expiresAt,
-      binding,
-      newRefreshToken: rotate,
     });
   },
 };

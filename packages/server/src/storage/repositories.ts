@@ -2,10 +2,10 @@
  * Narrow repositories, one per concept, over Kysely. Endpoints and grants see only these interfaces.
  *
  * Single use is decided by the database: consuming a code or rotating a refresh token is one conditional
- * UPDATE whose affected-row count says who won, so two requests (or two nodes) racing for the same
- * handle can never both succeed. Everything issued from one authorization carries its `grant_id`, and
- * revoking a grant kills the whole family. The family dies in one transaction (the caller's, or its own),
- * so no member survives a crash half way.
+ * UPDATE whose affected row says who won (and is returned, so the winner reads the handle in the same
+ * statement), so two requests (or two nodes) racing for the same handle can never both succeed. Everything
+ * issued from one authorization carries its `grant_id`, and revoking a grant kills the whole family. The
+ * family dies in one transaction (the caller's, or its own), so no member survives a crash half way.
  *
  * The same code runs on SQLite and PostgreSQL: conditional UPDATEs and ON CONFLICT are standard on both,
  * booleans are stored as 0/1 integers, lists as JSON text, times as integer seconds. Writes that caches
@@ -15,7 +15,7 @@
  * The queries the login and token flows run on every request are built and compiled once (compiled.ts);
  * the rest are built per call, which costs nothing that matters at their rate.
  */
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { ClientAuthMethod } from '../config/schema.ts';
 import { compiled } from './compiled.ts';
 import type { Database } from './schema.ts';
@@ -644,20 +644,42 @@ function handleToRow(handle: IssuedHandle) {
   };
 }
 
+/**
+ * A code or refresh token can be redeemed when it is presented by its own client, is not used yet, has not
+ * expired, and its grant is not revoked. All four are checked inside the one statement that takes it (a row
+ * read before could have gone stale by then; inside the statement it cannot); this is the last of them.
+ */
+function grantIsLive(table: 'authorization_codes' | 'refresh_tokens') {
+  return sql<boolean>`exists (select 1 from grants where grants.id = ${sql.ref(`${table}.grant_id`)} and grants.revoked_at is null)`;
+}
+
 const insertCode = compiled((db, row: Database['authorization_codes']) =>
   db.insertInto('authorization_codes').values(row),
 );
 const findCode = compiled((db, p: { codeHash: string }) =>
   db.selectFrom('authorization_codes').selectAll().where('code_hash', '=', p.codeHash),
 );
-const consumeCode = compiled((db, p: { codeHash: string; now: number }) =>
+const consumeCode = compiled((db, p: { now: number; codeHash: string; clientId: string }) =>
   db
     .updateTable('authorization_codes')
     .set({ consumed_at: p.now })
     .where('code_hash', '=', p.codeHash)
+    .where('client_id', '=', p.clientId)
     .where('consumed_at', 'is', null)
-    .where('expires_at', '>', p.now),
+    .where('expires_at', '>', p.now)
+    .where(grantIsLive('authorization_codes'))
+    .returningAll(),
 );
+
+function codeFromRow(row: Database['authorization_codes']): AuthorizationCode {
+  return {
+    ...handleFromRow(row),
+    codeHash: row.code_hash,
+    redirectUri: row.redirect_uri,
+    codeChallenge: row.code_challenge,
+    nonce: row.nonce,
+  };
+}
 
 export class AuthorizationCodeRepository {
   constructor(private readonly db: Db) {}
@@ -674,20 +696,17 @@ export class AuthorizationCodeRepository {
 
   async find(codeHash: string): Promise<AuthorizationCode | undefined> {
     const [row] = (await findCode(this.db, { codeHash })).rows;
-    if (!row) return undefined;
-    return {
-      ...handleFromRow(row),
-      codeHash: row.code_hash,
-      redirectUri: row.redirect_uri,
-      codeChallenge: row.code_challenge,
-      nonce: row.nonce,
-    };
+    return row && codeFromRow(row);
   }
 
-  /** Atomically marks the code used; true only for the one caller that redeemed it. */
-  async consume(codeHash: string, now: number): Promise<boolean> {
-    const result = await consumeCode(this.db, { codeHash, now });
-    return result.numAffectedRows === 1n;
+  /**
+   * Redeems the code: one conditional UPDATE marks it used and returns it (as now used), only for the one
+   * caller that got it and only when it can be redeemed (see grantIsLive); undefined otherwise, and `find`
+   * tells why.
+   */
+  async consume(codeHash: string, clientId: string, now: number): Promise<AuthorizationCode | undefined> {
+    const [row] = (await consumeCode(this.db, { now, codeHash, clientId })).rows;
+    return row && codeFromRow(row);
   }
 }
 
@@ -697,14 +716,31 @@ const insertRefreshToken = compiled((db, row: Database['refresh_tokens']) =>
 const findRefreshToken = compiled((db, p: { tokenHash: string }) =>
   db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', p.tokenHash),
 );
-const consumeRefreshToken = compiled((db, p: { tokenHash: string; now: number }) =>
+const consumeRefreshToken = compiled((db, p: { now: number; tokenHash: string; clientId: string }) =>
   db
     .updateTable('refresh_tokens')
     .set({ consumed_at: p.now })
     .where('token_hash', '=', p.tokenHash)
+    .where('client_id', '=', p.clientId)
     .where('consumed_at', 'is', null)
-    .where('expires_at', '>', p.now),
+    .where('expires_at', '>', p.now)
+    .where(grantIsLive('refresh_tokens'))
+    .returningAll(),
 );
+const findRedeemableRefreshToken = compiled((db, p: { tokenHash: string; clientId: string; now: number }) =>
+  db
+    .selectFrom('refresh_tokens')
+    .selectAll()
+    .where('token_hash', '=', p.tokenHash)
+    .where('client_id', '=', p.clientId)
+    .where('consumed_at', 'is', null)
+    .where('expires_at', '>', p.now)
+    .where(grantIsLive('refresh_tokens')),
+);
+
+function refreshTokenFromRow(row: Database['refresh_tokens']): RefreshToken {
+  return { ...handleFromRow(row), tokenHash: row.token_hash };
+}
 
 export class RefreshTokenRepository {
   constructor(private readonly db: Db) {}
@@ -715,14 +751,23 @@ export class RefreshTokenRepository {
 
   async find(tokenHash: string): Promise<RefreshToken | undefined> {
     const [row] = (await findRefreshToken(this.db, { tokenHash })).rows;
-    if (!row) return undefined;
-    return { ...handleFromRow(row), tokenHash: row.token_hash };
+    return row && refreshTokenFromRow(row);
   }
 
-  /** Atomically marks the token rotated; true only for the one caller that may use it. */
-  async consume(tokenHash: string, now: number): Promise<boolean> {
-    const result = await consumeRefreshToken(this.db, { tokenHash, now });
-    return result.numAffectedRows === 1n;
+  /**
+   * Rotates the token: one conditional UPDATE marks it used and returns it (as now used), only for the one
+   * caller that got it and only when it can be redeemed (see grantIsLive); undefined otherwise, and `find`
+   * tells why.
+   */
+  async consume(tokenHash: string, clientId: string, now: number): Promise<RefreshToken | undefined> {
+    const [row] = (await consumeRefreshToken(this.db, { now, tokenHash, clientId })).rows;
+    return row && refreshTokenFromRow(row);
+  }
+
+  /** The token when it can be redeemed (see grantIsLive), without using it up: for a token that is kept. */
+  async findRedeemable(tokenHash: string, clientId: string, now: number): Promise<RefreshToken | undefined> {
+    const [row] = (await findRedeemableRefreshToken(this.db, { tokenHash, clientId, now })).rows;
+    return row && refreshTokenFromRow(row);
   }
 }
 
