@@ -13,7 +13,6 @@ import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrdersApp } from '../../../examples/orders-api/src/app.ts';
 import { signJwt } from '../../server/src/tokens/jwt.ts';
 import { issueLogoutToken } from '../../server/src/tokens/logout-token.ts';
 import { tamperSignature } from '../../server/test/helpers.ts';
@@ -34,6 +33,7 @@ import {
   type RunningGatehouse,
   rawRequest,
   startGatehouse,
+  startOrdersApi,
   startUpstream,
   type TestUpstream,
   testClock,
@@ -75,13 +75,7 @@ beforeAll(async () => {
     clock,
     overrides: { tokens: { accessTokenTtl: 300, refreshTokenTtl: 3600 } },
   });
-  orders = createServer(
-    createOrdersApp({
-      verifier: { issuer: gatehouse.issuer, audience: 'orders-api', logger: false, now: clock },
-      allowedOrigins: [],
-    }),
-  );
-  await new Promise<void>((resolve) => orders.listen(ordersPort, '127.0.0.1', resolve));
+  orders = await startOrdersApi(gatehouse.issuer, ordersPort, clock);
   // Gatehouse offers PAR (RFC 9126): the Fastify BFF pushes its requests (`auto`), the others send them on
   // the URL, so the tests that read the authorization URL (state, code_challenge) use Express.
   const make = (origin: string, diagnostics: boolean, more: Partial<BffOptions> = {}) =>
