@@ -4,12 +4,13 @@
  * CLI writes must be what the server then accepts (and nothing secret may be stored or printed twice).
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
-import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import { buildServer } from '../src/http/app.ts';
@@ -345,6 +346,162 @@ describe('gatehouse client', { timeout: cliTimeout }, () => {
     expect(queryRow(env.dbPath, 'SELECT source FROM clients WHERE client_id = ?', 'web-app')).toEqual({
       source: 'config',
     });
+  });
+
+  it('add registers a private_key_jwt client from a JWK Set file (no secret) that gets tokens with assertions', async () => {
+    const env = setup();
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwksFile = join(mkdtempSync(join(tmpdir(), 'gatehouse-cli-jwks-')), 'jwks.json');
+    writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
+    const result = await env.cli(
+      'client',
+      'add',
+      '--id',
+      'keyed',
+      '--name',
+      'Keyed service',
+      '--auth-method',
+      'private_key_jwt',
+      '--jwks-file',
+      jwksFile,
+      '--signing-alg',
+      'ES256',
+      '--grant',
+      'client_credentials',
+      '--scope',
+      'orders.read',
+      '--json',
+    );
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({
+      clientId: 'keyed',
+      type: 'confidential',
+      clientSecret: null,
+    });
+    const stored = queryRow<{ secret_hash: string | null; authentication: string }>(
+      env.dbPath,
+      'SELECT secret_hash, authentication FROM clients WHERE client_id = ?',
+      'keyed',
+    );
+    expect(stored?.secret_hash).toBeNull();
+    expect(JSON.parse(stored!.authentication)).toMatchObject({ tokenEndpointAuthSigningAlg: 'ES256' });
+
+    const server = await serverFor(env);
+    const now = server.clock();
+    const clientAssertion = await new SignJWT({ jti: randomUUID() })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setIssuer('keyed')
+      .setSubject('keyed')
+      .setAudience(server.config.issuer)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .sign(privateKey);
+    const token = await tokenRequest(server, {
+      grant_type: 'client_credentials',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: clientAssertion,
+    });
+    expect(token.status).toBe(200);
+    expect(decodeJwt(token.body.access_token as string)).toMatchObject({ client_id: 'keyed' });
+  });
+
+  it('add registers tls_client_auth and self-signed certificate clients, and refuses incomplete ones', async () => {
+    const env = setup();
+    const base = [
+      'client',
+      'add',
+      '--name',
+      'mTLS',
+      '--grant',
+      'client_credentials',
+      '--scope',
+      'orders.read',
+    ];
+    const tls = await env.cli(
+      ...base,
+      '--id',
+      'tls',
+      '--auth-method',
+      'tls_client_auth',
+      '--tls-subject-dn',
+      'CN=tls.example.com,O=Example',
+      '--certificate-bound',
+    );
+    expect(tls.code).toBe(0);
+    expect(tls.stdout).not.toMatch(secretLine);
+    const stored = queryRow<{ authentication: string; token_endpoint_auth_method: string }>(
+      env.dbPath,
+      'SELECT authentication, token_endpoint_auth_method FROM clients WHERE client_id = ?',
+      'tls',
+    );
+    expect(stored?.token_endpoint_auth_method).toBe('tls_client_auth');
+    expect(JSON.parse(stored!.authentication)).toMatchObject({
+      tlsClientAuthSubjectDn: 'CN=tls.example.com,O=Example',
+      tlsClientCertificateBoundAccessTokens: true,
+    });
+    const selfSigned = await env.cli(
+      ...base,
+      '--id',
+      'self-signed',
+      '--auth-method',
+      'self_signed_tls_client_auth',
+      '--jwks-uri',
+      'https://keys.example.com/jwks.json',
+    );
+    expect(selfSigned.code).toBe(0);
+
+    const privateJwks = join(mkdtempSync(join(tmpdir(), 'gatehouse-cli-jwks-')), 'private.json');
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    writeFileSync(privateJwks, JSON.stringify({ keys: [await exportJWK(privateKey)] }));
+    const cases: Array<[string[], RegExp]> = [
+      [
+        ['--id', 'a', '--auth-method', 'private_key_jwt'],
+        /--jwks-file \/ --jwks-uri: private_key_jwt needs exactly one of jwks or jwksUri/,
+      ],
+      [
+        ['--id', 'b', '--auth-method', 'private_key_jwt', '--jwks-file', privateJwks],
+        /--jwks-file \/ --jwks-uri \(keys\.0/,
+      ],
+      [
+        ['--id', 'c', '--auth-method', 'private_key_jwt', '--jwks-file', '/nonexistent.json'],
+        /--jwks-file \/nonexistent.json cannot be read/,
+      ],
+      [
+        ['--id', 'd', '--auth-method', 'private_key_jwt', '--jwks-uri', 'http://keys.example.com/j'],
+        /--jwks-uri: must be an https URL/,
+      ],
+      [['--id', 'e', '--auth-method', 'tls_client_auth'], /tls_client_auth needs exactly one of/],
+      [
+        [
+          '--id',
+          'f',
+          '--auth-method',
+          'tls_client_auth',
+          '--tls-subject-dn',
+          'CN=a',
+          '--tls-san-dns',
+          'a.example',
+        ],
+        /tls_client_auth needs exactly one of/,
+      ],
+      [
+        ['--id', 'g', '--signing-alg', 'ES256'],
+        /--signing-alg: tokenEndpointAuthSigningAlg is only for private_key_jwt/,
+      ],
+      [['--id', 'h', '--auth-method', 'password'], /--auth-method must be one of client_secret_basic, /],
+    ];
+    const results = await Promise.all(cases.map(([args]) => env.cli(...base, ...args)));
+    results.forEach((result, index) => {
+      expectCleanFailure(result, 1, cases[index]![1]);
+    });
+    expect(databaseText(env.dbPath)).not.toMatch(/"client_id":"[a-h]"/);
+
+    const fapi = setup({
+      profile: 'fapi2',
+      clients: [],
+      tokens: { rotateSenderConstrainedRefreshTokens: false },
+    });
+    expectCleanFailure(await addReporting(fapi), 1, /FAPI 2.0 profile: use --auth-method private_key_jwt/);
   });
 
   it('rejects bad input with exit code 1, a message and no stack trace, storing nothing', async () => {

@@ -2,14 +2,30 @@
  * `gatehouse client add|list|remove|rotate-secret`: clients registered in the database rather than the
  * config file (source 'cli'). The server generates every client secret (256 random bits, RFC 6749
  * §10.10), prints it once and stores only its SHA-256 hash, so neither the database nor a later command
- * can reveal it. Input is validated with the rules the config schema applies to clients in the file,
- * and clients declared in the file are left to the file: the server rewrites them on every start.
+ * can reveal it. Clients that authenticate with keys (private_key_jwt, RFC 7523) or certificates
+ * (tls_client_auth and self_signed_tls_client_auth, RFC 8705) get no secret: their keys or certificate
+ * identity are given as options. Input is checked in the words of the options first, then with the
+ * config schema's own client rules (config/schema.ts), and stored through the same conversion as clients
+ * of the file (storage/seed.ts); clients declared in the file are left to the file: the server rewrites
+ * them on every start.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type GatehouseConfig, grantTypes, tokenExchangeGrantType } from '../config/schema.ts';
+import {
+  type ClientAuthMethod,
+  type ClientConfig,
+  clientAuthMethods,
+  clientSchema,
+  type GatehouseConfig,
+  grantTypes,
+  secretAuthMethods,
+  tokenExchangeGrantType,
+} from '../config/schema.ts';
+import { fapi2AuthMethods } from '../protocol/profile.ts';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { Client } from '../storage/repositories.ts';
+import { clientRecord } from '../storage/seed.ts';
 import {
   commonOptions,
   formatTable,
@@ -25,7 +41,14 @@ export const clientUsage = `Usage: gatehouse client <add|list|remove|rotate-secr
 
   add --id ID --name NAME [options]       register a client; a confidential client's secret is printed once
       --public                            public client (no secret; token endpoint auth method none)
-      --auth-method METHOD                client_secret_basic (default) or client_secret_post
+      --auth-method METHOD                client_secret_basic (default), client_secret_post, private_key_jwt,
+                                          tls_client_auth or self_signed_tls_client_auth
+      --jwks-uri URL | --jwks-file FILE   private_key_jwt, self_signed_tls_client_auth: the client's public
+                                          keys (https jwks_uri, or a JWK Set file stored inline)
+      --signing-alg ALG                   private_key_jwt: the one algorithm its assertions may use
+      --tls-subject-dn DN                 tls_client_auth: exactly one of these identifies its certificate
+      --tls-san-dns NAME | --tls-san-uri URI | --tls-san-ip IP | --tls-san-email ADDRESS
+      --certificate-bound                 bind access tokens to the client certificate (RFC 8705 §3)
       --grant TYPE                        repeatable: authorization_code, refresh_token, client_credentials,
                                           urn:ietf:params:oauth:grant-type:device_code
       --redirect-uri URI                  repeatable; required with authorization_code
@@ -46,8 +69,6 @@ in the file and cannot be removed or rotated here.
 const clientIdPattern = /^[A-Za-z0-9._~-]{1,100}$/;
 const scopeTokenPattern = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const secretNotice = 'Store it now: it cannot be shown again (only its SHA-256 hash is kept).';
-
-type AuthMethod = Client['tokenEndpointAuthMethod'];
 
 function clientType(client: Pick<Client, 'tokenEndpointAuthMethod'>): 'public' | 'confidential' {
   return client.tokenEndpointAuthMethod === 'none' ? 'public' : 'confidential';
@@ -82,22 +103,18 @@ function clientProblems(input: AddInput, config: GatehouseConfig): string[] {
   else if (!clientIdPattern.test(input.id))
     problems.push('--id must be 1-100 characters of A-Z a-z 0-9 . _ ~ -');
   if (input.name === undefined || input.name.trim() === '') problems.push('--name is required');
-  // The CLI creates secret and public clients only; FAPI 2.0 allows neither (protocol/profile.ts).
-  if (config.profile === 'fapi2')
-    problems.push(
-      'the server runs the FAPI 2.0 profile: declare its clients (private_key_jwt or mutual TLS) in the config file',
-    );
   if (input.isPublic && input.authMethod !== undefined)
     problems.push('--auth-method cannot be combined with --public (a public client has no secret)');
-  if (
-    input.authMethod !== undefined &&
-    input.authMethod !== 'client_secret_basic' &&
-    input.authMethod !== 'client_secret_post'
-  ) {
-    problems.push(
-      `--auth-method must be client_secret_basic or client_secret_post, not "${input.authMethod}"`,
-    );
+  const methods = clientAuthMethods.filter((method) => method !== 'none');
+  if (input.authMethod !== undefined && !(methods as string[]).includes(input.authMethod)) {
+    problems.push(`--auth-method must be one of ${methods.join(', ')}, not "${input.authMethod}"`);
   }
+  // FAPI 2.0 (protocol/profile.ts): only private_key_jwt and mutual TLS authenticate clients.
+  const method = input.isPublic ? 'none' : (input.authMethod ?? 'client_secret_basic');
+  if (config.profile === 'fapi2' && !(fapi2AuthMethods as string[]).includes(method))
+    problems.push(
+      'the server runs the FAPI 2.0 profile: use --auth-method private_key_jwt, tls_client_auth or self_signed_tls_client_auth',
+    );
   if (input.grants.length === 0) problems.push('at least one --grant is required');
   for (const grant of input.grants) {
     if (!(grantTypes as readonly string[]).includes(grant))
@@ -132,6 +149,38 @@ function clientProblems(input: AddInput, config: GatehouseConfig): string[] {
   return problems;
 }
 
+/** The option a config-schema field of a client comes from, for error messages. */
+const optionsOfFields: Record<string, string> = {
+  jwks: '--jwks-file / --jwks-uri',
+  jwksUri: '--jwks-uri',
+  tokenEndpointAuthSigningAlg: '--signing-alg',
+  tlsClientAuthSubjectDn: '--tls-subject-dn / --tls-san-*',
+  tlsClientAuthSanDns: '--tls-san-dns',
+  tlsClientAuthSanUri: '--tls-san-uri',
+  tlsClientAuthSanIp: '--tls-san-ip',
+  tlsClientAuthSanEmail: '--tls-san-email',
+  tlsClientCertificateBoundAccessTokens: '--certificate-bound',
+  tokenEndpointAuthMethod: '--auth-method',
+  grantTypes: '--grant',
+  scopes: '--scope',
+};
+
+function optionOf(path: readonly PropertyKey[]): string {
+  const [field, ...rest] = path.map(String);
+  const option = optionsOfFields[field ?? ''] ?? field ?? 'client';
+  return rest.length === 0 ? option : `${option} (${rest.join('.')})`;
+}
+
+/** A JWK Set file for --jwks-file; a problem is recorded (and undefined returned) when it is not JSON. */
+function readJwksFile(file: string, problems: string[]): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  } catch (error) {
+    problems.push(`--jwks-file ${file} cannot be read as JSON (${(error as Error).message})`);
+    return undefined;
+  }
+}
+
 /** Repeatable values, with space-separated lists split and duplicates dropped (order kept). */
 function list(values: string[] | undefined, split = false): string[] {
   const items = (values ?? []).flatMap((value) => (split ? value.split(/\s+/) : [value]));
@@ -155,6 +204,15 @@ async function add(args: string[]): Promise<number> {
         'no-consent': { type: 'boolean' },
         'require-dpop': { type: 'boolean' },
         'require-par': { type: 'boolean' },
+        'jwks-uri': { type: 'string' },
+        'jwks-file': { type: 'string' },
+        'signing-alg': { type: 'string' },
+        'tls-subject-dn': { type: 'string' },
+        'tls-san-dns': { type: 'string' },
+        'tls-san-uri': { type: 'string' },
+        'tls-san-ip': { type: 'string' },
+        'tls-san-email': { type: 'string' },
+        'certificate-bound': { type: 'boolean' },
         json: { type: 'boolean' },
       },
       strict: true,
@@ -173,36 +231,45 @@ async function add(args: string[]): Promise<number> {
     scopes: list(values.scope, true),
   };
   const problems = clientProblems(input, config);
+  const jwks = values['jwks-file'] === undefined ? undefined : readJwksFile(values['jwks-file'], problems);
   if (problems.length > 0) throw new UsageError('cannot add the client:', problems);
   const clientId = input.id!;
   if (declaredInConfig(config, clientId))
     throw new UsageError(`client "${clientId}" already exists (declared in the config file)`);
 
-  const method: AuthMethod = input.isPublic
-    ? 'none'
-    : ((input.authMethod as AuthMethod | undefined) ?? 'client_secret_basic');
-  const secret = method === 'none' ? undefined : randomHandle(32);
-  const client: Client = {
+  const method = (input.isPublic ? 'none' : (input.authMethod ?? 'client_secret_basic')) as ClientAuthMethod;
+  const secret = secretAuthMethods.includes(method) ? randomHandle(32) : undefined;
+  // The config schema's client rules (keys for private_key_jwt, one certificate identity for
+  // tls_client_auth, ...), then the same conversion as a client declared in the file.
+  const parsed = clientSchema.safeParse({
     clientId,
     name: input.name!.trim(),
-    secretHash: secret === undefined ? null : sha256Base64Url(secret),
+    secret,
     tokenEndpointAuthMethod: method,
+    jwks,
+    jwksUri: values['jwks-uri'],
+    tokenEndpointAuthSigningAlg: values['signing-alg'],
+    tlsClientAuthSubjectDn: values['tls-subject-dn'],
+    tlsClientAuthSanDns: values['tls-san-dns'],
+    tlsClientAuthSanUri: values['tls-san-uri'],
+    tlsClientAuthSanIp: values['tls-san-ip'],
+    tlsClientAuthSanEmail: values['tls-san-email'],
+    tlsClientCertificateBoundAccessTokens: values['certificate-bound'] === true,
     grantTypes: input.grants,
     redirectUris: input.redirectUris,
     postLogoutRedirectUris: input.postLogoutRedirectUris,
     scopes: input.scopes,
     requireConsent: values['no-consent'] !== true,
-    accessTokenTtl: null,
-    source: 'cli',
-    createdAt: systemNow(),
-    backchannelLogoutUri: null,
-    corsOrigins: [],
     requireDpop: values['require-dpop'] === true,
     requirePushedAuthorizationRequests: values['require-par'] === true,
-    authentication: {},
-    tokenExchange: null,
-    profile: null,
-  };
+  });
+  if (!parsed.success) {
+    throw new UsageError(
+      'cannot add the client:',
+      parsed.error.issues.map((issue) => `${optionOf(issue.path)}: ${issue.message}`),
+    );
+  }
+  const client = clientRecord(parsed.data as ClientConfig, 'cli', systemNow());
   // Check and insert in one transaction, so two concurrent adds of one id cannot both succeed.
   const added = await withStorage(config, (storage) =>
     storage.transaction(async (repositories) => {

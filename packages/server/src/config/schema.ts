@@ -134,7 +134,7 @@ const identityResourceSchema = z.strictObject({
   claims: z.array(z.string().min(1)).default([]),
 });
 
-const clientSchema = z
+export const clientSchema = z
   .strictObject({
     clientId: z.string().regex(/^[A-Za-z0-9._~-]{1,100}$/, 'must be 1-100 characters of A-Z a-z 0-9 . _ ~ -'),
     name: z.string().min(1),

@@ -4,10 +4,11 @@
  * from the file; clients added with the CLI are left alone. Config users are created once: a password
  * changed later in the file does not overwrite the stored hash.
  */
-import type { GatehouseConfig } from '../config/schema.ts';
+import type { ClientConfig, GatehouseConfig } from '../config/schema.ts';
 import type { PasswordHasher } from '../protocol/passwords.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { Storage } from './index.ts';
+import type { Client } from './repositories.ts';
 
 export async function applyConfiguredEntities(
   storage: Storage,
@@ -24,37 +25,7 @@ export async function applyConfiguredEntities(
     }
     for (const client of config.clients) {
       const previous = existing.find((candidate) => candidate.clientId === client.clientId);
-      await repositories.clients.save({
-        clientId: client.clientId,
-        name: client.name,
-        secretHash: client.secret === undefined ? null : sha256Base64Url(client.secret),
-        tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
-        grantTypes: client.grantTypes,
-        redirectUris: client.redirectUris,
-        postLogoutRedirectUris: client.postLogoutRedirectUris,
-        scopes: client.scopes,
-        requireConsent: client.requireConsent,
-        accessTokenTtl: client.accessTokenTtl ?? null,
-        source: 'config',
-        createdAt: previous?.createdAt ?? now,
-        backchannelLogoutUri: client.backchannelLogoutUri ?? null,
-        corsOrigins: client.corsOrigins,
-        requireDpop: client.requireDpop,
-        requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
-        authentication: {
-          jwks: client.jwks,
-          jwksUri: client.jwksUri,
-          tokenEndpointAuthSigningAlg: client.tokenEndpointAuthSigningAlg,
-          tlsClientAuthSubjectDn: client.tlsClientAuthSubjectDn,
-          tlsClientAuthSanDns: client.tlsClientAuthSanDns,
-          tlsClientAuthSanUri: client.tlsClientAuthSanUri,
-          tlsClientAuthSanIp: client.tlsClientAuthSanIp,
-          tlsClientAuthSanEmail: client.tlsClientAuthSanEmail,
-          tlsClientCertificateBoundAccessTokens: client.tlsClientCertificateBoundAccessTokens,
-        },
-        tokenExchange: client.tokenExchange ?? null,
-        profile: client.profile ?? null,
-      });
+      await repositories.clients.save(clientRecord(client, 'config', previous?.createdAt ?? now));
     }
   });
   for (const user of config.users) {
@@ -70,4 +41,39 @@ export async function applyConfiguredEntities(
       now,
     );
   }
+}
+
+/** The stored form of a client as the config schema describes it (the file's, or one added with the CLI). */
+export function clientRecord(client: ClientConfig, source: Client['source'], createdAt: number): Client {
+  return {
+    clientId: client.clientId,
+    name: client.name,
+    secretHash: client.secret === undefined ? null : sha256Base64Url(client.secret),
+    tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
+    grantTypes: client.grantTypes,
+    redirectUris: client.redirectUris,
+    postLogoutRedirectUris: client.postLogoutRedirectUris,
+    scopes: client.scopes,
+    requireConsent: client.requireConsent,
+    accessTokenTtl: client.accessTokenTtl ?? null,
+    source,
+    createdAt,
+    backchannelLogoutUri: client.backchannelLogoutUri ?? null,
+    corsOrigins: client.corsOrigins,
+    requireDpop: client.requireDpop,
+    requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
+    authentication: {
+      jwks: client.jwks,
+      jwksUri: client.jwksUri,
+      tokenEndpointAuthSigningAlg: client.tokenEndpointAuthSigningAlg,
+      tlsClientAuthSubjectDn: client.tlsClientAuthSubjectDn,
+      tlsClientAuthSanDns: client.tlsClientAuthSanDns,
+      tlsClientAuthSanUri: client.tlsClientAuthSanUri,
+      tlsClientAuthSanIp: client.tlsClientAuthSanIp,
+      tlsClientAuthSanEmail: client.tlsClientAuthSanEmail,
+      tlsClientCertificateBoundAccessTokens: client.tlsClientCertificateBoundAccessTokens,
+    },
+    tokenExchange: client.tokenExchange ?? null,
+    profile: client.profile ?? null,
+  };
 }
