@@ -123,6 +123,8 @@ export interface BffOptions {
   /** Server metadata instead of discovery. */
   metadata?: ServerMetadata;
   http?: HttpOptions;
+  /** Seconds the issuer's JWKS is trusted before it is fetched again (the client's `jwksMaxAge`); default 600. */
+  jwksMaxAge?: number;
   clock?: Clock;
   /** Seconds between sweeps of expired records; default 300, 0 disables. */
   sweepInterval?: number;
@@ -250,6 +252,7 @@ export class Bff {
     if (options.par !== undefined) clientOptions.par = options.par;
     if (options.metadata !== undefined) clientOptions.metadata = options.metadata;
     if (options.http !== undefined) clientOptions.http = options.http;
+    if (options.jwksMaxAge !== undefined) clientOptions.jwksMaxAge = options.jwksMaxAge;
     this.client = new OAuthClient(clientOptions);
     this.logoutTokens = new LogoutTokenValidator({
       issuer: options.issuer,

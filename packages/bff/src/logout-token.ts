@@ -2,7 +2,8 @@
  * Logout token validation (OpenID Connect Back-Channel Logout 1.0 §2.6), with jose:
  * 1. a JWS signed by a key of the issuer's JWKS, with an asymmetric algorithm (never `none` or HMAC); the
  *    keys come from the caller (the BFF passes its OAuthClient's `issuerKey`, so logout tokens and ID
- *    Tokens share one JWKS cache, fetched through the BFF's HTTP settings);
+ *    Tokens share one JWKS cache, fetched through the BFF's HTTP settings and again once older than its
+ *    `jwksMaxAge`, so a key the issuer withdrew stops verifying);
  * 2. `iss` equals the issuer, `aud` contains our client id;
  * 3. `iat` present; `exp` honoured when present (§2.4 makes it required in newer drafts, so a token
  *    without `exp` is also accepted only while `iat` is within `maxAge` seconds);

@@ -4,16 +4,17 @@
  * callback's state checks, the session cookie's attributes and rotation, /bff/user, CSRF (counted at the
  * upstream), the proxy (headers, streaming, path traversal, timeouts), refresh before expiry with
  * exactly one refresh for concurrent calls (counted at Gatehouse), a refused refresh ending the session,
- * RP-initiated logout and back-channel logout.
+ * RP-initiated logout and back-channel logout (also against a local issuer whose JWKS the test changes:
+ * a removed key stops verifying logout tokens after `jwksMaxAge`).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import Database from 'better-sqlite3';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrdersApp } from '../../../examples/orders-api/src/app.ts';
 import { signJwt } from '../../server/src/tokens/jwt.ts';
 import { issueLogoutToken } from '../../server/src/tokens/logout-token.ts';
 import { tamperSignature } from '../../server/test/helpers.ts';
@@ -34,6 +35,7 @@ import {
   type RunningGatehouse,
   rawRequest,
   startGatehouse,
+  startOrdersApi,
   startUpstream,
   type TestUpstream,
   testClock,
@@ -75,13 +77,7 @@ beforeAll(async () => {
     clock,
     overrides: { tokens: { accessTokenTtl: 300, refreshTokenTtl: 3600 } },
   });
-  orders = createServer(
-    createOrdersApp({
-      verifier: { issuer: gatehouse.issuer, audience: 'orders-api', logger: false, now: clock },
-      allowedOrigins: [],
-    }),
-  );
-  await new Promise<void>((resolve) => orders.listen(ordersPort, '127.0.0.1', resolve));
+  orders = await startOrdersApi(gatehouse.issuer, ordersPort, clock);
   // Gatehouse offers PAR (RFC 9126): the Fastify BFF pushes its requests (`auto`), the others send them on
   // the URL, so the tests that read the authorization URL (state, code_challenge) use Express.
   const make = (origin: string, diagnostics: boolean, more: Partial<BffOptions> = {}) =>
@@ -780,6 +776,90 @@ describe('back-channel logout', () => {
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await bff.close();
+    }
+  });
+
+  it('refuses logout tokens signed by a key the issuer removed once the JWKS is older than jwksMaxAge', async () => {
+    const keys = [await generateKeyPair('ES256'), await generateKeyPair('ES256')];
+    let published = [0, 1];
+    let jwksUp = true;
+    let jwksFetches = 0;
+    const issuerServer = createServer((req, res) => {
+      jwksFetches += 1;
+      if (req.url !== '/jwks' || !jwksUp) return void res.writeHead(503).end();
+      void Promise.all(
+        published.map(async (index) => ({
+          ...(await exportJWK(keys[index]!.publicKey)),
+          kid: `k${index}`,
+          alg: 'ES256',
+        })),
+      ).then((jwks) =>
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: jwks })),
+      );
+    });
+    await new Promise<void>((resolve) => issuerServer.listen(0, '127.0.0.1', resolve));
+    const issuer = `http://127.0.0.1:${(issuerServer.address() as { port: number }).port}`;
+    const bffClock = testClock();
+    const bff = createBff({
+      issuer,
+      clientId: 'bff',
+      baseUrl: 'http://localhost:1',
+      secret: randomBytes(32).toString('base64url'),
+      metadata: {
+        issuer,
+        authorization_endpoint: `${issuer}/authorize`,
+        token_endpoint: `${issuer}/token`,
+        jwks_uri: `${issuer}/jwks`,
+      },
+      jwksMaxAge: 120,
+      clock: bffClock,
+      sweepInterval: 0,
+    });
+    const server = createServer((req, res) => void bff.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const logout = async (key: number) => {
+      const token = await new SignJWT({
+        sid: randomBytes(8).toString('hex'),
+        events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+      })
+        .setProtectedHeader({ alg: 'ES256', kid: `k${key}`, typ: 'logout+jwt' })
+        .setIssuer(issuer)
+        .setAudience('bff')
+        .setIssuedAt(bffClock())
+        .setExpirationTime(bffClock() + 120)
+        .setJti(randomBytes(8).toString('hex'))
+        .sign(keys[key]!.privateKey);
+      const { port } = server.address() as { port: number };
+      const response = await fetch(`http://127.0.0.1:${port}/bff/backchannel`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ logout_token: token }).toString(),
+      });
+      return response.status;
+    };
+    try {
+      expect(await logout(0)).toBe(200);
+      published = [1];
+      bffClock.advance(119);
+      expect(await logout(0)).toBe(200);
+      expect(jwksFetches).toBe(1);
+      bffClock.advance(1);
+      expect(await logout(0)).toBe(400);
+      expect(await logout(1)).toBe(200);
+      expect(jwksFetches).toBe(2);
+      jwksUp = false;
+      bffClock.advance(120);
+      expect(await logout(1)).toBe(400);
+      expect(jwksFetches).toBe(3);
+      jwksUp = true;
+      expect(await logout(1)).toBe(200);
+      expect(jwksFetches).toBe(4);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      issuerServer.closeAllConnections();
+      await new Promise<void>((resolve) => issuerServer.close(() => resolve()));
       await bff.close();
     }
   });

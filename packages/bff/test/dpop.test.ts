@@ -12,7 +12,6 @@ import { dpopThumbprint, generateDPoPKey } from '@gatehouse/client';
 import express from 'express';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, type JWK, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrdersApp } from '../../../examples/orders-api/src/app.ts';
 import {
   type RunningProvider,
   startProvider,
@@ -26,6 +25,7 @@ import {
   freePort,
   type RunningGatehouse,
   startGatehouse,
+  startOrdersApi,
   startUpstream,
   type TestUpstream,
   testClock,
@@ -148,19 +148,7 @@ describe('DPoP through the BFF (Gatehouse and the orders API requiring DPoP)', (
     ordersUrl = `http://127.0.0.1:${ordersPort}`;
     boundKey = await generateDPoPKey();
     gatehouse = await startGatehouse({ bffOrigins: [boundOrigin, bearerOrigin], ordersUrl, clock });
-    orders = createServer(
-      createOrdersApp({
-        verifier: {
-          issuer: gatehouse.issuer,
-          audience: 'orders-api',
-          logger: false,
-          now: clock,
-          dpop: { required: true },
-        },
-        allowedOrigins: [],
-      }),
-    );
-    await new Promise<void>((resolve) => orders.listen(ordersPort, '127.0.0.1', resolve));
+    orders = await startOrdersApi(gatehouse.issuer, ordersPort, clock, { required: true });
     for (const [origin, port, dpop] of [
       [boundOrigin, boundPort, boundKey],
       [bearerOrigin, bearerPort, undefined],

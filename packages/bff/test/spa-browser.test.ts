@@ -14,7 +14,6 @@ import { createServer, type Server } from 'node:http';
 import { Redis } from 'ioredis';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrdersApp } from '../../../examples/orders-api/src/app.ts';
 import { createSpaServer } from '../../../examples/spa/src/app.ts';
 import { type Bff, RedisSessionStore } from '../src/index.ts';
 import {
@@ -23,6 +22,7 @@ import {
   password,
   type RunningGatehouse,
   startGatehouse,
+  startOrdersApi,
   testClock,
 } from './support.ts';
 
@@ -52,13 +52,7 @@ beforeAll(async () => {
     overrides: { tokens: { accessTokenTtl: 300 } },
   });
   issued = gatehouse.issuedTokens;
-  orders = createServer(
-    createOrdersApp({
-      verifier: { issuer: gatehouse.issuer, audience: 'orders-api', logger: false, now: clock },
-      allowedOrigins: [],
-    }),
-  );
-  await new Promise<void>((resolve) => orders.listen(ordersPort, '127.0.0.1', resolve));
+  orders = await startOrdersApi(gatehouse.issuer, ordersPort, clock);
   redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
   await redis.connect();
   const server = createSpaServer({

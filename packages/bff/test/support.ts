@@ -1,12 +1,14 @@
 /**
  * Test support for the BFF: the real Gatehouse server (the server's test configuration, a controllable
- * clock, a real loopback port, a request counter per "METHOD path"), a test upstream API that records
- * what reached it, and a cookie-keeping client that talks to the BFF the way the SPA's browser would.
+ * clock, a real loopback port, a request counter per "METHOD path"), the orders API example, a test
+ * upstream API that records what reached it, and a cookie-keeping client that talks to the BFF the way the SPA's browser would.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { VerifierOptions } from '@gatehouse/resource';
 import { buildServer, type GatehouseServer, parseConfig } from '@gatehouse/server';
+import { createOrdersApp } from '../../../examples/orders-api/src/app.ts';
 import { password, type TestClock, testClock, testConfig } from '../../server/test/helpers.ts';
 import { FetchBrowser, freePort } from '../../server/test/interop-helpers.ts';
 
@@ -93,6 +95,23 @@ export async function startGatehouse(options: {
     issuedTokens,
     close: () => server.close(),
   };
+}
+
+/**
+ * The orders API example on 127.0.0.1:`port`, accepting Gatehouse's tokens for `orders-api` by the test
+ * clock; `dpop` is the verifier's DPoP setting.
+ */
+export async function startOrdersApi(
+  issuer: string,
+  port: number,
+  clock: TestClock,
+  dpop?: VerifierOptions['dpop'],
+): Promise<Server> {
+  const verifier: VerifierOptions = { issuer, audience: 'orders-api', logger: false, now: clock };
+  if (dpop !== undefined) verifier.dpop = dpop;
+  const orders = createServer(createOrdersApp({ verifier, allowedOrigins: [] }));
+  await new Promise<void>((resolve) => orders.listen(port, '127.0.0.1', resolve));
+  return orders;
 }
 
 /** What the test upstream saw of one request. */

@@ -2,8 +2,17 @@
  * ID Token validation (OpenID Connect Core §3.1.3.7, §3.1.3.8 at_hash, §2 claims): signature with the
  * issuer's JWKS (RFC 7517), `iss`, `aud` containing the client, `azp` when present or when there are
  * several audiences, `exp` and `iat` within the clock tolerance, `nonce` when one was sent, `auth_time`
- * when `max_age` was sent (§3.1.3.7 item 13), and `at_hash` when present. The JWKS is fetched through the client's HTTP settings and fetched again when a `kid` is
- * unknown (after key rotation), at most once per 30 seconds.
+ * when `max_age` was sent (§3.1.3.7 item 13), and `at_hash` when present.
+ *
+ * The issuer's JWKS (RFC 7517) is fetched through the client's HTTP settings, and fetched again:
+ * - when the cached set is older than its maximum age (`jwksMaxAge`, default 600 seconds), before the
+ *   next key lookup is answered: a key the issuer removed (compromised, or at the end of a rotation
+ *   overlap) stops verifying within that age. Concurrent lookups share one fetch.
+ * - when a `kid` is unknown (after key rotation), at most once per 30 seconds.
+ * When that refresh fails (network, timeout, not a JWK Set), the lookup fails with the fetch's error and
+ * the token is not accepted: keys past their maximum age are never used, because the issuer may have
+ * withdrawn them, and a client that cannot reach the issuer cannot know. There is no grace period; the
+ * next lookup tries the fetch again.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -35,45 +44,74 @@ export interface IdTokenClaims extends JWTPayload {
 
 type KeyResolver = ReturnType<typeof createLocalJWKSet>;
 
-/** The issuer's signing keys, refreshed on an unknown `kid`. */
+/** Default maximum age of a fetched JWKS, in seconds. */
+export const defaultJwksMaxAge = 600;
+
+/** Seconds between fetches for an unknown `kid`. */
+const unknownKidCooldown = 30;
+
+/** The issuer's signing keys, fetched again when older than `maxAge` seconds and on an unknown `kid`. */
 export class JwksCache {
-  private keys: Promise<KeyResolver> | undefined;
-  private fetchedAt = Number.NEGATIVE_INFINITY;
+  /** The last set fetched, and when its fetch started (by the client's clock). */
+  private keys: { resolver: KeyResolver; fetchedAt: number } | undefined;
+  /** The fetch in flight, shared by every lookup that waits for it. */
+  private fetching: Promise<KeyResolver> | undefined;
+  /** When the last fetch started, successful or not: the unknown-`kid` cooldown counts from it. */
+  private attemptedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly uri: string,
     private readonly http: HttpOptions,
     private readonly now: () => number,
+    private readonly maxAge: number,
   ) {}
 
-  private load(): Promise<KeyResolver> {
-    this.fetchedAt = this.now();
-    const keys = httpRequest(
+  private fetch(): Promise<KeyResolver> {
+    if (this.fetching !== undefined) return this.fetching;
+    const startedAt = this.now();
+    this.attemptedAt = startedAt;
+    const fetching = httpRequest(
       this.uri,
       { method: 'GET', headers: { accept: 'application/json' } },
       this.http,
-    ).then((response) => {
-      const body = oauthJson(response, this.uri);
-      if (!Array.isArray(body.keys)) {
-        throw new GatehouseClientError('invalid_response', `${this.uri} is not a JWK Set`);
-      }
-      return createLocalJWKSet(body as unknown as JSONWebKeySet);
-    });
-    keys.catch(() => {
-      if (this.keys === keys) this.keys = undefined;
-    });
-    this.keys = keys;
-    return keys;
+    )
+      .then((response) => {
+        const body = oauthJson(response, this.uri);
+        if (!Array.isArray(body.keys)) {
+          throw new GatehouseClientError('invalid_response', `${this.uri} is not a JWK Set`);
+        }
+        const resolver = createLocalJWKSet(body as unknown as JSONWebKeySet);
+        this.keys = { resolver, fetchedAt: startedAt };
+        return resolver;
+      })
+      .finally(() => {
+        this.fetching = undefined;
+      });
+    this.fetching = fetching;
+    return fetching;
+  }
+
+  /** The cached set while it is younger than the maximum age, else a fresh one (or the fetch's error). */
+  private current(): Promise<KeyResolver> {
+    if (this.keys !== undefined && this.now() - this.keys.fetchedAt < this.maxAge) {
+      return Promise.resolve(this.keys.resolver);
+    }
+    return this.fetch();
   }
 
   /** A key resolver for jose's `jwtVerify`. */
   async resolve(header: ProtectedHeaderParameters): Promise<CryptoKey> {
-    const resolver = await (this.keys ?? this.load());
+    const resolver = await this.current();
     try {
       return await resolver(header);
     } catch (error) {
-      if (!(error instanceof joseErrors.JWKSNoMatchingKey) || this.now() - this.fetchedAt < 30) throw error;
-      return (await this.load())(header);
+      if (
+        !(error instanceof joseErrors.JWKSNoMatchingKey) ||
+        this.now() - this.attemptedAt < unknownKidCooldown
+      ) {
+        throw error;
+      }
+      return (await this.fetch())(header);
     }
   }
 }

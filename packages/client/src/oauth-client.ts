@@ -18,7 +18,7 @@ import { discover, type ServerMetadata } from './discovery.ts';
 import { accessTokenHeaders, createDPoPProof, type DPoPKey, rememberDPoPNonce } from './dpop.ts';
 import { GatehouseClientError, OAuthResponseError } from './errors.ts';
 import { formBody, type HttpOptions, httpRequest, oauthJson } from './http.ts';
-import { type IdTokenClaims, JwksCache, validateIdToken } from './id-token.ts';
+import { defaultJwksMaxAge, type IdTokenClaims, JwksCache, validateIdToken } from './id-token.ts';
 import { generatePkcePair, randomToken } from './pkce.ts';
 
 /** Seconds since the epoch. Tests pass a controllable clock. */
@@ -44,6 +44,12 @@ export interface OAuthClientOptions {
    */
   par?: 'auto' | 'always' | 'never';
   http?: HttpOptions;
+  /**
+   * Seconds a fetched JWKS is trusted before the next key lookup fetches it again; default 600. A key
+   * the issuer removes stops verifying ID Tokens (and `issuerKey` lookups) within this age. When that
+   * fetch fails, the token is refused: keys past this age are never used.
+   */
+  jwksMaxAge?: number;
   clock?: Clock;
   /** Seconds of clock skew accepted when validating ID Tokens; default 30. */
   clockTolerance?: number;
@@ -166,6 +172,12 @@ export class OAuthClient {
     this.http = options.http ?? {};
     this.clock = options.clock ?? systemClock;
     this.dpop = options.dpop;
+    if (
+      options.jwksMaxAge !== undefined &&
+      !(Number.isFinite(options.jwksMaxAge) && options.jwksMaxAge > 0)
+    ) {
+      throw new TypeError('jwksMaxAge must be a positive number of seconds');
+    }
   }
 
   /** The server's metadata (discovered once and cached). */
@@ -273,7 +285,8 @@ export class OAuthClient {
 
   /**
    * The issuer's key for a JWS header, from the same JWKS cache that ID Token validation uses (fetched
-   * through the client's HTTP settings, again on an unknown `kid`): for verifying other JWTs the issuer
+   * through the client's HTTP settings, again once older than `jwksMaxAge` and on an unknown `kid`;
+   * rejects with the fetch's error when it cannot be fetched): for verifying other JWTs the issuer
    * signs, such as back-channel logout tokens. A key resolver for jose's `jwtVerify`.
    */
   async issuerKey(header: ProtectedHeaderParameters): Promise<CryptoKey> {
@@ -286,7 +299,7 @@ export class OAuthClient {
       if (typeof uri !== 'string') {
         throw new GatehouseClientError('unsupported', `${this.issuer} does not advertise jwks_uri`);
       }
-      this.jwks = new JwksCache(uri, this.http, this.clock);
+      this.jwks = new JwksCache(uri, this.http, this.clock, this.options.jwksMaxAge ?? defaultJwksMaxAge);
     }
     return this.jwks;
   }

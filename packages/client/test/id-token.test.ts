@@ -1,6 +1,8 @@
 /**
  * ID Token validation (OpenID Connect Core §3.1.3.7) against a local authorization server that signs
- * the tokens the test asks for with a real key and serves its JWKS.
+ * the tokens the test asks for with a real key and serves its JWKS (counting the fetches): the claims
+ * checks, key rotation, and the JWKS maximum age (a removed key stops verifying; one fetch for
+ * concurrent lookups; a failed refresh refuses the token).
  */
 import { createHash } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
@@ -22,16 +24,25 @@ function atHash(token: string): string {
   return createHash('sha256').update(token).digest().subarray(0, 16).toString('base64url');
 }
 
-async function setup() {
+/** How the JWKS endpoint answers: the published keys, or one way of failing. */
+type JwksAnswer = 'keys' | 'unavailable' | 'not-json' | 'not-a-jwk-set' | 'reset' | 'silent';
+
+async function setup(options: { jwksMaxAge?: number; timeout?: number } = {}) {
   const keys = [await generateKeyPair('ES256'), await generateKeyPair('ES256')];
   let published = [0];
   let signWith = 0;
   let claims: (issuer: string, now: number) => JWTPayload = () => ({});
   let jwksFetches = 0;
+  let jwksAnswer: JwksAnswer = 'keys';
   const clock = testClock();
   server = await startLocalServer(async (request, _body, response) => {
     if (request.url === '/jwks') {
       jwksFetches += 1;
+      if (jwksAnswer === 'unavailable') return json(response, 503, { message: 'down for maintenance' });
+      if (jwksAnswer === 'not-json') return void response.writeHead(200).end('<html>gateway</html>');
+      if (jwksAnswer === 'not-a-jwk-set') return json(response, 200, { keys: 'none' });
+      if (jwksAnswer === 'reset') return void response.socket?.destroy();
+      if (jwksAnswer === 'silent') return;
       const jwks = await Promise.all(
         published.map(async (index) => ({
           ...(await exportJWK(keys[index]!.publicKey)),
@@ -63,6 +74,8 @@ async function setup() {
       authorization_endpoint: `${url}/authorize`,
     },
     clock,
+    ...(options.jwksMaxAge === undefined ? {} : { jwksMaxAge: options.jwksMaxAge }),
+    ...(options.timeout === undefined ? {} : { http: { timeout: options.timeout } }),
   });
   const pending: PendingAuthorization = {
     url: new URL(`${url}/authorize`),
@@ -96,6 +109,17 @@ async function setup() {
     rotate() {
       published = [0, 1];
       signWith = 1;
+    },
+    /** The issuer publishes these keys (by index) from now on. */
+    publish(indices: number[]) {
+      published = indices;
+    },
+    /** Tokens are signed with this key (by index) from now on. */
+    signWith(index: number) {
+      signWith = index;
+    },
+    answerJwks(answer: JwksAnswer) {
+      jwksAnswer = answer;
     },
     jwksFetches: () => jwksFetches,
   };
@@ -154,6 +178,93 @@ describe('id_token validation', () => {
     test.clock.advance(60);
     await test.callback();
     expect(test.jwksFetches()).toBe(2);
+  });
+
+  it('refuses tokens signed by a key the issuer removed once the JWKS is older than its max age (default 600 s)', async () => {
+    const test = await setup();
+    test.use(test.good);
+    test.publish([0, 1]);
+    expect((await test.callback()).claims?.sub).toBe('alice');
+    test.publish([1]);
+    test.clock.advance(599);
+    expect((await test.callback()).claims?.sub).toBe('alice');
+    expect(test.jwksFetches()).toBe(1);
+    test.clock.advance(1);
+    await expect(test.callback()).rejects.toMatchObject({ code: 'id_token_invalid' });
+    expect(test.jwksFetches()).toBe(2);
+    await expect(test.client.issuerKey({ alg: 'ES256', kid: 'k0' })).rejects.toThrow();
+    test.signWith(1);
+    expect((await test.callback()).claims?.sub).toBe('alice');
+    expect(test.jwksFetches()).toBe(2);
+  });
+
+  it('does not fetch the JWKS again within its max age, however many tokens are checked', async () => {
+    const test = await setup({ jwksMaxAge: 120 });
+    test.use(test.good);
+    for (let second = 0; second < 120; second += 20) {
+      expect((await test.callback()).claims?.sub).toBe('alice');
+      await test.client.issuerKey({ alg: 'ES256', kid: 'k0' });
+      test.clock.advance(20);
+    }
+    expect(test.jwksFetches()).toBe(1);
+    expect((await test.callback()).claims?.sub).toBe('alice');
+    expect(test.jwksFetches()).toBe(2);
+  });
+
+  it('fetches an expired JWKS once for many concurrent lookups', async () => {
+    const test = await setup({ jwksMaxAge: 60 });
+    test.use(test.good);
+    await test.callback();
+    expect(test.jwksFetches()).toBe(1);
+    test.clock.advance(60);
+    test.publish([1]);
+    const lookups = await Promise.allSettled([
+      ...Array.from({ length: 10 }, () => test.client.issuerKey({ alg: 'ES256', kid: 'k0' })),
+      ...Array.from({ length: 5 }, () => test.callback()),
+    ]);
+    const reasons = lookups.map((lookup) => (lookup.status === 'rejected' ? lookup.reason : lookup.value));
+    expect(reasons.slice(0, 10).map((reason) => reason.code)).toEqual(
+      Array(10).fill('ERR_JWKS_NO_MATCHING_KEY'),
+    );
+    expect(reasons.slice(10).map((reason) => reason.code)).toEqual(Array(5).fill('id_token_invalid'));
+    expect(test.jwksFetches()).toBe(2);
+    test.signWith(1);
+    const fresh = await Promise.all(Array.from({ length: 5 }, () => test.callback()));
+    expect(fresh.map((tokens) => tokens.claims?.sub)).toEqual(Array(5).fill('alice'));
+    expect(test.jwksFetches()).toBe(2);
+  });
+
+  const failures: Array<[JwksAnswer, string]> = [
+    ['unavailable', 'http_error'],
+    ['not-json', 'invalid_response'],
+    ['not-a-jwk-set', 'invalid_response'],
+    ['reset', 'network_error'],
+    ['silent', 'timeout'],
+  ];
+  for (const [answer, code] of failures) {
+    it(`refuses the token (${code}) when the JWKS cannot be fetched again after its max age (${answer}), and recovers`, async () => {
+      const test = await setup({ jwksMaxAge: 60, timeout: 300 });
+      test.use(test.good);
+      await test.callback();
+      test.answerJwks(answer);
+      test.clock.advance(59);
+      expect((await test.callback()).claims?.sub).toBe('alice');
+      test.clock.advance(1);
+      await expect(test.callback()).rejects.toMatchObject({ code });
+      await expect(test.client.issuerKey({ alg: 'ES256', kid: 'k0' })).rejects.toMatchObject({ code });
+      expect(test.jwksFetches()).toBe(3);
+      test.answerJwks('keys');
+      expect((await test.callback()).claims?.sub).toBe('alice');
+      expect(test.jwksFetches()).toBe(4);
+    });
+  }
+
+  it('refuses a jwksMaxAge that is not a positive number of seconds', () => {
+    for (const jwksMaxAge of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new OAuthClient({ issuer: 'https://as.example.com', clientId: 'rp', jwksMaxAge })).toThrow(
+        /jwksMaxAge/,
+      );
+    }
   });
 
   it('requires an id_token when openid was requested', async () => {

@@ -13,6 +13,7 @@ import {
   GatehouseClientError,
   generateDPoPKey,
   OAuthClient,
+  type OAuthClientOptions,
   OAuthResponseError,
   TokenManager,
 } from '../src/index.ts';
@@ -53,6 +54,17 @@ async function recordingServer(
 }
 
 const tokens = { access_token: 'at-1', token_type: 'Bearer', expires_in: 300 };
+
+/** The confidential client `svc` (Basic secret) of the local server's token endpoint at `url`. */
+function serviceClient(url: string, more: Partial<OAuthClientOptions> = {}): OAuthClient {
+  return new OAuthClient({
+    issuer: url,
+    clientId: 'svc',
+    clientAuthentication: { method: 'client_secret_basic', clientSecret: 'secret' },
+    metadata: { issuer: url, token_endpoint: `${url}/token` },
+    ...more,
+  });
+}
 
 describe('client authentication', () => {
   it('client_secret_basic form-encodes id and secret before base64 (RFC 6749 §2.3.1)', async () => {
@@ -295,13 +307,7 @@ describe('DPoP proofs and the authenticated fetch', () => {
       json(response, 200, { ok: true });
     });
     const url = server.url;
-    const client = new OAuthClient({
-      issuer: url,
-      clientId: 'svc',
-      clientAuthentication: { method: 'client_secret_basic', clientSecret: 'secret' },
-      metadata: { issuer: url, token_endpoint: `${url}/token` },
-      dpop: key,
-    });
+    const client = serviceClient(url, { dpop: key });
     const manager = new TokenManager(client);
     const api = authenticatedFetch(manager.clientCredentials(), { dpop: key });
     // The resource lives on another origin name of the same server, so it has its own nonce.
@@ -363,14 +369,7 @@ describe('DPoP proofs and the authenticated fetch', () => {
       response.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end();
     });
     const url = server.url;
-    const manager = new TokenManager(
-      new OAuthClient({
-        issuer: url,
-        clientId: 'svc',
-        clientAuthentication: { method: 'client_secret_basic', clientSecret: 'secret' },
-        metadata: { issuer: url, token_endpoint: `${url}/token` },
-      }),
-    );
+    const manager = new TokenManager(serviceClient(url));
     const api = authenticatedFetch(manager.clientCredentials());
     const first = await api(`${url}/orders`);
     expect(first.status).toBe(200);
@@ -404,14 +403,7 @@ describe('DPoP proofs and the authenticated fetch', () => {
       json(response, 200, { token });
     });
     const url = server.url;
-    const manager = new TokenManager(
-      new OAuthClient({
-        issuer: url,
-        clientId: 'svc',
-        clientAuthentication: { method: 'client_secret_basic', clientSecret: 'secret' },
-        metadata: { issuer: url, token_endpoint: `${url}/token` },
-      }),
-    );
+    const manager = new TokenManager(serviceClient(url));
     const api = authenticatedFetch(manager.clientCredentials());
     expect((await api(`${url}/plain`)).status).toBe(401);
     expect(issued).toBe(1);

@@ -6,6 +6,7 @@
  * server's own timer is checked separately through a real server.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KeyEncryption } from '../src/keys/key-encryption.ts';
 import { KeyStore, type KeyStoreOptions } from '../src/keys/keystore.ts';
 import { openStorage, type Storage } from '../src/storage/index.ts';
 import { type BackendName, backendNames, freshStore } from './backends.ts';
@@ -19,6 +20,8 @@ const options: KeyStoreOptions = {
   maxTokenLifetime: 960,
   reloadInterval: 10,
   rotateEvery: 3600,
+  // Sealed at rest (keys/key-encryption.ts): every node opens what another node sealed.
+  encryption: new KeyEncryption(['key-rotation-test-master-secret-0123456789']),
 };
 /** Each node's reload timer fires at a different offset within the interval. */
 const offsets = [0, 3, 7];

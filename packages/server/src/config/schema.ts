@@ -400,6 +400,11 @@ export const configSchema = z
          * Unset: keys rotate only with `gatehouse keys rotate`.
          */
         rotateEvery: seconds(3600, 366 * 86400).optional(),
+        /**
+         * Master secrets that encrypt the stored private keys (AES-256-GCM, keys/key-encryption.ts), newest
+         * first; at least 32 characters each, e.g. `['${GATEHOUSE_KEYS_SECRET}']`. Unset: stored in plain.
+         */
+        encryptionSecrets: z.array(z.string().min(32)).min(1).max(5).optional(),
       })
       .prefault({}),
     tokens: z

@@ -24,9 +24,9 @@ import type { ServerContext } from '../context.ts';
 import { deviceCodeGrantType } from '../grants/device-code.ts';
 import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
+import { formParams } from '../http/form.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import { type RawParams, toParams } from '../protocol/params.ts';
 import { parseScope } from '../protocol/scopes.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 
@@ -62,18 +62,12 @@ export function normaliseUserCode(input: string | undefined): string | undefined
 
 export function deviceAuthorizationEndpoint(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!request.headers['content-type']?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
-      throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
-    }
-    const params = toParams((request.body as RawParams | undefined) ?? {});
-    const client = await authenticateClient(ctx, clientAuthRequest(ctx, request), params).catch(
-      (error: unknown) => {
-        ctx.audit('client_authentication_failed', {
-          endpoint: 'device_authorization',
-          client_id: params.get('client_id'),
-        });
-        throw error;
-      },
+    const { params } = formParams(request);
+    const client = await authenticateClient(
+      ctx,
+      clientAuthRequest(ctx, request),
+      params,
+      'device_authorization',
     );
     await ctx.rateLimits.hit('deviceAuthorizationPerClient', client.clientId);
     if (!client.grantTypes.includes(deviceCodeGrantType)) {

@@ -13,9 +13,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
-import { presentedCredentials, secretMatches, verifyClientCredentials } from '../protocol/client-auth.ts';
+import { formParams } from '../http/form.ts';
+import { authenticateWith, secretMatches, verifyClientCredentials } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import { type RawParams, toParams } from '../protocol/params.ts';
+import type { Params } from '../protocol/params.ts';
 import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { signJwt } from '../tokens/jwt.ts';
 import { type AccessTokenClaims, validateAccessToken } from '../tokens/validate.ts';
@@ -79,30 +80,28 @@ export function introspectEndpoint(ctx: ServerContext) {
       .map((resource) => [resource.id, sha256Base64Url(resource.secret!)]),
   );
 
-  async function authenticate(request: FastifyRequest, params: ReturnType<typeof toParams>): Promise<Caller> {
+  function authenticate(request: FastifyRequest, params: Params): Promise<Caller> {
     const authRequest = clientAuthRequest(ctx, request);
-    const credentials = presentedCredentials(authRequest.authorization, params);
-    const resourceHash = resourceSecrets.get(credentials.clientId);
-    if (resourceHash !== undefined && credentials.secret !== undefined) {
-      if (!secretMatches(credentials.secret, resourceHash)) {
-        throw new OAuthError('invalid_client', 'client authentication failed', { challenge: 'Basic' });
+    return authenticateWith(ctx, 'introspect', authRequest, params, async (credentials) => {
+      const resourceHash = resourceSecrets.get(credentials.clientId);
+      if (resourceHash !== undefined && credentials.secret !== undefined) {
+        if (!secretMatches(credentials.secret, resourceHash)) {
+          throw new OAuthError('invalid_client', 'client authentication failed', { challenge: 'Basic' });
+        }
+        return { kind: 'resource', id: credentials.clientId };
       }
-      return { kind: 'resource', id: credentials.clientId };
-    }
-    const client = await verifyClientCredentials(ctx, credentials, authRequest);
-    if (client.tokenEndpointAuthMethod === 'none') {
-      throw new OAuthError('invalid_client', 'public clients cannot use introspection', {
-        challenge: 'Basic',
-      });
-    }
-    return { kind: 'client', id: client.clientId };
+      const client = await verifyClientCredentials(ctx, credentials, authRequest);
+      if (client.tokenEndpointAuthMethod === 'none') {
+        throw new OAuthError('invalid_client', 'public clients cannot use introspection', {
+          challenge: 'Basic',
+        });
+      }
+      return { kind: 'client', id: client.clientId };
+    });
   }
 
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!request.headers['content-type']?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
-      throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
-    }
-    const params = toParams((request.body as RawParams | undefined) ?? {});
+    const { params } = formParams(request);
     const caller = await authenticate(request, params);
     await ctx.rateLimits.hit('introspectPerCaller', caller.id);
     const token = params.get('token');

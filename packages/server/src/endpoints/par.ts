@@ -16,10 +16,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
+import { formParams } from '../http/form.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import { type RawParams, toParams } from '../protocol/params.ts';
+import type { RawParams } from '../protocol/params.ts';
 import { assertFapi2Client, isFapi2 } from '../protocol/profile.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { checkedRedirectUri, requestUriPrefix, validateRequest } from './authorize.ts';
@@ -29,20 +30,11 @@ const authenticationParameters = new Set(['client_secret', 'client_assertion', '
 
 export function parEndpoint(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!request.headers['content-type']?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
-      throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
-    }
+    const { raw, params } = formParams(request);
     const now = ctx.now();
     const nonce = ctx.dpop.currentNonce(now);
     if (nonce !== undefined) reply.header('dpop-nonce', nonce);
-    const raw = (request.body as RawParams | undefined) ?? {};
-    const params = toParams(raw);
-    const client = await authenticateClient(ctx, clientAuthRequest(ctx, request), params).catch(
-      (error: unknown) => {
-        ctx.audit('client_authentication_failed', { endpoint: 'par', client_id: params.get('client_id') });
-        throw error;
-      },
-    );
+    const client = await authenticateClient(ctx, clientAuthRequest(ctx, request), params, 'par');
     if ('request_uri' in raw)
       throw new OAuthError('invalid_request', 'request_uri must not be part of a pushed request');
 

@@ -9,9 +9,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
+import { formParams } from '../http/form.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import { type RawParams, toParams } from '../protocol/params.ts';
 import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { Client } from '../storage/repositories.ts';
 import { validateAccessToken } from '../tokens/validate.ts';
@@ -39,11 +39,8 @@ async function revokeAccessToken(ctx: ServerContext, client: Client, token: stri
 
 export function revokeEndpoint(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!request.headers['content-type']?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
-      throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
-    }
-    const params = toParams((request.body as RawParams | undefined) ?? {});
-    const client = await authenticateClient(ctx, clientAuthRequest(ctx, request), params);
+    const { params } = formParams(request);
+    const client = await authenticateClient(ctx, clientAuthRequest(ctx, request), params, 'revoke');
     const token = params.get('token');
     if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
     if (token.length <= 8192) {

@@ -15,25 +15,19 @@ import { grantHandlers } from '../grants/registry.ts';
 import type { TokenBinding } from '../grants/types.ts';
 import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
+import { formParams } from '../http/form.ts';
 import { authenticateClient, certificateBinding } from '../protocol/client-auth.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import { type RawParams, toParams } from '../protocol/params.ts';
 import { assertFapi2TokenRequest, isFapi2 } from '../protocol/profile.ts';
 
 export function tokenEndpoint(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!request.headers['content-type']?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
-      throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
-    }
+    const { params } = formParams(request);
     const nonce = ctx.dpop.currentNonce(ctx.now());
     if (nonce !== undefined) reply.header('dpop-nonce', nonce);
-    const params = toParams((request.body as RawParams | undefined) ?? {});
     const authRequest = clientAuthRequest(ctx, request);
-    const client = await authenticateClient(ctx, authRequest, params).catch((error: unknown) => {
-      ctx.audit('client_authentication_failed', { endpoint: 'token', client_id: params.get('client_id') });
-      throw error;
-    });
+    const client = await authenticateClient(ctx, authRequest, params, 'token');
     await ctx.rateLimits.hit('tokenPerClient', client.clientId);
     const grantType = params.get('grant_type');
     if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');

@@ -11,6 +11,10 @@
  * no node signs with a key another node does not publish yet. Scheduled rotation (`keys.rotateEvery`) is
  * attempted by every node on its reload timer, but runs under a storage-wide lock and re-checks the newest
  * key there, so one node rotates and the others find the work done. The first key is created the same way.
+ *
+ * With `keys.encryptionSecrets`, private keys are stored sealed (keys/key-encryption.ts): sealed when
+ * created, sealed again with the first secret at start-up when stored in plain or under an older secret,
+ * and opened when loaded. A reload that meets a key it cannot open fails and keeps the previous set.
  */
 import {
   createPrivateKey,
@@ -23,6 +27,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import { type GatehouseConfig, maxAccessTokenTtl, type SigningAlgorithm } from '../config/schema.ts';
 import type { SigningKeyRecord, SigningKeyRepository } from '../storage/repositories.ts';
 import type { SigningKey } from '../tokens/jwt.ts';
+import { KeyEncryption } from './key-encryption.ts';
 
 function generateKeyObject(alg: SigningAlgorithm): KeyObject {
   switch (alg) {
@@ -67,6 +72,8 @@ export interface KeyStoreOptions {
   reloadInterval: number;
   /** Rotate when the newest key is this many seconds old (undefined: only when asked, e.g. by the CLI). */
   rotateEvery: number | undefined;
+  /** Seals private keys at rest (a no-op without configured secrets). */
+  encryption: KeyEncryption;
 }
 
 /** Slack on top of the reload interval for a reload that is slow or a node clock that is a little behind. */
@@ -89,12 +96,13 @@ export function keyStoreOptions(config: GatehouseConfig): KeyStoreOptions {
       Math.max(config.tokens.accessTokenTtl, maxAccessTokenTtl, config.tokens.idTokenTtl) + 60,
     reloadInterval: config.keys.reloadInterval,
     rotateEvery: config.keys.rotateEvery,
+    encryption: new KeyEncryption(config.keys.encryptionSecrets),
   };
 }
 
 export class KeyStore {
   private records: SigningKeyRecord[] = [];
-  private readonly imported = new Map<string, SigningKey>();
+  private imported = new Map<string, SigningKey>();
   private readonly publicKeys = new Map<string, { alg: SigningAlgorithm; key: KeyObject }>();
   private jwksCache: { keys: object[] } = { keys: [] };
 
@@ -112,20 +120,54 @@ export class KeyStore {
 
   /** Loads the key set, creating a first key when no key of the configured algorithm can sign. */
   async initialise(now: number): Promise<void> {
+    const { encryption } = this.options;
+    const stored = await this.repository.listAll();
+    const reseal = encryption.enabled && stored.some((record) => !encryption.isCurrent(record.privateJwk));
     await this.reload(now);
-    if (this.currentRecord(now) !== undefined) return;
+    if (this.currentRecord(now) !== undefined && !reseal) return;
     await this.exclusive(async (repository) => {
-      // Checked again under the lock: another node may have created it meanwhile.
+      // Checked again under the lock: another node may have created the key or sealed them meanwhile.
+      if (encryption.enabled) {
+        for (const record of await repository.listAll()) {
+          if (encryption.isCurrent(record.privateJwk)) continue;
+          const plain = encryption.open(record.kid, record.privateJwk);
+          await repository.replacePrivateJwk(record.kid, encryption.seal(record.kid, plain));
+        }
+      }
       this.records = await repository.listPublished(now);
       if (this.currentRecord(now) === undefined)
-        await repository.create(await generateSigningKey(this.options.algorithm, now, now));
+        await repository.create(this.sealed(await generateSigningKey(this.options.algorithm, now, now)));
     });
     await this.reload(now);
   }
 
+  /**
+   * Loads the published keys and imports each new private key once; a key that cannot be opened (sealed
+   * with a secret this node does not have, or altered) fails the reload before anything is replaced.
+   */
   async reload(now: number): Promise<void> {
-    this.records = await this.repository.listPublished(now);
-    this.jwksCache = { keys: this.records.map((record) => JSON.parse(record.publicJwk) as object) };
+    const records = await this.repository.listPublished(now);
+    const imported = new Map<string, SigningKey>();
+    for (const record of records) {
+      imported.set(
+        record.kid,
+        this.imported.get(record.kid) ?? {
+          kid: record.kid,
+          alg: record.alg as SigningAlgorithm,
+          privateKey: createPrivateKey({
+            key: JSON.parse(this.options.encryption.open(record.kid, record.privateJwk)) as JsonWebKey,
+            format: 'jwk',
+          }),
+        },
+      );
+    }
+    this.records = records;
+    this.imported = imported;
+    this.jwksCache = { keys: records.map((record) => JSON.parse(record.publicJwk) as object) };
+  }
+
+  private sealed(record: SigningKeyRecord): SigningKeyRecord {
+    return { ...record, privateJwk: this.options.encryption.seal(record.kid, record.privateJwk) };
   }
 
   /**
@@ -165,7 +207,7 @@ export class KeyStore {
 
   private async createNext(repository: SigningKeyRepository, now: number): Promise<SigningKeyRecord> {
     const notBefore = now + signingDelay(this.options);
-    const record = await generateSigningKey(this.options.algorithm, now, notBefore);
+    const record = this.sealed(await generateSigningKey(this.options.algorithm, now, notBefore));
     await repository.create(record);
     await repository.retireOthers(record.kid, notBefore, notBefore + this.options.maxTokenLifetime);
     return record;
@@ -186,16 +228,8 @@ export class KeyStore {
   /** The key that signs at `now`. */
   signingKey(now: number): SigningKey {
     const record = this.currentRecord(now);
-    if (record === undefined) throw new Error('no signing key is active');
-    let key = this.imported.get(record.kid);
-    if (key === undefined) {
-      key = {
-        kid: record.kid,
-        alg: record.alg as SigningAlgorithm,
-        privateKey: createPrivateKey({ key: JSON.parse(record.privateJwk) as JsonWebKey, format: 'jwk' }),
-      };
-      this.imported.set(record.kid, key);
-    }
+    const key = record === undefined ? undefined : this.imported.get(record.kid);
+    if (key === undefined) throw new Error('no signing key is active');
     return key;
   }
 

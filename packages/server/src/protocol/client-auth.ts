@@ -135,12 +135,40 @@ export function secretMatches(secret: string, storedHash: string | null | undefi
   return matches && storedHash !== null && storedHash !== undefined;
 }
 
-export async function authenticateClient(
+/** Authenticates the client of a request to `endpoint` (see `authenticateWith`). */
+export function authenticateClient(
   ctx: ServerContext,
   request: ClientAuthRequest,
   params: Params,
+  endpoint: string,
 ): Promise<Client> {
-  return verifyClientCredentials(ctx, presentedCredentials(request.authorization, params), request);
+  return authenticateWith(ctx, endpoint, request, params, (credentials) =>
+    verifyClientCredentials(ctx, credentials, request),
+  );
+}
+
+/**
+ * Reads the presented credentials and runs `verify` on them; every `invalid_client` on the way is recorded
+ * as the audit event `client_authentication_failed` with the endpoint and the client id presented (from
+ * the Basic header or the body), so a guessing attack shows in the audit trail whichever endpoint it uses.
+ */
+export async function authenticateWith<T>(
+  ctx: ServerContext,
+  endpoint: string,
+  request: ClientAuthRequest,
+  params: Params,
+  verify: (credentials: PresentedCredentials) => Promise<T>,
+): Promise<T> {
+  let clientId = params.get('client_id');
+  try {
+    const credentials = presentedCredentials(request.authorization, params);
+    clientId = credentials.clientId;
+    return await verify(credentials);
+  } catch (error) {
+    if (error instanceof OAuthError && error.error === 'invalid_client')
+      ctx.audit('client_authentication_failed', { endpoint, client_id: clientId });
+    throw error;
+  }
 }
 
 export async function verifyClientCredentials(

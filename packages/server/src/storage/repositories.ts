@@ -815,6 +815,21 @@ export class SigningKeyRepository {
       .execute();
   }
 
+  /** Every stored key, published or not (for sealing them all when at-rest encryption changes). */
+  async listAll(): Promise<SigningKeyRecord[]> {
+    const rows = await this.db.selectFrom('signing_keys').selectAll().execute();
+    return rows.map(SigningKeyRepository.fromRow);
+  }
+
+  /** Replaces the stored private half of a key (sealed again with another secret, keys/key-encryption.ts). */
+  async replacePrivateJwk(kid: string, privateJwk: string): Promise<void> {
+    await this.db
+      .updateTable('signing_keys')
+      .set({ private_jwk: privateJwk })
+      .where('kid', '=', kid)
+      .execute();
+  }
+
   /** Retires every key that is still signing (or scheduled to) other than `keepKid`. */
   async retireOthers(keepKid: string, retiredAt: number, expiresAt: number): Promise<void> {
     await this.db

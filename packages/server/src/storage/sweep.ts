@@ -1,7 +1,8 @@
 /**
  * Deletes expired rows on a timer, never on the request path. Used codes are kept an hour past expiry and
  * rotated refresh tokens until their family expires, so replays inside those windows are still detected
- * as reuse rather than answered as unknown.
+ * as reuse rather than answered as unknown. Signing keys are deleted once they are no longer published
+ * (every token they signed has expired): their private half has no use left and is only a liability.
  */
 import type { Storage } from './index.ts';
 
@@ -21,6 +22,7 @@ export async function sweepExpired(storage: Storage, now: number): Promise<numbe
     storage.db.deleteFrom('access_tokens').where('expires_at', '<', now).executeTakeFirst(),
     storage.db.deleteFrom('revoked_tokens').where('expires_at', '<', now).executeTakeFirst(),
     storage.db.deleteFrom('pushed_authorization_requests').where('expires_at', '<', now).executeTakeFirst(),
+    storage.db.deleteFrom('signing_keys').where('expires_at', '<=', now).executeTakeFirst(),
   ]);
   return results.reduce((total, result) => total + Number(result.numDeletedRows), 0);
 }
