@@ -35,8 +35,10 @@ export function compiled<P extends object, R>(
       byDialect.set(adapter, query);
     }
     const values = params as Record<string, unknown>;
+    // undefined binds as NULL (better-sqlite3 refuses undefined; the builder would leave such a column out
+    // of an insert, and none of the compiled inserts' columns has a default other than NULL).
     const parameters = query.parameters.map((value) =>
-      value instanceof Placeholder ? values[value.name] : value,
+      value instanceof Placeholder ? (values[value.name] ?? null) : value,
     );
     return db.executeQuery({ ...query, parameters });
   };
