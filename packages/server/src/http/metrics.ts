@@ -2,7 +2,8 @@
  * Prometheus metrics at /metrics: requests by route and status, latency histograms by route, tokens
  * issued by grant type, and the Node.js process metrics. Each server has its own registry, so several
  * servers in one process (tests) do not share counters. Routes are labelled by their pattern
- * (`/interaction/:id`), never by the raw URL, so label cardinality stays bounded.
+ * (`/interaction/:id`), never by the raw URL, so label cardinality stays bounded. With `metrics.enabled`
+ * off nothing is served and nothing is counted.
  */
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
@@ -28,16 +29,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(collectProcessMetrics: boolean) {
-    if (collectProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
+  constructor(private readonly enabled: boolean) {
+    if (enabled) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
   }
 
   requestCompleted(route: string, method: string, status: number, milliseconds: number): void {
+    if (!this.enabled) return;
     this.requests.inc({ route, method, status });
     this.latency.observe({ route }, milliseconds / 1000);
   }
 
   tokenIssued(grantType: string): void {
+    if (!this.enabled) return;
     this.tokens.inc({ grant_type: grantType });
   }
 

@@ -208,6 +208,23 @@ async function clientKeys(
   }
 }
 
+/**
+ * Runs `match` on the client's registered keys; when nothing matched and the keys came from a cached copy
+ * of its jwks_uri, once more on a fresh copy (the client may have rotated its keys; the cache limits how
+ * often that fetch can be forced).
+ */
+async function withRegisteredKeys<T>(
+  ctx: ServerContext,
+  client: Client,
+  match: (jwks: JsonWebKeySet) => Promise<T | undefined>,
+): Promise<T | undefined> {
+  const cached = await clientKeys(ctx, client, false);
+  const found = await match(cached.jwks);
+  if (found !== undefined || cached.fresh) return found;
+  const refreshed = await clientKeys(ctx, client, true);
+  return refreshed.fresh ? match(refreshed.jwks) : undefined;
+}
+
 const keySets = new WeakMap<JsonWebKeySet, JWTVerifyGetKey>();
 
 function keySetOf(jwks: JsonWebKeySet): JWTVerifyGetKey {
@@ -258,21 +275,21 @@ async function verifyAssertion(ctx: ServerContext, client: Client, assertion: st
     currentDate: new Date(now * 1000),
     clockTolerance,
   };
-  let payload: Record<string, unknown>;
+  let payload: Record<string, unknown> | undefined;
   try {
-    let keys = await clientKeys(ctx, client, false);
-    try {
-      ({ payload } = await jwtVerify(assertion, keySetOf(keys.jwks), options));
-    } catch (error) {
-      // An unknown kid may mean the client rotated its keys: look at its jwks_uri once more.
-      if (!(error instanceof errors.JWKSNoMatchingKey) || keys.fresh) throw error;
-      keys = await clientKeys(ctx, client, true);
-      if (!keys.fresh) throw error;
-      ({ payload } = await jwtVerify(assertion, keySetOf(keys.jwks), options));
-    }
+    payload = await withRegisteredKeys(ctx, client, async (jwks) => {
+      try {
+        return (await jwtVerify(assertion, keySetOf(jwks), options)).payload;
+      } catch (error) {
+        if (error instanceof errors.JWKSNoMatchingKey) return undefined;
+        throw error;
+      }
+    });
   } catch (error) {
     throw assertionFailure(error);
   }
+  if (payload === undefined)
+    throw invalidClient('no registered key of the client matches the client assertion');
   const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
   const accepted = [ctx.issuer, ...(clientAuth.acceptTokenEndpointAudience ? [ctx.endpoints.token] : [])];
   if (audiences.length !== 1 || !accepted.includes(audiences[0] as string))
@@ -303,13 +320,10 @@ async function verifyCertificate(
       throw invalidClient('the client certificate does not match the client');
     return;
   }
-  let keys = await clientKeys(ctx, client, false);
-  if (matchesRegisteredKey(certificate, keys.jwks.keys)) return;
-  if (!keys.fresh) {
-    keys = await clientKeys(ctx, client, true);
-    if (keys.fresh && matchesRegisteredKey(certificate, keys.jwks.keys)) return;
-  }
-  throw invalidClient('the client certificate does not match the client');
+  const matched = await withRegisteredKeys(ctx, client, async (jwks) =>
+    matchesRegisteredKey(certificate, jwks.keys) ? true : undefined,
+  );
+  if (matched === undefined) throw invalidClient('the client certificate does not match the client');
 }
 
 /**
