@@ -11,7 +11,8 @@
  *
  * The builder must pass every parameter to Kysely as a value, as it is (a placeholder is not the value,
  * so computing with one, such as JSON-encoding it, would freeze a wrong constant into the query; the first
- * run throws when a parameter does not reach the query), and every run must pass the same keys.
+ * run throws when a parameter does not reach the query), and every run must pass the same keys (a run
+ * that does not throws, rather than dropping or nulling a value).
  */
 import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
 import type { Db } from './repositories.ts';
@@ -26,21 +27,29 @@ export type CompiledRunner<P extends object, R> = (db: Db, params: P) => Promise
 export function compiled<P extends object, R>(
   build: (db: Db, params: P) => Compilable<R>,
 ): CompiledRunner<P, R> {
-  const byDialect = new WeakMap<object, CompiledQuery<R>>();
-  return (db, params) => {
+  const byDialect = new WeakMap<object, { query: CompiledQuery<R>; names: number }>();
+  return async (db, params) => {
     const adapter = db.getExecutor().adapter;
-    let query = byDialect.get(adapter);
-    if (query === undefined) {
-      query = compile(db, params, build);
-      byDialect.set(adapter, query);
+    let entry = byDialect.get(adapter);
+    if (entry === undefined) {
+      entry = compile(db, params, build);
+      byDialect.set(adapter, entry);
     }
     const values = params as Record<string, unknown>;
+    // The same keys as the run that compiled it: a key added later would otherwise be dropped in silence.
+    if (Object.keys(values).length !== entry.names)
+      throw new Error(
+        `compiled query: called with other parameters than it was compiled with (${entry.query.sql})`,
+      );
     // undefined binds as NULL (better-sqlite3 refuses undefined; the builder would leave such a column out
     // of an insert, and none of the compiled inserts' columns has a default other than NULL).
-    const parameters = query.parameters.map((value) =>
-      value instanceof Placeholder ? (values[value.name] ?? null) : value,
-    );
-    return db.executeQuery({ ...query, parameters });
+    const parameters = entry.query.parameters.map((value) => {
+      if (!(value instanceof Placeholder)) return value;
+      if (!(value.name in values))
+        throw new Error(`compiled query: parameter ${value.name} is missing (${entry.query.sql})`);
+      return values[value.name] ?? null;
+    });
+    return db.executeQuery({ ...entry.query, parameters });
   };
 }
 
@@ -48,7 +57,7 @@ function compile<P extends object, R>(
   db: Db,
   params: P,
   build: (db: Db, params: P) => Compilable<R>,
-): CompiledQuery<R> {
+): { query: CompiledQuery<R>; names: number } {
   const names = Object.keys(params);
   const placeholders = Object.fromEntries(names.map((name) => [name, new Placeholder(name)])) as P;
   const query = build(db, placeholders).compile();
@@ -58,5 +67,5 @@ function compile<P extends object, R>(
   const unused = names.filter((name) => !used.has(name));
   if (unused.length > 0)
     throw new Error(`compiled query: ${unused.join(', ')} not passed to the query as values (${query.sql})`);
-  return query;
+  return { query, names: names.length };
 }
