@@ -96,6 +96,11 @@ interface AddInput {
   scopes: string[];
 }
 
+/** The token endpoint auth method the options ask for (`none` for --public; checked by clientProblems). */
+function authMethodOf(input: AddInput): string {
+  return input.isPublic ? 'none' : (input.authMethod ?? 'client_secret_basic');
+}
+
 /** Every problem with a new client, in the words of the options; empty when it can be registered. */
 function clientProblems(input: AddInput, config: GatehouseConfig): string[] {
   const problems: string[] = [];
@@ -110,8 +115,7 @@ function clientProblems(input: AddInput, config: GatehouseConfig): string[] {
     problems.push(`--auth-method must be one of ${methods.join(', ')}, not "${input.authMethod}"`);
   }
   // FAPI 2.0 (protocol/profile.ts): only private_key_jwt and mutual TLS authenticate clients.
-  const method = input.isPublic ? 'none' : (input.authMethod ?? 'client_secret_basic');
-  if (config.profile === 'fapi2' && !(fapi2AuthMethods as string[]).includes(method))
+  if (config.profile === 'fapi2' && !(fapi2AuthMethods as string[]).includes(authMethodOf(input)))
     problems.push(
       'the server runs the FAPI 2.0 profile: use --auth-method private_key_jwt, tls_client_auth or self_signed_tls_client_auth',
     );
@@ -237,7 +241,7 @@ async function add(args: string[]): Promise<number> {
   if (declaredInConfig(config, clientId))
     throw new UsageError(`client "${clientId}" already exists (declared in the config file)`);
 
-  const method = (input.isPublic ? 'none' : (input.authMethod ?? 'client_secret_basic')) as ClientAuthMethod;
+  const method = authMethodOf(input) as ClientAuthMethod;
   const secret = secretAuthMethods.includes(method) ? randomHandle(32) : undefined;
   // The config schema's client rules (keys for private_key_jwt, one certificate identity for
   // tls_client_auth, ...), then the same conversion as a client declared in the file.

@@ -121,8 +121,9 @@ export class KeyStore {
   /** Loads the key set, creating a first key when no key of the configured algorithm can sign. */
   async initialise(now: number): Promise<void> {
     const { encryption } = this.options;
-    const stored = await this.repository.listAll();
-    const reseal = encryption.enabled && stored.some((record) => !encryption.isCurrent(record.privateJwk));
+    const reseal =
+      encryption.enabled &&
+      (await this.repository.listAll()).some((record) => !encryption.isCurrent(record.privateJwk));
     await this.reload(now);
     if (this.currentRecord(now) !== undefined && !reseal) return;
     await this.exclusive(async (repository) => {
