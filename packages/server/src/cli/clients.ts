@@ -16,12 +16,12 @@ import {
   type ClientConfig,
   clientAuthMethods,
   clientSchema,
+  fapi2AuthMethods,
   type GatehouseConfig,
   grantTypes,
   secretAuthMethods,
   tokenExchangeGrantType,
 } from '../config/schema.ts';
-import { fapi2AuthMethods } from '../protocol/profile.ts';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { Client } from '../storage/repositories.ts';

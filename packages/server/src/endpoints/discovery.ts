@@ -3,9 +3,10 @@
  * /.well-known/oauth-authorization-server. Lists only what the server really supports; parameters whose
  * OpenID default is "supported" (request_uri_parameter_supported) are stated explicitly as false.
  */
+
+import { fapi2Algorithms } from '../config/schema.ts';
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
-import { fapi2Algorithms } from '../protocol/profile.ts';
 
 export function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
   const alg = ctx.config.keys.algorithm;

@@ -25,9 +25,8 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
-import { tlsAuthMethods } from '../config/schema.ts';
+import { fapi2Algorithms, tlsAuthMethods } from '../config/schema.ts';
 import type { ServerContext } from '../context.ts';
-import { bearer, type TokenBinding } from '../grants/types.ts';
 import type { Client } from '../storage/repositories.ts';
 import {
   certificateCurrent,
@@ -39,8 +38,9 @@ import {
 import type { JsonWebKeySet } from './client-jwks.ts';
 import { OAuthError } from './errors.ts';
 import type { Params } from './params.ts';
-import { fapi2Algorithms, isFapi2 } from './profile.ts';
+import { isFapi2 } from './profile.ts';
 import { constantTimeEqual, sha256Base64Url } from './secrets.ts';
+import { bearer, type TokenBinding } from './token-binding.ts';
 
 export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
