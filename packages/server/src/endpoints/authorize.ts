@@ -12,8 +12,6 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { browserCookie, readCookie, serializeCookie } from '../http/cookies.ts';
-import { noStoreHeaders } from '../http/error-handler.ts';
 import { currentSession } from '../http/login-session.ts';
 import { isThumbprint } from '../protocol/dpop.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
@@ -25,6 +23,8 @@ import { parseScope } from '../protocol/scopes.ts';
 import { isHandle, randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { AuthorizationRequestRecord, Client, LoginSession } from '../storage/repositories.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
+import { browserCookie, readCookie, serializeCookie } from './cookies.ts';
+import { noStoreHeaders } from './responses.ts';
 
 const supportedPrompts = new Set(['none', 'login', 'consent']);
 

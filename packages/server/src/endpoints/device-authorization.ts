@@ -23,12 +23,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { deviceCodeGrantType } from '../grants/device-code.ts';
 import { clientAuthRequest } from '../http/client-certificate.ts';
-import { noStoreHeaders } from '../http/error-handler.ts';
-import { formParams } from '../http/form.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { parseScope } from '../protocol/scopes.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import { formParams } from './form.ts';
+import { noStoreHeaders } from './responses.ts';
 
 /** RFC 8628 §6.1: consonants only (no vowels, so no words and no O/I), no digits (no 0/1). */
 export const userCodeAlphabet = 'BCDFGHJKLMNPQRSTVWXZ';

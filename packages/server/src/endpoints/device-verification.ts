@@ -39,8 +39,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { deviceGrantId } from '../grants/device-code.ts';
-import { browserCookie, readCookie, serializeCookie } from '../http/cookies.ts';
-import { noStoreHeaders } from '../http/error-handler.ts';
 import { checkPassword, currentSession, startSession } from '../http/login-session.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
@@ -48,7 +46,9 @@ import { constantTimeEqual, randomHandle, sha256Base64Url } from '../protocol/se
 import type { DeviceCode, LoginSession } from '../storage/repositories.ts';
 import { deviceCodePage, deviceConfirmPage, deviceDonePage, deviceSignInPage } from '../views/device.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
+import { browserCookie, readCookie, serializeCookie } from './cookies.ts';
 import { formatUserCode, normaliseUserCode } from './device-authorization.ts';
+import { noStoreHeaders } from './responses.ts';
 
 const csrfLabel = 'gatehouse/device-verification/csrf';
 

@@ -48,17 +48,17 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { clearCookie, readCookie, sessionCookie } from '../http/cookies.ts';
-import { createRedirectUrl, noStoreHeaders } from '../http/error-handler.ts';
 import { currentSession } from '../http/login-session.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
-import { redirectUriProblem } from '../protocol/redirect-uri.ts';
+import { createRedirectUrl, redirectUriProblem } from '../protocol/redirect-uri.ts';
 import { constantTimeEqual, sha256Base64Url } from '../protocol/secrets.ts';
 import type { Client, LoginSession } from '../storage/repositories.ts';
 import { type IdTokenHint, verifyIdTokenHint } from '../tokens/id-token-hint.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
 import { confirmLogoutPage, signedOutPage } from '../views/logout.ts';
+import { clearCookie, readCookie, sessionCookie } from './cookies.ts';
+import { noStoreHeaders } from './responses.ts';
 
 /** What a logout request says once validated: the client it comes from and where to send the user. */
 interface LogoutTarget {

@@ -8,8 +8,6 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { browserCookie, readCookie } from '../http/cookies.ts';
-import { noStoreHeaders } from '../http/error-handler.ts';
 import { checkPassword, currentSession, startSession } from '../http/login-session.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
@@ -19,6 +17,8 @@ import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
 import { consentPage, loginPage } from '../views/pages.ts';
 import { needsConsent } from './authorize.ts';
+import { browserCookie, readCookie } from './cookies.ts';
+import { noStoreHeaders } from './responses.ts';
 
 const expired =
   'This sign-in request has expired or was already used. Go back to the application and start again.';

@@ -12,14 +12,14 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { clientAuthRequest } from '../http/client-certificate.ts';
-import { noStoreHeaders } from '../http/error-handler.ts';
-import { formParams } from '../http/form.ts';
 import { authenticateWith, secretMatches, verifyClientCredentials } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { Params } from '../protocol/params.ts';
 import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { signJwt } from '../tokens/jwt.ts';
 import { type AccessTokenClaims, validateAccessToken } from '../tokens/validate.ts';
+import { formParams } from './form.ts';
+import { noStoreHeaders } from './responses.ts';
 
 type Caller = { kind: 'resource'; id: string } | { kind: 'client'; id: string };
 

@@ -15,8 +15,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { clientAuthRequest } from '../http/client-certificate.ts';
-import { noStoreHeaders } from '../http/error-handler.ts';
-import { formParams } from '../http/form.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
@@ -24,6 +22,8 @@ import type { RawParams } from '../protocol/params.ts';
 import { assertFapi2Client, isFapi2 } from '../protocol/profile.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { checkedRedirectUri, requestUriPrefix, validateRequest } from './authorize.ts';
+import { formParams } from './form.ts';
+import { noStoreHeaders } from './responses.ts';
 
 /** Client authentication parameters (RFC 6749 §2.3.1, RFC 7523 §2.2): not part of the stored request. */
 const authenticationParameters = new Set(['client_secret', 'client_assertion', 'client_assertion_type']);

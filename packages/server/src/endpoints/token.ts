@@ -13,13 +13,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
 import { clientAuthRequest } from '../http/client-certificate.ts';
-import { noStoreHeaders } from '../http/error-handler.ts';
-import { formParams } from '../http/form.ts';
 import { authenticateClient, certificateBinding } from '../protocol/client-auth.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { assertFapi2TokenRequest, isFapi2 } from '../protocol/profile.ts';
 import type { TokenBinding } from '../protocol/token-binding.ts';
+import { formParams } from './form.ts';
+import { noStoreHeaders } from './responses.ts';
 
 export function tokenEndpoint(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {

@@ -6,9 +6,9 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
+import { readCookie, serializeCookie, sessionCookie } from '../endpoints/cookies.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { LoginSession, User } from '../storage/repositories.ts';
-import { readCookie, serializeCookie, sessionCookie } from './cookies.ts';
 
 export async function currentSession(
   ctx: ServerContext,

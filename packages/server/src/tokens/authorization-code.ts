@@ -4,7 +4,7 @@
  * carries `state` and the RFC 9207 `iss` parameter.
  */
 import type { ServerContext } from '../context.ts';
-import { createRedirectUrl } from '../http/error-handler.ts';
+import { createRedirectUrl } from '../protocol/redirect-uri.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { AuthorizationRequestRecord, LoginSession } from '../storage/repositories.ts';
 
