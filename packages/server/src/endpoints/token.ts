@@ -21,7 +21,12 @@ import type { TokenBinding } from '../protocol/token-binding.ts';
 import { formParams } from './form.ts';
 import { noStoreHeaders } from './responses.ts';
 
-export function tokenEndpoint(ctx: ServerContext) {
+/** Counts the token responses issued, by grant type (the HTTP adapter's metrics). */
+export interface TokensIssued {
+  tokenIssued(grantType: string): void;
+}
+
+export function tokenEndpoint(ctx: ServerContext, tokensIssued: TokensIssued) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { params } = formParams(request);
     const nonce = ctx.dpop.currentNonce(ctx.now());
@@ -53,7 +58,7 @@ export function tokenEndpoint(ctx: ServerContext) {
     }
     if (isFapi2(ctx.config, client)) assertFapi2TokenRequest(client, binding, dpopAlg);
     const response = await handler.handle(ctx, client, params, binding);
-    ctx.metrics.tokenIssued(grantType);
+    tokensIssued.tokenIssued(grantType);
     ctx.audit('token_issued', {
       grant_type: grantType,
       client_id: client.clientId,

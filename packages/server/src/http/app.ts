@@ -149,22 +149,21 @@ export async function buildServer(
         : undefined,
       replay,
     }),
-    metrics: new Metrics(config.metrics.enabled),
-    cors: new CorsPolicy(config.clients.flatMap((client) => client.corsOrigins)),
     findClient: (clientId) => storage.findClient(clientId),
     clientJwks: new ClientJwksCache(config.clientAuth.jwksUri, now),
     clientCertificates,
-    // /readyz: every shared dependency a request may need answers (a database read; Redis, when configured).
-    readinessChecks: [
-      () => storage.db.selectFrom('clients').select('client_id').limit(1).execute(),
-      ...(redis === undefined ? [] : [() => redisCall(() => redis!.ping())]),
-    ],
   } as Omit<ServerContext, 'logout'> as ServerContext;
   ctx.logout = new SessionLogout(ctx);
+  const metrics = new Metrics(config.metrics.enabled);
+  // /readyz: every shared dependency a request may need answers (a database read; Redis, when configured).
+  const readinessChecks = [
+    () => storage.db.selectFrom('clients').select('client_id').limit(1).execute(),
+    ...(redis === undefined ? [] : [() => redisCall(() => redis!.ping())]),
+  ];
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    logController: new OneLinePerRequest(ctx.metrics, records),
+    logController: new OneLinePerRequest(metrics, records),
     genReqId: () => randomUUID(),
     trustProxy: config.server.trustProxy,
     bodyLimit: config.server.bodyLimit,
@@ -200,7 +199,11 @@ export async function buildServer(
       .type('application/json')
       .send(JSON.stringify({ error: 'not_found', error_description: 'not found' }));
   });
-  registerRoutes(app, ctx);
+  registerRoutes(app, ctx, {
+    cors: new CorsPolicy(config.clients.flatMap((client) => client.corsOrigins)),
+    metrics,
+    readinessChecks,
+  });
 
   // Every reload also tries a scheduled rotation; storage's lock lets one node do it (keys/keystore.ts).
   const reloadTimer = setInterval(() => {

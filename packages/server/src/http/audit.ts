@@ -1,17 +1,14 @@
 /**
- * Audit events: one structured log record per security-relevant event, with a stable `audit` name
- * (login_succeeded, login_failed, consent_granted, consent_denied, token_issued, refresh_token_reused,
- * authorization_code_reused, token_revoked, client_authentication_failed, logout, device_approved, ...).
- * Fields are ids and outcomes only: never secrets, passwords, codes or tokens. Events carry the request
- * id of the request they happened in, found through AsyncLocalStorage so protocol code needs no logger.
+ * Audit events (the `Audit` of context.ts): one structured log record per security-relevant event, with a
+ * stable `audit` name and the fields its call site chose. Events carry the request id of the request they
+ * happened in, found through AsyncLocalStorage so protocol code needs no logger.
  *
  * Records are written by the fixed-shape logger (http/logging.ts): the fields are flat scalars chosen at
  * each call site, which the redaction paths (nested objects, headers) could never match anyway.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
-
-export type AuditFields = Record<string, string | number | boolean | undefined | null>;
+import type { Audit, AuditFields } from '../context.ts';
 
 const requestIds = new AsyncLocalStorage<string>();
 
@@ -20,7 +17,7 @@ export function withRequestId(requestId: string, next: () => void): void {
   requestIds.run(requestId, next);
 }
 
-export function createAudit(records: Logger) {
+export function createAudit(records: Logger): Audit {
   return function audit(event: string, fields: AuditFields = {}): void {
     const requestId = requestIds.getStore();
     records.info(
@@ -31,5 +28,3 @@ export function createAudit(records: Logger) {
     );
   };
 }
-
-export type Audit = ReturnType<typeof createAudit>;

@@ -7,13 +7,13 @@
  * internal detail, logged with the request id.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { RateLimitRule } from '../context.ts';
 import { noStoreHeaders } from '../endpoints/responses.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { createRedirectUrl } from '../protocol/redirect-uri.ts';
 import { isTransientStorageError } from '../storage/index.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
 import { errorPage } from '../views/pages.ts';
-import type { RateLimitRule } from './rate-limit.ts';
 
 export type ErrorFormat = 'json' | 'bearer' | 'html';
 

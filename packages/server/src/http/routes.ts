@@ -19,8 +19,19 @@ import { tokenEndpoint } from '../endpoints/token.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { constantTimeEqual } from '../protocol/secrets.ts';
+import type { CorsPolicy } from './cors.ts';
+import type { Metrics } from './metrics.ts';
 
-export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
+/** The HTTP adapter's own parts, which the core never sees. */
+export interface AdapterParts {
+  cors: CorsPolicy;
+  metrics: Metrics;
+  /** What /readyz runs: each throws (a 503 OAuthError) when a dependency does not answer. */
+  readinessChecks: ReadonlyArray<() => Promise<unknown>>;
+}
+
+export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: AdapterParts): void {
+  const { cors: corsPolicy, metrics, readinessChecks } = parts;
   const discovery = JSON.stringify(discoveryDocument(ctx));
   const serveDiscovery = async (_request: FastifyRequest, reply: FastifyReply) => {
     reply.header('cache-control', 'public, max-age=300').type('application/json').send(discovery);
@@ -32,7 +43,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   // Browser-callable endpoints: CORS for registered origins (http/cors.ts).
   app.addHook('onSend', (request, reply, payload, done) => {
-    if (request.routeOptions.config?.cors) ctx.cors.decorate(request, reply);
+    if (request.routeOptions.config?.cors) corsPolicy.decorate(request, reply);
     done(null, payload);
   });
   const cors = { cors: true };
@@ -97,7 +108,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post(
     '/token',
     { config: { errorFormat: 'json', ipRateLimit: 'tokenPerIp', ...cors } },
-    tokenEndpoint(ctx),
+    tokenEndpoint(ctx, metrics),
   );
   app.route({ method: ['GET', ...otherMethods], url: '/token', handler: methodNotAllowed });
   app.route({
@@ -124,13 +135,13 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     '/userinfo',
     '/revoke',
   ]) {
-    app.options(url, { config: cors }, async (request, reply) => ctx.cors.preflight(request, reply));
+    app.options(url, { config: cors }, async (request, reply) => corsPolicy.preflight(request, reply));
   }
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     // A failing check answers 503 temporarily_unavailable (database and Redis errors map to it).
-    for (const check of ctx.readinessChecks) await check();
+    for (const check of readinessChecks) await check();
     reply.send({ status: 'ready' });
   });
   if (ctx.config.metrics.enabled) {
@@ -139,7 +150,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
       if (token !== undefined && !constantTimeEqual(request.headers.authorization ?? '', `Bearer ${token}`)) {
         throw new OAuthError('invalid_token', 'a valid metrics token is required');
       }
-      reply.type('text/plain; version=0.0.4').send(await ctx.metrics.render());
+      reply.type('text/plain; version=0.0.4').send(await metrics.render());
     });
   }
 }
