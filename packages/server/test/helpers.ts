@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { parseConfig } from '../src/config/load.ts';
 import type { GatehouseConfig } from '../src/config/schema.ts';
-import { buildServer, type GatehouseServer } from '../src/http/app.ts';
+import { buildServer, type GatehouseServer } from '../src/server.ts';
 
 export const issuer = 'http://localhost:3000';
 export const webSecret = 'web-app-test-secret-0123456789-abcdefghijklmnop';

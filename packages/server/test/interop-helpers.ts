@@ -6,7 +6,7 @@
 import { createServer } from 'node:net';
 import { parseConfig } from '../src/config/load.ts';
 import type { GatehouseConfig } from '../src/config/schema.ts';
-import { buildServer, type GatehouseServer } from '../src/http/app.ts';
+import { buildServer, type GatehouseServer } from '../src/server.ts';
 import { formOf, password, testConfig } from './helpers.ts';
 
 /** A port that was free a moment ago (bind to port 0, read the port, release it). */

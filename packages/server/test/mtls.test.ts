@@ -16,8 +16,8 @@ import * as client from 'openid-client';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
-import { buildServer, type GatehouseServer } from '../src/http/app.ts';
 import { matchesRegisteredIdentity } from '../src/protocol/client-certificate.ts';
+import { buildServer, type GatehouseServer } from '../src/server.ts';
 import {
   apiSecret,
   basic,

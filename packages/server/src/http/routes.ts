@@ -1,5 +1,5 @@
 /** Every route of the server, in one list. */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { authorizeEndpoint } from '../endpoints/authorize.ts';
 import { deviceAuthorizationEndpoint } from '../endpoints/device-authorization.ts';
@@ -9,18 +9,19 @@ import {
   deviceLoginSubmit,
   deviceVerificationPage,
 } from '../endpoints/device-verification.ts';
-import { discoveryDocument } from '../endpoints/discovery.ts';
+import { discoveryEndpoint } from '../endpoints/discovery.ts';
 import { endSessionEndpoints } from '../endpoints/end-session.ts';
 import { consentSubmit, interactionPage, loginSubmit } from '../endpoints/interaction.ts';
 import { introspectEndpoint } from '../endpoints/introspect.ts';
+import { jwksEndpoint } from '../endpoints/jwks.ts';
 import { parEndpoint } from '../endpoints/par.ts';
 import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import { constantTimeEqual } from '../protocol/secrets.ts';
 import type { CorsPolicy } from './cors.ts';
 import type { Metrics } from './metrics.ts';
+import { healthEndpoint, metricsEndpoint, readinessEndpoint } from './operations.ts';
 
 /** The HTTP adapter's own parts, which the core never sees. */
 export interface AdapterParts {
@@ -32,30 +33,18 @@ export interface AdapterParts {
 
 export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: AdapterParts): void {
   const { cors: corsPolicy, metrics, readinessChecks } = parts;
-  const discovery = JSON.stringify(discoveryDocument(ctx));
-  const serveDiscovery = async (_request: FastifyRequest, reply: FastifyReply) => {
-    reply.header('cache-control', 'public, max-age=300').type('application/json').send(discovery);
-  };
+  const discovery = discoveryEndpoint(ctx);
   const methodNotAllowed = async () => {
     throw new OAuthError('method_not_allowed', 'method not allowed');
   };
   const otherMethods = ['PUT', 'DELETE', 'PATCH'] as const;
 
-  // Browser-callable endpoints: CORS for registered origins (http/cors.ts).
-  app.addHook('onSend', (request, reply, payload, done) => {
-    if (request.routeOptions.config?.cors) corsPolicy.decorate(request, reply);
-    done(null, payload);
-  });
+  // Browser-callable endpoints: CORS for registered origins (cors.ts, applied by app.ts).
   const cors = { cors: true };
 
-  app.get('/.well-known/openid-configuration', { config: cors }, serveDiscovery);
-  app.get('/.well-known/oauth-authorization-server', { config: cors }, serveDiscovery);
-  app.get('/jwks', { config: cors }, async (_request, reply) => {
-    reply
-      .header('cache-control', 'public, max-age=300')
-      .type('application/jwk-set+json')
-      .send(JSON.stringify(ctx.keys.jwks()));
-  });
+  app.get('/.well-known/openid-configuration', { config: cors }, discovery);
+  app.get('/.well-known/oauth-authorization-server', { config: cors }, discovery);
+  app.get('/jwks', { config: cors }, jwksEndpoint(ctx));
 
   app.route({
     method: ['GET', 'POST'],
@@ -95,8 +84,6 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
   app.post('/device/decision', { config: { errorFormat: 'html' } }, deviceDecisionSubmit(ctx));
 
   const logout = endSessionEndpoints(ctx);
-  // Back-channel logouts run in the background; closing the server waits for those on the wire.
-  app.addHook('onClose', async () => ctx.logout.backchannel.drain());
   app.route({
     method: ['GET', 'POST'],
     url: '/end_session',
@@ -138,19 +125,13 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
     app.options(url, { config: cors }, async (request, reply) => corsPolicy.preflight(request, reply));
   }
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    // A failing check answers 503 temporarily_unavailable (database and Redis errors map to it).
-    for (const check of readinessChecks) await check();
-    reply.send({ status: 'ready' });
-  });
+  app.get('/healthz', healthEndpoint);
+  app.get('/readyz', readinessEndpoint(readinessChecks));
   if (ctx.config.metrics.enabled) {
-    const token = ctx.config.metrics.bearerToken;
-    app.get('/metrics', { config: { errorFormat: 'bearer' } }, async (request, reply) => {
-      if (token !== undefined && !constantTimeEqual(request.headers.authorization ?? '', `Bearer ${token}`)) {
-        throw new OAuthError('invalid_token', 'a valid metrics token is required');
-      }
-      reply.type('text/plain; version=0.0.4').send(await metrics.render());
-    });
+    app.get(
+      '/metrics',
+      { config: { errorFormat: 'bearer' } },
+      metricsEndpoint(metrics, ctx.config.metrics.bearerToken),
+    );
   }
 }

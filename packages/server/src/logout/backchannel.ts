@@ -52,7 +52,7 @@ export class BackchannelLogout {
   private closing = false;
 
   constructor(
-    private readonly ctx: ServerContext,
+    private readonly ctx: Omit<ServerContext, 'logout'>,
     /** The first pause between attempts, in milliseconds; each later pause doubles. */
     private readonly firstPauseMs = 1000,
   ) {}

@@ -13,7 +13,8 @@ import { BackchannelLogout, type BackchannelTarget } from './backchannel.ts';
 export class SessionLogout {
   readonly backchannel: BackchannelLogout;
 
-  constructor(private readonly ctx: ServerContext) {
+  /** Built before the context that holds it, so it takes the rest of the context. */
+  constructor(private readonly ctx: Omit<ServerContext, 'logout'>) {
     this.backchannel = new BackchannelLogout(ctx);
   }
 

@@ -23,7 +23,10 @@ export interface LogoutTokenSubject {
   sid: string;
 }
 
-export function issueLogoutToken(ctx: ServerContext, subject: LogoutTokenSubject): Promise<string> {
+export function issueLogoutToken(
+  ctx: Pick<ServerContext, 'now' | 'keys' | 'issuer'>,
+  subject: LogoutTokenSubject,
+): Promise<string> {
   const now = ctx.now();
   return signJwt(ctx.keys.signingKey(now), 'logout+jwt', {
     iss: ctx.issuer,
