@@ -12,9 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
-  type ClientAuthMethod,
   type ClientConfig,
-  clientAuthMethods,
   clientSchema,
   fapi2AuthMethods,
   type GatehouseConfig,
@@ -22,9 +20,9 @@ import {
   secretAuthMethods,
   tokenExchangeGrantType,
 } from '../config/schema.ts';
+import { type Client, type ClientAuthMethod, clientAuthMethods } from '../model.ts';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import type { Client } from '../storage/repositories.ts';
 import { clientRecord } from '../storage/seed.ts';
 import {
   commonOptions,

@@ -13,6 +13,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { currentSession } from '../http/login-session.ts';
+import type { AuthorizationRequestRecord, Client, LoginSession } from '../model.ts';
 import { isThumbprint } from '../protocol/dpop.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
@@ -21,7 +22,6 @@ import { isFapi2 } from '../protocol/profile.ts';
 import { matchesRegisteredRedirectUri } from '../protocol/redirect-uri.ts';
 import { parseScope } from '../protocol/scopes.ts';
 import { isHandle, randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import type { AuthorizationRequestRecord, Client, LoginSession } from '../storage/repositories.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 import { browserCookie, readCookie, serializeCookie } from './cookies.ts';
 import { noStoreHeaders } from './responses.ts';

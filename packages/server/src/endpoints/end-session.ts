@@ -49,11 +49,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { currentSession } from '../http/login-session.ts';
+import type { Client, LoginSession } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
 import { createRedirectUrl, redirectUriProblem } from '../protocol/redirect-uri.ts';
 import { constantTimeEqual, sha256Base64Url } from '../protocol/secrets.ts';
-import type { Client, LoginSession } from '../storage/repositories.ts';
 import { type IdTokenHint, verifyIdTokenHint } from '../tokens/id-token-hint.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
 import { confirmLogoutPage, signedOutPage } from '../views/logout.ts';

@@ -9,10 +9,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { checkPassword, currentSession, startSession } from '../http/login-session.ts';
+import type { Client, Interaction, LoginSession } from '../model.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
 import { constantTimeEqual, isHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import type { Client, Interaction, LoginSession } from '../storage/repositories.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
 import { consentPage, loginPage } from '../views/pages.ts';

@@ -8,10 +8,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { clientAuthRequest } from '../http/client-certificate.ts';
+import type { Client } from '../model.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import type { Client } from '../storage/repositories.ts';
 import { validateAccessToken } from '../tokens/validate.ts';
 import { formParams } from './form.ts';
 import { noStoreHeaders } from './responses.ts';

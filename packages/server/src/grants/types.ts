@@ -4,9 +4,9 @@
  * registered for it, and renders whatever the handler returns or throws.
  */
 import type { ServerContext } from '../context.ts';
+import type { Client } from '../model.ts';
 import type { Params } from '../protocol/params.ts';
 import type { TokenBinding } from '../protocol/token-binding.ts';
-import type { Client } from '../storage/repositories.ts';
 import type { TokenResponse } from '../tokens/token-response.ts';
 
 export interface GrantHandler {

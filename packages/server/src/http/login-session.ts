@@ -7,8 +7,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { readCookie, serializeCookie, sessionCookie } from '../endpoints/cookies.ts';
+import type { LoginSession, User } from '../model.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import type { LoginSession, User } from '../storage/repositories.ts';
 
 export async function currentSession(
   ctx: ServerContext,

@@ -27,7 +27,7 @@ import {
 } from 'jose';
 import { fapi2Algorithms, tlsAuthMethods } from '../config/schema.ts';
 import type { ServerContext } from '../context.ts';
-import type { Client } from '../storage/repositories.ts';
+import type { Client } from '../model.ts';
 import {
   certificateCurrent,
   certificateThumbprint,

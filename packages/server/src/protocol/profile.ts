@@ -27,7 +27,7 @@
  *   the default because it is what OAuth 2.1 asks of public clients and costs a confidential client little.
  */
 import { fapi2Algorithms, fapi2AuthMethods, type GatehouseConfig } from '../config/schema.ts';
-import type { Client } from '../storage/repositories.ts';
+import type { Client } from '../model.ts';
 import { OAuthError } from './errors.ts';
 import type { TokenBinding } from './token-binding.ts';
 

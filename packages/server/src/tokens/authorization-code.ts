@@ -4,9 +4,9 @@
  * carries `state` and the RFC 9207 `iss` parameter.
  */
 import type { ServerContext } from '../context.ts';
+import type { AuthorizationRequestRecord, LoginSession } from '../model.ts';
 import { createRedirectUrl } from '../protocol/redirect-uri.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import type { AuthorizationRequestRecord, LoginSession } from '../storage/repositories.ts';
 
 export async function issueAuthorizationCode(
   ctx: ServerContext,
