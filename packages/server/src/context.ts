@@ -26,7 +26,8 @@ export type AuditFields = Record<string, string | number | boolean | undefined |
 
 /**
  * Records one security-relevant event under a stable name (login_succeeded, token_issued,
- * refresh_token_reused, client_authentication_failed, ...), with the id of the request it happened in.
+ * refresh_token_reused, client_authentication_failed, ...). A request's context has an audit that adds
+ * the request's id to every event (`requestContext`).
  */
 export type Audit = (event: string, fields?: AuditFields) => void;
 
@@ -74,6 +75,8 @@ export interface ServerContext {
   passwords: PasswordHasher;
   now: Clock;
   audit: Audit;
+  /** The audit whose events carry `requestId`. */
+  auditFor(requestId: string): Audit;
   rateLimits: RateLimits;
   /** jti replay protection for DPoP proofs and client assertions (memory, or Redis when configured). */
   replay: ReplayCache;
@@ -85,6 +88,11 @@ export interface ServerContext {
   clientJwks: ClientJwksCache;
   /** Client certificates from the TLS socket or a trusted proxy's header (RFC 8705). */
   clientCertificates: ClientCertificates;
+}
+
+/** The context of one request: the same parts, with an audit whose events carry the request's id. */
+export function requestContext(ctx: ServerContext, requestId: string): ServerContext {
+  return { ...ctx, audit: ctx.auditFor(requestId) };
 }
 
 export function endpointsFor(issuer: string): Endpoints {

@@ -104,6 +104,7 @@ export async function buildServer(
     passwords,
     now,
     audit: createAudit(records),
+    auditFor: (requestId) => createAudit(records, requestId),
     rateLimits: new RateLimiter(
       config.rateLimits,
       now,

@@ -151,7 +151,7 @@ export function endSessionEndpoints(ctx: ServerContext) {
       return;
     }
     if (!mismatch && hintNamesSession(hint, session)) {
-      await ctx.logout.endSession(session, target.client?.clientId);
+      await ctx.logout.endSession(session, target.client?.clientId, ctx.audit);
       finish(request, reply, target);
       return;
     }
@@ -198,7 +198,7 @@ export function endSessionEndpoints(ctx: ServerContext) {
       );
     }
     const session = await currentSession(ctx, request);
-    if (session !== undefined) await ctx.logout.endSession(session, target.client?.clientId);
+    if (session !== undefined) await ctx.logout.endSession(session, target.client?.clientId, ctx.audit);
     finish(request, reply, target);
   }
 

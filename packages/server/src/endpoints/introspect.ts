@@ -73,13 +73,16 @@ async function describe(ctx: ServerContext, token: string, caller: Caller, hint:
   return (await access()) ?? (await refreshTokenDescription(ctx, token, caller));
 }
 
-export function introspectEndpoint(ctx: ServerContext) {
-  const resourceSecrets = new Map(
-    ctx.config.apiResources
+/** The SHA-256 hashes of the API resources' introspection secrets, by resource id (built once). */
+export function resourceSecretHashes(config: ServerContext['config']): ReadonlyMap<string, string> {
+  return new Map(
+    config.apiResources
       .filter((resource) => resource.secret !== undefined)
       .map((resource) => [resource.id, sha256Base64Url(resource.secret!)]),
   );
+}
 
+export function introspectEndpoint(ctx: ServerContext, resourceSecrets: ReadonlyMap<string, string>) {
   function authenticate(request: FastifyRequest, params: Params): Promise<Caller> {
     const authRequest = clientAuthRequest(ctx, request);
     return authenticateWith(ctx, 'introspect', authRequest, params, async (credentials) => {

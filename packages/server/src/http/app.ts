@@ -14,7 +14,6 @@ import Fastify, {
 import type pino from 'pino';
 import type { ServerContext } from '../context.ts';
 import { parseUrlEncoded } from '../protocol/params.ts';
-import { withRequestId } from './audit.ts';
 import { makeErrorHandler } from './error-handler.ts';
 import { requestSummary } from './logging.ts';
 import type { Metrics } from './metrics.ts';
@@ -86,11 +85,11 @@ export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): Fast
   app.addHook('onRequest', (request, _reply, done) => {
     const rule = request.routeOptions.config?.ipRateLimit;
     if (rule === undefined) {
-      withRequestId(request.id, done);
+      done();
       return;
     }
     ctx.rateLimits.hit(rule, request.ip).then(
-      () => withRequestId(request.id, done),
+      () => done(),
       (error: unknown) => done(error as Error),
     );
   });

@@ -1,6 +1,6 @@
 /** Every route of the server, in one list. */
-import type { FastifyInstance } from 'fastify';
-import type { ServerContext } from '../context.ts';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { requestContext, type ServerContext } from '../context.ts';
 import { authorizeEndpoint } from '../endpoints/authorize.ts';
 import { deviceAuthorizationEndpoint } from '../endpoints/device-authorization.ts';
 import {
@@ -12,7 +12,7 @@ import {
 import { discoveryEndpoint } from '../endpoints/discovery.ts';
 import { endSessionEndpoints } from '../endpoints/end-session.ts';
 import { consentSubmit, interactionPage, loginSubmit } from '../endpoints/interaction.ts';
-import { introspectEndpoint } from '../endpoints/introspect.ts';
+import { introspectEndpoint, resourceSecretHashes } from '../endpoints/introspect.ts';
 import { jwksEndpoint } from '../endpoints/jwks.ts';
 import { parEndpoint } from '../endpoints/par.ts';
 import { revokeEndpoint } from '../endpoints/revoke.ts';
@@ -22,6 +22,8 @@ import { OAuthError } from '../protocol/errors.ts';
 import type { CorsPolicy } from './cors.ts';
 import type { Metrics } from './metrics.ts';
 import { healthEndpoint, metricsEndpoint, readinessEndpoint } from './operations.ts';
+
+type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
 /** The HTTP adapter's own parts, which the core never sees. */
 export interface AdapterParts {
@@ -34,6 +36,12 @@ export interface AdapterParts {
 export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: AdapterParts): void {
   const { cors: corsPolicy, metrics, readinessChecks } = parts;
   const discovery = discoveryEndpoint(ctx);
+  const resourceSecrets = resourceSecretHashes(ctx.config);
+  // Each request runs its endpoint with the request's context, whose audit events carry the request id.
+  const perRequest =
+    (endpoint: (ctx: ServerContext) => Handler): Handler =>
+    (request, reply) =>
+      endpoint(requestContext(ctx, request.id))(request, reply);
   const methodNotAllowed = async () => {
     throw new OAuthError('method_not_allowed', 'method not allowed');
   };
@@ -50,67 +58,78 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
     method: ['GET', 'POST'],
     url: '/authorize',
     config: { errorFormat: 'html', ipRateLimit: 'authorizePerIp' },
-    handler: authorizeEndpoint(ctx),
+    handler: perRequest(authorizeEndpoint),
   });
   // RFC 9126: pushed authorization requests (JSON errors, §2.3; POST only, so GET is 405).
-  app.post('/par', { config: { errorFormat: 'json', ipRateLimit: 'parPerIp', ...cors } }, parEndpoint(ctx));
+  app.post(
+    '/par',
+    { config: { errorFormat: 'json', ipRateLimit: 'parPerIp', ...cors } },
+    perRequest(parEndpoint),
+  );
   app.route({ method: ['GET', ...otherMethods], url: '/par', handler: methodNotAllowed });
-  app.get('/interaction/:id', { config: { errorFormat: 'html' } }, interactionPage(ctx));
+  app.get('/interaction/:id', { config: { errorFormat: 'html' } }, perRequest(interactionPage));
   app.post(
     '/interaction/:id/login',
     { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    loginSubmit(ctx),
+    perRequest(loginSubmit),
   );
-  app.post('/interaction/:id/consent', { config: { errorFormat: 'html' } }, consentSubmit(ctx));
+  app.post('/interaction/:id/consent', { config: { errorFormat: 'html' } }, perRequest(consentSubmit));
 
   // RFC 8628: device authorization (JSON, for devices) and the verification pages (HTML, for users).
   app.post(
     '/device_authorization',
     { config: { errorFormat: 'json', ipRateLimit: 'deviceAuthorizationPerIp' } },
-    deviceAuthorizationEndpoint(ctx),
+    perRequest(deviceAuthorizationEndpoint),
   );
   app.route({
     method: ['GET', ...otherMethods],
     url: '/device_authorization',
     handler: methodNotAllowed,
   });
-  app.get('/device', { config: { errorFormat: 'html' } }, deviceVerificationPage(ctx));
-  app.post('/device', { config: { errorFormat: 'html' } }, deviceCodeSubmit(ctx));
+  app.get('/device', { config: { errorFormat: 'html' } }, perRequest(deviceVerificationPage));
+  app.post('/device', { config: { errorFormat: 'html' } }, perRequest(deviceCodeSubmit));
   app.post(
     '/device/login',
     { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    deviceLoginSubmit(ctx),
+    perRequest(deviceLoginSubmit),
   );
-  app.post('/device/decision', { config: { errorFormat: 'html' } }, deviceDecisionSubmit(ctx));
+  app.post('/device/decision', { config: { errorFormat: 'html' } }, perRequest(deviceDecisionSubmit));
 
-  const logout = endSessionEndpoints(ctx);
   app.route({
     method: ['GET', 'POST'],
     url: '/end_session',
     config: { errorFormat: 'html' },
-    handler: logout.endSession,
+    handler: perRequest((scoped) => endSessionEndpoints(scoped).endSession),
   });
-  app.post('/end_session/confirm', { config: { errorFormat: 'html' } }, logout.confirm);
+  app.post(
+    '/end_session/confirm',
+    { config: { errorFormat: 'html' } },
+    perRequest((scoped) => endSessionEndpoints(scoped).confirm),
+  );
 
   app.post(
     '/token',
     { config: { errorFormat: 'json', ipRateLimit: 'tokenPerIp', ...cors } },
-    tokenEndpoint(ctx, metrics),
+    perRequest((scoped) => tokenEndpoint(scoped, metrics)),
   );
   app.route({ method: ['GET', ...otherMethods], url: '/token', handler: methodNotAllowed });
   app.route({
     method: ['GET', 'POST'],
     url: '/userinfo',
     config: { errorFormat: 'bearer', ...cors },
-    handler: userinfoEndpoint(ctx),
+    handler: perRequest(userinfoEndpoint),
   });
   app.post(
     '/revoke',
     { config: { errorFormat: 'json', ipRateLimit: 'revokePerIp', ...cors } },
-    revokeEndpoint(ctx),
+    perRequest(revokeEndpoint),
   );
   app.route({ method: ['GET', ...otherMethods], url: '/revoke', handler: methodNotAllowed });
-  app.post('/introspect', { config: { errorFormat: 'json' } }, introspectEndpoint(ctx));
+  app.post(
+    '/introspect',
+    { config: { errorFormat: 'json' } },
+    perRequest((scoped) => introspectEndpoint(scoped, resourceSecrets)),
+  );
   app.route({ method: ['GET', ...otherMethods], url: '/introspect', handler: methodNotAllowed });
 
   for (const url of [

@@ -6,7 +6,7 @@
  * Back-Channel Logout 1.0 §2.7). Grants with `offline_access` survive: that access was asked to outlive
  * the browser session.
  */
-import type { ServerContext } from '../context.ts';
+import type { Audit, ServerContext } from '../context.ts';
 import type { LoginSession } from '../model.ts';
 import { BackchannelLogout, type BackchannelTarget } from './backchannel.ts';
 
@@ -18,8 +18,15 @@ export class SessionLogout {
     this.backchannel = new BackchannelLogout(ctx);
   }
 
-  /** Ends the session once, revokes its short-lived grants and notifies its clients in the background. */
-  async endSession(session: LoginSession, clientId: string | undefined): Promise<void> {
+  /**
+   * Ends the session once, revokes its short-lived grants and notifies its clients in the background.
+   * `audit` is the audit of the request that ends the session.
+   */
+  async endSession(
+    session: LoginSession,
+    clientId: string | undefined,
+    audit: Audit = this.ctx.audit,
+  ): Promise<void> {
     const ctx = this.ctx;
     const backchannel = this.backchannel;
     const now = ctx.now();
@@ -47,13 +54,13 @@ export class SessionLogout {
           sid: session.sid,
         });
     }
-    ctx.audit('logout', {
+    audit('logout', {
       user_id: session.userId,
       sid: session.sid,
       client_id: clientId,
       revoked_grants: outcome.revoked,
       backchannel_clients: targets.length,
     });
-    backchannel.send(targets);
+    backchannel.send(targets, audit);
   }
 }
