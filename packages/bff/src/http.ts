@@ -2,9 +2,9 @@
  * The small HTTP vocabulary the BFF core speaks on plain Node request/response objects, so that Express
  * and Fastify (and bare node:http) share one implementation: JSON answers that are never cached
  * (RFC 6749 §5.1 style `Cache-Control: no-store`), cookies (RFC 6265bis), bounded body reading, and the
- * hashing and constant-time comparison used for secrets.
+ * hashing used for secrets.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Writes a JSON body with `Cache-Control: no-store`; the response is never cached or sniffed. */
@@ -88,17 +88,6 @@ export function clearCookie(name: string, sameSite: 'Strict' | 'Lax'): string {
 
 export function sha256(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
-}
-
-/** Constant-time comparison of two strings (a length difference leaks only the length). */
-export function constantTimeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  if (left.length !== right.length) {
-    timingSafeEqual(left, left);
-    return false;
-  }
-  return timingSafeEqual(left, right);
 }
 
 /** Reads a request body up to `limit` bytes; undefined when larger (the rest is discarded). */

@@ -6,6 +6,7 @@
  * interaction's CSRF token. A finished interaction is marked complete atomically, so a double submit
  * cannot issue two codes.
  */
+import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { browserCookie, readCookie } from '../http/cookies.ts';
@@ -13,7 +14,7 @@ import { noStoreHeaders } from '../http/error-handler.ts';
 import { checkPassword, currentSession, startSession } from '../http/login-session.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
-import { constantTimeEqual, isHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { Client, Interaction, LoginSession } from '../storage/repositories.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
