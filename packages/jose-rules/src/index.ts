@@ -1,6 +1,6 @@
 /**
- * @gatehouse/jose-rules: the JOSE and DPoP rules the server, the resource library and the client share, one
- * module per specification.
+ * @gatehouse/jose-rules: the JOSE and DPoP rules the server, the resource library and the client share, and
+ * the cookie rules of the server and the BFF; one module per specification.
  */
 export {
   type AlgorithmSpec,
@@ -11,6 +11,7 @@ export {
   keyFitsAlgorithm,
 } from './algorithms.ts';
 export { constantTimeEqual } from './compare.ts';
+export { type CookieAttributes, clearCookie, readCookie, serializeCookie } from './cookies.ts';
 export {
   type DpopFailure,
   type DpopInput,
