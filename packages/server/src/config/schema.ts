@@ -2,7 +2,7 @@
  * Configuration schema: one file (JSON or YAML), validated at start-up with typed defaults.
  * A bad value stops the server with a message naming the field (see load.ts).
  */
-import { type JwsAlgorithm, jwsAlgorithms } from '@gatehouse/jose-rules';
+import { jwsAlgorithms } from '@gatehouse/jose-rules';
 import { z } from 'zod';
 import { type ClientAuthMethod, clientAuthMethods, maxAccessTokenTtl } from '../model.ts';
 import { fapi2Algorithms, fapi2AuthMethods, isFapi2, profiles } from '../protocol/profile.ts';
@@ -24,11 +24,6 @@ const absoluteUri = z.string().refine((value) => {
 export const signingAlgorithms = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
 export type SigningAlgorithm = (typeof signingAlgorithms)[number];
 
-/**
- * Algorithms a DPoP proof (RFC 9449 §4.3 point 5) or a client assertion may be signed with are the
- * asymmetric `jwsAlgorithms`: `none` and the HS* family are not among them, so no configuration can enable them.
- */
-export type DpopAlgorithm = JwsAlgorithm;
 export const tokenExchangeGrantType = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
 export const grantTypes = [
@@ -311,7 +306,7 @@ export const configSchema = z
       .strictObject({
         /** Longest accepted lifetime of a client assertion (RFC 7523 §3): `exp` at most this far ahead. */
         assertionMaxLifetime: seconds(10, 3600).default(300),
-        /** Algorithms accepted for client assertions (published in discovery). */
+        /** Algorithms accepted for client assertions (published in discovery): asymmetric only. */
         signingAlgorithms: z
           .array(z.enum(jwsAlgorithms))
           .min(1)
@@ -410,7 +405,7 @@ export const configSchema = z
          * tokens are bound to its TLS certificate instead (RFC 8705): sender-constrained tokens for all.
          */
         required: z.boolean().default(false),
-        /** Algorithms accepted for DPoP proofs (RFC 9449 §4.3 point 5); asymmetric only. */
+        /** Algorithms accepted for DPoP proofs (RFC 9449 §4.3 point 5): asymmetric only, never `none` or HS*. */
         algorithms: z.array(z.enum(jwsAlgorithms)).min(1).default(['ES256', 'PS256', 'EdDSA', 'RS256']),
         /** Seconds after its `iat` a proof is still accepted (RFC 9449 §4.3 point 11, §11.1). */
         proofMaxAge: seconds(5, 300).default(60),

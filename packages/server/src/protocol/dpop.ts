@@ -6,8 +6,12 @@
  * The `htu` is compared with the endpoint's URL built from the issuer, never from the Host header.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { constantTimeEqual, type DpopFailure, DpopProofChecker } from '@gatehouse/jose-rules';
-import type { DpopAlgorithm } from '../config/schema.ts';
+import {
+  constantTimeEqual,
+  type DpopFailure,
+  DpopProofChecker,
+  type JwsAlgorithm,
+} from '@gatehouse/jose-rules';
 import { OAuthError, type OAuthErrorCode } from './errors.ts';
 import type { ReplayCache } from './replay-cache.ts';
 
@@ -53,7 +57,7 @@ export class DpopNonces {
 }
 
 export interface DpopSettings {
-  algorithms: readonly DpopAlgorithm[];
+  algorithms: readonly JwsAlgorithm[];
   /** Seconds after its `iat` a proof is accepted. */
   proofMaxAge: number;
   /** Seconds an `iat` may be ahead of the server clock. */
@@ -83,7 +87,7 @@ export interface VerifiedDpopProof {
   jti: string;
   iat: number;
   /** The proof's signing algorithm (profiles narrow the accepted list per client, protocol/profile.ts). */
-  alg: DpopAlgorithm;
+  alg: JwsAlgorithm;
 }
 
 /** The error and description the server answers each refusal with. */
