@@ -6,16 +6,11 @@
 import type { TLSSocket } from 'node:tls';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AuthError } from './errors.ts';
+import type { AuthInfo, AuthRequest, AuthResult } from './model.ts';
+import type { VerifierOptions } from './options.ts';
 import type { Policy } from './policies.ts';
 import * as policies from './policies.ts';
-import {
-  type AuthInfo,
-  type AuthRequest,
-  type AuthResult,
-  createVerifier,
-  type Verifier,
-  type VerifierOptions,
-} from './verifier.ts';
+import { createVerifier, type Verifier } from './verifier.ts';
 
 declare global {
   namespace Express {
