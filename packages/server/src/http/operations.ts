@@ -2,9 +2,10 @@
  * The operator's endpoints: liveness (/healthz), readiness (/readyz: every shared dependency answers) and
  * Prometheus metrics (/metrics, behind a bearer token when `metrics.bearerToken` is set).
  */
+
+import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError } from '../protocol/errors.ts';
-import { constantTimeEqual } from '../protocol/secrets.ts';
 import type { Metrics } from './metrics.ts';
 
 export async function healthEndpoint() {
