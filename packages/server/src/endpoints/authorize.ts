@@ -12,9 +12,8 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { browserCookie, readCookie, serializeCookie } from '../http/cookies.ts';
+import { browserCookie, readCookie, serializeCookie, sessionCookie } from '../http/cookies.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
-import { currentSession } from '../http/login-session.ts';
 import { isThumbprint } from '../protocol/dpop.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
@@ -23,6 +22,7 @@ import { isFapi2 } from '../protocol/profile.ts';
 import { matchesRegisteredRedirectUri } from '../protocol/redirect-uri.ts';
 import { parseScope } from '../protocol/scopes.ts';
 import { isHandle, randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import { findSession } from '../sessions/login.ts';
 import type { AuthorizationRequestRecord, Client, LoginSession } from '../storage/repositories.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 
@@ -201,7 +201,7 @@ export function authorizeEndpoint(ctx: ServerContext) {
       throw error;
     }
 
-    const session = await currentSession(ctx, request);
+    const session = await findSession(ctx, readCookie(request.headers.cookie, sessionCookie));
     const forceLogin = authorization.prompt.includes('login');
     const hasSession = !forceLogin && sessionSatisfies(ctx, authorization, session);
     const consent =

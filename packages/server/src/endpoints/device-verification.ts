@@ -7,7 +7,7 @@
  * Flow (HTML only, no JavaScript, strict CSP; views/device.ts):
  *   GET  /device[?user_code=…]  sign-in form when there is no session (or with prompt=login), otherwise
  *                               the code entry form
- *   POST /device/login          username and password (http/login-session.ts: per-username throttle), then
+ *   POST /device/login          username and password (sessions/login.ts: per-username throttle), then
  *                               303 back to GET /device with the code kept
  *   POST /device                look the code up; the confirmation page with client, scopes and the code
  *   POST /device/decision       approve or deny; the result page
@@ -39,12 +39,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { deviceGrantId } from '../grants/device-code.ts';
-import { browserCookie, readCookie, serializeCookie } from '../http/cookies.ts';
+import { browserCookie, readCookie, serializeCookie, sessionCookie } from '../http/cookies.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
-import { checkPassword, currentSession, startSession } from '../http/login-session.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
 import { constantTimeEqual, randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import { checkPassword, findSession, startSession } from '../sessions/login.ts';
 import type { DeviceCode, LoginSession } from '../storage/repositories.ts';
 import { deviceCodePage, deviceConfirmPage, deviceDonePage, deviceSignInPage } from '../views/device.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
@@ -179,7 +179,7 @@ async function signedInPost(
 ): Promise<SignedIn | undefined> {
   const browserId = readCookie(request.headers.cookie, browserCookie);
   if (browserId === undefined) throw csrfError();
-  const session = await currentSession(ctx, request);
+  const session = await findSession(ctx, readCookie(request.headers.cookie, sessionCookie));
   if (session === undefined) {
     // Nothing is done on behalf of anyone here, so this needs no CSRF check: just a sign-in form.
     renderSignIn(ctx, reply, browserId, keptCode(params.get('user_code')), undefined, {
@@ -264,7 +264,7 @@ export function deviceVerificationPage(ctx: ServerContext) {
       );
     }
     const userCode = keptCode(params.get('user_code'));
-    const session = await currentSession(ctx, request);
+    const session = await findSession(ctx, readCookie(request.headers.cookie, sessionCookie));
     if (session === undefined || params.get('prompt') === 'login') {
       renderSignIn(ctx, reply, browserId, userCode, undefined);
       return;
@@ -294,7 +294,15 @@ export function deviceLoginSubmit(ctx: ServerContext) {
       });
       return;
     }
-    await startSession(ctx, request, reply, check.user);
+    const { sessionValue } = await startSession(
+      ctx,
+      readCookie(request.headers.cookie, sessionCookie),
+      check.user,
+    );
+    reply.header(
+      'set-cookie',
+      serializeCookie(sessionCookie, sessionValue, { sameSite: 'Lax', maxAge: ctx.config.login.sessionTtl }),
+    );
     reply.code(303).headers(noStoreHeaders).header('location', verificationUrl(ctx, userCode)).send();
   };
 }

@@ -8,12 +8,12 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { browserCookie, readCookie } from '../http/cookies.ts';
+import { browserCookie, readCookie, serializeCookie, sessionCookie } from '../http/cookies.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
-import { checkPassword, currentSession, startSession } from '../http/login-session.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
 import { constantTimeEqual, isHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import { checkPassword, findSession, startSession } from '../sessions/login.ts';
 import type { Client, Interaction, LoginSession } from '../storage/repositories.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
@@ -64,7 +64,7 @@ async function interactionSession(
   interaction: Interaction,
 ): Promise<LoginSession | undefined> {
   if (interaction.sessionSid === null) return undefined;
-  const session = await currentSession(ctx, request);
+  const session = await findSession(ctx, readCookie(request.headers.cookie, sessionCookie));
   return session?.sid === interaction.sessionSid ? session : undefined;
 }
 
@@ -155,7 +155,16 @@ export function loginSubmit(ctx: ServerContext) {
     const consentNeeded = await needsConsent(ctx, loaded.client, loaded.interaction.request, user.id);
     if (!consentNeeded && !(await ctx.storage.interactions.complete(loaded.interaction.id, ctx.now())))
       throw new OAuthError('invalid_request', expired);
-    const session = await startSession(ctx, request, reply, user, loaded.client.clientId);
+    const { session, sessionValue } = await startSession(
+      ctx,
+      readCookie(request.headers.cookie, sessionCookie),
+      user,
+      loaded.client.clientId,
+    );
+    reply.header(
+      'set-cookie',
+      serializeCookie(sessionCookie, sessionValue, { sameSite: 'Lax', maxAge: ctx.config.login.sessionTtl }),
+    );
     await ctx.storage.interactions.attachSession(loaded.interaction.id, session.sid);
 
     if (consentNeeded) {

@@ -7,7 +7,7 @@
  *
  * We always send both `sub` and `sid` (hence `backchannel_logout_session_supported`, §2.1). The lifetime is
  * two minutes: long enough for clock skew, short enough that a leaked token is soon worthless; every
- * delivery attempt gets a freshly signed token (see logout/backchannel.ts), so a late retry never carries
+ * delivery attempt gets a freshly signed token (see sessions/backchannel-logout.ts), so a late retry never carries
  * an expired one.
  */
 import type { ServerContext } from '../context.ts';

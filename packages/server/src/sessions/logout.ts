@@ -8,7 +8,7 @@
  */
 import type { ServerContext } from '../context.ts';
 import type { LoginSession } from '../storage/repositories.ts';
-import { BackchannelLogout, type BackchannelTarget } from './backchannel.ts';
+import { BackchannelLogout, type BackchannelTarget } from './backchannel-logout.ts';
 
 export class SessionLogout {
   readonly backchannel: BackchannelLogout;
