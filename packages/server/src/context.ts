@@ -4,7 +4,6 @@
  */
 import type { GatehouseConfig } from './config/schema.ts';
 import type { Audit } from './http/audit.ts';
-import type { ClientCertificates } from './http/client-certificate.ts';
 import type { CorsPolicy } from './http/cors.ts';
 import type { Metrics } from './http/metrics.ts';
 import type { RateLimiter } from './http/rate-limit.ts';
@@ -59,8 +58,6 @@ export interface ServerContext {
   findClient(clientId: string): Promise<Client | undefined>;
   /** Client JWKS fetched from jwks_uri (private_key_jwt, self-signed mutual TLS). */
   clientJwks: ClientJwksCache;
-  /** Client certificates from the TLS socket or a trusted proxy's header (RFC 8705). */
-  clientCertificates: ClientCertificates;
 }
 
 export function endpointsFor(issuer: string): Endpoints {

@@ -12,18 +12,18 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { formParams } from '../http/form.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { formatUserCode, issueDeviceCode } from '../protocol/device-authorization.ts';
+import { type ClientCertificates, clientAuthRequest } from './client-certificate.ts';
 
-export function deviceAuthorizationEndpoint(ctx: ServerContext) {
+export function deviceAuthorizationEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { params } = formParams(request);
     const client = await authenticateClient(
       ctx,
-      clientAuthRequest(ctx, request),
+      clientAuthRequest(certificates, request, ctx.now),
       params,
       'device_authorization',
     );

@@ -14,7 +14,6 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { formParams } from '../http/form.ts';
 import {
@@ -28,14 +27,20 @@ import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { assertFapi2Client, isFapi2 } from '../protocol/profile.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import { type ClientCertificates, clientAuthRequest } from './client-certificate.ts';
 
-export function parEndpoint(ctx: ServerContext) {
+export function parEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { raw, params } = formParams(request);
     const now = ctx.now();
     const nonce = ctx.dpop.currentNonce(now);
     if (nonce !== undefined) reply.header('dpop-nonce', nonce);
-    const client = await authenticateClient(ctx, clientAuthRequest(ctx, request), params, 'par');
+    const client = await authenticateClient(
+      ctx,
+      clientAuthRequest(certificates, request, ctx.now),
+      params,
+      'par',
+    );
     const pushed = pushedRequestParameters(raw, client.clientId);
 
     const dpopHeaders = dpopHeaderValues(request.raw.rawHeaders);

@@ -12,8 +12,10 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import pino from 'pino';
+import { readConfiguredFile } from '../config/load.ts';
 import type { GatehouseConfig } from '../config/schema.ts';
 import { type Clock, endpointsFor, type ServerContext, systemClock } from '../context.ts';
+import { ClientCertificates } from '../endpoints/client-certificate.ts';
 import { KeyStore, keyStoreOptions } from '../keys/keystore.ts';
 import { ClientJwksCache } from '../protocol/client-jwks.ts';
 import { DpopNonces, DpopVerifier } from '../protocol/dpop.ts';
@@ -27,7 +29,6 @@ import { connectRedis, redisCall } from '../storage/redis.ts';
 import { applyConfiguredEntities } from '../storage/seed.ts';
 import { sweepExpired } from '../storage/sweep.ts';
 import { createAudit, withRequestId } from './audit.ts';
-import { ClientCertificates, readConfiguredFile } from './client-certificate.ts';
 import { CorsPolicy } from './cors.ts';
 import { makeErrorHandler } from './error-handler.ts';
 import { loggerOptions, recordLoggerOptions, requestSummary } from './logging.ts';
@@ -153,7 +154,6 @@ export async function buildServer(
     cors: new CorsPolicy(config.clients.flatMap((client) => client.corsOrigins)),
     findClient: (clientId) => storage.findClient(clientId),
     clientJwks: new ClientJwksCache(config.clientAuth.jwksUri, now),
-    clientCertificates,
     // /readyz: every shared dependency a request may need answers (a database read; Redis, when configured).
     readinessChecks: [
       () => storage.db.selectFrom('clients').select('client_id').limit(1).execute(),
@@ -200,7 +200,7 @@ export async function buildServer(
       .type('application/json')
       .send(JSON.stringify({ error: 'not_found', error_description: 'not found' }));
   });
-  registerRoutes(app, ctx);
+  registerRoutes(app, ctx, clientCertificates);
 
   // Every reload also tries a scheduled rotation; storage's lock lets one node do it (keys/keystore.ts).
   const reloadTimer = setInterval(() => {
