@@ -8,7 +8,8 @@ import { OAuthError } from '../protocol/errors.ts';
 import { validateCodeVerifier, verifierMatchesChallenge } from '../protocol/pkce.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
 import type { AuthorizationCode } from '../storage/repositories.ts';
-import { redeemOnce, selectResources } from '../tokens/user-tokens.ts';
+import { redeemOnce } from '../tokens/redemption.ts';
+import { selectResources } from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
 
 export const authorizationCodeGrant: GrantHandler = {

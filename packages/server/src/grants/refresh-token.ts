@@ -10,7 +10,8 @@ import { OAuthError } from '../protocol/errors.ts';
 import { parseScope } from '../protocol/scopes.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
 import type { RefreshToken } from '../storage/repositories.ts';
-import { redeemOnce, selectResources } from '../tokens/user-tokens.ts';
+import { redeemOnce } from '../tokens/redemption.ts';
+import { selectResources } from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
 
 export const refreshTokenGrant: GrantHandler = {
