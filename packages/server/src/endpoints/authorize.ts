@@ -9,6 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { browserCookie, readCookie, serializeCookie, sessionCookie } from '../http/cookies.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
+import type { AuthorizationRequestRecord } from '../model.ts';
 import {
   authorizationTarget,
   decideAuthorization,
@@ -22,7 +23,6 @@ import type { RawParams } from '../protocol/params.ts';
 import { randomHandle } from '../protocol/secrets.ts';
 import { createInteraction } from '../sessions/interaction.ts';
 import { findSession } from '../sessions/login.ts';
-import type { AuthorizationRequestRecord } from '../storage/repositories.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 
 export function authorizeEndpoint(ctx: ServerContext) {

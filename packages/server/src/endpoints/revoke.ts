@@ -9,10 +9,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { formParams } from '../http/form.ts';
+import type { Client } from '../model.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import type { Client } from '../storage/repositories.ts';
 import { validateAccessToken } from '../tokens/validate.ts';
 import { type ClientCertificates, clientAuthRequest } from './client-certificate.ts';
 

@@ -8,7 +8,7 @@
  * §4): a `request_uri` of ours is consumed once, for its own client.
  */
 import type { ServerContext } from '../context.ts';
-import type { AuthorizationRequestRecord, Client, LoginSession } from '../storage/repositories.ts';
+import type { AuthorizationRequestRecord, Client, LoginSession } from '../model.ts';
 import { isThumbprint } from './dpop.ts';
 import { OAuthError } from './errors.ts';
 import { type RawParams, toParams } from './params.ts';

@@ -3,7 +3,7 @@
  * identity scope granted, as the scope catalogue lists them; `roles` for the roles scope, and
  * `preferred_username` falling back to the username.
  */
-import type { User } from '../storage/repositories.ts';
+import type { User } from '../model.ts';
 import type { ScopeCatalog } from './scopes.ts';
 
 export function releasedClaims(

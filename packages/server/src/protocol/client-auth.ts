@@ -27,7 +27,7 @@ import {
 } from 'jose';
 import { tlsAuthMethods } from '../config/schema.ts';
 import type { ServerContext } from '../context.ts';
-import type { Client } from '../storage/repositories.ts';
+import type { Client } from '../model.ts';
 import type { JsonWebKeySet } from './client-jwks.ts';
 import { withRegisteredKeys } from './client-keys.ts';
 import { invalidClient, OAuthError } from './errors.ts';

@@ -3,7 +3,7 @@
  * (RFC 7523) and `self_signed_tls_client_auth` (RFC 8705 §2.2). Failures are `invalid_client`.
  */
 import type { ServerContext } from '../context.ts';
-import type { Client } from '../storage/repositories.ts';
+import type { Client } from '../model.ts';
 import type { JsonWebKeySet } from './client-jwks.ts';
 import { invalidClient } from './errors.ts';
 

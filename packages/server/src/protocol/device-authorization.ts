@@ -16,7 +16,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { ServerContext } from '../context.ts';
-import type { Client, DeviceCode, LoginSession } from '../storage/repositories.ts';
+import type { Client, DeviceCode, LoginSession } from '../model.ts';
 import { rememberConsent, requestedScopes } from './authorization-request.ts';
 import { OAuthError } from './errors.ts';
 import type { Params } from './params.ts';

@@ -17,7 +17,7 @@
 import { BlockList, isIPv4 } from 'node:net';
 import { tlsAuthMethods } from '../config/schema.ts';
 import type { ServerContext } from '../context.ts';
-import type { Client, ClientAuthentication } from '../storage/repositories.ts';
+import type { Client, ClientAuthentication } from '../model.ts';
 import { withRegisteredKeys } from './client-keys.ts';
 import { invalidClient, OAuthError } from './errors.ts';
 

@@ -5,14 +5,9 @@
  * is marked complete atomically, so a double submit cannot issue two codes.
  */
 import type { ServerContext } from '../context.ts';
+import type { AuthorizationRequestRecord, Client, Interaction, LoginSession } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { constantTimeEqual, isHandle, randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import type {
-  AuthorizationRequestRecord,
-  Client,
-  Interaction,
-  LoginSession,
-} from '../storage/repositories.ts';
 import { findSession } from './login.ts';
 
 export const interactionExpired =

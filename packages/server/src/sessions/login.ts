@@ -4,8 +4,8 @@
  * a random 256-bit id whose SHA-256 hash is the record's key. The endpoint puts the value in the cookie.
  */
 import type { ServerContext } from '../context.ts';
+import type { LoginSession, User } from '../model.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import type { LoginSession, User } from '../storage/repositories.ts';
 
 /** The live session whose session value the browser presents, if any. */
 export async function findSession(

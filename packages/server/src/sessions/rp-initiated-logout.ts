@@ -12,9 +12,9 @@
  * once; otherwise the user is asked (§2), so a cross-site link cannot sign anyone out.
  */
 import type { ServerContext } from '../context.ts';
+import type { Client, LoginSession } from '../model.ts';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
-import type { Client, LoginSession } from '../storage/repositories.ts';
 import { type IdTokenHint, verifyIdTokenHint } from '../tokens/id-token-hint.ts';
 
 /** What a logout request says once validated: the client it comes from and where to send the user. */

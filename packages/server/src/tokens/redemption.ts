@@ -7,9 +7,9 @@
  */
 import type { ServerContext } from '../context.ts';
 import type { TokenResponse } from '../grants/types.ts';
+import type { IssuedHandle } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import type { Repositories } from '../storage/index.ts';
-import type { IssuedHandle } from '../storage/repositories.ts';
+import type { Repositories } from '../storage/ports.ts';
 import { prepareUserTokens, type UserTokenRequest } from './user-tokens.ts';
 
 /** A single-use handle (authorization code or refresh token) being redeemed for tokens. */
