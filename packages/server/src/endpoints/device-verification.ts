@@ -1,24 +1,17 @@
 /**
- * The device verification page at /device (RFC 8628 §3.3, §3.3.1, §5.1, §5.3, §5.4): the user signs in,
- * enters the code shown on the device (or arrives with it pre-filled from verification_uri_complete),
- * sees which client asks for which scopes, and approves or denies. The device learns the outcome at its
- * next poll (grants/device-code.ts). The rules (CSRF token, brute-force limits, the decision) are in
- * protocol/device-authorization.ts.
+ * The device verification page at /device (RFC 8628 §3.3, §3.3.1, §5.1, §5.3, §5.4), HTML only
+ * (views/device.ts). The rules (CSRF token, brute-force limits, the decision) are in
+ * protocol/device-authorization.ts; the device learns the outcome at its next poll (grants/device-code.ts).
  *
- * Flow (HTML only, no JavaScript, strict CSP; views/device.ts):
- *   GET  /device[?user_code=…]  sign-in form when there is no session (or with prompt=login), otherwise
- *                               the code entry form
- *   POST /device/login          username and password (sessions/login.ts: per-username throttle), then
- *                               303 back to GET /device with the code kept
+ *   GET  /device[?user_code=…]  sign-in form without a session (or with prompt=login), else code entry
+ *   POST /device/login          username and password (sessions/login.ts), then 303 to GET /device
  *   POST /device                look the code up; the confirmation page with client, scopes and the code
  *   POST /device/decision       approve or deny; the result page
  * A pre-filled code is never looked up on GET: every lookup is a CSRF-protected POST that counts against
- * the limits, and the user always confirms the code matches the device (§3.3.1, §5.4). The confirmation
- * is shown even to clients that skip consent in the authorization flow: a user code may come from a
- * phisher (§5.4), so the user must see what they are approving. A locked entry is said plainly (HTTP 429
- * with Retry-After).
- */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+ * the limits, and the user always confirms the code matches the device (§3.3.1, §5.4), even for clients
+ * that skip consent elsewhere: a user code may come from a phisher (§5.4). A locked entry is said plainly
+ * (HTTP 429 with Retry-After).
+ */import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { browserCookie, readCookie, serializeCookie, sessionCookie } from '../http/cookies.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
