@@ -11,7 +11,7 @@
  * the limits, and the user always confirms the code matches the device (§3.3.1, §5.4), even for clients
  * that skip consent elsewhere: a user code may come from a phisher (§5.4). A locked entry is said plainly
  * (HTTP 429 with Retry-After).
- */import type { FastifyReply, FastifyRequest } from 'fastify';
+ */ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { browserCookie, readCookie, serializeCookie, sessionCookie } from '../http/cookies.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';

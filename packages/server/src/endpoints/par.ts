@@ -16,17 +16,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { formParams } from '../http/form.ts';
-import {
-  checkedRedirectUri,
-  pushedRequestParameters,
-  requestUriPrefix,
-  validateAuthorizationRequest,
-} from '../protocol/authorization-request.ts';
+import { pushAuthorizationRequest, pushedRequestParameters } from '../protocol/authorization-request.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { assertFapi2Client, isFapi2 } from '../protocol/profile.ts';
-import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { type ClientCertificates, clientAuthRequest } from './client-certificate.ts';
 
 export function parEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
@@ -60,22 +54,11 @@ export function parEndpoint(ctx: ServerContext, certificates: ClientCertificates
     }
     if (isFapi2(ctx.config, client)) assertFapi2Client(client, dpopAlg);
 
-    validateAuthorizationRequest(ctx, client, checkedRedirectUri(client, pushed), pushed);
-
-    const handle = randomHandle();
-    const ttl = ctx.config.par.ttl;
-    await ctx.storage.pushedAuthorizationRequests.create({
-      requestUriHash: sha256Base64Url(handle),
-      clientId: client.clientId,
-      parameters: pushed,
-      expiresAt: now + ttl,
-      createdAt: now,
-    });
-    ctx.audit('authorization_request_pushed', { client_id: client.clientId });
+    const { requestUri, expiresIn } = await pushAuthorizationRequest(ctx, client, pushed, now);
     reply
       .code(201)
       .headers(noStoreHeaders)
       .type('application/json')
-      .send(JSON.stringify({ request_uri: `${requestUriPrefix}${handle}`, expires_in: ttl }));
+      .send(JSON.stringify({ request_uri: requestUri, expires_in: expiresIn }));
   };
 }

@@ -16,7 +16,7 @@ import { validateCodeChallenge } from './pkce.ts';
 import { isFapi2 } from './profile.ts';
 import { matchesRegisteredRedirectUri } from './redirect-uri.ts';
 import { parseScope } from './scopes.ts';
-import { isHandle, sha256Base64Url } from './secrets.ts';
+import { isHandle, randomHandle, sha256Base64Url } from './secrets.ts';
 
 const supportedPrompts = new Set(['none', 'login', 'consent']);
 
@@ -72,6 +72,30 @@ export function pushedRequestParameters(raw: RawParams, clientId: string): RawPa
   }
   pushed.client_id = [clientId];
   return pushed;
+}
+
+/**
+ * RFC 9126 §2.2: validates a pushed request as /authorize would, and stores it (as a hash of its handle)
+ * under a new request_uri that lives `par.ttl` seconds.
+ */
+export async function pushAuthorizationRequest(
+  ctx: ServerContext,
+  client: Client,
+  pushed: RawParams,
+  now: number,
+): Promise<{ requestUri: string; expiresIn: number }> {
+  validateAuthorizationRequest(ctx, client, checkedRedirectUri(client, pushed), pushed);
+  const handle = randomHandle();
+  const ttl = ctx.config.par.ttl;
+  await ctx.storage.pushedAuthorizationRequests.create({
+    requestUriHash: sha256Base64Url(handle),
+    clientId: client.clientId,
+    parameters: pushed,
+    expiresAt: now + ttl,
+    createdAt: now,
+  });
+  ctx.audit('authorization_request_pushed', { client_id: client.clientId });
+  return { requestUri: `${requestUriPrefix}${handle}`, expiresIn: ttl };
 }
 
 /** Verifies client_id and redirect_uri; errors here are never redirected. */
