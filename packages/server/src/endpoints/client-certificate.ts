@@ -41,7 +41,10 @@ export class ClientCertificates {
   private readonly header: string | undefined;
   private readonly proxies: BlockList | 'any' | undefined;
 
-  constructor(config: GatehouseConfig) {
+  constructor(
+    config: GatehouseConfig,
+    private readonly now: Clock,
+  ) {
     this.authorities = new CertificateAuthorities(
       config.mtls.ca === undefined ? undefined : readConfiguredFile('mtls.ca', config.mtls.ca),
       config.mtls.ca,
@@ -92,22 +95,19 @@ export class ClientCertificates {
     if (certificate === undefined) return undefined;
     return this.authorities.fromProxy(certificate, now);
   }
-}
 
-/** What client authentication needs from a request: its Authorization header and client certificate. */
-export function clientAuthRequest(
-  certificates: ClientCertificates,
-  request: FastifyRequest,
-  now: Clock,
-): ClientAuthRequest {
-  // The certificate is read on first use only (then kept): most requests authenticate without one, and
-  // reading it means parsing it and, behind a proxy, checking its issuer's signature.
-  let presented: { certificate: PresentedCertificate | undefined } | undefined;
-  return {
-    authorization: request.headers.authorization,
-    get certificate() {
-      presented ??= { certificate: certificates.presented(request, now()) };
-      return presented.certificate;
-    },
-  };
+  /** What client authentication needs from a request: its Authorization header and client certificate. */
+  authRequest(request: FastifyRequest): ClientAuthRequest {
+    // The certificate is read on first use only (then kept): most requests authenticate without one, and
+    // reading it means parsing it and, behind a proxy, checking its issuer's signature.
+    const read = () => this.presented(request, this.now());
+    let presented: { certificate: PresentedCertificate | undefined } | undefined;
+    return {
+      authorization: request.headers.authorization,
+      get certificate() {
+        presented ??= { certificate: read() };
+        return presented.certificate;
+      },
+    };
+  }
 }

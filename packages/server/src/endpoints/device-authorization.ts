@@ -16,14 +16,14 @@ import { noStoreHeaders } from '../http/error-handler.ts';
 import { formParams } from '../http/form.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { formatUserCode, issueDeviceCode } from '../protocol/device-authorization.ts';
-import { type ClientCertificates, clientAuthRequest } from './client-certificate.ts';
+import type { ClientCertificates } from './client-certificate.ts';
 
 export function deviceAuthorizationEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { params } = formParams(request);
     const client = await authenticateClient(
       ctx,
-      clientAuthRequest(certificates, request, ctx.now),
+      certificates.authRequest(request),
       params,
       'device_authorization',
     );

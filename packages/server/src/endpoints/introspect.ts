@@ -19,7 +19,7 @@ import type { Params } from '../protocol/params.ts';
 import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { signJwt } from '../tokens/jwt.ts';
 import { type AccessTokenClaims, validateAccessToken } from '../tokens/validate.ts';
-import { type ClientCertificates, clientAuthRequest } from './client-certificate.ts';
+import type { ClientCertificates } from './client-certificate.ts';
 
 type Caller = { kind: 'resource'; id: string } | { kind: 'client'; id: string };
 
@@ -81,7 +81,7 @@ export function introspectEndpoint(ctx: ServerContext, certificates: ClientCerti
   );
 
   function authenticate(request: FastifyRequest, params: Params): Promise<Caller> {
-    const authRequest = clientAuthRequest(certificates, request, ctx.now);
+    const authRequest = certificates.authRequest(request);
     return authenticateWith(ctx, 'introspect', authRequest, params, async (credentials) => {
       const resourceHash = resourceSecrets.get(credentials.clientId);
       if (resourceHash !== undefined && credentials.secret !== undefined) {

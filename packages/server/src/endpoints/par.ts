@@ -21,7 +21,7 @@ import { authenticateClient } from '../protocol/client-auth.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { assertFapi2Client, isFapi2 } from '../protocol/profile.ts';
-import { type ClientCertificates, clientAuthRequest } from './client-certificate.ts';
+import type { ClientCertificates } from './client-certificate.ts';
 
 export function parEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
@@ -29,12 +29,7 @@ export function parEndpoint(ctx: ServerContext, certificates: ClientCertificates
     const now = ctx.now();
     const nonce = ctx.dpop.currentNonce(now);
     if (nonce !== undefined) reply.header('dpop-nonce', nonce);
-    const client = await authenticateClient(
-      ctx,
-      clientAuthRequest(certificates, request, ctx.now),
-      params,
-      'par',
-    );
+    const client = await authenticateClient(ctx, certificates.authRequest(request), params, 'par');
     const pushed = pushedRequestParameters(raw, client.clientId);
 
     const dpopHeaders = dpopHeaderValues(request.raw.rawHeaders);

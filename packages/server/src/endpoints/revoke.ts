@@ -14,7 +14,7 @@ import { authenticateClient } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { validateAccessToken } from '../tokens/validate.ts';
-import { type ClientCertificates, clientAuthRequest } from './client-certificate.ts';
+import type { ClientCertificates } from './client-certificate.ts';
 
 async function revokeRefreshToken(ctx: ServerContext, client: Client, token: string): Promise<boolean> {
   if (!isHandle(token)) return false;
@@ -40,12 +40,7 @@ async function revokeAccessToken(ctx: ServerContext, client: Client, token: stri
 export function revokeEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { params } = formParams(request);
-    const client = await authenticateClient(
-      ctx,
-      clientAuthRequest(certificates, request, ctx.now),
-      params,
-      'revoke',
-    );
+    const client = await authenticateClient(ctx, certificates.authRequest(request), params, 'revoke');
     const token = params.get('token');
     if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
     if (token.length <= 8192) {

@@ -20,14 +20,14 @@ import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { certificateBinding } from '../protocol/mtls.ts';
 import { assertFapi2TokenRequest, isFapi2 } from '../protocol/profile.ts';
-import { type ClientCertificates, clientAuthRequest } from './client-certificate.ts';
+import type { ClientCertificates } from './client-certificate.ts';
 
 export function tokenEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { params } = formParams(request);
     const nonce = ctx.dpop.currentNonce(ctx.now());
     if (nonce !== undefined) reply.header('dpop-nonce', nonce);
-    const authRequest = clientAuthRequest(certificates, request, ctx.now);
+    const authRequest = certificates.authRequest(request);
     const client = await authenticateClient(ctx, authRequest, params, 'token');
     await ctx.rateLimits.hit('tokenPerClient', client.clientId);
     const grantType = params.get('grant_type');

@@ -97,7 +97,7 @@ export async function buildServer(
   let clientCertificates: ClientCertificates;
   let https: Record<string, unknown> | undefined;
   try {
-    clientCertificates = new ClientCertificates(config);
+    clientCertificates = new ClientCertificates(config, now);
     if (config.server.tls !== undefined) {
       // Ask for client certificates but let every connection through: the application decides per client
       // (self-signed certificates for self_signed_tls_client_auth, none at all for other clients).
