@@ -11,7 +11,9 @@
  * the limits, and the user always confirms the code matches the device (§3.3.1, §5.4), even for clients
  * that skip consent elsewhere: a user code may come from a phisher (§5.4). A locked entry is said plainly
  * (HTTP 429 with Retry-After).
- */ import type { FastifyReply, FastifyRequest } from 'fastify';
+ */
+import { constantTimeEqual } from '@gatehouse/jose-rules';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { browserCookie, readCookie, serializeCookie, sessionCookie } from '../http/cookies.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
@@ -27,7 +29,7 @@ import {
 } from '../protocol/device-authorization.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
-import { constantTimeEqual, randomHandle } from '../protocol/secrets.ts';
+import { randomHandle } from '../protocol/secrets.ts';
 import { checkPassword, findSession, startSession } from '../sessions/login.ts';
 import { deviceCodePage, deviceConfirmPage, deviceDonePage, deviceSignInPage } from '../views/device.ts';
 import { pageSecurityHeaders } from '../views/html.ts';

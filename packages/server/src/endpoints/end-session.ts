@@ -10,13 +10,14 @@
  * is signed out. A GET never redirects to itself, so this cannot loop. Without a live session there is
  * nothing to end; the request completes at once (§4: logging out twice is not an error).
  */
+
+import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { clearCookie, readCookie, sessionCookie } from '../http/cookies.ts';
 import { createRedirectUrl, noStoreHeaders } from '../http/error-handler.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
-import { constantTimeEqual } from '../protocol/secrets.ts';
 import { findSession } from '../sessions/login.ts';
 import {
   hintNamesSession,

@@ -4,10 +4,12 @@
  * started it (the hash of its browser value) and to a CSRF token each form carries. A finished interaction
  * is marked complete atomically, so a double submit cannot issue two codes.
  */
+
+import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { ServerContext } from '../context.ts';
 import type { AuthorizationRequestRecord, Client, Interaction, LoginSession } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import { constantTimeEqual, isHandle, randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import { isHandle, randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { findSession } from './login.ts';
 
 export const interactionExpired =
