@@ -10,13 +10,13 @@ import type { Metrics } from './http/metrics.ts';
 import type { RateLimiter } from './http/rate-limit.ts';
 import type { KeyStore } from './keys/keystore.ts';
 import type { SessionLogout } from './logout/session-logout.ts';
+import type { Client } from './model.ts';
 import type { ClientJwksCache } from './protocol/client-jwks.ts';
 import type { DpopVerifier } from './protocol/dpop.ts';
 import type { PasswordHasher } from './protocol/passwords.ts';
 import type { ReplayCache } from './protocol/replay-cache.ts';
 import type { ScopeCatalog } from './protocol/scopes.ts';
-import type { Storage } from './storage/index.ts';
-import type { Client } from './storage/repositories.ts';
+import type { Storage } from './storage/ports.ts';
 
 /** Seconds since the epoch; tests substitute a controllable clock. */
 export type Clock = () => number;

@@ -7,6 +7,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseOf } from '../src/storage/testing.ts';
 import {
   authorizeThroughLogin,
   authorizeUrl,
@@ -54,7 +55,7 @@ function nativeParams(redirectUri: string, extra: Values = {}): Values {
 
 /** Rows that would show that something was issued or parked for this request. */
 async function issuedCounts() {
-  const db = server.ctx.storage.db;
+  const db = databaseOf(server.ctx.storage);
   const codes = await db.selectFrom('authorization_codes').select('code_hash').execute();
   const interactions = await db.selectFrom('interactions').select('id').execute();
   const sessions = await db.selectFrom('sessions').select('sid').execute();
@@ -466,7 +467,10 @@ describe('errors after the redirect URI is trusted go back to the client', () =>
       expect(location.searchParams.get('state')).toBe('st-1');
       expect(location.searchParams.get('iss')).toBe(issuer);
       expect(location.searchParams.has('code')).toBe(false);
-      const interactions = await local.ctx.storage.db.selectFrom('interactions').select('id').execute();
+      const interactions = await databaseOf(local.ctx.storage)
+        .selectFrom('interactions')
+        .select('id')
+        .execute();
       expect(interactions).toEqual([]);
     } finally {
       await local.close();

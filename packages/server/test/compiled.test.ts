@@ -5,8 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compiled } from '../src/storage/compiled.ts';
-import { openStorage, type Storage } from '../src/storage/index.ts';
-import type { Db } from '../src/storage/repositories.ts';
+import { openStorage } from '../src/storage/index.ts';
+import type { Storage } from '../src/storage/ports.ts';
+import type { Db } from '../src/storage/sql/db.ts';
+import { databaseOf } from '../src/storage/testing.ts';
 import { type BackendName, backendNames, freshStore } from './backends.ts';
 
 describe.each(backendNames)('compiled queries on %s', (backend: BackendName) => {
@@ -15,7 +17,7 @@ describe.each(backendNames)('compiled queries on %s', (backend: BackendName) => 
   let db: Db;
   beforeAll(async () => {
     storage = await openStorage(store.options);
-    db = storage.db as unknown as Db;
+    db = databaseOf(storage);
   });
   afterAll(async () => {
     await storage.close();

@@ -12,6 +12,7 @@ import * as client from 'openid-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deviceCsrfToken } from '../src/endpoints/device-verification.ts';
 import { sha256Base64Url } from '../src/protocol/secrets.ts';
+import { databaseOf } from '../src/storage/testing.ts';
 import {
   Browser,
   basic,
@@ -204,7 +205,7 @@ describe('device authorization endpoint (RFC 8628 §3.1, §3.2)', () => {
       status: 'pending',
       userCode: (body.user_code as string).replace('-', ''),
     });
-    const rows = await server.ctx.storage.db.selectFrom('device_codes').selectAll().execute();
+    const rows = await databaseOf(server.ctx.storage).selectFrom('device_codes').selectAll().execute();
     expect(JSON.stringify(rows)).not.toContain(body.device_code as string);
   });
 
@@ -240,7 +241,9 @@ describe('device authorization endpoint (RFC 8628 §3.1, §3.2)', () => {
       await deviceAuthorization(server, { scope: 'openid' }, basic('web-app', webSecret)),
       'unauthorized_client',
     );
-    expect(await server.ctx.storage.db.selectFrom('device_codes').selectAll().execute()).toHaveLength(0);
+    expect(
+      await databaseOf(server.ctx.storage).selectFrom('device_codes').selectAll().execute(),
+    ).toHaveLength(0);
   });
 
   it('answers invalid_client to unknown clients, wrong secrets and missing authentication', async () => {
@@ -311,7 +314,9 @@ describe('device authorization endpoint (RFC 8628 §3.1, §3.2)', () => {
       url: '/device_authorization?client_id=device-app&scope=openid',
     });
     expect(get.statusCode).toBe(405);
-    expect(await server.ctx.storage.db.selectFrom('device_codes').selectAll().execute()).toHaveLength(0);
+    expect(
+      await databaseOf(server.ctx.storage).selectFrom('device_codes').selectAll().execute(),
+    ).toHaveLength(0);
   });
 
   it('rate limits per client and per IP', async () => {
@@ -496,7 +501,7 @@ describe('token polling (RFC 8628 §3.4, §3.5)', () => {
     const { browser } = await userDecides(server, online.userCode, 'approve');
     const confirm = await enterCode(browser, (await browser.get('/device')).body, offline.userCode);
     expect((await decide(browser, confirm.body, 'approve')).statusCode).toBe(200);
-    const grants = await server.ctx.storage.db.selectFrom('grants').selectAll().execute();
+    const grants = await databaseOf(server.ctx.storage).selectFrom('grants').selectAll().execute();
     expect(grants).toHaveLength(2);
 
     const logout = formOf((await browser.get('/end_session')).body);
@@ -518,8 +523,10 @@ describe('token polling (RFC 8628 §3.4, §3.5)', () => {
     expect(winners[0]?.body.access_token).toEqual(expect.any(String));
     for (const loser of responses.filter((response) => response.status !== 200))
       expectError(loser, 'invalid_grant');
-    expect(await server.ctx.storage.db.selectFrom('grants').selectAll().execute()).toHaveLength(1);
-    expect(await server.ctx.storage.db.selectFrom('refresh_tokens').selectAll().execute()).toHaveLength(1);
+    expect(await databaseOf(server.ctx.storage).selectFrom('grants').selectAll().execute()).toHaveLength(1);
+    expect(
+      await databaseOf(server.ctx.storage).selectFrom('refresh_tokens').selectAll().execute(),
+    ).toHaveLength(1);
   });
 });
 

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { databaseOf } from '../src/storage/testing.ts';
 import {
   authorizeThroughLogin,
   authorizeUrl,
@@ -54,7 +55,7 @@ function setCookies(response: LightMyRequestResponse): string[] {
 }
 
 async function counts() {
-  const db = server.ctx.storage.db;
+  const db = databaseOf(server.ctx.storage);
   const codes = await db.selectFrom('authorization_codes').select('code_hash').execute();
   const sessions = await db.selectFrom('sessions').select('sid').execute();
   const consents = await db.selectFrom('consents').select('user_id').execute();
@@ -223,7 +224,7 @@ describe('login', () => {
     expect(cookie).not.toMatch(/Domain=/i);
     // Only a hash of the cookie is stored; the row is found by it.
     const value = browser.cookies.get('__Host-gh-session') ?? '';
-    const rows = await server.ctx.storage.db.selectFrom('sessions').select('id_hash').execute();
+    const rows = await databaseOf(server.ctx.storage).selectFrom('sessions').select('id_hash').execute();
     expect(rows).toEqual([{ id_hash: createHash('sha256').update(value).digest('base64url') }]);
   });
 

@@ -8,8 +8,10 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KeyEncryption } from '../src/keys/key-encryption.ts';
 import { KeyStore, type KeyStoreOptions } from '../src/keys/keystore.ts';
-import { openStorage, type Storage } from '../src/storage/index.ts';
+import { openStorage } from '../src/storage/index.ts';
+import type { Storage } from '../src/storage/ports.ts';
 import { sweepExpired } from '../src/storage/sweep.ts';
+import { databaseOf } from '../src/storage/testing.ts';
 import { signJwt } from '../src/tokens/jwt.ts';
 import { type BackendName, backendNames, freshStore } from './backends.ts';
 import { basic, serviceSecret, startServer, tokenRequest } from './helpers.ts';
@@ -36,7 +38,7 @@ function keyStore(storage: Storage, secrets?: string[]): KeyStore {
 }
 
 async function storedValues(storage: Storage): Promise<Map<string, string>> {
-  const rows = await storage.db.selectFrom('signing_keys').select(['kid', 'private_jwk']).execute();
+  const rows = await databaseOf(storage).selectFrom('signing_keys').select(['kid', 'private_jwk']).execute();
   return new Map(rows.map((row) => [row.kid, row.private_jwk]));
 }
 
@@ -168,7 +170,7 @@ describe.each(backendNames)('signing keys encrypted at rest on %s', (backend: Ba
     await keys.initialise(t0);
     const old = keys.signingKey(t0).kid;
     await keys.rotate(t0);
-    const { expires_at: expiresAt } = await storage.db
+    const { expires_at: expiresAt } = await databaseOf(storage)
       .selectFrom('signing_keys')
       .select('expires_at')
       .where('kid', '=', old)

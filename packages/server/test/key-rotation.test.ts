@@ -8,7 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyEncryption } from '../src/keys/key-encryption.ts';
 import { KeyStore, type KeyStoreOptions } from '../src/keys/keystore.ts';
-import { openStorage, type Storage } from '../src/storage/index.ts';
+import { openStorage } from '../src/storage/index.ts';
+import type { Storage } from '../src/storage/ports.ts';
+import { databaseOf } from '../src/storage/testing.ts';
 import { type BackendName, backendNames, freshStore } from './backends.ts';
 import { startServer } from './helpers.ts';
 
@@ -49,7 +51,7 @@ describe.each(backendNames)('key rotation across nodes on %s', (backend: Backend
   const keyCount = async () =>
     Number(
       (
-        await storages[0]!.db
+        await databaseOf(storages[0]!)
           .selectFrom('signing_keys')
           .select((eb) => eb.fn.countAll().as('count'))
           .executeTakeFirstOrThrow()

@@ -23,7 +23,9 @@ import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Base64Url } from '../src/protocol/secrets.ts';
-import { openStorage, type Storage, type StorageOptions } from '../src/storage/index.ts';
+import { openStorage, type StorageOptions } from '../src/storage/index.ts';
+import type { Storage } from '../src/storage/ports.ts';
+import { databaseOf } from '../src/storage/testing.ts';
 import {
   type BackendName,
   backendNames,
@@ -466,7 +468,7 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
     // Every rotation is whole: each family is one chain, every consumed token has exactly one successor,
     // and the rotations the database holds are the ones the clients saw (plus at most the one in doubt).
     for (const [index, family] of state.entries()) {
-      const rows = await storage.db
+      const rows = await databaseOf(storage)
         .selectFrom('refresh_tokens')
         .select(['token_hash', 'consumed_at'])
         .where('grant_id', '=', grantIds[index]!)

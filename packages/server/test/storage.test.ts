@@ -7,15 +7,11 @@ import { createServer } from 'node:net';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isTransientStorageError, openStorage, type Storage } from '../src/storage/index.ts';
-import type {
-  AuthorizationCode,
-  Client,
-  DeviceCode,
-  RefreshToken,
-  SigningKeyRecord,
-} from '../src/storage/repositories.ts';
+import type { AuthorizationCode, Client, DeviceCode, RefreshToken, SigningKeyRecord } from '../src/model.ts';
+import { isTransientStorageError, openStorage } from '../src/storage/index.ts';
+import type { Storage } from '../src/storage/ports.ts';
 import { sweepExpired } from '../src/storage/sweep.ts';
+import { databaseOf } from '../src/storage/testing.ts';
 import { type BackendName, backendNames, freshStore, postgresUrl } from './backends.ts';
 import { codeRequest, pkcePair, startServer } from './helpers.ts';
 
@@ -135,7 +131,7 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
 
   it('creates every table and reports its dialect', async () => {
     expect(storage.dialect).toBe(backend);
-    const tables = await storage.db.introspection.getTables();
+    const tables = await databaseOf(storage).introspection.getTables();
     expect(tables.map((table) => table.name)).toEqual(
       expect.arrayContaining([
         'clients',
@@ -358,7 +354,11 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
     it('redeems a code or refresh token only while its grant is live', async () => {
       // Revoking a grant also consumes its handles; these rows model a grant revoked (or missing) apart.
       await storage.grants.create(grant('g-dead'));
-      await storage.db.updateTable('grants').set({ revoked_at: now }).where('id', '=', 'g-dead').execute();
+      await databaseOf(storage)
+        .updateTable('grants')
+        .set({ revoked_at: now })
+        .where('id', '=', 'g-dead')
+        .execute();
       await storage.authorizationCodes.create(code('code-dead', 'g-dead'));
       await storage.refreshTokens.create(refresh('rt-dead', 'g-dead'));
       await storage.refreshTokens.create(refresh('rt-orphan', 'g-missing'));
@@ -463,7 +463,7 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       );
       expect(outcomes.filter((outcome) => outcome === 'rotated')).toHaveLength(1);
       expect((await storage.grants.find('g-rotate'))?.revokedAt).toBe(now + 1);
-      const children = await storage.db
+      const children = await databaseOf(storage)
         .selectFrom('refresh_tokens')
         .select(['token_hash', 'consumed_at'])
         .where('grant_id', '=', 'g-rotate')

@@ -1,5 +1,6 @@
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseOf } from '../src/storage/testing.ts';
 import {
   authorizeThroughLogin,
   Browser,
@@ -443,8 +444,8 @@ describe('authorization_code', () => {
   it('stores only hashes of codes and refresh tokens', async () => {
     const { code, tokens } = await codeFlowTokens(server);
     const dump = JSON.stringify([
-      await server.ctx.storage.db.selectFrom('authorization_codes').selectAll().execute(),
-      await server.ctx.storage.db.selectFrom('refresh_tokens').selectAll().execute(),
+      await databaseOf(server.ctx.storage).selectFrom('authorization_codes').selectAll().execute(),
+      await databaseOf(server.ctx.storage).selectFrom('refresh_tokens').selectAll().execute(),
     ]);
     expect(dump).not.toContain(code);
     expect(dump).not.toContain(tokens.body.refresh_token as string);

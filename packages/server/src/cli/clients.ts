@@ -12,19 +12,17 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
-  type ClientAuthMethod,
   type ClientConfig,
-  clientAuthMethods,
   clientSchema,
   type GatehouseConfig,
   grantTypes,
   secretAuthMethods,
   tokenExchangeGrantType,
 } from '../config/schema.ts';
+import { type Client, type ClientAuthMethod, clientAuthMethods } from '../model.ts';
 import { fapi2AuthMethods } from '../protocol/profile.ts';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import type { Client } from '../storage/repositories.ts';
 import { clientRecord } from '../storage/seed.ts';
 import {
   commonOptions,

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { KeyStore, keyStoreOptions, reloadMargin } from '../keys/keystore.ts';
-import type { SigningKeyRecord } from '../storage/repositories.ts';
+import type { SigningKeyRecord } from '../model.ts';
 import {
   commonOptions,
   formatTable,

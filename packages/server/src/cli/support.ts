@@ -5,7 +5,8 @@
  */
 import { ConfigError, loadConfigFile } from '../config/load.ts';
 import type { GatehouseConfig } from '../config/schema.ts';
-import { openStorage, type Storage } from '../storage/index.ts';
+import { openStorage } from '../storage/index.ts';
+import type { Storage } from '../storage/ports.ts';
 
 /** Bad arguments or input: the command prints the message and exits 1. */
 export class UsageError extends Error {

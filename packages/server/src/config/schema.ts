@@ -3,12 +3,10 @@
  * A bad value stops the server with a message naming the field (see load.ts).
  */
 import { z } from 'zod';
+import { type ClientAuthMethod, clientAuthMethods, maxAccessTokenTtl } from '../model.ts';
 import { fapi2Algorithms, fapi2AuthMethods, isFapi2, profiles } from '../protocol/profile.ts';
 
 const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
-
-/** The longest an access token may live, per client, API or default (storage and keys rely on it). */
-export const maxAccessTokenTtl = 900;
 
 /** A scope value per RFC 6749 §3.3: printable ASCII without space, quote or backslash. */
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a valid scope token');
@@ -52,19 +50,6 @@ export const grantTypes = [
   tokenExchangeGrantType,
 ] as const;
 
-/**
- * Client authentication methods (RFC 6749 §2.3.1, RFC 7523 §2.2 `private_key_jwt`, RFC 8705 §2 mutual TLS).
- * The `client_secret_*` methods are the ones with a shared secret.
- */
-export const clientAuthMethods = [
-  'client_secret_basic',
-  'client_secret_post',
-  'private_key_jwt',
-  'tls_client_auth',
-  'self_signed_tls_client_auth',
-  'none',
-] as const;
-export type ClientAuthMethod = (typeof clientAuthMethods)[number];
 export const secretAuthMethods: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post'];
 export const tlsAuthMethods: readonly ClientAuthMethod[] = ['tls_client_auth', 'self_signed_tls_client_auth'];
 

@@ -15,6 +15,7 @@ import type { ServerContext } from '../context.ts';
 import { browserCookie, readCookie, serializeCookie } from '../http/cookies.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { currentSession } from '../http/login-session.ts';
+import type { AuthorizationRequestRecord, Client, LoginSession } from '../model.ts';
 import { isThumbprint } from '../protocol/dpop.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
@@ -23,7 +24,6 @@ import { isFapi2 } from '../protocol/profile.ts';
 import { matchesRegisteredRedirectUri } from '../protocol/redirect-uri.ts';
 import { parseScope } from '../protocol/scopes.ts';
 import { isHandle, randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import type { AuthorizationRequestRecord, Client, LoginSession } from '../storage/repositories.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 
 const supportedPrompts = new Set(['none', 'login', 'consent']);

@@ -10,10 +10,10 @@ import type { ServerContext } from '../context.ts';
 import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { formParams } from '../http/form.ts';
+import type { Client } from '../model.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import type { Client } from '../storage/repositories.ts';
 import { validateAccessToken } from '../tokens/validate.ts';
 
 async function revokeRefreshToken(ctx: ServerContext, client: Client, token: string): Promise<boolean> {

@@ -27,9 +27,9 @@
  * Polling errors are HTTP 400 with an RFC 6749 §5.2 JSON body (RFC 8628 §3.5 uses the token endpoint's
  * error response), including access_denied, whose default status elsewhere is 403.
  */
+import type { IssuedHandle } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
-import type { IssuedHandle } from '../storage/repositories.ts';
 import { prepareUserTokens, selectResources } from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
 

@@ -19,10 +19,10 @@
  *   (`requested_token_type` may ask for nothing else); there is never a refresh token.
  */
 import type { ServerContext } from '../context.ts';
+import type { Client } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { ApiResource } from '../protocol/scopes.ts';
 import { parseScope } from '../protocol/scopes.ts';
-import type { Client } from '../storage/repositories.ts';
 import { issueAccessToken } from '../tokens/access-token.ts';
 import { validateAccessToken, verifyOwnJwt } from '../tokens/validate.ts';
 import type { GrantHandler } from './types.ts';

@@ -4,8 +4,8 @@
  * registered for it, and renders whatever the handler returns or throws.
  */
 import type { ServerContext } from '../context.ts';
+import type { Client } from '../model.ts';
 import type { Params } from '../protocol/params.ts';
-import type { Client } from '../storage/repositories.ts';
 
 /**
  * What a token request proved possession of, to bind the issued tokens to it (`cnf`, RFC 7800): the

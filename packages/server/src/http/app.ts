@@ -20,10 +20,11 @@ import { ClientJwksCache } from '../protocol/client-jwks.ts';
 import { DpopNonces, DpopVerifier } from '../protocol/dpop.ts';
 import { parseUrlEncoded } from '../protocol/params.ts';
 import { PasswordHasher } from '../protocol/passwords.ts';
+import { redisCall } from '../protocol/redis-call.ts';
 import { MemoryReplayCache, RedisReplayCache } from '../protocol/replay-cache.ts';
 import { ScopeCatalog } from '../protocol/scopes.ts';
 import { openStorage } from '../storage/index.ts';
-import { connectRedis, redisCall } from '../storage/redis.ts';
+import { connectRedis } from '../storage/redis.ts';
 import { applyConfiguredEntities } from '../storage/seed.ts';
 import { sweepExpired } from '../storage/sweep.ts';
 import { createAudit, withRequestId } from './audit.ts';
@@ -156,7 +157,7 @@ export async function buildServer(
     clientCertificates,
     // /readyz: every shared dependency a request may need answers (a database read; Redis, when configured).
     readinessChecks: [
-      () => storage.db.selectFrom('clients').select('client_id').limit(1).execute(),
+      () => storage.ping(),
       ...(redis === undefined ? [] : [() => redisCall(() => redis!.ping())]),
     ],
   } as Omit<ServerContext, 'logout'> as ServerContext;

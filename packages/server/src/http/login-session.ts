@@ -6,8 +6,8 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
+import type { LoginSession, User } from '../model.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import type { LoginSession, User } from '../storage/repositories.ts';
 import { readCookie, serializeCookie, sessionCookie } from './cookies.ts';
 
 export async function currentSession(

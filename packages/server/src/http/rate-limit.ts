@@ -18,7 +18,7 @@ import type { Redis } from 'ioredis';
 import type { GatehouseConfig } from '../config/schema.ts';
 import type { Clock } from '../context.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import { redisCall } from '../storage/redis.ts';
+import { redisCall } from '../protocol/redis-call.ts';
 
 type Limits = GatehouseConfig['rateLimits'];
 export type RateLimitRule = {

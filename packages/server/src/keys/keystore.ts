@@ -24,8 +24,9 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import { type GatehouseConfig, maxAccessTokenTtl, type SigningAlgorithm } from '../config/schema.ts';
-import type { SigningKeyRecord, SigningKeyRepository } from '../storage/repositories.ts';
+import type { GatehouseConfig, SigningAlgorithm } from '../config/schema.ts';
+import { maxAccessTokenTtl, type SigningKeyRecord } from '../model.ts';
+import type { SigningKeyRepository } from '../storage/ports.ts';
 import type { SigningKey } from '../tokens/jwt.ts';
 import { KeyEncryption } from './key-encryption.ts';
 

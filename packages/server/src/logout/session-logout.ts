@@ -7,7 +7,7 @@
  * the browser session.
  */
 import type { ServerContext } from '../context.ts';
-import type { LoginSession } from '../storage/repositories.ts';
+import type { LoginSession } from '../model.ts';
 import { BackchannelLogout, type BackchannelTarget } from './backchannel.ts';
 
 export class SessionLogout {

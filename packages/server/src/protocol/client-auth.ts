@@ -28,7 +28,7 @@ import {
 import { tlsAuthMethods } from '../config/schema.ts';
 import type { ServerContext } from '../context.ts';
 import { bearer, type TokenBinding } from '../grants/types.ts';
-import type { Client } from '../storage/repositories.ts';
+import type { Client } from '../model.ts';
 import {
   certificateCurrent,
   certificateThumbprint,

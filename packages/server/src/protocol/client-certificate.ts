@@ -12,7 +12,7 @@
  */
 import { createHash, createPublicKey, type X509Certificate } from 'node:crypto';
 import { BlockList, isIPv4 } from 'node:net';
-import type { ClientAuthentication } from '../storage/repositories.ts';
+import type { ClientAuthentication } from '../model.ts';
 
 export interface PresentedCertificate {
   certificate: X509Certificate;

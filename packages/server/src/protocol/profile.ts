@@ -26,9 +26,9 @@
  *   refresh request is sender-constrained keeps its refresh token (grants/refresh-token.ts). Rotation stays
  *   the default because it is what OAuth 2.1 asks of public clients and costs a confidential client little.
  */
-import type { ClientAuthMethod, GatehouseConfig } from '../config/schema.ts';
+import type { GatehouseConfig } from '../config/schema.ts';
 import type { TokenBinding } from '../grants/types.ts';
-import type { Client } from '../storage/repositories.ts';
+import type { Client, ClientAuthMethod } from '../model.ts';
 import { OAuthError } from './errors.ts';
 
 export const profiles = ['oauth2.1', 'fapi2'] as const;

@@ -9,7 +9,7 @@
  * choice) rather than forgetting ids that are still inside their window.
  */
 import type { Redis } from 'ioredis';
-import { redisCall } from '../storage/redis.ts';
+import { redisCall } from './redis-call.ts';
 
 export interface ReplayCache {
   /** True when `key` was not seen before (and is now recorded until `expiresAt`, seconds since epoch). */

@@ -15,7 +15,7 @@
  * that does not throws, rather than dropping or nulling a value).
  */
 import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
-import type { Db } from './repositories.ts';
+import type { Db } from './sql/db.ts';
 
 /** Stands for one named parameter while the query is built and compiled. */
 class Placeholder {

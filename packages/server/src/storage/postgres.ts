@@ -19,8 +19,8 @@
  */
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import type { Db } from './repositories.ts';
 import type { Database } from './schema.ts';
+import type { Db } from './sql/db.ts';
 
 export interface PostgresOptions {
   type: 'postgres';

@@ -1,12 +1,10 @@
 /**
  * The Redis connection shared by the rate limiter and the jti replay cache when several nodes run
  * (config `redis`). Connected at start-up, so a wrong URL stops the server with a message instead of
- * failing requests later. Commands fail fast while Redis is unreachable (no offline queue, one retry)
- * and `redisCall` turns such a failure into 503 temporarily_unavailable: the stricter outcome (refusing
- * the request) rather than skipping a rate limit or a replay check, and never a 500.
+ * failing requests later. Commands fail fast while Redis is unreachable (no offline queue, one retry);
+ * protocol/redis-call.ts answers such a failure 503 temporarily_unavailable.
  */
 import type { Redis } from 'ioredis';
-import { OAuthError } from '../protocol/errors.ts';
 
 export async function connectRedis(url: string): Promise<Redis> {
   // Loaded only when Redis is configured, so single-node setups and the CLI start without it.
@@ -27,20 +25,4 @@ export async function connectRedis(url: string): Promise<Redis> {
     throw new Error(`cannot connect to Redis: ${(error as Error).message}`);
   }
   return redis;
-}
-
-/** Runs a Redis command, answering 503 temporarily_unavailable when Redis cannot be reached. */
-export async function redisCall<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch {
-    throw new OAuthError(
-      'temporarily_unavailable',
-      'the service is temporarily unavailable; try again later',
-      {
-        status: 503,
-        retryAfter: 1,
-      },
-    );
-  }
 }

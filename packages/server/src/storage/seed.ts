@@ -5,10 +5,10 @@
  * changed later in the file does not overwrite the stored hash.
  */
 import type { ClientConfig, GatehouseConfig } from '../config/schema.ts';
+import type { Client } from '../model.ts';
 import type { PasswordHasher } from '../protocol/passwords.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import type { Storage } from './index.ts';
-import type { Client } from './repositories.ts';
+import type { Storage } from './ports.ts';
 
 export async function applyConfiguredEntities(
   storage: Storage,

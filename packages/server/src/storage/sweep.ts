@@ -4,25 +4,27 @@
  * as reuse rather than answered as unknown. Signing keys are deleted once they are no longer published
  * (every token they signed has expired): their private half has no use left and is only a liability.
  */
-import type { Storage } from './index.ts';
+import { databaseOf } from './internal.ts';
+import type { Storage } from './ports.ts';
 
 export async function sweepExpired(storage: Storage, now: number): Promise<number> {
+  const db = databaseOf(storage);
   const results = await Promise.all([
-    storage.db
+    db
       .deleteFrom('authorization_codes')
       .where('expires_at', '<', now - 3600)
       .executeTakeFirst(),
-    storage.db.deleteFrom('refresh_tokens').where('expires_at', '<', now).executeTakeFirst(),
-    storage.db.deleteFrom('interactions').where('expires_at', '<', now).executeTakeFirst(),
-    storage.db.deleteFrom('sessions').where('expires_at', '<', now).executeTakeFirst(),
-    storage.db
+    db.deleteFrom('refresh_tokens').where('expires_at', '<', now).executeTakeFirst(),
+    db.deleteFrom('interactions').where('expires_at', '<', now).executeTakeFirst(),
+    db.deleteFrom('sessions').where('expires_at', '<', now).executeTakeFirst(),
+    db
       .deleteFrom('device_codes')
       .where('expires_at', '<', now - 3600)
       .executeTakeFirst(),
-    storage.db.deleteFrom('access_tokens').where('expires_at', '<', now).executeTakeFirst(),
-    storage.db.deleteFrom('revoked_tokens').where('expires_at', '<', now).executeTakeFirst(),
-    storage.db.deleteFrom('pushed_authorization_requests').where('expires_at', '<', now).executeTakeFirst(),
-    storage.db.deleteFrom('signing_keys').where('expires_at', '<=', now).executeTakeFirst(),
+    db.deleteFrom('access_tokens').where('expires_at', '<', now).executeTakeFirst(),
+    db.deleteFrom('revoked_tokens').where('expires_at', '<', now).executeTakeFirst(),
+    db.deleteFrom('pushed_authorization_requests').where('expires_at', '<', now).executeTakeFirst(),
+    db.deleteFrom('signing_keys').where('expires_at', '<=', now).executeTakeFirst(),
   ]);
   return results.reduce((total, result) => total + Number(result.numDeletedRows), 0);
 }

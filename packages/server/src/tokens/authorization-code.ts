@@ -5,8 +5,8 @@
  */
 import type { ServerContext } from '../context.ts';
 import { createRedirectUrl } from '../http/error-handler.ts';
+import type { AuthorizationRequestRecord, LoginSession } from '../model.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import type { AuthorizationRequestRecord, LoginSession } from '../storage/repositories.ts';
 
 export async function issueAuthorizationCode(
   ctx: ServerContext,

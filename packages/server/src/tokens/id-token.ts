@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ServerContext } from '../context.ts';
-import type { Client } from '../storage/repositories.ts';
+import type { Client } from '../model.ts';
 import { signJwt } from './jwt.ts';
 
 export interface IdTokenRequest {

@@ -6,10 +6,10 @@
  */
 import type { ServerContext } from '../context.ts';
 import type { TokenBinding, TokenResponse } from '../grants/types.ts';
+import type { Client, IssuedHandle } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import type { Repositories } from '../storage/index.ts';
-import type { Client, IssuedHandle } from '../storage/repositories.ts';
+import type { Repositories } from '../storage/ports.ts';
 import { prepareAccessToken } from './access-token.ts';
 import { issueIdToken } from './id-token.ts';
 

@@ -1,0 +1,212 @@
+/**
+ * The domain model: clients, users, sessions, authorization requests and what is issued from them. Every
+ * layer (storage, protocol, tokens, grants, endpoints) takes these types from here; none of them depends
+ * on how or where they are stored.
+ */
+
+/**
+ * Client authentication methods (RFC 6749 §2.3.1, RFC 7523 §2.2 `private_key_jwt`, RFC 8705 §2 mutual TLS).
+ * The `client_secret_*` methods are the ones with a shared secret.
+ */
+export const clientAuthMethods = [
+  'client_secret_basic',
+  'client_secret_post',
+  'private_key_jwt',
+  'tls_client_auth',
+  'self_signed_tls_client_auth',
+  'none',
+] as const;
+export type ClientAuthMethod = (typeof clientAuthMethods)[number];
+
+/** The longest an access token may live, per client, API or default (storage and keys rely on it). */
+export const maxAccessTokenTtl = 900;
+
+/** A registered client (RFC 6749 §2, RFC 7591 §2 metadata), from the config file or the CLI. */
+export interface Client {
+  clientId: string;
+  name: string;
+  secretHash: string | null;
+  tokenEndpointAuthMethod: ClientAuthMethod;
+  grantTypes: string[];
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  scopes: string[];
+  requireConsent: boolean;
+  accessTokenTtl: number | null;
+  source: 'config' | 'cli';
+  createdAt: number;
+  backchannelLogoutUri: string | null;
+  corsOrigins: string[];
+  /** RFC 9449 §5.2: token requests must carry a DPoP proof. */
+  requireDpop: boolean;
+  /** RFC 9126 §6: authorization requests must be pushed to /par. */
+  requirePushedAuthorizationRequests: boolean;
+  /** Keys and certificate identity for private_key_jwt and mutual TLS. */
+  authentication: ClientAuthentication;
+  /** RFC 8693: the API resource ids this client may exchange tokens into; null when it may not. */
+  tokenExchange: { audiences: string[] } | null;
+  /** `fapi2` when the FAPI 2.0 Security Profile applies to this client alone (protocol/profile.ts). */
+  profile: 'fapi2' | null;
+}
+
+/** A client's registered credentials other than a secret (RFC 7591 §2, RFC 8705 §2.1.2, §3.4). */
+export interface ClientAuthentication {
+  jwks?: { keys: Record<string, unknown>[] };
+  jwksUri?: string;
+  tokenEndpointAuthSigningAlg?: string;
+  tlsClientAuthSubjectDn?: string;
+  tlsClientAuthSanDns?: string;
+  tlsClientAuthSanUri?: string;
+  tlsClientAuthSanIp?: string;
+  tlsClientAuthSanEmail?: string;
+  tlsClientCertificateBoundAccessTokens?: boolean;
+}
+
+/** A local account; `claims` are the OIDC Core §5.1 claims released about it. */
+export interface User {
+  id: string;
+  username: string;
+  passwordHash: string;
+  claims: Record<string, unknown>;
+  roles: string[];
+}
+
+/** A browser login session; `sid` is the OIDC session id (Front/Back-Channel Logout). */
+export interface LoginSession {
+  sid: string;
+  userId: string;
+  authTime: number;
+  amr: string[];
+  expiresAt: number;
+}
+
+/** A pending login or consent step of one authorization request, bound to the browser that started it. */
+export interface Interaction {
+  id: string;
+  csrfToken: string;
+  /** SHA-256 of the browser cookie of the browser that started the interaction. */
+  browserHash: string;
+  clientId: string;
+  request: AuthorizationRequestRecord;
+  sessionSid: string | null;
+  expiresAt: number;
+  completedAt: number | null;
+}
+
+/** The validated authorization request, kept server-side while the user logs in and consents. */
+export interface AuthorizationRequestRecord {
+  clientId: string;
+  redirectUri: string;
+  scopes: string[];
+  resources: string[];
+  state: string | undefined;
+  nonce: string | undefined;
+  codeChallenge: string;
+  prompt: string[];
+  maxAge: number | undefined;
+  loginHint: string | undefined;
+  /** RFC 9449 §10: the thumbprint of the DPoP key the authorization code is bound to. */
+  dpopJkt?: string | undefined;
+}
+
+/** One authorization: everything issued from it carries its id and dies when it is revoked. */
+export interface Grant {
+  id: string;
+  clientId: string;
+  userId: string | null;
+  sid: string | null;
+  scopes: string[];
+  resources: string[];
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+/** What an authorization code or refresh token carries about the authorization it came from. */
+export interface IssuedHandle {
+  grantId: string;
+  clientId: string;
+  userId: string;
+  scope: string[];
+  resources: string[];
+  authTime: number;
+  amr: string[];
+  sid: string;
+  expiresAt: number;
+  consumedAt: number | null;
+  createdAt: number;
+  /**
+   * RFC 9449 §10 and §5: the DPoP key thumbprint a code (from `dpop_jkt`) or a public client's refresh
+   * token is bound to; redeeming it needs a proof made with that key.
+   */
+  dpopJkt: string | null;
+}
+
+export interface AuthorizationCode extends IssuedHandle {
+  codeHash: string;
+  redirectUri: string;
+  codeChallenge: string;
+  nonce: string | null;
+}
+
+export interface RefreshToken extends IssuedHandle {
+  tokenHash: string;
+}
+
+export type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'consumed';
+
+/** RFC 8628 device authorization: pending until the user approves or denies it on the verification page. */
+export interface DeviceCode {
+  deviceCodeHash: string;
+  userCode: string;
+  clientId: string;
+  scope: string[];
+  resources: string[];
+  interval: number;
+  expiresAt: number;
+  lastPolledAt: number | null;
+  status: DeviceCodeStatus;
+  userId: string | null;
+  authTime: number | null;
+  amr: string[] | null;
+  sid: string | null;
+  createdAt: number;
+}
+
+/** An opaque access token: the handle is random; what it stands for lives here, found by its hash. */
+export interface OpaqueAccessToken {
+  tokenHash: string;
+  jti: string;
+  grantId: string | null;
+  clientId: string;
+  subject: string;
+  scope: string;
+  audience: string[];
+  authTime: number | null;
+  roles: string[] | null;
+  expiresAt: number;
+  createdAt: number;
+  /** RFC 7800 confirmation of a bound token (`jkt`, `x5t#S256`), or null for a bearer token. */
+  cnf: Record<string, string> | null;
+}
+
+/** A pushed authorization request (RFC 9126 §2), found by the SHA-256 of its request_uri's random part. */
+export interface PushedAuthorizationRequest {
+  requestUriHash: string;
+  clientId: string;
+  /** The pushed parameters, name to values, exactly as received. */
+  parameters: Record<string, string[]>;
+  expiresAt: number;
+  createdAt: number;
+}
+
+/** A stored signing key; `privateJwk` may be sealed (keys/key-encryption.ts). */
+export interface SigningKeyRecord {
+  kid: string;
+  alg: string;
+  privateJwk: string;
+  publicJwk: string;
+  createdAt: number;
+  notBefore: number;
+  retiredAt: number | null;
+  expiresAt: number | null;
+}

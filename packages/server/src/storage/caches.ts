@@ -1,0 +1,104 @@
+/**
+ * In-process views of data read on every request that changes rarely: clients, and what can still revoke
+ * a live access token. Each is checked against a change version (SQLite's `data_version`, which changes
+ * whenever another connection commits; PostgreSQL's change counters, postgres.ts) read at most once per
+ * event-loop turn, and cleared at once by writes through this process's repositories.
+ */
+import type { Client } from '../model.ts';
+import { maxAccessTokenTtl } from '../model.ts';
+
+export type VersionSource = () => number | Promise<number>;
+
+/**
+ * A change version read at most once per event-loop turn: under load one turn handles many requests, and
+ * they share one reading. The reading is forgotten at the turn's check phase, so another process's commit
+ * is seen by every lookup from the next turn on: staleness is bounded by one turn of the loop, far less
+ * than the network time between the process that committed (the CLI, another node) and any request that
+ * could know about its change.
+ */
+export function oncePerTurn(source: VersionSource): VersionSource {
+  let reading: number | Promise<number> | undefined;
+  const forget = () => {
+    reading = undefined;
+  };
+  return () => {
+    if (reading === undefined) {
+      reading = source();
+      setImmediate(forget);
+    }
+    return reading;
+  };
+}
+
+/**
+ * Clients are read on every token, introspection and revocation request and change rarely, so found
+ * clients are cached in memory, and dropped when the change version moves. Unknown ids are not cached, so
+ * random ids cannot fill memory.
+ */
+export class ClientCache {
+  private readonly entries = new Map<string, Client>();
+  private version: number | undefined;
+
+  constructor(private readonly dataVersion: VersionSource) {}
+
+  readonly clear = (): void => {
+    this.entries.clear();
+  };
+
+  async get(clientId: string, load: () => Promise<Client | undefined>): Promise<Client | undefined> {
+    const version = await this.dataVersion();
+    if (version !== this.version) {
+      this.version = version;
+      this.entries.clear();
+    }
+    const cached = this.entries.get(clientId);
+    if (cached !== undefined) return cached;
+    const client = await load();
+    // Only cache what was read while nothing changed, and keep the map bounded.
+    if (client !== undefined && this.version === (await this.dataVersion())) {
+      if (this.entries.size >= 10_000) this.entries.clear();
+      this.entries.set(clientId, client);
+    }
+    return client;
+  }
+}
+
+/**
+ * Introspection and userinfo ask on every request whether a token was revoked; the answer comes from an
+ * in-memory view of what can still revoke a live token (revoked jtis not yet expired, grants revoked
+ * within the longest access-token lifetime plus a minute), so the hot path reads no row. The view is
+ * reloaded after any local revocation, whenever the change version moves, and every minute to drop what
+ * has expired. The version is read before the reload, so a write that commits during a reload is picked up
+ * by the next check.
+ */
+export class RevocationView {
+  private jtis = new Set<string>();
+  private grantIds = new Set<string>();
+  private version: number | undefined;
+  private loadedAt = 0;
+  private dirty = true;
+
+  constructor(private readonly dataVersion: VersionSource) {}
+
+  readonly invalidate = (): void => {
+    this.dirty = true;
+  };
+
+  async isRevoked(
+    jti: string,
+    grantId: string | undefined,
+    now: number,
+    load: (grantsSince: number) => Promise<{ jtis: string[]; grantIds: string[] }>,
+  ): Promise<boolean> {
+    const version = await this.dataVersion();
+    if (this.dirty || version !== this.version || now - this.loadedAt >= 60 || now < this.loadedAt) {
+      this.dirty = false;
+      this.version = version;
+      this.loadedAt = now;
+      const live = await load(now - maxAccessTokenTtl - 60);
+      this.jtis = new Set(live.jtis);
+      this.grantIds = new Set(live.grantIds);
+    }
+    return this.jtis.has(jti) || (grantId !== undefined && this.grantIds.has(grantId));
+  }
+}

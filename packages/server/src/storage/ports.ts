@@ -1,0 +1,225 @@
+/**
+ * What the rest of the server may ask of the store: one narrow interface per concept, and `Storage`, the
+ * opened store. The SQL implementations are in sql/; callers depend on these interfaces only.
+ *
+ * Single use is decided by the store: consuming a code or rotating a refresh token succeeds for exactly one
+ * caller, however many race for it. Everything issued from one authorization carries its `grant_id`, and
+ * revoking the grant kills the whole family at once.
+ */
+import type {
+  AuthorizationCode,
+  Client,
+  DeviceCode,
+  Grant,
+  Interaction,
+  LoginSession,
+  OpaqueAccessToken,
+  PushedAuthorizationRequest,
+  RefreshToken,
+  SigningKeyRecord,
+  User,
+} from '../model.ts';
+
+export interface ClientRepository {
+  find(clientId: string): Promise<Client | undefined>;
+  list(): Promise<Client[]>;
+  /** Inserts or replaces a client. */
+  save(client: Client): Promise<void>;
+  updateSecretHash(clientId: string, secretHash: string): Promise<boolean>;
+  remove(clientId: string): Promise<boolean>;
+}
+
+export interface UserRepository {
+  findById(id: string): Promise<User | undefined>;
+  findByUsername(username: string): Promise<User | undefined>;
+  /** Creates a user; returns false when the username is taken. */
+  create(user: User, now: number): Promise<boolean>;
+  list(): Promise<User[]>;
+}
+
+/** Login sessions, found by the hash of the browser cookie's value. */
+export interface SessionRepository {
+  create(idHash: string, session: LoginSession, now: number): Promise<void>;
+  /** The live session for a cookie value's hash, or undefined when unknown, ended or expired. */
+  findActive(idHash: string, now: number): Promise<LoginSession | undefined>;
+  end(idHash: string, now: number): Promise<void>;
+  /** Ends the session with this sid; true only for the one caller that ended it (a logout runs once). */
+  endBySid(sid: string, now: number): Promise<boolean>;
+  /**
+   * Re-authentication of the same user: the live session keeps its sid (clients bound to it stay signed
+   * in) but gets a new cookie id (no fixation), a new auth_time and a new expiry. False when it has ended.
+   */
+  reauthenticate(
+    idHash: string,
+    newIdHash: string,
+    session: Pick<LoginSession, 'authTime' | 'amr' | 'expiresAt'>,
+    now: number,
+  ): Promise<boolean>;
+}
+
+export interface InteractionRepository {
+  create(interaction: Interaction, now: number): Promise<void>;
+  findPending(id: string, now: number): Promise<Interaction | undefined>;
+  attachSession(id: string, sid: string): Promise<void>;
+  /** Marks the interaction finished; false when another request finished it first. */
+  complete(id: string, now: number): Promise<boolean>;
+}
+
+/** The scopes a user has consented to, per client. */
+export interface ConsentRepository {
+  find(userId: string, clientId: string): Promise<string[]>;
+  save(userId: string, clientId: string, scopes: string[], now: number): Promise<void>;
+  /** Forgets every consent given to a client (when the client is removed). */
+  removeForClient(clientId: string): Promise<void>;
+}
+
+export interface GrantRepository {
+  create(grant: Grant): Promise<void>;
+  find(id: string): Promise<Grant | undefined>;
+  /** Every grant made in one login session (revoked ones included), oldest first. */
+  listBySid(sid: string): Promise<Grant[]>;
+  /**
+   * Revokes a grant and everything issued from it: unredeemed codes and live refresh tokens are marked
+   * consumed in the same transaction, so no member of the family can be used afterwards.
+   */
+  revoke(id: string, now: number): Promise<void>;
+  /**
+   * Revokes every grant of a client (and what was issued from them), for when the client is removed: a
+   * client registered again later under the same id must not inherit its predecessor's tokens.
+   */
+  revokeAllForClient(clientId: string, now: number): Promise<void>;
+}
+
+/**
+ * A code or refresh token can be redeemed when it is presented by its own client, is not used yet, has not
+ * expired, and its grant is not revoked; `consume` checks all four in the one step that takes it.
+ */
+export interface AuthorizationCodeRepository {
+  create(code: AuthorizationCode): Promise<void>;
+  find(codeHash: string): Promise<AuthorizationCode | undefined>;
+  /**
+   * Redeems the code once: returns it (as now used) only to the one caller that got it and only when it can
+   * be redeemed; undefined otherwise, and `find` tells why.
+   */
+  consume(codeHash: string, clientId: string, now: number): Promise<AuthorizationCode | undefined>;
+}
+
+export interface RefreshTokenRepository {
+  create(token: RefreshToken): Promise<void>;
+  find(tokenHash: string): Promise<RefreshToken | undefined>;
+  /**
+   * Rotates the token: returns it (as now used) only to the one caller that got it and only when it can be
+   * redeemed; undefined otherwise, and `find` tells why.
+   */
+  consume(tokenHash: string, clientId: string, now: number): Promise<RefreshToken | undefined>;
+  /** The token when it can be redeemed, without using it up: for a token that is kept. */
+  findRedeemable(tokenHash: string, clientId: string, now: number): Promise<RefreshToken | undefined>;
+}
+
+export interface SigningKeyRepository {
+  /** Keys still published (not past their expiry), oldest first. */
+  listPublished(now: number): Promise<SigningKeyRecord[]>;
+  create(key: SigningKeyRecord): Promise<void>;
+  /** Every stored key, published or not (for sealing them all when at-rest encryption changes). */
+  listAll(): Promise<SigningKeyRecord[]>;
+  /** Replaces the stored private half of a key (sealed again with another secret, keys/key-encryption.ts). */
+  replacePrivateJwk(kid: string, privateJwk: string): Promise<void>;
+  /** Retires every key that is still signing (or scheduled to) other than `keepKid`. */
+  retireOthers(keepKid: string, retiredAt: number, expiresAt: number): Promise<void>;
+}
+
+/** The user's decision on a device code (RFC 8628 §3.3). */
+export type DeviceCodeDecision =
+  | { status: 'approved'; userId: string; authTime: number; amr: string[]; sid: string }
+  | { status: 'denied' };
+
+/** RFC 8628 device authorization codes. */
+export interface DeviceCodeRepository {
+  /** Inserts a device code; false when the user code collides with a live one (the caller draws again). */
+  create(code: DeviceCode): Promise<boolean>;
+  findByHash(deviceCodeHash: string): Promise<DeviceCode | undefined>;
+  findPendingByUserCode(userCode: string, now: number): Promise<DeviceCode | undefined>;
+  /**
+   * Records a poll. When the previous poll came sooner than the interval allows, the interval grows by
+   * five seconds (RFC 8628 §3.5) and the result says to slow down.
+   */
+  recordPoll(
+    deviceCodeHash: string,
+    now: number,
+    previous: number | null,
+    interval: number,
+  ): Promise<'ok' | 'slow_down'>;
+  /** Approves or denies a pending code; false when it is no longer pending (or has expired). */
+  decide(userCode: string, now: number, decision: DeviceCodeDecision): Promise<boolean>;
+  /** Moves an approved code to consumed; true only for the one poll that gets the tokens. */
+  consume(deviceCodeHash: string, now: number): Promise<boolean>;
+}
+
+/** Opaque access tokens, found by the hash of their handle. */
+export interface AccessTokenRepository {
+  create(token: OpaqueAccessToken): Promise<void>;
+  find(tokenHash: string): Promise<OpaqueAccessToken | undefined>;
+}
+
+/**
+ * Revocation state of access tokens. A JWT cannot be recalled, so a revoked one is remembered by `jti`
+ * until it expires; tokens of a revoked grant are refused through the grant.
+ */
+export interface RevocationRepository {
+  revokeJti(jti: string, expiresAt: number): Promise<void>;
+  /**
+   * Everything that can still make a live access token invalid: jtis revoked and not yet expired, and grants
+   * revoked since `grantsSince` (an access token lives at most `maxAccessTokenTtl`, so a grant revoked longer
+   * ago than that has no live token issued before its revocation, and it issues none after).
+   */
+  live(now: number, grantsSince: number): Promise<{ jtis: string[]; grantIds: string[] }>;
+}
+
+/** Pushed authorization requests (RFC 9126 §2). */
+export interface PushedAuthorizationRequestRepository {
+  create(request: PushedAuthorizationRequest): Promise<void>;
+  /**
+   * Uses the request once (RFC 9126 §4): returns its parameters only for its own client, before it expires
+   * and the first time; undefined when it is unknown, another client's, expired or already used (a use by
+   * another client does not consume it).
+   */
+  consume(
+    requestUriHash: string,
+    clientId: string,
+    now: number,
+  ): Promise<Record<string, string[]> | undefined>;
+}
+
+export interface Repositories {
+  clients: ClientRepository;
+  users: UserRepository;
+  sessions: SessionRepository;
+  interactions: InteractionRepository;
+  consents: ConsentRepository;
+  grants: GrantRepository;
+  authorizationCodes: AuthorizationCodeRepository;
+  refreshTokens: RefreshTokenRepository;
+  signingKeys: SigningKeyRepository;
+  deviceCodes: DeviceCodeRepository;
+  accessTokens: AccessTokenRepository;
+  pushedAuthorizationRequests: PushedAuthorizationRequestRepository;
+  revocations: RevocationRepository;
+}
+
+export interface Storage extends Repositories {
+  dialect: 'sqlite' | 'postgres';
+  /** `clients.find` through an in-process cache that never serves a client changed since it was read. */
+  findClient(clientId: string): Promise<Client | undefined>;
+  /** True when an access token's jti, or the grant it came from, was revoked (an in-memory view). */
+  isAccessTokenRevoked(jti: string, grantId: string | undefined, now: number): Promise<boolean>;
+  /** Runs `work` with repositories bound to one transaction: its changes land together or not at all. */
+  transaction<T>(work: (repositories: Repositories) => Promise<T>): Promise<T>;
+  /**
+   * A transaction that no other process runs at the same time under the same `name`, for jobs exactly one
+   * node may do, such as creating the first signing key or rotating keys on schedule.
+   */
+  exclusive<T>(name: string, work: (repositories: Repositories) => Promise<T>): Promise<T>;
+  /** Resolves when the database answers a read of the schema (readiness, /readyz); rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,109 @@
+/** Grants: revoking one marks its codes and refresh tokens consumed in the same transaction. */
+import type { Grant } from '../../model.ts';
+import { compiled } from '../compiled.ts';
+import type { GrantRepository } from '../ports.ts';
+import type { Database } from '../schema.ts';
+import { affected, type ChangeListener, type Db, inTransaction, json, parseList, unobserved } from './db.ts';
+
+const insertGrant = compiled((db, row: Database['grants']) => db.insertInto('grants').values(row));
+const findGrant = compiled((db, p: { id: string }) =>
+  db.selectFrom('grants').selectAll().where('id', '=', p.id),
+);
+
+export class SqlGrantRepository implements GrantRepository {
+  /** `changed` is called after revocations, so the in-memory revocation view reloads. */
+  constructor(
+    private readonly db: Db,
+    private readonly changed: ChangeListener = unobserved,
+  ) {}
+
+  async create(grant: Grant): Promise<void> {
+    await insertGrant(this.db, {
+      id: grant.id,
+      client_id: grant.clientId,
+      user_id: grant.userId,
+      sid: grant.sid,
+      scopes: json(grant.scopes),
+      resources: json(grant.resources),
+      created_at: grant.createdAt,
+      revoked_at: grant.revokedAt,
+    });
+  }
+
+  private static fromRow(row: Database['grants']): Grant {
+    return {
+      id: row.id,
+      clientId: row.client_id,
+      userId: row.user_id,
+      sid: row.sid,
+      scopes: parseList(row.scopes),
+      resources: parseList(row.resources),
+      createdAt: Number(row.created_at),
+      revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+    };
+  }
+
+  async find(id: string): Promise<Grant | undefined> {
+    const [row] = (await findGrant(this.db, { id })).rows;
+    return row && SqlGrantRepository.fromRow(row);
+  }
+
+  /** Every grant made in one login session (revoked ones included), oldest first. */
+  async listBySid(sid: string): Promise<Grant[]> {
+    const rows = await this.db
+      .selectFrom('grants')
+      .selectAll()
+      .where('sid', '=', sid)
+      .orderBy('created_at')
+      .execute();
+    return rows.map(SqlGrantRepository.fromRow);
+  }
+
+  /**
+   * Revokes a grant and everything issued from it: unredeemed codes and live refresh tokens are marked
+   * consumed in the same transaction, so no member of the family can be used afterwards.
+   */
+  revoke(id: string, now: number): Promise<void> {
+    return this.revokeWhere('id', 'grant_id', id, now);
+  }
+
+  /**
+   * Revokes every grant of a client (and what was issued from them), for when the client is removed: a
+   * client registered again later under the same id must not inherit its predecessor's tokens.
+   */
+  revokeAllForClient(clientId: string, now: number): Promise<void> {
+    return this.revokeWhere('client_id', 'client_id', clientId, now);
+  }
+
+  /** Revokes the grants whose `grantColumn` is `value`, and the codes and refresh tokens issued from them. */
+  private async revokeWhere(
+    grantColumn: 'id' | 'client_id',
+    handleColumn: 'grant_id' | 'client_id',
+    value: string,
+    now: number,
+  ): Promise<void> {
+    await inTransaction(this.db, async (db) => {
+      const revoked = await db
+        .updateTable('grants')
+        .set({ revoked_at: now })
+        .where(grantColumn, '=', value)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      await db
+        .updateTable('refresh_tokens')
+        .set({ consumed_at: now })
+        .where(handleColumn, '=', value)
+        .where('consumed_at', 'is', null)
+        .execute();
+      await db
+        .updateTable('authorization_codes')
+        .set({ consumed_at: now })
+        .where(handleColumn, '=', value)
+        .where('consumed_at', 'is', null)
+        .execute();
+      // Only a newly revoked grant changes what caches hold. Requests that find the family already dead
+      // (every loser of a reuse race) then take no lock on the change counter and do not queue behind it.
+      if (affected(revoked) > 0) await this.changed(db);
+    });
+  }
+}

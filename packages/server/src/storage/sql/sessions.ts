@@ -1,0 +1,92 @@
+/** Browser login sessions, found by the hash of the cookie value. */
+import type { LoginSession } from '../../model.ts';
+import { compiled } from '../compiled.ts';
+import type { SessionRepository } from '../ports.ts';
+import { affected, type Db, json, parseList } from './db.ts';
+
+const findActiveSession = compiled((db, p: { idHash: string; now: number }) =>
+  db
+    .selectFrom('sessions')
+    .selectAll()
+    .where('id_hash', '=', p.idHash)
+    .where('ended_at', 'is', null)
+    .where('expires_at', '>', p.now),
+);
+
+export class SqlSessionRepository implements SessionRepository {
+  constructor(private readonly db: Db) {}
+
+  async create(idHash: string, session: LoginSession, now: number): Promise<void> {
+    await this.db
+      .insertInto('sessions')
+      .values({
+        id_hash: idHash,
+        sid: session.sid,
+        user_id: session.userId,
+        auth_time: session.authTime,
+        amr: json(session.amr),
+        expires_at: session.expiresAt,
+        created_at: now,
+        ended_at: null,
+      })
+      .execute();
+  }
+
+  /** The live session for a cookie value's hash, or undefined when unknown, ended or expired. */
+  async findActive(idHash: string, now: number): Promise<LoginSession | undefined> {
+    const [row] = (await findActiveSession(this.db, { idHash, now })).rows;
+    if (!row) return undefined;
+    return {
+      sid: row.sid,
+      userId: row.user_id,
+      authTime: Number(row.auth_time),
+      amr: parseList(row.amr),
+      expiresAt: Number(row.expires_at),
+    };
+  }
+
+  async end(idHash: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('sessions')
+      .set({ ended_at: now })
+      .where('id_hash', '=', idHash)
+      .where('ended_at', 'is', null)
+      .execute();
+  }
+
+  /** Ends the session with this sid; true only for the one caller that ended it (a logout runs once). */
+  async endBySid(sid: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('sessions')
+      .set({ ended_at: now })
+      .where('sid', '=', sid)
+      .where('ended_at', 'is', null)
+      .executeTakeFirst();
+    return affected(result) === 1;
+  }
+
+  /**
+   * Re-authentication of the same user: the live session keeps its sid (clients bound to it stay signed
+   * in) but gets a new cookie id (no fixation), a new auth_time and a new expiry. False when it has ended.
+   */
+  async reauthenticate(
+    idHash: string,
+    newIdHash: string,
+    session: Pick<LoginSession, 'authTime' | 'amr' | 'expiresAt'>,
+    now: number,
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable('sessions')
+      .set({
+        id_hash: newIdHash,
+        auth_time: session.authTime,
+        amr: json(session.amr),
+        expires_at: session.expiresAt,
+      })
+      .where('id_hash', '=', idHash)
+      .where('ended_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return affected(result) === 1;
+  }
+}
