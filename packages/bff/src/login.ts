@@ -20,16 +20,9 @@ import {
   type PendingAuthorization,
   randomToken,
 } from '@gatehouse/client';
+import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { BffContext } from './context.ts';
-import {
-  clearCookie,
-  constantTimeEqual,
-  readCookie,
-  sendError,
-  sendRedirect,
-  serializeCookie,
-  sha256,
-} from './http.ts';
+import { clearCookie, readCookie, sendError, sendRedirect, serializeCookie, sha256 } from './http.ts';
 import { type SessionData, type Sessions, sessionKey } from './session.ts';
 
 /** A login between `GET login` and its callback (sealed in the store under its `state`). */

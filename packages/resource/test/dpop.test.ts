@@ -251,6 +251,27 @@ describe('proof negatives (RFC 9449 §4.3)', () => {
     });
   }
 
+  it('refuses an htu that carries a query, a fragment or user credentials (RFC 9449 §4.2, §4.3 point 9)', async () => {
+    const withQuery = 'the DPoP proof htu must not have a query or fragment';
+    const mismatch = 'the DPoP proof htu does not match the request';
+    const credentials = (userinfo: string) => `${api.url.replace('http://', `http://${userinfo}@`)}/hello`;
+    const cases: [htu: string, path: string, description: string][] = [
+      [`${api.url}/hello?page=2`, '/hello?page=2', withQuery],
+      [`${api.url}/hello?page=2`, '/hello', withQuery],
+      [`${api.url}/hello#top`, '/hello', withQuery],
+      [credentials('alice:secret'), '/hello', mismatch],
+      [credentials('alice'), '/hello', mismatch],
+    ];
+    for (const [htu, path, description] of cases) {
+      const token = boundToken();
+      await expectDpopRefusal(
+        { authorization: `DPoP ${token}`, dpop: proofFor(token, { url: htu }) },
+        dpopError(description),
+        path,
+      );
+    }
+  });
+
   it('accepts the edges of the iat window (60 s + 10 s skew back, 10 s ahead)', async () => {
     for (const iat of [clock() - 70, clock() + 10]) {
       const token = boundToken();
