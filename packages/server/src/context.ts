@@ -5,15 +5,14 @@
  * (CORS, metrics, readiness checks) are not in it.
  */
 import type { GatehouseConfig } from './config/schema.ts';
-import type { ClientCertificates } from './http/client-certificate.ts';
 import type { KeyStore } from './keys/keystore.ts';
-import type { SessionLogout } from './logout/session-logout.ts';
 import type { Client } from './model.ts';
 import type { ClientJwksCache } from './protocol/client-jwks.ts';
 import type { DpopVerifier } from './protocol/dpop.ts';
 import type { PasswordHasher } from './protocol/passwords.ts';
 import type { ReplayCache } from './protocol/replay-cache.ts';
 import type { ScopeCatalog } from './protocol/scopes.ts';
+import type { SessionLogout } from './sessions/logout.ts';
 import type { Storage } from './storage/ports.ts';
 
 /** Seconds since the epoch; tests substitute a controllable clock. */
@@ -86,8 +85,6 @@ export interface ServerContext {
   findClient(clientId: string): Promise<Client | undefined>;
   /** Client JWKS fetched from jwks_uri (private_key_jwt, self-signed mutual TLS). */
   clientJwks: ClientJwksCache;
-  /** Client certificates from the TLS socket or a trusted proxy's header (RFC 8705). */
-  clientCertificates: ClientCertificates;
 }
 
 /** The context of one request: the same parts, with an audit whose events carry the request's id. */

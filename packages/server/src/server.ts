@@ -6,23 +6,24 @@
  */
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { readConfiguredFile } from './config/load.ts';
 import type { GatehouseConfig } from './config/schema.ts';
 import { type Clock, endpointsFor, type ServerContext, systemClock } from './context.ts';
+import { ClientCertificates } from './endpoints/client-certificate.ts';
 import { createHttpApp } from './http/app.ts';
 import { createAudit } from './http/audit.ts';
-import { ClientCertificates, readConfiguredFile } from './http/client-certificate.ts';
 import { CorsPolicy } from './http/cors.ts';
 import { loggerOptions, recordLoggerOptions } from './http/logging.ts';
 import { Metrics } from './http/metrics.ts';
 import { RateLimiter, RedisRateLimitStore } from './http/rate-limit.ts';
 import { KeyStore, keyStoreOptions } from './keys/keystore.ts';
-import { SessionLogout } from './logout/session-logout.ts';
 import { ClientJwksCache } from './protocol/client-jwks.ts';
 import { DpopNonces, DpopVerifier } from './protocol/dpop.ts';
 import { PasswordHasher } from './protocol/passwords.ts';
 import { redisCall } from './protocol/redis-call.ts';
 import { MemoryReplayCache, RedisReplayCache } from './protocol/replay-cache.ts';
 import { ScopeCatalog } from './protocol/scopes.ts';
+import { SessionLogout } from './sessions/logout.ts';
 import { openStorage } from './storage/index.ts';
 import { connectRedis } from './storage/redis.ts';
 import { applyConfiguredEntities } from './storage/seed.ts';
@@ -73,7 +74,7 @@ export async function buildServer(
   let clientCertificates: ClientCertificates;
   let https: Record<string, unknown> | undefined;
   try {
-    clientCertificates = new ClientCertificates(config);
+    clientCertificates = new ClientCertificates(config, now);
     https = httpsOptions(config, clientCertificates);
     await applyConfiguredEntities(storage, config, passwords, now());
     await keys.initialise(now());
@@ -122,7 +123,6 @@ export async function buildServer(
     }),
     findClient: (clientId) => storage.findClient(clientId),
     clientJwks: new ClientJwksCache(config.clientAuth.jwksUri, now),
-    clientCertificates,
   };
   const ctx: ServerContext = { ...core, logout: new SessionLogout(core) };
 
@@ -130,6 +130,7 @@ export async function buildServer(
     logger,
     records,
     https,
+    certificates: clientCertificates,
     cors: new CorsPolicy(config.clients.flatMap((client) => client.corsOrigins)),
     metrics: new Metrics(config.metrics.enabled),
     // /readyz: every shared dependency a request may need answers (a database read; Redis, when configured).

@@ -11,13 +11,13 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { clientAuthRequest } from '../http/client-certificate.ts';
 import { authenticateWith, secretMatches, verifyClientCredentials } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { Params } from '../protocol/params.ts';
 import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { signJwt } from '../tokens/jwt.ts';
 import { type AccessTokenClaims, validateAccessToken } from '../tokens/validate.ts';
+import type { ClientCertificates } from './client-certificate.ts';
 import { formParams } from './form.ts';
 import { noStoreHeaders } from './responses.ts';
 
@@ -82,9 +82,13 @@ export function resourceSecretHashes(config: ServerContext['config']): ReadonlyM
   );
 }
 
-export function introspectEndpoint(ctx: ServerContext, resourceSecrets: ReadonlyMap<string, string>) {
+export function introspectEndpoint(
+  ctx: ServerContext,
+  certificates: ClientCertificates,
+  resourceSecrets: ReadonlyMap<string, string>,
+) {
   function authenticate(request: FastifyRequest, params: Params): Promise<Caller> {
-    const authRequest = clientAuthRequest(ctx, request);
+    const authRequest = certificates.authRequest(request);
     return authenticateWith(ctx, 'introspect', authRequest, params, async (credentials) => {
       const resourceHash = resourceSecrets.get(credentials.clientId);
       if (resourceHash !== undefined && credentials.secret !== undefined) {

@@ -12,12 +12,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
-import { clientAuthRequest } from '../http/client-certificate.ts';
-import { authenticateClient, certificateBinding } from '../protocol/client-auth.ts';
+import { authenticateClient } from '../protocol/client-auth.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
+import { certificateBinding } from '../protocol/mtls.ts';
 import { assertFapi2TokenRequest, isFapi2 } from '../protocol/profile.ts';
 import type { TokenBinding } from '../protocol/token-binding.ts';
+import type { ClientCertificates } from './client-certificate.ts';
 import { formParams } from './form.ts';
 import { noStoreHeaders } from './responses.ts';
 
@@ -26,12 +27,16 @@ export interface TokensIssued {
   tokenIssued(grantType: string): void;
 }
 
-export function tokenEndpoint(ctx: ServerContext, tokensIssued: TokensIssued) {
+export function tokenEndpoint(
+  ctx: ServerContext,
+  certificates: ClientCertificates,
+  tokensIssued: TokensIssued,
+) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { params } = formParams(request);
     const nonce = ctx.dpop.currentNonce(ctx.now());
     if (nonce !== undefined) reply.header('dpop-nonce', nonce);
-    const authRequest = clientAuthRequest(ctx, request);
+    const authRequest = certificates.authRequest(request);
     const client = await authenticateClient(ctx, authRequest, params, 'token');
     await ctx.rateLimits.hit('tokenPerClient', client.clientId);
     const grantType = params.get('grant_type');

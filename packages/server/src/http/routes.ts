@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requestContext, type ServerContext } from '../context.ts';
 import { authorizeEndpoint } from '../endpoints/authorize.ts';
+import type { ClientCertificates } from '../endpoints/client-certificate.ts';
 import { deviceAuthorizationEndpoint } from '../endpoints/device-authorization.ts';
 import {
   deviceCodeSubmit,
@@ -27,6 +28,8 @@ type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown
 
 /** The HTTP adapter's own parts, which the core never sees. */
 export interface AdapterParts {
+  /** Client certificates from the TLS socket or a trusted proxy's header (RFC 8705), for client auth. */
+  certificates: ClientCertificates;
   cors: CorsPolicy;
   metrics: Metrics;
   /** What /readyz runs: each throws (a 503 OAuthError) when a dependency does not answer. */
@@ -34,7 +37,7 @@ export interface AdapterParts {
 }
 
 export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: AdapterParts): void {
-  const { cors: corsPolicy, metrics, readinessChecks } = parts;
+  const { certificates, cors: corsPolicy, metrics, readinessChecks } = parts;
   const discovery = discoveryEndpoint(ctx);
   const resourceSecrets = resourceSecretHashes(ctx.config);
   // Each request runs its endpoint with the request's context, whose audit events carry the request id.
@@ -64,7 +67,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
   app.post(
     '/par',
     { config: { errorFormat: 'json', ipRateLimit: 'parPerIp', ...cors } },
-    perRequest(parEndpoint),
+    perRequest((scoped) => parEndpoint(scoped, certificates)),
   );
   app.route({ method: ['GET', ...otherMethods], url: '/par', handler: methodNotAllowed });
   app.get('/interaction/:id', { config: { errorFormat: 'html' } }, perRequest(interactionPage));
@@ -79,7 +82,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
   app.post(
     '/device_authorization',
     { config: { errorFormat: 'json', ipRateLimit: 'deviceAuthorizationPerIp' } },
-    perRequest(deviceAuthorizationEndpoint),
+    perRequest((scoped) => deviceAuthorizationEndpoint(scoped, certificates)),
   );
   app.route({
     method: ['GET', ...otherMethods],
@@ -110,7 +113,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
   app.post(
     '/token',
     { config: { errorFormat: 'json', ipRateLimit: 'tokenPerIp', ...cors } },
-    perRequest((scoped) => tokenEndpoint(scoped, metrics)),
+    perRequest((scoped) => tokenEndpoint(scoped, certificates, metrics)),
   );
   app.route({ method: ['GET', ...otherMethods], url: '/token', handler: methodNotAllowed });
   app.route({
@@ -122,13 +125,13 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
   app.post(
     '/revoke',
     { config: { errorFormat: 'json', ipRateLimit: 'revokePerIp', ...cors } },
-    perRequest(revokeEndpoint),
+    perRequest((scoped) => revokeEndpoint(scoped, certificates)),
   );
   app.route({ method: ['GET', ...otherMethods], url: '/revoke', handler: methodNotAllowed });
   app.post(
     '/introspect',
     { config: { errorFormat: 'json' } },
-    perRequest((scoped) => introspectEndpoint(scoped, resourceSecrets)),
+    perRequest((scoped) => introspectEndpoint(scoped, certificates, resourceSecrets)),
   );
   app.route({ method: ['GET', ...otherMethods], url: '/introspect', handler: methodNotAllowed });
 

@@ -25,8 +25,17 @@
  * pauses, so no new attempt starts, and waits for attempts already on the wire, each bounded by its own
  * timeout; undelivered logouts are logged as failed with reason `shutdown`.
  */
-import type { Audit, ServerContext } from '../context.ts';
-import { issueLogoutToken } from '../tokens/logout-token.ts';
+import type { GatehouseConfig } from '../config/schema.ts';
+import { issueLogoutToken, type LogoutTokenSigner } from '../tokens/logout-token.ts';
+
+/**
+ * What delivery needs: a narrow part of the server context, so that the context, which holds the session
+ * logout, is not imported back from here.
+ */
+export interface BackchannelDependencies extends LogoutTokenSigner {
+  config: Pick<GatehouseConfig, 'logout'>;
+  audit(event: string, fields?: Record<string, string | number | boolean | undefined | null>): void;
+}
 
 export interface BackchannelTarget {
   clientId: string;
@@ -52,7 +61,7 @@ export class BackchannelLogout {
   private closing = false;
 
   constructor(
-    private readonly ctx: Omit<ServerContext, 'logout'>,
+    private readonly ctx: BackchannelDependencies,
     /** The first pause between attempts, in milliseconds; each later pause doubles. */
     private readonly firstPauseMs = 1000,
   ) {}
@@ -61,7 +70,10 @@ export class BackchannelLogout {
    * Starts delivering to every target in the background and returns at once. `audit` records the outcomes
    * (the audit of the request that ended the session, so they carry its request id).
    */
-  send(targets: readonly BackchannelTarget[], audit: Audit = this.ctx.audit): void {
+  send(
+    targets: readonly BackchannelTarget[],
+    audit: BackchannelDependencies['audit'] = this.ctx.audit,
+  ): void {
     for (const target of targets) {
       const delivery = this.deliver(target, audit).catch((error: unknown) => {
         audit('backchannel_logout_failed', {
@@ -87,7 +99,7 @@ export class BackchannelLogout {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private async deliver(target: BackchannelTarget, audit: Audit): Promise<void> {
+  private async deliver(target: BackchannelTarget, audit: BackchannelDependencies['audit']): Promise<void> {
     const { backchannelAttempts, backchannelTimeout } = this.ctx.config.logout;
     let last: Extract<AttemptOutcome, { ok: false }> | undefined;
     let attempts = 0;

@@ -6,15 +6,24 @@
  * Back-Channel Logout 1.0 §2.7). Grants with `offline_access` survive: that access was asked to outlive
  * the browser session.
  */
-import type { Audit, ServerContext } from '../context.ts';
-import type { LoginSession } from '../model.ts';
-import { BackchannelLogout, type BackchannelTarget } from './backchannel.ts';
+import type { Client, LoginSession } from '../model.ts';
+import type { Storage } from '../storage/ports.ts';
+import {
+  type BackchannelDependencies,
+  BackchannelLogout,
+  type BackchannelTarget,
+} from './backchannel-logout.ts';
+
+/** What ending a session needs: a narrow part of the server context (which holds the session logout). */
+export interface SessionLogoutDependencies extends BackchannelDependencies {
+  storage: Pick<Storage, 'transaction'>;
+  findClient(clientId: string): Promise<Client | undefined>;
+}
 
 export class SessionLogout {
   readonly backchannel: BackchannelLogout;
 
-  /** Built before the context that holds it, so it takes the rest of the context. */
-  constructor(private readonly ctx: Omit<ServerContext, 'logout'>) {
+  constructor(private readonly ctx: SessionLogoutDependencies) {
     this.backchannel = new BackchannelLogout(ctx);
   }
 
@@ -25,7 +34,7 @@ export class SessionLogout {
   async endSession(
     session: LoginSession,
     clientId: string | undefined,
-    audit: Audit = this.ctx.audit,
+    audit: SessionLogoutDependencies['audit'] = this.ctx.audit,
   ): Promise<void> {
     const ctx = this.ctx;
     const backchannel = this.backchannel;
