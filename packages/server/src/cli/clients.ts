@@ -5,21 +5,20 @@
  * can reveal it. Clients that authenticate with keys (private_key_jwt, RFC 7523) or certificates
  * (tls_client_auth and self_signed_tls_client_auth, RFC 8705) get no secret: their keys or certificate
  * identity are given as options. Input is checked in the words of the options first, then with the
- * config schema's own client rules (config/schema.ts), and stored through the same conversion as clients
+ * config schema's own client rules (config/clients.ts), and stored through the same conversion as clients
  * of the file (storage/seed.ts); clients declared in the file are left to the file: the server rewrites
  * them on every start.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
-  type ClientConfig,
   clientSchema,
   fapi2AuthMethods,
-  type GatehouseConfig,
   grantTypes,
   secretAuthMethods,
   tokenExchangeGrantType,
-} from '../config/schema.ts';
+} from '../config/clients.ts';
+import type { ClientConfig, GatehouseConfig } from '../config/schema.ts';
 import { type Client, type ClientAuthMethod, clientAuthMethods } from '../model.ts';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';

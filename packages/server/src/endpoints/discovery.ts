@@ -5,7 +5,7 @@
  */
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { fapi2Algorithms } from '../config/schema.ts';
+import { fapi2Algorithms } from '../config/clients.ts';
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
 

@@ -26,7 +26,7 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
-import { fapi2Algorithms, tlsAuthMethods } from '../config/schema.ts';
+import { fapi2Algorithms, tlsAuthMethods } from '../config/clients.ts';
 import type { ServerContext } from '../context.ts';
 import type { Client } from '../model.ts';
 import type { JsonWebKeySet } from './client-jwks.ts';

@@ -11,7 +11,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
-import { jwksSchema } from '../config/schema.ts';
+import { jwksSchema } from '../config/clients.ts';
 import { BlockedAddressError, guardedLookup, isNonPublicAddress } from './outbound-address.ts';
 
 export interface JwksFetchOptions {

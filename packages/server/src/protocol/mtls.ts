@@ -15,7 +15,7 @@
  * Certificates outside their validity period are refused for both methods (the stricter reading).
  */ import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import { BlockList, isIPv4 } from 'node:net';
-import { tlsAuthMethods } from '../config/schema.ts';
+import { tlsAuthMethods } from '../config/clients.ts';
 import type { ServerContext } from '../context.ts';
 import type { Client, ClientAuthentication } from '../model.ts';
 import { withRegisteredKeys } from './client-keys.ts';

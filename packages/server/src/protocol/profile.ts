@@ -17,7 +17,7 @@
  * - `iss` in authorization responses (§5.3.2.2 point 7, RFC 9207): always sent by Gatehouse.
  * - Authorization codes live at most 60 s (§5.3.2.1 point 9): `tokens.authorizationCodeTtl` cannot be
  *   configured above 60 on any profile.
- * - Signing algorithms PS256 or ES256 (§5.4.1, `fapi2Algorithms` in config/schema.ts): the server's signing
+ * - Signing algorithms PS256 or ES256 (§5.4.1, `fapi2Algorithms` in config/clients.ts): the server's signing
  *   key, client assertions and DPoP proofs of profile clients. (The final profile also allows EdDSA with
  *   Ed25519; the issue that introduced this switch asks for ES256 or PS256 only, the stricter choice, and
  *   EdDSA support in relying-party libraries is still uneven.)
@@ -26,7 +26,8 @@
  *   refresh request is sender-constrained keeps its refresh token (grants/refresh-token.ts). Rotation stays
  *   the default because it is what OAuth 2.1 asks of public clients and costs a confidential client little.
  */
-import { fapi2Algorithms, fapi2AuthMethods, type GatehouseConfig } from '../config/schema.ts';
+import { fapi2Algorithms, fapi2AuthMethods } from '../config/clients.ts';
+import type { GatehouseConfig } from '../config/schema.ts';
 import type { Client } from '../model.ts';
 import { OAuthError } from './errors.ts';
 import type { TokenBinding } from './token-binding.ts';

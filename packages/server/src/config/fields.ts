@@ -1,0 +1,32 @@
+/**
+ * Value schemas shared by the configuration sections (schema.ts) and the client schema (clients.ts).
+ */
+import { z } from 'zod';
+
+/** A whole number of seconds between `min` and `max`. */
+export const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
+
+/** A scope value per RFC 6749 §3.3: printable ASCII without space, quote or backslash. */
+export const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a valid scope token');
+
+/** An absolute URI (RFC 3986 §4.3) without a fragment, as RFC 8707 §2 asks of resource indicators. */
+export const absoluteUri = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.hash === '' && url.protocol.length > 1;
+  } catch {
+    return false;
+  }
+}, 'must be an absolute URI without fragment');
+
+/** https, or http on a loopback host (for local development and tests). */
+export const fetchableUrl = z
+  .string()
+  .url()
+  .refine((value) => {
+    const url = new URL(value);
+    return (
+      url.protocol === 'https:' ||
+      (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname))
+    );
+  }, 'must be an https URL (http only on a loopback host)');
