@@ -29,6 +29,7 @@ import {
   loadConfig,
   parseCommand,
   print,
+  runSubcommand,
   systemNow,
   UsageError,
   withStorage,
@@ -406,21 +407,11 @@ async function rotateSecret(args: string[]): Promise<number> {
   return 0;
 }
 
-export async function clientCommand(subcommand: string | undefined, args: string[]): Promise<number> {
-  switch (subcommand) {
-    case 'add':
-      return add(args);
-    case 'list':
-      return listClients(args);
-    case 'remove':
-      return remove(args);
-    case 'rotate-secret':
-      return rotateSecret(args);
-    default:
-      throw new UsageError(
-        subcommand === undefined
-          ? 'a subcommand is required (add, list, remove, rotate-secret)'
-          : `unknown subcommand "${subcommand}"`,
-      );
-  }
+export function clientCommand(subcommand: string | undefined, args: string[]): Promise<number> {
+  return runSubcommand(subcommand, args, {
+    add,
+    list: listClients,
+    remove,
+    'rotate-secret': rotateSecret,
+  });
 }

@@ -15,6 +15,7 @@ import {
   loadConfig,
   parseCommand,
   print,
+  runSubcommand,
   systemNow,
   UsageError,
   withStorage,
@@ -155,17 +156,6 @@ async function list(args: string[]): Promise<number> {
   return 0;
 }
 
-export async function keysCommand(subcommand: string | undefined, args: string[]): Promise<number> {
-  switch (subcommand) {
-    case 'rotate':
-      return rotate(args);
-    case 'list':
-      return list(args);
-    default:
-      throw new UsageError(
-        subcommand === undefined
-          ? 'a subcommand is required (rotate, list)'
-          : `unknown subcommand "${subcommand}"`,
-      );
-  }
+export function keysCommand(subcommand: string | undefined, args: string[]): Promise<number> {
+  return runSubcommand(subcommand, args, { rotate, list });
 }

@@ -39,6 +39,21 @@ export function parseCommand<T>(parse: () => T): T {
   }
 }
 
+/** Runs the subcommand named `subcommand` with `args`; a missing or unknown name is a usage error. */
+export async function runSubcommand(
+  subcommand: string | undefined,
+  args: string[],
+  subcommands: Readonly<Record<string, (args: string[]) => Promise<number>>>,
+): Promise<number> {
+  if (subcommand !== undefined && Object.hasOwn(subcommands, subcommand))
+    return subcommands[subcommand]!(args);
+  throw new UsageError(
+    subcommand === undefined
+      ? `a subcommand is required (${Object.keys(subcommands).join(', ')})`
+      : `unknown subcommand "${subcommand}"`,
+  );
+}
+
 /** True when the arguments ask for help anywhere (checked before the config is loaded). */
 export function wantsHelp(args: readonly string[]): boolean {
   return args.some((arg) => arg === '--help' || arg === '-h');

@@ -12,6 +12,7 @@ import {
   loadConfig,
   parseCommand,
   print,
+  runSubcommand,
   systemNow,
   UsageError,
   withStorage,
@@ -106,9 +107,6 @@ async function add(args: string[]): Promise<number> {
   return 0;
 }
 
-export async function userCommand(subcommand: string | undefined, args: string[]): Promise<number> {
-  if (subcommand === 'add') return add(args);
-  throw new UsageError(
-    subcommand === undefined ? 'a subcommand is required (add)' : `unknown subcommand "${subcommand}"`,
-  );
+export function userCommand(subcommand: string | undefined, args: string[]): Promise<number> {
+  return runSubcommand(subcommand, args, { add });
 }
