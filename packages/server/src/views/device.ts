@@ -5,7 +5,7 @@
  * Every interpolated value goes through `escapeHtml`; each page has exactly one form carrying a CSRF token.
  */
 import { escapeHtml, page } from './html.ts';
-import { scopeItems } from './pages.ts';
+import { scopeItems, signInFields } from './pages.ts';
 
 function errorBlock(error: string | undefined): string {
   return error ? `<p class="error" role="alert">${escapeHtml(error)}</p>\n` : '';
@@ -33,11 +33,7 @@ export function deviceSignInPage(view: DeviceSignInView): string {
 <p class="muted">Sign in first; then you will confirm the code shown on your device.</p>
 ${errorBlock(view.error)}<form method="post" action="${escapeHtml(view.action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-${hidden('user_code', view.userCode)}<label for="username">Username</label>
-<input type="text" id="username" name="username" autocomplete="username" required autofocus value="${escapeHtml(view.username ?? '')}">
-<label for="password">Password</label>
-<input type="password" id="password" name="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button>
+${hidden('user_code', view.userCode)}${signInFields(view.username)}
 </form>`,
   );
 }

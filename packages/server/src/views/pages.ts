@@ -9,6 +9,15 @@ export interface LoginView {
   error: string | undefined;
 }
 
+/** The username and password fields and the submit button of a sign-in form. */
+export function signInFields(username: string | undefined): string {
+  return `<label for="username">Username</label>
+<input type="text" id="username" name="username" autocomplete="username" required autofocus value="${escapeHtml(username ?? '')}">
+<label for="password">Password</label>
+<input type="password" id="password" name="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>`;
+}
+
 export function loginPage(view: LoginView): string {
   const error = view.error ? `<p class="error" role="alert">${escapeHtml(view.error)}</p>` : '';
   return page(
@@ -18,11 +27,7 @@ export function loginPage(view: LoginView): string {
 ${error}
 <form method="post" action="${escapeHtml(view.action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-<label for="username">Username</label>
-<input type="text" id="username" name="username" autocomplete="username" required autofocus value="${escapeHtml(view.username ?? '')}">
-<label for="password">Password</label>
-<input type="password" id="password" name="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button>
+${signInFields(view.username)}
 </form>`,
   );
 }
