@@ -1,5 +1,5 @@
 /** Every route of the server, in one list. */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import { requestContext, type ServerContext } from '../context.ts';
 import { authorizeEndpoint } from '../endpoints/authorize.ts';
 import type { ClientCertificates } from '../endpoints/client-certificate.ts';
@@ -49,6 +49,11 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
     throw new OAuthError('method_not_allowed', 'method not allowed');
   };
   const otherMethods = ['PUT', 'DELETE', 'PATCH'] as const;
+  // A form-posting endpoint: POST runs the handler, GET and the other methods get 405.
+  const postOnly = (url: string, config: RouteShorthandOptions['config'], handler: Handler) => {
+    app.post(url, { config }, handler);
+    app.route({ method: ['GET', ...otherMethods], url, handler: methodNotAllowed });
+  };
 
   // Browser-callable endpoints: CORS for registered origins (cors.ts, applied by app.ts).
   const cors = { cors: true };
@@ -64,12 +69,11 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
     handler: perRequest(authorizeEndpoint),
   });
   // RFC 9126: pushed authorization requests (JSON errors, §2.3; POST only, so GET is 405).
-  app.post(
+  postOnly(
     '/par',
-    { config: { errorFormat: 'json', ipRateLimit: 'parPerIp', ...cors } },
+    { errorFormat: 'json', ipRateLimit: 'parPerIp', ...cors },
     perRequest((scoped) => parEndpoint(scoped, certificates)),
   );
-  app.route({ method: ['GET', ...otherMethods], url: '/par', handler: methodNotAllowed });
   app.get('/interaction/:id', { config: { errorFormat: 'html' } }, perRequest(interactionPage));
   app.post(
     '/interaction/:id/login',
@@ -79,16 +83,11 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
   app.post('/interaction/:id/consent', { config: { errorFormat: 'html' } }, perRequest(consentSubmit));
 
   // RFC 8628: device authorization (JSON, for devices) and the verification pages (HTML, for users).
-  app.post(
+  postOnly(
     '/device_authorization',
-    { config: { errorFormat: 'json', ipRateLimit: 'deviceAuthorizationPerIp' } },
+    { errorFormat: 'json', ipRateLimit: 'deviceAuthorizationPerIp' },
     perRequest((scoped) => deviceAuthorizationEndpoint(scoped, certificates)),
   );
-  app.route({
-    method: ['GET', ...otherMethods],
-    url: '/device_authorization',
-    handler: methodNotAllowed,
-  });
   app.get('/device', { config: { errorFormat: 'html' } }, perRequest(deviceVerificationPage));
   app.post('/device', { config: { errorFormat: 'html' } }, perRequest(deviceCodeSubmit));
   app.post(
@@ -110,30 +109,27 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
     perRequest((scoped) => endSessionEndpoints(scoped).confirm),
   );
 
-  app.post(
+  postOnly(
     '/token',
-    { config: { errorFormat: 'json', ipRateLimit: 'tokenPerIp', ...cors } },
+    { errorFormat: 'json', ipRateLimit: 'tokenPerIp', ...cors },
     perRequest((scoped) => tokenEndpoint(scoped, certificates, metrics)),
   );
-  app.route({ method: ['GET', ...otherMethods], url: '/token', handler: methodNotAllowed });
   app.route({
     method: ['GET', 'POST'],
     url: '/userinfo',
     config: { errorFormat: 'bearer', ...cors },
     handler: perRequest(userinfoEndpoint),
   });
-  app.post(
+  postOnly(
     '/revoke',
-    { config: { errorFormat: 'json', ipRateLimit: 'revokePerIp', ...cors } },
+    { errorFormat: 'json', ipRateLimit: 'revokePerIp', ...cors },
     perRequest((scoped) => revokeEndpoint(scoped, certificates)),
   );
-  app.route({ method: ['GET', ...otherMethods], url: '/revoke', handler: methodNotAllowed });
-  app.post(
+  postOnly(
     '/introspect',
-    { config: { errorFormat: 'json' } },
+    { errorFormat: 'json' },
     perRequest((scoped) => introspectEndpoint(scoped, certificates, resourceSecrets)),
   );
-  app.route({ method: ['GET', ...otherMethods], url: '/introspect', handler: methodNotAllowed });
 
   for (const url of [
     '/.well-known/openid-configuration',
