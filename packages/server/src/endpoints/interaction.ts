@@ -28,6 +28,14 @@ function loadFor(ctx: ServerContext, request: FastifyRequest): Promise<LoadedInt
   return loadInteraction(ctx, id, readCookie(request.headers.cookie, browserCookie));
 }
 
+/** The interaction a form was posted to and the form's fields, once its CSRF token has been checked. */
+async function loadSubmission(ctx: ServerContext, request: FastifyRequest) {
+  const loaded = await loadFor(ctx, request);
+  const params = formParams(request);
+  checkInteractionCsrf(loaded.interaction, params.get('csrf'));
+  return { loaded, params };
+}
+
 function sessionOf(ctx: ServerContext, request: FastifyRequest, loaded: LoadedInteraction) {
   return interactionSession(ctx, loaded.interaction, readCookie(request.headers.cookie, sessionCookie));
 }
@@ -103,9 +111,7 @@ export function interactionPage(ctx: ServerContext) {
 
 export function loginSubmit(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const loaded = await loadFor(ctx, request);
-    const params = formParams(request);
-    checkInteractionCsrf(loaded.interaction, params.get('csrf'));
+    const { loaded, params } = await loadSubmission(ctx, request);
     const username = params.get('username');
     const check = await checkPassword(ctx, username, params.get('password'), loaded.client.clientId);
     if ('error' in check) {
@@ -146,9 +152,7 @@ export function loginSubmit(ctx: ServerContext) {
 
 export function consentSubmit(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const loaded = await loadFor(ctx, request);
-    const params = formParams(request);
-    checkInteractionCsrf(loaded.interaction, params.get('csrf'));
+    const { loaded, params } = await loadSubmission(ctx, request);
     const session = await sessionOf(ctx, request, loaded);
     if (session === undefined)
       throw new OAuthError(
