@@ -12,8 +12,14 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, isIPv4 } from 'node:net';
 
-const blockedV4 = new BlockList();
-for (const [network, prefix] of [
+/** A block list of the given address ranges (network address, prefix length). */
+function blockList(family: 'ipv4' | 'ipv6', ranges: readonly (readonly [string, number])[]): BlockList {
+  const list = new BlockList();
+  for (const [network, prefix] of ranges) list.addSubnet(network, prefix, family);
+  return list;
+}
+
+const blockedV4 = blockList('ipv4', [
   ['0.0.0.0', 8],
   ['10.0.0.0', 8],
   ['100.64.0.0', 10],
@@ -28,12 +34,9 @@ for (const [network, prefix] of [
   ['203.0.113.0', 24],
   ['224.0.0.0', 4],
   ['240.0.0.0', 4],
-] as const) {
-  blockedV4.addSubnet(network, prefix, 'ipv4');
-}
+]);
 
-const blockedV6 = new BlockList();
-for (const [network, prefix] of [
+const blockedV6 = blockList('ipv6', [
   ['::', 128],
   ['::1', 128],
   ['100::', 64],
@@ -42,9 +45,7 @@ for (const [network, prefix] of [
   ['fe80::', 10],
   ['fec0::', 10],
   ['ff00::', 8],
-] as const) {
-  blockedV6.addSubnet(network, prefix, 'ipv6');
-}
+]);
 
 /** The eight 16-bit groups of an IPv6 address (with an embedded dotted quad converted). */
 function ipv6Groups(address: string): number[] | undefined {
