@@ -25,10 +25,10 @@ import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { clientRecord } from '../storage/seed.ts';
 import {
   commonOptions,
-  formatTable,
   loadConfig,
   parseCommand,
   print,
+  printList,
   runSubcommand,
   systemNow,
   UsageError,
@@ -319,27 +319,13 @@ async function listClients(args: string[]): Promise<number> {
     requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
     source: client.source,
   }));
-  if (values.json === true) {
-    print(JSON.stringify(clients, null, 2));
-    return 0;
-  }
-  if (clients.length === 0) {
-    print('No clients in the database (clients in the config file are stored when the server starts).');
-    return 0;
-  }
-  print(
-    formatTable(
-      ['CLIENT ID', 'NAME', 'TYPE', 'GRANTS', 'SOURCE'],
-      clients.map((client) => [
-        client.clientId,
-        client.name,
-        client.type,
-        client.grantTypes.join(','),
-        client.source,
-      ]),
-    ),
+  return printList(
+    clients,
+    values.json === true,
+    'No clients in the database (clients in the config file are stored when the server starts).',
+    ['CLIENT ID', 'NAME', 'TYPE', 'GRANTS', 'SOURCE'],
+    (client) => [client.clientId, client.name, client.type, client.grantTypes.join(','), client.source],
   );
-  return 0;
 }
 
 /** Parses `<command> ID [--json]`. */

@@ -10,11 +10,11 @@ import { KeyStore, keyStoreOptions, reloadMargin } from '../keys/keystore.ts';
 import type { SigningKeyRecord } from '../model.ts';
 import {
   commonOptions,
-  formatTable,
   formatTime,
   loadConfig,
   parseCommand,
   print,
+  printList,
   runSubcommand,
   systemNow,
   UsageError,
@@ -132,28 +132,13 @@ async function list(args: string[]): Promise<number> {
     retiredAt: record.retiredAt === null ? null : formatTime(record.retiredAt),
     expiresAt: record.expiresAt === null ? null : formatTime(record.expiresAt),
   }));
-  if (json) {
-    print(JSON.stringify(rows, null, 2));
-    return 0;
-  }
-  if (rows.length === 0) {
-    print('No signing keys yet (the server creates the first one when it starts).');
-    return 0;
-  }
-  print(
-    formatTable(
-      ['KID', 'ALG', 'STATUS', 'SIGNS FROM', 'RETIRED AT', 'EXPIRES AT'],
-      rows.map((row) => [
-        row.kid,
-        row.alg,
-        row.status,
-        row.signsFrom,
-        row.retiredAt ?? '-',
-        row.expiresAt ?? '-',
-      ]),
-    ),
+  return printList(
+    rows,
+    json,
+    'No signing keys yet (the server creates the first one when it starts).',
+    ['KID', 'ALG', 'STATUS', 'SIGNS FROM', 'RETIRED AT', 'EXPIRES AT'],
+    (row) => [row.kid, row.alg, row.status, row.signsFrom, row.retiredAt ?? '-', row.expiresAt ?? '-'],
   );
-  return 0;
 }
 
 export function keysCommand(subcommand: string | undefined, args: string[]): Promise<number> {

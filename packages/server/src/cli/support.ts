@@ -126,6 +126,20 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 
+/** Prints listed records as JSON (`--json`), else `empty` when there are none, else as a table; exits 0. */
+export function printList<T>(
+  rows: readonly T[],
+  json: boolean,
+  empty: string,
+  header: readonly string[],
+  cells: (row: T) => readonly string[],
+): number {
+  if (json) print(JSON.stringify(rows, null, 2));
+  else if (rows.length === 0) print(empty);
+  else print(formatTable(header, rows.map(cells)));
+  return 0;
+}
+
 export function print(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
