@@ -13,6 +13,7 @@ import Fastify, {
 } from 'fastify';
 import pino from 'pino';
 import type { GatehouseConfig } from '../config/schema.ts';
+import { applyConfiguredEntities } from '../config/seed.ts';
 import { type Clock, endpointsFor, type ServerContext, systemClock } from '../context.ts';
 import { KeyStore, keyStoreOptions } from '../keys/keystore.ts';
 import { SessionLogout } from '../logout/session-logout.ts';
@@ -25,7 +26,6 @@ import { MemoryReplayCache, RedisReplayCache } from '../protocol/replay-cache.ts
 import { ScopeCatalog } from '../protocol/scopes.ts';
 import { openStorage } from '../storage/index.ts';
 import { connectRedis } from '../storage/redis.ts';
-import { applyConfiguredEntities } from '../storage/seed.ts';
 import { sweepExpired } from '../storage/sweep.ts';
 import { createAudit, withRequestId } from './audit.ts';
 import { ClientCertificates, readConfiguredFile } from './client-certificate.ts';
