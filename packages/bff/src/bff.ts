@@ -54,10 +54,10 @@ import {
   type ServerMetadata,
   systemClock,
 } from '@gatehouse/client';
+import { constantTimeEqual } from '@gatehouse/jose-rules';
 import { diagnose } from './diagnostics.ts';
 import {
   clearCookie,
-  constantTimeEqual,
   readBody,
   readCookie,
   sendError,
