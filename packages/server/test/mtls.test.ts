@@ -17,7 +17,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import { buildServer, type GatehouseServer } from '../src/http/app.ts';
-import { matchesRegisteredIdentity } from '../src/protocol/client-certificate.ts';
+import { matchesRegisteredIdentity } from '../src/protocol/mtls.ts';
 import {
   apiSecret,
   basic,
