@@ -7,9 +7,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import type { GatehouseConfig } from '../src/config/schema.ts';
 import { buildServer, type GatehouseServer } from '../src/http/app.ts';
+
+export { buildServer, type GatehouseServer, parseConfig };
 
 export const issuer = 'http://localhost:3000';
 export const webSecret = 'web-app-test-secret-0123456789-abcdefghijklmnop';
@@ -134,6 +137,35 @@ export async function startServer(
   const clock = testClock();
   const server = await buildServer(config, { clock, ...options });
   return Object.assign(server, { clock, config });
+}
+
+export type ServerOverrides = Record<string, unknown>;
+
+/**
+ * The server a test file (or, with `each`, every test) runs against: started before and closed after by
+ * vitest hooks registered where this is called. `overrides` may be a function, called when the server
+ * starts, for settings known only then (a port opened by an earlier hook).
+ */
+export function useServer(
+  overrides: ServerOverrides | (() => ServerOverrides | Promise<ServerOverrides>) = {},
+  options: { each?: boolean; logStream?: NodeJS.WritableStream } = {},
+): TestServer {
+  let current: TestServer | undefined;
+  const [before, after] = options.each ? [beforeEach, afterEach] : [beforeAll, afterAll];
+  before(async () => {
+    const settings = typeof overrides === 'function' ? await overrides() : overrides;
+    current = await startServer(settings, options.logStream ? { logStream: options.logStream } : {});
+  });
+  after(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return new Proxy({} as TestServer, {
+    get(_target, property) {
+      if (current === undefined) throw new Error('the server of useServer() exists only while a test runs');
+      return Reflect.get(current, property, current);
+    },
+  });
 }
 
 export function pkcePair(): { verifier: string; challenge: string } {
@@ -266,25 +298,50 @@ export async function authorizeThroughLogin(
   return new URL(location);
 }
 
-export async function tokenRequest(
+/**
+ * POSTs a form through inject() to `url` (absolute under the issuer or a path); headers left undefined are
+ * not sent. `body` is the parsed JSON answer (`{}` for an empty one), `text` the body as sent.
+ */
+export async function postForm(
   server: GatehouseServer,
+  url: string,
   values: Record<string, string | undefined>,
-  authorization?: string,
+  headers: Record<string, string | string[] | undefined> = {},
 ) {
+  const sent: Record<string, string | string[]> = { 'content-type': 'application/x-www-form-urlencoded' };
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined) sent[name] = value;
   const response = await server.app.inject({
     method: 'POST',
-    url: '/token',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      ...(authorization ? { authorization } : {}),
-    },
+    url: url.replace(issuer, ''),
+    headers: sent,
     payload: form(values),
   });
   return {
     status: response.statusCode,
     headers: response.headers,
-    body: JSON.parse(response.body) as Record<string, unknown>,
+    text: response.body,
+    body: response.body === '' ? {} : (JSON.parse(response.body) as Record<string, unknown>),
   };
+}
+
+/** POSTs `payload` exactly as given, for tests of content types and malformed bodies; the raw response. */
+export function postRaw(
+  server: GatehouseServer,
+  url: string,
+  headers: Record<string, string>,
+  payload: string,
+): Promise<LightMyRequestResponse> {
+  return server.app.inject({ method: 'POST', url, headers, payload });
+}
+
+export const formType = 'application/x-www-form-urlencoded';
+
+export function tokenRequest(
+  server: GatehouseServer,
+  values: Record<string, string | undefined>,
+  authorization?: string,
+) {
+  return postForm(server, '/token', values, { authorization });
 }
 
 /** A full code flow for web-app; returns the token response. */
