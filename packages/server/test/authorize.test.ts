@@ -6,7 +6,7 @@
  */
 import type { LightMyRequestResponse } from 'fastify';
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { databaseOf } from '../src/storage/testing.ts';
 import {
   authorizeThroughLogin,
@@ -19,17 +19,13 @@ import {
   password,
   pkcePair,
   startServer,
-  type TestServer,
   tokenRequest,
+  useServer,
   webRedirect,
   webSecret,
 } from './helpers.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(() => server.close());
+const server = useServer();
 
 const pkce = pkcePair();
 type Values = Record<string, string | undefined>;
