@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { databaseOf } from '../src/storage/testing.ts';
 import {
   authorizeThroughLogin,
@@ -17,18 +17,13 @@ import {
   issuer,
   password,
   pkcePair,
-  startServer,
-  type TestServer,
   tokenRequest,
+  useServer,
   webRedirect,
   webSecret,
 } from './helpers.ts';
 
-let server: TestServer;
-beforeEach(async () => {
-  server = await startServer();
-});
-afterEach(() => server.close());
+const server = useServer({}, { each: true });
 
 const pkce = pkcePair();
 type Values = Record<string, string | undefined>;
