@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   apiSecret,
   authorizeThroughLogin,
@@ -9,17 +9,12 @@ import {
   form,
   pkcePair,
   serviceSecret,
-  startServer,
-  type TestServer,
   tokenRequest,
+  useServer,
   webSecret,
 } from './helpers.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(() => server.close());
+const server = useServer();
 
 const web = basic('web-app', webSecret);
 const ordersApi = basic('orders-api', apiSecret);
