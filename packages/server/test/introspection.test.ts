@@ -1,5 +1,5 @@
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   apiSecret,
   basic,
@@ -7,33 +7,29 @@ import {
   form,
   serviceSecret,
   startServer,
-  type TestServer,
   tamperSignature,
   tokenRequest,
+  useServer,
   webSecret,
 } from './helpers.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startServer({
-    apiResources: [
-      {
-        id: 'orders-api',
-        uris: ['https://api.example.com/orders'],
-        scopes: ['orders.read', 'orders.write'],
-        secret: apiSecret,
-      },
-      {
-        id: 'api1',
-        uris: ['https://api1.example.com'],
-        scopes: ['api1.read'],
-        accessTokenFormat: 'opaque',
-        secret: `${apiSecret}-api1`,
-      },
-    ],
-  });
+const server = useServer({
+  apiResources: [
+    {
+      id: 'orders-api',
+      uris: ['https://api.example.com/orders'],
+      scopes: ['orders.read', 'orders.write'],
+      secret: apiSecret,
+    },
+    {
+      id: 'api1',
+      uris: ['https://api1.example.com'],
+      scopes: ['api1.read'],
+      accessTokenFormat: 'opaque',
+      secret: `${apiSecret}-api1`,
+    },
+  ],
 });
-afterAll(() => server.close());
 
 const ordersApi = basic('orders-api', apiSecret);
 const web = basic('web-app', webSecret);
