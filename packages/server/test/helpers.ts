@@ -48,55 +48,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Record<stri
       { name: 'offline_access', description: 'Stay signed in', claims: [] },
       { name: 'roles', description: 'Your roles', claims: ['roles'] },
     ],
-    clients: [
-      {
-        clientId: 'web-app',
-        name: 'Web Application',
-        secret: webSecret,
-        grantTypes: ['authorization_code', 'refresh_token'],
-        redirectUris: [webRedirect, 'http://localhost:5000/signin-oidc'],
-        scopes: [
-          'openid',
-          'profile',
-          'email',
-          'roles',
-          'offline_access',
-          'orders.read',
-          'orders.write',
-          'api1.read',
-        ],
-      },
-      {
-        clientId: 'native-app',
-        name: 'Native App',
-        tokenEndpointAuthMethod: 'none',
-        grantTypes: ['authorization_code', 'refresh_token'],
-        redirectUris: [
-          'com.example.nativeapp://callback',
-          'http://127.0.0.1/callback',
-          'http://[::1]/callback',
-        ],
-        scopes: ['openid', 'profile', 'offline_access', 'api1.read'],
-      },
-      {
-        clientId: 'post-app',
-        name: 'Post App',
-        secret: webSecret,
-        tokenEndpointAuthMethod: 'client_secret_post',
-        grantTypes: ['authorization_code', 'client_credentials'],
-        redirectUris: ['https://post.example.com/cb'],
-        scopes: ['openid', 'orders.read'],
-        requireConsent: false,
-      },
-      {
-        clientId: 'service-a',
-        name: 'Service A',
-        secret: serviceSecret,
-        grantTypes: ['client_credentials'],
-        scopes: ['orders.read'],
-        requireConsent: false,
-      },
-    ],
+    clients: testClients(),
     users: [
       {
         username: 'alice',
@@ -108,6 +60,81 @@ export function testConfig(overrides: Record<string, unknown> = {}): Record<stri
     ],
     ...overrides,
   };
+}
+
+/** The seed clients of testConfig(), with per-client changes (keyed by clientId) merged in. */
+export function testClients(
+  changes: Record<string, Record<string, unknown>> = {},
+): Record<string, unknown>[] {
+  const clients: Record<string, unknown>[] = [
+    {
+      clientId: 'web-app',
+      name: 'Web Application',
+      secret: webSecret,
+      grantTypes: ['authorization_code', 'refresh_token'],
+      redirectUris: [webRedirect, 'http://localhost:5000/signin-oidc'],
+      scopes: [
+        'openid',
+        'profile',
+        'email',
+        'roles',
+        'offline_access',
+        'orders.read',
+        'orders.write',
+        'api1.read',
+      ],
+    },
+    {
+      clientId: 'native-app',
+      name: 'Native App',
+      tokenEndpointAuthMethod: 'none',
+      grantTypes: ['authorization_code', 'refresh_token'],
+      redirectUris: [
+        'com.example.nativeapp://callback',
+        'http://127.0.0.1/callback',
+        'http://[::1]/callback',
+      ],
+      scopes: ['openid', 'profile', 'offline_access', 'api1.read'],
+    },
+    {
+      clientId: 'post-app',
+      name: 'Post App',
+      secret: webSecret,
+      tokenEndpointAuthMethod: 'client_secret_post',
+      grantTypes: ['authorization_code', 'client_credentials'],
+      redirectUris: ['https://post.example.com/cb'],
+      scopes: ['openid', 'orders.read'],
+      requireConsent: false,
+    },
+    {
+      clientId: 'service-a',
+      name: 'Service A',
+      secret: serviceSecret,
+      grantTypes: ['client_credentials'],
+      scopes: ['orders.read'],
+      requireConsent: false,
+    },
+  ];
+  return clients.map((client) => ({ ...client, ...changes[client.clientId as string] }));
+}
+
+/** The seed APIs, with api1 issuing opaque tokens and holding a secret of its own for introspection. */
+export function opaqueApiResources(): Record<string, unknown>[] {
+  return [
+    {
+      id: 'orders-api',
+      uris: ['https://api.example.com/orders'],
+      scopes: ['orders.read', 'orders.write'],
+      secret: apiSecret,
+    },
+    {
+      id: 'api1',
+      uris: ['https://api1.example.com'],
+      scopes: ['api1.read'],
+      accessTokenFormat: 'opaque',
+      secret: `${apiSecret}-api1`,
+    },
+  ];
 }
 
 export interface TestClock {
@@ -336,6 +363,15 @@ export function postRaw(
 
 export const formType = 'application/x-www-form-urlencoded';
 
+/** RFC 7662 introspection of `token`, authenticated as `authorization` (the orders API by default). */
+export function introspect(
+  server: GatehouseServer,
+  token: string,
+  authorization = basic('orders-api', apiSecret),
+) {
+  return postForm(server, '/introspect', { token }, { authorization });
+}
+
 export function tokenRequest(
   server: GatehouseServer,
   values: Record<string, string | undefined>,
@@ -344,22 +380,30 @@ export function tokenRequest(
   return postForm(server, '/token', values, { authorization });
 }
 
-/** A full code flow for web-app; returns the token response. */
-export async function codeFlowTokens(server: GatehouseServer, params: AuthorizeParams = {}) {
+/**
+ * A full code flow (web-app unless `params` names another client); the code is redeemed with `headers`
+ * (web-app's Basic credentials by default; add a DPoP proof here). Returns the token response.
+ */
+export async function codeFlowTokens(
+  server: GatehouseServer,
+  params: AuthorizeParams = {},
+  headers: Record<string, string | undefined> = { authorization: basic('web-app', webSecret) },
+) {
   const browser = new Browser(server);
   const pkce = pkcePair();
   const redirect = await authorizeThroughLogin(browser, codeRequest(pkce, params));
   const code = redirect.searchParams.get('code');
   if (!code) throw new Error(`no code: ${redirect}`);
-  const tokens = await tokenRequest(
+  const tokens = await postForm(
     server,
+    '/token',
     {
       grant_type: 'authorization_code',
       code,
       redirect_uri: params.redirectUri ?? webRedirect,
       code_verifier: pkce.verifier,
     },
-    basic('web-app', webSecret),
+    headers,
   );
   return { browser, pkce, code, tokens };
 }
