@@ -364,7 +364,7 @@ export function postRaw(
 export const formType = 'application/x-www-form-urlencoded';
 
 /** RFC 7662 introspection of `token`, authenticated as `authorization` (the orders API by default). */
-export function introspect(
+export function introspectToken(
   server: GatehouseServer,
   token: string,
   authorization = basic('orders-api', apiSecret),
