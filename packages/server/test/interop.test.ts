@@ -16,7 +16,7 @@ import {
 } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { password, serviceSecret, testConfig, webSecret } from './helpers.ts';
+import { password, serviceSecret, testClients, testConfig, webSecret } from './helpers.ts';
 import { FetchBrowser, type ListeningServer, startListening } from './interop-helpers.ts';
 
 let server: ListeningServer;
@@ -39,7 +39,7 @@ const erin = { username: 'erin', password };
 const oddId = 'odd.client~1';
 const oddSecret = "s3cret with spaces:colons+plus/slash%percent&amp=eq!*'()~é";
 const clients = [
-  ...(testConfig().clients as Record<string, unknown>[]),
+  ...testClients(),
   {
     clientId: oddId,
     name: 'Odd Client',
