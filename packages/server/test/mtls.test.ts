@@ -25,6 +25,7 @@ import {
   serviceSecret,
   startServer,
   type TestServer,
+  testClients,
   testConfig,
   webSecret,
 } from './helpers.ts';
@@ -84,7 +85,7 @@ function thumbprint(name: string): string {
 }
 
 const mtlsClients = () => [
-  ...(testConfig().clients as Record<string, unknown>[]),
+  ...testClients(),
   {
     clientId: 'mtls-dn',
     name: 'PKI client matched by subject DN',
