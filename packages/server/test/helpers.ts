@@ -7,10 +7,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
-import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import type { GatehouseConfig } from '../src/config/schema.ts';
 import { buildServer, type GatehouseServer } from '../src/http/app.ts';
+import { databaseOf } from '../src/storage/testing.ts';
 
 export { buildServer, type GatehouseServer, parseConfig };
 
@@ -272,11 +273,20 @@ export interface AuthorizeParams {
   state?: string;
   nonce?: string;
   challenge?: string;
-  extra?: Record<string, string>;
+  /** Added or replaced parameters; `undefined` removes one. */
+  extra?: Record<string, string | undefined>;
 }
 
 export function codeRequest(pkce: { challenge: string }, params: AuthorizeParams = {}): string {
-  return authorizeUrl({
+  return authorizeUrl(codeParams(pkce, params));
+}
+
+/** The parameters of a code request with PKCE (web-app unless `params` says otherwise). */
+export function codeParams(
+  pkce: { challenge: string },
+  params: AuthorizeParams = {},
+): Record<string, string | undefined> {
+  return {
     response_type: 'code',
     client_id: params.clientId ?? 'web-app',
     redirect_uri: params.redirectUri ?? webRedirect,
@@ -286,7 +296,7 @@ export function codeRequest(pkce: { challenge: string }, params: AuthorizeParams
     code_challenge: params.challenge ?? pkce.challenge,
     code_challenge_method: 'S256',
     ...params.extra,
-  });
+  };
 }
 
 /**
@@ -380,32 +390,66 @@ export function tokenRequest(
   return postForm(server, '/token', values, { authorization });
 }
 
+/** Runs /authorize through login and consent in a new browser (web-app unless `params` says otherwise). */
+export async function authorizationCode(server: GatehouseServer, params: AuthorizeParams = {}) {
+  const browser = new Browser(server);
+  const pkce = pkcePair();
+  const redirect = await authorizeThroughLogin(browser, codeRequest(pkce, params));
+  const code = redirect.searchParams.get('code');
+  if (!code) throw new Error(`no code: ${redirect}`);
+  return { browser, pkce, redirect, code };
+}
+
 /**
  * A full code flow (web-app unless `params` names another client); the code is redeemed with `headers`
- * (web-app's Basic credentials by default; add a DPoP proof here). Returns the token response.
+ * (web-app's Basic credentials by default; add a DPoP proof here). Without an authorization header the
+ * client is public and sends its client_id in the body (RFC 6749 §4.1.3). Returns the token response.
  */
 export async function codeFlowTokens(
   server: GatehouseServer,
   params: AuthorizeParams = {},
   headers: Record<string, string | undefined> = { authorization: basic('web-app', webSecret) },
 ) {
-  const browser = new Browser(server);
-  const pkce = pkcePair();
-  const redirect = await authorizeThroughLogin(browser, codeRequest(pkce, params));
-  const code = redirect.searchParams.get('code');
-  if (!code) throw new Error(`no code: ${redirect}`);
+  const { browser, pkce, redirect, code } = await authorizationCode(server, params);
   const tokens = await postForm(
     server,
     '/token',
     {
       grant_type: 'authorization_code',
+      ...(headers.authorization === undefined ? { client_id: params.clientId ?? 'web-app' } : {}),
       code,
       redirect_uri: params.redirectUri ?? webRedirect,
       code_verifier: pkce.verifier,
     },
     headers,
   );
-  return { browser, pkce, code, tokens };
+  return { browser, pkce, redirect, code, tokens };
+}
+
+type CountedTable = 'authorization_codes' | 'interactions' | 'sessions' | 'consents';
+
+/** The number of rows in each table, under the names given in `tables`. */
+export async function rowCounts<Name extends string>(
+  server: GatehouseServer,
+  tables: Record<Name, CountedTable>,
+): Promise<Record<Name, number>> {
+  const db = databaseOf(server.ctx.storage);
+  const counts = {} as Record<Name, number>;
+  for (const [name, table] of Object.entries(tables) as [Name, CountedTable][])
+    counts[name] = (await db.selectFrom(table).selectAll().execute()).length;
+  return counts;
+}
+
+/** Runs `send` and checks that the row counts of `tables` are the same afterwards; returns what it returned. */
+export async function unchangedRows<Name extends string, Result>(
+  server: GatehouseServer,
+  tables: Record<Name, CountedTable>,
+  send: () => Promise<Result>,
+): Promise<Result> {
+  const before = await rowCounts(server, tables);
+  const result = await send();
+  expect(await rowCounts(server, tables)).toEqual(before);
+  return result;
 }
 
 /** The token with one character of its signature changed (always a different signature, never the same). */
