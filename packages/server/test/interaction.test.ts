@@ -13,11 +13,14 @@ import {
   authorizeUrl,
   Browser,
   basic,
+  codeParams,
   formOf,
   issuer,
   password,
   pkcePair,
+  rowCounts,
   tokenRequest,
+  unchangedRows,
   useServer,
   webRedirect,
   webSecret,
@@ -29,17 +32,7 @@ const pkce = pkcePair();
 type Values = Record<string, string | undefined>;
 
 function webParams(extra: Values = {}): Values {
-  return {
-    response_type: 'code',
-    client_id: 'web-app',
-    redirect_uri: webRedirect,
-    scope: 'openid profile offline_access orders.read',
-    state: 'st-1',
-    nonce: 'n-1',
-    code_challenge: pkce.challenge,
-    code_challenge_method: 'S256',
-    ...extra,
-  };
+  return codeParams(pkce, { state: 'st-1', nonce: 'n-1', extra });
 }
 
 const alice = { username: 'alice', password };
@@ -49,20 +42,15 @@ function setCookies(response: LightMyRequestResponse): string[] {
   return Array.isArray(header) ? header : header === undefined ? [] : [header];
 }
 
-async function counts() {
-  const db = databaseOf(server.ctx.storage);
-  const codes = await db.selectFrom('authorization_codes').select('code_hash').execute();
-  const sessions = await db.selectFrom('sessions').select('sid').execute();
-  const consents = await db.selectFrom('consents').select('user_id').execute();
-  return { codes: codes.length, sessions: sessions.length, consents: consents.length };
+const countedTables = { codes: 'authorization_codes', sessions: 'sessions', consents: 'consents' } as const;
+
+function counts() {
+  return rowCounts(server, countedTables);
 }
 
 /** Runs `send` and checks that it issued no code, started no session and saved no consent. */
-async function changesNothing(send: () => Promise<LightMyRequestResponse>): Promise<LightMyRequestResponse> {
-  const before = await counts();
-  const response = await send();
-  expect(await counts()).toEqual(before);
-  return response;
+function changesNothing(send: () => Promise<LightMyRequestResponse>): Promise<LightMyRequestResponse> {
+  return unchangedRows(server, countedTables, send);
 }
 
 function expectSecurityHeaders(response: LightMyRequestResponse): void {
