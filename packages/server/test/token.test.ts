@@ -2,11 +2,9 @@ import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { databaseOf } from '../src/storage/testing.ts';
 import {
-  authorizeThroughLogin,
-  Browser,
+  authorizationCode,
   basic,
   codeFlowTokens,
-  codeRequest,
   form,
   formType,
   pkcePair,
@@ -23,13 +21,6 @@ const server = useServer();
 const web = basic('web-app', webSecret);
 const service = basic('service-a', serviceSecret);
 const serviceForm = { 'content-type': formType, authorization: service };
-
-async function freshCode(params: Parameters<typeof codeRequest>[1] = {}) {
-  const browser = new Browser(server);
-  const pkce = pkcePair();
-  const redirect = await authorizeThroughLogin(browser, codeRequest(pkce, params));
-  return { code: redirect.searchParams.get('code')!, pkce, browser };
-}
 
 function expectError(response: Awaited<ReturnType<typeof tokenRequest>>, status: number, error: string) {
   expect(response.status).toBe(status);
@@ -285,7 +276,7 @@ describe('client_credentials', () => {
 
 describe('authorization_code', () => {
   it('redeems a code once and refuses the second redemption, revoking the refresh token issued from it', async () => {
-    const { code, pkce } = await freshCode();
+    const { code, pkce } = await authorizationCode(server);
     const request = {
       grant_type: 'authorization_code',
       code,
@@ -305,7 +296,7 @@ describe('authorization_code', () => {
   });
 
   it('refuses a wrong verifier and leaves the code unused (the refused redemption is rolled back)', async () => {
-    const { code, pkce } = await freshCode();
+    const { code, pkce } = await authorizationCode(server);
     const request = { grant_type: 'authorization_code', code, redirect_uri: webRedirect };
     const response = await tokenRequest(server, { ...request, code_verifier: pkcePair().verifier }, web);
     expectError(response, 400, 'invalid_grant');
@@ -315,7 +306,7 @@ describe('authorization_code', () => {
   });
 
   it('refuses a missing verifier', async () => {
-    const { code } = await freshCode();
+    const { code } = await authorizationCode(server);
     await refused(
       { grant_type: 'authorization_code', code, redirect_uri: webRedirect },
       web,
@@ -330,7 +321,7 @@ describe('authorization_code', () => {
     ['bad alphabet', `${'a'.repeat(42)}+`],
   ] as const) {
     it(`refuses a verifier that is ${label}`, async () => {
-      const { code } = await freshCode();
+      const { code } = await authorizationCode(server);
       const response = await tokenRequest(
         server,
         { grant_type: 'authorization_code', code, redirect_uri: webRedirect, code_verifier: verifier },
@@ -341,7 +332,7 @@ describe('authorization_code', () => {
   }
 
   it('refuses a redirect_uri that differs from the authorization request', async () => {
-    const { code, pkce } = await freshCode();
+    const { code, pkce } = await authorizationCode(server);
     const response = await tokenRequest(
       server,
       {
@@ -356,7 +347,7 @@ describe('authorization_code', () => {
   });
 
   it('refuses a missing redirect_uri', async () => {
-    const { code, pkce } = await freshCode();
+    const { code, pkce } = await authorizationCode(server);
     await refused(
       { grant_type: 'authorization_code', code, code_verifier: pkce.verifier },
       web,
@@ -366,7 +357,7 @@ describe('authorization_code', () => {
   });
 
   it('refuses a code issued to another client without burning it', async () => {
-    const { code, pkce } = await freshCode();
+    const { code, pkce } = await authorizationCode(server);
     const request = {
       grant_type: 'authorization_code',
       code,
@@ -383,7 +374,7 @@ describe('authorization_code', () => {
   });
 
   it('refuses an expired code (lifetime 60 s)', async () => {
-    const { code, pkce } = await freshCode();
+    const { code, pkce } = await authorizationCode(server);
     server.clock.advance(61);
     const response = await tokenRequest(
       server,
@@ -410,7 +401,9 @@ describe('authorization_code', () => {
   });
 
   it('issues tokens with a resource subset and refuses a resource outside the grant', async () => {
-    const { code, pkce } = await freshCode({ extra: { resource: 'https://api.example.com/orders' } });
+    const { code, pkce } = await authorizationCode(server, {
+      extra: { resource: 'https://api.example.com/orders' },
+    });
     const base = {
       grant_type: 'authorization_code',
       code,
@@ -543,21 +536,13 @@ describe('refresh_token', () => {
 
 describe('public client', () => {
   it('runs the code flow with client_id only and PKCE, from a loopback redirect on any port', async () => {
-    const browser = new Browser(server);
-    const pkce = pkcePair();
     const redirectUri = 'http://127.0.0.1:53124/callback';
-    const redirect = await authorizeThroughLogin(
-      browser,
-      codeRequest(pkce, { clientId: 'native-app', redirectUri, scope: 'openid offline_access api1.read' }),
+    const { redirect, tokens: response } = await codeFlowTokens(
+      server,
+      { clientId: 'native-app', redirectUri, scope: 'openid offline_access api1.read' },
+      {},
     );
     expect(redirect.origin).toBe('http://127.0.0.1:53124');
-    const response = await tokenRequest(server, {
-      grant_type: 'authorization_code',
-      client_id: 'native-app',
-      code: redirect.searchParams.get('code')!,
-      redirect_uri: redirectUri,
-      code_verifier: pkce.verifier,
-    });
     expect(response.status).toBe(200);
     expect(decodeJwt(response.body.access_token as string).aud).toBe('api1');
     const refreshed = await tokenRequest(server, {
