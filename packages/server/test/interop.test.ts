@@ -17,7 +17,12 @@ import {
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { password, serviceSecret, testClients, testConfig, webSecret } from './helpers.ts';
-import { FetchBrowser, type ListeningServer, startListening } from './interop-helpers.ts';
+import {
+  authorizationParameters,
+  FetchBrowser,
+  type ListeningServer,
+  startListening,
+} from './interop-helpers.ts';
 
 let server: ListeningServer;
 let issuer: string;
@@ -103,17 +108,9 @@ async function startAuthorization(
   scope: string,
   extra: [string, string][] = [],
 ): Promise<Started> {
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const parameters = new URLSearchParams({
-    redirect_uri: redirectUri,
-    scope,
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-  });
+  const authorization = await authorizationParameters(redirectUri, scope);
+  const { verifier, state, nonce } = authorization;
+  const parameters = new URLSearchParams(authorization.parameters);
   for (const [name, value] of extra) parameters.append(name, value);
   const url = client.buildAuthorizationUrl(config, parameters);
   return { url, verifier, state, nonce, redirectUri };

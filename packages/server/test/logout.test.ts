@@ -28,7 +28,7 @@ import {
   webRedirect,
   webSecret,
 } from './helpers.ts';
-import { FetchBrowser, startListening } from './interop-helpers.ts';
+import { authorizationParameters, FetchBrowser, startListening } from './interop-helpers.ts';
 
 const signedOut = 'https://webapp.example.com/signed-out';
 const backchannelEvent = 'http://schemas.openid.net/event/backchannel-logout';
@@ -1014,18 +1014,11 @@ describe('interop: openid-client buildEndSessionUrl on a real port', () => {
 
     const browser = new FetchBrowser(listening.issuer);
     const authorize = async (extra: Record<string, string> = {}) => {
-      const verifier = client.randomPKCECodeVerifier();
-      const state = client.randomState();
-      const nonce = client.randomNonce();
-      const url = client.buildAuthorizationUrl(config, {
-        redirect_uri: webRedirect,
-        scope: 'openid profile orders.read',
-        code_challenge: await client.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        state,
-        nonce,
-        ...extra,
-      });
+      const { verifier, state, nonce, parameters } = await authorizationParameters(
+        webRedirect,
+        'openid profile orders.read',
+      );
+      const url = client.buildAuthorizationUrl(config, { ...parameters, ...extra });
       return { url, verifier, state, nonce };
     };
     const started = await authorize();
