@@ -373,6 +373,11 @@ export function postRaw(
 
 export const formType = 'application/x-www-form-urlencoded';
 
+/** POSTs a JSON body (which OAuth endpoints refuse: they take forms), authenticated with `authorization`. */
+export function postJson(server: GatehouseServer, url: string, authorization: string, payload = '{}') {
+  return postRaw(server, url, { 'content-type': 'application/json', authorization }, payload);
+}
+
 /** RFC 7662 introspection of `token`, authenticated as `authorization` (the orders API by default). */
 export function introspectToken(
   server: GatehouseServer,
