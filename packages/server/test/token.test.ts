@@ -8,6 +8,7 @@ import {
   form,
   formType,
   pkcePair,
+  postJson,
   postRaw,
   serviceSecret,
   tokenRequest,
@@ -21,6 +22,8 @@ const server = useServer();
 const web = basic('web-app', webSecret);
 const service = basic('service-a', serviceSecret);
 const serviceForm = { 'content-type': formType, authorization: service };
+/** POSTs `payload` as it is to /token, as a form authenticated as service-a. */
+const postServiceForm = (payload: string) => postRaw(server, '/token', serviceForm, payload);
 
 function expectError(response: Awaited<ReturnType<typeof tokenRequest>>, status: number, error: string) {
   expect(response.status).toBe(status);
@@ -29,6 +32,11 @@ function expectError(response: Awaited<ReturnType<typeof tokenRequest>>, status:
   expect(response.body.access_token).toBeUndefined();
   expect(response.headers['cache-control']).toBe('no-store');
   expect(response.headers['content-type']).toMatch(/^application\/json/);
+}
+
+/** A refresh_token request of web-app, narrowed to `scope` when given. */
+function refresh(refreshToken: string, scope?: string) {
+  return tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken, scope }, web);
 }
 
 /** A token request that must be refused with `status` and `error` (checked by expectError). */
@@ -134,10 +142,10 @@ describe('client authentication', () => {
 
 describe('request format', () => {
   it('rejects a JSON body', async () => {
-    const response = await postRaw(
+    const response = await postJson(
       server,
       '/token',
-      { 'content-type': 'application/json', authorization: service },
+      service,
       JSON.stringify({ grant_type: 'client_credentials' }),
     );
     expect(response.statusCode).toBe(415);
@@ -158,12 +166,7 @@ describe('request format', () => {
   });
 
   it('rejects an oversized body without a stack trace', async () => {
-    const response = await postRaw(
-      server,
-      '/token',
-      serviceForm,
-      `grant_type=client_credentials&pad=${'a'.repeat(70_000)}`,
-    );
+    const response = await postServiceForm(`grant_type=client_credentials&pad=${'a'.repeat(70_000)}`);
     expect(response.statusCode).toBe(413);
     expect(JSON.parse(response.body)).toEqual({
       error: 'invalid_request',
@@ -178,23 +181,13 @@ describe('request format', () => {
   });
 
   it('rejects a duplicated parameter', async () => {
-    const response = await postRaw(
-      server,
-      '/token',
-      serviceForm,
-      'grant_type=client_credentials&grant_type=client_credentials',
-    );
+    const response = await postServiceForm('grant_type=client_credentials&grant_type=client_credentials');
     expect(response.statusCode).toBe(400);
     expect(JSON.parse(response.body).error).toBe('invalid_request');
   });
 
   it('survives malformed percent-encoding in the body', async () => {
-    const response = await postRaw(
-      server,
-      '/token',
-      serviceForm,
-      'grant_type=client_credentials&scope=%E0%A4%A',
-    );
+    const response = await postServiceForm('grant_type=client_credentials&scope=%E0%A4%A');
     expect(response.statusCode).toBe(400);
     expect(JSON.parse(response.body).error).toBe('invalid_scope');
   });
@@ -451,37 +444,13 @@ describe('refresh_token', () => {
     const { tokens } = await codeFlowTokens(server, {
       scope: 'openid profile offline_access orders.read orders.write',
     });
-    const narrowed = await tokenRequest(
-      server,
-      {
-        grant_type: 'refresh_token',
-        refresh_token: tokens.body.refresh_token as string,
-        scope: 'orders.read',
-      },
-      web,
-    );
+    const narrowed = await refresh(tokens.body.refresh_token as string, 'orders.read');
     expect(narrowed.status).toBe(200);
     expect(narrowed.body.scope).toBe('orders.read');
     expect(narrowed.body.id_token).toBeUndefined();
-    const widened = await tokenRequest(
-      server,
-      {
-        grant_type: 'refresh_token',
-        refresh_token: narrowed.body.refresh_token as string,
-        scope: 'orders.read api1.read',
-      },
-      web,
-    );
+    const widened = await refresh(narrowed.body.refresh_token as string, 'orders.read api1.read');
     expectError(widened, 400, 'invalid_scope');
-    const back = await tokenRequest(
-      server,
-      {
-        grant_type: 'refresh_token',
-        refresh_token: narrowed.body.refresh_token as string,
-        scope: 'orders.read orders.write',
-      },
-      web,
-    );
+    const back = await refresh(narrowed.body.refresh_token as string, 'orders.read orders.write');
     expect(back.status).toBe(200);
     expect(back.body.scope).toBe('orders.read orders.write');
   });
