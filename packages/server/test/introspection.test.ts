@@ -8,7 +8,7 @@ import {
   introspectToken,
   opaqueApiResources,
   postForm,
-  postRaw,
+  postJson,
   serviceSecret,
   startServer,
   tamperSignature,
@@ -85,12 +85,7 @@ describe('introspection callers', () => {
   });
 
   it('refuses a JSON body', async () => {
-    const response = await postRaw(
-      server,
-      '/introspect',
-      { 'content-type': 'application/json', authorization: ordersApi },
-      '{}',
-    );
+    const response = await postJson(server, '/introspect', ordersApi);
     expect(response.statusCode).toBe(415);
     expect(JSON.parse(response.body).error).toBe('invalid_request');
   });

@@ -14,7 +14,7 @@ import {
   issuer,
   pkcePair,
   postForm,
-  postRaw,
+  postJson,
   startServer,
   type TestServer,
   testClients,
@@ -170,12 +170,7 @@ describe('pushed authorization requests', () => {
   });
 
   it('refuses a body that is not a form', async () => {
-    const response = await postRaw(
-      server,
-      '/par',
-      { 'content-type': 'application/json', authorization: web },
-      '{}',
-    );
+    const response = await postJson(server, '/par', web);
     expect(response.statusCode).toBe(415);
     expect(JSON.parse(response.body).error).toBe('invalid_request');
   });
