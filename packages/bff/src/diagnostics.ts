@@ -8,8 +8,8 @@
  * It never shows a token, a cookie value or the ID Token.
  */
 import type { IncomingMessage } from 'node:http';
-import type { SessionData } from './bff.ts';
 import { cookieNames } from './http.ts';
+import type { SessionData } from './session.ts';
 
 export interface DiagnosticsInput {
   baseUrl: string;

@@ -2,10 +2,13 @@
  * The small HTTP vocabulary the BFF core speaks on plain Node request/response objects, so that Express
  * and Fastify (and bare node:http) share one implementation: JSON answers that are never cached
  * (RFC 6749 §5.1 style `Cache-Control: no-store`), cookies (RFC 6265bis), bounded body reading, and the
- * hashing and constant-time comparison used for secrets.
+ * hashing used for secrets.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readCookie as readCookieValue } from '@gatehouse/jose-rules';
+
+export { type CookieAttributes, clearCookie, serializeCookie } from '@gatehouse/jose-rules';
 
 /** Writes a JSON body with `Cache-Control: no-store`; the response is never cached or sniffed. */
 export function sendJson(
@@ -45,19 +48,11 @@ export function sendRedirect(res: ServerResponse, location: string, cookies: str
   res.end();
 }
 
-/** The value of cookie `name`, if the Cookie header has it once with a token-shaped value. */
+const cookieToken = /^[A-Za-z0-9_-]{16,128}$/;
+
+/** The value of cookie `name` when it is a token of 16 to 128 base64url characters. */
 export function readCookie(req: IncomingMessage, name: string): string | undefined {
-  const header = req.headers.cookie;
-  if (header === undefined) return undefined;
-  for (const part of header.split(';')) {
-    const separator = part.indexOf('=');
-    if (separator === -1) continue;
-    if (part.slice(0, separator).trim() === name) {
-      const value = part.slice(separator + 1).trim();
-      return /^[A-Za-z0-9_-]{16,128}$/.test(value) ? value : undefined;
-    }
-  }
-  return undefined;
+  return readCookieValue(req.headers.cookie, name, cookieToken);
 }
 
 /** Names of the cookies the browser sent (values never leave this function). */
@@ -70,35 +65,8 @@ export function cookieNames(req: IncomingMessage): string[] {
     .filter((name) => name !== '');
 }
 
-export interface CookieAttributes {
-  sameSite: 'Strict' | 'Lax';
-  /** Seconds; 0 deletes the cookie. Omitted: a browser-session cookie. */
-  maxAge?: number;
-}
-
-/** `__Host-` cookies must be Secure, Path=/ and have no Domain (RFC 6265bis §4.1.3.2); all of ours are. */
-export function serializeCookie(name: string, value: string, attributes: CookieAttributes): string {
-  const maxAge = attributes.maxAge === undefined ? '' : `; Max-Age=${attributes.maxAge}`;
-  return `${name}=${value}; Path=/${maxAge}; HttpOnly; Secure; SameSite=${attributes.sameSite}`;
-}
-
-export function clearCookie(name: string, sameSite: 'Strict' | 'Lax'): string {
-  return serializeCookie(name, '', { sameSite, maxAge: 0 });
-}
-
 export function sha256(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
-}
-
-/** Constant-time comparison of two strings (a length difference leaks only the length). */
-export function constantTimeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  if (left.length !== right.length) {
-    timingSafeEqual(left, left);
-    return false;
-  }
-  return timingSafeEqual(left, right);
 }
 
 /** Reads a request body up to `limit` bytes; undefined when larger (the rest is discarded). */

@@ -3,9 +3,11 @@
  * the browser holds one HttpOnly cookie). Adapters: `@gatehouse/bff/express`, `@gatehouse/bff/fastify`.
  * See README.md.
  */
-export { type ApiRoute, Bff, type BffOptions, createBff, type SessionData } from './bff.ts';
+export { Bff, createBff } from './bff.ts';
+export type { ApiRoute, BffOptions } from './context.ts';
 export { backchannelLogoutEvent, type LogoutTokenClaims, LogoutTokenValidator } from './logout-token.ts';
 export { upstreamUrl } from './proxy.ts';
+export type { SessionData } from './session.ts';
 export { PostgresSessionStore } from './stores/postgres.ts';
 export { RedisSessionStore } from './stores/redis.ts';
 export { SqliteSessionStore } from './stores/sqlite.ts';

@@ -16,6 +16,7 @@
  * the client's own error, not a {@link LogoutTokenError}: the token was not judged.
  */
 import { GatehouseClientError } from '@gatehouse/client';
+import { jwsAlgorithms } from '@gatehouse/jose-rules';
 import { type CryptoKey, type JWTPayload, jwtVerify, type ProtectedHeaderParameters } from 'jose';
 
 export const backchannelLogoutEvent = 'http://schemas.openid.net/event/backchannel-logout';
@@ -44,7 +45,8 @@ export interface LogoutTokenValidatorOptions {
   clockTolerance?: number;
 }
 
-const asymmetric = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+/** The asymmetric JWS algorithms (never `none` or an HMAC). */
+const asymmetric = [...jwsAlgorithms];
 
 export class LogoutTokenValidator {
   constructor(private readonly options: LogoutTokenValidatorOptions) {}

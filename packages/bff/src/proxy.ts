@@ -14,11 +14,15 @@
  *   upstream's address or send the SPA off-site).
  * - No answer within the timeout is 504, an unreachable upstream 502; both bodies are fixed JSON that
  *   never carries the token or the upstream's address.
+ * - The session must hold the upstream's scopes (else 403 and no call). An upstream 401 with
+ *   `error="invalid_token"` (RFC 6750 §3.1) makes the session's next call refresh first.
  */
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { accessTokenHeaders, type DPoPKey, GatehouseClientError } from '@gatehouse/client';
+import type { BffContext } from './context.ts';
 import { sendError } from './http.ts';
+import { type Sessions, sendAnonymous } from './session.ts';
 
 /** Browser request headers never forwarded: credentials, the CSRF header, hop-by-hop headers. */
 const droppedRequestHeaders = new Set([
@@ -197,4 +201,54 @@ export async function proxy(
     });
     req.pipe(upstream);
   });
+}
+
+/** `<basePath>/api/<name>/...`: the session's calls to the configured upstream APIs. */
+export class ApiProxy {
+  constructor(
+    private readonly context: BffContext,
+    private readonly sessions: Sessions,
+  ) {}
+
+  /** Proxies one call; `rest` is the raw path after `/api/`, `query` the raw query with its `?`. */
+  async handle(req: IncomingMessage, res: ServerResponse, rest: string, query: string): Promise<void> {
+    const slash = rest.indexOf('/');
+    const name = slash === -1 ? rest : rest.slice(0, slash);
+    const api = this.context.apis.get(name);
+    if (api === undefined) {
+      sendError(res, 404, 'not_found', 'no API is configured under this name');
+      return;
+    }
+    const target = upstreamUrl(api.url, slash === -1 ? '' : rest.slice(slash), query);
+    if (target === undefined) {
+      sendError(res, 400, 'invalid_request', 'the path leaves the API (dot segments or encoded separators)');
+      return;
+    }
+    const session = await this.sessions.fromRequest(req);
+    if (session === undefined) return sendAnonymous(res);
+    const missing = api.scopes.filter((scope) => !session.data.scopes.includes(scope));
+    if (missing.length > 0) {
+      sendError(res, 403, 'insufficient_scope', `the session lacks the scopes ${missing.join(' ')}`);
+      return;
+    }
+    const data = await this.sessions.freshOrAnswer(session, res);
+    if (data === undefined) return;
+    const outcome = await proxy(
+      req,
+      res,
+      target,
+      { value: data.accessToken, type: data.tokenType },
+      {
+        timeout: api.timeout,
+        dpop: this.context.dpop,
+        now: this.context.clock(),
+        base: api.url,
+        publicPrefix: `${this.context.basePath}/api/${name}`,
+      },
+    );
+    if (outcome.status === 401 && /(?:^|[\s,])error="invalid_token"/.test(outcome.wwwAuthenticate ?? '')) {
+      // The API refused a token we thought valid (revoked, key rotated): refresh before the next call.
+      await this.sessions.expireAccessToken(session.key, data.accessToken);
+    }
+  }
 }

@@ -10,7 +10,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import Database from 'better-sqlite3';
-import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
@@ -18,7 +17,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signJwt } from '../../server/src/tokens/jwt.ts';
 import { issueLogoutToken } from '../../server/src/tokens/logout-token.ts';
 import { tamperSignature } from '../../server/test/helpers.ts';
-import { bffMiddleware } from '../src/express.ts';
 import { bffPlugin } from '../src/fastify.ts';
 import {
   type Bff,
@@ -29,11 +27,17 @@ import {
 } from '../src/index.ts';
 import {
   BffBrowser,
+  bffOptions,
   bffSecret,
+  closeServer,
   FetchBrowser,
   freePort,
+  listen,
+  postBackchannel,
   type RunningGatehouse,
   rawRequest,
+  serveBff,
+  serveBffOnNode,
   startGatehouse,
   startOrdersApi,
   startUpstream,
@@ -81,25 +85,22 @@ beforeAll(async () => {
   // Gatehouse offers PAR (RFC 9126): the Fastify BFF pushes its requests (`auto`), the others send them on
   // the URL, so the tests that read the authorization URL (state, code_challenge) use Express.
   const make = (origin: string, diagnostics: boolean, more: Partial<BffOptions> = {}) =>
-    createBff({
-      issuer: gatehouse.issuer,
-      clientId: 'bff',
-      clientAuthentication: { method: 'client_secret_basic', clientSecret: bffSecret },
-      baseUrl: origin,
-      secret: randomBytes(32).toString('base64url'),
-      scope: 'openid profile email offline_access orders.read',
-      apis: {
-        echo: { url: `${upstream.url}/base`, scopes: ['orders.read'] },
-        slow: { url: `${upstream.url}/base`, timeout: 300 },
-        orders: { url: ordersUrl, scopes: ['orders.read'] },
-        admin: { url: upstream.url, scopes: ['orders.admin'] },
-        dead: { url: 'http://127.0.0.1:9' },
-      },
-      diagnostics,
-      clock,
-      sweepInterval: 0,
-      ...more,
-    });
+    createBff(
+      bffOptions(gatehouse.issuer, origin, {
+        clientAuthentication: { method: 'client_secret_basic', clientSecret: bffSecret },
+        scope: 'openid profile email offline_access orders.read',
+        apis: {
+          echo: { url: `${upstream.url}/base`, scopes: ['orders.read'] },
+          slow: { url: `${upstream.url}/base`, timeout: 300 },
+          orders: { url: ordersUrl, scopes: ['orders.read'] },
+          admin: { url: upstream.url, scopes: ['orders.admin'] },
+          dead: { url: 'http://127.0.0.1:9' },
+        },
+        diagnostics,
+        clock,
+        ...more,
+      }),
+    );
   bffs.express = { bff: make(origins.express, true, { par: 'never' }), origin: origins.express };
   // Fastify's BFF keeps its sessions in SQLite: the tests run end to end over a real store too.
   const database = new Database(':memory:');
@@ -114,10 +115,7 @@ beforeAll(async () => {
     }),
     origin: origins.timeouts,
   };
-  const timeoutsApp = express();
-  timeoutsApp.use(bffMiddleware(bffs.timeouts.bff));
-  timeoutsServer = createServer(timeoutsApp);
-  await new Promise<void>((resolve) => timeoutsServer.listen(timeoutsPort, '127.0.0.1', resolve));
+  timeoutsServer = await serveBff(bffs.timeouts.bff, timeoutsPort);
   // Two BFF nodes behind one public origin, each with its own PostgreSQL pool on one shared table.
   const nodesSecret = randomBytes(32).toString('base64url');
   for (const [node, port] of [
@@ -131,39 +129,27 @@ beforeAll(async () => {
       bff: make(origins.nodes, false, { store, secret: nodesSecret }),
       origin: `http://localhost:${port}`,
     };
-    const app = express();
-    app.use(bffMiddleware(bffs[node].bff));
-    const nodeServer = createServer(app);
-    nodeServers.push(nodeServer);
-    await new Promise<void>((resolve) => nodeServer.listen(port, '127.0.0.1', resolve));
+    nodeServers.push(await serveBff(bffs[node].bff, port));
   }
-  const app = express();
-  app.use(bffMiddleware(bffs.express.bff));
-  app.get('/', (_req, res) => {
-    res.send('the SPA');
-  });
-  expressServer = createServer(app);
-  await new Promise<void>((resolve) => expressServer.listen(expressPort, '127.0.0.1', resolve));
+  expressServer = await serveBff(bffs.express.bff, expressPort, (app) =>
+    app.get('/', (_req, res) => {
+      res.send('the SPA');
+    }),
+  );
   fastify = Fastify();
   await fastify.register(bffPlugin(bffs.fastify.bff));
   await fastify.listen({ port: fastifyPort, host: '127.0.0.1' });
 });
 
 afterAll(async () => {
-  expressServer?.closeAllConnections();
-  await new Promise<void>((resolve) => (expressServer ? expressServer.close(() => resolve()) : resolve()));
+  await closeServer(expressServer);
   await fastify?.close();
-  timeoutsServer?.closeAllConnections();
-  await new Promise<void>((resolve) => (timeoutsServer ? timeoutsServer.close(() => resolve()) : resolve()));
+  await closeServer(timeoutsServer);
   await bffs.timeouts?.bff.close();
-  for (const nodeServer of nodeServers) {
-    nodeServer.closeAllConnections();
-    await new Promise<void>((resolve) => nodeServer.close(() => resolve()));
-  }
+  for (const nodeServer of nodeServers) await closeServer(nodeServer);
   await pools[0]?.query(`DROP TABLE IF EXISTS ${nodesTable}`);
   for (const pool of pools) await pool.end();
-  orders?.closeAllConnections();
-  await new Promise<void>((resolve) => (orders ? orders.close(() => resolve()) : resolve()));
+  await closeServer(orders);
   await upstream?.close();
   await bffs.express?.bff.close();
   await bffs.fastify?.bff.close();
@@ -709,12 +695,8 @@ describe('back-channel logout', () => {
     expect((await other.browser.fetch('/bff/user')).status).toBe(200);
   });
 
-  function post(body: string, contentType = 'application/x-www-form-urlencoded') {
-    return fetch(`${bffs.express.origin}/bff/backchannel`, {
-      method: 'POST',
-      headers: { 'content-type': contentType },
-      body,
-    });
+  function post(body: string, contentType?: string) {
+    return postBackchannel(bffs.express.origin, body, contentType);
   }
 
   async function sessionOf(username: string) {
@@ -744,38 +726,30 @@ describe('back-channel logout', () => {
 
   it("fetches the issuer's JWKS for logout tokens through the BFF's HTTP options, and only once", async () => {
     const fetched: string[] = [];
-    const bff = createBff({
-      issuer: gatehouse.issuer,
-      clientId: 'bff',
-      baseUrl: 'http://localhost:1',
-      secret: randomBytes(32).toString('base64url'),
-      clock,
-      sweepInterval: 0,
-      http: {
-        fetch: (input, init) => {
-          fetched.push(String(input));
-          return fetch(input, init);
+    const bff = createBff(
+      bffOptions(gatehouse.issuer, 'http://localhost:1', {
+        clock,
+        http: {
+          fetch: (input, init) => {
+            fetched.push(String(input));
+            return fetch(input, init);
+          },
         },
-      },
-    });
-    const server = createServer((req, res) => void bff.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      }),
+    );
+    const server = await serveBffOnNode(bff);
     try {
       const { port } = server.address() as { port: number };
       for (const sid of ['first', 'second']) {
         const token = await issueLogoutToken(gatehouse.server.ctx, { clientId: 'bff', sub: 'someone', sid });
-        const response = await fetch(`http://127.0.0.1:${port}/bff/backchannel`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ logout_token: token }).toString(),
-        });
+        const body = new URLSearchParams({ logout_token: token }).toString();
+        const response = await postBackchannel(`http://127.0.0.1:${port}`, body);
         expect(response.status).toBe(200);
       }
       const jwksUri = (await bff.client.metadata()).jwks_uri;
       expect(fetched.filter((url) => url === jwksUri)).toHaveLength(1);
     } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
       await bff.close();
     }
   });
@@ -798,26 +772,22 @@ describe('back-channel logout', () => {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: jwks })),
       );
     });
-    await new Promise<void>((resolve) => issuerServer.listen(0, '127.0.0.1', resolve));
+    await listen(issuerServer);
     const issuer = `http://127.0.0.1:${(issuerServer.address() as { port: number }).port}`;
     const bffClock = testClock();
-    const bff = createBff({
-      issuer,
-      clientId: 'bff',
-      baseUrl: 'http://localhost:1',
-      secret: randomBytes(32).toString('base64url'),
-      metadata: {
-        issuer,
-        authorization_endpoint: `${issuer}/authorize`,
-        token_endpoint: `${issuer}/token`,
-        jwks_uri: `${issuer}/jwks`,
-      },
-      jwksMaxAge: 120,
-      clock: bffClock,
-      sweepInterval: 0,
-    });
-    const server = createServer((req, res) => void bff.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const bff = createBff(
+      bffOptions(issuer, 'http://localhost:1', {
+        metadata: {
+          issuer,
+          authorization_endpoint: `${issuer}/authorize`,
+          token_endpoint: `${issuer}/token`,
+          jwks_uri: `${issuer}/jwks`,
+        },
+        jwksMaxAge: 120,
+        clock: bffClock,
+      }),
+    );
+    const server = await serveBffOnNode(bff);
     const logout = async (key: number) => {
       const token = await new SignJWT({
         sid: randomBytes(8).toString('hex'),
@@ -831,11 +801,8 @@ describe('back-channel logout', () => {
         .setJti(randomBytes(8).toString('hex'))
         .sign(keys[key]!.privateKey);
       const { port } = server.address() as { port: number };
-      const response = await fetch(`http://127.0.0.1:${port}/bff/backchannel`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ logout_token: token }).toString(),
-      });
+      const body = new URLSearchParams({ logout_token: token }).toString();
+      const response = await postBackchannel(`http://127.0.0.1:${port}`, body);
       return response.status;
     };
     try {
@@ -856,10 +823,8 @@ describe('back-channel logout', () => {
       expect(await logout(1)).toBe(200);
       expect(jwksFetches).toBe(4);
     } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      issuerServer.closeAllConnections();
-      await new Promise<void>((resolve) => issuerServer.close(() => resolve()));
+      await closeServer(server);
+      await closeServer(issuerServer);
       await bff.close();
     }
   });

@@ -6,24 +6,26 @@
  * proxy sends each upstream call with `Authorization: DPoP` and a fresh proof whose `htm`, `htu` and
  * `ath` the test verifies, bound (per the provider's introspection) to the BFF's key.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createHash } from 'node:crypto';
+import type { Server } from 'node:http';
 import { dpopThumbprint, generateDPoPKey } from '@gatehouse/client';
-import express from 'express';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, type JWK, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  introspect,
   type RunningProvider,
   startProvider,
   walkProvider,
 } from '../../client/test/support/oidc-provider.ts';
-import { bffMiddleware } from '../src/express.ts';
 import { type Bff, createBff } from '../src/index.ts';
 import {
   BffBrowser,
+  bffOptions,
   bffSecret,
+  closeServer,
   freePort,
   type RunningGatehouse,
+  serveBff,
   startGatehouse,
   startOrdersApi,
   startUpstream,
@@ -56,26 +58,19 @@ beforeAll(async () => {
       },
     ],
   });
-  bff = createBff({
-    issuer: provider.issuer,
-    clientId: 'bff',
-    clientAuthentication: { method: 'client_secret_basic', clientSecret },
-    baseUrl: origin,
-    secret: randomBytes(32).toString('base64url'),
-    scope: 'openid profile offline_access',
-    apis: { echo: { url: `${upstream.url}/base` } },
-    dpop: key,
-    sweepInterval: 0,
-  });
-  const app = express();
-  app.use(bffMiddleware(bff));
-  server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  bff = createBff(
+    bffOptions(provider.issuer, origin, {
+      clientAuthentication: { method: 'client_secret_basic', clientSecret },
+      scope: 'openid profile offline_access',
+      apis: { echo: { url: `${upstream.url}/base` } },
+      dpop: key,
+    }),
+  );
+  server = await serveBff(bff, port);
 });
 
 afterAll(async () => {
-  server?.closeAllConnections();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await closeServer(server);
   await bff?.close();
   await upstream?.close();
   await provider?.close();
@@ -113,15 +108,7 @@ describe('DPoP through the BFF (oidc-provider)', () => {
       const thumbprint = await calculateJwkThumbprint(protectedHeader.jwk as JWK);
       expect(thumbprint).toBe(await dpopThumbprint(key));
 
-      const introspection = await fetch(`${provider.issuer}/token/introspection`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          authorization: `Basic ${Buffer.from(`bff:${clientSecret}`).toString('base64')}`,
-        },
-        body: new URLSearchParams({ token }).toString(),
-      });
-      const body = (await introspection.json()) as { active: boolean; cnf?: { jkt: string } };
+      const body = await introspect(provider.issuer, 'bff', clientSecret, token);
       expect(body.active).toBe(true);
       expect(body.cnf?.jkt).toBe(thumbprint);
     }
@@ -153,32 +140,22 @@ describe('DPoP through the BFF (Gatehouse and the orders API requiring DPoP)', (
       [boundOrigin, boundPort, boundKey],
       [bearerOrigin, bearerPort, undefined],
     ] as const) {
-      const instance = createBff({
-        issuer: gatehouse.issuer,
-        clientId: 'bff',
-        clientAuthentication: { method: 'client_secret_basic', clientSecret: bffSecret },
-        baseUrl: origin,
-        secret: randomBytes(32).toString('base64url'),
-        scope: 'openid profile offline_access orders.read',
-        apis: { orders: { url: ordersUrl, scopes: ['orders.read'] } },
-        clock,
-        sweepInterval: 0,
-        ...(dpop === undefined ? {} : { dpop }),
-      });
+      const instance = createBff(
+        bffOptions(gatehouse.issuer, origin, {
+          clientAuthentication: { method: 'client_secret_basic', clientSecret: bffSecret },
+          scope: 'openid profile offline_access orders.read',
+          apis: { orders: { url: ordersUrl, scopes: ['orders.read'] } },
+          clock,
+          ...(dpop === undefined ? {} : { dpop }),
+        }),
+      );
       bffsToClose.push(instance);
-      const app = express();
-      app.use(bffMiddleware(instance));
-      const listening = createServer(app);
-      servers.push(listening);
-      await new Promise<void>((resolve) => listening.listen(port, '127.0.0.1', resolve));
+      servers.push(await serveBff(instance, port));
     }
   });
 
   afterAll(async () => {
-    for (const listening of [...servers, orders]) {
-      listening?.closeAllConnections();
-      await new Promise<void>((resolve) => (listening ? listening.close(() => resolve()) : resolve()));
-    }
+    for (const listening of [...servers, orders]) await closeServer(listening);
     for (const instance of bffsToClose) await instance.close();
     await gatehouse?.close();
   });

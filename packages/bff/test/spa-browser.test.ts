@@ -18,7 +18,9 @@ import { createSpaServer } from '../../../examples/spa/src/app.ts';
 import { type Bff, RedisSessionStore } from '../src/index.ts';
 import {
   bffSecret,
+  closeServer,
   freePort,
+  listen,
   password,
   type RunningGatehouse,
   startGatehouse,
@@ -66,8 +68,7 @@ beforeAll(async () => {
     bff: { clock, sweepInterval: 0, store: new RedisSessionStore(redis, { prefix: redisPrefix }) },
   });
   bff = server.bff;
-  spa = createServer(server.app);
-  await new Promise<void>((resolve) => spa.listen(spaPort, '127.0.0.1', resolve));
+  spa = await listen(createServer(server.app), spaPort);
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: [
@@ -84,10 +85,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  spa?.closeAllConnections();
-  await new Promise<void>((resolve) => (spa ? spa.close(() => resolve()) : resolve()));
-  orders?.closeAllConnections();
-  await new Promise<void>((resolve) => (orders ? orders.close(() => resolve()) : resolve()));
+  await closeServer(spa);
+  await closeServer(orders);
   await bff?.close();
   if (redis !== undefined) {
     const keys = await redis.keys(`${redisPrefix}*`);

@@ -3,18 +3,74 @@
  * clock, a real loopback port, a request counter per "METHOD path"), the orders API example, a test
  * upstream API that records what reached it, and a cookie-keeping client that talks to the BFF the way the SPA's browser would.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { VerifierOptions } from '@gatehouse/resource';
 import { buildServer, type GatehouseServer, parseConfig } from '@gatehouse/server';
+import express, { type Express } from 'express';
 import { createOrdersApp } from '../../../examples/orders-api/src/app.ts';
 import { password, type TestClock, testClock, testConfig } from '../../server/test/helpers.ts';
 import { FetchBrowser, freePort } from '../../server/test/interop-helpers.ts';
+import { bffMiddleware } from '../src/express.ts';
+import type { Bff, BffOptions } from '../src/index.ts';
 
 export { FetchBrowser, freePort, password, type TestClock, testClock };
 
 export const bffSecret = 'bff-client-test-secret-0123456789-abcdefghijklmn';
+
+/**
+ * Options of a test BFF for client `bff` of `issuer` at `baseUrl`: a fresh session secret and no sweeper;
+ * `more` adds or overrides options.
+ */
+export function bffOptions(issuer: string, baseUrl: string, more: Partial<BffOptions> = {}): BffOptions {
+  return {
+    issuer,
+    clientId: 'bff',
+    baseUrl,
+    secret: randomBytes(32).toString('base64url'),
+    sweepInterval: 0,
+    ...more,
+  };
+}
+
+/** Listens on 127.0.0.1:`port` (0: a free port) and resolves the server. */
+export async function listen(server: Server, port = 0): Promise<Server> {
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return server;
+}
+
+/** Closes a server a test started, its keep-alive connections too; nothing when it never started. */
+export async function closeServer(server: Server | undefined): Promise<void> {
+  server?.closeAllConnections();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+}
+
+/** `bff` mounted on Express (`bffMiddleware`), listening on 127.0.0.1:`port`; `routes` adds more. */
+export function serveBff(bff: Bff, port = 0, routes?: (app: Express) => void): Promise<Server> {
+  const app = express();
+  app.use(bffMiddleware(bff));
+  routes?.(app);
+  return listen(createServer(app), port);
+}
+
+/** `bff` on bare node:http (no framework), listening on a free port of 127.0.0.1. */
+export function serveBffOnNode(bff: Bff): Promise<Server> {
+  return listen(createServer((req, res) => void bff.handle(req, res)));
+}
+
+/** Posts `body` (form-encoded unless `contentType` says otherwise) to the back-channel logout endpoint. */
+export function postBackchannel(
+  origin: string,
+  body: string,
+  contentType = 'application/x-www-form-urlencoded',
+): Promise<Response> {
+  return fetch(`${origin}/bff/backchannel`, {
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body,
+  });
+}
 
 export interface RunningGatehouse {
   server: GatehouseServer;
@@ -109,9 +165,7 @@ export async function startOrdersApi(
 ): Promise<Server> {
   const verifier: VerifierOptions = { issuer, audience: 'orders-api', logger: false, now: clock };
   if (dpop !== undefined) verifier.dpop = dpop;
-  const orders = createServer(createOrdersApp({ verifier, allowedOrigins: [] }));
-  await new Promise<void>((resolve) => orders.listen(port, '127.0.0.1', resolve));
-  return orders;
+  return listen(createServer(createOrdersApp({ verifier, allowedOrigins: [] })), port);
 }
 
 /** What the test upstream saw of one request. */
@@ -198,14 +252,11 @@ export async function startUpstream(): Promise<TestUpstream> {
       res.end(JSON.stringify(hit));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await listen(server);
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     hits,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => closeServer(server),
   };
 }
 

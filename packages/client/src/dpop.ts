@@ -5,8 +5,8 @@
  * since the authorization server and each resource server issue their own. {@link accessTokenHeaders} is the
  * one place that presents an access token: `Bearer` (RFC 6750 §2.1) or `DPoP` with a proof (RFC 9449 §7.1).
  */
-import { createHash } from 'node:crypto';
-import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { dpopAccessTokenHash, jwkThumbprint } from '@gatehouse/jose-rules';
+import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { GatehouseClientError } from './errors.ts';
 import { randomToken } from './pkce.ts';
 
@@ -31,8 +31,11 @@ export async function generateDPoPKey(algorithm = 'ES256'): Promise<DPoPKey> {
 }
 
 /** The key's JWK SHA-256 thumbprint (RFC 7638), as in `cnf.jkt` and `dpop_jkt`. */
-export function dpopThumbprint(key: DPoPKey): Promise<string> {
-  return calculateJwkThumbprint(key.publicJwk, 'sha256');
+export async function dpopThumbprint(key: DPoPKey): Promise<string> {
+  const thumbprint = jwkThumbprint(key.publicJwk);
+  if (thumbprint === undefined)
+    throw new GatehouseClientError('unsupported', 'the DPoP key has no RFC 7638 members');
+  return thumbprint;
 }
 
 /** `htu`: the request URI without query and fragment (RFC 9449 §4.2). */
@@ -54,7 +57,7 @@ export async function createDPoPProof(
   };
   if (nonce !== undefined) claims.nonce = nonce;
   if (request.accessToken !== undefined) {
-    claims.ath = createHash('sha256').update(request.accessToken, 'ascii').digest('base64url');
+    claims.ath = dpopAccessTokenHash(request.accessToken);
   }
   return new SignJWT(claims)
     .setProtectedHeader({ alg: key.algorithm, typ: 'dpop+jwt', jwk: key.publicJwk })

@@ -17,6 +17,7 @@ import {
 } from '../src/index.ts';
 import {
   approveGatehouseDevice,
+  approvingSleep,
   FetchBrowser,
   type RunningGatehouse,
   serviceSecret,
@@ -380,12 +381,9 @@ describe('device flow', () => {
     const waits: number[] = [];
     const before = gatehouse.count('POST /token');
     const tokens = await client.pollDeviceAuthorization(authorization, {
-      sleep: async (milliseconds) => {
-        waits.push(milliseconds);
-        clock.advance(milliseconds / 1000);
-        if (waits.length === 2)
-          await approveGatehouseDevice(gatehouse.issuer, authorization.verificationUriComplete!);
-      },
+      sleep: approvingSleep(clock, waits, 2, () =>
+        approveGatehouseDevice(gatehouse.issuer, authorization.verificationUriComplete!),
+      ),
     });
     expect(waits).toEqual([authorization.interval * 1000, authorization.interval * 1000]);
     expect(gatehouse.count('POST /token') - before).toBe(2);
@@ -424,12 +422,9 @@ describe('device flow', () => {
     const waits: number[] = [];
     const tokens = await client.pollDeviceAuthorization(authorization, {
       // Only the client's clock moves, so the server sees the second poll come too soon.
-      sleep: async (milliseconds) => {
-        waits.push(milliseconds);
-        clock.advance(milliseconds / 1000);
-        if (waits.length === 3)
-          await approveGatehouseDevice(gatehouse.issuer, authorization.verificationUriComplete!);
-      },
+      sleep: approvingSleep(clock, waits, 3, () =>
+        approveGatehouseDevice(gatehouse.issuer, authorization.verificationUriComplete!),
+      ),
     });
     expect(waits).toEqual([5000, 5000, 10000]);
     expect(tokens.accessToken).toBeTypeOf('string');

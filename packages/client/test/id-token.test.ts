@@ -9,14 +9,9 @@ import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OAuthClient, type PendingAuthorization } from '../src/index.ts';
 import { testClock } from './support/gatehouse.ts';
-import { json, type LocalServer, startLocalServer } from './support/local-server.ts';
+import { closeLocalServers, json, startLocalServer } from './support/local-server.ts';
 
-let server: LocalServer | undefined;
-
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+afterEach(closeLocalServers);
 
 const accessToken = 'access-token-value';
 
@@ -35,7 +30,7 @@ async function setup(options: { jwksMaxAge?: number; timeout?: number } = {}) {
   let jwksFetches = 0;
   let jwksAnswer: JwksAnswer = 'keys';
   const clock = testClock();
-  server = await startLocalServer(async (request, _body, response) => {
+  const server = await startLocalServer(async (request, _body, response) => {
     if (request.url === '/jwks') {
       jwksFetches += 1;
       if (jwksAnswer === 'unavailable') return json(response, 503, { message: 'down for maintenance' });
@@ -52,7 +47,7 @@ async function setup(options: { jwksMaxAge?: number; timeout?: number } = {}) {
       );
       return json(response, 200, { keys: jwks });
     }
-    const idToken = await new SignJWT(claims(server!.url, clock()))
+    const idToken = await new SignJWT(claims(server.url, clock()))
       .setProtectedHeader({ alg: 'ES256', kid: `k${signWith}` })
       .sign(keys[signWith]!.privateKey);
     json(response, 200, {
@@ -268,7 +263,7 @@ describe('id_token validation', () => {
   });
 
   it('requires an id_token when openid was requested', async () => {
-    server = await startLocalServer((_request, _body, response) =>
+    const server = await startLocalServer((_request, _body, response) =>
       json(response, 200, { access_token: 'a', token_type: 'Bearer' }),
     );
     const url = server.url;

@@ -12,9 +12,10 @@ import {
   OAuthResponseError,
   TokenManager,
 } from '../src/index.ts';
-import { testClock } from './support/gatehouse.ts';
+import { approvingSleep, testClock } from './support/gatehouse.ts';
 import {
   approveDevice,
+  introspect,
   providerRedirect,
   providerSecret,
   type RunningProvider,
@@ -38,6 +39,16 @@ function webClient(options: Partial<ConstructorParameters<typeof OAuthClient>[0]
     clientId: 'web',
     clientAuthentication: { method: 'client_secret_basic', clientSecret: providerSecret },
     redirectUri: providerRedirect,
+    ...options,
+  });
+}
+
+/** The provider's confidential `service` client (client credentials, Basic secret). */
+function serviceClient(options: Partial<ConstructorParameters<typeof OAuthClient>[0]> = {}): OAuthClient {
+  return new OAuthClient({
+    issuer: provider.issuer,
+    clientId: 'service',
+    clientAuthentication: { method: 'client_secret_basic', clientSecret: providerSecret },
     ...options,
   });
 }
@@ -94,13 +105,7 @@ describe('oidc-provider: authorization code flow', () => {
 
 describe('oidc-provider: client credentials and client authentication', () => {
   it('gets and caches a token with client_secret_basic', async () => {
-    const manager = new TokenManager(
-      new OAuthClient({
-        issuer: provider.issuer,
-        clientId: 'service',
-        clientAuthentication: { method: 'client_secret_basic', clientSecret: providerSecret },
-      }),
-    );
+    const manager = new TokenManager(serviceClient());
     const before = provider.count('POST /token');
     const tokens = await Promise.all(
       Array.from({ length: 20 }, () => manager.clientCredentialsToken({ scope: 'orders.read' })),
@@ -122,11 +127,7 @@ describe('oidc-provider: client credentials and client authentication', () => {
   });
 
   it('revokes a token', async () => {
-    const client = new OAuthClient({
-      issuer: provider.issuer,
-      clientId: 'service',
-      clientAuthentication: { method: 'client_secret_basic', clientSecret: providerSecret },
-    });
+    const client = serviceClient();
     await client.revoke((await client.clientCredentials()).accessToken, { tokenTypeHint: 'access_token' });
     await client.revoke('not-a-token');
   });
@@ -142,11 +143,9 @@ describe('oidc-provider: device flow', () => {
     expect(authorization.interval).toBe(5);
     const waits: number[] = [];
     const tokens = await client.pollDeviceAuthorization(authorization, {
-      sleep: async (milliseconds) => {
-        waits.push(milliseconds);
-        clock.advance(milliseconds / 1000);
-        if (waits.length === 2) await approveDevice(provider.issuer, authorization.verificationUriComplete!);
-      },
+      sleep: approvingSleep(clock, waits, 2, () =>
+        approveDevice(provider.issuer, authorization.verificationUriComplete!),
+      ),
     });
     expect(waits).toEqual([5000, 5000]);
     expect(tokens.claims?.sub).toBe('alice');
@@ -157,23 +156,10 @@ describe('oidc-provider: device flow', () => {
 describe('oidc-provider: DPoP', () => {
   it('binds client-credentials tokens to the DPoP key', async () => {
     const key = await generateDPoPKey();
-    const client = new OAuthClient({
-      issuer: provider.issuer,
-      clientId: 'service',
-      clientAuthentication: { method: 'client_secret_basic', clientSecret: providerSecret },
-      dpop: key,
-    });
+    const client = serviceClient({ dpop: key });
     const tokens = await client.clientCredentials({ scope: 'orders.read' });
     expect(tokens.tokenType).toBe('DPoP');
-    const introspection = await fetch(`${provider.issuer}/token/introspection`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`service:${providerSecret}`).toString('base64')}`,
-      },
-      body: new URLSearchParams({ token: tokens.accessToken }).toString(),
-    });
-    const body = (await introspection.json()) as { active: boolean; cnf?: { jkt: string } };
+    const body = await introspect(provider.issuer, 'service', providerSecret, tokens.accessToken);
     expect(body.active).toBe(true);
     expect(body.cnf?.jkt).toBe(await dpopThumbprint(key));
   });
@@ -214,9 +200,7 @@ describe('oidc-provider: DPoP', () => {
   });
 
   it('gives the error when the server refuses twice', async () => {
-    const client = new OAuthClient({
-      issuer: provider.issuer,
-      clientId: 'service',
+    const client = serviceClient({
       clientAuthentication: { method: 'client_secret_basic', clientSecret: 'wrong' },
       dpop: await generateDPoPKey(),
     });

@@ -4,6 +4,7 @@
  * (RFC 8693), DPoP proofs (RFC 9449), the authenticated fetch's retries, and device polling (RFC 8628).
  */
 import { createHash } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, type JWK, jwtVerify } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -13,19 +14,13 @@ import {
   GatehouseClientError,
   generateDPoPKey,
   OAuthClient,
-  type OAuthClientOptions,
   OAuthResponseError,
   TokenManager,
 } from '../src/index.ts';
 import { testClock } from './support/gatehouse.ts';
-import { json, type LocalServer, startLocalServer } from './support/local-server.ts';
+import { closeLocalServers, json, serviceClient, startLocalServer } from './support/local-server.ts';
 
-let server: LocalServer | undefined;
-
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+afterEach(closeLocalServers);
 
 interface Seen {
   headers: Record<string, string | string[] | undefined>;
@@ -39,7 +34,7 @@ async function recordingServer(
   answer: (seen: Seen, index: number) => { status: number; body: unknown; headers?: Record<string, string> },
 ) {
   const requests: Seen[] = [];
-  server = await startLocalServer((request, body, response) => {
+  const server = await startLocalServer((request, body, response) => {
     const seen = {
       headers: request.headers,
       form: new URLSearchParams(body),
@@ -54,17 +49,6 @@ async function recordingServer(
 }
 
 const tokens = { access_token: 'at-1', token_type: 'Bearer', expires_in: 300 };
-
-/** The confidential client `svc` (Basic secret) of the local server's token endpoint at `url`. */
-function serviceClient(url: string, more: Partial<OAuthClientOptions> = {}): OAuthClient {
-  return new OAuthClient({
-    issuer: url,
-    clientId: 'svc',
-    clientAuthentication: { method: 'client_secret_basic', clientSecret: 'secret' },
-    metadata: { issuer: url, token_endpoint: `${url}/token` },
-    ...more,
-  });
-}
 
 describe('client authentication', () => {
   it('client_secret_basic form-encodes id and secret before base64 (RFC 6749 §2.3.1)', async () => {
@@ -275,11 +259,16 @@ async function verifyProof(
   return payload;
 }
 
+/** A token response with the Bearer token `token-<number>`. */
+function sendNumberedToken(response: ServerResponse, number: number): void {
+  json(response, 200, { access_token: `token-${number}`, token_type: 'Bearer', expires_in: 300 });
+}
+
 describe('DPoP proofs and the authenticated fetch', () => {
   it('signs token requests and resource requests, caches nonces per server, retries on use_dpop_nonce', async () => {
     const key = await generateDPoPKey();
     const seen: { url: string; headers: Record<string, string | string[] | undefined> }[] = [];
-    server = await startLocalServer((request, _body, response) => {
+    const server = await startLocalServer((request, _body, response) => {
       seen.push({ url: request.url!, headers: request.headers });
       if (request.url === '/token') {
         const proof = decodeProtectedHeader(String(request.headers.dpop));
@@ -354,14 +343,10 @@ describe('DPoP proofs and the authenticated fetch', () => {
     let issued = 0;
     const accepted = new Set(['token-2']);
     let resourceCalls = 0;
-    server = await startLocalServer((request, _body, response) => {
+    const server = await startLocalServer((request, _body, response) => {
       if (request.url === '/token') {
         issued += 1;
-        return json(response, 200, {
-          access_token: `token-${issued}`,
-          token_type: 'Bearer',
-          expires_in: 300,
-        });
+        return sendNumberedToken(response, issued);
       }
       resourceCalls += 1;
       const token = String(request.headers.authorization).replace('Bearer ', '');
@@ -386,14 +371,10 @@ describe('DPoP proofs and the authenticated fetch', () => {
 
   it('does not retry a 401 without invalid_token, and shares one renewal among concurrent 401s', async () => {
     let issued = 0;
-    server = await startLocalServer((request, _body, response) => {
+    const server = await startLocalServer((request, _body, response) => {
       if (request.url === '/token') {
         issued += 1;
-        return json(response, 200, {
-          access_token: `token-${issued}`,
-          token_type: 'Bearer',
-          expires_in: 300,
-        });
+        return sendNumberedToken(response, issued);
       }
       const token = String(request.headers.authorization).replace('Bearer ', '');
       if (request.url === '/plain')
@@ -416,7 +397,7 @@ describe('DPoP proofs and the authenticated fetch', () => {
 describe('device flow polling (RFC 8628 §3.4, §3.5)', () => {
   async function deviceServer(answers: Array<{ status: number; body: unknown } | 'drop'>) {
     let polls = 0;
-    server = await startLocalServer((request, _body, response) => {
+    const server = await startLocalServer((request, _body, response) => {
       if (request.url === '/device') {
         return json(response, 200, {
           device_code: 'dc',
@@ -447,7 +428,7 @@ describe('device flow polling (RFC 8628 §3.4, §3.5)', () => {
       waits.push(milliseconds);
       clock.advance(milliseconds / 1000);
     };
-    return { client, clock, waits, sleep, polls: () => polls };
+    return { client, clock, waits, sleep, polls: () => polls, server };
   }
   const pending = { status: 400, body: { error: 'authorization_pending' } };
   const slowDown = { status: 400, body: { error: 'slow_down' } };
@@ -481,15 +462,14 @@ describe('device flow polling (RFC 8628 §3.4, §3.5)', () => {
 
   it('surfaces access_denied and expired_token as OAuth errors', async () => {
     for (const error of ['access_denied', 'expired_token']) {
-      const { client, sleep } = await deviceServer([pending, { status: 400, body: { error } }]);
+      const { client, sleep, server } = await deviceServer([pending, { status: 400, body: { error } }]);
       const authorization = await client.startDeviceAuthorization();
       const caught = await client
         .pollDeviceAuthorization(authorization, { sleep })
         .catch((failure: unknown) => failure);
       expect(caught).toBeInstanceOf(OAuthResponseError);
       expect((caught as OAuthResponseError).error).toBe(error);
-      await server!.close();
-      server = undefined;
+      await server.close();
     }
   });
 

@@ -11,26 +11,20 @@ import {
   clearDiscoveryCache,
   discover,
   GatehouseClientError,
-  OAuthClient,
+  type OAuthClient,
   OAuthResponseError,
 } from '../src/index.ts';
 import { testClock } from './support/gatehouse.ts';
-import { json, type LocalServer, startLocalServer } from './support/local-server.ts';
-
-let server: LocalServer | undefined;
+import { closeLocalServers, json, serviceClient, startLocalServer } from './support/local-server.ts';
 
 afterEach(async () => {
-  await server?.close();
-  server = undefined;
+  await closeLocalServers();
   clearDiscoveryCache();
 });
 
 function clientFor(url: string, http: ConstructorParameters<typeof OAuthClient>[0]['http'] = {}) {
-  return new OAuthClient({
-    issuer: url,
-    clientId: 'svc',
+  return serviceClient(url, {
     clientAuthentication: { method: 'client_secret_post', clientSecret: 'secret' },
-    metadata: { issuer: url, token_endpoint: `${url}/token` },
     http,
   });
 }
@@ -46,7 +40,7 @@ async function failure(promise: Promise<unknown>): Promise<GatehouseClientError>
 
 describe('bad token endpoint responses', () => {
   it('HTML instead of JSON is invalid_response', async () => {
-    server = await startLocalServer((_request, _body, response) => {
+    const server = await startLocalServer((_request, _body, response) => {
       response.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Sign in</body></html>');
     });
     const error = await failure(clientFor(server.url).clientCredentials());
@@ -55,14 +49,14 @@ describe('bad token endpoint responses', () => {
   });
 
   it('malformed JSON is invalid_response', async () => {
-    server = await startLocalServer((_request, _body, response) => {
+    const server = await startLocalServer((_request, _body, response) => {
       response.writeHead(200, { 'content-type': 'application/json' }).end('{"access_token": ');
     });
     expect((await failure(clientFor(server.url).clientCredentials())).code).toBe('invalid_response');
   });
 
   it('a 200 without access_token is invalid_response', async () => {
-    server = await startLocalServer((_request, _body, response) =>
+    const server = await startLocalServer((_request, _body, response) =>
       json(response, 200, { token_type: 'Bearer' }),
     );
     expect((await failure(clientFor(server.url).clientCredentials())).code).toBe('invalid_response');
@@ -70,7 +64,7 @@ describe('bad token endpoint responses', () => {
 
   it('a 500 with a text body is http_error; a 500 with an OAuth error body is an OAuthResponseError', async () => {
     let answer: 'text' | 'json' = 'text';
-    server = await startLocalServer((_request, _body, response) => {
+    const server = await startLocalServer((_request, _body, response) => {
       if (answer === 'text')
         response.writeHead(500, { 'content-type': 'text/plain' }).end('upstream exploded');
       else json(response, 500, { error: 'server_error', error_description: 'database down' });
@@ -86,12 +80,12 @@ describe('bad token endpoint responses', () => {
   });
 
   it('a server that never answers is a timeout', async () => {
-    server = await startLocalServer(() => {});
+    const server = await startLocalServer(() => {});
     expect((await failure(clientFor(server.url, { timeout: 200 }).clientCredentials())).code).toBe('timeout');
   });
 
   it('a body that never ends is a timeout', async () => {
-    server = await startLocalServer((_request, _body, response) => {
+    const server = await startLocalServer((_request, _body, response) => {
       response.writeHead(200, { 'content-type': 'application/json' });
       response.write('{"access_token":"');
     });
@@ -101,7 +95,7 @@ describe('bad token endpoint responses', () => {
   it('an oversized body is response_too_large, declared or chunked', async () => {
     const big = JSON.stringify({ access_token: 'x'.repeat(200_000), token_type: 'Bearer' });
     let chunked = false;
-    server = await startLocalServer((_request, _body, response) => {
+    const server = await startLocalServer((_request, _body, response) => {
       if (!chunked) {
         response.writeHead(200, { 'content-type': 'application/json', 'content-length': String(big.length) });
         response.end(big);
@@ -130,7 +124,7 @@ describe('bad token endpoint responses', () => {
   });
 
   it('an aborted request is aborted', async () => {
-    server = await startLocalServer(() => {});
+    const server = await startLocalServer(() => {});
     const controller = new AbortController();
     const pending = clientFor(server.url).clientCredentials({ signal: controller.signal });
     controller.abort();
@@ -144,7 +138,7 @@ describe('authenticatedFetch failures', () => {
   };
 
   it('maps a silent API to timeout, a refused connection to network_error and an abort to aborted', async () => {
-    server = await startLocalServer(() => {});
+    const server = await startLocalServer(() => {});
     expect((await failure(authenticatedFetch(source, { timeout: 200 })(`${server.url}/api`))).code).toBe(
       'timeout',
     );
@@ -154,7 +148,6 @@ describe('authenticatedFetch failures', () => {
     expect((await failure(pending)).code).toBe('aborted');
     const closed = server.url;
     await server.close();
-    server = undefined;
     expect((await failure(authenticatedFetch(source)(`${closed}/api`))).code).toBe('network_error');
   });
 });
@@ -162,12 +155,12 @@ describe('authenticatedFetch failures', () => {
 describe('discovery', () => {
   it('falls back to RFC 8414 with the well-known segment before the issuer path, once per issuer', async () => {
     const seen: string[] = [];
-    server = await startLocalServer((request, _body, response) => {
+    const server = await startLocalServer((request, _body, response) => {
       seen.push(request.url!);
       if (request.url === '/.well-known/oauth-authorization-server/tenant-a') {
         json(response, 200, {
-          issuer: `${server!.url}/tenant-a`,
-          token_endpoint: `${server!.url}/tenant-a/token`,
+          issuer: `${server.url}/tenant-a`,
+          token_endpoint: `${server.url}/tenant-a/token`,
         });
       } else {
         json(response, 404, { error: 'not_found' });
@@ -188,7 +181,7 @@ describe('discovery', () => {
   });
 
   it('refuses a document that names another issuer', async () => {
-    server = await startLocalServer((_request, _body, response) =>
+    const server = await startLocalServer((_request, _body, response) =>
       json(response, 200, { issuer: 'https://impostor.example.com' }),
     );
     expect((await failure(discover(server.url))).code).toBe('issuer_mismatch');
@@ -196,8 +189,8 @@ describe('discovery', () => {
 
   it('does not cache a failure', async () => {
     let healthy = false;
-    server = await startLocalServer((_request, _body, response) => {
-      if (healthy) json(response, 200, { issuer: server!.url });
+    const server = await startLocalServer((_request, _body, response) => {
+      if (healthy) json(response, 200, { issuer: server.url });
       else response.writeHead(200, { 'content-type': 'text/html' }).end('<html>maintenance</html>');
     });
     expect((await failure(discover(server.url))).code).toBe('invalid_response');

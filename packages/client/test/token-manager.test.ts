@@ -7,37 +7,23 @@ import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  FileSessionStore,
-  GatehouseClientError,
-  LoginRequiredError,
-  OAuthClient,
-  TokenManager,
-} from '../src/index.ts';
+import { FileSessionStore, GatehouseClientError, LoginRequiredError, TokenManager } from '../src/index.ts';
 import { testClock } from './support/gatehouse.ts';
-import { json, type LocalServer, startLocalServer } from './support/local-server.ts';
+import { closeLocalServers, json, serviceClient, startLocalServer } from './support/local-server.ts';
 
-let server: LocalServer | undefined;
-
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+afterEach(closeLocalServers);
 
 async function tokenServer(
   answer: (index: number, form: URLSearchParams) => { status: number; body: unknown },
 ) {
   let requests = 0;
-  server = await startLocalServer((_request, body, response) => {
+  const server = await startLocalServer((_request, body, response) => {
     const { status, body: payload } = answer(requests, new URLSearchParams(body));
     requests += 1;
     json(response, status, payload);
   });
   const clock = testClock();
-  const client = new OAuthClient({
-    issuer: server.url,
-    clientId: 'svc',
-    clientAuthentication: { method: 'client_secret_basic', clientSecret: 'secret' },
+  const client = serviceClient(server.url, {
     metadata: {
       issuer: server.url,
       token_endpoint: `${server.url}/token`,
@@ -102,19 +88,12 @@ describe('waiting callers', () => {
       release = resolve;
     });
     let requests = 0;
-    server = await startLocalServer(async (_request, _body, response) => {
+    const server = await startLocalServer(async (_request, _body, response) => {
       requests += 1;
       await released;
       json(response, 200, { access_token: 'shared', token_type: 'Bearer', expires_in: 300 });
     });
-    const manager = new TokenManager(
-      new OAuthClient({
-        issuer: server.url,
-        clientId: 'svc',
-        clientAuthentication: { method: 'client_secret_basic', clientSecret: 'secret' },
-        metadata: { issuer: server.url, token_endpoint: `${server.url}/token` },
-      }),
-    );
+    const manager = new TokenManager(serviceClient(server.url));
     const controller = new AbortController();
     const impatient = manager.clientCredentialsToken({ signal: controller.signal });
     const patient = manager.clientCredentialsToken();

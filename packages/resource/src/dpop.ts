@@ -1,22 +1,18 @@
 /**
- * DPoP proof verification (RFC 9449 §4.3 and §7.1): exactly one `DPoP` header holding a `dpop+jwt` signed
- * with the public key in its `jwk` header (never a private key), with `htm` and `htu` matching the request
- * (query and fragment ignored, §4.3 point 9), `iat` within the acceptance window, `ath` the hash of the
- * access token (§4.2), the key's RFC 7638 thumbprint equal to the token's `cnf.jkt` (§6.1), a `jti`
- * seen once (§11.1), and, when the resource server requires them, a current server nonce (§9, §8.1).
+ * DPoP proof verification at a resource server (RFC 9449 §7.1) with the shared checks of RFC 9449 §4.3
+ * (@gatehouse/jose-rules): exactly one `DPoP` header holding a `dpop+jwt` signed with the public key in its
+ * `jwk` header, `htm` and `htu` matching the request (the request's query ignored; an `htu` with a query,
+ * fragment or credentials refused), `iat` within the acceptance window, `ath` the hash of the access
+ * token, the key's RFC 7638 thumbprint equal to the token's `cnf.jkt` (§6.1), a `jti` seen once (§11.1),
+ * and, when the resource server requires them, a current server nonce (§9, §8.1).
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { AuthError } from './errors.ts';
-import { importJwk } from './jwks.ts';
-import {
-  isSupportedAlgorithm,
-  type JwsAlgorithm,
-  keyMatchesAlgorithm,
-  normalizeMediaType,
-  parseCompactJws,
-  verifySignature,
-} from './jws.ts';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { constantTimeEqual, type DpopFailure, DpopProofChecker, jwkThumbprint } from '@gatehouse/jose-rules';
+import { AuthError, type AuthErrorCode, type AuthErrorKind } from './errors.ts';
+import type { JwsAlgorithm } from './jws.ts';
 import type { ReplayStore } from './replay.ts';
+
+export { jwkThumbprint };
 
 /** Server-provided DPoP nonces (RFC 9449 §9). */
 export interface DpopNonceSource {
@@ -57,47 +53,13 @@ export class HmacNonceSource implements DpopNonceSource {
 
   accepts(nonce: string, now: number): boolean {
     const window = Math.floor(now / this.window);
-    const presented = Buffer.from(nonce);
-    return [window, window - 1].some((candidate) => {
-      const expected = Buffer.from(this.nonceFor(candidate));
-      return expected.length === presented.length && timingSafeEqual(expected, presented);
-    });
-  }
-}
-
-/** RFC 7638 §3.2 thumbprint members, in lexicographic order, per key type. */
-const thumbprintMembers: Record<string, readonly string[]> = {
-  EC: ['crv', 'kty', 'x', 'y'],
-  RSA: ['e', 'kty', 'n'],
-  OKP: ['crv', 'kty', 'x'],
-};
-
-/** The RFC 7638 SHA-256 thumbprint of a public JWK, base64url; undefined for an unusable JWK. */
-export function jwkThumbprint(jwk: Record<string, unknown>): string | undefined {
-  const members = typeof jwk.kty === 'string' ? thumbprintMembers[jwk.kty] : undefined;
-  if (members === undefined) return undefined;
-  const canonical: Record<string, unknown> = {};
-  for (const member of members) {
-    if (typeof jwk[member] !== 'string') return undefined;
-    canonical[member] = jwk[member];
-  }
-  return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url');
-}
-
-/** RFC 9449 §4.3 point 9: scheme and authority compared case-insensitively, default ports dropped. */
-export function normalizeHtu(value: string): string | undefined {
-  try {
-    const url = new URL(value);
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
-    return `${url.protocol}//${url.host}${url.pathname}`;
-  } catch {
-    return undefined;
+    return [window, window - 1].some((candidate) => constantTimeEqual(this.nonceFor(candidate), nonce));
   }
 }
 
 export interface DpopSettings {
   algorithms: readonly JwsAlgorithm[];
-  /** Seconds a proof is accepted after its `iat`. */
+  /** Seconds a proof is accepted after its `iat` (the clock skew is added on both sides). */
   proofMaxAge: number;
   skew: number;
   replayStore: ReplayStore;
@@ -116,85 +78,75 @@ export interface DpopProofInput {
   now: number;
 }
 
-const maxProofLength = 8192;
+/** Each refusal as this library words it: the error, its log code and its description. */
+const refusals: Record<DpopFailure, [AuthErrorKind, AuthErrorCode, string]> = {
+  missing: ['invalid_dpop_proof', 'dpop_missing', 'a DPoP proof is required'],
+  multiple: ['invalid_dpop_proof', 'dpop_invalid', 'exactly one DPoP proof is allowed'],
+  too_large: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof is malformed'],
+  joined: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof is malformed'],
+  not_jws: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof is not a well-formed JWS'],
+  payload: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof is not a well-formed JWS'],
+  header: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof is not a well-formed JWS'],
+  typ: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof typ must be dpop+jwt'],
+  alg: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof alg is not accepted'],
+  crit: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof has unsupported critical headers'],
+  jwk_missing: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof has no jwk header'],
+  jwk_private: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof jwk must be a public key'],
+  jwk_unusable: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof jwk is not a usable key for its alg'],
+  jwk_alg_mismatch: [
+    'invalid_dpop_proof',
+    'dpop_invalid',
+    'the DPoP proof jwk is not a usable key for its alg',
+  ],
+  signature: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof signature is invalid'],
+  jti: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof jti is missing'],
+  htm_missing: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof htm does not match the request'],
+  htm: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof htm does not match the request'],
+  htu_missing: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof htu does not match the request'],
+  htu: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof htu does not match the request'],
+  htu_query: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof htu must not have a query or fragment'],
+  iat_missing: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof iat is missing'],
+  iat_window: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof iat is outside the acceptance window'],
+  ath_missing: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof ath does not match the access token'],
+  ath: ['invalid_dpop_proof', 'dpop_invalid', 'the DPoP proof ath does not match the access token'],
+  binding: ['invalid_token', 'dpop_binding', 'the DPoP proof key is not the key the token is bound to'],
+  nonce_missing: ['use_dpop_nonce', 'dpop_nonce', 'a DPoP nonce from this resource server is required'],
+  nonce_stale: ['use_dpop_nonce', 'dpop_nonce', 'a DPoP nonce from this resource server is required'],
+  replay: ['invalid_dpop_proof', 'dpop_replay', 'the DPoP proof was already used'],
+};
 
-const proofError = (
-  description: string,
-  code: 'dpop_missing' | 'dpop_invalid' | 'dpop_replay' = 'dpop_invalid',
-) => new AuthError('invalid_dpop_proof', code, description);
+/** One checker (and so one key cache) per verifier's settings. */
+const checkers = new WeakMap<DpopSettings, DpopProofChecker>();
+
+function checkerFor(settings: DpopSettings): DpopProofChecker {
+  let checker = checkers.get(settings);
+  if (checker === undefined) {
+    checker = new DpopProofChecker({
+      algorithms: settings.algorithms,
+      maxAge: settings.proofMaxAge + settings.skew,
+      skew: settings.skew,
+      nonces: settings.nonces,
+      firstUse: (proof, now) =>
+        settings.replayStore.claim(
+          createHash('sha256').update(`${proof.jkt}\n${proof.jti}`).digest('base64url'),
+          proof.iat + settings.proofMaxAge + settings.skew,
+          now,
+        ),
+    });
+    checkers.set(settings, checker);
+  }
+  return checker;
+}
 
 /** Verifies a DPoP proof for a DPoP-bound access token; throws AuthError. */
 export async function verifyDpopProof(input: DpopProofInput, settings: DpopSettings): Promise<void> {
-  const proofs = typeof input.proof === 'string' ? [input.proof] : (input.proof ?? []);
-  if (proofs.length === 0) throw proofError('a DPoP proof is required', 'dpop_missing');
-  if (proofs.length > 1) throw proofError('exactly one DPoP proof is allowed');
-  const proof = proofs[0]!;
-  if (proof.length > maxProofLength || proof.includes(',')) throw proofError('the DPoP proof is malformed');
-  let parsed: ReturnType<typeof parseCompactJws>;
-  try {
-    parsed = parseCompactJws(proof);
-  } catch {
-    throw proofError('the DPoP proof is not a well-formed JWS');
-  }
-  const { header, payload } = parsed;
-  if (typeof header.typ !== 'string' || normalizeMediaType(header.typ) !== 'dpop+jwt') {
-    throw proofError('the DPoP proof typ must be dpop+jwt');
-  }
-  if (!isSupportedAlgorithm(header.alg) || !settings.algorithms.includes(header.alg)) {
-    throw proofError('the DPoP proof alg is not accepted');
-  }
-  if (header.crit !== undefined) throw proofError('the DPoP proof has unsupported critical headers');
-  const jwk = header.jwk;
-  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) {
-    throw proofError('the DPoP proof has no jwk header');
-  }
-  const jwkRecord = jwk as Record<string, unknown>;
-  if (['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((member) => member in jwkRecord)) {
-    throw proofError('the DPoP proof jwk must be a public key');
-  }
-  const key = importJwk({ ...jwkRecord, use: undefined, key_ops: undefined, kid: undefined, alg: undefined });
-  if (key === undefined || !keyMatchesAlgorithm(key, header.alg)) {
-    throw proofError('the DPoP proof jwk is not a usable key for its alg');
-  }
-  if (!verifySignature(header.alg, key.key, parsed.signingInput, parsed.signature)) {
-    throw proofError('the DPoP proof signature is invalid');
-  }
-  if (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 256) {
-    throw proofError('the DPoP proof jti is missing');
-  }
-  if (payload.htm !== input.method) throw proofError('the DPoP proof htm does not match the request');
-  const htu = typeof payload.htu === 'string' ? normalizeHtu(payload.htu) : undefined;
-  if (htu === undefined || htu !== normalizeHtu(input.url)) {
-    throw proofError('the DPoP proof htu does not match the request');
-  }
-  const iat = payload.iat;
-  if (typeof iat !== 'number' || !Number.isFinite(iat)) throw proofError('the DPoP proof iat is missing');
-  if (iat > input.now + settings.skew || iat < input.now - settings.proofMaxAge - settings.skew) {
-    throw proofError('the DPoP proof iat is outside the acceptance window');
-  }
-  const ath = createHash('sha256').update(input.accessToken).digest('base64url');
-  if (payload.ath !== ath) throw proofError('the DPoP proof ath does not match the access token');
-  if (jwkThumbprint(jwkRecord) !== input.jkt) {
-    throw new AuthError(
-      'invalid_token',
-      'dpop_binding',
-      'the DPoP proof key is not the key the token is bound to',
-    );
-  }
-  if (settings.nonces !== undefined) {
-    if (typeof payload.nonce !== 'string' || !settings.nonces.accepts(payload.nonce, input.now)) {
-      throw new AuthError(
-        'use_dpop_nonce',
-        'dpop_nonce',
-        'a DPoP nonce from this resource server is required',
-      );
-    }
-  }
-  const replayKey = createHash('sha256').update(`${input.jkt}\n${payload.jti}`).digest('base64url');
-  const fresh = await settings.replayStore.claim(
-    replayKey,
-    iat + settings.proofMaxAge + settings.skew,
-    input.now,
-  );
-  if (!fresh) throw proofError('the DPoP proof was already used', 'dpop_replay');
+  const result = await checkerFor(settings).check({
+    proofs: typeof input.proof === 'string' ? [input.proof] : (input.proof ?? []),
+    method: input.method,
+    url: input.url,
+    accessToken: input.accessToken,
+    jkt: input.jkt,
+    now: input.now,
+  });
+  if (!result.ok) throw new AuthError(...refusals[result.failure]);
 }

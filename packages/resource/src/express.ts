@@ -3,19 +3,14 @@
  * DPoP per RFC 9449) and sets `req.auth`; `requireScopes`, `requireRoles` and `requirePolicy` guard single
  * routes. Refusals are written here as status, `WWW-Authenticate` and a JSON body; nothing throws.
  */
-import type { TLSSocket } from 'node:tls';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AuthError } from './errors.ts';
+import type { AuthInfo, AuthRequest, AuthResult } from './model.ts';
+import { nodeAuthRequest } from './node-request.ts';
+import type { VerifierOptions } from './options.ts';
 import type { Policy } from './policies.ts';
 import * as policies from './policies.ts';
-import {
-  type AuthInfo,
-  type AuthRequest,
-  type AuthResult,
-  createVerifier,
-  type Verifier,
-  type VerifierOptions,
-} from './verifier.ts';
+import { createVerifier, type Verifier } from './verifier.ts';
 
 declare global {
   namespace Express {
@@ -30,18 +25,7 @@ const verifierKey = Symbol('gatehouse.verifier');
 type WithVerifier = Request & { [verifierKey]?: Verifier };
 
 function describe(req: Request): AuthRequest {
-  const socket = req.socket as TLSSocket;
-  const encrypted = socket.encrypted === true;
-  return {
-    method: req.method,
-    path: req.originalUrl,
-    headers: req.headers,
-    host: req.headers.host,
-    protocol: encrypted ? 'https' : 'http',
-    body: req.body,
-    clientCertificate: encrypted ? socket.getPeerCertificate()?.raw : undefined,
-    remoteAddress: socket.remoteAddress,
-  };
+  return nodeAuthRequest(req.method, req.originalUrl, req.headers, req.body, req.socket);
 }
 
 function send(res: Response, result: AuthResult): void {

@@ -3,19 +3,14 @@
  * context it is registered in (RFC 6750 §2.1 header tokens, DPoP per RFC 9449) and sets the typed
  * `request.auth`; `protect()` and `requireScopes()` are preHandlers for single routes.
  */
-import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { AuthError } from './errors.ts';
+import type { AuthInfo, AuthRequest, AuthResult } from './model.ts';
+import { nodeAuthRequest } from './node-request.ts';
+import type { VerifierOptions } from './options.ts';
 import type { Policy } from './policies.ts';
 import * as policies from './policies.ts';
-import {
-  type AuthInfo,
-  type AuthRequest,
-  type AuthResult,
-  createVerifier,
-  type Verifier,
-  type VerifierOptions,
-} from './verifier.ts';
+import { createVerifier, type Verifier } from './verifier.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -28,18 +23,7 @@ const verifierKey = Symbol('gatehouse.verifier');
 type WithVerifier = FastifyRequest & { [verifierKey]?: Verifier };
 
 function describe(request: FastifyRequest): AuthRequest {
-  const socket = request.raw.socket as TLSSocket;
-  const encrypted = socket.encrypted === true;
-  return {
-    method: request.method,
-    path: request.url,
-    headers: request.headers,
-    host: request.headers.host,
-    protocol: encrypted ? 'https' : 'http',
-    body: request.body,
-    clientCertificate: encrypted ? socket.getPeerCertificate()?.raw : undefined,
-    remoteAddress: socket.remoteAddress,
-  };
+  return nodeAuthRequest(request.method, request.url, request.headers, request.body, request.raw.socket);
 }
 
 function send(reply: FastifyReply, result: Extract<AuthResult, { ok: false }>): FastifyReply {

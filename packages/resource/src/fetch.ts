@@ -3,14 +3,11 @@
  * `authenticate(request)` resolves the verified token or a ready-made RFC 6750 / RFC 9449 refusal
  * `Response`; `withAuth` wraps a handler.
  */
+
+import type { AuthInfo, AuthRequest } from './model.ts';
+import type { VerifierOptions } from './options.ts';
 import type { Policy } from './policies.ts';
-import {
-  type AuthInfo,
-  type AuthRequest,
-  createVerifier,
-  type Verifier,
-  type VerifierOptions,
-} from './verifier.ts';
+import { createVerifier, type Verifier } from './verifier.ts';
 
 export type FetchAuthResult =
   | { ok: true; auth: AuthInfo; headers: Readonly<Record<string, string>> }

@@ -6,8 +6,16 @@
 
 export { type DpopNonceSource, HmacNonceSource, jwkThumbprint } from './dpop.ts';
 export { AuthError, type AuthErrorCode, type AuthErrorKind } from './errors.ts';
-export type { IntrospectionOptions } from './introspection.ts';
 export type { JwsAlgorithm } from './jws.ts';
+export type { AuthInfo, AuthRequest, AuthResult } from './model.ts';
+export type {
+  AuthEvent,
+  DpopOptions,
+  FailureLogEntry,
+  IntrospectionOptions,
+  Logger,
+  VerifierOptions,
+} from './options.ts';
 export {
   allOf,
   anyOf,
@@ -21,15 +29,4 @@ export {
 export { type RedisLike, RedisReplayStore, type RedisReplayStoreOptions } from './redis.ts';
 export type { FetchLike } from './remote.ts';
 export { MemoryReplayStore, type ReplayStore } from './replay.ts';
-export {
-  type AuthEvent,
-  type AuthInfo,
-  type AuthRequest,
-  type AuthResult,
-  createVerifier,
-  type DpopOptions,
-  type FailureLogEntry,
-  type Logger,
-  type Verifier,
-  type VerifierOptions,
-} from './verifier.ts';
+export { createVerifier, type Verifier } from './verifier.ts';

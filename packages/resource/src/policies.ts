@@ -4,7 +4,7 @@
  * §2.2.3.1), and custom predicates on claims. Policies read only verified claims.
  */
 import { AuthError } from './errors.ts';
-import type { AuthInfo } from './verifier.ts';
+import type { AuthInfo } from './model.ts';
 
 /** A check on a verified token; returns an AuthError to refuse, undefined to allow. */
 export type Policy = (auth: AuthInfo) => AuthError | undefined;
@@ -89,4 +89,21 @@ export function anyOf(...policies: Policy[]): Policy {
     }
     return first;
   };
+}
+
+/**
+ * Applies `policies` in order to a verified token: the first refusal, or undefined when all pass. A
+ * policy that throws refuses with `policy`.
+ */
+export function firstRefusal(auth: AuthInfo, policies: readonly Policy[]): AuthError | undefined {
+  for (const policy of policies) {
+    let refusal: AuthError | undefined;
+    try {
+      refusal = policy(auth);
+    } catch {
+      refusal = new AuthError('insufficient_scope', 'policy', 'the token does not meet this resource policy');
+    }
+    if (refusal !== undefined) return refusal;
+  }
+  return undefined;
 }

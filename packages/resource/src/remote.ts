@@ -110,3 +110,31 @@ export function endpointFrom(metadata: Record<string, unknown>, field: string, i
   }
   return url.href;
 }
+
+/**
+ * The issuer's metadata, fetched on first need and kept; after a failed fetch the getter rejects until
+ * `cooldown` seconds have passed, then fetches again.
+ */
+export function issuerMetadata(
+  fetcher: FetchLike,
+  issuer: string,
+  timeoutMs: number,
+  now: () => number,
+  cooldown: number,
+): () => Promise<Record<string, unknown>> {
+  let metadata: Promise<Record<string, unknown>> | undefined;
+  let failedAt = Number.NEGATIVE_INFINITY;
+  return () => {
+    if (metadata === undefined) {
+      if (now() - failedAt < cooldown) {
+        return Promise.reject(new RemoteError('issuer metadata unavailable; waiting for the cooldown'));
+      }
+      metadata = discoverMetadata(fetcher, issuer, timeoutMs);
+      metadata.catch(() => {
+        metadata = undefined;
+        failedAt = now();
+      });
+    }
+    return metadata;
+  };
+}

@@ -7,7 +7,6 @@ import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer as createHttpsServer, request as httpsRequest, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
@@ -18,7 +17,7 @@ import { protect as expressProtect } from '../src/express.ts';
 import { gatehouseAuth, protect, requireRoles, requireScopes } from '../src/fastify.ts';
 import { createAuthenticator, withAuth } from '../src/fetch.ts';
 import { type AuthInfo, createVerifier, requireScopes as scopes, type Verifier } from '../src/index.ts';
-import { TestIssuer, testClock } from './support.ts';
+import { apiOptions, closeServer, listenOnLoopback, TestIssuer, testClock } from './support.ts';
 
 const clock = testClock();
 let issuer: TestIssuer;
@@ -26,13 +25,7 @@ let verifier: Verifier;
 
 beforeAll(async () => {
   issuer = await TestIssuer.start();
-  verifier = createVerifier({
-    issuer: issuer.issuer,
-    audience: 'orders-api',
-    now: clock,
-    logger: false,
-    dpop: false,
-  });
+  verifier = createVerifier(apiOptions(issuer.issuer, { now: clock, dpop: false }));
 });
 
 afterAll(async () => {
@@ -193,13 +186,11 @@ describe('mutual-TLS certificate-bound tokens (RFC 8705 §3) over a real TLS con
       { key: file('server.key'), cert: file('server.crt'), requestCert: true, rejectUnauthorized: false },
       app,
     );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
+    port = await listenOnLoopback(server);
   });
 
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   });
 
   function get(

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, HmacNonceSource, jwkThumbprint, RedisReplayStore } from '../src/index.ts';
 import {
+  apiOptions,
   dpopProof,
   ecKey,
   edKey,
@@ -28,7 +29,7 @@ const holder = ecKey('holder');
 
 beforeAll(async () => {
   issuer = await TestIssuer.start();
-  api = await startExpressApi({ issuer: issuer.issuer, audience: 'orders-api', now: clock, logger: false });
+  api = await startExpressApi(apiOptions(issuer.issuer, { now: clock }));
 });
 
 afterAll(async () => {
@@ -250,6 +251,27 @@ describe('proof negatives (RFC 9449 §4.3)', () => {
     });
   }
 
+  it('refuses an htu that carries a query, a fragment or user credentials (RFC 9449 §4.2, §4.3 point 9)', async () => {
+    const withQuery = 'the DPoP proof htu must not have a query or fragment';
+    const mismatch = 'the DPoP proof htu does not match the request';
+    const credentials = (userinfo: string) => `${api.url.replace('http://', `http://${userinfo}@`)}/hello`;
+    const cases: [htu: string, path: string, description: string][] = [
+      [`${api.url}/hello?page=2`, '/hello?page=2', withQuery],
+      [`${api.url}/hello?page=2`, '/hello', withQuery],
+      [`${api.url}/hello#top`, '/hello', withQuery],
+      [credentials('alice:secret'), '/hello', mismatch],
+      [credentials('alice'), '/hello', mismatch],
+    ];
+    for (const [htu, path, description] of cases) {
+      const token = boundToken();
+      await expectDpopRefusal(
+        { authorization: `DPoP ${token}`, dpop: proofFor(token, { url: htu }) },
+        dpopError(description),
+        path,
+      );
+    }
+  });
+
   it('accepts the edges of the iat window (60 s + 10 s skew back, 10 s ahead)', async () => {
     for (const iat of [clock() - 70, clock() + 10]) {
       const token = boundToken();
@@ -273,13 +295,12 @@ describe('server nonces (RFC 9449 §8-§9)', () => {
   it('challenges with use_dpop_nonce and a DPoP-Nonce, then accepts the nonce until two windows pass', async () => {
     const nonceClock = testClock(1_800_000_000);
     const local = await TestIssuer.start();
-    const nonceApi = await startExpressApi({
-      issuer: local.issuer,
-      audience: 'orders-api',
-      now: nonceClock,
-      logger: false,
-      dpop: { nonce: new HmacNonceSource({ secret: 'test-secret', window: 300 }) },
-    });
+    const nonceApi = await startExpressApi(
+      apiOptions(local.issuer, {
+        now: nonceClock,
+        dpop: { nonce: new HmacNonceSource({ secret: 'test-secret', window: 300 }) },
+      }),
+    );
     try {
       const token = local.token(nonceClock(), { cnf: { jkt: thumbprint(holder) }, exp: nonceClock() + 900 });
       const proof = (nonce?: string) =>
@@ -326,13 +347,9 @@ describe('server nonces (RFC 9449 §8-§9)', () => {
 
 describe('DPoP required', () => {
   it('refuses Bearer tokens and challenges with DPoP only', async () => {
-    const local = await startExpressApi({
-      issuer: issuer.issuer,
-      audience: 'orders-api',
-      now: clock,
-      logger: false,
-      dpop: { required: true, algorithms: ['ES256'] },
-    });
+    const local = await startExpressApi(
+      apiOptions(issuer.issuer, { now: clock, dpop: { required: true, algorithms: ['ES256'] } }),
+    );
     try {
       const bearer = await local.get('/hello', { authorization: `Bearer ${issuer.token(clock())}` });
       expect(bearer.status).toBe(401);
@@ -359,13 +376,7 @@ describe('DPoP required', () => {
   });
 
   it('refuses DPoP-bound tokens when DPoP is switched off', async () => {
-    const verifier = createVerifier({
-      issuer: issuer.issuer,
-      audience: 'orders-api',
-      now: clock,
-      logger: false,
-      dpop: false,
-    });
+    const verifier = createVerifier(apiOptions(issuer.issuer, { now: clock, dpop: false }));
     const token = boundToken();
     const result = await verifier.authenticate({
       method: 'GET',

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuthError, createVerifier, type Verifier } from '../src/index.ts';
-import { type TestClock, TestIssuer, testClock } from './support.ts';
+import { apiOptions, type TestClock, TestIssuer, testClock } from './support.ts';
 
 let issuer: TestIssuer;
 let clock: TestClock;
@@ -15,17 +15,16 @@ let verifier: Verifier;
 beforeEach(async () => {
   issuer = await TestIssuer.start();
   clock = testClock();
-  verifier = createVerifier({
-    issuer: issuer.issuer,
-    audience: 'orders-api',
-    now: clock,
-    logger: false,
-    introspection: {
-      clientId: issuer.introspectionCredentials.clientId,
-      clientSecret: issuer.introspectionCredentials.secret,
-      cacheTtl: 60,
-    },
-  });
+  verifier = createVerifier(
+    apiOptions(issuer.issuer, {
+      now: clock,
+      introspection: {
+        clientId: issuer.introspectionCredentials.clientId,
+        clientSecret: issuer.introspectionCredentials.secret,
+        cacheTtl: 60,
+      },
+    }),
+  );
 });
 
 afterEach(async () => {
@@ -121,12 +120,7 @@ describe('introspection', () => {
   });
 
   it('refuses opaque tokens when introspection is not configured', async () => {
-    const jwtOnly = createVerifier({
-      issuer: issuer.issuer,
-      audience: 'orders-api',
-      now: clock,
-      logger: false,
-    });
+    const jwtOnly = createVerifier(apiOptions(issuer.issuer, { now: clock }));
     await expect(jwtOnly.verifyAccessToken(opaque())).rejects.toBeInstanceOf(AuthError);
     expect(issuer.count('/introspect')).toBe(0);
   });

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuthError, createVerifier, type Verifier } from '../src/index.ts';
-import { ecKey, startExpressApi, type TestClock, TestIssuer, testClock } from './support.ts';
+import { apiOptions, ecKey, startExpressApi, type TestClock, TestIssuer, testClock } from './support.ts';
 
 let issuer: TestIssuer;
 let clock: TestClock;
@@ -20,13 +20,7 @@ afterEach(async () => {
 });
 
 function verifier(extra: Partial<Parameters<typeof createVerifier>[0]> = {}): Verifier {
-  return createVerifier({
-    issuer: issuer.issuer,
-    audience: 'orders-api',
-    now: clock,
-    logger: false,
-    ...extra,
-  });
+  return createVerifier(apiOptions(issuer.issuer, { now: clock, ...extra }));
 }
 
 async function refusal(promise: Promise<unknown>): Promise<AuthError> {
@@ -56,12 +50,7 @@ describe('discovery', () => {
 
   it('refuses metadata that names another issuer, with 503 and no key fetch', async () => {
     issuer.metadata = { issuer: 'https://evil.example', jwks_uri: `${issuer.issuer}/jwks` };
-    const api = await startExpressApi({
-      issuer: issuer.issuer,
-      audience: 'orders-api',
-      dpop: false,
-      logger: false,
-    });
+    const api = await startExpressApi(apiOptions(issuer.issuer, { dpop: false }));
     try {
       const response = await api.get('/hello', { authorization: `Bearer ${issuer.token(clock())}` });
       expect(response.status).toBe(503);
@@ -106,12 +95,7 @@ describe('unknown kid', () => {
   });
 
   it('answers 401 invalid_token for an unknown kid over HTTP', async () => {
-    const api = await startExpressApi({
-      issuer: issuer.issuer,
-      audience: 'orders-api',
-      dpop: false,
-      logger: false,
-    });
+    const api = await startExpressApi(apiOptions(issuer.issuer, { dpop: false }));
     try {
       const response = await api.get('/hello', {
         authorization: `Bearer ${issuer.token(clock(), {}, {}, ecKey('nope'))}`,

@@ -6,6 +6,7 @@ import { createHmac, createPublicKey, type JsonWebKey, randomBytes } from 'node:
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createVerifier } from '../src/index.ts';
 import {
+  apiOptions,
   b64,
   CapturingLogger,
   ecKey,
@@ -30,15 +31,15 @@ const challenge = (description: string, error = 'invalid_token') =>
 
 beforeAll(async () => {
   issuer = await TestIssuer.start();
-  api = await startExpressApi({
-    issuer: issuer.issuer,
-    audience: 'orders-api',
-    now: clock,
-    clockSkew: 30,
-    dpop: false,
-    logger,
-    onAuthentication: (event) => events.push(event),
-  });
+  api = await startExpressApi(
+    apiOptions(issuer.issuer, {
+      now: clock,
+      clockSkew: 30,
+      dpop: false,
+      logger,
+      onAuthentication: (event) => events.push(event),
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -79,7 +80,7 @@ describe('accepted tokens', () => {
     const keys = [rsaKey(), rsaKey(undefined, 'PS256'), edKey()];
     const local = await TestIssuer.start(keys[0]);
     local.published = keys;
-    const verifier = createVerifier({ issuer: local.issuer, audience: 'orders-api', logger: false });
+    const verifier = createVerifier(apiOptions(local.issuer));
     try {
       for (const key of keys) {
         const auth = await verifier.verifyAccessToken(local.token(clock(), {}, {}, key));
@@ -91,13 +92,7 @@ describe('accepted tokens', () => {
   });
 
   it('verifies on the event loop too, with the same result', async () => {
-    const sync = createVerifier({
-      issuer: issuer.issuer,
-      audience: 'orders-api',
-      now: clock,
-      logger: false,
-      signatureVerification: 'sync',
-    });
+    const sync = createVerifier(apiOptions(issuer.issuer, { now: clock, signatureVerification: 'sync' }));
     const token = issuer.token(clock());
     expect((await sync.verifyAccessToken(token)).subject).toBe('alice');
     const forged = `${token.slice(0, token.lastIndexOf('.'))}.${issuer.token(clock()).split('.')[2]}`;
@@ -114,14 +109,13 @@ describe('accepted tokens', () => {
       exp: now + 300,
     });
     for (const signatureVerification of ['threadpool', 'sync'] as const) {
-      const verifier = createVerifier({
-        issuer: issuer.issuer,
-        audience: 'orders-api',
-        jwks: { keys: keys.slice(0, 2).map((key) => key.publicJwk) },
-        now: clock,
-        logger: false,
-        signatureVerification,
-      });
+      const verifier = createVerifier(
+        apiOptions(issuer.issuer, {
+          jwks: { keys: keys.slice(0, 2).map((key) => key.publicJwk) },
+          now: clock,
+          signatureVerification,
+        }),
+      );
       for (const key of keys.slice(0, 2)) {
         const token = signJws({ alg: 'ES256', typ: 'at+jwt' }, payload(clock()), key.privateKey, 'ES256');
         expect((await verifier.verifyAccessToken(token)).subject).toBe('alice');
@@ -330,7 +324,7 @@ describe('claim checks (RFC 9068 §4, RFC 7519 §4.1)', () => {
   });
 
   it('allows no skew over 30 seconds', () => {
-    expect(() => createVerifier({ issuer: issuer.issuer, audience: 'orders-api', clockSkew: 31 })).toThrow(
+    expect(() => createVerifier(apiOptions(issuer.issuer, { clockSkew: 31 }))).toThrow(
       'clockSkew must be at most 30 seconds',
     );
   });
@@ -384,13 +378,9 @@ describe('where tokens come from (RFC 6750 §2)', () => {
   });
 
   it('accepts a form-body token when enabled, but not together with the header', async () => {
-    const formApi = await startExpressApi({
-      issuer: issuer.issuer,
-      audience: 'orders-api',
-      allowFormBodyToken: true,
-      dpop: false,
-      logger: false,
-    });
+    const formApi = await startExpressApi(
+      apiOptions(issuer.issuer, { allowFormBodyToken: true, dpop: false }),
+    );
     try {
       const token = issuer.token(clock());
       const post = (headers: Record<string, string>) =>
@@ -487,12 +477,7 @@ describe('malformed input never throws (no 500)', () => {
       { ...good.publicJwk, kid: 'enc-key', use: 'enc' },
     ];
     local.published = [...(broken as never[]), good];
-    const localApi = await startExpressApi({
-      issuer: local.issuer,
-      audience: 'orders-api',
-      dpop: false,
-      logger: false,
-    });
+    const localApi = await startExpressApi(apiOptions(local.issuer, { dpop: false }));
     try {
       expect((await localApi.get('/hello', bearer(local.token(clock())))).status).toBe(200);
       for (const kid of ['broken-ec', 'weak-rsa', 'hmac', 'missing-coordinates', 'enc-key']) {

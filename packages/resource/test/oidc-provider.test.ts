@@ -4,11 +4,10 @@
  * accepted through OpenID discovery, and its DPoP-bound tokens (RFC 9449) with a proof from the holder.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, requireScopes, type Verifier } from '../src/index.ts';
-import { dpopProof, ecKey, thumbprint } from './support.ts';
+import { apiOptions, closeServer, dpopProof, ecKey, listenOnLoopback, thumbprint } from './support.ts';
 
 const client = { id: 'service-a', secret: 'service-a-oidc-provider-secret-0123456789abcdef' };
 const resource = 'http://127.0.0.1:4000/orders';
@@ -18,8 +17,7 @@ let verifier: Verifier;
 
 beforeAll(async () => {
   server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  issuer = `http://127.0.0.1:${await listenOnLoopback(server)}`;
   const signing = ecKey('op-key');
   const provider = new Provider(issuer, {
     clients: [
@@ -55,17 +53,11 @@ beforeAll(async () => {
     },
   });
   server.on('request', provider.callback());
-  verifier = createVerifier({
-    issuer,
-    audience: 'orders-api',
-    logger: false,
-    publicUrl: 'http://127.0.0.1:4000',
-  });
+  verifier = createVerifier(apiOptions(issuer, { publicUrl: 'http://127.0.0.1:4000' }));
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await closeServer(server);
 });
 
 async function token(dpop?: string): Promise<{ access_token: string; token_type: string }> {

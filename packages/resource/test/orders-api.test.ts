@@ -3,13 +3,13 @@
  * the seed's orders scopes: list, create, cancel and admin with users' tokens from the code flow, the
  * OrderAdmin role, and CORS for registered origins only.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrdersApp } from '../../../examples/orders-api/src/app.ts';
-import { basic, password, testConfig, webRedirect, webSecret } from '../../server/test/helpers.ts';
-import { FetchBrowser, type ListeningServer, startListening } from '../../server/test/interop-helpers.ts';
+import { testConfig } from '../../server/test/helpers.ts';
+import { type ListeningServer, startListening } from '../../server/test/interop-helpers.ts';
+import { userToken } from './gatehouse-support.ts';
+import { closeServer, listenOnLoopback } from './support.ts';
 
 const ordersScopes = ['orders.read', 'orders.write', 'orders.cancel', 'orders.admin'];
 const origin = 'http://localhost:5173';
@@ -41,47 +41,13 @@ beforeAll(async () => {
       allowedOrigins: [origin],
     }),
   );
-  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
-  apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+  apiUrl = `http://127.0.0.1:${await listenOnLoopback(api)}`;
 });
 
 afterAll(async () => {
-  api.closeAllConnections();
-  await new Promise<void>((resolve) => api.close(() => resolve()));
+  await closeServer(api);
   await gatehouse.close();
 });
-
-async function userToken(username: string, scope: string): Promise<string> {
-  const verifier = randomBytes(32).toString('base64url');
-  const url = new URL(`${gatehouse.issuer}/authorize`);
-  url.search = new URLSearchParams({
-    response_type: 'code',
-    client_id: 'web-app',
-    redirect_uri: webRedirect,
-    scope,
-    state: 's',
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-  }).toString();
-  const { location } = await new FetchBrowser(gatehouse.issuer).walk(url, { user: { username, password } });
-  const code = new URL(location).searchParams.get('code')!;
-  const response = await fetch(`${gatehouse.issuer}/token`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: basic('web-app', webSecret),
-    },
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: webRedirect,
-      code_verifier: verifier,
-    }),
-  });
-  const body = (await response.json()) as { access_token: string };
-  expect(response.status).toBe(200);
-  return body.access_token;
-}
 
 const call = (method: string, path: string, token?: string, body?: unknown) =>
   fetch(`${apiUrl}${path}`, {
@@ -95,8 +61,8 @@ const call = (method: string, path: string, token?: string, body?: unknown) =>
 
 describe('orders API example', () => {
   it('lists, creates and cancels the caller’s own orders with the matching scopes', async () => {
-    const alice = await userToken('alice', 'openid orders.read orders.write orders.cancel');
-    const bob = await userToken('bob', 'openid orders.read orders.write');
+    const alice = await userToken(gatehouse.issuer, 'openid orders.read orders.write orders.cancel', 'alice');
+    const bob = await userToken(gatehouse.issuer, 'openid orders.read orders.write', 'bob');
 
     const created = await call('POST', '/orders', alice, { item: 'book', quantity: 2 });
     expect(created.status).toBe(201);
@@ -121,15 +87,15 @@ describe('orders API example', () => {
   });
 
   it('lets only OrderAdmin with orders.admin see every order', async () => {
-    const admin = await userToken('alice', 'openid roles orders.admin');
+    const admin = await userToken(gatehouse.issuer, 'openid roles orders.admin', 'alice');
     expect((await call('GET', '/admin/orders', admin)).status).toBe(200);
-    const scopeOnly = await userToken('alice', 'openid orders.admin');
+    const scopeOnly = await userToken(gatehouse.issuer, 'openid orders.admin', 'alice');
     const noRole = await call('GET', '/admin/orders', scopeOnly);
     expect(noRole.status).toBe(403);
     expect(noRole.headers.get('www-authenticate')).toContain('the role OrderAdmin is required');
-    const bob = await userToken('bob', 'openid roles orders.admin');
+    const bob = await userToken(gatehouse.issuer, 'openid roles orders.admin', 'bob');
     expect((await call('GET', '/admin/orders', bob)).status).toBe(403);
-    const readOnly = await userToken('alice', 'openid roles orders.read');
+    const readOnly = await userToken(gatehouse.issuer, 'openid roles orders.read', 'alice');
     expect((await call('GET', '/admin/orders', readOnly)).status).toBe(403);
   });
 

@@ -17,7 +17,7 @@ import {
   requireScopes,
   type Verifier,
 } from '../src/index.ts';
-import { b64, TestIssuer, testClock } from './support.ts';
+import { apiOptions, b64, TestIssuer, testClock } from './support.ts';
 
 const clock = testClock();
 let issuer: TestIssuer;
@@ -25,7 +25,7 @@ let verifier: Verifier;
 
 beforeAll(async () => {
   issuer = await TestIssuer.start();
-  verifier = createVerifier({ issuer: issuer.issuer, audience: 'orders-api', now: clock, logger: false });
+  verifier = createVerifier(apiOptions(issuer.issuer, { now: clock }));
 });
 
 afterAll(async () => {

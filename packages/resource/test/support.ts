@@ -5,10 +5,19 @@
  */
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { protect, requireRoles, requireScopes } from '../src/express.ts';
 import type { FailureLogEntry, Logger, Verifier, VerifierOptions } from '../src/index.ts';
+
+/**
+ * Verifier options for the tests' API: audience `orders-api` at `issuer`, logging off; `extra` adds or
+ * overrides options.
+ */
+export function apiOptions(issuer: string, extra: Partial<VerifierOptions> = {}): VerifierOptions {
+  return { issuer, audience: 'orders-api', logger: false, ...extra };
+}
 
 export const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 
@@ -91,12 +100,14 @@ export function testClock(start = Math.floor(Date.now() / 1000)): TestClock {
   return clock;
 }
 
-async function listen(server: Server): Promise<number> {
+/** Listens on an ephemeral port of 127.0.0.1; resolves the port. */
+export async function listenOnLoopback(server: Server | HttpsServer): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
 }
 
-async function close(server: Server): Promise<void> {
+/** Closes a server and its open connections. */
+export async function closeServer(server: Server | HttpsServer): Promise<void> {
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
@@ -112,12 +123,12 @@ export class Tripwire {
 
   static async start(): Promise<Tripwire> {
     const tripwire = new Tripwire();
-    tripwire.url = `http://127.0.0.1:${await listen(tripwire.server)}`;
+    tripwire.url = `http://127.0.0.1:${await listenOnLoopback(tripwire.server)}`;
     return tripwire;
   }
 
   close(): Promise<void> {
-    return close(this.server);
+    return closeServer(this.server);
   }
 }
 
@@ -149,7 +160,7 @@ export class TestIssuer {
 
   static async start(key: TestKey = ecKey()): Promise<TestIssuer> {
     const issuer = new TestIssuer(key);
-    issuer.issuer = `http://127.0.0.1:${await listen(issuer.server)}`;
+    issuer.issuer = `http://127.0.0.1:${await listenOnLoopback(issuer.server)}`;
     return issuer;
   }
 
@@ -223,7 +234,7 @@ export class TestIssuer {
   }
 
   close(): Promise<void> {
-    return close(this.server);
+    return closeServer(this.server);
   }
 }
 
@@ -307,11 +318,11 @@ export async function startExpressApi(verifier: Verifier | VerifierOptions): Pro
     res.json({ sub: req.auth?.subject });
   });
   const server = createServer(app);
-  const port = await listen(server);
+  const port = await listenOnLoopback(server);
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
     get: (path, headers = {}) => fetch(`${url}${path}`, { headers }),
-    close: () => close(server),
+    close: () => closeServer(server),
   };
 }

@@ -4,10 +4,16 @@
  * server itself says how many token requests it received.
  */
 import { buildServer, type GatehouseServer, parseConfig } from '@gatehouse/server';
-import { password, testConfig } from '../../../server/test/helpers.ts';
+import { password, type TestClock, testConfig } from '../../../server/test/helpers.ts';
 import { FetchBrowser, freePort } from '../../../server/test/interop-helpers.ts';
 
-export { password, serviceSecret, webSecret } from '../../../server/test/helpers.ts';
+export {
+  password,
+  serviceSecret,
+  type TestClock,
+  testClock,
+  webSecret,
+} from '../../../server/test/helpers.ts';
 export { FetchBrowser };
 
 export interface RunningGatehouse {
@@ -33,19 +39,21 @@ export async function startGatehouse(overrides: Record<string, unknown> = {}): P
   return { server, issuer, count: (route) => counts.get(route) ?? 0, close: () => server.close() };
 }
 
-/** Seconds since the epoch that a test moves by hand. */
-export interface TestClock {
-  (): number;
-  advance(seconds: number): void;
-}
-
-export function testClock(start = Math.floor(Date.now() / 1000)): TestClock {
-  let now = start;
-  const clock = (() => now) as TestClock;
-  clock.advance = (seconds) => {
-    now += seconds;
+/**
+ * A device-flow `sleep` for `pollDeviceAuthorization`: records each wait in `waits`, moves `clock` by it,
+ * and lets the user decide (`approve`) during the `polls`-th wait.
+ */
+export function approvingSleep(
+  clock: TestClock,
+  waits: number[],
+  polls: number,
+  approve: () => Promise<void>,
+): (milliseconds: number) => Promise<void> {
+  return async (milliseconds) => {
+    waits.push(milliseconds);
+    clock.advance(milliseconds / 1000);
+    if (waits.length === polls) await approve();
   };
-  return clock;
 }
 
 function formOf(html: string): { action: string; csrf: string } {

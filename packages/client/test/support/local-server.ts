@@ -1,6 +1,10 @@
-/** A node:http server on 127.0.0.1 with a handler of the test's choosing, for misbehaving-server tests. */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+/**
+ * A node:http server on 127.0.0.1 with a handler of the test's choosing, for misbehaving-server tests.
+ * A test file calls `afterEach(closeLocalServers)`, so a server a failed test left open is closed too.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { OAuthClient, type OAuthClientOptions } from '../../src/index.ts';
 
 export interface LocalServer {
   url: string;
@@ -25,14 +29,45 @@ export async function startLocalServer(handler: Handler): Promise<LocalServer> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  const local: LocalServer = {
     url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => {
+      open.delete(local);
+      return closeServer(server);
+    },
   };
+  open.add(local);
+  return local;
+}
+
+/** Servers started by `startLocalServer` and not closed yet. */
+const open = new Set<LocalServer>();
+
+/** Closes every local server still open (for `afterEach`). */
+export async function closeLocalServers(): Promise<void> {
+  await Promise.all([...open].map((server) => server.close()));
+}
+
+/** Stops `server` listening and ends its open (keep-alive) connections; resolves once it is closed. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/**
+ * The confidential client `svc` (Basic secret `secret`) of the local token endpoint at `url`; `more`
+ * adds or overrides options.
+ */
+export function serviceClient(url: string, more: Partial<OAuthClientOptions> = {}): OAuthClient {
+  return new OAuthClient({
+    issuer: url,
+    clientId: 'svc',
+    clientAuthentication: { method: 'client_secret_basic', clientSecret: 'secret' },
+    metadata: { issuer: url, token_endpoint: `${url}/token` },
+    ...more,
+  });
 }
 
 export function json(

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import Provider from 'oidc-provider';
 import { FetchBrowser, freePort } from '../../../server/test/interop-helpers.ts';
+import { closeServer } from './local-server.ts';
 
 export const providerSecret = 'provider-client-secret-0123456789-abcdefghij';
 export const providerRedirect = 'https://rp.example.com/cb';
@@ -152,12 +153,33 @@ export async function startProvider(
     issuer,
     clientKey,
     count: (route) => counts.get(route) ?? 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
+}
+
+/** What the provider's introspection endpoint (RFC 7662) says of a token. */
+export interface Introspection {
+  active: boolean;
+  /** The key a DPoP-bound token is bound to (RFC 9449 §6.2). */
+  cnf?: { jkt: string };
+}
+
+/** Introspects `token` at the provider as client `clientId` with its Basic `secret`. */
+export async function introspect(
+  issuer: string,
+  clientId: string,
+  secret: string,
+  token: string,
+): Promise<Introspection> {
+  const response = await fetch(`${issuer}/token/introspection`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+    },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  return (await response.json()) as Introspection;
 }
 
 /**

@@ -2,6 +2,7 @@
  * Configuration schema: one file (JSON or YAML), validated at start-up with typed defaults.
  * A bad value stops the server with a message naming the field (see load.ts).
  */
+import { jwsAlgorithms } from '@gatehouse/jose-rules';
 import { z } from 'zod';
 import { type ClientAuthMethod, clientAuthMethods, maxAccessTokenTtl } from '../model.ts';
 import { fapi2Algorithms, fapi2AuthMethods, isFapi2, profiles } from '../protocol/profile.ts';
@@ -23,23 +24,6 @@ const absoluteUri = z.string().refine((value) => {
 export const signingAlgorithms = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
 export type SigningAlgorithm = (typeof signingAlgorithms)[number];
 
-/**
- * Algorithms a DPoP proof may be signed with (RFC 9449 §4.3 point 5): asymmetric only. `none` and the HS*
- * family are not in the list, so no configuration can enable them.
- */
-export const dpopAlgorithms = [
-  'ES256',
-  'ES384',
-  'ES512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'RS256',
-  'RS384',
-  'RS512',
-  'EdDSA',
-] as const;
-export type DpopAlgorithm = (typeof dpopAlgorithms)[number];
 export const tokenExchangeGrantType = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
 export const grantTypes = [
@@ -53,27 +37,13 @@ export const grantTypes = [
 export const secretAuthMethods: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post'];
 export const tlsAuthMethods: readonly ClientAuthMethod[] = ['tls_client_auth', 'self_signed_tls_client_auth'];
 
-/** Asymmetric JWS algorithms a client may sign its assertions with (never `none` or an HMAC). */
-export const assertionSigningAlgorithms = [
-  'ES256',
-  'ES384',
-  'ES512',
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'EdDSA',
-] as const;
-
 /** A public JWK (RFC 7517 §4): asymmetric only, without private members. */
 const publicJwkSchema = z
   .looseObject({
     kty: z.enum(['EC', 'RSA', 'OKP']),
     kid: z.string().min(1).optional(),
     use: z.literal('sig').optional(),
-    alg: z.enum(assertionSigningAlgorithms).optional(),
+    alg: z.enum(jwsAlgorithms).optional(),
     x5c: z.array(z.string().min(1)).min(1).optional(),
   })
   .refine(
@@ -131,7 +101,7 @@ export const clientSchema = z
     /** ...or where to fetch them (RFC 7591 §2 `jwks_uri`; see `clientAuth.jwksUri` for the fetch rules). */
     jwksUri: fetchableUrl.optional(),
     /** RFC 7591 §2 `token_endpoint_auth_signing_alg`: the one algorithm its assertions may use. */
-    tokenEndpointAuthSigningAlg: z.enum(assertionSigningAlgorithms).optional(),
+    tokenEndpointAuthSigningAlg: z.enum(jwsAlgorithms).optional(),
     /** `tls_client_auth` (RFC 8705 §2.1.2): exactly one of the subject DN (RFC 4514) or a SAN entry. */
     tlsClientAuthSubjectDn: z.string().min(1).optional(),
     tlsClientAuthSanDns: z.string().min(1).optional(),
@@ -336,9 +306,9 @@ export const configSchema = z
       .strictObject({
         /** Longest accepted lifetime of a client assertion (RFC 7523 §3): `exp` at most this far ahead. */
         assertionMaxLifetime: seconds(10, 3600).default(300),
-        /** Algorithms accepted for client assertions (published in discovery). */
+        /** Algorithms accepted for client assertions (published in discovery): asymmetric only. */
         signingAlgorithms: z
-          .array(z.enum(assertionSigningAlgorithms))
+          .array(z.enum(jwsAlgorithms))
           .min(1)
           .default(['ES256', 'RS256', 'PS256', 'EdDSA']),
         /** Accept the token endpoint URL as an assertion `aud` besides the issuer (older clients send it). */
@@ -435,8 +405,8 @@ export const configSchema = z
          * tokens are bound to its TLS certificate instead (RFC 8705): sender-constrained tokens for all.
          */
         required: z.boolean().default(false),
-        /** Algorithms accepted for DPoP proofs (RFC 9449 §4.3 point 5); asymmetric only. */
-        algorithms: z.array(z.enum(dpopAlgorithms)).min(1).default(['ES256', 'PS256', 'EdDSA', 'RS256']),
+        /** Algorithms accepted for DPoP proofs (RFC 9449 §4.3 point 5): asymmetric only, never `none` or HS*. */
+        algorithms: z.array(z.enum(jwsAlgorithms)).min(1).default(['ES256', 'PS256', 'EdDSA', 'RS256']),
         /** Seconds after its `iat` a proof is still accepted (RFC 9449 §4.3 point 11, §11.1). */
         proofMaxAge: seconds(5, 300).default(60),
         /** Seconds a proof's `iat` may lie in the future (clock skew between client and server). */

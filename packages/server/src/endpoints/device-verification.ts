@@ -36,6 +36,7 @@
  *
  * Audit: device_approved, device_denied, user_code_failed, user_code_locked.
  */
+import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { deviceGrantId } from '../grants/device-code.ts';
@@ -45,7 +46,7 @@ import { checkPassword, currentSession, startSession } from '../http/login-sessi
 import type { DeviceCode, LoginSession } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
-import { constantTimeEqual, randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { deviceCodePage, deviceConfirmPage, deviceDonePage, deviceSignInPage } from '../views/device.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
 import { formatUserCode, normaliseUserCode } from './device-authorization.ts';

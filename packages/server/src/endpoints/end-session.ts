@@ -46,6 +46,7 @@
  * `backchannelLogoutUri`, and the audit event `logout` is logged. Grants with `offline_access` survive: the
  * user asked for access that outlives the browser session.
  */
+import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { clearCookie, readCookie, sessionCookie } from '../http/cookies.ts';
@@ -55,7 +56,7 @@ import type { Client, LoginSession } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
-import { constantTimeEqual, sha256Base64Url } from '../protocol/secrets.ts';
+import { sha256Base64Url } from '../protocol/secrets.ts';
 import { type IdTokenHint, verifyIdTokenHint } from '../tokens/id-token-hint.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
 import { confirmLogoutPage, signedOutPage } from '../views/logout.ts';

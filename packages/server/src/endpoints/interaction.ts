@@ -6,6 +6,7 @@
  * interaction's CSRF token. A finished interaction is marked complete atomically, so a double submit
  * cannot issue two codes.
  */
+import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { browserCookie, readCookie } from '../http/cookies.ts';
@@ -14,7 +15,7 @@ import { checkPassword, currentSession, startSession } from '../http/login-sessi
 import type { Client, Interaction, LoginSession } from '../model.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
-import { constantTimeEqual, isHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
 import { consentPage, loginPage } from '../views/pages.ts';

@@ -5,30 +5,16 @@
  * random id that binds pending interactions to the browser that started them; it is one per browser (not
  * one per interaction) so that sign-ins started in several tabs do not overwrite each other.
  */
+import { readCookie as readCookieValue } from '@gatehouse/jose-rules';
+
+export { clearCookie, serializeCookie } from '@gatehouse/jose-rules';
+
 export const sessionCookie = '__Host-gh-session';
 export const browserCookie = '__Host-gh-browser';
 
+const cookieToken = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** The value of cookie `name` when it is a token of at most 128 base64url characters. */
 export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (header === undefined) return undefined;
-  for (const part of header.split(';')) {
-    const separator = part.indexOf('=');
-    if (separator === -1) continue;
-    if (part.slice(0, separator).trim() === name) {
-      const value = part.slice(separator + 1).trim();
-      return /^[A-Za-z0-9_-]{1,128}$/.test(value) ? value : undefined;
-    }
-  }
-  return undefined;
-}
-
-export function serializeCookie(
-  name: string,
-  value: string,
-  options: { sameSite: 'Lax' | 'Strict'; maxAge: number },
-): string {
-  return `${name}=${value}; Path=/; Max-Age=${options.maxAge}; HttpOnly; Secure; SameSite=${options.sameSite}`;
-}
-
-export function clearCookie(name: string, sameSite: 'Lax' | 'Strict'): string {
-  return serializeCookie(name, '', { sameSite, maxAge: 0 });
+  return readCookieValue(header, name, cookieToken);
 }

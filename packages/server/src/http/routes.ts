@@ -1,4 +1,5 @@
 /** Every route of the server, in one list. */
+import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { authorizeEndpoint } from '../endpoints/authorize.ts';
@@ -18,7 +19,6 @@ import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import { constantTimeEqual } from '../protocol/secrets.ts';
 
 export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const discovery = JSON.stringify(discoveryDocument(ctx));

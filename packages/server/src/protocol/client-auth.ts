@@ -17,6 +17,7 @@
  * registered `token_endpoint_auth_signing_alg`), so `none` and HS256 keyed with a secret never verify.
  * Every failure is `invalid_client`.
  */
+import { constantTimeEqual } from '@gatehouse/jose-rules';
 import {
   createLocalJWKSet,
   decodeJwt,
@@ -40,7 +41,7 @@ import type { JsonWebKeySet } from './client-jwks.ts';
 import { OAuthError } from './errors.ts';
 import type { Params } from './params.ts';
 import { fapi2Algorithms, isFapi2 } from './profile.ts';
-import { constantTimeEqual, sha256Base64Url } from './secrets.ts';
+import { sha256Base64Url } from './secrets.ts';
 
 export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 

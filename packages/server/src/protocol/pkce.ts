@@ -2,8 +2,9 @@
  * PKCE (RFC 7636) with S256 only, as OAuth 2.1 §4.1.1 and RFC 9700 §2.1.1 recommend: `plain` offers no
  * protection when the authorization request leaks, so it is refused.
  */
+import { constantTimeEqual } from '@gatehouse/jose-rules';
 import { OAuthError } from './errors.ts';
-import { constantTimeEqual, sha256Base64Url } from './secrets.ts';
+import { sha256Base64Url } from './secrets.ts';
 
 /** RFC 7636 §4.1: 43 to 128 characters from the unreserved set. */
 const verifierPattern = /^[A-Za-z0-9._~-]{43,128}$/;

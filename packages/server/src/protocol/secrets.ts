@@ -3,15 +3,12 @@
  * random values (RFC 6749 §10.10, RFC 9700 §4.14); only their SHA-256 hash is stored, so a database
  * leak yields nothing usable. A fast hash is safe here because the inputs carry 256 bits of entropy.
  */
-import { createHash, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 
 /**
- * Handles are cut from a 4 KiB buffer filled by the CSPRNG (randomFillSync, the same source as
- * randomBytes): one call into OpenSSL per 128 handles instead of one per handle, which costs more than the
- * handle's encoding. It is as safe as a fresh randomBytes call because every byte is handed out at most
- * once: the offset only moves forward, the buffer is refilled as a whole before it is used again, and
- * bytes handed out are zeroed at once, so the buffer never holds a handle already issued. (It does hold
- * the next few handles until they are issued: memory that can be read is a leak either way.)
+ * Handles are cut from a 4 KiB buffer filled by the CSPRNG (randomFillSync, the source of randomBytes), so
+ * one call into OpenSSL serves many handles. Every byte is handed out at most once: the offset only moves
+ * forward, the buffer is refilled as a whole before reuse, and bytes are zeroed as they are handed out.
  */
 const pool = Buffer.alloc(4096);
 let poolOffset = pool.length;
@@ -39,15 +36,4 @@ const handlePattern = /^[A-Za-z0-9_-]{43}$/;
 
 export function sha256Base64Url(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
-}
-
-/** Constant-time comparison of two strings (length difference leaks only the length). */
-export function constantTimeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  if (left.length !== right.length) {
-    timingSafeEqual(left, left);
-    return false;
-  }
-  return timingSafeEqual(left, right);
 }
