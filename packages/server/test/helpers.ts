@@ -337,7 +337,8 @@ export async function authorizeThroughLogin(
 
 /**
  * POSTs a form through inject() to `url` (absolute under the issuer or a path); headers left undefined are
- * not sent. `body` is the parsed JSON answer (`{}` for an empty one), `text` the body as sent.
+ * not sent. `text` is the answer's body as sent; reading `body` parses it as JSON and throws (failing the
+ * test) when it is not JSON, an empty body included.
  */
 export async function postForm(
   server: GatehouseServer,
@@ -357,7 +358,9 @@ export async function postForm(
     status: response.statusCode,
     headers: response.headers,
     text: response.body,
-    body: response.body === '' ? {} : (JSON.parse(response.body) as Record<string, unknown>),
+    get body(): Record<string, unknown> {
+      return JSON.parse(response.body) as Record<string, unknown>;
+    },
   };
 }
 
