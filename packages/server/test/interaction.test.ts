@@ -42,6 +42,19 @@ function setCookies(response: LightMyRequestResponse): string[] {
   return Array.isArray(header) ? header : header === undefined ? [] : [header];
 }
 
+/** The response sets exactly one cookie, named by `start`, with the __Host- prefix's attributes. */
+function expectOneHostCookie(response: LightMyRequestResponse, start: RegExp): void {
+  const cookies = setCookies(response);
+  expect(cookies).toHaveLength(1);
+  const cookie = cookies[0] ?? '';
+  expect(cookie).toMatch(start);
+  expect(cookie).toMatch(/; HttpOnly(;|$)/);
+  expect(cookie).toMatch(/; Secure(;|$)/);
+  expect(cookie).toMatch(/; SameSite=(Lax|Strict)(;|$)/);
+  expect(cookie).toMatch(/; Path=\/(;|$)/);
+  expect(cookie).not.toMatch(/Domain=/i);
+}
+
 const countedTables = { codes: 'authorization_codes', sessions: 'sessions', consents: 'consents' } as const;
 
 function counts() {
@@ -167,15 +180,7 @@ describe('login page', () => {
   it('sets one browser cookie: __Host- prefixed, HttpOnly, Secure, SameSite, Path=/ and no Domain', async () => {
     const browser = new Browser(server);
     const response = await browser.get(authorizeUrl(webParams()));
-    const cookies = setCookies(response);
-    expect(cookies).toHaveLength(1);
-    const cookie = cookies[0] ?? '';
-    expect(cookie).toMatch(/^__Host-gh-browser=[A-Za-z0-9_-]{43};/);
-    expect(cookie).toMatch(/; HttpOnly(;|$)/);
-    expect(cookie).toMatch(/; Secure(;|$)/);
-    expect(cookie).toMatch(/; SameSite=(Lax|Strict)(;|$)/);
-    expect(cookie).toMatch(/; Path=\/(;|$)/);
-    expect(cookie).not.toMatch(/Domain=/i);
+    expectOneHostCookie(response, /^__Host-gh-browser=[A-Za-z0-9_-]{43};/);
     // The same browser keeps its cookie for a second sign-in (tabs do not overwrite each other).
     expect(setCookies(await browser.get(authorizeUrl(webParams())))).toEqual([]);
   });
@@ -196,15 +201,7 @@ describe('login', () => {
     const login = formOf((await browser.get(location)).body);
     const response = await browser.post(login.action, { csrf: login.csrf, ...alice });
     expect(response.statusCode).toBe(303);
-    const cookies = setCookies(response);
-    expect(cookies).toHaveLength(1);
-    const cookie = cookies[0] ?? '';
-    expect(cookie).toMatch(/^__Host-gh-session=[A-Za-z0-9_-]{43};/);
-    expect(cookie).toMatch(/; HttpOnly(;|$)/);
-    expect(cookie).toMatch(/; Secure(;|$)/);
-    expect(cookie).toMatch(/; SameSite=(Lax|Strict)(;|$)/);
-    expect(cookie).toMatch(/; Path=\/(;|$)/);
-    expect(cookie).not.toMatch(/Domain=/i);
+    expectOneHostCookie(response, /^__Host-gh-session=[A-Za-z0-9_-]{43};/);
     // Only a hash of the cookie is stored; the row is found by it.
     const value = browser.cookies.get('__Host-gh-session') ?? '';
     const rows = await databaseOf(server.ctx.storage).selectFrom('sessions').select('id_hash').execute();
