@@ -4,18 +4,17 @@
  */
 import type { GatehouseConfig } from './config/schema.ts';
 import type { Audit } from './http/audit.ts';
-import type { ClientCertificates } from './http/client-certificate.ts';
 import type { CorsPolicy } from './http/cors.ts';
 import type { Metrics } from './http/metrics.ts';
 import type { RateLimiter } from './http/rate-limit.ts';
 import type { KeyStore } from './keys/keystore.ts';
-import type { SessionLogout } from './logout/session-logout.ts';
 import type { Client } from './model.ts';
 import type { ClientJwksCache } from './protocol/client-jwks.ts';
 import type { DpopVerifier } from './protocol/dpop.ts';
 import type { PasswordHasher } from './protocol/passwords.ts';
 import type { ReplayCache } from './protocol/replay-cache.ts';
 import type { ScopeCatalog } from './protocol/scopes.ts';
+import type { SessionLogout } from './sessions/logout.ts';
 import type { Storage } from './storage/ports.ts';
 
 /** Seconds since the epoch; tests substitute a controllable clock. */
@@ -59,8 +58,6 @@ export interface ServerContext {
   findClient(clientId: string): Promise<Client | undefined>;
   /** Client JWKS fetched from jwks_uri (private_key_jwt, self-signed mutual TLS). */
   clientJwks: ClientJwksCache;
-  /** Client certificates from the TLS socket or a trusted proxy's header (RFC 8705). */
-  clientCertificates: ClientCertificates;
 }
 
 export function endpointsFor(issuer: string): Endpoints {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deviceCsrfToken } from '../src/endpoints/device-verification.ts';
+import { deviceCsrfToken } from '../src/protocol/device-authorization.ts';
 import { sha256Base64Url } from '../src/protocol/secrets.ts';
 import { databaseOf } from '../src/storage/testing.ts';
 import {

@@ -16,7 +16,7 @@ import * as client from 'openid-client';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
-import { matchesRegisteredIdentity } from '../src/protocol/client-certificate.ts';
+import { matchesRegisteredIdentity } from '../src/protocol/mtls.ts';
 import {
   apiSecret,
   basic,

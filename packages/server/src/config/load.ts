@@ -126,3 +126,14 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   }
   return parseConfig(raw, env, dirname(resolve(file)));
 }
+
+/** Reads a file the config names (a certificate, a key), failing with the config field in the message. */
+export function readConfiguredFile(field: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(
+      `config ${field}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+}

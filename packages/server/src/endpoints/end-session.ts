@@ -1,99 +1,33 @@
 /**
  * Logout: GET and POST /end_session (OpenID Connect RP-Initiated Logout 1.0) and the confirmation form it
- * may show (POST /end_session/confirm). Ending a session also revokes what it granted and notifies the
- * clients that took part in it (OpenID Connect Back-Channel Logout 1.0; see logout/backchannel.ts).
- *
- * Parameters (RP-Initiated Logout §2): `id_token_hint` (an ID token we issued; verified by signature with
- * a key we publish, `iss` and `aud`, but an expired one is accepted, §2), `client_id`, `logout_hint`,
- * `post_logout_redirect_uri`, `state`, `ui_locales` (ignored: pages are English only). Duplicated
- * parameters are refused with an error page.
- *
- * Validation (§4): whatever fails to validate is treated as not supplied, never as a server error:
- * - an unverifiable hint (garbage, another issuer, an access token, an unknown key) counts as absent;
- * - `client_id` that differs from the hint's audience: both are dropped (the request does not say which
- *   client it comes from), so the user is asked to confirm and is never redirected;
- * - `post_logout_redirect_uri` is used only when a client is identified (by the hint or `client_id`) and the
- *   URI is, by simple string comparison (§3), one of the client's registered `postLogoutRedirectUris`;
- *   otherwise the user sees the signed-out page. We never redirect to an unregistered URI, nor to a
- *   registered one that breaks the redirect URI rules (protocol/redirect-uri.ts: absolute, no fragment,
- *   http only on loopback, no javascript:/data:/file:); registration checks these too, this is defence in
- *   depth for records written by other means. `state` is returned only on that redirect.
- * - `logout_hint` is accepted but selects nothing: a browser holds at most one session here, and an
- *   unverifiable hint can never make a logout happen without the user's confirmation.
- *
- * Decision: with a verified hint naming the browser's current session (same `sid`; same `sub` if a hint had
- * no sid) the session ends at once. Otherwise, while the browser has a live session, the user is asked
- * "Sign out of Gatehouse?" (§2: the OP SHOULD ask when the hint is missing or does not match), so a
- * cross-site link cannot sign anyone out. Without a live session there is nothing to end; the request
- * completes at once (§4: logging out twice is not an error).
- *
- * Confirmation CSRF: the form carries SHA-256("gatehouse logout csrf:" || session cookie value). The session
- * cookie is a 256-bit secret the page's origin never exposes (HttpOnly) and another site cannot read, so
- * nobody but this browser can compute the token; it dies with the session (a new sign-in gives a new
- * cookie), needs no server-side state, and the domain separation keeps it distinct from the cookie hash
- * stored as the session key. The form re-sends only fields already validated (client_id,
- * post_logout_redirect_uri, state), and they are validated again on submit.
+ * may show (POST /end_session/confirm). The request's rules are in sessions/rp-initiated-logout.ts; ending
+ * the session (grants revoked, back-channel notices) in sessions/logout.ts. Duplicated parameters are
+ * refused with an error page; `ui_locales` is ignored (pages are English only).
  *
  * SameSite: the session cookie is SameSite=Lax, so a browser does not send it with an RP's cross-site form
  * POST. A POST that arrives without a session cookie is therefore answered with a 303 to the same request as
  * a GET (a top-level navigation, which does carry Lax cookies), instead of wrongly concluding that the user
- * is signed out. A GET never redirects to itself, so this cannot loop.
- *
- * Ending a session: the session is ended once (a conditional update; a concurrent second logout does
- * nothing), its cookie cleared, every grant made in it whose scopes lack `offline_access` revoked (with its
- * refresh tokens and codes; its access tokens are then refused by introspection and userinfo), logout
- * tokens are sent in the background to every client with a grant in the session and a registered
- * `backchannelLogoutUri`, and the audit event `logout` is logged. Grants with `offline_access` survive: the
- * user asked for access that outlives the browser session.
+ * is signed out. A GET never redirects to itself, so this cannot loop. Without a live session there is
+ * nothing to end; the request completes at once (§4: logging out twice is not an error).
  */
+
 import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { clearCookie, readCookie, sessionCookie } from '../http/cookies.ts';
 import { createRedirectUrl, noStoreHeaders } from '../http/error-handler.ts';
-import { currentSession } from '../http/login-session.ts';
-import type { Client, LoginSession } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
-import { redirectUriProblem } from '../protocol/redirect-uri.ts';
-import { sha256Base64Url } from '../protocol/secrets.ts';
-import { type IdTokenHint, verifyIdTokenHint } from '../tokens/id-token-hint.ts';
+import { findSession } from '../sessions/login.ts';
+import {
+  hintNamesSession,
+  type LogoutTarget,
+  logoutCsrfToken,
+  resolveLogoutTarget,
+  validateLogoutRequest,
+} from '../sessions/rp-initiated-logout.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
 import { confirmLogoutPage, signedOutPage } from '../views/logout.ts';
-
-/** What a logout request says once validated: the client it comes from and where to send the user. */
-interface LogoutTarget {
-  client: Client | undefined;
-  /** A registered post-logout redirect URI of `client`, or undefined. */
-  redirectUri: string | undefined;
-  state: string | undefined;
-}
-
-export function logoutCsrfToken(sessionCookieValue: string): string {
-  return sha256Base64Url(`gatehouse logout csrf:${sessionCookieValue}`);
-}
-
-async function resolveTarget(
-  ctx: ServerContext,
-  clientId: string | undefined,
-  requestedRedirect: string | undefined,
-  state: string | undefined,
-): Promise<LogoutTarget> {
-  const client = clientId === undefined ? undefined : await ctx.findClient(clientId);
-  const redirectUri =
-    client !== undefined &&
-    requestedRedirect !== undefined &&
-    client.postLogoutRedirectUris.includes(requestedRedirect) &&
-    redirectUriProblem(requestedRedirect) === undefined
-      ? requestedRedirect
-      : undefined;
-  return { client, redirectUri, state: redirectUri === undefined ? undefined : state };
-}
-
-function hintNamesSession(hint: IdTokenHint | undefined, session: LoginSession): boolean {
-  if (hint === undefined || hint.sub !== session.userId) return false;
-  return hint.sid === undefined || hint.sid === session.sid;
-}
 
 function requestParams(request: FastifyRequest): { raw: RawParams; params: Params } {
   const raw = ((request.method === 'POST' ? request.body : request.query) as RawParams | undefined) ?? {};
@@ -132,26 +66,18 @@ export function endSessionEndpoints(ctx: ServerContext) {
       return;
     }
 
-    const hint = verifyIdTokenHint(ctx, params.get('id_token_hint'));
-    const clientId = params.get('client_id');
-    const mismatch = hint !== undefined && clientId !== undefined && clientId !== hint.clientId;
-    if (mismatch)
-      ctx.audit('logout_request_mismatch', { client_id: clientId, hint_client_id: hint.clientId });
-    const target = mismatch
-      ? { client: undefined, redirectUri: undefined, state: undefined }
-      : await resolveTarget(
-          ctx,
-          hint?.clientId ?? clientId,
-          params.get('post_logout_redirect_uri'),
-          params.get('state'),
-        );
-
-    const session = await currentSession(ctx, request);
+    const { target, hint } = await validateLogoutRequest(ctx, {
+      idTokenHint: params.get('id_token_hint'),
+      clientId: params.get('client_id'),
+      postLogoutRedirectUri: params.get('post_logout_redirect_uri'),
+      state: params.get('state'),
+    });
+    const session = await findSession(ctx, cookie);
     if (session === undefined || cookie === undefined) {
       finish(request, reply, target);
       return;
     }
-    if (!mismatch && hintNamesSession(hint, session)) {
+    if (hintNamesSession(hint, session)) {
       await ctx.logout.endSession(session, target.client?.clientId);
       finish(request, reply, target);
       return;
@@ -179,7 +105,7 @@ export function endSessionEndpoints(ctx: ServerContext) {
   async function confirm(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const params = toParams((request.body as RawParams | undefined) ?? {});
     const cookie = readCookie(request.headers.cookie, sessionCookie);
-    const target = await resolveTarget(
+    const target = await resolveLogoutTarget(
       ctx,
       params.get('client_id'),
       params.get('post_logout_redirect_uri'),
@@ -198,7 +124,7 @@ export function endSessionEndpoints(ctx: ServerContext) {
         { status: 403 },
       );
     }
-    const session = await currentSession(ctx, request);
+    const session = await findSession(ctx, cookie);
     if (session !== undefined) await ctx.logout.endSession(session, target.client?.clientId);
     finish(request, reply, target);
   }

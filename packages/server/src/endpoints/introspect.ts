@@ -11,7 +11,6 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { formParams } from '../http/form.ts';
 import { authenticateWith, secretMatches, verifyClientCredentials } from '../protocol/client-auth.ts';
@@ -20,6 +19,7 @@ import type { Params } from '../protocol/params.ts';
 import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { signJwt } from '../tokens/jwt.ts';
 import { type AccessTokenClaims, validateAccessToken } from '../tokens/validate.ts';
+import type { ClientCertificates } from './client-certificate.ts';
 
 type Caller = { kind: 'resource'; id: string } | { kind: 'client'; id: string };
 
@@ -73,7 +73,7 @@ async function describe(ctx: ServerContext, token: string, caller: Caller, hint:
   return (await access()) ?? (await refreshTokenDescription(ctx, token, caller));
 }
 
-export function introspectEndpoint(ctx: ServerContext) {
+export function introspectEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
   const resourceSecrets = new Map(
     ctx.config.apiResources
       .filter((resource) => resource.secret !== undefined)
@@ -81,7 +81,7 @@ export function introspectEndpoint(ctx: ServerContext) {
   );
 
   function authenticate(request: FastifyRequest, params: Params): Promise<Caller> {
-    const authRequest = clientAuthRequest(ctx, request);
+    const authRequest = certificates.authRequest(request);
     return authenticateWith(ctx, 'introspect', authRequest, params, async (credentials) => {
       const resourceHash = resourceSecrets.get(credentials.clientId);
       if (resourceHash !== undefined && credentials.secret !== undefined) {

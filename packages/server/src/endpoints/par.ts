@@ -3,7 +3,7 @@
  *
  * The client authenticates as at the token endpoint (§2; public clients send their client_id) and pushes
  * the parameters of an authorization request in the form body. They are validated exactly as /authorize
- * validates them (the same functions, endpoints/authorize.ts), but errors are answered here as JSON
+ * validates them (protocol/authorization-request.ts), but errors are answered here as JSON
  * (§2.3), never redirected. A `request_uri` inside the pushed body is `invalid_request` (§2.1). The answer
  * is 201 with `request_uri` (`urn:ietf:params:oauth:request_uri:` and 256 random bits, stored only as a
  * hash) and `expires_in` (`par.ttl`, at most 60 seconds, §2.2). /authorize then uses only the pushed
@@ -14,35 +14,23 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { formParams } from '../http/form.ts';
+import { pushAuthorizationRequest, pushedRequestParameters } from '../protocol/authorization-request.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import type { RawParams } from '../protocol/params.ts';
 import { assertFapi2Client, isFapi2 } from '../protocol/profile.ts';
-import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import { checkedRedirectUri, requestUriPrefix, validateRequest } from './authorize.ts';
+import type { ClientCertificates } from './client-certificate.ts';
 
-/** Client authentication parameters (RFC 6749 §2.3.1, RFC 7523 §2.2): not part of the stored request. */
-const authenticationParameters = new Set(['client_secret', 'client_assertion', 'client_assertion_type']);
-
-export function parEndpoint(ctx: ServerContext) {
+export function parEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { raw, params } = formParams(request);
     const now = ctx.now();
     const nonce = ctx.dpop.currentNonce(now);
     if (nonce !== undefined) reply.header('dpop-nonce', nonce);
-    const client = await authenticateClient(ctx, clientAuthRequest(ctx, request), params, 'par');
-    if ('request_uri' in raw)
-      throw new OAuthError('invalid_request', 'request_uri must not be part of a pushed request');
-
-    const pushed: RawParams = {};
-    for (const [name, values] of Object.entries(raw)) {
-      if (!authenticationParameters.has(name)) pushed[name] = values;
-    }
-    pushed.client_id = [client.clientId];
+    const client = await authenticateClient(ctx, certificates.authRequest(request), params, 'par');
+    const pushed = pushedRequestParameters(raw, client.clientId);
 
     const dpopHeaders = dpopHeaderValues(request.raw.rawHeaders);
     let dpopAlg: string | undefined;
@@ -61,22 +49,11 @@ export function parEndpoint(ctx: ServerContext) {
     }
     if (isFapi2(ctx.config, client)) assertFapi2Client(client, dpopAlg);
 
-    validateRequest(ctx, client, checkedRedirectUri(client, pushed), pushed);
-
-    const handle = randomHandle();
-    const ttl = ctx.config.par.ttl;
-    await ctx.storage.pushedAuthorizationRequests.create({
-      requestUriHash: sha256Base64Url(handle),
-      clientId: client.clientId,
-      parameters: pushed,
-      expiresAt: now + ttl,
-      createdAt: now,
-    });
-    ctx.audit('authorization_request_pushed', { client_id: client.clientId });
+    const { requestUri, expiresIn } = await pushAuthorizationRequest(ctx, client, pushed, now);
     reply
       .code(201)
       .headers(noStoreHeaders)
       .type('application/json')
-      .send(JSON.stringify({ request_uri: `${requestUriPrefix}${handle}`, expires_in: ttl }));
+      .send(JSON.stringify({ request_uri: requestUri, expires_in: expiresIn }));
   };
 }

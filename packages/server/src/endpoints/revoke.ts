@@ -7,7 +7,6 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { formParams } from '../http/form.ts';
 import type { Client } from '../model.ts';
@@ -15,6 +14,7 @@ import { authenticateClient } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { validateAccessToken } from '../tokens/validate.ts';
+import type { ClientCertificates } from './client-certificate.ts';
 
 async function revokeRefreshToken(ctx: ServerContext, client: Client, token: string): Promise<boolean> {
   if (!isHandle(token)) return false;
@@ -37,10 +37,10 @@ async function revokeAccessToken(ctx: ServerContext, client: Client, token: stri
   return true;
 }
 
-export function revokeEndpoint(ctx: ServerContext) {
+export function revokeEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { params } = formParams(request);
-    const client = await authenticateClient(ctx, clientAuthRequest(ctx, request), params, 'revoke');
+    const client = await authenticateClient(ctx, certificates.authRequest(request), params, 'revoke');
     const token = params.get('token');
     if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
     if (token.length <= 8192) {

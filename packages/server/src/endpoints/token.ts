@@ -13,20 +13,21 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
 import type { TokenBinding } from '../grants/types.ts';
-import { clientAuthRequest } from '../http/client-certificate.ts';
 import { noStoreHeaders } from '../http/error-handler.ts';
 import { formParams } from '../http/form.ts';
-import { authenticateClient, certificateBinding } from '../protocol/client-auth.ts';
+import { authenticateClient } from '../protocol/client-auth.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
+import { certificateBinding } from '../protocol/mtls.ts';
 import { assertFapi2TokenRequest, isFapi2 } from '../protocol/profile.ts';
+import type { ClientCertificates } from './client-certificate.ts';
 
-export function tokenEndpoint(ctx: ServerContext) {
+export function tokenEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { params } = formParams(request);
     const nonce = ctx.dpop.currentNonce(ctx.now());
     if (nonce !== undefined) reply.header('dpop-nonce', nonce);
-    const authRequest = clientAuthRequest(ctx, request);
+    const authRequest = certificates.authRequest(request);
     const client = await authenticateClient(ctx, authRequest, params, 'token');
     await ctx.rateLimits.hit('tokenPerClient', client.clientId);
     const grantType = params.get('grant_type');

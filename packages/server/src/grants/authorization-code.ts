@@ -4,11 +4,13 @@
  * already redeemed revokes every token issued from it (RFC 6749 §4.1.2, RFC 9700 §4.5). A code bound to
  * a DPoP key (`dpop_jkt`, RFC 9449 §10) needs a proof by that key; a wrong key leaves the code unused.
  */
+
 import type { AuthorizationCode } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { validateCodeVerifier, verifierMatchesChallenge } from '../protocol/pkce.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
-import { redeemOnce, selectResources } from '../tokens/user-tokens.ts';
+import { redeemOnce } from '../tokens/redemption.ts';
+import { selectResources } from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
 
 export const authorizationCodeGrant: GrantHandler = {

@@ -15,7 +15,7 @@
  *   polls (§3.5). The first poll is never too soon: the interval spaces polls, not the first one.
  *   slow_down applies only while pending: once the user has decided, the answer is final either way.
  * - An approved code is consumed by one conditional UPDATE, so of any number of concurrent polls exactly
- *   one gets tokens. The grant row was created at approval (endpoints/device-verification.ts), as an
+ *   one gets tokens. The grant row was created at approval (protocol/device-authorization.ts), as an
  *   authorization code's is at issuance, under an id derived from the device code's hash (`deviceGrantId`;
  *   the device_codes table has no grant column). So a grant revoked before the device polls (the user
  *   signed out of that session, the client was removed) yields invalid_grant, not tokens. Tokens follow
@@ -27,24 +27,15 @@
  * Polling errors are HTTP 400 with an RFC 6749 §5.2 JSON body (RFC 8628 §3.5 uses the token endpoint's
  * error response), including access_denied, whose default status elsewhere is 403.
  */
+
 import type { IssuedHandle } from '../model.ts';
+import { deviceCodeGrantType, deviceGrantId } from '../protocol/device-authorization.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
 import { prepareUserTokens, selectResources } from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
 
-export const deviceCodeGrantType = 'urn:ietf:params:oauth:grant-type:device_code';
-
 const invalid = () => new OAuthError('invalid_grant', 'device_code is invalid');
-
-/**
- * The id of the grant an approved device code belongs to: derived from the code's stored hash (132 bits,
- * the size of a random grant id), so approval and token issuance agree on it without a stored link. It
- * reveals nothing about the device code (SHA-256 preimage resistance, applied twice).
- */
-export function deviceGrantId(deviceCodeHash: string): string {
-  return sha256Base64Url(`gatehouse/device-grant\u0000${deviceCodeHash}`).slice(0, 22);
-}
 
 export const deviceCodeGrant: GrantHandler = {
   grantType: deviceCodeGrantType,

@@ -6,11 +6,13 @@
  * sender-constrained confidential clients; see below.) A refresh token bound to a DPoP key (public
  * clients, RFC 9449 §5) is redeemed only with a proof by that key.
  */
+
 import type { RefreshToken } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { parseScope } from '../protocol/scopes.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
-import { redeemOnce, selectResources } from '../tokens/user-tokens.ts';
+import { redeemOnce } from '../tokens/redemption.ts';
+import { selectResources } from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
 
 export const refreshTokenGrant: GrantHandler = {

@@ -12,10 +12,11 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import pino from 'pino';
+import { readConfiguredFile } from '../config/load.ts';
 import type { GatehouseConfig } from '../config/schema.ts';
 import { type Clock, endpointsFor, type ServerContext, systemClock } from '../context.ts';
+import { ClientCertificates } from '../endpoints/client-certificate.ts';
 import { KeyStore, keyStoreOptions } from '../keys/keystore.ts';
-import { SessionLogout } from '../logout/session-logout.ts';
 import { ClientJwksCache } from '../protocol/client-jwks.ts';
 import { DpopNonces, DpopVerifier } from '../protocol/dpop.ts';
 import { parseUrlEncoded } from '../protocol/params.ts';
@@ -23,12 +24,12 @@ import { PasswordHasher } from '../protocol/passwords.ts';
 import { redisCall } from '../protocol/redis-call.ts';
 import { MemoryReplayCache, RedisReplayCache } from '../protocol/replay-cache.ts';
 import { ScopeCatalog } from '../protocol/scopes.ts';
+import { SessionLogout } from '../sessions/logout.ts';
 import { openStorage } from '../storage/index.ts';
 import { connectRedis } from '../storage/redis.ts';
 import { applyConfiguredEntities } from '../storage/seed.ts';
 import { sweepExpired } from '../storage/sweep.ts';
 import { createAudit, withRequestId } from './audit.ts';
-import { ClientCertificates, readConfiguredFile } from './client-certificate.ts';
 import { CorsPolicy } from './cors.ts';
 import { makeErrorHandler } from './error-handler.ts';
 import { loggerOptions, recordLoggerOptions, requestSummary } from './logging.ts';
@@ -96,7 +97,7 @@ export async function buildServer(
   let clientCertificates: ClientCertificates;
   let https: Record<string, unknown> | undefined;
   try {
-    clientCertificates = new ClientCertificates(config);
+    clientCertificates = new ClientCertificates(config, now);
     if (config.server.tls !== undefined) {
       // Ask for client certificates but let every connection through: the application decides per client
       // (self-signed certificates for self_signed_tls_client_auth, none at all for other clients).
@@ -154,7 +155,6 @@ export async function buildServer(
     cors: new CorsPolicy(config.clients.flatMap((client) => client.corsOrigins)),
     findClient: (clientId) => storage.findClient(clientId),
     clientJwks: new ClientJwksCache(config.clientAuth.jwksUri, now),
-    clientCertificates,
     // /readyz: every shared dependency a request may need answers (a database read; Redis, when configured).
     readinessChecks: [
       () => storage.ping(),
@@ -201,7 +201,7 @@ export async function buildServer(
       .type('application/json')
       .send(JSON.stringify({ error: 'not_found', error_description: 'not found' }));
   });
-  registerRoutes(app, ctx);
+  registerRoutes(app, ctx, clientCertificates);
 
   // Every reload also tries a scheduled rotation; storage's lock lets one node do it (keys/keystore.ts).
   const reloadTimer = setInterval(() => {

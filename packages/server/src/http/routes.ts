@@ -3,6 +3,7 @@ import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { authorizeEndpoint } from '../endpoints/authorize.ts';
+import type { ClientCertificates } from '../endpoints/client-certificate.ts';
 import { deviceAuthorizationEndpoint } from '../endpoints/device-authorization.ts';
 import {
   deviceCodeSubmit,
@@ -20,7 +21,11 @@ import { tokenEndpoint } from '../endpoints/token.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
 
-export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function registerRoutes(
+  app: FastifyInstance,
+  ctx: ServerContext,
+  certificates: ClientCertificates,
+): void {
   const discovery = JSON.stringify(discoveryDocument(ctx));
   const serveDiscovery = async (_request: FastifyRequest, reply: FastifyReply) => {
     reply.header('cache-control', 'public, max-age=300').type('application/json').send(discovery);
@@ -53,7 +58,11 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     handler: authorizeEndpoint(ctx),
   });
   // RFC 9126: pushed authorization requests (JSON errors, §2.3; POST only, so GET is 405).
-  app.post('/par', { config: { errorFormat: 'json', ipRateLimit: 'parPerIp', ...cors } }, parEndpoint(ctx));
+  app.post(
+    '/par',
+    { config: { errorFormat: 'json', ipRateLimit: 'parPerIp', ...cors } },
+    parEndpoint(ctx, certificates),
+  );
   app.route({ method: ['GET', ...otherMethods], url: '/par', handler: methodNotAllowed });
   app.get('/interaction/:id', { config: { errorFormat: 'html' } }, interactionPage(ctx));
   app.post(
@@ -67,7 +76,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post(
     '/device_authorization',
     { config: { errorFormat: 'json', ipRateLimit: 'deviceAuthorizationPerIp' } },
-    deviceAuthorizationEndpoint(ctx),
+    deviceAuthorizationEndpoint(ctx, certificates),
   );
   app.route({
     method: ['GET', ...otherMethods],
@@ -97,7 +106,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post(
     '/token',
     { config: { errorFormat: 'json', ipRateLimit: 'tokenPerIp', ...cors } },
-    tokenEndpoint(ctx),
+    tokenEndpoint(ctx, certificates),
   );
   app.route({ method: ['GET', ...otherMethods], url: '/token', handler: methodNotAllowed });
   app.route({
@@ -109,10 +118,10 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post(
     '/revoke',
     { config: { errorFormat: 'json', ipRateLimit: 'revokePerIp', ...cors } },
-    revokeEndpoint(ctx),
+    revokeEndpoint(ctx, certificates),
   );
   app.route({ method: ['GET', ...otherMethods], url: '/revoke', handler: methodNotAllowed });
-  app.post('/introspect', { config: { errorFormat: 'json' } }, introspectEndpoint(ctx));
+  app.post('/introspect', { config: { errorFormat: 'json' } }, introspectEndpoint(ctx, certificates));
   app.route({ method: ['GET', ...otherMethods], url: '/introspect', handler: methodNotAllowed });
 
   for (const url of [

@@ -28,17 +28,11 @@ import {
 } from 'jose';
 import { tlsAuthMethods } from '../config/schema.ts';
 import type { ServerContext } from '../context.ts';
-import { bearer, type TokenBinding } from '../grants/types.ts';
 import type { Client } from '../model.ts';
-import {
-  certificateCurrent,
-  certificateThumbprint,
-  matchesRegisteredIdentity,
-  matchesRegisteredKey,
-  type PresentedCertificate,
-} from './client-certificate.ts';
 import type { JsonWebKeySet } from './client-jwks.ts';
-import { OAuthError } from './errors.ts';
+import { withRegisteredKeys } from './client-keys.ts';
+import { invalidClient, OAuthError } from './errors.ts';
+import { type PresentedCertificate, verifyClientCertificate } from './mtls.ts';
 import type { Params } from './params.ts';
 import { fapi2Algorithms, isFapi2 } from './profile.ts';
 import { sha256Base64Url } from './secrets.ts';
@@ -49,10 +43,6 @@ const unknownClientHash = sha256Base64Url('unknown-client-placeholder');
 const maxAssertionLength = 8192;
 /** Seconds of clock difference tolerated on `exp`, `nbf` and `iat`. */
 const clockTolerance = 30;
-
-function invalidClient(description: string): OAuthError {
-  return new OAuthError('invalid_client', description, { challenge: 'Basic' });
-}
 
 /** RFC 6749 §2.3.1: id and secret are form-urlencoded before being put in the Basic header. */
 function formDecode(value: string): string {
@@ -184,46 +174,12 @@ export async function verifyClientCredentials(
   if (client === undefined) throw invalidClient('client authentication failed');
   const registered = client.tokenEndpointAuthMethod;
   if (credentials.method === 'none' && tlsAuthMethods.includes(registered)) {
-    await verifyCertificate(ctx, client, request.certificate);
+    await verifyClientCertificate(ctx, client, request.certificate);
     return client;
   }
   if (registered !== credentials.method) throw invalidClient(`client must authenticate with ${registered}`);
   if (credentials.method === 'private_key_jwt') await verifyAssertion(ctx, client, credentials.assertion!);
   return client;
-}
-
-/** The client's registered keys: inline, or fetched from its jwks_uri (`refresh` asks for a newer copy). */
-async function clientKeys(
-  ctx: ServerContext,
-  client: Client,
-  refresh: boolean,
-): Promise<{ jwks: JsonWebKeySet; fresh: boolean }> {
-  const { jwks, jwksUri } = client.authentication;
-  if (jwks !== undefined) return { jwks, fresh: true };
-  if (jwksUri === undefined) throw invalidClient('the client has no registered keys');
-  try {
-    return await ctx.clientJwks.get(jwksUri, refresh);
-  } catch {
-    ctx.audit('client_jwks_unavailable', { client_id: client.clientId });
-    throw invalidClient("the client's keys could not be fetched from its jwks_uri");
-  }
-}
-
-/**
- * Runs `match` on the client's registered keys; when nothing matched and the keys came from a cached copy
- * of its jwks_uri, once more on a fresh copy (the client may have rotated its keys; the cache limits how
- * often that fetch can be forced).
- */
-async function withRegisteredKeys<T>(
-  ctx: ServerContext,
-  client: Client,
-  match: (jwks: JsonWebKeySet) => Promise<T | undefined>,
-): Promise<T | undefined> {
-  const cached = await clientKeys(ctx, client, false);
-  const found = await match(cached.jwks);
-  if (found !== undefined || cached.fresh) return found;
-  const refreshed = await clientKeys(ctx, client, true);
-  return refreshed.fresh ? match(refreshed.jwks) : undefined;
 }
 
 const keySets = new WeakMap<JsonWebKeySet, JWTVerifyGetKey>();
@@ -305,39 +261,4 @@ async function verifyAssertion(ctx: ServerContext, client: Client, assertion: st
     throw invalidClient('client assertion jti is invalid');
   if (!(await ctx.replay.firstUse(`client-assertion:${client.clientId}:${jti}`, exp + clockTolerance, now)))
     throw invalidClient('client assertion was already used');
-}
-
-async function verifyCertificate(
-  ctx: ServerContext,
-  client: Client,
-  presented: PresentedCertificate | undefined,
-): Promise<void> {
-  if (presented === undefined) throw invalidClient('a client certificate is required (mutual TLS)');
-  const { certificate } = presented;
-  if (!certificateCurrent(certificate, ctx.now()))
-    throw invalidClient('the client certificate is not valid now');
-  if (client.tokenEndpointAuthMethod === 'tls_client_auth') {
-    if (!presented.trusted || !matchesRegisteredIdentity(certificate, client.authentication))
-      throw invalidClient('the client certificate does not match the client');
-    return;
-  }
-  const matched = await withRegisteredKeys(ctx, client, async (jwks) =>
-    matchesRegisteredKey(certificate, jwks.keys) ? true : undefined,
-  );
-  if (matched === undefined) throw invalidClient('the client certificate does not match the client');
-}
-
-/**
- * RFC 8705 §3: tokens are bound to the client certificate (`cnf.x5t#S256`) when the client registered for
- * certificate-bound access tokens (a request without a certificate is then refused) or authenticated with
- * its certificate. Called after authentication, so a TLS-method client has presented one.
- */
-export function certificateBinding(client: Client, request: ClientAuthRequest): TokenBinding {
-  const bound =
-    client.authentication.tlsClientCertificateBoundAccessTokens === true ||
-    tlsAuthMethods.includes(client.tokenEndpointAuthMethod);
-  if (!bound) return bearer;
-  if (request.certificate === undefined)
-    throw new OAuthError('invalid_request', 'this client needs a client certificate for bound access tokens');
-  return { x5tS256: certificateThumbprint(request.certificate.certificate) };
 }

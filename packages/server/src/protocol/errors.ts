@@ -98,6 +98,11 @@ export class OAuthError extends Error {
   }
 }
 
+/** RFC 6749 §5.2: a failed client authentication, with a Basic challenge (answered with status 401). */
+export function invalidClient(description: string): OAuthError {
+  return new OAuthError('invalid_client', description, { challenge: 'Basic' });
+}
+
 /**
  * An error found at /authorize after the client and redirect URI were verified: it is sent back to
  * the client's redirect URI (RFC 6749 §4.1.2.1) instead of being shown to the user.

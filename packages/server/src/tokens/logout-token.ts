@@ -7,10 +7,10 @@
  *
  * We always send both `sub` and `sid` (hence `backchannel_logout_session_supported`, §2.1). The lifetime is
  * two minutes: long enough for clock skew, short enough that a leaked token is soon worthless; every
- * delivery attempt gets a freshly signed token (see logout/backchannel.ts), so a late retry never carries
+ * delivery attempt gets a freshly signed token (see sessions/backchannel-logout.ts), so a late retry never carries
  * an expired one.
  */
-import type { ServerContext } from '../context.ts';
+import type { KeyStore } from '../keys/keystore.ts';
 import { randomHandle } from '../protocol/secrets.ts';
 import { signJwt } from './jwt.ts';
 
@@ -23,7 +23,14 @@ export interface LogoutTokenSubject {
   sid: string;
 }
 
-export function issueLogoutToken(ctx: ServerContext, subject: LogoutTokenSubject): Promise<string> {
+/** What signing a logout token needs (a narrow part of the server context). */
+export interface LogoutTokenSigner {
+  issuer: string;
+  keys: Pick<KeyStore, 'signingKey'>;
+  now(): number;
+}
+
+export function issueLogoutToken(ctx: LogoutTokenSigner, subject: LogoutTokenSubject): Promise<string> {
   const now = ctx.now();
   return signJwt(ctx.keys.signingKey(now), 'logout+jwt', {
     iss: ctx.issuer,

@@ -1,22 +1,19 @@
 /**
- * The login session shared by every page that signs a user in (authorization login, device verification,
- * logout): reading the session cookie, checking a password with per-username throttling, and starting a
- * session. The session is a server-side record; the browser holds a random 256-bit id whose SHA-256 hash
- * is the record's key.
+ * Signing a user in (OpenID Connect Core §3.1.2.3): password checks with per-username throttling, and
+ * starting the login session. The session is a server-side record; the browser holds its session value,
+ * a random 256-bit id whose SHA-256 hash is the record's key. The endpoint puts the value in the cookie.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import type { LoginSession, User } from '../model.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import { readCookie, serializeCookie, sessionCookie } from './cookies.ts';
 
-export async function currentSession(
+/** The live session whose session value the browser presents, if any. */
+export async function findSession(
   ctx: ServerContext,
-  request: FastifyRequest,
+  sessionValue: string | undefined,
 ): Promise<LoginSession | undefined> {
-  const cookie = readCookie(request.headers.cookie, sessionCookie);
-  if (cookie === undefined) return undefined;
-  return ctx.storage.sessions.findActive(sha256Base64Url(cookie), ctx.now());
+  if (sessionValue === undefined) return undefined;
+  return ctx.storage.sessions.findActive(sha256Base64Url(sessionValue), ctx.now());
 }
 
 export type PasswordCheck = { user: User } | { error: string; status: 401 | 429 };
@@ -52,33 +49,38 @@ export async function checkPassword(
   return { user };
 }
 
+/** A session just started, and the new session value the browser is to hold for it. */
+export interface StartedSession {
+  session: LoginSession;
+  sessionValue: string;
+}
+
 /**
- * Signs `user` in on this browser and sets a new session cookie. When the browser's live session is the
- * same user's (prompt=login, max_age, step-up), it is re-authenticated in place: same sid, new cookie id,
- * new auth_time, so the clients signed in with it are not logged out. When it belongs to someone else,
- * that session is logged out fully (grants revoked, back-channel notices) before the new one starts.
+ * Signs `user` in on the browser that presented `previousValue` and returns a new session value. When the
+ * browser's live session is the same user's (prompt=login, max_age, step-up), it is re-authenticated in
+ * place: same sid, new session value, new auth_time, so the clients signed in with it are not logged out.
+ * When it belongs to someone else, that session is logged out fully (grants revoked, back-channel notices)
+ * before the new one starts.
  */
 export async function startSession(
   ctx: ServerContext,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  previousValue: string | undefined,
   user: User,
   clientId?: string,
-): Promise<LoginSession> {
+): Promise<StartedSession> {
   const now = ctx.now();
-  const cookieValue = randomHandle();
+  const sessionValue = randomHandle();
   const fresh = { authTime: now, amr: ['pwd'], expiresAt: now + ctx.config.login.sessionTtl };
-  const previousCookie = readCookie(request.headers.cookie, sessionCookie);
   const previous =
-    previousCookie === undefined
+    previousValue === undefined
       ? undefined
-      : await ctx.storage.sessions.findActive(sha256Base64Url(previousCookie), now);
+      : await ctx.storage.sessions.findActive(sha256Base64Url(previousValue), now);
   let session: LoginSession | undefined;
-  if (previous !== undefined && previousCookie !== undefined && previous.userId === user.id) {
+  if (previous !== undefined && previousValue !== undefined && previous.userId === user.id) {
     if (
       await ctx.storage.sessions.reauthenticate(
-        sha256Base64Url(previousCookie),
-        sha256Base64Url(cookieValue),
+        sha256Base64Url(previousValue),
+        sha256Base64Url(sessionValue),
         fresh,
         now,
       )
@@ -90,12 +92,8 @@ export async function startSession(
   }
   if (session === undefined) {
     session = { ...fresh, sid: randomHandle(16), userId: user.id };
-    await ctx.storage.sessions.create(sha256Base64Url(cookieValue), session, now);
+    await ctx.storage.sessions.create(sha256Base64Url(sessionValue), session, now);
   }
   ctx.audit('login_succeeded', { user_id: user.id, sid: session.sid, client_id: clientId });
-  reply.header(
-    'set-cookie',
-    serializeCookie(sessionCookie, cookieValue, { sameSite: 'Lax', maxAge: ctx.config.login.sessionTtl }),
-  );
-  return session;
+  return { session, sessionValue };
 }

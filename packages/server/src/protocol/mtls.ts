@@ -1,23 +1,61 @@
 /**
- * Client certificates for mutual-TLS client authentication and certificate-bound tokens (RFC 8705).
+ * Mutual-TLS client authentication and certificate-bound tokens (RFC 8705). The HTTP adapter reads the
+ * certificate off the TLS socket or a trusted proxy's header (endpoints/client-certificate.ts); every rule about
+ * it is here.
  *
- * - `tls_client_auth` (§2.1): the certificate chains to a CA the server trusts and its subject DN or one
- *   subjectAltName entry equals the one registered (§2.1.2). DNs are compared as sets of RFC 4514
- *   attribute=value pairs (types case-insensitive), so the order in which they are written does not matter.
+ * - Trust (§2.1): a certificate the TLS layer verified against `mtls.ca`, or one forwarded by a trusted
+ *   proxy that this server finds issued by one of those CAs (the proxy may accept certificates we do not).
+ * - `tls_client_auth` (§2.1): the certificate is trusted and its subject DN or one subjectAltName entry
+ *   equals the one registered (§2.1.2). DNs are compared as sets of RFC 4514 attribute=value pairs (types
+ *   case-insensitive), so the order in which they are written does not matter.
  * - `self_signed_tls_client_auth` (§2.2): no chain; the certificate itself (a JWK's `x5c[0]`) or, for keys
  *   registered without `x5c`, its public key must be one of the client's registered keys.
  * - Bound tokens (§3.1): `cnf.x5t#S256`, the base64url SHA-256 of the certificate's DER encoding.
  *
  * Certificates outside their validity period are refused for both methods (the stricter reading).
- */
-import { createHash, createPublicKey, type X509Certificate } from 'node:crypto';
+ */ import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import { BlockList, isIPv4 } from 'node:net';
-import type { ClientAuthentication } from '../model.ts';
+import { tlsAuthMethods } from '../config/schema.ts';
+import type { ServerContext } from '../context.ts';
+import type { Client, ClientAuthentication } from '../model.ts';
+import { withRegisteredKeys } from './client-keys.ts';
+import { invalidClient, OAuthError } from './errors.ts';
 
 export interface PresentedCertificate {
   certificate: X509Certificate;
   /** The chain was verified against the CAs configured for client certificates (`mtls.ca`). */
   trusted: boolean;
+}
+
+/** Every certificate in a PEM bundle. */
+export function parseCertificateBundle(pem: string): X509Certificate[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.map((block) => new X509Certificate(block));
+}
+
+/** The CAs trusted for `tls_client_auth` (`mtls.ca`), and how far a presented certificate is trusted. */
+export class CertificateAuthorities {
+  private readonly authorities: X509Certificate[];
+
+  /** `pem` is the `mtls.ca` bundle (`source` names it in the error when it holds no certificate). */
+  constructor(
+    readonly pem: string | undefined,
+    source?: string,
+  ) {
+    this.authorities = pem === undefined ? [] : parseCertificateBundle(pem);
+    if (pem !== undefined && this.authorities.length === 0)
+      throw new Error(`config mtls.ca: ${source} holds no certificate`);
+  }
+
+  /** A certificate from this server's TLS layer, which `authorized` it against these CAs (or not). */
+  fromTls(certificate: X509Certificate, authorized: boolean): PresentedCertificate {
+    return { certificate, trusted: authorized && this.authorities.length > 0 };
+  }
+
+  /** A certificate forwarded by a trusted proxy: its chain is checked here. */
+  fromProxy(certificate: X509Certificate, now: number): PresentedCertificate {
+    return { certificate, trusted: issuedByAuthority(certificate, this.authorities, now) };
+  }
 }
 
 /** RFC 8705 §3.1: `x5t#S256`. */
@@ -167,4 +205,45 @@ export function matchesRegisteredKey(certificate: X509Certificate, keys: readonl
       return false;
     }
   });
+}
+
+/** RFC 8705 §2: authenticates a client registered for a TLS method by the certificate it presented. */
+export async function verifyClientCertificate(
+  ctx: ServerContext,
+  client: Client,
+  presented: PresentedCertificate | undefined,
+): Promise<void> {
+  if (presented === undefined) throw invalidClient('a client certificate is required (mutual TLS)');
+  const { certificate } = presented;
+  if (!certificateCurrent(certificate, ctx.now()))
+    throw invalidClient('the client certificate is not valid now');
+  if (client.tokenEndpointAuthMethod === 'tls_client_auth') {
+    if (!presented.trusted || !matchesRegisteredIdentity(certificate, client.authentication))
+      throw invalidClient('the client certificate does not match the client');
+    return;
+  }
+  const matched = await withRegisteredKeys(ctx, client, async (jwks) =>
+    matchesRegisteredKey(certificate, jwks.keys) ? true : undefined,
+  );
+  if (matched === undefined) throw invalidClient('the client certificate does not match the client');
+}
+
+const unbound: { x5tS256?: string } = Object.freeze({});
+
+/**
+ * RFC 8705 §3: tokens are bound to the client certificate (`cnf.x5t#S256`) when the client registered for
+ * certificate-bound access tokens (a request without a certificate is then refused) or authenticated with
+ * its certificate. Called after authentication, so a TLS-method client has presented one.
+ */
+export function certificateBinding(
+  client: Client,
+  request: { certificate: PresentedCertificate | undefined },
+): { x5tS256?: string } {
+  const bound =
+    client.authentication.tlsClientCertificateBoundAccessTokens === true ||
+    tlsAuthMethods.includes(client.tokenEndpointAuthMethod);
+  if (!bound) return unbound;
+  if (request.certificate === undefined)
+    throw new OAuthError('invalid_request', 'this client needs a client certificate for bound access tokens');
+  return { x5tS256: certificateThumbprint(request.certificate.certificate) };
 }

@@ -25,8 +25,17 @@
  * pauses, so no new attempt starts, and waits for attempts already on the wire, each bounded by its own
  * timeout; undelivered logouts are logged as failed with reason `shutdown`.
  */
-import type { ServerContext } from '../context.ts';
-import { issueLogoutToken } from '../tokens/logout-token.ts';
+import type { GatehouseConfig } from '../config/schema.ts';
+import { issueLogoutToken, type LogoutTokenSigner } from '../tokens/logout-token.ts';
+
+/**
+ * What delivery needs: a narrow part of the server context, so that the context, which holds the session
+ * logout, is not imported back from here.
+ */
+export interface BackchannelDependencies extends LogoutTokenSigner {
+  config: Pick<GatehouseConfig, 'logout'>;
+  audit(event: string, fields?: Record<string, string | number | boolean | undefined | null>): void;
+}
 
 export interface BackchannelTarget {
   clientId: string;
@@ -52,7 +61,7 @@ export class BackchannelLogout {
   private closing = false;
 
   constructor(
-    private readonly ctx: ServerContext,
+    private readonly ctx: BackchannelDependencies,
     /** The first pause between attempts, in milliseconds; each later pause doubles. */
     private readonly firstPauseMs = 1000,
   ) {}

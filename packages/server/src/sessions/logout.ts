@@ -6,14 +6,24 @@
  * Back-Channel Logout 1.0 §2.7). Grants with `offline_access` survive: that access was asked to outlive
  * the browser session.
  */
-import type { ServerContext } from '../context.ts';
-import type { LoginSession } from '../model.ts';
-import { BackchannelLogout, type BackchannelTarget } from './backchannel.ts';
+import type { Client, LoginSession } from '../model.ts';
+import type { Storage } from '../storage/ports.ts';
+import {
+  type BackchannelDependencies,
+  BackchannelLogout,
+  type BackchannelTarget,
+} from './backchannel-logout.ts';
+
+/** What ending a session needs: a narrow part of the server context (which holds the session logout). */
+export interface SessionLogoutDependencies extends BackchannelDependencies {
+  storage: Pick<Storage, 'transaction'>;
+  findClient(clientId: string): Promise<Client | undefined>;
+}
 
 export class SessionLogout {
   readonly backchannel: BackchannelLogout;
 
-  constructor(private readonly ctx: ServerContext) {
+  constructor(private readonly ctx: SessionLogoutDependencies) {
     this.backchannel = new BackchannelLogout(ctx);
   }
 

@@ -1,0 +1,71 @@
+/**
+ * How a protected resource of this server (userinfo) receives an access token (RFC 6750 §2, RFC 9449 §7).
+ *
+ * Only the Authorization header is accepted (§2.1): a token in the form body or the query string (§2.2,
+ * §2.3) is refused, since those leak into logs and history (RFC 9700 §4.3.2). DPoP-bound tokens (RFC 9449
+ * §7.1) must come with `Authorization: DPoP <token>` and a proof for this request whose `ath` is the
+ * token's hash and whose key is the token's `cnf.jkt`; the same token sent as Bearer is refused (§7.2), and
+ * so is an unbound token sent with the DPoP scheme. Errors carry the challenge of the scheme used (RFC 6750
+ * §3); a request without any token gets both challenges.
+ */
+import type { ServerContext } from '../context.ts';
+import type { DpopRequest } from './dpop.ts';
+import { OAuthError } from './errors.ts';
+import type { RawParams } from './params.ts';
+
+export interface PresentedAccessToken {
+  scheme: 'Bearer' | 'DPoP';
+  token: string;
+}
+
+/** RFC 6750 §2.2, §2.3: refuses an `access_token` in the form body or the query string. */
+export function refuseTokenInParameters(query: RawParams, body: RawParams): void {
+  if ('access_token' in query || 'access_token' in body) {
+    throw new OAuthError(
+      'invalid_request',
+      'send the access token in the Authorization header, not in the URL or body',
+    );
+  }
+}
+
+/** RFC 6750 §2.1 and RFC 9449 §7.1: the token and scheme of an `Authorization: Bearer|DPoP` header. */
+export function presentedAccessToken(header: string | undefined): PresentedAccessToken {
+  if (header === undefined)
+    throw new OAuthError('invalid_token', 'an access token is required', { bareChallenge: true });
+  const match = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
+  if (!match)
+    throw new OAuthError('invalid_request', 'the Authorization header must be a Bearer or DPoP token', {
+      status: 401,
+    });
+  return { scheme: match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer', token: match[2]! };
+}
+
+/**
+ * RFC 9449 §7.1, §7.2: a token bound to key `jkt` needs the DPoP scheme and a proof by that key for this
+ * request; an unbound token must not use the DPoP scheme.
+ */
+export async function checkDpopBinding(
+  ctx: ServerContext,
+  presented: PresentedAccessToken,
+  jkt: string | undefined,
+  proof: Omit<DpopRequest, 'accessToken' | 'now'>,
+): Promise<void> {
+  if (jkt === undefined) {
+    if (presented.scheme === 'DPoP')
+      throw new OAuthError(
+        'invalid_token',
+        'the access token is not DPoP-bound: send it with the Bearer scheme',
+        { challenge: 'DPoP' },
+      );
+    return;
+  }
+  if (presented.scheme !== 'DPoP')
+    throw new OAuthError('invalid_token', 'the access token is DPoP-bound: send it with the DPoP scheme', {
+      challenge: 'DPoP',
+    });
+  const verified = await ctx.dpop.verify({ ...proof, accessToken: presented.token, now: ctx.now() });
+  if (verified.jkt !== jkt)
+    throw new OAuthError('invalid_token', 'the DPoP proof key is not the key the access token is bound to', {
+      challenge: 'DPoP',
+    });
+}

@@ -1,0 +1,237 @@
+/**
+ * The device authorization grant's rules outside token polling (RFC 8628): the device authorization
+ * request (§3.1, §3.2), user codes (§6.1), and the verification step's brute-force limits and decision
+ * (§3.3, §5.1). Polling is grants/device-code.ts.
+ *
+ * - `device_code` is 256 random bits (§5.2), stored only as a SHA-256 hash. `user_code` is 8 characters
+ *   from 20 consonants (no vowels, so no words and no O or I; no digits, so no 0 or 1), 20^8 ≈ 2^34.6
+ *   values, shown as XXXX-XXXX and stored without the dash; a collision with any stored code draws again.
+ * - Wrong user codes are counted per browser and per signed-in user (so a cleared cookie does not reset the
+ *   account's count). From the `device.maxUserCodeFailures`-th on, entry is locked for a doubling delay up
+ *   to the code lifetime, and the count is forgotten a code lifetime after the last wrong code: a user who
+ *   mistyped is not shut out, a guesser gets a few dozen tries per code lifetime. A correct code does not
+ *   clear the count, or a guesser could reset it with a code of their own. Lookups are also limited per IP.
+ * - Approval is remembered as consent and creates the grant row in the same transaction as the decision,
+ *   so a sign-out (which revokes the session's grants) or a removed client leaves nothing to redeem.
+ */
+import { randomInt } from 'node:crypto';
+import type { ServerContext } from '../context.ts';
+import type { Client, DeviceCode, LoginSession } from '../model.ts';
+import { rememberConsent, requestedScopes } from './authorization-request.ts';
+import { OAuthError } from './errors.ts';
+import type { Params } from './params.ts';
+import { randomHandle, sha256Base64Url } from './secrets.ts';
+
+export const deviceCodeGrantType = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/** RFC 8628 §6.1: consonants only (no vowels, so no words and no O/I), no digits (no 0/1). */
+export const userCodeAlphabet = 'BCDFGHJKLMNPQRSTVWXZ';
+export const userCodeLength = 8;
+
+const maxDraws = 10;
+
+export function randomUserCode(): string {
+  let code = '';
+  for (let index = 0; index < userCodeLength; index++)
+    code += userCodeAlphabet[randomInt(userCodeAlphabet.length)];
+  return code;
+}
+
+/** How a stored (normalised) user code is shown: XXXX-XXXX. */
+export function formatUserCode(code: string): string {
+  return `${code.slice(0, 4)}-${code.slice(4)}`;
+}
+
+/**
+ * What users type, normalised: uppercase, dashes and white space removed. Returns undefined when the
+ * result cannot be a user code (wrong length or a character outside the alphabet), so it is never looked up.
+ */
+export function normaliseUserCode(input: string | undefined): string | undefined {
+  if (input === undefined || input.length > 64) return undefined;
+  const code = input.toUpperCase().replace(/[\s\-\u2010-\u2015\u2212]/g, '');
+  if (code.length !== userCodeLength) return undefined;
+  for (const character of code) if (!userCodeAlphabet.includes(character)) return undefined;
+  return code;
+}
+
+/** A typed code kept for re-display: the normalised XXXX-XXXX form when it is one, else as typed (bounded). */
+export function keptUserCode(typed: string | undefined): string | undefined {
+  if (typed === undefined || typed.length > 32) return undefined;
+  const code = normaliseUserCode(typed);
+  return code === undefined ? typed : formatUserCode(code);
+}
+
+/**
+ * The id of the grant an approved device code belongs to: derived from the code's stored hash (132 bits,
+ * the size of a random grant id), so approval and token issuance agree on it without a stored link. It
+ * reveals nothing about the device code (SHA-256 preimage resistance, applied twice).
+ */
+export function deviceGrantId(deviceCodeHash: string): string {
+  return sha256Base64Url(`gatehouse/device-grant\u0000${deviceCodeHash}`).slice(0, 22);
+}
+
+export interface IssuedDeviceCode {
+  deviceCode: string;
+  /** Normalised (no dash). */
+  userCode: string;
+}
+
+/**
+ * The device authorization request of an authenticated client (§3.1): registered for the device_code grant
+ * (`unauthorized_client`), `scope` required and allowed, RFC 8707 resources known. Stores a pending code.
+ */
+export async function issueDeviceCode(
+  ctx: ServerContext,
+  client: Client,
+  params: Params,
+): Promise<IssuedDeviceCode> {
+  if (!client.grantTypes.includes(deviceCodeGrantType)) {
+    throw new OAuthError('unauthorized_client', 'the client is not registered for the device_code grant');
+  }
+  const resources = [...new Set(params.getAll('resource'))];
+  const scopes = requestedScopes(ctx, client, params.get('scope'), resources);
+
+  const now = ctx.now();
+  const { codeTtl, interval } = ctx.config.device;
+  const deviceCode = randomHandle();
+  const deviceCodeHash = sha256Base64Url(deviceCode);
+  for (let draw = 0; draw < maxDraws; draw++) {
+    const candidate = randomUserCode();
+    const created = await ctx.storage.deviceCodes.create({
+      deviceCodeHash,
+      userCode: candidate,
+      clientId: client.clientId,
+      scope: scopes,
+      resources,
+      interval,
+      expiresAt: now + codeTtl,
+      lastPolledAt: null,
+      status: 'pending',
+      userId: null,
+      authTime: null,
+      amr: null,
+      sid: null,
+      createdAt: now,
+    });
+    if (created) {
+      ctx.audit('device_authorization_issued', { client_id: client.clientId, scope: scopes.join(' ') });
+      return { deviceCode, userCode: candidate };
+    }
+  }
+  throw new OAuthError('temporarily_unavailable', 'no user code is available; try again later');
+}
+
+const csrfLabel = 'gatehouse/device-verification/csrf';
+
+/**
+ * The verification forms' CSRF token: SHA-256 over a label, the browser value (a random 256-bit HttpOnly
+ * cookie) and the session's sid. Stateless; a form rendered for one signed-in user is refused after another
+ * signs in on the same browser.
+ */
+export function deviceCsrfToken(browserId: string, sid: string | undefined): string {
+  return sha256Base64Url(`${csrfLabel}\u0000${browserId}\u0000${sid ?? ''}`);
+}
+
+/** Who is entering codes: the browser and its signed-in user, whose wrong codes are counted. */
+export interface CodeEntrant {
+  browserId: string;
+  session: LoginSession;
+}
+
+function failureKeys(entrant: CodeEntrant): string[] {
+  return [
+    `device_user_code:browser:${sha256Base64Url(entrant.browserId)}`,
+    `device_user_code:user:${entrant.session.userId}`,
+  ];
+}
+
+/** Seconds code entry stays locked for this browser or user (0 when it is open). */
+export async function userCodeLockedFor(ctx: ServerContext, entrant: CodeEntrant): Promise<number> {
+  const locks = await Promise.all(failureKeys(entrant).map((key) => ctx.rateLimits.lockedSeconds(key)));
+  return Math.max(...locks);
+}
+
+export type UserCodeLookup =
+  | { found: DeviceCode }
+  | { refused: 'locked' | 'missing' | 'unknown' }
+  | { refused: 'rate_limited'; retryAfter: number | undefined };
+
+/** Looks up a typed user code under the brute-force rules (§5.1), counting a wrong code. */
+export async function lookUpUserCode(
+  ctx: ServerContext,
+  entrant: CodeEntrant,
+  ip: string,
+  typed: string | undefined,
+): Promise<UserCodeLookup> {
+  const locked = await userCodeLockedFor(ctx, entrant);
+  if (locked > 0) {
+    ctx.audit('user_code_locked', { user_id: entrant.session.userId, retry_after: locked });
+    return { refused: 'locked' };
+  }
+  try {
+    await ctx.rateLimits.hit('userCodePerIp', ip);
+  } catch (error) {
+    if (!(error instanceof OAuthError) || error.status !== 429) throw error;
+    return { refused: 'rate_limited', retryAfter: error.retryAfter };
+  }
+  if (typed === undefined) return { refused: 'missing' };
+  const code = normaliseUserCode(typed);
+  const record =
+    code === undefined ? undefined : await ctx.storage.deviceCodes.findPendingByUserCode(code, ctx.now());
+  if (record !== undefined) return { found: record };
+
+  const { maxUserCodeFailures, codeTtl } = ctx.config.device;
+  let failures = 0;
+  for (const key of failureKeys(entrant)) {
+    failures = Math.max(failures, await ctx.rateLimits.countFailure(key, maxUserCodeFailures - 1, codeTtl));
+  }
+  ctx.audit('user_code_failed', { user_id: entrant.session.userId, failures });
+  return { refused: 'unknown' };
+}
+
+/**
+ * Records the user's decision on a pending code; on approval creates its grant in the same transaction
+ * and remembers the consent. False when the code is no longer pending (expired, or decided meanwhile).
+ */
+export async function decideDeviceCode(
+  ctx: ServerContext,
+  record: DeviceCode,
+  session: LoginSession,
+  decision: 'approve' | 'deny',
+): Promise<boolean> {
+  const now = ctx.now();
+  const decided = await ctx.storage.transaction(async (repositories) => {
+    if (decision === 'deny') {
+      return repositories.deviceCodes.decide(record.userCode, now, { status: 'denied' });
+    }
+    const approved = await repositories.deviceCodes.decide(record.userCode, now, {
+      status: 'approved',
+      userId: session.userId,
+      authTime: session.authTime,
+      amr: session.amr,
+      sid: session.sid,
+    });
+    if (approved) {
+      await repositories.grants.create({
+        id: deviceGrantId(record.deviceCodeHash),
+        clientId: record.clientId,
+        userId: session.userId,
+        sid: session.sid,
+        scopes: record.scope,
+        resources: record.resources,
+        createdAt: now,
+        revokedAt: null,
+      });
+    }
+    return approved;
+  });
+  if (!decided) return false;
+  const fields = { user_id: session.userId, client_id: record.clientId, sid: session.sid };
+  if (decision === 'approve') {
+    await rememberConsent(ctx, session.userId, record.clientId, record.scope, now);
+    ctx.audit('device_approved', { ...fields, scope: record.scope.join(' ') });
+  } else {
+    ctx.audit('device_denied', fields);
+  }
+  return true;
+}
