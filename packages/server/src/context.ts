@@ -1,12 +1,10 @@
 /**
- * Everything a request handler needs, built once at start-up and passed down explicitly (no globals),
- * so tests can build a server with their own clock and store.
+ * What the core (endpoints, grants, protocol, tokens, sessions) is given, built once at start-up by the
+ * composition root (server.ts) and passed down explicitly (no globals), so tests can build a server with
+ * their own clock and store. It holds interfaces and config-derived values; the HTTP adapter's own parts
+ * (CORS, metrics, readiness checks) are not in it.
  */
 import type { GatehouseConfig } from './config/schema.ts';
-import type { Audit } from './http/audit.ts';
-import type { CorsPolicy } from './http/cors.ts';
-import type { Metrics } from './http/metrics.ts';
-import type { RateLimiter } from './http/rate-limit.ts';
 import type { KeyStore } from './keys/keystore.ts';
 import type { Client } from './model.ts';
 import type { ClientJwksCache } from './protocol/client-jwks.ts';
@@ -21,6 +19,37 @@ import type { Storage } from './storage/ports.ts';
 export type Clock = () => number;
 
 export const systemClock: Clock = () => Math.floor(Date.now() / 1000);
+
+/** Flat scalar fields of an audit event: ids and outcomes, never secrets, passwords, codes or tokens. */
+export type AuditFields = Record<string, string | number | boolean | undefined | null>;
+
+/**
+ * Records one security-relevant event under a stable name (login_succeeded, token_issued,
+ * refresh_token_reused, client_authentication_failed, ...). A request's context has an audit that adds
+ * the request's id to every event (`requestContext`).
+ */
+export type Audit = (event: string, fields?: AuditFields) => void;
+
+type Limits = GatehouseConfig['rateLimits'];
+/** The names of the `rateLimits` config entries that are request limits (a `limit` per `window`). */
+export type RateLimitRule = {
+  [K in keyof Limits]: Limits[K] extends { limit: number; window: number } ? K : never;
+}[keyof Limits];
+
+/** Request limits and failure counters, per key (an IP, a client id, a username). */
+export interface RateLimits {
+  /** Counts one request for `key` under `rule`; throws a 429 OAuthError when the limit is exceeded. */
+  hit(rule: RateLimitRule, key: string): Promise<void>;
+  /** Seconds the key is still locked after repeated failures (0 when it is not). */
+  lockedSeconds(key: string): Promise<number>;
+  /**
+   * Records a failure for `key` and returns the count. After `freeFailures`, each failure locks the key
+   * for a delay that doubles (1 s, 2 s, 4 s, ...) up to `maxDelay`; counts are forgotten `maxDelay`
+   * seconds after the last failure.
+   */
+  countFailure(key: string, freeFailures: number, maxDelay: number): Promise<number>;
+  forgetFailures(key: string): Promise<void>;
+}
 
 export interface Endpoints {
   authorization: string;
@@ -45,19 +74,22 @@ export interface ServerContext {
   passwords: PasswordHasher;
   now: Clock;
   audit: Audit;
-  rateLimits: RateLimiter;
+  /** The audit whose events carry `requestId`. */
+  auditFor(requestId: string): Audit;
+  rateLimits: RateLimits;
   /** jti replay protection for DPoP proofs and client assertions (memory, or Redis when configured). */
   replay: ReplayCache;
   /** DPoP proof verification and server nonces (RFC 9449), with the `dpop` settings of the config. */
   dpop: DpopVerifier;
-  metrics: Metrics;
-  cors: CorsPolicy;
   logout: SessionLogout;
-  /** What /readyz runs: each throws (a 503 OAuthError) when a dependency does not answer. */
-  readinessChecks: ReadonlyArray<() => Promise<unknown>>;
   findClient(clientId: string): Promise<Client | undefined>;
   /** Client JWKS fetched from jwks_uri (private_key_jwt, self-signed mutual TLS). */
   clientJwks: ClientJwksCache;
+}
+
+/** The context of one request: the same parts, with an audit whose events carry the request's id. */
+export function requestContext(ctx: ServerContext, requestId: string): ServerContext {
+  return { ...ctx, audit: ctx.auditFor(requestId) };
 }
 
 export function endpointsFor(issuer: string): Endpoints {

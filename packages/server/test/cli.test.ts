@@ -13,12 +13,12 @@ import SqliteDatabase from 'better-sqlite3';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
-import { buildServer } from '../src/http/app.ts';
 import { sha256Base64Url } from '../src/protocol/secrets.ts';
 import {
   authorizeThroughLogin,
   Browser,
   basic,
+  buildServer,
   codeRequest,
   password,
   pkcePair,

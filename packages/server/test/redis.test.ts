@@ -7,13 +7,12 @@ import { connect, createServer, type Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
-import { buildServer } from '../src/http/app.ts';
 import { RateLimiter, RedisRateLimitStore } from '../src/http/rate-limit.ts';
 import { OAuthError } from '../src/protocol/errors.ts';
 import { RedisReplayCache } from '../src/protocol/replay-cache.ts';
 import { connectRedis } from '../src/storage/redis.ts';
 import { dropRedisPrefix, redisUrl, uniqueName } from './backends.ts';
-import { testConfig } from './helpers.ts';
+import { buildServer, testConfig } from './helpers.ts';
 
 const prefix = `${uniqueName('gh_redis')}:`;
 let first: Redis;

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import {
   type ClientConfig,
   clientSchema,
+  fapi2AuthMethods,
   type GatehouseConfig,
   grantTypes,
   secretAuthMethods,
@@ -21,7 +22,6 @@ import {
 } from '../config/schema.ts';
 import { clientRecord } from '../config/seed.ts';
 import { type Client, type ClientAuthMethod, clientAuthMethods } from '../model.ts';
-import { fapi2AuthMethods } from '../protocol/profile.ts';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import {

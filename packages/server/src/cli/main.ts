@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.ts';
 import type { GatehouseConfig } from '../config/schema.ts';
-import { buildServer } from '../http/app.ts';
+import { buildServer } from '../server.ts';
 import { openStorage } from '../storage/index.ts';
 import { adminCommands } from './admin.ts';
 import { describeStorage } from './support.ts';

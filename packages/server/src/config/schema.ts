@@ -5,7 +5,6 @@
 import { jwsAlgorithms } from '@gatehouse/jose-rules';
 import { z } from 'zod';
 import { type ClientAuthMethod, clientAuthMethods, maxAccessTokenTtl } from '../model.ts';
-import { fapi2Algorithms, fapi2AuthMethods, isFapi2, profiles } from '../protocol/profile.ts';
 
 const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -36,6 +35,19 @@ export const grantTypes = [
 
 export const secretAuthMethods: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post'];
 export const tlsAuthMethods: readonly ClientAuthMethod[] = ['tls_client_auth', 'self_signed_tls_client_auth'];
+
+/** The security profiles a server or a client can run (their rules: protocol/profile.ts). */
+export const profiles = ['oauth2.1', 'fapi2'] as const;
+
+/** FAPI 2.0 Security Profile §5.4.1 signing algorithms, narrowed to ES256 and PS256. */
+export const fapi2Algorithms: readonly string[] = ['ES256', 'PS256'];
+
+/** FAPI 2.0 Security Profile §5.3.2.1 points 3-4: private_key_jwt or mutual TLS. */
+export const fapi2AuthMethods: readonly ClientAuthMethod[] = [
+  'private_key_jwt',
+  'tls_client_auth',
+  'self_signed_tls_client_auth',
+];
 
 /** A public JWK (RFC 7517 §4): asymmetric only, without private members. */
 const publicJwkSchema = z
@@ -512,7 +524,7 @@ export const configSchema = z
       });
     });
     config.clients.forEach((client, index) => {
-      if (!isFapi2(config, client)) return;
+      if (config.profile !== 'fapi2' && client.profile !== 'fapi2') return;
       const issue = (path: string, message: string) =>
         ctx.addIssue({ code: 'custom', path: ['clients', index, path], message });
       if (!fapi2AuthMethods.includes(client.tokenEndpointAuthMethod))

@@ -7,8 +7,6 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { browserCookie, readCookie, serializeCookie, sessionCookie } from '../http/cookies.ts';
-import { noStoreHeaders } from '../http/error-handler.ts';
 import type { AuthorizationRequestRecord } from '../model.ts';
 import {
   authorizationTarget,
@@ -24,6 +22,8 @@ import { randomHandle } from '../protocol/secrets.ts';
 import { createInteraction } from '../sessions/interaction.ts';
 import { findSession } from '../sessions/login.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
+import { browserCookie, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
+import { noStoreHeaders } from './responses.ts';
 
 export function authorizeEndpoint(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {

@@ -12,11 +12,11 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { noStoreHeaders } from '../http/error-handler.ts';
-import { formParams } from '../http/form.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { formatUserCode, issueDeviceCode } from '../protocol/device-authorization.ts';
 import type { ClientCertificates } from './client-certificate.ts';
+import { formParams } from './form.ts';
+import { noStoreHeaders } from './responses.ts';
 
 export function deviceAuthorizationEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
   return async (request: FastifyRequest, reply: FastifyReply) => {

@@ -15,8 +15,6 @@
 import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { browserCookie, readCookie, serializeCookie, sessionCookie } from '../http/cookies.ts';
-import { noStoreHeaders } from '../http/error-handler.ts';
 import type { DeviceCode } from '../model.ts';
 import {
   type CodeEntrant,
@@ -33,6 +31,8 @@ import { randomHandle } from '../protocol/secrets.ts';
 import { checkPassword, findSession, startSession } from '../sessions/login.ts';
 import { deviceCodePage, deviceConfirmPage, deviceDonePage, deviceSignInPage } from '../views/device.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
+import { browserCookie, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
+import { noStoreHeaders } from './responses.ts';
 
 function formParams(request: FastifyRequest): Params {
   return toParams((request.body as RawParams | undefined) ?? {});

@@ -3,11 +3,13 @@
  * /.well-known/oauth-authorization-server. Lists only what the server really supports; parameters whose
  * OpenID default is "supported" (request_uri_parameter_supported) are stated explicitly as false.
  */
+
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { fapi2Algorithms } from '../config/schema.ts';
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
-import { fapi2Algorithms } from '../protocol/profile.ts';
 
-export function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
+function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
   const alg = ctx.config.keys.algorithm;
   // Mutual TLS is offered only when a client certificate can reach the server (RFC 8705 §2.3, §3.3).
   const mtls = ctx.config.server.tls !== undefined || ctx.config.mtls.trustedProxyHeader !== undefined;
@@ -80,5 +82,13 @@ export function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     backchannel_logout_session_supported: true,
     frontchannel_logout_supported: false,
     frontchannel_logout_session_supported: false,
+  };
+}
+
+/** Serves the metadata document, built once at start-up; cacheable for five minutes. */
+export function discoveryEndpoint(ctx: ServerContext) {
+  const document = JSON.stringify(discoveryDocument(ctx));
+  return async (_request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('cache-control', 'public, max-age=300').type('application/json').send(document);
   };
 }

@@ -14,10 +14,9 @@
 import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { clearCookie, readCookie, sessionCookie } from '../http/cookies.ts';
-import { createRedirectUrl, noStoreHeaders } from '../http/error-handler.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
+import { createRedirectUrl } from '../protocol/redirect-uri.ts';
 import { findSession } from '../sessions/login.ts';
 import {
   hintNamesSession,
@@ -28,6 +27,8 @@ import {
 } from '../sessions/rp-initiated-logout.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
 import { confirmLogoutPage, signedOutPage } from '../views/logout.ts';
+import { clearCookie, readCookie, sessionCookie } from './cookies.ts';
+import { noStoreHeaders } from './responses.ts';
 
 function requestParams(request: FastifyRequest): { raw: RawParams; params: Params } {
   const raw = ((request.method === 'POST' ? request.body : request.query) as RawParams | undefined) ?? {};
@@ -78,7 +79,7 @@ export function endSessionEndpoints(ctx: ServerContext) {
       return;
     }
     if (hintNamesSession(hint, session)) {
-      await ctx.logout.endSession(session, target.client?.clientId);
+      await ctx.logout.endSession(session, target.client?.clientId, ctx.audit);
       finish(request, reply, target);
       return;
     }
@@ -125,7 +126,7 @@ export function endSessionEndpoints(ctx: ServerContext) {
       );
     }
     const session = await findSession(ctx, cookie);
-    if (session !== undefined) await ctx.logout.endSession(session, target.client?.clientId);
+    if (session !== undefined) await ctx.logout.endSession(session, target.client?.clientId, ctx.audit);
     finish(request, reply, target);
   }
 

@@ -5,8 +5,6 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { browserCookie, readCookie, serializeCookie, sessionCookie } from '../http/cookies.ts';
-import { noStoreHeaders } from '../http/error-handler.ts';
 import type { LoginSession } from '../model.ts';
 import { needsConsent, rememberConsent } from '../protocol/authorization-request.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
@@ -22,6 +20,8 @@ import { checkPassword, startSession } from '../sessions/login.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
 import { consentPage, loginPage } from '../views/pages.ts';
+import { browserCookie, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
+import { noStoreHeaders } from './responses.ts';
 
 function loadFor(ctx: ServerContext, request: FastifyRequest): Promise<LoadedInteraction> {
   const { id } = request.params as { id: string };

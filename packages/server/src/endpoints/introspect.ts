@@ -11,8 +11,6 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { noStoreHeaders } from '../http/error-handler.ts';
-import { formParams } from '../http/form.ts';
 import { authenticateWith, secretMatches, verifyClientCredentials } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { Params } from '../protocol/params.ts';
@@ -20,6 +18,8 @@ import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { signJwt } from '../tokens/jwt.ts';
 import { type AccessTokenClaims, validateAccessToken } from '../tokens/validate.ts';
 import type { ClientCertificates } from './client-certificate.ts';
+import { formParams } from './form.ts';
+import { noStoreHeaders } from './responses.ts';
 
 type Caller = { kind: 'resource'; id: string } | { kind: 'client'; id: string };
 
@@ -73,13 +73,20 @@ async function describe(ctx: ServerContext, token: string, caller: Caller, hint:
   return (await access()) ?? (await refreshTokenDescription(ctx, token, caller));
 }
 
-export function introspectEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
-  const resourceSecrets = new Map(
-    ctx.config.apiResources
+/** The SHA-256 hashes of the API resources' introspection secrets, by resource id (built once). */
+export function resourceSecretHashes(config: ServerContext['config']): ReadonlyMap<string, string> {
+  return new Map(
+    config.apiResources
       .filter((resource) => resource.secret !== undefined)
       .map((resource) => [resource.id, sha256Base64Url(resource.secret!)]),
   );
+}
 
+export function introspectEndpoint(
+  ctx: ServerContext,
+  certificates: ClientCertificates,
+  resourceSecrets: ReadonlyMap<string, string>,
+) {
   function authenticate(request: FastifyRequest, params: Params): Promise<Caller> {
     const authRequest = certificates.authRequest(request);
     return authenticateWith(ctx, 'introspect', authRequest, params, async (credentials) => {

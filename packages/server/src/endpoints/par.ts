@@ -14,14 +14,14 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { noStoreHeaders } from '../http/error-handler.ts';
-import { formParams } from '../http/form.ts';
 import { pushAuthorizationRequest, pushedRequestParameters } from '../protocol/authorization-request.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { assertFapi2Client, isFapi2 } from '../protocol/profile.ts';
 import type { ClientCertificates } from './client-certificate.ts';
+import { formParams } from './form.ts';
+import { noStoreHeaders } from './responses.ts';
 
 export function parEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
   return async (request: FastifyRequest, reply: FastifyReply) => {

@@ -7,14 +7,14 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { noStoreHeaders } from '../http/error-handler.ts';
-import { formParams } from '../http/form.ts';
 import type { Client } from '../model.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { validateAccessToken } from '../tokens/validate.ts';
 import type { ClientCertificates } from './client-certificate.ts';
+import { formParams } from './form.ts';
+import { noStoreHeaders } from './responses.ts';
 
 async function revokeRefreshToken(ctx: ServerContext, client: Client, token: string): Promise<boolean> {
   if (!isHandle(token)) return false;

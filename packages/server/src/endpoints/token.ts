@@ -12,17 +12,26 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
-import type { TokenBinding } from '../grants/types.ts';
-import { noStoreHeaders } from '../http/error-handler.ts';
-import { formParams } from '../http/form.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { certificateBinding } from '../protocol/mtls.ts';
 import { assertFapi2TokenRequest, isFapi2 } from '../protocol/profile.ts';
+import type { TokenBinding } from '../protocol/token-binding.ts';
 import type { ClientCertificates } from './client-certificate.ts';
+import { formParams } from './form.ts';
+import { noStoreHeaders } from './responses.ts';
 
-export function tokenEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
+/** Counts the token responses issued, by grant type (the HTTP adapter's metrics). */
+export interface TokensIssued {
+  tokenIssued(grantType: string): void;
+}
+
+export function tokenEndpoint(
+  ctx: ServerContext,
+  certificates: ClientCertificates,
+  tokensIssued: TokensIssued,
+) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { params } = formParams(request);
     const nonce = ctx.dpop.currentNonce(ctx.now());
@@ -54,7 +63,7 @@ export function tokenEndpoint(ctx: ServerContext, certificates: ClientCertificat
     }
     if (isFapi2(ctx.config, client)) assertFapi2TokenRequest(client, binding, dpopAlg);
     const response = await handler.handle(ctx, client, params, binding);
-    ctx.metrics.tokenIssued(grantType);
+    tokensIssued.tokenIssued(grantType);
     ctx.audit('token_issued', {
       grant_type: grantType,
       client_id: client.clientId,

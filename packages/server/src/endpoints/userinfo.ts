@@ -6,13 +6,13 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { noStoreHeaders } from '../http/error-handler.ts';
 import { checkDpopBinding, presentedAccessToken, refuseTokenInParameters } from '../protocol/bearer.ts';
 import { releasedClaims } from '../protocol/claims.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { RawParams } from '../protocol/params.ts';
 import { validateAccessToken } from '../tokens/validate.ts';
+import { noStoreHeaders } from './responses.ts';
 
 export function userinfoEndpoint(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {

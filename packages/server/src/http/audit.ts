@@ -1,35 +1,18 @@
 /**
- * Audit events: one structured log record per security-relevant event, with a stable `audit` name
- * (login_succeeded, login_failed, consent_granted, consent_denied, token_issued, refresh_token_reused,
- * authorization_code_reused, token_revoked, client_authentication_failed, logout, device_approved, ...).
- * Fields are ids and outcomes only: never secrets, passwords, codes or tokens. Events carry the request
- * id of the request they happened in, found through AsyncLocalStorage so protocol code needs no logger.
+ * Audit events (the `Audit` of context.ts): one structured log record per security-relevant event, with a
+ * stable `audit` name, the fields its call site chose and, for the audit of a request's context, the
+ * request's id.
  *
  * Records are written by the fixed-shape logger (http/logging.ts): the fields are flat scalars chosen at
  * each call site, which the redaction paths (nested objects, headers) could never match anyway.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
+import type { Audit, AuditFields } from '../context.ts';
 
-export type AuditFields = Record<string, string | number | boolean | undefined | null>;
-
-const requestIds = new AsyncLocalStorage<string>();
-
-/** Runs the rest of a request with its id available to `audit`. */
-export function withRequestId(requestId: string, next: () => void): void {
-  requestIds.run(requestId, next);
+export function createAudit(records: Logger, requestId?: string): Audit {
+  if (requestId === undefined)
+    return (event: string, fields: AuditFields = {}) =>
+      records.info({ audit: event, ...fields }, `audit ${event}`);
+  return (event: string, fields: AuditFields = {}) =>
+    records.info({ request_id: requestId, audit: event, ...fields }, `audit ${event}`);
 }
-
-export function createAudit(records: Logger) {
-  return function audit(event: string, fields: AuditFields = {}): void {
-    const requestId = requestIds.getStore();
-    records.info(
-      requestId === undefined
-        ? { audit: event, ...fields }
-        : { request_id: requestId, audit: event, ...fields },
-      `audit ${event}`,
-    );
-  };
-}
-
-export type Audit = ReturnType<typeof createAudit>;

@@ -7,11 +7,13 @@
  * internal detail, logged with the request id.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { RateLimitRule } from '../context.ts';
+import { noStoreHeaders } from '../endpoints/responses.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
+import { createRedirectUrl } from '../protocol/redirect-uri.ts';
 import { isTransientStorageError } from '../storage/index.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
 import { errorPage } from '../views/pages.ts';
-import type { RateLimitRule } from './rate-limit.ts';
 
 export type ErrorFormat = 'json' | 'bearer' | 'html';
 
@@ -24,8 +26,6 @@ declare module 'fastify' {
     cors?: boolean;
   }
 }
-
-export const noStoreHeaders = { 'cache-control': 'no-store', pragma: 'no-cache' };
 
 /** Turns framework errors for bad input (bad media type, body too large, bad JSON) into protocol errors. */
 function toOAuthError(error: unknown): OAuthError | undefined {
@@ -57,14 +57,6 @@ function toOAuthError(error: unknown): OAuthError | undefined {
     });
   }
   return undefined;
-}
-
-export function createRedirectUrl(redirectUri: string, params: Record<string, string | undefined>): string {
-  const url = new URL(redirectUri);
-  for (const [name, value] of Object.entries(params)) {
-    if (value !== undefined) url.searchParams.append(name, value);
-  }
-  return url.toString();
 }
 
 /** `dpopAlgorithms`: the DPoP proof algorithms accepted, named in DPoP challenges (RFC 9449 §7.1). */

@@ -1,5 +1,5 @@
 /**
- * Rate limits and abuse counters, in memory (one node, the default) or in Redis (several nodes share the
+ * Rate limits and abuse counters (the `RateLimits` of context.ts), in memory (one node, the default) or in Redis (several nodes share the
  * counts, so the sum of what all nodes allow respects the limit).
  *
  * Limits are fixed windows per (rule, key): an IP, a client id, an introspection caller. A window starts
@@ -16,14 +16,11 @@
  */
 import type { Redis } from 'ioredis';
 import type { GatehouseConfig } from '../config/schema.ts';
-import type { Clock } from '../context.ts';
+import type { Clock, RateLimitRule, RateLimits } from '../context.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { redisCall } from '../protocol/redis-call.ts';
 
 type Limits = GatehouseConfig['rateLimits'];
-export type RateLimitRule = {
-  [K in keyof Limits]: Limits[K] extends { limit: number; window: number } ? K : never;
-}[keyof Limits];
 
 interface Window {
   count: number;
@@ -164,14 +161,13 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 }
 
-export class RateLimiter {
+export class RateLimiter implements RateLimits {
   constructor(
     private readonly limits: Limits,
     private readonly now: Clock,
     private readonly store: RateLimitStore = new MemoryRateLimitStore(),
   ) {}
 
-  /** Counts one request for `key` under `rule`; throws a 429 OAuthError when the limit is exceeded. */
   async hit(rule: RateLimitRule, key: string): Promise<void> {
     if (!this.limits.enabled) return;
     const { limit, window } = this.limits[rule];
@@ -185,15 +181,10 @@ export class RateLimiter {
     }
   }
 
-  /** Seconds the key is still locked after repeated failures (0 when it is not). */
   async lockedSeconds(key: string): Promise<number> {
     return Math.max(0, (await this.store.lockedUntil(key)) - this.now());
   }
 
-  /**
-   * Records a failure for `key`. After `freeFailures`, each failure locks the key for a delay that doubles
-   * (1 s, 2 s, 4 s, ...) up to `maxDelay`. Counts are forgotten `maxDelay` seconds after the last failure.
-   */
   async countFailure(key: string, freeFailures: number, maxDelay: number): Promise<number> {
     if (!this.limits.enabled) return 0;
     return this.store.recordFailure(key, freeFailures, maxDelay, this.now());

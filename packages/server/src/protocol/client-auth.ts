@@ -26,7 +26,7 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
-import { tlsAuthMethods } from '../config/schema.ts';
+import { fapi2Algorithms, tlsAuthMethods } from '../config/schema.ts';
 import type { ServerContext } from '../context.ts';
 import type { Client } from '../model.ts';
 import type { JsonWebKeySet } from './client-jwks.ts';
@@ -34,7 +34,7 @@ import { withRegisteredKeys } from './client-keys.ts';
 import { invalidClient, OAuthError } from './errors.ts';
 import { type PresentedCertificate, verifyClientCertificate } from './mtls.ts';
 import type { Params } from './params.ts';
-import { fapi2Algorithms, isFapi2 } from './profile.ts';
+import { isFapi2 } from './profile.ts';
 import { sha256Base64Url } from './secrets.ts';
 
 export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';

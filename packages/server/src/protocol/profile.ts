@@ -17,32 +17,19 @@
  * - `iss` in authorization responses (§5.3.2.2 point 7, RFC 9207): always sent by Gatehouse.
  * - Authorization codes live at most 60 s (§5.3.2.1 point 9): `tokens.authorizationCodeTtl` cannot be
  *   configured above 60 on any profile.
- * - Signing algorithms PS256 or ES256 (§5.4.1): the server's signing key, client assertions and DPoP proofs
- *   of profile clients. (The final profile also allows EdDSA with Ed25519; the issue that introduced this
- *   switch asks for ES256 or PS256 only, the stricter choice, and EdDSA support in relying-party libraries
- *   is still uneven.)
+ * - Signing algorithms PS256 or ES256 (§5.4.1, `fapi2Algorithms` in config/schema.ts): the server's signing
+ *   key, client assertions and DPoP proofs of profile clients. (The final profile also allows EdDSA with
+ *   Ed25519; the issue that introduced this switch asks for ES256 or PS256 only, the stricter choice, and
+ *   EdDSA support in relying-party libraries is still uneven.)
  * - Refresh-token rotation (§5.3.2.1 point 8 says it shall not be used "except in extraordinary
  *   circumstances"): with `tokens.rotateSenderConstrainedRefreshTokens: false`, a confidential client whose
  *   refresh request is sender-constrained keeps its refresh token (grants/refresh-token.ts). Rotation stays
  *   the default because it is what OAuth 2.1 asks of public clients and costs a confidential client little.
  */
-import type { GatehouseConfig } from '../config/schema.ts';
-import type { TokenBinding } from '../grants/types.ts';
-import type { Client, ClientAuthMethod } from '../model.ts';
+import { fapi2Algorithms, fapi2AuthMethods, type GatehouseConfig } from '../config/schema.ts';
+import type { Client } from '../model.ts';
 import { OAuthError } from './errors.ts';
-
-export const profiles = ['oauth2.1', 'fapi2'] as const;
-export type Profile = (typeof profiles)[number];
-
-/** FAPI 2.0 §5.4.1, narrowed to the two algorithms the issue asks for. */
-export const fapi2Algorithms: readonly string[] = ['ES256', 'PS256'];
-
-/** FAPI 2.0 §5.3.2.1 points 3-4: private_key_jwt or mutual TLS. */
-export const fapi2AuthMethods: readonly ClientAuthMethod[] = [
-  'private_key_jwt',
-  'tls_client_auth',
-  'self_signed_tls_client_auth',
-];
+import type { TokenBinding } from './token-binding.ts';
 
 /** True when the profile applies to this client (server-wide or for the client alone). */
 export function isFapi2(

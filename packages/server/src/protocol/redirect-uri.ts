@@ -45,3 +45,12 @@ export function matchesRegisteredRedirectUri(requested: string, registered: read
   if (requestedWithoutPort === undefined || parse(requested) === undefined) return false;
   return registered.some((candidate) => withoutLoopbackPort(candidate) === requestedWithoutPort);
 }
+
+/** The redirect URI with response parameters added to its query (RFC 6749 §3.1.2, §4.1.2, §4.1.2.1). */
+export function createRedirectUrl(redirectUri: string, params: Record<string, string | undefined>): string {
+  const url = new URL(redirectUri);
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined) url.searchParams.append(name, value);
+  }
+  return url.toString();
+}

@@ -66,11 +66,17 @@ export class BackchannelLogout {
     private readonly firstPauseMs = 1000,
   ) {}
 
-  /** Starts delivering to every target in the background and returns at once. */
-  send(targets: readonly BackchannelTarget[]): void {
+  /**
+   * Starts delivering to every target in the background and returns at once. `audit` records the outcomes
+   * (the audit of the request that ended the session, so they carry its request id).
+   */
+  send(
+    targets: readonly BackchannelTarget[],
+    audit: BackchannelDependencies['audit'] = this.ctx.audit,
+  ): void {
     for (const target of targets) {
-      const delivery = this.deliver(target).catch((error: unknown) => {
-        this.ctx.audit('backchannel_logout_failed', {
+      const delivery = this.deliver(target, audit).catch((error: unknown) => {
+        audit('backchannel_logout_failed', {
           client_id: target.clientId,
           reason: error instanceof Error ? error.name : 'error',
         });
@@ -93,7 +99,7 @@ export class BackchannelLogout {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private async deliver(target: BackchannelTarget): Promise<void> {
+  private async deliver(target: BackchannelTarget, audit: BackchannelDependencies['audit']): Promise<void> {
     const { backchannelAttempts, backchannelTimeout } = this.ctx.config.logout;
     let last: Extract<AttemptOutcome, { ok: false }> | undefined;
     let attempts = 0;
@@ -106,7 +112,7 @@ export class BackchannelLogout {
       attempts = attempt;
       const outcome = await this.attempt(target, backchannelTimeout);
       if (outcome.ok) {
-        this.ctx.audit('backchannel_logout_delivered', {
+        audit('backchannel_logout_delivered', {
           client_id: target.clientId,
           status: outcome.status,
           attempts,
@@ -116,7 +122,7 @@ export class BackchannelLogout {
       last = outcome;
       if (!outcome.retry) break;
     }
-    this.ctx.audit('backchannel_logout_failed', {
+    audit('backchannel_logout_failed', {
       client_id: target.clientId,
       status: last?.status ?? null,
       reason: shutdown ? 'shutdown' : (last?.reason ?? 'shutdown'),

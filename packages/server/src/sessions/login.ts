@@ -88,7 +88,7 @@ export async function startSession(
       session = { ...fresh, sid: previous.sid, userId: user.id };
     }
   } else if (previous !== undefined) {
-    await ctx.logout.endSession(previous, clientId);
+    await ctx.logout.endSession(previous, clientId, ctx.audit);
   }
   if (session === undefined) {
     session = { ...fresh, sid: randomHandle(16), userId: user.id };

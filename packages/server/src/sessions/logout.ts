@@ -27,8 +27,15 @@ export class SessionLogout {
     this.backchannel = new BackchannelLogout(ctx);
   }
 
-  /** Ends the session once, revokes its short-lived grants and notifies its clients in the background. */
-  async endSession(session: LoginSession, clientId: string | undefined): Promise<void> {
+  /**
+   * Ends the session once, revokes its short-lived grants and notifies its clients in the background.
+   * `audit` is the audit of the request that ends the session.
+   */
+  async endSession(
+    session: LoginSession,
+    clientId: string | undefined,
+    audit: SessionLogoutDependencies['audit'] = this.ctx.audit,
+  ): Promise<void> {
     const ctx = this.ctx;
     const backchannel = this.backchannel;
     const now = ctx.now();
@@ -56,13 +63,13 @@ export class SessionLogout {
           sid: session.sid,
         });
     }
-    ctx.audit('logout', {
+    audit('logout', {
       user_id: session.userId,
       sid: session.sid,
       client_id: clientId,
       revoked_grants: outcome.revoked,
       backchannel_clients: targets.length,
     });
-    backchannel.send(targets);
+    backchannel.send(targets, audit);
   }
 }

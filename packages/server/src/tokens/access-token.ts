@@ -11,11 +11,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerContext } from '../context.ts';
-import type { TokenBinding } from '../grants/types.ts';
 import type { Client } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { ApiResource } from '../protocol/scopes.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import type { TokenBinding } from '../protocol/token-binding.ts';
 import type { AccessTokenRepository } from '../storage/ports.ts';
 import { signJwt } from './jwt.ts';
 

@@ -4,8 +4,8 @@
  * carries `state` and the RFC 9207 `iss` parameter.
  */
 import type { ServerContext } from '../context.ts';
-import { createRedirectUrl } from '../http/error-handler.ts';
 import type { AuthorizationRequestRecord, LoginSession } from '../model.ts';
+import { createRedirectUrl } from '../protocol/redirect-uri.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 
 export async function issueAuthorizationCode(

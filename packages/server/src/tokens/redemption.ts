@@ -6,10 +6,10 @@
  * §10.5; RFC 9700 §4.14.2).
  */
 import type { ServerContext } from '../context.ts';
-import type { TokenResponse } from '../grants/types.ts';
 import type { IssuedHandle } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { Repositories } from '../storage/ports.ts';
+import type { TokenResponse } from './token-response.ts';
 import { prepareUserTokens, type UserTokenRequest } from './user-tokens.ts';
 
 /** A single-use handle (authorization code or refresh token) being redeemed for tokens. */

@@ -5,13 +5,14 @@
  * from the authorization: rotation never extends it.
  */
 import type { ServerContext } from '../context.ts';
-import type { TokenBinding, TokenResponse } from '../grants/types.ts';
 import type { Client, IssuedHandle } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
+import type { TokenBinding } from '../protocol/token-binding.ts';
 import type { Repositories } from '../storage/ports.ts';
 import { prepareAccessToken } from './access-token.ts';
 import { issueIdToken } from './id-token.ts';
+import type { TokenResponse } from './token-response.ts';
 
 export interface UserTokenRequest {
   client: Client;

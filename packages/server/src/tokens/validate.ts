@@ -89,14 +89,15 @@ function verifyJwt(ctx: ServerContext, token: string, now: number): AccessTokenC
  * change an answer. Bounded; the oldest entry goes first. Keys are published or retired, never rewritten,
  * so a verified token stays verified until it expires.
  */
-const verifiedTokenCaches = new WeakMap<ServerContext, Map<string, AccessTokenClaims>>();
+const verifiedTokenCaches = new WeakMap<ServerContext['keys'], Map<string, AccessTokenClaims>>();
 const verifiedTokenLimit = 10_000;
 
+/** One cache per server, kept with its key store (each request has its own context object). */
 function verifiedTokensOf(ctx: ServerContext): Map<string, AccessTokenClaims> {
-  let cache = verifiedTokenCaches.get(ctx);
+  let cache = verifiedTokenCaches.get(ctx.keys);
   if (cache === undefined) {
     cache = new Map();
-    verifiedTokenCaches.set(ctx, cache);
+    verifiedTokenCaches.set(ctx.keys, cache);
   }
   return cache;
 }

@@ -1,8 +1,8 @@
 /**
  * The parameters of a back-channel POST (/token, /par, /revoke, /introspect, /device_authorization). Each
  * of them takes only `application/x-www-form-urlencoded` (RFC 6749 §3.2, RFC 9126 §2.1, RFC 7009 §2.1,
- * RFC 7662 §2.1, RFC 8628 §3.1); app.ts's parser has turned the body into value lists, and `toParams`
- * refuses duplicated parameters.
+ * RFC 7662 §2.1, RFC 8628 §3.1); the HTTP adapter's parser (http/app.ts) has turned the body into value
+ * lists, and `toParams` refuses duplicated parameters.
  */
 import type { FastifyRequest } from 'fastify';
 import { OAuthError } from '../protocol/errors.ts';

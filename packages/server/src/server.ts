@@ -1,0 +1,176 @@
+/**
+ * The composition root: opens and migrates storage, applies the config's clients and users, loads signing
+ * keys, connects Redis when configured, builds the context the core runs on, and hands it to the Fastify
+ * adapter (http/app.ts). Starts the key-reload and expiry-sweep timers. Tests call `buildServer` with their
+ * own clock and drive it through `inject()` or a real port; the CLI's `serve` runs it.
+ */
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { readConfiguredFile } from './config/load.ts';
+import type { GatehouseConfig } from './config/schema.ts';
+import { applyConfiguredEntities } from './config/seed.ts';
+import { type Clock, endpointsFor, type ServerContext, systemClock } from './context.ts';
+import { ClientCertificates } from './endpoints/client-certificate.ts';
+import { createHttpApp } from './http/app.ts';
+import { createAudit } from './http/audit.ts';
+import { CorsPolicy } from './http/cors.ts';
+import { loggerOptions, recordLoggerOptions } from './http/logging.ts';
+import { Metrics } from './http/metrics.ts';
+import { RateLimiter, RedisRateLimitStore } from './http/rate-limit.ts';
+import { KeyStore, keyStoreOptions } from './keys/keystore.ts';
+import { ClientJwksCache } from './protocol/client-jwks.ts';
+import { DpopNonces, DpopVerifier } from './protocol/dpop.ts';
+import { PasswordHasher } from './protocol/passwords.ts';
+import { redisCall } from './protocol/redis-call.ts';
+import { MemoryReplayCache, RedisReplayCache } from './protocol/replay-cache.ts';
+import { ScopeCatalog } from './protocol/scopes.ts';
+import { SessionLogout } from './sessions/logout.ts';
+import { openStorage } from './storage/index.ts';
+import { connectRedis } from './storage/redis.ts';
+import { sweepExpired } from './storage/sweep.ts';
+
+export interface BuildOptions {
+  clock?: Clock;
+  /** Where log lines go (default: standard output). */
+  logStream?: NodeJS.WritableStream;
+}
+
+export interface GatehouseServer {
+  app: FastifyInstance;
+  ctx: ServerContext;
+  /** Listens on the configured host and port; resolves with the bound address. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** The TLS listener's options (`server.tls`), or undefined when a proxy terminates TLS. */
+function httpsOptions(
+  config: GatehouseConfig,
+  clientCertificates: ClientCertificates,
+): Record<string, unknown> | undefined {
+  if (config.server.tls === undefined) return undefined;
+  // Ask for client certificates but let every connection through: the application decides per client
+  // (self-signed certificates for self_signed_tls_client_auth, none at all for other clients).
+  return {
+    cert: readConfiguredFile('server.tls.cert', config.server.tls.cert),
+    key: readConfiguredFile('server.tls.key', config.server.tls.key),
+    requestCert: true,
+    rejectUnauthorized: false,
+    ...(clientCertificates.authorityPem === undefined ? {} : { ca: clientCertificates.authorityPem }),
+  };
+}
+
+export async function buildServer(
+  config: GatehouseConfig,
+  options: BuildOptions = {},
+): Promise<GatehouseServer> {
+  const now = options.clock ?? systemClock;
+  const storage = await openStorage(config.storage);
+  const passwords = new PasswordHasher(config.login.argon2);
+  const keys = new KeyStore(storage.signingKeys, keyStoreOptions(config), (work) =>
+    storage.exclusive('signing-keys', (repositories) => work(repositories.signingKeys)),
+  );
+  let redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
+  let clientCertificates: ClientCertificates;
+  let https: Record<string, unknown> | undefined;
+  try {
+    clientCertificates = new ClientCertificates(config, now);
+    https = httpsOptions(config, clientCertificates);
+    await applyConfiguredEntities(storage, config, passwords, now());
+    await keys.initialise(now());
+    if (config.redis !== undefined) redis = await connectRedis(config.redis.url);
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+
+  // Standard output is written asynchronously in 4 KiB batches; pino flushes the buffer on exit and
+  // close() flushes it too, so only a SIGKILL can lose the last lines.
+  const destination = options.logStream ?? pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const logger = pino(loggerOptions(config.logging.level), destination);
+  const records = pino(recordLoggerOptions(config.logging.level), destination);
+  // Shared counters and replay cache when Redis is configured (several nodes), memory otherwise.
+  const shared =
+    redis !== undefined && config.redis !== undefined ? { redis, config: config.redis } : undefined;
+  const replay = shared
+    ? new RedisReplayCache(shared.redis, shared.config.keyPrefix)
+    : new MemoryReplayCache();
+  const core: Omit<ServerContext, 'logout'> = {
+    config,
+    issuer: config.issuer,
+    endpoints: endpointsFor(config.issuer),
+    storage,
+    keys,
+    catalog: new ScopeCatalog(config),
+    passwords,
+    now,
+    audit: createAudit(records),
+    auditFor: (requestId) => createAudit(records, requestId),
+    rateLimits: new RateLimiter(
+      config.rateLimits,
+      now,
+      shared && new RedisRateLimitStore(shared.redis, shared.config.keyPrefix),
+    ),
+    replay,
+    dpop: new DpopVerifier({
+      algorithms: config.dpop.algorithms,
+      proofMaxAge: config.dpop.proofMaxAge,
+      clockSkew: config.dpop.clockSkew,
+      nonces: config.dpop.nonce.required
+        ? new DpopNonces(config.dpop.nonce.secret, config.dpop.nonce.lifetime)
+        : undefined,
+      replay,
+    }),
+    findClient: (clientId) => storage.findClient(clientId),
+    clientJwks: new ClientJwksCache(config.clientAuth.jwksUri, now),
+  };
+  const ctx: ServerContext = { ...core, logout: new SessionLogout(core) };
+
+  const app = createHttpApp(ctx, {
+    logger,
+    records,
+    https,
+    certificates: clientCertificates,
+    cors: new CorsPolicy(config.clients.flatMap((client) => client.corsOrigins)),
+    metrics: new Metrics(config.metrics.enabled),
+    // /readyz: every shared dependency a request may need answers (a database read; Redis, when configured).
+    readinessChecks: [
+      () => storage.ping(),
+      ...(redis === undefined ? [] : [() => redisCall(() => redis!.ping())]),
+    ],
+  });
+
+  // Every reload also tries a scheduled rotation; storage's lock lets one node do it (keys/keystore.ts).
+  const reloadTimer = setInterval(() => {
+    keys
+      .reload(now())
+      .then(() => keys.rotateIfDue(now()))
+      .then((rotated) => {
+        if (rotated !== undefined) app.log.info({ kid: rotated.kid }, 'signing key rotated on schedule');
+      })
+      .catch((error: unknown) => app.log.error({ err: error }, 'key reload failed'));
+  }, config.keys.reloadInterval * 1000);
+  reloadTimer.unref();
+  const sweepTimer = setInterval(() => {
+    sweepExpired(storage, now()).catch((error: unknown) =>
+      app.log.error({ err: error }, 'expiry sweep failed'),
+    );
+  }, 600_000);
+  sweepTimer.unref();
+
+  return {
+    app,
+    ctx,
+    async listen() {
+      return app.listen({ host: config.server.host, port: config.server.port });
+    },
+    async close() {
+      clearInterval(reloadTimer);
+      clearInterval(sweepTimer);
+      await app.close();
+      await storage.close();
+      redis?.disconnect();
+      logger.flush();
+    },
+  };
+}
