@@ -6,7 +6,7 @@
  * (tls_client_auth and self_signed_tls_client_auth, RFC 8705) get no secret: their keys or certificate
  * identity are given as options. Input is checked in the words of the options first, then with the
  * config schema's own client rules (config/clients.ts), and stored through the same conversion as clients
- * of the file (storage/seed.ts); clients declared in the file are left to the file: the server rewrites
+ * of the file (config/seed.ts); clients declared in the file are left to the file: the server rewrites
  * them on every start.
  */
 import { readFileSync } from 'node:fs';
@@ -19,10 +19,10 @@ import {
   tokenExchangeGrantType,
 } from '../config/clients.ts';
 import type { ClientConfig, GatehouseConfig } from '../config/schema.ts';
+import { clientRecord } from '../config/seed.ts';
 import { type Client, type ClientAuthMethod, clientAuthMethods } from '../model.ts';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import { clientRecord } from '../storage/seed.ts';
 import {
   commonOptions,
   loadConfig,
