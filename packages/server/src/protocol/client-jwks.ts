@@ -2,8 +2,9 @@
  * The public keys of a client registered by `jwks_uri` (RFC 7591 §2), for `private_key_jwt` (RFC 7523)
  * and `self_signed_tls_client_auth` (RFC 8705 §2.2). The URL is the client's, so the fetch is fenced in:
  * https (http on loopback), non-public addresses refused unless configured (outbound-address.ts, also on
- * redirects), two redirects, a timeout and a size cap. Sets are cached for `cacheTtl`; an unknown key id or a failed fetch refetches at most once per
- * `minRefreshInterval`, so made-up key ids cannot make the server hammer the client's host.
+ * redirects), two redirects, a timeout and a size cap. Sets are cached for `cacheTtl`; an unknown key id
+ * or a failed fetch refetches at most once per `minRefreshInterval`, so made-up key ids cannot make the
+ * server hammer the client's host.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
