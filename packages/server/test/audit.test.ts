@@ -1,29 +1,16 @@
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  basic,
-  codeFlowTokens,
-  form,
-  password,
-  startServer,
-  type TestServer,
-  tokenRequest,
-  webSecret,
-} from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { basic, codeFlowTokens, form, password, tokenRequest, useServer, webSecret } from './helpers.ts';
 
 const lines: Record<string, unknown>[] = [];
-let server: TestServer;
-beforeAll(async () => {
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of chunk.toString().split('\n'))
-        if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  server = await startServer({ logging: { level: 'info' } }, { logStream: stream });
+const stream = new Writable({
+  write(chunk, _encoding, done) {
+    for (const line of chunk.toString().split('\n'))
+      if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+    done();
+  },
 });
-afterAll(() => server.close());
+const server = useServer({ logging: { level: 'info' } }, { logStream: stream });
 
 const events = (name: string) => lines.filter((line) => line.audit === name);
 

@@ -6,47 +6,35 @@
  */
 import type { LightMyRequestResponse } from 'fastify';
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { databaseOf } from '../src/storage/testing.ts';
 import {
   authorizeThroughLogin,
   authorizeUrl,
   Browser,
   basic,
+  codeParams,
   form,
   formOf,
   issuer,
   password,
   pkcePair,
   startServer,
-  type TestServer,
   tokenRequest,
+  unchangedRows,
+  useServer,
   webRedirect,
   webSecret,
 } from './helpers.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(() => server.close());
+const server = useServer();
 
 const pkce = pkcePair();
 type Values = Record<string, string | undefined>;
 
 /** A valid code request for web-app; `undefined` in `extra` removes a parameter. */
 function webParams(extra: Values = {}): Values {
-  return {
-    response_type: 'code',
-    client_id: 'web-app',
-    redirect_uri: webRedirect,
-    scope: 'openid profile',
-    state: 'st-1',
-    nonce: 'n-1',
-    code_challenge: pkce.challenge,
-    code_challenge_method: 'S256',
-    ...extra,
-  };
+  return codeParams(pkce, { scope: 'openid profile', state: 'st-1', nonce: 'n-1', extra });
 }
 
 function nativeParams(redirectUri: string, extra: Values = {}): Values {
@@ -54,20 +42,15 @@ function nativeParams(redirectUri: string, extra: Values = {}): Values {
 }
 
 /** Rows that would show that something was issued or parked for this request. */
-async function issuedCounts() {
-  const db = databaseOf(server.ctx.storage);
-  const codes = await db.selectFrom('authorization_codes').select('code_hash').execute();
-  const interactions = await db.selectFrom('interactions').select('id').execute();
-  const sessions = await db.selectFrom('sessions').select('sid').execute();
-  return { codes: codes.length, interactions: interactions.length, sessions: sessions.length };
-}
+const issuedTables = {
+  codes: 'authorization_codes',
+  interactions: 'interactions',
+  sessions: 'sessions',
+} as const;
 
 /** Runs `send` and checks that it created no code, interaction or session. */
-async function issuesNothing(send: () => Promise<LightMyRequestResponse>): Promise<LightMyRequestResponse> {
-  const before = await issuedCounts();
-  const response = await send();
-  expect(await issuedCounts()).toEqual(before);
-  return response;
+function issuesNothing(send: () => Promise<LightMyRequestResponse>): Promise<LightMyRequestResponse> {
+  return unchangedRows(server, issuedTables, send);
 }
 
 function expectHtmlErrorPage(response: LightMyRequestResponse): void {

@@ -14,11 +14,11 @@ import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT }
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import { sha256Base64Url } from '../src/protocol/secrets.ts';
-import { buildServer } from '../src/server.ts';
 import {
   authorizeThroughLogin,
   Browser,
   basic,
+  buildServer,
   codeRequest,
   password,
   pkcePair,

@@ -1,23 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  basic,
-  serviceSecret,
-  startServer,
-  type TestServer,
-  testConfig,
-  tokenRequest,
-  webSecret,
-} from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { basic, serviceSecret, testClients, tokenRequest, useServer, webSecret } from './helpers.ts';
 
 const metricsToken = 'metrics-token-0123456789-abcdefghijklmnopqrstuvwxyz';
-let server: TestServer;
-beforeAll(async () => {
-  const clients = (testConfig().clients as Record<string, unknown>[]).map((client) =>
-    client.clientId === 'web-app' ? { ...client, corsOrigins: ['https://spa.example.com'] } : client,
-  );
-  server = await startServer({ clients, metrics: { bearerToken: metricsToken } });
+const server = useServer({
+  clients: testClients({ 'web-app': { corsOrigins: ['https://spa.example.com'] } }),
+  metrics: { bearerToken: metricsToken },
 });
-afterAll(() => server.close());
 
 describe('CORS', () => {
   it('answers a preflight from a registered origin on browser endpoints', async () => {

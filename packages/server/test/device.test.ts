@@ -22,7 +22,7 @@ import {
   password,
   startServer,
   type TestServer,
-  testConfig,
+  testClients,
   tokenRequest,
   webSecret,
 } from './helpers.ts';
@@ -34,7 +34,7 @@ const userCodePattern = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
 const fullScope = 'openid profile offline_access api1.read';
 
 const deviceClients = [
-  ...(testConfig().clients as Record<string, unknown>[]),
+  ...testClients(),
   {
     clientId: 'device-app',
     name: 'TV Device',

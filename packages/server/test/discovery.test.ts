@@ -1,19 +1,8 @@
 import { compactVerify, createLocalJWKSet, jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  basic,
-  serviceSecret,
-  startServer,
-  type TestServer,
-  tamperSignature,
-  tokenRequest,
-} from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { basic, serviceSecret, startServer, tamperSignature, tokenRequest, useServer } from './helpers.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(() => server.close());
+const server = useServer();
 
 describe('discovery and JWKS', () => {
   it('publishes OpenID and RFC 8414 metadata listing only what is supported', async () => {

@@ -4,7 +4,7 @@
  * clients (§5), userinfo (§7) and introspection (§6.2).
  */
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type DpopKey,
   dpopKey,
@@ -18,15 +18,17 @@ import {
   authorizeThroughLogin,
   Browser,
   basic,
+  codeFlowTokens,
   codeRequest,
-  form,
   issuer,
+  opaqueApiResources,
   pkcePair,
+  postForm,
   serviceSecret,
-  startServer,
   type TestServer,
   tamperSignature,
-  testConfig,
+  testClients,
+  useServer,
   webRedirect,
   webSecret,
 } from './helpers.ts';
@@ -38,23 +40,9 @@ const web = basic('web-app', webSecret);
 
 function overrides(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    apiResources: [
-      {
-        id: 'orders-api',
-        uris: ['https://api.example.com/orders'],
-        scopes: ['orders.read', 'orders.write'],
-        secret: apiSecret,
-      },
-      {
-        id: 'api1',
-        uris: ['https://api1.example.com'],
-        scopes: ['api1.read'],
-        accessTokenFormat: 'opaque',
-        secret: `${apiSecret}-api1`,
-      },
-    ],
+    apiResources: opaqueApiResources(),
     clients: [
-      ...(testConfig().clients as Record<string, unknown>[]),
+      ...testClients(),
       {
         clientId: 'dpop-only',
         name: 'DPoP only',
@@ -66,31 +54,6 @@ function overrides(extra: Record<string, unknown> = {}): Record<string, unknown>
       },
     ],
     ...extra,
-  };
-}
-
-async function post(
-  server: TestServer,
-  url: string,
-  values: Record<string, string | undefined>,
-  headers: Record<string, string | string[] | undefined>,
-) {
-  const response = await server.app.inject({
-    method: 'POST',
-    url: url.replace(issuer, ''),
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      ...(Object.fromEntries(Object.entries(headers).filter(([, value]) => value !== undefined)) as Record<
-        string,
-        string | string[]
-      >),
-    },
-    payload: form(values),
-  });
-  return {
-    status: response.statusCode,
-    headers: response.headers,
-    body: JSON.parse(response.body) as Record<string, unknown>,
   };
 }
 
@@ -113,12 +76,12 @@ async function userinfo(server: TestServer, headers: Record<string, string | und
 }
 
 describe('DPoP at the token endpoint', () => {
-  let server: TestServer;
+  const server = useServer(overrides());
   let key: DpopKey;
   const tokenProof = (options: ProofOptions = {}) =>
     proof(key, { htu: tokenUrl, iat: server.clock(), ...options });
   const withProof = (dpop: string | string[] | undefined, values = clientCredentials) =>
-    post(server, tokenUrl, values, { authorization: service, DPoP: dpop });
+    postForm(server, tokenUrl, values, { authorization: service, DPoP: dpop });
   const expectProofError = (
     response: Awaited<ReturnType<typeof withProof>>,
     description: RegExp,
@@ -132,10 +95,8 @@ describe('DPoP at the token endpoint', () => {
   };
 
   beforeAll(async () => {
-    server = await startServer(overrides());
     key = await dpopKey();
   });
-  afterAll(() => server.close());
 
   it('binds the access token to the proof key: token_type DPoP and cnf.jkt', async () => {
     const response = await withProof(await tokenProof());
@@ -146,7 +107,7 @@ describe('DPoP at the token endpoint', () => {
 
   it('reads the header name case-insensitively', async () => {
     for (const name of ['dpop', 'DPOP', 'DPoP']) {
-      const response = await post(server, tokenUrl, clientCredentials, {
+      const response = await postForm(server, tokenUrl, clientCredentials, {
         authorization: service,
         [name]: await tokenProof(),
       });
@@ -301,9 +262,9 @@ describe('DPoP at the token endpoint', () => {
 
   it('a client registered with requireDpop must send a proof', async () => {
     const dpopOnly = basic('dpop-only', serviceSecret);
-    const without = await post(server, tokenUrl, clientCredentials, { authorization: dpopOnly });
+    const without = await postForm(server, tokenUrl, clientCredentials, { authorization: dpopOnly });
     expectProofError(without, /must send a DPoP proof/);
-    const withIt = await post(server, tokenUrl, clientCredentials, {
+    const withIt = await postForm(server, tokenUrl, clientCredentials, {
       authorization: dpopOnly,
       DPoP: await tokenProof(),
     });
@@ -331,7 +292,7 @@ describe('DPoP at the token endpoint', () => {
       redirectUri: string,
       dpop?: string,
     ) =>
-      post(
+      postForm(
         server,
         tokenUrl,
         {
@@ -378,7 +339,7 @@ describe('DPoP at the token endpoint', () => {
       const first = await redeem(issued, 'native-app', redirectUri, await tokenProof());
       expect(first.status).toBe(200);
       const refresh = (dpop?: string, token = first.body.refresh_token as string) =>
-        post(
+        postForm(
           server,
           tokenUrl,
           { grant_type: 'refresh_token', refresh_token: token, client_id: 'native-app' },
@@ -404,7 +365,7 @@ describe('DPoP at the token endpoint', () => {
       const first = await redeem(issued, 'web-app', webRedirect, await tokenProof());
       expect(first.status).toBe(200);
       const other = await dpopKey();
-      const refreshed = await post(
+      const refreshed = await postForm(
         server,
         tokenUrl,
         { grant_type: 'refresh_token', refresh_token: first.body.refresh_token as string },
@@ -421,20 +382,9 @@ describe('DPoP at the token endpoint', () => {
       proof(key, { htm: 'GET', htu: userinfoUrl, iat: server.clock(), accessToken, ...options });
 
     beforeAll(async () => {
-      const pkce = pkcePair();
-      const redirect = await authorizeThroughLogin(
-        new Browser(server),
-        codeRequest(pkce, { scope: 'openid profile' }),
-      );
-      const tokens = await post(
+      const { tokens } = await codeFlowTokens(
         server,
-        tokenUrl,
-        {
-          grant_type: 'authorization_code',
-          code: redirect.searchParams.get('code')!,
-          redirect_uri: webRedirect,
-          code_verifier: pkce.verifier,
-        },
+        { scope: 'openid profile' },
         { authorization: web, DPoP: await tokenProof() },
       );
       accessToken = tokens.body.access_token as string;
@@ -522,22 +472,7 @@ describe('DPoP at the token endpoint', () => {
     });
 
     it('refuses a bearer token sent with the DPoP scheme', async () => {
-      const pkce = pkcePair();
-      const redirect = await authorizeThroughLogin(
-        new Browser(server),
-        codeRequest(pkce, { scope: 'openid profile' }),
-      );
-      const tokens = await post(
-        server,
-        tokenUrl,
-        {
-          grant_type: 'authorization_code',
-          code: redirect.searchParams.get('code')!,
-          redirect_uri: webRedirect,
-          code_verifier: pkce.verifier,
-        },
-        { authorization: web },
-      );
+      const { tokens } = await codeFlowTokens(server, { scope: 'openid profile' }, { authorization: web });
       const bearerToken = tokens.body.access_token as string;
       const response = await userinfo(server, {
         authorization: `DPoP ${bearerToken}`,
@@ -551,7 +486,7 @@ describe('DPoP at the token endpoint', () => {
 
   describe('introspection', () => {
     const introspect = (token: string) =>
-      post(server, `${issuer}/introspect`, { token }, { authorization: service });
+      postForm(server, `${issuer}/introspect`, { token }, { authorization: service });
 
     it('describes a DPoP-bound JWT with token_type DPoP and cnf', async () => {
       const issued = await withProof(await tokenProof());
@@ -566,7 +501,7 @@ describe('DPoP at the token endpoint', () => {
       });
       expect(issued.status).toBe(400);
       // service-a is not registered for api1.read: use the dpop-only client, which is.
-      const opaque = await post(
+      const opaque = await postForm(
         server,
         tokenUrl,
         { grant_type: 'client_credentials', scope: 'api1.read' },
@@ -575,7 +510,7 @@ describe('DPoP at the token endpoint', () => {
       expect(opaque.status).toBe(200);
       expect(opaque.body.access_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
       expect(opaque.body.token_type).toBe('DPoP');
-      const response = await post(
+      const response = await postForm(
         server,
         `${issuer}/introspect`,
         { token: opaque.body.access_token as string },
@@ -604,18 +539,14 @@ describe('DPoP at the token endpoint', () => {
 });
 
 describe('DPoP required for every client (dpop.required)', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startServer(overrides({ dpop: { required: true } }));
-  });
-  afterAll(() => server.close());
+  const server = useServer(overrides({ dpop: { required: true } }));
 
   it('refuses a token request without a proof and binds the one with a proof', async () => {
-    const without = await post(server, tokenUrl, clientCredentials, { authorization: service });
+    const without = await postForm(server, tokenUrl, clientCredentials, { authorization: service });
     expect(without.status).toBe(400);
     expect(without.body.error).toBe('invalid_dpop_proof');
     const key = await dpopKey();
-    const withIt = await post(server, tokenUrl, clientCredentials, {
+    const withIt = await postForm(server, tokenUrl, clientCredentials, {
       authorization: service,
       DPoP: await proof(key, { htu: tokenUrl, iat: server.clock() }),
     });
@@ -625,20 +556,18 @@ describe('DPoP required for every client (dpop.required)', () => {
 });
 
 describe('DPoP server nonces', () => {
-  let server: TestServer;
-  let key: DpopKey;
   const lifetime = 60;
+  const server = useServer(
+    overrides({ dpop: { nonce: { required: true, lifetime, secret: 'n'.repeat(32) } } }),
+  );
+  let key: DpopKey;
 
   beforeAll(async () => {
-    server = await startServer(
-      overrides({ dpop: { nonce: { required: true, lifetime, secret: 'n'.repeat(32) } } }),
-    );
     key = await dpopKey();
   });
-  afterAll(() => server.close());
 
   const request = async (nonce?: string) =>
-    post(server, tokenUrl, clientCredentials, {
+    postForm(server, tokenUrl, clientCredentials, {
       authorization: service,
       DPoP: await proof(key, { htu: tokenUrl, iat: server.clock(), ...(nonce ? { nonce } : {}) }),
     });
@@ -676,17 +605,9 @@ describe('DPoP server nonces', () => {
 
   it('at userinfo: 401 with WWW-Authenticate DPoP error="use_dpop_nonce" and a DPoP-Nonce', async () => {
     const nonce = (await request()).headers['dpop-nonce'] as string;
-    const pkce = pkcePair();
-    const redirect = await authorizeThroughLogin(new Browser(server), codeRequest(pkce, { scope: 'openid' }));
-    const tokens = await post(
+    const { tokens } = await codeFlowTokens(
       server,
-      tokenUrl,
-      {
-        grant_type: 'authorization_code',
-        code: redirect.searchParams.get('code')!,
-        redirect_uri: webRedirect,
-        code_verifier: pkce.verifier,
-      },
+      { scope: 'openid' },
       { authorization: web, DPoP: await proof(key, { htu: tokenUrl, iat: server.clock(), nonce }) },
     );
     const accessToken = tokens.body.access_token as string;

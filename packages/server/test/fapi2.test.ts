@@ -1,13 +1,7 @@
-/**
- * The FAPI 2.0 Security Profile switch (protocol/profile.ts): server-wide (`profile: fapi2`) and per client.
- * A whole flow as a FAPI 2.0 client runs it (PAR with private_key_jwt, DPoP-bound tokens, `iss` in the
- * response), every refusal the profile adds, the configuration it refuses to start with, and the opt-in
- * to keep refresh tokens of sender-constrained confidential clients.
- */
-import { randomUUID } from 'node:crypto';
-import { decodeJwt, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeJwt, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
+import { assertionType, clientAssertion } from './client-assertion.ts';
 import { type DpopKey, dpopKey, proof } from './dpop-helpers.ts';
 import {
   authorizeThroughLogin,
@@ -16,14 +10,15 @@ import {
   form,
   issuer,
   pkcePair,
+  postForm,
   serviceSecret,
-  startServer,
   type TestServer,
+  testClients,
   testConfig,
   tokenRequest,
+  useServer,
 } from './helpers.ts';
 
-const assertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const redirectUri = 'https://bank-app.example.com/cb';
 type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
 
@@ -60,33 +55,20 @@ function fapiClient(clientId: string, extra: Record<string, unknown> = {}): Reco
   };
 }
 
-async function assertion(server: TestServer, clientId: string, key = es256, kid = 'es', alg = 'ES256') {
-  const now = server.clock();
-  return new SignJWT({
-    iss: clientId,
-    sub: clientId,
-    aud: issuer,
-    jti: randomUUID(),
-    iat: now,
-    exp: now + 60,
-  })
-    .setProtectedHeader({ alg, kid })
-    .sign(key.privateKey);
-}
-
-async function post(
+/** `values` with a private_key_jwt assertion of `clientId` (RFC 7523 §2.2), signed with ES256 unless given. */
+async function withAssertion(
   server: TestServer,
-  path: '/par' | '/token',
-  values: Record<string, string | undefined>,
-  headers: Record<string, string> = {},
-) {
-  const response = await server.app.inject({
-    method: 'POST',
-    url: path,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    payload: form(values),
-  });
-  return { status: response.statusCode, body: JSON.parse(response.body) as Record<string, unknown> };
+  values: Record<string, string>,
+  clientId: string,
+  key = es256,
+  kid = 'es',
+  alg = 'ES256',
+): Promise<Record<string, string>> {
+  return {
+    ...values,
+    client_assertion_type: assertionType,
+    client_assertion: await clientAssertion(clientId, key.privateKey, server.clock(), { kid, alg }),
+  };
 }
 
 async function dpopHeader(server: TestServer, path: string, key = dpop) {
@@ -108,15 +90,10 @@ function authorizationParams(challenge: string): Record<string, string> {
 /** PAR, login, and the code exchange with a DPoP proof; returns the token response. */
 async function fapiFlow(server: TestServer, clientId: string) {
   const pkce = pkcePair();
-  const pushed = await post(
+  const pushed = await postForm(
     server,
     '/par',
-    {
-      ...authorizationParams(pkce.challenge),
-      client_id: clientId,
-      client_assertion_type: assertionType,
-      client_assertion: await assertion(server, clientId),
-    },
+    await withAssertion(server, { ...authorizationParams(pkce.challenge), client_id: clientId }, clientId),
     await dpopHeader(server, '/par'),
   );
   expect(pushed.status).toBe(201);
@@ -127,31 +104,24 @@ async function fapiFlow(server: TestServer, clientId: string) {
   expect(redirect.searchParams.get('iss')).toBe(issuer);
   expect(redirect.searchParams.get('state')).toBe('fapi-state');
   const code = redirect.searchParams.get('code')!;
-  return post(
+  return postForm(
     server,
     '/token',
-    {
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: redirectUri,
-      code_verifier: pkce.verifier,
-      client_assertion_type: assertionType,
-      client_assertion: await assertion(server, clientId),
-    },
+    await withAssertion(
+      server,
+      { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: pkce.verifier },
+      clientId,
+    ),
     await dpopHeader(server, '/token'),
   );
 }
 
 describe('server-wide FAPI 2.0 profile', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startServer({
-      profile: 'fapi2',
-      clients: [fapiClient('bank-app')],
-      tokens: { rotateSenderConstrainedRefreshTokens: false },
-    });
-  });
-  afterAll(() => server.close());
+  const server = useServer(() => ({
+    profile: 'fapi2',
+    clients: [fapiClient('bank-app')],
+    tokens: { rotateSenderConstrainedRefreshTokens: false },
+  }));
 
   it('advertises only what the profile allows', async () => {
     const response = await server.app.inject({ method: 'GET', url: '/.well-known/openid-configuration' });
@@ -187,12 +157,11 @@ describe('server-wide FAPI 2.0 profile', () => {
   });
 
   it('refuses a bearer token request (no DPoP proof, no certificate)', async () => {
-    const response = await post(server, '/token', {
-      grant_type: 'client_credentials',
-      scope: 'orders.read',
-      client_assertion_type: assertionType,
-      client_assertion: await assertion(server, 'bank-app'),
-    });
+    const response = await postForm(
+      server,
+      '/token',
+      await withAssertion(server, { grant_type: 'client_credentials', scope: 'orders.read' }, 'bank-app'),
+    );
     expect(response.status).toBe(400);
     expect(response.body.error).toBe('invalid_request');
     expect(response.body.error_description).toContain('sender-constrained');
@@ -200,29 +169,26 @@ describe('server-wide FAPI 2.0 profile', () => {
 
   it('refuses DPoP proofs and client assertions signed with algorithms outside ES256 and PS256', async () => {
     const edKey = await dpopKey('EdDSA');
-    const byEd = await post(
+    const byEd = await postForm(
       server,
       '/token',
-      {
-        grant_type: 'client_credentials',
-        scope: 'orders.read',
-        client_assertion_type: assertionType,
-        client_assertion: await assertion(server, 'bank-app'),
-      },
+      await withAssertion(server, { grant_type: 'client_credentials', scope: 'orders.read' }, 'bank-app'),
       await dpopHeader(server, '/token', edKey),
     );
     expect(byEd.status).toBe(400);
     expect(byEd.body.error).toBe('invalid_dpop_proof');
 
-    const byRsa = await post(
+    const byRsa = await postForm(
       server,
       '/token',
-      {
-        grant_type: 'client_credentials',
-        scope: 'orders.read',
-        client_assertion_type: assertionType,
-        client_assertion: await assertion(server, 'bank-app', rs256, 'rs', 'RS256'),
-      },
+      await withAssertion(
+        server,
+        { grant_type: 'client_credentials', scope: 'orders.read' },
+        'bank-app',
+        rs256,
+        'rs',
+        'RS256',
+      ),
       await dpopHeader(server, '/token'),
     );
     expect(byRsa.status).toBe(401);
@@ -233,15 +199,10 @@ describe('server-wide FAPI 2.0 profile', () => {
     const tokens = await fapiFlow(server, 'bank-app');
     const refreshToken = tokens.body.refresh_token as string;
     for (let round = 0; round < 2; round++) {
-      const refreshed = await post(
+      const refreshed = await postForm(
         server,
         '/token',
-        {
-          grant_type: 'refresh_token',
-          refresh_token: refreshToken,
-          client_assertion_type: assertionType,
-          client_assertion: await assertion(server, 'bank-app'),
-        },
+        await withAssertion(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, 'bank-app'),
         await dpopHeader(server, '/token'),
       );
       expect(refreshed.status).toBe(200);
@@ -252,36 +213,23 @@ describe('server-wide FAPI 2.0 profile', () => {
 });
 
 describe('per-client FAPI 2.0 profile on an OAuth 2.1 server', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startServer({
-      clients: [
-        ...(testConfig().clients as Record<string, unknown>[]),
-        fapiClient('fapi-only', { profile: 'fapi2' }),
-      ],
-    });
-  });
-  afterAll(() => server.close());
+  const server = useServer(() => ({
+    clients: [...testClients(), fapiClient('fapi-only', { profile: 'fapi2' })],
+  }));
 
   it('applies the profile to that client only', async () => {
-    const bearer = await post(server, '/token', {
-      grant_type: 'client_credentials',
-      scope: 'orders.read',
-      client_assertion_type: assertionType,
-      client_assertion: await assertion(server, 'fapi-only'),
-    });
+    const bearer = await postForm(
+      server,
+      '/token',
+      await withAssertion(server, { grant_type: 'client_credentials', scope: 'orders.read' }, 'fapi-only'),
+    );
     expect(bearer.status).toBe(400);
     expect(bearer.body.error).toBe('invalid_request');
 
-    const bound = await post(
+    const bound = await postForm(
       server,
       '/token',
-      {
-        grant_type: 'client_credentials',
-        scope: 'orders.read',
-        client_assertion_type: assertionType,
-        client_assertion: await assertion(server, 'fapi-only'),
-      },
+      await withAssertion(server, { grant_type: 'client_credentials', scope: 'orders.read' }, 'fapi-only'),
       await dpopHeader(server, '/token'),
     );
     expect(bound.status).toBe(200);
@@ -300,15 +248,14 @@ describe('per-client FAPI 2.0 profile on an OAuth 2.1 server', () => {
   it('rotates refresh tokens by default, sender-constrained or not', async () => {
     const tokens = await fapiFlow(server, 'fapi-only');
     expect(tokens.status).toBe(200);
-    const refreshed = await post(
+    const refreshed = await postForm(
       server,
       '/token',
-      {
-        grant_type: 'refresh_token',
-        refresh_token: tokens.body.refresh_token as string,
-        client_assertion_type: assertionType,
-        client_assertion: await assertion(server, 'fapi-only'),
-      },
+      await withAssertion(
+        server,
+        { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string },
+        'fapi-only',
+      ),
       await dpopHeader(server, '/token'),
     );
     expect(refreshed.status).toBe(200);

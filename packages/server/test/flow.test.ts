@@ -1,19 +1,8 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  basic,
-  codeFlowTokens,
-  serviceSecret,
-  startServer,
-  type TestServer,
-  tokenRequest,
-} from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { basic, codeFlowTokens, serviceSecret, tokenRequest, useServer } from './helpers.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(() => server.close());
+const server = useServer();
 
 describe('end-to-end over inject()', () => {
   it('issues tokens through login, consent and code exchange', async () => {

@@ -7,9 +7,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import type { GatehouseConfig } from '../src/config/schema.ts';
 import { buildServer, type GatehouseServer } from '../src/server.ts';
+import { databaseOf } from '../src/storage/testing.ts';
+
+export { buildServer, type GatehouseServer, parseConfig };
 
 export const issuer = 'http://localhost:3000';
 export const webSecret = 'web-app-test-secret-0123456789-abcdefghijklmnop';
@@ -45,55 +49,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Record<stri
       { name: 'offline_access', description: 'Stay signed in', claims: [] },
       { name: 'roles', description: 'Your roles', claims: ['roles'] },
     ],
-    clients: [
-      {
-        clientId: 'web-app',
-        name: 'Web Application',
-        secret: webSecret,
-        grantTypes: ['authorization_code', 'refresh_token'],
-        redirectUris: [webRedirect, 'http://localhost:5000/signin-oidc'],
-        scopes: [
-          'openid',
-          'profile',
-          'email',
-          'roles',
-          'offline_access',
-          'orders.read',
-          'orders.write',
-          'api1.read',
-        ],
-      },
-      {
-        clientId: 'native-app',
-        name: 'Native App',
-        tokenEndpointAuthMethod: 'none',
-        grantTypes: ['authorization_code', 'refresh_token'],
-        redirectUris: [
-          'com.example.nativeapp://callback',
-          'http://127.0.0.1/callback',
-          'http://[::1]/callback',
-        ],
-        scopes: ['openid', 'profile', 'offline_access', 'api1.read'],
-      },
-      {
-        clientId: 'post-app',
-        name: 'Post App',
-        secret: webSecret,
-        tokenEndpointAuthMethod: 'client_secret_post',
-        grantTypes: ['authorization_code', 'client_credentials'],
-        redirectUris: ['https://post.example.com/cb'],
-        scopes: ['openid', 'orders.read'],
-        requireConsent: false,
-      },
-      {
-        clientId: 'service-a',
-        name: 'Service A',
-        secret: serviceSecret,
-        grantTypes: ['client_credentials'],
-        scopes: ['orders.read'],
-        requireConsent: false,
-      },
-    ],
+    clients: testClients(),
     users: [
       {
         username: 'alice',
@@ -105,6 +61,81 @@ export function testConfig(overrides: Record<string, unknown> = {}): Record<stri
     ],
     ...overrides,
   };
+}
+
+/** The seed clients of testConfig(), with per-client changes (keyed by clientId) merged in. */
+export function testClients(
+  changes: Record<string, Record<string, unknown>> = {},
+): Record<string, unknown>[] {
+  const clients: Record<string, unknown>[] = [
+    {
+      clientId: 'web-app',
+      name: 'Web Application',
+      secret: webSecret,
+      grantTypes: ['authorization_code', 'refresh_token'],
+      redirectUris: [webRedirect, 'http://localhost:5000/signin-oidc'],
+      scopes: [
+        'openid',
+        'profile',
+        'email',
+        'roles',
+        'offline_access',
+        'orders.read',
+        'orders.write',
+        'api1.read',
+      ],
+    },
+    {
+      clientId: 'native-app',
+      name: 'Native App',
+      tokenEndpointAuthMethod: 'none',
+      grantTypes: ['authorization_code', 'refresh_token'],
+      redirectUris: [
+        'com.example.nativeapp://callback',
+        'http://127.0.0.1/callback',
+        'http://[::1]/callback',
+      ],
+      scopes: ['openid', 'profile', 'offline_access', 'api1.read'],
+    },
+    {
+      clientId: 'post-app',
+      name: 'Post App',
+      secret: webSecret,
+      tokenEndpointAuthMethod: 'client_secret_post',
+      grantTypes: ['authorization_code', 'client_credentials'],
+      redirectUris: ['https://post.example.com/cb'],
+      scopes: ['openid', 'orders.read'],
+      requireConsent: false,
+    },
+    {
+      clientId: 'service-a',
+      name: 'Service A',
+      secret: serviceSecret,
+      grantTypes: ['client_credentials'],
+      scopes: ['orders.read'],
+      requireConsent: false,
+    },
+  ];
+  return clients.map((client) => ({ ...client, ...changes[client.clientId as string] }));
+}
+
+/** The seed APIs, with api1 issuing opaque tokens and holding a secret of its own for introspection. */
+export function opaqueApiResources(): Record<string, unknown>[] {
+  return [
+    {
+      id: 'orders-api',
+      uris: ['https://api.example.com/orders'],
+      scopes: ['orders.read', 'orders.write'],
+      secret: apiSecret,
+    },
+    {
+      id: 'api1',
+      uris: ['https://api1.example.com'],
+      scopes: ['api1.read'],
+      accessTokenFormat: 'opaque',
+      secret: `${apiSecret}-api1`,
+    },
+  ];
 }
 
 export interface TestClock {
@@ -134,6 +165,35 @@ export async function startServer(
   const clock = testClock();
   const server = await buildServer(config, { clock, ...options });
   return Object.assign(server, { clock, config });
+}
+
+export type ServerOverrides = Record<string, unknown>;
+
+/**
+ * The server a test file (or, with `each`, every test) runs against: started before and closed after by
+ * vitest hooks registered where this is called. `overrides` may be a function, called when the server
+ * starts, for settings known only then (a port opened by an earlier hook).
+ */
+export function useServer(
+  overrides: ServerOverrides | (() => ServerOverrides | Promise<ServerOverrides>) = {},
+  options: { each?: boolean; logStream?: NodeJS.WritableStream } = {},
+): TestServer {
+  let current: TestServer | undefined;
+  const [before, after] = options.each ? [beforeEach, afterEach] : [beforeAll, afterAll];
+  before(async () => {
+    const settings = typeof overrides === 'function' ? await overrides() : overrides;
+    current = await startServer(settings, options.logStream ? { logStream: options.logStream } : {});
+  });
+  after(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return new Proxy({} as TestServer, {
+    get(_target, property) {
+      if (current === undefined) throw new Error('the server of useServer() exists only while a test runs');
+      return Reflect.get(current, property, current);
+    },
+  });
 }
 
 export function pkcePair(): { verifier: string; challenge: string } {
@@ -213,11 +273,20 @@ export interface AuthorizeParams {
   state?: string;
   nonce?: string;
   challenge?: string;
-  extra?: Record<string, string>;
+  /** Added or replaced parameters; `undefined` removes one. */
+  extra?: Record<string, string | undefined>;
 }
 
 export function codeRequest(pkce: { challenge: string }, params: AuthorizeParams = {}): string {
-  return authorizeUrl({
+  return authorizeUrl(codeParams(pkce, params));
+}
+
+/** The parameters of a code request with PKCE (web-app unless `params` says otherwise). */
+export function codeParams(
+  pkce: { challenge: string },
+  params: AuthorizeParams = {},
+): Record<string, string | undefined> {
+  return {
     response_type: 'code',
     client_id: params.clientId ?? 'web-app',
     redirect_uri: params.redirectUri ?? webRedirect,
@@ -227,7 +296,7 @@ export function codeRequest(pkce: { challenge: string }, params: AuthorizeParams
     code_challenge: params.challenge ?? pkce.challenge,
     code_challenge_method: 'S256',
     ...params.extra,
-  });
+  };
 }
 
 /**
@@ -266,45 +335,129 @@ export async function authorizeThroughLogin(
   return new URL(location);
 }
 
-export async function tokenRequest(
+/**
+ * POSTs a form through inject() to `url` (absolute under the issuer or a path); headers left undefined are
+ * not sent. `text` is the answer's body as sent; reading `body` parses it as JSON and throws (failing the
+ * test) when it is not JSON, an empty body included.
+ */
+export async function postForm(
   server: GatehouseServer,
+  url: string,
   values: Record<string, string | undefined>,
-  authorization?: string,
+  headers: Record<string, string | string[] | undefined> = {},
 ) {
+  const sent: Record<string, string | string[]> = { 'content-type': 'application/x-www-form-urlencoded' };
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined) sent[name] = value;
   const response = await server.app.inject({
     method: 'POST',
-    url: '/token',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      ...(authorization ? { authorization } : {}),
-    },
+    url: url.replace(issuer, ''),
+    headers: sent,
     payload: form(values),
   });
   return {
     status: response.statusCode,
     headers: response.headers,
-    body: JSON.parse(response.body) as Record<string, unknown>,
+    text: response.body,
+    get body(): Record<string, unknown> {
+      return JSON.parse(response.body) as Record<string, unknown>;
+    },
   };
 }
 
-/** A full code flow for web-app; returns the token response. */
-export async function codeFlowTokens(server: GatehouseServer, params: AuthorizeParams = {}) {
+/** POSTs `payload` exactly as given, for tests of content types and malformed bodies; the raw response. */
+export function postRaw(
+  server: GatehouseServer,
+  url: string,
+  headers: Record<string, string>,
+  payload: string,
+): Promise<LightMyRequestResponse> {
+  return server.app.inject({ method: 'POST', url, headers, payload });
+}
+
+export const formType = 'application/x-www-form-urlencoded';
+
+/** POSTs a JSON body (which OAuth endpoints refuse: they take forms), authenticated with `authorization`. */
+export function postJson(server: GatehouseServer, url: string, authorization: string, payload = '{}') {
+  return postRaw(server, url, { 'content-type': 'application/json', authorization }, payload);
+}
+
+/** RFC 7662 introspection of `token`, authenticated as `authorization` (the orders API by default). */
+export function introspectToken(
+  server: GatehouseServer,
+  token: string,
+  authorization = basic('orders-api', apiSecret),
+) {
+  return postForm(server, '/introspect', { token }, { authorization });
+}
+
+export function tokenRequest(
+  server: GatehouseServer,
+  values: Record<string, string | undefined>,
+  authorization?: string,
+) {
+  return postForm(server, '/token', values, { authorization });
+}
+
+/** Runs /authorize through login and consent in a new browser (web-app unless `params` says otherwise). */
+export async function authorizationCode(server: GatehouseServer, params: AuthorizeParams = {}) {
   const browser = new Browser(server);
   const pkce = pkcePair();
   const redirect = await authorizeThroughLogin(browser, codeRequest(pkce, params));
   const code = redirect.searchParams.get('code');
   if (!code) throw new Error(`no code: ${redirect}`);
-  const tokens = await tokenRequest(
+  return { browser, pkce, redirect, code };
+}
+
+/**
+ * A full code flow (web-app unless `params` names another client); the code is redeemed with `headers`
+ * (web-app's Basic credentials by default; add a DPoP proof here). Without an authorization header the
+ * client is public and sends its client_id in the body (RFC 6749 §4.1.3). Returns the token response.
+ */
+export async function codeFlowTokens(
+  server: GatehouseServer,
+  params: AuthorizeParams = {},
+  headers: Record<string, string | undefined> = { authorization: basic('web-app', webSecret) },
+) {
+  const { browser, pkce, redirect, code } = await authorizationCode(server, params);
+  const tokens = await postForm(
     server,
+    '/token',
     {
       grant_type: 'authorization_code',
+      ...(headers.authorization === undefined ? { client_id: params.clientId ?? 'web-app' } : {}),
       code,
       redirect_uri: params.redirectUri ?? webRedirect,
       code_verifier: pkce.verifier,
     },
-    basic('web-app', webSecret),
+    headers,
   );
-  return { browser, pkce, code, tokens };
+  return { browser, pkce, redirect, code, tokens };
+}
+
+type CountedTable = 'authorization_codes' | 'interactions' | 'sessions' | 'consents';
+
+/** The number of rows in each table, under the names given in `tables`. */
+export async function rowCounts<Name extends string>(
+  server: GatehouseServer,
+  tables: Record<Name, CountedTable>,
+): Promise<Record<Name, number>> {
+  const db = databaseOf(server.ctx.storage);
+  const counts = {} as Record<Name, number>;
+  for (const [name, table] of Object.entries(tables) as [Name, CountedTable][])
+    counts[name] = (await db.selectFrom(table).selectAll().execute()).length;
+  return counts;
+}
+
+/** Runs `send` and checks that the row counts of `tables` are the same afterwards; returns what it returned. */
+export async function unchangedRows<Name extends string, Result>(
+  server: GatehouseServer,
+  tables: Record<Name, CountedTable>,
+  send: () => Promise<Result>,
+): Promise<Result> {
+  const before = await rowCounts(server, tables);
+  const result = await send();
+  expect(await rowCounts(server, tables)).toEqual(before);
+  return result;
 }
 
 /** The token with one character of its signature changed (always a different signature, never the same). */

@@ -6,45 +6,33 @@
  */
 import { createHash } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { databaseOf } from '../src/storage/testing.ts';
 import {
   authorizeThroughLogin,
   authorizeUrl,
   Browser,
   basic,
+  codeParams,
   formOf,
   issuer,
   password,
   pkcePair,
-  startServer,
-  type TestServer,
+  rowCounts,
   tokenRequest,
+  unchangedRows,
+  useServer,
   webRedirect,
   webSecret,
 } from './helpers.ts';
 
-let server: TestServer;
-beforeEach(async () => {
-  server = await startServer();
-});
-afterEach(() => server.close());
+const server = useServer({}, { each: true });
 
 const pkce = pkcePair();
 type Values = Record<string, string | undefined>;
 
 function webParams(extra: Values = {}): Values {
-  return {
-    response_type: 'code',
-    client_id: 'web-app',
-    redirect_uri: webRedirect,
-    scope: 'openid profile offline_access orders.read',
-    state: 'st-1',
-    nonce: 'n-1',
-    code_challenge: pkce.challenge,
-    code_challenge_method: 'S256',
-    ...extra,
-  };
+  return codeParams(pkce, { state: 'st-1', nonce: 'n-1', extra });
 }
 
 const alice = { username: 'alice', password };
@@ -54,20 +42,28 @@ function setCookies(response: LightMyRequestResponse): string[] {
   return Array.isArray(header) ? header : header === undefined ? [] : [header];
 }
 
-async function counts() {
-  const db = databaseOf(server.ctx.storage);
-  const codes = await db.selectFrom('authorization_codes').select('code_hash').execute();
-  const sessions = await db.selectFrom('sessions').select('sid').execute();
-  const consents = await db.selectFrom('consents').select('user_id').execute();
-  return { codes: codes.length, sessions: sessions.length, consents: consents.length };
+/** The response sets exactly one cookie, named by `start`, with the __Host- prefix's attributes. */
+function expectOneHostCookie(response: LightMyRequestResponse, start: RegExp): void {
+  const cookies = setCookies(response);
+  expect(cookies).toHaveLength(1);
+  const cookie = cookies[0] ?? '';
+  expect(cookie).toMatch(start);
+  expect(cookie).toMatch(/; HttpOnly(;|$)/);
+  expect(cookie).toMatch(/; Secure(;|$)/);
+  expect(cookie).toMatch(/; SameSite=(Lax|Strict)(;|$)/);
+  expect(cookie).toMatch(/; Path=\/(;|$)/);
+  expect(cookie).not.toMatch(/Domain=/i);
+}
+
+const countedTables = { codes: 'authorization_codes', sessions: 'sessions', consents: 'consents' } as const;
+
+function counts() {
+  return rowCounts(server, countedTables);
 }
 
 /** Runs `send` and checks that it issued no code, started no session and saved no consent. */
-async function changesNothing(send: () => Promise<LightMyRequestResponse>): Promise<LightMyRequestResponse> {
-  const before = await counts();
-  const response = await send();
-  expect(await counts()).toEqual(before);
-  return response;
+function changesNothing(send: () => Promise<LightMyRequestResponse>): Promise<LightMyRequestResponse> {
+  return unchangedRows(server, countedTables, send);
 }
 
 function expectSecurityHeaders(response: LightMyRequestResponse): void {
@@ -184,15 +180,7 @@ describe('login page', () => {
   it('sets one browser cookie: __Host- prefixed, HttpOnly, Secure, SameSite, Path=/ and no Domain', async () => {
     const browser = new Browser(server);
     const response = await browser.get(authorizeUrl(webParams()));
-    const cookies = setCookies(response);
-    expect(cookies).toHaveLength(1);
-    const cookie = cookies[0] ?? '';
-    expect(cookie).toMatch(/^__Host-gh-browser=[A-Za-z0-9_-]{43};/);
-    expect(cookie).toMatch(/; HttpOnly(;|$)/);
-    expect(cookie).toMatch(/; Secure(;|$)/);
-    expect(cookie).toMatch(/; SameSite=(Lax|Strict)(;|$)/);
-    expect(cookie).toMatch(/; Path=\/(;|$)/);
-    expect(cookie).not.toMatch(/Domain=/i);
+    expectOneHostCookie(response, /^__Host-gh-browser=[A-Za-z0-9_-]{43};/);
     // The same browser keeps its cookie for a second sign-in (tabs do not overwrite each other).
     expect(setCookies(await browser.get(authorizeUrl(webParams())))).toEqual([]);
   });
@@ -213,15 +201,7 @@ describe('login', () => {
     const login = formOf((await browser.get(location)).body);
     const response = await browser.post(login.action, { csrf: login.csrf, ...alice });
     expect(response.statusCode).toBe(303);
-    const cookies = setCookies(response);
-    expect(cookies).toHaveLength(1);
-    const cookie = cookies[0] ?? '';
-    expect(cookie).toMatch(/^__Host-gh-session=[A-Za-z0-9_-]{43};/);
-    expect(cookie).toMatch(/; HttpOnly(;|$)/);
-    expect(cookie).toMatch(/; Secure(;|$)/);
-    expect(cookie).toMatch(/; SameSite=(Lax|Strict)(;|$)/);
-    expect(cookie).toMatch(/; Path=\/(;|$)/);
-    expect(cookie).not.toMatch(/Domain=/i);
+    expectOneHostCookie(response, /^__Host-gh-session=[A-Za-z0-9_-]{43};/);
     // Only a hash of the cookie is stored; the row is found by it.
     const value = browser.cookies.get('__Host-gh-session') ?? '';
     const rows = await databaseOf(server.ctx.storage).selectFrom('sessions').select('id_hash').execute();

@@ -7,7 +7,12 @@ import { calculateJwkThumbprint, decodeJwt, exportJWK } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { password, serviceSecret, webSecret } from './helpers.ts';
-import { FetchBrowser, type ListeningServer, startListening } from './interop-helpers.ts';
+import {
+  authorizationParameters,
+  FetchBrowser,
+  type ListeningServer,
+  startListening,
+} from './interop-helpers.ts';
 
 const alice = { username: 'alice', password };
 const webRedirect = 'https://webapp.example.com/signin-oidc';
@@ -27,38 +32,27 @@ async function thumbprint(keyPair: client.CryptoKeyPair): Promise<string> {
   return calculateJwkThumbprint(await exportJWK(keyPair.publicKey), 'sha256');
 }
 
-/** A code flow pushed with PAR and bound with DPoP; returns the tokens. */
+/** A code flow pushed with PAR and bound with DPoP to a new ES256 key; returns the key, its handle and the tokens. */
 async function pushedDpopCodeFlow(
   server: ListeningServer,
   config: client.Configuration,
-  dpop: client.DPoPHandle,
   redirectUri: string,
   scope: string,
 ) {
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const url = await client.buildAuthorizationUrlWithPAR(
-    config,
-    {
-      redirect_uri: redirectUri,
-      scope,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-    },
-    { DPoP: dpop },
-  );
+  const keyPair = await client.randomDPoPKeyPair('ES256');
+  const dpop = client.getDPoPHandle(config, keyPair);
+  const { verifier, state, nonce, parameters } = await authorizationParameters(redirectUri, scope);
+  const url = await client.buildAuthorizationUrlWithPAR(config, parameters, { DPoP: dpop });
   expect([...url.searchParams.keys()].sort()).toEqual(['client_id', 'request_uri']);
   const { location } = await new FetchBrowser(server.issuer).walk(url, { user: alice });
-  return client.authorizationCodeGrant(
+  const tokens = await client.authorizationCodeGrant(
     config,
     new URL(location),
     { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true },
     undefined,
     { DPoP: dpop },
   );
+  return { keyPair, dpop, tokens };
 }
 
 describe.each([
@@ -99,12 +93,9 @@ describe.each([
 
   it('confidential client: PAR + DPoP code flow, userinfo with DPoP, refresh with DPoP', async () => {
     const config = await discover(server, 'web-app', webSecret, client.ClientSecretBasic(webSecret));
-    const keyPair = await client.randomDPoPKeyPair('ES256');
-    const dpop = client.getDPoPHandle(config, keyPair);
-    const tokens = await pushedDpopCodeFlow(
+    const { keyPair, dpop, tokens } = await pushedDpopCodeFlow(
       server,
       config,
-      dpop,
       webRedirect,
       'openid profile offline_access orders.read',
     );
@@ -133,12 +124,9 @@ describe.each([
 
   it('public client: PAR + DPoP, the refresh token is bound to the key', async () => {
     const config = await discover(server, 'native-app', undefined, client.None());
-    const keyPair = await client.randomDPoPKeyPair('ES256');
-    const dpop = client.getDPoPHandle(config, keyPair);
-    const tokens = await pushedDpopCodeFlow(
+    const { dpop, tokens } = await pushedDpopCodeFlow(
       server,
       config,
-      dpop,
       'http://127.0.0.1:49152/callback',
       'openid offline_access api1.read',
     );

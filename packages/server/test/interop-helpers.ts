@@ -4,10 +4,10 @@
  * pages the way a user agent would, stopping at the redirect back to the client.
  */
 import { createServer } from 'node:net';
+import * as client from 'openid-client';
 import { parseConfig } from '../src/config/load.ts';
 import type { GatehouseConfig } from '../src/config/schema.ts';
-import { buildServer, type GatehouseServer } from '../src/server.ts';
-import { formOf, password, testConfig } from './helpers.ts';
+import { buildServer, formOf, type GatehouseServer, password, testConfig } from './helpers.ts';
 
 /** A port that was free a moment ago (bind to port 0, read the port, release it). */
 export async function freePort(): Promise<number> {
@@ -46,6 +46,22 @@ export async function startListening(overrides: Record<string, unknown> = {}): P
     await server.close();
     throw error;
   }
+}
+
+/** A fresh PKCE verifier, state and nonce (openid-client), and the authorization parameters carrying them. */
+export async function authorizationParameters(redirectUri: string, scope: string) {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const parameters: Record<string, string> = {
+    redirect_uri: redirectUri,
+    scope,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+  };
+  return { verifier, state, nonce, parameters };
 }
 
 export type PageKind = 'login' | 'consent';

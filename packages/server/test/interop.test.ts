@@ -16,8 +16,13 @@ import {
 } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { password, serviceSecret, testConfig, webSecret } from './helpers.ts';
-import { FetchBrowser, type ListeningServer, startListening } from './interop-helpers.ts';
+import { password, serviceSecret, testClients, testConfig, webSecret } from './helpers.ts';
+import {
+  authorizationParameters,
+  FetchBrowser,
+  type ListeningServer,
+  startListening,
+} from './interop-helpers.ts';
 
 let server: ListeningServer;
 let issuer: string;
@@ -39,7 +44,7 @@ const erin = { username: 'erin', password };
 const oddId = 'odd.client~1';
 const oddSecret = "s3cret with spaces:colons+plus/slash%percent&amp=eq!*'()~é";
 const clients = [
-  ...(testConfig().clients as Record<string, unknown>[]),
+  ...testClients(),
   {
     clientId: oddId,
     name: 'Odd Client',
@@ -103,17 +108,9 @@ async function startAuthorization(
   scope: string,
   extra: [string, string][] = [],
 ): Promise<Started> {
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const parameters = new URLSearchParams({
-    redirect_uri: redirectUri,
-    scope,
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-  });
+  const authorization = await authorizationParameters(redirectUri, scope);
+  const { verifier, state, nonce } = authorization;
+  const parameters = new URLSearchParams(authorization.parameters);
   for (const [name, value] of extra) parameters.append(name, value);
   const url = client.buildAuthorizationUrl(config, parameters);
   return { url, verifier, state, nonce, redirectUri };

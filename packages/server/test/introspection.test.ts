@@ -1,39 +1,23 @@
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   apiSecret,
   basic,
   codeFlowTokens,
   form,
+  introspectToken,
+  opaqueApiResources,
+  postForm,
+  postJson,
   serviceSecret,
   startServer,
-  type TestServer,
   tamperSignature,
   tokenRequest,
+  useServer,
   webSecret,
 } from './helpers.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startServer({
-    apiResources: [
-      {
-        id: 'orders-api',
-        uris: ['https://api.example.com/orders'],
-        scopes: ['orders.read', 'orders.write'],
-        secret: apiSecret,
-      },
-      {
-        id: 'api1',
-        uris: ['https://api1.example.com'],
-        scopes: ['api1.read'],
-        accessTokenFormat: 'opaque',
-        secret: `${apiSecret}-api1`,
-      },
-    ],
-  });
-});
-afterAll(() => server.close());
+const server = useServer({ apiResources: opaqueApiResources() });
 
 const ordersApi = basic('orders-api', apiSecret);
 const web = basic('web-app', webSecret);
@@ -101,12 +85,7 @@ describe('introspection callers', () => {
   });
 
   it('refuses a JSON body', async () => {
-    const response = await server.app.inject({
-      method: 'POST',
-      url: '/introspect',
-      headers: { 'content-type': 'application/json', authorization: ordersApi },
-      payload: '{}',
-    });
+    const response = await postJson(server, '/introspect', ordersApi);
     expect(response.statusCode).toBe(415);
     expect(JSON.parse(response.body).error).toBe('invalid_request');
   });
@@ -260,28 +239,15 @@ describe('verified-token cache', () => {
         await tokenRequest(other, { grant_type: 'client_credentials' }, basic('service-a', serviceSecret))
       ).body.access_token as string;
       const otherApi = basic('orders-api', apiSecret);
-      const first = await other.app.inject({
-        method: 'POST',
-        url: '/introspect',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: otherApi },
-        payload: form({ token: foreign }),
-      });
-      expect(JSON.parse(first.body).active).toBe(true);
+      const first = await introspectToken(other, foreign, otherApi);
+      expect(JSON.parse(first.text).active).toBe(true);
       expect((await introspect({ token: foreign }, ordersApi)).text).toBe('{"active":false}');
     } finally {
       await other.close();
     }
     const token = await clientCredentialsToken();
     expect((await introspect({ token }, ordersApi)).body.active).toBe(true);
-    await server.app.inject({
-      method: 'POST',
-      url: '/revoke',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: basic('service-a', serviceSecret),
-      },
-      payload: form({ token }),
-    });
+    await postForm(server, '/revoke', { token }, { authorization: basic('service-a', serviceSecret) });
     expect((await introspect({ token }, ordersApi)).text).toBe('{"active":false}');
     const later = await clientCredentialsToken();
     expect((await introspect({ token: later }, ordersApi)).body.active).toBe(true);

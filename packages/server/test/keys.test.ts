@@ -1,12 +1,8 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basic, serviceSecret, startServer, type TestServer, tokenRequest } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { basic, serviceSecret, startServer, tokenRequest, useServer } from './helpers.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startServer({ keys: { publishBeforeUse: 600 } });
-});
-afterAll(() => server.close());
+const server = useServer({ keys: { publishBeforeUse: 600 } });
 
 async function jwks() {
   return JSON.parse((await server.app.inject({ url: '/jwks' })).body) as { keys: { kid: string }[] };

@@ -23,25 +23,21 @@ import {
   pkcePair,
   startServer,
   type TestServer,
-  testConfig,
+  testClients,
   tokenRequest,
   webRedirect,
   webSecret,
 } from './helpers.ts';
-import { FetchBrowser, startListening } from './interop-helpers.ts';
+import { authorizationParameters, FetchBrowser, startListening } from './interop-helpers.ts';
 
 const signedOut = 'https://webapp.example.com/signed-out';
 const backchannelEvent = 'http://schemas.openid.net/event/backchannel-logout';
 
-/** The test clients with per-client changes merged in. */
-function clients(changes: Record<string, Record<string, unknown>> = {}): Record<string, unknown>[] {
-  return (testConfig().clients as Record<string, unknown>[]).map((entry) => ({
-    ...entry,
-    ...changes[entry.clientId as string],
-  }));
-}
-
 const webAppLogout = { 'web-app': { postLogoutRedirectUris: [signedOut, 'https://webapp.example.com/bye'] } };
+const bothAppsLogout = {
+  ...webAppLogout,
+  'post-app': { postLogoutRedirectUris: ['https://post.example.com/bye'] },
+};
 
 /** Captures the server's JSON log lines; resolves waiters when an audit event appears. */
 class LogSink extends Writable {
@@ -144,7 +140,7 @@ async function server(
   logStream?: NodeJS.WritableStream,
 ): Promise<TestServer> {
   const started = await startServer(
-    { clients: clients(webAppLogout), ...overrides },
+    { clients: testClients(webAppLogout), ...overrides },
     logStream ? { logStream } : {},
   );
   cleanups.push(() => started.close());
@@ -155,6 +151,29 @@ async function receiver(respond: (index: number, received: Received) => void = o
   const started = await new Receiver(respond).start();
   cleanups.push(() => started.close());
   return started;
+}
+
+/**
+ * A server whose web-app has a back-channel logout URI (and, with `postLogout`, its post-logout redirect
+ * URIs), logging audit events into a LogSink, and a browser signed in to web-app there.
+ */
+async function signedInWithBackchannel(
+  backchannelLogoutUri: string,
+  options: { logout?: Record<string, unknown>; postLogout?: boolean } = {},
+) {
+  const sink = new LogSink();
+  const webApp = { ...(options.postLogout ? webAppLogout['web-app'] : {}), backchannelLogoutUri };
+  const target = await server(
+    {
+      logging: { level: 'info' },
+      ...(options.logout ? { logout: options.logout } : {}),
+      clients: testClients({ 'web-app': webApp }),
+    },
+    sink,
+  );
+  const browser = new Browser(target);
+  const tokens = await signIn(target, browser);
+  return { sink, target, browser, tokens };
 }
 
 interface Tokens {
@@ -201,6 +220,19 @@ async function signIn(
   );
   expect(response.status).toBe(200);
   return response.body as unknown as Tokens;
+}
+
+/** A fresh server and a browser signed in there with signIn(). */
+async function signedIn(scope?: string, clientId?: keyof typeof clientSetups, user?: string) {
+  const target = await server();
+  const browser = new Browser(target);
+  const tokens = await signIn(target, browser, scope, clientId, user);
+  return { target, browser, tokens };
+}
+
+/** Signs in again as alice in `browser`, with prompt=login. */
+function signInAgain(browser: Browser): Promise<URL> {
+  return authorizeThroughLogin(browser, codeRequest(pkcePair(), { extra: { prompt: 'login' } }));
 }
 
 function endSessionUrl(values: Record<string, string | undefined>): string {
@@ -274,9 +306,7 @@ describe('discovery', () => {
 
 describe('RP-initiated logout', () => {
   it('a valid hint for the current session logs out at once and redirects with state', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    const tokens = await signIn(target, browser);
+    const { browser, tokens } = await signedIn();
     expect(await stillSignedIn(browser)).toBe(true);
 
     const response = await browser.get(
@@ -297,9 +327,7 @@ describe('RP-initiated logout', () => {
   });
 
   it('the session is ended on the server, not only the cookie cleared', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    const tokens = await signIn(target, browser);
+    const { browser, tokens } = await signedIn();
     const cookie = browser.cookies.get('__Host-gh-session');
     await browser.get(endSessionUrl({ id_token_hint: tokens.id_token }));
     // Replaying the old cookie does not bring the session back.
@@ -333,12 +361,7 @@ describe('RP-initiated logout', () => {
   });
 
   it("another client's registered URI is not accepted for this client", async () => {
-    const target = await server({
-      clients: clients({
-        ...webAppLogout,
-        'post-app': { postLogoutRedirectUris: ['https://post.example.com/bye'] },
-      }),
-    });
+    const target = await server({ clients: testClients(bothAppsLogout) });
     const browser = new Browser(target);
     const tokens = await signIn(target, browser);
     const response = await browser.get(
@@ -376,9 +399,7 @@ describe('RP-initiated logout', () => {
   });
 
   it('POST with the parameters in a form body works like GET', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    const tokens = await signIn(target, browser);
+    const { browser, tokens } = await signedIn();
     const response = await browser.post('/end_session', {
       id_token_hint: tokens.id_token,
       post_logout_redirect_uri: signedOut,
@@ -390,9 +411,7 @@ describe('RP-initiated logout', () => {
   });
 
   it('a cross-site POST (no SameSite=Lax cookie sent) is repeated as a GET, which then sees the session', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    const tokens = await signIn(target, browser);
+    const { target, browser, tokens } = await signedIn();
     const posted = await target.app.inject({
       method: 'POST',
       url: '/end_session',
@@ -417,9 +436,7 @@ describe('RP-initiated logout', () => {
   });
 
   it('without a session there is nothing to end: a registered redirect happens at once (idempotent)', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    const tokens = await signIn(target, browser);
+    const { target, browser, tokens } = await signedIn();
     const first = await browser.get(
       endSessionUrl({ id_token_hint: tokens.id_token, post_logout_redirect_uri: signedOut, state: 'a' }),
     );
@@ -453,35 +470,26 @@ describe('RP-initiated logout', () => {
   });
 
   it('a hint from an earlier session of the same browser asks for confirmation', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    const old = await signIn(target, browser, 'openid', 'web-app', 'bob');
+    const { browser, tokens: old } = await signedIn('openid', 'web-app', 'bob');
     // Another user signing in on this browser ends bob's session and starts a new one with a new sid.
-    const pkce = pkcePair();
-    await authorizeThroughLogin(browser, codeRequest(pkce, { extra: { prompt: 'login' } }));
+    await signInAgain(browser);
     const response = await browser.get(endSessionUrl({ id_token_hint: old.id_token }));
     expect(isConfirmationPage(response)).toBe(true);
     expect(await stillSignedIn(browser)).toBe(true);
   });
 
   it('re-authenticating the same user keeps the session: an earlier hint still names it', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    const old = await signIn(target, browser);
-    const pkce = pkcePair();
-    await authorizeThroughLogin(browser, codeRequest(pkce, { extra: { prompt: 'login' } }));
+    const { browser, tokens: old } = await signedIn();
+    await signInAgain(browser);
     const response = await browser.get(endSessionUrl({ id_token_hint: old.id_token }));
     expect(isConfirmationPage(response)).toBe(false);
     expect(await stillSignedIn(browser)).toBe(false);
   });
 
   it('another user signing in on the same browser logs the previous user out: grants revoked, clients notified', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    const bobs = await signIn(target, browser, 'openid orders.read', 'web-app', 'bob');
+    const { target, browser, tokens: bobs } = await signedIn('openid orders.read', 'web-app', 'bob');
     expect((await introspect(target, bobs.access_token)).active).toBe(true);
-    const pkce = pkcePair();
-    await authorizeThroughLogin(browser, codeRequest(pkce, { extra: { prompt: 'login' } }));
+    await signInAgain(browser);
     expect((await introspect(target, bobs.access_token)).active).toBe(false);
   });
 
@@ -497,9 +505,7 @@ describe('RP-initiated logout', () => {
   });
 
   it('hints that cannot be verified count as absent: confirmation, never an error', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    const tokens = await signIn(target, browser);
+    const { target, browser, tokens } = await signedIn();
     // Another Gatehouse with the same issuer name but its own keys.
     const other = await server();
     const foreign = await signIn(other, new Browser(other));
@@ -546,12 +552,7 @@ describe('RP-initiated logout', () => {
   });
 
   it('client_id that differs from the hint: confirmation without any redirect target', async () => {
-    const target = await server({
-      clients: clients({
-        ...webAppLogout,
-        'post-app': { postLogoutRedirectUris: ['https://post.example.com/bye'] },
-      }),
-    });
+    const target = await server({ clients: testClients(bothAppsLogout) });
     const browser = new Browser(target);
     const tokens = await signIn(target, browser);
     for (const redirect of [signedOut, 'https://post.example.com/bye']) {
@@ -584,9 +585,7 @@ describe('RP-initiated logout', () => {
   });
 
   it('a matching client_id with the hint is fine', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    const tokens = await signIn(target, browser);
+    const { browser, tokens } = await signedIn();
     const response = await browser.get(
       endSessionUrl({
         id_token_hint: tokens.id_token,
@@ -598,9 +597,7 @@ describe('RP-initiated logout', () => {
   });
 
   it('HEAD (a link checker or prefetcher) never signs anyone out: the server has no implicit HEAD routes', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    const tokens = await signIn(target, browser);
+    const { target, browser, tokens } = await signedIn();
     const cookie = [...browser.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
     const response = await target.app.inject({
       method: 'HEAD',
@@ -613,9 +610,7 @@ describe('RP-initiated logout', () => {
   });
 
   it('duplicated parameters are refused with an error page', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    await signIn(target, browser);
+    const { browser } = await signedIn();
     const response = await browser.get('/end_session?state=a&state=b');
     expect(response.statusCode).toBe(400);
     expect(response.headers['content-type']).toContain('text/html');
@@ -625,9 +620,7 @@ describe('RP-initiated logout', () => {
 
 describe('confirmation page', () => {
   it('without a hint asks first; confirming logs out and redirects to the client with state', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    await signIn(target, browser);
+    const { browser } = await signedIn();
     const page = await browser.get(
       endSessionUrl({ client_id: 'web-app', post_logout_redirect_uri: signedOut, state: 'x<y>"z' }),
     );
@@ -661,9 +654,7 @@ describe('confirmation page', () => {
   });
 
   it('without a client the confirmation ends on the signed-out page', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    await signIn(target, browser);
+    const { browser } = await signedIn();
     const page = await browser.get(
       endSessionUrl({ post_logout_redirect_uri: signedOut, logout_hint: 'alice' }),
     );
@@ -677,9 +668,7 @@ describe('confirmation page', () => {
   });
 
   it('a missing or wrong CSRF token is refused and the session stays', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    await signIn(target, browser);
+    const { browser } = await signedIn();
     const page = await browser.get(endSessionUrl({}));
     const { action, csrf } = formOf(page.body);
     for (const values of [
@@ -708,15 +697,13 @@ describe('confirmation page', () => {
     expect(await stillSignedIn(alice)).toBe(true);
 
     const old = formOf((await alice.get('/end_session')).body);
-    await authorizeThroughLogin(alice, codeRequest(pkcePair(), { extra: { prompt: 'login' } }));
+    await signInAgain(alice);
     expect((await alice.post(old.action, { csrf: old.csrf })).statusCode).toBe(403);
     expect(await stillSignedIn(alice)).toBe(true);
   });
 
   it('the confirmation re-checks the redirect URI it is given', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    await signIn(target, browser);
+    const { browser } = await signedIn();
     const { action, csrf } = formOf((await browser.get('/end_session')).body);
     const response = await browser.post(action, {
       csrf,
@@ -732,9 +719,7 @@ describe('confirmation page', () => {
 
 describe('introspection and revocation after logout', () => {
   it('tokens of grants without offline_access are refused; an offline_access grant keeps working', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    const online = await signIn(target, browser, 'openid profile orders.read');
+    const { target, browser, tokens: online } = await signedIn('openid profile orders.read');
     const offline = await signIn(target, browser, 'openid profile offline_access orders.read');
     const other = await signIn(target, new Browser(target), 'openid profile orders.read');
     expect(online.refresh_token).toBeUndefined();
@@ -764,9 +749,7 @@ describe('introspection and revocation after logout', () => {
   });
 
   it('a code issued in the session but not yet redeemed dies with it', async () => {
-    const target = await server();
-    const browser = new Browser(target);
-    const tokens = await signIn(target, browser);
+    const { target, browser, tokens } = await signedIn();
     const pkce = pkcePair();
     const redirect = await authorizeThroughLogin(
       browser,
@@ -812,7 +795,7 @@ describe('back-channel logout received by a test HTTP server', () => {
     const target = await server(
       {
         logging: { level: 'info' },
-        clients: clients({
+        clients: testClients({
           'web-app': {
             ...webAppLogout['web-app'],
             backchannelLogoutUri: `${target0.url}/bc/web-app?tenant=1`,
@@ -874,18 +857,9 @@ describe('back-channel logout received by a test HTTP server', () => {
 
   it('no session ended, no logout token: a repeated logout sends nothing more', async () => {
     const target0 = await receiver();
-    const sink = new LogSink();
-    const target = await server(
-      {
-        logging: { level: 'info' },
-        clients: clients({
-          'web-app': { ...webAppLogout['web-app'], backchannelLogoutUri: `${target0.url}/bc` },
-        }),
-      },
-      sink,
-    );
-    const browser = new Browser(target);
-    const tokens = await signIn(target, browser);
+    const { sink, target, browser, tokens } = await signedInWithBackchannel(`${target0.url}/bc`, {
+      postLogout: true,
+    });
     const cookie = browser.cookies.get('__Host-gh-session') ?? '';
     await browser.get(endSessionUrl({ id_token_hint: tokens.id_token }));
     await sink.waitForAudit('backchannel_logout_delivered');
@@ -900,17 +874,9 @@ describe('back-channel logout received by a test HTTP server', () => {
     const target0 = await receiver((index, received) =>
       received.response.writeHead(index === 0 ? 500 : 200).end(),
     );
-    const sink = new LogSink();
-    const target = await server(
-      {
-        logging: { level: 'info' },
-        logout: { backchannelTimeout: 5, backchannelAttempts: 3 },
-        clients: clients({ 'web-app': { backchannelLogoutUri: `${target0.url}/bc` } }),
-      },
-      sink,
-    );
-    const browser = new Browser(target);
-    const tokens = await signIn(target, browser);
+    const { sink, target, browser, tokens } = await signedInWithBackchannel(`${target0.url}/bc`, {
+      logout: { backchannelTimeout: 5, backchannelAttempts: 3 },
+    });
     await browser.get(endSessionUrl({ id_token_hint: tokens.id_token }));
     await sink.waitForAudit('backchannel_logout_delivered');
     expect(target0.received).toHaveLength(2);
@@ -936,17 +902,9 @@ describe('back-channel logout received by a test HTTP server', () => {
 
   it('gives up after the configured attempts and logs the failure without the token', async () => {
     const target0 = await receiver((_index, received) => received.response.writeHead(503).end());
-    const sink = new LogSink();
-    const target = await server(
-      {
-        logging: { level: 'info' },
-        logout: { backchannelTimeout: 5, backchannelAttempts: 2 },
-        clients: clients({ 'web-app': { backchannelLogoutUri: `${target0.url}/bc` } }),
-      },
-      sink,
-    );
-    const browser = new Browser(target);
-    const tokens = await signIn(target, browser);
+    const { sink, browser, tokens } = await signedInWithBackchannel(`${target0.url}/bc`, {
+      logout: { backchannelTimeout: 5, backchannelAttempts: 2 },
+    });
     const response = await browser.get(endSessionUrl({ id_token_hint: tokens.id_token }));
     expect(response.statusCode).toBe(200);
     await sink.waitForAudit('backchannel_logout_failed');
@@ -959,17 +917,9 @@ describe('back-channel logout received by a test HTTP server', () => {
 
   it('a 400 from the receiver (token rejected) is not retried', async () => {
     const target0 = await receiver((_index, received) => received.response.writeHead(400).end());
-    const sink = new LogSink();
-    const target = await server(
-      {
-        logging: { level: 'info' },
-        logout: { backchannelTimeout: 5, backchannelAttempts: 5 },
-        clients: clients({ 'web-app': { backchannelLogoutUri: `${target0.url}/bc` } }),
-      },
-      sink,
-    );
-    const browser = new Browser(target);
-    const tokens = await signIn(target, browser);
+    const { sink, target, browser, tokens } = await signedInWithBackchannel(`${target0.url}/bc`, {
+      logout: { backchannelTimeout: 5, backchannelAttempts: 5 },
+    });
     await browser.get(endSessionUrl({ id_token_hint: tokens.id_token }));
     await sink.waitForAudit('backchannel_logout_failed');
     expect(sink.audits('backchannel_logout_failed')[0]).toMatchObject({ status: 400, attempts: 1 });
@@ -980,19 +930,10 @@ describe('back-channel logout received by a test HTTP server', () => {
   it('a receiver that has not answered does not hold up the logout response', async () => {
     const order: string[] = [];
     const target0 = await receiver(() => order.push('receiver got the logout token'));
-    const sink = new LogSink();
-    const target = await server(
-      {
-        logging: { level: 'info' },
-        logout: { backchannelTimeout: 30, backchannelAttempts: 1 },
-        clients: clients({
-          'web-app': { ...webAppLogout['web-app'], backchannelLogoutUri: `${target0.url}/bc` },
-        }),
-      },
-      sink,
-    );
-    const browser = new Browser(target);
-    const tokens = await signIn(target, browser);
+    const { sink, browser, tokens } = await signedInWithBackchannel(`${target0.url}/bc`, {
+      logout: { backchannelTimeout: 30, backchannelAttempts: 1 },
+      postLogout: true,
+    });
     const response = await browser.get(
       endSessionUrl({ id_token_hint: tokens.id_token, post_logout_redirect_uri: signedOut, state: 'q' }),
     );
@@ -1014,17 +955,9 @@ describe('back-channel logout received by a test HTTP server', () => {
 
   it('a hanging receiver times out per attempt, is retried, and the failure is logged', async () => {
     const target0 = await receiver(() => {});
-    const sink = new LogSink();
-    const target = await server(
-      {
-        logging: { level: 'info' },
-        logout: { backchannelTimeout: 1, backchannelAttempts: 2 },
-        clients: clients({ 'web-app': { backchannelLogoutUri: `${target0.url}/bc` } }),
-      },
-      sink,
-    );
-    const browser = new Browser(target);
-    const tokens = await signIn(target, browser);
+    const { sink, browser, tokens } = await signedInWithBackchannel(`${target0.url}/bc`, {
+      logout: { backchannelTimeout: 1, backchannelAttempts: 2 },
+    });
     const response = await browser.get(endSessionUrl({ id_token_hint: tokens.id_token }));
     expect(response.statusCode).toBe(200);
     expect(await stillSignedIn(browser)).toBe(false);
@@ -1040,17 +973,9 @@ describe('back-channel logout received by a test HTTP server', () => {
 
   it('closing the server stops retries and waits for nothing more', async () => {
     const target0 = await receiver((_index, received) => received.response.writeHead(500).end());
-    const sink = new LogSink();
-    const target = await server(
-      {
-        logging: { level: 'info' },
-        logout: { backchannelTimeout: 5, backchannelAttempts: 10 },
-        clients: clients({ 'web-app': { backchannelLogoutUri: `${target0.url}/bc` } }),
-      },
-      sink,
-    );
-    const browser = new Browser(target);
-    const tokens = await signIn(target, browser);
+    const { sink, target, browser, tokens } = await signedInWithBackchannel(`${target0.url}/bc`, {
+      logout: { backchannelTimeout: 5, backchannelAttempts: 10 },
+    });
     await browser.get(endSessionUrl({ id_token_hint: tokens.id_token }));
     await target0.requests(1);
     await target.close();
@@ -1065,17 +990,9 @@ describe('back-channel logout received by a test HTTP server', () => {
   it('an unreachable receiver is logged as a network failure', async () => {
     const gone = await new Receiver(ok).start();
     await gone.close();
-    const sink = new LogSink();
-    const target = await server(
-      {
-        logging: { level: 'info' },
-        logout: { backchannelTimeout: 2, backchannelAttempts: 1 },
-        clients: clients({ 'web-app': { backchannelLogoutUri: `${gone.url}/bc` } }),
-      },
-      sink,
-    );
-    const browser = new Browser(target);
-    const tokens = await signIn(target, browser);
+    const { sink, browser, tokens } = await signedInWithBackchannel(`${gone.url}/bc`, {
+      logout: { backchannelTimeout: 2, backchannelAttempts: 1 },
+    });
     expect((await browser.get(endSessionUrl({ id_token_hint: tokens.id_token }))).statusCode).toBe(200);
     await sink.waitForAudit('backchannel_logout_failed');
     expect(sink.audits('backchannel_logout_failed')[0]).toMatchObject({ reason: 'network', attempts: 1 });
@@ -1084,7 +1001,7 @@ describe('back-channel logout received by a test HTTP server', () => {
 
 describe('interop: openid-client buildEndSessionUrl on a real port', () => {
   it('logs out with id_token_hint, post_logout_redirect_uri and state, then prompt=none needs a login', async () => {
-    const listening = await startListening({ clients: clients(webAppLogout) });
+    const listening = await startListening({ clients: testClients(webAppLogout) });
     cleanups.push(() => listening.close());
     const config = await client.discovery(
       new URL(listening.issuer),
@@ -1097,18 +1014,11 @@ describe('interop: openid-client buildEndSessionUrl on a real port', () => {
 
     const browser = new FetchBrowser(listening.issuer);
     const authorize = async (extra: Record<string, string> = {}) => {
-      const verifier = client.randomPKCECodeVerifier();
-      const state = client.randomState();
-      const nonce = client.randomNonce();
-      const url = client.buildAuthorizationUrl(config, {
-        redirect_uri: webRedirect,
-        scope: 'openid profile orders.read',
-        code_challenge: await client.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        state,
-        nonce,
-        ...extra,
-      });
+      const { verifier, state, nonce, parameters } = await authorizationParameters(
+        webRedirect,
+        'openid profile orders.read',
+      );
+      const url = client.buildAuthorizationUrl(config, { ...parameters, ...extra });
       return { url, verifier, state, nonce };
     };
     const started = await authorize();

@@ -17,15 +17,18 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import { matchesRegisteredIdentity } from '../src/protocol/mtls.ts';
-import { buildServer, type GatehouseServer } from '../src/server.ts';
 import {
   apiSecret,
   basic,
+  buildServer,
   form,
+  type GatehouseServer,
   serviceSecret,
   startServer,
   type TestServer,
+  testClients,
   testConfig,
+  useServer,
   webSecret,
 } from './helpers.ts';
 import { freePort } from './interop-helpers.ts';
@@ -83,8 +86,10 @@ function thumbprint(name: string): string {
     .digest('base64url');
 }
 
+const clientCredentialsGrant = { grant_type: 'client_credentials' };
+
 const mtlsClients = () => [
-  ...(testConfig().clients as Record<string, unknown>[]),
+  ...testClients(),
   {
     clientId: 'mtls-dn',
     name: 'PKI client matched by subject DN',
@@ -269,29 +274,14 @@ describe('mutual-TLS client authentication over a real TLS listener', () => {
   });
 
   it('binds the tokens of a secret client registered for bound tokens, and needs its certificate', async () => {
-    const bound = await post(
-      '/token',
-      { grant_type: 'client_credentials' },
-      'self',
-      basic('bound-secret', webSecret),
-    );
+    const bound = await post('/token', clientCredentialsGrant, 'self', basic('bound-secret', webSecret));
     expect(bound.status).toBe(200);
     expect(decodeJwt(bound.body.access_token as string).cnf).toEqual({ 'x5t#S256': thumbprint('self') });
-    const without = await post(
-      '/token',
-      { grant_type: 'client_credentials' },
-      undefined,
-      basic('bound-secret', webSecret),
-    );
+    const without = await post('/token', clientCredentialsGrant, undefined, basic('bound-secret', webSecret));
     expect(without.status).toBe(400);
     expect(without.body.error).toBe('invalid_request');
     // A client not registered for bound tokens gets bearer tokens even when it shows a certificate.
-    const plain = await post(
-      '/token',
-      { grant_type: 'client_credentials' },
-      'pki',
-      basic('service-a', serviceSecret),
-    );
+    const plain = await post('/token', clientCredentialsGrant, 'pki', basic('service-a', serviceSecret));
     expect(plain.status).toBe(200);
     expect(decodeJwt(plain.body.access_token as string).cnf).toBeUndefined();
   });
@@ -352,35 +342,45 @@ describe('mutual-TLS client authentication over a real TLS listener', () => {
   });
 });
 
+/**
+ * client_credentials for `clientId` at `target`, sent from `remoteAddress` with the named certificate (or
+ * `raw` header text) in the X-Client-Cert header a TLS-terminating proxy sets.
+ */
+function proxiedClientCredentials(
+  target: TestServer,
+  clientId: string,
+  certificate: string | undefined,
+  remoteAddress: string,
+  raw?: string,
+) {
+  return target.app
+    .inject({
+      method: 'POST',
+      url: '/token',
+      remoteAddress,
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        ...(certificate === undefined
+          ? {}
+          : { 'x-client-cert': raw ?? encodeURIComponent(pem(`${certificate}.crt`)) }),
+      },
+      payload: form({ grant_type: 'client_credentials', client_id: clientId }),
+    })
+    .then((response) => ({
+      status: response.statusCode,
+      body: JSON.parse(response.body) as Record<string, unknown>,
+    }));
+}
+
 describe('the client certificate from a trusted proxy header', () => {
-  let proxied: TestServer;
-  beforeAll(async () => {
-    proxied = await startServer({
-      server: { trustProxy: ['127.0.0.1', '10.0.0.0/8'] },
-      mtls: { ca: path('ca.crt'), trustedProxyHeader: 'X-Client-Cert' },
-      clients: mtlsClients(),
-    });
-  });
-  afterAll(() => proxied?.close());
+  const proxied = useServer(() => ({
+    server: { trustProxy: ['127.0.0.1', '10.0.0.0/8'] },
+    mtls: { ca: path('ca.crt'), trustedProxyHeader: 'X-Client-Cert' },
+    clients: mtlsClients(),
+  }));
 
   const viaProxy = (clientId: string, certificate: string | undefined, remoteAddress: string, raw?: string) =>
-    proxied.app
-      .inject({
-        method: 'POST',
-        url: '/token',
-        remoteAddress,
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          ...(certificate === undefined
-            ? {}
-            : { 'x-client-cert': raw ?? encodeURIComponent(pem(`${certificate}.crt`)) }),
-        },
-        payload: form({ grant_type: 'client_credentials', client_id: clientId }),
-      })
-      .then((response) => ({
-        status: response.statusCode,
-        body: JSON.parse(response.body) as Record<string, unknown>,
-      }));
+    proxiedClientCredentials(proxied, clientId, certificate, remoteAddress, raw);
 
   it('authenticates and binds with the forwarded certificate from a trusted proxy', async () => {
     for (const remoteAddress of ['127.0.0.1', '10.1.2.3', '::ffff:10.9.9.9']) {
@@ -409,18 +409,9 @@ describe('the client certificate from a trusted proxy header', () => {
       clients: mtlsClients(),
     });
     try {
-      const bound = await strict.app.inject({
-        method: 'POST',
-        url: '/token',
-        remoteAddress: '127.0.0.1',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          'x-client-cert': encodeURIComponent(pem('pki.crt')),
-        },
-        payload: form({ grant_type: 'client_credentials', client_id: 'mtls-dn' }),
-      });
-      expect(bound.statusCode).toBe(200);
-      expect(decodeJwt(JSON.parse(bound.body).access_token).cnf).toEqual({ 'x5t#S256': thumbprint('pki') });
+      const bound = await proxiedClientCredentials(strict, 'mtls-dn', 'pki', '127.0.0.1');
+      expect(bound.status).toBe(200);
+      expect(decodeJwt(bound.body.access_token as string).cnf).toEqual({ 'x5t#S256': thumbprint('pki') });
       const bearer = await strict.app.inject({
         method: 'POST',
         url: '/token',

@@ -4,7 +4,7 @@
  * global requirements, and DPoP binding of the code through /par (RFC 9449 §10.1).
  */
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { dpopKey, proof } from './dpop-helpers.ts';
 import {
   authorizeThroughLogin,
@@ -13,9 +13,13 @@ import {
   form,
   issuer,
   pkcePair,
+  postForm,
+  postJson,
   startServer,
   type TestServer,
-  testConfig,
+  testClients,
+  tokenRequest,
+  useServer,
   webRedirect,
   webSecret,
 } from './helpers.ts';
@@ -25,7 +29,7 @@ const parUrl = `${issuer}/par`;
 
 function clients(extra: Record<string, unknown>[] = []): Record<string, unknown>[] {
   return [
-    ...(testConfig().clients as Record<string, unknown>[]),
+    ...testClients(),
     {
       clientId: 'par-only',
       name: 'PAR only',
@@ -40,28 +44,12 @@ function clients(extra: Record<string, unknown>[] = []): Record<string, unknown>
   ];
 }
 
-async function push(
+function push(
   server: TestServer,
   values: Record<string, string | undefined>,
   headers: Record<string, string | undefined> = { authorization: web },
 ) {
-  const response = await server.app.inject({
-    method: 'POST',
-    url: '/par',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      ...(Object.fromEntries(Object.entries(headers).filter(([, value]) => value !== undefined)) as Record<
-        string,
-        string
-      >),
-    },
-    payload: form(values),
-  });
-  return {
-    status: response.statusCode,
-    headers: response.headers,
-    body: JSON.parse(response.body) as Record<string, unknown>,
-  };
+  return postForm(server, '/par', values, headers);
 }
 
 function requestParams(challenge: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -94,11 +82,7 @@ function expectRequestUriRefused(response: {
 }
 
 describe('pushed authorization requests', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startServer({ clients: clients() });
-  });
-  afterAll(() => server.close());
+  const server = useServer({ clients: clients() });
 
   it('answers 201 with a request_uri and expires_in, and /authorize uses only the pushed parameters', async () => {
     const pkce = pkcePair();
@@ -116,19 +100,18 @@ describe('pushed authorization requests', () => {
     );
     expect(`${redirect.origin}${redirect.pathname}`).toBe(webRedirect);
     expect(redirect.searchParams.get('state')).toBe('st-par');
-    const tokens = await server.app.inject({
-      method: 'POST',
-      url: '/token',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: web },
-      payload: form({
+    const tokens = await tokenRequest(
+      server,
+      {
         grant_type: 'authorization_code',
         code: redirect.searchParams.get('code')!,
         redirect_uri: webRedirect,
         code_verifier: pkce.verifier,
-      }),
-    });
-    expect(tokens.statusCode).toBe(200);
-    const body = JSON.parse(tokens.body) as Record<string, string>;
+      },
+      web,
+    );
+    expect(tokens.status).toBe(200);
+    const body = tokens.body as Record<string, string>;
     expect(body.scope).toBe('openid profile orders.read');
     expect(decodeJwt(body.id_token!).nonce).toBe('n-par');
   });
@@ -187,12 +170,7 @@ describe('pushed authorization requests', () => {
   });
 
   it('refuses a body that is not a form', async () => {
-    const response = await server.app.inject({
-      method: 'POST',
-      url: '/par',
-      headers: { 'content-type': 'application/json', authorization: web },
-      payload: '{}',
-    });
+    const response = await postJson(server, '/par', web);
     expect(response.statusCode).toBe(415);
     expect(JSON.parse(response.body).error).toBe('invalid_request');
   });
@@ -278,27 +256,23 @@ describe('pushed authorization requests', () => {
         new Browser(server),
         authorizeWith(pushed.body.request_uri as string),
       );
-      const redeem = async (dpop?: string) =>
-        server.app.inject({
-          method: 'POST',
-          url: '/token',
-          headers: {
-            'content-type': 'application/x-www-form-urlencoded',
-            authorization: web,
-            ...(dpop ? { dpop } : {}),
-          },
-          payload: form({
+      const redeem = (dpop?: string) =>
+        postForm(
+          server,
+          '/token',
+          {
             grant_type: 'authorization_code',
             code: redirect.searchParams.get('code')!,
             redirect_uri: webRedirect,
             code_verifier: pkce.verifier,
-          }),
-        });
+          },
+          { authorization: web, dpop },
+        );
       const without = await redeem();
-      expect(JSON.parse(without.body).error).toBe('invalid_grant');
+      expect(without.body.error).toBe('invalid_grant');
       const bound = await redeem(await proof(key, { htu: `${issuer}/token`, iat: server.clock() }));
-      expect(bound.statusCode).toBe(200);
-      expect(decodeJwt(JSON.parse(bound.body).access_token).cnf).toEqual({ jkt: key.jkt });
+      expect(bound.status).toBe(200);
+      expect(decodeJwt(bound.body.access_token as string).cnf).toEqual({ jkt: key.jkt });
     });
 
     it('refuses a dpop_jkt that names another key than the proof', async () => {
@@ -325,11 +299,7 @@ describe('pushed authorization requests', () => {
 });
 
 describe('PAR required for every client (par.required)', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startServer({ par: { required: true, ttl: 30 } });
-  });
-  afterAll(() => server.close());
+  const server = useServer({ par: { required: true, ttl: 30 } });
 
   it('refuses a request that was not pushed, accepts a pushed one, and says so in the metadata', async () => {
     const pkce = pkcePair();

@@ -13,18 +13,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import { fetchClientJwks } from '../src/protocol/client-jwks.ts';
 import { guardedLookup, isNonPublicAddress } from '../src/protocol/outbound-address.ts';
+import { assertionType, clientAssertion } from './client-assertion.ts';
 import {
   basic,
-  form,
   issuer,
+  postForm,
   serviceSecret,
   startServer,
-  type TestServer,
+  testClients,
   testConfig,
   tokenRequest,
+  useServer,
 } from './helpers.ts';
 
-const assertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
 
 let inlineKey: KeyPair;
@@ -46,8 +47,6 @@ async function publicJwk(pair: KeyPair, kid: string, alg: string): Promise<JWK> 
   return { ...(await exportJWK(pair.publicKey)), kid, alg, use: 'sig' };
 }
 
-let server: TestServer;
-
 beforeAll(async () => {
   const es256 = () => generateKeyPair('ES256', { extractable: true });
   [inlineKey, otherKey, remoteKey, rotatedKey] = await Promise.all([es256(), es256(), es256(), es256()]);
@@ -67,67 +66,71 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
   jwksBase = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`;
-
-  server = await startServer({
-    clients: [
-      ...(testConfig().clients as Record<string, unknown>[]),
-      {
-        clientId: 'jwt-client',
-        name: 'JWT Client',
-        tokenEndpointAuthMethod: 'private_key_jwt',
-        jwks: { keys: [inlineJwk, rsaJwk] },
-        grantTypes: [
-          'client_credentials',
-          'urn:ietf:params:oauth:grant-type:device_code',
-          'authorization_code',
-        ],
-        redirectUris: ['https://jwt.example.com/cb'],
-        scopes: ['openid', 'orders.read'],
-        requireConsent: false,
-      },
-      {
-        clientId: 'jwt-es256-only',
-        name: 'JWT Client limited to ES256',
-        tokenEndpointAuthMethod: 'private_key_jwt',
-        tokenEndpointAuthSigningAlg: 'ES256',
-        jwks: { keys: [inlineJwk, rsaJwk] },
-        grantTypes: ['client_credentials'],
-        scopes: ['orders.read'],
-      },
-      {
-        clientId: 'jwt-other',
-        name: 'Another JWT Client',
-        tokenEndpointAuthMethod: 'private_key_jwt',
-        jwks: { keys: [await publicJwk(otherKey, 'other-1', 'ES256')] },
-        grantTypes: ['client_credentials'],
-        scopes: ['orders.read'],
-      },
-      {
-        clientId: 'jwt-remote',
-        name: 'JWT Client with jwks_uri',
-        tokenEndpointAuthMethod: 'private_key_jwt',
-        jwksUri: `${jwksBase}/jwks`,
-        grantTypes: ['client_credentials'],
-        scopes: ['orders.read'],
-      },
-      ...['slow', 'huge', 'chunked', 'redirect', 'broken', 'missing'].map((name) => ({
-        clientId: `jwt-${name}`,
-        name: `JWT Client (${name} jwks_uri)`,
-        tokenEndpointAuthMethod: 'private_key_jwt',
-        jwksUri: `${jwksBase}/${name}`,
-        grantTypes: ['client_credentials'],
-        scopes: ['orders.read'],
-      })),
-    ],
-    clientAuth: { jwksUri: { allowPrivateAddresses: true, timeout: 300, maxBytes: 4096 } },
-  });
 });
 
 afterAll(async () => {
-  await server?.close();
   jwksServer?.closeAllConnections();
   await new Promise<void>((resolve) => jwksServer?.close(() => resolve()));
 });
+
+/** The client whose keys are at the local JWKS host's /jwks. */
+function remoteClient(): Record<string, unknown> {
+  return {
+    clientId: 'jwt-remote',
+    name: 'JWT Client with jwks_uri',
+    tokenEndpointAuthMethod: 'private_key_jwt',
+    jwksUri: `${jwksBase}/jwks`,
+    grantTypes: ['client_credentials'],
+    scopes: ['orders.read'],
+  };
+}
+
+const server = useServer(async () => ({
+  clients: [
+    ...testClients(),
+    {
+      clientId: 'jwt-client',
+      name: 'JWT Client',
+      tokenEndpointAuthMethod: 'private_key_jwt',
+      jwks: { keys: [inlineJwk, rsaJwk] },
+      grantTypes: [
+        'client_credentials',
+        'urn:ietf:params:oauth:grant-type:device_code',
+        'authorization_code',
+      ],
+      redirectUris: ['https://jwt.example.com/cb'],
+      scopes: ['openid', 'orders.read'],
+      requireConsent: false,
+    },
+    {
+      clientId: 'jwt-es256-only',
+      name: 'JWT Client limited to ES256',
+      tokenEndpointAuthMethod: 'private_key_jwt',
+      tokenEndpointAuthSigningAlg: 'ES256',
+      jwks: { keys: [inlineJwk, rsaJwk] },
+      grantTypes: ['client_credentials'],
+      scopes: ['orders.read'],
+    },
+    {
+      clientId: 'jwt-other',
+      name: 'Another JWT Client',
+      tokenEndpointAuthMethod: 'private_key_jwt',
+      jwks: { keys: [await publicJwk(otherKey, 'other-1', 'ES256')] },
+      grantTypes: ['client_credentials'],
+      scopes: ['orders.read'],
+    },
+    remoteClient(),
+    ...['slow', 'huge', 'chunked', 'redirect', 'broken', 'missing'].map((name) => ({
+      clientId: `jwt-${name}`,
+      name: `JWT Client (${name} jwks_uri)`,
+      tokenEndpointAuthMethod: 'private_key_jwt',
+      jwksUri: `${jwksBase}/${name}`,
+      grantTypes: ['client_credentials'],
+      scopes: ['orders.read'],
+    })),
+  ],
+  clientAuth: { jwksUri: { allowPrivateAddresses: true, timeout: 300, maxBytes: 4096 } },
+}));
 
 interface AssertionOptions {
   clientId?: string;
@@ -138,39 +141,22 @@ interface AssertionOptions {
   alg?: string;
 }
 
-async function assertion(options: AssertionOptions = {}): Promise<string> {
-  const clientId = options.clientId ?? 'jwt-client';
-  const now = server.clock();
-  const claims: Record<string, unknown> = {
-    iss: clientId,
-    sub: clientId,
-    aud: issuer,
-    jti: randomUUID(),
-    iat: now,
-    exp: now + 60,
-    ...options.claims,
-  };
-  for (const name of options.omit ?? []) delete claims[name];
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: options.alg ?? 'ES256', kid: options.kid ?? 'inline-1' })
-    .sign((options.key ?? inlineKey).privateKey);
+function assertion(options: AssertionOptions = {}): Promise<string> {
+  return clientAssertion(
+    options.clientId ?? 'jwt-client',
+    (options.key ?? inlineKey).privateKey,
+    server.clock(),
+    {
+      kid: options.kid ?? 'inline-1',
+      alg: options.alg ?? 'ES256',
+      claims: options.claims ?? {},
+      omit: options.omit ?? [],
+    },
+  );
 }
 
-async function post(url: string, values: Record<string, string | undefined>, authorization?: string) {
-  const response = await server.app.inject({
-    method: 'POST',
-    url,
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      ...(authorization ? { authorization } : {}),
-    },
-    payload: form(values),
-  });
-  return {
-    status: response.statusCode,
-    headers: response.headers,
-    body: response.body === '' ? {} : (JSON.parse(response.body) as Record<string, unknown>),
-  };
+function post(url: string, values: Record<string, string | undefined>, authorization?: string) {
+  return postForm(server, url, values, { authorization });
 }
 
 function clientCredentials(token: string, extra: Record<string, string> = {}) {
@@ -547,14 +533,7 @@ describe('the jwks_uri address guard', () => {
   it('refuses loopback addresses by default (the server is local, so the fetch never happens)', async () => {
     const guarded = await startServer({
       clients: [
-        {
-          clientId: 'jwt-remote',
-          name: 'JWT Client with jwks_uri',
-          tokenEndpointAuthMethod: 'private_key_jwt',
-          jwksUri: `${jwksBase}/jwks`,
-          grantTypes: ['client_credentials'],
-          scopes: ['orders.read'],
-        },
+        remoteClient(),
         {
           clientId: 'jwt-localhost',
           name: 'JWT Client with a localhost jwks_uri',
@@ -568,16 +547,10 @@ describe('the jwks_uri address guard', () => {
     try {
       const before = fetches;
       for (const clientId of ['jwt-remote', 'jwt-localhost']) {
-        const now = guarded.clock();
-        const token = await new SignJWT({
-          iss: clientId,
-          sub: clientId,
-          aud: issuer,
-          jti: randomUUID(),
-          exp: now + 60,
-        })
-          .setProtectedHeader({ alg: 'ES256', kid: 'remote-1' })
-          .sign(remoteKey.privateKey);
+        const token = await clientAssertion(clientId, remoteKey.privateKey, guarded.clock(), {
+          kid: 'remote-1',
+          omit: ['iat'],
+        });
         const response = await tokenRequest(guarded, {
           grant_type: 'client_credentials',
           client_assertion_type: assertionType,

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { dropRedisPrefix, redisUrl, uniqueName } from './backends.ts';
 import {
   Browser,
@@ -8,30 +8,25 @@ import {
   password,
   pkcePair,
   serviceSecret,
-  startServer,
-  type TestServer,
   tokenRequest,
+  useServer,
 } from './helpers.ts';
 
 // The same behaviour from the in-memory counters (one node) and the Redis ones (shared by nodes).
 describe.each(['memory', 'redis'] as const)('rate limits (%s counters)', (store) => {
-  let server: TestServer;
   const keyPrefix = `${uniqueName('gh_rl')}:`;
-  beforeAll(async () => {
-    server = await startServer({
-      ...(store === 'redis' ? { redis: { url: redisUrl, keyPrefix } } : {}),
-      rateLimits: {
-        tokenPerIp: { limit: 5, window: 60 },
-        tokenPerClient: { limit: 3, window: 30 },
-        authorizePerIp: { limit: 4, window: 60 },
-        loginFreeFailures: 3,
-        loginMaxDelay: 60,
-      },
-    });
-  });
   afterAll(async () => {
-    await server?.close();
     if (store === 'redis') await dropRedisPrefix(keyPrefix);
+  });
+  const server = useServer({
+    ...(store === 'redis' ? { redis: { url: redisUrl, keyPrefix } } : {}),
+    rateLimits: {
+      tokenPerIp: { limit: 5, window: 60 },
+      tokenPerClient: { limit: 3, window: 30 },
+      authorizePerIp: { limit: 4, window: 60 },
+      loginFreeFailures: 3,
+      loginMaxDelay: 60,
+    },
   });
 
   it('limits the token endpoint per client with 429, Retry-After and an RFC 6749 JSON body, then recovers', async () => {

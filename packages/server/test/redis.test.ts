@@ -10,10 +10,9 @@ import { parseConfig } from '../src/config/load.ts';
 import { RateLimiter, RedisRateLimitStore } from '../src/http/rate-limit.ts';
 import { OAuthError } from '../src/protocol/errors.ts';
 import { RedisReplayCache } from '../src/protocol/replay-cache.ts';
-import { buildServer } from '../src/server.ts';
 import { connectRedis } from '../src/storage/redis.ts';
 import { dropRedisPrefix, redisUrl, uniqueName } from './backends.ts';
-import { testConfig } from './helpers.ts';
+import { buildServer, testConfig } from './helpers.ts';
 
 const prefix = `${uniqueName('gh_redis')}:`;
 let first: Redis;

@@ -1,40 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   apiSecret,
-  authorizeThroughLogin,
-  Browser,
   basic,
   codeFlowTokens,
-  codeRequest,
-  form,
-  pkcePair,
+  postForm,
   serviceSecret,
-  startServer,
-  type TestServer,
   tokenRequest,
+  useServer,
   webSecret,
 } from './helpers.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(() => server.close());
+const server = useServer();
 
 const web = basic('web-app', webSecret);
 const ordersApi = basic('orders-api', apiSecret);
 
-async function post(url: string, values: Record<string, string | undefined>, authorization?: string) {
-  const response = await server.app.inject({
-    method: 'POST',
-    url,
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      ...(authorization ? { authorization } : {}),
-    },
-    payload: form(values),
-  });
-  return { status: response.statusCode, headers: response.headers, text: response.body };
+function post(url: string, values: Record<string, string | undefined>, authorization?: string) {
+  return postForm(server, url, values, { authorization });
 }
 
 const active = async (token: string) =>
@@ -107,20 +89,12 @@ describe('revocation', () => {
   });
 
   it('lets a public client revoke its own refresh token with client_id', async () => {
-    const browser = new Browser(server);
-    const pkce = pkcePair();
     const redirectUri = 'http://127.0.0.1:4000/callback';
-    const redirect = await authorizeThroughLogin(
-      browser,
-      codeRequest(pkce, { clientId: 'native-app', redirectUri, scope: 'openid offline_access api1.read' }),
+    const { tokens } = await codeFlowTokens(
+      server,
+      { clientId: 'native-app', redirectUri, scope: 'openid offline_access api1.read' },
+      {},
     );
-    const tokens = await tokenRequest(server, {
-      grant_type: 'authorization_code',
-      client_id: 'native-app',
-      code: redirect.searchParams.get('code')!,
-      redirect_uri: redirectUri,
-      code_verifier: pkce.verifier,
-    });
     const refreshToken = tokens.body.refresh_token as string;
     expect((await post('/revoke', { token: refreshToken, client_id: 'native-app' })).status).toBe(200);
     const refresh = await tokenRequest(server, {

@@ -5,7 +5,7 @@
  * the grant id, and every kind of bad subject token refused (§2.2.2).
  */
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import {
   apiSecret,
@@ -13,10 +13,9 @@ import {
   codeFlowTokens,
   form,
   serviceSecret,
-  startServer,
-  type TestServer,
   testConfig,
   tokenRequest,
+  useServer,
   webSecret,
 } from './helpers.ts';
 
@@ -27,44 +26,39 @@ const gatewaySecret = 'gateway-test-secret-0123456789-abcdefghijklmnop';
 const gateway = basic('gateway', gatewaySecret);
 const web = basic('web-app', webSecret);
 
-let server: TestServer;
-
-beforeAll(async () => {
-  const base = testConfig();
-  server = await startServer({
-    apiScopes: [...(base.apiScopes as object[]), { name: 'ledger.read', description: 'Read the ledger' }],
-    apiResources: [
-      ...(base.apiResources as object[]),
-      {
-        id: 'ledger',
-        uris: ['https://ledger.example.com'],
-        scopes: ['ledger.read'],
-        accessTokenFormat: 'opaque',
-      },
-    ],
-    clients: [
-      ...(base.clients as Record<string, unknown>[]).map((client) =>
-        client.clientId === 'web-app'
-          ? {
-              ...client,
-              grantTypes: ['authorization_code', 'refresh_token', exchangeGrant],
-              scopes: [...(client.scopes as string[]), 'ledger.read'],
-              tokenExchange: { audiences: ['api1'] },
-            }
-          : client,
-      ),
-      {
-        clientId: 'gateway',
-        name: 'API gateway',
-        secret: gatewaySecret,
-        grantTypes: ['client_credentials', exchangeGrant],
-        scopes: ['orders.read', 'api1.read', 'ledger.read'],
-        tokenExchange: { audiences: ['api1', 'ledger'] },
-      },
-    ],
-  });
+const base = testConfig();
+const server = useServer({
+  apiScopes: [...(base.apiScopes as object[]), { name: 'ledger.read', description: 'Read the ledger' }],
+  apiResources: [
+    ...(base.apiResources as object[]),
+    {
+      id: 'ledger',
+      uris: ['https://ledger.example.com'],
+      scopes: ['ledger.read'],
+      accessTokenFormat: 'opaque',
+    },
+  ],
+  clients: [
+    ...(base.clients as Record<string, unknown>[]).map((client) =>
+      client.clientId === 'web-app'
+        ? {
+            ...client,
+            grantTypes: ['authorization_code', 'refresh_token', exchangeGrant],
+            scopes: [...(client.scopes as string[]), 'ledger.read'],
+            tokenExchange: { audiences: ['api1'] },
+          }
+        : client,
+    ),
+    {
+      clientId: 'gateway',
+      name: 'API gateway',
+      secret: gatewaySecret,
+      grantTypes: ['client_credentials', exchangeGrant],
+      scopes: ['orders.read', 'api1.read', 'ledger.read'],
+      tokenExchange: { audiences: ['api1', 'ledger'] },
+    },
+  ],
 });
-afterAll(() => server?.close());
 
 const fullScope = 'openid profile offline_access orders.read api1.read';
 

@@ -1,37 +1,29 @@
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { databaseOf } from '../src/storage/testing.ts';
 import {
-  authorizeThroughLogin,
-  Browser,
+  authorizationCode,
   basic,
   codeFlowTokens,
-  codeRequest,
   form,
+  formType,
   pkcePair,
+  postJson,
+  postRaw,
   serviceSecret,
-  startServer,
-  type TestServer,
   tokenRequest,
+  useServer,
   webRedirect,
   webSecret,
 } from './helpers.ts';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(() => server.close());
+const server = useServer();
 
 const web = basic('web-app', webSecret);
 const service = basic('service-a', serviceSecret);
-
-async function freshCode(params: Parameters<typeof codeRequest>[1] = {}) {
-  const browser = new Browser(server);
-  const pkce = pkcePair();
-  const redirect = await authorizeThroughLogin(browser, codeRequest(pkce, params));
-  return { code: redirect.searchParams.get('code')!, pkce, browser };
-}
+const serviceForm = { 'content-type': formType, authorization: service };
+/** POSTs `payload` as it is to /token, as a form authenticated as service-a. */
+const postServiceForm = (payload: string) => postRaw(server, '/token', serviceForm, payload);
 
 function expectError(response: Awaited<ReturnType<typeof tokenRequest>>, status: number, error: string) {
   expect(response.status).toBe(status);
@@ -40,6 +32,21 @@ function expectError(response: Awaited<ReturnType<typeof tokenRequest>>, status:
   expect(response.body.access_token).toBeUndefined();
   expect(response.headers['cache-control']).toBe('no-store');
   expect(response.headers['content-type']).toMatch(/^application\/json/);
+}
+
+/** A refresh_token request of web-app, narrowed to `scope` when given. */
+function refresh(refreshToken: string, scope?: string) {
+  return tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken, scope }, web);
+}
+
+/** A token request that must be refused with `status` and `error` (checked by expectError). */
+async function refused(
+  values: Record<string, string | undefined>,
+  authorization: string | undefined,
+  status: number,
+  error: string,
+) {
+  expectError(await tokenRequest(server, values, authorization), status, error);
 }
 
 describe('client authentication', () => {
@@ -59,8 +66,9 @@ describe('client authentication', () => {
   });
 
   it('rejects an unknown client', async () => {
-    expectError(
-      await tokenRequest(server, { grant_type: 'client_credentials' }, basic('nobody', serviceSecret)),
+    await refused(
+      { grant_type: 'client_credentials' },
+      basic('nobody', serviceSecret),
       401,
       'invalid_client',
     );
@@ -94,15 +102,16 @@ describe('client authentication', () => {
   });
 
   it('rejects a confidential client that sends no secret', async () => {
-    expectError(
-      await tokenRequest(server, { grant_type: 'client_credentials', client_id: 'service-a' }),
+    await refused(
+      { grant_type: 'client_credentials', client_id: 'service-a' },
+      undefined,
       401,
       'invalid_client',
     );
   });
 
   it('rejects a request with no client at all', async () => {
-    expectError(await tokenRequest(server, { grant_type: 'client_credentials' }), 401, 'invalid_client');
+    await refused({ grant_type: 'client_credentials' }, undefined, 401, 'invalid_client');
   });
 
   it('rejects a public client that sends a secret', async () => {
@@ -122,55 +131,42 @@ describe('client authentication', () => {
     `Basic ${Buffer.from('%zz:secret').toString('base64')}`,
   ]) {
     it(`rejects a malformed Authorization header: ${header.slice(0, 20)}`, async () => {
-      expectError(
-        await tokenRequest(server, { grant_type: 'client_credentials' }, header),
-        401,
-        'invalid_client',
-      );
+      await refused({ grant_type: 'client_credentials' }, header, 401, 'invalid_client');
     });
   }
 
   it('rejects a Basic client_id that differs from the body client_id', async () => {
-    expectError(
-      await tokenRequest(server, { grant_type: 'client_credentials', client_id: 'web-app' }, service),
-      401,
-      'invalid_client',
-    );
+    await refused({ grant_type: 'client_credentials', client_id: 'web-app' }, service, 401, 'invalid_client');
   });
 });
 
 describe('request format', () => {
   it('rejects a JSON body', async () => {
-    const response = await server.app.inject({
-      method: 'POST',
-      url: '/token',
-      headers: { 'content-type': 'application/json', authorization: service },
-      payload: JSON.stringify({ grant_type: 'client_credentials' }),
-    });
+    const response = await postJson(
+      server,
+      '/token',
+      service,
+      JSON.stringify({ grant_type: 'client_credentials' }),
+    );
     expect(response.statusCode).toBe(415);
     expect(JSON.parse(response.body).error).toBe('invalid_request');
     expect(response.headers['cache-control']).toBe('no-store');
   });
 
   it('rejects a body with no content type', async () => {
-    const response = await server.app.inject({
-      method: 'POST',
-      url: '/token',
-      headers: { authorization: service },
-      payload: 'grant_type=client_credentials',
-    });
+    const response = await postRaw(
+      server,
+      '/token',
+      { authorization: service },
+      'grant_type=client_credentials',
+    );
     expect(response.statusCode).toBeGreaterThanOrEqual(400);
     expect(response.statusCode).toBeLessThan(500);
     expect(JSON.parse(response.body).error).toBe('invalid_request');
   });
 
   it('rejects an oversized body without a stack trace', async () => {
-    const response = await server.app.inject({
-      method: 'POST',
-      url: '/token',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: service },
-      payload: `grant_type=client_credentials&pad=${'a'.repeat(70_000)}`,
-    });
+    const response = await postServiceForm(`grant_type=client_credentials&pad=${'a'.repeat(70_000)}`);
     expect(response.statusCode).toBe(413);
     expect(JSON.parse(response.body)).toEqual({
       error: 'invalid_request',
@@ -185,23 +181,13 @@ describe('request format', () => {
   });
 
   it('rejects a duplicated parameter', async () => {
-    const response = await server.app.inject({
-      method: 'POST',
-      url: '/token',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: service },
-      payload: 'grant_type=client_credentials&grant_type=client_credentials',
-    });
+    const response = await postServiceForm('grant_type=client_credentials&grant_type=client_credentials');
     expect(response.statusCode).toBe(400);
     expect(JSON.parse(response.body).error).toBe('invalid_request');
   });
 
   it('survives malformed percent-encoding in the body', async () => {
-    const response = await server.app.inject({
-      method: 'POST',
-      url: '/token',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: service },
-      payload: 'grant_type=client_credentials&scope=%E0%A4%A',
-    });
+    const response = await postServiceForm('grant_type=client_credentials&scope=%E0%A4%A');
     expect(response.statusCode).toBe(400);
     expect(JSON.parse(response.body).error).toBe('invalid_scope');
   });
@@ -209,13 +195,14 @@ describe('request format', () => {
 
 describe('grant types', () => {
   it('requires grant_type', async () => {
-    expectError(await tokenRequest(server, {}, service), 400, 'invalid_request');
+    await refused({}, service, 400, 'invalid_request');
   });
 
   for (const grantType of ['password', 'implicit', 'token', 'urn:example:unknown']) {
     it(`answers ${grantType} with unsupported_grant_type`, async () => {
-      expectError(
-        await tokenRequest(server, { grant_type: grantType, username: 'alice', password: 'x' }, service),
+      await refused(
+        { grant_type: grantType, username: 'alice', password: 'x' },
+        service,
         400,
         'unsupported_grant_type',
       );
@@ -223,11 +210,7 @@ describe('grant types', () => {
   }
 
   it('answers a grant the client is not registered for with unauthorized_client', async () => {
-    expectError(
-      await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: 'x' }, service),
-      400,
-      'unauthorized_client',
-    );
+    await refused({ grant_type: 'refresh_token', refresh_token: 'x' }, service, 400, 'unauthorized_client');
   });
 });
 
@@ -253,27 +236,15 @@ describe('client_credentials', () => {
   });
 
   it('refuses a scope the client is not allowed', async () => {
-    expectError(
-      await tokenRequest(server, { grant_type: 'client_credentials', scope: 'orders.write' }, service),
-      400,
-      'invalid_scope',
-    );
+    await refused({ grant_type: 'client_credentials', scope: 'orders.write' }, service, 400, 'invalid_scope');
   });
 
   it('refuses an unknown scope', async () => {
-    expectError(
-      await tokenRequest(server, { grant_type: 'client_credentials', scope: 'nope' }, service),
-      400,
-      'invalid_scope',
-    );
+    await refused({ grant_type: 'client_credentials', scope: 'nope' }, service, 400, 'invalid_scope');
   });
 
   it('refuses identity scopes, which need a user', async () => {
-    expectError(
-      await tokenRequest(server, { grant_type: 'client_credentials', scope: 'openid' }, service),
-      400,
-      'invalid_scope',
-    );
+    await refused({ grant_type: 'client_credentials', scope: 'openid' }, service, 400, 'invalid_scope');
   });
 
   it('refuses an unknown resource indicator with invalid_target', async () => {
@@ -298,7 +269,7 @@ describe('client_credentials', () => {
 
 describe('authorization_code', () => {
   it('redeems a code once and refuses the second redemption, revoking the refresh token issued from it', async () => {
-    const { code, pkce } = await freshCode();
+    const { code, pkce } = await authorizationCode(server);
     const request = {
       grant_type: 'authorization_code',
       code,
@@ -318,7 +289,7 @@ describe('authorization_code', () => {
   });
 
   it('refuses a wrong verifier and leaves the code unused (the refused redemption is rolled back)', async () => {
-    const { code, pkce } = await freshCode();
+    const { code, pkce } = await authorizationCode(server);
     const request = { grant_type: 'authorization_code', code, redirect_uri: webRedirect };
     const response = await tokenRequest(server, { ...request, code_verifier: pkcePair().verifier }, web);
     expectError(response, 400, 'invalid_grant');
@@ -328,9 +299,10 @@ describe('authorization_code', () => {
   });
 
   it('refuses a missing verifier', async () => {
-    const { code } = await freshCode();
-    expectError(
-      await tokenRequest(server, { grant_type: 'authorization_code', code, redirect_uri: webRedirect }, web),
+    const { code } = await authorizationCode(server);
+    await refused(
+      { grant_type: 'authorization_code', code, redirect_uri: webRedirect },
+      web,
       400,
       'invalid_request',
     );
@@ -342,7 +314,7 @@ describe('authorization_code', () => {
     ['bad alphabet', `${'a'.repeat(42)}+`],
   ] as const) {
     it(`refuses a verifier that is ${label}`, async () => {
-      const { code } = await freshCode();
+      const { code } = await authorizationCode(server);
       const response = await tokenRequest(
         server,
         { grant_type: 'authorization_code', code, redirect_uri: webRedirect, code_verifier: verifier },
@@ -353,7 +325,7 @@ describe('authorization_code', () => {
   }
 
   it('refuses a redirect_uri that differs from the authorization request', async () => {
-    const { code, pkce } = await freshCode();
+    const { code, pkce } = await authorizationCode(server);
     const response = await tokenRequest(
       server,
       {
@@ -368,28 +340,26 @@ describe('authorization_code', () => {
   });
 
   it('refuses a missing redirect_uri', async () => {
-    const { code, pkce } = await freshCode();
-    expectError(
-      await tokenRequest(
-        server,
-        { grant_type: 'authorization_code', code, code_verifier: pkce.verifier },
-        web,
-      ),
+    const { code, pkce } = await authorizationCode(server);
+    await refused(
+      { grant_type: 'authorization_code', code, code_verifier: pkce.verifier },
+      web,
       400,
       'invalid_request',
     );
   });
 
   it('refuses a code issued to another client without burning it', async () => {
-    const { code, pkce } = await freshCode();
+    const { code, pkce } = await authorizationCode(server);
     const request = {
       grant_type: 'authorization_code',
       code,
       redirect_uri: webRedirect,
       code_verifier: pkce.verifier,
     };
-    expectError(
-      await tokenRequest(server, { ...request, client_id: 'post-app', client_secret: webSecret }),
+    await refused(
+      { ...request, client_id: 'post-app', client_secret: webSecret },
+      undefined,
       400,
       'invalid_grant',
     );
@@ -397,7 +367,7 @@ describe('authorization_code', () => {
   });
 
   it('refuses an expired code (lifetime 60 s)', async () => {
-    const { code, pkce } = await freshCode();
+    const { code, pkce } = await authorizationCode(server);
     server.clock.advance(61);
     const response = await tokenRequest(
       server,
@@ -424,18 +394,16 @@ describe('authorization_code', () => {
   });
 
   it('issues tokens with a resource subset and refuses a resource outside the grant', async () => {
-    const { code, pkce } = await freshCode({ extra: { resource: 'https://api.example.com/orders' } });
+    const { code, pkce } = await authorizationCode(server, {
+      extra: { resource: 'https://api.example.com/orders' },
+    });
     const base = {
       grant_type: 'authorization_code',
       code,
       redirect_uri: webRedirect,
       code_verifier: pkce.verifier,
     };
-    expectError(
-      await tokenRequest(server, { ...base, resource: 'https://api1.example.com' }, web),
-      400,
-      'invalid_target',
-    );
+    await refused({ ...base, resource: 'https://api1.example.com' }, web, 400, 'invalid_target');
     const ok = await tokenRequest(server, { ...base, resource: 'https://api.example.com/orders' }, web);
     expect(ok.status).toBe(200);
     expect(decodeJwt(ok.body.access_token as string).aud).toBe('orders-api');
@@ -466,55 +434,23 @@ describe('refresh_token', () => {
     const third = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: second }, web);
     expect(third.status).toBe(200);
 
-    expectError(
-      await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: first }, web),
-      400,
-      'invalid_grant',
-    );
+    await refused({ grant_type: 'refresh_token', refresh_token: first }, web, 400, 'invalid_grant');
     // Reuse detected: the newest token of the family is dead too.
     const newest = third.body.refresh_token as string;
-    expectError(
-      await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: newest }, web),
-      400,
-      'invalid_grant',
-    );
+    await refused({ grant_type: 'refresh_token', refresh_token: newest }, web, 400, 'invalid_grant');
   });
 
   it('narrows the scope and can return to the originally granted scope, never wider', async () => {
     const { tokens } = await codeFlowTokens(server, {
       scope: 'openid profile offline_access orders.read orders.write',
     });
-    const narrowed = await tokenRequest(
-      server,
-      {
-        grant_type: 'refresh_token',
-        refresh_token: tokens.body.refresh_token as string,
-        scope: 'orders.read',
-      },
-      web,
-    );
+    const narrowed = await refresh(tokens.body.refresh_token as string, 'orders.read');
     expect(narrowed.status).toBe(200);
     expect(narrowed.body.scope).toBe('orders.read');
     expect(narrowed.body.id_token).toBeUndefined();
-    const widened = await tokenRequest(
-      server,
-      {
-        grant_type: 'refresh_token',
-        refresh_token: narrowed.body.refresh_token as string,
-        scope: 'orders.read api1.read',
-      },
-      web,
-    );
+    const widened = await refresh(narrowed.body.refresh_token as string, 'orders.read api1.read');
     expectError(widened, 400, 'invalid_scope');
-    const back = await tokenRequest(
-      server,
-      {
-        grant_type: 'refresh_token',
-        refresh_token: narrowed.body.refresh_token as string,
-        scope: 'orders.read orders.write',
-      },
-      web,
-    );
+    const back = await refresh(narrowed.body.refresh_token as string, 'orders.read orders.write');
     expect(back.status).toBe(200);
     expect(back.body.scope).toBe('orders.read orders.write');
   });
@@ -545,7 +481,7 @@ describe('refresh_token', () => {
   });
 
   it('requires the refresh_token parameter', async () => {
-    expectError(await tokenRequest(server, { grant_type: 'refresh_token' }, web), 400, 'invalid_request');
+    await refused({ grant_type: 'refresh_token' }, web, 400, 'invalid_request');
   });
 
   it('issues no refresh token without offline_access', async () => {
@@ -569,21 +505,13 @@ describe('refresh_token', () => {
 
 describe('public client', () => {
   it('runs the code flow with client_id only and PKCE, from a loopback redirect on any port', async () => {
-    const browser = new Browser(server);
-    const pkce = pkcePair();
     const redirectUri = 'http://127.0.0.1:53124/callback';
-    const redirect = await authorizeThroughLogin(
-      browser,
-      codeRequest(pkce, { clientId: 'native-app', redirectUri, scope: 'openid offline_access api1.read' }),
+    const { redirect, tokens: response } = await codeFlowTokens(
+      server,
+      { clientId: 'native-app', redirectUri, scope: 'openid offline_access api1.read' },
+      {},
     );
     expect(redirect.origin).toBe('http://127.0.0.1:53124');
-    const response = await tokenRequest(server, {
-      grant_type: 'authorization_code',
-      client_id: 'native-app',
-      code: redirect.searchParams.get('code')!,
-      redirect_uri: redirectUri,
-      code_verifier: pkce.verifier,
-    });
     expect(response.status).toBe(200);
     expect(decodeJwt(response.body.access_token as string).aud).toBe('api1');
     const refreshed = await tokenRequest(server, {

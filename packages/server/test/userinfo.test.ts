@@ -1,22 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  basic,
-  codeFlowTokens,
-  serviceSecret,
-  startServer,
-  type TestServer,
-  tamperSignature,
-  tokenRequest,
-} from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { basic, codeFlowTokens, serviceSecret, tamperSignature, tokenRequest, useServer } from './helpers.ts';
 
-let server: TestServer;
+const server = useServer();
 let accessToken: string;
 beforeAll(async () => {
-  server = await startServer();
   const { tokens } = await codeFlowTokens(server, { scope: 'openid profile email roles orders.read' });
   accessToken = tokens.body.access_token as string;
 });
-afterAll(() => server.close());
 
 async function userinfo(
   options: { method?: 'GET' | 'POST'; url?: string; authorization?: string; body?: string } = {},
