@@ -5,9 +5,10 @@
  * `error="use_dpop_nonce"` with a `DPoP-Nonce` header (RFC 9449 §9) it retries once with that nonce.
  * Request bodies must be replayable (string, URLSearchParams, Buffer, ...), not streams.
  */
+
+import { type Clock, systemClock } from './clock.ts';
 import { accessTokenHeaders, type DPoPKey, rememberDPoPNonce } from './dpop.ts';
 import { requestDeadline } from './http.ts';
-import { type Clock, systemClock } from './oauth-client.ts';
 import type { AccessTokenSource } from './token-manager.ts';
 
 export interface AuthenticatedFetchOptions {

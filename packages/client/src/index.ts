@@ -2,7 +2,11 @@
  * Public API of @gatehouse/client: an OAuth 2.1 / OpenID Connect client for Node services, CLIs and
  * native-style apps. See README.md for examples.
  */
+
+export type { AuthorizationRequestOptions, PendingAuthorization } from './authorization-code.ts';
 export { type ClientAuthentication, formEncode } from './client-auth.ts';
+export { type Clock, systemClock } from './clock.ts';
+export type { DeviceAuthorization, DevicePollOptions } from './device-authorization.ts';
 export { clearDiscoveryCache, discover, type ServerMetadata } from './discovery.ts';
 export {
   accessTokenHeaders,
@@ -27,19 +31,7 @@ export {
   openSystemBrowser,
   startLoopbackListener,
 } from './loopback.ts';
-export {
-  type AuthorizationRequestOptions,
-  accessTokenType,
-  type Clock,
-  type DeviceAuthorization,
-  type DevicePollOptions,
-  OAuthClient,
-  type OAuthClientOptions,
-  type PendingAuthorization,
-  systemClock,
-  type TokenExchangeRequest,
-  type TokenSet,
-} from './oauth-client.ts';
+export { OAuthClient, type OAuthClientOptions } from './oauth-client.ts';
 export {
   codeChallengeS256,
   generateCodeVerifier,
@@ -47,6 +39,8 @@ export {
   type PkcePair,
   randomToken,
 } from './pkce.ts';
+export type { TokenSet } from './token-endpoint.ts';
+export { accessTokenType, type TokenExchangeRequest } from './token-grants.ts';
 export {
   type AccessToken,
   type AccessTokenSource,

@@ -6,8 +6,10 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { AuthorizationRequestOptions } from './authorization-code.ts';
 import { GatehouseClientError } from './errors.ts';
-import type { AuthorizationRequestOptions, OAuthClient, TokenSet } from './oauth-client.ts';
+import type { OAuthClient } from './oauth-client.ts';
+import type { TokenSet } from './token-endpoint.ts';
 
 export interface LoopbackListener {
   /** `http://127.0.0.1:<port><path>`: register `http://127.0.0.1<path>` with the server. */

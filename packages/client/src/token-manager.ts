@@ -7,8 +7,10 @@
  */
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Clock } from './clock.ts';
 import { GatehouseClientError, LoginRequiredError, OAuthResponseError } from './errors.ts';
-import type { Clock, OAuthClient, TokenSet } from './oauth-client.ts';
+import type { OAuthClient } from './oauth-client.ts';
+import type { TokenSet } from './token-endpoint.ts';
 
 /** An access token ready to send. */
 export interface AccessToken {

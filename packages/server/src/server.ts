@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { readConfiguredFile } from './config/load.ts';
 import type { GatehouseConfig } from './config/schema.ts';
+import { applyConfiguredEntities } from './config/seed.ts';
 import { type Clock, endpointsFor, type ServerContext, systemClock } from './context.ts';
 import { ClientCertificates } from './endpoints/client-certificate.ts';
 import { createHttpApp } from './http/app.ts';
@@ -26,7 +27,6 @@ import { ScopeCatalog } from './protocol/scopes.ts';
 import { SessionLogout } from './sessions/logout.ts';
 import { openStorage } from './storage/index.ts';
 import { connectRedis } from './storage/redis.ts';
-import { applyConfiguredEntities } from './storage/seed.ts';
 import { sweepExpired } from './storage/sweep.ts';
 
 export interface BuildOptions {

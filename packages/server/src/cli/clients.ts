@@ -15,10 +15,10 @@ import {
   secretAuthMethods,
   tokenExchangeGrantType,
 } from '../config/schema.ts';
+import { clientRecord } from '../config/seed.ts';
 import { type Client, type ClientAuthMethod, clientAuthMethods } from '../model.ts';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import { clientRecord } from '../storage/seed.ts';
 import {
   commonOptions,
   formatTable,

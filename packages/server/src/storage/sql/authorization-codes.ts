@@ -4,7 +4,8 @@ import { compiled } from '../compiled.ts';
 import type { AuthorizationCodeRepository } from '../ports.ts';
 import type { Database } from '../schema.ts';
 import type { Db } from './db.ts';
-import { grantIsLive, handleFromRow, handleToRow } from './handles.ts';
+import { grantIsLive } from './handles.ts';
+import { codeFromRow, codeToRow } from './rows.ts';
 
 const insertCode = compiled((db, row: Database['authorization_codes']) =>
   db.insertInto('authorization_codes').values(row),
@@ -24,27 +25,11 @@ const consumeCode = compiled((db, p: { now: number; codeHash: string; clientId: 
     .returningAll(),
 );
 
-function codeFromRow(row: Database['authorization_codes']): AuthorizationCode {
-  return {
-    ...handleFromRow(row),
-    codeHash: row.code_hash,
-    redirectUri: row.redirect_uri,
-    codeChallenge: row.code_challenge,
-    nonce: row.nonce,
-  };
-}
-
 export class SqlAuthorizationCodeRepository implements AuthorizationCodeRepository {
   constructor(private readonly db: Db) {}
 
   async create(code: AuthorizationCode): Promise<void> {
-    await insertCode(this.db, {
-      ...handleToRow(code),
-      code_hash: code.codeHash,
-      redirect_uri: code.redirectUri,
-      code_challenge: code.codeChallenge,
-      nonce: code.nonce,
-    });
+    await insertCode(this.db, codeToRow(code));
   }
 
   async find(codeHash: string): Promise<AuthorizationCode | undefined> {

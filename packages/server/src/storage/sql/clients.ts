@@ -1,8 +1,13 @@
 /** Clients (RFC 7591 §2 metadata), one row each; lists and the authentication metadata are JSON text. */
-import type { Client, ClientAuthentication } from '../../model.ts';
+import type { Client } from '../../model.ts';
+import { compiled } from '../compiled.ts';
 import type { ClientRepository } from '../ports.ts';
-import type { Database } from '../schema.ts';
-import { affected, type ChangeListener, type Db, inTransaction, json, parseList, unobserved } from './db.ts';
+import { affected, type ChangeListener, type Db, inTransaction, unobserved } from './db.ts';
+import { clientFromRow, clientToRow } from './rows.ts';
+
+const findClientById = compiled((db, p: { clientId: string }) =>
+  db.selectFrom('clients').selectAll().where('client_id', '=', p.clientId),
+);
 
 export class SqlClientRepository implements ClientRepository {
   /** `changed` is called after every write, so caches of clients (storage/index.ts) can drop their copies. */
@@ -11,68 +16,19 @@ export class SqlClientRepository implements ClientRepository {
     private readonly changed: ChangeListener = unobserved,
   ) {}
 
-  private static fromRow(row: Database['clients']): Client {
-    return {
-      clientId: row.client_id,
-      name: row.name,
-      secretHash: row.secret_hash,
-      tokenEndpointAuthMethod: row.token_endpoint_auth_method as Client['tokenEndpointAuthMethod'],
-      grantTypes: parseList(row.grant_types),
-      redirectUris: parseList(row.redirect_uris),
-      postLogoutRedirectUris: parseList(row.post_logout_redirect_uris),
-      scopes: parseList(row.scopes),
-      requireConsent: row.require_consent === 1,
-      accessTokenTtl: row.access_token_ttl,
-      source: row.source as Client['source'],
-      createdAt: Number(row.created_at),
-      backchannelLogoutUri: row.backchannel_logout_uri,
-      corsOrigins: parseList(row.cors_origins),
-      requireDpop: row.require_dpop === 1,
-      requirePushedAuthorizationRequests: row.require_par === 1,
-      authentication: JSON.parse(row.authentication) as ClientAuthentication,
-      tokenExchange:
-        row.token_exchange === null ? null : (JSON.parse(row.token_exchange) as { audiences: string[] }),
-      profile: row.profile === 'fapi2' ? 'fapi2' : null,
-    };
-  }
-
   async find(clientId: string): Promise<Client | undefined> {
-    const row = await this.db
-      .selectFrom('clients')
-      .selectAll()
-      .where('client_id', '=', clientId)
-      .executeTakeFirst();
-    return row && SqlClientRepository.fromRow(row);
+    const [row] = (await findClientById(this.db, { clientId })).rows;
+    return row && clientFromRow(row);
   }
 
   async list(): Promise<Client[]> {
     const rows = await this.db.selectFrom('clients').selectAll().orderBy('client_id').execute();
-    return rows.map(SqlClientRepository.fromRow);
+    return rows.map(clientFromRow);
   }
 
   /** Inserts or replaces a client. */
   async save(client: Client): Promise<void> {
-    const row = {
-      client_id: client.clientId,
-      name: client.name,
-      secret_hash: client.secretHash,
-      token_endpoint_auth_method: client.tokenEndpointAuthMethod,
-      grant_types: json(client.grantTypes),
-      redirect_uris: json(client.redirectUris),
-      post_logout_redirect_uris: json(client.postLogoutRedirectUris),
-      scopes: json(client.scopes),
-      require_consent: client.requireConsent ? 1 : 0,
-      access_token_ttl: client.accessTokenTtl,
-      source: client.source,
-      created_at: client.createdAt,
-      backchannel_logout_uri: client.backchannelLogoutUri,
-      cors_origins: json(client.corsOrigins),
-      require_dpop: client.requireDpop ? 1 : 0,
-      require_par: client.requirePushedAuthorizationRequests ? 1 : 0,
-      authentication: json(client.authentication),
-      token_exchange: client.tokenExchange === null ? null : json(client.tokenExchange),
-      profile: client.profile,
-    };
+    const row = clientToRow(client);
     await inTransaction(this.db, async (db) => {
       await db
         .insertInto('clients')

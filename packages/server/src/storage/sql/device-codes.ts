@@ -1,63 +1,30 @@
 /** RFC 8628 device codes, pending until the user decides on the verification page. */
-import type { DeviceCode, DeviceCodeStatus } from '../../model.ts';
+import type { DeviceCode } from '../../model.ts';
+import { compiled } from '../compiled.ts';
 import type { DeviceCodeDecision, DeviceCodeRepository } from '../ports.ts';
-import type { Database } from '../schema.ts';
-import { affected, type Db, json, parseList } from './db.ts';
+import { affected, type Db, json } from './db.ts';
+import { deviceCodeFromRow, deviceCodeToRow } from './rows.ts';
+
+const findDeviceCode = compiled((db, p: { deviceCodeHash: string }) =>
+  db.selectFrom('device_codes').selectAll().where('device_code_hash', '=', p.deviceCodeHash),
+);
 
 export class SqlDeviceCodeRepository implements DeviceCodeRepository {
   constructor(private readonly db: Db) {}
-
-  private static fromRow(row: Database['device_codes']): DeviceCode {
-    return {
-      deviceCodeHash: row.device_code_hash,
-      userCode: row.user_code,
-      clientId: row.client_id,
-      scope: parseList(row.scope),
-      resources: parseList(row.resources),
-      interval: row.interval,
-      expiresAt: Number(row.expires_at),
-      lastPolledAt: row.last_polled_at === null ? null : Number(row.last_polled_at),
-      status: row.status as DeviceCodeStatus,
-      userId: row.user_id,
-      authTime: row.auth_time === null ? null : Number(row.auth_time),
-      amr: row.amr === null ? null : parseList(row.amr),
-      sid: row.sid,
-      createdAt: Number(row.created_at),
-    };
-  }
 
   /** Inserts a device code; false when the user code collides with a live one (the caller draws again). */
   async create(code: DeviceCode): Promise<boolean> {
     const result = await this.db
       .insertInto('device_codes')
-      .values({
-        device_code_hash: code.deviceCodeHash,
-        user_code: code.userCode,
-        client_id: code.clientId,
-        scope: json(code.scope),
-        resources: json(code.resources),
-        interval: code.interval,
-        expires_at: code.expiresAt,
-        last_polled_at: code.lastPolledAt,
-        status: code.status,
-        user_id: code.userId,
-        auth_time: code.authTime,
-        amr: code.amr === null ? null : json(code.amr),
-        sid: code.sid,
-        created_at: code.createdAt,
-      })
+      .values(deviceCodeToRow(code))
       .onConflict((conflict) => conflict.column('user_code').doNothing())
       .executeTakeFirst();
     return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
   }
 
   async findByHash(deviceCodeHash: string): Promise<DeviceCode | undefined> {
-    const row = await this.db
-      .selectFrom('device_codes')
-      .selectAll()
-      .where('device_code_hash', '=', deviceCodeHash)
-      .executeTakeFirst();
-    return row && SqlDeviceCodeRepository.fromRow(row);
+    const [row] = (await findDeviceCode(this.db, { deviceCodeHash })).rows;
+    return row && deviceCodeFromRow(row);
   }
 
   async findPendingByUserCode(userCode: string, now: number): Promise<DeviceCode | undefined> {
@@ -68,7 +35,7 @@ export class SqlDeviceCodeRepository implements DeviceCodeRepository {
       .where('status', '=', 'pending')
       .where('expires_at', '>', now)
       .executeTakeFirst();
-    return row && SqlDeviceCodeRepository.fromRow(row);
+    return row && deviceCodeFromRow(row);
   }
 
   /**

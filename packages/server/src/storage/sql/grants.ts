@@ -3,7 +3,8 @@ import type { Grant } from '../../model.ts';
 import { compiled } from '../compiled.ts';
 import type { GrantRepository } from '../ports.ts';
 import type { Database } from '../schema.ts';
-import { affected, type ChangeListener, type Db, inTransaction, json, parseList, unobserved } from './db.ts';
+import { affected, type ChangeListener, type Db, inTransaction, unobserved } from './db.ts';
+import { grantFromRow, grantToRow } from './rows.ts';
 
 const insertGrant = compiled((db, row: Database['grants']) => db.insertInto('grants').values(row));
 const findGrant = compiled((db, p: { id: string }) =>
@@ -18,34 +19,12 @@ export class SqlGrantRepository implements GrantRepository {
   ) {}
 
   async create(grant: Grant): Promise<void> {
-    await insertGrant(this.db, {
-      id: grant.id,
-      client_id: grant.clientId,
-      user_id: grant.userId,
-      sid: grant.sid,
-      scopes: json(grant.scopes),
-      resources: json(grant.resources),
-      created_at: grant.createdAt,
-      revoked_at: grant.revokedAt,
-    });
-  }
-
-  private static fromRow(row: Database['grants']): Grant {
-    return {
-      id: row.id,
-      clientId: row.client_id,
-      userId: row.user_id,
-      sid: row.sid,
-      scopes: parseList(row.scopes),
-      resources: parseList(row.resources),
-      createdAt: Number(row.created_at),
-      revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
-    };
+    await insertGrant(this.db, grantToRow(grant));
   }
 
   async find(id: string): Promise<Grant | undefined> {
     const [row] = (await findGrant(this.db, { id })).rows;
-    return row && SqlGrantRepository.fromRow(row);
+    return row && grantFromRow(row);
   }
 
   /** Every grant made in one login session (revoked ones included), oldest first. */
@@ -56,7 +35,7 @@ export class SqlGrantRepository implements GrantRepository {
       .where('sid', '=', sid)
       .orderBy('created_at')
       .execute();
-    return rows.map(SqlGrantRepository.fromRow);
+    return rows.map(grantFromRow);
   }
 
   /**
@@ -89,18 +68,14 @@ export class SqlGrantRepository implements GrantRepository {
         .where(grantColumn, '=', value)
         .where('revoked_at', 'is', null)
         .executeTakeFirst();
-      await db
-        .updateTable('refresh_tokens')
-        .set({ consumed_at: now })
-        .where(handleColumn, '=', value)
-        .where('consumed_at', 'is', null)
-        .execute();
-      await db
-        .updateTable('authorization_codes')
-        .set({ consumed_at: now })
-        .where(handleColumn, '=', value)
-        .where('consumed_at', 'is', null)
-        .execute();
+      for (const table of ['refresh_tokens', 'authorization_codes'] as const) {
+        await db
+          .updateTable(table)
+          .set({ consumed_at: now })
+          .where(handleColumn, '=', value)
+          .where('consumed_at', 'is', null)
+          .execute();
+      }
       // Only a newly revoked grant changes what caches hold. Requests that find the family already dead
       // (every loser of a reuse race) then take no lock on the change counter and do not queue behind it.
       if (affected(revoked) > 0) await this.changed(db);

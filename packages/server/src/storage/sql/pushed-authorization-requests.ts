@@ -1,23 +1,14 @@
 /** Pushed authorization requests (RFC 9126 §2), found by the SHA-256 of the request_uri's random part. */
 import type { PushedAuthorizationRequest } from '../../model.ts';
 import type { PushedAuthorizationRequestRepository } from '../ports.ts';
-import { type Db, json } from './db.ts';
+import type { Db } from './db.ts';
+import { pushedRequestToRow } from './rows.ts';
 
 export class SqlPushedAuthorizationRequestRepository implements PushedAuthorizationRequestRepository {
   constructor(private readonly db: Db) {}
 
   async create(request: PushedAuthorizationRequest): Promise<void> {
-    await this.db
-      .insertInto('pushed_authorization_requests')
-      .values({
-        request_uri_hash: request.requestUriHash,
-        client_id: request.clientId,
-        parameters: json(request.parameters),
-        expires_at: request.expiresAt,
-        consumed_at: null,
-        created_at: request.createdAt,
-      })
-      .execute();
+    await this.db.insertInto('pushed_authorization_requests').values(pushedRequestToRow(request)).execute();
   }
 
   /**

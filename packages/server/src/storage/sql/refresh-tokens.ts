@@ -4,7 +4,8 @@ import { compiled } from '../compiled.ts';
 import type { RefreshTokenRepository } from '../ports.ts';
 import type { Database } from '../schema.ts';
 import type { Db } from './db.ts';
-import { grantIsLive, handleFromRow, handleToRow } from './handles.ts';
+import { grantIsLive } from './handles.ts';
+import { refreshTokenFromRow, refreshTokenToRow } from './rows.ts';
 
 const insertRefreshToken = compiled((db, row: Database['refresh_tokens']) =>
   db.insertInto('refresh_tokens').values(row),
@@ -34,15 +35,11 @@ const findRedeemableRefreshToken = compiled((db, p: { tokenHash: string; clientI
     .where(grantIsLive('refresh_tokens')),
 );
 
-function refreshTokenFromRow(row: Database['refresh_tokens']): RefreshToken {
-  return { ...handleFromRow(row), tokenHash: row.token_hash };
-}
-
 export class SqlRefreshTokenRepository implements RefreshTokenRepository {
   constructor(private readonly db: Db) {}
 
   async create(token: RefreshToken): Promise<void> {
-    await insertRefreshToken(this.db, { ...handleToRow(token), token_hash: token.tokenHash });
+    await insertRefreshToken(this.db, refreshTokenToRow(token));
   }
 
   async find(tokenHash: string): Promise<RefreshToken | undefined> {

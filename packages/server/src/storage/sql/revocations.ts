@@ -1,10 +1,10 @@
-import type { RevocationRepository } from '../ports.ts';
-import { type ChangeListener, type Db, inTransaction, unobserved } from './db.ts';
-
 /**
  * Revocation state of access tokens. A JWT cannot be recalled, so a revoked one is remembered by `jti`
  * until it expires; tokens of a revoked grant are refused through the grant.
  */
+import type { RevocationRepository } from '../ports.ts';
+import { type ChangeListener, type Db, inTransaction, unobserved } from './db.ts';
+
 export class SqlRevocationRepository implements RevocationRepository {
   /** `changed` is called after every write, so the in-memory revocation view (storage/index.ts) reloads. */
   constructor(

@@ -2,7 +2,8 @@
 import type { LoginSession } from '../../model.ts';
 import { compiled } from '../compiled.ts';
 import type { SessionRepository } from '../ports.ts';
-import { affected, type Db, json, parseList } from './db.ts';
+import { affected, type Db, json } from './db.ts';
+import { sessionFromRow, sessionToRow } from './rows.ts';
 
 const findActiveSession = compiled((db, p: { idHash: string; now: number }) =>
   db
@@ -19,30 +20,14 @@ export class SqlSessionRepository implements SessionRepository {
   async create(idHash: string, session: LoginSession, now: number): Promise<void> {
     await this.db
       .insertInto('sessions')
-      .values({
-        id_hash: idHash,
-        sid: session.sid,
-        user_id: session.userId,
-        auth_time: session.authTime,
-        amr: json(session.amr),
-        expires_at: session.expiresAt,
-        created_at: now,
-        ended_at: null,
-      })
+      .values(sessionToRow(idHash, session, now))
       .execute();
   }
 
   /** The live session for a cookie value's hash, or undefined when unknown, ended or expired. */
   async findActive(idHash: string, now: number): Promise<LoginSession | undefined> {
     const [row] = (await findActiveSession(this.db, { idHash, now })).rows;
-    if (!row) return undefined;
-    return {
-      sid: row.sid,
-      userId: row.user_id,
-      authTime: Number(row.auth_time),
-      amr: parseList(row.amr),
-      expiresAt: Number(row.expires_at),
-    };
+    return row && sessionFromRow(row);
   }
 
   async end(idHash: string, now: number): Promise<void> {

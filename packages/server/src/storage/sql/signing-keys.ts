@@ -1,24 +1,11 @@
 /** Signing keys, published until they expire. */
 import type { SigningKeyRecord } from '../../model.ts';
 import type { SigningKeyRepository } from '../ports.ts';
-import type { Database } from '../schema.ts';
 import type { Db } from './db.ts';
+import { signingKeyFromRow, signingKeyToRow } from './rows.ts';
 
 export class SqlSigningKeyRepository implements SigningKeyRepository {
   constructor(private readonly db: Db) {}
-
-  private static fromRow(row: Database['signing_keys']): SigningKeyRecord {
-    return {
-      kid: row.kid,
-      alg: row.alg,
-      privateJwk: row.private_jwk,
-      publicJwk: row.public_jwk,
-      createdAt: Number(row.created_at),
-      notBefore: Number(row.not_before),
-      retiredAt: row.retired_at === null ? null : Number(row.retired_at),
-      expiresAt: row.expires_at === null ? null : Number(row.expires_at),
-    };
-  }
 
   /** Keys still published (not past their expiry), oldest first. */
   async listPublished(now: number): Promise<SigningKeyRecord[]> {
@@ -29,29 +16,17 @@ export class SqlSigningKeyRepository implements SigningKeyRepository {
       .orderBy('not_before')
       .orderBy('created_at')
       .execute();
-    return rows.map(SqlSigningKeyRepository.fromRow);
+    return rows.map(signingKeyFromRow);
   }
 
   async create(key: SigningKeyRecord): Promise<void> {
-    await this.db
-      .insertInto('signing_keys')
-      .values({
-        kid: key.kid,
-        alg: key.alg,
-        private_jwk: key.privateJwk,
-        public_jwk: key.publicJwk,
-        created_at: key.createdAt,
-        not_before: key.notBefore,
-        retired_at: key.retiredAt,
-        expires_at: key.expiresAt,
-      })
-      .execute();
+    await this.db.insertInto('signing_keys').values(signingKeyToRow(key)).execute();
   }
 
   /** Every stored key, published or not (for sealing them all when at-rest encryption changes). */
   async listAll(): Promise<SigningKeyRecord[]> {
     const rows = await this.db.selectFrom('signing_keys').selectAll().execute();
-    return rows.map(SqlSigningKeyRepository.fromRow);
+    return rows.map(signingKeyFromRow);
   }
 
   /** Replaces the stored private half of a key (sealed again with another secret, keys/key-encryption.ts). */

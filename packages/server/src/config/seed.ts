@@ -4,11 +4,11 @@
  * from the file; clients added with the CLI are left alone. Config users are created once: a password
  * changed later in the file does not overwrite the stored hash.
  */
-import type { ClientConfig, GatehouseConfig } from '../config/schema.ts';
 import type { Client } from '../model.ts';
 import type { PasswordHasher } from '../protocol/passwords.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import type { Storage } from './ports.ts';
+import type { Storage } from '../storage/ports.ts';
+import type { ClientConfig, GatehouseConfig } from './schema.ts';
 
 export async function applyConfiguredEntities(
   storage: Storage,

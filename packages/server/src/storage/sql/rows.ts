@@ -1,0 +1,345 @@
+/**
+ * How each model type is stored as a row, and read back; the same on SQLite and PostgreSQL: lists and
+ * objects are JSON text, booleans 0/1 integers, times integer seconds. The repositories beside this file
+ * hold only their statements.
+ */
+import type {
+  AuthorizationCode,
+  AuthorizationRequestRecord,
+  Client,
+  ClientAuthentication,
+  DeviceCode,
+  DeviceCodeStatus,
+  Grant,
+  Interaction,
+  IssuedHandle,
+  LoginSession,
+  OpaqueAccessToken,
+  PushedAuthorizationRequest,
+  RefreshToken,
+  SigningKeyRecord,
+  User,
+} from '../../model.ts';
+import type { Database } from '../schema.ts';
+import { json, parseList } from './db.ts';
+
+export function clientFromRow(row: Database['clients']): Client {
+  return {
+    clientId: row.client_id,
+    name: row.name,
+    secretHash: row.secret_hash,
+    tokenEndpointAuthMethod: row.token_endpoint_auth_method as Client['tokenEndpointAuthMethod'],
+    grantTypes: parseList(row.grant_types),
+    redirectUris: parseList(row.redirect_uris),
+    postLogoutRedirectUris: parseList(row.post_logout_redirect_uris),
+    scopes: parseList(row.scopes),
+    requireConsent: row.require_consent === 1,
+    accessTokenTtl: row.access_token_ttl,
+    source: row.source as Client['source'],
+    createdAt: Number(row.created_at),
+    backchannelLogoutUri: row.backchannel_logout_uri,
+    corsOrigins: parseList(row.cors_origins),
+    requireDpop: row.require_dpop === 1,
+    requirePushedAuthorizationRequests: row.require_par === 1,
+    authentication: JSON.parse(row.authentication) as ClientAuthentication,
+    tokenExchange:
+      row.token_exchange === null ? null : (JSON.parse(row.token_exchange) as { audiences: string[] }),
+    profile: row.profile === 'fapi2' ? 'fapi2' : null,
+  };
+}
+
+export function clientToRow(client: Client): Database['clients'] {
+  return {
+    client_id: client.clientId,
+    name: client.name,
+    secret_hash: client.secretHash,
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    grant_types: json(client.grantTypes),
+    redirect_uris: json(client.redirectUris),
+    post_logout_redirect_uris: json(client.postLogoutRedirectUris),
+    scopes: json(client.scopes),
+    require_consent: client.requireConsent ? 1 : 0,
+    access_token_ttl: client.accessTokenTtl,
+    source: client.source,
+    created_at: client.createdAt,
+    backchannel_logout_uri: client.backchannelLogoutUri,
+    cors_origins: json(client.corsOrigins),
+    require_dpop: client.requireDpop ? 1 : 0,
+    require_par: client.requirePushedAuthorizationRequests ? 1 : 0,
+    authentication: json(client.authentication),
+    token_exchange: client.tokenExchange === null ? null : json(client.tokenExchange),
+    profile: client.profile,
+  };
+}
+
+export function userFromRow(row: Database['users']): User {
+  return {
+    id: row.id,
+    username: row.username,
+    passwordHash: row.password_hash,
+    claims: JSON.parse(row.claims) as Record<string, unknown>,
+    roles: parseList(row.roles),
+  };
+}
+
+export function userToRow(user: User, now: number): Database['users'] {
+  return {
+    id: user.id,
+    username: user.username,
+    password_hash: user.passwordHash,
+    claims: json(user.claims),
+    roles: json(user.roles),
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+export function sessionFromRow(row: Database['sessions']): LoginSession {
+  return {
+    sid: row.sid,
+    userId: row.user_id,
+    authTime: Number(row.auth_time),
+    amr: parseList(row.amr),
+    expiresAt: Number(row.expires_at),
+  };
+}
+
+export function sessionToRow(idHash: string, session: LoginSession, now: number): Database['sessions'] {
+  return {
+    id_hash: idHash,
+    sid: session.sid,
+    user_id: session.userId,
+    auth_time: session.authTime,
+    amr: json(session.amr),
+    expires_at: session.expiresAt,
+    created_at: now,
+    ended_at: null,
+  };
+}
+
+export function interactionFromRow(row: Database['interactions']): Interaction {
+  return {
+    id: row.id,
+    csrfToken: row.csrf_token,
+    browserHash: row.browser_hash,
+    clientId: row.client_id,
+    request: JSON.parse(row.request) as AuthorizationRequestRecord,
+    sessionSid: row.session_sid,
+    expiresAt: Number(row.expires_at),
+    completedAt: row.completed_at === null ? null : Number(row.completed_at),
+  };
+}
+
+export function interactionToRow(interaction: Interaction, now: number): Database['interactions'] {
+  return {
+    id: interaction.id,
+    csrf_token: interaction.csrfToken,
+    browser_hash: interaction.browserHash,
+    client_id: interaction.clientId,
+    request: json(interaction.request),
+    session_sid: interaction.sessionSid,
+    expires_at: interaction.expiresAt,
+    created_at: now,
+    completed_at: null,
+  };
+}
+
+export function grantFromRow(row: Database['grants']): Grant {
+  return {
+    id: row.id,
+    clientId: row.client_id,
+    userId: row.user_id,
+    sid: row.sid,
+    scopes: parseList(row.scopes),
+    resources: parseList(row.resources),
+    createdAt: Number(row.created_at),
+    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+  };
+}
+
+export function grantToRow(grant: Grant): Database['grants'] {
+  return {
+    id: grant.id,
+    client_id: grant.clientId,
+    user_id: grant.userId,
+    sid: grant.sid,
+    scopes: json(grant.scopes),
+    resources: json(grant.resources),
+    created_at: grant.createdAt,
+    revoked_at: grant.revokedAt,
+  };
+}
+
+/** The columns authorization codes and refresh tokens share. */
+function handleFromRow(row: Database['refresh_tokens'] | Database['authorization_codes']): IssuedHandle {
+  return {
+    grantId: row.grant_id,
+    clientId: row.client_id,
+    userId: row.user_id,
+    scope: parseList(row.scope),
+    resources: parseList(row.resources),
+    authTime: Number(row.auth_time),
+    amr: parseList(row.amr),
+    sid: row.sid,
+    expiresAt: Number(row.expires_at),
+    consumedAt: row.consumed_at === null ? null : Number(row.consumed_at),
+    createdAt: Number(row.created_at),
+    dpopJkt: row.dpop_jkt,
+  };
+}
+
+function handleToRow(handle: IssuedHandle) {
+  return {
+    grant_id: handle.grantId,
+    client_id: handle.clientId,
+    user_id: handle.userId,
+    scope: json(handle.scope),
+    resources: json(handle.resources),
+    auth_time: handle.authTime,
+    amr: json(handle.amr),
+    sid: handle.sid,
+    expires_at: handle.expiresAt,
+    consumed_at: handle.consumedAt,
+    created_at: handle.createdAt,
+    dpop_jkt: handle.dpopJkt,
+  };
+}
+
+export function codeFromRow(row: Database['authorization_codes']): AuthorizationCode {
+  return {
+    ...handleFromRow(row),
+    codeHash: row.code_hash,
+    redirectUri: row.redirect_uri,
+    codeChallenge: row.code_challenge,
+    nonce: row.nonce,
+  };
+}
+
+export function codeToRow(code: AuthorizationCode): Database['authorization_codes'] {
+  return {
+    ...handleToRow(code),
+    code_hash: code.codeHash,
+    redirect_uri: code.redirectUri,
+    code_challenge: code.codeChallenge,
+    nonce: code.nonce,
+  };
+}
+
+export function refreshTokenFromRow(row: Database['refresh_tokens']): RefreshToken {
+  return { ...handleFromRow(row), tokenHash: row.token_hash };
+}
+
+export function refreshTokenToRow(token: RefreshToken): Database['refresh_tokens'] {
+  return { ...handleToRow(token), token_hash: token.tokenHash };
+}
+
+export function signingKeyFromRow(row: Database['signing_keys']): SigningKeyRecord {
+  return {
+    kid: row.kid,
+    alg: row.alg,
+    privateJwk: row.private_jwk,
+    publicJwk: row.public_jwk,
+    createdAt: Number(row.created_at),
+    notBefore: Number(row.not_before),
+    retiredAt: row.retired_at === null ? null : Number(row.retired_at),
+    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+  };
+}
+
+export function signingKeyToRow(key: SigningKeyRecord): Database['signing_keys'] {
+  return {
+    kid: key.kid,
+    alg: key.alg,
+    private_jwk: key.privateJwk,
+    public_jwk: key.publicJwk,
+    created_at: key.createdAt,
+    not_before: key.notBefore,
+    retired_at: key.retiredAt,
+    expires_at: key.expiresAt,
+  };
+}
+
+export function deviceCodeFromRow(row: Database['device_codes']): DeviceCode {
+  return {
+    deviceCodeHash: row.device_code_hash,
+    userCode: row.user_code,
+    clientId: row.client_id,
+    scope: parseList(row.scope),
+    resources: parseList(row.resources),
+    interval: row.interval,
+    expiresAt: Number(row.expires_at),
+    lastPolledAt: row.last_polled_at === null ? null : Number(row.last_polled_at),
+    status: row.status as DeviceCodeStatus,
+    userId: row.user_id,
+    authTime: row.auth_time === null ? null : Number(row.auth_time),
+    amr: row.amr === null ? null : parseList(row.amr),
+    sid: row.sid,
+    createdAt: Number(row.created_at),
+  };
+}
+
+export function deviceCodeToRow(code: DeviceCode): Database['device_codes'] {
+  return {
+    device_code_hash: code.deviceCodeHash,
+    user_code: code.userCode,
+    client_id: code.clientId,
+    scope: json(code.scope),
+    resources: json(code.resources),
+    interval: code.interval,
+    expires_at: code.expiresAt,
+    last_polled_at: code.lastPolledAt,
+    status: code.status,
+    user_id: code.userId,
+    auth_time: code.authTime,
+    amr: code.amr === null ? null : json(code.amr),
+    sid: code.sid,
+    created_at: code.createdAt,
+  };
+}
+
+export function accessTokenFromRow(row: Database['access_tokens']): OpaqueAccessToken {
+  return {
+    tokenHash: row.token_hash,
+    jti: row.jti,
+    grantId: row.grant_id,
+    clientId: row.client_id,
+    subject: row.subject,
+    scope: row.scope,
+    audience: parseList(row.audience),
+    authTime: row.auth_time === null ? null : Number(row.auth_time),
+    roles: row.roles === null ? null : parseList(row.roles),
+    expiresAt: Number(row.expires_at),
+    createdAt: Number(row.created_at),
+    cnf: row.cnf === null ? null : (JSON.parse(row.cnf) as Record<string, string>),
+  };
+}
+
+export function accessTokenToRow(token: OpaqueAccessToken): Database['access_tokens'] {
+  return {
+    token_hash: token.tokenHash,
+    jti: token.jti,
+    grant_id: token.grantId,
+    client_id: token.clientId,
+    subject: token.subject,
+    scope: token.scope,
+    audience: json(token.audience),
+    auth_time: token.authTime,
+    roles: token.roles === null ? null : json(token.roles),
+    expires_at: token.expiresAt,
+    created_at: token.createdAt,
+    cnf: token.cnf === null ? null : json(token.cnf),
+  };
+}
+
+export function pushedRequestToRow(
+  request: PushedAuthorizationRequest,
+): Database['pushed_authorization_requests'] {
+  return {
+    request_uri_hash: request.requestUriHash,
+    client_id: request.clientId,
+    parameters: json(request.parameters),
+    expires_at: request.expiresAt,
+    consumed_at: null,
+    created_at: request.createdAt,
+  };
+}
