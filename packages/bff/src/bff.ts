@@ -1,22 +1,11 @@
 /**
- * The backend-for-frontend: a single-page app signs in through it and holds nothing but one HttpOnly
- * cookie; tokens stay in a server-side store and are attached to API calls by the proxy. One
- * implementation on Node's request/response objects, mounted by the Express and Fastify adapters. This
- * module routes; each endpoint lives with its concern.
+ * The backend-for-frontend: a single-page app signs in through it and holds only one HttpOnly cookie;
+ * tokens stay server-side and the proxy attaches them to API calls. This module routes (under `basePath`)
+ * to login.ts, logout.ts, backchannel.ts, proxy.ts and session.ts, and answers `GET user`.
  *
- * Endpoints (under `basePath`, default `/bff`):
- * - `GET login`, `GET callback`: login.ts (authorization code flow with PKCE, PAR, silent login).
- * - `GET user`: the ID Token's user claims and the session's expiry, or 401 `login_required`. Never a
- *   redirect: an XHR cannot follow one to a login page usefully.
- * - `POST logout`, `GET logout/continue`: logout.ts (RP-Initiated Logout 1.0).
- * - `POST backchannel`: backchannel.ts (Back-Channel Logout 1.0).
- * - `/api/<name>/*`: proxy.ts, to the configured upstreams; sessions and refresh in session.ts.
- * - `GET diagnostics` (only with `diagnostics: true`): why this request has or lacks a valid session.
- *
- * CSRF: every endpoint but login, callback, logout/continue and backchannel (navigations and a
- * server-to-server call) requires `X-CSRF: 1`. A cross-site page cannot add a custom header without a
- * CORS preflight, which this BFF never grants, so such requests only come from the SPA's own origin.
- * The check runs before the session is even looked at, so a forged request never reaches an upstream.
+ * CSRF: every endpoint but the navigations and the back-channel call requires `X-CSRF: 1`, which a
+ * cross-site page cannot add without a CORS preflight this BFF never grants. It is checked before the
+ * session is looked at, so a forged request never reaches an upstream.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OAuthClient } from '@gatehouse/client';

@@ -1,10 +1,7 @@
 /**
- * The diagnostics answer (off by default): why this request has, or has not, a valid session. It answers
- * the two questions BFF users ask most, "the cookie is not sent" and "signed in but the API says 401",
- * from what the server can see: whether the cookie arrived (and which cookie names did), whether the
- * request's origin matches the configured one (`__Host-` cookies are bound to the exact host that set
- * them, and Secure cookies are only stored over https or on localhost), whether the CSRF header came,
- * and the session's and access token's expiry, refresh token presence and scopes per API.
+ * The diagnostics answer (off by default): why this request has, or has not, a valid session, from what
+ * the server sees: which cookies arrived, whether the origin matches the configured one (`__Host-` and
+ * Secure cookies depend on it), whether the CSRF header came, and the session's expiries and scopes.
  * It never shows a token, a cookie value or the ID Token.
  */
 import type { IncomingMessage } from 'node:http';

@@ -1,16 +1,9 @@
 /**
  * Login and callback: the authorization code flow with PKCE (OAuth 2.1 §4.1, RFC 7636), pushed (RFC 9126)
- * when the server offers PAR, with `state` and `nonce`, all of it through @gatehouse/client.
- *
- * - `GET login`: `returnUrl` must be a local path of this origin (no scheme, no `//`, no backslash), which
- *   closes the open redirect. `prompt=none` is silent login as a top-level navigation (no iframe, so no
- *   third-party cookies): when the server needs the user (OpenID Connect Core §3.1.2.6 errors) the
- *   browser returns to `returnUrl`, still anonymous.
- * - `GET callback`: the pending request is found by `state` and must belong to this browser (a `__Host-`
- *   login cookie, SameSite=Lax because the callback is a cross-site navigation); unknown or foreign state
- *   is 400. The client checks `iss` (RFC 9207), exchanges the code and validates the ID Token; the user's
- *   claims are read once from UserInfo (its `sub` must match, Core §5.3.2). Every login gets a new session
- *   id (session fixation, OWASP ASVS V3.2.1).
+ * when offered, through @gatehouse/client. `returnUrl` must be a local path, which closes the open
+ * redirect; `prompt=none` is a top-level navigation, so no third-party cookies are needed. The callback's
+ * `state` must belong to this browser's `__Host-` login cookie; `iss` is checked (RFC 9207), and UserInfo's
+ * `sub` must match (Core §5.3.2). Every login gets a new session id (session fixation, ASVS V3.2.1).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {

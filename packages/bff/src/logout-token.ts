@@ -1,19 +1,9 @@
 /**
- * Logout token validation (OpenID Connect Back-Channel Logout 1.0 §2.6), with jose:
- * 1. a JWS signed by a key of the issuer's JWKS, with an asymmetric algorithm (never `none` or HMAC); the
- *    keys come from the caller (the BFF passes its OAuthClient's `issuerKey`, so logout tokens and ID
- *    Tokens share one JWKS cache, fetched through the BFF's HTTP settings and again once older than its
- *    `jwksMaxAge`, so a key the issuer withdrew stops verifying);
- * 2. `iss` equals the issuer, `aud` contains our client id;
- * 3. `iat` present; `exp` honoured when present (§2.4 makes it required in newer drafts, so a token
- *    without `exp` is also accepted only while `iat` is within `maxAge` seconds);
- * 4. `jti` present (used by the caller to refuse replays);
- * 5. `events` is an object with a `http://schemas.openid.net/event/backchannel-logout` member that is a
- *    JSON object;
- * 6. `sid` and/or `sub` present; 7. no `nonce` (so an ID token can never pass as a logout token).
- * A `typ` header, when present, must be `logout+jwt` (§2.4) or the generic `JWT`; any other type (an
- * access token's `at+jwt`, ...) is refused. A failure to get the keys (the JWKS cannot be fetched) is
- * the client's own error, not a {@link LogoutTokenError}: the token was not judged.
+ * Logout token validation (OpenID Connect Back-Channel Logout 1.0 §2.6): signed by the issuer's JWKS with
+ * an asymmetric algorithm, `iss` and `aud` ours, `iat` present and `exp` honoured (without `exp`, `iat`
+ * must be within `maxAge`), `jti` present (the caller refuses replays), the back-channel logout event,
+ * `sid` and/or `sub`, and no `nonce` (so an ID token never passes). `typ`, when present, must be
+ * `logout+jwt` (§2.4) or `JWT`. A JWKS fetch failure is the client's own error: the token was not judged.
  */
 import { GatehouseClientError } from '@gatehouse/client';
 import { jwsAlgorithms } from '@gatehouse/jose-rules';

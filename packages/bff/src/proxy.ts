@@ -1,21 +1,11 @@
 /**
- * The API proxy: `/bff/api/<name>/<path>` goes to the upstream configured under `<name>`, with the
- * user's access token attached (RFC 6750 §2.1 `Bearer`, or RFC 9449 §7.1 `DPoP` with a proof carrying
- * `ath`), and comes back streamed both ways.
- *
- * - The path must stay inside the upstream's base path. Dot segments and encoded `.`, `/`, `\` or NUL are
- *   refused before any URL is built (RFC 3986 §5.2.4 would otherwise let `..` climb out, and an encoded
- *   slash is decoded by some upstreams into a path separator); the built URL is then checked again.
- * - Request headers: the browser's cookie, the CSRF header, any Authorization or DPoP header the browser
- *   sent, Host and the hop-by-hop headers (RFC 9110 §7.6.1) are dropped.
- * - Response headers: an allow-list of representation and caching headers plus `WWW-Authenticate`;
- *   `Set-Cookie` from an upstream never reaches the browser under the BFF's origin. A `Location` inside
- *   the upstream is rewritten to the matching BFF path; one elsewhere is dropped (it would reveal the
- *   upstream's address or send the SPA off-site).
- * - No answer within the timeout is 504, an unreachable upstream 502; both bodies are fixed JSON that
- *   never carries the token or the upstream's address.
- * - The session must hold the upstream's scopes (else 403 and no call). An upstream 401 with
- *   `error="invalid_token"` (RFC 6750 §3.1) makes the session's next call refresh first.
+ * The API proxy: `/bff/api/<name>/<path>` goes to the configured upstream with the user's access token
+ * (RFC 6750 §2.1 Bearer, or RFC 9449 §7.1 DPoP with `ath`), streamed both ways. Dot segments and encoded
+ * `.`, `/`, `\` or NUL are refused so the path cannot leave the upstream's base (RFC 3986 §5.2.4). The
+ * browser's cookie, CSRF, Authorization, DPoP, Host and hop-by-hop headers (RFC 9110 §7.6.1) are dropped;
+ * responses pass an allow-list, never `Set-Cookie`, and a `Location` is rewritten or dropped. Error bodies
+ * never carry the token or the upstream's address. An upstream `invalid_token` (RFC 6750 §3.1) makes the
+ * next call refresh first.
  */
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';

@@ -1,13 +1,8 @@
 /**
- * Sessions and token refresh. A session is a sealed record in the store under the SHA-256 of its cookie
- * value, with an idle expiry that slides and an absolute one that does not.
- *
- * The access token is refreshed `refreshBefore` seconds (capped at half its lifetime) before it expires,
- * one refresh per session at a time: concurrent calls in one process share one refresh, and a lock in the
- * shared store keeps other BFF nodes from refreshing the same session meanwhile (they wait for the
- * result), since with rotation a second refresh would be taken for refresh-token theft. A refresh refused
- * with `invalid_grant` ends the session and the call gets 401, so the SPA shows its login instead of a
- * session whose API calls fail.
+ * Sessions and token refresh: a sealed record under the SHA-256 of the cookie, with a sliding idle expiry
+ * and a fixed absolute one. The access token is refreshed before it expires, one refresh per session at a
+ * time across processes and nodes (a lock in the shared store), since with rotation a second refresh would
+ * be taken for refresh-token theft. `invalid_grant` ends the session with 401, so the SPA shows its login.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,18 +1,9 @@
 /**
  * ID Token validation (OpenID Connect Core §3.1.3.7, §3.1.3.8 at_hash, §2 claims): signature with the
- * issuer's JWKS (RFC 7517), `iss`, `aud` containing the client, `azp` when present or when there are
- * several audiences, `exp` and `iat` within the clock tolerance, `nonce` when one was sent, `auth_time`
- * when `max_age` was sent (§3.1.3.7 item 13), and `at_hash` when present.
- *
- * The issuer's JWKS (RFC 7517) is fetched through the client's HTTP settings, and fetched again:
- * - when the cached set is older than its maximum age (`jwksMaxAge`, default 600 seconds), before the
- *   next key lookup is answered: a key the issuer removed (compromised, or at the end of a rotation
- *   overlap) stops verifying within that age. Concurrent lookups share one fetch.
- * - when a `kid` is unknown (after key rotation), at most once per 30 seconds.
- * When that refresh fails (network, timeout, not a JWK Set), the lookup fails with the fetch's error and
- * the token is not accepted: keys past their maximum age are never used, because the issuer may have
- * withdrawn them, and a client that cannot reach the issuer cannot know. There is no grace period; the
- * next lookup tries the fetch again.
+ * issuer's JWKS (RFC 7517), `iss`, `aud`, `azp`, `exp` and `iat` within the clock tolerance, `nonce`,
+ * `auth_time` when `max_age` was sent, and `at_hash`. The JWKS is fetched again when older than
+ * `jwksMaxAge` or when a `kid` is unknown; if that fetch fails the token is refused, with no grace period:
+ * keys past their age may have been withdrawn by the issuer.
  */
 import { createHash } from 'node:crypto';
 import {

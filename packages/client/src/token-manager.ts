@@ -1,16 +1,9 @@
 /**
- * The token manager: the chores every client repeats, done once.
- * - Client-credentials tokens (OAuth 2.1 §4.2) cached per (scope, resource indicators per RFC 8707) and
- *   renewed ahead of expiry: `renewBefore` seconds (default 30) plus a random share of `jitter` seconds
- *   (default 10), so that a fleet started together does not renew together. The lead never exceeds half
- *   the token's lifetime.
- * - A user session refreshed before expiry (OAuth 2.1 §4.3). Refresh tokens rotate (RFC 9700 §4.14.2):
- *   the new access and refresh token are written to the store in one `save`, never one without the other.
- *   A refresh refused with `invalid_grant` (expired, revoked or reused) clears the session and throws
- *   {@link LoginRequiredError}.
- * - Single flight: concurrent callers needing the same token share one in-flight request.
- * - A caller that had a token refused (RFC 6750 §3.1 `invalid_token`) passes it as `rejected`; the manager
- *   renews only if that token is still the current one, so many failing callers cause one renewal.
+ * The token manager: client-credentials tokens (OAuth 2.1 §4.2) cached per scope and resource (RFC 8707)
+ * and renewed ahead of expiry with jitter, so a fleet started together does not renew together; a user
+ * session refreshed before expiry (OAuth 2.1 §4.3), saving the rotated pair in one `save` (RFC 9700
+ * §4.14.2), and cleared with {@link LoginRequiredError} on `invalid_grant`. Concurrent callers share one
+ * request, and a token passed back as `rejected` (RFC 6750 §3.1) is renewed only if still current.
  */
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';

@@ -1,13 +1,8 @@
 /**
- * Redis session store (ioredis): each record is one JSON string under `<prefix>r:<key>` with a native
- * time-to-live, and sets `<prefix>sid:<sid>` / `<prefix>sub:<sub>` index the keys for back-channel logout.
- * `take` is GETDEL (Redis 6.2+): atomic, so a record is handed out once across every BFF node.
- *
- * Native expiry uses Redis's own clock; the record's `expiresAt` (the BFF's clock) is still checked on
- * every read, so a BFF whose clock is ahead never sees a record it considers expired. Index sets get the
- * longest time-to-live of their members (`EXPIRE NX` then `EXPIRE GT`), so a short-lived record never
- * drops the index entry of a longer one. Stale index members (records deleted or expired) are harmless:
- * deleting a missing key does nothing, and keys are random hashes that are never reused.
+ * Redis session store (ioredis): each record is a JSON string with a native time-to-live, indexed by `sid`
+ * and `sub` sets for back-channel logout; `take` is GETDEL, so a record is handed out once across nodes.
+ * `expiresAt` (the BFF's clock) is still checked on every read, since Redis expires by its own clock.
+ * Index sets keep their longest member's time-to-live; stale members are harmless (keys are never reused).
  */
 import type { Redis } from 'ioredis';
 import type { SessionStore, StoredRecord } from './store.ts';

@@ -1,18 +1,10 @@
 /**
- * The session store: one small interface for everything the BFF keeps server-side (signed-in sessions with
- * their tokens, pending logins, logout tickets, seen logout-token `jti`s), with four implementations:
- * memory (development), SQLite, PostgreSQL and Redis (production, shared by every BFF node).
- *
- * - Keys are chosen by the BFF and are never the browser's cookie value: a session is stored under the
- *   SHA-256 of its cookie, so a leaked store yields no usable cookie.
- * - `data` is opaque to the store (the BFF seals it with AES-256-GCM before it gets here).
- * - Each record carries its own `expiresAt` (seconds, by the BFF's clock); a store never returns an
- *   expired record, whatever its own time-to-live mechanism does.
- * - `sub` and `sid` are indexed so back-channel logout (OpenID Connect Back-Channel Logout 1.0 §2.7) can
- *   end every session of a login session or of a user.
- * - `take` reads and deletes in one atomic step: a pending login or a logout ticket is used at most once,
- *   even when two BFF nodes race for it; `add` creates only when absent, atomically, so two nodes never
- *   both believe they hold the same lock.
+ * The session store: one small interface for everything the BFF keeps server-side (sessions, pending
+ * logins, logout tickets, seen logout-token `jti`s), in memory, SQLite, PostgreSQL or Redis. Sessions are
+ * keyed by the SHA-256 of their cookie, so a leaked store yields no usable cookie; `data` arrives sealed.
+ * A store never returns a record past its `expiresAt`. `sub` and `sid` are indexed for back-channel
+ * logout (Back-Channel Logout 1.0 §2.7). `take` and `add` are atomic, so two BFF nodes never both use a
+ * pending login or both hold a lock.
  */
 
 export interface StoredRecord {

@@ -1,13 +1,8 @@
 /**
  * `gatehouse client add|list|remove|rotate-secret`: clients registered in the database rather than the
- * config file (source 'cli'). The server generates every client secret (256 random bits, RFC 6749
- * §10.10), prints it once and stores only its SHA-256 hash, so neither the database nor a later command
- * can reveal it. Clients that authenticate with keys (private_key_jwt, RFC 7523) or certificates
- * (tls_client_auth and self_signed_tls_client_auth, RFC 8705) get no secret: their keys or certificate
- * identity are given as options. Input is checked in the words of the options first, then with the
- * config schema's own client rules (config/clients.ts), and stored through the same conversion as clients
- * of the file (config/seed.ts); clients declared in the file are left to the file: the server rewrites
- * them on every start.
+ * config file. The server generates every secret (256 random bits, RFC 6749 §10.10), prints it once and
+ * stores only its hash, so nothing can reveal it later; key and certificate clients (RFC 7523, RFC 8705)
+ * get none. Input is checked by the config schema's client rules; clients of the file are left to the file.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

@@ -1,14 +1,8 @@
 /**
- * POST /device_authorization: the device authorization request and response (RFC 8628 §3.1, §3.2).
- *
- * Form-encoded POST only. The client authenticates exactly as at the token endpoint (§3.1 points at RFC
- * 6749 §3.2.1; public clients send `client_id`); the request's rules and the codes are in
- * protocol/device-authorization.ts. Errors are RFC 6749 §5.2 JSON, and every answer carries Cache-Control:
- * no-store (§3.2 makes the response a credential-bearing one). Rate limits: per IP (route rule
- * `deviceAuthorizationPerIp`) and per authenticated client (`deviceAuthorizationPerClient`), since each
- * request creates state and a user code (§5.2). `verification_uri_complete` carries the user code as a
- * query parameter (§3.3.1) so devices can show it as a QR code; the page still asks the user to confirm
- * the code matches (§5.4).
+ * POST /device_authorization (RFC 8628 §3.1, §3.2). The client authenticates as at /token; the rules and
+ * codes are in protocol/device-authorization.ts. Answers carry Cache-Control: no-store, errors are RFC 6749
+ * §5.2 JSON, and requests are limited per IP and per client, since each creates a user code (§5.2).
+ * `verification_uri_complete` carries the user code (§3.3.1); the page still asks for confirmation (§5.4).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';

@@ -1,16 +1,9 @@
 /**
- * The device verification page at /device (RFC 8628 §3.3, §3.3.1, §5.1, §5.3, §5.4), HTML only
- * (views/device.ts). The rules (CSRF token, brute-force limits, the decision) are in
- * protocol/device-authorization.ts; the device learns the outcome at its next poll (grants/device-code.ts).
- *
- *   GET  /device[?user_code=…]  sign-in form without a session (or with prompt=login), else code entry
- *   POST /device/login          username and password (sessions/login.ts), then 303 to GET /device
- *   POST /device                look the code up; the confirmation page with client, scopes and the code
- *   POST /device/decision       approve or deny; the result page
- * A pre-filled code is never looked up on GET: every lookup is a CSRF-protected POST that counts against
- * the limits, and the user always confirms the code matches the device (§3.3.1, §5.4), even for clients
- * that skip consent elsewhere: a user code may come from a phisher (§5.4). A locked entry is said plainly
- * (HTTP 429 with Retry-After).
+ * The device verification pages at /device (RFC 8628 §3.3, §5.1, §5.4), HTML only; the rules are in
+ * protocol/device-authorization.ts. A pre-filled code is never looked up on GET: every lookup is a
+ * CSRF-protected POST that counts against the limits, and the user always confirms that the code matches
+ * the device, even for clients that skip consent elsewhere, since a user code may come from a phisher
+ * (§3.3.1, §5.4).
  */
 import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { FastifyReply, FastifyRequest } from 'fastify';

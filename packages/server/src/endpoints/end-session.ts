@@ -1,14 +1,9 @@
 /**
- * Logout: GET and POST /end_session (OpenID Connect RP-Initiated Logout 1.0) and the confirmation form it
- * may show (POST /end_session/confirm). The request's rules are in sessions/rp-initiated-logout.ts; ending
- * the session (grants revoked, back-channel notices) in sessions/logout.ts. Duplicated parameters are
- * refused with an error page; `ui_locales` is ignored (pages are English only).
- *
- * SameSite: the session cookie is SameSite=Lax, so a browser does not send it with an RP's cross-site form
- * POST. A POST that arrives without a session cookie is therefore answered with a 303 to the same request as
- * a GET (a top-level navigation, which does carry Lax cookies), instead of wrongly concluding that the user
- * is signed out. A GET never redirects to itself, so this cannot loop. Without a live session there is
- * nothing to end; the request completes at once (§4: logging out twice is not an error).
+ * Logout: GET and POST /end_session (OpenID Connect RP-Initiated Logout 1.0) and its confirmation form.
+ * The rules are in sessions/rp-initiated-logout.ts, ending the session in sessions/logout.ts. The session
+ * cookie is SameSite=Lax, so an RP's cross-site form POST arrives without it: such a POST gets a 303 to the
+ * same request as a GET (a top-level navigation carries Lax cookies) rather than finding no session; a GET
+ * never redirects to itself. Logging out twice is not an error (§4).
  */
 
 import { constantTimeEqual } from '@gatehouse/jose-rules';

@@ -1,13 +1,8 @@
 /**
- * POST /introspect (RFC 7662), with signed JWT responses on request (RFC 9701).
- *
- * Callers authenticate: an API resource with its own secret, or a confidential client. An API sees only
- * access tokens whose audience includes it; a client sees only tokens issued to it (access and refresh).
- * Anything else (expired, revoked, garbage, another audience) is `{"active": false}` and nothing more, so
- * the endpoint never tells a caller why. Resource servers call this on every uncached request: the path is
- * one form parse, one hash comparison, one signature check with an imported key, and one indexed lookup.
- * Bound tokens, JWT or opaque, are described with their `cnf` (RFC 7800 §3.1, RFC 9449 §6.2, RFC 8705 §3.2)
- * so the API can check the proof of possession.
+ * POST /introspect (RFC 7662), with signed JWT responses on request (RFC 9701). Callers authenticate: an
+ * API sees only access tokens for its audience, a client only tokens issued to it. Anything else is
+ * `{"active": false}` and nothing more, so the endpoint never tells a caller why. Bound tokens are
+ * described with their `cnf` (RFC 7800 §3.1, RFC 9449 §6.2, RFC 8705 §3.2).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';

@@ -1,16 +1,9 @@
 /**
- * POST /par: pushed authorization requests (RFC 9126).
- *
- * The client authenticates as at the token endpoint (§2; public clients send their client_id) and pushes
- * the parameters of an authorization request in the form body. They are validated exactly as /authorize
- * validates them (protocol/authorization-request.ts), but errors are answered here as JSON
- * (§2.3), never redirected. A `request_uri` inside the pushed body is `invalid_request` (§2.1). The answer
- * is 201 with `request_uri` (`urn:ietf:params:oauth:request_uri:` and 256 random bits, stored only as a
- * hash) and `expires_in` (`par.ttl`, at most 60 seconds, §2.2). /authorize then uses only the pushed
- * parameters, once, for this client (§4).
- *
- * DPoP (RFC 9449 §10.1): a `DPoP` proof sent here binds the authorization code to its key, as `dpop_jkt`
- * does; when both are sent they must name the same key.
+ * POST /par: pushed authorization requests (RFC 9126). The client authenticates as at /token (§2) and its
+ * parameters are validated as /authorize validates them, but errors are JSON (§2.3), never redirected; a
+ * nested `request_uri` is `invalid_request` (§2.1). The answer is 201 with a one-time `request_uri` of 256
+ * random bits, stored hashed, and `expires_in` of at most 60 seconds (§2.2). A `DPoP` proof here binds the
+ * code to its key (RFC 9449 §10.1) and must name the same key as `dpop_jkt` when both are sent.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';

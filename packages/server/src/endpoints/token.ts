@@ -1,13 +1,8 @@
 /**
- * POST /token (RFC 6749 §3.2, §5). Parse the form, authenticate the client, look up the grant handler by
- * `grant_type`, and answer with Cache-Control: no-store. Errors are rendered as RFC 6749 §5.2 JSON by
- * the error handler.
- *
- * DPoP (RFC 9449 §5): a request with a `DPoP` header has its proof checked (protocol/dpop.ts) and the
- * tokens issued are bound to the proof's key; a client registered with `requireDpop` must send one, and so
- * must every client without certificate-bound tokens when `dpop.required` is set. With
- * server nonces on, every answer, error or not, carries the current `DPoP-Nonce` (§8.2). Clients under the
- * FAPI 2.0 profile must send a bound request (protocol/profile.ts).
+ * POST /token (RFC 6749 §3.2, §5): authenticate the client, run the grant handler for `grant_type`, answer
+ * with Cache-Control: no-store. A `DPoP` proof (RFC 9449 §5) binds the tokens to its key and is required
+ * for `requireDpop` clients, or for all clients without certificate binding when `dpop.required`; with
+ * nonces on every answer carries `DPoP-Nonce` (§8.2). FAPI 2.0 clients must bind (protocol/profile.ts).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';

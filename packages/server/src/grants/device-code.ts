@@ -1,31 +1,12 @@
 /**
  * grant_type=urn:ietf:params:oauth:grant-type:device_code: the device's token polling (RFC 8628 §3.4, §3.5).
- *
- * Checks, in order:
- * - `device_code` is required (invalid_request). An unknown code, or one issued to another client, is
- *   invalid_grant (RFC 8628 §3.5 defers to RFC 6749 §5.2 for everything it does not name).
- * - A code that already yielded tokens is invalid_grant. Unlike a replayed authorization code (RFC 6749
- *   §4.1.2) this revokes nothing: the device code never passes through a browser or a redirect, it only
- *   travels between the device and this server, so a second poll after success is the device's own
- *   duplicate (a retry, two threads) and revoking would punish the legitimate client.
- * - A denied code is access_denied (§3.5), reported even after expiry so the device learns the real reason.
- * - An expired code is expired_token (§3.5).
- * - A pending code is authorization_pending, or slow_down when the device polled sooner than its interval
- *   since its previous poll; each slow_down grows that device code's interval by 5 seconds for all later
- *   polls (§3.5). The first poll is never too soon: the interval spaces polls, not the first one.
- *   slow_down applies only while pending: once the user has decided, the answer is final either way.
- * - An approved code is consumed by one conditional UPDATE, so of any number of concurrent polls exactly
- *   one gets tokens. The grant row was created at approval (protocol/device-authorization.ts), as an
- *   authorization code's is at issuance, under an id derived from the device code's hash (`deviceGrantId`;
- *   the device_codes table has no grant column). So a grant revoked before the device polls (the user
- *   signed out of that session, the client was removed) yields invalid_grant, not tokens. Tokens follow
- *   the authorization code grant (tokens/user-tokens.ts): an id_token when `openid` was approved, a refresh token when
- *   `offline_access` was approved and the client is registered for refresh_token, all sharing one grant id.
- *   A `resource` parameter may narrow the approved RFC 8707 resources for this access token (RFC 8707
- *   §2.2), as at the authorization code grant; naming any other is invalid_target and uses nothing up.
- *
- * Polling errors are HTTP 400 with an RFC 6749 §5.2 JSON body (RFC 8628 §3.5 uses the token endpoint's
- * error response), including access_denied, whose default status elsewhere is 403.
+ * Errors are HTTP 400 with an RFC 6749 §5.2 body, access_denied included. Unknown or other client's code:
+ * invalid_grant; denied: access_denied (even after expiry, so the device learns why); expired:
+ * expired_token; pending: authorization_pending, or slow_down (interval +5 s) when polled too soon.
+ * An approved code is consumed by one conditional UPDATE, so exactly one poll gets tokens, issued as at the
+ * authorization code grant under the grant created at approval (`deviceGrantId`), so a grant revoked
+ * meanwhile yields invalid_grant. A second poll after success revokes nothing, unlike a replayed code
+ * (RFC 6749 §4.1.2): the device code never passes through a browser, so it is the device's own retry.
  */
 
 import type { IssuedHandle } from '../model.ts';

@@ -1,22 +1,11 @@
 /**
- * grant_type=urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693): a client holding a token for a
- * subject (typically an API that received a user's access token) gets an access token for another API.
- *
- * - Subject tokens (§2.1): access tokens this server issued (JWT or opaque; active, not revoked) and ID
- *   tokens it issued to the requesting client, whose login session still has a live authorization for that
- *   client (the authorization's scopes are then what the ID token stands for). Anything else, including a
- *   token that expired or was revoked, is `invalid_request` (§2.2.2).
- * - Delegation (§1.1, §4.1): an `actor_token` makes the new token carry `act` with the actor's `sub` (and
- *   `client_id` when it was an access token); an `act` already in the subject token is nested inside, so
- *   the chain of prior actors is kept. Without an actor, the subject's own `act` is kept as it is.
- * - Target (§2.1): `resource` (RFC 8707 URIs) and `audience` (API resource ids) name the APIs; each must be in
- *   the client's `tokenExchange.audiences` policy (`invalid_target` otherwise). Without either, the APIs
- *   are those of the scopes, which must all be allowed too.
- * - Scopes never widen: the new token's scopes are the requested ones (or, by default, all) within the
- *   subject token's scopes and the client's registered scopes, restricted to the target APIs.
- * - The new token lives no longer than the subject token, and carries its grant id, so revoking the user's
- *   authorization also revokes what was exchanged from it. Only access tokens are issued
- *   (`requested_token_type` may ask for nothing else); there is never a refresh token.
+ * grant_type=urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693): a client holding a user's token
+ * gets an access token for another API. Subject tokens (§2.1) are live access tokens this server issued,
+ * or ID tokens it issued to the requesting client while their authorization is live; anything else is
+ * `invalid_request` (§2.2.2). An `actor_token` adds `act` (§4.1), nesting any prior `act`. Targets must be
+ * in the client's `tokenExchange.audiences` (`invalid_target`). Scopes and lifetime never exceed the
+ * subject token's, and the new token keeps its grant id so revoking the authorization revokes it too; no
+ * refresh token is issued.
  */
 import type { ServerContext } from '../context.ts';
 import type { Client } from '../model.ts';

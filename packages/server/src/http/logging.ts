@@ -1,13 +1,9 @@
 /**
- * pino logging: one line per request with its id, secrets never written. Query strings are logged with
- * credential-bearing parameters masked (a misbehaving client may put a token or code in a URL), and
- * headers and bodies that carry credentials are redacted by path.
- *
- * Two loggers share one destination. The main one (`loggerOptions`) redacts: it takes free-form objects
- * (errors, request loggers of handlers, start-up and background messages). The records logger
- * (`recordLoggerOptions`) writes only the fixed-shape records of the hot path, the per-request line (method,
- * masked URL, address, status, time) and audit events (flat scalar fields): nothing in them can match a
- * redaction path, and the redaction pass cost about as much as formatting the line itself.
+ * pino logging: one line per request with its id, secrets never written. Credential-bearing query
+ * parameters are masked (a misbehaving client may put a token or code in a URL); headers and bodies that
+ * carry credentials are redacted by path. `loggerOptions` redacts free-form objects (errors, handler and
+ * background messages); `recordLoggerOptions` writes only fixed-shape records (the per-request line, audit
+ * events) that no redaction path can match, so it skips the redaction pass.
  */
 import type { FastifyRequest } from 'fastify';
 import type { LoggerOptions } from 'pino';

@@ -1,18 +1,9 @@
 /**
- * Rate limits and abuse counters (the `RateLimits` of context.ts), in memory (one node, the default) or in Redis (several nodes share the
- * counts, so the sum of what all nodes allow respects the limit).
- *
- * Limits are fixed windows per (rule, key): an IP, a client id, an introspection caller. A window starts
- * at its first request and lasts `window` seconds; a request over the limit is refused with 429 and
- * Retry-After. Failed logins are counted per username: after `loginFreeFailures` failures each further
- * failure locks the username for a delay that doubles, up to `loginMaxDelay`; a success clears the count.
- *
- * Times come from the server clock in both stores (so tests can move them, and Redis holds the window's
- * reset time rather than relying on its own TTL clock). Redis does each update in one Lua script, which
- * Redis runs atomically: two nodes counting the same key at once can never both see the same count. Redis
- * keys also carry a TTL so they disappear on their own. The methods are asynchronous for Redis; with the
- * memory store they do no I/O. If Redis cannot be reached the request gets 503 temporarily_unavailable
- * (failing closed: an outage must not switch the limits off).
+ * Rate limits and abuse counters (the `RateLimits` of context.ts), in memory (one node) or in Redis
+ * (shared by all nodes). Limits are fixed windows per (rule, key), refused with 429 and Retry-After; failed
+ * logins lock a username for a doubling delay after `loginFreeFailures`. Times come from the server clock
+ * in both stores, so tests can move them. Each Redis update is one Lua script, atomic across nodes. An
+ * unreachable Redis answers 503: failing closed, so an outage never switches the limits off.
  */
 import type { Redis } from 'ioredis';
 import type { GatehouseConfig } from '../config/schema.ts';

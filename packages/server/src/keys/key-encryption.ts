@@ -1,20 +1,10 @@
 /**
- * Signing keys encrypted at rest (ARCHITECTURE: "encrypted at rest when a master key is configured"), so a
- * copy of the database (a backup, a replica, a stolen file) does not hand out the keys every token is
- * signed with.
- *
- * `keys.encryptionSecrets` lists master secrets, newest first, each at least 32 characters (256 bits of a
- * random string; inject them from the environment, `${GATEHOUSE_KEYS_SECRET}`). Each secret is stretched
- * with HKDF-SHA256 into an AES-256-GCM key. A stored private JWK then reads
- * `gh-enc:v1:<secret id>:<iv>:<ciphertext and tag>` (base64url), sealed with a fresh 96-bit IV and with the
- * key's kid as additional authenticated data, so a sealed value moved to another key's row does not open.
- * The secret id (a hash of the derived key, never of the secret alone) names which secret sealed it.
- *
- * Turning it on and rotating a master secret need no extra step: at start-up (under the storage-wide key
- * lock) every key not sealed with the first secret, plaintext or sealed with an older one, is sealed again
- * with the first secret. Put the new secret first, keep the old one listed until every node has started
- * with the new list, then drop it. A sealed key that no listed secret opens stops the start-up (or a
- * reload) with an error naming the kid; nothing is ever signed with a key that could not be opened.
+ * Signing keys encrypted at rest, so a copy of the database does not hand out the signing keys.
+ * Each secret of `keys.encryptionSecrets` (newest first, at least 32 characters) is stretched with
+ * HKDF-SHA256 into an AES-256-GCM key; a sealed JWK is `gh-enc:v1:<secret id>:<iv>:<ciphertext and tag>`
+ * with the kid as additional authenticated data, so a value moved to another key's row does not open.
+ * At start-up every key not sealed with the first secret is sealed again; a key no secret opens stops the
+ * start-up, so nothing is signed with a key that could not be opened.
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 

@@ -1,20 +1,9 @@
 /**
- * Signing keys: generated on first start, stored so every node shares them, published at the JWKS URI,
- * and rotated with overlap (RFC 7517; OpenID Connect Core §10.1.1): a new key is published
- * `publishBeforeUse` seconds before it signs, and a retired key stays published until every token it
- * signed has expired. Nodes reload the set from storage periodically, so a rotation done by the CLI (or
- * another node) reaches them without a restart.
- *
- * Several nodes: every node reloads the key set every `reloadInterval` seconds, so a key created on one
- * node (or by the CLI) is in every node's JWKS within that bound. A new key therefore never signs before
- * `reloadInterval` plus a margin has passed since it was stored, even when `publishBeforeUse` is shorter:
- * no node signs with a key another node does not publish yet. Scheduled rotation (`keys.rotateEvery`) is
- * attempted by every node on its reload timer, but runs under a storage-wide lock and re-checks the newest
- * key there, so one node rotates and the others find the work done. The first key is created the same way.
- *
- * With `keys.encryptionSecrets`, private keys are stored sealed (keys/key-encryption.ts): sealed when
- * created, sealed again with the first secret at start-up when stored in plain or under an older secret,
- * and opened when loaded. A reload that meets a key it cannot open fails and keeps the previous set.
+ * Signing keys: generated on first start, stored so every node shares them, published at the JWKS URI and
+ * rotated with overlap (RFC 7517; OpenID Connect Core §10.1.1): a key is published before it signs and
+ * stays published until its tokens expire. Nodes reload the set every `reloadInterval`, so a new key never
+ * signs before that interval plus a margin: no node signs with a key another node does not publish yet.
+ * Rotation runs under a storage-wide lock. Private keys may be sealed at rest (keys/key-encryption.ts).
  */
 import {
   createPrivateKey,

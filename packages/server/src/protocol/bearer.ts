@@ -1,12 +1,9 @@
 /**
  * How a protected resource of this server (userinfo) receives an access token (RFC 6750 §2, RFC 9449 §7).
- *
- * Only the Authorization header is accepted (§2.1): a token in the form body or the query string (§2.2,
- * §2.3) is refused, since those leak into logs and history (RFC 9700 §4.3.2). DPoP-bound tokens (RFC 9449
- * §7.1) must come with `Authorization: DPoP <token>` and a proof for this request whose `ath` is the
- * token's hash and whose key is the token's `cnf.jkt`; the same token sent as Bearer is refused (§7.2), and
- * so is an unbound token sent with the DPoP scheme. Errors carry the challenge of the scheme used (RFC 6750
- * §3); a request without any token gets both challenges.
+ * Only the Authorization header is accepted (§2.1): form and query tokens leak into logs and history (RFC
+ * 9700 §4.3.2). A DPoP-bound token needs the DPoP scheme and a proof with its `ath` and `cnf.jkt` (RFC 9449
+ * §7.1); sent as Bearer it is refused (§7.2), as is an unbound token under DPoP. Errors carry the scheme's
+ * challenge (RFC 6750 §3); a request without a token gets both.
  */
 import type { ServerContext } from '../context.ts';
 import type { DpopRequest } from './dpop.ts';

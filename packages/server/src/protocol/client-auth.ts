@@ -1,21 +1,11 @@
 /**
- * Client authentication (RFC 6749 §2.3, §5.2; OAuth 2.1 §2.4), one function for every endpoint that
- * authenticates clients (/token, /introspect, /revoke, /device_authorization, /par).
- *
- * Methods: `client_secret_basic`, `client_secret_post`, `private_key_jwt` (RFC 7523 §2.2, §3),
- * `tls_client_auth` and `self_signed_tls_client_auth` (RFC 8705 §2), and `none` for public clients. A client
- * must use the one method it is registered for, and a request that presents two (a Basic header and a
- * client_secret, or either with a client_assertion) is refused: which one would count is exactly the kind
- * of ambiguity an attacker can use. A client certificate alone is not a method: it authenticates only a
- * client registered for a TLS method, and otherwise can still bind tokens (RFC 8705 §3).
- *
- * Secrets are compared as SHA-256 hashes in constant time, and an unknown client costs the same hash as a
- * known one. Client assertions (RFC 7523 §3): `iss` = `sub` = client_id, `aud` the issuer (or the token
- * endpoint, unless configured off) as a single value, `exp` required and at most
- * `clientAuth.assertionMaxLifetime` ahead, `jti` used once (the replay cache DPoP shares, under the
- * `client-assertion:` prefix), and only asymmetric algorithms from the configured list (and the client's
- * registered `token_endpoint_auth_signing_alg`), so `none` and HS256 keyed with a secret never verify.
- * Every failure is `invalid_client`.
+ * Client authentication (RFC 6749 §2.3, §5.2; OAuth 2.1 §2.4) for every endpoint that authenticates
+ * clients: client_secret_basic/post, private_key_jwt (RFC 7523 §2.2, §3), tls_client_auth and
+ * self_signed_tls_client_auth (RFC 8705 §2), and `none`. A client must use its registered method, and a
+ * request presenting two is refused, since which one counts is an ambiguity an attacker can use. Secrets
+ * are compared as SHA-256 hashes in constant time, an unknown client costing the same hash. Assertions
+ * (RFC 7523 §3) need `iss` = `sub` = client_id, a single `aud`, a bounded `exp`, a one-time `jti` and an
+ * allowed asymmetric algorithm, so `none` and HMAC never verify. Every failure is `invalid_client`.
  */
 import { constantTimeEqual } from '@gatehouse/jose-rules';
 import {

@@ -1,12 +1,10 @@
 /**
  * The public keys of a client registered by `jwks_uri` (RFC 7591 §2), for `private_key_jwt` (RFC 7523)
  * and `self_signed_tls_client_auth` (RFC 8705 §2.2). The URL is the client's, so the fetch is fenced in:
- * https (http only on loopback), non-public addresses refused unless configured (outbound-address.ts, checked
- * inside the connection's DNS lookup and again on every redirect), at most two redirects, a timeout over the
- * whole fetch and a size cap on the body. Documents are cached for `cacheTtl`; a key id the cached set lacks
- * (the client rotated) refetches, but at most once per `minRefreshInterval`, so requests with made-up key
- * ids cannot make the server hammer the client's host; a fetch that failed is not retried for that interval
- * either (requests naming the client fail at once instead of each waiting for the timeout).
+ * https (http on loopback), non-public addresses refused unless configured (outbound-address.ts, also on
+ * redirects), two redirects, a timeout and a size cap. Sets are cached for `cacheTtl`; an unknown key id
+ * or a failed fetch refetches at most once per `minRefreshInterval`, so made-up key ids cannot make the
+ * server hammer the client's host.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';

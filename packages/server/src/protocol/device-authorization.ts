@@ -1,18 +1,10 @@
 /**
- * The device authorization grant's rules outside token polling (RFC 8628): the device authorization
- * request (§3.1, §3.2), user codes (§6.1), and the verification step's brute-force limits and decision
- * (§3.3, §5.1). Polling is grants/device-code.ts.
- *
- * - `device_code` is 256 random bits (§5.2), stored only as a SHA-256 hash. `user_code` is 8 characters
- *   from 20 consonants (no vowels, so no words and no O or I; no digits, so no 0 or 1), 20^8 ≈ 2^34.6
- *   values, shown as XXXX-XXXX and stored without the dash; a collision with any stored code draws again.
- * - Wrong user codes are counted per browser and per signed-in user (so a cleared cookie does not reset the
- *   account's count). From the `device.maxUserCodeFailures`-th on, entry is locked for a doubling delay up
- *   to the code lifetime, and the count is forgotten a code lifetime after the last wrong code: a user who
- *   mistyped is not shut out, a guesser gets a few dozen tries per code lifetime. A correct code does not
- *   clear the count, or a guesser could reset it with a code of their own. Lookups are also limited per IP.
- * - Approval is remembered as consent and creates the grant row in the same transaction as the decision,
- *   so a sign-out (which revokes the session's grants) or a removed client leaves nothing to redeem.
+ * The device authorization grant outside polling (RFC 8628): the request (§3.1, §3.2), user codes (§6.1),
+ * and the verification step's limits and decision (§3.3, §5.1). `device_code` is 256 random bits (§5.2),
+ * stored hashed; `user_code` is 8 consonants (no words, no look-alikes; 20^8 values). Wrong codes are
+ * counted per browser and per user, locking entry for a doubling delay; a correct code does not clear the
+ * count, or a guesser could reset it with a code of their own. Approval creates the grant row in the
+ * decision's transaction, so a sign-out or removed client leaves nothing to redeem.
  */
 import { randomInt } from 'node:crypto';
 import type { ServerContext } from '../context.ts';

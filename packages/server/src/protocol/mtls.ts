@@ -1,19 +1,12 @@
 /**
- * Mutual-TLS client authentication and certificate-bound tokens (RFC 8705). The HTTP adapter reads the
- * certificate off the TLS socket or a trusted proxy's header (endpoints/client-certificate.ts); every rule about
- * it is here.
- *
- * - Trust (§2.1): a certificate the TLS layer verified against `mtls.ca`, or one forwarded by a trusted
- *   proxy that this server finds issued by one of those CAs (the proxy may accept certificates we do not).
- * - `tls_client_auth` (§2.1): the certificate is trusted and its subject DN or one subjectAltName entry
- *   equals the one registered (§2.1.2). DNs are compared as sets of RFC 4514 attribute=value pairs (types
- *   case-insensitive), so the order in which they are written does not matter.
- * - `self_signed_tls_client_auth` (§2.2): no chain; the certificate itself (a JWK's `x5c[0]`) or, for keys
- *   registered without `x5c`, its public key must be one of the client's registered keys.
- * - Bound tokens (§3.1): `cnf.x5t#S256`, the base64url SHA-256 of the certificate's DER encoding.
- *
+ * Mutual-TLS client authentication and certificate-bound tokens (RFC 8705); the adapter only reads the
+ * certificate (endpoints/client-certificate.ts). Trust (§2.1): verified against `mtls.ca` by TLS, or, when
+ * forwarded by a trusted proxy, found issued by one of those CAs here. `tls_client_auth` (§2.1.2) matches
+ * the registered subject DN (as a set of RFC 4514 pairs, order-free) or one subjectAltName;
+ * `self_signed_tls_client_auth` (§2.2) matches a registered key. Bound tokens carry `cnf.x5t#S256` (§3.1).
  * Certificates outside their validity period are refused for both methods (the stricter reading).
- */ import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
+ */
+import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import { BlockList, isIPv4 } from 'node:net';
 import { tlsAuthMethods } from '../config/clients.ts';
 import type { ServerContext } from '../context.ts';

@@ -1,13 +1,9 @@
 /**
- * Which addresses the server may connect to when it fetches a URL a client registered (a `jwks_uri`,
- * RFC 7591 §2). Fetching URLs on behalf of others is a server-side request forgery risk (RFC 9700 §4.16
- * names the same for request_uri): without a guard a client could make the server probe its own network.
- * Loopback, private (RFC 1918), carrier-grade NAT, link-local, unique-local (RFC 4193), multicast and
- * reserved ranges are refused, in IPv4 and IPv6, including IPv4 addresses embedded in IPv6 (mapped,
- * NAT64 and 6to4), so `::ffff:127.0.0.1` is refused like `127.0.0.1`.
- *
- * The check runs on the addresses a host name resolves to, inside the connection's own DNS lookup, so the
- * address checked is the address connected to (no window for a DNS rebinding answer in between).
+ * Which addresses the server may connect to when it fetches a URL a client registered (a `jwks_uri`, RFC
+ * 7591 §2): a guard against server-side request forgery (RFC 9700 §4.16). Loopback, private, CGNAT,
+ * link-local, unique-local, multicast and reserved ranges are refused in IPv4 and IPv6, including IPv4
+ * embedded in IPv6. The check runs inside the connection's own DNS lookup, so the address checked is the
+ * address connected to (no DNS rebinding window).
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, isIPv4 } from 'node:net';

@@ -1,12 +1,8 @@
 /**
- * One-time-use memory for JWT ids: DPoP proofs (RFC 9449 §11.1) and client assertions (RFC 7523 §3,
- * item 7) share it, each under its own key prefix. `firstUse` records the key until `expiresAt` and
- * answers true only the first time a key is seen before then.
- *
- * The in-memory cache is the single-node default; several nodes need a shared one (Redis), because a
- * replay sent to another node would otherwise succeed. Entries are evicted lazily when they expire, and
- * the cache refuses to grow past `maxEntries`: when full it answers false (treat as replay, the stricter
- * choice) rather than forgetting ids that are still inside their window.
+ * One-time-use memory for JWT ids of DPoP proofs (RFC 9449 §11.1) and client assertions (RFC 7523 §3
+ * item 7), each under its own key prefix. The in-memory cache serves one node; several nodes need Redis,
+ * or a replay sent to another node would succeed. A full memory cache answers false (treated as a
+ * replay, the stricter choice) rather than forget ids still inside their window.
  */
 import type { Redis } from 'ioredis';
 import { redisCall } from './redis-call.ts';

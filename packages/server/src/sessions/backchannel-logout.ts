@@ -1,29 +1,10 @@
 /**
- * Back-channel logout delivery (OpenID Connect Back-Channel Logout 1.0 §2.5, §2.8).
- *
- * When a login session ends, every client that took part in it (it holds a grant made in that session)
- * and registered a `backchannel_logout_uri` receives a POST of `application/x-www-form-urlencoded`
- * `logout_token=<JWT>` (see tokens/logout-token.ts). Delivery runs in the background: the user's logout
- * response never waits for a relying party.
- *
- * - Success is any 2xx (§2.8 says 200; 204 is accepted too). Redirects are not followed: a 3xx is a
- *   failure.
- * - Each attempt is bounded by `logout.backchannelTimeout` seconds (AbortSignal.timeout covers the whole
- *   exchange). Network errors, timeouts, 408, 429 and 5xx are retried, up to `logout.backchannelAttempts`
- *   attempts in all, with doubling pauses (1 s, 2 s, 4 s, ... capped at 60 s). Any other status is final:
- *   §2.8 makes 400 the RP's answer to a token it rejects, and the same request would be rejected again.
- * - Every attempt carries a freshly signed logout token (new jti, iat, exp), so a late retry never sends an
- *   expired one; an RP that already acted on an earlier attempt just sees the same sid logged out again.
- * - A final failure is logged as the audit event `backchannel_logout_failed` with the client id, the last
- *   HTTP status (or the reason: timeout, network, shutdown) and the number of attempts; never the token.
- *   A delivery is logged as `backchannel_logout_delivered`.
- *
- * Not an SSRF vector: the only URLs ever fetched are `backchannelLogoutUri` values from client
- * registration (the config file or the admin CLI); nothing in a request chooses or changes them.
- *
- * Shutdown: `drain()` (run by the Fastify onClose hook, i.e. by the server's close()) cancels pending retry
- * pauses, so no new attempt starts, and waits for attempts already on the wire, each bounded by its own
- * timeout; undelivered logouts are logged as failed with reason `shutdown`.
+ * Back-channel logout delivery (OpenID Connect Back-Channel Logout 1.0 §2.5, §2.8): when a login session
+ * ends, each client with a grant from it and a `backchannel_logout_uri` gets a POST of a freshly signed
+ * logout token, in the background. Any 2xx is success; redirects are not followed. Timeouts, network errors,
+ * 408, 429 and 5xx are retried with doubling pauses; any other status is final (§2.8: 400 means the RP
+ * rejected the token). Outcomes are audit events, never with the token. Not an SSRF vector: the only URLs
+ * fetched come from client registration. `drain()` at close cancels pending retries.
  */
 import type { GatehouseConfig } from '../config/schema.ts';
 import { issueLogoutToken, type LogoutTokenSigner } from '../tokens/logout-token.ts';

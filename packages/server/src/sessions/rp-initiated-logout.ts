@@ -1,15 +1,10 @@
 /**
- * The rules of OpenID Connect RP-Initiated Logout 1.0 (§2, §3, §4). Whatever fails to validate is treated
- * as not supplied, never as a server error:
- * - an unverifiable `id_token_hint` (tokens/id-token-hint.ts) counts as absent;
- * - a `client_id` that differs from the hint's audience drops both: the request does not say which client
- *   it comes from, so the user is asked to confirm and is never redirected;
- * - `post_logout_redirect_uri` is used only when a client is identified and the URI is, by simple string
- *   comparison (§3), one of its registered `postLogoutRedirectUris` that also keeps the redirect URI rules
- *   (protocol/redirect-uri.ts); `state` is returned only with that redirect;
- * - `logout_hint` selects nothing: a browser holds at most one session here.
- * A verified hint naming the browser's session (same `sid`; same `sub` when the hint has no sid) ends it at
- * once; otherwise the user is asked (§2), so a cross-site link cannot sign anyone out.
+ * The rules of OpenID Connect RP-Initiated Logout 1.0 (§2, §3, §4); whatever fails to validate counts as
+ * not supplied, never as a server error. An unverifiable `id_token_hint` is absent; a `client_id` other
+ * than the hint's audience drops both. `post_logout_redirect_uri` is used only for an identified client
+ * whose registered URIs hold it by simple string comparison (§3), with `state` only on that redirect. A
+ * verified hint naming the browser's session ends it at once; otherwise the user is asked (§2), so a
+ * cross-site link cannot sign anyone out.
  */
 import type { ServerContext } from '../context.ts';
 import type { Client, LoginSession } from '../model.ts';

@@ -1,18 +1,9 @@
 /**
- * Hot queries built and compiled once, then run with fresh parameters. Building a query with Kysely's
- * builder (operation nodes, freezing, parsing column lists) costs about as much CPU as SQLite takes to run
- * it, and the token flows run the same few queries thousands of times a second.
- *
- * `compiled(build)` builds the query on its first run with placeholders where the values go, compiles it
- * for the database's own dialect (once per Kysely instance, and a transaction shares its instance's
- * dialect adapter, so once per store), and each run after that only puts its values into the compiled
- * parameter list. The SQL text stays the same, so SQLite's prepared statement is reused as well
- * (storage/index.ts). SQLite and PostgreSQL each get their own compilation, from the same builder code.
- *
- * The builder must pass every parameter to Kysely as a value, as it is (a placeholder is not the value,
- * so computing with one, such as JSON-encoding it, would freeze a wrong constant into the query; the first
- * run throws when a parameter does not reach the query), and every run must pass the same keys (a run
- * that does not throws, rather than dropping or nulling a value).
+ * Hot queries built and compiled once per store and dialect, then run with fresh parameters; the SQL text
+ * stays the same, so SQLite's prepared statement is reused too (bench/README.md says why). The builder
+ * must pass every parameter to Kysely as a value, untouched (computing with a placeholder would freeze a
+ * wrong constant; the first run throws when a parameter does not reach the query), and every run must
+ * pass the same keys (a run that does not throws rather than dropping a value).
  */
 import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
 import type { Db } from './sql/db.ts';

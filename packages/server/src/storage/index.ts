@@ -1,12 +1,8 @@
 /**
- * Opens the store: Kysely over better-sqlite3 in WAL mode (the embedded default) or over a PostgreSQL pool
- * (several nodes on one database, postgres.ts), migrated to the latest schema, with one repository per
- * concept (sql/). `transaction` gives the same repositories bound to one database transaction, for changes
- * that must land together or not at all.
- *
- * Several server processes may share one SQLite file too: WAL lets readers run beside the one writer, the
- * busy timeout makes a writer wait for the lock instead of failing, and every single-use statement starts
- * with its write, so it queues for the lock rather than upgrading a stale read snapshot.
+ * Opens the store: Kysely over better-sqlite3 in WAL mode (the default) or a PostgreSQL pool (postgres.ts),
+ * migrated to the latest schema, with one repository per concept (sql/); `transaction` binds them to one
+ * database transaction. Several processes may share one SQLite file: WAL, the busy timeout and single-use
+ * statements that start with their write make them queue for the one writer's lock.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -27,16 +23,10 @@ export { isTransientStorageError } from './errors.ts';
 export type StorageOptions = { type: 'sqlite'; path: string } | PostgresOptions;
 
 /**
- * Kysely's SQLite driver prepares every query anew; preparing costs more than running a point query.
- * Statements are reusable (the driver runs each one synchronously to completion), so they are kept
- * per SQL text in a bounded map: the queries of this server are a small fixed set.
- *
- * Kysely opens transactions with a plain (deferred) `begin`, which takes the write lock only at the first
- * write. With several processes on one file, a transaction that read first and then writes after another
- * process committed fails at once with SQLITE_BUSY (its snapshot is stale; the busy timeout does not
- * apply). Every transaction here therefore starts as `begin immediate`: it waits (busy timeout) for the
- * one write lock up front. Within one process nothing changes: Kysely already runs one transaction at a time
- * on the single connection.
+ * Keeps prepared statements per SQL text in a bounded map (Kysely's SQLite driver prepares every query
+ * anew; the driver runs each statement to completion, so reuse is safe; bench/README.md says why).
+ * Transactions start as `begin immediate`, waiting for the write lock up front: with several processes on
+ * one file, a deferred transaction that read first would fail with SQLITE_BUSY on its stale snapshot.
  */
 function cachePreparedStatements(sqlite: SqliteDatabase.Database, limit = 256): void {
   const prepare = sqlite.prepare.bind(sqlite);

@@ -1,21 +1,10 @@
 /**
- * PostgreSQL for several server nodes on one database: a pg pool behind the same Kysely repositories and
- * the same migrations as SQLite.
- *
- * - Numbers stay numbers: pg returns `bigint` (int8) columns as strings by default, because a JS number
- *   cannot hold every int8. Every int8 this schema stores is epoch seconds or a counter, far below 2^53, so
- *   the pool parses int8 as a number (per pool, not pg's global parser, so other pg users are untouched).
- * - One schema per deployment (or per test run): the pool sets `search_path` at connection start, so the
- *   repositories' unqualified table names resolve there, and Kysely's migration bookkeeping is pinned to it.
- * - Several nodes may start at once on an empty database: creating the schema and migrating run under a
- *   session advisory lock, so exactly one node migrates and the others find the work done.
- * - In-process caches (clients, the revocation view; see index.ts) learn of other nodes' writes from
- *   change counters: a row per topic in `gatehouse_changes`, bumped in the same transaction as the write.
- *   A reader compares the counter (one primary-key read) before trusting its cache, so a revocation
- *   committed on node A is honoured by node B's very next check: a change is visible exactly when its
- *   counter is, never before or after, because both commit together. LISTEN/NOTIFY was the alternative;
- *   it is cheaper per check but asynchronous (a notification arrives some time after the commit, and is lost
- *   while a listener reconnects), so it could only promise a bound, not "immediately".
+ * PostgreSQL for several nodes on one database: a pg pool behind the same repositories and migrations as
+ * SQLite. int8 columns parse as numbers (epoch seconds and counters, far below 2^53; per pool, not pg's
+ * global parser). One schema per deployment via `search_path`. Migrations run under an advisory lock, so
+ * one node migrates. In-process caches learn of other nodes' writes from change counters bumped in the
+ * writing transaction, so a revocation is honoured by every node's next check; LISTEN/NOTIFY is not used
+ * because its notifications arrive after the commit and are lost during reconnects.
  */
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';

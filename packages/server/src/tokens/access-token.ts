@@ -1,13 +1,8 @@
 /**
- * Access tokens. By default JWTs per RFC 9068: header `typ: at+jwt`; claims iss, sub, aud, client_id, scope,
- * jti, iat, exp, and auth_time when a user authenticated. `roles` (RFC 9068 §2.2.3.1) is included when the
- * `roles` scope was granted, so APIs can apply role policies without calling back. Tokens of a user's
- * authorization carry `grant_id`, so revoking the grant (refresh-token reuse, revocation, logout) makes
- * introspection and userinfo refuse them too.
- *
- * An API configured with `accessTokenFormat: opaque` gets a random 256-bit handle instead, stored as a
- * SHA-256 hash with the same claims (and its `cnf` binding); it can only be checked by introspection and is
- * revocable at once.
+ * Access tokens: by default RFC 9068 JWTs (`typ: at+jwt`), with `roles` (§2.2.3.1) when that scope was
+ * granted, so APIs can apply role policies without calling back. Tokens of a user's authorization carry
+ * `grant_id`, so revoking the grant makes introspection and userinfo refuse them too. An API with
+ * `accessTokenFormat: opaque` gets a 256-bit handle, stored hashed with its claims and revocable at once.
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerContext } from '../context.ts';
@@ -83,7 +78,7 @@ export async function prepareAccessToken(
   );
   const scope = scopes.join(' ');
   const subject = request.subject ?? request.userId ?? request.client.clientId;
-  // randomUUID draws from a cached entropy pool: far cheaper per token than randomBytes, 122 random bits.
+  // randomUUID: 122 random bits from node's CSPRNG, drawn from its cached entropy pool.
   const jti = randomUUID();
   const roles = request.roles !== undefined && scopes.includes('roles') ? request.roles : undefined;
   const cnf = confirmationClaim(request.binding);

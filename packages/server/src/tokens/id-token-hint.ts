@@ -1,12 +1,8 @@
 /**
- * Verifies an `id_token_hint` (OpenID Connect RP-Initiated Logout 1.0 §2, §4; Core §3.1.2.1): it must be
- * an ID token this server issued: header `typ: JWT` (so access tokens (`at+jwt`) and logout tokens
- * (`logout+jwt`) are refused), a kid we still publish with its algorithm, a valid signature, our `iss`, a
- * string `sub` and an audience naming one client. Expiry is deliberately NOT checked: RP-Initiated Logout
- * §2 lets an RP send an expired ID token (the user's RP session may have outlived it). A hint signed by a
- * key that has since left the JWKS can no longer be verified and counts as absent.
- *
- * Any failure yields undefined; the caller treats the hint as not supplied (§4), never as an error.
+ * Verifies an `id_token_hint` (OpenID Connect RP-Initiated Logout 1.0 §2, §4; Core §3.1.2.1): an ID token
+ * this server issued (`typ: JWT`, so access and logout tokens are refused), signed by a key we still
+ * publish, with our `iss`, a string `sub` and one client as audience. Expiry is deliberately not checked:
+ * §2 lets an RP send an expired ID token. Any failure yields undefined: the hint counts as not supplied (§4).
  */
 import type { ServerContext } from '../context.ts';
 import { verifyOwnJwt } from './validate.ts';

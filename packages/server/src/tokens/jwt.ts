@@ -25,8 +25,8 @@ function encodedHeader(key: SigningKey, typ: string): string {
 }
 
 /**
- * Signs on libuv's thread pool (node:crypto's callback form): an ES256 signature is the largest single cost
- * of a token response, and the pool's threads can use the cores the event loop cannot. The event loop only
+ * Signs on libuv's thread pool (node:crypto's callback form), whose threads can use the cores the event
+ * loop cannot; a signature is CPU-bound work of every token response. The event loop only
  * hands the work over and picks the result up. Callers sign outside database transactions, so no lock is
  * held while a signature is pending (tokens/user-tokens.ts).
  */

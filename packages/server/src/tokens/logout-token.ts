@@ -1,14 +1,8 @@
 /**
- * Logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.4): a JWT signed with the key that signs our ID
- * tokens, with header `typ: logout+jwt` (§2.4, so that it can never be mistaken for an ID token) and the
- * claims iss, aud (the one client it is sent to), iat, exp, jti, sub, sid and
- * `events: { "http://schemas.openid.net/event/backchannel-logout": {} }`. A logout token never carries a
- * `nonce` (§2.4: its absence is what tells it apart from an ID token for RPs that ignore `typ`).
- *
- * We always send both `sub` and `sid` (hence `backchannel_logout_session_supported`, §2.1). The lifetime is
- * two minutes: long enough for clock skew, short enough that a leaked token is soon worthless; every
- * delivery attempt gets a freshly signed token (see sessions/backchannel-logout.ts), so a late retry never carries
- * an expired one.
+ * Logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.4): JWTs signed with the ID token key, with
+ * `typ: logout+jwt`, the back-channel logout event, both `sub` and `sid` (§2.1) and never a `nonce`, so
+ * one can never pass as an ID token. They live two minutes: enough for clock skew, short for a leaked
+ * token; each delivery attempt signs a fresh one (sessions/backchannel-logout.ts).
  */
 import type { KeyStore } from '../keys/keystore.ts';
 import { randomHandle } from '../protocol/secrets.ts';
