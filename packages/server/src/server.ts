@@ -131,7 +131,7 @@ export async function buildServer(
     records,
     https,
     certificates: clientCertificates,
-    cors: new CorsPolicy(config.clients.flatMap((client) => client.corsOrigins)),
+    cors: new CorsPolicy(() => storage.listClients()),
     metrics: new Metrics(config.metrics.enabled),
     // /readyz: every shared dependency a request may need answers (a database read; Redis, when configured).
     readinessChecks: [

@@ -93,10 +93,20 @@ export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): Fast
       (error: unknown) => done(error as Error),
     );
   });
-  // Browser-callable endpoints: CORS for registered origins (cors.ts).
+  // Browser-callable endpoints: CORS for registered origins (cors.ts). When the clients cannot be read
+  // (the store is down), the answer goes out without CORS headers: the stricter outcome.
   app.addHook('onSend', (request, reply, payload, done) => {
-    if (request.routeOptions.config?.cors) options.cors.decorate(request, reply);
-    done(null, payload);
+    if (!request.routeOptions.config?.cors) {
+      done(null, payload);
+      return;
+    }
+    options.cors.decorate(request, reply).then(
+      () => done(null, payload),
+      (error: unknown) => {
+        request.log.warn({ err: error }, 'CORS origins could not be read');
+        done(null, payload);
+      },
+    );
   });
   // Back-channel logouts run in the background; closing the server waits for those on the wire.
   app.addHook('onClose', async () => ctx.logout.backchannel.drain());
