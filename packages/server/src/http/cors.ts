@@ -47,7 +47,7 @@ export class CorsPolicy {
     return this.origins.allowed.has(origin);
   }
 
-  /** Adds the response headers for an allowed origin (called for every response of a CORS route). */
+  /** Adds the response headers for an allowed origin (called for every request to a CORS route). */
   async decorate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     reply.header('vary', 'Origin');
     const origin = request.headers.origin;
@@ -56,9 +56,8 @@ export class CorsPolicy {
     reply.header('access-control-expose-headers', 'WWW-Authenticate, DPoP-Nonce, Retry-After');
   }
 
-  /** Answers a preflight request. */
-  async preflight(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    await this.decorate(request, reply);
+  /** Answers a preflight request, whose CORS headers `decorate` has set (app.ts runs it for CORS routes). */
+  preflight(reply: FastifyReply): void {
     if (reply.hasHeader('access-control-allow-origin')) {
       reply.header('access-control-allow-methods', 'GET, POST');
       reply.header('access-control-allow-headers', 'Authorization, Content-Type, DPoP');

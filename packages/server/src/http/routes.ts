@@ -140,7 +140,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
     '/userinfo',
     '/revoke',
   ]) {
-    app.options(url, { config: cors }, async (request, reply) => corsPolicy.preflight(request, reply));
+    app.options(url, { config: cors }, async (_request, reply) => corsPolicy.preflight(reply));
   }
 
   app.get('/healthz', healthEndpoint);

@@ -10,11 +10,11 @@
  */
 import type { ServerContext } from '../context.ts';
 import type { AuthorizationRequestRecord, Client, LoginSession } from '../model.ts';
+import { verifyIdTokenHint } from '../tokens/id-token-hint.ts';
 import { isThumbprint } from './dpop.ts';
 import { OAuthError } from './errors.ts';
 import { type RawParams, toParams } from './params.ts';
 import { validateCodeChallenge } from './pkce.ts';
-import { verifyIdTokenHint } from '../tokens/id-token-hint.ts';
 import { isFapi2 } from './profile.ts';
 import { matchesRegisteredRedirectUri } from './redirect-uri.ts';
 import { parseScope } from './scopes.ts';
@@ -236,7 +236,10 @@ function hintedSubject(ctx: ServerContext, client: Client, token: string | undef
   if (token === undefined) return undefined;
   const hint = verifyIdTokenHint(ctx, token);
   if (hint === undefined || hint.clientId !== client.clientId)
-    throw new OAuthError('invalid_request', 'id_token_hint is not an ID token this server issued to the client');
+    throw new OAuthError(
+      'invalid_request',
+      'id_token_hint is not an ID token this server issued to the client',
+    );
   return hint.sub;
 }
 
