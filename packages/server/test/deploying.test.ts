@@ -11,7 +11,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
@@ -150,12 +152,13 @@ describe('the samples of docs/deploying.md', () => {
     const analyze = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
     if (analyze.error !== undefined)
       throw new Error('systemd-analyze is missing: apt-get install -y systemd (.ci/run installs it)');
-    const certificates = testCertificates('gatehouse-unit-');
-    const file = certificates.path('gatehouse@.service');
-    writeFileSync(file, substitute(unit, [['/opt/gatehouse/node_modules/.bin/gatehouse', gatehouseBin]]));
+    const folder = mkdtempSync(join(tmpdir(), 'gatehouse-unit-'));
+    const unitFile = substitute(unit, [['/opt/gatehouse/node_modules/.bin/gatehouse', gatehouseBin]]);
+    writeFileSync(join(folder, 'gatehouse@.service'), unitFile);
+    // An instance of the template, as `systemctl enable gatehouse@3001` makes; unknown settings are warnings.
     const verify = spawnSync(
       'systemd-analyze',
-      ['verify', '--man=no', certificates.path('gatehouse@3001.service')],
+      ['verify', '--man=no', join(folder, 'gatehouse@3001.service')],
       {
         encoding: 'utf8',
       },

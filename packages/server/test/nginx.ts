@@ -11,6 +11,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs';
 import { connect } from 'node:net';
@@ -117,8 +118,9 @@ export class Nginx {
       if (await accepts(port)) return nginx;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    const log = nginx.errorLog();
     await nginx.stop();
-    throw new Error(`nginx did not listen on port ${port}: ${output}${nginx.errorLog()}`);
+    throw new Error(`nginx did not listen on port ${port}: ${output}${log}`);
   }
 
   private read(name: string): string {
@@ -140,9 +142,10 @@ export class Nginx {
     );
   }
 
-  /** Fast shutdown (SIGTERM), then waits for the master process to exit. */
+  /** Fast shutdown (SIGTERM), waits for the master process to exit, and removes the prefix folder. */
   async stop(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
     await this.exited;
+    rmSync(this.prefix, { recursive: true, force: true });
   }
 }
