@@ -6,10 +6,11 @@
  * `gatehouse serve` processes on PostgreSQL and Redis, round-robin; openid-client completes a code flow
  * (the login and consent pages driven over HTTP), a refresh and a userinfo call against the https issuer,
  * and the guide's mutual-TLS client authenticates with a certificate that nginx forwards in its header.
- * The guide's other configuration samples go through the config loader, every setting it names exists,
- * and systemd accepts its unit.
+ * The guide's pg_dump and pg_restore commands make a copy on which a new node honours an earlier refresh
+ * token. The guide's other configuration samples go through the config loader, every setting it names
+ * exists, and systemd accepts its unit.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
+import pg from 'pg';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -40,6 +42,17 @@ function guideFile(name: string): string {
   const found = blocks.filter((block) => block.text.startsWith(`# ${name}`));
   if (found.length !== 1) throw new Error(`docs/deploying.md has ${found.length} code blocks for ${name}`);
   return found[0]!.text;
+}
+
+/** Runs one statement on the PostgreSQL server of the tests (database `test`). */
+async function postgres(statement: string): Promise<void> {
+  const connection = new pg.Client({ connectionString: postgresUrl });
+  await connection.connect();
+  try {
+    await connection.query(statement);
+  } finally {
+    await connection.end();
+  }
 }
 
 /** Replaces each text with its test value; a text the sample no longer contains is an error. */
@@ -179,6 +192,8 @@ describe('the recipe: nginx with TLS in front of two nodes on PostgreSQL and Red
   let nginx: Nginx | undefined;
   let issuer: string;
   let nodePorts: number[];
+  let env: Record<string, string>;
+  let configFile: string;
 
   /** fetch over TLS trusting the test CA, presenting the named client certificate (or none). */
   const tlsFetch = (certificate?: string) => {
@@ -213,13 +228,13 @@ describe('the recipe: nginx with TLS in front of two nodes on PostgreSQL and Red
       GATEHOUSE_METRICS_TOKEN: randomBytes(32).toString('base64'),
       PORTAL_CLIENT_SECRET: portalSecret,
     };
-    const env = Object.fromEntries(
+    env = Object.fromEntries(
       Object.keys(guideEnvironment()).map((name) => {
         if (values[name] === undefined) throw new Error(`no test value for ${name} of the environment file`);
         return [name, values[name]];
       }),
     );
-    const configFile = certificates.path('gatehouse.yaml');
+    configFile = certificates.path('gatehouse.yaml');
     writeFileSync(
       configFile,
       substitute(configText, [
@@ -264,33 +279,37 @@ describe('the recipe: nginx with TLS in front of two nodes on PostgreSQL and Red
     await dropRedisPrefix(keyPrefix);
   });
 
-  it('openid-client: discovery, a code flow, a refresh and userinfo through nginx on the https issuer', async () => {
-    const send = tlsFetch();
-    const config = await client.discovery(
-      new URL(issuer),
-      'portal',
-      portalSecret,
-      client.ClientSecretBasic(portalSecret),
-      { [client.customFetch]: send as client.CustomFetch, execute: [client.enableNonRepudiationChecks] },
-    );
-    expect(config.serverMetadata()).toMatchObject({ issuer, token_endpoint: `${issuer}/token` });
+  /** The portal's openid-client configuration, from discovery through nginx. */
+  const portal = () =>
+    client.discovery(new URL(issuer), 'portal', portalSecret, client.ClientSecretBasic(portalSecret), {
+      [client.customFetch]: tlsFetch() as client.CustomFetch,
+      execute: [client.enableNonRepudiationChecks],
+    });
 
-    const scope = 'openid profile offline_access orders.read';
-    const redirectUri = 'https://portal.example.com/callback';
-    const started = await authorizationParameters(redirectUri, scope);
+  /** A code flow for alice through nginx: the login and consent pages over HTTP, the code exchanged. */
+  async function signIn(config: client.Configuration, scope: string) {
+    const started = await authorizationParameters('https://portal.example.com/callback', scope);
     const url = client.buildAuthorizationUrl(config, started.parameters);
-    const { location, pages } = await new FetchBrowser(issuer, send).walk(url, {
+    const { location, pages } = await new FetchBrowser(issuer, tlsFetch()).walk(url, {
       user: { username: 'alice', password },
     });
-    expect(pages).toEqual(['login', 'consent']);
-    expect(new URL(location).searchParams.get('iss')).toBe(issuer);
-
     const tokens = await client.authorizationCodeGrant(config, new URL(location), {
       pkceCodeVerifier: started.verifier,
       expectedState: started.state,
       expectedNonce: started.nonce,
       idTokenExpected: true,
     });
+    return { started, location, pages, tokens };
+  }
+
+  it('openid-client: discovery, a code flow, a refresh and userinfo through nginx on the https issuer', async () => {
+    const config = await portal();
+    expect(config.serverMetadata()).toMatchObject({ issuer, token_endpoint: `${issuer}/token` });
+
+    const scope = 'openid profile offline_access orders.read';
+    const { started, location, pages, tokens } = await signIn(config, scope);
+    expect(pages).toEqual(['login', 'consent']);
+    expect(new URL(location).searchParams.get('iss')).toBe(issuer);
     const claims = tokens.claims()!;
     expect(claims).toMatchObject({ iss: issuer, aud: 'portal', nonce: started.nonce });
     expect(decodeJwt(tokens.access_token)).toMatchObject({ iss: issuer, aud: 'orders-api', scope });
@@ -335,4 +354,53 @@ describe('the recipe: nginx with TLS in front of two nodes on PostgreSQL and Red
     });
     expect(forged).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
   });
+  it("backups: the guide's pg_dump, restored into an empty database, serves a refresh token issued before it", async () => {
+    const config = await portal();
+    const { tokens } = await signIn(config, 'openid offline_access');
+    const commands = blocks.find((block) => block.text.includes('pg_dump '))!.text.split('\n');
+    const line = (command: string) => commands.find((text) => text.startsWith(`${command} `))!;
+    const dump = certificates.path('backup.dump');
+    const restored = uniqueName('gh_restore');
+    const restoredUrl = Object.assign(new URL(postgresUrl), { pathname: `/${restored}` }).href;
+    const shell = (command: string, databaseUrl: string) =>
+      execFileSync('sh', ['-c', command], {
+        env: { ...process.env, DATABASE_URL: databaseUrl },
+        stdio: 'pipe',
+      });
+    shell(
+      substitute(line('pg_dump'), [
+        ['--schema=gatehouse', `--schema=${schema}`],
+        ['/var/backups/gatehouse/$(date +%F).dump', dump],
+      ]),
+      postgresUrl,
+    );
+    await postgres(`CREATE DATABASE ${restored}`);
+    let node: ServerProcess | undefined;
+    try {
+      shell(substitute(line('pg_restore'), [['/var/backups/gatehouse/2026-01-31.dump', dump]]), restoredUrl);
+      // A node on the restored copy opens the signing keys sealed with the same secret and honours the token.
+      node = await ServerProcess.start(configFile, {
+        ...env,
+        DATABASE_URL: restoredUrl,
+        GATEHOUSE_PORT: String(await freePort()),
+      });
+      const response = await fetch(`${node.url}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`portal:${encodeURIComponent(portalSecret)}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }),
+      });
+      expect(response.status).toBe(200);
+      const refreshed = (await response.json()) as Record<string, unknown>;
+      expect(decodeJwt(refreshed.id_token as string)).toMatchObject({
+        iss: issuer,
+        sub: tokens.claims()!.sub,
+      });
+    } finally {
+      await node?.kill();
+      await postgres(`DROP DATABASE IF EXISTS ${restored}`);
+    }
+  }, 120_000);
 });
