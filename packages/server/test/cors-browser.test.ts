@@ -5,18 +5,15 @@
  * /token and calls /userinfo (a preflighted request, for the Authorization header) with fetch(). The same
  * page served from another origin cannot read discovery: the browser enforces what the server allows.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer, type GatehouseServer, parseConfig, password, testConfig } from './helpers.ts';
 import { freePort } from './interop-helpers.ts';
-
-const bin = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
+import { runGatehouse } from './processes.ts';
 
 let gatehouse: GatehouseServer;
 let issuer: string;
@@ -24,22 +21,6 @@ let spaOrigin: string;
 let otherOrigin: string;
 let spa: Server;
 let browser: Browser;
-
-/** Runs `gatehouse ...args` as its own process; resolves with its exit code and output. */
-function runCli(args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-  });
-}
 
 /** The single-page app: `/` starts the sign-in, `/callback` redeems the code; both only use fetch(). */
 function spaPage(issuerUrl: string, clientId: string, redirectUri: string): string {
@@ -90,7 +71,7 @@ beforeAll(async () => {
   const raw = testConfig({ issuer, server: { host: '127.0.0.1', port: gatehousePort } });
   const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-cors-browser-')), 'gatehouse.json');
   writeFileSync(file, JSON.stringify(raw));
-  const added = await runCli([
+  const added = await runGatehouse([
     'client',
     'add',
     '--id',
@@ -108,7 +89,7 @@ beforeAll(async () => {
     '--config',
     file,
   ]);
-  expect(added.code, added.output).toBe(0);
+  expect(added.code, added.stderr).toBe(0);
 
   gatehouse = await buildServer(parseConfig(raw));
   await gatehouse.listen();
