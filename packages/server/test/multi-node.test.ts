@@ -33,6 +33,7 @@ import {
   dropSchema,
   postgresUrl,
   redisUrl,
+  requireService,
   uniqueName,
 } from './backends.ts';
 import { dpopKey, proof } from './dpop-helpers.ts';
@@ -160,6 +161,7 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
   };
 
   beforeAll(async () => {
+    if (backend === 'postgres') await Promise.all([requireService('postgres'), requireService('redis')]);
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     issuer = `http://127.0.0.1:${ports[0]}`;
     const base = testConfig();
