@@ -172,7 +172,9 @@ describe('configuration', () => {
     const file = join(import.meta.dirname, '../config/demo.yaml');
     const sections = Object.keys(parseYaml(readFileSync(file, 'utf8')) as Record<string, unknown>);
     const readme = readFileSync(join(import.meta.dirname, '../../../README.md'), 'utf8');
-    const sentence = /`packages\/server\/config\/demo.yaml`, shows (.*?), and in comments/.exec(readme.replace(/\s+/g, ' '));
+    const sentence = /`packages\/server\/config\/demo.yaml`, shows (.*?), and in comments/.exec(
+      readme.replace(/\s+/g, ' '),
+    );
     const named = [...(sentence?.[1] ?? '').matchAll(/`([A-Za-z]+)`/g)].map((match) => match[1]);
     expect(named).toEqual(expect.arrayContaining(['keys', 'tokens', 'login', 'logging', 'management']));
     for (const section of named) expect(sections).toContain(section);
