@@ -179,7 +179,7 @@ export async function buildServer(
         if (managementIsExposed(config)) {
           logger.warn(
             { host: config.management.host },
-            'the management listener is reachable from other machines and /metrics has no bearer token; set metrics.bearerToken or bind management.host to a loopback or private address',
+            'the management listener is reachable from other machines and /metrics has no bearer token: set metrics.bearerToken, or keep management.port off public networks',
           );
         }
       }

@@ -20,6 +20,7 @@ const arrival = 90_000;
 class Serving {
   readonly lines: string[] = [];
   private waiters: Array<() => void> = [];
+  private errors = '';
   private constructor(private readonly child: ChildProcess) {
     let partial = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -28,7 +29,9 @@ class Serving {
       this.lines.push(...parts);
       for (const wake of this.waiters.splice(0)) wake();
     });
-    child.stderr!.resume();
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      this.errors += chunk;
+    });
   }
 
   static start(configFile: string, ...args: string[]): Serving {
@@ -63,11 +66,22 @@ class Serving {
     return this.lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
   }
 
+  /** SIGTERM, then waits until the process has exited and its output has been read to the end. */
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const closed = new Promise((resolve) => this.child.once('close', resolve));
     this.child.kill('SIGTERM');
-    await exited;
+    await closed;
+  }
+
+  /** Resolves with the exit code once the process has ended by itself. */
+  exitCode(): Promise<number | null> {
+    if (this.child.exitCode !== null) return Promise.resolve(this.child.exitCode);
+    return new Promise((resolve) => this.child.once('close', (code) => resolve(code)));
+  }
+
+  stderr(): string {
+    return this.errors;
   }
 }
 
@@ -125,6 +139,18 @@ describe('gatehouse serve', { timeout: 240_000 }, () => {
       grant_type: 'client_credentials',
     });
     expect(serving.records().some((record) => record.msg === 'request')).toBe(true);
+
+    // Lines logged while shutting down are written out before the process exits.
+    await serving.stop();
+    expect(serving.records()).toContainEqual(expect.objectContaining({ msg: 'shutting down' }));
+  });
+
+  it('refuses an unknown --log-format, naming the option', async () => {
+    const { file } = await configFile();
+    const serving = Serving.start(file, '--log-format', 'xml');
+    running.push(serving);
+    expect(await serving.exitCode()).toBe(2);
+    expect(serving.stderr()).toContain('--log-format must be one of auto, json, pretty');
   });
 
   it('writes readable lines instead of JSON with --log-format pretty', async () => {
