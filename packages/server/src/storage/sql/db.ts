@@ -10,7 +10,6 @@ export type Db = Kysely<Database> | Transaction<Database>;
 
 /** Announces a write to cached data; called inside the write's transaction (storage/index.ts). */
 export type ChangeListener = (db: Db) => void | Promise<void>;
-export const unobserved: ChangeListener = () => {};
 
 /** Runs `work` in the caller's transaction, or in a new one. */
 export function inTransaction<T>(db: Db, work: (db: Db) => Promise<T>): Promise<T> {
