@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropRedisPrefix, redisUrl, uniqueName } from './backends.ts';
 import {
-  Browser,
   authorizeThroughLogin,
+  Browser,
   basic,
   codeFlowTokens,
   codeRequest,
@@ -26,7 +26,12 @@ async function loginForm(browser: Browser, extra: Record<string, string> = {}) {
 }
 
 /** Signs in as `username` in `browser` from a new authorization request; the login answer. */
-async function signIn(browser: Browser, username: string, secret: string, extra: Record<string, string> = {}) {
+async function signIn(
+  browser: Browser,
+  username: string,
+  secret: string,
+  extra: Record<string, string> = {},
+) {
   const { action, csrf } = await loginForm(browser, extra);
   return browser.post(action, { csrf, username, password: secret });
 }

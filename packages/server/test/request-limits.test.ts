@@ -7,8 +7,8 @@
 import { statSync } from 'node:fs';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { databaseOf } from '../src/storage/testing.ts';
 import { sweepExpired } from '../src/storage/sweep.ts';
+import { databaseOf } from '../src/storage/testing.ts';
 import {
   basic,
   codeParams,
@@ -45,9 +45,9 @@ function postAuthorize(server: TestServer, values: Record<string, string | undef
 }
 
 async function pragma(server: TestServer, name: string): Promise<number> {
-  const { rows } = await sql.raw<Record<string, number>>(`PRAGMA ${name}`).execute(
-    databaseOf(server.ctx.storage),
-  );
+  const { rows } = await sql
+    .raw<Record<string, number>>(`PRAGMA ${name}`)
+    .execute(databaseOf(server.ctx.storage));
   return Object.values(rows[0] ?? {})[0] ?? Number.NaN;
 }
 
@@ -105,7 +105,13 @@ describe('request parameter limits (defaults)', () => {
     const unknown = await postForm(
       server,
       '/par',
-      { ...codeParams(pkcePair()), a: 'x'.repeat(2000), b: 'x'.repeat(2000), c: 'x'.repeat(2000), d: 'x'.repeat(2000) },
+      {
+        ...codeParams(pkcePair()),
+        a: 'x'.repeat(2000),
+        b: 'x'.repeat(2000),
+        c: 'x'.repeat(2000),
+        d: 'x'.repeat(2000),
+      },
       { authorization: basic('web-app', webSecret) },
     );
     expect(unknown.status).toBe(400);
@@ -141,7 +147,12 @@ describe('request parameter limits (defaults)', () => {
       method: 'POST',
       url: '/end_session',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: form({ client_id: 'web-app', post_logout_redirect_uri: signedOut, state: 'st', junk: 'x'.repeat(2000) }),
+      payload: form({
+        client_id: 'web-app',
+        post_logout_redirect_uri: signedOut,
+        state: 'st',
+        junk: 'x'.repeat(2000),
+      }),
     });
     expect(junk.statusCode).toBe(303);
     const again = new URL(junk.headers.location as string);

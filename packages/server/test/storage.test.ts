@@ -690,16 +690,26 @@ describe('SQLite space after the sweep', () => {
     const storage = await openStorage({ type: 'sqlite', path });
     try {
       const pragma = async (name: string) =>
-        Object.values(
-          (await sql.raw<Record<string, number>>(`PRAGMA ${name}`).execute(databaseOf(storage))).rows[0]!,
-        )[0];
+        Number(
+          Object.values(
+            (await sql.raw<Record<string, number>>(`PRAGMA ${name}`).execute(databaseOf(storage))).rows[0]!,
+          )[0],
+        );
       expect(await pragma('auto_vacuum')).toBe(2);
-      expect((await databaseOf(storage).selectFrom('gatehouse_changes').selectAll().execute()).length).toBe(2);
+      expect((await databaseOf(storage).selectFrom('gatehouse_changes').selectAll().execute()).length).toBe(
+        2,
+      );
       const pagesBefore = await pragma('page_count');
       for (let index = 0; index < 200; index++)
         await storage.sessions.create(
           `vacuum-${index}`,
-          { sid: `vacuum-sid-${index}`, userId: 'x'.repeat(4000), authTime: now, amr: [], expiresAt: now + 10 },
+          {
+            sid: `vacuum-sid-${index}`,
+            userId: 'x'.repeat(4000),
+            authTime: now,
+            amr: [],
+            expiresAt: now + 10,
+          },
           now,
         );
       expect(await pragma('page_count')).toBeGreaterThan(pagesBefore + 100);
