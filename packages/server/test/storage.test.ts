@@ -148,6 +148,7 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         'access_tokens',
         'revoked_tokens',
         'pushed_authorization_requests',
+        'known_browsers',
         'gatehouse_changes',
       ]),
     );
@@ -305,6 +306,18 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       await storage.consents.removeForClient('c');
       expect(await storage.consents.find('u', 'c')).toEqual([]);
       expect(await storage.consents.find('u', 'd')).toEqual(['openid']);
+    });
+
+    it('knows a browser for one user until it expires, and extends it', async () => {
+      expect(await storage.knownBrowsers.isKnown('kb-1', 'u', now)).toBe(false);
+      await storage.knownBrowsers.remember('kb-1', 'u', now + 100, now);
+      expect(await storage.knownBrowsers.isKnown('kb-1', 'u', now)).toBe(true);
+      expect(await other.knownBrowsers.isKnown('kb-1', 'u', now)).toBe(true);
+      expect(await storage.knownBrowsers.isKnown('kb-1', 'someone-else', now)).toBe(false);
+      expect(await storage.knownBrowsers.isKnown('kb-2', 'u', now)).toBe(false);
+      expect(await storage.knownBrowsers.isKnown('kb-1', 'u', now + 100)).toBe(false);
+      await storage.knownBrowsers.remember('kb-1', 'u', now + 500, now + 50);
+      expect(await storage.knownBrowsers.isKnown('kb-1', 'u', now + 100)).toBe(true);
     });
   });
 
@@ -662,14 +675,19 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         base,
       );
       await storage.revocations.revokeJti('sweep-jti', base + 3000);
+      await storage.knownBrowsers.remember('sweep-browser', 'u', base + 3000, base);
       await sweepExpired(storage, base + 61);
       expect(await storage.authorizationCodes.find('sweep-code')).toBeDefined();
       expect(await storage.refreshTokens.find('sweep-rt')).toBeDefined();
+      expect(await storage.knownBrowsers.isKnown('sweep-browser', 'u', base + 61)).toBe(true);
       const deleted = await sweepExpired(storage, base + 3600 + 61);
-      expect(deleted).toBeGreaterThanOrEqual(4);
+      expect(deleted).toBeGreaterThanOrEqual(5);
       expect(await storage.authorizationCodes.find('sweep-code')).toBeUndefined();
       expect(await storage.refreshTokens.find('sweep-rt')).toBeUndefined();
       expect((await storage.revocations.live(base, 0)).jtis).not.toContain('sweep-jti');
+      expect(await databaseOf(storage).selectFrom('known_browsers').selectAll().execute()).not.toContainEqual(
+        expect.objectContaining({ browser_hash: 'sweep-browser' }),
+      );
       expect(await sweepExpired(storage, base + 3600 + 61)).toBe(0);
     });
   });
