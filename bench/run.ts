@@ -28,7 +28,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { serviceClient, webClient } from './fixtures.ts';
-import { ChildServer, freePort, killAllTrackedSync, track, untrack } from './lib/children.ts';
+import { ChildServer, freePort, killAllTrackedSync, track, tsxArgs, untrack } from './lib/children.ts';
 import { type CpuShare, sampleCpu, waitIdle } from './lib/cpu.ts';
 import { DpopSigner } from './lib/dpop.ts';
 import { introspectionContestant } from './lib/introspection.ts';
@@ -210,7 +210,7 @@ async function startServer(
     const script = join(benchDir, 'servers', kind === 'peer' ? 'peer.ts' : 'ceiling.ts');
     child = ChildServer.start({
       name: kind,
-      args: ['--import', 'tsx', script],
+      args: [...tsxArgs, script],
       cwd: benchDir,
       env: { PORT: String(port) },
       logFile,
@@ -370,7 +370,7 @@ async function argon2Contestant(runDir: string): Promise<Contestant> {
   const child = track(
     ChildServer.start({
       name: 'argon2',
-      args: ['--import', 'tsx', join(benchDir, 'servers', 'argon2-ceiling.ts')],
+      args: [...tsxArgs, join(benchDir, 'servers', 'argon2-ceiling.ts')],
       cwd: benchDir,
       env: { CONCURRENCY: String(settings.connections) },
       logFile: join(runDir, 'argon2.log'),

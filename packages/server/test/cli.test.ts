@@ -5,10 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,6 +19,7 @@ import {
   basic,
   buildServer,
   codeRequest,
+  gatehouseCommand,
   password,
   pkcePair,
   serviceSecret,
@@ -32,7 +32,6 @@ import {
 
 /** Each CLI run is a fresh Node process compiling TypeScript through tsx: seconds each on a busy machine. */
 const cliTimeout = 180_000;
-const bin = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
 
 interface CliResult {
   code: number | null;
@@ -43,7 +42,9 @@ interface CliResult {
 /** Runs `gatehouse ...args` with `input` on stdin (closed at once when there is none). */
 function runCli(args: string[], input = ''): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...gatehouseCommand, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -562,6 +563,16 @@ describe('gatehouse client', { timeout: cliTimeout }, () => {
       expect(help.stdout).toContain(word);
     }
     expectCleanFailure(await runCli(['client']), 1, /a subcommand is required/);
+  });
+
+  it('--version prints the package version and needs no config', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-v']) {
+      const result = await runCli([flag]);
+      expect(result).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    }
   });
 });
 

@@ -19,7 +19,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Base64Url } from '../src/protocol/secrets.ts';
@@ -41,6 +40,7 @@ import {
   basic,
   codeRequest,
   formOf,
+  gatehouseCommand,
   password,
   pkcePair,
   serviceSecret,
@@ -50,7 +50,6 @@ import {
 } from './helpers.ts';
 import { FetchBrowser, freePort } from './interop-helpers.ts';
 
-const bin = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
 const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 const revokeLimit = 25;
 
@@ -63,7 +62,7 @@ class Node {
   ) {}
 
   static async start(configFile: string): Promise<Node> {
-    const child = spawn(process.execPath, [bin, 'serve', '--config', configFile], {
+    const child = spawn(process.execPath, [...gatehouseCommand, 'serve', '--config', configFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -247,7 +246,7 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
 
   it('`gatehouse migrate` finds the shared store up to date and names it without credentials', async () => {
     const file = configFiles.values().next().value as string;
-    const child = spawn(process.execPath, [bin, 'migrate', '--config', file], {
+    const child = spawn(process.execPath, [...gatehouseCommand, 'migrate', '--config', file], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

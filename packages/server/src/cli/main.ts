@@ -3,12 +3,10 @@
  * Every command takes `--config FILE` (default: ./gatehouse.yaml). Secrets are printed once, never logged;
  * passwords are read from standard input, never from arguments (which other users can read in `ps`).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.ts';
 import type { GatehouseConfig } from '../config/schema.ts';
-import { buildServer } from '../server.ts';
-import { openStorage } from '../storage/index.ts';
-import { adminCommands } from './admin.ts';
 import { describeStorage } from './support.ts';
 
 const usage = `Usage: gatehouse <command> [options]
@@ -19,7 +17,14 @@ Commands:
   client  add|list|remove|rotate-secret ...         manage clients (gatehouse client --help)
   user    add ...                                   manage users (gatehouse user --help)
   keys    rotate|list ...                           manage signing keys (gatehouse keys --help)
+  --version                                         print the version
 `;
+
+/** The package's version, from its package.json (two levels up from src/cli/ and from dist/cli/). */
+function version(): string {
+  const file = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
 
 export function configFrom(args: string[]): { config: GatehouseConfig; rest: string[] } {
   const { values, positionals } = parseArgs({
@@ -67,6 +72,8 @@ function printBanner(config: GatehouseConfig, address: string, showCredentials: 
 
 async function serve(args: string[]): Promise<void> {
   const { config } = configFrom(args);
+  // Each command loads only the modules it runs: the HTTP stack is for `serve` alone.
+  const { buildServer } = await import('../server.ts');
   const server = await buildServer(config);
   const address = await server.listen();
   printBanner(config, address, args.includes('--show-demo-credentials'));
@@ -86,6 +93,7 @@ async function serve(args: string[]): Promise<void> {
 
 async function migrate(args: string[]): Promise<void> {
   const { config } = configFrom(args);
+  const { openStorage } = await import('../storage/index.ts');
   const storage = await openStorage(config.storage);
   await storage.close();
   process.stdout.write(`Database ${describeStorage(config)} is up to date.\n`);
@@ -104,7 +112,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'client':
       case 'user':
       case 'keys':
-        return await adminCommands(command, args);
+        return await (await import('./admin.ts')).adminCommands(command, args);
+      case '--version':
+      case '-v':
+        process.stdout.write(`${version()}\n`);
+        return 0;
       case undefined:
       case '--help':
       case 'help':
