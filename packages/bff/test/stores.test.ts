@@ -11,13 +11,10 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  MemorySessionStore,
-  PostgresSessionStore,
-  RedisSessionStore,
-  type SessionStore,
-  SqliteSessionStore,
-} from '../src/index.ts';
+import { MemorySessionStore, type SessionStore } from '../src/index.ts';
+import { PostgresSessionStore } from '../src/stores/postgres.ts';
+import { RedisSessionStore } from '../src/stores/redis.ts';
+import { SqliteSessionStore } from '../src/stores/sqlite.ts';
 
 const run = randomBytes(6).toString('hex');
 const cleanups: Array<() => Promise<void>> = [];
