@@ -57,6 +57,7 @@ import {
   type Plan,
   refreshTokenPlan,
 } from './lib/scenarios.ts';
+import { measureStartup } from './lib/startup.ts';
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const repoRoot = join(benchDir, '..');
@@ -72,6 +73,7 @@ const allScenarios = [
   'resource_jwt_cached',
   'introspection',
   'refresh_token_pg',
+  'startup',
 ] as const;
 type Scenario = (typeof allScenarios)[number];
 /** The floor (Express with no authentication) exists for the resource scenarios only. */
@@ -86,6 +88,7 @@ const units: Record<Scenario, string> = {
   resource_jwt_cached: 'req/s',
   introspection: 'req/s',
   refresh_token_pg: 'rotations/s',
+  startup: 'ms',
 };
 
 function envNumber(name: string, fallback: number, min: number): number {
@@ -280,6 +283,8 @@ async function planFor(scenario: Scenario, target: Target): Promise<Plan> {
       throw new Error('introspection is measured by lib/introspection.ts');
     case 'refresh_token_pg':
       throw new Error('refresh_token_pg is measured by lib/refresh-pg.ts');
+    case 'startup':
+      throw new Error('startup is measured by lib/startup.ts');
     case 'resource_jwt':
     case 'resource_jwt_cached':
       throw new Error(`${scenario} is measured by lib/resource-scenario.ts`);
@@ -534,6 +539,28 @@ async function main(): Promise<void> {
   const ownReports: string[] = [];
   for (let round = 1; round <= settings.rounds; round++) {
     for (const scenario of settings.scenarios) {
+      if (scenario === 'startup') {
+        // Gatehouse and the peer started again and again (lib/startup.ts); once, whatever the rounds.
+        if (round > 1) continue;
+        const runDir = join(workDir, scenario);
+        mkdirSync(runDir, { recursive: true });
+        try {
+          ownReports.push(
+            ...(await measureStartup({
+              gatehouseBin,
+              gatehouseConfig: settings.gatehouseConfig,
+              benchDir,
+              repoRoot,
+              runDir,
+              progress,
+            })),
+          );
+        } catch (error) {
+          progress(`startup: unavailable: ${(error as Error).message}`);
+          ownReports.push('RESULT startup unavailable', 'RESULT idle_rss unavailable');
+        }
+        continue;
+      }
       if (scenario === 'refresh_token_pg') {
         // Gatehouse alone, one node against three on PostgreSQL (lib/refresh-pg.ts); once, whatever the rounds.
         if (round > 1) continue;

@@ -109,6 +109,11 @@ export class ChildServer {
     });
   }
 
+  /** Throws when the child has exited (for callers polling it themselves). */
+  assertRunning(): void {
+    if (this.exited) throw new Error(`${this.name} exited (${String(this.exitCode)}); see ${this.logFile}`);
+  }
+
   /** Polls `url` until it answers (any HTTP status below 500) or the child exits or time runs out. */
   async waitReady(url: string, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
