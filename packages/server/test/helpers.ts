@@ -6,7 +6,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
@@ -15,18 +14,6 @@ import { buildServer, type GatehouseServer } from '../src/server.ts';
 import { databaseOf } from '../src/storage/testing.ts';
 
 export { buildServer, type GatehouseServer, parseConfig };
-
-/**
- * `node` arguments that run the `gatehouse` command from its TypeScript sources (tsx, with `@gatehouse/*`
- * resolved to their sources), so tests never run a stale `dist/`; the compiled command is tested by
- * test/packaging.test.ts.
- */
-export const gatehouseCommand = [
-  '--conditions=@gatehouse/source',
-  '--import',
-  'tsx',
-  fileURLToPath(new URL('../src/cli/main.ts', import.meta.url)),
-];
 
 export const issuer = 'http://localhost:3000';
 export const webSecret = 'web-app-test-secret-0123456789-abcdefghijklmnop';
