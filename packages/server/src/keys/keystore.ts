@@ -5,6 +5,7 @@
  * signs before that interval plus a margin: no node signs with a key another node does not publish yet.
  * Rotation runs under a storage-wide lock. Private keys may be sealed at rest (keys/key-encryption.ts).
  */
+
 import {
   createPrivateKey,
   createPublicKey,
@@ -12,7 +13,8 @@ import {
   type JsonWebKey,
   type KeyObject,
 } from 'node:crypto';
-import { calculateJwkThumbprint, type JWK } from 'jose';
+import { jwkThumbprint } from '@gatehouse/jose-rules';
+import type { JWK } from 'jose';
 import type { GatehouseConfig, SigningAlgorithm } from '../config/schema.ts';
 import { maxAccessTokenTtl, type SigningKeyRecord } from '../model.ts';
 import type { SigningKeyRepository } from '../storage/ports.ts';
@@ -40,7 +42,8 @@ export async function generateSigningKey(
   const privateKey = generateKeyObject(alg);
   const privateJwk = privateKey.export({ format: 'jwk' });
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = privateJwk;
-  const kid = await calculateJwkThumbprint(publicJwk as JWK);
+  const kid = jwkThumbprint(publicJwk);
+  if (kid === undefined) throw new Error(`no RFC 7638 thumbprint for a ${String(publicJwk.kty)} key`);
   return {
     kid,
     alg,
