@@ -9,7 +9,12 @@ export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions } },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'bench/test/**/*.test.ts', 'test/**/*.test.ts'],
+    include: [
+      'packages/*/test/**/*.test.ts',
+      'bench/test/**/*.test.ts',
+      'tools/test/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
     reporters: ['default', './tools/summary-reporter.ts'],
     pool: 'forks',
     testTimeout: 30_000,

@@ -15,6 +15,7 @@ import { Redis } from 'ioredis';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSpaServer } from '../../../examples/spa/src/app.ts';
+import { redisUrl, requireChromium, requireService } from '../../../tools/test-services.ts';
 import type { Bff } from '../src/index.ts';
 import { RedisSessionStore } from '../src/stores/redis.ts';
 import {
@@ -45,6 +46,8 @@ let issued: Set<string>;
 const received: string[] = [];
 
 beforeAll(async () => {
+  const executablePath = requireChromium();
+  await requireService('redis');
   const [spaPort, ordersPort] = [await freePort(), await freePort()];
   origin = `http://localhost:${spaPort}`;
   ordersUrl = `http://127.0.0.1:${ordersPort}`;
@@ -56,7 +59,7 @@ beforeAll(async () => {
   });
   issued = gatehouse.issuedTokens;
   orders = await startOrdersApi(gatehouse.issuer, ordersPort, clock);
-  redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+  redis = new Redis(redisUrl, { lazyConnect: true });
   await redis.connect();
   const server = createSpaServer({
     issuer: gatehouse.issuer,
@@ -71,7 +74,7 @@ beforeAll(async () => {
   bff = server.bff;
   spa = await listen(createServer(server.app), spaPort);
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath,
     args: [
       '--no-sandbox',
       '--disable-background-networking',

@@ -15,6 +15,7 @@ import { endSessionEndpoints } from '../endpoints/end-session.ts';
 import { consentSubmit, interactionPage, loginSubmit } from '../endpoints/interaction.ts';
 import { introspectEndpoint, resourceSecretHashes } from '../endpoints/introspect.ts';
 import { jwksEndpoint } from '../endpoints/jwks.ts';
+import { landingEndpoint } from '../endpoints/landing.ts';
 import { parEndpoint } from '../endpoints/par.ts';
 import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
@@ -22,7 +23,7 @@ import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { CorsPolicy } from './cors.ts';
 import type { Metrics } from './metrics.ts';
-import { healthEndpoint, metricsEndpoint, readinessEndpoint } from './operations.ts';
+import { healthEndpoint, readinessEndpoint } from './operations.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
@@ -143,13 +144,8 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
     app.options(url, { config: cors }, async (request, reply) => corsPolicy.preflight(request, reply));
   }
 
+  // Load balancers probe the public port; /metrics is served only by the management listener (management.ts).
   app.get('/healthz', healthEndpoint);
   app.get('/readyz', readinessEndpoint(readinessChecks));
-  if (ctx.config.metrics.enabled) {
-    app.get(
-      '/metrics',
-      { config: { errorFormat: 'bearer' } },
-      metricsEndpoint(metrics, ctx.config.metrics.bearerToken),
-    );
-  }
+  app.get('/', { config: { errorFormat: 'json' } }, landingEndpoint(ctx));
 }
