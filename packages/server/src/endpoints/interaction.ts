@@ -49,8 +49,9 @@ function renderLogin(
   reply: FastifyReply,
   loaded: LoadedInteraction,
   username: string | undefined,
-  error?: { message: string; status: number },
+  error?: { message: string; status: number; retryAfter?: number },
 ): void {
+  if (error?.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
   reply
     .code(error?.status ?? 200)
     .headers(pageSecurityHeaders)
@@ -113,11 +114,18 @@ export function loginSubmit(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { loaded, params } = await loadSubmission(ctx, request);
     const username = params.get('username');
-    const check = await checkPassword(ctx, username, params.get('password'), loaded.client.clientId);
+    const check = await checkPassword(ctx, {
+      username,
+      password: params.get('password'),
+      clientId: loaded.client.clientId,
+      browserValue: readCookie(request.headers.cookie, browserCookie),
+      address: request.ip,
+    });
     if ('error' in check) {
       renderLogin(ctx, reply, loaded, username?.slice(0, 256), {
         message: check.error,
         status: check.status,
+        ...('retryAfter' in check ? { retryAfter: check.retryAfter } : {}),
       });
       return;
     }

@@ -248,3 +248,12 @@ async function verifyAssertion(ctx: ServerContext, client: Client, assertion: st
   if (!(await ctx.replay.firstUse(`client-assertion:${client.clientId}:${jti}`, exp + clockTolerance, now)))
     throw invalidClient('client assertion was already used');
 }
+
+/**
+ * The key a client's request budget is counted under (`tokenPerClient`, `deviceAuthorizationPerClient`).
+ * A confidential client has one budget. A public client authenticates by its client_id alone, which anyone
+ * can send, so it has one per address: one address spending it cannot deny the app to everyone else.
+ */
+export function clientBudgetKey(client: Client, address: string): string {
+  return client.tokenEndpointAuthMethod === 'none' ? `${client.clientId}\u0000${address}` : client.clientId;
+}

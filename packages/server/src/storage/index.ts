@@ -2,14 +2,15 @@
  * Opens the store: Kysely over better-sqlite3 in WAL mode (the default) or a PostgreSQL pool (postgres.ts),
  * migrated to the latest schema, with one repository per concept (sql/); `transaction` binds them to one
  * database transaction. Several processes may share one SQLite file: WAL, the busy timeout and single-use
- * statements that start with their write make them queue for the one writer's lock.
+ * statements that start with their write make them queue for the one writer's lock. SQLite files use
+ * incremental auto-vacuum, so the expiry sweep hands the pages of deleted rows back (sweep.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { ClientCache, oncePerTurn, RevocationView, type VersionSource } from './caches.ts';
-import { registerDatabase } from './internal.ts';
+import { registerDatabase, registerSpaceReclaim } from './internal.ts';
 import { migrateToLatest } from './migrations.ts';
 import { importOptionalPackage } from './optional-package.ts';
 import type { Repositories, Storage } from './ports.ts';
@@ -53,6 +54,7 @@ async function openSqlite(options: { path: string }): Promise<Storage> {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
   const sqlite = new SqliteDatabase(options.path);
   sqlite.pragma('busy_timeout = 5000');
+  useIncrementalVacuum(sqlite);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
@@ -73,7 +75,30 @@ async function openSqlite(options: { path: string }): Promise<Storage> {
   const dataVersion = () => dataVersionStatement.get() as number;
   // Every transaction already holds SQLite's one write lock from its start (begin immediate, above).
   const lock = async () => {};
-  return assemble(db, 'sqlite', dataVersion, dataVersion, lock);
+  const storage = assemble(db, 'sqlite', dataVersion, dataVersion, lock);
+  // Holding Kysely's connection, so no transaction is open around it. exec steps the pragma to its end (one
+  // step of a prepared statement frees a single page); the passive checkpoint then shortens the file
+  // without waiting for readers.
+  registerSpaceReclaim(storage, () =>
+    db.connection().execute(async () => {
+      sqlite.exec('PRAGMA incremental_vacuum');
+      sqlite.pragma('wal_checkpoint(PASSIVE)');
+    }),
+  );
+  return storage;
+}
+
+/**
+ * `auto_vacuum = INCREMENTAL`: freed pages are listed and handed back by `PRAGMA incremental_vacuum`. A new
+ * file takes the setting before its first table; a file made without it needs one full VACUUM to switch,
+ * run here once (it rewrites the file, so it takes as long as copying it).
+ */
+function useIncrementalVacuum(sqlite: SqliteDatabase.Database): void {
+  const incremental = 2;
+  if (sqlite.pragma('auto_vacuum', { simple: true }) === incremental) return;
+  sqlite.pragma('auto_vacuum = INCREMENTAL');
+  const tables = sqlite.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'").pluck().get();
+  if ((tables as number) > 0) sqlite.exec('VACUUM');
 }
 
 /**
