@@ -5,7 +5,6 @@
  * §5.2), pages the HTML error page (with its error code, the request id and a way back); no answer echoes
  * the URL or its query. Raw-socket requests (net.connect) cover what inject() cannot send.
  */
-import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -21,6 +20,7 @@ import {
   testConfig,
 } from './helpers.ts';
 import { freePort } from './interop-helpers.ts';
+import { parseRaw, rawExchange } from './raw-http.ts';
 
 const secret = 'hunter2-do-not-echo';
 const logLines: string[] = [];
@@ -43,39 +43,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
 });
-
-/** Sends `text` as is on a new TCP connection and resolves with everything the server wrote back. */
-export function rawExchange(target: number, text: string | Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(target, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk) => chunks.push(chunk));
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      // The server may reset the connection once it has answered.
-      if (error.code === 'ECONNRESET' || error.code === 'EPIPE') resolve(Buffer.concat(chunks).toString());
-      else reject(error);
-    });
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString()));
-    socket.on('connect', () => socket.write(text));
-  });
-}
-
-interface RawAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-export function parseRaw(text: string): RawAnswer {
-  const split = text.indexOf('\r\n\r\n');
-  const head = text.slice(0, split).split('\r\n');
-  const headers: Record<string, string> = {};
-  for (const line of head.slice(1)) {
-    const colon = line.indexOf(':');
-    headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  return { status: Number(head[0]?.split(' ')[1]), headers, body: text.slice(split + 4) };
-}
 
 /** The OAuth JSON error shape of API endpoints. */
 function expectJsonError(
