@@ -46,12 +46,17 @@ export function makeClientErrorHandler(
   log: FastifyBaseLogger,
 ) {
   return function clientErrorHandler(error: NodeJS.ErrnoException & { rawPacket?: unknown }, socket: Duplex) {
-    // A connection reset leaves nobody to answer.
-    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    // A client that reset or closed the connection mid-request leaves nobody to answer (a request that
+    // was under way logs its own line, http/error-handler.ts).
+    if (error.code === 'ECONNRESET' || error.code === 'HPE_INVALID_EOF_STATE' || socket.destroyed) {
+      log.debug({ err: error }, 'connection closed by the client');
+      socket.destroy();
+      return;
+    }
     const requestId = randomUUID();
     const oauthError = clientErrorOf(error.code, statusOf(error.code)) as OAuthError;
-    // The error's raw packet holds the request as sent (credentials included): only its code is logged.
-    log.info({ request_id: requestId, err: { code: error.code }, status: oauthError.status }, 'client error');
+    // Logged through the error allow-list (logging.ts): never the raw packet, which holds the request.
+    log.info({ request_id: requestId, err: error, status: oauthError.status }, 'client error');
     if (!socket.writable) {
       socket.destroy();
       return;
