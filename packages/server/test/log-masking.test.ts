@@ -20,7 +20,6 @@ import {
   formOf,
   type GatehouseServer,
   introspectToken,
-  issuer,
   parseConfig,
   password,
   pkcePair,
