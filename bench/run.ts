@@ -74,7 +74,14 @@ const allScenarios = [
   'refresh_token_pg',
 ] as const;
 type Scenario = (typeof allScenarios)[number];
-/** The floor (Express with no authentication) exists for the resource scenarios only. */
+/**
+ * The floor: for the resource scenarios Express with no authentication (lib/resource-scenario.ts); for the
+ * grant scenarios the ceiling's work behind Fastify (servers/ceiling.ts, FRAMEWORK=fastify). Either is the
+ * most a server on that framework could reach. Login and introspection have none.
+ */
+const hasFloor = (scenario: Scenario): boolean =>
+  isResourceScenario(scenario) ||
+  ['client_credentials', 'client_credentials_dpop', 'authorization_code', 'refresh_token'].includes(scenario);
 const allTargets: readonly ResourceKind[] = ['gatehouse', 'peer', 'ceiling', 'floor'];
 const units: Record<Scenario, string> = {
   client_credentials: 'tokens/s',
@@ -151,6 +158,7 @@ function targetFor(kind: TargetKind, port: number): Target {
         sessionCookies: ['_session', '_session.sig'],
       };
     case 'ceiling':
+    case 'floor':
       return {
         kind,
         baseUrl,
@@ -212,15 +220,16 @@ async function startServer(
       name: kind,
       args: ['--import', 'tsx', script],
       cwd: benchDir,
-      env: { PORT: String(port) },
+      env: { PORT: String(port), ...(kind === 'floor' ? { FRAMEWORK: 'fastify' } : {}) },
       logFile,
     });
   }
   track(child);
-  const readyPath = kind === 'ceiling' ? '/jwks' : '/.well-known/openid-configuration';
+  const bare = kind === 'ceiling' || kind === 'floor';
+  const readyPath = bare ? '/jwks' : '/.well-known/openid-configuration';
   try {
     await child.waitReady(`${target.baseUrl}${readyPath}`);
-    if (kind !== 'ceiling') await discover(target);
+    if (!bare) await discover(target);
   } catch (error) {
     await untrack(child);
     throw error;
@@ -412,10 +421,10 @@ async function argon2Contestant(runDir: string): Promise<Contestant> {
   };
 }
 
-/** Starts and checks one server of a scenario (the floor only exists for the resource scenarios). */
+/** Starts and checks one server of a scenario. */
 async function contestantFor(scenario: Scenario, kind: ResourceKind, runDir: string): Promise<Contestant> {
   if (isResourceScenario(scenario)) return resourceContestant(scenario, kind, runDir, settings.connections);
-  if (kind === 'floor') throw new Error(`${scenario} has no floor`);
+  if (kind === 'floor' && !hasFloor(scenario)) throw new Error(`${scenario} has no floor`);
   if (scenario === 'login' && kind === 'ceiling') return argon2Contestant(runDir);
   if (scenario === 'introspection') {
     return introspectionContestant(kind, runDir, {
@@ -567,8 +576,7 @@ async function main(): Promise<void> {
         runs.set(scenario, byTarget);
       }
       const kinds = settings.targets.filter(
-        (kind) =>
-          !(scenario === 'login' && kind === 'peer') && (kind !== 'floor' || isResourceScenario(scenario)),
+        (kind) => !(scenario === 'login' && kind === 'peer') && (kind !== 'floor' || hasFloor(scenario)),
       );
       const record = (kind: ResourceKind, outcome: Outcome) => {
         const label = `${scenario} / ${kind}${settings.rounds > 1 ? ` (round ${round})` : ''}`;
@@ -688,8 +696,8 @@ function report(runs: Map<Scenario, Map<ResourceKind, Outcome[]>>): void {
     const ceiling = rateOf(byTarget.get('ceiling'));
     const errors = errorsByScenario.get(scenario) ?? 0;
     const show = (rate: number | undefined) => (rate === undefined ? '-' : formatRate(rate));
-    // The resource scenarios also report their Express floor (lib/resource-scenario.ts), last.
-    const floor = isResourceScenario(scenario) ? ` floor=${show(rateOf(byTarget.get('floor')))}` : '';
+    // Scenarios with a framework floor report it last.
+    const floor = hasFloor(scenario) ? ` floor=${show(rateOf(byTarget.get('floor')))}` : '';
     console.log(
       `RESULT ${scenario} gatehouse=${show(gatehouse)} peer=${show(peer)} ceiling=${show(ceiling)} ` +
         `ratio_peer=${ratio(gatehouse, peer)} ratio_ceiling=${ratio(gatehouse, ceiling)} errors=${errors}${floor}`,

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createLocalJWKSet, decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose';
 import { basicAuthorization, benchUser, ordersApi, serviceClient, webClient } from '../fixtures.ts';
 
-export type TargetKind = 'gatehouse' | 'peer' | 'ceiling';
+export type TargetKind = 'gatehouse' | 'peer' | 'ceiling' | 'floor';
 
 /** Where a server under test keeps its endpoints and which cookies make up its login session. */
 export interface Target {
@@ -180,9 +180,9 @@ export class Browser {
  */
 export async function signIn(target: Target): Promise<{ cookie: string; code: string; verifier: string }> {
   const browser = new Browser(target.baseUrl);
-  if (target.kind === 'ceiling') {
+  if (target.kind === 'ceiling' || target.kind === 'floor') {
     const created = await browser.request('/bench/session', { method: 'POST' });
-    if (created.status !== 204) throw new Error(`ceiling session: HTTP ${created.status}`);
+    if (created.status !== 204) throw new Error(`${target.kind} session: HTTP ${created.status}`);
   }
   const pkce = newPkce();
   let step = await browser.request(authorizePath(target, pkce, 'sign-in'));

@@ -24,7 +24,8 @@
  * - POST /bench/session: harness set-up only (creates a login session without a password; the login
  *   scenario's ceiling is bare argon2id, see argon2-ceiling.ts). GET /jwks: the public key, for checks.
  *
- * Environment: PORT (required), ISSUER (default http://127.0.0.1:PORT).
+ * Environment: PORT (required), ISSUER (default http://127.0.0.1:PORT), FRAMEWORK (`fastify`: the same work
+ * behind Fastify, see `listenFastify`).
  */
 import {
   createHash,
@@ -372,6 +373,18 @@ function authorize(req: IncomingMessage, query: URLSearchParams, res: ServerResp
   res.end();
 }
 
+/** POST /bench/session: harness set-up only (a login session without a password). */
+function benchSession(): string {
+  const value = handle();
+  sessions.set(sha256Url(value), {
+    sub: benchUser.username,
+    sid: handle(16),
+    authTime: now(),
+    expiresAt: now() + 8 * 3600,
+  });
+  return `${sessionCookie}=${value}; Path=/; HttpOnly; Secure; SameSite=Lax`;
+}
+
 async function handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = req.url ?? '/';
   const queryStart = url.indexOf('?');
@@ -388,16 +401,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse): Promise
     } else if (req.method === 'GET' && path === '/jwks') {
       send(res, 200, jwks);
     } else if (req.method === 'POST' && path === '/bench/session') {
-      const value = handle();
-      sessions.set(sha256Url(value), {
-        sub: benchUser.username,
-        sid: handle(16),
-        authTime: now(),
-        expiresAt: now() + 8 * 3600,
-      });
-      res.writeHead(204, {
-        'set-cookie': `${sessionCookie}=${value}; Path=/; HttpOnly; Secure; SameSite=Lax`,
-      });
+      res.writeHead(204, { 'set-cookie': benchSession() });
       res.end();
     } else {
       send(res, 404, JSON.stringify({ error: 'not_found' }));
@@ -408,9 +412,63 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse): Promise
   }
 }
 
-const server = createServer((req, res) => {
-  void handleRequest(req, res);
-});
-server.keepAliveTimeout = 60_000;
-server.listen(port, '127.0.0.1');
+/**
+ * FRAMEWORK=fastify: the same work behind Fastify's router, body parsing and reply (the bench's `floor`
+ * target for the grant scenarios): what any Fastify server doing exactly this work could reach, so the
+ * cost of the framework is told apart from the cost of Gatehouse's own work.
+ */
+async function listenFastify(): Promise<void> {
+  const { default: Fastify } = await import('fastify');
+  const app = Fastify({ logger: false, exposeHeadRoutes: false, bodyLimit: 65536 });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
+    done(null, new URLSearchParams(body as string)),
+  );
+  app.setErrorHandler((error, _request, reply) => {
+    const failure = error instanceof OAuthFailure ? error : new OAuthFailure('server_error', 500);
+    void reply
+      .code(failure.status)
+      .headers({ 'content-type': 'application/json', 'cache-control': 'no-store' })
+      .send(JSON.stringify({ error: failure.code }));
+  });
+  app.post('/token', async (request, reply) => {
+    const body = token(
+      request.body as URLSearchParams,
+      authenticate(request.headers.authorization),
+      request.raw.headersDistinct.dpop ?? [],
+    );
+    return reply.headers({ 'content-type': 'application/json', 'cache-control': 'no-store' }).send(body);
+  });
+  app.get('/authorize', (request, reply) => {
+    const url = request.url;
+    const queryStart = url.indexOf('?');
+    reply.hijack();
+    try {
+      authorize(
+        request.raw,
+        new URLSearchParams(queryStart === -1 ? '' : url.slice(queryStart + 1)),
+        reply.raw,
+      );
+    } catch (error) {
+      const failure = error instanceof OAuthFailure ? error : new OAuthFailure('server_error', 500);
+      send(reply.raw, failure.status, JSON.stringify({ error: failure.code }));
+    }
+  });
+  app.get('/jwks', async (_request, reply) => reply.type('application/json').send(jwks));
+  app.post('/bench/session', async (_request, reply) =>
+    reply.code(204).header('set-cookie', benchSession()).send(),
+  );
+  app.server.keepAliveTimeout = 60_000;
+  await app.listen({ port, host: '127.0.0.1' });
+}
+
+if (process.env.FRAMEWORK === 'fastify') {
+  await listenFastify();
+} else {
+  const server = createServer((req, res) => {
+    void handleRequest(req, res);
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(port, '127.0.0.1');
+}
 process.on('SIGTERM', () => process.exit(0));
