@@ -3,12 +3,10 @@
  * its own SQLite database, and checked through a server built in-process on the same database: what the
  * CLI writes must be what the server then accepts (and nothing secret may be stored or printed twice).
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -29,34 +27,10 @@ import {
   tokenRequest,
   webSecret,
 } from './helpers.ts';
+import { type CliResult, runGatehouse as runCli } from './processes.ts';
 
 /** Each CLI run is a fresh Node process compiling TypeScript through tsx: seconds each on a busy machine. */
 const cliTimeout = 180_000;
-const bin = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `gatehouse ...args` with `input` on stdin (closed at once when there is none). */
-function runCli(args: string[], input = ''): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
 
 interface Setup {
   raw: Record<string, unknown>;

@@ -82,7 +82,11 @@ export interface WalkResult {
 export class FetchBrowser {
   readonly cookies = new Map<string, string>();
 
-  constructor(private readonly issuer: string) {}
+  /** `send` is the fetch to use (e.g. one that trusts a test CA); the global fetch by default. */
+  constructor(
+    private readonly issuer: string,
+    private readonly send: typeof fetch = fetch,
+  ) {}
 
   private store(response: Response): void {
     for (const line of response.headers.getSetCookie()) {
@@ -101,13 +105,13 @@ export class FetchBrowser {
   }
 
   async get(url: string): Promise<Response> {
-    const response = await fetch(url, { redirect: 'manual', headers: this.cookieHeader() });
+    const response = await this.send(url, { redirect: 'manual', headers: this.cookieHeader() });
     this.store(response);
     return response;
   }
 
   async post(url: string, values: Record<string, string>): Promise<Response> {
-    const response = await fetch(url, {
+    const response = await this.send(url, {
       method: 'POST',
       redirect: 'manual',
       headers: { ...this.cookieHeader(), 'content-type': 'application/x-www-form-urlencoded' },

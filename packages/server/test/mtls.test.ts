@@ -6,17 +6,14 @@
  * certificates refused with invalid_client. Then the trusted proxy header: off by default (a header sent to
  * a server that did not configure it is ignored), and read only from `server.trustProxy` addresses.
  */
-import { execFileSync } from 'node:child_process';
-import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createPublicKey, X509Certificate } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import { matchesRegisteredIdentity } from '../src/protocol/mtls.ts';
+import { testCertificates } from './certificates.ts';
 import {
   apiSecret,
   basic,
@@ -33,58 +30,7 @@ import {
 } from './helpers.ts';
 import { freePort } from './interop-helpers.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'gatehouse-server-mtls-'));
-const path = (name: string) => join(dir, name);
-const pem = (name: string) => readFileSync(path(name), 'utf8');
-const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-
-/** A self-signed certificate (the CA, the server, self-signed clients and impostors). */
-function selfSigned(name: string, subject: string, extensions: string[] = []) {
-  openssl(
-    'req',
-    '-x509',
-    ...ecKey,
-    '-days',
-    '2',
-    '-subj',
-    subject,
-    ...extensions,
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.crt`,
-  );
-}
-
-/** A client certificate issued by the test CA. */
-function issued(name: string, subject: string, san: string) {
-  openssl('req', ...ecKey, '-subj', subject, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-  writeFileSync(path(`${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=clientAuth\n`);
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    `${name}.csr`,
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '1',
-    '-extfile',
-    `${name}.ext`,
-    '-out',
-    `${name}.crt`,
-  );
-}
-
-function thumbprint(name: string): string {
-  return createHash('sha256')
-    .update(new X509Certificate(pem(`${name}.crt`)).raw)
-    .digest('base64url');
-}
+const { path, pem, selfSigned, authority, issued, thumbprint } = testCertificates('gatehouse-server-mtls-');
 
 const clientCredentialsGrant = { grant_type: 'client_credentials' };
 
@@ -144,12 +90,7 @@ let issuer: string;
 const agents: Agent[] = [];
 
 beforeAll(async () => {
-  selfSigned('ca', '/CN=Gatehouse Test CA', [
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
+  authority('ca', '/CN=Gatehouse Test CA');
   selfSigned('server', '/CN=127.0.0.1', ['-addext', 'subjectAltName=IP:127.0.0.1']);
   issued('pki', '/O=Gatehouse Test/CN=mtls-pki', 'DNS:client.example.com');
   issued('stranger', '/O=Gatehouse Test/CN=someone-else', 'DNS:stranger.example.com');

@@ -14,12 +14,10 @@
  * - A node killed with SIGKILL in the middle of refresh rotations: afterwards no rotation is half written,
  *   no refresh token was issued twice, and every token the clients received works exactly once.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Base64Url } from '../src/protocol/secrets.ts';
@@ -49,50 +47,10 @@ import {
   webSecret,
 } from './helpers.ts';
 import { FetchBrowser, freePort } from './interop-helpers.ts';
+import { ServerProcess as Node, runGatehouse } from './processes.ts';
 
-const bin = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
 const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 const revokeLimit = 25;
-
-/** One `gatehouse serve` process. */
-class Node {
-  private constructor(
-    readonly url: string,
-    private readonly child: ChildProcess,
-    private readonly exited: Promise<void>,
-  ) {}
-
-  static async start(configFile: string): Promise<Node> {
-    const child = spawn(process.execPath, [bin, 'serve', '--config', configFile], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    let output = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`node did not start: ${output}`)), 45_000);
-      const read = (chunk: Buffer) => {
-        output += chunk.toString();
-        const match = /is listening on (http:\/\/[^\s]+?)\.? Issuer/.exec(output);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]!);
-        }
-      };
-      child.stdout!.on('data', read);
-      child.stderr!.on('data', read);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`node exited with ${code}: ${output}`));
-      });
-    });
-    return new Node(url, child, exited);
-  }
-
-  async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
-    await this.exited;
-  }
-}
 
 interface Answer {
   status: number;
@@ -247,17 +205,8 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
 
   it('`gatehouse migrate` finds the shared store up to date and names it without credentials', async () => {
     const file = configFiles.values().next().value as string;
-    const child = spawn(process.execPath, [bin, 'migrate', '--config', file], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { code, stdout, stderr } = await runGatehouse(['migrate', '--config', file]);
+    const output = stdout + stderr;
     expect(code).toBe(0);
     expect(output).toBe(
       backend === 'postgres'
