@@ -14,6 +14,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresUrl, requireService } from '../../../tools/test-services.ts';
 import { signJwt } from '../../server/src/tokens/jwt.ts';
 import { issueLogoutToken } from '../../server/src/tokens/logout-token.ts';
 import { tamperSignature } from '../../server/test/helpers.ts';
@@ -59,6 +60,7 @@ const nodesTable = `bff_sessions_nodes_${randomBytes(6).toString('hex')}`;
 let timeoutsServer: Server;
 
 beforeAll(async () => {
+  await requireService('postgres');
   upstream = await startUpstream();
   const [expressPort, fastifyPort, timeoutsPort, ordersPort, nodeAPort, nodeBPort] = [
     await freePort(),
@@ -122,7 +124,7 @@ beforeAll(async () => {
     ['nodeA', nodeAPort],
     ['nodeB', nodeBPort],
   ] as const) {
-    const pool = new pg.Pool({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', max: 4 });
+    const pool = new pg.Pool({ connectionString: postgresUrl, max: 4 });
     pools.push(pool);
     const store = await PostgresSessionStore.open(pool, { table: nodesTable });
     bffs[node] = {

@@ -15,6 +15,7 @@ import { Redis } from 'ioredis';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSpaServer } from '../../../examples/spa/src/app.ts';
+import { redisUrl, requireChromium, requireService } from '../../../tools/test-services.ts';
 import { type Bff, RedisSessionStore } from '../src/index.ts';
 import {
   bffSecret,
@@ -44,6 +45,8 @@ let issued: Set<string>;
 const received: string[] = [];
 
 beforeAll(async () => {
+  const executablePath = requireChromium();
+  await requireService('redis');
   const [spaPort, ordersPort] = [await freePort(), await freePort()];
   origin = `http://localhost:${spaPort}`;
   ordersUrl = `http://127.0.0.1:${ordersPort}`;
@@ -55,7 +58,7 @@ beforeAll(async () => {
   });
   issued = gatehouse.issuedTokens;
   orders = await startOrdersApi(gatehouse.issuer, ordersPort, clock);
-  redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+  redis = new Redis(redisUrl, { lazyConnect: true });
   await redis.connect();
   const server = createSpaServer({
     issuer: gatehouse.issuer,
@@ -70,7 +73,7 @@ beforeAll(async () => {
   bff = server.bff;
   spa = await listen(createServer(server.app), spaPort);
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath,
     args: [
       '--no-sandbox',
       '--disable-background-networking',

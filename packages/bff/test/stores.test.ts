@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { postgresUrl, redisUrl, requireService } from '../../../tools/test-services.ts';
 import {
   MemorySessionStore,
   PostgresSessionStore,
@@ -42,7 +43,8 @@ const backends: Array<[string, () => Promise<SessionStore>]> = [
   [
     'postgres',
     async () => {
-      const pool = new pg.Pool({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', max: 4 });
+      await requireService('postgres');
+      const pool = new pg.Pool({ connectionString: postgresUrl, max: 4 });
       const table = `bff_sessions_test_${run}`;
       cleanups.push(async () => {
         await pool.query(`DROP TABLE IF EXISTS ${table}`);
@@ -54,7 +56,8 @@ const backends: Array<[string, () => Promise<SessionStore>]> = [
   [
     'redis',
     async () => {
-      const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+      await requireService('redis');
+      const redis = new Redis(redisUrl, { lazyConnect: true });
       await redis.connect();
       const prefix = `gatehouse-bff-test:${run}:`;
       cleanups.push(async () => {

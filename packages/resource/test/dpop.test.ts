@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisUrl, requireService } from '../../../tools/test-services.ts';
 import { createVerifier, HmacNonceSource, jwkThumbprint, RedisReplayStore } from '../src/index.ts';
 import {
   apiOptions,
@@ -392,11 +393,13 @@ describe('Redis replay store (real Redis on 127.0.0.1:6379)', () => {
   const prefix = `gatehouse-resource-test:${randomBytes(6).toString('hex')}:`;
   let redis: Redis;
 
-  beforeAll(() => {
-    redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: false, maxRetriesPerRequest: 1 });
+  beforeAll(async () => {
+    await requireService('redis');
+    redis = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
   });
 
   afterAll(async () => {
+    if (redis === undefined) return;
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
     await redis.quit();

@@ -14,7 +14,9 @@ import { ClientCertificates } from './endpoints/client-certificate.ts';
 import { createHttpApp } from './http/app.ts';
 import { createAudit } from './http/audit.ts';
 import { CorsPolicy } from './http/cors.ts';
+import { openLogOutput } from './http/log-output.ts';
 import { loggerOptions, recordLoggerOptions } from './http/logging.ts';
+import { createManagementApp, managementIsExposed } from './http/management.ts';
 import { Metrics } from './http/metrics.ts';
 import { RateLimiter, RedisRateLimitStore } from './http/rate-limit.ts';
 import { KeyStore, keyStoreOptions } from './keys/keystore.ts';
@@ -37,8 +39,13 @@ export interface BuildOptions {
 
 export interface GatehouseServer {
   app: FastifyInstance;
+  /** The management listener (/metrics, /healthz, /readyz), unless `management.enabled` is false. */
+  management: FastifyInstance | undefined;
   ctx: ServerContext;
-  /** Listens on the configured host and port; resolves with the bound address. */
+  /**
+   * Listens on the configured host and port, and the management listener on its own; resolves with the
+   * issuer listener's bound address.
+   */
   listen(): Promise<string>;
   close(): Promise<void>;
 }
@@ -84,11 +91,10 @@ export async function buildServer(
     throw error;
   }
 
-  // Standard output is written asynchronously in 4 KiB batches; pino flushes the buffer on exit and
-  // close() flushes it too, so only a SIGKILL can lose the last lines.
-  const destination = options.logStream ?? pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  const logger = pino(loggerOptions(config.logging.level), destination);
-  const records = pino(recordLoggerOptions(config.logging.level), destination);
+  // Only a SIGKILL can lose the last lines: the output is flushed every second, at exit and by close().
+  const output = await openLogOutput(config.logging.format, options.logStream);
+  const logger = pino(loggerOptions(config.logging.level), output.stream);
+  const records = pino(recordLoggerOptions(config.logging.level), output.stream);
   // Shared counters and replay cache when Redis is configured (several nodes), memory otherwise.
   const shared =
     redis !== undefined && config.redis !== undefined ? { redis, config: config.redis } : undefined;
@@ -126,19 +132,24 @@ export async function buildServer(
   };
   const ctx: ServerContext = { ...core, logout: new SessionLogout(core) };
 
+  const metrics = new Metrics(config.metrics.enabled);
+  // /readyz: every shared dependency a request may need answers (a database read; Redis, when configured).
+  const readinessChecks = [
+    () => storage.ping(),
+    ...(redis === undefined ? [] : [() => redisCall(() => redis!.ping())]),
+  ];
   const app = createHttpApp(ctx, {
     logger,
     records,
     https,
     certificates: clientCertificates,
     cors: new CorsPolicy(config.clients.flatMap((client) => client.corsOrigins)),
-    metrics: new Metrics(config.metrics.enabled),
-    // /readyz: every shared dependency a request may need answers (a database read; Redis, when configured).
-    readinessChecks: [
-      () => storage.ping(),
-      ...(redis === undefined ? [] : [() => redisCall(() => redis!.ping())]),
-    ],
+    metrics,
+    readinessChecks,
   });
+  const management = config.management.enabled
+    ? createManagementApp(config, { logger, metrics, readinessChecks })
+    : undefined;
 
   // Every reload also tries a scheduled rotation; storage's lock lets one node do it (keys/keystore.ts).
   const reloadTimer = setInterval(() => {
@@ -160,17 +171,28 @@ export async function buildServer(
 
   return {
     app,
+    management,
     ctx,
     async listen() {
+      if (management !== undefined) {
+        await management.listen({ host: config.management.host, port: config.management.port });
+        if (managementIsExposed(config)) {
+          logger.warn(
+            { host: config.management.host },
+            'the management listener is reachable from other machines and /metrics has no bearer token: set metrics.bearerToken, or keep management.port off public networks',
+          );
+        }
+      }
       return app.listen({ host: config.server.host, port: config.server.port });
     },
     async close() {
       clearInterval(reloadTimer);
       clearInterval(sweepTimer);
+      await management?.close();
       await app.close();
       await storage.close();
       redis?.disconnect();
-      logger.flush();
+      output.close();
     },
   };
 }

@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { postgresUrl, redisUrl } from '../../../tools/test-services.ts';
 import type { StorageOptions } from '../src/storage/index.ts';
 
-export const postgresUrl = process.env.GATEHOUSE_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const redisUrl = process.env.GATEHOUSE_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+export { requireService } from '../../../tools/test-services.ts';
+export { postgresUrl, redisUrl };
 
 export type BackendName = 'sqlite' | 'postgres';
 export const backendNames: BackendName[] = ['sqlite', 'postgres'];

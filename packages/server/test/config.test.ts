@@ -1,7 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { ConfigError, loadConfigFile, parseConfig } from '../src/config/load.ts';
 import { testConfig } from './helpers.ts';
 
@@ -165,5 +166,31 @@ describe('configuration', () => {
     ]);
     expect(config.apiResources.map((resource) => resource.id)).toEqual(['orders-api', 'api1']);
     expect(config.users.find((user) => user.username === 'alice')?.roles).toEqual(['OrderAdmin']);
+  });
+
+  it('has in the demo file every section the README says it shows', () => {
+    const file = join(import.meta.dirname, '../config/demo.yaml');
+    const sections = Object.keys(parseYaml(readFileSync(file, 'utf8')) as Record<string, unknown>);
+    const readme = readFileSync(join(import.meta.dirname, '../../../README.md'), 'utf8');
+    const sentence = /`packages\/server\/config\/demo.yaml`, shows (.*?), and in comments/.exec(
+      readme.replace(/\s+/g, ' '),
+    );
+    const named = [...(sentence?.[1] ?? '').matchAll(/`([A-Za-z]+)`/g)].map((match) => match[1]);
+    expect(named).toEqual(expect.arrayContaining(['keys', 'tokens', 'login', 'logging', 'management']));
+    for (const section of named) expect(sections).toContain(section);
+  });
+
+  it('keeps the management listener off the issuer port', () => {
+    expect(() =>
+      parseConfig(
+        { issuer: 'https://id.example.com', server: { port: 4000 }, management: { port: 4000 } },
+        {},
+      ),
+    ).toThrow(/config management.port: must differ from server.port/);
+    expect(parseConfig({ issuer: 'https://id.example.com' }, {}).management).toEqual({
+      enabled: true,
+      host: '127.0.0.1',
+      port: 9464,
+    });
   });
 });

@@ -64,11 +64,26 @@ describe('CORS', () => {
 });
 
 describe('metrics', () => {
+  const management = () => server.management!;
+
   it('requires the configured bearer token', async () => {
-    expect((await server.app.inject({ url: '/metrics' })).statusCode).toBe(401);
+    expect((await management().inject({ url: '/metrics' })).statusCode).toBe(401);
     expect(
-      (await server.app.inject({ url: '/metrics', headers: { authorization: 'Bearer wrong' } })).statusCode,
+      (await management().inject({ url: '/metrics', headers: { authorization: 'Bearer wrong' } })).statusCode,
     ).toBe(401);
+  });
+
+  it('are not served on the issuer port, with or without the token', async () => {
+    for (const headers of [{}, { authorization: `Bearer ${metricsToken}` }]) {
+      const response = await server.app.inject({ url: '/metrics', headers });
+      expect(response.statusCode).toBe(404);
+      expect(response.body).not.toContain('gatehouse_');
+    }
+  });
+
+  it('leave the management listener its health probes', async () => {
+    expect((await management().inject({ url: '/healthz' })).json()).toEqual({ status: 'ok' });
+    expect((await management().inject({ url: '/readyz' })).json()).toEqual({ status: 'ready' });
   });
 
   it('counts requests by route and status, latency, and tokens by grant type', async () => {
@@ -76,7 +91,7 @@ describe('metrics', () => {
     await tokenRequest(server, { grant_type: 'client_credentials' }, basic('service-a', serviceSecret));
     await tokenRequest(server, { grant_type: 'client_credentials' }, basic('web-app', webSecret));
     await server.app.inject({ url: '/interaction/abc' });
-    const response = await server.app.inject({
+    const response = await management().inject({
       url: '/metrics',
       headers: { authorization: `Bearer ${metricsToken}` },
     });
@@ -89,5 +104,29 @@ describe('metrics', () => {
     expect(text).toContain('route="/interaction/:id"');
     expect(text).toContain('gatehouse_http_request_duration_seconds_bucket');
     expect(text).toContain('gatehouse_process_cpu_seconds_total');
+  });
+});
+
+describe('the management listener', () => {
+  const open = useServer();
+  const disabled = useServer({ management: { enabled: false } });
+
+  it('serves /metrics without a token by default, on its own loopback port only', async () => {
+    await open.listen();
+    const issuerAddress = open.app.listeningOrigin;
+    const managementAddress = open.management!.listeningOrigin;
+    expect(managementAddress).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(managementAddress).not.toBe(issuerAddress);
+    const metrics = await fetch(`${managementAddress}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('gatehouse_process_cpu_seconds_total');
+    const onIssuerPort = await fetch(`${issuerAddress}/metrics`);
+    expect(onIssuerPort.status).toBe(404);
+    expect(await onIssuerPort.text()).not.toContain('gatehouse_');
+    expect((await fetch(`${issuerAddress}/healthz`)).status).toBe(200);
+  });
+
+  it('is not built when management.enabled is false', () => {
+    expect(disabled.management).toBeUndefined();
   });
 });

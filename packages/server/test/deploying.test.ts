@@ -254,7 +254,13 @@ describe('the recipe: nginx with TLS in front of two nodes on PostgreSQL and Red
     }
     nodes.push(
       ...(await Promise.all(
-        nodePorts.map((port) => ServerProcess.start(configFile, { ...env, GATEHOUSE_PORT: String(port) })),
+        nodePorts.map(async (port) =>
+          ServerProcess.start(configFile, {
+            ...env,
+            GATEHOUSE_PORT: String(port),
+            GATEHOUSE_MANAGEMENT_PORT: String(await freePort()),
+          }),
+        ),
       )),
     );
 
@@ -383,6 +389,7 @@ describe('the recipe: nginx with TLS in front of two nodes on PostgreSQL and Red
         ...env,
         DATABASE_URL: restoredUrl,
         GATEHOUSE_PORT: String(await freePort()),
+        GATEHOUSE_MANAGEMENT_PORT: String(await freePort()),
       });
       const response = await fetch(`${node.url}/token`, {
         method: 'POST',

@@ -28,6 +28,8 @@ export function testConfig(overrides: Record<string, unknown> = {}): Record<stri
     issuer,
     storage: { path: join(mkdtempSync(join(tmpdir(), 'gatehouse-test-')), 'test.db') },
     logging: { level: 'silent' },
+    // A port of the system's choosing: test servers run side by side.
+    management: { port: 0 },
     apiScopes: [
       { name: 'orders.read', description: 'Read your orders' },
       { name: 'orders.write', description: 'Change your orders' },

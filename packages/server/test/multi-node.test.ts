@@ -31,6 +31,7 @@ import {
   dropSchema,
   postgresUrl,
   redisUrl,
+  requireService,
   uniqueName,
 } from './backends.ts';
 import { dpopKey, proof } from './dpop-helpers.ts';
@@ -118,6 +119,7 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
   };
 
   beforeAll(async () => {
+    if (backend === 'postgres') await Promise.all([requireService('postgres'), requireService('redis')]);
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     issuer = `http://127.0.0.1:${ports[0]}`;
     const base = testConfig();

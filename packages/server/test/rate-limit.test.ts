@@ -1,5 +1,5 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { dropRedisPrefix, redisUrl, uniqueName } from './backends.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dropRedisPrefix, redisUrl, requireService, uniqueName } from './backends.ts';
 import {
   Browser,
   basic,
@@ -15,6 +15,10 @@ import {
 // The same behaviour from the in-memory counters (one node) and the Redis ones (shared by nodes).
 describe.each(['memory', 'redis'] as const)('rate limits (%s counters)', (store) => {
   const keyPrefix = `${uniqueName('gh_rl')}:`;
+  // Registered before useServer's hook, so a missing Redis is reported before the server tries it.
+  beforeAll(async () => {
+    if (store === 'redis') await requireService('redis');
+  });
   afterAll(async () => {
     if (store === 'redis') await dropRedisPrefix(keyPrefix);
   });

@@ -11,13 +11,14 @@ import { RateLimiter, RedisRateLimitStore } from '../src/http/rate-limit.ts';
 import { OAuthError } from '../src/protocol/errors.ts';
 import { RedisReplayCache } from '../src/protocol/replay-cache.ts';
 import { connectRedis } from '../src/storage/redis.ts';
-import { dropRedisPrefix, redisUrl, uniqueName } from './backends.ts';
+import { dropRedisPrefix, redisUrl, requireService, uniqueName } from './backends.ts';
 import { buildServer, testConfig } from './helpers.ts';
 
 const prefix = `${uniqueName('gh_redis')}:`;
 let first: Redis;
 let second: Redis;
 beforeAll(async () => {
+  await requireService('redis');
   [first, second] = await Promise.all([connectRedis(redisUrl), connectRedis(redisUrl)]);
 });
 afterAll(async () => {

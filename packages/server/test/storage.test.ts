@@ -12,7 +12,7 @@ import { isTransientStorageError, openStorage } from '../src/storage/index.ts';
 import type { Storage } from '../src/storage/ports.ts';
 import { sweepExpired } from '../src/storage/sweep.ts';
 import { databaseOf } from '../src/storage/testing.ts';
-import { type BackendName, backendNames, freshStore, postgresUrl } from './backends.ts';
+import { type BackendName, backendNames, freshStore, postgresUrl, requireService } from './backends.ts';
 import { codeRequest, pkcePair, startServer } from './helpers.ts';
 
 const now = 1_800_000_000;
@@ -120,6 +120,7 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
   /** A second connection (pool) to the same store, standing for another server process or node. */
   let other: Storage;
   beforeAll(async () => {
+    if (backend === 'postgres') await requireService('postgres');
     // Both open at once on an empty store: migrating must be safe when nodes start together.
     [storage, other] = await Promise.all([openStorage(store.options), openStorage(store.options)]);
   });
@@ -691,6 +692,7 @@ describe('an unreachable or busy database', () => {
     holder.close();
     waiter.close();
     expect(isTransientStorageError(busy)).toBe(true);
+    await requireService('postgres');
 
     const refused = await new pg.Client({ host: '127.0.0.1', port: await closedPort() })
       .connect()

@@ -5,16 +5,18 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.ts';
-import type { GatehouseConfig } from '../config/schema.ts';
+import { type GatehouseConfig, type LogFormat, logFormats } from '../config/schema.ts';
 import { buildServer } from '../server.ts';
 import { openStorage } from '../storage/index.ts';
 import { adminCommands } from './admin.ts';
+import { bannerLines } from './banner.ts';
 import { describeStorage } from './support.ts';
 
 const usage = `Usage: gatehouse <command> [options]
 
 Commands:
-  serve   --config FILE [--show-demo-credentials]   run the authorization server
+  serve   --config FILE [--show-demo-credentials] [--log-format json|pretty|auto]
+                                                    run the authorization server
   migrate --config FILE                             apply database migrations
   client  add|list|remove|rotate-secret ...         manage clients (gatehouse client --help)
   user    add ...                                   manage users (gatehouse user --help)
@@ -41,35 +43,32 @@ export function configFrom(args: string[]): { config: GatehouseConfig; rest: str
   return { config: loadConfigFile(file), rest };
 }
 
-function printBanner(config: GatehouseConfig, address: string, showCredentials: boolean): void {
-  const lines = [
-    // The bound address matters when the port is 0 (chosen by the system), as in the multi-node tests.
-    `Gatehouse is listening on ${address}. Issuer: ${config.issuer}`,
-    `Discovery: ${config.issuer}/.well-known/openid-configuration`,
-    'Clients:',
-  ];
-  for (const client of config.clients) {
-    const type = client.tokenEndpointAuthMethod === 'none' ? 'public' : 'confidential';
-    const secret = showCredentials && client.secret ? `  secret: ${client.secret}` : '';
-    lines.push(`  ${client.clientId} (${type}; ${client.grantTypes.join(', ')})${secret}`);
+/** `--log-format json|pretty|auto` overrides the file's `logging.format`. */
+function withLogFormat(config: GatehouseConfig, args: string[]): GatehouseConfig {
+  const { values } = parseArgs({
+    args,
+    options: { 'log-format': { type: 'string' } },
+    strict: false,
+    allowPositionals: true,
+  });
+  const format = values['log-format'];
+  if (format === undefined) return config;
+  if (typeof format !== 'string' || !(logFormats as readonly string[]).includes(format)) {
+    throw new ConfigError(`--log-format must be one of ${logFormats.join(', ')}`);
   }
-  if (config.users.length > 0) {
-    lines.push('Users:');
-    for (const user of config.users) {
-      const password = showCredentials ? `  password: ${user.password}` : '';
-      lines.push(
-        `  ${user.username}${user.roles.length ? ` (roles: ${user.roles.join(', ')})` : ''}${password}`,
-      );
-    }
-  }
-  process.stdout.write(`${lines.join('\n')}\n`);
+  return { ...config, logging: { ...config.logging, format: format as LogFormat } };
 }
 
 async function serve(args: string[]): Promise<void> {
-  const { config } = configFrom(args);
+  const config = withLogFormat(configFrom(args).config, args);
   const server = await buildServer(config);
   const address = await server.listen();
-  printBanner(config, address, args.includes('--show-demo-credentials'));
+  const lines = bannerLines(
+    config,
+    { issuerListener: address, management: server.management?.listeningOrigin },
+    args.includes('--show-demo-credentials'),
+  );
+  process.stdout.write(`${lines.join('\n')}\n`);
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;

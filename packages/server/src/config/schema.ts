@@ -11,6 +11,10 @@ import { absoluteUri, scopeToken, seconds } from './fields.ts';
 export const signingAlgorithms = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
 export type SigningAlgorithm = (typeof signingAlgorithms)[number];
 
+/** How log lines are written: JSON lines, readable lines (pino-pretty), or `auto` (readable at a terminal). */
+export const logFormats = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof logFormats)[number];
+
 /** The security profiles a server or a client can run (their rules: protocol/profile.ts). */
 export const profiles = ['oauth2.1', 'fapi2'] as const;
 
@@ -299,9 +303,22 @@ export const configSchema = z
         bearerToken: z.string().min(32).optional(),
       })
       .prefault({}),
+    /**
+     * The management listener: /metrics, /healthz and /readyz on a host and port of their own, loopback by
+     * default; the issuer's port serves /healthz and /readyz but never /metrics. Port 0: chosen by the system.
+     */
+    management: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(9464),
+      })
+      .prefault({}),
     logging: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** `json` lines, `pretty` (readable, for a terminal), or `auto`: pretty when stdout is a terminal. */
+        format: z.enum(logFormats).default('auto'),
       })
       .prefault({}),
     apiScopes: z.array(apiScopeSchema).default([]),
@@ -396,6 +413,17 @@ export const configSchema = z
         code: 'custom',
         path: ['mtls', 'trustedProxyHeader'],
         message: 'a proxy certificate header needs server.trustProxy (the proxies it is read from)',
+      });
+    }
+    if (
+      config.management.enabled &&
+      config.management.port !== 0 &&
+      config.management.port === config.server.port
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['management', 'port'],
+        message: 'must differ from server.port (the management listener is a listener of its own)',
       });
     }
     const seen = new Set<string>();

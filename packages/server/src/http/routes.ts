@@ -19,6 +19,7 @@ import { endSessionEndpoints } from '../endpoints/end-session.ts';
 import { consentSubmit, interactionPage, loginSubmit } from '../endpoints/interaction.ts';
 import { introspectEndpoint, resourceSecretHashes } from '../endpoints/introspect.ts';
 import { jwksEndpoint } from '../endpoints/jwks.ts';
+import { landingEndpoint } from '../endpoints/landing.ts';
 import { parEndpoint } from '../endpoints/par.ts';
 import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
@@ -27,7 +28,7 @@ import { OAuthError } from '../protocol/errors.ts';
 import type { CorsPolicy } from './cors.ts';
 import type { ErrorFormat } from './error-handler.ts';
 import type { Metrics } from './metrics.ts';
-import { healthEndpoint, metricsEndpoint, readinessEndpoint } from './operations.ts';
+import { healthEndpoint, readinessEndpoint } from './operations.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
@@ -144,15 +145,10 @@ export function registerRoutes(
     app.options(url, { config: cors }, async (request, reply) => corsPolicy.preflight(request, reply));
   }
 
+  // Load balancers probe the public port; /metrics is served only by the management listener (management.ts).
   app.get('/healthz', healthEndpoint);
   app.get('/readyz', readinessEndpoint(readinessChecks));
-  if (ctx.config.metrics.enabled) {
-    app.get(
-      '/metrics',
-      { config: { errorFormat: 'bearer' } },
-      metricsEndpoint(metrics, ctx.config.metrics.bearerToken),
-    );
-  }
+  app.get('/', { config: { errorFormat: 'json' } }, landingEndpoint(ctx));
   table.answerOtherMethods(app);
 }
 
