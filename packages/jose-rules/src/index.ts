@@ -28,6 +28,8 @@ export {
   decodeJsonObject,
   isBase64Url,
   type JwsSegments,
+  type KeyWithOptions,
+  keyWithOptions,
   parseJsonObject,
   splitCompactJws,
   verifySignature,

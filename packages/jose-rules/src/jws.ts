@@ -67,7 +67,7 @@ export function verifySignature(
 ): boolean {
   const spec = algorithmSpecs[alg];
   try {
-    return verify(spec.hash, signingInput, verifyKey(alg, key), signature);
+    return verify(spec.hash, signingInput, keyWithOptions(alg, key), signature);
   } catch {
     // A signature of the wrong length or a key OpenSSL rejects: not a valid signature.
     return false;
@@ -84,7 +84,7 @@ export function verifySignatureAsync(
   const spec = algorithmSpecs[alg];
   return new Promise((resolve) => {
     try {
-      verify(spec.hash, signingInput, verifyKey(alg, key), signature, (error, valid) =>
+      verify(spec.hash, signingInput, keyWithOptions(alg, key), signature, (error, valid) =>
         resolve(error === null && valid),
       );
     } catch {
@@ -93,13 +93,16 @@ export function verifySignatureAsync(
   });
 }
 
-type VerifyKey =
+export type KeyWithOptions =
   | KeyObject
   | { key: KeyObject; dsaEncoding: 'ieee-p1363' }
   | { key: KeyObject; padding: number; saltLength: number };
 
-/** The key with its options: ECDSA signatures are R || S (RFC 7518 §3.4), PSS salts are the hash size. */
-function verifyKey(alg: JwsAlgorithm, key: KeyObject): VerifyKey {
+/**
+ * The key with the options node:crypto signs and verifies `alg` with: ECDSA signatures are R || S
+ * (RFC 7518 §3.4), PSS salts are the hash size (§3.5).
+ */
+export function keyWithOptions(alg: JwsAlgorithm, key: KeyObject): KeyWithOptions {
   const spec = algorithmSpecs[alg];
   if (spec.kty === 'EC') return { key, dsaEncoding: 'ieee-p1363' };
   if (spec.pss !== undefined) return { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: spec.pss };

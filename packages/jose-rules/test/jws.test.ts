@@ -1,5 +1,5 @@
 /** Compact JWS segments and signature verification (jws.ts: RFC 7515 §2, §5.2, §7.1; RFC 7518 §3). */
-import { constants, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { constants, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   algorithmSpecs,
@@ -7,6 +7,7 @@ import {
   decodeJsonObject,
   type JwsAlgorithm,
   jwsAlgorithms,
+  keyWithOptions,
   splitCompactJws,
   verifySignature,
   verifySignatureAsync,
@@ -81,5 +82,25 @@ describe('verifySignature', () => {
     expect(verifySignature('ES256', ec.publicKey, data, signature.subarray(1))).toBe(false);
     expect(verifySignature('RS256', ec.publicKey, data, signature)).toBe(false);
     expect(await verifySignatureAsync('ES256', ec.publicKey, data, signature.subarray(1))).toBe(false);
+  });
+});
+
+describe('keyWithOptions', () => {
+  it('signs every algorithm as RFC 7518 §3.3-§3.5 say: R || S for ECDSA, a PSS salt of the hash size', () => {
+    const data = Buffer.from('header.payload');
+    const ecdsaLength: Record<string, number> = { 'P-256': 64, 'P-384': 96, 'P-521': 132 };
+    for (const alg of jwsAlgorithms) {
+      const { privateKey, publicKey } = keyPair(alg);
+      const spec = algorithmSpecs[alg];
+      const signature = sign(spec.hash, data, keyWithOptions(alg, privateKey));
+      if (spec.kty === 'EC') expect(signature.length, alg).toBe(ecdsaLength[spec.crv!]);
+      const options =
+        spec.kty === 'EC'
+          ? { key: publicKey, dsaEncoding: 'ieee-p1363' as const }
+          : spec.pss !== undefined
+            ? { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: spec.pss }
+            : publicKey;
+      expect(verify(spec.hash, data, options, signature), alg).toBe(true);
+    }
   });
 });

@@ -24,7 +24,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig } from '../src/config/load.ts';
 import { configSchema } from '../src/config/schema.ts';
-import { dropRedisPrefix, dropSchema, postgresUrl, redisUrl, uniqueName } from './backends.ts';
+import {
+  dropRedisPrefix,
+  dropSchema,
+  postgresUrl,
+  redisUrl,
+  requireService,
+  uniqueName,
+} from './backends.ts';
 import { testCertificates } from './certificates.ts';
 import { password } from './helpers.ts';
 import { authorizationParameters, FetchBrowser, freePort } from './interop-helpers.ts';
@@ -162,6 +169,10 @@ describe('the samples of docs/deploying.md', () => {
     const unit = guideFile('/etc/systemd/system/gatehouse@.service');
     expect(unit).toContain(`EnvironmentFile=${environmentPath}\n`);
     expect(unit).toMatch(new RegExp(`^ExecStart=\\S+ serve --config ${configPath}$`, 'm'));
+    // What differs per process (the ports) comes from the unit, not from the shared environment file.
+    const perProcess = [...configText.matchAll(/\$\{([A-Z_][A-Z0-9_]*):-[^}]*\}/g)].map((match) => match[1]!);
+    expect(perProcess).toEqual(['GATEHOUSE_PORT', 'GATEHOUSE_MANAGEMENT_PORT']);
+    for (const name of perProcess) expect(unit).toMatch(new RegExp(`^Environment=${name}=\\S*%i$`, 'm'));
     const analyze = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
     if (analyze.error !== undefined)
       throw new Error('systemd-analyze is missing: apt-get install -y systemd (.ci/run installs it)');
@@ -192,6 +203,8 @@ describe('the recipe: nginx with TLS in front of two nodes on PostgreSQL and Red
   let nginx: Nginx | undefined;
   let issuer: string;
   let nodePorts: number[];
+  let managementPorts: number[];
+  let metricsToken: string;
   let env: Record<string, string>;
   let configFile: string;
 
@@ -211,12 +224,15 @@ describe('the recipe: nginx with TLS in front of two nodes on PostgreSQL and Red
   };
 
   beforeAll(async () => {
+    await Promise.all([requireService('postgres'), requireService('redis')]);
     certificates.authority('ca', '/CN=Gatehouse Deployment Test CA');
     certificates.issued('server', '/CN=127.0.0.1', 'IP:127.0.0.1', 'serverAuth');
     certificates.issued('billing', '/O=Example/CN=billing-service', 'DNS:billing.example.com');
     certificates.selfSigned('impostor', '/O=Example/CN=billing-service');
-    const [proxyPort, ...ports] = await Promise.all([freePort(), freePort(), freePort()]);
-    nodePorts = ports;
+    const [proxyPort = 0, ...ports] = await Promise.all(Array.from({ length: 5 }, () => freePort()));
+    nodePorts = ports.slice(0, 2);
+    managementPorts = ports.slice(2);
+    metricsToken = randomBytes(32).toString('base64');
     issuer = `https://127.0.0.1:${proxyPort}`;
 
     const values: Record<string, string> = {
@@ -225,7 +241,7 @@ describe('the recipe: nginx with TLS in front of two nodes on PostgreSQL and Red
       REDIS_URL: redisUrl,
       GATEHOUSE_KEYS_SECRET: randomBytes(32).toString('base64'),
       GATEHOUSE_DPOP_NONCE_SECRET: randomBytes(32).toString('base64'),
-      GATEHOUSE_METRICS_TOKEN: randomBytes(32).toString('base64'),
+      GATEHOUSE_METRICS_TOKEN: metricsToken,
       PORTAL_CLIENT_SECRET: portalSecret,
     };
     env = Object.fromEntries(
@@ -254,11 +270,11 @@ describe('the recipe: nginx with TLS in front of two nodes on PostgreSQL and Red
     }
     nodes.push(
       ...(await Promise.all(
-        nodePorts.map(async (port) =>
+        nodePorts.map((port, index) =>
           ServerProcess.start(configFile, {
             ...env,
             GATEHOUSE_PORT: String(port),
-            GATEHOUSE_MANAGEMENT_PORT: String(await freePort()),
+            GATEHOUSE_MANAGEMENT_PORT: String(managementPorts[index]),
           }),
         ),
       )),
@@ -360,6 +376,21 @@ describe('the recipe: nginx with TLS in front of two nodes on PostgreSQL and Red
     });
     expect(forged).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
   });
+  it("metrics: on each process's management port with the bearer token, never through nginx", async () => {
+    for (const port of managementPorts) {
+      const url = `http://127.0.0.1:${port}/metrics`;
+      const scrape = await fetch(url, { headers: { authorization: `Bearer ${metricsToken}` } });
+      expect(scrape.status).toBe(200);
+      expect(await scrape.text()).toContain('# TYPE');
+      expect((await fetch(url)).status).toBe(401);
+    }
+    const viaNginx = await tlsFetch()(`${issuer}/metrics`, {
+      headers: { authorization: `Bearer ${metricsToken}` },
+    });
+    expect(viaNginx.status).toBe(404);
+    expect(await (await tlsFetch()(`${issuer}/readyz`)).json()).toEqual({ status: 'ready' });
+  });
+
   it("backups: the guide's pg_dump, restored into an empty database, serves a refresh token issued before it", async () => {
     const config = await portal();
     const { tokens } = await signIn(config, 'openid offline_access');

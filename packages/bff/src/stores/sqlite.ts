@@ -18,6 +18,17 @@ function toRecord(row: Row | undefined, now: number): StoredRecord | undefined {
   return { data: row.data, expiresAt: row.expires_at, sub: row.sub ?? undefined, sid: row.sid ?? undefined };
 }
 
+/** A record's row as the named parameters of the writing statements. */
+function parameters(key: string, record: StoredRecord) {
+  return {
+    key,
+    data: record.data,
+    expires_at: record.expiresAt,
+    sub: record.sub ?? null,
+    sid: record.sid ?? null,
+  };
+}
+
 export class SqliteSessionStore implements SessionStore {
   private readonly statements;
 
@@ -30,19 +41,14 @@ export class SqliteSessionStore implements SessionStore {
        CREATE INDEX IF NOT EXISTS ${table}_sub ON ${table} (sub);
        CREATE INDEX IF NOT EXISTS ${table}_expires_at ON ${table} (expires_at);`,
     );
+    const upsert = `INSERT INTO ${table} (key, data, expires_at, sub, sid) VALUES (@key, @data, @expires_at, @sub, @sid)
+         ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, sub = excluded.sub, sid = excluded.sid`;
     this.statements = {
       get: database.prepare<[string], Row>(`SELECT data, expires_at, sub, sid FROM ${table} WHERE key = ?`),
-      set: database.prepare(
-        `INSERT INTO ${table} (key, data, expires_at, sub, sid) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, sub = excluded.sub, sid = excluded.sid`,
-      ),
-      add: database.prepare(
-        `INSERT INTO ${table} (key, data, expires_at, sub, sid) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, sub = excluded.sub, sid = excluded.sid
-         WHERE ${table}.expires_at <= ?`,
-      ),
+      set: database.prepare(upsert),
+      add: database.prepare(`${upsert} WHERE ${table}.expires_at <= @now`),
       replace: database.prepare(
-        `UPDATE ${table} SET data = ?, expires_at = ?, sub = ?, sid = ? WHERE key = ?`,
+        `UPDATE ${table} SET data = @data, expires_at = @expires_at, sub = @sub, sid = @sid WHERE key = @key`,
       ),
       touch: database.prepare(`UPDATE ${table} SET expires_at = ? WHERE key = ?`),
       take: database.prepare<[string], Row>(
@@ -60,30 +66,15 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async set(key: string, record: StoredRecord): Promise<void> {
-    this.statements.set.run(key, record.data, record.expiresAt, record.sub ?? null, record.sid ?? null);
+    this.statements.set.run(parameters(key, record));
   }
 
   async add(key: string, record: StoredRecord, now: number): Promise<boolean> {
-    const result = this.statements.add.run(
-      key,
-      record.data,
-      record.expiresAt,
-      record.sub ?? null,
-      record.sid ?? null,
-      now,
-    );
-    return result.changes === 1;
+    return this.statements.add.run({ ...parameters(key, record), now }).changes === 1;
   }
 
   async replace(key: string, record: StoredRecord): Promise<boolean> {
-    const result = this.statements.replace.run(
-      record.data,
-      record.expiresAt,
-      record.sub ?? null,
-      record.sid ?? null,
-      key,
-    );
-    return result.changes === 1;
+    return this.statements.replace.run(parameters(key, record)).changes === 1;
   }
 
   async touch(key: string, expiresAt: number): Promise<void> {

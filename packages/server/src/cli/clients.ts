@@ -5,7 +5,6 @@
  * get none. Input is checked by the config schema's client rules; clients of the file are left to the file.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import {
   clientSchema,
   fapi2AuthMethods,
@@ -19,7 +18,6 @@ import { type Client, type ClientAuthMethod, clientAuthMethods } from '../model.
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import {
-  commonOptions,
   loadConfig,
   parseCommand,
   print,
@@ -185,36 +183,31 @@ function list(values: string[] | undefined, split = false): string[] {
 }
 
 async function add(args: string[]): Promise<number> {
-  const { values } = parseCommand(() =>
-    parseArgs({
-      args,
-      options: {
-        ...commonOptions,
-        id: { type: 'string' },
-        name: { type: 'string' },
-        public: { type: 'boolean' },
-        'auth-method': { type: 'string' },
-        grant: { type: 'string', multiple: true },
-        'redirect-uri': { type: 'string', multiple: true },
-        'post-logout-redirect-uri': { type: 'string', multiple: true },
-        scope: { type: 'string', multiple: true },
-        'no-consent': { type: 'boolean' },
-        'require-dpop': { type: 'boolean' },
-        'require-par': { type: 'boolean' },
-        'jwks-uri': { type: 'string' },
-        'jwks-file': { type: 'string' },
-        'signing-alg': { type: 'string' },
-        'tls-subject-dn': { type: 'string' },
-        'tls-san-dns': { type: 'string' },
-        'tls-san-uri': { type: 'string' },
-        'tls-san-ip': { type: 'string' },
-        'tls-san-email': { type: 'string' },
-        'certificate-bound': { type: 'boolean' },
-        json: { type: 'boolean' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }),
+  const { values } = parseCommand(
+    args,
+    {
+      id: { type: 'string' },
+      name: { type: 'string' },
+      public: { type: 'boolean' },
+      'auth-method': { type: 'string' },
+      grant: { type: 'string', multiple: true },
+      'redirect-uri': { type: 'string', multiple: true },
+      'post-logout-redirect-uri': { type: 'string', multiple: true },
+      scope: { type: 'string', multiple: true },
+      'no-consent': { type: 'boolean' },
+      'require-dpop': { type: 'boolean' },
+      'require-par': { type: 'boolean' },
+      'jwks-uri': { type: 'string' },
+      'jwks-file': { type: 'string' },
+      'signing-alg': { type: 'string' },
+      'tls-subject-dn': { type: 'string' },
+      'tls-san-dns': { type: 'string' },
+      'tls-san-uri': { type: 'string' },
+      'tls-san-ip': { type: 'string' },
+      'tls-san-email': { type: 'string' },
+      'certificate-bound': { type: 'boolean' },
+    },
+    false,
   );
   const config = loadConfig(values.config);
   const input: AddInput = {
@@ -290,14 +283,7 @@ async function add(args: string[]): Promise<number> {
 }
 
 async function listClients(args: string[]): Promise<number> {
-  const { values } = parseCommand(() =>
-    parseArgs({
-      args,
-      options: { ...commonOptions, json: { type: 'boolean' } },
-      strict: true,
-      allowPositionals: false,
-    }),
-  );
+  const { values } = parseCommand(args, {}, false);
   const config = loadConfig(values.config);
   const stored = await withStorage(config, (storage) => storage.clients.list());
   // Only descriptive fields, picked one by one: no secret or hash can reach the output.
@@ -325,14 +311,7 @@ async function listClients(args: string[]): Promise<number> {
 
 /** Parses `<command> ID [--json]`. */
 function oneClientId(args: string[], command: string) {
-  const { values, positionals } = parseCommand(() =>
-    parseArgs({
-      args,
-      options: { ...commonOptions, json: { type: 'boolean' } },
-      strict: true,
-      allowPositionals: true,
-    }),
-  );
+  const { values, positionals } = parseCommand(args, {}, true);
   if (positionals.length !== 1)
     throw new UsageError(`usage: gatehouse client ${command} ID [--json] [--config FILE]`);
   return { clientId: positionals[0]!, configFile: values.config, json: values.json === true };

@@ -5,11 +5,9 @@
  * the old key stays published until every token it signed has expired. Running servers pick the change
  * up at their next reload (keys.reloadInterval). `list` shows timing only, never key material.
  */
-import { parseArgs } from 'node:util';
 import { KeyStore, keyStoreOptions, reloadMargin } from '../keys/keystore.ts';
 import type { SigningKeyRecord } from '../model.ts';
 import {
-  commonOptions,
   formatTime,
   loadConfig,
   parseCommand,
@@ -54,14 +52,7 @@ function statuses(records: SigningKeyRecord[], algorithm: string, now: number): 
 }
 
 function options(args: string[]) {
-  const { values, positionals } = parseCommand(() =>
-    parseArgs({
-      args,
-      options: { ...commonOptions, json: { type: 'boolean' } },
-      strict: true,
-      allowPositionals: true,
-    }),
-  );
+  const { values, positionals } = parseCommand(args, {}, true);
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   return { config: loadConfig(values.config), json: values.json === true };
 }

@@ -3,6 +3,7 @@
  * or an unusable database), argument parsing that turns parseArgs failures into usage errors instead of
  * stack traces, and the store opened the same way the server opens it, so both see one database.
  */
+import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.ts';
 import type { GatehouseConfig } from '../config/schema.ts';
 import { openStorage, storageLocation } from '../storage/index.ts';
@@ -21,15 +22,32 @@ export class UsageError extends Error {
 }
 
 /** The options every admin command takes. */
-export const commonOptions = {
+const commonOptions = {
   config: { type: 'string', short: 'c' },
   help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
 } as const;
 
-/** Runs a parseArgs call, reporting its failures (unknown option, missing value) as usage errors. */
-export function parseCommand<T>(parse: () => T): T {
+type OptionsConfig = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
+
+/**
+ * Parses a command's arguments strictly: its own `options` and the common ones. A parse failure (unknown
+ * option, missing value, a positional where none is allowed) is a usage error, not a stack trace.
+ */
+export function parseCommand<Options extends OptionsConfig, Positionals extends boolean>(
+  args: string[],
+  options: Options,
+  allowPositionals: Positionals,
+): ReturnType<
+  typeof parseArgs<{
+    args: string[];
+    options: typeof commonOptions & Options;
+    strict: true;
+    allowPositionals: Positionals;
+  }>
+> {
   try {
-    return parse();
+    return parseArgs({ args, options: { ...commonOptions, ...options }, strict: true, allowPositionals });
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {

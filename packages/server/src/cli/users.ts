@@ -3,12 +3,10 @@
  * parameters, the same hasher the login page verifies with). The password is read from stdin, never
  * taken as an argument, and an argument that looks like one is refused without being echoed.
  */
-import { parseArgs } from 'node:util';
 import { PasswordHasher } from '../protocol/passwords.ts';
 import { randomHandle } from '../protocol/secrets.ts';
 import { readNewPassword } from './password-input.ts';
 import {
-  commonOptions,
   loadConfig,
   parseCommand,
   print,
@@ -44,20 +42,15 @@ async function add(args: string[]): Promise<number> {
         'pipe the password on stdin or type it at the prompt',
     );
   }
-  const { values, positionals } = parseCommand(() =>
-    parseArgs({
-      args,
-      options: {
-        ...commonOptions,
-        username: { type: 'string' },
-        email: { type: 'string' },
-        name: { type: 'string' },
-        role: { type: 'string', multiple: true },
-        json: { type: 'boolean' },
-      },
-      strict: true,
-      allowPositionals: true,
-    }),
+  const { values, positionals } = parseCommand(
+    args,
+    {
+      username: { type: 'string' },
+      email: { type: 'string' },
+      name: { type: 'string' },
+      role: { type: 'string', multiple: true },
+    },
+    true,
   );
   if (positionals.length > 0) {
     // Not echoed: a stray positional is most likely a password typed on the command line.

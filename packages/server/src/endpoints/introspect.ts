@@ -106,8 +106,7 @@ export function introspectEndpoint(
     const { params } = formParams(request);
     const caller = await authenticate(request, params);
     await ctx.rateLimits.hit('introspectPerCaller', caller.id);
-    const token = params.get('token');
-    if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
+    const token = params.required('token');
     const description = (await describe(ctx, token, caller, params.get('token_type_hint'))) ?? {
       active: false,
     };

@@ -9,7 +9,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import type { Client } from '../model.ts';
 import { authenticateClient } from '../protocol/client-auth.ts';
-import { OAuthError } from '../protocol/errors.ts';
 import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { validateAccessToken } from '../tokens/validate.ts';
 import type { ClientCertificates } from './client-certificate.ts';
@@ -41,8 +40,7 @@ export function revokeEndpoint(ctx: ServerContext, certificates: ClientCertifica
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { params } = formParams(request);
     const client = await authenticateClient(ctx, certificates.authRequest(request), params, 'revoke');
-    const token = params.get('token');
-    if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
+    const token = params.required('token');
     if (token.length <= 8192) {
       const hint = params.get('token_type_hint');
       const order =

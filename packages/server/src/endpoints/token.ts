@@ -34,8 +34,7 @@ export function tokenEndpoint(
     const authRequest = certificates.authRequest(request);
     const client = await authenticateClient(ctx, authRequest, params, 'token');
     await ctx.rateLimits.hit('tokenPerClient', client.clientId);
-    const grantType = params.get('grant_type');
-    if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
+    const grantType = params.required('grant_type');
     const handler = grantHandlers.get(grantType);
     if (handler === undefined) throw new OAuthError('unsupported_grant_type', 'grant_type is not supported');
     if (!client.grantTypes.includes(grantType)) {

@@ -16,10 +16,8 @@ import type { GrantHandler } from './types.ts';
 export const authorizationCodeGrant: GrantHandler = {
   grantType: 'authorization_code',
   async handle(ctx, client, params, binding) {
-    const code = params.get('code');
-    if (code === undefined) throw new OAuthError('invalid_request', 'code is required');
-    const redirectUri = params.get('redirect_uri');
-    if (redirectUri === undefined) throw new OAuthError('invalid_request', 'redirect_uri is required');
+    const code = params.required('code');
+    const redirectUri = params.required('redirect_uri');
     const verifier = validateCodeVerifier(params.get('code_verifier'));
     const requestedResources = params.getAll('resource');
 

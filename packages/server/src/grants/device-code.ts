@@ -21,8 +21,7 @@ const invalid = () => new OAuthError('invalid_grant', 'device_code is invalid');
 export const deviceCodeGrant: GrantHandler = {
   grantType: deviceCodeGrantType,
   async handle(ctx, client, params, binding) {
-    const deviceCode = params.get('device_code');
-    if (deviceCode === undefined) throw new OAuthError('invalid_request', 'device_code is required');
+    const deviceCode = params.required('device_code');
     const deviceCodeHash = sha256Base64Url(deviceCode);
     const record = await ctx.storage.deviceCodes.findByHash(deviceCodeHash);
     const now = ctx.now();

@@ -18,8 +18,7 @@ import type { GrantHandler } from './types.ts';
 export const refreshTokenGrant: GrantHandler = {
   grantType: 'refresh_token',
   async handle(ctx, client, params, binding) {
-    const token = params.get('refresh_token');
-    if (token === undefined) throw new OAuthError('invalid_request', 'refresh_token is required');
+    const token = params.required('refresh_token');
     const requestedScope = parseScope(params.get('scope'));
     const requestedResources = params.getAll('resource');
 

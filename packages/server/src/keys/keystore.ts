@@ -12,7 +12,8 @@ import {
   type JsonWebKey,
   type KeyObject,
 } from 'node:crypto';
-import { calculateJwkThumbprint, type JWK } from 'jose';
+import { jwkThumbprint } from '@gatehouse/jose-rules';
+import type { JWK } from 'jose';
 import type { GatehouseConfig, SigningAlgorithm } from '../config/schema.ts';
 import { maxAccessTokenTtl, type SigningKeyRecord } from '../model.ts';
 import type { SigningKeyRepository } from '../storage/ports.ts';
@@ -32,15 +33,12 @@ function generateKeyObject(alg: SigningAlgorithm): KeyObject {
 }
 
 /** A new key record for `alg`, kid = its RFC 7638 thumbprint. */
-export async function generateSigningKey(
-  alg: SigningAlgorithm,
-  now: number,
-  notBefore: number,
-): Promise<SigningKeyRecord> {
+export function generateSigningKey(alg: SigningAlgorithm, now: number, notBefore: number): SigningKeyRecord {
   const privateKey = generateKeyObject(alg);
   const privateJwk = privateKey.export({ format: 'jwk' });
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = privateJwk;
-  const kid = await calculateJwkThumbprint(publicJwk as JWK);
+  const kid = jwkThumbprint(publicJwk);
+  if (kid === undefined) throw new Error(`a generated ${alg} key has no RFC 7638 thumbprint`);
   return {
     kid,
     alg,
@@ -127,7 +125,7 @@ export class KeyStore {
       }
       this.records = await repository.listPublished(now);
       if (this.currentRecord(now) === undefined)
-        await repository.create(this.sealed(await generateSigningKey(this.options.algorithm, now, now)));
+        await repository.create(this.sealed(generateSigningKey(this.options.algorithm, now, now)));
     });
     await this.reload(now);
   }
@@ -198,7 +196,7 @@ export class KeyStore {
 
   private async createNext(repository: SigningKeyRepository, now: number): Promise<SigningKeyRecord> {
     const notBefore = now + signingDelay(this.options);
-    const record = this.sealed(await generateSigningKey(this.options.algorithm, now, notBefore));
+    const record = this.sealed(generateSigningKey(this.options.algorithm, now, notBefore));
     await repository.create(record);
     await repository.retireOthers(record.kid, notBefore, notBefore + this.options.maxTokenLifetime);
     return record;

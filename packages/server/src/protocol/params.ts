@@ -22,6 +22,8 @@ const repeatable = new Set(['resource', 'audience']);
 
 export interface Params {
   get(name: string): string | undefined;
+  /** The parameter's value; throws `invalid_request` "<name> is required" when it is missing. */
+  required(name: string): string;
   getAll(name: string): string[];
   has(name: string): boolean;
 }
@@ -42,8 +44,14 @@ export function toParams(raw: RawParams): Params {
     }
     single.set(name, values[0]!);
   }
+  const get = (name: string) => single.get(name) ?? multiple.get(name)?.[0];
   return {
-    get: (name) => single.get(name) ?? multiple.get(name)?.[0],
+    get,
+    required: (name) => {
+      const value = get(name);
+      if (value === undefined) throw new OAuthError('invalid_request', `${name} is required`);
+      return value;
+    },
     getAll: (name) => multiple.get(name) ?? (single.has(name) ? [single.get(name)!] : []),
     has: (name) => single.has(name) || multiple.has(name),
   };

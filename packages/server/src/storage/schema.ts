@@ -78,16 +78,13 @@ export interface GrantsTable {
   revoked_at: number | null;
 }
 
-export interface AuthorizationCodesTable {
-  code_hash: string;
+/** The columns authorization codes and refresh tokens share (model.ts IssuedHandle). */
+export interface IssuedHandleColumns {
   grant_id: string;
   client_id: string;
   user_id: string;
-  redirect_uri: string;
-  code_challenge: string;
   scope: string;
   resources: string;
-  nonce: string | null;
   auth_time: number;
   amr: string;
   sid: string;
@@ -97,20 +94,15 @@ export interface AuthorizationCodesTable {
   dpop_jkt: string | null;
 }
 
-export interface RefreshTokensTable {
+export interface AuthorizationCodesTable extends IssuedHandleColumns {
+  code_hash: string;
+  redirect_uri: string;
+  code_challenge: string;
+  nonce: string | null;
+}
+
+export interface RefreshTokensTable extends IssuedHandleColumns {
   token_hash: string;
-  grant_id: string;
-  client_id: string;
-  user_id: string;
-  scope: string;
-  resources: string;
-  auth_time: number;
-  amr: string;
-  sid: string;
-  expires_at: number;
-  consumed_at: number | null;
-  created_at: number;
-  dpop_jkt: string | null;
 }
 
 export interface SigningKeysTable {

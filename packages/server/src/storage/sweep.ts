@@ -7,23 +7,28 @@
 import { databaseOf } from './internal.ts';
 import type { Storage } from './ports.ts';
 
+/** Seconds a row of each table is kept past its expiry. */
+const keptPastExpiry = {
+  authorization_codes: 3600,
+  refresh_tokens: 0,
+  interactions: 0,
+  sessions: 0,
+  device_codes: 3600,
+  access_tokens: 0,
+  revoked_tokens: 0,
+  pushed_authorization_requests: 0,
+} as const;
+
 export async function sweepExpired(storage: Storage, now: number): Promise<number> {
   const db = databaseOf(storage);
+  const tables = Object.keys(keptPastExpiry) as (keyof typeof keptPastExpiry)[];
   const results = await Promise.all([
-    db
-      .deleteFrom('authorization_codes')
-      .where('expires_at', '<', now - 3600)
-      .executeTakeFirst(),
-    db.deleteFrom('refresh_tokens').where('expires_at', '<', now).executeTakeFirst(),
-    db.deleteFrom('interactions').where('expires_at', '<', now).executeTakeFirst(),
-    db.deleteFrom('sessions').where('expires_at', '<', now).executeTakeFirst(),
-    db
-      .deleteFrom('device_codes')
-      .where('expires_at', '<', now - 3600)
-      .executeTakeFirst(),
-    db.deleteFrom('access_tokens').where('expires_at', '<', now).executeTakeFirst(),
-    db.deleteFrom('revoked_tokens').where('expires_at', '<', now).executeTakeFirst(),
-    db.deleteFrom('pushed_authorization_requests').where('expires_at', '<', now).executeTakeFirst(),
+    ...tables.map((table) =>
+      db
+        .deleteFrom(table)
+        .where('expires_at', '<', now - keptPastExpiry[table])
+        .executeTakeFirst(),
+    ),
     db.deleteFrom('signing_keys').where('expires_at', '<=', now).executeTakeFirst(),
   ]);
   return results.reduce((total, result) => total + Number(result.numDeletedRows), 0);

@@ -5,9 +5,9 @@
  * hash. Everything runs on node:crypto with keys imported once, because introspection sits on every
  * uncached API request. Any failure yields undefined: callers answer "inactive", never why.
  */
+import { verifySignature } from '@gatehouse/jose-rules';
 import type { ServerContext } from '../context.ts';
 import { isHandle, sha256Base64Url } from '../protocol/secrets.ts';
-import { verifyJwsSignature } from './jwt.ts';
 
 export interface AccessTokenClaims {
   iss: string;
@@ -63,8 +63,8 @@ export function verifyOwnJwt(
     return undefined;
   const key = ctx.keys.verificationKey(protectedHeader.kid);
   if (key === undefined || protectedHeader.alg !== key.alg) return undefined;
-  if (!verifyJwsSignature(key.alg, key.key, `${header}.${payload}`, Buffer.from(signature, 'base64url')))
-    return undefined;
+  const signingInput = Buffer.from(`${header}.${payload}`);
+  if (!verifySignature(key.alg, key.key, signingInput, Buffer.from(signature, 'base64url'))) return undefined;
   const claims = decodeJson(payload);
   return claims?.iss === ctx.issuer ? claims : undefined;
 }

@@ -5,7 +5,7 @@
  * Every interpolated value goes through `escapeHtml`; each page has exactly one form carrying a CSRF token.
  */
 import { escapeHtml, page } from './html.ts';
-import { scopeItems, signInFields } from './pages.ts';
+import { accessRequest, signInFields } from './pages.ts';
 
 function errorBlock(error: string | undefined): string {
   return error ? `<p class="error" role="alert">${escapeHtml(error)}</p>\n` : '';
@@ -84,16 +84,11 @@ export interface DeviceConfirmView {
 }
 
 export function deviceConfirmPage(view: DeviceConfirmView): string {
-  const items = scopeItems(view.scopes);
+  const intro = `<p>Check that your device shows the code <strong>${escapeHtml(view.userCode)}</strong>. If it does not, or you did not start this on your own device, choose Deny.</p>
+<p>The device asks to:</p>`;
   return page(
     'Allow device access',
-    `<h1>${escapeHtml(view.clientName)} wants to access your account</h1>
-<p class="muted">Signed in as ${escapeHtml(view.username)}</p>
-<p>Check that your device shows the code <strong>${escapeHtml(view.userCode)}</strong>. If it does not, or you did not start this on your own device, choose Deny.</p>
-<p>The device asks to:</p>
-<ul>
-${items}
-</ul>
+    `${accessRequest(view, intro)}
 <form method="post" action="${escapeHtml(view.action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
 <input type="hidden" name="user_code" value="${escapeHtml(view.userCode)}">

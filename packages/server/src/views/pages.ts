@@ -40,26 +40,32 @@ export interface ConsentView {
   scopes: { name: string; description: string }[];
 }
 
-/** The requested scopes in words, as list items (consent and device confirmation pages). */
-export function scopeItems(scopes: { name: string; description: string }[]): string {
-  return scopes
+/**
+ * Who asks for what (consent and device confirmation pages): the client, the signed-in user, then `intro`
+ * (HTML the caller has escaped) and the requested scopes in words.
+ */
+export function accessRequest(
+  view: { clientName: string; username: string; scopes: { name: string; description: string }[] },
+  intro: string,
+): string {
+  const items = view.scopes
     .map(
       (scope) =>
         `<li>${escapeHtml(scope.description)} <span class="muted">(${escapeHtml(scope.name)})</span></li>`,
     )
     .join('\n');
+  return `<h1>${escapeHtml(view.clientName)} wants to access your account</h1>
+<p class="muted">Signed in as ${escapeHtml(view.username)}</p>
+${intro}
+<ul>
+${items}
+</ul>`;
 }
 
 export function consentPage(view: ConsentView): string {
-  const items = scopeItems(view.scopes);
   return page(
     'Allow access',
-    `<h1>${escapeHtml(view.clientName)} wants to access your account</h1>
-<p class="muted">Signed in as ${escapeHtml(view.username)}</p>
-<p>It asks to:</p>
-<ul>
-${items}
-</ul>
+    `${accessRequest(view, '<p>It asks to:</p>')}
 <form method="post" action="${escapeHtml(view.action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
 <button type="submit" name="decision" value="allow">Allow</button>

@@ -2,7 +2,7 @@
 import type { Client } from '../../model.ts';
 import { compiled } from '../compiled.ts';
 import type { ClientRepository } from '../ports.ts';
-import { affected, type ChangeListener, type Db, inTransaction, unobserved } from './db.ts';
+import { affected, type ChangeListener, type Db, inTransaction } from './db.ts';
 import { clientFromRow, clientToRow } from './rows.ts';
 
 const findClientById = compiled((db, p: { clientId: string }) =>
@@ -13,7 +13,7 @@ export class SqlClientRepository implements ClientRepository {
   /** `changed` is called after every write, so caches of clients (storage/index.ts) can drop their copies. */
   constructor(
     private readonly db: Db,
-    private readonly changed: ChangeListener = unobserved,
+    private readonly changed: ChangeListener,
   ) {}
 
   async find(clientId: string): Promise<Client | undefined> {

@@ -10,7 +10,6 @@ export type Db = Kysely<Database> | Transaction<Database>;
 
 /** Announces a write to cached data; called inside the write's transaction (storage/index.ts). */
 export type ChangeListener = (db: Db) => void | Promise<void>;
-export const unobserved: ChangeListener = () => {};
 
 /** Runs `work` in the caller's transaction, or in a new one. */
 export function inTransaction<T>(db: Db, work: (db: Db) => Promise<T>): Promise<T> {
@@ -19,5 +18,11 @@ export function inTransaction<T>(db: Db, work: (db: Db) => Promise<T>): Promise<
 
 export const json = (value: unknown) => JSON.stringify(value);
 export const parseList = (text: string) => JSON.parse(text) as string[];
+/** A nullable integer column as a number (PostgreSQL returns a bigint as a string); null stays null. */
+export const numberOrNull = (value: number | null) => (value === null ? null : Number(value));
+/** A nullable list column, JSON text; null stays null. */
+export const listOrNull = (text: string | null) => (text === null ? null : parseList(text));
+/** A nullable value as JSON text; null stays null. */
+export const jsonOrNull = (value: unknown) => (value === null ? null : json(value));
 export const affected = (result: { numUpdatedRows: bigint } | { numDeletedRows: bigint }) =>
   Number('numUpdatedRows' in result ? result.numUpdatedRows : result.numDeletedRows);

@@ -3,7 +3,7 @@ import type { Grant } from '../../model.ts';
 import { compiled } from '../compiled.ts';
 import type { GrantRepository } from '../ports.ts';
 import type { Database } from '../schema.ts';
-import { affected, type ChangeListener, type Db, inTransaction, unobserved } from './db.ts';
+import { affected, type ChangeListener, type Db, inTransaction } from './db.ts';
 import { grantFromRow, grantToRow } from './rows.ts';
 
 const insertGrant = compiled((db, row: Database['grants']) => db.insertInto('grants').values(row));
@@ -15,7 +15,7 @@ export class SqlGrantRepository implements GrantRepository {
   /** `changed` is called after revocations, so the in-memory revocation view reloads. */
   constructor(
     private readonly db: Db,
-    private readonly changed: ChangeListener = unobserved,
+    private readonly changed: ChangeListener,
   ) {}
 
   async create(grant: Grant): Promise<void> {

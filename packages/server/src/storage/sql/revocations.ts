@@ -3,13 +3,13 @@
  * until it expires; tokens of a revoked grant are refused through the grant.
  */
 import type { RevocationRepository } from '../ports.ts';
-import { type ChangeListener, type Db, inTransaction, unobserved } from './db.ts';
+import { type ChangeListener, type Db, inTransaction } from './db.ts';
 
 export class SqlRevocationRepository implements RevocationRepository {
   /** `changed` is called after every write, so the in-memory revocation view (storage/index.ts) reloads. */
   constructor(
     private readonly db: Db,
-    private readonly changed: ChangeListener = unobserved,
+    private readonly changed: ChangeListener,
   ) {}
 
   async revokeJti(jti: string, expiresAt: number): Promise<void> {

@@ -20,8 +20,8 @@ import type {
   SigningKeyRecord,
   User,
 } from '../../model.ts';
-import type { Database } from '../schema.ts';
-import { json, parseList } from './db.ts';
+import type { Database, IssuedHandleColumns } from '../schema.ts';
+import { json, jsonOrNull, listOrNull, numberOrNull, parseList } from './db.ts';
 
 export function clientFromRow(row: Database['clients']): Client {
   return {
@@ -67,7 +67,7 @@ export function clientToRow(client: Client): Database['clients'] {
     require_dpop: client.requireDpop ? 1 : 0,
     require_par: client.requirePushedAuthorizationRequests ? 1 : 0,
     authentication: json(client.authentication),
-    token_exchange: client.tokenExchange === null ? null : json(client.tokenExchange),
+    token_exchange: jsonOrNull(client.tokenExchange),
     profile: client.profile,
   };
 }
@@ -126,7 +126,7 @@ export function interactionFromRow(row: Database['interactions']): Interaction {
     request: JSON.parse(row.request) as AuthorizationRequestRecord,
     sessionSid: row.session_sid,
     expiresAt: Number(row.expires_at),
-    completedAt: row.completed_at === null ? null : Number(row.completed_at),
+    completedAt: numberOrNull(row.completed_at),
   };
 }
 
@@ -153,7 +153,7 @@ export function grantFromRow(row: Database['grants']): Grant {
     scopes: parseList(row.scopes),
     resources: parseList(row.resources),
     createdAt: Number(row.created_at),
-    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+    revokedAt: numberOrNull(row.revoked_at),
   };
 }
 
@@ -171,7 +171,7 @@ export function grantToRow(grant: Grant): Database['grants'] {
 }
 
 /** The columns authorization codes and refresh tokens share. */
-function handleFromRow(row: Database['refresh_tokens'] | Database['authorization_codes']): IssuedHandle {
+function handleFromRow(row: IssuedHandleColumns): IssuedHandle {
   return {
     grantId: row.grant_id,
     clientId: row.client_id,
@@ -182,13 +182,13 @@ function handleFromRow(row: Database['refresh_tokens'] | Database['authorization
     amr: parseList(row.amr),
     sid: row.sid,
     expiresAt: Number(row.expires_at),
-    consumedAt: row.consumed_at === null ? null : Number(row.consumed_at),
+    consumedAt: numberOrNull(row.consumed_at),
     createdAt: Number(row.created_at),
     dpopJkt: row.dpop_jkt,
   };
 }
 
-function handleToRow(handle: IssuedHandle) {
+function handleToRow(handle: IssuedHandle): IssuedHandleColumns {
   return {
     grant_id: handle.grantId,
     client_id: handle.clientId,
@@ -241,8 +241,8 @@ export function signingKeyFromRow(row: Database['signing_keys']): SigningKeyReco
     publicJwk: row.public_jwk,
     createdAt: Number(row.created_at),
     notBefore: Number(row.not_before),
-    retiredAt: row.retired_at === null ? null : Number(row.retired_at),
-    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+    retiredAt: numberOrNull(row.retired_at),
+    expiresAt: numberOrNull(row.expires_at),
   };
 }
 
@@ -268,11 +268,11 @@ export function deviceCodeFromRow(row: Database['device_codes']): DeviceCode {
     resources: parseList(row.resources),
     interval: row.interval,
     expiresAt: Number(row.expires_at),
-    lastPolledAt: row.last_polled_at === null ? null : Number(row.last_polled_at),
+    lastPolledAt: numberOrNull(row.last_polled_at),
     status: row.status as DeviceCodeStatus,
     userId: row.user_id,
-    authTime: row.auth_time === null ? null : Number(row.auth_time),
-    amr: row.amr === null ? null : parseList(row.amr),
+    authTime: numberOrNull(row.auth_time),
+    amr: listOrNull(row.amr),
     sid: row.sid,
     createdAt: Number(row.created_at),
   };
@@ -291,7 +291,7 @@ export function deviceCodeToRow(code: DeviceCode): Database['device_codes'] {
     status: code.status,
     user_id: code.userId,
     auth_time: code.authTime,
-    amr: code.amr === null ? null : json(code.amr),
+    amr: jsonOrNull(code.amr),
     sid: code.sid,
     created_at: code.createdAt,
   };
@@ -306,8 +306,8 @@ export function accessTokenFromRow(row: Database['access_tokens']): OpaqueAccess
     subject: row.subject,
     scope: row.scope,
     audience: parseList(row.audience),
-    authTime: row.auth_time === null ? null : Number(row.auth_time),
-    roles: row.roles === null ? null : parseList(row.roles),
+    authTime: numberOrNull(row.auth_time),
+    roles: listOrNull(row.roles),
     expiresAt: Number(row.expires_at),
     createdAt: Number(row.created_at),
     cnf: row.cnf === null ? null : (JSON.parse(row.cnf) as Record<string, string>),
@@ -324,10 +324,10 @@ export function accessTokenToRow(token: OpaqueAccessToken): Database['access_tok
     scope: token.scope,
     audience: json(token.audience),
     auth_time: token.authTime,
-    roles: token.roles === null ? null : json(token.roles),
+    roles: jsonOrNull(token.roles),
     expires_at: token.expiresAt,
     created_at: token.createdAt,
-    cnf: token.cnf === null ? null : json(token.cnf),
+    cnf: jsonOrNull(token.cnf),
   };
 }
 
