@@ -19,6 +19,7 @@ import {
 import { ClientCache, oncePerTurn, RevocationView, type VersionSource } from './caches.ts';
 import { registerDatabase } from './internal.ts';
 import { migrateToLatest } from './migrations.ts';
+import { importOptionalPackage } from './optional-package.ts';
 import type { Repositories, Storage } from './ports.ts';
 // Types only: pg is loaded when PostgreSQL is configured, so SQLite setups and the CLI start without it.
 import type { ChangeTopic, PostgresOptions } from './postgres.ts';
@@ -153,7 +154,11 @@ async function beginImmediate(sqlite: SqliteDatabase.Database, timeoutMs = 15_00
 }
 
 async function openPostgres(options: PostgresOptions): Promise<Storage> {
-  const { ChangeCounters, connectPostgres, withSetupLock } = await import('./postgres.ts');
+  const { ChangeCounters, connectPostgres, withSetupLock } = await importOptionalPackage(
+    'pg',
+    'storage type postgres',
+    () => import('./postgres.ts'),
+  );
   const schema = options.schema ?? 'public';
   const { db } = connectPostgres(options);
   try {
