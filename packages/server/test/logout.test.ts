@@ -613,7 +613,9 @@ describe('RP-initiated logout', () => {
       url: endSessionUrl({ id_token_hint: tokens.id_token }),
       headers: { cookie },
     });
-    expect(response.statusCode).toBe(404);
+    // 405 with the methods that are served (RFC 9110 §15.5.6); HEAD is not one of them.
+    expect(response.statusCode).toBe(405);
+    expect(response.headers.allow).toBe('GET, POST');
     expect(response.headers['set-cookie']).toBeUndefined();
     expect(await stillSignedIn(browser)).toBe(true);
   });

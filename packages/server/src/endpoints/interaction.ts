@@ -20,12 +20,16 @@ import { checkPassword, startSession } from '../sessions/login.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
 import { consentPage, loginPage } from '../views/pages.ts';
+import { trustClientSite } from './client-site.ts';
 import { browserCookie, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
 import { noStoreHeaders } from './responses.ts';
 
-function loadFor(ctx: ServerContext, request: FastifyRequest): Promise<LoadedInteraction> {
+async function loadFor(ctx: ServerContext, request: FastifyRequest): Promise<LoadedInteraction> {
   const { id } = request.params as { id: string };
-  return loadInteraction(ctx, id, readCookie(request.headers.cookie, browserCookie));
+  const loaded = await loadInteraction(ctx, id, readCookie(request.headers.cookie, browserCookie));
+  // From here on an error page may link back to the client: its redirect URI was verified at /authorize.
+  trustClientSite(request, loaded.client, loaded.interaction.request.redirectUri);
+  return loaded;
 }
 
 /** The interaction a form was posted to and the form's fields, once its CSRF token has been checked. */

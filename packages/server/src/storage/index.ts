@@ -8,7 +8,15 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import {
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+  sql,
+} from 'kysely';
 import { ClientCache, oncePerTurn, RevocationView, type VersionSource } from './caches.ts';
 import { registerDatabase, registerSpaceReclaim } from './internal.ts';
 import { migrateToLatest } from './migrations.ts';
@@ -45,9 +53,55 @@ function cachePreparedStatements(sqlite: SqliteDatabase.Database, limit = 256): 
   }) as typeof sqlite.prepare;
 }
 
-/** Opens (creating when needed) and migrates the store. */
+/**
+ * Where the store is, for messages: the SQLite file, or PostgreSQL's host, database and schema (never the
+ * URL, which may carry a password).
+ */
+export function storageLocation(options: StorageOptions): string {
+  if (options.type === 'sqlite') return `the SQLite database ${options.path}`;
+  const schema = options.schema ?? 'public';
+  try {
+    const url = new URL(options.url);
+    return `PostgreSQL ${url.host}${url.pathname} (schema ${schema})`;
+  } catch {
+    return `PostgreSQL (schema ${schema})`;
+  }
+}
+
+/** Opens (creating when needed) and migrates the store; a failure names the store it could not open. */
 export async function openStorage(options: StorageOptions): Promise<Storage> {
-  return options.type === 'postgres' ? openPostgres(options) : openSqlite(options);
+  try {
+    return await (options.type === 'postgres' ? openPostgres(options) : openSqlite(options));
+  } catch (error) {
+    throw new Error(`cannot open ${storageLocation(options)}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * SQLite ends a transaction by itself after some errors (a full disk, an I/O error): a ROLLBACK then would
+ * fail with "cannot rollback - no transaction is active" and hide the error that caused it.
+ */
+class SqliteDriverKeepingCause extends SqliteDriver {
+  constructor(
+    config: SqliteDialectConfig,
+    private readonly sqlite: SqliteDatabase.Database,
+  ) {
+    super(config);
+  }
+
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.sqlite.inTransaction) await super.rollbackTransaction(connection);
+  }
+}
+
+class SqliteDialectKeepingCause extends SqliteDialect {
+  constructor(private readonly sqlite: SqliteDatabase.Database) {
+    super({ database: sqlite });
+  }
+
+  override createDriver(): Driver {
+    return new SqliteDriverKeepingCause({ database: this.sqlite }, this.sqlite);
+  }
 }
 
 async function openSqlite(options: { path: string }): Promise<Storage> {
@@ -59,7 +113,7 @@ async function openSqlite(options: { path: string }): Promise<Storage> {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   cachePreparedStatements(sqlite);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialectKeepingCause(sqlite) });
   // Processes opening one new file together must not migrate it twice: Kysely's migration lock is a no-op
   // on SQLite (it assumes one connection), so the whole run holds the write lock from its first statement.
   await beginImmediate(sqlite);
@@ -188,6 +242,13 @@ function assemble(
     exclusive: (name, work) => transaction(work, name),
     ping: async () => {
       await db.selectFrom('clients').select('client_id').limit(1).execute();
+      // A write too: a full disk or a read-only file still answers reads.
+      const probe = { topic: 'readiness', version: Date.now() };
+      await db
+        .insertInto('gatehouse_changes')
+        .values(probe)
+        .onConflict((conflict) => conflict.column('topic').doUpdateSet({ version: probe.version }))
+        .execute();
     },
     close: () => db.destroy(),
   };

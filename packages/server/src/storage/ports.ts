@@ -230,7 +230,10 @@ export interface Storage extends Repositories {
    * node may do, such as creating the first signing key or rotating keys on schedule.
    */
   exclusive<T>(name: string, work: (repositories: Repositories) => Promise<T>): Promise<T>;
-  /** Resolves when the database answers a read of the schema (readiness, /readyz); rejects otherwise. */
+  /**
+   * Resolves when the database answers a read of the schema and accepts a small write (readiness, /readyz:
+   * a full disk or a read-only file answers reads); rejects otherwise.
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
