@@ -125,12 +125,12 @@ module.exports = {
     exclude: { path: '(^|/)(dist|test)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    // Resolve @gatehouse/* through the workspace symlinks to their sources, so that cross-package
-    // cycles and the jose-rules rule see them.
+    // Resolve @gatehouse/* through the workspace symlinks to their sources (the `@gatehouse/source` export
+    // condition), so that cross-package cycles and the jose-rules rule see them.
     preserveSymlinks: false,
     enhancedResolveOptions: {
       exportsFields: ['exports'],
-      conditionNames: ['import', 'types', 'node', 'default'],
+      conditionNames: ['@gatehouse/source', 'import', 'types', 'node', 'default'],
       extensions: ['.ts', '.js', '.json'],
       mainFields: ['module', 'main', 'types'],
     },

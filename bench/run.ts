@@ -28,7 +28,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { serviceClient, webClient } from './fixtures.ts';
-import { ChildServer, freePort, killAllTrackedSync, track, untrack } from './lib/children.ts';
+import { ChildServer, freePort, killAllTrackedSync, track, tsxArgs, untrack } from './lib/children.ts';
 import { type CpuShare, sampleCpu, waitIdle } from './lib/cpu.ts';
 import { DpopSigner } from './lib/dpop.ts';
 import { introspectionContestant } from './lib/introspection.ts';
@@ -57,6 +57,7 @@ import {
   type Plan,
   refreshTokenPlan,
 } from './lib/scenarios.ts';
+import { measureStartup } from './lib/startup.ts';
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const repoRoot = join(benchDir, '..');
@@ -72,6 +73,7 @@ const allScenarios = [
   'resource_jwt_cached',
   'introspection',
   'refresh_token_pg',
+  'startup',
 ] as const;
 type Scenario = (typeof allScenarios)[number];
 /**
@@ -93,6 +95,7 @@ const units: Record<Scenario, string> = {
   resource_jwt_cached: 'req/s',
   introspection: 'req/s',
   refresh_token_pg: 'rotations/s',
+  startup: 'ms',
 };
 
 function envNumber(name: string, fallback: number, min: number): number {
@@ -218,7 +221,7 @@ async function startServer(
     const script = join(benchDir, 'servers', kind === 'peer' ? 'peer.ts' : 'ceiling.ts');
     child = ChildServer.start({
       name: kind,
-      args: ['--import', 'tsx', script],
+      args: [...tsxArgs, script],
       cwd: benchDir,
       env: { PORT: String(port), ...(kind === 'floor' ? { FRAMEWORK: 'fastify' } : {}) },
       logFile,
@@ -289,6 +292,8 @@ async function planFor(scenario: Scenario, target: Target): Promise<Plan> {
       throw new Error('introspection is measured by lib/introspection.ts');
     case 'refresh_token_pg':
       throw new Error('refresh_token_pg is measured by lib/refresh-pg.ts');
+    case 'startup':
+      throw new Error('startup is measured by lib/startup.ts');
     case 'resource_jwt':
     case 'resource_jwt_cached':
       throw new Error(`${scenario} is measured by lib/resource-scenario.ts`);
@@ -379,7 +384,7 @@ async function argon2Contestant(runDir: string): Promise<Contestant> {
   const child = track(
     ChildServer.start({
       name: 'argon2',
-      args: ['--import', 'tsx', join(benchDir, 'servers', 'argon2-ceiling.ts')],
+      args: [...tsxArgs, join(benchDir, 'servers', 'argon2-ceiling.ts')],
       cwd: benchDir,
       env: { CONCURRENCY: String(settings.connections) },
       logFile: join(runDir, 'argon2.log'),
@@ -543,6 +548,28 @@ async function main(): Promise<void> {
   const ownReports: string[] = [];
   for (let round = 1; round <= settings.rounds; round++) {
     for (const scenario of settings.scenarios) {
+      if (scenario === 'startup') {
+        // Gatehouse and the peer started again and again (lib/startup.ts); once, whatever the rounds.
+        if (round > 1) continue;
+        const runDir = join(workDir, scenario);
+        mkdirSync(runDir, { recursive: true });
+        try {
+          ownReports.push(
+            ...(await measureStartup({
+              gatehouseBin,
+              gatehouseConfig: settings.gatehouseConfig,
+              benchDir,
+              repoRoot,
+              runDir,
+              progress,
+            })),
+          );
+        } catch (error) {
+          progress(`startup: unavailable: ${(error as Error).message}`);
+          ownReports.push('RESULT startup unavailable', 'RESULT idle_rss unavailable');
+        }
+        continue;
+      }
       if (scenario === 'refresh_token_pg') {
         // Gatehouse alone, one node against three on PostgreSQL (lib/refresh-pg.ts); once, whatever the rounds.
         if (round > 1) continue;
@@ -595,7 +622,8 @@ async function main(): Promise<void> {
       for (const kind of kinds) record(kind, outcomes.get(kind)!);
     }
   }
-  report(runs);
+  // Only the throughput scenarios have a table (startup and refresh_token_pg print their own lines).
+  if (runs.size > 0) report(runs);
   for (const line of ownReports) console.log(line);
 }
 

@@ -13,6 +13,12 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
+/**
+ * `node` arguments that run a TypeScript file through tsx, with `@gatehouse/*` imports resolved to their
+ * sources (the `@gatehouse/source` export condition) rather than to a possibly stale `dist/`.
+ */
+export const tsxArgs = ['--conditions=@gatehouse/source', '--import', 'tsx'];
+
 /** A port that was free a moment ago on 127.0.0.1 (the OS picks it; the child binds it right after). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -101,6 +107,11 @@ export class ChildServer {
       if (this.exited) onExit();
       else this.child.send(message);
     });
+  }
+
+  /** Throws when the child has exited (for callers polling it themselves). */
+  assertRunning(): void {
+    if (this.exited) throw new Error(`${this.name} exited (${String(this.exitCode)}); see ${this.logFile}`);
   }
 
   /** Polls `url` until it answers (any HTTP status below 500) or the child exits or time runs out. */

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AutocannonRequest } from 'autocannon';
 import { basicAuthorization, ordersApi, serviceClient } from '../fixtures.ts';
-import { ChildServer, freePort, track, untrack } from './children.ts';
+import { ChildServer, freePort, track, tsxArgs, untrack } from './children.ts';
 import { type CpuShare, sampleCpu } from './cpu.ts';
 import { type LoadResult, runLoad, Tally } from './load.ts';
 import {
@@ -234,7 +234,7 @@ function startScript(
   return track(
     ChildServer.start({
       name: `introspection-${kind}`,
-      args: ['--import', 'tsx', join(benchDir, 'servers', script)],
+      args: [...tsxArgs, join(benchDir, 'servers', script)],
       cwd: benchDir,
       env,
       logFile: join(runDir, `${kind}.log`),

@@ -28,7 +28,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AutocannonRequest } from 'autocannon';
-import { ChildServer, freePort, track, untrack } from './children.ts';
+import { ChildServer, freePort, track, tsxArgs, untrack } from './children.ts';
 import { type CpuShare, sampleCpu } from './cpu.ts';
 import { type LoadResult, runLoad, Tally } from './load.ts';
 import type { TargetKind } from './oauth.ts';
@@ -175,7 +175,7 @@ export async function resourceContestant(
   const child = track(
     ChildServer.start({
       name: `${scenario}-${kind}`,
-      args: ['--import', 'tsx', join(benchDir, 'servers', scripts[kind])],
+      args: [...tsxArgs, join(benchDir, 'servers', scripts[kind])],
       cwd: benchDir,
       env,
       logFile: join(runDir, `${kind}.log`),

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceClient, webClient } from '../fixtures.ts';
-import { ChildServer, freePort } from '../lib/children.ts';
+import { ChildServer, freePort, tsxArgs } from '../lib/children.ts';
 import { DpopSigner } from '../lib/dpop.ts';
 import { runLoad } from '../lib/load.ts';
 import {
@@ -51,7 +51,7 @@ beforeAll(async () => {
   };
   child = ChildServer.start({
     name: 'ceiling',
-    args: ['--import', 'tsx', join(benchDir, 'servers', 'ceiling.ts')],
+    args: [...tsxArgs, join(benchDir, 'servers', 'ceiling.ts')],
     cwd: benchDir,
     env: { PORT: String(port) },
     logFile: join(mkdtempSync(join(tmpdir(), 'gatehouse-bench-test-')), 'ceiling.log'),

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { ordersApi, serviceClient } from '../fixtures.ts';
-import { ChildServer, freePort } from '../lib/children.ts';
+import { ChildServer, freePort, tsxArgs } from '../lib/children.ts';
 import { checkIntrospection, introspectionCaller, introspectionRequests } from '../lib/introspection.ts';
 import { runLoad, Tally } from '../lib/load.ts';
 import { clientCredentialsBody, postToken, serviceAuthorization, type Target } from '../lib/oauth.ts';
@@ -86,7 +86,13 @@ describe('introspection targets', () => {
     writeFileSync(configFile, JSON.stringify(config));
     const child = ChildServer.start({
       name: 'gatehouse',
-      args: [join(benchDir, '../packages/server/bin/gatehouse.js'), 'serve', '--config', configFile],
+      args: [
+        ...tsxArgs,
+        join(benchDir, '../packages/server/src/cli/main.ts'),
+        'serve',
+        '--config',
+        configFile,
+      ],
       cwd: join(benchDir, '..'),
       logFile: join(workDir, 'gatehouse.log'),
     });
@@ -98,7 +104,7 @@ describe('introspection targets', () => {
   it('the peer (oidc-provider) introspects its own opaque access tokens', async () => {
     const baseUrl = await start(
       'introspection-peer',
-      ['--import', 'tsx', join(benchDir, 'servers', 'introspection-peer.ts')],
+      [...tsxArgs, join(benchDir, 'servers', 'introspection-peer.ts')],
       { RESOURCE_SECRET: introspectionCaller.secret },
       '/.well-known/openid-configuration',
     );
@@ -131,7 +137,7 @@ describe('introspection targets', () => {
     };
     const baseUrl = await start(
       'introspection-ceiling',
-      ['--import', 'tsx', join(benchDir, 'servers', 'introspection-ceiling.ts')],
+      [...tsxArgs, join(benchDir, 'servers', 'introspection-ceiling.ts')],
       {
         ISSUER: issuer,
         JWKS: jwks,

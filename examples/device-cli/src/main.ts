@@ -4,7 +4,7 @@
  * user approves on another device, and the app polls the token endpoint until it gets tokens. The protocol
  * is done by @gatehouse/client; this file is the command line around it.
  *
- *   node --import tsx examples/device-cli/src/main.ts --issuer http://localhost:3000 \
+ *   node --conditions=@gatehouse/source --import tsx examples/device-cli/src/main.ts --issuer http://localhost:3000 \
  *     --client-id device-app --scope "openid profile offline_access api1.read"
  *
  * Steps, with the RFC sections they follow:

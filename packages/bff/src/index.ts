@@ -1,6 +1,7 @@
 /**
  * Public API of @gatehouse/bff: a backend-for-frontend for single-page apps (tokens stay on the server,
  * the browser holds one HttpOnly cookie). Adapters: `@gatehouse/bff/express`, `@gatehouse/bff/fastify`.
+ * Session stores beyond memory: `@gatehouse/bff/sqlite`, `/postgres`, `/redis` (each needs its driver).
  * See README.md.
  */
 export { Bff, createBff } from './bff.ts';
@@ -8,7 +9,4 @@ export type { ApiRoute, BffOptions } from './context.ts';
 export { backchannelLogoutEvent, type LogoutTokenClaims, LogoutTokenValidator } from './logout-token.ts';
 export { upstreamUrl } from './proxy.ts';
 export type { SessionData } from './session.ts';
-export { PostgresSessionStore } from './stores/postgres.ts';
-export { RedisSessionStore } from './stores/redis.ts';
-export { SqliteSessionStore } from './stores/sqlite.ts';
 export { MemorySessionStore, type SessionStore, type StoredRecord } from './stores/store.ts';

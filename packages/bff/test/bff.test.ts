@@ -19,13 +19,9 @@ import { signJwt } from '../../server/src/tokens/jwt.ts';
 import { issueLogoutToken } from '../../server/src/tokens/logout-token.ts';
 import { tamperSignature } from '../../server/test/helpers.ts';
 import { bffPlugin } from '../src/fastify.ts';
-import {
-  type Bff,
-  type BffOptions,
-  createBff,
-  PostgresSessionStore,
-  SqliteSessionStore,
-} from '../src/index.ts';
+import { type Bff, type BffOptions, createBff } from '../src/index.ts';
+import { PostgresSessionStore } from '../src/stores/postgres.ts';
+import { SqliteSessionStore } from '../src/stores/sqlite.ts';
 import {
   BffBrowser,
   bffOptions,

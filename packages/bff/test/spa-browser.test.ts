@@ -16,7 +16,8 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSpaServer } from '../../../examples/spa/src/app.ts';
 import { redisUrl, requireChromium, requireService } from '../../../tools/test-services.ts';
-import { type Bff, RedisSessionStore } from '../src/index.ts';
+import type { Bff } from '../src/index.ts';
+import { RedisSessionStore } from '../src/stores/redis.ts';
 import {
   bffSecret,
   closeServer,

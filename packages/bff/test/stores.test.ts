@@ -12,13 +12,10 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { postgresUrl, redisUrl, requireService } from '../../../tools/test-services.ts';
-import {
-  MemorySessionStore,
-  PostgresSessionStore,
-  RedisSessionStore,
-  type SessionStore,
-  SqliteSessionStore,
-} from '../src/index.ts';
+import { MemorySessionStore, type SessionStore } from '../src/index.ts';
+import { PostgresSessionStore } from '../src/stores/postgres.ts';
+import { RedisSessionStore } from '../src/stores/redis.ts';
+import { SqliteSessionStore } from '../src/stores/sqlite.ts';
 
 const run = randomBytes(6).toString('hex');
 const cleanups: Array<() => Promise<void>> = [];

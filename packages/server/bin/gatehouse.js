@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// The `gatehouse` command: runs the TypeScript CLI through tsx (Node 20 cannot strip types itself).
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/cli/main.ts');
+// The `gatehouse` command: the compiled CLI in dist/ (built by `npm install` in the repository, or shipped
+// in the published package). To run the TypeScript sources instead, see `npm run dev`.
+await import('../dist/cli/main.js').catch((error) => {
+  if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('dist/cli/main.js')) {
+    process.stderr.write('gatehouse: the compiled CLI (dist/) is missing; run `npm run build` first\n');
+    process.exit(1);
+  }
+  throw error;
+});

@@ -4,7 +4,7 @@
  * CLI writes must be what the server then accepts (and nothing secret may be stored or printed twice).
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
@@ -537,6 +537,16 @@ describe('gatehouse client', { timeout: cliTimeout }, () => {
       expect(help.stdout).toContain(word);
     }
     expectCleanFailure(await runCli(['client']), 1, /a subcommand is required/);
+  });
+
+  it('--version prints the package version and needs no config', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-v']) {
+      const result = await runCli([flag]);
+      expect(result).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    }
   });
 });
 

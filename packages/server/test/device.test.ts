@@ -941,6 +941,7 @@ describe('end to end over a real port', () => {
     const child = spawn(
       process.execPath,
       [
+        '--conditions=@gatehouse/source',
         '--import',
         'tsx',
         'examples/device-cli/src/main.ts',

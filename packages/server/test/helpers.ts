@@ -213,11 +213,21 @@ export function form(values: Record<string, string | undefined>): string {
   return params.toString();
 }
 
-/** A cookie jar that follows our Set-Cookie headers, for driving the pages through inject(). */
+/**
+ * A cookie jar that follows our Set-Cookie headers, for driving the pages through inject(); `remoteAddress`
+ * is the address its requests come from (inject's default, 127.0.0.1, when not given).
+ */
 export class Browser {
   readonly cookies = new Map<string, string>();
 
-  constructor(private readonly server: GatehouseServer) {}
+  constructor(
+    private readonly server: GatehouseServer,
+    private readonly remoteAddress?: string,
+  ) {}
+
+  private from(): { remoteAddress?: string } {
+    return this.remoteAddress === undefined ? {} : { remoteAddress: this.remoteAddress };
+  }
 
   private store(response: LightMyRequestResponse): void {
     const header = response.headers['set-cookie'];
@@ -239,6 +249,7 @@ export class Browser {
       method: 'GET',
       url: url.replace(issuer, ''),
       headers: this.cookieHeader(),
+      ...this.from(),
     });
     this.store(response);
     return response;
@@ -250,6 +261,7 @@ export class Browser {
       url: url.replace(issuer, ''),
       headers: { ...this.cookieHeader(), 'content-type': 'application/x-www-form-urlencoded' },
       payload: form(values),
+      ...this.from(),
     });
     this.store(response);
     return response;
@@ -339,14 +351,16 @@ export async function authorizeThroughLogin(
 
 /**
  * POSTs a form through inject() to `url` (absolute under the issuer or a path); headers left undefined are
- * not sent. `text` is the answer's body as sent; reading `body` parses it as JSON and throws (failing the
- * test) when it is not JSON, an empty body included.
+ * not sent; `remoteAddress` is the address it comes from (127.0.0.1 by default). `text` is the answer's body
+ * as sent; reading `body` parses it as JSON and throws (failing the test) when it is not JSON, an empty body
+ * included.
  */
 export async function postForm(
   server: GatehouseServer,
   url: string,
   values: Record<string, string | undefined>,
   headers: Record<string, string | string[] | undefined> = {},
+  remoteAddress?: string,
 ) {
   const sent: Record<string, string | string[]> = { 'content-type': 'application/x-www-form-urlencoded' };
   for (const [name, value] of Object.entries(headers)) if (value !== undefined) sent[name] = value;
@@ -355,6 +369,7 @@ export async function postForm(
     url: url.replace(issuer, ''),
     headers: sent,
     payload: form(values),
+    ...(remoteAddress === undefined ? {} : { remoteAddress }),
   });
   return {
     status: response.statusCode,

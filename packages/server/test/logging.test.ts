@@ -5,8 +5,14 @@ import { basic, codeFlowTokens, serviceSecret, startServer, tokenRequest, webSec
 
 describe('logging', () => {
   it('masks credentials in logged URLs', () => {
-    expect(redactUrl('/userinfo?access_token=abc&x=1')).toBe('/userinfo?access_token=%5Bredacted%5D&x=1');
+    expect(redactUrl('/userinfo?access_token=abc&scope=openid')).toBe(
+      '/userinfo?access_token=%5Bredacted%5D&scope=openid',
+    );
     expect(redactUrl('/cb?code=abc&state=s')).toBe('/cb?code=%5Bredacted%5D&state=%5Bredacted%5D');
+    // Only parameters known to be safe keep their values: an unknown one is masked too.
+    expect(redactUrl('/device?user_code=BCDF-GHJK&x=1')).toBe(
+      '/device?user_code=%5Bredacted%5D&x=%5Bredacted%5D',
+    );
     expect(redactUrl('/jwks')).toBe('/jwks');
   });
 

@@ -5,7 +5,20 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+/** The installed command (the compiled CLI), for files that name it, such as the systemd unit. */
 export const gatehouseBin = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
+
+/**
+ * `node` arguments that run the `gatehouse` command from its TypeScript sources (tsx, with `@gatehouse/*`
+ * resolved to their sources), so tests never run a stale `dist/`; the compiled command is tested by
+ * test/packaging.test.ts.
+ */
+export const gatehouseCommand = [
+  '--conditions=@gatehouse/source',
+  '--import',
+  'tsx',
+  fileURLToPath(new URL('../src/cli/main.ts', import.meta.url)),
+];
 
 /** One `gatehouse serve` process. */
 export class ServerProcess {
@@ -17,7 +30,7 @@ export class ServerProcess {
 
   /** Starts `gatehouse serve --config FILE` (with `env` added to this process's environment). */
   static async start(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-    const child = spawn(process.execPath, [gatehouseBin, 'serve', '--config', configFile], {
+    const child = spawn(process.execPath, [...gatehouseCommand, 'serve', '--config', configFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });
@@ -58,7 +71,7 @@ export interface CliResult {
 /** Runs `gatehouse ...args` with `input` on stdin (closed at once when there is none). */
 export function runGatehouse(args: string[], input = '', env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [gatehouseBin, ...args], {
+    const child = spawn(process.execPath, [...gatehouseCommand, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });

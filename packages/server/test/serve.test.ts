@@ -7,12 +7,11 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { basic, serviceSecret, testConfig, webSecret } from './helpers.ts';
 import { FetchBrowser, freePort } from './interop-helpers.ts';
+import { gatehouseCommand } from './processes.ts';
 
-const bin = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
 /** An upper bound for a line to arrive, far above the one-second flush: a fresh tsx compile on a busy machine. */
 const arrival = 90_000;
 
@@ -35,7 +34,7 @@ class Serving {
   }
 
   static start(configFile: string, ...args: string[]): Serving {
-    const child = spawn(process.execPath, [bin, 'serve', '--config', configFile, ...args], {
+    const child = spawn(process.execPath, [...gatehouseCommand, 'serve', '--config', configFile, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new Serving(child);

@@ -5,6 +5,7 @@
  */
 import { createServer } from 'node:net';
 import SqliteDatabase from 'better-sqlite3';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthorizationCode, Client, DeviceCode, RefreshToken, SigningKeyRecord } from '../src/model.ts';
@@ -148,6 +149,7 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         'access_tokens',
         'revoked_tokens',
         'pushed_authorization_requests',
+        'known_browsers',
         'gatehouse_changes',
       ]),
     );
@@ -305,6 +307,18 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       await storage.consents.removeForClient('c');
       expect(await storage.consents.find('u', 'c')).toEqual([]);
       expect(await storage.consents.find('u', 'd')).toEqual(['openid']);
+    });
+
+    it('knows a browser for one user until it expires, and extends it', async () => {
+      expect(await storage.knownBrowsers.isKnown('kb-1', 'u', now)).toBe(false);
+      await storage.knownBrowsers.remember('kb-1', 'u', now + 100, now);
+      expect(await storage.knownBrowsers.isKnown('kb-1', 'u', now)).toBe(true);
+      expect(await other.knownBrowsers.isKnown('kb-1', 'u', now)).toBe(true);
+      expect(await storage.knownBrowsers.isKnown('kb-1', 'someone-else', now)).toBe(false);
+      expect(await storage.knownBrowsers.isKnown('kb-2', 'u', now)).toBe(false);
+      expect(await storage.knownBrowsers.isKnown('kb-1', 'u', now + 100)).toBe(false);
+      await storage.knownBrowsers.remember('kb-1', 'u', now + 500, now + 50);
+      expect(await storage.knownBrowsers.isKnown('kb-1', 'u', now + 100)).toBe(true);
     });
   });
 
@@ -662,16 +676,68 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         base,
       );
       await storage.revocations.revokeJti('sweep-jti', base + 3000);
+      await storage.knownBrowsers.remember('sweep-browser', 'u', base + 3000, base);
       await sweepExpired(storage, base + 61);
       expect(await storage.authorizationCodes.find('sweep-code')).toBeDefined();
       expect(await storage.refreshTokens.find('sweep-rt')).toBeDefined();
+      expect(await storage.knownBrowsers.isKnown('sweep-browser', 'u', base + 61)).toBe(true);
       const deleted = await sweepExpired(storage, base + 3600 + 61);
-      expect(deleted).toBeGreaterThanOrEqual(4);
+      expect(deleted).toBeGreaterThanOrEqual(5);
       expect(await storage.authorizationCodes.find('sweep-code')).toBeUndefined();
       expect(await storage.refreshTokens.find('sweep-rt')).toBeUndefined();
       expect((await storage.revocations.live(base, 0)).jtis).not.toContain('sweep-jti');
+      expect(await databaseOf(storage).selectFrom('known_browsers').selectAll().execute()).not.toContainEqual(
+        expect.objectContaining({ browser_hash: 'sweep-browser' }),
+      );
       expect(await sweepExpired(storage, base + 3600 + 61)).toBe(0);
     });
+  });
+});
+
+describe('SQLite space after the sweep', () => {
+  it('switches a file made without auto_vacuum to incremental once, keeping its rows, and hands pages back after a sweep', async () => {
+    const { path } = freshStore('sqlite').options as { path: string };
+    // A file as an earlier version left it: tables and rows, auto_vacuum off.
+    const earlier = await openStorage({ type: 'sqlite', path });
+    await earlier.close();
+    const raw = new SqliteDatabase(path);
+    raw.pragma('auto_vacuum = NONE');
+    raw.exec('VACUUM');
+    expect(raw.pragma('auto_vacuum', { simple: true })).toBe(0);
+    raw.close();
+
+    const storage = await openStorage({ type: 'sqlite', path });
+    try {
+      const pragma = async (name: string) =>
+        Number(
+          Object.values(
+            (await sql.raw<Record<string, number>>(`PRAGMA ${name}`).execute(databaseOf(storage))).rows[0]!,
+          )[0],
+        );
+      expect(await pragma('auto_vacuum')).toBe(2);
+      expect((await databaseOf(storage).selectFrom('gatehouse_changes').selectAll().execute()).length).toBe(
+        2,
+      );
+      const pagesBefore = await pragma('page_count');
+      for (let index = 0; index < 200; index++)
+        await storage.sessions.create(
+          `vacuum-${index}`,
+          {
+            sid: `vacuum-sid-${index}`,
+            userId: 'x'.repeat(4000),
+            authTime: now,
+            amr: [],
+            expiresAt: now + 10,
+          },
+          now,
+        );
+      expect(await pragma('page_count')).toBeGreaterThan(pagesBefore + 100);
+      await sweepExpired(storage, now + 11);
+      expect(await pragma('freelist_count')).toBe(0);
+      expect(await pragma('page_count')).toBeLessThan(pagesBefore + 10);
+    } finally {
+      await storage.close();
+    }
   });
 });
 

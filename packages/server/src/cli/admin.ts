@@ -5,16 +5,28 @@
  * secrets are printed once on stdout and never written anywhere else.
  */
 import { ConfigError } from '../config/load.ts';
-import { clientCommand, clientUsage } from './clients.ts';
-import { keysCommand, keysUsage } from './keys.ts';
 import { UsageError, wantsHelp } from './support.ts';
-import { userCommand, userUsage } from './users.ts';
 
-const groups = {
-  client: { usage: clientUsage, run: clientCommand },
-  user: { usage: userUsage, run: userCommand },
-  keys: { usage: keysUsage, run: keysCommand },
-} as const;
+interface Group {
+  usage: string;
+  run(subcommand: string | undefined, args: string[]): Promise<number>;
+}
+
+/** Each group is loaded when it runs (a client command never loads the password hasher). */
+const groups: Readonly<Record<string, () => Promise<Group>>> = {
+  client: async () => {
+    const { clientCommand, clientUsage } = await import('./clients.ts');
+    return { usage: clientUsage, run: clientCommand };
+  },
+  user: async () => {
+    const { userCommand, userUsage } = await import('./users.ts');
+    return { usage: userUsage, run: userCommand };
+  },
+  keys: async () => {
+    const { keysCommand, keysUsage } = await import('./keys.ts');
+    return { usage: keysUsage, run: keysCommand };
+  },
+};
 
 /** The first bare word is the subcommand, wherever `--config FILE` was put. */
 function splitSubcommand(args: string[]): { subcommand: string | undefined; rest: string[] } {
@@ -26,11 +38,12 @@ function splitSubcommand(args: string[]): { subcommand: string | undefined; rest
 }
 
 export async function adminCommands(command: string, args: string[]): Promise<number> {
-  const group = Object.hasOwn(groups, command) ? groups[command as keyof typeof groups] : undefined;
-  if (group === undefined) {
+  const load = Object.hasOwn(groups, command) ? groups[command] : undefined;
+  if (load === undefined) {
     process.stderr.write(`gatehouse: unknown command "${command}"\n`);
     return 1;
   }
+  const group = await load();
   const { subcommand, rest } = splitSubcommand(args);
   if (subcommand === 'help' || wantsHelp(args)) {
     process.stdout.write(group.usage);

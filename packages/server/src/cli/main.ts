@@ -3,12 +3,10 @@
  * Every command takes `--config FILE` (default: ./gatehouse.yaml). Secrets are printed once, never logged;
  * passwords are read from standard input, never from arguments (which other users can read in `ps`).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.ts';
 import { type GatehouseConfig, type LogFormat, logFormats } from '../config/schema.ts';
-import { buildServer } from '../server.ts';
-import { openStorage } from '../storage/index.ts';
-import { adminCommands } from './admin.ts';
 import { bannerLines } from './banner.ts';
 import { describeStorage } from './support.ts';
 
@@ -21,7 +19,14 @@ Commands:
   client  add|list|remove|rotate-secret ...         manage clients (gatehouse client --help)
   user    add ...                                   manage users (gatehouse user --help)
   keys    rotate|list ...                           manage signing keys (gatehouse keys --help)
+  --version                                         print the version
 `;
+
+/** The package's version, from its package.json (two levels up from src/cli/ and from dist/cli/). */
+function version(): string {
+  const file = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
 
 export function configFrom(args: string[]): { config: GatehouseConfig; rest: string[] } {
   const { values, positionals } = parseArgs({
@@ -61,6 +66,8 @@ function withLogFormat(config: GatehouseConfig, args: string[]): GatehouseConfig
 
 async function serve(args: string[]): Promise<void> {
   const config = withLogFormat(configFrom(args).config, args);
+  // Each command loads only the modules it runs: the HTTP stack is for `serve` alone.
+  const { buildServer } = await import('../server.ts');
   const server = await buildServer(config);
   const address = await server.listen();
   const lines = bannerLines(
@@ -85,6 +92,7 @@ async function serve(args: string[]): Promise<void> {
 
 async function migrate(args: string[]): Promise<void> {
   const { config } = configFrom(args);
+  const { openStorage } = await import('../storage/index.ts');
   const storage = await openStorage(config.storage);
   await storage.close();
   process.stdout.write(`Database ${describeStorage(config)} is up to date.\n`);
@@ -103,7 +111,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'client':
       case 'user':
       case 'keys':
-        return await adminCommands(command, args);
+        return await (await import('./admin.ts')).adminCommands(command, args);
+      case '--version':
+      case '-v':
+        process.stdout.write(`${version()}\n`);
+        return 0;
       case undefined:
       case '--help':
       case 'help':

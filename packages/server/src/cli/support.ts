@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.ts';
 import type { GatehouseConfig } from '../config/schema.ts';
-import { openStorage } from '../storage/index.ts';
+import { openStorage, storageLocation } from '../storage/index.ts';
 import type { Storage } from '../storage/ports.ts';
 
 /** Bad arguments or input: the command prints the message and exits 1. */
@@ -101,14 +101,7 @@ export async function openAdminStorage(config: GatehouseConfig): Promise<Storage
 /** Where the store is, for messages: the SQLite path, or the PostgreSQL host, database and schema. */
 export function describeStorage(config: GatehouseConfig): string {
   const storage = config.storage;
-  if (storage.type === 'sqlite') return `at ${storage.path}`;
-  try {
-    // Never the URL itself: it may carry a password.
-    const url = new URL(storage.url);
-    return `PostgreSQL ${url.host}${url.pathname} (schema ${storage.schema})`;
-  } catch {
-    return `PostgreSQL (schema ${storage.schema})`;
-  }
+  return storage.type === 'sqlite' ? `at ${storage.path}` : storageLocation(storage);
 }
 
 /** Opens the store, runs `work`, and always closes it. */

@@ -221,6 +221,11 @@ export const configSchema = z
       .strictObject({
         sessionTtl: seconds(300, 30 * 86400).default(8 * 3600),
         interactionTtl: seconds(60, 3600).default(900),
+        /**
+         * Seconds a browser that signed in to an account stays known to it after its last sign-in; failed
+         * logins from elsewhere never lock a known browser out (OWASP device cookies, sessions/login.ts).
+         */
+        knownBrowserTtl: seconds(86400, 400 * 86400).default(90 * 86400),
         argon2: z
           .strictObject({
             memoryCost: z.number().int().min(19456).default(19456),
@@ -276,20 +281,66 @@ export const configSchema = z
     rateLimits: z
       .strictObject({
         enabled: z.boolean().default(true),
-        tokenPerIp: limit(1200, 60),
-        tokenPerClient: limit(1200, 60),
+        /** Token requests from one address (500 a second on average: a busy client is not throttled). */
+        tokenPerIp: limit(30000, 60),
+        /**
+         * Token requests of one confidential client, from anywhere. A public client is named by its client_id
+         * alone, which anyone can send, so its budget is counted per client and address instead.
+         */
+        tokenPerClient: limit(30000, 60),
         authorizePerIp: limit(300, 60),
+        /**
+         * Sign-ins (interactions) one address may start per window: with the window at `login.interactionTtl`,
+         * at most twice `limit` are pending per address at any time (each is at most
+         * `requestParameters.maxTotalLength` characters of parameters).
+         */
+        interactionsPerIp: limit(300, 900),
         parPerIp: limit(300, 60),
         deviceAuthorizationPerIp: limit(60, 60),
+        /** Per confidential client; a public client's is per client and address (as `tokenPerClient`). */
         deviceAuthorizationPerClient: limit(60, 60),
         introspectPerCaller: limit(6000, 60),
         revokePerIp: limit(300, 60),
         loginPerIp: limit(60, 60),
         userCodePerIp: limit(30, 60),
-        /** Failed logins for one username before each further failure locks it for a growing delay. */
+        /**
+         * Failed logins for one username from one address (or from one browser that signed in to that
+         * account before) before each further failure locks them out for a doubling delay (sessions/login.ts).
+         */
         loginFreeFailures: z.number().int().min(1).max(100).default(5),
-        /** The longest lock after repeated failed logins, in seconds. */
+        /** The longest such lock, in seconds. */
         loginMaxDelay: seconds(1, 86400).default(900),
+        /**
+         * The softer per-username rule: failed logins for one username from browsers that never signed in to
+         * it, all addresses together, before each further failure locks the username for those browsers.
+         */
+        loginUsernameFreeFailures: z.number().int().min(1).max(1000).default(20),
+        /** The longest per-username lock, in seconds; browsers known to the account are never held by it. */
+        loginUsernameMaxDelay: seconds(1, 86400).default(300),
+      })
+      .prefault({}),
+    /**
+     * Bounds on request parameters at /authorize, /par, /device_authorization and /end_session, which are
+     * stored (pending sign-ins, pushed requests, device codes) or sent back (`state`). A longer parameter is
+     * `invalid_request` naming it. Client credentials (`client_secret`, `client_assertion`) are not counted:
+     * they are checked, never stored.
+     */
+    requestParameters: z
+      .strictObject({
+        /** Longest value of any parameter not named in `maxLengths`, in characters. */
+        maxLength: z.number().int().min(256).max(65536).default(2048),
+        /**
+         * Longest value of the parameters named here, over `maxLength`. The default gives ID tokens sent back
+         * as `id_token_hint` room for many claims; a map set here replaces it.
+         */
+        maxLengths: z
+          .record(
+            z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be a parameter name'),
+            z.number().int().min(1).max(65536),
+          )
+          .default({ id_token_hint: 4096 }),
+        /** Longest total of every parameter's name and value in one request, in characters. */
+        maxTotalLength: z.number().int().min(1024).max(1048576).default(8192),
       })
       .prefault({}),
     logout: z

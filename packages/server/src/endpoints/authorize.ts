@@ -19,7 +19,7 @@ import {
   validateAuthorizationRequest,
 } from '../protocol/authorization-request.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
-import type { RawParams } from '../protocol/params.ts';
+import { checkParameterLengths, type RawParams } from '../protocol/params.ts';
 import { randomHandle } from '../protocol/secrets.ts';
 import { createInteraction } from '../sessions/interaction.ts';
 import { findSession } from '../sessions/login.ts';
@@ -31,6 +31,8 @@ export function authorizeEndpoint(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const received =
       ((request.method === 'POST' ? request.body : request.query) as RawParams | undefined) ?? {};
+    // Before anything is stored or redirected: a too-long parameter is an error page, never sent back.
+    checkParameterLengths(received, ctx.config.requestParameters);
     const requestUri = singleParameter(received, 'request_uri');
     const pushed = requestUri !== undefined && isPushedRequestUri(requestUri);
     const raw = pushed ? await pushedParameters(ctx, received, requestUri) : received;
@@ -64,6 +66,8 @@ export function authorizeEndpoint(ctx: ServerContext) {
       return;
     }
 
+    // Each pending sign-in is stored until it expires: their number per address is capped.
+    await ctx.rateLimits.hit('interactionsPerIp', request.ip);
     const existingBrowserId = readCookie(request.headers.cookie, browserCookie);
     const browserId = existingBrowserId ?? randomHandle();
     const interactionId = await createInteraction(ctx, browserId, authorization, decision.sessionSid);

@@ -1,27 +1,30 @@
 /**
  * POST /device_authorization (RFC 8628 §3.1, §3.2). The client authenticates as at /token; the rules and
  * codes are in protocol/device-authorization.ts. Answers carry Cache-Control: no-store, errors are RFC 6749
- * §5.2 JSON, and requests are limited per IP and per client, since each creates a user code (§5.2).
+ * §5.2 JSON, and requests are limited per IP and per client (a public client's per client and address),
+ * since each creates a user code (§5.2); the stored parameters are bounded (`requestParameters`).
  * `verification_uri_complete` carries the user code (§3.3.1); the page still asks for confirmation (§5.4).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { authenticateClient } from '../protocol/client-auth.ts';
+import { authenticateClient, clientBudgetKey } from '../protocol/client-auth.ts';
 import { formatUserCode, issueDeviceCode } from '../protocol/device-authorization.ts';
+import { checkParameterLengths } from '../protocol/params.ts';
 import type { ClientCertificates } from './client-certificate.ts';
 import { formParams } from './form.ts';
 import { noStoreHeaders } from './responses.ts';
 
 export function deviceAuthorizationEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const { params } = formParams(request);
+    const { raw, params } = formParams(request);
+    checkParameterLengths(raw, ctx.config.requestParameters);
     const client = await authenticateClient(
       ctx,
       certificates.authRequest(request),
       params,
       'device_authorization',
     );
-    await ctx.rateLimits.hit('deviceAuthorizationPerClient', client.clientId);
+    await ctx.rateLimits.hit('deviceAuthorizationPerClient', clientBudgetKey(client, request.ip));
     const { deviceCode, userCode } = await issueDeviceCode(ctx, client, params);
     const { codeTtl, interval } = ctx.config.device;
     const shown = formatUserCode(userCode);

@@ -70,7 +70,7 @@ function renderSignIn(
   browserId: string,
   userCode: string | undefined,
   username: string | undefined,
-  error?: { message: string; status: number },
+  error?: { message: string; status: number; retryAfter?: number },
 ): void {
   send(
     reply,
@@ -82,6 +82,7 @@ function renderSignIn(
       username,
       error: error?.message,
     }),
+    error?.retryAfter,
   );
 }
 
@@ -222,11 +223,18 @@ export function deviceLoginSubmit(ctx: ServerContext) {
     checkCsrf(browserId, undefined, params.get('csrf'));
     const userCode = keptUserCode(params.get('user_code'));
     const username = params.get('username');
-    const check = await checkPassword(ctx, username, params.get('password'), undefined);
+    const check = await checkPassword(ctx, {
+      username,
+      password: params.get('password'),
+      clientId: undefined,
+      browserValue: browserId,
+      address: request.ip,
+    });
     if ('error' in check) {
       renderSignIn(ctx, reply, browserId, userCode, username?.slice(0, 256), {
         message: check.error,
         status: check.status,
+        ...('retryAfter' in check ? { retryAfter: check.retryAfter } : {}),
       });
       return;
     }

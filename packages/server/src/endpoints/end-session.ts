@@ -3,14 +3,15 @@
  * The rules are in sessions/rp-initiated-logout.ts, ending the session in sessions/logout.ts. The session
  * cookie is SameSite=Lax, so an RP's cross-site form POST arrives without it: such a POST gets a 303 to the
  * same request as a GET (a top-level navigation carries Lax cookies) rather than finding no session; a GET
- * never redirects to itself. Logging out twice is not an error (§4).
+ * never redirects to itself. Logging out twice is not an error (§4). Parameters are bounded as at /authorize
+ * (`requestParameters`), and the repeated GET carries only the parameters of §2, so `Location` stays short.
  */
 
 import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import { type Params, type RawParams, toParams } from '../protocol/params.ts';
+import { checkParameterLengths, type Params, type RawParams, toParams } from '../protocol/params.ts';
 import { createRedirectUrl } from '../protocol/redirect-uri.ts';
 import { findSession } from '../sessions/login.ts';
 import {
@@ -25,8 +26,20 @@ import { confirmLogoutPage, signedOutPage } from '../views/logout.ts';
 import { clearCookie, readCookie, sessionCookie } from './cookies.ts';
 import { noStoreHeaders } from './responses.ts';
 
-function requestParams(request: FastifyRequest): { raw: RawParams; params: Params } {
+/** The parameters of a logout request (§2), the only ones a cookie-less POST repeats as a GET. */
+const logoutParameters = [
+  'id_token_hint',
+  'logout_hint',
+  'client_id',
+  'post_logout_redirect_uri',
+  'state',
+  'ui_locales',
+];
+
+/** The query's parameters, or the form's for `POST`, once their lengths are checked. */
+function requestParams(ctx: ServerContext, request: FastifyRequest): { raw: RawParams; params: Params } {
   const raw = ((request.method === 'POST' ? request.body : request.query) as RawParams | undefined) ?? {};
+  checkParameterLengths(raw, ctx.config.requestParameters);
   return { raw, params: toParams(raw) };
 }
 
@@ -47,12 +60,12 @@ function finish(request: FastifyRequest, reply: FastifyReply, target: LogoutTarg
 
 export function endSessionEndpoints(ctx: ServerContext) {
   async function endSession(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const { raw, params } = requestParams(request);
+    const { raw, params } = requestParams(ctx, request);
     const cookie = readCookie(request.headers.cookie, sessionCookie);
     if (request.method === 'POST' && cookie === undefined) {
       // A cross-site POST carries no SameSite=Lax cookie: repeat the request as a top-level GET.
       const query = new URLSearchParams();
-      for (const [name, values] of Object.entries(raw)) for (const value of values) query.append(name, value);
+      for (const name of logoutParameters) for (const value of raw[name] ?? []) query.append(name, value);
       const suffix = query.size > 0 ? `?${query.toString()}` : '';
       reply
         .code(303)
@@ -99,7 +112,7 @@ export function endSessionEndpoints(ctx: ServerContext) {
   }
 
   async function confirm(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const params = toParams((request.body as RawParams | undefined) ?? {});
+    const { params } = requestParams(ctx, request);
     const cookie = readCookie(request.headers.cookie, sessionCookie);
     const target = await resolveLogoutTarget(
       ctx,

@@ -20,12 +20,16 @@ import { checkPassword, startSession } from '../sessions/login.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 import { pageSecurityHeaders } from '../views/html.ts';
 import { consentPage, loginPage } from '../views/pages.ts';
+import { trustClientSite } from './client-site.ts';
 import { browserCookie, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
 import { noStoreHeaders } from './responses.ts';
 
-function loadFor(ctx: ServerContext, request: FastifyRequest): Promise<LoadedInteraction> {
+async function loadFor(ctx: ServerContext, request: FastifyRequest): Promise<LoadedInteraction> {
   const { id } = request.params as { id: string };
-  return loadInteraction(ctx, id, readCookie(request.headers.cookie, browserCookie));
+  const loaded = await loadInteraction(ctx, id, readCookie(request.headers.cookie, browserCookie));
+  // From here on an error page may link back to the client: its redirect URI was verified at /authorize.
+  trustClientSite(request, loaded.client, loaded.interaction.request.redirectUri);
+  return loaded;
 }
 
 /** The interaction a form was posted to and the form's fields, once its CSRF token has been checked. */
@@ -49,8 +53,9 @@ function renderLogin(
   reply: FastifyReply,
   loaded: LoadedInteraction,
   username: string | undefined,
-  error?: { message: string; status: number },
+  error?: { message: string; status: number; retryAfter?: number },
 ): void {
+  if (error?.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
   reply
     .code(error?.status ?? 200)
     .headers(pageSecurityHeaders)
@@ -113,11 +118,18 @@ export function loginSubmit(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { loaded, params } = await loadSubmission(ctx, request);
     const username = params.get('username');
-    const check = await checkPassword(ctx, username, params.get('password'), loaded.client.clientId);
+    const check = await checkPassword(ctx, {
+      username,
+      password: params.get('password'),
+      clientId: loaded.client.clientId,
+      browserValue: readCookie(request.headers.cookie, browserCookie),
+      address: request.ip,
+    });
     if ('error' in check) {
       renderLogin(ctx, reply, loaded, username?.slice(0, 256), {
         message: check.error,
         status: check.status,
+        ...('retryAfter' in check ? { retryAfter: check.retryAfter } : {}),
       });
       return;
     }

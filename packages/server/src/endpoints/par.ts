@@ -11,6 +11,7 @@ import { pushAuthorizationRequest, pushedRequestParameters } from '../protocol/a
 import { authenticateClient } from '../protocol/client-auth.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
+import { checkParameterLengths } from '../protocol/params.ts';
 import { assertFapi2Client, isFapi2 } from '../protocol/profile.ts';
 import type { ClientCertificates } from './client-certificate.ts';
 import { formParams } from './form.ts';
@@ -19,6 +20,7 @@ import { noStoreHeaders } from './responses.ts';
 export function parEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { raw, params } = formParams(request);
+    checkParameterLengths(raw, ctx.config.requestParameters);
     const now = ctx.now();
     const nonce = ctx.dpop.currentNonce(now);
     if (nonce !== undefined) reply.header('dpop-nonce', nonce);

@@ -7,7 +7,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
-import { authenticateClient } from '../protocol/client-auth.ts';
+import { authenticateClient, clientBudgetKey } from '../protocol/client-auth.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { certificateBinding } from '../protocol/mtls.ts';
@@ -33,7 +33,7 @@ export function tokenEndpoint(
     if (nonce !== undefined) reply.header('dpop-nonce', nonce);
     const authRequest = certificates.authRequest(request);
     const client = await authenticateClient(ctx, authRequest, params, 'token');
-    await ctx.rateLimits.hit('tokenPerClient', client.clientId);
+    await ctx.rateLimits.hit('tokenPerClient', clientBudgetKey(client, request.ip));
     const grantType = params.required('grant_type');
     const handler = grantHandlers.get(grantType);
     if (handler === undefined) throw new OAuthError('unsupported_grant_type', 'grant_type is not supported');

@@ -13,11 +13,13 @@ import Fastify, {
 } from 'fastify';
 import type pino from 'pino';
 import type { ServerContext } from '../context.ts';
+import { OAuthError } from '../protocol/errors.ts';
 import { parseUrlEncoded } from '../protocol/params.ts';
-import { makeErrorHandler } from './error-handler.ts';
+import { makeClientErrorHandler } from './client-errors.ts';
+import { type ErrorRenderOptions, makeErrorHandler } from './error-handler.ts';
 import { requestSummary } from './logging.ts';
 import type { Metrics } from './metrics.ts';
-import { type AdapterParts, registerRoutes } from './routes.ts';
+import { type AdapterParts, RouteTable, registerRoutes } from './routes.ts';
 
 /**
  * One log line per request, written when it completes (Fastify's default writes two), and the request's
@@ -60,8 +62,39 @@ export interface HttpAppOptions extends AdapterParts {
   https?: Record<string, unknown> | undefined;
 }
 
+/** Headers every response carries: HSTS when the issuer is https (RFC 6797 §7.1; one year, this host). */
+export function responseHeaders(issuer: string): Record<string, string> {
+  return issuer.startsWith('https:') ? { 'strict-transport-security': 'max-age=31536000' } : {};
+}
+
+/**
+ * Why a form body cannot be read as UTF-8 parameters: a content coding (RFC 9110 §8.4: 415 for one the
+ * server does not apply) or a charset other than UTF-8 (the encoding RFC 6749 Appendix B requires).
+ */
+function unreadableForm(headers: FastifyRequest['headers']): OAuthError | undefined {
+  const coding = headers['content-encoding']?.trim().toLowerCase();
+  if (coding !== undefined && coding !== '' && coding !== 'identity') {
+    return new OAuthError('invalid_request', 'content codings are not supported; send the body as is', {
+      status: 415,
+    });
+  }
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(headers['content-type'] ?? '')?.[1];
+  if (charset !== undefined && charset.toLowerCase() !== 'utf-8') {
+    return new OAuthError('invalid_request', 'the form must be encoded in UTF-8', { status: 415 });
+  }
+  return undefined;
+}
+
 export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): FastifyInstance {
   const { config } = ctx;
+  const table = new RouteTable();
+  const formatOf = (url: string) => table.errorFormatOf(url);
+  const rendering: ErrorRenderOptions = {
+    issuer: config.issuer,
+    dpopAlgorithms: config.dpop.algorithms,
+    responseHeaders: responseHeaders(config.issuer),
+  };
+  const errorHandler = makeErrorHandler(rendering, formatOf);
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new OneLinePerRequest(options.metrics, options.records),
@@ -72,16 +105,37 @@ export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): Fast
     return503OnClosing: true,
     // No implicit HEAD routes: HEAD /authorize or /end_session would run the GET handler's side effects.
     exposeHeadRoutes: false,
+    // Errors raised before routing (bad percent-encoding, a too-long path parameter) and on the raw
+    // socket go through the same renderers as every other error.
+    // Such requests never reach the completion hook, so their request line is written here.
+    frameworkErrors: (error, request, reply) => {
+      errorHandler(error, request, reply);
+      options.records.info(
+        { request_id: request.id, req: requestSummary(request), status: reply.statusCode },
+        'request',
+      );
+    },
+    clientErrorHandler: makeClientErrorHandler(rendering, formatOf, options.logger as FastifyBaseLogger),
     ...(options.https === undefined ? {} : { https: options.https }),
   }) as unknown as FastifyInstance;
+  app.decorateRequest('clientSite', undefined);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'string' },
-    (_request, body, done) => {
-      done(null, parseUrlEncoded(body as string));
+    (request, body, done) => {
+      const refusal = unreadableForm(request.headers);
+      if (refusal !== undefined) done(refusal, undefined);
+      else done(null, parseUrlEncoded(body as string));
     },
   );
+  const alwaysHeaders = rendering.responseHeaders;
+  if (Object.keys(alwaysHeaders).length > 0) {
+    app.addHook('onRequest', (_request, reply, done) => {
+      reply.headers(alwaysHeaders);
+      done();
+    });
+  }
   // Browser-callable endpoints: CORS headers for registered origins (cors.ts), set before anything can
   // fail, so every answer carries them (429s and errors included). When the clients cannot be read (the
   // store is down), the answer goes out without CORS headers: the stricter outcome.
@@ -111,13 +165,13 @@ export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): Fast
   });
   // Back-channel logouts run in the background; closing the server waits for those on the wire.
   app.addHook('onClose', async () => ctx.logout.backchannel.drain());
-  app.setErrorHandler(makeErrorHandler(config.issuer, config.dpop.algorithms));
+  app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((_request, reply) => {
     reply
       .code(404)
       .type('application/json')
       .send(JSON.stringify({ error: 'not_found', error_description: 'not found' }));
   });
-  registerRoutes(app, ctx, options);
+  registerRoutes(app, ctx, options, table);
   return app;
 }

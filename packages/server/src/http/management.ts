@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type pino from 'pino';
 import type { GatehouseConfig } from '../config/schema.ts';
+import { responseHeaders } from './app.ts';
 import { makeErrorHandler } from './error-handler.ts';
 import type { Metrics } from './metrics.ts';
 import { healthEndpoint, metricsEndpoint, readinessEndpoint } from './operations.ts';
@@ -27,7 +28,13 @@ export function createManagementApp(config: GatehouseConfig, parts: ManagementPa
     return503OnClosing: true,
     exposeHeadRoutes: false,
   }) as unknown as FastifyInstance;
-  app.setErrorHandler(makeErrorHandler(config.issuer, config.dpop.algorithms));
+  const rendering = {
+    issuer: config.issuer,
+    dpopAlgorithms: config.dpop.algorithms,
+    responseHeaders: responseHeaders(config.issuer),
+  };
+  // Its routes are all JSON (metrics: a Bearer challenge), so a path names no other error format.
+  app.setErrorHandler(makeErrorHandler(rendering, () => 'json'));
   app.get('/healthz', healthEndpoint);
   app.get('/readyz', readinessEndpoint(parts.readinessChecks));
   if (config.metrics.enabled) {

@@ -1,5 +1,9 @@
-/** Every route of the server, in one list. */
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
+/**
+ * Every route of the server, in one list, and the table of what it registered: the methods of each path
+ * (every other method is answered 405 with `Allow`, RFC 9110 §15.5.6) and each path's error format (for
+ * errors raised before a route is found).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { requestContext, type ServerContext } from '../context.ts';
 import { authorizeEndpoint } from '../endpoints/authorize.ts';
 import type { ClientCertificates } from '../endpoints/client-certificate.ts';
@@ -22,6 +26,7 @@ import { tokenEndpoint } from '../endpoints/token.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { CorsPolicy } from './cors.ts';
+import type { ErrorFormat } from './error-handler.ts';
 import type { Metrics } from './metrics.ts';
 import { healthEndpoint, readinessEndpoint } from './operations.ts';
 
@@ -37,8 +42,14 @@ export interface AdapterParts {
   readinessChecks: ReadonlyArray<() => Promise<unknown>>;
 }
 
-export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: AdapterParts): void {
+export function registerRoutes(
+  app: FastifyInstance,
+  ctx: ServerContext,
+  parts: AdapterParts,
+  table: RouteTable,
+): void {
   const { certificates, cors: corsPolicy, metrics, readinessChecks } = parts;
+  app.addHook('onRoute', (route) => table.add(route));
   const discovery = discoveryEndpoint(ctx);
   const resourceSecrets = resourceSecretHashes(ctx.config);
   // Each request runs its endpoint with the request's context, whose audit events carry the request id.
@@ -46,16 +57,6 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
     (endpoint: (ctx: ServerContext) => Handler): Handler =>
     (request, reply) =>
       endpoint(requestContext(ctx, request.id))(request, reply);
-  const methodNotAllowed = async () => {
-    throw new OAuthError('method_not_allowed', 'method not allowed');
-  };
-  const otherMethods = ['PUT', 'DELETE', 'PATCH'] as const;
-  // A form-posting endpoint: POST runs the handler, GET and the other methods get 405.
-  const postOnly = (url: string, config: RouteShorthandOptions['config'], handler: Handler) => {
-    app.post(url, { config }, handler);
-    app.route({ method: ['GET', ...otherMethods], url, handler: methodNotAllowed });
-  };
-
   // Browser-callable endpoints: CORS for registered origins (cors.ts, applied by app.ts).
   const cors = { cors: true };
 
@@ -70,9 +71,9 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
     handler: perRequest(authorizeEndpoint),
   });
   // RFC 9126: pushed authorization requests (JSON errors, §2.3; POST only, so GET is 405).
-  postOnly(
+  app.post(
     '/par',
-    { errorFormat: 'json', ipRateLimit: 'parPerIp', ...cors },
+    { config: { errorFormat: 'json', ipRateLimit: 'parPerIp', ...cors } },
     perRequest((scoped) => parEndpoint(scoped, certificates)),
   );
   app.get('/interaction/:id', { config: { errorFormat: 'html' } }, perRequest(interactionPage));
@@ -84,9 +85,9 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
   app.post('/interaction/:id/consent', { config: { errorFormat: 'html' } }, perRequest(consentSubmit));
 
   // RFC 8628: device authorization (JSON, for devices) and the verification pages (HTML, for users).
-  postOnly(
+  app.post(
     '/device_authorization',
-    { errorFormat: 'json', ipRateLimit: 'deviceAuthorizationPerIp' },
+    { config: { errorFormat: 'json', ipRateLimit: 'deviceAuthorizationPerIp' } },
     perRequest((scoped) => deviceAuthorizationEndpoint(scoped, certificates)),
   );
   app.get('/device', { config: { errorFormat: 'html' } }, perRequest(deviceVerificationPage));
@@ -110,9 +111,9 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
     perRequest((scoped) => endSessionEndpoints(scoped).confirm),
   );
 
-  postOnly(
+  app.post(
     '/token',
-    { errorFormat: 'json', ipRateLimit: 'tokenPerIp', ...cors },
+    { config: { errorFormat: 'json', ipRateLimit: 'tokenPerIp', ...cors } },
     perRequest((scoped) => tokenEndpoint(scoped, certificates, metrics)),
   );
   app.route({
@@ -121,14 +122,14 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
     config: { errorFormat: 'bearer', ...cors },
     handler: perRequest(userinfoEndpoint),
   });
-  postOnly(
+  app.post(
     '/revoke',
-    { errorFormat: 'json', ipRateLimit: 'revokePerIp', ...cors },
+    { config: { errorFormat: 'json', ipRateLimit: 'revokePerIp', ...cors } },
     perRequest((scoped) => revokeEndpoint(scoped, certificates)),
   );
-  postOnly(
+  app.post(
     '/introspect',
-    { errorFormat: 'json' },
+    { config: { errorFormat: 'json' } },
     perRequest((scoped) => introspectEndpoint(scoped, certificates, resourceSecrets)),
   );
 
@@ -148,4 +149,71 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext, parts: 
   app.get('/healthz', healthEndpoint);
   app.get('/readyz', readinessEndpoint(readinessChecks));
   app.get('/', { config: { errorFormat: 'json' } }, landingEndpoint(ctx));
+  table.answerOtherMethods(app);
+}
+
+/** The methods a path may be asked for; those it does not serve get 405 (HEAD included: no implicit HEAD). */
+const answeredMethods = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+
+interface RouteEntry {
+  url: string;
+  segments: string[];
+  methods: string[];
+  format: ErrorFormat | undefined;
+}
+
+/** What the routes registered, collected by an `onRoute` hook (app.ts) while registerRoutes runs. */
+export class RouteTable {
+  private readonly entries = new Map<string, RouteEntry>();
+  private complete = false;
+
+  add(route: RouteOptions): void {
+    if (this.complete) return;
+    let entry = this.entries.get(route.url);
+    if (entry === undefined) {
+      entry = { url: route.url, segments: route.url.split('/'), methods: [], format: undefined };
+      this.entries.set(route.url, entry);
+    }
+    entry.methods.push(...(Array.isArray(route.method) ? route.method : [route.method]));
+    entry.format ??= route.config?.errorFormat;
+  }
+
+  /** Each path and the methods it serves, in registration order. */
+  methods(): ReadonlyMap<string, readonly string[]> {
+    return new Map([...this.entries].map(([url, entry]) => [url, entry.methods]));
+  }
+
+  /** The error format of the route a request path (raw, possibly malformed) names; JSON when none. */
+  errorFormatOf(url: string): ErrorFormat {
+    const segments = url.split('?', 1)[0]!.split('/');
+    for (const entry of this.entries.values()) {
+      if (
+        entry.segments.length === segments.length &&
+        entry.segments.every(
+          (part, index) => part === segments[index] || (part.startsWith(':') && segments[index] !== ''),
+        )
+      )
+        return entry.format ?? 'json';
+    }
+    return 'json';
+  }
+
+  /** Registers, for every path, a 405 answer with `Allow` for the methods it does not serve. */
+  answerOtherMethods(app: FastifyInstance): void {
+    this.complete = true;
+    for (const entry of this.entries.values()) {
+      const others = answeredMethods.filter((method) => !entry.methods.includes(method));
+      if (others.length === 0) continue;
+      const allow = entry.methods.join(', ');
+      app.route({
+        method: others,
+        url: entry.url,
+        ...(entry.format === undefined ? {} : { config: { errorFormat: entry.format } }),
+        handler: async (_request, reply) => {
+          reply.header('allow', allow);
+          throw new OAuthError('method_not_allowed', 'method not allowed');
+        },
+      });
+    }
+  }
 }

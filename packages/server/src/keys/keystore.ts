@@ -5,6 +5,7 @@
  * signs before that interval plus a margin: no node signs with a key another node does not publish yet.
  * Rotation runs under a storage-wide lock. Private keys may be sealed at rest (keys/key-encryption.ts).
  */
+
 import {
   createPrivateKey,
   createPublicKey,

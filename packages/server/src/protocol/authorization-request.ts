@@ -13,7 +13,7 @@ import type { AuthorizationRequestRecord, Client, LoginSession } from '../model.
 import { verifyIdTokenHint } from '../tokens/id-token-hint.ts';
 import { isThumbprint } from './dpop.ts';
 import { OAuthError } from './errors.ts';
-import { type RawParams, toParams } from './params.ts';
+import { credentialParameters, type RawParams, toParams } from './params.ts';
 import { validateCodeChallenge } from './pkce.ts';
 import { isFapi2 } from './profile.ts';
 import { matchesRegisteredRedirectUri } from './redirect-uri.ts';
@@ -24,9 +24,6 @@ const supportedPrompts = new Set(['none', 'login', 'consent']);
 
 /** RFC 9126 §2.2: the request_uri values /par hands out: this prefix and 256 random bits. */
 export const requestUriPrefix = 'urn:ietf:params:oauth:request_uri:';
-
-/** Client authentication parameters (RFC 6749 §2.3.1, RFC 7523 §2.2): not part of a pushed request. */
-const authenticationParameters = new Set(['client_secret', 'client_assertion', 'client_assertion_type']);
 
 /** True for a request_uri handed out by /par (the only kind supported; nothing is ever fetched). */
 export function isPushedRequestUri(requestUri: string): boolean {
@@ -91,7 +88,7 @@ export function pushedRequestParameters(raw: RawParams, clientId: string): RawPa
     throw new OAuthError('invalid_request', 'request_uri must not be part of a pushed request');
   const pushed: RawParams = {};
   for (const [name, values] of Object.entries(raw)) {
-    if (!authenticationParameters.has(name)) pushed[name] = values;
+    if (!credentialParameters.has(name)) pushed[name] = values;
   }
   pushed.client_id = [clientId];
   return pushed;

@@ -7,15 +7,8 @@
  * (RFC 7523 §3) need `iss` = `sub` = client_id, a single `aud`, a bounded `exp`, a one-time `jti` and an
  * allowed asymmetric algorithm, so `none` and HMAC never verify. Every failure is `invalid_client`.
  */
-import { constantTimeEqual } from '@gatehouse/jose-rules';
-import {
-  createLocalJWKSet,
-  decodeJwt,
-  decodeProtectedHeader,
-  errors,
-  type JWTVerifyGetKey,
-  jwtVerify,
-} from 'jose';
+import { constantTimeEqual, decodeJsonObject, splitCompactJws } from '@gatehouse/jose-rules';
+import type * as Jose from 'jose';
 import { fapi2Algorithms, tlsAuthMethods } from '../config/clients.ts';
 import type { ServerContext } from '../context.ts';
 import type { Client } from '../model.ts';
@@ -26,6 +19,10 @@ import { type PresentedCertificate, verifyClientCertificate } from './mtls.ts';
 import type { Params } from './params.ts';
 import { fapi2AssertionMaxLifetime, isFapi2 } from './profile.ts';
 import { sha256Base64Url } from './secrets.ts';
+
+/** jose verifies client assertions; it is loaded at the first one (most deployments never see one). */
+let jose: Promise<typeof Jose> | undefined;
+const loadJose = () => (jose ??= import('jose'));
 
 export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
@@ -94,12 +91,10 @@ export function presentedCredentials(
       throw invalidClient(`client_assertion_type must be ${jwtBearerAssertionType}`);
     if (assertion === undefined) throw invalidClient('client_assertion is required');
     if (assertion.length > maxAssertionLength) throw invalidClient('client_assertion is too long');
-    let subject: unknown;
-    try {
-      subject = decodeJwt(assertion).sub;
-    } catch {
-      throw invalidClient('client_assertion is not a JWT');
-    }
+    const segments = splitCompactJws(assertion);
+    const payload = segments === undefined ? undefined : decodeJsonObject(segments.payload);
+    if (payload === undefined) throw invalidClient('client_assertion is not a JWT');
+    const subject = payload.sub;
     if (typeof subject !== 'string' || subject === '') throw invalidClient('client_assertion has no sub');
     if (bodyId !== undefined && bodyId !== subject)
       throw invalidClient('client_id does not match the client assertion');
@@ -172,9 +167,9 @@ export async function verifyClientCredentials(
   return client;
 }
 
-const keySets = new WeakMap<JsonWebKeySet, JWTVerifyGetKey>();
+const keySets = new WeakMap<JsonWebKeySet, Jose.JWTVerifyGetKey>();
 
-function keySetOf(jwks: JsonWebKeySet): JWTVerifyGetKey {
+function keySetOf({ createLocalJWKSet }: typeof Jose, jwks: JsonWebKeySet): Jose.JWTVerifyGetKey {
   let keySet = keySets.get(jwks);
   if (keySet === undefined) {
     keySet = createLocalJWKSet(jwks as never);
@@ -183,7 +178,7 @@ function keySetOf(jwks: JsonWebKeySet): JWTVerifyGetKey {
   return keySet;
 }
 
-function assertionFailure(error: unknown): OAuthError {
+function assertionFailure({ errors }: typeof Jose, error: unknown): OAuthError {
   if (error instanceof OAuthError) return error;
   if (error instanceof errors.JWTExpired) return invalidClient('client assertion has expired');
   if (error instanceof errors.JWTClaimValidationFailed)
@@ -205,9 +200,10 @@ async function verifyAssertion(ctx: ServerContext, client: Client, assertion: st
     (alg) =>
       (registeredAlg === undefined || alg === registeredAlg) && (!fapi2 || fapi2Algorithms.includes(alg)),
   );
+  const jose = await loadJose();
   let alg: unknown;
   try {
-    alg = decodeProtectedHeader(assertion).alg;
+    alg = jose.decodeProtectedHeader(assertion).alg;
   } catch {
     throw invalidClient('client assertion is invalid');
   }
@@ -226,14 +222,14 @@ async function verifyAssertion(ctx: ServerContext, client: Client, assertion: st
   try {
     payload = await withRegisteredKeys(ctx, client, async (jwks) => {
       try {
-        return (await jwtVerify(assertion, keySetOf(jwks), options)).payload;
+        return (await jose.jwtVerify(assertion, keySetOf(jose, jwks), options)).payload;
       } catch (error) {
-        if (error instanceof errors.JWKSNoMatchingKey) return undefined;
+        if (error instanceof jose.errors.JWKSNoMatchingKey) return undefined;
         throw error;
       }
     });
   } catch (error) {
-    throw assertionFailure(error);
+    throw assertionFailure(jose, error);
   }
   if (payload === undefined)
     throw invalidClient('no registered key of the client matches the client assertion');
@@ -258,4 +254,13 @@ async function verifyAssertion(ctx: ServerContext, client: Client, assertion: st
     throw invalidClient('client assertion jti is invalid');
   if (!(await ctx.replay.firstUse(`client-assertion:${client.clientId}:${jti}`, exp + clockTolerance, now)))
     throw invalidClient('client assertion was already used');
+}
+
+/**
+ * The key a client's request budget is counted under (`tokenPerClient`, `deviceAuthorizationPerClient`).
+ * A confidential client has one budget. A public client authenticates by its client_id alone, which anyone
+ * can send, so it has one per address: one address spending it cannot deny the app to everyone else.
+ */
+export function clientBudgetKey(client: Client, address: string): string {
+  return client.tokenEndpointAuthMethod === 'none' ? `${client.clientId}\u0000${address}` : client.clientId;
 }

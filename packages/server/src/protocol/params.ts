@@ -56,3 +56,44 @@ export function toParams(raw: RawParams): Params {
     has: (name) => single.has(name) || multiple.has(name),
   };
 }
+
+/** The `requestParameters` limits of the configuration. */
+export interface ParameterLimits {
+  maxLength: number;
+  maxLengths: Record<string, number>;
+  maxTotalLength: number;
+}
+
+/** Client credentials (RFC 6749 §2.3.1, RFC 7523 §2.2): checked, never stored or sent back. */
+export const credentialParameters: ReadonlySet<string> = new Set([
+  'client_secret',
+  'client_assertion',
+  'client_assertion_type',
+]);
+
+const nameShownInErrors = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * Refuses (`invalid_request`, naming the parameter) a request whose parameters are longer than `limits`,
+ * before anything of it is stored or sent back: each value, and every name and value together. Client
+ * credentials are left to client authentication.
+ */
+export function checkParameterLengths(raw: RawParams, limits: ParameterLimits): void {
+  let total = 0;
+  for (const name of Object.keys(raw)) {
+    if (credentialParameters.has(name)) continue;
+    const max = Object.hasOwn(limits.maxLengths, name) ? limits.maxLengths[name]! : limits.maxLength;
+    for (const value of raw[name] ?? []) {
+      if (value.length > max) {
+        const shown = nameShownInErrors.test(name) ? `parameter ${name}` : 'a parameter';
+        throw new OAuthError('invalid_request', `${shown} is longer than ${max} characters`);
+      }
+      total += name.length + value.length;
+    }
+  }
+  if (total > limits.maxTotalLength)
+    throw new OAuthError(
+      'invalid_request',
+      `the request parameters are longer than ${limits.maxTotalLength} characters together`,
+    );
+}

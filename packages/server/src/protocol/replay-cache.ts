@@ -4,7 +4,6 @@
  * or a replay sent to another node would succeed. A full memory cache answers false (treated as a
  * replay, the stricter choice) rather than forget ids still inside their window.
  */
-import type { Redis } from 'ioredis';
 import { redisCall } from './redis-call.ts';
 
 export interface ReplayCache {
@@ -48,7 +47,10 @@ export class MemoryReplayCache implements ReplayCache {
  */
 export class RedisReplayCache implements ReplayCache {
   constructor(
-    private readonly redis: Pick<Redis, 'set'>,
+    /** The one command used, in ioredis' signature (typed here so the package's types need no ioredis). */
+    private readonly redis: {
+      set(key: string, value: string, ex: 'EX', seconds: number, nx: 'NX'): Promise<'OK' | null>;
+    },
     /** Prefix of this deployment's keys (config redis.keyPrefix). */
     private readonly prefix: string,
   ) {}

@@ -16,36 +16,103 @@ export async function findSession(
   return ctx.storage.sessions.findActive(sha256Base64Url(sessionValue), ctx.now());
 }
 
-export type PasswordCheck = { user: User } | { error: string; status: 401 | 429 };
+export type PasswordCheck =
+  | { user: User }
+  | { error: string; status: 401 }
+  | { error: string; status: 429; retryAfter: number };
+
+/** A sign-in form as posted, with where it came from. */
+export interface SignInAttempt {
+  username: string | undefined;
+  password: string | undefined;
+  clientId: string | undefined;
+  /** The browser cookie's value (endpoints/cookies.ts). */
+  browserValue: string | undefined;
+  /** The client's IP address. */
+  address: string;
+}
+
+/** A failure counter (rate-limit store key) and its lock rule. */
+interface FailureCounter {
+  key: string;
+  freeFailures: number;
+  maxDelay: number;
+}
 
 /**
- * Checks a username and password. Failures are counted per username (existing or not, so the lock reveals
- * nothing); after `loginFreeFailures` each failure locks the username for a doubling delay.
+ * The counters a sign-in attempt is held by, following OWASP's guidance (device cookies). A browser that
+ * signed in to this account before counts its own failures only, so failures from elsewhere never lock it
+ * out. Any other browser is held by two: the username at this address (`loginFreeFailures`, up to
+ * `loginMaxDelay`), and the softer one of the username from all such browsers (`loginUsernameFreeFailures`,
+ * up to `loginUsernameMaxDelay`), which slows a guesser rotating addresses. Counters exist for unknown
+ * usernames too, so a lock reveals nothing.
  */
-export async function checkPassword(
+function failureCounters(
   ctx: ServerContext,
-  username: string | undefined,
-  password: string | undefined,
-  clientId: string | undefined,
-): Promise<PasswordCheck> {
+  username: string,
+  browserHash: string | undefined,
+  known: boolean,
+  address: string,
+): FailureCounter[] {
+  const limits = ctx.config.rateLimits;
+  const name = username.toLowerCase();
+  const strict = { freeFailures: limits.loginFreeFailures, maxDelay: limits.loginMaxDelay };
+  if (known) return [{ key: `login-browser:${name}\u0000${browserHash}`, ...strict }];
+  return [
+    { key: `login:${name}\u0000${address}`, ...strict },
+    {
+      key: `login-user:${name}`,
+      freeFailures: limits.loginUsernameFreeFailures,
+      maxDelay: limits.loginUsernameMaxDelay,
+    },
+  ];
+}
+
+/**
+ * Checks a username and password under the failure counters above; a success remembers the browser as
+ * known to the account for `login.knownBrowserTtl` and clears the counters it was held by.
+ */
+export async function checkPassword(ctx: ServerContext, attempt: SignInAttempt): Promise<PasswordCheck> {
+  const { username, password, clientId, browserValue } = attempt;
   if (username === undefined || password === undefined || username.length > 256 || password.length > 1024) {
     return { error: 'Enter your username and password.', status: 401 };
   }
-  const throttleKey = `login:${username.toLowerCase()}`;
-  const locked = await ctx.rateLimits.lockedSeconds(throttleKey);
-  if (locked > 0) {
-    ctx.audit('login_throttled', { client_id: clientId, retry_after: locked });
-    return { error: `Too many failed sign-in attempts. Try again in ${locked} seconds.`, status: 429 };
-  }
+  const now = ctx.now();
   const user = await ctx.storage.users.findByUsername(username);
+  const browserHash = browserValue === undefined ? undefined : sha256Base64Url(browserValue);
+  const known =
+    user !== undefined &&
+    browserHash !== undefined &&
+    (await ctx.storage.knownBrowsers.isKnown(browserHash, user.id, now));
+  const counters = failureCounters(ctx, username, browserHash, known, attempt.address);
+  const locks = await Promise.all(counters.map(({ key }) => ctx.rateLimits.lockedSeconds(key)));
+  const locked = Math.max(...locks);
+  if (locked > 0) {
+    ctx.audit('login_throttled', { client_id: clientId, retry_after: locked, known_browser: known });
+    return {
+      error: `Too many failed sign-in attempts. Try again in ${locked} seconds.`,
+      status: 429,
+      retryAfter: locked,
+    };
+  }
   const valid = await ctx.passwords.verify(user?.passwordHash, password);
   if (!valid || user === undefined) {
-    const { loginFreeFailures, loginMaxDelay } = ctx.config.rateLimits;
-    const failures = await ctx.rateLimits.countFailure(throttleKey, loginFreeFailures, loginMaxDelay);
-    ctx.audit('login_failed', { client_id: clientId, failures });
+    const counts = await Promise.all(
+      counters.map(({ key, freeFailures, maxDelay }) =>
+        ctx.rateLimits.countFailure(key, freeFailures, maxDelay),
+      ),
+    );
+    ctx.audit('login_failed', { client_id: clientId, failures: counts[0], known_browser: known });
     return { error: 'The username or password is incorrect.', status: 401 };
   }
-  await ctx.rateLimits.forgetFailures(throttleKey);
+  await Promise.all(counters.map(({ key }) => ctx.rateLimits.forgetFailures(key)));
+  if (browserHash !== undefined)
+    await ctx.storage.knownBrowsers.remember(
+      browserHash,
+      user.id,
+      now + ctx.config.login.knownBrowserTtl,
+      now,
+    );
   return { user };
 }
 

@@ -2,15 +2,25 @@
  * Opens the store: Kysely over better-sqlite3 in WAL mode (the default) or a PostgreSQL pool (postgres.ts),
  * migrated to the latest schema, with one repository per concept (sql/); `transaction` binds them to one
  * database transaction. Several processes may share one SQLite file: WAL, the busy timeout and single-use
- * statements that start with their write make them queue for the one writer's lock.
+ * statements that start with their write make them queue for the one writer's lock. SQLite files use
+ * incremental auto-vacuum, so the expiry sweep hands the pages of deleted rows back (sweep.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import {
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+  sql,
+} from 'kysely';
 import { ClientCache, oncePerTurn, RevocationView, type VersionSource } from './caches.ts';
-import { registerDatabase } from './internal.ts';
+import { registerDatabase, registerSpaceReclaim } from './internal.ts';
 import { migrateToLatest } from './migrations.ts';
+import { importOptionalPackage } from './optional-package.ts';
 import type { Repositories, Storage } from './ports.ts';
 // Types only: pg is loaded when PostgreSQL is configured, so SQLite setups and the CLI start without it.
 import type { ChangeTopic, PostgresOptions } from './postgres.ts';
@@ -43,20 +53,67 @@ function cachePreparedStatements(sqlite: SqliteDatabase.Database, limit = 256): 
   }) as typeof sqlite.prepare;
 }
 
-/** Opens (creating when needed) and migrates the store. */
+/**
+ * Where the store is, for messages: the SQLite file, or PostgreSQL's host, database and schema (never the
+ * URL, which may carry a password).
+ */
+export function storageLocation(options: StorageOptions): string {
+  if (options.type === 'sqlite') return `the SQLite database ${options.path}`;
+  const schema = options.schema ?? 'public';
+  try {
+    const url = new URL(options.url);
+    return `PostgreSQL ${url.host}${url.pathname} (schema ${schema})`;
+  } catch {
+    return `PostgreSQL (schema ${schema})`;
+  }
+}
+
+/** Opens (creating when needed) and migrates the store; a failure names the store it could not open. */
 export async function openStorage(options: StorageOptions): Promise<Storage> {
-  return options.type === 'postgres' ? openPostgres(options) : openSqlite(options);
+  try {
+    return await (options.type === 'postgres' ? openPostgres(options) : openSqlite(options));
+  } catch (error) {
+    throw new Error(`cannot open ${storageLocation(options)}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * SQLite ends a transaction by itself after some errors (a full disk, an I/O error): a ROLLBACK then would
+ * fail with "cannot rollback - no transaction is active" and hide the error that caused it.
+ */
+class SqliteDriverKeepingCause extends SqliteDriver {
+  constructor(
+    config: SqliteDialectConfig,
+    private readonly sqlite: SqliteDatabase.Database,
+  ) {
+    super(config);
+  }
+
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.sqlite.inTransaction) await super.rollbackTransaction(connection);
+  }
+}
+
+class SqliteDialectKeepingCause extends SqliteDialect {
+  constructor(private readonly sqlite: SqliteDatabase.Database) {
+    super({ database: sqlite });
+  }
+
+  override createDriver(): Driver {
+    return new SqliteDriverKeepingCause({ database: this.sqlite }, this.sqlite);
+  }
 }
 
 async function openSqlite(options: { path: string }): Promise<Storage> {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
   const sqlite = new SqliteDatabase(options.path);
   sqlite.pragma('busy_timeout = 5000');
+  useIncrementalVacuum(sqlite);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   cachePreparedStatements(sqlite);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialectKeepingCause(sqlite) });
   // Processes opening one new file together must not migrate it twice: Kysely's migration lock is a no-op
   // on SQLite (it assumes one connection), so the whole run holds the write lock from its first statement.
   await beginImmediate(sqlite);
@@ -72,7 +129,30 @@ async function openSqlite(options: { path: string }): Promise<Storage> {
   const dataVersion = () => dataVersionStatement.get() as number;
   // Every transaction already holds SQLite's one write lock from its start (begin immediate, above).
   const lock = async () => {};
-  return assemble(db, 'sqlite', dataVersion, dataVersion, lock);
+  const storage = assemble(db, 'sqlite', dataVersion, dataVersion, lock);
+  // Holding Kysely's connection, so no transaction is open around it. exec steps the pragma to its end (one
+  // step of a prepared statement frees a single page); the passive checkpoint then shortens the file
+  // without waiting for readers.
+  registerSpaceReclaim(storage, () =>
+    db.connection().execute(async () => {
+      sqlite.exec('PRAGMA incremental_vacuum');
+      sqlite.pragma('wal_checkpoint(PASSIVE)');
+    }),
+  );
+  return storage;
+}
+
+/**
+ * `auto_vacuum = INCREMENTAL`: freed pages are listed and handed back by `PRAGMA incremental_vacuum`. A new
+ * file takes the setting before its first table; a file made without it needs one full VACUUM to switch,
+ * run here once (it rewrites the file, so it takes as long as copying it).
+ */
+function useIncrementalVacuum(sqlite: SqliteDatabase.Database): void {
+  const incremental = 2;
+  if (sqlite.pragma('auto_vacuum', { simple: true }) === incremental) return;
+  sqlite.pragma('auto_vacuum = INCREMENTAL');
+  const tables = sqlite.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'").pluck().get();
+  if ((tables as number) > 0) sqlite.exec('VACUUM');
 }
 
 /**
@@ -99,7 +179,11 @@ async function beginImmediate(sqlite: SqliteDatabase.Database, timeoutMs = 15_00
 }
 
 async function openPostgres(options: PostgresOptions): Promise<Storage> {
-  const { ChangeCounters, connectPostgres, withSetupLock } = await import('./postgres.ts');
+  const { ChangeCounters, connectPostgres, withSetupLock } = await importOptionalPackage(
+    'pg',
+    'storage type postgres',
+    () => import('./postgres.ts'),
+  );
   const schema = options.schema ?? 'public';
   const { db } = connectPostgres(options);
   try {
@@ -159,6 +243,13 @@ function assemble(
     exclusive: (name, work) => transaction(work, name),
     ping: async () => {
       await db.selectFrom('clients').select('client_id').limit(1).execute();
+      // A write too: a full disk or a read-only file still answers reads.
+      const probe = { topic: 'readiness', version: Date.now() };
+      await db
+        .insertInto('gatehouse_changes')
+        .values(probe)
+        .onConflict((conflict) => conflict.column('topic').doUpdateSet({ version: probe.version }))
+        .execute();
     },
     close: () => db.destroy(),
   };

@@ -241,6 +241,19 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('clients').addColumn('profile', 'text').execute();
     },
   },
+  /** Browsers that signed in to an account before, which failed logins elsewhere never lock out. */
+  '0008_known_browsers': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('known_browsers')
+        .addColumn('browser_hash', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('known_browsers_pk', ['browser_hash', 'user_id'])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = {

@@ -65,6 +65,16 @@ export interface InteractionRepository {
   complete(id: string, now: number): Promise<boolean>;
 }
 
+/**
+ * Browsers that signed in to an account before (OWASP's device cookies), by the SHA-256 of the browser
+ * cookie's value; failed logins from elsewhere do not lock them out (sessions/login.ts).
+ */
+export interface KnownBrowserRepository {
+  /** Records, or extends, that the browser signed in as the user, until `expiresAt`. */
+  remember(browserHash: string, userId: string, expiresAt: number, now: number): Promise<void>;
+  isKnown(browserHash: string, userId: string, now: number): Promise<boolean>;
+}
+
 /** The scopes a user has consented to, per client. */
 export interface ConsentRepository {
   find(userId: string, clientId: string): Promise<string[]>;
@@ -195,6 +205,7 @@ export interface Repositories {
   users: UserRepository;
   sessions: SessionRepository;
   interactions: InteractionRepository;
+  knownBrowsers: KnownBrowserRepository;
   consents: ConsentRepository;
   grants: GrantRepository;
   authorizationCodes: AuthorizationCodeRepository;
@@ -221,7 +232,10 @@ export interface Storage extends Repositories {
    * node may do, such as creating the first signing key or rotating keys on schedule.
    */
   exclusive<T>(name: string, work: (repositories: Repositories) => Promise<T>): Promise<T>;
-  /** Resolves when the database answers a read of the schema (readiness, /readyz); rejects otherwise. */
+  /**
+   * Resolves when the database answers a read of the schema and accepts a small write (readiness, /readyz:
+   * a full disk or a read-only file answers reads); rejects otherwise.
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
 }

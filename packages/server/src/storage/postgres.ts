@@ -54,9 +54,10 @@ export function connectPostgres(options: PostgresOptions): { db: Kysely<Database
     options: `-c search_path=${quoteSchema(schema)}`,
     types: numericTypes,
   });
-  // An idle client losing its connection (database restart) must not crash the process: the pool drops
-  // it and opens a new one on the next request.
+  // A client losing its connection (database restart, network cut) must not crash the process: an idle
+  // one is dropped by the pool, and one in use fails its query (a 503) and is dropped on release.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), pool };
 }
 

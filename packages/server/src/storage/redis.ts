@@ -5,10 +5,11 @@
  * protocol/redis-call.ts answers such a failure 503 temporarily_unavailable.
  */
 import type { Redis } from 'ioredis';
+import { importOptionalPackage } from './optional-package.ts';
 
 export async function connectRedis(url: string): Promise<Redis> {
   // Loaded only when Redis is configured, so single-node setups and the CLI start without it.
-  const { Redis } = await import('ioredis');
+  const { Redis } = await importOptionalPackage('ioredis', 'redis', () => import('ioredis'));
   const redis = new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,

@@ -164,6 +164,14 @@ export interface RevokedTokensTable {
   expires_at: number;
 }
 
+/** Browsers that signed in to an account (sessions/login.ts), by the SHA-256 of their browser cookie. */
+export interface KnownBrowsersTable {
+  browser_hash: string;
+  user_id: string;
+  expires_at: number;
+  created_at: number;
+}
+
 /** One row per cached topic (`clients`, `revocations`), bumped with every write to it (postgres.ts). */
 export interface ChangesTable {
   topic: string;
@@ -190,5 +198,6 @@ export interface Database {
   access_tokens: AccessTokensTable;
   revoked_tokens: RevokedTokensTable;
   pushed_authorization_requests: PushedAuthorizationRequestsTable;
+  known_browsers: KnownBrowsersTable;
   gatehouse_changes: ChangesTable;
 }

@@ -3,8 +3,10 @@
  * rotated refresh tokens until their family expires, so replays inside those windows are still detected
  * as reuse rather than answered as unknown. Signing keys are deleted once they are no longer published
  * (every token they signed has expired): their private half has no use left and is only a liability.
+ * Known browsers are forgotten after `login.knownBrowserTtl`. On SQLite the freed pages are then handed
+ * back (incremental vacuum); PostgreSQL's autovacuum makes their space reusable.
  */
-import { databaseOf } from './internal.ts';
+import { databaseOf, reclaimSpace } from './internal.ts';
 import type { Storage } from './ports.ts';
 
 /** Seconds a row of each table is kept past its expiry. */
@@ -17,6 +19,7 @@ const keptPastExpiry = {
   access_tokens: 0,
   revoked_tokens: 0,
   pushed_authorization_requests: 0,
+  known_browsers: 0,
 } as const;
 
 export async function sweepExpired(storage: Storage, now: number): Promise<number> {
@@ -31,5 +34,6 @@ export async function sweepExpired(storage: Storage, now: number): Promise<numbe
     ),
     db.deleteFrom('signing_keys').where('expires_at', '<=', now).executeTakeFirst(),
   ]);
+  await reclaimSpace(storage);
   return results.reduce((total, result) => total + Number(result.numDeletedRows), 0);
 }

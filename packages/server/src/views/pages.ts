@@ -74,6 +74,24 @@ export function consentPage(view: ConsentView): string {
   );
 }
 
-export function errorPage(title: string, message: string): string {
-  return page(title, `<h1>${escapeHtml(title)}</h1>\n<p>${escapeHtml(message)}</p>`);
+export interface ErrorView {
+  title: string;
+  message: string;
+  /** The OAuth error code (RFC 6749 §4.1.2.1, §5.2), for the user to quote to support. */
+  code: string;
+  /** The request id, as written in the server's log line for this request. */
+  requestId: string;
+  /** Where the user can go from here: the client's site when it is known, else the issuer's start page. */
+  back: { href: string; label: string };
+}
+
+export function errorPage(view: ErrorView): string {
+  return page(
+    view.title,
+    `<h1>${escapeHtml(view.title)}</h1>
+<p>${escapeHtml(view.message)}</p>
+<p class="muted">Error code: <code>${escapeHtml(view.code)}</code><br>
+Request ID: <code>${escapeHtml(view.requestId)}</code></p>
+<p><a class="back" href="${escapeHtml(view.back.href)}">${escapeHtml(view.back.label)}</a></p>`,
+  );
 }

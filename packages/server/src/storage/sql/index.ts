@@ -13,6 +13,7 @@ import type { ChangeListener, Db } from './db.ts';
 import { SqlDeviceCodeRepository } from './device-codes.ts';
 import { SqlGrantRepository } from './grants.ts';
 import { SqlInteractionRepository } from './interactions.ts';
+import { SqlKnownBrowserRepository } from './known-browsers.ts';
 import { SqlPushedAuthorizationRequestRepository } from './pushed-authorization-requests.ts';
 import { SqlRefreshTokenRepository } from './refresh-tokens.ts';
 import { SqlRevocationRepository } from './revocations.ts';
@@ -31,6 +32,7 @@ export function sqlRepositories(db: Db, changed: ChangeListeners): Repositories 
     users: new SqlUserRepository(db),
     sessions: new SqlSessionRepository(db),
     interactions: new SqlInteractionRepository(db),
+    knownBrowsers: new SqlKnownBrowserRepository(db),
     consents: new SqlConsentRepository(db),
     grants: new SqlGrantRepository(db, changed.revocations),
     authorizationCodes: new SqlAuthorizationCodeRepository(db),
