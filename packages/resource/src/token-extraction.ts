@@ -1,12 +1,16 @@
 /**
  * Where an access token may come from (RFC 6750 §2): the Authorization header with the Bearer scheme
  * (§2.1) or, when DPoP is on, the DPoP scheme (RFC 9449 §7.1), its credentials a token68; a form-encoded
- * body (§2.2) only when enabled; the query string (§2.3) refused. Two ways at once are refused.
+ * body (§2.2) only when enabled; the query string (§2.3) refused. Two ways at once are refused. A header
+ * that is not `scheme [credentials]` (RFC 9110 §11.6.2), or a Bearer/DPoP one whose credentials are not one
+ * token68, is malformed (400 invalid_request, RFC 6750 §3.1); another scheme counts as no token (401).
  */
 import { AuthError, invalidToken } from './errors.ts';
 import type { AuthRequest, PresentedToken } from './model.ts';
 
 const token68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** RFC 9110 §11.6.2: an auth-scheme (a token, §5.6.2), then nothing or spaces and credentials. */
+const authorizationSyntax = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(?: .*)?$/;
 
 /** The first value of a header. */
 export function headerValue(headers: AuthRequest['headers'], name: string): string | undefined {
@@ -41,6 +45,9 @@ export function createTokenExtractor(settings: {
     if (authorization !== undefined) {
       if (authorization.length > maxTokenLength + 16) {
         throw invalidToken('token_too_large', 'the token is too large');
+      }
+      if (!authorizationSyntax.test(authorization)) {
+        throw new AuthError('invalid_request', 'malformed_header', 'the Authorization header is malformed');
       }
       const space = authorization.indexOf(' ');
       const scheme = (space < 0 ? authorization : authorization.slice(0, space)).toLowerCase();

@@ -401,7 +401,8 @@ describe('where tokens come from (RFC 6750 §2)', () => {
   });
 
   it('answers 400 for a malformed Authorization header', async () => {
-    for (const authorization of ['Bearer', 'Bearer ', 'Bearer a b', 'Bearer ä']) {
+    // Also a header that is not `scheme [credentials]` at all (RFC 9110 §11.6.2), as at Gatehouse's userinfo.
+    for (const authorization of ['Bearer', 'Bearer ', 'Bearer a b', 'Bearer ä', 'Bearer:abc', 'bearer,abc']) {
       const response = await api.get('/hello', { authorization });
       expect(response.status).toBe(400);
       expect(response.headers.get('www-authenticate')).toBe(

@@ -105,6 +105,8 @@ export interface AuthorizationRequestRecord {
   prompt: string[];
   maxAge: number | undefined;
   loginHint: string | undefined;
+  /** OpenID Connect Core §3.1.2.1: the `sub` of the request's id_token_hint; only that user's session counts. */
+  idTokenHintSub?: string | undefined;
   /** RFC 9449 §10: the thumbprint of the DPoP key the authorization code is bound to. */
   dpopJkt?: string | undefined;
 }

@@ -143,7 +143,7 @@ export async function buildServer(
     records,
     https,
     certificates: clientCertificates,
-    cors: new CorsPolicy(config.clients.flatMap((client) => client.corsOrigins)),
+    cors: new CorsPolicy(() => storage.listClients()),
     metrics,
     readinessChecks,
   });

@@ -336,7 +336,7 @@ describe('errors after the redirect URI is trusted go back to the client', () =>
       webParams({ resource: 'https://api.example.com/orders/' }),
       'invalid_target',
     ],
-    ['request objects are sent', webParams({ request: 'eyJhbGciOiJub25lIn0.e30.' }), 'invalid_request'],
+    ['request objects are sent', webParams({ request: 'eyJhbGciOiJub25lIn0.e30.' }), 'request_not_supported'],
     ['prompt is unknown', webParams({ prompt: 'select_account' }), 'invalid_request'],
     ['prompt=none is combined with login', webParams({ prompt: 'none login' }), 'invalid_request'],
     ['max_age is negative', webParams({ max_age: '-1' }), 'invalid_request'],

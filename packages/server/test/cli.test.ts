@@ -18,6 +18,7 @@ import {
   basic,
   buildServer,
   codeRequest,
+  introspectToken,
   password,
   pkcePair,
   serviceSecret,
@@ -546,6 +547,76 @@ describe('gatehouse client', { timeout: cliTimeout }, () => {
       const result = await runCli([flag]);
       expect(result).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
     }
+  });
+});
+
+describe('gatehouse client and the running server', { timeout: cliTimeout }, () => {
+  /** The Access-Control-Allow-Origin that discovery and /token answer a request from `origin` with. */
+  async function corsFor(server: TestServer, origin: string) {
+    const discovery = await server.app.inject({
+      url: '/.well-known/openid-configuration',
+      headers: { origin },
+    });
+    const token = await server.app.inject({
+      method: 'POST',
+      url: '/token',
+      headers: { origin, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'grant_type=client_credentials',
+    });
+    return [discovery.headers['access-control-allow-origin'], token.headers['access-control-allow-origin']];
+  }
+
+  it('add --public and --cors-origin give CORS at once; remove stops the access tokens at once', async () => {
+    const env = setup();
+    await initialiseDatabase(env);
+    // The server runs before the CLI changes anything: it must see each change at its next request.
+    const server = await serverFor(env);
+    const spaOrigin = 'https://spa.example.com';
+    const reportsOrigin = 'https://reports.example.com';
+    expect(await corsFor(server, spaOrigin)).toEqual([undefined, undefined]);
+
+    const spa = await env.cli(
+      'client',
+      'add',
+      '--id',
+      'spa',
+      '--name',
+      'SPA',
+      '--public',
+      '--grant',
+      'authorization_code',
+      '--redirect-uri',
+      `${spaOrigin}/callback`,
+      '--redirect-uri',
+      'com.example.spa:/callback',
+      '--scope',
+      'openid',
+    );
+    expect(spa.code).toBe(0);
+    expect(await corsFor(server, spaOrigin)).toEqual([spaOrigin, spaOrigin]);
+
+    expectCleanFailure(
+      await addReporting(env, '--cors-origin', `${reportsOrigin}/path`),
+      1,
+      /--cors-origin.*: must be an origin/,
+    );
+    const reporting = await addReporting(env, '--cors-origin', reportsOrigin, '--json');
+    expect(reporting.code).toBe(0);
+    expect(await corsFor(server, reportsOrigin)).toEqual([reportsOrigin, reportsOrigin]);
+    const listed = JSON.parse((await env.cli('client', 'list', '--json')).stdout) as Record<
+      string,
+      unknown
+    >[];
+    expect(listed.find((client) => client.clientId === 'spa')?.corsOrigins).toEqual([spaOrigin]);
+    expect(listed.find((client) => client.clientId === 'reporting')?.corsOrigins).toEqual([reportsOrigin]);
+
+    const secret = (JSON.parse(reporting.stdout) as { clientSecret: string }).clientSecret;
+    const token = (await clientCredentials(server, 'reporting', secret)).body.access_token as string;
+    const introspect = () => introspectToken(server, token);
+    expect((await introspect()).body.active).toBe(true);
+    expect((await env.cli('client', 'remove', 'reporting')).code).toBe(0);
+    expect((await introspect()).body).toEqual({ active: false });
+    expect(await corsFor(server, reportsOrigin)).toEqual([undefined, undefined]);
   });
 });
 

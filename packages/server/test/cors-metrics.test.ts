@@ -3,7 +3,22 @@ import { basic, serviceSecret, testClients, tokenRequest, useServer, webSecret }
 
 const metricsToken = 'metrics-token-0123456789-abcdefghijklmnopqrstuvwxyz';
 const server = useServer({
-  clients: testClients({ 'web-app': { corsOrigins: ['https://spa.example.com'] } }),
+  clients: [
+    ...testClients({ 'web-app': { corsOrigins: ['https://spa.example.com'] } }),
+    {
+      clientId: 'browser-app',
+      name: 'Browser App',
+      tokenEndpointAuthMethod: 'none',
+      grantTypes: ['authorization_code'],
+      redirectUris: [
+        'https://browser.example.com/cb',
+        'http://localhost:5173/cb',
+        'com.example.browser:/cb',
+        'http://127.0.0.1/cb',
+      ],
+      scopes: ['openid'],
+    },
+  ],
   metrics: { bearerToken: metricsToken },
 });
 
@@ -44,6 +59,31 @@ describe('CORS', () => {
     expect(response.statusCode).toBe(401);
     expect(response.headers['access-control-allow-origin']).toBe('https://spa.example.com');
     expect(response.headers['access-control-expose-headers']).toContain('WWW-Authenticate');
+  });
+
+  it("gives a public client its web redirect URIs' origins, never a custom scheme or loopback IP's", async () => {
+    const allowed = async (origin: string) =>
+      (
+        await server.app.inject({
+          method: 'OPTIONS',
+          url: '/token',
+          headers: { origin, 'access-control-request-method': 'POST' },
+        })
+      ).headers['access-control-allow-origin'];
+    expect(await allowed('https://browser.example.com')).toBe('https://browser.example.com');
+    expect(await allowed('http://localhost:5173')).toBe('http://localhost:5173');
+    // Native apps (RFC 8252: custom schemes, loopback IP literals on any port), and a confidential
+    // client's redirect origin (web-app's), give no CORS.
+    for (const origin of [
+      'http://127.0.0.1',
+      'http://127.0.0.1:5173',
+      'http://localhost',
+      'com.example.browser:',
+      'null',
+      'https://webapp.example.com',
+    ]) {
+      expect(await allowed(origin), origin).toBeUndefined();
+    }
   });
 
   it('never applies to /authorize, the login pages or introspection', async () => {

@@ -8,6 +8,8 @@
  *   invalid_grant. The same for one refresh token, after which the family is revoked everywhere.
  * - An approved device code polled by all three nodes at once yields tokens once; a pushed authorization
  *   request (PAR) used at all three nodes at once starts one authorization.
+ * - A client added or removed in the store by another process is seen by every node at its next request:
+ *   its CORS origin, and its access tokens at introspection.
  * - Rate limits hold across nodes: the sum of what the three allow is the limit (Redis).
  * - A private_key_jwt client assertion, or a DPoP proof, sent to all three nodes at once is accepted once
  *   (Redis jti cache).
@@ -20,6 +22,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientSchema } from '../src/config/clients.ts';
+import type { ClientConfig } from '../src/config/schema.ts';
+import { clientRecord } from '../src/config/seed.ts';
 import { sha256Base64Url } from '../src/protocol/secrets.ts';
 import { openStorage, type StorageOptions } from '../src/storage/index.ts';
 import type { Storage } from '../src/storage/ports.ts';
@@ -249,6 +254,51 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
         const introspection = await post(`${node.url}/introspect`, { token }, basic('orders-api', apiSecret));
         expect(introspection).toEqual({ status: 200, body: { active: false } });
       }
+    }
+  }, 60_000);
+
+  it('sees a client added or removed in the store at the next request on every node (CORS, tokens)', async () => {
+    const origin = 'https://reports.example.com';
+    const secret = 'reports-secret-0123456789-abcdefghijklmnopqrstuv';
+    const corsOn = async (node: Node) =>
+      (await fetch(`${node.url}/.well-known/openid-configuration`, { headers: { origin } })).headers.get(
+        'access-control-allow-origin',
+      );
+    for (const node of nodes) expect(await corsOn(node)).toBeNull();
+    // As `gatehouse client add --cors-origin` writes it, from another process than the nodes.
+    const client = clientRecord(
+      clientSchema.parse({
+        clientId: 'reports',
+        name: 'Reports',
+        secret,
+        grantTypes: ['client_credentials'],
+        scopes: ['orders.read'],
+        corsOrigins: [origin],
+      }) as ClientConfig,
+      'cli',
+      Math.floor(Date.now() / 1000),
+    );
+    await storage.clients.save(client);
+    for (const node of nodes) expect(await corsOn(node)).toBe(origin);
+    const issued = await post(
+      `${nodes[0]!.url}/token`,
+      { grant_type: 'client_credentials' },
+      basic('reports', secret),
+    );
+    expect(issued.status).toBe(200);
+    const token = issued.body.access_token as string;
+    const introspect = (node: Node) =>
+      post(`${node.url}/introspect`, { token }, basic('orders-api', apiSecret));
+    for (const node of nodes) expect((await introspect(node)).body.active).toBe(true);
+
+    // As `gatehouse client remove` does it.
+    await storage.transaction(async (repositories) => {
+      await repositories.clients.remove('reports');
+      await repositories.grants.revokeAllForClient('reports', Math.floor(Date.now() / 1000));
+    });
+    for (const node of nodes) {
+      expect((await introspect(node)).body).toEqual({ active: false });
+      expect(await corsOn(node)).toBeNull();
     }
   }, 60_000);
 

@@ -198,12 +198,17 @@ describe('pushed authorization requests', () => {
   });
 
   it('never fetches a request_uri that is not one of ours', async () => {
-    for (const requestUri of [
-      'https://attacker.example.com/request.jwt',
-      'urn:ietf:params:oauth:request_uri:short',
-      'urn:example:other',
-    ]) {
-      expectRequestUriRefused(await new Browser(server).get(authorizeWith(requestUri)));
+    expectRequestUriRefused(
+      await new Browser(server).get(authorizeWith('urn:ietf:params:oauth:request_uri:short')),
+    );
+    // Not a /par request_uri: request objects by reference are not supported (OpenID Connect Core §6.2).
+    for (const requestUri of ['https://attacker.example.com/request.jwt', 'urn:example:other']) {
+      const response = await new Browser(server).get(authorizeWith(requestUri));
+      expect(response.statusCode).toBe(400);
+      expect(response.headers.location).toBeUndefined();
+      expect(response.body).toContain(
+        'request_uri is supported only for requests pushed to the PAR endpoint',
+      );
     }
   });
 

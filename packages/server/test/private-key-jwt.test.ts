@@ -257,12 +257,15 @@ describe('private_key_jwt with inline keys', () => {
       clientCredentials(await assertion({ claims: { iat: now - 600, exp: now - 120 } })),
       /expired/,
     );
-    await expectInvalidClient(clientCredentials(await assertion({ claims: { exp: now + 301 } })), /exp/);
+    await expectInvalidClient(
+      clientCredentials(await assertion({ claims: { exp: now + 3601 } })),
+      /^client assertion exp must be within 3600 seconds \(clientAuth\.assertionMaxLifetime\)$/,
+    );
     await expectInvalidClient(
       clientCredentials(await assertion({ claims: { iat: now + 3600, exp: now + 120 } })),
       /iat/,
     );
-    expect((await clientCredentials(await assertion({ claims: { exp: now + 300 } }))).status).toBe(200);
+    expect((await clientCredentials(await assertion({ claims: { exp: now + 3600 } }))).status).toBe(200);
   });
 
   it('refuses a replayed jti', async () => {

@@ -82,20 +82,53 @@ describe('userinfo', () => {
       () =>
         `Bearer ${Buffer.from('{"alg":"none","typ":"at+jwt"}').toString('base64url')}.${accessToken.split('.')[1]}.`,
     ],
-    ['an empty bearer', 'Bearer '],
-    ['another scheme', 'Basic abc'],
     ['a huge header', `Bearer ${'a'.repeat(10_000)}`],
   ] as const) {
-    it(`refuses ${label} with 401 and a Bearer challenge`, async () => {
+    it(`refuses ${label} with 401 invalid_token and a Bearer challenge`, async () => {
       const value = typeof header === 'function' ? header() : header;
       const response = await userinfo({ authorization: value });
       expect(response.status).toBe(401);
-      expect(['invalid_token', 'invalid_request']).toContain(response.body.error);
+      expect(response.body.error).toBe('invalid_token');
       expect(response.headers['www-authenticate']).toMatch(
-        /^Bearer realm="gatehouse", error="(invalid_token|invalid_request)"/,
+        /^Bearer realm="gatehouse", error="invalid_token"/,
       );
     });
   }
+
+  // RFC 6750 §3.1: a malformed request is invalid_request with 400, not an authentication failure.
+  it('answers a malformed Authorization header with 400 invalid_request', async () => {
+    for (const [header, scheme] of [
+      ['Bearer', 'Bearer'],
+      ['Bearer ', 'Bearer'],
+      ['Bearer a b', 'Bearer'],
+      [`Bearer ${accessToken} ${accessToken}`, 'Bearer'],
+      ['Bearer ä', 'Bearer'],
+      ['Bearer abc=def', 'Bearer'],
+      ['bearer,abc', 'Bearer'],
+      ['Bearer:abc', 'Bearer'],
+      ['"Bearer" abc', 'Bearer'],
+      ['DPoP', 'DPoP'],
+      ['DPoP a b', 'DPoP'],
+    ]) {
+      const response = await userinfo({ authorization: header });
+      expect(response.status, header).toBe(400);
+      expect(response.body.error, header).toBe('invalid_request');
+      expect(response.headers['www-authenticate'], header).toMatch(
+        new RegExp(`^${scheme} .*error="invalid_request"`),
+      );
+    }
+  });
+
+  it('treats another authentication scheme as no credentials: 401 without an error code', async () => {
+    for (const header of ['Basic dXNlcjpwYXNz', 'Digest username="alice"', 'Negotiate']) {
+      const response = await userinfo({ authorization: header });
+      expect(response.status, header).toBe(401);
+      expect(response.headers['www-authenticate'], header).toEqual([
+        'Bearer realm="gatehouse"',
+        'DPoP algs="ES256 PS256 EdDSA RS256"',
+      ]);
+    }
+  });
 
   it('refuses an expired token', async () => {
     server.clock.advance(601 + 5);

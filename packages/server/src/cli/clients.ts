@@ -14,6 +14,7 @@ import {
 } from '../config/clients.ts';
 import type { ClientConfig, GatehouseConfig } from '../config/schema.ts';
 import { clientRecord } from '../config/seed.ts';
+import { clientOrigins } from '../http/cors.ts';
 import { type Client, type ClientAuthMethod, clientAuthMethods } from '../model.ts';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
@@ -48,6 +49,10 @@ export const clientUsage = `Usage: gatehouse client <add|list|remove|rotate-secr
       --no-consent                        do not ask users to consent (first-party clients)
       --require-dpop                      every token request must carry a DPoP proof (RFC 9449)
       --require-par                       authorization requests must be pushed to /par (RFC 9126)
+      --cors-origin ORIGIN                repeatable: a browser origin (scheme://host[:port]) allowed to call
+                                          /token, /userinfo, /revoke, /par, discovery and /jwks (CORS); a
+                                          public client has the origins of its https and http://localhost
+                                          redirect URIs as well
       --json                              print the result as JSON
   list [--json]                           clients in the database (secrets are never shown)
   remove ID [--json]                      remove a client added with the CLI and revoke its grants
@@ -156,6 +161,7 @@ const optionsOfFields: Record<string, string> = {
   tlsClientAuthSanEmail: '--tls-san-email',
   tlsClientCertificateBoundAccessTokens: '--certificate-bound',
   tokenEndpointAuthMethod: '--auth-method',
+  corsOrigins: '--cors-origin',
   grantTypes: '--grant',
   scopes: '--scope',
 };
@@ -197,6 +203,7 @@ async function add(args: string[]): Promise<number> {
       'no-consent': { type: 'boolean' },
       'require-dpop': { type: 'boolean' },
       'require-par': { type: 'boolean' },
+      'cors-origin': { type: 'string', multiple: true },
       'jwks-uri': { type: 'string' },
       'jwks-file': { type: 'string' },
       'signing-alg': { type: 'string' },
@@ -252,6 +259,7 @@ async function add(args: string[]): Promise<number> {
     requireConsent: values['no-consent'] !== true,
     requireDpop: values['require-dpop'] === true,
     requirePushedAuthorizationRequests: values['require-par'] === true,
+    corsOrigins: list(values['cors-origin']),
   });
   if (!parsed.success) {
     throw new UsageError(
@@ -298,6 +306,7 @@ async function listClients(args: string[]): Promise<number> {
     requireConsent: client.requireConsent,
     requireDpop: client.requireDpop,
     requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
+    corsOrigins: clientOrigins(client),
     source: client.source,
   }));
   return printList(

@@ -77,7 +77,10 @@ export const clientSchema = z
     accessTokenTtl: seconds(300, maxAccessTokenTtl).optional(),
     /** OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed. */
     backchannelLogoutUri: z.string().url().optional(),
-    /** Browser origins allowed to call the token, userinfo and revocation endpoints (CORS). */
+    /**
+     * Browser origins allowed to call the token, userinfo, revocation and PAR endpoints, discovery and the
+     * JWKS (CORS); a public client also gets the origins of its web redirect URIs (http/cors.ts).
+     */
     corsOrigins: z
       .array(z.string().regex(/^https?:\/\/[^/?#]+$/, 'must be an origin: scheme://host[:port], no path'))
       .default([]),

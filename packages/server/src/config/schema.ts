@@ -142,8 +142,12 @@ export const configSchema = z
       .prefault({}),
     clientAuth: z
       .strictObject({
-        /** Longest accepted lifetime of a client assertion (RFC 7523 §3): `exp` at most this far ahead. */
-        assertionMaxLifetime: seconds(10, 3600).default(300),
+        /**
+         * Longest accepted lifetime of a client assertion (RFC 7523 §3): `exp` at most this far ahead. An
+         * hour, as common client libraries sign them (Authlib); FAPI 2.0 clients get at most 300 s
+         * (protocol/profile.ts). The jti replay cache keeps each jti until its assertion expires.
+         */
+        assertionMaxLifetime: seconds(10, 3600).default(3600),
         /** Algorithms accepted for client assertions (published in discovery): asymmetric only. */
         signingAlgorithms: z
           .array(z.enum(jwsAlgorithms))

@@ -1,8 +1,8 @@
 /**
  * Applies the clients and users declared in the config file to the store at start-up. Config clients are
- * replaced on every start (the file is their source of truth) and removed from the store when removed
- * from the file; clients added with the CLI are left alone. Config users are created once: a password
- * changed later in the file does not overwrite the stored hash.
+ * replaced on every start (the file is their source of truth) and removed from the store, with their
+ * grants and consents, when removed from the file; clients added with the CLI are left alone. Config users
+ * are created once: a password changed later in the file does not overwrite the stored hash.
  */
 import type { Client } from '../model.ts';
 import type { PasswordHasher } from '../protocol/passwords.ts';
@@ -20,8 +20,12 @@ export async function applyConfiguredEntities(
   const existing = await storage.clients.list();
   await storage.transaction(async (repositories) => {
     for (const client of existing) {
-      if (client.source === 'config' && !declared.has(client.clientId))
+      if (client.source === 'config' && !declared.has(client.clientId)) {
+        // As `gatehouse client remove`: the client's grants (and so its tokens) and consents go with it.
         await repositories.clients.remove(client.clientId);
+        await repositories.grants.revokeAllForClient(client.clientId, now);
+        await repositories.consents.removeForClient(client.clientId);
+      }
     }
     for (const client of config.clients) {
       const previous = existing.find((candidate) => candidate.clientId === client.clientId);

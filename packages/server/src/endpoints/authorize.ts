@@ -11,7 +11,9 @@ import type { AuthorizationRequestRecord } from '../model.ts';
 import {
   authorizationTarget,
   decideAuthorization,
+  isPushedRequestUri,
   pushedParameters,
+  refuseRequestObjects,
   requiresPushedRequest,
   singleParameter,
   validateAuthorizationRequest,
@@ -32,9 +34,13 @@ export function authorizeEndpoint(ctx: ServerContext) {
     // Before anything is stored or redirected: a too-long parameter is an error page, never sent back.
     checkParameterLengths(received, ctx.config.requestParameters);
     const requestUri = singleParameter(received, 'request_uri');
-    const pushed = requestUri !== undefined;
+    const pushed = requestUri !== undefined && isPushedRequestUri(requestUri);
     const raw = pushed ? await pushedParameters(ctx, received, requestUri) : received;
-    const { client, redirectUri } = await authorizationTarget(ctx, raw);
+    const { client, redirectUri } = await authorizationTarget(ctx, raw).catch((error: unknown) => {
+      // OpenID Connect Core §6: a request object is named as unsupported even when the client cannot be told.
+      refuseRequestObjects(raw);
+      throw error;
+    });
     const state = raw.state?.length === 1 ? raw.state[0] || undefined : undefined;
     const redirectError = (error: OAuthError) =>
       new AuthorizationRedirectError(error.error, error.description, redirectUri, state);

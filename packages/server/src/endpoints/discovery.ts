@@ -71,6 +71,8 @@ function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     dpop_signing_alg_values_supported: fapi2Only(ctx.config.dpop.algorithms),
     claims_supported: [...claims],
     claims_parameter_supported: false,
+    // OpenID Connect Core §6: no request objects; /authorize answers request_not_supported and, for any
+    // request_uri not issued by /par (RFC 9126, announced above), request_uri_not_supported.
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     prompt_values_supported: ['none', 'login', 'consent'],

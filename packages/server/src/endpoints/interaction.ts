@@ -6,7 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import type { LoginSession } from '../model.ts';
-import { needsConsent, rememberConsent } from '../protocol/authorization-request.ts';
+import { isHintedUser, needsConsent, rememberConsent } from '../protocol/authorization-request.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
 import {
@@ -134,6 +134,14 @@ export function loginSubmit(ctx: ServerContext) {
       return;
     }
     const { user } = check;
+    // OpenID Connect Core §3.1.2.1: with an id_token_hint, only the hinted user may finish this sign-in.
+    if (!isHintedUser(loaded.interaction.request, user.id)) {
+      renderLogin(ctx, reply, loaded, undefined, {
+        message: 'The application asked for another account. Sign in with that account.',
+        status: 400,
+      });
+      return;
+    }
     // Without a consent step this login finishes the interaction: claim it before starting a session, so a
     // concurrent second submission of the form starts no session and sets no cookie.
     const consentNeeded = await needsConsent(ctx, loaded.client, loaded.interaction.request, user.id);

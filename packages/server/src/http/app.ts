@@ -136,6 +136,22 @@ export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): Fast
       done();
     });
   }
+  // Browser-callable endpoints: CORS headers for registered origins (cors.ts), set before anything can
+  // fail, so every answer carries them (429s and errors included). When the clients cannot be read (the
+  // store is down), the answer goes out without CORS headers: the stricter outcome.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!request.routeOptions.config?.cors) {
+      done();
+      return;
+    }
+    options.cors.decorate(request, reply).then(
+      () => done(),
+      (error: unknown) => {
+        request.log.warn({ err: error }, 'CORS origins could not be read');
+        done();
+      },
+    );
+  });
   app.addHook('onRequest', (request, _reply, done) => {
     const rule = request.routeOptions.config?.ipRateLimit;
     if (rule === undefined) {
@@ -146,11 +162,6 @@ export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): Fast
       () => done(),
       (error: unknown) => done(error as Error),
     );
-  });
-  // Browser-callable endpoints: CORS for registered origins (cors.ts).
-  app.addHook('onSend', (request, reply, payload, done) => {
-    if (request.routeOptions.config?.cors) options.cors.decorate(request, reply);
-    done(null, payload);
   });
   // Back-channel logouts run in the background; closing the server waits for those on the wire.
   app.addHook('onClose', async () => ctx.logout.backchannel.drain());

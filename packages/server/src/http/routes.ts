@@ -142,7 +142,7 @@ export function registerRoutes(
     '/userinfo',
     '/revoke',
   ]) {
-    app.options(url, { config: cors }, async (request, reply) => corsPolicy.preflight(request, reply));
+    app.options(url, { config: cors }, async (_request, reply) => corsPolicy.preflight(reply));
   }
 
   // Load balancers probe the public port; /metrics is served only by the management listener (management.ts).

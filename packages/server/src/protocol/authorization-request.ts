@@ -5,10 +5,12 @@
  * The client and redirect URI are verified first (`authorizationTarget`): until both are trusted, errors are
  * never redirected (RFC 6749 §4.1.2.1, RFC 9700 §4.11). `validateAuthorizationRequest` checks the rest and
  * throws plain OAuthErrors that /authorize turns into redirects and /par into JSON. Pushed requests (RFC 9126
- * §4): a `request_uri` of ours is consumed once, for its own client.
+ * §4): a `request_uri` of ours is consumed once, for its own client. Request objects (OpenID Connect Core §6)
+ * are not supported, as discovery says: `request` and any other `request_uri` are refused by name.
  */
 import type { ServerContext } from '../context.ts';
 import type { AuthorizationRequestRecord, Client, LoginSession } from '../model.ts';
+import { verifyIdTokenHint } from '../tokens/id-token-hint.ts';
 import { isThumbprint } from './dpop.ts';
 import { OAuthError } from './errors.ts';
 import { credentialParameters, type RawParams, toParams } from './params.ts';
@@ -22,6 +24,27 @@ const supportedPrompts = new Set(['none', 'login', 'consent']);
 
 /** RFC 9126 §2.2: the request_uri values /par hands out: this prefix and 256 random bits. */
 export const requestUriPrefix = 'urn:ietf:params:oauth:request_uri:';
+
+/** True for a request_uri handed out by /par (the only kind supported; nothing is ever fetched). */
+export function isPushedRequestUri(requestUri: string): boolean {
+  return requestUri.startsWith(requestUriPrefix);
+}
+
+/**
+ * OpenID Connect Core §6.1, §6.2: discovery says `request_parameter_supported` and
+ * `request_uri_parameter_supported` are false, so a request object, by value or by reference, is refused
+ * with the error that names it. A request_uri from /par (RFC 9126) is not a request object.
+ */
+export function refuseRequestObjects(raw: RawParams): void {
+  if (raw.request?.some((value) => value !== ''))
+    throw new OAuthError('request_not_supported', 'the request parameter (request objects) is not supported');
+  const requestUri = raw.request_uri?.find((value) => value !== '');
+  if (requestUri !== undefined && !isPushedRequestUri(requestUri))
+    throw new OAuthError(
+      'request_uri_not_supported',
+      'request_uri is supported only for requests pushed to the PAR endpoint',
+    );
+}
 
 /** A parameter that may appear once; an empty value counts as absent. */
 export function singleParameter(raw: RawParams, name: string): string | undefined {
@@ -44,7 +67,7 @@ export async function pushedParameters(
 ): Promise<RawParams> {
   const clientId = singleParameter(raw, 'client_id');
   if (clientId === undefined) throw new OAuthError('invalid_request', 'client_id is missing');
-  const handle = requestUri.startsWith(requestUriPrefix) ? requestUri.slice(requestUriPrefix.length) : '';
+  const handle = isPushedRequestUri(requestUri) ? requestUri.slice(requestUriPrefix.length) : '';
   const parameters = isHandle(handle)
     ? await ctx.storage.pushedAuthorizationRequests.consume(sha256Base64Url(handle), clientId, ctx.now())
     : undefined;
@@ -147,8 +170,7 @@ export function validateAuthorizationRequest(
   raw: RawParams,
 ): AuthorizationRequestRecord {
   const params = toParams(raw);
-  if (params.has('request')) throw new OAuthError('invalid_request', 'request objects are not supported');
-  if (params.has('request_uri')) throw new OAuthError('invalid_request', 'request_uri is not supported');
+  refuseRequestObjects(raw);
   const responseType = params.get('response_type');
   if (responseType === undefined) throw new OAuthError('invalid_request', 'response_type is required');
   if (responseType !== 'code')
@@ -184,6 +206,7 @@ export function validateAuthorizationRequest(
   const dpopJkt = params.get('dpop_jkt');
   if (dpopJkt !== undefined && !isThumbprint(dpopJkt))
     throw new OAuthError('invalid_request', 'dpop_jkt must be a base64url SHA-256 JWK thumbprint');
+  const idTokenHintSub = hintedSubject(ctx, client, params.get('id_token_hint'));
 
   return {
     clientId: client.clientId,
@@ -197,16 +220,41 @@ export function validateAuthorizationRequest(
     maxAge: maxAgeText === undefined ? undefined : Number(maxAgeText),
     loginHint: params.get('login_hint'),
     dpopJkt,
+    ...(idTokenHintSub === undefined ? {} : { idTokenHintSub }),
   };
 }
 
-/** True when the session satisfies the request's login requirements (prompt=login handled by the caller). */
+/**
+ * OpenID Connect Core §3.1.2.1 `id_token_hint`: an ID token this server issued to this client, signed with a
+ * key it still publishes; an expired one is accepted, as the specification allows. Its `sub`, or undefined
+ * without a hint; any other token is `invalid_request`.
+ */
+function hintedSubject(ctx: ServerContext, client: Client, token: string | undefined): string | undefined {
+  if (token === undefined) return undefined;
+  const hint = verifyIdTokenHint(ctx, token);
+  if (hint === undefined || hint.clientId !== client.clientId)
+    throw new OAuthError(
+      'invalid_request',
+      'id_token_hint is not an ID token this server issued to the client',
+    );
+  return hint.sub;
+}
+
+/** True when `userId` is the user the request's id_token_hint names, or the request names none. */
+export function isHintedUser(request: AuthorizationRequestRecord, userId: string): boolean {
+  return request.idTokenHintSub === undefined || request.idTokenHintSub === userId;
+}
+
+/**
+ * True when the session satisfies the request's login requirements: the hinted user's (OpenID Connect Core
+ * §3.1.2.1 id_token_hint), recent enough for max_age (prompt=login handled by the caller).
+ */
 export function sessionSatisfies(
   ctx: ServerContext,
   request: AuthorizationRequestRecord,
   session: LoginSession | undefined,
 ): session is LoginSession {
-  if (session === undefined) return false;
+  if (session === undefined || !isHintedUser(request, session.userId)) return false;
   if (request.maxAge === undefined) return true;
   // OpenID Connect Core §3.1.2.1: max_age=0 is equivalent to prompt=login, even within the login's second.
   return request.maxAge > 0 && ctx.now() - session.authTime <= request.maxAge;

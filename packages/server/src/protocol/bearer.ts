@@ -25,16 +25,32 @@ export function refuseTokenInParameters(query: RawParams, body: RawParams): void
   }
 }
 
-/** RFC 6750 §2.1 and RFC 9449 §7.1: the token and scheme of an `Authorization: Bearer|DPoP` header. */
+/** RFC 9110 §11.6.2: `auth-scheme [ 1*SP credentials ]`, the scheme a token (§5.6.2). */
+const authorizationSyntax = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +(.*))?$/;
+/** RFC 6750 §2.1 `b64token` (the token68 of RFC 9110 §11.2). */
+const b64token = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/**
+ * RFC 6750 §2.1, §3.1 and RFC 9449 §7.1: the token and scheme of an `Authorization: Bearer|DPoP` header.
+ * No header, or another scheme (an authentication method this resource does not use), is a request without
+ * credentials: 401 with bare challenges. A malformed header, or a Bearer or DPoP scheme whose credentials
+ * are not one b64token, is `invalid_request` (400).
+ */
 export function presentedAccessToken(header: string | undefined): PresentedAccessToken {
-  if (header === undefined)
-    throw new OAuthError('invalid_token', 'an access token is required', { bareChallenge: true });
-  const match = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
-  if (!match)
-    throw new OAuthError('invalid_request', 'the Authorization header must be a Bearer or DPoP token', {
-      status: 401,
+  const noCredentials = () =>
+    new OAuthError('invalid_token', 'an access token is required', { bareChallenge: true });
+  if (header === undefined) throw noCredentials();
+  const match = authorizationSyntax.exec(header);
+  if (match === null) throw new OAuthError('invalid_request', 'the Authorization header is malformed');
+  const name = match[1]!.toLowerCase();
+  const scheme = name === 'bearer' ? 'Bearer' : name === 'dpop' ? 'DPoP' : undefined;
+  if (scheme === undefined) throw noCredentials();
+  const token = match[2] ?? '';
+  if (!b64token.test(token))
+    throw new OAuthError('invalid_request', `the ${scheme} credentials must be a single token`, {
+      challenge: scheme,
     });
-  return { scheme: match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer', token: match[2]! };
+  return { scheme, token };
 }
 
 /**

@@ -17,7 +17,7 @@ import { withRegisteredKeys } from './client-keys.ts';
 import { invalidClient, OAuthError } from './errors.ts';
 import { type PresentedCertificate, verifyClientCertificate } from './mtls.ts';
 import type { Params } from './params.ts';
-import { isFapi2 } from './profile.ts';
+import { fapi2AssertionMaxLifetime, isFapi2 } from './profile.ts';
 import { sha256Base64Url } from './secrets.ts';
 
 /** jose verifies client assertions; it is loaded at the first one (most deployments never see one). */
@@ -238,8 +238,15 @@ async function verifyAssertion(ctx: ServerContext, client: Client, assertion: st
   if (audiences.length !== 1 || !accepted.includes(audiences[0] as string))
     throw invalidClient('client assertion aud must be the issuer');
   const exp = payload.exp as number;
-  if (exp - now > clientAuth.assertionMaxLifetime)
-    throw invalidClient(`client assertion exp must be within ${clientAuth.assertionMaxLifetime} seconds`);
+  const maxLifetime = fapi2
+    ? Math.min(clientAuth.assertionMaxLifetime, fapi2AssertionMaxLifetime)
+    : clientAuth.assertionMaxLifetime;
+  if (exp - now > maxLifetime) {
+    const setting = fapi2
+      ? `the FAPI 2.0 limit, or clientAuth.assertionMaxLifetime when lower`
+      : 'clientAuth.assertionMaxLifetime';
+    throw invalidClient(`client assertion exp must be within ${maxLifetime} seconds (${setting})`);
+  }
   if (typeof payload.iat === 'number' && payload.iat > now + clockTolerance)
     throw invalidClient('client assertion iat is in the future');
   const jti = payload.jti;

@@ -32,7 +32,10 @@ export type OAuthErrorCode =
   | 'invalid_dpop_proof'
   | 'use_dpop_nonce'
   // RFC 9126 §4, OpenID Connect Core §3.1.2.6: a request_uri that is unknown, expired, used or not the client's.
-  | 'invalid_request_uri';
+  | 'invalid_request_uri'
+  // OpenID Connect Core §6.1, §6.2: request objects (`request`, a fetched `request_uri`) are not supported.
+  | 'request_not_supported'
+  | 'request_uri_not_supported';
 
 const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -59,6 +62,8 @@ const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_dpop_proof: 400,
   use_dpop_nonce: 400,
   invalid_request_uri: 400,
+  request_not_supported: 400,
+  request_uri_not_supported: 400,
 };
 
 export interface OAuthErrorOptions {

@@ -6,13 +6,17 @@
  * at /token for clients stored before the switch; PS256 or ES256 only (§5.4.1, `fapi2Algorithms` in
  * config/clients.ts; EdDSA, also allowed by §5.4.1, is left out as the stricter choice). PKCE S256, `iss`
  * (RFC 9207) and codes of at most 60 s hold on every profile. Refresh rotation (§5.3.2.1 point 8) can be
- * turned off for sender-constrained confidential clients.
+ * turned off for sender-constrained confidential clients. Client assertions of profile clients live at most
+ * `fapi2AssertionMaxLifetime` (the profile sets no number; the stricter choice, as for EdDSA).
  */
 import { fapi2Algorithms, fapi2AuthMethods } from '../config/clients.ts';
 import type { GatehouseConfig } from '../config/schema.ts';
 import type { Client } from '../model.ts';
 import { OAuthError } from './errors.ts';
 import type { TokenBinding } from './token-binding.ts';
+
+/** Seconds a FAPI 2.0 client's assertion may live (`clientAuth.assertionMaxLifetime` can only lower it). */
+export const fapi2AssertionMaxLifetime = 300;
 
 /** True when the profile applies to this client (server-wide or for the client alone). */
 export function isFapi2(

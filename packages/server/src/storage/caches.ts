@@ -32,25 +32,40 @@ export function oncePerTurn(source: VersionSource): VersionSource {
 
 /**
  * Clients are read on every token, introspection and revocation request and change rarely, so found
- * clients are cached in memory, and dropped when the change version moves. Unknown ids are not cached, so
- * random ids cannot fill memory.
+ * clients (and the list of all of them) are cached in memory, and dropped when the change version moves.
+ * Unknown ids are not cached, so random ids cannot fill memory.
  */
 export class ClientCache {
   private readonly entries = new Map<string, Client>();
+  /** Every client, for rules that look at all of them (CORS origins); the same array until a change. */
+  private all: readonly Client[] | undefined;
   private version: number | undefined;
 
   constructor(private readonly dataVersion: VersionSource) {}
 
   readonly clear = (): void => {
     this.entries.clear();
+    this.all = undefined;
   };
 
-  async get(clientId: string, load: () => Promise<Client | undefined>): Promise<Client | undefined> {
+  private async current(): Promise<void> {
     const version = await this.dataVersion();
     if (version !== this.version) {
       this.version = version;
-      this.entries.clear();
+      this.clear();
     }
+  }
+
+  async list(load: () => Promise<Client[]>): Promise<readonly Client[]> {
+    await this.current();
+    if (this.all !== undefined) return this.all;
+    const clients = await load();
+    if (this.version === (await this.dataVersion())) this.all = clients;
+    return clients;
+  }
+
+  async get(clientId: string, load: () => Promise<Client | undefined>): Promise<Client | undefined> {
+    await this.current();
     const cached = this.entries.get(clientId);
     if (cached !== undefined) return cached;
     const client = await load();

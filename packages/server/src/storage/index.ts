@@ -236,6 +236,7 @@ function assemble(
     dialect,
     ...repositories,
     findClient: (clientId) => clientCache.get(clientId, () => repositories.clients.find(clientId)),
+    listClients: () => clientCache.list(() => repositories.clients.list()),
     isAccessTokenRevoked: (jti, grantId, now) =>
       revocationView.isRevoked(jti, grantId, now, (since) => repositories.revocations.live(now, since)),
     transaction: (work) => transaction(work),

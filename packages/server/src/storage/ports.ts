@@ -221,6 +221,8 @@ export interface Storage extends Repositories {
   dialect: 'sqlite' | 'postgres';
   /** `clients.find` through an in-process cache that never serves a client changed since it was read. */
   findClient(clientId: string): Promise<Client | undefined>;
+  /** `clients.list` through the same cache: one array, the same until a client changes (on any node). */
+  listClients(): Promise<readonly Client[]>;
   /** True when an access token's jti, or the grant it came from, was revoked (an in-memory view). */
   isAccessTokenRevoked(jti: string, grantId: string | undefined, now: number): Promise<boolean>;
   /** Runs `work` with repositories bound to one transaction: its changes land together or not at all. */

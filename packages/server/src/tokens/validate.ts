@@ -102,33 +102,33 @@ function verifiedTokensOf(ctx: ServerContext): Map<string, AccessTokenClaims> {
   return cache;
 }
 
-/** The claims of an active access token issued by this server, or undefined. */
-export async function validateAccessToken(
+/** The claims of an opaque access token's record (RFC 7662 describes both formats alike). */
+async function opaqueClaims(
   ctx: ServerContext,
   token: string,
+  now: number,
 ): Promise<AccessTokenClaims | undefined> {
-  const now = ctx.now();
-  if (isHandle(token)) {
-    const record = await ctx.storage.accessTokens.find(sha256Base64Url(token));
-    if (record === undefined || record.expiresAt <= now) return undefined;
-    if (await ctx.storage.isAccessTokenRevoked(record.jti, record.grantId ?? undefined, now))
-      return undefined;
-    const claims: AccessTokenClaims = {
-      iss: ctx.issuer,
-      sub: record.subject,
-      aud: record.audience.length === 1 ? record.audience[0]! : record.audience,
-      client_id: record.clientId,
-      scope: record.scope,
-      jti: record.jti,
-      iat: record.createdAt,
-      exp: record.expiresAt,
-    };
-    if (record.authTime !== null) claims.auth_time = record.authTime;
-    if (record.roles !== null) claims.roles = record.roles;
-    if (record.grantId !== null) claims.grant_id = record.grantId;
-    if (record.cnf !== null) claims.cnf = record.cnf;
-    return claims;
-  }
+  const record = await ctx.storage.accessTokens.find(sha256Base64Url(token));
+  if (record === undefined || record.expiresAt <= now) return undefined;
+  const claims: AccessTokenClaims = {
+    iss: ctx.issuer,
+    sub: record.subject,
+    aud: record.audience.length === 1 ? record.audience[0]! : record.audience,
+    client_id: record.clientId,
+    scope: record.scope,
+    jti: record.jti,
+    iat: record.createdAt,
+    exp: record.expiresAt,
+  };
+  if (record.authTime !== null) claims.auth_time = record.authTime;
+  if (record.roles !== null) claims.roles = record.roles;
+  if (record.grantId !== null) claims.grant_id = record.grantId;
+  if (record.cnf !== null) claims.cnf = record.cnf;
+  return claims;
+}
+
+/** The claims of a JWT access token whose signature verified (once, then from the cache) and unexpired. */
+function jwtClaims(ctx: ServerContext, token: string, now: number): AccessTokenClaims | undefined {
   const verifiedTokens = verifiedTokensOf(ctx);
   let claims = verifiedTokens.get(token);
   if (claims === undefined) {
@@ -141,14 +141,23 @@ export async function validateAccessToken(
     verifiedTokens.delete(token);
     return undefined;
   }
-  if (
-    await ctx.storage.isAccessTokenRevoked(
-      claims.jti,
-      typeof claims.grant_id === 'string' ? claims.grant_id : undefined,
-      now,
-    )
-  ) {
-    return undefined;
-  }
+  return claims;
+}
+
+/**
+ * The claims of an active access token issued by this server, or undefined: unexpired, neither its jti nor
+ * its grant revoked, and its client still registered, so removing a client stops its tokens at once
+ * (client_credentials tokens have no grant). Every node sees a removal at its next lookup (storage/caches.ts).
+ */
+export async function validateAccessToken(
+  ctx: ServerContext,
+  token: string,
+): Promise<AccessTokenClaims | undefined> {
+  const now = ctx.now();
+  const claims = isHandle(token) ? await opaqueClaims(ctx, token, now) : jwtClaims(ctx, token, now);
+  if (claims === undefined) return undefined;
+  const grantId = typeof claims.grant_id === 'string' ? claims.grant_id : undefined;
+  if (await ctx.storage.isAccessTokenRevoked(claims.jti, grantId, now)) return undefined;
+  if ((await ctx.findClient(claims.client_id)) === undefined) return undefined;
   return claims;
 }
