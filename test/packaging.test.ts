@@ -161,7 +161,13 @@ beforeAll(async () => {
 }, 900_000);
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  for (const child of children) {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // The group has already exited.
+    }
+  }
   if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
 });
 
@@ -311,6 +317,8 @@ export const modules = [${entryPoints.map((_, index) => `m${index}`).join(', ')}
       JSON.stringify({
         issuer,
         server: { host: '127.0.0.1', port },
+        // A port the system chooses: the default 9464 may be taken on the machine running the tests.
+        management: { port: 0 },
         storage: { type: 'sqlite', path: join(workDir, 'data', 'gatehouse.db') },
         apiScopes: [{ name: 'orders.read', description: 'Read your orders' }],
         apiResources: [
@@ -328,10 +336,12 @@ export const modules = [${entryPoints.map((_, index) => `m${index}`).join(', ')}
         ],
       }),
     );
+    // Its own process group: npx runs gatehouse as a child of its own, and both must stop with the test.
     const child = spawn('npx', ['--no-install', 'gatehouse', 'serve', '--config', 'gatehouse.json'], {
       cwd: project,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_OPTIONS: '' },
+      detached: true,
     });
     children.push(child);
     let output = '';
@@ -369,7 +379,7 @@ console.log(JSON.stringify({ clientId: info.clientId, scopes: [...info.scopes], 
     const forged = `${header}.${Buffer.from(JSON.stringify({ iss: issuer, aud: 'orders-api' })).toString('base64url')}.${signature}`;
     const refused = await run('node', ['verify.mjs', issuer, forged], project);
     expect(refused.code).not.toBe(0);
-    child.kill('SIGTERM');
+    process.kill(-child.pid!, 'SIGTERM');
   });
 });
 

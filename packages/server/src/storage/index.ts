@@ -17,6 +17,7 @@ import {
   SqliteDriver,
   sql,
 } from 'kysely';
+import { ConfigError } from '../config/load.ts';
 import { ClientCache, oncePerTurn, RevocationView, type VersionSource } from './caches.ts';
 import { registerDatabase, registerSpaceReclaim } from './internal.ts';
 import { migrateToLatest } from './migrations.ts';
@@ -73,7 +74,10 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   try {
     return await (options.type === 'postgres' ? openPostgres(options) : openSqlite(options));
   } catch (error) {
-    throw new Error(`cannot open ${storageLocation(options)}: ${(error as Error).message}`, { cause: error });
+    const message = `cannot open ${storageLocation(options)}: ${(error as Error).message}`;
+    // A missing driver package is the operator's to fix, like a config error (exit status 2).
+    if (error instanceof ConfigError) throw new ConfigError(message);
+    throw new Error(message, { cause: error });
   }
 }
 
