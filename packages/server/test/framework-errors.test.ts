@@ -5,7 +5,6 @@
  * §5.2), pages the HTML error page (with its error code, the request id and a way back); no answer echoes
  * the URL or its query. Raw-socket requests (net.connect) cover what inject() cannot send.
  */
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Browser,
@@ -14,6 +13,7 @@ import {
   formOf,
   type GatehouseServer,
   issuer,
+  logCapture,
   parseConfig,
   pkcePair,
   postRaw,
@@ -23,7 +23,7 @@ import { freePort } from './interop-helpers.ts';
 import { parseRaw, rawExchange } from './raw-http.ts';
 
 const secret = 'hunter2-do-not-echo';
-const logLines: string[] = [];
+const log = logCapture();
 let server: GatehouseServer;
 let port: number;
 
@@ -31,12 +31,7 @@ beforeAll(async () => {
   port = await freePort();
   const config = parseConfig(testConfig({ server: { host: '127.0.0.1', port }, logging: { level: 'info' } }));
   server = await buildServer(config, {
-    logStream: new Writable({
-      write(chunk, _encoding, done) {
-        logLines.push(...chunk.toString().split('\n').filter(Boolean));
-        done();
-      },
-    }),
+    logStream: log.stream,
   });
   await server.listen();
 });
@@ -172,8 +167,8 @@ describe('client errors on the raw socket', () => {
     );
     expectErrorPage(answer, 400);
     const requestId = errorPageParts(answer.body).requestId!;
-    expect(logLines.some((line) => line.includes(requestId))).toBe(true);
-    expect(logLines.join('\n')).not.toContain(secret);
+    expect(log.lines.some((line) => line.includes(requestId))).toBe(true);
+    expect(log.lines.join('\n')).not.toContain(secret);
   });
 });
 

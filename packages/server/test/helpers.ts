@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
@@ -482,4 +483,16 @@ export function tamperSignature(token: string): string {
   const signatureStart = token.lastIndexOf('.') + 1;
   const replacement = token[signatureStart] === 'A' ? 'B' : 'A';
   return `${token.slice(0, signatureStart)}${replacement}${token.slice(signatureStart + 1)}`;
+}
+
+/** A log destination for a test server that keeps every written line (JSON lines, split and non-empty). */
+export function logCapture(): { lines: string[]; stream: Writable } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { lines, stream };
 }

@@ -7,7 +7,6 @@
  * error code, never as a server error or a storage outage.
  */
 import { connect } from 'node:net';
-import { Writable } from 'node:stream';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertionType, clientAssertion } from './client-assertion.ts';
@@ -20,6 +19,7 @@ import {
   formOf,
   type GatehouseServer,
   introspectToken,
+  logCapture,
   parseConfig,
   password,
   pkcePair,
@@ -37,19 +37,8 @@ const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 const accessTokenType = 'urn:ietf:params:oauth:token-type:access_token';
 const web = basic('web-app', webSecret);
 
-function capture() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { lines, stream };
-}
-
 describe('log masking after a full run', () => {
-  const log = capture();
+  const log = logCapture();
   const secrets: Record<string, string> = {};
   let server: GatehouseServer;
   let jwtKey: Awaited<ReturnType<typeof generateKeyPair>>;
@@ -258,7 +247,7 @@ describe('log masking after a full run', () => {
 });
 
 describe('a client that hangs up mid-upload', () => {
-  const log = capture();
+  const log = logCapture();
   let server: GatehouseServer;
   let port: number;
   beforeAll(async () => {

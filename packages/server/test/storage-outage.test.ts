@@ -10,7 +10,6 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, wri
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../src/storage/index.ts';
 import { dropSchema, postgresUrl, uniqueName } from './backends.ts';
@@ -20,6 +19,7 @@ import {
   codeRequest,
   form,
   type GatehouseServer,
+  logCapture,
   parseConfig,
   pkcePair,
   testConfig,
@@ -48,17 +48,6 @@ function pushAuthorization(server: GatehouseServer) {
   });
 }
 
-function capture() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { lines, stream };
-}
-
 /** Mounts a tmpfs of `size` at a new directory; the reason it cannot when it cannot. */
 function mountTmpfs(size: string): { dir: string } | { reason: string } {
   if (process.getuid?.() !== 0) return { reason: 'mounting a tmpfs needs root' };
@@ -76,7 +65,7 @@ describe('a full disk (an 8 MiB tmpfs)', () => {
   let mounted: { dir: string } | { reason: string } = { reason: 'not mounted yet' };
   let dir = '';
   let filler = '';
-  const log = capture();
+  const log = logCapture();
   let server: GatehouseServer | undefined;
 
   beforeAll(async () => {
