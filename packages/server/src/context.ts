@@ -4,12 +4,12 @@
  * their own clock and store. It holds interfaces and config-derived values; the HTTP adapter's own parts
  * (CORS, metrics, readiness checks) are not in it.
  */
+import type { AccountStore } from './accounts/accounts.ts';
 import type { GatehouseConfig } from './config/schema.ts';
 import type { KeyStore } from './keys/keystore.ts';
 import type { Client } from './model.ts';
 import type { ClientJwksCache } from './protocol/client-jwks.ts';
 import type { DpopVerifier } from './protocol/dpop.ts';
-import type { PasswordHasher } from './protocol/passwords.ts';
 import type { ReplayCache } from './protocol/replay-cache.ts';
 import type { ScopeCatalog } from './protocol/scopes.ts';
 import type { SessionLogout } from './sessions/logout.ts';
@@ -69,9 +69,10 @@ export interface ServerContext {
   issuer: string;
   endpoints: Endpoints;
   storage: Storage;
+  /** Who can sign in and what is said about them (accounts/accounts.ts). */
+  accounts: AccountStore;
   keys: KeyStore;
   catalog: ScopeCatalog;
-  passwords: PasswordHasher;
   now: Clock;
   audit: Audit;
   /** The audit whose events carry `requestId`. */

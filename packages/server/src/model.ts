@@ -69,6 +69,8 @@ export interface User {
   passwordHash: string;
   claims: Record<string, unknown>;
   roles: string[];
+  /** When the account was disabled (it cannot sign in, refresh or use userinfo), or null. */
+  disabledAt: number | null;
 }
 
 /** A browser login session; `sid` is the OIDC session id (Front/Back-Channel Logout). */

@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { type AccountStore, SqlAccountStore } from './accounts/accounts.ts';
 import { readConfiguredFile } from './config/load.ts';
 import type { GatehouseConfig } from './config/schema.ts';
 import { applyConfiguredEntities } from './config/seed.ts';
@@ -33,6 +34,8 @@ import { sweepExpired } from './storage/sweep.ts';
 
 export interface BuildOptions {
   clock?: Clock;
+  /** Where accounts come from (default: Gatehouse's own users table). */
+  accounts?: AccountStore;
   /** Where log lines go (default: standard output). */
   logStream?: NodeJS.WritableStream;
 }
@@ -101,14 +104,15 @@ export async function buildServer(
   const replay = shared
     ? new RedisReplayCache(shared.redis, shared.config.keyPrefix)
     : new MemoryReplayCache();
+  const catalog = new ScopeCatalog(config);
   const core: Omit<ServerContext, 'logout'> = {
     config,
     issuer: config.issuer,
     endpoints: endpointsFor(config.issuer),
     storage,
+    accounts: options.accounts ?? new SqlAccountStore(storage.users, passwords, catalog),
     keys,
-    catalog: new ScopeCatalog(config),
-    passwords,
+    catalog,
     now,
     audit: createAudit(records),
     auditFor: (requestId) => createAudit(records, requestId),

@@ -202,6 +202,7 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         passwordHash: 'h',
         claims: { name: 'Carol' },
         roles: ['r'],
+        disabledAt: null,
       };
       expect(await storage.users.create(user, now)).toBe(true);
       expect(await storage.users.create({ ...user, id: 'u2' }, now)).toBe(false);

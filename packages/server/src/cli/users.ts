@@ -90,6 +90,7 @@ async function add(args: string[]): Promise<number> {
       passwordHash: await new PasswordHasher(config.login.argon2).hash(password),
       claims,
       roles,
+      disabledAt: null,
     };
     if (!(await storage.users.create(user, systemNow())))
       throw new UsageError(`user "${username}" already exists`);

@@ -41,6 +41,7 @@ export async function applyConfiguredEntities(
         passwordHash: await passwords.hash(user.password),
         claims: user.claims,
         roles: user.roles,
+        disabledAt: null,
       },
       now,
     );

@@ -91,7 +91,7 @@ interface SignedIn extends CodeEntrant {
 }
 
 async function signedIn(ctx: ServerContext, entrant: CodeEntrant): Promise<SignedIn> {
-  const user = await ctx.storage.users.findById(entrant.session.userId);
+  const user = await ctx.accounts.findBySubject(entrant.session.userId);
   return { ...entrant, username: user?.username ?? '' };
 }
 

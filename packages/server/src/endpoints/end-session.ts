@@ -92,7 +92,7 @@ export function endSessionEndpoints(ctx: ServerContext) {
       return;
     }
 
-    const user = await ctx.storage.users.findById(session.userId);
+    const user = await ctx.accounts.findBySubject(session.userId);
     reply
       .code(200)
       .headers(pageSecurityHeaders)

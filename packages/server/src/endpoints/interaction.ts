@@ -76,7 +76,7 @@ async function renderConsent(
   loaded: LoadedInteraction,
   session: LoginSession,
 ): Promise<void> {
-  const user = await ctx.storage.users.findById(session.userId);
+  const user = await ctx.accounts.findBySubject(session.userId);
   reply.headers(pageSecurityHeaders).send(
     consentPage({
       action: `${ctx.issuer}/interaction/${loaded.interaction.id}/consent`,
@@ -135,7 +135,7 @@ export function loginSubmit(ctx: ServerContext) {
     }
     const { user } = check;
     // OpenID Connect Core §3.1.2.1: with an id_token_hint, only the hinted user may finish this sign-in.
-    if (!isHintedUser(loaded.interaction.request, user.id)) {
+    if (!isHintedUser(loaded.interaction.request, user.subject)) {
       renderLogin(ctx, reply, loaded, undefined, {
         message: 'The application asked for another account. Sign in with that account.',
         status: 400,
@@ -144,7 +144,7 @@ export function loginSubmit(ctx: ServerContext) {
     }
     // Without a consent step this login finishes the interaction: claim it before starting a session, so a
     // concurrent second submission of the form starts no session and sets no cookie.
-    const consentNeeded = await needsConsent(ctx, loaded.client, loaded.interaction.request, user.id);
+    const consentNeeded = await needsConsent(ctx, loaded.client, loaded.interaction.request, user.subject);
     if (!consentNeeded) await completeInteraction(ctx, loaded.interaction);
     const { session, sessionValue } = await startSession(
       ctx,

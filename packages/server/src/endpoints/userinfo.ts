@@ -1,13 +1,12 @@
 /**
  * GET and POST /userinfo (OpenID Connect Core §5.3). The access token comes from the Authorization header
  * (protocol/bearer.ts: RFC 6750 §2.1, DPoP binding per RFC 9449 §7), must carry `openid`, and the claims
- * are released by scope (protocol/claims.ts). With server nonces on, the current `DPoP-Nonce` is on every
+ * are released by scope (accounts/accounts.ts). With server nonces on, the current `DPoP-Nonce` is on every
  * answer (RFC 9449 §9).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { checkDpopBinding, presentedAccessToken, refuseTokenInParameters } from '../protocol/bearer.ts';
-import { releasedClaims } from '../protocol/claims.ts';
 import { dpopHeaderValues } from '../protocol/dpop.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { RawParams } from '../protocol/params.ts';
@@ -38,14 +37,16 @@ export function userinfoEndpoint(ctx: ServerContext) {
       throw new OAuthError('insufficient_scope', 'the access token lacks the openid scope', {
         challenge: presented.scheme,
       });
-    const user = await ctx.storage.users.findById(payload.sub);
-    if (user === undefined)
+    // Asked on every request: a disabled or deleted account's tokens stop at once, on every node.
+    const account = await ctx.accounts.findBySubject(payload.sub);
+    if (!account?.enabled)
       throw new OAuthError('invalid_token', 'the access token is invalid or expired', {
         challenge: presented.scheme,
       });
+    const claims = await ctx.accounts.claims(account, { scopes });
     reply
       .headers(noStoreHeaders)
       .type('application/json')
-      .send(JSON.stringify(releasedClaims(ctx.catalog, user, scopes)));
+      .send(JSON.stringify({ ...claims, sub: account.subject }));
   };
 }

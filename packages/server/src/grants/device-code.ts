@@ -13,7 +13,7 @@ import type { IssuedHandle } from '../model.ts';
 import { deviceCodeGrantType, deviceGrantId } from '../protocol/device-authorization.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
-import { prepareUserTokens, selectResources } from '../tokens/user-tokens.ts';
+import { prepareUserTokens, redeemableAccount, selectResources } from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
 
 const invalid = () => new OAuthError('invalid_grant', 'device_code is invalid');
@@ -55,6 +55,7 @@ export const deviceCodeGrant: GrantHandler = {
     if (userId === null || authTime === null || amr === null || sid === null) throw invalid();
     // RFC 8707 §2.2: the token request may narrow the approved resources (checked before the code is used).
     const resources = selectResources(params.getAll('resource'), record.resources);
+    const account = await redeemableAccount(ctx, userId);
     const outcome = await ctx.storage.transaction(async (repositories) => {
       if (!(await repositories.deviceCodes.consume(deviceCodeHash, now))) return undefined;
       const grantId = deviceGrantId(deviceCodeHash);
@@ -75,15 +76,20 @@ export const deviceCodeGrant: GrantHandler = {
         createdAt: now,
         dpopJkt: null,
       };
-      return prepareUserTokens(ctx, repositories, {
-        client,
-        source,
-        scopes: record.scope,
-        resources,
-        nonce: undefined,
-        refreshExpiresAt: now + ctx.config.tokens.refreshTokenTtl,
-        binding,
-      });
+      return prepareUserTokens(
+        ctx,
+        repositories,
+        {
+          client,
+          source,
+          scopes: record.scope,
+          resources,
+          nonce: undefined,
+          refreshExpiresAt: now + ctx.config.tokens.refreshTokenTtl,
+          binding,
+        },
+        account,
+      );
     });
     if (outcome === undefined) {
       // Another poll consumed it first, or it expired in between.

@@ -179,8 +179,8 @@ export const tokenExchangeGrant: GrantHandler = {
       if (actor.clientId !== undefined) act.client_id = actor.clientId;
       if (subject.act !== undefined) act.act = subject.act;
     }
-    const user = subject.userId === undefined ? undefined : await ctx.storage.users.findById(subject.userId);
-    if (subject.userId !== undefined && user === undefined) throw invalidToken('subject');
+    const user = subject.userId === undefined ? undefined : await ctx.accounts.findBySubject(subject.userId);
+    if (subject.userId !== undefined && !user?.enabled) throw invalidToken('subject');
     const access = await issueAccessToken(ctx, ctx.storage.accessTokens, {
       client,
       userId: subject.userId,

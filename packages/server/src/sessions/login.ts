@@ -3,22 +3,29 @@
  * starting the login session. The session is a server-side record; the browser holds its session value,
  * a random 256-bit id whose SHA-256 hash is the record's key. The endpoint puts the value in the cookie.
  */
+import type { Account } from '../accounts/accounts.ts';
 import type { ServerContext } from '../context.ts';
-import type { LoginSession, User } from '../model.ts';
+import type { LoginSession } from '../model.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 
-/** The live session whose session value the browser presents, if any. */
+/**
+ * The live session whose session value the browser presents, if any. A session whose account has been
+ * disabled or deleted since does not count: the browser must sign in again, and the sign-in refuses it.
+ */
 export async function findSession(
   ctx: ServerContext,
   sessionValue: string | undefined,
 ): Promise<LoginSession | undefined> {
   if (sessionValue === undefined) return undefined;
-  return ctx.storage.sessions.findActive(sha256Base64Url(sessionValue), ctx.now());
+  const session = await ctx.storage.sessions.findActive(sha256Base64Url(sessionValue), ctx.now());
+  if (session === undefined) return undefined;
+  const account = await ctx.accounts.findBySubject(session.userId);
+  return account?.enabled ? session : undefined;
 }
 
 export type PasswordCheck =
-  | { user: User }
-  | { error: string; status: 401 }
+  | { user: Account }
+  | { error: string; status: 401 | 403 }
   | { error: string; status: 429; retryAfter: number };
 
 /** A sign-in form as posted, with where it came from. */
@@ -78,12 +85,12 @@ export async function checkPassword(ctx: ServerContext, attempt: SignInAttempt):
     return { error: 'Enter your username and password.', status: 401 };
   }
   const now = ctx.now();
-  const user = await ctx.storage.users.findByUsername(username);
+  const named = await ctx.accounts.findByUsername(username);
   const browserHash = browserValue === undefined ? undefined : sha256Base64Url(browserValue);
   const known =
-    user !== undefined &&
+    named !== undefined &&
     browserHash !== undefined &&
-    (await ctx.storage.knownBrowsers.isKnown(browserHash, user.id, now));
+    (await ctx.storage.knownBrowsers.isKnown(browserHash, named.subject, now));
   const counters = failureCounters(ctx, username, browserHash, known, attempt.address);
   const locks = await Promise.all(counters.map(({ key }) => ctx.rateLimits.lockedSeconds(key)));
   const locked = Math.max(...locks);
@@ -95,8 +102,8 @@ export async function checkPassword(ctx: ServerContext, attempt: SignInAttempt):
       retryAfter: locked,
     };
   }
-  const valid = await ctx.passwords.verify(user?.passwordHash, password);
-  if (!valid || user === undefined) {
+  const user = await ctx.accounts.authenticate(username, password);
+  if (user === undefined) {
     const counts = await Promise.all(
       counters.map(({ key, freeFailures, maxDelay }) =>
         ctx.rateLimits.countFailure(key, freeFailures, maxDelay),
@@ -106,10 +113,15 @@ export async function checkPassword(ctx: ServerContext, attempt: SignInAttempt):
     return { error: 'The username or password is incorrect.', status: 401 };
   }
   await Promise.all(counters.map(({ key }) => ctx.rateLimits.forgetFailures(key)));
+  // The password was right, so saying the account is disabled tells nothing to someone who guessed.
+  if (!user.enabled) {
+    ctx.audit('login_refused_disabled', { client_id: clientId, user_id: user.subject });
+    return { error: 'This account is disabled. Contact your administrator.', status: 403 };
+  }
   if (browserHash !== undefined)
     await ctx.storage.knownBrowsers.remember(
       browserHash,
-      user.id,
+      user.subject,
       now + ctx.config.login.knownBrowserTtl,
       now,
     );
@@ -132,7 +144,7 @@ export interface StartedSession {
 export async function startSession(
   ctx: ServerContext,
   previousValue: string | undefined,
-  user: User,
+  user: Account,
   clientId?: string,
 ): Promise<StartedSession> {
   const now = ctx.now();
@@ -143,7 +155,7 @@ export async function startSession(
       ? undefined
       : await ctx.storage.sessions.findActive(sha256Base64Url(previousValue), now);
   let session: LoginSession | undefined;
-  if (previous !== undefined && previousValue !== undefined && previous.userId === user.id) {
+  if (previous !== undefined && previousValue !== undefined && previous.userId === user.subject) {
     if (
       await ctx.storage.sessions.reauthenticate(
         sha256Base64Url(previousValue),
@@ -152,15 +164,15 @@ export async function startSession(
         now,
       )
     ) {
-      session = { ...fresh, sid: previous.sid, userId: user.id };
+      session = { ...fresh, sid: previous.sid, userId: user.subject };
     }
   } else if (previous !== undefined) {
     await ctx.logout.endSession(previous, clientId, ctx.audit);
   }
   if (session === undefined) {
-    session = { ...fresh, sid: randomHandle(16), userId: user.id };
+    session = { ...fresh, sid: randomHandle(16), userId: user.subject };
     await ctx.storage.sessions.create(sha256Base64Url(sessionValue), session, now);
   }
-  ctx.audit('login_succeeded', { user_id: user.id, sid: session.sid, client_id: clientId });
+  ctx.audit('login_succeeded', { user_id: user.subject, sid: session.sid, client_id: clientId });
   return { session, sessionValue };
 }

@@ -254,6 +254,12 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /** Disabled accounts (accounts/accounts.ts): null while the account may sign in. */
+  '0009_user_disabled': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('users').addColumn('disabled_at', 'bigint').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = {

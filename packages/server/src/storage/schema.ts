@@ -35,6 +35,7 @@ export interface UsersTable {
   roles: string;
   created_at: number;
   updated_at: number;
+  disabled_at: number | null;
 }
 
 export interface SessionsTable {

@@ -22,7 +22,7 @@ export interface AccessTokenRequest {
   resources: ApiResource[];
   grantId?: string | undefined;
   authTime?: number | undefined;
-  roles?: string[] | undefined;
+  roles?: readonly string[] | undefined;
   /** Proof-of-possession binding, published as the `cnf` claim (and stored for opaque tokens). */
   binding?: TokenBinding | undefined;
   /** Token exchange (RFC 8693): the subject when it is not the user or the client itself (another client). */
@@ -80,7 +80,7 @@ export async function prepareAccessToken(
   const subject = request.subject ?? request.userId ?? request.client.clientId;
   // randomUUID: 122 random bits from node's CSPRNG, drawn from its cached entropy pool.
   const jti = randomUUID();
-  const roles = request.roles !== undefined && scopes.includes('roles') ? request.roles : undefined;
+  const roles = request.roles !== undefined && scopes.includes('roles') ? [...request.roles] : undefined;
   const cnf = confirmationClaim(request.binding);
   const tokenType = request.binding?.jkt !== undefined ? 'DPoP' : 'Bearer';
 

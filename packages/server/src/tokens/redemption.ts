@@ -10,7 +10,7 @@ import type { IssuedHandle } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { Repositories } from '../storage/ports.ts';
 import type { TokenResponse } from './token-response.ts';
-import { prepareUserTokens, type UserTokenRequest } from './user-tokens.ts';
+import { prepareUserTokens, redeemableAccount, type UserTokenRequest } from './user-tokens.ts';
 
 /** A single-use handle (authorization code or refresh token) being redeemed for tokens. */
 export interface SingleUseRedemption<Handle extends IssuedHandle> {
@@ -67,10 +67,19 @@ export async function redeemOnce<Handle extends IssuedHandle>(
   ctx: ServerContext,
   redemption: SingleUseRedemption<Handle>,
 ): Promise<TokenResponse> {
+  // The account is asked first, outside the transaction (user-tokens.ts); a handle that is unknown here
+  // goes on to the transaction, whose take refuses it and tells why.
+  const peeked = await redemption.find(ctx.storage);
+  const account =
+    peeked !== undefined && peeked.clientId === redemption.clientId
+      ? await redeemableAccount(ctx, peeked.userId)
+      : undefined;
   const outcome = await ctx.storage.transaction(async (repositories) => {
     const handle = await redemption.take(repositories);
     if (handle === undefined) return { error: await refusal(ctx, repositories, redemption) };
-    return { sign: await prepareUserTokens(ctx, repositories, redemption.tokens(handle)) };
+    // Not seen a moment ago: throwing rolls the take back.
+    if (account === undefined) throw new OAuthError('invalid_grant', redemption.invalidMessage);
+    return { sign: await prepareUserTokens(ctx, repositories, redemption.tokens(handle), account) };
   });
   if ('error' in outcome) throw outcome.error;
   return outcome.sign();

@@ -4,6 +4,7 @@
  * granted to a client registered for refresh_token. The refresh token's lifetime is absolute, counted
  * from the authorization: rotation never extends it.
  */
+import type { Account } from '../accounts/accounts.ts';
 import type { ServerContext } from '../context.ts';
 import type { Client, IssuedHandle } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
@@ -32,7 +33,20 @@ export interface UserTokenRequest {
 }
 
 /**
- * Does the storage part of issuing a user's tokens in the caller's transaction (reads the user, stores the
+ * The enabled account a code, refresh token or device code is redeemed for, asked of the account store on
+ * every redemption, so a disabled or deleted account gets no more tokens. Called before the redemption's
+ * transaction: the store may be another database (or, on SQLite, would wait for the transaction's
+ * connection).
+ */
+export async function redeemableAccount(ctx: ServerContext, userId: string): Promise<Account> {
+  const account = await ctx.accounts.findBySubject(userId);
+  if (!account?.enabled)
+    throw new OAuthError('invalid_grant', 'the account of this grant is disabled or no longer exists');
+  return account;
+}
+
+/**
+ * Does the storage part of issuing a user's tokens in the caller's transaction (stores the
  * new refresh token, and an opaque access token's record) and returns the function that signs the JWTs.
  * Call it after the transaction has committed: signatures are made on the thread pool (tokens/jwt.ts), and
  * a transaction held open while they are pending would make every other request wait for the database.
@@ -41,13 +55,14 @@ export async function prepareUserTokens(
   ctx: ServerContext,
   repositories: Repositories,
   request: UserTokenRequest,
+  user: Account,
 ): Promise<() => Promise<TokenResponse>> {
   const { client, source } = request;
-  const user = await repositories.users.findById(source.userId);
-  if (user === undefined) throw new OAuthError('invalid_grant', 'the user of this grant no longer exists');
+  if (user.subject !== source.userId)
+    throw new OAuthError('invalid_grant', 'the authorization changed while it was redeemed');
   const signAccess = await prepareAccessToken(ctx, repositories.accessTokens, {
     client,
-    userId: user.id,
+    userId: user.subject,
     grantId: source.grantId,
     scopes: request.scopes,
     resources: ctx.catalog.resolveResources(request.resources),
@@ -84,7 +99,7 @@ export async function prepareUserTokens(
     if (request.scopes.includes('openid')) {
       response.id_token = await issueIdToken(ctx, {
         client,
-        userId: user.id,
+        userId: user.subject,
         authTime: source.authTime,
         amr: source.amr,
         sid: source.sid,

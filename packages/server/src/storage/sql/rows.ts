@@ -79,6 +79,7 @@ export function userFromRow(row: Database['users']): User {
     passwordHash: row.password_hash,
     claims: JSON.parse(row.claims) as Record<string, unknown>,
     roles: parseList(row.roles),
+    disabledAt: row.disabled_at === null ? null : Number(row.disabled_at),
   };
 }
 
@@ -91,6 +92,7 @@ export function userToRow(user: User, now: number): Database['users'] {
     roles: json(user.roles),
     created_at: now,
     updated_at: now,
+    disabled_at: user.disabledAt,
   };
 }
 

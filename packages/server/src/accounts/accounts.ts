@@ -1,0 +1,121 @@
+/**
+ * Accounts: who can sign in, and what is said about them. The core asks an `AccountStore` for an account by
+ * subject or username, to check a password, and for the claims released for a set of scopes; it never reads
+ * a users table itself. `SqlAccountStore` (Gatehouse's own users table) is the default; an application
+ * embedding Gatehouse passes its own (`createGatehouse({ accounts })`), and `accounts.type:
+ * postgres-legacy` adapts an existing PostgreSQL users table (legacy.ts).
+ *
+ * A disabled or deleted account stops at once: it cannot sign in, its browser sessions no longer count,
+ * and its refresh tokens and access tokens are refused at the token and userinfo endpoints, because each
+ * of those asks the store on every request (on every node).
+ */
+import type { User } from '../model.ts';
+import type { PasswordHasher } from '../protocol/passwords.ts';
+import type { ScopeCatalog } from '../protocol/scopes.ts';
+import type { UserRepository } from '../storage/ports.ts';
+
+export interface Account {
+  /** The `sub` claim: stable and never given to another account. */
+  subject: string;
+  /** What the user types to sign in; shown on the consent and logout pages. */
+  username: string;
+  /** False for a disabled account: no sign-in, no refresh, no userinfo. */
+  enabled: boolean;
+  /** Roles, released as the `roles` claim (RFC 9068 §2.2.3.1) when the `roles` scope is granted. */
+  roles: readonly string[];
+}
+
+/** Which claims are asked for: the granted scopes, and claims named one by one (OIDC Core §5.5). */
+export interface ClaimsRequest {
+  scopes: readonly string[];
+  /** Claim names requested individually, e.g. by the `claims` request parameter. */
+  claims?: readonly string[];
+}
+
+export interface AccountStore {
+  findBySubject(subject: string): Promise<Account | undefined>;
+  /** The account a username signs in as (case as the store compares it), or undefined. */
+  findByUsername(username: string): Promise<Account | undefined>;
+  /**
+   * Checks a password: the account when it is correct (enabled or not; the caller refuses a disabled
+   * one), undefined otherwise. It should take as long for an unknown username as for a wrong password.
+   */
+  authenticate(username: string, password: string): Promise<Account | undefined>;
+  /** The claims about the account for these scopes and named claims; `sub` is set by the caller. */
+  claims(account: Account, request: ClaimsRequest): Promise<Record<string, unknown>>;
+}
+
+/**
+ * The claims a profile releases (OpenID Connect Core §5.1, §5.4): those of each identity scope granted, as
+ * the scope catalogue lists them, and those named one by one; `roles` from the account's roles, and
+ * `preferred_username` falling back to the username. Custom stores may use it with their own profile.
+ */
+export function profileClaims(
+  catalog: ScopeCatalog,
+  account: Account,
+  profile: Record<string, unknown>,
+  request: ClaimsRequest,
+): Record<string, unknown> {
+  const names = new Set<string>(request.claims ?? []);
+  for (const scope of request.scopes) {
+    for (const claim of catalog.identityScopes.get(scope)?.claims ?? []) names.add(claim);
+  }
+  const claims: Record<string, unknown> = {};
+  for (const name of names) {
+    if (name === 'sub') continue;
+    if (name === 'roles') claims.roles = [...account.roles];
+    else if (name === 'preferred_username')
+      claims.preferred_username = profile.preferred_username ?? account.username;
+    else if (profile[name] !== undefined) claims[name] = profile[name];
+  }
+  return claims;
+}
+
+/** The account of a stored user. */
+function accountOf(user: User): Account {
+  return {
+    subject: user.id,
+    username: user.username,
+    enabled: user.disabledAt === null,
+    roles: user.roles,
+  };
+}
+
+/** Accounts in Gatehouse's own `users` table (config file users and `gatehouse user add`). */
+export class SqlAccountStore implements AccountStore {
+  /** The stored profile of each account this store handed out, for `claims` without a second read. */
+  private readonly profiles = new WeakMap<Account, Record<string, unknown>>();
+
+  constructor(
+    private readonly users: UserRepository,
+    private readonly passwords: PasswordHasher,
+    private readonly catalog: ScopeCatalog,
+  ) {}
+
+  private remember(user: User | undefined): Account | undefined {
+    if (user === undefined) return undefined;
+    const account = accountOf(user);
+    this.profiles.set(account, user.claims);
+    return account;
+  }
+
+  async findBySubject(subject: string): Promise<Account | undefined> {
+    return this.remember(await this.users.findById(subject));
+  }
+
+  async findByUsername(username: string): Promise<Account | undefined> {
+    return this.remember(await this.users.findByUsername(username));
+  }
+
+  async authenticate(username: string, password: string): Promise<Account | undefined> {
+    const user = await this.users.findByUsername(username);
+    // An unknown username is verified against a dummy hash: the answer takes as long either way.
+    const valid = await this.passwords.verify(user?.passwordHash, password);
+    return valid ? this.remember(user) : undefined;
+  }
+
+  async claims(account: Account, request: ClaimsRequest): Promise<Record<string, unknown>> {
+    const profile = this.profiles.get(account) ?? (await this.users.findById(account.subject))?.claims ?? {};
+    return profileClaims(this.catalog, account, profile, request);
+  }
+}
