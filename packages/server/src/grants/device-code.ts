@@ -13,7 +13,12 @@ import type { IssuedHandle } from '../model.ts';
 import { deviceCodeGrantType, deviceGrantId } from '../protocol/device-authorization.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
-import { prepareUserTokens, redeemableAccount, selectResources } from '../tokens/user-tokens.ts';
+import {
+  prepareUserTokens,
+  redeemableAccount,
+  refreshTokenLifetime,
+  selectResources,
+} from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
 
 const invalid = () => new OAuthError('invalid_grant', 'device_code is invalid');
@@ -85,7 +90,7 @@ export const deviceCodeGrant: GrantHandler = {
           scopes: record.scope,
           resources,
           nonce: undefined,
-          refreshExpiresAt: now + ctx.config.tokens.refreshTokenTtl,
+          refreshExpiresAt: now + refreshTokenLifetime(ctx.config, client).absolute,
           binding,
         },
         account,
