@@ -331,6 +331,11 @@ async function listClients(args: string[]): Promise<number> {
     requireDpop: client.requireDpop,
     requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
     corsOrigins: clientOrigins(client),
+    refreshTokenLifetime: client.refreshTokenLifetime,
+    // When each secret stops working (null: never), newest first; never the secrets or their hashes.
+    secretExpiries: client.secrets.map((secret) =>
+      secret.expiresAt === null ? null : formatTime(secret.expiresAt),
+    ),
     source: client.source,
   }));
   return printList(
