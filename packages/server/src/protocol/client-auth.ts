@@ -3,8 +3,8 @@
  * clients: client_secret_basic/post, private_key_jwt (RFC 7523 §2.2, §3), tls_client_auth and
  * self_signed_tls_client_auth (RFC 8705 §2), and `none`. A client must use its registered method, and a
  * request presenting two is refused, since which one counts is an ambiguity an attacker can use. Secrets
- * are compared as SHA-256 hashes in constant time with each of the client's (up to two, see
- * client-secrets.ts), an unknown client costing the same work; an expired secret is refused like a wrong one. Assertions
+ * are compared as SHA-256 hashes in constant time with each of the client's (up to two, client-secrets.ts),
+ * an unknown client costing the same work; an expired secret is refused like a wrong one. Assertions
  * (RFC 7523 §3) need `iss` = `sub` = client_id, a single `aud`, a bounded `exp`, a one-time `jti` and an
  * allowed asymmetric algorithm, so `none` and HMAC never verify. Every failure is `invalid_client`.
  */

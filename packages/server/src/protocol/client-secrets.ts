@@ -1,7 +1,7 @@
 /**
- * Client secrets with an overlap (RFC 6749 §2.3.1, RFC 9700 §2.5 on replacing credentials): a client holds
- * at most two secrets, each stored as a SHA-256 hash with an optional expiry, so a new secret can be issued
- * while the old one keeps working until the client has been updated. A presented secret is compared with
+ * Client secrets (RFC 6749 §2.3.1) that overlap while they are replaced: a client holds at most two
+ * secrets, each stored as a SHA-256 hash with an optional expiry, so a new secret can be issued while the
+ * old one keeps working until the client has been updated. A presented secret is compared with
  * every stored slot in constant time, matched or not, so the answer's timing does not say which one
  * matched or how many the client has.
  */

@@ -7,7 +7,6 @@
  * until min(absolute expiry, now + idle). Both are per client, defaulting to `tokens.refreshTokenTtl` and
  * `tokens.refreshTokenIdleTtl`.
  */
-
 import type { Account } from '../accounts/accounts.ts';
 import type { GatehouseConfig } from '../config/schema.ts';
 import type { ServerContext } from '../context.ts';
