@@ -7,6 +7,7 @@
 import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import express from 'express';
 import Fastify from 'fastify';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -229,6 +230,56 @@ describe('createGatehouse behind an application Fastify', () => {
     expect(response.status).toBe(401);
     expect(response.headers.get('cache-control')).toBe('no-store');
     expect(((await response.json()) as Record<string, unknown>).error).toBe('invalid_client');
+  });
+});
+
+describe('createGatehouse behind an application Express', () => {
+  let gatehouse: Gatehouse;
+  let host: Server;
+  let issuer: string;
+
+  beforeAll(async () => {
+    const app = express();
+    // Before any body parser: Gatehouse reads its form bodies itself.
+    app.use((request, response, next) => {
+      if (request.url.startsWith('/login/')) gatehouse.handle(request, response);
+      else next();
+    });
+    app.use(express.urlencoded({ extended: false }));
+    app.post('/orders', (request, response) => {
+      response.json({ received: request.body });
+    });
+    host = createServer(app);
+    const port = await listening(host);
+    issuer = `http://127.0.0.1:${port}/login`;
+    gatehouse = await createGatehouse({ config: testConfig({ issuer }) });
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => host.close(resolve));
+    await gatehouse.close();
+  });
+
+  it('serves the token endpoint and leaves the application its own routes and parsers', async () => {
+    const response = await fetch(`${issuer}/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`service-a:${serviceSecret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: 'grant_type=client_credentials&scope=orders.read',
+    });
+    expect(response.status).toBe(200);
+    const metadata = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      string
+    >;
+    expect(metadata.authorization_endpoint).toBe(`${issuer}/authorize`);
+    const own = await fetch(`${new URL(issuer).origin}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'id=7',
+    });
+    expect(await own.json()).toEqual({ received: { id: '7' } });
   });
 });
 
