@@ -14,7 +14,7 @@ import type { ReplayCache } from './protocol/replay-cache.ts';
 import type { ScopeCatalog } from './protocol/scopes.ts';
 import type { SessionLogout } from './sessions/logout.ts';
 import type { Storage } from './storage/ports.ts';
-import type { ClaimsHook } from './tokens/access-token-claims.ts';
+import type { ClaimsHook } from './tokens/claims-hook.ts';
 
 /** Seconds since the epoch; tests substitute a controllable clock. */
 export type Clock = () => number;

@@ -3,4 +3,4 @@ export { ConfigError, loadConfigFile, parseConfig } from './config/load.ts';
 export type { GatehouseConfig } from './config/schema.ts';
 export type { Clock } from './context.ts';
 export { type BuildOptions, buildServer, type GatehouseServer } from './server.ts';
-export type { ClaimsHook, ClaimsHookContext } from './tokens/access-token-claims.ts';
+export type { ClaimsHook, ClaimsHookContext } from './tokens/claims-hook.ts';

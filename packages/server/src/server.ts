@@ -31,7 +31,7 @@ import { SessionLogout } from './sessions/logout.ts';
 import { openStorage } from './storage/index.ts';
 import { connectRedis } from './storage/redis.ts';
 import { sweepExpired } from './storage/sweep.ts';
-import { type ClaimsHook, guardClaimsHook } from './tokens/access-token-claims.ts';
+import { type ClaimsHook, guardClaimsHook } from './tokens/claims-hook.ts';
 
 export interface BuildOptions {
   clock?: Clock;
