@@ -3,7 +3,7 @@
  * account and `roles` (§2.2.3.1), chosen in configuration (`apiResources[].claims`); the scopes as `scope`
  * (§2.2.3), as an `scp` array (Microsoft's shape, which .NET policies check), or both
  * (`apiResources[].scopeClaim`); and computed claims from the embedding application's claims hook
- * (`createGatehouse({ claims })`). A token for several APIs gets the union of their choices.
+ * (`buildServer(config, { claims })`). A token for several APIs gets the union of their choices.
  *
  * Reserved claims (model.ts `reservedAccessTokenClaims`) are Gatehouse's alone: configuration naming one
  * is refused at start-up, and the hook's are dropped (claims-hook.ts). The hook runs before any record is
