@@ -34,12 +34,22 @@ import {
 } from './helpers.ts';
 
 const api1Secret = `${apiSecret}-api1`;
+const reportsSecret = `${apiSecret}-reports`;
 const trustedSecret = 'trusted-app-test-secret-0123456789-abcdefghijk';
 
-/** orders-api: email and name, roles always, scope and scp; api1 (opaque): email, never roles, scp only. */
+/**
+ * orders-api: email and name, roles always, scope and scp; api1 (opaque): email, never roles, scp only;
+ * reports-api: scp only, nothing else.
+ */
 function claimsConfig(): Record<string, unknown> {
   return testConfig({
     logging: { level: 'error' },
+    apiScopes: [
+      { name: 'orders.read', description: 'Read your orders' },
+      { name: 'orders.write', description: 'Change your orders' },
+      { name: 'api1.read', description: 'Read API 1' },
+      { name: 'reports.read', description: 'Read reports' },
+    ],
     apiResources: [
       {
         id: 'orders-api',
@@ -58,6 +68,13 @@ function claimsConfig(): Record<string, unknown> {
         claims: { user: ['email'], roles: false },
         scopeClaim: 'scp',
       },
+      {
+        id: 'reports-api',
+        uris: ['https://reports.example.com'],
+        scopes: ['reports.read'],
+        secret: reportsSecret,
+        scopeClaim: 'scp',
+      },
     ],
     clients: [
       ...testClients(),
@@ -67,7 +84,7 @@ function claimsConfig(): Record<string, unknown> {
         secret: trustedSecret,
         grantTypes: ['authorization_code', 'refresh_token'],
         redirectUris: [webRedirect],
-        scopes: ['openid', 'profile', 'email', 'offline_access', 'orders.read'],
+        scopes: ['openid', 'profile', 'email', 'offline_access', 'orders.read', 'reports.read'],
         requireConsent: false,
       },
     ],
@@ -184,6 +201,26 @@ describe('per-API access-token claims from configuration', () => {
       name: 'Alice Smith',
       roles: ['OrderAdmin'],
       scp: ['openid', 'orders.read', 'api1.read'],
+    });
+  });
+
+  it('issues a JWT with scp and no scope to an scp-only API; userinfo and introspection still read its scopes', async () => {
+    const tokens = await codeFlow('openid reports.read', {}, 'trusted-app');
+    const access = decodeJwt(tokens.access_token as string);
+    expect(access.scp).toEqual(['openid', 'reports.read']);
+    expect(access.scope).toBeUndefined();
+    expect(access.roles).toBeUndefined();
+    expect(tokens.scope).toBe('openid reports.read');
+    expect((await userinfo(tokens.access_token as string)).sub).toBe(access.sub);
+    const introspected = await introspectToken(
+      server,
+      tokens.access_token as string,
+      basic('reports-api', reportsSecret),
+    );
+    expect(introspected.body).toMatchObject({
+      active: true,
+      scope: 'openid reports.read',
+      scp: ['openid', 'reports.read'],
     });
   });
 
@@ -314,8 +351,17 @@ describe('the claims request parameter (OpenID Connect Core §5.5)', () => {
   });
 
   it('puts an essential id_token claim in the ID token and keeps it on refresh', async () => {
-    const claims = JSON.stringify({ id_token: { email: { essential: true }, name: null } });
+    const claims = JSON.stringify({
+      id_token: { email: { essential: true }, name: null },
+      userinfo: { name: { essential: true } },
+    });
     const tokens = await codeFlow('openid email offline_access orders.read', { claims });
+    // userinfo: the email scope's claims; name belongs to profile, which the user was not asked about.
+    expect(await userinfo(tokens.access_token as string)).toEqual({
+      sub: expect.any(String),
+      email: 'alice@example.com',
+      email_verified: true,
+    });
     const idToken = decodeJwt(tokens.id_token as string);
     expect(idToken.email).toBe('alice@example.com');
     // web-app asks for consent: only claims of the consented scopes (email, not profile's name).
