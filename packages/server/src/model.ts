@@ -112,7 +112,7 @@ export interface AuthorizationRequestRecord {
   /** RFC 9449 §10: the thumbprint of the DPoP key the authorization code is bound to. */
   dpopJkt?: string | undefined;
   /** OpenID Connect Core §5.5: the `claims` request parameter, validated (protocol/claims-request.ts). */
-  claimsRequest?: ClaimsRequest | undefined;
+  claimsRequest?: ClaimsParameter | undefined;
 }
 
 /** How one claim is asked for in the `claims` parameter (OpenID Connect Core §5.5.1); null: by name only. */
@@ -126,7 +126,7 @@ export interface ClaimRequestDetails {
  * The OpenID Connect `claims` request parameter (Core §5.5): claims asked for one by one, for the ID token
  * and for userinfo. Kept with the authorization and everything issued from it.
  */
-export interface ClaimsRequest {
+export interface ClaimsParameter {
   userinfo?: Record<string, ClaimRequestDetails | null>;
   id_token?: Record<string, ClaimRequestDetails | null>;
 }
@@ -171,7 +171,7 @@ export interface Grant {
   createdAt: number;
   revokedAt: number | null;
   /** OpenID Connect Core §5.5: the `claims` request of the authorization, for userinfo; null when none. */
-  claimsRequest?: ClaimsRequest | null;
+  claimsRequest?: ClaimsParameter | null;
 }
 
 /** What an authorization code or refresh token carries about the authorization it came from. */
@@ -193,7 +193,7 @@ export interface IssuedHandle {
    */
   dpopJkt: string | null;
   /** OpenID Connect Core §5.5: the `claims` request of the authorization (ID tokens on refresh too). */
-  claimsRequest?: ClaimsRequest | null;
+  claimsRequest?: ClaimsParameter | null;
 }
 
 export interface AuthorizationCode extends IssuedHandle {

@@ -11,7 +11,7 @@
  * claim the account lacks is left out, as §5.5.1 allows. `value`/`values` are kept but not enforced
  * (the `acr` request is issue 17's).
  */
-import type { ClaimRequestDetails, ClaimsRequest, Client } from '../model.ts';
+import type { ClaimRequestDetails, ClaimsParameter, Client } from '../model.ts';
 import { OAuthError } from './errors.ts';
 import type { ScopeCatalog } from './scopes.ts';
 
@@ -47,7 +47,7 @@ function claimDetails(name: string, value: unknown): ClaimRequestDetails | null 
 }
 
 /** Parses and checks the `claims` parameter; undefined when it is absent. */
-export function parseClaimsRequest(text: string | undefined): ClaimsRequest | undefined {
+export function parseClaimsRequest(text: string | undefined): ClaimsParameter | undefined {
   if (text === undefined) return undefined;
   let parsed: unknown;
   try {
@@ -56,7 +56,7 @@ export function parseClaimsRequest(text: string | undefined): ClaimsRequest | un
     throw invalid('is not valid JSON');
   }
   if (!isObject(parsed)) throw invalid('must be a JSON object');
-  const request: ClaimsRequest = {};
+  const request: ClaimsParameter = {};
   for (const target of targets) {
     const members = parsed[target];
     if (members === undefined) continue;
@@ -77,7 +77,7 @@ export function parseClaimsRequest(text: string | undefined): ClaimsRequest | un
  */
 export function releasableClaims(
   catalog: ScopeCatalog,
-  request: ClaimsRequest | null | undefined,
+  request: ClaimsParameter | null | undefined,
   target: 'userinfo' | 'id_token',
   scopes: readonly string[],
 ): string[] {

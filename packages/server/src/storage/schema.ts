@@ -77,7 +77,7 @@ export interface GrantsTable {
   resources: string;
   created_at: number;
   revoked_at: number | null;
-  /** OpenID Connect Core §5.5 `claims` request as JSON (model.ts ClaimsRequest), or null. */
+  /** OpenID Connect Core §5.5 `claims` request as JSON (model.ts ClaimsParameter), or null. */
   claims_request: string | null;
 }
 
@@ -95,7 +95,7 @@ export interface IssuedHandleColumns {
   consumed_at: number | null;
   created_at: number;
   dpop_jkt: string | null;
-  /** OpenID Connect Core §5.5 `claims` request as JSON (model.ts ClaimsRequest), or null. */
+  /** OpenID Connect Core §5.5 `claims` request as JSON (model.ts ClaimsParameter), or null. */
   claims_request: string | null;
 }
 

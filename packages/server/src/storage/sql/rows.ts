@@ -6,7 +6,7 @@
 import type {
   AuthorizationCode,
   AuthorizationRequestRecord,
-  ClaimsRequest,
+  ClaimsParameter,
   Client,
   ClientAuthentication,
   DeviceCode,
@@ -162,10 +162,10 @@ export function grantFromRow(row: Database['grants']): Grant {
 }
 
 /** The `claims_request` column (JSON or null): the `claimsRequest` field, left out when there is none. */
-function claimsRequestFromColumn(column: string | null | undefined): { claimsRequest?: ClaimsRequest } {
+function claimsRequestFromColumn(column: string | null | undefined): { claimsRequest?: ClaimsParameter } {
   return column === null || column === undefined
     ? {}
-    : { claimsRequest: JSON.parse(column) as ClaimsRequest };
+    : { claimsRequest: JSON.parse(column) as ClaimsParameter };
 }
 
 export function grantToRow(grant: Grant): Database['grants'] {
