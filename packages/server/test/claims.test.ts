@@ -7,6 +7,7 @@
  */
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createGatehouse } from '../src/index.ts';
 import type { ClaimsHookContext } from '../src/tokens/claims-hook.ts';
 import {
   apiSecret,
@@ -480,5 +481,25 @@ describe('the claims request parameter (OpenID Connect Core §5.5)', () => {
     const tokens = await redeem(redirect.searchParams.get('code')!, pkce.verifier, 'trusted-app');
     expect(tokens.status).toBe(200);
     expect(decodeJwt(tokens.body.id_token as string).email).toBe('alice@example.com');
+  });
+});
+
+describe('the claims option of createGatehouse', () => {
+  it('reaches the access tokens of an embedded server', async () => {
+    const gatehouse = await createGatehouse({
+      config: testConfig(),
+      clock: testClock(),
+      claims: ({ clientId }) => ({ department: `dept-of-${clientId}` }),
+    });
+    try {
+      const response = await tokenRequest(
+        gatehouse,
+        { grant_type: 'client_credentials' },
+        basic('service-a', serviceSecret),
+      );
+      expect(decodeJwt(response.body.access_token as string).department).toBe('dept-of-service-a');
+    } finally {
+      await gatehouse.close();
+    }
   });
 });
