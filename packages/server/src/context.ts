@@ -87,7 +87,7 @@ export interface ServerContext {
   findClient(clientId: string): Promise<Client | undefined>;
   /** Client JWKS fetched from jwks_uri (private_key_jwt, self-signed mutual TLS). */
   clientJwks: ClientJwksCache;
-  /** The embedding application's computed access-token claims, guarded (tokens/access-token-claims.ts). */
+  /** The embedding application's computed access-token claims, guarded (tokens/claims-hook.ts). */
   claimsHook?: ClaimsHook | undefined;
 }
 

@@ -40,7 +40,7 @@ export interface BuildOptions {
   accounts?: AccountStore;
   /** Where log lines go (default: standard output). */
   logStream?: NodeJS.WritableStream;
-  /** Computed access-token claims (tokens/access-token-claims.ts); reserved claims it returns are dropped. */
+  /** Computed access-token claims (tokens/claims-hook.ts); reserved claims it returns are dropped. */
   claims?: ClaimsHook;
 }
 

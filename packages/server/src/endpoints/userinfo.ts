@@ -2,8 +2,8 @@
  * GET and POST /userinfo (OpenID Connect Core §5.3). The access token comes from the Authorization header
  * (protocol/bearer.ts: RFC 6750 §2.1, DPoP binding per RFC 9449 §7), must carry `openid`, and the claims
  * are released by scope (accounts/accounts.ts), with those the authorization's `claims` request asks for
- * in userinfo (OpenID Connect Core §5.5, protocol/claims-request.ts). With server nonces on, the current `DPoP-Nonce` is on every
- * answer (RFC 9449 §9).
+ * in userinfo (OpenID Connect Core §5.5, protocol/claims-request.ts). With server nonces on, the current
+ * `DPoP-Nonce` is on every answer (RFC 9449 §9).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';

@@ -15,10 +15,10 @@ import type { ClaimRequestDetails, ClaimsParameter, Client } from '../model.ts';
 import { OAuthError } from './errors.ts';
 import type { ScopeCatalog } from './scopes.ts';
 
-/** The members of the parameter that name claims (§5.5); other members are ignored, as §5.5 says. */
+/** The members of the parameter that name claims (§5.5); members not understood are ignored (§5.5). */
 const targets = ['userinfo', 'id_token'] as const;
 
-/** Claim names are JSON strings; a sane bound keeps one request from naming nonsense (§5.1 names are short). */
+/** Claim names: printable ASCII without spaces (names and collision-resistant URIs, RFC 7519 §4.2, §4.3). */
 const claimNamePattern = /^[\x21-\x7E]{1,256}$/;
 
 function isObject(value: unknown): value is Record<string, unknown> {
