@@ -46,6 +46,7 @@ export const authorizationCodeGrant: GrantHandler = {
           nonce: record.nonce ?? undefined,
           refreshExpiresAt: now + refreshTokenLifetime(ctx.config, client).absolute,
           binding,
+          grantType: 'authorization_code',
         };
       },
       now,

@@ -66,6 +66,7 @@ export const refreshTokenGrant: GrantHandler = {
           refreshExpiresAt: record.absoluteExpiresAt,
           binding,
           newRefreshToken: rotate,
+          grantType: 'refresh_token',
         };
       },
       now,

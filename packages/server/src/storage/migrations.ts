@@ -261,6 +261,18 @@ const migrations: Record<string, Migration> = {
     },
   },
   /**
+   * OpenID Connect Core §5.5: the `claims` request parameter of an authorization, kept (JSON, null when
+   * none) with its grant (userinfo), codes and refresh tokens (ID tokens, refreshed ones too); and the
+   * claims of an opaque access token beyond the fixed columns (configured per API, the claims hook, `scp`).
+   */
+  '0011_claims_request': {
+    async up(db: Kysely<unknown>) {
+      for (const table of ['grants', 'authorization_codes', 'refresh_tokens'])
+        await db.schema.alterTable(table).addColumn('claims_request', 'text').execute();
+      await db.schema.alterTable('access_tokens').addColumn('claims', 'text').execute();
+    },
+  },
+  /**
    * Refresh tokens carry their family's absolute expiry beside their own idle expiry (tokens/user-tokens.ts);
    * tokens issued before keep the one expiry they had. Clients hold up to two secrets with expiries
    * (protocol/client-secrets.ts): the one secret_hash becomes the first, never expiring. secret_hash stays,
