@@ -111,6 +111,8 @@ export interface AuthorizationRequestRecord {
   idTokenHintSub?: string | undefined;
   /** RFC 9449 §10: the thumbprint of the DPoP key the authorization code is bound to. */
   dpopJkt?: string | undefined;
+  /** OpenID Connect Core §3.1.2.1 `ui_locales`: the languages the pages should use, preferred first. */
+  uiLocales?: string[] | undefined;
 }
 
 /** One authorization: everything issued from it carries its id and dies when it is revoked. */

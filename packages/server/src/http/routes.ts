@@ -23,6 +23,7 @@ import { landingEndpoint } from '../endpoints/landing.ts';
 import { parEndpoint } from '../endpoints/par.ts';
 import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
+import { logoEndpoint, themeStylesheetEndpoint } from '../endpoints/ui-assets.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { CorsPolicy } from './cors.ts';
@@ -149,6 +150,9 @@ export function registerRoutes(
   app.get('/healthz', healthEndpoint);
   app.get('/readyz', readinessEndpoint(readinessChecks));
   app.get('/', { config: { errorFormat: 'json' } }, landingEndpoint(ctx));
+  // The theme's files (ui.logo, ui.stylesheet); 404 when the config names none.
+  app.get('/ui/logo', logoEndpoint(ctx));
+  app.get('/ui/theme.css', themeStylesheetEndpoint(ctx));
   table.answerOtherMethods(app);
 }
 

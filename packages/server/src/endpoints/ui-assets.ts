@@ -1,0 +1,33 @@
+/**
+ * GET /ui/logo and /ui/theme.css: the theme's logo and extra stylesheet (`ui.logo`, `ui.stylesheet`), read
+ * once at start-up. They are same-origin resources the page CSP allows (`img-src 'self'`, the stylesheet's
+ * URL in `style-src`), sent with their own type and `nosniff`, and a CSP that runs nothing should the
+ * file be opened on its own (an SVG logo can hold script).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.ts';
+
+const assetHeaders = {
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+  'cache-control': 'public, max-age=3600',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
+export function logoEndpoint(ctx: ServerContext) {
+  return async (_request: FastifyRequest, reply: FastifyReply) => {
+    const { logo } = ctx.ui.assets;
+    if (logo === undefined) return reply.callNotFound();
+    return reply.headers({ ...assetHeaders, 'content-type': logo.contentType }).send(Buffer.from(logo.body));
+  };
+}
+
+export function themeStylesheetEndpoint(ctx: ServerContext) {
+  return async (_request: FastifyRequest, reply: FastifyReply) => {
+    const { stylesheet } = ctx.ui.assets;
+    if (stylesheet === undefined) return reply.callNotFound();
+    return reply
+      .headers({ ...assetHeaders, 'content-type': 'text/css; charset=utf-8' })
+      .send(Buffer.from(stylesheet));
+  };
+}
