@@ -7,8 +7,6 @@
  * confirmation, and bad `ui` settings refused at start-up naming the field.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -34,28 +32,7 @@ import {
   testClock,
   testConfig,
 } from './helpers.ts';
-
-/** A 1×1 PNG. */
-export const logoPng = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
-  'base64',
-);
-export const themeCss = 'h1{color:rgb(10, 120, 30)}\n';
-
-/** A directory holding a theme's logo and stylesheet, as a config file's directory would. */
-export function themeDirectory(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-theme-'));
-  writeFileSync(join(dir, 'logo.png'), logoPng);
-  writeFileSync(join(dir, 'theme.css'), themeCss);
-  return dir;
-}
-
-export const themedUi = {
-  productName: 'Acme Identity',
-  logo: 'logo.png',
-  stylesheet: 'theme.css',
-  colors: { primary: '#aa3300', background: '#102030', text: '#203040' },
-};
+import { logoPng, themeCss, themeDirectory, themedUi } from './theme-fixtures.ts';
 
 const servers: GatehouseServer[] = [];
 afterEach(async () => {
@@ -190,7 +167,8 @@ describe('the language of the pages', () => {
   });
 
   it('ships every key in every catalogue', () => {
-    for (const catalogue of [de, fr, es]) expect(Object.keys(catalogue).sort()).toEqual(Object.keys(en).sort());
+    for (const catalogue of [de, fr, es])
+      expect(Object.keys(catalogue).sort()).toEqual(Object.keys(en).sort());
   });
 
   it('translates the error page by Accept-Language', async () => {
@@ -217,7 +195,9 @@ describe('the language of the pages', () => {
     const metadata = JSON.parse((await all.app.inject({ url: '/.well-known/openid-configuration' })).body);
     expect(metadata.ui_locales_supported).toEqual(['en', 'de', 'fr', 'es']);
     const some = await serve({ ui: { locales: ['de', 'en'], defaultLocale: 'de' } });
-    const limited = JSON.parse((await some.app.inject({ url: '/.well-known/oauth-authorization-server' })).body);
+    const limited = JSON.parse(
+      (await some.app.inject({ url: '/.well-known/oauth-authorization-server' })).body,
+    );
     expect(limited.ui_locales_supported).toEqual(['de', 'en']);
   });
 });
@@ -294,7 +274,9 @@ describe('accessibility', () => {
     const login = formOf(response.body);
     const empty = await browser.post(login.action, { csrf: login.csrf, username: '', password: '' });
     expect(empty.statusCode).toBe(401);
-    expect(empty.body).toContain('<p class="error" role="alert" id="form-error">Enter your username and password.</p>');
+    expect(empty.body).toContain(
+      '<p class="error" role="alert" id="form-error">Enter your username and password.</p>',
+    );
     expect(empty.body).toMatch(
       /<input type="text" id="username"[^>]*aria-invalid="true" aria-describedby="form-error" autofocus/,
     );
@@ -310,13 +292,14 @@ describe('accessibility', () => {
     const login = formOf((await browser.get(started.headers.location as string)).body);
     const next = await browser.post(login.action, { csrf: login.csrf, username: 'alice', password });
     const consent = (await browser.get(next.headers.location as string)).body;
-    const sentence = /<p id="request-summary">([^<]*)<\/p>\n<ul aria-labelledby="request-summary">([\s\S]*?)\n<\/ul>\n<form/.exec(
-      consent,
-    );
+    const sentence =
+      /<p id="request-summary">([^<]*)<\/p>\n<ul aria-labelledby="request-summary">([\s\S]*?)\n<\/ul>\n<form/.exec(
+        consent,
+      );
     expect(sentence?.[1]).toBe('Web Application wants to:');
-    const groups = [...sentence![2]!.matchAll(/<li><strong>([^<]*)<\/strong>\n<ul>\n([\s\S]*?)\n<\/ul><\/li>/g)].map(
-      (group) => [group[1], [...group[2]!.matchAll(/\(([^)]+)\)<\/span>/g)].map((scope) => scope[1])],
-    );
+    const groups = [
+      ...sentence![2]!.matchAll(/<li><strong>([^<]*)<\/strong>\n<ul>\n([\s\S]*?)\n<\/ul><\/li>/g),
+    ].map((group) => [group[1], [...group[2]!.matchAll(/\(([^)]+)\)<\/span>/g)].map((scope) => scope[1])]);
     expect(groups).toEqual([
       ['know who you are', ['openid', 'profile']],
       ['use orders-api on your behalf', ['orders.read', 'orders.write']],
@@ -327,18 +310,21 @@ describe('accessibility', () => {
 
 describe('replaceable templates', () => {
   it('renders the login page from a template passed to buildServer; the others stay the defaults', async () => {
-    const server = await serve({}, {
-      login: (view, ui) =>
-        page(
-          ui,
-          'Custom',
-          `<h1 class="custom-login">${escapeHtml(ui.t('login.continueTo', { client: view.clientName }))}</h1>
+    const server = await serve(
+      {},
+      {
+        login: (view, ui) =>
+          page(
+            ui,
+            'Custom',
+            `<h1 class="custom-login">${escapeHtml(ui.t('login.continueTo', { client: view.clientName }))}</h1>
 <form method="post" action="${escapeHtml(view.action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
 <input name="username"><input name="password" type="password"><button>Go</button>
 </form>`,
-        ),
-    });
+          ),
+      },
+    );
     const { browser, response } = await loginPageFor(server, { ui_locales: 'de' });
     expect(response.body).toContain('<h1 class="custom-login">um mit Web Application fortzufahren</h1>');
     expect(response.headers['content-security-policy']).toMatch(/^default-src 'none'; style-src 'sha256-/);
