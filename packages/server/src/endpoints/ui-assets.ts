@@ -5,7 +5,6 @@
  * file be opened on its own (an SVG logo can hold script).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ServerContext } from '../context.ts';
 
 const assetHeaders = {
   'x-content-type-options': 'nosniff',
@@ -14,20 +13,14 @@ const assetHeaders = {
   'cross-origin-resource-policy': 'same-origin',
 };
 
-export function logoEndpoint(ctx: ServerContext) {
-  return async (_request: FastifyRequest, reply: FastifyReply) => {
-    const { logo } = ctx.ui.assets;
-    if (logo === undefined) return reply.callNotFound();
-    return reply.headers({ ...assetHeaders, 'content-type': logo.contentType }).send(Buffer.from(logo.body));
-  };
+export function logoEndpoint(logo: { body: Uint8Array; contentType: string }) {
+  const body = Buffer.from(logo.body);
+  return async (_request: FastifyRequest, reply: FastifyReply) =>
+    reply.headers({ ...assetHeaders, 'content-type': logo.contentType }).send(body);
 }
 
-export function themeStylesheetEndpoint(ctx: ServerContext) {
-  return async (_request: FastifyRequest, reply: FastifyReply) => {
-    const { stylesheet } = ctx.ui.assets;
-    if (stylesheet === undefined) return reply.callNotFound();
-    return reply
-      .headers({ ...assetHeaders, 'content-type': 'text/css; charset=utf-8' })
-      .send(Buffer.from(stylesheet));
-  };
+export function themeStylesheetEndpoint(stylesheet: Uint8Array) {
+  const body = Buffer.from(stylesheet);
+  return async (_request: FastifyRequest, reply: FastifyReply) =>
+    reply.headers({ ...assetHeaders, 'content-type': 'text/css; charset=utf-8' }).send(body);
 }

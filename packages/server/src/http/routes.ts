@@ -150,9 +150,10 @@ export function registerRoutes(
   app.get('/healthz', healthEndpoint);
   app.get('/readyz', readinessEndpoint(readinessChecks));
   app.get('/', { config: { errorFormat: 'json' } }, landingEndpoint(ctx));
-  // The theme's files (ui.logo, ui.stylesheet); 404 when the config names none.
-  app.get('/ui/logo', logoEndpoint(ctx));
-  app.get('/ui/theme.css', themeStylesheetEndpoint(ctx));
+  // The theme's files (ui.logo, ui.stylesheet), when the config names them.
+  const { logo, stylesheet } = ctx.ui.assets;
+  if (logo !== undefined) app.get('/ui/logo', logoEndpoint(logo));
+  if (stylesheet !== undefined) app.get('/ui/theme.css', themeStylesheetEndpoint(stylesheet));
   table.answerOtherMethods(app);
 }
 
