@@ -183,6 +183,19 @@ describe('the language of the pages', () => {
     expect(response.body).toContain(de['error.requestId']);
   });
 
+  it('renders an error within the interaction in the language of its ui_locales', async () => {
+    const server = await serve();
+    const { browser, response } = await loginPageFor(server, { ui_locales: 'es' });
+    const login = formOf(response.body);
+    const forged = await browser.post(login.action, { csrf: 'forged', username: 'alice', password });
+    expect(forged.statusCode).toBeGreaterThanOrEqual(400);
+    expect(langOf(forged.body)).toBe('es');
+    expect(forged.body).toContain(es['error.requestId']);
+    expect(forged.body).toContain(
+      `${escapeHtml(es['error.backTo'].replace('{client}', 'Web Application'))}</a>`,
+    );
+  });
+
   it('renders the device pages in the browser language', async () => {
     const server = await serve();
     const response = await server.app.inject({ url: '/device', headers: { 'accept-language': 'fr-FR' } });

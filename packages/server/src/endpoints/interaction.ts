@@ -27,8 +27,10 @@ import { noStoreHeaders } from './responses.ts';
 async function loadFor(ctx: ServerContext, request: FastifyRequest): Promise<LoadedInteraction> {
   const { id } = request.params as { id: string };
   const loaded = await loadInteraction(ctx, id, readCookie(request.headers.cookie, browserCookie));
-  // From here on an error page may link back to the client: its redirect URI was verified at /authorize.
+  // From here on an error page may link back to the client: its redirect URI was verified at /authorize;
+  // and it speaks the language the request asked for.
   trustClientSite(request, loaded.client, loaded.interaction.request.redirectUri);
+  request.uiLocales = loaded.interaction.request.uiLocales;
   return loaded;
 }
 

@@ -8,12 +8,23 @@ import type { SignInFailure } from '../sessions/login.ts';
 import type { PageUi } from '../views/html.ts';
 import type { FormError, ScopeGroup } from '../views/pages.ts';
 
-/** The translator and theme for a page answering `request`, preferring `uiLocales` (OIDC Core §3.1.2.1). */
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The `ui_locales` of the authorization request this request continues, for its error page too. */
+    uiLocales?: readonly string[] | undefined;
+  }
+}
+
+/**
+ * The translator and theme for a page answering `request`, preferring `uiLocales` (OIDC Core §3.1.2.1),
+ * which are kept on the request so that an error page later in it speaks the same language.
+ */
 export function pageUiFor(
   ctx: ServerContext,
   request: FastifyRequest,
   uiLocales?: readonly string[] | undefined,
 ): PageUi {
+  if (uiLocales !== undefined) request.uiLocales = uiLocales;
   return ctx.ui.pageUi(uiLocales, request.headers['accept-language']);
 }
 

@@ -102,7 +102,12 @@ export function renderError(
   error: OAuthError,
   format: ErrorFormat,
   options: ErrorRenderOptions,
-  page: { requestId: string; clientSite?: ClientSite | undefined; acceptLanguage?: string | undefined },
+  page: {
+    requestId: string;
+    clientSite?: ClientSite | undefined;
+    uiLocales?: readonly string[] | undefined;
+    acceptLanguage?: string | undefined;
+  },
 ): ErrorRendering {
   const headers: Record<string, string | string[]> = { ...options.responseHeaders };
   if (error.retryAfter !== undefined) headers['retry-after'] = String(error.retryAfter);
@@ -122,7 +127,7 @@ export function renderError(
           requestId: page.requestId,
           back,
         },
-        ui.pageUi(undefined, page.acceptLanguage),
+        ui.pageUi(page.uiLocales, page.acceptLanguage),
       ),
     };
   }
@@ -173,6 +178,7 @@ export function makeErrorHandler(options: ErrorRenderOptions, formatOf: (url: st
     const rendering = renderError(oauthError, format, options, {
       requestId: request.id,
       clientSite: request.clientSite,
+      uiLocales: request.uiLocales,
       acceptLanguage: request.headers['accept-language'],
     });
     reply.code(rendering.status).headers(rendering.headers).send(rendering.body);
