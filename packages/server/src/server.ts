@@ -33,6 +33,7 @@ import { SessionLogout } from './sessions/logout.ts';
 import { openStorage } from './storage/index.ts';
 import { connectRedis } from './storage/redis.ts';
 import { sweepExpired } from './storage/sweep.ts';
+import { type ClaimsHook, guardClaimsHook } from './tokens/claims-hook.ts';
 import { createUi, type PageTemplates, type Ui } from './views/templates.ts';
 
 export interface BuildOptions {
@@ -43,6 +44,8 @@ export interface BuildOptions {
   logStream?: NodeJS.WritableStream;
   /** Pages to render instead of the default ones (views/templates.ts); the others stay the defaults. */
   pages?: Partial<PageTemplates>;
+  /** Computed access-token claims (tokens/claims-hook.ts); reserved claims it returns are dropped. */
+  claims?: ClaimsHook;
 }
 
 export interface GatehouseServer {
@@ -166,6 +169,11 @@ export async function buildServer(
     findClient: (clientId) => storage.findClient(clientId),
     clientJwks: new ClientJwksCache(config.clientAuth.jwksUri, now),
     ui,
+    ...(options.claims === undefined
+      ? {}
+      : {
+          claimsHook: guardClaimsHook(options.claims, (fields, message) => logger.error(fields, message)),
+        }),
   };
   const ctx: ServerContext = { ...core, logout: new SessionLogout(core) };
 
