@@ -13,3 +13,7 @@ export {
   type GatehouseOptions,
   type GatehouseServer,
 } from './server.ts';
+export type { ClaimsHook, ClaimsHookContext } from './tokens/claims-hook.ts';
+export { escapeHtml, type PageUi, page, type Theme } from './views/html.ts';
+export type { MessageKey, Translator } from './views/i18n.ts';
+export { defaultPages, type PageTemplates } from './views/templates.ts';

@@ -25,7 +25,12 @@ export const maxAccessTokenTtl = 900;
 export interface Client {
   clientId: string;
   name: string;
-  secretHash: string | null;
+  /**
+   * The client's secrets as SHA-256 hashes, newest first: at most two, so a rotated secret can keep
+   * working for an overlap while the client is updated (protocol/client-secrets.ts). Empty when the
+   * client authenticates otherwise.
+   */
+  secrets: ClientSecret[];
   tokenEndpointAuthMethod: ClientAuthMethod;
   grantTypes: string[];
   redirectUris: string[];
@@ -47,6 +52,26 @@ export interface Client {
   tokenExchange: { audiences: string[] } | null;
   /** `fapi2` when the FAPI 2.0 Security Profile applies to this client alone (protocol/profile.ts). */
   profile: 'fapi2' | null;
+  /** This client's refresh-token lifetimes; null members follow `tokens.refreshTokenTtl` and `refreshTokenIdleTtl`. */
+  refreshTokenLifetime: RefreshTokenLifetime;
+}
+
+/** The most clients hold at once: the current secret and, during an overlap, the one it replaced. */
+export const maxClientSecrets = 2;
+
+/** One client secret: its SHA-256 hash and when it stops working (seconds since the epoch; null: never). */
+export interface ClientSecret {
+  hash: string;
+  expiresAt: number | null;
+}
+
+/**
+ * Refresh-token lifetimes in seconds (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2): `absolute` counts from the
+ * authorization and never grows; `idle` is how long a token may go unused, restarted by every use.
+ */
+export interface RefreshTokenLifetime {
+  absolute: number | null;
+  idle: number | null;
 }
 
 /** A client's registered credentials other than a secret (RFC 7591 §2, RFC 8705 §2.1.2, §3.4). */
@@ -111,7 +136,56 @@ export interface AuthorizationRequestRecord {
   idTokenHintSub?: string | undefined;
   /** RFC 9449 §10: the thumbprint of the DPoP key the authorization code is bound to. */
   dpopJkt?: string | undefined;
+  /** OpenID Connect Core §3.1.2.1 `ui_locales`: the languages the pages should use, preferred first. */
+  uiLocales?: string[] | undefined;
+  /** OpenID Connect Core §5.5: the `claims` request parameter, validated (protocol/claims-request.ts). */
+  claimsRequest?: ClaimsParameter | undefined;
 }
+
+/** How one claim is asked for in the `claims` parameter (OpenID Connect Core §5.5.1); null: by name only. */
+export interface ClaimRequestDetails {
+  essential?: boolean;
+  value?: unknown;
+  values?: unknown[];
+}
+
+/**
+ * The OpenID Connect `claims` request parameter (Core §5.5): claims asked for one by one, for the ID token
+ * and for userinfo. Kept with the authorization and everything issued from it.
+ */
+export interface ClaimsParameter {
+  userinfo?: Record<string, ClaimRequestDetails | null>;
+  id_token?: Record<string, ClaimRequestDetails | null>;
+}
+
+/**
+ * Claims of an access token that configuration (`apiResources[].claims`) and the claims hook may not set:
+ * the token's identity, lifetime, audience, scope, binding and delegation are Gatehouse's to state
+ * (RFC 9068 §2.2, RFC 7800, RFC 8693 §4). `roles` is reserved too: it comes from the account, through
+ * `claims.roles` (config/schema.ts).
+ */
+export const reservedAccessTokenClaims: ReadonlySet<string> = new Set([
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'client_id',
+  'azp',
+  'cnf',
+  'scope',
+  'scp',
+  'act',
+  'may_act',
+  'auth_time',
+  'acr',
+  'amr',
+  'sid',
+  'grant_id',
+  'roles',
+]);
 
 /** One authorization: everything issued from it carries its id and dies when it is revoked. */
 export interface Grant {
@@ -123,6 +197,8 @@ export interface Grant {
   resources: string[];
   createdAt: number;
   revokedAt: number | null;
+  /** OpenID Connect Core §5.5: the `claims` request of the authorization, for userinfo; null when none. */
+  claimsRequest?: ClaimsParameter | null;
 }
 
 /** What an authorization code or refresh token carries about the authorization it came from. */
@@ -143,6 +219,8 @@ export interface IssuedHandle {
    * token is bound to; redeeming it needs a proof made with that key.
    */
   dpopJkt: string | null;
+  /** OpenID Connect Core §5.5: the `claims` request of the authorization (ID tokens on refresh too). */
+  claimsRequest?: ClaimsParameter | null;
 }
 
 export interface AuthorizationCode extends IssuedHandle {
@@ -152,8 +230,13 @@ export interface AuthorizationCode extends IssuedHandle {
   nonce: string | null;
 }
 
+/**
+ * `expiresAt` is when this token stops working: its idle expiry (now + idle at issue or last use), never
+ * later than `absoluteExpiresAt`, the end of the whole family counted from the authorization.
+ */
 export interface RefreshToken extends IssuedHandle {
   tokenHash: string;
+  absoluteExpiresAt: number;
 }
 
 export type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'consumed';
@@ -191,6 +274,11 @@ export interface OpaqueAccessToken {
   createdAt: number;
   /** RFC 7800 confirmation of a bound token (`jkt`, `x5t#S256`), or null for a bearer token. */
   cnf: Record<string, string> | null;
+  /**
+   * The other claims of the token (`apiResources[].claims`, the claims hook, `scp`), stored as issued so
+   * introspection describes it as a JWT would be; null when there are none.
+   */
+  claims?: Record<string, unknown> | null;
 }
 
 /** A pushed authorization request (RFC 9126 §2), found by the SHA-256 of its request_uri's random part. */

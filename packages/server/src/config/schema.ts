@@ -4,7 +4,8 @@
  */
 import { jwsAlgorithms } from '@gatehouse/jose-rules';
 import { z } from 'zod';
-import { maxAccessTokenTtl } from '../model.ts';
+import { maxAccessTokenTtl, reservedAccessTokenClaims } from '../model.ts';
+import { shippedLocales } from '../views/locales/index.ts';
 import { clientSchema, fapi2Algorithms, fapi2AuthMethods, tlsAuthMethods } from './clients.ts';
 import { absoluteUri, scopeToken, seconds } from './fields.ts';
 
@@ -17,6 +18,63 @@ export type LogFormat = (typeof logFormats)[number];
 
 /** The security profiles a server or a client can run (their rules: protocol/profile.ts). */
 export const profiles = ['oauth2.1', 'fapi2'] as const;
+
+/** The image types a logo may have, by file extension: the content type /ui/logo is served with. */
+export const logoContentTypes: Readonly<Record<string, string>> = {
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+};
+
+/** A CSS hex colour: nothing else can reach the inline stylesheet, so a value cannot break out of it. */
+const cssColor = z
+  .string()
+  .regex(
+    /^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/,
+    'must be a CSS hex colour (#rgb or #rrggbb)',
+  );
+
+/**
+ * The look and languages of the pages (views/): product name, colours, a logo (served at /ui/logo) and an
+ * extra stylesheet (served at /ui/theme.css, allowed by its URL in the CSP). Files are relative to the
+ * config file and read once at start-up.
+ */
+const uiSchema = z
+  .strictObject({
+    productName: z.string().trim().min(1).max(100).default('Gatehouse'),
+    logo: z
+      .string()
+      .min(1)
+      .refine(
+        (file) => Object.keys(logoContentTypes).some((extension) => file.toLowerCase().endsWith(extension)),
+        `must be an image file ending in ${Object.keys(logoContentTypes).join(', ')}`,
+      )
+      .optional(),
+    stylesheet: z
+      .string()
+      .min(1)
+      .refine((file) => file.toLowerCase().endsWith('.css'), 'must be a .css file')
+      .optional(),
+    colors: z
+      .strictObject({
+        primary: cssColor.default('#2457d6'),
+        background: cssColor.default('#f4f5f7'),
+        text: cssColor.default('#1d2330'),
+      })
+      .prefault({}),
+    /** The language when neither `ui_locales` nor `Accept-Language` names one offered. */
+    defaultLocale: z.enum(shippedLocales).default('en'),
+    /** The languages offered (discovery's `ui_locales_supported`). */
+    locales: z
+      .array(z.enum(shippedLocales))
+      .min(1)
+      .default([...shippedLocales])
+      .transform((locales) => [...new Set(locales)]),
+  })
+  .prefault({});
 
 const apiScopeSchema = z.strictObject({
   name: scopeToken,
@@ -34,6 +92,17 @@ const apiResourceSchema = z.strictObject({
   accessTokenTtl: seconds(300, maxAccessTokenTtl).optional(),
   /** `jwt` (RFC 9068, verified locally) or `opaque` (a handle the API must introspect; revocable at once). */
   accessTokenFormat: z.enum(['jwt', 'opaque']).default('jwt'),
+  /** Claims this API's access tokens carry beyond RFC 9068's (tokens/access-token-claims.ts). */
+  claims: z
+    .strictObject({
+      /** Claims copied from the account (as userinfo would release them), e.g. `email`, `name`. */
+      user: z.array(z.string().min(1)).default([]),
+      /** `roles` always (true), never (false), or when the `roles` scope was granted (unset). */
+      roles: z.boolean().optional(),
+    })
+    .prefault({}),
+  /** The scopes as `scope` (a string, RFC 9068 §2.2.3), `scp` (an array, as Microsoft's), or `both`. */
+  scopeClaim: z.enum(['scope', 'scp', 'both']).default('scope'),
 });
 
 const identityResourceSchema = z.strictObject({
@@ -209,7 +278,13 @@ export const configSchema = z
         accessTokenTtl: seconds(300, maxAccessTokenTtl).default(600),
         idTokenTtl: seconds(60, 86400).default(3600),
         authorizationCodeTtl: seconds(10, 60).default(60),
+        /** Absolute refresh-token lifetime, counted from the authorization; rotation never extends it. */
         refreshTokenTtl: seconds(3600, 365 * 86400).default(30 * 86400),
+        /**
+         * Idle refresh-token lifetime: a refresh token unused for this long expires; each use gives the next
+         * token (or a kept one) this long again, never past the absolute lifetime. Unset: no idle limit.
+         */
+        refreshTokenIdleTtl: seconds(300, 365 * 86400).optional(),
         /**
          * `false`: a confidential client whose refresh request is sender-constrained (DPoP or mutual TLS)
          * keeps its refresh token instead of getting a new one (FAPI 2.0 §5.3.2.1; see protocol/profile.ts).
@@ -376,6 +451,7 @@ export const configSchema = z
         format: z.enum(logFormats).default('auto'),
       })
       .prefault({}),
+    ui: uiSchema,
     apiScopes: z.array(apiScopeSchema).default([]),
     apiResources: z.array(apiResourceSchema).default([]),
     identityResources: z.array(identityResourceSchema).default([]),
@@ -387,6 +463,14 @@ export const configSchema = z
     const identityNames = new Set(config.identityResources.map((resource) => resource.name));
     const owner = new Map<string, string>();
     config.apiResources.forEach((resource, index) => {
+      resource.claims.user.forEach((claim, claimIndex) => {
+        if (reservedAccessTokenClaims.has(claim))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['apiResources', index, 'claims', 'user', claimIndex],
+            message: `"${claim}" is a reserved access-token claim and cannot be configured${claim === 'roles' ? ' (use claims.roles: true)' : ''}`,
+          });
+      });
       resource.scopes.forEach((scope, scopeIndex) => {
         if (!apiScopeNames.has(scope)) {
           ctx.addIssue({
@@ -479,6 +563,13 @@ export const configSchema = z
         code: 'custom',
         path: ['management', 'port'],
         message: 'must differ from server.port (the management listener is a listener of its own)',
+      });
+    }
+    if (!config.ui.locales.includes(config.ui.defaultLocale)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ui', 'defaultLocale'],
+        message: `must be one of ui.locales (${config.ui.locales.join(', ')})`,
       });
     }
     const seen = new Set<string>();

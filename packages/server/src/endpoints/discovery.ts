@@ -70,12 +70,15 @@ function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     // RFC 9449 §5.1.
     dpop_signing_alg_values_supported: fapi2Only(ctx.config.dpop.algorithms),
     claims_supported: [...claims],
-    claims_parameter_supported: false,
+    // OpenID Connect Core §5.5 (protocol/claims-request.ts): claims of identity scopes, one by one.
+    claims_parameter_supported: true,
     // OpenID Connect Core §6: no request objects; /authorize answers request_not_supported and, for any
     // request_uri not issued by /par (RFC 9126, announced above), request_uri_not_supported.
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     prompt_values_supported: ['none', 'login', 'consent'],
+    // OpenID Connect Discovery 1.0 §3: the languages of the pages (`ui_locales` picks among them).
+    ui_locales_supported: ctx.ui.locales,
     authorization_response_iss_parameter_supported: true,
     // OpenID Connect RP-Initiated Logout 1.0 §3.1 and Back-Channel Logout 1.0 §2.1: every logout token
     // carries `sid`. Front-channel logout is not offered.

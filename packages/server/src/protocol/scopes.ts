@@ -25,6 +25,10 @@ export interface ApiResource {
   scopes: string[];
   accessTokenTtl: number | undefined;
   accessTokenFormat: 'jwt' | 'opaque';
+  /** Claims its access tokens carry (tokens/access-token-claims.ts): user claims, and `roles` when set. */
+  claims: { user: string[]; roles: boolean | undefined };
+  /** `scope` (RFC 9068 §2.2.3), `scp` (an array), or both. */
+  scopeClaim: 'scope' | 'scp' | 'both';
 }
 
 export class ScopeCatalog {
@@ -46,6 +50,8 @@ export class ScopeCatalog {
           scopes: r.scopes,
           accessTokenTtl: r.accessTokenTtl,
           accessTokenFormat: r.accessTokenFormat,
+          claims: { user: r.claims.user, roles: r.claims.roles },
+          scopeClaim: r.scopeClaim,
         },
       ]),
     );
@@ -66,6 +72,26 @@ export class ScopeCatalog {
 
   describe(scope: string): string {
     return this.identityScopes.get(scope)?.description ?? this.apiScopes.get(scope)?.description ?? scope;
+  }
+
+  /**
+   * `scopes` grouped for the consent page: the identity scopes (api undefined) first, then each API
+   * resource's scopes under its id, in the order the request named them (an API scope no resource owns
+   * is a group of its own, named by the scope).
+   */
+  groupByApi(scopes: readonly string[]): { api: string | undefined; scopes: string[] }[] {
+    const groups = new Map<string | undefined, string[]>([[undefined, []]]);
+    for (const scope of scopes) {
+      const api = this.identityScopes.has(scope)
+        ? undefined
+        : (this.apiScopes.get(scope)?.resource?.id ?? scope);
+      const group = groups.get(api);
+      if (group === undefined) groups.set(api, [scope]);
+      else group.push(scope);
+    }
+    return [...groups]
+      .filter(([, names]) => names.length > 0)
+      .map(([api, names]) => ({ api, scopes: names }));
   }
 
   isIdentityScope(scope: string): boolean {

@@ -8,7 +8,13 @@ import type { Generated } from 'kysely';
 export interface ClientsTable {
   client_id: string;
   name: string;
+  /**
+   * No longer read: the newest secret's hash, kept in step with `secrets` for nodes still running a
+   * release from before secrets could overlap (migration 0012).
+   */
   secret_hash: string | null;
+  /** model.ts ClientSecret[] as JSON: `[{ hash, expiresAt }]`, newest first. */
+  secrets: string;
   token_endpoint_auth_method: string;
   grant_types: string;
   redirect_uris: string;
@@ -25,6 +31,8 @@ export interface ClientsTable {
   authentication: string;
   token_exchange: string | null;
   profile: string | null;
+  /** model.ts RefreshTokenLifetime as JSON, or null when both follow the server's defaults. */
+  refresh_token_lifetime: string | null;
 }
 
 export interface UsersTable {
@@ -77,6 +85,8 @@ export interface GrantsTable {
   resources: string;
   created_at: number;
   revoked_at: number | null;
+  /** OpenID Connect Core §5.5 `claims` request as JSON (model.ts ClaimsParameter), or null. */
+  claims_request: string | null;
 }
 
 /** The columns authorization codes and refresh tokens share (model.ts IssuedHandle). */
@@ -93,6 +103,8 @@ export interface IssuedHandleColumns {
   consumed_at: number | null;
   created_at: number;
   dpop_jkt: string | null;
+  /** OpenID Connect Core §5.5 `claims` request as JSON (model.ts ClaimsParameter), or null. */
+  claims_request: string | null;
 }
 
 export interface AuthorizationCodesTable extends IssuedHandleColumns {
@@ -104,6 +116,8 @@ export interface AuthorizationCodesTable extends IssuedHandleColumns {
 
 export interface RefreshTokensTable extends IssuedHandleColumns {
   token_hash: string;
+  /** The family's absolute expiry; `expires_at` is the token's own (idle) expiry, never later. */
+  absolute_expires_at: number;
 }
 
 export interface SigningKeysTable {
@@ -148,6 +162,8 @@ export interface AccessTokensTable {
   created_at: number;
   /** RFC 7800 `cnf` as JSON, for tokens bound to a key (RFC 9449 §6, RFC 8705 §3). */
   cnf: string | null;
+  /** The token's other claims as JSON (configured, computed, `scp`), or null. */
+  claims: string | null;
 }
 
 export interface PushedAuthorizationRequestsTable {

@@ -6,8 +6,10 @@
 import type {
   AuthorizationCode,
   AuthorizationRequestRecord,
+  ClaimsParameter,
   Client,
   ClientAuthentication,
+  ClientSecret,
   DeviceCode,
   DeviceCodeStatus,
   Grant,
@@ -17,6 +19,7 @@ import type {
   OpaqueAccessToken,
   PushedAuthorizationRequest,
   RefreshToken,
+  RefreshTokenLifetime,
   SigningKeyRecord,
   User,
 } from '../../model.ts';
@@ -27,7 +30,7 @@ export function clientFromRow(row: Database['clients']): Client {
   return {
     clientId: row.client_id,
     name: row.name,
-    secretHash: row.secret_hash,
+    secrets: JSON.parse(row.secrets) as ClientSecret[],
     tokenEndpointAuthMethod: row.token_endpoint_auth_method as Client['tokenEndpointAuthMethod'],
     grantTypes: parseList(row.grant_types),
     redirectUris: parseList(row.redirect_uris),
@@ -45,6 +48,13 @@ export function clientFromRow(row: Database['clients']): Client {
     tokenExchange:
       row.token_exchange === null ? null : (JSON.parse(row.token_exchange) as { audiences: string[] }),
     profile: row.profile === 'fapi2' ? 'fapi2' : null,
+    refreshTokenLifetime: {
+      absolute: null,
+      idle: null,
+      ...(row.refresh_token_lifetime === null
+        ? {}
+        : (JSON.parse(row.refresh_token_lifetime) as Partial<RefreshTokenLifetime>)),
+    },
   };
 }
 
@@ -52,7 +62,8 @@ export function clientToRow(client: Client): Database['clients'] {
   return {
     client_id: client.clientId,
     name: client.name,
-    secret_hash: client.secretHash,
+    secret_hash: client.secrets[0]?.hash ?? null,
+    secrets: json(client.secrets),
     token_endpoint_auth_method: client.tokenEndpointAuthMethod,
     grant_types: json(client.grantTypes),
     redirect_uris: json(client.redirectUris),
@@ -69,6 +80,10 @@ export function clientToRow(client: Client): Database['clients'] {
     authentication: json(client.authentication),
     token_exchange: jsonOrNull(client.tokenExchange),
     profile: client.profile,
+    refresh_token_lifetime:
+      client.refreshTokenLifetime.absolute === null && client.refreshTokenLifetime.idle === null
+        ? null
+        : json(client.refreshTokenLifetime),
   };
 }
 
@@ -156,7 +171,15 @@ export function grantFromRow(row: Database['grants']): Grant {
     resources: parseList(row.resources),
     createdAt: Number(row.created_at),
     revokedAt: numberOrNull(row.revoked_at),
+    ...claimsRequestFromColumn(row.claims_request),
   };
+}
+
+/** The `claims_request` column (JSON or null): the `claimsRequest` field, left out when there is none. */
+function claimsRequestFromColumn(column: string | null | undefined): { claimsRequest?: ClaimsParameter } {
+  return column === null || column === undefined
+    ? {}
+    : { claimsRequest: JSON.parse(column) as ClaimsParameter };
 }
 
 export function grantToRow(grant: Grant): Database['grants'] {
@@ -169,6 +192,7 @@ export function grantToRow(grant: Grant): Database['grants'] {
     resources: json(grant.resources),
     created_at: grant.createdAt,
     revoked_at: grant.revokedAt,
+    claims_request: jsonOrNull(grant.claimsRequest ?? null),
   };
 }
 
@@ -187,6 +211,7 @@ function handleFromRow(row: IssuedHandleColumns): IssuedHandle {
     consumedAt: numberOrNull(row.consumed_at),
     createdAt: Number(row.created_at),
     dpopJkt: row.dpop_jkt,
+    ...claimsRequestFromColumn(row.claims_request),
   };
 }
 
@@ -204,6 +229,7 @@ function handleToRow(handle: IssuedHandle): IssuedHandleColumns {
     consumed_at: handle.consumedAt,
     created_at: handle.createdAt,
     dpop_jkt: handle.dpopJkt,
+    claims_request: jsonOrNull(handle.claimsRequest ?? null),
   };
 }
 
@@ -228,11 +254,15 @@ export function codeToRow(code: AuthorizationCode): Database['authorization_code
 }
 
 export function refreshTokenFromRow(row: Database['refresh_tokens']): RefreshToken {
-  return { ...handleFromRow(row), tokenHash: row.token_hash };
+  return {
+    ...handleFromRow(row),
+    tokenHash: row.token_hash,
+    absoluteExpiresAt: Number(row.absolute_expires_at),
+  };
 }
 
 export function refreshTokenToRow(token: RefreshToken): Database['refresh_tokens'] {
-  return { ...handleToRow(token), token_hash: token.tokenHash };
+  return { ...handleToRow(token), token_hash: token.tokenHash, absolute_expires_at: token.absoluteExpiresAt };
 }
 
 export function signingKeyFromRow(row: Database['signing_keys']): SigningKeyRecord {
@@ -313,6 +343,9 @@ export function accessTokenFromRow(row: Database['access_tokens']): OpaqueAccess
     expiresAt: Number(row.expires_at),
     createdAt: Number(row.created_at),
     cnf: row.cnf === null ? null : (JSON.parse(row.cnf) as Record<string, string>),
+    ...(row.claims === null || row.claims === undefined
+      ? {}
+      : { claims: JSON.parse(row.claims) as Record<string, unknown> }),
   };
 }
 
@@ -330,6 +363,7 @@ export function accessTokenToRow(token: OpaqueAccessToken): Database['access_tok
     expires_at: token.expiresAt,
     created_at: token.createdAt,
     cnf: jsonOrNull(token.cnf),
+    claims: jsonOrNull(token.claims ?? null),
   };
 }
 
