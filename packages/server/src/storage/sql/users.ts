@@ -2,7 +2,7 @@
 import type { User } from '../../model.ts';
 import { compiled } from '../compiled.ts';
 import type { UserRepository } from '../ports.ts';
-import type { Db } from './db.ts';
+import { affected, type Db, inTransaction } from './db.ts';
 import { userFromRow, userToRow } from './rows.ts';
 
 const findUserById = compiled((db, p: { id: string }) =>
@@ -39,5 +39,25 @@ export class SqlUserRepository implements UserRepository {
   async list(): Promise<User[]> {
     const rows = await this.db.selectFrom('users').selectAll().orderBy('username').execute();
     return rows.map(userFromRow);
+  }
+
+  /** Disables the account from `at`, or enables it with null; false when there is no such user. */
+  async setDisabled(id: string, at: number | null, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('users')
+      .set({ disabled_at: at, updated_at: now })
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return affected(result) === 1;
+  }
+
+  /** Deletes the user, its consents and its known browsers in one transaction; false when there is none. */
+  remove(id: string): Promise<boolean> {
+    return inTransaction(this.db, async (db) => {
+      await db.deleteFrom('consents').where('user_id', '=', id).execute();
+      await db.deleteFrom('known_browsers').where('user_id', '=', id).execute();
+      const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      return affected(result) === 1;
+    });
   }
 }
