@@ -1,4 +1,5 @@
 /** Public API of @gatehouse/server. */
+export type { Account, AccountStore, ClaimsRequest } from './accounts/accounts.ts';
 export { ConfigError, loadConfigFile, parseConfig } from './config/load.ts';
 export type { GatehouseConfig } from './config/schema.ts';
 export type { Clock } from './context.ts';
