@@ -13,8 +13,11 @@ import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disableAccount, enableAccount, removeAccount } from '../src/accounts/lifecycle.ts';
+import type { Grant, RefreshToken, User } from '../src/model.ts';
+import { openStorage } from '../src/storage/index.ts';
+import type { Storage } from '../src/storage/ports.ts';
 import { databaseOf } from '../src/storage/testing.ts';
-import { dropSchema, postgresUrl, requireService, uniqueName } from './backends.ts';
+import { backendNames, dropSchema, freshStore, postgresUrl, requireService, uniqueName } from './backends.ts';
 import {
   Browser,
   basic,
@@ -296,5 +299,105 @@ describe('two nodes on one PostgreSQL database', { timeout: 120_000 }, () => {
     expect(removed.code).toBe(0);
     expect(JSON.parse(removed.stdout)).toMatchObject({ username: 'carol', removed: true, sessionsEnded: 1 });
     expect((await signIn(nodeB, carol)).statusCode).toBe(401);
+  });
+});
+
+describe.each(backendNames)('the account repository methods on %s', (backend) => {
+  const at = 1_800_000_000;
+  const store = freshStore(backend);
+  let storage: Storage;
+
+  const user = (id: string, username: string): User => ({
+    id,
+    username,
+    passwordHash: 'not a real hash',
+    claims: {},
+    roles: [],
+    disabledAt: null,
+  });
+  const grant = (id: string, userId: string): Grant => ({
+    id,
+    clientId: 'c',
+    userId,
+    sid: null,
+    scopes: ['openid', 'offline_access'],
+    resources: [],
+    createdAt: at,
+    revokedAt: null,
+  });
+  const refreshToken = (hash: string, grantId: string, userId: string): RefreshToken => ({
+    tokenHash: hash,
+    grantId,
+    clientId: 'c',
+    userId,
+    scope: ['openid', 'offline_access'],
+    resources: [],
+    authTime: at,
+    amr: ['pwd'],
+    sid: 's',
+    expiresAt: at + 3600,
+    consumedAt: null,
+    createdAt: at,
+    dpopJkt: null,
+  });
+
+  beforeAll(async () => {
+    if (backend === 'postgres') await requireService('postgres');
+    storage = await openStorage(store.options);
+  });
+  afterAll(async () => {
+    await storage?.close();
+    await store.drop();
+  });
+
+  it('disables, enables and removes a user, ends its sessions and revokes its grants only', async () => {
+    await storage.users.create(user('u-1', 'one'), at);
+    await storage.users.create(user('u-2', 'two'), at);
+    expect(await storage.users.setDisabled('u-1', at + 5, at + 5)).toBe(true);
+    expect((await storage.users.findById('u-1'))?.disabledAt).toBe(at + 5);
+    expect((await storage.users.findById('u-2'))?.disabledAt).toBeNull();
+    expect(await storage.users.setDisabled('u-1', null, at + 6)).toBe(true);
+    expect((await storage.users.findById('u-1'))?.disabledAt).toBeNull();
+
+    for (const [hash, sid, userId] of [
+      ['h-1', 's-1', 'u-1'],
+      ['h-2', 's-2', 'u-1'],
+      ['h-3', 's-3', 'u-2'],
+    ] as const)
+      await storage.sessions.create(
+        hash,
+        { sid, userId, authTime: at, amr: ['pwd'], expiresAt: at + 3600 },
+        at,
+      );
+    await storage.sessions.end('h-2', at + 1);
+    expect(await storage.sessions.endAllForUser('u-1', at + 7)).toBe(1);
+    expect(await storage.sessions.findActive('h-1', at + 8)).toBeUndefined();
+    expect(await storage.sessions.findActive('h-3', at + 8)).toBeDefined();
+    expect(await storage.sessions.endAllForUser('u-1', at + 9)).toBe(0);
+
+    await storage.grants.create(grant('g-1', 'u-1'));
+    await storage.grants.create(grant('g-2', 'u-2'));
+    await storage.refreshTokens.create(refreshToken('rt-1', 'g-1', 'u-1'));
+    await storage.refreshTokens.create(refreshToken('rt-2', 'g-2', 'u-2'));
+    await storage.transaction((repositories) => repositories.grants.revokeAllForUser('u-1', at + 10));
+    expect((await storage.grants.find('g-1'))?.revokedAt).toBe(at + 10);
+    expect((await storage.grants.find('g-2'))?.revokedAt).toBeNull();
+    expect(await storage.refreshTokens.consume('rt-1', 'c', at + 11)).toBeUndefined();
+    expect(await storage.isAccessTokenRevoked('some-jti', 'g-1', at + 11)).toBe(true);
+    expect(await storage.isAccessTokenRevoked('some-jti', 'g-2', at + 11)).toBe(false);
+    expect(await storage.refreshTokens.consume('rt-2', 'c', at + 11)).toBeDefined();
+
+    await storage.consents.save('u-1', 'c', ['openid'], at);
+    await storage.consents.save('u-2', 'c', ['openid'], at);
+    await storage.knownBrowsers.remember('b-1', 'u-1', at + 3600, at);
+    expect(await storage.transaction((repositories) => repositories.users.remove('u-1'))).toBe(true);
+    expect(await storage.users.findById('u-1')).toBeUndefined();
+    expect(await storage.users.findByUsername('one')).toBeUndefined();
+    expect(await storage.consents.find('u-1', 'c')).toEqual([]);
+    expect(await storage.consents.find('u-2', 'c')).toEqual(['openid']);
+    expect(await storage.knownBrowsers.isKnown('b-1', 'u-1', at)).toBe(false);
+    expect(await storage.users.remove('u-1')).toBe(false);
+    // The username is free again, for a new account with a new id.
+    expect(await storage.users.create(user('u-3', 'one'), at)).toBe(true);
   });
 });
