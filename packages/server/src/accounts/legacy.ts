@@ -164,6 +164,8 @@ export class PostgresLegacyAccountStore implements AccountStore {
 
   /** The one row whose `column` equals `value`; undefined for none, for two or more, or a value of the wrong type. */
   private async findRow(column: string, value: string): Promise<LegacyRow | undefined> {
+    // PostgreSQL text cannot hold NUL: such a value names no row (and must not become a 500).
+    if (value.includes('\u0000')) return undefined;
     try {
       const { rows } = await sql<LegacyRow>`SELECT ${sql.join(this.selection)} FROM ${this.table}
         WHERE ${sql.id(column)} = ${value} LIMIT 2`.execute(this.db);

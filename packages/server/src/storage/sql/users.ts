@@ -13,15 +13,20 @@ const findUserByUsername = compiled((db, p: { username: string }) =>
   db.selectFrom('users').selectAll().where('username', '=', p.username),
 );
 
+/** PostgreSQL text cannot hold NUL (it fails the query): a value with one names no user, on either database. */
+const nul = '\u0000';
+
 export class SqlUserRepository implements UserRepository {
   constructor(private readonly db: Db) {}
 
   async findById(id: string): Promise<User | undefined> {
+    if (id.includes(nul)) return undefined;
     const [row] = (await findUserById(this.db, { id })).rows;
     return row && userFromRow(row);
   }
 
   async findByUsername(username: string): Promise<User | undefined> {
+    if (username.includes(nul)) return undefined;
     const [row] = (await findUserByUsername(this.db, { username })).rows;
     return row && userFromRow(row);
   }
