@@ -1,6 +1,15 @@
 /** Public API of @gatehouse/server. */
+
 export type { Account, AccountStore, ClaimsRequest } from './accounts/accounts.ts';
+export { profileClaims } from './accounts/accounts.ts';
 export { ConfigError, loadConfigFile, parseConfig } from './config/load.ts';
 export type { GatehouseConfig } from './config/schema.ts';
 export type { Clock } from './context.ts';
-export { type BuildOptions, buildServer, type GatehouseServer } from './server.ts';
+export {
+  type BuildOptions,
+  buildServer,
+  createGatehouse,
+  type Gatehouse,
+  type GatehouseOptions,
+  type GatehouseServer,
+} from './server.ts';

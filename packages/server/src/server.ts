@@ -4,12 +4,13 @@
  * adapter (http/app.ts). Starts the key-reload and expiry-sweep timers. Tests call `buildServer` with their
  * own clock and drive it through `inject()` or a real port; the CLI's `serve` runs it.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { type AccountStore, SqlAccountStore } from './accounts/accounts.ts';
+import { type AccountStore, SqlAccountStore, withScopeClaims } from './accounts/accounts.ts';
 // Types only: the legacy store (and pg) is loaded when `accounts.type` is postgres-legacy.
 import type { PostgresLegacyAccountStore } from './accounts/legacy.ts';
-import { readConfiguredFile } from './config/load.ts';
+import { parseConfig, readConfiguredFile } from './config/load.ts';
 import type { GatehouseConfig } from './config/schema.ts';
 import { applyConfiguredEntities } from './config/seed.ts';
 import { type Clock, endpointsFor, type ServerContext, systemClock } from './context.ts';
@@ -100,7 +101,7 @@ export async function buildServer(
         'accounts type postgres-legacy',
         () => import('./accounts/legacy.ts'),
       );
-      legacyAccounts = await PostgresLegacyAccountStore.open(config.accounts, passwords, catalog, {
+      legacyAccounts = await PostgresLegacyAccountStore.open(config.accounts, passwords, {
         onRehashError: (error) =>
           logger.warn({ err: error }, 'could not write the argon2id rehash of a legacy account'),
       });
@@ -127,7 +128,10 @@ export async function buildServer(
     issuer: config.issuer,
     endpoints: endpointsFor(config.issuer),
     storage,
-    accounts: options.accounts ?? legacyAccounts ?? new SqlAccountStore(storage.users, passwords, catalog),
+    accounts: withScopeClaims(
+      options.accounts ?? legacyAccounts ?? new SqlAccountStore(storage.users, passwords),
+      catalog,
+    ),
     keys,
     catalog,
     now,
@@ -218,5 +222,48 @@ export async function buildServer(
       redis?.disconnect();
       output.close();
     },
+  };
+}
+
+export interface GatehouseOptions extends BuildOptions {
+  /**
+   * The configuration, as the file would hold it (an object, not a path): validated by the same schema
+   * with the same defaults, `${VARIABLE}` placeholders and `DATABASE_URL` included.
+   */
+  config: unknown;
+  /** The directory relative paths in `config` are resolved against (default: the working directory). */
+  baseDir?: string;
+  /** The environment placeholders are read from (default: `process.env`). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Gatehouse extends GatehouseServer {
+  /**
+   * A `node:http` request listener serving every route of the issuer: mount it on your own server for the
+   * issuer's path (an issuer `https://example.com/auth` is served under `/auth`). With your own Fastify,
+   * hand the request over in an `onRequest` hook, before Fastify reads the body:
+   * `reply.hijack(); gatehouse.handle(request.raw, reply.raw)`.
+   */
+  handle(request: IncomingMessage, response: ServerResponse): void;
+}
+
+/**
+ * Gatehouse inside a Node application (docs/embedding.md): the same server as `gatehouse serve`, built from
+ * a configuration object and the application's extension points (its account store, claims, pages). The
+ * result can `listen()` on the configured port, or serve requests through `handle` from the application's
+ * own server; `close()` stops it either way.
+ */
+export async function createGatehouse(options: GatehouseOptions): Promise<Gatehouse> {
+  const { config: raw, baseDir, env, ...build } = options;
+  const server = await buildServer(parseConfig(raw, env ?? process.env, baseDir ?? process.cwd()), build);
+  try {
+    await server.app.ready();
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+  return {
+    ...server,
+    handle: (request, response) => server.app.routing(request, response),
   };
 }

@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresLegacyAccountStore } from '../src/accounts/legacy.ts';
 import { ConfigError, parseConfig } from '../src/config/load.ts';
 import { PasswordHasher } from '../src/protocol/passwords.ts';
-import { ScopeCatalog } from '../src/protocol/scopes.ts';
 import { postgresUrl, requireService, uniqueName } from './backends.ts';
 import {
   authorizeThroughLogin,
@@ -245,7 +244,7 @@ describe('the legacy store on its own', () => {
   const open = (accounts: Record<string, unknown>) => {
     const config = legacyConfig(accounts);
     if (config.accounts.type !== 'postgres-legacy') throw new Error('not a legacy config');
-    return PostgresLegacyAccountStore.open(config.accounts, passwords, new ScopeCatalog(config));
+    return PostgresLegacyAccountStore.open(config.accounts, passwords);
   };
   const other = uniqueName('gh_legacy_other');
 

@@ -25,10 +25,15 @@ export interface Account {
   roles: readonly string[];
 }
 
-/** Which claims are asked for: the granted scopes, and claims named one by one (OIDC Core §5.5). */
+/** Which claims are asked for (OpenID Connect Core §5.4, §5.5). */
 export interface ClaimsRequest {
+  /** The scopes granted. */
   scopes: readonly string[];
-  /** Claim names requested individually, e.g. by the `claims` request parameter. */
+  /**
+   * Every claim name wanted: those the granted identity scopes list in the scope catalogue and those
+   * requested one by one (the `claims` request parameter). The server fills it in before a store is asked
+   * (`withScopeClaims`); a store releases those of them it has.
+   */
   claims?: readonly string[];
 }
 
@@ -46,22 +51,17 @@ export interface AccountStore {
 }
 
 /**
- * The claims a profile releases (OpenID Connect Core §5.1, §5.4): those of each identity scope granted, as
- * the scope catalogue lists them, and those named one by one; `roles` from the account's roles, and
- * `preferred_username` falling back to the username. Custom stores may use it with their own profile.
+ * The claims a stored profile releases for a request (OpenID Connect Core §5.1): each claim named that the
+ * profile has, `roles` from the account's roles, and `preferred_username` falling back to the username.
+ * Custom stores may use it with their own profile object.
  */
 export function profileClaims(
-  catalog: ScopeCatalog,
   account: Account,
   profile: Record<string, unknown>,
   request: ClaimsRequest,
 ): Record<string, unknown> {
-  const names = new Set<string>(request.claims ?? []);
-  for (const scope of request.scopes) {
-    for (const claim of catalog.identityScopes.get(scope)?.claims ?? []) names.add(claim);
-  }
   const claims: Record<string, unknown> = {};
-  for (const name of names) {
+  for (const name of request.claims ?? []) {
     if (name === 'sub') continue;
     if (name === 'roles') claims.roles = [...account.roles];
     else if (name === 'preferred_username')
@@ -69,6 +69,25 @@ export function profileClaims(
     else if (profile[name] !== undefined) claims[name] = profile[name];
   }
   return claims;
+}
+
+/**
+ * The store the server uses: `store`, with each claims request completed by the claims of the granted
+ * identity scopes, as the scope catalogue lists them, so a store never needs the catalogue.
+ */
+export function withScopeClaims(store: AccountStore, catalog: ScopeCatalog): AccountStore {
+  return {
+    findBySubject: (subject) => store.findBySubject(subject),
+    findByUsername: (username) => store.findByUsername(username),
+    authenticate: (username, password) => store.authenticate(username, password),
+    claims(account, request) {
+      const names = new Set<string>(request.claims ?? []);
+      for (const scope of request.scopes) {
+        for (const claim of catalog.identityScopes.get(scope)?.claims ?? []) names.add(claim);
+      }
+      return store.claims(account, { scopes: request.scopes, claims: [...names] });
+    },
+  };
 }
 
 /** The account of a stored user. */
@@ -89,7 +108,6 @@ export class SqlAccountStore implements AccountStore {
   constructor(
     private readonly users: UserRepository,
     private readonly passwords: PasswordHasher,
-    private readonly catalog: ScopeCatalog,
   ) {}
 
   private remember(user: User | undefined): Account | undefined {
@@ -116,6 +134,6 @@ export class SqlAccountStore implements AccountStore {
 
   async claims(account: Account, request: ClaimsRequest): Promise<Record<string, unknown>> {
     const profile = this.profiles.get(account) ?? (await this.users.findById(account.subject))?.claims ?? {};
-    return profileClaims(this.catalog, account, profile, request);
+    return profileClaims(account, profile, request);
   }
 }

@@ -19,7 +19,6 @@ import pg from 'pg';
 import type { LegacyAccountsConfig } from '../config/accounts.ts';
 import { ConfigError } from '../config/load.ts';
 import type { PasswordHasher } from '../protocol/passwords.ts';
-import type { ScopeCatalog } from '../protocol/scopes.ts';
 import { type Account, type AccountStore, type ClaimsRequest, profileClaims } from './accounts.ts';
 
 /** The bcrypt binding, loaded at the first verification. */
@@ -109,7 +108,6 @@ export class PostgresLegacyAccountStore implements AccountStore {
     private readonly config: LegacyAccountsConfig,
     private readonly db: Kysely<unknown>,
     private readonly passwords: PasswordHasher,
-    private readonly catalog: ScopeCatalog,
     private readonly options: LegacyAccountStoreOptions,
   ) {
     const columns = config.columns;
@@ -136,7 +134,6 @@ export class PostgresLegacyAccountStore implements AccountStore {
   static async open(
     config: LegacyAccountsConfig,
     passwords: PasswordHasher,
-    catalog: ScopeCatalog,
     options: LegacyAccountStoreOptions = {},
   ): Promise<PostgresLegacyAccountStore> {
     const pool = new pg.Pool({
@@ -159,7 +156,7 @@ export class PostgresLegacyAccountStore implements AccountStore {
         cause: error,
       });
     }
-    return new PostgresLegacyAccountStore(config, db, passwords, catalog, options);
+    return new PostgresLegacyAccountStore(config, db, passwords, options);
   }
 
   /** The one row whose `column` equals `value`; undefined for none, for two or more, or a value of the wrong type. */
@@ -228,7 +225,7 @@ export class PostgresLegacyAccountStore implements AccountStore {
       const fresh = await this.findBySubject(account.subject);
       profile = fresh === undefined ? undefined : this.profiles.get(fresh);
     }
-    return profileClaims(this.catalog, account, profile ?? {}, request);
+    return profileClaims(account, profile ?? {}, request);
   }
 
   /** Resolves when the database answers (readiness, /readyz). */

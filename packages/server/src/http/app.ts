@@ -85,6 +85,30 @@ function unreadableForm(headers: FastifyRequest['headers']): OAuthError | undefi
   return undefined;
 }
 
+/**
+ * An issuer with a path (`https://example.com/auth`) is served under that path: its endpoints are
+ * `${issuer}/authorize` and so on, and OpenID Connect Discovery's `${issuer}/.well-known/openid-configuration`,
+ * and RFC 8414 §3.1 puts the metadata at `/.well-known/oauth-authorization-server/auth`. The path is taken
+ * off before routing; a request without it (from a proxy that already took it off) is routed as it is.
+ */
+function issuerPathRewrite(issuer: string): { rewriteUrl?: (request: { url?: string }) => string } {
+  const path = new URL(issuer).pathname.replace(/\/$/, '');
+  if (path === '') return {};
+  const metadata = `/.well-known/oauth-authorization-server${path}`;
+  return {
+    rewriteUrl(request) {
+      const url = request.url ?? '/';
+      if (url === path || url.startsWith(`${path}/`) || url.startsWith(`${path}?`)) {
+        const rest = url.slice(path.length);
+        return rest.startsWith('/') ? rest : `/${rest}`;
+      }
+      if (url === metadata || url.startsWith(`${metadata}?`))
+        return `/.well-known/oauth-authorization-server${url.slice(metadata.length)}`;
+      return url;
+    },
+  };
+}
+
 export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): FastifyInstance {
   const { config } = ctx;
   const table = new RouteTable();
@@ -102,6 +126,7 @@ export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): Fast
     trustProxy: config.server.trustProxy,
     bodyLimit: config.server.bodyLimit,
     routerOptions: { querystringParser: parseUrlEncoded },
+    ...issuerPathRewrite(config.issuer),
     return503OnClosing: true,
     // No implicit HEAD routes: HEAD /authorize or /end_session would run the GET handler's side effects.
     exposeHeadRoutes: false,
