@@ -2,9 +2,13 @@
  * The legacy PostgreSQL account store (`accounts.type: postgres-legacy`, accounts/legacy.ts) on the real
  * PostgreSQL: a uniquely named users table with bcrypt hashes, signed in to through the login page, the
  * hash rehashed to argon2id in the table and signed in to again with it, refusals (wrong password, unknown
- * user, disabled row, a row disabled after tokens were issued), claims mapped into userinfo, and bad
- * configurations refused at start-up naming the field.
+ * user, disabled row, a row disabled after tokens were issued), claims mapped into userinfo, a password
+ * changed by another application during a sign-in kept, bad configurations refused at start-up naming the
+ * field, and `gatehouse user` refusing to change accounts it does not hold.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +31,7 @@ import {
   webRedirect,
   webSecret,
 } from './helpers.ts';
+import { runGatehouse } from './processes.ts';
 
 const table = uniqueName('gh_legacy_users');
 const carolPassword = 'carol legacy password';
@@ -301,6 +306,42 @@ describe('the legacy store on its own', () => {
     }
   });
 
+  it('does not overwrite a password changed while the sign-in verified the old one', async () => {
+    const store = await open(legacyAccounts({ rehash: true }));
+    const writer = new pg.Client({ connectionString: postgresUrl });
+    await writer.connect();
+    try {
+      await query(`INSERT INTO "${table}" (login, pw_hash) VALUES ('hank', $1)`, [
+        await bcryptHash('hank old password', 4),
+      ]);
+      // Another application changes hank's password and holds the row until it commits.
+      const changed = await bcryptHash('hank new password', 4);
+      await writer.query('BEGIN');
+      await writer.query(`UPDATE "${table}" SET pw_hash = $1 WHERE login = 'hank'`, [changed]);
+      // The sign-in reads the committed (old) hash, verifies it, and its rehash waits for the row.
+      const signingIn = store.authenticate('hank', 'hank old password');
+      const waitingForRow = async () => {
+        const rows = await query<{ waiting: number }>(
+          `SELECT count(*)::int AS waiting FROM pg_stat_activity
+            WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE %' AND query LIKE '%${table}%'`,
+        );
+        return rows[0]!.waiting > 0;
+      };
+      for (let polls = 0; !(await waitingForRow()); polls++) {
+        if (polls === 1000) throw new Error('the rehash never waited for the locked row');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await writer.query('COMMIT');
+      expect((await signingIn)?.username).toBe('hank');
+      // The rehash matched no row: the other application's hash stands.
+      expect(await storedHash('hank')).toBe(changed);
+    } finally {
+      await writer.query('ROLLBACK').catch(() => {});
+      await writer.end();
+      await store.close();
+    }
+  });
+
   it('answers a subject that cannot be the key type with no account', async () => {
     const store = await open(legacyAccounts());
     try {
@@ -352,4 +393,17 @@ describe('the legacy store on its own', () => {
       expect((error as Error).message).toMatch(message);
     }
   });
+});
+
+it('gatehouse user refuses to change accounts that live in the legacy table', {
+  timeout: 60_000,
+}, async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-legacy-cli-')), 'gatehouse.json');
+  writeFileSync(file, JSON.stringify(testConfig({ users: [], accounts: legacyAccounts() })));
+  const result = await runGatehouse(['user', 'disable', 'carol', '--config', file]);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toMatch(
+    /accounts come from postgres-legacy \(config accounts\.type\); change them in that table/,
+  );
+  expect(result.stderr).not.toContain(postgresUrl);
 });
