@@ -7,6 +7,7 @@
  * field, and `gatehouse user` refusing to change accounts it does not hold.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
@@ -406,4 +407,45 @@ it('gatehouse user refuses to change accounts that live in the legacy table', {
     /accounts come from postgres-legacy \(config accounts\.type\); change them in that table/,
   );
   expect(result.stderr).not.toContain(postgresUrl);
+});
+
+it('answers /readyz and sign-ins with 503 while the legacy database is unreachable', async () => {
+  // A TCP relay in front of the real PostgreSQL, so the test can cut the store's connections.
+  const target = new URL(postgresUrl);
+  const sockets = new Set<Socket>();
+  const relay = createServer((inbound) => {
+    const outbound = connect(Number(target.port || 5432), target.hostname);
+    for (const socket of [inbound, outbound]) {
+      sockets.add(socket);
+      socket.on('error', () => {});
+    }
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  const { port } = relay.address() as { port: number };
+  const relayed = new URL(postgresUrl);
+  relayed.host = `127.0.0.1:${port}`;
+  const server = await buildServer(
+    legacyConfig(legacyAccounts({ url: relayed.href, pool: { connectionTimeout: 1 } })),
+  );
+  try {
+    expect((await server.app.inject({ url: '/readyz' })).statusCode).toBe(200);
+    const { browser, form } = await loginPage(server);
+
+    const closed = new Promise((resolve) => relay.close(resolve));
+    for (const socket of sockets) socket.destroy();
+    await closed;
+    const notReady = await server.app.inject({ url: '/readyz' });
+    expect(notReady.statusCode).toBe(503);
+    expect(JSON.parse(notReady.body).error).toBe('temporarily_unavailable');
+    const signIn = await browser.post(form.action, {
+      csrf: form.csrf,
+      username: 'dave',
+      password: davePassword,
+    });
+    expect(signIn.statusCode).toBe(503);
+    expect(signIn.body).toContain('temporarily_unavailable');
+  } finally {
+    await server.close();
+  }
 });
