@@ -1,7 +1,8 @@
 /**
  * An application that embeds Gatehouse: its own node:http server answers its own pages and hands every
  * request under `/auth` to Gatehouse (`createGatehouse`, the issuer being `<origin>/auth`). Gatehouse gets
- * the application's staff table as its account store (staff.ts).
+ * the application's staff table as its account store (staff.ts), and a claims hook that puts the staff
+ * member's department into access tokens.
  */
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -35,7 +36,16 @@ export function gatehouseConfig(options: PortalOptions): Record<string, unknown>
     logging: { level: options.logLevel ?? 'info' },
     management: { enabled: false },
     apiScopes: [{ name: 'orders.read', description: 'Read your orders' }],
-    apiResources: [{ id: 'orders-api', uris: ['http://localhost:4000'], scopes: ['orders.read'] }],
+    apiResources: [
+      {
+        id: 'orders-api',
+        uris: ['http://localhost:4000'],
+        scopes: ['orders.read'],
+        // Declarative claims: the account's email in every orders-api token, the scopes also as `scp`.
+        claims: { user: ['email'] },
+        scopeClaim: 'both',
+      },
+    ],
     identityResources: [
       { name: 'openid', description: 'Sign you in', claims: ['sub'] },
       { name: 'profile', description: 'Your name', claims: ['name', 'preferred_username'] },
@@ -67,7 +77,15 @@ export async function createPortal(options: PortalOptions): Promise<Portal> {
     department: 'Sales',
     employeeNumber: 1906,
   });
-  const gatehouse = await createGatehouse({ config: gatehouseConfig(options), accounts: staff });
+  const gatehouse = await createGatehouse({
+    config: gatehouseConfig(options),
+    accounts: staff,
+    // Computed claims: what the staff table says about the user, in every access token issued for them.
+    claims: ({ account }) => {
+      const row = account === undefined ? undefined : staff.row(account.subject);
+      return row === undefined ? {} : { department: row.department, employee_number: row.employee_number };
+    },
+  });
   const issuer = `${options.origin}/auth`;
   const server = createServer((request, response) => {
     if (request.url === '/auth' || request.url?.startsWith('/auth/') || request.url?.startsWith('/auth?')) {

@@ -69,10 +69,20 @@ export function createClaimChecks(
   };
 }
 
+/** A space-separated scope string (RFC 6749 §3.3) or an array of scope names, as a list. */
+function scopeList(value: unknown): string[] {
+  if (typeof value === 'string') return value.split(' ').filter((s) => s !== '');
+  if (Array.isArray(value)) return value.filter((s): s is string => typeof s === 'string' && s !== '');
+  return [];
+}
+
+/**
+ * The token's scopes: RFC 9068 §2.2.3 `scope` (a space-separated string), and Microsoft's `scp` (a
+ * space-separated string in Entra ID tokens, an array from Gatehouse's `scopeClaim: scp`). A token with
+ * both has the scopes of both; they name the same scopes when one server issued them.
+ */
 function scopesOf(claims: Record<string, unknown>): Set<string> {
-  if (typeof claims.scope === 'string') return new Set(claims.scope.split(' ').filter((s) => s !== ''));
-  if (Array.isArray(claims.scp)) return new Set(claims.scp.filter((s): s is string => typeof s === 'string'));
-  return new Set();
+  return new Set([...scopeList(claims.scope), ...scopeList(claims.scp)]);
 }
 
 function rolesOf(claims: Record<string, unknown>): string[] {

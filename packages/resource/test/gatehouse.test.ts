@@ -2,7 +2,8 @@
  * Interop with the real Gatehouse authorization server on a loopback port: its RFC 9068 JWT access tokens
  * (client credentials, and a user's code flow with the roles scope) accepted through discovery, and its
  * opaque access tokens checked through its RFC 7662 /introspect with the API's own secret, including
- * revocation.
+ * revocation. An API configured for `scopeClaim: scp` gets the scopes as an `scp` array, which the
+ * scope policies read as they read `scope`.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -128,5 +129,45 @@ describe('opaque access tokens through Gatehouse /introspect', () => {
       code: 'introspection_unavailable',
       status: 503,
     });
+  });
+});
+
+describe('scp access tokens from Gatehouse (apiResources[].scopeClaim)', () => {
+  let server: ListeningServer;
+  let api: TestApi;
+
+  beforeAll(async () => {
+    server = await startListening({
+      apiResources: [
+        {
+          id: 'orders-api',
+          uris: ['https://api.example.com/orders'],
+          scopes: ['orders.read', 'orders.write'],
+          secret: apiSecret,
+          scopeClaim: 'scp',
+        },
+        { id: 'api1', uris: ['https://api1.example.com'], scopes: ['api1.read'] },
+      ],
+    });
+    api = await startExpressApi(apiOptions(server.issuer));
+  });
+
+  afterAll(async () => {
+    await api.close();
+    await server.close();
+  });
+
+  it('applies scope policies to a token that carries scp and no scope', async () => {
+    const token = await clientCredentialsToken(server.issuer);
+    const payload = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<
+      string,
+      unknown
+    >;
+    expect(payload.scp).toEqual(['orders.read']);
+    expect(payload.scope).toBeUndefined();
+    expect((await api.get('/orders', { authorization: `Bearer ${token}` })).status).toBe(200);
+    const write = await api.get('/orders/write', { authorization: `Bearer ${token}` });
+    expect(write.status).toBe(403);
+    expect(write.headers.get('www-authenticate')).toContain('scope="orders.write"');
   });
 });

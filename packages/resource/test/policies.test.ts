@@ -63,6 +63,20 @@ describe('policies', () => {
     expect(await decide({ scope: 'orders.readonly' }, requireScopes('orders.read'))).toMatch(/^403/);
   });
 
+  it('reads scp as a space-separated string (Microsoft Entra ID) and the union of scope and scp', async () => {
+    const entra = { scope: undefined, scp: 'orders.read orders.write' };
+    expect(await decide(entra, requireScopes('orders.read', 'orders.write'))).toBe('allowed');
+    expect(await decide(entra, requireScopes('orders.cancel'))).toMatch(/^403 .*insufficient_scope/);
+    const both = { scope: 'orders.read', scp: ['orders.write'] };
+    expect(await decide(both, requireScopes('orders.read', 'orders.write'))).toBe('allowed');
+    expect(await decide({ scope: undefined, scp: [42, 'orders.read'] }, requireScopes('orders.read'))).toBe(
+      'allowed',
+    );
+    expect(await decide({ scope: undefined, scp: 'orders.readonly' }, requireScopes('orders.read'))).toMatch(
+      /^403/,
+    );
+  });
+
   it('roles: all-of, any-of, and only string entries of an array', async () => {
     expect(await decide({ roles: ['OrderAdmin', 'Viewer'] }, requireRoles('OrderAdmin', 'Viewer'))).toBe(
       'allowed',

@@ -14,6 +14,7 @@ import type { ReplayCache } from './protocol/replay-cache.ts';
 import type { ScopeCatalog } from './protocol/scopes.ts';
 import type { SessionLogout } from './sessions/logout.ts';
 import type { Storage } from './storage/ports.ts';
+import type { ClaimsHook } from './tokens/claims-hook.ts';
 
 /** Seconds since the epoch; tests substitute a controllable clock. */
 export type Clock = () => number;
@@ -86,6 +87,8 @@ export interface ServerContext {
   findClient(clientId: string): Promise<Client | undefined>;
   /** Client JWKS fetched from jwks_uri (private_key_jwt, self-signed mutual TLS). */
   clientJwks: ClientJwksCache;
+  /** The embedding application's computed access-token claims, guarded (tokens/claims-hook.ts). */
+  claimsHook?: ClaimsHook | undefined;
 }
 
 /** The context of one request: the same parts, with an audit whose events carry the request's id. */

@@ -13,3 +13,4 @@ export {
   type GatehouseOptions,
   type GatehouseServer,
 } from './server.ts';
+export type { ClaimsHook, ClaimsHookContext } from './tokens/claims-hook.ts';

@@ -111,7 +111,54 @@ export interface AuthorizationRequestRecord {
   idTokenHintSub?: string | undefined;
   /** RFC 9449 §10: the thumbprint of the DPoP key the authorization code is bound to. */
   dpopJkt?: string | undefined;
+  /** OpenID Connect Core §5.5: the `claims` request parameter, validated (protocol/claims-request.ts). */
+  claimsRequest?: ClaimsParameter | undefined;
 }
+
+/** How one claim is asked for in the `claims` parameter (OpenID Connect Core §5.5.1); null: by name only. */
+export interface ClaimRequestDetails {
+  essential?: boolean;
+  value?: unknown;
+  values?: unknown[];
+}
+
+/**
+ * The OpenID Connect `claims` request parameter (Core §5.5): claims asked for one by one, for the ID token
+ * and for userinfo. Kept with the authorization and everything issued from it.
+ */
+export interface ClaimsParameter {
+  userinfo?: Record<string, ClaimRequestDetails | null>;
+  id_token?: Record<string, ClaimRequestDetails | null>;
+}
+
+/**
+ * Claims of an access token that configuration (`apiResources[].claims`) and the claims hook may not set:
+ * the token's identity, lifetime, audience, scope, binding and delegation are Gatehouse's to state
+ * (RFC 9068 §2.2, RFC 7800, RFC 8693 §4). `roles` is reserved too: it comes from the account, through
+ * `claims.roles` (config/schema.ts).
+ */
+export const reservedAccessTokenClaims: ReadonlySet<string> = new Set([
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'client_id',
+  'azp',
+  'cnf',
+  'scope',
+  'scp',
+  'act',
+  'may_act',
+  'auth_time',
+  'acr',
+  'amr',
+  'sid',
+  'grant_id',
+  'roles',
+]);
 
 /** One authorization: everything issued from it carries its id and dies when it is revoked. */
 export interface Grant {
@@ -123,6 +170,8 @@ export interface Grant {
   resources: string[];
   createdAt: number;
   revokedAt: number | null;
+  /** OpenID Connect Core §5.5: the `claims` request of the authorization, for userinfo; null when none. */
+  claimsRequest?: ClaimsParameter | null;
 }
 
 /** What an authorization code or refresh token carries about the authorization it came from. */
@@ -143,6 +192,8 @@ export interface IssuedHandle {
    * token is bound to; redeeming it needs a proof made with that key.
    */
   dpopJkt: string | null;
+  /** OpenID Connect Core §5.5: the `claims` request of the authorization (ID tokens on refresh too). */
+  claimsRequest?: ClaimsParameter | null;
 }
 
 export interface AuthorizationCode extends IssuedHandle {
@@ -191,6 +242,11 @@ export interface OpaqueAccessToken {
   createdAt: number;
   /** RFC 7800 confirmation of a bound token (`jkt`, `x5t#S256`), or null for a bearer token. */
   cnf: Record<string, string> | null;
+  /**
+   * The other claims of the token (`apiResources[].claims`, the claims hook, `scp`), stored as issued so
+   * introspection describes it as a JWT would be; null when there are none.
+   */
+  claims?: Record<string, unknown> | null;
 }
 
 /** A pushed authorization request (RFC 9126 §2), found by the SHA-256 of its request_uri's random part. */

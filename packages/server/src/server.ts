@@ -35,6 +35,7 @@ import { openStorage } from './storage/index.ts';
 import { importOptionalPackage } from './storage/optional-package.ts';
 import { connectRedis } from './storage/redis.ts';
 import { sweepExpired } from './storage/sweep.ts';
+import { type ClaimsHook, guardClaimsHook } from './tokens/claims-hook.ts';
 
 export interface BuildOptions {
   clock?: Clock;
@@ -42,6 +43,8 @@ export interface BuildOptions {
   accounts?: AccountStore;
   /** Where log lines go (default: standard output). */
   logStream?: NodeJS.WritableStream;
+  /** Computed access-token claims (tokens/claims-hook.ts); reserved claims it returns are dropped. */
+  claims?: ClaimsHook;
 }
 
 export interface GatehouseServer {
@@ -154,6 +157,11 @@ export async function buildServer(
     }),
     findClient: (clientId) => storage.findClient(clientId),
     clientJwks: new ClientJwksCache(config.clientAuth.jwksUri, now),
+    ...(options.claims === undefined
+      ? {}
+      : {
+          claimsHook: guardClaimsHook(options.claims, (fields, message) => logger.error(fields, message)),
+        }),
   };
   const ctx: ServerContext = { ...core, logout: new SessionLogout(core) };
 

@@ -70,6 +70,13 @@ describe('examples/embedded', () => {
     const access = decodeJwt(tokens.access_token);
     expect(access.aud).toBe('orders-api');
     expect(access.roles).toEqual(['OrderAdmin']);
+    // Configured (email, scp) and computed (the claims hook: department, employee number) claims.
+    expect(access).toMatchObject({
+      email: 'grace@orders.example',
+      scp: expect.arrayContaining(['orders.read']),
+      department: 'Sales',
+      employee_number: 1906,
+    });
     const info = await client.fetchUserInfo(configuration, tokens.access_token, 'staff-1906');
     expect(info).toMatchObject({
       name: 'Grace Hopper',

@@ -637,6 +637,43 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       });
     });
 
+    it("keeps the claims request of grants, codes and refresh tokens, and an opaque token's claims (0011_claims_request)", async () => {
+      const claimsRequest = {
+        id_token: { email: { essential: true }, acr: { values: ['urn:example:silver'] } },
+        userinfo: { name: null, 'https://example.com/claims/tenant': { value: 'acme' } },
+      };
+      await storage.grants.create({ ...grant('g-claims'), claimsRequest });
+      await storage.authorizationCodes.create({ ...code('claims-code', 'g-claims'), claimsRequest });
+      await storage.refreshTokens.create({ ...refresh('claims-rt', 'g-claims'), claimsRequest });
+      expect((await other.grants.find('g-claims'))?.claimsRequest).toEqual(claimsRequest);
+      expect((await other.authorizationCodes.find('claims-code'))?.claimsRequest).toEqual(claimsRequest);
+      const taken = await other.refreshTokens.consume('claims-rt', 'c', now);
+      expect(taken?.claimsRequest).toEqual(claimsRequest);
+      // Rows written without one read back without the field at all.
+      await storage.grants.create(grant('g-no-claims'));
+      expect(await storage.grants.find('g-no-claims')).not.toHaveProperty('claimsRequest');
+      expect(await storage.refreshTokens.find('race-rt')).not.toHaveProperty('claimsRequest');
+
+      const token = {
+        tokenHash: 'at-claims',
+        jti: 'jti-claims',
+        grantId: null,
+        clientId: 'c',
+        subject: 'u',
+        scope: 'orders.read',
+        audience: ['orders-api'],
+        authTime: null,
+        roles: null,
+        expiresAt: now + 600,
+        createdAt: now,
+        cnf: null,
+        claims: { scp: ['orders.read'], email: 'ü@example.com', nested: { a: [1, true, null] } },
+      };
+      await storage.accessTokens.create(token);
+      expect(await other.accessTokens.find('at-claims')).toEqual(token);
+      expect(await storage.accessTokens.find('at-1')).not.toHaveProperty('claims');
+    });
+
     it('uses a pushed request once, only for its client and before it expires', async () => {
       const parameters = { client_id: ['c'], scope: ['openid'], resource: ['https://a', 'https://b'] };
       const pushed = (hash: string, expiresAt = now + 60) =>

@@ -4,7 +4,7 @@
  */
 import { jwsAlgorithms } from '@gatehouse/jose-rules';
 import { z } from 'zod';
-import { maxAccessTokenTtl } from '../model.ts';
+import { maxAccessTokenTtl, reservedAccessTokenClaims } from '../model.ts';
 import { accountsSchema } from './accounts.ts';
 import { clientSchema, fapi2Algorithms, fapi2AuthMethods, tlsAuthMethods } from './clients.ts';
 import { absoluteUri, postgresPool, postgresUrl, scopeToken, seconds } from './fields.ts';
@@ -35,6 +35,17 @@ const apiResourceSchema = z.strictObject({
   accessTokenTtl: seconds(300, maxAccessTokenTtl).optional(),
   /** `jwt` (RFC 9068, verified locally) or `opaque` (a handle the API must introspect; revocable at once). */
   accessTokenFormat: z.enum(['jwt', 'opaque']).default('jwt'),
+  /** Claims this API's access tokens carry beyond RFC 9068's (tokens/access-token-claims.ts). */
+  claims: z
+    .strictObject({
+      /** Claims copied from the account (as userinfo would release them), e.g. `email`, `name`. */
+      user: z.array(z.string().min(1)).default([]),
+      /** `roles` always (true), never (false), or when the `roles` scope was granted (unset). */
+      roles: z.boolean().optional(),
+    })
+    .prefault({}),
+  /** The scopes as `scope` (a string, RFC 9068 §2.2.3), `scp` (an array, as Microsoft's), or `both`. */
+  scopeClaim: z.enum(['scope', 'scp', 'both']).default('scope'),
 });
 
 const identityResourceSchema = z.strictObject({
@@ -381,6 +392,14 @@ export const configSchema = z
     const identityNames = new Set(config.identityResources.map((resource) => resource.name));
     const owner = new Map<string, string>();
     config.apiResources.forEach((resource, index) => {
+      resource.claims.user.forEach((claim, claimIndex) => {
+        if (reservedAccessTokenClaims.has(claim))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['apiResources', index, 'claims', 'user', claimIndex],
+            message: `"${claim}" is a reserved access-token claim and cannot be configured${claim === 'roles' ? ' (use claims.roles: true)' : ''}`,
+          });
+      });
       resource.scopes.forEach((scope, scopeIndex) => {
         if (!apiScopeNames.has(scope)) {
           ctx.addIssue({

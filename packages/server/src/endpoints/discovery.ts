@@ -70,7 +70,8 @@ function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     // RFC 9449 §5.1.
     dpop_signing_alg_values_supported: fapi2Only(ctx.config.dpop.algorithms),
     claims_supported: [...claims],
-    claims_parameter_supported: false,
+    // OpenID Connect Core §5.5 (protocol/claims-request.ts): claims of identity scopes, one by one.
+    claims_parameter_supported: true,
     // OpenID Connect Core §6: no request objects; /authorize answers request_not_supported and, for any
     // request_uri not issued by /par (RFC 9126, announced above), request_uri_not_supported.
     request_parameter_supported: false,

@@ -46,6 +46,7 @@ export const authorizationCodeGrant: GrantHandler = {
           nonce: record.nonce ?? undefined,
           refreshExpiresAt: now + ctx.config.tokens.refreshTokenTtl,
           binding,
+          grantType: 'authorization_code',
         };
       },
       now,

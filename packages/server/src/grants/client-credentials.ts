@@ -26,6 +26,7 @@ export const clientCredentialsGrant: GrantHandler = {
       scopes,
       resources,
       binding,
+      grantType: 'client_credentials',
     });
     return {
       access_token: access.accessToken,

@@ -13,7 +13,13 @@ import type { IssuedHandle } from '../model.ts';
 import { deviceCodeGrantType, deviceGrantId } from '../protocol/device-authorization.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
-import { prepareUserTokens, redeemableAccount, selectResources } from '../tokens/user-tokens.ts';
+import {
+  prepareUserTokens,
+  redeemableAccount,
+  selectResources,
+  type UserTokenRequest,
+  userTokenClaims,
+} from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
 
 const invalid = () => new OAuthError('invalid_grant', 'device_code is invalid');
@@ -56,40 +62,39 @@ export const deviceCodeGrant: GrantHandler = {
     // RFC 8707 §2.2: the token request may narrow the approved resources (checked before the code is used).
     const resources = selectResources(params.getAll('resource'), record.resources);
     const account = await redeemableAccount(ctx, userId);
+    const grantId = deviceGrantId(deviceCodeHash);
+    const source: IssuedHandle = {
+      grantId,
+      clientId: client.clientId,
+      userId,
+      scope: record.scope,
+      resources: record.resources,
+      authTime,
+      amr,
+      sid,
+      expiresAt: record.expiresAt,
+      consumedAt: now,
+      createdAt: now,
+      dpopJkt: null,
+    };
+    const tokenRequest: UserTokenRequest = {
+      client,
+      source,
+      scopes: record.scope,
+      resources,
+      nonce: undefined,
+      refreshExpiresAt: now + ctx.config.tokens.refreshTokenTtl,
+      binding,
+      grantType: deviceCodeGrantType,
+    };
+    // Asked before the transaction (tokens/user-tokens.ts).
+    const claims = await userTokenClaims(ctx, tokenRequest, account);
     const outcome = await ctx.storage.transaction(async (repositories) => {
       if (!(await repositories.deviceCodes.consume(deviceCodeHash, now))) return undefined;
-      const grantId = deviceGrantId(deviceCodeHash);
       const grant = await repositories.grants.find(grantId);
       if (grant === undefined || grant.revokedAt !== null || grant.userId !== userId)
         throw new OAuthError('invalid_grant', 'the authorization was revoked');
-      const source: IssuedHandle = {
-        grantId,
-        clientId: client.clientId,
-        userId,
-        scope: record.scope,
-        resources: record.resources,
-        authTime,
-        amr,
-        sid,
-        expiresAt: record.expiresAt,
-        consumedAt: now,
-        createdAt: now,
-        dpopJkt: null,
-      };
-      return prepareUserTokens(
-        ctx,
-        repositories,
-        {
-          client,
-          source,
-          scopes: record.scope,
-          resources,
-          nonce: undefined,
-          refreshExpiresAt: now + ctx.config.tokens.refreshTokenTtl,
-          binding,
-        },
-        account,
-      );
+      return prepareUserTokens(ctx, repositories, tokenRequest, account, claims);
     });
     if (outcome === undefined) {
       // Another poll consumed it first, or it expired in between.

@@ -60,6 +60,7 @@ export const refreshTokenGrant: GrantHandler = {
           refreshExpiresAt: record.expiresAt,
           binding,
           newRefreshToken: rotate,
+          grantType: 'refresh_token',
         };
       },
       now,

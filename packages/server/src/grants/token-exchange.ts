@@ -193,6 +193,8 @@ export const tokenExchangeGrant: GrantHandler = {
       binding,
       act,
       maxExpiresAt: subject.exp,
+      grantType: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      account: user,
     });
     ctx.audit('token_exchanged', {
       client_id: client.clientId,

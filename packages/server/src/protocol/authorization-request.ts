@@ -1,6 +1,7 @@
 /**
- * The authorization request (RFC 6749 §4.1.1, RFC 7636, OpenID Connect Core §3.1.2, RFC 8707, RFC 9126,
- * RFC 9449 §10) and the consent rules shared by /authorize, /par, the interaction pages and the device flow.
+ * The authorization request (RFC 6749 §4.1.1, RFC 7636, OpenID Connect Core §3.1.2 and §5.5 `claims`,
+ * RFC 8707, RFC 9126, RFC 9449 §10) and the consent rules shared by /authorize, /par, the interaction
+ * pages and the device flow.
  *
  * The client and redirect URI are verified first (`authorizationTarget`): until both are trusted, errors are
  * never redirected (RFC 6749 §4.1.2.1, RFC 9700 §4.11). `validateAuthorizationRequest` checks the rest and
@@ -11,6 +12,7 @@
 import type { ServerContext } from '../context.ts';
 import type { AuthorizationRequestRecord, Client, LoginSession } from '../model.ts';
 import { verifyIdTokenHint } from '../tokens/id-token-hint.ts';
+import { parseClaimsRequest } from './claims-request.ts';
 import { isThumbprint } from './dpop.ts';
 import { OAuthError } from './errors.ts';
 import { credentialParameters, type RawParams, toParams } from './params.ts';
@@ -207,6 +209,7 @@ export function validateAuthorizationRequest(
   if (dpopJkt !== undefined && !isThumbprint(dpopJkt))
     throw new OAuthError('invalid_request', 'dpop_jkt must be a base64url SHA-256 JWK thumbprint');
   const idTokenHintSub = hintedSubject(ctx, client, params.get('id_token_hint'));
+  const claimsRequest = parseClaimsRequest(params.get('claims'));
 
   return {
     clientId: client.clientId,
@@ -221,6 +224,7 @@ export function validateAuthorizationRequest(
     loginHint: params.get('login_hint'),
     dpopJkt,
     ...(idTokenHintSub === undefined ? {} : { idTokenHintSub }),
+    ...(claimsRequest === undefined ? {} : { claimsRequest }),
   };
 }
 

@@ -25,6 +25,10 @@ export interface ApiResource {
   scopes: string[];
   accessTokenTtl: number | undefined;
   accessTokenFormat: 'jwt' | 'opaque';
+  /** Claims its access tokens carry (tokens/access-token-claims.ts): user claims, and `roles` when set. */
+  claims: { user: string[]; roles: boolean | undefined };
+  /** `scope` (RFC 9068 §2.2.3), `scp` (an array), or both. */
+  scopeClaim: 'scope' | 'scp' | 'both';
 }
 
 export class ScopeCatalog {
@@ -46,6 +50,8 @@ export class ScopeCatalog {
           scopes: r.scopes,
           accessTokenTtl: r.accessTokenTtl,
           accessTokenFormat: r.accessTokenFormat,
+          claims: { user: r.claims.user, roles: r.claims.roles },
+          scopeClaim: r.scopeClaim,
         },
       ]),
     );

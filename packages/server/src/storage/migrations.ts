@@ -260,6 +260,18 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('users').addColumn('disabled_at', 'bigint').execute();
     },
   },
+  /**
+   * OpenID Connect Core §5.5: the `claims` request parameter of an authorization, kept (JSON, null when
+   * none) with its grant (userinfo), codes and refresh tokens (ID tokens, refreshed ones too); and the
+   * claims of an opaque access token beyond the fixed columns (configured per API, the claims hook, `scp`).
+   */
+  '0011_claims_request': {
+    async up(db: Kysely<unknown>) {
+      for (const table of ['grants', 'authorization_codes', 'refresh_tokens'])
+        await db.schema.alterTable(table).addColumn('claims_request', 'text').execute();
+      await db.schema.alterTable('access_tokens').addColumn('claims', 'text').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = {

@@ -77,6 +77,8 @@ export interface GrantsTable {
   resources: string;
   created_at: number;
   revoked_at: number | null;
+  /** OpenID Connect Core §5.5 `claims` request as JSON (model.ts ClaimsParameter), or null. */
+  claims_request: string | null;
 }
 
 /** The columns authorization codes and refresh tokens share (model.ts IssuedHandle). */
@@ -93,6 +95,8 @@ export interface IssuedHandleColumns {
   consumed_at: number | null;
   created_at: number;
   dpop_jkt: string | null;
+  /** OpenID Connect Core §5.5 `claims` request as JSON (model.ts ClaimsParameter), or null. */
+  claims_request: string | null;
 }
 
 export interface AuthorizationCodesTable extends IssuedHandleColumns {
@@ -148,6 +152,8 @@ export interface AccessTokensTable {
   created_at: number;
   /** RFC 7800 `cnf` as JSON, for tokens bound to a key (RFC 9449 §6, RFC 8705 §3). */
   cnf: string | null;
+  /** The token's other claims as JSON (configured, computed, `scp`), or null. */
+  claims: string | null;
 }
 
 export interface PushedAuthorizationRequestsTable {

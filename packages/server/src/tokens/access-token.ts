@@ -1,17 +1,20 @@
 /**
  * Access tokens: by default RFC 9068 JWTs (`typ: at+jwt`), with `roles` (§2.2.3.1) when that scope was
- * granted, so APIs can apply role policies without calling back. Tokens of a user's authorization carry
+ * granted (or as the API's `claims.roles` says), user claims, `scp` and computed claims as configured per
+ * API (access-token-claims.ts), so APIs can apply policies without calling back. Tokens of a user's authorization carry
  * `grant_id`, so revoking the grant makes introspection and userinfo refuse them too. An API with
  * `accessTokenFormat: opaque` gets a 256-bit handle, stored hashed with its claims and revocable at once.
  */
 import { randomUUID } from 'node:crypto';
+import type { Account } from '../accounts/accounts.ts';
 import type { ServerContext } from '../context.ts';
-import type { Client } from '../model.ts';
+import { type Client, reservedAccessTokenClaims } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { ApiResource } from '../protocol/scopes.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { TokenBinding } from '../protocol/token-binding.ts';
 import type { AccessTokenRepository } from '../storage/ports.ts';
+import { accessTokenClaimsPlan, additionalAccessTokenClaims } from './access-token-claims.ts';
 import { signJwt } from './jwt.ts';
 
 export interface AccessTokenRequest {
@@ -31,6 +34,15 @@ export interface AccessTokenRequest {
   act?: Record<string, unknown> | undefined;
   /** Token exchange: the token may not outlive the token it was exchanged from. */
   maxExpiresAt?: number | undefined;
+  /** The grant_type of the request, told to the claims hook. */
+  grantType: string;
+  /** The user's account, for configured user claims and the claims hook. */
+  account?: Account | undefined;
+  /**
+   * Configured and computed claims (`additionalAccessTokenClaims`), asked for before a transaction;
+   * `issueAccessToken` asks for them itself when they are not given.
+   */
+  additionalClaims?: Record<string, unknown> | undefined;
 }
 
 export interface IssuedAccessToken {
@@ -45,7 +57,17 @@ export async function issueAccessToken(
   accessTokens: AccessTokenRepository,
   request: AccessTokenRequest,
 ): Promise<IssuedAccessToken> {
-  return (await prepareAccessToken(ctx, accessTokens, request))();
+  const additionalClaims =
+    request.additionalClaims ??
+    (await additionalAccessTokenClaims(ctx, {
+      clientId: request.client.clientId,
+      subject: request.subject ?? request.userId ?? request.client.clientId,
+      account: request.account,
+      scopes: request.scopes,
+      resources: request.resources,
+      grantType: request.grantType,
+    }));
+  return (await prepareAccessToken(ctx, accessTokens, { ...request, additionalClaims }))();
 }
 
 /**
@@ -80,7 +102,14 @@ export async function prepareAccessToken(
   const subject = request.subject ?? request.userId ?? request.client.clientId;
   // randomUUID: 122 random bits from node's CSPRNG, drawn from its cached entropy pool.
   const jti = randomUUID();
-  const roles = request.roles !== undefined && scopes.includes('roles') ? [...request.roles] : undefined;
+  const plan = accessTokenClaimsPlan(audience, scopes);
+  const roles = request.roles !== undefined && plan.roles ? [...request.roles] : undefined;
+  // Reserved names are refused by the schema and dropped by the hook's guard; checked here once more,
+  // since the fixed claims below must be the only source of each.
+  const claims: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(request.additionalClaims ?? {}))
+    if (!reservedAccessTokenClaims.has(name)) claims[name] = value;
+  if (plan.scp) claims.scp = scopes;
   const cnf = confirmationClaim(request.binding);
   const tokenType = request.binding?.jkt !== undefined ? 'DPoP' : 'Bearer';
 
@@ -105,21 +134,23 @@ export async function prepareAccessToken(
       expiresAt: now + expiresIn,
       createdAt: now,
       cnf: cnf ?? null,
+      claims: Object.keys(claims).length > 0 ? claims : null,
     });
     const issued: IssuedAccessToken = { accessToken, tokenType, expiresIn, scope };
     return async () => issued;
   }
 
   const payload: Record<string, unknown> = {
+    ...claims,
     iss: ctx.issuer,
     sub: subject,
     aud: audiences.length === 1 ? audiences[0] : audiences,
     client_id: request.client.clientId,
-    scope,
     jti,
     iat: now,
     exp: now + expiresIn,
   };
+  if (plan.scope) payload.scope = scope;
   if (request.authTime !== undefined) payload.auth_time = request.authTime;
   if (roles !== undefined) payload.roles = roles;
   if (request.grantId !== undefined) payload.grant_id = request.grantId;

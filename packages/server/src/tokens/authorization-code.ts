@@ -26,6 +26,7 @@ export async function issueAuthorizationCode(
       resources: request.resources,
       createdAt: now,
       revokedAt: null,
+      claimsRequest: request.claimsRequest ?? null,
     });
     await repositories.authorizationCodes.create({
       codeHash: sha256Base64Url(code),
@@ -44,6 +45,7 @@ export async function issueAuthorizationCode(
       consumedAt: null,
       createdAt: now,
       dpopJkt: request.dpopJkt ?? null,
+      claimsRequest: request.claimsRequest ?? null,
     });
   });
   return createRedirectUrl(request.redirectUri, { code, state: request.state, iss: ctx.issuer });

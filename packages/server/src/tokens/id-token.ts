@@ -1,7 +1,9 @@
 /**
  * ID tokens (OpenID Connect Core §2, §3.1.3.6): iss, sub, aud, azp, exp, iat, auth_time, nonce, sid,
- * at_hash, acr and amr. Profile claims are served by userinfo, since an access token is always issued
- * alongside (Core §5.4). `acr` is "1": single-factor password authentication, the only method we offer.
+ * at_hash, acr and amr. Profile claims of the granted scopes are served by userinfo, since an access token
+ * is always issued alongside (Core §5.4); claims the `claims` parameter asks for in the ID token (Core §5.5)
+ * are put in it (protocol/claims-request.ts). `acr` is "1": single-factor password authentication, the
+ * only method we offer.
  */
 import { createHash } from 'node:crypto';
 import type { ServerContext } from '../context.ts';
@@ -16,6 +18,8 @@ export interface IdTokenRequest {
   sid: string;
   nonce: string | undefined;
   accessToken: string;
+  /** Claims requested for the ID token (Core §5.5); never one of the claims above. */
+  claims?: Record<string, unknown> | undefined;
 }
 
 /** Core §3.1.3.6: left half of the hash of the access token, with the hash of the signing algorithm. */
@@ -30,6 +34,7 @@ export function issueIdToken(ctx: ServerContext, request: IdTokenRequest): Promi
   const now = ctx.now();
   const key = ctx.keys.signingKey(now);
   const payload: Record<string, unknown> = {
+    ...request.claims,
     iss: ctx.issuer,
     sub: request.userId,
     aud: request.client.clientId,

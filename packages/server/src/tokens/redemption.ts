@@ -10,7 +10,12 @@ import type { IssuedHandle } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { Repositories } from '../storage/ports.ts';
 import type { TokenResponse } from './token-response.ts';
-import { prepareUserTokens, redeemableAccount, type UserTokenRequest } from './user-tokens.ts';
+import {
+  prepareUserTokens,
+  redeemableAccount,
+  type UserTokenRequest,
+  userTokenClaims,
+} from './user-tokens.ts';
 
 /** A single-use handle (authorization code or refresh token) being redeemed for tokens. */
 export interface SingleUseRedemption<Handle extends IssuedHandle> {
@@ -74,12 +79,26 @@ export async function redeemOnce<Handle extends IssuedHandle>(
     peeked !== undefined && peeked.clientId === redemption.clientId
       ? await redeemableAccount(ctx, peeked.userId)
       : undefined;
+  // The claims (account store, claims hook) are asked for outside the transaction too, for a handle that
+  // looks redeemable. Its checks run here first: one that fails would fail in the transaction as well,
+  // which would roll the take back, so the handle stays unused either way. A used or expired handle
+  // goes on to the transaction, which tells why it is refused.
+  const claims =
+    account !== undefined &&
+    peeked !== undefined &&
+    peeked.consumedAt === null &&
+    peeked.expiresAt > redemption.now
+      ? await userTokenClaims(ctx, redemption.tokens(peeked), account)
+      : undefined;
   const outcome = await ctx.storage.transaction(async (repositories) => {
     const handle = await redemption.take(repositories);
     if (handle === undefined) return { error: await refusal(ctx, repositories, redemption) };
     // Not seen a moment ago: throwing rolls the take back.
-    if (account === undefined) throw new OAuthError('invalid_grant', redemption.invalidMessage);
-    return { sign: await prepareUserTokens(ctx, repositories, redemption.tokens(handle), account) };
+    if (account === undefined || claims === undefined)
+      throw new OAuthError('invalid_grant', redemption.invalidMessage);
+    return {
+      sign: await prepareUserTokens(ctx, repositories, redemption.tokens(handle), account, claims),
+    };
   });
   if ('error' in outcome) throw outcome.error;
   return outcome.sign();

@@ -7,11 +7,13 @@
 import type { Account } from '../accounts/accounts.ts';
 import type { ServerContext } from '../context.ts';
 import type { Client, IssuedHandle } from '../model.ts';
+import { claimsRequestScopes, releasableClaims } from '../protocol/claims-request.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { TokenBinding } from '../protocol/token-binding.ts';
 import type { Repositories } from '../storage/ports.ts';
 import { prepareAccessToken } from './access-token.ts';
+import { additionalAccessTokenClaims } from './access-token-claims.ts';
 import { issueIdToken } from './id-token.ts';
 import type { TokenResponse } from './token-response.ts';
 
@@ -30,6 +32,67 @@ export interface UserTokenRequest {
   binding: TokenBinding;
   /** False when a refresh keeps the presented refresh token instead of rotating it (protocol/profile.ts). */
   newRefreshToken?: boolean;
+  /** The grant_type of the token request, told to the claims hook. */
+  grantType: string;
+}
+
+/** Claims of a user's tokens that come from the account store and the claims hook. */
+export interface UserTokenClaims {
+  /** Configured and computed access-token claims (access-token-claims.ts). */
+  accessToken: Record<string, unknown>;
+  /** Claims the authorization's `claims` request asks for in the ID token (OpenID Connect Core §5.5). */
+  idToken: Record<string, unknown>;
+}
+
+/** Claims an ID token states itself (id-token.ts), which a claims request cannot replace. */
+const idTokenOwnClaims = new Set([
+  'iss',
+  'sub',
+  'aud',
+  'azp',
+  'exp',
+  'iat',
+  'auth_time',
+  'nonce',
+  'sid',
+  'at_hash',
+  'acr',
+  'amr',
+]);
+
+/**
+ * Asks the account store and the claims hook for the claims of a user's tokens. Called before the
+ * redemption's transaction, for the same reason as `redeemableAccount`; the request is the one the
+ * transaction will issue (the handle's data does not change once written).
+ */
+export async function userTokenClaims(
+  ctx: ServerContext,
+  request: UserTokenRequest,
+  account: Account,
+): Promise<UserTokenClaims> {
+  const { client, source } = request;
+  const accessToken = await additionalAccessTokenClaims(ctx, {
+    clientId: client.clientId,
+    subject: account.subject,
+    account,
+    scopes: request.scopes,
+    resources: ctx.catalog.resolveResources(request.resources),
+    grantType: request.grantType,
+  });
+  const idToken: Record<string, unknown> = {};
+  const names = request.scopes.includes('openid')
+    ? releasableClaims(
+        ctx.catalog,
+        source.claimsRequest,
+        'id_token',
+        claimsRequestScopes(client, request.scopes),
+      ).filter((name) => !idTokenOwnClaims.has(name))
+    : [];
+  if (names.length > 0) {
+    const released = await ctx.accounts.claims(account, { scopes: [], claims: names });
+    for (const name of names) if (released[name] !== undefined) idToken[name] = released[name];
+  }
+  return { accessToken, idToken };
 }
 
 /**
@@ -56,6 +119,7 @@ export async function prepareUserTokens(
   repositories: Repositories,
   request: UserTokenRequest,
   user: Account,
+  claims: UserTokenClaims,
 ): Promise<() => Promise<TokenResponse>> {
   const { client, source } = request;
   if (user.subject !== source.userId)
@@ -69,6 +133,9 @@ export async function prepareUserTokens(
     authTime: source.authTime,
     roles: user.roles,
     binding: request.binding,
+    grantType: request.grantType,
+    account: user,
+    additionalClaims: claims.accessToken,
   });
   let refreshToken: string | undefined;
   if (
@@ -105,6 +172,7 @@ export async function prepareUserTokens(
         sid: source.sid,
         nonce: request.nonce,
         accessToken: access.accessToken,
+        claims: claims.idToken,
       });
     }
     if (refreshToken !== undefined) response.refresh_token = refreshToken;

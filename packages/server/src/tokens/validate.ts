@@ -23,6 +23,8 @@ export interface AccessTokenClaims {
   grant_id?: string;
   /** RFC 7800 confirmation: `jkt` for DPoP-bound tokens (RFC 9449 §6), `x5t#S256` (RFC 8705 §3). */
   cnf?: Record<string, string>;
+  /** The scopes as an array, for APIs configured with `scopeClaim: scp` or `both`. */
+  scp?: string[];
 }
 
 function decodeJson(segment: string): Record<string, unknown> | undefined {
@@ -79,6 +81,11 @@ function verifyJwt(ctx: ServerContext, token: string, now: number): AccessTokenC
     typeof claims.jti !== 'string'
   )
     return undefined;
+  // A token for APIs that asked for `scp` alone carries no `scope`; the consumers here (introspection,
+  // RFC 7662 §2.2, and userinfo) read `scope`, so it is restored from the array.
+  if (claims.scope === undefined && Array.isArray(claims.scp))
+    return { ...claims, scope: claims.scp.join(' ') } as unknown as AccessTokenClaims;
+  if (typeof claims.scope !== 'string') return undefined;
   return claims as unknown as AccessTokenClaims;
 }
 
@@ -111,6 +118,7 @@ async function opaqueClaims(
   const record = await ctx.storage.accessTokens.find(sha256Base64Url(token));
   if (record === undefined || record.expiresAt <= now) return undefined;
   const claims: AccessTokenClaims = {
+    ...record.claims,
     iss: ctx.issuer,
     sub: record.subject,
     aud: record.audience.length === 1 ? record.audience[0]! : record.audience,

@@ -6,6 +6,7 @@
 import type {
   AuthorizationCode,
   AuthorizationRequestRecord,
+  ClaimsParameter,
   Client,
   ClientAuthentication,
   DeviceCode,
@@ -156,7 +157,15 @@ export function grantFromRow(row: Database['grants']): Grant {
     resources: parseList(row.resources),
     createdAt: Number(row.created_at),
     revokedAt: numberOrNull(row.revoked_at),
+    ...claimsRequestFromColumn(row.claims_request),
   };
+}
+
+/** The `claims_request` column (JSON or null): the `claimsRequest` field, left out when there is none. */
+function claimsRequestFromColumn(column: string | null | undefined): { claimsRequest?: ClaimsParameter } {
+  return column === null || column === undefined
+    ? {}
+    : { claimsRequest: JSON.parse(column) as ClaimsParameter };
 }
 
 export function grantToRow(grant: Grant): Database['grants'] {
@@ -169,6 +178,7 @@ export function grantToRow(grant: Grant): Database['grants'] {
     resources: json(grant.resources),
     created_at: grant.createdAt,
     revoked_at: grant.revokedAt,
+    claims_request: jsonOrNull(grant.claimsRequest ?? null),
   };
 }
 
@@ -187,6 +197,7 @@ function handleFromRow(row: IssuedHandleColumns): IssuedHandle {
     consumedAt: numberOrNull(row.consumed_at),
     createdAt: Number(row.created_at),
     dpopJkt: row.dpop_jkt,
+    ...claimsRequestFromColumn(row.claims_request),
   };
 }
 
@@ -204,6 +215,7 @@ function handleToRow(handle: IssuedHandle): IssuedHandleColumns {
     consumed_at: handle.consumedAt,
     created_at: handle.createdAt,
     dpop_jkt: handle.dpopJkt,
+    claims_request: jsonOrNull(handle.claimsRequest ?? null),
   };
 }
 
@@ -313,6 +325,9 @@ export function accessTokenFromRow(row: Database['access_tokens']): OpaqueAccess
     expiresAt: Number(row.expires_at),
     createdAt: Number(row.created_at),
     cnf: row.cnf === null ? null : (JSON.parse(row.cnf) as Record<string, string>),
+    ...(row.claims === null || row.claims === undefined
+      ? {}
+      : { claims: JSON.parse(row.claims) as Record<string, unknown> }),
   };
 }
 
@@ -330,6 +345,7 @@ export function accessTokenToRow(token: OpaqueAccessToken): Database['access_tok
     expires_at: token.expiresAt,
     created_at: token.createdAt,
     cnf: jsonOrNull(token.cnf),
+    claims: jsonOrNull(token.claims ?? null),
   };
 }
 
