@@ -15,6 +15,7 @@ import type { ScopeCatalog } from './protocol/scopes.ts';
 import type { SessionLogout } from './sessions/logout.ts';
 import type { Storage } from './storage/ports.ts';
 import type { ClaimsHook } from './tokens/claims-hook.ts';
+import type { Ui } from './views/templates.ts';
 
 /** Seconds since the epoch; tests substitute a controllable clock. */
 export type Clock = () => number;
@@ -87,6 +88,8 @@ export interface ServerContext {
   findClient(clientId: string): Promise<Client | undefined>;
   /** Client JWKS fetched from jwks_uri (private_key_jwt, self-signed mutual TLS). */
   clientJwks: ClientJwksCache;
+  /** The pages: templates, theme and translations (views/templates.ts). */
+  ui: Ui;
   /** The embedding application's computed access-token claims, guarded (tokens/claims-hook.ts). */
   claimsHook?: ClaimsHook | undefined;
 }

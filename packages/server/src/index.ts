@@ -14,3 +14,6 @@ export {
   type GatehouseServer,
 } from './server.ts';
 export type { ClaimsHook, ClaimsHookContext } from './tokens/claims-hook.ts';
+export { escapeHtml, type PageUi, page, type Theme } from './views/html.ts';
+export type { MessageKey, Translator } from './views/i18n.ts';
+export { defaultPages, type PageTemplates } from './views/templates.ts';

@@ -111,6 +111,8 @@ export interface AuthorizationRequestRecord {
   idTokenHintSub?: string | undefined;
   /** RFC 9449 §10: the thumbprint of the DPoP key the authorization code is bound to. */
   dpopJkt?: string | undefined;
+  /** OpenID Connect Core §3.1.2.1 `ui_locales`: the languages the pages should use, preferred first. */
+  uiLocales?: string[] | undefined;
   /** OpenID Connect Core §5.5: the `claims` request parameter, validated (protocol/claims-request.ts). */
   claimsRequest?: ClaimsParameter | undefined;
 }

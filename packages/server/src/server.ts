@@ -5,13 +5,14 @@
  * own clock and drive it through `inject()` or a real port; the CLI's `serve` runs it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { type AccountStore, SqlAccountStore, withScopeClaims } from './accounts/accounts.ts';
 // Types only: the legacy store (and pg) is loaded when `accounts.type` is postgres-legacy.
 import type { PostgresLegacyAccountStore } from './accounts/legacy.ts';
-import { parseConfig, readConfiguredFile } from './config/load.ts';
-import type { GatehouseConfig } from './config/schema.ts';
+import { parseConfig, readConfiguredFile, readUiFile } from './config/load.ts';
+import { type GatehouseConfig, logoContentTypes } from './config/schema.ts';
 import { applyConfiguredEntities } from './config/seed.ts';
 import { type Clock, endpointsFor, type ServerContext, systemClock } from './context.ts';
 import { ClientCertificates } from './endpoints/client-certificate.ts';
@@ -36,6 +37,7 @@ import { importOptionalPackage } from './storage/optional-package.ts';
 import { connectRedis } from './storage/redis.ts';
 import { sweepExpired } from './storage/sweep.ts';
 import { type ClaimsHook, guardClaimsHook } from './tokens/claims-hook.ts';
+import { createUi, type PageTemplates, type Ui } from './views/templates.ts';
 
 export interface BuildOptions {
   clock?: Clock;
@@ -43,6 +45,8 @@ export interface BuildOptions {
   accounts?: AccountStore;
   /** Where log lines go (default: standard output). */
   logStream?: NodeJS.WritableStream;
+  /** Pages to render instead of the default ones (views/templates.ts); the others stay the defaults. */
+  pages?: Partial<PageTemplates>;
   /** Computed access-token claims (tokens/claims-hook.ts); reserved claims it returns are dropped. */
   claims?: ClaimsHook;
 }
@@ -77,6 +81,31 @@ function httpsOptions(
   };
 }
 
+/** The pages' templates, theme and translations, with the theme's files read (`ui` in the config). */
+function uiFor(config: GatehouseConfig, pages: Partial<PageTemplates> | undefined): Ui {
+  const { ui } = config;
+  const logo =
+    ui.logo === undefined
+      ? undefined
+      : {
+          body: readUiFile('ui.logo', ui.logo),
+          contentType: logoContentTypes[extname(ui.logo).toLowerCase()] ?? 'application/octet-stream',
+        };
+  const stylesheet = ui.stylesheet === undefined ? undefined : readUiFile('ui.stylesheet', ui.stylesheet);
+  return createUi(
+    {
+      productName: ui.productName,
+      colors: ui.colors,
+      logoUrl: logo && `${config.issuer}/ui/logo`,
+      stylesheetUrl: stylesheet && `${config.issuer}/ui/theme.css`,
+      locales: ui.locales,
+      defaultLocale: ui.defaultLocale,
+      assets: { logo, stylesheet },
+    },
+    pages,
+  );
+}
+
 export async function buildServer(
   config: GatehouseConfig,
   options: BuildOptions = {},
@@ -92,7 +121,9 @@ export async function buildServer(
   let legacyAccounts: PostgresLegacyAccountStore | undefined;
   let clientCertificates: ClientCertificates;
   let https: Record<string, unknown> | undefined;
+  let ui: Ui;
   try {
+    ui = uiFor(config, options.pages);
     clientCertificates = new ClientCertificates(config, now);
     https = httpsOptions(config, clientCertificates);
     await applyConfiguredEntities(storage, config, passwords, now());
@@ -157,6 +188,7 @@ export async function buildServer(
     }),
     findClient: (clientId) => storage.findClient(clientId),
     clientJwks: new ClientJwksCache(config.clientAuth.jwksUri, now),
+    ui,
     ...(options.claims === undefined
       ? {}
       : {

@@ -219,8 +219,15 @@ describe('login', () => {
     expect(setCookies(wrong)).toEqual([]);
     expectSecurityHeaders(wrong);
     expectNoScript(wrong.body);
-    expect(wrong.body).toContain('<p class="error" role="alert">The username or password is incorrect.</p>');
+    expect(wrong.body).toContain(
+      '<p class="error" role="alert" id="form-error">The username or password is incorrect.</p>',
+    );
     expect(wrong.body).toMatch(/name="username"[^>]*value="alice"/);
+    // The error is tied to the password, which gets the focus: the username was right to keep.
+    expect(wrong.body).toMatch(
+      /<input type="password"[^>]*aria-invalid="true" aria-describedby="form-error" autofocus>/,
+    );
+    expect(wrong.body).not.toMatch(/<input type="text" id="username"[^>]*(autofocus|aria-invalid)/);
     expect(wrong.body).not.toContain('wrong password');
 
     const unknown = await changesNothing(() =>

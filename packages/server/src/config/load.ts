@@ -2,7 +2,7 @@
  * Loads the config file: YAML or JSON, `${VAR}` and `${VAR:-default}` replaced from the environment in
  * any string (the one way to keep secrets and the issuer URL out of the file), then validated by the schema.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
@@ -106,6 +106,12 @@ export function parseConfig(
     config.server.tls.key = resolve(baseDir, config.server.tls.key);
   }
   if (config.mtls.ca !== undefined) config.mtls.ca = resolve(baseDir, config.mtls.ca);
+  for (const field of ['logo', 'stylesheet'] as const) {
+    const file = config.ui[field];
+    if (file === undefined) continue;
+    config.ui[field] = resolve(baseDir, file);
+    checkUiFile(`ui.${field}`, config.ui[field]);
+  }
   return config;
 }
 
@@ -125,6 +131,36 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
     );
   }
   return parseConfig(raw, env, dirname(resolve(file)));
+}
+
+/** The largest logo or extra stylesheet served (they are held in memory). */
+const maxUiFileBytes = 1024 * 1024;
+
+/** A theme file must be there at start-up, a file, and small: else the field is named. */
+function checkUiFile(field: string, file: string): void {
+  let size: number;
+  try {
+    const stat = statSync(file);
+    if (!stat.isFile()) throw new ConfigError(`config ${field}: ${file} is not a file`);
+    size = stat.size;
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(
+      `config ${field}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+  if (size > maxUiFileBytes) throw new ConfigError(`config ${field}: ${file} is larger than 1 MiB`);
+}
+
+/** Reads a theme file the config names (ui.logo, ui.stylesheet), failing with the config field in the message. */
+export function readUiFile(field: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new ConfigError(
+      `config ${field}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
 }
 
 /** Reads a file the config names (a certificate, a key), failing with the config field in the message. */

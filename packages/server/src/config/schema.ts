@@ -5,6 +5,7 @@
 import { jwsAlgorithms } from '@gatehouse/jose-rules';
 import { z } from 'zod';
 import { maxAccessTokenTtl, reservedAccessTokenClaims } from '../model.ts';
+import { shippedLocales } from '../views/locales/index.ts';
 import { accountsSchema } from './accounts.ts';
 import { clientSchema, fapi2Algorithms, fapi2AuthMethods, tlsAuthMethods } from './clients.ts';
 import { absoluteUri, postgresPool, postgresUrl, scopeToken, seconds } from './fields.ts';
@@ -18,6 +19,63 @@ export type LogFormat = (typeof logFormats)[number];
 
 /** The security profiles a server or a client can run (their rules: protocol/profile.ts). */
 export const profiles = ['oauth2.1', 'fapi2'] as const;
+
+/** The image types a logo may have, by file extension: the content type /ui/logo is served with. */
+export const logoContentTypes: Readonly<Record<string, string>> = {
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+};
+
+/** A CSS hex colour: nothing else can reach the inline stylesheet, so a value cannot break out of it. */
+const cssColor = z
+  .string()
+  .regex(
+    /^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/,
+    'must be a CSS hex colour (#rgb or #rrggbb)',
+  );
+
+/**
+ * The look and languages of the pages (views/): product name, colours, a logo (served at /ui/logo) and an
+ * extra stylesheet (served at /ui/theme.css, allowed by its URL in the CSP). Files are relative to the
+ * config file and read once at start-up.
+ */
+const uiSchema = z
+  .strictObject({
+    productName: z.string().trim().min(1).max(100).default('Gatehouse'),
+    logo: z
+      .string()
+      .min(1)
+      .refine(
+        (file) => Object.keys(logoContentTypes).some((extension) => file.toLowerCase().endsWith(extension)),
+        `must be an image file ending in ${Object.keys(logoContentTypes).join(', ')}`,
+      )
+      .optional(),
+    stylesheet: z
+      .string()
+      .min(1)
+      .refine((file) => file.toLowerCase().endsWith('.css'), 'must be a .css file')
+      .optional(),
+    colors: z
+      .strictObject({
+        primary: cssColor.default('#2457d6'),
+        background: cssColor.default('#f4f5f7'),
+        text: cssColor.default('#1d2330'),
+      })
+      .prefault({}),
+    /** The language when neither `ui_locales` nor `Accept-Language` names one offered. */
+    defaultLocale: z.enum(shippedLocales).default('en'),
+    /** The languages offered (discovery's `ui_locales_supported`). */
+    locales: z
+      .array(z.enum(shippedLocales))
+      .min(1)
+      .default([...shippedLocales])
+      .transform((locales) => [...new Set(locales)]),
+  })
+  .prefault({});
 
 const apiScopeSchema = z.strictObject({
   name: scopeToken,
@@ -381,6 +439,7 @@ export const configSchema = z
         format: z.enum(logFormats).default('auto'),
       })
       .prefault({}),
+    ui: uiSchema,
     apiScopes: z.array(apiScopeSchema).default([]),
     apiResources: z.array(apiResourceSchema).default([]),
     identityResources: z.array(identityResourceSchema).default([]),
@@ -499,6 +558,13 @@ export const configSchema = z
         code: 'custom',
         path: ['users'],
         message: `users of the file go to Gatehouse's own table, which accounts.type ${config.accounts.type} does not use`,
+      });
+    }
+    if (!config.ui.locales.includes(config.ui.defaultLocale)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ui', 'defaultLocale'],
+        message: `must be one of ui.locales (${config.ui.locales.join(', ')})`,
       });
     }
     const seen = new Set<string>();

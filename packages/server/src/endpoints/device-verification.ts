@@ -22,9 +22,10 @@ import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
 import { randomHandle } from '../protocol/secrets.ts';
 import { checkPassword, findSession, startSession } from '../sessions/login.ts';
-import { deviceCodePage, deviceConfirmPage, deviceDonePage, deviceSignInPage } from '../views/device.ts';
-import { pageSecurityHeaders } from '../views/html.ts';
+import type { MessageKey } from '../views/i18n.ts';
+import type { FormError } from '../views/pages.ts';
 import { browserCookie, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
+import { pageUiFor, scopeGroups, sendPage, signInError } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
 function formParams(request: FastifyRequest): Params {
@@ -36,11 +37,6 @@ function verificationUrl(ctx: ServerContext, userCode: string | undefined, switc
   if (userCode !== undefined) url.searchParams.set('user_code', userCode);
   if (switchUser) url.searchParams.set('prompt', 'login');
   return url.toString();
-}
-
-function send(reply: FastifyReply, status: number, html: string, retryAfter?: number): void {
-  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
-  reply.code(status).headers(pageSecurityHeaders).send(html);
 }
 
 function csrfError(): OAuthError {
@@ -66,24 +62,34 @@ function checkCsrf(
 
 function renderSignIn(
   ctx: ServerContext,
+  request: FastifyRequest,
   reply: FastifyReply,
   browserId: string,
   userCode: string | undefined,
   username: string | undefined,
-  error?: { message: string; status: number; retryAfter?: number },
+  error?: { form: FormError; status: number; retryAfter?: number },
 ): void {
-  send(
+  sendPage(
+    ctx,
     reply,
     error?.status ?? 200,
-    deviceSignInPage({
-      action: `${ctx.endpoints.deviceVerification}/login`,
-      csrfToken: deviceCsrfToken(browserId, undefined),
-      userCode,
-      username,
-      error: error?.message,
-    }),
+    ctx.ui.pages.deviceSignIn(
+      {
+        action: `${ctx.endpoints.deviceVerification}/login`,
+        csrfToken: deviceCsrfToken(browserId, undefined),
+        userCode,
+        username,
+        error: error?.form,
+      },
+      pageUiFor(ctx, request),
+    ),
     error?.retryAfter,
   );
+}
+
+/** An error about the user code field. */
+function codeError(key: MessageKey): FormError {
+  return { message: { key }, field: 'user_code' };
 }
 
 interface SignedIn extends CodeEntrant {
@@ -97,24 +103,29 @@ async function signedIn(ctx: ServerContext, entrant: CodeEntrant): Promise<Signe
 
 async function renderCodeEntry(
   ctx: ServerContext,
+  request: FastifyRequest,
   reply: FastifyReply,
   entrant: SignedIn,
   userCode: string | undefined,
-  error?: { message: string; status: number; retryAfter?: number | undefined },
+  error?: { form: FormError; status: number; retryAfter?: number | undefined },
 ): Promise<void> {
   const locked = await userCodeLockedFor(ctx, entrant);
-  send(
+  sendPage(
+    ctx,
     reply,
     locked > 0 ? 429 : (error?.status ?? 200),
-    deviceCodePage({
-      action: ctx.endpoints.deviceVerification,
-      csrfToken: deviceCsrfToken(entrant.browserId, entrant.session.sid),
-      username: entrant.username,
-      userCode,
-      error: error?.message,
-      lockedFor: locked > 0 ? locked : undefined,
-      switchUserUrl: verificationUrl(ctx, userCode, true),
-    }),
+    ctx.ui.pages.deviceCode(
+      {
+        action: ctx.endpoints.deviceVerification,
+        csrfToken: deviceCsrfToken(entrant.browserId, entrant.session.sid),
+        username: entrant.username,
+        userCode,
+        error: error?.form,
+        lockedFor: locked > 0 ? locked : undefined,
+        switchUserUrl: verificationUrl(ctx, userCode, true),
+      },
+      pageUiFor(ctx, request),
+    ),
     locked > 0 ? locked : error?.retryAfter,
   );
 }
@@ -134,8 +145,8 @@ async function signedInPost(
   const session = await findSession(ctx, readCookie(request.headers.cookie, sessionCookie));
   if (session === undefined) {
     // Nothing is done on behalf of anyone here, so this needs no CSRF check: just a sign-in form.
-    renderSignIn(ctx, reply, browserId, keptUserCode(params.get('user_code')), undefined, {
-      message: 'Your session has ended. Sign in again to continue.',
+    renderSignIn(ctx, request, reply, browserId, keptUserCode(params.get('user_code')), undefined, {
+      form: { message: { key: 'device.sessionEnded' } },
       status: 401,
     });
     return undefined;
@@ -144,11 +155,7 @@ async function signedInPost(
   return signedIn(ctx, { browserId, session });
 }
 
-const lookupErrors = {
-  missing: 'Enter the code shown on your device.',
-  unknown:
-    'That code is not valid, or it has expired or was already used. Check the code on your device and try again.',
-};
+const lookupErrors = { missing: 'device.missing', unknown: 'device.unknown' } as const;
 
 /**
  * The pending code the user typed, with its client. Otherwise renders the code entry page (error, lock,
@@ -164,24 +171,24 @@ async function pendingCode(
   const lookup = await lookUpUserCode(ctx, entrant, request.ip, typed);
   if ('refused' in lookup) {
     const kept = keptUserCode(typed);
-    if (lookup.refused === 'locked') await renderCodeEntry(ctx, reply, entrant, kept);
+    if (lookup.refused === 'locked') await renderCodeEntry(ctx, request, reply, entrant, kept);
     else if (lookup.refused === 'rate_limited')
-      await renderCodeEntry(ctx, reply, entrant, kept, {
-        message: `Too many codes were entered from your network. Try again in ${lookup.retryAfter ?? 60} seconds.`,
+      await renderCodeEntry(ctx, request, reply, entrant, kept, {
+        form: { message: { key: 'device.rateLimited', params: { seconds: lookup.retryAfter ?? 60 } } },
         status: 429,
         retryAfter: lookup.retryAfter,
       });
     else
-      await renderCodeEntry(ctx, reply, entrant, lookup.refused === 'missing' ? undefined : kept, {
-        message: lookupErrors[lookup.refused],
+      await renderCodeEntry(ctx, request, reply, entrant, lookup.refused === 'missing' ? undefined : kept, {
+        form: codeError(lookupErrors[lookup.refused]),
         status: 400,
       });
     return undefined;
   }
   const client = await ctx.findClient(lookup.found.clientId);
   if (client === undefined) {
-    await renderCodeEntry(ctx, reply, entrant, undefined, {
-      message: 'The application that showed this code is no longer registered.',
+    await renderCodeEntry(ctx, request, reply, entrant, undefined, {
+      form: { message: { key: 'device.clientGone' } },
       status: 400,
     });
     return undefined;
@@ -208,10 +215,10 @@ export function deviceVerificationPage(ctx: ServerContext) {
     const userCode = keptUserCode(params.get('user_code'));
     const session = await findSession(ctx, readCookie(request.headers.cookie, sessionCookie));
     if (session === undefined || params.get('prompt') === 'login') {
-      renderSignIn(ctx, reply, browserId, userCode, undefined);
+      renderSignIn(ctx, request, reply, browserId, userCode, undefined);
       return;
     }
-    await renderCodeEntry(ctx, reply, await signedIn(ctx, { browserId, session }), userCode);
+    await renderCodeEntry(ctx, request, reply, await signedIn(ctx, { browserId, session }), userCode);
   };
 }
 
@@ -231,8 +238,8 @@ export function deviceLoginSubmit(ctx: ServerContext) {
       address: request.ip,
     });
     if ('error' in check) {
-      renderSignIn(ctx, reply, browserId, userCode, username?.slice(0, 256), {
-        message: check.error,
+      renderSignIn(ctx, request, reply, browserId, userCode, username?.slice(0, 256), {
+        form: signInError(check.error, username),
         status: check.status,
         ...('retryAfter' in check ? { retryAfter: check.retryAfter } : {}),
       });
@@ -259,17 +266,21 @@ export function deviceCodeSubmit(ctx: ServerContext) {
     if (entrant === undefined) return;
     const pending = await pendingCode(ctx, request, reply, entrant, params.get('user_code'));
     if (pending === undefined) return;
-    send(
+    sendPage(
+      ctx,
       reply,
       200,
-      deviceConfirmPage({
-        action: `${ctx.endpoints.deviceVerification}/decision`,
-        csrfToken: deviceCsrfToken(entrant.browserId, entrant.session.sid),
-        username: entrant.username,
-        clientName: pending.clientName,
-        userCode: formatUserCode(pending.record.userCode),
-        scopes: pending.record.scope.map((name) => ({ name, description: ctx.catalog.describe(name) })),
-      }),
+      ctx.ui.pages.deviceConfirm(
+        {
+          action: `${ctx.endpoints.deviceVerification}/decision`,
+          csrfToken: deviceCsrfToken(entrant.browserId, entrant.session.sid),
+          username: entrant.username,
+          clientName: pending.clientName,
+          userCode: formatUserCode(pending.record.userCode),
+          groups: scopeGroups(ctx, pending.record.scope),
+        },
+        pageUiFor(ctx, request),
+      ),
     );
   };
 }
@@ -287,12 +298,20 @@ export function deviceDecisionSubmit(ctx: ServerContext) {
     const pending = await pendingCode(ctx, request, reply, entrant, params.get('user_code'));
     if (pending === undefined) return;
     if (!(await decideDeviceCode(ctx, pending.record, entrant.session, decision))) {
-      await renderCodeEntry(ctx, reply, entrant, undefined, {
-        message: 'That code has expired or was already used. Start again on your device.',
+      await renderCodeEntry(ctx, request, reply, entrant, undefined, {
+        form: codeError('device.expired'),
         status: 400,
       });
       return;
     }
-    send(reply, 200, deviceDonePage(decision === 'approve' ? 'approved' : 'denied', pending.clientName));
+    sendPage(
+      ctx,
+      reply,
+      200,
+      ctx.ui.pages.deviceDone(
+        { outcome: decision === 'approve' ? 'approved' : 'denied', clientName: pending.clientName },
+        pageUiFor(ctx, request),
+      ),
+    );
   };
 }

@@ -77,6 +77,8 @@ function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     prompt_values_supported: ['none', 'login', 'consent'],
+    // OpenID Connect Discovery 1.0 §3: the languages of the pages (`ui_locales` picks among them).
+    ui_locales_supported: ctx.ui.locales,
     authorization_response_iss_parameter_supported: true,
     // OpenID Connect RP-Initiated Logout 1.0 §3.1 and Back-Channel Logout 1.0 §2.1: every logout token
     // carries `sid`. Front-channel logout is not offered.

@@ -21,9 +21,9 @@ import {
   resolveLogoutTarget,
   validateLogoutRequest,
 } from '../sessions/rp-initiated-logout.ts';
-import { pageSecurityHeaders } from '../views/html.ts';
-import { confirmLogoutPage, signedOutPage } from '../views/logout.ts';
+import { parseUiLocales } from '../views/i18n.ts';
 import { clearCookie, readCookie, sessionCookie } from './cookies.ts';
+import { pageUiFor, sendPage } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
 /** The parameters of a logout request (§2), the only ones a cookie-less POST repeats as a GET. */
@@ -43,8 +43,14 @@ function requestParams(ctx: ServerContext, request: FastifyRequest): { raw: RawP
   return { raw, params: toParams(raw) };
 }
 
-/** Sends the user back to the client (with state) or shows the signed-out page. */
-function finish(request: FastifyRequest, reply: FastifyReply, target: LogoutTarget): void {
+/** Sends the user back to the client (with state) or shows the signed-out page in the request's language. */
+function finish(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  target: LogoutTarget,
+  uiLocales: string | undefined,
+): void {
   if (readCookie(request.headers.cookie, sessionCookie) !== undefined)
     reply.header('set-cookie', clearCookie(sessionCookie, 'Lax'));
   if (target.redirectUri !== undefined) {
@@ -55,7 +61,19 @@ function finish(request: FastifyRequest, reply: FastifyReply, target: LogoutTarg
       .send();
     return;
   }
-  reply.code(200).headers(pageSecurityHeaders).send(signedOutPage());
+  sendPage(ctx, reply, 200, ctx.ui.pages.loggedOut({}, pageUiFor(ctx, request, parseUiLocales(uiLocales))));
+}
+
+/**
+ * Where Cancel on the confirmation goes, signing nobody out: the site of the client that asked (the origin
+ * of its registered post-logout URI, which carries no logout outcome), else the issuer's start page.
+ */
+function cancelUrl(ctx: ServerContext, target: LogoutTarget): string {
+  if (target.redirectUri !== undefined) {
+    const url = new URL(target.redirectUri);
+    if (url.protocol === 'https:' || url.protocol === 'http:') return `${url.origin}/`;
+  }
+  return `${ctx.issuer}/`;
 }
 
 export function endSessionEndpoints(ctx: ServerContext) {
@@ -83,32 +101,39 @@ export function endSessionEndpoints(ctx: ServerContext) {
     });
     const session = await findSession(ctx, cookie);
     if (session === undefined || cookie === undefined) {
-      finish(request, reply, target);
+      finish(ctx, request, reply, target, params.get('ui_locales'));
       return;
     }
     if (hintNamesSession(hint, session)) {
       await ctx.logout.endSession(session, target.client?.clientId, ctx.audit);
-      finish(request, reply, target);
+      finish(ctx, request, reply, target, params.get('ui_locales'));
       return;
     }
 
     const user = await ctx.accounts.findBySubject(session.userId);
-    reply
-      .code(200)
-      .headers(pageSecurityHeaders)
-      .send(
-        confirmLogoutPage({
+    const uiLocales = parseUiLocales(params.get('ui_locales'));
+    sendPage(
+      ctx,
+      reply,
+      200,
+      ctx.ui.pages.logoutConfirm(
+        {
           action: `${ctx.endpoints.endSession}/confirm`,
           csrfToken: logoutCsrfToken(cookie),
           username: user?.username ?? '',
           returnTo: target.redirectUri === undefined ? undefined : target.client?.name,
+          cancelUrl: cancelUrl(ctx, target),
           fields: {
             client_id: target.redirectUri === undefined ? undefined : target.client?.clientId,
             post_logout_redirect_uri: target.redirectUri,
             state: target.state,
+            // The signed-out page after the confirmation speaks the same language.
+            ui_locales: uiLocales?.join(' '),
           },
-        }),
-      );
+        },
+        pageUiFor(ctx, request, uiLocales),
+      ),
+    );
   }
 
   async function confirm(request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -122,7 +147,7 @@ export function endSessionEndpoints(ctx: ServerContext) {
     );
     if (cookie === undefined) {
       // No session cookie: nothing this browser could sign out of.
-      finish(request, reply, target);
+      finish(ctx, request, reply, target, params.get('ui_locales'));
       return;
     }
     const submitted = params.get('csrf');
@@ -135,7 +160,7 @@ export function endSessionEndpoints(ctx: ServerContext) {
     }
     const session = await findSession(ctx, cookie);
     if (session !== undefined) await ctx.logout.endSession(session, target.client?.clientId, ctx.audit);
-    finish(request, reply, target);
+    finish(ctx, request, reply, target, params.get('ui_locales'));
   }
 
   return { endSession, confirm };

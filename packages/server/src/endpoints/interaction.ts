@@ -18,17 +18,19 @@ import {
 } from '../sessions/interaction.ts';
 import { checkPassword, startSession } from '../sessions/login.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
-import { pageSecurityHeaders } from '../views/html.ts';
-import { consentPage, loginPage } from '../views/pages.ts';
+import type { FormError } from '../views/pages.ts';
 import { trustClientSite } from './client-site.ts';
 import { browserCookie, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
+import { pageUiFor, scopeGroups, sendPage, signInError } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
 async function loadFor(ctx: ServerContext, request: FastifyRequest): Promise<LoadedInteraction> {
   const { id } = request.params as { id: string };
   const loaded = await loadInteraction(ctx, id, readCookie(request.headers.cookie, browserCookie));
-  // From here on an error page may link back to the client: its redirect URI was verified at /authorize.
+  // From here on an error page may link back to the client: its redirect URI was verified at /authorize;
+  // and it speaks the language the request asked for.
   trustClientSite(request, loaded.client, loaded.interaction.request.redirectUri);
+  request.uiLocales = loaded.interaction.request.uiLocales;
   return loaded;
 }
 
@@ -50,44 +52,53 @@ function formParams(request: FastifyRequest) {
 
 function renderLogin(
   ctx: ServerContext,
+  request: FastifyRequest,
   reply: FastifyReply,
   loaded: LoadedInteraction,
   username: string | undefined,
-  error?: { message: string; status: number; retryAfter?: number },
+  error?: { form: FormError; status: number; retryAfter?: number },
 ): void {
-  if (error?.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
-  reply
-    .code(error?.status ?? 200)
-    .headers(pageSecurityHeaders)
-    .send(
-      loginPage({
+  const ui = pageUiFor(ctx, request, loaded.interaction.request.uiLocales);
+  sendPage(
+    ctx,
+    reply,
+    error?.status ?? 200,
+    ctx.ui.pages.login(
+      {
         action: `${ctx.issuer}/interaction/${loaded.interaction.id}/login`,
         csrfToken: loaded.interaction.csrfToken,
         clientName: loaded.client.name,
         username,
-        error: error?.message,
-      }),
-    );
+        error: error?.form,
+      },
+      ui,
+    ),
+    error?.retryAfter,
+  );
 }
 
 async function renderConsent(
   ctx: ServerContext,
+  request: FastifyRequest,
   reply: FastifyReply,
   loaded: LoadedInteraction,
   session: LoginSession,
 ): Promise<void> {
   const user = await ctx.accounts.findBySubject(session.userId);
-  reply.headers(pageSecurityHeaders).send(
-    consentPage({
-      action: `${ctx.issuer}/interaction/${loaded.interaction.id}/consent`,
-      csrfToken: loaded.interaction.csrfToken,
-      clientName: loaded.client.name,
-      username: user?.username ?? '',
-      scopes: loaded.interaction.request.scopes.map((name) => ({
-        name,
-        description: ctx.catalog.describe(name),
-      })),
-    }),
+  sendPage(
+    ctx,
+    reply,
+    200,
+    ctx.ui.pages.consent(
+      {
+        action: `${ctx.issuer}/interaction/${loaded.interaction.id}/consent`,
+        csrfToken: loaded.interaction.csrfToken,
+        clientName: loaded.client.name,
+        username: user?.username ?? '',
+        groups: scopeGroups(ctx, loaded.interaction.request.scopes),
+      },
+      pageUiFor(ctx, request, loaded.interaction.request.uiLocales),
+    ),
   );
 }
 
@@ -107,10 +118,10 @@ export function interactionPage(ctx: ServerContext) {
     const loaded = await loadFor(ctx, request);
     const session = await sessionOf(ctx, request, loaded);
     if (session === undefined) {
-      renderLogin(ctx, reply, loaded, loaded.interaction.request.loginHint);
+      renderLogin(ctx, request, reply, loaded, loaded.interaction.request.loginHint);
       return;
     }
-    await renderConsent(ctx, reply, loaded, session);
+    await renderConsent(ctx, request, reply, loaded, session);
   };
 }
 
@@ -126,8 +137,8 @@ export function loginSubmit(ctx: ServerContext) {
       address: request.ip,
     });
     if ('error' in check) {
-      renderLogin(ctx, reply, loaded, username?.slice(0, 256), {
-        message: check.error,
+      renderLogin(ctx, request, reply, loaded, username?.slice(0, 256), {
+        form: signInError(check.error, username),
         status: check.status,
         ...('retryAfter' in check ? { retryAfter: check.retryAfter } : {}),
       });
@@ -136,8 +147,8 @@ export function loginSubmit(ctx: ServerContext) {
     const { user } = check;
     // OpenID Connect Core §3.1.2.1: with an id_token_hint, only the hinted user may finish this sign-in.
     if (!isHintedUser(loaded.interaction.request, user.subject)) {
-      renderLogin(ctx, reply, loaded, undefined, {
-        message: 'The application asked for another account. Sign in with that account.',
+      renderLogin(ctx, request, reply, loaded, undefined, {
+        form: { message: { key: 'login.otherAccount' }, field: 'username' },
         status: 400,
       });
       return;

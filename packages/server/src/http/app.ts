@@ -117,6 +117,7 @@ export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): Fast
     issuer: config.issuer,
     dpopAlgorithms: config.dpop.algorithms,
     responseHeaders: responseHeaders(config.issuer),
+    ui: ctx.ui,
   };
   const errorHandler = makeErrorHandler(rendering, formatOf);
   const app = Fastify({

@@ -16,8 +16,7 @@ import { noStoreHeaders } from '../endpoints/responses.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { createRedirectUrl } from '../protocol/redirect-uri.ts';
 import { isTransientStorageError } from '../storage/index.ts';
-import { pageSecurityHeaders } from '../views/html.ts';
-import { errorPage } from '../views/pages.ts';
+import type { Ui } from '../views/templates.ts';
 
 export type ErrorFormat = 'json' | 'bearer' | 'html';
 
@@ -43,6 +42,8 @@ export interface ErrorRenderOptions {
   dpopAlgorithms: readonly string[];
   /** Headers every response carries (Strict-Transport-Security for an https issuer). */
   responseHeaders: Readonly<Record<string, string>>;
+  /** The pages: the error template, the theme and the translations (the management listener has none: JSON only). */
+  ui?: Ui | undefined;
 }
 
 /** What the framework reports for bad input, said without echoing the request. */
@@ -96,34 +97,38 @@ function describeError(error: unknown, request: FastifyRequest): OAuthError {
   return new OAuthError('server_error', 'the server encountered an unexpected condition');
 }
 
-function pageTitle(status: number): string {
-  if (status === 429) return 'Too many attempts';
-  return status >= 500 ? 'Something went wrong' : 'This request cannot be completed';
-}
-
 /** The answer for `error` in `format`, with the error page's request id and way back. */
 export function renderError(
   error: OAuthError,
   format: ErrorFormat,
   options: ErrorRenderOptions,
-  page: { requestId: string; clientSite?: ClientSite | undefined },
+  page: {
+    requestId: string;
+    clientSite?: ClientSite | undefined;
+    uiLocales?: readonly string[] | undefined;
+    acceptLanguage?: string | undefined;
+  },
 ): ErrorRendering {
   const headers: Record<string, string | string[]> = { ...options.responseHeaders };
   if (error.retryAfter !== undefined) headers['retry-after'] = String(error.retryAfter);
-  if (format === 'html') {
+  const { ui } = options;
+  if (format === 'html' && ui !== undefined) {
     const back = page.clientSite
-      ? { href: page.clientSite.href, label: `Back to ${page.clientSite.name}` }
-      : { href: `${options.issuer}/`, label: 'Go to the start page' };
+      ? { href: page.clientSite.href, clientName: page.clientSite.name }
+      : { href: `${options.issuer}/`, clientName: undefined };
     return {
       status: error.status,
-      headers: { ...headers, ...pageSecurityHeaders },
-      body: errorPage({
-        title: pageTitle(error.status),
-        message: error.description,
-        code: error.error,
-        requestId: page.requestId,
-        back,
-      }),
+      headers: { ...headers, ...ui.theme.securityHeaders },
+      body: ui.pages.error(
+        {
+          status: error.status,
+          message: error.description,
+          code: error.error,
+          requestId: page.requestId,
+          back,
+        },
+        ui.pageUi(page.uiLocales, page.acceptLanguage),
+      ),
     };
   }
   Object.assign(headers, noStoreHeaders);
@@ -173,6 +178,8 @@ export function makeErrorHandler(options: ErrorRenderOptions, formatOf: (url: st
     const rendering = renderError(oauthError, format, options, {
       requestId: request.id,
       clientSite: request.clientSite,
+      uiLocales: request.uiLocales,
+      acceptLanguage: request.headers['accept-language'],
     });
     reply.code(rendering.status).headers(rendering.headers).send(rendering.body);
   };

@@ -23,6 +23,7 @@ import { landingEndpoint } from '../endpoints/landing.ts';
 import { parEndpoint } from '../endpoints/par.ts';
 import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
+import { logoEndpoint, themeStylesheetEndpoint } from '../endpoints/ui-assets.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { CorsPolicy } from './cors.ts';
@@ -149,6 +150,10 @@ export function registerRoutes(
   app.get('/healthz', healthEndpoint);
   app.get('/readyz', readinessEndpoint(readinessChecks));
   app.get('/', { config: { errorFormat: 'json' } }, landingEndpoint(ctx));
+  // The theme's files (ui.logo, ui.stylesheet), when the config names them.
+  const { logo, stylesheet } = ctx.ui.assets;
+  if (logo !== undefined) app.get('/ui/logo', logoEndpoint(logo));
+  if (stylesheet !== undefined) app.get('/ui/theme.css', themeStylesheetEndpoint(stylesheet));
   table.answerOtherMethods(app);
 }
 

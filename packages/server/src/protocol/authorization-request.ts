@@ -12,6 +12,7 @@
 import type { ServerContext } from '../context.ts';
 import type { AuthorizationRequestRecord, Client, LoginSession } from '../model.ts';
 import { verifyIdTokenHint } from '../tokens/id-token-hint.ts';
+import { parseUiLocales } from '../views/i18n.ts';
 import { parseClaimsRequest } from './claims-request.ts';
 import { isThumbprint } from './dpop.ts';
 import { OAuthError } from './errors.ts';
@@ -209,6 +210,8 @@ export function validateAuthorizationRequest(
   if (dpopJkt !== undefined && !isThumbprint(dpopJkt))
     throw new OAuthError('invalid_request', 'dpop_jkt must be a base64url SHA-256 JWK thumbprint');
   const idTokenHintSub = hintedSubject(ctx, client, params.get('id_token_hint'));
+  // A hint only: malformed tags are dropped, never a reason to refuse the request.
+  const uiLocales = parseUiLocales(params.get('ui_locales'));
   const claimsRequest = parseClaimsRequest(params.get('claims'));
 
   return {
@@ -224,6 +227,7 @@ export function validateAuthorizationRequest(
     loginHint: params.get('login_hint'),
     dpopJkt,
     ...(idTokenHintSub === undefined ? {} : { idTokenHintSub }),
+    ...(uiLocales === undefined ? {} : { uiLocales }),
     ...(claimsRequest === undefined ? {} : { claimsRequest }),
   };
 }

@@ -74,6 +74,26 @@ export class ScopeCatalog {
     return this.identityScopes.get(scope)?.description ?? this.apiScopes.get(scope)?.description ?? scope;
   }
 
+  /**
+   * `scopes` grouped for the consent page: the identity scopes (api undefined) first, then each API
+   * resource's scopes under its id, in the order the request named them (an API scope no resource owns
+   * is a group of its own, named by the scope).
+   */
+  groupByApi(scopes: readonly string[]): { api: string | undefined; scopes: string[] }[] {
+    const groups = new Map<string | undefined, string[]>([[undefined, []]]);
+    for (const scope of scopes) {
+      const api = this.identityScopes.has(scope)
+        ? undefined
+        : (this.apiScopes.get(scope)?.resource?.id ?? scope);
+      const group = groups.get(api);
+      if (group === undefined) groups.set(api, [scope]);
+      else group.push(scope);
+    }
+    return [...groups]
+      .filter(([, names]) => names.length > 0)
+      .map(([api, names]) => ({ api, scopes: names }));
+  }
+
   isIdentityScope(scope: string): boolean {
     return this.identityScopes.has(scope);
   }

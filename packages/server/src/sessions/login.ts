@@ -23,10 +23,18 @@ export async function findSession(
   return account?.enabled ? session : undefined;
 }
 
+/**
+ * Why a sign-in failed, as a message key of the page catalogues (views/locales/en.ts) with its parameters:
+ * the page says it in the user's language.
+ */
+export type SignInFailure =
+  | { key: 'login.missing' | 'login.invalid' | 'login.disabled' }
+  | { key: 'login.throttled'; params: { seconds: number } };
+
 export type PasswordCheck =
   | { user: Account }
-  | { error: string; status: 401 | 403 }
-  | { error: string; status: 429; retryAfter: number };
+  | { error: SignInFailure; status: 401 | 403 }
+  | { error: SignInFailure; status: 429; retryAfter: number };
 
 /** A sign-in form as posted, with where it came from. */
 export interface SignInAttempt {
@@ -82,7 +90,7 @@ function failureCounters(
 export async function checkPassword(ctx: ServerContext, attempt: SignInAttempt): Promise<PasswordCheck> {
   const { username, password, clientId, browserValue } = attempt;
   if (username === undefined || password === undefined || username.length > 256 || password.length > 1024) {
-    return { error: 'Enter your username and password.', status: 401 };
+    return { error: { key: 'login.missing' }, status: 401 };
   }
   const now = ctx.now();
   const named = await ctx.accounts.findByUsername(username);
@@ -97,7 +105,7 @@ export async function checkPassword(ctx: ServerContext, attempt: SignInAttempt):
   if (locked > 0) {
     ctx.audit('login_throttled', { client_id: clientId, retry_after: locked, known_browser: known });
     return {
-      error: `Too many failed sign-in attempts. Try again in ${locked} seconds.`,
+      error: { key: 'login.throttled', params: { seconds: locked } },
       status: 429,
       retryAfter: locked,
     };
@@ -110,13 +118,13 @@ export async function checkPassword(ctx: ServerContext, attempt: SignInAttempt):
       ),
     );
     ctx.audit('login_failed', { client_id: clientId, failures: counts[0], known_browser: known });
-    return { error: 'The username or password is incorrect.', status: 401 };
+    return { error: { key: 'login.invalid' }, status: 401 };
   }
   await Promise.all(counters.map(({ key }) => ctx.rateLimits.forgetFailures(key)));
   // The password was right, so saying the account is disabled tells nothing to someone who guessed.
   if (!user.enabled) {
     ctx.audit('login_refused_disabled', { client_id: clientId, user_id: user.subject });
-    return { error: 'This account is disabled. Contact your administrator.', status: 403 };
+    return { error: { key: 'login.disabled' }, status: 403 };
   }
   if (browserHash !== undefined)
     await ctx.storage.knownBrowsers.remember(

@@ -20,7 +20,7 @@ export interface LogoutTarget {
   state: string | undefined;
 }
 
-/** The parameters of a logout request (§2) that select anything; `ui_locales` is ignored. */
+/** The parameters of a logout request (§2) that select anything; `ui_locales` only sets the pages' language. */
 export interface LogoutParameters {
   idTokenHint: string | undefined;
   clientId: string | undefined;

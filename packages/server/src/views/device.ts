@@ -1,15 +1,18 @@
 /**
  * The device verification pages (RFC 8628 §3.3): sign in, enter the user code, confirm the device's request,
- * and the outcome. Served with the strict CSP of html.ts: no JavaScript, one hashed stylesheet, no framing
- * (RFC 8628 §5.3 and §5.4: the user must see, on a page nobody can overlay, which client asks for what).
- * Every interpolated value goes through `escapeHtml`; each page has exactly one form carrying a CSRF token.
+ * and the outcome. Served with the strict CSP of html.ts: no JavaScript, no framing (RFC 8628 §5.3 and
+ * §5.4: the user must see, on a page nobody can overlay, which client asks for what). Every interpolated
+ * value goes through `escapeHtml`; each page has exactly one form carrying a CSRF token.
  */
-import { escapeHtml, page } from './html.ts';
-import { accessRequest, signInFields } from './pages.ts';
-
-function errorBlock(error: string | undefined): string {
-  return error ? `<p class="error" role="alert">${escapeHtml(error)}</p>\n` : '';
-}
+import { escapeHtml, type PageUi, page } from './html.ts';
+import {
+  accessRequest,
+  errorBlock,
+  type FormError,
+  fieldAttributes,
+  type ScopeGroup,
+  signInFields,
+} from './pages.ts';
 
 function hidden(name: string, value: string | undefined): string {
   return value === undefined
@@ -23,17 +26,19 @@ export interface DeviceSignInView {
   /** The code the user arrived with (verification_uri_complete), kept across the sign-in. */
   userCode: string | undefined;
   username: string | undefined;
-  error: string | undefined;
+  error: FormError | undefined;
 }
 
-export function deviceSignInPage(view: DeviceSignInView): string {
+export function deviceSignInPage(view: DeviceSignInView, ui: PageUi): string {
+  const { t } = ui;
   return page(
-    'Sign in to connect a device',
-    `<h1>Sign in to connect a device</h1>
-<p class="muted">Sign in first; then you will confirm the code shown on your device.</p>
-${errorBlock(view.error)}<form method="post" action="${escapeHtml(view.action)}">
+    ui,
+    t('device.signIn.title'),
+    `<h1>${escapeHtml(t('device.signIn.title'))}</h1>
+<p class="muted">${escapeHtml(t('device.signIn.hint'))}</p>
+${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-${hidden('user_code', view.userCode)}${signInFields(view.username)}
+${hidden('user_code', view.userCode)}${signInFields(t, view.username, view.error)}
 </form>`,
   );
 }
@@ -44,31 +49,36 @@ export interface DeviceCodeView {
   username: string;
   /** Pre-filled value (from verification_uri_complete or the previous attempt). */
   userCode: string | undefined;
-  error: string | undefined;
+  error: FormError | undefined;
   /** Code entry is locked for this browser: the form is not offered. */
   lockedFor: number | undefined;
   /** Shows the sign-in form again, to continue as someone else (a shared computer). */
   switchUserUrl: string;
 }
 
-export function deviceCodePage(view: DeviceCodeView): string {
+export function deviceCodePage(view: DeviceCodeView, ui: PageUi): string {
+  const { t } = ui;
+  const signedInAs = escapeHtml(t('page.signedInAs', { username: view.username }));
   if (view.lockedFor !== undefined) {
+    const seconds = { seconds: view.lockedFor };
     return page(
-      'Too many attempts',
-      `<h1>Too many wrong codes</h1>
-<p class="error" role="alert">Code entry is locked for this browser because of too many wrong codes. Try again in ${view.lockedFor} ${view.lockedFor === 1 ? 'second' : 'seconds'}.</p>
-<p class="muted">Signed in as ${escapeHtml(view.username)}</p>`,
+      ui,
+      t('device.locked.title'),
+      `<h1>${escapeHtml(t('device.locked.heading'))}</h1>
+<p class="error" role="alert">${escapeHtml(view.lockedFor === 1 ? t('device.locked.one', seconds) : t('device.locked.other', seconds))}</p>
+<p class="muted">${signedInAs}</p>`,
     );
   }
   return page(
-    'Connect a device',
-    `<h1>Connect a device</h1>
-<p class="muted">Signed in as ${escapeHtml(view.username)}. <a href="${escapeHtml(view.switchUserUrl)}">Not you?</a></p>
-${errorBlock(view.error)}<form method="post" action="${escapeHtml(view.action)}">
+    ui,
+    t('device.code.title'),
+    `<h1>${escapeHtml(t('device.code.title'))}</h1>
+<p class="muted">${signedInAs}. <a href="${escapeHtml(view.switchUserUrl)}">${escapeHtml(t('device.code.notYou'))}</a></p>
+${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-<label for="user_code">Enter the code shown on your device</label>
-<input type="text" id="user_code" name="user_code" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="32" required autofocus placeholder="XXXX-XXXX" value="${escapeHtml(view.userCode ?? '')}">
-<button type="submit">Continue</button>
+<label for="user_code">${escapeHtml(t('device.code.label'))}</label>
+<input type="text" id="user_code" name="user_code" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="32" required${fieldAttributes('user_code', view.error, true)} placeholder="XXXX-XXXX" value="${escapeHtml(view.userCode ?? '')}">
+<button type="submit">${escapeHtml(t('device.code.submit'))}</button>
 </form>`,
   );
 }
@@ -80,34 +90,43 @@ export interface DeviceConfirmView {
   clientName: string;
   /** The code as shown on the device (XXXX-XXXX), for the user to compare (RFC 8628 §5.4). */
   userCode: string;
-  scopes: { name: string; description: string }[];
+  groups: ScopeGroup[];
 }
 
-export function deviceConfirmPage(view: DeviceConfirmView): string {
-  const intro = `<p>Check that your device shows the code <strong>${escapeHtml(view.userCode)}</strong>. If it does not, or you did not start this on your own device, choose Deny.</p>
-<p>The device asks to:</p>`;
+export function deviceConfirmPage(view: DeviceConfirmView, ui: PageUi): string {
+  const { t } = ui;
+  const check = `<p>${escapeHtml(t('device.confirm.check'))}</p>
+<p class="code"><strong>${escapeHtml(view.userCode)}</strong></p>
+<p>${escapeHtml(t('device.confirm.warning'))}</p>
+`;
   return page(
-    'Allow device access',
-    `${accessRequest(view, intro)}
+    ui,
+    t('device.confirm.title'),
+    `${accessRequest(t, view, check)}
 <form method="post" action="${escapeHtml(view.action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
 <input type="hidden" name="user_code" value="${escapeHtml(view.userCode)}">
-<button type="submit" name="decision" value="approve">Approve</button>
-<button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+<button type="submit" name="decision" value="approve">${escapeHtml(t('device.confirm.approve'))}</button>
+<button type="submit" name="decision" value="deny" class="secondary">${escapeHtml(t('device.confirm.deny'))}</button>
 </form>`,
   );
 }
 
-export function deviceDonePage(outcome: 'approved' | 'denied', clientName: string): string {
-  return outcome === 'approved'
-    ? page(
-        'Device connected',
-        `<h1>Device connected</h1>
-<p>${escapeHtml(clientName)} can now use your account. Return to your device; you can close this page.</p>`,
-      )
-    : page(
-        'Access denied',
-        `<h1>Access denied</h1>
-<p>${escapeHtml(clientName)} was not given access. You can close this page.</p>`,
-      );
+export interface DeviceDoneView {
+  outcome: 'approved' | 'denied';
+  clientName: string;
+}
+
+export function deviceDonePage(view: DeviceDoneView, ui: PageUi): string {
+  const { t } = ui;
+  const [title, text] =
+    view.outcome === 'approved'
+      ? (['device.approved.title', 'device.approved.text'] as const)
+      : (['device.denied.title', 'device.denied.text'] as const);
+  return page(
+    ui,
+    t(title),
+    `<h1>${escapeHtml(t(title))}</h1>
+<p>${escapeHtml(t(text, { client: view.clientName }))}</p>`,
+  );
 }

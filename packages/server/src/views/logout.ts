@@ -1,9 +1,10 @@
 /**
  * The logout pages (OpenID Connect RP-Initiated Logout 1.0 §2, §3): the confirmation asked when the
- * request does not prove which session it means, and the page shown after signing out when there is no
- * registered place to go back to. Served with the strict headers of html.ts (no script, CSP, no framing).
+ * request does not prove which session it means, with a Cancel that leaves the session as it is, and the
+ * page shown after signing out when there is no registered place to go back to. Served with the strict
+ * headers of html.ts (no script, CSP, no framing).
  */
-import { escapeHtml, page } from './html.ts';
+import { escapeHtml, type PageUi, page } from './html.ts';
 
 export interface ConfirmLogoutView {
   action: string;
@@ -11,11 +12,14 @@ export interface ConfirmLogoutView {
   username: string;
   /** The client the user will be sent back to, when the request named one and a registered URI. */
   returnTo: string | undefined;
+  /** Where Cancel goes, signing nobody out: the client's site when known, else the issuer's start page. */
+  cancelUrl: string;
   /** Hidden fields carried to the confirmation post (already validated). */
   fields: Record<string, string | undefined>;
 }
 
-export function confirmLogoutPage(view: ConfirmLogoutView): string {
+export function confirmLogoutPage(view: ConfirmLogoutView, ui: PageUi): string {
+  const { t, theme } = ui;
   const hidden = Object.entries(view.fields)
     .filter((entry): entry is [string, string] => entry[1] !== undefined)
     .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
@@ -23,23 +27,27 @@ export function confirmLogoutPage(view: ConfirmLogoutView): string {
   const returnTo =
     view.returnTo === undefined
       ? ''
-      : `<p class="muted">You will then return to ${escapeHtml(view.returnTo)}.</p>\n`;
+      : `<p class="muted">${escapeHtml(t('logout.returnTo', { client: view.returnTo }))}</p>\n`;
   return page(
-    'Sign out',
-    `<h1>Sign out of Gatehouse?</h1>
-<p>You are signed in as ${escapeHtml(view.username)}. Signing out ends your session here and signs you out of the applications that use it.</p>
+    ui,
+    t('logout.title'),
+    `<h1>${escapeHtml(t('logout.heading', { product: theme.productName }))}</h1>
+<p>${escapeHtml(t('logout.text', { username: view.username }))}</p>
 ${returnTo}<form method="post" action="${escapeHtml(view.action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
 ${hidden}
-<button type="submit">Sign out</button>
+<button type="submit">${escapeHtml(t('logout.submit'))}</button>
+<a class="secondary" href="${escapeHtml(view.cancelUrl)}">${escapeHtml(t('logout.cancel'))}</a>
 </form>`,
   );
 }
 
-export function signedOutPage(): string {
+export function signedOutPage(_view: Record<string, never>, ui: PageUi): string {
+  const { t, theme } = ui;
   return page(
-    'Signed out',
-    `<h1>You are signed out</h1>
-<p>Your Gatehouse session has ended. You can close this window.</p>`,
+    ui,
+    t('logout.done.title'),
+    `<h1>${escapeHtml(t('logout.done.heading'))}</h1>
+<p>${escapeHtml(t('logout.done.text', { product: theme.productName }))}</p>`,
   );
 }

@@ -1,0 +1,66 @@
+/**
+ * Sending a page: the language it is rendered in (the request's `ui_locales`, then `Accept-Language`,
+ * then `ui.defaultLocale`; views/i18n.ts) and the theme's security headers (views/html.ts).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.ts';
+import type { SignInFailure } from '../sessions/login.ts';
+import type { PageUi } from '../views/html.ts';
+import type { FormError, ScopeGroup } from '../views/pages.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The `ui_locales` of the authorization request this request continues, for its error page too. */
+    uiLocales?: readonly string[] | undefined;
+  }
+}
+
+/**
+ * The translator and theme for a page answering `request`, preferring `uiLocales` (OIDC Core §3.1.2.1),
+ * which are kept on the request so that an error page later in it speaks the same language.
+ */
+export function pageUiFor(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  uiLocales?: readonly string[] | undefined,
+): PageUi {
+  if (uiLocales !== undefined) request.uiLocales = uiLocales;
+  return ctx.ui.pageUi(uiLocales, request.headers['accept-language']);
+}
+
+/** Sends `html` with the page headers, `status` and, for a throttled request, Retry-After. */
+export function sendPage(
+  ctx: ServerContext,
+  reply: FastifyReply,
+  status: number,
+  html: string,
+  retryAfter?: number,
+): void {
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+  reply.code(status).headers(ctx.ui.theme.securityHeaders).send(html);
+}
+
+/**
+ * A failed sign-in as the form shows it: a wrong password is about the password (the username stays), a
+ * missing value about the username when that is empty, else the password; a lock or a disabled account is
+ * about the whole form.
+ */
+export function signInError(failure: SignInFailure, username: string | undefined): FormError {
+  const field =
+    failure.key === 'login.invalid'
+      ? 'password'
+      : failure.key === 'login.missing'
+        ? username === undefined || username === ''
+          ? 'username'
+          : 'password'
+        : undefined;
+  return { message: failure, field };
+}
+
+/** The requested scopes in words, grouped as the consent sentence lists them: identity first, then per API. */
+export function scopeGroups(ctx: ServerContext, scopes: readonly string[]): ScopeGroup[] {
+  return ctx.catalog.groupByApi(scopes).map((group) => ({
+    api: group.api,
+    scopes: group.scopes.map((name) => ({ name, description: ctx.catalog.describe(name) })),
+  }));
+}

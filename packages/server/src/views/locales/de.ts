@@ -1,0 +1,79 @@
+/** The German catalogue (see en.ts for the keys and the placeholders). */
+import type { MessageKey } from './en.ts';
+
+export const de: Record<MessageKey, string> = {
+  'page.signedInAs': 'Angemeldet als {username}',
+
+  'login.title': 'Anmelden',
+  'login.continueTo': 'um mit {client} fortzufahren',
+  'login.username': 'Benutzername',
+  'login.password': 'Passwort',
+  'login.submit': 'Anmelden',
+  'login.missing': 'Geben Sie Ihren Benutzernamen und Ihr Passwort ein.',
+  'login.invalid': 'Benutzername oder Passwort ist falsch.',
+  'login.throttled':
+    'Zu viele fehlgeschlagene Anmeldeversuche. Versuchen Sie es in {seconds} Sekunden erneut.',
+  'login.disabled': 'Dieses Konto ist deaktiviert. Wenden Sie sich an Ihre Administration.',
+  'login.otherAccount':
+    'Die Anwendung hat ein anderes Konto angefordert. Melden Sie sich mit diesem Konto an.',
+
+  'consent.title': 'Zugriff erlauben',
+  'consent.heading': '{client} möchte auf Ihr Konto zugreifen',
+  'consent.intro': '{client} möchte:',
+  'consent.identityGroup': 'wissen, wer Sie sind',
+  'consent.apiGroup': '{api} in Ihrem Namen nutzen',
+  'consent.allow': 'Erlauben',
+  'consent.deny': 'Ablehnen',
+
+  'device.signIn.title': 'Anmelden, um ein Gerät zu verbinden',
+  'device.signIn.hint': 'Melden Sie sich zuerst an; danach bestätigen Sie den Code, den Ihr Gerät anzeigt.',
+  'device.locked.title': 'Zu viele Versuche',
+  'device.locked.heading': 'Zu viele falsche Codes',
+  'device.locked.one':
+    'Die Code-Eingabe ist für diesen Browser wegen zu vieler falscher Codes gesperrt. Versuchen Sie es in {seconds} Sekunde erneut.',
+  'device.locked.other':
+    'Die Code-Eingabe ist für diesen Browser wegen zu vieler falscher Codes gesperrt. Versuchen Sie es in {seconds} Sekunden erneut.',
+  'device.code.title': 'Gerät verbinden',
+  'device.code.notYou': 'Nicht Sie?',
+  'device.code.label': 'Geben Sie den Code ein, den Ihr Gerät anzeigt',
+  'device.code.submit': 'Weiter',
+  'device.confirm.title': 'Gerätezugriff erlauben',
+  'device.confirm.check': 'Prüfen Sie, ob Ihr Gerät diesen Code anzeigt:',
+  'device.confirm.warning':
+    'Wenn nicht, oder wenn Sie dies nicht auf Ihrem eigenen Gerät begonnen haben, wählen Sie Ablehnen.',
+  'device.confirm.approve': 'Bestätigen',
+  'device.confirm.deny': 'Ablehnen',
+  'device.approved.title': 'Gerät verbunden',
+  'device.approved.text':
+    '{client} kann jetzt Ihr Konto verwenden. Kehren Sie zu Ihrem Gerät zurück; Sie können diese Seite schließen.',
+  'device.denied.title': 'Zugriff verweigert',
+  'device.denied.text': '{client} hat keinen Zugriff erhalten. Sie können diese Seite schließen.',
+  'device.sessionEnded': 'Ihre Sitzung ist abgelaufen. Melden Sie sich erneut an, um fortzufahren.',
+  'device.rateLimited':
+    'Aus Ihrem Netzwerk wurden zu viele Codes eingegeben. Versuchen Sie es in {seconds} Sekunden erneut.',
+  'device.missing': 'Geben Sie den Code ein, den Ihr Gerät anzeigt.',
+  'device.unknown':
+    'Dieser Code ist ungültig, abgelaufen oder wurde bereits verwendet. Prüfen Sie den Code auf Ihrem Gerät und versuchen Sie es erneut.',
+  'device.clientGone': 'Die Anwendung, die diesen Code angezeigt hat, ist nicht mehr registriert.',
+  'device.expired':
+    'Dieser Code ist abgelaufen oder wurde bereits verwendet. Beginnen Sie auf Ihrem Gerät von vorn.',
+
+  'logout.title': 'Abmelden',
+  'logout.heading': 'Von {product} abmelden?',
+  'logout.text':
+    'Sie sind als {username} angemeldet. Die Abmeldung beendet Ihre Sitzung hier und meldet Sie von den Anwendungen ab, die sie nutzen.',
+  'logout.returnTo': 'Danach kehren Sie zu {client} zurück.',
+  'logout.submit': 'Abmelden',
+  'logout.cancel': 'Abbrechen',
+  'logout.done.title': 'Abgemeldet',
+  'logout.done.heading': 'Sie sind abgemeldet',
+  'logout.done.text': 'Ihre Sitzung bei {product} ist beendet. Sie können dieses Fenster schließen.',
+
+  'error.title.throttled': 'Zu viele Versuche',
+  'error.title.server': 'Etwas ist schiefgelaufen',
+  'error.title.request': 'Diese Anfrage kann nicht abgeschlossen werden',
+  'error.code': 'Fehlercode:',
+  'error.requestId': 'Anfrage-ID:',
+  'error.backTo': 'Zurück zu {client}',
+  'error.startPage': 'Zur Startseite',
+};

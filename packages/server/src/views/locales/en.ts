@@ -1,0 +1,79 @@
+/**
+ * The English catalogue: every user-visible string of the pages, and the reference the other catalogues
+ * are typed against (its keys are `MessageKey`). A key another catalogue lacks is shown in English.
+ * `{name}` marks a parameter; parameters are escaped by the page, never by the catalogue.
+ */
+export const en = {
+  'page.signedInAs': 'Signed in as {username}',
+
+  'login.title': 'Sign in',
+  'login.continueTo': 'to continue to {client}',
+  'login.username': 'Username',
+  'login.password': 'Password',
+  'login.submit': 'Sign in',
+  'login.missing': 'Enter your username and password.',
+  'login.invalid': 'The username or password is incorrect.',
+  'login.throttled': 'Too many failed sign-in attempts. Try again in {seconds} seconds.',
+  'login.disabled': 'This account is disabled. Contact your administrator.',
+  'login.otherAccount': 'The application asked for another account. Sign in with that account.',
+
+  'consent.title': 'Allow access',
+  'consent.heading': '{client} wants to access your account',
+  'consent.intro': '{client} wants to:',
+  'consent.identityGroup': 'know who you are',
+  'consent.apiGroup': 'use {api} on your behalf',
+  'consent.allow': 'Allow',
+  'consent.deny': 'Deny',
+
+  'device.signIn.title': 'Sign in to connect a device',
+  'device.signIn.hint': 'Sign in first; then you will confirm the code shown on your device.',
+  'device.locked.title': 'Too many attempts',
+  'device.locked.heading': 'Too many wrong codes',
+  'device.locked.one':
+    'Code entry is locked for this browser because of too many wrong codes. Try again in {seconds} second.',
+  'device.locked.other':
+    'Code entry is locked for this browser because of too many wrong codes. Try again in {seconds} seconds.',
+  'device.code.title': 'Connect a device',
+  'device.code.notYou': 'Not you?',
+  'device.code.label': 'Enter the code shown on your device',
+  'device.code.submit': 'Continue',
+  'device.confirm.title': 'Allow device access',
+  'device.confirm.check': 'Check that your device shows this code:',
+  'device.confirm.warning': 'If it does not, or you did not start this on your own device, choose Deny.',
+  'device.confirm.approve': 'Approve',
+  'device.confirm.deny': 'Deny',
+  'device.approved.title': 'Device connected',
+  'device.approved.text':
+    '{client} can now use your account. Return to your device; you can close this page.',
+  'device.denied.title': 'Access denied',
+  'device.denied.text': '{client} was not given access. You can close this page.',
+  'device.sessionEnded': 'Your session has ended. Sign in again to continue.',
+  'device.rateLimited': 'Too many codes were entered from your network. Try again in {seconds} seconds.',
+  'device.missing': 'Enter the code shown on your device.',
+  'device.unknown':
+    'That code is not valid, or it has expired or was already used. Check the code on your device and try again.',
+  'device.clientGone': 'The application that showed this code is no longer registered.',
+  'device.expired': 'That code has expired or was already used. Start again on your device.',
+
+  'logout.title': 'Sign out',
+  'logout.heading': 'Sign out of {product}?',
+  'logout.text':
+    'You are signed in as {username}. Signing out ends your session here and signs you out of the applications that use it.',
+  'logout.returnTo': 'You will then return to {client}.',
+  'logout.submit': 'Sign out',
+  'logout.cancel': 'Cancel',
+  'logout.done.title': 'Signed out',
+  'logout.done.heading': 'You are signed out',
+  'logout.done.text': 'Your {product} session has ended. You can close this window.',
+
+  'error.title.throttled': 'Too many attempts',
+  'error.title.server': 'Something went wrong',
+  'error.title.request': 'This request cannot be completed',
+  'error.code': 'Error code:',
+  'error.requestId': 'Request ID:',
+  'error.backTo': 'Back to {client}',
+  'error.startPage': 'Go to the start page',
+} as const;
+
+/** The name of a message: a key of the English catalogue. */
+export type MessageKey = keyof typeof en;

@@ -1,0 +1,75 @@
+/** The Spanish catalogue (see en.ts for the keys and the placeholders). */
+import type { MessageKey } from './en.ts';
+
+export const es: Record<MessageKey, string> = {
+  'page.signedInAs': 'Sesión iniciada como {username}',
+
+  'login.title': 'Iniciar sesión',
+  'login.continueTo': 'para continuar en {client}',
+  'login.username': 'Nombre de usuario',
+  'login.password': 'Contraseña',
+  'login.submit': 'Iniciar sesión',
+  'login.missing': 'Introduce tu nombre de usuario y tu contraseña.',
+  'login.invalid': 'El nombre de usuario o la contraseña no son correctos.',
+  'login.throttled': 'Demasiados intentos fallidos. Vuelve a intentarlo dentro de {seconds} segundos.',
+  'login.disabled': 'Esta cuenta está desactivada. Ponte en contacto con tu administrador.',
+  'login.otherAccount': 'La aplicación ha pedido otra cuenta. Inicia sesión con esa cuenta.',
+
+  'consent.title': 'Permitir el acceso',
+  'consent.heading': '{client} quiere acceder a tu cuenta',
+  'consent.intro': '{client} quiere:',
+  'consent.identityGroup': 'saber quién eres',
+  'consent.apiGroup': 'usar {api} en tu nombre',
+  'consent.allow': 'Permitir',
+  'consent.deny': 'Denegar',
+
+  'device.signIn.title': 'Inicia sesión para conectar un dispositivo',
+  'device.signIn.hint': 'Inicia sesión primero; después confirmarás el código que muestra tu dispositivo.',
+  'device.locked.title': 'Demasiados intentos',
+  'device.locked.heading': 'Demasiados códigos incorrectos',
+  'device.locked.one':
+    'La introducción de códigos está bloqueada en este navegador por demasiados códigos incorrectos. Vuelve a intentarlo dentro de {seconds} segundo.',
+  'device.locked.other':
+    'La introducción de códigos está bloqueada en este navegador por demasiados códigos incorrectos. Vuelve a intentarlo dentro de {seconds} segundos.',
+  'device.code.title': 'Conectar un dispositivo',
+  'device.code.notYou': '¿No eres tú?',
+  'device.code.label': 'Introduce el código que muestra tu dispositivo',
+  'device.code.submit': 'Continuar',
+  'device.confirm.title': 'Permitir el acceso del dispositivo',
+  'device.confirm.check': 'Comprueba que tu dispositivo muestra este código:',
+  'device.confirm.warning': 'Si no es así, o si no iniciaste esto en tu propio dispositivo, elige Denegar.',
+  'device.confirm.approve': 'Aprobar',
+  'device.confirm.deny': 'Denegar',
+  'device.approved.title': 'Dispositivo conectado',
+  'device.approved.text':
+    '{client} ya puede usar tu cuenta. Vuelve a tu dispositivo; puedes cerrar esta página.',
+  'device.denied.title': 'Acceso denegado',
+  'device.denied.text': '{client} no ha recibido acceso. Puedes cerrar esta página.',
+  'device.sessionEnded': 'Tu sesión ha terminado. Vuelve a iniciar sesión para continuar.',
+  'device.rateLimited':
+    'Se han introducido demasiados códigos desde tu red. Vuelve a intentarlo dentro de {seconds} segundos.',
+  'device.missing': 'Introduce el código que muestra tu dispositivo.',
+  'device.unknown':
+    'Ese código no es válido, ha caducado o ya se ha usado. Comprueba el código en tu dispositivo y vuelve a intentarlo.',
+  'device.clientGone': 'La aplicación que mostró este código ya no está registrada.',
+  'device.expired': 'Ese código ha caducado o ya se ha usado. Vuelve a empezar en tu dispositivo.',
+
+  'logout.title': 'Cerrar sesión',
+  'logout.heading': '¿Cerrar sesión en {product}?',
+  'logout.text':
+    'Has iniciado sesión como {username}. Al cerrar sesión terminas tu sesión aquí y en las aplicaciones que la usan.',
+  'logout.returnTo': 'Después volverás a {client}.',
+  'logout.submit': 'Cerrar sesión',
+  'logout.cancel': 'Cancelar',
+  'logout.done.title': 'Sesión cerrada',
+  'logout.done.heading': 'Has cerrado la sesión',
+  'logout.done.text': 'Tu sesión en {product} ha terminado. Puedes cerrar esta ventana.',
+
+  'error.title.throttled': 'Demasiados intentos',
+  'error.title.server': 'Algo ha salido mal',
+  'error.title.request': 'No se puede completar esta solicitud',
+  'error.code': 'Código de error:',
+  'error.requestId': 'ID de la solicitud:',
+  'error.backTo': 'Volver a {client}',
+  'error.startPage': 'Ir a la página de inicio',
+};

@@ -1,0 +1,77 @@
+/** The French catalogue (see en.ts for the keys and the placeholders). */
+import type { MessageKey } from './en.ts';
+
+export const fr: Record<MessageKey, string> = {
+  'page.signedInAs': 'Connecté en tant que {username}',
+
+  'login.title': 'Se connecter',
+  'login.continueTo': 'pour continuer vers {client}',
+  'login.username': "Nom d'utilisateur",
+  'login.password': 'Mot de passe',
+  'login.submit': 'Se connecter',
+  'login.missing': "Saisissez votre nom d'utilisateur et votre mot de passe.",
+  'login.invalid': "Le nom d'utilisateur ou le mot de passe est incorrect.",
+  'login.throttled': 'Trop de tentatives de connexion échouées. Réessayez dans {seconds} secondes.',
+  'login.disabled': 'Ce compte est désactivé. Contactez votre administrateur.',
+  'login.otherAccount': "L'application a demandé un autre compte. Connectez-vous avec ce compte.",
+
+  'consent.title': "Autoriser l'accès",
+  'consent.heading': '{client} souhaite accéder à votre compte',
+  'consent.intro': '{client} souhaite :',
+  'consent.identityGroup': 'savoir qui vous êtes',
+  'consent.apiGroup': 'utiliser {api} en votre nom',
+  'consent.allow': 'Autoriser',
+  'consent.deny': 'Refuser',
+
+  'device.signIn.title': 'Connectez-vous pour associer un appareil',
+  'device.signIn.hint':
+    'Connectez-vous d’abord ; vous confirmerez ensuite le code affiché sur votre appareil.',
+  'device.locked.title': 'Trop de tentatives',
+  'device.locked.heading': 'Trop de codes erronés',
+  'device.locked.one':
+    'La saisie de code est bloquée pour ce navigateur après trop de codes erronés. Réessayez dans {seconds} seconde.',
+  'device.locked.other':
+    'La saisie de code est bloquée pour ce navigateur après trop de codes erronés. Réessayez dans {seconds} secondes.',
+  'device.code.title': 'Associer un appareil',
+  'device.code.notYou': 'Ce n’est pas vous ?',
+  'device.code.label': 'Saisissez le code affiché sur votre appareil',
+  'device.code.submit': 'Continuer',
+  'device.confirm.title': "Autoriser l'accès de l'appareil",
+  'device.confirm.check': 'Vérifiez que votre appareil affiche ce code :',
+  'device.confirm.warning':
+    "Si ce n'est pas le cas, ou si vous n'avez pas commencé cette opération sur votre propre appareil, choisissez Refuser.",
+  'device.confirm.approve': 'Approuver',
+  'device.confirm.deny': 'Refuser',
+  'device.approved.title': 'Appareil associé',
+  'device.approved.text':
+    '{client} peut maintenant utiliser votre compte. Revenez à votre appareil ; vous pouvez fermer cette page.',
+  'device.denied.title': 'Accès refusé',
+  'device.denied.text': "{client} n'a pas reçu l'accès. Vous pouvez fermer cette page.",
+  'device.sessionEnded': 'Votre session a expiré. Reconnectez-vous pour continuer.',
+  'device.rateLimited':
+    'Trop de codes ont été saisis depuis votre réseau. Réessayez dans {seconds} secondes.',
+  'device.missing': 'Saisissez le code affiché sur votre appareil.',
+  'device.unknown':
+    "Ce code n'est pas valide, a expiré ou a déjà été utilisé. Vérifiez le code sur votre appareil et réessayez.",
+  'device.clientGone': "L'application qui a affiché ce code n'est plus enregistrée.",
+  'device.expired': 'Ce code a expiré ou a déjà été utilisé. Recommencez sur votre appareil.',
+
+  'logout.title': 'Se déconnecter',
+  'logout.heading': 'Se déconnecter de {product} ?',
+  'logout.text':
+    'Vous êtes connecté en tant que {username}. La déconnexion met fin à votre session ici et vous déconnecte des applications qui l’utilisent.',
+  'logout.returnTo': 'Vous reviendrez ensuite à {client}.',
+  'logout.submit': 'Se déconnecter',
+  'logout.cancel': 'Annuler',
+  'logout.done.title': 'Déconnecté',
+  'logout.done.heading': 'Vous êtes déconnecté',
+  'logout.done.text': 'Votre session {product} est terminée. Vous pouvez fermer cette fenêtre.',
+
+  'error.title.throttled': 'Trop de tentatives',
+  'error.title.server': "Une erreur s'est produite",
+  'error.title.request': 'Cette demande ne peut pas aboutir',
+  'error.code': "Code d'erreur :",
+  'error.requestId': 'Identifiant de la demande :',
+  'error.backTo': 'Retour à {client}',
+  'error.startPage': "Aller à la page d'accueil",
+};
