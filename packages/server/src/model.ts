@@ -25,7 +25,12 @@ export const maxAccessTokenTtl = 900;
 export interface Client {
   clientId: string;
   name: string;
-  secretHash: string | null;
+  /**
+   * The client's secrets as SHA-256 hashes, newest first: at most two, so a rotated secret can keep
+   * working for an overlap while the client is updated (protocol/client-secrets.ts). Empty when the
+   * client authenticates otherwise.
+   */
+  secrets: ClientSecret[];
   tokenEndpointAuthMethod: ClientAuthMethod;
   grantTypes: string[];
   redirectUris: string[];
@@ -47,6 +52,26 @@ export interface Client {
   tokenExchange: { audiences: string[] } | null;
   /** `fapi2` when the FAPI 2.0 Security Profile applies to this client alone (protocol/profile.ts). */
   profile: 'fapi2' | null;
+  /** This client's refresh-token lifetimes; null members follow `tokens.refreshTokenTtl` and `refreshTokenIdleTtl`. */
+  refreshTokenLifetime: RefreshTokenLifetime;
+}
+
+/** The most clients hold at once: the current secret and, during an overlap, the one it replaced. */
+export const maxClientSecrets = 2;
+
+/** One client secret: its SHA-256 hash and when it stops working (seconds since the epoch; null: never). */
+export interface ClientSecret {
+  hash: string;
+  expiresAt: number | null;
+}
+
+/**
+ * Refresh-token lifetimes in seconds (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2): `absolute` counts from the
+ * authorization and never grows; `idle` is how long a token may go unused, restarted by every use.
+ */
+export interface RefreshTokenLifetime {
+  absolute: number | null;
+  idle: number | null;
 }
 
 /** A client's registered credentials other than a secret (RFC 7591 §2, RFC 8705 §2.1.2, §3.4). */
@@ -205,8 +230,13 @@ export interface AuthorizationCode extends IssuedHandle {
   nonce: string | null;
 }
 
+/**
+ * `expiresAt` is when this token stops working: its idle expiry (now + idle at issue or last use), never
+ * later than `absoluteExpiresAt`, the end of the whole family counted from the authorization.
+ */
 export interface RefreshToken extends IssuedHandle {
   tokenHash: string;
+  absoluteExpiresAt: number;
 }
 
 export type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'consumed';

@@ -243,6 +243,116 @@ describe('gatehouse client', { timeout: cliTimeout }, () => {
     expect(databaseText(env.dbPath)).not.toContain(newSecret);
   });
 
+  it('rotate-secret --overlap keeps the previous secret working until then, and drops an older one', async () => {
+    const env = setup();
+    const first = printedSecret((await addReporting(env)).stdout);
+    const server = await serverFor(env);
+
+    const rotated = await env.cli('client', 'rotate-secret', 'reporting', '--overlap', '1h');
+    expect(rotated.code).toBe(0);
+    const second = printedSecret(rotated.stdout);
+    expect(rotated.stdout).toMatch(/previous secret keeps working until \d{4}-\d\d-\d\dT[\d:]+Z/);
+    expect((await clientCredentials(server, 'reporting', first)).status).toBe(200);
+    expect((await clientCredentials(server, 'reporting', second)).status).toBe(200);
+
+    // A third secret: the second overlaps now, the first is dropped at once (two at most).
+    const again = await env.cli('client', 'rotate-secret', 'reporting', '--overlap', '1h', '--json');
+    expect(again.code).toBe(0);
+    const { clientSecret: third, previousSecretExpiresAt } = JSON.parse(again.stdout) as {
+      clientSecret: string;
+      previousSecretExpiresAt: number;
+    };
+    const stored = queryRow<{ secrets: string }>(
+      env.dbPath,
+      'SELECT secrets FROM clients WHERE client_id = ?',
+      'reporting',
+    );
+    expect(JSON.parse(stored!.secrets)).toEqual([
+      { hash: sha256Base64Url(third), expiresAt: null },
+      { hash: sha256Base64Url(second), expiresAt: previousSecretExpiresAt },
+    ]);
+    expect((await clientCredentials(server, 'reporting', first)).status).toBe(401);
+    expect((await clientCredentials(server, 'reporting', third)).status).toBe(200);
+
+    // The overlap ends on the server's clock: in it the second works, from its end it is refused.
+    server.clock.advance(previousSecretExpiresAt - 1 - server.clock());
+    expect((await clientCredentials(server, 'reporting', second)).status).toBe(200);
+    server.clock.advance(1);
+    const ended = await clientCredentials(server, 'reporting', second);
+    expect(ended.status).toBe(401);
+    expect(ended.body.error).toBe('invalid_client');
+    expect((await clientCredentials(server, 'reporting', third)).status).toBe(200);
+
+    const listed = JSON.parse((await env.cli('client', 'list', '--json')).stdout) as Array<
+      Record<string, unknown>
+    >;
+    expect(listed.find((client) => client.clientId === 'reporting')?.secretExpiries).toEqual([
+      null,
+      new Date(previousSecretExpiresAt * 1000).toISOString().replace('.000Z', 'Z'),
+    ]);
+    expect(databaseText(env.dbPath)).not.toContain(third);
+  });
+
+  it('rotate-secret refuses an overlap that is not a duration or longer than 30 days', async () => {
+    const env = setup();
+    await addReporting(env);
+    expectCleanFailure(
+      await env.cli('client', 'rotate-secret', 'reporting', '--overlap', 'tomorrow'),
+      1,
+      /--overlap must be a duration such as 30m, 24h or 7d .*not "tomorrow"/,
+    );
+    expectCleanFailure(
+      await env.cli('client', 'rotate-secret', 'reporting', '--overlap', '31d'),
+      1,
+      /--overlap must be at most 30d/,
+    );
+  });
+
+  it('add stores refresh-token lifetimes given as durations, and refuses bad ones', async () => {
+    const env = setup();
+    const spa = (...extra: string[]) =>
+      env.cli(
+        'client',
+        'add',
+        '--id',
+        'spa',
+        '--name',
+        'SPA',
+        '--public',
+        '--grant',
+        'authorization_code',
+        '--redirect-uri',
+        'https://spa.example.com/cb',
+        '--scope',
+        'openid offline_access',
+        ...extra,
+      );
+    expectCleanFailure(
+      await spa('--grant', 'refresh_token', '--refresh-idle', '2x'),
+      1,
+      /--refresh-idle must be a duration/,
+    );
+    expectCleanFailure(
+      await spa('--refresh-idle', '2h'),
+      1,
+      /--refresh-absolute \/ --refresh-idle: refreshTokenLifetime needs the refresh_token grant type/,
+    );
+    expectCleanFailure(
+      await spa('--grant', 'refresh_token', '--refresh-absolute', '30m'),
+      1,
+      /--refresh-absolute \/ --refresh-idle \(absolute\)/,
+    );
+    const added = await spa('--grant', 'refresh_token', '--refresh-absolute', '24h', '--refresh-idle', '2h');
+    expect(added.code).toBe(0);
+    const listed = JSON.parse((await env.cli('client', 'list', '--json')).stdout) as Array<
+      Record<string, unknown>
+    >;
+    expect(listed.find((client) => client.clientId === 'spa')).toMatchObject({
+      refreshTokenLifetime: { absolute: 86400, idle: 7200 },
+      secretExpiries: [],
+    });
+  });
+
   it('rotate-secret refuses config clients and public clients', async () => {
     const env = setup();
     const server = await serverFor(env);

@@ -43,7 +43,7 @@ function code(hash: string, grantId: string): AuthorizationCode {
 
 function refresh(hash: string, grantId: string, clientId = 'c'): RefreshToken {
   const { codeHash: _c, redirectUri: _r, codeChallenge: _cc, nonce: _n, ...handle } = code(hash, grantId);
-  return { ...handle, clientId, tokenHash: hash, expiresAt: now + 3600 };
+  return { ...handle, clientId, tokenHash: hash, expiresAt: now + 3600, absoluteExpiresAt: now + 7200 };
 }
 
 function grant(id: string, clientId = 'c', sid: string | null = 's') {
@@ -63,7 +63,7 @@ function client(clientId: string, name = 'A client'): Client {
   return {
     clientId,
     name,
-    secretHash: 'hash-1',
+    secrets: [{ hash: 'hash-1', expiresAt: null }],
     tokenEndpointAuthMethod: 'client_secret_basic',
     grantTypes: ['authorization_code', 'refresh_token'],
     redirectUris: ['https://app.example.com/cb'],
@@ -80,6 +80,7 @@ function client(clientId: string, name = 'A client'): Client {
     authentication: { jwksUri: 'https://app.example.com/jwks', tlsClientCertificateBoundAccessTokens: true },
     tokenExchange: { audiences: ['api1'] },
     profile: 'fapi2',
+    refreshTokenLifetime: { absolute: 86400, idle: null },
   };
 }
 
@@ -173,9 +174,22 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       expect((await storage.clients.list()).map((found) => found.clientId)).toEqual(
         expect.arrayContaining(['client-a', 'client-b']),
       );
-      expect(await storage.clients.updateSecretHash('client-a', 'hash-2')).toBe(true);
-      expect((await storage.clients.find('client-a'))?.secretHash).toBe('hash-2');
-      expect(await storage.clients.updateSecretHash('nobody', 'x')).toBe(false);
+      const overlapping = [
+        { hash: 'hash-2', expiresAt: null },
+        { hash: 'hash-1', expiresAt: now + 86400 },
+      ];
+      expect(await storage.clients.updateSecrets('client-a', overlapping)).toBe(true);
+      expect((await storage.clients.find('client-a'))?.secrets).toEqual(overlapping);
+      expect(await storage.clients.updateSecrets('nobody', overlapping)).toBe(false);
+      await storage.clients.save({
+        ...client('client-a'),
+        secrets: [],
+        refreshTokenLifetime: { absolute: null, idle: null },
+      });
+      expect(await storage.clients.find('client-a')).toMatchObject({
+        secrets: [],
+        refreshTokenLifetime: { absolute: null, idle: null },
+      });
       expect(await storage.clients.remove('client-b')).toBe(true);
       expect(await storage.clients.remove('client-b')).toBe(false);
       expect(await storage.clients.find('client-b')).toBeUndefined();
@@ -365,6 +379,33 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       expect(await storage.refreshTokens.consume('rt-1', 'c', now + 2)).toBeUndefined();
       expect(await storage.refreshTokens.findRedeemable('rt-1', 'c', now + 2)).toBeUndefined();
       expect(await storage.refreshTokens.find('missing')).toBeUndefined();
+    });
+
+    it('keeps a refresh token with a later idle expiry, never past its absolute expiry', async () => {
+      await storage.grants.create(grant('g-keep'));
+      await storage.refreshTokens.create(refresh('rt-keep', 'g-keep'));
+      // Used at now + 100 with an idle lifetime of 1000 s: good until now + 1100.
+      expect(await storage.refreshTokens.keep('rt-keep', 'c', now + 100, now + 1100)).toEqual({
+        ...refresh('rt-keep', 'g-keep'),
+        expiresAt: now + 1100,
+      });
+      expect((await storage.refreshTokens.find('rt-keep'))?.expiresAt).toBe(now + 1100);
+      // Later uses slide it on, up to the absolute expiry (now + 7200) and no further.
+      expect((await storage.refreshTokens.keep('rt-keep', 'c', now + 1000, now + 5000))?.expiresAt).toBe(
+        now + 5000,
+      );
+      expect((await storage.refreshTokens.keep('rt-keep', 'c', now + 4000, now + 9000))?.expiresAt).toBe(
+        now + 7200,
+      );
+      expect((await storage.refreshTokens.find('rt-keep'))?.consumedAt).toBeNull();
+      // Another client's, an expired one or a used one is not kept, and its expiry does not move.
+      expect(await storage.refreshTokens.keep('rt-keep', 'other', now + 4001, now + 5001)).toBeUndefined();
+      expect(await storage.refreshTokens.keep('rt-keep', 'c', now + 7200, now + 8000)).toBeUndefined();
+      expect((await storage.refreshTokens.find('rt-keep'))?.expiresAt).toBe(now + 7200);
+      await storage.refreshTokens.create(refresh('rt-keep-used', 'g-keep'));
+      await storage.refreshTokens.consume('rt-keep-used', 'c', now + 1);
+      expect(await storage.refreshTokens.keep('rt-keep-used', 'c', now + 2, now + 1000)).toBeUndefined();
+      expect((await storage.refreshTokens.find('rt-keep-used'))?.expiresAt).toBe(now + 3600);
     });
 
     it('redeems a code or refresh token only while its grant is live', async () => {
@@ -707,7 +748,17 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
     it('deletes expired rows and keeps what reuse detection still needs', async () => {
       const base = now + 100_000;
       await storage.authorizationCodes.create({ ...code('sweep-code', 'gs'), expiresAt: base + 60 });
-      await storage.refreshTokens.create({ ...refresh('sweep-rt', 'gs'), expiresAt: base + 3600 });
+      await storage.refreshTokens.create({
+        ...refresh('sweep-rt', 'gs'),
+        expiresAt: base + 3600,
+        absoluteExpiresAt: base + 3600,
+      });
+      // Expired for being idle, but its family lives on: kept so a replay is still seen as reuse.
+      await storage.refreshTokens.create({
+        ...refresh('sweep-rt-idle', 'gs'),
+        expiresAt: base + 10,
+        absoluteExpiresAt: base + 3600,
+      });
       await storage.sessions.create(
         'sweep-session',
         { sid: 'sweep-sid', userId: 'u', authTime: base, amr: [], expiresAt: base + 3000 },
@@ -718,17 +769,60 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       await sweepExpired(storage, base + 61);
       expect(await storage.authorizationCodes.find('sweep-code')).toBeDefined();
       expect(await storage.refreshTokens.find('sweep-rt')).toBeDefined();
+      expect(await storage.refreshTokens.find('sweep-rt-idle')).toBeDefined();
       expect(await storage.knownBrowsers.isKnown('sweep-browser', 'u', base + 61)).toBe(true);
       const deleted = await sweepExpired(storage, base + 3600 + 61);
       expect(deleted).toBeGreaterThanOrEqual(5);
       expect(await storage.authorizationCodes.find('sweep-code')).toBeUndefined();
       expect(await storage.refreshTokens.find('sweep-rt')).toBeUndefined();
+      expect(await storage.refreshTokens.find('sweep-rt-idle')).toBeUndefined();
       expect((await storage.revocations.live(base, 0)).jtis).not.toContain('sweep-jti');
       expect(await databaseOf(storage).selectFrom('known_browsers').selectAll().execute()).not.toContainEqual(
         expect.objectContaining({ browser_hash: 'sweep-browser' }),
       );
       expect(await sweepExpired(storage, base + 3600 + 61)).toBe(0);
     });
+  });
+});
+
+describe.each(backendNames)('upgrading a %s store to 0012_lifetimes_secrets', (backend: BackendName) => {
+  it('turns the one secret hash into the first of the secrets and a refresh token expiry into its absolute one', async () => {
+    if (backend === 'postgres') await requireService('postgres');
+    const store = freshStore(backend);
+    try {
+      // Rows written by this release, then the store taken back to what the previous release left.
+      const before = await openStorage(store.options);
+      await before.clients.save({ ...client('legacy'), secrets: [{ hash: 'legacy-hash', expiresAt: null }] });
+      await before.clients.save({ ...client('legacy-public'), secrets: [], tokenEndpointAuthMethod: 'none' });
+      await before.grants.create(grant('g-legacy'));
+      await before.refreshTokens.create(refresh('rt-legacy', 'g-legacy'));
+      const db = databaseOf(before);
+      await sql`alter table refresh_tokens drop column absolute_expires_at`.execute(db);
+      await sql`alter table clients drop column secrets`.execute(db);
+      await sql`alter table clients drop column refresh_token_lifetime`.execute(db);
+      await sql`delete from gatehouse_migrations where name = '0012_lifetimes_secrets'`.execute(db);
+      await before.close();
+
+      const after = await openStorage(store.options);
+      try {
+        expect((await after.clients.find('legacy'))?.secrets).toEqual([
+          { hash: 'legacy-hash', expiresAt: null },
+        ]);
+        expect((await after.clients.find('legacy'))?.refreshTokenLifetime).toEqual({
+          absolute: null,
+          idle: null,
+        });
+        expect((await after.clients.find('legacy-public'))?.secrets).toEqual([]);
+        expect(await after.refreshTokens.find('rt-legacy')).toMatchObject({
+          expiresAt: now + 3600,
+          absoluteExpiresAt: now + 3600,
+        });
+      } finally {
+        await after.close();
+      }
+    } finally {
+      await store.drop();
+    }
   });
 });
 

@@ -22,10 +22,15 @@ function shellWord(value: string): string {
 
 const secretMethods = ['client_secret_basic', 'client_secret_post'];
 
+/** The secret a demo banner may show: `secret`, or the first of `secrets` (the current one). */
+function shownSecret(client: ClientConfig): string | undefined {
+  return client.secret ?? client.secrets?.[0]?.value;
+}
+
 /** curl options that authenticate `client` at the token endpoint (a public client names itself). */
 function clientAuthOptions(client: ClientConfig, showCredentials: boolean): string[] {
   if (client.tokenEndpointAuthMethod === 'none') return ['-d', shellWord(`client_id=${client.clientId}`)];
-  const secret = showCredentials && client.secret !== undefined ? client.secret : 'CLIENT_SECRET';
+  const secret = (showCredentials ? shownSecret(client) : undefined) ?? 'CLIENT_SECRET';
   if (client.tokenEndpointAuthMethod === 'client_secret_post') {
     return ['-d', shellWord(`client_id=${client.clientId}`), '-d', shellWord(`client_secret=${secret}`)];
   }
@@ -123,7 +128,8 @@ export function bannerLines(
   lines.push('Clients:');
   for (const client of config.clients) {
     const type = client.tokenEndpointAuthMethod === 'none' ? 'public' : 'confidential';
-    const secret = showCredentials && client.secret ? `  secret: ${client.secret}` : '';
+    const shown = showCredentials ? shownSecret(client) : undefined;
+    const secret = shown === undefined ? '' : `  secret: ${shown}`;
     lines.push(`  ${client.clientId} (${type}; ${client.grantTypes.join(', ')})${secret}`);
   }
   if (config.users.length > 0) {

@@ -16,11 +16,14 @@ import type { ClientConfig, GatehouseConfig } from '../config/schema.ts';
 import { clientRecord } from '../config/seed.ts';
 import { clientOrigins } from '../http/cors.ts';
 import { type Client, type ClientAuthMethod, clientAuthMethods } from '../model.ts';
+import { rotateClientSecrets } from '../protocol/client-secrets.ts';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import {
+  formatTime,
   loadConfig,
   parseCommand,
+  parseDuration,
   print,
   printList,
   runSubcommand,
@@ -53,13 +56,21 @@ export const clientUsage = `Usage: gatehouse client <add|list|remove|rotate-secr
                                           /token, /userinfo, /revoke, /par, discovery and /jwks (CORS); a
                                           public client has the origins of its https and http://localhost
                                           redirect URIs as well
+      --refresh-absolute DURATION         refresh tokens end this long after the authorization, however
+                                          used (1h to 365d; default tokens.refreshTokenTtl)
+      --refresh-idle DURATION             a refresh token unused this long expires (5m to 365d; default
+                                          tokens.refreshTokenIdleTtl, else no idle limit)
       --json                              print the result as JSON
   list [--json]                           clients in the database (secrets are never shown)
   remove ID [--json]                      remove a client added with the CLI and revoke its grants
-  rotate-secret ID [--json]               replace a CLI client's secret; the old secret stops working at once
+  rotate-secret ID [--overlap DURATION] [--json]
+                                          give a CLI client a new secret, printed once; the previous one
+                                          keeps working for the overlap (default 0: it stops at once; at
+                                          most 30d); an older one still overlapping is dropped
 
-Client ids are 1-100 characters of A-Z a-z 0-9 . _ ~ -. Clients declared in the config file are managed
-in the file and cannot be removed or rotated here.
+Client ids are 1-100 characters of A-Z a-z 0-9 . _ ~ -. Durations are 30m, 24h, 7d (s, m, h, d; a bare
+number is seconds). Clients declared in the config file are managed in the file and cannot be removed or
+rotated here.
 `;
 
 const clientIdPattern = /^[A-Za-z0-9._~-]{1,100}$/;
@@ -162,6 +173,7 @@ const optionsOfFields: Record<string, string> = {
   tlsClientCertificateBoundAccessTokens: '--certificate-bound',
   tokenEndpointAuthMethod: '--auth-method',
   corsOrigins: '--cors-origin',
+  refreshTokenLifetime: '--refresh-absolute / --refresh-idle',
   grantTypes: '--grant',
   scopes: '--scope',
 };
@@ -180,6 +192,10 @@ function readJwksFile(file: string, problems: string[]): unknown {
     problems.push(`--jwks-file ${file} cannot be read as JSON (${(error as Error).message})`);
     return undefined;
   }
+}
+
+function optionalDuration(value: string | undefined, option: string): number | undefined {
+  return value === undefined ? undefined : parseDuration(value, option);
 }
 
 /** Repeatable values, with space-separated lists split and duplicates dropped (order kept). */
@@ -213,10 +229,14 @@ async function add(args: string[]): Promise<number> {
       'tls-san-ip': { type: 'string' },
       'tls-san-email': { type: 'string' },
       'certificate-bound': { type: 'boolean' },
+      'refresh-absolute': { type: 'string' },
+      'refresh-idle': { type: 'string' },
     },
     false,
   );
   const config = loadConfig(values.config);
+  const refreshAbsolute = optionalDuration(values['refresh-absolute'], '--refresh-absolute');
+  const refreshIdle = optionalDuration(values['refresh-idle'], '--refresh-idle');
   const input: AddInput = {
     id: values.id,
     name: values.name,
@@ -260,6 +280,10 @@ async function add(args: string[]): Promise<number> {
     requireDpop: values['require-dpop'] === true,
     requirePushedAuthorizationRequests: values['require-par'] === true,
     corsOrigins: list(values['cors-origin']),
+    refreshTokenLifetime:
+      refreshAbsolute === undefined && refreshIdle === undefined
+        ? undefined
+        : { absolute: refreshAbsolute, idle: refreshIdle },
   });
   if (!parsed.success) {
     throw new UsageError(
@@ -307,6 +331,11 @@ async function listClients(args: string[]): Promise<number> {
     requireDpop: client.requireDpop,
     requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
     corsOrigins: clientOrigins(client),
+    refreshTokenLifetime: client.refreshTokenLifetime,
+    // When each secret stops working (null: never), newest first; never the secrets or their hashes.
+    secretExpiries: client.secrets.map((secret) =>
+      secret.expiresAt === null ? null : formatTime(secret.expiresAt),
+    ),
     source: client.source,
   }));
   return printList(
@@ -325,6 +354,9 @@ function oneClientId(args: string[], command: string) {
     throw new UsageError(`usage: gatehouse client ${command} ID [--json] [--config FILE]`);
   return { clientId: positionals[0]!, configFile: values.config, json: values.json === true };
 }
+
+/** The longest overlap rotate-secret gives an old secret: rotation is for ending a secret, not keeping it. */
+const maxSecretOverlap = 30 * 86400;
 
 async function remove(args: string[]): Promise<number> {
   const { clientId, configFile, json } = oneClientId(args, 'remove');
@@ -350,28 +382,50 @@ async function remove(args: string[]): Promise<number> {
 }
 
 async function rotateSecret(args: string[]): Promise<number> {
-  const { clientId, configFile, json } = oneClientId(args, 'rotate-secret');
-  const config = loadConfig(configFile);
+  const { values, positionals } = parseCommand(args, { overlap: { type: 'string' } }, true);
+  if (positionals.length !== 1)
+    throw new UsageError(
+      'usage: gatehouse client rotate-secret ID [--overlap DURATION] [--json] [--config FILE]',
+    );
+  const clientId = positionals[0]!;
+  const overlap = values.overlap === undefined ? 0 : parseDuration(values.overlap, '--overlap');
+  if (overlap > maxSecretOverlap)
+    throw new UsageError(
+      `--overlap must be at most 30d (${maxSecretOverlap} seconds), not ${values.overlap}`,
+    );
+  const config = loadConfig(values.config);
   if (declaredInConfig(config, clientId))
-    throw configClientRefusal(clientId, 'change its secret in the file or its environment variable');
+    throw configClientRefusal(clientId, 'change its secrets in the file or their environment variables');
   const secret = randomHandle(32);
-  await withStorage(config, async (storage) => {
-    const client = await storage.clients.find(clientId);
-    if (client === undefined) throw new UsageError(`no client "${clientId}"`);
-    if (client.source === 'config')
-      throw configClientRefusal(clientId, 'change its secret in the file or its environment variable');
-    if (client.tokenEndpointAuthMethod === 'none')
-      throw new UsageError(`client "${clientId}" is a public client and has no secret`);
-    if (!(await storage.clients.updateSecretHash(clientId, sha256Base64Url(secret))))
-      throw new UsageError(`no client "${clientId}"`);
-  });
-  if (json) {
-    print(JSON.stringify({ clientId, clientSecret: secret }));
+  const now = systemNow();
+  // Read and replace in one transaction: two rotations at once cannot both keep the same previous secret.
+  const previousUntil = await withStorage(config, (storage) =>
+    storage.transaction(async (repositories) => {
+      const client = await repositories.clients.find(clientId);
+      if (client === undefined) throw new UsageError(`no client "${clientId}"`);
+      if (client.source === 'config')
+        throw configClientRefusal(clientId, 'change its secrets in the file or their environment variables');
+      if (!secretAuthMethods.includes(client.tokenEndpointAuthMethod))
+        throw new UsageError(
+          client.tokenEndpointAuthMethod === 'none'
+            ? `client "${clientId}" is a public client and has no secret`
+            : `client "${clientId}" authenticates with ${client.tokenEndpointAuthMethod} and has no secret`,
+        );
+      const secrets = rotateClientSecrets(client.secrets, sha256Base64Url(secret), now, overlap);
+      if (!(await repositories.clients.updateSecrets(clientId, secrets)))
+        throw new UsageError(`no client "${clientId}"`);
+      return secrets[1]?.expiresAt ?? null;
+    }),
+  );
+  if (values.json === true) {
+    print(JSON.stringify({ clientId, clientSecret: secret, previousSecretExpiresAt: previousUntil }));
     return 0;
   }
   print(
     `New secret for client "${clientId}":\n${secret}\n${secretNotice}\n` +
-      'The previous secret stopped working immediately: update the client now (there is no grace period).',
+      (previousUntil === null
+        ? 'The previous secret stopped working immediately: update the client now.'
+        : `The previous secret keeps working until ${formatTime(previousUntil)}; update the client before then.`),
   );
   return 0;
 }

@@ -119,6 +119,21 @@ export async function withStorage<T>(
 
 export const systemNow = (): number => Math.floor(Date.now() / 1000);
 
+const durationUnits: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/**
+ * A duration option (`30m`, `24h`, `7d`, `90s`, or whole seconds) in seconds; anything else is a usage
+ * error naming the option.
+ */
+export function parseDuration(value: string, option: string): number {
+  const match = /^(\d{1,9})([smhd]?)$/.exec(value.trim());
+  if (match === null)
+    throw new UsageError(
+      `${option} must be a duration such as 30m, 24h or 7d (s, m, h, d; a bare number is seconds), not "${value}"`,
+    );
+  return Number(match[1]) * durationUnits[match[2] || 's']!;
+}
+
 /** An epoch-seconds time as ISO 8601 UTC without milliseconds; '-' for none. */
 export function formatTime(seconds: number | null): string {
   if (seconds === null) return '-';

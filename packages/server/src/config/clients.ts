@@ -4,7 +4,7 @@
  */
 import { jwsAlgorithms } from '@gatehouse/jose-rules';
 import { z } from 'zod';
-import { type ClientAuthMethod, clientAuthMethods, maxAccessTokenTtl } from '../model.ts';
+import { type ClientAuthMethod, clientAuthMethods, maxAccessTokenTtl, maxClientSecrets } from '../model.ts';
 import { fetchableUrl, scopeToken, seconds } from './fields.ts';
 
 export const tokenExchangeGrantType = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -52,6 +52,25 @@ export const clientSchema = z
     name: z.string().min(1),
     /** Plain secret for confidential clients declared in the file (at least 32 characters; hashed at load). */
     secret: z.string().min(32).optional(),
+    /**
+     * Instead of `secret`: up to two secrets, each with an optional expiry (ISO 8601 date-time with a zone),
+     * so a new secret can be given while the old one keeps working until the client has switched.
+     */
+    secrets: z
+      .array(
+        z.strictObject({
+          value: z.string().min(32),
+          expiresAt: z.iso
+            .datetime({
+              offset: true,
+              error: 'must be an ISO 8601 date-time with a zone, e.g. 2026-01-31T12:00:00Z',
+            })
+            .optional(),
+        }),
+      )
+      .min(1)
+      .max(maxClientSecrets, `at most ${maxClientSecrets} secrets (the current one and the one it replaces)`)
+      .optional(),
     tokenEndpointAuthMethod: z.enum(clientAuthMethods).default('client_secret_basic'),
     /** `private_key_jwt` and `self_signed_tls_client_auth`: the client's public keys, inline... */
     jwks: jwksSchema.optional(),
@@ -90,18 +109,44 @@ export const clientSchema = z
     requirePushedAuthorizationRequests: z.boolean().default(false),
     /** `fapi2`: the FAPI 2.0 Security Profile for this client even when the server runs `oauth2.1` (protocol/profile.ts). */
     profile: z.literal('fapi2').optional(),
+    /**
+     * Refresh-token lifetimes in seconds for this client (tokens/user-tokens.ts): `absolute` from the
+     * authorization (default `tokens.refreshTokenTtl`), `idle` since the last use (default
+     * `tokens.refreshTokenIdleTtl`).
+     */
+    refreshTokenLifetime: z
+      .strictObject({
+        absolute: seconds(3600, 365 * 86400).optional(),
+        idle: seconds(300, 365 * 86400).optional(),
+      })
+      .optional(),
   })
   .superRefine((client, ctx) => {
     const method = client.tokenEndpointAuthMethod;
     const isPublic = method === 'none';
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
-    if (isPublic && client.secret !== undefined) {
+    const hasSecret = client.secret !== undefined || client.secrets !== undefined;
+    if (client.secret !== undefined && client.secrets !== undefined) {
+      issue('secrets', 'give either secret or secrets, not both');
+    }
+    if (isPublic && hasSecret) {
       issue('secret', 'a public client (auth method none) has no secret');
-    } else if (!secretAuthMethods.includes(method) && client.secret !== undefined) {
+    } else if (!secretAuthMethods.includes(method) && hasSecret) {
       issue('secret', `a client using ${method} has no secret`);
     }
-    if (secretAuthMethods.includes(method) && client.secret === undefined) {
+    if (secretAuthMethods.includes(method) && !hasSecret) {
       issue('secret', 'a confidential client needs a secret');
+    }
+    const lifetime = client.refreshTokenLifetime;
+    if (lifetime !== undefined && !client.grantTypes.includes('refresh_token')) {
+      issue('refreshTokenLifetime', 'refreshTokenLifetime needs the refresh_token grant type');
+    }
+    if (
+      lifetime?.absolute !== undefined &&
+      lifetime.idle !== undefined &&
+      lifetime.idle > lifetime.absolute
+    ) {
+      issue('refreshTokenLifetime', 'refreshTokenLifetime.idle cannot be longer than its absolute lifetime');
     }
     const usesKeys = method === 'private_key_jwt' || method === 'self_signed_tls_client_auth';
     if (usesKeys && (client.jwks === undefined) === (client.jwksUri === undefined)) {

@@ -79,7 +79,10 @@ export function parseConfig(
   env: NodeJS.ProcessEnv = process.env,
   baseDir = process.cwd(),
 ): GatehouseConfig {
-  const result = configSchema.safeParse(applyDatabaseUrl(interpolate(raw, env, ''), env));
+  // Parsed once per process: zod's generated fast path would cost more to compile than it saves.
+  const result = configSchema.safeParse(applyDatabaseUrl(interpolate(raw, env, ''), env), {
+    jitless: true,
+  });
   if (!result.success) throw new ConfigError(describeIssues(result.error));
   const config = result.data;
   config.clients.forEach((client, index) => {

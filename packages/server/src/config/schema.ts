@@ -272,7 +272,13 @@ export const configSchema = z
         accessTokenTtl: seconds(300, maxAccessTokenTtl).default(600),
         idTokenTtl: seconds(60, 86400).default(3600),
         authorizationCodeTtl: seconds(10, 60).default(60),
+        /** Absolute refresh-token lifetime, counted from the authorization; rotation never extends it. */
         refreshTokenTtl: seconds(3600, 365 * 86400).default(30 * 86400),
+        /**
+         * Idle refresh-token lifetime: a refresh token unused for this long expires; each use gives the next
+         * token (or a kept one) this long again, never past the absolute lifetime. Unset: no idle limit.
+         */
+        refreshTokenIdleTtl: seconds(300, 365 * 86400).optional(),
         /**
          * `false`: a confidential client whose refresh request is sender-constrained (DPoP or mutual TLS)
          * keeps its refresh token instead of getting a new one (FAPI 2.0 §5.3.2.1; see protocol/profile.ts).

@@ -4,7 +4,7 @@
  * grants and consents, when removed from the file; clients added with the CLI are left alone. Config users
  * are created once: a password changed later in the file does not overwrite the stored hash.
  */
-import type { Client } from '../model.ts';
+import type { Client, ClientSecret } from '../model.ts';
 import type { PasswordHasher } from '../protocol/passwords.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { Storage } from '../storage/ports.ts';
@@ -53,7 +53,7 @@ export function clientRecord(client: ClientConfig, source: Client['source'], cre
   return {
     clientId: client.clientId,
     name: client.name,
-    secretHash: client.secret === undefined ? null : sha256Base64Url(client.secret),
+    secrets: configuredSecrets(client),
     tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
     grantTypes: client.grantTypes,
     redirectUris: client.redirectUris,
@@ -80,5 +80,18 @@ export function clientRecord(client: ClientConfig, source: Client['source'], cre
     },
     tokenExchange: client.tokenExchange ?? null,
     profile: client.profile ?? null,
+    refreshTokenLifetime: {
+      absolute: client.refreshTokenLifetime?.absolute ?? null,
+      idle: client.refreshTokenLifetime?.idle ?? null,
+    },
   };
+}
+
+/** `secret` (never expiring) or `secrets` as stored: SHA-256 hashes, expiries in seconds since the epoch. */
+function configuredSecrets(client: ClientConfig): ClientSecret[] {
+  if (client.secret !== undefined) return [{ hash: sha256Base64Url(client.secret), expiresAt: null }];
+  return (client.secrets ?? []).map((secret) => ({
+    hash: sha256Base64Url(secret.value),
+    expiresAt: secret.expiresAt === undefined ? null : Math.floor(Date.parse(secret.expiresAt) / 1000),
+  }));
 }

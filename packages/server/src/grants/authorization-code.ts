@@ -10,7 +10,7 @@ import { OAuthError } from '../protocol/errors.ts';
 import { validateCodeVerifier, verifierMatchesChallenge } from '../protocol/pkce.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
 import { redeemOnce } from '../tokens/redemption.ts';
-import { selectResources } from '../tokens/user-tokens.ts';
+import { refreshTokenLifetime, selectResources } from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
 
 export const authorizationCodeGrant: GrantHandler = {
@@ -44,7 +44,7 @@ export const authorizationCodeGrant: GrantHandler = {
           scopes: record.scope,
           resources: selectResources(requestedResources, record.resources),
           nonce: record.nonce ?? undefined,
-          refreshExpiresAt: now + ctx.config.tokens.refreshTokenTtl,
+          refreshExpiresAt: now + refreshTokenLifetime(ctx.config, client).absolute,
           binding,
           grantType: 'authorization_code',
         };

@@ -16,6 +16,7 @@ import { sha256Base64Url } from '../protocol/secrets.ts';
 import {
   prepareUserTokens,
   redeemableAccount,
+  refreshTokenLifetime,
   selectResources,
   type UserTokenRequest,
   userTokenClaims,
@@ -83,7 +84,7 @@ export const deviceCodeGrant: GrantHandler = {
       scopes: record.scope,
       resources,
       nonce: undefined,
-      refreshExpiresAt: now + ctx.config.tokens.refreshTokenTtl,
+      refreshExpiresAt: now + refreshTokenLifetime(ctx.config, client).absolute,
       binding,
       grantType: deviceCodeGrantType,
     };

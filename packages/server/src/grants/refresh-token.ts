@@ -4,15 +4,18 @@
  * means it leaked (or a client lost a response): the whole family is revoked by grant id. The scope may
  * narrow, never widen beyond what was originally granted. (The one exception to rotation is opt-in, for
  * sender-constrained confidential clients; see below.) A refresh token bound to a DPoP key (public
- * clients, RFC 9449 §5) is redeemed only with a proof by that key.
+ * clients, RFC 9449 §5) is redeemed only with a proof by that key. Lifetimes (tokens/user-tokens.ts): the
+ * family's absolute expiry never moves; a rotated token's successor, and a kept token on each use, get
+ * min(absolute, now + idle), so a token left unused longer than the client's idle lifetime has expired.
  */
 
 import type { RefreshToken } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { parseScope } from '../protocol/scopes.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
+import type { Repositories } from '../storage/ports.ts';
 import { redeemOnce } from '../tokens/redemption.ts';
-import { selectResources } from '../tokens/user-tokens.ts';
+import { refreshTokenLifetime, selectResources } from '../tokens/user-tokens.ts';
 import type { GrantHandler } from './types.ts';
 
 export const refreshTokenGrant: GrantHandler = {
@@ -31,11 +34,14 @@ export const refreshTokenGrant: GrantHandler = {
       ctx.config.tokens.rotateSenderConstrainedRefreshTokens ||
       client.tokenEndpointAuthMethod === 'none' ||
       (binding.jkt === undefined && binding.x5tS256 === undefined);
+    const { idle } = refreshTokenLifetime(ctx.config, client);
+    const keep = (repositories: Repositories) =>
+      idle === null
+        ? repositories.refreshTokens.findRedeemable(tokenHash, client.clientId, now)
+        : repositories.refreshTokens.keep(tokenHash, client.clientId, now, now + idle);
     return redeemOnce<RefreshToken>(ctx, {
       take: (repositories) =>
-        rotate
-          ? repositories.refreshTokens.consume(tokenHash, client.clientId, now)
-          : repositories.refreshTokens.findRedeemable(tokenHash, client.clientId, now),
+        rotate ? repositories.refreshTokens.consume(tokenHash, client.clientId, now) : keep(repositories),
       find: (repositories) => repositories.refreshTokens.find(tokenHash),
       tokens: (record) => {
         // RFC 9449 §5: a public client's refresh token is bound to its DPoP key; another key (or none) fails.
@@ -57,7 +63,7 @@ export const refreshTokenGrant: GrantHandler = {
           scopes,
           resources: selectResources(requestedResources, record.resources),
           nonce: undefined,
-          refreshExpiresAt: record.expiresAt,
+          refreshExpiresAt: record.absoluteExpiresAt,
           binding,
           newRefreshToken: rotate,
           grantType: 'refresh_token',

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type pino from 'pino';
 import type { GatehouseConfig } from '../config/schema.ts';
-import { responseHeaders } from './app.ts';
+import { noSchemaCompilers, responseHeaders } from './app.ts';
 import { makeErrorHandler } from './error-handler.ts';
 import type { Metrics } from './metrics.ts';
 import { healthEndpoint, metricsEndpoint, readinessEndpoint } from './operations.ts';
@@ -27,6 +27,7 @@ export function createManagementApp(config: GatehouseConfig, parts: ManagementPa
     genReqId: () => randomUUID(),
     return503OnClosing: true,
     exposeHeadRoutes: false,
+    schemaController: noSchemaCompilers,
   }) as unknown as FastifyInstance;
   const rendering = {
     issuer: config.issuer,

@@ -3,7 +3,8 @@
  * clients: client_secret_basic/post, private_key_jwt (RFC 7523 §2.2, §3), tls_client_auth and
  * self_signed_tls_client_auth (RFC 8705 §2), and `none`. A client must use its registered method, and a
  * request presenting two is refused, since which one counts is an ambiguity an attacker can use. Secrets
- * are compared as SHA-256 hashes in constant time, an unknown client costing the same hash. Assertions
+ * are compared as SHA-256 hashes in constant time with each of the client's (up to two, client-secrets.ts),
+ * an unknown client costing the same work; an expired secret is refused like a wrong one. Assertions
  * (RFC 7523 §3) need `iss` = `sub` = client_id, a single `aud`, a bounded `exp`, a one-time `jti` and an
  * allowed asymmetric algorithm, so `none` and HMAC never verify. Every failure is `invalid_client`.
  */
@@ -14,6 +15,7 @@ import type { ServerContext } from '../context.ts';
 import type { Client } from '../model.ts';
 import type { JsonWebKeySet } from './client-jwks.ts';
 import { withRegisteredKeys } from './client-keys.ts';
+import { checkClientSecret } from './client-secrets.ts';
 import { invalidClient, OAuthError } from './errors.ts';
 import { type PresentedCertificate, verifyClientCertificate } from './mtls.ts';
 import type { Params } from './params.ts';
@@ -111,6 +113,9 @@ export function secretMatches(secret: string, storedHash: string | null | undefi
   return matches && storedHash !== null && storedHash !== undefined;
 }
 
+/** Why an `invalid_client` failed, for the audit event only (never for the answer). */
+const auditReasons = new WeakMap<OAuthError, string>();
+
 /** Authenticates the client of a request to `endpoint` (see `authenticateWith`). */
 export function authenticateClient(
   ctx: ServerContext,
@@ -142,7 +147,11 @@ export async function authenticateWith<T>(
     return await verify(credentials);
   } catch (error) {
     if (error instanceof OAuthError && error.error === 'invalid_client')
-      ctx.audit('client_authentication_failed', { endpoint, client_id: clientId });
+      ctx.audit('client_authentication_failed', {
+        endpoint,
+        client_id: clientId,
+        reason: auditReasons.get(error),
+      });
     throw error;
   }
 }
@@ -153,8 +162,14 @@ export async function verifyClientCredentials(
   request: ClientAuthRequest,
 ): Promise<Client> {
   const client = await ctx.findClient(credentials.clientId);
-  if (credentials.secret !== undefined && !secretMatches(credentials.secret, client?.secretHash)) {
-    throw invalidClient('client authentication failed');
+  if (credentials.secret !== undefined) {
+    const outcome = checkClientSecret(credentials.secret, client?.secrets, ctx.now());
+    if (outcome !== 'valid') {
+      const failure = invalidClient('client authentication failed');
+      // The same answer as a wrong secret; only the audit trail says the secret was right but expired.
+      if (outcome === 'expired') auditReasons.set(failure, 'secret_expired');
+      throw failure;
+    }
   }
   if (client === undefined) throw invalidClient('client authentication failed');
   const registered = client.tokenEndpointAuthMethod;

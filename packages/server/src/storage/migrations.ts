@@ -2,7 +2,7 @@
  * Schema migrations, written with Kysely's schema builder so the same list runs on SQLite and PostgreSQL.
  * Kysely's Migrator records what ran in its own table; `gatehouse migrate` and server start-up apply them.
  */
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 
 const migrations: Record<string, Migration> = {
   '0001_core': {
@@ -270,6 +270,30 @@ const migrations: Record<string, Migration> = {
       for (const table of ['grants', 'authorization_codes', 'refresh_tokens'])
         await db.schema.alterTable(table).addColumn('claims_request', 'text').execute();
       await db.schema.alterTable('access_tokens').addColumn('claims', 'text').execute();
+    },
+  },
+  /**
+   * Refresh tokens carry their family's absolute expiry beside their own idle expiry (tokens/user-tokens.ts);
+   * tokens issued before keep the one expiry they had. Clients hold up to two secrets with expiries
+   * (protocol/client-secrets.ts): the one secret_hash becomes the first, never expiring. secret_hash stays,
+   * written but not read, for nodes of the previous release during a rolling upgrade.
+   */
+  '0012_lifetimes_secrets': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('refresh_tokens')
+        .addColumn('absolute_expires_at', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await sql`update refresh_tokens set absolute_expires_at = expires_at`.execute(db);
+      await db.schema
+        .alterTable('clients')
+        .addColumn('secrets', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+      await db.schema.alterTable('clients').addColumn('refresh_token_lifetime', 'text').execute();
+      // Hashes are base64url (no character JSON would escape); || concatenates on SQLite and PostgreSQL.
+      await sql`update clients set secrets = '[{"hash":"' || secret_hash || '","expiresAt":null}]' where secret_hash is not null`.execute(
+        db,
+      );
     },
   },
 };

@@ -9,6 +9,7 @@
 import type {
   AuthorizationCode,
   Client,
+  ClientSecret,
   DeviceCode,
   Grant,
   Interaction,
@@ -25,7 +26,8 @@ export interface ClientRepository {
   list(): Promise<Client[]>;
   /** Inserts or replaces a client. */
   save(client: Client): Promise<void>;
-  updateSecretHash(clientId: string, secretHash: string): Promise<boolean>;
+  /** Replaces the client's secrets (hashes, newest first); false when there is no such client. */
+  updateSecrets(clientId: string, secrets: ClientSecret[]): Promise<boolean>;
   remove(clientId: string): Promise<boolean>;
 }
 
@@ -142,6 +144,16 @@ export interface RefreshTokenRepository {
   consume(tokenHash: string, clientId: string, now: number): Promise<RefreshToken | undefined>;
   /** The token when it can be redeemed, without using it up: for a token that is kept. */
   findRedeemable(tokenHash: string, clientId: string, now: number): Promise<RefreshToken | undefined>;
+  /**
+   * As `findRedeemable`, and in the same statement moves the kept token's expiry to `idleUntil`, never past
+   * its absolute expiry: a token kept rather than rotated stays alive while it is used.
+   */
+  keep(
+    tokenHash: string,
+    clientId: string,
+    now: number,
+    idleUntil: number,
+  ): Promise<RefreshToken | undefined>;
 }
 
 export interface SigningKeyRepository {

@@ -8,7 +8,13 @@ import type { Generated } from 'kysely';
 export interface ClientsTable {
   client_id: string;
   name: string;
+  /**
+   * No longer read: the newest secret's hash, kept in step with `secrets` for nodes still running a
+   * release from before secrets could overlap (migration 0012).
+   */
   secret_hash: string | null;
+  /** model.ts ClientSecret[] as JSON: `[{ hash, expiresAt }]`, newest first. */
+  secrets: string;
   token_endpoint_auth_method: string;
   grant_types: string;
   redirect_uris: string;
@@ -25,6 +31,8 @@ export interface ClientsTable {
   authentication: string;
   token_exchange: string | null;
   profile: string | null;
+  /** model.ts RefreshTokenLifetime as JSON, or null when both follow the server's defaults. */
+  refresh_token_lifetime: string | null;
 }
 
 export interface UsersTable {
@@ -108,6 +116,8 @@ export interface AuthorizationCodesTable extends IssuedHandleColumns {
 
 export interface RefreshTokensTable extends IssuedHandleColumns {
   token_hash: string;
+  /** The family's absolute expiry; `expires_at` is the token's own (idle) expiry, never later. */
+  absolute_expires_at: number;
 }
 
 export interface SigningKeysTable {

@@ -1,7 +1,8 @@
 /**
  * Deletes expired rows on a timer, never on the request path. Used codes are kept an hour past expiry and
  * rotated refresh tokens until their family expires, so replays inside those windows are still detected
- * as reuse rather than answered as unknown. Signing keys are deleted once they are no longer published
+ * as reuse rather than answered as unknown (a refresh token's row stays until its family's absolute expiry,
+ * even when it expired earlier for being idle). Signing keys are deleted once they are no longer published
  * (every token they signed has expired): their private half has no use left and is only a liability.
  * Known browsers are forgotten after `login.knownBrowserTtl`. On SQLite the freed pages are then handed
  * back (incremental vacuum); PostgreSQL's autovacuum makes their space reusable.
@@ -12,7 +13,6 @@ import type { Storage } from './ports.ts';
 /** Seconds a row of each table is kept past its expiry. */
 const keptPastExpiry = {
   authorization_codes: 3600,
-  refresh_tokens: 0,
   interactions: 0,
   sessions: 0,
   device_codes: 3600,
@@ -32,6 +32,8 @@ export async function sweepExpired(storage: Storage, now: number): Promise<numbe
         .where('expires_at', '<', now - keptPastExpiry[table])
         .executeTakeFirst(),
     ),
+    // A refresh token's own expiry may be an idle one; its row is kept until the family ends.
+    db.deleteFrom('refresh_tokens').where('absolute_expires_at', '<', now).executeTakeFirst(),
     db.deleteFrom('signing_keys').where('expires_at', '<=', now).executeTakeFirst(),
   ]);
   await reclaimSpace(storage);

@@ -1,10 +1,14 @@
 /**
  * Tokens for a user's authorization, shared by the authorization_code and refresh_token grants: an access
  * token, an id_token when `openid` was granted, and a rotated refresh token when `offline_access` was
- * granted to a client registered for refresh_token. The refresh token's lifetime is absolute, counted
- * from the authorization: rotation never extends it.
+ * granted to a client registered for refresh_token. A refresh token family has an absolute lifetime,
+ * counted from the authorization, that rotation never extends; each token may also have an idle lifetime
+ * (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2: a token unused for that long expires): each new token lives
+ * until min(absolute expiry, now + idle). Both are per client, defaulting to `tokens.refreshTokenTtl` and
+ * `tokens.refreshTokenIdleTtl`.
  */
 import type { Account } from '../accounts/accounts.ts';
+import type { GatehouseConfig } from '../config/schema.ts';
 import type { ServerContext } from '../context.ts';
 import type { Client, IssuedHandle } from '../model.ts';
 import { claimsRequestScopes, releasableClaims } from '../protocol/claims-request.ts';
@@ -26,7 +30,7 @@ export interface UserTokenRequest {
   /** RFC 8707 resources for this access token (a subset of the granted ones). */
   resources: string[];
   nonce: string | undefined;
-  /** Absolute expiry of the refresh token family. */
+  /** Absolute expiry of the refresh token family (from the authorization; see refreshTokenLifetime). */
   refreshExpiresAt: number;
   /** Proof of possession presented with the token request (bearer when empty). */
   binding: TokenBinding;
@@ -95,6 +99,22 @@ export async function userTokenClaims(
   return { accessToken, idToken };
 }
 
+/** A client's refresh-token lifetimes in seconds, its own or the server's; `idle` null: no idle limit. */
+export function refreshTokenLifetime(
+  config: GatehouseConfig,
+  client: Client,
+): { absolute: number; idle: number | null } {
+  return {
+    absolute: client.refreshTokenLifetime.absolute ?? config.tokens.refreshTokenTtl,
+    idle: client.refreshTokenLifetime.idle ?? config.tokens.refreshTokenIdleTtl ?? null,
+  };
+}
+
+/** When a refresh token issued or used at `now` stops working: its idle expiry, capped by the family's. */
+export function refreshTokenExpiry(absoluteExpiresAt: number, idle: number | null, now: number): number {
+  return idle === null ? absoluteExpiresAt : Math.min(absoluteExpiresAt, now + idle);
+}
+
 /**
  * The enabled account a code, refresh token or device code is redeemed for, asked of the account store on
  * every redemption, so a disabled or deleted account gets no more tokens. Called before the redemption's
@@ -144,12 +164,15 @@ export async function prepareUserTokens(
     client.grantTypes.includes('refresh_token')
   ) {
     refreshToken = randomHandle();
+    const now = ctx.now();
+    const { idle } = refreshTokenLifetime(ctx.config, client);
     await repositories.refreshTokens.create({
       ...source,
       tokenHash: sha256Base64Url(refreshToken),
       consumedAt: null,
-      createdAt: ctx.now(),
-      expiresAt: request.refreshExpiresAt,
+      createdAt: now,
+      expiresAt: refreshTokenExpiry(request.refreshExpiresAt, idle, now),
+      absoluteExpiresAt: request.refreshExpiresAt,
       // RFC 9449 §5: refresh tokens of public clients are bound to the DPoP key of the request; a
       // confidential client's are not (its authentication protects them), whatever the code carried.
       dpopJkt: client.tokenEndpointAuthMethod === 'none' ? (request.binding.jkt ?? null) : null,

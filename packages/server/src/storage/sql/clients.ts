@@ -1,8 +1,8 @@
 /** Clients (RFC 7591 §2 metadata), one row each; lists and the authentication metadata are JSON text. */
-import type { Client } from '../../model.ts';
+import type { Client, ClientSecret } from '../../model.ts';
 import { compiled } from '../compiled.ts';
 import type { ClientRepository } from '../ports.ts';
-import { affected, type ChangeListener, type Db, inTransaction } from './db.ts';
+import { affected, type ChangeListener, type Db, inTransaction, json } from './db.ts';
 import { clientFromRow, clientToRow } from './rows.ts';
 
 const findClientById = compiled((db, p: { clientId: string }) =>
@@ -39,11 +39,11 @@ export class SqlClientRepository implements ClientRepository {
     });
   }
 
-  async updateSecretHash(clientId: string, secretHash: string): Promise<boolean> {
+  async updateSecrets(clientId: string, secrets: ClientSecret[]): Promise<boolean> {
     const result = await inTransaction(this.db, async (db) => {
       const result = await db
         .updateTable('clients')
-        .set({ secret_hash: secretHash })
+        .set({ secrets: json(secrets), secret_hash: secrets[0]?.hash ?? null })
         .where('client_id', '=', clientId)
         .executeTakeFirst();
       await this.changed(db);

@@ -8,14 +8,14 @@ import { compiled } from '../compiled.ts';
 import type { Database } from '../schema.ts';
 import type { Db } from './db.ts';
 
-type HandleTable = 'authorization_codes' | 'refresh_tokens';
+export type HandleTable = 'authorization_codes' | 'refresh_tokens';
 
 /**
  * A code or refresh token can be redeemed when it is presented by its own client, is not used yet, has not
  * expired, and its grant is not revoked. All four are checked inside the one statement that takes it (a row
  * read before could have gone stale by then; inside the statement it cannot); this is the last of them.
  */
-function grantIsLive(table: HandleTable) {
+export function grantIsLive(table: HandleTable) {
   return sql<boolean>`exists (select 1 from grants where grants.id = ${sql.ref(`${table}.grant_id`)} and grants.revoked_at is null)`;
 }
 

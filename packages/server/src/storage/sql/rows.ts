@@ -9,6 +9,7 @@ import type {
   ClaimsParameter,
   Client,
   ClientAuthentication,
+  ClientSecret,
   DeviceCode,
   DeviceCodeStatus,
   Grant,
@@ -18,6 +19,7 @@ import type {
   OpaqueAccessToken,
   PushedAuthorizationRequest,
   RefreshToken,
+  RefreshTokenLifetime,
   SigningKeyRecord,
   User,
 } from '../../model.ts';
@@ -28,7 +30,7 @@ export function clientFromRow(row: Database['clients']): Client {
   return {
     clientId: row.client_id,
     name: row.name,
-    secretHash: row.secret_hash,
+    secrets: JSON.parse(row.secrets) as ClientSecret[],
     tokenEndpointAuthMethod: row.token_endpoint_auth_method as Client['tokenEndpointAuthMethod'],
     grantTypes: parseList(row.grant_types),
     redirectUris: parseList(row.redirect_uris),
@@ -46,6 +48,13 @@ export function clientFromRow(row: Database['clients']): Client {
     tokenExchange:
       row.token_exchange === null ? null : (JSON.parse(row.token_exchange) as { audiences: string[] }),
     profile: row.profile === 'fapi2' ? 'fapi2' : null,
+    refreshTokenLifetime: {
+      absolute: null,
+      idle: null,
+      ...(row.refresh_token_lifetime === null
+        ? {}
+        : (JSON.parse(row.refresh_token_lifetime) as Partial<RefreshTokenLifetime>)),
+    },
   };
 }
 
@@ -53,7 +62,8 @@ export function clientToRow(client: Client): Database['clients'] {
   return {
     client_id: client.clientId,
     name: client.name,
-    secret_hash: client.secretHash,
+    secret_hash: client.secrets[0]?.hash ?? null,
+    secrets: json(client.secrets),
     token_endpoint_auth_method: client.tokenEndpointAuthMethod,
     grant_types: json(client.grantTypes),
     redirect_uris: json(client.redirectUris),
@@ -70,6 +80,10 @@ export function clientToRow(client: Client): Database['clients'] {
     authentication: json(client.authentication),
     token_exchange: jsonOrNull(client.tokenExchange),
     profile: client.profile,
+    refresh_token_lifetime:
+      client.refreshTokenLifetime.absolute === null && client.refreshTokenLifetime.idle === null
+        ? null
+        : json(client.refreshTokenLifetime),
   };
 }
 
@@ -240,11 +254,15 @@ export function codeToRow(code: AuthorizationCode): Database['authorization_code
 }
 
 export function refreshTokenFromRow(row: Database['refresh_tokens']): RefreshToken {
-  return { ...handleFromRow(row), tokenHash: row.token_hash };
+  return {
+    ...handleFromRow(row),
+    tokenHash: row.token_hash,
+    absoluteExpiresAt: Number(row.absolute_expires_at),
+  };
 }
 
 export function refreshTokenToRow(token: RefreshToken): Database['refresh_tokens'] {
-  return { ...handleToRow(token), token_hash: token.tokenHash };
+  return { ...handleToRow(token), token_hash: token.tokenHash, absolute_expires_at: token.absoluteExpiresAt };
 }
 
 export function signingKeyFromRow(row: Database['signing_keys']): SigningKeyRecord {
