@@ -339,6 +339,7 @@ describe.each(backendNames)('the account repository methods on %s', (backend) =>
     amr: ['pwd'],
     sid: 's',
     expiresAt: at + 3600,
+    absoluteExpiresAt: at + 86400,
     consumedAt: null,
     createdAt: at,
     dpopJkt: null,
