@@ -23,7 +23,7 @@ await build({
   sourcemap: 'linked',
   sourcesContent: false,
   // Native addons and the drivers a deployment may not install: loaded from node_modules at run time.
-  external: ['better-sqlite3', '@node-rs/argon2', 'pg', 'ioredis', 'pino-pretty'],
+  external: ['better-sqlite3', '@node-rs/argon2', '@node-rs/bcrypt', 'pg', 'ioredis', 'pino-pretty'],
   // CommonJS dependencies bundled into ES modules still call require() for Node's own modules.
   banner: {
     js: "import { createRequire as __gatehouseRequire } from 'node:module'; const require = __gatehouseRequire(import.meta.url);",
