@@ -28,6 +28,7 @@ await build({
   external: [
     'better-sqlite3',
     '@node-rs/argon2',
+    '@node-rs/bcrypt',
     'pg',
     'ioredis',
     'pino-pretty',

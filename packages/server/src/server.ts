@@ -9,6 +9,8 @@ import { extname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { type AccountStore, SqlAccountStore, withScopeClaims } from './accounts/accounts.ts';
+// Types only: the legacy store (and pg) is loaded when `accounts.type` is postgres-legacy.
+import type { PostgresLegacyAccountStore } from './accounts/legacy.ts';
 import { parseConfig, readConfiguredFile, readUiFile } from './config/load.ts';
 import { type GatehouseConfig, logoContentTypes } from './config/schema.ts';
 import { applyConfiguredEntities } from './config/seed.ts';
@@ -31,6 +33,7 @@ import { MemoryReplayCache, RedisReplayCache } from './protocol/replay-cache.ts'
 import { ScopeCatalog } from './protocol/scopes.ts';
 import { SessionLogout } from './sessions/logout.ts';
 import { openStorage } from './storage/index.ts';
+import { importOptionalPackage } from './storage/optional-package.ts';
 import { connectRedis } from './storage/redis.ts';
 import { sweepExpired } from './storage/sweep.ts';
 import { type ClaimsHook, guardClaimsHook } from './tokens/claims-hook.ts';
@@ -113,7 +116,9 @@ export async function buildServer(
   const keys = new KeyStore(storage.signingKeys, keyStoreOptions(config), (work) =>
     storage.exclusive('signing-keys', (repositories) => work(repositories.signingKeys)),
   );
+  const catalog = new ScopeCatalog(config);
   let redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
+  let legacyAccounts: PostgresLegacyAccountStore | undefined;
   let clientCertificates: ClientCertificates;
   let https: Record<string, unknown> | undefined;
   let ui: Ui;
@@ -127,10 +132,23 @@ export async function buildServer(
     seeding = applyConfiguredEntities(storage, config, passwords, now());
     seeding.catch(() => {});
     await keys.initialise(now());
+    // An embedding application's own store wins; otherwise the config says (default: the users table).
+    if (options.accounts === undefined && config.accounts.type === 'postgres-legacy') {
+      const { PostgresLegacyAccountStore } = await importOptionalPackage(
+        'pg',
+        'accounts type postgres-legacy',
+        () => import('./accounts/legacy.ts'),
+      );
+      legacyAccounts = await PostgresLegacyAccountStore.open(config.accounts, passwords, {
+        onRehashError: (error) =>
+          logger.warn({ err: error }, 'could not write the argon2id rehash of a legacy account'),
+      });
+    }
     if (config.redis !== undefined) redis = await connectRedis(config.redis.url);
   } catch (error) {
     await seeding?.catch(() => {});
     redis?.disconnect();
+    await legacyAccounts?.close();
     await storage.close();
     throw error;
   }
@@ -145,13 +163,15 @@ export async function buildServer(
   const replay = shared
     ? new RedisReplayCache(shared.redis, shared.config.keyPrefix)
     : new MemoryReplayCache();
-  const catalog = new ScopeCatalog(config);
   const core: Omit<ServerContext, 'logout'> = {
     config,
     issuer: config.issuer,
     endpoints: endpointsFor(config.issuer),
     storage,
-    accounts: withScopeClaims(options.accounts ?? new SqlAccountStore(storage.users, passwords), catalog),
+    accounts: withScopeClaims(
+      options.accounts ?? legacyAccounts ?? new SqlAccountStore(storage.users, passwords),
+      catalog,
+    ),
     keys,
     catalog,
     now,
@@ -184,9 +204,11 @@ export async function buildServer(
   const ctx: ServerContext = { ...core, logout: new SessionLogout(core) };
 
   const metrics = new Metrics(config.metrics.enabled);
-  // /readyz: every shared dependency a request may need answers (a database read; Redis, when configured).
+  // /readyz: every shared dependency a request may need answers (a database read; the legacy accounts
+  // database and Redis, when configured).
   const readinessChecks = [
     () => storage.ping(),
+    ...(legacyAccounts === undefined ? [] : [() => legacyAccounts!.ping()]),
     ...(redis === undefined ? [] : [() => redisCall(() => redis!.ping())]),
   ];
   const app = createHttpApp(ctx, {
@@ -242,6 +264,7 @@ export async function buildServer(
       await management?.close();
       await app.close();
       await storage.close();
+      await legacyAccounts?.close();
       redis?.disconnect();
       output.close();
     },

@@ -180,6 +180,7 @@ describe('the language of the pages', () => {
     expect(response.statusCode).toBe(400);
     expect(langOf(response.body)).toBe('de');
     expect(response.body).toContain(`<h1>${de['error.title.request']}</h1>`);
+    expect(response.body).toContain(`<p>${de['error.interactionExpired']}</p>`);
     expect(response.body).toContain(de['error.requestId']);
   });
 
@@ -190,6 +191,7 @@ describe('the language of the pages', () => {
     const forged = await browser.post(login.action, { csrf: 'forged', username: 'alice', password });
     expect(forged.statusCode).toBeGreaterThanOrEqual(400);
     expect(langOf(forged.body)).toBe('es');
+    expect(forged.body).toContain(`<p>${es['error.formExpired']}</p>`);
     expect(forged.body).toContain(es['error.requestId']);
     expect(forged.body).toContain(
       `${escapeHtml(es['error.backTo'].replace('{client}', 'Web Application'))}</a>`,

@@ -17,7 +17,7 @@ Commands:
                                                     run the authorization server
   migrate --config FILE                             apply database migrations
   client  add|list|remove|rotate-secret ...         manage clients (gatehouse client --help)
-  user    add ...                                   manage users (gatehouse user --help)
+  user    add|disable|enable|remove ...             manage users (gatehouse user --help)
   keys    rotate|list ...                           manage signing keys (gatehouse keys --help)
   --version                                         print the version
 `;

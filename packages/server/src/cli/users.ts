@@ -1,8 +1,12 @@
 /**
- * `gatehouse user add`: creates a user with an argon2id password hash (the config's login.argon2
- * parameters, the same hasher the login page verifies with). The password is read from stdin, never
- * taken as an argument, and an argument that looks like one is refused without being echoed.
+ * `gatehouse user add | disable | enable | remove`: Gatehouse's own users table. `add` creates a user with an
+ * argon2id password hash (the config's login.argon2 parameters, the same hasher the login page verifies
+ * with); the password is read from stdin, never taken as an argument, and an argument that looks like one
+ * is refused without being echoed. `disable`, `enable` and `remove` are accounts/lifecycle.ts: they take
+ * effect at every node's next request.
  */
+import { disableAccount, enableAccount, removeAccount } from '../accounts/lifecycle.ts';
+import type { GatehouseConfig } from '../config/schema.ts';
 import { PasswordHasher } from '../protocol/passwords.ts';
 import { randomHandle } from '../protocol/secrets.ts';
 import { readNewPassword } from './password-input.ts';
@@ -16,18 +20,22 @@ import {
   withStorage,
 } from './support.ts';
 
-export const userUsage = `Usage: gatehouse user add --username NAME [options] [--config FILE]
+export const userUsage = `Usage: gatehouse user <add|disable|enable|remove> [options] [--config FILE]
 
   add --username NAME          create a user; the password is read from standard input
       --email EMAIL            email claim (email_verified is false)
       --name NAME              name claim (display name)
       --role ROLE              repeatable; released in the roles claim
       --json                   print the new user's id as JSON
+  disable NAME [--json]        the user can no longer sign in, refresh or call userinfo; its browser
+      --revoke-grants          sessions end; its refresh tokens work again once enabled, unless revoked
+  enable NAME [--json]         the user may sign in again
+  remove NAME [--json]         delete the user, its consents and sessions, and revoke its grants
 
 The password is never taken from the command line. At a terminal you are prompted (no echo, asked
 twice); otherwise the first line of stdin is used, e.g.
   printf '%s\\n' "$PASSWORD" | gatehouse user add --username carol --config gatehouse.yaml
-Passwords need at least 8 characters.
+Passwords need at least 8 characters. Every change counts at every server's next request.
 `;
 
 const minPasswordLength = 8;
@@ -70,7 +78,7 @@ async function add(args: string[]): Promise<number> {
   if (roles.some((role) => role.trim() === '')) problems.push('--role must not be empty');
   if (problems.length > 0) throw new UsageError('cannot add the user:', problems);
 
-  const config = loadConfig(values.config);
+  const config = builtinAccountsConfig(values.config);
   if (config.users.some((user) => user.username === username))
     throw new UsageError(`user "${username}" already exists (declared in the config file)`);
 
@@ -101,6 +109,93 @@ async function add(args: string[]): Promise<number> {
   return 0;
 }
 
+/** The config, when accounts live in Gatehouse's own table; the commands cannot change another store. */
+function builtinAccountsConfig(file: string | undefined): GatehouseConfig {
+  const config = loadConfig(file);
+  if (config.accounts.type !== 'builtin') {
+    throw new UsageError(
+      `accounts come from ${config.accounts.type} (config accounts.type); change them in that table, not with gatehouse user`,
+    );
+  }
+  return config;
+}
+
+/** The one username a lifecycle command names, and its options. */
+function oneUsername(
+  args: string[],
+  command: string,
+  options: { 'revoke-grants'?: { type: 'boolean' } } = {},
+) {
+  const { values, positionals } = parseCommand(args, options, true);
+  if (positionals.length !== 1) {
+    const extra = 'revoke-grants' in options ? ' [--revoke-grants]' : '';
+    throw new UsageError(`usage: gatehouse user ${command} NAME${extra} [--json] [--config FILE]`);
+  }
+  return {
+    username: positionals[0]!,
+    config: builtinAccountsConfig(values.config),
+    json: values.json === true,
+    revokeGrants: (values as { 'revoke-grants'?: boolean })['revoke-grants'] === true,
+  };
+}
+
+async function disable(args: string[]): Promise<number> {
+  const { username, config, json, revokeGrants } = oneUsername(args, 'disable', {
+    'revoke-grants': { type: 'boolean' },
+  });
+  const change = await withStorage(config, (storage) =>
+    disableAccount(storage, username, systemNow(), { revokeGrants }),
+  );
+  if (change === undefined) throw new UsageError(`no user "${username}"`);
+  if (json) {
+    print(
+      JSON.stringify({
+        id: change.user.id,
+        username,
+        disabled: true,
+        sessionsEnded: change.sessionsEnded,
+        grantsRevoked: revokeGrants,
+      }),
+    );
+  } else {
+    print(
+      `Disabled user "${username}"; ${change.sessionsEnded} session(s) ended` +
+        (revokeGrants ? ', its grants and refresh tokens are revoked.' : '.'),
+    );
+  }
+  return 0;
+}
+
+async function enable(args: string[]): Promise<number> {
+  const { username, config, json } = oneUsername(args, 'enable');
+  const change = await withStorage(config, (storage) => enableAccount(storage, username, systemNow()));
+  if (change === undefined) throw new UsageError(`no user "${username}"`);
+  if (json) print(JSON.stringify({ id: change.user.id, username, disabled: false }));
+  else print(`Enabled user "${username}".`);
+  return 0;
+}
+
+async function remove(args: string[]): Promise<number> {
+  const { username, config, json } = oneUsername(args, 'remove');
+  if (config.users.some((user) => user.username === username)) {
+    throw new UsageError(
+      `user "${username}" is declared in the config file; remove it from the file first ` +
+        '(the server creates the users of the file on every start), or disable it',
+    );
+  }
+  const change = await withStorage(config, (storage) => removeAccount(storage, username, systemNow()));
+  if (change === undefined) throw new UsageError(`no user "${username}"`);
+  if (json)
+    print(
+      JSON.stringify({ id: change.user.id, username, removed: true, sessionsEnded: change.sessionsEnded }),
+    );
+  else
+    print(
+      `Removed user "${username}"; ${change.sessionsEnded} session(s) ended, its grants and refresh tokens are revoked.`,
+    );
+  return 0;
+}
+
 export function userCommand(subcommand: string | undefined, args: string[]): Promise<number> {
-  return runSubcommand(subcommand, args, { add });
+  return runSubcommand(subcommand, args, { add, disable, enable, remove });
 }

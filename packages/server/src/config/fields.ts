@@ -30,3 +30,20 @@ export const fetchableUrl = z
       (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname))
     );
   }, 'must be an https URL (http only on a loopback host)');
+
+/** A PostgreSQL pool's limits (storage, and the legacy account store's own pool). */
+export const postgresPool = z
+  .strictObject({
+    /** Most connections one node opens. */
+    max: z.number().int().min(1).max(1000).default(10),
+    /** Seconds an idle connection is kept open. */
+    idleTimeout: seconds(1, 3600).default(30),
+    /** Seconds a request waits for a connection before it fails. */
+    connectionTimeout: seconds(1, 60).default(5),
+  })
+  .prefault({});
+
+/** A PostgreSQL connection URL (it may carry a password: never put it in a message). */
+export const postgresUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\/[^\s]+$/, 'must be a postgres:// or postgresql:// URL');

@@ -6,8 +6,9 @@ import { jwsAlgorithms } from '@gatehouse/jose-rules';
 import { z } from 'zod';
 import { maxAccessTokenTtl, reservedAccessTokenClaims } from '../model.ts';
 import { shippedLocales } from '../views/locales/index.ts';
+import { accountsSchema } from './accounts.ts';
 import { clientSchema, fapi2Algorithms, fapi2AuthMethods, tlsAuthMethods } from './clients.ts';
-import { absoluteUri, scopeToken, seconds } from './fields.ts';
+import { absoluteUri, postgresPool, postgresUrl, scopeToken, seconds } from './fields.ts';
 
 export const signingAlgorithms = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
 export type SigningAlgorithm = (typeof signingAlgorithms)[number];
@@ -120,22 +121,13 @@ const sqliteStorageSchema = z.strictObject({
 const postgresStorageSchema = z.strictObject({
   type: z.literal('postgres'),
   /** Connection URL (`postgres://user:password@host:port/database`); `DATABASE_URL` sets it too (load.ts). */
-  url: z.string().regex(/^postgres(ql)?:\/\/[^\s]+$/, 'must be a postgres:// or postgresql:// URL'),
+  url: postgresUrl,
   /** Schema holding Gatehouse's tables, created when missing. */
   schema: z
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case identifier (a-z 0-9 _)')
     .default('public'),
-  pool: z
-    .strictObject({
-      /** Most connections one node opens. */
-      max: z.number().int().min(1).max(1000).default(10),
-      /** Seconds an idle connection is kept open. */
-      idleTimeout: seconds(1, 3600).default(30),
-      /** Seconds a request waits for a connection before it fails. */
-      connectionTimeout: seconds(1, 60).default(5),
-    })
-    .prefault({}),
+  pool: postgresPool,
 });
 
 /** SQLite (the default, one file) or PostgreSQL (several nodes); `type` may be left out for SQLite. */
@@ -239,6 +231,8 @@ export const configSchema = z
       })
       .prefault({}),
     storage: storageSchema,
+    /** Where accounts come from: Gatehouse's own users table, or an existing PostgreSQL one (accounts.ts). */
+    accounts: accountsSchema,
     /**
      * Redis shared by every node for rate-limit counters and the jti replay cache (DPoP proofs, client
      * assertions). Without it both live in memory: right for one node, wrong for several (a replay sent to
@@ -563,6 +557,13 @@ export const configSchema = z
         code: 'custom',
         path: ['management', 'port'],
         message: 'must differ from server.port (the management listener is a listener of its own)',
+      });
+    }
+    if (config.accounts.type !== 'builtin' && config.users.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['users'],
+        message: `users of the file go to Gatehouse's own table, which accounts.type ${config.accounts.type} does not use`,
       });
     }
     if (!config.ui.locales.includes(config.ui.defaultLocale)) {

@@ -43,6 +43,7 @@ function csrfError(): OAuthError {
   return new OAuthError(
     'invalid_request',
     'The form has expired or was not sent from this browser. Open the device page again and retry.',
+    { pageMessage: 'error.deviceFormExpired' },
   );
 }
 
@@ -293,7 +294,9 @@ export function deviceDecisionSubmit(ctx: ServerContext) {
     if (entrant === undefined) return;
     const decision = params.get('decision');
     if (decision !== 'approve' && decision !== 'deny') {
-      throw new OAuthError('invalid_request', 'Choose Approve or Deny.');
+      throw new OAuthError('invalid_request', 'Choose Approve or Deny.', {
+        pageMessage: 'error.chooseApproveDeny',
+      });
     }
     const pending = await pendingCode(ctx, request, reply, entrant, params.get('user_code'));
     if (pending === undefined) return;

@@ -155,7 +155,7 @@ export function endSessionEndpoints(ctx: ServerContext) {
       throw new OAuthError(
         'invalid_request',
         'The sign-out form has expired. Go back to the application and sign out again.',
-        { status: 403 },
+        { status: 403, pageMessage: 'error.logoutFormExpired' },
       );
     }
     const session = await findSession(ctx, cookie);

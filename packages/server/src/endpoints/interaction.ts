@@ -189,6 +189,7 @@ export function consentSubmit(ctx: ServerContext) {
       throw new OAuthError(
         'invalid_request',
         'Your sign-in session has ended. Go back to the application and start again.',
+        { pageMessage: 'error.sessionEnded' },
       );
     const { request: authorization } = loaded.interaction;
     const decision = params.get('decision');
@@ -202,7 +203,10 @@ export function consentSubmit(ctx: ServerContext) {
         authorization.state,
       );
     }
-    if (decision !== 'allow') throw new OAuthError('invalid_request', 'Choose Allow or Deny.');
+    if (decision !== 'allow')
+      throw new OAuthError('invalid_request', 'Choose Allow or Deny.', {
+        pageMessage: 'error.chooseAllowDeny',
+      });
     await rememberConsent(ctx, session.userId, loaded.client.clientId, authorization.scopes, ctx.now());
     ctx.audit('consent_granted', {
       user_id: session.userId,

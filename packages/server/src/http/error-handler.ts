@@ -123,6 +123,7 @@ export function renderError(
         {
           status: error.status,
           message: error.description,
+          messageKey: error.pageMessage,
           code: error.error,
           requestId: page.requestId,
           back,

@@ -5,6 +5,8 @@
  * an authorization redirect, a WWW-Authenticate challenge or an HTML page. `description` is shown to
  * the caller, so it never carries internal detail.
  */
+import type { MessageKey } from '../views/locales/en.ts';
+
 export type OAuthErrorCode =
   | 'invalid_request'
   | 'invalid_client'
@@ -77,6 +79,11 @@ export interface OAuthErrorOptions {
   bareChallenge?: boolean;
   /** Seconds for a Retry-After header (rate limiting). */
   retryAfter?: number;
+  /**
+   * For an error a user meets on a page: the message of the page catalogues (views/locales/en.ts) that
+   * says `description` in the user's language on the HTML error page.
+   */
+  pageMessage?: MessageKey;
 }
 
 export class OAuthError extends Error {
@@ -86,6 +93,7 @@ export class OAuthError extends Error {
   readonly challenge: 'Basic' | 'Bearer' | 'DPoP' | undefined;
   readonly bareChallenge: boolean;
   readonly retryAfter: number | undefined;
+  readonly pageMessage: MessageKey | undefined;
 
   constructor(error: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(description);
@@ -96,6 +104,7 @@ export class OAuthError extends Error {
     this.challenge = options.challenge;
     this.bareChallenge = options.bareChallenge ?? false;
     this.retryAfter = options.retryAfter;
+    this.pageMessage = options.pageMessage;
   }
 
   toJSON(): { error: string; error_description: string } {

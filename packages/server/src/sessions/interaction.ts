@@ -15,6 +15,11 @@ import { findSession } from './login.ts';
 export const interactionExpired =
   'This sign-in request has expired or was already used. Go back to the application and start again.';
 
+/** The error for an interaction that is gone (unknown, expired, used, or its client removed). */
+function expired(): OAuthError {
+  return new OAuthError('invalid_request', interactionExpired, { pageMessage: 'error.interactionExpired' });
+}
+
 export interface LoadedInteraction {
   interaction: Interaction;
   client: Client;
@@ -52,7 +57,7 @@ export async function loadInteraction(
   browserValue: string | undefined,
 ): Promise<LoadedInteraction> {
   const interaction = isHandle(id) ? await ctx.storage.interactions.findPending(id, ctx.now()) : undefined;
-  if (interaction === undefined) throw new OAuthError('invalid_request', interactionExpired);
+  if (interaction === undefined) throw expired();
   if (
     browserValue === undefined ||
     !constantTimeEqual(sha256Base64Url(browserValue), interaction.browserHash)
@@ -60,10 +65,11 @@ export async function loadInteraction(
     throw new OAuthError(
       'invalid_request',
       'This sign-in request was started in another browser. Go back to the application and start again.',
+      { pageMessage: 'error.otherBrowser' },
     );
   }
   const client = await ctx.findClient(interaction.clientId);
-  if (client === undefined) throw new OAuthError('invalid_request', interactionExpired);
+  if (client === undefined) throw expired();
   return { interaction, client };
 }
 
@@ -72,6 +78,7 @@ export function checkInteractionCsrf(interaction: Interaction, submitted: string
     throw new OAuthError(
       'invalid_request',
       'The form has expired. Go back to the application and start again.',
+      { pageMessage: 'error.formExpired' },
     );
   }
 }
@@ -89,6 +96,5 @@ export async function interactionSession(
 
 /** Marks the interaction finished, once; a second attempt (double submit) is refused. */
 export async function completeInteraction(ctx: ServerContext, interaction: Interaction): Promise<void> {
-  if (!(await ctx.storage.interactions.complete(interaction.id, ctx.now())))
-    throw new OAuthError('invalid_request', interactionExpired);
+  if (!(await ctx.storage.interactions.complete(interaction.id, ctx.now()))) throw expired();
 }

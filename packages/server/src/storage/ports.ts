@@ -37,6 +37,17 @@ export interface UserRepository {
   /** Creates a user; returns false when the username is taken. */
   create(user: User, now: number): Promise<boolean>;
   list(): Promise<User[]>;
+  /**
+   * Disables the account from `at` (epoch seconds), or enables it again with null; false when there is no
+   * such user. Sign-in, sessions, refresh and userinfo ask the account store on every request, so the
+   * change counts from the next request on, on every node.
+   */
+  setDisabled(id: string, at: number | null, now: number): Promise<boolean>;
+  /**
+   * Deletes the user with what is kept only about them (consents, known browsers); false when there is no
+   * such user. Its sessions and grants are the callers' to end (SessionRepository, GrantRepository).
+   */
+  remove(id: string): Promise<boolean>;
 }
 
 /** Login sessions, found by the hash of the browser cookie's value. */
@@ -57,6 +68,8 @@ export interface SessionRepository {
     session: Pick<LoginSession, 'authTime' | 'amr' | 'expiresAt'>,
     now: number,
   ): Promise<boolean>;
+  /** Ends every live session of a user (a disabled or removed account); returns how many were live. */
+  endAllForUser(userId: string, now: number): Promise<number>;
 }
 
 export interface InteractionRepository {
@@ -100,6 +113,11 @@ export interface GrantRepository {
    * client registered again later under the same id must not inherit its predecessor's tokens.
    */
   revokeAllForClient(clientId: string, now: number): Promise<void>;
+  /**
+   * Revokes every grant of a user (and what was issued from them), for a removed account or an operator
+   * who wants a disabled account's refresh tokens gone for good.
+   */
+  revokeAllForUser(userId: string, now: number): Promise<void>;
 }
 
 /**

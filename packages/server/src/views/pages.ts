@@ -5,7 +5,7 @@
  * 2.2 §3.3.1); consent reads as one sentence, "<client> wants to: …", with the scopes grouped by API.
  */
 import { escapeHtml, type PageUi, page } from './html.ts';
-import type { Message, Translator } from './i18n.ts';
+import type { Message, MessageKey, Translator } from './i18n.ts';
 
 /** An error shown above a form; `field` names the input it is about, if any. */
 export interface FormError {
@@ -135,8 +135,10 @@ export function consentPage(view: ConsentView, ui: PageUi): string {
 export interface ErrorView {
   /** The HTTP status: it chooses the title (too many attempts, a server fault, or a refused request). */
   status: number;
-  /** What went wrong, as the protocol error's description says it. */
+  /** What went wrong, as the protocol error's description says it (in English). */
   message: string;
+  /** The same in the catalogues, for the errors users meet on the pages; else `message` is shown. */
+  messageKey: MessageKey | undefined;
   /** The OAuth error code (RFC 6749 §4.1.2.1, §5.2), for the user to quote to support. */
   code: string;
   /** The request id, as written in the server's log line for this request. */
@@ -161,7 +163,7 @@ export function errorPage(view: ErrorView, ui: PageUi): string {
     ui,
     title,
     `<h1>${escapeHtml(title)}</h1>
-<p>${escapeHtml(view.message)}</p>
+<p>${escapeHtml(view.messageKey === undefined ? view.message : t(view.messageKey))}</p>
 <p class="muted">${escapeHtml(t('error.code'))} <code>${escapeHtml(view.code)}</code><br>
 ${escapeHtml(t('error.requestId'))} <code>${escapeHtml(view.requestId)}</code></p>
 <p><a class="back" href="${escapeHtml(view.back.href)}">${escapeHtml(back)}</a></p>`,

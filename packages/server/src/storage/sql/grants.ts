@@ -54,10 +54,18 @@ export class SqlGrantRepository implements GrantRepository {
     return this.revokeWhere('client_id', 'client_id', clientId, now);
   }
 
+  /**
+   * Revokes every grant of a user (and what was issued from them), for a removed account or an operator
+   * who wants a disabled account's refresh tokens gone for good.
+   */
+  revokeAllForUser(userId: string, now: number): Promise<void> {
+    return this.revokeWhere('user_id', 'user_id', userId, now);
+  }
+
   /** Revokes the grants whose `grantColumn` is `value`, and the codes and refresh tokens issued from them. */
   private async revokeWhere(
-    grantColumn: 'id' | 'client_id',
-    handleColumn: 'grant_id' | 'client_id',
+    grantColumn: 'id' | 'client_id' | 'user_id',
+    handleColumn: 'grant_id' | 'client_id' | 'user_id',
     value: string,
     now: number,
   ): Promise<void> {

@@ -74,4 +74,15 @@ export class SqlSessionRepository implements SessionRepository {
       .executeTakeFirst();
     return affected(result) === 1;
   }
+
+  /** Ends every live session of a user (a disabled or removed account); returns how many were live. */
+  async endAllForUser(userId: string, now: number): Promise<number> {
+    const result = await this.db
+      .updateTable('sessions')
+      .set({ ended_at: now })
+      .where('user_id', '=', userId)
+      .where('ended_at', 'is', null)
+      .executeTakeFirst();
+    return affected(result);
+  }
 }

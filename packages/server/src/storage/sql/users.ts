@@ -2,7 +2,7 @@
 import type { User } from '../../model.ts';
 import { compiled } from '../compiled.ts';
 import type { UserRepository } from '../ports.ts';
-import type { Db } from './db.ts';
+import { affected, type Db, inTransaction } from './db.ts';
 import { userFromRow, userToRow } from './rows.ts';
 
 const findUserById = compiled((db, p: { id: string }) =>
@@ -13,15 +13,20 @@ const findUserByUsername = compiled((db, p: { username: string }) =>
   db.selectFrom('users').selectAll().where('username', '=', p.username),
 );
 
+/** PostgreSQL text cannot hold NUL (it fails the query): a value with one names no user, on either database. */
+const nul = '\u0000';
+
 export class SqlUserRepository implements UserRepository {
   constructor(private readonly db: Db) {}
 
   async findById(id: string): Promise<User | undefined> {
+    if (id.includes(nul)) return undefined;
     const [row] = (await findUserById(this.db, { id })).rows;
     return row && userFromRow(row);
   }
 
   async findByUsername(username: string): Promise<User | undefined> {
+    if (username.includes(nul)) return undefined;
     const [row] = (await findUserByUsername(this.db, { username })).rows;
     return row && userFromRow(row);
   }
@@ -39,5 +44,25 @@ export class SqlUserRepository implements UserRepository {
   async list(): Promise<User[]> {
     const rows = await this.db.selectFrom('users').selectAll().orderBy('username').execute();
     return rows.map(userFromRow);
+  }
+
+  /** Disables the account from `at`, or enables it with null; false when there is no such user. */
+  async setDisabled(id: string, at: number | null, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('users')
+      .set({ disabled_at: at, updated_at: now })
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return affected(result) === 1;
+  }
+
+  /** Deletes the user, its consents and its known browsers in one transaction; false when there is none. */
+  remove(id: string): Promise<boolean> {
+    return inTransaction(this.db, async (db) => {
+      await db.deleteFrom('consents').where('user_id', '=', id).execute();
+      await db.deleteFrom('known_browsers').where('user_id', '=', id).execute();
+      const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      return affected(result) === 1;
+    });
   }
 }

@@ -76,4 +76,18 @@ export const de: Record<MessageKey, string> = {
   'error.requestId': 'Anfrage-ID:',
   'error.backTo': 'Zurück zu {client}',
   'error.startPage': 'Zur Startseite',
+  'error.interactionExpired':
+    'Diese Anmeldeanfrage ist abgelaufen oder wurde bereits verwendet. Kehren Sie zur Anwendung zurück und beginnen Sie von vorn.',
+  'error.otherBrowser':
+    'Diese Anmeldeanfrage wurde in einem anderen Browser begonnen. Kehren Sie zur Anwendung zurück und beginnen Sie von vorn.',
+  'error.formExpired':
+    'Das Formular ist abgelaufen. Kehren Sie zur Anwendung zurück und beginnen Sie von vorn.',
+  'error.sessionEnded':
+    'Ihre Anmeldesitzung ist beendet. Kehren Sie zur Anwendung zurück und beginnen Sie von vorn.',
+  'error.chooseAllowDeny': 'Wählen Sie Erlauben oder Ablehnen.',
+  'error.deviceFormExpired':
+    'Das Formular ist abgelaufen oder wurde nicht aus diesem Browser gesendet. Öffnen Sie die Geräteseite erneut und versuchen Sie es noch einmal.',
+  'error.chooseApproveDeny': 'Wählen Sie Bestätigen oder Ablehnen.',
+  'error.logoutFormExpired':
+    'Das Abmeldeformular ist abgelaufen. Kehren Sie zur Anwendung zurück und melden Sie sich erneut ab.',
 };

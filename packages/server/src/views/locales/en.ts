@@ -73,6 +73,17 @@ export const en = {
   'error.requestId': 'Request ID:',
   'error.backTo': 'Back to {client}',
   'error.startPage': 'Go to the start page',
+  'error.interactionExpired':
+    'This sign-in request has expired or was already used. Go back to the application and start again.',
+  'error.otherBrowser':
+    'This sign-in request was started in another browser. Go back to the application and start again.',
+  'error.formExpired': 'The form has expired. Go back to the application and start again.',
+  'error.sessionEnded': 'Your sign-in session has ended. Go back to the application and start again.',
+  'error.chooseAllowDeny': 'Choose Allow or Deny.',
+  'error.deviceFormExpired':
+    'The form has expired or was not sent from this browser. Open the device page again and retry.',
+  'error.chooseApproveDeny': 'Choose Approve or Deny.',
+  'error.logoutFormExpired': 'The sign-out form has expired. Go back to the application and sign out again.',
 } as const;
 
 /** The name of a message: a key of the English catalogue. */

@@ -72,4 +72,16 @@ export const es: Record<MessageKey, string> = {
   'error.requestId': 'ID de la solicitud:',
   'error.backTo': 'Volver a {client}',
   'error.startPage': 'Ir a la página de inicio',
+  'error.interactionExpired':
+    'Esta solicitud de inicio de sesión ha caducado o ya se ha usado. Vuelve a la aplicación y empieza de nuevo.',
+  'error.otherBrowser':
+    'Esta solicitud de inicio de sesión se inició en otro navegador. Vuelve a la aplicación y empieza de nuevo.',
+  'error.formExpired': 'El formulario ha caducado. Vuelve a la aplicación y empieza de nuevo.',
+  'error.sessionEnded': 'Tu sesión ha terminado. Vuelve a la aplicación y empieza de nuevo.',
+  'error.chooseAllowDeny': 'Elige Permitir o Denegar.',
+  'error.deviceFormExpired':
+    'El formulario ha caducado o no se envió desde este navegador. Vuelve a abrir la página del dispositivo e inténtalo de nuevo.',
+  'error.chooseApproveDeny': 'Elige Aprobar o Denegar.',
+  'error.logoutFormExpired':
+    'El formulario de cierre de sesión ha caducado. Vuelve a la aplicación y cierra la sesión de nuevo.',
 };

@@ -74,4 +74,16 @@ export const fr: Record<MessageKey, string> = {
   'error.requestId': 'Identifiant de la demande :',
   'error.backTo': 'Retour à {client}',
   'error.startPage': "Aller à la page d'accueil",
+  'error.interactionExpired':
+    "Cette demande de connexion a expiré ou a déjà été utilisée. Revenez à l'application et recommencez.",
+  'error.otherBrowser':
+    "Cette demande de connexion a été commencée dans un autre navigateur. Revenez à l'application et recommencez.",
+  'error.formExpired': "Le formulaire a expiré. Revenez à l'application et recommencez.",
+  'error.sessionEnded': "Votre session de connexion est terminée. Revenez à l'application et recommencez.",
+  'error.chooseAllowDeny': 'Choisissez Autoriser ou Refuser.',
+  'error.deviceFormExpired':
+    "Le formulaire a expiré ou n'a pas été envoyé depuis ce navigateur. Rouvrez la page de l'appareil et réessayez.",
+  'error.chooseApproveDeny': 'Choisissez Approuver ou Refuser.',
+  'error.logoutFormExpired':
+    "Le formulaire de déconnexion a expiré. Revenez à l'application et déconnectez-vous à nouveau.",
 };
