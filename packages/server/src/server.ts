@@ -122,11 +122,15 @@ export async function buildServer(
   let clientCertificates: ClientCertificates;
   let https: Record<string, unknown> | undefined;
   let ui: Ui;
+  let seeding: Promise<void> | undefined;
   try {
     ui = uiFor(config, options.pages);
     clientCertificates = new ClientCertificates(config, now);
     https = httpsOptions(config, clientCertificates);
-    await applyConfiguredEntities(storage, config, passwords, now());
+    // New config users' passwords are hashed (argon2id, on the thread pool) while the rest is built; it is
+    // awaited before buildServer returns, so nothing is served before the store holds them.
+    seeding = applyConfiguredEntities(storage, config, passwords, now());
+    seeding.catch(() => {});
     await keys.initialise(now());
     // An embedding application's own store wins; otherwise the config says (default: the users table).
     if (options.accounts === undefined && config.accounts.type === 'postgres-legacy') {
@@ -142,6 +146,8 @@ export async function buildServer(
     }
     if (config.redis !== undefined) redis = await connectRedis(config.redis.url);
   } catch (error) {
+    await seeding?.catch(() => {});
+    redis?.disconnect();
     await legacyAccounts?.close();
     await storage.close();
     throw error;
@@ -236,7 +242,7 @@ export async function buildServer(
   }, 600_000);
   sweepTimer.unref();
 
-  return {
+  const server: GatehouseServer = {
     app,
     management,
     ctx,
@@ -263,6 +269,13 @@ export async function buildServer(
       output.close();
     },
   };
+  try {
+    await seeding;
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+  return server;
 }
 
 export interface GatehouseOptions extends BuildOptions {
