@@ -172,6 +172,26 @@ export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): Fast
       else done(null, parseUrlEncoded(body as string));
     },
   );
+  // JSON bodies only for the routes that read them (the admin API); elsewhere the same 415 as any other
+  // type. The endpoint parses the text itself, so malformed JSON is its problem-details 400.
+  app.addContentTypeParser(
+    /^application\/(?:[a-z0-9.+-]+\+)?json$/,
+    { parseAs: 'string' },
+    (request, body, done) => {
+      const refusal = unreadableForm(request.headers);
+      if (refusal !== undefined) done(refusal, undefined);
+      else if (request.routeOptions.config?.jsonBody !== true)
+        done(
+          new OAuthError(
+            'invalid_request',
+            'unsupported content type; use application/x-www-form-urlencoded',
+            { status: 415 },
+          ),
+          undefined,
+        );
+      else done(null, { json: body as string });
+    },
+  );
   const alwaysHeaders = rendering.responseHeaders;
   if (Object.keys(alwaysHeaders).length > 0) {
     app.addHook('onRequest', (_request, reply, done) => {

@@ -37,7 +37,11 @@ export type OAuthErrorCode =
   | 'invalid_request_uri'
   // OpenID Connect Core §6.1, §6.2: request objects (`request`, a fetched `request_uri`) are not supported.
   | 'request_not_supported'
-  | 'request_uri_not_supported';
+  | 'request_uri_not_supported'
+  // RFC 9110 §15.5.10, §15.5.13 and RFC 6585 §3: the admin API's writes (a taken id, a stale or missing If-Match).
+  | 'conflict'
+  | 'precondition_failed'
+  | 'precondition_required';
 
 const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -66,6 +70,9 @@ const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_request_uri: 400,
   request_not_supported: 400,
   request_uri_not_supported: 400,
+  conflict: 409,
+  precondition_failed: 412,
+  precondition_required: 428,
 };
 
 export interface OAuthErrorOptions {
@@ -84,6 +91,14 @@ export interface OAuthErrorOptions {
    * says `description` in the user's language on the HTML error page.
    */
   pageMessage?: MessageKey;
+  /** Each problem with the input, by field (the admin API's problem details list them, RFC 9457 §3.2). */
+  details?: readonly InputProblem[];
+}
+
+/** One problem with a field of the input: `field` is its path (`redirectUris.0`), empty for the whole. */
+export interface InputProblem {
+  field: string;
+  message: string;
 }
 
 export class OAuthError extends Error {
@@ -94,6 +109,7 @@ export class OAuthError extends Error {
   readonly bareChallenge: boolean;
   readonly retryAfter: number | undefined;
   readonly pageMessage: MessageKey | undefined;
+  readonly details: readonly InputProblem[];
 
   constructor(error: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(description);
@@ -105,6 +121,7 @@ export class OAuthError extends Error {
     this.bareChallenge = options.bareChallenge ?? false;
     this.retryAfter = options.retryAfter;
     this.pageMessage = options.pageMessage;
+    this.details = options.details ?? [];
   }
 
   toJSON(): { error: string; error_description: string } {
