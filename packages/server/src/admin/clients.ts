@@ -2,19 +2,14 @@
  * The operations on stored clients that the CLI (`gatehouse client ...`) and the admin API
  * (`/admin/v1/clients`) both run, so both accept and refuse the same things: a client is checked by the
  * config file's client schema (config/clients.ts) and by the file's cross-field rules that concern one
- * client (known scopes, the FAPI 2.0 profile, certificates, token-exchange audiences), with redirect URIs
- * checked as /authorize will (RFC 6749 §3.1.2). The server generates every secret (256 random bits, RFC
+ * client (known scopes, the FAPI 2.0 profile, token-exchange audiences), with redirect URIs checked as
+ * /authorize will (RFC 6749 §3.1.2). Whether the server can see client certificates (server.tls,
+ * mtls.ca) is the server's settings, not the client's: a certificate client may be registered first. The server generates every secret (256 random bits, RFC
  * 6749 §10.10) and stores only its hash. Clients declared in the config file are the file's: they can be
  * read here but not changed. Every change goes through the store, whose change counter makes every node
  * drop its cached copy at its next request (storage/caches.ts).
  */
-import {
-  clientSchema,
-  fapi2Algorithms,
-  fapi2AuthMethods,
-  secretAuthMethods,
-  tlsAuthMethods,
-} from '../config/clients.ts';
+import { clientSchema, fapi2Algorithms, fapi2AuthMethods, secretAuthMethods } from '../config/clients.ts';
 import type { ClientConfig, GatehouseConfig } from '../config/schema.ts';
 import { clientRecord } from '../config/seed.ts';
 import type { Client } from '../model.ts';
@@ -93,18 +88,6 @@ function configProblems(config: GatehouseConfig, client: ClientConfig): InputPro
         message: `unknown API resource "${audience}"`,
       });
   });
-  const needsCertificate =
-    tlsAuthMethods.includes(client.tokenEndpointAuthMethod) || client.tlsClientCertificateBoundAccessTokens;
-  if (needsCertificate && config.server.tls === undefined && config.mtls.trustedProxyHeader === undefined)
-    problems.push({
-      field: 'tokenEndpointAuthMethod',
-      message: 'client certificates need server.tls or mtls.trustedProxyHeader',
-    });
-  if (client.tokenEndpointAuthMethod === 'tls_client_auth' && config.mtls.ca === undefined)
-    problems.push({
-      field: 'tokenEndpointAuthMethod',
-      message: 'tls_client_auth needs mtls.ca (the CAs that issue client certificates)',
-    });
   return problems;
 }
 

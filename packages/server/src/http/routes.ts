@@ -5,6 +5,11 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { requestContext, type ServerContext } from '../context.ts';
+import { adminGrantEndpoints, adminSessionEndpoints } from '../endpoints/admin/authorizations.ts';
+import { adminClientEndpoints } from '../endpoints/admin/clients.ts';
+import { adminCatalogEndpoints, adminKeyEndpoints } from '../endpoints/admin/keys.ts';
+import { openApiEndpoint } from '../endpoints/admin/openapi.ts';
+import { adminUserEndpoints } from '../endpoints/admin/users.ts';
 import { authorizeEndpoint } from '../endpoints/authorize.ts';
 import type { ClientCertificates } from '../endpoints/client-certificate.ts';
 import { deviceAuthorizationEndpoint } from '../endpoints/device-authorization.ts';
@@ -146,6 +151,8 @@ export function registerRoutes(
     app.options(url, { config: cors }, async (_request, reply) => corsPolicy.preflight(reply));
   }
 
+  if (ctx.config.admin.enabled) registerAdminRoutes(app, ctx);
+
   // Load balancers probe the public port; /metrics is served only by the management listener (management.ts).
   app.get('/healthz', healthEndpoint);
   app.get('/readyz', readinessEndpoint(readinessChecks));
@@ -155,6 +162,151 @@ export function registerRoutes(
   if (logo !== undefined) app.get('/ui/logo', logoEndpoint(logo));
   if (stylesheet !== undefined) app.get('/ui/theme.css', themeStylesheetEndpoint(stylesheet));
   table.answerOtherMethods(app);
+}
+
+/**
+ * The admin API (`admin.enabled`): JSON in and out, RFC 9457 problem details for every error, each
+ * route's operator token checked by the endpoint (endpoints/admin/support.ts). The OpenAPI document
+ * describes exactly these routes.
+ */
+function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const perRequest =
+    (handler: (scoped: ServerContext) => Handler): Handler =>
+    (request, reply) =>
+      handler(requestContext(ctx, request.id))(request, reply);
+  const problem = { config: { errorFormat: 'problem' as const } };
+  const json = { config: { errorFormat: 'problem' as const, jsonBody: true } };
+  const base = '/admin/v1';
+  app.get(`${base}/openapi.json`, problem, openApiEndpoint(ctx));
+
+  const clients = (scoped: ServerContext) => adminClientEndpoints(scoped);
+  app.get(
+    `${base}/clients`,
+    problem,
+    perRequest((scoped) => clients(scoped).list),
+  );
+  app.post(
+    `${base}/clients`,
+    json,
+    perRequest((scoped) => clients(scoped).create),
+  );
+  app.get(
+    `${base}/clients/:clientId`,
+    problem,
+    perRequest((scoped) => clients(scoped).read),
+  );
+  app.put(
+    `${base}/clients/:clientId`,
+    json,
+    perRequest((scoped) => clients(scoped).replace),
+  );
+  app.delete(
+    `${base}/clients/:clientId`,
+    problem,
+    perRequest((scoped) => clients(scoped).remove),
+  );
+  app.post(
+    `${base}/clients/:clientId/secret`,
+    json,
+    perRequest((scoped) => clients(scoped).rotateSecret),
+  );
+
+  const users = (scoped: ServerContext) => adminUserEndpoints(scoped);
+  app.get(
+    `${base}/users`,
+    problem,
+    perRequest((scoped) => users(scoped).list),
+  );
+  app.post(
+    `${base}/users`,
+    json,
+    perRequest((scoped) => users(scoped).create),
+  );
+  app.get(
+    `${base}/users/:id`,
+    problem,
+    perRequest((scoped) => users(scoped).read),
+  );
+  app.delete(
+    `${base}/users/:id`,
+    problem,
+    perRequest((scoped) => users(scoped).remove),
+  );
+  app.post(
+    `${base}/users/:id/disable`,
+    json,
+    perRequest((scoped) => users(scoped).disable),
+  );
+  app.post(
+    `${base}/users/:id/enable`,
+    json,
+    perRequest((scoped) => users(scoped).enable),
+  );
+  app.post(
+    `${base}/users/:id/password`,
+    json,
+    perRequest((scoped) => users(scoped).resetPassword),
+  );
+
+  const grants = (scoped: ServerContext) => adminGrantEndpoints(scoped);
+  app.get(
+    `${base}/grants`,
+    problem,
+    perRequest((scoped) => grants(scoped).list),
+  );
+  app.post(
+    `${base}/grants/revoke`,
+    json,
+    perRequest((scoped) => grants(scoped).revokeMatching),
+  );
+  app.get(
+    `${base}/grants/:id`,
+    problem,
+    perRequest((scoped) => grants(scoped).read),
+  );
+  app.delete(
+    `${base}/grants/:id`,
+    problem,
+    perRequest((scoped) => grants(scoped).revoke),
+  );
+
+  const sessions = (scoped: ServerContext) => adminSessionEndpoints(scoped);
+  app.get(
+    `${base}/sessions`,
+    problem,
+    perRequest((scoped) => sessions(scoped).list),
+  );
+  app.get(
+    `${base}/sessions/:sid`,
+    problem,
+    perRequest((scoped) => sessions(scoped).read),
+  );
+  app.delete(
+    `${base}/sessions/:sid`,
+    problem,
+    perRequest((scoped) => sessions(scoped).end),
+  );
+
+  app.get(
+    `${base}/keys`,
+    problem,
+    perRequest((scoped) => adminKeyEndpoints(scoped).list),
+  );
+  app.post(
+    `${base}/keys/rotate`,
+    json,
+    perRequest((scoped) => adminKeyEndpoints(scoped).rotate),
+  );
+  app.get(
+    `${base}/api-resources`,
+    problem,
+    perRequest((scoped) => adminCatalogEndpoints(scoped).apiResources),
+  );
+  app.get(
+    `${base}/scopes`,
+    problem,
+    perRequest((scoped) => adminCatalogEndpoints(scoped).scopes),
+  );
 }
 
 /** The methods a path may be asked for; those it does not serve get 405 (HEAD included: no implicit HEAD). */
