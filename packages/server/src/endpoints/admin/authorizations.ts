@@ -19,6 +19,7 @@ import {
   page,
   pageOf,
   parameter,
+  queryValue,
   refuseUnknownFields,
   sendJson,
 } from './support.ts';
@@ -50,15 +51,7 @@ export function sessionView(session: LoginSession): Record<string, unknown> {
 
 /** A filter of the query (`userId`, `clientId`): one value each, when given. */
 function filterOf(request: FastifyRequest, names: readonly string[]): Record<string, string | undefined> {
-  const query = (request.query ?? {}) as Record<string, string | string[] | undefined>;
-  const filter: Record<string, string | undefined> = {};
-  for (const name of names) {
-    const value = query[name];
-    if (Array.isArray(value) || value === '')
-      throw invalidInput([{ field: name, message: 'must be given once, not empty' }]);
-    filter[name] = value;
-  }
-  return filter;
+  return Object.fromEntries(names.map((name) => [name, queryValue(request, name)]));
 }
 
 export function adminGrantEndpoints(ctx: ServerContext) {

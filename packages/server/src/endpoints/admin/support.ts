@@ -13,6 +13,7 @@ import type { Audit, AuditFields, ServerContext } from '../../context.ts';
 import { checkDpopBinding, presentedAccessToken } from '../../protocol/bearer.ts';
 import { dpopHeaderValues } from '../../protocol/dpop.ts';
 import { type InputProblem, OAuthError } from '../../protocol/errors.ts';
+import type { RawParams } from '../../protocol/params.ts';
 import { validateAccessToken } from '../../tokens/validate.ts';
 import { noStoreHeaders } from '../responses.ts';
 
@@ -123,20 +124,29 @@ export function ifMatch(request: FastifyRequest): (currentTag: string) => void {
   };
 }
 
+/** A query parameter given at most once (RFC 6749 §3.1 reads parameters the same way); not empty. */
+export function queryValue(request: FastifyRequest, name: string): string | undefined {
+  const values = ((request.query ?? {}) as RawParams)[name];
+  if (values === undefined) return undefined;
+  if (values.length !== 1 || values[0] === '')
+    throw invalidInput([{ field: name, message: 'must be given once, not empty' }]);
+  return values[0];
+}
+
 export const defaultPageSize = 50;
 export const maxPageSize = 200;
 
 /** `limit` (1-200, default 50) and the opaque `cursor` of a list request. */
 export function pageOf(request: FastifyRequest): { after: string | undefined; limit: number } {
-  const query = (request.query ?? {}) as Record<string, string | string[] | undefined>;
   const problems: InputProblem[] = [];
   const single = (name: string): string | undefined => {
-    const value = query[name];
-    if (Array.isArray(value)) {
-      problems.push({ field: name, message: 'must be given once' });
+    try {
+      return queryValue(request, name);
+    } catch (error) {
+      if (!(error instanceof OAuthError)) throw error;
+      problems.push(...error.details);
       return undefined;
     }
-    return value;
   };
   const limitText = single('limit');
   const cursor = single('cursor');
