@@ -5,12 +5,15 @@
  * refresh tokens dead; a client created on one node used on another). The OpenAPI document is validated by
  * @seriousme/openapi-schema-validator and real answers are checked against its schemas with Ajv (2020-12).
  */
+
+import { Writable } from 'node:stream';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument } from '../src/endpoints/admin/openapi.ts';
 import { dropSchema, postgresUrl, requireService, uniqueName } from './backends.ts';
+import { dpopKey, proof } from './dpop-helpers.ts';
 import {
   basic,
   buildServer,
@@ -132,8 +135,17 @@ const serviceClient = (clientId: string) => ({
   requireConsent: false,
 });
 
+const auditLines: Record<string, unknown>[] = [];
+const auditStream = new Writable({
+  write(chunk, _encoding, done) {
+    for (const line of chunk.toString().split('\n'))
+      if (line) auditLines.push(JSON.parse(line) as Record<string, unknown>);
+    done();
+  },
+});
+
 describe('admin API', () => {
-  const server = useServer(adminConfig());
+  const server = useServer(adminConfig({ logging: { level: 'info' } }), { logStream: auditStream });
   const check = schemaChecker();
 
   it('is off by default: no /admin/v1 routes, no admin scopes', async () => {
@@ -250,6 +262,55 @@ describe('admin API', () => {
     });
     expect(removed.status).toBe(204);
     expectProblem(await call(server, 'GET', '/clients/reports', { token }), 404, 'not_found');
+  });
+
+  it('records every write as an audit event with the operator’s sub and client_id, and no secret', async () => {
+    const token = await operatorToken(server);
+    const created = await call(server, 'POST', '/clients', { token, body: serviceClient('audited') });
+    expect(created.status).toBe(201);
+    const events = auditLines.filter((line) => line.audit === 'admin_client_created');
+    expect(events.at(-1)).toMatchObject({
+      operator_sub: 'operator',
+      operator_client_id: 'operator',
+      client_id: 'audited',
+    });
+    expect(JSON.stringify(auditLines)).not.toContain(created.body.clientSecret as string);
+  });
+
+  it('accepts a DPoP-bound operator token with a proof for the request, and refuses it as Bearer', async () => {
+    const key = await dpopKey();
+    const tokenUrl = `${issuer}/token`;
+    const issued = await server.app.inject({
+      method: 'POST',
+      url: '/token',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: basic('operator', operatorSecret),
+        dpop: await proof(key, { htu: tokenUrl, iat: server.clock() }),
+      },
+      payload: 'grant_type=client_credentials&scope=admin.read',
+    });
+    expect(issued.statusCode).toBe(200);
+    const token = (JSON.parse(issued.body) as { access_token: string; token_type: string }).access_token;
+    const url = `${issuer}/admin/v1/clients`;
+    const bound = await server.app.inject({
+      method: 'GET',
+      url: '/admin/v1/clients?limit=1',
+      headers: {
+        authorization: `DPoP ${token}`,
+        dpop: await proof(key, { htm: 'GET', htu: url, iat: server.clock(), accessToken: token }),
+      },
+    });
+    expect(bound.statusCode).toBe(200);
+    expectProblem(await call(server, 'GET', '/clients', { token }), 401, 'invalid_token');
+  });
+
+  it('answers unknown admin paths and methods with problem details', async () => {
+    const token = await operatorToken(server);
+    expectProblem(await call(server, 'GET', '/nothing-here', { token }), 404, 'not_found');
+    const method = await call(server, 'PUT', '/users', { token, body: {} });
+    expectProblem(method, 405, 'method_not_allowed');
+    expect(method.headers.allow).toBe('GET, POST');
   });
 
   it('validates writes by the config file’s rules, and answers bad JSON and unknown fields with problem details', async () => {

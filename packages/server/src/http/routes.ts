@@ -317,6 +317,8 @@ interface RouteEntry {
   segments: string[];
   methods: string[];
   format: ErrorFormat | undefined;
+  /** The path reads JSON bodies (the admin API): a body sent with another method is then answered 405. */
+  jsonBody: boolean;
 }
 
 /** What the routes registered, collected by an `onRoute` hook (app.ts) while registerRoutes runs. */
@@ -328,11 +330,18 @@ export class RouteTable {
     if (this.complete) return;
     let entry = this.entries.get(route.url);
     if (entry === undefined) {
-      entry = { url: route.url, segments: route.url.split('/'), methods: [], format: undefined };
+      entry = {
+        url: route.url,
+        segments: route.url.split('/'),
+        methods: [],
+        format: undefined,
+        jsonBody: false,
+      };
       this.entries.set(route.url, entry);
     }
     entry.methods.push(...(Array.isArray(route.method) ? route.method : [route.method]));
     entry.format ??= route.config?.errorFormat;
+    entry.jsonBody ||= route.config?.jsonBody === true;
   }
 
   /** Each path and the methods it serves, in registration order. */
@@ -365,7 +374,9 @@ export class RouteTable {
       app.route({
         method: others,
         url: entry.url,
-        ...(entry.format === undefined ? {} : { config: { errorFormat: entry.format } }),
+        ...(entry.format === undefined
+          ? {}
+          : { config: { errorFormat: entry.format, ...(entry.jsonBody ? { jsonBody: true } : {}) } }),
         handler: async (_request, reply) => {
           reply.header('allow', allow);
           throw new OAuthError('method_not_allowed', 'method not allowed');
