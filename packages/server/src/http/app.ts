@@ -174,7 +174,8 @@ export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): Fast
   );
   // JSON only for the routes that read it (registration); the endpoint parses the text itself.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (request.routeOptions.config?.jsonBody !== true)
+    // An unknown path is left to the 404 handler.
+    if (request.routeOptions.config?.jsonBody !== true && !request.is404)
       done(
         new OAuthError('invalid_request', 'unsupported content type; use application/x-www-form-urlencoded', {
           status: 415,
