@@ -16,7 +16,13 @@ import {
 } from '../endpoints/device-verification.ts';
 import { discoveryEndpoint } from '../endpoints/discovery.ts';
 import { endSessionEndpoints } from '../endpoints/end-session.ts';
-import { consentSubmit, interactionPage, loginSubmit } from '../endpoints/interaction.ts';
+import {
+  consentSubmit,
+  enrolmentSubmit,
+  interactionPage,
+  loginSubmit,
+  secondFactorSubmit,
+} from '../endpoints/interaction.ts';
 import { introspectEndpoint, resourceSecretHashes } from '../endpoints/introspect.ts';
 import { jwksEndpoint } from '../endpoints/jwks.ts';
 import { landingEndpoint } from '../endpoints/landing.ts';
@@ -84,6 +90,17 @@ export function registerRoutes(
     perRequest(loginSubmit),
   );
   app.post('/interaction/:id/consent', { config: { errorFormat: 'html' } }, perRequest(consentSubmit));
+  // The second factor (sessions/mfa.ts): codes are counted with the login limits.
+  app.post(
+    '/interaction/:id/mfa',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(secondFactorSubmit),
+  );
+  app.post(
+    '/interaction/:id/enrol',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(enrolmentSubmit),
+  );
 
   // RFC 8628: device authorization (JSON, for devices) and the verification pages (HTML, for users).
   app.post(

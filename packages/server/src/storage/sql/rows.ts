@@ -44,6 +44,7 @@ export function clientFromRow(row: Database['clients']): Client {
     corsOrigins: parseList(row.cors_origins),
     requireDpop: row.require_dpop === 1,
     requirePushedAuthorizationRequests: row.require_par === 1,
+    requireMfa: row.require_mfa === 1,
     authentication: JSON.parse(row.authentication) as ClientAuthentication,
     tokenExchange:
       row.token_exchange === null ? null : (JSON.parse(row.token_exchange) as { audiences: string[] }),
@@ -77,6 +78,7 @@ export function clientToRow(client: Client): Database['clients'] {
     cors_origins: json(client.corsOrigins),
     require_dpop: client.requireDpop ? 1 : 0,
     require_par: client.requirePushedAuthorizationRequests ? 1 : 0,
+    require_mfa: client.requireMfa === true ? 1 : 0,
     authentication: json(client.authentication),
     token_exchange: jsonOrNull(client.tokenExchange),
     profile: client.profile,
