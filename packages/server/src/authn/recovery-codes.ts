@@ -25,5 +25,7 @@ export function normaliseRecoveryCode(code: string): string | undefined {
 
 /** The stored hash of a code of `userId`: SHA-256 over the account and the normalised code. */
 export function recoveryCodeHash(userId: string, normalised: string): string {
-  return createHash('sha256').update(`gatehouse/recovery-code/${userId}\u0000${normalised}`).digest('base64url');
+  return createHash('sha256')
+    .update(`gatehouse/recovery-code/${userId}\u0000${normalised}`)
+    .digest('base64url');
 }

@@ -4,11 +4,11 @@
  * OpenID default is "supported" (request_uri_parameter_supported) are stated explicitly as false.
  */
 
-import { acrValuesSupported } from '../protocol/acr.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { fapi2Algorithms } from '../config/clients.ts';
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
+import { acrValuesSupported } from '../protocol/acr.ts';
 
 function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
   const alg = ctx.config.keys.algorithm;

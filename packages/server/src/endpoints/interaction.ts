@@ -6,13 +6,14 @@
  * authenticator) and stepped up in place.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ServerContext } from '../context.ts';
 import type { Account } from '../accounts/accounts.ts';
+import type { ServerContext } from '../context.ts';
 import type { LoginSession } from '../model.ts';
 import { requiredAcrLevel, sessionMeetsLevel } from '../protocol/acr.ts';
 import { isHintedUser, needsConsent, rememberConsent } from '../protocol/authorization-request.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
+import { randomHandle } from '../protocol/secrets.ts';
 import {
   checkInteractionCsrf,
   completeInteraction,
@@ -30,9 +31,8 @@ import {
   startTotpEnrolment,
   stepUpSession,
 } from '../sessions/mfa.ts';
-import { randomHandle } from '../protocol/secrets.ts';
-import { qrSvg } from '../views/mfa.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
+import { qrSvg } from '../views/mfa.ts';
 import type { FormError } from '../views/pages.ts';
 import { trustClientSite } from './client-site.ts';
 import { browserCookie, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
@@ -173,11 +173,16 @@ async function renderSecondFactor(
     error: error?.form,
   };
   if ((await factorSummary(ctx, account.subject)).totp) {
-    sendPage(ctx, reply, error?.status ?? 200, ctx.ui.pages.mfa({ ...common, action: `${base}/mfa` }, ui), error?.retryAfter);
+    sendPage(
+      ctx,
+      reply,
+      error?.status ?? 200,
+      ctx.ui.pages.mfa({ ...common, action: `${base}/mfa` }, ui),
+      error?.retryAfter,
+    );
     return;
   }
-  const enrolment =
-    (await pendingTotpEnrolment(ctx, account)) ?? (await startTotpEnrolment(ctx, account));
+  const enrolment = (await pendingTotpEnrolment(ctx, account)) ?? (await startTotpEnrolment(ctx, account));
   sendPage(
     ctx,
     reply,
@@ -194,7 +199,10 @@ async function renderSecondFactor(
 function setSessionCookie(ctx: ServerContext, reply: FastifyReply, started: StartedSession): void {
   reply.header(
     'set-cookie',
-    serializeCookie(sessionCookie, started.sessionValue, { sameSite: 'Lax', maxAge: ctx.config.login.sessionTtl }),
+    serializeCookie(sessionCookie, started.sessionValue, {
+      sameSite: 'Lax',
+      maxAge: ctx.config.login.sessionTtl,
+    }),
   );
 }
 

@@ -26,6 +26,13 @@ import {
 import { introspectEndpoint, resourceSecretHashes } from '../endpoints/introspect.ts';
 import { jwksEndpoint } from '../endpoints/jwks.ts';
 import { landingEndpoint } from '../endpoints/landing.ts';
+import {
+  mfaAccountPage,
+  mfaRecoveryCodes,
+  mfaTotpConfirm,
+  mfaTotpStart,
+  mfaVerifySubmit,
+} from '../endpoints/mfa.ts';
 import { parEndpoint } from '../endpoints/par.ts';
 import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
@@ -101,6 +108,13 @@ export function registerRoutes(
     { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
     perRequest(enrolmentSubmit),
   );
+  // The signed-in user's second factors (endpoints/mfa.ts).
+  const mfaForm = { config: { errorFormat: 'html' as const, ipRateLimit: 'loginPerIp' as const } };
+  app.get('/mfa', { config: { errorFormat: 'html' } }, perRequest(mfaAccountPage));
+  app.post('/mfa/verify', mfaForm, perRequest(mfaVerifySubmit));
+  app.post('/mfa/totp', mfaForm, perRequest(mfaTotpStart));
+  app.post('/mfa/totp/confirm', mfaForm, perRequest(mfaTotpConfirm));
+  app.post('/mfa/recovery-codes', mfaForm, perRequest(mfaRecoveryCodes));
 
   // RFC 8628: device authorization (JSON, for devices) and the verification pages (HTML, for users).
   app.post(

@@ -321,7 +321,12 @@ export async function decideAuthorization(
     signedIn &&
     sessionMeetsLevel(
       session,
-      requiredAcrLevel(ctx.config, client, request, (await ctx.accounts.findBySubject(session.userId))?.roles),
+      requiredAcrLevel(
+        ctx.config,
+        client,
+        request,
+        (await ctx.accounts.findBySubject(session.userId))?.roles,
+      ),
     );
   const consent = signedIn ? await needsConsent(ctx, client, request, session.userId) : true;
   if (request.prompt.includes('none')) {

@@ -19,7 +19,9 @@ export interface MfaView {
 export function mfaPage(view: MfaView, ui: PageUi): string {
   const { t } = ui;
   const context =
-    view.clientName === undefined ? '' : `<p class="muted">${escapeHtml(t('login.continueTo', { client: view.clientName }))}</p>\n`;
+    view.clientName === undefined
+      ? ''
+      : `<p class="muted">${escapeHtml(t('login.continueTo', { client: view.clientName }))}</p>\n`;
   return page(
     ui,
     t('mfa.title'),
@@ -53,8 +55,7 @@ export interface MfaEnrolView {
 
 export function mfaEnrolPage(view: MfaEnrolView, ui: PageUi): string {
   const { t } = ui;
-  const required =
-    view.clientName === undefined ? '' : `<p>${escapeHtml(t('mfa.enrol.required'))}</p>\n`;
+  const required = view.clientName === undefined ? '' : `<p>${escapeHtml(t('mfa.enrol.required'))}</p>\n`;
   const grouped = view.secret.replace(/(.{4})(?=.)/g, '$1 ');
   return page(
     ui,
@@ -144,7 +145,7 @@ ${recovery}`,
  * first use so a server that never enrols a factor never loads it.
  */
 export async function qrSvg(text: string): Promise<string> {
-  const { toString } = await import('qrcode');
-  const svg = await toString(text, { type: 'svg', errorCorrectionLevel: 'M', margin: 2, width: 200 });
+  const qrcode = await import('qrcode');
+  const svg = await qrcode.toString(text, { type: 'svg', errorCorrectionLevel: 'M', margin: 2, width: 200 });
   return svg.replace(/^<\?xml[^>]*>\s*/, '');
 }

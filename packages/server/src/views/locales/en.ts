@@ -68,7 +68,8 @@ export const en = {
   'mfa.enrol.manual': 'Or type this key into the app:',
   'mfa.enrol.submit': 'Confirm',
   'mfa.recovery.title': 'Save your recovery codes',
-  'mfa.recovery.intro': 'Each code works once, in place of a code from your app. Keep them somewhere safe: they are shown only now.',
+  'mfa.recovery.intro':
+    'Each code works once, in place of a code from your app. Keep them somewhere safe: they are shown only now.',
   'mfa.recovery.continue': 'Continue',
   'mfa.account.enabled': 'An authenticator app is set up.',
   'mfa.account.notEnabled': 'No authenticator app is set up.',

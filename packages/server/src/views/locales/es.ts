@@ -63,11 +63,13 @@ export const es: Record<MessageKey, string> = {
   'mfa.invalid': 'Ese código no es válido o ya se ha usado.',
   'mfa.enrol.title': 'Configurar la verificación en dos pasos',
   'mfa.enrol.required': 'Iniciar sesión aquí requiere un segundo paso además de tu contraseña.',
-  'mfa.enrol.intro': 'Escanea este código QR con una aplicación de autenticación y después introduce el código de 6 dígitos que muestra.',
+  'mfa.enrol.intro':
+    'Escanea este código QR con una aplicación de autenticación y después introduce el código de 6 dígitos que muestra.',
   'mfa.enrol.manual': 'O escribe esta clave en la aplicación:',
   'mfa.enrol.submit': 'Confirmar',
   'mfa.recovery.title': 'Guarda tus códigos de recuperación',
-  'mfa.recovery.intro': 'Cada código sirve una vez, en lugar de un código de tu aplicación. Guárdalos en un lugar seguro: solo se muestran ahora.',
+  'mfa.recovery.intro':
+    'Cada código sirve una vez, en lugar de un código de tu aplicación. Guárdalos en un lugar seguro: solo se muestran ahora.',
   'mfa.recovery.continue': 'Continuar',
   'mfa.account.enabled': 'Hay una aplicación de autenticación configurada.',
   'mfa.account.notEnabled': 'No hay ninguna aplicación de autenticación configurada.',

@@ -65,11 +65,13 @@ export const fr: Record<MessageKey, string> = {
   'mfa.invalid': 'Ce code n’est pas valide ou a déjà été utilisé.',
   'mfa.enrol.title': 'Configurer la validation en deux étapes',
   'mfa.enrol.required': 'La connexion ici demande une deuxième étape en plus de votre mot de passe.',
-  'mfa.enrol.intro': 'Scannez ce code QR avec une application d’authentification, puis saisissez le code à 6 chiffres qu’elle affiche.',
+  'mfa.enrol.intro':
+    'Scannez ce code QR avec une application d’authentification, puis saisissez le code à 6 chiffres qu’elle affiche.',
   'mfa.enrol.manual': 'Ou saisissez cette clé dans l’application :',
   'mfa.enrol.submit': 'Confirmer',
   'mfa.recovery.title': 'Conservez vos codes de récupération',
-  'mfa.recovery.intro': 'Chaque code sert une fois, à la place d’un code de votre application. Gardez-les en lieu sûr : ils ne sont affichés que maintenant.',
+  'mfa.recovery.intro':
+    'Chaque code sert une fois, à la place d’un code de votre application. Gardez-les en lieu sûr : ils ne sont affichés que maintenant.',
   'mfa.recovery.continue': 'Continuer',
   'mfa.account.enabled': 'Une application d’authentification est configurée.',
   'mfa.account.notEnabled': 'Aucune application d’authentification n’est configurée.',
