@@ -441,6 +441,18 @@ describe('policy for roles', () => {
   });
 });
 
+describe('policy for everyone', () => {
+  const server = useServer({ mfa: { requireForAll: true } }, { each: true });
+
+  it('asks every sign-in for a second factor, and prompt=none of a password-only session is refused', async () => {
+    const browser = new Browser(server);
+    const required = await signIn(server, browser);
+    expect(required.response.body).toContain('Set up two-step verification');
+    const silent = await signIn(server, browser, { prompt: 'none' });
+    expect(new URL(silent.location).searchParams.get('error')).toBe('interaction_required');
+  });
+});
+
 describe('the signed-in /mfa page', () => {
   const server = useServer({}, { each: true });
 

@@ -281,7 +281,7 @@ async function add(args: string[]): Promise<number> {
     requireConsent: values['no-consent'] !== true,
     requireDpop: values['require-dpop'] === true,
     requirePushedAuthorizationRequests: values['require-par'] === true,
-    requireMfa: values['require-mfa'] === true,
+    ...(values['require-mfa'] === true ? { requireMfa: true } : {}),
     corsOrigins: list(values['cors-origin']),
     refreshTokenLifetime:
       refreshAbsolute === undefined && refreshIdle === undefined

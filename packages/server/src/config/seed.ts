@@ -67,7 +67,7 @@ export function clientRecord(client: ClientConfig, source: Client['source'], cre
     corsOrigins: client.corsOrigins,
     requireDpop: client.requireDpop,
     requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
-    requireMfa: client.requireMfa,
+    ...(client.requireMfa ? { requireMfa: true } : {}),
     authentication: {
       jwks: client.jwks,
       jwksUri: client.jwksUri,

@@ -44,7 +44,8 @@ export function clientFromRow(row: Database['clients']): Client {
     corsOrigins: parseList(row.cors_origins),
     requireDpop: row.require_dpop === 1,
     requirePushedAuthorizationRequests: row.require_par === 1,
-    requireMfa: row.require_mfa === 1,
+    // Present only when set, so a client read back equals the one saved without it.
+    ...(row.require_mfa === 1 ? { requireMfa: true } : {}),
     authentication: JSON.parse(row.authentication) as ClientAuthentication,
     tokenExchange:
       row.token_exchange === null ? null : (JSON.parse(row.token_exchange) as { audiences: string[] }),
