@@ -1,6 +1,7 @@
 /**
  * Error responses: `WWW-Authenticate` challenges per RFC 6750 §3 (Bearer: realm, error,
- * error_description, scope) and RFC 9449 §7.1 (DPoP: algs, error, error_description), the `DPoP-Nonce`
+ * error_description, scope), RFC 9470 §3 (`acr_values`, `max_age`) and RFC 9449 §7.1 (DPoP: algs, error,
+ * error_description), the `DPoP-Nonce`
  * header of §8.1, and a small JSON body with the same error and description.
  */
 import type { AuthError } from './errors.ts';
@@ -38,6 +39,9 @@ export function challengeHeader(
     if (error === undefined || error.error === 'temporarily_unavailable') return [];
     const params = [`error=${quote(error.error)}`, `error_description=${quote(error.description)}`];
     if (error.scope !== undefined) params.push(`scope=${quote(error.scope)}`);
+    if (error.stepUp?.acrValues !== undefined) params.push(`acr_values=${quote(error.stepUp.acrValues)}`);
+    if (error.stepUp?.maxAge !== undefined)
+      params.push(`max_age=${Math.max(0, Math.floor(error.stepUp.maxAge))}`);
     return params;
   };
   const challenges: string[] = [];
