@@ -1,6 +1,7 @@
 /**
  * @gatehouse/resource: access-token validation for APIs (RFC 9068 JWTs, RFC 7662 introspection, RFC 9449
- * DPoP, RFC 8705 certificate binding, RFC 6750 errors), framework-neutral. Adapters live in
+ * DPoP, RFC 8705 certificate binding, RFC 6750 errors, RFC 9728 protected resource metadata),
+ * framework-neutral. Adapters live in
  * `@gatehouse/resource/express`, `/fastify` and `/fetch`.
  */
 
@@ -31,4 +32,10 @@ export {
 export { type RedisLike, RedisReplayStore, type RedisReplayStoreOptions } from './redis.ts';
 export type { FetchLike } from './remote.ts';
 export { MemoryReplayStore, type ReplayStore } from './replay.ts';
+export {
+  type ResourceMetadata,
+  type ResourceMetadataOptions,
+  type ResourceMetadataResponse,
+  resourceMetadataUrl,
+} from './resource-metadata.ts';
 export { createVerifier, type Verifier } from './verifier.ts';

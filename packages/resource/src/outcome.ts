@@ -26,12 +26,14 @@ export interface Outcomes {
 
 export function createOutcomes(
   settings: Pick<VerifierSettings, 'realm' | 'dpop' | 'now' | 'logger' | 'onAuthentication'>,
+  resourceMetadataUrl?: string,
 ): Outcomes {
   const { dpop, now, logger, onAuthentication } = settings;
   const challengeSettings: ChallengeSettings = {
     realm: settings.realm,
     bearer: dpop?.required !== true,
     dpopAlgorithms: dpop?.algorithms,
+    resourceMetadataUrl,
   };
 
   function refuse(error: AuthError, scheme?: 'bearer' | 'dpop', noCredentials = false): Refusal {

@@ -21,7 +21,10 @@ export type ClientAuthMethod = (typeof clientAuthMethods)[number];
 /** The longest an access token may live, per client, API or default (storage and keys rely on it). */
 export const maxAccessTokenTtl = 900;
 
-/** A registered client (RFC 6749 §2, RFC 7591 §2 metadata), from the config file or the CLI. */
+/**
+ * A registered client (RFC 6749 §2, RFC 7591 §2 metadata), from the config file, the CLI or dynamic
+ * registration (RFC 7591 §3, `source: 'registration'`).
+ */
 export interface Client {
   clientId: string;
   name: string;
@@ -38,7 +41,7 @@ export interface Client {
   scopes: string[];
   requireConsent: boolean;
   accessTokenTtl: number | null;
-  source: 'config' | 'cli';
+  source: 'config' | 'cli' | 'registration';
   createdAt: number;
   backchannelLogoutUri: string | null;
   corsOrigins: string[];

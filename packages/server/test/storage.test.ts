@@ -197,6 +197,21 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       expect(await storage.clients.find('client-b')).toBeUndefined();
     });
 
+    it('keeps a registration access token hash, replaced only from the hash it had (0016_registration)', async () => {
+      await storage.clients.save({ ...client('registered'), source: 'registration' });
+      expect(await storage.clients.registrationTokenHash('registered')).toBeUndefined();
+      expect(await storage.clients.setRegistrationTokenHash('registered', 'rat-1', 'other')).toBe(false);
+      expect(await storage.clients.setRegistrationTokenHash('registered', 'rat-1', null)).toBe(true);
+      expect(await storage.clients.setRegistrationTokenHash('registered', 'rat-2', null)).toBe(false);
+      expect(await storage.clients.setRegistrationTokenHash('registered', 'rat-2', 'rat-1')).toBe(true);
+      expect(await storage.clients.setRegistrationTokenHash('registered', 'rat-3', 'rat-1')).toBe(false);
+      // Saving the client again (an update of its metadata) leaves the hash alone.
+      await storage.clients.save({ ...client('registered', 'Renamed'), source: 'registration' });
+      expect(await storage.clients.registrationTokenHash('registered')).toBe('rat-2');
+      expect((await storage.clients.find('registered'))?.source).toBe('registration');
+      expect(await storage.clients.setRegistrationTokenHash('nobody', 'rat', null)).toBe(false);
+    });
+
     it('serves cached clients but never one changed by another connection in an earlier turn', async () => {
       await storage.clients.save(client('cached'));
       expect((await storage.findClient('cached'))?.name).toBe('A client');

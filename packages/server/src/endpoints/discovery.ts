@@ -90,6 +90,8 @@ function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     backchannel_logout_session_supported: true,
     frontchannel_logout_supported: false,
     frontchannel_logout_session_supported: false,
+    // RFC 8414 §2, RFC 7591 §3: dynamic client registration, when it is on.
+    ...(ctx.config.registration.enabled ? { registration_endpoint: ctx.endpoints.registration } : {}),
   };
 }
 

@@ -34,11 +34,13 @@ import {
   mfaVerifySubmit,
 } from '../endpoints/mfa.ts';
 import { parEndpoint } from '../endpoints/par.ts';
+import { registrationEndpoints } from '../endpoints/registration.ts';
 import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
 import { logoEndpoint, themeStylesheetEndpoint } from '../endpoints/ui-assets.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
+import { initialAccessTokenHashes } from '../protocol/registration.ts';
 import type { CorsPolicy } from './cors.ts';
 import type { ErrorFormat } from './error-handler.ts';
 import type { Metrics } from './metrics.ts';
@@ -164,6 +166,33 @@ export function registerRoutes(
     { config: { errorFormat: 'json' } },
     perRequest((scoped) => introspectEndpoint(scoped, certificates, resourceSecrets)),
   );
+
+  // RFC 7591 registration and RFC 7592 management (JSON bodies), only when configured.
+  if (ctx.config.registration.enabled) {
+    const initialTokenHashes = initialAccessTokenHashes(ctx.config);
+    const registration = (pick: (endpoints: ReturnType<typeof registrationEndpoints>) => Handler) =>
+      perRequest((scoped) => pick(registrationEndpoints(scoped, initialTokenHashes)));
+    app.post(
+      '/register',
+      { config: { errorFormat: 'json', ipRateLimit: 'registerPerIp', jsonBody: true } },
+      registration((endpoints) => endpoints.register),
+    );
+    app.get(
+      '/register/:clientId',
+      { config: { errorFormat: 'json' } },
+      registration((e) => e.read),
+    );
+    app.put(
+      '/register/:clientId',
+      { config: { errorFormat: 'json', jsonBody: true } },
+      registration((endpoints) => endpoints.update),
+    );
+    app.delete(
+      '/register/:clientId',
+      { config: { errorFormat: 'json' } },
+      registration((e) => e.remove),
+    );
+  }
 
   for (const url of [
     '/.well-known/openid-configuration',

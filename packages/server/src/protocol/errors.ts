@@ -37,7 +37,10 @@ export type OAuthErrorCode =
   | 'invalid_request_uri'
   // OpenID Connect Core §6.1, §6.2: request objects (`request`, a fetched `request_uri`) are not supported.
   | 'request_not_supported'
-  | 'request_uri_not_supported';
+  | 'request_uri_not_supported'
+  // RFC 7591 §3.2.2: a registration refused for its redirect URIs or other metadata.
+  | 'invalid_redirect_uri'
+  | 'invalid_client_metadata';
 
 const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -66,6 +69,8 @@ const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_request_uri: 400,
   request_not_supported: 400,
   request_uri_not_supported: 400,
+  invalid_redirect_uri: 400,
+  invalid_client_metadata: 400,
 };
 
 export interface OAuthErrorOptions {

@@ -325,6 +325,15 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /**
+   * RFC 7592 §1: a dynamically registered client's registration access token, stored as a SHA-256 hash
+   * (protocol/registration.ts); null for clients from the config file or the CLI.
+   */
+  '0016_registration': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('clients').addColumn('registration_access_token_hash', 'text').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = {

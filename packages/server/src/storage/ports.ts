@@ -30,6 +30,13 @@ export interface ClientRepository {
   /** Replaces the client's secrets (hashes, newest first); false when there is no such client. */
   updateSecrets(clientId: string, secrets: ClientSecret[]): Promise<boolean>;
   remove(clientId: string): Promise<boolean>;
+  /** The SHA-256 of a registered client's registration access token (RFC 7592), or undefined. */
+  registrationTokenHash(clientId: string): Promise<string | undefined>;
+  /**
+   * Replaces a registered client's registration access token hash, only while it is still `previous`
+   * (null: none yet), so of two updates made with the same token exactly one succeeds; false otherwise.
+   */
+  setRegistrationTokenHash(clientId: string, hash: string, previous: string | null): Promise<boolean>;
 }
 
 export interface UserRepository {

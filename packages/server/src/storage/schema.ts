@@ -35,6 +35,8 @@ export interface ClientsTable {
   profile: string | null;
   /** model.ts RefreshTokenLifetime as JSON, or null when both follow the server's defaults. */
   refresh_token_lifetime: string | null;
+  /** SHA-256 of a registered client's RFC 7592 registration access token; null for other clients. */
+  registration_access_token_hash: string | null;
 }
 
 export interface UsersTable {

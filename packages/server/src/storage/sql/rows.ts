@@ -60,7 +60,8 @@ export function clientFromRow(row: Database['clients']): Client {
   };
 }
 
-export function clientToRow(client: Client): Database['clients'] {
+/** The row of a client; the registration access token hash is written on its own (clients.ts), never by a save. */
+export function clientToRow(client: Client): Omit<Database['clients'], 'registration_access_token_hash'> {
   return {
     client_id: client.clientId,
     name: client.name,
