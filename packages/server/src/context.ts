@@ -64,6 +64,8 @@ export interface Endpoints {
   deviceAuthorization: string;
   deviceVerification: string;
   endSession: string;
+  /** RFC 7591 §3: dynamic client registration (served only when `registration.enabled`). */
+  registration: string;
 }
 
 export interface ServerContext {
@@ -111,5 +113,6 @@ export function endpointsFor(issuer: string): Endpoints {
     deviceAuthorization: `${issuer}/device_authorization`,
     deviceVerification: `${issuer}/device`,
     endSession: `${issuer}/end_session`,
+    registration: `${issuer}/register`,
   };
 }

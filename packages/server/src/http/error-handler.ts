@@ -28,7 +28,7 @@ declare module 'fastify' {
     ipRateLimit?: RateLimitRule;
     /** Browser-callable endpoint: CORS headers for registered origins. */
     cors?: boolean;
-    /** The route reads a JSON body (the admin API); every other route refuses one with 415. */
+    /** The route reads a JSON body (RFC 7591 registration, the admin API); every other route refuses JSON with 415. */
     jsonBody?: boolean;
   }
 }

@@ -38,6 +38,9 @@ export type OAuthErrorCode =
   // OpenID Connect Core §6.1, §6.2: request objects (`request`, a fetched `request_uri`) are not supported.
   | 'request_not_supported'
   | 'request_uri_not_supported'
+  // RFC 7591 §3.2.2: a registration refused for its redirect URIs or other metadata.
+  | 'invalid_redirect_uri'
+  | 'invalid_client_metadata'
   // RFC 9110 §15.5.10, §15.5.13 and RFC 6585 §3: the admin API's writes (a taken id, a stale or missing If-Match).
   | 'conflict'
   | 'precondition_failed'
@@ -70,6 +73,8 @@ const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_request_uri: 400,
   request_not_supported: 400,
   request_uri_not_supported: 400,
+  invalid_redirect_uri: 400,
+  invalid_client_metadata: 400,
   conflict: 409,
   precondition_failed: 412,
   precondition_required: 428,

@@ -46,6 +46,7 @@ export function clientView(client: Client): Record<string, unknown> {
     corsOrigins: client.corsOrigins,
     requireDpop: client.requireDpop,
     requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
+    requireMfa: client.requireMfa === true,
     ...client.authentication,
   };
   if (client.accessTokenTtl !== null) view.accessTokenTtl = client.accessTokenTtl;

@@ -71,14 +71,14 @@ export async function authenticateOperator(
 
 /** The request's JSON object body; `invalid_request` for anything else (never a 500). */
 export function jsonBody(request: FastifyRequest): Record<string, unknown> {
-  const body = request.body as { json?: unknown } | undefined;
-  if (body === undefined || typeof body.json !== 'string')
+  const body: unknown = request.body;
+  if (typeof body !== 'string')
     throw new OAuthError('invalid_request', 'send a JSON object with Content-Type: application/json', {
       status: 415,
     });
   let value: unknown;
   try {
-    value = JSON.parse(body.json);
+    value = JSON.parse(body);
   } catch {
     throw new OAuthError('invalid_request', 'the request body is not valid JSON');
   }
