@@ -509,8 +509,29 @@ describe('admin API', () => {
     });
     expect(reset.status).toBe(200);
     expect(reset.headers.etag).not.toBe(enabled.headers.etag);
+    expect(reset.body.factors).toEqual({ totp: false, recoveryCodes: 0 });
+    // A confirmed authenticator and recovery codes (as /mfa enrolment stores them), then lost.
+    const mfa = server.ctx.storage.mfa;
+    await mfa.startTotp(id, 'enrolled-secret', server.clock());
+    expect(await mfa.confirmTotp(id, 'enrolled-secret', 1, server.clock())).toBe(true);
+    await mfa.replaceRecoveryCodes(id, ['hash-1', 'hash-2'], server.clock());
+    const enrolled = await call(server, 'GET', `/users/${id}`, { token });
+    expect(enrolled.body.factors).toEqual({ totp: true, recoveryCodes: 2 });
+    expectProblem(
+      await call(server, 'DELETE', `/users/${id}/factors`, { token, ifMatch: reset.headers.etag as string }),
+      412,
+      'precondition_failed',
+    );
+    const factors = await call(server, 'DELETE', `/users/${id}/factors`, {
+      token,
+      ifMatch: enrolled.headers.etag as string,
+    });
+    expect(factors.status).toBe(200);
+    check('User', factors.body);
+    expect(factors.body.factors).toEqual({ totp: false, recoveryCodes: 0 });
     expect(
-      (await call(server, 'DELETE', `/users/${id}`, { token, ifMatch: reset.headers.etag as string })).status,
+      (await call(server, 'DELETE', `/users/${id}`, { token, ifMatch: factors.headers.etag as string }))
+        .status,
     ).toBe(204);
     expectProblem(await call(server, 'GET', `/users/${id}`, { token }), 404, 'not_found');
   });
@@ -607,7 +628,7 @@ describe('admin API', () => {
     }
     const routes = server.app.printRoutes({ commonPrefix: false, includeMeta: false });
     expect(routes).toContain('admin/v1');
-    expect(documented.size).toBe(25);
+    expect(documented.size).toBe(26);
   });
 });
 

@@ -307,6 +307,11 @@ function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
     json,
     perRequest((scoped) => users(scoped).resetPassword),
   );
+  app.delete(
+    `${base}/users/:id/factors`,
+    problem,
+    perRequest((scoped) => users(scoped).removeFactors),
+  );
 
   const grants = (scoped: ServerContext) => adminGrantEndpoints(scoped);
   app.get(

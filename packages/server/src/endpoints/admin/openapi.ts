@@ -62,7 +62,7 @@ const clientFields: Record<string, Schema> = {
 };
 
 const readOnlyClientFields: Record<string, Schema> = {
-  source: { enum: ['config', 'cli'], readOnly: true },
+  source: { enum: ['config', 'cli', 'registration'], readOnly: true },
   createdAt: { ...time, readOnly: true },
   secretExpiresAt: {
     type: 'array',
@@ -126,8 +126,12 @@ const schemas: Record<string, Schema> = {
       claims: { type: 'object' },
       roles: strings,
       disabledAt: nullable(time),
+      factors: object({ totp: { type: 'boolean' }, recoveryCodes: { type: 'integer' } }, [
+        'totp',
+        'recoveryCodes',
+      ]),
     },
-    ['id', 'username', 'claims', 'roles', 'disabledAt'],
+    ['id', 'username', 'claims', 'roles', 'disabledAt', 'factors'],
   ),
   NewUser: object(
     {
@@ -386,6 +390,15 @@ const paths: Record<string, Record<string, Schema>> = {
       scope: 'write',
       parameters: [id, ifMatch],
       body: 'PasswordReset',
+      conditional: true,
+      answer: [200, 'The user', 'User', true],
+    }),
+  },
+  '/users/{id}/factors': {
+    delete: operation('removeUserFactors', {
+      summary: 'Remove the user’s second factors (TOTP and recovery codes)',
+      scope: 'write',
+      parameters: [id, ifMatch],
       conditional: true,
       answer: [200, 'The user', 'User', true],
     }),

@@ -1,7 +1,7 @@
 /**
  * `/admin/v1/users`: Gatehouse's own users, with the operations the CLI runs: create (admin/users.ts),
  * disable, enable and remove (accounts/lifecycle.ts: every node counts the change from its next request),
- * and a password reset. Password hashes are never shown; a user's tag changes with its password.
+ * a password reset, and removing the second factors of a user who lost them (sessions/mfa.ts). Password hashes are never shown; a user's tag changes with its password.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { disableAccount, enableAccount, removeAccount } from '../../accounts/lifecycle.ts';
@@ -28,18 +28,34 @@ import {
   sendJson,
 } from './support.ts';
 
-export function userView(user: User): Record<string, unknown> {
+/** The account's second factors as the API shows them (never a secret or a code). */
+export interface FactorSummary {
+  totp: boolean;
+  recoveryCodes: number;
+}
+
+export function userView(user: User, factors: FactorSummary): Record<string, unknown> {
   return {
     id: user.id,
     username: user.username,
     claims: user.claims,
     roles: user.roles,
     disabledAt: user.disabledAt === null ? null : new Date(user.disabledAt * 1000).toISOString(),
+    factors,
   };
 }
 
-export function userTag(user: User): string {
-  return entityTag(userView(user), user.passwordHash);
+/** The user's tag: its view and its password hash (a reset changes the user, not its view). */
+export function userTag(user: User, factors: FactorSummary): string {
+  return entityTag(userView(user, factors), user.passwordHash);
+}
+
+async function factorsOf(ctx: ServerContext, user: User): Promise<FactorSummary> {
+  const totp = await ctx.storage.mfa.findTotp(user.id);
+  return {
+    totp: totp !== undefined && totp.confirmedAt !== null && totp.secret !== null,
+    recoveryCodes: await ctx.storage.mfa.unusedRecoveryCodes(user.id),
+  };
 }
 
 function passwordOf(body: Record<string, unknown>): string {
@@ -55,27 +71,30 @@ export function adminUserEndpoints(ctx: ServerContext) {
     const id = parameter(request, 'id');
     const user = await ctx.storage.users.findById(id);
     if (user === undefined) throw new OAuthError('not_found', `no user "${id}"`);
-    check?.(userTag(user));
+    check?.(userTag(user, await factorsOf(ctx, user)));
     return user;
   };
   /** Reads the user again after a change, for the answer and its new tag. */
   const answerUser = async (reply: FastifyReply, id: string) => {
     const user = await ctx.storage.users.findById(id);
     if (user === undefined) throw new OAuthError('not_found', `no user "${id}"`);
-    sendJson(reply, 200, userView(user), userTag(user));
+    const factors = await factorsOf(ctx, user);
+    sendJson(reply, 200, userView(user, factors), userTag(user, factors));
   };
   return {
     list: async (request: FastifyRequest, reply: FastifyReply) => {
       await authenticateOperator(ctx, request, 'read');
       const users = await ctx.storage.users.list();
       const listed = pageOfList(users, pageOf(request), (user) => user.id);
-      sendJson(reply, 200, { ...listed, items: listed.items.map(userView) });
+      const items = [];
+      for (const user of listed.items) items.push(userView(user, await factorsOf(ctx, user)));
+      sendJson(reply, 200, { ...listed, items });
     },
 
     read: async (request: FastifyRequest, reply: FastifyReply) => {
       await authenticateOperator(ctx, request, 'read');
       const user = await targetUser(request, false);
-      sendJson(reply, 200, userView(user), userTag(user));
+      await answerUser(reply, user.id);
     },
 
     create: async (request: FastifyRequest, reply: FastifyReply) => {
@@ -103,7 +122,8 @@ export function adminUserEndpoints(ctx: ServerContext) {
       );
       operator.audit('admin_user_created', { user_id: user.id });
       reply.header('location', `${ctx.issuer}/admin/v1/users/${encodeURIComponent(user.id)}`);
-      sendJson(reply, 201, userView(user), userTag(user));
+      const factors = { totp: false, recoveryCodes: 0 };
+      sendJson(reply, 201, userView(user, factors), userTag(user, factors));
     },
 
     remove: async (request: FastifyRequest, reply: FastifyReply) => {
@@ -147,6 +167,16 @@ export function adminUserEndpoints(ctx: ServerContext) {
       const user = await targetUser(request, true);
       await enableAccount(ctx.storage, user.username, ctx.now());
       operator.audit('admin_user_enabled', { user_id: user.id });
+      await answerUser(reply, user.id);
+    },
+
+    /** Removes the account's second factors (TOTP and recovery codes): a lost authenticator. */
+    removeFactors: async (request: FastifyRequest, reply: FastifyReply) => {
+      const operator = await authenticateOperator(ctx, request, 'write');
+      requireBuiltinAccounts(ctx.config);
+      const user = await targetUser(request, true);
+      await ctx.storage.mfa.removeAll(user.id);
+      operator.audit('admin_user_factors_removed', { user_id: user.id });
       await answerUser(reply, user.id);
     },
 
