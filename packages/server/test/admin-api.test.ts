@@ -6,10 +6,13 @@
  * @seriousme/openapi-schema-validator and real answers are checked against its schemas with Ajv (2020-12).
  */
 
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument } from '../src/endpoints/admin/openapi.ts';
 import { dropSchema, postgresUrl, requireService, uniqueName } from './backends.ts';
@@ -629,6 +632,57 @@ describe('admin API', () => {
     const routes = server.app.printRoutes({ commonPrefix: false, includeMeta: false });
     expect(routes).toContain('admin/v1');
     expect(documented.size).toBe(26);
+  });
+});
+
+describe('ending a session over the admin API', () => {
+  it('sends the back-channel logout token to the session’s client', async () => {
+    const logoutTokens: string[] = [];
+    const receiver = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        logoutTokens.push(new URLSearchParams(Buffer.concat(chunks).toString()).get('logout_token') ?? '');
+        response.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/backchannel`;
+    const config = adminConfig();
+    const server = await buildServer(
+      parseConfig(
+        testConfig({
+          ...config,
+          clients: config.clients.map((client) =>
+            client.clientId === 'web-app' ? { ...client, backchannelLogoutUri: receiverUrl } : client,
+          ),
+        }),
+      ),
+      { clock: testClock() },
+    );
+    let closed = false;
+    try {
+      const { tokens } = await codeFlowTokens(server, { scope: 'openid profile' });
+      expect(tokens.status).toBe(200);
+      const sid = decodeJwt(tokens.body.id_token as string).sid as string;
+      const token = await operatorToken(server);
+      const session = await call(server, 'GET', `/sessions/${sid}`, { token });
+      expect(session.status).toBe(200);
+      expect(
+        (await call(server, 'DELETE', `/sessions/${sid}`, { token, ifMatch: session.headers.etag as string }))
+          .status,
+      ).toBe(204);
+      // The session's grant (no offline_access) is revoked with it.
+      expect((await introspectToken(server, tokens.body.access_token as string)).body.active).toBe(false);
+      // Closing drains the back-channel deliveries in flight.
+      await server.close();
+      closed = true;
+      expect(logoutTokens).toHaveLength(1);
+      expect(decodeJwt(logoutTokens[0]!)).toMatchObject({ sid, aud: 'web-app' });
+    } finally {
+      if (!closed) await server.close();
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
   });
 });
 
