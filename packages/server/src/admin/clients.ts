@@ -189,7 +189,7 @@ export async function replaceClient(
     const usesSecret = secretAuthMethods.includes(checked.tokenEndpointAuthMethod);
     const keepSecrets = usesSecret && current.secrets.length > 0;
     const client: Client = {
-      ...clientRecord(checked, 'cli', current.createdAt),
+      ...clientRecord(checked, current.source, current.createdAt),
       secrets: keepSecrets
         ? current.secrets
         : usesSecret
