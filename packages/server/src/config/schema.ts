@@ -304,6 +304,27 @@ export const configSchema = z
           .prefault({}),
       })
       .prefault({}),
+    /**
+     * Multi-factor authentication (sessions/mfa.ts): when a second factor is required, and the `acr` values
+     * that name the two levels (discovery's `acr_values_supported`, `acr` in ID and access tokens).
+     */
+    mfa: z
+      .strictObject({
+        acrValues: z
+          .strictObject({
+            pwd: z.string().min(1).max(256).default('urn:gatehouse:acr:pwd'),
+            mfa: z.string().min(1).max(256).default('urn:gatehouse:acr:mfa'),
+          })
+          .prefault({})
+          .refine((values) => values.pwd !== values.mfa, 'pwd and mfa must differ'),
+        /** Every sign-in needs a second factor. */
+        requireForAll: z.boolean().default(false),
+        /** Sign-ins of accounts with any of these roles need a second factor. */
+        requireForRoles: z.array(z.string().min(1)).default([]),
+        /** The issuer label of `otpauth://` URIs shown by authenticator apps; default `ui.productName`. */
+        totpIssuer: z.string().min(1).max(100).optional(),
+      })
+      .prefault({}),
     device: z
       .strictObject({
         /** Seconds a device code and its user code stay valid (RFC 8628 §3.2 expires_in). */

@@ -8,6 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { fapi2Algorithms } from '../config/clients.ts';
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
+import { acrValuesSupported } from '../protocol/acr.ts';
 
 function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
   const alg = ctx.config.keys.algorithm;
@@ -72,6 +73,8 @@ function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     claims_supported: [...claims],
     // OpenID Connect Core §5.5 (protocol/claims-request.ts): claims of identity scopes, one by one.
     claims_parameter_supported: true,
+    // OpenID Connect Discovery 1.0 §3 (protocol/acr.ts): a password, and a password with a second factor.
+    acr_values_supported: acrValuesSupported(ctx.config),
     // OpenID Connect Core §6: no request objects; /authorize answers request_not_supported and, for any
     // request_uri not issued by /par (RFC 9126, announced above), request_uri_not_supported.
     request_parameter_supported: false,
