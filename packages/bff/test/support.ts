@@ -226,6 +226,16 @@ export async function startUpstream(): Promise<TestUpstream> {
         write();
         return;
       }
+      if (path?.endsWith('/step-up')) {
+        // RFC 9470 §3: the API wants a second factor within five minutes.
+        res.writeHead(401, {
+          'www-authenticate':
+            'Bearer realm="echo", error="insufficient_user_authentication", error_description="a second factor is required", acr_values="urn:gatehouse:acr:mfa", max_age=300',
+          'content-type': 'application/json',
+        });
+        res.end('{"error":"insufficient_user_authentication","internal":"not-forwarded"}');
+        return;
+      }
       if (path?.endsWith('/reject')) {
         res.writeHead(401, {
           'www-authenticate': 'Bearer error="invalid_token"',
