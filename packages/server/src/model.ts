@@ -41,7 +41,8 @@ export interface Client {
   scopes: string[];
   requireConsent: boolean;
   accessTokenTtl: number | null;
-  source: 'config' | 'cli' | 'registration';
+  /** `metadata-document`: described by a client ID metadata document, never stored (protocol/client-metadata-document.ts). */
+  source: 'config' | 'cli' | 'registration' | 'metadata-document';
   createdAt: number;
   backchannelLogoutUri: string | null;
   corsOrigins: string[];

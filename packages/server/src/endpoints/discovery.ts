@@ -92,6 +92,8 @@ function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     frontchannel_logout_session_supported: false,
     // RFC 8414 §2, RFC 7591 §3: dynamic client registration, when it is on.
     ...(ctx.config.registration.enabled ? { registration_endpoint: ctx.endpoints.registration } : {}),
+    // OAuth Client ID Metadata Document draft: an https URL client_id names the client's metadata.
+    ...(ctx.config.clientIdMetadataDocuments.enabled ? { client_id_metadata_document_supported: true } : {}),
   };
 }
 
