@@ -191,6 +191,29 @@ export interface KnownBrowsersTable {
   created_at: number;
 }
 
+/** Which local account an upstream provider's `sub` signs in as (sessions/upstream.ts), one row per identity. */
+export interface UpstreamIdentitiesTable {
+  upstream_id: string;
+  upstream_subject: string;
+  user_id: string;
+  created_at: number;
+}
+
+/**
+ * A sign-in sent to an upstream provider and not yet back: found by the SHA-256 of its `state`, bound to the
+ * interaction it signs in for, taken once.
+ */
+export interface UpstreamLoginsTable {
+  state_hash: string;
+  upstream_id: string;
+  interaction_id: string;
+  nonce: string;
+  code_verifier: string;
+  redirect_uri: string;
+  expires_at: number;
+  created_at: number;
+}
+
 /** One row per cached topic (`clients`, `revocations`), bumped with every write to it (postgres.ts). */
 export interface ChangesTable {
   topic: string;
@@ -218,5 +241,7 @@ export interface Database {
   revoked_tokens: RevokedTokensTable;
   pushed_authorization_requests: PushedAuthorizationRequestsTable;
   known_browsers: KnownBrowsersTable;
+  upstream_identities: UpstreamIdentitiesTable;
+  upstream_logins: UpstreamLoginsTable;
   gatehouse_changes: ChangesTable;
 }
