@@ -143,6 +143,8 @@ export interface AuthorizationRequestRecord {
   uiLocales?: string[] | undefined;
   /** OpenID Connect Core §5.5: the `claims` request parameter, validated (protocol/claims-request.ts). */
   claimsRequest?: ClaimsParameter | undefined;
+  /** `idp`: the upstream provider (config `upstreams[].id`) to sign in with, skipping the chooser. */
+  idp?: string | undefined;
 }
 
 /** How one claim is asked for in the `claims` parameter (OpenID Connect Core §5.5.1); null: by name only. */

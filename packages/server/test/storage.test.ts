@@ -378,7 +378,9 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
     it('lets exactly one of many concurrent callbacks take a sign-in', async () => {
       await storage.upstreams.createLogin(login('state-race'), now);
       const taken = await Promise.all(
-        Array.from({ length: 8 }, (_, index) => (index % 2 ? other : storage).upstreams.takeLogin('state-race', now)),
+        Array.from({ length: 8 }, (_, index) =>
+          (index % 2 ? other : storage).upstreams.takeLogin('state-race', now),
+        ),
       );
       expect(taken.filter((found) => found !== undefined)).toHaveLength(1);
     });

@@ -648,7 +648,11 @@ export const configSchema = z
     const upstreamIds = new Set<string>();
     config.upstreams.forEach((upstream, index) => {
       if (upstreamIds.has(upstream.id))
-        ctx.addIssue({ code: 'custom', path: ['upstreams', index, 'id'], message: `duplicate upstream "${upstream.id}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams', index, 'id'],
+          message: `duplicate upstream "${upstream.id}"`,
+        });
       upstreamIds.add(upstream.id);
       if (upstream.provisioning === 'jit' && config.accounts.type !== 'builtin')
         ctx.addIssue({

@@ -53,11 +53,20 @@ export const upstreamSchema = z
     allowPrivateAddresses: z.boolean().default(false),
   })
   .superRefine((upstream, ctx) => {
-    const methods = Number(upstream.clientSecret !== undefined) + Number(upstream.privateKeyJwt !== undefined);
+    const methods =
+      Number(upstream.clientSecret !== undefined) + Number(upstream.privateKeyJwt !== undefined);
     if (methods !== 1)
-      ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'give either clientSecret or privateKeyJwt' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clientSecret'],
+        message: 'give either clientSecret or privateKeyJwt',
+      });
     if (!upstream.scopes.includes('openid'))
-      ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'an OpenID Connect upstream needs the openid scope' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['scopes'],
+        message: 'an OpenID Connect upstream needs the openid scope',
+      });
   });
 
 export type UpstreamConfig = z.infer<typeof upstreamSchema>;

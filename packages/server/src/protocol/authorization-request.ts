@@ -213,6 +213,8 @@ export function validateAuthorizationRequest(
   // A hint only: malformed tags are dropped, never a reason to refuse the request.
   const uiLocales = parseUiLocales(params.get('ui_locales'));
   const claimsRequest = parseClaimsRequest(params.get('claims'));
+  // A hint too (like Keycloak's kc_idp_hint): an upstream the client may not use is ignored at the chooser.
+  const idp = params.get('idp');
 
   return {
     clientId: client.clientId,
@@ -229,6 +231,7 @@ export function validateAuthorizationRequest(
     ...(idTokenHintSub === undefined ? {} : { idTokenHintSub }),
     ...(uiLocales === undefined ? {} : { uiLocales }),
     ...(claimsRequest === undefined ? {} : { claimsRequest }),
+    ...(idp === undefined || idp.length > 40 ? {} : { idp }),
   };
 }
 

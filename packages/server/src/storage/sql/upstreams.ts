@@ -62,7 +62,12 @@ export class SqlUpstreamRepository implements UpstreamRepository {
     if (hasNul(upstreamId, upstreamSubject, userId)) return false;
     const result = await this.db
       .insertInto('upstream_identities')
-      .values({ upstream_id: upstreamId, upstream_subject: upstreamSubject, user_id: userId, created_at: now })
+      .values({
+        upstream_id: upstreamId,
+        upstream_subject: upstreamSubject,
+        user_id: userId,
+        created_at: now,
+      })
       .onConflict((conflict) => conflict.columns(['upstream_id', 'upstream_subject']).doNothing())
       .executeTakeFirst();
     return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
