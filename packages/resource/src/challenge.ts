@@ -1,8 +1,8 @@
 /**
  * Error responses: `WWW-Authenticate` challenges per RFC 6750 §3 (Bearer: realm, error,
- * error_description, scope) and RFC 9449 §7.1 (DPoP: algs, error, error_description), the `DPoP-Nonce`
- * header of §8.1, and a small JSON body with the same error and description; with RFC 9728 metadata
- * configured, every challenge names it in `resource_metadata` (§5.1).
+ * error_description, scope), RFC 9470 §3 (`acr_values`, `max_age`) and RFC 9449 §7.1 (DPoP: algs, error,
+ * error_description), the `DPoP-Nonce` header of §8.1, and a small JSON body with the same error and
+ * description; with RFC 9728 metadata configured, every challenge names it in `resource_metadata` (§5.1).
  */
 import type { AuthError } from './errors.ts';
 
@@ -41,6 +41,9 @@ export function challengeHeader(
     if (error === undefined || error.error === 'temporarily_unavailable') return [];
     const params = [`error=${quote(error.error)}`, `error_description=${quote(error.description)}`];
     if (error.scope !== undefined) params.push(`scope=${quote(error.scope)}`);
+    if (error.stepUp?.acrValues !== undefined) params.push(`acr_values=${quote(error.stepUp.acrValues)}`);
+    if (error.stepUp?.maxAge !== undefined)
+      params.push(`max_age=${Math.max(0, Math.floor(error.stepUp.maxAge))}`);
     return params;
   };
   const metadata =

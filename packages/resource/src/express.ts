@@ -112,3 +112,9 @@ export const requireAnyScope = (...scopes: string[]): RequestHandler =>
 /** Requires all of `roles` (the `roles` claim) on this route. */
 export const requireRoles = (...roles: string[]): RequestHandler =>
   requirePolicy(policies.requireRoles(...roles));
+/** RFC 9470: requires one of `acrValues` as the token's `acr` (401 `insufficient_user_authentication`). */
+export const requireAcr = (...acrValues: string[]): RequestHandler =>
+  requirePolicy(policies.requireAcr(...acrValues));
+/** RFC 9470: requires an authentication at most `maxAge` seconds old (`auth_time`). */
+export const requireAuthTime = (maxAge: number): RequestHandler =>
+  requirePolicy(policies.requireAuthTime(maxAge));

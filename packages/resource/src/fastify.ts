@@ -66,6 +66,10 @@ export function requirePolicy(...routePolicies: Policy[]): preHandlerAsyncHookHa
 export const requireScopes = (...scopes: string[]) => requirePolicy(policies.requireScopes(...scopes));
 export const requireAnyScope = (...scopes: string[]) => requirePolicy(policies.requireAnyScope(...scopes));
 export const requireRoles = (...roles: string[]) => requirePolicy(policies.requireRoles(...roles));
+/** RFC 9470: requires one of `acrValues` as the token's `acr` (401 `insufficient_user_authentication`). */
+export const requireAcr = (...acrValues: string[]) => requirePolicy(policies.requireAcr(...acrValues));
+/** RFC 9470: requires an authentication at most `maxAge` seconds old (`auth_time`). */
+export const requireAuthTime = (maxAge: number) => requirePolicy(policies.requireAuthTime(maxAge));
 
 export interface GatehouseAuthOptions {
   verifier: Verifier | VerifierOptions;

@@ -6,7 +6,7 @@
  */
 
 export { type DpopNonceSource, HmacNonceSource, jwkThumbprint } from './dpop.ts';
-export { AuthError, type AuthErrorCode, type AuthErrorKind } from './errors.ts';
+export { AuthError, type AuthErrorCode, type AuthErrorKind, type StepUpRequirement } from './errors.ts';
 export type { JwsAlgorithm } from './jws.ts';
 export type { AuthInfo, AuthRequest, AuthResult } from './model.ts';
 export type {
@@ -21,8 +21,10 @@ export {
   allOf,
   anyOf,
   type Policy,
+  requireAcr,
   requireAnyRole,
   requireAnyScope,
+  requireAuthTime,
   requireClaims,
   requireRoles,
   requireScopes,

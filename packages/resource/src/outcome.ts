@@ -44,11 +44,19 @@ export function createOutcomes(
       headers['dpop-nonce'] = dpop.nonces.current(now());
     }
     if (error.status === 503) headers['retry-after'] = '30';
-    const body: { error: string; error_description: string; scope?: string } = {
+    const body: {
+      error: string;
+      error_description: string;
+      scope?: string;
+      acr_values?: string;
+      max_age?: number;
+    } = {
       error: error.error,
       error_description: error.description,
     };
     if (error.scope !== undefined) body.scope = error.scope;
+    if (error.stepUp?.acrValues !== undefined) body.acr_values = error.stepUp.acrValues;
+    if (error.stepUp?.maxAge !== undefined) body.max_age = error.stepUp.maxAge;
     return { ok: false, error, status: error.status, headers, body };
   }
 

@@ -41,7 +41,8 @@ export interface Client {
   scopes: string[];
   requireConsent: boolean;
   accessTokenTtl: number | null;
-  source: 'config' | 'cli' | 'registration';
+  /** `metadata-document`: described by a client ID metadata document, never stored (protocol/client-metadata-document.ts). */
+  source: 'config' | 'cli' | 'registration' | 'metadata-document';
   createdAt: number;
   backchannelLogoutUri: string | null;
   corsOrigins: string[];
@@ -57,6 +58,8 @@ export interface Client {
   profile: 'fapi2' | null;
   /** This client's refresh-token lifetimes; null members follow `tokens.refreshTokenTtl` and `refreshTokenIdleTtl`. */
   refreshTokenLifetime: RefreshTokenLifetime;
+  /** Every sign-in for this client needs a second factor (sessions/mfa.ts); absent: false. */
+  requireMfa?: boolean;
 }
 
 /** The most clients hold at once: the current secret and, during an overlap, the one it replaced. */
@@ -145,6 +148,29 @@ export interface AuthorizationRequestRecord {
   claimsRequest?: ClaimsParameter | undefined;
   /** `idp`: the upstream provider (config `upstreams[].id`) to sign in with, skipping the chooser. */
   idp?: string | undefined;
+  /**
+   * OpenID Connect Core §3.1.2.1 `acr_values` and an essential `acr` of the claims parameter (§5.5.1.1):
+   * the authentication level the session must reach (protocol/acr.ts); absent: what policy says.
+   */
+  requiredAcr?: AcrLevel | undefined;
+}
+
+/** Authentication levels, weakest first: a password alone, or a password and a second factor. */
+export const acrLevels = ['pwd', 'mfa'] as const;
+export type AcrLevel = (typeof acrLevels)[number];
+
+/**
+ * An account's TOTP factor (RFC 6238): the confirmed shared secret and the last time step accepted (so a
+ * code is used once), and a secret being enrolled that a first code has not confirmed yet. Secrets are
+ * sealed when `keys.encryptionSecrets` is set (sessions/mfa.ts).
+ */
+export interface TotpFactor {
+  userId: string;
+  secret: string | null;
+  confirmedAt: number | null;
+  lastUsedStep: number | null;
+  pendingSecret: string | null;
+  createdAt: number;
 }
 
 /** How one claim is asked for in the `claims` parameter (OpenID Connect Core §5.5.1); null: by name only. */

@@ -26,6 +26,7 @@ import { Metrics } from './http/metrics.ts';
 import { RateLimiter, RedisRateLimitStore } from './http/rate-limit.ts';
 import { KeyStore, keyStoreOptions } from './keys/keystore.ts';
 import { ClientJwksCache } from './protocol/client-jwks.ts';
+import { ClientMetadataDocuments } from './protocol/client-metadata-document.ts';
 import { DpopNonces, DpopVerifier } from './protocol/dpop.ts';
 import { PasswordHasher } from './protocol/passwords.ts';
 import { redisCall } from './protocol/redis-call.ts';
@@ -164,6 +165,7 @@ export async function buildServer(
   const replay = shared
     ? new RedisReplayCache(shared.redis, shared.config.keyPrefix)
     : new MemoryReplayCache();
+  const metadataDocuments = new ClientMetadataDocuments({ config, catalog }, now, createAudit(records));
   const core: Omit<ServerContext, 'logout'> = {
     config,
     issuer: config.issuer,
@@ -193,7 +195,9 @@ export async function buildServer(
         : undefined,
       replay,
     }),
-    findClient: (clientId) => storage.findClient(clientId),
+    // A client_id that is an https URL names a client metadata document, when those are on.
+    findClient: (clientId) =>
+      metadataDocuments.handles(clientId) ? metadataDocuments.find(clientId) : storage.findClient(clientId),
     clientJwks: new ClientJwksCache(config.clientAuth.jwksUri, now),
     upstreams: new UpstreamProviders(config.upstreams, config.clients, config.issuer, now, passwords),
     ui,

@@ -2,16 +2,22 @@
  * Dynamic client registration (RFC 7591) and its management (RFC 7592): openid-client registers over a real
  * port and runs a code flow with the client it got; every refusal of the registration policy; reading,
  * updating (the registration access token replaced) and deleting a registered client, after which it gets
- * no tokens; registration with an initial access token; the per-address rate limit.
+ * no tokens; registration with an initial access token; the per-address rate limit; client ID metadata
+ * documents served by a local server (allowed by configuration) and refused when they break the rules.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  authorizeUrl,
   basic,
   codeFlowTokens,
+  codeParams,
   type GatehouseServer,
   parseConfig,
+  pkcePair,
   postForm,
   postRaw,
   testConfig,
@@ -624,5 +630,125 @@ describe('registration off (the default) and its rate limit', () => {
     expect(third.status).toBe(429);
     expect(third.headers['retry-after']).toBeDefined();
     expect((await from('192.0.2.11')).status).toBe(201);
+  });
+});
+
+describe('client ID metadata documents', () => {
+  let documents: Server;
+  let base: string;
+  let fetches: string[] = [];
+  const redirectUri = 'https://rp.example.com/cb';
+  const documentFor = (path: string, extra: Record<string, unknown> = {}) => ({
+    client_id: `${base}${path}`,
+    client_name: 'Document Client',
+    redirect_uris: [redirectUri],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+    scope: 'openid profile',
+    ...extra,
+  });
+
+  beforeAll(async () => {
+    documents = createServer((request, response) => {
+      const path = request.url ?? '/';
+      fetches.push(path);
+      const json = (value: unknown, headers: Record<string, string> = {}) => {
+        response.writeHead(200, { 'content-type': 'application/json', ...headers });
+        response.end(JSON.stringify(value));
+      };
+      if (path === '/good.json') json(documentFor(path), { 'cache-control': 'max-age=600' });
+      else if (path === '/other-id.json') json(documentFor('/good.json'));
+      else if (path === '/secret.json')
+        json(documentFor(path, { token_endpoint_auth_method: 'client_secret_basic' }));
+      else if (path === '/http-redirect.json')
+        json(documentFor(path, { redirect_uris: ['http://rp.example.com/cb'] }));
+      else if (path === '/large.json') json(documentFor(path, { padding: 'x'.repeat(2048) }));
+      else if (path === '/redirect.json') {
+        response.writeHead(302, { location: '/good.json' });
+        response.end();
+      } else {
+        response.writeHead(404);
+        response.end();
+      }
+    });
+    await new Promise<void>((resolve) => documents.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(documents.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    documents?.closeAllConnections();
+    await new Promise<void>((resolve) => documents?.close(() => resolve()));
+  });
+
+  const server = useServer({
+    clientIdMetadataDocuments: { enabled: true, allowPrivateAddresses: true, maxBytes: 1024 },
+  });
+  const guarded = useServer({ clientIdMetadataDocuments: { enabled: true } });
+
+  /** /authorize for a document client: 303 to the login page, or the error page's status. */
+  async function authorizeStatus(target: GatehouseServer, clientId: string): Promise<number> {
+    const response = await target.app.inject({
+      url: authorizeUrl(codeParams(pkcePair(), { clientId, redirectUri, scope: 'openid' })),
+    });
+    return response.statusCode;
+  }
+
+  it('discovery says documents are supported; a document client runs a code flow as a public client', async () => {
+    const metadata = JSON.parse((await server.app.inject({ url: '/.well-known/openid-configuration' })).body);
+    expect(metadata.client_id_metadata_document_supported).toBe(true);
+    fetches = [];
+    const clientId = `${base}/good.json`;
+    const { tokens } = await codeFlowTokens(
+      server,
+      { clientId, redirectUri, scope: 'openid profile' },
+      { authorization: undefined },
+    );
+    expect(tokens.status).toBe(200);
+    expect(decodeJwt(String(tokens.body.id_token)).aud).toBe(clientId);
+    // Fetched once for the whole flow: the answer's max-age=600 holds it...
+    expect(fetches).toEqual(['/good.json']);
+    // ...and no longer.
+    server.clock.advance(601);
+    expect(await authorizeStatus(server, clientId)).toBe(303);
+    expect(fetches).toEqual(['/good.json', '/good.json']);
+  });
+
+  it('refuses a document whose client_id differs, that redirects, is too large, or breaks the rules', async () => {
+    for (const path of [
+      '/other-id.json',
+      '/redirect.json',
+      '/large.json',
+      '/secret.json',
+      '/http-redirect.json',
+      '/missing.json',
+    ]) {
+      fetches = [];
+      expect(await authorizeStatus(server, `${base}${path}`), path).toBe(400);
+      // A redirect is never followed.
+      expect(fetches, path).toEqual([path]);
+    }
+    // A refusal is remembered for a while: the host is not asked again at once.
+    fetches = [];
+    expect(await authorizeStatus(server, `${base}/other-id.json`)).toBe(400);
+    expect(fetches).toEqual([]);
+  });
+
+  it('refuses a client ID URL without a path, with a fragment or dot segments, without fetching', async () => {
+    fetches = [];
+    for (const clientId of [`${base}/`, `${base}/a/../good.json`, `${base}/good.json#x`])
+      expect(await authorizeStatus(server, clientId), clientId).toBe(400);
+    expect(fetches).toEqual([]);
+  });
+
+  it('without allowPrivateAddresses: no private address and no http, not even connected to', async () => {
+    fetches = [];
+    const port = new URL(base).port;
+    for (const clientId of [
+      `https://127.0.0.1:${port}/good.json`,
+      `https://localhost:${port}/good.json`,
+      `${base}/good.json`,
+    ])
+      expect(await authorizeStatus(guarded, clientId), clientId).toBe(400);
+    expect(fetches).toEqual([]);
   });
 });

@@ -52,6 +52,7 @@ export const clientUsage = `Usage: gatehouse client <add|list|remove|rotate-secr
       --no-consent                        do not ask users to consent (first-party clients)
       --require-dpop                      every token request must carry a DPoP proof (RFC 9449)
       --require-par                       authorization requests must be pushed to /par (RFC 9126)
+      --require-mfa                       every sign-in for this client needs a second factor
       --cors-origin ORIGIN                repeatable: a browser origin (scheme://host[:port]) allowed to call
                                           /token, /userinfo, /revoke, /par, discovery and /jwks (CORS); a
                                           public client has the origins of its https and http://localhost
@@ -219,6 +220,7 @@ async function add(args: string[]): Promise<number> {
       'no-consent': { type: 'boolean' },
       'require-dpop': { type: 'boolean' },
       'require-par': { type: 'boolean' },
+      'require-mfa': { type: 'boolean' },
       'cors-origin': { type: 'string', multiple: true },
       'jwks-uri': { type: 'string' },
       'jwks-file': { type: 'string' },
@@ -279,6 +281,7 @@ async function add(args: string[]): Promise<number> {
     requireConsent: values['no-consent'] !== true,
     requireDpop: values['require-dpop'] === true,
     requirePushedAuthorizationRequests: values['require-par'] === true,
+    ...(values['require-mfa'] === true ? { requireMfa: true } : {}),
     corsOrigins: list(values['cors-origin']),
     refreshTokenLifetime:
       refreshAbsolute === undefined && refreshIdle === undefined
@@ -330,6 +333,7 @@ async function listClients(args: string[]): Promise<number> {
     requireConsent: client.requireConsent,
     requireDpop: client.requireDpop,
     requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
+    requireMfa: client.requireMfa === true,
     corsOrigins: clientOrigins(client),
     refreshTokenLifetime: client.refreshTokenLifetime,
     // When each secret stops working (null: never), newest first; never the secrets or their hashes.

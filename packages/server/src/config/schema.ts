@@ -307,6 +307,27 @@ export const configSchema = z
           .prefault({}),
       })
       .prefault({}),
+    /**
+     * Multi-factor authentication (sessions/mfa.ts): when a second factor is required, and the `acr` values
+     * that name the two levels (discovery's `acr_values_supported`, `acr` in ID and access tokens).
+     */
+    mfa: z
+      .strictObject({
+        acrValues: z
+          .strictObject({
+            pwd: z.string().min(1).max(256).default('urn:gatehouse:acr:pwd'),
+            mfa: z.string().min(1).max(256).default('urn:gatehouse:acr:mfa'),
+          })
+          .prefault({})
+          .refine((values) => values.pwd !== values.mfa, 'pwd and mfa must differ'),
+        /** Every sign-in needs a second factor. */
+        requireForAll: z.boolean().default(false),
+        /** Sign-ins of accounts with any of these roles need a second factor. */
+        requireForRoles: z.array(z.string().min(1)).default([]),
+        /** The issuer label of `otpauth://` URIs shown by authenticator apps; default `ui.productName`. */
+        totpIssuer: z.string().min(1).max(100).optional(),
+      })
+      .prefault({}),
     device: z
       .strictObject({
         /** Seconds a device code and its user code stay valid (RFC 8628 §3.2 expires_in). */
@@ -496,6 +517,29 @@ export const configSchema = z
               .optional(),
           })
           .prefault({}),
+      })
+      .prefault({}),
+    /**
+     * OAuth Client ID Metadata Documents (IETF draft): a `client_id` that is an https URL names a JSON
+     * document describing the client, fetched when the client is used (protocol/client-metadata-document.ts).
+     * Such clients follow `registration.policy`, and are public or private_key_jwt. Off by default.
+     */
+    clientIdMetadataDocuments: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** Fetch from loopback and private addresses, and accept http on loopback hosts (tests only). */
+        allowPrivateAddresses: z.boolean().default(false),
+        /** Milliseconds before a fetch is abandoned. */
+        timeout: z.number().int().min(100).max(30000).default(5000),
+        /** Largest document accepted, in bytes. */
+        maxBytes: z.number().int().min(1024).max(65536).default(5120),
+        /** Seconds a document is reused when its answer says nothing about caching. */
+        cacheTtl: seconds(0, 86400).default(300),
+        /** The bounds put on the lifetime the answer's Cache-Control or Expires gives. */
+        minCacheTtl: seconds(0, 3600).default(60),
+        maxCacheTtl: seconds(60, 7 * 86400).default(86400),
+        /** Documents kept at most (the oldest is dropped first). */
+        maxCachedDocuments: z.number().int().min(1).max(100000).default(1000),
       })
       .prefault({}),
     ui: uiSchema,

@@ -16,10 +16,23 @@ import {
 } from '../endpoints/device-verification.ts';
 import { discoveryEndpoint } from '../endpoints/discovery.ts';
 import { endSessionEndpoints } from '../endpoints/end-session.ts';
-import { consentSubmit, interactionPage, loginSubmit } from '../endpoints/interaction.ts';
+import {
+  consentSubmit,
+  enrolmentSubmit,
+  interactionPage,
+  loginSubmit,
+  secondFactorSubmit,
+} from '../endpoints/interaction.ts';
 import { introspectEndpoint, resourceSecretHashes } from '../endpoints/introspect.ts';
 import { jwksEndpoint } from '../endpoints/jwks.ts';
 import { landingEndpoint } from '../endpoints/landing.ts';
+import {
+  mfaAccountPage,
+  mfaRecoveryCodes,
+  mfaTotpConfirm,
+  mfaTotpStart,
+  mfaVerifySubmit,
+} from '../endpoints/mfa.ts';
 import { parEndpoint } from '../endpoints/par.ts';
 import { registrationEndpoints } from '../endpoints/registration.ts';
 import { revokeEndpoint } from '../endpoints/revoke.ts';
@@ -98,6 +111,24 @@ export function registerRoutes(
     { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
     perRequest(upstreamCallback),
   );
+  // The second factor (sessions/mfa.ts): codes are counted with the login limits.
+  app.post(
+    '/interaction/:id/mfa',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(secondFactorSubmit),
+  );
+  app.post(
+    '/interaction/:id/enrol',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(enrolmentSubmit),
+  );
+  // The signed-in user's second factors (endpoints/mfa.ts).
+  const mfaForm = { config: { errorFormat: 'html' as const, ipRateLimit: 'loginPerIp' as const } };
+  app.get('/mfa', { config: { errorFormat: 'html' } }, perRequest(mfaAccountPage));
+  app.post('/mfa/verify', mfaForm, perRequest(mfaVerifySubmit));
+  app.post('/mfa/totp', mfaForm, perRequest(mfaTotpStart));
+  app.post('/mfa/totp/confirm', mfaForm, perRequest(mfaTotpConfirm));
+  app.post('/mfa/recovery-codes', mfaForm, perRequest(mfaRecoveryCodes));
 
   // RFC 8628: device authorization (JSON, for devices) and the verification pages (HTML, for users).
   app.post(

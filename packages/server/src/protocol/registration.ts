@@ -94,8 +94,11 @@ function registeredRedirectProblem(uri: string, native: boolean, policy: Policy)
   return undefined;
 }
 
+/** What the metadata checks read: the configuration (policy, profile) and the scope catalog. */
+export type MetadataRules = Pick<ServerContext, 'config' | 'catalog'>;
+
 /** The scopes the policy allows: its list, or the identity resources' scopes when it names none. */
-function allowedScopes(ctx: ServerContext): string[] {
+function allowedScopes(ctx: MetadataRules): string[] {
   return ctx.config.registration.policy.scopes ?? [...ctx.catalog.identityScopes.keys()];
 }
 
@@ -108,7 +111,7 @@ interface CheckedMetadata {
 }
 
 /** Metadata (RFC 7591 §2) checked against the policy and the FAPI profile, in the config schema's terms. */
-function checkMetadata(ctx: ServerContext, metadata: Record<string, unknown>): CheckedMetadata {
+function checkMetadata(ctx: MetadataRules, metadata: Record<string, unknown>): CheckedMetadata {
   const { policy } = ctx.config.registration;
   const fapi2 = ctx.config.profile === 'fapi2';
 
@@ -234,6 +237,28 @@ function buildClient(
     throw field === 'redirectUris' ? redirectError(message) : metadataError(message);
   }
   return clientRecord(parsed.data, 'registration', createdAt);
+}
+
+/**
+ * A client described by a client ID metadata document (protocol/client-metadata-document.ts): the same
+ * checks as a registration, the URL as its id, source `metadata-document`. Throws the registration's
+ * OAuthErrors.
+ */
+export function clientOfMetadataDocument(
+  rules: MetadataRules,
+  clientId: string,
+  metadata: Record<string, unknown>,
+  now: number,
+): Client {
+  const checked = checkMetadata(rules, metadata);
+  // The schema's client id rule is for ids the server makes; a URL id is checked by the caller.
+  const client = buildClient(
+    { ...checked, fields: { ...checked.fields, name: checked.fields.name ?? clientId } },
+    'metadata-document',
+    undefined,
+    now,
+  );
+  return { ...client, clientId, source: 'metadata-document' };
 }
 
 /** The client's metadata as registered (RFC 7591 §3.2.1, RFC 7592 §3). */
