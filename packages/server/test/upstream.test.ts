@@ -135,14 +135,24 @@ beforeAll(async () => {
       { ...common, id: 'partner', name: 'Partner', issuer: hostile.issuer, clientId: 'gatehouse' },
       {
         ...common,
+        id: 'trusted',
+        name: 'Trusted',
+        issuer: hostile.issuer,
+        clientId: 'gatehouse',
+        provisioning: 'jit',
+        trustedForMfa: true,
+      },
+      {
+        ...common,
         id: 'guarded',
         name: 'Guarded',
-        issuer: hostile.issuer,
+        // Another issuer name for the same loopback server: discovery documents are cached per issuer.
+        issuer: hostile.issuer.replace('127.0.0.1', 'localhost'),
         clientId: 'gatehouse',
         allowPrivateAddresses: false,
       },
     ],
-    clients: testClients({ 'web-app': { upstreams: ['corp', 'rogue', 'partner', 'guarded'] } }),
+    clients: testClients({ 'web-app': { upstreams: ['corp', 'rogue', 'partner', 'guarded', 'trusted'] } }),
   });
 });
 
@@ -167,8 +177,12 @@ function buttonAction(html: string, upstreamId: string): string | undefined {
 }
 
 /** Presses the chooser button of `upstreamId`; returns where Gatehouse sends the browser. */
-async function pressButton(browser: Browser, upstreamId: string): Promise<URL> {
-  const page = await interactionPage(browser);
+async function pressButton(
+  browser: Browser,
+  upstreamId: string,
+  extra: Record<string, string> = {},
+): Promise<URL> {
+  const page = await interactionPage(browser, extra);
   const action = buttonAction(page.body, upstreamId);
   expect(action).toBeDefined();
   const response = await browser.post(action!, { csrf: formOf(page.body).csrf });
@@ -205,8 +219,8 @@ function validClaims(nonce: string, sub = 'rogue-user'): JWTPayload {
 }
 
 /** Presses the rogue (or `upstreamId`) button and returns the state and nonce sent upstream. */
-async function startAtHostile(browser: Browser, upstreamId = 'rogue') {
-  const location = await pressButton(browser, upstreamId);
+async function startAtHostile(browser: Browser, upstreamId = 'rogue', extra: Record<string, string> = {}) {
+  const location = await pressButton(browser, upstreamId, extra);
   expect(location.origin).toBe(hostile.issuer);
   return { state: location.searchParams.get('state')!, nonce: location.searchParams.get('nonce')! };
 }
@@ -281,6 +295,39 @@ describe('sign-in at oidc-provider with just-in-time provisioning', () => {
     const idToken = decodeJwt(tokens.body.id_token as string);
     expect(idToken.amr).toEqual(['fed']);
     expect(idToken.sub).toBe(await server.ctx.storage.upstreams.findLinkedUser('corp', 'alice'));
+  });
+});
+
+describe('upstream sign-in and the local MFA policy', () => {
+  const mfaRequest = () => ({ acr_values: server.config.mfa.acrValues.mfa });
+
+  it("asks for the account's own second factor when MFA is required, whatever the upstream's amr", async () => {
+    const browser = new Browser(server);
+    const { state, nonce } = await startAtHostile(browser, 'rogue', mfaRequest());
+    hostile.nextIdToken({ ...validClaims(nonce, 'mfa-user'), amr: ['pwd', 'mfa'] });
+    const response = await callback(browser, 'rogue', { code: 'c', state, iss: hostile.issuer });
+    expect(response.statusCode).toBe(303);
+    const next = response.headers.location as string;
+    expect(next.startsWith(`${issuer}/interaction/`)).toBe(true);
+    const page = await browser.get(next);
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('name="code"');
+  });
+
+  it('lets an upstream trusted for MFA satisfy the policy with its amr', async () => {
+    const browser = new Browser(server);
+    const { state, nonce } = await startAtHostile(browser, 'trusted', mfaRequest());
+    hostile.nextIdToken({ ...validClaims(nonce, 'trusted-user'), amr: ['pwd', 'mfa'] });
+    const response = await callback(browser, 'trusted', { code: 'c', state, iss: hostile.issuer });
+    expect(response.statusCode).toBe(303);
+    const session = await server.ctx.storage.sessions.findActive(
+      createHash('sha256').update(browser.cookies.get('__Host-gh-session')!).digest('base64url'),
+      server.clock(),
+    );
+    expect(session?.amr).toEqual(['fed', 'pwd', 'mfa']);
+    // Consent next (web-app asks for it), not a second factor.
+    const page = await browser.get(response.headers.location as string);
+    expect(page.body).toContain('name="decision"');
   });
 });
 

@@ -2,10 +2,12 @@
  * Sign-in at an upstream OpenID Connect provider (sessions/upstream.ts): the chooser's buttons post to
  * `/interaction/{id}/upstream/{upstream}` (CSRF-checked like the login form) and are redirected to the
  * provider; the provider sends the browser back to `/upstream/{upstream}/callback`, which finishes the
- * interaction as a password sign-in would (consent when needed, then the code), with `amr` `fed`.
+ * interaction as a password sign-in would (the second factor and consent when needed, then the code),
+ * with `amr` `fed`.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
+import { acrLevelOf, acrSatisfies, requiredAcrLevel } from '../protocol/acr.ts';
 import { isHintedUser, needsConsent } from '../protocol/authorization-request.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
@@ -55,9 +57,16 @@ export function upstreamCallback(ctx: ServerContext) {
       throw new OAuthError('access_denied', 'The application asked for another account.', {
         pageMessage: 'login.otherAccount',
       });
-    // As at the password form: without a consent step this sign-in finishes the interaction, claimed first.
+    // An upstream sign-in is the `pwd` level unless a provider trusted for MFA said `mfa` (sessions/upstream.ts):
+    // when more is required, the interaction page asks for the account's own second factor next.
+    const factorNeeded = !acrSatisfies(
+      acrLevelOf(amr),
+      requiredAcrLevel(ctx.config, loaded.client, loaded.interaction.request, account.roles),
+    );
+    // As at the password form: without a consent or second-factor step this sign-in finishes the
+    // interaction, claimed before the session starts.
     const consentNeeded = await needsConsent(ctx, loaded.client, loaded.interaction.request, account.subject);
-    if (!consentNeeded) await completeInteraction(ctx, loaded.interaction);
+    if (!consentNeeded && !factorNeeded) await completeInteraction(ctx, loaded.interaction);
     const { session, sessionValue } = await startSession(
       ctx,
       readCookie(request.headers.cookie, sessionCookie),
@@ -70,7 +79,7 @@ export function upstreamCallback(ctx: ServerContext) {
       serializeCookie(sessionCookie, sessionValue, { sameSite: 'Lax', maxAge: ctx.config.login.sessionTtl }),
     );
     await ctx.storage.interactions.attachSession(loaded.interaction.id, session.sid);
-    if (consentNeeded) {
+    if (consentNeeded || factorNeeded) {
       redirect(reply, `${ctx.issuer}/interaction/${loaded.interaction.id}`);
       return;
     }
