@@ -354,6 +354,13 @@ describe('admin API', () => {
     const fields = (invalid.body.errors as { field: string }[]).map((problem) => problem.field);
     expect(fields).toEqual(expect.arrayContaining(['secret', 'clientId', 'redirectUris']));
 
+    const upstreams = await call(server, 'POST', '/clients', {
+      token,
+      body: { ...serviceClient('upstream'), upstreams: ['corp'] },
+    });
+    expectProblem(upstreams, 400, 'invalid_request');
+    expect(JSON.stringify(upstreams.body.errors)).toMatch(/upstreams/);
+
     const unknownScope = await call(server, 'POST', '/clients', {
       token,
       body: { ...serviceClient('unknown-scope'), scopes: ['no.such.scope'] },
