@@ -33,6 +33,8 @@ export interface ClientsTable {
   profile: string | null;
   /** model.ts RefreshTokenLifetime as JSON, or null when both follow the server's defaults. */
   refresh_token_lifetime: string | null;
+  /** model.ts BackchannelClientSettings as JSON, or null for a client without CIBA (migration 0014). */
+  backchannel_authentication?: string | null;
 }
 
 export interface UsersTable {
@@ -148,6 +150,29 @@ export interface DeviceCodesTable {
   created_at: number;
 }
 
+/** CIBA Core §7 authentication requests (migration 0014). */
+export interface BackchannelRequestsTable {
+  auth_req_id_hash: string;
+  approval_hash: string;
+  client_id: string;
+  hinted_user_id: string;
+  scope: string;
+  resources: string;
+  acr_values: string;
+  binding_message: string | null;
+  delivery_mode: string;
+  client_notification_token: string | null;
+  interval: number;
+  expires_at: number;
+  last_polled_at: number | null;
+  status: string;
+  user_id: string | null;
+  auth_time: number | null;
+  amr: string | null;
+  sid: string | null;
+  created_at: number;
+}
+
 export interface AccessTokensTable {
   token_hash: string;
   jti: string;
@@ -212,6 +237,7 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   signing_keys: SigningKeysTable;
   device_codes: DeviceCodesTable;
+  backchannel_requests: BackchannelRequestsTable;
   access_tokens: AccessTokensTable;
   revoked_tokens: RevokedTokensTable;
   pushed_authorization_requests: PushedAuthorizationRequestsTable;
