@@ -8,9 +8,9 @@
  */
 import type {
   AuthorizationCode,
+  BackchannelAuthenticationRequest,
   Client,
   ClientSecret,
-  BackchannelAuthenticationRequest,
   DeviceCode,
   Grant,
   Interaction,
@@ -203,7 +203,12 @@ export interface DeviceCodeRepository {
 export interface PolledAuthorizationRepository<Record> {
   findByHash(hash: string): Promise<Record | undefined>;
   /** As DeviceCodeRepository.recordPoll: the interval grows by five seconds when polled too soon. */
-  recordPoll(hash: string, now: number, previous: number | null, interval: number): Promise<'ok' | 'slow_down'>;
+  recordPoll(
+    hash: string,
+    now: number,
+    previous: number | null,
+    interval: number,
+  ): Promise<'ok' | 'slow_down'>;
   /** Moves an approved, unexpired record to consumed; true only for the one request that gets the tokens. */
   consume(hash: string, now: number): Promise<boolean>;
 }

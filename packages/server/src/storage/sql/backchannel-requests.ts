@@ -30,7 +30,12 @@ export class SqlBackchannelRequestRepository implements BackchannelRequestReposi
     return row && backchannelRequestFromRow(row);
   }
 
-  recordPoll(hash: string, now: number, previous: number | null, interval: number): Promise<'ok' | 'slow_down'> {
+  recordPoll(
+    hash: string,
+    now: number,
+    previous: number | null,
+    interval: number,
+  ): Promise<'ok' | 'slow_down'> {
     return recordPoll(this.db, 'backchannel_requests', hash, now, previous, interval);
   }
 

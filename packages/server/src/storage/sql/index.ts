@@ -6,8 +6,8 @@
  */
 import type { Repositories } from '../ports.ts';
 import { SqlAccessTokenRepository } from './access-tokens.ts';
-import { SqlBackchannelRequestRepository } from './backchannel-requests.ts';
 import { SqlAuthorizationCodeRepository } from './authorization-codes.ts';
+import { SqlBackchannelRequestRepository } from './backchannel-requests.ts';
 import { SqlClientRepository } from './clients.ts';
 import { SqlConsentRepository } from './consents.ts';
 import type { ChangeListener, Db } from './db.ts';

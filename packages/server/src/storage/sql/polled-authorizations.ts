@@ -34,9 +34,10 @@ export async function decidePending(
     decision.status === 'approved'
       ? sql`${sql.ref('status')} = 'approved', ${sql.ref('user_id')} = ${decision.userId}, ${sql.ref('auth_time')} = ${decision.authTime}, ${sql.ref('amr')} = ${json(decision.amr)}, ${sql.ref('sid')} = ${decision.sid}`
       : sql`${sql.ref('status')} = 'denied'`;
-  const result = await sql`update ${sql.table(table)} set ${values} where ${sql.ref(decisionColumns[table])} = ${key} and ${sql.ref('status')} = 'pending' and ${sql.ref('expires_at')} > ${now}`.execute(
-    db,
-  );
+  const result =
+    await sql`update ${sql.table(table)} set ${values} where ${sql.ref(decisionColumns[table])} = ${key} and ${sql.ref('status')} = 'pending' and ${sql.ref('expires_at')} > ${now}`.execute(
+      db,
+    );
   return Number(result.numAffectedRows ?? 0n) === 1;
 }
 
@@ -58,9 +59,15 @@ export async function recordPoll(
 }
 
 /** Moves an approved, unexpired record to consumed; true only for the one caller whose UPDATE took it. */
-export async function consumeApproved(db: Db, table: PolledTable, hash: string, now: number): Promise<boolean> {
-  const result = await sql`update ${sql.table(table)} set ${sql.ref('status')} = 'consumed' where ${sql.ref(keyColumns[table])} = ${hash} and ${sql.ref('status')} = 'approved' and ${sql.ref('expires_at')} > ${now}`.execute(
-    db,
-  );
+export async function consumeApproved(
+  db: Db,
+  table: PolledTable,
+  hash: string,
+  now: number,
+): Promise<boolean> {
+  const result =
+    await sql`update ${sql.table(table)} set ${sql.ref('status')} = 'consumed' where ${sql.ref(keyColumns[table])} = ${hash} and ${sql.ref('status')} = 'approved' and ${sql.ref('expires_at')} > ${now}`.execute(
+      db,
+    );
   return Number(result.numAffectedRows ?? 0n) === 1;
 }

@@ -6,12 +6,12 @@
 import type {
   AuthorizationCode,
   AuthorizationRequestRecord,
+  BackchannelAuthenticationRequest,
+  BackchannelClientSettings,
   ClaimsParameter,
   Client,
   ClientAuthentication,
   ClientSecret,
-  BackchannelAuthenticationRequest,
-  BackchannelClientSettings,
   DeviceCode,
   DeviceCodeStatus,
   Grant,
@@ -57,10 +57,12 @@ export function clientFromRow(row: Database['clients']): Client {
         ? {}
         : (JSON.parse(row.refresh_token_lifetime) as Partial<RefreshTokenLifetime>)),
     },
-    backchannelAuthentication:
-      row.backchannel_authentication == null
-        ? null
-        : (JSON.parse(row.backchannel_authentication) as BackchannelClientSettings),
+    // Absent, not null, for a client without CIBA, so clients stored before migration 0014 read the same.
+    ...(row.backchannel_authentication == null
+      ? {}
+      : {
+          backchannelAuthentication: JSON.parse(row.backchannel_authentication) as BackchannelClientSettings,
+        }),
   };
 }
 
