@@ -8,9 +8,8 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
 import { jwksSchema } from '../config/clients.ts';
-import { BlockedAddressError, guardedLookup, isNonPublicAddress } from './outbound-address.ts';
+import { BlockedAddressError, guardedLookup, refuseNonPublicLiteral } from './outbound-address.ts';
 
 export interface JwksFetchOptions {
   allowPrivateAddresses: boolean;
@@ -40,10 +39,7 @@ function checkUrl(url: URL, options: JwksFetchOptions): void {
   if (url.protocol !== 'https:' && !loopbackHttp) throw new JwksFetchError('jwks_uri must use https');
   if (url.username !== '' || url.password !== '')
     throw new JwksFetchError('jwks_uri must not carry credentials');
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  // A literal address skips DNS (and so the guarded lookup): check it here.
-  if (!options.allowPrivateAddresses && isIP(host) !== 0 && isNonPublicAddress(host))
-    throw new BlockedAddressError(host);
+  if (!options.allowPrivateAddresses) refuseNonPublicLiteral(url);
 }
 
 function get(url: URL, options: JwksFetchOptions, signal: AbortSignal): Promise<IncomingMessage> {

@@ -37,7 +37,13 @@ export type OAuthErrorCode =
   | 'invalid_request_uri'
   // OpenID Connect Core §6.1, §6.2: request objects (`request`, a fetched `request_uri`) are not supported.
   | 'request_not_supported'
-  | 'request_uri_not_supported';
+  | 'request_uri_not_supported'
+  // OpenID Connect CIBA Core §13: authentication request errors.
+  | 'unknown_user_id'
+  | 'expired_login_hint_token'
+  | 'invalid_binding_message'
+  | 'missing_user_code'
+  | 'invalid_user_code';
 
 const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -66,6 +72,11 @@ const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_request_uri: 400,
   request_not_supported: 400,
   request_uri_not_supported: 400,
+  unknown_user_id: 400,
+  expired_login_hint_token: 400,
+  invalid_binding_message: 400,
+  missing_user_code: 400,
+  invalid_user_code: 400,
 };
 
 export interface OAuthErrorOptions {

@@ -1,0 +1,58 @@
+/**
+ * One POST to a URL outside the server: the CIBA notifier's webhook and a client's ping endpoint (CIBA
+ * Core §10.2). A client-registered URL is fenced in like a jwks_uri (outbound-address.ts, RFC 9700 §4.16):
+ * https (http on loopback), non-public addresses refused unless allowed, no redirects followed, a timeout.
+ * The answer's body is never read beyond being drained.
+ */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { BlockedAddressError, guardedLookup, refuseNonPublicLiteral } from './outbound-address.ts';
+
+export interface OutboundPost {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  /** Milliseconds for the whole exchange. */
+  timeout: number;
+  allowPrivateAddresses: boolean;
+}
+
+export class OutboundPostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OutboundPostError';
+  }
+}
+
+const loopbackHosts = ['localhost', '127.0.0.1', '[::1]'];
+
+/** Sends the POST and resolves with the answer's status; throws OutboundPostError or BlockedAddressError. */
+export function postOutbound(post: OutboundPost): Promise<number> {
+  const url = new URL(post.url);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopbackHosts.includes(url.hostname)))
+    return Promise.reject(new OutboundPostError('the URL must use https'));
+  try {
+    if (!post.allowPrivateAddresses) refuseNonPublicLiteral(url);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return new Promise((resolve, reject) => {
+    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
+      method: 'POST',
+      headers: { ...post.headers, 'content-length': String(Buffer.byteLength(post.body)) },
+      signal: AbortSignal.timeout(post.timeout),
+      agent: false,
+      ...(post.allowPrivateAddresses ? {} : { lookup: guardedLookup }),
+    });
+    request.once('response', (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.once('error', (error: Error) => {
+      if (error.cause instanceof BlockedAddressError) reject(error.cause);
+      else if (error instanceof BlockedAddressError) reject(error);
+      else reject(new OutboundPostError(error.name === 'AbortError' ? 'timed out' : error.message));
+    });
+    request.end(post.body);
+  });
+}
