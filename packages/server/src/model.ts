@@ -290,9 +290,10 @@ export type PolledAuthorization = Pick<
 
 /**
  * A CIBA authentication request (CIBA Core §7): for the user the hint named (`hintedUserId`), pending
- * until that user approves or denies it on the approval page the notifier's link opens. Only hashes of
- * `auth_req_id` and of the link's token are stored; the client's notification token is kept as sent,
- * since it is sent back as a bearer token on the ping (§10.2).
+ * until that user approves or denies it on the approval page the notifier's link opens. Hashes of
+ * `auth_req_id` and of the link's token find it. The client's notification token is kept as sent, since
+ * it is sent back as a bearer token on the ping (§10.2); so is a ping-mode request's `auth_req_id`, which
+ * the ping carries, until the ping is sent (it is useless without the client's own credentials).
  */
 export interface BackchannelAuthenticationRequest extends PolledAuthorization {
   authReqIdHash: string;
@@ -302,6 +303,7 @@ export interface BackchannelAuthenticationRequest extends PolledAuthorization {
   bindingMessage: string | null;
   deliveryMode: 'poll' | 'ping';
   clientNotificationToken: string | null;
+  pingAuthReqId: string | null;
   createdAt: number;
 }
 

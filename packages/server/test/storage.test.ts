@@ -122,6 +122,7 @@ function backchannelRequest(hash: string, approvalHash: string): BackchannelAuth
     bindingMessage: 'TX 42',
     deliveryMode: 'ping',
     clientNotificationToken: 'notification-token',
+    pingAuthReqId: 'plain-auth-req-id',
     interval: 5,
     expiresAt: now + 300,
     lastPolledAt: null,
@@ -611,6 +612,11 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         sid: 's',
       });
       expect(await storage.backchannelRequests.consume('ar-1', now + 300)).toBe(false);
+      await storage.backchannelRequests.forgetPing('ar-1');
+      expect(await storage.backchannelRequests.findByHash('ar-1')).toMatchObject({
+        pingAuthReqId: null,
+        clientNotificationToken: null,
+      });
     });
 
     it('lets exactly one of many concurrent token requests consume an approved request', async () => {

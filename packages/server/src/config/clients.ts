@@ -104,7 +104,9 @@ export const clientSchema = z
     backchannelClientNotificationEndpoint: fetchableUrl.optional(),
     /** CIBA Core §4 `backchannel_user_code_parameter`: user codes are not supported, so only false. */
     backchannelUserCodeParameter: z
-      .literal(false, { error: 'user_code is not supported (backchannel_user_code_parameter_supported is false)' })
+      .literal(false, {
+        error: 'user_code is not supported (backchannel_user_code_parameter_supported is false)',
+      })
       .optional(),
     /** OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed. */
     backchannelLogoutUri: z.string().url().optional(),
@@ -201,10 +203,16 @@ export const clientSchema = z
     const ciba = client.grantTypes.includes(cibaGrantType);
     const mode = client.backchannelTokenDeliveryMode;
     if (ciba && mode === undefined) {
-      issue('backchannelTokenDeliveryMode', `the ${cibaGrantType} grant needs backchannelTokenDeliveryMode (poll or ping)`);
+      issue(
+        'backchannelTokenDeliveryMode',
+        `the ${cibaGrantType} grant needs backchannelTokenDeliveryMode (poll or ping)`,
+      );
     }
     if (!ciba && mode !== undefined) {
-      issue('backchannelTokenDeliveryMode', `backchannelTokenDeliveryMode needs the ${cibaGrantType} grant type`);
+      issue(
+        'backchannelTokenDeliveryMode',
+        `backchannelTokenDeliveryMode needs the ${cibaGrantType} grant type`,
+      );
     }
     if (ciba && isPublic) {
       issue('grantTypes', `the ${cibaGrantType} grant needs a confidential client (CIBA Core §4)`);

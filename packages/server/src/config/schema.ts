@@ -8,7 +8,7 @@ import { maxAccessTokenTtl, reservedAccessTokenClaims } from '../model.ts';
 import { shippedLocales } from '../views/locales/index.ts';
 import { accountsSchema } from './accounts.ts';
 import { clientSchema, fapi2Algorithms, fapi2AuthMethods, tlsAuthMethods } from './clients.ts';
-import { absoluteUri, postgresPool, postgresUrl, scopeToken, seconds } from './fields.ts';
+import { absoluteUri, fetchableUrl, postgresPool, postgresUrl, scopeToken, seconds } from './fields.ts';
 
 export const signingAlgorithms = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
 export type SigningAlgorithm = (typeof signingAlgorithms)[number];
@@ -333,7 +333,7 @@ export const configSchema = z
          */
         notifier: z
           .strictObject({
-            webhookUrl: z.string().url(),
+            webhookUrl: fetchableUrl,
             /** Milliseconds before the webhook is given up on (the request then fails with 503). */
             timeout: z.number().int().min(100).max(30000).default(5000),
           })

@@ -314,6 +314,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('binding_message', 'text')
         .addColumn('delivery_mode', 'text', (c) => c.notNull())
         .addColumn('client_notification_token', 'text')
+        .addColumn('ping_auth_req_id', 'text')
         .addColumn('interval', 'integer', (c) => c.notNull())
         .addColumn('expires_at', 'bigint', (c) => c.notNull())
         .addColumn('last_polled_at', 'bigint')

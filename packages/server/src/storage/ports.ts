@@ -221,6 +221,8 @@ export interface BackchannelRequestRepository
   findByApprovalHash(approvalHash: string): Promise<BackchannelAuthenticationRequest | undefined>;
   /** Approves or denies a pending, unexpired request; false when it is no longer pending (or expired). */
   decide(approvalHash: string, now: number, decision: DeviceCodeDecision): Promise<boolean>;
+  /** Forgets the notification token and the plain auth_req_id once the ping is sent (CIBA Core §10.2). */
+  forgetPing(authReqIdHash: string): Promise<void>;
 }
 
 /** Opaque access tokens, found by the hash of their handle. */

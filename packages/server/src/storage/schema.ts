@@ -162,6 +162,7 @@ export interface BackchannelRequestsTable {
   binding_message: string | null;
   delivery_mode: string;
   client_notification_token: string | null;
+  ping_auth_req_id: string | null;
   interval: number;
   expires_at: number;
   last_polled_at: number | null;

@@ -43,6 +43,14 @@ export class SqlBackchannelRequestRepository implements BackchannelRequestReposi
     return decidePending(this.db, 'backchannel_requests', approvalHash, now, decision);
   }
 
+  async forgetPing(authReqIdHash: string): Promise<void> {
+    await this.db
+      .updateTable('backchannel_requests')
+      .set({ ping_auth_req_id: null, client_notification_token: null })
+      .where('auth_req_id_hash', '=', authReqIdHash)
+      .execute();
+  }
+
   consume(hash: string, now: number): Promise<boolean> {
     return consumeApproved(this.db, 'backchannel_requests', hash, now);
   }
