@@ -83,6 +83,15 @@ function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     // OpenID Connect RP-Initiated Logout 1.0 §3.1 and Back-Channel Logout 1.0 §2.1: every logout token
     // carries `sid`. Front-channel logout is not offered.
     end_session_endpoint: ctx.endpoints.endSession,
+    // OpenID Connect CIBA Core §4: poll and ping (push is not offered), no user codes, no signed requests;
+    // the endpoint is announced only when a notifier can reach users.
+    ...(ctx.backchannelNotifier === undefined
+      ? {}
+      : {
+          backchannel_authentication_endpoint: ctx.endpoints.backchannelAuthentication,
+          backchannel_token_delivery_modes_supported: ['poll', 'ping'],
+          backchannel_user_code_parameter_supported: false,
+        }),
     backchannel_logout_supported: true,
     backchannel_logout_session_supported: true,
     frontchannel_logout_supported: false,

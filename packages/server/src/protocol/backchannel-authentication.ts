@@ -283,3 +283,14 @@ export async function pingClient(
     ctx.audit('ciba_ping_failed', { ...fields, reason: (error as Error).name });
   }
 }
+
+const csrfLabel = 'gatehouse/ciba-approval/csrf';
+
+/**
+ * The approval forms' CSRF token: SHA-256 over a label, the browser value (a random 256-bit HttpOnly
+ * cookie) and the session's sid, as on the device pages; stateless, and a form rendered for one signed-in
+ * user is refused after another signs in on the same browser.
+ */
+export function approvalCsrfToken(browserId: string, sid: string | undefined): string {
+  return sha256Base64Url(`${csrfLabel}\u0000${browserId}\u0000${sid ?? ''}`);
+}

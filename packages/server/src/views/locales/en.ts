@@ -55,6 +55,22 @@ export const en = {
   'device.clientGone': 'The application that showed this code is no longer registered.',
   'device.expired': 'That code has expired or was already used. Start again on your device.',
 
+  'ciba.signIn.title': 'Sign in to answer a request',
+  'ciba.signIn.hint': '{client} asks you to confirm a request. Sign in to see it.',
+  'ciba.otherAccount': 'This request is for another account. Sign in with the account it was sent to.',
+  'ciba.confirm.title': 'Confirm the request',
+  'ciba.confirm.check': 'Check that the application shows this message:',
+  'ciba.confirm.noBinding': 'The application sent no message to compare.',
+  'ciba.confirm.warning': 'If it does not, or you did not start this yourself, choose Deny.',
+  'ciba.confirm.approve': 'Approve',
+  'ciba.confirm.deny': 'Deny',
+  'ciba.approved.title': 'Request approved',
+  'ciba.approved.text': '{client} has been given access. You can close this page.',
+  'ciba.denied.title': 'Request denied',
+  'ciba.denied.text': '{client} was not given access. You can close this page.',
+  'error.cibaLinkExpired': 'This link has expired or was already used. Ask for a new request.',
+  'error.cibaFormExpired':
+    'The form has expired or was not sent from this browser. Open the link again and retry.',
   'logout.title': 'Sign out',
   'logout.heading': 'Sign out of {product}?',
   'logout.text':

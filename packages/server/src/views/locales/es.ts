@@ -54,6 +54,22 @@ export const es: Record<MessageKey, string> = {
   'device.clientGone': 'La aplicación que mostró este código ya no está registrada.',
   'device.expired': 'Ese código ha caducado o ya se ha usado. Vuelve a empezar en tu dispositivo.',
 
+  'ciba.signIn.title': 'Inicie sesión para responder a una solicitud',
+  'ciba.signIn.hint': '{client} le pide que confirme una solicitud. Inicie sesión para verla.',
+  'ciba.otherAccount': 'Esta solicitud es para otra cuenta. Inicie sesión con la cuenta a la que se envió.',
+  'ciba.confirm.title': 'Confirmar la solicitud',
+  'ciba.confirm.check': 'Compruebe que la aplicación muestra este mensaje:',
+  'ciba.confirm.noBinding': 'La aplicación no envió ningún mensaje para comparar.',
+  'ciba.confirm.warning': 'Si no es así, o si no inició esto usted, elija Denegar.',
+  'ciba.confirm.approve': 'Aprobar',
+  'ciba.confirm.deny': 'Denegar',
+  'ciba.approved.title': 'Solicitud aprobada',
+  'ciba.approved.text': '{client} ha recibido acceso. Puede cerrar esta página.',
+  'ciba.denied.title': 'Solicitud denegada',
+  'ciba.denied.text': '{client} no ha recibido acceso. Puede cerrar esta página.',
+  'error.cibaLinkExpired': 'Este enlace ha caducado o ya se ha usado. Pida una nueva solicitud.',
+  'error.cibaFormExpired':
+    'El formulario ha caducado o no se envió desde este navegador. Abra el enlace de nuevo y vuelva a intentarlo.',
   'logout.title': 'Cerrar sesión',
   'logout.heading': '¿Cerrar sesión en {product}?',
   'logout.text':

@@ -56,6 +56,24 @@ export const fr: Record<MessageKey, string> = {
   'device.clientGone': "L'application qui a affiché ce code n'est plus enregistrée.",
   'device.expired': 'Ce code a expiré ou a déjà été utilisé. Recommencez sur votre appareil.',
 
+  'ciba.signIn.title': 'Connectez-vous pour répondre à une demande',
+  'ciba.signIn.hint': '{client} vous demande de confirmer une demande. Connectez-vous pour la voir.',
+  'ciba.otherAccount':
+    'Cette demande concerne un autre compte. Connectez-vous avec le compte auquel elle a été envoyée.',
+  'ciba.confirm.title': 'Confirmer la demande',
+  'ciba.confirm.check': 'Vérifiez que l’application affiche ce message :',
+  'ciba.confirm.noBinding': 'L’application n’a envoyé aucun message à comparer.',
+  'ciba.confirm.warning':
+    'Si ce n’est pas le cas, ou si vous n’êtes pas à l’origine de cette demande, choisissez Refuser.',
+  'ciba.confirm.approve': 'Approuver',
+  'ciba.confirm.deny': 'Refuser',
+  'ciba.approved.title': 'Demande approuvée',
+  'ciba.approved.text': '{client} a reçu l’accès. Vous pouvez fermer cette page.',
+  'ciba.denied.title': 'Demande refusée',
+  'ciba.denied.text': '{client} n’a pas reçu l’accès. Vous pouvez fermer cette page.',
+  'error.cibaLinkExpired': 'Ce lien a expiré ou a déjà été utilisé. Demandez une nouvelle demande.',
+  'error.cibaFormExpired':
+    'Le formulaire a expiré ou n’a pas été envoyé depuis ce navigateur. Rouvrez le lien et réessayez.',
   'logout.title': 'Se déconnecter',
   'logout.heading': 'Se déconnecter de {product} ?',
   'logout.text':
