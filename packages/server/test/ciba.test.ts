@@ -300,9 +300,12 @@ describe('the CIBA grant at the token endpoint (CIBA Core §10.1, §11)', () => 
     const tooSoon = await poll(server, authReqId);
     expect([tooSoon.status, tooSoon.body.error]).toEqual([400, 'slow_down']);
     expect(tooSoon.body.error_description).toContain('10 seconds');
+    // Each early poll adds five seconds for every later one (§11): 6 s is too soon for 10, 10 for 15.
     server.clock.advance(6);
     expect((await poll(server, authReqId)).body.error).toBe('slow_down');
     server.clock.advance(10);
+    expect((await poll(server, authReqId)).body.error).toBe('slow_down');
+    server.clock.advance(20);
     expect((await poll(server, authReqId)).body.error).toBe('authorization_pending');
 
     const { response, confirm } = await decide(server, 'approve');
