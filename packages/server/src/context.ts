@@ -8,7 +8,7 @@ import type { AccountStore } from './accounts/accounts.ts';
 import type { GatehouseConfig } from './config/schema.ts';
 import type { KeyStore } from './keys/keystore.ts';
 import type { Client } from './model.ts';
-import type { BackchannelNotifier } from './protocol/backchannel-authentication.ts';
+import type { BackchannelNotifier } from './protocol/backchannel-notification.ts';
 import type { ClientJwksCache } from './protocol/client-jwks.ts';
 import type { DpopVerifier } from './protocol/dpop.ts';
 import type { ReplayCache } from './protocol/replay-cache.ts';

@@ -26,7 +26,7 @@ import { createManagementApp, managementIsExposed } from './http/management.ts';
 import { Metrics } from './http/metrics.ts';
 import { RateLimiter, RedisRateLimitStore } from './http/rate-limit.ts';
 import { KeyStore, keyStoreOptions } from './keys/keystore.ts';
-import type { BackchannelNotifier } from './protocol/backchannel-authentication.ts';
+import type { BackchannelNotifier } from './protocol/backchannel-notification.ts';
 import { webhookNotifier } from './protocol/backchannel-notifier.ts';
 import { ClientJwksCache } from './protocol/client-jwks.ts';
 import { DpopNonces, DpopVerifier } from './protocol/dpop.ts';

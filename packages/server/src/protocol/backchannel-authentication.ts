@@ -19,28 +19,6 @@ import { decidePolledAuthorization, polledGrantId } from './polled-authorization
 import { parseScope } from './scopes.ts';
 import { randomHandle, sha256Base64Url } from './secrets.ts';
 
-/** What the notifier is told, for the user's side to show and link to (CIBA Core §7.1 binding_message). */
-export interface BackchannelNotification {
-  /** The user's subject (`sub`) and username. */
-  subject: string;
-  username: string;
-  clientId: string;
-  clientName: string;
-  bindingMessage: string | null;
-  scope: string[];
-  acrValues: string[];
-  /** The one-time approval page link: it works until the user decides or the request expires. */
-  approvalUrl: string;
-  /** Seconds since the epoch. */
-  expiresAt: number;
-}
-
-/**
- * Tells the user's side that a request waits (a push to their phone, an email, a message). Throwing means
- * the user could not be reached: the client gets 503 temporarily_unavailable.
- */
-export type BackchannelNotifier = (notification: BackchannelNotification) => Promise<void>;
-
 /** The id of the grant an approved CIBA request belongs to (polled-authorization.ts). */
 export function cibaGrantId(authReqIdHash: string): string {
   return polledGrantId('gatehouse/ciba-grant', authReqIdHash);
