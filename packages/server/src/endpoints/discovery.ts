@@ -5,7 +5,7 @@
  */
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { fapi2Algorithms } from '../config/clients.ts';
+import { cibaGrantType, fapi2Algorithms } from '../config/clients.ts';
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
 
@@ -55,7 +55,10 @@ function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     scopes_supported: ctx.catalog.allScopes(),
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: [...grantHandlers.keys()],
+    // The CIBA grant only with its endpoint (below): without a notifier no auth_req_id can exist.
+    grant_types_supported: [...grantHandlers.keys()].filter(
+      (grantType) => grantType !== cibaGrantType || ctx.backchannelNotifier !== undefined,
+    ),
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: [alg],
     token_endpoint_auth_methods_supported: [...authMethods, ...publicClients],
