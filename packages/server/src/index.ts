@@ -13,6 +13,7 @@ export {
   type GatehouseOptions,
   type GatehouseServer,
 } from './server.ts';
+export type { BackchannelNotification, BackchannelNotifier } from './protocol/backchannel-notification.ts';
 export type { ClaimsHook, ClaimsHookContext } from './tokens/claims-hook.ts';
 export { escapeHtml, type PageUi, page, type Theme } from './views/html.ts';
 export type { MessageKey, Translator } from './views/i18n.ts';
