@@ -5,21 +5,22 @@
  * the scopes, and approves or denies with a CSRF-protected POST. The link works until a decision is made
  * or the request expires, whichever comes first; every page then answers that it has expired.
  */
-import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import type { BackchannelAuthenticationRequest, LoginSession } from '../model.ts';
 import {
+  approvalCsrfLabel,
   approvalCsrfToken,
   decideBackchannelRequest,
   pendingApproval,
 } from '../protocol/backchannel-authentication.ts';
+import { browserCsrfMatches } from '../protocol/browser-csrf.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
 import { randomHandle } from '../protocol/secrets.ts';
 import { checkPassword, findSession, startSession } from '../sessions/login.ts';
 import type { FormError } from '../views/pages.ts';
-import { browserCookie, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
+import { browserCookie, browserIdFor, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
 import { pageUiFor, scopeGroups, sendPage, signInError } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
@@ -46,13 +47,7 @@ function checkCsrf(
   sid: string | undefined,
   submitted: string | undefined,
 ): asserts browserId is string {
-  if (
-    browserId === undefined ||
-    submitted === undefined ||
-    !constantTimeEqual(submitted, approvalCsrfToken(browserId, sid))
-  ) {
-    throw formExpired();
-  }
+  if (!browserCsrfMatches(approvalCsrfLabel, browserId, sid, submitted)) throw formExpired();
 }
 
 /** The pending request behind a link's token, or the "expired or used" page. */
@@ -137,14 +132,7 @@ export function backchannelApprovalPage(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const query = toParams((request.query as RawParams | undefined) ?? {});
     const found = await pending(ctx, query.get('token'));
-    const existing = readCookie(request.headers.cookie, browserCookie);
-    const browserId = existing ?? randomHandle();
-    if (existing === undefined) {
-      reply.header(
-        'set-cookie',
-        serializeCookie(browserCookie, browserId, { sameSite: 'Lax', maxAge: 400 * 86400 }),
-      );
-    }
+    const browserId = browserIdFor(request.headers.cookie, reply, randomHandle);
     const session = await findSession(ctx, readCookie(request.headers.cookie, sessionCookie));
     if (session === undefined) {
       renderSignIn(ctx, request, reply, browserId, found, undefined);

@@ -12,6 +12,7 @@ import type { ServerContext } from '../context.ts';
 import type { BackchannelAuthenticationRequest, Client, LoginSession } from '../model.ts';
 import { verifyIdTokenHint } from '../tokens/id-token-hint.ts';
 import { requestedScopes } from './authorization-request.ts';
+import { browserCsrfToken } from './browser-csrf.ts';
 import { OAuthError } from './errors.ts';
 import { postOutbound } from './outbound-post.ts';
 import type { Params } from './params.ts';
@@ -262,13 +263,9 @@ export async function pingClient(
   }
 }
 
-const csrfLabel = 'gatehouse/ciba-approval/csrf';
+export const approvalCsrfLabel = 'gatehouse/ciba-approval/csrf';
 
-/**
- * The approval forms' CSRF token: SHA-256 over a label, the browser value (a random 256-bit HttpOnly
- * cookie) and the session's sid, as on the device pages; stateless, and a form rendered for one signed-in
- * user is refused after another signs in on the same browser.
- */
+/** The approval forms' CSRF token (browser-csrf.ts), as on the device pages. */
 export function approvalCsrfToken(browserId: string, sid: string | undefined): string {
-  return sha256Base64Url(`${csrfLabel}\u0000${browserId}\u0000${sid ?? ''}`);
+  return browserCsrfToken(approvalCsrfLabel, browserId, sid);
 }

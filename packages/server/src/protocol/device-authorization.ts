@@ -10,6 +10,7 @@ import { randomInt } from 'node:crypto';
 import type { ServerContext } from '../context.ts';
 import type { Client, DeviceCode, LoginSession } from '../model.ts';
 import { requestedScopes } from './authorization-request.ts';
+import { browserCsrfToken } from './browser-csrf.ts';
 import { OAuthError } from './errors.ts';
 import type { Params } from './params.ts';
 import { decidePolledAuthorization, polledGrantId } from './polled-authorization.ts';
@@ -110,15 +111,11 @@ export async function issueDeviceCode(
   throw new OAuthError('temporarily_unavailable', 'no user code is available; try again later');
 }
 
-const csrfLabel = 'gatehouse/device-verification/csrf';
+export const deviceCsrfLabel = 'gatehouse/device-verification/csrf';
 
-/**
- * The verification forms' CSRF token: SHA-256 over a label, the browser value (a random 256-bit HttpOnly
- * cookie) and the session's sid. Stateless; a form rendered for one signed-in user is refused after another
- * signs in on the same browser.
- */
+/** The verification forms' CSRF token (browser-csrf.ts). */
 export function deviceCsrfToken(browserId: string, sid: string | undefined): string {
-  return sha256Base64Url(`${csrfLabel}\u0000${browserId}\u0000${sid ?? ''}`);
+  return browserCsrfToken(deviceCsrfLabel, browserId, sid);
 }
 
 /** Who is entering codes: the browser and its signed-in user, whose wrong codes are counted. */
