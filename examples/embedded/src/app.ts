@@ -1,14 +1,20 @@
 /**
  * An application that embeds Gatehouse: its own node:http server answers its own pages and hands every
  * request under `/auth` to Gatehouse (`createGatehouse`, the issuer being `<origin>/auth`). Gatehouse gets
- * the application's staff table as its account store (staff.ts), and a claims hook that puts the staff
- * member's department into access tokens.
+ * the application's staff table as its account store (staff.ts), a claims hook that puts the staff
+ * member's department into access tokens, and the portal's look: theme (logo, colours, stylesheet in
+ * theme/) and its own sign-in page (pages.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createGatehouse, type Gatehouse } from '@gatehouse/server';
+import { portalPages } from './pages.ts';
 import { StaffAccounts } from './staff.ts';
+
+/** The example's folder: the theme's files are named relative to it. */
+const exampleDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface PortalOptions {
   /** The origin the application is reached at, e.g. http://localhost:4100 (the issuer is <origin>/auth). */
@@ -35,6 +41,13 @@ export function gatehouseConfig(options: PortalOptions): Record<string, unknown>
     storage: { path: join(options.dataDir, 'gatehouse.db') },
     logging: { level: options.logLevel ?? 'info' },
     management: { enabled: false },
+    ui: {
+      productName: 'Orders Portal',
+      logo: 'theme/logo.svg',
+      stylesheet: 'theme/portal.css',
+      colors: { primary: '#0b6e4f', background: '#eef4f1', text: '#14231c' },
+      locales: ['en', 'de', 'fr', 'es'],
+    },
     apiScopes: [{ name: 'orders.read', description: 'Read your orders' }],
     apiResources: [
       {
@@ -79,7 +92,9 @@ export async function createPortal(options: PortalOptions): Promise<Portal> {
   });
   const gatehouse = await createGatehouse({
     config: gatehouseConfig(options),
+    baseDir: exampleDir,
     accounts: staff,
+    pages: portalPages,
     // Computed claims: what the staff table says about the user, in every access token issued for them.
     claims: ({ account }) => {
       const row = account === undefined ? undefined : staff.row(account.subject);

@@ -43,6 +43,11 @@ export {
   type PkcePair,
   randomToken,
 } from './pkce.ts';
+export {
+  type StepUpChallenge,
+  stepUpAuthorizationOptions,
+  stepUpChallenge,
+} from './step-up.ts';
 export type { TokenSet } from './token-endpoint.ts';
 export { accessTokenType, type TokenExchangeRequest } from './token-grants.ts';
 export {

@@ -5,11 +5,15 @@
  * client in `error_description` (it never contains the token or key material).
  */
 
-/** The `error` values of RFC 6750 §3.1 and RFC 9449 §7.1 and §12.2, plus `temporarily_unavailable`. */
+/**
+ * The `error` values of RFC 6750 §3.1, RFC 9449 §7.1 and §12.2, RFC 9470 §3 (`insufficient_user_authentication`),
+ * plus `temporarily_unavailable`.
+ */
 export type AuthErrorKind =
   | 'invalid_request'
   | 'invalid_token'
   | 'insufficient_scope'
+  | 'insufficient_user_authentication'
   | 'invalid_dpop_proof'
   | 'use_dpop_nonce'
   | 'temporarily_unavailable';
@@ -44,6 +48,8 @@ export type AuthErrorCode =
   | 'insufficient_scope'
   | 'insufficient_role'
   | 'policy'
+  | 'insufficient_acr'
+  | 'auth_time_too_old'
   | 'keys_unavailable'
   | 'introspection_unavailable';
 
@@ -51,10 +57,21 @@ const statusOf: Record<AuthErrorKind, number> = {
   invalid_request: 400,
   invalid_token: 401,
   insufficient_scope: 403,
+  insufficient_user_authentication: 401,
   invalid_dpop_proof: 401,
   use_dpop_nonce: 401,
   temporarily_unavailable: 503,
 };
+
+/**
+ * RFC 9470 §3: what a step-up challenge asks the client to obtain: a token with one of these `acr` values
+ * (space-separated, as `acr_values` of the authorization request), and/or one whose authentication is at
+ * most `maxAge` seconds old.
+ */
+export interface StepUpRequirement {
+  acrValues?: string;
+  maxAge?: number;
+}
 
 export class AuthError extends Error {
   override readonly name = 'AuthError';
@@ -67,6 +84,8 @@ export class AuthError extends Error {
     readonly description: string,
     /** For `insufficient_scope`: the scopes the resource requires (the `scope` challenge parameter). */
     readonly scope?: string,
+    /** For `insufficient_user_authentication`: the `acr_values` and `max_age` challenge parameters. */
+    readonly stepUp?: StepUpRequirement,
   ) {
     super(description);
     this.status = statusOf[error];

@@ -1,7 +1,9 @@
 /**
  * Express adapter: `app.use(protect(options))` authenticates every request (RFC 6750 §2.1 header tokens,
  * DPoP per RFC 9449) and sets `req.auth`; `requireScopes`, `requireRoles` and `requirePolicy` guard single
- * routes. Refusals are written here as status, `WWW-Authenticate` and a JSON body; nothing throws.
+ * routes. Refusals are written here as status, `WWW-Authenticate` and a JSON body; nothing throws. With
+ * `resourceMetadata` configured, `protect()` also answers GET of the RFC 9728 metadata URL, unauthenticated;
+ * `resourceMetadata(verifier)` serves it alone, for apps that protect only some routes.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AuthError } from './errors.ts';
@@ -45,7 +47,9 @@ export function protect(verifier: Verifier | VerifierOptions, ...routePolicies: 
     req.auth = result.auth;
     next();
   };
+  const metadata = resourceMetadata(resolved);
   return (req: Request, res: Response, next: NextFunction) => {
+    if (metadata(req, res)) return;
     (req as WithVerifier)[verifierKey] = resolved;
     const result = resolved.authenticateMaybeSync(describe(req), routePolicies);
     if (!(result instanceof Promise)) return settle(req, res, next, result);
@@ -57,6 +61,27 @@ export function protect(verifier: Verifier | VerifierOptions, ...routePolicies: 
           .status(401)
           .json({ error: 'invalid_token', error_description: 'the token could not be verified' }),
     );
+  };
+}
+
+/** Writes the RFC 9728 metadata when `req` asks for it; true when it did. */
+function resourceMetadata(verifier: Verifier): (req: Request, res: Response) => boolean {
+  return (req, res) => {
+    const answer = verifier.resourceMetadataResponse(req.method, req.originalUrl);
+    if (answer === undefined) return false;
+    res.status(answer.status).set(answer.headers).send(answer.body);
+    return true;
+  };
+}
+
+/**
+ * Middleware serving the verifier's RFC 9728 protected resource metadata (GET, no token needed) and
+ * passing every other request on; `protect()` includes it.
+ */
+export function protectedResourceMetadata(verifier: Verifier | VerifierOptions): RequestHandler {
+  const serve = resourceMetadata('authenticate' in verifier ? verifier : createVerifier(verifier));
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (!serve(req, res)) next();
   };
 }
 
@@ -87,3 +112,9 @@ export const requireAnyScope = (...scopes: string[]): RequestHandler =>
 /** Requires all of `roles` (the `roles` claim) on this route. */
 export const requireRoles = (...roles: string[]): RequestHandler =>
   requirePolicy(policies.requireRoles(...roles));
+/** RFC 9470: requires one of `acrValues` as the token's `acr` (401 `insufficient_user_authentication`). */
+export const requireAcr = (...acrValues: string[]): RequestHandler =>
+  requirePolicy(policies.requireAcr(...acrValues));
+/** RFC 9470: requires an authentication at most `maxAge` seconds old (`auth_time`). */
+export const requireAuthTime = (maxAge: number): RequestHandler =>
+  requirePolicy(policies.requireAuthTime(maxAge));

@@ -1,7 +1,9 @@
 /**
  * Fastify adapter: the `gatehouseAuth` plugin adds a `preHandler` that authenticates every route of the
  * context it is registered in (RFC 6750 §2.1 header tokens, DPoP per RFC 9449) and sets the typed
- * `request.auth`; `protect()` and `requireScopes()` are preHandlers for single routes.
+ * `request.auth`; `protect()` and `requireScopes()` are preHandlers for single routes. With
+ * `resourceMetadata` configured, the plugin also serves the RFC 9728 metadata at its well-known path,
+ * without authentication (`protectedResourceMetadata` registers that route alone).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { AuthError } from './errors.ts';
@@ -64,6 +66,10 @@ export function requirePolicy(...routePolicies: Policy[]): preHandlerAsyncHookHa
 export const requireScopes = (...scopes: string[]) => requirePolicy(policies.requireScopes(...scopes));
 export const requireAnyScope = (...scopes: string[]) => requirePolicy(policies.requireAnyScope(...scopes));
 export const requireRoles = (...roles: string[]) => requirePolicy(policies.requireRoles(...roles));
+/** RFC 9470: requires one of `acrValues` as the token's `acr` (401 `insufficient_user_authentication`). */
+export const requireAcr = (...acrValues: string[]) => requirePolicy(policies.requireAcr(...acrValues));
+/** RFC 9470: requires an authentication at most `maxAge` seconds old (`auth_time`). */
+export const requireAuthTime = (maxAge: number) => requirePolicy(policies.requireAuthTime(maxAge));
 
 export interface GatehouseAuthOptions {
   verifier: Verifier | VerifierOptions;
@@ -77,11 +83,43 @@ export interface GatehouseAuthOptions {
  */
 export async function gatehouseAuth(app: FastifyInstance, options: GatehouseAuthOptions): Promise<void> {
   if (!app.hasRequestDecorator('auth')) app.decorateRequest('auth', undefined);
-  app.addHook('preHandler', protect(options.verifier, ...(options.policies ?? [])));
+  const verifier = 'authenticate' in options.verifier ? options.verifier : createVerifier(options.verifier);
+  const guard = protect(verifier, ...(options.policies ?? []));
+  const metadataPath = verifier.resourceMetadata?.path;
+  if (metadataPath !== undefined) registerResourceMetadata(app, verifier);
+  app.addHook('preHandler', async function gatehouseGuard(request, reply) {
+    // The metadata tells a client without a token where to get one: it is never protected.
+    if (request.routeOptions.url === metadataPath) return;
+    return guard.call(this, request, reply);
+  });
+}
+
+function registerResourceMetadata(app: FastifyInstance, verifier: Verifier): void {
+  const metadata = verifier.resourceMetadata;
+  if (metadata === undefined) return;
+  app.get(metadata.path, async (request, reply) => {
+    const answer = verifier.resourceMetadataResponse(request.method, metadata.path)!;
+    return reply.code(answer.status).headers(answer.headers).send(answer.body);
+  });
+}
+
+/**
+ * Plugin registering only the RFC 9728 metadata route (GET, no token needed), for apps protecting single
+ * routes with `protect()`; `gatehouseAuth` registers it itself.
+ */
+export async function protectedResourceMetadata(
+  app: FastifyInstance,
+  options: { verifier: Verifier | VerifierOptions },
+): Promise<void> {
+  registerResourceMetadata(
+    app,
+    'authenticate' in options.verifier ? options.verifier : createVerifier(options.verifier),
+  );
 }
 
 // What fastify-plugin does: the hook applies to the context that registers the plugin, not a child of it.
-Object.assign(gatehouseAuth, {
-  [Symbol.for('skip-override')]: true,
-  [Symbol.for('fastify.display-name')]: '@gatehouse/resource',
-});
+for (const plugin of [gatehouseAuth, protectedResourceMetadata])
+  Object.assign(plugin, {
+    [Symbol.for('skip-override')]: true,
+    [Symbol.for('fastify.display-name')]: '@gatehouse/resource',
+  });

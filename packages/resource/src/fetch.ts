@@ -1,7 +1,8 @@
 /**
  * Fetch-style adapter for servers built on web Request/Response (Hono, Bun, Deno, Node with undici):
  * `authenticate(request)` resolves the verified token or a ready-made RFC 6750 / RFC 9449 refusal
- * `Response`; `withAuth` wraps a handler.
+ * `Response`; `withAuth` wraps a handler and also answers the RFC 9728 metadata request (no token
+ * needed) when `resourceMetadata` is configured; `resourceMetadataHandler` serves it alone.
  */
 
 import type { AuthInfo, AuthRequest } from './model.ts';
@@ -45,7 +46,13 @@ export function createAuthenticator(
   verifier: Verifier | VerifierOptions,
 ): (request: Request, ...policies: Policy[]) => Promise<FetchAuthResult> {
   const allowBody = !('authenticate' in verifier) && verifier.allowFormBodyToken === true;
-  const resolved = 'authenticate' in verifier ? verifier : createVerifier(verifier);
+  return authenticatorOf('authenticate' in verifier ? verifier : createVerifier(verifier), allowBody);
+}
+
+function authenticatorOf(
+  resolved: Verifier,
+  allowBody: boolean,
+): (request: Request, ...policies: Policy[]) => Promise<FetchAuthResult> {
   return async (request, ...policies) => {
     const result = await resolved.authenticate(await describe(request, allowBody), ...policies);
     if (result.ok) return result;
@@ -59,14 +66,38 @@ export function createAuthenticator(
   };
 }
 
+/**
+ * The RFC 9728 metadata as a fetch handler: a `Response` for a GET or HEAD of its well-known path, or
+ * undefined for any other request.
+ */
+export function resourceMetadataHandler(
+  verifier: Verifier | VerifierOptions,
+): (request: Request) => Response | undefined {
+  const resolved = 'authenticate' in verifier ? verifier : createVerifier(verifier);
+  return (request) => {
+    const url = new URL(request.url);
+    const answer = resolved.resourceMetadataResponse(request.method, url.pathname);
+    if (answer === undefined) return undefined;
+    return new Response(request.method === 'HEAD' ? null : answer.body, {
+      status: answer.status,
+      headers: answer.headers,
+    });
+  };
+}
+
 /** Wraps a handler: it runs only for authenticated requests that pass `policies`. */
 export function withAuth(
   verifier: Verifier | VerifierOptions,
   policies: Policy[],
   handler: (request: Request, auth: AuthInfo) => Response | Promise<Response>,
 ): (request: Request) => Promise<Response> {
-  const authenticate = createAuthenticator(verifier);
+  const resolved = 'authenticate' in verifier ? verifier : createVerifier(verifier);
+  const allowBody = !('authenticate' in verifier) && verifier.allowFormBodyToken === true;
+  const authenticate = authenticatorOf(resolved, allowBody);
+  const metadata = resourceMetadataHandler(resolved);
   return async (request) => {
+    const served = metadata(request);
+    if (served !== undefined) return served;
     const result = await authenticate(request, ...policies);
     if (!result.ok) return result.response;
     const response = await handler(request, result.auth);

@@ -8,6 +8,7 @@ import type { AuthErrorCode } from './errors.ts';
 import { isSupportedAlgorithm, type JwsAlgorithm, normalizeMediaType, supportedAlgorithms } from './jws.ts';
 import type { FetchLike } from './remote.ts';
 import { MemoryReplayStore, type ReplayStore } from './replay.ts';
+import type { ResourceMetadataOptions } from './resource-metadata.ts';
 
 export interface IntrospectionOptions {
   /** The introspection endpoint; taken from the issuer's metadata when omitted. */
@@ -103,6 +104,11 @@ export interface VerifierOptions {
   maxTokenLength?: number;
   /** Accept `access_token` in a form-encoded body (RFC 6750 §2.2; default false). */
   allowFormBodyToken?: boolean;
+  /**
+   * RFC 9728 protected resource metadata: served by the adapters at the well-known URL of `resource`
+   * (without authentication) and named in every challenge as `resource_metadata`.
+   */
+  resourceMetadata?: ResourceMetadataOptions;
   /** The `realm` of challenges (default: the first audience). */
   realm?: string;
   /** The API's public origin, e.g. `https://api.example.com`, for DPoP `htu` checks behind proxies. */

@@ -26,12 +26,14 @@ export interface Outcomes {
 
 export function createOutcomes(
   settings: Pick<VerifierSettings, 'realm' | 'dpop' | 'now' | 'logger' | 'onAuthentication'>,
+  resourceMetadataUrl?: string,
 ): Outcomes {
   const { dpop, now, logger, onAuthentication } = settings;
   const challengeSettings: ChallengeSettings = {
     realm: settings.realm,
     bearer: dpop?.required !== true,
     dpopAlgorithms: dpop?.algorithms,
+    resourceMetadataUrl,
   };
 
   function refuse(error: AuthError, scheme?: 'bearer' | 'dpop', noCredentials = false): Refusal {
@@ -42,11 +44,19 @@ export function createOutcomes(
       headers['dpop-nonce'] = dpop.nonces.current(now());
     }
     if (error.status === 503) headers['retry-after'] = '30';
-    const body: { error: string; error_description: string; scope?: string } = {
+    const body: {
+      error: string;
+      error_description: string;
+      scope?: string;
+      acr_values?: string;
+      max_age?: number;
+    } = {
       error: error.error,
       error_description: error.description,
     };
     if (error.scope !== undefined) body.scope = error.scope;
+    if (error.stepUp?.acrValues !== undefined) body.acr_values = error.stepUp.acrValues;
+    if (error.stepUp?.maxAge !== undefined) body.max_age = error.stepUp.maxAge;
     return { ok: false, error, status: error.status, headers, body };
   }
 

@@ -1,7 +1,9 @@
 /**
  * Authorization policies over a verified token: scopes (RFC 6749 §3.3, answered per RFC 6750 §3.1 with
  * 403 `insufficient_scope` and the `scope` the resource needs), roles on the `roles` claim (RFC 9068
- * §2.2.3.1), and custom predicates on claims. Policies read only verified claims.
+ * §2.2.3.1), the user's authentication (RFC 9470: `acr` and `auth_time`, answered with 401
+ * `insufficient_user_authentication` and the `acr_values` / `max_age` to obtain a new token with), and
+ * custom predicates on claims. Policies read only verified claims.
  */
 import { AuthError } from './errors.ts';
 import type { AuthInfo } from './model.ts';
@@ -64,6 +66,48 @@ export function requireClaims(
       allowed = false;
     }
     return allowed ? undefined : new AuthError('insufficient_scope', 'policy', description);
+  };
+}
+
+/**
+ * RFC 9470 §3: requires the token's `acr` to be one of `acrValues` (for Gatehouse, e.g.
+ * `urn:gatehouse:acr:mfa`). A token without one, or with another, is refused with 401
+ * `insufficient_user_authentication` and `acr_values` listing them, so the client can ask for a new
+ * authorization with those `acr_values`.
+ */
+export function requireAcr(...acrValues: string[]): Policy {
+  if (acrValues.length === 0) throw new TypeError('requireAcr needs at least one acr value');
+  return (auth) =>
+    typeof auth.claims.acr === 'string' && acrValues.includes(auth.claims.acr)
+      ? undefined
+      : new AuthError(
+          'insufficient_user_authentication',
+          'insufficient_acr',
+          'a stronger authentication of the user is required',
+          undefined,
+          { acrValues: acrValues.join(' ') },
+        );
+}
+
+/**
+ * RFC 9470 §3: requires the user to have authenticated at most `maxAge` seconds ago (`auth_time`). A token
+ * without `auth_time`, or with an older one, is refused with 401 `insufficient_user_authentication` and
+ * `max_age`. `now` (seconds since the epoch) is for tests; a minute of clock skew is not allowed for.
+ */
+export function requireAuthTime(maxAge: number, options: { now?: () => number } = {}): Policy {
+  if (!Number.isInteger(maxAge) || maxAge < 0) throw new TypeError('maxAge must be a non-negative integer');
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  return (auth) => {
+    const authTime = auth.claims.auth_time;
+    return typeof authTime === 'number' && now() - authTime <= maxAge
+      ? undefined
+      : new AuthError(
+          'insufficient_user_authentication',
+          'auth_time_too_old',
+          'a more recent authentication of the user is required',
+          undefined,
+          { maxAge },
+        );
   };
 }
 

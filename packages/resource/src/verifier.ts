@@ -16,6 +16,12 @@ import { resolveSettings, type VerifierOptions, type VerifierSettings } from './
 import { createOutcomes } from './outcome.ts';
 import type { Policy } from './policies.ts';
 import { endpointFrom, issuerMetadata } from './remote.ts';
+import {
+  type ResourceMetadata,
+  type ResourceMetadataResponse,
+  resolveResourceMetadata,
+  resourceMetadataResponse,
+} from './resource-metadata.ts';
 import { createTokenExtractor } from './token-extraction.ts';
 
 export interface Verifier {
@@ -35,6 +41,13 @@ export interface Verifier {
   authenticateMaybeSync(request: AuthRequest, policies: readonly Policy[]): AuthResult | Promise<AuthResult>;
   /** Applies policies to an already authenticated request. */
   authorize(auth: AuthInfo, policies: readonly Policy[], request?: AuthRequest): AuthResult;
+  /** RFC 9728 protected resource metadata, when `resourceMetadata` is configured. */
+  readonly resourceMetadata: ResourceMetadata | undefined;
+  /**
+   * The framework-free metadata handler: the answer to a GET or HEAD of the metadata's path, or undefined
+   * for any other request (and always when no metadata is configured).
+   */
+  resourceMetadataResponse(method: string, path: string): ResourceMetadataResponse | undefined;
 }
 
 /** Static keys, or the JWKS at `jwksUri` or in the issuer's metadata; none when JWTs are not accepted. */
@@ -81,7 +94,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return verifyOpaque(token, attempt);
   }
 
-  const outcomes = createOutcomes(settings);
+  const resourceMetadata = resolveResourceMetadata(options.resourceMetadata, settings);
+  const outcomes = createOutcomes(settings, resourceMetadata?.url);
   const { authenticateMaybeSync, authorize } = createRequestAuthenticator({
     extractToken: createTokenExtractor({
       maxTokenLength,
@@ -99,6 +113,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     authenticateMaybeSync,
     authorize,
     refuse: (error) => outcomes.refuse(error),
+    resourceMetadata,
+    resourceMetadataResponse: (method, path) => resourceMetadataResponse(resourceMetadata, method, path),
     async verifyAccessToken(token: string): Promise<AuthInfo> {
       return verifyToken(token, { cached: false });
     },

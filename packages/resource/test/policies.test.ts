@@ -10,8 +10,10 @@ import {
   anyOf,
   createVerifier,
   MemoryReplayStore,
+  requireAcr,
   requireAnyRole,
   requireAnyScope,
+  requireAuthTime,
   requireClaims,
   requireRoles,
   requireScopes,
@@ -144,5 +146,56 @@ describe('garbage never throws', () => {
       expect(result.ok).toBe(false);
       expect([400, 401]).toContain(!result.ok && result.status);
     }
+  });
+});
+
+describe('RFC 9470 step-up policies', () => {
+  const mfa = 'urn:gatehouse:acr:mfa';
+
+  async function refusal(claims: Record<string, unknown>, policy: ReturnType<typeof requireAcr>) {
+    const result = await verifier.authenticate(
+      { method: 'GET', path: '/', headers: { authorization: `Bearer ${issuer.token(clock(), claims)}` } },
+      policy,
+    );
+    return result;
+  }
+
+  it('requireAcr: allows a listed acr, and answers 401 insufficient_user_authentication with acr_values', async () => {
+    expect(await decide({ acr: mfa }, requireAcr(mfa))).toBe('allowed');
+    for (const claims of [{ acr: 'urn:gatehouse:acr:pwd' }, {}, { acr: ['urn:gatehouse:acr:mfa'] }]) {
+      const result = await refusal(claims, requireAcr(mfa, 'urn:example:gold'));
+      expect(result.ok).toBe(false);
+      if (result.ok) continue;
+      expect(result.status).toBe(401);
+      expect(result.headers['www-authenticate']).toMatch(
+        /^Bearer realm="[^"]*", error="insufficient_user_authentication", error_description="[^"]+", acr_values="urn:gatehouse:acr:mfa urn:example:gold"(, DPoP algs="[^"]+")?$/,
+      );
+      expect(result.body).toMatchObject({
+        error: 'insufficient_user_authentication',
+        acr_values: 'urn:gatehouse:acr:mfa urn:example:gold',
+      });
+    }
+    expect(() => requireAcr()).toThrow(TypeError);
+  });
+
+  it('requireAuthTime: allows a recent auth_time, and answers with max_age for an old or missing one', async () => {
+    const now = () => clock();
+    expect(await decide({ auth_time: clock() - 300 }, requireAuthTime(300, { now }))).toBe('allowed');
+    for (const claims of [{ auth_time: clock() - 301 }, {}, { auth_time: 'yesterday' }]) {
+      const result = await refusal(claims, requireAuthTime(300, { now }));
+      expect(result.ok).toBe(false);
+      if (result.ok) continue;
+      expect(result.status).toBe(401);
+      expect(result.headers['www-authenticate']).toContain('error="insufficient_user_authentication"');
+      expect(result.headers['www-authenticate']).toMatch(/, max_age=300(, DPoP algs="[^"]+")?$/);
+      expect(result.body).toMatchObject({ max_age: 300 });
+    }
+    expect(() => requireAuthTime(-1)).toThrow(TypeError);
+  });
+
+  it('both at once: the first refusal names what it needs', async () => {
+    const both = allOf(requireAcr(mfa), requireAuthTime(60, { now: () => clock() }));
+    expect(await decide({ acr: mfa, auth_time: clock() }, both)).toBe('allowed');
+    expect(await decide({ acr: mfa, auth_time: clock() - 61 }, both)).toMatch(/^401 .*max_age=60/);
   });
 });

@@ -68,6 +68,8 @@ export interface Endpoints {
   /** CIBA Core §7: the backchannel authentication endpoint, and the approval page the notifier links to. */
   backchannelAuthentication: string;
   backchannelApproval: string;
+  /** RFC 7591 §3: dynamic client registration (served only when `registration.enabled`). */
+  registration: string;
 }
 
 export interface ServerContext {
@@ -119,5 +121,6 @@ export function endpointsFor(issuer: string): Endpoints {
     endSession: `${issuer}/end_session`,
     backchannelAuthentication: `${issuer}/bc-authorize`,
     backchannelApproval: `${issuer}/bc-approve`,
+    registration: `${issuer}/register`,
   };
 }

@@ -21,7 +21,10 @@ export type ClientAuthMethod = (typeof clientAuthMethods)[number];
 /** The longest an access token may live, per client, API or default (storage and keys rely on it). */
 export const maxAccessTokenTtl = 900;
 
-/** A registered client (RFC 6749 §2, RFC 7591 §2 metadata), from the config file or the CLI. */
+/**
+ * A registered client (RFC 6749 §2, RFC 7591 §2 metadata), from the config file, the CLI or dynamic
+ * registration (RFC 7591 §3, `source: 'registration'`).
+ */
 export interface Client {
   clientId: string;
   name: string;
@@ -38,7 +41,8 @@ export interface Client {
   scopes: string[];
   requireConsent: boolean;
   accessTokenTtl: number | null;
-  source: 'config' | 'cli';
+  /** `metadata-document`: described by a client ID metadata document, never stored (protocol/client-metadata-document.ts). */
+  source: 'config' | 'cli' | 'registration' | 'metadata-document';
   createdAt: number;
   backchannelLogoutUri: string | null;
   corsOrigins: string[];
@@ -56,6 +60,8 @@ export interface Client {
   refreshTokenLifetime: RefreshTokenLifetime;
   /** CIBA Core §4: how a client registered for the CIBA grant learns its tokens are ready; absent: none. */
   backchannelAuthentication?: BackchannelClientSettings | null;
+  /** Every sign-in for this client needs a second factor (sessions/mfa.ts); absent: false. */
+  requireMfa?: boolean;
 }
 
 /** CIBA Core §4 client metadata (push mode is not offered: FAPI-CIBA forbids it). */
@@ -150,6 +156,29 @@ export interface AuthorizationRequestRecord {
   uiLocales?: string[] | undefined;
   /** OpenID Connect Core §5.5: the `claims` request parameter, validated (protocol/claims-request.ts). */
   claimsRequest?: ClaimsParameter | undefined;
+  /**
+   * OpenID Connect Core §3.1.2.1 `acr_values` and an essential `acr` of the claims parameter (§5.5.1.1):
+   * the authentication level the session must reach (protocol/acr.ts); absent: what policy says.
+   */
+  requiredAcr?: AcrLevel | undefined;
+}
+
+/** Authentication levels, weakest first: a password alone, or a password and a second factor. */
+export const acrLevels = ['pwd', 'mfa'] as const;
+export type AcrLevel = (typeof acrLevels)[number];
+
+/**
+ * An account's TOTP factor (RFC 6238): the confirmed shared secret and the last time step accepted (so a
+ * code is used once), and a secret being enrolled that a first code has not confirmed yet. Secrets are
+ * sealed when `keys.encryptionSecrets` is set (sessions/mfa.ts).
+ */
+export interface TotpFactor {
+  userId: string;
+  secret: string | null;
+  confirmedAt: number | null;
+  lastUsedStep: number | null;
+  pendingSecret: string | null;
+  createdAt: number;
 }
 
 /** How one claim is asked for in the `claims` parameter (OpenID Connect Core §5.5.1); null: by name only. */

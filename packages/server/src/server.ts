@@ -29,6 +29,7 @@ import { KeyStore, keyStoreOptions } from './keys/keystore.ts';
 import type { BackchannelNotifier } from './protocol/backchannel-notification.ts';
 import { webhookNotifier } from './protocol/backchannel-notifier.ts';
 import { ClientJwksCache } from './protocol/client-jwks.ts';
+import { ClientMetadataDocuments } from './protocol/client-metadata-document.ts';
 import { DpopNonces, DpopVerifier } from './protocol/dpop.ts';
 import { PasswordHasher } from './protocol/passwords.ts';
 import { redisCall } from './protocol/redis-call.ts';
@@ -171,6 +172,7 @@ export async function buildServer(
   const replay = shared
     ? new RedisReplayCache(shared.redis, shared.config.keyPrefix)
     : new MemoryReplayCache();
+  const metadataDocuments = new ClientMetadataDocuments({ config, catalog }, now, createAudit(records));
   const core: Omit<ServerContext, 'logout'> = {
     config,
     issuer: config.issuer,
@@ -200,7 +202,9 @@ export async function buildServer(
         : undefined,
       replay,
     }),
-    findClient: (clientId) => storage.findClient(clientId),
+    // A client_id that is an https URL names a client metadata document, when those are on.
+    findClient: (clientId) =>
+      metadataDocuments.handles(clientId) ? metadataDocuments.find(clientId) : storage.findClient(clientId),
     clientJwks: new ClientJwksCache(config.clientAuth.jwksUri, now),
     ui,
     ...(options.claims === undefined

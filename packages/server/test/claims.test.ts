@@ -401,8 +401,8 @@ describe('the claims request parameter (OpenID Connect Core §5.5)', () => {
     });
     const idToken = decodeJwt(tokens.id_token as string);
     expect(idToken.name).toBe('Alice Smith');
-    // acr is the server's own (issue 17 will honour acr requests).
-    expect(idToken.acr).toBe('1');
+    // acr is the server's own: a voluntary request naming no supported value changes nothing (protocol/acr.ts).
+    expect(idToken.acr).toBe('urn:gatehouse:acr:pwd');
   });
 
   it('leaves out a claim the account does not have, even an essential one', async () => {

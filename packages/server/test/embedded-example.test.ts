@@ -85,6 +85,37 @@ describe('examples/embedded', () => {
     });
   });
 
+  it("shows the portal's theme and its own sign-in page, in the user's language", async () => {
+    const start = new URL(`${portal.issuer}/authorize`);
+    for (const [name, value] of Object.entries({
+      client_id: 'portal-web',
+      response_type: 'code',
+      redirect_uri: `${origin}/signin-oidc`,
+      scope: 'openid',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+      ui_locales: 'de',
+    }))
+      start.searchParams.set(name, value);
+    const browser = new FetchBrowser(portal.issuer);
+    const redirect = await browser.get(String(start));
+    const login = await browser.get(redirect.headers.get('location')!);
+    const html = await login.text();
+    expect(html).toContain('<html lang="de">');
+    expect(html).toContain('Orders Portal');
+    expect(html).toContain('Nur für Mitarbeitende');
+    expect(html).toContain(`${portal.issuer}/ui/logo`);
+    expect(html).toContain('#0b6e4f');
+    // The CSP allows the portal's stylesheet by its URL and nothing that runs.
+    const csp = login.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain(`${portal.issuer}/ui/theme.css`);
+    expect(csp).not.toContain('script-src');
+    const logo = await fetch(`${portal.issuer}/ui/logo`);
+    expect(logo.headers.get('content-type')).toContain('image/svg+xml');
+    const css = await fetch(`${portal.issuer}/ui/theme.css`);
+    expect(await css.text()).toContain('.staff-notice');
+  });
+
   it('stops a staff member the application deactivates, at the next userinfo and sign-in', async () => {
     await portal.staff.add({
       login: 'alan',

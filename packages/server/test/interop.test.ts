@@ -239,7 +239,7 @@ describe('interop with openid-client over a real port', () => {
       aud: 'web-app',
       azp: 'web-app',
       nonce: started.nonce,
-      acr: '1',
+      acr: 'urn:gatehouse:acr:pwd',
       amr: ['pwd'],
     });
     expect(typeof claims?.sub).toBe('string');

@@ -210,9 +210,9 @@ describe('signing in against a legacy users table', () => {
     const unknown = await signIn(server, 'nobody', 'whatever password');
     expect(unknown.statusCode).toBe(401);
     expect(unknown.body).toContain('The username or password is incorrect.');
-    // A NUL cannot be in PostgreSQL text: no such user, not a server error.
+    // A NUL cannot be in PostgreSQL text: refused as a malformed form (400), never a server error.
     const withNul = await signIn(server, 'dave\u0000', davePassword);
-    expect(withNul.statusCode).toBe(401);
+    expect(withNul.statusCode).toBe(400);
     expect(await storedHash('dave')).toBe(daveHash);
   });
 

@@ -184,6 +184,8 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         'revoked_tokens',
         'pushed_authorization_requests',
         'known_browsers',
+        'mfa_totp',
+        'mfa_recovery_codes',
         'gatehouse_changes',
       ]),
     );
@@ -226,6 +228,21 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       expect(await storage.clients.remove('client-b')).toBe(true);
       expect(await storage.clients.remove('client-b')).toBe(false);
       expect(await storage.clients.find('client-b')).toBeUndefined();
+    });
+
+    it('keeps a registration access token hash, replaced only from the hash it had (0016_registration)', async () => {
+      await storage.clients.save({ ...client('registered'), source: 'registration' });
+      expect(await storage.clients.registrationTokenHash('registered')).toBeUndefined();
+      expect(await storage.clients.setRegistrationTokenHash('registered', 'rat-1', 'other')).toBe(false);
+      expect(await storage.clients.setRegistrationTokenHash('registered', 'rat-1', null)).toBe(true);
+      expect(await storage.clients.setRegistrationTokenHash('registered', 'rat-2', null)).toBe(false);
+      expect(await storage.clients.setRegistrationTokenHash('registered', 'rat-2', 'rat-1')).toBe(true);
+      expect(await storage.clients.setRegistrationTokenHash('registered', 'rat-3', 'rat-1')).toBe(false);
+      // Saving the client again (an update of its metadata) leaves the hash alone.
+      await storage.clients.save({ ...client('registered', 'Renamed'), source: 'registration' });
+      expect(await storage.clients.registrationTokenHash('registered')).toBe('rat-2');
+      expect((await storage.clients.find('registered'))?.source).toBe('registration');
+      expect(await storage.clients.setRegistrationTokenHash('nobody', 'rat', null)).toBe(false);
     });
 
     it('serves cached clients but never one changed by another connection in an earlier turn', async () => {
@@ -502,6 +519,77 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         }),
       ).rejects.toThrow('boom');
       expect(await storage.refreshTokens.find('rt-rollback')).toBeUndefined();
+    });
+  });
+
+  describe('second factors (migration 0013_mfa)', () => {
+    it('keeps a confirmed TOTP secret while a new one is pending, and confirms only the pending one', async () => {
+      expect(await storage.mfa.findTotp('mfa-user')).toBeUndefined();
+      await storage.mfa.startTotp('mfa-user', 'secret-1', now);
+      expect(await storage.mfa.findTotp('mfa-user')).toEqual({
+        userId: 'mfa-user',
+        secret: null,
+        confirmedAt: null,
+        lastUsedStep: null,
+        pendingSecret: 'secret-1',
+        createdAt: now,
+      });
+      // Nothing confirmed: no step can be used yet.
+      expect(await storage.mfa.useTotpStep('mfa-user', 10)).toBe(false);
+      expect(await storage.mfa.confirmTotp('mfa-user', 'other', 10, now + 1)).toBe(false);
+      expect(await storage.mfa.confirmTotp('mfa-user', 'secret-1', 10, now + 1)).toBe(true);
+      expect(await storage.mfa.confirmTotp('mfa-user', 'secret-1', 10, now + 1)).toBe(false);
+      await storage.mfa.startTotp('mfa-user', 'secret-2', now + 2);
+      expect(await storage.mfa.findTotp('mfa-user')).toMatchObject({
+        secret: 'secret-1',
+        confirmedAt: now + 1,
+        lastUsedStep: 10,
+        pendingSecret: 'secret-2',
+      });
+    });
+
+    it('uses each time step once and never an earlier one, with exactly one winner across connections', async () => {
+      await storage.mfa.startTotp('mfa-race', 's', now);
+      await storage.mfa.confirmTotp('mfa-race', 's', 100, now);
+      expect(await storage.mfa.useTotpStep('mfa-race', 100)).toBe(false);
+      expect(await storage.mfa.useTotpStep('mfa-race', 99)).toBe(false);
+      const results = await Promise.all([
+        storage.mfa.useTotpStep('mfa-race', 101),
+        other.mfa.useTotpStep('mfa-race', 101),
+        storage.mfa.useTotpStep('mfa-race', 101),
+        other.mfa.useTotpStep('mfa-race', 101),
+      ]);
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect((await storage.mfa.findTotp('mfa-race'))?.lastUsedStep).toBe(101);
+      expect(await storage.mfa.removeTotp('mfa-race')).toBe(true);
+      expect(await storage.mfa.findTotp('mfa-race')).toBeUndefined();
+    });
+
+    it('replaces recovery codes, uses each once (one winner across connections) and forgets them all', async () => {
+      await storage.mfa.replaceRecoveryCodes('mfa-codes', ['h1', 'h2', 'h3'], now);
+      expect(await storage.mfa.unusedRecoveryCodes('mfa-codes')).toBe(3);
+      const results = await Promise.all([
+        storage.mfa.useRecoveryCode('mfa-codes', 'h1', now),
+        other.mfa.useRecoveryCode('mfa-codes', 'h1', now),
+      ]);
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await storage.mfa.useRecoveryCode('mfa-codes', 'h1', now)).toBe(false);
+      expect(await storage.mfa.useRecoveryCode('other-user', 'h2', now)).toBe(false);
+      expect(await storage.mfa.unusedRecoveryCodes('mfa-codes')).toBe(2);
+      await storage.mfa.replaceRecoveryCodes('mfa-codes', ['h4'], now);
+      expect(await storage.mfa.useRecoveryCode('mfa-codes', 'h2', now)).toBe(false);
+      expect(await storage.mfa.unusedRecoveryCodes('mfa-codes')).toBe(1);
+      await storage.mfa.startTotp('mfa-codes', 's', now);
+      await storage.mfa.removeAll('mfa-codes');
+      expect(await storage.mfa.unusedRecoveryCodes('mfa-codes')).toBe(0);
+      expect(await storage.mfa.findTotp('mfa-codes')).toBeUndefined();
+    });
+
+    it('stores whether a client requires a second factor', async () => {
+      await storage.clients.save({ ...client('mfa-client'), requireMfa: true });
+      expect((await storage.clients.find('mfa-client'))?.requireMfa).toBe(true);
+      await storage.clients.save(client('mfa-client'));
+      expect((await storage.clients.find('mfa-client'))?.requireMfa).toBeUndefined();
     });
   });
 

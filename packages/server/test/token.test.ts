@@ -378,7 +378,7 @@ describe('authorization_code', () => {
   });
 
   it('refuses an unknown or garbage code', async () => {
-    for (const code of ['unknown', 'x'.repeat(5000), '\u0000\u2028']) {
+    for (const code of ['unknown', 'x'.repeat(5000), '\u2028\u2029']) {
       const response = await tokenRequest(
         server,
         {
@@ -391,6 +391,18 @@ describe('authorization_code', () => {
       );
       expectError(response, 400, 'invalid_grant');
     }
+    // A NUL character is refused as a malformed request before any lookup (nul-bytes.test.ts).
+    const nul = await tokenRequest(
+      server,
+      {
+        grant_type: 'authorization_code',
+        code: '\u0000\u2028',
+        redirect_uri: webRedirect,
+        code_verifier: pkcePair().verifier,
+      },
+      web,
+    );
+    expectError(nul, 400, 'invalid_request');
   });
 
   it('issues tokens with a resource subset and refuses a resource outside the grant', async () => {

@@ -66,6 +66,7 @@ export async function removeAccount(
   if (user === undefined) return undefined;
   const sessionsEnded = await storage.transaction(async (repositories) => {
     await repositories.users.remove(user.id);
+    await repositories.mfa.removeAll(user.id);
     await repositories.grants.revokeAllForUser(user.id, now);
     return repositories.sessions.endAllForUser(user.id, now);
   });

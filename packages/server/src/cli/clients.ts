@@ -56,6 +56,7 @@ export const clientUsage = `Usage: gatehouse client <add|list|remove|rotate-secr
       --backchannel-delivery-mode MODE    the CIBA grant: poll or ping (CIBA Core §4)
       --backchannel-notification-endpoint URL
                                           ping mode: where the server pings the client (https)
+      --require-mfa                       every sign-in for this client needs a second factor
       --cors-origin ORIGIN                repeatable: a browser origin (scheme://host[:port]) allowed to call
                                           /token, /userinfo, /revoke, /par, discovery and /jwks (CORS); a
                                           public client has the origins of its https and http://localhost
@@ -227,6 +228,7 @@ async function add(args: string[]): Promise<number> {
       'require-par': { type: 'boolean' },
       'backchannel-delivery-mode': { type: 'string' },
       'backchannel-notification-endpoint': { type: 'string' },
+      'require-mfa': { type: 'boolean' },
       'cors-origin': { type: 'string', multiple: true },
       'jwks-uri': { type: 'string' },
       'jwks-file': { type: 'string' },
@@ -289,6 +291,7 @@ async function add(args: string[]): Promise<number> {
     requirePushedAuthorizationRequests: values['require-par'] === true,
     backchannelTokenDeliveryMode: values['backchannel-delivery-mode'],
     backchannelClientNotificationEndpoint: values['backchannel-notification-endpoint'],
+    ...(values['require-mfa'] === true ? { requireMfa: true } : {}),
     corsOrigins: list(values['cors-origin']),
     refreshTokenLifetime:
       refreshAbsolute === undefined && refreshIdle === undefined
@@ -340,6 +343,7 @@ async function listClients(args: string[]): Promise<number> {
     requireConsent: client.requireConsent,
     requireDpop: client.requireDpop,
     requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
+    requireMfa: client.requireMfa === true,
     corsOrigins: clientOrigins(client),
     refreshTokenLifetime: client.refreshTokenLifetime,
     // When each secret stops working (null: never), newest first; never the secrets or their hashes.

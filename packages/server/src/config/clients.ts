@@ -121,6 +121,8 @@ export const clientSchema = z
     requireDpop: z.boolean().default(false),
     /** RFC 9126 §6: this client's authorization requests must be pushed to /par first. */
     requirePushedAuthorizationRequests: z.boolean().default(false),
+    /** Every sign-in for this client needs a second factor (`mfa`, sessions/mfa.ts). */
+    requireMfa: z.boolean().default(false),
     /** `fapi2`: the FAPI 2.0 Security Profile for this client even when the server runs `oauth2.1` (protocol/profile.ts). */
     profile: z.literal('fapi2').optional(),
     /**

@@ -304,6 +304,27 @@ export const configSchema = z
           .prefault({}),
       })
       .prefault({}),
+    /**
+     * Multi-factor authentication (sessions/mfa.ts): when a second factor is required, and the `acr` values
+     * that name the two levels (discovery's `acr_values_supported`, `acr` in ID and access tokens).
+     */
+    mfa: z
+      .strictObject({
+        acrValues: z
+          .strictObject({
+            pwd: z.string().min(1).max(256).default('urn:gatehouse:acr:pwd'),
+            mfa: z.string().min(1).max(256).default('urn:gatehouse:acr:mfa'),
+          })
+          .prefault({})
+          .refine((values) => values.pwd !== values.mfa, 'pwd and mfa must differ'),
+        /** Every sign-in needs a second factor. */
+        requireForAll: z.boolean().default(false),
+        /** Sign-ins of accounts with any of these roles need a second factor. */
+        requireForRoles: z.array(z.string().min(1)).default([]),
+        /** The issuer label of `otpauth://` URIs shown by authenticator apps; default `ui.productName`. */
+        totpIssuer: z.string().min(1).max(100).optional(),
+      })
+      .prefault({}),
     device: z
       .strictObject({
         /** Seconds a device code and its user code stay valid (RFC 8628 §3.2 expires_in). */
@@ -409,6 +430,8 @@ export const configSchema = z
         revokePerIp: limit(300, 60),
         loginPerIp: limit(60, 60),
         userCodePerIp: limit(30, 60),
+        /** RFC 7591 registrations (and RFC 7592 reads, updates and deletions) from one address. */
+        registerPerIp: limit(20, 3600),
         /**
          * Failed logins for one username from one address (or from one browser that signed in to that
          * account before) before each further failure locks them out for a doubling delay (sessions/login.ts).
@@ -480,6 +503,77 @@ export const configSchema = z
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
         /** `json` lines, `pretty` (readable, for a terminal), or `auto`: pretty when stdout is a terminal. */
         format: z.enum(logFormats).default('auto'),
+      })
+      .prefault({}),
+    /**
+     * RFC 7591 dynamic client registration at /register and RFC 7592 management of the registered clients
+     * (protocol/registration.ts). Off by default.
+     */
+    registration: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /**
+         * `initial-access-token`: a registration must carry one of `initialAccessTokens` as a Bearer token
+         * (RFC 7591 §3); `open`: anyone may register, within the policy and `rateLimits.registerPerIp`.
+         */
+        mode: z.enum(['open', 'initial-access-token']).default('initial-access-token'),
+        /** The initial access tokens (at least 32 characters each; kept only as SHA-256 hashes once loaded). */
+        initialAccessTokens: z.array(z.string().min(32)).max(20).default([]),
+        /** What a registered client may be; a request asking for more is refused (RFC 7591 §3.2.2). */
+        policy: z
+          .strictObject({
+            grantTypes: z
+              .array(z.enum(['authorization_code', 'refresh_token', 'client_credentials']))
+              .min(1)
+              .default(['authorization_code', 'refresh_token']),
+            tokenEndpointAuthMethods: z
+              .array(z.enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']))
+              .min(1)
+              .default(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']),
+            /**
+             * Scopes a registered client may hold; one that names none gets all of these. Unset: the
+             * identityResources' scopes (API scopes only when listed here).
+             */
+            scopes: z.array(scopeToken).optional(),
+            /**
+             * RFC 8252 §7.1, §7.3: `application_type: native` clients may register private-use URI schemes
+             * (reverse domain names) and loopback IP literal redirect URIs; web clients only https.
+             */
+            nativeRedirectUris: z.boolean().default(true),
+            /** Access-token lifetime of registered clients (default `tokens.accessTokenTtl`). */
+            accessTokenTtl: seconds(300, maxAccessTokenTtl).optional(),
+            /** Refresh-token lifetimes of registered clients (default the `tokens` ones). */
+            refreshTokenLifetime: z
+              .strictObject({
+                absolute: seconds(3600, 365 * 86400).optional(),
+                idle: seconds(300, 365 * 86400).optional(),
+              })
+              .optional(),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    /**
+     * OAuth Client ID Metadata Documents (IETF draft): a `client_id` that is an https URL names a JSON
+     * document describing the client, fetched when the client is used (protocol/client-metadata-document.ts).
+     * Such clients follow `registration.policy`, and are public or private_key_jwt. Off by default.
+     */
+    clientIdMetadataDocuments: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** Fetch from loopback and private addresses, and accept http on loopback hosts (tests only). */
+        allowPrivateAddresses: z.boolean().default(false),
+        /** Milliseconds before a fetch is abandoned. */
+        timeout: z.number().int().min(100).max(30000).default(5000),
+        /** Largest document accepted, in bytes. */
+        maxBytes: z.number().int().min(1024).max(65536).default(5120),
+        /** Seconds a document is reused when its answer says nothing about caching. */
+        cacheTtl: seconds(0, 86400).default(300),
+        /** The bounds put on the lifetime the answer's Cache-Control or Expires gives. */
+        minCacheTtl: seconds(0, 3600).default(60),
+        maxCacheTtl: seconds(60, 7 * 86400).default(86400),
+        /** Documents kept at most (the oldest is dropped first). */
+        maxCachedDocuments: z.number().int().min(1).max(100000).default(1000),
       })
       .prefault({}),
     ui: uiSchema,
@@ -610,6 +704,25 @@ export const configSchema = z
         message: `must be one of ui.locales (${config.ui.locales.join(', ')})`,
       });
     }
+    config.registration.policy.scopes?.forEach((scope, index) => {
+      if (!config.registration.enabled) return;
+      if (!apiScopeNames.has(scope) && !identityNames.has(scope))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['registration', 'policy', 'scopes', index],
+          message: `unknown scope "${scope}"`,
+        });
+    });
+    if (
+      config.registration.enabled &&
+      config.registration.mode === 'initial-access-token' &&
+      config.registration.initialAccessTokens.length === 0
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['registration', 'initialAccessTokens'],
+        message: 'registration mode initial-access-token needs at least one initial access token',
+      });
     const seen = new Set<string>();
     config.clients.forEach((client, index) => {
       if (seen.has(client.clientId)) {

@@ -75,6 +75,7 @@ export function clientRecord(client: ClientConfig, source: Client['source'], cre
     corsOrigins: client.corsOrigins,
     requireDpop: client.requireDpop,
     requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
+    ...(client.requireMfa ? { requireMfa: true } : {}),
     authentication: {
       jwks: client.jwks,
       jwksUri: client.jwksUri,

@@ -8,6 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { cibaGrantType, fapi2Algorithms } from '../config/clients.ts';
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
+import { acrValuesSupported } from '../protocol/acr.ts';
 
 function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
   const alg = ctx.config.keys.algorithm;
@@ -75,6 +76,8 @@ function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     claims_supported: [...claims],
     // OpenID Connect Core §5.5 (protocol/claims-request.ts): claims of identity scopes, one by one.
     claims_parameter_supported: true,
+    // OpenID Connect Discovery 1.0 §3 (protocol/acr.ts): a password, and a password with a second factor.
+    acr_values_supported: acrValuesSupported(ctx.config),
     // OpenID Connect Core §6: no request objects; /authorize answers request_not_supported and, for any
     // request_uri not issued by /par (RFC 9126, announced above), request_uri_not_supported.
     request_parameter_supported: false,
@@ -99,6 +102,10 @@ function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     backchannel_logout_session_supported: true,
     frontchannel_logout_supported: false,
     frontchannel_logout_session_supported: false,
+    // RFC 8414 §2, RFC 7591 §3: dynamic client registration, when it is on.
+    ...(ctx.config.registration.enabled ? { registration_endpoint: ctx.endpoints.registration } : {}),
+    // OAuth Client ID Metadata Document draft: an https URL client_id names the client's metadata.
+    ...(ctx.config.clientIdMetadataDocuments.enabled ? { client_id_metadata_document_supported: true } : {}),
   };
 }
 

@@ -1,14 +1,19 @@
 /**
- * The login and consent pages of a pending authorization (OpenID Connect Core §3.1.2.3, §3.1.2.4). The
- * interaction state and its browser and CSRF checks are in sessions/interaction.ts; consent rules in
- * protocol/authorization-request.ts.
+ * The login, second-factor and consent pages of a pending authorization (OpenID Connect Core §3.1.2.3,
+ * §3.1.2.4). The interaction state and its browser and CSRF checks are in sessions/interaction.ts; consent
+ * rules in protocol/authorization-request.ts; when a second factor is needed, sessions/mfa.ts. A session
+ * short of the level the request needs is asked for the second factor (or, without one, to enrol a TOTP
+ * authenticator) and stepped up in place.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Account } from '../accounts/accounts.ts';
 import type { ServerContext } from '../context.ts';
 import type { LoginSession } from '../model.ts';
+import { requiredAcrLevel, sessionMeetsLevel } from '../protocol/acr.ts';
 import { isHintedUser, needsConsent, rememberConsent } from '../protocol/authorization-request.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
+import { randomHandle } from '../protocol/secrets.ts';
 import {
   checkInteractionCsrf,
   completeInteraction,
@@ -16,8 +21,18 @@ import {
   type LoadedInteraction,
   loadInteraction,
 } from '../sessions/interaction.ts';
-import { checkPassword, startSession } from '../sessions/login.ts';
+import { checkPassword, type StartedSession, startSession } from '../sessions/login.ts';
+import {
+  checkSecondFactor,
+  confirmTotpEnrolment,
+  factorSummary,
+  pendingTotpEnrolment,
+  type SecondFactorFailure,
+  startTotpEnrolment,
+  stepUpSession,
+} from '../sessions/mfa.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
+import { qrSvg } from '../views/mfa.ts';
 import type { FormError } from '../views/pages.ts';
 import { trustClientSite } from './client-site.ts';
 import { browserCookie, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
@@ -113,6 +128,103 @@ async function redirectWithCode(
   reply.code(303).headers(noStoreHeaders).header('location', location).send();
 }
 
+function sessionEnded(): OAuthError {
+  return new OAuthError(
+    'invalid_request',
+    'Your sign-in session has ended. Go back to the application and start again.',
+    { pageMessage: 'error.sessionEnded' },
+  );
+}
+
+/** True when this interaction's sign-in needs a second factor the session does not have yet. */
+async function secondFactorMissing(
+  ctx: ServerContext,
+  loaded: LoadedInteraction,
+  session: LoginSession,
+  account: Account | undefined,
+): Promise<boolean> {
+  const level = requiredAcrLevel(ctx.config, loaded.client, loaded.interaction.request, account?.roles);
+  return !sessionMeetsLevel(session, level);
+}
+
+/** A second-factor form's error: a wrong or missing code is about the code field; a lock about the form. */
+function factorError(failure: SecondFactorFailure): FormError {
+  return { message: failure, field: failure.key === 'login.throttled' ? undefined : 'code' };
+}
+
+/**
+ * The second-factor step: the code prompt when the account has a TOTP authenticator, else its enrolment
+ * (a pending secret is shown again rather than replaced, so a reload keeps the QR code already scanned).
+ */
+async function renderSecondFactor(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  loaded: LoadedInteraction,
+  account: Account,
+  error?: { form: FormError; status: number; retryAfter?: number },
+): Promise<void> {
+  const ui = pageUiFor(ctx, request, loaded.interaction.request.uiLocales);
+  const base = `${ctx.issuer}/interaction/${loaded.interaction.id}`;
+  const common = {
+    csrfToken: loaded.interaction.csrfToken,
+    clientName: loaded.client.name,
+    username: account.username,
+    error: error?.form,
+  };
+  if ((await factorSummary(ctx, account.subject)).totp) {
+    sendPage(
+      ctx,
+      reply,
+      error?.status ?? 200,
+      ctx.ui.pages.mfa({ ...common, action: `${base}/mfa` }, ui),
+      error?.retryAfter,
+    );
+    return;
+  }
+  const enrolment = (await pendingTotpEnrolment(ctx, account)) ?? (await startTotpEnrolment(ctx, account));
+  sendPage(
+    ctx,
+    reply,
+    error?.status ?? 200,
+    ctx.ui.pages.mfaEnrol(
+      { ...common, action: `${base}/enrol`, ...enrolment, qrSvg: await qrSvg(enrolment.uri) },
+      ui,
+    ),
+    error?.retryAfter,
+  );
+}
+
+/** Sets the cookie of a session just started or stepped up. */
+function setSessionCookie(ctx: ServerContext, reply: FastifyReply, started: StartedSession): void {
+  reply.header(
+    'set-cookie',
+    serializeCookie(sessionCookie, started.sessionValue, {
+      sameSite: 'Lax',
+      maxAge: ctx.config.login.sessionTtl,
+    }),
+  );
+}
+
+/** After the sign-in is complete: the consent page when consent is needed, else the code. */
+async function continueAfterSignIn(
+  ctx: ServerContext,
+  reply: FastifyReply,
+  loaded: LoadedInteraction,
+  session: LoginSession,
+  consentNeeded: boolean,
+): Promise<void> {
+  if (consentNeeded) {
+    reply
+      .code(303)
+      .headers(noStoreHeaders)
+      .header('location', `${ctx.issuer}/interaction/${loaded.interaction.id}`)
+      .send();
+    return;
+  }
+  await redirectWithCode(ctx, reply, loaded, session);
+}
+
 export function interactionPage(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const loaded = await loadFor(ctx, request);
@@ -121,7 +233,93 @@ export function interactionPage(ctx: ServerContext) {
       renderLogin(ctx, request, reply, loaded, loaded.interaction.request.loginHint);
       return;
     }
+    const account = await ctx.accounts.findBySubject(session.userId);
+    if (account === undefined) throw sessionEnded();
+    if (await secondFactorMissing(ctx, loaded, session, account)) {
+      await renderSecondFactor(ctx, request, reply, loaded, account);
+      return;
+    }
+    // After a second factor (or the recovery codes page) nothing may be left to ask: finish here.
+    if (!(await needsConsent(ctx, loaded.client, loaded.interaction.request, session.userId))) {
+      await completeInteraction(ctx, loaded.interaction);
+      await redirectWithCode(ctx, reply, loaded, session);
+      return;
+    }
     await renderConsent(ctx, request, reply, loaded, session);
+  };
+}
+
+/** The session and account a second-factor form is posted for, with the session value the browser holds. */
+async function factorSubmission(ctx: ServerContext, request: FastifyRequest) {
+  const { loaded, params } = await loadSubmission(ctx, request);
+  const sessionValue = readCookie(request.headers.cookie, sessionCookie);
+  const session = await sessionOf(ctx, request, loaded);
+  if (session === undefined || sessionValue === undefined) throw sessionEnded();
+  const account = await ctx.accounts.findBySubject(session.userId);
+  if (account === undefined) throw sessionEnded();
+  return { loaded, params, session, sessionValue, account };
+}
+
+/** POST /interaction/:id/mfa: a TOTP code (RFC 6238) or a recovery code steps the session up. */
+export function secondFactorSubmit(ctx: ServerContext) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const { loaded, params, session, sessionValue, account } = await factorSubmission(ctx, request);
+    const check = await checkSecondFactor(
+      ctx,
+      account.subject,
+      { code: params.get('code'), recoveryCode: params.get('recovery_code') },
+      loaded.client.clientId,
+    );
+    if (!check.ok) {
+      await renderSecondFactor(ctx, request, reply, loaded, account, {
+        form: factorError(check.error),
+        status: check.status,
+        ...(check.retryAfter === undefined ? {} : { retryAfter: check.retryAfter }),
+      });
+      return;
+    }
+    const consentNeeded = await needsConsent(ctx, loaded.client, loaded.interaction.request, account.subject);
+    if (!consentNeeded) await completeInteraction(ctx, loaded.interaction);
+    const stepped = await stepUpSession(ctx, sessionValue, session, randomHandle(), loaded.client.clientId);
+    if (stepped === undefined) throw sessionEnded();
+    setSessionCookie(ctx, reply, stepped);
+    await continueAfterSignIn(ctx, reply, loaded, stepped.session, consentNeeded);
+  };
+}
+
+/**
+ * POST /interaction/:id/enrol: the first code of a TOTP authenticator enrolled during sign-in confirms it;
+ * the session is stepped up and the recovery codes are shown once, with a link back to the sign-in.
+ */
+export function enrolmentSubmit(ctx: ServerContext) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const { loaded, params, session, sessionValue, account } = await factorSubmission(ctx, request);
+    // An account that has a factor proves it here; replacing it is the signed-in /mfa page's.
+    if ((await factorSummary(ctx, account.subject)).totp)
+      throw new OAuthError('invalid_request', 'an authenticator is already set up for this account', {
+        pageMessage: 'error.formExpired',
+      });
+    const result = await confirmTotpEnrolment(ctx, account, params.get('code'), loaded.client.clientId);
+    if (!result.ok) {
+      await renderSecondFactor(ctx, request, reply, loaded, account, {
+        form: factorError(result.error),
+        status: result.status,
+        ...(result.retryAfter === undefined ? {} : { retryAfter: result.retryAfter }),
+      });
+      return;
+    }
+    const stepped = await stepUpSession(ctx, sessionValue, session, randomHandle(), loaded.client.clientId);
+    if (stepped === undefined) throw sessionEnded();
+    setSessionCookie(ctx, reply, stepped);
+    sendPage(
+      ctx,
+      reply,
+      200,
+      ctx.ui.pages.recoveryCodes(
+        { codes: result.recoveryCodes, continueUrl: `${ctx.issuer}/interaction/${loaded.interaction.id}` },
+        pageUiFor(ctx, request, loaded.interaction.request.uiLocales),
+      ),
+    );
   };
 }
 
@@ -153,31 +351,23 @@ export function loginSubmit(ctx: ServerContext) {
       });
       return;
     }
-    // Without a consent step this login finishes the interaction: claim it before starting a session, so a
-    // concurrent second submission of the form starts no session and sets no cookie.
+    // A password alone is the `pwd` level: when the sign-in needs more, the interaction page asks for the
+    // second factor next (protocol/acr.ts).
+    const factorNeeded =
+      requiredAcrLevel(ctx.config, loaded.client, loaded.interaction.request, user.roles) !== 'pwd';
+    // Without a consent or second-factor step this login finishes the interaction: claim it before starting
+    // a session, so a concurrent second submission of the form starts no session and sets no cookie.
     const consentNeeded = await needsConsent(ctx, loaded.client, loaded.interaction.request, user.subject);
-    if (!consentNeeded) await completeInteraction(ctx, loaded.interaction);
-    const { session, sessionValue } = await startSession(
+    if (!consentNeeded && !factorNeeded) await completeInteraction(ctx, loaded.interaction);
+    const started = await startSession(
       ctx,
       readCookie(request.headers.cookie, sessionCookie),
       user,
       loaded.client.clientId,
     );
-    reply.header(
-      'set-cookie',
-      serializeCookie(sessionCookie, sessionValue, { sameSite: 'Lax', maxAge: ctx.config.login.sessionTtl }),
-    );
-    await ctx.storage.interactions.attachSession(loaded.interaction.id, session.sid);
-
-    if (consentNeeded) {
-      reply
-        .code(303)
-        .headers(noStoreHeaders)
-        .header('location', `${ctx.issuer}/interaction/${loaded.interaction.id}`)
-        .send();
-      return;
-    }
-    await redirectWithCode(ctx, reply, loaded, session);
+    setSessionCookie(ctx, reply, started);
+    await ctx.storage.interactions.attachSession(loaded.interaction.id, started.session.sid);
+    await continueAfterSignIn(ctx, reply, loaded, started.session, consentNeeded || factorNeeded);
   };
 }
 
@@ -185,12 +375,11 @@ export function consentSubmit(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { loaded, params } = await loadSubmission(ctx, request);
     const session = await sessionOf(ctx, request, loaded);
-    if (session === undefined)
-      throw new OAuthError(
-        'invalid_request',
-        'Your sign-in session has ended. Go back to the application and start again.',
-        { pageMessage: 'error.sessionEnded' },
-      );
+    if (session === undefined) throw sessionEnded();
+    // Consent is given by a session that reached the level the request needs, never before.
+    const account = await ctx.accounts.findBySubject(session.userId);
+    if (account === undefined || (await secondFactorMissing(ctx, loaded, session, account)))
+      throw sessionEnded();
     const { request: authorization } = loaded.interaction;
     const decision = params.get('decision');
     if (decision === 'deny') {

@@ -172,6 +172,18 @@ export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): Fast
       else done(null, parseUrlEncoded(body as string));
     },
   );
+  // JSON only for the routes that read it (registration); the endpoint parses the text itself.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    // An unknown path is left to the 404 handler.
+    if (request.routeOptions.config?.jsonBody !== true && !request.is404)
+      done(
+        new OAuthError('invalid_request', 'unsupported content type; use application/x-www-form-urlencoded', {
+          status: 415,
+        }),
+        undefined,
+      );
+    else done(unreadableForm(request.headers) ?? null, body);
+  });
   const alwaysHeaders = rendering.responseHeaders;
   if (Object.keys(alwaysHeaders).length > 0) {
     app.addHook('onRequest', (_request, reply, done) => {

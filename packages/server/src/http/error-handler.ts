@@ -27,6 +27,8 @@ declare module 'fastify' {
     ipRateLimit?: RateLimitRule;
     /** Browser-callable endpoint: CORS headers for registered origins. */
     cors?: boolean;
+    /** The route reads a JSON body (RFC 7591 registration); every other route refuses JSON with 415. */
+    jsonBody?: boolean;
   }
 }
 

@@ -22,16 +22,31 @@ import {
 } from '../endpoints/device-verification.ts';
 import { discoveryEndpoint } from '../endpoints/discovery.ts';
 import { endSessionEndpoints } from '../endpoints/end-session.ts';
-import { consentSubmit, interactionPage, loginSubmit } from '../endpoints/interaction.ts';
+import {
+  consentSubmit,
+  enrolmentSubmit,
+  interactionPage,
+  loginSubmit,
+  secondFactorSubmit,
+} from '../endpoints/interaction.ts';
 import { introspectEndpoint, resourceSecretHashes } from '../endpoints/introspect.ts';
 import { jwksEndpoint } from '../endpoints/jwks.ts';
 import { landingEndpoint } from '../endpoints/landing.ts';
+import {
+  mfaAccountPage,
+  mfaRecoveryCodes,
+  mfaTotpConfirm,
+  mfaTotpStart,
+  mfaVerifySubmit,
+} from '../endpoints/mfa.ts';
 import { parEndpoint } from '../endpoints/par.ts';
+import { registrationEndpoints } from '../endpoints/registration.ts';
 import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
 import { logoEndpoint, themeStylesheetEndpoint } from '../endpoints/ui-assets.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
+import { initialAccessTokenHashes } from '../protocol/registration.ts';
 import type { CorsPolicy } from './cors.ts';
 import type { ErrorFormat } from './error-handler.ts';
 import type { Metrics } from './metrics.ts';
@@ -90,6 +105,24 @@ export function registerRoutes(
     perRequest(loginSubmit),
   );
   app.post('/interaction/:id/consent', { config: { errorFormat: 'html' } }, perRequest(consentSubmit));
+  // The second factor (sessions/mfa.ts): codes are counted with the login limits.
+  app.post(
+    '/interaction/:id/mfa',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(secondFactorSubmit),
+  );
+  app.post(
+    '/interaction/:id/enrol',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(enrolmentSubmit),
+  );
+  // The signed-in user's second factors (endpoints/mfa.ts).
+  const mfaForm = { config: { errorFormat: 'html' as const, ipRateLimit: 'loginPerIp' as const } };
+  app.get('/mfa', { config: { errorFormat: 'html' } }, perRequest(mfaAccountPage));
+  app.post('/mfa/verify', mfaForm, perRequest(mfaVerifySubmit));
+  app.post('/mfa/totp', mfaForm, perRequest(mfaTotpStart));
+  app.post('/mfa/totp/confirm', mfaForm, perRequest(mfaTotpConfirm));
+  app.post('/mfa/recovery-codes', mfaForm, perRequest(mfaRecoveryCodes));
 
   // RFC 8628: device authorization (JSON, for devices) and the verification pages (HTML, for users).
   app.post(
@@ -158,6 +191,33 @@ export function registerRoutes(
     { config: { errorFormat: 'json' } },
     perRequest((scoped) => introspectEndpoint(scoped, certificates, resourceSecrets)),
   );
+
+  // RFC 7591 registration and RFC 7592 management (JSON bodies), only when configured.
+  if (ctx.config.registration.enabled) {
+    const initialTokenHashes = initialAccessTokenHashes(ctx.config);
+    const registration = (pick: (endpoints: ReturnType<typeof registrationEndpoints>) => Handler) =>
+      perRequest((scoped) => pick(registrationEndpoints(scoped, initialTokenHashes)));
+    app.post(
+      '/register',
+      { config: { errorFormat: 'json', ipRateLimit: 'registerPerIp', jsonBody: true } },
+      registration((endpoints) => endpoints.register),
+    );
+    app.get(
+      '/register/:clientId',
+      { config: { errorFormat: 'json' } },
+      registration((e) => e.read),
+    );
+    app.put(
+      '/register/:clientId',
+      { config: { errorFormat: 'json', jsonBody: true } },
+      registration((endpoints) => endpoints.update),
+    );
+    app.delete(
+      '/register/:clientId',
+      { config: { errorFormat: 'json' } },
+      registration((e) => e.remove),
+    );
+  }
 
   for (const url of [
     '/.well-known/openid-configuration',

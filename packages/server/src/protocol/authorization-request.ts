@@ -13,6 +13,7 @@ import type { ServerContext } from '../context.ts';
 import type { AuthorizationRequestRecord, Client, LoginSession } from '../model.ts';
 import { verifyIdTokenHint } from '../tokens/id-token-hint.ts';
 import { parseUiLocales } from '../views/i18n.ts';
+import { requestedAcrLevel, requiredAcrLevel, sessionMeetsLevel } from './acr.ts';
 import { parseClaimsRequest } from './claims-request.ts';
 import { isThumbprint } from './dpop.ts';
 import { OAuthError } from './errors.ts';
@@ -213,6 +214,7 @@ export function validateAuthorizationRequest(
   // A hint only: malformed tags are dropped, never a reason to refuse the request.
   const uiLocales = parseUiLocales(params.get('ui_locales'));
   const claimsRequest = parseClaimsRequest(params.get('claims'));
+  const requiredAcr = requestedAcrLevel(ctx.config, params.get('acr_values'), claimsRequest);
 
   return {
     clientId: client.clientId,
@@ -229,6 +231,7 @@ export function validateAuthorizationRequest(
     ...(idTokenHintSub === undefined ? {} : { idTokenHintSub }),
     ...(uiLocales === undefined ? {} : { uiLocales }),
     ...(claimsRequest === undefined ? {} : { claimsRequest }),
+    ...(requiredAcr === undefined ? {} : { requiredAcr }),
   };
 }
 
@@ -301,8 +304,11 @@ export type AuthorizationDecision =
 
 /**
  * Decides a valid request for the browser's `session` (OpenID Connect Core §3.1.2.3, §3.1.2.4): a live
- * session that satisfies it and needs no consent gets a code at once; `prompt=none` otherwise is refused
- * with `login_required` or `consent_required` (§3.1.2.6); anything else becomes an interaction.
+ * session that satisfies it, reaches the authentication level it needs (protocol/acr.ts) and needs no
+ * consent gets a code at once; `prompt=none` otherwise is refused with `login_required`,
+ * `interaction_required` (a second factor is missing) or `consent_required` (§3.1.2.6); anything else
+ * becomes an interaction. A signed-in session short of the level keeps its sid: the interaction asks for
+ * the second factor only (step-up).
  */
 export async function decideAuthorization(
   ctx: ServerContext,
@@ -311,16 +317,35 @@ export async function decideAuthorization(
   session: LoginSession | undefined,
 ): Promise<AuthorizationDecision> {
   const signedIn = !request.prompt.includes('login') && sessionSatisfies(ctx, request, session);
+  const levelMet =
+    signedIn &&
+    sessionMeetsLevel(
+      session,
+      requiredAcrLevel(
+        ctx.config,
+        client,
+        request,
+        (await ctx.accounts.findBySubject(session.userId))?.roles,
+      ),
+    );
   const consent = signedIn ? await needsConsent(ctx, client, request, session.userId) : true;
   if (request.prompt.includes('none')) {
     if (!signedIn)
       return { outcome: 'refuse', error: new OAuthError('login_required', 'the user is not logged in') };
+    if (!levelMet)
+      return {
+        outcome: 'refuse',
+        error: new OAuthError(
+          'interaction_required',
+          'the session does not reach the authentication level required (a second factor is needed)',
+        ),
+      };
     if (consent)
       return {
         outcome: 'refuse',
         error: new OAuthError('consent_required', 'the user has not consented to this request'),
       };
   }
-  if (signedIn && !consent) return { outcome: 'issue', session };
+  if (signedIn && levelMet && !consent) return { outcome: 'issue', session };
   return { outcome: 'interact', sessionSid: signedIn ? session.sid : null };
 }

@@ -43,7 +43,10 @@ export type OAuthErrorCode =
   | 'expired_login_hint_token'
   | 'invalid_binding_message'
   | 'missing_user_code'
-  | 'invalid_user_code';
+  | 'invalid_user_code'
+  // RFC 7591 §3.2.2: a registration refused for its redirect URIs or other metadata.
+  | 'invalid_redirect_uri'
+  | 'invalid_client_metadata';
 
 const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -77,6 +80,8 @@ const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_binding_message: 400,
   missing_user_code: 400,
   invalid_user_code: 400,
+  invalid_redirect_uri: 400,
+  invalid_client_metadata: 400,
 };
 
 export interface OAuthErrorOptions {

@@ -93,15 +93,6 @@ export class BlockedAddressError extends Error {
   }
 }
 
-/**
- * Refuses a URL whose host is a literal non-public address: a literal skips DNS, and so the guarded lookup
- * below, and must be checked before connecting.
- */
-export function refuseNonPublicLiteral(url: URL): void {
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (isIP(host) !== 0 && isNonPublicAddress(host)) throw new BlockedAddressError(host);
-}
-
 type LookupCallback = (
   error: NodeJS.ErrnoException | null,
   address: string | LookupAddress[],

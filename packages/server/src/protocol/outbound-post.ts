@@ -1,12 +1,14 @@
 /**
  * One POST to a URL outside the server: the CIBA notifier's webhook and a client's ping endpoint (CIBA
- * Core §10.2). A client-registered URL is fenced in like a jwks_uri (outbound-address.ts, RFC 9700 §4.16):
- * https (http on loopback), non-public addresses refused unless allowed, no redirects followed, a timeout.
+ * Core §10.2). A client-registered URL is fenced in like a jwks_uri (outbound-fetch.ts `checkUrl`, the
+ * guarded lookup of outbound-address.ts; RFC 9700 §4.16): https (http on loopback), no credentials,
+ * non-public addresses refused unless allowed, no redirects followed, a timeout.
  * The answer's body is never read beyond being drained.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { BlockedAddressError, guardedLookup, refuseNonPublicLiteral } from './outbound-address.ts';
+import { BlockedAddressError, guardedLookup } from './outbound-address.ts';
+import { checkUrl } from './outbound-fetch.ts';
 
 export interface OutboundPost {
   url: string;
@@ -24,15 +26,11 @@ export class OutboundPostError extends Error {
   }
 }
 
-const loopbackHosts = ['localhost', '127.0.0.1', '[::1]'];
-
 /** Sends the POST and resolves with the answer's status; throws OutboundPostError or BlockedAddressError. */
 export function postOutbound(post: OutboundPost): Promise<number> {
   const url = new URL(post.url);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopbackHosts.includes(url.hostname)))
-    return Promise.reject(new OutboundPostError('the URL must use https'));
   try {
-    if (!post.allowPrivateAddresses) refuseNonPublicLiteral(url);
+    checkUrl(url, post, { what: 'the URL', fail: (message) => new OutboundPostError(message) });
   } catch (error) {
     return Promise.reject(error);
   }

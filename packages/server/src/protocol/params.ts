@@ -28,10 +28,27 @@ export interface Params {
   has(name: string): boolean;
 }
 
-/** Checks for duplicated parameters and drops empty ones; throws `invalid_request` naming the duplicate. */
+/**
+ * A NUL character (`%00`) in a parameter's name or value is `invalid_request`: no parameter of any endpoint
+ * may hold one, and a PostgreSQL text value cannot (the store would fail the request instead of answering).
+ */
+export function refuseNulCharacters(raw: RawParams): void {
+  for (const name of Object.keys(raw)) {
+    if (name.includes('\u0000') || raw[name]?.some((value) => value.includes('\u0000'))) {
+      const shown = nameShownInErrors.test(name) ? `parameter ${name}` : 'a parameter';
+      throw new OAuthError('invalid_request', `${shown} contains a NUL character`);
+    }
+  }
+}
+
+/**
+ * Checks for duplicated parameters and drops empty ones; throws `invalid_request` naming the duplicate.
+ * Refuses NUL characters (above).
+ */
 export function toParams(raw: RawParams): Params {
   const single = new Map<string, string>();
   const multiple = new Map<string, string[]>();
+  refuseNulCharacters(raw);
   for (const name of Object.keys(raw)) {
     const values = (raw[name] ?? []).filter((value) => value !== '');
     if (values.length === 0) continue;
@@ -79,6 +96,7 @@ const nameShownInErrors = /^[A-Za-z0-9_.-]{1,64}$/;
  * credentials are left to client authentication.
  */
 export function checkParameterLengths(raw: RawParams, limits: ParameterLimits): void {
+  refuseNulCharacters(raw);
   let total = 0;
   for (const name of Object.keys(raw)) {
     if (credentialParameters.has(name)) continue;

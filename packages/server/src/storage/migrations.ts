@@ -333,6 +333,44 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('clients').addColumn('backchannel_authentication', 'text').execute();
     },
   },
+  /**
+   * Multi-factor authentication (sessions/mfa.ts): clients that require a second factor, one TOTP factor
+   * per account (RFC 6238, with the last time step used) and recovery codes stored as hashes.
+   */
+  '0013_mfa': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('clients')
+        .addColumn('require_mfa', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createTable('mfa_totp')
+        .addColumn('user_id', 'text', (c) => c.primaryKey())
+        .addColumn('secret', 'text')
+        .addColumn('confirmed_at', 'bigint')
+        .addColumn('last_used_step', 'bigint')
+        .addColumn('pending_secret', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('mfa_recovery_codes')
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('code_hash', 'text', (c) => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('mfa_recovery_codes_pk', ['user_id', 'code_hash'])
+        .execute();
+    },
+  },
+  /**
+   * RFC 7592 §1: a dynamically registered client's registration access token, stored as a SHA-256 hash
+   * (protocol/registration.ts); null for clients from the config file or the CLI.
+   */
+  '0016_registration': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('clients').addColumn('registration_access_token_hash', 'text').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = {

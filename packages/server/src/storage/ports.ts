@@ -19,6 +19,7 @@ import type {
   PushedAuthorizationRequest,
   RefreshToken,
   SigningKeyRecord,
+  TotpFactor,
   User,
 } from '../model.ts';
 
@@ -30,6 +31,13 @@ export interface ClientRepository {
   /** Replaces the client's secrets (hashes, newest first); false when there is no such client. */
   updateSecrets(clientId: string, secrets: ClientSecret[]): Promise<boolean>;
   remove(clientId: string): Promise<boolean>;
+  /** The SHA-256 of a registered client's registration access token (RFC 7592), or undefined. */
+  registrationTokenHash(clientId: string): Promise<string | undefined>;
+  /**
+   * Replaces a registered client's registration access token hash, only while it is still `previous`
+   * (null: none yet), so of two updates made with the same token exactly one succeeds; false otherwise.
+   */
+  setRegistrationTokenHash(clientId: string, hash: string, previous: string | null): Promise<boolean>;
 }
 
 export interface UserRepository {
@@ -89,6 +97,33 @@ export interface KnownBrowserRepository {
   /** Records, or extends, that the browser signed in as the user, until `expiresAt`. */
   remember(browserHash: string, userId: string, expiresAt: number, now: number): Promise<void>;
   isKnown(browserHash: string, userId: string, now: number): Promise<boolean>;
+}
+
+/**
+ * Second factors of accounts (sessions/mfa.ts): one TOTP factor per account and its recovery codes. Using a
+ * time step or a recovery code is one conditional statement, so of two requests racing with the same
+ * code exactly one succeeds.
+ */
+export interface MfaRepository {
+  findTotp(userId: string): Promise<TotpFactor | undefined>;
+  /**
+   * Stores a new, unconfirmed secret for the account. A confirmed factor is kept until the new one is
+   * confirmed (`confirmTotp`), so starting an enrolment never weakens the account.
+   */
+  startTotp(userId: string, secret: string, now: number): Promise<void>;
+  /** Confirms the pending secret `secret` with the time step of its first code; false when not pending. */
+  confirmTotp(userId: string, secret: string, step: number, now: number): Promise<boolean>;
+  /** Records `step` as used when it is later than the last one used; false: a replayed or older code. */
+  useTotpStep(userId: string, step: number): Promise<boolean>;
+  removeTotp(userId: string): Promise<boolean>;
+  /** Replaces every recovery code of the account with these hashes. */
+  replaceRecoveryCodes(userId: string, codeHashes: string[], now: number): Promise<void>;
+  /** Marks an unused recovery code used; false when unknown or already used. */
+  useRecoveryCode(userId: string, codeHash: string, now: number): Promise<boolean>;
+  /** How many unused recovery codes the account has. */
+  unusedRecoveryCodes(userId: string): Promise<number>;
+  /** Forgets every factor of the account (an account removed). */
+  removeAll(userId: string): Promise<void>;
 }
 
 /** The scopes a user has consented to, per client. */
@@ -266,6 +301,7 @@ export interface Repositories {
   sessions: SessionRepository;
   interactions: InteractionRepository;
   knownBrowsers: KnownBrowserRepository;
+  mfa: MfaRepository;
   consents: ConsentRepository;
   grants: GrantRepository;
   authorizationCodes: AuthorizationCodeRepository;

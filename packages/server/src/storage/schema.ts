@@ -28,6 +28,8 @@ export interface ClientsTable {
   cors_origins: string;
   require_dpop: number;
   require_par: number;
+  /** 1: every sign-in for the client needs a second factor (migration 0013). */
+  require_mfa: number;
   authentication: string;
   token_exchange: string | null;
   profile: string | null;
@@ -35,6 +37,8 @@ export interface ClientsTable {
   refresh_token_lifetime: string | null;
   /** model.ts BackchannelClientSettings as JSON, or null for a client without CIBA (migration 0014). */
   backchannel_authentication?: string | null;
+  /** SHA-256 of a registered client's RFC 7592 registration access token; null for other clients. */
+  registration_access_token_hash: string | null;
 }
 
 export interface UsersTable {
@@ -215,6 +219,27 @@ export interface KnownBrowsersTable {
   created_at: number;
 }
 
+/** An account's TOTP factor (RFC 6238), one row per account (migration 0013). */
+export interface MfaTotpTable {
+  user_id: string;
+  /** The confirmed shared secret; sealed (keys/key-encryption.ts) when `keys.encryptionSecrets` is set. */
+  secret: string | null;
+  confirmed_at: number | null;
+  /** The last RFC 6238 time step accepted: codes of it and earlier steps are refused. */
+  last_used_step: number | null;
+  /** A secret being enrolled, until a first code confirms it. */
+  pending_secret: string | null;
+  created_at: number;
+}
+
+/** An account's recovery codes, as SHA-256 hashes; `used_at` is set once (migration 0013). */
+export interface MfaRecoveryCodesTable {
+  user_id: string;
+  code_hash: string;
+  used_at: number | null;
+  created_at: number;
+}
+
 /** One row per cached topic (`clients`, `revocations`), bumped with every write to it (postgres.ts). */
 export interface ChangesTable {
   topic: string;
@@ -243,5 +268,7 @@ export interface Database {
   revoked_tokens: RevokedTokensTable;
   pushed_authorization_requests: PushedAuthorizationRequestsTable;
   known_browsers: KnownBrowsersTable;
+  mfa_totp: MfaTotpTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
   gatehouse_changes: ChangesTable;
 }

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Account } from '../accounts/accounts.ts';
 import type { ServerContext } from '../context.ts';
 import { type Client, reservedAccessTokenClaims } from '../model.ts';
+import { acrOf } from '../protocol/acr.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { ApiResource } from '../protocol/scopes.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
@@ -25,6 +26,8 @@ export interface AccessTokenRequest {
   resources: ApiResource[];
   grantId?: string | undefined;
   authTime?: number | undefined;
+  /** RFC 8176 methods of the user's authentication; with them the token carries `amr` and `acr` (RFC 9470). */
+  amr?: readonly string[] | undefined;
   roles?: readonly string[] | undefined;
   /** Proof-of-possession binding, published as the `cnf` claim (and stored for opaque tokens). */
   binding?: TokenBinding | undefined;
@@ -110,6 +113,11 @@ export async function prepareAccessToken(
   for (const [name, value] of Object.entries(request.additionalClaims ?? {}))
     if (!reservedAccessTokenClaims.has(name)) claims[name] = value;
   if (plan.scp) claims.scp = scopes;
+  // RFC 9068 §2.2.1 and RFC 9470 §3: how the user authenticated, for APIs that demand a level or freshness.
+  if (request.amr !== undefined && request.amr.length > 0) {
+    claims.acr = acrOf(ctx.config, request.amr);
+    claims.amr = [...request.amr];
+  }
   const cnf = confirmationClaim(request.binding);
   const tokenType = request.binding?.jkt !== undefined ? 'DPoP' : 'Bearer';
 

@@ -2,12 +2,13 @@
  * ID tokens (OpenID Connect Core §2, §3.1.3.6): iss, sub, aud, azp, exp, iat, auth_time, nonce, sid,
  * at_hash, acr and amr. Profile claims of the granted scopes are served by userinfo, since an access token
  * is always issued alongside (Core §5.4); claims the `claims` parameter asks for in the ID token (Core §5.5)
- * are put in it (protocol/claims-request.ts). `acr` is "1": single-factor password authentication, the
- * only method we offer.
+ * are put in it (protocol/claims-request.ts). `acr` is the configured value of the session's level, which
+ * its `amr` (RFC 8176) tells (protocol/acr.ts).
  */
 import { createHash } from 'node:crypto';
 import type { ServerContext } from '../context.ts';
 import type { Client } from '../model.ts';
+import { acrOf } from '../protocol/acr.ts';
 import { signJwt } from './jwt.ts';
 
 export interface IdTokenRequest {
@@ -44,7 +45,7 @@ export function issueIdToken(ctx: ServerContext, request: IdTokenRequest): Promi
     auth_time: request.authTime,
     sid: request.sid,
     at_hash: accessTokenHash(request.accessToken, key.alg),
-    acr: '1',
+    acr: acrOf(ctx.config, request.amr),
     amr: request.amr,
   };
   if (request.nonce !== undefined) payload.nonce = request.nonce;

@@ -151,6 +151,7 @@ export async function prepareUserTokens(
     scopes: request.scopes,
     resources: ctx.catalog.resolveResources(request.resources),
     authTime: source.authTime,
+    amr: source.amr,
     roles: user.roles,
     binding: request.binding,
     grantType: request.grantType,

@@ -15,6 +15,16 @@ import { chooseLocale, createTranslator, type Translator } from './i18n.ts';
 import { catalogues, type Locale } from './locales/index.ts';
 import { type ConfirmLogoutView, confirmLogoutPage, signedOutPage } from './logout.ts';
 import {
+  type MfaAccountView,
+  type MfaEnrolView,
+  type MfaView,
+  mfaAccountPage,
+  mfaEnrolPage,
+  mfaPage,
+  type RecoveryCodesView,
+  recoveryCodesPage,
+} from './mfa.ts';
+import {
   type ConsentView,
   consentPage,
   type ErrorView,
@@ -36,6 +46,10 @@ export interface PageTemplates {
   logoutConfirm(view: ConfirmLogoutView, ui: PageUi): string;
   loggedOut(view: Record<string, never>, ui: PageUi): string;
   error(view: ErrorView, ui: PageUi): string;
+  mfa(view: MfaView, ui: PageUi): string;
+  mfaEnrol(view: MfaEnrolView, ui: PageUi): string;
+  recoveryCodes(view: RecoveryCodesView, ui: PageUi): string;
+  mfaAccount(view: MfaAccountView, ui: PageUi): string;
 }
 
 export const defaultPages: PageTemplates = {
@@ -51,6 +65,10 @@ export const defaultPages: PageTemplates = {
   logoutConfirm: confirmLogoutPage,
   loggedOut: signedOutPage,
   error: errorPage,
+  mfa: mfaPage,
+  mfaEnrol: mfaEnrolPage,
+  recoveryCodes: recoveryCodesPage,
+  mfaAccount: mfaAccountPage,
 };
 
 /** The pages' part of the server context. */

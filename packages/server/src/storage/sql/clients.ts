@@ -60,4 +60,23 @@ export class SqlClientRepository implements ClientRepository {
     });
     return affected(result) === 1;
   }
+
+  async registrationTokenHash(clientId: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('clients')
+      .select('registration_access_token_hash')
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
+    return row?.registration_access_token_hash ?? undefined;
+  }
+
+  async setRegistrationTokenHash(clientId: string, hash: string, previous: string | null): Promise<boolean> {
+    const result = await this.db
+      .updateTable('clients')
+      .set({ registration_access_token_hash: hash })
+      .where('client_id', '=', clientId)
+      .where('registration_access_token_hash', previous === null ? 'is' : '=', previous)
+      .executeTakeFirst();
+    return affected(result) === 1;
+  }
 }

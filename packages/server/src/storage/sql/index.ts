@@ -15,6 +15,7 @@ import { SqlDeviceCodeRepository } from './device-codes.ts';
 import { SqlGrantRepository } from './grants.ts';
 import { SqlInteractionRepository } from './interactions.ts';
 import { SqlKnownBrowserRepository } from './known-browsers.ts';
+import { SqlMfaRepository } from './mfa.ts';
 import { SqlPushedAuthorizationRequestRepository } from './pushed-authorization-requests.ts';
 import { SqlRefreshTokenRepository } from './refresh-tokens.ts';
 import { SqlRevocationRepository } from './revocations.ts';
@@ -34,6 +35,7 @@ export function sqlRepositories(db: Db, changed: ChangeListeners): Repositories 
     sessions: new SqlSessionRepository(db),
     interactions: new SqlInteractionRepository(db),
     knownBrowsers: new SqlKnownBrowserRepository(db),
+    mfa: new SqlMfaRepository(db),
     consents: new SqlConsentRepository(db),
     grants: new SqlGrantRepository(db, changed.revocations),
     authorizationCodes: new SqlAuthorizationCodeRepository(db),

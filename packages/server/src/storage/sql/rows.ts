@@ -46,6 +46,8 @@ export function clientFromRow(row: Database['clients']): Client {
     corsOrigins: parseList(row.cors_origins),
     requireDpop: row.require_dpop === 1,
     requirePushedAuthorizationRequests: row.require_par === 1,
+    // Present only when set, so a client read back equals the one saved without it.
+    ...(row.require_mfa === 1 ? { requireMfa: true } : {}),
     authentication: JSON.parse(row.authentication) as ClientAuthentication,
     tokenExchange:
       row.token_exchange === null ? null : (JSON.parse(row.token_exchange) as { audiences: string[] }),
@@ -66,7 +68,8 @@ export function clientFromRow(row: Database['clients']): Client {
   };
 }
 
-export function clientToRow(client: Client): Database['clients'] {
+/** The row of a client; the registration access token hash is written on its own (clients.ts), never by a save. */
+export function clientToRow(client: Client): Omit<Database['clients'], 'registration_access_token_hash'> {
   return {
     client_id: client.clientId,
     name: client.name,
@@ -85,6 +88,7 @@ export function clientToRow(client: Client): Database['clients'] {
     cors_origins: json(client.corsOrigins),
     require_dpop: client.requireDpop ? 1 : 0,
     require_par: client.requirePushedAuthorizationRequests ? 1 : 0,
+    require_mfa: client.requireMfa === true ? 1 : 0,
     authentication: json(client.authentication),
     token_exchange: jsonOrNull(client.tokenExchange),
     profile: client.profile,

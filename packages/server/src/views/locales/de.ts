@@ -77,6 +77,32 @@ export const de: Record<MessageKey, string> = {
     'Dieser Link ist abgelaufen oder wurde bereits verwendet. Fordern Sie eine neue Anfrage an.',
   'error.cibaFormExpired':
     'Das Formular ist abgelaufen oder wurde nicht von diesem Browser gesendet. Öffnen Sie den Link erneut.',
+  'mfa.title': 'Bestätigung in zwei Schritten',
+  'mfa.intro': 'Geben Sie den 6-stelligen Code aus Ihrer Authenticator-App ein.',
+  'mfa.code': 'Code aus Ihrer App',
+  'mfa.recoveryCode': 'Oder ein Wiederherstellungscode',
+  'mfa.submit': 'Bestätigen',
+  'mfa.missing': 'Geben Sie den Code aus Ihrer Authenticator-App oder einen Wiederherstellungscode ein.',
+  'mfa.invalid': 'Dieser Code ist ungültig oder wurde bereits verwendet.',
+  'mfa.enrol.title': 'Bestätigung in zwei Schritten einrichten',
+  'mfa.enrol.required': 'Die Anmeldung hier verlangt neben Ihrem Passwort einen zweiten Schritt.',
+  'mfa.enrol.intro':
+    'Scannen Sie diesen QR-Code mit einer Authenticator-App und geben Sie dann den angezeigten 6-stelligen Code ein.',
+  'mfa.enrol.manual': 'Oder geben Sie diesen Schlüssel in der App ein:',
+  'mfa.enrol.submit': 'Bestätigen',
+  'mfa.recovery.title': 'Wiederherstellungscodes sichern',
+  'mfa.recovery.intro':
+    'Jeder Code gilt einmal, anstelle eines Codes aus Ihrer App. Bewahren Sie sie sicher auf: Sie werden nur jetzt angezeigt.',
+  'mfa.recovery.continue': 'Weiter',
+  'mfa.account.enabled': 'Eine Authenticator-App ist eingerichtet.',
+  'mfa.account.notEnabled': 'Es ist keine Authenticator-App eingerichtet.',
+  'mfa.account.recoveryLeft': 'Unbenutzte Wiederherstellungscodes: {count}.',
+  'mfa.account.setUp': 'Authenticator-App einrichten',
+  'mfa.account.replace': 'Authenticator-App ersetzen',
+  'mfa.account.newCodes': 'Neue Wiederherstellungscodes',
+  'mfa.account.signedOut':
+    'Melden Sie sich zuerst bei einer Anwendung an und kehren Sie dann zu dieser Seite zurück.',
+
   'logout.title': 'Abmelden',
   'logout.heading': 'Von {product} abmelden?',
   'logout.text':

@@ -70,6 +70,31 @@ export const es: Record<MessageKey, string> = {
   'error.cibaLinkExpired': 'Este enlace ha caducado o ya se ha usado. Pida una nueva solicitud.',
   'error.cibaFormExpired':
     'El formulario ha caducado o no se envió desde este navegador. Abra el enlace de nuevo y vuelva a intentarlo.',
+  'mfa.title': 'Verificación en dos pasos',
+  'mfa.intro': 'Introduce el código de 6 dígitos de tu aplicación de autenticación.',
+  'mfa.code': 'Código de tu aplicación',
+  'mfa.recoveryCode': 'O un código de recuperación',
+  'mfa.submit': 'Verificar',
+  'mfa.missing': 'Introduce el código de tu aplicación de autenticación o un código de recuperación.',
+  'mfa.invalid': 'Ese código no es válido o ya se ha usado.',
+  'mfa.enrol.title': 'Configurar la verificación en dos pasos',
+  'mfa.enrol.required': 'Iniciar sesión aquí requiere un segundo paso además de tu contraseña.',
+  'mfa.enrol.intro':
+    'Escanea este código QR con una aplicación de autenticación y después introduce el código de 6 dígitos que muestra.',
+  'mfa.enrol.manual': 'O escribe esta clave en la aplicación:',
+  'mfa.enrol.submit': 'Confirmar',
+  'mfa.recovery.title': 'Guarda tus códigos de recuperación',
+  'mfa.recovery.intro':
+    'Cada código sirve una vez, en lugar de un código de tu aplicación. Guárdalos en un lugar seguro: solo se muestran ahora.',
+  'mfa.recovery.continue': 'Continuar',
+  'mfa.account.enabled': 'Hay una aplicación de autenticación configurada.',
+  'mfa.account.notEnabled': 'No hay ninguna aplicación de autenticación configurada.',
+  'mfa.account.recoveryLeft': 'Códigos de recuperación sin usar: {count}.',
+  'mfa.account.setUp': 'Configurar una aplicación de autenticación',
+  'mfa.account.replace': 'Sustituir la aplicación de autenticación',
+  'mfa.account.newCodes': 'Nuevos códigos de recuperación',
+  'mfa.account.signedOut': 'Inicia sesión primero en una aplicación y vuelve después a esta página.',
+
   'logout.title': 'Cerrar sesión',
   'logout.heading': '¿Cerrar sesión en {product}?',
   'logout.text':

@@ -74,6 +74,31 @@ export const fr: Record<MessageKey, string> = {
   'error.cibaLinkExpired': 'Ce lien a expiré ou a déjà été utilisé. Demandez une nouvelle demande.',
   'error.cibaFormExpired':
     'Le formulaire a expiré ou n’a pas été envoyé depuis ce navigateur. Rouvrez le lien et réessayez.',
+  'mfa.title': 'Validation en deux étapes',
+  'mfa.intro': 'Saisissez le code à 6 chiffres de votre application d’authentification.',
+  'mfa.code': 'Code de votre application',
+  'mfa.recoveryCode': 'Ou un code de récupération',
+  'mfa.submit': 'Valider',
+  'mfa.missing': 'Saisissez le code de votre application d’authentification, ou un code de récupération.',
+  'mfa.invalid': 'Ce code n’est pas valide ou a déjà été utilisé.',
+  'mfa.enrol.title': 'Configurer la validation en deux étapes',
+  'mfa.enrol.required': 'La connexion ici demande une deuxième étape en plus de votre mot de passe.',
+  'mfa.enrol.intro':
+    'Scannez ce code QR avec une application d’authentification, puis saisissez le code à 6 chiffres qu’elle affiche.',
+  'mfa.enrol.manual': 'Ou saisissez cette clé dans l’application :',
+  'mfa.enrol.submit': 'Confirmer',
+  'mfa.recovery.title': 'Conservez vos codes de récupération',
+  'mfa.recovery.intro':
+    'Chaque code sert une fois, à la place d’un code de votre application. Gardez-les en lieu sûr : ils ne sont affichés que maintenant.',
+  'mfa.recovery.continue': 'Continuer',
+  'mfa.account.enabled': 'Une application d’authentification est configurée.',
+  'mfa.account.notEnabled': 'Aucune application d’authentification n’est configurée.',
+  'mfa.account.recoveryLeft': 'Codes de récupération inutilisés : {count}.',
+  'mfa.account.setUp': 'Configurer une application d’authentification',
+  'mfa.account.replace': 'Remplacer l’application d’authentification',
+  'mfa.account.newCodes': 'Nouveaux codes de récupération',
+  'mfa.account.signedOut': 'Connectez-vous d’abord à une application, puis revenez sur cette page.',
+
   'logout.title': 'Se déconnecter',
   'logout.heading': 'Se déconnecter de {product} ?',
   'logout.text':

@@ -1,0 +1,146 @@
+/**
+ * A GET of a URL a client gave the server (a `jwks_uri`, a client ID metadata document), fenced in against
+ * server-side request forgery (RFC 9700 §4.16): https (http on loopback hosts), no credentials in the URL,
+ * non-public addresses refused unless configured (outbound-address.ts, checked in the connection's own DNS
+ * lookup and again on every redirect), at most `maxRedirects` redirects, one timeout for the whole fetch,
+ * and a size cap on the body. Errors come from `fail`, so each caller names its own URL in them.
+ */
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
+import { BlockedAddressError, guardedLookup, isNonPublicAddress } from './outbound-address.ts';
+
+export interface OutboundFetchOptions {
+  allowPrivateAddresses: boolean;
+  /** Milliseconds for the whole fetch, redirects included. */
+  timeout: number;
+  maxBytes: number;
+}
+
+export interface OutboundRequest {
+  /** The Accept header. */
+  accept: string;
+  /** Redirects followed (each checked like the first URL); one more is a failure. */
+  maxRedirects: number;
+  /** Makes the error for a failure; the message says what failed (`what` leads it). */
+  fail: (message: string) => Error;
+  /** The name of the URL in messages, e.g. `jwks_uri`. */
+  what: string;
+}
+
+export interface OutboundResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+const loopbackHosts = ['localhost', '127.0.0.1', '[::1]'];
+
+/** The checks before any connection: scheme, no credentials, no literal non-public address (unless allowed). */
+export function checkUrl(
+  url: URL,
+  options: Pick<OutboundFetchOptions, 'allowPrivateAddresses'>,
+  request: Pick<OutboundRequest, 'fail' | 'what'>,
+): void {
+  const loopbackHttp = url.protocol === 'http:' && loopbackHosts.includes(url.hostname);
+  if (url.protocol !== 'https:' && !loopbackHttp) throw request.fail(`${request.what} must use https`);
+  if (url.username !== '' || url.password !== '')
+    throw request.fail(`${request.what} must not carry credentials`);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  // A literal address skips DNS (and so the guarded lookup): check it here.
+  if (!options.allowPrivateAddresses && isIP(host) !== 0 && isNonPublicAddress(host))
+    throw new BlockedAddressError(host);
+}
+
+function get(
+  url: URL,
+  options: OutboundFetchOptions,
+  accept: string,
+  signal: AbortSignal,
+): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
+      method: 'GET',
+      headers: { accept },
+      signal,
+      agent: false,
+      ...(options.allowPrivateAddresses ? {} : { lookup: guardedLookup }),
+    });
+    request.once('response', resolve);
+    request.once('error', reject);
+    request.end();
+  });
+}
+
+function readBody(response: IncomingMessage, maxBytes: number, request: OutboundRequest): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(response.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      response.destroy();
+      reject(request.fail(`${request.what} document is too large`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    response.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        response.destroy();
+        reject(request.fail(`${request.what} document is too large`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    response.once('end', () => resolve(Buffer.concat(chunks)));
+    response.once('error', reject);
+    response.once('aborted', () => reject(request.fail(`${request.what} response was cut off`)));
+  });
+}
+
+/**
+ * Fetches `uri`; any status other than a followed redirect is returned with its body (within the cap).
+ * Throws `request.fail(...)` errors, or BlockedAddressError for a refused address.
+ */
+export async function guardedGet(
+  uri: string,
+  options: OutboundFetchOptions,
+  request: OutboundRequest,
+): Promise<OutboundResponse> {
+  const signal = AbortSignal.timeout(options.timeout);
+  let url = new URL(uri);
+  // The failures made here are thrown as they are; anything else is wrapped below.
+  const made = new WeakSet<Error>();
+  const { fail: makeError } = request;
+  request = {
+    ...request,
+    fail: (message) => {
+      const error = makeError(message);
+      made.add(error);
+      return error;
+    },
+  };
+  try {
+    for (let redirects = 0; ; redirects++) {
+      checkUrl(url, options, request);
+      const response = await get(url, options, request.accept, signal);
+      const status = response.statusCode ?? 0;
+      if (status >= 300 && status < 400 && response.headers.location !== undefined) {
+        response.resume();
+        if (redirects >= request.maxRedirects)
+          throw request.fail(
+            request.maxRedirects === 0
+              ? `${request.what} redirects, which is not allowed`
+              : `${request.what} redirects too often`,
+          );
+        url = new URL(response.headers.location, url);
+        continue;
+      }
+      return { status, headers: response.headers, body: await readBody(response, options.maxBytes, request) };
+    }
+  } catch (error) {
+    if (made.has(error as Error) || error instanceof BlockedAddressError) throw error;
+    if (signal.aborted) throw request.fail(`${request.what} fetch timed out`);
+    if ((error as Error).cause instanceof BlockedAddressError) throw (error as Error).cause;
+    throw request.fail(`${request.what} fetch failed: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Second factors (sessions/mfa.ts): TOTP secrets with their last used time step, and recovery codes as
+ * hashes. Confirming an enrolment, using a time step or a recovery code is one conditional UPDATE: of two
+ * requests racing, exactly one wins.
+ */
+import type { TotpFactor } from '../../model.ts';
+import type { MfaRepository } from '../ports.ts';
+import { affected, type Db, inTransaction, numberOrNull } from './db.ts';
+
+export class SqlMfaRepository implements MfaRepository {
+  constructor(private readonly db: Db) {}
+
+  async findTotp(userId: string): Promise<TotpFactor | undefined> {
+    const row = await this.db
+      .selectFrom('mfa_totp')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return (
+      row && {
+        userId: row.user_id,
+        secret: row.secret,
+        confirmedAt: numberOrNull(row.confirmed_at),
+        lastUsedStep: numberOrNull(row.last_used_step),
+        pendingSecret: row.pending_secret,
+        createdAt: Number(row.created_at),
+      }
+    );
+  }
+
+  async startTotp(userId: string, secret: string, now: number): Promise<void> {
+    // A confirmed secret stays in place beside the pending one until that is confirmed.
+    await this.db
+      .insertInto('mfa_totp')
+      .values({
+        user_id: userId,
+        secret: null,
+        confirmed_at: null,
+        last_used_step: null,
+        pending_secret: secret,
+        created_at: now,
+      })
+      .onConflict((conflict) => conflict.column('user_id').doUpdateSet({ pending_secret: secret }))
+      .execute();
+  }
+
+  async confirmTotp(userId: string, secret: string, step: number, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('mfa_totp')
+      .set({ secret, pending_secret: null, confirmed_at: now, last_used_step: step })
+      .where('user_id', '=', userId)
+      .where('pending_secret', '=', secret)
+      .executeTakeFirst();
+    return affected(result) === 1;
+  }
+
+  async useTotpStep(userId: string, step: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('mfa_totp')
+      .set({ last_used_step: step })
+      .where('user_id', '=', userId)
+      .where('confirmed_at', 'is not', null)
+      .where((eb) => eb.or([eb('last_used_step', 'is', null), eb('last_used_step', '<', step)]))
+      .executeTakeFirst();
+    return affected(result) === 1;
+  }
+
+  async removeTotp(userId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('mfa_totp').where('user_id', '=', userId).executeTakeFirst();
+    return affected(result) === 1;
+  }
+
+  async replaceRecoveryCodes(userId: string, codeHashes: string[], now: number): Promise<void> {
+    await inTransaction(this.db, async (db) => {
+      await db.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).execute();
+      if (codeHashes.length > 0)
+        await db
+          .insertInto('mfa_recovery_codes')
+          .values(
+            codeHashes.map((hash) => ({ user_id: userId, code_hash: hash, used_at: null, created_at: now })),
+          )
+          .execute();
+    });
+  }
+
+  async useRecoveryCode(userId: string, codeHash: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('mfa_recovery_codes')
+      .set({ used_at: now })
+      .where('user_id', '=', userId)
+      .where('code_hash', '=', codeHash)
+      .where('used_at', 'is', null)
+      .executeTakeFirst();
+    return affected(result) === 1;
+  }
+
+  async unusedRecoveryCodes(userId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('mfa_recovery_codes')
+      .select((eb) => eb.fn.countAll<number | string>().as('count'))
+      .where('user_id', '=', userId)
+      .where('used_at', 'is', null)
+      .executeTakeFirst();
+    return Number(row?.count ?? 0);
+  }
+
+  async removeAll(userId: string): Promise<void> {
+    await inTransaction(this.db, async (db) => {
+      await db.deleteFrom('mfa_totp').where('user_id', '=', userId).execute();
+      await db.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).execute();
+    });
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The pages of the second factor (sessions/mfa.ts): the code prompt (a TOTP code, RFC 6238, or a recovery
+ * code), TOTP enrolment with the `otpauth://` URI as a QR code drawn on the server as inline SVG (no
+ * script, no image request), the recovery codes shown once, and the signed-in user's page at /mfa. Like
+ * every page they carry no script; the QR code's SVG is made by `qrSvg` from the URI alone.
+ */
+import { escapeHtml, type PageUi, page } from './html.ts';
+import { errorBlock, type FormError, fieldAttributes } from './pages.ts';
+
+export interface MfaView {
+  action: string;
+  csrfToken: string;
+  /** The application the sign-in is for; undefined on the /mfa page. */
+  clientName: string | undefined;
+  username: string;
+  error: FormError | undefined;
+}
+
+export function mfaPage(view: MfaView, ui: PageUi): string {
+  const { t } = ui;
+  const context =
+    view.clientName === undefined
+      ? ''
+      : `<p class="muted">${escapeHtml(t('login.continueTo', { client: view.clientName }))}</p>\n`;
+  return page(
+    ui,
+    t('mfa.title'),
+    `<h1>${escapeHtml(t('mfa.title'))}</h1>
+${context}<p class="muted">${escapeHtml(t('page.signedInAs', { username: view.username }))}</p>
+${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
+<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
+<p>${escapeHtml(t('mfa.intro'))}</p>
+<label for="code">${escapeHtml(t('mfa.code'))}</label>
+<input type="text" id="code" name="code" inputmode="numeric" pattern="[0-9 ]*" maxlength="8" autocomplete="one-time-code"${fieldAttributes('code', view.error, true)}>
+<label for="recovery_code">${escapeHtml(t('mfa.recoveryCode'))}</label>
+<input type="text" id="recovery_code" name="recovery_code" maxlength="20" autocomplete="off"${fieldAttributes('recovery_code', view.error, false)}>
+<button type="submit">${escapeHtml(t('mfa.submit'))}</button>
+</form>`,
+  );
+}
+
+export interface MfaEnrolView {
+  action: string;
+  csrfToken: string;
+  clientName: string | undefined;
+  username: string;
+  /** The secret in base32, for typing into an app that cannot scan. */
+  secret: string;
+  /** The `otpauth://` URI. */
+  uri: string;
+  /** The QR code of `uri` as an SVG element (from `qrSvg`: markup Gatehouse made, not user input). */
+  qrSvg: string;
+  error: FormError | undefined;
+}
+
+export function mfaEnrolPage(view: MfaEnrolView, ui: PageUi): string {
+  const { t } = ui;
+  const required = view.clientName === undefined ? '' : `<p>${escapeHtml(t('mfa.enrol.required'))}</p>\n`;
+  const grouped = view.secret.replace(/(.{4})(?=.)/g, '$1 ');
+  return page(
+    ui,
+    t('mfa.enrol.title'),
+    `<h1>${escapeHtml(t('mfa.enrol.title'))}</h1>
+<p class="muted">${escapeHtml(t('page.signedInAs', { username: view.username }))}</p>
+${required}${errorBlock(t, view.error)}<p>${escapeHtml(t('mfa.enrol.intro'))}</p>
+<div class="qr" role="img" aria-label="QR code">${view.qrSvg}</div>
+<p class="muted">${escapeHtml(t('mfa.enrol.manual'))}<br><code id="totp-secret">${escapeHtml(grouped)}</code></p>
+<form method="post" action="${escapeHtml(view.action)}">
+<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
+<label for="code">${escapeHtml(t('mfa.code'))}</label>
+<input type="text" id="code" name="code" inputmode="numeric" pattern="[0-9 ]*" maxlength="8" autocomplete="one-time-code" required${fieldAttributes('code', view.error, true)}>
+<button type="submit">${escapeHtml(t('mfa.enrol.submit'))}</button>
+</form>`,
+  );
+}
+
+export interface RecoveryCodesView {
+  codes: string[];
+  /** Where Continue goes: back to the sign-in, or to the /mfa page. */
+  continueUrl: string;
+}
+
+export function recoveryCodesPage(view: RecoveryCodesView, ui: PageUi): string {
+  const { t } = ui;
+  const items = view.codes.map((code) => `<li><code>${escapeHtml(code)}</code></li>`).join('\n');
+  return page(
+    ui,
+    t('mfa.recovery.title'),
+    `<h1>${escapeHtml(t('mfa.recovery.title'))}</h1>
+<p>${escapeHtml(t('mfa.recovery.intro'))}</p>
+<ul id="recovery-codes">
+${items}
+</ul>
+<p><a class="back" href="${escapeHtml(view.continueUrl)}">${escapeHtml(t('mfa.recovery.continue'))}</a></p>`,
+  );
+}
+
+export interface MfaAccountView {
+  /** Undefined when the browser has no session: the page says to sign in first. */
+  signedIn:
+    | {
+        username: string;
+        csrfToken: string;
+        totp: boolean;
+        recoveryCodes: number;
+        totpAction: string;
+        recoveryAction: string;
+      }
+    | undefined;
+}
+
+export function mfaAccountPage(view: MfaAccountView, ui: PageUi): string {
+  const { t } = ui;
+  const signedIn = view.signedIn;
+  if (signedIn === undefined)
+    return page(
+      ui,
+      t('mfa.title'),
+      `<h1>${escapeHtml(t('mfa.title'))}</h1>\n<p>${escapeHtml(t('mfa.account.signedOut'))}</p>`,
+    );
+  const csrf = `<input type="hidden" name="csrf" value="${escapeHtml(signedIn.csrfToken)}">`;
+  const recovery = signedIn.totp
+    ? `<p>${escapeHtml(t('mfa.account.recoveryLeft', { count: signedIn.recoveryCodes }))}</p>
+<form method="post" action="${escapeHtml(signedIn.recoveryAction)}">
+${csrf}
+<button type="submit" class="secondary">${escapeHtml(t('mfa.account.newCodes'))}</button>
+</form>`
+    : '';
+  return page(
+    ui,
+    t('mfa.title'),
+    `<h1>${escapeHtml(t('mfa.title'))}</h1>
+<p class="muted">${escapeHtml(t('page.signedInAs', { username: signedIn.username }))}</p>
+<p id="totp-status">${escapeHtml(t(signedIn.totp ? 'mfa.account.enabled' : 'mfa.account.notEnabled'))}</p>
+<form method="post" action="${escapeHtml(signedIn.totpAction)}">
+${csrf}
+<button type="submit">${escapeHtml(t(signedIn.totp ? 'mfa.account.replace' : 'mfa.account.setUp'))}</button>
+</form>
+${recovery}`,
+  );
+}
+
+/**
+ * The QR code of `text` (an `otpauth://` URI) as an SVG element, made by the `qrcode` package, loaded on
+ * first use so a server that never enrols a factor never loads it.
+ */
+export async function qrSvg(text: string): Promise<string> {
+  const qrcode = await import('qrcode');
+  const svg = await qrcode.toString(text, { type: 'svg', errorCorrectionLevel: 'M', margin: 2, width: 200 });
+  return svg.replace(/^<\?xml[^>]*>\s*/, '');
+}
