@@ -213,7 +213,7 @@ describe('the backchannel authentication endpoint (CIBA Core §7)', () => {
       [{ ...aliceRequest, scope: undefined }, 'invalid_scope', 400],
       [{ ...aliceRequest, login_hint: 'nobody' }, 'unknown_user_id', 400],
       [{ ...aliceRequest, binding_message: 'x'.repeat(65) }, 'invalid_binding_message', 400],
-      [{ ...aliceRequest, binding_message: 'TX\u00004711' }, 'invalid_binding_message', 400],
+      [{ ...aliceRequest, binding_message: 'TX\u202E4711' }, 'invalid_binding_message', 400],
       [{ ...aliceRequest, binding_message: '<script>' }, 'invalid_binding_message', 400],
     ];
     for (const [values, error, status] of cases) {
