@@ -400,6 +400,20 @@ describe('the approval page', () => {
     expect(pending?.status).toBe('pending');
   });
 
+  it('applies the MFA policy: a client that requires a second factor is not approved after a password alone', async () => {
+    const server = await cibaServer({
+      clients: cibaClients().map((client) =>
+        client.clientId === 'teller-poll' ? { ...client, requireMfa: true } : client,
+      ),
+    });
+    const authReqId = await start(server);
+    const { response } = await decide(server, 'approve');
+    expect(response.statusCode).toBe(403);
+    expect(response.body).toContain('/mfa');
+    const pending = await poll(server, authReqId);
+    expect(pending.body.error).toBe('authorization_pending');
+  });
+
   it('is translated (de, fr, es)', async () => {
     const server = await cibaServer();
     await start(server);

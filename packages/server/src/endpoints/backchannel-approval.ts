@@ -8,6 +8,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import type { BackchannelAuthenticationRequest, LoginSession } from '../model.ts';
+import { requiredAcrLevel, sessionMeetsLevel } from '../protocol/acr.ts';
 import {
   approvalCsrfLabel,
   approvalCsrfToken,
@@ -212,6 +213,20 @@ export function backchannelApprovalDecision(ctx: ServerContext) {
       throw new OAuthError('invalid_request', 'Choose Approve or Deny.', {
         pageMessage: 'error.chooseApproveDeny',
       });
+    }
+    // The MFA policy of the client and the account's roles applies as at /authorize (protocol/acr.ts).
+    const client = await ctx.findClient(found.record.clientId);
+    const account = await ctx.accounts.findBySubject(session.userId);
+    if (
+      decision === 'approve' &&
+      (client === undefined ||
+        !sessionMeetsLevel(session, requiredAcrLevel(ctx.config, client, undefined, account?.roles)))
+    ) {
+      throw new OAuthError(
+        'access_denied',
+        'This sign-in needs a second factor. Verify it on the two-step verification page, then open the link again.',
+        { status: 403, pageMessage: 'error.cibaNeedsMfa' },
+      );
     }
     if (!(await decideBackchannelRequest(ctx, found.record, session, decision))) throw linkExpired();
     sendPage(
