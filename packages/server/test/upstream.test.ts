@@ -331,6 +331,26 @@ describe('upstream sign-in and the local MFA policy', () => {
   });
 });
 
+describe('a fresh sign-in asked of the upstream', () => {
+  it('forwards prompt=login and max_age, and refuses an ID token whose auth_time is older than max_age', async () => {
+    const browser = new Browser(server);
+    const location = await pressButton(browser, 'rogue', { prompt: 'login', max_age: '60' });
+    expect(location.searchParams.get('prompt')).toBe('login');
+    expect(location.searchParams.get('max_age')).toBe('60');
+    const claims = validClaims(location.searchParams.get('nonce')!, 'stale-user');
+    hostile.nextIdToken({ ...claims, auth_time: Number(claims.iat) - 3600 });
+    await expectRefused(
+      () =>
+        callback(browser, 'rogue', {
+          code: 'c',
+          state: location.searchParams.get('state')!,
+          iss: hostile.issuer,
+        }),
+      /did not succeed/,
+    );
+  });
+});
+
 describe('the chooser, the hints and the per-client allow-list', () => {
   it("lists the client's upstreams as buttons, in its order, beside the password form", async () => {
     const page = await interactionPage(new Browser(server));
@@ -559,6 +579,9 @@ describe('upstream configuration', () => {
     );
     expect(parse({ upstreams: [{ ...upstream, scopes: ['profile'] }] })).toThrow(/openid scope/);
     expect(parse({ upstreams: [upstream, upstream] })).toThrow(/duplicate upstream "corp"/);
+    expect(
+      parse({ upstreams: [upstream, { ...upstream, id: 'corp-2', allowPrivateAddresses: true }] }),
+    ).toThrow(/upstreams\[1\]\.allowPrivateAddresses: must be the same/);
     expect(parse({ clients: testClients({ 'web-app': { upstreams: ['nobody'] } }) })).toThrow(
       /clients\[0\]\.upstreams\[0\]: unknown upstream "nobody"/,
     );

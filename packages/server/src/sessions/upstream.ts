@@ -71,7 +71,14 @@ export async function startUpstreamLogin(
   if (provider === undefined) throw unavailable();
   let pending: Awaited<ReturnType<OAuthClient['authorizationRequest']>>;
   try {
-    pending = await provider.client.authorizationRequest({ scope: provider.config.scopes.join(' ') });
+    // A fresh sign-in asked of us (prompt=login, max_age) is asked of the upstream too, whose ID token's
+    // auth_time is then checked against max_age; otherwise its own session could answer for it.
+    const { prompt, maxAge } = loaded.interaction.request;
+    pending = await provider.client.authorizationRequest({
+      scope: provider.config.scopes.join(' '),
+      ...(prompt.includes('login') ? { prompt: 'login' } : {}),
+      ...(maxAge === undefined ? {} : { maxAge }),
+    });
   } catch (error) {
     if (!(error instanceof GatehouseClientError)) throw error;
     // Discovery failed (unreachable, refused by the address guard, or a document naming another issuer).
@@ -132,6 +139,10 @@ export async function finishUpstreamLogin(
       nonce: login.nonce,
       codeVerifier: login.codeVerifier,
       redirectUri: login.redirectUri,
+      // The max_age sent upstream is the interaction's own (see startUpstreamLogin).
+      ...(loaded.interaction.request.maxAge === undefined
+        ? {}
+        : { maxAge: loaded.interaction.request.maxAge }),
     });
     claims = tokens.claims;
   } catch (error) {
