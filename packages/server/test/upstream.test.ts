@@ -249,8 +249,8 @@ describe('sign-in at oidc-provider with just-in-time provisioning', () => {
       .where('username', '=', 'corp:alice')
       .execute();
     expect(users).toHaveLength(1);
-    // oidc-provider puts profile claims in userinfo, not in the ID token: nothing to map here (see rogue).
-    expect(JSON.parse(users[0]!.claims)).toEqual({});
+    // oidc-provider puts profile claims in UserInfo, not in the ID token: they were fetched from there.
+    expect(JSON.parse(users[0]!.claims)).toEqual({ name: 'Alice Smith' });
     expect(await server.ctx.storage.upstreams.findLinkedUser('corp', 'alice')).toBe(users[0]!.id);
 
     expect(redirect.searchParams.get('code')).toBeTypeOf('string');
