@@ -16,6 +16,8 @@ export const de: Record<MessageKey, string> = {
   'login.disabled': 'Dieses Konto ist deaktiviert. Wenden Sie sich an Ihre Administration.',
   'login.otherAccount':
     'Die Anwendung hat ein anderes Konto angefordert. Melden Sie sich mit diesem Konto an.',
+  'login.upstreamsHeading': 'Oder anmelden mit',
+  'login.upstreamButton': 'Mit {provider} anmelden',
 
   'consent.title': 'Zugriff erlauben',
   'consent.heading': '{client} möchte auf Ihr Konto zugreifen',
@@ -113,7 +115,16 @@ export const de: Record<MessageKey, string> = {
   'error.chooseAllowDeny': 'Wählen Sie Erlauben oder Ablehnen.',
   'error.deviceFormExpired':
     'Das Formular ist abgelaufen oder wurde nicht aus diesem Browser gesendet. Öffnen Sie die Geräteseite erneut und versuchen Sie es noch einmal.',
+  'error.deviceNeedsMfa':
+    'Diese Anmeldung verlangt einen zweiten Faktor. Bestätigen Sie ihn auf der Seite für die Bestätigung in zwei Schritten (/mfa) und geben Sie den Code dann erneut ein.',
   'error.chooseApproveDeny': 'Wählen Sie Bestätigen oder Ablehnen.',
   'error.logoutFormExpired':
     'Das Abmeldeformular ist abgelaufen. Kehren Sie zur Anwendung zurück und melden Sie sich erneut ab.',
+  'error.upstreamUnavailable':
+    'Diese Anmeldeoption ist für diese Anwendung nicht verfügbar. Gehen Sie zurück und wählen Sie eine andere.',
+  'error.upstreamFailed':
+    'Die Anmeldung beim anderen Anbieter war nicht erfolgreich. Kehren Sie zur Anwendung zurück und beginnen Sie von vorn.',
+  'error.upstreamNoAccount':
+    'Für diese Identität gibt es hier kein Konto. Bitten Sie Ihre Administration um Zugang.',
+  'error.upstreamAccountDisabled': 'Dieses Konto ist deaktiviert. Wenden Sie sich an Ihre Administration.',
 };
