@@ -6,14 +6,18 @@
  * | GET  /orders               | scope orders.read: the caller's orders  |
  * | POST /orders               | scope orders.write: create an order     |
  * | POST /orders/:id/cancel    | scope orders.cancel: cancel one's order |
+ * |                            | (and, with `cancelAcr`, a second factor) |
  * | GET  /admin/orders         | scope orders.admin and role OrderAdmin  |
  * | GET  /healthz              | nothing                                 |
  *
- * Who the caller is comes only from the verified token (`sub`), never from headers or the body.
+ * Who the caller is comes only from the verified token (`sub`), never from headers or the body. With
+ * `cancelAcr` (the demo sets Gatehouse's `urn:gatehouse:acr:mfa`), cancelling needs a token whose `acr` is
+ * one of those values: otherwise 401 `insufficient_user_authentication` (RFC 9470) tells the client to sign
+ * in again with the second factor.
  */
 import { randomUUID } from 'node:crypto';
 import type { Verifier, VerifierOptions } from '@gatehouse/resource';
-import { protect, requireRoles, requireScopes } from '@gatehouse/resource/express';
+import { protect, requireAcr, requireRoles, requireScopes } from '@gatehouse/resource/express';
 import express, { type Express } from 'express';
 import { corsForOrigins } from './cors.ts';
 
@@ -30,6 +34,8 @@ export interface OrdersAppOptions {
   verifier: Verifier | VerifierOptions;
   /** Browser origins allowed by CORS (the registered clients' origins). */
   allowedOrigins: readonly string[];
+  /** RFC 9470: the `acr` values that may cancel an order (step-up); unset: any. */
+  cancelAcr?: readonly string[];
 }
 
 export function createOrdersApp(options: OrdersAppOptions): Express {
@@ -72,7 +78,10 @@ export function createOrdersApp(options: OrdersAppOptions): Express {
     res.status(201).location(`/orders/${order.id}`).json(order);
   });
 
-  app.post('/orders/:id/cancel', requireScopes('orders.cancel'), (req, res) => {
+  const cancelGuards = [requireScopes('orders.cancel')];
+  if (options.cancelAcr !== undefined && options.cancelAcr.length > 0)
+    cancelGuards.push(requireAcr(...options.cancelAcr));
+  app.post('/orders/:id/cancel', ...cancelGuards, (req, res) => {
     const order = orders.get(String(req.params.id));
     // Someone else's order is as good as missing: no hint that it exists.
     if (order === undefined || order.owner !== req.auth!.subject) {

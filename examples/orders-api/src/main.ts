@@ -13,7 +13,12 @@ const allowedOrigins = (process.env.ORDERS_API_ORIGINS ?? 'http://localhost:5000
   .map((origin) => origin.trim())
   .filter((origin) => origin !== '');
 
-const app = createOrdersApp({ verifier: { issuer, audience: 'orders-api' }, allowedOrigins });
+// Cancelling an order needs a second factor (RFC 9470 step-up; Gatehouse's default mfa acr value).
+const app = createOrdersApp({
+  verifier: { issuer, audience: 'orders-api' },
+  allowedOrigins,
+  cancelAcr: ['urn:gatehouse:acr:mfa'],
+});
 const server = app.listen(port, '127.0.0.1', () => {
   console.log(`orders-api listening on http://localhost:${port} (issuer ${issuer})`);
 });

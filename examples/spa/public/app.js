@@ -32,8 +32,43 @@ function renderOrders(orders) {
     const item = document.createElement('li');
     item.className = 'order';
     item.textContent = `${order.quantity} x ${order.item} (${order.status})`;
+    if (order.status === 'open') {
+      const cancel = document.createElement('button');
+      cancel.type = 'button';
+      cancel.className = 'cancel';
+      cancel.textContent = 'Cancel';
+      cancel.addEventListener('click', () => cancelOrder(order.id));
+      item.append(' ', cancel);
+    }
     list.append(item);
   }
+}
+
+// Cancelling needs a second factor (the orders API asks for it with RFC 9470 step-up). The BFF answers 401
+// with a login_url carrying acr_values; the app remembers which order to cancel, signs in again through
+// it, and retries the cancel when it is back.
+const pendingCancel = 'pending-cancel';
+
+async function cancelOrder(id) {
+  const response = await bff(`/bff/api/orders/orders/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+  if (response.status === 401) {
+    const body = await response.json().catch(() => ({}));
+    if (body.error === 'insufficient_user_authentication' && typeof body.login_url === 'string') {
+      sessionStorage.setItem(pendingCancel, id);
+      status('Cancelling needs a second factor: signing in again...');
+      window.location.assign(`${body.login_url}&returnUrl=${encodeURIComponent('/')}`);
+      return;
+    }
+    show(false);
+    status('Your session has ended. Sign in again.');
+    return;
+  }
+  if (!response.ok) {
+    status(`The cancel was refused (HTTP ${response.status}).`);
+    return;
+  }
+  await loadOrders();
+  status('Order cancelled.');
 }
 
 async function loadOrders() {
@@ -67,6 +102,12 @@ async function start() {
   $('user-name').textContent = user.claims.name ?? user.claims.preferred_username ?? user.sub;
   $('user-email').textContent = user.claims.email ? `(${user.claims.email})` : '';
   show(true);
+  const retry = sessionStorage.getItem(pendingCancel);
+  if (retry !== null) {
+    sessionStorage.removeItem(pendingCancel);
+    await cancelOrder(retry);
+    return;
+  }
   await loadOrders();
 }
 

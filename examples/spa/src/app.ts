@@ -32,7 +32,7 @@ export function createSpaServer(options: SpaServerOptions): { app: Express; bff:
     clientAuthentication: { method: 'client_secret_basic', clientSecret: options.clientSecret },
     baseUrl: options.origin,
     secret: options.secret,
-    scope: 'openid profile email offline_access orders.read orders.write',
+    scope: 'openid profile email offline_access orders.read orders.write orders.cancel',
     apis: { orders: { url: options.ordersUrl, scopes: ['orders.read'] } },
     ...options.bff,
   });

@@ -27,9 +27,11 @@ const config = { ...demoConfig, logging: { ...demoConfig.logging, level } };
 const gatehouse = await buildServer(config);
 await gatehouse.listen();
 
+// Cancelling an order needs a second factor: the SPA shows the RFC 9470 step-up through the BFF.
 const orders = createOrdersApp({
   verifier: { issuer: config.issuer, audience: 'orders-api' },
   allowedOrigins: [],
+  cancelAcr: [config.mfa.acrValues.mfa],
 });
 const ordersServer = orders.listen(ordersPort, '127.0.0.1');
 const ordersUrl = `http://localhost:${ordersPort}`;

@@ -4,9 +4,12 @@
  * redirect; `prompt=none` is a top-level navigation, so no third-party cookies are needed. The callback's
  * `state` must belong to this browser's `__Host-` login cookie; `iss` is checked (RFC 9207), and UserInfo's
  * `sub` must match (Core §5.3.2). Every login gets a new session id (session fixation, ASVS V3.2.1).
+ * `acr_values` and `max_age` are passed on (RFC 9470 step-up: the login URL the proxy hands the SPA when an
+ * API asks for a stronger or more recent authentication).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  type AuthorizationRequestOptions,
   GatehouseClientError,
   type OAuthClient,
   OAuthResponseError,
@@ -79,9 +82,26 @@ export class LoginFlow {
       sendError(res, 400, 'invalid_request', 'prompt may be none (silent login) or login');
       return;
     }
+    // RFC 9470 step-up: the acr_values and max_age an API's challenge asked for (proxy.ts builds this URL).
+    const acrValues = params.getAll('acr_values');
+    const maxAges = params.getAll('max_age');
+    if (
+      acrValues.length > 1 ||
+      maxAges.length > 1 ||
+      (acrValues[0] !== undefined && !/^[\x21-\x7E]+( [\x21-\x7E]+)*$/.test(acrValues[0])) ||
+      (acrValues[0]?.length ?? 0) > 512 ||
+      (maxAges[0] !== undefined && !/^\d{1,9}$/.test(maxAges[0]))
+    ) {
+      sendError(res, 400, 'invalid_request', 'acr_values must be space-separated values and max_age seconds');
+      return;
+    }
+    const options: AuthorizationRequestOptions = { scope };
+    if (prompt !== undefined) options.prompt = prompt;
+    if (acrValues[0] !== undefined) options.extra = { acr_values: acrValues[0] };
+    if (maxAges[0] !== undefined) options.maxAge = Number(maxAges[0]);
     let pending: PendingAuthorization;
     try {
-      pending = await client.authorizationRequest(prompt === undefined ? { scope } : { scope, prompt });
+      pending = await client.authorizationRequest(options);
     } catch (error) {
       sendError(res, 502, 'authorization_server_unavailable', describe(error));
       return;
@@ -94,6 +114,8 @@ export class LoginFlow {
         nonce: pending.nonce,
         codeVerifier: pending.codeVerifier,
         redirectUri: pending.redirectUri,
+        // The callback checks auth_time against it (OpenID Connect Core §3.1.2.1).
+        ...(pending.maxAge === undefined ? {} : { maxAge: pending.maxAge }),
       },
       binding: sha256(binding),
       returnUrl,

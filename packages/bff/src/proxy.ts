@@ -5,11 +5,13 @@
  * browser's cookie, CSRF, Authorization, DPoP, Host and hop-by-hop headers (RFC 9110 §7.6.1) are dropped;
  * responses pass an allow-list, never `Set-Cookie`, and a `Location` is rewritten or dropped. Error bodies
  * never carry the token or the upstream's address. An upstream `invalid_token` (RFC 6750 §3.1) makes the
- * next call refresh first.
+ * next call refresh first. An upstream RFC 9470 `insufficient_user_authentication` challenge is answered
+ * with 401 JSON the SPA can act on: the challenge's `acr_values` and `max_age`, and `login_url`, the BFF's
+ * login with them (the browser goes there, signs in with the stronger factor, and the call is retried).
  */
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { accessTokenHeaders, type DPoPKey, GatehouseClientError } from '@gatehouse/client';
+import { accessTokenHeaders, type DPoPKey, GatehouseClientError, stepUpChallenge } from '@gatehouse/client';
 import type { BffContext } from './context.ts';
 import { sendError } from './http.ts';
 import { type Sessions, sendAnonymous } from './session.ts';
@@ -104,6 +106,8 @@ export interface ProxyOptions {
   /** The upstream's base URL and the BFF path that maps onto it, for `Location` rewriting. */
   base: URL;
   publicPrefix: string;
+  /** The BFF login path (`<basePath>/login`), for the step-up answer's `login_url`. */
+  loginPath: string;
 }
 
 /** What the upstream answered, for the caller's bookkeeping (a rejected token, metrics). */
@@ -176,10 +180,35 @@ export async function proxy(
       const nonce = answer.headers['dpop-nonce'];
       if (options.dpop !== undefined && typeof nonce === 'string')
         options.dpop.nonces.set(target.origin, nonce);
+      const challenge = answer.headers['www-authenticate'];
+      const stepUp =
+        answer.statusCode === 401 && typeof challenge === 'string' ? stepUpChallenge(challenge) : undefined;
+      if (stepUp !== undefined) {
+        answer.resume();
+        const query = new URLSearchParams();
+        if (stepUp.acrValues !== undefined) query.set('acr_values', stepUp.acrValues);
+        if (stepUp.maxAge !== undefined) query.set('max_age', String(stepUp.maxAge));
+        const body: Record<string, unknown> = {
+          error: 'insufficient_user_authentication',
+          error_description: 'the API asks for a stronger or more recent sign-in',
+          login_url: `${options.loginPath}?${query.toString()}`,
+        };
+        if (stepUp.acrValues !== undefined) body.acr_values = stepUp.acrValues;
+        if (stepUp.maxAge !== undefined) body.max_age = stepUp.maxAge;
+        const payload = JSON.stringify(body);
+        res.writeHead(401, {
+          'content-type': 'application/json',
+          'cache-control': 'no-store',
+          'www-authenticate': challenge as string,
+          'content-length': Buffer.byteLength(payload),
+        });
+        res.end(payload);
+        finish({ status: 401, wwwAuthenticate: challenge as string });
+        return;
+      }
       res.writeHead(answer.statusCode ?? 502, forwarded);
       answer.pipe(res);
       answer.on('error', () => res.destroy());
-      const challenge = answer.headers['www-authenticate'];
       finish({
         status: answer.statusCode,
         wwwAuthenticate: typeof challenge === 'string' ? challenge : undefined,
@@ -234,6 +263,7 @@ export class ApiProxy {
         now: this.context.clock(),
         base: api.url,
         publicPrefix: `${this.context.basePath}/api/${name}`,
+        loginPath: `${this.context.basePath}/login`,
       },
     );
     if (outcome.status === 401 && /(?:^|[\s,])error="invalid_token"/.test(outcome.wwwAuthenticate ?? '')) {

@@ -15,6 +15,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresUrl, requireService } from '../../../tools/test-services.ts';
+import { hotp } from '../../server/src/authn/totp.ts';
 import { signJwt } from '../../server/src/tokens/jwt.ts';
 import { issueLogoutToken } from '../../server/src/tokens/logout-token.ts';
 import { tamperSignature } from '../../server/test/helpers.ts';
@@ -947,5 +948,61 @@ describe('diagnostics', () => {
     browser.cookies.set('__Host-bff-session', 'B'.repeat(43));
     const stale = (await (await browser.fetch('/bff/diagnostics')).json()) as { findings: string[] };
     expect(stale.findings.join('\n')).toMatch(/names no live session/);
+  });
+});
+
+describe('step-up (RFC 9470)', () => {
+  it('answers an API step-up challenge with a login_url that signs in with the second factor, and the retried call carries acr mfa', async () => {
+    const { browser } = await signedIn('express');
+    const challenged = await browser.fetch('/bff/api/echo/step-up');
+    expect(challenged.status).toBe(401);
+    expect(challenged.headers.get('www-authenticate')).toContain('error="insufficient_user_authentication"');
+    const body = (await challenged.json()) as Record<string, unknown>;
+    expect(body).toEqual({
+      error: 'insufficient_user_authentication',
+      error_description: 'the API asks for a stronger or more recent sign-in',
+      acr_values: 'urn:gatehouse:acr:mfa',
+      max_age: 300,
+      login_url: '/bff/login?acr_values=urn%3Agatehouse%3Aacr%3Amfa&max_age=300',
+    });
+
+    const login = await browser.fetch(body.login_url as string, { csrf: false });
+    expect(login.status).toBe(302);
+    const authorization = new URL(login.headers.get('location')!);
+    expect(authorization.searchParams.get('acr_values')).toBe('urn:gatehouse:acr:mfa');
+    expect(authorization.searchParams.get('max_age')).toBe('300');
+    const gatehouseBrowser = new FetchBrowser(gatehouse.issuer);
+    const walk = await gatehouseBrowser.walk(authorization, {
+      secondFactor: (html) => {
+        const secret = /<code id="totp-secret">([^<]+)<\/code>/.exec(html)?.[1]?.replace(/\s/g, '') ?? '';
+        return { code: hotp(secret, Math.floor(clock() / 30)) };
+      },
+    });
+    expect(walk.pages).toEqual(['login', 'second-factor', 'recovery-codes']);
+    const callback = await browser.fetch(walk.location, { csrf: false });
+    expect(callback.status).toBe(302);
+
+    const retried = await browser.fetch('/bff/api/echo/anything');
+    expect(retried.status).toBe(200);
+    const hit = (await retried.json()) as { headers: Record<string, string> };
+    const token = hit.headers.authorization?.split(' ')[1] ?? '';
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as Record<
+      string,
+      unknown
+    >;
+    expect(claims).toMatchObject({ acr: 'urn:gatehouse:acr:mfa', amr: ['pwd', 'otp', 'mfa'] });
+  });
+
+  it('refuses malformed acr_values and max_age at login', async () => {
+    const browser = new BffBrowser(bffs.express.origin);
+    for (const query of [
+      'acr_values=a%0Ab',
+      'max_age=-1',
+      'max_age=1&max_age=2',
+      'acr_values=a&acr_values=b',
+    ]) {
+      const response = await browser.fetch(`/bff/login?${query}`, { csrf: false });
+      expect(response.status).toBe(400);
+    }
   });
 });

@@ -16,6 +16,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSpaServer } from '../../../examples/spa/src/app.ts';
 import { redisUrl, requireChromium, requireService } from '../../../tools/test-services.ts';
+import { hotp } from '../../server/src/authn/totp.ts';
 import type { Bff } from '../src/index.ts';
 import { RedisSessionStore } from '../src/stores/redis.ts';
 import {
@@ -58,7 +59,8 @@ beforeAll(async () => {
     overrides: { tokens: { accessTokenTtl: 300 } },
   });
   issued = gatehouse.issuedTokens;
-  orders = await startOrdersApi(gatehouse.issuer, ordersPort, clock);
+  // Cancelling needs a second factor, as in the demo (RFC 9470 step-up).
+  orders = await startOrdersApi(gatehouse.issuer, ordersPort, clock, undefined, ['urn:gatehouse:acr:mfa']);
   redis = new Redis(redisUrl, { lazyConnect: true });
   await redis.connect();
   const server = createSpaServer({
@@ -157,7 +159,7 @@ describe('the SPA example in Chromium', () => {
     await page.click('button[type="submit"]');
     await expect
       .poll(() => page.locator('li.order').allTextContents(), patience)
-      .toEqual(['1 x green tea (open)']);
+      .toEqual(['1 x green tea (open) Cancel']);
     await expectNoTokenInPage(page);
 
     // Past the access token's lifetime, on every clock at once: the old token is refused by the API...
@@ -183,7 +185,7 @@ describe('the SPA example in Chromium', () => {
     await expect
       .poll(() => page.locator('#status').textContent(), patience)
       .toBe('Orders loaded (HTTP 200).');
-    expect(await page.locator('li.order').allTextContents()).toEqual(['1 x green tea (open)']);
+    expect(await page.locator('li.order').allTextContents()).toEqual(['1 x green tea (open) Cancel']);
     expect(gatehouse.count('POST /token') - tokenRequests).toBe(1);
     await expectNoTokenInPage(page);
 
@@ -211,6 +213,53 @@ describe('the SPA example in Chromium', () => {
       async () => (await fetch('/bff/api/orders/orders', { headers: { 'X-CSRF': '1' } })).status,
     );
     expect(api).toBe(401);
+    await expectNoTokenInPage(page);
+    await context.close();
+  }, 120_000);
+
+  it('steps up to a second factor when cancelling an order: SPA -> BFF -> orders API 401 insufficient_user_authentication -> Gatehouse asks for the second factor -> the retried cancel succeeds', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${origin}/`);
+    await page.click('#sign-in');
+    await page.waitForURL(`${gatehouse.issuer}/**`);
+    await page.fill('input[name="username"]', 'bob');
+    await page.fill('input[name="password"]', password);
+    await page.click('button[type="submit"]');
+    await page.waitForURL(`${origin}/`);
+    await expect
+      .poll(() => page.locator('#status').textContent(), patience)
+      .toBe('Orders loaded (HTTP 200).');
+    await page.fill('#item', 'teapot');
+    await page.click('#new-order button[type="submit"]');
+    await expect
+      .poll(() => page.locator('li.order').allTextContents(), patience)
+      .toEqual(['1 x teapot (open) Cancel']);
+
+    // The password-only token may not cancel: the BFF hands the app a login URL with acr_values.
+    const [refused] = await Promise.all([
+      page.waitForResponse((response) => response.url().endsWith('/cancel')),
+      page.click('li.order button.cancel'),
+    ]);
+    expect(refused.status()).toBe(401);
+    // Gatehouse keeps the password session and asks only for the second factor: bob has none yet, so
+    // the enrolment page with its QR code.
+    await page.waitForURL(`${gatehouse.issuer}/interaction/**`);
+    expect(await page.locator('input[name="password"]').count()).toBe(0);
+    await page.locator('svg').first().waitFor();
+    const secret = ((await page.locator('#totp-secret').textContent()) ?? '').replace(/\s/g, '');
+    await page.fill('input[name="code"]', hotp(secret, Math.floor(clock() / 30)));
+    await page.click('button[type="submit"]');
+    await page.locator('#recovery-codes').waitFor();
+    expect(await page.locator('#recovery-codes li').count()).toBe(10);
+    await page.click('a.back');
+
+    // Back in the app, the cancel is retried with the new token (acr mfa) and succeeds.
+    await page.waitForURL(`${origin}/`);
+    await expect.poll(() => page.locator('#status').textContent(), patience).toBe('Order cancelled.');
+    await expect
+      .poll(() => page.locator('li.order').allTextContents(), patience)
+      .toEqual(['1 x teapot (cancelled)']);
     await expectNoTokenInPage(page);
     await context.close();
   }, 120_000);

@@ -95,11 +95,15 @@ export async function startGatehouse(options: {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const base = testConfig();
-  const ordersScopes = ['orders.read', 'orders.write'];
+  const ordersScopes = ['orders.read', 'orders.write', 'orders.cancel'];
   const config = parseConfig(
     testConfig({
       issuer,
       server: { host: '127.0.0.1', port },
+      apiScopes: [
+        ...(base.apiScopes as Record<string, unknown>[]),
+        { name: 'orders.cancel', description: 'Cancel your orders' },
+      ],
       apiResources: [
         { id: 'orders-api', uris: [options.ordersUrl], scopes: ordersScopes },
         { id: 'api1', uris: ['https://api1.example.com'], scopes: ['api1.read'] },
@@ -162,10 +166,12 @@ export async function startOrdersApi(
   port: number,
   clock: TestClock,
   dpop?: VerifierOptions['dpop'],
+  cancelAcr?: string[],
 ): Promise<Server> {
   const verifier: VerifierOptions = { issuer, audience: 'orders-api', logger: false, now: clock };
   if (dpop !== undefined) verifier.dpop = dpop;
-  return listen(createServer(createOrdersApp({ verifier, allowedOrigins: [] })), port);
+  const options = cancelAcr === undefined ? {} : { cancelAcr };
+  return listen(createServer(createOrdersApp({ verifier, allowedOrigins: [], ...options })), port);
 }
 
 /** What the test upstream saw of one request. */
@@ -224,6 +230,16 @@ export async function startUpstream(): Promise<TestUpstream> {
           res.end();
         };
         write();
+        return;
+      }
+      if (path?.endsWith('/step-up')) {
+        // RFC 9470 §3: the API wants a second factor within five minutes.
+        res.writeHead(401, {
+          'www-authenticate':
+            'Bearer realm="echo", error="insufficient_user_authentication", error_description="a second factor is required", acr_values="urn:gatehouse:acr:mfa", max_age=300',
+          'content-type': 'application/json',
+        });
+        res.end('{"error":"insufficient_user_authentication","internal":"not-forwarded"}');
         return;
       }
       if (path?.endsWith('/reject')) {

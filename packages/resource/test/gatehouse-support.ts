@@ -30,7 +30,12 @@ export async function clientCredentialsToken(issuer: string): Promise<string> {
 }
 
 /** An access token of `web-app` for `username` (the seed's password) with `scope`, by the code flow. */
-export async function userToken(issuer: string, scope: string, username = 'alice'): Promise<string> {
+export async function userToken(
+  issuer: string,
+  scope: string,
+  username = 'alice',
+  more: { extra?: Record<string, string>; secondFactor?: (html: string) => Record<string, string> } = {},
+): Promise<string> {
   const verifier = randomBytes(32).toString('base64url');
   const url = new URL(`${issuer}/authorize`);
   url.search = new URLSearchParams({
@@ -41,8 +46,12 @@ export async function userToken(issuer: string, scope: string, username = 'alice
     state: 'state-1',
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
+    ...more.extra,
   }).toString();
-  const { location } = await new FetchBrowser(issuer).walk(url, { user: { username, password } });
+  const { location } = await new FetchBrowser(issuer).walk(url, {
+    user: { username, password },
+    ...(more.secondFactor === undefined ? {} : { secondFactor: more.secondFactor }),
+  });
   const code = new URL(location).searchParams.get('code');
   expect(code).toBeTruthy();
   const response = await postForm(

@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrdersApp } from '../../../examples/orders-api/src/app.ts';
+import { hotp } from '../../server/src/authn/totp.ts';
 import { testConfig } from '../../server/test/helpers.ts';
 import { type ListeningServer, startListening } from '../../server/test/interop-helpers.ts';
 import { userToken } from './gatehouse-support.ts';
@@ -127,5 +128,52 @@ describe('orders API example', () => {
 
   it('needs no token for the health check', async () => {
     expect((await call('GET', '/healthz')).status).toBe(200);
+  });
+});
+
+describe('orders API example with step-up for cancelling (RFC 9470)', () => {
+  it('answers a password-only token 401 insufficient_user_authentication, and cancels with an mfa token', async () => {
+    const stepUpApi = createServer(
+      createOrdersApp({
+        verifier: { issuer: gatehouse.issuer, audience: 'orders-api', logger: false },
+        allowedOrigins: [origin],
+        cancelAcr: ['urn:gatehouse:acr:mfa'],
+      }),
+    );
+    const url = `http://127.0.0.1:${await listenOnLoopback(stepUpApi)}`;
+    try {
+      const scope = 'openid orders.write orders.cancel';
+      const password = await userToken(gatehouse.issuer, scope, 'bob');
+      const created = await fetch(`${url}/orders`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${password}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ item: 'lamp' }),
+      });
+      const order = (await created.json()) as { id: string };
+      const refused = await fetch(`${url}/orders/${order.id}/cancel`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${password}` },
+      });
+      expect(refused.status).toBe(401);
+      const challenge = refused.headers.get('www-authenticate') ?? '';
+      expect(challenge).toContain('error="insufficient_user_authentication"');
+      expect(challenge).toContain('acr_values="urn:gatehouse:acr:mfa"');
+
+      const secondFactor = (html: string) => {
+        const secret = /<code id="totp-secret">([^<]+)<\/code>/.exec(html)?.[1]?.replace(/\s/g, '') ?? '';
+        return { code: hotp(secret, Math.floor(Date.now() / 1000 / 30)) };
+      };
+      const strong = await userToken(gatehouse.issuer, scope, 'bob', {
+        extra: { acr_values: 'urn:gatehouse:acr:mfa' },
+        secondFactor,
+      });
+      const cancelled = await fetch(`${url}/orders/${order.id}/cancel`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${strong}` },
+      });
+      expect(cancelled.status).toBe(200);
+    } finally {
+      await closeServer(stepUpApi);
+    }
   });
 });

@@ -1026,3 +1026,45 @@ describe('end to end over a real port', () => {
     }
   });
 });
+
+describe('a second factor required by policy (issue 17)', () => {
+  it('refuses to approve from a password-only session, and approves once the session is stepped up at /mfa', async () => {
+    const server = await deviceServer({ mfa: { requireForAll: true } });
+    const { deviceCode, userCode } = await issue(server);
+    const { browser, entry } = await signedInBrowser(server);
+    const confirm = await enterCode(browser, entry.body, userCode);
+    expect(confirm.statusCode).toBe(200);
+    const refused = await decide(browser, confirm.body, 'approve');
+    expect(refused.statusCode).toBe(403);
+    expect(refused.body).toContain('needs a second factor');
+    expectError(await poll(server, deviceCode), 'authorization_pending');
+
+    // Enrol an authenticator at /mfa with the same session: it is then at the mfa level.
+    const mfa = await browser.get('/mfa');
+    const setUp = formOf(mfa.body);
+    const enrolment = await browser.post(setUp.action, { csrf: setUp.csrf });
+    const secret = (/<code id="totp-secret">([^<]+)<\/code>/.exec(enrolment.body)?.[1] ?? '').replace(
+      /\s/g,
+      '',
+    );
+    const { hotp } = await import('../src/authn/totp.ts');
+    const confirmForm = formOf(enrolment.body);
+    const confirmed = await browser.post(confirmForm.action, {
+      csrf: confirmForm.csrf,
+      code: hotp(secret, Math.floor(server.clock() / 30)),
+    });
+    expect(confirmed.statusCode).toBe(200);
+
+    const entryAgain = await browser.get('/device');
+    const confirmAgain = await enterCode(browser, entryAgain.body, userCode);
+    const approved = await decide(browser, confirmAgain.body, 'approve');
+    expect(approved.statusCode).toBe(200);
+    server.clock.advance(6);
+    const tokens = await poll(server, deviceCode);
+    expect(tokens.status).toBe(200);
+    expect(decodeJwt(tokens.body.id_token as string)).toMatchObject({
+      acr: 'urn:gatehouse:acr:mfa',
+      amr: ['pwd', 'otp', 'mfa'],
+    });
+  });
+});

@@ -64,11 +64,13 @@ export async function authorizationParameters(redirectUri: string, scope: string
   return { verifier, state, nonce, parameters };
 }
 
-export type PageKind = 'login' | 'consent';
+export type PageKind = 'login' | 'consent' | 'second-factor' | 'recovery-codes';
 
 export interface WalkOptions {
   user?: { username: string; password: string };
   decision?: 'allow' | 'deny';
+  /** The fields of a second-factor form (`/mfa` or `/enrol`) for its page's HTML: a TOTP code. */
+  secondFactor?: (html: string) => Record<string, string>;
 }
 
 export interface WalkResult {
@@ -142,10 +144,23 @@ export class FetchBrowser {
       const html = await response.text();
       if (response.status !== 200)
         throw new Error(`server answered ${response.status}: ${html.slice(0, 300)}`);
+      // The recovery codes shown after an enrolment: continue by their link.
+      const next = /<ul id="recovery-codes">[\s\S]*<a class="back" href="([^"]+)"/.exec(html)?.[1];
+      if (next !== undefined) {
+        pages.push('recovery-codes');
+        response = await this.get(next.replace(/&amp;/g, '&'));
+        continue;
+      }
       const form = formOf(html);
       if (form.action.endsWith('/login')) {
         pages.push('login');
         response = await this.post(form.action, { csrf: form.csrf, ...user });
+      } else if (
+        (form.action.endsWith('/mfa') || form.action.endsWith('/enrol')) &&
+        options.secondFactor !== undefined
+      ) {
+        pages.push('second-factor');
+        response = await this.post(form.action, { csrf: form.csrf, ...options.secondFactor(html) });
       } else if (form.action.endsWith('/consent')) {
         pages.push('consent');
         response = await this.post(form.action, { csrf: form.csrf, decision });

@@ -5,10 +5,12 @@
  * the device, even for clients that skip consent elsewhere, since a user code may come from a phisher
  * (§3.3.1, §5.4).
  */
+
 import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import type { DeviceCode } from '../model.ts';
+import { requiredAcrLevel, sessionMeetsLevel } from '../protocol/acr.ts';
 import {
   type CodeEntrant,
   decideDeviceCode,
@@ -300,6 +302,21 @@ export function deviceDecisionSubmit(ctx: ServerContext) {
     }
     const pending = await pendingCode(ctx, request, reply, entrant, params.get('user_code'));
     if (pending === undefined) return;
+    // The page signs in with a password only: a sign-in that policy says needs a second factor is approved
+    // only from a session stepped up with one (at /mfa), never with less (protocol/acr.ts).
+    if (decision === 'approve') {
+      const client = await ctx.findClient(pending.record.clientId);
+      const account = await ctx.accounts.findBySubject(entrant.session.userId);
+      if (
+        client !== undefined &&
+        !sessionMeetsLevel(entrant.session, requiredAcrLevel(ctx.config, client, undefined, account?.roles))
+      )
+        throw new OAuthError(
+          'access_denied',
+          'This sign-in needs a second factor. Verify it on the two-step verification page, then enter the code again.',
+          { status: 403, pageMessage: 'error.deviceNeedsMfa' },
+        );
+    }
     if (!(await decideDeviceCode(ctx, pending.record, entrant.session, decision))) {
       await renderCodeEntry(ctx, request, reply, entrant, undefined, {
         form: codeError('device.expired'),

@@ -115,6 +115,8 @@ export const de: Record<MessageKey, string> = {
   'error.chooseAllowDeny': 'Wählen Sie Erlauben oder Ablehnen.',
   'error.deviceFormExpired':
     'Das Formular ist abgelaufen oder wurde nicht aus diesem Browser gesendet. Öffnen Sie die Geräteseite erneut und versuchen Sie es noch einmal.',
+  'error.deviceNeedsMfa':
+    'Diese Anmeldung verlangt einen zweiten Faktor. Bestätigen Sie ihn auf der Seite für die Bestätigung in zwei Schritten (/mfa) und geben Sie den Code dann erneut ein.',
   'error.chooseApproveDeny': 'Wählen Sie Bestätigen oder Ablehnen.',
   'error.logoutFormExpired':
     'Das Abmeldeformular ist abgelaufen. Kehren Sie zur Anwendung zurück und melden Sie sich erneut ab.',

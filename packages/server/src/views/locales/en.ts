@@ -108,6 +108,8 @@ export const en = {
   'error.chooseAllowDeny': 'Choose Allow or Deny.',
   'error.deviceFormExpired':
     'The form has expired or was not sent from this browser. Open the device page again and retry.',
+  'error.deviceNeedsMfa':
+    'This sign-in needs a second factor. Verify it on the two-step verification page (/mfa), then enter the code again.',
   'error.chooseApproveDeny': 'Choose Approve or Deny.',
   'error.logoutFormExpired': 'The sign-out form has expired. Go back to the application and sign out again.',
   'error.upstreamUnavailable':

@@ -108,6 +108,8 @@ export const es: Record<MessageKey, string> = {
   'error.chooseAllowDeny': 'Elige Permitir o Denegar.',
   'error.deviceFormExpired':
     'El formulario ha caducado o no se envió desde este navegador. Vuelve a abrir la página del dispositivo e inténtalo de nuevo.',
+  'error.deviceNeedsMfa':
+    'Este inicio de sesión requiere un segundo factor. Verifícalo en la página de verificación en dos pasos (/mfa) y vuelve a introducir el código.',
   'error.chooseApproveDeny': 'Elige Aprobar o Denegar.',
   'error.logoutFormExpired':
     'El formulario de cierre de sesión ha caducado. Vuelve a la aplicación y cierra la sesión de nuevo.',

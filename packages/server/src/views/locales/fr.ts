@@ -110,6 +110,8 @@ export const fr: Record<MessageKey, string> = {
   'error.chooseAllowDeny': 'Choisissez Autoriser ou Refuser.',
   'error.deviceFormExpired':
     "Le formulaire a expiré ou n'a pas été envoyé depuis ce navigateur. Rouvrez la page de l'appareil et réessayez.",
+  'error.deviceNeedsMfa':
+    'Cette connexion demande un second facteur. Validez-le sur la page de validation en deux étapes (/mfa), puis saisissez à nouveau le code.',
   'error.chooseApproveDeny': 'Choisissez Approuver ou Refuser.',
   'error.logoutFormExpired':
     "Le formulaire de déconnexion a expiré. Revenez à l'application et déconnectez-vous à nouveau.",
