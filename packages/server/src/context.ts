@@ -13,6 +13,7 @@ import type { DpopVerifier } from './protocol/dpop.ts';
 import type { ReplayCache } from './protocol/replay-cache.ts';
 import type { ScopeCatalog } from './protocol/scopes.ts';
 import type { SessionLogout } from './sessions/logout.ts';
+import type { UpstreamProviders } from './sessions/upstream-providers.ts';
 import type { Storage } from './storage/ports.ts';
 import type { ClaimsHook } from './tokens/claims-hook.ts';
 import type { Ui } from './views/templates.ts';
@@ -90,6 +91,8 @@ export interface ServerContext {
   findClient(clientId: string): Promise<Client | undefined>;
   /** Client JWKS fetched from jwks_uri (private_key_jwt, self-signed mutual TLS). */
   clientJwks: ClientJwksCache;
+  /** The upstream identity providers (config `upstreams`; sessions/upstream.ts). */
+  upstreams: UpstreamProviders;
   /** The pages: templates, theme and translations (views/templates.ts). */
   ui: Ui;
   /** The embedding application's computed access-token claims, guarded (tokens/claims-hook.ts). */

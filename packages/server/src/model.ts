@@ -146,6 +146,8 @@ export interface AuthorizationRequestRecord {
   uiLocales?: string[] | undefined;
   /** OpenID Connect Core §5.5: the `claims` request parameter, validated (protocol/claims-request.ts). */
   claimsRequest?: ClaimsParameter | undefined;
+  /** `idp`: the upstream provider (config `upstreams[].id`) to sign in with, skipping the chooser. */
+  idp?: string | undefined;
   /**
    * OpenID Connect Core §3.1.2.1 `acr_values` and an essential `acr` of the claims parameter (§5.5.1.1):
    * the authentication level the session must reach (protocol/acr.ts); absent: what policy says.

@@ -33,6 +33,7 @@ import { redisCall } from './protocol/redis-call.ts';
 import { MemoryReplayCache, RedisReplayCache } from './protocol/replay-cache.ts';
 import { ScopeCatalog } from './protocol/scopes.ts';
 import { SessionLogout } from './sessions/logout.ts';
+import { UpstreamProviders } from './sessions/upstream-providers.ts';
 import { openStorage } from './storage/index.ts';
 import { importOptionalPackage } from './storage/optional-package.ts';
 import { connectRedis } from './storage/redis.ts';
@@ -198,6 +199,7 @@ export async function buildServer(
     findClient: (clientId) =>
       metadataDocuments.handles(clientId) ? metadataDocuments.find(clientId) : storage.findClient(clientId),
     clientJwks: new ClientJwksCache(config.clientAuth.jwksUri, now),
+    upstreams: new UpstreamProviders(config.upstreams, config.clients, config.issuer, now, passwords),
     ui,
     ...(options.claims === undefined
       ? {}

@@ -151,6 +151,8 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         'revoked_tokens',
         'pushed_authorization_requests',
         'known_browsers',
+        'upstream_identities',
+        'upstream_logins',
         'mfa_totp',
         'mfa_recovery_codes',
         'gatehouse_changes',
@@ -351,6 +353,61 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       expect(await storage.knownBrowsers.isKnown('kb-1', 'u', now + 100)).toBe(false);
       await storage.knownBrowsers.remember('kb-1', 'u', now + 500, now + 50);
       expect(await storage.knownBrowsers.isKnown('kb-1', 'u', now + 100)).toBe(true);
+    });
+  });
+
+  describe('upstream identities and sign-ins (0017_upstream)', () => {
+    const login = (stateHash: string, expiresAt = now + 600) => ({
+      stateHash,
+      upstreamId: 'corp',
+      interactionId: 'interaction-1',
+      nonce: 'nonce-1',
+      codeVerifier: 'v'.repeat(43),
+      redirectUri: 'https://gatehouse.example.com/upstream/corp/callback',
+      expiresAt,
+    });
+
+    it('takes an upstream sign-in once, on either connection, never after it expires', async () => {
+      await storage.upstreams.createLogin(login('state-1'), now);
+      expect(await other.upstreams.takeLogin('state-1', now)).toEqual(login('state-1'));
+      expect(await storage.upstreams.takeLogin('state-1', now)).toBeUndefined();
+      await storage.upstreams.createLogin(login('state-2', now + 10), now);
+      expect(await storage.upstreams.takeLogin('state-2', now + 10)).toBeUndefined();
+      expect(await storage.upstreams.takeLogin('state-2', now)).toBeUndefined();
+      expect(await storage.upstreams.takeLogin('unknown\u0000', now)).toBeUndefined();
+    });
+
+    it('lets exactly one of many concurrent callbacks take a sign-in', async () => {
+      await storage.upstreams.createLogin(login('state-race'), now);
+      const taken = await Promise.all(
+        Array.from({ length: 8 }, (_, index) =>
+          (index % 2 ? other : storage).upstreams.takeLogin('state-race', now),
+        ),
+      );
+      expect(taken.filter((found) => found !== undefined)).toHaveLength(1);
+    });
+
+    it('links an upstream subject to one account, once, and forgets it with the account', async () => {
+      expect(await storage.upstreams.findLinkedUser('corp', 'upstream-sub')).toBeUndefined();
+      expect(await storage.upstreams.link('corp', 'upstream-sub', 'u-linked', now)).toBe(true);
+      expect(await storage.upstreams.link('corp', 'upstream-sub', 'someone-else', now)).toBe(false);
+      expect(await other.upstreams.findLinkedUser('corp', 'upstream-sub')).toBe('u-linked');
+      expect(await storage.upstreams.findLinkedUser('other-idp', 'upstream-sub')).toBeUndefined();
+      expect(await storage.upstreams.findLinkedUser('corp', 'upstream-sub\u0000')).toBeUndefined();
+      await storage.users.create(
+        { id: 'u-linked', username: 'linked', passwordHash: 'x', claims: {}, roles: [], disabledAt: null },
+        now,
+      );
+      expect(await storage.users.remove('u-linked')).toBe(true);
+      expect(await storage.upstreams.findLinkedUser('corp', 'upstream-sub')).toBeUndefined();
+    });
+
+    it('sweeps expired upstream sign-ins', async () => {
+      await storage.upstreams.createLogin(login('state-sweep', now + 5), now);
+      await sweepExpired(storage, now + 6);
+      expect(
+        await databaseOf(storage).selectFrom('upstream_logins').select('state_hash').execute(),
+      ).not.toContainEqual({ state_hash: 'state-sweep' });
     });
   });
 

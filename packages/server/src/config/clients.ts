@@ -105,6 +105,8 @@ export const clientSchema = z
       .default([]),
     /** RFC 9449 §5.2 (`dpop_bound_access_tokens`): every token request of this client must carry a DPoP proof. */
     requireDpop: z.boolean().default(false),
+    /** Ids of the upstream providers (config `upstreams`) the sign-in page offers for this client. */
+    upstreams: z.array(z.string().min(1)).default([]),
     /** RFC 9126 §6: this client's authorization requests must be pushed to /par first. */
     requirePushedAuthorizationRequests: z.boolean().default(false),
     /** Every sign-in for this client needs a second factor (`mfa`, sessions/mfa.ts). */

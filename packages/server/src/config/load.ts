@@ -109,6 +109,10 @@ export function parseConfig(
     config.server.tls.key = resolve(baseDir, config.server.tls.key);
   }
   if (config.mtls.ca !== undefined) config.mtls.ca = resolve(baseDir, config.mtls.ca);
+  for (const upstream of config.upstreams) {
+    if (upstream.privateKeyJwt !== undefined)
+      upstream.privateKeyJwt.keyFile = resolve(baseDir, upstream.privateKeyJwt.keyFile);
+  }
   for (const field of ['logo', 'stylesheet'] as const) {
     const file = config.ui[field];
     if (file === undefined) continue;

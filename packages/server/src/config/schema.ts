@@ -9,6 +9,7 @@ import { shippedLocales } from '../views/locales/index.ts';
 import { accountsSchema } from './accounts.ts';
 import { clientSchema, fapi2Algorithms, fapi2AuthMethods, tlsAuthMethods } from './clients.ts';
 import { absoluteUri, postgresPool, postgresUrl, scopeToken, seconds } from './fields.ts';
+import { upstreamSchema } from './upstreams.ts';
 
 export const signingAlgorithms = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
 export type SigningAlgorithm = (typeof signingAlgorithms)[number];
@@ -230,6 +231,8 @@ export const configSchema = z
           .prefault({}),
       })
       .prefault({}),
+    /** Upstream OpenID Connect providers users may sign in with (config/upstreams.ts); none by default. */
+    upstreams: z.array(upstreamSchema).default([]),
     storage: storageSchema,
     /** Where accounts come from: Gatehouse's own users table, or an existing PostgreSQL one (accounts.ts). */
     accounts: accountsSchema,
@@ -686,6 +689,32 @@ export const configSchema = z
         path: ['registration', 'initialAccessTokens'],
         message: 'registration mode initial-access-token needs at least one initial access token',
       });
+    const upstreamIds = new Set<string>();
+    config.upstreams.forEach((upstream, index) => {
+      if (upstreamIds.has(upstream.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams', index, 'id'],
+          message: `duplicate upstream "${upstream.id}"`,
+        });
+      upstreamIds.add(upstream.id);
+      if (upstream.provisioning === 'jit' && config.accounts.type !== 'builtin')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams', index, 'provisioning'],
+          message: `jit provisioning creates accounts in Gatehouse's own table, which accounts.type ${config.accounts.type} does not use`,
+        });
+    });
+    config.clients.forEach((client, index) => {
+      client.upstreams.forEach((id, upstreamIndex) => {
+        if (!upstreamIds.has(id))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['clients', index, 'upstreams', upstreamIndex],
+            message: `unknown upstream "${id}"`,
+          });
+      });
+    });
     const seen = new Set<string>();
     config.clients.forEach((client, index) => {
       if (seen.has(client.clientId)) {

@@ -31,6 +31,7 @@ import {
   startTotpEnrolment,
   stepUpSession,
 } from '../sessions/mfa.ts';
+import { hintedUpstream, startUpstreamLogin } from '../sessions/upstream.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 import { qrSvg } from '../views/mfa.ts';
 import type { FormError } from '../views/pages.ts';
@@ -85,6 +86,10 @@ function renderLogin(
         clientName: loaded.client.name,
         username,
         error: error?.form,
+        upstreams: ctx.upstreams.forClient(loaded.client.clientId).map(({ config }) => ({
+          name: config.name,
+          action: `${ctx.issuer}/interaction/${loaded.interaction.id}/upstream/${config.id}`,
+        })),
       },
       ui,
     ),
@@ -230,6 +235,13 @@ export function interactionPage(ctx: ServerContext) {
     const loaded = await loadFor(ctx, request);
     const session = await sessionOf(ctx, request, loaded);
     if (session === undefined) {
+      // An `idp` parameter or a login_hint domain naming one of the client's upstreams skips the chooser.
+      const hinted = hintedUpstream(ctx, loaded);
+      if (hinted !== undefined) {
+        const location = await startUpstreamLogin(ctx, loaded, hinted.config.id);
+        reply.code(303).headers(noStoreHeaders).header('location', location).send();
+        return;
+      }
       renderLogin(ctx, request, reply, loaded, loaded.interaction.request.loginHint);
       return;
     }

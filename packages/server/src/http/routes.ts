@@ -38,6 +38,7 @@ import { registrationEndpoints } from '../endpoints/registration.ts';
 import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
 import { logoEndpoint, themeStylesheetEndpoint } from '../endpoints/ui-assets.ts';
+import { upstreamCallback, upstreamStartSubmit } from '../endpoints/upstream.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { initialAccessTokenHashes } from '../protocol/registration.ts';
@@ -99,6 +100,17 @@ export function registerRoutes(
     perRequest(loginSubmit),
   );
   app.post('/interaction/:id/consent', { config: { errorFormat: 'html' } }, perRequest(consentSubmit));
+  // Upstream identity providers (sessions/upstream.ts): the chooser's buttons and the providers' callbacks.
+  app.post(
+    '/interaction/:id/upstream/:upstream',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(upstreamStartSubmit),
+  );
+  app.get(
+    '/upstream/:upstream/callback',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(upstreamCallback),
+  );
   // The second factor (sessions/mfa.ts): codes are counted with the login limits.
   app.post(
     '/interaction/:id/mfa',

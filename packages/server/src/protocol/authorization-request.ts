@@ -214,6 +214,8 @@ export function validateAuthorizationRequest(
   // A hint only: malformed tags are dropped, never a reason to refuse the request.
   const uiLocales = parseUiLocales(params.get('ui_locales'));
   const claimsRequest = parseClaimsRequest(params.get('claims'));
+  // A hint too (like Keycloak's kc_idp_hint): an upstream the client may not use is ignored at the chooser.
+  const idp = params.get('idp');
   const requiredAcr = requestedAcrLevel(ctx.config, params.get('acr_values'), claimsRequest);
 
   return {
@@ -231,6 +233,7 @@ export function validateAuthorizationRequest(
     ...(idTokenHintSub === undefined ? {} : { idTokenHintSub }),
     ...(uiLocales === undefined ? {} : { uiLocales }),
     ...(claimsRequest === undefined ? {} : { claimsRequest }),
+    ...(idp === undefined || idp.length > 40 ? {} : { idp }),
     ...(requiredAcr === undefined ? {} : { requiredAcr }),
   };
 }

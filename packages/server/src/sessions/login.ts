@@ -147,17 +147,19 @@ export interface StartedSession {
  * browser's live session is the same user's (prompt=login, max_age, step-up), it is re-authenticated in
  * place: same sid, new session value, new auth_time, so the clients signed in with it are not logged out.
  * When it belongs to someone else, that session is logged out fully (grants revoked, back-channel notices)
- * before the new one starts.
+ * before the new one starts. `amr` says how the user proved who they are (RFC 8176): `pwd`, or `fed` for
+ * a sign-in at an upstream provider (sessions/upstream.ts).
  */
 export async function startSession(
   ctx: ServerContext,
   previousValue: string | undefined,
   user: Account,
   clientId?: string,
+  amr: string[] = ['pwd'],
 ): Promise<StartedSession> {
   const now = ctx.now();
   const sessionValue = randomHandle();
-  const fresh = { authTime: now, amr: ['pwd'], expiresAt: now + ctx.config.login.sessionTtl };
+  const fresh = { authTime: now, amr, expiresAt: now + ctx.config.login.sessionTtl };
   const previous =
     previousValue === undefined
       ? undefined

@@ -334,6 +334,38 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('clients').addColumn('registration_access_token_hash', 'text').execute();
     },
   },
+  /**
+   * Upstream identity providers (sessions/upstream.ts): the local account each upstream `sub` signs in as,
+   * and the sign-ins waiting for an upstream's answer (by the hash of their `state`).
+   */
+  '0017_upstream': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('upstream_identities')
+        .addColumn('upstream_id', 'text', (c) => c.notNull())
+        .addColumn('upstream_subject', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('upstream_identities_pk', ['upstream_id', 'upstream_subject'])
+        .execute();
+      await db.schema
+        .createIndex('upstream_identities_user')
+        .on('upstream_identities')
+        .column('user_id')
+        .execute();
+      await db.schema
+        .createTable('upstream_logins')
+        .addColumn('state_hash', 'text', (c) => c.primaryKey())
+        .addColumn('upstream_id', 'text', (c) => c.notNull())
+        .addColumn('interaction_id', 'text', (c) => c.notNull())
+        .addColumn('nonce', 'text', (c) => c.notNull())
+        .addColumn('code_verifier', 'text', (c) => c.notNull())
+        .addColumn('redirect_uri', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = {

@@ -98,6 +98,29 @@ export interface KnownBrowserRepository {
   isKnown(browserHash: string, userId: string, now: number): Promise<boolean>;
 }
 
+/** A sign-in waiting for an upstream provider's answer (sessions/upstream.ts). */
+export interface UpstreamLogin {
+  /** SHA-256 of the `state` sent upstream. */
+  stateHash: string;
+  upstreamId: string;
+  interactionId: string;
+  nonce: string;
+  codeVerifier: string;
+  redirectUri: string;
+  expiresAt: number;
+}
+
+/** Upstream identities and the upstream sign-ins in flight. */
+export interface UpstreamRepository {
+  createLogin(login: UpstreamLogin, now: number): Promise<void>;
+  /** Takes the live sign-in with this state hash: one caller gets it, once; undefined otherwise. */
+  takeLogin(stateHash: string, now: number): Promise<UpstreamLogin | undefined>;
+  /** The local account subject an upstream `sub` is linked to. */
+  findLinkedUser(upstreamId: string, upstreamSubject: string): Promise<string | undefined>;
+  /** Links an upstream `sub` to a local account; false when that identity is already linked. */
+  link(upstreamId: string, upstreamSubject: string, userId: string, now: number): Promise<boolean>;
+}
+
 /**
  * Second factors of accounts (sessions/mfa.ts): one TOTP factor per account and its recovery codes. Using a
  * time step or a recovery code is one conditional statement, so of two requests racing with the same
@@ -281,6 +304,7 @@ export interface Repositories {
   accessTokens: AccessTokenRepository;
   pushedAuthorizationRequests: PushedAuthorizationRequestRepository;
   revocations: RevocationRepository;
+  upstreams: UpstreamRepository;
 }
 
 export interface Storage extends Repositories {

@@ -193,6 +193,29 @@ export interface KnownBrowsersTable {
   created_at: number;
 }
 
+/** Which local account an upstream provider's `sub` signs in as (sessions/upstream.ts), one row per identity. */
+export interface UpstreamIdentitiesTable {
+  upstream_id: string;
+  upstream_subject: string;
+  user_id: string;
+  created_at: number;
+}
+
+/**
+ * A sign-in sent to an upstream provider and not yet back: found by the SHA-256 of its `state`, bound to the
+ * interaction it signs in for, taken once.
+ */
+export interface UpstreamLoginsTable {
+  state_hash: string;
+  upstream_id: string;
+  interaction_id: string;
+  nonce: string;
+  code_verifier: string;
+  redirect_uri: string;
+  expires_at: number;
+  created_at: number;
+}
+
 /** An account's TOTP factor (RFC 6238), one row per account (migration 0013). */
 export interface MfaTotpTable {
   user_id: string;
@@ -241,6 +264,8 @@ export interface Database {
   revoked_tokens: RevokedTokensTable;
   pushed_authorization_requests: PushedAuthorizationRequestsTable;
   known_browsers: KnownBrowsersTable;
+  upstream_identities: UpstreamIdentitiesTable;
+  upstream_logins: UpstreamLoginsTable;
   mfa_totp: MfaTotpTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
   gatehouse_changes: ChangesTable;

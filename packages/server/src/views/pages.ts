@@ -48,6 +48,32 @@ export interface LoginView {
   clientName: string;
   username: string | undefined;
   error: FormError | undefined;
+  /** The upstream providers this client may use (config `clients[].upstreams`), each a form to post. */
+  upstreams?: UpstreamButtonView[] | undefined;
+}
+
+/** One "Sign in with …" button: a form posting the interaction's CSRF token to `action`. */
+export interface UpstreamButtonView {
+  name: string;
+  action: string;
+}
+
+/** The upstream providers as one form per button (no script: the page's CSP allows none). */
+export function upstreamButtons(
+  t: Translator,
+  csrfToken: string,
+  upstreams: UpstreamButtonView[] | undefined,
+): string {
+  if (upstreams === undefined || upstreams.length === 0) return '';
+  const forms = upstreams
+    .map(
+      (upstream) => `<form method="post" action="${escapeHtml(upstream.action)}">
+<input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">
+<button type="submit" class="secondary">${escapeHtml(t('login.upstreamButton', { provider: upstream.name }))}</button>
+</form>`,
+    )
+    .join('\n');
+  return `\n<h2>${escapeHtml(t('login.upstreamsHeading'))}</h2>\n${forms}`;
 }
 
 export function loginPage(view: LoginView, ui: PageUi): string {
@@ -60,7 +86,7 @@ export function loginPage(view: LoginView, ui: PageUi): string {
 ${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
 ${signInFields(t, view.username, view.error)}
-</form>`,
+</form>${upstreamButtons(t, view.csrfToken, view.upstreams)}`,
   );
 }
 

@@ -20,6 +20,7 @@ import { SqlRefreshTokenRepository } from './refresh-tokens.ts';
 import { SqlRevocationRepository } from './revocations.ts';
 import { SqlSessionRepository } from './sessions.ts';
 import { SqlSigningKeyRepository } from './signing-keys.ts';
+import { SqlUpstreamRepository } from './upstreams.ts';
 import { SqlUserRepository } from './users.ts';
 
 export interface ChangeListeners {
@@ -44,5 +45,6 @@ export function sqlRepositories(db: Db, changed: ChangeListeners): Repositories 
     accessTokens: new SqlAccessTokenRepository(db),
     pushedAuthorizationRequests: new SqlPushedAuthorizationRequestRepository(db),
     revocations: new SqlRevocationRepository(db, changed.revocations),
+    upstreams: new SqlUpstreamRepository(db),
   };
 }

@@ -56,11 +56,12 @@ export class SqlUserRepository implements UserRepository {
     return affected(result) === 1;
   }
 
-  /** Deletes the user, its consents and its known browsers in one transaction; false when there is none. */
+  /** Deletes the user, its consents, known browsers and upstream links in one transaction; false when there is none. */
   remove(id: string): Promise<boolean> {
     return inTransaction(this.db, async (db) => {
       await db.deleteFrom('consents').where('user_id', '=', id).execute();
       await db.deleteFrom('known_browsers').where('user_id', '=', id).execute();
+      await db.deleteFrom('upstream_identities').where('user_id', '=', id).execute();
       const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
       return affected(result) === 1;
     });

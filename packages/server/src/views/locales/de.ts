@@ -16,6 +16,8 @@ export const de: Record<MessageKey, string> = {
   'login.disabled': 'Dieses Konto ist deaktiviert. Wenden Sie sich an Ihre Administration.',
   'login.otherAccount':
     'Die Anwendung hat ein anderes Konto angefordert. Melden Sie sich mit diesem Konto an.',
+  'login.upstreamsHeading': 'Oder anmelden mit',
+  'login.upstreamButton': 'Mit {provider} anmelden',
 
   'consent.title': 'Zugriff erlauben',
   'consent.heading': '{client} möchte auf Ihr Konto zugreifen',
@@ -118,4 +120,11 @@ export const de: Record<MessageKey, string> = {
   'error.chooseApproveDeny': 'Wählen Sie Bestätigen oder Ablehnen.',
   'error.logoutFormExpired':
     'Das Abmeldeformular ist abgelaufen. Kehren Sie zur Anwendung zurück und melden Sie sich erneut ab.',
+  'error.upstreamUnavailable':
+    'Diese Anmeldeoption ist für diese Anwendung nicht verfügbar. Gehen Sie zurück und wählen Sie eine andere.',
+  'error.upstreamFailed':
+    'Die Anmeldung beim anderen Anbieter war nicht erfolgreich. Kehren Sie zur Anwendung zurück und beginnen Sie von vorn.',
+  'error.upstreamNoAccount':
+    'Für diese Identität gibt es hier kein Konto. Bitten Sie Ihre Administration um Zugang.',
+  'error.upstreamAccountDisabled': 'Dieses Konto ist deaktiviert. Wenden Sie sich an Ihre Administration.',
 };

@@ -16,6 +16,8 @@ export const en = {
   'login.throttled': 'Too many failed sign-in attempts. Try again in {seconds} seconds.',
   'login.disabled': 'This account is disabled. Contact your administrator.',
   'login.otherAccount': 'The application asked for another account. Sign in with that account.',
+  'login.upstreamsHeading': 'Or sign in with',
+  'login.upstreamButton': 'Sign in with {provider}',
 
   'consent.title': 'Allow access',
   'consent.heading': '{client} wants to access your account',
@@ -110,6 +112,13 @@ export const en = {
     'This sign-in needs a second factor. Verify it on the two-step verification page (/mfa), then enter the code again.',
   'error.chooseApproveDeny': 'Choose Approve or Deny.',
   'error.logoutFormExpired': 'The sign-out form has expired. Go back to the application and sign out again.',
+  'error.upstreamUnavailable':
+    'This sign-in option is not available for this application. Go back and choose another.',
+  'error.upstreamFailed':
+    'Signing in with the other provider did not succeed. Go back to the application and start again.',
+  'error.upstreamNoAccount':
+    'There is no account here for this identity. Ask your administrator to give you access.',
+  'error.upstreamAccountDisabled': 'This account is disabled. Contact your administrator.',
 } as const;
 
 /** The name of a message: a key of the English catalogue. */

@@ -14,6 +14,8 @@ export const es: Record<MessageKey, string> = {
   'login.throttled': 'Demasiados intentos fallidos. Vuelve a intentarlo dentro de {seconds} segundos.',
   'login.disabled': 'Esta cuenta está desactivada. Ponte en contacto con tu administrador.',
   'login.otherAccount': 'La aplicación ha pedido otra cuenta. Inicia sesión con esa cuenta.',
+  'login.upstreamsHeading': 'O inicia sesión con',
+  'login.upstreamButton': 'Iniciar sesión con {provider}',
 
   'consent.title': 'Permitir el acceso',
   'consent.heading': '{client} quiere acceder a tu cuenta',
@@ -111,4 +113,11 @@ export const es: Record<MessageKey, string> = {
   'error.chooseApproveDeny': 'Elige Aprobar o Denegar.',
   'error.logoutFormExpired':
     'El formulario de cierre de sesión ha caducado. Vuelve a la aplicación y cierra la sesión de nuevo.',
+  'error.upstreamUnavailable':
+    'Esta opción de inicio de sesión no está disponible para esta aplicación. Vuelve atrás y elige otra.',
+  'error.upstreamFailed':
+    'El inicio de sesión con el otro proveedor no se completó. Vuelve a la aplicación y empieza de nuevo.',
+  'error.upstreamNoAccount':
+    'Aquí no hay ninguna cuenta para esta identidad. Pide acceso a tu administrador.',
+  'error.upstreamAccountDisabled': 'Esta cuenta está desactivada. Contacta con tu administrador.',
 };

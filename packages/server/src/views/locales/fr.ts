@@ -14,6 +14,8 @@ export const fr: Record<MessageKey, string> = {
   'login.throttled': 'Trop de tentatives de connexion échouées. Réessayez dans {seconds} secondes.',
   'login.disabled': 'Ce compte est désactivé. Contactez votre administrateur.',
   'login.otherAccount': "L'application a demandé un autre compte. Connectez-vous avec ce compte.",
+  'login.upstreamsHeading': 'Ou se connecter avec',
+  'login.upstreamButton': 'Se connecter avec {provider}',
 
   'consent.title': "Autoriser l'accès",
   'consent.heading': '{client} souhaite accéder à votre compte',
@@ -113,4 +115,11 @@ export const fr: Record<MessageKey, string> = {
   'error.chooseApproveDeny': 'Choisissez Approuver ou Refuser.',
   'error.logoutFormExpired':
     "Le formulaire de déconnexion a expiré. Revenez à l'application et déconnectez-vous à nouveau.",
+  'error.upstreamUnavailable':
+    "Cette option de connexion n'est pas disponible pour cette application. Revenez en arrière et choisissez-en une autre.",
+  'error.upstreamFailed':
+    "La connexion auprès de l'autre fournisseur a échoué. Revenez à l'application et recommencez.",
+  'error.upstreamNoAccount':
+    "Il n'existe ici aucun compte pour cette identité. Demandez l'accès à votre administrateur.",
+  'error.upstreamAccountDisabled': 'Ce compte est désactivé. Contactez votre administrateur.',
 };
