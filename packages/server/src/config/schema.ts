@@ -735,6 +735,14 @@ export const configSchema = z
           message: `duplicate upstream "${upstream.id}"`,
         });
       upstreamIds.add(upstream.id);
+      // Discovery documents are cached per issuer (@gatehouse/client): one issuer, one address policy.
+      const sameIssuer = config.upstreams.find((other) => other.issuer === upstream.issuer);
+      if (sameIssuer !== undefined && sameIssuer.allowPrivateAddresses !== upstream.allowPrivateAddresses)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams', index, 'allowPrivateAddresses'],
+          message: `must be the same for every upstream of issuer ${upstream.issuer}`,
+        });
       if (upstream.provisioning === 'jit' && config.accounts.type !== 'builtin')
         ctx.addIssue({
           code: 'custom',
