@@ -6,6 +6,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { requestContext, type ServerContext } from '../context.ts';
 import { authorizeEndpoint } from '../endpoints/authorize.ts';
+import {
+  backchannelApprovalDecision,
+  backchannelApprovalLogin,
+  backchannelApprovalPage,
+} from '../endpoints/backchannel-approval.ts';
+import { backchannelAuthenticationEndpoint } from '../endpoints/backchannel-authentication.ts';
 import type { ClientCertificates } from '../endpoints/client-certificate.ts';
 import { deviceAuthorizationEndpoint } from '../endpoints/device-authorization.ts';
 import {
@@ -144,6 +150,25 @@ export function registerRoutes(
     perRequest(deviceLoginSubmit),
   );
   app.post('/device/decision', { config: { errorFormat: 'html' } }, perRequest(deviceDecisionSubmit));
+
+  // OpenID Connect CIBA Core 1.0: the authentication request (JSON, for clients) and the approval pages
+  // the notifier's link opens (HTML, for users).
+  app.post(
+    '/bc-authorize',
+    { config: { errorFormat: 'json', ipRateLimit: 'backchannelPerIp' } },
+    perRequest((scoped) => backchannelAuthenticationEndpoint(scoped, certificates)),
+  );
+  app.get('/bc-approve', { config: { errorFormat: 'html' } }, perRequest(backchannelApprovalPage));
+  app.post(
+    '/bc-approve/login',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(backchannelApprovalLogin),
+  );
+  app.post(
+    '/bc-approve/decision',
+    { config: { errorFormat: 'html' } },
+    perRequest(backchannelApprovalDecision),
+  );
 
   app.route({
     method: ['GET', 'POST'],

@@ -36,7 +36,12 @@ export interface OutboundResponse {
 
 const loopbackHosts = ['localhost', '127.0.0.1', '[::1]'];
 
-function checkUrl(url: URL, options: OutboundFetchOptions, request: OutboundRequest): void {
+/** The checks before any connection: scheme, no credentials, no literal non-public address (unless allowed). */
+export function checkUrl(
+  url: URL,
+  options: Pick<OutboundFetchOptions, 'allowPrivateAddresses'>,
+  request: Pick<OutboundRequest, 'fail' | 'what'>,
+): void {
   const loopbackHttp = url.protocol === 'http:' && loopbackHosts.includes(url.hostname);
   if (url.protocol !== 'https:' && !loopbackHttp) throw request.fail(`${request.what} must use https`);
   if (url.username !== '' || url.password !== '')
