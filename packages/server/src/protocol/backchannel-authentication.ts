@@ -14,7 +14,7 @@ import { verifyIdTokenHint } from '../tokens/id-token-hint.ts';
 import { requestedScopes } from './authorization-request.ts';
 import { browserCsrfToken } from './browser-csrf.ts';
 import { OAuthError } from './errors.ts';
-import { postOutbound } from './outbound-post.ts';
+import { postOutbound } from './outbound-fetch.ts';
 import type { Params } from './params.ts';
 import { decidePolledAuthorization, polledGrantId } from './polled-authorization.ts';
 import { parseScope } from './scopes.ts';

@@ -10,7 +10,7 @@ import type { GatehouseConfig } from '../config/schema.ts';
 import type { KeyStore } from '../keys/keystore.ts';
 import { signJwt } from '../tokens/jwt.ts';
 import type { BackchannelNotifier } from './backchannel-notification.ts';
-import { OutboundPostError, postOutbound } from './outbound-post.ts';
+import { OutboundPostError, postOutbound } from './outbound-fetch.ts';
 import { randomHandle } from './secrets.ts';
 
 export interface WebhookNotifierParts {

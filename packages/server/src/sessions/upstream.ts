@@ -11,7 +11,7 @@
  *   `aud`, `azp`, `exp`/`iat`, `nonce`; Core §3.1.3.7);
  * - the upstream `sub` is looked up in the linked identities; unknown, it provisions an account (`jit`) or
  *   is refused (`existing-only`). Nothing is ever matched by e-mail.
- * Every outbound call goes through the address guard (protocol/guarded-fetch.ts).
+ * Every outbound call goes through the address guard (protocol/outbound-fetch.ts).
  */
 import { GatehouseClientError, type IdTokenClaims, type OAuthClient } from '@gatehouse/client';
 import type { Account } from '../accounts/accounts.ts';
