@@ -17,6 +17,8 @@ export interface ServerMetadata {
   revocation_endpoint?: string;
   introspection_endpoint?: string;
   device_authorization_endpoint?: string;
+  /** OpenID Connect CIBA Core §4. */
+  backchannel_authentication_endpoint?: string;
   pushed_authorization_request_endpoint?: string;
   require_pushed_authorization_requests?: boolean;
   end_session_endpoint?: string;

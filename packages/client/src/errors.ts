@@ -18,7 +18,8 @@ export type ClientErrorCode =
   | 'issuer_mismatch'
   | 'id_token_invalid'
   | 'unsupported'
-  | 'device_code_expired';
+  | 'device_code_expired'
+  | 'auth_req_id_expired';
 
 /** Base class of every error the client throws. */
 export class GatehouseClientError extends Error {

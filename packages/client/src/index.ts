@@ -4,6 +4,10 @@
  */
 
 export type { AuthorizationRequestOptions, PendingAuthorization } from './authorization-code.ts';
+export type {
+  BackchannelAuthentication,
+  BackchannelAuthenticationOptions,
+} from './backchannel-authentication.ts';
 export { type ClientAuthentication, formEncode } from './client-auth.ts';
 export { type Clock, systemClock } from './clock.ts';
 export type { DeviceAuthorization, DevicePollOptions } from './device-authorization.ts';

@@ -9,6 +9,7 @@
  * - UserInfo (OpenID Connect Core §5.3): userinfo.ts;
  * - revocation (RFC 7009) and RP-initiated logout (RP-Initiated Logout 1.0 §2): session-end.ts.
  */
+
 import type { CryptoKey, ProtectedHeaderParameters } from 'jose';
 import {
   type AuthorizationRequestOptions,
@@ -16,6 +17,13 @@ import {
   exchangeCallback,
   type PendingAuthorization,
 } from './authorization-code.ts';
+import {
+  type BackchannelAuthentication,
+  type BackchannelAuthenticationOptions,
+  pollBackchannelAuthentication,
+  redeemBackchannelAuthentication,
+  startBackchannelAuthentication,
+} from './backchannel-authentication.ts';
 import type { ClientAuthentication } from './client-auth.ts';
 import type { ClientContext } from './client-context.ts';
 import { type Clock, systemClock } from './clock.ts';
@@ -214,6 +222,32 @@ export class OAuthClient {
     const authorization = await this.startDeviceAuthorization(start);
     await options.showUserCode(authorization);
     return this.pollDeviceAuthorization(authorization, options);
+  }
+
+  /** Starts a CIBA request (CIBA Core §7.1, §7.3) for the user a hint names. */
+  startBackchannelAuthentication(
+    options: BackchannelAuthenticationOptions,
+  ): Promise<BackchannelAuthentication> {
+    return startBackchannelAuthentication(this.context, options);
+  }
+
+  /**
+   * CIBA poll mode (CIBA Core §7.3, §11): polls until the user decides, adding 5 seconds on `slow_down`,
+   * and stops at `expires_in` (`auth_req_id_expired`) or when `signal` aborts (`aborted`).
+   */
+  pollBackchannelAuthentication(
+    authentication: BackchannelAuthentication,
+    options: DevicePollOptions = {},
+  ): Promise<TokenSet> {
+    return pollBackchannelAuthentication(this.context, authentication, options);
+  }
+
+  /** CIBA ping mode (CIBA Core §10.2): the token request once the ping for `authReqId` has arrived. */
+  redeemBackchannelAuthentication(
+    authReqId: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<TokenSet> {
+    return redeemBackchannelAuthentication(this.context, authReqId, options.signal);
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * Interoperability with oidc-provider: the code flow with PKCE (through PAR, which it offers), refresh
- * with rotation, client credentials, private_key_jwt, the device flow, DPoP-bound tokens with server
+ * with rotation, client credentials, private_key_jwt, the device flow, CIBA poll mode (its ciba feature, the
+ * user approving through backchannelResult), DPoP-bound tokens with server
  * nonces at the token endpoint and at userinfo, revocation and the logout URL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -205,5 +206,35 @@ describe('oidc-provider: DPoP', () => {
       dpop: await generateDPoPKey(),
     });
     await expect(client.clientCredentials()).rejects.toBeInstanceOf(OAuthResponseError);
+  });
+});
+
+describe('oidc-provider: CIBA (poll mode)', () => {
+  it('starts a request and polls at the interval until the user approves', async () => {
+    const clock = testClock();
+    const client = new OAuthClient({
+      issuer: provider.issuer,
+      clientId: 'teller',
+      clientAuthentication: { method: 'client_secret_basic', clientSecret: providerSecret },
+      clock,
+    });
+    const started = await client.startBackchannelAuthentication({
+      scope: 'openid',
+      loginHint: 'alice',
+      bindingMessage: 'W4711',
+    });
+    expect(started.authReqId).toBeTypeOf('string');
+    const waits: number[] = [];
+    const tokens = await client.pollBackchannelAuthentication(started, {
+      sleep: async (milliseconds) => {
+        waits.push(milliseconds);
+        clock.advance(milliseconds / 1000);
+        if (waits.length === 2) await provider.approveBackchannel();
+      },
+    });
+    // The first poll found the request pending; the second, after the approval, got the tokens.
+    expect(waits).toEqual([started.interval * 1000, started.interval * 1000]);
+    expect(tokens.claims?.sub).toBe('alice');
+    expect(tokens.claims?.aud).toBe('teller');
   });
 });

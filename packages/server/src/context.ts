@@ -8,6 +8,7 @@ import type { AccountStore } from './accounts/accounts.ts';
 import type { GatehouseConfig } from './config/schema.ts';
 import type { KeyStore } from './keys/keystore.ts';
 import type { Client } from './model.ts';
+import type { BackchannelNotifier } from './protocol/backchannel-notification.ts';
 import type { ClientJwksCache } from './protocol/client-jwks.ts';
 import type { DpopVerifier } from './protocol/dpop.ts';
 import type { ReplayCache } from './protocol/replay-cache.ts';
@@ -65,6 +66,9 @@ export interface Endpoints {
   deviceAuthorization: string;
   deviceVerification: string;
   endSession: string;
+  /** CIBA Core §7: the backchannel authentication endpoint, and the approval page the notifier links to. */
+  backchannelAuthentication: string;
+  backchannelApproval: string;
   /** RFC 7591 §3: dynamic client registration (served only when `registration.enabled`). */
   registration: string;
 }
@@ -97,6 +101,8 @@ export interface ServerContext {
   ui: Ui;
   /** The embedding application's computed access-token claims, guarded (tokens/claims-hook.ts). */
   claimsHook?: ClaimsHook | undefined;
+  /** How CIBA requests reach users (protocol/backchannel-authentication.ts); none: CIBA is off. */
+  backchannelNotifier?: BackchannelNotifier | undefined;
 }
 
 /** The context of one request: the same parts, with an audit whose events carry the request's id. */
@@ -116,6 +122,8 @@ export function endpointsFor(issuer: string): Endpoints {
     deviceAuthorization: `${issuer}/device_authorization`,
     deviceVerification: `${issuer}/device`,
     endSession: `${issuer}/end_session`,
+    backchannelAuthentication: `${issuer}/bc-authorize`,
+    backchannelApproval: `${issuer}/bc-approve`,
     registration: `${issuer}/register`,
   };
 }

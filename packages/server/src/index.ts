@@ -5,6 +5,7 @@ export { profileClaims } from './accounts/accounts.ts';
 export { ConfigError, loadConfigFile, parseConfig } from './config/load.ts';
 export type { GatehouseConfig } from './config/schema.ts';
 export type { Clock } from './context.ts';
+export type { BackchannelNotification, BackchannelNotifier } from './protocol/backchannel-notification.ts';
 export {
   type BuildOptions,
   buildServer,

@@ -58,8 +58,18 @@ export interface Client {
   profile: 'fapi2' | null;
   /** This client's refresh-token lifetimes; null members follow `tokens.refreshTokenTtl` and `refreshTokenIdleTtl`. */
   refreshTokenLifetime: RefreshTokenLifetime;
+  /** CIBA Core §4: how a client registered for the CIBA grant learns its tokens are ready; absent: none. */
+  backchannelAuthentication?: BackchannelClientSettings | null;
   /** Every sign-in for this client needs a second factor (sessions/mfa.ts); absent: false. */
   requireMfa?: boolean;
+}
+
+/** CIBA Core §4 client metadata (push mode is not offered: FAPI-CIBA forbids it). */
+export interface BackchannelClientSettings {
+  /** `backchannel_token_delivery_mode`. */
+  tokenDeliveryMode: 'poll' | 'ping';
+  /** `backchannel_client_notification_endpoint`: where pings go (ping mode only). */
+  clientNotificationEndpoint: string | null;
 }
 
 /** The most clients hold at once: the current secret and, during an overlap, the one it replaced. */
@@ -287,6 +297,44 @@ export interface DeviceCode {
   authTime: number | null;
   amr: string[] | null;
   sid: string | null;
+  createdAt: number;
+}
+
+/**
+ * What a user decides on away from the client and the client then polls for: a device code (RFC 8628) or
+ * a CIBA request. grants/polled-grant.ts redeems either.
+ */
+export type PolledAuthorization = Pick<
+  DeviceCode,
+  | 'clientId'
+  | 'scope'
+  | 'resources'
+  | 'interval'
+  | 'expiresAt'
+  | 'lastPolledAt'
+  | 'status'
+  | 'userId'
+  | 'authTime'
+  | 'amr'
+  | 'sid'
+>;
+
+/**
+ * A CIBA authentication request (CIBA Core §7): for the user the hint named (`hintedUserId`), pending
+ * until that user approves or denies it on the approval page the notifier's link opens. Hashes of
+ * `auth_req_id` and of the link's token find it. The client's notification token is kept as sent, since
+ * it is sent back as a bearer token on the ping (§10.2); so is a ping-mode request's `auth_req_id`, which
+ * the ping carries, until the ping is sent (it is useless without the client's own credentials).
+ */
+export interface BackchannelAuthenticationRequest extends PolledAuthorization {
+  authReqIdHash: string;
+  approvalHash: string;
+  hintedUserId: string;
+  acrValues: string[];
+  bindingMessage: string | null;
+  deliveryMode: 'poll' | 'ping';
+  clientNotificationToken: string | null;
+  pingAuthReqId: string | null;
   createdAt: number;
 }
 

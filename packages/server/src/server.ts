@@ -4,6 +4,7 @@
  * adapter (http/app.ts). Starts the key-reload and expiry-sweep timers. Tests call `buildServer` with their
  * own clock and drive it through `inject()` or a real port; the CLI's `serve` runs it.
  */
+
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -25,6 +26,8 @@ import { createManagementApp, managementIsExposed } from './http/management.ts';
 import { Metrics } from './http/metrics.ts';
 import { RateLimiter, RedisRateLimitStore } from './http/rate-limit.ts';
 import { KeyStore, keyStoreOptions } from './keys/keystore.ts';
+import type { BackchannelNotifier } from './protocol/backchannel-notification.ts';
+import { webhookNotifier } from './protocol/backchannel-notifier.ts';
 import { ClientJwksCache } from './protocol/client-jwks.ts';
 import { ClientMetadataDocuments } from './protocol/client-metadata-document.ts';
 import { DpopNonces, DpopVerifier } from './protocol/dpop.ts';
@@ -51,6 +54,11 @@ export interface BuildOptions {
   pages?: Partial<PageTemplates>;
   /** Computed access-token claims (tokens/claims-hook.ts); reserved claims it returns are dropped. */
   claims?: ClaimsHook;
+  /**
+   * How CIBA requests reach users (a push to their phone, a message), instead of the configured webhook
+   * (`ciba.notifier`); without either, /bc-authorize refuses every request.
+   */
+  backchannelNotifier?: BackchannelNotifier;
 }
 
 export interface GatehouseServer {
@@ -206,6 +214,11 @@ export async function buildServer(
       : {
           claimsHook: guardClaimsHook(options.claims, (fields, message) => logger.error(fields, message)),
         }),
+    backchannelNotifier:
+      options.backchannelNotifier ??
+      (config.ciba.notifier === undefined
+        ? undefined
+        : webhookNotifier({ issuer: config.issuer, keys, now }, config.ciba.notifier)),
   };
   const ctx: ServerContext = { ...core, logout: new SessionLogout(core) };
 

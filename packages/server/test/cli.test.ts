@@ -490,6 +490,49 @@ describe('gatehouse client', { timeout: cliTimeout }, () => {
     expect(decodeJwt(token.body.access_token as string)).toMatchObject({ client_id: 'keyed' });
   });
 
+  it('add registers a CIBA client in ping mode, and refuses ping without a notification endpoint', async () => {
+    const env = setup();
+    const base = [
+      'client',
+      'add',
+      '--name',
+      'Teller',
+      '--grant',
+      'urn:openid:params:grant-type:ciba',
+      '--scope',
+      'openid',
+    ];
+    const ping = await env.cli(
+      ...base,
+      '--id',
+      'teller',
+      '--backchannel-delivery-mode',
+      'ping',
+      '--backchannel-notification-endpoint',
+      'https://teller.example.com/ciba',
+    );
+    expect(ping.code, ping.stderr).toBe(0);
+    const stored = queryRow<{ backchannel_authentication: string }>(
+      env.dbPath,
+      'SELECT backchannel_authentication FROM clients WHERE client_id = ?',
+      'teller',
+    );
+    expect(JSON.parse(stored!.backchannel_authentication)).toEqual({
+      tokenDeliveryMode: 'ping',
+      clientNotificationEndpoint: 'https://teller.example.com/ciba',
+    });
+    expectCleanFailure(
+      await env.cli(...base, '--id', 'teller-2', '--backchannel-delivery-mode', 'ping'),
+      1,
+      /--backchannel-notification-endpoint: backchannelClientNotificationEndpoint is required in ping mode/,
+    );
+    expectCleanFailure(
+      await env.cli(...base, '--id', 'teller-3'),
+      1,
+      /--backchannel-delivery-mode: the urn:openid:params:grant-type:ciba grant needs backchannelTokenDeliveryMode/,
+    );
+  });
+
   it('add registers tls_client_auth and self-signed certificate clients, and refuses incomplete ones', async () => {
     const env = setup();
     const base = [

@@ -16,6 +16,7 @@ import {
   codeRequest,
   formOf,
   issuer,
+  logCapture,
   password,
   pkcePair,
   postForm,
@@ -516,3 +517,36 @@ describe('the signed-in /mfa page', () => {
 });
 
 void basic;
+
+describe('logs', () => {
+  const log = logCapture();
+  const server = useServer({ logging: { level: 'debug' } }, { each: true, logStream: log.stream });
+
+  it('never write a TOTP secret, a code or a recovery code, while the audit events are there', async () => {
+    const { secret, recoveryCodes } = await enrol(server);
+    server.clock.advance(30);
+    const browser = new Browser(server);
+    const prompt = await signIn(server, browser, { acr_values: mfaAcr });
+    const code = totp(secret, server.clock());
+    const form = formOf(prompt.response.body);
+    expect((await browser.post(form.action, { csrf: form.csrf, code })).statusCode).toBe(303);
+    const wrong = await signIn(server, new Browser(server), { acr_values: mfaAcr });
+    const wrongForm = formOf(wrong.response.body);
+    await new Browser(server).post(wrongForm.action, {
+      csrf: wrongForm.csrf,
+      recovery_code: recoveryCodes[0],
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const text = log.lines.join('\n');
+    expect(text).toContain('mfa_totp_enrolled');
+    expect(text).toContain('mfa_succeeded');
+    expect(text).not.toContain(secret);
+    // Quoted or as a parameter value (a bare six-digit run could be part of a timestamp).
+    expect(text).not.toContain(`"${code}"`);
+    expect(text).not.toContain(`=${code}`);
+    for (const recovery of recoveryCodes) {
+      expect(text).not.toContain(recovery);
+      expect(text).not.toContain(recovery.replace(/-/g, ''));
+    }
+  });
+});

@@ -10,7 +10,9 @@ import type { AddressInfo } from 'node:net';
 import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertionType, clientAssertion } from './client-assertion.ts';
 import {
+  authorizationCode,
   authorizeUrl,
   basic,
   codeFlowTokens,
@@ -649,7 +651,12 @@ describe('client ID metadata documents', () => {
     ...extra,
   });
 
+  let jwtKey: Awaited<ReturnType<typeof generateKeyPair>>;
+  let jwtPublicJwk: Record<string, unknown>;
+
   beforeAll(async () => {
+    jwtKey = await generateKeyPair('ES256', { extractable: true });
+    jwtPublicJwk = { ...(await exportJWK(jwtKey.publicKey)), kid: 'doc-key', alg: 'ES256' };
     documents = createServer((request, response) => {
       const path = request.url ?? '/';
       fetches.push(path);
@@ -664,6 +671,13 @@ describe('client ID metadata documents', () => {
       else if (path === '/http-redirect.json')
         json(documentFor(path, { redirect_uris: ['http://rp.example.com/cb'] }));
       else if (path === '/large.json') json(documentFor(path, { padding: 'x'.repeat(2048) }));
+      else if (path === '/jwt.json')
+        json(
+          documentFor(path, {
+            token_endpoint_auth_method: 'private_key_jwt',
+            jwks: { keys: [jwtPublicJwk] },
+          }),
+        );
       else if (path === '/redirect.json') {
         response.writeHead(302, { location: '/good.json' });
         response.end();
@@ -711,6 +725,30 @@ describe('client ID metadata documents', () => {
     server.clock.advance(601);
     expect(await authorizeStatus(server, clientId)).toBe(303);
     expect(fetches).toEqual(['/good.json', '/good.json']);
+  });
+
+  it('a document client may authenticate with private_key_jwt (keys in the document)', async () => {
+    const clientId = `${base}/jwt.json`;
+    const { code, pkce } = await authorizationCode(server, { clientId, redirectUri, scope: 'openid' });
+    const assertion = await clientAssertion(clientId, jwtKey.privateKey, server.clock(), { kid: 'doc-key' });
+    const tokens = await postForm(server, '/token', {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: redirectUri,
+      code_verifier: pkce.verifier,
+      client_assertion_type: assertionType,
+      client_assertion: assertion,
+    });
+    expect(tokens.status).toBe(200);
+    // Without an assertion the client cannot pass as public.
+    const unauthenticated = await postForm(server, '/token', {
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      code,
+      redirect_uri: redirectUri,
+      code_verifier: pkce.verifier,
+    });
+    expect(unauthenticated.status).toBe(401);
   });
 
   it('refuses a document whose client_id differs, that redirects, is too large, or breaks the rules', async () => {

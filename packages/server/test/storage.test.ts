@@ -8,9 +8,16 @@ import SqliteDatabase from 'better-sqlite3';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuthorizationCode, Client, DeviceCode, RefreshToken, SigningKeyRecord } from '../src/model.ts';
+import type {
+  AuthorizationCode,
+  BackchannelAuthenticationRequest,
+  Client,
+  DeviceCode,
+  RefreshToken,
+  SigningKeyRecord,
+} from '../src/model.ts';
 import { isTransientStorageError, openStorage } from '../src/storage/index.ts';
-import type { Storage } from '../src/storage/ports.ts';
+import type { DeviceCodeDecision, Storage } from '../src/storage/ports.ts';
 import { sweepExpired } from '../src/storage/sweep.ts';
 import { databaseOf } from '../src/storage/testing.ts';
 import { type BackendName, backendNames, freshStore, postgresUrl, requireService } from './backends.ts';
@@ -103,6 +110,31 @@ function deviceCode(hash: string, userCode: string): DeviceCode {
   };
 }
 
+function backchannelRequest(hash: string, approvalHash: string): BackchannelAuthenticationRequest {
+  return {
+    authReqIdHash: hash,
+    approvalHash,
+    clientId: 'teller',
+    hintedUserId: 'u1',
+    scope: ['openid'],
+    resources: [],
+    acrValues: ['urn:example:acr'],
+    bindingMessage: 'TX 42',
+    deliveryMode: 'ping',
+    clientNotificationToken: 'notification-token',
+    pingAuthReqId: 'plain-auth-req-id',
+    interval: 5,
+    expiresAt: now + 300,
+    lastPolledAt: null,
+    status: 'pending',
+    userId: null,
+    authTime: null,
+    amr: null,
+    sid: null,
+    createdAt: now,
+  };
+}
+
 function key(kid: string, notBefore: number): SigningKeyRecord {
   return {
     kid,
@@ -147,6 +179,7 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         'refresh_tokens',
         'signing_keys',
         'device_codes',
+        'backchannel_requests',
         'access_tokens',
         'revoked_tokens',
         'pushed_authorization_requests',
@@ -760,6 +793,74 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         ),
       );
       expect(log).toEqual(Array.from({ length: 6 }, () => ['start', 'end']).flat());
+    });
+  });
+
+  describe('backchannel (CIBA) requests', () => {
+    const approval: DeviceCodeDecision = {
+      status: 'approved',
+      userId: 'u1',
+      authTime: now,
+      amr: ['pwd'],
+      sid: 's',
+    };
+
+    it('finds a request by both hashes, records polls and decides it once', async () => {
+      await storage.backchannelRequests.create(backchannelRequest('ar-1', 'ap-1'));
+      expect(await storage.backchannelRequests.findByHash('ar-1')).toEqual(
+        backchannelRequest('ar-1', 'ap-1'),
+      );
+      expect((await storage.backchannelRequests.findByApprovalHash('ap-1'))?.authReqIdHash).toBe('ar-1');
+      expect(await storage.backchannelRequests.findByHash('ap-1')).toBeUndefined();
+      expect(await storage.backchannelRequests.recordPoll('ar-1', now, null, 5)).toBe('ok');
+      expect(await storage.backchannelRequests.recordPoll('ar-1', now + 2, now, 5)).toBe('slow_down');
+      expect(await storage.backchannelRequests.findByHash('ar-1')).toMatchObject({
+        interval: 10,
+        lastPolledAt: now + 2,
+      });
+      expect(await storage.backchannelRequests.consume('ar-1', now + 3)).toBe(false);
+      expect(await storage.backchannelRequests.decide('ap-1', now + 300, approval)).toBe(false);
+      expect(await storage.backchannelRequests.decide('ap-1', now + 3, approval)).toBe(true);
+      expect(await storage.backchannelRequests.decide('ap-1', now + 3, { status: 'denied' })).toBe(false);
+      expect(await storage.backchannelRequests.findByHash('ar-1')).toMatchObject({
+        status: 'approved',
+        userId: 'u1',
+        amr: ['pwd'],
+        sid: 's',
+      });
+      expect(await storage.backchannelRequests.consume('ar-1', now + 300)).toBe(false);
+      await storage.backchannelRequests.forgetPing('ar-1');
+      expect(await storage.backchannelRequests.findByHash('ar-1')).toMatchObject({
+        pingAuthReqId: null,
+        clientNotificationToken: null,
+      });
+    });
+
+    it('lets exactly one of many concurrent token requests consume an approved request', async () => {
+      await storage.backchannelRequests.create(backchannelRequest('ar-race', 'ap-race'));
+      await storage.backchannelRequests.decide('ap-race', now, approval);
+      const pick = (index: number) => (index % 2 === 0 || backend === 'sqlite' ? storage : other);
+      const outcomes = await Promise.all(
+        Array.from({ length: 24 }, (_, index) =>
+          pick(index).transaction((repositories) =>
+            repositories.backchannelRequests.consume('ar-race', now + 1),
+          ),
+        ),
+      );
+      expect(outcomes.filter(Boolean)).toHaveLength(1);
+      expect((await other.backchannelRequests.findByHash('ar-race'))?.status).toBe('consumed');
+    });
+
+    it("keeps a client's CIBA metadata", async () => {
+      const teller = {
+        ...client('teller'),
+        backchannelAuthentication: {
+          tokenDeliveryMode: 'ping' as const,
+          clientNotificationEndpoint: 'https://teller.example.com/cb',
+        },
+      };
+      await storage.clients.save(teller);
+      expect(await storage.clients.find('teller')).toEqual(teller);
     });
   });
 

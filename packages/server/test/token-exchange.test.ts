@@ -112,6 +112,9 @@ describe('token exchange', () => {
       aud: 'api1',
       grant_id: subject.grant_id,
     });
+    // How the user authenticated travels with the exchanged token (RFC 9470: APIs may demand a level).
+    expect(claims).toMatchObject({ acr: subject.acr, amr: subject.amr, auth_time: subject.auth_time });
+    expect(subject.amr).toEqual(['pwd']);
     expect(claims.act).toBeUndefined();
     expect(claims.exp!).toBeLessThanOrEqual(subject.exp!);
     // With a resource indicator instead of an audience name, and with neither (the scopes decide).

@@ -249,8 +249,8 @@ describe('sign-in at oidc-provider with just-in-time provisioning', () => {
       .where('username', '=', 'corp:alice')
       .execute();
     expect(users).toHaveLength(1);
-    // oidc-provider puts profile claims in userinfo, not in the ID token: nothing to map here (see rogue).
-    expect(JSON.parse(users[0]!.claims)).toEqual({});
+    // oidc-provider puts profile claims in UserInfo, not in the ID token: they were fetched from there.
+    expect(JSON.parse(users[0]!.claims)).toEqual({ name: 'Alice Smith' });
     expect(await server.ctx.storage.upstreams.findLinkedUser('corp', 'alice')).toBe(users[0]!.id);
 
     expect(redirect.searchParams.get('code')).toBeTypeOf('string');
@@ -328,6 +328,26 @@ describe('upstream sign-in and the local MFA policy', () => {
     // Consent next (web-app asks for it), not a second factor.
     const page = await browser.get(response.headers.location as string);
     expect(page.body).toContain('name="decision"');
+  });
+});
+
+describe('a fresh sign-in asked of the upstream', () => {
+  it('forwards prompt=login and max_age, and refuses an ID token whose auth_time is older than max_age', async () => {
+    const browser = new Browser(server);
+    const location = await pressButton(browser, 'rogue', { prompt: 'login', max_age: '60' });
+    expect(location.searchParams.get('prompt')).toBe('login');
+    expect(location.searchParams.get('max_age')).toBe('60');
+    const claims = validClaims(location.searchParams.get('nonce')!, 'stale-user');
+    hostile.nextIdToken({ ...claims, auth_time: Number(claims.iat) - 3600 });
+    await expectRefused(
+      () =>
+        callback(browser, 'rogue', {
+          code: 'c',
+          state: location.searchParams.get('state')!,
+          iss: hostile.issuer,
+        }),
+      /did not succeed/,
+    );
   });
 });
 
@@ -559,6 +579,9 @@ describe('upstream configuration', () => {
     );
     expect(parse({ upstreams: [{ ...upstream, scopes: ['profile'] }] })).toThrow(/openid scope/);
     expect(parse({ upstreams: [upstream, upstream] })).toThrow(/duplicate upstream "corp"/);
+    expect(
+      parse({ upstreams: [upstream, { ...upstream, id: 'corp-2', allowPrivateAddresses: true }] }),
+    ).toThrow(/upstreams\[1\]\.allowPrivateAddresses: must be the same/);
     expect(parse({ clients: testClients({ 'web-app': { upstreams: ['nobody'] } }) })).toThrow(
       /clients\[0\]\.upstreams\[0\]: unknown upstream "nobody"/,
     );

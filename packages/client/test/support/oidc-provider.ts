@@ -1,6 +1,7 @@
 /**
  * oidc-provider (a certified OpenID Provider) on a loopback port, for interoperability tests of what
- * Gatehouse does not have yet: PAR (on by default), DPoP with nonces, private_key_jwt, the device flow.
+ * Gatehouse does not have yet: PAR (on by default), DPoP with nonces, private_key_jwt, the device flow,
+ * CIBA poll mode (a `teller` client; `approveBackchannel` plays the authentication device).
  * Login and consent are completed at once by GET /interaction/:uid for the user `alice`, granting the
  * requested scopes; the device pages are real oidc-provider pages (see `approveDevice`).
  */
@@ -20,7 +21,20 @@ export interface RunningProvider {
   clientKey: JWK;
   /** Requests received so far for `METHOD /path`. */
   count(route: string): number;
+  /**
+   * The user approves the oldest CIBA request the provider has sent to the "authentication device" (its
+   * `triggerAuthenticationDevice`), as the `teller` client's poll-mode requests arrive; resolves once one
+   * was waiting and was approved.
+   */
+  approveBackchannel(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What the provider hands its CIBA `triggerAuthenticationDevice` (oidc-provider's BackchannelAuthenticationRequest). */
+interface CibaRequest {
+  accountId: string;
+  clientId: string;
+  scope: string;
 }
 
 export async function startProvider(
@@ -34,6 +48,7 @@ export async function startProvider(
   const clientKey = { ...(await exportJWK(client.privateKey)), kid: 'client-key', alg: 'ES256' };
   const clientPublic = { ...(await exportJWK(client.publicKey)), kid: 'client-key', alg: 'ES256' };
 
+  const cibaRequests: CibaRequest[] = [];
   const provider = new Provider(issuer, {
     clients: [
       {
@@ -70,6 +85,15 @@ export async function startProvider(
         response_types: [],
         redirect_uris: [],
       },
+      {
+        client_id: 'teller',
+        client_secret: providerSecret,
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: ['urn:openid:params:grant-type:ciba'],
+        response_types: [],
+        redirect_uris: [],
+        backchannel_token_delivery_mode: 'poll',
+      },
       ...(options.extraClients ?? []),
     ],
     clientDefaults: { id_token_signed_response_alg: 'ES256' },
@@ -102,6 +126,17 @@ export async function startProvider(
         enabled: true,
         successSource: async (ctx: { body: string }) => {
           ctx.body = '<!doctype html><title>Sign-in Success</title><p>Sign-in Success</p>';
+        },
+      },
+      ciba: {
+        enabled: true,
+        deliveryModes: ['poll'],
+        processLoginHint: async (_ctx: unknown, loginHint: string) => loginHint,
+        processLoginHintToken: async () => undefined,
+        verifyUserCode: async () => {},
+        validateRequestContext: async () => {},
+        triggerAuthenticationDevice: async (_ctx: unknown, request: CibaRequest) => {
+          cibaRequests.push(request);
         },
       },
       revocation: { enabled: true, allowedPolicy: async () => true },
@@ -153,6 +188,17 @@ export async function startProvider(
     issuer,
     clientKey,
     count: (route) => counts.get(route) ?? 0,
+    approveBackchannel: async () => {
+      const request = cibaRequests.shift();
+      if (request === undefined) throw new Error('no CIBA request is waiting');
+      const grant = new provider.Grant({ accountId: request.accountId, clientId: request.clientId });
+      grant.addOIDCScope(request.scope);
+      await grant.save();
+      // Not in oidc-provider's type definitions; documented in its CIBA feature.
+      await (
+        provider as unknown as { backchannelResult(request: CibaRequest, grant: unknown): Promise<void> }
+      ).backchannelResult(request, grant);
+    },
     close: () => closeServer(server),
   };
 }

@@ -46,13 +46,17 @@ export const clientUsage = `Usage: gatehouse client <add|list|remove|rotate-secr
       --tls-san-dns NAME | --tls-san-uri URI | --tls-san-ip IP | --tls-san-email ADDRESS
       --certificate-bound                 bind access tokens to the client certificate (RFC 8705 §3)
       --grant TYPE                        repeatable: authorization_code, refresh_token, client_credentials,
-                                          urn:ietf:params:oauth:grant-type:device_code
+                                          urn:ietf:params:oauth:grant-type:device_code,
+                                          urn:openid:params:grant-type:ciba
       --redirect-uri URI                  repeatable; required with authorization_code
       --post-logout-redirect-uri URI      repeatable
       --scope SCOPE                       repeatable (or space separated); identity or API scopes of the config
       --no-consent                        do not ask users to consent (first-party clients)
       --require-dpop                      every token request must carry a DPoP proof (RFC 9449)
       --require-par                       authorization requests must be pushed to /par (RFC 9126)
+      --backchannel-delivery-mode MODE    the CIBA grant: poll or ping (CIBA Core §4)
+      --backchannel-notification-endpoint URL
+                                          ping mode: where the server pings the client (https)
       --require-mfa                       every sign-in for this client needs a second factor
       --cors-origin ORIGIN                repeatable: a browser origin (scheme://host[:port]) allowed to call
                                           /token, /userinfo, /revoke, /par, discovery and /jwks (CORS); a
@@ -192,6 +196,8 @@ const optionsOfFields: Record<string, string> = {
   refreshTokenLifetime: '--refresh-absolute / --refresh-idle',
   grantTypes: '--grant',
   scopes: '--scope',
+  backchannelTokenDeliveryMode: '--backchannel-delivery-mode',
+  backchannelClientNotificationEndpoint: '--backchannel-notification-endpoint',
 };
 
 function optionOf(path: readonly PropertyKey[]): string {
@@ -235,6 +241,8 @@ async function add(args: string[]): Promise<number> {
       'no-consent': { type: 'boolean' },
       'require-dpop': { type: 'boolean' },
       'require-par': { type: 'boolean' },
+      'backchannel-delivery-mode': { type: 'string' },
+      'backchannel-notification-endpoint': { type: 'string' },
       'require-mfa': { type: 'boolean' },
       'cors-origin': { type: 'string', multiple: true },
       'jwks-uri': { type: 'string' },
@@ -292,6 +300,8 @@ async function add(args: string[]): Promise<number> {
         requireConsent: values['no-consent'] !== true,
         requireDpop: values['require-dpop'] === true,
         requirePushedAuthorizationRequests: values['require-par'] === true,
+        backchannelTokenDeliveryMode: values['backchannel-delivery-mode'],
+        backchannelClientNotificationEndpoint: values['backchannel-notification-endpoint'],
         ...(values['require-mfa'] === true ? { requireMfa: true } : {}),
         corsOrigins: list(values['cors-origin']),
         refreshTokenLifetime:

@@ -9,12 +9,16 @@ import { fetchableUrl, scopeToken, seconds } from './fields.ts';
 
 export const tokenExchangeGrantType = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
+/** OpenID Connect CIBA Core 1.0 §10.1. */
+export const cibaGrantType = 'urn:openid:params:grant-type:ciba';
+
 export const grantTypes = [
   'authorization_code',
   'client_credentials',
   'refresh_token',
   'urn:ietf:params:oauth:grant-type:device_code',
   tokenExchangeGrantType,
+  cibaGrantType,
 ] as const;
 
 export const secretAuthMethods: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post'];
@@ -94,6 +98,16 @@ export const clientSchema = z
     scopes: z.array(scopeToken).default([]),
     requireConsent: z.boolean().default(true),
     accessTokenTtl: seconds(300, maxAccessTokenTtl).optional(),
+    /** CIBA Core §4 `backchannel_token_delivery_mode`: required with the CIBA grant (push is not offered). */
+    backchannelTokenDeliveryMode: z.enum(['poll', 'ping']).optional(),
+    /** CIBA Core §4 `backchannel_client_notification_endpoint`: where pings go (ping mode only). */
+    backchannelClientNotificationEndpoint: fetchableUrl.optional(),
+    /** CIBA Core §4 `backchannel_user_code_parameter`: user codes are not supported, so only false. */
+    backchannelUserCodeParameter: z
+      .literal(false, {
+        error: 'user_code is not supported (backchannel_user_code_parameter_supported is false)',
+      })
+      .optional(),
     /** OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed. */
     backchannelLogoutUri: z.string().url().optional(),
     /**
@@ -188,6 +202,29 @@ export const clientSchema = z
       issue(
         'tlsClientCertificateBoundAccessTokens',
         'certificate-bound tokens for a public client cannot be combined with refresh_token',
+      );
+    }
+    const ciba = client.grantTypes.includes(cibaGrantType);
+    const mode = client.backchannelTokenDeliveryMode;
+    if (ciba && mode === undefined) {
+      issue(
+        'backchannelTokenDeliveryMode',
+        `the ${cibaGrantType} grant needs backchannelTokenDeliveryMode (poll or ping)`,
+      );
+    }
+    if (!ciba && mode !== undefined) {
+      issue(
+        'backchannelTokenDeliveryMode',
+        `backchannelTokenDeliveryMode needs the ${cibaGrantType} grant type`,
+      );
+    }
+    if (ciba && isPublic) {
+      issue('grantTypes', `the ${cibaGrantType} grant needs a confidential client (CIBA Core §4)`);
+    }
+    if ((mode === 'ping') !== (client.backchannelClientNotificationEndpoint !== undefined)) {
+      issue(
+        'backchannelClientNotificationEndpoint',
+        'backchannelClientNotificationEndpoint is required in ping mode and only there',
       );
     }
     const exchanges = client.grantTypes.includes(tokenExchangeGrantType);

@@ -8,7 +8,7 @@ import { maxAccessTokenTtl, reservedAccessTokenClaims } from '../model.ts';
 import { shippedLocales } from '../views/locales/index.ts';
 import { accountsSchema } from './accounts.ts';
 import { clientSchema, fapi2Algorithms, fapi2AuthMethods, tlsAuthMethods } from './clients.ts';
-import { absoluteUri, postgresPool, postgresUrl, scopeToken, seconds } from './fields.ts';
+import { absoluteUri, fetchableUrl, postgresPool, postgresUrl, scopeToken, seconds } from './fields.ts';
 import { upstreamSchema } from './upstreams.ts';
 
 export const signingAlgorithms = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
@@ -338,6 +338,39 @@ export const configSchema = z
         maxUserCodeFailures: z.number().int().min(1).max(20).default(5),
       })
       .prefault({}),
+    /** OpenID Connect CIBA Core 1.0 (protocol/backchannel-authentication.ts). */
+    ciba: z
+      .strictObject({
+        /** Seconds a request lives when the client asks for no `requested_expiry` (CIBA Core §7.3 expires_in). */
+        requestTtl: seconds(30, 3600).default(300),
+        /** The longest `requested_expiry` granted; a longer one is shortened to this. */
+        maxRequestTtl: seconds(30, 86400).default(1800),
+        /** Minimum seconds between token requests of a polling client (CIBA Core §7.3 interval). */
+        interval: seconds(1, 60).default(5),
+        /** Longest `binding_message`, in characters (CIBA Core §7.1: short, shown on the user's device). */
+        maxBindingMessageLength: z.number().int().min(8).max(256).default(64),
+        /**
+         * Where the server tells the user's side that a request waits: a POST of a signed JWT
+         * (`application/jwt`, `typ: ciba-notification+jwt`) with the user's subject, the client's name, the
+         * binding message and the one-time approval link. An embedding application may pass a notifier
+         * function to buildServer instead. The URL is the operator's, so private addresses are allowed.
+         */
+        notifier: z
+          .strictObject({
+            webhookUrl: fetchableUrl,
+            /** Milliseconds before the webhook is given up on (the request then fails with 503). */
+            timeout: z.number().int().min(100).max(30000).default(5000),
+          })
+          .optional(),
+        /** Milliseconds before a ping to a client's notification endpoint is given up on. */
+        pingTimeout: z.number().int().min(100).max(30000).default(5000),
+        /**
+         * Send pings to loopback, private, link-local and unique-local addresses (tests only): by default
+         * a client's notification endpoint is fetched through the same guard as a jwks_uri.
+         */
+        allowPrivateAddresses: z.boolean().default(false),
+      })
+      .prefault({}),
     dpop: z
       .strictObject({
         /**
@@ -392,6 +425,10 @@ export const configSchema = z
         deviceAuthorizationPerIp: limit(60, 60),
         /** Per confidential client; a public client's is per client and address (as `tokenPerClient`). */
         deviceAuthorizationPerClient: limit(60, 60),
+        /** CIBA authentication requests (/bc-authorize) from one address; each may notify a user. */
+        backchannelPerIp: limit(60, 60),
+        /** Per confidential client (CIBA clients are confidential). */
+        backchannelPerClient: limit(60, 60),
         introspectPerCaller: limit(6000, 60),
         revokePerIp: limit(300, 60),
         loginPerIp: limit(60, 60),
@@ -705,6 +742,14 @@ export const configSchema = z
           message: `duplicate upstream "${upstream.id}"`,
         });
       upstreamIds.add(upstream.id);
+      // Discovery documents are cached per issuer (@gatehouse/client): one issuer, one address policy.
+      const sameIssuer = config.upstreams.find((other) => other.issuer === upstream.issuer);
+      if (sameIssuer !== undefined && sameIssuer.allowPrivateAddresses !== upstream.allowPrivateAddresses)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams', index, 'allowPrivateAddresses'],
+          message: `must be the same for every upstream of issuer ${upstream.issuer}`,
+        });
       if (upstream.provisioning === 'jit' && config.accounts.type !== 'builtin')
         ctx.addIssue({
           code: 'custom',

@@ -64,6 +64,14 @@ export function clientRecord(client: ClientConfig, source: Client['source'], cre
     source,
     createdAt,
     backchannelLogoutUri: client.backchannelLogoutUri ?? null,
+    ...(client.backchannelTokenDeliveryMode === undefined
+      ? {}
+      : {
+          backchannelAuthentication: {
+            tokenDeliveryMode: client.backchannelTokenDeliveryMode,
+            clientNotificationEndpoint: client.backchannelClientNotificationEndpoint ?? null,
+          },
+        }),
     corsOrigins: client.corsOrigins,
     requireDpop: client.requireDpop,
     requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,

@@ -5,7 +5,7 @@
  * random id that binds pending interactions to the browser that started them; it is one per browser (not
  * one per interaction) so that sign-ins started in several tabs do not overwrite each other.
  */
-import { readCookie as readCookieValue } from '@gatehouse/jose-rules';
+import { readCookie as readCookieValue, serializeCookie } from '@gatehouse/jose-rules';
 
 export { clearCookie, serializeCookie } from '@gatehouse/jose-rules';
 
@@ -17,4 +17,23 @@ const cookieToken = /^[A-Za-z0-9_-]{1,128}$/;
 /** The value of cookie `name` when it is a token of at most 128 base64url characters. */
 export function readCookie(header: string | undefined, name: string): string | undefined {
   return readCookieValue(header, name, cookieToken);
+}
+
+/**
+ * The browser value of a request, or a new one set on `reply` (SameSite=Lax, 400 days): pages a link opens
+ * (the device and CIBA approval pages) bind their forms to it.
+ */
+export function browserIdFor(
+  cookieHeader: string | undefined,
+  reply: { header(name: string, value: string): unknown },
+  newId: () => string,
+): string {
+  const existing = readCookie(cookieHeader, browserCookie);
+  if (existing !== undefined) return existing;
+  const browserId = newId();
+  reply.header(
+    'set-cookie',
+    serializeCookie(browserCookie, browserId, { sameSite: 'Lax', maxAge: 400 * 86400 }),
+  );
+  return browserId;
 }

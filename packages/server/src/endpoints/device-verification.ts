@@ -5,15 +5,15 @@
  * the device, even for clients that skip consent elsewhere, since a user code may come from a phisher
  * (§3.3.1, §5.4).
  */
-
-import { constantTimeEqual } from '@gatehouse/jose-rules';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import type { DeviceCode } from '../model.ts';
 import { requiredAcrLevel, sessionMeetsLevel } from '../protocol/acr.ts';
+import { browserCsrfMatches } from '../protocol/browser-csrf.ts';
 import {
   type CodeEntrant,
   decideDeviceCode,
+  deviceCsrfLabel,
   deviceCsrfToken,
   formatUserCode,
   keptUserCode,
@@ -26,7 +26,7 @@ import { randomHandle } from '../protocol/secrets.ts';
 import { checkPassword, findSession, startSession } from '../sessions/login.ts';
 import type { MessageKey } from '../views/i18n.ts';
 import type { FormError } from '../views/pages.ts';
-import { browserCookie, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
+import { browserCookie, browserIdFor, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
 import { pageUiFor, scopeGroups, sendPage, signInError } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
@@ -54,13 +54,7 @@ function checkCsrf(
   sid: string | undefined,
   submitted: string | undefined,
 ): asserts browserId is string {
-  if (
-    browserId === undefined ||
-    submitted === undefined ||
-    !constantTimeEqual(submitted, deviceCsrfToken(browserId, sid))
-  ) {
-    throw csrfError();
-  }
+  if (!browserCsrfMatches(deviceCsrfLabel, browserId, sid, submitted)) throw csrfError();
 }
 
 function renderSignIn(
@@ -207,14 +201,7 @@ async function pendingCode(
 export function deviceVerificationPage(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const params = toParams((request.query as RawParams | undefined) ?? {});
-    const existing = readCookie(request.headers.cookie, browserCookie);
-    const browserId = existing ?? randomHandle();
-    if (existing === undefined) {
-      reply.header(
-        'set-cookie',
-        serializeCookie(browserCookie, browserId, { sameSite: 'Lax', maxAge: 400 * 86400 }),
-      );
-    }
+    const browserId = browserIdFor(request.headers.cookie, reply, randomHandle);
     const userCode = keptUserCode(params.get('user_code'));
     const session = await findSession(ctx, readCookie(request.headers.cookie, sessionCookie));
     if (session === undefined || params.get('prompt') === 'login') {

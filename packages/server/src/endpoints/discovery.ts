@@ -5,7 +5,7 @@
  */
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { fapi2Algorithms } from '../config/clients.ts';
+import { cibaGrantType, fapi2Algorithms } from '../config/clients.ts';
 import type { ServerContext } from '../context.ts';
 import { grantHandlers } from '../grants/registry.ts';
 import { acrValuesSupported } from '../protocol/acr.ts';
@@ -56,7 +56,10 @@ function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     scopes_supported: ctx.catalog.allScopes(),
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: [...grantHandlers.keys()],
+    // The CIBA grant only with its endpoint (below): without a notifier no auth_req_id can exist.
+    grant_types_supported: [...grantHandlers.keys()].filter(
+      (grantType) => grantType !== cibaGrantType || ctx.backchannelNotifier !== undefined,
+    ),
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: [alg],
     token_endpoint_auth_methods_supported: [...authMethods, ...publicClients],
@@ -86,6 +89,15 @@ function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
     // OpenID Connect RP-Initiated Logout 1.0 §3.1 and Back-Channel Logout 1.0 §2.1: every logout token
     // carries `sid`. Front-channel logout is not offered.
     end_session_endpoint: ctx.endpoints.endSession,
+    // OpenID Connect CIBA Core §4: poll and ping (push is not offered), no user codes, no signed requests;
+    // the endpoint is announced only when a notifier can reach users.
+    ...(ctx.backchannelNotifier === undefined
+      ? {}
+      : {
+          backchannel_authentication_endpoint: ctx.endpoints.backchannelAuthentication,
+          backchannel_token_delivery_modes_supported: ['poll', 'ping'],
+          backchannel_user_code_parameter_supported: false,
+        }),
     backchannel_logout_supported: true,
     backchannel_logout_session_supported: true,
     frontchannel_logout_supported: false,

@@ -1,5 +1,6 @@
 /** The grant types this server supports. Implicit and password grants do not exist (OAuth 2.1 §10). */
 import { authorizationCodeGrant } from './authorization-code.ts';
+import { cibaGrant } from './ciba.ts';
 import { clientCredentialsGrant } from './client-credentials.ts';
 import { deviceCodeGrant } from './device-code.ts';
 import { refreshTokenGrant } from './refresh-token.ts';
@@ -13,5 +14,6 @@ export const grantHandlers: ReadonlyMap<string, GrantHandler> = new Map(
     refreshTokenGrant,
     deviceCodeGrant,
     tokenExchangeGrant,
+    cibaGrant,
   ].map((handler) => [handler.grantType, handler]),
 );

@@ -28,8 +28,17 @@ interface TokenParty {
   scopes: string[];
   grantId: string | undefined;
   authTime: number | undefined;
+  /** RFC 8176 methods of the user's authentication, kept in the exchanged token with its `acr`. */
+  amr: string[] | undefined;
   exp: number;
   act: Record<string, unknown> | undefined;
+}
+
+/** An `amr` claim as issued: an array of strings; anything else is left out. */
+function amrOf(value: unknown): string[] | undefined {
+  return Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'string')
+    ? value
+    : undefined;
 }
 
 function invalidToken(role: 'subject' | 'actor'): OAuthError {
@@ -48,6 +57,7 @@ async function readAccessToken(ctx: ServerContext, token: string, role: 'subject
     scopes: parseScope(claims.scope),
     grantId: claims.grant_id,
     authTime: claims.auth_time,
+    amr: amrOf(raw.amr),
     exp: claims.exp,
     act: typeof raw.act === 'object' && raw.act !== null ? (raw.act as Record<string, unknown>) : undefined,
   } satisfies TokenParty;
@@ -74,6 +84,7 @@ async function readIdToken(
     userId: claims.sub,
     clientId: undefined,
     authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined,
+    amr: amrOf(claims.amr),
     exp: claims.exp,
     act: undefined,
   };
@@ -189,6 +200,7 @@ export const tokenExchangeGrant: GrantHandler = {
       resources: targets,
       grantId: subject.grantId,
       authTime: subject.authTime,
+      amr: subject.amr,
       roles: user?.roles,
       binding,
       act,

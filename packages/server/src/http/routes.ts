@@ -11,6 +11,12 @@ import { adminCatalogEndpoints, adminKeyEndpoints } from '../endpoints/admin/key
 import { openApiEndpoint } from '../endpoints/admin/openapi.ts';
 import { adminUserEndpoints } from '../endpoints/admin/users.ts';
 import { authorizeEndpoint } from '../endpoints/authorize.ts';
+import {
+  backchannelApprovalDecision,
+  backchannelApprovalLogin,
+  backchannelApprovalPage,
+} from '../endpoints/backchannel-approval.ts';
+import { backchannelAuthenticationEndpoint } from '../endpoints/backchannel-authentication.ts';
 import type { ClientCertificates } from '../endpoints/client-certificate.ts';
 import { deviceAuthorizationEndpoint } from '../endpoints/device-authorization.ts';
 import {
@@ -149,6 +155,25 @@ export function registerRoutes(
     perRequest(deviceLoginSubmit),
   );
   app.post('/device/decision', { config: { errorFormat: 'html' } }, perRequest(deviceDecisionSubmit));
+
+  // OpenID Connect CIBA Core 1.0: the authentication request (JSON, for clients) and the approval pages
+  // the notifier's link opens (HTML, for users).
+  app.post(
+    '/bc-authorize',
+    { config: { errorFormat: 'json', ipRateLimit: 'backchannelPerIp' } },
+    perRequest((scoped) => backchannelAuthenticationEndpoint(scoped, certificates)),
+  );
+  app.get('/bc-approve', { config: { errorFormat: 'html' } }, perRequest(backchannelApprovalPage));
+  app.post(
+    '/bc-approve/login',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(backchannelApprovalLogin),
+  );
+  app.post(
+    '/bc-approve/decision',
+    { config: { errorFormat: 'html' } },
+    perRequest(backchannelApprovalDecision),
+  );
 
   app.route({
     method: ['GET', 'POST'],

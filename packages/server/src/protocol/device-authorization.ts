@@ -9,9 +9,11 @@
 import { randomInt } from 'node:crypto';
 import type { ServerContext } from '../context.ts';
 import type { Client, DeviceCode, LoginSession } from '../model.ts';
-import { rememberConsent, requestedScopes } from './authorization-request.ts';
+import { requestedScopes } from './authorization-request.ts';
+import { browserCsrfToken } from './browser-csrf.ts';
 import { OAuthError } from './errors.ts';
 import type { Params } from './params.ts';
+import { decidePolledAuthorization, polledGrantId } from './polled-authorization.ts';
 import { randomHandle, sha256Base64Url } from './secrets.ts';
 
 export const deviceCodeGrantType = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -53,13 +55,9 @@ export function keptUserCode(typed: string | undefined): string | undefined {
   return code === undefined ? typed : formatUserCode(code);
 }
 
-/**
- * The id of the grant an approved device code belongs to: derived from the code's stored hash (132 bits,
- * the size of a random grant id), so approval and token issuance agree on it without a stored link. It
- * reveals nothing about the device code (SHA-256 preimage resistance, applied twice).
- */
+/** The id of the grant an approved device code belongs to (polled-authorization.ts). */
 export function deviceGrantId(deviceCodeHash: string): string {
-  return sha256Base64Url(`gatehouse/device-grant\u0000${deviceCodeHash}`).slice(0, 22);
+  return polledGrantId('gatehouse/device-grant', deviceCodeHash);
 }
 
 export interface IssuedDeviceCode {
@@ -113,15 +111,11 @@ export async function issueDeviceCode(
   throw new OAuthError('temporarily_unavailable', 'no user code is available; try again later');
 }
 
-const csrfLabel = 'gatehouse/device-verification/csrf';
+export const deviceCsrfLabel = 'gatehouse/device-verification/csrf';
 
-/**
- * The verification forms' CSRF token: SHA-256 over a label, the browser value (a random 256-bit HttpOnly
- * cookie) and the session's sid. Stateless; a form rendered for one signed-in user is refused after another
- * signs in on the same browser.
- */
+/** The verification forms' CSRF token (browser-csrf.ts). */
 export function deviceCsrfToken(browserId: string, sid: string | undefined): string {
-  return sha256Base64Url(`${csrfLabel}\u0000${browserId}\u0000${sid ?? ''}`);
+  return browserCsrfToken(deviceCsrfLabel, browserId, sid);
 }
 
 /** Who is entering codes: the browser and its signed-in user, whose wrong codes are counted. */
@@ -191,36 +185,21 @@ export async function decideDeviceCode(
   session: LoginSession,
   decision: 'approve' | 'deny',
 ): Promise<boolean> {
-  const now = ctx.now();
-  const decided = await ctx.storage.transaction(async (repositories) => {
-    if (decision === 'deny') {
-      return repositories.deviceCodes.decide(record.userCode, now, { status: 'denied' });
-    }
-    const approved = await repositories.deviceCodes.decide(record.userCode, now, {
-      status: 'approved',
-      userId: session.userId,
-      authTime: session.authTime,
-      amr: session.amr,
-      sid: session.sid,
-    });
-    if (approved) {
-      await repositories.grants.create({
-        id: deviceGrantId(record.deviceCodeHash),
-        clientId: record.clientId,
-        userId: session.userId,
-        sid: session.sid,
-        scopes: record.scope,
-        resources: record.resources,
-        createdAt: now,
-        revokedAt: null,
-      });
-    }
-    return approved;
-  });
+  const decided = await decidePolledAuthorization(
+    ctx,
+    {
+      grantId: deviceGrantId(record.deviceCodeHash),
+      clientId: record.clientId,
+      scope: record.scope,
+      resources: record.resources,
+      record: (repositories, outcome) => repositories.deviceCodes.decide(record.userCode, ctx.now(), outcome),
+    },
+    session,
+    decision,
+  );
   if (!decided) return false;
   const fields = { user_id: session.userId, client_id: record.clientId, sid: session.sid };
   if (decision === 'approve') {
-    await rememberConsent(ctx, session.userId, record.clientId, record.scope, now);
     ctx.audit('device_approved', { ...fields, scope: record.scope.join(' ') });
   } else {
     ctx.audit('device_denied', fields);

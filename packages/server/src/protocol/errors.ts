@@ -38,6 +38,12 @@ export type OAuthErrorCode =
   // OpenID Connect Core §6.1, §6.2: request objects (`request`, a fetched `request_uri`) are not supported.
   | 'request_not_supported'
   | 'request_uri_not_supported'
+  // OpenID Connect CIBA Core §13: authentication request errors.
+  | 'unknown_user_id'
+  | 'expired_login_hint_token'
+  | 'invalid_binding_message'
+  | 'missing_user_code'
+  | 'invalid_user_code'
   // RFC 7591 §3.2.2: a registration refused for its redirect URIs or other metadata.
   | 'invalid_redirect_uri'
   | 'invalid_client_metadata'
@@ -73,6 +79,11 @@ const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_request_uri: 400,
   request_not_supported: 400,
   request_uri_not_supported: 400,
+  unknown_user_id: 400,
+  expired_login_hint_token: 400,
+  invalid_binding_message: 400,
+  missing_user_code: 400,
+  invalid_user_code: 400,
   invalid_redirect_uri: 400,
   invalid_client_metadata: 400,
   conflict: 409,

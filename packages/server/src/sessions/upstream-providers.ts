@@ -1,12 +1,12 @@
 /**
  * The configured upstream OpenID Connect providers (config/upstreams.ts), each with the @gatehouse/client
- * relying-party client that talks to it through the address guard (protocol/guarded-fetch.ts), and each
+ * relying-party client that talks to it through the address guard (protocol/outbound-fetch.ts), and each
  * client's allow-list. Built once at start-up (server.ts); the sign-in flow is in sessions/upstream.ts.
  */
 import { readFileSync } from 'node:fs';
 import { type ClientAuthentication, OAuthClient } from '@gatehouse/client';
 import type { UpstreamConfig } from '../config/upstreams.ts';
-import { guardedFetch } from '../protocol/guarded-fetch.ts';
+import { guardedFetch } from '../protocol/outbound-fetch.ts';
 import type { PasswordHasher } from '../protocol/passwords.ts';
 
 /** One configured upstream provider and the relying-party client that talks to it. */

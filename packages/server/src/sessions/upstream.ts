@@ -11,7 +11,7 @@
  *   `aud`, `azp`, `exp`/`iat`, `nonce`; Core §3.1.3.7);
  * - the upstream `sub` is looked up in the linked identities; unknown, it provisions an account (`jit`) or
  *   is refused (`existing-only`). Nothing is ever matched by e-mail.
- * Every outbound call goes through the address guard (protocol/guarded-fetch.ts).
+ * Every outbound call goes through the address guard (protocol/outbound-fetch.ts).
  */
 import { GatehouseClientError, type IdTokenClaims, type OAuthClient } from '@gatehouse/client';
 import type { Account } from '../accounts/accounts.ts';
@@ -71,7 +71,14 @@ export async function startUpstreamLogin(
   if (provider === undefined) throw unavailable();
   let pending: Awaited<ReturnType<OAuthClient['authorizationRequest']>>;
   try {
-    pending = await provider.client.authorizationRequest({ scope: provider.config.scopes.join(' ') });
+    // A fresh sign-in asked of us (prompt=login, max_age) is asked of the upstream too, whose ID token's
+    // auth_time is then checked against max_age; otherwise its own session could answer for it.
+    const { prompt, maxAge } = loaded.interaction.request;
+    pending = await provider.client.authorizationRequest({
+      scope: provider.config.scopes.join(' '),
+      ...(prompt.includes('login') ? { prompt: 'login' } : {}),
+      ...(maxAge === undefined ? {} : { maxAge }),
+    });
   } catch (error) {
     if (!(error instanceof GatehouseClientError)) throw error;
     // Discovery failed (unreachable, refused by the address guard, or a document naming another issuer).
@@ -125,6 +132,8 @@ export async function finishUpstreamLogin(
   const provider = ctx.upstreams.allowed(loaded.client.clientId, upstreamId);
   if (provider === undefined) throw unavailable();
   let claims: IdTokenClaims | undefined;
+  let accessToken = '';
+  let tokenType = 'Bearer';
   try {
     const tokens = await provider.client.handleCallback(callbackUrl, {
       url: new URL(provider.redirectUri),
@@ -132,8 +141,14 @@ export async function finishUpstreamLogin(
       nonce: login.nonce,
       codeVerifier: login.codeVerifier,
       redirectUri: login.redirectUri,
+      // The max_age sent upstream is the interaction's own (see startUpstreamLogin).
+      ...(loaded.interaction.request.maxAge === undefined
+        ? {}
+        : { maxAge: loaded.interaction.request.maxAge }),
     });
     claims = tokens.claims;
+    accessToken = tokens.accessToken;
+    tokenType = tokens.tokenType;
   } catch (error) {
     if (!(error instanceof GatehouseClientError)) throw error;
     throw failed(
@@ -144,7 +159,10 @@ export async function finishUpstreamLogin(
   }
   if (claims === undefined || typeof claims.sub !== 'string' || claims.sub === '' || claims.sub.length > 255)
     throw failed(ctx, upstreamId, 'no_subject');
-  const account = await linkedAccount(ctx, provider, claims);
+  const idTokenClaims = claims;
+  const account = await linkedAccount(ctx, provider, idTokenClaims, () =>
+    userinfoClaims(ctx, provider, idTokenClaims, accessToken, tokenType),
+  );
   if (!account.enabled) {
     ctx.audit('login_refused_disabled', { client_id: loaded.client.clientId, user_id: account.subject });
     throw new OAuthError('access_denied', 'This account is disabled.', {
@@ -164,11 +182,36 @@ export async function finishUpstreamLogin(
   return { loaded, account, amr };
 }
 
+/**
+ * The ID token's claims, completed from the upstream's UserInfo endpoint (OpenID Connect Core §5.3) when the
+ * claim mapping wants claims the ID token lacks (many providers put profile claims only in UserInfo). The
+ * answer must be for the ID token's `sub` (§5.3.2, checked by @gatehouse/client); the ID token's claims win.
+ */
+async function userinfoClaims(
+  ctx: ServerContext,
+  provider: UpstreamProvider,
+  claims: IdTokenClaims,
+  accessToken: string,
+  tokenType: string,
+): Promise<Record<string, unknown>> {
+  const wanted = Object.values(claimMapping(provider.config));
+  if (wanted.every((name) => claims[name] !== undefined) || accessToken === '') return claims;
+  try {
+    if (typeof (await provider.client.metadata()).userinfo_endpoint !== 'string') return claims;
+    const userinfo = await provider.client.userinfo(accessToken, { tokenType, expectedSubject: claims.sub });
+    return { ...userinfo, ...claims };
+  } catch (error) {
+    if (!(error instanceof GatehouseClientError)) throw error;
+    throw failed(ctx, provider.config.id, `userinfo_${error.code}`);
+  }
+}
+
 /** The local account linked to the upstream identity, provisioning one when the provider is `jit`. */
 async function linkedAccount(
   ctx: ServerContext,
   provider: UpstreamProvider,
   claims: IdTokenClaims,
+  profileClaims: () => Promise<Record<string, unknown>>,
 ): Promise<Account> {
   const upstreamId = provider.config.id;
   const linked = await ctx.storage.upstreams.findLinkedUser(upstreamId, claims.sub);
@@ -180,17 +223,23 @@ async function linkedAccount(
       pageMessage: 'error.upstreamNoAccount',
     });
   }
-  const subject = await provisionAccount(ctx, provider, claims);
+  const subject = await provisionAccount(ctx, provider, claims.sub, await profileClaims());
   const account = await ctx.accounts.findBySubject(subject);
   if (account === undefined) throw failed(ctx, upstreamId, 'provisioned_account_missing');
   return account;
 }
 
-/** The claims a provisioned account keeps: the configured mapping applied to the ID token's claims. */
-export function mappedClaims(config: UpstreamConfig, claims: IdTokenClaims): Record<string, unknown> {
-  const mapping = Object.keys(config.claims).length > 0 ? config.claims : defaultClaimMapping;
+function claimMapping(config: UpstreamConfig): Record<string, string> {
+  return Object.keys(config.claims).length > 0 ? config.claims : defaultClaimMapping;
+}
+
+/** The claims a provisioned account keeps: the configured mapping applied to the upstream's claims. */
+export function mappedClaims(
+  config: UpstreamConfig,
+  claims: Record<string, unknown>,
+): Record<string, unknown> {
   const profile: Record<string, unknown> = {};
-  for (const [local, upstream] of Object.entries(mapping)) {
+  for (const [local, upstream] of Object.entries(claimMapping(config))) {
     const value = claims[upstream];
     if (value === undefined || value === null) continue;
     if (typeof value === 'string' && value.length > 1024) continue;
@@ -210,7 +259,8 @@ export function mappedClaims(config: UpstreamConfig, claims: IdTokenClaims): Rec
 async function provisionAccount(
   ctx: ServerContext,
   provider: UpstreamProvider,
-  claims: IdTokenClaims,
+  upstreamSubject: string,
+  claims: Record<string, unknown>,
 ): Promise<string> {
   const upstreamId = provider.config.id;
   const profile = mappedClaims(provider.config, claims);
@@ -218,19 +268,19 @@ async function provisionAccount(
   const now = ctx.now();
   const user = {
     id: randomHandle(16),
-    username: `${upstreamId}:${(preferred ?? claims.sub).slice(0, 200)}`,
+    username: `${upstreamId}:${(preferred ?? upstreamSubject).slice(0, 200)}`,
     passwordHash: await ctx.upstreams.passwords.hash(randomHandle()),
     claims: profile,
     roles: [],
     disabledAt: null,
   };
   if (!(await ctx.storage.users.create(user, now))) {
-    user.username = `${upstreamId}:${claims.sub}`;
+    user.username = `${upstreamId}:${upstreamSubject}`;
     if (!(await ctx.storage.users.create(user, now))) throw failed(ctx, upstreamId, 'username_taken');
   }
-  if (!(await ctx.storage.upstreams.link(upstreamId, claims.sub, user.id, now))) {
+  if (!(await ctx.storage.upstreams.link(upstreamId, upstreamSubject, user.id, now))) {
     await ctx.storage.users.remove(user.id);
-    const winner = await ctx.storage.upstreams.findLinkedUser(upstreamId, claims.sub);
+    const winner = await ctx.storage.upstreams.findLinkedUser(upstreamId, upstreamSubject);
     if (winner === undefined) throw failed(ctx, upstreamId, 'link_failed');
     return winner;
   }

@@ -297,6 +297,43 @@ const migrations: Record<string, Migration> = {
     },
   },
   /**
+   * CIBA Core 1.0: authentication requests, found by the hash of `auth_req_id` (the token endpoint) or of
+   * the approval link's token (the approval page); and a client's CIBA metadata (JSON, null without CIBA).
+   */
+  '0014_ciba': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('backchannel_requests')
+        .addColumn('auth_req_id_hash', 'text', (c) => c.primaryKey())
+        .addColumn('approval_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('client_id', 'text', (c) => c.notNull())
+        .addColumn('hinted_user_id', 'text', (c) => c.notNull())
+        .addColumn('scope', 'text', (c) => c.notNull())
+        .addColumn('resources', 'text', (c) => c.notNull())
+        .addColumn('acr_values', 'text', (c) => c.notNull())
+        .addColumn('binding_message', 'text')
+        .addColumn('delivery_mode', 'text', (c) => c.notNull())
+        .addColumn('client_notification_token', 'text')
+        .addColumn('ping_auth_req_id', 'text')
+        .addColumn('interval', 'integer', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_polled_at', 'bigint')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text')
+        .addColumn('auth_time', 'bigint')
+        .addColumn('amr', 'text')
+        .addColumn('sid', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('backchannel_requests_expires_at')
+        .on('backchannel_requests')
+        .column('expires_at')
+        .execute();
+      await db.schema.alterTable('clients').addColumn('backchannel_authentication', 'text').execute();
+    },
+  },
+  /**
    * Multi-factor authentication (sessions/mfa.ts): clients that require a second factor, one TOTP factor
    * per account (RFC 6238, with the last time step used) and recovery codes stored as hashes.
    */

@@ -8,6 +8,7 @@
  */
 import type {
   AuthorizationCode,
+  BackchannelAuthenticationRequest,
   Client,
   ClientSecret,
   DeviceCode,
@@ -270,6 +271,35 @@ export interface DeviceCodeRepository {
   consume(deviceCodeHash: string, now: number): Promise<boolean>;
 }
 
+/**
+ * What redeeming a polled authorization needs of its repository (grants/polled-grant.ts): a device code
+ * or a CIBA request, found by the hash of the handle the client polls with.
+ */
+export interface PolledAuthorizationRepository<Record> {
+  findByHash(hash: string): Promise<Record | undefined>;
+  /** As DeviceCodeRepository.recordPoll: the interval grows by five seconds when polled too soon. */
+  recordPoll(
+    hash: string,
+    now: number,
+    previous: number | null,
+    interval: number,
+  ): Promise<'ok' | 'slow_down'>;
+  /** Moves an approved, unexpired record to consumed; true only for the one request that gets the tokens. */
+  consume(hash: string, now: number): Promise<boolean>;
+}
+
+/** CIBA Core §7 authentication requests. */
+export interface BackchannelRequestRepository
+  extends PolledAuthorizationRepository<BackchannelAuthenticationRequest> {
+  create(request: BackchannelAuthenticationRequest): Promise<void>;
+  /** The request an approval link's token (its hash) belongs to, whatever its state. */
+  findByApprovalHash(approvalHash: string): Promise<BackchannelAuthenticationRequest | undefined>;
+  /** Approves or denies a pending, unexpired request; false when it is no longer pending (or expired). */
+  decide(approvalHash: string, now: number, decision: DeviceCodeDecision): Promise<boolean>;
+  /** Forgets the notification token and the plain auth_req_id once the ping is sent (CIBA Core §10.2). */
+  forgetPing(authReqIdHash: string): Promise<void>;
+}
+
 /** Opaque access tokens, found by the hash of their handle. */
 export interface AccessTokenRepository {
   create(token: OpaqueAccessToken): Promise<void>;
@@ -318,6 +348,7 @@ export interface Repositories {
   refreshTokens: RefreshTokenRepository;
   signingKeys: SigningKeyRepository;
   deviceCodes: DeviceCodeRepository;
+  backchannelRequests: BackchannelRequestRepository;
   accessTokens: AccessTokenRepository;
   pushedAuthorizationRequests: PushedAuthorizationRequestRepository;
   revocations: RevocationRepository;

@@ -35,6 +35,8 @@ export interface ClientsTable {
   profile: string | null;
   /** model.ts RefreshTokenLifetime as JSON, or null when both follow the server's defaults. */
   refresh_token_lifetime: string | null;
+  /** model.ts BackchannelClientSettings as JSON, or null for a client without CIBA (migration 0014). */
+  backchannel_authentication?: string | null;
   /** SHA-256 of a registered client's RFC 7592 registration access token; null for other clients. */
   registration_access_token_hash: string | null;
 }
@@ -141,6 +143,30 @@ export interface DeviceCodesTable {
   client_id: string;
   scope: string;
   resources: string;
+  interval: number;
+  expires_at: number;
+  last_polled_at: number | null;
+  status: string;
+  user_id: string | null;
+  auth_time: number | null;
+  amr: string | null;
+  sid: string | null;
+  created_at: number;
+}
+
+/** CIBA Core §7 authentication requests (migration 0014). */
+export interface BackchannelRequestsTable {
+  auth_req_id_hash: string;
+  approval_hash: string;
+  client_id: string;
+  hinted_user_id: string;
+  scope: string;
+  resources: string;
+  acr_values: string;
+  binding_message: string | null;
+  delivery_mode: string;
+  client_notification_token: string | null;
+  ping_auth_req_id: string | null;
   interval: number;
   expires_at: number;
   last_polled_at: number | null;
@@ -260,6 +286,7 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   signing_keys: SigningKeysTable;
   device_codes: DeviceCodesTable;
+  backchannel_requests: BackchannelRequestsTable;
   access_tokens: AccessTokensTable;
   revoked_tokens: RevokedTokensTable;
   pushed_authorization_requests: PushedAuthorizationRequestsTable;

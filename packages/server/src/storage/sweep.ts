@@ -16,6 +16,7 @@ const keptPastExpiry = {
   interactions: 0,
   sessions: 0,
   device_codes: 3600,
+  backchannel_requests: 3600,
   access_tokens: 0,
   revoked_tokens: 0,
   pushed_authorization_requests: 0,

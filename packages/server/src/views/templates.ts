@@ -6,6 +6,8 @@
  * `page()` (html.ts), the theme's extra stylesheet and same-origin images, and no script.
  */
 
+import type { CibaConfirmView, CibaDoneView, CibaSignInView } from './ciba.ts';
+import { cibaConfirmPage, cibaDonePage, cibaSignInPage } from './ciba.ts';
 import type { DeviceCodeView, DeviceConfirmView, DeviceDoneView, DeviceSignInView } from './device.ts';
 import { deviceCodePage, deviceConfirmPage, deviceDonePage, deviceSignInPage } from './device.ts';
 import { type PageUi, type Theme, type ThemeColors, themeFor } from './html.ts';
@@ -38,6 +40,9 @@ export interface PageTemplates {
   deviceCode(view: DeviceCodeView, ui: PageUi): string;
   deviceConfirm(view: DeviceConfirmView, ui: PageUi): string;
   deviceDone(view: DeviceDoneView, ui: PageUi): string;
+  cibaSignIn(view: CibaSignInView, ui: PageUi): string;
+  cibaConfirm(view: CibaConfirmView, ui: PageUi): string;
+  cibaDone(view: CibaDoneView, ui: PageUi): string;
   logoutConfirm(view: ConfirmLogoutView, ui: PageUi): string;
   loggedOut(view: Record<string, never>, ui: PageUi): string;
   error(view: ErrorView, ui: PageUi): string;
@@ -54,6 +59,9 @@ export const defaultPages: PageTemplates = {
   deviceCode: deviceCodePage,
   deviceConfirm: deviceConfirmPage,
   deviceDone: deviceDonePage,
+  cibaSignIn: cibaSignInPage,
+  cibaConfirm: cibaConfirmPage,
+  cibaDone: cibaDonePage,
   logoutConfirm: confirmLogoutPage,
   loggedOut: signedOutPage,
   error: errorPage,

@@ -53,6 +53,12 @@ export function clientView(client: Client): Record<string, unknown> {
   if (client.backchannelLogoutUri !== null) view.backchannelLogoutUri = client.backchannelLogoutUri;
   if (client.tokenExchange !== null) view.tokenExchange = client.tokenExchange;
   if (client.profile !== null) view.profile = client.profile;
+  const ciba = client.backchannelAuthentication;
+  if (ciba !== undefined && ciba !== null) {
+    view.backchannelTokenDeliveryMode = ciba.tokenDeliveryMode;
+    if (ciba.clientNotificationEndpoint !== null)
+      view.backchannelClientNotificationEndpoint = ciba.clientNotificationEndpoint;
+  }
   const { absolute, idle } = client.refreshTokenLifetime;
   if (absolute !== null || idle !== null)
     view.refreshTokenLifetime = {

@@ -47,6 +47,8 @@ const clientFields: Record<string, Schema> = {
   requireDpop: { type: 'boolean' },
   requirePushedAuthorizationRequests: { type: 'boolean' },
   requireMfa: { type: 'boolean' },
+  backchannelTokenDeliveryMode: { enum: ['poll', 'ping'] },
+  backchannelClientNotificationEndpoint: { type: 'string', format: 'uri' },
   profile: { const: 'fapi2' },
   jwks: { type: 'object', properties: { keys: { type: 'array', items: { type: 'object' } } } },
   jwksUri: { type: 'string', format: 'uri' },

@@ -7,6 +7,7 @@
 import type { Repositories } from '../ports.ts';
 import { SqlAccessTokenRepository } from './access-tokens.ts';
 import { SqlAuthorizationCodeRepository } from './authorization-codes.ts';
+import { SqlBackchannelRequestRepository } from './backchannel-requests.ts';
 import { SqlClientRepository } from './clients.ts';
 import { SqlConsentRepository } from './consents.ts';
 import type { ChangeListener, Db } from './db.ts';
@@ -42,6 +43,7 @@ export function sqlRepositories(db: Db, changed: ChangeListeners): Repositories 
     refreshTokens: new SqlRefreshTokenRepository(db),
     signingKeys: new SqlSigningKeyRepository(db),
     deviceCodes: new SqlDeviceCodeRepository(db),
+    backchannelRequests: new SqlBackchannelRequestRepository(db),
     accessTokens: new SqlAccessTokenRepository(db),
     pushedAuthorizationRequests: new SqlPushedAuthorizationRequestRepository(db),
     revocations: new SqlRevocationRepository(db, changed.revocations),

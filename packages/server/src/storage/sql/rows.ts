@@ -6,6 +6,8 @@
 import type {
   AuthorizationCode,
   AuthorizationRequestRecord,
+  BackchannelAuthenticationRequest,
+  BackchannelClientSettings,
   ClaimsParameter,
   Client,
   ClientAuthentication,
@@ -57,6 +59,12 @@ export function clientFromRow(row: Database['clients']): Client {
         ? {}
         : (JSON.parse(row.refresh_token_lifetime) as Partial<RefreshTokenLifetime>)),
     },
+    // Absent, not null, for a client without CIBA, so clients stored before migration 0014 read the same.
+    ...(row.backchannel_authentication == null
+      ? {}
+      : {
+          backchannelAuthentication: JSON.parse(row.backchannel_authentication) as BackchannelClientSettings,
+        }),
   };
 }
 
@@ -88,6 +96,7 @@ export function clientToRow(client: Client): Omit<Database['clients'], 'registra
       client.refreshTokenLifetime.absolute === null && client.refreshTokenLifetime.idle === null
         ? null
         : json(client.refreshTokenLifetime),
+    backchannel_authentication: jsonOrNull(client.backchannelAuthentication ?? null),
   };
 }
 
@@ -330,6 +339,60 @@ export function deviceCodeToRow(code: DeviceCode): Database['device_codes'] {
     amr: jsonOrNull(code.amr),
     sid: code.sid,
     created_at: code.createdAt,
+  };
+}
+
+export function backchannelRequestFromRow(
+  row: Database['backchannel_requests'],
+): BackchannelAuthenticationRequest {
+  return {
+    authReqIdHash: row.auth_req_id_hash,
+    approvalHash: row.approval_hash,
+    clientId: row.client_id,
+    hintedUserId: row.hinted_user_id,
+    scope: parseList(row.scope),
+    resources: parseList(row.resources),
+    acrValues: parseList(row.acr_values),
+    bindingMessage: row.binding_message,
+    deliveryMode: row.delivery_mode === 'ping' ? 'ping' : 'poll',
+    clientNotificationToken: row.client_notification_token,
+    pingAuthReqId: row.ping_auth_req_id,
+    interval: row.interval,
+    expiresAt: Number(row.expires_at),
+    lastPolledAt: numberOrNull(row.last_polled_at),
+    status: row.status as DeviceCodeStatus,
+    userId: row.user_id,
+    authTime: numberOrNull(row.auth_time),
+    amr: listOrNull(row.amr),
+    sid: row.sid,
+    createdAt: Number(row.created_at),
+  };
+}
+
+export function backchannelRequestToRow(
+  request: BackchannelAuthenticationRequest,
+): Database['backchannel_requests'] {
+  return {
+    auth_req_id_hash: request.authReqIdHash,
+    approval_hash: request.approvalHash,
+    client_id: request.clientId,
+    hinted_user_id: request.hintedUserId,
+    scope: json(request.scope),
+    resources: json(request.resources),
+    acr_values: json(request.acrValues),
+    binding_message: request.bindingMessage,
+    delivery_mode: request.deliveryMode,
+    client_notification_token: request.clientNotificationToken,
+    ping_auth_req_id: request.pingAuthReqId,
+    interval: request.interval,
+    expires_at: request.expiresAt,
+    last_polled_at: request.lastPolledAt,
+    status: request.status,
+    user_id: request.userId,
+    auth_time: request.authTime,
+    amr: jsonOrNull(request.amr),
+    sid: request.sid,
+    created_at: request.createdAt,
   };
 }
 

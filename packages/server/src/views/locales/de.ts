@@ -60,6 +60,25 @@ export const de: Record<MessageKey, string> = {
   'device.expired':
     'Dieser Code ist abgelaufen oder wurde bereits verwendet. Beginnen Sie auf Ihrem Gerät von vorn.',
 
+  'ciba.signIn.title': 'Anmelden, um eine Anfrage zu beantworten',
+  'ciba.signIn.hint': '{client} bittet Sie, eine Anfrage zu bestätigen. Melden Sie sich an, um sie zu sehen.',
+  'ciba.otherAccount':
+    'Diese Anfrage gilt einem anderen Konto. Melden Sie sich mit dem Konto an, an das sie gesendet wurde.',
+  'ciba.confirm.title': 'Anfrage bestätigen',
+  'ciba.confirm.check': 'Prüfen Sie, ob die Anwendung diese Nachricht anzeigt:',
+  'ciba.confirm.noBinding': 'Die Anwendung hat keine Nachricht zum Vergleichen gesendet.',
+  'ciba.confirm.warning':
+    'Wenn nicht, oder wenn Sie dies nicht selbst veranlasst haben, wählen Sie Ablehnen.',
+  'ciba.confirm.approve': 'Bestätigen',
+  'ciba.confirm.deny': 'Ablehnen',
+  'ciba.approved.title': 'Anfrage bestätigt',
+  'ciba.approved.text': '{client} hat Zugriff erhalten. Sie können diese Seite schließen.',
+  'ciba.denied.title': 'Anfrage abgelehnt',
+  'ciba.denied.text': '{client} hat keinen Zugriff erhalten. Sie können diese Seite schließen.',
+  'error.cibaLinkExpired':
+    'Dieser Link ist abgelaufen oder wurde bereits verwendet. Fordern Sie eine neue Anfrage an.',
+  'error.cibaFormExpired':
+    'Das Formular ist abgelaufen oder wurde nicht von diesem Browser gesendet. Öffnen Sie den Link erneut.',
   'mfa.title': 'Bestätigung in zwei Schritten',
   'mfa.intro': 'Geben Sie den 6-stelligen Code aus Ihrer Authenticator-App ein.',
   'mfa.code': 'Code aus Ihrer App',
@@ -117,6 +136,8 @@ export const de: Record<MessageKey, string> = {
     'Das Formular ist abgelaufen oder wurde nicht aus diesem Browser gesendet. Öffnen Sie die Geräteseite erneut und versuchen Sie es noch einmal.',
   'error.deviceNeedsMfa':
     'Diese Anmeldung verlangt einen zweiten Faktor. Bestätigen Sie ihn auf der Seite für die Bestätigung in zwei Schritten (/mfa) und geben Sie den Code dann erneut ein.',
+  'error.cibaNeedsMfa':
+    'Diese Anmeldung verlangt einen zweiten Faktor. Bestätigen Sie ihn auf der Seite für die Bestätigung in zwei Schritten (/mfa) und öffnen Sie den Link dann erneut.',
   'error.chooseApproveDeny': 'Wählen Sie Bestätigen oder Ablehnen.',
   'error.logoutFormExpired':
     'Das Abmeldeformular ist abgelaufen. Kehren Sie zur Anwendung zurück und melden Sie sich erneut ab.',

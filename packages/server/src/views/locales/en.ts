@@ -57,6 +57,22 @@ export const en = {
   'device.clientGone': 'The application that showed this code is no longer registered.',
   'device.expired': 'That code has expired or was already used. Start again on your device.',
 
+  'ciba.signIn.title': 'Sign in to answer a request',
+  'ciba.signIn.hint': '{client} asks you to confirm a request. Sign in to see it.',
+  'ciba.otherAccount': 'This request is for another account. Sign in with the account it was sent to.',
+  'ciba.confirm.title': 'Confirm the request',
+  'ciba.confirm.check': 'Check that the application shows this message:',
+  'ciba.confirm.noBinding': 'The application sent no message to compare.',
+  'ciba.confirm.warning': 'If it does not, or you did not start this yourself, choose Deny.',
+  'ciba.confirm.approve': 'Approve',
+  'ciba.confirm.deny': 'Deny',
+  'ciba.approved.title': 'Request approved',
+  'ciba.approved.text': '{client} has been given access. You can close this page.',
+  'ciba.denied.title': 'Request denied',
+  'ciba.denied.text': '{client} was not given access. You can close this page.',
+  'error.cibaLinkExpired': 'This link has expired or was already used. Ask for a new request.',
+  'error.cibaFormExpired':
+    'The form has expired or was not sent from this browser. Open the link again and retry.',
   'mfa.title': 'Two-step verification',
   'mfa.intro': 'Enter the 6-digit code from your authenticator app.',
   'mfa.code': 'Code from your app',
@@ -110,6 +126,8 @@ export const en = {
     'The form has expired or was not sent from this browser. Open the device page again and retry.',
   'error.deviceNeedsMfa':
     'This sign-in needs a second factor. Verify it on the two-step verification page (/mfa), then enter the code again.',
+  'error.cibaNeedsMfa':
+    'This sign-in needs a second factor. Verify it on the two-step verification page (/mfa), then open the link again.',
   'error.chooseApproveDeny': 'Choose Approve or Deny.',
   'error.logoutFormExpired': 'The sign-out form has expired. Go back to the application and sign out again.',
   'error.upstreamUnavailable':

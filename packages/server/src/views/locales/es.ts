@@ -56,6 +56,22 @@ export const es: Record<MessageKey, string> = {
   'device.clientGone': 'La aplicación que mostró este código ya no está registrada.',
   'device.expired': 'Ese código ha caducado o ya se ha usado. Vuelve a empezar en tu dispositivo.',
 
+  'ciba.signIn.title': 'Inicie sesión para responder a una solicitud',
+  'ciba.signIn.hint': '{client} le pide que confirme una solicitud. Inicie sesión para verla.',
+  'ciba.otherAccount': 'Esta solicitud es para otra cuenta. Inicie sesión con la cuenta a la que se envió.',
+  'ciba.confirm.title': 'Confirmar la solicitud',
+  'ciba.confirm.check': 'Compruebe que la aplicación muestra este mensaje:',
+  'ciba.confirm.noBinding': 'La aplicación no envió ningún mensaje para comparar.',
+  'ciba.confirm.warning': 'Si no es así, o si no inició esto usted, elija Denegar.',
+  'ciba.confirm.approve': 'Aprobar',
+  'ciba.confirm.deny': 'Denegar',
+  'ciba.approved.title': 'Solicitud aprobada',
+  'ciba.approved.text': '{client} ha recibido acceso. Puede cerrar esta página.',
+  'ciba.denied.title': 'Solicitud denegada',
+  'ciba.denied.text': '{client} no ha recibido acceso. Puede cerrar esta página.',
+  'error.cibaLinkExpired': 'Este enlace ha caducado o ya se ha usado. Pida una nueva solicitud.',
+  'error.cibaFormExpired':
+    'El formulario ha caducado o no se envió desde este navegador. Abra el enlace de nuevo y vuelva a intentarlo.',
   'mfa.title': 'Verificación en dos pasos',
   'mfa.intro': 'Introduce el código de 6 dígitos de tu aplicación de autenticación.',
   'mfa.code': 'Código de tu aplicación',
@@ -110,6 +126,8 @@ export const es: Record<MessageKey, string> = {
     'El formulario ha caducado o no se envió desde este navegador. Vuelve a abrir la página del dispositivo e inténtalo de nuevo.',
   'error.deviceNeedsMfa':
     'Este inicio de sesión requiere un segundo factor. Verifícalo en la página de verificación en dos pasos (/mfa) y vuelve a introducir el código.',
+  'error.cibaNeedsMfa':
+    'Este inicio de sesión requiere un segundo factor. Verifícalo en la página de verificación en dos pasos (/mfa) y vuelve a abrir el enlace.',
   'error.chooseApproveDeny': 'Elige Aprobar o Denegar.',
   'error.logoutFormExpired':
     'El formulario de cierre de sesión ha caducado. Vuelve a la aplicación y cierra la sesión de nuevo.',

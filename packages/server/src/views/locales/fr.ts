@@ -58,6 +58,24 @@ export const fr: Record<MessageKey, string> = {
   'device.clientGone': "L'application qui a affiché ce code n'est plus enregistrée.",
   'device.expired': 'Ce code a expiré ou a déjà été utilisé. Recommencez sur votre appareil.',
 
+  'ciba.signIn.title': 'Connectez-vous pour répondre à une demande',
+  'ciba.signIn.hint': '{client} vous demande de confirmer une demande. Connectez-vous pour la voir.',
+  'ciba.otherAccount':
+    'Cette demande concerne un autre compte. Connectez-vous avec le compte auquel elle a été envoyée.',
+  'ciba.confirm.title': 'Confirmer la demande',
+  'ciba.confirm.check': 'Vérifiez que l’application affiche ce message :',
+  'ciba.confirm.noBinding': 'L’application n’a envoyé aucun message à comparer.',
+  'ciba.confirm.warning':
+    'Si ce n’est pas le cas, ou si vous n’êtes pas à l’origine de cette demande, choisissez Refuser.',
+  'ciba.confirm.approve': 'Approuver',
+  'ciba.confirm.deny': 'Refuser',
+  'ciba.approved.title': 'Demande approuvée',
+  'ciba.approved.text': '{client} a reçu l’accès. Vous pouvez fermer cette page.',
+  'ciba.denied.title': 'Demande refusée',
+  'ciba.denied.text': '{client} n’a pas reçu l’accès. Vous pouvez fermer cette page.',
+  'error.cibaLinkExpired': 'Ce lien a expiré ou a déjà été utilisé. Demandez une nouvelle demande.',
+  'error.cibaFormExpired':
+    'Le formulaire a expiré ou n’a pas été envoyé depuis ce navigateur. Rouvrez le lien et réessayez.',
   'mfa.title': 'Validation en deux étapes',
   'mfa.intro': 'Saisissez le code à 6 chiffres de votre application d’authentification.',
   'mfa.code': 'Code de votre application',
@@ -112,6 +130,8 @@ export const fr: Record<MessageKey, string> = {
     "Le formulaire a expiré ou n'a pas été envoyé depuis ce navigateur. Rouvrez la page de l'appareil et réessayez.",
   'error.deviceNeedsMfa':
     'Cette connexion demande un second facteur. Validez-le sur la page de validation en deux étapes (/mfa), puis saisissez à nouveau le code.',
+  'error.cibaNeedsMfa':
+    'Cette connexion demande un second facteur. Validez-le sur la page de validation en deux étapes (/mfa), puis rouvrez le lien.',
   'error.chooseApproveDeny': 'Choisissez Approuver ou Refuser.',
   'error.logoutFormExpired':
     "Le formulaire de déconnexion a expiré. Revenez à l'application et déconnectez-vous à nouveau.",
