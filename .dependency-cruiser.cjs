@@ -6,13 +6,13 @@ const server = '^packages/server/src/';
 const folders = (names) => `${server}(${names.join('|')})/`;
 
 // The server's framework-free core; model.ts may also be a model/ folder.
-const core = `${folders(['grants', 'sessions', 'protocol', 'tokens', 'keys', 'storage', 'authn', 'accounts', 'config', 'views'])}|${server}model(\\.ts$|/)`;
+const core = `${folders(['admin', 'grants', 'sessions', 'protocol', 'tokens', 'keys', 'storage', 'authn', 'accounts', 'config', 'views'])}|${server}model(\\.ts$|/)`;
 
 // The layers, top to bottom: http -> endpoints -> (grants, sessions) -> (protocol, tokens, keys, authn,
 // accounts) -> storage -> model. cli/ and server.ts, the composition root, stand above them all.
 const http = `${server}http/`;
 const endpoints = `${server}endpoints/`;
-const flows = folders(['grants', 'sessions']);
+const flows = folders(['admin', 'grants', 'sessions']);
 const rules = folders(['protocol', 'tokens', 'keys', 'authn', 'accounts']);
 const storage = `${server}storage/`;
 const model = `${server}model(\\.ts$|/)`;
@@ -58,7 +58,7 @@ module.exports = {
     {
       name: 'grants-sessions-import-upward',
       severity: 'error',
-      comment: 'grants/ and sessions/ are called by endpoints/ and never import them.',
+      comment: 'admin/, grants/ and sessions/ are called by endpoints/ (and the CLI) and never import them.',
       from: { path: flows },
       to: { path: endpoints },
     },

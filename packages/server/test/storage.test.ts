@@ -315,6 +315,59 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       expect(await storage.sessions.findActive('other-hash', now + 2)).toBeUndefined();
     });
 
+    it('resets a password hash, and pages live sessions by sid, of one user or all (admin API)', async () => {
+      const user = {
+        id: 'u-pw',
+        username: 'dora',
+        passwordHash: 'old',
+        claims: {},
+        roles: [],
+        disabledAt: null,
+      };
+      expect(await storage.users.create(user, now)).toBe(true);
+      expect(await storage.users.setPasswordHash('u-pw', 'new', now + 1)).toBe(true);
+      expect((await storage.users.findById('u-pw'))?.passwordHash).toBe('new');
+      expect(await storage.users.setPasswordHash('nobody', 'new', now)).toBe(false);
+
+      const live = (sid: string, userId: string) => ({
+        sid,
+        userId,
+        authTime: now,
+        amr: ['pwd'],
+        expiresAt: now + 100,
+      });
+      for (const [sid, userId] of [
+        ['page-s3', 'pager'],
+        ['page-s1', 'pager'],
+        ['page-s2', 'other'],
+        ['page-s4', 'pager'],
+      ])
+        await storage.sessions.create(`hash-${sid}`, live(sid!, userId!), now);
+      await storage.sessions.endBySid('page-s4', now);
+      const firstPage = await storage.sessions.listLive({ userId: 'pager' }, now, {
+        after: undefined,
+        limit: 1,
+      });
+      expect(firstPage.map((found) => found.sid)).toEqual(['page-s1']);
+      const rest = await storage.sessions.listLive({ userId: 'pager' }, now, { after: 'page-s1', limit: 10 });
+      expect(rest.map((found) => found.sid)).toEqual(['page-s3']);
+      const all = await storage.sessions.listLive({}, now, { after: 'page-', limit: 10 });
+      // Other tests' sessions may follow in sid order; these come first and in order.
+      expect(all.map((found) => found.sid).filter((sid) => sid.startsWith('page-'))).toEqual([
+        'page-s1',
+        'page-s2',
+        'page-s3',
+      ]);
+      const expired = await storage.sessions.listLive({ userId: 'pager' }, now + 100, {
+        after: undefined,
+        limit: 10,
+      });
+      expect(expired).toEqual([]);
+      expect(await storage.sessions.findLiveBySid('page-s2', now)).toEqual(live('page-s2', 'other'));
+      expect(await storage.sessions.findLiveBySid('page-s4', now)).toBeUndefined();
+      expect(await storage.sessions.findLiveBySid('page-s2', now + 100)).toBeUndefined();
+    });
+
     it('keeps an interaction until it expires, attaches a session and completes it once', async () => {
       const request = {
         clientId: 'c',
@@ -454,6 +507,25 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         'g-list-2',
       ]);
       expect(await storage.grants.find('missing')).toBeUndefined();
+    });
+
+    it('pages active grants by id, of a user, a client or both (admin API)', async () => {
+      const mine = (id: string, clientId: string, userId: string) => ({
+        ...grant(id, clientId, null),
+        userId,
+      });
+      await storage.grants.create(mine('pg-a', 'pg-client-1', 'pg-user'));
+      await storage.grants.create(mine('pg-b', 'pg-client-2', 'pg-user'));
+      await storage.grants.create(mine('pg-c', 'pg-client-1', 'pg-other'));
+      await storage.grants.create(mine('pg-d', 'pg-client-1', 'pg-user'));
+      await storage.grants.revoke('pg-d', now);
+      const ids = async (filter: { userId?: string; clientId?: string }, after?: string, limit = 10) =>
+        (await storage.grants.listActive(filter, { after, limit })).map((found) => found.id);
+      expect(await ids({ userId: 'pg-user' })).toEqual(['pg-a', 'pg-b']);
+      expect(await ids({ clientId: 'pg-client-1' })).toEqual(['pg-a', 'pg-c']);
+      expect(await ids({ userId: 'pg-user', clientId: 'pg-client-1' })).toEqual(['pg-a']);
+      expect(await ids({ userId: 'pg-user' }, undefined, 1)).toEqual(['pg-a']);
+      expect(await ids({ userId: 'pg-user' }, 'pg-a', 1)).toEqual(['pg-b']);
     });
 
     it('stores codes and refresh tokens and consumes each exactly once, for its client, never after expiry', async () => {

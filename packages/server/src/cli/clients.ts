@@ -6,19 +6,20 @@
  */
 import { readFileSync } from 'node:fs';
 import {
-  clientSchema,
-  fapi2AuthMethods,
-  grantTypes,
-  secretAuthMethods,
-  tokenExchangeGrantType,
-} from '../config/clients.ts';
-import type { ClientConfig, GatehouseConfig } from '../config/schema.ts';
-import { clientRecord } from '../config/seed.ts';
+  configClientRefusal,
+  declaredInConfig,
+  maxSecretOverlap,
+  prepareNewClient,
+  removeClient,
+  rotateSecret as rotateClientSecret,
+  storeNewClient,
+} from '../admin/clients.ts';
+import { fapi2AuthMethods, grantTypes, tokenExchangeGrantType } from '../config/clients.ts';
+import type { GatehouseConfig } from '../config/schema.ts';
 import { clientOrigins } from '../http/cors.ts';
-import { type Client, type ClientAuthMethod, clientAuthMethods } from '../model.ts';
-import { rotateClientSecrets } from '../protocol/client-secrets.ts';
+import { type Client, clientAuthMethods } from '../model.ts';
+import { OAuthError } from '../protocol/errors.ts';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
-import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import {
   formatTime,
   loadConfig,
@@ -86,15 +87,29 @@ function clientType(client: Pick<Client, 'tokenEndpointAuthMethod'>): 'public' |
   return client.tokenEndpointAuthMethod === 'none' ? 'public' : 'confidential';
 }
 
-function declaredInConfig(config: GatehouseConfig, clientId: string): boolean {
-  return config.clients.some((client) => client.clientId === clientId);
+/**
+ * The shared operations' refusal as the CLI says it: a problem with a field is named by the option it came
+ * from; the description is the message.
+ */
+function cliError(error: OAuthError): UsageError {
+  if (error.details.length === 0) return new UsageError(error.description);
+  return new UsageError(
+    'cannot add the client:',
+    error.details.map((problem) => `${optionOf(problem.field.split('.'))}: ${problem.message}`),
+  );
 }
 
-function configClientRefusal(clientId: string, action: string): UsageError {
-  return new UsageError(
-    `client "${clientId}" is declared in the config file; ${action} instead ` +
-      '(the server applies the file on every start)',
-  );
+/** Runs a shared operation (admin/clients.ts), its refusals turned into usage errors (exit code 1). */
+function cliOperation<T>(operation: () => T): T {
+  const rethrow = (error: unknown): never => {
+    throw error instanceof OAuthError ? cliError(error) : error;
+  };
+  try {
+    const result = operation();
+    return (result instanceof Promise ? result.catch(rethrow) : result) as T;
+  } catch (error) {
+    return rethrow(error);
+  }
 }
 
 interface AddInput {
@@ -260,60 +275,46 @@ async function add(args: string[]): Promise<number> {
   const problems = clientProblems(input, config);
   const jwks = values['jwks-file'] === undefined ? undefined : readJwksFile(values['jwks-file'], problems);
   if (problems.length > 0) throw new UsageError('cannot add the client:', problems);
-  const clientId = input.id!;
-  if (declaredInConfig(config, clientId))
-    throw new UsageError(`client "${clientId}" already exists (declared in the config file)`);
-
-  const method = authMethodOf(input) as ClientAuthMethod;
-  const secret = secretAuthMethods.includes(method) ? randomHandle(32) : undefined;
   // The config schema's client rules (keys for private_key_jwt, one certificate identity for
-  // tls_client_auth, ...), then the same conversion as a client declared in the file.
-  const parsed = clientSchema.safeParse({
-    clientId,
-    name: input.name!.trim(),
-    secret,
-    tokenEndpointAuthMethod: method,
-    jwks,
-    jwksUri: values['jwks-uri'],
-    tokenEndpointAuthSigningAlg: values['signing-alg'],
-    tlsClientAuthSubjectDn: values['tls-subject-dn'],
-    tlsClientAuthSanDns: values['tls-san-dns'],
-    tlsClientAuthSanUri: values['tls-san-uri'],
-    tlsClientAuthSanIp: values['tls-san-ip'],
-    tlsClientAuthSanEmail: values['tls-san-email'],
-    tlsClientCertificateBoundAccessTokens: values['certificate-bound'] === true,
-    grantTypes: input.grants,
-    redirectUris: input.redirectUris,
-    postLogoutRedirectUris: input.postLogoutRedirectUris,
-    scopes: input.scopes,
-    requireConsent: values['no-consent'] !== true,
-    requireDpop: values['require-dpop'] === true,
-    requirePushedAuthorizationRequests: values['require-par'] === true,
-    backchannelTokenDeliveryMode: values['backchannel-delivery-mode'],
-    backchannelClientNotificationEndpoint: values['backchannel-notification-endpoint'],
-    ...(values['require-mfa'] === true ? { requireMfa: true } : {}),
-    corsOrigins: list(values['cors-origin']),
-    refreshTokenLifetime:
-      refreshAbsolute === undefined && refreshIdle === undefined
-        ? undefined
-        : { absolute: refreshAbsolute, idle: refreshIdle },
-  });
-  if (!parsed.success) {
-    throw new UsageError(
-      'cannot add the client:',
-      parsed.error.issues.map((issue) => `${optionOf(issue.path)}: ${issue.message}`),
-    );
-  }
-  const client = clientRecord(parsed.data as ClientConfig, 'cli', systemNow());
-  // Check and insert in one transaction, so two concurrent adds of one id cannot both succeed.
-  const added = await withStorage(config, (storage) =>
-    storage.transaction(async (repositories) => {
-      if (await repositories.clients.find(clientId)) return false;
-      await repositories.clients.save(client);
-      return true;
-    }),
+  // tls_client_auth, ...) and the file's rules about one client, shared with the admin API.
+  const { client, secret } = cliOperation(() =>
+    prepareNewClient(
+      config,
+      {
+        clientId: input.id!,
+        name: input.name!.trim(),
+        tokenEndpointAuthMethod: authMethodOf(input),
+        jwks,
+        jwksUri: values['jwks-uri'],
+        tokenEndpointAuthSigningAlg: values['signing-alg'],
+        tlsClientAuthSubjectDn: values['tls-subject-dn'],
+        tlsClientAuthSanDns: values['tls-san-dns'],
+        tlsClientAuthSanUri: values['tls-san-uri'],
+        tlsClientAuthSanIp: values['tls-san-ip'],
+        tlsClientAuthSanEmail: values['tls-san-email'],
+        tlsClientCertificateBoundAccessTokens: values['certificate-bound'] === true,
+        grantTypes: input.grants,
+        redirectUris: input.redirectUris,
+        postLogoutRedirectUris: input.postLogoutRedirectUris,
+        scopes: input.scopes,
+        requireConsent: values['no-consent'] !== true,
+        requireDpop: values['require-dpop'] === true,
+        requirePushedAuthorizationRequests: values['require-par'] === true,
+        backchannelTokenDeliveryMode: values['backchannel-delivery-mode'],
+        backchannelClientNotificationEndpoint: values['backchannel-notification-endpoint'],
+        ...(values['require-mfa'] === true ? { requireMfa: true } : {}),
+        corsOrigins: list(values['cors-origin']),
+        refreshTokenLifetime:
+          refreshAbsolute === undefined && refreshIdle === undefined
+            ? undefined
+            : { absolute: refreshAbsolute, idle: refreshIdle },
+      },
+      systemNow(),
+    ),
   );
-  if (!added) throw new UsageError(`client "${clientId}" already exists`);
+  const { clientId } = client;
+  const method = client.tokenEndpointAuthMethod;
+  await cliOperation(() => withStorage(config, (storage) => storeNewClient(storage, client)));
 
   if (values.json === true) {
     print(JSON.stringify({ clientId, type: clientType(client), clientSecret: secret ?? null }));
@@ -369,27 +370,14 @@ function oneClientId(args: string[], command: string) {
   return { clientId: positionals[0]!, configFile: values.config, json: values.json === true };
 }
 
-/** The longest overlap rotate-secret gives an old secret: rotation is for ending a secret, not keeping it. */
-const maxSecretOverlap = 30 * 86400;
-
 async function remove(args: string[]): Promise<number> {
   const { clientId, configFile, json } = oneClientId(args, 'remove');
   const config = loadConfig(configFile);
-  if (declaredInConfig(config, clientId)) throw configClientRefusal(clientId, 'remove it from the file');
-  await withStorage(config, async (storage) => {
-    const client = await storage.clients.find(clientId);
-    if (client === undefined) throw new UsageError(`no client "${clientId}"`);
-    if (client.source === 'config') {
-      throw new UsageError(
-        `client "${clientId}" came from the config file; it is dropped when the server next starts without it`,
-      );
-    }
-    await storage.transaction(async (repositories) => {
-      await repositories.clients.remove(clientId);
-      await repositories.grants.revokeAllForClient(clientId, systemNow());
-      await repositories.consents.removeForClient(clientId);
-    });
-  });
+  if (declaredInConfig(config, clientId))
+    throw cliError(configClientRefusal(clientId, 'remove it from the file'));
+  await cliOperation(() =>
+    withStorage(config, (storage) => removeClient(storage, config, clientId, systemNow())),
+  );
   if (json) print(JSON.stringify({ clientId, removed: true }));
   else print(`Removed client "${clientId}"; its grants and refresh tokens are revoked.`);
   return 0;
@@ -408,28 +396,8 @@ async function rotateSecret(args: string[]): Promise<number> {
       `--overlap must be at most 30d (${maxSecretOverlap} seconds), not ${values.overlap}`,
     );
   const config = loadConfig(values.config);
-  if (declaredInConfig(config, clientId))
-    throw configClientRefusal(clientId, 'change its secrets in the file or their environment variables');
-  const secret = randomHandle(32);
-  const now = systemNow();
-  // Read and replace in one transaction: two rotations at once cannot both keep the same previous secret.
-  const previousUntil = await withStorage(config, (storage) =>
-    storage.transaction(async (repositories) => {
-      const client = await repositories.clients.find(clientId);
-      if (client === undefined) throw new UsageError(`no client "${clientId}"`);
-      if (client.source === 'config')
-        throw configClientRefusal(clientId, 'change its secrets in the file or their environment variables');
-      if (!secretAuthMethods.includes(client.tokenEndpointAuthMethod))
-        throw new UsageError(
-          client.tokenEndpointAuthMethod === 'none'
-            ? `client "${clientId}" is a public client and has no secret`
-            : `client "${clientId}" authenticates with ${client.tokenEndpointAuthMethod} and has no secret`,
-        );
-      const secrets = rotateClientSecrets(client.secrets, sha256Base64Url(secret), now, overlap);
-      if (!(await repositories.clients.updateSecrets(clientId, secrets)))
-        throw new UsageError(`no client "${clientId}"`);
-      return secrets[1]?.expiresAt ?? null;
-    }),
+  const { secret, previousSecretExpiresAt: previousUntil } = await cliOperation(() =>
+    withStorage(config, (storage) => rotateClientSecret(storage, config, clientId, overlap, systemNow())),
   );
   if (values.json === true) {
     print(JSON.stringify({ clientId, clientSecret: secret, previousSecretExpiresAt: previousUntil }));

@@ -5,8 +5,7 @@
  * the old key stays published until every token it signed has expired. Running servers pick the change
  * up at their next reload (keys.reloadInterval). `list` shows timing only, never key material.
  */
-import { KeyStore, keyStoreOptions, reloadMargin } from '../keys/keystore.ts';
-import type { SigningKeyRecord } from '../model.ts';
+import { KeyStore, keyStatuses, keyStoreOptions, reloadMargin } from '../keys/keystore.ts';
 import {
   formatTime,
   loadConfig,
@@ -27,29 +26,6 @@ export const keysUsage = `Usage: gatehouse keys <rotate|list> [--json] [--config
 
 Running servers load the change within keys.reloadInterval seconds.
 `;
-
-type KeyStatus = 'signing' | 'next' | 'retired' | 'published';
-
-/** Which key signs at `now`, by the rule KeyStore applies: the newest eligible key of the algorithm. */
-function statuses(records: SigningKeyRecord[], algorithm: string, now: number): Map<string, KeyStatus> {
-  let current: SigningKeyRecord | undefined;
-  for (const record of records) {
-    const signs =
-      record.alg === algorithm &&
-      record.notBefore <= now &&
-      (record.retiredAt === null || record.retiredAt > now);
-    if (signs && (current === undefined || record.notBefore >= current.notBefore)) current = record;
-  }
-  return new Map(
-    records.map((record) => {
-      let status: KeyStatus = 'published';
-      if (record === current) status = 'signing';
-      else if (record.notBefore > now) status = 'next';
-      else if (record.retiredAt !== null && record.retiredAt <= now) status = 'retired';
-      return [record.kid, status];
-    }),
-  );
-}
 
 function options(args: string[]) {
   const { values, positionals } = parseCommand(args, {}, true);
@@ -113,7 +89,7 @@ async function list(args: string[]): Promise<number> {
     await keys.reload(now);
     return keys.describe();
   });
-  const status = statuses(records, config.keys.algorithm, now);
+  const status = keyStatuses(records, config.keys.algorithm, now);
   // Fields picked one by one: no private (or public) key material reaches the output.
   const rows = records.map((record) => ({
     kid: record.kid,

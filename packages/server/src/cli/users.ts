@@ -6,9 +6,9 @@
  * effect at every node's next request.
  */
 import { disableAccount, enableAccount, removeAccount } from '../accounts/lifecycle.ts';
+import { createUser, newUserProblems, refuseTakenUsername } from '../admin/users.ts';
 import type { GatehouseConfig } from '../config/schema.ts';
-import { PasswordHasher } from '../protocol/passwords.ts';
-import { randomHandle } from '../protocol/secrets.ts';
+import { OAuthError } from '../protocol/errors.ts';
 import { readNewPassword } from './password-input.ts';
 import {
   loadConfig,
@@ -38,9 +38,6 @@ twice); otherwise the first line of stdin is used, e.g.
 Passwords need at least 8 characters. Every change counts at every server's next request.
 `;
 
-const minPasswordLength = 8;
-const usernamePattern = /^[^\s\p{Cc}]{1,100}$/u;
-const emailPattern = /^[^\s@]+@[^\s@]+$/;
 const passwordFlag = /^-{1,2}(p|password|passwd|pass|pw|secret)(=|$)/i;
 
 async function add(args: string[]): Promise<number> {
@@ -66,43 +63,32 @@ async function add(args: string[]): Promise<number> {
       'user add takes no positional arguments; the password is read from stdin, never from arguments',
     );
   }
-  const problems: string[] = [];
   const username = values.username;
-  if (username === undefined) problems.push('--username is required');
-  else if (!usernamePattern.test(username))
-    problems.push('--username must be 1-100 characters without spaces or control characters');
-  if (values.email !== undefined && !emailPattern.test(values.email))
-    problems.push(`--email "${values.email}" is not an email address`);
-  if (values.name !== undefined && values.name.trim() === '') problems.push('--name must not be empty');
   const roles = [...new Set(values.role ?? [])];
-  if (roles.some((role) => role.trim() === '')) problems.push('--role must not be empty');
-  if (problems.length > 0) throw new UsageError('cannot add the user:', problems);
+  // The same rules as the admin API (admin/users.ts), each said in the words of its option.
+  const problems = newUserProblems({ username, email: values.email, name: values.name, roles });
+  if (problems.length > 0)
+    throw new UsageError(
+      'cannot add the user:',
+      problems.map((problem) => `--${problem.field} ${problem.message}`),
+    );
 
   const config = builtinAccountsConfig(values.config);
-  if (config.users.some((user) => user.username === username))
-    throw new UsageError(`user "${username}" already exists (declared in the config file)`);
-
   const created = await withStorage(config, async (storage) => {
-    // Checked before the password is asked for, and again (atomically) by create().
+    refuseTakenUsername(config, username!);
+    // Checked before the password is asked for, and again (atomically) by createUser.
     if (await storage.users.findByUsername(username!))
-      throw new UsageError(`user "${username}" already exists`);
+      throw new OAuthError('conflict', `user "${username}" already exists`);
     const password = await readNewPassword();
-    if ([...password].length < minPasswordLength)
-      throw new UsageError(`the password needs at least ${minPasswordLength} characters`);
-    const claims: Record<string, unknown> = {};
-    if (values.name !== undefined) claims.name = values.name.trim();
-    if (values.email !== undefined) Object.assign(claims, { email: values.email, email_verified: false });
-    const user = {
-      id: randomHandle(16),
-      username: username!,
-      passwordHash: await new PasswordHasher(config.login.argon2).hash(password),
-      claims,
-      roles,
-      disabledAt: null,
-    };
-    if (!(await storage.users.create(user, systemNow())))
-      throw new UsageError(`user "${username}" already exists`);
-    return user;
+    return createUser(
+      storage,
+      config,
+      { username: username!, email: values.email, name: values.name, roles },
+      password,
+      systemNow(),
+    );
+  }).catch((error: unknown) => {
+    throw error instanceof OAuthError ? new UsageError(error.description) : error;
   });
   if (values.json === true) print(JSON.stringify({ id: created.id, username: created.username }));
   else print(`Added user "${created.username}" (sub ${created.id}).`);

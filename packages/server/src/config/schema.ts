@@ -580,12 +580,19 @@ export const configSchema = z
       })
       .prefault({}),
     ui: uiSchema,
+    /**
+     * The admin API at `/admin/v1` (endpoints/admin/): off by default. When on, the built-in API resource
+     * `gatehouse-admin` with the scopes `admin.read` and `admin.write` is registered, so an operator's
+     * client_credentials client can be given those scopes and get a token for it.
+     */
+    admin: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
     apiScopes: z.array(apiScopeSchema).default([]),
     apiResources: z.array(apiResourceSchema).default([]),
     identityResources: z.array(identityResourceSchema).default([]),
     clients: z.array(clientSchema).default([]),
     users: z.array(userSchema).default([]),
   })
+  .transform(withAdminApi)
   .superRefine((config, ctx) => {
     const apiScopeNames = new Set(config.apiScopes.map((scope) => scope.name));
     const identityNames = new Set(config.identityResources.map((resource) => resource.name));
@@ -774,5 +781,45 @@ export const configSchema = z
   });
 
 export type GatehouseConfig = z.infer<typeof configSchema>;
+
+/** The audience (`aud`) of the admin API's access tokens: the built-in API resource's id. */
+export const adminAudience = 'gatehouse-admin';
+/** The admin API's scopes: reading, and every change. */
+export const adminScopes = { read: 'admin.read', write: 'admin.write' } as const;
+
+/**
+ * With `admin.enabled`, the built-in admin API resource and its scopes join those of the file (before the
+ * cross-field checks, so clients of the file may name the scopes); a file that declares them itself is
+ * refused by those checks as a duplicate owner.
+ */
+function withAdminApi<
+  Config extends {
+    issuer: string;
+    admin: { enabled: boolean };
+    apiScopes: { name: string; description: string }[];
+    apiResources: z.infer<typeof apiResourceSchema>[];
+  },
+>(config: Config): Config {
+  if (!config.admin.enabled) return config;
+  return {
+    ...config,
+    apiScopes: [
+      ...config.apiScopes,
+      { name: adminScopes.read, description: 'Read Gatehouse settings (admin API)' },
+      { name: adminScopes.write, description: 'Change Gatehouse settings (admin API)' },
+    ],
+    apiResources: [
+      ...config.apiResources,
+      {
+        id: adminAudience,
+        uris: [`${config.issuer}/admin/v1`],
+        scopes: [adminScopes.read, adminScopes.write],
+        accessTokenFormat: 'jwt',
+        claims: { user: [] },
+        scopeClaim: 'scope',
+      },
+    ],
+  };
+}
 export type ClientConfig = GatehouseConfig['clients'][number];
 export type ApiResourceConfig = GatehouseConfig['apiResources'][number];

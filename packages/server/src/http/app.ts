@@ -16,7 +16,7 @@ import type { ServerContext } from '../context.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { parseUrlEncoded } from '../protocol/params.ts';
 import { makeClientErrorHandler } from './client-errors.ts';
-import { type ErrorRenderOptions, makeErrorHandler } from './error-handler.ts';
+import { type ErrorRenderOptions, makeErrorHandler, renderError } from './error-handler.ts';
 import { requestSummary } from './logging.ts';
 import type { Metrics } from './metrics.ts';
 import { type AdapterParts, RouteTable, registerRoutes } from './routes.ts';
@@ -221,7 +221,15 @@ export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): Fast
   // Back-channel logouts run in the background; closing the server waits for those on the wire.
   app.addHook('onClose', async () => ctx.logout.backchannel.drain());
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((_request, reply) => {
+  app.setNotFoundHandler((request, reply) => {
+    // The admin API answers every error, an unknown path included, with problem details (RFC 9457).
+    if (config.admin.enabled && (request.url === '/admin/v1' || request.url.startsWith('/admin/v1/'))) {
+      const rendering404 = renderError(new OAuthError('not_found', 'not found'), 'problem', rendering, {
+        requestId: request.id,
+      });
+      reply.code(404).headers(rendering404.headers).send(rendering404.body);
+      return;
+    }
     reply
       .code(404)
       .type('application/json')

@@ -18,7 +18,8 @@ import { createRedirectUrl } from '../protocol/redirect-uri.ts';
 import { isTransientStorageError } from '../storage/index.ts';
 import type { Ui } from '../views/templates.ts';
 
-export type ErrorFormat = 'json' | 'bearer' | 'html';
+/** `problem`: RFC 9457 problem details (the admin API), with the Bearer/DPoP challenge of a 401. */
+export type ErrorFormat = 'json' | 'bearer' | 'html' | 'problem';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -27,7 +28,7 @@ declare module 'fastify' {
     ipRateLimit?: RateLimitRule;
     /** Browser-callable endpoint: CORS headers for registered origins. */
     cors?: boolean;
-    /** The route reads a JSON body (RFC 7591 registration); every other route refuses JSON with 415. */
+    /** The route reads a JSON body (RFC 7591 registration, the admin API); every other route refuses JSON with 415. */
     jsonBody?: boolean;
   }
 }
@@ -135,7 +136,10 @@ export function renderError(
     };
   }
   Object.assign(headers, noStoreHeaders);
-  if (format === 'bearer' && (error.status === 401 || error.status === 403 || error.status === 400)) {
+  if (
+    (format === 'bearer' || format === 'problem') &&
+    (error.status === 401 || error.status === 403 || error.status === 400)
+  ) {
     const parameters: string[] = [];
     if (!error.bareChallenge) {
       parameters.push(
@@ -143,7 +147,7 @@ export function renderError(
         `error_description="${error.description.replace(/["\\]/g, '')}"`,
       );
     }
-    if (error.error === 'insufficient_scope') parameters.push('scope="openid"');
+    if (error.error === 'insufficient_scope' && format === 'bearer') parameters.push('scope="openid"');
     const bearer = `Bearer ${['realm="gatehouse"', ...parameters].join(', ')}`;
     // RFC 9449 §7.1: the DPoP scheme names the proof algorithms accepted.
     const dpop = `DPoP ${[`algs="${options.dpopAlgorithms.join(' ')}"`, ...parameters].join(', ')}`;
@@ -156,8 +160,48 @@ export function renderError(
   } else if (error.challenge === 'Basic' && error.status === 401) {
     headers['www-authenticate'] = 'Basic realm="gatehouse", charset="UTF-8"';
   }
+  if (format === 'problem') {
+    headers['content-type'] = 'application/problem+json';
+    return { status: error.status, headers, body: JSON.stringify(problemDetails(error)) };
+  }
   headers['content-type'] = 'application/json';
   return { status: error.status, headers, body: JSON.stringify(error.toJSON()) };
+}
+
+/** Reason phrases for the `title` of problem details (RFC 9110 §15). */
+const statusTitles: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  409: 'Conflict',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  415: 'Unsupported Media Type',
+  428: 'Precondition Required',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/**
+ * RFC 9457 §3: `type` is about:blank (§4.2.1: the title is the status's reason phrase), `detail` the
+ * description; the extension members `error` (the stable code, as OAuth errors carry it) and `errors`
+ * (each problem by field, §3.2) are what a program reads.
+ */
+export function problemDetails(error: OAuthError): Record<string, unknown> {
+  return {
+    type: 'about:blank',
+    title: statusTitles[error.status] ?? 'Error',
+    status: error.status,
+    detail: error.description,
+    error: error.error,
+    ...(error.details.length > 0 ? { errors: error.details } : {}),
+  };
 }
 
 /**

@@ -5,6 +5,11 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { requestContext, type ServerContext } from '../context.ts';
+import { adminGrantEndpoints, adminSessionEndpoints } from '../endpoints/admin/authorizations.ts';
+import { adminClientEndpoints } from '../endpoints/admin/clients.ts';
+import { adminCatalogEndpoints, adminKeyEndpoints } from '../endpoints/admin/keys.ts';
+import { openApiEndpoint } from '../endpoints/admin/openapi.ts';
+import { adminUserEndpoints } from '../endpoints/admin/users.ts';
 import { authorizeEndpoint } from '../endpoints/authorize.ts';
 import {
   backchannelApprovalDecision,
@@ -243,6 +248,8 @@ export function registerRoutes(
     app.options(url, { config: cors }, async (_request, reply) => corsPolicy.preflight(reply));
   }
 
+  if (ctx.config.admin.enabled) registerAdminRoutes(app, ctx);
+
   // Load balancers probe the public port; /metrics is served only by the management listener (management.ts).
   app.get('/healthz', healthEndpoint);
   app.get('/readyz', readinessEndpoint(readinessChecks));
@@ -254,6 +261,156 @@ export function registerRoutes(
   table.answerOtherMethods(app);
 }
 
+/**
+ * The admin API (`admin.enabled`): JSON in and out, RFC 9457 problem details for every error, each
+ * route's operator token checked by the endpoint (endpoints/admin/support.ts). The OpenAPI document
+ * describes exactly these routes.
+ */
+function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const perRequest =
+    (handler: (scoped: ServerContext) => Handler): Handler =>
+    (request, reply) =>
+      handler(requestContext(ctx, request.id))(request, reply);
+  const problem = { config: { errorFormat: 'problem' as const } };
+  const json = { config: { errorFormat: 'problem' as const, jsonBody: true } };
+  const base = '/admin/v1';
+  app.get(`${base}/openapi.json`, problem, openApiEndpoint(ctx));
+
+  const clients = (scoped: ServerContext) => adminClientEndpoints(scoped);
+  app.get(
+    `${base}/clients`,
+    problem,
+    perRequest((scoped) => clients(scoped).list),
+  );
+  app.post(
+    `${base}/clients`,
+    json,
+    perRequest((scoped) => clients(scoped).create),
+  );
+  app.get(
+    `${base}/clients/:clientId`,
+    problem,
+    perRequest((scoped) => clients(scoped).read),
+  );
+  app.put(
+    `${base}/clients/:clientId`,
+    json,
+    perRequest((scoped) => clients(scoped).replace),
+  );
+  app.delete(
+    `${base}/clients/:clientId`,
+    problem,
+    perRequest((scoped) => clients(scoped).remove),
+  );
+  app.post(
+    `${base}/clients/:clientId/secret`,
+    json,
+    perRequest((scoped) => clients(scoped).rotateSecret),
+  );
+
+  const users = (scoped: ServerContext) => adminUserEndpoints(scoped);
+  app.get(
+    `${base}/users`,
+    problem,
+    perRequest((scoped) => users(scoped).list),
+  );
+  app.post(
+    `${base}/users`,
+    json,
+    perRequest((scoped) => users(scoped).create),
+  );
+  app.get(
+    `${base}/users/:id`,
+    problem,
+    perRequest((scoped) => users(scoped).read),
+  );
+  app.delete(
+    `${base}/users/:id`,
+    problem,
+    perRequest((scoped) => users(scoped).remove),
+  );
+  app.post(
+    `${base}/users/:id/disable`,
+    json,
+    perRequest((scoped) => users(scoped).disable),
+  );
+  app.post(
+    `${base}/users/:id/enable`,
+    json,
+    perRequest((scoped) => users(scoped).enable),
+  );
+  app.post(
+    `${base}/users/:id/password`,
+    json,
+    perRequest((scoped) => users(scoped).resetPassword),
+  );
+  app.delete(
+    `${base}/users/:id/factors`,
+    problem,
+    perRequest((scoped) => users(scoped).removeFactors),
+  );
+
+  const grants = (scoped: ServerContext) => adminGrantEndpoints(scoped);
+  app.get(
+    `${base}/grants`,
+    problem,
+    perRequest((scoped) => grants(scoped).list),
+  );
+  app.post(
+    `${base}/grants/revoke`,
+    json,
+    perRequest((scoped) => grants(scoped).revokeMatching),
+  );
+  app.get(
+    `${base}/grants/:id`,
+    problem,
+    perRequest((scoped) => grants(scoped).read),
+  );
+  app.delete(
+    `${base}/grants/:id`,
+    problem,
+    perRequest((scoped) => grants(scoped).revoke),
+  );
+
+  const sessions = (scoped: ServerContext) => adminSessionEndpoints(scoped);
+  app.get(
+    `${base}/sessions`,
+    problem,
+    perRequest((scoped) => sessions(scoped).list),
+  );
+  app.get(
+    `${base}/sessions/:sid`,
+    problem,
+    perRequest((scoped) => sessions(scoped).read),
+  );
+  app.delete(
+    `${base}/sessions/:sid`,
+    problem,
+    perRequest((scoped) => sessions(scoped).end),
+  );
+
+  app.get(
+    `${base}/keys`,
+    problem,
+    perRequest((scoped) => adminKeyEndpoints(scoped).list),
+  );
+  app.post(
+    `${base}/keys/rotate`,
+    json,
+    perRequest((scoped) => adminKeyEndpoints(scoped).rotate),
+  );
+  app.get(
+    `${base}/api-resources`,
+    problem,
+    perRequest((scoped) => adminCatalogEndpoints(scoped).apiResources),
+  );
+  app.get(
+    `${base}/scopes`,
+    problem,
+    perRequest((scoped) => adminCatalogEndpoints(scoped).scopes),
+  );
+}
+
 /** The methods a path may be asked for; those it does not serve get 405 (HEAD included: no implicit HEAD). */
 const answeredMethods = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
@@ -262,6 +419,8 @@ interface RouteEntry {
   segments: string[];
   methods: string[];
   format: ErrorFormat | undefined;
+  /** The path reads JSON bodies (the admin API): a body sent with another method is then answered 405. */
+  jsonBody: boolean;
 }
 
 /** What the routes registered, collected by an `onRoute` hook (app.ts) while registerRoutes runs. */
@@ -273,11 +432,18 @@ export class RouteTable {
     if (this.complete) return;
     let entry = this.entries.get(route.url);
     if (entry === undefined) {
-      entry = { url: route.url, segments: route.url.split('/'), methods: [], format: undefined };
+      entry = {
+        url: route.url,
+        segments: route.url.split('/'),
+        methods: [],
+        format: undefined,
+        jsonBody: false,
+      };
       this.entries.set(route.url, entry);
     }
     entry.methods.push(...(Array.isArray(route.method) ? route.method : [route.method]));
     entry.format ??= route.config?.errorFormat;
+    entry.jsonBody ||= route.config?.jsonBody === true;
   }
 
   /** Each path and the methods it serves, in registration order. */
@@ -310,7 +476,9 @@ export class RouteTable {
       app.route({
         method: others,
         url: entry.url,
-        ...(entry.format === undefined ? {} : { config: { errorFormat: entry.format } }),
+        ...(entry.format === undefined
+          ? {}
+          : { config: { errorFormat: entry.format, ...(entry.jsonBody ? { jsonBody: true } : {}) } }),
         handler: async (_request, reply) => {
           reply.header('allow', allow);
           throw new OAuthError('method_not_allowed', 'method not allowed');

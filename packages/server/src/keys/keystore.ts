@@ -253,3 +253,30 @@ export class KeyStore {
     return this.records.map((record) => ({ ...record, privateJwk: '(hidden)' }));
   }
 }
+
+export type KeyStatus = 'signing' | 'next' | 'retired' | 'published';
+
+/** Which key signs at `now`, by the rule KeyStore applies: the newest eligible key of the algorithm. */
+export function keyStatuses(
+  records: SigningKeyRecord[],
+  algorithm: string,
+  now: number,
+): Map<string, KeyStatus> {
+  let current: SigningKeyRecord | undefined;
+  for (const record of records) {
+    const signs =
+      record.alg === algorithm &&
+      record.notBefore <= now &&
+      (record.retiredAt === null || record.retiredAt > now);
+    if (signs && (current === undefined || record.notBefore >= current.notBefore)) current = record;
+  }
+  return new Map(
+    records.map((record) => {
+      let status: KeyStatus = 'published';
+      if (record === current) status = 'signing';
+      else if (record.notBefore > now) status = 'next';
+      else if (record.retiredAt !== null && record.retiredAt <= now) status = 'retired';
+      return [record.kid, status];
+    }),
+  );
+}

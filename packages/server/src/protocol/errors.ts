@@ -46,7 +46,11 @@ export type OAuthErrorCode =
   | 'invalid_user_code'
   // RFC 7591 §3.2.2: a registration refused for its redirect URIs or other metadata.
   | 'invalid_redirect_uri'
-  | 'invalid_client_metadata';
+  | 'invalid_client_metadata'
+  // RFC 9110 §15.5.10, §15.5.13 and RFC 6585 §3: the admin API's writes (a taken id, a stale or missing If-Match).
+  | 'conflict'
+  | 'precondition_failed'
+  | 'precondition_required';
 
 const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -82,6 +86,9 @@ const defaultStatus: Record<OAuthErrorCode, number> = {
   invalid_user_code: 400,
   invalid_redirect_uri: 400,
   invalid_client_metadata: 400,
+  conflict: 409,
+  precondition_failed: 412,
+  precondition_required: 428,
 };
 
 export interface OAuthErrorOptions {
@@ -100,6 +107,14 @@ export interface OAuthErrorOptions {
    * says `description` in the user's language on the HTML error page.
    */
   pageMessage?: MessageKey;
+  /** Each problem with the input, by field (the admin API's problem details list them, RFC 9457 §3.2). */
+  details?: readonly InputProblem[];
+}
+
+/** One problem with a field of the input: `field` is its path (`redirectUris.0`), empty for the whole. */
+export interface InputProblem {
+  field: string;
+  message: string;
 }
 
 export class OAuthError extends Error {
@@ -110,6 +125,7 @@ export class OAuthError extends Error {
   readonly bareChallenge: boolean;
   readonly retryAfter: number | undefined;
   readonly pageMessage: MessageKey | undefined;
+  readonly details: readonly InputProblem[];
 
   constructor(error: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(description);
@@ -121,6 +137,7 @@ export class OAuthError extends Error {
     this.bareChallenge = options.bareChallenge ?? false;
     this.retryAfter = options.retryAfter;
     this.pageMessage = options.pageMessage;
+    this.details = options.details ?? [];
   }
 
   toJSON(): { error: string; error_description: string } {

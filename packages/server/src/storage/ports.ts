@@ -57,6 +57,14 @@ export interface UserRepository {
    * such user. Its sessions and grants are the callers' to end (SessionRepository, GrantRepository).
    */
   remove(id: string): Promise<boolean>;
+  /** Replaces the password hash (an operator's reset); false when there is no such user. */
+  setPasswordHash(id: string, passwordHash: string, now: number): Promise<boolean>;
+}
+
+/** A page of a list in a stable order: at most `limit` items after the key `after` (none: the first). */
+export interface PageRequest {
+  after: string | undefined;
+  limit: number;
 }
 
 /** Login sessions, found by the hash of the browser cookie's value. */
@@ -79,6 +87,10 @@ export interface SessionRepository {
   ): Promise<boolean>;
   /** Ends every live session of a user (a disabled or removed account); returns how many were live. */
   endAllForUser(userId: string, now: number): Promise<number>;
+  /** The live session with this sid, or undefined when unknown, ended or expired. */
+  findLiveBySid(sid: string, now: number): Promise<LoginSession | undefined>;
+  /** Live sessions (of one user, when given), by sid, a page at a time. */
+  listLive(filter: { userId?: string | undefined }, now: number, page: PageRequest): Promise<LoginSession[]>;
 }
 
 export interface InteractionRepository {
@@ -162,6 +174,11 @@ export interface GrantRepository {
   find(id: string): Promise<Grant | undefined>;
   /** Every grant made in one login session (revoked ones included), oldest first. */
   listBySid(sid: string): Promise<Grant[]>;
+  /** Grants not revoked (of one user and/or one client, when given), by id, a page at a time. */
+  listActive(
+    filter: { userId?: string | undefined; clientId?: string | undefined },
+    page: PageRequest,
+  ): Promise<Grant[]>;
   /**
    * Revokes a grant and everything issued from it: unredeemed codes and live refresh tokens are marked
    * consumed in the same transaction, so no member of the family can be used afterwards.

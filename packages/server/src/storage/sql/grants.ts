@@ -1,7 +1,7 @@
 /** Grants: revoking one marks its codes and refresh tokens consumed in the same transaction. */
 import type { Grant } from '../../model.ts';
 import { compiled } from '../compiled.ts';
-import type { GrantRepository } from '../ports.ts';
+import type { GrantRepository, PageRequest } from '../ports.ts';
 import type { Database } from '../schema.ts';
 import { affected, type ChangeListener, type Db, inTransaction } from './db.ts';
 import { grantFromRow, grantToRow } from './rows.ts';
@@ -35,6 +35,19 @@ export class SqlGrantRepository implements GrantRepository {
       .where('sid', '=', sid)
       .orderBy('created_at')
       .execute();
+    return rows.map(grantFromRow);
+  }
+
+  /** Grants not revoked (of one user and/or one client, when given), by id, a page at a time. */
+  async listActive(
+    filter: { userId?: string | undefined; clientId?: string | undefined },
+    page: PageRequest,
+  ): Promise<Grant[]> {
+    let query = this.db.selectFrom('grants').selectAll().where('revoked_at', 'is', null);
+    if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
+    if (filter.clientId !== undefined) query = query.where('client_id', '=', filter.clientId);
+    if (page.after !== undefined) query = query.where('id', '>', page.after);
+    const rows = await query.orderBy('id').limit(page.limit).execute();
     return rows.map(grantFromRow);
   }
 

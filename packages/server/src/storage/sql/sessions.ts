@@ -1,7 +1,7 @@
 /** Browser login sessions, found by the hash of the cookie value. */
 import type { LoginSession } from '../../model.ts';
 import { compiled } from '../compiled.ts';
-import type { SessionRepository } from '../ports.ts';
+import type { PageRequest, SessionRepository } from '../ports.ts';
 import { affected, type Db, json } from './db.ts';
 import { sessionFromRow, sessionToRow } from './rows.ts';
 
@@ -84,5 +84,34 @@ export class SqlSessionRepository implements SessionRepository {
       .where('ended_at', 'is', null)
       .executeTakeFirst();
     return affected(result);
+  }
+
+  /** The live session with this sid, or undefined when unknown, ended or expired. */
+  async findLiveBySid(sid: string, now: number): Promise<LoginSession | undefined> {
+    const row = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('sid', '=', sid)
+      .where('ended_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return row && sessionFromRow(row);
+  }
+
+  /** Live sessions (of one user, when given), by sid, a page at a time. */
+  async listLive(
+    filter: { userId?: string | undefined },
+    now: number,
+    page: PageRequest,
+  ): Promise<LoginSession[]> {
+    let query = this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('ended_at', 'is', null)
+      .where('expires_at', '>', now);
+    if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
+    if (page.after !== undefined) query = query.where('sid', '>', page.after);
+    const rows = await query.orderBy('sid').limit(page.limit).execute();
+    return rows.map(sessionFromRow);
   }
 }

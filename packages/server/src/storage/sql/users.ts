@@ -66,4 +66,14 @@ export class SqlUserRepository implements UserRepository {
       return affected(result) === 1;
     });
   }
+
+  /** Replaces the password hash (an operator's reset); false when there is no such user. */
+  async setPasswordHash(id: string, passwordHash: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('users')
+      .set({ password_hash: passwordHash, updated_at: now })
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return affected(result) === 1;
+  }
 }

@@ -1,0 +1,184 @@
+/**
+ * `/admin/v1/grants` and `/admin/v1/sessions`: what users have granted to clients, and their browser
+ * sessions. Revoking a grant revokes everything issued from it (its refresh tokens at once; its access
+ * tokens at introspection and userinfo, storage/ports.ts GrantRepository); revoking by user or by client
+ * revokes all of theirs (a client's consents are forgotten with them). Ending a session is the logout of
+ * sessions/logout.ts: its short-lived grants are revoked and its clients get back-channel logout tokens
+ * (OpenID Connect Back-Channel Logout 1.0 §2.7).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../../context.ts';
+import type { Grant, LoginSession } from '../../model.ts';
+import { OAuthError } from '../../protocol/errors.ts';
+import {
+  authenticateOperator,
+  entityTag,
+  ifMatch,
+  invalidInput,
+  jsonBody,
+  page,
+  pageOf,
+  parameter,
+  queryValue,
+  refuseUnknownFields,
+  sendJson,
+} from './support.ts';
+
+const isoTime = (seconds: number) => new Date(seconds * 1000).toISOString();
+
+export function grantView(grant: Grant): Record<string, unknown> {
+  return {
+    id: grant.id,
+    clientId: grant.clientId,
+    userId: grant.userId,
+    sid: grant.sid,
+    scopes: grant.scopes,
+    resources: grant.resources,
+    createdAt: isoTime(grant.createdAt),
+    revokedAt: grant.revokedAt === null ? null : isoTime(grant.revokedAt),
+  };
+}
+
+export function sessionView(session: LoginSession): Record<string, unknown> {
+  return {
+    sid: session.sid,
+    userId: session.userId,
+    authTime: isoTime(session.authTime),
+    amr: session.amr,
+    expiresAt: isoTime(session.expiresAt),
+  };
+}
+
+/** A filter of the query (`userId`, `clientId`): one value each, when given. */
+function filterOf(request: FastifyRequest, names: readonly string[]): Record<string, string | undefined> {
+  return Object.fromEntries(names.map((name) => [name, queryValue(request, name)]));
+}
+
+export function adminGrantEndpoints(ctx: ServerContext) {
+  const activeGrant = async (id: string): Promise<Grant> => {
+    const grant = await ctx.storage.grants.find(id);
+    if (grant === undefined || grant.revokedAt !== null)
+      throw new OAuthError('not_found', `no active grant "${id}"`);
+    return grant;
+  };
+  return {
+    list: async (request: FastifyRequest, reply: FastifyReply) => {
+      await authenticateOperator(ctx, request, 'read');
+      const filter = filterOf(request, ['userId', 'clientId']);
+      const { after, limit } = pageOf(request);
+      const grants = await ctx.storage.grants.listActive(filter, { after, limit });
+      const listed = page(grants, limit, (grant) => grant.id);
+      sendJson(reply, 200, { ...listed, items: listed.items.map(grantView) });
+    },
+
+    read: async (request: FastifyRequest, reply: FastifyReply) => {
+      await authenticateOperator(ctx, request, 'read');
+      const grant = await activeGrant(parameter(request, 'id'));
+      sendJson(reply, 200, grantView(grant), entityTag(grantView(grant)));
+    },
+
+    revoke: async (request: FastifyRequest, reply: FastifyReply) => {
+      const operator = await authenticateOperator(ctx, request, 'write');
+      const check = ifMatch(request);
+      const grant = await activeGrant(parameter(request, 'id'));
+      check(entityTag(grantView(grant)));
+      await ctx.storage.grants.revoke(grant.id, ctx.now());
+      operator.audit('admin_grant_revoked', {
+        grant_id: grant.id,
+        client_id: grant.clientId,
+        user_id: grant.userId,
+      });
+      reply.code(204).headers({ 'cache-control': 'no-store' }).send();
+    },
+
+    /** Revokes every grant of a user, of a client, or of a user to a client. */
+    revokeMatching: async (request: FastifyRequest, reply: FastifyReply) => {
+      const operator = await authenticateOperator(ctx, request, 'write');
+      const body = jsonBody(request);
+      refuseUnknownFields(body, ['userId', 'clientId']);
+      const problems = (['userId', 'clientId'] as const)
+        .filter(
+          (field) => body[field] !== undefined && (typeof body[field] !== 'string' || body[field] === ''),
+        )
+        .map((field) => ({ field, message: 'must be a non-empty string' }));
+      if (problems.length > 0) throw invalidInput(problems);
+      const userId = body.userId as string | undefined;
+      const clientId = body.clientId as string | undefined;
+      if (userId === undefined && clientId === undefined)
+        throw invalidInput([{ field: '', message: 'give userId, clientId or both' }]);
+      const now = ctx.now();
+      let revoked = 0;
+      if (userId !== undefined && clientId !== undefined) {
+        // One user's grants to one client, a page at a time (each page is revoked before the next is read).
+        for (;;) {
+          const grants = await ctx.storage.grants.listActive(
+            { userId, clientId },
+            { after: undefined, limit: 200 },
+          );
+          for (const grant of grants) await ctx.storage.grants.revoke(grant.id, now);
+          revoked += grants.length;
+          if (grants.length < 200) break;
+        }
+      } else {
+        revoked = await countActive(ctx, { userId, clientId });
+        await ctx.storage.transaction(async (repositories) => {
+          if (userId !== undefined) await repositories.grants.revokeAllForUser(userId, now);
+          else {
+            await repositories.grants.revokeAllForClient(clientId!, now);
+            await repositories.consents.removeForClient(clientId!);
+          }
+        });
+      }
+      operator.audit('admin_grants_revoked', { user_id: userId, client_id: clientId, revoked });
+      sendJson(reply, 200, { revoked });
+    },
+  };
+}
+
+async function countActive(
+  ctx: ServerContext,
+  filter: { userId?: string | undefined; clientId?: string | undefined },
+): Promise<number> {
+  let count = 0;
+  let after: string | undefined;
+  for (;;) {
+    const grants = await ctx.storage.grants.listActive(filter, { after, limit: 200 });
+    count += grants.length;
+    if (grants.length < 200) return count;
+    after = grants.at(-1)!.id;
+  }
+}
+
+export function adminSessionEndpoints(ctx: ServerContext) {
+  const liveSession = async (sid: string): Promise<LoginSession> => {
+    const session = await ctx.storage.sessions.findLiveBySid(sid, ctx.now());
+    if (session === undefined) throw new OAuthError('not_found', `no live session "${sid}"`);
+    return session;
+  };
+  return {
+    list: async (request: FastifyRequest, reply: FastifyReply) => {
+      await authenticateOperator(ctx, request, 'read');
+      const { userId } = filterOf(request, ['userId']);
+      const { after, limit } = pageOf(request);
+      const sessions = await ctx.storage.sessions.listLive({ userId }, ctx.now(), { after, limit });
+      const listed = page(sessions, limit, (session) => session.sid);
+      sendJson(reply, 200, { ...listed, items: listed.items.map(sessionView) });
+    },
+
+    read: async (request: FastifyRequest, reply: FastifyReply) => {
+      await authenticateOperator(ctx, request, 'read');
+      const session = await liveSession(parameter(request, 'sid'));
+      sendJson(reply, 200, sessionView(session), entityTag(sessionView(session)));
+    },
+
+    end: async (request: FastifyRequest, reply: FastifyReply) => {
+      const operator = await authenticateOperator(ctx, request, 'write');
+      const check = ifMatch(request);
+      const session = await liveSession(parameter(request, 'sid'));
+      check(entityTag(sessionView(session)));
+      operator.audit('admin_session_ended', { sid: session.sid, user_id: session.userId });
+      await ctx.logout.endSession(session, undefined, operator.audit);
+      reply.code(204).headers({ 'cache-control': 'no-store' }).send();
+    },
+  };
+}

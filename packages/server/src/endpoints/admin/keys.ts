@@ -1,0 +1,97 @@
+/**
+ * `/admin/v1/keys` and the read-only catalogue (`/admin/v1/api-resources`, `/admin/v1/scopes`). Keys are
+ * listed with the status the CLI shows (keys/keystore.ts keyStatuses), never their material beyond the
+ * public JWK; a rotation schedules the next key as `gatehouse keys rotate` does (published now, signing
+ * after keys.publishBeforeUse, OpenID Connect Core §10.1.1). API resources and scopes come from the config
+ * file and are changed there.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../../context.ts';
+import { keyStatuses } from '../../keys/keystore.ts';
+import type { SigningKeyRecord } from '../../model.ts';
+import { authenticateOperator, pageOf, pageOfList, sendJson } from './support.ts';
+
+const isoTime = (seconds: number | null) =>
+  seconds === null ? null : new Date(seconds * 1000).toISOString();
+
+function keyViews(ctx: ServerContext, records: SigningKeyRecord[], now: number) {
+  const status = keyStatuses(records, ctx.config.keys.algorithm, now);
+  return records.map((record) => ({
+    kid: record.kid,
+    alg: record.alg,
+    status: status.get(record.kid) ?? 'published',
+    createdAt: isoTime(record.createdAt),
+    signsFrom: isoTime(record.notBefore),
+    retiredAt: isoTime(record.retiredAt),
+    expiresAt: isoTime(record.expiresAt),
+    publicJwk: JSON.parse(record.publicJwk) as Record<string, unknown>,
+  }));
+}
+
+export function adminKeyEndpoints(ctx: ServerContext) {
+  return {
+    list: async (request: FastifyRequest, reply: FastifyReply) => {
+      await authenticateOperator(ctx, request, 'read');
+      const now = ctx.now();
+      const records = await ctx.storage.signingKeys.listPublished(now);
+      const listed = pageOfList(keyViews(ctx, records, now), pageOf(request), (key) => key.kid);
+      sendJson(reply, 200, listed);
+    },
+
+    rotate: async (request: FastifyRequest, reply: FastifyReply) => {
+      const operator = await authenticateOperator(ctx, request, 'write');
+      const now = ctx.now();
+      const record = await ctx.keys.rotate(now);
+      operator.audit('admin_keys_rotated', { kid: record.kid });
+      const records = await ctx.storage.signingKeys.listPublished(now);
+      const view = keyViews(ctx, records, now).find((key) => key.kid === record.kid);
+      sendJson(reply, 201, view);
+    },
+  };
+}
+
+export function adminCatalogEndpoints(ctx: ServerContext) {
+  return {
+    apiResources: async (request: FastifyRequest, reply: FastifyReply) => {
+      await authenticateOperator(ctx, request, 'read');
+      // What describes the API, never its introspection secret.
+      const resources = ctx.config.apiResources.map((resource) => ({
+        id: resource.id,
+        uris: resource.uris,
+        scopes: resource.scopes,
+        accessTokenFormat: resource.accessTokenFormat,
+        ...(resource.accessTokenTtl === undefined ? {} : { accessTokenTtl: resource.accessTokenTtl }),
+        scopeClaim: resource.scopeClaim,
+        hasSecret: resource.secret !== undefined,
+      }));
+      sendJson(
+        reply,
+        200,
+        pageOfList(resources, pageOf(request), (resource) => resource.id),
+      );
+    },
+
+    scopes: async (request: FastifyRequest, reply: FastifyReply) => {
+      await authenticateOperator(ctx, request, 'read');
+      const scopes = [
+        ...ctx.config.identityResources.map((resource) => ({
+          name: resource.name,
+          description: resource.description,
+          kind: 'identity' as const,
+          claims: resource.claims,
+        })),
+        ...ctx.config.apiScopes.map((scope) => ({
+          name: scope.name,
+          description: scope.description,
+          kind: 'api' as const,
+          claims: [] as string[],
+        })),
+      ];
+      sendJson(
+        reply,
+        200,
+        pageOfList(scopes, pageOf(request), (scope) => scope.name),
+      );
+    },
+  };
+}

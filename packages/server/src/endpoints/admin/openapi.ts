@@ -1,0 +1,549 @@
+/**
+ * GET /admin/v1/openapi.json: the OpenAPI 3.1 description of every admin API route (http/routes.ts
+ * registerAdminRoutes), with JSON Schema 2020-12 schemas of what each answers. The document is public, like
+ * the discovery metadata: it says nothing about this server's clients or users. Tests validate it and
+ * check real answers against its schemas, so the two cannot drift apart.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { maxSecretOverlap } from '../../admin/clients.ts';
+import { grantTypes } from '../../config/clients.ts';
+import { adminScopes } from '../../config/schema.ts';
+import type { ServerContext } from '../../context.ts';
+import { clientAuthMethods } from '../../model.ts';
+import { defaultPageSize, maxPageSize } from './support.ts';
+
+type Schema = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const string: Schema = { type: 'string' };
+const strings: Schema = { type: 'array', items: string };
+const time: Schema = { type: 'string', format: 'date-time' };
+const nullable = (schema: Schema): Schema => ({ anyOf: [schema, { type: 'null' }] });
+const object = (properties: Record<string, Schema>, required: string[] = []): Schema => ({
+  type: 'object',
+  properties,
+  required,
+  additionalProperties: false,
+});
+const pageOf = (item: string): Schema =>
+  object({ items: { type: 'array', items: ref(item) }, nextCursor: nullable(string) }, [
+    'items',
+    'nextCursor',
+  ]);
+
+/** The client fields an operator writes: the config file's (config/clients.ts), without secrets. */
+const clientFields: Record<string, Schema> = {
+  clientId: { type: 'string', pattern: '^[A-Za-z0-9._~-]{1,100}$' },
+  name: { type: 'string', minLength: 1 },
+  tokenEndpointAuthMethod: { enum: [...clientAuthMethods] },
+  grantTypes: { type: 'array', items: { enum: [...grantTypes] }, minItems: 1 },
+  redirectUris: strings,
+  postLogoutRedirectUris: strings,
+  scopes: strings,
+  requireConsent: { type: 'boolean' },
+  accessTokenTtl: { type: 'integer' },
+  backchannelLogoutUri: { type: 'string', format: 'uri' },
+  corsOrigins: strings,
+  requireDpop: { type: 'boolean' },
+  requirePushedAuthorizationRequests: { type: 'boolean' },
+  requireMfa: { type: 'boolean' },
+  backchannelTokenDeliveryMode: { enum: ['poll', 'ping'] },
+  backchannelClientNotificationEndpoint: { type: 'string', format: 'uri' },
+  profile: { const: 'fapi2' },
+  jwks: { type: 'object', properties: { keys: { type: 'array', items: { type: 'object' } } } },
+  jwksUri: { type: 'string', format: 'uri' },
+  tokenEndpointAuthSigningAlg: string,
+  tlsClientAuthSubjectDn: string,
+  tlsClientAuthSanDns: string,
+  tlsClientAuthSanUri: string,
+  tlsClientAuthSanIp: string,
+  tlsClientAuthSanEmail: string,
+  tlsClientCertificateBoundAccessTokens: { type: 'boolean' },
+  tokenExchange: object({ audiences: strings }, ['audiences']),
+  refreshTokenLifetime: object({ absolute: { type: 'integer' }, idle: { type: 'integer' } }),
+};
+
+const readOnlyClientFields: Record<string, Schema> = {
+  source: { enum: ['config', 'cli', 'registration'], readOnly: true },
+  createdAt: { ...time, readOnly: true },
+  secretExpiresAt: {
+    type: 'array',
+    items: nullable(time),
+    readOnly: true,
+    description: 'When each secret stops working (null: never), newest first; the secrets are never shown.',
+  },
+};
+
+const schemas: Record<string, Schema> = {
+  Problem: {
+    type: 'object',
+    description: 'RFC 9457 problem details; `error` is the stable code, `errors` each problem by field.',
+    properties: {
+      type: string,
+      title: string,
+      status: { type: 'integer' },
+      detail: string,
+      error: string,
+      errors: { type: 'array', items: object({ field: string, message: string }, ['field', 'message']) },
+    },
+    required: ['type', 'title', 'status', 'detail', 'error'],
+  },
+  Client: object({ ...clientFields, ...readOnlyClientFields }, [
+    'clientId',
+    'name',
+    'tokenEndpointAuthMethod',
+    'grantTypes',
+    'redirectUris',
+    'postLogoutRedirectUris',
+    'scopes',
+    'requireConsent',
+    'corsOrigins',
+    'requireDpop',
+    'requirePushedAuthorizationRequests',
+    'requireMfa',
+    'source',
+    'createdAt',
+    'secretExpiresAt',
+  ]),
+  ClientInput: object(clientFields, ['clientId', 'name', 'grantTypes']),
+  ClientReplacement: {
+    ...object({ ...clientFields, ...readOnlyClientFields }, ['name', 'grantTypes']),
+    description: 'The client as a whole; read-only fields are ignored, the id cannot change.',
+  },
+  ClientWithSecret: object({ client: ref('Client'), clientSecret: nullable(string) }, [
+    'client',
+    'clientSecret',
+  ]),
+  SecretRotation: object({ overlap: { type: 'integer', minimum: 0, maximum: maxSecretOverlap } }),
+  RotatedSecret: object({ clientId: string, clientSecret: string, previousSecretExpiresAt: nullable(time) }, [
+    'clientId',
+    'clientSecret',
+    'previousSecretExpiresAt',
+  ]),
+  ClientPage: pageOf('Client'),
+  User: object(
+    {
+      id: string,
+      username: string,
+      claims: { type: 'object' },
+      roles: strings,
+      disabledAt: nullable(time),
+      factors: object({ totp: { type: 'boolean' }, recoveryCodes: { type: 'integer' } }, [
+        'totp',
+        'recoveryCodes',
+      ]),
+    },
+    ['id', 'username', 'claims', 'roles', 'disabledAt', 'factors'],
+  ),
+  NewUser: object(
+    {
+      username: string,
+      password: { type: 'string', minLength: 8 },
+      email: { type: 'string', format: 'email' },
+      name: string,
+      roles: strings,
+    },
+    ['username', 'password'],
+  ),
+  UserDisable: object({ revokeGrants: { type: 'boolean' } }),
+  PasswordReset: object({ password: { type: 'string', minLength: 8 } }, ['password']),
+  UserPage: pageOf('User'),
+  Grant: object(
+    {
+      id: string,
+      clientId: string,
+      userId: nullable(string),
+      sid: nullable(string),
+      scopes: strings,
+      resources: strings,
+      createdAt: time,
+      revokedAt: nullable(time),
+    },
+    ['id', 'clientId', 'userId', 'sid', 'scopes', 'resources', 'createdAt', 'revokedAt'],
+  ),
+  GrantPage: pageOf('Grant'),
+  GrantRevocation: object({ userId: string, clientId: string }),
+  GrantsRevoked: object({ revoked: { type: 'integer' } }, ['revoked']),
+  Session: object({ sid: string, userId: string, authTime: time, amr: strings, expiresAt: time }, [
+    'sid',
+    'userId',
+    'authTime',
+    'amr',
+    'expiresAt',
+  ]),
+  SessionPage: pageOf('Session'),
+  SigningKey: object(
+    {
+      kid: string,
+      alg: string,
+      status: { enum: ['signing', 'next', 'retired', 'published'] },
+      createdAt: time,
+      signsFrom: time,
+      retiredAt: nullable(time),
+      expiresAt: nullable(time),
+      publicJwk: { type: 'object' },
+    },
+    ['kid', 'alg', 'status', 'createdAt', 'signsFrom', 'retiredAt', 'expiresAt', 'publicJwk'],
+  ),
+  SigningKeyPage: pageOf('SigningKey'),
+  ApiResource: object(
+    {
+      id: string,
+      uris: strings,
+      scopes: strings,
+      accessTokenFormat: { enum: ['jwt', 'opaque'] },
+      accessTokenTtl: { type: 'integer' },
+      scopeClaim: { enum: ['scope', 'scp', 'both'] },
+      hasSecret: { type: 'boolean' },
+    },
+    ['id', 'uris', 'scopes', 'accessTokenFormat', 'scopeClaim', 'hasSecret'],
+  ),
+  ApiResourcePage: pageOf('ApiResource'),
+  Scope: object({ name: string, description: string, kind: { enum: ['identity', 'api'] }, claims: strings }, [
+    'name',
+    'description',
+    'kind',
+    'claims',
+  ]),
+  ScopePage: pageOf('Scope'),
+};
+
+const jsonContent = (schema: Schema) => ({ 'application/json': { schema } });
+const etagHeader = { ETag: { description: 'The entity tag to send in If-Match', schema: string } };
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: ref('Problem') } },
+});
+
+const parameters = {
+  limit: {
+    name: 'limit',
+    in: 'query',
+    description: `Items per page (default ${defaultPageSize})`,
+    schema: { type: 'integer', minimum: 1, maximum: maxPageSize },
+  },
+  cursor: {
+    name: 'cursor',
+    in: 'query',
+    description: 'The nextCursor of the previous page (opaque)',
+    schema: string,
+  },
+  ifMatch: {
+    name: 'If-Match',
+    in: 'header',
+    required: true,
+    description: 'The ETag of the resource as read (RFC 9110 §13.1.1); 428 without it, 412 when stale',
+    schema: string,
+  },
+  clientId: { name: 'clientId', in: 'path', required: true, schema: string },
+  id: { name: 'id', in: 'path', required: true, schema: string },
+  sid: { name: 'sid', in: 'path', required: true, schema: string },
+  userIdFilter: { name: 'userId', in: 'query', description: 'Only this user’s', schema: string },
+  clientIdFilter: { name: 'clientId', in: 'query', description: 'Only this client’s', schema: string },
+};
+
+interface Operation {
+  summary: string;
+  scope: 'read' | 'write';
+  parameters?: Schema[];
+  body?: string;
+  bodyRequired?: boolean;
+  /** Status, what it means and the schema answered (none: no content). */
+  answer: [number, string, string | undefined, boolean?];
+  conditional?: boolean;
+}
+
+function operation(id: string, spec: Operation): Schema {
+  const [status, description, schema, tagged] = spec.answer;
+  const errors: Record<string, unknown> = {
+    '400': problem('Bad input (malformed JSON, unknown or invalid fields); `errors` lists them'),
+    '401': problem('No valid access token for the admin API'),
+    '403': problem(`The token lacks the ${adminScopes[spec.scope]} scope (insufficient_scope)`),
+  };
+  if (spec.parameters?.some((parameter) => parameter.in === 'path')) errors['404'] = problem('Not found');
+  if (spec.scope === 'write') errors['409'] = problem('Conflicts with the stored state or the config file');
+  if (spec.conditional) {
+    errors['412'] = problem('If-Match names a stale ETag: read the resource again');
+    errors['428'] = problem('If-Match is missing');
+  }
+  if (spec.body !== undefined) errors['415'] = problem('The body is not JSON');
+  return {
+    operationId: id,
+    summary: spec.summary,
+    security: [{ operatorToken: [adminScopes[spec.scope]] }],
+    ...(spec.parameters === undefined ? {} : { parameters: spec.parameters }),
+    ...(spec.body === undefined
+      ? {}
+      : { requestBody: { required: spec.bodyRequired ?? true, content: jsonContent(ref(spec.body)) } }),
+    responses: {
+      [String(status)]: {
+        description,
+        ...(tagged ? { headers: etagHeader } : {}),
+        ...(schema === undefined ? {} : { content: jsonContent(ref(schema)) }),
+      },
+      ...errors,
+      default: problem('Any other error'),
+    },
+  };
+}
+
+const { limit, cursor, ifMatch, clientId, id, sid, userIdFilter, clientIdFilter } = parameters;
+
+const paths: Record<string, Record<string, Schema>> = {
+  '/clients': {
+    get: operation('listClients', {
+      summary: 'List stored clients',
+      scope: 'read',
+      parameters: [limit, cursor],
+      answer: [200, 'A page of clients', 'ClientPage'],
+    }),
+    post: operation('createClient', {
+      summary: 'Register a client; a confidential client’s secret is answered once',
+      scope: 'write',
+      body: 'ClientInput',
+      answer: [201, 'The client and its secret', 'ClientWithSecret', true],
+    }),
+  },
+  '/clients/{clientId}': {
+    get: operation('readClient', {
+      summary: 'Read a client',
+      scope: 'read',
+      parameters: [clientId],
+      answer: [200, 'The client', 'Client', true],
+    }),
+    put: operation('replaceClient', {
+      summary: 'Replace a client’s settings (secrets kept)',
+      scope: 'write',
+      parameters: [clientId, ifMatch],
+      body: 'ClientReplacement',
+      conditional: true,
+      answer: [200, 'The client (a secret only when it needs a first one)', 'ClientWithSecret', true],
+    }),
+    delete: operation('removeClient', {
+      summary: 'Remove a client and revoke its grants',
+      scope: 'write',
+      parameters: [clientId, ifMatch],
+      conditional: true,
+      answer: [204, 'Removed', undefined],
+    }),
+  },
+  '/clients/{clientId}/secret': {
+    post: operation('rotateClientSecret', {
+      summary: 'Give a client a new secret; the previous one works for `overlap` seconds',
+      scope: 'write',
+      parameters: [clientId, ifMatch],
+      body: 'SecretRotation',
+      conditional: true,
+      answer: [200, 'The new secret, answered once', 'RotatedSecret', true],
+    }),
+  },
+  '/users': {
+    get: operation('listUsers', {
+      summary: 'List users',
+      scope: 'read',
+      parameters: [limit, cursor],
+      answer: [200, 'A page of users', 'UserPage'],
+    }),
+    post: operation('createUser', {
+      summary: 'Create a user',
+      scope: 'write',
+      body: 'NewUser',
+      answer: [201, 'The user', 'User', true],
+    }),
+  },
+  '/users/{id}': {
+    get: operation('readUser', {
+      summary: 'Read a user',
+      scope: 'read',
+      parameters: [id],
+      answer: [200, 'The user', 'User', true],
+    }),
+    delete: operation('removeUser', {
+      summary: 'Remove a user: sessions ended, grants revoked',
+      scope: 'write',
+      parameters: [id, ifMatch],
+      conditional: true,
+      answer: [204, 'Removed', undefined],
+    }),
+  },
+  '/users/{id}/disable': {
+    post: operation('disableUser', {
+      summary: 'Disable a user: sessions ended; grants kept unless revokeGrants',
+      scope: 'write',
+      parameters: [id, ifMatch],
+      body: 'UserDisable',
+      bodyRequired: false,
+      conditional: true,
+      answer: [200, 'The user', 'User', true],
+    }),
+  },
+  '/users/{id}/enable': {
+    post: operation('enableUser', {
+      summary: 'Enable a user again',
+      scope: 'write',
+      parameters: [id, ifMatch],
+      conditional: true,
+      answer: [200, 'The user', 'User', true],
+    }),
+  },
+  '/users/{id}/password': {
+    post: operation('resetUserPassword', {
+      summary: 'Set a new password',
+      scope: 'write',
+      parameters: [id, ifMatch],
+      body: 'PasswordReset',
+      conditional: true,
+      answer: [200, 'The user', 'User', true],
+    }),
+  },
+  '/users/{id}/factors': {
+    delete: operation('removeUserFactors', {
+      summary: 'Remove the user’s second factors (TOTP and recovery codes)',
+      scope: 'write',
+      parameters: [id, ifMatch],
+      conditional: true,
+      answer: [200, 'The user', 'User', true],
+    }),
+  },
+  '/grants': {
+    get: operation('listGrants', {
+      summary: 'List active grants, of a user or a client',
+      scope: 'read',
+      parameters: [userIdFilter, clientIdFilter, limit, cursor],
+      answer: [200, 'A page of grants', 'GrantPage'],
+    }),
+  },
+  '/grants/revoke': {
+    post: operation('revokeGrants', {
+      summary: 'Revoke every grant of a user, of a client, or of a user to a client',
+      scope: 'write',
+      body: 'GrantRevocation',
+      answer: [200, 'How many grants were revoked', 'GrantsRevoked'],
+    }),
+  },
+  '/grants/{id}': {
+    get: operation('readGrant', {
+      summary: 'Read an active grant',
+      scope: 'read',
+      parameters: [id],
+      answer: [200, 'The grant', 'Grant', true],
+    }),
+    delete: operation('revokeGrant', {
+      summary: 'Revoke a grant and everything issued from it',
+      scope: 'write',
+      parameters: [id, ifMatch],
+      conditional: true,
+      answer: [204, 'Revoked', undefined],
+    }),
+  },
+  '/sessions': {
+    get: operation('listSessions', {
+      summary: 'List live login sessions, of a user',
+      scope: 'read',
+      parameters: [userIdFilter, limit, cursor],
+      answer: [200, 'A page of sessions', 'SessionPage'],
+    }),
+  },
+  '/sessions/{sid}': {
+    get: operation('readSession', {
+      summary: 'Read a live session',
+      scope: 'read',
+      parameters: [sid],
+      answer: [200, 'The session', 'Session', true],
+    }),
+    delete: operation('endSession', {
+      summary: 'End a session, with back-channel logout to its clients',
+      scope: 'write',
+      parameters: [sid, ifMatch],
+      conditional: true,
+      answer: [204, 'Ended', undefined],
+    }),
+  },
+  '/keys': {
+    get: operation('listSigningKeys', {
+      summary: 'List published signing keys',
+      scope: 'read',
+      parameters: [limit, cursor],
+      answer: [200, 'A page of keys', 'SigningKeyPage'],
+    }),
+  },
+  '/keys/rotate': {
+    post: operation('rotateSigningKey', {
+      summary: 'Schedule the next signing key (published now, signing after keys.publishBeforeUse)',
+      scope: 'write',
+      answer: [201, 'The new key', 'SigningKey'],
+    }),
+  },
+  '/api-resources': {
+    get: operation('listApiResources', {
+      summary: 'List API resources (from the config file, read-only)',
+      scope: 'read',
+      parameters: [limit, cursor],
+      answer: [200, 'A page of API resources', 'ApiResourcePage'],
+    }),
+  },
+  '/scopes': {
+    get: operation('listScopes', {
+      summary: 'List identity and API scopes (from the config file, read-only)',
+      scope: 'read',
+      parameters: [limit, cursor],
+      answer: [200, 'A page of scopes', 'ScopePage'],
+    }),
+  },
+};
+
+/** The document for this issuer. */
+export function openApiDocument(issuer: string): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Gatehouse admin API',
+      version: '1',
+      description:
+        'Manage clients, users, grants, sessions and signing keys. Every write needs If-Match where a ' +
+        'resource is changed, and is recorded as an audit event with the operator’s sub and client_id.',
+    },
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    servers: [{ url: `${issuer}/admin/v1` }],
+    security: [{ operatorToken: [adminScopes.read] }],
+    paths: {
+      '/openapi.json': {
+        get: {
+          operationId: 'openApiDocument',
+          summary: 'This document',
+          security: [],
+          responses: {
+            '200': { description: 'The OpenAPI document', content: jsonContent({ type: 'object' }) },
+          },
+        },
+      },
+      ...paths,
+    },
+    components: {
+      schemas,
+      securitySchemes: {
+        operatorToken: {
+          type: 'oauth2',
+          description:
+            'An access token of this server for the gatehouse-admin API (Bearer, or DPoP when bound, RFC 9449).',
+          flows: {
+            clientCredentials: {
+              tokenUrl: `${issuer}/token`,
+              scopes: {
+                [adminScopes.read]: 'Read clients, users, grants, sessions and keys',
+                [adminScopes.write]: 'Change them (implies admin.read)',
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+export function openApiEndpoint(ctx: ServerContext) {
+  const body = JSON.stringify(openApiDocument(ctx.issuer));
+  return async (_request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('cache-control', 'public, max-age=3600').type('application/json').send(body);
+  };
+}

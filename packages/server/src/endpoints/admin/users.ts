@@ -1,0 +1,194 @@
+/**
+ * `/admin/v1/users`: Gatehouse's own users, with the operations the CLI runs: create (admin/users.ts),
+ * disable, enable and remove (accounts/lifecycle.ts: every node counts the change from its next request),
+ * a password reset, and removing the second factors of a user who lost them (sessions/mfa.ts). Password hashes are never shown; a user's tag changes with its password.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { disableAccount, enableAccount, removeAccount } from '../../accounts/lifecycle.ts';
+import {
+  createUser,
+  newUserProblems,
+  refuseTakenUsername,
+  requireBuiltinAccounts,
+  resetPassword,
+} from '../../admin/users.ts';
+import type { ServerContext } from '../../context.ts';
+import type { User } from '../../model.ts';
+import { OAuthError } from '../../protocol/errors.ts';
+import {
+  authenticateOperator,
+  entityTag,
+  ifMatch,
+  invalidInput,
+  jsonBody,
+  pageOf,
+  pageOfList,
+  parameter,
+  refuseUnknownFields,
+  sendJson,
+} from './support.ts';
+
+/** The account's second factors as the API shows them (never a secret or a code). */
+export interface FactorSummary {
+  totp: boolean;
+  recoveryCodes: number;
+}
+
+export function userView(user: User, factors: FactorSummary): Record<string, unknown> {
+  return {
+    id: user.id,
+    username: user.username,
+    claims: user.claims,
+    roles: user.roles,
+    disabledAt: user.disabledAt === null ? null : new Date(user.disabledAt * 1000).toISOString(),
+    factors,
+  };
+}
+
+/** The user's tag: its view and its password hash (a reset changes the user, not its view). */
+export function userTag(user: User, factors: FactorSummary): string {
+  return entityTag(userView(user, factors), user.passwordHash);
+}
+
+async function factorsOf(ctx: ServerContext, user: User): Promise<FactorSummary> {
+  const totp = await ctx.storage.mfa.findTotp(user.id);
+  return {
+    totp: totp !== undefined && totp.confirmedAt !== null && totp.secret !== null,
+    recoveryCodes: await ctx.storage.mfa.unusedRecoveryCodes(user.id),
+  };
+}
+
+function passwordOf(body: Record<string, unknown>): string {
+  if (typeof body.password !== 'string')
+    throw invalidInput([{ field: 'password', message: 'is required (a string)' }]);
+  return body.password;
+}
+
+export function adminUserEndpoints(ctx: ServerContext) {
+  /** The user named by the path, after the operator's If-Match (when a change) was checked against it. */
+  const targetUser = async (request: FastifyRequest, change: boolean): Promise<User> => {
+    const check = change ? ifMatch(request) : undefined;
+    const id = parameter(request, 'id');
+    const user = await ctx.storage.users.findById(id);
+    if (user === undefined) throw new OAuthError('not_found', `no user "${id}"`);
+    check?.(userTag(user, await factorsOf(ctx, user)));
+    return user;
+  };
+  /** Reads the user again after a change, for the answer and its new tag. */
+  const answerUser = async (reply: FastifyReply, id: string) => {
+    const user = await ctx.storage.users.findById(id);
+    if (user === undefined) throw new OAuthError('not_found', `no user "${id}"`);
+    const factors = await factorsOf(ctx, user);
+    sendJson(reply, 200, userView(user, factors), userTag(user, factors));
+  };
+  return {
+    list: async (request: FastifyRequest, reply: FastifyReply) => {
+      await authenticateOperator(ctx, request, 'read');
+      const users = await ctx.storage.users.list();
+      const listed = pageOfList(users, pageOf(request), (user) => user.id);
+      const items = [];
+      for (const user of listed.items) items.push(userView(user, await factorsOf(ctx, user)));
+      sendJson(reply, 200, { ...listed, items });
+    },
+
+    read: async (request: FastifyRequest, reply: FastifyReply) => {
+      await authenticateOperator(ctx, request, 'read');
+      const user = await targetUser(request, false);
+      await answerUser(reply, user.id);
+    },
+
+    create: async (request: FastifyRequest, reply: FastifyReply) => {
+      const operator = await authenticateOperator(ctx, request, 'write');
+      requireBuiltinAccounts(ctx.config);
+      const body = jsonBody(request);
+      refuseUnknownFields(body, ['username', 'password', 'email', 'name', 'roles']);
+      const problems = newUserProblems(body);
+      if (typeof body.password !== 'string')
+        problems.push({ field: 'password', message: 'is required (a string)' });
+      if (problems.length > 0) throw invalidInput(problems);
+      const username = body.username as string;
+      refuseTakenUsername(ctx.config, username);
+      const user = await createUser(
+        ctx.storage,
+        ctx.config,
+        {
+          username,
+          email: body.email as string | undefined,
+          name: body.name as string | undefined,
+          roles: (body.roles as string[] | undefined) ?? [],
+        },
+        body.password as string,
+        ctx.now(),
+      );
+      operator.audit('admin_user_created', { user_id: user.id });
+      reply.header('location', `${ctx.issuer}/admin/v1/users/${encodeURIComponent(user.id)}`);
+      const factors = { totp: false, recoveryCodes: 0 };
+      sendJson(reply, 201, userView(user, factors), userTag(user, factors));
+    },
+
+    remove: async (request: FastifyRequest, reply: FastifyReply) => {
+      const operator = await authenticateOperator(ctx, request, 'write');
+      requireBuiltinAccounts(ctx.config);
+      const user = await targetUser(request, true);
+      if (ctx.config.users.some((declared) => declared.username === user.username))
+        throw new OAuthError(
+          'conflict',
+          `user "${user.username}" is declared in the config file; remove it from the file first ` +
+            '(the server creates the users of the file on every start), or disable it',
+        );
+      const change = await removeAccount(ctx.storage, user.username, ctx.now());
+      if (change === undefined) throw new OAuthError('not_found', `no user "${user.id}"`);
+      operator.audit('admin_user_removed', { user_id: user.id, sessions_ended: change.sessionsEnded });
+      reply.code(204).headers({ 'cache-control': 'no-store' }).send();
+    },
+
+    disable: async (request: FastifyRequest, reply: FastifyReply) => {
+      const operator = await authenticateOperator(ctx, request, 'write');
+      requireBuiltinAccounts(ctx.config);
+      const user = await targetUser(request, true);
+      const body = request.body === undefined ? {} : jsonBody(request);
+      refuseUnknownFields(body, ['revokeGrants']);
+      if (body.revokeGrants !== undefined && typeof body.revokeGrants !== 'boolean')
+        throw invalidInput([{ field: 'revokeGrants', message: 'must be true or false' }]);
+      const revokeGrants = body.revokeGrants === true;
+      const change = await disableAccount(ctx.storage, user.username, ctx.now(), { revokeGrants });
+      if (change === undefined) throw new OAuthError('not_found', `no user "${user.id}"`);
+      operator.audit('admin_user_disabled', {
+        user_id: user.id,
+        sessions_ended: change.sessionsEnded,
+        grants_revoked: revokeGrants,
+      });
+      await answerUser(reply, user.id);
+    },
+
+    enable: async (request: FastifyRequest, reply: FastifyReply) => {
+      const operator = await authenticateOperator(ctx, request, 'write');
+      requireBuiltinAccounts(ctx.config);
+      const user = await targetUser(request, true);
+      await enableAccount(ctx.storage, user.username, ctx.now());
+      operator.audit('admin_user_enabled', { user_id: user.id });
+      await answerUser(reply, user.id);
+    },
+
+    /** Removes the account's second factors (TOTP and recovery codes): a lost authenticator. */
+    removeFactors: async (request: FastifyRequest, reply: FastifyReply) => {
+      const operator = await authenticateOperator(ctx, request, 'write');
+      requireBuiltinAccounts(ctx.config);
+      const user = await targetUser(request, true);
+      await ctx.storage.mfa.removeAll(user.id);
+      operator.audit('admin_user_factors_removed', { user_id: user.id });
+      await answerUser(reply, user.id);
+    },
+
+    resetPassword: async (request: FastifyRequest, reply: FastifyReply) => {
+      const operator = await authenticateOperator(ctx, request, 'write');
+      requireBuiltinAccounts(ctx.config);
+      const user = await targetUser(request, true);
+      const body = jsonBody(request);
+      refuseUnknownFields(body, ['password']);
+      await resetPassword(ctx.storage, ctx.config, user.id, passwordOf(body), ctx.now());
+      operator.audit('admin_user_password_reset', { user_id: user.id });
+      await answerUser(reply, user.id);
+    },
+  };
+}
