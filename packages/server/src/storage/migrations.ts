@@ -410,6 +410,25 @@ const provider: MigrationProvider = {
 };
 
 /**
+ * True when the migration table lists every migration: most starts and every CLI command find nothing to
+ * do, and one read says so without the Migrator's introspection of every table. False when the table is
+ * missing (a new store) or anything is pending; the Migrator then does the work under its rules.
+ */
+async function allApplied(db: Kysely<unknown>, schema: string | undefined): Promise<boolean> {
+  const typed = db as Kysely<{ gatehouse_migrations: { name: string } }>;
+  try {
+    const rows = await (schema === undefined ? typed : typed.withSchema(schema))
+      .selectFrom('gatehouse_migrations')
+      .select('name')
+      .execute();
+    const applied = new Set(rows.map((row) => row.name));
+    return Object.keys(migrations).every((name) => applied.has(name));
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Applies every pending migration; throws with the failing migration's name. On PostgreSQL `schema` pins
  * Kysely's bookkeeping tables to Gatehouse's schema (without it Kysely would take a same-named table in any
  * schema for its own). Migrations were written on parallel branches, so their names need not arrive in
@@ -421,6 +440,7 @@ export async function migrateToLatest(
   options: { schema?: string; inCallersTransaction?: boolean } = {},
 ): Promise<string[]> {
   const { schema, inCallersTransaction = false } = options;
+  if (await allApplied(db, schema)) return [];
   const migrator = new Migrator({
     db,
     provider,
