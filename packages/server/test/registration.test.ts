@@ -790,3 +790,79 @@ describe('client ID metadata documents', () => {
     expect(fetches).toEqual([]);
   });
 });
+
+describe('registered clients and the admin tools', () => {
+  const operatorSecret = 'operator-test-secret-0123456789-abcdefghijklmnop';
+  const server = useServer({
+    ...openRegistration,
+    admin: { enabled: true },
+    clients: [
+      ...(testConfig().clients as Record<string, unknown>[]),
+      {
+        clientId: 'operator',
+        name: 'Operator tool',
+        secret: operatorSecret,
+        grantTypes: ['client_credentials'],
+        scopes: ['admin.read', 'admin.write'],
+        requireConsent: false,
+      },
+    ],
+  });
+
+  it('are listed, read and removed through the admin API, after which they get no tokens', async () => {
+    const registered = await register(server, webMetadata);
+    expect(registered.status).toBe(201);
+    const clientId = registered.body.client_id as string;
+    const secret = registered.body.client_secret as string;
+    // The client authenticates (a made-up code is then invalid_grant, not invalid_client).
+    const garbageCode = {
+      grant_type: 'authorization_code',
+      code: 'no-such-code',
+      redirect_uri: 'https://registered.example.com/cb',
+      code_verifier: 'x'.repeat(43),
+    };
+    const before = await postForm(server, '/token', garbageCode, { authorization: basic(clientId, secret) });
+    expect(before.body.error).toBe('invalid_grant');
+
+    const operator = await postForm(
+      server,
+      '/token',
+      { grant_type: 'client_credentials', scope: 'admin.read admin.write' },
+      { authorization: basic('operator', operatorSecret) },
+    );
+    const admin = `Bearer ${operator.body.access_token as string}`;
+    const read = await server.app.inject({
+      method: 'GET',
+      url: `/admin/v1/clients/${encodeURIComponent(clientId)}`,
+      headers: { authorization: admin },
+    });
+    expect(read.statusCode).toBe(200);
+    expect(read.json()).toMatchObject({ clientId, source: 'registration' });
+    const listed = await server.app.inject({
+      method: 'GET',
+      url: '/admin/v1/clients?limit=100',
+      headers: { authorization: admin },
+    });
+    expect(JSON.stringify(listed.json())).toContain(clientId);
+
+    const removed = await server.app.inject({
+      method: 'DELETE',
+      url: `/admin/v1/clients/${encodeURIComponent(clientId)}`,
+      headers: { authorization: admin, 'if-match': read.headers.etag as string },
+    });
+    expect(removed.statusCode).toBe(204);
+    const afterwards = await postForm(server, '/token', garbageCode, {
+      authorization: basic(clientId, secret),
+    });
+    expect(afterwards.status).toBe(401);
+    expect(afterwards.body.error).toBe('invalid_client');
+    const management = await send(
+      server,
+      'GET',
+      `/register/${encodeURIComponent(clientId)}`,
+      undefined,
+      `Bearer ${registered.body.registration_access_token as string}`,
+    );
+    expect(management.status).toBe(401);
+  });
+});
