@@ -107,17 +107,20 @@ interface SchemaNode {
   };
 }
 
-/** The schema of setting `key` under `schema`, through optional, default, preprocess and union wrappers. */
-function settingSchema(schema: SchemaNode, key: string): SchemaNode | undefined {
+/**
+ * The object shapes under `schema`, through optional, default, preprocess, transform (a pipe: the object is
+ * its `in` for `.transform()`, its `out` for `z.preprocess()`) and union wrappers.
+ */
+function shapesOf(schema: SchemaNode): Record<string, SchemaNode>[] {
   const def = schema._zod.def;
-  if (def.type === 'object') return def.shape?.[key];
-  const inner = def.innerType ?? def.out;
-  if (inner !== undefined) return settingSchema(inner, key);
-  for (const option of def.options ?? []) {
-    const found = settingSchema(option, key);
-    if (found !== undefined) return found;
-  }
-  return undefined;
+  if (def.type === 'object') return def.shape === undefined ? [] : [def.shape];
+  const wrapped = [def.innerType, def.in, def.out, ...(def.options ?? [])];
+  return wrapped.flatMap((inner) => (inner === undefined ? [] : shapesOf(inner)));
+}
+
+/** The schema of setting `key` under `schema` (see shapesOf). */
+function settingSchema(schema: SchemaNode, key: string): SchemaNode | undefined {
+  return shapesOf(schema).find((shape) => shape[key] !== undefined)?.[key];
 }
 
 describe('the samples of docs/deploying.md', () => {
@@ -152,7 +155,7 @@ describe('the samples of docs/deploying.md', () => {
   });
 
   it('every setting the guide names exists in the configuration schema', () => {
-    const topLevel = Object.keys((configSchema as unknown as SchemaNode)._zod.def.shape ?? {});
+    const topLevel = shapesOf(configSchema as unknown as SchemaNode).flatMap((shape) => Object.keys(shape));
     const named = [...guide.matchAll(/`([a-zA-Z]+(?:\.[a-zA-Z0-9]+)+)`/g)]
       .map((match) => match[1]!)
       .filter((name) => topLevel.includes(name.split('.')[0]!));
