@@ -17,7 +17,15 @@ describe.each(backendNames)('NUL characters in parameters (%s)', (backend) => {
   beforeAll(async () => {
     const store = freshStore(backend);
     drop = store.drop;
-    server = await buildServer(parseConfig(testConfig({ storage: store.options })));
+    server = await buildServer(
+      parseConfig(
+        testConfig({
+          storage: store.options,
+          registration: { enabled: true, mode: 'open' },
+          admin: { enabled: true },
+        }),
+      ),
+    );
   });
   afterAll(async () => {
     await server?.close();
@@ -67,5 +75,35 @@ describe.each(backendNames)('NUL characters in parameters (%s)', (backend) => {
     });
     expect(response.statusCode).toBe(400);
     expect(response.json().error).toBe('invalid_request');
+  });
+
+  it.each([
+    ['/register', { client_name: 'a\u0000b', redirect_uris: ['https://x.example.com/cb'] }],
+    ['/register', { client_name: 'ok', redirect_uris: ['https://x.example.com/c\u0000b'] }],
+    ['/admin/v1/clients', { clientId: 'x\u0000y', name: 'x' }],
+  ])('a JSON body with a NUL in a string at %s: 400, no 500, nothing stored', async (url, body) => {
+    const response = await server.app.inject({
+      method: 'POST',
+      url,
+      headers: { 'content-type': 'application/json', authorization: basic },
+      payload: JSON.stringify(body),
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toBe('invalid_request');
+  });
+
+  it('an escaped backslash before u0000 is text, not a NUL', async () => {
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/register',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({
+        client_name: 'back\\u0000slash',
+        redirect_uris: ['https://x.example.com/cb'],
+        token_endpoint_auth_method: 'none',
+      }),
+    });
+    expect(response.statusCode).toBe(201);
+    expect(response.json().client_name).toBe('back\\u0000slash');
   });
 });

@@ -85,6 +85,19 @@ function unreadableForm(headers: FastifyRequest['headers']): OAuthError | undefi
   return undefined;
 }
 
+/** A `\u0000` escape in JSON text (an odd number of backslashes before `u0000`), wherever it stands. */
+const jsonNul = /(?:^|[^\\])(?:\\\\)*\\u0000/i;
+
+/**
+ * A JSON body with a NUL character in any string is `invalid_request` before an endpoint reads it, as a
+ * form parameter with one is (protocol/params.ts): PostgreSQL text cannot hold it.
+ */
+function nulInJson(text: string): OAuthError | undefined {
+  return jsonNul.test(text)
+    ? new OAuthError('invalid_request', 'the request body contains a NUL character')
+    : undefined;
+}
+
 /**
  * No route declares a JSON schema (endpoints parse their own forms and write their own JSON), so Fastify
  * gets compilers that are never called instead of loading Ajv and fast-json-stringify at every start (about
@@ -182,7 +195,7 @@ export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): Fast
         }),
         undefined,
       );
-    else done(unreadableForm(request.headers) ?? null, body);
+    else done(unreadableForm(request.headers) ?? nulInJson(body as string) ?? null, body);
   });
   const alwaysHeaders = rendering.responseHeaders;
   if (Object.keys(alwaysHeaders).length > 0) {
