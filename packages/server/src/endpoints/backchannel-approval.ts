@@ -21,7 +21,7 @@ import { type Params, type RawParams, toParams } from '../protocol/params.ts';
 import { randomHandle } from '../protocol/secrets.ts';
 import { checkPassword, findSession, startSession } from '../sessions/login.ts';
 import type { FormError } from '../views/pages.ts';
-import { browserCookie, browserIdFor, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
+import { browserCookie, browserIdFor, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
 import { pageUiFor, scopeGroups, sendPage, signInError } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
@@ -180,10 +180,7 @@ export function backchannelApprovalLogin(ctx: ServerContext) {
       readCookie(request.headers.cookie, sessionCookie),
       check.user,
     );
-    reply.header(
-      'set-cookie',
-      serializeCookie(sessionCookie, sessionValue, { sameSite: 'Lax', maxAge: ctx.config.login.sessionTtl }),
-    );
+    setSessionCookie(reply, sessionValue, ctx.config.login.sessionTtl);
     reply.code(303).headers(noStoreHeaders).header('location', approvalUrl(ctx, found.token)).send();
   };
 }

@@ -37,3 +37,18 @@ export function browserIdFor(
   );
   return browserId;
 }
+
+/**
+ * Sets the login session cookie (SameSite=Lax, see above) to a session value that startSession or a step-up
+ * just issued; it lives as long as the session (`login.sessionTtl`).
+ */
+export function setSessionCookie(
+  reply: { header(name: string, value: string): unknown },
+  sessionValue: string,
+  sessionTtl: number,
+): void {
+  reply.header(
+    'set-cookie',
+    serializeCookie(sessionCookie, sessionValue, { sameSite: 'Lax', maxAge: sessionTtl }),
+  );
+}

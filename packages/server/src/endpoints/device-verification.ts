@@ -26,7 +26,7 @@ import { randomHandle } from '../protocol/secrets.ts';
 import { checkPassword, findSession, startSession } from '../sessions/login.ts';
 import type { MessageKey } from '../views/i18n.ts';
 import type { FormError } from '../views/pages.ts';
-import { browserCookie, browserIdFor, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
+import { browserCookie, browserIdFor, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
 import { pageUiFor, scopeGroups, sendPage, signInError } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
@@ -240,10 +240,7 @@ export function deviceLoginSubmit(ctx: ServerContext) {
       readCookie(request.headers.cookie, sessionCookie),
       check.user,
     );
-    reply.header(
-      'set-cookie',
-      serializeCookie(sessionCookie, sessionValue, { sameSite: 'Lax', maxAge: ctx.config.login.sessionTtl }),
-    );
+    setSessionCookie(reply, sessionValue, ctx.config.login.sessionTtl);
     reply.code(303).headers(noStoreHeaders).header('location', verificationUrl(ctx, userCode)).send();
   };
 }

@@ -21,7 +21,7 @@ import {
   type LoadedInteraction,
   loadInteraction,
 } from '../sessions/interaction.ts';
-import { checkPassword, type StartedSession, startSession } from '../sessions/login.ts';
+import { checkPassword, startSession } from '../sessions/login.ts';
 import {
   checkSecondFactor,
   confirmTotpEnrolment,
@@ -36,7 +36,7 @@ import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 import { qrSvg } from '../views/mfa.ts';
 import type { FormError } from '../views/pages.ts';
 import { trustClientSite } from './client-site.ts';
-import { browserCookie, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
+import { browserCookie, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
 import { pageUiFor, scopeGroups, sendPage, signInError } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
@@ -200,17 +200,6 @@ async function renderSecondFactor(
   );
 }
 
-/** Sets the cookie of a session just started or stepped up. */
-function setSessionCookie(ctx: ServerContext, reply: FastifyReply, started: StartedSession): void {
-  reply.header(
-    'set-cookie',
-    serializeCookie(sessionCookie, started.sessionValue, {
-      sameSite: 'Lax',
-      maxAge: ctx.config.login.sessionTtl,
-    }),
-  );
-}
-
 /** After the sign-in is complete: the consent page when consent is needed, else the code. */
 async function continueAfterSignIn(
   ctx: ServerContext,
@@ -294,7 +283,7 @@ export function secondFactorSubmit(ctx: ServerContext) {
     if (!consentNeeded) await completeInteraction(ctx, loaded.interaction);
     const stepped = await stepUpSession(ctx, sessionValue, session, randomHandle(), loaded.client.clientId);
     if (stepped === undefined) throw sessionEnded();
-    setSessionCookie(ctx, reply, stepped);
+    setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
     await continueAfterSignIn(ctx, reply, loaded, stepped.session, consentNeeded);
   };
 }
@@ -322,7 +311,7 @@ export function enrolmentSubmit(ctx: ServerContext) {
     }
     const stepped = await stepUpSession(ctx, sessionValue, session, randomHandle(), loaded.client.clientId);
     if (stepped === undefined) throw sessionEnded();
-    setSessionCookie(ctx, reply, stepped);
+    setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
     sendPage(
       ctx,
       reply,
@@ -377,7 +366,7 @@ export function loginSubmit(ctx: ServerContext) {
       user,
       loaded.client.clientId,
     );
-    setSessionCookie(ctx, reply, started);
+    setSessionCookie(reply, started.sessionValue, ctx.config.login.sessionTtl);
     await ctx.storage.interactions.attachSession(loaded.interaction.id, started.session.sid);
     await continueAfterSignIn(ctx, reply, loaded, started.session, consentNeeded || factorNeeded);
   };

@@ -27,7 +27,7 @@ import {
 } from '../sessions/mfa.ts';
 import { qrSvg } from '../views/mfa.ts';
 import type { FormError } from '../views/pages.ts';
-import { readCookie, serializeCookie, sessionCookie } from './cookies.ts';
+import { readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
 import { pageUiFor, sendPage } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
@@ -154,14 +154,7 @@ export function mfaVerifySubmit(ctx: ServerContext) {
       return;
     }
     const stepped = await stepUpSession(ctx, user.sessionValue, user.session, randomHandle(), undefined);
-    if (stepped !== undefined)
-      reply.header(
-        'set-cookie',
-        serializeCookie(sessionCookie, stepped.sessionValue, {
-          sameSite: 'Lax',
-          maxAge: ctx.config.login.sessionTtl,
-        }),
-      );
+    if (stepped !== undefined) setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
     reply.code(303).headers(noStoreHeaders).header('location', mfaUrl(ctx)).send();
   };
 }
@@ -222,14 +215,7 @@ export function mfaTotpConfirm(ctx: ServerContext) {
     }
     // The session has just shown the new factor: it is at the mfa level now.
     const stepped = await stepUpSession(ctx, user.sessionValue, user.session, randomHandle(), undefined);
-    if (stepped !== undefined)
-      reply.header(
-        'set-cookie',
-        serializeCookie(sessionCookie, stepped.sessionValue, {
-          sameSite: 'Lax',
-          maxAge: ctx.config.login.sessionTtl,
-        }),
-      );
+    if (stepped !== undefined) setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
     sendPage(
       ctx,
       reply,

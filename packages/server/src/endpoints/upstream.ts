@@ -16,7 +16,7 @@ import { startSession } from '../sessions/login.ts';
 import { finishUpstreamLogin, startUpstreamLogin } from '../sessions/upstream.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 import { trustClientSite } from './client-site.ts';
-import { browserCookie, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
+import { browserCookie, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
 import { noStoreHeaders } from './responses.ts';
 
 function redirect(reply: FastifyReply, location: string): void {
@@ -74,10 +74,7 @@ export function upstreamCallback(ctx: ServerContext) {
       loaded.client.clientId,
       amr,
     );
-    reply.header(
-      'set-cookie',
-      serializeCookie(sessionCookie, sessionValue, { sameSite: 'Lax', maxAge: ctx.config.login.sessionTtl }),
-    );
+    setSessionCookie(reply, sessionValue, ctx.config.login.sessionTtl);
     await ctx.storage.interactions.attachSession(loaded.interaction.id, session.sid);
     if (consentNeeded || factorNeeded) {
       redirect(reply, `${ctx.issuer}/interaction/${loaded.interaction.id}`);
