@@ -392,7 +392,9 @@ async function remove(args: string[]): Promise<number> {
 /** `disable ID [--revoke-grants]` and `enable ID`: the admin API's operation (admin/clients.ts). */
 async function setDisabled(args: string[], disabled: boolean): Promise<number> {
   const command = disabled ? 'disable' : 'enable';
-  const options: Record<string, { type: 'boolean' }> = disabled ? { 'revoke-grants': { type: 'boolean' } } : {};
+  const options: Record<string, { type: 'boolean' }> = disabled
+    ? { 'revoke-grants': { type: 'boolean' } }
+    : {};
   const { values, positionals } = parseCommand(args, options, true);
   if (positionals.length !== 1)
     throw new UsageError(

@@ -84,8 +84,11 @@ export function adminGrantEndpoints(ctx: ServerContext) {
     revoke: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');
       const check = ifMatch(request);
-      const grant = await activeGrant(parameter(request, 'id'));
-      check(entityTag(grantView(grant)));
+      const id = parameter(request, 'id');
+      // A grant revoked since the operator read it no longer has the tag they send: 412, not 404.
+      const found = await ctx.storage.grants.find(id);
+      if (found !== undefined) check(entityTag(grantView(found)));
+      const grant = await activeGrant(id);
       // The store revokes it for one caller only: an operator racing another with the same tag loses.
       if (!(await ctx.storage.grants.revoke(grant.id, ctx.now()))) throw changedSinceRead();
       operator.audit('admin_grant_revoked', {
