@@ -22,6 +22,7 @@ const keptPastExpiry = {
   pushed_authorization_requests: 0,
   known_browsers: 0,
   upstream_logins: 0,
+  upstream_sessions: 0,
 } as const;
 
 export async function sweepExpired(storage: Storage, now: number): Promise<number> {
