@@ -24,6 +24,7 @@ import { SqlSigningKeyRepository } from './signing-keys.ts';
 import { SqlUpstreamSessionRepository } from './upstream-sessions.ts';
 import { SqlUpstreamRepository } from './upstreams.ts';
 import { SqlUserRepository } from './users.ts';
+import { SqlWebAuthnRepository } from './webauthn.ts';
 
 export interface ChangeListeners {
   clients: ChangeListener;
@@ -38,6 +39,7 @@ export function sqlRepositories(db: Db, changed: ChangeListeners): Repositories 
     interactions: new SqlInteractionRepository(db),
     knownBrowsers: new SqlKnownBrowserRepository(db),
     mfa: new SqlMfaRepository(db),
+    webauthn: new SqlWebAuthnRepository(db),
     consents: new SqlConsentRepository(db),
     grants: new SqlGrantRepository(db, changed.revocations),
     authorizationCodes: new SqlAuthorizationCodeRepository(db),
