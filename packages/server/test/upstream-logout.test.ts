@@ -7,7 +7,7 @@
  * logout tokens are refused with 400 and end nothing.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signJwt } from '../src/tokens/jwt.ts';
 import {
@@ -142,7 +142,7 @@ async function signInThroughUpstream() {
 
 /** The logout tokens web-app's receiver got for local session `sid`, verified with this Gatehouse's JWKS. */
 async function deliveredFor(sid: string) {
-  const keys = createLocalJWKSet(await (await fetch(`${gatehouse.issuer}/jwks`)).json());
+  const keys = createLocalJWKSet((await (await fetch(`${gatehouse.issuer}/jwks`)).json()) as JSONWebKeySet);
   const found = [];
   for (const received of receiver.received) {
     const token = received.body.get('logout_token') ?? '';
@@ -277,7 +277,7 @@ describe('logout tokens from the upstream that are refused', () => {
 
   it('refuses a wrong iss, a wrong aud, no events, a nonce, neither sid nor sub, a bad signature and no token', async () => {
     const { here, claims } = await target();
-    const fresh = () => ({ ...claims, jti: randomBytes(16).toString('base64url') });
+    const fresh = (): Record<string, unknown> => ({ ...claims, jti: randomBytes(16).toString('base64url') });
     await expectRefused(await sign({ ...fresh(), iss: gatehouse.issuer }));
     await expectRefused(await sign({ ...fresh(), aud: 'web-app' }));
     const { events: _events, ...withoutEvents } = fresh();
