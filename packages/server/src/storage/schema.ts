@@ -242,6 +242,20 @@ export interface UpstreamLoginsTable {
   created_at: number;
 }
 
+/**
+ * A local session started by an upstream sign-in (migration 0022): the upstream `sub` and `sid` its
+ * back-channel logout tokens name, and the upstream ID token, sealed, for logout at the upstream.
+ */
+export interface UpstreamSessionsTable {
+  sid: string;
+  upstream_id: string;
+  upstream_subject: string;
+  upstream_sid: string | null;
+  id_token: string | null;
+  expires_at: number;
+  created_at: number;
+}
+
 /** An account's TOTP factor (RFC 6238), one row per account (migration 0013). */
 export interface MfaTotpTable {
   user_id: string;
@@ -318,6 +332,7 @@ export interface Database {
   known_browsers: KnownBrowsersTable;
   upstream_identities: UpstreamIdentitiesTable;
   upstream_logins: UpstreamLoginsTable;
+  upstream_sessions: UpstreamSessionsTable;
   mfa_totp: MfaTotpTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
   webauthn_credentials: WebAuthnCredentialsTable;

@@ -23,6 +23,7 @@ const keptPastExpiry = {
   pushed_authorization_requests: 0,
   known_browsers: 0,
   upstream_logins: 0,
+  upstream_sessions: 0,
   webauthn_challenges: 0,
 } as const;
 
