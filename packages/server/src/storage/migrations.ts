@@ -404,6 +404,47 @@ const migrations: Record<string, Migration> = {
     },
   },
   /**
+   * WebAuthn (sessions/webauthn.ts): the credentials of accounts (passkeys and security keys, several per
+   * account) and the challenges of ceremonies under way, taken once.
+   */
+  '0018_webauthn': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('webauthn_credentials')
+        .addColumn('credential_id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('counter', 'bigint', (c) => c.notNull())
+        .addColumn('transports', 'text', (c) => c.notNull())
+        .addColumn('backup_eligible', 'integer', (c) => c.notNull())
+        .addColumn('backup_state', 'integer', (c) => c.notNull())
+        .addColumn('discoverable', 'integer', (c) => c.notNull())
+        .addColumn('nickname', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_used_at', 'bigint')
+        .execute();
+      await db.schema
+        .createIndex('webauthn_credentials_user')
+        .on('webauthn_credentials')
+        .column('user_id')
+        .execute();
+      await db.schema
+        .createTable('webauthn_challenges')
+        .addColumn('challenge_hash', 'text', (c) => c.primaryKey())
+        .addColumn('purpose', 'text', (c) => c.notNull())
+        .addColumn('binding', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text')
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('webauthn_challenges_expires_at')
+        .on('webauthn_challenges')
+        .column('expires_at')
+        .execute();
+    },
+  },
+  /**
    * Linking an upstream identity to an existing account (sessions/upstream-link.ts): the link waiting for
    * the user's proof, one per interaction; and the upstream's `amr`/`acr` of a session it started.
    */

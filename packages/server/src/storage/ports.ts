@@ -22,6 +22,8 @@ import type {
   TotpFactor,
   UpstreamAuthentication,
   User,
+  WebAuthnChallenge,
+  WebAuthnCredentialRecord,
 } from '../model.ts';
 
 export interface ClientRepository {
@@ -190,6 +192,32 @@ export interface MfaRepository {
   unusedRecoveryCodes(userId: string): Promise<number>;
   /** Forgets every factor of the account (an account removed). */
   removeAll(userId: string): Promise<void>;
+}
+
+/**
+ * WebAuthn credentials of accounts and the challenges of ceremonies under way (sessions/webauthn.ts).
+ * Recording a use is one conditional UPDATE on the signature counter, and a challenge is taken by one
+ * DELETE: of two requests racing with the same assertion or challenge, exactly one succeeds.
+ */
+export interface WebAuthnRepository {
+  /** Stores a new credential; false when its id is already registered (to any account). */
+  addCredential(credential: WebAuthnCredentialRecord): Promise<boolean>;
+  findCredential(credentialId: string): Promise<WebAuthnCredentialRecord | undefined>;
+  /** The account's credentials, oldest first. */
+  listCredentials(userId: string): Promise<WebAuthnCredentialRecord[]>;
+  /**
+   * Records a successful assertion: the new counter, backup state and time of use. False when the stored
+   * counter is not below `counter` (a replayed or cloned authenticator's assertion), unless both are 0
+   * (authenticators without a counter, WebAuthn §6.1.1).
+   */
+  recordUse(credentialId: string, counter: number, backupState: boolean, now: number): Promise<boolean>;
+  /** Removes one credential of the account; false when it has no such credential. */
+  removeCredential(userId: string, credentialId: string): Promise<boolean>;
+  /** Removes every credential of the account; returns how many there were. */
+  removeAll(userId: string): Promise<number>;
+  createChallenge(challenge: WebAuthnChallenge, now: number): Promise<void>;
+  /** Takes (deletes) the challenge with this hash; undefined when unknown, already taken or expired. */
+  takeChallenge(challengeHash: string, now: number): Promise<WebAuthnChallenge | undefined>;
 }
 
 /** The scopes a user has consented to, per client. */
@@ -373,6 +401,7 @@ export interface Repositories {
   interactions: InteractionRepository;
   knownBrowsers: KnownBrowserRepository;
   mfa: MfaRepository;
+  webauthn: WebAuthnRepository;
   consents: ConsentRepository;
   grants: GrantRepository;
   authorizationCodes: AuthorizationCodeRepository;

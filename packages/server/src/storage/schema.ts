@@ -290,6 +290,31 @@ export interface ChangesTable {
   version: number;
 }
 
+/** WebAuthn credentials (migration 0018); `transports` is a space-separated list. */
+export interface WebAuthnCredentialsTable {
+  credential_id: string;
+  user_id: string;
+  public_key: string;
+  counter: number;
+  transports: string;
+  backup_eligible: number;
+  backup_state: number;
+  discoverable: number;
+  nickname: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+/** WebAuthn challenges of ceremonies under way, by their SHA-256 hash (migration 0018). */
+export interface WebAuthnChallengesTable {
+  challenge_hash: string;
+  purpose: string;
+  binding: string;
+  user_id: string | null;
+  expires_at: number;
+  created_at: number;
+}
+
 export interface MigrationsTable {
   name: string;
   applied_at: number;
@@ -317,5 +342,7 @@ export interface Database {
   upstream_pending_links: UpstreamPendingLinksTable;
   mfa_totp: MfaTotpTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
+  webauthn_credentials: WebAuthnCredentialsTable;
+  webauthn_challenges: WebAuthnChallengesTable;
   gatehouse_changes: ChangesTable;
 }

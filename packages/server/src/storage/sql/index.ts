@@ -23,6 +23,7 @@ import { SqlSessionRepository } from './sessions.ts';
 import { SqlSigningKeyRepository } from './signing-keys.ts';
 import { SqlUpstreamRepository } from './upstreams.ts';
 import { SqlUserRepository } from './users.ts';
+import { SqlWebAuthnRepository } from './webauthn.ts';
 
 export interface ChangeListeners {
   clients: ChangeListener;
@@ -37,6 +38,7 @@ export function sqlRepositories(db: Db, changed: ChangeListeners): Repositories 
     interactions: new SqlInteractionRepository(db),
     knownBrowsers: new SqlKnownBrowserRepository(db),
     mfa: new SqlMfaRepository(db),
+    webauthn: new SqlWebAuthnRepository(db),
     consents: new SqlConsentRepository(db),
     grants: new SqlGrantRepository(db, changed.revocations),
     authorizationCodes: new SqlAuthorizationCodeRepository(db),
