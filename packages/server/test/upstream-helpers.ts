@@ -4,17 +4,21 @@
  * test asks for, so that each test can break one rule or say what it likes about `amr` and `email`.
  */
 import { createServer, type Server } from 'node:http';
-import { type CryptoKey, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
+import { type CryptoKey, decodeJwt, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { expect } from 'vitest';
 import {
   type Browser,
+  basic,
   codeRequest,
   formOf,
+  type GatehouseServer,
   issuer,
   pkcePair,
+  postForm,
   rowCounts,
   type TestServer,
   webRedirect,
+  webSecret,
 } from './helpers.ts';
 import { freePort } from './interop-helpers.ts';
 
@@ -162,4 +166,33 @@ export function upstreamDriver(serverOf: () => TestServer, hostileOf: () => Host
     validClaims,
     startAtHostile,
   };
+}
+
+/**
+ * Finishes a web-app sign-in from `location` (the consent page, allowed, when the sign-in led there; else
+ * the redirect with the code), redeems the code with `verifier`, and returns the decoded ID token.
+ */
+export async function webAppIdToken(
+  server: GatehouseServer,
+  browser: Browser,
+  location: string,
+  verifier: string,
+): Promise<JWTPayload> {
+  let redirect = location;
+  if (redirect.startsWith(`${issuer}/interaction/`)) {
+    const consent = formOf((await browser.get(redirect)).body);
+    expect(consent.action).toMatch(/\/consent$/);
+    redirect = (await browser.post(consent.action, { csrf: consent.csrf, decision: 'allow' })).headers
+      .location as string;
+  }
+  const code = new URL(redirect).searchParams.get('code');
+  expect(code).toBeTypeOf('string');
+  const tokens = await postForm(
+    server,
+    '/token',
+    { grant_type: 'authorization_code', code: code!, redirect_uri: webRedirect, code_verifier: verifier },
+    { authorization: basic('web-app', webSecret) },
+  );
+  expect(tokens.status).toBe(200);
+  return decodeJwt(tokens.body.id_token as string);
 }

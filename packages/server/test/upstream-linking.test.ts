@@ -7,26 +7,27 @@
  * when the provider is trusted for it (a local second factor otherwise, keeping `fed` in amr).
  */
 import { createHash } from 'node:crypto';
-import { decodeJwt, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../src/authn/totp.ts';
 import { confirmTotpEnrolment, startTotpEnrolment } from '../src/sessions/mfa.ts';
 import {
   Browser,
-  basic,
   codeRequest,
   formOf,
   issuer,
   password,
   pkcePair,
-  postForm,
   startServer,
   type TestServer,
   testClients,
-  webRedirect,
-  webSecret,
 } from './helpers.ts';
-import { type HostileUpstream, startHostileUpstream, upstreamDriver } from './upstream-helpers.ts';
+import {
+  type HostileUpstream,
+  startHostileUpstream,
+  upstreamDriver,
+  webAppIdToken,
+} from './upstream-helpers.ts';
 
 let hostile: HostileUpstream;
 let server: TestServer;
@@ -330,13 +331,13 @@ describe("the upstream's amr and acr", () => {
       codeRequest(pkce, { clientId: 'web-app', extra: { ...mfaRequest(), idp: 'trusted' } }),
     );
     const toUpstream = await browser.get(authorize.headers.location as string);
-    const location = new URL(toUpstream.headers.location as string);
-    expect(location.origin).toBe(hostile.issuer);
-    const nonce = location.searchParams.get('nonce')!;
+    const upstreamUrl = new URL(toUpstream.headers.location as string);
+    expect(upstreamUrl.origin).toBe(hostile.issuer);
+    const nonce = upstreamUrl.searchParams.get('nonce')!;
     hostile.nextIdToken({ ...validClaims(nonce, 't-mfa'), amr: ['pwd', 'otp', 'mfa'], acr: 'urn:t:2' });
     const response = await callback(browser, 'trusted', {
       code: 'c',
-      state: location.searchParams.get('state')!,
+      state: upstreamUrl.searchParams.get('state')!,
       iss: hostile.issuer,
     });
     expect(response.statusCode).toBe(303);
@@ -345,20 +346,10 @@ describe("the upstream's amr and acr", () => {
       amr: ['pwd', 'otp', 'mfa'],
       acr: 'urn:t:2',
     });
-    // Consent next, not a second factor; then the code and the ID token.
-    const consentPage = await browser.get(response.headers.location as string);
-    const consent = formOf(consentPage.body);
-    expect(consent.action).toMatch(/\/consent$/);
-    const redirect = await browser.post(consent.action, { csrf: consent.csrf, decision: 'allow' });
-    const code = new URL(redirect.headers.location as string).searchParams.get('code')!;
-    const tokens = await postForm(
-      server,
-      '/token',
-      { grant_type: 'authorization_code', code, redirect_uri: webRedirect, code_verifier: pkce.verifier },
-      { authorization: basic('web-app', webSecret) },
-    );
-    expect(tokens.status).toBe(200);
-    const idToken = decodeJwt(tokens.body.id_token as string);
+    // Consent next (web-app asks for it), not a second factor; then the code and the ID token.
+    const location = response.headers.location as string;
+    expect((await browser.get(location)).body).toContain('name="decision"');
+    const idToken = await webAppIdToken(server, browser, location, pkce.verifier);
     expect(idToken.amr).toEqual(['fed', 'pwd', 'otp', 'mfa']);
     expect(idToken.acr).toBe(server.config.mfa.acrValues.mfa);
   });

@@ -5,7 +5,7 @@
  * ID tokens each break one rule: every such callback is refused with an error page and starts no session.
  */
 import { createHash } from 'node:crypto';
-import { decodeJwt, generateKeyPair } from 'jose';
+import { generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type RunningProvider,
@@ -15,21 +15,23 @@ import {
 import { databaseOf } from '../src/storage/testing.ts';
 import {
   Browser,
-  basic,
   codeRequest,
   formOf,
   issuer,
   parseConfig,
   pkcePair,
-  postForm,
   startServer,
   type TestServer,
   testClients,
   testConfig,
   webRedirect,
-  webSecret,
 } from './helpers.ts';
-import { type HostileUpstream, startHostileUpstream, upstreamDriver } from './upstream-helpers.ts';
+import {
+  type HostileUpstream,
+  startHostileUpstream,
+  upstreamDriver,
+  webAppIdToken,
+} from './upstream-helpers.ts';
 
 const upstreamSecret = 'gatehouse-at-upstream-secret-0123456789-abcdef';
 
@@ -169,21 +171,7 @@ describe('sign-in at oidc-provider with just-in-time provisioning', () => {
     expect(response.statusCode).toBe(303);
     const back = await walkProvider(provider.issuer, response.headers.location as string);
     response = await browser.get(back);
-    let location = response.headers.location as string;
-    if (location.startsWith(`${issuer}/interaction/`)) {
-      const consent = formOf((await browser.get(location)).body);
-      location = (await browser.post(consent.action, { csrf: consent.csrf, decision: 'allow' })).headers
-        .location as string;
-    }
-    const code = new URL(location).searchParams.get('code')!;
-    const tokens = await postForm(
-      server,
-      '/token',
-      { grant_type: 'authorization_code', code, redirect_uri: webRedirect, code_verifier: pkce.verifier },
-      { authorization: basic('web-app', webSecret) },
-    );
-    expect(tokens.status).toBe(200);
-    const idToken = decodeJwt(tokens.body.id_token as string);
+    const idToken = await webAppIdToken(server, browser, response.headers.location as string, pkce.verifier);
     expect(idToken.amr).toEqual(['fed']);
     expect(idToken.sub).toBe(await server.ctx.storage.upstreams.findLinkedUser('corp', 'alice'));
   });

@@ -28,6 +28,11 @@ interface PageError {
   retryAfter?: number | undefined;
 }
 
+/** A form page: 200, or the status (and Retry-After) of the error it shows. */
+function sendFormPage(ctx: ServerContext, reply: FastifyReply, html: string, error: PageError | undefined) {
+  sendPage(ctx, reply, error?.status ?? 200, html, error?.retryAfter);
+}
+
 function renderLink(
   ctx: ServerContext,
   request: FastifyRequest,
@@ -37,10 +42,9 @@ function renderLink(
   username: string | undefined,
   error?: PageError,
 ): void {
-  sendPage(
+  sendFormPage(
     ctx,
     reply,
-    error?.status ?? 200,
     ctx.ui.pages.upstreamLink(
       {
         action: `${ctx.issuer}/interaction/${loaded.interaction.id}/link`,
@@ -53,7 +57,7 @@ function renderLink(
       },
       pageUiFor(ctx, request, loaded.interaction.request.uiLocales),
     ),
-    error?.retryAfter,
+    error,
   );
 }
 
@@ -65,10 +69,9 @@ function renderFactor(
   account: Account,
   error?: PageError,
 ): void {
-  sendPage(
+  sendFormPage(
     ctx,
     reply,
-    error?.status ?? 200,
     ctx.ui.pages.mfa(
       {
         action: `${ctx.issuer}/interaction/${loaded.interaction.id}/link/mfa`,
@@ -79,7 +82,7 @@ function renderFactor(
       },
       pageUiFor(ctx, request, loaded.interaction.request.uiLocales),
     ),
-    error?.retryAfter,
+    error,
   );
 }
 
