@@ -187,6 +187,7 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         'upstream_identities',
         'upstream_logins',
         'upstream_pending_links',
+        'upstream_sessions',
         'mfa_totp',
         'mfa_recovery_codes',
         'webauthn_credentials',
@@ -496,6 +497,7 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         interactionId,
         upstreamId: 'corp',
         upstreamSubject: 'upstream-sub-2',
+        upstreamSid: 'upstream-sid-2',
         upstreamAmr: ['pwd', 'mfa'],
         upstreamAcr: 'urn:corp:mfa',
         offeredUserId: null,
@@ -596,6 +598,63 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       expect(
         await databaseOf(storage).selectFrom('upstream_logins').select('state_hash').execute(),
       ).not.toContainEqual({ state_hash: 'state-sweep' });
+    });
+  });
+
+  describe('sessions from upstream sign-ins (0022_upstream_sessions)', () => {
+    const upstreamSession = (
+      sid: string,
+      sub: string,
+      upstreamSid: string | null,
+      expiresAt = now + 600,
+    ) => ({
+      sid,
+      upstreamId: 'corp',
+      upstreamSubject: sub,
+      upstreamSid,
+      idToken: `id-token-of-${sid}`,
+      expiresAt,
+    });
+
+    it('records, replaces and finds the upstream of a session, never after it expires', async () => {
+      await storage.upstreamSessions.record(upstreamSession('us-1', 'alice', 'up-sid-1'), now);
+      expect(await other.upstreamSessions.find('us-1', now)).toEqual(
+        upstreamSession('us-1', 'alice', 'up-sid-1'),
+      );
+      // A re-authentication keeps the local sid: the row is replaced.
+      await storage.upstreamSessions.record(upstreamSession('us-1', 'alice', null, now + 900), now);
+      expect(await storage.upstreamSessions.find('us-1', now)).toEqual(
+        upstreamSession('us-1', 'alice', null, now + 900),
+      );
+      expect(await storage.upstreamSessions.find('us-1', now + 900)).toBeUndefined();
+      expect(await storage.upstreamSessions.find('us-unknown\u0000', now)).toBeUndefined();
+    });
+
+    it('finds the sessions a logout token names by sid, by sub, or by both', async () => {
+      await storage.upstreamSessions.record(upstreamSession('ls-1', 'bob', 'bob-up-1'), now);
+      await storage.upstreamSessions.record(upstreamSession('ls-2', 'bob', 'bob-up-2'), now);
+      await storage.upstreamSessions.record(upstreamSession('ls-3', 'bob', 'bob-up-2'), now);
+      await storage.upstreamSessions.record(upstreamSession('ls-4', 'carol', 'carol-up', now + 5), now);
+      const find = (names: { sub?: string; sid?: string }, at = now) =>
+        other.upstreamSessions.findSids('corp', { sub: names.sub, sid: names.sid }, at);
+      expect(await find({ sid: 'bob-up-2' })).toEqual(['ls-2', 'ls-3']);
+      expect(await find({ sub: 'bob' })).toEqual(['ls-1', 'ls-2', 'ls-3']);
+      expect(await find({ sub: 'bob', sid: 'bob-up-1' })).toEqual(['ls-1']);
+      expect(await find({ sub: 'carol', sid: 'bob-up-1' })).toEqual([]);
+      expect(await find({})).toEqual([]);
+      expect(await find({ sub: 'carol' }, now + 5)).toEqual([]);
+      expect(
+        await storage.upstreamSessions.findSids('other-idp', { sub: 'bob', sid: undefined }, now),
+      ).toEqual([]);
+      expect(await find({ sub: 'bob\u0000' })).toEqual([]);
+    });
+
+    it('sweeps expired rows', async () => {
+      await storage.upstreamSessions.record(upstreamSession('sweep-us', 'dave', null, now + 5), now);
+      await sweepExpired(storage, now + 6);
+      expect(
+        await databaseOf(storage).selectFrom('upstream_sessions').select('sid').execute(),
+      ).not.toContainEqual({ sid: 'sweep-us' });
     });
   });
 

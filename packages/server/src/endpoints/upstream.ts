@@ -21,6 +21,7 @@ import {
 } from '../sessions/interaction.ts';
 import { startSession } from '../sessions/login.ts';
 import { finishUpstreamLogin, startUpstreamLogin } from '../sessions/upstream.ts';
+import { recordUpstreamSession, type UpstreamIdentity } from '../sessions/upstream-logout.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 import { trustClientSite } from './client-site.ts';
 import { browserCookie, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
@@ -78,7 +79,12 @@ export async function startUpstreamSession(
   request: FastifyRequest,
   reply: FastifyReply,
   loaded: LoadedInteraction,
-  signIn: { account: Account; amr: string[]; upstream: UpstreamAuthentication },
+  signIn: {
+    account: Account;
+    amr: string[];
+    upstream: UpstreamAuthentication;
+    upstreamSession: UpstreamIdentity;
+  },
 ): Promise<void> {
   const { account, amr } = signIn;
   // OpenID Connect Core §3.1.2.1: with an id_token_hint, only the hinted user may finish this sign-in.
@@ -105,6 +111,7 @@ export async function startUpstreamSession(
     signIn.upstream,
   );
   setSessionCookie(reply, sessionValue, ctx.config.login.sessionTtl);
+  await recordUpstreamSession(ctx, session, signIn.upstream.id, signIn.upstreamSession);
   await ctx.storage.interactions.attachSession(loaded.interaction.id, session.sid);
   if (consentNeeded || factorNeeded) {
     redirect(reply, `${ctx.issuer}/interaction/${loaded.interaction.id}`);

@@ -55,6 +55,7 @@ import {
   upstreamLinkPage,
   upstreamLinkSubmit,
 } from '../endpoints/upstream-link.ts';
+import { upstreamBackchannelLogoutEndpoint } from '../endpoints/upstream-logout.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { initialAccessTokenHashes } from '../protocol/registration.ts';
@@ -138,6 +139,17 @@ export function registerRoutes(
     '/interaction/:id/link/mfa',
     { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
     perRequest(upstreamLinkFactorSubmit),
+  );
+  // Logout at and from upstream providers (sessions/upstream-logout.ts).
+  app.post(
+    '/upstream/:upstream/backchannel-logout',
+    { config: { errorFormat: 'json' } },
+    perRequest(upstreamBackchannelLogoutEndpoint),
+  );
+  app.get(
+    '/upstream/:upstream/logged-out',
+    { config: { errorFormat: 'html' } },
+    perRequest((scoped) => endSessionEndpoints(scoped).upstreamLoggedOut),
   );
   // The second factor (sessions/mfa.ts): codes are counted with the login limits.
   app.post(

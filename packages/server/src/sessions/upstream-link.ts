@@ -20,6 +20,7 @@ import type { PendingUpstreamLink } from '../storage/ports.ts';
 import type { LoadedInteraction } from './interaction.ts';
 import { checkPassword, type SignInAttempt, type SignInFailure } from './login.ts';
 import { checkSecondFactor, factorSummary, type SecondFactorFailure } from './mfa.ts';
+import type { UpstreamIdentity } from './upstream-logout.ts';
 
 /** Seconds a pending link waits for the user's proof (never past its interaction). */
 const pendingLinkTtl = 600;
@@ -44,10 +45,10 @@ export async function offerLink(
   ctx: ServerContext,
   config: UpstreamConfig,
   loaded: LoadedInteraction,
-  upstreamSubject: string,
-  upstream: UpstreamAuthentication,
+  signIn: { upstream: UpstreamAuthentication; upstreamSession: UpstreamIdentity },
   match: EmailMatch,
 ): Promise<void> {
+  const { upstream, upstreamSession } = signIn;
   const now = ctx.now();
   const [only] = match.accounts;
   const offered =
@@ -58,7 +59,8 @@ export async function offerLink(
     {
       interactionId: loaded.interaction.id,
       upstreamId: config.id,
-      upstreamSubject,
+      upstreamSubject: upstreamSession.subject,
+      upstreamSid: upstreamSession.sid ?? null,
       upstreamAmr: upstream.amr,
       upstreamAcr: upstream.acr,
       offeredUserId: offered,
@@ -106,11 +108,16 @@ export async function pendingLink(ctx: ServerContext, loaded: LoadedInteraction)
   return { link, config: provider.config, offered, proven };
 }
 
-/** A finished link: the account to sign in and its session's `amr` and upstream sign-in. */
+/**
+ * A finished link: the account to sign in, its session's `amr`, the upstream sign-in, and the upstream
+ * session for logout (its `sub` and `sid`; the ID token is not kept while a link waits, so RP-initiated
+ * logout does not continue at the upstream for this one session).
+ */
 export interface LinkedSignIn {
   account: Account;
   amr: string[];
   upstream: UpstreamAuthentication;
+  upstreamSession: UpstreamIdentity;
 }
 
 /** A refused step, with the message key the form shows. */
@@ -198,5 +205,10 @@ async function storeLink(
   });
   const upstream = { id: link.upstreamId, amr: link.upstreamAmr, acr: link.upstreamAcr };
   const amr = [...new Set([...federatedAmr(upstream.amr, state.config.trustedForMfa), ...localAmr])];
-  return { account, amr, upstream };
+  const upstreamSession = {
+    subject: link.upstreamSubject,
+    sid: link.upstreamSid ?? undefined,
+    idToken: undefined,
+  };
+  return { account, amr, upstream, upstreamSession };
 }

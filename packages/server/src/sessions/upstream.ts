@@ -26,7 +26,9 @@ import { federatedAmr } from '../protocol/acr.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { type LoadedInteraction, loadInteraction } from './interaction.ts';
-import { emailMatch, offerLink } from './upstream-link.ts';
+import { type EmailMatch, emailMatch, offerLink } from './upstream-link.ts';
+import type { UpstreamIdentity } from './upstream-logout.ts';
+import { oauth2Claims, withoutPkce } from './upstream-oauth2.ts';
 import type { UpstreamProvider } from './upstream-providers.ts';
 
 /** Claims copied into a provisioned account when `claims` maps none: the same names locally. */
@@ -86,6 +88,7 @@ export async function startUpstreamLogin(
       ...(prompt.includes('login') ? { prompt: 'login' } : {}),
       ...(maxAge === undefined ? {} : { maxAge }),
     });
+    if (!provider.config.pkce) withoutPkce(pending.url);
   } catch (error) {
     if (!(error instanceof GatehouseClientError)) throw error;
     // Discovery failed (unreachable, refused by the address guard, or a document naming another issuer).
@@ -114,11 +117,14 @@ export async function startUpstreamLogin(
 
 /**
  * A finished upstream sign-in: the interaction it was for, the upstream's word on how the user signed in,
- * the local account and the session's `amr`; no account when linking to an existing one is offered instead.
+ * and the upstream session its logout needs (sessions/upstream-logout.ts); then the local account and the
+ * session's `amr`, or no account when linking to an existing one is offered instead.
  */
-export type UpstreamSignIn =
-  | { loaded: LoadedInteraction; upstream: UpstreamAuthentication; account: Account; amr: string[] }
-  | { loaded: LoadedInteraction; upstream: UpstreamAuthentication; account: undefined };
+export type UpstreamSignIn = {
+  loaded: LoadedInteraction;
+  upstream: UpstreamAuthentication;
+  upstreamSession: UpstreamIdentity;
+} & ({ account: Account; amr: string[] } | { account: undefined });
 
 /** The upstream's `amr` (at most eight short strings) and `acr` of an ID token (OpenID Connect Core §2). */
 function upstreamAuthentication(id: string, claims: IdTokenClaims): UpstreamAuthentication {
@@ -151,11 +157,13 @@ export async function finishUpstreamLogin(
   let claims: IdTokenClaims | undefined;
   let accessToken = '';
   let tokenType = 'Bearer';
+  let idToken: string | undefined;
   try {
     const tokens = await provider.client.handleCallback(callbackUrl, {
       url: new URL(provider.redirectUri),
       state,
-      nonce: login.nonce,
+      // A plain OAuth 2.0 upstream was sent no nonce and answers no ID token.
+      nonce: login.nonce === '' ? undefined : login.nonce,
       codeVerifier: login.codeVerifier,
       redirectUri: login.redirectUri,
       // The max_age sent upstream is the interaction's own (see startUpstreamLogin).
@@ -163,9 +171,13 @@ export async function finishUpstreamLogin(
         ? {}
         : { maxAge: loaded.interaction.request.maxAge }),
     });
-    claims = tokens.claims;
     accessToken = tokens.accessToken;
     tokenType = tokens.tokenType;
+    idToken = tokens.idToken;
+    claims =
+      provider.config.type === 'oauth2'
+        ? await oauth2Claims(provider.config, accessToken, tokenType)
+        : tokens.claims;
   } catch (error) {
     if (!(error instanceof GatehouseClientError)) throw error;
     throw failed(
@@ -178,10 +190,16 @@ export async function finishUpstreamLogin(
     throw failed(ctx, upstreamId, 'no_subject');
   const idTokenClaims = claims;
   const upstream = upstreamAuthentication(upstreamId, claims);
-  const account = await linkedAccount(ctx, provider, loaded, idTokenClaims, upstream, () =>
+  const upstreamSid = typeof claims.sid === 'string' && claims.sid.length <= 255 ? claims.sid : undefined;
+  const upstreamSession = { subject: claims.sub, sid: upstreamSid, idToken };
+  const found = await linkedAccount(ctx, provider, idTokenClaims, () =>
     userinfoClaims(ctx, provider, idTokenClaims, accessToken, tokenType),
   );
-  if (account === undefined) return { loaded, upstream, account };
+  if ('match' in found) {
+    await offerLink(ctx, provider.config, loaded, { upstream, upstreamSession }, found.match);
+    return { loaded, upstream, upstreamSession, account: undefined };
+  }
+  const { account } = found;
   if (!account.enabled) {
     ctx.audit('login_refused_disabled', { client_id: loaded.client.clientId, user_id: account.subject });
     throw new OAuthError('access_denied', 'This account is disabled.', {
@@ -193,7 +211,8 @@ export async function finishUpstreamLogin(
     user_id: account.subject,
     client_id: loaded.client.clientId,
   });
-  return { loaded, upstream, account, amr: federatedAmr(upstream.amr, provider.config.trustedForMfa) };
+  const amr = federatedAmr(upstream.amr, provider.config.trustedForMfa);
+  return { loaded, upstream, upstreamSession, account, amr };
 }
 
 /**
@@ -222,20 +241,19 @@ async function userinfoClaims(
 
 /**
  * The local account linked to the upstream identity, provisioning one when the provider is `jit` and no
- * account has its e-mail address; otherwise undefined, with linking offered (sessions/upstream-link.ts).
+ * account has its e-mail address; otherwise the accounts with that address, for the link to offer
+ * (sessions/upstream-link.ts).
  */
 async function linkedAccount(
   ctx: ServerContext,
   provider: UpstreamProvider,
-  loaded: LoadedInteraction,
   claims: IdTokenClaims,
-  upstream: UpstreamAuthentication,
   profileClaims: () => Promise<Record<string, unknown>>,
-): Promise<Account | undefined> {
+): Promise<{ account: Account } | { match: EmailMatch }> {
   const { config } = provider;
   const linked = await ctx.storage.upstreams.findLinkedUser(config.id, claims.sub);
   const found = linked === undefined ? undefined : await ctx.accounts.findBySubject(linked);
-  if (found !== undefined) return found;
+  if (found !== undefined) return { account: found };
   const jit = config.provisioning === 'jit';
   // The e-mail address matters to a `jit` provider (a collision) and to one trusted for it (the offer).
   const emailMatters = jit || config.trustedForEmail;
@@ -243,14 +261,11 @@ async function linkedAccount(
   const match = emailMatters
     ? await emailMatch(ctx, mappedClaims(config, profile))
     : { accounts: [], verified: false };
-  if (!jit || match.accounts.length > 0) {
-    await offerLink(ctx, config, loaded, claims.sub, upstream, match);
-    return undefined;
-  }
+  if (!jit || match.accounts.length > 0) return { match };
   const subject = await provisionAccount(ctx, provider, claims.sub, profile);
   const account = await ctx.accounts.findBySubject(subject);
   if (account === undefined) throw failed(ctx, config.id, 'provisioned_account_missing');
-  return account;
+  return { account };
 }
 
 function claimMapping(config: UpstreamConfig): Record<string, string> {

@@ -139,6 +139,8 @@ export interface PendingUpstreamLink {
   interactionId: string;
   upstreamId: string;
   upstreamSubject: string;
+  /** The upstream ID token's `sid`, for its back-channel logout once linked. */
+  upstreamSid: string | null;
   upstreamAmr: string[];
   upstreamAcr: string | null;
   /** The account offered for the upstream's verified e-mail address, when the provider is trusted for it. */
@@ -165,6 +167,35 @@ export interface UpstreamRepository {
   provePendingLink(interactionId: string, userId: string, now: number): Promise<boolean>;
   /** Takes the interaction's live pending link: one caller gets it, once. */
   takePendingLink(interactionId: string, now: number): Promise<PendingUpstreamLink | undefined>;
+}
+
+/** A local session started by an upstream sign-in, as its logout needs it (sessions/upstream-logout.ts). */
+export interface UpstreamSession {
+  /** The local session's sid. */
+  sid: string;
+  upstreamId: string;
+  upstreamSubject: string;
+  /** The upstream's `sid` claim, when its ID token had one. */
+  upstreamSid: string | null;
+  /** The upstream ID token as stored (sealed when `keys.encryptionSecrets` is set). */
+  idToken: string | null;
+  expiresAt: number;
+}
+
+/** Which local sessions came from which upstream session (OpenID Connect Back-Channel Logout 1.0 §2.6). */
+export interface UpstreamSessionRepository {
+  /** Records (or, for a re-authenticated session keeping its sid, replaces) the upstream a session came from. */
+  record(session: UpstreamSession, now: number): Promise<void>;
+  find(sid: string, now: number): Promise<UpstreamSession | undefined>;
+  /**
+   * The sids of the unexpired local sessions from upstream `upstreamId` that a logout token names: those of
+   * its `sid` when given (and of `sub` too when both are given), else all of `sub`'s.
+   */
+  findSids(
+    upstreamId: string,
+    names: { sub: string | undefined; sid: string | undefined },
+    now: number,
+  ): Promise<string[]>;
 }
 
 /**
@@ -413,6 +444,7 @@ export interface Repositories {
   pushedAuthorizationRequests: PushedAuthorizationRequestRepository;
   revocations: RevocationRepository;
   upstreams: UpstreamRepository;
+  upstreamSessions: UpstreamSessionRepository;
 }
 
 export interface Storage extends Repositories {

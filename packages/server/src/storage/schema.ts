@@ -253,12 +253,27 @@ export interface UpstreamPendingLinksTable {
   interaction_id: string;
   upstream_id: string;
   upstream_subject: string;
+  upstream_sid: string | null;
   /** The upstream's `amr` (JSON list) and `acr`, as its ID token said. */
   upstream_amr: string;
   upstream_acr: string | null;
   /** The account offered because the upstream verified its e-mail address (trusted provider only). */
   offered_user_id: string | null;
   proven_user_id: string | null;
+  expires_at: number;
+  created_at: number;
+}
+
+/**
+ * A local session started by an upstream sign-in (migration 0022): the upstream `sub` and `sid` its
+ * back-channel logout tokens name, and the upstream ID token, sealed, for logout at the upstream.
+ */
+export interface UpstreamSessionsTable {
+  sid: string;
+  upstream_id: string;
+  upstream_subject: string;
+  upstream_sid: string | null;
+  id_token: string | null;
   expires_at: number;
   created_at: number;
 }
@@ -340,6 +355,7 @@ export interface Database {
   upstream_identities: UpstreamIdentitiesTable;
   upstream_logins: UpstreamLoginsTable;
   upstream_pending_links: UpstreamPendingLinksTable;
+  upstream_sessions: UpstreamSessionsTable;
   mfa_totp: MfaTotpTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
   webauthn_credentials: WebAuthnCredentialsTable;

@@ -25,6 +25,7 @@ const keptPastExpiry = {
   known_browsers: 0,
   upstream_logins: 0,
   upstream_pending_links: 0,
+  upstream_sessions: 0,
   webauthn_challenges: 0,
 } as const;
 

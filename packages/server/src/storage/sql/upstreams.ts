@@ -13,6 +13,7 @@ function pendingLinkFromRow(row: Database['upstream_pending_links']): PendingUps
     interactionId: row.interaction_id,
     upstreamId: row.upstream_id,
     upstreamSubject: row.upstream_subject,
+    upstreamSid: row.upstream_sid,
     upstreamAmr: parseList(row.upstream_amr),
     upstreamAcr: row.upstream_acr,
     offeredUserId: row.offered_user_id,
@@ -22,7 +23,7 @@ function pendingLinkFromRow(row: Database['upstream_pending_links']): PendingUps
 }
 
 /** PostgreSQL text cannot hold NUL (it fails the query): a value with one names nothing, on either database. */
-const hasNul = (...values: string[]) => values.some((value) => value.includes('\u0000'));
+export const hasNul = (...values: string[]) => values.some((value) => value.includes('\u0000'));
 
 export class SqlUpstreamRepository implements UpstreamRepository {
   constructor(private readonly db: Db) {}
@@ -93,6 +94,7 @@ export class SqlUpstreamRepository implements UpstreamRepository {
       interaction_id: link.interactionId,
       upstream_id: link.upstreamId,
       upstream_subject: link.upstreamSubject,
+      upstream_sid: link.upstreamSid,
       upstream_amr: json(link.upstreamAmr),
       upstream_acr: link.upstreamAcr,
       offered_user_id: link.offeredUserId,
