@@ -5,7 +5,7 @@
  * `nonce` and the RFC 9207 `iss` check (sessions/upstream.ts). Clients name the upstreams they may offer
  * (`clients[].upstreams`); none by default.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A local claim name and the upstream ID token claim it is copied from. */
 const claimName = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name');
