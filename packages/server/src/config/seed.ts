@@ -10,7 +10,11 @@ import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { Storage } from '../storage/ports.ts';
 import type { ClientConfig, GatehouseConfig } from './schema.ts';
 
-export async function applyConfiguredClients(storage: Storage, config: GatehouseConfig, now: number): Promise<void> {
+export async function applyConfiguredClients(
+  storage: Storage,
+  config: GatehouseConfig,
+  now: number,
+): Promise<void> {
   const declared = new Set(config.clients.map((client) => client.clientId));
   const existing = await storage.clients.list();
   await storage.transaction(async (repositories) => {
