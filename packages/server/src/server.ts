@@ -34,6 +34,7 @@ import { DpopNonces, DpopVerifier } from './protocol/dpop.ts';
 import { PasswordHasher } from './protocol/passwords.ts';
 import { redisCall } from './protocol/redis-call.ts';
 import { MemoryReplayCache, RedisReplayCache } from './protocol/replay-cache.ts';
+import { RetriedDeliveries } from './protocol/retried-delivery.ts';
 import { ScopeCatalog } from './protocol/scopes.ts';
 import { SessionLogout } from './sessions/logout.ts';
 import { UpstreamProviders } from './sessions/upstream-providers.ts';
@@ -228,6 +229,7 @@ export async function buildServer(
       (config.ciba.notifier === undefined
         ? undefined
         : webhookNotifier({ issuer: config.issuer, keys, now }, config.ciba.notifier)),
+    cibaPings: new RetriedDeliveries(),
   };
   const ctx: ServerContext = { ...core, logout: new SessionLogout(core) };
 
