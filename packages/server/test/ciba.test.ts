@@ -444,8 +444,8 @@ describe('the approval page', () => {
 describe('the second factor on the approval page (acr_values, OIDC Core §3.1.2.1; RFC 8176 amr)', () => {
   const mfaAcr = 'urn:gatehouse:acr:mfa';
 
-  /** Alice with a confirmed TOTP authenticator (sessions/mfa.ts); returns its secret. */
-  async function enrolAlice(server: CibaServer): Promise<string> {
+  /** Alice with a confirmed TOTP authenticator (sessions/mfa.ts); returns its secret and recovery codes. */
+  async function enrolAlice(server: CibaServer) {
     const account = (await server.ctx.accounts.findByUsername('alice'))!;
     const { secret } = await startTotpEnrolment(server.ctx, account);
     const confirmed = await confirmTotpEnrolment(
@@ -454,10 +454,10 @@ describe('the second factor on the approval page (acr_values, OIDC Core §3.1.2.
       totpCode(secret, server.clock()),
       undefined,
     );
-    expect(confirmed.ok).toBe(true);
+    if (!confirmed.ok) throw new Error('enrolment failed');
     // The next time step: the enrolment's code counts as used.
     server.clock.advance(30);
-    return secret;
+    return { secret, recoveryCodes: confirmed.recoveryCodes };
   }
 
   /** Opens the link and signs in with the password; returns the page that follows. */
@@ -479,7 +479,7 @@ describe('the second factor on the approval page (acr_values, OIDC Core §3.1.2.
   it('asks for the code, refuses and counts a wrong one, approves after the right one; the ID token says mfa', async () => {
     const { lines, stream } = logCapture();
     const server = await cibaServer({ logging: { level: 'info' } }, { logStream: stream });
-    const secret = await enrolAlice(server);
+    const { secret } = await enrolAlice(server);
     const authReqId = await start(server, { ...aliceRequest, acr_values: mfaAcr });
     const { browser, link, token, page } = await signInByLink(server);
     expect(page.statusCode).toBe(200);
@@ -537,16 +537,7 @@ describe('the second factor on the approval page (acr_values, OIDC Core §3.1.2.
 
   it('takes a recovery code once; without acr_values a password is enough', async () => {
     const server = await cibaServer();
-    const account = (await server.ctx.accounts.findByUsername('alice'))!;
-    const { secret } = await startTotpEnrolment(server.ctx, account);
-    const confirmed = await confirmTotpEnrolment(
-      server.ctx,
-      account,
-      totpCode(secret, server.clock()),
-      undefined,
-    );
-    if (!confirmed.ok) throw new Error('enrolment failed');
-    const [recoveryCode] = confirmed.recoveryCodes;
+    const [recoveryCode] = (await enrolAlice(server)).recoveryCodes;
 
     const plain = await start(server);
     const { response } = await decide(server, 'approve');
