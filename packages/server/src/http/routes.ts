@@ -51,6 +51,11 @@ import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
 import { logoEndpoint, themeStylesheetEndpoint } from '../endpoints/ui-assets.ts';
 import { upstreamCallback, upstreamStartSubmit } from '../endpoints/upstream.ts';
+import {
+  upstreamLinkFactorSubmit,
+  upstreamLinkPage,
+  upstreamLinkSubmit,
+} from '../endpoints/upstream-link.ts';
 import { upstreamBackchannelLogoutEndpoint } from '../endpoints/upstream-logout.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
@@ -123,6 +128,18 @@ export function registerRoutes(
     '/upstream/:upstream/callback',
     { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
     perRequest(upstreamCallback),
+  );
+  // Linking an upstream identity to an existing account (sessions/upstream-link.ts): password, then factor.
+  app.get('/interaction/:id/link', { config: { errorFormat: 'html' } }, perRequest(upstreamLinkPage));
+  app.post(
+    '/interaction/:id/link',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(upstreamLinkSubmit),
+  );
+  app.post(
+    '/interaction/:id/link/mfa',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(upstreamLinkFactorSubmit),
   );
   // Logout at and from upstream providers (sessions/upstream-logout.ts).
   app.post(
