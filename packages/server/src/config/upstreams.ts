@@ -7,7 +7,7 @@
  * (sessions/upstream-oauth2.ts). `preset` fills in a known provider (config/upstream-presets.ts). Clients
  * name the upstreams they may offer (`clients[].upstreams`); none by default.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { expandUpstreamPreset } from './upstream-presets.ts';
 
 /** A local claim name and the upstream ID token claim it is copied from. */

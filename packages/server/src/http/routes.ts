@@ -15,6 +15,7 @@ import {
   backchannelApprovalDecision,
   backchannelApprovalLogin,
   backchannelApprovalPage,
+  backchannelApprovalSecondFactor,
 } from '../endpoints/backchannel-approval.ts';
 import { backchannelAuthenticationEndpoint } from '../endpoints/backchannel-authentication.ts';
 import type { ClientCertificates } from '../endpoints/client-certificate.ts';
@@ -180,6 +181,11 @@ export function registerRoutes(
     '/bc-approve/login',
     { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
     perRequest(backchannelApprovalLogin),
+  );
+  app.post(
+    '/bc-approve/mfa',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(backchannelApprovalSecondFactor),
   );
   app.post(
     '/bc-approve/decision',

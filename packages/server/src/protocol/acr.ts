@@ -99,7 +99,7 @@ export function requestedAcrLevel(
 export function requiredAcrLevel(
   config: GatehouseConfig,
   client: Client,
-  request: AuthorizationRequestRecord | undefined,
+  request: Pick<AuthorizationRequestRecord, 'requiredAcr'> | undefined,
   roles: readonly string[] | undefined,
 ): AcrLevel {
   const { mfa } = config;
