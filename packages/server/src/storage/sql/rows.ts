@@ -23,6 +23,7 @@ import type {
   RefreshToken,
   RefreshTokenLifetime,
   SigningKeyRecord,
+  UpstreamAuthentication,
   User,
 } from '../../model.ts';
 import type { Database, IssuedHandleColumns } from '../schema.ts';
@@ -137,6 +138,7 @@ export function sessionFromRow(row: Database['sessions']): LoginSession {
     authTime: Number(row.auth_time),
     amr: parseList(row.amr),
     expiresAt: Number(row.expires_at),
+    ...(row.upstream === null ? {} : { upstream: JSON.parse(row.upstream) as UpstreamAuthentication }),
   };
 }
 
@@ -150,6 +152,7 @@ export function sessionToRow(idHash: string, session: LoginSession, now: number)
     expires_at: session.expiresAt,
     created_at: now,
     ended_at: null,
+    upstream: session.upstream === undefined ? null : json(session.upstream),
   };
 }
 
