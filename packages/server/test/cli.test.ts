@@ -557,6 +557,9 @@ describe('gatehouse client', { timeout: cliTimeout }, () => {
     );
     expect(tls.code).toBe(0);
     expect(tls.stdout).not.toMatch(secretLine);
+    // Accepted without server.tls (it may be set up later), with the warnings the admin API refuses on.
+    expect(tls.stderr).toMatch(/warning: client certificates need server.tls or mtls.trustedProxyHeader/);
+    expect(tls.stderr).toMatch(/warning: tls_client_auth needs mtls.ca/);
     const stored = queryRow<{ authentication: string; token_endpoint_auth_method: string }>(
       env.dbPath,
       'SELECT authentication, token_endpoint_auth_method FROM clients WHERE client_id = ?',

@@ -96,6 +96,9 @@ async function storedClient(ctx: ServerContext, clientId: string): Promise<Clien
   return client;
 }
 
+/** The API refuses clients this server's settings cannot serve (certificates without TLS), as the file does. */
+const serverSettings = { serverSettings: true };
+
 export function adminClientEndpoints(ctx: ServerContext) {
   const precondition = (request: FastifyRequest) => ifMatchOf(request, clientTag);
   /** Disables or enables the client of the path (admin/clients.ts); a body may ask to revoke its grants. */
@@ -132,7 +135,7 @@ export function adminClientEndpoints(ctx: ServerContext) {
     create: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');
       const body = jsonBody(request);
-      const { client, secret } = prepareNewClient(ctx.config, body, ctx.now());
+      const { client, secret } = prepareNewClient(ctx.config, body, ctx.now(), serverSettings);
       await storeNewClient(ctx.storage, client);
       operator.audit('admin_client_created', { client_id: client.clientId });
       reply.header('location', `${ctx.issuer}/admin/v1/clients/${encodeURIComponent(client.clientId)}`);
@@ -150,6 +153,7 @@ export function adminClientEndpoints(ctx: ServerContext) {
         clientId,
         withoutReadOnly(body),
         check,
+        serverSettings,
       );
       operator.audit('admin_client_updated', { client_id: clientId, new_secret: secret !== undefined });
       sendJson(reply, 200, { client: clientView(client), clientSecret: secret ?? null }, clientTag(client));
