@@ -213,6 +213,16 @@ describe('disabling clients over the admin API', () => {
     });
     expect(replaced.status).toBe(200);
     expect((replaced.body.client as Record<string, unknown>).disabledAt).toBe(disabled.body.disabledAt);
+    // A secret rotation's overlap must be a number of seconds, named as the field at fault.
+    const rotation = await call(server, 'POST', '/clients/kiosk/secret', {
+      token,
+      ifMatch: replaced.headers.etag as string,
+      body: { overlap: '1h' },
+    });
+    expectProblem(rotation, 400, 'invalid_request');
+    expect(rotation.body.errors).toEqual([
+      { field: 'overlap', message: expect.stringMatching(/whole number/) },
+    ]);
   });
 });
 
