@@ -9,7 +9,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { Params } from '../protocol/params.ts';
-import { randomHandle } from '../protocol/secrets.ts';
 import {
   changePassword,
   endOtherSessions,
@@ -17,7 +16,7 @@ import {
   passwordChangeSupported,
   revokeApplication,
 } from '../sessions/account.ts';
-import { confirmTotpEnrolment, regenerateRecoveryCodes, stepUpSession } from '../sessions/mfa.ts';
+import { confirmTotpEnrolment, regenerateRecoveryCodes } from '../sessions/mfa.ts';
 import {
   type AccountSection,
   type AccountUser,
@@ -33,8 +32,8 @@ import {
   renderEnrolment,
   renderSignIn,
 } from './account.ts';
-import { setSessionCookie } from './cookies.ts';
-import { pageUiFor, sendPage } from './page-response.ts';
+import { sendNewFactorCodes, sendRecoveryCodes } from './mfa.ts';
+import { codePageError } from './page-response.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
@@ -166,26 +165,10 @@ const totpConfirmForm = form(
   async (ctx, request, reply, { user, params }) => {
     const result = await confirmTotpEnrolment(ctx, user.account, params.get('code'), undefined);
     if (!result.ok) {
-      const error = {
-        form: { message: result.error, field: result.error.key === 'login.throttled' ? undefined : 'code' },
-        status: result.status,
-        retryAfter: result.retryAfter,
-      };
-      await renderEnrolment(ctx, request, reply, user, { restart: false, error });
+      await renderEnrolment(ctx, request, reply, user, { restart: false, error: codePageError(result) });
       return;
     }
-    // The session has just shown the new factor: it is at the mfa level now.
-    const stepped = await stepUpSession(ctx, user.sessionValue, user.session, randomHandle(), undefined);
-    if (stepped !== undefined) setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
-    sendPage(
-      ctx,
-      reply,
-      200,
-      ctx.ui.pages.recoveryCodes(
-        { codes: result.recoveryCodes, continueUrl: accountUrl(ctx, '#factors') },
-        pageUiFor(ctx, request),
-      ),
-    );
+    await sendNewFactorCodes(ctx, request, reply, user, result.recoveryCodes, accountUrl(ctx, '#factors'));
   },
 );
 
@@ -212,15 +195,7 @@ const recoveryCodesForm = form(
   async (ctx, request, reply, { user }) => {
     if (!(await factorRequired(ctx, user.account)).totp) throw notOnAccount();
     const codes = await regenerateRecoveryCodes(ctx, user.account.subject);
-    sendPage(
-      ctx,
-      reply,
-      200,
-      ctx.ui.pages.recoveryCodes(
-        { codes, continueUrl: accountUrl(ctx, '#factors') },
-        pageUiFor(ctx, request),
-      ),
-    );
+    sendRecoveryCodes(ctx, request, reply, codes, accountUrl(ctx, '#factors'));
   },
 );
 

@@ -18,19 +18,19 @@ import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
 import { randomHandle } from '../protocol/secrets.ts';
 import { connectedApplications, liveSessions, passwordChangeSupported } from '../sessions/account.ts';
-import { checkPassword, findSession, startSession } from '../sessions/login.ts';
-import {
-  checkSecondFactor,
-  factorSummary,
-  pendingTotpEnrolment,
-  startTotpEnrolment,
-  stepUpSession,
-} from '../sessions/mfa.ts';
+import { findSession, startSession } from '../sessions/login.ts';
+import { factorSummary, pendingTotpEnrolment, startTotpEnrolment } from '../sessions/mfa.ts';
 import type { MessageKey } from '../views/i18n.ts';
-import { qrSvg } from '../views/mfa.ts';
-import type { FormError } from '../views/pages.ts';
 import { browserCookie, browserIdFor, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
-import { pageUiFor, scopeGroups, sendPage, signInError } from './page-response.ts';
+import { sendCodePrompt, sendEnrolment, verifyOwnCode } from './mfa.ts';
+import {
+  checkSignInForm,
+  type PageError,
+  pageUiFor,
+  scopeGroups,
+  sendPage,
+  signInPageError,
+} from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
 const csrfLabel = 'gatehouse/account';
@@ -127,13 +127,6 @@ export function recentSignIn(ctx: ServerContext, session: LoginSession): boolean
   return ctx.now() - session.authTime <= ctx.config.account.reauthMaxAge;
 }
 
-/** A form's error, its status and (when throttled) Retry-After. */
-export interface PageError {
-  form: FormError;
-  status: number;
-  retryAfter?: number | undefined;
-}
-
 export function renderSignIn(
   ctx: ServerContext,
   request: FastifyRequest,
@@ -166,29 +159,9 @@ export function renderSignIn(
   );
 }
 
-export function renderCodePrompt(
-  ctx: ServerContext,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  user: AccountUser,
-  error?: PageError,
-): void {
-  sendPage(
-    ctx,
-    reply,
-    error?.status ?? 200,
-    ctx.ui.pages.mfa(
-      {
-        action: accountUrl(ctx, '/mfa'),
-        csrfToken: user.csrfToken,
-        clientName: undefined,
-        username: user.account.username,
-        error: error?.form,
-      },
-      pageUiFor(ctx, request),
-    ),
-    error?.retryAfter,
-  );
+/** The code prompt's form: the account's authenticator code steps the session up at /account/mfa. */
+function codeForm(ctx: ServerContext, user: AccountUser) {
+  return { action: accountUrl(ctx, '/mfa'), csrfToken: user.csrfToken, username: user.account.username };
 }
 
 /** The TOTP enrolment form (a pending secret shown again, else a new one), confirmed at /account/totp/confirm. */
@@ -201,24 +174,12 @@ export async function renderEnrolment(
 ): Promise<void> {
   const pending = options.restart ? undefined : await pendingTotpEnrolment(ctx, user.account);
   const enrolment = pending ?? (await startTotpEnrolment(ctx, user.account));
-  sendPage(
-    ctx,
-    reply,
-    options.error?.status ?? 200,
-    ctx.ui.pages.mfaEnrol(
-      {
-        action: accountUrl(ctx, '/totp/confirm'),
-        csrfToken: user.csrfToken,
-        clientName: undefined,
-        username: user.account.username,
-        ...enrolment,
-        qrSvg: await qrSvg(enrolment.uri),
-        error: options.error?.form,
-      },
-      pageUiFor(ctx, request),
-    ),
-    options.error?.retryAfter,
-  );
+  const form = {
+    action: accountUrl(ctx, '/totp/confirm'),
+    csrfToken: user.csrfToken,
+    username: user.account.username,
+  };
+  await sendEnrolment(ctx, request, reply, form, enrolment, options.error);
 }
 
 /** Claim values as the profile section shows them: strings as they are, anything else as JSON. */
@@ -287,7 +248,7 @@ export function accountPageEndpoint(ctx: ServerContext) {
       return;
     }
     const gate = await factorGate(ctx, user);
-    if (gate === 'code') renderCodePrompt(ctx, request, reply, user);
+    if (gate === 'code') sendCodePrompt(ctx, request, reply, codeForm(ctx, user));
     else if (gate === 'enrol') await renderEnrolment(ctx, request, reply, user, { restart: false });
     else {
       const done = toParams((request.query as RawParams | undefined) ?? {}).get('done');
@@ -328,23 +289,13 @@ export function accountLoginSubmit(ctx: ServerContext) {
     checkAccountCsrf(browserId, undefined, params.get('csrf'));
     const username = params.get('username');
     const section = sectionOf(params.get('section'));
-    const check = await checkPassword(ctx, {
-      username,
-      password: params.get('password'),
-      clientId: undefined,
-      browserValue: browserId,
-      address: request.ip,
-    });
+    const check = await checkSignInForm(ctx, request, params, browserId);
     if ('error' in check) {
       renderSignIn(ctx, request, reply, browserId, {
         username: username?.slice(0, 256),
         reauth: section !== undefined,
         section,
-        error: {
-          form: signInError(check.error, username),
-          status: check.status,
-          retryAfter: 'retryAfter' in check ? check.retryAfter : undefined,
-        },
+        error: signInPageError(check, username),
       });
       return;
     }
@@ -364,22 +315,7 @@ export function accountSecondFactorSubmit(ctx: ServerContext) {
       return;
     }
     checkAccountCsrf(user.browserId, user.session.sid, params.get('csrf'));
-    const check = await checkSecondFactor(
-      ctx,
-      user.account.subject,
-      { code: params.get('code'), recoveryCode: params.get('recovery_code') },
-      undefined,
-    );
-    if (!check.ok) {
-      renderCodePrompt(ctx, request, reply, user, {
-        form: { message: check.error, field: check.error.key === 'login.throttled' ? undefined : 'code' },
-        status: check.status,
-        retryAfter: check.retryAfter,
-      });
-      return;
-    }
-    const stepped = await stepUpSession(ctx, user.sessionValue, user.session, randomHandle(), undefined);
-    if (stepped !== undefined) setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
-    backToAccount(ctx, reply);
+    if (await verifyOwnCode(ctx, request, reply, user, params, codeForm(ctx, user)))
+      backToAccount(ctx, reply);
   };
 }

@@ -23,11 +23,18 @@ import {
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
 import { randomHandle } from '../protocol/secrets.ts';
-import { checkPassword, findSession, startSession } from '../sessions/login.ts';
+import { findSession, startSession } from '../sessions/login.ts';
 import type { MessageKey } from '../views/i18n.ts';
 import type { FormError } from '../views/pages.ts';
 import { browserCookie, browserIdFor, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
-import { pageUiFor, scopeGroups, sendPage, signInError } from './page-response.ts';
+import {
+  checkSignInForm,
+  type PageError,
+  pageUiFor,
+  scopeGroups,
+  sendPage,
+  signInPageError,
+} from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
 function formParams(request: FastifyRequest): Params {
@@ -64,7 +71,7 @@ function renderSignIn(
   browserId: string,
   userCode: string | undefined,
   username: string | undefined,
-  error?: { form: FormError; status: number; retryAfter?: number },
+  error?: PageError,
 ): void {
   sendPage(
     ctx,
@@ -220,19 +227,17 @@ export function deviceLoginSubmit(ctx: ServerContext) {
     checkCsrf(browserId, undefined, params.get('csrf'));
     const userCode = keptUserCode(params.get('user_code'));
     const username = params.get('username');
-    const check = await checkPassword(ctx, {
-      username,
-      password: params.get('password'),
-      clientId: undefined,
-      browserValue: browserId,
-      address: request.ip,
-    });
+    const check = await checkSignInForm(ctx, request, params, browserId);
     if ('error' in check) {
-      renderSignIn(ctx, request, reply, browserId, userCode, username?.slice(0, 256), {
-        form: signInError(check.error, username),
-        status: check.status,
-        ...('retryAfter' in check ? { retryAfter: check.retryAfter } : {}),
-      });
+      renderSignIn(
+        ctx,
+        request,
+        reply,
+        browserId,
+        userCode,
+        username?.slice(0, 256),
+        signInPageError(check, username),
+      );
       return;
     }
     const { sessionValue } = await startSession(
