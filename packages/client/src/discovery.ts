@@ -44,7 +44,7 @@ function wellKnownUrls(issuer: string): string[] {
   ];
 }
 
-async function fetchMetadata(issuer: string, http: HttpOptions): Promise<ServerMetadata> {
+async function fetchMetadata(issuer: string, http: HttpOptions, named: string): Promise<ServerMetadata> {
   let lastStatus = 0;
   for (const url of wellKnownUrls(issuer)) {
     const response = await httpRequest(url, { method: 'GET', headers: { accept: 'application/json' } }, http);
@@ -56,10 +56,10 @@ async function fetchMetadata(issuer: string, http: HttpOptions): Promise<ServerM
       throw new GatehouseClientError('http_error', `${url} answered HTTP ${response.status}`);
     }
     const document = parseJsonObject(response, url);
-    if (document.issuer !== issuer) {
+    if (document.issuer !== named) {
       throw new GatehouseClientError(
         'issuer_mismatch',
-        `${url} names issuer ${String(document.issuer)}, expected ${issuer}`,
+        `${url} names issuer ${String(document.issuer)}, expected ${named}`,
       );
     }
     return document as ServerMetadata;
@@ -69,16 +69,17 @@ async function fetchMetadata(issuer: string, http: HttpOptions): Promise<ServerM
 
 /**
  * The server's metadata, fetched once and reused for `maxAge` seconds (by `now`, seconds since the
- * epoch). A failed discovery is not cached.
+ * epoch). A failed discovery is not cached. The document must name `issuer`, or `documentIssuer` when
+ * given (a multi-tenant server whose document names an issuer template, see `OAuthClientOptions.issuerRule`).
  */
 export function discover(
   issuer: string,
-  options: { http?: HttpOptions; maxAge?: number; now?: () => number } = {},
+  options: { http?: HttpOptions; maxAge?: number; now?: () => number; documentIssuer?: string } = {},
 ): Promise<ServerMetadata> {
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   const cached = cache.get(issuer);
   if (cached !== undefined && cached.expiresAt > now()) return cached.metadata;
-  const metadata = fetchMetadata(issuer, options.http ?? {});
+  const metadata = fetchMetadata(issuer, options.http ?? {}, options.documentIssuer ?? issuer);
   const entry = { expiresAt: now() + (options.maxAge ?? defaultMaxAge), metadata };
   cache.set(issuer, entry);
   metadata.catch(() => {

@@ -12,6 +12,7 @@ import type { BackchannelNotifier } from './protocol/backchannel-notification.ts
 import type { ClientJwksCache } from './protocol/client-jwks.ts';
 import type { DpopVerifier } from './protocol/dpop.ts';
 import type { ReplayCache } from './protocol/replay-cache.ts';
+import type { RetriedDeliveries } from './protocol/retried-delivery.ts';
 import type { ScopeCatalog } from './protocol/scopes.ts';
 import type { SessionLogout } from './sessions/logout.ts';
 import type { UpstreamProviders } from './sessions/upstream-providers.ts';
@@ -103,6 +104,8 @@ export interface ServerContext {
   claimsHook?: ClaimsHook | undefined;
   /** How CIBA requests reach users (protocol/backchannel-authentication.ts); none: CIBA is off. */
   backchannelNotifier?: BackchannelNotifier | undefined;
+  /** CIBA pings to ping-mode clients, retried in the background (CIBA Core §10.2). */
+  cibaPings: RetriedDeliveries;
 }
 
 /** The context of one request: the same parts, with an audit whose events carry the request's id. */

@@ -183,6 +183,41 @@ export interface TotpFactor {
   createdAt: number;
 }
 
+/**
+ * A WebAuthn public key credential of an account (a passkey or a security key; sessions/webauthn.ts), by
+ * its credential id (base64url). `counter` is the last signature counter seen (WebAuthn §6.1.1); the
+ * backup flags are the authenticator data's BE and BS bits (§6.1).
+ */
+export interface WebAuthnCredentialRecord {
+  credentialId: string;
+  userId: string;
+  /** The COSE public key, base64url. */
+  publicKey: string;
+  counter: number;
+  /** The transports the browser reported at registration (`usb`, `internal`, `hybrid`, ...). */
+  transports: string[];
+  backupEligible: boolean;
+  backupState: boolean;
+  /** Whether the credential is discoverable (a passkey), as far as the browser reported it. */
+  discoverable: boolean;
+  nickname: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+/**
+ * A WebAuthn challenge handed to one browser (WebAuthn §13.4.3): stored by its hash, bound to what it was
+ * issued for (`binding`: an interaction or a session), taken once.
+ */
+export interface WebAuthnChallenge {
+  challengeHash: string;
+  purpose: 'registration' | 'authentication';
+  binding: string;
+  /** The account the ceremony is for; null for a passkey-first sign-in (any discoverable credential). */
+  userId: string | null;
+  expiresAt: number;
+}
+
 /** How one claim is asked for in the `claims` parameter (OpenID Connect Core §5.5.1); null: by name only. */
 export interface ClaimRequestDetails {
   essential?: boolean;

@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import { pingClient } from '../src/protocol/backchannel-authentication.ts';
 import type { BackchannelNotification } from '../src/protocol/backchannel-notification.ts';
+import { failureOutcome, RetriedDeliveries } from '../src/protocol/retried-delivery.ts';
 import { sha256Base64Url } from '../src/protocol/secrets.ts';
 import { buildServer } from '../src/server.ts';
 import { signJwt } from '../src/tokens/jwt.ts';
@@ -439,7 +440,8 @@ interface Receiver {
   next(path: string): Promise<{ headers: IncomingMessage['headers']; body: string }>;
 }
 
-async function receiver(): Promise<Receiver> {
+/** Answers `statuses` in turn, then 204 to everything. */
+async function receiver(statuses: number[] = []): Promise<Receiver> {
   const requests: Receiver['requests'] = [];
   const waiting: { path: string; resolve: (request: Receiver['requests'][number]) => void }[] = [];
   const server: Server = createServer((request, response) => {
@@ -453,7 +455,7 @@ async function receiver(): Promise<Receiver> {
       };
       requests.push(entry);
       for (const waiter of waiting.filter((item) => item.path === entry.path)) waiter.resolve(entry);
-      response.statusCode = 204;
+      response.statusCode = statuses.shift() ?? 204;
       response.end();
     });
   });
@@ -638,6 +640,56 @@ describe('the ping through the outbound guard (CIBA Core §10.2)', () => {
       const after = await server.ctx.storage.backchannelRequests.findByHash(hash);
       expect(after?.pingAuthReqId === null).toBe(allow);
     }
+  });
+});
+
+describe('ping retries (CIBA Core §10.2)', () => {
+  it('retries a 5xx after a pause, and does not retry a 4xx', async () => {
+    const hooks = await receiver([503, 204, 400]);
+    const server = await cibaServer({
+      clients: cibaClients(`${hooks.url}/ping`),
+      ciba: { allowPrivateAddresses: true },
+    });
+    const pingRecord = async () => {
+      const response = await authenticate(
+        server,
+        { ...aliceRequest, client_notification_token: notificationToken },
+        pingAuth,
+      );
+      const hash = sha256Base64Url(response.body.auth_req_id as string);
+      return { hash, record: (await server.ctx.storage.backchannelRequests.findByHash(hash))! };
+    };
+    const pings = () => hooks.requests.filter((request) => request.path === '/ping').length;
+
+    const retried = await pingRecord();
+    await pingClient(server.ctx, retried.record);
+    expect(pings()).toBe(2);
+    // Delivered on the second attempt: the plain auth_req_id is forgotten.
+    expect((await server.ctx.storage.backchannelRequests.findByHash(retried.hash))?.pingAuthReqId).toBeNull();
+
+    const refused = await pingRecord();
+    await pingClient(server.ctx, refused.record);
+    expect(pings()).toBe(3);
+    expect(
+      (await server.ctx.storage.backchannelRequests.findByHash(refused.hash))?.pingAuthReqId,
+    ).not.toBeNull();
+    expect(server.ctx.cibaPings.pending).toBe(0);
+  });
+
+  it('gives one attempt only while maxInFlight deliveries are retrying, and drain cancels the pauses', async () => {
+    const deliveries = new RetriedDeliveries(60_000, 1);
+    let calls = 0;
+    const failing = async () => {
+      calls++;
+      return failureOutcome(new Error('connect ECONNREFUSED'));
+    };
+    const first = deliveries.deliver(3, failing);
+    const second = await deliveries.deliver(3, failing);
+    expect(second).toEqual({ outcome: failureOutcome(new Error('x')), attempts: 1, shutdown: false });
+    expect(deliveries.pending).toBe(1);
+    await deliveries.drain();
+    expect(await first).toMatchObject({ attempts: 1, shutdown: true });
+    expect(calls).toBe(2);
   });
 });
 

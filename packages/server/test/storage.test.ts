@@ -186,8 +186,11 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         'known_browsers',
         'upstream_identities',
         'upstream_logins',
+        'upstream_sessions',
         'mfa_totp',
         'mfa_recovery_codes',
+        'webauthn_credentials',
+        'webauthn_challenges',
         'gatehouse_changes',
       ]),
     );
@@ -513,6 +516,63 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
     });
   });
 
+  describe('sessions from upstream sign-ins (0022_upstream_sessions)', () => {
+    const upstreamSession = (
+      sid: string,
+      sub: string,
+      upstreamSid: string | null,
+      expiresAt = now + 600,
+    ) => ({
+      sid,
+      upstreamId: 'corp',
+      upstreamSubject: sub,
+      upstreamSid,
+      idToken: `id-token-of-${sid}`,
+      expiresAt,
+    });
+
+    it('records, replaces and finds the upstream of a session, never after it expires', async () => {
+      await storage.upstreamSessions.record(upstreamSession('us-1', 'alice', 'up-sid-1'), now);
+      expect(await other.upstreamSessions.find('us-1', now)).toEqual(
+        upstreamSession('us-1', 'alice', 'up-sid-1'),
+      );
+      // A re-authentication keeps the local sid: the row is replaced.
+      await storage.upstreamSessions.record(upstreamSession('us-1', 'alice', null, now + 900), now);
+      expect(await storage.upstreamSessions.find('us-1', now)).toEqual(
+        upstreamSession('us-1', 'alice', null, now + 900),
+      );
+      expect(await storage.upstreamSessions.find('us-1', now + 900)).toBeUndefined();
+      expect(await storage.upstreamSessions.find('us-unknown\u0000', now)).toBeUndefined();
+    });
+
+    it('finds the sessions a logout token names by sid, by sub, or by both', async () => {
+      await storage.upstreamSessions.record(upstreamSession('ls-1', 'bob', 'bob-up-1'), now);
+      await storage.upstreamSessions.record(upstreamSession('ls-2', 'bob', 'bob-up-2'), now);
+      await storage.upstreamSessions.record(upstreamSession('ls-3', 'bob', 'bob-up-2'), now);
+      await storage.upstreamSessions.record(upstreamSession('ls-4', 'carol', 'carol-up', now + 5), now);
+      const find = (names: { sub?: string; sid?: string }, at = now) =>
+        other.upstreamSessions.findSids('corp', { sub: names.sub, sid: names.sid }, at);
+      expect(await find({ sid: 'bob-up-2' })).toEqual(['ls-2', 'ls-3']);
+      expect(await find({ sub: 'bob' })).toEqual(['ls-1', 'ls-2', 'ls-3']);
+      expect(await find({ sub: 'bob', sid: 'bob-up-1' })).toEqual(['ls-1']);
+      expect(await find({ sub: 'carol', sid: 'bob-up-1' })).toEqual([]);
+      expect(await find({})).toEqual([]);
+      expect(await find({ sub: 'carol' }, now + 5)).toEqual([]);
+      expect(
+        await storage.upstreamSessions.findSids('other-idp', { sub: 'bob', sid: undefined }, now),
+      ).toEqual([]);
+      expect(await find({ sub: 'bob\u0000' })).toEqual([]);
+    });
+
+    it('sweeps expired rows', async () => {
+      await storage.upstreamSessions.record(upstreamSession('sweep-us', 'dave', null, now + 5), now);
+      await sweepExpired(storage, now + 6);
+      expect(
+        await databaseOf(storage).selectFrom('upstream_sessions').select('sid').execute(),
+      ).not.toContainEqual({ sid: 'sweep-us' });
+    });
+  });
+
   describe('grants, codes and refresh tokens', () => {
     it('stores grants and lists them per login session', async () => {
       await storage.grants.create(grant('g-list-1', 'c', 'sid-list'));
@@ -728,6 +788,94 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       await storage.mfa.removeAll('mfa-codes');
       expect(await storage.mfa.unusedRecoveryCodes('mfa-codes')).toBe(0);
       expect(await storage.mfa.findTotp('mfa-codes')).toBeUndefined();
+    });
+
+    const passkey = (credentialId: string, userId: string, createdAt = now) => ({
+      credentialId,
+      userId,
+      publicKey: 'pQECAyYgASFYIA',
+      counter: 0,
+      transports: ['internal', 'hybrid'],
+      backupEligible: true,
+      backupState: false,
+      discoverable: true,
+      nickname: 'Laptop',
+      createdAt,
+      lastUsedAt: null,
+    });
+
+    it('stores several WebAuthn credentials per account, each id once, and removes them (0018_webauthn)', async () => {
+      expect(await storage.webauthn.addCredential(passkey('cred-a', 'wa-user'))).toBe(true);
+      expect(
+        await storage.webauthn.addCredential({ ...passkey('cred-b', 'wa-user', now + 1), transports: [] }),
+      ).toBe(true);
+      // A credential id belongs to one account: registering it again (for anyone) is refused.
+      expect(await other.webauthn.addCredential(passkey('cred-a', 'wa-other'))).toBe(false);
+      expect(await storage.webauthn.findCredential('cred-a')).toEqual(passkey('cred-a', 'wa-user'));
+      expect(await storage.webauthn.findCredential('cred-\u0000')).toBeUndefined();
+      expect(
+        (await storage.webauthn.listCredentials('wa-user')).map((c) => [c.credentialId, c.transports]),
+      ).toEqual([
+        ['cred-a', ['internal', 'hybrid']],
+        ['cred-b', []],
+      ]);
+      expect(await storage.webauthn.listCredentials('wa-other')).toEqual([]);
+      expect(await storage.webauthn.removeCredential('wa-other', 'cred-a')).toBe(false);
+      expect(await storage.webauthn.removeCredential('wa-user', 'cred-a')).toBe(true);
+      expect(await storage.webauthn.removeCredential('wa-user', 'cred-a')).toBe(false);
+      await storage.webauthn.addCredential(passkey('cred-c', 'wa-user'));
+      expect(await storage.webauthn.removeAll('wa-user')).toBe(2);
+      expect(await storage.webauthn.listCredentials('wa-user')).toEqual([]);
+    });
+
+    it('records a use only with a higher signature counter, one winner across connections', async () => {
+      await storage.webauthn.addCredential(passkey('cred-count', 'wa-count'));
+      // Counter 0 stays allowed while the authenticator keeps none (WebAuthn §6.1.1).
+      expect(await storage.webauthn.recordUse('cred-count', 0, true, now + 1)).toBe(true);
+      expect(await storage.webauthn.findCredential('cred-count')).toMatchObject({
+        counter: 0,
+        backupState: true,
+        lastUsedAt: now + 1,
+      });
+      const results = await Promise.all([
+        storage.webauthn.recordUse('cred-count', 5, true, now + 2),
+        other.webauthn.recordUse('cred-count', 5, true, now + 2),
+        storage.webauthn.recordUse('cred-count', 5, true, now + 2),
+      ]);
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await storage.webauthn.recordUse('cred-count', 5, false, now + 3)).toBe(false);
+      expect(await storage.webauthn.recordUse('cred-count', 4, false, now + 3)).toBe(false);
+      expect(await storage.webauthn.recordUse('cred-count', 0, false, now + 3)).toBe(false);
+      expect(await storage.webauthn.recordUse('cred-unknown', 9, false, now + 3)).toBe(false);
+      expect((await storage.webauthn.findCredential('cred-count'))?.counter).toBe(5);
+    });
+
+    it('takes a WebAuthn challenge once (one winner across connections) and never after its expiry', async () => {
+      const challenge = {
+        challengeHash: 'ch-1',
+        purpose: 'authentication' as const,
+        binding: 'interaction:i-1',
+        userId: null,
+        expiresAt: now + 300,
+      };
+      await storage.webauthn.createChallenge(challenge, now);
+      await storage.webauthn.createChallenge(
+        { ...challenge, challengeHash: 'ch-2', userId: 'wa-user', purpose: 'registration' },
+        now,
+      );
+      await storage.webauthn.createChallenge(
+        { ...challenge, challengeHash: 'ch-old', expiresAt: now - 1 },
+        now - 301,
+      );
+      const taken = await Promise.all([
+        storage.webauthn.takeChallenge('ch-1', now),
+        other.webauthn.takeChallenge('ch-1', now),
+      ]);
+      expect(taken.filter((result) => result !== undefined)).toEqual([challenge]);
+      expect(await storage.webauthn.takeChallenge('ch-1', now)).toBeUndefined();
+      expect(await storage.webauthn.takeChallenge('ch-old', now)).toBeUndefined();
+      expect(await storage.webauthn.takeChallenge('ch-\u0000', now)).toBeUndefined();
+      expect(await storage.webauthn.takeChallenge('ch-2', now + 300)).toBeUndefined();
     });
 
     it('stores whether a client requires a second factor', async () => {

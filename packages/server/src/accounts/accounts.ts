@@ -113,9 +113,11 @@ export class SqlAccountStore implements AccountStore {
   /** The stored profile of each account this store handed out, for `claims` without a second read. */
   private readonly profiles = new WeakMap<Account, Record<string, unknown>>();
 
+  /** `ready`: the config users are stored (sign-ins at start-up wait for it). */
   constructor(
     private readonly users: UserRepository,
     private readonly passwords: PasswordHasher,
+    private readonly ready?: Promise<unknown>,
   ) {}
 
   private remember(user: User | undefined): Account | undefined {
@@ -126,14 +128,17 @@ export class SqlAccountStore implements AccountStore {
   }
 
   async findBySubject(subject: string): Promise<Account | undefined> {
+    await this.ready;
     return this.remember(await this.users.findById(subject));
   }
 
   async findByUsername(username: string): Promise<Account | undefined> {
+    await this.ready;
     return this.remember(await this.users.findByUsername(username));
   }
 
   async authenticate(username: string, password: string): Promise<Account | undefined> {
+    await this.ready;
     const user = await this.users.findByUsername(username);
     // An unknown username is verified against a dummy hash: the answer takes as long either way.
     const valid = await this.passwords.verify(user?.passwordHash, password);

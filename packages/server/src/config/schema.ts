@@ -3,7 +3,7 @@
  * A bad value stops the server with a message naming the field (see load.ts).
  */
 import { jwsAlgorithms } from '@gatehouse/jose-rules';
-import { z } from 'zod';
+import * as z from 'zod';
 import { maxAccessTokenTtl, reservedAccessTokenClaims } from '../model.ts';
 import { shippedLocales } from '../views/locales/index.ts';
 import { accountsSchema } from './accounts.ts';
@@ -364,6 +364,8 @@ export const configSchema = z
           .optional(),
         /** Milliseconds before a ping to a client's notification endpoint is given up on. */
         pingTimeout: z.number().int().min(100).max(30000).default(5000),
+        /** Attempts per ping (doubling pauses from 1 s; network errors, timeouts, 408, 429, 5xx retried). */
+        pingAttempts: z.number().int().min(1).max(5).default(3),
         /**
          * Send pings to loopback, private, link-local and unique-local addresses (tests only): by default
          * a client's notification endpoint is fetched through the same guard as a jwks_uri.

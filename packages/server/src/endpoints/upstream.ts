@@ -14,6 +14,7 @@ import { type RawParams, toParams } from '../protocol/params.ts';
 import { checkInteractionCsrf, completeInteraction, loadInteraction } from '../sessions/interaction.ts';
 import { startSession } from '../sessions/login.ts';
 import { finishUpstreamLogin, startUpstreamLogin } from '../sessions/upstream.ts';
+import { recordUpstreamSession } from '../sessions/upstream-logout.ts';
 import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 import { trustClientSite } from './client-site.ts';
 import { browserCookie, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
@@ -44,7 +45,7 @@ export function upstreamCallback(ctx: ServerContext) {
     const callbackUrl = new URL(
       `${ctx.issuer}/upstream/${encodeURIComponent(upstream)}/callback${queryAt < 0 ? '' : request.url.slice(queryAt)}`,
     );
-    const { loaded, account, amr } = await finishUpstreamLogin(
+    const { loaded, account, amr, upstreamSession } = await finishUpstreamLogin(
       ctx,
       upstream,
       callbackUrl,
@@ -75,6 +76,7 @@ export function upstreamCallback(ctx: ServerContext) {
       amr,
     );
     setSessionCookie(reply, sessionValue, ctx.config.login.sessionTtl);
+    await recordUpstreamSession(ctx, session, upstream, upstreamSession);
     await ctx.storage.interactions.attachSession(loaded.interaction.id, session.sid);
     if (consentNeeded || factorNeeded) {
       redirect(reply, `${ctx.issuer}/interaction/${loaded.interaction.id}`);

@@ -231,8 +231,10 @@ export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): Fast
       (error: unknown) => done(error as Error),
     );
   });
-  // Back-channel logouts run in the background; closing the server waits for those on the wire.
-  app.addHook('onClose', async () => ctx.logout.backchannel.drain());
+  // Back-channel logouts and CIBA pings run in the background; closing waits for those on the wire.
+  app.addHook('onClose', async () => {
+    await Promise.all([ctx.logout.backchannel.drain(), ctx.cibaPings.drain()]);
+  });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
     // The admin API answers every error, an unknown path included, with problem details (RFC 9457).

@@ -52,6 +52,7 @@ import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
 import { logoEndpoint, themeStylesheetEndpoint } from '../endpoints/ui-assets.ts';
 import { upstreamCallback, upstreamStartSubmit } from '../endpoints/upstream.ts';
+import { upstreamBackchannelLogoutEndpoint } from '../endpoints/upstream-logout.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { initialAccessTokenHashes } from '../protocol/registration.ts';
@@ -123,6 +124,17 @@ export function registerRoutes(
     '/upstream/:upstream/callback',
     { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
     perRequest(upstreamCallback),
+  );
+  // Logout at and from upstream providers (sessions/upstream-logout.ts).
+  app.post(
+    '/upstream/:upstream/backchannel-logout',
+    { config: { errorFormat: 'json' } },
+    perRequest(upstreamBackchannelLogoutEndpoint),
+  );
+  app.get(
+    '/upstream/:upstream/logged-out',
+    { config: { errorFormat: 'html' } },
+    perRequest((scoped) => endSessionEndpoints(scoped).upstreamLoggedOut),
   );
   // The second factor (sessions/mfa.ts): codes are counted with the login limits.
   app.post(

@@ -14,9 +14,11 @@ import { verifyIdTokenHint } from '../tokens/id-token-hint.ts';
 import { requestedScopes } from './authorization-request.ts';
 import { browserCsrfToken } from './browser-csrf.ts';
 import { OAuthError } from './errors.ts';
+import { BlockedAddressError } from './outbound-address.ts';
 import { postOutbound } from './outbound-fetch.ts';
 import type { Params } from './params.ts';
 import { decidePolledAuthorization, polledGrantId } from './polled-authorization.ts';
+import { failureOutcome, statusOutcome } from './retried-delivery.ts';
 import { parseScope } from './scopes.ts';
 import { randomHandle, sha256Base64Url } from './secrets.ts';
 
@@ -230,8 +232,10 @@ export async function decideBackchannelRequest(
 /**
  * §10.2: POSTs `{"auth_req_id"}` with the client's notification token as a bearer token to its
  * notification endpoint, through the outbound guard (no private addresses unless
- * `ciba.allowPrivateAddresses`). One attempt; the outcome is audited, never with the token. The client can
- * still poll. Resolves when done (tests wait on it); never throws.
+ * `ciba.allowPrivateAddresses`), with up to `ciba.pingAttempts` attempts (retried-delivery.ts: network
+ * errors, timeouts, 408, 429 and 5xx are retried; a refused address or another status is final). The
+ * outcome is audited, never with the token; the client can still poll. Resolves when done (tests wait on
+ * it); never throws.
  */
 export async function pingClient(
   ctx: ServerContext,
@@ -242,7 +246,7 @@ export async function pingClient(
     const client = await ctx.findClient(record.clientId);
     const endpoint = client?.backchannelAuthentication?.clientNotificationEndpoint;
     if (!endpoint || record.clientNotificationToken === null || record.pingAuthReqId === null) return;
-    const status = await postOutbound({
+    const post = {
       url: endpoint,
       headers: {
         authorization: `Bearer ${record.clientNotificationToken}`,
@@ -251,13 +255,25 @@ export async function pingClient(
       body: JSON.stringify({ auth_req_id: record.pingAuthReqId }),
       timeout: ctx.config.ciba.pingTimeout,
       allowPrivateAddresses: ctx.config.ciba.allowPrivateAddresses,
-    });
-    if (status < 200 || status >= 300) {
-      ctx.audit('ciba_ping_failed', { ...fields, status });
+    };
+    const { outcome, attempts } = await ctx.cibaPings.deliver(ctx.config.ciba.pingAttempts, () =>
+      postOutbound(post).then(statusOutcome, (error: unknown) => {
+        // A refused address stays refused: no retry.
+        if (error instanceof BlockedAddressError) throw error;
+        return failureOutcome(error);
+      }),
+    );
+    if (!outcome?.ok) {
+      ctx.audit('ciba_ping_failed', {
+        ...fields,
+        status: outcome?.status,
+        reason: outcome?.reason,
+        attempts,
+      });
       return;
     }
     await ctx.storage.backchannelRequests.forgetPing(record.authReqIdHash);
-    ctx.audit('ciba_ping_sent', { ...fields, status });
+    ctx.audit('ciba_ping_sent', { ...fields, status: outcome.status, attempts });
   } catch (error) {
     ctx.audit('ciba_ping_failed', { ...fields, reason: (error as Error).name });
   }

@@ -7,6 +7,12 @@
  * fetched come from client registration. `drain()` at close cancels pending retries.
  */
 import type { GatehouseConfig } from '../config/schema.ts';
+import {
+  type AttemptOutcome,
+  failureOutcome,
+  RetriedDeliveries,
+  statusOutcome,
+} from '../protocol/retried-delivery.ts';
 import { issueLogoutToken, type LogoutTokenSigner } from '../tokens/logout-token.ts';
 
 /**
@@ -26,26 +32,16 @@ export interface BackchannelTarget {
   sid: string;
 }
 
-type AttemptOutcome =
-  | { ok: true; status: number }
-  | { ok: false; status: number | null; reason: 'status' | 'timeout' | 'network'; retry: boolean };
-
-const maxPauseMs = 60_000;
-
-function retryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
-}
-
 export class BackchannelLogout {
-  private readonly inFlight = new Set<Promise<void>>();
-  private readonly pauses = new Set<() => void>();
-  private closing = false;
+  private readonly deliveries: RetriedDeliveries;
 
   constructor(
     private readonly ctx: BackchannelDependencies,
     /** The first pause between attempts, in milliseconds; each later pause doubles. */
-    private readonly firstPauseMs = 1000,
-  ) {}
+    firstPauseMs = 1000,
+  ) {
+    this.deliveries = new RetriedDeliveries(firstPauseMs);
+  }
 
   /**
    * Starts delivering to every target in the background and returns at once. `audit` records the outcomes
@@ -56,57 +52,38 @@ export class BackchannelLogout {
     audit: BackchannelDependencies['audit'] = this.ctx.audit,
   ): void {
     for (const target of targets) {
-      const delivery = this.deliver(target, audit).catch((error: unknown) => {
+      void this.deliver(target, audit).catch((error: unknown) => {
         audit('backchannel_logout_failed', {
           client_id: target.clientId,
           reason: error instanceof Error ? error.name : 'error',
         });
       });
-      this.inFlight.add(delivery);
-      void delivery.finally(() => this.inFlight.delete(delivery));
     }
   }
 
   /** Deliveries still running (for tests and shutdown). */
   get pending(): number {
-    return this.inFlight.size;
+    return this.deliveries.pending;
   }
 
   /** Stops retrying and waits for the attempts on the wire (each bounded by its timeout). */
-  async drain(): Promise<void> {
-    this.closing = true;
-    for (const wake of this.pauses) wake();
-    this.pauses.clear();
-    await Promise.allSettled([...this.inFlight]);
+  drain(): Promise<void> {
+    return this.deliveries.drain();
   }
 
   private async deliver(target: BackchannelTarget, audit: BackchannelDependencies['audit']): Promise<void> {
     const { backchannelAttempts, backchannelTimeout } = this.ctx.config.logout;
-    let last: Extract<AttemptOutcome, { ok: false }> | undefined;
-    let attempts = 0;
-    let shutdown = false;
-    for (let attempt = 1; attempt <= backchannelAttempts; attempt++) {
-      if (attempt > 1 && !(await this.pause(Math.min(this.firstPauseMs * 2 ** (attempt - 2), maxPauseMs)))) {
-        shutdown = true;
-        break;
-      }
-      attempts = attempt;
-      const outcome = await this.attempt(target, backchannelTimeout);
-      if (outcome.ok) {
-        audit('backchannel_logout_delivered', {
-          client_id: target.clientId,
-          status: outcome.status,
-          attempts,
-        });
-        return;
-      }
-      last = outcome;
-      if (!outcome.retry) break;
+    const { outcome, attempts, shutdown } = await this.deliveries.deliver(backchannelAttempts, () =>
+      this.attempt(target, backchannelTimeout),
+    );
+    if (outcome?.ok) {
+      audit('backchannel_logout_delivered', { client_id: target.clientId, status: outcome.status, attempts });
+      return;
     }
     audit('backchannel_logout_failed', {
       client_id: target.clientId,
-      status: last?.status ?? null,
-      reason: shutdown ? 'shutdown' : (last?.reason ?? 'shutdown'),
+      status: outcome?.status ?? null,
+      reason: shutdown || outcome === undefined ? 'shutdown' : outcome.reason,
       attempts,
     });
   }
@@ -129,35 +106,9 @@ export class BackchannelLogout {
       });
       // The body is not needed; cancelling it frees the connection.
       await response.body?.cancel().catch(() => undefined);
-      if (response.status >= 200 && response.status < 300) return { ok: true, status: response.status };
-      return {
-        ok: false,
-        status: response.status,
-        reason: 'status',
-        retry: retryableStatus(response.status),
-      };
+      return statusOutcome(response.status);
     } catch (error) {
-      const timedOut =
-        error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
-      return { ok: false, status: null, reason: timedOut ? 'timeout' : 'network', retry: true };
+      return failureOutcome(error);
     }
-  }
-
-  /** Waits `ms` milliseconds; false when shutdown cut the pause short. */
-  private pause(ms: number): Promise<boolean> {
-    if (this.closing) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.pauses.delete(wake);
-        resolve(false);
-      };
-      const timer = setTimeout(() => {
-        this.pauses.delete(wake);
-        resolve(true);
-      }, ms);
-      timer.unref();
-      this.pauses.add(wake);
-    });
   }
 }

@@ -20,6 +20,8 @@ import type { ServerContext } from '../context.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { type LoadedInteraction, loadInteraction } from './interaction.ts';
+import type { UpstreamIdentity } from './upstream-logout.ts';
+import { oauth2Claims, withoutPkce } from './upstream-oauth2.ts';
 import type { UpstreamProvider } from './upstream-providers.ts';
 
 /** Claims copied into a provisioned account when `claims` maps none: the same names locally. */
@@ -79,6 +81,7 @@ export async function startUpstreamLogin(
       ...(prompt.includes('login') ? { prompt: 'login' } : {}),
       ...(maxAge === undefined ? {} : { maxAge }),
     });
+    if (!provider.config.pkce) withoutPkce(pending.url);
   } catch (error) {
     if (!(error instanceof GatehouseClientError)) throw error;
     // Discovery failed (unreachable, refused by the address guard, or a document naming another issuer).
@@ -105,11 +108,15 @@ export async function startUpstreamLogin(
   return pending.url.href;
 }
 
-/** A finished upstream sign-in: the interaction it was for, the local account, and the session's `amr`. */
+/**
+ * A finished upstream sign-in: the interaction it was for, the local account, the session's `amr`, and the
+ * upstream session its logout needs (sessions/upstream-logout.ts).
+ */
 export interface UpstreamSignIn {
   loaded: LoadedInteraction;
   account: Account;
   amr: string[];
+  upstreamSession: UpstreamIdentity;
 }
 
 /**
@@ -134,11 +141,13 @@ export async function finishUpstreamLogin(
   let claims: IdTokenClaims | undefined;
   let accessToken = '';
   let tokenType = 'Bearer';
+  let idToken: string | undefined;
   try {
     const tokens = await provider.client.handleCallback(callbackUrl, {
       url: new URL(provider.redirectUri),
       state,
-      nonce: login.nonce,
+      // A plain OAuth 2.0 upstream was sent no nonce and answers no ID token.
+      nonce: login.nonce === '' ? undefined : login.nonce,
       codeVerifier: login.codeVerifier,
       redirectUri: login.redirectUri,
       // The max_age sent upstream is the interaction's own (see startUpstreamLogin).
@@ -146,9 +155,13 @@ export async function finishUpstreamLogin(
         ? {}
         : { maxAge: loaded.interaction.request.maxAge }),
     });
-    claims = tokens.claims;
     accessToken = tokens.accessToken;
     tokenType = tokens.tokenType;
+    idToken = tokens.idToken;
+    claims =
+      provider.config.type === 'oauth2'
+        ? await oauth2Claims(provider.config, accessToken, tokenType)
+        : tokens.claims;
   } catch (error) {
     if (!(error instanceof GatehouseClientError)) throw error;
     throw failed(
@@ -179,7 +192,8 @@ export async function finishUpstreamLogin(
     user_id: account.subject,
     client_id: loaded.client.clientId,
   });
-  return { loaded, account, amr };
+  const upstreamSid = typeof claims.sid === 'string' && claims.sid.length <= 255 ? claims.sid : undefined;
+  return { loaded, account, amr, upstreamSession: { subject: claims.sub, sid: upstreamSid, idToken } };
 }
 
 /**

@@ -403,6 +403,70 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /**
+   * WebAuthn (sessions/webauthn.ts): the credentials of accounts (passkeys and security keys, several per
+   * account) and the challenges of ceremonies under way, taken once.
+   */
+  '0018_webauthn': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('webauthn_credentials')
+        .addColumn('credential_id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('counter', 'bigint', (c) => c.notNull())
+        .addColumn('transports', 'text', (c) => c.notNull())
+        .addColumn('backup_eligible', 'integer', (c) => c.notNull())
+        .addColumn('backup_state', 'integer', (c) => c.notNull())
+        .addColumn('discoverable', 'integer', (c) => c.notNull())
+        .addColumn('nickname', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_used_at', 'bigint')
+        .execute();
+      await db.schema
+        .createIndex('webauthn_credentials_user')
+        .on('webauthn_credentials')
+        .column('user_id')
+        .execute();
+      await db.schema
+        .createTable('webauthn_challenges')
+        .addColumn('challenge_hash', 'text', (c) => c.primaryKey())
+        .addColumn('purpose', 'text', (c) => c.notNull())
+        .addColumn('binding', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text')
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('webauthn_challenges_expires_at')
+        .on('webauthn_challenges')
+        .column('expires_at')
+        .execute();
+    },
+  },
+  /**
+   * Local sessions started by an upstream sign-in (sessions/upstream-logout.ts): the upstream's `sub` and
+   * `sid` that its back-channel logout tokens name, and its ID token (sealed) for RP-initiated logout there.
+   */
+  '0022_upstream_sessions': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('upstream_sessions')
+        .addColumn('sid', 'text', (c) => c.primaryKey())
+        .addColumn('upstream_id', 'text', (c) => c.notNull())
+        .addColumn('upstream_subject', 'text', (c) => c.notNull())
+        .addColumn('upstream_sid', 'text')
+        .addColumn('id_token', 'text')
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('upstream_sessions_subject')
+        .on('upstream_sessions')
+        .columns(['upstream_id', 'upstream_subject'])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = {

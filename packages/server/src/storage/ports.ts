@@ -21,6 +21,8 @@ import type {
   SigningKeyRecord,
   TotpFactor,
   User,
+  WebAuthnChallenge,
+  WebAuthnCredentialRecord,
 } from '../model.ts';
 
 export interface ClientRepository {
@@ -134,6 +136,35 @@ export interface UpstreamRepository {
   link(upstreamId: string, upstreamSubject: string, userId: string, now: number): Promise<boolean>;
 }
 
+/** A local session started by an upstream sign-in, as its logout needs it (sessions/upstream-logout.ts). */
+export interface UpstreamSession {
+  /** The local session's sid. */
+  sid: string;
+  upstreamId: string;
+  upstreamSubject: string;
+  /** The upstream's `sid` claim, when its ID token had one. */
+  upstreamSid: string | null;
+  /** The upstream ID token as stored (sealed when `keys.encryptionSecrets` is set). */
+  idToken: string | null;
+  expiresAt: number;
+}
+
+/** Which local sessions came from which upstream session (OpenID Connect Back-Channel Logout 1.0 §2.6). */
+export interface UpstreamSessionRepository {
+  /** Records (or, for a re-authenticated session keeping its sid, replaces) the upstream a session came from. */
+  record(session: UpstreamSession, now: number): Promise<void>;
+  find(sid: string, now: number): Promise<UpstreamSession | undefined>;
+  /**
+   * The sids of the unexpired local sessions from upstream `upstreamId` that a logout token names: those of
+   * its `sid` when given (and of `sub` too when both are given), else all of `sub`'s.
+   */
+  findSids(
+    upstreamId: string,
+    names: { sub: string | undefined; sid: string | undefined },
+    now: number,
+  ): Promise<string[]>;
+}
+
 /**
  * Second factors of accounts (sessions/mfa.ts): one TOTP factor per account and its recovery codes. Using a
  * time step or a recovery code is one conditional statement, so of two requests racing with the same
@@ -159,6 +190,32 @@ export interface MfaRepository {
   unusedRecoveryCodes(userId: string): Promise<number>;
   /** Forgets every factor of the account (an account removed). */
   removeAll(userId: string): Promise<void>;
+}
+
+/**
+ * WebAuthn credentials of accounts and the challenges of ceremonies under way (sessions/webauthn.ts).
+ * Recording a use is one conditional UPDATE on the signature counter, and a challenge is taken by one
+ * DELETE: of two requests racing with the same assertion or challenge, exactly one succeeds.
+ */
+export interface WebAuthnRepository {
+  /** Stores a new credential; false when its id is already registered (to any account). */
+  addCredential(credential: WebAuthnCredentialRecord): Promise<boolean>;
+  findCredential(credentialId: string): Promise<WebAuthnCredentialRecord | undefined>;
+  /** The account's credentials, oldest first. */
+  listCredentials(userId: string): Promise<WebAuthnCredentialRecord[]>;
+  /**
+   * Records a successful assertion: the new counter, backup state and time of use. False when the stored
+   * counter is not below `counter` (a replayed or cloned authenticator's assertion), unless both are 0
+   * (authenticators without a counter, WebAuthn §6.1.1).
+   */
+  recordUse(credentialId: string, counter: number, backupState: boolean, now: number): Promise<boolean>;
+  /** Removes one credential of the account; false when it has no such credential. */
+  removeCredential(userId: string, credentialId: string): Promise<boolean>;
+  /** Removes every credential of the account; returns how many there were. */
+  removeAll(userId: string): Promise<number>;
+  createChallenge(challenge: WebAuthnChallenge, now: number): Promise<void>;
+  /** Takes (deletes) the challenge with this hash; undefined when unknown, already taken or expired. */
+  takeChallenge(challengeHash: string, now: number): Promise<WebAuthnChallenge | undefined>;
 }
 
 /** One client's consent of a user: the scopes, and when they were last given. */
@@ -353,6 +410,7 @@ export interface Repositories {
   interactions: InteractionRepository;
   knownBrowsers: KnownBrowserRepository;
   mfa: MfaRepository;
+  webauthn: WebAuthnRepository;
   consents: ConsentRepository;
   grants: GrantRepository;
   authorizationCodes: AuthorizationCodeRepository;
@@ -364,6 +422,7 @@ export interface Repositories {
   pushedAuthorizationRequests: PushedAuthorizationRequestRepository;
   revocations: RevocationRepository;
   upstreams: UpstreamRepository;
+  upstreamSessions: UpstreamSessionRepository;
 }
 
 export interface Storage extends Repositories {

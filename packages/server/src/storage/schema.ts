@@ -242,6 +242,20 @@ export interface UpstreamLoginsTable {
   created_at: number;
 }
 
+/**
+ * A local session started by an upstream sign-in (migration 0022): the upstream `sub` and `sid` its
+ * back-channel logout tokens name, and the upstream ID token, sealed, for logout at the upstream.
+ */
+export interface UpstreamSessionsTable {
+  sid: string;
+  upstream_id: string;
+  upstream_subject: string;
+  upstream_sid: string | null;
+  id_token: string | null;
+  expires_at: number;
+  created_at: number;
+}
+
 /** An account's TOTP factor (RFC 6238), one row per account (migration 0013). */
 export interface MfaTotpTable {
   user_id: string;
@@ -269,6 +283,31 @@ export interface ChangesTable {
   version: number;
 }
 
+/** WebAuthn credentials (migration 0018); `transports` is a space-separated list. */
+export interface WebAuthnCredentialsTable {
+  credential_id: string;
+  user_id: string;
+  public_key: string;
+  counter: number;
+  transports: string;
+  backup_eligible: number;
+  backup_state: number;
+  discoverable: number;
+  nickname: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+/** WebAuthn challenges of ceremonies under way, by their SHA-256 hash (migration 0018). */
+export interface WebAuthnChallengesTable {
+  challenge_hash: string;
+  purpose: string;
+  binding: string;
+  user_id: string | null;
+  expires_at: number;
+  created_at: number;
+}
+
 export interface MigrationsTable {
   name: string;
   applied_at: number;
@@ -293,7 +332,10 @@ export interface Database {
   known_browsers: KnownBrowsersTable;
   upstream_identities: UpstreamIdentitiesTable;
   upstream_logins: UpstreamLoginsTable;
+  upstream_sessions: UpstreamSessionsTable;
   mfa_totp: MfaTotpTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
+  webauthn_credentials: WebAuthnCredentialsTable;
+  webauthn_challenges: WebAuthnChallengesTable;
   gatehouse_changes: ChangesTable;
 }

@@ -21,8 +21,10 @@ import { SqlRefreshTokenRepository } from './refresh-tokens.ts';
 import { SqlRevocationRepository } from './revocations.ts';
 import { SqlSessionRepository } from './sessions.ts';
 import { SqlSigningKeyRepository } from './signing-keys.ts';
+import { SqlUpstreamSessionRepository } from './upstream-sessions.ts';
 import { SqlUpstreamRepository } from './upstreams.ts';
 import { SqlUserRepository } from './users.ts';
+import { SqlWebAuthnRepository } from './webauthn.ts';
 
 export interface ChangeListeners {
   clients: ChangeListener;
@@ -37,6 +39,7 @@ export function sqlRepositories(db: Db, changed: ChangeListeners): Repositories 
     interactions: new SqlInteractionRepository(db),
     knownBrowsers: new SqlKnownBrowserRepository(db),
     mfa: new SqlMfaRepository(db),
+    webauthn: new SqlWebAuthnRepository(db),
     consents: new SqlConsentRepository(db),
     grants: new SqlGrantRepository(db, changed.revocations),
     authorizationCodes: new SqlAuthorizationCodeRepository(db),
@@ -48,5 +51,6 @@ export function sqlRepositories(db: Db, changed: ChangeListeners): Repositories 
     pushedAuthorizationRequests: new SqlPushedAuthorizationRequestRepository(db),
     revocations: new SqlRevocationRepository(db, changed.revocations),
     upstreams: new SqlUpstreamRepository(db),
+    upstreamSessions: new SqlUpstreamSessionRepository(db),
   };
 }

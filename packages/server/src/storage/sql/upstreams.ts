@@ -7,7 +7,7 @@ import type { UpstreamLogin, UpstreamRepository } from '../ports.ts';
 import type { Db } from './db.ts';
 
 /** PostgreSQL text cannot hold NUL (it fails the query): a value with one names nothing, on either database. */
-const hasNul = (...values: string[]) => values.some((value) => value.includes('\u0000'));
+export const hasNul = (...values: string[]) => values.some((value) => value.includes('\u0000'));
 
 export class SqlUpstreamRepository implements UpstreamRepository {
   constructor(private readonly db: Db) {}
