@@ -54,6 +54,11 @@ export interface AccountStore {
    * the account page.
    */
   setPassword?(subject: string, password: string, now: number): Promise<boolean>;
+  /**
+   * Up to `limit` accounts with this e-mail address. Optional: an upstream identity is then never offered
+   * an account for its e-mail, nor found to collide with one (sessions/upstream-link.ts).
+   */
+  findByEmail?(email: string, limit: number): Promise<Account[]>;
 }
 
 /**
@@ -88,6 +93,9 @@ export function withScopeClaims(store: AccountStore, catalog: ScopeCatalog): Acc
     findBySubject: (subject) => store.findBySubject(subject),
     findByUsername: (username) => store.findByUsername(username),
     authenticate: (username, password) => store.authenticate(username, password),
+    ...(store.findByEmail === undefined
+      ? {}
+      : { findByEmail: (email, limit) => store.findByEmail!(email, limit) }),
     claims(account, request) {
       const names = new Set<string>(request.claims ?? []);
       for (const scope of request.scopes) {
@@ -135,6 +143,10 @@ export class SqlAccountStore implements AccountStore {
   async findByUsername(username: string): Promise<Account | undefined> {
     await this.ready;
     return this.remember(await this.users.findByUsername(username));
+  }
+
+  async findByEmail(email: string, limit: number): Promise<Account[]> {
+    return (await this.users.findByEmail(email, limit)).map((user) => this.remember(user)!);
   }
 
   async authenticate(username: string, password: string): Promise<Account | undefined> {

@@ -26,14 +26,13 @@ import {
   checkAccountCsrf,
   factorGate,
   factorRequired,
-  formParams,
   recentSignIn,
   renderAccount,
   renderEnrolment,
   renderSignIn,
 } from './account.ts';
-import { sendNewFactorCodes, sendRecoveryCodes } from './mfa.ts';
-import { codePageError } from './page-response.ts';
+import { postedParams } from './link-sign-in.ts';
+import { codePageError, sendNewFactorCodes, sendRecoveryCodes } from './mfa.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
@@ -57,7 +56,7 @@ async function accountForm(
   reply: FastifyReply,
   rule: FormRule,
 ): Promise<{ user: AccountUser; params: Params } | undefined> {
-  const params = formParams(request);
+  const params = postedParams(request);
   const user = await accountUser(ctx, request);
   if (user === undefined) {
     backToAccount(ctx, reply);

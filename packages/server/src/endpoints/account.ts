@@ -15,22 +15,16 @@ import type { LoginSession } from '../model.ts';
 import { sessionMeetsLevel } from '../protocol/acr.ts';
 import { browserCsrfMatches, browserCsrfToken } from '../protocol/browser-csrf.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import { type Params, type RawParams, toParams } from '../protocol/params.ts';
+import { type RawParams, toParams } from '../protocol/params.ts';
 import { randomHandle } from '../protocol/secrets.ts';
 import { connectedApplications, liveSessions, passwordChangeSupported } from '../sessions/account.ts';
-import { findSession, startSession } from '../sessions/login.ts';
+import { findSession } from '../sessions/login.ts';
 import { factorSummary, pendingTotpEnrolment, startTotpEnrolment } from '../sessions/mfa.ts';
 import type { MessageKey } from '../views/i18n.ts';
-import { browserCookie, browserIdFor, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
+import { browserCookie, browserIdFor, readCookie, sessionCookie } from './cookies.ts';
+import { type LinkSignIn, linkSignInSubmit, type PageFormError, postedParams } from './link-sign-in.ts';
 import { sendCodePrompt, sendEnrolment, verifyOwnCode } from './mfa.ts';
-import {
-  checkSignInForm,
-  type PageError,
-  pageUiFor,
-  scopeGroups,
-  sendPage,
-  signInPageError,
-} from './page-response.ts';
+import { pageUiFor, scopeGroups, sendPage } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
 const csrfLabel = 'gatehouse/account';
@@ -59,10 +53,6 @@ export interface AccountUser {
 
 export function accountUrl(ctx: ServerContext, path = ''): string {
   return `${ctx.issuer}/account${path}`;
-}
-
-export function formParams(request: FastifyRequest): Params {
-  return toParams((request.body as RawParams | undefined) ?? {});
 }
 
 /** The signed-in user of this browser, when it holds a live session of an enabled account. */
@@ -136,7 +126,7 @@ export function renderSignIn(
     username?: string | undefined;
     reauth: boolean;
     section?: AccountSection | undefined;
-    error?: PageError;
+    error?: PageFormError;
   },
 ): void {
   const { error } = options;
@@ -170,7 +160,7 @@ export async function renderEnrolment(
   request: FastifyRequest,
   reply: FastifyReply,
   user: AccountUser,
-  options: { restart: boolean; error?: PageError },
+  options: { restart: boolean; error?: PageFormError },
 ): Promise<void> {
   const pending = options.restart ? undefined : await pendingTotpEnrolment(ctx, user.account);
   const enrolment = pending ?? (await startTotpEnrolment(ctx, user.account));
@@ -196,7 +186,7 @@ export async function renderAccount(
   request: FastifyRequest,
   reply: FastifyReply,
   user: AccountUser,
-  options: { notice?: MessageKey | undefined; password?: PageError; factors?: PageError } = {},
+  options: { notice?: MessageKey | undefined; password?: PageFormError; factors?: PageFormError } = {},
 ): Promise<void> {
   const { account, session } = user;
   const [claims, applications, sessions, factors] = await Promise.all([
@@ -281,34 +271,31 @@ function sectionOf(value: string | undefined): AccountSection | undefined {
   return accountSections.find((section) => section === value);
 }
 
-/** POST /account/login: signs in (or again, in place, for a recent sign-in), then back to the page. */
+/** POST /account/login: signs in (or again, in place, for a recent sign-in), then back to the section. */
 export function accountLoginSubmit(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const params = formParams(request);
-    const browserId = readCookie(request.headers.cookie, browserCookie);
-    checkAccountCsrf(browserId, undefined, params.get('csrf'));
-    const username = params.get('username');
+    const params = postedParams(request);
     const section = sectionOf(params.get('section'));
-    const check = await checkSignInForm(ctx, request, params, browserId);
-    if ('error' in check) {
-      renderSignIn(ctx, request, reply, browserId, {
-        username: username?.slice(0, 256),
-        reauth: section !== undefined,
-        section,
-        error: signInPageError(check, username),
-      });
-      return;
-    }
-    const started = await startSession(ctx, readCookie(request.headers.cookie, sessionCookie), check.user);
-    setSessionCookie(reply, started.sessionValue, ctx.config.login.sessionTtl);
-    backToAccount(ctx, reply, section);
+    const flow: LinkSignIn = {
+      csrfLabel,
+      formExpired,
+      renderSignIn: (browserId, username, error) =>
+        renderSignIn(ctx, request, reply, browserId, {
+          username,
+          reauth: section !== undefined,
+          section,
+          ...(error === undefined ? {} : { error }),
+        }),
+    };
+    const next = accountUrl(ctx, section === undefined ? '' : `#${section}`);
+    await linkSignInSubmit(ctx, request, reply, flow, { params, clientId: undefined, next });
   };
 }
 
 /** POST /account/mfa: the code of the account's authenticator (or a recovery code) steps the session up. */
 export function accountSecondFactorSubmit(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const params = formParams(request);
+    const params = postedParams(request);
     const user = await accountUser(ctx, request);
     if (user === undefined) {
       backToAccount(ctx, reply);

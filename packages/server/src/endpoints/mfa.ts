@@ -22,12 +22,14 @@ import {
   factorSummary,
   pendingTotpEnrolment,
   regenerateRecoveryCodes,
+  type SecondFactorCheck,
   startTotpEnrolment,
   stepUpSession,
 } from '../sessions/mfa.ts';
 import { qrSvg } from '../views/mfa.ts';
 import { readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
-import { codePageError, type PageError, pageUiFor, sendPage } from './page-response.ts';
+import type { PageFormError } from './link-sign-in.ts';
+import { pageUiFor, secondFactorError, sendPage } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
 interface SignedIn {
@@ -87,7 +89,7 @@ export function sendCodePrompt(
   request: FastifyRequest,
   reply: FastifyReply,
   form: OwnFactorForm,
-  error?: PageError,
+  error?: PageFormError,
 ): void {
   sendPage(
     ctx,
@@ -105,7 +107,7 @@ export async function sendEnrolment(
   reply: FastifyReply,
   form: OwnFactorForm,
   enrolment: { secret: string; uri: string },
-  error?: PageError,
+  error?: PageFormError,
 ): Promise<void> {
   sendPage(
     ctx,
@@ -117,6 +119,11 @@ export async function sendEnrolment(
     ),
     error?.retryAfter,
   );
+}
+
+/** A refused code as its form shows it: about the code field, or (locked) the whole form. */
+export function codePageError(check: Extract<SecondFactorCheck, { ok: false }>): PageFormError {
+  return { form: secondFactorError(check.error), status: check.status, retryAfter: check.retryAfter };
 }
 
 /** Steps the browser's session up to the mfa level after a code (sessions/mfa.ts) and sets its cookie. */
@@ -236,7 +243,7 @@ function renderEnrolment(
   reply: FastifyReply,
   user: SignedIn,
   enrolment: { secret: string; uri: string },
-  error?: PageError,
+  error?: PageFormError,
 ): Promise<void> {
   const form = {
     action: mfaUrl(ctx, '/totp/confirm'),

@@ -4,9 +4,8 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import type { Params } from '../protocol/params.ts';
-import { checkPassword, type PasswordCheck, type SignInFailure } from '../sessions/login.ts';
-import type { SecondFactorCheck } from '../sessions/mfa.ts';
+import type { SignInFailure } from '../sessions/login.ts';
+import type { SecondFactorFailure } from '../sessions/mfa.ts';
 import type { PageUi } from '../views/html.ts';
 import type { FormError, ScopeGroup } from '../views/pages.ts';
 
@@ -67,47 +66,7 @@ export function scopeGroups(ctx: ServerContext, scopes: readonly string[]): Scop
   }));
 }
 
-/** A form's error as a page shows it: the message and field, the status and (when locked) Retry-After. */
-export interface PageError {
-  form: FormError;
-  status: number;
-  retryAfter?: number | undefined;
-}
-
-/** The password check of a posted sign-in form (`username`, `password`) under the login counters. */
-export function checkSignInForm(
-  ctx: ServerContext,
-  request: FastifyRequest,
-  params: Params,
-  browserValue: string | undefined,
-  clientId?: string,
-): Promise<PasswordCheck> {
-  return checkPassword(ctx, {
-    username: params.get('username'),
-    password: params.get('password'),
-    clientId,
-    browserValue,
-    address: request.ip,
-  });
-}
-
-/** A refused sign-in as its form shows it (see signInError). */
-export function signInPageError(
-  check: Exclude<PasswordCheck, { user: unknown }>,
-  username: string | undefined,
-): PageError {
-  return {
-    form: signInError(check.error, username),
-    status: check.status,
-    retryAfter: 'retryAfter' in check ? check.retryAfter : undefined,
-  };
-}
-
-/** A refused second-factor code: about the code field; a lock about the whole form. */
-export function codePageError(check: Extract<SecondFactorCheck, { ok: false }>): PageError {
-  return {
-    form: { message: check.error, field: check.error.key === 'login.throttled' ? undefined : 'code' },
-    status: check.status,
-    retryAfter: check.retryAfter,
-  };
+/** A refused second factor as the form shows it: a wrong or missing code is about the code field. */
+export function secondFactorError(failure: SecondFactorFailure): FormError {
+  return { message: failure, field: failure.key === 'login.throttled' ? undefined : 'code' };
 }

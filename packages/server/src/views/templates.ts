@@ -33,6 +33,7 @@ import {
   type LoginView,
   loginPage,
 } from './pages.ts';
+import { type UpstreamLinkView, upstreamLinkPage } from './upstream-link.ts';
 
 export interface PageTemplates {
   login(view: LoginView, ui: PageUi): string;
@@ -53,6 +54,7 @@ export interface PageTemplates {
   mfaAccount(view: MfaAccountView, ui: PageUi): string;
   account(view: AccountView, ui: PageUi): string;
   accountSignIn(view: AccountSignInView, ui: PageUi): string;
+  upstreamLink(view: UpstreamLinkView, ui: PageUi): string;
 }
 
 export const defaultPages: PageTemplates = {
@@ -74,6 +76,7 @@ export const defaultPages: PageTemplates = {
   mfaAccount: mfaAccountPage,
   account: accountPage,
   accountSignIn: accountSignInPage,
+  upstreamLink: upstreamLinkPage,
 };
 
 /** The pages' part of the server context. */
