@@ -355,18 +355,7 @@ describe('oidc-provider as the upstream', () => {
   it("ends the local session when oidc-provider's logout token names it, and tells web-app", async () => {
     const here = new FetchBrowser(local.issuer);
     const there = new FetchBrowser(provider.issuer);
-    const pkce = pkcePair();
-    const authorize = new URL(`${local.issuer}/authorize`);
-    authorize.search = new URLSearchParams({
-      response_type: 'code',
-      client_id: 'web-app',
-      redirect_uri: webRedirect,
-      scope: 'openid',
-      state: 's',
-      code_challenge: pkce.challenge,
-      code_challenge_method: 'S256',
-      idp: 'op',
-    }).toString();
+    const { url: authorize } = webAppAuthorization(local.issuer, { state: 's', idp: 'op' });
     const toProvider = await here.walk(authorize);
     const back = await walkProvider(provider.issuer, toProvider.location, there);
     const done = await here.walk(back);
