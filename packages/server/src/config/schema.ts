@@ -592,6 +592,17 @@ export const configSchema = z
      * client_credentials client can be given those scopes and get a token for it.
      */
     admin: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
+    /**
+     * The account page at `/account` (endpoints/account.ts): on by default, as signed-in users expect to
+     * see and revoke what they granted. `reauthMaxAge`: seconds since the last sign-in within which a
+     * password change, a factor change or ending other sessions is allowed without signing in again.
+     */
+    account: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        reauthMaxAge: seconds(30, 86400).default(300),
+      })
+      .prefault({}),
     apiScopes: z.array(apiScopeSchema).default([]),
     apiResources: z.array(apiResourceSchema).default([]),
     identityResources: z.array(identityResourceSchema).default([]),

@@ -5,6 +5,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { requestContext, type ServerContext } from '../context.ts';
+import { accountLoginSubmit, accountPageEndpoint, accountSecondFactorSubmit } from '../endpoints/account.ts';
+import { accountForms } from '../endpoints/account-forms.ts';
 import { adminGrantEndpoints, adminSessionEndpoints } from '../endpoints/admin/authorizations.ts';
 import { adminClientEndpoints } from '../endpoints/admin/clients.ts';
 import { adminCatalogEndpoints, adminKeyEndpoints } from '../endpoints/admin/keys.ts';
@@ -170,6 +172,14 @@ export function registerRoutes(
   app.post('/mfa/totp', mfaForm, perRequest(mfaTotpStart));
   app.post('/mfa/totp/confirm', mfaForm, perRequest(mfaTotpConfirm));
   app.post('/mfa/recovery-codes', mfaForm, perRequest(mfaRecoveryCodes));
+  // The signed-in user's account page (endpoints/account.ts), unless `account.enabled` is false.
+  if (ctx.config.account.enabled) {
+    app.get('/account', { config: { errorFormat: 'html' } }, perRequest(accountPageEndpoint));
+    app.post('/account/login', mfaForm, perRequest(accountLoginSubmit));
+    app.post('/account/mfa', mfaForm, perRequest(accountSecondFactorSubmit));
+    for (const [path, handler] of Object.entries(accountForms))
+      app.post(`/account${path}`, mfaForm, perRequest(handler));
+  }
 
   // RFC 8628: device authorization (JSON, for devices) and the verification pages (HTML, for users).
   app.post(
