@@ -437,6 +437,10 @@ export const configSchema = z
         userCodePerIp: limit(30, 60),
         /** RFC 7591 registrations (and RFC 7592 reads, updates and deletions) from one address. */
         registerPerIp: limit(20, 3600),
+        /** Admin API requests (/admin/v1) from one address, counted before the operator's token is read. */
+        adminPerIp: limit(600, 60),
+        /** Admin API requests of one operator client (its tokens' client_id), from anywhere. */
+        adminPerOperator: limit(600, 60),
         /**
          * Failed logins for one username from one address (or from one browser that signed in to that
          * account before) before each further failure locks them out for a doubling delay (sessions/login.ts).

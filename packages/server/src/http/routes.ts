@@ -316,8 +316,9 @@ function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
     (handler: (scoped: ServerContext) => Handler): Handler =>
     (request, reply) =>
       handler(requestContext(ctx, request.id))(request, reply);
-  const problem = { config: { errorFormat: 'problem' as const } };
-  const json = { config: { errorFormat: 'problem' as const, jsonBody: true } };
+  const limited = { errorFormat: 'problem' as const, ipRateLimit: 'adminPerIp' as const };
+  const problem = { config: limited };
+  const json = { config: { ...limited, jsonBody: true } };
   const base = '/admin/v1';
   app.get(`${base}/openapi.json`, problem, openApiEndpoint(ctx));
 
@@ -346,6 +347,16 @@ function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
     `${base}/clients/:clientId`,
     problem,
     perRequest((scoped) => clients(scoped).remove),
+  );
+  app.post(
+    `${base}/clients/:clientId/disable`,
+    json,
+    perRequest((scoped) => clients(scoped).disable),
+  );
+  app.post(
+    `${base}/clients/:clientId/enable`,
+    json,
+    perRequest((scoped) => clients(scoped).enable),
   );
   app.post(
     `${base}/clients/:clientId/secret`,

@@ -34,6 +34,12 @@ export interface ClientRepository {
   /** Replaces the client's secrets (hashes, newest first); false when there is no such client. */
   updateSecrets(clientId: string, secrets: ClientSecret[]): Promise<boolean>;
   remove(clientId: string): Promise<boolean>;
+  /**
+   * Disables the client from `at` (epoch seconds), or enables it again with null; false when there is no
+   * such client. Like every client write it moves the change counter, so every node's cache drops the
+   * client before its next request. A save never changes it.
+   */
+  setDisabled(clientId: string, at: number | null): Promise<boolean>;
   /** The SHA-256 of a registered client's registration access token (RFC 7592), or undefined. */
   registrationTokenHash(clientId: string): Promise<string | undefined>;
   /**
@@ -282,9 +288,10 @@ export interface GrantRepository {
   ): Promise<Grant[]>;
   /**
    * Revokes a grant and everything issued from it: unredeemed codes and live refresh tokens are marked
-   * consumed in the same transaction, so no member of the family can be used afterwards.
+   * consumed in the same transaction, so no member of the family can be used afterwards. True only for the
+   * one caller that revoked it (an admin change racing another, endpoints/admin/authorizations.ts).
    */
-  revoke(id: string, now: number): Promise<void>;
+  revoke(id: string, now: number): Promise<boolean>;
   /**
    * Revokes every grant of a client (and what was issued from them), for when the client is removed: a
    * client registered again later under the same id must not inherit its predecessor's tokens.
