@@ -68,11 +68,11 @@ function parseOptions(argv: string[]): Options | undefined {
   const { values } = parseArgs({
     args: argv,
     options: {
+      'login-hint': { type: 'string' },
+      'binding-message': { type: 'string' },
       issuer: { type: 'string' },
       'client-id': { type: 'string', default: 'teller' },
       'client-secret': { type: 'string' },
-      'login-hint': { type: 'string' },
-      'binding-message': { type: 'string' },
       scope: { type: 'string', default: 'openid profile' },
       'acr-values': { type: 'string' },
       mode: { type: 'string', default: 'poll' },
@@ -251,29 +251,25 @@ async function run(options: Options): Promise<number> {
   }
 }
 
+/** What the teller is told when it stops short of tokens. */
+function explain(error: unknown): string {
+  if (error instanceof UsageError) return `${error.message}\n\n${usage}`;
+  if (error instanceof OAuthResponseError && error.error === 'access_denied')
+    return 'The customer denied the request.';
+  if (error instanceof GatehouseClientError && error.code === 'auth_req_id_expired')
+    return 'The request expired before the customer answered.';
+  return `Failed: ${(error as Error).message}`;
+}
+
 async function main(argv: string[]): Promise<number> {
-  let options: Options | undefined;
   try {
-    options = parseOptions(argv);
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${usage}`);
-    return 2;
-  }
-  if (options === undefined) {
+    const options = parseOptions(argv);
+    if (options !== undefined) return await run(options);
     console.log(usage);
     return 0;
-  }
-  try {
-    return await run(options);
   } catch (error) {
-    if (error instanceof OAuthResponseError && error.error === 'access_denied') {
-      console.error('The customer denied the request.');
-    } else if (error instanceof GatehouseClientError && error.code === 'auth_req_id_expired') {
-      console.error('The request expired before the customer answered.');
-    } else {
-      console.error(`Failed: ${(error as Error).message}`);
-    }
-    return 1;
+    console.error(explain(error));
+    return error instanceof UsageError ? 2 : 1;
   }
 }
 

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireChromium } from '../../../tools/test-services.ts';
+import { launchChromium } from '../../../tools/test-services.ts';
 import { loadConfigFile } from '../src/config/load.ts';
 import { buildServer, type GatehouseServer, password } from './helpers.ts';
 import { freePort } from './interop-helpers.ts';
@@ -27,7 +27,6 @@ let tellerListen: string;
 let browser: Browser;
 
 beforeAll(async () => {
-  const executablePath = requireChromium();
   const [port, tellerPort] = await Promise.all([freePort(), freePort()]);
   issuer = `http://127.0.0.1:${port}`;
   tellerListen = `127.0.0.1:${tellerPort}`;
@@ -44,10 +43,7 @@ beforeAll(async () => {
   });
   gatehouse = await buildServer(config);
   await gatehouse.listen();
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
