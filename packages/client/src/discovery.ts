@@ -77,13 +77,15 @@ export function discover(
   options: { http?: HttpOptions; maxAge?: number; now?: () => number; documentIssuer?: string } = {},
 ): Promise<ServerMetadata> {
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
-  const cached = cache.get(issuer);
+  // A document accepted for a template issuer is not one accepted for the issuer itself.
+  const key = options.documentIssuer === undefined ? issuer : `${issuer} ${options.documentIssuer}`;
+  const cached = cache.get(key);
   if (cached !== undefined && cached.expiresAt > now()) return cached.metadata;
   const metadata = fetchMetadata(issuer, options.http ?? {}, options.documentIssuer ?? issuer);
   const entry = { expiresAt: now() + (options.maxAge ?? defaultMaxAge), metadata };
-  cache.set(issuer, entry);
+  cache.set(key, entry);
   metadata.catch(() => {
-    if (cache.get(issuer) === entry) cache.delete(issuer);
+    if (cache.get(key) === entry) cache.delete(key);
   });
   return metadata;
 }
@@ -91,5 +93,5 @@ export function discover(
 /** Forgets cached metadata (one issuer, or all). */
 export function clearDiscoveryCache(issuer?: string): void {
   if (issuer === undefined) cache.clear();
-  else cache.delete(issuer);
+  else for (const key of cache.keys()) if (key === issuer || key.startsWith(`${issuer} `)) cache.delete(key);
 }

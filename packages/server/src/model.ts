@@ -62,6 +62,11 @@ export interface Client {
   backchannelAuthentication?: BackchannelClientSettings | null;
   /** Every sign-in for this client needs a second factor (sessions/mfa.ts); absent: false. */
   requireMfa?: boolean;
+  /**
+   * When an operator disabled the client (epoch seconds); absent while it may be used. A disabled client
+   * cannot authenticate, start an authorization, or use its tokens (admin/clients.ts).
+   */
+  disabledAt?: number;
 }
 
 /** CIBA Core §4 client metadata (push mode is not offered: FAPI-CIBA forbids it). */
@@ -121,6 +126,19 @@ export interface LoginSession {
   authTime: number;
   amr: string[];
   expiresAt: number;
+  /** The upstream sign-in that started the session, when one did (sessions/upstream.ts). */
+  upstream?: UpstreamAuthentication | undefined;
+}
+
+/**
+ * How the user signed in at an upstream provider, as its ID token said (OpenID Connect Core §2 `amr`, `acr`):
+ * kept whether or not the provider is trusted for MFA; only a trusted one's methods count locally.
+ */
+export interface UpstreamAuthentication {
+  /** The configured upstream's id. */
+  id: string;
+  amr: string[];
+  acr: string | null;
 }
 
 /** A pending login or consent step of one authorization request, bound to the browser that started it. */

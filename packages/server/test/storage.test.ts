@@ -186,6 +186,7 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         'known_browsers',
         'upstream_identities',
         'upstream_logins',
+        'upstream_pending_links',
         'upstream_sessions',
         'mfa_totp',
         'mfa_recovery_codes',
@@ -248,6 +249,24 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       expect(await storage.clients.registrationTokenHash('registered')).toBe('rat-2');
       expect((await storage.clients.find('registered'))?.source).toBe('registration');
       expect(await storage.clients.setRegistrationTokenHash('nobody', 'rat', null)).toBe(false);
+    });
+
+    it('disables and enables a client, seen by another connection from the next turn; a save keeps it (0019_client_disabled)', async () => {
+      await storage.clients.save(client('suspended'));
+      expect((await other.findClient('suspended'))?.disabledAt).toBeUndefined();
+      expect(await storage.clients.setDisabled('suspended', now)).toBe(true);
+      await nextTurn();
+      expect((await other.findClient('suspended'))?.disabledAt).toBe(now);
+      // Saving the client again (an operator's replacement, the config seed) leaves it disabled.
+      await storage.clients.save(client('suspended', 'Renamed'));
+      expect(await storage.clients.find('suspended')).toEqual({
+        ...client('suspended', 'Renamed'),
+        disabledAt: now,
+      });
+      expect(await other.clients.setDisabled('suspended', null)).toBe(true);
+      await nextTurn();
+      expect(await storage.findClient('suspended')).toEqual(client('suspended', 'Renamed'));
+      expect(await storage.clients.setDisabled('nobody', now)).toBe(false);
     });
 
     it('serves cached clients but never one changed by another connection in an earlier turn', async () => {
@@ -432,6 +451,22 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       expect(await storage.consents.find('u', 'd')).toEqual(['openid']);
     });
 
+    it("lists a user's consents and forgets one user's consent to one client", async () => {
+      await storage.consents.save('lu', 'c2', ['openid', 'email'], now);
+      await storage.consents.save('lu', 'c1', ['openid'], now + 5);
+      await storage.consents.save('other-user', 'c1', ['openid'], now);
+      expect(await storage.consents.listForUser('lu')).toEqual([
+        { clientId: 'c1', scopes: ['openid'], updatedAt: now + 5 },
+        { clientId: 'c2', scopes: ['openid', 'email'], updatedAt: now },
+      ]);
+      expect(await storage.consents.listForUser('nobody')).toEqual([]);
+      expect(await storage.consents.remove('lu', 'c1')).toBe(true);
+      expect(await storage.consents.remove('lu', 'c1')).toBe(false);
+      expect(await storage.consents.find('lu', 'c1')).toEqual([]);
+      expect(await storage.consents.find('other-user', 'c1')).toEqual(['openid']);
+      expect((await storage.consents.listForUser('lu')).map((consent) => consent.clientId)).toEqual(['c2']);
+    });
+
     it('knows a browser for one user until it expires, and extends it', async () => {
       expect(await storage.knownBrowsers.isKnown('kb-1', 'u', now)).toBe(false);
       await storage.knownBrowsers.remember('kb-1', 'u', now + 100, now);
@@ -489,6 +524,106 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       );
       expect(await storage.users.remove('u-linked')).toBe(true);
       expect(await storage.upstreams.findLinkedUser('corp', 'upstream-sub')).toBeUndefined();
+    });
+
+    describe('pending links and session context (0021_upstream_linking)', () => {
+      const pending = (interactionId: string, expiresAt = now + 600) => ({
+        interactionId,
+        upstreamId: 'corp',
+        upstreamSubject: 'upstream-sub-2',
+        upstreamSid: 'upstream-sid-2',
+        upstreamAmr: ['pwd', 'mfa'],
+        upstreamAcr: 'urn:corp:mfa',
+        offeredUserId: null,
+        provenUserId: null,
+        expiresAt,
+      });
+
+      it('keeps one pending link per interaction, records the proven account and is taken once', async () => {
+        await storage.upstreams.savePendingLink(pending('i-link'), now);
+        await storage.upstreams.savePendingLink({ ...pending('i-link'), offeredUserId: 'u-offered' }, now);
+        expect(await other.upstreams.findPendingLink('i-link', now)).toEqual({
+          ...pending('i-link'),
+          offeredUserId: 'u-offered',
+        });
+        expect(await storage.upstreams.provePendingLink('i-link', 'u-proven', now)).toBe(true);
+        expect(await storage.upstreams.provePendingLink('i-missing', 'u-proven', now)).toBe(false);
+        const taken = await Promise.all(
+          Array.from({ length: 6 }, (_, index) =>
+            (index % 2 ? other : storage).upstreams.takePendingLink('i-link', now),
+          ),
+        );
+        expect(taken.filter((found) => found !== undefined)).toEqual([
+          { ...pending('i-link'), offeredUserId: 'u-offered', provenUserId: 'u-proven' },
+        ]);
+        expect(await storage.upstreams.findPendingLink('i-link', now)).toBeUndefined();
+        expect(await storage.upstreams.findPendingLink('i-link\u0000', now)).toBeUndefined();
+      });
+
+      it('never gives out an expired pending link, and sweeps it', async () => {
+        await storage.upstreams.savePendingLink(pending('i-old', now + 10), now);
+        expect(await storage.upstreams.findPendingLink('i-old', now + 10)).toBeUndefined();
+        expect(await storage.upstreams.provePendingLink('i-old', 'u', now + 10)).toBe(false);
+        expect(await storage.upstreams.takePendingLink('i-old', now + 10)).toBeUndefined();
+        await storage.upstreams.savePendingLink(pending('i-sweep', now + 5), now);
+        await sweepExpired(storage, now + 6);
+        expect(
+          await databaseOf(storage).selectFrom('upstream_pending_links').select('interaction_id').execute(),
+        ).not.toContainEqual({ interaction_id: 'i-sweep' });
+      });
+
+      it("keeps a session's upstream sign-in through a step-up, and clears it when asked", async () => {
+        const upstream = { id: 'corp', amr: ['pwd', 'mfa'], acr: 'urn:corp:mfa' };
+        const session = {
+          sid: 'sid-up',
+          userId: 'u',
+          authTime: now,
+          amr: ['fed'],
+          expiresAt: now + 100,
+          upstream,
+        };
+        await storage.sessions.create('up-hash', session, now);
+        expect(await other.sessions.findActive('up-hash', now)).toEqual(session);
+        const stepped = { authTime: now + 1, amr: ['fed', 'otp', 'mfa'], expiresAt: now + 100 };
+        expect(await storage.sessions.reauthenticate('up-hash', 'up-hash-2', stepped, now + 1)).toBe(true);
+        expect(await storage.sessions.findLiveBySid('sid-up', now + 1)).toEqual({ ...session, ...stepped });
+        expect(
+          await storage.sessions.reauthenticate(
+            'up-hash-2',
+            'up-hash-3',
+            { authTime: now + 2, amr: ['pwd'], expiresAt: now + 100, upstream: null },
+            now + 2,
+          ),
+        ).toBe(true);
+        const found = await storage.sessions.findActive('up-hash-3', now + 2);
+        expect(found?.upstream).toBeUndefined();
+        expect(found?.amr).toEqual(['pwd']);
+      });
+
+      it('finds users by e-mail address, ASCII case aside, and nothing by a part of one', async () => {
+        const user = (id: string, claims: Record<string, unknown>) => ({
+          id,
+          username: `email-${id}`,
+          passwordHash: 'h',
+          claims,
+          roles: [],
+          disabledAt: null,
+        });
+        await storage.users.create(user('em-1', { email: 'Erin@Example.com', name: 'Erin' }), now);
+        await storage.users.create(user('em-2', { email: 'erin@example.com.evil' }), now);
+        await storage.users.create(user('em-3', { nested: { email: 'erin@example.com' } }), now);
+        await storage.users.create(user('em-4', { email: 'per%cent_@example.com' }), now);
+        expect((await other.users.findByEmail('erin@EXAMPLE.com', 2)).map((found) => found.id)).toEqual([
+          'em-1',
+        ]);
+        expect(await storage.users.findByEmail('erin@example', 2)).toEqual([]);
+        expect(await storage.users.findByEmail('per_cent%@example.com', 2)).toEqual([]);
+        expect((await storage.users.findByEmail('per%cent_@example.com', 2)).map((f) => f.id)).toEqual([
+          'em-4',
+        ]);
+        expect(await storage.users.findByEmail('', 2)).toEqual([]);
+        expect(await storage.users.findByEmail('a\u0000b', 2)).toEqual([]);
+      });
     });
 
     it('sweeps expired upstream sign-ins', async () => {
@@ -673,7 +808,7 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       await storage.authorizationCodes.create(code('code-3', 'g4'));
       await storage.grants.create(grant('g5'));
       await storage.refreshTokens.create(refresh('rt-other', 'g5'));
-      await storage.grants.revoke('g4', now + 5);
+      expect(await storage.grants.revoke('g4', now + 5)).toBe(true);
       expect((await storage.grants.find('g4'))?.revokedAt).toBe(now + 5);
       expect((await storage.refreshTokens.find('rt-2'))?.consumedAt).toBe(now + 5);
       expect((await storage.authorizationCodes.find('code-3'))?.consumedAt).toBe(now + 5);
@@ -681,8 +816,8 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       expect(await storage.refreshTokens.consume('rt-3', 'c', now + 6)).toBeUndefined();
       expect(await storage.authorizationCodes.consume('code-3', 'c', now + 6)).toBeUndefined();
       expect(await storage.refreshTokens.consume('rt-other', 'c', now + 6)).toBeDefined();
-      // Revoking again keeps the first revocation time.
-      await storage.grants.revoke('g4', now + 50);
+      // Revoking again keeps the first revocation time, and says this call did not revoke it.
+      expect(await storage.grants.revoke('g4', now + 50)).toBe(false);
       expect((await storage.grants.find('g4'))?.revokedAt).toBe(now + 5);
     });
 
@@ -926,6 +1061,14 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       // One new token was written, and the revocation that followed consumed it.
       expect(children).toHaveLength(2);
       expect(children.every((row) => row.consumed_at === now + 1)).toBe(true);
+    });
+
+    it('tells exactly one of many concurrent revocations of a grant that it revoked it (admin If-Match)', async () => {
+      await storage.grants.create(grant('g-raced'));
+      const outcomes = await Promise.all(
+        Array.from({ length: 20 }, (_, index) => pick(index).grants.revoke('g-raced', now + 1)),
+      );
+      expect(outcomes.filter(Boolean)).toHaveLength(1);
     });
 
     it('runs exclusive jobs one at a time', async () => {

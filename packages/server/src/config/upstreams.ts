@@ -7,7 +7,7 @@
  * (sessions/upstream-oauth2.ts). `preset` fills in a known provider (config/upstream-presets.ts). Clients
  * name the upstreams they may offer (`clients[].upstreams`); none by default.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { expandUpstreamPreset } from './upstream-presets.ts';
 
 /** A local claim name and the upstream ID token claim it is copied from. */
@@ -86,9 +86,12 @@ const upstreamObject = z
     claims: z.record(claimName, claimName).default({}),
     /** `jit` creates an account at the first sign-in; `existing-only` signs in only identities linked before. */
     provisioning: z.enum(['jit', 'existing-only']).default('existing-only'),
-    /** The upstream's `email_verified` may be trusted (reserved: no matching by e-mail is done yet). */
+    /**
+     * The upstream's `email_verified` may be trusted: kept in a provisioned account's claims, and an
+     * account with that verified address is offered for linking (its password still required).
+     */
     trustedForEmail: z.boolean().default(false),
-    /** The upstream's `amr` is kept in the session beside `fed` (its MFA may count locally). */
+    /** The upstream's `amr` counts in the session beside `fed`: its `mfa` meets a local MFA policy. */
     trustedForMfa: z.boolean().default(false),
     /** E-mail domains of `login_hint` that go straight to this upstream (`user@example.com`). */
     domains: z.array(z.string().regex(/^[a-z0-9.-]+$/, 'must be a lowercase domain name')).default([]),

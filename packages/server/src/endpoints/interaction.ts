@@ -40,7 +40,8 @@ import { browserCookie, readCookie, sessionCookie, setSessionCookie } from './co
 import { pageUiFor, scopeGroups, sendPage, signInError } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
-async function loadFor(ctx: ServerContext, request: FastifyRequest): Promise<LoadedInteraction> {
+/** The interaction of the request's path, for this browser; error pages speak its language from here on. */
+export async function loadFor(ctx: ServerContext, request: FastifyRequest): Promise<LoadedInteraction> {
   const { id } = request.params as { id: string };
   const loaded = await loadInteraction(ctx, id, readCookie(request.headers.cookie, browserCookie));
   // From here on an error page may link back to the client: its redirect URI was verified at /authorize;
@@ -51,7 +52,7 @@ async function loadFor(ctx: ServerContext, request: FastifyRequest): Promise<Loa
 }
 
 /** The interaction a form was posted to and the form's fields, once its CSRF token has been checked. */
-async function loadSubmission(ctx: ServerContext, request: FastifyRequest) {
+export async function loadSubmission(ctx: ServerContext, request: FastifyRequest) {
   const loaded = await loadFor(ctx, request);
   const params = formParams(request);
   checkInteractionCsrf(loaded.interaction, params.get('csrf'));
@@ -153,7 +154,7 @@ async function secondFactorMissing(
 }
 
 /** A second-factor form's error: a wrong or missing code is about the code field; a lock about the form. */
-function factorError(failure: SecondFactorFailure): FormError {
+export function factorError(failure: SecondFactorFailure): FormError {
   return { message: failure, field: failure.key === 'login.throttled' ? undefined : 'code' };
 }
 

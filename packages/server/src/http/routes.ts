@@ -5,6 +5,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { requestContext, type ServerContext } from '../context.ts';
+import { accountLoginSubmit, accountPageEndpoint, accountSecondFactorSubmit } from '../endpoints/account.ts';
+import { accountForms } from '../endpoints/account-forms.ts';
 import { adminGrantEndpoints, adminSessionEndpoints } from '../endpoints/admin/authorizations.ts';
 import { adminClientEndpoints } from '../endpoints/admin/clients.ts';
 import { adminCatalogEndpoints, adminKeyEndpoints } from '../endpoints/admin/keys.ts';
@@ -51,6 +53,11 @@ import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
 import { logoEndpoint, themeStylesheetEndpoint } from '../endpoints/ui-assets.ts';
 import { upstreamCallback, upstreamStartSubmit } from '../endpoints/upstream.ts';
+import {
+  upstreamLinkFactorSubmit,
+  upstreamLinkPage,
+  upstreamLinkSubmit,
+} from '../endpoints/upstream-link.ts';
 import { upstreamBackchannelLogoutEndpoint } from '../endpoints/upstream-logout.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
@@ -124,6 +131,18 @@ export function registerRoutes(
     { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
     perRequest(upstreamCallback),
   );
+  // Linking an upstream identity to an existing account (sessions/upstream-link.ts): password, then factor.
+  app.get('/interaction/:id/link', { config: { errorFormat: 'html' } }, perRequest(upstreamLinkPage));
+  app.post(
+    '/interaction/:id/link',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(upstreamLinkSubmit),
+  );
+  app.post(
+    '/interaction/:id/link/mfa',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(upstreamLinkFactorSubmit),
+  );
   // Logout at and from upstream providers (sessions/upstream-logout.ts).
   app.post(
     '/upstream/:upstream/backchannel-logout',
@@ -153,6 +172,14 @@ export function registerRoutes(
   app.post('/mfa/totp', mfaForm, perRequest(mfaTotpStart));
   app.post('/mfa/totp/confirm', mfaForm, perRequest(mfaTotpConfirm));
   app.post('/mfa/recovery-codes', mfaForm, perRequest(mfaRecoveryCodes));
+  // The signed-in user's account page (endpoints/account.ts), unless `account.enabled` is false.
+  if (ctx.config.account.enabled) {
+    app.get('/account', { config: { errorFormat: 'html' } }, perRequest(accountPageEndpoint));
+    app.post('/account/login', mfaForm, perRequest(accountLoginSubmit));
+    app.post('/account/mfa', mfaForm, perRequest(accountSecondFactorSubmit));
+    for (const [path, handler] of Object.entries(accountForms))
+      app.post(`/account${path}`, mfaForm, perRequest(handler));
+  }
 
   // RFC 8628: device authorization (JSON, for devices) and the verification pages (HTML, for users).
   app.post(
@@ -289,8 +316,9 @@ function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
     (handler: (scoped: ServerContext) => Handler): Handler =>
     (request, reply) =>
       handler(requestContext(ctx, request.id))(request, reply);
-  const problem = { config: { errorFormat: 'problem' as const } };
-  const json = { config: { errorFormat: 'problem' as const, jsonBody: true } };
+  const limited = { errorFormat: 'problem' as const, ipRateLimit: 'adminPerIp' as const };
+  const problem = { config: limited };
+  const json = { config: { ...limited, jsonBody: true } };
   const base = '/admin/v1';
   app.get(`${base}/openapi.json`, problem, openApiEndpoint(ctx));
 
@@ -319,6 +347,16 @@ function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
     `${base}/clients/:clientId`,
     problem,
     perRequest((scoped) => clients(scoped).remove),
+  );
+  app.post(
+    `${base}/clients/:clientId/disable`,
+    json,
+    perRequest((scoped) => clients(scoped).disable),
+  );
+  app.post(
+    `${base}/clients/:clientId/enable`,
+    json,
+    perRequest((scoped) => clients(scoped).enable),
   );
   app.post(
     `${base}/clients/:clientId/secret`,

@@ -25,6 +25,24 @@ export const passwordAmr = ['pwd'] as const;
 /** A password and a one-time code (TOTP or a recovery code): RFC 8176 `otp`, and `mfa` for both. */
 export const otpAmr = ['pwd', 'otp', 'mfa'] as const;
 
+/**
+ * The methods of a sign-in at an upstream provider: RFC 8176 `fed`, followed by the upstream's own methods
+ * (at most eight) only when the provider is trusted for MFA, so that only a trusted upstream's `mfa` meets
+ * a local MFA policy.
+ */
+export function federatedAmr(upstreamAmr: readonly string[], trustedForMfa: boolean): string[] {
+  return [...new Set(['fed', ...(trustedForMfa ? upstreamAmr.slice(0, 8) : [])])];
+}
+
+/**
+ * The methods of a session stepped up with a one-time code: `otp` and `mfa` added to how it began, `fed` (an
+ * upstream sign-in) and `pwd` kept; an upstream's own methods are not carried over.
+ */
+export function steppedUpAmr(amr: readonly string[]): string[] {
+  const kept = amr.filter((method) => method === 'fed' || method === 'pwd');
+  return [...new Set([...kept, 'otp', 'mfa'])];
+}
+
 /** The level a session with these authentication methods is at. */
 export function acrLevelOf(amr: readonly string[]): AcrLevel {
   return amr.includes('mfa') ? 'mfa' : 'pwd';

@@ -16,7 +16,7 @@ import { generateTotpSecret, matchTotp, otpauthUri } from '../authn/totp.ts';
 import type { ServerContext } from '../context.ts';
 import { KeyEncryption } from '../keys/key-encryption.ts';
 import type { LoginSession } from '../model.ts';
-import { otpAmr } from '../protocol/acr.ts';
+import { steppedUpAmr } from '../protocol/acr.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
 import type { StartedSession } from './login.ts';
 
@@ -205,8 +205,8 @@ export async function regenerateRecoveryCodes(ctx: ServerContext, userId: string
 }
 
 /**
- * Steps the browser's live session up to the `mfa` level (RFC 8176: `pwd`, `otp`, `mfa`): same sid, a new
- * session value and auth_time. Undefined when the session ended meanwhile.
+ * Steps the browser's live session up to the `mfa` level (RFC 8176: `pwd` or `fed`, `otp`, `mfa`): same sid,
+ * a new session value and auth_time. Undefined when the session ended meanwhile.
  */
 export async function stepUpSession(
   ctx: ServerContext,
@@ -218,7 +218,7 @@ export async function stepUpSession(
   const now = ctx.now();
   const stepped = {
     authTime: now,
-    amr: [...otpAmr],
+    amr: steppedUpAmr(session.amr),
     expiresAt: now + ctx.config.login.sessionTtl,
   };
   const done = await ctx.storage.sessions.reauthenticate(

@@ -20,6 +20,7 @@ import type {
   RefreshToken,
   SigningKeyRecord,
   TotpFactor,
+  UpstreamAuthentication,
   User,
   WebAuthnChallenge,
   WebAuthnCredentialRecord,
@@ -33,6 +34,12 @@ export interface ClientRepository {
   /** Replaces the client's secrets (hashes, newest first); false when there is no such client. */
   updateSecrets(clientId: string, secrets: ClientSecret[]): Promise<boolean>;
   remove(clientId: string): Promise<boolean>;
+  /**
+   * Disables the client from `at` (epoch seconds), or enables it again with null; false when there is no
+   * such client. Like every client write it moves the change counter, so every node's cache drops the
+   * client before its next request. A save never changes it.
+   */
+  setDisabled(clientId: string, at: number | null): Promise<boolean>;
   /** The SHA-256 of a registered client's registration access token (RFC 7592), or undefined. */
   registrationTokenHash(clientId: string): Promise<string | undefined>;
   /**
@@ -45,6 +52,8 @@ export interface ClientRepository {
 export interface UserRepository {
   findById(id: string): Promise<User | undefined>;
   findByUsername(username: string): Promise<User | undefined>;
+  /** Up to `limit` users whose `email` claim is this address, compared without regard to ASCII case. */
+  findByEmail(email: string, limit: number): Promise<User[]>;
   /** Creates a user; returns false when the username is taken. */
   create(user: User, now: number): Promise<boolean>;
   list(): Promise<User[]>;
@@ -84,7 +93,10 @@ export interface SessionRepository {
   reauthenticate(
     idHash: string,
     newIdHash: string,
-    session: Pick<LoginSession, 'authTime' | 'amr' | 'expiresAt'>,
+    /** `upstream`: null clears the session's upstream sign-in, absent keeps it. */
+    session: Pick<LoginSession, 'authTime' | 'amr' | 'expiresAt'> & {
+      upstream?: UpstreamAuthentication | null;
+    },
     now: number,
   ): Promise<boolean>;
   /** Ends every live session of a user (a disabled or removed account); returns how many were live. */
@@ -125,6 +137,25 @@ export interface UpstreamLogin {
   expiresAt: number;
 }
 
+/**
+ * An upstream identity waiting to be linked to an existing local account (sessions/upstream-link.ts), for
+ * one interaction (and so one browser), until `expiresAt`.
+ */
+export interface PendingUpstreamLink {
+  interactionId: string;
+  upstreamId: string;
+  upstreamSubject: string;
+  /** The upstream ID token's `sid`, for its back-channel logout once linked. */
+  upstreamSid: string | null;
+  upstreamAmr: string[];
+  upstreamAcr: string | null;
+  /** The account offered for the upstream's verified e-mail address, when the provider is trusted for it. */
+  offeredUserId: string | null;
+  /** The account whose password was proven, while its second factor is still to come. */
+  provenUserId: string | null;
+  expiresAt: number;
+}
+
 /** Upstream identities and the upstream sign-ins in flight. */
 export interface UpstreamRepository {
   createLogin(login: UpstreamLogin, now: number): Promise<void>;
@@ -134,6 +165,14 @@ export interface UpstreamRepository {
   findLinkedUser(upstreamId: string, upstreamSubject: string): Promise<string | undefined>;
   /** Links an upstream `sub` to a local account; false when that identity is already linked. */
   link(upstreamId: string, upstreamSubject: string, userId: string, now: number): Promise<boolean>;
+  /** Stores the interaction's pending link, replacing an earlier one of the same interaction. */
+  savePendingLink(link: PendingUpstreamLink, now: number): Promise<void>;
+  /** The interaction's live pending link. */
+  findPendingLink(interactionId: string, now: number): Promise<PendingUpstreamLink | undefined>;
+  /** Records whose password was proven for the live pending link; false when there is none. */
+  provePendingLink(interactionId: string, userId: string, now: number): Promise<boolean>;
+  /** Takes the interaction's live pending link: one caller gets it, once. */
+  takePendingLink(interactionId: string, now: number): Promise<PendingUpstreamLink | undefined>;
 }
 
 /** A local session started by an upstream sign-in, as its logout needs it (sessions/upstream-logout.ts). */
@@ -218,10 +257,21 @@ export interface WebAuthnRepository {
   takeChallenge(challengeHash: string, now: number): Promise<WebAuthnChallenge | undefined>;
 }
 
+/** One client's consent of a user: the scopes, and when they were last given. */
+export interface Consent {
+  clientId: string;
+  scopes: string[];
+  updatedAt: number;
+}
+
 /** The scopes a user has consented to, per client. */
 export interface ConsentRepository {
   find(userId: string, clientId: string): Promise<string[]>;
   save(userId: string, clientId: string, scopes: string[], now: number): Promise<void>;
+  /** Every consent of a user, by client id (the account page's connected applications). */
+  listForUser(userId: string): Promise<Consent[]>;
+  /** Forgets one user's consent to one client; false when there was none. */
+  remove(userId: string, clientId: string): Promise<boolean>;
   /** Forgets every consent given to a client (when the client is removed). */
   removeForClient(clientId: string): Promise<void>;
 }
@@ -238,9 +288,10 @@ export interface GrantRepository {
   ): Promise<Grant[]>;
   /**
    * Revokes a grant and everything issued from it: unredeemed codes and live refresh tokens are marked
-   * consumed in the same transaction, so no member of the family can be used afterwards.
+   * consumed in the same transaction, so no member of the family can be used afterwards. True only for the
+   * one caller that revoked it (an admin change racing another, endpoints/admin/authorizations.ts).
    */
-  revoke(id: string, now: number): Promise<void>;
+  revoke(id: string, now: number): Promise<boolean>;
   /**
    * Revokes every grant of a client (and what was issued from them), for when the client is removed: a
    * client registered again later under the same id must not inherit its predecessor's tokens.

@@ -39,6 +39,8 @@ export interface ClientsTable {
   backchannel_authentication?: string | null;
   /** SHA-256 of a registered client's RFC 7592 registration access token; null for other clients. */
   registration_access_token_hash: string | null;
+  /** When an operator disabled the client (migration 0019); null while it may be used. */
+  disabled_at?: number | null;
 }
 
 export interface UsersTable {
@@ -61,6 +63,8 @@ export interface SessionsTable {
   expires_at: number;
   created_at: number;
   ended_at: number | null;
+  /** The upstream sign-in that started the session (JSON: id, amr, acr), or null (migration 0021). */
+  upstream: string | null;
 }
 
 export interface InteractionsTable {
@@ -243,6 +247,26 @@ export interface UpstreamLoginsTable {
 }
 
 /**
+ * An upstream identity waiting to be linked to an existing account once the user proves control of it
+ * (migration 0021): one per interaction, taken once; `proven_user_id` is set after the password when the
+ * account's second factor is still to come.
+ */
+export interface UpstreamPendingLinksTable {
+  interaction_id: string;
+  upstream_id: string;
+  upstream_subject: string;
+  upstream_sid: string | null;
+  /** The upstream's `amr` (JSON list) and `acr`, as its ID token said. */
+  upstream_amr: string;
+  upstream_acr: string | null;
+  /** The account offered because the upstream verified its e-mail address (trusted provider only). */
+  offered_user_id: string | null;
+  proven_user_id: string | null;
+  expires_at: number;
+  created_at: number;
+}
+
+/**
  * A local session started by an upstream sign-in (migration 0022): the upstream `sub` and `sid` its
  * back-channel logout tokens name, and the upstream ID token, sealed, for logout at the upstream.
  */
@@ -332,6 +356,7 @@ export interface Database {
   known_browsers: KnownBrowsersTable;
   upstream_identities: UpstreamIdentitiesTable;
   upstream_logins: UpstreamLoginsTable;
+  upstream_pending_links: UpstreamPendingLinksTable;
   upstream_sessions: UpstreamSessionsTable;
   mfa_totp: MfaTotpTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;

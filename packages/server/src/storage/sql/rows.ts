@@ -23,6 +23,7 @@ import type {
   RefreshToken,
   RefreshTokenLifetime,
   SigningKeyRecord,
+  UpstreamAuthentication,
   User,
 } from '../../model.ts';
 import type { Database, IssuedHandleColumns } from '../schema.ts';
@@ -65,11 +66,17 @@ export function clientFromRow(row: Database['clients']): Client {
       : {
           backchannelAuthentication: JSON.parse(row.backchannel_authentication) as BackchannelClientSettings,
         }),
+    ...(row.disabled_at == null ? {} : { disabledAt: Number(row.disabled_at) }),
   };
 }
 
-/** The row of a client; the registration access token hash is written on its own (clients.ts), never by a save. */
-export function clientToRow(client: Client): Omit<Database['clients'], 'registration_access_token_hash'> {
+/**
+ * The row of a client; the registration access token hash and `disabled_at` are written on their own
+ * (clients.ts), never by a save.
+ */
+export function clientToRow(
+  client: Client,
+): Omit<Database['clients'], 'registration_access_token_hash' | 'disabled_at'> {
   return {
     client_id: client.clientId,
     name: client.name,
@@ -131,6 +138,7 @@ export function sessionFromRow(row: Database['sessions']): LoginSession {
     authTime: Number(row.auth_time),
     amr: parseList(row.amr),
     expiresAt: Number(row.expires_at),
+    ...(row.upstream === null ? {} : { upstream: JSON.parse(row.upstream) as UpstreamAuthentication }),
   };
 }
 
@@ -144,6 +152,7 @@ export function sessionToRow(idHash: string, session: LoginSession, now: number)
     expires_at: session.expiresAt,
     created_at: now,
     ended_at: null,
+    upstream: session.upstream === undefined ? null : json(session.upstream),
   };
 }
 

@@ -19,6 +19,13 @@ export const de: Record<MessageKey, string> = {
   'login.upstreamsHeading': 'Oder anmelden mit',
   'login.upstreamButton': 'Mit {provider} anmelden',
 
+  'link.title': 'Konto verknüpfen',
+  'link.intro':
+    'Ihre Anmeldung bei {provider} ist noch mit keinem Konto hier verknüpft. Melden Sie sich mit dem Passwort Ihres Kontos hier an, um beide zu verknüpfen; danach meldet {provider} Sie bei diesem Konto an.',
+  'link.emailMatch':
+    'Das folgende Konto hat die E-Mail-Adresse, die {provider} bestätigt hat. Geben Sie sein Passwort ein, um beide zu verknüpfen.',
+  'link.submit': 'Verknüpfen und anmelden',
+
   'consent.title': 'Zugriff erlauben',
   'consent.heading': '{client} möchte auf Ihr Konto zugreifen',
   'consent.intro': '{client} möchte:',
@@ -145,7 +152,47 @@ export const de: Record<MessageKey, string> = {
     'Diese Anmeldeoption ist für diese Anwendung nicht verfügbar. Gehen Sie zurück und wählen Sie eine andere.',
   'error.upstreamFailed':
     'Die Anmeldung beim anderen Anbieter war nicht erfolgreich. Kehren Sie zur Anwendung zurück und beginnen Sie von vorn.',
-  'error.upstreamNoAccount':
-    'Für diese Identität gibt es hier kein Konto. Bitten Sie Ihre Administration um Zugang.',
+  'error.upstreamLinkExpired':
+    'Diese Kontoverknüpfung ist abgelaufen oder wurde bereits verwendet. Kehren Sie zur Anwendung zurück und beginnen Sie erneut.',
+  'error.upstreamAlreadyLinked': 'Diese Identität ist bereits mit einem anderen Konto verknüpft.',
   'error.upstreamAccountDisabled': 'Dieses Konto ist deaktiviert. Wenden Sie sich an Ihre Administration.',
+
+  'account.title': 'Ihr Konto',
+  'account.signIn.intro': 'Melden Sie sich an, um Ihr Konto zu verwalten.',
+  'account.reauth.title': 'Bestätigen Sie, dass Sie es sind',
+  'account.reauth.intro':
+    'Diese Änderung erfordert eine kürzliche Anmeldung. Melden Sie sich erneut an und nehmen Sie die Änderung dann vor.',
+  'account.signOut': 'Abmelden',
+  'account.profile.heading': 'Profil',
+  'account.profile.empty': 'Es sind keine Profilangaben gespeichert.',
+  'account.apps.heading': 'Verbundene Anwendungen',
+  'account.apps.empty': 'Keine Anwendung hat Zugriff auf Ihr Konto.',
+  'account.apps.since': 'Erlaubt seit {date}',
+  'account.apps.revoke': 'Zugriff entziehen',
+  'account.sessions.heading': 'Aktive Sitzungen',
+  'account.sessions.current': 'Dieser Browser',
+  'account.sessions.signedIn': 'Angemeldet am {date}',
+  'account.sessions.secondFactor': 'mit Bestätigung in zwei Schritten',
+  'account.sessions.applications': 'Anwendungen: {names}',
+  'account.sessions.end': 'Diese Sitzung beenden',
+  'account.sessions.endOthers': 'Alle anderen Sitzungen beenden',
+  'account.password.heading': 'Passwort',
+  'account.password.current': 'Aktuelles Passwort',
+  'account.password.new': 'Neues Passwort',
+  'account.password.confirm': 'Neues Passwort wiederholen',
+  'account.password.submit': 'Passwort ändern',
+  'account.password.tooShort': 'Das neue Passwort braucht mindestens {min} Zeichen.',
+  'account.password.mismatch': 'Die beiden neuen Passwörter stimmen nicht überein.',
+  'account.password.wrong': 'Das aktuelle Passwort ist falsch.',
+  'account.factors.heading': 'Bestätigung in zwei Schritten',
+  'account.factors.remove': 'Authenticator-App entfernen',
+  'account.factors.required':
+    'Ihr Konto muss die Bestätigung in zwei Schritten verwenden; die Authenticator-App kann nicht entfernt, nur ersetzt werden.',
+  'account.notice.applicationRevoked': 'Die Anwendung hat keinen Zugriff mehr auf Ihr Konto.',
+  'account.notice.sessionEnded': 'Die Sitzung wurde beendet.',
+  'account.notice.otherSessionsEnded': 'Alle anderen Sitzungen wurden beendet.',
+  'account.notice.passwordChanged': 'Ihr Passwort wurde geändert.',
+  'account.notice.authenticatorRemoved': 'Die Authenticator-App wurde entfernt.',
+  'error.accountFormExpired': 'Das Formular ist abgelaufen. Öffnen Sie Ihre Kontoseite erneut.',
+  'error.accountItemGone': 'So etwas gibt es in Ihrem Konto nicht mehr. Öffnen Sie Ihre Kontoseite erneut.',
 };

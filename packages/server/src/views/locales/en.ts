@@ -19,6 +19,13 @@ export const en = {
   'login.upstreamsHeading': 'Or sign in with',
   'login.upstreamButton': 'Sign in with {provider}',
 
+  'link.title': 'Link your account',
+  'link.intro':
+    'Your {provider} sign-in is not linked to an account here yet. Sign in with the password of your account here to link them; from then on {provider} signs you in to it.',
+  'link.emailMatch':
+    'The account below has the e-mail address that {provider} confirmed. Enter its password to link them.',
+  'link.submit': 'Link and sign in',
+
   'consent.title': 'Allow access',
   'consent.heading': '{client} wants to access your account',
   'consent.intro': '{client} wants to:',
@@ -134,9 +141,49 @@ export const en = {
     'This sign-in option is not available for this application. Go back and choose another.',
   'error.upstreamFailed':
     'Signing in with the other provider did not succeed. Go back to the application and start again.',
-  'error.upstreamNoAccount':
-    'There is no account here for this identity. Ask your administrator to give you access.',
+  'error.upstreamLinkExpired':
+    'This account linking has expired or was already used. Go back to the application and start again.',
+  'error.upstreamAlreadyLinked': 'This identity is already linked to another account.',
   'error.upstreamAccountDisabled': 'This account is disabled. Contact your administrator.',
+
+  'account.title': 'Your account',
+  'account.signIn.intro': 'Sign in to manage your account.',
+  'account.reauth.title': 'Confirm it is you',
+  'account.reauth.intro': 'This change needs a recent sign-in. Sign in again, then make the change.',
+  'account.signOut': 'Sign out',
+  'account.profile.heading': 'Profile',
+  'account.profile.empty': 'No profile information is stored.',
+  'account.apps.heading': 'Connected applications',
+  'account.apps.empty': 'No application has access to your account.',
+  'account.apps.since': 'Allowed since {date}',
+  'account.apps.revoke': 'Revoke access',
+  'account.sessions.heading': 'Active sessions',
+  'account.sessions.current': 'This browser',
+  'account.sessions.signedIn': 'Signed in {date}',
+  'account.sessions.secondFactor': 'with two-step verification',
+  'account.sessions.applications': 'Applications: {names}',
+  'account.sessions.end': 'End this session',
+  'account.sessions.endOthers': 'End all other sessions',
+  'account.password.heading': 'Password',
+  'account.password.current': 'Current password',
+  'account.password.new': 'New password',
+  'account.password.confirm': 'New password again',
+  'account.password.submit': 'Change password',
+  'account.password.tooShort': 'The new password needs at least {min} characters.',
+  'account.password.mismatch': 'The two new passwords are not the same.',
+  'account.password.wrong': 'The current password is incorrect.',
+  'account.factors.heading': 'Two-step verification',
+  'account.factors.remove': 'Remove the authenticator app',
+  'account.factors.required':
+    'Your account must use two-step verification, so the authenticator app cannot be removed. Replace it instead.',
+  'account.notice.applicationRevoked': 'The application no longer has access to your account.',
+  'account.notice.sessionEnded': 'The session has been ended.',
+  'account.notice.otherSessionsEnded': 'All other sessions have been ended.',
+  'account.notice.passwordChanged': 'Your password has been changed.',
+  'account.notice.authenticatorRemoved': 'The authenticator app has been removed.',
+  'error.accountFormExpired': 'The form has expired. Open your account page again.',
+  'error.accountItemGone':
+    'There is nothing like that on your account any more. Open your account page again.',
 } as const;
 
 /** The name of a message: a key of the English catalogue. */

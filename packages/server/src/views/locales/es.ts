@@ -17,6 +17,13 @@ export const es: Record<MessageKey, string> = {
   'login.upstreamsHeading': 'O inicia sesión con',
   'login.upstreamButton': 'Iniciar sesión con {provider}',
 
+  'link.title': 'Vincular tu cuenta',
+  'link.intro':
+    'Tu inicio de sesión con {provider} aún no está vinculado a ninguna cuenta aquí. Inicia sesión con la contraseña de tu cuenta aquí para vincularlas; a partir de entonces {provider} te iniciará sesión en ella.',
+  'link.emailMatch':
+    'La cuenta siguiente tiene la dirección de correo que {provider} confirmó. Introduce su contraseña para vincularlas.',
+  'link.submit': 'Vincular e iniciar sesión',
+
   'consent.title': 'Permitir el acceso',
   'consent.heading': '{client} quiere acceder a tu cuenta',
   'consent.intro': '{client} quiere:',
@@ -135,7 +142,47 @@ export const es: Record<MessageKey, string> = {
     'Esta opción de inicio de sesión no está disponible para esta aplicación. Vuelve atrás y elige otra.',
   'error.upstreamFailed':
     'El inicio de sesión con el otro proveedor no se completó. Vuelve a la aplicación y empieza de nuevo.',
-  'error.upstreamNoAccount':
-    'Aquí no hay ninguna cuenta para esta identidad. Pide acceso a tu administrador.',
+  'error.upstreamLinkExpired':
+    'Esta vinculación de cuenta ha caducado o ya se usó. Vuelve a la aplicación y empieza de nuevo.',
+  'error.upstreamAlreadyLinked': 'Esta identidad ya está vinculada a otra cuenta.',
   'error.upstreamAccountDisabled': 'Esta cuenta está desactivada. Contacta con tu administrador.',
+
+  'account.title': 'Su cuenta',
+  'account.signIn.intro': 'Inicie sesión para gestionar su cuenta.',
+  'account.reauth.title': 'Confirme que es usted',
+  'account.reauth.intro':
+    'Este cambio requiere un inicio de sesión reciente. Vuelva a iniciar sesión y repita el cambio.',
+  'account.signOut': 'Cerrar sesión',
+  'account.profile.heading': 'Perfil',
+  'account.profile.empty': 'No hay información de perfil guardada.',
+  'account.apps.heading': 'Aplicaciones conectadas',
+  'account.apps.empty': 'Ninguna aplicación tiene acceso a su cuenta.',
+  'account.apps.since': 'Permitida desde {date}',
+  'account.apps.revoke': 'Revocar el acceso',
+  'account.sessions.heading': 'Sesiones activas',
+  'account.sessions.current': 'Este navegador',
+  'account.sessions.signedIn': 'Sesión iniciada el {date}',
+  'account.sessions.secondFactor': 'con verificación en dos pasos',
+  'account.sessions.applications': 'Aplicaciones: {names}',
+  'account.sessions.end': 'Cerrar esta sesión',
+  'account.sessions.endOthers': 'Cerrar todas las demás sesiones',
+  'account.password.heading': 'Contraseña',
+  'account.password.current': 'Contraseña actual',
+  'account.password.new': 'Contraseña nueva',
+  'account.password.confirm': 'Repita la contraseña nueva',
+  'account.password.submit': 'Cambiar la contraseña',
+  'account.password.tooShort': 'La contraseña nueva necesita al menos {min} caracteres.',
+  'account.password.mismatch': 'Las dos contraseñas nuevas no coinciden.',
+  'account.password.wrong': 'La contraseña actual es incorrecta.',
+  'account.factors.heading': 'Verificación en dos pasos',
+  'account.factors.remove': 'Quitar la aplicación de autenticación',
+  'account.factors.required':
+    'Su cuenta debe usar la verificación en dos pasos: la aplicación de autenticación no se puede quitar, solo reemplazar.',
+  'account.notice.applicationRevoked': 'La aplicación ya no tiene acceso a su cuenta.',
+  'account.notice.sessionEnded': 'La sesión se ha cerrado.',
+  'account.notice.otherSessionsEnded': 'Todas las demás sesiones se han cerrado.',
+  'account.notice.passwordChanged': 'Su contraseña se ha cambiado.',
+  'account.notice.authenticatorRemoved': 'La aplicación de autenticación se ha quitado.',
+  'error.accountFormExpired': 'El formulario ha caducado. Vuelva a abrir la página de su cuenta.',
+  'error.accountItemGone': 'Ese elemento ya no existe en su cuenta. Vuelva a abrir la página de su cuenta.',
 };

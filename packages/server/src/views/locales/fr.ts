@@ -17,6 +17,13 @@ export const fr: Record<MessageKey, string> = {
   'login.upstreamsHeading': 'Ou se connecter avec',
   'login.upstreamButton': 'Se connecter avec {provider}',
 
+  'link.title': 'Associer votre compte',
+  'link.intro':
+    "Votre connexion {provider} n'est encore associée à aucun compte ici. Connectez-vous avec le mot de passe de votre compte ici pour les associer ; ensuite, {provider} vous connectera à ce compte.",
+  'link.emailMatch':
+    "Le compte ci-dessous a l'adresse e-mail confirmée par {provider}. Saisissez son mot de passe pour les associer.",
+  'link.submit': 'Associer et se connecter',
+
   'consent.title': "Autoriser l'accès",
   'consent.heading': '{client} souhaite accéder à votre compte',
   'consent.intro': '{client} souhaite :',
@@ -139,7 +146,48 @@ export const fr: Record<MessageKey, string> = {
     "Cette option de connexion n'est pas disponible pour cette application. Revenez en arrière et choisissez-en une autre.",
   'error.upstreamFailed':
     "La connexion auprès de l'autre fournisseur a échoué. Revenez à l'application et recommencez.",
-  'error.upstreamNoAccount':
-    "Il n'existe ici aucun compte pour cette identité. Demandez l'accès à votre administrateur.",
+  'error.upstreamLinkExpired':
+    "Cette association de compte a expiré ou a déjà été utilisée. Revenez à l'application et recommencez.",
+  'error.upstreamAlreadyLinked': 'Cette identité est déjà associée à un autre compte.',
   'error.upstreamAccountDisabled': 'Ce compte est désactivé. Contactez votre administrateur.',
+
+  'account.title': 'Votre compte',
+  'account.signIn.intro': 'Connectez-vous pour gérer votre compte.',
+  'account.reauth.title': 'Confirmez votre identité',
+  'account.reauth.intro':
+    'Cette modification demande une connexion récente. Reconnectez-vous, puis recommencez.',
+  'account.signOut': 'Se déconnecter',
+  'account.profile.heading': 'Profil',
+  'account.profile.empty': 'Aucune information de profil n’est enregistrée.',
+  'account.apps.heading': 'Applications connectées',
+  'account.apps.empty': 'Aucune application n’a accès à votre compte.',
+  'account.apps.since': 'Autorisée depuis le {date}',
+  'account.apps.revoke': 'Révoquer l’accès',
+  'account.sessions.heading': 'Sessions actives',
+  'account.sessions.current': 'Ce navigateur',
+  'account.sessions.signedIn': 'Connecté le {date}',
+  'account.sessions.secondFactor': 'avec la validation en deux étapes',
+  'account.sessions.applications': 'Applications : {names}',
+  'account.sessions.end': 'Fermer cette session',
+  'account.sessions.endOthers': 'Fermer toutes les autres sessions',
+  'account.password.heading': 'Mot de passe',
+  'account.password.current': 'Mot de passe actuel',
+  'account.password.new': 'Nouveau mot de passe',
+  'account.password.confirm': 'Confirmez le nouveau mot de passe',
+  'account.password.submit': 'Changer le mot de passe',
+  'account.password.tooShort': 'Le nouveau mot de passe doit compter au moins {min} caractères.',
+  'account.password.mismatch': 'Les deux nouveaux mots de passe ne sont pas identiques.',
+  'account.password.wrong': 'Le mot de passe actuel est incorrect.',
+  'account.factors.heading': 'Validation en deux étapes',
+  'account.factors.remove': 'Supprimer l’application d’authentification',
+  'account.factors.required':
+    'Votre compte doit utiliser la validation en deux étapes : l’application d’authentification ne peut pas être supprimée, seulement remplacée.',
+  'account.notice.applicationRevoked': 'L’application n’a plus accès à votre compte.',
+  'account.notice.sessionEnded': 'La session a été fermée.',
+  'account.notice.otherSessionsEnded': 'Toutes les autres sessions ont été fermées.',
+  'account.notice.passwordChanged': 'Votre mot de passe a été changé.',
+  'account.notice.authenticatorRemoved': 'L’application d’authentification a été supprimée.',
+  'error.accountFormExpired': 'Le formulaire a expiré. Ouvrez à nouveau la page de votre compte.',
+  'error.accountItemGone':
+    'Cet élément n’existe plus dans votre compte. Ouvrez à nouveau la page de votre compte.',
 };
