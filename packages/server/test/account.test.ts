@@ -4,17 +4,21 @@
  * login failures, the profile's claims, and ids of other users' sessions and applications refused.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { Account, AccountStore } from '../src/accounts/accounts.ts';
 import { hotp } from '../src/authn/totp.ts';
 import {
   Browser,
   basic,
+  buildServer,
   codeFlowTokens,
   formOf,
   issuer,
   logCapture,
+  parseConfig,
   password,
   startServer,
   type TestServer,
+  testConfig,
   tokenRequest,
   useServer,
   webSecret,
@@ -96,6 +100,33 @@ describe('/account without a session', () => {
     const wrong = await other.post(form.action, { csrf: form.csrf, username: 'alice', password: 'nope' });
     expect(wrong.statusCode).toBe(401);
     expect(wrong.body).toContain('The username or password is incorrect.');
+  });
+
+  it('offers no password change when the account store cannot change passwords', async () => {
+    const carol: Account = { subject: 'carol-1', username: 'carol', enabled: true, roles: [] };
+    const accounts: AccountStore = {
+      findBySubject: async (subject) => (subject === carol.subject ? carol : undefined),
+      findByUsername: async (username) => (username === 'carol' ? carol : undefined),
+      authenticate: async (username, secret) =>
+        username === 'carol' && secret === password ? carol : undefined,
+      claims: async () => ({ name: 'Carol Example' }),
+    };
+    const custom = await buildServer(parseConfig(testConfig()), { accounts });
+    try {
+      const browser = new Browser(custom);
+      const page = await signInOnAccountPage(browser, 'carol');
+      expect(page.body).toContain('Carol Example');
+      expect(page.body).not.toContain('id="password"');
+      const posted = await browser.post('/account/password', {
+        csrf: csrfOf(page.body),
+        current_password: password,
+        new_password: 'a brand new password',
+        confirm_password: 'a brand new password',
+      });
+      expect(posted.statusCode).toBe(404);
+    } finally {
+      await custom.close();
+    }
   });
 
   it('is not served when account.enabled is false', async () => {
