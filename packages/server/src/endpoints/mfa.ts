@@ -1,6 +1,6 @@
 /**
- * The signed-in user's second factors at /mfa: set up (or replace) a TOTP authenticator (RFC 6238) and get
- * new recovery codes. The browser's live session is required; once the account has an authenticator, every
+ * The signed-in user's second factors at /mfa: set up (or replace) a TOTP authenticator (RFC 6238), get
+ * new recovery codes, and list, add and remove passkeys (endpoints/mfa-passkeys.ts). The browser's live session is required; once the account has an authenticator, every
  * change needs a session stepped up with it (a password alone cannot replace the factor that guards it), so
  * the page first asks for a code. Forms carry a token derived from the session value the browser holds
  * (HttpOnly, never in a page), so another site cannot post them; the rules are in sessions/mfa.ts.
@@ -25,19 +25,25 @@ import {
   startTotpEnrolment,
   stepUpSession,
 } from '../sessions/mfa.ts';
+import {
+  authenticationOptions,
+  registrationOptions,
+  sessionBinding,
+  webauthnEnabled,
+} from '../sessions/webauthn.ts';
 import { qrSvg } from '../views/mfa.ts';
 import type { FormError } from '../views/pages.ts';
 import { readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
-import { pageUiFor, sendPage } from './page-response.ts';
+import { pageUiFor, scriptUi, sendPage } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
-interface SignedIn {
+export interface SignedIn {
   session: LoginSession;
   sessionValue: string;
   account: Account;
   /** The forms' token: a hash of the session value, which only this browser holds. */
   csrfToken: string;
-  /** True when the account has an authenticator and the session has not passed it. */
+  /** True when the account has a factor (TOTP or a passkey) and the session has not passed it. */
   gated: boolean;
 }
 
@@ -47,18 +53,18 @@ async function signedIn(ctx: ServerContext, request: FastifyRequest): Promise<Si
   if (session === undefined || sessionValue === undefined) return undefined;
   const account = await ctx.accounts.findBySubject(session.userId);
   if (account === undefined) return undefined;
-  const { totp } = await factorSummary(ctx, account.subject);
+  const { any } = await factorSummary(ctx, account.subject);
   return {
     session,
     sessionValue,
     account,
     csrfToken: sha256Base64Url(`gatehouse/mfa-page/${sessionValue}`),
-    gated: totp && !sessionMeetsLevel(session, 'mfa'),
+    gated: any && !sessionMeetsLevel(session, 'mfa'),
   };
 }
 
 /** The signed-in browser that posted a form carrying its token; `open` also lets a gated session in. */
-async function submission(ctx: ServerContext, request: FastifyRequest, open = false) {
+export async function submission(ctx: ServerContext, request: FastifyRequest, open = false) {
   const user = await signedIn(ctx, request);
   const params = toParams((request.body as RawParams | undefined) ?? {});
   const csrf = params.get('csrf');
@@ -71,17 +77,25 @@ async function submission(ctx: ServerContext, request: FastifyRequest, open = fa
   return { user, params };
 }
 
-function mfaUrl(ctx: ServerContext, path = ''): string {
+export function mfaUrl(ctx: ServerContext, path = ''): string {
   return `${ctx.issuer}/mfa${path}`;
 }
 
-function renderGate(
+/** The page asking a gated session for its factor: a code, a recovery code or one of its passkeys. */
+export async function renderGate(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
   user: SignedIn,
   error?: { form: FormError; status: number; retryAfter?: number },
-): void {
+): Promise<void> {
+  let ui = pageUiFor(ctx, request);
+  const summary = await factorSummary(ctx, user.account.subject);
+  const optionsJson =
+    summary.passkeys > 0
+      ? await authenticationOptions(ctx, sessionBinding(user.session.sid), user.account.subject)
+      : undefined;
+  if (optionsJson !== undefined) ui = scriptUi(ctx, ui);
   sendPage(
     ctx,
     reply,
@@ -93,11 +107,38 @@ function renderGate(
         clientName: undefined,
         username: user.account.username,
         error: error?.form,
+        totp: summary.totp,
+        passkey:
+          optionsJson === undefined
+            ? undefined
+            : { action: mfaUrl(ctx, '/passkey/verify'), csrfToken: user.csrfToken, optionsJson },
       },
-      pageUiFor(ctx, request),
+      ui,
     ),
     error?.retryAfter,
+    ui,
   );
+}
+
+/** The /mfa page's passkeys part: the list with a remove form each, and a form adding one. */
+async function passkeysPart(ctx: ServerContext, user: SignedIn) {
+  if (!webauthnEnabled(ctx)) return undefined;
+  const credentials = await ctx.storage.webauthn.listCredentials(user.account.subject);
+  return {
+    items: credentials.map((credential) => ({
+      credentialId: credential.credentialId,
+      nickname: credential.nickname,
+      createdAt: credential.createdAt,
+      lastUsedAt: credential.lastUsedAt,
+      synced: credential.backupEligible,
+    })),
+    removeAction: mfaUrl(ctx, '/passkeys/remove'),
+    add: {
+      action: mfaUrl(ctx, '/passkeys'),
+      csrfToken: user.csrfToken,
+      optionsJson: await registrationOptions(ctx, user.account, sessionBinding(user.session.sid)),
+    },
+  };
 }
 
 /** GET /mfa */
@@ -110,10 +151,12 @@ export function mfaAccountPage(ctx: ServerContext) {
       return;
     }
     if (user.gated) {
-      renderGate(ctx, request, reply, user);
+      await renderGate(ctx, request, reply, user);
       return;
     }
     const summary = await factorSummary(ctx, user.account.subject);
+    const passkeys = await passkeysPart(ctx, user);
+    const pageUi = passkeys === undefined ? ui : scriptUi(ctx, ui);
     sendPage(
       ctx,
       reply,
@@ -127,10 +170,13 @@ export function mfaAccountPage(ctx: ServerContext) {
             recoveryCodes: summary.recoveryCodes,
             totpAction: mfaUrl(ctx, '/totp'),
             recoveryAction: mfaUrl(ctx, '/recovery-codes'),
+            passkeys,
           },
         },
-        ui,
+        pageUi,
       ),
+      undefined,
+      pageUi,
     );
   };
 }
@@ -146,7 +192,7 @@ export function mfaVerifySubmit(ctx: ServerContext) {
       undefined,
     );
     if (!check.ok) {
-      renderGate(ctx, request, reply, user, {
+      await renderGate(ctx, request, reply, user, {
         form: { message: check.error, field: check.error.key === 'login.throttled' ? undefined : 'code' },
         status: check.status,
         ...(check.retryAfter === undefined ? {} : { retryAfter: check.retryAfter }),
@@ -232,7 +278,7 @@ export function mfaTotpConfirm(ctx: ServerContext) {
 export function mfaRecoveryCodes(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { user } = await submission(ctx, request);
-    if (!(await factorSummary(ctx, user.account.subject)).totp)
+    if (!(await factorSummary(ctx, user.account.subject)).any)
       throw new OAuthError('invalid_request', 'set up an authenticator first');
     const codes = await regenerateRecoveryCodes(ctx, user.account.subject);
     sendPage(

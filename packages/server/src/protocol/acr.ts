@@ -24,6 +24,13 @@ import { OAuthError } from './errors.ts';
 export const passwordAmr = ['pwd'] as const;
 /** A password and a one-time code (TOTP or a recovery code): RFC 8176 `otp`, and `mfa` for both. */
 export const otpAmr = ['pwd', 'otp', 'mfa'] as const;
+/** A password and a passkey or security key (sessions/webauthn.ts): RFC 8176 `hwk`, and `mfa` for both. */
+export const passwordPasskeyAmr = ['pwd', 'hwk', 'mfa'] as const;
+/**
+ * A passkey alone, with user verification (required for passkey-first sign-in): `hwk` for the key held,
+ * `user` for the test the authenticator made of its user (PIN or biometric), and `mfa` for the two.
+ */
+export const passkeyAmr = ['hwk', 'user', 'mfa'] as const;
 
 /** The level a session with these authentication methods is at. */
 export function acrLevelOf(amr: readonly string[]): AcrLevel {
