@@ -61,3 +61,12 @@ export function requireChromium(path = chromiumPath): string {
     );
   }
 }
+
+/** Chromium for the browser tests (playwright-core, loaded here only), with the flags they all use. */
+export async function launchChromium(): Promise<import('playwright-core').Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: requireChromium(),
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run'],
+  });
+}

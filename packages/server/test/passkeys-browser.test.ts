@@ -8,11 +8,10 @@
  * assertion over a used challenge refused, another account's credential refused, and the CSP of every page
  * seen: the ceremony pages allow their one script by a per-response nonce, all others run none.
  */
-import { createServer, type Server } from 'node:http';
 import * as client from 'openid-client';
-import { type Browser, type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireChromium } from '../../../tools/test-services.ts';
+import { launchChromium } from '../../../tools/test-services.ts';
 import { en } from '../src/views/locales/en.ts';
 import {
   buildServer,
@@ -23,26 +22,22 @@ import {
   testConfig,
   webSecret,
 } from './helpers.ts';
-import { authorizationParameters, freePort } from './interop-helpers.ts';
+import { authorizationParameters, callbackSite, freePort } from './interop-helpers.ts';
 
 let gatehouse: GatehouseServer;
 let issuer: string;
 let browser: Browser;
 let callback: string;
-let clientSite: Server;
+let clientSite: { close(): Promise<void> };
 
 const mfaAcr = 'urn:gatehouse:acr:mfa';
 const patience = { timeout: 30_000 };
 
 beforeAll(async () => {
-  const executablePath = requireChromium();
   const [port, clientPort] = await Promise.all([freePort(), freePort()]);
   issuer = `http://localhost:${port}`;
   callback = `http://localhost:${clientPort}/callback`;
-  clientSite = createServer((_request, response) => {
-    response.writeHead(200, { 'content-type': 'text/plain' }).end('client callback');
-  });
-  await new Promise<void>((resolve) => clientSite.listen(clientPort, '127.0.0.1', resolve));
+  clientSite = await callbackSite(clientPort);
   gatehouse = await buildServer(
     parseConfig(
       testConfig({
@@ -57,15 +52,12 @@ beforeAll(async () => {
     ),
   );
   await gatehouse.listen();
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
   await browser?.close();
-  await new Promise((resolve) => clientSite?.close(resolve));
+  await clientSite?.close();
   await gatehouse?.close();
 });
 

@@ -9,8 +9,7 @@ import type { ServerContext } from '../context.ts';
 import { passkeyAmr, passwordPasskeyAmr } from '../protocol/acr.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { Params } from '../protocol/params.ts';
-import { randomHandle } from '../protocol/secrets.ts';
-import { factorSummary, regenerateRecoveryCodes, stepUpSession } from '../sessions/mfa.ts';
+import { factorSummary, regenerateRecoveryCodes } from '../sessions/mfa.ts';
 import {
   type CeremonyFailure,
   finishAuthentication,
@@ -19,17 +18,15 @@ import {
   type PostedCeremony,
   webauthnEnabled,
 } from '../sessions/webauthn.ts';
-import { setSessionCookie } from './cookies.ts';
 import {
   factorSubmission,
+  finishEnrolment,
   finishSecondFactor,
   finishSignIn,
   loadSubmission,
   renderLogin,
   renderSecondFactor,
-  sessionEnded,
 } from './interaction.ts';
-import { pageUiFor, sendPage } from './page-response.ts';
 
 /** The fields the ceremony's script posts (views/webauthn-script.ts). */
 export function postedCeremony(params: Params): PostedCeremony {
@@ -127,27 +124,14 @@ export function passkeyEnrolmentSubmit(ctx: ServerContext) {
       await renderSecondFactor(ctx, request, reply, loaded, account, ceremonyError(result));
       return;
     }
-    const stepped = await stepUpSession(
+    await finishEnrolment(
       ctx,
-      sessionValue,
-      session,
-      randomHandle(),
-      loaded.client.clientId,
-      passwordPasskeyAmr,
-    );
-    if (stepped === undefined) throw sessionEnded();
-    setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
-    sendPage(
-      ctx,
+      request,
       reply,
-      200,
-      ctx.ui.pages.recoveryCodes(
-        {
-          codes: await regenerateRecoveryCodes(ctx, account.subject),
-          continueUrl: `${ctx.issuer}/interaction/${loaded.interaction.id}`,
-        },
-        pageUiFor(ctx, request, loaded.interaction.request.uiLocales),
-      ),
+      loaded,
+      { session, sessionValue },
+      passwordPasskeyAmr,
+      await regenerateRecoveryCodes(ctx, account.subject),
     );
   };
 }

@@ -341,9 +341,26 @@ export async function finishSecondFactor(
   signedIn: { session: LoginSession; sessionValue: string; account: Account },
   amr: readonly string[],
 ): Promise<void> {
-  const { session, sessionValue, account } = signedIn;
-  const consentNeeded = await needsConsent(ctx, loaded.client, loaded.interaction.request, account.subject);
+  const consentNeeded = await needsConsent(
+    ctx,
+    loaded.client,
+    loaded.interaction.request,
+    signedIn.account.subject,
+  );
   if (!consentNeeded) await completeInteraction(ctx, loaded.interaction);
+  const stepped = await stepUpInteractionSession(ctx, reply, loaded, signedIn, amr);
+  await continueAfterSignIn(ctx, reply, loaded, stepped, consentNeeded);
+}
+
+/** Steps the sign-in's session up to `amr` (sessions/mfa.ts) and sets the new session cookie. */
+export async function stepUpInteractionSession(
+  ctx: ServerContext,
+  reply: FastifyReply,
+  loaded: LoadedInteraction,
+  signedIn: { session: LoginSession; sessionValue: string },
+  amr: readonly string[],
+): Promise<LoginSession> {
+  const { session, sessionValue } = signedIn;
   const stepped = await stepUpSession(
     ctx,
     sessionValue,
@@ -354,7 +371,7 @@ export async function finishSecondFactor(
   );
   if (stepped === undefined) throw sessionEnded();
   setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
-  await continueAfterSignIn(ctx, reply, loaded, stepped.session, consentNeeded);
+  return stepped.session;
 }
 
 /**
@@ -378,19 +395,41 @@ export function enrolmentSubmit(ctx: ServerContext) {
       });
       return;
     }
-    const stepped = await stepUpSession(ctx, sessionValue, session, randomHandle(), loaded.client.clientId);
-    if (stepped === undefined) throw sessionEnded();
-    setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
-    sendPage(
+    await finishEnrolment(
       ctx,
+      request,
       reply,
-      200,
-      ctx.ui.pages.recoveryCodes(
-        { codes: result.recoveryCodes, continueUrl: `${ctx.issuer}/interaction/${loaded.interaction.id}` },
-        pageUiFor(ctx, request, loaded.interaction.request.uiLocales),
-      ),
+      loaded,
+      { session, sessionValue },
+      otpAmr,
+      result.recoveryCodes,
     );
   };
+}
+
+/**
+ * A factor enrolled during sign-in has just been used: the session steps up to `amr` and the new recovery
+ * codes are shown once, with a link back to the sign-in.
+ */
+export async function finishEnrolment(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  loaded: LoadedInteraction,
+  signedIn: { session: LoginSession; sessionValue: string },
+  amr: readonly string[],
+  recoveryCodes: string[],
+): Promise<void> {
+  await stepUpInteractionSession(ctx, reply, loaded, signedIn, amr);
+  sendPage(
+    ctx,
+    reply,
+    200,
+    ctx.ui.pages.recoveryCodes(
+      { codes: recoveryCodes, continueUrl: `${ctx.issuer}/interaction/${loaded.interaction.id}` },
+      pageUiFor(ctx, request, loaded.interaction.request.uiLocales),
+    ),
+  );
 }
 
 export function loginSubmit(ctx: ServerContext) {

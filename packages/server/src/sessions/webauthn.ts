@@ -153,6 +153,12 @@ const failed = (
 
 const base64url = /^[A-Za-z0-9_-]+$/;
 
+/** The library throws on every check that fails (origin, RP ID, signature...): audited, then a refusal. */
+const refusal = (ctx: ServerContext, event: string, userId: string) => (error: unknown) => {
+  ctx.audit(event, { user_id: userId, reason: (error as Error).message });
+  return undefined;
+};
+
 /**
  * The posted credential when it has the shape of a PublicKeyCredential's JSON (§5.1.8, §5.1.9) and the
  * challenge in its client data, which must be one this server issued for `purpose` and `binding`, unused
@@ -187,6 +193,17 @@ async function takePosted<Json extends RegistrationResponseJSON | Authentication
   return { response, challenge, record };
 }
 
+/** What the library checks a response against: the challenge taken, the issuer's origin and the RP ID. */
+function expectations<Json>(ctx: ServerContext, taken: { response: Json; challenge: string }) {
+  const rp = relyingParty(ctx);
+  return {
+    response: taken.response,
+    expectedChallenge: taken.challenge,
+    expectedOrigin: rp.origin,
+    expectedRPID: rp.id,
+  };
+}
+
 /**
  * Verifies the attestation of a new credential for `account` (§7.1) and stores it with its nickname (a
  * default when none is given). Attestation statements are not asked for (`none`).
@@ -202,20 +219,10 @@ export async function finishRegistration(
   if (!('response' in taken)) return taken;
   if (taken.record.userId !== account.subject) return failed('webauthn.failed');
   const { verifyRegistrationResponse } = await webauthnLibrary();
-  const rp = relyingParty(ctx);
   const verified = await verifyRegistrationResponse({
-    response: taken.response,
-    expectedChallenge: taken.challenge,
-    expectedOrigin: rp.origin,
-    expectedRPID: rp.id,
+    ...expectations(ctx, taken),
     requireUserVerification: false,
-  }).catch((error: unknown) => {
-    ctx.audit('webauthn_registration_refused', {
-      user_id: account.subject,
-      reason: (error as Error).message,
-    });
-    return undefined;
-  });
+  }).catch(refusal(ctx, 'webauthn_registration_refused', account.subject));
   if (!verified?.verified) return failed('webauthn.failed');
   const info = verified.registrationInfo;
   const existing = await ctx.storage.webauthn.listCredentials(account.subject);
@@ -284,12 +291,8 @@ async function verifyAssertion(
   if (stored === undefined || (expectedUserId !== null && stored.userId !== expectedUserId))
     return failed('webauthn.unknown');
   const { verifyAuthenticationResponse } = await webauthnLibrary();
-  const rp = relyingParty(ctx);
   const verified = await verifyAuthenticationResponse({
-    response: taken.response,
-    expectedChallenge: taken.challenge,
-    expectedOrigin: rp.origin,
-    expectedRPID: rp.id,
+    ...expectations(ctx, taken),
     credential: {
       id: stored.credentialId,
       publicKey: Buffer.from(stored.publicKey, 'base64url'),
@@ -297,10 +300,7 @@ async function verifyAssertion(
       transports: stored.transports as AuthenticatorTransport[],
     },
     requireUserVerification: expectedUserId === null,
-  }).catch((error: unknown) => {
-    ctx.audit('webauthn_assertion_refused', { user_id: stored.userId, reason: (error as Error).message });
-    return undefined;
-  });
+  }).catch(refusal(ctx, 'webauthn_assertion_refused', stored.userId));
   if (!verified?.verified) return failed('webauthn.failed');
   const info = verified.authenticationInfo;
   // One conditional UPDATE: of two requests with the same assertion (or a cloned key's), one wins.
