@@ -1,12 +1,12 @@
 /**
  * The back-channel logout endpoint (OpenID Connect Back-Channel Logout 1.0 §2.5-§2.8): `POST backchannel`
- * with one `logout_token`, checked by logout-token.ts, ends every session of its `sid`, or of its `sub`
- * when no `sid` is given; a replayed `jti` is refused.
+ * with one `logout_token`, checked by @gatehouse/client's LogoutTokenValidator, ends every session of its
+ * `sid`, or of its `sub` when no `sid` is given; a replayed `jti` is refused.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type LogoutTokenClaims, LogoutTokenError, LogoutTokenValidator } from '@gatehouse/client';
 import type { BffContext } from './context.ts';
 import { readBody, sendError, sha256 } from './http.ts';
-import { type LogoutTokenClaims, LogoutTokenError, LogoutTokenValidator } from './logout-token.ts';
 
 /** The largest request body accepted, in bytes. */
 const bodyLimit = 64 * 1024;

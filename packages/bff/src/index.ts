@@ -4,9 +4,10 @@
  * Session stores beyond memory: `@gatehouse/bff/sqlite`, `/postgres`, `/redis` (each needs its driver).
  * See README.md.
  */
+
+export { backchannelLogoutEvent, type LogoutTokenClaims, LogoutTokenValidator } from '@gatehouse/client';
 export { Bff, createBff } from './bff.ts';
 export type { ApiRoute, BffOptions } from './context.ts';
-export { backchannelLogoutEvent, type LogoutTokenClaims, LogoutTokenValidator } from './logout-token.ts';
 export { upstreamUrl } from './proxy.ts';
 export type { SessionData } from './session.ts';
 export { MemorySessionStore, type SessionStore, type StoredRecord } from './stores/store.ts';

@@ -9,7 +9,7 @@ import type { ServerMetadata } from './discovery.ts';
 import type { DPoPKey } from './dpop.ts';
 import { GatehouseClientError } from './errors.ts';
 import type { HttpOptions } from './http.ts';
-import type { JwksCache } from './id-token.ts';
+import type { IssuerRule, JwksCache } from './id-token.ts';
 
 export interface ClientContext {
   readonly issuer: string;
@@ -21,6 +21,8 @@ export interface ClientContext {
   readonly clock: Clock;
   /** Seconds of clock skew accepted when validating ID Tokens. */
   readonly clockTolerance: number;
+  /** Replaces the comparison of an ID Token's `iss` with `issuer` (multi-tenant servers). */
+  readonly issuerRule: IssuerRule | undefined;
   /** The server's metadata (discovered once and cached). */
   metadata(): Promise<ServerMetadata>;
   /** The issuer's JWKS, cached for `jwksMaxAge`. */

@@ -44,7 +44,7 @@ function wellKnownUrls(issuer: string): string[] {
   ];
 }
 
-async function fetchMetadata(issuer: string, http: HttpOptions): Promise<ServerMetadata> {
+async function fetchMetadata(issuer: string, http: HttpOptions, named: string): Promise<ServerMetadata> {
   let lastStatus = 0;
   for (const url of wellKnownUrls(issuer)) {
     const response = await httpRequest(url, { method: 'GET', headers: { accept: 'application/json' } }, http);
@@ -56,10 +56,10 @@ async function fetchMetadata(issuer: string, http: HttpOptions): Promise<ServerM
       throw new GatehouseClientError('http_error', `${url} answered HTTP ${response.status}`);
     }
     const document = parseJsonObject(response, url);
-    if (document.issuer !== issuer) {
+    if (document.issuer !== named) {
       throw new GatehouseClientError(
         'issuer_mismatch',
-        `${url} names issuer ${String(document.issuer)}, expected ${issuer}`,
+        `${url} names issuer ${String(document.issuer)}, expected ${named}`,
       );
     }
     return document as ServerMetadata;
@@ -69,20 +69,23 @@ async function fetchMetadata(issuer: string, http: HttpOptions): Promise<ServerM
 
 /**
  * The server's metadata, fetched once and reused for `maxAge` seconds (by `now`, seconds since the
- * epoch). A failed discovery is not cached.
+ * epoch). A failed discovery is not cached. The document must name `issuer`, or `documentIssuer` when
+ * given (a multi-tenant server whose document names an issuer template, see `OAuthClientOptions.issuerRule`).
  */
 export function discover(
   issuer: string,
-  options: { http?: HttpOptions; maxAge?: number; now?: () => number } = {},
+  options: { http?: HttpOptions; maxAge?: number; now?: () => number; documentIssuer?: string } = {},
 ): Promise<ServerMetadata> {
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
-  const cached = cache.get(issuer);
+  // A document accepted for a template issuer is not one accepted for the issuer itself.
+  const key = options.documentIssuer === undefined ? issuer : `${issuer} ${options.documentIssuer}`;
+  const cached = cache.get(key);
   if (cached !== undefined && cached.expiresAt > now()) return cached.metadata;
-  const metadata = fetchMetadata(issuer, options.http ?? {});
+  const metadata = fetchMetadata(issuer, options.http ?? {}, options.documentIssuer ?? issuer);
   const entry = { expiresAt: now() + (options.maxAge ?? defaultMaxAge), metadata };
-  cache.set(issuer, entry);
+  cache.set(key, entry);
   metadata.catch(() => {
-    if (cache.get(issuer) === entry) cache.delete(issuer);
+    if (cache.get(key) === entry) cache.delete(key);
   });
   return metadata;
 }
@@ -90,5 +93,5 @@ export function discover(
 /** Forgets cached metadata (one issuer, or all). */
 export function clearDiscoveryCache(issuer?: string): void {
   if (issuer === undefined) cache.clear();
-  else cache.delete(issuer);
+  else for (const key of cache.keys()) if (key === issuer || key.startsWith(`${issuer} `)) cache.delete(key);
 }

@@ -120,8 +120,20 @@ export function accessTokenHash(accessToken: string, alg: string): string {
   return digest.subarray(0, digest.length / 2).toString('base64url');
 }
 
+/**
+ * A server whose ID Tokens name one of many issuers (Microsoft Entra ID's multi-tenant endpoints): its
+ * discovery document names `documentIssuer` (a template), and `accepts` decides each token's `iss` from
+ * its claims (e.g. the template with the token's tenant put in).
+ */
+export interface IssuerRule {
+  documentIssuer: string;
+  accepts(iss: string, claims: JWTPayload): boolean;
+}
+
 export interface IdTokenExpectations {
   issuer: string;
+  /** Decides `iss` instead of comparing it with `issuer`. */
+  issuerRule?: IssuerRule | undefined;
   clientId: string;
   nonce: string | undefined;
   /** The `max_age` of the request, if one was sent. */
@@ -145,7 +157,7 @@ export async function validateIdToken(
   let alg: string;
   try {
     const result = await jwtVerify(idToken, (header) => jwks.resolve(header), {
-      issuer: expected.issuer,
+      ...(expected.issuerRule === undefined ? { issuer: expected.issuer } : {}),
       audience: expected.clientId,
       currentDate: new Date(expected.now * 1000),
       clockTolerance: expected.clockTolerance,
@@ -158,6 +170,8 @@ export async function validateIdToken(
     throw invalid(`failed validation: ${(error as Error).message}`, error);
   }
   const claims = payload as IdTokenClaims;
+  if (expected.issuerRule !== undefined && !expected.issuerRule.accepts(String(claims.iss), claims))
+    throw invalid(`iss ${String(claims.iss)} is not accepted`);
   if (claims.iat > expected.now + expected.clockTolerance) throw invalid('is issued in the future');
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (audiences.length > 1 && claims.azp === undefined) throw invalid('has several audiences but no azp');

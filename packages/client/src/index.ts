@@ -27,7 +27,14 @@ export {
 } from './errors.ts';
 export { type AuthenticatedFetchOptions, authenticatedFetch } from './fetch.ts';
 export type { HttpOptions } from './http.ts';
-export type { IdTokenClaims } from './id-token.ts';
+export type { IdTokenClaims, IssuerRule } from './id-token.ts';
+export {
+  backchannelLogoutEvent,
+  type LogoutTokenClaims,
+  LogoutTokenError,
+  LogoutTokenValidator,
+  type LogoutTokenValidatorOptions,
+} from './logout-token.ts';
 export {
   authorizeWithLoopback,
   type LoopbackListener,

@@ -37,7 +37,7 @@ import { discover, type ServerMetadata } from './discovery.ts';
 import type { DPoPKey } from './dpop.ts';
 import { GatehouseClientError } from './errors.ts';
 import type { HttpOptions } from './http.ts';
-import { defaultJwksMaxAge, JwksCache } from './id-token.ts';
+import { defaultJwksMaxAge, type IssuerRule, JwksCache } from './id-token.ts';
 import { endSessionUrl, revokeToken } from './session-end.ts';
 import type { TokenSet } from './token-endpoint.ts';
 import {
@@ -75,6 +75,11 @@ export interface OAuthClientOptions {
   clock?: Clock;
   /** Seconds of clock skew accepted when validating ID Tokens; default 30. */
   clockTolerance?: number;
+  /**
+   * For a multi-tenant server (Microsoft Entra ID `organizations`, `common`): the issuer its discovery
+   * document names, and the rule that accepts an ID Token's `iss`, in place of comparing both with `issuer`.
+   */
+  issuerRule?: IssuerRule;
 }
 
 /** An OAuth 2.1 / OpenID Connect client of one authorization server. */
@@ -111,6 +116,7 @@ export class OAuthClient {
       get clockTolerance() {
         return options.clockTolerance ?? 30;
       },
+      issuerRule: options.issuerRule,
       metadata: () => this.metadata(),
       jwksCache: () => this.jwksCache(),
     };
@@ -119,7 +125,12 @@ export class OAuthClient {
   /** The server's metadata (discovered once and cached). */
   async metadata(): Promise<ServerMetadata> {
     if (this.options.metadata !== undefined) return this.options.metadata;
-    return discover(this.issuer, { http: this.http, now: this.clock });
+    const documentIssuer = this.options.issuerRule?.documentIssuer;
+    return discover(this.issuer, {
+      http: this.http,
+      now: this.clock,
+      ...(documentIssuer === undefined ? {} : { documentIssuer }),
+    });
   }
 
   /**

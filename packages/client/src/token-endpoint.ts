@@ -108,6 +108,7 @@ export async function tokenRequest(
   if (rawIdToken !== undefined) {
     claims = await validateIdToken(rawIdToken, await context.jwksCache(), {
       issuer: context.issuer,
+      issuerRule: context.issuerRule,
       clientId: context.clientId,
       nonce: idToken.nonce,
       maxAge: idToken.maxAge,

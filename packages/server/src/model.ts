@@ -121,6 +121,19 @@ export interface LoginSession {
   authTime: number;
   amr: string[];
   expiresAt: number;
+  /** The upstream sign-in that started the session, when one did (sessions/upstream.ts). */
+  upstream?: UpstreamAuthentication | undefined;
+}
+
+/**
+ * How the user signed in at an upstream provider, as its ID token said (OpenID Connect Core §2 `amr`, `acr`):
+ * kept whether or not the provider is trusted for MFA; only a trusted one's methods count locally.
+ */
+export interface UpstreamAuthentication {
+  /** The configured upstream's id. */
+  id: string;
+  amr: string[];
+  acr: string | null;
 }
 
 /** A pending login or consent step of one authorization request, bound to the browser that started it. */

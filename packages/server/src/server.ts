@@ -14,7 +14,7 @@ import { type AccountStore, SqlAccountStore, withScopeClaims } from './accounts/
 import type { PostgresLegacyAccountStore } from './accounts/legacy.ts';
 import { parseConfig, readConfiguredFile, readUiFile } from './config/load.ts';
 import { type GatehouseConfig, logoContentTypes } from './config/schema.ts';
-import { applyConfiguredEntities } from './config/seed.ts';
+import { applyConfiguredClients, applyConfiguredUsers } from './config/seed.ts';
 import { type Clock, endpointsFor, type ServerContext, systemClock } from './context.ts';
 import { ClientCertificates } from './endpoints/client-certificate.ts';
 import { createHttpApp } from './http/app.ts';
@@ -60,6 +60,11 @@ export interface BuildOptions {
    * (`ciba.notifier`); without either, /bc-authorize refuses every request.
    */
   backchannelNotifier?: BackchannelNotifier;
+  /**
+   * Return before the config users are stored (their argon2id hashes take tens of milliseconds each):
+   * sign-ins wait for them and /readyz fails until `ready` resolves. `gatehouse serve` starts this way.
+   */
+  seedUsersInBackground?: boolean;
 }
 
 export interface GatehouseServer {
@@ -73,6 +78,8 @@ export interface GatehouseServer {
    */
   listen(): Promise<string>;
   close(): Promise<void>;
+  /** Resolves once the config users are stored (already, unless `seedUsersInBackground` was set). */
+  ready: Promise<void>;
 }
 
 /** The TLS listener's options (`server.tls`), or undefined when a proxy terminates TLS. */
@@ -134,14 +141,16 @@ export async function buildServer(
   let https: Record<string, unknown> | undefined;
   let ui: Ui;
   let seeding: Promise<void> | undefined;
+  let usersSeeded: Promise<void> | undefined;
   try {
     ui = uiFor(config, options.pages);
     clientCertificates = new ClientCertificates(config, now);
     https = httpsOptions(config, clientCertificates);
-    // New config users' passwords are hashed (argon2id, on the thread pool) while the rest is built; it is
-    // awaited before buildServer returns, so nothing is served before the store holds them.
-    seeding = applyConfiguredEntities(storage, config, passwords, now());
-    seeding.catch(() => {});
+    // Config clients are stored while the rest is built; new config users' passwords are hashed after them
+    // (argon2id, on the thread pool), awaited before buildServer returns unless seedUsersInBackground.
+    seeding = applyConfiguredClients(storage, config, now());
+    usersSeeded = seeding.then(() => applyConfiguredUsers(storage, config, passwords, now()));
+    usersSeeded.catch(() => {});
     await keys.initialise(now());
     // An embedding application's own store wins; otherwise the config says (default: the users table).
     if (options.accounts === undefined && config.accounts.type === 'postgres-legacy') {
@@ -157,7 +166,7 @@ export async function buildServer(
     }
     if (config.redis !== undefined) redis = await connectRedis(config.redis.url);
   } catch (error) {
-    await seeding?.catch(() => {});
+    await usersSeeded?.catch(() => {});
     redis?.disconnect();
     await legacyAccounts?.close();
     await storage.close();
@@ -181,7 +190,7 @@ export async function buildServer(
     endpoints: endpointsFor(config.issuer),
     storage,
     accounts: withScopeClaims(
-      options.accounts ?? legacyAccounts ?? new SqlAccountStore(storage.users, passwords),
+      options.accounts ?? legacyAccounts ?? new SqlAccountStore(storage.users, passwords, usersSeeded),
       catalog,
     ),
     keys,
@@ -229,6 +238,7 @@ export async function buildServer(
   // database and Redis, when configured).
   const readinessChecks = [
     () => storage.ping(),
+    () => usersSeeded!,
     ...(legacyAccounts === undefined ? [] : [() => legacyAccounts!.ping()]),
     ...(redis === undefined ? [] : [() => redisCall(() => redis!.ping())]),
   ];
@@ -267,6 +277,7 @@ export async function buildServer(
     app,
     management,
     ctx,
+    ready: usersSeeded!,
     async listen() {
       if (management !== undefined) {
         await management.listen({ host: config.management.host, port: config.management.port });
@@ -291,7 +302,7 @@ export async function buildServer(
     },
   };
   try {
-    await seeding;
+    await (options.seedUsersInBackground ? seeding : usersSeeded);
   } catch (error) {
     await server.close();
     throw error;

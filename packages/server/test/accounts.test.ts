@@ -114,6 +114,26 @@ async function liveSessions(server: GatehouseServer, userId: string): Promise<nu
   return rows.length;
 }
 
+describe('config users stored in the background (`gatehouse serve`)', () => {
+  it('a sign-in at once waits for their hashes, /readyz too, and `ready` resolves with them stored', async () => {
+    const config = parseConfig(testConfig());
+    const server = await buildServer(config, { clock: testClock(), seedUsersInBackground: true });
+    try {
+      const [signedIn, ready] = await Promise.all([
+        signedInAlice(server),
+        server.app.inject({ method: 'GET', url: '/readyz' }),
+      ]);
+      expect(signedIn.accessToken).toEqual(expect.any(String));
+      expect(ready.statusCode).toBe(200);
+      await server.ready;
+      for (const user of config.users)
+        expect(await server.ctx.storage.users.findByUsername(user.username)).toBeDefined();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('a disabled account', () => {
   const server = useServer({}, { each: true });
 

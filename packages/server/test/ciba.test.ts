@@ -11,12 +11,14 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
+import { totpCode } from '../src/authn/totp.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { pingClient } from '../src/protocol/backchannel-authentication.ts';
 import type { BackchannelNotification } from '../src/protocol/backchannel-notification.ts';
 import { failureOutcome, RetriedDeliveries } from '../src/protocol/retried-delivery.ts';
 import { sha256Base64Url } from '../src/protocol/secrets.ts';
 import { buildServer } from '../src/server.ts';
+import { confirmTotpEnrolment, startTotpEnrolment } from '../src/sessions/mfa.ts';
 import { signJwt } from '../src/tokens/jwt.ts';
 import { freshStore, requireService } from './backends.ts';
 import {
@@ -401,16 +403,22 @@ describe('the approval page', () => {
     expect(pending?.status).toBe('pending');
   });
 
-  it('applies the MFA policy: a client that requires a second factor is not approved after a password alone', async () => {
+  it('applies the MFA policy: an account without a second factor is sent to /mfa, and nothing is approved', async () => {
     const server = await cibaServer({
       clients: cibaClients().map((client) =>
         client.clientId === 'teller-poll' ? { ...client, requireMfa: true } : client,
       ),
     });
     const authReqId = await start(server);
-    const { response } = await decide(server, 'approve');
-    expect(response.statusCode).toBe(403);
-    expect(response.body).toContain('/mfa');
+    const browser = new Browser(server);
+    const link = server.notifications.at(-1)!.approvalUrl;
+    const signIn = await browser.get(link);
+    const login = formOf(signIn.body);
+    const token = new URL(link).searchParams.get('token')!;
+    await browser.post(login.action, { csrf: login.csrf, token, username: 'alice', password });
+    const page = await browser.get(link);
+    expect(page.statusCode).toBe(403);
+    expect(page.body).toContain('/mfa');
     const pending = await poll(server, authReqId);
     expect(pending.body.error).toBe('authorization_pending');
   });
@@ -430,6 +438,121 @@ describe('the approval page', () => {
       });
       expect(page.body).toContain(title);
     }
+  });
+});
+
+describe('the second factor on the approval page (acr_values, OIDC Core §3.1.2.1; RFC 8176 amr)', () => {
+  const mfaAcr = 'urn:gatehouse:acr:mfa';
+
+  /** Alice with a confirmed TOTP authenticator (sessions/mfa.ts); returns its secret and recovery codes. */
+  async function enrolAlice(server: CibaServer) {
+    const account = (await server.ctx.accounts.findByUsername('alice'))!;
+    const { secret } = await startTotpEnrolment(server.ctx, account);
+    const confirmed = await confirmTotpEnrolment(
+      server.ctx,
+      account,
+      totpCode(secret, server.clock()),
+      undefined,
+    );
+    if (!confirmed.ok) throw new Error('enrolment failed');
+    // The next time step: the enrolment's code counts as used.
+    server.clock.advance(30);
+    return { secret, recoveryCodes: confirmed.recoveryCodes };
+  }
+
+  /** Opens the link and signs in with the password; returns the page that follows. */
+  async function signInByLink(server: CibaServer) {
+    const link = server.notifications.at(-1)!.approvalUrl;
+    const token = new URL(link).searchParams.get('token')!;
+    const browser = new Browser(server);
+    const login = formOf((await browser.get(link)).body);
+    const signedIn = await browser.post(login.action, {
+      csrf: login.csrf,
+      token,
+      username: 'alice',
+      password,
+    });
+    expect(signedIn.statusCode).toBe(303);
+    return { browser, link, token, page: await browser.get(signedIn.headers.location as string) };
+  }
+
+  it('asks for the code, refuses and counts a wrong one, approves after the right one; the ID token says mfa', async () => {
+    const { lines, stream } = logCapture();
+    const server = await cibaServer({ logging: { level: 'info' } }, { logStream: stream });
+    const { secret } = await enrolAlice(server);
+    const authReqId = await start(server, { ...aliceRequest, acr_values: mfaAcr });
+    const { browser, link, token, page } = await signInByLink(server);
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('Two-step verification');
+    const prompt = formOf(page.body);
+    expect(prompt.action).toBe(`${issuer}/bc-approve/mfa?token=${token}`);
+
+    // A password alone does not approve, even with the session's form token.
+    const early = await browser.post('/bc-approve/decision', {
+      csrf: prompt.csrf,
+      token,
+      decision: 'approve',
+    });
+    expect(early.statusCode).toBe(403);
+    expect(early.body).toContain('Two-step verification');
+    expect((await poll(server, authReqId)).body.error).toBe('authorization_pending');
+
+    const right = totpCode(secret, server.clock());
+    const wrong = await browser.post(prompt.action, {
+      csrf: prompt.csrf,
+      code: right === '000000' ? '111111' : '000000',
+    });
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.body).toContain('That code is not valid');
+    server.clock.advance(10);
+    expect((await poll(server, authReqId)).body.error).toBe('authorization_pending');
+
+    const verified = await browser.post(formOf(wrong.body).action, {
+      csrf: formOf(wrong.body).csrf,
+      code: right,
+    });
+    expect(verified.statusCode).toBe(303);
+    expect(verified.headers.location).toBe(link);
+    const confirm = await browser.get(link);
+    expect(confirm.body).toContain('TX 4711');
+    const decision = formOf(confirm.body);
+    const done = await browser.post(decision.action, { csrf: decision.csrf, token, decision: 'approve' });
+    expect(done.statusCode).toBe(200);
+
+    server.clock.advance(10);
+    const tokens = await poll(server, authReqId);
+    expect(tokens.status).toBe(200);
+    const idToken = decodeJwt(tokens.body.id_token as string);
+    expect(idToken.acr).toBe(mfaAcr);
+    expect(idToken.amr).toEqual(expect.arrayContaining(['pwd', 'otp', 'mfa']));
+
+    // The wrong code was counted against the account's second factor, for this client.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const failed = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.audit === 'mfa_failed');
+    expect(failed).toEqual([expect.objectContaining({ client_id: 'teller-poll', failures: 1 })]);
+    expect(lines.join('\n')).not.toContain(right);
+  });
+
+  it('takes a recovery code once; without acr_values a password is enough', async () => {
+    const server = await cibaServer();
+    const [recoveryCode] = (await enrolAlice(server)).recoveryCodes;
+
+    const plain = await start(server);
+    const { response } = await decide(server, 'approve');
+    expect(response.statusCode).toBe(200);
+    const plainToken = decodeJwt((await poll(server, plain)).body.id_token as string);
+    expect(plainToken.amr).toEqual(['pwd']);
+
+    const stepped = await start(server, { ...aliceRequest, acr_values: `${mfaAcr} urn:example:unknown` });
+    for (const expected of [303, 401]) {
+      const { browser, page } = await signInByLink(server);
+      const prompt = formOf(page.body);
+      const answer = await browser.post(prompt.action, { csrf: prompt.csrf, recovery_code: recoveryCode });
+      expect(answer.statusCode).toBe(expected);
+    }
+    expect((await poll(server, stepped)).body.error).toBe('authorization_pending');
   });
 });
 

@@ -1,10 +1,16 @@
 /**
- * Interop test helpers: the server listening on a real loopback port (issuer = the listening URL), and a
+ * Interop test helpers: the server listening on a real loopback port (issuer = the listening URL), a
  * small browser over real fetch (cookie jar, redirects handled by hand) that walks the login and consent
- * pages the way a user agent would, stopping at the redirect back to the client.
+ * pages the way a user agent would, stopping at the redirect back to the client, and a receiver of
+ * back-channel logouts (a real node:http server).
  */
-import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import * as client from 'openid-client';
 import { parseConfig } from '../src/config/load.ts';
 import type { GatehouseConfig } from '../src/config/schema.ts';
@@ -34,9 +40,15 @@ export interface ListeningServer extends GatehouseServer {
   address: string;
 }
 
-/** Builds the test configuration with issuer http://127.0.0.1:<port> and listens on that port. */
-export async function startListening(overrides: Record<string, unknown> = {}): Promise<ListeningServer> {
-  const port = await freePort();
+/**
+ * Builds the test configuration with issuer http://127.0.0.1:<port> and listens on that port (`port`, when
+ * another server must know the issuer first, else a free one).
+ */
+export async function startListening(
+  overrides: Record<string, unknown> = {},
+  port?: number,
+): Promise<ListeningServer> {
+  port ??= await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const config = parseConfig(testConfig({ issuer, server: { host: '127.0.0.1', port }, ...overrides }));
   const server = await buildServer(config);
@@ -63,6 +75,63 @@ export async function authorizationParameters(redirectUri: string, scope: string
     nonce,
   };
   return { verifier, state, nonce, parameters };
+}
+
+export interface Received {
+  path: string;
+  contentType: string | undefined;
+  body: URLSearchParams;
+  response: ServerResponse;
+}
+
+/** A back-channel logout receiver: a real node:http server on 127.0.0.1. */
+export class Receiver {
+  readonly received: Received[] = [];
+  private waiters: { count: number; resolve: () => void }[] = [];
+  private server: Server | undefined;
+  url = '';
+
+  /** `respond` answers request number `index` (0-based); leaving `response` open makes the receiver hang. */
+  constructor(private readonly respond: (index: number, received: Received) => void) {}
+
+  async start(): Promise<this> {
+    this.server = createHttpServer((request: IncomingMessage, response: ServerResponse) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const entry: Received = {
+          path: request.url ?? '',
+          contentType: request.headers['content-type'],
+          body: new URLSearchParams(Buffer.concat(chunks).toString('utf8')),
+          response,
+        };
+        this.received.push(entry);
+        this.respond(this.received.length - 1, entry);
+        this.waiters = this.waiters.filter((waiter) => {
+          if (this.received.length < waiter.count) return true;
+          waiter.resolve();
+          return false;
+        });
+      });
+    });
+    const server = this.server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  /** Resolves once `count` requests have arrived. */
+  requests(count: number): Promise<void> {
+    if (this.received.length >= count) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ count, resolve }));
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }
 
 export type PageKind = 'login' | 'consent' | 'second-factor' | 'recovery-codes';

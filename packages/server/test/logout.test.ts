@@ -4,8 +4,6 @@
  * real HTTP servers on 127.0.0.1 (token contents verified with jose against /jwks, retries, timeouts, a
  * receiver that never answers). The last part drives logout with openid-client on a real port.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as client from 'openid-client';
@@ -28,7 +26,13 @@ import {
   webRedirect,
   webSecret,
 } from './helpers.ts';
-import { authorizationParameters, FetchBrowser, startListening } from './interop-helpers.ts';
+import {
+  authorizationParameters,
+  FetchBrowser,
+  type Received,
+  Receiver,
+  startListening,
+} from './interop-helpers.ts';
 
 const signedOut = 'https://webapp.example.com/signed-out';
 const backchannelEvent = 'http://schemas.openid.net/event/backchannel-logout';
@@ -68,63 +72,6 @@ class LogSink extends Writable {
     return new Promise((resolve) => {
       this.waiters.push({ test: () => this.audits(event).length >= count, resolve });
     });
-  }
-}
-
-interface Received {
-  path: string;
-  contentType: string | undefined;
-  body: URLSearchParams;
-  response: ServerResponse;
-}
-
-/** A back-channel logout receiver: a real node:http server on 127.0.0.1. */
-class Receiver {
-  readonly received: Received[] = [];
-  private waiters: { count: number; resolve: () => void }[] = [];
-  private server: Server | undefined;
-  url = '';
-
-  /** `respond` answers request number `index` (0-based); leaving `response` open makes the receiver hang. */
-  constructor(private readonly respond: (index: number, received: Received) => void) {}
-
-  async start(): Promise<this> {
-    this.server = createServer((request: IncomingMessage, response: ServerResponse) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        const entry: Received = {
-          path: request.url ?? '',
-          contentType: request.headers['content-type'],
-          body: new URLSearchParams(Buffer.concat(chunks).toString('utf8')),
-          response,
-        };
-        this.received.push(entry);
-        this.respond(this.received.length - 1, entry);
-        this.waiters = this.waiters.filter((waiter) => {
-          if (this.received.length < waiter.count) return true;
-          waiter.resolve();
-          return false;
-        });
-      });
-    });
-    const server = this.server;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  /** Resolves once `count` requests have arrived. */
-  requests(count: number): Promise<void> {
-    if (this.received.length >= count) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ count, resolve }));
-  }
-
-  async close(): Promise<void> {
-    const server = this.server;
-    if (server === undefined) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
 

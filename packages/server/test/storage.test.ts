@@ -186,6 +186,8 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         'known_browsers',
         'upstream_identities',
         'upstream_logins',
+        'upstream_pending_links',
+        'upstream_sessions',
         'mfa_totp',
         'mfa_recovery_codes',
         'webauthn_credentials',
@@ -490,12 +492,169 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       expect(await storage.upstreams.findLinkedUser('corp', 'upstream-sub')).toBeUndefined();
     });
 
+    describe('pending links and session context (0021_upstream_linking)', () => {
+      const pending = (interactionId: string, expiresAt = now + 600) => ({
+        interactionId,
+        upstreamId: 'corp',
+        upstreamSubject: 'upstream-sub-2',
+        upstreamSid: 'upstream-sid-2',
+        upstreamAmr: ['pwd', 'mfa'],
+        upstreamAcr: 'urn:corp:mfa',
+        offeredUserId: null,
+        provenUserId: null,
+        expiresAt,
+      });
+
+      it('keeps one pending link per interaction, records the proven account and is taken once', async () => {
+        await storage.upstreams.savePendingLink(pending('i-link'), now);
+        await storage.upstreams.savePendingLink({ ...pending('i-link'), offeredUserId: 'u-offered' }, now);
+        expect(await other.upstreams.findPendingLink('i-link', now)).toEqual({
+          ...pending('i-link'),
+          offeredUserId: 'u-offered',
+        });
+        expect(await storage.upstreams.provePendingLink('i-link', 'u-proven', now)).toBe(true);
+        expect(await storage.upstreams.provePendingLink('i-missing', 'u-proven', now)).toBe(false);
+        const taken = await Promise.all(
+          Array.from({ length: 6 }, (_, index) =>
+            (index % 2 ? other : storage).upstreams.takePendingLink('i-link', now),
+          ),
+        );
+        expect(taken.filter((found) => found !== undefined)).toEqual([
+          { ...pending('i-link'), offeredUserId: 'u-offered', provenUserId: 'u-proven' },
+        ]);
+        expect(await storage.upstreams.findPendingLink('i-link', now)).toBeUndefined();
+        expect(await storage.upstreams.findPendingLink('i-link\u0000', now)).toBeUndefined();
+      });
+
+      it('never gives out an expired pending link, and sweeps it', async () => {
+        await storage.upstreams.savePendingLink(pending('i-old', now + 10), now);
+        expect(await storage.upstreams.findPendingLink('i-old', now + 10)).toBeUndefined();
+        expect(await storage.upstreams.provePendingLink('i-old', 'u', now + 10)).toBe(false);
+        expect(await storage.upstreams.takePendingLink('i-old', now + 10)).toBeUndefined();
+        await storage.upstreams.savePendingLink(pending('i-sweep', now + 5), now);
+        await sweepExpired(storage, now + 6);
+        expect(
+          await databaseOf(storage).selectFrom('upstream_pending_links').select('interaction_id').execute(),
+        ).not.toContainEqual({ interaction_id: 'i-sweep' });
+      });
+
+      it("keeps a session's upstream sign-in through a step-up, and clears it when asked", async () => {
+        const upstream = { id: 'corp', amr: ['pwd', 'mfa'], acr: 'urn:corp:mfa' };
+        const session = {
+          sid: 'sid-up',
+          userId: 'u',
+          authTime: now,
+          amr: ['fed'],
+          expiresAt: now + 100,
+          upstream,
+        };
+        await storage.sessions.create('up-hash', session, now);
+        expect(await other.sessions.findActive('up-hash', now)).toEqual(session);
+        const stepped = { authTime: now + 1, amr: ['fed', 'otp', 'mfa'], expiresAt: now + 100 };
+        expect(await storage.sessions.reauthenticate('up-hash', 'up-hash-2', stepped, now + 1)).toBe(true);
+        expect(await storage.sessions.findLiveBySid('sid-up', now + 1)).toEqual({ ...session, ...stepped });
+        expect(
+          await storage.sessions.reauthenticate(
+            'up-hash-2',
+            'up-hash-3',
+            { authTime: now + 2, amr: ['pwd'], expiresAt: now + 100, upstream: null },
+            now + 2,
+          ),
+        ).toBe(true);
+        const found = await storage.sessions.findActive('up-hash-3', now + 2);
+        expect(found?.upstream).toBeUndefined();
+        expect(found?.amr).toEqual(['pwd']);
+      });
+
+      it('finds users by e-mail address, ASCII case aside, and nothing by a part of one', async () => {
+        const user = (id: string, claims: Record<string, unknown>) => ({
+          id,
+          username: `email-${id}`,
+          passwordHash: 'h',
+          claims,
+          roles: [],
+          disabledAt: null,
+        });
+        await storage.users.create(user('em-1', { email: 'Erin@Example.com', name: 'Erin' }), now);
+        await storage.users.create(user('em-2', { email: 'erin@example.com.evil' }), now);
+        await storage.users.create(user('em-3', { nested: { email: 'erin@example.com' } }), now);
+        await storage.users.create(user('em-4', { email: 'per%cent_@example.com' }), now);
+        expect((await other.users.findByEmail('erin@EXAMPLE.com', 2)).map((found) => found.id)).toEqual([
+          'em-1',
+        ]);
+        expect(await storage.users.findByEmail('erin@example', 2)).toEqual([]);
+        expect(await storage.users.findByEmail('per_cent%@example.com', 2)).toEqual([]);
+        expect((await storage.users.findByEmail('per%cent_@example.com', 2)).map((f) => f.id)).toEqual([
+          'em-4',
+        ]);
+        expect(await storage.users.findByEmail('', 2)).toEqual([]);
+        expect(await storage.users.findByEmail('a\u0000b', 2)).toEqual([]);
+      });
+    });
+
     it('sweeps expired upstream sign-ins', async () => {
       await storage.upstreams.createLogin(login('state-sweep', now + 5), now);
       await sweepExpired(storage, now + 6);
       expect(
         await databaseOf(storage).selectFrom('upstream_logins').select('state_hash').execute(),
       ).not.toContainEqual({ state_hash: 'state-sweep' });
+    });
+  });
+
+  describe('sessions from upstream sign-ins (0022_upstream_sessions)', () => {
+    const upstreamSession = (
+      sid: string,
+      sub: string,
+      upstreamSid: string | null,
+      expiresAt = now + 600,
+    ) => ({
+      sid,
+      upstreamId: 'corp',
+      upstreamSubject: sub,
+      upstreamSid,
+      idToken: `id-token-of-${sid}`,
+      expiresAt,
+    });
+
+    it('records, replaces and finds the upstream of a session, never after it expires', async () => {
+      await storage.upstreamSessions.record(upstreamSession('us-1', 'alice', 'up-sid-1'), now);
+      expect(await other.upstreamSessions.find('us-1', now)).toEqual(
+        upstreamSession('us-1', 'alice', 'up-sid-1'),
+      );
+      // A re-authentication keeps the local sid: the row is replaced.
+      await storage.upstreamSessions.record(upstreamSession('us-1', 'alice', null, now + 900), now);
+      expect(await storage.upstreamSessions.find('us-1', now)).toEqual(
+        upstreamSession('us-1', 'alice', null, now + 900),
+      );
+      expect(await storage.upstreamSessions.find('us-1', now + 900)).toBeUndefined();
+      expect(await storage.upstreamSessions.find('us-unknown\u0000', now)).toBeUndefined();
+    });
+
+    it('finds the sessions a logout token names by sid, by sub, or by both', async () => {
+      await storage.upstreamSessions.record(upstreamSession('ls-1', 'bob', 'bob-up-1'), now);
+      await storage.upstreamSessions.record(upstreamSession('ls-2', 'bob', 'bob-up-2'), now);
+      await storage.upstreamSessions.record(upstreamSession('ls-3', 'bob', 'bob-up-2'), now);
+      await storage.upstreamSessions.record(upstreamSession('ls-4', 'carol', 'carol-up', now + 5), now);
+      const find = (names: { sub?: string; sid?: string }, at = now) =>
+        other.upstreamSessions.findSids('corp', { sub: names.sub, sid: names.sid }, at);
+      expect(await find({ sid: 'bob-up-2' })).toEqual(['ls-2', 'ls-3']);
+      expect(await find({ sub: 'bob' })).toEqual(['ls-1', 'ls-2', 'ls-3']);
+      expect(await find({ sub: 'bob', sid: 'bob-up-1' })).toEqual(['ls-1']);
+      expect(await find({ sub: 'carol', sid: 'bob-up-1' })).toEqual([]);
+      expect(await find({})).toEqual([]);
+      expect(await find({ sub: 'carol' }, now + 5)).toEqual([]);
+      expect(
+        await storage.upstreamSessions.findSids('other-idp', { sub: 'bob', sid: undefined }, now),
+      ).toEqual([]);
+      expect(await find({ sub: 'bob\u0000' })).toEqual([]);
+    });
+
+    it('sweeps expired rows', async () => {
+      await storage.upstreamSessions.record(upstreamSession('sweep-us', 'dave', null, now + 5), now);
+      await sweepExpired(storage, now + 6);
+      expect(
+        await databaseOf(storage).selectFrom('upstream_sessions').select('sid').execute(),
+      ).not.toContainEqual({ sid: 'sweep-us' });
     });
   });
 

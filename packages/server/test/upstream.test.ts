@@ -5,8 +5,7 @@
  * ID tokens each break one rule: every such callback is refused with an error page and starts no session.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import { type CryptoKey, decodeJwt, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
+import { generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type RunningProvider,
@@ -16,82 +15,25 @@ import {
 import { databaseOf } from '../src/storage/testing.ts';
 import {
   Browser,
-  basic,
   codeRequest,
   formOf,
   issuer,
   parseConfig,
   pkcePair,
-  postForm,
-  rowCounts,
   startServer,
   type TestServer,
   testClients,
   testConfig,
   webRedirect,
-  webSecret,
 } from './helpers.ts';
-import { freePort } from './interop-helpers.ts';
+import {
+  type HostileUpstream,
+  startHostileUpstream,
+  upstreamDriver,
+  webAppIdToken,
+} from './upstream-helpers.ts';
 
 const upstreamSecret = 'gatehouse-at-upstream-secret-0123456789-abcdef';
-
-/** A hand-made OpenID provider whose token endpoint answers with whatever ID token the test asks for. */
-interface HostileUpstream {
-  issuer: string;
-  /** Signs the next token response's ID token: the claims given, with `key` (the published one by default). */
-  nextIdToken(claims: JWTPayload, key?: CryptoKey): void;
-  close(): Promise<void>;
-}
-
-async function startHostileUpstream(): Promise<HostileUpstream> {
-  const port = await freePort();
-  const upstreamIssuer = `http://127.0.0.1:${port}`;
-  const published = await generateKeyPair('ES256', { extractable: true });
-  const publicJwk = { ...(await exportJWK(published.publicKey)), kid: 'published', alg: 'ES256', use: 'sig' };
-  let next: Promise<string> | undefined;
-  const server: Server = createServer((request, response) => {
-    const path = (request.url ?? '/').split('?')[0];
-    const json = (status: number, body: unknown) => {
-      response.writeHead(status, { 'content-type': 'application/json' });
-      response.end(JSON.stringify(body));
-    };
-    if (path === '/.well-known/openid-configuration') {
-      json(200, {
-        issuer: upstreamIssuer,
-        authorization_endpoint: `${upstreamIssuer}/authorize`,
-        token_endpoint: `${upstreamIssuer}/token`,
-        jwks_uri: `${upstreamIssuer}/jwks`,
-        response_types_supported: ['code'],
-        code_challenge_methods_supported: ['S256'],
-        authorization_response_iss_parameter_supported: true,
-      });
-    } else if (path === '/jwks') {
-      json(200, { keys: [publicJwk] });
-    } else if (path === '/token' && request.method === 'POST') {
-      request.resume();
-      request.once('end', () => {
-        const idToken = next;
-        next = undefined;
-        if (idToken === undefined) json(400, { error: 'invalid_grant' });
-        else
-          void idToken.then((token) =>
-            json(200, { access_token: 'upstream-at', token_type: 'Bearer', id_token: token }),
-          );
-      });
-    } else {
-      json(404, { error: 'not_found' });
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return {
-    issuer: upstreamIssuer,
-    nextIdToken(claims, key = published.privateKey) {
-      const kid = key === published.privateKey ? 'published' : 'unknown';
-      next = new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid }).sign(key);
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 let provider: RunningProvider;
 let hostile: HostileUpstream;
@@ -162,68 +104,19 @@ afterAll(async () => {
   await hostile?.close();
 });
 
-/** Starts an authorization at web-app (or `clientId`) in `browser`; returns the interaction page. */
-async function interactionPage(browser: Browser, extra: Record<string, string> = {}, clientId = 'web-app') {
-  const redirectUri = clientId === 'web-app' ? webRedirect : 'https://post.example.com/cb';
-  const scope = clientId === 'web-app' ? 'openid profile' : 'openid';
-  const authorize = await browser.get(codeRequest(pkcePair(), { clientId, redirectUri, scope, extra }));
-  expect(authorize.statusCode).toBe(303);
-  return browser.get(authorize.headers.location as string);
-}
-
-/** The chooser button of `upstreamId` on a login page: its form's action. */
-function buttonAction(html: string, upstreamId: string): string | undefined {
-  return new RegExp(`<form method="post" action="([^"]*/upstream/${upstreamId})"`).exec(html)?.[1];
-}
-
-/** Presses the chooser button of `upstreamId`; returns where Gatehouse sends the browser. */
-async function pressButton(
-  browser: Browser,
-  upstreamId: string,
-  extra: Record<string, string> = {},
-): Promise<URL> {
-  const page = await interactionPage(browser, extra);
-  const action = buttonAction(page.body, upstreamId);
-  expect(action).toBeDefined();
-  const response = await browser.post(action!, { csrf: formOf(page.body).csrf });
-  expect(response.statusCode).toBe(303);
-  return new URL(response.headers.location as string);
-}
-
-/** Sends the browser to the upstream's callback with `params`. */
-function callback(browser: Browser, upstreamId: string, params: Record<string, string>) {
-  return browser.get(`${issuer}/upstream/${upstreamId}/callback?${new URLSearchParams(params)}`);
-}
-
-const sessionCount = async () => (await rowCounts(server, { sessions: 'sessions' })).sessions;
-
-/** A refused callback: an HTML error page with `message`, no session cookie and no new session. */
-async function expectRefused(
-  send: () => Promise<{ statusCode: number; headers: Record<string, unknown>; body: string }>,
-  message: RegExp,
-) {
-  const before = await sessionCount();
-  const response = await send();
-  expect(response.statusCode).toBeGreaterThanOrEqual(400);
-  expect(response.statusCode).toBeLessThan(500);
-  expect(response.headers['content-type']).toMatch(/^text\/html/);
-  expect(response.body).toMatch(message);
-  expect(String(response.headers['set-cookie'] ?? '')).not.toContain('__Host-gh-session');
-  expect(await sessionCount()).toBe(before);
-}
-
-/** Claims of a valid ID token from the hostile upstream for the sign-in that sent `nonce`. */
-function validClaims(nonce: string, sub = 'rogue-user'): JWTPayload {
-  const now = Math.floor(Date.now() / 1000);
-  return { iss: hostile.issuer, aud: 'gatehouse', sub, nonce, iat: now, exp: now + 300, name: 'Rogue User' };
-}
-
-/** Presses the rogue (or `upstreamId`) button and returns the state and nonce sent upstream. */
-async function startAtHostile(browser: Browser, upstreamId = 'rogue', extra: Record<string, string> = {}) {
-  const location = await pressButton(browser, upstreamId, extra);
-  expect(location.origin).toBe(hostile.issuer);
-  return { state: location.searchParams.get('state')!, nonce: location.searchParams.get('nonce')! };
-}
+const {
+  interactionPage,
+  buttonAction,
+  pressButton,
+  callback,
+  sessionCount,
+  expectRefused,
+  validClaims,
+  startAtHostile,
+} = upstreamDriver(
+  () => server,
+  () => hostile,
+);
 
 describe('sign-in at oidc-provider with just-in-time provisioning', () => {
   it('provisions an account, signs in with amr fed and issues tokens for it; the next sign-in reuses it', async () => {
@@ -278,21 +171,7 @@ describe('sign-in at oidc-provider with just-in-time provisioning', () => {
     expect(response.statusCode).toBe(303);
     const back = await walkProvider(provider.issuer, response.headers.location as string);
     response = await browser.get(back);
-    let location = response.headers.location as string;
-    if (location.startsWith(`${issuer}/interaction/`)) {
-      const consent = formOf((await browser.get(location)).body);
-      location = (await browser.post(consent.action, { csrf: consent.csrf, decision: 'allow' })).headers
-        .location as string;
-    }
-    const code = new URL(location).searchParams.get('code')!;
-    const tokens = await postForm(
-      server,
-      '/token',
-      { grant_type: 'authorization_code', code, redirect_uri: webRedirect, code_verifier: pkce.verifier },
-      { authorization: basic('web-app', webSecret) },
-    );
-    expect(tokens.status).toBe(200);
-    const idToken = decodeJwt(tokens.body.id_token as string);
+    const idToken = await webAppIdToken(server, browser, response.headers.location as string, pkce.verifier);
     expect(idToken.amr).toEqual(['fed']);
     expect(idToken.sub).toBe(await server.ctx.storage.upstreams.findLinkedUser('corp', 'alice'));
   });
@@ -535,18 +414,21 @@ describe('a hostile upstream', () => {
     );
   });
 
-  it('refuses an unknown identity at an existing-only upstream, and creates no account', async () => {
+  it('offers an unknown identity at an existing-only upstream a link, with no session and no account', async () => {
     const browser = new Browser(server);
     const { state, nonce } = await startAtHostile(browser, 'partner');
     hostile.nextIdToken(validClaims(nonce, 'partner-user'));
     const users = async () =>
       (await databaseOf(server.ctx.storage).selectFrom('users').select('id').execute()).length;
     const before = await users();
-    await expectRefused(
-      () => callback(browser, 'partner', { code: 'c', state, iss: hostile.issuer }),
-      /no account here for this identity/,
-    );
+    const sessions = await sessionCount();
+    const response = await callback(browser, 'partner', { code: 'c', state, iss: hostile.issuer });
+    expect(response.statusCode).toBe(303);
+    expect(response.headers.location).toMatch(/\/interaction\/[^/]+\/link$/);
+    expect(String(response.headers['set-cookie'] ?? '')).not.toContain('__Host-gh-session');
+    expect(await sessionCount()).toBe(sessions);
     expect(await users()).toBe(before);
+    expect(await server.ctx.storage.upstreams.findLinkedUser('partner', 'partner-user')).toBeUndefined();
   });
 
   it('refuses an error answer from the upstream', async () => {

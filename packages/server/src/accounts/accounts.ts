@@ -48,6 +48,11 @@ export interface AccountStore {
   authenticate(username: string, password: string): Promise<Account | undefined>;
   /** The claims about the account for these scopes and named claims; `sub` is set by the caller. */
   claims(account: Account, request: ClaimsRequest): Promise<Record<string, unknown>>;
+  /**
+   * Up to `limit` accounts with this e-mail address. Optional: an upstream identity is then never offered
+   * an account for its e-mail, nor found to collide with one (sessions/upstream-link.ts).
+   */
+  findByEmail?(email: string, limit: number): Promise<Account[]>;
 }
 
 /**
@@ -80,6 +85,9 @@ export function withScopeClaims(store: AccountStore, catalog: ScopeCatalog): Acc
     findBySubject: (subject) => store.findBySubject(subject),
     findByUsername: (username) => store.findByUsername(username),
     authenticate: (username, password) => store.authenticate(username, password),
+    ...(store.findByEmail === undefined
+      ? {}
+      : { findByEmail: (email, limit) => store.findByEmail!(email, limit) }),
     claims(account, request) {
       const names = new Set<string>(request.claims ?? []);
       for (const scope of request.scopes) {
@@ -105,9 +113,11 @@ export class SqlAccountStore implements AccountStore {
   /** The stored profile of each account this store handed out, for `claims` without a second read. */
   private readonly profiles = new WeakMap<Account, Record<string, unknown>>();
 
+  /** `ready`: the config users are stored (sign-ins at start-up wait for it). */
   constructor(
     private readonly users: UserRepository,
     private readonly passwords: PasswordHasher,
+    private readonly ready?: Promise<unknown>,
   ) {}
 
   private remember(user: User | undefined): Account | undefined {
@@ -118,14 +128,21 @@ export class SqlAccountStore implements AccountStore {
   }
 
   async findBySubject(subject: string): Promise<Account | undefined> {
+    await this.ready;
     return this.remember(await this.users.findById(subject));
   }
 
   async findByUsername(username: string): Promise<Account | undefined> {
+    await this.ready;
     return this.remember(await this.users.findByUsername(username));
   }
 
+  async findByEmail(email: string, limit: number): Promise<Account[]> {
+    return (await this.users.findByEmail(email, limit)).map((user) => this.remember(user)!);
+  }
+
   async authenticate(username: string, password: string): Promise<Account | undefined> {
+    await this.ready;
     const user = await this.users.findByUsername(username);
     // An unknown username is verified against a dummy hash: the answer takes as long either way.
     const valid = await this.passwords.verify(user?.passwordHash, password);

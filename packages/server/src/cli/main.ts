@@ -68,7 +68,8 @@ async function serve(args: string[]): Promise<void> {
   const config = withLogFormat(configFrom(args).config, args);
   // Each command loads only the modules it runs: the HTTP stack is for `serve` alone.
   const { buildServer } = await import('../server.ts');
-  const server = await buildServer(config);
+  // Listening starts before the config users' hashes are stored: sign-ins and /readyz wait for them.
+  const server = await buildServer(config, { seedUsersInBackground: true });
   const address = await server.listen();
   const lines = bannerLines(
     config,
@@ -82,12 +83,17 @@ async function serve(args: string[]): Promise<void> {
     closing = true;
     server.app.log.info({ signal }, 'shutting down');
     server.close().then(
-      () => process.exit(0),
+      () => process.exit(),
       () => process.exit(1),
     );
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  server.ready.catch((error: unknown) => {
+    server.app.log.fatal({ err: error }, 'could not store the users of the config file');
+    process.exitCode = 1;
+    shutdown('startup failure');
+  });
 }
 
 async function migrate(args: string[]): Promise<void> {

@@ -3,7 +3,7 @@
  * users table (config file users and `gatehouse user add`); `postgres-legacy` reads an existing PostgreSQL
  * users table, named by table and column names (accounts/legacy.ts).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { postgresPool, postgresUrl } from './fields.ts';
 
 /**

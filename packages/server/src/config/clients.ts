@@ -3,7 +3,7 @@
  * rules that tie its authentication method, keys and grant types together.
  */
 import { jwsAlgorithms } from '@gatehouse/jose-rules';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type ClientAuthMethod, clientAuthMethods, maxAccessTokenTtl, maxClientSecrets } from '../model.ts';
 import { fetchableUrl, scopeToken, seconds } from './fields.ts';
 

@@ -1,7 +1,7 @@
 /**
  * Value schemas shared by the configuration sections (schema.ts) and the client schema (clients.ts).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A whole number of seconds between `min` and `max`. */
 export const seconds = (min: number, max: number) => z.number().int().min(min).max(max);

@@ -5,7 +5,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import { configSchema, type GatehouseConfig } from './schema.ts';
 

@@ -3,7 +3,7 @@
  * A bad value stops the server with a message naming the field (see load.ts).
  */
 import { jwsAlgorithms } from '@gatehouse/jose-rules';
-import { z } from 'zod';
+import * as z from 'zod';
 import { maxAccessTokenTtl, reservedAccessTokenClaims } from '../model.ts';
 import { shippedLocales } from '../views/locales/index.ts';
 import { accountsSchema } from './accounts.ts';

@@ -10,10 +10,9 @@ import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import type { Storage } from '../storage/ports.ts';
 import type { ClientConfig, GatehouseConfig } from './schema.ts';
 
-export async function applyConfiguredEntities(
+export async function applyConfiguredClients(
   storage: Storage,
   config: GatehouseConfig,
-  passwords: PasswordHasher,
   now: number,
 ): Promise<void> {
   const declared = new Set(config.clients.map((client) => client.clientId));
@@ -32,6 +31,15 @@ export async function applyConfiguredEntities(
       await repositories.clients.save(clientRecord(client, 'config', previous?.createdAt ?? now));
     }
   });
+}
+
+/** Creates the config users the store does not hold yet (an argon2id hash each, on the thread pool). */
+export async function applyConfiguredUsers(
+  storage: Storage,
+  config: GatehouseConfig,
+  passwords: PasswordHasher,
+  now: number,
+): Promise<void> {
   for (const user of config.users) {
     if (await storage.users.findByUsername(user.username)) continue;
     await storage.users.create(

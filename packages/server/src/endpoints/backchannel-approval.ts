@@ -1,54 +1,46 @@
 /**
  * The CIBA approval pages at /bc-approve (CIBA Core §7.1, §15), HTML only; the rules are in
- * protocol/backchannel-authentication.ts. The notifier's link (`?token=`) opens them: the user signs in as
- * the account the request names (another account is refused), sees the client, the binding message and
- * the scopes, and approves or denies with a CSRF-protected POST. The link works until a decision is made
- * or the request expires, whichever comes first; every page then answers that it has expired.
+ * protocol/backchannel-authentication.ts, the sign-in in link-sign-in.ts. The notifier's link (`?token=`)
+ * opens them: the user signs in as the account the request names (another account is refused), gives a
+ * second factor when the MFA policy or the request's `acr_values` ask for one (sessions/mfa.ts; the session
+ * is stepped up, so the ID token's acr and amr say so), sees the client, the binding message and the
+ * scopes, and approves or denies with a CSRF-protected POST. The link works until a decision is made or
+ * the request expires, whichever comes first; every page then answers that it has expired.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import type { BackchannelAuthenticationRequest, LoginSession } from '../model.ts';
-import { requiredAcrLevel, sessionMeetsLevel } from '../protocol/acr.ts';
+import { requestedAcrLevel } from '../protocol/acr.ts';
 import {
   approvalCsrfLabel,
   approvalCsrfToken,
   decideBackchannelRequest,
   pendingApproval,
 } from '../protocol/backchannel-authentication.ts';
-import { browserCsrfMatches } from '../protocol/browser-csrf.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import { type Params, type RawParams, toParams } from '../protocol/params.ts';
+import { type RawParams, toParams } from '../protocol/params.ts';
 import { randomHandle } from '../protocol/secrets.ts';
-import { checkPassword, findSession, startSession } from '../sessions/login.ts';
-import type { FormError } from '../views/pages.ts';
-import { browserCookie, browserIdFor, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
-import { pageUiFor, scopeGroups, sendPage, signInError } from './page-response.ts';
+import { findSession } from '../sessions/login.ts';
+import { checkSecondFactor, factorSummary, stepUpSession } from '../sessions/mfa.ts';
+import { browserIdFor, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
+import {
+  chosenDecision,
+  type LinkEntrant,
+  type LinkSignIn,
+  linkSignedInPost,
+  linkSignIn,
+  linkSignInSubmit,
+  meetsApprovalLevel,
+  type PageFormError,
+  postedParams,
+} from './link-sign-in.ts';
+import { pageUiFor, scopeGroups, secondFactorError, sendPage } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
-
-function bodyParams(request: FastifyRequest): Params {
-  return toParams((request.body as RawParams | undefined) ?? {});
-}
 
 function linkExpired(): OAuthError {
   return new OAuthError('invalid_request', 'This approval link has expired or was already used.', {
     pageMessage: 'error.cibaLinkExpired',
   });
-}
-
-function formExpired(): OAuthError {
-  return new OAuthError(
-    'invalid_request',
-    'The form has expired or was not sent from this browser. Open the link again and retry.',
-    { pageMessage: 'error.cibaFormExpired' },
-  );
-}
-
-function checkCsrf(
-  browserId: string | undefined,
-  sid: string | undefined,
-  submitted: string | undefined,
-): asserts browserId is string {
-  if (!browserCsrfMatches(approvalCsrfLabel, browserId, sid, submitted)) throw formExpired();
 }
 
 /** The pending request behind a link's token, or the "expired or used" page. */
@@ -60,52 +52,55 @@ async function pending(ctx: ServerContext, token: string | undefined) {
 
 type Pending = Awaited<ReturnType<typeof pending>>;
 
-function approvalUrl(ctx: ServerContext, token: string): string {
-  const url = new URL(ctx.endpoints.backchannelApproval);
+function approvalUrl(ctx: ServerContext, token: string, path = ''): string {
+  const url = new URL(`${ctx.endpoints.backchannelApproval}${path}`);
   url.searchParams.set('token', token);
   return url.toString();
 }
 
-function renderSignIn(
+/** The approval flow's sign-in form, keeping the link's token. */
+function cibaSignIn(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
-  browserId: string,
   found: Pending,
-  username: string | undefined,
-  error?: { form: FormError; status: number; retryAfter?: number | undefined },
-): void {
-  sendPage(
-    ctx,
-    reply,
-    error?.status ?? 200,
-    ctx.ui.pages.cibaSignIn(
-      {
-        action: `${ctx.endpoints.backchannelApproval}/login`,
-        csrfToken: approvalCsrfToken(browserId, undefined),
-        token: found.token,
-        clientName: found.clientName,
-        username,
-        error: error?.form,
-      },
-      pageUiFor(ctx, request),
-    ),
-    error?.retryAfter,
-  );
+): LinkSignIn {
+  return linkSignIn(ctx, request, reply, {
+    csrfLabel: approvalCsrfLabel,
+    csrfToken: (browserId) => approvalCsrfToken(browserId, undefined),
+    expired: {
+      pageMessage: 'error.cibaFormExpired',
+      description: 'The form has expired or was not sent from this browser. Open the link again and retry.',
+    },
+    page: (view, ui) =>
+      ctx.ui.pages.cibaSignIn(
+        {
+          ...view,
+          action: `${ctx.endpoints.backchannelApproval}/login`,
+          token: found.token,
+          clientName: found.clientName,
+        },
+        ui,
+      ),
+  });
 }
 
 const otherAccount = { form: { message: { key: 'ciba.otherAccount' } }, status: 403 } as const;
+
+/** True when the session reaches the level the policy and the request's `acr_values` ask for. */
+function meetsLevel(ctx: ServerContext, record: BackchannelAuthenticationRequest, session: LoginSession) {
+  const requested = requestedAcrLevel(ctx.config, record.acrValues.join(' '), undefined);
+  return meetsApprovalLevel(ctx, record.clientId, session, requested);
+}
 
 async function renderConfirm(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
-  browserId: string,
-  session: LoginSession,
+  { browserId, session }: LinkEntrant,
   found: Pending,
 ): Promise<void> {
   const account = await ctx.accounts.findBySubject(session.userId);
-  const record: BackchannelAuthenticationRequest = found.record;
   sendPage(
     ctx,
     reply,
@@ -117,8 +112,8 @@ async function renderConfirm(
         token: found.token,
         username: account?.username ?? '',
         clientName: found.clientName,
-        bindingMessage: record.bindingMessage ?? undefined,
-        groups: scopeGroups(ctx, record.scope),
+        bindingMessage: found.record.bindingMessage ?? undefined,
+        groups: scopeGroups(ctx, found.record.scope),
       },
       pageUiFor(ctx, request),
     ),
@@ -126,8 +121,47 @@ async function renderConfirm(
 }
 
 /**
- * GET /bc-approve?token=...: the confirmation for the signed-in user the request names, else the sign-in
- * form (a session of another account is not used, and says so).
+ * The second-factor form (a TOTP or a recovery code), posted to /bc-approve/mfa with the link's token.
+ * An account without an authenticator is told to set one up at /mfa: a link from a notification is no
+ * place to enrol one.
+ */
+async function renderSecondFactor(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  { browserId, session }: LinkEntrant,
+  found: Pending,
+  error?: PageFormError,
+): Promise<void> {
+  if (!(await factorSummary(ctx, session.userId)).totp)
+    throw new OAuthError(
+      'access_denied',
+      'This sign-in needs a second factor. Set one up on the two-step verification page, then open the link again.',
+      { status: 403, pageMessage: 'error.cibaNeedsMfa' },
+    );
+  const account = await ctx.accounts.findBySubject(session.userId);
+  sendPage(
+    ctx,
+    reply,
+    error?.status ?? 200,
+    ctx.ui.pages.mfa(
+      {
+        action: approvalUrl(ctx, found.token, '/mfa'),
+        csrfToken: approvalCsrfToken(browserId, session.sid),
+        clientName: found.clientName,
+        username: account?.username ?? '',
+        error: error?.form,
+      },
+      pageUiFor(ctx, request),
+    ),
+    error?.retryAfter,
+  );
+}
+
+/**
+ * GET /bc-approve?token=...: for the signed-in user the request names, the second-factor form when the
+ * session is short of the level needed, else the confirmation; otherwise the sign-in form (a session of
+ * another account is not used, and says so).
  */
 export function backchannelApprovalPage(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
@@ -135,52 +169,88 @@ export function backchannelApprovalPage(ctx: ServerContext) {
     const found = await pending(ctx, query.get('token'));
     const browserId = browserIdFor(request.headers.cookie, reply, randomHandle);
     const session = await findSession(ctx, readCookie(request.headers.cookie, sessionCookie));
-    if (session === undefined) {
-      renderSignIn(ctx, request, reply, browserId, found, undefined);
-      return;
-    }
-    if (session.userId !== found.record.hintedUserId) {
-      renderSignIn(ctx, request, reply, browserId, found, undefined, otherAccount);
-      return;
-    }
-    await renderConfirm(ctx, request, reply, browserId, session, found);
+    const flow = cibaSignIn(ctx, request, reply, found);
+    if (session === undefined) flow.renderSignIn(browserId, undefined);
+    else if (session.userId !== found.record.hintedUserId)
+      flow.renderSignIn(browserId, undefined, otherAccount);
+    else if (!(await meetsLevel(ctx, found.record, session)))
+      await renderSecondFactor(ctx, request, reply, { browserId, session }, found);
+    else await renderConfirm(ctx, request, reply, { browserId, session }, found);
   };
 }
 
-/** POST /bc-approve/login: signs the named user in, then back to the confirmation. */
+/** POST /bc-approve/login: signs the named user in, then back to the page. */
 export function backchannelApprovalLogin(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const params = bodyParams(request);
-    const browserId = readCookie(request.headers.cookie, browserCookie);
-    checkCsrf(browserId, undefined, params.get('csrf'));
+    const params = postedParams(request);
     const found = await pending(ctx, params.get('token'));
-    const username = params.get('username');
-    const check = await checkPassword(ctx, {
-      username,
-      password: params.get('password'),
+    await linkSignInSubmit(ctx, request, reply, cibaSignIn(ctx, request, reply, found), {
+      params,
       clientId: found.record.clientId,
-      browserValue: browserId,
-      address: request.ip,
+      next: approvalUrl(ctx, found.token),
+      refuse: (account) => {
+        if (account.subject === found.record.hintedUserId) return undefined;
+        ctx.audit('ciba_other_account', { client_id: found.record.clientId, user_id: account.subject });
+        return otherAccount;
+      },
     });
-    if ('error' in check) {
-      renderSignIn(ctx, request, reply, browserId, found, username?.slice(0, 256), {
-        form: signInError(check.error, username),
+  };
+}
+
+/**
+ * The hinted user's session behind a form post, after the CSRF check; else the sign-in form is rendered
+ * (session ended, or another account's) and undefined returned.
+ */
+async function hintedUserPost(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  found: Pending,
+) {
+  const flow = cibaSignIn(ctx, request, reply, found);
+  const entrant = await linkSignedInPost(ctx, request, flow, postedParams(request));
+  if (entrant === undefined || entrant.session.userId === found.record.hintedUserId) return entrant;
+  flow.renderSignIn(entrant.browserId, undefined, otherAccount);
+  return undefined;
+}
+
+/**
+ * POST /bc-approve/mfa?token=...: a TOTP code (RFC 6238) or a recovery code steps the session up (wrong
+ * codes count as failed logins of the account), then back to the page.
+ */
+export function backchannelApprovalSecondFactor(ctx: ServerContext) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const query = toParams((request.query as RawParams | undefined) ?? {});
+    const found = await pending(ctx, query.get('token'));
+    const entrant = await hintedUserPost(ctx, request, reply, found);
+    if (entrant === undefined) return;
+    const { browserId, session } = entrant;
+    const params = postedParams(request);
+    const clientId = found.record.clientId;
+    const check = await checkSecondFactor(
+      ctx,
+      session.userId,
+      { code: params.get('code'), recoveryCode: params.get('recovery_code') },
+      clientId,
+    );
+    if (!check.ok) {
+      await renderSecondFactor(ctx, request, reply, { browserId, session }, found, {
+        form: secondFactorError(check.error),
         status: check.status,
-        ...('retryAfter' in check ? { retryAfter: check.retryAfter } : {}),
+        retryAfter: check.retryAfter,
       });
       return;
     }
-    if (check.user.subject !== found.record.hintedUserId) {
-      ctx.audit('ciba_other_account', { client_id: found.record.clientId, user_id: check.user.subject });
-      renderSignIn(ctx, request, reply, browserId, found, username?.slice(0, 256), otherAccount);
+    const sessionValue = readCookie(request.headers.cookie, sessionCookie)!;
+    const stepped = await stepUpSession(ctx, sessionValue, session, randomHandle(), clientId);
+    if (stepped === undefined) {
+      cibaSignIn(ctx, request, reply, found).renderSignIn(browserId, undefined, {
+        form: { message: { key: 'device.sessionEnded' } },
+        status: 401,
+      });
       return;
     }
-    const { sessionValue } = await startSession(
-      ctx,
-      readCookie(request.headers.cookie, sessionCookie),
-      check.user,
-    );
-    setSessionCookie(reply, sessionValue, ctx.config.login.sessionTtl);
+    setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
     reply.code(303).headers(noStoreHeaders).header('location', approvalUrl(ctx, found.token)).send();
   };
 }
@@ -188,44 +258,20 @@ export function backchannelApprovalLogin(ctx: ServerContext) {
 /** POST /bc-approve/decision: approves or denies the request for the signed-in user it names. */
 export function backchannelApprovalDecision(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const params = bodyParams(request);
-    const browserId = readCookie(request.headers.cookie, browserCookie);
-    if (browserId === undefined) throw formExpired();
+    const params = postedParams(request);
     const found = await pending(ctx, params.get('token'));
-    const session = await findSession(ctx, readCookie(request.headers.cookie, sessionCookie));
-    if (session === undefined) {
-      renderSignIn(ctx, request, reply, browserId, found, undefined, {
-        form: { message: { key: 'device.sessionEnded' } },
-        status: 401,
+    const entrant = await hintedUserPost(ctx, request, reply, found);
+    if (entrant === undefined) return;
+    const decision = chosenDecision(params);
+    // Approval needs the level of the MFA policy and of the request's acr_values: else the factor first.
+    if (decision === 'approve' && !(await meetsLevel(ctx, found.record, entrant.session))) {
+      await renderSecondFactor(ctx, request, reply, entrant, found, {
+        form: { message: { key: 'mfa.missing' }, field: 'code' },
+        status: 403,
       });
       return;
     }
-    checkCsrf(browserId, session.sid, params.get('csrf'));
-    if (session.userId !== found.record.hintedUserId) {
-      renderSignIn(ctx, request, reply, browserId, found, undefined, otherAccount);
-      return;
-    }
-    const decision = params.get('decision');
-    if (decision !== 'approve' && decision !== 'deny') {
-      throw new OAuthError('invalid_request', 'Choose Approve or Deny.', {
-        pageMessage: 'error.chooseApproveDeny',
-      });
-    }
-    // The MFA policy of the client and the account's roles applies as at /authorize (protocol/acr.ts).
-    const client = await ctx.findClient(found.record.clientId);
-    const account = await ctx.accounts.findBySubject(session.userId);
-    if (
-      decision === 'approve' &&
-      (client === undefined ||
-        !sessionMeetsLevel(session, requiredAcrLevel(ctx.config, client, undefined, account?.roles)))
-    ) {
-      throw new OAuthError(
-        'access_denied',
-        'This sign-in needs a second factor. Verify it on the two-step verification page, then open the link again.',
-        { status: 403, pageMessage: 'error.cibaNeedsMfa' },
-      );
-    }
-    if (!(await decideBackchannelRequest(ctx, found.record, session, decision))) throw linkExpired();
+    if (!(await decideBackchannelRequest(ctx, found.record, entrant.session, decision))) throw linkExpired();
     sendPage(
       ctx,
       reply,

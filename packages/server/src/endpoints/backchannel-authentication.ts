@@ -8,23 +8,19 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { issueBackchannelRequest } from '../protocol/backchannel-authentication.ts';
-import { authenticateClient, clientBudgetKey } from '../protocol/client-auth.ts';
-import { checkParameterLengths } from '../protocol/params.ts';
 import type { ClientCertificates } from './client-certificate.ts';
-import { formParams } from './form.ts';
+import { authenticatedClientRequest } from './form.ts';
 import { noStoreHeaders } from './responses.ts';
 
 export function backchannelAuthenticationEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const { raw, params } = formParams(request);
-    checkParameterLengths(raw, ctx.config.requestParameters);
-    const client = await authenticateClient(
+    const { client, params } = await authenticatedClientRequest(
       ctx,
-      certificates.authRequest(request),
-      params,
+      certificates,
+      request,
       'backchannel_authentication',
+      'backchannelPerClient',
     );
-    await ctx.rateLimits.hit('backchannelPerClient', clientBudgetKey(client, request.ip));
     const issued = await issueBackchannelRequest(ctx, client, params);
     reply
       .headers(noStoreHeaders)

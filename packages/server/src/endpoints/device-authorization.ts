@@ -7,24 +7,20 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { authenticateClient, clientBudgetKey } from '../protocol/client-auth.ts';
 import { formatUserCode, issueDeviceCode } from '../protocol/device-authorization.ts';
-import { checkParameterLengths } from '../protocol/params.ts';
 import type { ClientCertificates } from './client-certificate.ts';
-import { formParams } from './form.ts';
+import { authenticatedClientRequest } from './form.ts';
 import { noStoreHeaders } from './responses.ts';
 
 export function deviceAuthorizationEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const { raw, params } = formParams(request);
-    checkParameterLengths(raw, ctx.config.requestParameters);
-    const client = await authenticateClient(
+    const { client, params } = await authenticatedClientRequest(
       ctx,
-      certificates.authRequest(request),
-      params,
+      certificates,
+      request,
       'device_authorization',
+      'deviceAuthorizationPerClient',
     );
-    await ctx.rateLimits.hit('deviceAuthorizationPerClient', clientBudgetKey(client, request.ip));
     const { deviceCode, userCode } = await issueDeviceCode(ctx, client, params);
     const { codeTtl, interval } = ctx.config.device;
     const shown = formatUserCode(userCode);

@@ -8,8 +8,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import type { DeviceCode } from '../model.ts';
-import { requiredAcrLevel, sessionMeetsLevel } from '../protocol/acr.ts';
-import { browserCsrfMatches } from '../protocol/browser-csrf.ts';
 import {
   type CodeEntrant,
   decideDeviceCode,
@@ -23,16 +21,22 @@ import {
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
 import { randomHandle } from '../protocol/secrets.ts';
-import { checkPassword, findSession, startSession } from '../sessions/login.ts';
+import { findSession } from '../sessions/login.ts';
 import type { MessageKey } from '../views/i18n.ts';
 import type { FormError } from '../views/pages.ts';
-import { browserCookie, browserIdFor, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
-import { pageUiFor, scopeGroups, sendPage, signInError } from './page-response.ts';
-import { noStoreHeaders } from './responses.ts';
-
-function formParams(request: FastifyRequest): Params {
-  return toParams((request.body as RawParams | undefined) ?? {});
-}
+import { browserIdFor, readCookie, sessionCookie } from './cookies.ts';
+import {
+  chosenDecision,
+  type LinkEntrant,
+  type LinkSignIn,
+  linkSignedInPost,
+  linkSignIn,
+  linkSignInSubmit,
+  meetsApprovalLevel,
+  type PageFormError,
+  postedParams,
+} from './link-sign-in.ts';
+import { pageUiFor, scopeGroups, sendPage } from './page-response.ts';
 
 function verificationUrl(ctx: ServerContext, userCode: string | undefined, switchUser = false): string {
   const url = new URL(ctx.endpoints.deviceVerification);
@@ -41,47 +45,27 @@ function verificationUrl(ctx: ServerContext, userCode: string | undefined, switc
   return url.toString();
 }
 
-function csrfError(): OAuthError {
-  return new OAuthError(
-    'invalid_request',
-    'The form has expired or was not sent from this browser. Open the device page again and retry.',
-    { pageMessage: 'error.deviceFormExpired' },
-  );
-}
-
-function checkCsrf(
-  browserId: string | undefined,
-  sid: string | undefined,
-  submitted: string | undefined,
-): asserts browserId is string {
-  if (!browserCsrfMatches(deviceCsrfLabel, browserId, sid, submitted)) throw csrfError();
-}
-
-function renderSignIn(
+/** The device flow's sign-in form, keeping the user code typed so far. */
+function deviceSignIn(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
-  browserId: string,
   userCode: string | undefined,
-  username: string | undefined,
-  error?: { form: FormError; status: number; retryAfter?: number },
-): void {
-  sendPage(
-    ctx,
-    reply,
-    error?.status ?? 200,
-    ctx.ui.pages.deviceSignIn(
-      {
-        action: `${ctx.endpoints.deviceVerification}/login`,
-        csrfToken: deviceCsrfToken(browserId, undefined),
-        userCode,
-        username,
-        error: error?.form,
-      },
-      pageUiFor(ctx, request),
-    ),
-    error?.retryAfter,
-  );
+): LinkSignIn {
+  return linkSignIn(ctx, request, reply, {
+    csrfLabel: deviceCsrfLabel,
+    csrfToken: (browserId) => deviceCsrfToken(browserId, undefined),
+    expired: {
+      pageMessage: 'error.deviceFormExpired',
+      description:
+        'The form has expired or was not sent from this browser. Open the device page again and retry.',
+    },
+    page: (view, ui) =>
+      ctx.ui.pages.deviceSignIn(
+        { ...view, action: `${ctx.endpoints.deviceVerification}/login`, userCode },
+        ui,
+      ),
+  });
 }
 
 /** An error about the user code field. */
@@ -93,7 +77,7 @@ interface SignedIn extends CodeEntrant {
   username: string;
 }
 
-async function signedIn(ctx: ServerContext, entrant: CodeEntrant): Promise<SignedIn> {
+async function signedIn(ctx: ServerContext, entrant: LinkEntrant): Promise<SignedIn> {
   const user = await ctx.accounts.findBySubject(entrant.session.userId);
   return { ...entrant, username: user?.username ?? '' };
 }
@@ -104,7 +88,7 @@ async function renderCodeEntry(
   reply: FastifyReply,
   entrant: SignedIn,
   userCode: string | undefined,
-  error?: { form: FormError; status: number; retryAfter?: number | undefined },
+  error?: PageFormError,
 ): Promise<void> {
   const locked = await userCodeLockedFor(ctx, entrant);
   sendPage(
@@ -127,29 +111,16 @@ async function renderCodeEntry(
   );
 }
 
-/**
- * The signed-in user behind a form post, after the CSRF check. When the session has ended, the sign-in
- * form is rendered (keeping the code) and undefined returned.
- */
+/** The signed-in user behind a form post (link-sign-in.ts); the sign-in form keeps the code. */
 async function signedInPost(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
   params: Params,
 ): Promise<SignedIn | undefined> {
-  const browserId = readCookie(request.headers.cookie, browserCookie);
-  if (browserId === undefined) throw csrfError();
-  const session = await findSession(ctx, readCookie(request.headers.cookie, sessionCookie));
-  if (session === undefined) {
-    // Nothing is done on behalf of anyone here, so this needs no CSRF check: just a sign-in form.
-    renderSignIn(ctx, request, reply, browserId, keptUserCode(params.get('user_code')), undefined, {
-      form: { message: { key: 'device.sessionEnded' } },
-      status: 401,
-    });
-    return undefined;
-  }
-  checkCsrf(browserId, session.sid, params.get('csrf'));
-  return signedIn(ctx, { browserId, session });
+  const flow = deviceSignIn(ctx, request, reply, keptUserCode(params.get('user_code')));
+  const entrant = await linkSignedInPost(ctx, request, flow, params);
+  return entrant && signedIn(ctx, entrant);
 }
 
 const lookupErrors = { missing: 'device.missing', unknown: 'device.unknown' } as const;
@@ -205,7 +176,7 @@ export function deviceVerificationPage(ctx: ServerContext) {
     const userCode = keptUserCode(params.get('user_code'));
     const session = await findSession(ctx, readCookie(request.headers.cookie, sessionCookie));
     if (session === undefined || params.get('prompt') === 'login') {
-      renderSignIn(ctx, request, reply, browserId, userCode, undefined);
+      deviceSignIn(ctx, request, reply, userCode).renderSignIn(browserId, undefined);
       return;
     }
     await renderCodeEntry(ctx, request, reply, await signedIn(ctx, { browserId, session }), userCode);
@@ -215,40 +186,20 @@ export function deviceVerificationPage(ctx: ServerContext) {
 /** POST /device/login: signs the user in, then back to the code entry with the code kept. */
 export function deviceLoginSubmit(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const params = formParams(request);
-    const browserId = readCookie(request.headers.cookie, browserCookie);
-    checkCsrf(browserId, undefined, params.get('csrf'));
+    const params = postedParams(request);
     const userCode = keptUserCode(params.get('user_code'));
-    const username = params.get('username');
-    const check = await checkPassword(ctx, {
-      username,
-      password: params.get('password'),
+    await linkSignInSubmit(ctx, request, reply, deviceSignIn(ctx, request, reply, userCode), {
+      params,
       clientId: undefined,
-      browserValue: browserId,
-      address: request.ip,
+      next: verificationUrl(ctx, userCode),
     });
-    if ('error' in check) {
-      renderSignIn(ctx, request, reply, browserId, userCode, username?.slice(0, 256), {
-        form: signInError(check.error, username),
-        status: check.status,
-        ...('retryAfter' in check ? { retryAfter: check.retryAfter } : {}),
-      });
-      return;
-    }
-    const { sessionValue } = await startSession(
-      ctx,
-      readCookie(request.headers.cookie, sessionCookie),
-      check.user,
-    );
-    setSessionCookie(reply, sessionValue, ctx.config.login.sessionTtl);
-    reply.code(303).headers(noStoreHeaders).header('location', verificationUrl(ctx, userCode)).send();
   };
 }
 
 /** POST /device: the code entered; shows the confirmation page for a pending code. */
 export function deviceCodeSubmit(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const params = formParams(request);
+    const params = postedParams(request);
     const entrant = await signedInPost(ctx, request, reply, params);
     if (entrant === undefined) return;
     const pending = await pendingCode(ctx, request, reply, entrant, params.get('user_code'));
@@ -275,32 +226,20 @@ export function deviceCodeSubmit(ctx: ServerContext) {
 /** POST /device/decision: approves or denies the code for the signed-in user. */
 export function deviceDecisionSubmit(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const params = formParams(request);
+    const params = postedParams(request);
     const entrant = await signedInPost(ctx, request, reply, params);
     if (entrant === undefined) return;
-    const decision = params.get('decision');
-    if (decision !== 'approve' && decision !== 'deny') {
-      throw new OAuthError('invalid_request', 'Choose Approve or Deny.', {
-        pageMessage: 'error.chooseApproveDeny',
-      });
-    }
+    const decision = chosenDecision(params);
     const pending = await pendingCode(ctx, request, reply, entrant, params.get('user_code'));
     if (pending === undefined) return;
     // The page signs in with a password only: a sign-in that policy says needs a second factor is approved
     // only from a session stepped up with one (at /mfa), never with less (protocol/acr.ts).
-    if (decision === 'approve') {
-      const client = await ctx.findClient(pending.record.clientId);
-      const account = await ctx.accounts.findBySubject(entrant.session.userId);
-      if (
-        client !== undefined &&
-        !sessionMeetsLevel(entrant.session, requiredAcrLevel(ctx.config, client, undefined, account?.roles))
-      )
-        throw new OAuthError(
-          'access_denied',
-          'This sign-in needs a second factor. Verify it on the two-step verification page, then enter the code again.',
-          { status: 403, pageMessage: 'error.deviceNeedsMfa' },
-        );
-    }
+    if (decision === 'approve' && !(await meetsApprovalLevel(ctx, pending.record.clientId, entrant.session)))
+      throw new OAuthError(
+        'access_denied',
+        'This sign-in needs a second factor. Verify it on the two-step verification page, then enter the code again.',
+        { status: 403, pageMessage: 'error.deviceNeedsMfa' },
+      );
     if (!(await decideDeviceCode(ctx, pending.record, entrant.session, decision))) {
       await renderCodeEntry(ctx, request, reply, entrant, undefined, {
         form: codeError('device.expired'),

@@ -1,18 +1,21 @@
 /**
  * Logout: GET and POST /end_session (OpenID Connect RP-Initiated Logout 1.0) and its confirmation form.
- * The rules are in sessions/rp-initiated-logout.ts, ending the session in sessions/logout.ts. The session
+ * The rules are in sessions/rp-initiated-logout.ts, ending the session in sessions/logout.ts, continuing at
+ * an upstream provider in sessions/upstream-logout.ts. The session
  * cookie is SameSite=Lax, so an RP's cross-site form POST arrives without it: such a POST gets a 303 to the
  * same request as a GET (a top-level navigation carries Lax cookies) rather than finding no session; a GET
  * never redirects to itself. Logging out twice is not an error (§4). Parameters are bounded as at /authorize
  * (`requestParameters`), and the repeated GET carries only the parameters of §2, so `Location` stays short.
  */
 
-import { constantTimeEqual } from '@gatehouse/jose-rules';
+import { constantTimeEqual, readCookie as readCookieValue } from '@gatehouse/jose-rules';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
+import type { LoginSession } from '../model.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { checkParameterLengths, type Params, type RawParams, toParams } from '../protocol/params.ts';
 import { createRedirectUrl } from '../protocol/redirect-uri.ts';
+import { randomHandle } from '../protocol/secrets.ts';
 import { findSession } from '../sessions/login.ts';
 import {
   hintNamesSession,
@@ -21,8 +24,9 @@ import {
   resolveLogoutTarget,
   validateLogoutRequest,
 } from '../sessions/rp-initiated-logout.ts';
+import { upstreamEndSessionUrl } from '../sessions/upstream-logout.ts';
 import { parseUiLocales } from '../views/i18n.ts';
-import { clearCookie, readCookie, sessionCookie } from './cookies.ts';
+import { clearCookie, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
 import { pageUiFor, sendPage } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
@@ -44,7 +48,7 @@ function requestParams(ctx: ServerContext, request: FastifyRequest): { raw: RawP
 }
 
 /** Sends the user back to the client (with state) or shows the signed-out page in the request's language. */
-function finish(
+function finishLogout(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -62,6 +66,79 @@ function finish(
     return;
   }
   sendPage(ctx, reply, 200, ctx.ui.pages.loggedOut({}, pageUiFor(ctx, request, parseUiLocales(uiLocales))));
+}
+
+/** The rest of a logout that went on to an upstream provider, kept in the browser for the way back. */
+interface PendingLogout {
+  /** The `state` sent to the upstream; the way back must carry it. */
+  state: string;
+  clientId: string | undefined;
+  redirectUri: string | undefined;
+  clientState: string | undefined;
+  uiLocales: string | undefined;
+}
+
+const pendingLogoutName = '__Host-gh-upstream-logout';
+
+function pendingLogoutCookie(pending: PendingLogout): string {
+  const value = Buffer.from(JSON.stringify(pending)).toString('base64url');
+  return serializeCookie(pendingLogoutName, value, { sameSite: 'Lax', maxAge: 600 });
+}
+
+function readPendingLogout(header: string | undefined): PendingLogout | undefined {
+  const value = readCookieValue(header, pendingLogoutName, /^[A-Za-z0-9_-]{1,4000}$/);
+  if (value === undefined) return undefined;
+  try {
+    const pending = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const text = (name: string) =>
+      typeof pending[name] === 'string' ? (pending[name] as string) : undefined;
+    const state = text('state');
+    if (state === undefined) return undefined;
+    return {
+      state,
+      clientId: text('clientId'),
+      redirectUri: text('redirectUri'),
+      clientState: text('clientState'),
+      uiLocales: text('uiLocales'),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Ends the session, then, when it came from an upstream that is to be signed out of too, sends the browser
+ * there (sessions/upstream-logout.ts) with the rest of this logout in a short-lived cookie for the way back
+ * (endpoints/upstream-logout.ts); otherwise finishes here.
+ */
+async function endAndFinish(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  session: LoginSession,
+  target: LogoutTarget,
+  uiLocales: string | undefined,
+): Promise<void> {
+  const state = randomHandle();
+  const upstream = await upstreamEndSessionUrl(ctx, session.sid, state);
+  await ctx.logout.endSession(session, target.client?.clientId, ctx.audit);
+  if (upstream === undefined) {
+    finishLogout(ctx, request, reply, target, uiLocales);
+    return;
+  }
+  const pending = pendingLogoutCookie({
+    state,
+    clientId: target.redirectUri === undefined ? undefined : target.client?.clientId,
+    redirectUri: target.redirectUri,
+    clientState: target.state,
+    uiLocales,
+  });
+  reply
+    .code(303)
+    .headers(noStoreHeaders)
+    .header('set-cookie', [clearCookie(sessionCookie, 'Lax'), pending])
+    .header('location', upstream.href)
+    .send();
 }
 
 /**
@@ -101,12 +178,11 @@ export function endSessionEndpoints(ctx: ServerContext) {
     });
     const session = await findSession(ctx, cookie);
     if (session === undefined || cookie === undefined) {
-      finish(ctx, request, reply, target, params.get('ui_locales'));
+      finishLogout(ctx, request, reply, target, params.get('ui_locales'));
       return;
     }
     if (hintNamesSession(hint, session)) {
-      await ctx.logout.endSession(session, target.client?.clientId, ctx.audit);
-      finish(ctx, request, reply, target, params.get('ui_locales'));
+      await endAndFinish(ctx, request, reply, session, target, params.get('ui_locales'));
       return;
     }
 
@@ -147,7 +223,7 @@ export function endSessionEndpoints(ctx: ServerContext) {
     );
     if (cookie === undefined) {
       // No session cookie: nothing this browser could sign out of.
-      finish(ctx, request, reply, target, params.get('ui_locales'));
+      finishLogout(ctx, request, reply, target, params.get('ui_locales'));
       return;
     }
     const submitted = params.get('csrf');
@@ -159,9 +235,29 @@ export function endSessionEndpoints(ctx: ServerContext) {
       );
     }
     const session = await findSession(ctx, cookie);
-    if (session !== undefined) await ctx.logout.endSession(session, target.client?.clientId, ctx.audit);
-    finish(ctx, request, reply, target, params.get('ui_locales'));
+    if (session !== undefined) {
+      await endAndFinish(ctx, request, reply, session, target, params.get('ui_locales'));
+      return;
+    }
+    finishLogout(ctx, request, reply, target, params.get('ui_locales'));
   }
 
-  return { endSession, confirm };
+  /**
+   * GET /upstream/{upstream}/logged-out: back from the upstream's logout. With the pending logout's cookie
+   * and its `state`, the logout finishes as it would have here (the target checked again: a registered
+   * post-logout URI of the client); otherwise the signed-out page. Either way the user is signed out here.
+   */
+  async function upstreamLoggedOut(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const { params } = requestParams(ctx, request);
+    const pending = readPendingLogout(request.headers.cookie);
+    const state = params.get('state');
+    const matches = pending !== undefined && state !== undefined && constantTimeEqual(state, pending.state);
+    const target = matches
+      ? await resolveLogoutTarget(ctx, pending.clientId, pending.redirectUri, pending.clientState)
+      : { client: undefined, redirectUri: undefined, state: undefined };
+    if (pending !== undefined) reply.header('set-cookie', clearCookie(pendingLogoutName, 'Lax'));
+    finishLogout(ctx, request, reply, target, pending?.uiLocales);
+  }
+
+  return { endSession, confirm, upstreamLoggedOut };
 }

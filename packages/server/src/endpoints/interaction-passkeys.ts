@@ -6,7 +6,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { passkeyAmr, passwordPasskeyAmr } from '../protocol/acr.ts';
+import { passkeyAmr } from '../protocol/acr.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import type { Params } from '../protocol/params.ts';
 import { factorSummary, regenerateRecoveryCodes } from '../sessions/mfa.ts';
@@ -20,13 +20,12 @@ import {
 } from '../sessions/webauthn.ts';
 import {
   factorSubmission,
-  finishEnrolment,
-  finishSecondFactor,
   finishSignIn,
   loadSubmission,
   renderLogin,
   renderSecondFactor,
 } from './interaction.ts';
+import { finishEnrolment, finishSecondFactor } from './interaction-steps.ts';
 
 /** The fields the ceremony's script posts (views/webauthn-script.ts). */
 export function postedCeremony(params: Params): PostedCeremony {
@@ -97,7 +96,7 @@ export function passkeySecondFactorSubmit(ctx: ServerContext) {
       await renderSecondFactor(ctx, request, reply, loaded, account, ceremonyError(result));
       return;
     }
-    await finishSecondFactor(ctx, reply, loaded, { session, sessionValue, account }, passwordPasskeyAmr);
+    await finishSecondFactor(ctx, reply, loaded, { session, sessionValue, account }, 'hwk');
   };
 }
 
@@ -130,7 +129,7 @@ export function passkeyEnrolmentSubmit(ctx: ServerContext) {
       reply,
       loaded,
       { session, sessionValue },
-      passwordPasskeyAmr,
+      'hwk',
       await regenerateRecoveryCodes(ctx, account.subject),
     );
   };

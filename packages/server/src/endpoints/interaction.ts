@@ -12,7 +12,6 @@ import type { LoginSession } from '../model.ts';
 import {
   acrLevelOf,
   acrSatisfies,
-  otpAmr,
   passwordAmr,
   requiredAcrLevel,
   sessionMeetsLevel,
@@ -20,7 +19,6 @@ import {
 import { isHintedUser, needsConsent, rememberConsent } from '../protocol/authorization-request.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
-import { randomHandle } from '../protocol/secrets.ts';
 import {
   checkInteractionCsrf,
   completeInteraction,
@@ -36,7 +34,6 @@ import {
   pendingTotpEnrolment,
   type SecondFactorFailure,
   startTotpEnrolment,
-  stepUpSession,
 } from '../sessions/mfa.ts';
 import { hintedUpstream, startUpstreamLogin } from '../sessions/upstream.ts';
 import {
@@ -45,16 +42,23 @@ import {
   registrationOptions,
   webauthnEnabled,
 } from '../sessions/webauthn.ts';
-import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
 import { qrSvg } from '../views/mfa.ts';
 import type { FormError } from '../views/pages.ts';
 import type { PasskeyFormView } from '../views/webauthn.ts';
 import { trustClientSite } from './client-site.ts';
 import { browserCookie, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
+import {
+  continueAfterSignIn,
+  finishEnrolment,
+  finishSecondFactor,
+  redirectWithCode,
+  sessionEnded,
+} from './interaction-steps.ts';
 import { pageUiFor, scopeGroups, scriptUi, sendPage, signInError } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
-async function loadFor(ctx: ServerContext, request: FastifyRequest): Promise<LoadedInteraction> {
+/** The interaction of the request's path, for this browser; error pages speak its language from here on. */
+export async function loadFor(ctx: ServerContext, request: FastifyRequest): Promise<LoadedInteraction> {
   const { id } = request.params as { id: string };
   const loaded = await loadInteraction(ctx, id, readCookie(request.headers.cookie, browserCookie));
   // From here on an error page may link back to the client: its redirect URI was verified at /authorize;
@@ -152,25 +156,6 @@ async function renderConsent(
   );
 }
 
-/** Issues the code and redirects back to the client. */
-async function redirectWithCode(
-  ctx: ServerContext,
-  reply: FastifyReply,
-  loaded: LoadedInteraction,
-  session: LoginSession,
-): Promise<void> {
-  const location = await issueAuthorizationCode(ctx, loaded.interaction.request, session);
-  reply.code(303).headers(noStoreHeaders).header('location', location).send();
-}
-
-export function sessionEnded(): OAuthError {
-  return new OAuthError(
-    'invalid_request',
-    'Your sign-in session has ended. Go back to the application and start again.',
-    { pageMessage: 'error.sessionEnded' },
-  );
-}
-
 /** True when this interaction's sign-in needs a second factor the session does not have yet. */
 async function secondFactorMissing(
   ctx: ServerContext,
@@ -183,7 +168,7 @@ async function secondFactorMissing(
 }
 
 /** A second-factor form's error: a wrong or missing code is about the code field; a lock about the form. */
-function factorError(failure: SecondFactorFailure): FormError {
+export function factorError(failure: SecondFactorFailure): FormError {
   return { message: failure, field: failure.key === 'login.throttled' ? undefined : 'code' };
 }
 
@@ -250,25 +235,6 @@ export async function renderSecondFactor(
   );
 }
 
-/** After the sign-in is complete: the consent page when consent is needed, else the code. */
-export async function continueAfterSignIn(
-  ctx: ServerContext,
-  reply: FastifyReply,
-  loaded: LoadedInteraction,
-  session: LoginSession,
-  consentNeeded: boolean,
-): Promise<void> {
-  if (consentNeeded) {
-    reply
-      .code(303)
-      .headers(noStoreHeaders)
-      .header('location', `${ctx.issuer}/interaction/${loaded.interaction.id}`)
-      .send();
-    return;
-  }
-  await redirectWithCode(ctx, reply, loaded, session);
-}
-
 export function interactionPage(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const loaded = await loadFor(ctx, request);
@@ -329,49 +295,8 @@ export function secondFactorSubmit(ctx: ServerContext) {
       });
       return;
     }
-    await finishSecondFactor(ctx, reply, loaded, { session, sessionValue, account }, otpAmr);
+    await finishSecondFactor(ctx, reply, loaded, { session, sessionValue, account }, 'otp');
   };
-}
-
-/** A second factor was shown: the session steps up to `amr`, then consent or the code. */
-export async function finishSecondFactor(
-  ctx: ServerContext,
-  reply: FastifyReply,
-  loaded: LoadedInteraction,
-  signedIn: { session: LoginSession; sessionValue: string; account: Account },
-  amr: readonly string[],
-): Promise<void> {
-  const consentNeeded = await needsConsent(
-    ctx,
-    loaded.client,
-    loaded.interaction.request,
-    signedIn.account.subject,
-  );
-  if (!consentNeeded) await completeInteraction(ctx, loaded.interaction);
-  const stepped = await stepUpInteractionSession(ctx, reply, loaded, signedIn, amr);
-  await continueAfterSignIn(ctx, reply, loaded, stepped, consentNeeded);
-}
-
-/** Steps the sign-in's session up to `amr` (sessions/mfa.ts) and sets the new session cookie. */
-export async function stepUpInteractionSession(
-  ctx: ServerContext,
-  reply: FastifyReply,
-  loaded: LoadedInteraction,
-  signedIn: { session: LoginSession; sessionValue: string },
-  amr: readonly string[],
-): Promise<LoginSession> {
-  const { session, sessionValue } = signedIn;
-  const stepped = await stepUpSession(
-    ctx,
-    sessionValue,
-    session,
-    randomHandle(),
-    loaded.client.clientId,
-    amr,
-  );
-  if (stepped === undefined) throw sessionEnded();
-  setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
-  return stepped.session;
 }
 
 /**
@@ -401,35 +326,10 @@ export function enrolmentSubmit(ctx: ServerContext) {
       reply,
       loaded,
       { session, sessionValue },
-      otpAmr,
+      'otp',
       result.recoveryCodes,
     );
   };
-}
-
-/**
- * A factor enrolled during sign-in has just been used: the session steps up to `amr` and the new recovery
- * codes are shown once, with a link back to the sign-in.
- */
-export async function finishEnrolment(
-  ctx: ServerContext,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  loaded: LoadedInteraction,
-  signedIn: { session: LoginSession; sessionValue: string },
-  amr: readonly string[],
-  recoveryCodes: string[],
-): Promise<void> {
-  await stepUpInteractionSession(ctx, reply, loaded, signedIn, amr);
-  sendPage(
-    ctx,
-    reply,
-    200,
-    ctx.ui.pages.recoveryCodes(
-      { codes: recoveryCodes, continueUrl: `${ctx.issuer}/interaction/${loaded.interaction.id}` },
-      pageUiFor(ctx, request, loaded.interaction.request.uiLocales),
-    ),
-  );
 }
 
 export function loginSubmit(ctx: ServerContext) {

@@ -6,7 +6,6 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { passwordPasskeyAmr } from '../protocol/acr.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { randomHandle } from '../protocol/secrets.ts';
 import { stepUpSession } from '../sessions/mfa.ts';
@@ -29,14 +28,7 @@ async function passkeySubmission(ctx: ServerContext, request: FastifyRequest, op
 
 /** Steps the session up after a passkey was used, and goes back to /mfa. */
 async function steppedUpToMfaPage(ctx: ServerContext, reply: FastifyReply, user: SignedIn): Promise<void> {
-  const stepped = await stepUpSession(
-    ctx,
-    user.sessionValue,
-    user.session,
-    randomHandle(),
-    undefined,
-    passwordPasskeyAmr,
-  );
+  const stepped = await stepUpSession(ctx, user.sessionValue, user.session, randomHandle(), undefined, 'hwk');
   if (stepped !== undefined) setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
   reply.code(303).headers(noStoreHeaders).header('location', mfaUrl(ctx)).send();
 }

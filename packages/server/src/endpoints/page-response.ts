@@ -6,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { randomHandle } from '../protocol/secrets.ts';
 import type { SignInFailure } from '../sessions/login.ts';
+import type { SecondFactorFailure } from '../sessions/mfa.ts';
 import { type PageUi, scriptHeaders } from '../views/html.ts';
 import type { FormError, ScopeGroup } from '../views/pages.ts';
 
@@ -78,4 +79,9 @@ export function scopeGroups(ctx: ServerContext, scopes: readonly string[]): Scop
     api: group.api,
     scopes: group.scopes.map((name) => ({ name, description: ctx.catalog.describe(name) })),
   }));
+}
+
+/** A refused second factor as the form shows it: a wrong or missing code is about the code field. */
+export function secondFactorError(failure: SecondFactorFailure): FormError {
+  return { message: failure, field: failure.key === 'login.throttled' ? undefined : 'code' };
 }

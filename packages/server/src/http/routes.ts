@@ -15,6 +15,7 @@ import {
   backchannelApprovalDecision,
   backchannelApprovalLogin,
   backchannelApprovalPage,
+  backchannelApprovalSecondFactor,
 } from '../endpoints/backchannel-approval.ts';
 import { backchannelAuthenticationEndpoint } from '../endpoints/backchannel-authentication.ts';
 import type { ClientCertificates } from '../endpoints/client-certificate.ts';
@@ -61,6 +62,12 @@ import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
 import { logoEndpoint, themeStylesheetEndpoint, webauthnScriptEndpoint } from '../endpoints/ui-assets.ts';
 import { upstreamCallback, upstreamStartSubmit } from '../endpoints/upstream.ts';
+import {
+  upstreamLinkFactorSubmit,
+  upstreamLinkPage,
+  upstreamLinkSubmit,
+} from '../endpoints/upstream-link.ts';
+import { upstreamBackchannelLogoutEndpoint } from '../endpoints/upstream-logout.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { initialAccessTokenHashes } from '../protocol/registration.ts';
@@ -133,6 +140,29 @@ export function registerRoutes(
     { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
     perRequest(upstreamCallback),
   );
+  // Linking an upstream identity to an existing account (sessions/upstream-link.ts): password, then factor.
+  app.get('/interaction/:id/link', { config: { errorFormat: 'html' } }, perRequest(upstreamLinkPage));
+  app.post(
+    '/interaction/:id/link',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(upstreamLinkSubmit),
+  );
+  app.post(
+    '/interaction/:id/link/mfa',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(upstreamLinkFactorSubmit),
+  );
+  // Logout at and from upstream providers (sessions/upstream-logout.ts).
+  app.post(
+    '/upstream/:upstream/backchannel-logout',
+    { config: { errorFormat: 'json' } },
+    perRequest(upstreamBackchannelLogoutEndpoint),
+  );
+  app.get(
+    '/upstream/:upstream/logged-out',
+    { config: { errorFormat: 'html' } },
+    perRequest((scoped) => endSessionEndpoints(scoped).upstreamLoggedOut),
+  );
   // The second factor (sessions/mfa.ts): codes are counted with the login limits.
   app.post(
     '/interaction/:id/mfa',
@@ -187,6 +217,11 @@ export function registerRoutes(
     '/bc-approve/login',
     { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
     perRequest(backchannelApprovalLogin),
+  );
+  app.post(
+    '/bc-approve/mfa',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(backchannelApprovalSecondFactor),
   );
   app.post(
     '/bc-approve/decision',

@@ -17,7 +17,7 @@ import { OAuthError } from './errors.ts';
 import { BlockedAddressError } from './outbound-address.ts';
 import { postOutbound } from './outbound-fetch.ts';
 import type { Params } from './params.ts';
-import { decidePolledAuthorization, polledGrantId } from './polled-authorization.ts';
+import { decidePolledAuthorization, polledGrantId, undecidedFields } from './polled-authorization.ts';
 import { failureOutcome, statusOutcome } from './retried-delivery.ts';
 import { parseScope } from './scopes.ts';
 import { randomHandle, sha256Base64Url } from './secrets.ts';
@@ -149,13 +149,7 @@ export async function issueBackchannelRequest(
     pingAuthReqId: ping ? authReqId : null,
     interval: ctx.config.ciba.interval,
     expiresAt: now + lifetime,
-    lastPolledAt: null,
-    status: 'pending',
-    userId: null,
-    authTime: null,
-    amr: null,
-    sid: null,
-    createdAt: now,
+    ...undecidedFields(now),
   };
   await ctx.storage.backchannelRequests.create(request);
   const approvalUrl = new URL(ctx.endpoints.backchannelApproval);

@@ -13,7 +13,7 @@ import { requestedScopes } from './authorization-request.ts';
 import { browserCsrfToken } from './browser-csrf.ts';
 import { OAuthError } from './errors.ts';
 import type { Params } from './params.ts';
-import { decidePolledAuthorization, polledGrantId } from './polled-authorization.ts';
+import { decidePolledAuthorization, polledGrantId, undecidedFields } from './polled-authorization.ts';
 import { randomHandle, sha256Base64Url } from './secrets.ts';
 
 export const deviceCodeGrantType = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -95,13 +95,7 @@ export async function issueDeviceCode(
       resources,
       interval,
       expiresAt: now + codeTtl,
-      lastPolledAt: null,
-      status: 'pending',
-      userId: null,
-      authTime: null,
-      amr: null,
-      sid: null,
-      createdAt: now,
+      ...undecidedFields(now),
     });
     if (created) {
       ctx.audit('device_authorization_issued', { client_id: client.clientId, scope: scopes.join(' ') });

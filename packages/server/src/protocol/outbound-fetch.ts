@@ -38,6 +38,8 @@ export interface OutboundRequest {
   fail: (message: string) => Error;
   /** The name of the URL in messages, e.g. `jwks_uri`. */
   what: string;
+  /** An Authorization header (an upstream's userinfo): give such a request `maxRedirects: 0`. */
+  authorization?: string;
 }
 
 export interface OutboundResponse {
@@ -86,13 +88,13 @@ function openGuarded(
 function get(
   url: URL,
   options: OutboundFetchOptions,
-  accept: string,
+  headers: Record<string, string>,
   signal: AbortSignal,
 ): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const request = openGuarded(url, {
       method: 'GET',
-      headers: { accept },
+      headers,
       signal,
       allowPrivateAddresses: options.allowPrivateAddresses,
     });
@@ -152,7 +154,10 @@ export async function guardedGet(
   try {
     for (let redirects = 0; ; redirects++) {
       checkUrl(url, options, request);
-      const response = await get(url, options, request.accept, signal);
+      const { accept, authorization } = request;
+      // Some APIs (GitHub's) refuse a request without a User-Agent.
+      const headers = { accept, 'user-agent': 'Gatehouse', ...(authorization ? { authorization } : {}) };
+      const response = await get(url, options, headers, signal);
       const status = response.statusCode ?? 0;
       if (status >= 300 && status < 400 && response.headers.location !== undefined) {
         response.resume();

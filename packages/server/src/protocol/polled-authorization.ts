@@ -20,6 +20,19 @@ export function polledGrantId(label: string, handleHash: string): string {
   return sha256Base64Url(`${label}\u0000${handleHash}`).slice(0, 22);
 }
 
+/** The fields of a polled authorization no one has decided or polled yet. */
+export function undecidedFields(now: number) {
+  return {
+    lastPolledAt: null,
+    status: 'pending',
+    userId: null,
+    authTime: null,
+    amr: null,
+    sid: null,
+    createdAt: now,
+  } as const;
+}
+
 export interface PolledDecision {
   grantId: string;
   clientId: string;

@@ -5,7 +5,7 @@
  */
 import type { Account } from '../accounts/accounts.ts';
 import type { ServerContext } from '../context.ts';
-import type { LoginSession } from '../model.ts';
+import type { LoginSession, UpstreamAuthentication } from '../model.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 
 /**
@@ -148,7 +148,7 @@ export interface StartedSession {
  * place: same sid, new session value, new auth_time, so the clients signed in with it are not logged out.
  * When it belongs to someone else, that session is logged out fully (grants revoked, back-channel notices)
  * before the new one starts. `amr` says how the user proved who they are (RFC 8176): `pwd`, or `fed` for
- * a sign-in at an upstream provider (sessions/upstream.ts).
+ * a sign-in at an upstream provider (sessions/upstream.ts), whose own `amr`/`acr` come as `upstream`.
  */
 export async function startSession(
   ctx: ServerContext,
@@ -156,10 +156,11 @@ export async function startSession(
   user: Account,
   clientId?: string,
   amr: string[] = ['pwd'],
+  upstream?: UpstreamAuthentication,
 ): Promise<StartedSession> {
   const now = ctx.now();
   const sessionValue = randomHandle();
-  const fresh = { authTime: now, amr, expiresAt: now + ctx.config.login.sessionTtl };
+  const fresh = { authTime: now, amr, expiresAt: now + ctx.config.login.sessionTtl, upstream };
   const previous =
     previousValue === undefined
       ? undefined
@@ -170,7 +171,7 @@ export async function startSession(
       await ctx.storage.sessions.reauthenticate(
         sha256Base64Url(previousValue),
         sha256Base64Url(sessionValue),
-        fresh,
+        { ...fresh, upstream: upstream ?? null },
         now,
       )
     ) {

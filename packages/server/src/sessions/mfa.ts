@@ -16,7 +16,7 @@ import { generateTotpSecret, matchTotp, otpauthUri } from '../authn/totp.ts';
 import type { ServerContext } from '../context.ts';
 import { KeyEncryption } from '../keys/key-encryption.ts';
 import type { LoginSession } from '../model.ts';
-import { otpAmr } from '../protocol/acr.ts';
+import { steppedUpAmr } from '../protocol/acr.ts';
 import { sha256Base64Url } from '../protocol/secrets.ts';
 import type { StartedSession } from './login.ts';
 
@@ -234,8 +234,8 @@ export async function regenerateRecoveryCodes(ctx: ServerContext, userId: string
 }
 
 /**
- * Steps the browser's live session up to the `mfa` level (RFC 8176: `pwd`, `otp`, `mfa`, or with a passkey
- * `hwk` for `otp`: protocol/acr.ts): same sid, a new session value and auth_time. Undefined when the session
+ * Steps the browser's live session up to the `mfa` level (RFC 8176: `pwd` or `fed`, then `otp` for a code or
+ * `hwk` for a passkey, and `mfa`): same sid, a new session value and auth_time. Undefined when the session
  * ended meanwhile.
  */
 export async function stepUpSession(
@@ -244,12 +244,12 @@ export async function stepUpSession(
   session: LoginSession,
   newSessionValue: string,
   clientId: string | undefined,
-  amr: readonly string[] = otpAmr,
+  method: 'otp' | 'hwk' = 'otp',
 ): Promise<StartedSession | undefined> {
   const now = ctx.now();
   const stepped = {
     authTime: now,
-    amr: [...amr],
+    amr: steppedUpAmr(session.amr, method),
     expiresAt: now + ctx.config.login.sessionTtl,
   };
   const done = await ctx.storage.sessions.reauthenticate(

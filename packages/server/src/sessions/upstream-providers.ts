@@ -1,13 +1,15 @@
 /**
- * The configured upstream OpenID Connect providers (config/upstreams.ts), each with the @gatehouse/client
+ * The configured upstream providers (config/upstreams.ts), each with the @gatehouse/client
  * relying-party client that talks to it through the address guard (protocol/outbound-fetch.ts), and each
  * client's allow-list. Built once at start-up (server.ts); the sign-in flow is in sessions/upstream.ts.
  */
 import { readFileSync } from 'node:fs';
 import { type ClientAuthentication, OAuthClient } from '@gatehouse/client';
+import { entraIssuerRule } from '../config/upstream-presets.ts';
 import type { UpstreamConfig } from '../config/upstreams.ts';
 import { guardedFetch } from '../protocol/outbound-fetch.ts';
 import type { PasswordHasher } from '../protocol/passwords.ts';
+import { oauth2Metadata } from './upstream-oauth2.ts';
 
 /** One configured upstream provider and the relying-party client that talks to it. */
 export interface UpstreamProvider {
@@ -31,7 +33,7 @@ function clientAuthentication(config: UpstreamConfig): ClientAuthentication {
       throw new Error(`upstream "${config.id}": privateKeyJwt.keyFile ${keyFile} is not a private JWK`);
     return { method: 'private_key_jwt', privateKey, ...(algorithm === undefined ? {} : { algorithm }) };
   }
-  return { method: 'client_secret_basic', clientSecret: config.clientSecret ?? '' };
+  return { method: config.tokenEndpointAuthMethod, clientSecret: config.clientSecret ?? '' };
 }
 
 /** The configured upstream providers, each with its client; built once at start-up (server.ts). */
@@ -49,8 +51,12 @@ export class UpstreamProviders {
   ) {
     for (const config of configs) {
       const redirectUri = `${issuer}/upstream/${config.id}/callback`;
+      const metadata = oauth2Metadata(config);
+      const issuerRule = entraIssuerRule(config);
       const client = new OAuthClient({
         issuer: config.issuer,
+        ...(metadata === undefined ? {} : { metadata }),
+        ...(issuerRule === undefined ? {} : { issuerRule }),
         clientId: config.clientId,
         clientAuthentication: clientAuthentication(config),
         redirectUri,
@@ -68,6 +74,11 @@ export class UpstreamProviders {
 
   get size(): number {
     return this.byId.size;
+  }
+
+  /** The provider `id`, whichever client it serves (logout at the upstream, sessions/upstream-logout.ts). */
+  get(id: string): UpstreamProvider | undefined {
+    return this.byId.get(id);
   }
 
   /** The providers `clientId` may offer (its `upstreams` in the config file), in that order. */

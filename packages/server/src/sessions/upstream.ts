@@ -9,17 +9,26 @@
  *   then checks the RFC 9207 `iss` parameter against the provider (mix-up, RFC 9700 §4.4), exchanges the
  *   code with the PKCE verifier and validates the ID token (signature by the provider's JWKS, `iss`,
  *   `aud`, `azp`, `exp`/`iat`, `nonce`; Core §3.1.3.7);
- * - the upstream `sub` is looked up in the linked identities; unknown, it provisions an account (`jit`) or
- *   is refused (`existing-only`). Nothing is ever matched by e-mail.
+ * - the upstream `sub` is looked up in the linked identities; unknown, it provisions an account (`jit`),
+ *   unless an account already has its e-mail address, or it is `existing-only`: then linking to an existing
+ *   account is offered, which needs that account's password (sessions/upstream-link.ts). Nothing is ever
+ *   matched by e-mail alone;
+ * - the upstream's `amr`/`acr` are kept with the session; its methods count locally (RFC 8176, beside
+ *   `fed`) only when the provider is `trustedForMfa`.
  * Every outbound call goes through the address guard (protocol/outbound-fetch.ts).
  */
 import { GatehouseClientError, type IdTokenClaims, type OAuthClient } from '@gatehouse/client';
 import type { Account } from '../accounts/accounts.ts';
 import type { UpstreamConfig } from '../config/upstreams.ts';
 import type { ServerContext } from '../context.ts';
+import type { UpstreamAuthentication } from '../model.ts';
+import { federatedAmr } from '../protocol/acr.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { type LoadedInteraction, loadInteraction } from './interaction.ts';
+import { type EmailMatch, emailMatch, offerLink } from './upstream-link.ts';
+import type { UpstreamIdentity } from './upstream-logout.ts';
+import { oauth2Claims, withoutPkce } from './upstream-oauth2.ts';
 import type { UpstreamProvider } from './upstream-providers.ts';
 
 /** Claims copied into a provisioned account when `claims` maps none: the same names locally. */
@@ -79,6 +88,7 @@ export async function startUpstreamLogin(
       ...(prompt.includes('login') ? { prompt: 'login' } : {}),
       ...(maxAge === undefined ? {} : { maxAge }),
     });
+    if (!provider.config.pkce) withoutPkce(pending.url);
   } catch (error) {
     if (!(error instanceof GatehouseClientError)) throw error;
     // Discovery failed (unreachable, refused by the address guard, or a document naming another issuer).
@@ -105,11 +115,24 @@ export async function startUpstreamLogin(
   return pending.url.href;
 }
 
-/** A finished upstream sign-in: the interaction it was for, the local account, and the session's `amr`. */
-export interface UpstreamSignIn {
+/**
+ * A finished upstream sign-in: the interaction it was for, the upstream's word on how the user signed in,
+ * and the upstream session its logout needs (sessions/upstream-logout.ts); then the local account and the
+ * session's `amr`, or no account when linking to an existing one is offered instead.
+ */
+export type UpstreamSignIn = {
   loaded: LoadedInteraction;
-  account: Account;
-  amr: string[];
+  upstream: UpstreamAuthentication;
+  upstreamSession: UpstreamIdentity;
+} & ({ account: Account; amr: string[] } | { account: undefined });
+
+/** The upstream's `amr` (at most eight short strings) and `acr` of an ID token (OpenID Connect Core §2). */
+function upstreamAuthentication(id: string, claims: IdTokenClaims): UpstreamAuthentication {
+  const amr = Array.isArray(claims.amr)
+    ? claims.amr.filter((value) => typeof value === 'string' && value.length <= 64).slice(0, 8)
+    : [];
+  const acr = typeof claims.acr === 'string' && claims.acr.length <= 255 ? claims.acr : null;
+  return { id, amr, acr };
 }
 
 /**
@@ -134,11 +157,13 @@ export async function finishUpstreamLogin(
   let claims: IdTokenClaims | undefined;
   let accessToken = '';
   let tokenType = 'Bearer';
+  let idToken: string | undefined;
   try {
     const tokens = await provider.client.handleCallback(callbackUrl, {
       url: new URL(provider.redirectUri),
       state,
-      nonce: login.nonce,
+      // A plain OAuth 2.0 upstream was sent no nonce and answers no ID token.
+      nonce: login.nonce === '' ? undefined : login.nonce,
       codeVerifier: login.codeVerifier,
       redirectUri: login.redirectUri,
       // The max_age sent upstream is the interaction's own (see startUpstreamLogin).
@@ -146,9 +171,13 @@ export async function finishUpstreamLogin(
         ? {}
         : { maxAge: loaded.interaction.request.maxAge }),
     });
-    claims = tokens.claims;
     accessToken = tokens.accessToken;
     tokenType = tokens.tokenType;
+    idToken = tokens.idToken;
+    claims =
+      provider.config.type === 'oauth2'
+        ? await oauth2Claims(provider.config, accessToken, tokenType)
+        : tokens.claims;
   } catch (error) {
     if (!(error instanceof GatehouseClientError)) throw error;
     throw failed(
@@ -160,26 +189,30 @@ export async function finishUpstreamLogin(
   if (claims === undefined || typeof claims.sub !== 'string' || claims.sub === '' || claims.sub.length > 255)
     throw failed(ctx, upstreamId, 'no_subject');
   const idTokenClaims = claims;
-  const account = await linkedAccount(ctx, provider, idTokenClaims, () =>
+  const upstream = upstreamAuthentication(upstreamId, claims);
+  const upstreamSid = typeof claims.sid === 'string' && claims.sid.length <= 255 ? claims.sid : undefined;
+  const upstreamSession = { subject: claims.sub, sid: upstreamSid, idToken };
+  const found = await linkedAccount(ctx, provider, idTokenClaims, () =>
     userinfoClaims(ctx, provider, idTokenClaims, accessToken, tokenType),
   );
+  if ('match' in found) {
+    await offerLink(ctx, provider.config, loaded, { upstream, upstreamSession }, found.match);
+    return { loaded, upstream, upstreamSession, account: undefined };
+  }
+  const { account } = found;
   if (!account.enabled) {
     ctx.audit('login_refused_disabled', { client_id: loaded.client.clientId, user_id: account.subject });
     throw new OAuthError('access_denied', 'This account is disabled.', {
       pageMessage: 'error.upstreamAccountDisabled',
     });
   }
-  const upstreamAmr = Array.isArray(claims.amr)
-    ? claims.amr.filter((value) => typeof value === 'string')
-    : [];
-  // RFC 8176 `fed`; the upstream's own methods only when it is trusted to say how the user signed in.
-  const amr = ['fed', ...(provider.config.trustedForMfa ? upstreamAmr.slice(0, 8) : [])];
   ctx.audit('upstream_login_succeeded', {
     upstream: upstreamId,
     user_id: account.subject,
     client_id: loaded.client.clientId,
   });
-  return { loaded, account, amr };
+  const amr = federatedAmr(upstream.amr, provider.config.trustedForMfa);
+  return { loaded, upstream, upstreamSession, account, amr };
 }
 
 /**
@@ -206,27 +239,33 @@ async function userinfoClaims(
   }
 }
 
-/** The local account linked to the upstream identity, provisioning one when the provider is `jit`. */
+/**
+ * The local account linked to the upstream identity, provisioning one when the provider is `jit` and no
+ * account has its e-mail address; otherwise the accounts with that address, for the link to offer
+ * (sessions/upstream-link.ts).
+ */
 async function linkedAccount(
   ctx: ServerContext,
   provider: UpstreamProvider,
   claims: IdTokenClaims,
   profileClaims: () => Promise<Record<string, unknown>>,
-): Promise<Account> {
-  const upstreamId = provider.config.id;
-  const linked = await ctx.storage.upstreams.findLinkedUser(upstreamId, claims.sub);
+): Promise<{ account: Account } | { match: EmailMatch }> {
+  const { config } = provider;
+  const linked = await ctx.storage.upstreams.findLinkedUser(config.id, claims.sub);
   const found = linked === undefined ? undefined : await ctx.accounts.findBySubject(linked);
-  if (found !== undefined) return found;
-  if (provider.config.provisioning !== 'jit') {
-    ctx.audit('upstream_login_no_account', { upstream: upstreamId });
-    throw new OAuthError('access_denied', 'There is no account here for this identity.', {
-      pageMessage: 'error.upstreamNoAccount',
-    });
-  }
-  const subject = await provisionAccount(ctx, provider, claims.sub, await profileClaims());
+  if (found !== undefined) return { account: found };
+  const jit = config.provisioning === 'jit';
+  // The e-mail address matters to a `jit` provider (a collision) and to one trusted for it (the offer).
+  const emailMatters = jit || config.trustedForEmail;
+  const profile = emailMatters ? await profileClaims() : claims;
+  const match = emailMatters
+    ? await emailMatch(ctx, mappedClaims(config, profile))
+    : { accounts: [], verified: false };
+  if (!jit || match.accounts.length > 0) return { match };
+  const subject = await provisionAccount(ctx, provider, claims.sub, profile);
   const account = await ctx.accounts.findBySubject(subject);
-  if (account === undefined) throw failed(ctx, upstreamId, 'provisioned_account_missing');
-  return account;
+  if (account === undefined) throw failed(ctx, config.id, 'provisioned_account_missing');
+  return { account };
 }
 
 function claimMapping(config: UpstreamConfig): Record<string, string> {

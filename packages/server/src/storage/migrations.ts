@@ -444,6 +444,51 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /**
+   * Linking an upstream identity to an existing account (sessions/upstream-link.ts): the link waiting for
+   * the user's proof, one per interaction; and the upstream's `amr`/`acr` of a session it started.
+   */
+  '0021_upstream_linking': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('upstream_pending_links')
+        .addColumn('interaction_id', 'text', (c) => c.primaryKey())
+        .addColumn('upstream_id', 'text', (c) => c.notNull())
+        .addColumn('upstream_subject', 'text', (c) => c.notNull())
+        .addColumn('upstream_sid', 'text')
+        .addColumn('upstream_amr', 'text', (c) => c.notNull())
+        .addColumn('upstream_acr', 'text')
+        .addColumn('offered_user_id', 'text')
+        .addColumn('proven_user_id', 'text')
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.alterTable('sessions').addColumn('upstream', 'text').execute();
+    },
+  },
+  /**
+   * Local sessions started by an upstream sign-in (sessions/upstream-logout.ts): the upstream's `sub` and
+   * `sid` that its back-channel logout tokens name, and its ID token (sealed) for RP-initiated logout there.
+   */
+  '0022_upstream_sessions': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('upstream_sessions')
+        .addColumn('sid', 'text', (c) => c.primaryKey())
+        .addColumn('upstream_id', 'text', (c) => c.notNull())
+        .addColumn('upstream_subject', 'text', (c) => c.notNull())
+        .addColumn('upstream_sid', 'text')
+        .addColumn('id_token', 'text')
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('upstream_sessions_subject')
+        .on('upstream_sessions')
+        .columns(['upstream_id', 'upstream_subject'])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = {

@@ -20,6 +20,7 @@ import type {
   RefreshToken,
   SigningKeyRecord,
   TotpFactor,
+  UpstreamAuthentication,
   User,
   WebAuthnChallenge,
   WebAuthnCredentialRecord,
@@ -45,6 +46,8 @@ export interface ClientRepository {
 export interface UserRepository {
   findById(id: string): Promise<User | undefined>;
   findByUsername(username: string): Promise<User | undefined>;
+  /** Up to `limit` users whose `email` claim is this address, compared without regard to ASCII case. */
+  findByEmail(email: string, limit: number): Promise<User[]>;
   /** Creates a user; returns false when the username is taken. */
   create(user: User, now: number): Promise<boolean>;
   list(): Promise<User[]>;
@@ -84,7 +87,10 @@ export interface SessionRepository {
   reauthenticate(
     idHash: string,
     newIdHash: string,
-    session: Pick<LoginSession, 'authTime' | 'amr' | 'expiresAt'>,
+    /** `upstream`: null clears the session's upstream sign-in, absent keeps it. */
+    session: Pick<LoginSession, 'authTime' | 'amr' | 'expiresAt'> & {
+      upstream?: UpstreamAuthentication | null;
+    },
     now: number,
   ): Promise<boolean>;
   /** Ends every live session of a user (a disabled or removed account); returns how many were live. */
@@ -125,6 +131,25 @@ export interface UpstreamLogin {
   expiresAt: number;
 }
 
+/**
+ * An upstream identity waiting to be linked to an existing local account (sessions/upstream-link.ts), for
+ * one interaction (and so one browser), until `expiresAt`.
+ */
+export interface PendingUpstreamLink {
+  interactionId: string;
+  upstreamId: string;
+  upstreamSubject: string;
+  /** The upstream ID token's `sid`, for its back-channel logout once linked. */
+  upstreamSid: string | null;
+  upstreamAmr: string[];
+  upstreamAcr: string | null;
+  /** The account offered for the upstream's verified e-mail address, when the provider is trusted for it. */
+  offeredUserId: string | null;
+  /** The account whose password was proven, while its second factor is still to come. */
+  provenUserId: string | null;
+  expiresAt: number;
+}
+
 /** Upstream identities and the upstream sign-ins in flight. */
 export interface UpstreamRepository {
   createLogin(login: UpstreamLogin, now: number): Promise<void>;
@@ -134,6 +159,43 @@ export interface UpstreamRepository {
   findLinkedUser(upstreamId: string, upstreamSubject: string): Promise<string | undefined>;
   /** Links an upstream `sub` to a local account; false when that identity is already linked. */
   link(upstreamId: string, upstreamSubject: string, userId: string, now: number): Promise<boolean>;
+  /** Stores the interaction's pending link, replacing an earlier one of the same interaction. */
+  savePendingLink(link: PendingUpstreamLink, now: number): Promise<void>;
+  /** The interaction's live pending link. */
+  findPendingLink(interactionId: string, now: number): Promise<PendingUpstreamLink | undefined>;
+  /** Records whose password was proven for the live pending link; false when there is none. */
+  provePendingLink(interactionId: string, userId: string, now: number): Promise<boolean>;
+  /** Takes the interaction's live pending link: one caller gets it, once. */
+  takePendingLink(interactionId: string, now: number): Promise<PendingUpstreamLink | undefined>;
+}
+
+/** A local session started by an upstream sign-in, as its logout needs it (sessions/upstream-logout.ts). */
+export interface UpstreamSession {
+  /** The local session's sid. */
+  sid: string;
+  upstreamId: string;
+  upstreamSubject: string;
+  /** The upstream's `sid` claim, when its ID token had one. */
+  upstreamSid: string | null;
+  /** The upstream ID token as stored (sealed when `keys.encryptionSecrets` is set). */
+  idToken: string | null;
+  expiresAt: number;
+}
+
+/** Which local sessions came from which upstream session (OpenID Connect Back-Channel Logout 1.0 §2.6). */
+export interface UpstreamSessionRepository {
+  /** Records (or, for a re-authenticated session keeping its sid, replaces) the upstream a session came from. */
+  record(session: UpstreamSession, now: number): Promise<void>;
+  find(sid: string, now: number): Promise<UpstreamSession | undefined>;
+  /**
+   * The sids of the unexpired local sessions from upstream `upstreamId` that a logout token names: those of
+   * its `sid` when given (and of `sub` too when both are given), else all of `sub`'s.
+   */
+  findSids(
+    upstreamId: string,
+    names: { sub: string | undefined; sid: string | undefined },
+    now: number,
+  ): Promise<string[]>;
 }
 
 /**
@@ -382,6 +444,7 @@ export interface Repositories {
   pushedAuthorizationRequests: PushedAuthorizationRequestRepository;
   revocations: RevocationRepository;
   upstreams: UpstreamRepository;
+  upstreamSessions: UpstreamSessionRepository;
 }
 
 export interface Storage extends Repositories {

@@ -61,6 +61,8 @@ export interface SessionsTable {
   expires_at: number;
   created_at: number;
   ended_at: number | null;
+  /** The upstream sign-in that started the session (JSON: id, amr, acr), or null (migration 0021). */
+  upstream: string | null;
 }
 
 export interface InteractionsTable {
@@ -242,6 +244,40 @@ export interface UpstreamLoginsTable {
   created_at: number;
 }
 
+/**
+ * An upstream identity waiting to be linked to an existing account once the user proves control of it
+ * (migration 0021): one per interaction, taken once; `proven_user_id` is set after the password when the
+ * account's second factor is still to come.
+ */
+export interface UpstreamPendingLinksTable {
+  interaction_id: string;
+  upstream_id: string;
+  upstream_subject: string;
+  upstream_sid: string | null;
+  /** The upstream's `amr` (JSON list) and `acr`, as its ID token said. */
+  upstream_amr: string;
+  upstream_acr: string | null;
+  /** The account offered because the upstream verified its e-mail address (trusted provider only). */
+  offered_user_id: string | null;
+  proven_user_id: string | null;
+  expires_at: number;
+  created_at: number;
+}
+
+/**
+ * A local session started by an upstream sign-in (migration 0022): the upstream `sub` and `sid` its
+ * back-channel logout tokens name, and the upstream ID token, sealed, for logout at the upstream.
+ */
+export interface UpstreamSessionsTable {
+  sid: string;
+  upstream_id: string;
+  upstream_subject: string;
+  upstream_sid: string | null;
+  id_token: string | null;
+  expires_at: number;
+  created_at: number;
+}
+
 /** An account's TOTP factor (RFC 6238), one row per account (migration 0013). */
 export interface MfaTotpTable {
   user_id: string;
@@ -318,6 +354,8 @@ export interface Database {
   known_browsers: KnownBrowsersTable;
   upstream_identities: UpstreamIdentitiesTable;
   upstream_logins: UpstreamLoginsTable;
+  upstream_pending_links: UpstreamPendingLinksTable;
+  upstream_sessions: UpstreamSessionsTable;
   mfa_totp: MfaTotpTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
   webauthn_credentials: WebAuthnCredentialsTable;

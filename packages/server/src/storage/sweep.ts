@@ -4,8 +4,9 @@
  * as reuse rather than answered as unknown (a refresh token's row stays until its family's absolute expiry,
  * even when it expired earlier for being idle). Signing keys are deleted once they are no longer published
  * (every token they signed has expired): their private half has no use left and is only a liability.
- * Known browsers are forgotten after `login.knownBrowserTtl`, upstream sign-ins never answered and
- * WebAuthn challenges never used at their expiry. On SQLite the freed pages are then handed
+ * Known browsers are forgotten after `login.knownBrowserTtl`; upstream sign-ins never answered, upstream
+ * links never proven and WebAuthn challenges never used at their expiry. On SQLite the freed pages are then
+ * handed
  * back (incremental vacuum); PostgreSQL's autovacuum makes their space reusable.
  */
 import { databaseOf, reclaimSpace } from './internal.ts';
@@ -23,6 +24,8 @@ const keptPastExpiry = {
   pushed_authorization_requests: 0,
   known_browsers: 0,
   upstream_logins: 0,
+  upstream_pending_links: 0,
+  upstream_sessions: 0,
   webauthn_challenges: 0,
 } as const;
 

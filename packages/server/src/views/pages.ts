@@ -34,13 +34,18 @@ export function fieldAttributes(name: string, error: FormError | undefined, focu
   return `${inError ? ` aria-invalid="true" aria-describedby="${errorId}"` : ''}${focus ? ' autofocus' : ''}`;
 }
 
-/** The username and password fields and the submit button of a sign-in form. */
-export function signInFields(t: Translator, username: string | undefined, error?: FormError): string {
+/** The username and password fields and the submit button (`submit` its label) of a sign-in form. */
+export function signInFields(
+  t: Translator,
+  username: string | undefined,
+  error?: FormError,
+  submit: MessageKey = 'login.submit',
+): string {
   return `<label for="username">${escapeHtml(t('login.username'))}</label>
 <input type="text" id="username" name="username" autocomplete="username" required${fieldAttributes('username', error, true)} value="${escapeHtml(username ?? '')}">
 <label for="password">${escapeHtml(t('login.password'))}</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required${fieldAttributes('password', error, false)}>
-<button type="submit">${escapeHtml(t('login.submit'))}</button>`;
+<button type="submit">${escapeHtml(t(submit))}</button>`;
 }
 
 export interface LoginView {

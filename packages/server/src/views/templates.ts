@@ -32,6 +32,7 @@ import {
   type LoginView,
   loginPage,
 } from './pages.ts';
+import { type UpstreamLinkView, upstreamLinkPage } from './upstream-link.ts';
 
 export interface PageTemplates {
   login(view: LoginView, ui: PageUi): string;
@@ -50,6 +51,7 @@ export interface PageTemplates {
   mfaEnrol(view: MfaEnrolView, ui: PageUi): string;
   recoveryCodes(view: RecoveryCodesView, ui: PageUi): string;
   mfaAccount(view: MfaAccountView, ui: PageUi): string;
+  upstreamLink(view: UpstreamLinkView, ui: PageUi): string;
 }
 
 export const defaultPages: PageTemplates = {
@@ -69,6 +71,7 @@ export const defaultPages: PageTemplates = {
   mfaEnrol: mfaEnrolPage,
   recoveryCodes: recoveryCodesPage,
   mfaAccount: mfaAccountPage,
+  upstreamLink: upstreamLinkPage,
 };
 
 /** The pages' part of the server context. */

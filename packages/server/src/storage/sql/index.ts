@@ -21,6 +21,7 @@ import { SqlRefreshTokenRepository } from './refresh-tokens.ts';
 import { SqlRevocationRepository } from './revocations.ts';
 import { SqlSessionRepository } from './sessions.ts';
 import { SqlSigningKeyRepository } from './signing-keys.ts';
+import { SqlUpstreamSessionRepository } from './upstream-sessions.ts';
 import { SqlUpstreamRepository } from './upstreams.ts';
 import { SqlUserRepository } from './users.ts';
 import { SqlWebAuthnRepository } from './webauthn.ts';
@@ -50,5 +51,6 @@ export function sqlRepositories(db: Db, changed: ChangeListeners): Repositories 
     pushedAuthorizationRequests: new SqlPushedAuthorizationRequestRepository(db),
     revocations: new SqlRevocationRepository(db, changed.revocations),
     upstreams: new SqlUpstreamRepository(db),
+    upstreamSessions: new SqlUpstreamSessionRepository(db),
   };
 }

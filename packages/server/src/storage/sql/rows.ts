@@ -23,6 +23,7 @@ import type {
   RefreshToken,
   RefreshTokenLifetime,
   SigningKeyRecord,
+  UpstreamAuthentication,
   User,
 } from '../../model.ts';
 import type { Database, IssuedHandleColumns } from '../schema.ts';
@@ -131,6 +132,7 @@ export function sessionFromRow(row: Database['sessions']): LoginSession {
     authTime: Number(row.auth_time),
     amr: parseList(row.amr),
     expiresAt: Number(row.expires_at),
+    ...(row.upstream === null ? {} : { upstream: JSON.parse(row.upstream) as UpstreamAuthentication }),
   };
 }
 
@@ -144,6 +146,7 @@ export function sessionToRow(idHash: string, session: LoginSession, now: number)
     expires_at: session.expiresAt,
     created_at: now,
     ended_at: null,
+    upstream: session.upstream === undefined ? null : json(session.upstream),
   };
 }
 

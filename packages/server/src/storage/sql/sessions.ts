@@ -1,8 +1,8 @@
 /** Browser login sessions, found by the hash of the cookie value. */
-import type { LoginSession } from '../../model.ts';
+import type { LoginSession, UpstreamAuthentication } from '../../model.ts';
 import { compiled } from '../compiled.ts';
 import type { PageRequest, SessionRepository } from '../ports.ts';
-import { affected, type Db, json } from './db.ts';
+import { affected, type Db, json, jsonOrNull } from './db.ts';
 import { sessionFromRow, sessionToRow } from './rows.ts';
 
 const findActiveSession = compiled((db, p: { idHash: string; now: number }) =>
@@ -57,7 +57,9 @@ export class SqlSessionRepository implements SessionRepository {
   async reauthenticate(
     idHash: string,
     newIdHash: string,
-    session: Pick<LoginSession, 'authTime' | 'amr' | 'expiresAt'>,
+    session: Pick<LoginSession, 'authTime' | 'amr' | 'expiresAt'> & {
+      upstream?: UpstreamAuthentication | null;
+    },
     now: number,
   ): Promise<boolean> {
     const result = await this.db
@@ -67,6 +69,7 @@ export class SqlSessionRepository implements SessionRepository {
         auth_time: session.authTime,
         amr: json(session.amr),
         expires_at: session.expiresAt,
+        ...(session.upstream === undefined ? {} : { upstream: jsonOrNull(session.upstream) }),
       })
       .where('id_hash', '=', idHash)
       .where('ended_at', 'is', null)

@@ -1,4 +1,5 @@
 /** Local accounts, by id or username. */
+import { sql } from 'kysely';
 import type { User } from '../../model.ts';
 import { compiled } from '../compiled.ts';
 import type { UserRepository } from '../ports.ts';
@@ -29,6 +30,28 @@ export class SqlUserRepository implements UserRepository {
     if (username.includes(nul)) return undefined;
     const [row] = (await findUserByUsername(this.db, { username })).rows;
     return row && userFromRow(row);
+  }
+
+  /**
+   * Users whose `email` claim is `email`, ASCII case aside. The claims are JSON text on both databases: a
+   * LIKE on the encoded member narrows the rows (a scan: e-mail lookups are rare, at a first upstream
+   * sign-in), and the parsed claim decides.
+   */
+  async findByEmail(email: string, limit: number): Promise<User[]> {
+    const wanted = email.toLowerCase();
+    if (wanted === '' || wanted.includes(nul)) return [];
+    const pattern = `%"email":${JSON.stringify(wanted).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const rows = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where(sql<boolean>`lower(${sql.ref('claims')}) like ${pattern} escape '\\'`)
+      .orderBy('id')
+      .limit(limit * 4)
+      .execute();
+    return rows
+      .map(userFromRow)
+      .filter((user) => typeof user.claims.email === 'string' && user.claims.email.toLowerCase() === wanted)
+      .slice(0, limit);
   }
 
   /** Creates a user; returns false when the username is taken. */

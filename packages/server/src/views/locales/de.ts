@@ -19,6 +19,13 @@ export const de: Record<MessageKey, string> = {
   'login.upstreamsHeading': 'Oder anmelden mit',
   'login.upstreamButton': 'Mit {provider} anmelden',
 
+  'link.title': 'Konto verknüpfen',
+  'link.intro':
+    'Ihre Anmeldung bei {provider} ist noch mit keinem Konto hier verknüpft. Melden Sie sich mit dem Passwort Ihres Kontos hier an, um beide zu verknüpfen; danach meldet {provider} Sie bei diesem Konto an.',
+  'link.emailMatch':
+    'Das folgende Konto hat die E-Mail-Adresse, die {provider} bestätigt hat. Geben Sie sein Passwort ein, um beide zu verknüpfen.',
+  'link.submit': 'Verknüpfen und anmelden',
+
   'consent.title': 'Zugriff erlauben',
   'consent.heading': '{client} möchte auf Ihr Konto zugreifen',
   'consent.intro': '{client} möchte:',
@@ -163,7 +170,8 @@ export const de: Record<MessageKey, string> = {
     'Diese Anmeldeoption ist für diese Anwendung nicht verfügbar. Gehen Sie zurück und wählen Sie eine andere.',
   'error.upstreamFailed':
     'Die Anmeldung beim anderen Anbieter war nicht erfolgreich. Kehren Sie zur Anwendung zurück und beginnen Sie von vorn.',
-  'error.upstreamNoAccount':
-    'Für diese Identität gibt es hier kein Konto. Bitten Sie Ihre Administration um Zugang.',
+  'error.upstreamLinkExpired':
+    'Diese Kontoverknüpfung ist abgelaufen oder wurde bereits verwendet. Kehren Sie zur Anwendung zurück und beginnen Sie erneut.',
+  'error.upstreamAlreadyLinked': 'Diese Identität ist bereits mit einem anderen Konto verknüpft.',
   'error.upstreamAccountDisabled': 'Dieses Konto ist deaktiviert. Wenden Sie sich an Ihre Administration.',
 };

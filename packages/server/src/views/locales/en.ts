@@ -19,6 +19,13 @@ export const en = {
   'login.upstreamsHeading': 'Or sign in with',
   'login.upstreamButton': 'Sign in with {provider}',
 
+  'link.title': 'Link your account',
+  'link.intro':
+    'Your {provider} sign-in is not linked to an account here yet. Sign in with the password of your account here to link them; from then on {provider} signs you in to it.',
+  'link.emailMatch':
+    'The account below has the e-mail address that {provider} confirmed. Enter its password to link them.',
+  'link.submit': 'Link and sign in',
+
   'consent.title': 'Allow access',
   'consent.heading': '{client} wants to access your account',
   'consent.intro': '{client} wants to:',
@@ -151,8 +158,9 @@ export const en = {
     'This sign-in option is not available for this application. Go back and choose another.',
   'error.upstreamFailed':
     'Signing in with the other provider did not succeed. Go back to the application and start again.',
-  'error.upstreamNoAccount':
-    'There is no account here for this identity. Ask your administrator to give you access.',
+  'error.upstreamLinkExpired':
+    'This account linking has expired or was already used. Go back to the application and start again.',
+  'error.upstreamAlreadyLinked': 'This identity is already linked to another account.',
   'error.upstreamAccountDisabled': 'This account is disabled. Contact your administrator.',
 } as const;
 

@@ -17,6 +17,13 @@ export const es: Record<MessageKey, string> = {
   'login.upstreamsHeading': 'O inicia sesión con',
   'login.upstreamButton': 'Iniciar sesión con {provider}',
 
+  'link.title': 'Vincular tu cuenta',
+  'link.intro':
+    'Tu inicio de sesión con {provider} aún no está vinculado a ninguna cuenta aquí. Inicia sesión con la contraseña de tu cuenta aquí para vincularlas; a partir de entonces {provider} te iniciará sesión en ella.',
+  'link.emailMatch':
+    'La cuenta siguiente tiene la dirección de correo que {provider} confirmó. Introduce su contraseña para vincularlas.',
+  'link.submit': 'Vincular e iniciar sesión',
+
   'consent.title': 'Permitir el acceso',
   'consent.heading': '{client} quiere acceder a tu cuenta',
   'consent.intro': '{client} quiere:',
@@ -152,7 +159,8 @@ export const es: Record<MessageKey, string> = {
     'Esta opción de inicio de sesión no está disponible para esta aplicación. Vuelve atrás y elige otra.',
   'error.upstreamFailed':
     'El inicio de sesión con el otro proveedor no se completó. Vuelve a la aplicación y empieza de nuevo.',
-  'error.upstreamNoAccount':
-    'Aquí no hay ninguna cuenta para esta identidad. Pide acceso a tu administrador.',
+  'error.upstreamLinkExpired':
+    'Esta vinculación de cuenta ha caducado o ya se usó. Vuelve a la aplicación y empieza de nuevo.',
+  'error.upstreamAlreadyLinked': 'Esta identidad ya está vinculada a otra cuenta.',
   'error.upstreamAccountDisabled': 'Esta cuenta está desactivada. Contacta con tu administrador.',
 };

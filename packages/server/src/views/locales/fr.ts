@@ -17,6 +17,13 @@ export const fr: Record<MessageKey, string> = {
   'login.upstreamsHeading': 'Ou se connecter avec',
   'login.upstreamButton': 'Se connecter avec {provider}',
 
+  'link.title': 'Associer votre compte',
+  'link.intro':
+    "Votre connexion {provider} n'est encore associée à aucun compte ici. Connectez-vous avec le mot de passe de votre compte ici pour les associer ; ensuite, {provider} vous connectera à ce compte.",
+  'link.emailMatch':
+    "Le compte ci-dessous a l'adresse e-mail confirmée par {provider}. Saisissez son mot de passe pour les associer.",
+  'link.submit': 'Associer et se connecter',
+
   'consent.title': "Autoriser l'accès",
   'consent.heading': '{client} souhaite accéder à votre compte',
   'consent.intro': '{client} souhaite :',
@@ -156,7 +163,8 @@ export const fr: Record<MessageKey, string> = {
     "Cette option de connexion n'est pas disponible pour cette application. Revenez en arrière et choisissez-en une autre.",
   'error.upstreamFailed':
     "La connexion auprès de l'autre fournisseur a échoué. Revenez à l'application et recommencez.",
-  'error.upstreamNoAccount':
-    "Il n'existe ici aucun compte pour cette identité. Demandez l'accès à votre administrateur.",
+  'error.upstreamLinkExpired':
+    "Cette association de compte a expiré ou a déjà été utilisée. Revenez à l'application et recommencez.",
+  'error.upstreamAlreadyLinked': 'Cette identité est déjà associée à un autre compte.',
   'error.upstreamAccountDisabled': 'Ce compte est désactivé. Contactez votre administrateur.',
 };

@@ -4,10 +4,12 @@
  * must be within `maxAge`), `jti` present (the caller refuses replays), the back-channel logout event,
  * `sid` and/or `sub`, and no `nonce` (so an ID token never passes). `typ`, when present, must be
  * `logout+jwt` (§2.4) or `JWT`. A JWKS fetch failure is the client's own error: the token was not judged.
+ * Used by @gatehouse/bff for its back-channel logout, and by Gatehouse for its upstream providers' tokens.
  */
-import { GatehouseClientError } from '@gatehouse/client';
+
 import { jwsAlgorithms } from '@gatehouse/jose-rules';
 import { type CryptoKey, type JWTPayload, jwtVerify, type ProtectedHeaderParameters } from 'jose';
+import { GatehouseClientError } from './errors.ts';
 
 export const backchannelLogoutEvent = 'http://schemas.openid.net/event/backchannel-logout';
 

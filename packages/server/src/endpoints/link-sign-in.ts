@@ -1,0 +1,201 @@
+/**
+ * The sign-in of a page a user reaches by a link, outside any authorization request: the device
+ * verification page (RFC 8628 §3.3) and the CIBA approval page (CIBA Core §7.1). Each flow has its own
+ * CSRF label (protocol/browser-csrf.ts) and sign-in form; this module has what they share: the password
+ * sign-in that starts a session and sends the browser back to the page, the signed-in user behind a form
+ * post, the Approve/Deny choice, and the level an approval must reach (protocol/acr.ts).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Account } from '../accounts/accounts.ts';
+import type { ServerContext } from '../context.ts';
+import type { AcrLevel, LoginSession } from '../model.ts';
+import { requiredAcrLevel, sessionMeetsLevel } from '../protocol/acr.ts';
+import { browserCsrfMatches } from '../protocol/browser-csrf.ts';
+import { OAuthError } from '../protocol/errors.ts';
+import { type Params, type RawParams, toParams } from '../protocol/params.ts';
+import { checkPassword, findSession, startSession } from '../sessions/login.ts';
+import type { PageUi } from '../views/html.ts';
+import type { MessageKey } from '../views/i18n.ts';
+import type { FormError } from '../views/pages.ts';
+import { browserCookie, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
+import { pageUiFor, sendPage, signInError } from './page-response.ts';
+import { noStoreHeaders } from './responses.ts';
+
+/** An error shown on a form, with the page's status and, for a throttled sign-in, Retry-After. */
+export interface PageFormError {
+  form: FormError;
+  status: number;
+  retryAfter?: number | undefined;
+}
+
+/** One flow's side of the link sign-in. */
+export interface LinkSignIn {
+  /** The flow's CSRF label (browser-csrf.ts). */
+  csrfLabel: string;
+  /** The error for a form that fails the CSRF check. */
+  formExpired(): OAuthError;
+  /** Renders the flow's sign-in form, keeping what the page carries (a user code, a link's token). */
+  renderSignIn(browserId: string, username: string | undefined, error?: PageFormError): void;
+}
+
+/** What a flow's sign-in page shows besides its own fields: the form's token, the username, the error. */
+export interface LinkSignInView {
+  csrfToken: string;
+  username: string | undefined;
+  error: FormError | undefined;
+}
+
+export interface LinkSignInSpec {
+  csrfLabel: string;
+  /** The CSRF token of the sign-in form (no session yet). */
+  csrfToken(browserId: string): string;
+  /** The page message and the description of a form that fails the CSRF check. */
+  expired: { pageMessage: MessageKey; description: string };
+  page(view: LinkSignInView, ui: PageUi): string;
+}
+
+/** A flow's side of the link sign-in, answering `request` with `reply`. */
+export function linkSignIn(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  spec: LinkSignInSpec,
+): LinkSignIn {
+  return {
+    csrfLabel: spec.csrfLabel,
+    formExpired: () =>
+      new OAuthError('invalid_request', spec.expired.description, { pageMessage: spec.expired.pageMessage }),
+    renderSignIn: (browserId, username, error) =>
+      sendPage(
+        ctx,
+        reply,
+        error?.status ?? 200,
+        spec.page(
+          { csrfToken: spec.csrfToken(browserId), username, error: error?.form },
+          pageUiFor(ctx, request),
+        ),
+        error?.retryAfter,
+      ),
+  };
+}
+
+/** The fields of a posted page form. */
+export function postedParams(request: FastifyRequest): Params {
+  return toParams((request.body as RawParams | undefined) ?? {});
+}
+
+export function checkLinkCsrf(
+  flow: LinkSignIn,
+  browserId: string | undefined,
+  sid: string | undefined,
+  submitted: string | undefined,
+): asserts browserId is string {
+  if (!browserCsrfMatches(flow.csrfLabel, browserId, sid, submitted)) throw flow.formExpired();
+}
+
+export interface LinkSignInSubmission {
+  params: Params;
+  clientId: string | undefined;
+  /** Where the browser goes once signed in: the page again. */
+  next: string;
+  /** Refuses an account whose password was right (rendered on the sign-in form), or accepts it. */
+  refuse?(account: Account): PageFormError | undefined;
+}
+
+/** POST .../login: checks the password and starts a session, then back to the page; else the form again. */
+export async function linkSignInSubmit(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  flow: LinkSignIn,
+  submission: LinkSignInSubmission,
+): Promise<void> {
+  const { params } = submission;
+  const browserId = readCookie(request.headers.cookie, browserCookie);
+  checkLinkCsrf(flow, browserId, undefined, params.get('csrf'));
+  const username = params.get('username');
+  const check = await checkPassword(ctx, {
+    username,
+    password: params.get('password'),
+    clientId: submission.clientId,
+    browserValue: browserId,
+    address: request.ip,
+  });
+  const refused =
+    'error' in check
+      ? {
+          form: signInError(check.error, username),
+          status: check.status,
+          ...('retryAfter' in check ? { retryAfter: check.retryAfter } : {}),
+        }
+      : submission.refuse?.(check.user);
+  if (refused !== undefined || 'error' in check) {
+    flow.renderSignIn(browserId, username?.slice(0, 256), refused);
+    return;
+  }
+  const { sessionValue } = await startSession(
+    ctx,
+    readCookie(request.headers.cookie, sessionCookie),
+    check.user,
+  );
+  setSessionCookie(reply, sessionValue, ctx.config.login.sessionTtl);
+  reply.code(303).headers(noStoreHeaders).header('location', submission.next).send();
+}
+
+export interface LinkEntrant {
+  browserId: string;
+  session: LoginSession;
+}
+
+/**
+ * The signed-in user behind a form post, after the CSRF check. When the session has ended, the sign-in
+ * form is rendered and undefined returned: nothing is done on anyone's behalf, so that needs no CSRF check.
+ */
+export async function linkSignedInPost(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  flow: LinkSignIn,
+  params: Params,
+): Promise<LinkEntrant | undefined> {
+  const browserId = readCookie(request.headers.cookie, browserCookie);
+  if (browserId === undefined) throw flow.formExpired();
+  const session = await findSession(ctx, readCookie(request.headers.cookie, sessionCookie));
+  if (session === undefined) {
+    flow.renderSignIn(browserId, undefined, {
+      form: { message: { key: 'device.sessionEnded' } },
+      status: 401,
+    });
+    return undefined;
+  }
+  checkLinkCsrf(flow, browserId, session.sid, params.get('csrf'));
+  return { browserId, session };
+}
+
+/** The button pressed on a confirmation page. */
+export function chosenDecision(params: Params): 'approve' | 'deny' {
+  const decision = params.get('decision');
+  if (decision !== 'approve' && decision !== 'deny') {
+    throw new OAuthError('invalid_request', 'Choose Approve or Deny.', {
+      pageMessage: 'error.chooseApproveDeny',
+    });
+  }
+  return decision;
+}
+
+/**
+ * True when the session reaches the level an approval for `clientId` needs: the MFA policy of the server,
+ * the client and the account's roles, as at /authorize, and the level the request asked for (`requested`).
+ * False for a client that no longer exists.
+ */
+export async function meetsApprovalLevel(
+  ctx: ServerContext,
+  clientId: string,
+  session: LoginSession,
+  requested?: AcrLevel,
+): Promise<boolean> {
+  const client = await ctx.findClient(clientId);
+  if (client === undefined) return false;
+  const account = await ctx.accounts.findBySubject(session.userId);
+  const level = requiredAcrLevel(ctx.config, client, { requiredAcr: requested }, account?.roles);
+  return sessionMeetsLevel(session, level);
+}

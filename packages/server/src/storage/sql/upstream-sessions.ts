@@ -1,0 +1,65 @@
+/**
+ * Local sessions started by an upstream sign-in, with the upstream `sub` and `sid` that the upstream's
+ * back-channel logout tokens name (OpenID Connect Back-Channel Logout 1.0 §2.6) and its ID token for
+ * RP-initiated logout there (sessions/upstream-logout.ts). One row per local sid.
+ */
+import type { UpstreamSession, UpstreamSessionRepository } from '../ports.ts';
+import type { Db } from './db.ts';
+import { hasNul } from './upstreams.ts';
+
+export class SqlUpstreamSessionRepository implements UpstreamSessionRepository {
+  constructor(private readonly db: Db) {}
+
+  async record(session: UpstreamSession, now: number): Promise<void> {
+    const values = {
+      upstream_id: session.upstreamId,
+      upstream_subject: session.upstreamSubject,
+      upstream_sid: session.upstreamSid,
+      id_token: session.idToken,
+      expires_at: session.expiresAt,
+      created_at: now,
+    };
+    await this.db
+      .insertInto('upstream_sessions')
+      .values({ sid: session.sid, ...values })
+      .onConflict((conflict) => conflict.column('sid').doUpdateSet(values))
+      .execute();
+  }
+
+  async find(sid: string, now: number): Promise<UpstreamSession | undefined> {
+    if (hasNul(sid)) return undefined;
+    const row = await this.db
+      .selectFrom('upstream_sessions')
+      .selectAll()
+      .where('sid', '=', sid)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    return {
+      sid: row.sid,
+      upstreamId: row.upstream_id,
+      upstreamSubject: row.upstream_subject,
+      upstreamSid: row.upstream_sid,
+      idToken: row.id_token,
+      expiresAt: Number(row.expires_at),
+    };
+  }
+
+  async findSids(
+    upstreamId: string,
+    names: { sub: string | undefined; sid: string | undefined },
+    now: number,
+  ): Promise<string[]> {
+    const { sub, sid } = names;
+    if (sub === undefined && sid === undefined) return [];
+    if (hasNul(upstreamId, sub ?? '', sid ?? '')) return [];
+    let query = this.db
+      .selectFrom('upstream_sessions')
+      .select('sid')
+      .where('upstream_id', '=', upstreamId)
+      .where('expires_at', '>', now);
+    if (sub !== undefined) query = query.where('upstream_subject', '=', sub);
+    if (sid !== undefined) query = query.where('upstream_sid', '=', sid);
+    return (await query.orderBy('sid').limit(1000).execute()).map((row) => row.sid);
+  }
+}

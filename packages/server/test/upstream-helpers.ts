@@ -1,0 +1,198 @@
+/**
+ * Test support for upstream identity providers: a hand-made OpenID provider (discovery, JWKS and a token
+ * endpoint on a loopback port, signed with jose) whose token endpoint answers with whatever ID token the
+ * test asks for, so that each test can break one rule or say what it likes about `amr` and `email`.
+ */
+import { createServer, type Server } from 'node:http';
+import { type CryptoKey, decodeJwt, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
+import { expect } from 'vitest';
+import {
+  type Browser,
+  basic,
+  codeRequest,
+  formOf,
+  type GatehouseServer,
+  issuer,
+  pkcePair,
+  postForm,
+  rowCounts,
+  type TestServer,
+  webRedirect,
+  webSecret,
+} from './helpers.ts';
+import { freePort } from './interop-helpers.ts';
+
+/** A hand-made OpenID provider whose token endpoint answers with whatever ID token the test asks for. */
+export interface HostileUpstream {
+  issuer: string;
+  /** Signs the next token response's ID token: the claims given, with `key` (the published one by default). */
+  nextIdToken(claims: JWTPayload, key?: CryptoKey): void;
+  close(): Promise<void>;
+}
+
+export async function startHostileUpstream(): Promise<HostileUpstream> {
+  const port = await freePort();
+  const upstreamIssuer = `http://127.0.0.1:${port}`;
+  const published = await generateKeyPair('ES256', { extractable: true });
+  const publicJwk = { ...(await exportJWK(published.publicKey)), kid: 'published', alg: 'ES256', use: 'sig' };
+  let next: Promise<string> | undefined;
+  const server: Server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    const json = (status: number, body: unknown) => {
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(body));
+    };
+    if (path === '/.well-known/openid-configuration') {
+      json(200, {
+        issuer: upstreamIssuer,
+        authorization_endpoint: `${upstreamIssuer}/authorize`,
+        token_endpoint: `${upstreamIssuer}/token`,
+        jwks_uri: `${upstreamIssuer}/jwks`,
+        response_types_supported: ['code'],
+        code_challenge_methods_supported: ['S256'],
+        authorization_response_iss_parameter_supported: true,
+      });
+    } else if (path === '/jwks') {
+      json(200, { keys: [publicJwk] });
+    } else if (path === '/token' && request.method === 'POST') {
+      request.resume();
+      request.once('end', () => {
+        const idToken = next;
+        next = undefined;
+        if (idToken === undefined) json(400, { error: 'invalid_grant' });
+        else
+          void idToken.then((token) =>
+            json(200, { access_token: 'upstream-at', token_type: 'Bearer', id_token: token }),
+          );
+      });
+    } else {
+      json(404, { error: 'not_found' });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    issuer: upstreamIssuer,
+    nextIdToken(claims, key = published.privateKey) {
+      const kid = key === published.privateKey ? 'published' : 'unknown';
+      next = new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid }).sign(key);
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * Steps of an upstream sign-in through `server`'s pages (web-app, unless told) for the tests of a file whose
+ * server and hostile upstream start in a hook: hence the getters.
+ */
+export function upstreamDriver(serverOf: () => TestServer, hostileOf: () => HostileUpstream) {
+  /** Starts an authorization at web-app (or `clientId`) in `browser`; returns the interaction page. */
+  async function interactionPage(browser: Browser, extra: Record<string, string> = {}, clientId = 'web-app') {
+    const redirectUri = clientId === 'web-app' ? webRedirect : 'https://post.example.com/cb';
+    const scope = clientId === 'web-app' ? 'openid profile' : 'openid';
+    const authorize = await browser.get(codeRequest(pkcePair(), { clientId, redirectUri, scope, extra }));
+    expect(authorize.statusCode).toBe(303);
+    return browser.get(authorize.headers.location as string);
+  }
+
+  /** The chooser button of `upstreamId` on a login page: its form's action. */
+  function buttonAction(html: string, upstreamId: string): string | undefined {
+    return new RegExp(`<form method="post" action="([^"]*/upstream/${upstreamId})"`).exec(html)?.[1];
+  }
+
+  /** Presses the chooser button of `upstreamId`; returns where Gatehouse sends the browser. */
+  async function pressButton(
+    browser: Browser,
+    upstreamId: string,
+    extra: Record<string, string> = {},
+  ): Promise<URL> {
+    const page = await interactionPage(browser, extra);
+    const action = buttonAction(page.body, upstreamId);
+    expect(action).toBeDefined();
+    const response = await browser.post(action!, { csrf: formOf(page.body).csrf });
+    expect(response.statusCode).toBe(303);
+    return new URL(response.headers.location as string);
+  }
+
+  /** Sends the browser to the upstream's callback with `params`. */
+  function callback(browser: Browser, upstreamId: string, params: Record<string, string>) {
+    return browser.get(`${issuer}/upstream/${upstreamId}/callback?${new URLSearchParams(params)}`);
+  }
+
+  const sessionCount = async () => (await rowCounts(serverOf(), { sessions: 'sessions' })).sessions;
+
+  /** A refused callback: an HTML error page with `message`, no session cookie and no new session. */
+  async function expectRefused(
+    send: () => Promise<{ statusCode: number; headers: Record<string, unknown>; body: string }>,
+    message: RegExp,
+  ) {
+    const before = await sessionCount();
+    const response = await send();
+    expect(response.statusCode).toBeGreaterThanOrEqual(400);
+    expect(response.statusCode).toBeLessThan(500);
+    expect(response.headers['content-type']).toMatch(/^text\/html/);
+    expect(response.body).toMatch(message);
+    expect(String(response.headers['set-cookie'] ?? '')).not.toContain('__Host-gh-session');
+    expect(await sessionCount()).toBe(before);
+  }
+
+  /** Claims of a valid ID token from the hostile upstream for the sign-in that sent `nonce`. */
+  function validClaims(nonce: string, sub = 'rogue-user'): JWTPayload {
+    const now = Math.floor(Date.now() / 1000);
+    return {
+      iss: hostileOf().issuer,
+      aud: 'gatehouse',
+      sub,
+      nonce,
+      iat: now,
+      exp: now + 300,
+      name: 'Rogue User',
+    };
+  }
+
+  /** Presses the rogue (or `upstreamId`) button and returns the state and nonce sent upstream. */
+  async function startAtHostile(browser: Browser, upstreamId = 'rogue', extra: Record<string, string> = {}) {
+    const location = await pressButton(browser, upstreamId, extra);
+    expect(location.origin).toBe(hostileOf().issuer);
+    return { state: location.searchParams.get('state')!, nonce: location.searchParams.get('nonce')! };
+  }
+
+  return {
+    interactionPage,
+    buttonAction,
+    pressButton,
+    callback,
+    sessionCount,
+    expectRefused,
+    validClaims,
+    startAtHostile,
+  };
+}
+
+/**
+ * Finishes a web-app sign-in from `location` (the consent page, allowed, when the sign-in led there; else
+ * the redirect with the code), redeems the code with `verifier`, and returns the decoded ID token.
+ */
+export async function webAppIdToken(
+  server: GatehouseServer,
+  browser: Browser,
+  location: string,
+  verifier: string,
+): Promise<JWTPayload> {
+  let redirect = location;
+  if (redirect.startsWith(`${issuer}/interaction/`)) {
+    const consent = formOf((await browser.get(redirect)).body);
+    expect(consent.action).toMatch(/\/consent$/);
+    redirect = (await browser.post(consent.action, { csrf: consent.csrf, decision: 'allow' })).headers
+      .location as string;
+  }
+  const code = new URL(redirect).searchParams.get('code');
+  expect(code).toBeTypeOf('string');
+  const tokens = await postForm(
+    server,
+    '/token',
+    { grant_type: 'authorization_code', code: code!, redirect_uri: webRedirect, code_verifier: verifier },
+    { authorization: basic('web-app', webSecret) },
+  );
+  expect(tokens.status).toBe(200);
+  return decodeJwt(tokens.body.id_token as string);
+}
