@@ -62,6 +62,11 @@ export interface Client {
   backchannelAuthentication?: BackchannelClientSettings | null;
   /** Every sign-in for this client needs a second factor (sessions/mfa.ts); absent: false. */
   requireMfa?: boolean;
+  /**
+   * When an operator disabled the client (epoch seconds); absent while it may be used. A disabled client
+   * cannot authenticate, start an authorization, or use its tokens (admin/clients.ts).
+   */
+  disabledAt?: number;
 }
 
 /** CIBA Core §4 client metadata (push mode is not offered: FAPI-CIBA forbids it). */

@@ -13,107 +13,33 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openApiDocument } from '../src/endpoints/admin/openapi.ts';
-import { dropSchema, postgresUrl, requireService, uniqueName } from './backends.ts';
+import {
+  adminConfig,
+  call,
+  expectProblem,
+  operatorSecret,
+  operatorToken,
+  readerSecret,
+  serviceClient,
+  useAdminNodes,
+} from './admin-helpers.ts';
 import { dpopKey, proof } from './dpop-helpers.ts';
 import {
   basic,
   buildServer,
   codeFlowTokens,
-  type GatehouseServer,
   introspectToken,
   issuer,
   parseConfig,
   password,
-  testClients,
   testClock,
   testConfig,
   tokenRequest,
   useServer,
   webRedirect,
 } from './helpers.ts';
-
-const operatorSecret = 'operator-test-secret-0123456789-abcdefghijklmnop';
-const readerSecret = 'reader-test-secret-0123456789-abcdefghijklmnopqr';
-
-/** The test config with the admin API on and two operator clients: one may write, one may only read. */
-function adminConfig(overrides: Record<string, unknown> = {}) {
-  return {
-    admin: { enabled: true },
-    clients: [
-      ...testClients(),
-      {
-        clientId: 'operator',
-        name: 'Operator tool',
-        secret: operatorSecret,
-        grantTypes: ['client_credentials'],
-        scopes: ['admin.read', 'admin.write'],
-        requireConsent: false,
-      },
-      {
-        clientId: 'reader',
-        name: 'Read-only dashboard',
-        secret: readerSecret,
-        grantTypes: ['client_credentials'],
-        scopes: ['admin.read'],
-        requireConsent: false,
-      },
-    ],
-    ...overrides,
-  };
-}
-
-async function operatorToken(server: GatehouseServer, clientId = 'operator', secret = operatorSecret) {
-  const scope = clientId === 'operator' ? 'admin.read admin.write' : 'admin.read';
-  const response = await tokenRequest(
-    server,
-    { grant_type: 'client_credentials', scope },
-    basic(clientId, secret),
-  );
-  expect(response.status).toBe(200);
-  return response.body.access_token as string;
-}
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | number | undefined>;
-  body: Record<string, unknown>;
-  text: string;
-}
-
-async function call(
-  server: GatehouseServer,
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
-  path: string,
-  options: { token?: string; body?: unknown; raw?: string; ifMatch?: string; contentType?: string } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = {};
-  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-  if (options.ifMatch !== undefined) headers['if-match'] = options.ifMatch;
-  const payload = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
-  if (payload !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
-  const response = await server.app.inject({
-    method,
-    url: `/admin/v1${path}`,
-    headers,
-    ...(payload === undefined ? {} : { payload }),
-  });
-  return {
-    status: response.statusCode,
-    headers: response.headers,
-    text: response.body,
-    body: response.body === '' ? {} : (JSON.parse(response.body) as Record<string, unknown>),
-  };
-}
-
-function expectProblem(answer: Answer, status: number, error: string) {
-  expect(answer.status).toBe(status);
-  expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/);
-  expect(answer.body).toMatchObject({ type: 'about:blank', status, error });
-  expect(typeof answer.body.title).toBe('string');
-  expect(typeof answer.body.detail).toBe('string');
-}
 
 /** Ajv over the document's schemas: `check(name, value)` validates a real answer against one of them. */
 function schemaChecker() {
@@ -129,14 +55,6 @@ function schemaChecker() {
     expect(valid).toBe(true);
   };
 }
-
-const serviceClient = (clientId: string) => ({
-  clientId,
-  name: `Service ${clientId}`,
-  grantTypes: ['client_credentials'],
-  scopes: ['orders.read'],
-  requireConsent: false,
-});
 
 const auditLines: Record<string, unknown>[] = [];
 const auditStream = new Writable({
@@ -638,7 +556,7 @@ describe('admin API', () => {
     }
     const routes = server.app.printRoutes({ commonPrefix: false, includeMeta: false });
     expect(routes).toContain('admin/v1');
-    expect(documented.size).toBe(26);
+    expect(documented.size).toBe(28);
   });
 });
 
@@ -694,24 +612,10 @@ describe('ending a session over the admin API', () => {
 });
 
 describe('admin API on two nodes sharing PostgreSQL', { timeout: 120_000 }, () => {
-  const schema = uniqueName('gh_admin');
-  let nodeA: GatehouseServer;
-  let nodeB: GatehouseServer;
-
-  beforeAll(async () => {
-    await requireService('postgres');
-    const raw = testConfig(adminConfig({ storage: { type: 'postgres', url: postgresUrl, schema } }));
-    const clock = testClock();
-    nodeA = await buildServer(parseConfig(raw), { clock });
-    nodeB = await buildServer(parseConfig(raw), { clock });
-  });
-  afterAll(async () => {
-    await nodeA?.close();
-    await nodeB?.close();
-    await dropSchema(schema);
-  });
+  const nodes = useAdminNodes('postgres');
 
   it('a client created over the API on one node is used at once on the other; its removal is seen there at once', async () => {
+    const { a: nodeA, b: nodeB } = nodes;
     const token = await operatorToken(nodeA);
     // Node B has read (and cached) the client list before the change.
     expect(

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminConfig, operatorToken } from './admin-helpers.ts';
 import { assertionType, clientAssertion } from './client-assertion.ts';
 import {
   authorizationCode,
@@ -792,22 +793,7 @@ describe('client ID metadata documents', () => {
 });
 
 describe('registered clients and the admin tools', () => {
-  const operatorSecret = 'operator-test-secret-0123456789-abcdefghijklmnop';
-  const server = useServer({
-    ...openRegistration,
-    admin: { enabled: true },
-    clients: [
-      ...(testConfig().clients as Record<string, unknown>[]),
-      {
-        clientId: 'operator',
-        name: 'Operator tool',
-        secret: operatorSecret,
-        grantTypes: ['client_credentials'],
-        scopes: ['admin.read', 'admin.write'],
-        requireConsent: false,
-      },
-    ],
-  });
+  const server = useServer({ ...openRegistration, ...adminConfig() });
 
   it('are listed, read and removed through the admin API, after which they get no tokens', async () => {
     const registered = await register(server, webMetadata);
@@ -824,13 +810,7 @@ describe('registered clients and the admin tools', () => {
     const before = await postForm(server, '/token', garbageCode, { authorization: basic(clientId, secret) });
     expect(before.body.error).toBe('invalid_grant');
 
-    const operator = await postForm(
-      server,
-      '/token',
-      { grant_type: 'client_credentials', scope: 'admin.read admin.write' },
-      { authorization: basic('operator', operatorSecret) },
-    );
-    const admin = `Bearer ${operator.body.access_token as string}`;
+    const admin = `Bearer ${await operatorToken(server)}`;
     const read = await server.app.inject({
       method: 'GET',
       url: `/admin/v1/clients/${encodeURIComponent(clientId)}`,

@@ -251,6 +251,24 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       expect(await storage.clients.setRegistrationTokenHash('nobody', 'rat', null)).toBe(false);
     });
 
+    it('disables and enables a client, seen by another connection from the next turn; a save keeps it (0019_client_disabled)', async () => {
+      await storage.clients.save(client('suspended'));
+      expect((await other.findClient('suspended'))?.disabledAt).toBeUndefined();
+      expect(await storage.clients.setDisabled('suspended', now)).toBe(true);
+      await nextTurn();
+      expect((await other.findClient('suspended'))?.disabledAt).toBe(now);
+      // Saving the client again (an operator's replacement, the config seed) leaves it disabled.
+      await storage.clients.save(client('suspended', 'Renamed'));
+      expect(await storage.clients.find('suspended')).toEqual({
+        ...client('suspended', 'Renamed'),
+        disabledAt: now,
+      });
+      expect(await other.clients.setDisabled('suspended', null)).toBe(true);
+      await nextTurn();
+      expect(await storage.findClient('suspended')).toEqual(client('suspended', 'Renamed'));
+      expect(await storage.clients.setDisabled('nobody', now)).toBe(false);
+    });
+
     it('serves cached clients but never one changed by another connection in an earlier turn', async () => {
       await storage.clients.save(client('cached'));
       expect((await storage.findClient('cached'))?.name).toBe('A client');
@@ -431,6 +449,22 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       await storage.consents.removeForClient('c');
       expect(await storage.consents.find('u', 'c')).toEqual([]);
       expect(await storage.consents.find('u', 'd')).toEqual(['openid']);
+    });
+
+    it("lists a user's consents and forgets one user's consent to one client", async () => {
+      await storage.consents.save('lu', 'c2', ['openid', 'email'], now);
+      await storage.consents.save('lu', 'c1', ['openid'], now + 5);
+      await storage.consents.save('other-user', 'c1', ['openid'], now);
+      expect(await storage.consents.listForUser('lu')).toEqual([
+        { clientId: 'c1', scopes: ['openid'], updatedAt: now + 5 },
+        { clientId: 'c2', scopes: ['openid', 'email'], updatedAt: now },
+      ]);
+      expect(await storage.consents.listForUser('nobody')).toEqual([]);
+      expect(await storage.consents.remove('lu', 'c1')).toBe(true);
+      expect(await storage.consents.remove('lu', 'c1')).toBe(false);
+      expect(await storage.consents.find('lu', 'c1')).toEqual([]);
+      expect(await storage.consents.find('other-user', 'c1')).toEqual(['openid']);
+      expect((await storage.consents.listForUser('lu')).map((consent) => consent.clientId)).toEqual(['c2']);
     });
 
     it('knows a browser for one user until it expires, and extends it', async () => {
@@ -774,7 +808,7 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       await storage.authorizationCodes.create(code('code-3', 'g4'));
       await storage.grants.create(grant('g5'));
       await storage.refreshTokens.create(refresh('rt-other', 'g5'));
-      await storage.grants.revoke('g4', now + 5);
+      expect(await storage.grants.revoke('g4', now + 5)).toBe(true);
       expect((await storage.grants.find('g4'))?.revokedAt).toBe(now + 5);
       expect((await storage.refreshTokens.find('rt-2'))?.consumedAt).toBe(now + 5);
       expect((await storage.authorizationCodes.find('code-3'))?.consumedAt).toBe(now + 5);
@@ -782,8 +816,8 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       expect(await storage.refreshTokens.consume('rt-3', 'c', now + 6)).toBeUndefined();
       expect(await storage.authorizationCodes.consume('code-3', 'c', now + 6)).toBeUndefined();
       expect(await storage.refreshTokens.consume('rt-other', 'c', now + 6)).toBeDefined();
-      // Revoking again keeps the first revocation time.
-      await storage.grants.revoke('g4', now + 50);
+      // Revoking again keeps the first revocation time, and says this call did not revoke it.
+      expect(await storage.grants.revoke('g4', now + 50)).toBe(false);
       expect((await storage.grants.find('g4'))?.revokedAt).toBe(now + 5);
     });
 
@@ -1027,6 +1061,14 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       // One new token was written, and the revocation that followed consumed it.
       expect(children).toHaveLength(2);
       expect(children.every((row) => row.consumed_at === now + 1)).toBe(true);
+    });
+
+    it('tells exactly one of many concurrent revocations of a grant that it revoked it (admin If-Match)', async () => {
+      await storage.grants.create(grant('g-raced'));
+      const outcomes = await Promise.all(
+        Array.from({ length: 20 }, (_, index) => pick(index).grants.revoke('g-raced', now + 1)),
+      );
+      expect(outcomes.filter(Boolean)).toHaveLength(1);
     });
 
     it('runs exclusive jobs one at a time', async () => {

@@ -10,16 +10,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signJwt } from '../src/tokens/jwt.ts';
-import {
-  formOf,
-  password,
-  pkcePair,
-  tamperSignature,
-  testClients,
-  webRedirect,
-  webSecret,
-} from './helpers.ts';
+import { formOf, password, tamperSignature, testClients } from './helpers.ts';
 import { FetchBrowser, freePort, type ListeningServer, Receiver, startListening } from './interop-helpers.ts';
+import { redeemWebAppCode, webAppAuthorization } from './upstream-helpers.ts';
 
 const downstreamSecret = 'downstream-at-upstream-secret-0123456789-abcdef';
 const signedOut = 'https://webapp.example.com/signed-out';
@@ -100,19 +93,11 @@ async function liveSession(browser: FetchBrowser) {
 async function signInThroughUpstream() {
   const here = new FetchBrowser(gatehouse.issuer);
   const there = new FetchBrowser(upstream.issuer);
-  const pkce = pkcePair();
-  const authorize = new URL(`${gatehouse.issuer}/authorize`);
-  authorize.search = new URLSearchParams({
-    response_type: 'code',
-    client_id: 'web-app',
-    redirect_uri: webRedirect,
-    scope: 'openid profile',
+  const { pkce, url: authorize } = webAppAuthorization(gatehouse.issuer, {
     state: 'client-state',
     nonce: 'client-nonce',
-    code_challenge: pkce.challenge,
-    code_challenge_method: 'S256',
     idp: 'corp',
-  }).toString();
+  });
   const toUpstream = await here.walk(authorize);
   expect(toUpstream.location.startsWith(`${upstream.issuer}/authorize?`)).toBe(true);
   const back = await there.walk(toUpstream.location, { user: { username: 'alice', password } });
@@ -120,21 +105,7 @@ async function signInThroughUpstream() {
   const done = await here.walk(back.location);
   const code = new URL(done.location).searchParams.get('code');
   expect(code).toBeTypeOf('string');
-  const response = await fetch(`${gatehouse.issuer}/token`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from(`web-app:${webSecret}`).toString('base64')}`,
-    },
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      code: code!,
-      redirect_uri: webRedirect,
-      code_verifier: pkce.verifier,
-    }),
-  });
-  expect(response.status).toBe(200);
-  const tokens = (await response.json()) as { id_token: string };
+  const tokens = await redeemWebAppCode(gatehouse.issuer, code!, pkce.verifier);
   const session = await liveSession(here);
   expect(session).toBeDefined();
   return { here, there, session: session!, idToken: tokens.id_token };

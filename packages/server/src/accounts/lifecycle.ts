@@ -18,6 +18,9 @@
 import type { User } from '../model.ts';
 import type { Storage } from '../storage/ports.ts';
 
+/** What the changes here use of the store (the admin API gives one bound to its transaction). */
+type AccountsStore = Pick<Storage, 'users' | 'transaction'>;
+
 export interface AccountChange {
   user: User;
   /** Login sessions that were live and are now ended. */
@@ -29,7 +32,7 @@ export interface AccountChange {
  * keeps its original time (and its sessions are ended again, in case one was started by a race).
  */
 export async function disableAccount(
-  storage: Storage,
+  storage: AccountsStore,
   username: string,
   now: number,
   options: { revokeGrants?: boolean } = {},
@@ -46,7 +49,7 @@ export async function disableAccount(
 
 /** Enables the account `username` again; undefined when there is none. */
 export async function enableAccount(
-  storage: Storage,
+  storage: AccountsStore,
   username: string,
   now: number,
 ): Promise<AccountChange | undefined> {
@@ -58,7 +61,7 @@ export async function enableAccount(
 
 /** Removes the account `username` (see the module comment); undefined when there is none. */
 export async function removeAccount(
-  storage: Storage,
+  storage: AccountsStore,
   username: string,
   now: number,
 ): Promise<AccountChange | undefined> {

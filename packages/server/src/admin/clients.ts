@@ -6,8 +6,14 @@
  * /authorize will (RFC 6749 §3.1.2). Whether the server can see client certificates (server.tls,
  * mtls.ca) is the server's settings, not the client's: a certificate client may be registered first. The server generates every secret (256 random bits, RFC
  * 6749 §10.10) and stores only its hash. Clients declared in the config file are the file's: they can be
- * read here but not changed. Every change goes through the store, whose change counter makes every node
- * drop its cached copy at its next request (storage/caches.ts).
+ * read here but not changed (nor disabled: the file is the place to take one out). Every change goes
+ * through the store, whose change counter makes every node drop its cached copy at its next request
+ * (storage/caches.ts).
+ *
+ * Disabling suspends a stored client: it cannot authenticate (`invalid_client`, so its refresh tokens are
+ * refused), start an authorization, or finish a pending sign-in, and its access tokens are inactive at
+ * introspection and refused at userinfo, on every node from its next request. Enabling it again brings
+ * its grants back unless the operator revoked them (`revokeGrants`, a compromised client).
  */
 import { clientSchema, fapi2Algorithms, fapi2AuthMethods, secretAuthMethods } from '../config/clients.ts';
 import type { ClientConfig, GatehouseConfig } from '../config/schema.ts';
@@ -26,7 +32,7 @@ export const maxSecretOverlap = 30 * 86400;
 export type ClientInput = Record<string, unknown>;
 
 /** Called with the stored client inside the change's transaction (the admin API's If-Match check). */
-export type Precondition = (current: Client) => void;
+export type Precondition = (current: Client) => void | Promise<void>;
 
 const placeholderSecret = 'x'.repeat(43);
 
@@ -191,11 +197,13 @@ export async function replaceClient(
   const checked = checkedClient(config, { ...input, clientId }, placeholderSecret);
   return storage.exclusive(`admin-client-${clientId}`, async (repositories) => {
     const current = await changeableClient(repositories, config, clientId, 'change it in the file');
-    precondition?.(current);
+    await precondition?.(current);
     const usesSecret = secretAuthMethods.includes(checked.tokenEndpointAuthMethod);
     const keepSecrets = usesSecret && current.secrets.length > 0;
     const client: Client = {
       ...clientRecord(checked, current.source, current.createdAt),
+      // A save keeps the stored disabled state (ClientRepository.setDisabled); the answer shows it.
+      ...(current.disabledAt === undefined ? {} : { disabledAt: current.disabledAt }),
       secrets: keepSecrets
         ? current.secrets
         : usesSecret
@@ -217,7 +225,7 @@ export async function removeClient(
 ): Promise<void> {
   await storage.exclusive(`admin-client-${clientId}`, async (repositories) => {
     const current = await changeableClient(repositories, config, clientId, 'remove it from the file');
-    precondition?.(current);
+    await precondition?.(current);
     await repositories.clients.remove(clientId);
     await repositories.grants.revokeAllForClient(clientId, now);
     await repositories.consents.removeForClient(clientId);
@@ -247,7 +255,7 @@ export async function rotateSecret(
   const secret = randomHandle(32);
   return storage.exclusive(`admin-client-${clientId}`, async (repositories) => {
     const current = await changeableClient(repositories, config, clientId, action);
-    precondition?.(current);
+    await precondition?.(current);
     if (!secretAuthMethods.includes(current.tokenEndpointAuthMethod))
       throw new OAuthError(
         'conflict',
@@ -263,5 +271,30 @@ export async function rotateSecret(
       secret,
       previousSecretExpiresAt: secrets[1]?.expiresAt ?? null,
     };
+  });
+}
+
+/**
+ * Disables (`disabled`) or enables a stored client (see the module comment); a client already disabled
+ * keeps its original time. `revokeGrants` (disabling only) revokes its grants with their refresh tokens.
+ */
+export async function setClientDisabled(
+  storage: Storage,
+  config: GatehouseConfig,
+  clientId: string,
+  change: { disabled: boolean; revokeGrants?: boolean },
+  now: number,
+  precondition?: Precondition,
+): Promise<Client> {
+  const action = change.disabled ? 'remove it from the file' : 'change it in the file';
+  return storage.exclusive(`admin-client-${clientId}`, async (repositories) => {
+    const current = await changeableClient(repositories, config, clientId, action);
+    await precondition?.(current);
+    const { disabledAt: _disabledAt, ...enabled } = current;
+    const client: Client = change.disabled ? { ...current, disabledAt: current.disabledAt ?? now } : enabled;
+    await repositories.clients.setDisabled(clientId, client.disabledAt ?? null);
+    if (change.disabled && change.revokeGrants === true)
+      await repositories.grants.revokeAllForClient(clientId, now);
+    return client;
   });
 }

@@ -3,16 +3,42 @@
  * (`/admin/v1/users`) both run, so both accept and refuse the same things. Passwords are hashed with
  * argon2id under the config's login.argon2 parameters (the hasher the login page verifies with) and never
  * kept or logged. Disabling, enabling and removing are accounts/lifecycle.ts. Accounts kept in another
- * store (accounts.type postgres-legacy) are changed there, not here.
+ * store (accounts.type postgres-legacy) are changed there, not here. An operator's change of one user runs
+ * in a transaction no other operator change of that user runs beside (`changeUser`), so of two racing
+ * with the same ETag exactly one wins.
  */
 import type { GatehouseConfig } from '../config/schema.ts';
 import type { User } from '../model.ts';
 import { type InputProblem, OAuthError } from '../protocol/errors.ts';
 import { PasswordHasher } from '../protocol/passwords.ts';
 import { randomHandle } from '../protocol/secrets.ts';
-import type { Storage } from '../storage/ports.ts';
+import type { Repositories, Storage } from '../storage/ports.ts';
 
 export const minPasswordLength = 8;
+
+/** Called with the stored user inside the change's transaction (the admin API's If-Match check). */
+export type UserPrecondition = (current: User, repositories: Repositories) => Promise<void>;
+
+/** The store as a change inside a transaction sees it: its repositories, and `transaction` running on them. */
+export type ChangeStore = Repositories & Pick<Storage, 'transaction'>;
+
+/**
+ * Runs `change` on the user `id` in a transaction that no other operator change of that user runs beside,
+ * after `precondition` accepted the stored user; `not_found` when there is none.
+ */
+export function changeUser<T>(
+  storage: Storage,
+  id: string,
+  precondition: UserPrecondition | undefined,
+  change: (user: User, store: ChangeStore) => Promise<T>,
+): Promise<T> {
+  return storage.exclusive(`admin-user-${id}`, async (repositories) => {
+    const user = await repositories.users.findById(id);
+    if (user === undefined) throw new OAuthError('not_found', `no user "${id}"`);
+    await precondition?.(user, repositories);
+    return change(user, { ...repositories, transaction: (work) => work(repositories) });
+  });
+}
 const usernamePattern = /^[^\s\p{Cc}]{1,100}$/u;
 const emailPattern = /^[^\s@]+@[^\s@]+$/;
 
@@ -103,11 +129,12 @@ export async function resetPassword(
   id: string,
   password: string,
   now: number,
+  precondition?: UserPrecondition,
 ): Promise<void> {
   const problem = passwordProblem(password);
   if (problem !== undefined)
     throw new OAuthError('invalid_request', problem, { details: [{ field: 'password', message: problem }] });
+  // Hashed before the transaction: argon2id takes long enough to hold other writers up.
   const hash = await new PasswordHasher(config.login.argon2).hash(password);
-  if (!(await storage.users.setPasswordHash(id, hash, now)))
-    throw new OAuthError('not_found', `no user "${id}"`);
+  await changeUser(storage, id, precondition, (_user, store) => store.users.setPasswordHash(id, hash, now));
 }

@@ -1,5 +1,5 @@
 /**
- * `gatehouse client add|list|remove|rotate-secret`: clients registered in the database rather than the
+ * `gatehouse client add|list|remove|disable|enable|rotate-secret`: clients registered in the database rather than the
  * config file. The server generates every secret (256 random bits, RFC 6749 §10.10), prints it once and
  * stores only its hash, so nothing can reveal it later; key and certificate clients (RFC 7523, RFC 8705)
  * get none. Input is checked by the config schema's client rules; clients of the file are left to the file.
@@ -12,6 +12,7 @@ import {
   prepareNewClient,
   removeClient,
   rotateSecret as rotateClientSecret,
+  setClientDisabled,
   storeNewClient,
 } from '../admin/clients.ts';
 import { fapi2AuthMethods, grantTypes, tokenExchangeGrantType } from '../config/clients.ts';
@@ -33,7 +34,7 @@ import {
   withStorage,
 } from './support.ts';
 
-export const clientUsage = `Usage: gatehouse client <add|list|remove|rotate-secret> [options] [--config FILE]
+export const clientUsage = `Usage: gatehouse client <add|list|remove|disable|enable|rotate-secret> [options] [--config FILE]
 
   add --id ID --name NAME [options]       register a client; a confidential client's secret is printed once
       --public                            public client (no secret; token endpoint auth method none)
@@ -69,14 +70,18 @@ export const clientUsage = `Usage: gatehouse client <add|list|remove|rotate-secr
       --json                              print the result as JSON
   list [--json]                           clients in the database (secrets are never shown)
   remove ID [--json]                      remove a client added with the CLI and revoke its grants
+  disable ID [--revoke-grants] [--json]   suspend a stored client on every node: it cannot authenticate or
+                                          start sign-ins and its access tokens are refused; its refresh
+                                          tokens work again once enabled, unless --revoke-grants
+  enable ID [--json]                      let a disabled client work again
   rotate-secret ID [--overlap DURATION] [--json]
                                           give a CLI client a new secret, printed once; the previous one
                                           keeps working for the overlap (default 0: it stops at once; at
                                           most 30d); an older one still overlapping is dropped
 
 Client ids are 1-100 characters of A-Z a-z 0-9 . _ ~ -. Durations are 30m, 24h, 7d (s, m, h, d; a bare
-number is seconds). Clients declared in the config file are managed in the file and cannot be removed or
-rotated here.
+number is seconds). Clients declared in the config file are managed in the file and cannot be removed,
+disabled or rotated here.
 `;
 
 const clientIdPattern = /^[A-Za-z0-9._~-]{1,100}$/;
@@ -352,6 +357,7 @@ async function listClients(args: string[]): Promise<number> {
       secret.expiresAt === null ? null : formatTime(secret.expiresAt),
     ),
     source: client.source,
+    disabledAt: client.disabledAt === undefined ? null : formatTime(client.disabledAt),
   }));
   return printList(
     clients,
@@ -380,6 +386,36 @@ async function remove(args: string[]): Promise<number> {
   );
   if (json) print(JSON.stringify({ clientId, removed: true }));
   else print(`Removed client "${clientId}"; its grants and refresh tokens are revoked.`);
+  return 0;
+}
+
+/** `disable ID [--revoke-grants]` and `enable ID`: the admin API's operation (admin/clients.ts). */
+async function setDisabled(args: string[], disabled: boolean): Promise<number> {
+  const command = disabled ? 'disable' : 'enable';
+  const options: Record<string, { type: 'boolean' }> = disabled
+    ? { 'revoke-grants': { type: 'boolean' } }
+    : {};
+  const { values, positionals } = parseCommand(args, options, true);
+  if (positionals.length !== 1)
+    throw new UsageError(
+      `usage: gatehouse client ${command} ID${disabled ? ' [--revoke-grants]' : ''} [--json] [--config FILE]`,
+    );
+  const clientId = positionals[0]!;
+  const revokeGrants = (values as { 'revoke-grants'?: boolean })['revoke-grants'] === true;
+  const config = loadConfig(values.config);
+  const client = await cliOperation(() =>
+    withStorage(config, (storage) =>
+      setClientDisabled(storage, config, clientId, { disabled, revokeGrants }, systemNow()),
+    ),
+  );
+  const disabledAt = client.disabledAt === undefined ? null : formatTime(client.disabledAt);
+  if (values.json === true) print(JSON.stringify({ clientId, disabledAt, grantsRevoked: revokeGrants }));
+  else if (!disabled) print(`Enabled client "${clientId}".`);
+  else
+    print(
+      `Disabled client "${clientId}" (since ${disabledAt}): it cannot get or use tokens on any node` +
+        (revokeGrants ? '; its grants and refresh tokens are revoked.' : '.'),
+    );
   return 0;
 }
 
@@ -417,6 +453,8 @@ export function clientCommand(subcommand: string | undefined, args: string[]): P
     add,
     list: listClients,
     remove,
+    disable: (args: string[]) => setDisabled(args, true),
+    enable: (args: string[]) => setDisabled(args, false),
     'rotate-secret': rotateSecret,
   });
 }

@@ -457,6 +457,10 @@ export const configSchema = z
         userCodePerIp: limit(30, 60),
         /** RFC 7591 registrations (and RFC 7592 reads, updates and deletions) from one address. */
         registerPerIp: limit(20, 3600),
+        /** Admin API requests (/admin/v1) from one address, counted before the operator's token is read. */
+        adminPerIp: limit(600, 60),
+        /** Admin API requests of one operator client (its tokens' client_id), from anywhere. */
+        adminPerOperator: limit(600, 60),
         /**
          * Failed logins for one username from one address (or from one browser that signed in to that
          * account before) before each further failure locks them out for a doubling delay (sessions/login.ts).
@@ -608,6 +612,17 @@ export const configSchema = z
      * client_credentials client can be given those scopes and get a token for it.
      */
     admin: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
+    /**
+     * The account page at `/account` (endpoints/account.ts): on by default, as signed-in users expect to
+     * see and revoke what they granted. `reauthMaxAge`: seconds since the last sign-in within which a
+     * password change, a factor change or ending other sessions is allowed without signing in again.
+     */
+    account: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        reauthMaxAge: seconds(30, 86400).default(300),
+      })
+      .prefault({}),
     apiScopes: z.array(apiScopeSchema).default([]),
     apiResources: z.array(apiResourceSchema).default([]),
     identityResources: z.array(identityResourceSchema).default([]),

@@ -7,17 +7,22 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import { randomHandle } from '../protocol/secrets.ts';
-import { stepUpSession } from '../sessions/mfa.ts';
 import {
   finishAuthentication,
   finishRegistration,
   sessionBinding,
   webauthnEnabled,
 } from '../sessions/webauthn.ts';
-import { setSessionCookie } from './cookies.ts';
 import { ceremonyError, postedCeremony } from './interaction-passkeys.ts';
-import { mfaUrl, renderGate, type SignedIn, submission } from './mfa.ts';
+import {
+  gateForm,
+  gatePasskey,
+  mfaUrl,
+  type SignedIn,
+  sendCodePrompt,
+  stepUpOwnSession,
+  submission,
+} from './mfa.ts';
 import { noStoreHeaders } from './responses.ts';
 
 async function passkeySubmission(ctx: ServerContext, request: FastifyRequest, open = false) {
@@ -28,8 +33,7 @@ async function passkeySubmission(ctx: ServerContext, request: FastifyRequest, op
 
 /** Steps the session up after a passkey was used, and goes back to /mfa. */
 async function steppedUpToMfaPage(ctx: ServerContext, reply: FastifyReply, user: SignedIn): Promise<void> {
-  const stepped = await stepUpSession(ctx, user.sessionValue, user.session, randomHandle(), undefined, 'hwk');
-  if (stepped !== undefined) setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
+  await stepUpOwnSession(ctx, reply, user, 'hwk');
   reply.code(303).headers(noStoreHeaders).header('location', mfaUrl(ctx)).send();
 }
 
@@ -45,7 +49,14 @@ export function mfaPasskeyVerifySubmit(ctx: ServerContext) {
       undefined,
     );
     if (!result.ok) {
-      await renderGate(ctx, request, reply, user, ceremonyError(result));
+      await sendCodePrompt(
+        ctx,
+        request,
+        reply,
+        gateForm(ctx, user),
+        ceremonyError(result),
+        gatePasskey(ctx, user),
+      );
       return;
     }
     await steppedUpToMfaPage(ctx, reply, user);

@@ -13,7 +13,7 @@ import type { ServerContext } from '../context.ts';
 import type { LoginSession } from '../model.ts';
 import { sessionMeetsLevel } from '../protocol/acr.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import { type RawParams, toParams } from '../protocol/params.ts';
+import { type Params, type RawParams, toParams } from '../protocol/params.ts';
 import { randomHandle, sha256Base64Url } from '../protocol/secrets.ts';
 import { findSession } from '../sessions/login.ts';
 import {
@@ -22,6 +22,7 @@ import {
   factorSummary,
   pendingTotpEnrolment,
   regenerateRecoveryCodes,
+  type SecondFactorCheck,
   startTotpEnrolment,
   stepUpSession,
 } from '../sessions/mfa.ts';
@@ -32,9 +33,9 @@ import {
   webauthnEnabled,
 } from '../sessions/webauthn.ts';
 import { qrSvg } from '../views/mfa.ts';
-import type { FormError } from '../views/pages.ts';
 import { readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
-import { pageUiFor, scriptUi, sendPage } from './page-response.ts';
+import type { PageFormError } from './link-sign-in.ts';
+import { pageUiFor, scriptUi, secondFactorError, sendPage } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
 export interface SignedIn {
@@ -81,19 +82,37 @@ export function mfaUrl(ctx: ServerContext, path = ''): string {
   return `${ctx.issuer}/mfa${path}`;
 }
 
-/** The page asking a gated session for its factor: a code, a recovery code or one of its passkeys. */
-export async function renderGate(
+/** The form a signed-in user's own page (/mfa, /account) posts a code to; no client is named. */
+export interface OwnFactorForm {
+  action: string;
+  csrfToken: string;
+  username: string;
+}
+
+/** Where a signed-in user's passkey is checked: the form's action, and the session the challenge is bound to. */
+export interface OwnPasskeyForm {
+  action: string;
+  session: LoginSession;
+  userId: string;
+}
+
+/**
+ * The code prompt of a signed-in user's own page; with `passkey`, the account's passkeys too (the page then
+ * runs the ceremony's script).
+ */
+export async function sendCodePrompt(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
-  user: SignedIn,
-  error?: { form: FormError; status: number; retryAfter?: number },
+  form: OwnFactorForm,
+  error?: PageFormError,
+  passkey?: OwnPasskeyForm,
 ): Promise<void> {
   let ui = pageUiFor(ctx, request);
-  const summary = await factorSummary(ctx, user.account.subject);
+  const summary = passkey === undefined ? undefined : await factorSummary(ctx, passkey.userId);
   const optionsJson =
-    summary.passkeys > 0
-      ? await authenticationOptions(ctx, sessionBinding(user.session.sid), user.account.subject)
+    passkey !== undefined && summary !== undefined && summary.passkeys > 0
+      ? await authenticationOptions(ctx, sessionBinding(passkey.session.sid), passkey.userId)
       : undefined;
   if (optionsJson !== undefined) ui = scriptUi(ctx, ui);
   sendPage(
@@ -102,22 +121,127 @@ export async function renderGate(
     error?.status ?? 200,
     ctx.ui.pages.mfa(
       {
-        action: mfaUrl(ctx, '/verify'),
-        csrfToken: user.csrfToken,
+        ...form,
         clientName: undefined,
-        username: user.account.username,
         error: error?.form,
-        totp: summary.totp,
+        ...(summary === undefined ? {} : { totp: summary.totp }),
         passkey:
-          optionsJson === undefined
+          optionsJson === undefined || passkey === undefined
             ? undefined
-            : { action: mfaUrl(ctx, '/passkey/verify'), csrfToken: user.csrfToken, optionsJson },
+            : { action: passkey.action, csrfToken: form.csrfToken, optionsJson },
       },
       ui,
     ),
     error?.retryAfter,
     ui,
   );
+}
+
+/** The TOTP enrolment form of a signed-in user's own page, with the QR code of `enrolment`. */
+export async function sendEnrolment(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  form: OwnFactorForm,
+  enrolment: { secret: string; uri: string },
+  error?: PageFormError,
+): Promise<void> {
+  sendPage(
+    ctx,
+    reply,
+    error?.status ?? 200,
+    ctx.ui.pages.mfaEnrol(
+      { ...form, clientName: undefined, ...enrolment, qrSvg: await qrSvg(enrolment.uri), error: error?.form },
+      pageUiFor(ctx, request),
+    ),
+    error?.retryAfter,
+  );
+}
+
+/** A refused code as its form shows it: about the code field, or (locked) the whole form. */
+export function codePageError(check: Extract<SecondFactorCheck, { ok: false }>): PageFormError {
+  return { form: secondFactorError(check.error), status: check.status, retryAfter: check.retryAfter };
+}
+
+/** Steps the browser's session up to the mfa level after a code or a passkey (sessions/mfa.ts), sets its cookie. */
+export async function stepUpOwnSession(
+  ctx: ServerContext,
+  reply: FastifyReply,
+  signed: { sessionValue: string; session: LoginSession },
+  method: 'otp' | 'hwk' = 'otp',
+): Promise<void> {
+  const stepped = await stepUpSession(
+    ctx,
+    signed.sessionValue,
+    signed.session,
+    randomHandle(),
+    undefined,
+    method,
+  );
+  if (stepped !== undefined) setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
+}
+
+/**
+ * After a new authenticator's first code: the session, which has just shown it, is stepped up to the mfa
+ * level, and the new recovery codes are shown once with a link to `continueUrl`.
+ */
+export async function sendNewFactorCodes(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  signed: { sessionValue: string; session: LoginSession },
+  codes: string[],
+  continueUrl: string,
+): Promise<void> {
+  await stepUpOwnSession(ctx, reply, signed);
+  sendRecoveryCodes(ctx, request, reply, codes, continueUrl);
+}
+
+/** Recovery codes just made, shown once, with a link to `continueUrl`. */
+export function sendRecoveryCodes(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  codes: string[],
+  continueUrl: string,
+): void {
+  sendPage(ctx, reply, 200, ctx.ui.pages.recoveryCodes({ codes, continueUrl }, pageUiFor(ctx, request)));
+}
+
+/**
+ * Checks the code (or recovery code) a signed-in user posted on their own page and steps the session up;
+ * when it is refused, the prompt is shown again with the error and false returned.
+ */
+export async function verifyOwnCode(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  signed: { account: Account; sessionValue: string; session: LoginSession },
+  params: Params,
+  form: OwnFactorForm,
+  passkey?: OwnPasskeyForm,
+): Promise<boolean> {
+  const check = await checkSecondFactor(
+    ctx,
+    signed.account.subject,
+    { code: params.get('code'), recoveryCode: params.get('recovery_code') },
+    undefined,
+  );
+  if (!check.ok) {
+    await sendCodePrompt(ctx, request, reply, form, codePageError(check), passkey);
+    return false;
+  }
+  await stepUpOwnSession(ctx, reply, signed);
+  return true;
+}
+
+export function gateForm(ctx: ServerContext, user: SignedIn): OwnFactorForm {
+  return { action: mfaUrl(ctx, '/verify'), csrfToken: user.csrfToken, username: user.account.username };
+}
+
+/** The /mfa gate's passkey form (endpoints/mfa-passkeys.ts). */
+export function gatePasskey(ctx: ServerContext, user: SignedIn): OwnPasskeyForm {
+  return { action: mfaUrl(ctx, '/passkey/verify'), session: user.session, userId: user.account.subject };
 }
 
 /** The /mfa page's passkeys part: the list with a remove form each, and a form adding one. */
@@ -151,7 +275,7 @@ export function mfaAccountPage(ctx: ServerContext) {
       return;
     }
     if (user.gated) {
-      await renderGate(ctx, request, reply, user);
+      await sendCodePrompt(ctx, request, reply, gateForm(ctx, user), undefined, gatePasskey(ctx, user));
       return;
     }
     const summary = await factorSummary(ctx, user.account.subject);
@@ -185,52 +309,28 @@ export function mfaAccountPage(ctx: ServerContext) {
 export function mfaVerifySubmit(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { user, params } = await submission(ctx, request, true);
-    const check = await checkSecondFactor(
-      ctx,
-      user.account.subject,
-      { code: params.get('code'), recoveryCode: params.get('recovery_code') },
-      undefined,
-    );
-    if (!check.ok) {
-      await renderGate(ctx, request, reply, user, {
-        form: { message: check.error, field: check.error.key === 'login.throttled' ? undefined : 'code' },
-        status: check.status,
-        ...(check.retryAfter === undefined ? {} : { retryAfter: check.retryAfter }),
-      });
+    if (
+      !(await verifyOwnCode(ctx, request, reply, user, params, gateForm(ctx, user), gatePasskey(ctx, user)))
+    )
       return;
-    }
-    const stepped = await stepUpSession(ctx, user.sessionValue, user.session, randomHandle(), undefined);
-    if (stepped !== undefined) setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
     reply.code(303).headers(noStoreHeaders).header('location', mfaUrl(ctx)).send();
   };
 }
 
-async function renderEnrolment(
+function renderEnrolment(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
   user: SignedIn,
   enrolment: { secret: string; uri: string },
-  error?: { form: FormError; status: number; retryAfter?: number },
+  error?: PageFormError,
 ): Promise<void> {
-  sendPage(
-    ctx,
-    reply,
-    error?.status ?? 200,
-    ctx.ui.pages.mfaEnrol(
-      {
-        action: mfaUrl(ctx, '/totp/confirm'),
-        csrfToken: user.csrfToken,
-        clientName: undefined,
-        username: user.account.username,
-        ...enrolment,
-        qrSvg: await qrSvg(enrolment.uri),
-        error: error?.form,
-      },
-      pageUiFor(ctx, request),
-    ),
-    error?.retryAfter,
-  );
+  const form = {
+    action: mfaUrl(ctx, '/totp/confirm'),
+    csrfToken: user.csrfToken,
+    username: user.account.username,
+  };
+  return sendEnrolment(ctx, request, reply, form, enrolment, error);
 }
 
 /** POST /mfa/totp: a new secret to scan; the current authenticator (if any) works until it is confirmed. */
@@ -252,25 +352,10 @@ export function mfaTotpConfirm(ctx: ServerContext) {
         throw new OAuthError('invalid_request', 'The form has expired. Open the page again.', {
           pageMessage: 'error.formExpired',
         });
-      await renderEnrolment(ctx, request, reply, user, pending, {
-        form: { message: result.error, field: result.error.key === 'login.throttled' ? undefined : 'code' },
-        status: result.status,
-        ...(result.retryAfter === undefined ? {} : { retryAfter: result.retryAfter }),
-      });
+      await renderEnrolment(ctx, request, reply, user, pending, codePageError(result));
       return;
     }
-    // The session has just shown the new factor: it is at the mfa level now.
-    const stepped = await stepUpSession(ctx, user.sessionValue, user.session, randomHandle(), undefined);
-    if (stepped !== undefined) setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
-    sendPage(
-      ctx,
-      reply,
-      200,
-      ctx.ui.pages.recoveryCodes(
-        { codes: result.recoveryCodes, continueUrl: mfaUrl(ctx) },
-        pageUiFor(ctx, request),
-      ),
-    );
+    await sendNewFactorCodes(ctx, request, reply, user, result.recoveryCodes, mfaUrl(ctx));
   };
 }
 
@@ -281,11 +366,6 @@ export function mfaRecoveryCodes(ctx: ServerContext) {
     if (!(await factorSummary(ctx, user.account.subject)).any)
       throw new OAuthError('invalid_request', 'set up an authenticator first');
     const codes = await regenerateRecoveryCodes(ctx, user.account.subject);
-    sendPage(
-      ctx,
-      reply,
-      200,
-      ctx.ui.pages.recoveryCodes({ codes, continueUrl: mfaUrl(ctx) }, pageUiFor(ctx, request)),
-    );
+    sendRecoveryCodes(ctx, request, reply, codes, mfaUrl(ctx));
   };
 }

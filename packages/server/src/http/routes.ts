@@ -5,6 +5,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { requestContext, type ServerContext } from '../context.ts';
+import { accountLoginSubmit, accountPageEndpoint, accountSecondFactorSubmit } from '../endpoints/account.ts';
+import { accountForms } from '../endpoints/account-forms.ts';
 import { adminGrantEndpoints, adminSessionEndpoints } from '../endpoints/admin/authorizations.ts';
 import { adminClientEndpoints } from '../endpoints/admin/clients.ts';
 import { adminCatalogEndpoints, adminKeyEndpoints } from '../endpoints/admin/keys.ts';
@@ -189,6 +191,14 @@ export function registerRoutes(
   app.post('/mfa/passkey/verify', mfaForm, perRequest(mfaPasskeyVerifySubmit));
   app.post('/mfa/passkeys', mfaForm, perRequest(mfaPasskeyAddSubmit));
   app.post('/mfa/passkeys/remove', mfaForm, perRequest(mfaPasskeyRemoveSubmit));
+  // The signed-in user's account page (endpoints/account.ts), unless `account.enabled` is false.
+  if (ctx.config.account.enabled) {
+    app.get('/account', { config: { errorFormat: 'html' } }, perRequest(accountPageEndpoint));
+    app.post('/account/login', mfaForm, perRequest(accountLoginSubmit));
+    app.post('/account/mfa', mfaForm, perRequest(accountSecondFactorSubmit));
+    for (const [path, handler] of Object.entries(accountForms))
+      app.post(`/account${path}`, mfaForm, perRequest(handler));
+  }
 
   // RFC 8628: device authorization (JSON, for devices) and the verification pages (HTML, for users).
   app.post(
@@ -326,8 +336,9 @@ function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
     (handler: (scoped: ServerContext) => Handler): Handler =>
     (request, reply) =>
       handler(requestContext(ctx, request.id))(request, reply);
-  const problem = { config: { errorFormat: 'problem' as const } };
-  const json = { config: { errorFormat: 'problem' as const, jsonBody: true } };
+  const limited = { errorFormat: 'problem' as const, ipRateLimit: 'adminPerIp' as const };
+  const problem = { config: limited };
+  const json = { config: { ...limited, jsonBody: true } };
   const base = '/admin/v1';
   app.get(`${base}/openapi.json`, problem, openApiEndpoint(ctx));
 
@@ -356,6 +367,16 @@ function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
     `${base}/clients/:clientId`,
     problem,
     perRequest((scoped) => clients(scoped).remove),
+  );
+  app.post(
+    `${base}/clients/:clientId/disable`,
+    json,
+    perRequest((scoped) => clients(scoped).disable),
+  );
+  app.post(
+    `${base}/clients/:clientId/enable`,
+    json,
+    perRequest((scoped) => clients(scoped).enable),
   );
   app.post(
     `${base}/clients/:clientId/secret`,

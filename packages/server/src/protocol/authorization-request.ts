@@ -131,6 +131,7 @@ export async function authorizationTarget(
   if (clientId === undefined) throw new OAuthError('invalid_request', 'client_id is missing');
   const client = await ctx.findClient(clientId);
   if (client === undefined) throw new OAuthError('invalid_request', 'the client is not known');
+  if (client.disabledAt !== undefined) throw new OAuthError('invalid_request', 'the client is disabled');
   return { client, redirectUri: checkedRedirectUri(client, raw) };
 }
 

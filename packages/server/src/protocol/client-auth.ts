@@ -175,10 +175,16 @@ export async function verifyClientCredentials(
   const registered = client.tokenEndpointAuthMethod;
   if (credentials.method === 'none' && tlsAuthMethods.includes(registered)) {
     await verifyClientCertificate(ctx, client, request.certificate);
-    return client;
+    return enabledClient(client);
   }
   if (registered !== credentials.method) throw invalidClient(`client must authenticate with ${registered}`);
   if (credentials.method === 'private_key_jwt') await verifyAssertion(ctx, client, credentials.assertion!);
+  return enabledClient(client);
+}
+
+/** A client an operator disabled (admin/clients.ts) is refused once it has proven who it is (RFC 6749 §5.2). */
+function enabledClient(client: Client): Client {
+  if (client.disabledAt !== undefined) throw invalidClient('the client is disabled');
   return client;
 }
 

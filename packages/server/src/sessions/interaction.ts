@@ -69,7 +69,8 @@ export async function loadInteraction(
     );
   }
   const client = await ctx.findClient(interaction.clientId);
-  if (client === undefined) throw expired();
+  // A client removed or disabled since the sign-in started ends it (admin/clients.ts).
+  if (client === undefined || client.disabledAt !== undefined) throw expired();
   return { interaction, client };
 }
 

@@ -29,13 +29,14 @@ export class SessionLogout {
 
   /**
    * Ends the session once, revokes its short-lived grants and notifies its clients in the background.
-   * `audit` is the audit of the request that ends the session.
+   * `audit` is the audit of the request that ends the session. False when it had ended already (another
+   * request ended it first).
    */
   async endSession(
     session: LoginSession,
     clientId: string | undefined,
     audit: SessionLogoutDependencies['audit'] = this.ctx.audit,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const ctx = this.ctx;
     const backchannel = this.backchannel;
     const now = ctx.now();
@@ -51,7 +52,7 @@ export class SessionLogout {
       }
       return { grants, revoked };
     });
-    if (outcome === undefined) return;
+    if (outcome === undefined) return false;
     const targets: BackchannelTarget[] = [];
     for (const participant of new Set(outcome.grants.map((grant) => grant.clientId))) {
       const client = await ctx.findClient(participant);
@@ -71,5 +72,6 @@ export class SessionLogout {
       backchannel_clients: targets.length,
     });
     backchannel.send(targets, audit);
+    return true;
   }
 }

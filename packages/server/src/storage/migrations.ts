@@ -489,6 +489,15 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /**
+   * A client an operator has disabled (admin/clients.ts) from `disabled_at` (epoch seconds); null while it
+   * may be used. Written only by ClientRepository.setDisabled, never by a save.
+   */
+  '0019_client_disabled': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('clients').addColumn('disabled_at', 'bigint').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = {

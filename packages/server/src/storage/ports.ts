@@ -34,6 +34,12 @@ export interface ClientRepository {
   /** Replaces the client's secrets (hashes, newest first); false when there is no such client. */
   updateSecrets(clientId: string, secrets: ClientSecret[]): Promise<boolean>;
   remove(clientId: string): Promise<boolean>;
+  /**
+   * Disables the client from `at` (epoch seconds), or enables it again with null; false when there is no
+   * such client. Like every client write it moves the change counter, so every node's cache drops the
+   * client before its next request. A save never changes it.
+   */
+  setDisabled(clientId: string, at: number | null): Promise<boolean>;
   /** The SHA-256 of a registered client's registration access token (RFC 7592), or undefined. */
   registrationTokenHash(clientId: string): Promise<string | undefined>;
   /**
@@ -251,10 +257,21 @@ export interface WebAuthnRepository {
   takeChallenge(challengeHash: string, now: number): Promise<WebAuthnChallenge | undefined>;
 }
 
+/** One client's consent of a user: the scopes, and when they were last given. */
+export interface Consent {
+  clientId: string;
+  scopes: string[];
+  updatedAt: number;
+}
+
 /** The scopes a user has consented to, per client. */
 export interface ConsentRepository {
   find(userId: string, clientId: string): Promise<string[]>;
   save(userId: string, clientId: string, scopes: string[], now: number): Promise<void>;
+  /** Every consent of a user, by client id (the account page's connected applications). */
+  listForUser(userId: string): Promise<Consent[]>;
+  /** Forgets one user's consent to one client; false when there was none. */
+  remove(userId: string, clientId: string): Promise<boolean>;
   /** Forgets every consent given to a client (when the client is removed). */
   removeForClient(clientId: string): Promise<void>;
 }
@@ -271,9 +288,10 @@ export interface GrantRepository {
   ): Promise<Grant[]>;
   /**
    * Revokes a grant and everything issued from it: unredeemed codes and live refresh tokens are marked
-   * consumed in the same transaction, so no member of the family can be used afterwards.
+   * consumed in the same transaction, so no member of the family can be used afterwards. True only for the
+   * one caller that revoked it (an admin change racing another, endpoints/admin/authorizations.ts).
    */
-  revoke(id: string, now: number): Promise<void>;
+  revoke(id: string, now: number): Promise<boolean>;
   /**
    * Revokes every grant of a client (and what was issued from them), for when the client is removed: a
    * client registered again later under the same id must not inherit its predecessor's tokens.

@@ -154,8 +154,8 @@ function jwtClaims(ctx: ServerContext, token: string, now: number): AccessTokenC
 
 /**
  * The claims of an active access token issued by this server, or undefined: unexpired, neither its jti nor
- * its grant revoked, and its client still registered, so removing a client stops its tokens at once
- * (client_credentials tokens have no grant). Every node sees a removal at its next lookup (storage/caches.ts).
+ * its grant revoked, and its client still registered and not disabled, so removing or disabling a client
+ * stops its tokens at once (client_credentials tokens have no grant). Every node sees a removal at its next lookup (storage/caches.ts).
  */
 export async function validateAccessToken(
   ctx: ServerContext,
@@ -166,6 +166,7 @@ export async function validateAccessToken(
   if (claims === undefined) return undefined;
   const grantId = typeof claims.grant_id === 'string' ? claims.grant_id : undefined;
   if (await ctx.storage.isAccessTokenRevoked(claims.jti, grantId, now)) return undefined;
-  if ((await ctx.findClient(claims.client_id)) === undefined) return undefined;
+  const client = await ctx.findClient(claims.client_id);
+  if (client === undefined || client.disabledAt !== undefined) return undefined;
   return claims;
 }

@@ -24,6 +24,10 @@ import {
   sendJson,
 } from './support.ts';
 
+/** RFC 9110 §13.1.1: the resource changed (here: was revoked or ended) since the operator read it. */
+const changedSinceRead = () =>
+  new OAuthError('precondition_failed', 'the resource changed since you read it: read it again');
+
 const isoTime = (seconds: number) => new Date(seconds * 1000).toISOString();
 
 export function grantView(grant: Grant): Record<string, unknown> {
@@ -80,9 +84,13 @@ export function adminGrantEndpoints(ctx: ServerContext) {
     revoke: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');
       const check = ifMatch(request);
-      const grant = await activeGrant(parameter(request, 'id'));
-      check(entityTag(grantView(grant)));
-      await ctx.storage.grants.revoke(grant.id, ctx.now());
+      const id = parameter(request, 'id');
+      // A grant revoked since the operator read it no longer has the tag they send: 412, not 404.
+      const found = await ctx.storage.grants.find(id);
+      if (found !== undefined) check(entityTag(grantView(found)));
+      const grant = await activeGrant(id);
+      // The store revokes it for one caller only: an operator racing another with the same tag loses.
+      if (!(await ctx.storage.grants.revoke(grant.id, ctx.now()))) throw changedSinceRead();
       operator.audit('admin_grant_revoked', {
         grant_id: grant.id,
         client_id: grant.clientId,
@@ -176,8 +184,9 @@ export function adminSessionEndpoints(ctx: ServerContext) {
       const check = ifMatch(request);
       const session = await liveSession(parameter(request, 'sid'));
       check(entityTag(sessionView(session)));
+      // Ended once, by one caller (SessionRepository.endBySid): the loser of a race is told it changed.
+      if (!(await ctx.logout.endSession(session, undefined, operator.audit))) throw changedSinceRead();
       operator.audit('admin_session_ended', { sid: session.sid, user_id: session.userId });
-      await ctx.logout.endSession(session, undefined, operator.audit);
       reply.code(204).headers({ 'cache-control': 'no-store' }).send();
     },
   };

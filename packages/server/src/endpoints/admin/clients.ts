@@ -1,6 +1,6 @@
 /**
- * `/admin/v1/clients`: list, read, create, replace, delete and rotate the secret of clients, with the
- * operations the CLI runs (admin/clients.ts). A client is written in the config file's client fields
+ * `/admin/v1/clients`: list, read, create, replace, delete, disable, enable and rotate the secret of
+ * clients, with the operations the CLI runs (admin/clients.ts). A client is written in the config file's client fields
  * (config/clients.ts); secrets are generated here and answered once, never read back (only when each one
  * stops working). Clients of the config file can be read but not changed.
  */
@@ -11,6 +11,7 @@ import {
   removeClient,
   replaceClient,
   rotateSecret,
+  setClientDisabled,
   storeNewClient,
 } from '../../admin/clients.ts';
 import type { ServerContext } from '../../context.ts';
@@ -19,7 +20,7 @@ import { OAuthError } from '../../protocol/errors.ts';
 import {
   authenticateOperator,
   entityTag,
-  ifMatch,
+  ifMatchOf,
   invalidInput,
   jsonBody,
   pageOf,
@@ -30,7 +31,7 @@ import {
 } from './support.ts';
 
 /** Fields of the answer that describe the stored client and are not written: ignored in a replacement. */
-export const readOnlyClientFields = ['source', 'createdAt', 'secretExpiresAt'] as const;
+export const readOnlyClientFields = ['source', 'createdAt', 'secretExpiresAt', 'disabledAt'] as const;
 
 /** A client as the API shows it: the config file's fields (absent ones left out), never a secret or hash. */
 export function clientView(client: Client): Record<string, unknown> {
@@ -67,6 +68,7 @@ export function clientView(client: Client): Record<string, unknown> {
     };
   view.source = client.source;
   view.createdAt = new Date(client.createdAt * 1000).toISOString();
+  view.disabledAt = client.disabledAt === undefined ? null : new Date(client.disabledAt * 1000).toISOString();
   // When each secret stops working (null: never), newest first.
   view.secretExpiresAt = client.secrets.map((secret) =>
     secret.expiresAt === null ? null : new Date(secret.expiresAt * 1000).toISOString(),
@@ -95,9 +97,23 @@ async function storedClient(ctx: ServerContext, clientId: string): Promise<Clien
 }
 
 export function adminClientEndpoints(ctx: ServerContext) {
-  const precondition = (request: FastifyRequest) => {
-    const matches = ifMatch(request);
-    return (current: Client) => matches(clientTag(current));
+  const precondition = (request: FastifyRequest) => ifMatchOf(request, clientTag);
+  /** Disables or enables the client of the path (admin/clients.ts); a body may ask to revoke its grants. */
+  const setDisabled = async (request: FastifyRequest, reply: FastifyReply, disabled: boolean) => {
+    const operator = await authenticateOperator(ctx, request, 'write');
+    const check = precondition(request);
+    const clientId = parameter(request, 'clientId');
+    const body = request.body === undefined ? {} : jsonBody(request);
+    refuseUnknownFields(body, disabled ? ['revokeGrants'] : []);
+    if (body.revokeGrants !== undefined && typeof body.revokeGrants !== 'boolean')
+      throw invalidInput([{ field: 'revokeGrants', message: 'must be true or false' }]);
+    const revokeGrants = body.revokeGrants === true;
+    const change = { disabled, revokeGrants };
+    const client = await setClientDisabled(ctx.storage, ctx.config, clientId, change, ctx.now(), check);
+    if (disabled)
+      operator.audit('admin_client_disabled', { client_id: clientId, grants_revoked: revokeGrants });
+    else operator.audit('admin_client_enabled', { client_id: clientId });
+    sendJson(reply, 200, clientView(client), clientTag(client));
   };
   return {
     list: async (request: FastifyRequest, reply: FastifyReply) => {
@@ -147,6 +163,10 @@ export function adminClientEndpoints(ctx: ServerContext) {
       operator.audit('admin_client_removed', { client_id: clientId });
       reply.code(204).headers({ 'cache-control': 'no-store' }).send();
     },
+
+    disable: (request: FastifyRequest, reply: FastifyReply) => setDisabled(request, reply, true),
+
+    enable: (request: FastifyRequest, reply: FastifyReply) => setDisabled(request, reply, false),
 
     rotateSecret: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');

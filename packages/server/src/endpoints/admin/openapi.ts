@@ -72,6 +72,11 @@ const readOnlyClientFields: Record<string, Schema> = {
     readOnly: true,
     description: 'When each secret stops working (null: never), newest first; the secrets are never shown.',
   },
+  disabledAt: {
+    ...nullable(time),
+    readOnly: true,
+    description: 'When an operator disabled the client (null: it may be used); see disableClient.',
+  },
 };
 
 const schemas: Record<string, Schema> = {
@@ -104,6 +109,7 @@ const schemas: Record<string, Schema> = {
     'source',
     'createdAt',
     'secretExpiresAt',
+    'disabledAt',
   ]),
   ClientInput: object(clientFields, ['clientId', 'name', 'grantTypes']),
   ClientReplacement: {
@@ -146,6 +152,7 @@ const schemas: Record<string, Schema> = {
     ['username', 'password'],
   ),
   UserDisable: object({ revokeGrants: { type: 'boolean' } }),
+  ClientDisable: object({ revokeGrants: { type: 'boolean' } }),
   PasswordReset: object({ password: { type: 'string', minLength: 8 } }, ['password']),
   UserPage: pageOf('User'),
   Grant: object(
@@ -267,6 +274,10 @@ function operation(id: string, spec: Operation): Schema {
     errors['428'] = problem('If-Match is missing');
   }
   if (spec.body !== undefined) errors['415'] = problem('The body is not JSON');
+  errors['429'] = {
+    ...problem('Too many requests from this address or operator (rateLimits.adminPerIp, adminPerOperator)'),
+    headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } },
+  };
   return {
     operationId: id,
     summary: spec.summary,
@@ -325,6 +336,28 @@ const paths: Record<string, Record<string, Schema>> = {
       parameters: [clientId, ifMatch],
       conditional: true,
       answer: [204, 'Removed', undefined],
+    }),
+  },
+  '/clients/{clientId}/disable': {
+    post: operation('disableClient', {
+      summary:
+        'Disable a stored client: it cannot authenticate or start authorizations, its access tokens are ' +
+        'refused at once; its grants are kept (refused while disabled) unless revokeGrants',
+      scope: 'write',
+      parameters: [clientId, ifMatch],
+      body: 'ClientDisable',
+      bodyRequired: false,
+      conditional: true,
+      answer: [200, 'The client', 'Client', true],
+    }),
+  },
+  '/clients/{clientId}/enable': {
+    post: operation('enableClient', {
+      summary: 'Enable a disabled client again',
+      scope: 'write',
+      parameters: [clientId, ifMatch],
+      conditional: true,
+      answer: [200, 'The client', 'Client', true],
     }),
   },
   '/clients/{clientId}/secret': {

@@ -3,7 +3,8 @@
  * RFC 9449 §7, as /userinfo takes them) for the built-in `gatehouse-admin` API with `admin.read` or
  * `admin.write` (RFC 6750 §3.1 `insufficient_scope` otherwise), JSON bodies read strictly, entity tags
  * (RFC 9110 §8.8.3) with `If-Match` required on every change (§13.1.1: 412 when stale; RFC 6585 §3: 428
- * when missing), and lists paged by `limit` and an opaque `cursor`. Errors are RFC 9457 problem details
+ * when missing), lists paged by `limit` and an opaque `cursor`, and a rate limit per operator client (the
+ * per-address one runs before the route, http/routes.ts). Errors are RFC 9457 problem details
  * (the route's error format, http/error-handler.ts).
  */
 import { createHash } from 'node:crypto';
@@ -50,6 +51,7 @@ export async function authenticateOperator(
         challenge: presented.scheme,
       },
     );
+  await ctx.rateLimits.hit('adminPerOperator', payload.client_id);
   await checkDpopBinding(ctx, presented, payload.cnf?.jkt, {
     headers: dpopHeaderValues(request.raw.rawHeaders),
     method: request.method,
@@ -122,6 +124,19 @@ export function ifMatch(request: FastifyRequest): (currentTag: string) => void {
         'the resource changed since you read it: read it again and repeat the change',
       );
   };
+}
+
+/**
+ * `ifMatch` for a change made inside the store's transaction: the returned check is given the stored
+ * resource there, so the tag it compares is the one the change replaces (two operators racing with one
+ * tag cannot both pass).
+ */
+export function ifMatchOf<Current extends unknown[]>(
+  request: FastifyRequest,
+  tagOf: (...current: Current) => string | Promise<string>,
+): (...current: Current) => Promise<void> {
+  const matches = ifMatch(request);
+  return async (...current) => matches(await tagOf(...current));
 }
 
 /** A query parameter given at most once (RFC 6749 §3.1 reads parameters the same way); not empty. */

@@ -1,11 +1,14 @@
 /**
  * `/admin/v1/users`: Gatehouse's own users, with the operations the CLI runs: create (admin/users.ts),
  * disable, enable and remove (accounts/lifecycle.ts: every node counts the change from its next request),
- * a password reset, and removing the second factors of a user who lost them (sessions/mfa.ts). Password hashes are never shown; a user's tag changes with its password.
+ * a password reset, and removing the second factors of a user who lost them (sessions/mfa.ts). Password
+ * hashes are never shown; a user's tag changes with its password. Each change checks If-Match inside its
+ * own transaction (admin/users.ts changeUser).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { disableAccount, enableAccount, removeAccount } from '../../accounts/lifecycle.ts';
 import {
+  changeUser,
   createUser,
   newUserProblems,
   refuseTakenUsername,
@@ -15,10 +18,11 @@ import {
 import type { ServerContext } from '../../context.ts';
 import type { User } from '../../model.ts';
 import { OAuthError } from '../../protocol/errors.ts';
+import type { Repositories } from '../../storage/ports.ts';
 import {
   authenticateOperator,
   entityTag,
-  ifMatch,
+  ifMatchOf,
   invalidInput,
   jsonBody,
   pageOf,
@@ -50,11 +54,11 @@ export function userTag(user: User, factors: FactorSummary): string {
   return entityTag(userView(user, factors), user.passwordHash);
 }
 
-async function factorsOf(ctx: ServerContext, user: User): Promise<FactorSummary> {
-  const totp = await ctx.storage.mfa.findTotp(user.id);
+async function factorsOf(repositories: Pick<Repositories, 'mfa'>, user: User): Promise<FactorSummary> {
+  const totp = await repositories.mfa.findTotp(user.id);
   return {
     totp: totp !== undefined && totp.confirmedAt !== null && totp.secret !== null,
-    recoveryCodes: await ctx.storage.mfa.unusedRecoveryCodes(user.id),
+    recoveryCodes: await repositories.mfa.unusedRecoveryCodes(user.id),
   };
 }
 
@@ -65,20 +69,19 @@ function passwordOf(body: Record<string, unknown>): string {
 }
 
 export function adminUserEndpoints(ctx: ServerContext) {
-  /** The user named by the path, after the operator's If-Match (when a change) was checked against it. */
-  const targetUser = async (request: FastifyRequest, change: boolean): Promise<User> => {
-    const check = change ? ifMatch(request) : undefined;
-    const id = parameter(request, 'id');
-    const user = await ctx.storage.users.findById(id);
-    if (user === undefined) throw new OAuthError('not_found', `no user "${id}"`);
-    check?.(userTag(user, await factorsOf(ctx, user)));
-    return user;
-  };
+  /** The operator's If-Match, checked against the stored user inside the change's transaction. */
+  const precondition = (request: FastifyRequest) =>
+    ifMatchOf(request, async (user: User, repositories: Repositories) =>
+      userTag(user, await factorsOf(repositories, user)),
+    );
+  /** Runs `change` on the user of the path once the operator's If-Match matched it (admin/users.ts). */
+  const changeTarget = <T>(request: FastifyRequest, change: Parameters<typeof changeUser<T>>[3]) =>
+    changeUser(ctx.storage, parameter(request, 'id'), precondition(request), change);
   /** Reads the user again after a change, for the answer and its new tag. */
   const answerUser = async (reply: FastifyReply, id: string) => {
     const user = await ctx.storage.users.findById(id);
     if (user === undefined) throw new OAuthError('not_found', `no user "${id}"`);
-    const factors = await factorsOf(ctx, user);
+    const factors = await factorsOf(ctx.storage, user);
     sendJson(reply, 200, userView(user, factors), userTag(user, factors));
   };
   return {
@@ -87,14 +90,13 @@ export function adminUserEndpoints(ctx: ServerContext) {
       const users = await ctx.storage.users.list();
       const listed = pageOfList(users, pageOf(request), (user) => user.id);
       const items = [];
-      for (const user of listed.items) items.push(userView(user, await factorsOf(ctx, user)));
+      for (const user of listed.items) items.push(userView(user, await factorsOf(ctx.storage, user)));
       sendJson(reply, 200, { ...listed, items });
     },
 
     read: async (request: FastifyRequest, reply: FastifyReply) => {
       await authenticateOperator(ctx, request, 'read');
-      const user = await targetUser(request, false);
-      await answerUser(reply, user.id);
+      await answerUser(reply, parameter(request, 'id'));
     },
 
     create: async (request: FastifyRequest, reply: FastifyReply) => {
@@ -129,43 +131,47 @@ export function adminUserEndpoints(ctx: ServerContext) {
     remove: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');
       requireBuiltinAccounts(ctx.config);
-      const user = await targetUser(request, true);
-      if (ctx.config.users.some((declared) => declared.username === user.username))
-        throw new OAuthError(
-          'conflict',
-          `user "${user.username}" is declared in the config file; remove it from the file first ` +
-            '(the server creates the users of the file on every start), or disable it',
-        );
-      const change = await removeAccount(ctx.storage, user.username, ctx.now());
-      if (change === undefined) throw new OAuthError('not_found', `no user "${user.id}"`);
-      operator.audit('admin_user_removed', { user_id: user.id, sessions_ended: change.sessionsEnded });
+      const change = await changeTarget(request, async (user, store) => {
+        if (ctx.config.users.some((declared) => declared.username === user.username))
+          throw new OAuthError(
+            'conflict',
+            `user "${user.username}" is declared in the config file; remove it from the file first ` +
+              '(the server creates the users of the file on every start), or disable it',
+          );
+        return removeAccount(store, user.username, ctx.now());
+      });
+      if (change === undefined) throw new OAuthError('not_found', `no user "${parameter(request, 'id')}"`);
+      operator.audit('admin_user_removed', { user_id: change.user.id, sessions_ended: change.sessionsEnded });
       reply.code(204).headers({ 'cache-control': 'no-store' }).send();
     },
 
     disable: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');
       requireBuiltinAccounts(ctx.config);
-      const user = await targetUser(request, true);
       const body = request.body === undefined ? {} : jsonBody(request);
       refuseUnknownFields(body, ['revokeGrants']);
       if (body.revokeGrants !== undefined && typeof body.revokeGrants !== 'boolean')
         throw invalidInput([{ field: 'revokeGrants', message: 'must be true or false' }]);
       const revokeGrants = body.revokeGrants === true;
-      const change = await disableAccount(ctx.storage, user.username, ctx.now(), { revokeGrants });
-      if (change === undefined) throw new OAuthError('not_found', `no user "${user.id}"`);
+      const change = await changeTarget(request, (user, store) =>
+        disableAccount(store, user.username, ctx.now(), { revokeGrants }),
+      );
+      if (change === undefined) throw new OAuthError('not_found', `no user "${parameter(request, 'id')}"`);
       operator.audit('admin_user_disabled', {
-        user_id: user.id,
+        user_id: change.user.id,
         sessions_ended: change.sessionsEnded,
         grants_revoked: revokeGrants,
       });
-      await answerUser(reply, user.id);
+      await answerUser(reply, change.user.id);
     },
 
     enable: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');
       requireBuiltinAccounts(ctx.config);
-      const user = await targetUser(request, true);
-      await enableAccount(ctx.storage, user.username, ctx.now());
+      const user = await changeTarget(request, async (user, store) => {
+        await enableAccount(store, user.username, ctx.now());
+        return user;
+      });
       operator.audit('admin_user_enabled', { user_id: user.id });
       await answerUser(reply, user.id);
     },
@@ -174,8 +180,10 @@ export function adminUserEndpoints(ctx: ServerContext) {
     removeFactors: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');
       requireBuiltinAccounts(ctx.config);
-      const user = await targetUser(request, true);
-      await ctx.storage.mfa.removeAll(user.id);
+      const user = await changeTarget(request, async (user, store) => {
+        await store.mfa.removeAll(user.id);
+        return user;
+      });
       operator.audit('admin_user_factors_removed', { user_id: user.id });
       await answerUser(reply, user.id);
     },
@@ -183,12 +191,13 @@ export function adminUserEndpoints(ctx: ServerContext) {
     resetPassword: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');
       requireBuiltinAccounts(ctx.config);
-      const user = await targetUser(request, true);
+      const check = precondition(request);
+      const id = parameter(request, 'id');
       const body = jsonBody(request);
       refuseUnknownFields(body, ['password']);
-      await resetPassword(ctx.storage, ctx.config, user.id, passwordOf(body), ctx.now());
-      operator.audit('admin_user_password_reset', { user_id: user.id });
-      await answerUser(reply, user.id);
+      await resetPassword(ctx.storage, ctx.config, id, passwordOf(body), ctx.now(), check);
+      operator.audit('admin_user_password_reset', { user_id: id });
+      await answerUser(reply, id);
     },
   };
 }

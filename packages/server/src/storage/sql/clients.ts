@@ -61,6 +61,19 @@ export class SqlClientRepository implements ClientRepository {
     return affected(result) === 1;
   }
 
+  async setDisabled(clientId: string, at: number | null): Promise<boolean> {
+    const result = await inTransaction(this.db, async (db) => {
+      const result = await db
+        .updateTable('clients')
+        .set({ disabled_at: at })
+        .where('client_id', '=', clientId)
+        .executeTakeFirst();
+      await this.changed(db);
+      return result;
+    });
+    return affected(result) === 1;
+  }
+
   async registrationTokenHash(clientId: string): Promise<string | undefined> {
     const row = await this.db
       .selectFrom('clients')

@@ -53,36 +53,40 @@ export class SqlGrantRepository implements GrantRepository {
 
   /**
    * Revokes a grant and everything issued from it: unredeemed codes and live refresh tokens are marked
-   * consumed in the same transaction, so no member of the family can be used afterwards.
+   * consumed in the same transaction, so no member of the family can be used afterwards. True only for the
+   * caller that revoked it.
    */
-  revoke(id: string, now: number): Promise<void> {
-    return this.revokeWhere('id', 'grant_id', id, now);
+  async revoke(id: string, now: number): Promise<boolean> {
+    return (await this.revokeWhere('id', 'grant_id', id, now)) === 1;
   }
 
   /**
    * Revokes every grant of a client (and what was issued from them), for when the client is removed: a
    * client registered again later under the same id must not inherit its predecessor's tokens.
    */
-  revokeAllForClient(clientId: string, now: number): Promise<void> {
-    return this.revokeWhere('client_id', 'client_id', clientId, now);
+  async revokeAllForClient(clientId: string, now: number): Promise<void> {
+    await this.revokeWhere('client_id', 'client_id', clientId, now);
   }
 
   /**
    * Revokes every grant of a user (and what was issued from them), for a removed account or an operator
    * who wants a disabled account's refresh tokens gone for good.
    */
-  revokeAllForUser(userId: string, now: number): Promise<void> {
-    return this.revokeWhere('user_id', 'user_id', userId, now);
+  async revokeAllForUser(userId: string, now: number): Promise<void> {
+    await this.revokeWhere('user_id', 'user_id', userId, now);
   }
 
-  /** Revokes the grants whose `grantColumn` is `value`, and the codes and refresh tokens issued from them. */
-  private async revokeWhere(
+  /**
+   * Revokes the grants whose `grantColumn` is `value`, and the codes and refresh tokens issued from them;
+   * returns how many grants this call revoked.
+   */
+  private revokeWhere(
     grantColumn: 'id' | 'client_id' | 'user_id',
     handleColumn: 'grant_id' | 'client_id' | 'user_id',
     value: string,
     now: number,
-  ): Promise<void> {
-    await inTransaction(this.db, async (db) => {
+  ): Promise<number> {
+    return inTransaction(this.db, async (db) => {
       const revoked = await db
         .updateTable('grants')
         .set({ revoked_at: now })
@@ -100,6 +104,7 @@ export class SqlGrantRepository implements GrantRepository {
       // Only a newly revoked grant changes what caches hold. Requests that find the family already dead
       // (every loser of a reuse race) then take no lock on the change counter and do not queue behind it.
       if (affected(revoked) > 0) await this.changed(db);
+      return affected(revoked);
     });
   }
 }

@@ -66,11 +66,17 @@ export function clientFromRow(row: Database['clients']): Client {
       : {
           backchannelAuthentication: JSON.parse(row.backchannel_authentication) as BackchannelClientSettings,
         }),
+    ...(row.disabled_at == null ? {} : { disabledAt: Number(row.disabled_at) }),
   };
 }
 
-/** The row of a client; the registration access token hash is written on its own (clients.ts), never by a save. */
-export function clientToRow(client: Client): Omit<Database['clients'], 'registration_access_token_hash'> {
+/**
+ * The row of a client; the registration access token hash and `disabled_at` are written on their own
+ * (clients.ts), never by a save.
+ */
+export function clientToRow(
+  client: Client,
+): Omit<Database['clients'], 'registration_access_token_hash' | 'disabled_at'> {
   return {
     client_id: client.clientId,
     name: client.name,
