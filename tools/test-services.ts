@@ -6,6 +6,7 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { connect } from 'node:net';
+import { type Browser, chromium } from 'playwright-core';
 
 export const postgresUrl = process.env.GATEHOUSE_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const redisUrl = process.env.GATEHOUSE_TEST_REDIS ?? 'redis://127.0.0.1:6379';
@@ -62,9 +63,8 @@ export function requireChromium(path = chromiumPath): string {
   }
 }
 
-/** Chromium for the browser tests (playwright-core, loaded here only), with the flags they all use. */
-export async function launchChromium(): Promise<import('playwright-core').Browser> {
-  const { chromium } = await import('playwright-core');
+/** Headless Chromium for browser tests: no sandbox (containers), no background traffic. */
+export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: requireChromium(),
     args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run'],
