@@ -25,6 +25,7 @@ export const de: Record<MessageKey, string> = {
   'link.emailMatch':
     'Das folgende Konto hat die E-Mail-Adresse, die {provider} bestätigt hat. Geben Sie sein Passwort ein, um beide zu verknüpfen.',
   'link.submit': 'Verknüpfen und anmelden',
+  'link.noAccount': 'Noch kein Konto hier? Bitten Sie Ihre Administration um Zugang.',
 
   'consent.title': 'Zugriff erlauben',
   'consent.heading': '{client} möchte auf Ihr Konto zugreifen',

@@ -25,6 +25,7 @@ export const en = {
   'link.emailMatch':
     'The account below has the e-mail address that {provider} confirmed. Enter its password to link them.',
   'link.submit': 'Link and sign in',
+  'link.noAccount': 'No account here yet? Ask your administrator for access.',
 
   'consent.title': 'Allow access',
   'consent.heading': '{client} wants to access your account',

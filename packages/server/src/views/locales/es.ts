@@ -23,6 +23,7 @@ export const es: Record<MessageKey, string> = {
   'link.emailMatch':
     'La cuenta siguiente tiene la dirección de correo que {provider} confirmó. Introduce su contraseña para vincularlas.',
   'link.submit': 'Vincular e iniciar sesión',
+  'link.noAccount': '¿Aún no tienes cuenta aquí? Pide acceso a tu administrador.',
 
   'consent.title': 'Permitir el acceso',
   'consent.heading': '{client} quiere acceder a tu cuenta',

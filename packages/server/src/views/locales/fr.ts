@@ -23,6 +23,7 @@ export const fr: Record<MessageKey, string> = {
   'link.emailMatch':
     "Le compte ci-dessous a l'adresse e-mail confirmée par {provider}. Saisissez son mot de passe pour les associer.",
   'link.submit': 'Associer et se connecter',
+  'link.noAccount': "Pas encore de compte ici ? Demandez l'accès à votre administrateur.",
 
   'consent.title': "Autoriser l'accès",
   'consent.heading': '{client} souhaite accéder à votre compte',
