@@ -152,7 +152,7 @@ export const en = {
   'error.deviceNeedsMfa':
     'This sign-in needs a second factor. Verify it on the two-step verification page (/mfa), then enter the code again.',
   'error.cibaNeedsMfa':
-    'This sign-in needs a second factor. Verify it on the two-step verification page (/mfa), then open the link again.',
+    'This request needs a second factor, and your account has none yet. Set one up on the two-step verification page (/mfa), then open the link again.',
   'error.chooseApproveDeny': 'Choose Approve or Deny.',
   'error.logoutFormExpired': 'The sign-out form has expired. Go back to the application and sign out again.',
   'error.upstreamUnavailable':
