@@ -6,6 +6,7 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { connect } from 'node:net';
+import { type Browser, chromium } from 'playwright-core';
 
 export const postgresUrl = process.env.GATEHOUSE_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const redisUrl = process.env.GATEHOUSE_TEST_REDIS ?? 'redis://127.0.0.1:6379';
@@ -60,4 +61,12 @@ export function requireChromium(path = chromiumPath): string {
       `This test needs Chromium at ${path}, which is not there: install it (\`apt-get install chromium\`; \`.ci/run\` does), or set CHROMIUM_PATH to a Chromium or Chrome executable.`,
     );
   }
+}
+
+/** Headless Chromium for browser tests: no sandbox (containers), no background traffic. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: requireChromium(),
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run'],
+  });
 }

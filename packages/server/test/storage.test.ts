@@ -451,6 +451,22 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       expect(await storage.consents.find('u', 'd')).toEqual(['openid']);
     });
 
+    it("lists a user's consents and forgets one user's consent to one client", async () => {
+      await storage.consents.save('lu', 'c2', ['openid', 'email'], now);
+      await storage.consents.save('lu', 'c1', ['openid'], now + 5);
+      await storage.consents.save('other-user', 'c1', ['openid'], now);
+      expect(await storage.consents.listForUser('lu')).toEqual([
+        { clientId: 'c1', scopes: ['openid'], updatedAt: now + 5 },
+        { clientId: 'c2', scopes: ['openid', 'email'], updatedAt: now },
+      ]);
+      expect(await storage.consents.listForUser('nobody')).toEqual([]);
+      expect(await storage.consents.remove('lu', 'c1')).toBe(true);
+      expect(await storage.consents.remove('lu', 'c1')).toBe(false);
+      expect(await storage.consents.find('lu', 'c1')).toEqual([]);
+      expect(await storage.consents.find('other-user', 'c1')).toEqual(['openid']);
+      expect((await storage.consents.listForUser('lu')).map((consent) => consent.clientId)).toEqual(['c2']);
+    });
+
     it('knows a browser for one user until it expires, and extends it', async () => {
       expect(await storage.knownBrowsers.isKnown('kb-1', 'u', now)).toBe(false);
       await storage.knownBrowsers.remember('kb-1', 'u', now + 100, now);

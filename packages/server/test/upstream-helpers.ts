@@ -135,9 +135,9 @@ export function upstreamDriver(serverOf: () => TestServer, hostileOf: () => Host
     expect(await sessionCount()).toBe(before);
   }
 
-  /** Claims of a valid ID token from the hostile upstream for the sign-in that sent `nonce`. */
+  /** Claims of a valid ID token from the hostile upstream for the sign-in that sent `nonce`, at the server's time. */
   function validClaims(nonce: string, sub = 'rogue-user'): JWTPayload {
-    const now = Math.floor(Date.now() / 1000);
+    const now = serverOf().clock();
     return {
       iss: hostileOf().issuer,
       aud: 'gatehouse',
@@ -195,4 +195,43 @@ export async function webAppIdToken(
   );
   expect(tokens.status).toBe(200);
   return decodeJwt(tokens.body.id_token as string);
+}
+
+/** Redeems web-app's `code` at a listening server's token endpoint over real HTTP; returns its tokens. */
+export async function redeemWebAppCode(
+  issuerUrl: string,
+  code: string,
+  verifier: string,
+): Promise<{ id_token: string; access_token: string }> {
+  const response = await fetch(`${issuerUrl}/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: basic('web-app', webSecret),
+    },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: webRedirect,
+      code_verifier: verifier,
+    }),
+  });
+  expect(response.status).toBe(200);
+  return (await response.json()) as { id_token: string; access_token: string };
+}
+
+/** A web-app authorization request (code, PKCE S256, `openid profile`) at a listening server, with `extra`. */
+export function webAppAuthorization(issuerUrl: string, extra: Record<string, string> = {}) {
+  const pkce = pkcePair();
+  const url = new URL(`${issuerUrl}/authorize`);
+  url.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: 'web-app',
+    redirect_uri: webRedirect,
+    scope: 'openid profile',
+    code_challenge: pkce.challenge,
+    code_challenge_method: 'S256',
+    ...extra,
+  }).toString();
+  return { pkce, url };
 }

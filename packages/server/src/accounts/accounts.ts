@@ -49,6 +49,12 @@ export interface AccountStore {
   /** The claims about the account for these scopes and named claims; `sub` is set by the caller. */
   claims(account: Account, request: ClaimsRequest): Promise<Record<string, unknown>>;
   /**
+   * Replaces the account's password (hashed by the store; the caller has checked the current one and the
+   * new one's length); false when the account is gone. A store without it offers no password change on
+   * the account page.
+   */
+  setPassword?(subject: string, password: string, now: number): Promise<boolean>;
+  /**
    * Up to `limit` accounts with this e-mail address. Optional: an upstream identity is then never offered
    * an account for its e-mail, nor found to collide with one (sessions/upstream-link.ts).
    */
@@ -81,7 +87,9 @@ export function profileClaims(
  * identity scopes, as the scope catalogue lists them, so a store never needs the catalogue.
  */
 export function withScopeClaims(store: AccountStore, catalog: ScopeCatalog): AccountStore {
+  const setPassword = store.setPassword?.bind(store);
   return {
+    ...(setPassword === undefined ? {} : { setPassword }),
     findBySubject: (subject) => store.findBySubject(subject),
     findByUsername: (username) => store.findByUsername(username),
     authenticate: (username, password) => store.authenticate(username, password),
@@ -152,5 +160,10 @@ export class SqlAccountStore implements AccountStore {
   async claims(account: Account, request: ClaimsRequest): Promise<Record<string, unknown>> {
     const profile = this.profiles.get(account) ?? (await this.users.findById(account.subject))?.claims ?? {};
     return profileClaims(account, profile, request);
+  }
+
+  /** An argon2id hash under the config's login.argon2 parameters (the hasher sign-in verifies with). */
+  async setPassword(subject: string, password: string, now: number): Promise<boolean> {
+    return this.users.setPasswordHash(subject, await this.passwords.hash(password), now);
   }
 }

@@ -5,6 +5,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { requestContext, type ServerContext } from '../context.ts';
+import { accountLoginSubmit, accountPageEndpoint, accountSecondFactorSubmit } from '../endpoints/account.ts';
+import { accountForms } from '../endpoints/account-forms.ts';
 import { adminGrantEndpoints, adminSessionEndpoints } from '../endpoints/admin/authorizations.ts';
 import { adminClientEndpoints } from '../endpoints/admin/clients.ts';
 import { adminCatalogEndpoints, adminKeyEndpoints } from '../endpoints/admin/keys.ts';
@@ -35,6 +37,11 @@ import {
   loginSubmit,
   secondFactorSubmit,
 } from '../endpoints/interaction.ts';
+import {
+  passkeyEnrolmentSubmit,
+  passkeyLoginSubmit,
+  passkeySecondFactorSubmit,
+} from '../endpoints/interaction-passkeys.ts';
 import { introspectEndpoint, resourceSecretHashes } from '../endpoints/introspect.ts';
 import { jwksEndpoint } from '../endpoints/jwks.ts';
 import { landingEndpoint } from '../endpoints/landing.ts';
@@ -45,11 +52,17 @@ import {
   mfaTotpStart,
   mfaVerifySubmit,
 } from '../endpoints/mfa.ts';
+import {
+  mfaPasskeyAddSubmit,
+  mfaPasskeyRemoveSubmit,
+  mfaPasskeyVerifySubmit,
+} from '../endpoints/mfa-passkeys.ts';
+import { webauthnScriptPath } from '../endpoints/page-response.ts';
 import { parEndpoint } from '../endpoints/par.ts';
 import { registrationEndpoints } from '../endpoints/registration.ts';
 import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
-import { logoEndpoint, themeStylesheetEndpoint } from '../endpoints/ui-assets.ts';
+import { logoEndpoint, themeStylesheetEndpoint, webauthnScriptEndpoint } from '../endpoints/ui-assets.ts';
 import { upstreamCallback, upstreamStartSubmit } from '../endpoints/upstream.ts';
 import {
   upstreamLinkFactorSubmit,
@@ -144,7 +157,7 @@ export function registerRoutes(
   // Logout at and from upstream providers (sessions/upstream-logout.ts).
   app.post(
     '/upstream/:upstream/backchannel-logout',
-    { config: { errorFormat: 'json' } },
+    { config: { errorFormat: 'json', ipRateLimit: 'upstreamLogoutPerIp' } },
     perRequest(upstreamBackchannelLogoutEndpoint),
   );
   app.get(
@@ -163,6 +176,11 @@ export function registerRoutes(
     { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
     perRequest(enrolmentSubmit),
   );
+  // Passkeys (sessions/webauthn.ts): passkey-first sign-in, a passkey as the second factor, enrolment.
+  const passkeyForm = { config: { errorFormat: 'html' as const, ipRateLimit: 'loginPerIp' as const } };
+  app.post('/interaction/:id/passkey-login', passkeyForm, perRequest(passkeyLoginSubmit));
+  app.post('/interaction/:id/passkey', passkeyForm, perRequest(passkeySecondFactorSubmit));
+  app.post('/interaction/:id/passkey/enrol', passkeyForm, perRequest(passkeyEnrolmentSubmit));
   // The signed-in user's second factors (endpoints/mfa.ts).
   const mfaForm = { config: { errorFormat: 'html' as const, ipRateLimit: 'loginPerIp' as const } };
   app.get('/mfa', { config: { errorFormat: 'html' } }, perRequest(mfaAccountPage));
@@ -170,6 +188,17 @@ export function registerRoutes(
   app.post('/mfa/totp', mfaForm, perRequest(mfaTotpStart));
   app.post('/mfa/totp/confirm', mfaForm, perRequest(mfaTotpConfirm));
   app.post('/mfa/recovery-codes', mfaForm, perRequest(mfaRecoveryCodes));
+  app.post('/mfa/passkey/verify', mfaForm, perRequest(mfaPasskeyVerifySubmit));
+  app.post('/mfa/passkeys', mfaForm, perRequest(mfaPasskeyAddSubmit));
+  app.post('/mfa/passkeys/remove', mfaForm, perRequest(mfaPasskeyRemoveSubmit));
+  // The signed-in user's account page (endpoints/account.ts), unless `account.enabled` is false.
+  if (ctx.config.account.enabled) {
+    app.get('/account', { config: { errorFormat: 'html' } }, perRequest(accountPageEndpoint));
+    app.post('/account/login', mfaForm, perRequest(accountLoginSubmit));
+    app.post('/account/mfa', mfaForm, perRequest(accountSecondFactorSubmit));
+    for (const [path, handler] of Object.entries(accountForms))
+      app.post(`/account${path}`, mfaForm, perRequest(handler));
+  }
 
   // RFC 8628: device authorization (JSON, for devices) and the verification pages (HTML, for users).
   app.post(
@@ -293,6 +322,7 @@ export function registerRoutes(
   const { logo, stylesheet } = ctx.ui.assets;
   if (logo !== undefined) app.get('/ui/logo', logoEndpoint(logo));
   if (stylesheet !== undefined) app.get('/ui/theme.css', themeStylesheetEndpoint(stylesheet));
+  if (ctx.config.webauthn.enabled) app.get(webauthnScriptPath, webauthnScriptEndpoint());
   table.answerOtherMethods(app);
 }
 

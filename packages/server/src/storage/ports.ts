@@ -257,10 +257,21 @@ export interface WebAuthnRepository {
   takeChallenge(challengeHash: string, now: number): Promise<WebAuthnChallenge | undefined>;
 }
 
+/** One client's consent of a user: the scopes, and when they were last given. */
+export interface Consent {
+  clientId: string;
+  scopes: string[];
+  updatedAt: number;
+}
+
 /** The scopes a user has consented to, per client. */
 export interface ConsentRepository {
   find(userId: string, clientId: string): Promise<string[]>;
   save(userId: string, clientId: string, scopes: string[], now: number): Promise<void>;
+  /** Every consent of a user, by client id (the account page's connected applications). */
+  listForUser(userId: string): Promise<Consent[]>;
+  /** Forgets one user's consent to one client; false when there was none. */
+  remove(userId: string, clientId: string): Promise<boolean>;
   /** Forgets every consent given to a client (when the client is removed). */
   removeForClient(clientId: string): Promise<void>;
 }

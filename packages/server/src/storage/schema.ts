@@ -141,9 +141,8 @@ export interface SigningKeysTable {
   expires_at: number | null;
 }
 
-export interface DeviceCodesTable {
-  device_code_hash: string;
-  user_code: string;
+/** The columns of what a user decides on away from the client, polled for by it (device codes, CIBA). */
+export interface PolledAuthorizationColumns {
   client_id: string;
   scope: string;
   resources: string;
@@ -158,28 +157,21 @@ export interface DeviceCodesTable {
   created_at: number;
 }
 
+export interface DeviceCodesTable extends PolledAuthorizationColumns {
+  device_code_hash: string;
+  user_code: string;
+}
+
 /** CIBA Core §7 authentication requests (migration 0014). */
-export interface BackchannelRequestsTable {
+export interface BackchannelRequestsTable extends PolledAuthorizationColumns {
   auth_req_id_hash: string;
   approval_hash: string;
-  client_id: string;
   hinted_user_id: string;
-  scope: string;
-  resources: string;
   acr_values: string;
   binding_message: string | null;
   delivery_mode: string;
   client_notification_token: string | null;
   ping_auth_req_id: string | null;
-  interval: number;
-  expires_at: number;
-  last_polled_at: number | null;
-  status: string;
-  user_id: string | null;
-  auth_time: number | null;
-  amr: string | null;
-  sid: string | null;
-  created_at: number;
 }
 
 export interface AccessTokensTable {

@@ -6,6 +6,7 @@
  * `page()` (html.ts), the theme's extra stylesheet and same-origin images, and no script.
  */
 
+import { type AccountSignInView, type AccountView, accountPage, accountSignInPage } from './account.ts';
 import type { CibaConfirmView, CibaDoneView, CibaSignInView } from './ciba.ts';
 import { cibaConfirmPage, cibaDonePage, cibaSignInPage } from './ciba.ts';
 import type { DeviceCodeView, DeviceConfirmView, DeviceDoneView, DeviceSignInView } from './device.ts';
@@ -51,6 +52,8 @@ export interface PageTemplates {
   mfaEnrol(view: MfaEnrolView, ui: PageUi): string;
   recoveryCodes(view: RecoveryCodesView, ui: PageUi): string;
   mfaAccount(view: MfaAccountView, ui: PageUi): string;
+  account(view: AccountView, ui: PageUi): string;
+  accountSignIn(view: AccountSignInView, ui: PageUi): string;
   upstreamLink(view: UpstreamLinkView, ui: PageUi): string;
 }
 
@@ -71,6 +74,8 @@ export const defaultPages: PageTemplates = {
   mfaEnrol: mfaEnrolPage,
   recoveryCodes: recoveryCodesPage,
   mfaAccount: mfaAccountPage,
+  account: accountPage,
+  accountSignIn: accountSignInPage,
   upstreamLink: upstreamLinkPage,
 };
 

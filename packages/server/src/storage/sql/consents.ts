@@ -1,6 +1,6 @@
 /** Scopes a user consented to, one row per user and client. */
 import { compiled } from '../compiled.ts';
-import type { ConsentRepository } from '../ports.ts';
+import type { Consent, ConsentRepository } from '../ports.ts';
 import { type Db, json, parseList } from './db.ts';
 
 const findConsent = compiled((db, p: { userId: string; clientId: string }) =>
@@ -28,6 +28,29 @@ export class SqlConsentRepository implements ConsentRepository {
         conflict.columns(['user_id', 'client_id']).doUpdateSet({ scopes: values.scopes, updated_at: now }),
       )
       .execute();
+  }
+
+  async listForUser(userId: string): Promise<Consent[]> {
+    const rows = await this.db
+      .selectFrom('consents')
+      .select(['client_id', 'scopes', 'updated_at'])
+      .where('user_id', '=', userId)
+      .orderBy('client_id')
+      .execute();
+    return rows.map((row) => ({
+      clientId: row.client_id,
+      scopes: parseList(row.scopes),
+      updatedAt: Number(row.updated_at),
+    }));
+  }
+
+  async remove(userId: string, clientId: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('consents')
+      .where('user_id', '=', userId)
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
   }
 
   /** Forgets every consent given to a client (when the client is removed). */

@@ -19,6 +19,7 @@ import type {
   IssuedHandle,
   LoginSession,
   OpaqueAccessToken,
+  PolledAuthorization,
   PushedAuthorizationRequest,
   RefreshToken,
   RefreshTokenLifetime,
@@ -26,7 +27,7 @@ import type {
   UpstreamAuthentication,
   User,
 } from '../../model.ts';
-import type { Database, IssuedHandleColumns } from '../schema.ts';
+import type { Database, IssuedHandleColumns, PolledAuthorizationColumns } from '../schema.ts';
 import { json, jsonOrNull, listOrNull, numberOrNull, parseList } from './db.ts';
 
 export function clientFromRow(row: Database['clients']): Client {
@@ -313,10 +314,8 @@ export function signingKeyToRow(key: SigningKeyRecord): Database['signing_keys']
   };
 }
 
-export function deviceCodeFromRow(row: Database['device_codes']): DeviceCode {
+function polledFromRow(row: PolledAuthorizationColumns): PolledAuthorization & { createdAt: number } {
   return {
-    deviceCodeHash: row.device_code_hash,
-    userCode: row.user_code,
     clientId: row.client_id,
     scope: parseList(row.scope),
     resources: parseList(row.resources),
@@ -332,79 +331,59 @@ export function deviceCodeFromRow(row: Database['device_codes']): DeviceCode {
   };
 }
 
-export function deviceCodeToRow(code: DeviceCode): Database['device_codes'] {
+function polledToRow(value: PolledAuthorization & { createdAt: number }): PolledAuthorizationColumns {
   return {
-    device_code_hash: code.deviceCodeHash,
-    user_code: code.userCode,
-    client_id: code.clientId,
-    scope: json(code.scope),
-    resources: json(code.resources),
-    interval: code.interval,
-    expires_at: code.expiresAt,
-    last_polled_at: code.lastPolledAt,
-    status: code.status,
-    user_id: code.userId,
-    auth_time: code.authTime,
-    amr: jsonOrNull(code.amr),
-    sid: code.sid,
-    created_at: code.createdAt,
+    client_id: value.clientId,
+    scope: json(value.scope),
+    resources: json(value.resources),
+    interval: value.interval,
+    expires_at: value.expiresAt,
+    last_polled_at: value.lastPolledAt,
+    status: value.status,
+    user_id: value.userId,
+    auth_time: value.authTime,
+    amr: jsonOrNull(value.amr),
+    sid: value.sid,
+    created_at: value.createdAt,
   };
 }
 
+export function deviceCodeFromRow(row: Database['device_codes']): DeviceCode {
+  return { ...polledFromRow(row), deviceCodeHash: row.device_code_hash, userCode: row.user_code };
+}
+export function deviceCodeToRow(code: DeviceCode): Database['device_codes'] {
+  return { ...polledToRow(code), device_code_hash: code.deviceCodeHash, user_code: code.userCode };
+}
 export function backchannelRequestFromRow(
   row: Database['backchannel_requests'],
 ): BackchannelAuthenticationRequest {
   return {
+    ...polledFromRow(row),
     authReqIdHash: row.auth_req_id_hash,
     approvalHash: row.approval_hash,
-    clientId: row.client_id,
     hintedUserId: row.hinted_user_id,
-    scope: parseList(row.scope),
-    resources: parseList(row.resources),
     acrValues: parseList(row.acr_values),
     bindingMessage: row.binding_message,
     deliveryMode: row.delivery_mode === 'ping' ? 'ping' : 'poll',
     clientNotificationToken: row.client_notification_token,
     pingAuthReqId: row.ping_auth_req_id,
-    interval: row.interval,
-    expiresAt: Number(row.expires_at),
-    lastPolledAt: numberOrNull(row.last_polled_at),
-    status: row.status as DeviceCodeStatus,
-    userId: row.user_id,
-    authTime: numberOrNull(row.auth_time),
-    amr: listOrNull(row.amr),
-    sid: row.sid,
-    createdAt: Number(row.created_at),
   };
 }
-
 export function backchannelRequestToRow(
   request: BackchannelAuthenticationRequest,
 ): Database['backchannel_requests'] {
   return {
+    ...polledToRow(request),
     auth_req_id_hash: request.authReqIdHash,
     approval_hash: request.approvalHash,
-    client_id: request.clientId,
     hinted_user_id: request.hintedUserId,
-    scope: json(request.scope),
-    resources: json(request.resources),
     acr_values: json(request.acrValues),
     binding_message: request.bindingMessage,
     delivery_mode: request.deliveryMode,
     client_notification_token: request.clientNotificationToken,
     ping_auth_req_id: request.pingAuthReqId,
-    interval: request.interval,
-    expires_at: request.expiresAt,
-    last_polled_at: request.lastPolledAt,
-    status: request.status,
-    user_id: request.userId,
-    auth_time: request.authTime,
-    amr: jsonOrNull(request.amr),
-    sid: request.sid,
-    created_at: request.createdAt,
   };
 }
-
 export function accessTokenFromRow(row: Database['access_tokens']): OpaqueAccessToken {
   return {
     tokenHash: row.token_hash,

@@ -25,6 +25,7 @@ export const de: Record<MessageKey, string> = {
   'link.emailMatch':
     'Das folgende Konto hat die E-Mail-Adresse, die {provider} bestätigt hat. Geben Sie sein Passwort ein, um beide zu verknüpfen.',
   'link.submit': 'Verknüpfen und anmelden',
+  'link.noAccount': 'Noch kein Konto hier? Bitten Sie Ihre Administration um Zugang.',
 
   'consent.title': 'Zugriff erlauben',
   'consent.heading': '{client} möchte auf Ihr Konto zugreifen',
@@ -112,6 +113,24 @@ export const de: Record<MessageKey, string> = {
   'mfa.account.signedOut':
     'Melden Sie sich zuerst bei einer Anwendung an und kehren Sie dann zu dieser Seite zurück.',
 
+  'passkey.signIn': 'Mit einem Passkey anmelden',
+  'passkey.use': 'Passkey oder Sicherheitsschlüssel verwenden',
+  'passkey.enrolIntro': 'Oder verwenden Sie statt einer App einen Passkey oder Sicherheitsschlüssel:',
+  'passkey.title': 'Passkeys und Sicherheitsschlüssel',
+  'passkey.add': 'Passkey oder Sicherheitsschlüssel hinzufügen',
+  'passkey.nickname': 'Name (optional)',
+  'passkey.none': 'Es ist weder ein Passkey noch ein Sicherheitsschlüssel eingerichtet.',
+  'passkey.remove': 'Entfernen',
+  'passkey.added': 'hinzugefügt am {date}',
+  'passkey.lastUsed': 'zuletzt verwendet am {date}',
+  'passkey.neverUsed': 'noch nie verwendet',
+  'passkey.synced': 'synchronisiert',
+  'passkey.deviceBound': 'auf einem Gerät',
+  'webauthn.failed': 'Der Passkey konnte nicht überprüft werden. Versuchen Sie es erneut.',
+  'webauthn.cancelled':
+    'Es wurde kein Passkey verwendet. Versuchen Sie es erneut oder wählen Sie einen anderen Weg.',
+  'webauthn.unknown': 'Dieser Passkey ist für diese Anmeldung nicht registriert.',
+
   'logout.title': 'Abmelden',
   'logout.heading': 'Von {product} abmelden?',
   'logout.text':
@@ -144,7 +163,7 @@ export const de: Record<MessageKey, string> = {
   'error.deviceNeedsMfa':
     'Diese Anmeldung verlangt einen zweiten Faktor. Bestätigen Sie ihn auf der Seite für die Bestätigung in zwei Schritten (/mfa) und geben Sie den Code dann erneut ein.',
   'error.cibaNeedsMfa':
-    'Diese Anmeldung verlangt einen zweiten Faktor. Bestätigen Sie ihn auf der Seite für die Bestätigung in zwei Schritten (/mfa) und öffnen Sie den Link dann erneut.',
+    'Diese Anfrage verlangt einen zweiten Faktor, und Ihr Konto hat noch keinen. Richten Sie ihn auf der Seite für die Bestätigung in zwei Schritten (/mfa) ein und öffnen Sie den Link dann erneut.',
   'error.chooseApproveDeny': 'Wählen Sie Bestätigen oder Ablehnen.',
   'error.logoutFormExpired':
     'Das Abmeldeformular ist abgelaufen. Kehren Sie zur Anwendung zurück und melden Sie sich erneut ab.',
@@ -156,4 +175,43 @@ export const de: Record<MessageKey, string> = {
     'Diese Kontoverknüpfung ist abgelaufen oder wurde bereits verwendet. Kehren Sie zur Anwendung zurück und beginnen Sie erneut.',
   'error.upstreamAlreadyLinked': 'Diese Identität ist bereits mit einem anderen Konto verknüpft.',
   'error.upstreamAccountDisabled': 'Dieses Konto ist deaktiviert. Wenden Sie sich an Ihre Administration.',
+
+  'account.title': 'Ihr Konto',
+  'account.signIn.intro': 'Melden Sie sich an, um Ihr Konto zu verwalten.',
+  'account.reauth.title': 'Bestätigen Sie, dass Sie es sind',
+  'account.reauth.intro':
+    'Diese Änderung erfordert eine kürzliche Anmeldung. Melden Sie sich erneut an und nehmen Sie die Änderung dann vor.',
+  'account.signOut': 'Abmelden',
+  'account.profile.heading': 'Profil',
+  'account.profile.empty': 'Es sind keine Profilangaben gespeichert.',
+  'account.apps.heading': 'Verbundene Anwendungen',
+  'account.apps.empty': 'Keine Anwendung hat Zugriff auf Ihr Konto.',
+  'account.apps.since': 'Erlaubt seit {date}',
+  'account.apps.revoke': 'Zugriff entziehen',
+  'account.sessions.heading': 'Aktive Sitzungen',
+  'account.sessions.current': 'Dieser Browser',
+  'account.sessions.signedIn': 'Angemeldet am {date}',
+  'account.sessions.secondFactor': 'mit Bestätigung in zwei Schritten',
+  'account.sessions.applications': 'Anwendungen: {names}',
+  'account.sessions.end': 'Diese Sitzung beenden',
+  'account.sessions.endOthers': 'Alle anderen Sitzungen beenden',
+  'account.password.heading': 'Passwort',
+  'account.password.current': 'Aktuelles Passwort',
+  'account.password.new': 'Neues Passwort',
+  'account.password.confirm': 'Neues Passwort wiederholen',
+  'account.password.submit': 'Passwort ändern',
+  'account.password.tooShort': 'Das neue Passwort braucht mindestens {min} Zeichen.',
+  'account.password.mismatch': 'Die beiden neuen Passwörter stimmen nicht überein.',
+  'account.password.wrong': 'Das aktuelle Passwort ist falsch.',
+  'account.factors.heading': 'Bestätigung in zwei Schritten',
+  'account.factors.remove': 'Authenticator-App entfernen',
+  'account.factors.required':
+    'Ihr Konto muss die Bestätigung in zwei Schritten verwenden; die Authenticator-App kann nicht entfernt, nur ersetzt werden.',
+  'account.notice.applicationRevoked': 'Die Anwendung hat keinen Zugriff mehr auf Ihr Konto.',
+  'account.notice.sessionEnded': 'Die Sitzung wurde beendet.',
+  'account.notice.otherSessionsEnded': 'Alle anderen Sitzungen wurden beendet.',
+  'account.notice.passwordChanged': 'Ihr Passwort wurde geändert.',
+  'account.notice.authenticatorRemoved': 'Die Authenticator-App wurde entfernt.',
+  'error.accountFormExpired': 'Das Formular ist abgelaufen. Öffnen Sie Ihre Kontoseite erneut.',
+  'error.accountItemGone': 'So etwas gibt es in Ihrem Konto nicht mehr. Öffnen Sie Ihre Kontoseite erneut.',
 };

@@ -25,6 +25,7 @@ export const en = {
   'link.emailMatch':
     'The account below has the e-mail address that {provider} confirmed. Enter its password to link them.',
   'link.submit': 'Link and sign in',
+  'link.noAccount': 'No account here yet? Ask your administrator for access.',
 
   'consent.title': 'Allow access',
   'consent.heading': '{client} wants to access your account',
@@ -104,6 +105,23 @@ export const en = {
   'mfa.account.newCodes': 'New recovery codes',
   'mfa.account.signedOut': 'Sign in to an application first; then come back to this page.',
 
+  'passkey.signIn': 'Sign in with a passkey',
+  'passkey.use': 'Use a passkey or security key',
+  'passkey.enrolIntro': 'Or use a passkey or security key instead of an app:',
+  'passkey.title': 'Passkeys and security keys',
+  'passkey.add': 'Add a passkey or security key',
+  'passkey.nickname': 'Name (optional)',
+  'passkey.none': 'No passkey or security key is set up.',
+  'passkey.remove': 'Remove',
+  'passkey.added': 'added {date}',
+  'passkey.lastUsed': 'last used {date}',
+  'passkey.neverUsed': 'never used',
+  'passkey.synced': 'synced',
+  'passkey.deviceBound': 'on one device',
+  'webauthn.failed': 'The passkey could not be verified. Try again.',
+  'webauthn.cancelled': 'No passkey was used. Try again, or choose another way.',
+  'webauthn.unknown': 'This passkey is not registered for this sign-in.',
+
   'logout.title': 'Sign out',
   'logout.heading': 'Sign out of {product}?',
   'logout.text':
@@ -134,7 +152,7 @@ export const en = {
   'error.deviceNeedsMfa':
     'This sign-in needs a second factor. Verify it on the two-step verification page (/mfa), then enter the code again.',
   'error.cibaNeedsMfa':
-    'This sign-in needs a second factor. Verify it on the two-step verification page (/mfa), then open the link again.',
+    'This request needs a second factor, and your account has none yet. Set one up on the two-step verification page (/mfa), then open the link again.',
   'error.chooseApproveDeny': 'Choose Approve or Deny.',
   'error.logoutFormExpired': 'The sign-out form has expired. Go back to the application and sign out again.',
   'error.upstreamUnavailable':
@@ -145,6 +163,45 @@ export const en = {
     'This account linking has expired or was already used. Go back to the application and start again.',
   'error.upstreamAlreadyLinked': 'This identity is already linked to another account.',
   'error.upstreamAccountDisabled': 'This account is disabled. Contact your administrator.',
+
+  'account.title': 'Your account',
+  'account.signIn.intro': 'Sign in to manage your account.',
+  'account.reauth.title': 'Confirm it is you',
+  'account.reauth.intro': 'This change needs a recent sign-in. Sign in again, then make the change.',
+  'account.signOut': 'Sign out',
+  'account.profile.heading': 'Profile',
+  'account.profile.empty': 'No profile information is stored.',
+  'account.apps.heading': 'Connected applications',
+  'account.apps.empty': 'No application has access to your account.',
+  'account.apps.since': 'Allowed since {date}',
+  'account.apps.revoke': 'Revoke access',
+  'account.sessions.heading': 'Active sessions',
+  'account.sessions.current': 'This browser',
+  'account.sessions.signedIn': 'Signed in {date}',
+  'account.sessions.secondFactor': 'with two-step verification',
+  'account.sessions.applications': 'Applications: {names}',
+  'account.sessions.end': 'End this session',
+  'account.sessions.endOthers': 'End all other sessions',
+  'account.password.heading': 'Password',
+  'account.password.current': 'Current password',
+  'account.password.new': 'New password',
+  'account.password.confirm': 'New password again',
+  'account.password.submit': 'Change password',
+  'account.password.tooShort': 'The new password needs at least {min} characters.',
+  'account.password.mismatch': 'The two new passwords are not the same.',
+  'account.password.wrong': 'The current password is incorrect.',
+  'account.factors.heading': 'Two-step verification',
+  'account.factors.remove': 'Remove the authenticator app',
+  'account.factors.required':
+    'Your account must use two-step verification, so the authenticator app cannot be removed. Replace it instead.',
+  'account.notice.applicationRevoked': 'The application no longer has access to your account.',
+  'account.notice.sessionEnded': 'The session has been ended.',
+  'account.notice.otherSessionsEnded': 'All other sessions have been ended.',
+  'account.notice.passwordChanged': 'Your password has been changed.',
+  'account.notice.authenticatorRemoved': 'The authenticator app has been removed.',
+  'error.accountFormExpired': 'The form has expired. Open your account page again.',
+  'error.accountItemGone':
+    'There is nothing like that on your account any more. Open your account page again.',
 } as const;
 
 /** The name of a message: a key of the English catalogue. */

@@ -23,6 +23,7 @@ export const fr: Record<MessageKey, string> = {
   'link.emailMatch':
     "Le compte ci-dessous a l'adresse e-mail confirmée par {provider}. Saisissez son mot de passe pour les associer.",
   'link.submit': 'Associer et se connecter',
+  'link.noAccount': "Pas encore de compte ici ? Demandez l'accès à votre administrateur.",
 
   'consent.title': "Autoriser l'accès",
   'consent.heading': '{client} souhaite accéder à votre compte',
@@ -108,6 +109,23 @@ export const fr: Record<MessageKey, string> = {
   'mfa.account.newCodes': 'Nouveaux codes de récupération',
   'mfa.account.signedOut': 'Connectez-vous d’abord à une application, puis revenez sur cette page.',
 
+  'passkey.signIn': 'Se connecter avec une clé d’accès',
+  'passkey.use': 'Utiliser une clé d’accès ou une clé de sécurité',
+  'passkey.enrolIntro': 'Ou utilisez une clé d’accès ou une clé de sécurité au lieu d’une application :',
+  'passkey.title': 'Clés d’accès et clés de sécurité',
+  'passkey.add': 'Ajouter une clé d’accès ou une clé de sécurité',
+  'passkey.nickname': 'Nom (facultatif)',
+  'passkey.none': 'Aucune clé d’accès ni clé de sécurité n’est configurée.',
+  'passkey.remove': 'Supprimer',
+  'passkey.added': 'ajoutée le {date}',
+  'passkey.lastUsed': 'dernière utilisation le {date}',
+  'passkey.neverUsed': 'jamais utilisée',
+  'passkey.synced': 'synchronisée',
+  'passkey.deviceBound': 'sur un seul appareil',
+  'webauthn.failed': 'La clé d’accès n’a pas pu être vérifiée. Réessayez.',
+  'webauthn.cancelled': 'Aucune clé d’accès n’a été utilisée. Réessayez ou choisissez un autre moyen.',
+  'webauthn.unknown': 'Cette clé d’accès n’est pas enregistrée pour cette connexion.',
+
   'logout.title': 'Se déconnecter',
   'logout.heading': 'Se déconnecter de {product} ?',
   'logout.text':
@@ -138,7 +156,7 @@ export const fr: Record<MessageKey, string> = {
   'error.deviceNeedsMfa':
     'Cette connexion demande un second facteur. Validez-le sur la page de validation en deux étapes (/mfa), puis saisissez à nouveau le code.',
   'error.cibaNeedsMfa':
-    'Cette connexion demande un second facteur. Validez-le sur la page de validation en deux étapes (/mfa), puis rouvrez le lien.',
+    'Cette demande exige un second facteur, et votre compte n’en a pas encore. Configurez-le sur la page de validation en deux étapes (/mfa), puis rouvrez le lien.',
   'error.chooseApproveDeny': 'Choisissez Approuver ou Refuser.',
   'error.logoutFormExpired':
     "Le formulaire de déconnexion a expiré. Revenez à l'application et déconnectez-vous à nouveau.",
@@ -150,4 +168,44 @@ export const fr: Record<MessageKey, string> = {
     "Cette association de compte a expiré ou a déjà été utilisée. Revenez à l'application et recommencez.",
   'error.upstreamAlreadyLinked': 'Cette identité est déjà associée à un autre compte.',
   'error.upstreamAccountDisabled': 'Ce compte est désactivé. Contactez votre administrateur.',
+
+  'account.title': 'Votre compte',
+  'account.signIn.intro': 'Connectez-vous pour gérer votre compte.',
+  'account.reauth.title': 'Confirmez votre identité',
+  'account.reauth.intro':
+    'Cette modification demande une connexion récente. Reconnectez-vous, puis recommencez.',
+  'account.signOut': 'Se déconnecter',
+  'account.profile.heading': 'Profil',
+  'account.profile.empty': 'Aucune information de profil n’est enregistrée.',
+  'account.apps.heading': 'Applications connectées',
+  'account.apps.empty': 'Aucune application n’a accès à votre compte.',
+  'account.apps.since': 'Autorisée depuis le {date}',
+  'account.apps.revoke': 'Révoquer l’accès',
+  'account.sessions.heading': 'Sessions actives',
+  'account.sessions.current': 'Ce navigateur',
+  'account.sessions.signedIn': 'Connecté le {date}',
+  'account.sessions.secondFactor': 'avec la validation en deux étapes',
+  'account.sessions.applications': 'Applications : {names}',
+  'account.sessions.end': 'Fermer cette session',
+  'account.sessions.endOthers': 'Fermer toutes les autres sessions',
+  'account.password.heading': 'Mot de passe',
+  'account.password.current': 'Mot de passe actuel',
+  'account.password.new': 'Nouveau mot de passe',
+  'account.password.confirm': 'Confirmez le nouveau mot de passe',
+  'account.password.submit': 'Changer le mot de passe',
+  'account.password.tooShort': 'Le nouveau mot de passe doit compter au moins {min} caractères.',
+  'account.password.mismatch': 'Les deux nouveaux mots de passe ne sont pas identiques.',
+  'account.password.wrong': 'Le mot de passe actuel est incorrect.',
+  'account.factors.heading': 'Validation en deux étapes',
+  'account.factors.remove': 'Supprimer l’application d’authentification',
+  'account.factors.required':
+    'Votre compte doit utiliser la validation en deux étapes : l’application d’authentification ne peut pas être supprimée, seulement remplacée.',
+  'account.notice.applicationRevoked': 'L’application n’a plus accès à votre compte.',
+  'account.notice.sessionEnded': 'La session a été fermée.',
+  'account.notice.otherSessionsEnded': 'Toutes les autres sessions ont été fermées.',
+  'account.notice.passwordChanged': 'Votre mot de passe a été changé.',
+  'account.notice.authenticatorRemoved': 'L’application d’authentification a été supprimée.',
+  'error.accountFormExpired': 'Le formulaire a expiré. Ouvrez à nouveau la page de votre compte.',
+  'error.accountItemGone':
+    'Cet élément n’existe plus dans votre compte. Ouvrez à nouveau la page de votre compte.',
 };

@@ -1,0 +1,196 @@
+/**
+ * The account page at /account (endpoints/account.ts): the signed-in user's profile claims, connected
+ * applications, active sessions, password and second factors, each section a set of forms carrying the
+ * page's CSRF token; and its sign-in form, also shown when a change needs a recent sign-in. No script.
+ */
+import { escapeHtml, type PageUi, page } from './html.ts';
+import type { MessageKey, Translator } from './i18n.ts';
+import { errorBlock, type FormError, fieldAttributes, type ScopeGroup, signInFields } from './pages.ts';
+
+export interface AccountSignInView {
+  action: string;
+  csrfToken: string;
+  username: string | undefined;
+  /** True when a signed-in user must sign in again before a change. */
+  reauth: boolean;
+  /** The section to come back to after the sign-in (a fragment of the account page). */
+  section: string | undefined;
+  error: FormError | undefined;
+}
+
+export function accountSignInPage(view: AccountSignInView, ui: PageUi): string {
+  const { t } = ui;
+  const title = t(view.reauth ? 'account.reauth.title' : 'login.title');
+  const section =
+    view.section === undefined
+      ? ''
+      : `\n<input type="hidden" name="section" value="${escapeHtml(view.section)}">`;
+  return page(
+    ui,
+    title,
+    `<h1>${escapeHtml(title)}</h1>
+<p class="muted">${escapeHtml(t(view.reauth ? 'account.reauth.intro' : 'account.signIn.intro'))}</p>
+${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
+<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">${section}
+${signInFields(t, view.username, view.error)}
+</form>`,
+  );
+}
+
+export interface AccountApplicationView {
+  clientId: string;
+  name: string;
+  groups: ScopeGroup[];
+  since: number;
+}
+
+export interface AccountSessionView {
+  sid: string;
+  current: boolean;
+  authTime: number;
+  secondFactor: boolean;
+  applications: string[];
+}
+
+export interface AccountView {
+  username: string;
+  csrfToken: string;
+  /** The account page's URL; each form posts to a path under it. */
+  base: string;
+  signOutUrl: string;
+  /** What the last change did, shown once above the sections. */
+  notice: MessageKey | undefined;
+  profile: Array<{ name: string; value: string }>;
+  applications: AccountApplicationView[];
+  sessions: AccountSessionView[];
+  /** Undefined when the account store cannot change passwords: the section is not shown. */
+  password: { error: FormError | undefined } | undefined;
+  factors: { totp: boolean; recoveryCodes: number; error: FormError | undefined };
+}
+
+/** A time as `2026-12-06 13:45 UTC`, in a `<time>` element. */
+function timeOf(seconds: number): string {
+  const iso = new Date(seconds * 1000).toISOString();
+  return `<time datetime="${iso}">${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC</time>`;
+}
+
+/** The message `key` with its `{date}` as a `<time>` element (the rest escaped). */
+function withTime(t: Translator, key: MessageKey, seconds: number): string {
+  return escapeHtml(t(key, { date: '\u0000' })).replace('\u0000', timeOf(seconds));
+}
+
+/** A form posting the CSRF token and `fields` to `action`, with one button. */
+function actionForm(
+  view: AccountView,
+  path: string,
+  label: string,
+  fields: Record<string, string> = {},
+  style = 'secondary',
+): string {
+  const hidden = Object.entries(fields)
+    .map(([name, value]) => `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`)
+    .join('');
+  return `<form method="post" action="${escapeHtml(`${view.base}${path}`)}">
+<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">${hidden}
+<button type="submit" class="${style}">${escapeHtml(label)}</button>
+</form>`;
+}
+
+function profileSection(t: Translator, view: AccountView): string {
+  const rows = view.profile
+    .map(({ name, value }) => `<dt><code>${escapeHtml(name)}</code></dt><dd>${escapeHtml(value)}</dd>`)
+    .join('\n');
+  return `<section id="profile"><h2>${escapeHtml(t('account.profile.heading'))}</h2>
+${rows === '' ? `<p class="muted">${escapeHtml(t('account.profile.empty'))}</p>` : `<dl>\n${rows}\n</dl>`}
+</section>`;
+}
+
+function applicationsSection(t: Translator, view: AccountView): string {
+  const items = view.applications
+    .map((application) => {
+      const scopes = application.groups
+        .flatMap((group) => group.scopes)
+        .map((scope) => `<li>${escapeHtml(scope.description)} <code>${escapeHtml(scope.name)}</code></li>`)
+        .join('');
+      return `<li class="application" data-client-id="${escapeHtml(application.clientId)}"><strong>${escapeHtml(application.name)}</strong>
+<span class="muted">${withTime(t, 'account.apps.since', application.since)}</span>
+<ul>${scopes}</ul>
+${actionForm(view, '/applications/revoke', t('account.apps.revoke'), { client_id: application.clientId })}</li>`;
+    })
+    .join('\n');
+  return `<section id="applications"><h2>${escapeHtml(t('account.apps.heading'))}</h2>
+${items === '' ? `<p class="muted">${escapeHtml(t('account.apps.empty'))}</p>` : `<ul>\n${items}\n</ul>`}
+</section>`;
+}
+
+function sessionsSection(t: Translator, view: AccountView): string {
+  const items = view.sessions
+    .map((session) => {
+      const method = session.secondFactor ? ` ${escapeHtml(t('account.sessions.secondFactor'))}` : '';
+      const applications =
+        session.applications.length === 0
+          ? ''
+          : `<br><span class="muted">${escapeHtml(t('account.sessions.applications', { names: session.applications.join(', ') }))}</span>`;
+      const end = session.current
+        ? ` <strong>${escapeHtml(t('account.sessions.current'))}</strong>`
+        : `\n${actionForm(view, '/sessions/end', t('account.sessions.end'), { sid: session.sid })}`;
+      return `<li class="session${session.current ? ' current' : ''}" data-sid="${escapeHtml(session.sid)}">${withTime(t, 'account.sessions.signedIn', session.authTime)}${method}${applications}${end}</li>`;
+    })
+    .join('\n');
+  const others = view.sessions.some((session) => !session.current)
+    ? `\n${actionForm(view, '/sessions/end-others', t('account.sessions.endOthers'))}`
+    : '';
+  return `<section id="sessions"><h2>${escapeHtml(t('account.sessions.heading'))}</h2>
+<ul>
+${items}
+</ul>${others}
+</section>`;
+}
+
+function passwordSection(t: Translator, view: AccountView): string {
+  if (view.password === undefined) return '';
+  const { error } = view.password;
+  const field = (name: string, key: MessageKey, autocomplete: string) =>
+    `<label for="${name}">${escapeHtml(t(key))}</label>
+<input type="password" id="${name}" name="${name}" autocomplete="${autocomplete}" required${fieldAttributes(name, error, false)}>`;
+  return `<section id="password"><h2>${escapeHtml(t('account.password.heading'))}</h2>
+${errorBlock(t, error)}<form method="post" action="${escapeHtml(`${view.base}/password`)}">
+<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
+${field('current_password', 'account.password.current', 'current-password')}
+${field('new_password', 'account.password.new', 'new-password')}
+${field('confirm_password', 'account.password.confirm', 'new-password')}
+<button type="submit">${escapeHtml(t('account.password.submit'))}</button>
+</form>
+</section>`;
+}
+
+function factorsSection(t: Translator, view: AccountView): string {
+  const { totp, recoveryCodes, error } = view.factors;
+  const forTotp = totp
+    ? `<p>${escapeHtml(t('mfa.account.recoveryLeft', { count: recoveryCodes }))}</p>
+${actionForm(view, '/recovery-codes', t('mfa.account.newCodes'))}
+${actionForm(view, '/totp/remove', t('account.factors.remove'))}`
+    : '';
+  return `<section id="factors"><h2>${escapeHtml(t('account.factors.heading'))}</h2>
+${errorBlock(t, error)}<p id="totp-status">${escapeHtml(t(totp ? 'mfa.account.enabled' : 'mfa.account.notEnabled'))}</p>
+${actionForm(view, '/totp', t(totp ? 'mfa.account.replace' : 'mfa.account.setUp'), {}, '')}
+${forTotp}
+</section>`;
+}
+
+export function accountPage(view: AccountView, ui: PageUi): string {
+  const { t } = ui;
+  const notice =
+    view.notice === undefined ? '' : `<p class="notice" role="status">${escapeHtml(t(view.notice))}</p>\n`;
+  return page(
+    ui,
+    t('account.title'),
+    `<h1>${escapeHtml(t('account.title'))}</h1>
+<p class="muted">${escapeHtml(t('page.signedInAs', { username: view.username }))} · <a href="${escapeHtml(view.signOutUrl)}">${escapeHtml(t('account.signOut'))}</a></p>
+${notice}${profileSection(t, view)}
+${applicationsSection(t, view)}
+${sessionsSection(t, view)}
+${passwordSection(t, view)}
+${factorsSection(t, view)}`,
+  );
+}
