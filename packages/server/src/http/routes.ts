@@ -163,7 +163,7 @@ export function registerRoutes(
   // Logout at and from upstream providers (sessions/upstream-logout.ts).
   app.post(
     '/upstream/:upstream/backchannel-logout',
-    { config: { errorFormat: 'json' } },
+    { config: { errorFormat: 'json', ipRateLimit: 'upstreamLogoutPerIp' } },
     perRequest(upstreamBackchannelLogoutEndpoint),
   );
   app.get(
