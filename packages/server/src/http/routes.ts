@@ -67,6 +67,7 @@ import { upstreamCallback, upstreamStartSubmit } from '../endpoints/upstream.ts'
 import {
   upstreamLinkFactorSubmit,
   upstreamLinkPage,
+  upstreamLinkPasskeySubmit,
   upstreamLinkSubmit,
 } from '../endpoints/upstream-link.ts';
 import { upstreamBackchannelLogoutEndpoint } from '../endpoints/upstream-logout.ts';
@@ -153,6 +154,11 @@ export function registerRoutes(
     '/interaction/:id/link/mfa',
     { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
     perRequest(upstreamLinkFactorSubmit),
+  );
+  app.post(
+    '/interaction/:id/link/passkey',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(upstreamLinkPasskeySubmit),
   );
   // Logout at and from upstream providers (sessions/upstream-logout.ts).
   app.post(
