@@ -122,6 +122,7 @@ describe('linking after proof of the local account', () => {
     const { page } = await reachLinkPage(browser, 'partner', 'p-alice', { amr: ['pwd'], acr: 'urn:p:1' });
     expect(page.body).toContain('Link your account');
     expect(page.body).toContain('Your Partner sign-in is not linked');
+    expect(page.body).toContain('No account here yet? Ask your administrator');
     expect(page.body).not.toContain('<script');
     expect(usernameValue(page.body)).toBe('');
     const form = formOf(page.body);
@@ -289,8 +290,10 @@ describe('e-mail addresses: offered, never linked without proof', () => {
       email: 'ERIN@example.com',
       email_verified: true,
     });
-    // Not trusted for e-mail: a link is offered, but no account is named.
+    // Not trusted for e-mail: a link is offered, but no account is named; the provider creates accounts,
+    // so there is no "ask your administrator".
     expect(usernameValue(page.body)).toBe('');
+    expect(page.body).not.toContain('No account here yet?');
     expect(await users()).toBe(before);
     expect(await server.ctx.storage.upstreams.findLinkedUser('rogue', 'r-erin')).toBeUndefined();
   });

@@ -328,6 +328,26 @@ export const configSchema = z
         totpIssuer: z.string().min(1).max(100).optional(),
       })
       .prefault({}),
+    /**
+     * Passkeys and security keys (WebAuthn Level 3, sessions/webauthn.ts): off by default. The relying
+     * party id is the issuer's host unless `rpId` names a registrable suffix of it; the origin is the issuer's.
+     */
+    webauthn: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** The RP ID (WebAuthn §5.1.2.3): the issuer's host or a parent domain of it; default the host. */
+        rpId: z
+          .string()
+          .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'must be a domain name')
+          .optional(),
+        /** The name authenticators show beside the account; default `ui.productName`. */
+        rpName: z.string().trim().min(1).max(100).optional(),
+        /** A "Sign in with a passkey" button on the login page: discoverable credentials, no username typed. */
+        passkeyFirst: z.boolean().default(true),
+        /** Milliseconds the browser gives a ceremony; its challenge is kept as long, plus a minute. */
+        timeout: z.number().int().min(30_000).max(600_000).default(300_000),
+      })
+      .prefault({}),
     device: z
       .strictObject({
         /** Seconds a device code and its user code stay valid (RFC 8628 §3.2 expires_in). */
@@ -437,6 +457,11 @@ export const configSchema = z
         userCodePerIp: limit(30, 60),
         /** RFC 7591 registrations (and RFC 7592 reads, updates and deletions) from one address. */
         registerPerIp: limit(20, 3600),
+        /**
+         * Back-channel logout tokens POSTed by upstream providers (/upstream/{id}/backchannel-logout) from
+         * one address: an upstream ending many sessions at once sends one token each.
+         */
+        upstreamLogoutPerIp: limit(600, 60),
         /** Admin API requests (/admin/v1) from one address, counted before the operator's token is read. */
         adminPerIp: limit(600, 60),
         /** Admin API requests of one operator client (its tokens' client_id), from anywhere. */
@@ -642,6 +667,22 @@ export const configSchema = z
         owner.set(scope, resource.id);
       });
     });
+    if (config.webauthn.enabled) {
+      const host = new URL(config.issuer).hostname;
+      const rpId = config.webauthn.rpId ?? host;
+      if (/^[0-9.]+$|^\[/.test(host) && config.webauthn.rpId === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['webauthn', 'rpId'],
+          message: 'WebAuthn needs a domain name: the issuer host is an IP address',
+        });
+      else if (rpId !== host && !host.endsWith(`.${rpId}`))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['webauthn', 'rpId'],
+          message: `must be the issuer host "${host}" or a parent domain of it`,
+        });
+    }
     config.clients.forEach((client, index) => {
       client.scopes.forEach((scope, scopeIndex) => {
         if (!apiScopeNames.has(scope) && !identityNames.has(scope)) {

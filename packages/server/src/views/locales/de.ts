@@ -25,6 +25,7 @@ export const de: Record<MessageKey, string> = {
   'link.emailMatch':
     'Das folgende Konto hat die E-Mail-Adresse, die {provider} bestätigt hat. Geben Sie sein Passwort ein, um beide zu verknüpfen.',
   'link.submit': 'Verknüpfen und anmelden',
+  'link.noAccount': 'Noch kein Konto hier? Bitten Sie Ihre Administration um Zugang.',
 
   'consent.title': 'Zugriff erlauben',
   'consent.heading': '{client} möchte auf Ihr Konto zugreifen',
@@ -111,6 +112,24 @@ export const de: Record<MessageKey, string> = {
   'mfa.account.newCodes': 'Neue Wiederherstellungscodes',
   'mfa.account.signedOut':
     'Melden Sie sich zuerst bei einer Anwendung an und kehren Sie dann zu dieser Seite zurück.',
+
+  'passkey.signIn': 'Mit einem Passkey anmelden',
+  'passkey.use': 'Passkey oder Sicherheitsschlüssel verwenden',
+  'passkey.enrolIntro': 'Oder verwenden Sie statt einer App einen Passkey oder Sicherheitsschlüssel:',
+  'passkey.title': 'Passkeys und Sicherheitsschlüssel',
+  'passkey.add': 'Passkey oder Sicherheitsschlüssel hinzufügen',
+  'passkey.nickname': 'Name (optional)',
+  'passkey.none': 'Es ist weder ein Passkey noch ein Sicherheitsschlüssel eingerichtet.',
+  'passkey.remove': 'Entfernen',
+  'passkey.added': 'hinzugefügt am {date}',
+  'passkey.lastUsed': 'zuletzt verwendet am {date}',
+  'passkey.neverUsed': 'noch nie verwendet',
+  'passkey.synced': 'synchronisiert',
+  'passkey.deviceBound': 'auf einem Gerät',
+  'webauthn.failed': 'Der Passkey konnte nicht überprüft werden. Versuchen Sie es erneut.',
+  'webauthn.cancelled':
+    'Es wurde kein Passkey verwendet. Versuchen Sie es erneut oder wählen Sie einen anderen Weg.',
+  'webauthn.unknown': 'Dieser Passkey ist für diese Anmeldung nicht registriert.',
 
   'logout.title': 'Abmelden',
   'logout.heading': 'Von {product} abmelden?',

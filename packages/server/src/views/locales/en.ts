@@ -25,6 +25,7 @@ export const en = {
   'link.emailMatch':
     'The account below has the e-mail address that {provider} confirmed. Enter its password to link them.',
   'link.submit': 'Link and sign in',
+  'link.noAccount': 'No account here yet? Ask your administrator for access.',
 
   'consent.title': 'Allow access',
   'consent.heading': '{client} wants to access your account',
@@ -103,6 +104,23 @@ export const en = {
   'mfa.account.replace': 'Replace the authenticator app',
   'mfa.account.newCodes': 'New recovery codes',
   'mfa.account.signedOut': 'Sign in to an application first; then come back to this page.',
+
+  'passkey.signIn': 'Sign in with a passkey',
+  'passkey.use': 'Use a passkey or security key',
+  'passkey.enrolIntro': 'Or use a passkey or security key instead of an app:',
+  'passkey.title': 'Passkeys and security keys',
+  'passkey.add': 'Add a passkey or security key',
+  'passkey.nickname': 'Name (optional)',
+  'passkey.none': 'No passkey or security key is set up.',
+  'passkey.remove': 'Remove',
+  'passkey.added': 'added {date}',
+  'passkey.lastUsed': 'last used {date}',
+  'passkey.neverUsed': 'never used',
+  'passkey.synced': 'synced',
+  'passkey.deviceBound': 'on one device',
+  'webauthn.failed': 'The passkey could not be verified. Try again.',
+  'webauthn.cancelled': 'No passkey was used. Try again, or choose another way.',
+  'webauthn.unknown': 'This passkey is not registered for this sign-in.',
 
   'logout.title': 'Sign out',
   'logout.heading': 'Sign out of {product}?',
