@@ -163,6 +163,8 @@ describe('CSRF on the account forms', () => {
 describe('the password change', () => {
   it('needs a recent sign-in: a stale one gets the sign-in form, then the change goes through', async () => {
     const browser = new Browser(server);
+    const elsewhere = new Browser(server);
+    await signInOnAccountPage(elsewhere);
     const page = await signInOnAccountPage(browser);
     server.clock.advance(server.config.account.reauthMaxAge + 1);
     const change = {
@@ -185,7 +187,7 @@ describe('the password change', () => {
       section: 'password',
     });
     expect(again.headers.location).toBe(`${issuer}/account#password`);
-    const done = await browser.post('/account/password', change);
+    const done = await browser.post('/account/password', { ...change, end_other_sessions: 'yes' });
     expect(done.statusCode).toBe(303);
     expect(done.headers.location).toBe(`${issuer}/account?done=password#password`);
     expect((await browser.get(done.headers.location as string)).body).toContain(
@@ -194,6 +196,9 @@ describe('the password change', () => {
     expect(await server.ctx.accounts.authenticate('alice', password)).toBeUndefined();
     expect(await server.ctx.accounts.authenticate('alice', 'a brand new password')).toBeDefined();
     expect(auditEvents('account_password_changed')).toHaveLength(1);
+    // The other session ended with the change (the box is ticked by default); this one stays.
+    expect((await elsewhere.get('/account')).body).not.toContain('id="sessions"');
+    expect((await browser.get('/account')).body).toContain('id="sessions"');
     expect(log.lines.join('\n')).not.toContain('a brand new password');
   });
 

@@ -151,6 +151,9 @@ const passwordForm = form(
       });
       return;
     }
+    // A password that leaked may have signed others in: their sessions end with the change when asked.
+    if (params.get('end_other_sessions') === 'yes')
+      await endOtherSessions(ctx, user.account.subject, user.session.sid);
     backToAccount(ctx, reply, 'password', 'password');
   },
 );

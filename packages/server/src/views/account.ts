@@ -159,6 +159,7 @@ ${errorBlock(t, error)}<form method="post" action="${escapeHtml(`${view.base}/pa
 ${field('current_password', 'account.password.current', 'current-password')}
 ${field('new_password', 'account.password.new', 'new-password')}
 ${field('confirm_password', 'account.password.confirm', 'new-password')}
+<label><input type="checkbox" name="end_other_sessions" value="yes" checked> ${escapeHtml(t('account.password.endOthers'))}</label>
 <button type="submit">${escapeHtml(t('account.password.submit'))}</button>
 </form>
 </section>`;

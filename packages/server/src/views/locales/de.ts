@@ -180,6 +180,7 @@ export const de: Record<MessageKey, string> = {
   'account.password.current': 'Aktuelles Passwort',
   'account.password.new': 'Neues Passwort',
   'account.password.confirm': 'Neues Passwort wiederholen',
+  'account.password.endOthers': 'Auch meine anderen Sitzungen beenden',
   'account.password.submit': 'Passwort ändern',
   'account.password.tooShort': 'Das neue Passwort braucht mindestens {min} Zeichen.',
   'account.password.mismatch': 'Die beiden neuen Passwörter stimmen nicht überein.',

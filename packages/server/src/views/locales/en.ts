@@ -168,6 +168,7 @@ export const en = {
   'account.password.current': 'Current password',
   'account.password.new': 'New password',
   'account.password.confirm': 'New password again',
+  'account.password.endOthers': 'Also end my other sessions',
   'account.password.submit': 'Change password',
   'account.password.tooShort': 'The new password needs at least {min} characters.',
   'account.password.mismatch': 'The two new passwords are not the same.',

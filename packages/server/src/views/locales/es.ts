@@ -170,6 +170,7 @@ export const es: Record<MessageKey, string> = {
   'account.password.current': 'Contraseña actual',
   'account.password.new': 'Contraseña nueva',
   'account.password.confirm': 'Repita la contraseña nueva',
+  'account.password.endOthers': 'Cerrar también mis otras sesiones',
   'account.password.submit': 'Cambiar la contraseña',
   'account.password.tooShort': 'La contraseña nueva necesita al menos {min} caracteres.',
   'account.password.mismatch': 'Las dos contraseñas nuevas no coinciden.',

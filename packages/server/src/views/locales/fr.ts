@@ -174,6 +174,7 @@ export const fr: Record<MessageKey, string> = {
   'account.password.current': 'Mot de passe actuel',
   'account.password.new': 'Nouveau mot de passe',
   'account.password.confirm': 'Confirmez le nouveau mot de passe',
+  'account.password.endOthers': 'Fermer aussi mes autres sessions',
   'account.password.submit': 'Changer le mot de passe',
   'account.password.tooShort': 'Le nouveau mot de passe doit compter au moins {min} caractères.',
   'account.password.mismatch': 'Les deux nouveaux mots de passe ne sont pas identiques.',
