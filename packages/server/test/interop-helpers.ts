@@ -241,3 +241,12 @@ export class FetchBrowser {
     throw new Error('too many steps without reaching the client');
   }
 }
+
+/** A client's site for the browser tests: answers every request (the redirect back) with 200. */
+export async function callbackSite(port: number): Promise<{ close(): Promise<void> }> {
+  const site = createHttpServer((_request, response) => {
+    response.writeHead(200, { 'content-type': 'text/plain' }).end('client callback');
+  });
+  await new Promise<void>((resolve) => site.listen(port, '127.0.0.1', resolve));
+  return { close: () => new Promise<void>((resolve) => site.close(() => resolve())) };
+}

@@ -6,11 +6,10 @@
  * focus, and signing in and consenting in German ends back at the client with a code.
  */
 import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireChromium } from '../../../tools/test-services.ts';
+import { launchChromium } from '../../../tools/test-services.ts';
 import { de } from '../src/views/locales/de.ts';
 import {
   buildServer,
@@ -22,7 +21,7 @@ import {
   testClients,
   testConfig,
 } from './helpers.ts';
-import { freePort } from './interop-helpers.ts';
+import { callbackSite, freePort } from './interop-helpers.ts';
 import { themeDirectory, themedUi } from './theme-fixtures.ts';
 
 let gatehouse: GatehouseServer;
@@ -30,17 +29,13 @@ let issuer: string;
 let browser: Browser;
 /** The client's redirect URI, on a server of this test's that answers any request. */
 let callback: string;
-let clientSite: Server;
+let clientSite: { close(): Promise<void> };
 
 beforeAll(async () => {
-  const executablePath = requireChromium();
   const [port, clientPort] = await Promise.all([freePort(), freePort()]);
   issuer = `http://127.0.0.1:${port}`;
   callback = `http://127.0.0.1:${clientPort}/callback`;
-  clientSite = createServer((_request, response) => {
-    response.writeHead(200, { 'content-type': 'text/plain' }).end('client callback');
-  });
-  await new Promise<void>((resolve) => clientSite.listen(clientPort, '127.0.0.1', resolve));
+  clientSite = await callbackSite(clientPort);
   const dir = themeDirectory();
   const raw = testConfig({
     issuer,
@@ -51,15 +46,12 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'gatehouse.json'), JSON.stringify(raw));
   gatehouse = await buildServer(parseConfig(raw, process.env, dir));
   await gatehouse.listen();
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
   await browser?.close();
-  await new Promise((resolve) => clientSite?.close(resolve));
+  await clientSite?.close();
   await gatehouse?.close();
 });
 

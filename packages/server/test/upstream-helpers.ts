@@ -135,9 +135,9 @@ export function upstreamDriver(serverOf: () => TestServer, hostileOf: () => Host
     expect(await sessionCount()).toBe(before);
   }
 
-  /** Claims of a valid ID token from the hostile upstream for the sign-in that sent `nonce`. */
+  /** Claims of a valid ID token from the hostile upstream for the sign-in that sent `nonce`, at the server's time. */
   function validClaims(nonce: string, sub = 'rogue-user'): JWTPayload {
-    const now = Math.floor(Date.now() / 1000);
+    const now = serverOf().clock();
     return {
       iss: hostileOf().issuer,
       aud: 'gatehouse',

@@ -122,6 +122,7 @@ describe('linking after proof of the local account', () => {
     const { page } = await reachLinkPage(browser, 'partner', 'p-alice', { amr: ['pwd'], acr: 'urn:p:1' });
     expect(page.body).toContain('Link your account');
     expect(page.body).toContain('Your Partner sign-in is not linked');
+    expect(page.body).toContain('No account here yet? Ask your administrator');
     expect(page.body).not.toContain('<script');
     expect(usernameValue(page.body)).toBe('');
     const form = formOf(page.body);
@@ -208,6 +209,39 @@ describe('linking after proof of the local account', () => {
   });
 });
 
+describe('the link page', () => {
+  it('speaks the language of ui_locales', async () => {
+    const { page } = await reachLinkPage(new Browser(server), 'partner', 'p-de', {}, { ui_locales: 'de' });
+    expect(page.body).toContain('Konto verknüpfen');
+    expect(page.body).toContain('Ihre Anmeldung bei Partner');
+  });
+
+  it('refuses a link to an identity another sign-in linked meanwhile, and starts no session', async () => {
+    const browser = new Browser(server);
+    const { url, page } = await reachLinkPage(browser, 'partner', 'p-raced');
+    expect(await server.ctx.storage.upstreams.link('partner', 'p-raced', await subjectOf('bob'), 0)).toBe(
+      true,
+    );
+    const response = await browser.post(url, { csrf: formOf(page.body).csrf, username: 'alice', password });
+    expect(response.statusCode).toBe(403);
+    expect(response.body).toContain('already linked to another account');
+    expect(await sessionOf(browser)).toBeUndefined();
+    expect(await server.ctx.storage.upstreams.findLinkedUser('partner', 'p-raced')).toBe(
+      await subjectOf('bob'),
+    );
+  });
+
+  it('expires after ten minutes, before its interaction does', async () => {
+    const browser = new Browser(server);
+    const { url, page } = await reachLinkPage(browser, 'partner', 'p-late');
+    server.clock.advance(601);
+    const response = await browser.post(url, { csrf: formOf(page.body).csrf, username: 'alice', password });
+    expect(response.statusCode).toBe(400);
+    expect(response.body).toContain('account linking has expired');
+    expect(await server.ctx.storage.upstreams.findLinkedUser('partner', 'p-late')).toBeUndefined();
+  });
+});
+
 describe('e-mail addresses: offered, never linked without proof', () => {
   const verifiedAlice = { email: 'alice@example.com', email_verified: true };
 
@@ -256,8 +290,10 @@ describe('e-mail addresses: offered, never linked without proof', () => {
       email: 'ERIN@example.com',
       email_verified: true,
     });
-    // Not trusted for e-mail: a link is offered, but no account is named.
+    // Not trusted for e-mail: a link is offered, but no account is named; the provider creates accounts,
+    // so there is no "ask your administrator".
     expect(usernameValue(page.body)).toBe('');
+    expect(page.body).not.toContain('No account here yet?');
     expect(await users()).toBe(before);
     expect(await server.ctx.storage.upstreams.findLinkedUser('rogue', 'r-erin')).toBeUndefined();
   });

@@ -328,6 +328,26 @@ export const configSchema = z
         totpIssuer: z.string().min(1).max(100).optional(),
       })
       .prefault({}),
+    /**
+     * Passkeys and security keys (WebAuthn Level 3, sessions/webauthn.ts): off by default. The relying
+     * party id is the issuer's host unless `rpId` names a registrable suffix of it; the origin is the issuer's.
+     */
+    webauthn: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** The RP ID (WebAuthn §5.1.2.3): the issuer's host or a parent domain of it; default the host. */
+        rpId: z
+          .string()
+          .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'must be a domain name')
+          .optional(),
+        /** The name authenticators show beside the account; default `ui.productName`. */
+        rpName: z.string().trim().min(1).max(100).optional(),
+        /** A "Sign in with a passkey" button on the login page: discoverable credentials, no username typed. */
+        passkeyFirst: z.boolean().default(true),
+        /** Milliseconds the browser gives a ceremony; its challenge is kept as long, plus a minute. */
+        timeout: z.number().int().min(30_000).max(600_000).default(300_000),
+      })
+      .prefault({}),
     device: z
       .strictObject({
         /** Seconds a device code and its user code stay valid (RFC 8628 §3.2 expires_in). */
@@ -642,6 +662,22 @@ export const configSchema = z
         owner.set(scope, resource.id);
       });
     });
+    if (config.webauthn.enabled) {
+      const host = new URL(config.issuer).hostname;
+      const rpId = config.webauthn.rpId ?? host;
+      if (/^[0-9.]+$|^\[/.test(host) && config.webauthn.rpId === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['webauthn', 'rpId'],
+          message: 'WebAuthn needs a domain name: the issuer host is an IP address',
+        });
+      else if (rpId !== host && !host.endsWith(`.${rpId}`))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['webauthn', 'rpId'],
+          message: `must be the issuer host "${host}" or a parent domain of it`,
+        });
+    }
     config.clients.forEach((client, index) => {
       client.scopes.forEach((scope, scopeIndex) => {
         if (!apiScopeNames.has(scope) && !identityNames.has(scope)) {

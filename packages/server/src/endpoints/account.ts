@@ -238,7 +238,7 @@ export function accountPageEndpoint(ctx: ServerContext) {
       return;
     }
     const gate = await factorGate(ctx, user);
-    if (gate === 'code') sendCodePrompt(ctx, request, reply, codeForm(ctx, user));
+    if (gate === 'code') await sendCodePrompt(ctx, request, reply, codeForm(ctx, user));
     else if (gate === 'enrol') await renderEnrolment(ctx, request, reply, user, { restart: false });
     else {
       const done = toParams((request.query as RawParams | undefined) ?? {}).get('done');

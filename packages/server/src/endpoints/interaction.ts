@@ -9,11 +9,16 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Account } from '../accounts/accounts.ts';
 import type { ServerContext } from '../context.ts';
 import type { LoginSession } from '../model.ts';
-import { requiredAcrLevel, sessionMeetsLevel } from '../protocol/acr.ts';
+import {
+  acrLevelOf,
+  acrSatisfies,
+  passwordAmr,
+  requiredAcrLevel,
+  sessionMeetsLevel,
+} from '../protocol/acr.ts';
 import { isHintedUser, needsConsent, rememberConsent } from '../protocol/authorization-request.ts';
 import { AuthorizationRedirectError, OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
-import { randomHandle } from '../protocol/secrets.ts';
 import {
   checkInteractionCsrf,
   completeInteraction,
@@ -29,15 +34,27 @@ import {
   pendingTotpEnrolment,
   type SecondFactorFailure,
   startTotpEnrolment,
-  stepUpSession,
 } from '../sessions/mfa.ts';
 import { hintedUpstream, startUpstreamLogin } from '../sessions/upstream.ts';
-import { issueAuthorizationCode } from '../tokens/authorization-code.ts';
+import {
+  authenticationOptions,
+  interactionBinding,
+  registrationOptions,
+  webauthnEnabled,
+} from '../sessions/webauthn.ts';
 import { qrSvg } from '../views/mfa.ts';
 import type { FormError } from '../views/pages.ts';
+import type { PasskeyFormView } from '../views/webauthn.ts';
 import { trustClientSite } from './client-site.ts';
 import { browserCookie, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
-import { pageUiFor, scopeGroups, sendPage, signInError } from './page-response.ts';
+import {
+  continueAfterSignIn,
+  finishEnrolment,
+  finishSecondFactor,
+  redirectWithCode,
+  sessionEnded,
+} from './interaction-steps.ts';
+import { pageUiFor, scopeGroups, scriptUi, sendPage, signInError } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
 /** The interaction of the request's path, for this browser; error pages speak its language from here on. */
@@ -67,34 +84,50 @@ function formParams(request: FastifyRequest) {
   return toParams((request.body as RawParams | undefined) ?? {});
 }
 
-function renderLogin(
+/**
+ * The login page; with passkey-first sign-in (`webauthn.passkeyFirst`) it also runs the ceremony for any
+ * discoverable credential, with a challenge bound to this interaction (sessions/webauthn.ts).
+ */
+export async function renderLogin(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
   loaded: LoadedInteraction,
   username: string | undefined,
   error?: { form: FormError; status: number; retryAfter?: number },
-): void {
-  const ui = pageUiFor(ctx, request, loaded.interaction.request.uiLocales);
+): Promise<void> {
+  const base = `${ctx.issuer}/interaction/${loaded.interaction.id}`;
+  let ui = pageUiFor(ctx, request, loaded.interaction.request.uiLocales);
+  let passkey: PasskeyFormView | undefined;
+  if (webauthnEnabled(ctx, true)) {
+    ui = scriptUi(ctx, ui);
+    passkey = {
+      action: `${base}/passkey-login`,
+      csrfToken: loaded.interaction.csrfToken,
+      optionsJson: (await authenticationOptions(ctx, interactionBinding(loaded.interaction.id), null))!,
+    };
+  }
   sendPage(
     ctx,
     reply,
     error?.status ?? 200,
     ctx.ui.pages.login(
       {
-        action: `${ctx.issuer}/interaction/${loaded.interaction.id}/login`,
+        action: `${base}/login`,
         csrfToken: loaded.interaction.csrfToken,
         clientName: loaded.client.name,
         username,
         error: error?.form,
         upstreams: ctx.upstreams.forClient(loaded.client.clientId).map(({ config }) => ({
           name: config.name,
-          action: `${ctx.issuer}/interaction/${loaded.interaction.id}/upstream/${config.id}`,
+          action: `${base}/upstream/${config.id}`,
         })),
+        passkey,
       },
       ui,
     ),
     error?.retryAfter,
+    ui,
   );
 }
 
@@ -123,25 +156,6 @@ async function renderConsent(
   );
 }
 
-/** Issues the code and redirects back to the client. */
-async function redirectWithCode(
-  ctx: ServerContext,
-  reply: FastifyReply,
-  loaded: LoadedInteraction,
-  session: LoginSession,
-): Promise<void> {
-  const location = await issueAuthorizationCode(ctx, loaded.interaction.request, session);
-  reply.code(303).headers(noStoreHeaders).header('location', location).send();
-}
-
-function sessionEnded(): OAuthError {
-  return new OAuthError(
-    'invalid_request',
-    'Your sign-in session has ended. Go back to the application and start again.',
-    { pageMessage: 'error.sessionEnded' },
-  );
-}
-
 /** True when this interaction's sign-in needs a second factor the session does not have yet. */
 async function secondFactorMissing(
   ctx: ServerContext,
@@ -159,10 +173,11 @@ export function factorError(failure: SecondFactorFailure): FormError {
 }
 
 /**
- * The second-factor step: the code prompt when the account has a TOTP authenticator, else its enrolment
- * (a pending secret is shown again rather than replaced, so a reload keeps the QR code already scanned).
+ * The second-factor step: the code prompt and the account's passkeys when it has a factor, else the
+ * enrolment of a TOTP authenticator (a pending secret is shown again rather than replaced, so a reload keeps
+ * the QR code already scanned) or of a passkey. Passkey forms carry a challenge bound to this interaction.
  */
-async function renderSecondFactor(
+export async function renderSecondFactor(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -170,23 +185,41 @@ async function renderSecondFactor(
   account: Account,
   error?: { form: FormError; status: number; retryAfter?: number },
 ): Promise<void> {
-  const ui = pageUiFor(ctx, request, loaded.interaction.request.uiLocales);
+  let ui = pageUiFor(ctx, request, loaded.interaction.request.uiLocales);
   const base = `${ctx.issuer}/interaction/${loaded.interaction.id}`;
+  const binding = interactionBinding(loaded.interaction.id);
   const common = {
     csrfToken: loaded.interaction.csrfToken,
     clientName: loaded.client.name,
     username: account.username,
     error: error?.form,
   };
-  if ((await factorSummary(ctx, account.subject)).totp) {
+  const summary = await factorSummary(ctx, account.subject);
+  let passkey: PasskeyFormView | undefined;
+  if (summary.any) {
+    const optionsJson =
+      summary.passkeys > 0 ? await authenticationOptions(ctx, binding, account.subject) : undefined;
+    if (optionsJson !== undefined) {
+      ui = scriptUi(ctx, ui);
+      passkey = { action: `${base}/passkey`, csrfToken: loaded.interaction.csrfToken, optionsJson };
+    }
     sendPage(
       ctx,
       reply,
       error?.status ?? 200,
-      ctx.ui.pages.mfa({ ...common, action: `${base}/mfa` }, ui),
+      ctx.ui.pages.mfa({ ...common, action: `${base}/mfa`, totp: summary.totp, passkey }, ui),
       error?.retryAfter,
+      ui,
     );
     return;
+  }
+  if (webauthnEnabled(ctx)) {
+    ui = scriptUi(ctx, ui);
+    passkey = {
+      action: `${base}/passkey/enrol`,
+      csrfToken: loaded.interaction.csrfToken,
+      optionsJson: await registrationOptions(ctx, account, binding),
+    };
   }
   const enrolment = (await pendingTotpEnrolment(ctx, account)) ?? (await startTotpEnrolment(ctx, account));
   sendPage(
@@ -194,30 +227,12 @@ async function renderSecondFactor(
     reply,
     error?.status ?? 200,
     ctx.ui.pages.mfaEnrol(
-      { ...common, action: `${base}/enrol`, ...enrolment, qrSvg: await qrSvg(enrolment.uri) },
+      { ...common, action: `${base}/enrol`, ...enrolment, qrSvg: await qrSvg(enrolment.uri), passkey },
       ui,
     ),
     error?.retryAfter,
+    ui,
   );
-}
-
-/** After the sign-in is complete: the consent page when consent is needed, else the code. */
-async function continueAfterSignIn(
-  ctx: ServerContext,
-  reply: FastifyReply,
-  loaded: LoadedInteraction,
-  session: LoginSession,
-  consentNeeded: boolean,
-): Promise<void> {
-  if (consentNeeded) {
-    reply
-      .code(303)
-      .headers(noStoreHeaders)
-      .header('location', `${ctx.issuer}/interaction/${loaded.interaction.id}`)
-      .send();
-    return;
-  }
-  await redirectWithCode(ctx, reply, loaded, session);
 }
 
 export function interactionPage(ctx: ServerContext) {
@@ -232,7 +247,7 @@ export function interactionPage(ctx: ServerContext) {
         reply.code(303).headers(noStoreHeaders).header('location', location).send();
         return;
       }
-      renderLogin(ctx, request, reply, loaded, loaded.interaction.request.loginHint);
+      await renderLogin(ctx, request, reply, loaded, loaded.interaction.request.loginHint);
       return;
     }
     const account = await ctx.accounts.findBySubject(session.userId);
@@ -252,7 +267,7 @@ export function interactionPage(ctx: ServerContext) {
 }
 
 /** The session and account a second-factor form is posted for, with the session value the browser holds. */
-async function factorSubmission(ctx: ServerContext, request: FastifyRequest) {
+export async function factorSubmission(ctx: ServerContext, request: FastifyRequest) {
   const { loaded, params } = await loadSubmission(ctx, request);
   const sessionValue = readCookie(request.headers.cookie, sessionCookie);
   const session = await sessionOf(ctx, request, loaded);
@@ -280,12 +295,7 @@ export function secondFactorSubmit(ctx: ServerContext) {
       });
       return;
     }
-    const consentNeeded = await needsConsent(ctx, loaded.client, loaded.interaction.request, account.subject);
-    if (!consentNeeded) await completeInteraction(ctx, loaded.interaction);
-    const stepped = await stepUpSession(ctx, sessionValue, session, randomHandle(), loaded.client.clientId);
-    if (stepped === undefined) throw sessionEnded();
-    setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
-    await continueAfterSignIn(ctx, reply, loaded, stepped.session, consentNeeded);
+    await finishSecondFactor(ctx, reply, loaded, { session, sessionValue, account }, 'otp');
   };
 }
 
@@ -297,7 +307,7 @@ export function enrolmentSubmit(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { loaded, params, session, sessionValue, account } = await factorSubmission(ctx, request);
     // An account that has a factor proves it here; replacing it is the signed-in /mfa page's.
-    if ((await factorSummary(ctx, account.subject)).totp)
+    if ((await factorSummary(ctx, account.subject)).any)
       throw new OAuthError('invalid_request', 'an authenticator is already set up for this account', {
         pageMessage: 'error.formExpired',
       });
@@ -310,17 +320,14 @@ export function enrolmentSubmit(ctx: ServerContext) {
       });
       return;
     }
-    const stepped = await stepUpSession(ctx, sessionValue, session, randomHandle(), loaded.client.clientId);
-    if (stepped === undefined) throw sessionEnded();
-    setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
-    sendPage(
+    await finishEnrolment(
       ctx,
+      request,
       reply,
-      200,
-      ctx.ui.pages.recoveryCodes(
-        { codes: result.recoveryCodes, continueUrl: `${ctx.issuer}/interaction/${loaded.interaction.id}` },
-        pageUiFor(ctx, request, loaded.interaction.request.uiLocales),
-      ),
+      loaded,
+      { session, sessionValue },
+      'otp',
+      result.recoveryCodes,
     );
   };
 }
@@ -337,40 +344,58 @@ export function loginSubmit(ctx: ServerContext) {
       address: request.ip,
     });
     if ('error' in check) {
-      renderLogin(ctx, request, reply, loaded, username?.slice(0, 256), {
+      await renderLogin(ctx, request, reply, loaded, username?.slice(0, 256), {
         form: signInError(check.error, username),
         status: check.status,
         ...('retryAfter' in check ? { retryAfter: check.retryAfter } : {}),
       });
       return;
     }
-    const { user } = check;
-    // OpenID Connect Core §3.1.2.1: with an id_token_hint, only the hinted user may finish this sign-in.
-    if (!isHintedUser(loaded.interaction.request, user.subject)) {
-      renderLogin(ctx, request, reply, loaded, undefined, {
-        form: { message: { key: 'login.otherAccount' }, field: 'username' },
-        status: 400,
-      });
-      return;
-    }
-    // A password alone is the `pwd` level: when the sign-in needs more, the interaction page asks for the
-    // second factor next (protocol/acr.ts).
-    const factorNeeded =
-      requiredAcrLevel(ctx.config, loaded.client, loaded.interaction.request, user.roles) !== 'pwd';
-    // Without a consent or second-factor step this login finishes the interaction: claim it before starting
-    // a session, so a concurrent second submission of the form starts no session and sets no cookie.
-    const consentNeeded = await needsConsent(ctx, loaded.client, loaded.interaction.request, user.subject);
-    if (!consentNeeded && !factorNeeded) await completeInteraction(ctx, loaded.interaction);
-    const started = await startSession(
-      ctx,
-      readCookie(request.headers.cookie, sessionCookie),
-      user,
-      loaded.client.clientId,
-    );
-    setSessionCookie(reply, started.sessionValue, ctx.config.login.sessionTtl);
-    await ctx.storage.interactions.attachSession(loaded.interaction.id, started.session.sid);
-    await continueAfterSignIn(ctx, reply, loaded, started.session, consentNeeded || factorNeeded);
+    await finishSignIn(ctx, request, reply, loaded, check.user, passwordAmr);
   };
+}
+
+/**
+ * The account `user` signed in with `amr` (a password, or a passkey alone): unless the request hints at
+ * another account, a session starts (or the browser's is renewed), and the sign-in goes on to the second
+ * factor when its level falls short of the one required, to consent, or back to the client.
+ */
+export async function finishSignIn(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  loaded: LoadedInteraction,
+  user: Account,
+  amr: readonly string[],
+): Promise<void> {
+  // OpenID Connect Core §3.1.2.1: with an id_token_hint, only the hinted user may finish this sign-in.
+  if (!isHintedUser(loaded.interaction.request, user.subject)) {
+    await renderLogin(ctx, request, reply, loaded, undefined, {
+      form: { message: { key: 'login.otherAccount' }, field: 'username' },
+      status: 400,
+    });
+    return;
+  }
+  // When the sign-in needs more than `amr` gives, the interaction page asks for the second factor next
+  // (protocol/acr.ts).
+  const factorNeeded = !acrSatisfies(
+    acrLevelOf(amr),
+    requiredAcrLevel(ctx.config, loaded.client, loaded.interaction.request, user.roles),
+  );
+  // Without a consent or second-factor step this login finishes the interaction: claim it before starting
+  // a session, so a concurrent second submission of the form starts no session and sets no cookie.
+  const consentNeeded = await needsConsent(ctx, loaded.client, loaded.interaction.request, user.subject);
+  if (!consentNeeded && !factorNeeded) await completeInteraction(ctx, loaded.interaction);
+  const started = await startSession(
+    ctx,
+    readCookie(request.headers.cookie, sessionCookie),
+    user,
+    loaded.client.clientId,
+    [...amr],
+  );
+  setSessionCookie(reply, started.sessionValue, ctx.config.login.sessionTtl);
+  await ctx.storage.interactions.attachSession(loaded.interaction.id, started.session.sid);
+  await continueAfterSignIn(ctx, reply, loaded, started.session, consentNeeded || factorNeeded);
 }
 
 export function consentSubmit(ctx: ServerContext) {

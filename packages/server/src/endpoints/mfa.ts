@@ -1,6 +1,6 @@
 /**
- * The signed-in user's second factors at /mfa: set up (or replace) a TOTP authenticator (RFC 6238) and get
- * new recovery codes. The browser's live session is required; once the account has an authenticator, every
+ * The signed-in user's second factors at /mfa: set up (or replace) a TOTP authenticator (RFC 6238), get
+ * new recovery codes, and list, add and remove passkeys (endpoints/mfa-passkeys.ts). The browser's live session is required; once the account has an authenticator, every
  * change needs a session stepped up with it (a password alone cannot replace the factor that guards it), so
  * the page first asks for a code. Forms carry a token derived from the session value the browser holds
  * (HttpOnly, never in a page), so another site cannot post them; the rules are in sessions/mfa.ts.
@@ -26,19 +26,25 @@ import {
   startTotpEnrolment,
   stepUpSession,
 } from '../sessions/mfa.ts';
+import {
+  authenticationOptions,
+  registrationOptions,
+  sessionBinding,
+  webauthnEnabled,
+} from '../sessions/webauthn.ts';
 import { qrSvg } from '../views/mfa.ts';
 import { readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
 import type { PageFormError } from './link-sign-in.ts';
-import { pageUiFor, secondFactorError, sendPage } from './page-response.ts';
+import { pageUiFor, scriptUi, secondFactorError, sendPage } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
-interface SignedIn {
+export interface SignedIn {
   session: LoginSession;
   sessionValue: string;
   account: Account;
   /** The forms' token: a hash of the session value, which only this browser holds. */
   csrfToken: string;
-  /** True when the account has an authenticator and the session has not passed it. */
+  /** True when the account has a factor (TOTP or a passkey) and the session has not passed it. */
   gated: boolean;
 }
 
@@ -48,18 +54,18 @@ async function signedIn(ctx: ServerContext, request: FastifyRequest): Promise<Si
   if (session === undefined || sessionValue === undefined) return undefined;
   const account = await ctx.accounts.findBySubject(session.userId);
   if (account === undefined) return undefined;
-  const { totp } = await factorSummary(ctx, account.subject);
+  const { any } = await factorSummary(ctx, account.subject);
   return {
     session,
     sessionValue,
     account,
     csrfToken: sha256Base64Url(`gatehouse/mfa-page/${sessionValue}`),
-    gated: totp && !sessionMeetsLevel(session, 'mfa'),
+    gated: any && !sessionMeetsLevel(session, 'mfa'),
   };
 }
 
 /** The signed-in browser that posted a form carrying its token; `open` also lets a gated session in. */
-async function submission(ctx: ServerContext, request: FastifyRequest, open = false) {
+export async function submission(ctx: ServerContext, request: FastifyRequest, open = false) {
   const user = await signedIn(ctx, request);
   const params = toParams((request.body as RawParams | undefined) ?? {});
   const csrf = params.get('csrf');
@@ -72,7 +78,7 @@ async function submission(ctx: ServerContext, request: FastifyRequest, open = fa
   return { user, params };
 }
 
-function mfaUrl(ctx: ServerContext, path = ''): string {
+export function mfaUrl(ctx: ServerContext, path = ''): string {
   return `${ctx.issuer}/mfa${path}`;
 }
 
@@ -83,20 +89,51 @@ export interface OwnFactorForm {
   username: string;
 }
 
-/** The code prompt of a signed-in user's own page. */
-export function sendCodePrompt(
+/** Where a signed-in user's passkey is checked: the form's action, and the session the challenge is bound to. */
+export interface OwnPasskeyForm {
+  action: string;
+  session: LoginSession;
+  userId: string;
+}
+
+/**
+ * The code prompt of a signed-in user's own page; with `passkey`, the account's passkeys too (the page then
+ * runs the ceremony's script).
+ */
+export async function sendCodePrompt(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
   form: OwnFactorForm,
   error?: PageFormError,
-): void {
+  passkey?: OwnPasskeyForm,
+): Promise<void> {
+  let ui = pageUiFor(ctx, request);
+  const summary = passkey === undefined ? undefined : await factorSummary(ctx, passkey.userId);
+  const optionsJson =
+    passkey !== undefined && summary !== undefined && summary.passkeys > 0
+      ? await authenticationOptions(ctx, sessionBinding(passkey.session.sid), passkey.userId)
+      : undefined;
+  if (optionsJson !== undefined) ui = scriptUi(ctx, ui);
   sendPage(
     ctx,
     reply,
     error?.status ?? 200,
-    ctx.ui.pages.mfa({ ...form, clientName: undefined, error: error?.form }, pageUiFor(ctx, request)),
+    ctx.ui.pages.mfa(
+      {
+        ...form,
+        clientName: undefined,
+        error: error?.form,
+        ...(summary === undefined ? {} : { totp: summary.totp }),
+        passkey:
+          optionsJson === undefined || passkey === undefined
+            ? undefined
+            : { action: passkey.action, csrfToken: form.csrfToken, optionsJson },
+      },
+      ui,
+    ),
     error?.retryAfter,
+    ui,
   );
 }
 
@@ -126,13 +163,21 @@ export function codePageError(check: Extract<SecondFactorCheck, { ok: false }>):
   return { form: secondFactorError(check.error), status: check.status, retryAfter: check.retryAfter };
 }
 
-/** Steps the browser's session up to the mfa level after a code (sessions/mfa.ts) and sets its cookie. */
+/** Steps the browser's session up to the mfa level after a code or a passkey (sessions/mfa.ts), sets its cookie. */
 export async function stepUpOwnSession(
   ctx: ServerContext,
   reply: FastifyReply,
   signed: { sessionValue: string; session: LoginSession },
+  method: 'otp' | 'hwk' = 'otp',
 ): Promise<void> {
-  const stepped = await stepUpSession(ctx, signed.sessionValue, signed.session, randomHandle(), undefined);
+  const stepped = await stepUpSession(
+    ctx,
+    signed.sessionValue,
+    signed.session,
+    randomHandle(),
+    undefined,
+    method,
+  );
   if (stepped !== undefined) setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
 }
 
@@ -174,6 +219,7 @@ export async function verifyOwnCode(
   signed: { account: Account; sessionValue: string; session: LoginSession },
   params: Params,
   form: OwnFactorForm,
+  passkey?: OwnPasskeyForm,
 ): Promise<boolean> {
   const check = await checkSecondFactor(
     ctx,
@@ -182,15 +228,41 @@ export async function verifyOwnCode(
     undefined,
   );
   if (!check.ok) {
-    sendCodePrompt(ctx, request, reply, form, codePageError(check));
+    await sendCodePrompt(ctx, request, reply, form, codePageError(check), passkey);
     return false;
   }
   await stepUpOwnSession(ctx, reply, signed);
   return true;
 }
 
-function gateForm(ctx: ServerContext, user: SignedIn): OwnFactorForm {
+export function gateForm(ctx: ServerContext, user: SignedIn): OwnFactorForm {
   return { action: mfaUrl(ctx, '/verify'), csrfToken: user.csrfToken, username: user.account.username };
+}
+
+/** The /mfa gate's passkey form (endpoints/mfa-passkeys.ts). */
+export function gatePasskey(ctx: ServerContext, user: SignedIn): OwnPasskeyForm {
+  return { action: mfaUrl(ctx, '/passkey/verify'), session: user.session, userId: user.account.subject };
+}
+
+/** The /mfa page's passkeys part: the list with a remove form each, and a form adding one. */
+async function passkeysPart(ctx: ServerContext, user: SignedIn) {
+  if (!webauthnEnabled(ctx)) return undefined;
+  const credentials = await ctx.storage.webauthn.listCredentials(user.account.subject);
+  return {
+    items: credentials.map((credential) => ({
+      credentialId: credential.credentialId,
+      nickname: credential.nickname,
+      createdAt: credential.createdAt,
+      lastUsedAt: credential.lastUsedAt,
+      synced: credential.backupEligible,
+    })),
+    removeAction: mfaUrl(ctx, '/passkeys/remove'),
+    add: {
+      action: mfaUrl(ctx, '/passkeys'),
+      csrfToken: user.csrfToken,
+      optionsJson: await registrationOptions(ctx, user.account, sessionBinding(user.session.sid)),
+    },
+  };
 }
 
 /** GET /mfa */
@@ -203,10 +275,12 @@ export function mfaAccountPage(ctx: ServerContext) {
       return;
     }
     if (user.gated) {
-      sendCodePrompt(ctx, request, reply, gateForm(ctx, user));
+      await sendCodePrompt(ctx, request, reply, gateForm(ctx, user), undefined, gatePasskey(ctx, user));
       return;
     }
     const summary = await factorSummary(ctx, user.account.subject);
+    const passkeys = await passkeysPart(ctx, user);
+    const pageUi = passkeys === undefined ? ui : scriptUi(ctx, ui);
     sendPage(
       ctx,
       reply,
@@ -220,10 +294,13 @@ export function mfaAccountPage(ctx: ServerContext) {
             recoveryCodes: summary.recoveryCodes,
             totpAction: mfaUrl(ctx, '/totp'),
             recoveryAction: mfaUrl(ctx, '/recovery-codes'),
+            passkeys,
           },
         },
-        ui,
+        pageUi,
       ),
+      undefined,
+      pageUi,
     );
   };
 }
@@ -232,7 +309,10 @@ export function mfaAccountPage(ctx: ServerContext) {
 export function mfaVerifySubmit(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { user, params } = await submission(ctx, request, true);
-    if (!(await verifyOwnCode(ctx, request, reply, user, params, gateForm(ctx, user)))) return;
+    if (
+      !(await verifyOwnCode(ctx, request, reply, user, params, gateForm(ctx, user), gatePasskey(ctx, user)))
+    )
+      return;
     reply.code(303).headers(noStoreHeaders).header('location', mfaUrl(ctx)).send();
   };
 }
@@ -283,7 +363,7 @@ export function mfaTotpConfirm(ctx: ServerContext) {
 export function mfaRecoveryCodes(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const { user } = await submission(ctx, request);
-    if (!(await factorSummary(ctx, user.account.subject)).totp)
+    if (!(await factorSummary(ctx, user.account.subject)).any)
       throw new OAuthError('invalid_request', 'set up an authenticator first');
     const codes = await regenerateRecoveryCodes(ctx, user.account.subject);
     sendRecoveryCodes(ctx, request, reply, codes, mfaUrl(ctx));

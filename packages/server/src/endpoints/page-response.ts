@@ -4,9 +4,10 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
+import { randomHandle } from '../protocol/secrets.ts';
 import type { SignInFailure } from '../sessions/login.ts';
 import type { SecondFactorFailure } from '../sessions/mfa.ts';
-import type { PageUi } from '../views/html.ts';
+import { type PageUi, scriptHeaders } from '../views/html.ts';
 import type { FormError, ScopeGroup } from '../views/pages.ts';
 
 declare module 'fastify' {
@@ -29,16 +30,30 @@ export function pageUiFor(
   return ctx.ui.pageUi(uiLocales, request.headers['accept-language']);
 }
 
-/** Sends `html` with the page headers, `status` and, for a throttled request, Retry-After. */
+/**
+ * Sends `html` with the page headers, `status` and, for a throttled request, Retry-After. A page rendered
+ * with a script (`scriptUi`) is sent with a CSP that allows that script alone.
+ */
 export function sendPage(
   ctx: ServerContext,
   reply: FastifyReply,
   status: number,
   html: string,
   retryAfter?: number,
+  ui?: PageUi,
 ): void {
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
-  reply.code(status).headers(ctx.ui.theme.securityHeaders).send(html);
+  const nonce = ui?.script?.nonce;
+  const headers = nonce === undefined ? ctx.ui.theme.securityHeaders : scriptHeaders(ctx.ui.theme, nonce);
+  reply.code(status).headers(headers).send(html);
+}
+
+/** Where the WebAuthn ceremony's script is served (endpoints/ui-assets.ts). */
+export const webauthnScriptPath = '/ui/webauthn.js';
+
+/** `ui` for a page that runs the WebAuthn ceremony's script, with a fresh nonce for this response. */
+export function scriptUi(ctx: ServerContext, ui: PageUi): PageUi {
+  return { ...ui, script: { src: `${ctx.issuer}${webauthnScriptPath}`, nonce: randomHandle(18) } };
 }
 
 /**

@@ -2,9 +2,11 @@
  * GET /ui/logo and /ui/theme.css: the theme's logo and extra stylesheet (`ui.logo`, `ui.stylesheet`), read
  * once at start-up. They are same-origin resources the page CSP allows (`img-src 'self'`, the stylesheet's
  * URL in `style-src`), sent with their own type and `nosniff`, and a CSP that runs nothing should the
- * file be opened on its own (an SVG logo can hold script).
+ * file be opened on its own (an SVG logo can hold script). /ui/webauthn.js is the script of the WebAuthn
+ * ceremony pages, which allow it by a per-response nonce.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { webauthnScript } from '../views/webauthn-script.ts';
 
 const assetHeaders = {
   'x-content-type-options': 'nosniff',
@@ -23,4 +25,10 @@ export function themeStylesheetEndpoint(stylesheet: Uint8Array) {
   const body = Buffer.from(stylesheet);
   return async (_request: FastifyRequest, reply: FastifyReply) =>
     reply.headers({ ...assetHeaders, 'content-type': 'text/css; charset=utf-8' }).send(body);
+}
+
+/** GET /ui/webauthn.js: the WebAuthn ceremony's script (views/webauthn-script.ts), the pages' only one. */
+export function webauthnScriptEndpoint() {
+  return async (_request: FastifyRequest, reply: FastifyReply) =>
+    reply.headers({ ...assetHeaders, 'content-type': 'text/javascript; charset=utf-8' }).send(webauthnScript);
 }

@@ -52,6 +52,7 @@ function renderLink(
         clientName: loaded.client.name,
         providerName: state.config.name,
         emailOffered: state.offered !== undefined,
+        existingOnly: state.config.provisioning === 'existing-only',
         username: username ?? state.offered?.username,
         error: error?.form,
       },

@@ -37,6 +37,11 @@ import {
   loginSubmit,
   secondFactorSubmit,
 } from '../endpoints/interaction.ts';
+import {
+  passkeyEnrolmentSubmit,
+  passkeyLoginSubmit,
+  passkeySecondFactorSubmit,
+} from '../endpoints/interaction-passkeys.ts';
 import { introspectEndpoint, resourceSecretHashes } from '../endpoints/introspect.ts';
 import { jwksEndpoint } from '../endpoints/jwks.ts';
 import { landingEndpoint } from '../endpoints/landing.ts';
@@ -47,11 +52,17 @@ import {
   mfaTotpStart,
   mfaVerifySubmit,
 } from '../endpoints/mfa.ts';
+import {
+  mfaPasskeyAddSubmit,
+  mfaPasskeyRemoveSubmit,
+  mfaPasskeyVerifySubmit,
+} from '../endpoints/mfa-passkeys.ts';
+import { webauthnScriptPath } from '../endpoints/page-response.ts';
 import { parEndpoint } from '../endpoints/par.ts';
 import { registrationEndpoints } from '../endpoints/registration.ts';
 import { revokeEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
-import { logoEndpoint, themeStylesheetEndpoint } from '../endpoints/ui-assets.ts';
+import { logoEndpoint, themeStylesheetEndpoint, webauthnScriptEndpoint } from '../endpoints/ui-assets.ts';
 import { upstreamCallback, upstreamStartSubmit } from '../endpoints/upstream.ts';
 import {
   upstreamLinkFactorSubmit,
@@ -165,6 +176,11 @@ export function registerRoutes(
     { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
     perRequest(enrolmentSubmit),
   );
+  // Passkeys (sessions/webauthn.ts): passkey-first sign-in, a passkey as the second factor, enrolment.
+  const passkeyForm = { config: { errorFormat: 'html' as const, ipRateLimit: 'loginPerIp' as const } };
+  app.post('/interaction/:id/passkey-login', passkeyForm, perRequest(passkeyLoginSubmit));
+  app.post('/interaction/:id/passkey', passkeyForm, perRequest(passkeySecondFactorSubmit));
+  app.post('/interaction/:id/passkey/enrol', passkeyForm, perRequest(passkeyEnrolmentSubmit));
   // The signed-in user's second factors (endpoints/mfa.ts).
   const mfaForm = { config: { errorFormat: 'html' as const, ipRateLimit: 'loginPerIp' as const } };
   app.get('/mfa', { config: { errorFormat: 'html' } }, perRequest(mfaAccountPage));
@@ -172,6 +188,9 @@ export function registerRoutes(
   app.post('/mfa/totp', mfaForm, perRequest(mfaTotpStart));
   app.post('/mfa/totp/confirm', mfaForm, perRequest(mfaTotpConfirm));
   app.post('/mfa/recovery-codes', mfaForm, perRequest(mfaRecoveryCodes));
+  app.post('/mfa/passkey/verify', mfaForm, perRequest(mfaPasskeyVerifySubmit));
+  app.post('/mfa/passkeys', mfaForm, perRequest(mfaPasskeyAddSubmit));
+  app.post('/mfa/passkeys/remove', mfaForm, perRequest(mfaPasskeyRemoveSubmit));
   // The signed-in user's account page (endpoints/account.ts), unless `account.enabled` is false.
   if (ctx.config.account.enabled) {
     app.get('/account', { config: { errorFormat: 'html' } }, perRequest(accountPageEndpoint));
@@ -303,6 +322,7 @@ export function registerRoutes(
   const { logo, stylesheet } = ctx.ui.assets;
   if (logo !== undefined) app.get('/ui/logo', logoEndpoint(logo));
   if (stylesheet !== undefined) app.get('/ui/theme.css', themeStylesheetEndpoint(stylesheet));
+  if (ctx.config.webauthn.enabled) app.get(webauthnScriptPath, webauthnScriptEndpoint());
   table.answerOtherMethods(app);
 }
 

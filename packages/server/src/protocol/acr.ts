@@ -24,6 +24,11 @@ import { OAuthError } from './errors.ts';
 export const passwordAmr = ['pwd'] as const;
 /** A password and a one-time code (TOTP or a recovery code): RFC 8176 `otp`, and `mfa` for both. */
 export const otpAmr = ['pwd', 'otp', 'mfa'] as const;
+/**
+ * A passkey alone, with user verification (required for passkey-first sign-in): `hwk` for the key held,
+ * `user` for the test the authenticator made of its user (PIN or biometric), and `mfa` for the two.
+ */
+export const passkeyAmr = ['hwk', 'user', 'mfa'] as const;
 
 /**
  * The methods of a sign-in at an upstream provider: RFC 8176 `fed`, followed by the upstream's own methods
@@ -35,12 +40,13 @@ export function federatedAmr(upstreamAmr: readonly string[], trustedForMfa: bool
 }
 
 /**
- * The methods of a session stepped up with a one-time code: `otp` and `mfa` added to how it began, `fed` (an
- * upstream sign-in) and `pwd` kept; an upstream's own methods are not carried over.
+ * The methods of a session stepped up with a one-time code (`otp`) or a passkey or security key (`hwk`):
+ * that method and `mfa` added to how it began, `fed` (an upstream sign-in) and `pwd` kept; an upstream's
+ * own methods are not carried over. A password and a passkey: `pwd`, `hwk`, `mfa`.
  */
-export function steppedUpAmr(amr: readonly string[]): string[] {
-  const kept = amr.filter((method) => method === 'fed' || method === 'pwd');
-  return [...new Set([...kept, 'otp', 'mfa'])];
+export function steppedUpAmr(amr: readonly string[], method: 'otp' | 'hwk' = 'otp'): string[] {
+  const kept = amr.filter((existing) => existing === 'fed' || existing === 'pwd');
+  return [...new Set([...kept, method, 'mfa'])];
 }
 
 /** The level a session with these authentication methods is at. */

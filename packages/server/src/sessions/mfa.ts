@@ -24,14 +24,25 @@ import type { StartedSession } from './login.ts';
 export interface FactorSummary {
   totp: boolean;
   recoveryCodes: number;
+  /** WebAuthn credentials (sessions/webauthn.ts), counted only while `webauthn.enabled`. */
+  passkeys: number;
+  /** True when the account has a factor that can step a session up (TOTP or a passkey). */
+  any: boolean;
 }
 
 export async function factorSummary(ctx: ServerContext, userId: string): Promise<FactorSummary> {
-  const [totp, recoveryCodes] = await Promise.all([
+  const [totp, recoveryCodes, credentials] = await Promise.all([
     ctx.storage.mfa.findTotp(userId),
     ctx.storage.mfa.unusedRecoveryCodes(userId),
+    ctx.config.webauthn.enabled ? ctx.storage.webauthn.listCredentials(userId) : [],
   ]);
-  return { totp: totp?.confirmedAt != null, recoveryCodes };
+  const hasTotp = totp?.confirmedAt != null;
+  return {
+    totp: hasTotp,
+    recoveryCodes,
+    passkeys: credentials.length,
+    any: hasTotp || credentials.length > 0,
+  };
 }
 
 /** The sealing of TOTP secrets at rest, with the account as authenticated data (keys/key-encryption.ts). */
@@ -45,7 +56,7 @@ function sealAad(userId: string): string {
 
 /** Why a second factor was refused, as a message key of the page catalogues. */
 export type SecondFactorFailure =
-  | { key: 'mfa.invalid' | 'mfa.missing' }
+  | { key: 'mfa.invalid' | 'mfa.missing' | 'webauthn.failed' | 'webauthn.cancelled' | 'webauthn.unknown' }
   | { key: 'login.throttled'; params: { seconds: number } };
 
 export type SecondFactorCheck =
@@ -61,6 +72,42 @@ function factorCounter(ctx: ServerContext, userId: string) {
   return { key: `mfa:${userId}`, freeFailures: limits.loginFreeFailures, maxDelay: limits.loginMaxDelay };
 }
 
+type FactorRefusal = Extract<SecondFactorCheck, { ok: false }>;
+
+/** The refusal while the account's second factor is locked by failures; undefined when it is not. */
+export async function factorLock(
+  ctx: ServerContext,
+  userId: string,
+  clientId: string | undefined,
+): Promise<FactorRefusal | undefined> {
+  const locked = await ctx.rateLimits.lockedSeconds(factorCounter(ctx, userId).key);
+  if (locked <= 0) return undefined;
+  ctx.audit('mfa_throttled', { client_id: clientId, user_id: userId, retry_after: locked });
+  return {
+    ok: false,
+    error: { key: 'login.throttled', params: { seconds: locked } },
+    status: 429,
+    retryAfter: locked,
+  };
+}
+
+/** Counts a wrong second factor of the account as a failed login. */
+export async function recordFactorFailure(
+  ctx: ServerContext,
+  userId: string,
+  clientId: string | undefined,
+  detail: Record<string, boolean> = {},
+): Promise<void> {
+  const counter = factorCounter(ctx, userId);
+  const failures = await ctx.rateLimits.countFailure(counter.key, counter.freeFailures, counter.maxDelay);
+  ctx.audit('mfa_failed', { client_id: clientId, user_id: userId, failures, ...detail });
+}
+
+/** Forgets the failures of the account's second factor after a success. */
+export async function forgetFactorFailures(ctx: ServerContext, userId: string): Promise<void> {
+  await ctx.rateLimits.forgetFailures(factorCounter(ctx, userId).key);
+}
+
 /**
  * Checks a TOTP code (accepted once per time step: RFC 6238 §5.2) or a recovery code (once) of `userId`.
  * Wrong codes count as failed logins of the account; while it is locked nothing is checked.
@@ -74,17 +121,8 @@ export async function checkSecondFactor(
   const code = entered.code?.replace(/\s/g, '');
   const recovery = entered.recoveryCode?.trim();
   if (!code && !recovery) return { ok: false, error: { key: 'mfa.missing' }, status: 401 };
-  const counter = factorCounter(ctx, userId);
-  const locked = await ctx.rateLimits.lockedSeconds(counter.key);
-  if (locked > 0) {
-    ctx.audit('mfa_throttled', { client_id: clientId, user_id: userId, retry_after: locked });
-    return {
-      ok: false,
-      error: { key: 'login.throttled', params: { seconds: locked } },
-      status: 429,
-      retryAfter: locked,
-    };
-  }
+  const locked = await factorLock(ctx, userId, clientId);
+  if (locked !== undefined) return locked;
   const now = ctx.now();
   let method: 'totp' | 'recovery' | undefined;
   if (code) {
@@ -106,11 +144,10 @@ export async function checkSecondFactor(
     }
   }
   if (method === undefined) {
-    const failures = await ctx.rateLimits.countFailure(counter.key, counter.freeFailures, counter.maxDelay);
-    ctx.audit('mfa_failed', { client_id: clientId, user_id: userId, failures });
+    await recordFactorFailure(ctx, userId, clientId);
     return { ok: false, error: { key: 'mfa.invalid' }, status: 401 };
   }
-  await ctx.rateLimits.forgetFailures(counter.key);
+  await forgetFactorFailures(ctx, userId);
   return { ok: true, method };
 }
 
@@ -159,16 +196,9 @@ export async function confirmTotpEnrolment(
   account: Account,
   code: string | undefined,
   clientId: string | undefined,
-): Promise<{ ok: true; recoveryCodes: string[] } | Extract<SecondFactorCheck, { ok: false }>> {
-  const counter = factorCounter(ctx, account.subject);
-  const locked = await ctx.rateLimits.lockedSeconds(counter.key);
-  if (locked > 0)
-    return {
-      ok: false,
-      error: { key: 'login.throttled', params: { seconds: locked } },
-      status: 429,
-      retryAfter: locked,
-    };
+): Promise<{ ok: true; recoveryCodes: string[] } | FactorRefusal> {
+  const locked = await factorLock(ctx, account.subject, clientId);
+  if (locked !== undefined) return locked;
   const factor = await ctx.storage.mfa.findTotp(account.subject);
   const entered = code?.replace(/\s/g, '');
   if (!entered) return { ok: false, error: { key: 'mfa.missing' }, status: 401 };
@@ -183,11 +213,10 @@ export async function confirmTotpEnrolment(
     step === undefined ||
     !(await ctx.storage.mfa.confirmTotp(account.subject, pending, step, now))
   ) {
-    const failures = await ctx.rateLimits.countFailure(counter.key, counter.freeFailures, counter.maxDelay);
-    ctx.audit('mfa_failed', { client_id: clientId, user_id: account.subject, failures, enrolment: true });
+    await recordFactorFailure(ctx, account.subject, clientId, { enrolment: true });
     return { ok: false, error: { key: 'mfa.invalid' }, status: 401 };
   }
-  await ctx.rateLimits.forgetFailures(counter.key);
+  await forgetFactorFailures(ctx, account.subject);
   ctx.audit('mfa_totp_enrolled', { client_id: clientId, user_id: account.subject });
   return { ok: true, recoveryCodes: await regenerateRecoveryCodes(ctx, account.subject) };
 }
@@ -205,8 +234,9 @@ export async function regenerateRecoveryCodes(ctx: ServerContext, userId: string
 }
 
 /**
- * Steps the browser's live session up to the `mfa` level (RFC 8176: `pwd` or `fed`, `otp`, `mfa`): same sid,
- * a new session value and auth_time. Undefined when the session ended meanwhile.
+ * Steps the browser's live session up to the `mfa` level (RFC 8176: `pwd` or `fed`, then `otp` for a code or
+ * `hwk` for a passkey, and `mfa`): same sid, a new session value and auth_time. Undefined when the session
+ * ended meanwhile.
  */
 export async function stepUpSession(
   ctx: ServerContext,
@@ -214,11 +244,12 @@ export async function stepUpSession(
   session: LoginSession,
   newSessionValue: string,
   clientId: string | undefined,
+  method: 'otp' | 'hwk' = 'otp',
 ): Promise<StartedSession | undefined> {
   const now = ctx.now();
   const stepped = {
     authTime: now,
-    amr: steppedUpAmr(session.amr),
+    amr: steppedUpAmr(session.amr, method),
     expiresAt: now + ctx.config.login.sessionTtl,
   };
   const done = await ctx.storage.sessions.reauthenticate(

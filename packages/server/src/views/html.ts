@@ -1,5 +1,6 @@
 /**
- * Server-rendered pages: no framework, no JavaScript, one inline stylesheet allowed by its hash in a strict
+ * Server-rendered pages: no framework, no JavaScript (but for the WebAuthn ceremony's one script, allowed
+ * by a per-response nonce on the pages that run one), one inline stylesheet allowed by its hash in a strict
  * Content-Security-Policy with `frame-ancestors 'none'` (clickjacking protection for login and consent).
  * The theme (ui in the config) gives the product name, the colours of the inline stylesheet, a logo and an
  * extra stylesheet; the CSP is computed once per theme (`themeFor`) and allows that stylesheet by its URL
@@ -33,6 +34,17 @@ export interface Theme {
 export interface PageUi {
   t: Translator;
   theme: Theme;
+  /**
+   * The one script of a page that runs a WebAuthn ceremony (endpoints/ui-assets.ts), with the nonce the
+   * response's CSP allows it by (`scriptHeaders`); undefined on every other page, which runs no script.
+   */
+  script?: { src: string; nonce: string } | undefined;
+}
+
+/** The theme's headers with a CSP that also runs the one script carrying `nonce` (CSP Level 3 §6.7.2.1). */
+export function scriptHeaders(theme: Theme, nonce: string): Record<string, string> {
+  const csp = theme.securityHeaders['content-security-policy'];
+  return { ...theme.securityHeaders, 'content-security-policy': `${csp}; script-src 'nonce-${nonce}'` };
 }
 
 function stylesheetFor(colors: ThemeColors): string {
@@ -113,13 +125,16 @@ export function page(ui: PageUi, title: string, body: string): string {
     : '';
   // The product name is next to the logo, so the image adds nothing for a screen reader (empty alt).
   const logo = theme.logoUrl ? `<img src="${escapeHtml(theme.logoUrl)}" alt="">` : '';
+  const script = ui.script
+    ? `\n<script src="${escapeHtml(ui.script.src)}" nonce="${escapeHtml(ui.script.nonce)}" defer></script>`
+    : '';
   return `<!doctype html>
 <html lang="${escapeHtml(ui.t.locale)}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} – ${escapeHtml(theme.productName)}</title>
-<style>${theme.inlineStylesheet}</style>${extra}
+<style>${theme.inlineStylesheet}</style>${extra}${script}
 </head>
 <body><main>
 <header class="brand">${logo}<span>${escapeHtml(theme.productName)}</span></header>

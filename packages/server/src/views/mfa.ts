@@ -1,11 +1,13 @@
 /**
  * The pages of the second factor (sessions/mfa.ts): the code prompt (a TOTP code, RFC 6238, or a recovery
  * code), TOTP enrolment with the `otpauth://` URI as a QR code drawn on the server as inline SVG (no
- * script, no image request), the recovery codes shown once, and the signed-in user's page at /mfa. Like
- * every page they carry no script; the QR code's SVG is made by `qrSvg` from the URI alone.
+ * script, no image request), the recovery codes shown once, and the signed-in user's page at /mfa. The QR
+ * code's SVG is made by `qrSvg` from the URI alone. With `webauthn.enabled` they also offer passkeys
+ * (views/webauthn.ts): those pages alone run the ceremony's script.
  */
 import { escapeHtml, type PageUi, page } from './html.ts';
 import { errorBlock, type FormError, fieldAttributes } from './pages.ts';
+import { type PasskeyFormView, type PasskeyItemView, passkeyForm, passkeyList } from './webauthn.ts';
 
 export interface MfaView {
   action: string;
@@ -14,6 +16,10 @@ export interface MfaView {
   clientName: string | undefined;
   username: string;
   error: FormError | undefined;
+  /** False when the account has no TOTP authenticator: only a recovery code (or a passkey) is asked for. */
+  totp?: boolean | undefined;
+  /** The account's passkeys as a second factor: the ceremony's form. */
+  passkey?: PasskeyFormView | undefined;
 }
 
 export function mfaPage(view: MfaView, ui: PageUi): string {
@@ -29,13 +35,17 @@ export function mfaPage(view: MfaView, ui: PageUi): string {
 ${context}<p class="muted">${escapeHtml(t('page.signedInAs', { username: view.username }))}</p>
 ${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-<p>${escapeHtml(t('mfa.intro'))}</p>
+${
+  view.totp === false
+    ? ''
+    : `<p>${escapeHtml(t('mfa.intro'))}</p>
 <label for="code">${escapeHtml(t('mfa.code'))}</label>
 <input type="text" id="code" name="code" inputmode="numeric" pattern="[0-9 ]*" maxlength="8" autocomplete="one-time-code"${fieldAttributes('code', view.error, true)}>
-<label for="recovery_code">${escapeHtml(t('mfa.recoveryCode'))}</label>
+`
+}<label for="recovery_code">${escapeHtml(t('mfa.recoveryCode'))}</label>
 <input type="text" id="recovery_code" name="recovery_code" maxlength="20" autocomplete="off"${fieldAttributes('recovery_code', view.error, false)}>
 <button type="submit">${escapeHtml(t('mfa.submit'))}</button>
-</form>`,
+</form>${view.passkey === undefined ? '' : `\n${passkeyForm(t, view.passkey, 'get', 'passkey.use')}`}`,
   );
 }
 
@@ -51,6 +61,8 @@ export interface MfaEnrolView {
   /** The QR code of `uri` as an SVG element (from `qrSvg`: markup Gatehouse made, not user input). */
   qrSvg: string;
   error: FormError | undefined;
+  /** Enrolling a passkey instead: the registration ceremony's form. */
+  passkey?: PasskeyFormView | undefined;
 }
 
 export function mfaEnrolPage(view: MfaEnrolView, ui: PageUi): string {
@@ -70,7 +82,11 @@ ${required}${errorBlock(t, view.error)}<p>${escapeHtml(t('mfa.enrol.intro'))}</p
 <label for="code">${escapeHtml(t('mfa.code'))}</label>
 <input type="text" id="code" name="code" inputmode="numeric" pattern="[0-9 ]*" maxlength="8" autocomplete="one-time-code" required${fieldAttributes('code', view.error, true)}>
 <button type="submit">${escapeHtml(t('mfa.enrol.submit'))}</button>
-</form>`,
+</form>${
+      view.passkey === undefined
+        ? ''
+        : `\n<p>${escapeHtml(t('passkey.enrolIntro'))}</p>\n${passkeyForm(t, view.passkey, 'create', 'passkey.add')}`
+    }`,
   );
 }
 
@@ -105,6 +121,8 @@ export interface MfaAccountView {
         recoveryCodes: number;
         totpAction: string;
         recoveryAction: string;
+        /** With `webauthn.enabled`: the account's passkeys, a form removing each and one adding another. */
+        passkeys?: { items: PasskeyItemView[]; removeAction: string; add: PasskeyFormView } | undefined;
       }
     | undefined;
 }
@@ -119,13 +137,15 @@ export function mfaAccountPage(view: MfaAccountView, ui: PageUi): string {
       `<h1>${escapeHtml(t('mfa.title'))}</h1>\n<p>${escapeHtml(t('mfa.account.signedOut'))}</p>`,
     );
   const csrf = `<input type="hidden" name="csrf" value="${escapeHtml(signedIn.csrfToken)}">`;
-  const recovery = signedIn.totp
-    ? `<p>${escapeHtml(t('mfa.account.recoveryLeft', { count: signedIn.recoveryCodes }))}</p>
+  const passkeys = signedIn.passkeys;
+  const recovery =
+    signedIn.totp || (passkeys?.items.length ?? 0) > 0
+      ? `<p>${escapeHtml(t('mfa.account.recoveryLeft', { count: signedIn.recoveryCodes }))}</p>
 <form method="post" action="${escapeHtml(signedIn.recoveryAction)}">
 ${csrf}
 <button type="submit" class="secondary">${escapeHtml(t('mfa.account.newCodes'))}</button>
 </form>`
-    : '';
+      : '';
   return page(
     ui,
     t('mfa.title'),
@@ -136,7 +156,13 @@ ${csrf}
 ${csrf}
 <button type="submit">${escapeHtml(t(signedIn.totp ? 'mfa.account.replace' : 'mfa.account.setUp'))}</button>
 </form>
-${recovery}`,
+${recovery}${
+  passkeys === undefined
+    ? ''
+    : `\n<h2>${escapeHtml(t('passkey.title'))}</h2>
+${passkeyList(t, passkeys.items, passkeys.removeAction, signedIn.csrfToken)}
+${passkeyForm(t, passkeys.add, 'create', 'passkey.add')}`
+}`,
   );
 }
 

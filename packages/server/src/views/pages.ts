@@ -6,6 +6,7 @@
  */
 import { escapeHtml, type PageUi, page } from './html.ts';
 import type { Message, MessageKey, Translator } from './i18n.ts';
+import { type PasskeyFormView, passkeyForm } from './webauthn.ts';
 
 /** An error shown above a form; `field` names the input it is about, if any. */
 export interface FormError {
@@ -55,6 +56,8 @@ export interface LoginView {
   error: FormError | undefined;
   /** The upstream providers this client may use (config `clients[].upstreams`), each a form to post. */
   upstreams?: UpstreamButtonView[] | undefined;
+  /** Passkey-first sign-in (`webauthn.passkeyFirst`): the ceremony's form, run by the page's script. */
+  passkey?: PasskeyFormView | undefined;
 }
 
 /** One "Sign in with …" button: a form posting the interaction's CSRF token to `action`. */
@@ -91,7 +94,9 @@ export function loginPage(view: LoginView, ui: PageUi): string {
 ${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
 ${signInFields(t, view.username, view.error)}
-</form>${upstreamButtons(t, view.csrfToken, view.upstreams)}`,
+</form>${upstreamButtons(t, view.csrfToken, view.upstreams)}${
+      view.passkey === undefined ? '' : `\n${passkeyForm(t, view.passkey, 'get', 'passkey.signIn')}`
+    }`,
   );
 }
 

@@ -25,6 +25,7 @@ export const de: Record<MessageKey, string> = {
   'link.emailMatch':
     'Das folgende Konto hat die E-Mail-Adresse, die {provider} bestätigt hat. Geben Sie sein Passwort ein, um beide zu verknüpfen.',
   'link.submit': 'Verknüpfen und anmelden',
+  'link.noAccount': 'Noch kein Konto hier? Bitten Sie Ihre Administration um Zugang.',
 
   'consent.title': 'Zugriff erlauben',
   'consent.heading': '{client} möchte auf Ihr Konto zugreifen',
@@ -112,6 +113,24 @@ export const de: Record<MessageKey, string> = {
   'mfa.account.signedOut':
     'Melden Sie sich zuerst bei einer Anwendung an und kehren Sie dann zu dieser Seite zurück.',
 
+  'passkey.signIn': 'Mit einem Passkey anmelden',
+  'passkey.use': 'Passkey oder Sicherheitsschlüssel verwenden',
+  'passkey.enrolIntro': 'Oder verwenden Sie statt einer App einen Passkey oder Sicherheitsschlüssel:',
+  'passkey.title': 'Passkeys und Sicherheitsschlüssel',
+  'passkey.add': 'Passkey oder Sicherheitsschlüssel hinzufügen',
+  'passkey.nickname': 'Name (optional)',
+  'passkey.none': 'Es ist weder ein Passkey noch ein Sicherheitsschlüssel eingerichtet.',
+  'passkey.remove': 'Entfernen',
+  'passkey.added': 'hinzugefügt am {date}',
+  'passkey.lastUsed': 'zuletzt verwendet am {date}',
+  'passkey.neverUsed': 'noch nie verwendet',
+  'passkey.synced': 'synchronisiert',
+  'passkey.deviceBound': 'auf einem Gerät',
+  'webauthn.failed': 'Der Passkey konnte nicht überprüft werden. Versuchen Sie es erneut.',
+  'webauthn.cancelled':
+    'Es wurde kein Passkey verwendet. Versuchen Sie es erneut oder wählen Sie einen anderen Weg.',
+  'webauthn.unknown': 'Dieser Passkey ist für diese Anmeldung nicht registriert.',
+
   'logout.title': 'Abmelden',
   'logout.heading': 'Von {product} abmelden?',
   'logout.text':
@@ -144,7 +163,7 @@ export const de: Record<MessageKey, string> = {
   'error.deviceNeedsMfa':
     'Diese Anmeldung verlangt einen zweiten Faktor. Bestätigen Sie ihn auf der Seite für die Bestätigung in zwei Schritten (/mfa) und geben Sie den Code dann erneut ein.',
   'error.cibaNeedsMfa':
-    'Diese Anmeldung verlangt einen zweiten Faktor. Bestätigen Sie ihn auf der Seite für die Bestätigung in zwei Schritten (/mfa) und öffnen Sie den Link dann erneut.',
+    'Diese Anfrage verlangt einen zweiten Faktor, und Ihr Konto hat noch keinen. Richten Sie ihn auf der Seite für die Bestätigung in zwei Schritten (/mfa) ein und öffnen Sie den Link dann erneut.',
   'error.chooseApproveDeny': 'Wählen Sie Bestätigen oder Ablehnen.',
   'error.logoutFormExpired':
     'Das Abmeldeformular ist abgelaufen. Kehren Sie zur Anwendung zurück und melden Sie sich erneut ab.',

@@ -25,6 +25,7 @@ export const en = {
   'link.emailMatch':
     'The account below has the e-mail address that {provider} confirmed. Enter its password to link them.',
   'link.submit': 'Link and sign in',
+  'link.noAccount': 'No account here yet? Ask your administrator for access.',
 
   'consent.title': 'Allow access',
   'consent.heading': '{client} wants to access your account',
@@ -104,6 +105,23 @@ export const en = {
   'mfa.account.newCodes': 'New recovery codes',
   'mfa.account.signedOut': 'Sign in to an application first; then come back to this page.',
 
+  'passkey.signIn': 'Sign in with a passkey',
+  'passkey.use': 'Use a passkey or security key',
+  'passkey.enrolIntro': 'Or use a passkey or security key instead of an app:',
+  'passkey.title': 'Passkeys and security keys',
+  'passkey.add': 'Add a passkey or security key',
+  'passkey.nickname': 'Name (optional)',
+  'passkey.none': 'No passkey or security key is set up.',
+  'passkey.remove': 'Remove',
+  'passkey.added': 'added {date}',
+  'passkey.lastUsed': 'last used {date}',
+  'passkey.neverUsed': 'never used',
+  'passkey.synced': 'synced',
+  'passkey.deviceBound': 'on one device',
+  'webauthn.failed': 'The passkey could not be verified. Try again.',
+  'webauthn.cancelled': 'No passkey was used. Try again, or choose another way.',
+  'webauthn.unknown': 'This passkey is not registered for this sign-in.',
+
   'logout.title': 'Sign out',
   'logout.heading': 'Sign out of {product}?',
   'logout.text':
@@ -134,7 +152,7 @@ export const en = {
   'error.deviceNeedsMfa':
     'This sign-in needs a second factor. Verify it on the two-step verification page (/mfa), then enter the code again.',
   'error.cibaNeedsMfa':
-    'This sign-in needs a second factor. Verify it on the two-step verification page (/mfa), then open the link again.',
+    'This request needs a second factor, and your account has none yet. Set one up on the two-step verification page (/mfa), then open the link again.',
   'error.chooseApproveDeny': 'Choose Approve or Deny.',
   'error.logoutFormExpired': 'The sign-out form has expired. Go back to the application and sign out again.',
   'error.upstreamUnavailable':

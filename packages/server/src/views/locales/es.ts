@@ -23,6 +23,7 @@ export const es: Record<MessageKey, string> = {
   'link.emailMatch':
     'La cuenta siguiente tiene la dirección de correo que {provider} confirmó. Introduce su contraseña para vincularlas.',
   'link.submit': 'Vincular e iniciar sesión',
+  'link.noAccount': '¿Aún no tienes cuenta aquí? Pide acceso a tu administrador.',
 
   'consent.title': 'Permitir el acceso',
   'consent.heading': '{client} quiere acceder a tu cuenta',
@@ -104,6 +105,23 @@ export const es: Record<MessageKey, string> = {
   'mfa.account.newCodes': 'Nuevos códigos de recuperación',
   'mfa.account.signedOut': 'Inicia sesión primero en una aplicación y vuelve después a esta página.',
 
+  'passkey.signIn': 'Iniciar sesión con una llave de acceso',
+  'passkey.use': 'Usar una llave de acceso o de seguridad',
+  'passkey.enrolIntro': 'O usa una llave de acceso o de seguridad en lugar de una aplicación:',
+  'passkey.title': 'Llaves de acceso y de seguridad',
+  'passkey.add': 'Añadir una llave de acceso o de seguridad',
+  'passkey.nickname': 'Nombre (opcional)',
+  'passkey.none': 'No hay ninguna llave de acceso ni de seguridad configurada.',
+  'passkey.remove': 'Eliminar',
+  'passkey.added': 'añadida el {date}',
+  'passkey.lastUsed': 'usada por última vez el {date}',
+  'passkey.neverUsed': 'nunca usada',
+  'passkey.synced': 'sincronizada',
+  'passkey.deviceBound': 'en un solo dispositivo',
+  'webauthn.failed': 'No se pudo verificar la llave de acceso. Vuelve a intentarlo.',
+  'webauthn.cancelled': 'No se usó ninguna llave de acceso. Vuelve a intentarlo o elige otra forma.',
+  'webauthn.unknown': 'Esta llave de acceso no está registrada para este inicio de sesión.',
+
   'logout.title': 'Cerrar sesión',
   'logout.heading': '¿Cerrar sesión en {product}?',
   'logout.text':
@@ -134,7 +152,7 @@ export const es: Record<MessageKey, string> = {
   'error.deviceNeedsMfa':
     'Este inicio de sesión requiere un segundo factor. Verifícalo en la página de verificación en dos pasos (/mfa) y vuelve a introducir el código.',
   'error.cibaNeedsMfa':
-    'Este inicio de sesión requiere un segundo factor. Verifícalo en la página de verificación en dos pasos (/mfa) y vuelve a abrir el enlace.',
+    'Esta solicitud requiere un segundo factor y tu cuenta aún no tiene ninguno. Configúralo en la página de verificación en dos pasos (/mfa) y vuelve a abrir el enlace.',
   'error.chooseApproveDeny': 'Elige Aprobar o Denegar.',
   'error.logoutFormExpired':
     'El formulario de cierre de sesión ha caducado. Vuelve a la aplicación y cierra la sesión de nuevo.',

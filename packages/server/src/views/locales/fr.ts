@@ -23,6 +23,7 @@ export const fr: Record<MessageKey, string> = {
   'link.emailMatch':
     "Le compte ci-dessous a l'adresse e-mail confirmée par {provider}. Saisissez son mot de passe pour les associer.",
   'link.submit': 'Associer et se connecter',
+  'link.noAccount': "Pas encore de compte ici ? Demandez l'accès à votre administrateur.",
 
   'consent.title': "Autoriser l'accès",
   'consent.heading': '{client} souhaite accéder à votre compte',
@@ -108,6 +109,23 @@ export const fr: Record<MessageKey, string> = {
   'mfa.account.newCodes': 'Nouveaux codes de récupération',
   'mfa.account.signedOut': 'Connectez-vous d’abord à une application, puis revenez sur cette page.',
 
+  'passkey.signIn': 'Se connecter avec une clé d’accès',
+  'passkey.use': 'Utiliser une clé d’accès ou une clé de sécurité',
+  'passkey.enrolIntro': 'Ou utilisez une clé d’accès ou une clé de sécurité au lieu d’une application :',
+  'passkey.title': 'Clés d’accès et clés de sécurité',
+  'passkey.add': 'Ajouter une clé d’accès ou une clé de sécurité',
+  'passkey.nickname': 'Nom (facultatif)',
+  'passkey.none': 'Aucune clé d’accès ni clé de sécurité n’est configurée.',
+  'passkey.remove': 'Supprimer',
+  'passkey.added': 'ajoutée le {date}',
+  'passkey.lastUsed': 'dernière utilisation le {date}',
+  'passkey.neverUsed': 'jamais utilisée',
+  'passkey.synced': 'synchronisée',
+  'passkey.deviceBound': 'sur un seul appareil',
+  'webauthn.failed': 'La clé d’accès n’a pas pu être vérifiée. Réessayez.',
+  'webauthn.cancelled': 'Aucune clé d’accès n’a été utilisée. Réessayez ou choisissez un autre moyen.',
+  'webauthn.unknown': 'Cette clé d’accès n’est pas enregistrée pour cette connexion.',
+
   'logout.title': 'Se déconnecter',
   'logout.heading': 'Se déconnecter de {product} ?',
   'logout.text':
@@ -138,7 +156,7 @@ export const fr: Record<MessageKey, string> = {
   'error.deviceNeedsMfa':
     'Cette connexion demande un second facteur. Validez-le sur la page de validation en deux étapes (/mfa), puis saisissez à nouveau le code.',
   'error.cibaNeedsMfa':
-    'Cette connexion demande un second facteur. Validez-le sur la page de validation en deux étapes (/mfa), puis rouvrez le lien.',
+    'Cette demande exige un second facteur, et votre compte n’en a pas encore. Configurez-le sur la page de validation en deux étapes (/mfa), puis rouvrez le lien.',
   'error.chooseApproveDeny': 'Choisissez Approuver ou Refuser.',
   'error.logoutFormExpired':
     "Le formulaire de déconnexion a expiré. Revenez à l'application et déconnectez-vous à nouveau.",

@@ -1,0 +1,136 @@
+/**
+ * The passkey forms of a pending authorization's pages (sessions/webauthn.ts): passkey-first sign-in from
+ * the login page (a discoverable credential with user verification, no username typed), a passkey as the
+ * second factor after the password, and a passkey enrolled during sign-in when the account has no factor.
+ * Each ceremony's challenge is bound to the interaction; the forms carry its CSRF token.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.ts';
+import { passkeyAmr } from '../protocol/acr.ts';
+import { OAuthError } from '../protocol/errors.ts';
+import type { Params } from '../protocol/params.ts';
+import { factorSummary, regenerateRecoveryCodes } from '../sessions/mfa.ts';
+import {
+  type CeremonyFailure,
+  finishAuthentication,
+  finishRegistration,
+  interactionBinding,
+  type PostedCeremony,
+  webauthnEnabled,
+} from '../sessions/webauthn.ts';
+import {
+  factorSubmission,
+  finishSignIn,
+  loadSubmission,
+  renderLogin,
+  renderSecondFactor,
+} from './interaction.ts';
+import { finishEnrolment, finishSecondFactor } from './interaction-steps.ts';
+
+/** The fields the ceremony's script posts (views/webauthn-script.ts). */
+export function postedCeremony(params: Params): PostedCeremony {
+  return { credential: params.get('credential'), error: params.get('webauthn_error') };
+}
+
+/** A refused ceremony as the form shows it: about the whole form, with Retry-After when locked. */
+export function ceremonyError(failure: CeremonyFailure) {
+  return {
+    form: { message: failure.error },
+    status: failure.status,
+    ...(failure.retryAfter === undefined ? {} : { retryAfter: failure.retryAfter }),
+  };
+}
+
+function requireWebauthn(ctx: ServerContext, passkeyFirst = false): void {
+  if (!webauthnEnabled(ctx, passkeyFirst))
+    throw new OAuthError('invalid_request', 'passkeys are not enabled on this server');
+}
+
+/** POST /interaction/:id/passkey-login: passkey-first sign-in; the passkey alone is `mfa` (protocol/acr.ts). */
+export function passkeyLoginSubmit(ctx: ServerContext) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    requireWebauthn(ctx, true);
+    const { loaded, params } = await loadSubmission(ctx, request);
+    const result = await finishAuthentication(
+      ctx,
+      interactionBinding(loaded.interaction.id),
+      postedCeremony(params),
+      null,
+      loaded.client.clientId,
+    );
+    if (!result.ok) {
+      await renderLogin(ctx, request, reply, loaded, undefined, ceremonyError(result));
+      return;
+    }
+    const account = await ctx.accounts.findBySubject(result.userId);
+    if (account === undefined || !account.enabled) {
+      ctx.audit('login_refused_disabled', { client_id: loaded.client.clientId, user_id: result.userId });
+      await renderLogin(ctx, request, reply, loaded, undefined, {
+        form: { message: { key: account === undefined ? 'webauthn.unknown' : 'login.disabled' } },
+        status: 403,
+      });
+      return;
+    }
+    ctx.audit('login_succeeded', {
+      client_id: loaded.client.clientId,
+      user_id: account.subject,
+      passkey: true,
+    });
+    await finishSignIn(ctx, request, reply, loaded, account, passkeyAmr);
+  };
+}
+
+/** POST /interaction/:id/passkey: one of the account's passkeys as the second factor. */
+export function passkeySecondFactorSubmit(ctx: ServerContext) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    requireWebauthn(ctx);
+    const { loaded, params, session, sessionValue, account } = await factorSubmission(ctx, request);
+    const result = await finishAuthentication(
+      ctx,
+      interactionBinding(loaded.interaction.id),
+      postedCeremony(params),
+      account.subject,
+      loaded.client.clientId,
+    );
+    if (!result.ok) {
+      await renderSecondFactor(ctx, request, reply, loaded, account, ceremonyError(result));
+      return;
+    }
+    await finishSecondFactor(ctx, reply, loaded, { session, sessionValue, account }, 'hwk');
+  };
+}
+
+/**
+ * POST /interaction/:id/passkey/enrol: a passkey registered during sign-in by an account without a factor
+ * steps the session up (it has just been used); new recovery codes are shown once, as after TOTP enrolment.
+ */
+export function passkeyEnrolmentSubmit(ctx: ServerContext) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    requireWebauthn(ctx);
+    const { loaded, params, session, sessionValue, account } = await factorSubmission(ctx, request);
+    if ((await factorSummary(ctx, account.subject)).any)
+      throw new OAuthError('invalid_request', 'a second factor is already set up for this account', {
+        pageMessage: 'error.formExpired',
+      });
+    const result = await finishRegistration(
+      ctx,
+      account,
+      interactionBinding(loaded.interaction.id),
+      postedCeremony(params),
+      params.get('nickname'),
+    );
+    if (!result.ok) {
+      await renderSecondFactor(ctx, request, reply, loaded, account, ceremonyError(result));
+      return;
+    }
+    await finishEnrolment(
+      ctx,
+      request,
+      reply,
+      loaded,
+      { session, sessionValue },
+      'hwk',
+      await regenerateRecoveryCodes(ctx, account.subject),
+    );
+  };
+}
