@@ -213,6 +213,7 @@ export const de: Record<MessageKey, string> = {
   'account.notice.otherSessionsEnded': 'Alle anderen Sitzungen wurden beendet.',
   'account.notice.passwordChanged': 'Ihr Passwort wurde geändert.',
   'account.notice.authenticatorRemoved': 'Die Authenticator-App wurde entfernt.',
+  'account.notice.passkeyRemoved': 'Der Passkey wurde entfernt.',
   'error.accountFormExpired': 'Das Formular ist abgelaufen. Öffnen Sie Ihre Kontoseite erneut.',
   'error.accountItemGone': 'So etwas gibt es in Ihrem Konto nicht mehr. Öffnen Sie Ihre Kontoseite erneut.',
 };

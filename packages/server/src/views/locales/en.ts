@@ -200,6 +200,7 @@ export const en = {
   'account.notice.otherSessionsEnded': 'All other sessions have been ended.',
   'account.notice.passwordChanged': 'Your password has been changed.',
   'account.notice.authenticatorRemoved': 'The authenticator app has been removed.',
+  'account.notice.passkeyRemoved': 'The passkey has been removed.',
   'error.accountFormExpired': 'The form has expired. Open your account page again.',
   'error.accountItemGone':
     'There is nothing like that on your account any more. Open your account page again.',

@@ -202,6 +202,7 @@ export const es: Record<MessageKey, string> = {
   'account.notice.otherSessionsEnded': 'Todas las demás sesiones se han cerrado.',
   'account.notice.passwordChanged': 'Su contraseña se ha cambiado.',
   'account.notice.authenticatorRemoved': 'La aplicación de autenticación se ha quitado.',
+  'account.notice.passkeyRemoved': 'La llave de acceso se ha quitado.',
   'error.accountFormExpired': 'El formulario ha caducado. Vuelva a abrir la página de su cuenta.',
   'error.accountItemGone': 'Ese elemento ya no existe en su cuenta. Vuelva a abrir la página de su cuenta.',
 };

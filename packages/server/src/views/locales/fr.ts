@@ -206,6 +206,7 @@ export const fr: Record<MessageKey, string> = {
   'account.notice.otherSessionsEnded': 'Toutes les autres sessions ont été fermées.',
   'account.notice.passwordChanged': 'Votre mot de passe a été changé.',
   'account.notice.authenticatorRemoved': 'L’application d’authentification a été supprimée.',
+  'account.notice.passkeyRemoved': 'La clé d’accès a été supprimée.',
   'error.accountFormExpired': 'Le formulaire a expiré. Ouvrez à nouveau la page de votre compte.',
   'error.accountItemGone':
     'Cet élément n’existe plus dans votre compte. Ouvrez à nouveau la page de votre compte.',
