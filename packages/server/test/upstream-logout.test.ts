@@ -16,7 +16,7 @@ import {
   walkProvider,
 } from '../../client/test/support/oidc-provider.ts';
 import { signJwt } from '../src/tokens/jwt.ts';
-import { formOf, password, tamperSignature, testClients } from './helpers.ts';
+import { formOf, password, postForm, startServer, tamperSignature, testClients } from './helpers.ts';
 import { FetchBrowser, freePort, type ListeningServer, Receiver, startListening } from './interop-helpers.ts';
 import { redeemWebAppCode, webAppAuthorization } from './upstream-helpers.ts';
 
@@ -385,5 +385,35 @@ describe('oidc-provider as the upstream', () => {
     ).toBeUndefined();
     const delivered = decodeJwt(localReceiver.received[0]!.body.get('logout_token')!);
     expect(delivered).toMatchObject({ iss: local.issuer, aud: 'web-app', sid: session!.sid });
+  });
+});
+
+describe('the back-channel logout endpoint of an upstream', () => {
+  it('refuses tokens when the upstream has backchannel off, and limits each address', async () => {
+    const local = await startServer({
+      upstreams: [
+        {
+          id: 'quiet',
+          name: 'Quiet',
+          type: 'oidc',
+          issuer: 'https://quiet.example.com',
+          clientId: 'gatehouse',
+          clientSecret: 'secret',
+          logout: { backchannel: false },
+        },
+      ],
+      rateLimits: { upstreamLogoutPerIp: { limit: 2, window: 60 } },
+    });
+    try {
+      const send = () => postForm(local, '/upstream/quiet/backchannel-logout', { logout_token: 'a.b.c' });
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const refused = await send();
+        expect(refused.status).toBe(400);
+        expect(refused.body.error).toBe('invalid_request');
+      }
+      expect((await send()).status).toBe(429);
+    } finally {
+      await local.close();
+    }
   });
 });
