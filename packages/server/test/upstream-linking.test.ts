@@ -57,12 +57,28 @@ beforeAll(async () => {
     ],
     clients: testClients({ 'web-app': { upstreams: ['partner', 'verified', 'rogue', 'trusted'] } }),
     rateLimits: { loginFreeFailures: 2 },
+    webauthn: { enabled: true },
     users: [
       user('alice', { email: 'alice@example.com', email_verified: true }),
       user('bob'),
       user('dave'),
       user('erin', { email: 'erin@example.com', email_verified: true }),
+      user('frank'),
     ],
+  });
+  // frank's only factor is a security key (the ceremony itself is run in passkeys-browser.test.ts).
+  await server.ctx.storage.webauthn.addCredential({
+    credentialId: 'frank-key',
+    userId: await subjectOf('frank'),
+    publicKey: 'pQECAyYgASFYIA',
+    counter: 0,
+    transports: ['usb'],
+    backupEligible: false,
+    backupState: false,
+    discoverable: false,
+    nickname: 'Security key',
+    createdAt: server.clock(),
+    lastUsedAt: null,
   });
   // bob has an authenticator app.
   const bob = (await server.ctx.accounts.findByUsername('bob'))!;
@@ -182,6 +198,27 @@ describe('linking after proof of the local account', () => {
       await subjectOf('bob'),
     );
     expect((await sessionOf(browser))?.amr).toEqual(['fed', 'pwd', 'otp', 'mfa']);
+  });
+
+  it('asks an account whose factor is a passkey for it, and links nothing on a failed ceremony', async () => {
+    const browser = new Browser(server);
+    const { page } = await reachLinkPage(browser, 'partner', 'p-frank');
+    const form = formOf(page.body);
+    const factorPage = await browser.post(form.action, { csrf: form.csrf, username: 'frank', password });
+    expect(factorPage.statusCode).toBe(200);
+    // The ceremony's form posts to the link, with the page's one script allowed by its nonce.
+    expect(factorPage.body).toMatch(/<form[^>]*action="[^"]*\/link\/passkey"/);
+    expect(factorPage.headers['content-security-policy']).toMatch(/script-src 'nonce-/);
+    expect(await server.ctx.storage.upstreams.findLinkedUser('partner', 'p-frank')).toBeUndefined();
+    const passkeyAction = /<form[^>]*action="([^"]*\/link\/passkey)"/.exec(factorPage.body)![1]!;
+    for (const posted of [{ webauthn_error: 'NotAllowedError' }, { credential: '{"id":"frank-key"}' }]) {
+      const refused = await browser.post(passkeyAction, { csrf: form.csrf, ...posted });
+      expect(refused.statusCode).toBeGreaterThanOrEqual(400);
+      expect(refused.statusCode).toBeLessThan(500);
+      expect(String(refused.headers['set-cookie'] ?? '')).not.toContain('__Host-gh-session');
+    }
+    expect(await server.ctx.storage.upstreams.findLinkedUser('partner', 'p-frank')).toBeUndefined();
+    expect(await sessionOf(browser)).toBeUndefined();
   });
 
   it('refuses the code step before a password was proven', async () => {

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { requestContext, type ServerContext } from '../context.ts';
-import { accountLoginSubmit, accountPageEndpoint, accountSecondFactorSubmit } from '../endpoints/account.ts';
+import { accountPageEndpoint, accountSignInForms } from '../endpoints/account.ts';
 import { accountForms } from '../endpoints/account-forms.ts';
 import { adminGrantEndpoints, adminSessionEndpoints } from '../endpoints/admin/authorizations.ts';
 import { adminClientEndpoints } from '../endpoints/admin/clients.ts';
@@ -67,6 +67,7 @@ import { upstreamCallback, upstreamStartSubmit } from '../endpoints/upstream.ts'
 import {
   upstreamLinkFactorSubmit,
   upstreamLinkPage,
+  upstreamLinkPasskeySubmit,
   upstreamLinkSubmit,
 } from '../endpoints/upstream-link.ts';
 import { upstreamBackchannelLogoutEndpoint } from '../endpoints/upstream-logout.ts';
@@ -154,6 +155,11 @@ export function registerRoutes(
     { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
     perRequest(upstreamLinkFactorSubmit),
   );
+  app.post(
+    '/interaction/:id/link/passkey',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(upstreamLinkPasskeySubmit),
+  );
   // Logout at and from upstream providers (sessions/upstream-logout.ts).
   app.post(
     '/upstream/:upstream/backchannel-logout',
@@ -194,9 +200,7 @@ export function registerRoutes(
   // The signed-in user's account page (endpoints/account.ts), unless `account.enabled` is false.
   if (ctx.config.account.enabled) {
     app.get('/account', { config: { errorFormat: 'html' } }, perRequest(accountPageEndpoint));
-    app.post('/account/login', mfaForm, perRequest(accountLoginSubmit));
-    app.post('/account/mfa', mfaForm, perRequest(accountSecondFactorSubmit));
-    for (const [path, handler] of Object.entries(accountForms))
+    for (const [path, handler] of Object.entries({ ...accountSignInForms, ...accountForms }))
       app.post(`/account${path}`, mfaForm, perRequest(handler));
   }
 
