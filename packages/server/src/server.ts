@@ -61,8 +61,8 @@ export interface BuildOptions {
    */
   backchannelNotifier?: BackchannelNotifier;
   /**
-   * Return before the config users are stored (their argon2id hashes take tens of milliseconds each):
-   * sign-ins wait for them and /readyz fails until `ready` resolves. `gatehouse serve` starts this way.
+   * Store the config users (an argon2id hash each, tens of milliseconds) once `listen()` has bound, not
+   * before buildServer returns: sign-ins and /readyz wait for them (`ready`). `gatehouse serve` starts so.
    */
   seedUsersInBackground?: boolean;
 }
@@ -142,6 +142,8 @@ export async function buildServer(
   let ui: Ui;
   let seeding: Promise<void> | undefined;
   let usersSeeded: Promise<void> | undefined;
+  let openUserSeeding = () => {};
+  let closing = false;
   try {
     ui = uiFor(config, options.pages);
     clientCertificates = new ClientCertificates(config, now);
@@ -149,7 +151,14 @@ export async function buildServer(
     // Config clients are stored while the rest is built; new config users' passwords are hashed after them
     // (argon2id, on the thread pool), awaited before buildServer returns unless seedUsersInBackground.
     seeding = applyConfiguredClients(storage, config, now());
-    usersSeeded = seeding.then(() => applyConfiguredUsers(storage, config, passwords, now()));
+    const seedingAllowed = options.seedUsersInBackground
+      ? new Promise<void>((resolve) => {
+          openUserSeeding = resolve;
+        })
+      : undefined;
+    usersSeeded = Promise.all([seeding, seedingAllowed]).then(() =>
+      closing ? undefined : applyConfiguredUsers(storage, config, passwords, now()),
+    );
     usersSeeded.catch(() => {});
     await keys.initialise(now());
     // An embedding application's own store wins; otherwise the config says (default: the users table).
@@ -166,6 +175,8 @@ export async function buildServer(
     }
     if (config.redis !== undefined) redis = await connectRedis(config.redis.url);
   } catch (error) {
+    closing = true;
+    openUserSeeding();
     await usersSeeded?.catch(() => {});
     redis?.disconnect();
     await legacyAccounts?.close();
@@ -288,11 +299,16 @@ export async function buildServer(
           );
         }
       }
-      return app.listen({ host: config.server.host, port: config.server.port });
+      const address = await app.listen({ host: config.server.host, port: config.server.port });
+      openUserSeeding();
+      return address;
     },
     async close() {
       clearInterval(reloadTimer);
       clearInterval(sweepTimer);
+      closing = true;
+      openUserSeeding();
+      await usersSeeded?.catch(() => {});
       await management?.close();
       await app.close();
       await storage.close();

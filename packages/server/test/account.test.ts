@@ -4,15 +4,21 @@
  * login failures, the profile's claims, and ids of other users' sessions and applications refused.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { Account, AccountStore } from '../src/accounts/accounts.ts';
+import { hotp } from '../src/authn/totp.ts';
 import {
   Browser,
   basic,
+  buildServer,
   codeFlowTokens,
   formOf,
   issuer,
   logCapture,
+  parseConfig,
   password,
   startServer,
+  type TestServer,
+  testConfig,
   tokenRequest,
   useServer,
   webSecret,
@@ -94,6 +100,33 @@ describe('/account without a session', () => {
     const wrong = await other.post(form.action, { csrf: form.csrf, username: 'alice', password: 'nope' });
     expect(wrong.statusCode).toBe(401);
     expect(wrong.body).toContain('The username or password is incorrect.');
+  });
+
+  it('offers no password change when the account store cannot change passwords', async () => {
+    const carol: Account = { subject: 'carol-1', username: 'carol', enabled: true, roles: [] };
+    const accounts: AccountStore = {
+      findBySubject: async (subject) => (subject === carol.subject ? carol : undefined),
+      findByUsername: async (username) => (username === 'carol' ? carol : undefined),
+      authenticate: async (username, secret) =>
+        username === 'carol' && secret === password ? carol : undefined,
+      claims: async () => ({ name: 'Carol Example' }),
+    };
+    const custom = await buildServer(parseConfig(testConfig()), { accounts });
+    try {
+      const browser = new Browser(custom);
+      const page = await signInOnAccountPage(browser, 'carol');
+      expect(page.body).toContain('Carol Example');
+      expect(page.body).not.toContain('id="password"');
+      const posted = await browser.post('/account/password', {
+        csrf: csrfOf(page.body),
+        current_password: password,
+        new_password: 'a brand new password',
+        confirm_password: 'a brand new password',
+      });
+      expect(posted.statusCode).toBe(404);
+    } finally {
+      await custom.close();
+    }
   });
 
   it('is not served when account.enabled is false', async () => {
@@ -266,6 +299,14 @@ describe('connected applications and sessions', () => {
     expect(end.statusCode).toBe(303);
     const ended = sids[0] === secondSid ? second : third;
     expect((await ended.get('/account')).body).toContain('name="password"');
+    // Ending sessions needs a recent sign-in too.
+    server.clock.advance(server.config.account.reauthMaxAge + 1);
+    const stale = await first.post('/account/sessions/end-others', { csrf: csrfOf(page.body) });
+    expect(stale.statusCode).toBe(401);
+    const kept = ended === second ? third : second;
+    expect((await kept.get('/account')).body).toContain('id="sessions"');
+    const reauth = formOf(stale.body);
+    await first.post(reauth.action, { csrf: reauth.csrf, username: 'alice', password, section: 'sessions' });
     const others = await first.post('/account/sessions/end-others', { csrf: csrfOf(page.body) });
     expect(others.statusCode).toBe(303);
     expect((await second.get('/account')).body).not.toContain('id="sessions"');
@@ -279,3 +320,110 @@ async function alice() {
   if (account === undefined) throw new Error('no alice');
   return account;
 }
+
+/** The six-digit code of the enrolment page's secret at the server's time (RFC 6238). */
+function codeOf(html: string, now: number): string {
+  const secret = /<code id="totp-secret">([^<]+)<\/code>/.exec(html)?.[1];
+  if (secret === undefined) throw new Error(`no secret in page: ${html.slice(0, 300)}`);
+  return hotp(secret.replace(/\s/g, ''), Math.floor(now / 30));
+}
+
+function recoveryCodesOf(html: string): string[] {
+  const list = /<ul id="recovery-codes">([\s\S]*?)<\/ul>/.exec(html)?.[1] ?? '';
+  return [...list.matchAll(/<code>([^<]+)<\/code>/g)].map((match) => match[1]!);
+}
+
+/** Sets up an authenticator from the account page of `browser`; returns the enrolment page. */
+async function enrolFromAccountPage(target: TestServer, browser: Browser) {
+  const page = await browser.get('/account');
+  const enrolment = await browser.post('/account/totp', { csrf: csrfOf(page.body) });
+  expect(enrolment.statusCode).toBe(200);
+  expect(formOf(enrolment.body).action).toBe(`${issuer}/account/totp/confirm`);
+  const confirmed = await browser.post('/account/totp/confirm', {
+    csrf: csrfOf(page.body),
+    code: codeOf(enrolment.body, target.clock()),
+  });
+  expect(confirmed.statusCode).toBe(200);
+  expect(recoveryCodesOf(confirmed.body)).toHaveLength(10);
+  return enrolment;
+}
+
+describe('second factors on the account page', () => {
+  it('sets up an authenticator, asks for it at the next sign-in, makes new recovery codes and removes it', async () => {
+    const browser = new Browser(server);
+    await signInOnAccountPage(browser);
+    const enrolment = await enrolFromAccountPage(server, browser);
+    const page = await browser.get('/account');
+    expect(page.body).toContain('An authenticator app is set up.');
+    expect(auditEvents('mfa_totp_enrolled')).toHaveLength(1);
+
+    // Another browser signs in with the password: the page asks for the code before it opens.
+    const other = new Browser(server);
+    const form = formOf((await other.get('/account')).body);
+    await other.post(form.action, { csrf: form.csrf, username: 'alice', password });
+    const prompt = await other.get('/account');
+    expect(formOf(prompt.body).action).toBe(`${issuer}/account/mfa`);
+    expect(prompt.body).not.toContain('id="applications"');
+    const wrong = await other.post('/account/mfa', { csrf: csrfOf(prompt.body), code: '000000' });
+    expect(wrong.statusCode).toBe(401);
+    server.clock.advance(30);
+    const right = await other.post('/account/mfa', {
+      csrf: csrfOf(prompt.body),
+      code: codeOf(enrolment.body, server.clock()),
+    });
+    expect(right.statusCode).toBe(303);
+    const opened = await other.get('/account');
+    expect(opened.body).toContain('id="factors"');
+    // A form posted before the code is asked for is sent back to the prompt, not carried out.
+    const gated = new Browser(server);
+    const gatedForm = formOf((await gated.get('/account')).body);
+    await gated.post(gatedForm.action, { csrf: gatedForm.csrf, username: 'alice', password });
+    const gatedPrompt = await gated.get('/account');
+    const early = await gated.post('/account/totp/remove', { csrf: csrfOf(gatedPrompt.body) });
+    expect(early.statusCode).toBe(303);
+    expect(early.headers.location).toBe(`${issuer}/account`);
+
+    const codes = await other.post('/account/recovery-codes', { csrf: csrfOf(opened.body) });
+    expect(recoveryCodesOf(codes.body)).toHaveLength(10);
+    const removed = await other.post('/account/totp/remove', { csrf: csrfOf(opened.body) });
+    expect(removed.statusCode).toBe(303);
+    expect((await other.get(removed.headers.location as string)).body).toContain(
+      'No authenticator app is set up.',
+    );
+    expect(auditEvents('account_totp_removed')).toHaveLength(1);
+    expect((await server.ctx.storage.mfa.findTotp((await alice()).subject))?.confirmedAt ?? null).toBeNull();
+  });
+
+  it('enrols first when the policy requires a second factor, and then refuses to remove it', async () => {
+    const strict = await startServer({ mfa: { requireForRoles: ['OrderAdmin'] } });
+    try {
+      const browser = new Browser(strict);
+      const form = formOf((await browser.get('/account')).body);
+      await browser.post(form.action, { csrf: form.csrf, username: 'alice', password });
+      const enrolment = await browser.get('/account');
+      expect(formOf(enrolment.body).action).toBe(`${issuer}/account/totp/confirm`);
+      // Nothing else may be changed before the factor is set up.
+      const early = await browser.post('/account/applications/revoke', {
+        csrf: csrfOf(enrolment.body),
+        client_id: 'web-app',
+      });
+      expect(early.headers.location).toBe(`${issuer}/account`);
+      const confirmed = await browser.post('/account/totp/confirm', {
+        csrf: csrfOf(enrolment.body),
+        code: codeOf(enrolment.body, strict.clock()),
+      });
+      expect(recoveryCodesOf(confirmed.body)).toHaveLength(10);
+      const page = await browser.get('/account');
+      expect(page.body).toContain('An authenticator app is set up.');
+      const refused = await browser.post('/account/totp/remove', { csrf: csrfOf(page.body) });
+      expect(refused.statusCode).toBe(409);
+      expect(refused.body).toContain('Your account must use two-step verification');
+      expect(
+        (await strict.ctx.storage.mfa.findTotp((await strict.ctx.accounts.findByUsername('alice'))!.subject))
+          ?.confirmedAt,
+      ).not.toBeNull();
+    } finally {
+      await strict.close();
+    }
+  });
+});

@@ -114,22 +114,36 @@ async function liveSessions(server: GatehouseServer, userId: string): Promise<nu
   return rows.length;
 }
 
-describe('config users stored in the background (`gatehouse serve`)', () => {
-  it('a sign-in at once waits for their hashes, /readyz too, and `ready` resolves with them stored', async () => {
-    const config = parseConfig(testConfig());
+describe('config users stored once listening (`gatehouse serve`)', () => {
+  it('are stored only after listen(); a sign-in and /readyz started before wait for them', async () => {
+    const config = parseConfig(testConfig({ server: { host: '127.0.0.1', port: 0 } }));
     const server = await buildServer(config, { clock: testClock(), seedUsersInBackground: true });
     try {
-      const [signedIn, ready] = await Promise.all([
-        signedInAlice(server),
-        server.app.inject({ method: 'GET', url: '/readyz' }),
-      ]);
-      expect(signedIn.accessToken).toEqual(expect.any(String));
-      expect(ready.statusCode).toBe(200);
+      const signIn = signedInAlice(server);
+      const ready = server.app.inject({ method: 'GET', url: '/readyz' });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await server.ctx.storage.users.findByUsername('alice')).toBeUndefined();
+      await server.listen();
+      expect((await signIn).accessToken).toEqual(expect.any(String));
+      expect((await ready).statusCode).toBe(200);
       await server.ready;
       for (const user of config.users)
         expect(await server.ctx.storage.users.findByUsername(user.username)).toBeDefined();
     } finally {
       await server.close();
+    }
+  });
+
+  it('close() before listen() ends without storing them', async () => {
+    const config = parseConfig(testConfig());
+    const server = await buildServer(config, { clock: testClock(), seedUsersInBackground: true });
+    const storage = await openStorage(config.storage);
+    try {
+      await server.close();
+      await server.ready;
+      expect(await storage.users.findByUsername('alice')).toBeUndefined();
+    } finally {
+      await storage.close();
     }
   });
 });

@@ -14,7 +14,9 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../../tools/test-services.ts';
+import { totpCode } from '../src/authn/totp.ts';
 import { loadConfigFile } from '../src/config/load.ts';
+import { confirmTotpEnrolment, startTotpEnrolment } from '../src/sessions/mfa.ts';
 import { buildServer, type GatehouseServer, password } from './helpers.ts';
 import { freePort } from './interop-helpers.ts';
 
@@ -53,6 +55,8 @@ afterAll(async () => {
 
 /** The browser waits for the app, not the other way round: a busy machine slows Chromium down. */
 const patience = { timeout: 30_000 };
+
+const now = () => Math.floor(Date.now() / 1000);
 
 interface Teller {
   child: ChildProcess;
@@ -102,8 +106,16 @@ async function approvalLink(teller: Teller): Promise<string> {
   throw new Error(`no approval link:\n${teller.stdout()}\n${teller.stderr()}`);
 }
 
-/** The customer opens the link in Chromium, signs in, checks the binding message and decides. */
-async function customerDecides(link: string, bindingMessage: string, decision: 'Approve' | 'Deny') {
+/**
+ * The customer opens the link in Chromium, signs in (with the `secondFactor` code when one is asked),
+ * checks the binding message and decides.
+ */
+async function customerDecides(
+  link: string,
+  bindingMessage: string,
+  decision: 'Approve' | 'Deny',
+  secondFactor?: () => string,
+) {
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
@@ -111,6 +123,10 @@ async function customerDecides(link: string, bindingMessage: string, decision: '
     await page.fill('#username', 'alice');
     await page.fill('#password', password);
     await Promise.all([page.waitForEvent('load', patience), page.click('button[type=submit]')]);
+    if (secondFactor !== undefined) {
+      await page.fill('#code', secondFactor());
+      await Promise.all([page.waitForEvent('load', patience), page.click('button[type=submit]')]);
+    }
     await page.getByText(bindingMessage).waitFor(patience);
     await Promise.all([
       page.waitForEvent('load', patience),
@@ -173,6 +189,30 @@ describe('examples/ciba-teller', { timeout: 120_000 }, () => {
       expect(idToken.aud).toBe('teller-ping');
     } finally {
       teller.child.kill();
+    }
+  });
+
+  it('acr_values at the mfa level: the customer gives the authenticator code, the tokens say mfa', async () => {
+    const account = (await gatehouse.ctx.accounts.findByUsername('alice'))!;
+    const { secret } = await startTotpEnrolment(gatehouse.ctx, account);
+    const enrolled = await confirmTotpEnrolment(gatehouse.ctx, account, totpCode(secret, now()), undefined);
+    expect(enrolled.ok).toBe(true);
+    const teller = runTeller('--acr-values', 'urn:gatehouse:acr:mfa', '--binding-message', 'Close account');
+    try {
+      const link = await approvalLink(teller);
+      // A code of the next time step: the enrolment used this one (RFC 6238 §5.2).
+      const decided = await customerDecides(link, 'Close account', 'Approve', () =>
+        totpCode(secret, now() + 30),
+      );
+      expect(decided).toBe('Request approved');
+      expect(await teller.exited, teller.stderr()).toBe(0);
+      expect(teller.stdout()).toContain('acr:           urn:gatehouse:acr:mfa');
+      const { idToken } = await verifiedTokens(teller, 'teller');
+      expect(idToken.acr).toBe('urn:gatehouse:acr:mfa');
+      expect(idToken.amr).toEqual(['pwd', 'otp', 'mfa']);
+    } finally {
+      teller.child.kill();
+      await gatehouse.ctx.storage.mfa.removeAll(account.subject);
     }
   });
 

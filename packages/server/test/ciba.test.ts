@@ -418,6 +418,7 @@ describe('the approval page', () => {
     await browser.post(login.action, { csrf: login.csrf, token, username: 'alice', password });
     const page = await browser.get(link);
     expect(page.statusCode).toBe(403);
+    expect(page.body).toContain('your account has none yet');
     expect(page.body).toContain('/mfa');
     const pending = await poll(server, authReqId);
     expect(pending.body.error).toBe('authorization_pending');

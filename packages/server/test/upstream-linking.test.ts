@@ -57,12 +57,28 @@ beforeAll(async () => {
     ],
     clients: testClients({ 'web-app': { upstreams: ['partner', 'verified', 'rogue', 'trusted'] } }),
     rateLimits: { loginFreeFailures: 2 },
+    webauthn: { enabled: true },
     users: [
       user('alice', { email: 'alice@example.com', email_verified: true }),
       user('bob'),
       user('dave'),
       user('erin', { email: 'erin@example.com', email_verified: true }),
+      user('frank'),
     ],
+  });
+  // frank's only factor is a security key (the ceremony itself is run in passkeys-browser.test.ts).
+  await server.ctx.storage.webauthn.addCredential({
+    credentialId: 'frank-key',
+    userId: await subjectOf('frank'),
+    publicKey: 'pQECAyYgASFYIA',
+    counter: 0,
+    transports: ['usb'],
+    backupEligible: false,
+    backupState: false,
+    discoverable: false,
+    nickname: 'Security key',
+    createdAt: server.clock(),
+    lastUsedAt: null,
   });
   // bob has an authenticator app.
   const bob = (await server.ctx.accounts.findByUsername('bob'))!;
@@ -122,6 +138,7 @@ describe('linking after proof of the local account', () => {
     const { page } = await reachLinkPage(browser, 'partner', 'p-alice', { amr: ['pwd'], acr: 'urn:p:1' });
     expect(page.body).toContain('Link your account');
     expect(page.body).toContain('Your Partner sign-in is not linked');
+    expect(page.body).toContain('No account here yet? Ask your administrator');
     expect(page.body).not.toContain('<script');
     expect(usernameValue(page.body)).toBe('');
     const form = formOf(page.body);
@@ -181,6 +198,27 @@ describe('linking after proof of the local account', () => {
       await subjectOf('bob'),
     );
     expect((await sessionOf(browser))?.amr).toEqual(['fed', 'pwd', 'otp', 'mfa']);
+  });
+
+  it('asks an account whose factor is a passkey for it, and links nothing on a failed ceremony', async () => {
+    const browser = new Browser(server);
+    const { page } = await reachLinkPage(browser, 'partner', 'p-frank');
+    const form = formOf(page.body);
+    const factorPage = await browser.post(form.action, { csrf: form.csrf, username: 'frank', password });
+    expect(factorPage.statusCode).toBe(200);
+    // The ceremony's form posts to the link, with the page's one script allowed by its nonce.
+    expect(factorPage.body).toMatch(/<form[^>]*action="[^"]*\/link\/passkey"/);
+    expect(factorPage.headers['content-security-policy']).toMatch(/script-src 'nonce-/);
+    expect(await server.ctx.storage.upstreams.findLinkedUser('partner', 'p-frank')).toBeUndefined();
+    const passkeyAction = /<form[^>]*action="([^"]*\/link\/passkey)"/.exec(factorPage.body)![1]!;
+    for (const posted of [{ webauthn_error: 'NotAllowedError' }, { credential: '{"id":"frank-key"}' }]) {
+      const refused = await browser.post(passkeyAction, { csrf: form.csrf, ...posted });
+      expect(refused.statusCode).toBeGreaterThanOrEqual(400);
+      expect(refused.statusCode).toBeLessThan(500);
+      expect(String(refused.headers['set-cookie'] ?? '')).not.toContain('__Host-gh-session');
+    }
+    expect(await server.ctx.storage.upstreams.findLinkedUser('partner', 'p-frank')).toBeUndefined();
+    expect(await sessionOf(browser)).toBeUndefined();
   });
 
   it('refuses the code step before a password was proven', async () => {
@@ -289,8 +327,10 @@ describe('e-mail addresses: offered, never linked without proof', () => {
       email: 'ERIN@example.com',
       email_verified: true,
     });
-    // Not trusted for e-mail: a link is offered, but no account is named.
+    // Not trusted for e-mail: a link is offered, but no account is named; the provider creates accounts,
+    // so there is no "ask your administrator".
     expect(usernameValue(page.body)).toBe('');
+    expect(page.body).not.toContain('No account here yet?');
     expect(await users()).toBe(before);
     expect(await server.ctx.storage.upstreams.findLinkedUser('rogue', 'r-erin')).toBeUndefined();
   });

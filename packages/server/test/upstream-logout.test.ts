@@ -4,19 +4,52 @@
  * logout URI and a post-logout redirect URI. Signing out at the upstream ends the local session and our
  * own back-channel logout reaches web-app's receiver; RP-initiated logout here continues at the upstream's
  * end_session_endpoint and comes back to the client's post-logout URI; forged, malformed and replayed
- * logout tokens are refused with 400 and end nothing.
+ * logout tokens are refused with 400 and end nothing. oidc-provider as the upstream: its logout tokens,
+ * sent when the user signs out there, end the local session too.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type RunningProvider,
+  startProvider,
+  walkProvider,
+} from '../../client/test/support/oidc-provider.ts';
 import { signJwt } from '../src/tokens/jwt.ts';
-import { formOf, password, tamperSignature, testClients } from './helpers.ts';
+import { formOf, password, postForm, startServer, tamperSignature, testClients } from './helpers.ts';
 import { FetchBrowser, freePort, type ListeningServer, Receiver, startListening } from './interop-helpers.ts';
 import { redeemWebAppCode, webAppAuthorization } from './upstream-helpers.ts';
 
 const downstreamSecret = 'downstream-at-upstream-secret-0123456789-abcdef';
 const signedOut = 'https://webapp.example.com/signed-out';
 const backchannelEvent = 'http://schemas.openid.net/event/backchannel-logout';
+
+/**
+ * This Gatehouse on `port`, with one OpenID Connect upstream (JIT provisioning, loopback allowed) offered
+ * by web-app, which asks for no consent; `webApp` adds to web-app's settings.
+ */
+function listeningWithUpstream(
+  port: number,
+  upstream: Record<string, unknown>,
+  webApp: Record<string, unknown>,
+): Promise<ListeningServer> {
+  return startListening(
+    {
+      upstreams: [
+        {
+          name: 'Upstream',
+          type: 'oidc',
+          scopes: ['openid', 'profile'],
+          provisioning: 'jit',
+          allowPrivateAddresses: true,
+          ...upstream,
+        },
+      ],
+      clients: testClients({ 'web-app': { upstreams: [upstream.id], requireConsent: false, ...webApp } }),
+    },
+    port,
+  );
+}
 
 let receiver: Receiver;
 let upstream: ListeningServer;
@@ -42,32 +75,16 @@ beforeAll(async () => {
       },
     ],
   });
-  gatehouse = await startListening(
-    {
-      upstreams: [
-        {
-          id: 'corp',
-          name: 'Corp',
-          type: 'oidc',
-          issuer: upstream.issuer,
-          clientId: 'downstream',
-          clientSecret: downstreamSecret,
-          scopes: ['openid', 'profile'],
-          provisioning: 'jit',
-          allowPrivateAddresses: true,
-          logout: { endUpstreamSession: true },
-        },
-      ],
-      clients: testClients({
-        'web-app': {
-          upstreams: ['corp'],
-          backchannelLogoutUri: `${receiver.url}/bc`,
-          postLogoutRedirectUris: [signedOut],
-          requireConsent: false,
-        },
-      }),
-    },
+  gatehouse = await listeningWithUpstream(
     port,
+    {
+      id: 'corp',
+      issuer: upstream.issuer,
+      clientId: 'downstream',
+      clientSecret: downstreamSecret,
+      logout: { endUpstreamSession: true },
+    },
+    { backchannelLogoutUri: `${receiver.url}/bc`, postLogoutRedirectUris: [signedOut] },
   );
 });
 
@@ -295,5 +312,108 @@ describe('logout tokens from the upstream that are refused', () => {
       body: new URLSearchParams({ logout_token: await sign(claims) }),
     });
     expect(response.status).toBe(400);
+  });
+});
+
+describe('oidc-provider as the upstream', () => {
+  const secret = 'gatehouse-at-oidc-provider-secret-0123456789';
+  let provider: RunningProvider;
+  let local: ListeningServer;
+  let localReceiver: Receiver;
+
+  beforeAll(async () => {
+    localReceiver = await new Receiver((_index, received) => received.response.writeHead(200).end()).start();
+    const port = await freePort();
+    const here = `http://127.0.0.1:${port}`;
+    provider = await startProvider({
+      extraClients: [
+        {
+          client_id: 'gatehouse',
+          client_secret: secret,
+          token_endpoint_auth_method: 'client_secret_basic',
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+          redirect_uris: [`${here}/upstream/op/callback`],
+          backchannel_logout_uri: `${here}/upstream/op/backchannel-logout`,
+          backchannel_logout_session_required: true,
+        },
+      ],
+    });
+    local = await listeningWithUpstream(
+      port,
+      { id: 'op', issuer: provider.issuer, clientId: 'gatehouse', clientSecret: secret },
+      { backchannelLogoutUri: `${localReceiver.url}/bc` },
+    );
+  });
+
+  afterAll(async () => {
+    await local?.close();
+    await provider?.close();
+    await localReceiver?.close();
+  });
+
+  it("ends the local session when oidc-provider's logout token names it, and tells web-app", async () => {
+    const here = new FetchBrowser(local.issuer);
+    const there = new FetchBrowser(provider.issuer);
+    const { url: authorize } = webAppAuthorization(local.issuer, { state: 's', idp: 'op' });
+    const toProvider = await here.walk(authorize);
+    const back = await walkProvider(provider.issuer, toProvider.location, there);
+    const done = await here.walk(back);
+    expect(new URL(done.location).searchParams.get('code')).toBeTypeOf('string');
+    const sessionValue = here.cookies.get('__Host-gh-session')!;
+    const session = await local.ctx.storage.sessions.findActive(sha256(sessionValue), local.ctx.now());
+    const recorded = await local.ctx.storage.upstreamSessions.find(session!.sid, local.ctx.now());
+    expect(recorded).toMatchObject({
+      upstreamId: 'op',
+      upstreamSubject: 'alice',
+      upstreamSid: expect.any(String),
+    });
+
+    // alice signs out at oidc-provider: its confirmation form, then its back-channel POST to us.
+    const page = await (await there.get(`${provider.issuer}/session/end`)).text();
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(page)?.[1];
+    expect(xsrf).toBeDefined();
+    const confirmed = await there.post(`${provider.issuer}/session/end/confirm`, {
+      xsrf: xsrf!,
+      logout: 'yes',
+    });
+    expect([302, 303]).toContain(confirmed.status);
+    // web-app gets our logout token once the local session has ended (authorization codes make a grant).
+    await localReceiver.requests(1);
+    expect(
+      await local.ctx.storage.sessions.findActive(sha256(sessionValue), local.ctx.now()),
+    ).toBeUndefined();
+    const delivered = decodeJwt(localReceiver.received[0]!.body.get('logout_token')!);
+    expect(delivered).toMatchObject({ iss: local.issuer, aud: 'web-app', sid: session!.sid });
+  });
+});
+
+describe('the back-channel logout endpoint of an upstream', () => {
+  it('refuses tokens when the upstream has backchannel off, and limits each address', async () => {
+    const local = await startServer({
+      upstreams: [
+        {
+          id: 'quiet',
+          name: 'Quiet',
+          type: 'oidc',
+          issuer: 'https://quiet.example.com',
+          clientId: 'gatehouse',
+          clientSecret: 'secret',
+          logout: { backchannel: false },
+        },
+      ],
+      rateLimits: { upstreamLogoutPerIp: { limit: 2, window: 60 } },
+    });
+    try {
+      const send = () => postForm(local, '/upstream/quiet/backchannel-logout', { logout_token: 'a.b.c' });
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const refused = await send();
+        expect(refused.status).toBe(400);
+        expect(refused.body.error).toBe('invalid_request');
+      }
+      expect((await send()).status).toBe(429);
+    } finally {
+      await local.close();
+    }
   });
 });

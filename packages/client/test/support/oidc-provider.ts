@@ -140,6 +140,8 @@ export async function startProvider(
         },
       },
       revocation: { enabled: true, allowedPolicy: async () => true },
+      // Logout tokens to the clients that registered a backchannel_logout_uri (Gatehouse's upstream logout).
+      backchannelLogout: { enabled: true },
       introspection: { enabled: true, allowedPolicy: async () => true },
       dPoP: {
         enabled: true,
@@ -148,6 +150,12 @@ export async function startProvider(
       },
     },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+    // Its outbound requests (back-channel logout tokens) go to servers on 127.0.0.1 here: without its
+    // special-use address guard (its default dispatcher), which would refuse them.
+    fetch: (url: URL | string, options: RequestInit & { dispatcher?: unknown }) => {
+      const { dispatcher: _guard, ...rest } = options;
+      return globalThis.fetch(url, rest);
+    },
   });
   provider.on('server_error', (_ctx: unknown, error: unknown) => {
     console.error('oidc-provider server_error', error);
@@ -229,11 +237,15 @@ export async function introspect(
 }
 
 /**
- * Follows the authorization redirects (the interaction completes itself) with a cookie jar until one
- * leaves the issuer; returns that Location, the redirect back to the client.
+ * Follows the authorization redirects (the interaction completes itself) with a cookie jar (`browser`, to
+ * keep the provider's session cookies, or a fresh one) until one leaves the issuer; returns that Location,
+ * the redirect back to the client.
  */
-export async function walkProvider(issuer: string, url: string | URL): Promise<string> {
-  const browser = new FetchBrowser(issuer);
+export async function walkProvider(
+  issuer: string,
+  url: string | URL,
+  browser = new FetchBrowser(issuer),
+): Promise<string> {
   let response = await browser.get(String(url));
   for (let step = 0; step < 10; step++) {
     const location = response.headers.get('location');

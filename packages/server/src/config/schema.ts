@@ -457,6 +457,11 @@ export const configSchema = z
         userCodePerIp: limit(30, 60),
         /** RFC 7591 registrations (and RFC 7592 reads, updates and deletions) from one address. */
         registerPerIp: limit(20, 3600),
+        /**
+         * Back-channel logout tokens POSTed by upstream providers (/upstream/{id}/backchannel-logout) from
+         * one address: an upstream ending many sessions at once sends one token each.
+         */
+        upstreamLogoutPerIp: limit(600, 60),
         /** Admin API requests (/admin/v1) from one address, counted before the operator's token is read. */
         adminPerIp: limit(600, 60),
         /** Admin API requests of one operator client (its tokens' client_id), from anywhere. */

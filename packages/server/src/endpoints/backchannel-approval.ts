@@ -20,9 +20,8 @@ import {
 import { OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
 import { randomHandle } from '../protocol/secrets.ts';
-import { findSession } from '../sessions/login.ts';
 import { checkSecondFactor, factorSummary, stepUpSession } from '../sessions/mfa.ts';
-import { browserIdFor, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
+import { readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
 import {
   chosenDecision,
   type LinkEntrant,
@@ -30,9 +29,11 @@ import {
   linkSignedInPost,
   linkSignIn,
   linkSignInSubmit,
+  linkVisit,
   meetsApprovalLevel,
   type PageFormError,
   postedParams,
+  sendOutcome,
 } from './link-sign-in.ts';
 import { pageUiFor, scopeGroups, secondFactorError, sendPage } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
@@ -167,8 +168,7 @@ export function backchannelApprovalPage(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const query = toParams((request.query as RawParams | undefined) ?? {});
     const found = await pending(ctx, query.get('token'));
-    const browserId = browserIdFor(request.headers.cookie, reply, randomHandle);
-    const session = await findSession(ctx, readCookie(request.headers.cookie, sessionCookie));
+    const { browserId, session } = await linkVisit(ctx, request, reply);
     const flow = cibaSignIn(ctx, request, reply, found);
     if (session === undefined) flow.renderSignIn(browserId, undefined);
     else if (session.userId !== found.record.hintedUserId)
@@ -272,14 +272,13 @@ export function backchannelApprovalDecision(ctx: ServerContext) {
       return;
     }
     if (!(await decideBackchannelRequest(ctx, found.record, entrant.session, decision))) throw linkExpired();
-    sendPage(
+    sendOutcome(
       ctx,
+      request,
       reply,
-      200,
-      ctx.ui.pages.cibaDone(
-        { outcome: decision === 'approve' ? 'approved' : 'denied', clientName: found.clientName },
-        pageUiFor(ctx, request),
-      ),
+      (view, ui) => ctx.ui.pages.cibaDone(view, ui),
+      decision,
+      found.clientName,
     );
   };
 }

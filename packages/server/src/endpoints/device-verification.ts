@@ -20,11 +20,8 @@ import {
 } from '../protocol/device-authorization.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
-import { randomHandle } from '../protocol/secrets.ts';
-import { findSession } from '../sessions/login.ts';
 import type { MessageKey } from '../views/i18n.ts';
 import type { FormError } from '../views/pages.ts';
-import { browserIdFor, readCookie, sessionCookie } from './cookies.ts';
 import {
   chosenDecision,
   type LinkEntrant,
@@ -32,9 +29,11 @@ import {
   linkSignedInPost,
   linkSignIn,
   linkSignInSubmit,
+  linkVisit,
   meetsApprovalLevel,
   type PageFormError,
   postedParams,
+  sendOutcome,
 } from './link-sign-in.ts';
 import { pageUiFor, scopeGroups, sendPage } from './page-response.ts';
 
@@ -172,9 +171,8 @@ async function pendingCode(
 export function deviceVerificationPage(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const params = toParams((request.query as RawParams | undefined) ?? {});
-    const browserId = browserIdFor(request.headers.cookie, reply, randomHandle);
     const userCode = keptUserCode(params.get('user_code'));
-    const session = await findSession(ctx, readCookie(request.headers.cookie, sessionCookie));
+    const { browserId, session } = await linkVisit(ctx, request, reply);
     if (session === undefined || params.get('prompt') === 'login') {
       deviceSignIn(ctx, request, reply, userCode).renderSignIn(browserId, undefined);
       return;
@@ -247,14 +245,13 @@ export function deviceDecisionSubmit(ctx: ServerContext) {
       });
       return;
     }
-    sendPage(
+    sendOutcome(
       ctx,
+      request,
       reply,
-      200,
-      ctx.ui.pages.deviceDone(
-        { outcome: decision === 'approve' ? 'approved' : 'denied', clientName: pending.clientName },
-        pageUiFor(ctx, request),
-      ),
+      (view, ui) => ctx.ui.pages.deviceDone(view, ui),
+      decision,
+      pending.clientName,
     );
   };
 }

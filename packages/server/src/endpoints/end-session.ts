@@ -109,7 +109,7 @@ function readPendingLogout(header: string | undefined): PendingLogout | undefine
 /**
  * Ends the session, then, when it came from an upstream that is to be signed out of too, sends the browser
  * there (sessions/upstream-logout.ts) with the rest of this logout in a short-lived cookie for the way back
- * (endpoints/upstream-logout.ts); otherwise finishes here.
+ * (`upstreamLoggedOut` below); otherwise finishes here.
  */
 async function endAndFinish(
   ctx: ServerContext,

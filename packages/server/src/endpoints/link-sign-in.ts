@@ -13,11 +13,12 @@ import { requiredAcrLevel, sessionMeetsLevel } from '../protocol/acr.ts';
 import { browserCsrfMatches } from '../protocol/browser-csrf.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
+import { randomHandle } from '../protocol/secrets.ts';
 import { checkPassword, findSession, startSession } from '../sessions/login.ts';
 import type { PageUi } from '../views/html.ts';
 import type { MessageKey } from '../views/i18n.ts';
 import type { FormError } from '../views/pages.ts';
-import { browserCookie, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
+import { browserCookie, browserIdFor, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
 import { pageUiFor, sendPage, signInError } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
@@ -169,6 +170,26 @@ export async function linkSignedInPost(
   }
   checkLinkCsrf(flow, browserId, session.sid, params.get('csrf'));
   return { browserId, session };
+}
+
+/** The browser (its id cookie set when new) and the session, if any, of a page opened by a link. */
+export async function linkVisit(ctx: ServerContext, request: FastifyRequest, reply: FastifyReply) {
+  const browserId = browserIdFor(request.headers.cookie, reply, randomHandle);
+  const session = await findSession(ctx, readCookie(request.headers.cookie, sessionCookie));
+  return { browserId, session };
+}
+
+/** The page that ends the flow: approved or denied, for the client named. */
+export function sendOutcome(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  page: (view: { outcome: 'approved' | 'denied'; clientName: string }, ui: PageUi) => string,
+  decision: 'approve' | 'deny',
+  clientName: string,
+): void {
+  const outcome = decision === 'approve' ? 'approved' : 'denied';
+  sendPage(ctx, reply, 200, page({ outcome, clientName }, pageUiFor(ctx, request)));
 }
 
 /** The button pressed on a confirmation page. */

@@ -1,25 +1,30 @@
 /**
  * The link page of an upstream identity that has no account here yet (sessions/upstream-link.ts):
  * `GET /interaction/{id}/link` shows the password form (the account offered for a verified e-mail filled
- * in), `POST /interaction/{id}/link` checks the password, and `POST /interaction/{id}/link/mfa` the second
- * factor of an account that has one; then the link is stored and the sign-in goes on as an upstream
+ * in), `POST /interaction/{id}/link` checks the password, and `POST /interaction/{id}/link/mfa` (a TOTP or
+ * recovery code) or `/link/passkey` the second factor of an account that has one; then the link is stored and the sign-in goes on as an upstream
  * sign-in would (endpoints/upstream.ts). Forms carry the interaction's CSRF token.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Account } from '../accounts/accounts.ts';
 import type { ServerContext } from '../context.ts';
+import { OAuthError } from '../protocol/errors.ts';
 import type { LoadedInteraction } from '../sessions/interaction.ts';
+import { factorSummary } from '../sessions/mfa.ts';
 import {
   type LinkRefused,
   type PendingLinkState,
   pendingLink,
   proveFactor,
+  provePasskey,
   provePassword,
 } from '../sessions/upstream-link.ts';
+import { authenticationOptions, interactionBinding, webauthnEnabled } from '../sessions/webauthn.ts';
 import type { FormError } from '../views/pages.ts';
 import { browserCookie, readCookie } from './cookies.ts';
 import { factorError, loadFor, loadSubmission } from './interaction.ts';
-import { pageUiFor, sendPage, signInError } from './page-response.ts';
+import { postedCeremony } from './interaction-passkeys.ts';
+import { pageUiFor, scriptUi, sendPage, signInError } from './page-response.ts';
 import { startUpstreamSession } from './upstream.ts';
 
 interface PageError {
@@ -52,6 +57,7 @@ function renderLink(
         clientName: loaded.client.name,
         providerName: state.config.name,
         emailOffered: state.offered !== undefined,
+        existingOnly: state.config.provisioning === 'existing-only',
         username: username ?? state.offered?.username,
         error: error?.form,
       },
@@ -61,29 +67,39 @@ function renderLink(
   );
 }
 
-function renderFactor(
+/**
+ * The second-factor form of the proven account: its TOTP or recovery code, and its passkeys (a ceremony
+ * bound to the interaction, run by the page's one script) when it has some.
+ */
+async function renderFactor(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
   loaded: LoadedInteraction,
   account: Account,
   error?: PageError,
-): void {
-  sendFormPage(
-    ctx,
-    reply,
-    ctx.ui.pages.mfa(
-      {
-        action: `${ctx.issuer}/interaction/${loaded.interaction.id}/link/mfa`,
-        csrfToken: loaded.interaction.csrfToken,
-        clientName: loaded.client.name,
-        username: account.username,
-        error: error?.form,
-      },
-      pageUiFor(ctx, request, loaded.interaction.request.uiLocales),
-    ),
-    error,
-  );
+): Promise<void> {
+  const base = `${ctx.issuer}/interaction/${loaded.interaction.id}/link`;
+  let ui = pageUiFor(ctx, request, loaded.interaction.request.uiLocales);
+  const summary = await factorSummary(ctx, account.subject);
+  const optionsJson =
+    summary.passkeys > 0
+      ? await authenticationOptions(ctx, interactionBinding(loaded.interaction.id), account.subject)
+      : undefined;
+  if (optionsJson !== undefined) ui = scriptUi(ctx, ui);
+  const view = {
+    action: `${base}/mfa`,
+    csrfToken: loaded.interaction.csrfToken,
+    clientName: loaded.client.name,
+    username: account.username,
+    error: error?.form,
+    totp: summary.totp,
+    passkey:
+      optionsJson === undefined
+        ? undefined
+        : { action: `${base}/passkey`, csrfToken: loaded.interaction.csrfToken, optionsJson },
+  };
+  sendPage(ctx, reply, error?.status ?? 200, ctx.ui.pages.mfa(view, ui), error?.retryAfter, ui);
 }
 
 function pageError(step: LinkRefused<unknown>, form: FormError): PageError {
@@ -95,7 +111,7 @@ export function upstreamLinkPage(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const loaded = await loadFor(ctx, request);
     const state = await pendingLink(ctx, loaded);
-    if (state.proven !== undefined) renderFactor(ctx, request, reply, loaded, state.proven);
+    if (state.proven !== undefined) await renderFactor(ctx, request, reply, loaded, state.proven);
     else renderLink(ctx, request, reply, loaded, state, undefined);
   };
 }
@@ -123,7 +139,7 @@ export function upstreamLinkSubmit(ctx: ServerContext) {
       return;
     }
     if ('factor' in step) {
-      renderFactor(ctx, request, reply, loaded, step.factor);
+      await renderFactor(ctx, request, reply, loaded, step.factor);
       return;
     }
     await startUpstreamSession(ctx, request, reply, loaded, step.linked);
@@ -140,7 +156,25 @@ export function upstreamLinkFactorSubmit(ctx: ServerContext) {
       recoveryCode: params.get('recovery_code'),
     });
     if ('error' in step) {
-      renderFactor(ctx, request, reply, loaded, state.proven!, pageError(step, factorError(step.error)));
+      const form = factorError(step.error);
+      await renderFactor(ctx, request, reply, loaded, state.proven!, pageError(step, form));
+      return;
+    }
+    await startUpstreamSession(ctx, request, reply, loaded, step.linked);
+  };
+}
+
+/** POST /interaction/:id/link/passkey: one of the proven account's passkeys as the second factor. */
+export function upstreamLinkPasskeySubmit(ctx: ServerContext) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!webauthnEnabled(ctx))
+      throw new OAuthError('invalid_request', 'passkeys are not enabled on this server');
+    const { loaded, params } = await loadSubmission(ctx, request);
+    const state = await pendingLink(ctx, loaded);
+    const step = await provePasskey(ctx, loaded, state, postedCeremony(params));
+    if ('error' in step) {
+      const form = { message: step.error };
+      await renderFactor(ctx, request, reply, loaded, state.proven!, pageError(step, form));
       return;
     }
     await startUpstreamSession(ctx, request, reply, loaded, step.linked);

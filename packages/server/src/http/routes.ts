@@ -67,6 +67,7 @@ import { upstreamCallback, upstreamStartSubmit } from '../endpoints/upstream.ts'
 import {
   upstreamLinkFactorSubmit,
   upstreamLinkPage,
+  upstreamLinkPasskeySubmit,
   upstreamLinkSubmit,
 } from '../endpoints/upstream-link.ts';
 import { upstreamBackchannelLogoutEndpoint } from '../endpoints/upstream-logout.ts';
@@ -154,10 +155,15 @@ export function registerRoutes(
     { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
     perRequest(upstreamLinkFactorSubmit),
   );
+  app.post(
+    '/interaction/:id/link/passkey',
+    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
+    perRequest(upstreamLinkPasskeySubmit),
+  );
   // Logout at and from upstream providers (sessions/upstream-logout.ts).
   app.post(
     '/upstream/:upstream/backchannel-logout',
-    { config: { errorFormat: 'json' } },
+    { config: { errorFormat: 'json', ipRateLimit: 'upstreamLogoutPerIp' } },
     perRequest(upstreamBackchannelLogoutEndpoint),
   );
   app.get(

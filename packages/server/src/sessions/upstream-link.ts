@@ -1,7 +1,7 @@
 /**
  * Linking an upstream identity to an existing local account, only after the user proves control of that
  * account: its password (under the login failure counters, sessions/login.ts), then its second factor when
- * it has one (sessions/mfa.ts). Offered when an upstream sign-in finds no linked account and the provider
+ * it has one (sessions/mfa.ts: a TOTP or recovery code, or a passkey). Offered when an upstream sign-in finds no linked account and the provider
  * is `existing-only`, or is `jit` but an account already has the upstream's e-mail address.
  *
  * Matching by e-mail is never automatic: an account is only offered (its username filled in, the proof
@@ -21,6 +21,7 @@ import type { LoadedInteraction } from './interaction.ts';
 import { checkPassword, type SignInAttempt, type SignInFailure } from './login.ts';
 import { checkSecondFactor, factorSummary, type SecondFactorFailure } from './mfa.ts';
 import type { UpstreamIdentity } from './upstream-logout.ts';
+import { finishAuthentication, interactionBinding, type PostedCeremony } from './webauthn.ts';
 
 /** Seconds a pending link waits for the user's proof (never past its interaction). */
 const pendingLinkTtl = 600;
@@ -151,12 +152,18 @@ export async function provePassword(
   // OpenID Connect Core §3.1.2.1: with an id_token_hint, only the hinted user may finish this sign-in.
   if (!isHintedUser(loaded.interaction.request, account.subject))
     return { error: { key: 'login.otherAccount' }, status: 400 };
-  if ((await factorSummary(ctx, account.subject)).totp) {
+  if ((await factorSummary(ctx, account.subject)).any) {
     if (!(await ctx.storage.upstreams.provePendingLink(state.link.interactionId, account.subject, ctx.now())))
       throw linkExpired();
     return { factor: account };
   }
   return { linked: await storeLink(ctx, loaded, state, account, ['pwd']) };
+}
+
+/** The account whose password was proven, for the second-factor step. */
+function provenAccount(state: PendingLinkState): Account {
+  if (state.proven === undefined) throw linkExpired();
+  return state.proven;
 }
 
 /** The second-factor step, for the account whose password was proven: a TOTP or a recovery code. */
@@ -166,8 +173,7 @@ export async function proveFactor(
   state: PendingLinkState,
   entered: { code: string | undefined; recoveryCode: string | undefined },
 ): Promise<FactorStep> {
-  const account = state.proven;
-  if (account === undefined) throw linkExpired();
+  const account = provenAccount(state);
   const check = await checkSecondFactor(ctx, account.subject, entered, loaded.client.clientId);
   if (!check.ok)
     return {
@@ -176,6 +182,28 @@ export async function proveFactor(
       ...(check.retryAfter === undefined ? {} : { retryAfter: check.retryAfter }),
     };
   return { linked: await storeLink(ctx, loaded, state, account, ['pwd', 'otp', 'mfa']) };
+}
+
+/**
+ * The second-factor step with one of the proven account's passkeys (sessions/webauthn.ts): the assertion
+ * answers a challenge bound to the interaction and must be that account's; failures count as its factor's.
+ */
+export async function provePasskey(
+  ctx: ServerContext,
+  loaded: LoadedInteraction,
+  state: PendingLinkState,
+  posted: PostedCeremony,
+): Promise<FactorStep> {
+  const account = provenAccount(state);
+  const result = await finishAuthentication(
+    ctx,
+    interactionBinding(loaded.interaction.id),
+    posted,
+    account.subject,
+    loaded.client.clientId,
+  );
+  if (!result.ok) return result;
+  return { linked: await storeLink(ctx, loaded, state, account, ['pwd', 'hwk', 'mfa']) };
 }
 
 /** Takes the pending link (once) and stores the identity as the account's. */

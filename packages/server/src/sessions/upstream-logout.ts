@@ -82,11 +82,13 @@ export async function upstreamEndSessionUrl(
     idTokenHint = undefined;
   }
   try {
-    return await provider.client.endSessionUrl({
+    const url = await provider.client.endSessionUrl({
       ...(idTokenHint === undefined ? {} : { idTokenHint }),
       postLogoutRedirectUri: upstreamLoggedOutUri(ctx, record.upstreamId),
       state,
     });
+    ctx.audit('upstream_logout_redirect', { upstream: record.upstreamId, sid });
+    return url;
   } catch (error) {
     if (!(error instanceof GatehouseClientError)) throw error;
     ctx.audit('upstream_logout_unavailable', { upstream: record.upstreamId, reason: error.code });

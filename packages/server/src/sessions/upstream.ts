@@ -8,7 +8,8 @@
  *   provider whose callback URL was called, and its interaction must be this browser's; @gatehouse/client
  *   then checks the RFC 9207 `iss` parameter against the provider (mix-up, RFC 9700 §4.4), exchanges the
  *   code with the PKCE verifier and validates the ID token (signature by the provider's JWKS, `iss`,
- *   `aud`, `azp`, `exp`/`iat`, `nonce`; Core §3.1.3.7);
+ *   `aud`, `azp`, `exp`/`iat`, `nonce`; Core §3.1.3.7); a plain OAuth 2.0 upstream (`type: oauth2`) sends
+ *   no nonce and no ID token: its identity is its userinfo answer (sessions/upstream-oauth2.ts);
  * - the upstream `sub` is looked up in the linked identities; unknown, it provisions an account (`jit`),
  *   unless an account already has its e-mail address, or it is `existing-only`: then linking to an existing
  *   account is offered, which needs that account's password (sessions/upstream-link.ts). Nothing is ever

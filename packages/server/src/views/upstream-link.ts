@@ -14,6 +14,8 @@ export interface UpstreamLinkView {
   providerName: string;
   /** True when the username is that of the account with the e-mail address the provider verified. */
   emailOffered: boolean;
+  /** True when the provider creates no accounts (`existing-only`): whoever has none here is told whom to ask. */
+  existingOnly: boolean;
   username: string | undefined;
   error: FormError | undefined;
 }
@@ -31,6 +33,6 @@ export function upstreamLinkPage(view: UpstreamLinkView, ui: PageUi): string {
 ${offer}${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
 <input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
 ${signInFields(t, view.username, view.error, 'link.submit')}
-</form>`,
+</form>${view.existingOnly ? `\n<p class="muted">${escapeHtml(t('link.noAccount'))}</p>` : ''}`,
   );
 }

@@ -25,6 +25,7 @@ export const de: Record<MessageKey, string> = {
   'link.emailMatch':
     'Das folgende Konto hat die E-Mail-Adresse, die {provider} bestätigt hat. Geben Sie sein Passwort ein, um beide zu verknüpfen.',
   'link.submit': 'Verknüpfen und anmelden',
+  'link.noAccount': 'Noch kein Konto hier? Bitten Sie Ihre Administration um Zugang.',
 
   'consent.title': 'Zugriff erlauben',
   'consent.heading': '{client} möchte auf Ihr Konto zugreifen',
@@ -162,7 +163,7 @@ export const de: Record<MessageKey, string> = {
   'error.deviceNeedsMfa':
     'Diese Anmeldung verlangt einen zweiten Faktor. Bestätigen Sie ihn auf der Seite für die Bestätigung in zwei Schritten (/mfa) und geben Sie den Code dann erneut ein.',
   'error.cibaNeedsMfa':
-    'Diese Anmeldung verlangt einen zweiten Faktor. Bestätigen Sie ihn auf der Seite für die Bestätigung in zwei Schritten (/mfa) und öffnen Sie den Link dann erneut.',
+    'Diese Anfrage verlangt einen zweiten Faktor, und Ihr Konto hat noch keinen. Richten Sie ihn auf der Seite für die Bestätigung in zwei Schritten (/mfa) ein und öffnen Sie den Link dann erneut.',
   'error.chooseApproveDeny': 'Wählen Sie Bestätigen oder Ablehnen.',
   'error.logoutFormExpired':
     'Das Abmeldeformular ist abgelaufen. Kehren Sie zur Anwendung zurück und melden Sie sich erneut ab.',

@@ -25,6 +25,7 @@ export const en = {
   'link.emailMatch':
     'The account below has the e-mail address that {provider} confirmed. Enter its password to link them.',
   'link.submit': 'Link and sign in',
+  'link.noAccount': 'No account here yet? Ask your administrator for access.',
 
   'consent.title': 'Allow access',
   'consent.heading': '{client} wants to access your account',
@@ -151,7 +152,7 @@ export const en = {
   'error.deviceNeedsMfa':
     'This sign-in needs a second factor. Verify it on the two-step verification page (/mfa), then enter the code again.',
   'error.cibaNeedsMfa':
-    'This sign-in needs a second factor. Verify it on the two-step verification page (/mfa), then open the link again.',
+    'This request needs a second factor, and your account has none yet. Set one up on the two-step verification page (/mfa), then open the link again.',
   'error.chooseApproveDeny': 'Choose Approve or Deny.',
   'error.logoutFormExpired': 'The sign-out form has expired. Go back to the application and sign out again.',
   'error.upstreamUnavailable':

@@ -23,6 +23,7 @@ export const es: Record<MessageKey, string> = {
   'link.emailMatch':
     'La cuenta siguiente tiene la dirección de correo que {provider} confirmó. Introduce su contraseña para vincularlas.',
   'link.submit': 'Vincular e iniciar sesión',
+  'link.noAccount': '¿Aún no tienes cuenta aquí? Pide acceso a tu administrador.',
 
   'consent.title': 'Permitir el acceso',
   'consent.heading': '{client} quiere acceder a tu cuenta',
@@ -151,7 +152,7 @@ export const es: Record<MessageKey, string> = {
   'error.deviceNeedsMfa':
     'Este inicio de sesión requiere un segundo factor. Verifícalo en la página de verificación en dos pasos (/mfa) y vuelve a introducir el código.',
   'error.cibaNeedsMfa':
-    'Este inicio de sesión requiere un segundo factor. Verifícalo en la página de verificación en dos pasos (/mfa) y vuelve a abrir el enlace.',
+    'Esta solicitud requiere un segundo factor y tu cuenta aún no tiene ninguno. Configúralo en la página de verificación en dos pasos (/mfa) y vuelve a abrir el enlace.',
   'error.chooseApproveDeny': 'Elige Aprobar o Denegar.',
   'error.logoutFormExpired':
     'El formulario de cierre de sesión ha caducado. Vuelve a la aplicación y cierra la sesión de nuevo.',

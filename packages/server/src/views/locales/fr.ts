@@ -23,6 +23,7 @@ export const fr: Record<MessageKey, string> = {
   'link.emailMatch':
     "Le compte ci-dessous a l'adresse e-mail confirmée par {provider}. Saisissez son mot de passe pour les associer.",
   'link.submit': 'Associer et se connecter',
+  'link.noAccount': "Pas encore de compte ici ? Demandez l'accès à votre administrateur.",
 
   'consent.title': "Autoriser l'accès",
   'consent.heading': '{client} souhaite accéder à votre compte',
@@ -155,7 +156,7 @@ export const fr: Record<MessageKey, string> = {
   'error.deviceNeedsMfa':
     'Cette connexion demande un second facteur. Validez-le sur la page de validation en deux étapes (/mfa), puis saisissez à nouveau le code.',
   'error.cibaNeedsMfa':
-    'Cette connexion demande un second facteur. Validez-le sur la page de validation en deux étapes (/mfa), puis rouvrez le lien.',
+    'Cette demande exige un second facteur, et votre compte n’en a pas encore. Configurez-le sur la page de validation en deux étapes (/mfa), puis rouvrez le lien.',
   'error.chooseApproveDeny': 'Choisissez Approuver ou Refuser.',
   'error.logoutFormExpired':
     "Le formulaire de déconnexion a expiré. Revenez à l'application et déconnectez-vous à nouveau.",
