@@ -29,6 +29,7 @@ import {
   parseConfig,
   password,
   pkcePair,
+  storedPasskey,
   testClock,
   testConfig,
   tokenRequest,
@@ -331,19 +332,7 @@ describe('two nodes on one PostgreSQL database', { timeout: 120_000 }, () => {
     await mfa.confirmTotp(bob.id, 'sealed-secret', 1, clock());
     await mfa.replaceRecoveryCodes(bob.id, ['hash-1'], clock());
     for (const credentialId of ['bob-key-1', 'bob-key-2'])
-      await webauthn.addCredential({
-        credentialId,
-        userId: bob.id,
-        publicKey: 'pQECAyYgASFYIA',
-        counter: 0,
-        transports: ['usb'],
-        backupEligible: false,
-        backupState: false,
-        discoverable: false,
-        nickname: credentialId,
-        createdAt: clock(),
-        lastUsedAt: null,
-      });
+      await webauthn.addCredential(storedPasskey(credentialId, bob.id));
     const reset = await runGatehouse(['user', 'reset-factors', 'bob', '--json', '--config', configFile]);
     expect(reset.stderr).toBe('');
     expect(reset.code).toBe(0);

@@ -34,6 +34,7 @@ import {
   issuer,
   parseConfig,
   password,
+  storedPasskey,
   testClock,
   testConfig,
   tokenRequest,
@@ -448,19 +449,16 @@ describe('admin API', () => {
       ['cred-laptop', 1_700_000_000],
       ['cred-phone', 1_700_000_100],
     ] as const)
-      await server.ctx.storage.webauthn.addCredential({
-        credentialId,
-        userId: id,
-        publicKey: 'pQECAyYgASFYIA',
-        counter: 3,
-        transports: ['internal'],
-        backupEligible: credentialId === 'cred-phone',
-        backupState: false,
-        discoverable: true,
-        nickname: credentialId.slice(5),
-        createdAt,
-        lastUsedAt: null,
-      });
+      await server.ctx.storage.webauthn.addCredential(
+        storedPasskey(credentialId, id, {
+          counter: 3,
+          transports: ['internal'],
+          backupEligible: credentialId === 'cred-phone',
+          discoverable: true,
+          nickname: credentialId.slice(5),
+          createdAt,
+        }),
+      );
     const withPasskeys = await call(server, 'GET', `/users/${id}`, { token });
     check('User', withPasskeys.body);
     expect((withPasskeys.body.factors as { passkeys: unknown }).passkeys).toEqual([
