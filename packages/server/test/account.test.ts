@@ -163,6 +163,8 @@ describe('CSRF on the account forms', () => {
 describe('the password change', () => {
   it('needs a recent sign-in: a stale one gets the sign-in form, then the change goes through', async () => {
     const browser = new Browser(server);
+    const elsewhere = new Browser(server);
+    await signInOnAccountPage(elsewhere);
     const page = await signInOnAccountPage(browser);
     server.clock.advance(server.config.account.reauthMaxAge + 1);
     const change = {
@@ -185,7 +187,7 @@ describe('the password change', () => {
       section: 'password',
     });
     expect(again.headers.location).toBe(`${issuer}/account#password`);
-    const done = await browser.post('/account/password', change);
+    const done = await browser.post('/account/password', { ...change, end_other_sessions: 'yes' });
     expect(done.statusCode).toBe(303);
     expect(done.headers.location).toBe(`${issuer}/account?done=password#password`);
     expect((await browser.get(done.headers.location as string)).body).toContain(
@@ -194,6 +196,9 @@ describe('the password change', () => {
     expect(await server.ctx.accounts.authenticate('alice', password)).toBeUndefined();
     expect(await server.ctx.accounts.authenticate('alice', 'a brand new password')).toBeDefined();
     expect(auditEvents('account_password_changed')).toHaveLength(1);
+    // The other session ended with the change (the box is ticked by default); this one stays.
+    expect((await elsewhere.get('/account')).body).not.toContain('id="sessions"');
+    expect((await browser.get('/account')).body).toContain('id="sessions"');
     expect(log.lines.join('\n')).not.toContain('a brand new password');
   });
 
@@ -424,6 +429,80 @@ describe('second factors on the account page', () => {
       ).not.toBeNull();
     } finally {
       await strict.close();
+    }
+  });
+});
+
+/** A stored WebAuthn credential of `userId` (the ceremonies themselves are passkeys-browser.test.ts's). */
+function storedPasskey(credentialId: string, userId: string, now: number) {
+  return {
+    credentialId,
+    userId,
+    publicKey: 'pQECAyYgASFYIA',
+    counter: 0,
+    transports: ['internal'],
+    backupEligible: true,
+    backupState: false,
+    discoverable: true,
+    nickname: `Laptop ${credentialId}`,
+    createdAt: now,
+    lastUsedAt: null,
+  };
+}
+
+describe('passkeys on the account page (webauthn.enabled)', () => {
+  it("lists and removes the account's passkeys; another account's credential is not touched", async () => {
+    const target = await startServer({ webauthn: { enabled: true } });
+    try {
+      const browser = new Browser(target);
+      await signInOnAccountPage(browser);
+      await enrolFromAccountPage(target, browser);
+      const aliceId = (await target.ctx.accounts.findByUsername('alice'))!.subject;
+      const bobId = (await target.ctx.accounts.findByUsername('bob'))!.subject;
+      await target.ctx.storage.webauthn.addCredential(storedPasskey('cred-alice', aliceId, target.clock()));
+      await target.ctx.storage.webauthn.addCredential(storedPasskey('cred-bob', bobId, target.clock()));
+      const page = await browser.get('/account');
+      expect(page.body).toContain('Passkeys and security keys');
+      expect(page.body).toContain('Laptop cred-alice');
+      expect(page.body).not.toContain('Laptop cred-bob');
+      expect(page.body).toContain(`href="${issuer}/mfa"`);
+      expect(page.body).not.toContain('<script');
+      const csrf = csrfOf(page.body);
+      const foreign = await browser.post('/account/passkeys/remove', { csrf, credential_id: 'cred-bob' });
+      expect(foreign.statusCode).toBe(404);
+      expect(await target.ctx.storage.webauthn.findCredential('cred-bob')).toBeDefined();
+      const removed = await browser.post('/account/passkeys/remove', { csrf, credential_id: 'cred-alice' });
+      expect(removed.statusCode).toBe(303);
+      expect(removed.headers.location).toBe(`${issuer}/account?done=passkey#factors`);
+      expect(await target.ctx.storage.webauthn.listCredentials(aliceId)).toEqual([]);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('asks a passkey-only account for its passkey before the page opens, and refuses a ceremony not done', async () => {
+    const target = await startServer({ webauthn: { enabled: true } });
+    try {
+      const bobId = (await target.ctx.accounts.findByUsername('bob'))!.subject;
+      await target.ctx.storage.webauthn.addCredential(storedPasskey('cred-bob', bobId, target.clock()));
+      const browser = new Browser(target);
+      const form = formOf((await browser.get('/account')).body);
+      await browser.post(form.action, { csrf: form.csrf, username: 'bob', password });
+      const prompt = await browser.get('/account');
+      expect(prompt.body).not.toContain('id="applications"');
+      expect(prompt.body).toContain(`action="${issuer}/account/passkey/verify"`);
+      expect(prompt.body).toContain('data-webauthn="get"');
+      const refused = await browser.post('/account/passkey/verify', {
+        csrf: csrfOf(prompt.body),
+        credential: '',
+        webauthn_error: 'NotAllowedError',
+      });
+      expect(refused.statusCode).toBeGreaterThanOrEqual(400);
+      expect((await browser.get('/account')).body).not.toContain('id="applications"');
+      const forged = await browser.post('/account/passkey/verify', { csrf: 'wrong', credential: '{}' });
+      expect(forged.statusCode).toBe(400);
+    } finally {
+      await target.close();
     }
   });
 });

@@ -14,6 +14,7 @@ describe('the issuer URL', () => {
     expect(response.headers['content-security-policy']).toContain("frame-ancestors 'none'");
     expect(response.body).toContain(`href="${issuer}/.well-known/openid-configuration"`);
     expect(response.body).toContain(`href="${issuer}/jwks"`);
+    expect(response.body).toContain(`href="${issuer}/account"`);
     for (const secret of [webSecret, serviceSecret, apiSecret, password]) {
       expect(response.body).not.toContain(secret);
     }

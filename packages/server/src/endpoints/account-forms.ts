@@ -17,6 +17,7 @@ import {
   revokeApplication,
 } from '../sessions/account.ts';
 import { confirmTotpEnrolment, regenerateRecoveryCodes } from '../sessions/mfa.ts';
+import { webauthnEnabled } from '../sessions/webauthn.ts';
 import {
   type AccountSection,
   type AccountUser,
@@ -151,6 +152,9 @@ const passwordForm = form(
       });
       return;
     }
+    // A password that leaked may have signed others in: their sessions end with the change when asked.
+    if (params.get('end_other_sessions') === 'yes')
+      await endOtherSessions(ctx, user.account.subject, user.session.sid);
     backToAccount(ctx, reply, 'password', 'password');
   },
 );
@@ -171,21 +175,51 @@ const totpConfirmForm = form(
   },
 );
 
+/**
+ * Refuses (409, on the page) removing the account's last factor while the MFA policy requires one;
+ * true when the answer was sent.
+ */
+async function refuseLastFactor(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  user: AccountUser,
+  remaining: number,
+): Promise<boolean> {
+  if (remaining > 0 || !(await factorRequired(ctx, user.account)).policy) return false;
+  await renderAccount(ctx, request, reply, user, {
+    factors: { form: { message: { key: 'account.factors.required' } }, status: 409 },
+  });
+  return true;
+}
+
 const totpRemoveForm = form(
   { section: 'factors', sensitive: true },
   async (ctx, request, reply, { user }) => {
-    const { totp, policy } = await factorRequired(ctx, user.account);
+    const { totp, passkeys } = await factorRequired(ctx, user.account);
     if (!totp) throw notOnAccount();
-    if (policy) {
-      await renderAccount(ctx, request, reply, user, {
-        factors: { form: { message: { key: 'account.factors.required' } }, status: 409 },
-      });
-      return;
-    }
+    if (await refuseLastFactor(ctx, request, reply, user, passkeys)) return;
     await ctx.storage.mfa.removeTotp(user.account.subject);
     await ctx.storage.mfa.replaceRecoveryCodes(user.account.subject, [], ctx.now());
     ctx.audit('account_totp_removed', { user_id: user.account.subject });
     backToAccount(ctx, reply, 'factors', 'authenticator');
+  },
+);
+
+const passkeyRemoveForm = form(
+  { section: 'factors', sensitive: true },
+  async (ctx, request, reply, { user, params }) => {
+    const credentialId = params.get('credential_id');
+    const { totp, passkeys } = await factorRequired(ctx, user.account);
+    const owned = (await ctx.storage.webauthn.listCredentials(user.account.subject)).some(
+      (credential) => credential.credentialId === credentialId,
+    );
+    if (!webauthnEnabled(ctx) || credentialId === undefined || !owned) throw notOnAccount();
+    if (await refuseLastFactor(ctx, request, reply, user, (totp ? 1 : 0) + passkeys - 1)) return;
+    if (!(await ctx.storage.webauthn.removeCredential(user.account.subject, credentialId)))
+      throw notOnAccount();
+    ctx.audit('account_passkey_removed', { user_id: user.account.subject });
+    backToAccount(ctx, reply, 'factors', 'passkey');
   },
 );
 
@@ -208,4 +242,5 @@ export const accountForms: Record<string, (ctx: ServerContext) => Handler> = {
   '/totp/confirm': totpConfirmForm,
   '/totp/remove': totpRemoveForm,
   '/recovery-codes': recoveryCodesForm,
+  '/passkeys/remove': passkeyRemoveForm,
 };

@@ -20,10 +20,12 @@ import { randomHandle } from '../protocol/secrets.ts';
 import { connectedApplications, liveSessions, passwordChangeSupported } from '../sessions/account.ts';
 import { findSession } from '../sessions/login.ts';
 import { factorSummary, pendingTotpEnrolment, startTotpEnrolment } from '../sessions/mfa.ts';
+import { finishAuthentication, sessionBinding, webauthnEnabled } from '../sessions/webauthn.ts';
 import type { MessageKey } from '../views/i18n.ts';
 import { browserCookie, browserIdFor, readCookie, sessionCookie } from './cookies.ts';
+import { ceremonyError, postedCeremony } from './interaction-passkeys.ts';
 import { type LinkSignIn, linkSignInSubmit, type PageFormError, postedParams } from './link-sign-in.ts';
-import { sendCodePrompt, sendEnrolment, verifyOwnCode } from './mfa.ts';
+import { sendCodePrompt, sendEnrolment, stepUpOwnSession, verifyOwnCode } from './mfa.ts';
 import { pageUiFor, scopeGroups, sendPage } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
@@ -40,6 +42,7 @@ export const accountNotices = {
   sessions: 'account.notice.otherSessionsEnded',
   password: 'account.notice.passwordChanged',
   authenticator: 'account.notice.authenticatorRemoved',
+  passkey: 'account.notice.passkeyRemoved',
 } as const satisfies Record<string, MessageKey>;
 
 export interface AccountUser {
@@ -94,22 +97,25 @@ export function checkAccountCsrf(
 export async function factorRequired(
   ctx: ServerContext,
   account: Account,
-): Promise<{ required: boolean; totp: boolean; policy: boolean }> {
-  const { totp } = await factorSummary(ctx, account.subject);
+): Promise<{ required: boolean; totp: boolean; passkeys: number; policy: boolean }> {
+  const { totp, passkeys, any } = await factorSummary(ctx, account.subject);
   const { requireForAll, requireForRoles } = ctx.config.mfa;
   const policy = requireForAll || account.roles.some((role) => requireForRoles.includes(role));
-  return { required: totp || policy, totp, policy };
+  return { required: any || policy, totp, passkeys, policy };
 }
 
-/** What the session still has to show before the page opens: a code, an enrolment, or nothing. */
+/**
+ * What the session still has to show before the page opens: a factor the account has (a TOTP code, a
+ * recovery code or a passkey), an enrolment when the policy requires one it lacks, or nothing.
+ */
 export async function factorGate(
   ctx: ServerContext,
   user: AccountUser,
 ): Promise<'code' | 'enrol' | undefined> {
   if (sessionMeetsLevel(user.session, 'mfa')) return undefined;
-  const { required, totp } = await factorRequired(ctx, user.account);
+  const { required, totp, passkeys } = await factorRequired(ctx, user.account);
   if (!required) return undefined;
-  return totp ? 'code' : 'enrol';
+  return totp || passkeys > 0 ? 'code' : 'enrol';
 }
 
 /** True when the session signed in within `account.reauthMaxAge` seconds. */
@@ -154,6 +160,11 @@ function codeForm(ctx: ServerContext, user: AccountUser) {
   return { action: accountUrl(ctx, '/mfa'), csrfToken: user.csrfToken, username: user.account.username };
 }
 
+/** The prompt's passkey form (with `webauthn.enabled` and a passkey), posted to /account/passkey/verify. */
+function passkeyForm(ctx: ServerContext, user: AccountUser) {
+  return { action: accountUrl(ctx, '/passkey/verify'), session: user.session, userId: user.account.subject };
+}
+
 /** The TOTP enrolment form (a pending secret shown again, else a new one), confirmed at /account/totp/confirm. */
 export async function renderEnrolment(
   ctx: ServerContext,
@@ -177,6 +188,17 @@ function profileRows(claims: Record<string, unknown>): Array<{ name: string; val
   return Object.entries(claims).map(([name, value]) => ({
     name,
     value: typeof value === 'string' ? value : JSON.stringify(value),
+  }));
+}
+
+/** The account's passkeys as the factors section lists them (views/webauthn.ts). */
+async function passkeyItems(ctx: ServerContext, userId: string) {
+  return (await ctx.storage.webauthn.listCredentials(userId)).map((credential) => ({
+    credentialId: credential.credentialId,
+    nickname: credential.nickname,
+    createdAt: credential.createdAt,
+    lastUsedAt: credential.lastUsedAt,
+    synced: credential.backupEligible,
   }));
 }
 
@@ -220,7 +242,14 @@ export async function renderAccount(
           applications: names,
         })),
         password: passwordChangeSupported(ctx) ? { error: options.password?.form } : undefined,
-        factors: { ...factors, error: options.factors?.form },
+        factors: {
+          totp: factors.totp,
+          recoveryCodes: factors.recoveryCodes,
+          passkeys: webauthnEnabled(ctx)
+            ? { items: await passkeyItems(ctx, account.subject), addUrl: `${ctx.issuer}/mfa` }
+            : undefined,
+          error: options.factors?.form,
+        },
       },
       pageUiFor(ctx, request),
     ),
@@ -238,7 +267,8 @@ export function accountPageEndpoint(ctx: ServerContext) {
       return;
     }
     const gate = await factorGate(ctx, user);
-    if (gate === 'code') await sendCodePrompt(ctx, request, reply, codeForm(ctx, user));
+    if (gate === 'code')
+      await sendCodePrompt(ctx, request, reply, codeForm(ctx, user), undefined, passkeyForm(ctx, user));
     else if (gate === 'enrol') await renderEnrolment(ctx, request, reply, user, { restart: false });
     else {
       const done = toParams((request.query as RawParams | undefined) ?? {}).get('done');
@@ -302,7 +332,42 @@ export function accountSecondFactorSubmit(ctx: ServerContext) {
       return;
     }
     checkAccountCsrf(user.browserId, user.session.sid, params.get('csrf'));
-    if (await verifyOwnCode(ctx, request, reply, user, params, codeForm(ctx, user)))
+    if (await verifyOwnCode(ctx, request, reply, user, params, codeForm(ctx, user), passkeyForm(ctx, user)))
       backToAccount(ctx, reply);
   };
 }
+
+/** POST /account/passkey/verify: one of the account's passkeys steps the session up (WebAuthn §7.2). */
+export function accountPasskeySubmit(ctx: ServerContext) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const params = postedParams(request);
+    const user = await accountUser(ctx, request);
+    if (user === undefined || !webauthnEnabled(ctx)) {
+      backToAccount(ctx, reply);
+      return;
+    }
+    checkAccountCsrf(user.browserId, user.session.sid, params.get('csrf'));
+    const binding = sessionBinding(user.session.sid);
+    const result = await finishAuthentication(
+      ctx,
+      binding,
+      postedCeremony(params),
+      user.account.subject,
+      undefined,
+    );
+    if (!result.ok) {
+      const error = ceremonyError(result);
+      await sendCodePrompt(ctx, request, reply, codeForm(ctx, user), error, passkeyForm(ctx, user));
+      return;
+    }
+    await stepUpOwnSession(ctx, reply, user, 'hwk');
+    backToAccount(ctx, reply);
+  };
+}
+
+/** The sign-in forms by path under /account (registered by http/routes.ts with accountForms). */
+export const accountSignInForms = {
+  '/login': accountLoginSubmit,
+  '/mfa': accountSecondFactorSubmit,
+  '/passkey/verify': accountPasskeySubmit,
+};

@@ -28,6 +28,14 @@ export function landingEndpoint(ctx: ServerContext) {
           label: 'OAuth 2.0 authorization server metadata (RFC 8414)',
         },
         { href: ctx.endpoints.jwks, label: 'Public signing keys (JWKS)' },
+        ...(ctx.config.account.enabled
+          ? [
+              {
+                href: `${ctx.issuer}/account`,
+                label: 'Your account: the applications you allowed, your sessions',
+              },
+            ]
+          : []),
       ],
     }, // The landing page is in English only (it is for developers, not for users signing in).
     { t: createTranslator('en', {}), theme: ctx.ui.theme },

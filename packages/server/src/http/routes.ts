@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { requestContext, type ServerContext } from '../context.ts';
-import { accountLoginSubmit, accountPageEndpoint, accountSecondFactorSubmit } from '../endpoints/account.ts';
+import { accountPageEndpoint, accountSignInForms } from '../endpoints/account.ts';
 import { accountForms } from '../endpoints/account-forms.ts';
 import { adminGrantEndpoints, adminSessionEndpoints } from '../endpoints/admin/authorizations.ts';
 import { adminClientEndpoints } from '../endpoints/admin/clients.ts';
@@ -200,9 +200,7 @@ export function registerRoutes(
   // The signed-in user's account page (endpoints/account.ts), unless `account.enabled` is false.
   if (ctx.config.account.enabled) {
     app.get('/account', { config: { errorFormat: 'html' } }, perRequest(accountPageEndpoint));
-    app.post('/account/login', mfaForm, perRequest(accountLoginSubmit));
-    app.post('/account/mfa', mfaForm, perRequest(accountSecondFactorSubmit));
-    for (const [path, handler] of Object.entries(accountForms))
+    for (const [path, handler] of Object.entries({ ...accountSignInForms, ...accountForms }))
       app.post(`/account${path}`, mfaForm, perRequest(handler));
   }
 

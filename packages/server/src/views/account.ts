@@ -6,6 +6,7 @@
 import { escapeHtml, type PageUi, page } from './html.ts';
 import type { MessageKey, Translator } from './i18n.ts';
 import { errorBlock, type FormError, fieldAttributes, type ScopeGroup, signInFields } from './pages.ts';
+import { type PasskeyItemView, passkeyList } from './webauthn.ts';
 
 export interface AccountSignInView {
   action: string;
@@ -65,7 +66,13 @@ export interface AccountView {
   sessions: AccountSessionView[];
   /** Undefined when the account store cannot change passwords: the section is not shown. */
   password: { error: FormError | undefined } | undefined;
-  factors: { totp: boolean; recoveryCodes: number; error: FormError | undefined };
+  factors: {
+    totp: boolean;
+    recoveryCodes: number;
+    /** With `webauthn.enabled`: the account's passkeys, and where one is added (the /mfa page's ceremony). */
+    passkeys: { items: PasskeyItemView[]; addUrl: string } | undefined;
+    error: FormError | undefined;
+  };
 }
 
 /** A time as `2026-12-06 13:45 UTC`, in a `<time>` element. */
@@ -159,13 +166,20 @@ ${errorBlock(t, error)}<form method="post" action="${escapeHtml(`${view.base}/pa
 ${field('current_password', 'account.password.current', 'current-password')}
 ${field('new_password', 'account.password.new', 'new-password')}
 ${field('confirm_password', 'account.password.confirm', 'new-password')}
+<label><input type="checkbox" name="end_other_sessions" value="yes" checked> ${escapeHtml(t('account.password.endOthers'))}</label>
 <button type="submit">${escapeHtml(t('account.password.submit'))}</button>
 </form>
 </section>`;
 }
 
 function factorsSection(t: Translator, view: AccountView): string {
-  const { totp, recoveryCodes, error } = view.factors;
+  const { totp, recoveryCodes, passkeys, error } = view.factors;
+  const passkeyPart =
+    passkeys === undefined
+      ? ''
+      : `\n<h3>${escapeHtml(t('passkey.title'))}</h3>
+${passkeyList(t, passkeys.items, `${view.base}/passkeys/remove`, view.csrfToken)}
+<p><a href="${escapeHtml(passkeys.addUrl)}">${escapeHtml(t('passkey.add'))}</a></p>`;
   const forTotp = totp
     ? `<p>${escapeHtml(t('mfa.account.recoveryLeft', { count: recoveryCodes }))}</p>
 ${actionForm(view, '/recovery-codes', t('mfa.account.newCodes'))}
@@ -174,7 +188,7 @@ ${actionForm(view, '/totp/remove', t('account.factors.remove'))}`
   return `<section id="factors"><h2>${escapeHtml(t('account.factors.heading'))}</h2>
 ${errorBlock(t, error)}<p id="totp-status">${escapeHtml(t(totp ? 'mfa.account.enabled' : 'mfa.account.notEnabled'))}</p>
 ${actionForm(view, '/totp', t(totp ? 'mfa.account.replace' : 'mfa.account.setUp'), {}, '')}
-${forTotp}
+${forTotp}${passkeyPart}
 </section>`;
 }
 

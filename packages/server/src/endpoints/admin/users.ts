@@ -26,15 +26,14 @@ import { OAuthError } from '../../protocol/errors.ts';
 import type { Repositories } from '../../storage/ports.ts';
 import {
   authenticateOperator,
+  disableOptions,
   entityTag,
   ifMatchOf,
   invalidInput,
-  jsonBody,
-  pageOf,
-  pageOfList,
+  jsonFields,
   parameter,
-  refuseUnknownFields,
   sendJson,
+  sendListPage,
 } from './support.ts';
 
 export function userView(user: User, factors: FactorView): Record<string, unknown> {
@@ -79,10 +78,8 @@ export function adminUserEndpoints(ctx: ServerContext) {
     list: async (request: FastifyRequest, reply: FastifyReply) => {
       await authenticateOperator(ctx, request, 'read');
       const users = await ctx.storage.users.list();
-      const listed = pageOfList(users, pageOf(request), (user) => user.id);
-      const items = [];
-      for (const user of listed.items) items.push(userView(user, await factorsOf(ctx.storage, user.id)));
-      sendJson(reply, 200, { ...listed, items });
+      const view = async (user: User) => userView(user, await factorsOf(ctx.storage, user.id));
+      await sendListPage(request, reply, users, (user) => user.id, view);
     },
 
     read: async (request: FastifyRequest, reply: FastifyReply) => {
@@ -93,8 +90,7 @@ export function adminUserEndpoints(ctx: ServerContext) {
     create: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');
       requireBuiltinAccounts(ctx.config);
-      const body = jsonBody(request);
-      refuseUnknownFields(body, ['username', 'password', 'email', 'name', 'roles']);
+      const body = jsonFields(request, ['username', 'password', 'email', 'name', 'roles']);
       const problems = newUserProblems(body);
       if (typeof body.password !== 'string')
         problems.push({ field: 'password', message: 'is required (a string)' });
@@ -139,11 +135,7 @@ export function adminUserEndpoints(ctx: ServerContext) {
     disable: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');
       requireBuiltinAccounts(ctx.config);
-      const body = request.body === undefined ? {} : jsonBody(request);
-      refuseUnknownFields(body, ['revokeGrants']);
-      if (body.revokeGrants !== undefined && typeof body.revokeGrants !== 'boolean')
-        throw invalidInput([{ field: 'revokeGrants', message: 'must be true or false' }]);
-      const revokeGrants = body.revokeGrants === true;
+      const { revokeGrants } = disableOptions(request, true);
       const change = await changeTarget(request, (user, store) =>
         disableAccount(store, user.username, ctx.now(), { revokeGrants }),
       );
@@ -199,8 +191,7 @@ export function adminUserEndpoints(ctx: ServerContext) {
       requireBuiltinAccounts(ctx.config);
       const check = precondition(request);
       const id = parameter(request, 'id');
-      const body = jsonBody(request);
-      refuseUnknownFields(body, ['password']);
+      const body = jsonFields(request, ['password']);
       await resetPassword(ctx.storage, ctx.config, id, passwordOf(body), ctx.now(), check);
       operator.audit('admin_user_password_reset', { user_id: id });
       await answerUser(reply, id);

@@ -199,6 +199,7 @@ export const de: Record<MessageKey, string> = {
   'account.password.current': 'Aktuelles Passwort',
   'account.password.new': 'Neues Passwort',
   'account.password.confirm': 'Neues Passwort wiederholen',
+  'account.password.endOthers': 'Auch meine anderen Sitzungen beenden',
   'account.password.submit': 'Passwort ändern',
   'account.password.tooShort': 'Das neue Passwort braucht mindestens {min} Zeichen.',
   'account.password.mismatch': 'Die beiden neuen Passwörter stimmen nicht überein.',
@@ -212,6 +213,7 @@ export const de: Record<MessageKey, string> = {
   'account.notice.otherSessionsEnded': 'Alle anderen Sitzungen wurden beendet.',
   'account.notice.passwordChanged': 'Ihr Passwort wurde geändert.',
   'account.notice.authenticatorRemoved': 'Die Authenticator-App wurde entfernt.',
+  'account.notice.passkeyRemoved': 'Der Passkey wurde entfernt.',
   'error.accountFormExpired': 'Das Formular ist abgelaufen. Öffnen Sie Ihre Kontoseite erneut.',
   'error.accountItemGone': 'So etwas gibt es in Ihrem Konto nicht mehr. Öffnen Sie Ihre Kontoseite erneut.',
 };

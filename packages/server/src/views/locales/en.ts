@@ -186,6 +186,7 @@ export const en = {
   'account.password.current': 'Current password',
   'account.password.new': 'New password',
   'account.password.confirm': 'New password again',
+  'account.password.endOthers': 'Also end my other sessions',
   'account.password.submit': 'Change password',
   'account.password.tooShort': 'The new password needs at least {min} characters.',
   'account.password.mismatch': 'The two new passwords are not the same.',
@@ -199,6 +200,7 @@ export const en = {
   'account.notice.otherSessionsEnded': 'All other sessions have been ended.',
   'account.notice.passwordChanged': 'Your password has been changed.',
   'account.notice.authenticatorRemoved': 'The authenticator app has been removed.',
+  'account.notice.passkeyRemoved': 'The passkey has been removed.',
   'error.accountFormExpired': 'The form has expired. Open your account page again.',
   'error.accountItemGone':
     'There is nothing like that on your account any more. Open your account page again.',

@@ -188,6 +188,7 @@ export const es: Record<MessageKey, string> = {
   'account.password.current': 'Contraseña actual',
   'account.password.new': 'Contraseña nueva',
   'account.password.confirm': 'Repita la contraseña nueva',
+  'account.password.endOthers': 'Cerrar también mis otras sesiones',
   'account.password.submit': 'Cambiar la contraseña',
   'account.password.tooShort': 'La contraseña nueva necesita al menos {min} caracteres.',
   'account.password.mismatch': 'Las dos contraseñas nuevas no coinciden.',
@@ -201,6 +202,7 @@ export const es: Record<MessageKey, string> = {
   'account.notice.otherSessionsEnded': 'Todas las demás sesiones se han cerrado.',
   'account.notice.passwordChanged': 'Su contraseña se ha cambiado.',
   'account.notice.authenticatorRemoved': 'La aplicación de autenticación se ha quitado.',
+  'account.notice.passkeyRemoved': 'La llave de acceso se ha quitado.',
   'error.accountFormExpired': 'El formulario ha caducado. Vuelva a abrir la página de su cuenta.',
   'error.accountItemGone': 'Ese elemento ya no existe en su cuenta. Vuelva a abrir la página de su cuenta.',
 };

@@ -192,6 +192,7 @@ export const fr: Record<MessageKey, string> = {
   'account.password.current': 'Mot de passe actuel',
   'account.password.new': 'Nouveau mot de passe',
   'account.password.confirm': 'Confirmez le nouveau mot de passe',
+  'account.password.endOthers': 'Fermer aussi mes autres sessions',
   'account.password.submit': 'Changer le mot de passe',
   'account.password.tooShort': 'Le nouveau mot de passe doit compter au moins {min} caractères.',
   'account.password.mismatch': 'Les deux nouveaux mots de passe ne sont pas identiques.',
@@ -205,6 +206,7 @@ export const fr: Record<MessageKey, string> = {
   'account.notice.otherSessionsEnded': 'Toutes les autres sessions ont été fermées.',
   'account.notice.passwordChanged': 'Votre mot de passe a été changé.',
   'account.notice.authenticatorRemoved': 'L’application d’authentification a été supprimée.',
+  'account.notice.passkeyRemoved': 'La clé d’accès a été supprimée.',
   'error.accountFormExpired': 'Le formulaire a expiré. Ouvrez à nouveau la page de votre compte.',
   'error.accountItemGone':
     'Cet élément n’existe plus dans votre compte. Ouvrez à nouveau la page de votre compte.',
