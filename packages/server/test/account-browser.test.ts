@@ -5,46 +5,38 @@
  * invalid_grant; and a session ended from the account page (in another browser) reaches the app's
  * back-channel logout URI, a real HTTP listener here, with a logout token that verifies against /jwks.
  */
-import { createServer, type Server } from 'node:http';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireChromium } from '../../../tools/test-services.ts';
+import { launchChromium } from '../../../tools/test-services.ts';
 import { en } from '../src/views/locales/en.ts';
 import { basic, codeParams, form, password, pkcePair, testClients, webSecret } from './helpers.ts';
-import { freePort, type ListeningServer, Receiver, startListening } from './interop-helpers.ts';
+import { callbackSite, freePort, type ListeningServer, Receiver, startListening } from './interop-helpers.ts';
 
 let gatehouse: ListeningServer;
 let browser: Browser;
 let receiver: Receiver;
-let clientSite: Server;
+let clientSite: { close(): Promise<void> };
 /** The client's redirect URI, on a server of this test's that answers any request. */
 let callback: string;
 
 beforeAll(async () => {
-  const executablePath = requireChromium();
   const clientPort = await freePort();
   callback = `http://127.0.0.1:${clientPort}/callback`;
-  clientSite = createServer((_request, response) => {
-    response.writeHead(200, { 'content-type': 'text/plain' }).end('client callback');
-  });
-  await new Promise<void>((resolve) => clientSite.listen(clientPort, '127.0.0.1', resolve));
+  clientSite = await callbackSite(clientPort);
   receiver = await new Receiver((_index, received) => received.response.writeHead(200).end()).start();
   gatehouse = await startListening({
     clients: testClients({
       'web-app': { redirectUris: [callback], backchannelLogoutUri: `${receiver.url}/backchannel` },
     }),
   });
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
   await browser?.close();
   await receiver?.close();
-  await new Promise((resolve) => clientSite?.close(resolve));
+  await clientSite?.close();
   await gatehouse?.close();
 });
 

@@ -6,6 +6,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Account, AccountStore } from '../src/accounts/accounts.ts';
 import { hotp } from '../src/authn/totp.ts';
+import { de } from '../src/views/locales/de.ts';
+import { en } from '../src/views/locales/en.ts';
 import {
   Browser,
   basic,
@@ -100,6 +102,29 @@ describe('/account without a session', () => {
     const wrong = await other.post(form.action, { csrf: form.csrf, username: 'alice', password: 'nope' });
     expect(wrong.statusCode).toBe(401);
     expect(wrong.body).toContain('The username or password is incorrect.');
+  });
+
+  it('speaks the browser language (Accept-Language: de-DE) in the theme of the other pages', async () => {
+    const browser = new Browser(server);
+    await signInOnAccountPage(browser);
+    const cookie = [...browser.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+    const page = await server.app.inject({
+      method: 'GET',
+      url: '/account',
+      headers: { cookie, 'accept-language': 'de-DE,de;q=0.9' },
+    });
+    expect(page.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(page.body).toContain('<html lang="de">');
+    for (const key of [
+      'account.title',
+      'account.profile.heading',
+      'account.apps.heading',
+      'account.sessions.heading',
+      'account.password.heading',
+      'account.factors.heading',
+    ] as const)
+      expect(page.body).toContain(de[key]);
+    expect(page.body).not.toContain(en['account.apps.heading']);
   });
 
   it('offers no password change when the account store cannot change passwords', async () => {
