@@ -128,10 +128,27 @@ export const schemas: Record<string, Schema> = {
       claims: { type: 'object' },
       roles: strings,
       disabledAt: nullable(time),
-      factors: object({ totp: { type: 'boolean' }, recoveryCodes: { type: 'integer' } }, [
-        'totp',
-        'recoveryCodes',
-      ]),
+      factors: object(
+        {
+          totp: { type: 'boolean' },
+          recoveryCodes: { type: 'integer' },
+          passkeys: {
+            type: 'array',
+            items: object(
+              {
+                id: string,
+                nickname: string,
+                createdAt: time,
+                lastUsedAt: nullable(time),
+                synced: { type: 'boolean' },
+                transports: strings,
+              },
+              ['id', 'nickname', 'createdAt', 'lastUsedAt', 'synced', 'transports'],
+            ),
+          },
+        },
+        ['totp', 'recoveryCodes', 'passkeys'],
+      ),
     },
     ['id', 'username', 'claims', 'roles', 'disabledAt', 'factors'],
   ),

@@ -39,6 +39,7 @@ const parameters = {
   },
   clientId: { name: 'clientId', in: 'path', required: true, schema: string },
   id: { name: 'id', in: 'path', required: true, schema: string },
+  credentialId: { name: 'credentialId', in: 'path', required: true, schema: string },
   sid: { name: 'sid', in: 'path', required: true, schema: string },
   userIdFilter: { name: 'userId', in: 'query', description: 'Only this user’s', schema: string },
   clientIdFilter: { name: 'clientId', in: 'query', description: 'Only this client’s', schema: string },
@@ -93,7 +94,7 @@ function operation(id: string, spec: Operation): Schema {
   };
 }
 
-const { limit, cursor, ifMatch, clientId, id, sid, userIdFilter, clientIdFilter } = parameters;
+const { limit, cursor, ifMatch, clientId, id, credentialId, sid, userIdFilter, clientIdFilter } = parameters;
 
 const paths: Record<string, Record<string, Schema>> = {
   '/clients': {
@@ -226,9 +227,18 @@ const paths: Record<string, Record<string, Schema>> = {
   },
   '/users/{id}/factors': {
     delete: operation('removeUserFactors', {
-      summary: 'Remove the user’s second factors (TOTP and recovery codes)',
+      summary: 'Remove the user’s second factors (TOTP, recovery codes and passkeys)',
       scope: 'write',
       parameters: [id, ifMatch],
+      conditional: true,
+      answer: [200, 'The user', 'User', true],
+    }),
+  },
+  '/users/{id}/passkeys/{credentialId}': {
+    delete: operation('removeUserPasskey', {
+      summary: 'Remove one passkey or security key of the user',
+      scope: 'write',
+      parameters: [id, credentialId, ifMatch],
       conditional: true,
       answer: [200, 'The user', 'User', true],
     }),
