@@ -29,6 +29,7 @@ import {
   parseConfig,
   password,
   pkcePair,
+  storedPasskey,
   testClock,
   testConfig,
   tokenRequest,
@@ -322,6 +323,26 @@ describe('two nodes on one PostgreSQL database', { timeout: 120_000 }, () => {
     const usage = await runGatehouse(['user', 'enable', '--config', configFile]);
     expect(usage.code).toBe(1);
     expect(usage.stderr).toMatch(/usage: gatehouse user enable NAME/);
+  });
+
+  it('the CLI resets the second factors of a user, passkeys included (admin/users.ts resetFactors)', async () => {
+    const bob = (await nodeA.ctx.storage.users.findByUsername('bob'))!;
+    const { mfa, webauthn } = nodeA.ctx.storage;
+    await mfa.startTotp(bob.id, 'sealed-secret', clock());
+    await mfa.confirmTotp(bob.id, 'sealed-secret', 1, clock());
+    await mfa.replaceRecoveryCodes(bob.id, ['hash-1'], clock());
+    for (const credentialId of ['bob-key-1', 'bob-key-2'])
+      await webauthn.addCredential(storedPasskey(credentialId, bob.id));
+    const reset = await runGatehouse(['user', 'reset-factors', 'bob', '--json', '--config', configFile]);
+    expect(reset.stderr).toBe('');
+    expect(reset.code).toBe(0);
+    expect(JSON.parse(reset.stdout)).toEqual({ id: bob.id, username: 'bob', passkeysRemoved: 2 });
+    expect(await mfa.findTotp(bob.id)).toBeUndefined();
+    expect(await mfa.unusedRecoveryCodes(bob.id)).toBe(0);
+    expect(await webauthn.listCredentials(bob.id)).toEqual([]);
+    const unknown = await runGatehouse(['user', 'reset-factors', 'nobody', '--config', configFile]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no user "nobody"/);
   });
 
   it('the CLI removes a user added to the table, with its grants', async () => {

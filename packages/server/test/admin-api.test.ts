@@ -34,6 +34,7 @@ import {
   issuer,
   parseConfig,
   password,
+  storedPasskey,
   testClock,
   testConfig,
   tokenRequest,
@@ -437,14 +438,61 @@ describe('admin API', () => {
     });
     expect(reset.status).toBe(200);
     expect(reset.headers.etag).not.toBe(enabled.headers.etag);
-    expect(reset.body.factors).toEqual({ totp: false, recoveryCodes: 0 });
+    expect(reset.body.factors).toEqual({ totp: false, recoveryCodes: 0, passkeys: [] });
     // A confirmed authenticator and recovery codes (as /mfa enrolment stores them), then lost.
     const mfa = server.ctx.storage.mfa;
     await mfa.startTotp(id, 'enrolled-secret', server.clock());
     expect(await mfa.confirmTotp(id, 'enrolled-secret', 1, server.clock())).toBe(true);
     await mfa.replaceRecoveryCodes(id, ['hash-1', 'hash-2'], server.clock());
+    // Two passkeys (as a WebAuthn registration stores them): listed, one removed on its own.
+    for (const [credentialId, createdAt] of [
+      ['cred-laptop', 1_700_000_000],
+      ['cred-phone', 1_700_000_100],
+    ] as const)
+      await server.ctx.storage.webauthn.addCredential(
+        storedPasskey(credentialId, id, {
+          counter: 3,
+          transports: ['internal'],
+          backupEligible: credentialId === 'cred-phone',
+          discoverable: true,
+          nickname: credentialId.slice(5),
+          createdAt,
+        }),
+      );
+    const withPasskeys = await call(server, 'GET', `/users/${id}`, { token });
+    check('User', withPasskeys.body);
+    expect((withPasskeys.body.factors as { passkeys: unknown }).passkeys).toEqual([
+      {
+        id: 'cred-laptop',
+        nickname: 'laptop',
+        createdAt: '2023-11-14T22:13:20.000Z',
+        lastUsedAt: null,
+        synced: false,
+        transports: ['internal'],
+      },
+      expect.objectContaining({ id: 'cred-phone', synced: true }),
+    ]);
+    expectProblem(
+      await call(server, 'DELETE', `/users/${id}/passkeys/cred-unknown`, {
+        token,
+        ifMatch: withPasskeys.headers.etag as string,
+      }),
+      404,
+      'not_found',
+    );
+    const onePasskeyLess = await call(server, 'DELETE', `/users/${id}/passkeys/cred-laptop`, {
+      token,
+      ifMatch: withPasskeys.headers.etag as string,
+    });
+    expect(onePasskeyLess.status).toBe(200);
+    const remaining = (onePasskeyLess.body.factors as { passkeys: { id: string }[] }).passkeys;
+    expect(remaining.map((passkey) => passkey.id)).toEqual(['cred-phone']);
     const enrolled = await call(server, 'GET', `/users/${id}`, { token });
-    expect(enrolled.body.factors).toEqual({ totp: true, recoveryCodes: 2 });
+    expect(enrolled.body.factors).toEqual({
+      totp: true,
+      recoveryCodes: 2,
+      passkeys: [expect.objectContaining({ id: 'cred-phone' })],
+    });
     expectProblem(
       await call(server, 'DELETE', `/users/${id}/factors`, { token, ifMatch: reset.headers.etag as string }),
       412,
@@ -456,7 +504,8 @@ describe('admin API', () => {
     });
     expect(factors.status).toBe(200);
     check('User', factors.body);
-    expect(factors.body.factors).toEqual({ totp: false, recoveryCodes: 0 });
+    expect(factors.body.factors).toEqual({ totp: false, recoveryCodes: 0, passkeys: [] });
+    expect(await server.ctx.storage.webauthn.listCredentials(id)).toEqual([]);
     expect(
       (await call(server, 'DELETE', `/users/${id}`, { token, ifMatch: factors.headers.etag as string }))
         .status,
@@ -556,7 +605,7 @@ describe('admin API', () => {
     }
     const routes = server.app.printRoutes({ commonPrefix: false, includeMeta: false });
     expect(routes).toContain('admin/v1');
-    expect(documented.size).toBe(28);
+    expect(documented.size).toBe(29);
   });
 });
 

@@ -213,6 +213,59 @@ describe('disabling clients over the admin API', () => {
     });
     expect(replaced.status).toBe(200);
     expect((replaced.body.client as Record<string, unknown>).disabledAt).toBe(disabled.body.disabledAt);
+    // A secret rotation's overlap must be a number of seconds, named as the field at fault.
+    const rotation = await call(server, 'POST', '/clients/kiosk/secret', {
+      token,
+      ifMatch: replaced.headers.etag as string,
+      body: { overlap: '1h' },
+    });
+    expectProblem(rotation, 400, 'invalid_request');
+    expect(rotation.body.errors).toEqual([
+      { field: 'overlap', message: expect.stringMatching(/whole number/) },
+    ]);
+  });
+});
+
+describe('certificate clients over the admin API', () => {
+  const server = useServer(adminConfig());
+
+  it('are refused while the server cannot see client certificates, as in the config file', async () => {
+    const token = await operatorToken(server);
+    const certificateClient = {
+      clientId: 'meter',
+      name: 'Meter',
+      grantTypes: ['client_credentials'],
+      scopes: ['orders.read'],
+      tokenEndpointAuthMethod: 'tls_client_auth',
+      tlsClientAuthSubjectDn: 'CN=meter',
+    };
+    const refused = await call(server, 'POST', '/clients', { token, body: certificateClient });
+    expectProblem(refused, 400, 'invalid_request');
+    expect(refused.body.errors).toEqual([
+      {
+        field: 'tokenEndpointAuthMethod',
+        message: 'client certificates need server.tls or mtls.trustedProxyHeader',
+      },
+      {
+        field: 'tokenEndpointAuthMethod',
+        message: 'tls_client_auth needs mtls.ca (the CAs that issue client certificates)',
+      },
+    ]);
+    const secretClient = { ...shop, clientId: 'bound' };
+    expect((await call(server, 'POST', '/clients', { token, body: secretClient })).status).toBe(201);
+    const ifMatch = (await call(server, 'GET', '/clients/bound', { token })).headers.etag as string;
+    const bound = await call(server, 'PUT', '/clients/bound', {
+      token,
+      ifMatch,
+      body: { ...secretClient, tlsClientCertificateBoundAccessTokens: true },
+    });
+    expectProblem(bound, 400, 'invalid_request');
+    expect(bound.body.errors).toEqual([
+      {
+        field: 'tokenEndpointAuthMethod',
+        message: 'client certificates need server.tls or mtls.trustedProxyHeader',
+      },
+    ]);
   });
 });
 

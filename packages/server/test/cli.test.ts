@@ -557,6 +557,9 @@ describe('gatehouse client', { timeout: cliTimeout }, () => {
     );
     expect(tls.code).toBe(0);
     expect(tls.stdout).not.toMatch(secretLine);
+    // Accepted without server.tls (it may be set up later), with the warnings the admin API refuses on.
+    expect(tls.stderr).toMatch(/warning: client certificates need server.tls or mtls.trustedProxyHeader/);
+    expect(tls.stderr).toMatch(/warning: tls_client_auth needs mtls.ca/);
     const stored = queryRow<{ authentication: string; token_endpoint_auth_method: string }>(
       env.dbPath,
       'SELECT authentication, token_endpoint_auth_method FROM clients WHERE client_id = ?',
@@ -770,6 +773,39 @@ describe('gatehouse client and the running server', { timeout: cliTimeout }, () 
     expect((await env.cli('client', 'remove', 'reporting')).code).toBe(0);
     expect((await introspect()).body).toEqual({ active: false });
     expect(await corsFor(server, reportsOrigin)).toEqual([undefined, undefined]);
+  });
+
+  it('disable stops a client and its access tokens at once, enable lets it work again (the admin API operation)', async () => {
+    const env = setup();
+    await initialiseDatabase(env);
+    const server = await serverFor(env);
+    const secret = printedSecret((await addReporting(env)).stdout);
+    const token = (await clientCredentials(server, 'reporting', secret)).body.access_token as string;
+    expect((await introspectToken(server, token)).body.active).toBe(true);
+
+    const disabled = await env.cli('client', 'disable', 'reporting', '--json');
+    expect(disabled.code).toBe(0);
+    const answer = JSON.parse(disabled.stdout) as Record<string, unknown>;
+    expect(answer).toMatchObject({ clientId: 'reporting', grantsRevoked: false });
+    expect(answer.disabledAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect((await introspectToken(server, token)).body).toEqual({ active: false });
+    expect((await clientCredentials(server, 'reporting', secret)).body.error).toBe('invalid_client');
+    const listed = JSON.parse((await env.cli('client', 'list', '--json')).stdout) as Record<
+      string,
+      unknown
+    >[];
+    expect(listed.find((client) => client.clientId === 'reporting')?.disabledAt).toBe(answer.disabledAt);
+
+    const enabled = await env.cli('client', 'enable', 'reporting');
+    expect(enabled.code).toBe(0);
+    expect(enabled.stdout).toMatch(/Enabled client "reporting"/);
+    expect((await introspectToken(server, token)).body.active).toBe(true);
+    expect((await clientCredentials(server, 'reporting', secret)).status).toBe(200);
+
+    expectCleanFailure(await env.cli('client', 'disable', 'web-app'), 1, /declared in the config file/);
+    expectCleanFailure(await env.cli('client', 'disable', 'nobody'), 1, /no client "nobody"/);
+    expectCleanFailure(await env.cli('client', 'disable'), 1, /usage: gatehouse client disable ID/);
+    expectCleanFailure(await env.cli('client', 'enable', 'reporting', '--revoke-grants'), 1, /revoke-grants/);
   });
 });
 

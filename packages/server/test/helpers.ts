@@ -11,6 +11,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import type { GatehouseConfig } from '../src/config/schema.ts';
+import type { WebAuthnCredentialRecord } from '../src/model.ts';
 import { buildServer, type GatehouseServer } from '../src/server.ts';
 import { databaseOf } from '../src/storage/testing.ts';
 
@@ -495,4 +496,29 @@ export function logCapture(): { lines: string[]; stream: Writable } {
     },
   });
   return { lines, stream };
+}
+
+/**
+ * A WebAuthn credential as a registration stores it (sessions/webauthn.ts), for seeding a store; the
+ * ceremonies themselves run in Chromium in passkeys-browser.test.ts.
+ */
+export function storedPasskey(
+  credentialId: string,
+  userId: string,
+  changes: Partial<WebAuthnCredentialRecord> = {},
+): WebAuthnCredentialRecord {
+  return {
+    credentialId,
+    userId,
+    publicKey: 'pQECAyYgASFYIA',
+    counter: 0,
+    transports: ['usb'],
+    backupEligible: false,
+    backupState: false,
+    discoverable: false,
+    nickname: credentialId,
+    createdAt: 1_700_000_000,
+    lastUsedAt: null,
+    ...changes,
+  };
 }

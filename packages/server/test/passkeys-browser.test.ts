@@ -5,8 +5,9 @@
  * (an RP ID must be a domain name; Chromium treats localhost as a secure context). Covered: a passkey
  * enrolled during a sign-in that needs the second factor, a password then a passkey, passkey-first sign-in
  * with no username typed (tokens redeemed by openid-client: amr and acr), a replayed assertion and a second
- * assertion over a used challenge refused, another account's credential refused, and the CSP of every page
- * seen: the ceremony pages allow their one script by a per-response nonce, all others run none.
+ * assertion over a used challenge refused, another account's credential refused, linking an upstream
+ * identity to an account after its password and its passkey (sessions/upstream-link.ts), and the CSP of
+ * every page seen: the ceremony pages allow their one script by a per-response nonce, all others run none.
  */
 import * as client from 'openid-client';
 import type { Browser, Page } from 'playwright-core';
@@ -29,12 +30,15 @@ import {
   freePort,
   pageWithAuthenticator,
 } from './interop-helpers.ts';
+import { type HostileUpstream, startHostileUpstream } from './upstream-helpers.ts';
 
 let gatehouse: GatehouseServer;
 let issuer: string;
 let browser: Browser;
 let callback: string;
 let clientSite: { close(): Promise<void> };
+/** An upstream provider for linking (upstream-helpers.ts); its authorization step is answered in-page. */
+let hostile: HostileUpstream;
 
 const mfaAcr = 'urn:gatehouse:acr:mfa';
 const patience = { timeout: 30_000 };
@@ -44,14 +48,26 @@ beforeAll(async () => {
   issuer = `http://localhost:${port}`;
   callback = `http://localhost:${clientPort}/callback`;
   clientSite = await callbackSite(clientPort);
+  hostile = await startHostileUpstream();
   gatehouse = await buildServer(
     parseConfig(
       testConfig({
         issuer,
         server: { host: '127.0.0.1', port },
         webauthn: { enabled: true },
+        upstreams: [
+          {
+            id: 'partner',
+            name: 'Partner',
+            type: 'oidc',
+            issuer: hostile.issuer,
+            clientId: 'gatehouse',
+            clientSecret: 'gatehouse-at-upstream-secret-0123456789-abcdef',
+            allowPrivateAddresses: true,
+          },
+        ],
         clients: testClients({
-          'post-app': { redirectUris: [callback] },
+          'post-app': { redirectUris: [callback], upstreams: ['partner'] },
           'web-app': { redirectUris: [callback] },
         }),
       }),
@@ -65,6 +81,7 @@ afterAll(async () => {
   await browser?.close();
   await clientSite?.close();
   await gatehouse?.close();
+  await hostile?.close();
 });
 
 /** The credential ids the virtual authenticator holds, base64url as the server stores them. */
@@ -320,6 +337,45 @@ describe('passkeys in Chromium with a virtual authenticator', () => {
     // Nothing was recorded for alice's credential.
     expect(await gatehouse.ctx.storage.webauthn.findCredential(aliceCredential.credentialId)).toEqual(
       aliceCredential,
+    );
+  }, 120_000);
+
+  it("links an upstream identity to alice's account after her password and her passkey", async () => {
+    await alice.context.clearCookies();
+    // `idp` skips the chooser: the browser is at the upstream's authorization endpoint. The upstream signs
+    // alice's upstream identity in and sends her back with the state and an ID token for the nonce.
+    const flow = await startFlow(alice.page, 'post-app', { idp: 'partner' });
+    const sent = new URL(alice.page.url());
+    expect(sent.origin).toBe(hostile.issuer);
+    const now = Math.floor(Date.now() / 1000);
+    hostile.nextIdToken({
+      iss: hostile.issuer,
+      aud: 'gatehouse',
+      sub: 'partner-alice',
+      nonce: sent.searchParams.get('nonce')!,
+      iat: now,
+      exp: now + 300,
+    });
+    const back = new URLSearchParams({
+      code: 'c',
+      state: sent.searchParams.get('state')!,
+      iss: hostile.issuer,
+    });
+    await alice.page.goto(`${issuer}/upstream/partner/callback?${back}`, { waitUntil: 'load', ...patience });
+    expect(await alice.page.textContent('h1')).toBe(en['link.title']);
+    await alice.page.fill('#username', 'alice');
+    await alice.page.fill('#password', password);
+    await Promise.all([
+      alice.page.waitForEvent('load', patience),
+      alice.page.click('form[action$="/link"] button[type=submit]'),
+    ]);
+    expect(await alice.page.textContent('h1')).toBe(en['mfa.title']);
+    expect(await gatehouse.ctx.storage.upstreams.findLinkedUser('partner', 'partner-alice')).toBeUndefined();
+    const claims = await flow.finish(() => alice.page.click('#passkey-get'));
+    expect(claims.sub).toBe(await subjectOf('alice'));
+    expect(claims.amr).toEqual(['fed', 'pwd', 'hwk', 'mfa']);
+    expect(await gatehouse.ctx.storage.upstreams.findLinkedUser('partner', 'partner-alice')).toBe(
+      await subjectOf('alice'),
     );
   }, 120_000);
 });

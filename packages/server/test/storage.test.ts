@@ -21,7 +21,7 @@ import type { DeviceCodeDecision, Storage } from '../src/storage/ports.ts';
 import { sweepExpired } from '../src/storage/sweep.ts';
 import { databaseOf } from '../src/storage/testing.ts';
 import { type BackendName, backendNames, freshStore, postgresUrl, requireService } from './backends.ts';
-import { codeRequest, pkcePair, startServer } from './helpers.ts';
+import { codeRequest, pkcePair, startServer, storedPasskey } from './helpers.ts';
 
 const now = 1_800_000_000;
 /** Lets the event loop turn: another connection's commits are seen from the next turn on (storage/index.ts). */
@@ -909,19 +909,14 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       expect(await storage.mfa.findTotp('mfa-codes')).toBeUndefined();
     });
 
-    const passkey = (credentialId: string, userId: string, createdAt = now) => ({
-      credentialId,
-      userId,
-      publicKey: 'pQECAyYgASFYIA',
-      counter: 0,
-      transports: ['internal', 'hybrid'],
-      backupEligible: true,
-      backupState: false,
-      discoverable: true,
-      nickname: 'Laptop',
-      createdAt,
-      lastUsedAt: null,
-    });
+    const passkey = (credentialId: string, userId: string, createdAt = now) =>
+      storedPasskey(credentialId, userId, {
+        transports: ['internal', 'hybrid'],
+        backupEligible: true,
+        discoverable: true,
+        nickname: 'Laptop',
+        createdAt,
+      });
 
     it('stores several WebAuthn credentials per account, each id once, and removes them (0018_webauthn)', async () => {
       expect(await storage.webauthn.addCredential(passkey('cred-a', 'wa-user'))).toBe(true);

@@ -19,6 +19,7 @@ import {
   password,
   pkcePair,
   startServer,
+  storedPasskey,
   type TestServer,
   testClients,
 } from './helpers.ts';
@@ -67,19 +68,12 @@ beforeAll(async () => {
     ],
   });
   // frank's only factor is a security key (the ceremony itself is run in passkeys-browser.test.ts).
-  await server.ctx.storage.webauthn.addCredential({
-    credentialId: 'frank-key',
-    userId: await subjectOf('frank'),
-    publicKey: 'pQECAyYgASFYIA',
-    counter: 0,
-    transports: ['usb'],
-    backupEligible: false,
-    backupState: false,
-    discoverable: false,
-    nickname: 'Security key',
-    createdAt: server.clock(),
-    lastUsedAt: null,
-  });
+  await server.ctx.storage.webauthn.addCredential(
+    storedPasskey('frank-key', await subjectOf('frank'), {
+      nickname: 'Security key',
+      createdAt: server.clock(),
+    }),
+  );
   // bob has an authenticator app.
   const bob = (await server.ctx.accounts.findByUsername('bob'))!;
   const { secret } = await startTotpEnrolment(server.ctx, bob);

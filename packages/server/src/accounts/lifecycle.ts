@@ -70,6 +70,7 @@ export async function removeAccount(
   const sessionsEnded = await storage.transaction(async (repositories) => {
     await repositories.users.remove(user.id);
     await repositories.mfa.removeAll(user.id);
+    await repositories.webauthn.removeAll(user.id);
     await repositories.grants.revokeAllForUser(user.id, now);
     return repositories.sessions.endAllForUser(user.id, now);
   });

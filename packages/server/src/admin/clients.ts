@@ -4,7 +4,9 @@
  * config file's client schema (config/clients.ts) and by the file's cross-field rules that concern one
  * client (known scopes, the FAPI 2.0 profile, token-exchange audiences), with redirect URIs checked as
  * /authorize will (RFC 6749 §3.1.2). Whether the server can see client certificates (server.tls,
- * mtls.ca) is the server's settings, not the client's: a certificate client may be registered first. The server generates every secret (256 random bits, RFC
+ * mtls.trustedProxyHeader, mtls.ca) is the server's settings: the admin API refuses a certificate client
+ * the running server cannot serve, as the file does (`serverSettings`); the CLI only warns, since it may
+ * register one before the server's TLS is set up. The server generates every secret (256 random bits, RFC
  * 6749 §10.10) and stores only its hash. Clients declared in the config file are the file's: they can be
  * read here but not changed (nor disabled: the file is the place to take one out). Every change goes
  * through the store, whose change counter makes every node drop its cached copy at its next request
@@ -16,7 +18,7 @@
  * its grants back unless the operator revoked them (`revokeGrants`, a compromised client).
  */
 import { clientSchema, fapi2Algorithms, fapi2AuthMethods, secretAuthMethods } from '../config/clients.ts';
-import type { ClientConfig, GatehouseConfig } from '../config/schema.ts';
+import { type ClientConfig, certificateSettingsProblems, type GatehouseConfig } from '../config/schema.ts';
 import { clientRecord } from '../config/seed.ts';
 import type { Client } from '../model.ts';
 import { rotateClientSecrets } from '../protocol/client-secrets.ts';
@@ -30,6 +32,19 @@ export const maxSecretOverlap = 30 * 86400;
 
 /** What an operator may write about a client: the config file's client fields, without its secrets. */
 export type ClientInput = Record<string, unknown>;
+
+/** `serverSettings`: also refuse what this server's settings cannot serve (the admin API; the CLI warns). */
+export interface ClientChecks {
+  serverSettings?: boolean;
+}
+
+/** What the server's settings lack for `client`'s certificates (config/schema.ts), as messages. */
+export function certificateProblems(config: GatehouseConfig, client: Client): string[] {
+  return certificateSettingsProblems(config, {
+    tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
+    tlsClientCertificateBoundAccessTokens: client.authentication.tlsClientCertificateBoundAccessTokens,
+  });
+}
 
 /** Called with the stored client inside the change's transaction (the admin API's If-Match check). */
 export type Precondition = (current: Client) => void | Promise<void>;
@@ -105,6 +120,7 @@ function checkedClient(
   config: GatehouseConfig,
   input: ClientInput,
   secret: string | undefined,
+  checks: ClientChecks,
 ): ClientConfig {
   const problems: InputProblem[] = [];
   for (const field of ['secret', 'secrets'] as const) {
@@ -131,6 +147,9 @@ function checkedClient(
     throw invalidClient(problems);
   }
   problems.push(...configProblems(config, parsed.data as ClientConfig));
+  if (checks.serverSettings === true)
+    for (const message of certificateSettingsProblems(config, parsed.data))
+      problems.push({ field: 'tokenEndpointAuthMethod', message });
   if (problems.length > 0) throw invalidClient(problems);
   return parsed.data as ClientConfig;
 }
@@ -140,9 +159,10 @@ export function prepareNewClient(
   config: GatehouseConfig,
   input: ClientInput,
   now: number,
+  checks: ClientChecks = {},
 ): { client: Client; secret: string | undefined } {
   const secret = randomHandle(32);
-  const checked = checkedClient(config, input, secret);
+  const checked = checkedClient(config, input, secret, checks);
   const usesSecret = secretAuthMethods.includes(checked.tokenEndpointAuthMethod);
   if (declaredInConfig(config, checked.clientId))
     throw new OAuthError(
@@ -190,11 +210,12 @@ export async function replaceClient(
   clientId: string,
   input: ClientInput,
   precondition?: Precondition,
+  checks: ClientChecks = {},
 ): Promise<{ client: Client; secret: string | undefined }> {
   if ('clientId' in input && input.clientId !== clientId)
     throw invalidClient([{ field: 'clientId', message: 'the client id cannot be changed' }]);
   const newSecret = randomHandle(32);
-  const checked = checkedClient(config, { ...input, clientId }, placeholderSecret);
+  const checked = checkedClient(config, { ...input, clientId }, placeholderSecret, checks);
   return storage.exclusive(`admin-client-${clientId}`, async (repositories) => {
     const current = await changeableClient(repositories, config, clientId, 'change it in the file');
     await precondition?.(current);

@@ -5,7 +5,8 @@
  * kept or logged. Disabling, enabling and removing are accounts/lifecycle.ts. Accounts kept in another
  * store (accounts.type postgres-legacy) are changed there, not here. An operator's change of one user runs
  * in a transaction no other operator change of that user runs beside (`changeUser`), so of two racing
- * with the same ETag exactly one wins.
+ * with the same ETag exactly one wins. Removing second factors (TOTP, recovery codes, passkeys) is here
+ * too, for `gatehouse user reset-factors` and `DELETE /admin/v1/users/{id}/factors`.
  */
 import type { GatehouseConfig } from '../config/schema.ts';
 import type { User } from '../model.ts';
@@ -137,4 +138,76 @@ export async function resetPassword(
   // Hashed before the transaction: argon2id takes long enough to hold other writers up.
   const hash = await new PasswordHasher(config.login.argon2).hash(password);
   await changeUser(storage, id, precondition, (_user, store) => store.users.setPasswordHash(id, hash, now));
+}
+
+/** A passkey or security key as operators see it (sessions/webauthn.ts): never its key. */
+export interface PasskeyView {
+  id: string;
+  nickname: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  /** Backup eligible: a passkey synced between devices rather than bound to one. */
+  synced: boolean;
+  transports: string[];
+}
+
+/** An account's second factors as operators see them (never a secret or a code). */
+export interface FactorView {
+  totp: boolean;
+  recoveryCodes: number;
+  passkeys: PasskeyView[];
+}
+
+const isoTime = (seconds: number) => new Date(seconds * 1000).toISOString();
+
+export async function factorsOf(
+  repositories: Pick<Repositories, 'mfa' | 'webauthn'>,
+  userId: string,
+): Promise<FactorView> {
+  const [totp, recoveryCodes, credentials] = await Promise.all([
+    repositories.mfa.findTotp(userId),
+    repositories.mfa.unusedRecoveryCodes(userId),
+    repositories.webauthn.listCredentials(userId),
+  ]);
+  return {
+    totp: totp !== undefined && totp.confirmedAt !== null && totp.secret !== null,
+    recoveryCodes,
+    passkeys: credentials.map((credential) => ({
+      id: credential.credentialId,
+      nickname: credential.nickname,
+      createdAt: isoTime(credential.createdAt),
+      lastUsedAt: credential.lastUsedAt === null ? null : isoTime(credential.lastUsedAt),
+      synced: credential.backupEligible,
+      transports: credential.transports,
+    })),
+  };
+}
+
+/**
+ * Removes every second factor of the user `id` (a lost authenticator): the TOTP authenticator, the
+ * recovery codes and the passkeys; returns the user and how many passkeys were removed.
+ */
+export function resetFactors(
+  storage: Storage,
+  id: string,
+  precondition?: UserPrecondition,
+): Promise<{ user: User; passkeysRemoved: number }> {
+  return changeUser(storage, id, precondition, async (user, store) => {
+    await store.mfa.removeAll(user.id);
+    return { user, passkeysRemoved: await store.webauthn.removeAll(user.id) };
+  });
+}
+
+/** Removes one passkey of the user `id`; `not_found` when it has no such passkey. */
+export function removePasskey(
+  storage: Storage,
+  id: string,
+  credentialId: string,
+  precondition?: UserPrecondition,
+): Promise<User> {
+  return changeUser(storage, id, precondition, async (user, store) => {
+    if (!(await store.webauthn.removeCredential(user.id, credentialId)))
+      throw new OAuthError('not_found', `user "${id}" has no passkey "${credentialId}"`);
+    return user;
+  });
 }

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import {
+  certificateProblems,
   configClientRefusal,
   declaredInConfig,
   maxSecretOverlap,
@@ -320,6 +321,9 @@ async function add(args: string[]): Promise<number> {
   const { clientId } = client;
   const method = client.tokenEndpointAuthMethod;
   await cliOperation(() => withStorage(config, (storage) => storeNewClient(storage, client)));
+  // Accepted (the server's TLS may be set up later), but said: the admin API refuses such a client.
+  for (const message of certificateProblems(config, client))
+    process.stderr.write(`gatehouse client add: warning: ${message}\n`);
 
   if (values.json === true) {
     print(JSON.stringify({ clientId, type: clientType(client), clientSecret: secret ?? null }));

@@ -1,12 +1,13 @@
 /**
- * `gatehouse user add | disable | enable | remove`: Gatehouse's own users table. `add` creates a user with an
+ * `gatehouse user add | disable | enable | remove | reset-factors`: Gatehouse's own users table. `add` creates a user with an
  * argon2id password hash (the config's login.argon2 parameters, the same hasher the login page verifies
  * with); the password is read from stdin, never taken as an argument, and an argument that looks like one
  * is refused without being echoed. `disable`, `enable` and `remove` are accounts/lifecycle.ts: they take
- * effect at every node's next request.
+ * effect at every node's next request. `reset-factors` removes a user's second factors (TOTP, recovery
+ * codes, passkeys) through the same operation as the admin API (admin/users.ts).
  */
 import { disableAccount, enableAccount, removeAccount } from '../accounts/lifecycle.ts';
-import { createUser, newUserProblems, refuseTakenUsername } from '../admin/users.ts';
+import { createUser, newUserProblems, refuseTakenUsername, resetFactors } from '../admin/users.ts';
 import type { GatehouseConfig } from '../config/schema.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { readNewPassword } from './password-input.ts';
@@ -20,7 +21,7 @@ import {
   withStorage,
 } from './support.ts';
 
-export const userUsage = `Usage: gatehouse user <add|disable|enable|remove> [options] [--config FILE]
+export const userUsage = `Usage: gatehouse user <add|disable|enable|remove|reset-factors> [options] [--config FILE]
 
   add --username NAME          create a user; the password is read from standard input
       --email EMAIL            email claim (email_verified is false)
@@ -31,6 +32,8 @@ export const userUsage = `Usage: gatehouse user <add|disable|enable|remove> [opt
       --revoke-grants          sessions end; its refresh tokens work again once enabled, unless revoked
   enable NAME [--json]         the user may sign in again
   remove NAME [--json]         delete the user, its consents and sessions, and revoke its grants
+  reset-factors NAME [--json]  remove the user's second factors (authenticator app, recovery codes,
+                               passkeys and security keys), for a user who lost them
 
 The password is never taken from the command line. At a terminal you are prompted (no echo, asked
 twice); otherwise the first line of stdin is used, e.g.
@@ -182,6 +185,27 @@ async function remove(args: string[]): Promise<number> {
   return 0;
 }
 
+async function resetFactorsCommand(args: string[]): Promise<number> {
+  const { username, config, json } = oneUsername(args, 'reset-factors');
+  const result = await withStorage(config, async (storage) => {
+    const user = await storage.users.findByUsername(username);
+    return user === undefined ? undefined : resetFactors(storage, user.id);
+  });
+  if (result === undefined) throw new UsageError(`no user "${username}"`);
+  if (json) print(JSON.stringify({ id: result.user.id, username, passkeysRemoved: result.passkeysRemoved }));
+  else
+    print(
+      `Removed the second factors of "${username}" (authenticator app, recovery codes and ${result.passkeysRemoved} passkey(s)).`,
+    );
+  return 0;
+}
+
 export function userCommand(subcommand: string | undefined, args: string[]): Promise<number> {
-  return runSubcommand(subcommand, args, { add, disable, enable, remove });
+  return runSubcommand(subcommand, args, {
+    add,
+    disable,
+    enable,
+    remove,
+    'reset-factors': resetFactorsCommand,
+  });
 }

@@ -4,7 +4,7 @@
  */
 import { jwsAlgorithms } from '@gatehouse/jose-rules';
 import * as z from 'zod';
-import { maxAccessTokenTtl, reservedAccessTokenClaims } from '../model.ts';
+import { type ClientAuthMethod, maxAccessTokenTtl, reservedAccessTokenClaims } from '../model.ts';
 import { shippedLocales } from '../views/locales/index.ts';
 import { accountsSchema } from './accounts.ts';
 import { clientSchema, fapi2Algorithms, fapi2AuthMethods, tlsAuthMethods } from './clients.ts';
@@ -711,7 +711,6 @@ export const configSchema = z
         });
     });
     const resourceIds = new Set(config.apiResources.map((resource) => resource.id));
-    const mtlsAvailable = config.server.tls !== undefined || config.mtls.trustedProxyHeader !== undefined;
     config.clients.forEach((client, index) => {
       client.tokenExchange?.audiences.forEach((audience, audienceIndex) => {
         if (!resourceIds.has(audience)) {
@@ -722,23 +721,8 @@ export const configSchema = z
           });
         }
       });
-      const needsCertificate =
-        tlsAuthMethods.includes(client.tokenEndpointAuthMethod) ||
-        client.tlsClientCertificateBoundAccessTokens;
-      if (needsCertificate && !mtlsAvailable) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['clients', index, 'tokenEndpointAuthMethod'],
-          message: 'client certificates need server.tls or mtls.trustedProxyHeader',
-        });
-      }
-      if (client.tokenEndpointAuthMethod === 'tls_client_auth' && config.mtls.ca === undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['clients', index, 'tokenEndpointAuthMethod'],
-          message: 'tls_client_auth needs mtls.ca (the CAs that issue client certificates)',
-        });
-      }
+      for (const message of certificateSettingsProblems(config, client))
+        ctx.addIssue({ code: 'custom', path: ['clients', index, 'tokenEndpointAuthMethod'], message });
     });
     if (config.mtls.trustedProxyHeader !== undefined && config.server.trustProxy === false) {
       ctx.addIssue({
@@ -839,6 +823,29 @@ export const configSchema = z
   });
 
 export type GatehouseConfig = z.infer<typeof configSchema>;
+
+/**
+ * What a client's certificates need of the server's settings (RFC 8705 §2): the server must see client
+ * certificates (server.tls, or a trusted proxy's header), and tls_client_auth needs the CAs that issue
+ * them. Checked for the file's clients at start-up and for the admin API's writes (admin/clients.ts).
+ */
+export function certificateSettingsProblems(
+  config: { server: { tls?: unknown }; mtls: { trustedProxyHeader?: unknown; ca?: unknown } },
+  client: {
+    tokenEndpointAuthMethod: ClientAuthMethod;
+    tlsClientCertificateBoundAccessTokens?: boolean | undefined;
+  },
+): string[] {
+  const problems: string[] = [];
+  const needsCertificate =
+    tlsAuthMethods.includes(client.tokenEndpointAuthMethod) ||
+    client.tlsClientCertificateBoundAccessTokens === true;
+  if (needsCertificate && config.server.tls === undefined && config.mtls.trustedProxyHeader === undefined)
+    problems.push('client certificates need server.tls or mtls.trustedProxyHeader');
+  if (client.tokenEndpointAuthMethod === 'tls_client_auth' && config.mtls.ca === undefined)
+    problems.push('tls_client_auth needs mtls.ca (the CAs that issue client certificates)');
+  return problems;
+}
 
 /** The audience (`aud`) of the admin API's access tokens: the built-in API resource's id. */
 export const adminAudience = 'gatehouse-admin';

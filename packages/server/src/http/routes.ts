@@ -429,6 +429,11 @@ function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
     problem,
     perRequest((scoped) => users(scoped).removeFactors),
   );
+  app.delete(
+    `${base}/users/:id/passkeys/:credentialId`,
+    problem,
+    perRequest((scoped) => users(scoped).removePasskey),
+  );
 
   const grants = (scoped: ServerContext) => adminGrantEndpoints(scoped);
   app.get(

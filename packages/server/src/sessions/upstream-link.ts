@@ -1,8 +1,9 @@
 /**
  * Linking an upstream identity to an existing local account, only after the user proves control of that
  * account: its password (under the login failure counters, sessions/login.ts), then its second factor when
- * it has one (sessions/mfa.ts: a TOTP or recovery code, or a passkey). Offered when an upstream sign-in finds no linked account and the provider
- * is `existing-only`, or is `jit` but an account already has the upstream's e-mail address.
+ * it has one (a TOTP or recovery code, sessions/mfa.ts, or a passkey, sessions/webauthn.ts). Offered when
+ * an upstream sign-in finds no linked account and the provider is `existing-only`, or is `jit` but an
+ * account already has the upstream's e-mail address.
  *
  * Matching by e-mail is never automatic: an account is only offered (its username filled in, the proof
  * still required) when the upstream said `email_verified: true` and the provider is `trustedForEmail`.

@@ -15,12 +15,11 @@ import {
   entityTag,
   ifMatch,
   invalidInput,
-  jsonBody,
+  jsonFields,
   page,
   pageOf,
   parameter,
   queryValue,
-  refuseUnknownFields,
   sendJson,
 } from './support.ts';
 
@@ -102,8 +101,7 @@ export function adminGrantEndpoints(ctx: ServerContext) {
     /** Revokes every grant of a user, of a client, or of a user to a client. */
     revokeMatching: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');
-      const body = jsonBody(request);
-      refuseUnknownFields(body, ['userId', 'clientId']);
+      const body = jsonFields(request, ['userId', 'clientId']);
       const problems = (['userId', 'clientId'] as const)
         .filter(
           (field) => body[field] !== undefined && (typeof body[field] !== 'string' || body[field] === ''),

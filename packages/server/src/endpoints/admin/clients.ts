@@ -19,15 +19,14 @@ import type { Client } from '../../model.ts';
 import { OAuthError } from '../../protocol/errors.ts';
 import {
   authenticateOperator,
+  disableOptions,
   entityTag,
   ifMatchOf,
-  invalidInput,
   jsonBody,
-  pageOf,
-  pageOfList,
+  jsonFields,
   parameter,
-  refuseUnknownFields,
   sendJson,
+  sendListPage,
 } from './support.ts';
 
 /** Fields of the answer that describe the stored client and are not written: ignored in a replacement. */
@@ -96,6 +95,9 @@ async function storedClient(ctx: ServerContext, clientId: string): Promise<Clien
   return client;
 }
 
+/** The API refuses clients this server's settings cannot serve (certificates without TLS), as the file does. */
+const serverSettings = { serverSettings: true };
+
 export function adminClientEndpoints(ctx: ServerContext) {
   const precondition = (request: FastifyRequest) => ifMatchOf(request, clientTag);
   /** Disables or enables the client of the path (admin/clients.ts); a body may ask to revoke its grants. */
@@ -103,11 +105,7 @@ export function adminClientEndpoints(ctx: ServerContext) {
     const operator = await authenticateOperator(ctx, request, 'write');
     const check = precondition(request);
     const clientId = parameter(request, 'clientId');
-    const body = request.body === undefined ? {} : jsonBody(request);
-    refuseUnknownFields(body, disabled ? ['revokeGrants'] : []);
-    if (body.revokeGrants !== undefined && typeof body.revokeGrants !== 'boolean')
-      throw invalidInput([{ field: 'revokeGrants', message: 'must be true or false' }]);
-    const revokeGrants = body.revokeGrants === true;
+    const { revokeGrants } = disableOptions(request, disabled);
     const change = { disabled, revokeGrants };
     const client = await setClientDisabled(ctx.storage, ctx.config, clientId, change, ctx.now(), check);
     if (disabled)
@@ -119,8 +117,7 @@ export function adminClientEndpoints(ctx: ServerContext) {
     list: async (request: FastifyRequest, reply: FastifyReply) => {
       await authenticateOperator(ctx, request, 'read');
       const clients = await ctx.storage.clients.list();
-      const listed = pageOfList(clients, pageOf(request), (client) => client.clientId);
-      sendJson(reply, 200, { ...listed, items: listed.items.map(clientView) });
+      await sendListPage(request, reply, clients, (client) => client.clientId, clientView);
     },
 
     read: async (request: FastifyRequest, reply: FastifyReply) => {
@@ -132,7 +129,7 @@ export function adminClientEndpoints(ctx: ServerContext) {
     create: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');
       const body = jsonBody(request);
-      const { client, secret } = prepareNewClient(ctx.config, body, ctx.now());
+      const { client, secret } = prepareNewClient(ctx.config, body, ctx.now(), serverSettings);
       await storeNewClient(ctx.storage, client);
       operator.audit('admin_client_created', { client_id: client.clientId });
       reply.header('location', `${ctx.issuer}/admin/v1/clients/${encodeURIComponent(client.clientId)}`);
@@ -150,6 +147,7 @@ export function adminClientEndpoints(ctx: ServerContext) {
         clientId,
         withoutReadOnly(body),
         check,
+        serverSettings,
       );
       operator.audit('admin_client_updated', { client_id: clientId, new_secret: secret !== undefined });
       sendJson(reply, 200, { client: clientView(client), clientSecret: secret ?? null }, clientTag(client));
@@ -172,11 +170,10 @@ export function adminClientEndpoints(ctx: ServerContext) {
       const operator = await authenticateOperator(ctx, request, 'write');
       const check = precondition(request);
       const clientId = parameter(request, 'clientId');
-      const body = jsonBody(request);
-      refuseUnknownFields(body, ['overlap']);
-      const overlap = body.overlap ?? 0;
-      if (typeof overlap !== 'number')
-        throw invalidInput([{ field: 'overlap', message: 'must be a whole number of seconds' }]);
+      const body = jsonFields(request, ['overlap']);
+      // Anything but a number is refused by rotateSecret's own check, naming the field.
+      const overlap =
+        typeof body.overlap === 'number' ? body.overlap : body.overlap === undefined ? 0 : Number.NaN;
       const rotated = await rotateSecret(ctx.storage, ctx.config, clientId, overlap, ctx.now(), check);
       operator.audit('admin_client_secret_rotated', { client_id: clientId, overlap });
       sendJson(

@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.ts';
 import { keyStatuses } from '../../keys/keystore.ts';
 import type { SigningKeyRecord } from '../../model.ts';
-import { authenticateOperator, pageOf, pageOfList, sendJson } from './support.ts';
+import { authenticateOperator, sendJson, sendListPage } from './support.ts';
 
 const isoTime = (seconds: number | null) =>
   seconds === null ? null : new Date(seconds * 1000).toISOString();
@@ -34,8 +34,7 @@ export function adminKeyEndpoints(ctx: ServerContext) {
       await authenticateOperator(ctx, request, 'read');
       const now = ctx.now();
       const records = await ctx.storage.signingKeys.listPublished(now);
-      const listed = pageOfList(keyViews(ctx, records, now), pageOf(request), (key) => key.kid);
-      sendJson(reply, 200, listed);
+      await sendListPage(request, reply, keyViews(ctx, records, now), (key) => key.kid);
     },
 
     rotate: async (request: FastifyRequest, reply: FastifyReply) => {
@@ -64,11 +63,7 @@ export function adminCatalogEndpoints(ctx: ServerContext) {
         scopeClaim: resource.scopeClaim,
         hasSecret: resource.secret !== undefined,
       }));
-      sendJson(
-        reply,
-        200,
-        pageOfList(resources, pageOf(request), (resource) => resource.id),
-      );
+      await sendListPage(request, reply, resources, (resource) => resource.id);
     },
 
     scopes: async (request: FastifyRequest, reply: FastifyReply) => {
@@ -87,11 +82,7 @@ export function adminCatalogEndpoints(ctx: ServerContext) {
           claims: [] as string[],
         })),
       ];
-      sendJson(
-        reply,
-        200,
-        pageOfList(scopes, pageOf(request), (scope) => scope.name),
-      );
+      await sendListPage(request, reply, scopes, (scope) => scope.name);
     },
   };
 }

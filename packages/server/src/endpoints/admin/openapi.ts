@@ -134,10 +134,27 @@ const schemas: Record<string, Schema> = {
       claims: { type: 'object' },
       roles: strings,
       disabledAt: nullable(time),
-      factors: object({ totp: { type: 'boolean' }, recoveryCodes: { type: 'integer' } }, [
-        'totp',
-        'recoveryCodes',
-      ]),
+      factors: object(
+        {
+          totp: { type: 'boolean' },
+          recoveryCodes: { type: 'integer' },
+          passkeys: {
+            type: 'array',
+            items: object(
+              {
+                id: string,
+                nickname: string,
+                createdAt: time,
+                lastUsedAt: nullable(time),
+                synced: { type: 'boolean' },
+                transports: strings,
+              },
+              ['id', 'nickname', 'createdAt', 'lastUsedAt', 'synced', 'transports'],
+            ),
+          },
+        },
+        ['totp', 'recoveryCodes', 'passkeys'],
+      ),
     },
     ['id', 'username', 'claims', 'roles', 'disabledAt', 'factors'],
   ),
@@ -244,6 +261,7 @@ const parameters = {
   },
   clientId: { name: 'clientId', in: 'path', required: true, schema: string },
   id: { name: 'id', in: 'path', required: true, schema: string },
+  credentialId: { name: 'credentialId', in: 'path', required: true, schema: string },
   sid: { name: 'sid', in: 'path', required: true, schema: string },
   userIdFilter: { name: 'userId', in: 'query', description: 'Only this user’s', schema: string },
   clientIdFilter: { name: 'clientId', in: 'query', description: 'Only this client’s', schema: string },
@@ -298,7 +316,7 @@ function operation(id: string, spec: Operation): Schema {
   };
 }
 
-const { limit, cursor, ifMatch, clientId, id, sid, userIdFilter, clientIdFilter } = parameters;
+const { limit, cursor, ifMatch, clientId, id, credentialId, sid, userIdFilter, clientIdFilter } = parameters;
 
 const paths: Record<string, Record<string, Schema>> = {
   '/clients': {
@@ -431,9 +449,18 @@ const paths: Record<string, Record<string, Schema>> = {
   },
   '/users/{id}/factors': {
     delete: operation('removeUserFactors', {
-      summary: 'Remove the user’s second factors (TOTP and recovery codes)',
+      summary: 'Remove the user’s second factors (TOTP, recovery codes and passkeys)',
       scope: 'write',
       parameters: [id, ifMatch],
+      conditional: true,
+      answer: [200, 'The user', 'User', true],
+    }),
+  },
+  '/users/{id}/passkeys/{credentialId}': {
+    delete: operation('removeUserPasskey', {
+      summary: 'Remove one passkey or security key of the user',
+      scope: 'write',
+      parameters: [id, credentialId, ifMatch],
       conditional: true,
       answer: [200, 'The user', 'User', true],
     }),

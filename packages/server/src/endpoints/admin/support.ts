@@ -96,6 +96,25 @@ export function refuseUnknownFields(body: Record<string, unknown>, allowed: read
     throw invalidInput(unknown.map((field) => ({ field, message: 'is not a known field' })));
 }
 
+/** The request's JSON object body, refusing members not in `allowed`. */
+export function jsonFields(request: FastifyRequest, allowed: readonly string[]): Record<string, unknown> {
+  const body = jsonBody(request);
+  refuseUnknownFields(body, allowed);
+  return body;
+}
+
+/**
+ * The optional body of a disable (`revokeAllowed`) or enable request: `{"revokeGrants": true}` revokes
+ * the grants of what is disabled (false when absent).
+ */
+export function disableOptions(request: FastifyRequest, revokeAllowed: boolean): { revokeGrants: boolean } {
+  if (request.body === undefined) return { revokeGrants: false };
+  const body = jsonFields(request, revokeAllowed ? ['revokeGrants'] : []);
+  if (body.revokeGrants !== undefined && typeof body.revokeGrants !== 'boolean')
+    throw invalidInput([{ field: 'revokeGrants', message: 'must be true or false' }]);
+  return { revokeGrants: body.revokeGrants === true };
+}
+
 export function invalidInput(details: InputProblem[]): OAuthError {
   return new OAuthError('invalid_request', 'the request is not valid', { details });
 }
@@ -202,6 +221,20 @@ export function pageOfList<T>(
   const sorted = [...all].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
   const start = request.after === undefined ? sorted : sorted.filter((item) => keyOf(item) > request.after!);
   return page(start.slice(0, request.limit), request.limit, keyOf);
+}
+
+/** Answers a page of an in-memory list sorted by `keyOf`, each item shown by `view`. */
+export async function sendListPage<T>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  all: readonly T[],
+  keyOf: (item: T) => string,
+  view: (item: T) => unknown = (item) => item,
+): Promise<void> {
+  const listed = pageOfList(all, pageOf(request), keyOf);
+  const items = [];
+  for (const item of listed.items) items.push(await view(item));
+  sendJson(reply, 200, { ...listed, items });
 }
 
 /** Sends `body` as JSON (no-store: the answers describe credentials and sessions), with an ETag when given. */

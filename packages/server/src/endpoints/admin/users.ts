@@ -1,7 +1,8 @@
 /**
  * `/admin/v1/users`: Gatehouse's own users, with the operations the CLI runs: create (admin/users.ts),
  * disable, enable and remove (accounts/lifecycle.ts: every node counts the change from its next request),
- * a password reset, and removing the second factors of a user who lost them (sessions/mfa.ts). Password
+ * a password reset, and removing the second factors of a user who lost them (TOTP, recovery codes and
+ * passkeys, or one passkey). Password
  * hashes are never shown; a user's tag changes with its password. Each change checks If-Match inside its
  * own transaction (admin/users.ts changeUser).
  */
@@ -10,9 +11,13 @@ import { disableAccount, enableAccount, removeAccount } from '../../accounts/lif
 import {
   changeUser,
   createUser,
+  type FactorView,
+  factorsOf,
   newUserProblems,
   refuseTakenUsername,
+  removePasskey,
   requireBuiltinAccounts,
+  resetFactors,
   resetPassword,
 } from '../../admin/users.ts';
 import type { ServerContext } from '../../context.ts';
@@ -21,24 +26,17 @@ import { OAuthError } from '../../protocol/errors.ts';
 import type { Repositories } from '../../storage/ports.ts';
 import {
   authenticateOperator,
+  disableOptions,
   entityTag,
   ifMatchOf,
   invalidInput,
-  jsonBody,
-  pageOf,
-  pageOfList,
+  jsonFields,
   parameter,
-  refuseUnknownFields,
   sendJson,
+  sendListPage,
 } from './support.ts';
 
-/** The account's second factors as the API shows them (never a secret or a code). */
-export interface FactorSummary {
-  totp: boolean;
-  recoveryCodes: number;
-}
-
-export function userView(user: User, factors: FactorSummary): Record<string, unknown> {
+export function userView(user: User, factors: FactorView): Record<string, unknown> {
   return {
     id: user.id,
     username: user.username,
@@ -50,16 +48,8 @@ export function userView(user: User, factors: FactorSummary): Record<string, unk
 }
 
 /** The user's tag: its view and its password hash (a reset changes the user, not its view). */
-export function userTag(user: User, factors: FactorSummary): string {
+export function userTag(user: User, factors: FactorView): string {
   return entityTag(userView(user, factors), user.passwordHash);
-}
-
-async function factorsOf(repositories: Pick<Repositories, 'mfa'>, user: User): Promise<FactorSummary> {
-  const totp = await repositories.mfa.findTotp(user.id);
-  return {
-    totp: totp !== undefined && totp.confirmedAt !== null && totp.secret !== null,
-    recoveryCodes: await repositories.mfa.unusedRecoveryCodes(user.id),
-  };
 }
 
 function passwordOf(body: Record<string, unknown>): string {
@@ -72,7 +62,7 @@ export function adminUserEndpoints(ctx: ServerContext) {
   /** The operator's If-Match, checked against the stored user inside the change's transaction. */
   const precondition = (request: FastifyRequest) =>
     ifMatchOf(request, async (user: User, repositories: Repositories) =>
-      userTag(user, await factorsOf(repositories, user)),
+      userTag(user, await factorsOf(repositories, user.id)),
     );
   /** Runs `change` on the user of the path once the operator's If-Match matched it (admin/users.ts). */
   const changeTarget = <T>(request: FastifyRequest, change: Parameters<typeof changeUser<T>>[3]) =>
@@ -81,17 +71,15 @@ export function adminUserEndpoints(ctx: ServerContext) {
   const answerUser = async (reply: FastifyReply, id: string) => {
     const user = await ctx.storage.users.findById(id);
     if (user === undefined) throw new OAuthError('not_found', `no user "${id}"`);
-    const factors = await factorsOf(ctx.storage, user);
+    const factors = await factorsOf(ctx.storage, user.id);
     sendJson(reply, 200, userView(user, factors), userTag(user, factors));
   };
   return {
     list: async (request: FastifyRequest, reply: FastifyReply) => {
       await authenticateOperator(ctx, request, 'read');
       const users = await ctx.storage.users.list();
-      const listed = pageOfList(users, pageOf(request), (user) => user.id);
-      const items = [];
-      for (const user of listed.items) items.push(userView(user, await factorsOf(ctx.storage, user)));
-      sendJson(reply, 200, { ...listed, items });
+      const view = async (user: User) => userView(user, await factorsOf(ctx.storage, user.id));
+      await sendListPage(request, reply, users, (user) => user.id, view);
     },
 
     read: async (request: FastifyRequest, reply: FastifyReply) => {
@@ -102,8 +90,7 @@ export function adminUserEndpoints(ctx: ServerContext) {
     create: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');
       requireBuiltinAccounts(ctx.config);
-      const body = jsonBody(request);
-      refuseUnknownFields(body, ['username', 'password', 'email', 'name', 'roles']);
+      const body = jsonFields(request, ['username', 'password', 'email', 'name', 'roles']);
       const problems = newUserProblems(body);
       if (typeof body.password !== 'string')
         problems.push({ field: 'password', message: 'is required (a string)' });
@@ -124,7 +111,7 @@ export function adminUserEndpoints(ctx: ServerContext) {
       );
       operator.audit('admin_user_created', { user_id: user.id });
       reply.header('location', `${ctx.issuer}/admin/v1/users/${encodeURIComponent(user.id)}`);
-      const factors = { totp: false, recoveryCodes: 0 };
+      const factors: FactorView = { totp: false, recoveryCodes: 0, passkeys: [] };
       sendJson(reply, 201, userView(user, factors), userTag(user, factors));
     },
 
@@ -148,11 +135,7 @@ export function adminUserEndpoints(ctx: ServerContext) {
     disable: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');
       requireBuiltinAccounts(ctx.config);
-      const body = request.body === undefined ? {} : jsonBody(request);
-      refuseUnknownFields(body, ['revokeGrants']);
-      if (body.revokeGrants !== undefined && typeof body.revokeGrants !== 'boolean')
-        throw invalidInput([{ field: 'revokeGrants', message: 'must be true or false' }]);
-      const revokeGrants = body.revokeGrants === true;
+      const { revokeGrants } = disableOptions(request, true);
       const change = await changeTarget(request, (user, store) =>
         disableAccount(store, user.username, ctx.now(), { revokeGrants }),
       );
@@ -176,15 +159,30 @@ export function adminUserEndpoints(ctx: ServerContext) {
       await answerUser(reply, user.id);
     },
 
-    /** Removes the account's second factors (TOTP and recovery codes): a lost authenticator. */
+    /** Removes the account's second factors (TOTP, recovery codes, passkeys): a lost authenticator. */
     removeFactors: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');
       requireBuiltinAccounts(ctx.config);
-      const user = await changeTarget(request, async (user, store) => {
-        await store.mfa.removeAll(user.id);
-        return user;
-      });
-      operator.audit('admin_user_factors_removed', { user_id: user.id });
+      const { user, passkeysRemoved } = await resetFactors(
+        ctx.storage,
+        parameter(request, 'id'),
+        precondition(request),
+      );
+      operator.audit('admin_user_factors_removed', { user_id: user.id, passkeys_removed: passkeysRemoved });
+      await answerUser(reply, user.id);
+    },
+
+    /** Removes one passkey or security key of the account (sessions/webauthn.ts). */
+    removePasskey: async (request: FastifyRequest, reply: FastifyReply) => {
+      const operator = await authenticateOperator(ctx, request, 'write');
+      requireBuiltinAccounts(ctx.config);
+      const user = await removePasskey(
+        ctx.storage,
+        parameter(request, 'id'),
+        parameter(request, 'credentialId'),
+        precondition(request),
+      );
+      operator.audit('admin_user_passkey_removed', { user_id: user.id });
       await answerUser(reply, user.id);
     },
 
@@ -193,8 +191,7 @@ export function adminUserEndpoints(ctx: ServerContext) {
       requireBuiltinAccounts(ctx.config);
       const check = precondition(request);
       const id = parameter(request, 'id');
-      const body = jsonBody(request);
-      refuseUnknownFields(body, ['password']);
+      const body = jsonFields(request, ['password']);
       await resetPassword(ctx.storage, ctx.config, id, passwordOf(body), ctx.now(), check);
       operator.audit('admin_user_password_reset', { user_id: id });
       await answerUser(reply, id);
