@@ -257,7 +257,7 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
     }
   }, 60_000);
 
-  it('sees a client added or removed in the store at the next request on every node (CORS, tokens)', async () => {
+  it('sees a client added, disabled, enabled or removed in the store at the next request on every node (CORS, tokens)', async () => {
     const origin = 'https://reports.example.com';
     const secret = 'reports-secret-0123456789-abcdefghijklmnopqrstuv';
     const corsOn = async (node: Node) =>
@@ -289,6 +289,17 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
     const token = issued.body.access_token as string;
     const introspect = (node: Node) =>
       post(`${node.url}/introspect`, { token }, basic('orders-api', apiSecret));
+    for (const node of nodes) expect((await introspect(node)).body.active).toBe(true);
+
+    // As `gatehouse client disable` and `enable` write it (admin/clients.ts): refused on every node at once.
+    const reportsToken = (node: Node) =>
+      post(`${node.url}/token`, { grant_type: 'client_credentials' }, basic('reports', secret));
+    expect(await storage.clients.setDisabled('reports', Math.floor(Date.now() / 1000))).toBe(true);
+    for (const node of nodes) {
+      expect((await introspect(node)).body).toEqual({ active: false });
+      expect((await reportsToken(node)).body.error).toBe('invalid_client');
+    }
+    expect(await storage.clients.setDisabled('reports', null)).toBe(true);
     for (const node of nodes) expect((await introspect(node)).body.active).toBe(true);
 
     // As `gatehouse client remove` does it.
