@@ -3,15 +3,35 @@
  * a client app through a real code flow (the app redeems the code over HTTP and holds a refresh token),
  * opens /account in the same browser and revokes the app, after which the app's refresh token fails with
  * invalid_grant; and a session ended from the account page (in another browser) reaches the app's
- * back-channel logout URI, a real HTTP listener here, with a logout token that verifies against /jwks.
+ * back-channel logout URI, a real HTTP listener here, with a logout token that verifies against /jwks; and a
+ * passkey (a CDP virtual authenticator) added through the account page's link and then asked for, and used,
+ * at the account page's sign-in.
  */
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../../tools/test-services.ts';
 import { en } from '../src/views/locales/en.ts';
-import { basic, codeParams, form, password, pkcePair, testClients, webSecret } from './helpers.ts';
-import { callbackSite, freePort, type ListeningServer, Receiver, startListening } from './interop-helpers.ts';
+import {
+  basic,
+  buildServer,
+  codeParams,
+  form,
+  parseConfig,
+  password,
+  pkcePair,
+  testClients,
+  testConfig,
+  webSecret,
+} from './helpers.ts';
+import {
+  callbackSite,
+  freePort,
+  type ListeningServer,
+  pageWithAuthenticator,
+  Receiver,
+  startListening,
+} from './interop-helpers.ts';
 
 let gatehouse: ListeningServer;
 let browser: Browser;
@@ -175,6 +195,44 @@ describe('the account page in Chromium', () => {
     } finally {
       await appBrowser.close();
       await accountBrowser.close();
+    }
+  }, 120_000);
+
+  it('steps a password sign-in up with a passkey at the account page (webauthn.enabled, RP ID localhost)', async () => {
+    // An RP ID must be a domain name: this server's issuer is http://localhost (a secure context).
+    const port = await freePort();
+    const issuer = `http://localhost:${port}`;
+    const passkeyServer = await buildServer(
+      parseConfig(testConfig({ issuer, server: { host: '127.0.0.1', port }, webauthn: { enabled: true } })),
+    );
+    await passkeyServer.listen();
+    const { context, page } = await pageWithAuthenticator(browser);
+    try {
+      const signIn = async () => {
+        await page.goto(`${issuer}/account`, { waitUntil: 'load', ...patience });
+        await page.fill('#username', 'alice');
+        await page.fill('#password', password);
+        await press(page, page.locator('button[type=submit]'));
+      };
+      await signIn();
+      expect(await page.textContent('h1')).toBe(en['account.title']);
+      // The factors section sends the user to /mfa, whose page runs the ceremony, to add a passkey.
+      await press(page, page.getByRole('link', { name: en['passkey.add'] }));
+      await page.fill('#nickname', 'Laptop');
+      await press(page, page.locator('#passkey-create'));
+      await page.goto(`${issuer}/account`, { waitUntil: 'load', ...patience });
+      expect(await page.textContent('#factors')).toContain('Laptop');
+      expect(await page.locator('script').count()).toBe(0);
+      // A new password sign-in is asked for the passkey before the account page opens.
+      await context.clearCookies();
+      await signIn();
+      expect(await page.textContent('h1')).toBe(en['mfa.title']);
+      await press(page, page.locator('#passkey-get'));
+      expect(await page.textContent('h1')).toBe(en['account.title']);
+      expect(await page.textContent('li.session.current')).toContain(en['account.sessions.secondFactor']);
+    } finally {
+      await context.close();
+      await passkeyServer.close();
     }
   }, 120_000);
 });

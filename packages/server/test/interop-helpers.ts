@@ -12,6 +12,7 @@ import {
 } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import * as client from 'openid-client';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { parseConfig } from '../src/config/load.ts';
 import type { GatehouseConfig } from '../src/config/schema.ts';
 import { buildServer, formOf, type GatehouseServer, password, testConfig } from './helpers.ts';
@@ -249,4 +250,30 @@ export async function callbackSite(port: number): Promise<{ close(): Promise<voi
   });
   await new Promise<void>((resolve) => site.listen(port, '127.0.0.1', resolve));
   return { close: () => new Promise<void>((resolve) => site.close(() => resolve())) };
+}
+
+export interface Driven {
+  context: BrowserContext;
+  page: Page;
+  cdp: CDPSession;
+  authenticatorId: string;
+}
+
+/** A page of a fresh context with a virtual platform authenticator that verifies its user. */
+export async function pageWithAuthenticator(browser: Browser): Promise<Driven> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { context, page, cdp, authenticatorId };
 }

@@ -10,7 +10,7 @@
  * every page seen: the ceremony pages allow their one script by a per-response nonce, all others run none.
  */
 import * as client from 'openid-client';
-import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../../tools/test-services.ts';
 import { en } from '../src/views/locales/en.ts';
@@ -23,7 +23,13 @@ import {
   testConfig,
   webSecret,
 } from './helpers.ts';
-import { authorizationParameters, callbackSite, freePort } from './interop-helpers.ts';
+import {
+  authorizationParameters,
+  callbackSite,
+  type Driven,
+  freePort,
+  pageWithAuthenticator,
+} from './interop-helpers.ts';
 import { type HostileUpstream, startHostileUpstream } from './upstream-helpers.ts';
 
 let gatehouse: GatehouseServer;
@@ -77,32 +83,6 @@ afterAll(async () => {
   await gatehouse?.close();
   await hostile?.close();
 });
-
-interface Driven {
-  context: BrowserContext;
-  page: Page;
-  cdp: CDPSession;
-  authenticatorId: string;
-}
-
-/** A page of a fresh context with a virtual platform authenticator that verifies its user. */
-async function pageWithAuthenticator(): Promise<Driven> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
-  return { context, page, cdp, authenticatorId };
-}
 
 /** The credential ids the virtual authenticator holds, base64url as the server stores them. */
 async function heldCredentials(driven: Driven): Promise<string[]> {
@@ -239,7 +219,7 @@ describe('passkeys in Chromium with a virtual authenticator', () => {
   let alice: Driven;
   let bob: Driven;
   beforeAll(async () => {
-    [alice, bob] = await Promise.all([pageWithAuthenticator(), pageWithAuthenticator()]);
+    [alice, bob] = await Promise.all([pageWithAuthenticator(browser), pageWithAuthenticator(browser)]);
   });
   afterAll(async () => {
     await alice?.context.close();
