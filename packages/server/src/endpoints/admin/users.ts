@@ -2,9 +2,8 @@
  * `/admin/v1/users`: Gatehouse's own users, with the operations the CLI runs: create (admin/users.ts),
  * disable, enable and remove (accounts/lifecycle.ts: every node counts the change from its next request),
  * a password reset, and removing the second factors of a user who lost them (TOTP, recovery codes and
- * passkeys, or one passkey). Password
- * hashes are never shown; a user's tag changes with its password. Each change checks If-Match inside its
- * own transaction (admin/users.ts changeUser).
+ * passkeys, or one passkey). Password hashes are never shown; a user's tag changes with its password.
+ * Each change checks If-Match inside its own transaction (admin/users.ts changeUser).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { disableAccount, enableAccount, removeAccount } from '../../accounts/lifecycle.ts';
