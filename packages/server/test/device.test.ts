@@ -1048,6 +1048,24 @@ describe('end to end over a real port', () => {
 describe('a second factor required by policy (issue 17)', () => {
   const mfaAcr = 'urn:gatehouse:acr:mfa';
 
+  /** Approves on the confirmation page; the device's tokens say the session passed a TOTP code. */
+  async function approvedAtMfa(
+    server: TestServer,
+    browser: Browser,
+    confirmHtml: string,
+    deviceCode: string,
+  ) {
+    const approved = await decide(browser, confirmHtml, 'approve');
+    expect(approved.statusCode).toBe(200);
+    server.clock.advance(6);
+    const tokens = await poll(server, deviceCode);
+    expect(tokens.status).toBe(200);
+    expect(decodeJwt(tokens.body.id_token as string)).toMatchObject({
+      acr: mfaAcr,
+      amr: ['pwd', 'otp', 'mfa'],
+    });
+  }
+
   it('asks a client that requires MFA for the TOTP code before the confirmation; the tokens say mfa', async () => {
     const server = await deviceServer({
       clients: deviceClients.map((entry) =>
@@ -1085,15 +1103,7 @@ describe('a second factor required by policy (issue 17)', () => {
     const confirm = await browser.post(factor.action, { csrf: factor.csrf, code: right });
     expect(confirm.statusCode).toBe(200);
     expect(confirm.body).toContain(userCode);
-    const approved = await decide(browser, confirm.body, 'approve');
-    expect(approved.statusCode).toBe(200);
-    server.clock.advance(6);
-    const tokens = await poll(server, deviceCode);
-    expect(tokens.status).toBe(200);
-    expect(decodeJwt(tokens.body.id_token as string)).toMatchObject({
-      acr: mfaAcr,
-      amr: ['pwd', 'otp', 'mfa'],
-    });
+    await approvedAtMfa(server, browser, confirm.body, deviceCode);
 
     // The stepped-up session goes straight to the confirmation for the next code; a replayed code is refused.
     const next = await issue(server);
@@ -1157,14 +1167,6 @@ describe('a second factor required by policy (issue 17)', () => {
     expect((await browser.get('/mfa?needed=link')).body).not.toContain(en['mfa.account.neededForLink']);
 
     const confirmAgain = await enterCode(browser, (await browser.get('/device')).body, userCode);
-    const approved = await decide(browser, confirmAgain.body, 'approve');
-    expect(approved.statusCode).toBe(200);
-    server.clock.advance(6);
-    const tokens = await poll(server, deviceCode);
-    expect(tokens.status).toBe(200);
-    expect(decodeJwt(tokens.body.id_token as string)).toMatchObject({
-      acr: mfaAcr,
-      amr: ['pwd', 'otp', 'mfa'],
-    });
+    await approvedAtMfa(server, browser, confirmAgain.body, deviceCode);
   });
 });
