@@ -22,14 +22,14 @@ import {
   parseConfig,
   pkcePair,
   postForm,
+  postRaw,
   startServer,
   type TestServer,
   testConfig,
 } from './helpers.ts';
 import { runGatehouse } from './processes.ts';
-import { upstreamDriver } from './upstream-helpers.ts';
+import { gatehouseAtProvider, upstreamDriver, upstreamSecret } from './upstream-helpers.ts';
 
-const upstreamSecret = 'gatehouse-at-upstream-secret-0123456789-abcdef';
 const storedRedirect = 'https://stored.example.com/cb';
 
 let provider: RunningProvider;
@@ -65,16 +65,7 @@ const storedClient = (clientId: string, extra: Record<string, unknown> = {}) => 
 
 beforeAll(async () => {
   provider = await startProvider({
-    extraClients: [
-      {
-        client_id: 'gatehouse',
-        client_secret: upstreamSecret,
-        token_endpoint_auth_method: 'client_secret_basic',
-        grant_types: ['authorization_code'],
-        response_types: ['code'],
-        redirect_uris: ['corp', 'partner'].map((id) => `http://localhost:3000/upstream/${id}/callback`),
-      },
-    ],
+    extraClients: [gatehouseAtProvider(['corp', 'partner'])],
   });
   server = await startServer(
     adminConfig({ upstreams: upstreams(), registration: { enabled: true, mode: 'open' } }),
@@ -150,7 +141,8 @@ describe('a client created over the admin API with upstreams', () => {
   });
 
   it('goes straight to the upstream named by idp or by the login_hint domain', async () => {
-    for (const extra of [{ idp: 'partner' }, { login_hint: 'alice@corp.example' }]) {
+    const hints: Record<string, string>[] = [{ idp: 'partner' }, { login_hint: 'alice@corp.example' }];
+    for (const extra of hints) {
       const { page } = await authorize(new Browser(server), 'stored-app', extra);
       expect(page.statusCode).toBe(303);
       const location = new URL(page.headers.location as string);
@@ -208,19 +200,20 @@ describe('refusals and clients without upstreams', () => {
   });
 
   it('ignores upstreams in RFC 7591 registration metadata: a registering client cannot pick providers', async () => {
-    const registered = await server.app.inject({
-      method: 'POST',
-      url: '/register',
-      headers: { 'content-type': 'application/json' },
-      payload: JSON.stringify({
-        client_name: 'Registered',
-        redirect_uris: [storedRedirect],
-        token_endpoint_auth_method: 'none',
-        grant_types: ['authorization_code'],
-        scope: 'openid',
-        upstreams: ['corp'],
-      }),
-    });
+    const metadata = {
+      client_name: 'Registered',
+      redirect_uris: [storedRedirect],
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code'],
+      scope: 'openid',
+      upstreams: ['corp'],
+    };
+    const registered = await postRaw(
+      server,
+      '/register',
+      { 'content-type': 'application/json' },
+      JSON.stringify(metadata),
+    );
     expect(registered.statusCode).toBe(201);
     const clientId = (JSON.parse(registered.body) as { client_id: string }).client_id;
     expect((await server.ctx.storage.clients.find(clientId))?.upstreams).toBeUndefined();
