@@ -383,6 +383,16 @@ describe('the approval page', () => {
     expect(replay.statusCode).toBe(400);
   });
 
+  it('opens no approval for a client disabled since the request (admin API), whose polls are refused', async () => {
+    const server = await cibaServer();
+    const authReqId = await start(server);
+    expect(await server.ctx.storage.clients.setDisabled('teller-poll', server.clock())).toBe(true);
+    const page = await new Browser(server).get(server.notifications.at(-1)!.approvalUrl);
+    expect(page.statusCode).toBe(400);
+    expect(page.body).not.toContain('TX 4711');
+    expect((await poll(server, authReqId)).body.error).toBe('invalid_client');
+  });
+
   it('refuses a decision without the form CSRF token', async () => {
     const server = await cibaServer();
     await start(server);

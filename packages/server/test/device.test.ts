@@ -629,6 +629,17 @@ describe('verification page (RFC 8628 §3.3, §5.1, §5.4)', () => {
     }
   });
 
+  it('offers no approval for a code whose client was disabled since (admin API), and its polls are refused', async () => {
+    const server = await deviceServer();
+    const { userCode, deviceCode } = await issue(server);
+    expect(await server.ctx.storage.clients.setDisabled('device-app', server.clock())).toBe(true);
+    const { browser, entry } = await signedInBrowser(server);
+    const response = await enterCode(browser, entry.body, userCode);
+    expect(response.body).toContain('no longer registered');
+    expect(response.body).not.toContain('wants to access your account');
+    expectError(await poll(server, deviceCode), 'invalid_client', 401);
+  });
+
   it('rejects a wrong code with a clear message and records the failure', async () => {
     const server = await deviceServer();
     await issue(server);

@@ -153,7 +153,8 @@ async function pendingCode(
     return undefined;
   }
   const client = await ctx.findClient(lookup.found.clientId);
-  if (client === undefined) {
+  // A client removed or disabled (admin/clients.ts) since the code was issued: nothing to approve.
+  if (client === undefined || client.disabledAt !== undefined) {
     await renderCodeEntry(ctx, request, reply, entrant, undefined, {
       form: { message: { key: 'device.clientGone' } },
       status: 400,

@@ -186,7 +186,10 @@ export async function pendingApproval(
   const record = await ctx.storage.backchannelRequests.findByApprovalHash(sha256Base64Url(token));
   if (record === undefined || record.status !== 'pending' || record.expiresAt <= ctx.now()) return undefined;
   const client = await ctx.findClient(record.clientId);
-  return client === undefined ? undefined : { record, clientName: client.name };
+  // A client removed or disabled (admin/clients.ts) since the request: nothing to approve.
+  return client === undefined || client.disabledAt !== undefined
+    ? undefined
+    : { record, clientName: client.name };
 }
 
 /**
