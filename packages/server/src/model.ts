@@ -63,6 +63,11 @@ export interface Client {
   /** Every sign-in for this client needs a second factor (sessions/mfa.ts); absent: false. */
   requireMfa?: boolean;
   /**
+   * Ids of the configured upstream providers (config `upstreams`) the sign-in page offers for this client,
+   * in that order (sessions/upstream-providers.ts); absent: none.
+   */
+  upstreams?: string[];
+  /**
    * When an operator disabled the client (epoch seconds); absent while it may be used. A disabled client
    * cannot authenticate, start an authorization, or use its tokens (admin/clients.ts).
    */
@@ -256,7 +261,7 @@ export interface ClaimsParameter {
  * Claims of an access token that configuration (`apiResources[].claims`) and the claims hook may not set:
  * the token's identity, lifetime, audience, scope, binding and delegation are Gatehouse's to state
  * (RFC 9068 §2.2, RFC 7800, RFC 8693 §4). `roles` is reserved too: it comes from the account, through
- * `claims.roles` (config/schema.ts).
+ * `claims.roles` (config/resources.ts).
  */
 export const reservedAccessTokenClaims: ReadonlySet<string> = new Set([
   'iss',
