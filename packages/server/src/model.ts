@@ -63,6 +63,11 @@ export interface Client {
   /** Every sign-in for this client needs a second factor (sessions/mfa.ts); absent: false. */
   requireMfa?: boolean;
   /**
+   * Ids of the configured upstream providers (config `upstreams`) the sign-in page offers for this client,
+   * in that order (sessions/upstream-providers.ts); absent: none.
+   */
+  upstreams?: string[];
+  /**
    * When an operator disabled the client (epoch seconds); absent while it may be used. A disabled client
    * cannot authenticate, start an authorization, or use its tokens (admin/clients.ts).
    */

@@ -228,7 +228,7 @@ export async function buildServer(
     findClient: (clientId) =>
       metadataDocuments.handles(clientId) ? metadataDocuments.find(clientId) : storage.findClient(clientId),
     clientJwks: new ClientJwksCache(config.clientAuth.jwksUri, now),
-    upstreams: new UpstreamProviders(config.upstreams, config.clients, config.issuer, now, passwords),
+    upstreams: new UpstreamProviders(config.upstreams, config.issuer, now, passwords),
     ui,
     ...(options.claims === undefined
       ? {}

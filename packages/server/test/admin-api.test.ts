@@ -278,7 +278,9 @@ describe('admin API', () => {
       body: { ...serviceClient('upstream'), upstreams: ['corp'] },
     });
     expectProblem(upstreams, 400, 'invalid_request');
-    expect(JSON.stringify(upstreams.body.errors)).toMatch(/upstreams/);
+    expect(upstreams.body.errors).toEqual([
+      { field: 'upstreams.0', message: expect.stringMatching(/unknown upstream "corp"/) },
+    ]);
 
     const unknownScope = await call(server, 'POST', '/clients', {
       token,

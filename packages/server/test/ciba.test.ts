@@ -18,12 +18,13 @@ import type { BackchannelNotification } from '../src/protocol/backchannel-notifi
 import { failureOutcome, RetriedDeliveries } from '../src/protocol/retried-delivery.ts';
 import { sha256Base64Url } from '../src/protocol/secrets.ts';
 import { buildServer } from '../src/server.ts';
-import { confirmTotpEnrolment, startTotpEnrolment } from '../src/sessions/mfa.ts';
 import { signJwt } from '../src/tokens/jwt.ts';
+import { en } from '../src/views/locales/en.ts';
 import { freshStore, requireService } from './backends.ts';
 import {
   Browser,
   basic,
+  enrolTotp,
   formOf,
   issuer,
   logCapture,
@@ -413,7 +414,7 @@ describe('the approval page', () => {
     expect(pending?.status).toBe('pending');
   });
 
-  it('applies the MFA policy: an account without a second factor is sent to /mfa, and nothing is approved', async () => {
+  it('applies the MFA policy: an account without a second factor is sent to /mfa, which says why; nothing is approved', async () => {
     const server = await cibaServer({
       clients: cibaClients().map((client) =>
         client.clientId === 'teller-poll' ? { ...client, requireMfa: true } : client,
@@ -427,9 +428,13 @@ describe('the approval page', () => {
     const token = new URL(link).searchParams.get('token')!;
     await browser.post(login.action, { csrf: login.csrf, token, username: 'alice', password });
     const page = await browser.get(link);
-    expect(page.statusCode).toBe(403);
-    expect(page.body).toContain('your account has none yet');
-    expect(page.body).toContain('/mfa');
+    expect(page.statusCode).toBe(303);
+    expect(page.headers.location).toBe(`${issuer}/mfa?needed=link`);
+    const mfa = await browser.get(page.headers.location as string);
+    expect(mfa.body).toContain(en['mfa.account.neededForLink']);
+    expect(mfa.body).toContain('id="totp-status"');
+    // Without the parameter, or for an account with a factor, /mfa says nothing of it.
+    expect((await browser.get('/mfa')).body).not.toContain(en['mfa.account.neededForLink']);
     const pending = await poll(server, authReqId);
     expect(pending.body.error).toBe('authorization_pending');
   });
@@ -455,21 +460,8 @@ describe('the approval page', () => {
 describe('the second factor on the approval page (acr_values, OIDC Core §3.1.2.1; RFC 8176 amr)', () => {
   const mfaAcr = 'urn:gatehouse:acr:mfa';
 
-  /** Alice with a confirmed TOTP authenticator (sessions/mfa.ts); returns its secret and recovery codes. */
-  async function enrolAlice(server: CibaServer) {
-    const account = (await server.ctx.accounts.findByUsername('alice'))!;
-    const { secret } = await startTotpEnrolment(server.ctx, account);
-    const confirmed = await confirmTotpEnrolment(
-      server.ctx,
-      account,
-      totpCode(secret, server.clock()),
-      undefined,
-    );
-    if (!confirmed.ok) throw new Error('enrolment failed');
-    // The next time step: the enrolment's code counts as used.
-    server.clock.advance(30);
-    return { secret, recoveryCodes: confirmed.recoveryCodes };
-  }
+  /** Alice with a confirmed TOTP authenticator (helpers.ts); returns its secret and recovery codes. */
+  const enrolAlice = (server: CibaServer) => enrolTotp(server, 'alice');
 
   /** Opens the link and signs in with the password; returns the page that follows. */
   async function signInByLink(server: CibaServer) {

@@ -10,12 +10,19 @@ import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { totpCode } from '../src/authn/totp.ts';
 import { deviceCsrfToken } from '../src/protocol/device-authorization.ts';
 import { sha256Base64Url } from '../src/protocol/secrets.ts';
 import { databaseOf } from '../src/storage/testing.ts';
+import { escapeHtml } from '../src/views/html.ts';
+import { de } from '../src/views/locales/de.ts';
+import { en } from '../src/views/locales/en.ts';
+import { es } from '../src/views/locales/es.ts';
+import { fr } from '../src/views/locales/fr.ts';
 import {
   Browser,
   basic,
+  enrolTotp,
   form,
   formOf,
   issuer,
@@ -1039,43 +1046,127 @@ describe('end to end over a real port', () => {
 });
 
 describe('a second factor required by policy (issue 17)', () => {
-  it('refuses to approve from a password-only session, and approves once the session is stepped up at /mfa', async () => {
-    const server = await deviceServer({ mfa: { requireForAll: true } });
+  const mfaAcr = 'urn:gatehouse:acr:mfa';
+
+  /** Approves on the confirmation page; the device's tokens say the session passed a TOTP code. */
+  async function approvedAtMfa(
+    server: TestServer,
+    browser: Browser,
+    confirmHtml: string,
+    deviceCode: string,
+  ) {
+    const approved = await decide(browser, confirmHtml, 'approve');
+    expect(approved.statusCode).toBe(200);
+    server.clock.advance(6);
+    const tokens = await poll(server, deviceCode);
+    expect(tokens.status).toBe(200);
+    expect(decodeJwt(tokens.body.id_token as string)).toMatchObject({
+      acr: mfaAcr,
+      amr: ['pwd', 'otp', 'mfa'],
+    });
+  }
+
+  it('asks a client that requires MFA for the TOTP code before the confirmation; the tokens say mfa', async () => {
+    const server = await deviceServer({
+      clients: deviceClients.map((entry) =>
+        entry.clientId === 'device-app' ? { ...entry, requireMfa: true } : entry,
+      ),
+    });
+    const { secret } = await enrolTotp(server, 'alice');
+    const { deviceCode, userCode } = await issue(server);
+    const { browser, entry } = await signedInBrowser(server);
+    const prompt = await enterCode(browser, entry.body, userCode);
+    expect(prompt.statusCode).toBe(200);
+    expect(prompt.body).toContain(en['mfa.title']);
+    expect(prompt.body).toContain('name="code"');
+    const factor = formOf(prompt.body);
+    expect(factor.action).toBe(`${issuer}/device/mfa?user_code=${encodeURIComponent(userCode)}`);
+
+    // The confirmation page's decision, posted with the session's form token, is not taken either.
+    const early = await browser.post(`${issuer}/device/decision`, {
+      csrf: factor.csrf,
+      user_code: userCode,
+      decision: 'approve',
+    });
+    expect(early.statusCode).toBe(403);
+    expect(early.body).toContain(en['mfa.missing']);
+    expectError(await poll(server, deviceCode), 'authorization_pending');
+
+    const right = totpCode(secret, server.clock());
+    const wrong = await browser.post(factor.action, {
+      csrf: factor.csrf,
+      code: right === '000000' ? '111111' : '000000',
+    });
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.body).toContain(en['mfa.invalid']);
+
+    const confirm = await browser.post(factor.action, { csrf: factor.csrf, code: right });
+    expect(confirm.statusCode).toBe(200);
+    expect(confirm.body).toContain(userCode);
+    await approvedAtMfa(server, browser, confirm.body, deviceCode);
+
+    // The stepped-up session goes straight to the confirmation for the next code; a replayed code is refused.
+    const next = await issue(server);
+    const again = await enterCode(browser, (await browser.get('/device')).body, next.userCode);
+    expect(formOf(again.body).action).toBe(`${issuer}/device/decision`);
+    const other = new Browser(server);
+    const otherPrompt = await enterCode(other, (await signIn(other)).body, next.userCode);
+    const replayed = await other.post(formOf(otherPrompt.body).action, {
+      csrf: formOf(otherPrompt.body).csrf,
+      code: right,
+    });
+    expect(replayed.statusCode).toBe(401);
+  });
+
+  it('without MFA policy a password approves, and the tokens say pwd', async () => {
+    const server = await deviceServer();
+    await enrolTotp(server, 'alice');
     const { deviceCode, userCode } = await issue(server);
     const { browser, entry } = await signedInBrowser(server);
     const confirm = await enterCode(browser, entry.body, userCode);
-    expect(confirm.statusCode).toBe(200);
-    const refused = await decide(browser, confirm.body, 'approve');
-    expect(refused.statusCode).toBe(403);
-    expect(refused.body).toContain('needs a second factor');
+    expect(formOf(confirm.body).action).toBe(`${issuer}/device/decision`);
+    expect((await decide(browser, confirm.body, 'approve')).statusCode).toBe(200);
+    server.clock.advance(6);
+    const tokens = await poll(server, deviceCode);
+    expect(decodeJwt(tokens.body.id_token as string)).toMatchObject({ amr: ['pwd'] });
+    expect(decodeJwt(tokens.body.id_token as string).acr).not.toBe(mfaAcr);
+  });
+
+  it('asks by role, and sends an account without a factor to /mfa, which says why; then approves', async () => {
+    const server = await deviceServer({ mfa: { requireForRoles: ['OrderAdmin'] } });
+    const { deviceCode, userCode } = await issue(server);
+    const { browser, entry } = await signedInBrowser(server);
+    const sent = await enterCode(browser, entry.body, userCode);
+    expect(sent.statusCode).toBe(303);
+    expect(sent.headers.location).toBe(`${issuer}/mfa?needed=link`);
     expectError(await poll(server, deviceCode), 'authorization_pending');
+    for (const [language, catalogue] of [
+      ['en', en],
+      ['de', de],
+      ['fr', fr],
+      ['es', es],
+    ] as const) {
+      const page = await browser.get('/mfa?needed=link', { 'accept-language': language });
+      expect(page.body).toContain(escapeHtml(catalogue['mfa.account.neededForLink']));
+    }
 
     // Enrol an authenticator at /mfa with the same session: it is then at the mfa level.
-    const mfa = await browser.get('/mfa');
+    const mfa = await browser.get('/mfa?needed=link');
     const setUp = formOf(mfa.body);
     const enrolment = await browser.post(setUp.action, { csrf: setUp.csrf });
     const secret = (/<code id="totp-secret">([^<]+)<\/code>/.exec(enrolment.body)?.[1] ?? '').replace(
       /\s/g,
       '',
     );
-    const { hotp } = await import('../src/authn/totp.ts');
     const confirmForm = formOf(enrolment.body);
     const confirmed = await browser.post(confirmForm.action, {
       csrf: confirmForm.csrf,
-      code: hotp(secret, Math.floor(server.clock() / 30)),
+      code: totpCode(secret, server.clock()),
     });
     expect(confirmed.statusCode).toBe(200);
+    expect((await browser.get('/mfa?needed=link')).body).not.toContain(en['mfa.account.neededForLink']);
 
-    const entryAgain = await browser.get('/device');
-    const confirmAgain = await enterCode(browser, entryAgain.body, userCode);
-    const approved = await decide(browser, confirmAgain.body, 'approve');
-    expect(approved.statusCode).toBe(200);
-    server.clock.advance(6);
-    const tokens = await poll(server, deviceCode);
-    expect(tokens.status).toBe(200);
-    expect(decodeJwt(tokens.body.id_token as string)).toMatchObject({
-      acr: 'urn:gatehouse:acr:mfa',
-      amr: ['pwd', 'otp', 'mfa'],
-    });
+    const confirmAgain = await enterCode(browser, (await browser.get('/device')).body, userCode);
+    await approvedAtMfa(server, browser, confirmAgain.body, deviceCode);
   });
 });

@@ -9,10 +9,12 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
+import { totpCode } from '../src/authn/totp.ts';
 import { parseConfig } from '../src/config/load.ts';
 import type { GatehouseConfig } from '../src/config/schema.ts';
 import type { WebAuthnCredentialRecord } from '../src/model.ts';
 import { buildServer, type GatehouseServer } from '../src/server.ts';
+import { confirmTotpEnrolment, startTotpEnrolment } from '../src/sessions/mfa.ts';
 import { databaseOf } from '../src/storage/testing.ts';
 
 export { buildServer, type GatehouseServer, parseConfig };
@@ -161,6 +163,22 @@ export interface TestServer extends GatehouseServer {
   config: GatehouseConfig;
 }
 
+/**
+ * Gives `username` a confirmed TOTP authenticator (sessions/mfa.ts) with a code computed here, then moves
+ * the clock to the next time step (the enrolment's code counts as used). Returns the secret and the
+ * recovery codes.
+ */
+export async function enrolTotp(server: TestServer, username: string) {
+  const account = await server.ctx.accounts.findByUsername(username);
+  if (account === undefined) throw new Error(`no account ${username}`);
+  const { secret } = await startTotpEnrolment(server.ctx, account);
+  const code = totpCode(secret, server.clock());
+  const confirmed = await confirmTotpEnrolment(server.ctx, account, code, undefined);
+  if (!confirmed.ok) throw new Error('enrolment failed');
+  server.clock.advance(30);
+  return { secret, recoveryCodes: confirmed.recoveryCodes };
+}
+
 export async function startServer(
   overrides: Record<string, unknown> = {},
   options: { logStream?: NodeJS.WritableStream } = {},
@@ -246,11 +264,11 @@ export class Browser {
     return { cookie: [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ') };
   }
 
-  async get(url: string): Promise<LightMyRequestResponse> {
+  async get(url: string, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
     const response = await this.server.app.inject({
       method: 'GET',
       url: url.replace(issuer, ''),
-      headers: this.cookieHeader(),
+      headers: { ...headers, ...this.cookieHeader() },
       ...this.from(),
     });
     this.store(response);

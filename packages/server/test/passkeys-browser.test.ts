@@ -4,23 +4,28 @@
  * browser's half of the ceremonies the pages' script starts, against the server on http://localhost
  * (an RP ID must be a domain name; Chromium treats localhost as a secure context). Covered: a passkey
  * enrolled during a sign-in that needs the second factor, a password then a passkey, passkey-first sign-in
- * with no username typed (tokens redeemed by openid-client: amr and acr), a replayed assertion and a second
+ * with no username typed (tokens redeemed by openid-client: amr and acr), a CIBA request approved on
+ * /bc-approve with the passkey as the second factor (endpoints/link-sign-in.ts), a replayed assertion and a second
  * assertion over a used challenge refused, another account's credential refused, linking an upstream
  * identity to an account after its password and its passkey (sessions/upstream-link.ts), and the CSP of
  * every page seen: the ceremony pages allow their one script by a per-response nonce, all others run none.
  */
+import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../../tools/test-services.ts';
 import { en } from '../src/views/locales/en.ts';
 import {
+  basic,
   buildServer,
   type GatehouseServer,
   parseConfig,
   password,
+  postForm,
   testClients,
   testConfig,
+  tokenRequest,
   webSecret,
 } from './helpers.ts';
 import {
@@ -41,6 +46,10 @@ let clientSite: { close(): Promise<void> };
 let hostile: HostileUpstream;
 
 const mfaAcr = 'urn:gatehouse:acr:mfa';
+const cibaGrant = 'urn:openid:params:grant-type:ciba';
+const tellerSecret = 'teller-test-secret-0123456789-abcdefghijklmnopq';
+/** The approval links the CIBA notifier was given (endpoints/backchannel-approval.ts). */
+const approvalLinks: string[] = [];
 const patience = { timeout: 30_000 };
 
 beforeAll(async () => {
@@ -66,12 +75,23 @@ beforeAll(async () => {
             allowPrivateAddresses: true,
           },
         ],
-        clients: testClients({
-          'post-app': { redirectUris: [callback], upstreams: ['partner'] },
-          'web-app': { redirectUris: [callback] },
-        }),
+        clients: [
+          ...testClients({
+            'post-app': { redirectUris: [callback], upstreams: ['partner'] },
+            'web-app': { redirectUris: [callback] },
+          }),
+          {
+            clientId: 'teller',
+            name: 'Bank Teller',
+            secret: tellerSecret,
+            grantTypes: [cibaGrant],
+            scopes: ['openid'],
+            backchannelTokenDeliveryMode: 'poll',
+          },
+        ],
       }),
     ),
+    { backchannelNotifier: async (notification) => void approvalLinks.push(notification.approvalUrl) },
   );
   await gatehouse.listen();
   browser = await launchChromium();
@@ -259,6 +279,42 @@ describe('passkeys in Chromium with a virtual authenticator', () => {
     const [stored] = await gatehouse.ctx.storage.webauthn.listCredentials(await subjectOf('alice'));
     expect(stored?.lastUsedAt).toEqual(expect.any(Number));
     expect(await watch.check()).toBe(2);
+  }, 120_000);
+
+  it('approves a CIBA request asking for mfa on /bc-approve with the passkey: amr pwd hwk mfa', async () => {
+    await alice.context.clearCookies();
+    const watch = watchPages(alice.page);
+    const teller = basic('teller', tellerSecret);
+    const started = await postForm(
+      gatehouse,
+      '/bc-authorize',
+      { scope: 'openid', login_hint: 'alice', binding_message: 'TX 4711', acr_values: mfaAcr },
+      { authorization: teller },
+    );
+    expect(started.status, started.text).toBe(200);
+    await alice.page.goto(approvalLinks.at(-1)!, { waitUntil: 'load', ...patience });
+    await submitPassword(alice.page, 'alice');
+    expect(await alice.page.textContent('h1')).toBe(en['mfa.title']);
+    // alice has a passkey and no authenticator app: a recovery code or the passkey, no TOTP field.
+    expect(await alice.page.locator('#code').count()).toBe(0);
+    await Promise.all([alice.page.waitForEvent('load', patience), alice.page.click('#passkey-get')]);
+    expect(await alice.page.textContent('h1')).toContain('Bank Teller');
+    expect(await alice.page.textContent('body')).toContain('TX 4711');
+    expect(await alice.page.textContent('button[value=approve]')).toBe(en['ciba.confirm.approve']);
+    await Promise.all([alice.page.waitForEvent('load', patience), alice.page.click('button[value=approve]')]);
+    expect(await alice.page.textContent('h1')).toBe(en['ciba.approved.title']);
+    const tokens = await tokenRequest(
+      gatehouse,
+      { grant_type: cibaGrant, auth_req_id: started.body.auth_req_id as string },
+      teller,
+    );
+    expect(tokens.status).toBe(200);
+    const claims = decodeJwt(tokens.body.id_token as string);
+    expect(claims.sub).toBe(await subjectOf('alice'));
+    expect(claims.amr).toEqual(['pwd', 'hwk', 'mfa']);
+    expect(claims.acr).toBe(mfaAcr);
+    // Only the second-factor page ran the script.
+    expect(await watch.check()).toBe(1);
   }, 120_000);
 
   it('signs in passkey-first with no username typed: amr hwk user mfa', async () => {

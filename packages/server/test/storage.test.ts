@@ -998,6 +998,17 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
       await storage.clients.save(client('mfa-client'));
       expect((await storage.clients.find('mfa-client'))?.requireMfa).toBeUndefined();
     });
+
+    it('stores the upstream providers a client offers, in order', async () => {
+      await storage.clients.save({ ...client('idp-client'), upstreams: ['corp', 'github'] });
+      expect((await storage.clients.find('idp-client'))?.upstreams).toEqual(['corp', 'github']);
+      expect((await storage.clients.list()).find((c) => c.clientId === 'idp-client')?.upstreams).toEqual([
+        'corp',
+        'github',
+      ]);
+      await storage.clients.save(client('idp-client'));
+      expect((await storage.clients.find('idp-client'))?.upstreams).toBeUndefined();
+    });
   });
 
   describe('single use under concurrency (two connections, as two nodes)', () => {

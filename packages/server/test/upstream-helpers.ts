@@ -22,6 +22,21 @@ import {
 } from './helpers.ts';
 import { freePort } from './interop-helpers.ts';
 
+/** Gatehouse's secret as a client of oidc-provider (gatehouseAtProvider). */
+export const upstreamSecret = 'gatehouse-at-upstream-secret-0123456789-abcdef';
+
+/** Gatehouse registered at oidc-provider (its `extraClients`), with the callback of each upstream in `ids`. */
+export function gatehouseAtProvider(ids: string[]): Record<string, unknown> {
+  return {
+    client_id: 'gatehouse',
+    client_secret: upstreamSecret,
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: ids.map((id) => `${issuer}/upstream/${id}/callback`),
+  };
+}
+
 /** A hand-made OpenID provider whose token endpoint answers with whatever ID token the test asks for. */
 export interface HostileUpstream {
   issuer: string;

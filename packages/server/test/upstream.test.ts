@@ -27,13 +27,13 @@ import {
   webRedirect,
 } from './helpers.ts';
 import {
+  gatehouseAtProvider,
   type HostileUpstream,
   startHostileUpstream,
   upstreamDriver,
+  upstreamSecret,
   webAppIdToken,
 } from './upstream-helpers.ts';
-
-const upstreamSecret = 'gatehouse-at-upstream-secret-0123456789-abcdef';
 
 let provider: RunningProvider;
 let hostile: HostileUpstream;
@@ -42,16 +42,7 @@ let server: TestServer;
 beforeAll(async () => {
   hostile = await startHostileUpstream();
   provider = await startProvider({
-    extraClients: [
-      {
-        client_id: 'gatehouse',
-        client_secret: upstreamSecret,
-        token_endpoint_auth_method: 'client_secret_basic',
-        grant_types: ['authorization_code'],
-        response_types: ['code'],
-        redirect_uris: [`${issuer}/upstream/corp/callback`],
-      },
-    ],
+    extraClients: [gatehouseAtProvider(['corp'])],
   });
   const common = { type: 'oidc', clientSecret: upstreamSecret, allowPrivateAddresses: true };
   server = await startServer({

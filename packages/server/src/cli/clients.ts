@@ -60,6 +60,8 @@ export const clientUsage = `Usage: gatehouse client <add|list|remove|disable|ena
       --backchannel-notification-endpoint URL
                                           ping mode: where the server pings the client (https)
       --require-mfa                       every sign-in for this client needs a second factor
+      --upstream ID                       repeatable: a configured upstream provider (config upstreams[].id)
+                                          the sign-in page offers, in the order given
       --cors-origin ORIGIN                repeatable: a browser origin (scheme://host[:port]) allowed to call
                                           /token, /userinfo, /revoke, /par, discovery and /jwks (CORS); a
                                           public client has the origins of its https and http://localhost
@@ -250,6 +252,7 @@ async function add(args: string[]): Promise<number> {
       'backchannel-delivery-mode': { type: 'string' },
       'backchannel-notification-endpoint': { type: 'string' },
       'require-mfa': { type: 'boolean' },
+      upstream: { type: 'string', multiple: true },
       'cors-origin': { type: 'string', multiple: true },
       'jwks-uri': { type: 'string' },
       'jwks-file': { type: 'string' },
@@ -309,6 +312,7 @@ async function add(args: string[]): Promise<number> {
         backchannelTokenDeliveryMode: values['backchannel-delivery-mode'],
         backchannelClientNotificationEndpoint: values['backchannel-notification-endpoint'],
         ...(values['require-mfa'] === true ? { requireMfa: true } : {}),
+        upstreams: list(values.upstream),
         corsOrigins: list(values['cors-origin']),
         refreshTokenLifetime:
           refreshAbsolute === undefined && refreshIdle === undefined
@@ -354,6 +358,7 @@ async function listClients(args: string[]): Promise<number> {
     requireDpop: client.requireDpop,
     requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
     requireMfa: client.requireMfa === true,
+    upstreams: client.upstreams ?? [],
     corsOrigins: clientOrigins(client),
     refreshTokenLifetime: client.refreshTokenLifetime,
     // When each secret stops working (null: never), newest first; never the secrets or their hashes.

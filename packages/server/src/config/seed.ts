@@ -84,6 +84,7 @@ export function clientRecord(client: ClientConfig, source: Client['source'], cre
     requireDpop: client.requireDpop,
     requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
     ...(client.requireMfa ? { requireMfa: true } : {}),
+    ...(client.upstreams.length === 0 ? {} : { upstreams: client.upstreams }),
     authentication: {
       jwks: client.jwks,
       jwksUri: client.jwksUri,

@@ -2,8 +2,8 @@
  * The CIBA approval pages at /bc-approve (CIBA Core §7.1, §15), HTML only; the rules are in
  * protocol/backchannel-authentication.ts, the sign-in in link-sign-in.ts. The notifier's link (`?token=`)
  * opens them: the user signs in as the account the request names (another account is refused), gives a
- * second factor when the MFA policy or the request's `acr_values` ask for one (sessions/mfa.ts; the session
- * is stepped up, so the ID token's acr and amr say so), sees the client, the binding message and the
+ * second factor, a code or a passkey, when the MFA policy or the request's `acr_values` ask for one
+ * (link-sign-in.ts; the session is stepped up, so the ID token's acr and amr say so), sees the client, the binding message and the
  * scopes, and approves or denies with a CSRF-protected POST. The link works until a decision is made or
  * the request expires, whichever comes first; every page then answers that it has expired.
  */
@@ -19,13 +19,11 @@ import {
 } from '../protocol/backchannel-authentication.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
-import { randomHandle } from '../protocol/secrets.ts';
-import { checkSecondFactor, factorSummary, stepUpSession } from '../sessions/mfa.ts';
-import { readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
 import {
   chosenDecision,
   type LinkEntrant,
   type LinkSignIn,
+  linkSecondFactorSubmit,
   linkSignedInPost,
   linkSignIn,
   linkSignInSubmit,
@@ -33,9 +31,10 @@ import {
   meetsApprovalLevel,
   type PageFormError,
   postedParams,
+  renderLinkSecondFactor,
   sendOutcome,
 } from './link-sign-in.ts';
-import { pageUiFor, scopeGroups, secondFactorError, sendPage } from './page-response.ts';
+import { pageUiFor, scopeGroups, sendPage } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
 function linkExpired(): OAuthError {
@@ -121,12 +120,17 @@ async function renderConfirm(
   );
 }
 
-/**
- * The second-factor form (a TOTP or a recovery code), posted to /bc-approve/mfa with the link's token.
- * An account without an authenticator is told to set one up at /mfa: a link from a notification is no
- * place to enrol one.
- */
-async function renderSecondFactor(
+/** The second-factor forms of the approval page, posted with the link's token (link-sign-in.ts). */
+function factorForm(ctx: ServerContext, browserId: string, session: LoginSession, found: Pending) {
+  return {
+    codeAction: approvalUrl(ctx, found.token, '/mfa'),
+    passkeyAction: approvalUrl(ctx, found.token, '/passkey'),
+    csrfToken: approvalCsrfToken(browserId, session.sid),
+    clientName: found.clientName,
+  };
+}
+
+function renderSecondFactor(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -134,29 +138,8 @@ async function renderSecondFactor(
   found: Pending,
   error?: PageFormError,
 ): Promise<void> {
-  if (!(await factorSummary(ctx, session.userId)).totp)
-    throw new OAuthError(
-      'access_denied',
-      'This sign-in needs a second factor. Set one up on the two-step verification page, then open the link again.',
-      { status: 403, pageMessage: 'error.cibaNeedsMfa' },
-    );
-  const account = await ctx.accounts.findBySubject(session.userId);
-  sendPage(
-    ctx,
-    reply,
-    error?.status ?? 200,
-    ctx.ui.pages.mfa(
-      {
-        action: approvalUrl(ctx, found.token, '/mfa'),
-        csrfToken: approvalCsrfToken(browserId, session.sid),
-        clientName: found.clientName,
-        username: account?.username ?? '',
-        error: error?.form,
-      },
-      pageUiFor(ctx, request),
-    ),
-    error?.retryAfter,
-  );
+  const form = factorForm(ctx, browserId, session, found);
+  return renderLinkSecondFactor(ctx, request, reply, session, form, error);
 }
 
 /**
@@ -215,42 +198,22 @@ async function hintedUserPost(
 }
 
 /**
- * POST /bc-approve/mfa?token=...: a TOTP code (RFC 6238) or a recovery code steps the session up (wrong
- * codes count as failed logins of the account), then back to the page.
+ * POST /bc-approve/mfa?token=... (a TOTP or recovery code) and /bc-approve/passkey?token=... (one of the
+ * account's passkeys): the second factor steps the session up (link-sign-in.ts), then back to the page.
  */
-export function backchannelApprovalSecondFactor(ctx: ServerContext) {
+export function backchannelApprovalSecondFactor(ctx: ServerContext, kind: 'code' | 'passkey' = 'code') {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const query = toParams((request.query as RawParams | undefined) ?? {});
     const found = await pending(ctx, query.get('token'));
     const entrant = await hintedUserPost(ctx, request, reply, found);
     if (entrant === undefined) return;
-    const { browserId, session } = entrant;
-    const params = postedParams(request);
-    const clientId = found.record.clientId;
-    const check = await checkSecondFactor(
-      ctx,
-      session.userId,
-      { code: params.get('code'), recoveryCode: params.get('recovery_code') },
-      clientId,
-    );
-    if (!check.ok) {
-      await renderSecondFactor(ctx, request, reply, { browserId, session }, found, {
-        form: secondFactorError(check.error),
-        status: check.status,
-        retryAfter: check.retryAfter,
-      });
-      return;
-    }
-    const sessionValue = readCookie(request.headers.cookie, sessionCookie)!;
-    const stepped = await stepUpSession(ctx, sessionValue, session, randomHandle(), clientId);
-    if (stepped === undefined) {
-      cibaSignIn(ctx, request, reply, found).renderSignIn(browserId, undefined, {
-        form: { message: { key: 'device.sessionEnded' } },
-        status: 401,
-      });
-      return;
-    }
-    setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
+    const step = {
+      flow: cibaSignIn(ctx, request, reply, found),
+      entrant,
+      form: factorForm(ctx, entrant.browserId, entrant.session, found),
+      clientId: found.record.clientId,
+    };
+    if ((await linkSecondFactorSubmit(ctx, request, reply, step, kind)) === undefined) return;
     reply.code(303).headers(noStoreHeaders).header('location', approvalUrl(ctx, found.token)).send();
   };
 }

@@ -3,7 +3,8 @@
  * protocol/device-authorization.ts. A pre-filled code is never looked up on GET: every lookup is a
  * CSRF-protected POST that counts against the limits, and the user always confirms that the code matches
  * the device, even for clients that skip consent elsewhere, since a user code may come from a phisher
- * (§3.3.1, §5.4).
+ * (§3.3.1, §5.4). When the MFA policy asks for a second factor, a code or a passkey steps the session up
+ * before the confirmation (link-sign-in.ts), so the tokens' acr and amr say so.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
@@ -18,7 +19,6 @@ import {
   lookUpUserCode,
   userCodeLockedFor,
 } from '../protocol/device-authorization.ts';
-import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
 import type { MessageKey } from '../views/i18n.ts';
 import type { FormError } from '../views/pages.ts';
@@ -26,6 +26,7 @@ import {
   chosenDecision,
   type LinkEntrant,
   type LinkSignIn,
+  linkSecondFactorSubmit,
   linkSignedInPost,
   linkSignIn,
   linkSignInSubmit,
@@ -33,6 +34,7 @@ import {
   meetsApprovalLevel,
   type PageFormError,
   postedParams,
+  renderLinkSecondFactor,
   sendOutcome,
 } from './link-sign-in.ts';
 import { pageUiFor, scopeGroups, sendPage } from './page-response.ts';
@@ -134,7 +136,7 @@ async function pendingCode(
   reply: FastifyReply,
   entrant: SignedIn,
   typed: string | undefined,
-): Promise<{ record: DeviceCode; clientName: string } | undefined> {
+): Promise<Pending | undefined> {
   const lookup = await lookUpUserCode(ctx, entrant, request.ip, typed);
   if ('refused' in lookup) {
     const kept = keptUserCode(typed);
@@ -195,7 +197,66 @@ export function deviceLoginSubmit(ctx: ServerContext) {
   };
 }
 
-/** POST /device: the code entered; shows the confirmation page for a pending code. */
+type Pending = { record: DeviceCode; clientName: string };
+
+/** The confirmation page: the client, the code to compare with the device's, the scopes. */
+function renderConfirm(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  entrant: SignedIn,
+  pending: Pending,
+): void {
+  sendPage(
+    ctx,
+    reply,
+    200,
+    ctx.ui.pages.deviceConfirm(
+      {
+        action: `${ctx.endpoints.deviceVerification}/decision`,
+        csrfToken: deviceCsrfToken(entrant.browserId, entrant.session.sid),
+        username: entrant.username,
+        clientName: pending.clientName,
+        userCode: formatUserCode(pending.record.userCode),
+        groups: scopeGroups(ctx, pending.record.scope),
+      },
+      pageUiFor(ctx, request),
+    ),
+  );
+}
+
+/** The second-factor forms (link-sign-in.ts), posted with the user code in their address. */
+function factorForm(ctx: ServerContext, entrant: SignedIn, pending: Pending) {
+  const userCode = formatUserCode(pending.record.userCode);
+  const action = (path: string) => {
+    const url = new URL(`${ctx.endpoints.deviceVerification}${path}`);
+    url.searchParams.set('user_code', userCode);
+    return url.toString();
+  };
+  return {
+    codeAction: action('/mfa'),
+    passkeyAction: action('/passkey'),
+    csrfToken: deviceCsrfToken(entrant.browserId, entrant.session.sid),
+    clientName: pending.clientName,
+  };
+}
+
+function renderSecondFactor(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  entrant: SignedIn,
+  pending: Pending,
+  error?: PageFormError,
+): Promise<void> {
+  const form = factorForm(ctx, entrant, pending);
+  return renderLinkSecondFactor(ctx, request, reply, entrant.session, form, error);
+}
+
+/**
+ * POST /device: the code entered; for a pending code, the confirmation page, or first the second factor
+ * when the session is short of the level the MFA policy asks of this client (protocol/acr.ts).
+ */
 export function deviceCodeSubmit(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const params = postedParams(request);
@@ -203,22 +264,9 @@ export function deviceCodeSubmit(ctx: ServerContext) {
     if (entrant === undefined) return;
     const pending = await pendingCode(ctx, request, reply, entrant, params.get('user_code'));
     if (pending === undefined) return;
-    sendPage(
-      ctx,
-      reply,
-      200,
-      ctx.ui.pages.deviceConfirm(
-        {
-          action: `${ctx.endpoints.deviceVerification}/decision`,
-          csrfToken: deviceCsrfToken(entrant.browserId, entrant.session.sid),
-          username: entrant.username,
-          clientName: pending.clientName,
-          userCode: formatUserCode(pending.record.userCode),
-          groups: scopeGroups(ctx, pending.record.scope),
-        },
-        pageUiFor(ctx, request),
-      ),
-    );
+    if (await meetsApprovalLevel(ctx, pending.record.clientId, entrant.session))
+      renderConfirm(ctx, request, reply, entrant, pending);
+    else await renderSecondFactor(ctx, request, reply, entrant, pending);
   };
 }
 
@@ -231,14 +279,17 @@ export function deviceDecisionSubmit(ctx: ServerContext) {
     const decision = chosenDecision(params);
     const pending = await pendingCode(ctx, request, reply, entrant, params.get('user_code'));
     if (pending === undefined) return;
-    // The page signs in with a password only: a sign-in that policy says needs a second factor is approved
-    // only from a session stepped up with one (at /mfa), never with less (protocol/acr.ts).
-    if (decision === 'approve' && !(await meetsApprovalLevel(ctx, pending.record.clientId, entrant.session)))
-      throw new OAuthError(
-        'access_denied',
-        'This sign-in needs a second factor. Verify it on the two-step verification page, then enter the code again.',
-        { status: 403, pageMessage: 'error.deviceNeedsMfa' },
-      );
+    // Approval needs the level of the MFA policy, never less: else the second factor first.
+    if (
+      decision === 'approve' &&
+      !(await meetsApprovalLevel(ctx, pending.record.clientId, entrant.session))
+    ) {
+      await renderSecondFactor(ctx, request, reply, entrant, pending, {
+        form: { message: { key: 'mfa.missing' }, field: 'code' },
+        status: 403,
+      });
+      return;
+    }
     if (!(await decideDeviceCode(ctx, pending.record, entrant.session, decision))) {
       await renderCodeEntry(ctx, request, reply, entrant, undefined, {
         form: codeError('device.expired'),
@@ -254,5 +305,25 @@ export function deviceDecisionSubmit(ctx: ServerContext) {
       decision,
       pending.clientName,
     );
+  };
+}
+
+/**
+ * POST /device/mfa?user_code=... (a TOTP or recovery code) and /device/passkey?user_code=... (a passkey):
+ * the second factor steps the session up (link-sign-in.ts); then the confirmation page for the code.
+ */
+export function deviceSecondFactorSubmit(ctx: ServerContext, kind: 'code' | 'passkey' = 'code') {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const typed = toParams((request.query as RawParams | undefined) ?? {}).get('user_code');
+    const flow = deviceSignIn(ctx, request, reply, keptUserCode(typed));
+    const linked = await linkSignedInPost(ctx, request, flow, postedParams(request));
+    if (linked === undefined) return;
+    const entrant = await signedIn(ctx, linked);
+    const pending = await pendingCode(ctx, request, reply, entrant, typed);
+    if (pending === undefined) return;
+    const form = factorForm(ctx, entrant, pending);
+    const step = { flow, entrant, form, clientId: pending.record.clientId };
+    const session = await linkSecondFactorSubmit(ctx, request, reply, step, kind);
+    if (session !== undefined) renderConfirm(ctx, request, reply, { ...entrant, session }, pending);
   };
 }

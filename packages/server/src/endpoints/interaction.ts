@@ -118,7 +118,7 @@ export async function renderLogin(
         clientName: loaded.client.name,
         username,
         error: error?.form,
-        upstreams: ctx.upstreams.forClient(loaded.client.clientId).map(({ config }) => ({
+        upstreams: ctx.upstreams.forClient(loaded.client).map(({ config }) => ({
           name: config.name,
           action: `${base}/upstream/${config.id}`,
         })),

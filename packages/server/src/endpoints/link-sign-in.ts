@@ -3,7 +3,8 @@
  * verification page (RFC 8628 §3.3) and the CIBA approval page (CIBA Core §7.1). Each flow has its own
  * CSRF label (protocol/browser-csrf.ts) and sign-in form; this module has what they share: the password
  * sign-in that starts a session and sends the browser back to the page, the signed-in user behind a form
- * post, the Approve/Deny choice, and the level an approval must reach (protocol/acr.ts).
+ * post, the Approve/Deny choice, the level an approval must reach (protocol/acr.ts), and the second factor
+ * (a code or a passkey) that steps the session up to it.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Account } from '../accounts/accounts.ts';
@@ -15,19 +16,29 @@ import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
 import { randomHandle } from '../protocol/secrets.ts';
 import { checkPassword, findSession, startSession } from '../sessions/login.ts';
+import { checkSecondFactor, factorSummary, stepUpSession } from '../sessions/mfa.ts';
+import {
+  authenticationOptions,
+  finishAuthentication,
+  sessionBinding,
+  webauthnEnabled,
+} from '../sessions/webauthn.ts';
 import type { PageUi } from '../views/html.ts';
 import type { MessageKey } from '../views/i18n.ts';
 import type { FormError } from '../views/pages.ts';
 import { browserCookie, browserIdFor, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
-import { pageUiFor, sendPage, signInError } from './page-response.ts';
+import {
+  factorPageError,
+  type PageFormError,
+  pageUiFor,
+  postedCeremony,
+  scriptUi,
+  sendPage,
+  signInError,
+} from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
-/** An error shown on a form, with the page's status and, for a throttled sign-in, Retry-After. */
-export interface PageFormError {
-  form: FormError;
-  status: number;
-  retryAfter?: number | undefined;
-}
+export type { PageFormError } from './page-response.ts';
 
 /** One flow's side of the link sign-in. */
 export interface LinkSignIn {
@@ -219,4 +230,117 @@ export async function meetsApprovalLevel(
   const account = await ctx.accounts.findBySubject(session.userId);
   const level = requiredAcrLevel(ctx.config, client, { requiredAcr: requested }, account?.roles);
   return sessionMeetsLevel(session, level);
+}
+
+/** Where a flow's second-factor forms post (a code, a passkey), their CSRF token, the client named. */
+export interface LinkFactorForm {
+  codeAction: string;
+  passkeyAction: string;
+  csrfToken: string;
+  clientName: string;
+}
+
+/**
+ * The second-factor prompt of a link page: every factor the account has, a TOTP or recovery code and its
+ * passkeys (a challenge bound to the session, sessions/webauthn.ts). An account with no factor is sent to
+ * /mfa, which says that the page it came from needs one: a link's page is no place to enrol.
+ */
+export async function renderLinkSecondFactor(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  session: LoginSession,
+  form: LinkFactorForm,
+  error?: PageFormError,
+): Promise<void> {
+  const summary = await factorSummary(ctx, session.userId);
+  if (!summary.any) {
+    reply.code(303).headers(noStoreHeaders).header('location', `${ctx.issuer}/mfa?needed=link`).send();
+    return;
+  }
+  const account = await ctx.accounts.findBySubject(session.userId);
+  const optionsJson =
+    summary.passkeys > 0
+      ? await authenticationOptions(ctx, sessionBinding(session.sid), session.userId)
+      : undefined;
+  const ui = optionsJson === undefined ? pageUiFor(ctx, request) : scriptUi(ctx, pageUiFor(ctx, request));
+  sendPage(
+    ctx,
+    reply,
+    error?.status ?? 200,
+    ctx.ui.pages.mfa(
+      {
+        action: form.codeAction,
+        csrfToken: form.csrfToken,
+        clientName: form.clientName,
+        username: account?.username ?? '',
+        error: error?.form,
+        totp: summary.totp,
+        passkey:
+          optionsJson === undefined
+            ? undefined
+            : { action: form.passkeyAction, csrfToken: form.csrfToken, optionsJson },
+      },
+      ui,
+    ),
+    error?.retryAfter,
+    ui,
+  );
+}
+
+/** A second factor posted on a link page, for the signed-in `entrant`, for an approval for `clientId`. */
+export interface LinkFactorStep {
+  flow: LinkSignIn;
+  entrant: LinkEntrant;
+  form: LinkFactorForm;
+  clientId: string;
+}
+
+/**
+ * Checks a posted TOTP or recovery code (RFC 6238) or passkey assertion (WebAuthn §7.2); failures count
+ * with the account's login limits. A refused one shows the prompt again with its error; an accepted one
+ * steps the session up (its acr and amr say so, RFC 8176) and sets its cookie. Returns the stepped session.
+ */
+export async function linkSecondFactorSubmit(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  step: LinkFactorStep,
+  kind: 'code' | 'passkey',
+): Promise<LoginSession | undefined> {
+  const { session, browserId } = step.entrant;
+  const params = postedParams(request);
+  if (kind === 'passkey' && !webauthnEnabled(ctx))
+    throw new OAuthError('invalid_request', 'passkeys are not enabled on this server');
+  const check =
+    kind === 'passkey'
+      ? await finishAuthentication(
+          ctx,
+          sessionBinding(session.sid),
+          postedCeremony(params),
+          session.userId,
+          step.clientId,
+        )
+      : await checkSecondFactor(
+          ctx,
+          session.userId,
+          { code: params.get('code'), recoveryCode: params.get('recovery_code') },
+          step.clientId,
+        );
+  if (!check.ok) {
+    await renderLinkSecondFactor(ctx, request, reply, session, step.form, factorPageError(check));
+    return undefined;
+  }
+  const sessionValue = readCookie(request.headers.cookie, sessionCookie) ?? '';
+  const method = kind === 'passkey' ? 'hwk' : 'otp';
+  const stepped = await stepUpSession(ctx, sessionValue, session, randomHandle(), step.clientId, method);
+  if (stepped === undefined) {
+    step.flow.renderSignIn(browserId, undefined, {
+      form: { message: { key: 'device.sessionEnded' } },
+      status: 401,
+    });
+    return undefined;
+  }
+  setSessionCookie(reply, stepped.sessionValue, ctx.config.login.sessionTtl);
+  return stepped.session;
 }

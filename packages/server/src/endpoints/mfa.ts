@@ -265,7 +265,11 @@ async function passkeysPart(ctx: ServerContext, user: SignedIn) {
   };
 }
 
-/** GET /mfa */
+function neededHere(request: FastifyRequest, hasFactor: boolean): boolean {
+  return !hasFactor && toParams((request.query as RawParams | undefined) ?? {}).get('needed') === 'link';
+}
+
+/** GET /mfa; `?needed=link` says why a link's page sent the user here. */
 export function mfaAccountPage(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const user = await signedIn(ctx, request);
@@ -294,6 +298,8 @@ export function mfaAccountPage(ctx: ServerContext) {
             recoveryCodes: summary.recoveryCodes,
             totpAction: mfaUrl(ctx, '/totp'),
             recoveryAction: mfaUrl(ctx, '/recovery-codes'),
+            // Sent here by a link's page (endpoints/link-sign-in.ts) while the account has no factor.
+            notice: neededHere(request, summary.any) ? 'mfa.account.neededForLink' : undefined,
             passkeys,
           },
         },

@@ -4,9 +4,11 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
+import type { Params } from '../protocol/params.ts';
 import { randomHandle } from '../protocol/secrets.ts';
 import type { SignInFailure } from '../sessions/login.ts';
 import type { SecondFactorFailure } from '../sessions/mfa.ts';
+import type { PostedCeremony } from '../sessions/webauthn.ts';
 import { type PageUi, scriptHeaders } from '../views/html.ts';
 import type { FormError, ScopeGroup } from '../views/pages.ts';
 
@@ -81,7 +83,30 @@ export function scopeGroups(ctx: ServerContext, scopes: readonly string[]): Scop
   }));
 }
 
-/** A refused second factor as the form shows it: a wrong or missing code is about the code field. */
+/** A refused second factor as the form shows it: a wrong or missing code is about the code field, a
+ * refused passkey or a lock about the whole form. */
 export function secondFactorError(failure: SecondFactorFailure): FormError {
-  return { message: failure, field: failure.key === 'login.throttled' ? undefined : 'code' };
+  const aboutCode = failure.key === 'mfa.invalid' || failure.key === 'mfa.missing';
+  return { message: failure, field: aboutCode ? 'code' : undefined };
+}
+
+/** An error shown on a form, with the page's status and, for a throttled attempt, Retry-After. */
+export interface PageFormError {
+  form: FormError;
+  status: number;
+  retryAfter?: number | undefined;
+}
+
+/** A refused code or passkey (sessions/mfa.ts, sessions/webauthn.ts) as its form shows it. */
+export function factorPageError(failure: {
+  error: SecondFactorFailure;
+  status: number;
+  retryAfter?: number | undefined;
+}): PageFormError {
+  return { form: secondFactorError(failure.error), status: failure.status, retryAfter: failure.retryAfter };
+}
+
+/** The fields the ceremony's script posts (views/webauthn-script.ts). */
+export function postedCeremony(params: Params): PostedCeremony {
+  return { credential: params.get('credential'), error: params.get('webauthn_error') };
 }

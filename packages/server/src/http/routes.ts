@@ -23,6 +23,7 @@ import {
   deviceCodeSubmit,
   deviceDecisionSubmit,
   deviceLoginSubmit,
+  deviceSecondFactorSubmit,
   deviceVerificationPage,
 } from '../endpoints/device-verification.ts';
 import { discoveryEndpoint } from '../endpoints/discovery.ts';
@@ -215,6 +216,12 @@ export function registerRoutes(
     perRequest(deviceLoginSubmit),
   );
   app.post('/device/decision', { config: { errorFormat: 'html' } }, perRequest(deviceDecisionSubmit));
+  app.post('/device/mfa', passkeyForm, perRequest(deviceSecondFactorSubmit));
+  app.post(
+    '/device/passkey',
+    passkeyForm,
+    perRequest((scoped) => deviceSecondFactorSubmit(scoped, 'passkey')),
+  );
 
   // OpenID Connect CIBA Core 1.0: the authentication request (JSON, for clients) and the approval pages
   // the notifier's link opens (HTML, for users).
@@ -233,6 +240,11 @@ export function registerRoutes(
     '/bc-approve/mfa',
     { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
     perRequest(backchannelApprovalSecondFactor),
+  );
+  app.post(
+    '/bc-approve/passkey',
+    passkeyForm,
+    perRequest((scoped) => backchannelApprovalSecondFactor(scoped, 'passkey')),
   );
   app.post(
     '/bc-approve/decision',

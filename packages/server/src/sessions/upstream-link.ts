@@ -100,7 +100,7 @@ export interface PendingLinkState {
 /** The interaction's live pending link; an error page when there is none or its provider is gone. */
 export async function pendingLink(ctx: ServerContext, loaded: LoadedInteraction): Promise<PendingLinkState> {
   const link = await ctx.storage.upstreams.findPendingLink(loaded.interaction.id, ctx.now());
-  const provider = link && ctx.upstreams.allowed(loaded.client.clientId, link.upstreamId);
+  const provider = link && ctx.upstreams.allowed(loaded.client, link.upstreamId);
   if (link === undefined || provider === undefined) throw linkExpired();
   const [offered, proven] = await Promise.all(
     [link.offeredUserId, link.provenUserId].map((id) =>

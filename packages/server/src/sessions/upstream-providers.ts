@@ -1,12 +1,14 @@
 /**
  * The configured upstream providers (config/upstreams.ts), each with the @gatehouse/client
- * relying-party client that talks to it through the address guard (protocol/outbound-fetch.ts), and each
- * client's allow-list. Built once at start-up (server.ts); the sign-in flow is in sessions/upstream.ts.
+ * relying-party client that talks to it through the address guard (protocol/outbound-fetch.ts). Built once
+ * at start-up (server.ts); which of them a client offers is the stored client's `upstreams` (config file,
+ * CLI or admin API alike). The sign-in flow is in sessions/upstream.ts.
  */
 import { readFileSync } from 'node:fs';
 import { type ClientAuthentication, OAuthClient } from '@gatehouse/client';
 import { entraIssuerRule } from '../config/upstream-presets.ts';
 import type { UpstreamConfig } from '../config/upstreams.ts';
+import type { Client } from '../model.ts';
 import { guardedFetch } from '../protocol/outbound-fetch.ts';
 import type { PasswordHasher } from '../protocol/passwords.ts';
 import { oauth2Metadata } from './upstream-oauth2.ts';
@@ -42,8 +44,6 @@ export class UpstreamProviders {
 
   constructor(
     configs: readonly UpstreamConfig[],
-    /** Each client's allow-list (config `clients[].upstreams`), by client id. */
-    private readonly clients: readonly { clientId: string; upstreams: readonly string[] }[],
     issuer: string,
     now: () => number,
     /** Hashes the random, never-shown password of a provisioned account. */
@@ -81,17 +81,16 @@ export class UpstreamProviders {
     return this.byId.get(id);
   }
 
-  /** The providers `clientId` may offer (its `upstreams` in the config file), in that order. */
-  forClient(clientId: string): UpstreamProvider[] {
-    const allowed = this.clients.find((client) => client.clientId === clientId)?.upstreams ?? [];
-    return allowed.flatMap((id) => {
+  /** The providers `client` may offer (its `upstreams`), in that order. */
+  forClient(client: Pick<Client, 'upstreams'>): UpstreamProvider[] {
+    return (client.upstreams ?? []).flatMap((id) => {
       const provider = this.byId.get(id);
       return provider === undefined ? [] : [provider];
     });
   }
 
-  /** The provider `id` when `clientId` may use it. */
-  allowed(clientId: string, id: string | undefined): UpstreamProvider | undefined {
-    return this.forClient(clientId).find((provider) => provider.config.id === id);
+  /** The provider `id` when `client` may use it. */
+  allowed(client: Pick<Client, 'upstreams'>, id: string | undefined): UpstreamProvider | undefined {
+    return this.forClient(client).find((provider) => provider.config.id === id);
   }
 }

@@ -62,7 +62,7 @@ function failed(ctx: ServerContext, upstreamId: string, reason: string): OAuthEr
  */
 export function hintedUpstream(ctx: ServerContext, loaded: LoadedInteraction): UpstreamProvider | undefined {
   const { idp, loginHint } = loaded.interaction.request;
-  const providers = ctx.upstreams.forClient(loaded.client.clientId);
+  const providers = ctx.upstreams.forClient(loaded.client);
   if (idp !== undefined) return providers.find((provider) => provider.config.id === idp);
   const domain = loginHint?.includes('@')
     ? loginHint.slice(loginHint.lastIndexOf('@') + 1).toLowerCase()
@@ -77,7 +77,7 @@ export async function startUpstreamLogin(
   loaded: LoadedInteraction,
   upstreamId: string,
 ): Promise<string> {
-  const provider = ctx.upstreams.allowed(loaded.client.clientId, upstreamId);
+  const provider = ctx.upstreams.allowed(loaded.client, upstreamId);
   if (provider === undefined) throw unavailable();
   let pending: Awaited<ReturnType<OAuthClient['authorizationRequest']>>;
   try {
@@ -153,7 +153,7 @@ export async function finishUpstreamLogin(
   // A state issued for one provider coming back through another's callback: a mix-up.
   if (login.upstreamId !== upstreamId) throw failed(ctx, upstreamId, 'state_of_another_upstream');
   const loaded = await loadInteraction(ctx, login.interactionId, browserValue);
-  const provider = ctx.upstreams.allowed(loaded.client.clientId, upstreamId);
+  const provider = ctx.upstreams.allowed(loaded.client, upstreamId);
   if (provider === undefined) throw unavailable();
   let claims: IdTokenClaims | undefined;
   let accessToken = '';

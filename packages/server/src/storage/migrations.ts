@@ -498,6 +498,15 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('clients').addColumn('disabled_at', 'bigint').execute();
     },
   },
+  /** The upstream providers a stored client's sign-in page offers (sessions/upstream-providers.ts): a JSON list of ids. */
+  '0024_client_upstreams': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('clients')
+        .addColumn('upstreams', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = {

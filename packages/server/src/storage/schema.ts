@@ -39,6 +39,8 @@ export interface ClientsTable {
   backchannel_authentication?: string | null;
   /** SHA-256 of a registered client's RFC 7592 registration access token; null for other clients. */
   registration_access_token_hash: string | null;
+  /** Ids of the upstream providers the client offers, as a JSON list (migration 0024). */
+  upstreams: string;
   /** When an operator disabled the client (migration 0019); null while it may be used. */
   disabled_at?: number | null;
 }

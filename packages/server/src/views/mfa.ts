@@ -6,6 +6,7 @@
  * (views/webauthn.ts): those pages alone run the ceremony's script.
  */
 import { escapeHtml, type PageUi, page } from './html.ts';
+import type { MessageKey } from './i18n.ts';
 import { errorBlock, type FormError, fieldAttributes } from './pages.ts';
 import { type PasskeyFormView, type PasskeyItemView, passkeyForm, passkeyList } from './webauthn.ts';
 
@@ -121,6 +122,8 @@ export interface MfaAccountView {
         recoveryCodes: number;
         totpAction: string;
         recoveryAction: string;
+        /** Why the user was sent here: a link's page (device, CIBA approval) needs a factor the account lacks. */
+        notice?: MessageKey | undefined;
         /** With `webauthn.enabled`: the account's passkeys, a form removing each and one adding another. */
         passkeys?: { items: PasskeyItemView[]; removeAction: string; add: PasskeyFormView } | undefined;
       }
@@ -150,7 +153,12 @@ ${csrf}
     ui,
     t('mfa.title'),
     `<h1>${escapeHtml(t('mfa.title'))}</h1>
-<p class="muted">${escapeHtml(t('page.signedInAs', { username: signedIn.username }))}</p>
+${
+  signedIn.notice === undefined
+    ? ''
+    : `<p class="notice" role="status">${escapeHtml(t(signedIn.notice))}</p>
+`
+}<p class="muted">${escapeHtml(t('page.signedInAs', { username: signedIn.username }))}</p>
 <p id="totp-status">${escapeHtml(t(signedIn.totp ? 'mfa.account.enabled' : 'mfa.account.notEnabled'))}</p>
 <form method="post" action="${escapeHtml(signedIn.totpAction)}">
 ${csrf}

@@ -47,6 +47,7 @@ export function clientView(client: Client): Record<string, unknown> {
     requireDpop: client.requireDpop,
     requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
     requireMfa: client.requireMfa === true,
+    upstreams: client.upstreams ?? [],
     ...client.authentication,
   };
   if (client.accessTokenTtl !== null) view.accessTokenTtl = client.accessTokenTtl;

@@ -41,6 +41,12 @@ const clientFields: Record<string, Schema> = {
   requireDpop: { type: 'boolean' },
   requirePushedAuthorizationRequests: { type: 'boolean' },
   requireMfa: { type: 'boolean' },
+  upstreams: {
+    ...strings,
+    uniqueItems: true,
+    description:
+      "Ids of configured upstream providers (the config's `upstreams`) the sign-in page offers, in that order.",
+  },
   backchannelTokenDeliveryMode: { enum: ['poll', 'ping'] },
   backchannelClientNotificationEndpoint: { type: 'string', format: 'uri' },
   profile: { const: 'fapi2' },
@@ -100,6 +106,7 @@ export const schemas: Record<string, Schema> = {
     'requireDpop',
     'requirePushedAuthorizationRequests',
     'requireMfa',
+    'upstreams',
     'source',
     'createdAt',
     'secretExpiresAt',

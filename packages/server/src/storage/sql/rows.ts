@@ -50,6 +50,7 @@ export function clientFromRow(row: Database['clients']): Client {
     requirePushedAuthorizationRequests: row.require_par === 1,
     // Present only when set, so a client read back equals the one saved without it.
     ...(row.require_mfa === 1 ? { requireMfa: true } : {}),
+    ...(parseList(row.upstreams).length === 0 ? {} : { upstreams: parseList(row.upstreams) }),
     authentication: JSON.parse(row.authentication) as ClientAuthentication,
     tokenExchange:
       row.token_exchange === null ? null : (JSON.parse(row.token_exchange) as { audiences: string[] }),
@@ -97,6 +98,7 @@ export function clientToRow(
     require_dpop: client.requireDpop ? 1 : 0,
     require_par: client.requirePushedAuthorizationRequests ? 1 : 0,
     require_mfa: client.requireMfa === true ? 1 : 0,
+    upstreams: json(client.upstreams ?? []),
     authentication: json(client.authentication),
     token_exchange: jsonOrNull(client.tokenExchange),
     profile: client.profile,

@@ -113,6 +113,8 @@ export const de: Record<MessageKey, string> = {
   'mfa.account.signedOut':
     'Melden Sie sich zuerst bei einer Anwendung an und kehren Sie dann zu dieser Seite zurück.',
 
+  'mfa.account.neededForLink':
+    'Die Seite, von der Sie kommen, verlangt einen zweiten Faktor, und Ihr Konto hat noch keinen. Richten Sie hier einen ein, kehren Sie dann zu jener Seite zurück und versuchen Sie es erneut.',
   'passkey.signIn': 'Mit einem Passkey anmelden',
   'passkey.use': 'Passkey oder Sicherheitsschlüssel verwenden',
   'passkey.enrolIntro': 'Oder verwenden Sie statt einer App einen Passkey oder Sicherheitsschlüssel:',
@@ -160,10 +162,6 @@ export const de: Record<MessageKey, string> = {
   'error.chooseAllowDeny': 'Wählen Sie Erlauben oder Ablehnen.',
   'error.deviceFormExpired':
     'Das Formular ist abgelaufen oder wurde nicht aus diesem Browser gesendet. Öffnen Sie die Geräteseite erneut und versuchen Sie es noch einmal.',
-  'error.deviceNeedsMfa':
-    'Diese Anmeldung verlangt einen zweiten Faktor. Bestätigen Sie ihn auf der Seite für die Bestätigung in zwei Schritten (/mfa) und geben Sie den Code dann erneut ein.',
-  'error.cibaNeedsMfa':
-    'Diese Anfrage verlangt einen zweiten Faktor, und Ihr Konto hat noch keinen. Richten Sie ihn auf der Seite für die Bestätigung in zwei Schritten (/mfa) ein und öffnen Sie den Link dann erneut.',
   'error.chooseApproveDeny': 'Wählen Sie Bestätigen oder Ablehnen.',
   'error.logoutFormExpired':
     'Das Abmeldeformular ist abgelaufen. Kehren Sie zur Anwendung zurück und melden Sie sich erneut ab.',

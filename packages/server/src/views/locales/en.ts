@@ -105,6 +105,8 @@ export const en = {
   'mfa.account.newCodes': 'New recovery codes',
   'mfa.account.signedOut': 'Sign in to an application first; then come back to this page.',
 
+  'mfa.account.neededForLink':
+    'The page you came from needs a second factor, and your account has none yet. Set one up here, then go back to that page and try again.',
   'passkey.signIn': 'Sign in with a passkey',
   'passkey.use': 'Use a passkey or security key',
   'passkey.enrolIntro': 'Or use a passkey or security key instead of an app:',
@@ -149,10 +151,6 @@ export const en = {
   'error.chooseAllowDeny': 'Choose Allow or Deny.',
   'error.deviceFormExpired':
     'The form has expired or was not sent from this browser. Open the device page again and retry.',
-  'error.deviceNeedsMfa':
-    'This sign-in needs a second factor. Verify it on the two-step verification page (/mfa), then enter the code again.',
-  'error.cibaNeedsMfa':
-    'This request needs a second factor, and your account has none yet. Set one up on the two-step verification page (/mfa), then open the link again.',
   'error.chooseApproveDeny': 'Choose Approve or Deny.',
   'error.logoutFormExpired': 'The sign-out form has expired. Go back to the application and sign out again.',
   'error.upstreamUnavailable':

@@ -105,6 +105,8 @@ export const es: Record<MessageKey, string> = {
   'mfa.account.newCodes': 'Nuevos códigos de recuperación',
   'mfa.account.signedOut': 'Inicia sesión primero en una aplicación y vuelve después a esta página.',
 
+  'mfa.account.neededForLink':
+    'La página de la que vienes requiere un segundo factor y tu cuenta aún no tiene ninguno. Configura uno aquí y luego vuelve a esa página e inténtalo de nuevo.',
   'passkey.signIn': 'Iniciar sesión con una llave de acceso',
   'passkey.use': 'Usar una llave de acceso o de seguridad',
   'passkey.enrolIntro': 'O usa una llave de acceso o de seguridad en lugar de una aplicación:',
@@ -149,10 +151,6 @@ export const es: Record<MessageKey, string> = {
   'error.chooseAllowDeny': 'Elige Permitir o Denegar.',
   'error.deviceFormExpired':
     'El formulario ha caducado o no se envió desde este navegador. Vuelve a abrir la página del dispositivo e inténtalo de nuevo.',
-  'error.deviceNeedsMfa':
-    'Este inicio de sesión requiere un segundo factor. Verifícalo en la página de verificación en dos pasos (/mfa) y vuelve a introducir el código.',
-  'error.cibaNeedsMfa':
-    'Esta solicitud requiere un segundo factor y tu cuenta aún no tiene ninguno. Configúralo en la página de verificación en dos pasos (/mfa) y vuelve a abrir el enlace.',
   'error.chooseApproveDeny': 'Elige Aprobar o Denegar.',
   'error.logoutFormExpired':
     'El formulario de cierre de sesión ha caducado. Vuelve a la aplicación y cierra la sesión de nuevo.',

@@ -109,6 +109,8 @@ export const fr: Record<MessageKey, string> = {
   'mfa.account.newCodes': 'Nouveaux codes de récupération',
   'mfa.account.signedOut': 'Connectez-vous d’abord à une application, puis revenez sur cette page.',
 
+  'mfa.account.neededForLink':
+    'La page d’où vous venez exige un second facteur, et votre compte n’en a pas encore. Configurez-en un ici, puis revenez sur cette page et réessayez.',
   'passkey.signIn': 'Se connecter avec une clé d’accès',
   'passkey.use': 'Utiliser une clé d’accès ou une clé de sécurité',
   'passkey.enrolIntro': 'Ou utilisez une clé d’accès ou une clé de sécurité au lieu d’une application :',
@@ -153,10 +155,6 @@ export const fr: Record<MessageKey, string> = {
   'error.chooseAllowDeny': 'Choisissez Autoriser ou Refuser.',
   'error.deviceFormExpired':
     "Le formulaire a expiré ou n'a pas été envoyé depuis ce navigateur. Rouvrez la page de l'appareil et réessayez.",
-  'error.deviceNeedsMfa':
-    'Cette connexion demande un second facteur. Validez-le sur la page de validation en deux étapes (/mfa), puis saisissez à nouveau le code.',
-  'error.cibaNeedsMfa':
-    'Cette demande exige un second facteur, et votre compte n’en a pas encore. Configurez-le sur la page de validation en deux étapes (/mfa), puis rouvrez le lien.',
   'error.chooseApproveDeny': 'Choisissez Approuver ou Refuser.',
   'error.logoutFormExpired':
     "Le formulaire de déconnexion a expiré. Revenez à l'application et déconnectez-vous à nouveau.",
