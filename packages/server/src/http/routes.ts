@@ -40,7 +40,7 @@ import {
   passkeyLoginSubmit,
   passkeySecondFactorSubmit,
 } from '../endpoints/interaction-passkeys.ts';
-import { introspectEndpoint, resourceSecretHashes } from '../endpoints/introspect.ts';
+import { introspectEndpoint } from '../endpoints/introspect.ts';
 import { jwksEndpoint } from '../endpoints/jwks.ts';
 import { landingEndpoint } from '../endpoints/landing.ts';
 import {
@@ -98,7 +98,6 @@ export function registerRoutes(
   const { certificates, cors: corsPolicy, metrics, readinessChecks } = parts;
   app.addHook('onRoute', (route) => table.add(route));
   const discovery = discoveryEndpoint(ctx);
-  const resourceSecrets = resourceSecretHashes(ctx.config);
   // Each request runs its endpoint with the request's context, whose audit events carry the request id.
   const perRequest =
     (endpoint: (ctx: ServerContext) => Handler): Handler =>
@@ -283,7 +282,7 @@ export function registerRoutes(
   app.post(
     '/introspect',
     { config: { errorFormat: 'json' } },
-    perRequest((scoped) => introspectEndpoint(scoped, certificates, resourceSecrets)),
+    perRequest((scoped) => introspectEndpoint(scoped, certificates)),
   );
 
   // RFC 7591 registration and RFC 7592 management (JSON bodies), only when configured.

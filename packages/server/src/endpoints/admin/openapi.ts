@@ -39,6 +39,7 @@ const parameters = {
   },
   clientId: { name: 'clientId', in: 'path', required: true, schema: string },
   id: { name: 'id', in: 'path', required: true, schema: string },
+  name: { name: 'name', in: 'path', required: true, schema: string },
   credentialId: { name: 'credentialId', in: 'path', required: true, schema: string },
   sid: { name: 'sid', in: 'path', required: true, schema: string },
   userIdFilter: { name: 'userId', in: 'query', description: 'Only this user’s', schema: string },
@@ -94,7 +95,8 @@ function operation(id: string, spec: Operation): Schema {
   };
 }
 
-const { limit, cursor, ifMatch, clientId, id, credentialId, sid, userIdFilter, clientIdFilter } = parameters;
+const { limit, cursor, ifMatch, clientId, id, name, credentialId, sid, userIdFilter, clientIdFilter } =
+  parameters;
 
 const paths: Record<string, Record<string, Schema>> = {
   '/clients': {
@@ -314,18 +316,76 @@ const paths: Record<string, Record<string, Schema>> = {
   },
   '/api-resources': {
     get: operation('listApiResources', {
-      summary: 'List API resources (from the config file, read-only)',
+      summary: 'List API resources (the config file’s, read-only, and those added here)',
       scope: 'read',
       parameters: [limit, cursor],
       answer: [200, 'A page of API resources', 'ApiResourcePage'],
     }),
+    post: operation('createApiResource', {
+      summary: 'Add an API resource; its introspection secret is answered once',
+      scope: 'write',
+      body: 'ApiResourceInput',
+      answer: [201, 'The API resource and its secret', 'ApiResourceWithSecret', true],
+    }),
+  },
+  '/api-resources/{id}': {
+    get: operation('readApiResource', {
+      summary: 'Read an API resource',
+      scope: 'read',
+      parameters: [id],
+      answer: [200, 'The API resource', 'ApiResource', true],
+    }),
+    put: operation('replaceApiResource', {
+      summary: 'Replace an added API resource’s settings (its secret kept)',
+      scope: 'write',
+      parameters: [id, ifMatch],
+      body: 'ApiResourceReplacement',
+      conditional: true,
+      answer: [200, 'The API resource', 'ApiResource', true],
+    }),
+    delete: operation('removeApiResource', {
+      summary: 'Remove an added API resource (its scopes stay)',
+      scope: 'write',
+      parameters: [id, ifMatch],
+      conditional: true,
+      answer: [204, 'Removed', undefined],
+    }),
   },
   '/scopes': {
     get: operation('listScopes', {
-      summary: 'List identity and API scopes (from the config file, read-only)',
+      summary: 'List identity and API scopes (the config file’s, read-only, and API scopes added here)',
       scope: 'read',
       parameters: [limit, cursor],
       answer: [200, 'A page of scopes', 'ScopePage'],
+    }),
+    post: operation('createScope', {
+      summary: 'Add an API scope',
+      scope: 'write',
+      body: 'ScopeInput',
+      answer: [201, 'The scope', 'Scope', true],
+    }),
+  },
+  '/scopes/{name}': {
+    get: operation('readScope', {
+      summary: 'Read a scope',
+      scope: 'read',
+      parameters: [name],
+      answer: [200, 'The scope', 'Scope', true],
+    }),
+    put: operation('replaceScope', {
+      summary: 'Replace an added API scope’s description',
+      scope: 'write',
+      parameters: [name, ifMatch],
+      body: 'ScopeReplacement',
+      conditional: true,
+      answer: [200, 'The scope', 'Scope', true],
+    }),
+    delete: operation('removeScope', {
+      summary: 'Remove an added API scope that no API resource and no client uses (409 otherwise)',
+      scope: 'write',
+      parameters: [name, ifMatch],
+      conditional: true,
+      answer: [204, 'Removed', undefined],
     }),
   },
 };
@@ -338,7 +398,7 @@ export function openApiDocument(issuer: string): Record<string, unknown> {
       title: 'Gatehouse admin API',
       version: '1',
       description:
-        'Manage clients, users, grants, sessions and signing keys. Every write needs If-Match where a ' +
+        'Manage clients, API resources and scopes, users, grants, sessions and signing keys. Every write needs If-Match where a ' +
         'resource is changed, and is recorded as an audit event with the operator’s sub and client_id.',
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
@@ -368,7 +428,7 @@ export function openApiDocument(issuer: string): Record<string, unknown> {
             clientCredentials: {
               tokenUrl: `${issuer}/token`,
               scopes: {
-                [adminScopes.read]: 'Read clients, users, grants, sessions and keys',
+                [adminScopes.read]: 'Read clients, API resources, scopes, users, grants, sessions and keys',
                 [adminScopes.write]: 'Change them (implies admin.read)',
               },
             },
