@@ -5,12 +5,18 @@
  * (400 naming the field), stale ETags (412), removals refused while something uses the entry, and a
  * removed scope or resource refused at the token endpoint at once.
  */
-import { Writable } from 'node:stream';
 import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { adminConfig, call, expectProblem, operatorToken, useAdminNodes } from './admin-helpers.ts';
 import { type BackendName, backendNames } from './backends.ts';
-import { basic, type GatehouseServer, introspectToken, tokenRequest, useServer } from './helpers.ts';
+import {
+  basic,
+  type GatehouseServer,
+  introspectToken,
+  logCapture,
+  tokenRequest,
+  useServer,
+} from './helpers.ts';
 
 const inventoryScope = { name: 'inventory.read', description: 'Read the inventory' };
 const inventoryApi = {
@@ -37,6 +43,15 @@ async function withTag(
 ) {
   const ifMatch = (await call(server, 'GET', path, { token })).headers.etag as string;
   return call(server, method, path, { token, ifMatch, ...(body === undefined ? {} : { body }) });
+}
+
+/** The warehouse client's token request for the new scope, naming the new API when `resource`. */
+function inventoryToken(server: GatehouseServer, clientSecret: string, resource?: string) {
+  return tokenRequest(
+    server,
+    { grant_type: 'client_credentials', scope: 'inventory.read', resource },
+    basic('warehouse', clientSecret),
+  );
 }
 
 async function discoveredScopes(server: GatehouseServer): Promise<string[]> {
@@ -70,15 +85,7 @@ describe.each(backendNames)(
       const clientSecret = client.body.clientSecret as string;
 
       expect(await discoveredScopes(b)).toContain('inventory.read');
-      const issued = await tokenRequest(
-        b,
-        {
-          grant_type: 'client_credentials',
-          scope: 'inventory.read',
-          resource: 'https://inventory.example.com',
-        },
-        basic('warehouse', clientSecret),
-      );
+      const issued = await inventoryToken(b, clientSecret, inventoryApi.uris[0]);
       expect(issued.status).toBe(200);
       const accessToken = issued.body.access_token as string;
       expect(decodeJwt(accessToken)).toMatchObject({ aud: 'inventory-api', scope: 'inventory.read' });
@@ -90,15 +97,7 @@ describe.each(backendNames)(
 
       // Removing the resource: its indicator is unknown on node B at once; the scope stays.
       expect((await withTag(a, token, 'DELETE', '/api-resources/inventory-api')).status).toBe(204);
-      const target = await tokenRequest(
-        b,
-        {
-          grant_type: 'client_credentials',
-          scope: 'inventory.read',
-          resource: 'https://inventory.example.com',
-        },
-        basic('warehouse', clientSecret),
-      );
+      const target = await inventoryToken(b, clientSecret, inventoryApi.uris[0]);
       expect(target.status).toBe(400);
       expect(target.body.error).toBe('invalid_target');
       expect((await introspectToken(b, accessToken, basic('inventory-api', resourceSecret))).status).toBe(
@@ -115,28 +114,19 @@ describe.each(backendNames)(
       expect(moved.status).toBe(200);
       expect((await withTag(a, token, 'DELETE', '/scopes/inventory.read')).status).toBe(204);
       expect(await discoveredScopes(b)).not.toContain('inventory.read');
-      const refused = await tokenRequest(
-        b,
-        { grant_type: 'client_credentials', scope: 'inventory.read' },
-        basic('warehouse', clientSecret),
-      );
+      const refused = await inventoryToken(b, clientSecret);
       expect(refused.status).toBe(400);
       expect(refused.body.error).toBe('invalid_scope');
     });
   },
 );
 
-const auditLines: Record<string, unknown>[] = [];
-const auditStream = new Writable({
-  write(chunk, _encoding, done) {
-    for (const line of chunk.toString().split('\n'))
-      if (line) auditLines.push(JSON.parse(line) as Record<string, unknown>);
-    done();
-  },
-});
+const log = logCapture();
+const auditEvents = (name: string) =>
+  log.lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.audit === name);
 
 describe('API catalogue writes', () => {
-  const server = useServer(adminConfig({ logging: { level: 'info' } }), { logStream: auditStream });
+  const server = useServer(adminConfig({ logging: { level: 'info' } }), { logStream: log.stream });
 
   it('refuses to change the config file’s API resources and scopes (409)', async () => {
     const token = await operatorToken(server);
@@ -242,16 +232,16 @@ describe('API catalogue writes', () => {
     expectProblem(again, 412, 'precondition_failed');
     expectProblem(await withTag(server, token, 'DELETE', path), 409, 'conflict');
 
-    const createdEvent = auditLines.filter((line) => line.audit === 'admin_api_resource_created').at(-1);
+    const createdEvent = auditEvents('admin_api_resource_created').at(-1);
     expect(createdEvent).toMatchObject({
       operator_sub: 'operator',
       operator_client_id: 'operator',
       resource_id: 'reports-api',
     });
-    expect(auditLines.filter((line) => line.audit === 'admin_scope_updated').at(-1)).toMatchObject({
+    expect(auditEvents('admin_scope_updated').at(-1)).toMatchObject({
       operator_sub: 'operator',
       scope: 'reports.read',
     });
-    expect(JSON.stringify(auditLines)).not.toContain(resource.body.secret as string);
+    expect(log.lines.join('\n')).not.toContain(resource.body.secret as string);
   });
 });
