@@ -106,6 +106,9 @@ export function registerRoutes(
       endpoint(requestContext(ctx, request.id))(request, reply);
   // Browser-callable endpoints: CORS for registered origins (cors.ts, applied by app.ts).
   const cors = { cors: true };
+  // Pages, and the forms that take a password, code or passkey (counted with the login limits).
+  const page = { config: { errorFormat: 'html' as const } };
+  const signInForm = { config: { errorFormat: 'html' as const, ipRateLimit: 'loginPerIp' as const } };
 
   app.get('/.well-known/openid-configuration', { config: cors }, discovery);
   app.get('/.well-known/oauth-authorization-server', { config: cors }, discovery);
@@ -123,41 +126,17 @@ export function registerRoutes(
     { config: { errorFormat: 'json', ipRateLimit: 'parPerIp', ...cors } },
     perRequest((scoped) => parEndpoint(scoped, certificates)),
   );
-  app.get('/interaction/:id', { config: { errorFormat: 'html' } }, perRequest(interactionPage));
-  app.post(
-    '/interaction/:id/login',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(loginSubmit),
-  );
-  app.post('/interaction/:id/consent', { config: { errorFormat: 'html' } }, perRequest(consentSubmit));
+  app.get('/interaction/:id', page, perRequest(interactionPage));
+  app.post('/interaction/:id/login', signInForm, perRequest(loginSubmit));
+  app.post('/interaction/:id/consent', page, perRequest(consentSubmit));
   // Upstream identity providers (sessions/upstream.ts): the chooser's buttons and the providers' callbacks.
-  app.post(
-    '/interaction/:id/upstream/:upstream',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(upstreamStartSubmit),
-  );
-  app.get(
-    '/upstream/:upstream/callback',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(upstreamCallback),
-  );
+  app.post('/interaction/:id/upstream/:upstream', signInForm, perRequest(upstreamStartSubmit));
+  app.get('/upstream/:upstream/callback', signInForm, perRequest(upstreamCallback));
   // Linking an upstream identity to an existing account (sessions/upstream-link.ts): password, then factor.
-  app.get('/interaction/:id/link', { config: { errorFormat: 'html' } }, perRequest(upstreamLinkPage));
-  app.post(
-    '/interaction/:id/link',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(upstreamLinkSubmit),
-  );
-  app.post(
-    '/interaction/:id/link/mfa',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(upstreamLinkFactorSubmit),
-  );
-  app.post(
-    '/interaction/:id/link/passkey',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(upstreamLinkPasskeySubmit),
-  );
+  app.get('/interaction/:id/link', page, perRequest(upstreamLinkPage));
+  app.post('/interaction/:id/link', signInForm, perRequest(upstreamLinkSubmit));
+  app.post('/interaction/:id/link/mfa', signInForm, perRequest(upstreamLinkFactorSubmit));
+  app.post('/interaction/:id/link/passkey', signInForm, perRequest(upstreamLinkPasskeySubmit));
   // Logout at and from upstream providers (sessions/upstream-logout.ts).
   app.post(
     '/upstream/:upstream/backchannel-logout',
@@ -166,40 +145,30 @@ export function registerRoutes(
   );
   app.get(
     '/upstream/:upstream/logged-out',
-    { config: { errorFormat: 'html' } },
+    page,
     perRequest((scoped) => endSessionEndpoints(scoped).upstreamLoggedOut),
   );
   // The second factor (sessions/mfa.ts): codes are counted with the login limits.
-  app.post(
-    '/interaction/:id/mfa',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(secondFactorSubmit),
-  );
-  app.post(
-    '/interaction/:id/enrol',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(enrolmentSubmit),
-  );
+  app.post('/interaction/:id/mfa', signInForm, perRequest(secondFactorSubmit));
+  app.post('/interaction/:id/enrol', signInForm, perRequest(enrolmentSubmit));
   // Passkeys (sessions/webauthn.ts): passkey-first sign-in, a passkey as the second factor, enrolment.
-  const passkeyForm = { config: { errorFormat: 'html' as const, ipRateLimit: 'loginPerIp' as const } };
-  app.post('/interaction/:id/passkey-login', passkeyForm, perRequest(passkeyLoginSubmit));
-  app.post('/interaction/:id/passkey', passkeyForm, perRequest(passkeySecondFactorSubmit));
-  app.post('/interaction/:id/passkey/enrol', passkeyForm, perRequest(passkeyEnrolmentSubmit));
+  app.post('/interaction/:id/passkey-login', signInForm, perRequest(passkeyLoginSubmit));
+  app.post('/interaction/:id/passkey', signInForm, perRequest(passkeySecondFactorSubmit));
+  app.post('/interaction/:id/passkey/enrol', signInForm, perRequest(passkeyEnrolmentSubmit));
   // The signed-in user's second factors (endpoints/mfa.ts).
-  const mfaForm = { config: { errorFormat: 'html' as const, ipRateLimit: 'loginPerIp' as const } };
-  app.get('/mfa', { config: { errorFormat: 'html' } }, perRequest(mfaAccountPage));
-  app.post('/mfa/verify', mfaForm, perRequest(mfaVerifySubmit));
-  app.post('/mfa/totp', mfaForm, perRequest(mfaTotpStart));
-  app.post('/mfa/totp/confirm', mfaForm, perRequest(mfaTotpConfirm));
-  app.post('/mfa/recovery-codes', mfaForm, perRequest(mfaRecoveryCodes));
-  app.post('/mfa/passkey/verify', mfaForm, perRequest(mfaPasskeyVerifySubmit));
-  app.post('/mfa/passkeys', mfaForm, perRequest(mfaPasskeyAddSubmit));
-  app.post('/mfa/passkeys/remove', mfaForm, perRequest(mfaPasskeyRemoveSubmit));
+  app.get('/mfa', page, perRequest(mfaAccountPage));
+  app.post('/mfa/verify', signInForm, perRequest(mfaVerifySubmit));
+  app.post('/mfa/totp', signInForm, perRequest(mfaTotpStart));
+  app.post('/mfa/totp/confirm', signInForm, perRequest(mfaTotpConfirm));
+  app.post('/mfa/recovery-codes', signInForm, perRequest(mfaRecoveryCodes));
+  app.post('/mfa/passkey/verify', signInForm, perRequest(mfaPasskeyVerifySubmit));
+  app.post('/mfa/passkeys', signInForm, perRequest(mfaPasskeyAddSubmit));
+  app.post('/mfa/passkeys/remove', signInForm, perRequest(mfaPasskeyRemoveSubmit));
   // The signed-in user's account page (endpoints/account.ts), unless `account.enabled` is false.
   if (ctx.config.account.enabled) {
-    app.get('/account', { config: { errorFormat: 'html' } }, perRequest(accountPageEndpoint));
+    app.get('/account', page, perRequest(accountPageEndpoint));
     for (const [path, handler] of Object.entries({ ...accountSignInForms, ...accountForms }))
-      app.post(`/account${path}`, mfaForm, perRequest(handler));
+      app.post(`/account${path}`, signInForm, perRequest(handler));
   }
 
   // RFC 8628: device authorization (JSON, for devices) and the verification pages (HTML, for users).
@@ -208,18 +177,14 @@ export function registerRoutes(
     { config: { errorFormat: 'json', ipRateLimit: 'deviceAuthorizationPerIp' } },
     perRequest((scoped) => deviceAuthorizationEndpoint(scoped, certificates)),
   );
-  app.get('/device', { config: { errorFormat: 'html' } }, perRequest(deviceVerificationPage));
-  app.post('/device', { config: { errorFormat: 'html' } }, perRequest(deviceCodeSubmit));
-  app.post(
-    '/device/login',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(deviceLoginSubmit),
-  );
-  app.post('/device/decision', { config: { errorFormat: 'html' } }, perRequest(deviceDecisionSubmit));
-  app.post('/device/mfa', passkeyForm, perRequest(deviceSecondFactorSubmit));
+  app.get('/device', page, perRequest(deviceVerificationPage));
+  app.post('/device', page, perRequest(deviceCodeSubmit));
+  app.post('/device/login', signInForm, perRequest(deviceLoginSubmit));
+  app.post('/device/decision', page, perRequest(deviceDecisionSubmit));
+  app.post('/device/mfa', signInForm, perRequest(deviceSecondFactorSubmit));
   app.post(
     '/device/passkey',
-    passkeyForm,
+    signInForm,
     perRequest((scoped) => deviceSecondFactorSubmit(scoped, 'passkey')),
   );
 
@@ -230,27 +195,15 @@ export function registerRoutes(
     { config: { errorFormat: 'json', ipRateLimit: 'backchannelPerIp' } },
     perRequest((scoped) => backchannelAuthenticationEndpoint(scoped, certificates)),
   );
-  app.get('/bc-approve', { config: { errorFormat: 'html' } }, perRequest(backchannelApprovalPage));
-  app.post(
-    '/bc-approve/login',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(backchannelApprovalLogin),
-  );
-  app.post(
-    '/bc-approve/mfa',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(backchannelApprovalSecondFactor),
-  );
+  app.get('/bc-approve', page, perRequest(backchannelApprovalPage));
+  app.post('/bc-approve/login', signInForm, perRequest(backchannelApprovalLogin));
+  app.post('/bc-approve/mfa', signInForm, perRequest(backchannelApprovalSecondFactor));
   app.post(
     '/bc-approve/passkey',
-    passkeyForm,
+    signInForm,
     perRequest((scoped) => backchannelApprovalSecondFactor(scoped, 'passkey')),
   );
-  app.post(
-    '/bc-approve/decision',
-    { config: { errorFormat: 'html' } },
-    perRequest(backchannelApprovalDecision),
-  );
+  app.post('/bc-approve/decision', page, perRequest(backchannelApprovalDecision));
 
   app.route({
     method: ['GET', 'POST'],
@@ -260,7 +213,7 @@ export function registerRoutes(
   });
   app.post(
     '/end_session/confirm',
-    { config: { errorFormat: 'html' } },
+    page,
     perRequest((scoped) => endSessionEndpoints(scoped).confirm),
   );
 
