@@ -261,7 +261,7 @@ export interface ClaimsParameter {
  * Claims of an access token that configuration (`apiResources[].claims`) and the claims hook may not set:
  * the token's identity, lifetime, audience, scope, binding and delegation are Gatehouse's to state
  * (RFC 9068 §2.2, RFC 7800, RFC 8693 §4). `roles` is reserved too: it comes from the account, through
- * `claims.roles` (config/schema.ts).
+ * `claims.roles` (config/resources.ts).
  */
 export const reservedAccessTokenClaims: ReadonlySet<string> = new Set([
   'iss',

@@ -193,8 +193,52 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         'webauthn_credentials',
         'webauthn_challenges',
         'gatehouse_changes',
+        'api_scopes',
+        'api_resources',
       ]),
     );
+  });
+
+  describe('API catalog', () => {
+    it('stores, replaces and removes API scopes and resources, and moves the version another connection reads', async () => {
+      const before = await other.catalogVersion();
+      await storage.apiCatalog.saveScope({ name: 'orders.read', description: 'Read orders', createdAt: 10 });
+      await storage.apiCatalog.saveScope({ name: 'orders.write', description: 'Write', createdAt: 11 });
+      await storage.apiCatalog.saveScope({
+        name: 'orders.write',
+        description: 'Write orders',
+        createdAt: 11,
+      });
+      const definition = { id: 'orders', uris: ['https://orders.example'], scopes: ['orders.read'] };
+      await storage.apiCatalog.saveResource({ id: 'orders', definition, secretHash: 'h1', createdAt: 12 });
+      await nextTurn();
+      expect(await other.catalogVersion()).not.toBe(before);
+      expect(await other.apiCatalog.scopes()).toEqual([
+        { name: 'orders.read', description: 'Read orders', createdAt: 10 },
+        { name: 'orders.write', description: 'Write orders', createdAt: 11 },
+      ]);
+      const replaced = { ...definition, scopes: ['orders.read', 'orders.write'] };
+      await other.apiCatalog.saveResource({
+        id: 'orders',
+        definition: replaced,
+        secretHash: null,
+        createdAt: 12,
+      });
+      expect(await storage.apiCatalog.resources()).toEqual([
+        { id: 'orders', definition: replaced, secretHash: null, createdAt: 12 },
+      ]);
+      await nextTurn();
+      const afterSave = await other.catalogVersion();
+      expect(await storage.apiCatalog.removeResource('orders')).toBe(true);
+      expect(await storage.apiCatalog.removeResource('orders')).toBe(false);
+      expect(await storage.apiCatalog.removeScope('orders.write')).toBe(true);
+      expect(await storage.apiCatalog.removeScope('nul\u0000name')).toBe(false);
+      await nextTurn();
+      expect(await other.catalogVersion()).not.toBe(afterSave);
+      expect(await other.apiCatalog.resources()).toEqual([]);
+      expect((await other.apiCatalog.scopes()).map((scope) => scope.name)).toEqual(['orders.read']);
+      expect(await storage.apiCatalog.removeScope('orders.read')).toBe(true);
+    });
   });
 
   describe('clients', () => {
@@ -1462,8 +1506,9 @@ describe('SQLite space after the sweep', () => {
           )[0],
         );
       expect(await pragma('auto_vacuum')).toBe(2);
+      // The change counters: clients, revocations, catalog.
       expect((await databaseOf(storage).selectFrom('gatehouse_changes').selectAll().execute()).length).toBe(
-        2,
+        3,
       );
       const pagesBefore = await pragma('page_count');
       for (let index = 0; index < 200; index++)

@@ -38,7 +38,7 @@ export interface ClientChecks {
   serverSettings?: boolean;
 }
 
-/** What the server's settings lack for `client`'s certificates (config/schema.ts), as messages. */
+/** What the server's settings lack for `client`'s certificates (config/checks.ts), as messages. */
 export function certificateProblems(config: GatehouseConfig, client: Client): string[] {
   return certificateSettingsProblems(config, {
     tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
@@ -68,7 +68,7 @@ function invalidClient(details: InputProblem[]): OAuthError {
   return new OAuthError('invalid_request', 'the client is not valid', { details });
 }
 
-/** The config file's cross-field rules about one client (config/schema.ts), with redirect URI syntax. */
+/** The config file's cross-field rules about one client (config/checks.ts), with redirect URI syntax. */
 function configProblems(config: GatehouseConfig, client: ClientConfig): InputProblem[] {
   const problems: InputProblem[] = [];
   const known = new Set([

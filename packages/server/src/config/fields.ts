@@ -1,5 +1,5 @@
 /**
- * Value schemas shared by the configuration sections (schema.ts) and the client schema (clients.ts).
+ * Value schemas shared by the configuration sections (document.ts and its modules) and the client schema (clients.ts).
  */
 import * as z from 'zod';
 

@@ -7,11 +7,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from
 import { requestContext, type ServerContext } from '../context.ts';
 import { accountPageEndpoint, accountSignInForms } from '../endpoints/account.ts';
 import { accountForms } from '../endpoints/account-forms.ts';
-import { adminGrantEndpoints, adminSessionEndpoints } from '../endpoints/admin/authorizations.ts';
-import { adminClientEndpoints } from '../endpoints/admin/clients.ts';
-import { adminCatalogEndpoints, adminKeyEndpoints } from '../endpoints/admin/keys.ts';
 import { openApiEndpoint } from '../endpoints/admin/openapi.ts';
-import { adminUserEndpoints } from '../endpoints/admin/users.ts';
+import { adminBasePath, adminRoutes } from '../endpoints/admin/routes.ts';
 import { authorizeEndpoint } from '../endpoints/authorize.ts';
 import {
   backchannelApprovalDecision,
@@ -343,169 +340,19 @@ export function registerRoutes(
 }
 
 /**
- * The admin API (`admin.enabled`): JSON in and out, RFC 9457 problem details for every error, each
- * route's operator token checked by the endpoint (endpoints/admin/support.ts). The OpenAPI document
- * describes exactly these routes.
+ * The admin API (`admin.enabled`, endpoints/admin/routes.ts): JSON in and out, RFC 9457 problem details for
+ * every error, each route's operator token checked by the endpoint (endpoints/admin/support.ts).
  */
 function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const perRequest =
-    (handler: (scoped: ServerContext) => Handler): Handler =>
-    (request, reply) =>
-      handler(requestContext(ctx, request.id))(request, reply);
   const limited = { errorFormat: 'problem' as const, ipRateLimit: 'adminPerIp' as const };
-  const problem = { config: limited };
-  const json = { config: { ...limited, jsonBody: true } };
-  const base = '/admin/v1';
-  app.get(`${base}/openapi.json`, problem, openApiEndpoint(ctx));
-
-  const clients = (scoped: ServerContext) => adminClientEndpoints(scoped);
-  app.get(
-    `${base}/clients`,
-    problem,
-    perRequest((scoped) => clients(scoped).list),
-  );
-  app.post(
-    `${base}/clients`,
-    json,
-    perRequest((scoped) => clients(scoped).create),
-  );
-  app.get(
-    `${base}/clients/:clientId`,
-    problem,
-    perRequest((scoped) => clients(scoped).read),
-  );
-  app.put(
-    `${base}/clients/:clientId`,
-    json,
-    perRequest((scoped) => clients(scoped).replace),
-  );
-  app.delete(
-    `${base}/clients/:clientId`,
-    problem,
-    perRequest((scoped) => clients(scoped).remove),
-  );
-  app.post(
-    `${base}/clients/:clientId/disable`,
-    json,
-    perRequest((scoped) => clients(scoped).disable),
-  );
-  app.post(
-    `${base}/clients/:clientId/enable`,
-    json,
-    perRequest((scoped) => clients(scoped).enable),
-  );
-  app.post(
-    `${base}/clients/:clientId/secret`,
-    json,
-    perRequest((scoped) => clients(scoped).rotateSecret),
-  );
-
-  const users = (scoped: ServerContext) => adminUserEndpoints(scoped);
-  app.get(
-    `${base}/users`,
-    problem,
-    perRequest((scoped) => users(scoped).list),
-  );
-  app.post(
-    `${base}/users`,
-    json,
-    perRequest((scoped) => users(scoped).create),
-  );
-  app.get(
-    `${base}/users/:id`,
-    problem,
-    perRequest((scoped) => users(scoped).read),
-  );
-  app.delete(
-    `${base}/users/:id`,
-    problem,
-    perRequest((scoped) => users(scoped).remove),
-  );
-  app.post(
-    `${base}/users/:id/disable`,
-    json,
-    perRequest((scoped) => users(scoped).disable),
-  );
-  app.post(
-    `${base}/users/:id/enable`,
-    json,
-    perRequest((scoped) => users(scoped).enable),
-  );
-  app.post(
-    `${base}/users/:id/password`,
-    json,
-    perRequest((scoped) => users(scoped).resetPassword),
-  );
-  app.delete(
-    `${base}/users/:id/factors`,
-    problem,
-    perRequest((scoped) => users(scoped).removeFactors),
-  );
-  app.delete(
-    `${base}/users/:id/passkeys/:credentialId`,
-    problem,
-    perRequest((scoped) => users(scoped).removePasskey),
-  );
-
-  const grants = (scoped: ServerContext) => adminGrantEndpoints(scoped);
-  app.get(
-    `${base}/grants`,
-    problem,
-    perRequest((scoped) => grants(scoped).list),
-  );
-  app.post(
-    `${base}/grants/revoke`,
-    json,
-    perRequest((scoped) => grants(scoped).revokeMatching),
-  );
-  app.get(
-    `${base}/grants/:id`,
-    problem,
-    perRequest((scoped) => grants(scoped).read),
-  );
-  app.delete(
-    `${base}/grants/:id`,
-    problem,
-    perRequest((scoped) => grants(scoped).revoke),
-  );
-
-  const sessions = (scoped: ServerContext) => adminSessionEndpoints(scoped);
-  app.get(
-    `${base}/sessions`,
-    problem,
-    perRequest((scoped) => sessions(scoped).list),
-  );
-  app.get(
-    `${base}/sessions/:sid`,
-    problem,
-    perRequest((scoped) => sessions(scoped).read),
-  );
-  app.delete(
-    `${base}/sessions/:sid`,
-    problem,
-    perRequest((scoped) => sessions(scoped).end),
-  );
-
-  app.get(
-    `${base}/keys`,
-    problem,
-    perRequest((scoped) => adminKeyEndpoints(scoped).list),
-  );
-  app.post(
-    `${base}/keys/rotate`,
-    json,
-    perRequest((scoped) => adminKeyEndpoints(scoped).rotate),
-  );
-  app.get(
-    `${base}/api-resources`,
-    problem,
-    perRequest((scoped) => adminCatalogEndpoints(scoped).apiResources),
-  );
-  app.get(
-    `${base}/scopes`,
-    problem,
-    perRequest((scoped) => adminCatalogEndpoints(scoped).scopes),
-  );
+  app.get(`${adminBasePath}/openapi.json`, { config: limited }, openApiEndpoint(ctx));
+  for (const { method, path, body, endpoint } of adminRoutes)
+    app.route({
+      method,
+      url: `${adminBasePath}${path}`,
+      config: body === 'json' ? { ...limited, jsonBody: true } : limited,
+      handler: (request, reply) => endpoint(requestContext(ctx, request.id))(request, reply),
+    });
 }
 
 /** The methods a path may be asked for; those it does not serve get 405 (HEAD included: no implicit HEAD). */

@@ -133,7 +133,7 @@ async function openSqlite(options: { path: string }): Promise<Storage> {
   const dataVersion = () => dataVersionStatement.get() as number;
   // Every transaction already holds SQLite's one write lock from its start (begin immediate, above).
   const lock = async () => {};
-  const storage = assemble(db, 'sqlite', dataVersion, dataVersion, lock);
+  const storage = assemble(db, 'sqlite', dataVersion, dataVersion, dataVersion, lock);
   // Holding Kysely's connection, so no transaction is open around it. exec steps the pragma to its end (one
   // step of a prepared statement frees a single page); the passive checkpoint then shortens the file
   // without waiting for readers.
@@ -205,6 +205,7 @@ async function openPostgres(options: PostgresOptions): Promise<Storage> {
     'postgres',
     () => counters.version('clients'),
     () => counters.version('revocations'),
+    () => counters.version('catalog'),
     lock,
     (topic, trx) => ChangeCounters.bump(trx, topic),
   );
@@ -215,6 +216,7 @@ function assemble(
   dialect: Storage['dialect'],
   clientsVersion: VersionSource,
   revocationsVersion: VersionSource,
+  catalogVersion: VersionSource,
   lock: (trx: Db, name: string) => Promise<void>,
   announce?: (topic: ChangeTopic, trx: Db) => Promise<void>,
 ): Storage {
@@ -228,6 +230,10 @@ function assemble(
     revocations: async (trx) => {
       revocationView.invalidate();
       await announce?.('revocations', trx);
+    },
+    // The catalog (protocol/scopes.ts) is told of this process's writes by the writer, after the commit.
+    catalog: async (trx) => {
+      await announce?.('catalog', trx);
     },
   };
   const repositories = sqlRepositories(db, listeners);
@@ -243,6 +249,7 @@ function assemble(
     listClients: () => clientCache.list(() => repositories.clients.list()),
     isAccessTokenRevoked: (jti, grantId, now) =>
       revocationView.isRevoked(jti, grantId, now, (since) => repositories.revocations.live(now, since)),
+    catalogVersion: oncePerTurn(catalogVersion),
     transaction: (work) => transaction(work),
     exclusive: (name, work) => transaction(work, name),
     ping: async () => {

@@ -507,6 +507,32 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /**
+   * API scopes and API resources added over the admin API (admin/api-catalog.ts); the config file's are
+   * not stored. `definition` is the resource in the file's fields (JSON, without a secret), `secret_hash`
+   * the SHA-256 of its introspection secret. Writes bump the `catalog` change counter (postgres.ts).
+   */
+  '0025_api_resources': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('api_scopes')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('api_resources')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('definition', 'text', (c) => c.notNull())
+        .addColumn('secret_hash', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await (db as Kysely<{ gatehouse_changes: { topic: string; version: number } }>)
+        .insertInto('gatehouse_changes')
+        .values({ topic: 'catalog', version: 0 })
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = {

@@ -443,6 +443,32 @@ export interface PushedAuthorizationRequestRepository {
   ): Promise<Record<string, string[]> | undefined>;
 }
 
+/** An API scope an operator added over the admin API; the config file's are not stored. */
+export interface StoredApiScope {
+  name: string;
+  description: string;
+  createdAt: number;
+}
+
+/** An API resource an operator added: the file's fields (no secret) and its introspection secret's SHA-256. */
+export interface StoredApiResource {
+  id: string;
+  definition: Record<string, unknown>;
+  secretHash: string | null;
+  createdAt: number;
+}
+
+/** Stored API scopes and resources; every write announces a catalog change (Storage.catalogVersion). */
+export interface ApiCatalogRepository {
+  scopes(): Promise<StoredApiScope[]>;
+  resources(): Promise<StoredApiResource[]>;
+  /** Inserts or replaces by name / id. */
+  saveScope(scope: StoredApiScope): Promise<void>;
+  saveResource(resource: StoredApiResource): Promise<void>;
+  removeScope(name: string): Promise<boolean>;
+  removeResource(id: string): Promise<boolean>;
+}
+
 export interface Repositories {
   clients: ClientRepository;
   users: UserRepository;
@@ -463,6 +489,7 @@ export interface Repositories {
   revocations: RevocationRepository;
   upstreams: UpstreamRepository;
   upstreamSessions: UpstreamSessionRepository;
+  apiCatalog: ApiCatalogRepository;
 }
 
 export interface Storage extends Repositories {
@@ -473,6 +500,8 @@ export interface Storage extends Repositories {
   listClients(): Promise<readonly Client[]>;
   /** True when an access token's jti, or the grant it came from, was revoked (an in-memory view). */
   isAccessTokenRevoked(jti: string, grantId: string | undefined, now: number): Promise<boolean>;
+  /** Moves when another process or node changes the stored API catalog (read at most once a loop turn). */
+  catalogVersion(): number | Promise<number>;
   /** Runs `work` with repositories bound to one transaction: its changes land together or not at all. */
   transaction<T>(work: (repositories: Repositories) => Promise<T>): Promise<T>;
   /**

@@ -26,7 +26,7 @@ export interface PostgresOptions {
   };
 }
 
-export type ChangeTopic = 'clients' | 'revocations';
+export type ChangeTopic = 'clients' | 'revocations' | 'catalog';
 
 const int8 = 20;
 const numericTypes: pg.CustomTypesConfig = {

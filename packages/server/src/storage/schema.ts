@@ -295,7 +295,22 @@ export interface MfaRecoveryCodesTable {
   created_at: number;
 }
 
-/** One row per cached topic (`clients`, `revocations`), bumped with every write to it (postgres.ts). */
+/** API scopes added over the admin API (migration 0025). */
+export interface ApiScopesTable {
+  name: string;
+  description: string;
+  created_at: number;
+}
+
+/** API resources added over the admin API (migration 0025): the file's fields as JSON, without a secret. */
+export interface ApiResourcesTable {
+  id: string;
+  definition: string;
+  secret_hash: string | null;
+  created_at: number;
+}
+
+/** One row per cached topic (`clients`, `revocations`, `catalog`), bumped with every write to it (postgres.ts). */
 export interface ChangesTable {
   topic: string;
   version: number;
@@ -357,4 +372,6 @@ export interface Database {
   webauthn_credentials: WebAuthnCredentialsTable;
   webauthn_challenges: WebAuthnChallengesTable;
   gatehouse_changes: ChangesTable;
+  api_scopes: ApiScopesTable;
+  api_resources: ApiResourcesTable;
 }

@@ -69,7 +69,7 @@ ul{padding-left:1.2rem}li{margin:.3rem 0}
 `;
 }
 
-/** The defaults of `ui.colors` (config/schema.ts), the look Gatehouse had before themes. */
+/** The defaults of `ui.colors` (config/ui.ts), the look Gatehouse had before themes. */
 export const defaultColors: ThemeColors = { primary: '#2457d6', background: '#f4f5f7', text: '#1d2330' };
 
 /**

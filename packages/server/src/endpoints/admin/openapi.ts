@@ -1,6 +1,6 @@
 /**
- * GET /admin/v1/openapi.json: the OpenAPI 3.1 description of every admin API route (http/routes.ts
- * registerAdminRoutes), with JSON Schema 2020-12 schemas of what each answers. The document is public, like
+ * GET /admin/v1/openapi.json: the OpenAPI 3.1 description of every admin API route (the table
+ * in routes.ts), with JSON Schema 2020-12 schemas of what each answers. The document is public, like
  * the discovery metadata: it says nothing about this server's clients or users. Tests validate it and
  * check real answers against its schemas, so the two cannot drift apart.
  */

@@ -1,11 +1,12 @@
 /**
  * The SQL repositories over one Kysely instance or transaction. Writes that caches elsewhere depend on
- * (clients, revocations) call their change listener inside their transaction (storage/index.ts), which on
+ * (clients, revocations, the API catalog) call their change listener inside their transaction (storage/index.ts), which on
  * PostgreSQL bumps a counter other nodes read (postgres.ts). The queries the login and token flows run on
  * every request are built and compiled once (compiled.ts); the rest are built per call.
  */
 import type { Repositories } from '../ports.ts';
 import { SqlAccessTokenRepository } from './access-tokens.ts';
+import { SqlApiCatalogRepository } from './api-catalog.ts';
 import { SqlAuthorizationCodeRepository } from './authorization-codes.ts';
 import { SqlBackchannelRequestRepository } from './backchannel-requests.ts';
 import { SqlClientRepository } from './clients.ts';
@@ -29,6 +30,7 @@ import { SqlWebAuthnRepository } from './webauthn.ts';
 export interface ChangeListeners {
   clients: ChangeListener;
   revocations: ChangeListener;
+  catalog: ChangeListener;
 }
 
 export function sqlRepositories(db: Db, changed: ChangeListeners): Repositories {
@@ -52,5 +54,6 @@ export function sqlRepositories(db: Db, changed: ChangeListeners): Repositories 
     revocations: new SqlRevocationRepository(db, changed.revocations),
     upstreams: new SqlUpstreamRepository(db),
     upstreamSessions: new SqlUpstreamSessionRepository(db),
+    apiCatalog: new SqlApiCatalogRepository(db, changed.catalog),
   };
 }
