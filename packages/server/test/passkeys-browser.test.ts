@@ -7,9 +7,9 @@
  * with no username typed (tokens redeemed by openid-client: amr and acr), a CIBA request approved on
  * /bc-approve and a device code on /device with the passkey as the second factor (link-sign-in.ts), a
  * replayed assertion and a second assertion over a used challenge refused, another account's credential
- * refused, linking an upstream
- * identity to an account after its password and its passkey (sessions/upstream-link.ts), and the CSP of
- * every page seen: the ceremony pages allow their one script by a per-response nonce, all others run none.
+ * refused, linking an upstream identity to an account after its password and its passkey
+ * (sessions/upstream-link.ts), and the CSP of every page seen: the ceremony pages allow their one script
+ * by a per-response nonce, all others run none.
  */
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
