@@ -78,6 +78,12 @@ import type { Metrics } from './metrics.ts';
 import { healthEndpoint, readinessEndpoint } from './operations.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+/** Runs an endpoint with the request's context, whose audit events carry the request id. */
+type PerRequest = (endpoint: (ctx: ServerContext) => Handler) => Handler;
+
+// Pages, and the forms that take a password, code or passkey (counted with the login limits).
+const page = { config: { errorFormat: 'html' as const } };
+const signInForm = { config: { errorFormat: 'html' as const, ipRateLimit: 'loginPerIp' as const } };
 
 /** The HTTP adapter's own parts, which the core never sees. */
 export interface AdapterParts {
@@ -99,16 +105,10 @@ export function registerRoutes(
   app.addHook('onRoute', (route) => table.add(route));
   const discovery = discoveryEndpoint(ctx);
   const resourceSecrets = resourceSecretHashes(ctx.config);
-  // Each request runs its endpoint with the request's context, whose audit events carry the request id.
-  const perRequest =
-    (endpoint: (ctx: ServerContext) => Handler): Handler =>
-    (request, reply) =>
-      endpoint(requestContext(ctx, request.id))(request, reply);
+  const perRequest: PerRequest = (endpoint) => (request, reply) =>
+    endpoint(requestContext(ctx, request.id))(request, reply);
   // Browser-callable endpoints: CORS for registered origins (cors.ts, applied by app.ts).
   const cors = { cors: true };
-  // Pages, and the forms that take a password, code or passkey (counted with the login limits).
-  const page = { config: { errorFormat: 'html' as const } };
-  const signInForm = { config: { errorFormat: 'html' as const, ipRateLimit: 'loginPerIp' as const } };
 
   app.get('/.well-known/openid-configuration', { config: cors }, discovery);
   app.get('/.well-known/oauth-authorization-server', { config: cors }, discovery);
@@ -126,6 +126,73 @@ export function registerRoutes(
     { config: { errorFormat: 'json', ipRateLimit: 'parPerIp', ...cors } },
     perRequest((scoped) => parEndpoint(scoped, certificates)),
   );
+  registerSignInRoutes(app, ctx, perRequest);
+  registerDeviceAndCibaRoutes(app, perRequest, certificates);
+
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/end_session',
+    config: { errorFormat: 'html' },
+    handler: perRequest((scoped) => endSessionEndpoints(scoped).endSession),
+  });
+  app.post(
+    '/end_session/confirm',
+    page,
+    perRequest((scoped) => endSessionEndpoints(scoped).confirm),
+  );
+
+  app.post(
+    '/token',
+    { config: { errorFormat: 'json', ipRateLimit: 'tokenPerIp', ...cors } },
+    perRequest((scoped) => tokenEndpoint(scoped, certificates, metrics)),
+  );
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/userinfo',
+    config: { errorFormat: 'bearer', ...cors },
+    handler: perRequest(userinfoEndpoint),
+  });
+  app.post(
+    '/revoke',
+    { config: { errorFormat: 'json', ipRateLimit: 'revokePerIp', ...cors } },
+    perRequest((scoped) => revokeEndpoint(scoped, certificates)),
+  );
+  app.post(
+    '/introspect',
+    { config: { errorFormat: 'json' } },
+    perRequest((scoped) => introspectEndpoint(scoped, certificates, resourceSecrets)),
+  );
+
+  if (ctx.config.registration.enabled) registerRegistrationRoutes(app, ctx, perRequest);
+
+  for (const url of [
+    '/.well-known/openid-configuration',
+    '/.well-known/oauth-authorization-server',
+    '/jwks',
+    '/par',
+    '/token',
+    '/userinfo',
+    '/revoke',
+  ]) {
+    app.options(url, { config: cors }, async (_request, reply) => corsPolicy.preflight(reply));
+  }
+
+  if (ctx.config.admin.enabled) registerAdminRoutes(app, ctx);
+
+  // Load balancers probe the public port; /metrics is served only by the management listener (management.ts).
+  app.get('/healthz', healthEndpoint);
+  app.get('/readyz', readinessEndpoint(readinessChecks));
+  app.get('/', { config: { errorFormat: 'json' } }, landingEndpoint(ctx));
+  // The theme's files (ui.logo, ui.stylesheet), when the config names them.
+  const { logo, stylesheet } = ctx.ui.assets;
+  if (logo !== undefined) app.get('/ui/logo', logoEndpoint(logo));
+  if (stylesheet !== undefined) app.get('/ui/theme.css', themeStylesheetEndpoint(stylesheet));
+  if (ctx.config.webauthn.enabled) app.get(webauthnScriptPath, webauthnScriptEndpoint());
+  table.answerOtherMethods(app);
+}
+
+/** The sign-in pages and forms (interaction, upstreams, second factors, the account page). */
+function registerSignInRoutes(app: FastifyInstance, ctx: ServerContext, perRequest: PerRequest): void {
   app.get('/interaction/:id', page, perRequest(interactionPage));
   app.post('/interaction/:id/login', signInForm, perRequest(loginSubmit));
   app.post('/interaction/:id/consent', page, perRequest(consentSubmit));
@@ -170,7 +237,14 @@ export function registerRoutes(
     for (const [path, handler] of Object.entries({ ...accountSignInForms, ...accountForms }))
       app.post(`/account${path}`, signInForm, perRequest(handler));
   }
+}
 
+/** RFC 8628 device flow and OpenID Connect CIBA Core 1.0: the client requests and the user pages. */
+function registerDeviceAndCibaRoutes(
+  app: FastifyInstance,
+  perRequest: PerRequest,
+  certificates: ClientCertificates,
+): void {
   // RFC 8628: device authorization (JSON, for devices) and the verification pages (HTML, for users).
   app.post(
     '/device_authorization',
@@ -204,92 +278,33 @@ export function registerRoutes(
     perRequest((scoped) => backchannelApprovalSecondFactor(scoped, 'passkey')),
   );
   app.post('/bc-approve/decision', page, perRequest(backchannelApprovalDecision));
+}
 
-  app.route({
-    method: ['GET', 'POST'],
-    url: '/end_session',
-    config: { errorFormat: 'html' },
-    handler: perRequest((scoped) => endSessionEndpoints(scoped).endSession),
-  });
+/** RFC 7591 registration and RFC 7592 management (JSON bodies), only when configured. */
+function registerRegistrationRoutes(app: FastifyInstance, ctx: ServerContext, perRequest: PerRequest): void {
+  const initialTokenHashes = initialAccessTokenHashes(ctx.config);
+  const registration = (pick: (endpoints: ReturnType<typeof registrationEndpoints>) => Handler) =>
+    perRequest((scoped) => pick(registrationEndpoints(scoped, initialTokenHashes)));
   app.post(
-    '/end_session/confirm',
-    page,
-    perRequest((scoped) => endSessionEndpoints(scoped).confirm),
+    '/register',
+    { config: { errorFormat: 'json', ipRateLimit: 'registerPerIp', jsonBody: true } },
+    registration((endpoints) => endpoints.register),
   );
-
-  app.post(
-    '/token',
-    { config: { errorFormat: 'json', ipRateLimit: 'tokenPerIp', ...cors } },
-    perRequest((scoped) => tokenEndpoint(scoped, certificates, metrics)),
-  );
-  app.route({
-    method: ['GET', 'POST'],
-    url: '/userinfo',
-    config: { errorFormat: 'bearer', ...cors },
-    handler: perRequest(userinfoEndpoint),
-  });
-  app.post(
-    '/revoke',
-    { config: { errorFormat: 'json', ipRateLimit: 'revokePerIp', ...cors } },
-    perRequest((scoped) => revokeEndpoint(scoped, certificates)),
-  );
-  app.post(
-    '/introspect',
+  app.get(
+    '/register/:clientId',
     { config: { errorFormat: 'json' } },
-    perRequest((scoped) => introspectEndpoint(scoped, certificates, resourceSecrets)),
+    registration((e) => e.read),
   );
-
-  // RFC 7591 registration and RFC 7592 management (JSON bodies), only when configured.
-  if (ctx.config.registration.enabled) {
-    const initialTokenHashes = initialAccessTokenHashes(ctx.config);
-    const registration = (pick: (endpoints: ReturnType<typeof registrationEndpoints>) => Handler) =>
-      perRequest((scoped) => pick(registrationEndpoints(scoped, initialTokenHashes)));
-    app.post(
-      '/register',
-      { config: { errorFormat: 'json', ipRateLimit: 'registerPerIp', jsonBody: true } },
-      registration((endpoints) => endpoints.register),
-    );
-    app.get(
-      '/register/:clientId',
-      { config: { errorFormat: 'json' } },
-      registration((e) => e.read),
-    );
-    app.put(
-      '/register/:clientId',
-      { config: { errorFormat: 'json', jsonBody: true } },
-      registration((endpoints) => endpoints.update),
-    );
-    app.delete(
-      '/register/:clientId',
-      { config: { errorFormat: 'json' } },
-      registration((e) => e.remove),
-    );
-  }
-
-  for (const url of [
-    '/.well-known/openid-configuration',
-    '/.well-known/oauth-authorization-server',
-    '/jwks',
-    '/par',
-    '/token',
-    '/userinfo',
-    '/revoke',
-  ]) {
-    app.options(url, { config: cors }, async (_request, reply) => corsPolicy.preflight(reply));
-  }
-
-  if (ctx.config.admin.enabled) registerAdminRoutes(app, ctx);
-
-  // Load balancers probe the public port; /metrics is served only by the management listener (management.ts).
-  app.get('/healthz', healthEndpoint);
-  app.get('/readyz', readinessEndpoint(readinessChecks));
-  app.get('/', { config: { errorFormat: 'json' } }, landingEndpoint(ctx));
-  // The theme's files (ui.logo, ui.stylesheet), when the config names them.
-  const { logo, stylesheet } = ctx.ui.assets;
-  if (logo !== undefined) app.get('/ui/logo', logoEndpoint(logo));
-  if (stylesheet !== undefined) app.get('/ui/theme.css', themeStylesheetEndpoint(stylesheet));
-  if (ctx.config.webauthn.enabled) app.get(webauthnScriptPath, webauthnScriptEndpoint());
-  table.answerOtherMethods(app);
+  app.put(
+    '/register/:clientId',
+    { config: { errorFormat: 'json', jsonBody: true } },
+    registration((endpoints) => endpoints.update),
+  );
+  app.delete(
+    '/register/:clientId',
+    { config: { errorFormat: 'json' } },
+    registration((e) => e.remove),
+  );
 }
 
 /**
