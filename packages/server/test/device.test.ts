@@ -1118,6 +1118,32 @@ describe('a second factor required by policy (issue 17)', () => {
     expect(replayed.statusCode).toBe(401);
   });
 
+  it('answers bad second-factor posts with a page, never a 500', async () => {
+    const server = await deviceServer({ mfa: { requireForAll: true } });
+    await enrolTotp(server, 'alice');
+    const { deviceCode, userCode } = await issue(server);
+    const { browser, entry } = await signedInBrowser(server);
+    const factor = formOf((await enterCode(browser, entry.body, userCode)).body);
+    // Passkeys are off here: the passkey form is neither offered nor taken.
+    const passkey = await browser.post(factor.action.replace('/device/mfa', '/device/passkey'), {
+      csrf: factor.csrf,
+      credential: '{"id":"x"}',
+    });
+    expect(passkey.statusCode).toBe(400);
+    expect(passkey.body).toContain('passkeys are not enabled');
+    // No code at all, no user code, another form's token.
+    const empty = await browser.post(factor.action, { csrf: factor.csrf });
+    expect(empty.statusCode).toBe(401);
+    expect(empty.body).toContain(en['mfa.missing']);
+    const noUserCode = await browser.post(`${issuer}/device/mfa`, { csrf: factor.csrf, code: '123456' });
+    expect(noUserCode.statusCode).toBe(400);
+    expect(noUserCode.body).toContain(en['device.missing']);
+    const forged = await browser.post(factor.action, { csrf: 'x'.repeat(43), code: '123456' });
+    expect(forged.statusCode).toBe(400);
+    expect(forged.body).toContain(en['error.deviceFormExpired']);
+    expectError(await poll(server, deviceCode), 'authorization_pending');
+  });
+
   it('without MFA policy a password approves, and the tokens say pwd', async () => {
     const server = await deviceServer();
     await enrolTotp(server, 'alice');

@@ -5,10 +5,11 @@
  * (an RP ID must be a domain name; Chromium treats localhost as a secure context). Covered: a passkey
  * enrolled during a sign-in that needs the second factor, a password then a passkey, passkey-first sign-in
  * with no username typed (tokens redeemed by openid-client: amr and acr), a CIBA request approved on
- * /bc-approve with the passkey as the second factor (endpoints/link-sign-in.ts), a replayed assertion and a second
- * assertion over a used challenge refused, another account's credential refused, linking an upstream
- * identity to an account after its password and its passkey (sessions/upstream-link.ts), and the CSP of
- * every page seen: the ceremony pages allow their one script by a per-response nonce, all others run none.
+ * /bc-approve and a device code on /device with the passkey as the second factor (link-sign-in.ts), a
+ * replayed assertion and a second assertion over a used challenge refused, another account's credential
+ * refused, linking an upstream identity to an account after its password and its passkey
+ * (sessions/upstream-link.ts), and the CSP of every page seen: the ceremony pages allow their one script
+ * by a per-response nonce, all others run none.
  */
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
@@ -47,6 +48,7 @@ let hostile: HostileUpstream;
 
 const mfaAcr = 'urn:gatehouse:acr:mfa';
 const cibaGrant = 'urn:openid:params:grant-type:ciba';
+const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 const tellerSecret = 'teller-test-secret-0123456789-abcdefghijklmnopq';
 /** The approval links the CIBA notifier was given (endpoints/backchannel-approval.ts). */
 const approvalLinks: string[] = [];
@@ -87,6 +89,14 @@ beforeAll(async () => {
             grantTypes: [cibaGrant],
             scopes: ['openid'],
             backchannelTokenDeliveryMode: 'poll',
+          },
+          {
+            clientId: 'tv',
+            name: 'TV Device',
+            tokenEndpointAuthMethod: 'none',
+            grantTypes: [deviceGrant],
+            scopes: ['openid'],
+            requireMfa: true,
           },
         ],
       }),
@@ -314,6 +324,37 @@ describe('passkeys in Chromium with a virtual authenticator', () => {
     expect(claims.amr).toEqual(['pwd', 'hwk', 'mfa']);
     expect(claims.acr).toBe(mfaAcr);
     // Only the second-factor page ran the script.
+    expect(await watch.check()).toBe(1);
+  }, 120_000);
+
+  it('approves a device code of a client that requires MFA on /device with the passkey', async () => {
+    await alice.context.clearCookies();
+    const watch = watchPages(alice.page);
+    const started = await postForm(gatehouse, '/device_authorization', { client_id: 'tv', scope: 'openid' });
+    expect(started.status, started.text).toBe(200);
+    const { device_code: deviceCode, verification_uri_complete: complete } = started.body as Record<
+      string,
+      string
+    >;
+    await alice.page.goto(complete!, { waitUntil: 'load', ...patience });
+    await submitPassword(alice.page, 'alice');
+    await Promise.all([
+      alice.page.waitForEvent('load', patience),
+      alice.page.click('form[action$="/device"] button[type=submit]'),
+    ]);
+    expect(await alice.page.textContent('h1')).toBe(en['mfa.title']);
+    await Promise.all([alice.page.waitForEvent('load', patience), alice.page.click('#passkey-get')]);
+    await Promise.all([alice.page.waitForEvent('load', patience), alice.page.click('button[value=approve]')]);
+    expect(await alice.page.textContent('h1')).toBe(en['device.approved.title']);
+    const tokens = await tokenRequest(gatehouse, {
+      grant_type: deviceGrant,
+      device_code: deviceCode,
+      client_id: 'tv',
+    });
+    expect(tokens.status).toBe(200);
+    const claims = decodeJwt(tokens.body.id_token as string);
+    expect(claims.amr).toEqual(['pwd', 'hwk', 'mfa']);
+    expect(claims.acr).toBe(mfaAcr);
     expect(await watch.check()).toBe(1);
   }, 120_000);
 

@@ -33,7 +33,8 @@ import {
   renderSignIn,
 } from './account.ts';
 import { postedParams } from './link-sign-in.ts';
-import { codePageError, sendNewFactorCodes, sendRecoveryCodes } from './mfa.ts';
+import { sendNewFactorCodes, sendRecoveryCodes } from './mfa.ts';
+import { factorPageError } from './page-response.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
@@ -168,7 +169,7 @@ const totpConfirmForm = form(
   async (ctx, request, reply, { user, params }) => {
     const result = await confirmTotpEnrolment(ctx, user.account, params.get('code'), undefined);
     if (!result.ok) {
-      await renderEnrolment(ctx, request, reply, user, { restart: false, error: codePageError(result) });
+      await renderEnrolment(ctx, request, reply, user, { restart: false, error: factorPageError(result) });
       return;
     }
     await sendNewFactorCodes(ctx, request, reply, user, result.recoveryCodes, accountUrl(ctx, '#factors'));

@@ -23,10 +23,9 @@ import { factorSummary, pendingTotpEnrolment, startTotpEnrolment } from '../sess
 import { finishAuthentication, sessionBinding, webauthnEnabled } from '../sessions/webauthn.ts';
 import type { MessageKey } from '../views/i18n.ts';
 import { browserCookie, browserIdFor, readCookie, sessionCookie } from './cookies.ts';
-import { ceremonyError, postedCeremony } from './interaction-passkeys.ts';
 import { type LinkSignIn, linkSignInSubmit, type PageFormError, postedParams } from './link-sign-in.ts';
 import { sendCodePrompt, sendEnrolment, stepUpOwnSession, verifyOwnCode } from './mfa.ts';
-import { pageUiFor, scopeGroups, sendPage } from './page-response.ts';
+import { factorPageError, pageUiFor, postedCeremony, scopeGroups, sendPage } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
 const csrfLabel = 'gatehouse/account';
@@ -356,7 +355,7 @@ export function accountPasskeySubmit(ctx: ServerContext) {
       undefined,
     );
     if (!result.ok) {
-      const error = ceremonyError(result);
+      const error = factorPageError(result);
       await sendCodePrompt(ctx, request, reply, codeForm(ctx, user), error, passkeyForm(ctx, user));
       return;
     }

@@ -21,6 +21,7 @@ import { OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
 import {
   chosenDecision,
+  factorMissing,
   type LinkEntrant,
   type LinkSignIn,
   linkSecondFactorSubmit,
@@ -228,10 +229,7 @@ export function backchannelApprovalDecision(ctx: ServerContext) {
     const decision = chosenDecision(params);
     // Approval needs the level of the MFA policy and of the request's acr_values: else the factor first.
     if (decision === 'approve' && !(await meetsLevel(ctx, found.record, entrant.session))) {
-      await renderSecondFactor(ctx, request, reply, entrant, found, {
-        form: { message: { key: 'mfa.missing' }, field: 'code' },
-        status: 403,
-      });
+      await renderSecondFactor(ctx, request, reply, entrant, found, factorMissing);
       return;
     }
     if (!(await decideBackchannelRequest(ctx, found.record, entrant.session, decision))) throw linkExpired();

@@ -24,6 +24,7 @@ import type { MessageKey } from '../views/i18n.ts';
 import type { FormError } from '../views/pages.ts';
 import {
   chosenDecision,
+  factorMissing,
   type LinkEntrant,
   type LinkSignIn,
   linkSecondFactorSubmit,
@@ -284,10 +285,7 @@ export function deviceDecisionSubmit(ctx: ServerContext) {
       decision === 'approve' &&
       !(await meetsApprovalLevel(ctx, pending.record.clientId, entrant.session))
     ) {
-      await renderSecondFactor(ctx, request, reply, entrant, pending, {
-        form: { message: { key: 'mfa.missing' }, field: 'code' },
-        status: 403,
-      });
+      await renderSecondFactor(ctx, request, reply, entrant, pending, factorMissing);
       return;
     }
     if (!(await decideDeviceCode(ctx, pending.record, entrant.session, decision))) {

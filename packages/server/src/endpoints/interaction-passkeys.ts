@@ -8,14 +8,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { passkeyAmr } from '../protocol/acr.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import type { Params } from '../protocol/params.ts';
 import { factorSummary, regenerateRecoveryCodes } from '../sessions/mfa.ts';
 import {
-  type CeremonyFailure,
   finishAuthentication,
   finishRegistration,
   interactionBinding,
-  type PostedCeremony,
   webauthnEnabled,
 } from '../sessions/webauthn.ts';
 import {
@@ -26,20 +23,7 @@ import {
   renderSecondFactor,
 } from './interaction.ts';
 import { finishEnrolment, finishSecondFactor } from './interaction-steps.ts';
-
-/** The fields the ceremony's script posts (views/webauthn-script.ts). */
-export function postedCeremony(params: Params): PostedCeremony {
-  return { credential: params.get('credential'), error: params.get('webauthn_error') };
-}
-
-/** A refused ceremony as the form shows it: about the whole form, with Retry-After when locked. */
-export function ceremonyError(failure: CeremonyFailure) {
-  return {
-    form: { message: failure.error },
-    status: failure.status,
-    ...(failure.retryAfter === undefined ? {} : { retryAfter: failure.retryAfter }),
-  };
-}
+import { factorPageError, postedCeremony } from './page-response.ts';
 
 function requireWebauthn(ctx: ServerContext, passkeyFirst = false): void {
   if (!webauthnEnabled(ctx, passkeyFirst))
@@ -59,7 +43,7 @@ export function passkeyLoginSubmit(ctx: ServerContext) {
       loaded.client.clientId,
     );
     if (!result.ok) {
-      await renderLogin(ctx, request, reply, loaded, undefined, ceremonyError(result));
+      await renderLogin(ctx, request, reply, loaded, undefined, factorPageError(result));
       return;
     }
     const account = await ctx.accounts.findBySubject(result.userId);
@@ -93,7 +77,7 @@ export function passkeySecondFactorSubmit(ctx: ServerContext) {
       loaded.client.clientId,
     );
     if (!result.ok) {
-      await renderSecondFactor(ctx, request, reply, loaded, account, ceremonyError(result));
+      await renderSecondFactor(ctx, request, reply, loaded, account, factorPageError(result));
       return;
     }
     await finishSecondFactor(ctx, reply, loaded, { session, sessionValue, account }, 'hwk');
@@ -120,7 +104,7 @@ export function passkeyEnrolmentSubmit(ctx: ServerContext) {
       params.get('nickname'),
     );
     if (!result.ok) {
-      await renderSecondFactor(ctx, request, reply, loaded, account, ceremonyError(result));
+      await renderSecondFactor(ctx, request, reply, loaded, account, factorPageError(result));
       return;
     }
     await finishEnrolment(

@@ -32,7 +32,6 @@ import {
   confirmTotpEnrolment,
   factorSummary,
   pendingTotpEnrolment,
-  type SecondFactorFailure,
   startTotpEnrolment,
 } from '../sessions/mfa.ts';
 import { hintedUpstream, startUpstreamLogin } from '../sessions/upstream.ts';
@@ -43,7 +42,6 @@ import {
   webauthnEnabled,
 } from '../sessions/webauthn.ts';
 import { qrSvg } from '../views/mfa.ts';
-import type { FormError } from '../views/pages.ts';
 import type { PasskeyFormView } from '../views/webauthn.ts';
 import { trustClientSite } from './client-site.ts';
 import { browserCookie, readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
@@ -54,7 +52,15 @@ import {
   redirectWithCode,
   sessionEnded,
 } from './interaction-steps.ts';
-import { pageUiFor, scopeGroups, scriptUi, sendPage, signInError } from './page-response.ts';
+import {
+  factorPageError,
+  type PageFormError,
+  pageUiFor,
+  scopeGroups,
+  scriptUi,
+  sendPage,
+  signInError,
+} from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
 /** The interaction of the request's path, for this browser; error pages speak its language from here on. */
@@ -94,7 +100,7 @@ export async function renderLogin(
   reply: FastifyReply,
   loaded: LoadedInteraction,
   username: string | undefined,
-  error?: { form: FormError; status: number; retryAfter?: number },
+  error?: PageFormError,
 ): Promise<void> {
   const base = `${ctx.issuer}/interaction/${loaded.interaction.id}`;
   let ui = pageUiFor(ctx, request, loaded.interaction.request.uiLocales);
@@ -167,11 +173,6 @@ async function secondFactorMissing(
   return !sessionMeetsLevel(session, level);
 }
 
-/** A second-factor form's error: a wrong or missing code is about the code field; a lock about the form. */
-export function factorError(failure: SecondFactorFailure): FormError {
-  return { message: failure, field: failure.key === 'login.throttled' ? undefined : 'code' };
-}
-
 /**
  * The second-factor step: the code prompt and the account's passkeys when it has a factor, else the
  * enrolment of a TOTP authenticator (a pending secret is shown again rather than replaced, so a reload keeps
@@ -183,7 +184,7 @@ export async function renderSecondFactor(
   reply: FastifyReply,
   loaded: LoadedInteraction,
   account: Account,
-  error?: { form: FormError; status: number; retryAfter?: number },
+  error?: PageFormError,
 ): Promise<void> {
   let ui = pageUiFor(ctx, request, loaded.interaction.request.uiLocales);
   const base = `${ctx.issuer}/interaction/${loaded.interaction.id}`;
@@ -288,11 +289,7 @@ export function secondFactorSubmit(ctx: ServerContext) {
       loaded.client.clientId,
     );
     if (!check.ok) {
-      await renderSecondFactor(ctx, request, reply, loaded, account, {
-        form: factorError(check.error),
-        status: check.status,
-        ...(check.retryAfter === undefined ? {} : { retryAfter: check.retryAfter }),
-      });
+      await renderSecondFactor(ctx, request, reply, loaded, account, factorPageError(check));
       return;
     }
     await finishSecondFactor(ctx, reply, loaded, { session, sessionValue, account }, 'otp');
@@ -313,11 +310,7 @@ export function enrolmentSubmit(ctx: ServerContext) {
       });
     const result = await confirmTotpEnrolment(ctx, account, params.get('code'), loaded.client.clientId);
     if (!result.ok) {
-      await renderSecondFactor(ctx, request, reply, loaded, account, {
-        form: factorError(result.error),
-        status: result.status,
-        ...(result.retryAfter === undefined ? {} : { retryAfter: result.retryAfter }),
-      });
+      await renderSecondFactor(ctx, request, reply, loaded, account, factorPageError(result));
       return;
     }
     await finishEnrolment(

@@ -33,6 +33,7 @@ import {
   pageUiFor,
   postedCeremony,
   scriptUi,
+  secondFactorError,
   sendPage,
   signInError,
 } from './page-response.ts';
@@ -231,6 +232,9 @@ export async function meetsApprovalLevel(
   const level = requiredAcrLevel(ctx.config, client, { requiredAcr: requested }, account?.roles);
   return sessionMeetsLevel(session, level);
 }
+
+/** The answer to an approval posted before the second factor: the prompt, saying what is missing. */
+export const factorMissing: PageFormError = { form: secondFactorError({ key: 'mfa.missing' }), status: 403 };
 
 /** Where a flow's second-factor forms post (a code, a passkey), their CSRF token, the client named. */
 export interface LinkFactorForm {

@@ -13,7 +13,6 @@ import {
   sessionBinding,
   webauthnEnabled,
 } from '../sessions/webauthn.ts';
-import { ceremonyError, postedCeremony } from './interaction-passkeys.ts';
 import {
   gateForm,
   gatePasskey,
@@ -23,6 +22,7 @@ import {
   stepUpOwnSession,
   submission,
 } from './mfa.ts';
+import { factorPageError, postedCeremony } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
 async function passkeySubmission(ctx: ServerContext, request: FastifyRequest, open = false) {
@@ -54,7 +54,7 @@ export function mfaPasskeyVerifySubmit(ctx: ServerContext) {
         request,
         reply,
         gateForm(ctx, user),
-        ceremonyError(result),
+        factorPageError(result),
         gatePasskey(ctx, user),
       );
       return;

@@ -22,7 +22,6 @@ import {
   factorSummary,
   pendingTotpEnrolment,
   regenerateRecoveryCodes,
-  type SecondFactorCheck,
   startTotpEnrolment,
   stepUpSession,
 } from '../sessions/mfa.ts';
@@ -34,8 +33,7 @@ import {
 } from '../sessions/webauthn.ts';
 import { qrSvg } from '../views/mfa.ts';
 import { readCookie, sessionCookie, setSessionCookie } from './cookies.ts';
-import type { PageFormError } from './link-sign-in.ts';
-import { pageUiFor, scriptUi, secondFactorError, sendPage } from './page-response.ts';
+import { factorPageError, type PageFormError, pageUiFor, scriptUi, sendPage } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
 export interface SignedIn {
@@ -158,11 +156,6 @@ export async function sendEnrolment(
   );
 }
 
-/** A refused code as its form shows it: about the code field, or (locked) the whole form. */
-export function codePageError(check: Extract<SecondFactorCheck, { ok: false }>): PageFormError {
-  return { form: secondFactorError(check.error), status: check.status, retryAfter: check.retryAfter };
-}
-
 /** Steps the browser's session up to the mfa level after a code or a passkey (sessions/mfa.ts), sets its cookie. */
 export async function stepUpOwnSession(
   ctx: ServerContext,
@@ -228,7 +221,7 @@ export async function verifyOwnCode(
     undefined,
   );
   if (!check.ok) {
-    await sendCodePrompt(ctx, request, reply, form, codePageError(check), passkey);
+    await sendCodePrompt(ctx, request, reply, form, factorPageError(check), passkey);
     return false;
   }
   await stepUpOwnSession(ctx, reply, signed);
@@ -358,7 +351,7 @@ export function mfaTotpConfirm(ctx: ServerContext) {
         throw new OAuthError('invalid_request', 'The form has expired. Open the page again.', {
           pageMessage: 'error.formExpired',
         });
-      await renderEnrolment(ctx, request, reply, user, pending, codePageError(result));
+      await renderEnrolment(ctx, request, reply, user, pending, factorPageError(result));
       return;
     }
     await sendNewFactorCodes(ctx, request, reply, user, result.recoveryCodes, mfaUrl(ctx));

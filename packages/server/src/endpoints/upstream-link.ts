@@ -22,9 +22,15 @@ import {
 import { authenticationOptions, interactionBinding, webauthnEnabled } from '../sessions/webauthn.ts';
 import type { FormError } from '../views/pages.ts';
 import { browserCookie, readCookie } from './cookies.ts';
-import { factorError, loadFor, loadSubmission } from './interaction.ts';
-import { postedCeremony } from './interaction-passkeys.ts';
-import { pageUiFor, scriptUi, sendPage, signInError } from './page-response.ts';
+import { loadFor, loadSubmission } from './interaction.ts';
+import {
+  factorPageError,
+  pageUiFor,
+  postedCeremony,
+  scriptUi,
+  sendPage,
+  signInError,
+} from './page-response.ts';
 import { startUpstreamSession } from './upstream.ts';
 
 interface PageError {
@@ -156,8 +162,7 @@ export function upstreamLinkFactorSubmit(ctx: ServerContext) {
       recoveryCode: params.get('recovery_code'),
     });
     if ('error' in step) {
-      const form = factorError(step.error);
-      await renderFactor(ctx, request, reply, loaded, state.proven!, pageError(step, form));
+      await renderFactor(ctx, request, reply, loaded, state.proven!, factorPageError(step));
       return;
     }
     await startUpstreamSession(ctx, request, reply, loaded, step.linked);
@@ -173,8 +178,7 @@ export function upstreamLinkPasskeySubmit(ctx: ServerContext) {
     const state = await pendingLink(ctx, loaded);
     const step = await provePasskey(ctx, loaded, state, postedCeremony(params));
     if ('error' in step) {
-      const form = { message: step.error };
-      await renderFactor(ctx, request, reply, loaded, state.proven!, pageError(step, form));
+      await renderFactor(ctx, request, reply, loaded, state.proven!, factorPageError(step));
       return;
     }
     await startUpstreamSession(ctx, request, reply, loaded, step.linked);

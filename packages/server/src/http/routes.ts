@@ -78,6 +78,12 @@ import type { Metrics } from './metrics.ts';
 import { healthEndpoint, readinessEndpoint } from './operations.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+/** Runs an endpoint with the request's context, whose audit events carry the request id. */
+type PerRequest = (endpoint: (ctx: ServerContext) => Handler) => Handler;
+
+// Pages, and the forms that take a password, code or passkey (counted with the login limits).
+const page = { config: { errorFormat: 'html' as const } };
+const signInForm = { config: { errorFormat: 'html' as const, ipRateLimit: 'loginPerIp' as const } };
 
 /** The HTTP adapter's own parts, which the core never sees. */
 export interface AdapterParts {
@@ -98,11 +104,8 @@ export function registerRoutes(
   const { certificates, cors: corsPolicy, metrics, readinessChecks } = parts;
   app.addHook('onRoute', (route) => table.add(route));
   const discovery = discoveryEndpoint(ctx);
-  // Each request runs its endpoint with the request's context, whose audit events carry the request id.
-  const perRequest =
-    (endpoint: (ctx: ServerContext) => Handler): Handler =>
-    (request, reply) =>
-      endpoint(requestContext(ctx, request.id))(request, reply);
+  const perRequest: PerRequest = (endpoint) => (request, reply) =>
+    endpoint(requestContext(ctx, request.id))(request, reply);
   // Browser-callable endpoints: CORS for registered origins (cors.ts, applied by app.ts).
   const cors = { cors: true };
 
@@ -122,134 +125,8 @@ export function registerRoutes(
     { config: { errorFormat: 'json', ipRateLimit: 'parPerIp', ...cors } },
     perRequest((scoped) => parEndpoint(scoped, certificates)),
   );
-  app.get('/interaction/:id', { config: { errorFormat: 'html' } }, perRequest(interactionPage));
-  app.post(
-    '/interaction/:id/login',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(loginSubmit),
-  );
-  app.post('/interaction/:id/consent', { config: { errorFormat: 'html' } }, perRequest(consentSubmit));
-  // Upstream identity providers (sessions/upstream.ts): the chooser's buttons and the providers' callbacks.
-  app.post(
-    '/interaction/:id/upstream/:upstream',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(upstreamStartSubmit),
-  );
-  app.get(
-    '/upstream/:upstream/callback',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(upstreamCallback),
-  );
-  // Linking an upstream identity to an existing account (sessions/upstream-link.ts): password, then factor.
-  app.get('/interaction/:id/link', { config: { errorFormat: 'html' } }, perRequest(upstreamLinkPage));
-  app.post(
-    '/interaction/:id/link',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(upstreamLinkSubmit),
-  );
-  app.post(
-    '/interaction/:id/link/mfa',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(upstreamLinkFactorSubmit),
-  );
-  app.post(
-    '/interaction/:id/link/passkey',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(upstreamLinkPasskeySubmit),
-  );
-  // Logout at and from upstream providers (sessions/upstream-logout.ts).
-  app.post(
-    '/upstream/:upstream/backchannel-logout',
-    { config: { errorFormat: 'json', ipRateLimit: 'upstreamLogoutPerIp' } },
-    perRequest(upstreamBackchannelLogoutEndpoint),
-  );
-  app.get(
-    '/upstream/:upstream/logged-out',
-    { config: { errorFormat: 'html' } },
-    perRequest((scoped) => endSessionEndpoints(scoped).upstreamLoggedOut),
-  );
-  // The second factor (sessions/mfa.ts): codes are counted with the login limits.
-  app.post(
-    '/interaction/:id/mfa',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(secondFactorSubmit),
-  );
-  app.post(
-    '/interaction/:id/enrol',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(enrolmentSubmit),
-  );
-  // Passkeys (sessions/webauthn.ts): passkey-first sign-in, a passkey as the second factor, enrolment.
-  const passkeyForm = { config: { errorFormat: 'html' as const, ipRateLimit: 'loginPerIp' as const } };
-  app.post('/interaction/:id/passkey-login', passkeyForm, perRequest(passkeyLoginSubmit));
-  app.post('/interaction/:id/passkey', passkeyForm, perRequest(passkeySecondFactorSubmit));
-  app.post('/interaction/:id/passkey/enrol', passkeyForm, perRequest(passkeyEnrolmentSubmit));
-  // The signed-in user's second factors (endpoints/mfa.ts).
-  const mfaForm = { config: { errorFormat: 'html' as const, ipRateLimit: 'loginPerIp' as const } };
-  app.get('/mfa', { config: { errorFormat: 'html' } }, perRequest(mfaAccountPage));
-  app.post('/mfa/verify', mfaForm, perRequest(mfaVerifySubmit));
-  app.post('/mfa/totp', mfaForm, perRequest(mfaTotpStart));
-  app.post('/mfa/totp/confirm', mfaForm, perRequest(mfaTotpConfirm));
-  app.post('/mfa/recovery-codes', mfaForm, perRequest(mfaRecoveryCodes));
-  app.post('/mfa/passkey/verify', mfaForm, perRequest(mfaPasskeyVerifySubmit));
-  app.post('/mfa/passkeys', mfaForm, perRequest(mfaPasskeyAddSubmit));
-  app.post('/mfa/passkeys/remove', mfaForm, perRequest(mfaPasskeyRemoveSubmit));
-  // The signed-in user's account page (endpoints/account.ts), unless `account.enabled` is false.
-  if (ctx.config.account.enabled) {
-    app.get('/account', { config: { errorFormat: 'html' } }, perRequest(accountPageEndpoint));
-    for (const [path, handler] of Object.entries({ ...accountSignInForms, ...accountForms }))
-      app.post(`/account${path}`, mfaForm, perRequest(handler));
-  }
-
-  // RFC 8628: device authorization (JSON, for devices) and the verification pages (HTML, for users).
-  app.post(
-    '/device_authorization',
-    { config: { errorFormat: 'json', ipRateLimit: 'deviceAuthorizationPerIp' } },
-    perRequest((scoped) => deviceAuthorizationEndpoint(scoped, certificates)),
-  );
-  app.get('/device', { config: { errorFormat: 'html' } }, perRequest(deviceVerificationPage));
-  app.post('/device', { config: { errorFormat: 'html' } }, perRequest(deviceCodeSubmit));
-  app.post(
-    '/device/login',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(deviceLoginSubmit),
-  );
-  app.post('/device/decision', { config: { errorFormat: 'html' } }, perRequest(deviceDecisionSubmit));
-  app.post('/device/mfa', passkeyForm, perRequest(deviceSecondFactorSubmit));
-  app.post(
-    '/device/passkey',
-    passkeyForm,
-    perRequest((scoped) => deviceSecondFactorSubmit(scoped, 'passkey')),
-  );
-
-  // OpenID Connect CIBA Core 1.0: the authentication request (JSON, for clients) and the approval pages
-  // the notifier's link opens (HTML, for users).
-  app.post(
-    '/bc-authorize',
-    { config: { errorFormat: 'json', ipRateLimit: 'backchannelPerIp' } },
-    perRequest((scoped) => backchannelAuthenticationEndpoint(scoped, certificates)),
-  );
-  app.get('/bc-approve', { config: { errorFormat: 'html' } }, perRequest(backchannelApprovalPage));
-  app.post(
-    '/bc-approve/login',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(backchannelApprovalLogin),
-  );
-  app.post(
-    '/bc-approve/mfa',
-    { config: { errorFormat: 'html', ipRateLimit: 'loginPerIp' } },
-    perRequest(backchannelApprovalSecondFactor),
-  );
-  app.post(
-    '/bc-approve/passkey',
-    passkeyForm,
-    perRequest((scoped) => backchannelApprovalSecondFactor(scoped, 'passkey')),
-  );
-  app.post(
-    '/bc-approve/decision',
-    { config: { errorFormat: 'html' } },
-    perRequest(backchannelApprovalDecision),
-  );
+  registerSignInRoutes(app, ctx, perRequest);
+  registerDeviceAndCibaRoutes(app, perRequest, certificates);
 
   app.route({
     method: ['GET', 'POST'],
@@ -259,7 +136,7 @@ export function registerRoutes(
   });
   app.post(
     '/end_session/confirm',
-    { config: { errorFormat: 'html' } },
+    page,
     perRequest((scoped) => endSessionEndpoints(scoped).confirm),
   );
 
@@ -285,32 +162,7 @@ export function registerRoutes(
     perRequest((scoped) => introspectEndpoint(scoped, certificates)),
   );
 
-  // RFC 7591 registration and RFC 7592 management (JSON bodies), only when configured.
-  if (ctx.config.registration.enabled) {
-    const initialTokenHashes = initialAccessTokenHashes(ctx.config);
-    const registration = (pick: (endpoints: ReturnType<typeof registrationEndpoints>) => Handler) =>
-      perRequest((scoped) => pick(registrationEndpoints(scoped, initialTokenHashes)));
-    app.post(
-      '/register',
-      { config: { errorFormat: 'json', ipRateLimit: 'registerPerIp', jsonBody: true } },
-      registration((endpoints) => endpoints.register),
-    );
-    app.get(
-      '/register/:clientId',
-      { config: { errorFormat: 'json' } },
-      registration((e) => e.read),
-    );
-    app.put(
-      '/register/:clientId',
-      { config: { errorFormat: 'json', jsonBody: true } },
-      registration((endpoints) => endpoints.update),
-    );
-    app.delete(
-      '/register/:clientId',
-      { config: { errorFormat: 'json' } },
-      registration((e) => e.remove),
-    );
-  }
+  if (ctx.config.registration.enabled) registerRegistrationRoutes(app, ctx, perRequest);
 
   for (const url of [
     '/.well-known/openid-configuration',
@@ -336,6 +188,122 @@ export function registerRoutes(
   if (stylesheet !== undefined) app.get('/ui/theme.css', themeStylesheetEndpoint(stylesheet));
   if (ctx.config.webauthn.enabled) app.get(webauthnScriptPath, webauthnScriptEndpoint());
   table.answerOtherMethods(app);
+}
+
+/** The sign-in pages and forms (interaction, upstreams, second factors, the account page). */
+function registerSignInRoutes(app: FastifyInstance, ctx: ServerContext, perRequest: PerRequest): void {
+  app.get('/interaction/:id', page, perRequest(interactionPage));
+  app.post('/interaction/:id/login', signInForm, perRequest(loginSubmit));
+  app.post('/interaction/:id/consent', page, perRequest(consentSubmit));
+  // Upstream identity providers (sessions/upstream.ts): the chooser's buttons and the providers' callbacks.
+  app.post('/interaction/:id/upstream/:upstream', signInForm, perRequest(upstreamStartSubmit));
+  app.get('/upstream/:upstream/callback', signInForm, perRequest(upstreamCallback));
+  // Linking an upstream identity to an existing account (sessions/upstream-link.ts): password, then factor.
+  app.get('/interaction/:id/link', page, perRequest(upstreamLinkPage));
+  app.post('/interaction/:id/link', signInForm, perRequest(upstreamLinkSubmit));
+  app.post('/interaction/:id/link/mfa', signInForm, perRequest(upstreamLinkFactorSubmit));
+  app.post('/interaction/:id/link/passkey', signInForm, perRequest(upstreamLinkPasskeySubmit));
+  // Logout at and from upstream providers (sessions/upstream-logout.ts).
+  app.post(
+    '/upstream/:upstream/backchannel-logout',
+    { config: { errorFormat: 'json', ipRateLimit: 'upstreamLogoutPerIp' } },
+    perRequest(upstreamBackchannelLogoutEndpoint),
+  );
+  app.get(
+    '/upstream/:upstream/logged-out',
+    page,
+    perRequest((scoped) => endSessionEndpoints(scoped).upstreamLoggedOut),
+  );
+  // The second factor (sessions/mfa.ts): codes are counted with the login limits.
+  app.post('/interaction/:id/mfa', signInForm, perRequest(secondFactorSubmit));
+  app.post('/interaction/:id/enrol', signInForm, perRequest(enrolmentSubmit));
+  // Passkeys (sessions/webauthn.ts): passkey-first sign-in, a passkey as the second factor, enrolment.
+  app.post('/interaction/:id/passkey-login', signInForm, perRequest(passkeyLoginSubmit));
+  app.post('/interaction/:id/passkey', signInForm, perRequest(passkeySecondFactorSubmit));
+  app.post('/interaction/:id/passkey/enrol', signInForm, perRequest(passkeyEnrolmentSubmit));
+  // The signed-in user's second factors (endpoints/mfa.ts).
+  app.get('/mfa', page, perRequest(mfaAccountPage));
+  app.post('/mfa/verify', signInForm, perRequest(mfaVerifySubmit));
+  app.post('/mfa/totp', signInForm, perRequest(mfaTotpStart));
+  app.post('/mfa/totp/confirm', signInForm, perRequest(mfaTotpConfirm));
+  app.post('/mfa/recovery-codes', signInForm, perRequest(mfaRecoveryCodes));
+  app.post('/mfa/passkey/verify', signInForm, perRequest(mfaPasskeyVerifySubmit));
+  app.post('/mfa/passkeys', signInForm, perRequest(mfaPasskeyAddSubmit));
+  app.post('/mfa/passkeys/remove', signInForm, perRequest(mfaPasskeyRemoveSubmit));
+  // The signed-in user's account page (endpoints/account.ts), unless `account.enabled` is false.
+  if (ctx.config.account.enabled) {
+    app.get('/account', page, perRequest(accountPageEndpoint));
+    for (const [path, handler] of Object.entries({ ...accountSignInForms, ...accountForms }))
+      app.post(`/account${path}`, signInForm, perRequest(handler));
+  }
+}
+
+/** RFC 8628 device flow and OpenID Connect CIBA Core 1.0: the client requests and the user pages. */
+function registerDeviceAndCibaRoutes(
+  app: FastifyInstance,
+  perRequest: PerRequest,
+  certificates: ClientCertificates,
+): void {
+  // RFC 8628: device authorization (JSON, for devices) and the verification pages (HTML, for users).
+  app.post(
+    '/device_authorization',
+    { config: { errorFormat: 'json', ipRateLimit: 'deviceAuthorizationPerIp' } },
+    perRequest((scoped) => deviceAuthorizationEndpoint(scoped, certificates)),
+  );
+  app.get('/device', page, perRequest(deviceVerificationPage));
+  app.post('/device', page, perRequest(deviceCodeSubmit));
+  app.post('/device/login', signInForm, perRequest(deviceLoginSubmit));
+  app.post('/device/decision', page, perRequest(deviceDecisionSubmit));
+  app.post('/device/mfa', signInForm, perRequest(deviceSecondFactorSubmit));
+  app.post(
+    '/device/passkey',
+    signInForm,
+    perRequest((scoped) => deviceSecondFactorSubmit(scoped, 'passkey')),
+  );
+
+  // OpenID Connect CIBA Core 1.0: the authentication request (JSON, for clients) and the approval pages
+  // the notifier's link opens (HTML, for users).
+  app.post(
+    '/bc-authorize',
+    { config: { errorFormat: 'json', ipRateLimit: 'backchannelPerIp' } },
+    perRequest((scoped) => backchannelAuthenticationEndpoint(scoped, certificates)),
+  );
+  app.get('/bc-approve', page, perRequest(backchannelApprovalPage));
+  app.post('/bc-approve/login', signInForm, perRequest(backchannelApprovalLogin));
+  app.post('/bc-approve/mfa', signInForm, perRequest(backchannelApprovalSecondFactor));
+  app.post(
+    '/bc-approve/passkey',
+    signInForm,
+    perRequest((scoped) => backchannelApprovalSecondFactor(scoped, 'passkey')),
+  );
+  app.post('/bc-approve/decision', page, perRequest(backchannelApprovalDecision));
+}
+
+/** RFC 7591 registration and RFC 7592 management (JSON bodies), only when configured. */
+function registerRegistrationRoutes(app: FastifyInstance, ctx: ServerContext, perRequest: PerRequest): void {
+  const initialTokenHashes = initialAccessTokenHashes(ctx.config);
+  const registration = (pick: (endpoints: ReturnType<typeof registrationEndpoints>) => Handler) =>
+    perRequest((scoped) => pick(registrationEndpoints(scoped, initialTokenHashes)));
+  app.post(
+    '/register',
+    { config: { errorFormat: 'json', ipRateLimit: 'registerPerIp', jsonBody: true } },
+    registration((endpoints) => endpoints.register),
+  );
+  app.get(
+    '/register/:clientId',
+    { config: { errorFormat: 'json' } },
+    registration((e) => e.read),
+  );
+  app.put(
+    '/register/:clientId',
+    { config: { errorFormat: 'json', jsonBody: true } },
+    registration((endpoints) => endpoints.update),
+  );
+  app.delete(
+    '/register/:clientId',
+    { config: { errorFormat: 'json' } },
+    registration((e) => e.remove),
+  );
 }
 
 /**

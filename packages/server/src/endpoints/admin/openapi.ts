@@ -54,11 +54,12 @@ interface Operation {
   bodyRequired?: boolean;
   /** Status, what it means and the schema answered (none: no content). */
   answer: [number, string, string | undefined, boolean?];
-  conditional?: boolean;
 }
 
+/** An operation; one with an If-Match parameter is conditional (412 and 428 answers). */
 function operation(id: string, spec: Operation): Schema {
   const [status, description, schema, tagged] = spec.answer;
+  const conditional = spec.parameters?.includes(parameters.ifMatch) === true;
   const errors: Record<string, unknown> = {
     '400': problem('Bad input (malformed JSON, unknown or invalid fields); `errors` lists them'),
     '401': problem('No valid access token for the admin API'),
@@ -66,7 +67,7 @@ function operation(id: string, spec: Operation): Schema {
   };
   if (spec.parameters?.some((parameter) => parameter.in === 'path')) errors['404'] = problem('Not found');
   if (spec.scope === 'write') errors['409'] = problem('Conflicts with the stored state or the config file');
-  if (spec.conditional) {
+  if (conditional) {
     errors['412'] = problem('If-Match names a stale ETag: read the resource again');
     errors['428'] = problem('If-Match is missing');
   }
@@ -95,296 +96,246 @@ function operation(id: string, spec: Operation): Schema {
   };
 }
 
+const read = (id: string, spec: Omit<Operation, 'scope'>) => operation(id, { ...spec, scope: 'read' });
+const write = (id: string, spec: Omit<Operation, 'scope'>) => operation(id, { ...spec, scope: 'write' });
+
 const { limit, cursor, ifMatch, clientId, id, name, credentialId, sid, userIdFilter, clientIdFilter } =
   parameters;
 
 const paths: Record<string, Record<string, Schema>> = {
   '/clients': {
-    get: operation('listClients', {
+    get: read('listClients', {
       summary: 'List stored clients',
-      scope: 'read',
       parameters: [limit, cursor],
       answer: [200, 'A page of clients', 'ClientPage'],
     }),
-    post: operation('createClient', {
+    post: write('createClient', {
       summary: 'Register a client; a confidential client’s secret is answered once',
-      scope: 'write',
       body: 'ClientInput',
       answer: [201, 'The client and its secret', 'ClientWithSecret', true],
     }),
   },
   '/clients/{clientId}': {
-    get: operation('readClient', {
+    get: read('readClient', {
       summary: 'Read a client',
-      scope: 'read',
       parameters: [clientId],
       answer: [200, 'The client', 'Client', true],
     }),
-    put: operation('replaceClient', {
+    put: write('replaceClient', {
       summary: 'Replace a client’s settings (secrets kept)',
-      scope: 'write',
       parameters: [clientId, ifMatch],
       body: 'ClientReplacement',
-      conditional: true,
       answer: [200, 'The client (a secret only when it needs a first one)', 'ClientWithSecret', true],
     }),
-    delete: operation('removeClient', {
+    delete: write('removeClient', {
       summary: 'Remove a client and revoke its grants',
-      scope: 'write',
       parameters: [clientId, ifMatch],
-      conditional: true,
       answer: [204, 'Removed', undefined],
     }),
   },
   '/clients/{clientId}/disable': {
-    post: operation('disableClient', {
+    post: write('disableClient', {
       summary:
         'Disable a stored client: it cannot authenticate or start authorizations, its access tokens are ' +
         'refused at once; its grants are kept (refused while disabled) unless revokeGrants',
-      scope: 'write',
       parameters: [clientId, ifMatch],
       body: 'ClientDisable',
       bodyRequired: false,
-      conditional: true,
       answer: [200, 'The client', 'Client', true],
     }),
   },
   '/clients/{clientId}/enable': {
-    post: operation('enableClient', {
+    post: write('enableClient', {
       summary: 'Enable a disabled client again',
-      scope: 'write',
       parameters: [clientId, ifMatch],
-      conditional: true,
       answer: [200, 'The client', 'Client', true],
     }),
   },
   '/clients/{clientId}/secret': {
-    post: operation('rotateClientSecret', {
+    post: write('rotateClientSecret', {
       summary: 'Give a client a new secret; the previous one works for `overlap` seconds',
-      scope: 'write',
       parameters: [clientId, ifMatch],
       body: 'SecretRotation',
-      conditional: true,
       answer: [200, 'The new secret, answered once', 'RotatedSecret', true],
     }),
   },
   '/users': {
-    get: operation('listUsers', {
+    get: read('listUsers', {
       summary: 'List users',
-      scope: 'read',
       parameters: [limit, cursor],
       answer: [200, 'A page of users', 'UserPage'],
     }),
-    post: operation('createUser', {
+    post: write('createUser', {
       summary: 'Create a user',
-      scope: 'write',
       body: 'NewUser',
       answer: [201, 'The user', 'User', true],
     }),
   },
   '/users/{id}': {
-    get: operation('readUser', {
+    get: read('readUser', {
       summary: 'Read a user',
-      scope: 'read',
       parameters: [id],
       answer: [200, 'The user', 'User', true],
     }),
-    delete: operation('removeUser', {
+    delete: write('removeUser', {
       summary: 'Remove a user: sessions ended, grants revoked',
-      scope: 'write',
       parameters: [id, ifMatch],
-      conditional: true,
       answer: [204, 'Removed', undefined],
     }),
   },
   '/users/{id}/disable': {
-    post: operation('disableUser', {
+    post: write('disableUser', {
       summary: 'Disable a user: sessions ended; grants kept unless revokeGrants',
-      scope: 'write',
       parameters: [id, ifMatch],
       body: 'UserDisable',
       bodyRequired: false,
-      conditional: true,
       answer: [200, 'The user', 'User', true],
     }),
   },
   '/users/{id}/enable': {
-    post: operation('enableUser', {
+    post: write('enableUser', {
       summary: 'Enable a user again',
-      scope: 'write',
       parameters: [id, ifMatch],
-      conditional: true,
       answer: [200, 'The user', 'User', true],
     }),
   },
   '/users/{id}/password': {
-    post: operation('resetUserPassword', {
+    post: write('resetUserPassword', {
       summary: 'Set a new password',
-      scope: 'write',
       parameters: [id, ifMatch],
       body: 'PasswordReset',
-      conditional: true,
       answer: [200, 'The user', 'User', true],
     }),
   },
   '/users/{id}/factors': {
-    delete: operation('removeUserFactors', {
+    delete: write('removeUserFactors', {
       summary: 'Remove the user’s second factors (TOTP, recovery codes and passkeys)',
-      scope: 'write',
       parameters: [id, ifMatch],
-      conditional: true,
       answer: [200, 'The user', 'User', true],
     }),
   },
   '/users/{id}/passkeys/{credentialId}': {
-    delete: operation('removeUserPasskey', {
+    delete: write('removeUserPasskey', {
       summary: 'Remove one passkey or security key of the user',
-      scope: 'write',
       parameters: [id, credentialId, ifMatch],
-      conditional: true,
       answer: [200, 'The user', 'User', true],
     }),
   },
   '/grants': {
-    get: operation('listGrants', {
+    get: read('listGrants', {
       summary: 'List active grants, of a user or a client',
-      scope: 'read',
       parameters: [userIdFilter, clientIdFilter, limit, cursor],
       answer: [200, 'A page of grants', 'GrantPage'],
     }),
   },
   '/grants/revoke': {
-    post: operation('revokeGrants', {
+    post: write('revokeGrants', {
       summary: 'Revoke every grant of a user, of a client, or of a user to a client',
-      scope: 'write',
       body: 'GrantRevocation',
       answer: [200, 'How many grants were revoked', 'GrantsRevoked'],
     }),
   },
   '/grants/{id}': {
-    get: operation('readGrant', {
+    get: read('readGrant', {
       summary: 'Read an active grant',
-      scope: 'read',
       parameters: [id],
       answer: [200, 'The grant', 'Grant', true],
     }),
-    delete: operation('revokeGrant', {
+    delete: write('revokeGrant', {
       summary: 'Revoke a grant and everything issued from it',
-      scope: 'write',
       parameters: [id, ifMatch],
-      conditional: true,
       answer: [204, 'Revoked', undefined],
     }),
   },
   '/sessions': {
-    get: operation('listSessions', {
+    get: read('listSessions', {
       summary: 'List live login sessions, of a user',
-      scope: 'read',
       parameters: [userIdFilter, limit, cursor],
       answer: [200, 'A page of sessions', 'SessionPage'],
     }),
   },
   '/sessions/{sid}': {
-    get: operation('readSession', {
+    get: read('readSession', {
       summary: 'Read a live session',
-      scope: 'read',
       parameters: [sid],
       answer: [200, 'The session', 'Session', true],
     }),
-    delete: operation('endSession', {
+    delete: write('endSession', {
       summary: 'End a session, with back-channel logout to its clients',
-      scope: 'write',
       parameters: [sid, ifMatch],
-      conditional: true,
       answer: [204, 'Ended', undefined],
     }),
   },
   '/keys': {
-    get: operation('listSigningKeys', {
+    get: read('listSigningKeys', {
       summary: 'List published signing keys',
-      scope: 'read',
       parameters: [limit, cursor],
       answer: [200, 'A page of keys', 'SigningKeyPage'],
     }),
   },
   '/keys/rotate': {
-    post: operation('rotateSigningKey', {
+    post: write('rotateSigningKey', {
       summary: 'Schedule the next signing key (published now, signing after keys.publishBeforeUse)',
-      scope: 'write',
       answer: [201, 'The new key', 'SigningKey'],
     }),
   },
   '/api-resources': {
-    get: operation('listApiResources', {
+    get: read('listApiResources', {
       summary: 'List API resources (the config file’s, read-only, and those added here)',
-      scope: 'read',
       parameters: [limit, cursor],
       answer: [200, 'A page of API resources', 'ApiResourcePage'],
     }),
-    post: operation('createApiResource', {
+    post: write('createApiResource', {
       summary: 'Add an API resource; its introspection secret is answered once',
-      scope: 'write',
       body: 'ApiResourceInput',
       answer: [201, 'The API resource and its secret', 'ApiResourceWithSecret', true],
     }),
   },
   '/api-resources/{id}': {
-    get: operation('readApiResource', {
+    get: read('readApiResource', {
       summary: 'Read an API resource',
-      scope: 'read',
       parameters: [id],
       answer: [200, 'The API resource', 'ApiResource', true],
     }),
-    put: operation('replaceApiResource', {
+    put: write('replaceApiResource', {
       summary: 'Replace an added API resource’s settings (its secret kept)',
-      scope: 'write',
       parameters: [id, ifMatch],
       body: 'ApiResourceReplacement',
-      conditional: true,
       answer: [200, 'The API resource', 'ApiResource', true],
     }),
-    delete: operation('removeApiResource', {
+    delete: write('removeApiResource', {
       summary: 'Remove an added API resource (its scopes stay)',
-      scope: 'write',
       parameters: [id, ifMatch],
-      conditional: true,
       answer: [204, 'Removed', undefined],
     }),
   },
   '/scopes': {
-    get: operation('listScopes', {
+    get: read('listScopes', {
       summary: 'List identity and API scopes (the config file’s, read-only, and API scopes added here)',
-      scope: 'read',
       parameters: [limit, cursor],
       answer: [200, 'A page of scopes', 'ScopePage'],
     }),
-    post: operation('createScope', {
+    post: write('createScope', {
       summary: 'Add an API scope',
-      scope: 'write',
       body: 'ScopeInput',
       answer: [201, 'The scope', 'Scope', true],
     }),
   },
   '/scopes/{name}': {
-    get: operation('readScope', {
+    get: read('readScope', {
       summary: 'Read a scope',
-      scope: 'read',
       parameters: [name],
       answer: [200, 'The scope', 'Scope', true],
     }),
-    put: operation('replaceScope', {
+    put: write('replaceScope', {
       summary: 'Replace an added API scope’s description',
-      scope: 'write',
       parameters: [name, ifMatch],
       body: 'ScopeReplacement',
-      conditional: true,
       answer: [200, 'The scope', 'Scope', true],
     }),
-    delete: operation('removeScope', {
+    delete: write('removeScope', {
       summary: 'Remove an added API scope that no API resource and no client uses (409 otherwise)',
-      scope: 'write',
       parameters: [name, ifMatch],
-      conditional: true,
       answer: [204, 'Removed', undefined],
     }),
   },
