@@ -12,6 +12,7 @@ import pino from 'pino';
 import { type AccountStore, SqlAccountStore, withScopeClaims } from './accounts/accounts.ts';
 // Types only: the legacy store (and pg) is loaded when `accounts.type` is postgres-legacy.
 import type { PostgresLegacyAccountStore } from './accounts/legacy.ts';
+import { catalogSource } from './admin/api-catalog.ts';
 import { parseConfig, readConfiguredFile, readUiFile } from './config/load.ts';
 import { type GatehouseConfig, logoContentTypes } from './config/schema.ts';
 import { applyConfiguredClients, applyConfiguredUsers } from './config/seed.ts';
@@ -135,6 +136,8 @@ export async function buildServer(
     storage.exclusive('signing-keys', (repositories) => work(repositories.signingKeys)),
   );
   const catalog = new ScopeCatalog(config);
+  // The admin API's API scopes and resources join the file's, on every node from its next request.
+  catalog.follow({ version: storage.catalogVersion, load: () => catalogSource(config, storage) });
   let redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
   let legacyAccounts: PostgresLegacyAccountStore | undefined;
   let clientCertificates: ClientCertificates;

@@ -561,7 +561,7 @@ describe('admin API', () => {
     expectProblem(await call(server, 'GET', `/sessions/${sid}`, { token }), 404, 'not_found');
   });
 
-  it('signing keys are listed and rotated; API resources and scopes are read from the config', async () => {
+  it('signing keys are listed and rotated; API resources and scopes are read and added', async () => {
     const token = await operatorToken(server);
     const keys = await call(server, 'GET', '/keys', { token });
     check('SigningKeyPage', keys.body);
@@ -580,6 +580,28 @@ describe('admin API', () => {
     );
     const scopes = await call(server, 'GET', '/scopes', { token });
     check('ScopePage', scopes.body);
+    // Added over the API (admin-catalog.test.ts has the rules): the answers follow the document.
+    const scope = await call(server, 'POST', '/scopes', {
+      token,
+      body: { name: 'stock.read', description: 'Read the stock' },
+    });
+    check('Scope', scope.body);
+    const resource = await call(server, 'POST', '/api-resources', {
+      token,
+      body: { id: 'stock-api', scopes: ['stock.read'], accessTokenTtl: 600 },
+    });
+    check('ApiResourceWithSecret', resource.body);
+    const read = await call(server, 'GET', '/api-resources/stock-api', { token });
+    check('ApiResource', read.body);
+    const { id: _id, ...replacement } = read.body;
+    const replaced = await call(server, 'PUT', '/api-resources/stock-api', {
+      token,
+      ifMatch: read.headers.etag as string,
+      body: { ...replacement, uris: ['https://stock.example.com'] },
+    });
+    check('ApiResource', replaced.body);
+    check('ApiResourcePage', (await call(server, 'GET', '/api-resources', { token })).body);
+    check('Scope', (await call(server, 'GET', '/scopes/openid', { token })).body);
   });
 
   it('serves an OpenAPI 3.1 document that a validator accepts and that describes every admin route', async () => {
@@ -607,7 +629,7 @@ describe('admin API', () => {
     }
     const routes = server.app.printRoutes({ commonPrefix: false, includeMeta: false });
     expect(routes).toContain('admin/v1');
-    expect(documented.size).toBe(29);
+    expect(documented.size).toBe(37);
   });
 });
 

@@ -33,9 +33,13 @@ export const maxSecretOverlap = 30 * 86400;
 /** What an operator may write about a client: the config file's client fields, without its secrets. */
 export type ClientInput = Record<string, unknown>;
 
-/** `serverSettings`: also refuse what this server's settings cannot serve (the admin API; the CLI warns). */
+/**
+ * `serverSettings`: also refuse what this server's settings cannot serve (the admin API; the CLI warns).
+ * `apiScopes`: the API scopes known beyond the file's (those added over the admin API, admin/api-catalog.ts).
+ */
 export interface ClientChecks {
   serverSettings?: boolean;
+  apiScopes?: Iterable<string>;
 }
 
 /** What the server's settings lack for `client`'s certificates (config/checks.ts), as messages. */
@@ -69,17 +73,18 @@ function invalidClient(details: InputProblem[]): OAuthError {
 }
 
 /** The config file's cross-field rules about one client (config/checks.ts), with redirect URI syntax. */
-function configProblems(config: GatehouseConfig, client: ClientConfig): InputProblem[] {
+function configProblems(config: GatehouseConfig, client: ClientConfig, checks: ClientChecks): InputProblem[] {
   const problems: InputProblem[] = [];
   const known = new Set([
     ...config.identityResources.map((resource) => resource.name),
     ...config.apiScopes.map((scope) => scope.name),
+    ...(checks.apiScopes ?? []),
   ]);
   client.scopes.forEach((scope, index) => {
     if (!known.has(scope))
       problems.push({
         field: `scopes.${index}`,
-        message: `unknown scope "${scope}" (not in the config's identityResources or apiScopes)`,
+        message: `unknown scope "${scope}" (not an identity resource or API scope)`,
       });
   });
   for (const field of ['redirectUris', 'postLogoutRedirectUris'] as const) {
@@ -150,7 +155,7 @@ function checkedClient(
     );
     throw invalidClient(problems);
   }
-  problems.push(...configProblems(config, parsed.data as ClientConfig));
+  problems.push(...configProblems(config, parsed.data as ClientConfig, checks));
   if (checks.serverSettings === true)
     for (const message of certificateSettingsProblems(config, parsed.data))
       problems.push({ field: 'tokenEndpointAuthMethod', message });

@@ -35,37 +35,47 @@ export function checkConfig(config: ConfigDocument, ctx: Context): void {
   });
 }
 
-/** API resources name declared scopes, each owned by one resource, and no reserved claims. */
-function checkApiResources(config: ConfigDocument, ctx: Context, names: ScopeNames): void {
+/** A broken catalogue rule: the resource's index in the list, the path inside it, and what is wrong. */
+export interface ApiResourceProblem {
+  index: number;
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * The catalogue's rules, for the file and the admin API alike (admin/api-catalog.ts): API resources name
+ * declared API scopes, each scope is owned by one resource, and no user claim is a reserved one.
+ */
+export function apiResourceProblems(
+  apiScopeNames: ReadonlySet<string>,
+  resources: readonly { id: string; scopes: string[]; claims: { user: string[] } }[],
+): ApiResourceProblem[] {
+  const problems: ApiResourceProblem[] = [];
   const owner = new Map<string, string>();
-  config.apiResources.forEach((resource, index) => {
+  resources.forEach((resource, index) => {
     resource.claims.user.forEach((claim, claimIndex) => {
       if (reservedAccessTokenClaims.has(claim))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['apiResources', index, 'claims', 'user', claimIndex],
+        problems.push({
+          index,
+          path: ['claims', 'user', claimIndex],
           message: `"${claim}" is a reserved access-token claim and cannot be configured${claim === 'roles' ? ' (use claims.roles: true)' : ''}`,
         });
     });
     resource.scopes.forEach((scope, scopeIndex) => {
-      if (!names.api.has(scope)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['apiResources', index, 'scopes', scopeIndex],
-          message: `unknown API scope "${scope}"`,
-        });
-      }
+      const path = ['scopes', scopeIndex];
+      if (!apiScopeNames.has(scope)) problems.push({ index, path, message: `unknown API scope "${scope}"` });
       const previous = owner.get(scope);
-      if (previous !== undefined && previous !== resource.id) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['apiResources', index, 'scopes', scopeIndex],
-          message: `scope "${scope}" already belongs to "${previous}"`,
-        });
-      }
+      if (previous !== undefined && previous !== resource.id)
+        problems.push({ index, path, message: `scope "${scope}" already belongs to "${previous}"` });
       owner.set(scope, resource.id);
     });
   });
+  return problems;
+}
+
+function checkApiResources(config: ConfigDocument, ctx: Context, names: ScopeNames): void {
+  for (const { index, path, message } of apiResourceProblems(names.api, config.apiResources))
+    ctx.addIssue({ code: 'custom', path: ['apiResources', index, ...path], message });
 }
 
 /** The WebAuthn RP ID is the issuer host or a parent domain of it (WebAuthn §5.1.2.3). */

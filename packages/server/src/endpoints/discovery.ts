@@ -109,10 +109,15 @@ function discoveryDocument(ctx: ServerContext): Record<string, unknown> {
   };
 }
 
-/** Serves the metadata document, built once at start-up; cacheable for five minutes. */
+/**
+ * Serves the metadata document, built at start-up and again when the scope catalogue changes (its
+ * `scopes_supported`, admin/api-catalog.ts); cacheable for five minutes.
+ */
 export function discoveryEndpoint(ctx: ServerContext) {
-  const document = JSON.stringify(discoveryDocument(ctx));
+  let built = { generation: ctx.catalog.generation, document: JSON.stringify(discoveryDocument(ctx)) };
   return async (_request: FastifyRequest, reply: FastifyReply) => {
-    reply.header('cache-control', 'public, max-age=300').type('application/json').send(document);
+    if (built.generation !== ctx.catalog.generation)
+      built = { generation: ctx.catalog.generation, document: JSON.stringify(discoveryDocument(ctx)) };
+    reply.header('cache-control', 'public, max-age=300').type('application/json').send(built.document);
   };
 }

@@ -68,24 +68,12 @@ async function describe(ctx: ServerContext, token: string, caller: Caller, hint:
   return (await access()) ?? (await refreshTokenDescription(ctx, token, caller));
 }
 
-/** The SHA-256 hashes of the API resources' introspection secrets, by resource id (built once). */
-export function resourceSecretHashes(config: ServerContext['config']): ReadonlyMap<string, string> {
-  return new Map(
-    config.apiResources
-      .filter((resource) => resource.secret !== undefined)
-      .map((resource) => [resource.id, sha256Base64Url(resource.secret!)]),
-  );
-}
-
-export function introspectEndpoint(
-  ctx: ServerContext,
-  certificates: ClientCertificates,
-  resourceSecrets: ReadonlyMap<string, string>,
-) {
+export function introspectEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
   function authenticate(request: FastifyRequest, params: Params): Promise<Caller> {
     const authRequest = certificates.authRequest(request);
     return authenticateWith(ctx, 'introspect', authRequest, params, async (credentials) => {
-      const resourceHash = resourceSecrets.get(credentials.clientId);
+      // An API resource calls with its id and secret (the file's, or one the admin API generated).
+      const resourceHash = ctx.catalog.resourcesById.get(credentials.clientId)?.secretHash;
       if (resourceHash !== undefined && credentials.secret !== undefined) {
         if (!secretMatches(credentials.secret, resourceHash)) {
           throw new OAuthError('invalid_client', 'client authentication failed', { challenge: 'Basic' });

@@ -220,6 +220,18 @@ export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): Fast
       },
     );
   });
+  // The scope catalogue follows the admin API's changes (protocol/scopes.ts): brought up to date before
+  // each request, one version read a loop turn. When the store cannot be read, the request goes on with
+  // the catalogue it has (a health check must not fail for it; a token request fails on the store anyway).
+  app.addHook('onRequest', (request, _reply, done) => {
+    ctx.catalog.current().then(
+      () => done(),
+      (error: unknown) => {
+        request.log.warn({ err: error }, 'the API catalogue could not be read');
+        done();
+      },
+    );
+  });
   app.addHook('onRequest', (request, _reply, done) => {
     const rule = request.routeOptions.config?.ipRateLimit;
     if (rule === undefined) {

@@ -40,7 +40,7 @@ import {
   passkeyLoginSubmit,
   passkeySecondFactorSubmit,
 } from '../endpoints/interaction-passkeys.ts';
-import { introspectEndpoint, resourceSecretHashes } from '../endpoints/introspect.ts';
+import { introspectEndpoint } from '../endpoints/introspect.ts';
 import { jwksEndpoint } from '../endpoints/jwks.ts';
 import { landingEndpoint } from '../endpoints/landing.ts';
 import {
@@ -104,7 +104,6 @@ export function registerRoutes(
   const { certificates, cors: corsPolicy, metrics, readinessChecks } = parts;
   app.addHook('onRoute', (route) => table.add(route));
   const discovery = discoveryEndpoint(ctx);
-  const resourceSecrets = resourceSecretHashes(ctx.config);
   const perRequest: PerRequest = (endpoint) => (request, reply) =>
     endpoint(requestContext(ctx, request.id))(request, reply);
   // Browser-callable endpoints: CORS for registered origins (cors.ts, applied by app.ts).
@@ -160,7 +159,7 @@ export function registerRoutes(
   app.post(
     '/introspect',
     { config: { errorFormat: 'json' } },
-    perRequest((scoped) => introspectEndpoint(scoped, certificates, resourceSecrets)),
+    perRequest((scoped) => introspectEndpoint(scoped, certificates)),
   );
 
   if (ctx.config.registration.enabled) registerRegistrationRoutes(app, ctx, perRequest);

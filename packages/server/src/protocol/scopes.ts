@@ -3,8 +3,9 @@
  * identity scopes (openid, profile, ...) belong to the OpenID Connect layer. An access token's `aud` is the
  * set of API resources its scopes (or explicit `resource` indicators) select.
  */
-import type { GatehouseConfig } from '../config/schema.ts';
+import type { ApiResourceConfig, GatehouseConfig } from '../config/schema.ts';
 import { OAuthError } from './errors.ts';
+import { sha256Base64Url } from './secrets.ts';
 
 const scopeTokenPattern = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
@@ -29,20 +30,49 @@ export interface ApiResource {
   claims: { user: string[]; roles: boolean | undefined };
   /** `scope` (RFC 9068 §2.2.3), `scp` (an array), or both. */
   scopeClaim: 'scope' | 'scp' | 'both';
+  /** SHA-256 of the secret the API calls introspection with (RFC 7662 §2.1), when it has one. */
+  secretHash: string | undefined;
+}
+
+/**
+ * What the catalogue is built from: the file's identity resources, and the API scopes and resources of
+ * the file and of the admin API (admin/api-catalog.ts; a stored resource has a secret hash, not a secret).
+ */
+export interface CatalogSource {
+  identityResources: GatehouseConfig['identityResources'];
+  apiScopes: { name: string; description: string }[];
+  apiResources: (ApiResourceConfig & { secretHash?: string | undefined })[];
+}
+
+/** Where stored entries come from: a version that moves when they change, and the whole source. */
+interface StoredEntries {
+  version: () => number | Promise<number>;
+  load: () => Promise<CatalogSource>;
 }
 
 export class ScopeCatalog {
-  readonly identityScopes: Map<string, { description: string; claims: string[] }>;
-  readonly apiScopes: Map<string, { description: string; resource: ApiResource | undefined }>;
-  readonly resourcesById: Map<string, ApiResource>;
-  private readonly resourcesByUri = new Map<string, ApiResource>();
+  identityScopes = new Map<string, { description: string; claims: string[] }>();
+  apiScopes = new Map<string, { description: string; resource: ApiResource | undefined }>();
+  resourcesById = new Map<string, ApiResource>();
+  private resourcesByUri = new Map<string, ApiResource>();
+  /** Counts the builds, so what is derived from the catalogue (discovery) knows when to derive again. */
+  generation = 0;
+  private stored: StoredEntries | undefined;
+  private seen: number | undefined;
+  private stale = true;
+  private loading: Promise<void> | undefined;
 
-  constructor(config: GatehouseConfig) {
+  constructor(source: CatalogSource) {
+    this.build(source);
+  }
+
+  private build(source: CatalogSource): void {
+    this.generation += 1;
     this.identityScopes = new Map(
-      config.identityResources.map((r) => [r.name, { description: r.description, claims: r.claims }]),
+      source.identityResources.map((r) => [r.name, { description: r.description, claims: r.claims }]),
     );
     this.resourcesById = new Map(
-      config.apiResources.map((r) => [
+      source.apiResources.map((r) => [
         r.id,
         {
           id: r.id,
@@ -52,15 +82,17 @@ export class ScopeCatalog {
           accessTokenFormat: r.accessTokenFormat,
           claims: { user: r.claims.user, roles: r.claims.roles },
           scopeClaim: r.scopeClaim,
+          secretHash: r.secretHash ?? (r.secret === undefined ? undefined : sha256Base64Url(r.secret)),
         },
       ]),
     );
     this.apiScopes = new Map(
-      config.apiScopes.map((s) => [
+      source.apiScopes.map((s) => [
         s.name,
         { description: s.description, resource: undefined as ApiResource | undefined },
       ]),
     );
+    this.resourcesByUri = new Map();
     for (const resource of this.resourcesById.values()) {
       for (const scope of resource.scopes) {
         const entry = this.apiScopes.get(scope);
@@ -68,6 +100,42 @@ export class ScopeCatalog {
       }
       for (const uri of resource.uris) this.resourcesByUri.set(uri, resource);
     }
+  }
+
+  /**
+   * Follows the stored entries (the admin API's): `current` rebuilds the catalogue from `load` when their
+   * version moved since the last build, or after `invalidate` (this process's own writes).
+   */
+  follow(stored: StoredEntries): void {
+    this.stored = stored;
+  }
+
+  readonly invalidate = (): void => {
+    this.stale = true;
+  };
+
+  /**
+   * Brings the catalogue up to date before a request uses it: one version read a loop turn when nothing
+   * changed. The version is read before the load, so a write committed during a load is seen next time.
+   */
+  async current(): Promise<void> {
+    const stored = this.stored;
+    if (stored === undefined) return;
+    const version = await stored.version();
+    if (!this.stale && version === this.seen) return;
+    this.loading ??= (async () => {
+      this.stale = false;
+      this.seen = version;
+      try {
+        this.build(await stored.load());
+      } catch (error) {
+        this.stale = true;
+        throw error;
+      } finally {
+        this.loading = undefined;
+      }
+    })();
+    await this.loading;
   }
 
   describe(scope: string): string {

@@ -96,8 +96,14 @@ async function storedClient(ctx: ServerContext, clientId: string): Promise<Clien
   return client;
 }
 
-/** The API refuses clients this server's settings cannot serve (certificates without TLS), as the file does. */
-const serverSettings = { serverSettings: true };
+/**
+ * The API refuses clients this server's settings cannot serve (certificates without TLS), as the file does;
+ * a client may hold the API scopes added over the API as well as the file's.
+ */
+const serverSettings = (ctx: ServerContext) => ({
+  serverSettings: true,
+  apiScopes: ctx.catalog.apiScopes.keys(),
+});
 
 export function adminClientEndpoints(ctx: ServerContext) {
   const precondition = (request: FastifyRequest) => ifMatchOf(request, clientTag);
@@ -130,7 +136,7 @@ export function adminClientEndpoints(ctx: ServerContext) {
     create: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');
       const body = jsonBody(request);
-      const { client, secret } = prepareNewClient(ctx.config, body, ctx.now(), serverSettings);
+      const { client, secret } = prepareNewClient(ctx.config, body, ctx.now(), serverSettings(ctx));
       await storeNewClient(ctx.storage, client);
       operator.audit('admin_client_created', { client_id: client.clientId });
       reply.header('location', `${ctx.issuer}/admin/v1/clients/${encodeURIComponent(client.clientId)}`);
@@ -148,7 +154,7 @@ export function adminClientEndpoints(ctx: ServerContext) {
         clientId,
         withoutReadOnly(body),
         check,
-        serverSettings,
+        serverSettings(ctx),
       );
       operator.audit('admin_client_updated', { client_id: clientId, new_secret: secret !== undefined });
       sendJson(reply, 200, { client: clientView(client), clientSecret: secret ?? null }, clientTag(client));

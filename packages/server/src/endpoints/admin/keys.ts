@@ -1,9 +1,7 @@
 /**
- * `/admin/v1/keys` and the read-only catalogue (`/admin/v1/api-resources`, `/admin/v1/scopes`). Keys are
- * listed with the status the CLI shows (keys/keystore.ts keyStatuses), never their material beyond the
- * public JWK; a rotation schedules the next key as `gatehouse keys rotate` does (published now, signing
- * after keys.publishBeforeUse, OpenID Connect Core §10.1.1). API resources and scopes come from the config
- * file and are changed there.
+ * `/admin/v1/keys`. Keys are listed with the status the CLI shows (keys/keystore.ts keyStatuses), never
+ * their material beyond the public JWK; a rotation schedules the next key as `gatehouse keys rotate` does (published now, signing
+ * after keys.publishBeforeUse, OpenID Connect Core §10.1.1).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.ts';
@@ -45,44 +43,6 @@ export function adminKeyEndpoints(ctx: ServerContext) {
       const records = await ctx.storage.signingKeys.listPublished(now);
       const view = keyViews(ctx, records, now).find((key) => key.kid === record.kid);
       sendJson(reply, 201, view);
-    },
-  };
-}
-
-export function adminCatalogEndpoints(ctx: ServerContext) {
-  return {
-    apiResources: async (request: FastifyRequest, reply: FastifyReply) => {
-      await authenticateOperator(ctx, request, 'read');
-      // What describes the API, never its introspection secret.
-      const resources = ctx.config.apiResources.map((resource) => ({
-        id: resource.id,
-        uris: resource.uris,
-        scopes: resource.scopes,
-        accessTokenFormat: resource.accessTokenFormat,
-        ...(resource.accessTokenTtl === undefined ? {} : { accessTokenTtl: resource.accessTokenTtl }),
-        scopeClaim: resource.scopeClaim,
-        hasSecret: resource.secret !== undefined,
-      }));
-      await sendListPage(request, reply, resources, (resource) => resource.id);
-    },
-
-    scopes: async (request: FastifyRequest, reply: FastifyReply) => {
-      await authenticateOperator(ctx, request, 'read');
-      const scopes = [
-        ...ctx.config.identityResources.map((resource) => ({
-          name: resource.name,
-          description: resource.description,
-          kind: 'identity' as const,
-          claims: resource.claims,
-        })),
-        ...ctx.config.apiScopes.map((scope) => ({
-          name: scope.name,
-          description: scope.description,
-          kind: 'api' as const,
-          claims: [] as string[],
-        })),
-      ];
-      await sendListPage(request, reply, scopes, (scope) => scope.name);
     },
   };
 }

@@ -39,6 +39,7 @@ const parameters = {
   },
   clientId: { name: 'clientId', in: 'path', required: true, schema: string },
   id: { name: 'id', in: 'path', required: true, schema: string },
+  name: { name: 'name', in: 'path', required: true, schema: string },
   credentialId: { name: 'credentialId', in: 'path', required: true, schema: string },
   sid: { name: 'sid', in: 'path', required: true, schema: string },
   userIdFilter: { name: 'userId', in: 'query', description: 'Only this user’s', schema: string },
@@ -98,7 +99,8 @@ function operation(id: string, spec: Operation): Schema {
 const read = (id: string, spec: Omit<Operation, 'scope'>) => operation(id, { ...spec, scope: 'read' });
 const write = (id: string, spec: Omit<Operation, 'scope'>) => operation(id, { ...spec, scope: 'write' });
 
-const { limit, cursor, ifMatch, clientId, id, credentialId, sid, userIdFilter, clientIdFilter } = parameters;
+const { limit, cursor, ifMatch, clientId, id, name, credentialId, sid, userIdFilter, clientIdFilter } =
+  parameters;
 
 const paths: Record<string, Record<string, Schema>> = {
   '/clients': {
@@ -279,16 +281,62 @@ const paths: Record<string, Record<string, Schema>> = {
   },
   '/api-resources': {
     get: read('listApiResources', {
-      summary: 'List API resources (from the config file, read-only)',
+      summary: 'List API resources (the config file’s, read-only, and those added here)',
       parameters: [limit, cursor],
       answer: [200, 'A page of API resources', 'ApiResourcePage'],
+    }),
+    post: write('createApiResource', {
+      summary: 'Add an API resource; its introspection secret is answered once',
+      body: 'ApiResourceInput',
+      answer: [201, 'The API resource and its secret', 'ApiResourceWithSecret', true],
+    }),
+  },
+  '/api-resources/{id}': {
+    get: read('readApiResource', {
+      summary: 'Read an API resource',
+      parameters: [id],
+      answer: [200, 'The API resource', 'ApiResource', true],
+    }),
+    put: write('replaceApiResource', {
+      summary: 'Replace an added API resource’s settings (its secret kept)',
+      parameters: [id, ifMatch],
+      body: 'ApiResourceReplacement',
+      answer: [200, 'The API resource', 'ApiResource', true],
+    }),
+    delete: write('removeApiResource', {
+      summary: 'Remove an added API resource (its scopes stay)',
+      parameters: [id, ifMatch],
+      answer: [204, 'Removed', undefined],
     }),
   },
   '/scopes': {
     get: read('listScopes', {
-      summary: 'List identity and API scopes (from the config file, read-only)',
+      summary: 'List identity and API scopes (the config file’s, read-only, and API scopes added here)',
       parameters: [limit, cursor],
       answer: [200, 'A page of scopes', 'ScopePage'],
+    }),
+    post: write('createScope', {
+      summary: 'Add an API scope',
+      body: 'ScopeInput',
+      answer: [201, 'The scope', 'Scope', true],
+    }),
+  },
+  '/scopes/{name}': {
+    get: read('readScope', {
+      summary: 'Read a scope',
+      parameters: [name],
+      answer: [200, 'The scope', 'Scope', true],
+    }),
+    put: write('replaceScope', {
+      summary: 'Replace an added API scope’s description',
+      parameters: [name, ifMatch],
+      body: 'ScopeReplacement',
+      answer: [200, 'The scope', 'Scope', true],
+    }),
+    delete: write('removeScope', {
+      summary: 'Remove an added API scope that no API resource and no client uses (409 otherwise)',
+      parameters: [name, ifMatch],
+      answer: [204, 'Removed', undefined],
     }),
   },
 };
@@ -301,7 +349,7 @@ export function openApiDocument(issuer: string): Record<string, unknown> {
       title: 'Gatehouse admin API',
       version: '1',
       description:
-        'Manage clients, users, grants, sessions and signing keys. Every write needs If-Match where a ' +
+        'Manage clients, API resources and scopes, users, grants, sessions and signing keys. Every write needs If-Match where a ' +
         'resource is changed, and is recorded as an audit event with the operator’s sub and client_id.',
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
@@ -331,7 +379,7 @@ export function openApiDocument(issuer: string): Record<string, unknown> {
             clientCredentials: {
               tokenUrl: `${issuer}/token`,
               scopes: {
-                [adminScopes.read]: 'Read clients, users, grants, sessions and keys',
+                [adminScopes.read]: 'Read clients, API resources, scopes, users, grants, sessions and keys',
                 [adminScopes.write]: 'Change them (implies admin.read)',
               },
             },

@@ -6,8 +6,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.ts';
 import { adminGrantEndpoints, adminSessionEndpoints } from './authorizations.ts';
+import { adminCatalogEndpoints } from './catalog.ts';
 import { adminClientEndpoints } from './clients.ts';
-import { adminCatalogEndpoints, adminKeyEndpoints } from './keys.ts';
+import { adminKeyEndpoints } from './keys.ts';
 import { adminUserEndpoints } from './users.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
@@ -74,5 +75,13 @@ export const adminRoutes: readonly AdminRoute[] = [
   route('GET', '/keys', 'none', keys('list')),
   route('POST', '/keys/rotate', 'json', keys('rotate')),
   route('GET', '/api-resources', 'none', catalog('apiResources')),
+  route('POST', '/api-resources', 'json', catalog('createApiResource')),
+  route('GET', '/api-resources/:id', 'none', catalog('readApiResource')),
+  route('PUT', '/api-resources/:id', 'json', catalog('replaceApiResource')),
+  route('DELETE', '/api-resources/:id', 'none', catalog('removeApiResource')),
   route('GET', '/scopes', 'none', catalog('scopes')),
+  route('POST', '/scopes', 'json', catalog('createScope')),
+  route('GET', '/scopes/:name', 'none', catalog('readScope')),
+  route('PUT', '/scopes/:name', 'json', catalog('replaceScope')),
+  route('DELETE', '/scopes/:name', 'none', catalog('removeScope')),
 ];
