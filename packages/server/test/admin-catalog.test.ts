@@ -8,12 +8,16 @@
 import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { adminConfig, call, expectProblem, operatorToken, useAdminNodes } from './admin-helpers.ts';
-import { type BackendName, backendNames } from './backends.ts';
+import { type BackendName, backendNames, freshStore } from './backends.ts';
 import {
   basic,
+  buildServer,
   type GatehouseServer,
   introspectToken,
   logCapture,
+  parseConfig,
+  testClock,
+  testConfig,
   tokenRequest,
   useServer,
 } from './helpers.ts';
@@ -243,5 +247,36 @@ describe('API catalogue writes', () => {
       scope: 'reports.read',
     });
     expect(log.lines.join('\n')).not.toContain(resource.body.secret as string);
+  });
+});
+
+describe('an API scope the config file declares after an operator added it', () => {
+  it('is the file’s from the next start: listed once, with the file’s description, read-only', async () => {
+    const store = freshStore('sqlite');
+    const start = (apiScopes: unknown[]) =>
+      buildServer(parseConfig(testConfig(adminConfig({ storage: store.options, apiScopes }))), {
+        clock: testClock(),
+      });
+    const fileScopes = testConfig().apiScopes as { name: string; description: string }[];
+    const first = await start(fileScopes);
+    try {
+      const token = await operatorToken(first);
+      const body = { name: 'ledger.read', description: 'Added over the API' };
+      expect((await call(first, 'POST', '/scopes', { token, body })).status).toBe(201);
+    } finally {
+      await first.close();
+    }
+    const second = await start([...fileScopes, { name: 'ledger.read', description: 'From the file' }]);
+    try {
+      const token = await operatorToken(second);
+      const read = await call(second, 'GET', '/scopes/ledger.read', { token });
+      expect(read.body).toMatchObject({ description: 'From the file', source: 'config' });
+      const listed = (await call(second, 'GET', '/scopes', { token })).body.items as { name: string }[];
+      expect(listed.filter((scope) => scope.name === 'ledger.read')).toHaveLength(1);
+      expectProblem(await withTag(second, token, 'DELETE', '/scopes/ledger.read'), 409, 'conflict');
+    } finally {
+      await second.close();
+      await store.drop();
+    }
   });
 });

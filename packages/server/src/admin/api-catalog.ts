@@ -67,14 +67,19 @@ export async function catalogEntries(
     repositories.apiCatalog.scopes(),
     repositories.apiCatalog.resources(),
   ]);
+  // A name the file declared after an operator stored it is the file's: the stored entry is not used.
+  const fileNames = new Set([...config.apiScopes, ...config.identityResources].map((scope) => scope.name));
+  const fileIds = new Set(config.apiResources.map((resource) => resource.id));
   return {
     scopes: [
       ...config.apiScopes.map((scope) => ({ ...scope, source: 'config' as const })),
-      ...storedScopes.map(({ name, description }) => ({ name, description, source: 'admin' as const })),
+      ...storedScopes
+        .filter((stored) => !fileNames.has(stored.name))
+        .map(({ name, description }) => ({ name, description, source: 'admin' as const })),
     ],
     resources: [
       ...config.apiResources.map(fileResource),
-      ...storedResources.flatMap((stored) => storedResource(stored) ?? []),
+      ...storedResources.flatMap((stored) => (fileIds.has(stored.id) ? [] : (storedResource(stored) ?? []))),
     ],
   };
 }
