@@ -248,6 +248,25 @@ describe('API catalogue writes', () => {
     });
     expect(log.lines.join('\n')).not.toContain(resource.body.secret as string);
   });
+  it('lets a client name an added API resource as a token-exchange audience, and keeps it while one does', async () => {
+    const token = await operatorToken(server);
+    await call(server, 'POST', '/scopes', { token, body: { name: 'ledger.read', description: 'Read' } });
+    const ledger = { id: 'ledger-api', scopes: ['ledger.read'] };
+    expect((await call(server, 'POST', '/api-resources', { token, body: ledger })).status).toBe(201);
+    const exchanger = {
+      clientId: 'exchanger',
+      name: 'Exchanger',
+      grantTypes: ['urn:ietf:params:oauth:grant-type:token-exchange'],
+      scopes: ['ledger.read'],
+      tokenExchange: { audiences: ['ledger-api'] },
+    };
+    expect((await call(server, 'POST', '/clients', { token, body: exchanger })).status).toBe(201);
+    const refused = await withTag(server, token, 'DELETE', '/api-resources/ledger-api');
+    expectProblem(refused, 409, 'conflict');
+    expect(refused.body.detail).toMatch(/token-exchange audience of client "exchanger"/);
+    expect((await withTag(server, token, 'DELETE', '/clients/exchanger')).status).toBe(204);
+    expect((await withTag(server, token, 'DELETE', '/api-resources/ledger-api')).status).toBe(204);
+  });
 });
 
 describe('an API scope the config file declares after an operator added it', () => {

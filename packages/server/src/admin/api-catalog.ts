@@ -159,6 +159,13 @@ const scopeOf = ({ name, description }: StoredApiScope): CatalogScope => ({
   source: 'admin',
 });
 
+/** The refusal to remove what clients still name (the first five of them). */
+function inUse(what: string, how: string, clients: readonly { clientId: string }[]): OAuthError {
+  const named = clients.slice(0, 5).map((client) => `"${client.clientId}"`);
+  const more = clients.length > 5 ? ` and ${clients.length - 5} more` : '';
+  return new OAuthError('conflict', `${what} is ${how} ${named.join(', ')}${more}`);
+}
+
 /** Removes a stored API scope that no API resource and no client uses (409 naming them otherwise). */
 export async function removeScope(
   storage: Storage,
@@ -183,14 +190,7 @@ export async function removeScope(
         `scope "${name}" is used by API resource ${owners.map((entry) => `"${entry.resource.id}"`).join(', ')}`,
       );
     const clients = (await repositories.clients.list()).filter((client) => client.scopes.includes(name));
-    if (clients.length > 0)
-      throw new OAuthError(
-        'conflict',
-        `scope "${name}" is allowed to client ${clients
-          .slice(0, 5)
-          .map((client) => `"${client.clientId}"`)
-          .join(', ')}${clients.length > 5 ? ` and ${clients.length - 5} more` : ''}`,
-      );
+    if (clients.length > 0) throw inUse(`scope "${name}"`, 'allowed to client', clients);
     await repositories.apiCatalog.removeScope(name);
   });
 }
@@ -246,7 +246,10 @@ export async function saveResource(
   });
 }
 
-/** Removes a stored API resource; its scopes stay (a resource of their own may take them). */
+/**
+ * Removes a stored API resource that no client names as a token-exchange audience (409 otherwise); its
+ * scopes stay (another resource may take them).
+ */
 export async function removeResource(
   storage: Storage,
   config: GatehouseConfig,
@@ -260,6 +263,11 @@ export async function removeResource(
     const existing = resources.find((entry) => entry.resource.id === id && entry.source === 'admin');
     if (existing === undefined) throw new OAuthError('not_found', `no API resource "${id}"`);
     await precondition?.(existing);
+    const clients = (await repositories.clients.list()).filter((client) =>
+      client.tokenExchange?.audiences.includes(id),
+    );
+    if (clients.length > 0)
+      throw inUse(`API resource "${id}"`, 'a token-exchange audience of client', clients);
     await repositories.apiCatalog.removeResource(id);
   });
 }

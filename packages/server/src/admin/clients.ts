@@ -35,11 +35,13 @@ export type ClientInput = Record<string, unknown>;
 
 /**
  * `serverSettings`: also refuse what this server's settings cannot serve (the admin API; the CLI warns).
- * `apiScopes`: the API scopes known beyond the file's (those added over the admin API, admin/api-catalog.ts).
+ * `apiScopes`, `apiResources`: the names and ids known beyond the file's (added over the admin API,
+ * admin/api-catalog.ts).
  */
 export interface ClientChecks {
   serverSettings?: boolean;
   apiScopes?: Iterable<string>;
+  apiResources?: Iterable<string>;
 }
 
 /** What the server's settings lack for `client`'s certificates (config/checks.ts), as messages. */
@@ -116,7 +118,10 @@ function configProblems(config: GatehouseConfig, client: ClientConfig, checks: C
     else if (client.upstreams.indexOf(id) !== index)
       problems.push({ field: `upstreams.${index}`, message: `upstream "${id}" is listed twice` });
   });
-  const resourceIds = new Set(config.apiResources.map((resource) => resource.id));
+  const resourceIds = new Set([
+    ...config.apiResources.map((resource) => resource.id),
+    ...(checks.apiResources ?? []),
+  ]);
   client.tokenExchange?.audiences.forEach((audience, index) => {
     if (!resourceIds.has(audience))
       problems.push({

@@ -98,11 +98,12 @@ async function storedClient(ctx: ServerContext, clientId: string): Promise<Clien
 
 /**
  * The API refuses clients this server's settings cannot serve (certificates without TLS), as the file does;
- * a client may hold the API scopes added over the API as well as the file's.
+ * a client may name the API scopes and resources added over the API as well as the file's.
  */
 const serverSettings = (ctx: ServerContext) => ({
   serverSettings: true,
   apiScopes: ctx.catalog.apiScopes.keys(),
+  apiResources: ctx.catalog.resourcesById.keys(),
 });
 
 export function adminClientEndpoints(ctx: ServerContext) {
