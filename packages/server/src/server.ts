@@ -7,7 +7,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { type AccountStore, SqlAccountStore, withScopeClaims } from './accounts/accounts.ts';
 // Types only: the legacy store (and pg) is loaded when `accounts.type` is postgres-legacy.
@@ -41,6 +41,7 @@ import { SessionLogout } from './sessions/logout.ts';
 import { UpstreamProviders } from './sessions/upstream-providers.ts';
 import { openStorage } from './storage/index.ts';
 import { importOptionalPackage } from './storage/optional-package.ts';
+import type { Storage } from './storage/ports.ts';
 import { connectRedis } from './storage/redis.ts';
 import { sweepExpired } from './storage/sweep.ts';
 import { type ClaimsHook, guardClaimsHook } from './tokens/claims-hook.ts';
@@ -125,72 +126,83 @@ function uiFor(config: GatehouseConfig, pages: Partial<PageTemplates> | undefine
   );
 }
 
-export async function buildServer(
-  config: GatehouseConfig,
-  options: BuildOptions = {},
-): Promise<GatehouseServer> {
-  const now = options.clock ?? systemClock;
-  const storage = await openStorage(config.storage);
-  const passwords = new PasswordHasher(config.login.argon2);
-  const keys = new KeyStore(storage.signingKeys, keyStoreOptions(config), (work) =>
-    storage.exclusive('signing-keys', (repositories) => work(repositories.signingKeys)),
-  );
-  const catalog = new ScopeCatalog(config);
-  // The admin API's API scopes and resources join the file's, on every node from its next request.
-  catalog.follow({ version: storage.catalogVersion, load: () => catalogSource(config, storage) });
-  let redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
-  let legacyAccounts: PostgresLegacyAccountStore | undefined;
-  let clientCertificates: ClientCertificates;
-  let https: Record<string, unknown> | undefined;
-  let ui: Ui;
-  let seeding: Promise<void> | undefined;
-  let usersSeeded: Promise<void> | undefined;
-  let openUserSeeding = () => {};
-  let closing = false;
-  try {
-    ui = uiFor(config, options.pages);
-    clientCertificates = new ClientCertificates(config, now);
-    https = httpsOptions(config, clientCertificates);
-    // Config clients are stored while the rest is built; new config users' passwords are hashed after them
-    // (argon2id, on the thread pool), awaited before buildServer returns unless seedUsersInBackground.
-    seeding = applyConfiguredClients(storage, config, now());
-    const seedingAllowed = options.seedUsersInBackground
-      ? new Promise<void>((resolve) => {
-          openUserSeeding = resolve;
-        })
-      : undefined;
-    usersSeeded = Promise.all([seeding, seedingAllowed]).then(() =>
-      closing ? undefined : applyConfiguredUsers(storage, config, passwords, now()),
-    );
-    usersSeeded.catch(() => {});
-    await keys.initialise(now());
-    // An embedding application's own store wins; otherwise the config says (default: the users table).
-    if (options.accounts === undefined && config.accounts.type === 'postgres-legacy') {
-      const { PostgresLegacyAccountStore } = await importOptionalPackage(
-        'pg',
-        'accounts type postgres-legacy',
-        () => import('./accounts/legacy.ts'),
-      );
-      legacyAccounts = await PostgresLegacyAccountStore.open(config.accounts, passwords, {
-        onRehashError: (error) =>
-          logger.warn({ err: error }, 'could not write the argon2id rehash of a legacy account'),
-      });
-    }
-    if (config.redis !== undefined) redis = await connectRedis(config.redis.url);
-  } catch (error) {
-    closing = true;
-    openUserSeeding();
-    await usersSeeded?.catch(() => {});
-    redis?.disconnect();
-    await legacyAccounts?.close();
-    await storage.close();
-    throw error;
-  }
+/** The config users' seeding: `done` once stored; in the background it waits for `start()` (listening). */
+interface UserSeeding {
+  done: Promise<void>;
+  start(): void;
+  /** Stops before storing anything when not started yet; waits for a seeding under way. */
+  stop(): Promise<void>;
+}
 
-  // Only a SIGKILL can lose the last lines: the output is flushed every second, at exit and by close().
-  const output = await openLogOutput(config.logging.format, options.logStream);
-  const logger = pino(loggerOptions(config.logging.level), output.stream);
-  const records = pino(recordLoggerOptions(config.logging.level), output.stream);
+function userSeeding(after: Promise<void>, background: boolean, seed: () => Promise<void>): UserSeeding {
+  let start = () => {};
+  let stopped = false;
+  const allowed = background
+    ? new Promise<void>((resolve) => {
+        start = resolve;
+      })
+    : undefined;
+  const done = Promise.all([after, allowed]).then(() => (stopped ? undefined : seed()));
+  done.catch(() => {});
+  return {
+    done,
+    start: () => start(),
+    async stop() {
+      stopped = true;
+      start();
+      await done.catch(() => {});
+    },
+  };
+}
+
+/** Key reloads (each also tries a scheduled rotation; storage's lock lets one node do it) and expiry sweeps. */
+function startTimers(
+  keys: KeyStore,
+  storage: Storage,
+  now: Clock,
+  config: GatehouseConfig,
+  log: FastifyBaseLogger,
+): () => void {
+  const reloadTimer = setInterval(() => {
+    keys
+      .reload(now())
+      .then(() => keys.rotateIfDue(now()))
+      .then((rotated) => {
+        if (rotated !== undefined) log.info({ kid: rotated.kid }, 'signing key rotated on schedule');
+      })
+      .catch((error: unknown) => log.error({ err: error }, 'key reload failed'));
+  }, config.keys.reloadInterval * 1000);
+  reloadTimer.unref();
+  const sweepTimer = setInterval(() => {
+    sweepExpired(storage, now()).catch((error: unknown) => log.error({ err: error }, 'expiry sweep failed'));
+  }, 600_000);
+  sweepTimer.unref();
+  return () => {
+    clearInterval(reloadTimer);
+    clearInterval(sweepTimer);
+  };
+}
+
+/** What buildServer has opened, for the request context. */
+interface ContextParts {
+  config: GatehouseConfig;
+  options: BuildOptions;
+  now: Clock;
+  storage: Storage;
+  keys: KeyStore;
+  catalog: ScopeCatalog;
+  passwords: PasswordHasher;
+  ui: Ui;
+  accounts: AccountStore;
+  redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
+  logger: pino.Logger;
+  records: pino.Logger;
+}
+
+/** The context every endpoint runs with (context.ts): shared parts, Redis-backed when configured. */
+function serverContext(parts: ContextParts): ServerContext {
+  const { config, options, now, storage, keys, catalog, passwords, ui, accounts, redis, logger, records } =
+    parts;
   // Shared counters and replay cache when Redis is configured (several nodes), memory otherwise.
   const shared =
     redis !== undefined && config.redis !== undefined ? { redis, config: config.redis } : undefined;
@@ -203,10 +215,7 @@ export async function buildServer(
     issuer: config.issuer,
     endpoints: endpointsFor(config.issuer),
     storage,
-    accounts: withScopeClaims(
-      options.accounts ?? legacyAccounts ?? new SqlAccountStore(storage.users, passwords, usersSeeded),
-      catalog,
-    ),
+    accounts: withScopeClaims(accounts, catalog),
     keys,
     catalog,
     now,
@@ -245,14 +254,86 @@ export async function buildServer(
         : webhookNotifier({ issuer: config.issuer, keys, now }, config.ciba.notifier)),
     cibaPings: new RetriedDeliveries(),
   };
-  const ctx: ServerContext = { ...core, logout: new SessionLogout(core) };
+  return { ...core, logout: new SessionLogout(core) };
+}
+
+export async function buildServer(
+  config: GatehouseConfig,
+  options: BuildOptions = {},
+): Promise<GatehouseServer> {
+  const now = options.clock ?? systemClock;
+  const storage = await openStorage(config.storage);
+  const passwords = new PasswordHasher(config.login.argon2);
+  const keys = new KeyStore(storage.signingKeys, keyStoreOptions(config), (work) =>
+    storage.exclusive('signing-keys', (repositories) => work(repositories.signingKeys)),
+  );
+  const catalog = new ScopeCatalog(config);
+  // The admin API's API scopes and resources join the file's, on every node from its next request.
+  catalog.follow({ version: storage.catalogVersion, load: () => catalogSource(config, storage) });
+  let redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
+  let legacyAccounts: PostgresLegacyAccountStore | undefined;
+  let clientCertificates: ClientCertificates;
+  let https: Record<string, unknown> | undefined;
+  let ui: Ui;
+  let seeding: Promise<void> | undefined;
+  let users: UserSeeding | undefined;
+  try {
+    ui = uiFor(config, options.pages);
+    clientCertificates = new ClientCertificates(config, now);
+    https = httpsOptions(config, clientCertificates);
+    // Config clients are stored while the rest is built; new config users' passwords are hashed after them
+    // (argon2id, on the thread pool), awaited before buildServer returns unless seedUsersInBackground.
+    seeding = applyConfiguredClients(storage, config, now());
+    users = userSeeding(seeding, options.seedUsersInBackground === true, () =>
+      applyConfiguredUsers(storage, config, passwords, now()),
+    );
+    await keys.initialise(now());
+    // An embedding application's own store wins; otherwise the config says (default: the users table).
+    if (options.accounts === undefined && config.accounts.type === 'postgres-legacy') {
+      const { PostgresLegacyAccountStore } = await importOptionalPackage(
+        'pg',
+        'accounts type postgres-legacy',
+        () => import('./accounts/legacy.ts'),
+      );
+      legacyAccounts = await PostgresLegacyAccountStore.open(config.accounts, passwords, {
+        onRehashError: (error) =>
+          logger.warn({ err: error }, 'could not write the argon2id rehash of a legacy account'),
+      });
+    }
+    if (config.redis !== undefined) redis = await connectRedis(config.redis.url);
+  } catch (error) {
+    await users?.stop();
+    redis?.disconnect();
+    await legacyAccounts?.close();
+    await storage.close();
+    throw error;
+  }
+
+  // Only a SIGKILL can lose the last lines: the output is flushed every second, at exit and by close().
+  const output = await openLogOutput(config.logging.format, options.logStream);
+  const logger = pino(loggerOptions(config.logging.level), output.stream);
+  const records = pino(recordLoggerOptions(config.logging.level), output.stream);
+  const ctx = serverContext({
+    config,
+    options,
+    now,
+    storage,
+    keys,
+    catalog,
+    passwords,
+    ui,
+    accounts: options.accounts ?? legacyAccounts ?? new SqlAccountStore(storage.users, passwords, users.done),
+    redis,
+    logger,
+    records,
+  });
 
   const metrics = new Metrics(config.metrics.enabled);
   // /readyz: every shared dependency a request may need answers (a database read; the legacy accounts
   // database and Redis, when configured).
   const readinessChecks = [
     () => storage.ping(),
-    () => usersSeeded!,
+    () => users!.done,
     ...(legacyAccounts === undefined ? [] : [() => legacyAccounts!.ping()]),
     ...(redis === undefined ? [] : [() => redisCall(() => redis!.ping())]),
   ];
@@ -269,29 +350,13 @@ export async function buildServer(
     ? createManagementApp(config, { logger, metrics, readinessChecks })
     : undefined;
 
-  // Every reload also tries a scheduled rotation; storage's lock lets one node do it (keys/keystore.ts).
-  const reloadTimer = setInterval(() => {
-    keys
-      .reload(now())
-      .then(() => keys.rotateIfDue(now()))
-      .then((rotated) => {
-        if (rotated !== undefined) app.log.info({ kid: rotated.kid }, 'signing key rotated on schedule');
-      })
-      .catch((error: unknown) => app.log.error({ err: error }, 'key reload failed'));
-  }, config.keys.reloadInterval * 1000);
-  reloadTimer.unref();
-  const sweepTimer = setInterval(() => {
-    sweepExpired(storage, now()).catch((error: unknown) =>
-      app.log.error({ err: error }, 'expiry sweep failed'),
-    );
-  }, 600_000);
-  sweepTimer.unref();
+  const stopTimers = startTimers(keys, storage, now, config, app.log);
 
   const server: GatehouseServer = {
     app,
     management,
     ctx,
-    ready: usersSeeded!,
+    ready: users.done,
     async listen() {
       if (management !== undefined) {
         await management.listen({ host: config.management.host, port: config.management.port });
@@ -303,15 +368,12 @@ export async function buildServer(
         }
       }
       const address = await app.listen({ host: config.server.host, port: config.server.port });
-      openUserSeeding();
+      users!.start();
       return address;
     },
     async close() {
-      clearInterval(reloadTimer);
-      clearInterval(sweepTimer);
-      closing = true;
-      openUserSeeding();
-      await usersSeeded?.catch(() => {});
+      stopTimers();
+      await users!.stop();
       await management?.close();
       await app.close();
       await storage.close();
@@ -321,7 +383,7 @@ export async function buildServer(
     },
   };
   try {
-    await (options.seedUsersInBackground ? seeding : usersSeeded);
+    await (options.seedUsersInBackground ? seeding : users.done);
   } catch (error) {
     await server.close();
     throw error;
