@@ -187,8 +187,9 @@ export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): Fast
   );
   // JSON only for the routes that read it (registration); the endpoint parses the text itself.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    // An unknown path is left to the 404 handler.
-    if (request.routeOptions.config?.jsonBody !== true && !request.is404)
+    // An unknown path is left to the 404 handler; another method of a served path is refused like that path.
+    const readsJson = request.is404 ? table.readsJson(request.url) : request.routeOptions.config?.jsonBody;
+    if (readsJson === false || (readsJson === undefined && !request.is404))
       done(
         new OAuthError('invalid_request', 'unsupported content type; use application/x-www-form-urlencoded', {
           status: 415,
@@ -249,6 +250,12 @@ export function createHttpApp(ctx: ServerContext, options: HttpAppOptions): Fast
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
+    const allow = table.allowedInstead(request.method, request.url);
+    if (allow !== undefined) {
+      reply.header('allow', allow);
+      reply.send(new OAuthError('method_not_allowed', 'method not allowed'));
+      return;
+    }
     // The admin API answers every error, an unknown path included, with problem details (RFC 9457).
     if (config.admin.enabled && (request.url === '/admin/v1' || request.url.startsWith('/admin/v1/'))) {
       const rendering404 = renderError(new OAuthError('not_found', 'not found'), 'problem', rendering, {

@@ -70,7 +70,6 @@ import {
 } from '../endpoints/upstream-link.ts';
 import { upstreamBackchannelLogoutEndpoint } from '../endpoints/upstream-logout.ts';
 import { userinfoEndpoint } from '../endpoints/userinfo.ts';
-import { OAuthError } from '../protocol/errors.ts';
 import { initialAccessTokenHashes } from '../protocol/registration.ts';
 import type { CorsPolicy } from './cors.ts';
 import type { ErrorFormat } from './error-handler.ts';
@@ -187,7 +186,6 @@ export function registerRoutes(
   if (logo !== undefined) app.get('/ui/logo', logoEndpoint(logo));
   if (stylesheet !== undefined) app.get('/ui/theme.css', themeStylesheetEndpoint(stylesheet));
   if (ctx.config.webauthn.enabled) app.get(webauthnScriptPath, webauthnScriptEndpoint());
-  table.answerOtherMethods(app);
 }
 
 /** The sign-in pages and forms (interaction, upstreams, second factors, the account page). */
@@ -334,13 +332,15 @@ interface RouteEntry {
   jsonBody: boolean;
 }
 
-/** What the routes registered, collected by an `onRoute` hook (app.ts) while registerRoutes runs. */
+/**
+ * What the routes registered, collected by an `onRoute` hook (app.ts) while registerRoutes runs: the
+ * not-found handler answers a served path's other methods 405 from it, and errors raised before routing
+ * take their path's format from it.
+ */
 export class RouteTable {
   private readonly entries = new Map<string, RouteEntry>();
-  private complete = false;
 
   add(route: RouteOptions): void {
-    if (this.complete) return;
     let entry = this.entries.get(route.url);
     if (entry === undefined) {
       entry = {
@@ -362,8 +362,8 @@ export class RouteTable {
     return new Map([...this.entries].map(([url, entry]) => [url, entry.methods]));
   }
 
-  /** The error format of the route a request path (raw, possibly malformed) names; JSON when none. */
-  errorFormatOf(url: string): ErrorFormat {
+  /** The registered path a request path (raw, possibly malformed) names, if any. */
+  private entryOf(url: string): RouteEntry | undefined {
     const segments = url.split('?', 1)[0]!.split('/');
     for (const entry of this.entries.values()) {
       if (
@@ -372,29 +372,29 @@ export class RouteTable {
           (part, index) => part === segments[index] || (part.startsWith(':') && segments[index] !== ''),
         )
       )
-        return entry.format ?? 'json';
+        return entry;
     }
-    return 'json';
+    return undefined;
   }
 
-  /** Registers, for every path, a 405 answer with `Allow` for the methods it does not serve. */
-  answerOtherMethods(app: FastifyInstance): void {
-    this.complete = true;
-    for (const entry of this.entries.values()) {
-      const others = answeredMethods.filter((method) => !entry.methods.includes(method));
-      if (others.length === 0) continue;
-      const allow = entry.methods.join(', ');
-      app.route({
-        method: others,
-        url: entry.url,
-        ...(entry.format === undefined
-          ? {}
-          : { config: { errorFormat: entry.format, ...(entry.jsonBody ? { jsonBody: true } : {}) } }),
-        handler: async (_request, reply) => {
-          reply.header('allow', allow);
-          throw new OAuthError('method_not_allowed', 'method not allowed');
-        },
-      });
-    }
+  /** The error format of the route a request path names; JSON when none. */
+  errorFormatOf(url: string): ErrorFormat {
+    return this.entryOf(url)?.format ?? 'json';
+  }
+
+  /** Whether the path reads JSON bodies (with any method); undefined for a path no route serves. */
+  readsJson(url: string): boolean | undefined {
+    return this.entryOf(url)?.jsonBody;
+  }
+
+  /**
+   * The `Allow` value when `method` is one a path may be asked for but the path does not serve it
+   * (RFC 9110 §15.5.6; HEAD included: no implicit HEAD); undefined when the path is unknown.
+   */
+  allowedInstead(method: string, url: string): string | undefined {
+    if (!(answeredMethods as readonly string[]).includes(method)) return undefined;
+    const entry = this.entryOf(url);
+    if (entry === undefined || entry.methods.includes(method)) return undefined;
+    return entry.methods.join(', ');
   }
 }
