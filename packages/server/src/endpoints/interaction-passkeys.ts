@@ -21,8 +21,9 @@ import {
   loadSubmission,
   renderLogin,
   renderSecondFactor,
+  secondFactorPost,
 } from './interaction.ts';
-import { finishEnrolment, finishSecondFactor } from './interaction-steps.ts';
+import { finishEnrolment } from './interaction-steps.ts';
 import { factorPageError, postedCeremony } from './page-response.ts';
 
 function requireWebauthn(ctx: ServerContext, passkeyFirst = false): void {
@@ -66,21 +67,18 @@ export function passkeyLoginSubmit(ctx: ServerContext) {
 
 /** POST /interaction/:id/passkey: one of the account's passkeys as the second factor. */
 export function passkeySecondFactorSubmit(ctx: ServerContext) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    requireWebauthn(ctx);
-    const { loaded, params, session, sessionValue, account } = await factorSubmission(ctx, request);
-    const result = await finishAuthentication(
+  const post = secondFactorPost(ctx, 'hwk', ({ loaded, params, account }) =>
+    finishAuthentication(
       ctx,
       interactionBinding(loaded.interaction.id),
       postedCeremony(params),
       account.subject,
       loaded.client.clientId,
-    );
-    if (!result.ok) {
-      await renderSecondFactor(ctx, request, reply, loaded, account, factorPageError(result));
-      return;
-    }
-    await finishSecondFactor(ctx, reply, loaded, { session, sessionValue, account }, 'hwk');
+    ),
+  );
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    requireWebauthn(ctx);
+    await post(request, reply);
   };
 }
 

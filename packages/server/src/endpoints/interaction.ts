@@ -278,22 +278,40 @@ export async function factorSubmission(ctx: ServerContext, request: FastifyReque
   return { loaded, params, session, sessionValue, account };
 }
 
+/** What a second-factor check answers: success, or why not (rendered with the prompt again). */
+type FactorOutcome = { ok: true } | ({ ok: false } & Parameters<typeof factorPageError>[0]);
+
+/**
+ * A second factor posted during sign-in: `check` decides on the submission; on success the session steps
+ * up with `method` in `amr`, otherwise the prompt comes back with the error.
+ */
+export function secondFactorPost(
+  ctx: ServerContext,
+  method: 'otp' | 'hwk',
+  check: (submission: Awaited<ReturnType<typeof factorSubmission>>) => Promise<FactorOutcome>,
+) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const submission = await factorSubmission(ctx, request);
+    const { loaded, session, sessionValue, account } = submission;
+    const outcome = await check(submission);
+    if (!outcome.ok) {
+      await renderSecondFactor(ctx, request, reply, loaded, account, factorPageError(outcome));
+      return;
+    }
+    await finishSecondFactor(ctx, reply, loaded, { session, sessionValue, account }, method);
+  };
+}
+
 /** POST /interaction/:id/mfa: a TOTP code (RFC 6238) or a recovery code steps the session up. */
 export function secondFactorSubmit(ctx: ServerContext) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    const { loaded, params, session, sessionValue, account } = await factorSubmission(ctx, request);
-    const check = await checkSecondFactor(
+  return secondFactorPost(ctx, 'otp', ({ loaded, params, account }) =>
+    checkSecondFactor(
       ctx,
       account.subject,
       { code: params.get('code'), recoveryCode: params.get('recovery_code') },
       loaded.client.clientId,
-    );
-    if (!check.ok) {
-      await renderSecondFactor(ctx, request, reply, loaded, account, factorPageError(check));
-      return;
-    }
-    await finishSecondFactor(ctx, reply, loaded, { session, sessionValue, account }, 'otp');
-  };
+    ),
+  );
 }
 
 /**
