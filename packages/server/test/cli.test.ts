@@ -130,6 +130,25 @@ const addReporting = (env: Setup, ...extra: string[]) =>
     ...extra,
   );
 
+/** `client add` of a public code-flow client "spa" (https://spa.example.com/cb, openid offline_access). */
+const addSpa = (env: Setup, ...extra: string[]) =>
+  env.cli(
+    'client',
+    'add',
+    '--id',
+    'spa',
+    '--name',
+    'SPA',
+    '--public',
+    '--grant',
+    'authorization_code',
+    '--redirect-uri',
+    'https://spa.example.com/cb',
+    '--scope',
+    'openid offline_access',
+    ...extra,
+  );
+
 describe('gatehouse client', { timeout: cliTimeout }, () => {
   it('add prints a 256-bit secret once, stores only its SHA-256 hash, and the client gets tokens', async () => {
     const env = setup();
@@ -310,39 +329,30 @@ describe('gatehouse client', { timeout: cliTimeout }, () => {
 
   it('add stores refresh-token lifetimes given as durations, and refuses bad ones', async () => {
     const env = setup();
-    const spa = (...extra: string[]) =>
-      env.cli(
-        'client',
-        'add',
-        '--id',
-        'spa',
-        '--name',
-        'SPA',
-        '--public',
-        '--grant',
-        'authorization_code',
-        '--redirect-uri',
-        'https://spa.example.com/cb',
-        '--scope',
-        'openid offline_access',
-        ...extra,
-      );
     expectCleanFailure(
-      await spa('--grant', 'refresh_token', '--refresh-idle', '2x'),
+      await addSpa(env, '--grant', 'refresh_token', '--refresh-idle', '2x'),
       1,
       /--refresh-idle must be a duration/,
     );
     expectCleanFailure(
-      await spa('--refresh-idle', '2h'),
+      await addSpa(env, '--refresh-idle', '2h'),
       1,
       /--refresh-absolute \/ --refresh-idle: refreshTokenLifetime needs the refresh_token grant type/,
     );
     expectCleanFailure(
-      await spa('--grant', 'refresh_token', '--refresh-absolute', '30m'),
+      await addSpa(env, '--grant', 'refresh_token', '--refresh-absolute', '30m'),
       1,
       /--refresh-absolute \/ --refresh-idle \(absolute\)/,
     );
-    const added = await spa('--grant', 'refresh_token', '--refresh-absolute', '24h', '--refresh-idle', '2h');
+    const added = await addSpa(
+      env,
+      '--grant',
+      'refresh_token',
+      '--refresh-absolute',
+      '24h',
+      '--refresh-idle',
+      '2h',
+    );
     expect(added.code).toBe(0);
     const listed = JSON.parse((await env.cli('client', 'list', '--json')).stdout) as Array<
       Record<string, unknown>
@@ -367,25 +377,7 @@ describe('gatehouse client', { timeout: cliTimeout }, () => {
 
   it('remove deletes a CLI client and revokes its grants; config clients are refused', async () => {
     const env = setup();
-    const add = () =>
-      env.cli(
-        'client',
-        'add',
-        '--id',
-        'spa',
-        '--name',
-        'SPA',
-        '--public',
-        '--grant',
-        'authorization_code',
-        '--grant',
-        'refresh_token',
-        '--redirect-uri',
-        'https://spa.example.com/cb',
-        '--scope',
-        'openid offline_access',
-        '--no-consent',
-      );
+    const add = () => addSpa(env, '--grant', 'refresh_token', '--no-consent');
     expect((await add()).code).toBe(0);
     const server = await serverFor(env);
     const pkce = pkcePair();

@@ -33,7 +33,7 @@ import {
   tokenRequest,
   webSecret,
 } from './helpers.ts';
-import { FetchBrowser, type ListeningServer, startListening } from './interop-helpers.ts';
+import { decideDeviceCode, FetchBrowser, type ListeningServer, startListening } from './interop-helpers.ts';
 
 const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 const deviceSecret = 'device-secret-client-secret-0123456789-abcdefgh';
@@ -861,45 +861,6 @@ describe('verification page (RFC 8628 §3.3, §5.1, §5.4)', () => {
   });
 });
 
-/** Fills the verification page over real HTTP: sign in, confirm the pre-filled code, decide. */
-async function fillVerificationPage(
-  serverIssuer: string,
-  verificationUriComplete: string,
-  decision: 'approve' | 'deny',
-  username = 'alice',
-): Promise<string> {
-  const browser = new FetchBrowser(serverIssuer);
-  let response = await browser.get(verificationUriComplete);
-  let html = await response.text();
-  const signInForm = formOf(html);
-  const kept = /name="user_code" value="([^"]*)"/.exec(html)?.[1] ?? '';
-  response = await browser.post(signInForm.action, {
-    csrf: signInForm.csrf,
-    username,
-    password,
-    user_code: kept,
-  });
-  if (response.status !== 303) throw new Error(`sign-in answered ${response.status}`);
-  response = await browser.get(response.headers.get('location')!);
-  html = await response.text();
-  const entryForm = formOf(html);
-  const prefilled = /id="user_code"[^>]* value="([^"]*)"/.exec(html)?.[1];
-  if (!prefilled) throw new Error('the code was not pre-filled');
-  response = await browser.post(entryForm.action, { csrf: entryForm.csrf, user_code: prefilled });
-  html = await response.text();
-  if (response.status !== 200)
-    throw new Error(`code entry answered ${response.status}: ${html.slice(0, 300)}`);
-  const confirmForm = formOf(html);
-  response = await browser.post(confirmForm.action, {
-    csrf: confirmForm.csrf,
-    user_code: prefilled,
-    decision,
-  });
-  html = await response.text();
-  if (response.status !== 200) throw new Error(`decision answered ${response.status}`);
-  return prefilled;
-}
-
 describe('end to end over a real port', () => {
   async function listening(): Promise<ListeningServer> {
     const server = await startListening({ clients: deviceClients, device: { interval: 1 } });
@@ -924,7 +885,11 @@ describe('end to end over a real port', () => {
     expect(authorization.verification_uri).toBe(`${server.issuer}/device`);
     expect(authorization.interval).toBe(1);
     const polling = client.pollDeviceAuthorizationGrant(config, authorization);
-    await fillVerificationPage(server.issuer, authorization.verification_uri_complete!, 'approve');
+    await decideDeviceCode(
+      new FetchBrowser(server.issuer),
+      authorization.verification_uri_complete!,
+      'approve',
+    );
     const tokens = await polling;
     // openid-client validated the id_token (signature over the JWKS, iss, aud, exp, iat) before returning.
     const claims = tokens.claims();
@@ -947,7 +912,7 @@ describe('end to end over a real port', () => {
       () => undefined,
       (error: unknown) => error,
     );
-    await fillVerificationPage(server.issuer, authorization.verification_uri_complete!, 'deny');
+    await decideDeviceCode(new FetchBrowser(server.issuer), authorization.verification_uri_complete!, 'deny');
     const error = await polling;
     expect(error).toBeInstanceOf(client.ResponseBodyError);
     expect((error as client.ResponseBodyError).error).toBe('access_denied');
@@ -1009,7 +974,7 @@ describe('end to end over a real port', () => {
       expect(userCode).toMatch(userCodePattern);
       expect(cli.output().stdout).toContain(`    ${server.issuer}/device\n`);
       expect(complete).toBe(`${server.issuer}/device?user_code=${userCode}`);
-      expect(await fillVerificationPage(server.issuer, complete!, 'approve')).toBe(userCode);
+      expect(await decideDeviceCode(new FetchBrowser(server.issuer), complete!, 'approve')).toBe(userCode);
       expect(await cli.exited).toBe(0);
       const { stdout } = cli.output();
       const user = await server.ctx.storage.users.findByUsername('alice');
@@ -1035,7 +1000,7 @@ describe('end to end over a real port', () => {
         /\n {4}(http\S+user_code=\S+)\n/,
         cli.child,
       );
-      await fillVerificationPage(server.issuer, complete!, 'deny');
+      await decideDeviceCode(new FetchBrowser(server.issuer), complete!, 'deny');
       expect(await cli.exited).toBe(1);
       expect(cli.output().stderr).toContain('Access was denied');
       expect(cli.output().stdout).not.toContain('Signed in.');

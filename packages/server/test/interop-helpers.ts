@@ -243,6 +243,41 @@ export class FetchBrowser {
   }
 }
 
+/**
+ * A user decides a device code on the verification pages over real HTTP (RFC 8628 §3.3): opens the complete
+ * verification URI, signs in as `username` unless `browser` holds a session already, submits the pre-filled
+ * user code and answers `decision`. Returns the user code.
+ */
+export async function decideDeviceCode(
+  browser: FetchBrowser,
+  verificationUriComplete: string,
+  decision: 'approve' | 'deny' = 'approve',
+  username = 'alice',
+): Promise<string> {
+  let response = await browser.get(verificationUriComplete);
+  let html = await response.text();
+  let form = formOf(html);
+  if (form.action.endsWith('/device/login')) {
+    const kept = /name="user_code" value="([^"]*)"/.exec(html)?.[1] ?? '';
+    response = await browser.post(form.action, { csrf: form.csrf, username, password, user_code: kept });
+    if (response.status !== 303) throw new Error(`device sign-in answered ${response.status}`);
+    response = await browser.get(new URL(response.headers.get('location')!, verificationUriComplete).href);
+    html = await response.text();
+    form = formOf(html);
+  }
+  const userCode = /id="user_code"[^>]* value="([^"]*)"/.exec(html)?.[1];
+  if (!userCode) throw new Error('the user code was not pre-filled');
+  response = await browser.post(form.action, { csrf: form.csrf, user_code: userCode });
+  html = await response.text();
+  if (response.status !== 200)
+    throw new Error(`code entry answered ${response.status}: ${html.slice(0, 300)}`);
+  form = formOf(html);
+  response = await browser.post(form.action, { csrf: form.csrf, user_code: userCode, decision });
+  await response.text();
+  if (response.status !== 200) throw new Error(`decision answered ${response.status}`);
+  return userCode;
+}
+
 /** A client's site for the browser tests: answers every request (the redirect back) with 200. */
 export async function callbackSite(port: number): Promise<{ close(): Promise<void> }> {
   const site = createHttpServer((_request, response) => {

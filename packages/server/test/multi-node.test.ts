@@ -44,15 +44,13 @@ import {
   apiSecret,
   basic,
   codeRequest,
-  formOf,
-  password,
   pkcePair,
   serviceSecret,
   testConfig,
   webRedirect,
   webSecret,
 } from './helpers.ts';
-import { FetchBrowser, freePort } from './interop-helpers.ts';
+import { decideDeviceCode, FetchBrowser, freePort } from './interop-helpers.ts';
 import { ServerProcess as Node, runGatehouse } from './processes.ts';
 
 const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -338,7 +336,7 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
         client_id: 'device-app',
       });
     expect((await poll(nodes[1]!)).body.error).toBe('authorization_pending');
-    await approveDevice(signedIn, start.body.verification_uri_complete as string);
+    await decideDeviceCode(signedIn, start.body.verification_uri_complete as string);
     const answers = await Promise.all(Array.from({ length: 60 }, (_, index) => poll(nodes[index % 3]!)));
     expect(tally(answers)).toEqual({ ok: 1, '400 invalid_grant': 59 });
   }, 60_000);
@@ -501,30 +499,3 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
     }
   }, 120_000);
 });
-
-/** Signs in (or reuses the session), confirms the pre-filled user code and approves, over HTTP on node 1. */
-async function approveDevice(browser: FetchBrowser, verificationUriComplete: string): Promise<void> {
-  let response = await browser.get(verificationUriComplete);
-  let html = await response.text();
-  let form = formOf(html);
-  if (form.action.endsWith('/device/login')) {
-    const kept = /name="user_code" value="([^"]*)"/.exec(html)?.[1] ?? '';
-    response = await browser.post(form.action, {
-      csrf: form.csrf,
-      username: 'alice',
-      password,
-      user_code: kept,
-    });
-    response = await browser.get(response.headers.get('location')!);
-    html = await response.text();
-    form = formOf(html);
-  }
-  const userCode = /id="user_code"[^>]* value="([^"]*)"/.exec(html)?.[1];
-  if (!userCode) throw new Error('the user code was not pre-filled');
-  response = await browser.post(form.action, { csrf: form.csrf, user_code: userCode });
-  html = await response.text();
-  if (response.status !== 200) throw new Error(`code entry answered ${response.status}`);
-  form = formOf(html);
-  response = await browser.post(form.action, { csrf: form.csrf, user_code: userCode, decision: 'approve' });
-  if (response.status !== 200) throw new Error(`decision answered ${response.status}`);
-}
