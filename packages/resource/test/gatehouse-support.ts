@@ -3,10 +3,48 @@
  * token endpoint, for a client (client credentials) and for a user (the code flow with PKCE, signed in
  * through the server's own pages).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { expect } from 'vitest';
-import { basic, password, serviceSecret, webRedirect, webSecret } from '../../server/test/helpers.ts';
-import { FetchBrowser } from '../../server/test/interop-helpers.ts';
+import { afterAll, beforeAll, expect } from 'vitest';
+import {
+  basic,
+  password,
+  pkcePair,
+  serviceSecret,
+  webRedirect,
+  webSecret,
+} from '../../server/test/helpers.ts';
+import { FetchBrowser, type ListeningServer, startListening } from '../../server/test/interop-helpers.ts';
+import type { VerifierOptions } from '../src/index.ts';
+import { apiOptions, startExpressApi, type TestApi } from './support.ts';
+
+/**
+ * Gatehouse on a loopback port (the server's test configuration with `overrides`) and an Express API that
+ * verifies its tokens with `options(issuer)`, started before and closed after the calling block's tests.
+ */
+export function useGatehouseWithApi(
+  overrides: Record<string, unknown> = {},
+  options: (issuer: string) => VerifierOptions = (issuer) => apiOptions(issuer),
+): { readonly issuer: string; readonly api: TestApi } {
+  let server: ListeningServer | undefined;
+  let api: TestApi | undefined;
+  beforeAll(async () => {
+    server = await startListening(overrides);
+    api = await startExpressApi(options(server.issuer));
+  });
+  afterAll(async () => {
+    await api?.close();
+    await server?.close();
+  });
+  return {
+    get issuer() {
+      if (server === undefined) throw new Error('Gatehouse runs only while the tests run');
+      return server.issuer;
+    },
+    get api() {
+      if (api === undefined) throw new Error('the API runs only while the tests run');
+      return api;
+    },
+  };
+}
 
 /** POSTs a form; the status and the JSON body. */
 export async function postForm(url: string, values: Record<string, string>, authorization: string) {
@@ -36,7 +74,7 @@ export async function userToken(
   username = 'alice',
   more: { extra?: Record<string, string>; secondFactor?: (html: string) => Record<string, string> } = {},
 ): Promise<string> {
-  const verifier = randomBytes(32).toString('base64url');
+  const pkce = pkcePair();
   const url = new URL(`${issuer}/authorize`);
   url.search = new URLSearchParams({
     response_type: 'code',
@@ -44,7 +82,7 @@ export async function userToken(
     redirect_uri: webRedirect,
     scope,
     state: 'state-1',
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge: pkce.challenge,
     code_challenge_method: 'S256',
     ...more.extra,
   }).toString();
@@ -56,7 +94,12 @@ export async function userToken(
   expect(code).toBeTruthy();
   const response = await postForm(
     `${issuer}/token`,
-    { grant_type: 'authorization_code', code: code!, redirect_uri: webRedirect, code_verifier: verifier },
+    {
+      grant_type: 'authorization_code',
+      code: code!,
+      redirect_uri: webRedirect,
+      code_verifier: pkce.verifier,
+    },
     basic('web-app', webSecret),
   );
   expect(response.status).toBe(200);

@@ -39,15 +39,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Record<stri
       { name: 'orders.write', description: 'Change your orders' },
       { name: 'api1.read', description: 'Read API 1' },
     ],
-    apiResources: [
-      {
-        id: 'orders-api',
-        uris: ['https://api.example.com/orders'],
-        scopes: ['orders.read', 'orders.write'],
-        secret: apiSecret,
-      },
-      { id: 'api1', uris: ['https://api1.example.com'], scopes: ['api1.read'] },
-    ],
+    apiResources: testApiResources(),
     identityResources: [
       { name: 'openid', description: 'Sign you in', claims: ['sub'] },
       { name: 'profile', description: 'Your profile', claims: ['name', 'preferred_username'] },
@@ -125,23 +117,25 @@ export function testClients(
   return clients.map((client) => ({ ...client, ...changes[client.clientId as string] }));
 }
 
-/** The seed APIs, with api1 issuing opaque tokens and holding a secret of its own for introspection. */
-export function opaqueApiResources(): Record<string, unknown>[] {
-  return [
+/** The seed APIs of testConfig(), with per-API changes (keyed by id) merged in. */
+export function testApiResources(
+  changes: Record<string, Record<string, unknown>> = {},
+): Record<string, unknown>[] {
+  const apis: Record<string, unknown>[] = [
     {
       id: 'orders-api',
       uris: ['https://api.example.com/orders'],
       scopes: ['orders.read', 'orders.write'],
       secret: apiSecret,
     },
-    {
-      id: 'api1',
-      uris: ['https://api1.example.com'],
-      scopes: ['api1.read'],
-      accessTokenFormat: 'opaque',
-      secret: `${apiSecret}-api1`,
-    },
+    { id: 'api1', uris: ['https://api1.example.com'], scopes: ['api1.read'] },
   ];
+  return apis.map((api) => ({ ...api, ...changes[api.id as string] }));
+}
+
+/** The seed APIs, with api1 issuing opaque tokens and holding a secret of its own for introspection. */
+export function opaqueApiResources(): Record<string, unknown>[] {
+  return testApiResources({ api1: { accessTokenFormat: 'opaque', secret: `${apiSecret}-api1` } });
 }
 
 export interface TestClock {

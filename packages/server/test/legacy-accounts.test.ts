@@ -7,7 +7,6 @@
  * field, and `gatehouse user` refusing to change accounts it does not hold.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
@@ -16,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresLegacyAccountStore } from '../src/accounts/legacy.ts';
 import { ConfigError, parseConfig } from '../src/config/load.ts';
 import { PasswordHasher } from '../src/protocol/passwords.ts';
-import { postgresUrl, requireService, uniqueName } from './backends.ts';
+import { backendRelay, postgresUrl, requireService, uniqueName } from './backends.ts';
 import {
   authorizeThroughLogin,
   Browser,
@@ -410,21 +409,10 @@ it('gatehouse user refuses to change accounts that live in the legacy table', {
 });
 
 it('answers /readyz and sign-ins with 503 while the legacy database is unreachable', async () => {
-  // A TCP relay in front of the real PostgreSQL, so the test can cut the store's connections.
-  const target = new URL(postgresUrl);
-  const sockets = new Set<Socket>();
-  const relay = createServer((inbound) => {
-    const outbound = connect(Number(target.port || 5432), target.hostname);
-    for (const socket of [inbound, outbound]) {
-      sockets.add(socket);
-      socket.on('error', () => {});
-    }
-    inbound.pipe(outbound).pipe(inbound);
-  });
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-  const { port } = relay.address() as { port: number };
+  // A relay in front of the real PostgreSQL, so the test can cut the server's connections to it.
+  const relay = await backendRelay(postgresUrl, 5432);
   const relayed = new URL(postgresUrl);
-  relayed.host = `127.0.0.1:${port}`;
+  relayed.host = `127.0.0.1:${relay.port}`;
   const server = await buildServer(
     legacyConfig(legacyAccounts({ url: relayed.href, pool: { connectionTimeout: 1 } })),
   );
@@ -432,9 +420,7 @@ it('answers /readyz and sign-ins with 503 while the legacy database is unreachab
     expect((await server.app.inject({ url: '/readyz' })).statusCode).toBe(200);
     const { browser, form } = await loginPage(server);
 
-    const closed = new Promise((resolve) => relay.close(resolve));
-    for (const socket of sockets) socket.destroy();
-    await closed;
+    await relay.cut();
     const notReady = await server.app.inject({ url: '/readyz' });
     expect(notReady.statusCode).toBe(503);
     expect(JSON.parse(notReady.body).error).toBe('temporarily_unavailable');
