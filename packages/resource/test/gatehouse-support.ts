@@ -8,11 +8,15 @@ import {
   basic,
   password,
   pkcePair,
-  serviceSecret,
   webRedirect,
   webSecret,
 } from '../../server/test/helpers.ts';
-import { FetchBrowser, type ListeningServer, startListening } from '../../server/test/interop-helpers.ts';
+import {
+  FetchBrowser,
+  fetchClientCredentials,
+  type ListeningServer,
+  startListening,
+} from '../../server/test/interop-helpers.ts';
 import type { VerifierOptions } from '../src/index.ts';
 import { apiOptions, startExpressApi, type TestApi } from './support.ts';
 
@@ -58,13 +62,9 @@ export async function postForm(url: string, values: Record<string, string>, auth
 
 /** A client-credentials access token of `service-a` for `orders.read`. */
 export async function clientCredentialsToken(issuer: string): Promise<string> {
-  const response = await postForm(
-    `${issuer}/token`,
-    { grant_type: 'client_credentials', scope: 'orders.read' },
-    basic('service-a', serviceSecret),
-  );
+  const response = await fetchClientCredentials(issuer);
   expect(response.status).toBe(200);
-  return response.body.access_token as string;
+  return ((await response.json()) as { access_token: string }).access_token;
 }
 
 /** An access token of `web-app` for `username` (the seed's password) with `scope`, by the code flow. */

@@ -15,8 +15,8 @@ import type { Account, AccountStore, ClaimsRequest } from '../src/accounts/accou
 import { profileClaims } from '../src/accounts/accounts.ts';
 import { ConfigError } from '../src/config/load.ts';
 import { createGatehouse, type Gatehouse } from '../src/server.ts';
-import { formOf, serviceSecret, testConfig, webSecret } from './helpers.ts';
-import { authorizationParameters, FetchBrowser } from './interop-helpers.ts';
+import { formOf, testConfig, webSecret } from './helpers.ts';
+import { authorizationParameters, FetchBrowser, fetchClientCredentials } from './interop-helpers.ts';
 
 /** The application's own users: scrypt hashes, a profile of its own, one disabled account. */
 interface Employee {
@@ -205,14 +205,7 @@ describe('createGatehouse behind an application Fastify', () => {
   });
 
   it('issues a client-credentials token from a form body the application never read', async () => {
-    const response = await fetch(`${issuer}/token`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`service-a:${serviceSecret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: 'grant_type=client_credentials&scope=orders.read',
-    });
+    const response = await fetchClientCredentials(issuer);
     expect(response.status).toBe(200);
     const body = (await response.json()) as Record<string, unknown>;
     expect(body.token_type).toBe('Bearer');
@@ -260,14 +253,7 @@ describe('createGatehouse behind an application Express', () => {
   });
 
   it('serves the token endpoint and leaves the application its own routes and parsers', async () => {
-    const response = await fetch(`${issuer}/token`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`service-a:${serviceSecret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: 'grant_type=client_credentials&scope=orders.read',
-    });
+    const response = await fetchClientCredentials(issuer);
     expect(response.status).toBe(200);
     const metadata = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as Record<
       string,

@@ -15,7 +15,17 @@ import * as client from 'openid-client';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { parseConfig } from '../src/config/load.ts';
 import type { GatehouseConfig } from '../src/config/schema.ts';
-import { buildServer, formOf, type GatehouseServer, password, testConfig } from './helpers.ts';
+import {
+  basic,
+  buildServer,
+  form,
+  formOf,
+  formType,
+  type GatehouseServer,
+  password,
+  serviceSecret,
+  testConfig,
+} from './helpers.ts';
 
 /** A port that was free a moment ago (bind to port 0, read the port, release it). */
 export async function freePort(): Promise<number> {
@@ -31,6 +41,15 @@ export async function freePort(): Promise<number> {
       }
       probe.close(() => resolve(address.port));
     });
+  });
+}
+
+/** service-a's client-credentials request for orders.read, sent to `issuer`'s token endpoint over real HTTP. */
+export function fetchClientCredentials(issuer: string): Promise<Response> {
+  return fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: basic('service-a', serviceSecret), 'content-type': formType },
+    body: form({ grant_type: 'client_credentials', scope: 'orders.read' }),
   });
 }
 
