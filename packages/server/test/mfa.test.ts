@@ -112,14 +112,19 @@ async function redeem(server: TestServer, location: string, verifier: string, re
   };
 }
 
+/** A new browser signed in with a password for the mfa level, at the second-factor (or enrolment) page. */
+async function mfaSignIn(server: TestServer) {
+  const browser = new Browser(server);
+  const prompt = await signIn(server, browser, { acr_values: mfaAcr });
+  return { browser, ...prompt, form: formOf(prompt.response.body) };
+}
+
 /** Enrols alice's authenticator through a sign-in that asks for the mfa level; returns secret and codes. */
 async function enrol(server: TestServer) {
-  const browser = new Browser(server);
-  const { response, pkce, redirectUri } = await signIn(server, browser, { acr_values: mfaAcr });
+  const { browser, response, pkce, redirectUri, form } = await mfaSignIn(server);
   expect(response.statusCode).toBe(200);
   expect(response.body).toContain('<svg');
   const secret = secretOf(response.body);
-  const form = formOf(response.body);
   expect(form.action).toMatch(/\/enrol$/);
   const confirmed = await browser.post(form.action, { csrf: form.csrf, code: totp(secret, server.clock()) });
   expect(confirmed.statusCode).toBe(200);
@@ -171,12 +176,10 @@ describe('enrolment and sign-in with a second factor', () => {
   it('signs in with a code from the app, refuses the same code again, and takes the next step', async () => {
     const { secret } = await enrol(server);
     server.clock.advance(30);
-    const first = new Browser(server);
-    const prompt = await signIn(server, first, { acr_values: mfaAcr });
+    const prompt = await mfaSignIn(server);
     expect(prompt.response.body).toContain('name="code"');
     const code = totp(secret, server.clock());
-    const form = formOf(prompt.response.body);
-    const accepted = await first.post(form.action, { csrf: form.csrf, code });
+    const accepted = await prompt.browser.post(prompt.form.action, { csrf: prompt.form.csrf, code });
     expect(accepted.statusCode).toBe(303);
     const { idToken } = await redeem(
       server,
@@ -187,9 +190,7 @@ describe('enrolment and sign-in with a second factor', () => {
     expect(idToken.acr).toBe(mfaAcr);
 
     // The same code in the same time step, from another browser: refused (RFC 6238 §5.2).
-    const second = new Browser(server);
-    const again = await signIn(server, second, { acr_values: mfaAcr });
-    const replayForm = formOf(again.response.body);
+    const { browser: second, form: replayForm } = await mfaSignIn(server);
     const replayed = await second.post(replayForm.action, { csrf: replayForm.csrf, code });
     expect(replayed.statusCode).toBe(401);
     expect(replayed.body).toContain('not valid, or it was already used');
@@ -206,9 +207,9 @@ describe('enrolment and sign-in with a second factor', () => {
   it('accepts a code of the previous or next step and nothing further away', async () => {
     const { secret } = await enrol(server);
     server.clock.advance(300);
-    const browser = new Browser(server);
-    const prompt = await signIn(server, browser, { acr_values: mfaAcr });
-    let form = formOf(prompt.response.body);
+    const prompt = await mfaSignIn(server);
+    const browser = prompt.browser;
+    let form = prompt.form;
     const far = await browser.post(form.action, { csrf: form.csrf, code: totp(secret, server.clock() + 60) });
     expect(far.statusCode).toBe(401);
     form = formOf(far.body);
@@ -222,9 +223,8 @@ describe('enrolment and sign-in with a second factor', () => {
   it('counts wrong codes with the login limits and locks the account second factor', async () => {
     const { secret } = await enrol(server);
     server.clock.advance(30);
-    const browser = new Browser(server);
-    const prompt = await signIn(server, browser, { acr_values: mfaAcr });
-    let page = prompt.response.body;
+    const { browser, response } = await mfaSignIn(server);
+    let page = response.body;
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const form = formOf(page);
       const wrong = await browser.post(form.action, {
@@ -251,10 +251,8 @@ describe('enrolment and sign-in with a second factor', () => {
   });
 
   it('refuses a wrong first code at enrolment, then confirms with the right one', async () => {
-    const browser = new Browser(server);
-    const { response } = await signIn(server, browser, { acr_values: mfaAcr });
+    const { browser, response, form } = await mfaSignIn(server);
     const secret = secretOf(response.body);
-    const form = formOf(response.body);
     const right = totp(secret, server.clock());
     const wrong = await browser.post(form.action, {
       csrf: form.csrf,
@@ -272,12 +270,10 @@ describe('enrolment and sign-in with a second factor', () => {
   it('takes a recovery code in place of a TOTP code, once', async () => {
     const { recoveryCodes } = await enrol(server);
     const code = recoveryCodes[0]!;
-    const first = new Browser(server);
-    const prompt = await signIn(server, first, { acr_values: mfaAcr });
-    const form = formOf(prompt.response.body);
+    const prompt = await mfaSignIn(server);
     // Entered in lower case without dashes: still the same code.
-    const used = await first.post(form.action, {
-      csrf: form.csrf,
+    const used = await prompt.browser.post(prompt.form.action, {
+      csrf: prompt.form.csrf,
       recovery_code: code.replace(/-/g, '').toLowerCase(),
     });
     expect(used.statusCode).toBe(303);
@@ -289,9 +285,7 @@ describe('enrolment and sign-in with a second factor', () => {
     );
     expect(idToken).toMatchObject({ acr: mfaAcr, amr: ['pwd', 'otp', 'mfa'] });
 
-    const second = new Browser(server);
-    const again = await signIn(server, second, { acr_values: mfaAcr });
-    const againForm = formOf(again.response.body);
+    const { browser: second, form: againForm } = await mfaSignIn(server);
     const reused = await second.post(againForm.action, { csrf: againForm.csrf, recovery_code: code });
     expect(reused.statusCode).toBe(401);
     const otherForm = formOf(reused.body);
@@ -304,9 +298,7 @@ describe('enrolment and sign-in with a second factor', () => {
 
   it('answers a missing code on the form, never a server error', async () => {
     await enrol(server);
-    const browser = new Browser(server);
-    const prompt = await signIn(server, browser, { acr_values: mfaAcr });
-    const form = formOf(prompt.response.body);
+    const { browser, form } = await mfaSignIn(server);
     const empty = await browser.post(form.action, { csrf: form.csrf, code: '', recovery_code: '' });
     expect(empty.statusCode).toBe(401);
     expect(empty.body).toContain('Enter the code from your authenticator app');
@@ -525,10 +517,8 @@ describe('logs', () => {
   it('never write a TOTP secret, a code or a recovery code, while the audit events are there', async () => {
     const { secret, recoveryCodes } = await enrol(server);
     server.clock.advance(30);
-    const browser = new Browser(server);
-    const prompt = await signIn(server, browser, { acr_values: mfaAcr });
+    const { browser, form } = await mfaSignIn(server);
     const code = totp(secret, server.clock());
-    const form = formOf(prompt.response.body);
     expect((await browser.post(form.action, { csrf: form.csrf, code })).statusCode).toBe(303);
     const wrong = await signIn(server, new Browser(server), { acr_values: mfaAcr });
     const wrongForm = formOf(wrong.response.body);
