@@ -4,13 +4,7 @@
  * through the server's own pages).
  */
 import { afterAll, beforeAll, expect } from 'vitest';
-import {
-  basic,
-  password,
-  pkcePair,
-  webRedirect,
-  webSecret,
-} from '../../server/test/helpers.ts';
+import { basic, password, pkcePair, webRedirect, webSecret } from '../../server/test/helpers.ts';
 import {
   FetchBrowser,
   fetchClientCredentials,

@@ -301,6 +301,8 @@ export interface AuthorizeParams {
   state?: string;
   nonce?: string;
   challenge?: string;
+  /** Who signs in on the login page (alice by default). */
+  user?: { username: string; password: string };
   /** Added or replaced parameters; `undefined` removes one. */
   extra?: Record<string, string | undefined>;
 }
@@ -433,7 +435,7 @@ export function tokenRequest(
 export async function authorizationCode(server: GatehouseServer, params: AuthorizeParams = {}) {
   const browser = new Browser(server);
   const pkce = pkcePair();
-  const redirect = await authorizeThroughLogin(browser, codeRequest(pkce, params));
+  const redirect = await authorizeThroughLogin(browser, codeRequest(pkce, params), params.user);
   const code = redirect.searchParams.get('code');
   if (!code) throw new Error(`no code: ${redirect}`);
   return { browser, pkce, redirect, code };

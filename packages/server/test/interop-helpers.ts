@@ -25,6 +25,7 @@ import {
   password,
   serviceSecret,
   testConfig,
+  webSecret,
 } from './helpers.ts';
 
 /** A port that was free a moment ago (bind to port 0, read the port, release it). */
@@ -50,6 +51,13 @@ export function fetchClientCredentials(issuer: string): Promise<Response> {
     method: 'POST',
     headers: { authorization: basic('service-a', serviceSecret), 'content-type': formType },
     body: form({ grant_type: 'client_credentials', scope: 'orders.read' }),
+  });
+}
+
+/** openid-client's configuration of web-app (client_secret_basic), discovered at `issuer` over plain HTTP. */
+export function discoverWebApp(issuer: string): Promise<client.Configuration> {
+  return client.discovery(new URL(issuer), 'web-app', webSecret, client.ClientSecretBasic(webSecret), {
+    execute: [client.allowInsecureRequests],
   });
 }
 
@@ -170,6 +178,21 @@ export interface WalkResult {
   pages: PageKind[];
 }
 
+/**
+ * Keeps the cookies of `response`'s Set-Cookie lines in `cookies` (names and values only), as a user agent
+ * does: a cookie set with Max-Age=0 or an empty value is removed.
+ */
+export function keepCookies(cookies: Map<string, string>, response: Response): void {
+  for (const line of response.headers.getSetCookie()) {
+    const [pair = ''] = line.split(';');
+    const separator = pair.indexOf('=');
+    const name = pair.slice(0, separator).trim();
+    const value = pair.slice(separator + 1).trim();
+    if (/;\s*Max-Age=0(;|$)/i.test(line) || value === '') cookies.delete(name);
+    else cookies.set(name, value);
+  }
+}
+
 /** A user agent over real HTTP: a cookie jar and manual redirects. */
 export class FetchBrowser {
   readonly cookies = new Map<string, string>();
@@ -181,14 +204,7 @@ export class FetchBrowser {
   ) {}
 
   private store(response: Response): void {
-    for (const line of response.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';');
-      const separator = pair.indexOf('=');
-      const name = pair.slice(0, separator).trim();
-      const value = pair.slice(separator + 1).trim();
-      if (/;\s*Max-Age=0(;|$)/i.test(line) || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
+    keepCookies(this.cookies, response);
   }
 
   private cookieHeader(): Record<string, string> {

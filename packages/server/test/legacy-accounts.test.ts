@@ -17,10 +17,10 @@ import { ConfigError, parseConfig } from '../src/config/load.ts';
 import { PasswordHasher } from '../src/protocol/passwords.ts';
 import { backendRelay, postgresUrl, requireService, uniqueName } from './backends.ts';
 import {
-  authorizeThroughLogin,
   Browser,
   basic,
   buildServer,
+  codeFlowTokens,
   codeRequest,
   formOf,
   type GatehouseServer,
@@ -28,7 +28,6 @@ import {
   testClock,
   testConfig,
   tokenRequest,
-  webRedirect,
   webSecret,
 } from './helpers.ts';
 import { runGatehouse } from './processes.ts';
@@ -123,27 +122,12 @@ async function signIn(server: GatehouseServer, username: string, password: strin
 
 /** A full code flow as `username`, returning the token response body. */
 async function tokensFor(server: GatehouseServer, username: string, password: string) {
-  const browser = new Browser(server);
-  const pkce = pkcePair();
-  const redirect = await authorizeThroughLogin(
-    browser,
-    codeRequest(pkce, { scope: 'openid profile email roles offline_access' }),
-    { username, password },
-  );
-  const code = redirect.searchParams.get('code');
-  expect(code).not.toBeNull();
-  const response = await tokenRequest(
-    server,
-    {
-      grant_type: 'authorization_code',
-      code: code!,
-      redirect_uri: webRedirect,
-      code_verifier: pkce.verifier,
-    },
-    basic('web-app', webSecret),
-  );
-  expect(response.status).toBe(200);
-  return response.body as { access_token: string; refresh_token: string; id_token: string };
+  const { tokens } = await codeFlowTokens(server, {
+    scope: 'openid profile email roles offline_access',
+    user: { username, password },
+  });
+  expect(tokens.status).toBe(200);
+  return tokens.body as { access_token: string; refresh_token: string; id_token: string };
 }
 
 async function userinfo(server: GatehouseServer, accessToken: string) {

@@ -28,6 +28,7 @@ import {
 } from './helpers.ts';
 import {
   authorizationParameters,
+  discoverWebApp,
   FetchBrowser,
   type Received,
   Receiver,
@@ -961,13 +962,7 @@ describe('interop: openid-client buildEndSessionUrl on a real port', () => {
   it('logs out with id_token_hint, post_logout_redirect_uri and state, then prompt=none needs a login', async () => {
     const listening = await startListening({ clients: testClients(webAppLogout) });
     cleanups.push(() => listening.close());
-    const config = await client.discovery(
-      new URL(listening.issuer),
-      'web-app',
-      webSecret,
-      client.ClientSecretBasic(webSecret),
-      { execute: [client.allowInsecureRequests] },
-    );
+    const config = await discoverWebApp(listening.issuer);
     expect(config.serverMetadata().end_session_endpoint).toBe(`${listening.issuer}/end_session`);
 
     const browser = new FetchBrowser(listening.issuer);

@@ -93,8 +93,15 @@ async function signIn(
   return { response, location, pkce, redirectUri };
 }
 
-/** Redeems the code of a redirect to post-app; returns the decoded ID and access tokens. */
-async function redeem(server: TestServer, location: string, verifier: string, redirectUri: string) {
+/**
+ * Redeems the code of a redirect to post-app, with the PKCE verifier and redirect URI of the sign-in that
+ * started it; returns the decoded ID and access tokens.
+ */
+async function redeem(
+  server: TestServer,
+  location: string,
+  { pkce, redirectUri }: { pkce: { verifier: string }; redirectUri: string },
+) {
   const code = new URL(location).searchParams.get('code');
   if (!code) throw new Error(`no code: ${location}`);
   const tokens = await postForm(server, '/token', {
@@ -103,7 +110,7 @@ async function redeem(server: TestServer, location: string, verifier: string, re
     client_secret: webSecret,
     code,
     redirect_uri: redirectUri,
-    code_verifier: verifier,
+    code_verifier: pkce.verifier,
   });
   expect(tokens.status).toBe(200);
   return {
@@ -162,7 +169,7 @@ describe('enrolment and sign-in with a second factor', () => {
     const { location, pkce, redirectUri, recoveryCodes } = await enrol(server);
     expect(recoveryCodes).toHaveLength(10);
     expect(new Set(recoveryCodes).size).toBe(10);
-    const { idToken, accessToken } = await redeem(server, location, pkce.verifier, redirectUri);
+    const { idToken, accessToken } = await redeem(server, location, { pkce, redirectUri });
     expect(idToken).toMatchObject({ acr: mfaAcr, amr: ['pwd', 'otp', 'mfa'] });
     expect(accessToken).toMatchObject({ acr: mfaAcr, amr: ['pwd', 'otp', 'mfa'] });
     expect(typeof accessToken.auth_time).toBe('number');
@@ -181,12 +188,7 @@ describe('enrolment and sign-in with a second factor', () => {
     const code = totp(secret, server.clock());
     const accepted = await prompt.browser.post(prompt.form.action, { csrf: prompt.form.csrf, code });
     expect(accepted.statusCode).toBe(303);
-    const { idToken } = await redeem(
-      server,
-      accepted.headers.location as string,
-      prompt.pkce.verifier,
-      prompt.redirectUri,
-    );
+    const { idToken } = await redeem(server, accepted.headers.location as string, prompt);
     expect(idToken.acr).toBe(mfaAcr);
 
     // The same code in the same time step, from another browser: refused (RFC 6238 §5.2).
@@ -277,12 +279,7 @@ describe('enrolment and sign-in with a second factor', () => {
       recovery_code: code.replace(/-/g, '').toLowerCase(),
     });
     expect(used.statusCode).toBe(303);
-    const { idToken } = await redeem(
-      server,
-      used.headers.location as string,
-      prompt.pkce.verifier,
-      prompt.redirectUri,
-    );
+    const { idToken } = await redeem(server, used.headers.location as string, prompt);
     expect(idToken).toMatchObject({ acr: mfaAcr, amr: ['pwd', 'otp', 'mfa'] });
 
     const { browser: second, form: againForm } = await mfaSignIn(server);
@@ -321,7 +318,7 @@ describe('step-up: acr_values, an essential acr and prompt=none', () => {
     const browser = new Browser(server);
     const plain = await signIn(server, browser);
     expect(plain.location).toMatch(/^https:\/\/post\.example\.com\/cb\?code=/);
-    const before = await redeem(server, plain.location, plain.pkce.verifier, plain.redirectUri);
+    const before = await redeem(server, plain.location, plain);
     expect(before.idToken).toMatchObject({ acr: pwdAcr, amr: ['pwd'] });
     expect(before.accessToken).toMatchObject({ acr: pwdAcr, amr: ['pwd'] });
 
@@ -346,12 +343,7 @@ describe('step-up: acr_values, an essential acr and prompt=none', () => {
     expect(form.action).toMatch(/\/mfa$/);
     const done = await browser.post(form.action, { csrf: form.csrf, code: totp(secret, server.clock()) });
     expect(done.statusCode).toBe(303);
-    const after = await redeem(
-      server,
-      done.headers.location as string,
-      stepUp.pkce.verifier,
-      stepUp.redirectUri,
-    );
+    const after = await redeem(server, done.headers.location as string, stepUp);
     expect(after.idToken).toMatchObject({ acr: mfaAcr, amr: ['pwd', 'otp', 'mfa'], sid: before.idToken.sid });
     expect(after.idToken.auth_time as number).toBeGreaterThanOrEqual(before.idToken.auth_time as number);
 
@@ -400,12 +392,7 @@ describe('step-up: acr_values, an essential acr and prompt=none', () => {
     expect(form.action).toMatch(/\/mfa$/);
     const done = await browser.post(form.action, { csrf: form.csrf, code: totp(secret, server.clock()) });
     expect(done.statusCode).toBe(303);
-    const { idToken } = await redeem(
-      server,
-      done.headers.location as string,
-      aged.pkce.verifier,
-      aged.redirectUri,
-    );
+    const { idToken } = await redeem(server, done.headers.location as string, aged);
     expect(server.clock() - (idToken.auth_time as number)).toBeLessThanOrEqual(60);
   });
 });
