@@ -95,44 +95,48 @@ export async function startHostileUpstream(): Promise<HostileUpstream> {
   };
 }
 
+/** Starts an authorization at web-app (or `clientId`) in `browser`; returns the interaction page. */
+export async function interactionPage(
+  browser: Browser,
+  extra: Record<string, string> = {},
+  clientId = 'web-app',
+) {
+  const redirectUri = clientId === 'web-app' ? webRedirect : 'https://post.example.com/cb';
+  const scope = clientId === 'web-app' ? 'openid profile' : 'openid';
+  const authorize = await browser.get(codeRequest(pkcePair(), { clientId, redirectUri, scope, extra }));
+  expect(authorize.statusCode).toBe(303);
+  return browser.get(authorize.headers.location as string);
+}
+
+/** The chooser button of `upstreamId` on a login page: its form's action. */
+export function buttonAction(html: string, upstreamId: string): string | undefined {
+  return new RegExp(`<form method="post" action="([^"]*/upstream/${upstreamId})"`).exec(html)?.[1];
+}
+
+/** Presses the chooser button of `upstreamId`; returns where Gatehouse sends the browser. */
+export async function pressButton(
+  browser: Browser,
+  upstreamId: string,
+  extra: Record<string, string> = {},
+): Promise<URL> {
+  const page = await interactionPage(browser, extra);
+  const action = buttonAction(page.body, upstreamId);
+  expect(action).toBeDefined();
+  const response = await browser.post(action!, { csrf: formOf(page.body).csrf });
+  expect(response.statusCode).toBe(303);
+  return new URL(response.headers.location as string);
+}
+
+/** Sends the browser to the upstream's callback with `params`. */
+export function callback(browser: Browser, upstreamId: string, params: Record<string, string>) {
+  return browser.get(`${issuer}/upstream/${upstreamId}/callback?${new URLSearchParams(params)}`);
+}
+
 /**
- * Steps of an upstream sign-in through `server`'s pages (web-app, unless told) for the tests of a file whose
- * server and hostile upstream start in a hook: hence the getters.
+ * The steps of an upstream sign-in that need `server` or the hostile upstream, for the tests of a file
+ * whose server and hostile upstream start in a hook: hence the getters.
  */
 export function upstreamDriver(serverOf: () => TestServer, hostileOf: () => HostileUpstream) {
-  /** Starts an authorization at web-app (or `clientId`) in `browser`; returns the interaction page. */
-  async function interactionPage(browser: Browser, extra: Record<string, string> = {}, clientId = 'web-app') {
-    const redirectUri = clientId === 'web-app' ? webRedirect : 'https://post.example.com/cb';
-    const scope = clientId === 'web-app' ? 'openid profile' : 'openid';
-    const authorize = await browser.get(codeRequest(pkcePair(), { clientId, redirectUri, scope, extra }));
-    expect(authorize.statusCode).toBe(303);
-    return browser.get(authorize.headers.location as string);
-  }
-
-  /** The chooser button of `upstreamId` on a login page: its form's action. */
-  function buttonAction(html: string, upstreamId: string): string | undefined {
-    return new RegExp(`<form method="post" action="([^"]*/upstream/${upstreamId})"`).exec(html)?.[1];
-  }
-
-  /** Presses the chooser button of `upstreamId`; returns where Gatehouse sends the browser. */
-  async function pressButton(
-    browser: Browser,
-    upstreamId: string,
-    extra: Record<string, string> = {},
-  ): Promise<URL> {
-    const page = await interactionPage(browser, extra);
-    const action = buttonAction(page.body, upstreamId);
-    expect(action).toBeDefined();
-    const response = await browser.post(action!, { csrf: formOf(page.body).csrf });
-    expect(response.statusCode).toBe(303);
-    return new URL(response.headers.location as string);
-  }
-
-  /** Sends the browser to the upstream's callback with `params`. */
-  function callback(browser: Browser, upstreamId: string, params: Record<string, string>) {
-    return browser.get(`${issuer}/upstream/${upstreamId}/callback?${new URLSearchParams(params)}`);
-  }
-
   const sessionCount = async () => (await rowCounts(serverOf(), { sessions: 'sessions' })).sessions;
 
   /** A refused callback: an HTML error page with `message`, no session cookie and no new session. */
@@ -171,16 +175,7 @@ export function upstreamDriver(serverOf: () => TestServer, hostileOf: () => Host
     return { state: location.searchParams.get('state')!, nonce: location.searchParams.get('nonce')! };
   }
 
-  return {
-    interactionPage,
-    buttonAction,
-    pressButton,
-    callback,
-    sessionCount,
-    expectRefused,
-    validClaims,
-    startAtHostile,
-  };
+  return { sessionCount, expectRefused, validClaims, startAtHostile };
 }
 
 /**
