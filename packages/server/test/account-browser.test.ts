@@ -26,9 +26,11 @@ import {
 } from './helpers.ts';
 import {
   callbackSite,
+  closeAll,
   freePort,
   type ListeningServer,
   pageWithAuthenticator,
+  patience,
   Receiver,
   startListening,
 } from './interop-helpers.ts';
@@ -53,15 +55,7 @@ beforeAll(async () => {
   browser = await launchChromium();
 }, 180_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await receiver?.close();
-  await clientSite?.close();
-  await gatehouse?.close();
-});
-
-/** The browser waits for the app, not the other way round: a busy machine slows Chromium down. */
-const patience = { timeout: 30_000 };
+afterAll(() => closeAll(browser, receiver, clientSite, gatehouse));
 
 /** Submits the form `button` is in and waits for the page it leads to. */
 async function press(page: Page, button: ReturnType<Page['locator']>): Promise<void> {

@@ -313,6 +313,14 @@ export async function decideDeviceCode(
   return userCode;
 }
 
+/** How long a browser test waits for a page: the browser waits for the app, as a busy machine slows Chromium. */
+export const patience = { timeout: 30_000 };
+
+/** Closes, in order, each of `resources` that was opened: for afterAll hooks after a beforeAll that may fail. */
+export async function closeAll(...resources: ({ close(): Promise<unknown> } | undefined)[]): Promise<void> {
+  for (const resource of resources) await resource?.close();
+}
+
 /** A client's site for the browser tests: answers every request (the redirect back) with 200. */
 export async function callbackSite(port: number): Promise<{ close(): Promise<void> }> {
   const site = createHttpServer((_request, response) => {
