@@ -25,7 +25,7 @@ import {
   password,
   pkcePair,
   postForm,
-  serviceSecret,
+  serviceTokenRequest,
   testClients,
   testClock,
   testConfig,
@@ -226,11 +226,7 @@ describe('per-API access-token claims from configuration', () => {
   });
 
   it('gives a client-credentials token scope and scp and the computed claims, and no user claims', async () => {
-    const response = await tokenRequest(
-      server,
-      { grant_type: 'client_credentials' },
-      basic('service-a', serviceSecret),
-    );
+    const response = await serviceTokenRequest(server);
     expect(response.status).toBe(200);
     const access = decodeJwt(response.body.access_token as string);
     expect(access).toMatchObject({
@@ -296,11 +292,7 @@ describe('the claims hook', () => {
   it('drops reserved claims it returns and logs their names, never their values', async () => {
     hookMode = 'reserved';
     log.lines.length = 0;
-    const response = await tokenRequest(
-      server,
-      { grant_type: 'client_credentials' },
-      basic('service-a', serviceSecret),
-    );
+    const response = await serviceTokenRequest(server);
     expect(response.status).toBe(200);
     const access = decodeJwt(response.body.access_token as string);
     expect(access).toMatchObject({ sub: 'service-a', scope: 'orders.read', tenant: 'acme' });
@@ -333,11 +325,7 @@ describe('the claims hook', () => {
 
   it('fails the same way when it returns something other than an object', async () => {
     hookMode = 'not-an-object';
-    const response = await tokenRequest(
-      server,
-      { grant_type: 'client_credentials' },
-      basic('service-a', serviceSecret),
-    );
+    const response = await serviceTokenRequest(server);
     expect(response.status).toBe(503);
     expect(response.body.error).toBe('temporarily_unavailable');
   });
@@ -492,11 +480,7 @@ describe('the claims option of createGatehouse', () => {
       claims: ({ clientId }) => ({ department: `dept-of-${clientId}` }),
     });
     try {
-      const response = await tokenRequest(
-        gatehouse,
-        { grant_type: 'client_credentials' },
-        basic('service-a', serviceSecret),
-      );
+      const response = await serviceTokenRequest(gatehouse);
       expect(decodeJwt(response.body.access_token as string).department).toBe('dept-of-service-a');
     } finally {
       await gatehouse.close();

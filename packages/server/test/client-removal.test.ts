@@ -11,11 +11,10 @@ import {
   codeFlowTokens,
   introspectToken,
   opaqueApiResources,
-  serviceSecret,
+  serviceTokenRequest,
   startServer,
   type TestServer,
   testClients,
-  tokenRequest,
 } from './helpers.ts';
 
 const started: TestServer[] = [];
@@ -49,8 +48,7 @@ async function introspectionActive(server: TestServer, token: string, resource: 
 async function tokensOf(server: TestServer) {
   const { tokens } = await codeFlowTokens(server, { scope: 'openid profile orders.read' });
   expect(tokens.status).toBe(200);
-  const service = (resource: string) =>
-    tokenRequest(server, { grant_type: 'client_credentials', resource }, basic('service-a', serviceSecret));
+  const service = (resource: string) => serviceTokenRequest(server, { resource });
   const jwt = await service('https://api.example.com/orders');
   const opaque = await service('https://api1.example.com');
   expect([jwt.status, opaque.status]).toEqual([200, 200]);

@@ -329,6 +329,18 @@ export function codeParams(
   };
 }
 
+/** The smallest pushed authorization request of web-app (RFC 9126 §2.1): openid with PKCE, no state or nonce. */
+export function minimalPushedParams(): Record<string, string> {
+  return {
+    response_type: 'code',
+    client_id: 'web-app',
+    redirect_uri: webRedirect,
+    scope: 'openid',
+    code_challenge: pkcePair().challenge,
+    code_challenge_method: 'S256',
+  };
+}
+
 /**
  * Runs /authorize through login (and consent when shown) and returns the redirect back to the client.
  */
@@ -429,6 +441,18 @@ export function tokenRequest(
   authorization?: string,
 ) {
   return postForm(server, '/token', values, { authorization });
+}
+
+/** service-a's client-credentials token request (RFC 6749 §4.4), with `values` added (a scope, a resource). */
+export function serviceTokenRequest(
+  server: GatehouseServer,
+  values: Record<string, string | undefined> = {},
+) {
+  return tokenRequest(
+    server,
+    { grant_type: 'client_credentials', ...values },
+    basic('service-a', serviceSecret),
+  );
 }
 
 /** Runs /authorize through login and consent in a new browser (web-app unless `params` says otherwise). */

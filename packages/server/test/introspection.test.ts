@@ -10,6 +10,7 @@ import {
   postForm,
   postJson,
   serviceSecret,
+  serviceTokenRequest,
   startServer,
   tamperSignature,
   tokenRequest,
@@ -48,11 +49,7 @@ async function introspect(
 }
 
 async function clientCredentialsToken(): Promise<string> {
-  const response = await tokenRequest(
-    server,
-    { grant_type: 'client_credentials' },
-    basic('service-a', serviceSecret),
-  );
+  const response = await serviceTokenRequest(server);
   return response.body.access_token as string;
 }
 
@@ -235,9 +232,7 @@ describe('verified-token cache', () => {
   it('never lets one server accept another server’s token, and still honours expiry and revocation on a hit', async () => {
     const other = await startServer();
     try {
-      const foreign = (
-        await tokenRequest(other, { grant_type: 'client_credentials' }, basic('service-a', serviceSecret))
-      ).body.access_token as string;
+      const foreign = (await serviceTokenRequest(other)).body.access_token as string;
       const otherApi = basic('orders-api', apiSecret);
       const first = await introspectToken(other, foreign, otherApi);
       expect(JSON.parse(first.text).active).toBe(true);

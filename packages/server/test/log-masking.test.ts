@@ -20,11 +20,12 @@ import {
   type GatehouseServer,
   introspectToken,
   logCapture,
+  minimalPushedParams,
   parseConfig,
   password,
-  pkcePair,
   postForm,
   serviceSecret,
+  serviceTokenRequest,
   testClients,
   testConfig,
   tokenRequest,
@@ -111,19 +112,7 @@ describe('log masking after a full run', () => {
   }
 
   async function pushedFlow() {
-    const pushed = await postForm(
-      server,
-      '/par',
-      {
-        response_type: 'code',
-        client_id: 'web-app',
-        redirect_uri: 'https://webapp.example.com/signin-oidc',
-        scope: 'openid',
-        code_challenge: pkcePair().challenge,
-        code_challenge_method: 'S256',
-      },
-      { authorization: web },
-    );
+    const pushed = await postForm(server, '/par', minimalPushedParams(), { authorization: web });
     expect(pushed.status, pushed.text).toBe(201);
     const requestUri = pushed.body.request_uri as string;
     secrets.request_uri = requestUri;
@@ -173,11 +162,7 @@ describe('log masking after a full run', () => {
   }
 
   async function exchangeAndAssertion(subjectToken: string) {
-    const service = await tokenRequest(
-      server,
-      { grant_type: 'client_credentials' },
-      basic('service-a', serviceSecret),
-    );
+    const service = await serviceTokenRequest(server);
     const actorToken = service.body.access_token as string;
     const exchanged = await tokenRequest(
       server,

@@ -20,21 +20,14 @@ import {
   form,
   type GatehouseServer,
   logCapture,
+  minimalPushedParams,
   parseConfig,
   pkcePair,
   testConfig,
   webSecret,
 } from './helpers.ts';
 
-const parBody = () =>
-  form({
-    response_type: 'code',
-    client_id: 'web-app',
-    redirect_uri: 'https://webapp.example.com/signin-oidc',
-    scope: 'openid',
-    code_challenge: pkcePair().challenge,
-    code_challenge_method: 'S256',
-  });
+const parBody = () => form(minimalPushedParams());
 
 function pushAuthorization(server: GatehouseServer) {
   return server.app.inject({
