@@ -10,17 +10,15 @@ import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   authorizeThroughLogin,
-  authorizeUrl,
   Browser,
-  basic,
-  codeParams,
+  codeRequest,
   formOf,
   issuer,
   password,
   pkcePair,
   postForm,
+  redeemCode,
   tamperSignature,
-  tokenRequest,
   useServer,
   webRedirect,
   webSecret,
@@ -33,7 +31,7 @@ const scope = 'openid profile';
 /** A browser signed in as `username` (web-app, consent given), and the ID token it was issued. */
 async function signedIn(username: string): Promise<{ browser: Browser; idToken: string; sub: string }> {
   const browser = new Browser(server);
-  const redirect = await authorizeThroughLogin(browser, authorizeUrl(codeParams(pkce, { scope })), {
+  const redirect = await authorizeThroughLogin(browser, codeRequest(pkce, { scope }), {
     username,
     password,
   });
@@ -43,22 +41,11 @@ async function signedIn(username: string): Promise<{ browser: Browser; idToken: 
 }
 
 function redeem(redirect: URL) {
-  return tokenRequest(
-    server,
-    {
-      grant_type: 'authorization_code',
-      code: redirect.searchParams.get('code') ?? '',
-      redirect_uri: webRedirect,
-      code_verifier: pkce.verifier,
-    },
-    basic('web-app', webSecret),
-  );
+  return redeemCode(server, redirect.searchParams.get('code') ?? '', pkce.verifier);
 }
 
 function hinted(idTokenHint: string, extra: Record<string, string> = {}): string {
-  return authorizeUrl(
-    codeParams(pkce, { scope, state: 'st-h', extra: { id_token_hint: idTokenHint, ...extra } }),
-  );
+  return codeRequest(pkce, { scope, state: 'st-h', extra: { id_token_hint: idTokenHint, ...extra } });
 }
 
 function redirectOf(response: LightMyRequestResponse): URL {
@@ -136,9 +123,8 @@ describe('id_token_hint at /authorize', () => {
       .setIssuedAt()
       .setExpirationTime('1h')
       .sign(privateKey);
-    const accessToken = (
-      await redeem(redirectOf(await browser.get(authorizeUrl(codeParams(pkce, { scope })))))
-    ).body.access_token as string;
+    const again = redirectOf(await browser.get(codeRequest(pkce, { scope })));
+    const accessToken = (await redeem(again)).body.access_token as string;
     const otherClient = await postAppIdToken(browser);
     for (const hint of [foreign, tamperSignature(idToken), accessToken, 'not-a-jwt', otherClient]) {
       expectError(await browser.get(hinted(hint, { prompt: 'none' })), 'invalid_request');
@@ -156,13 +142,11 @@ async function postAppIdToken(browser: Browser): Promise<string> {
   const postPkce = pkcePair();
   const redirect = redirectOf(
     await browser.get(
-      authorizeUrl(
-        codeParams(postPkce, {
-          clientId: 'post-app',
-          redirectUri: 'https://post.example.com/cb',
-          scope: 'openid',
-        }),
-      ),
+      codeRequest(postPkce, {
+        clientId: 'post-app',
+        redirectUri: 'https://post.example.com/cb',
+        scope: 'openid',
+      }),
     ),
   );
   const tokens = await postForm(server, '/token', {

@@ -25,6 +25,7 @@ import {
   password,
   pkcePair,
   postForm,
+  redeemCode,
   serviceTokenRequest,
   testClients,
   testClock,
@@ -123,10 +124,15 @@ beforeEach(() => {
 
 /** Redeems a code of `clientId` (web-app by default). */
 function redeem(code: string, verifier: string, clientId = 'web-app') {
-  return tokenRequest(
+  return redeemCode(
     server,
-    { grant_type: 'authorization_code', code, redirect_uri: webRedirect, code_verifier: verifier },
-    clientId === 'web-app' ? basic('web-app', webSecret) : basic('trusted-app', trustedSecret),
+    code,
+    verifier,
+    {},
+    {
+      authorization:
+        clientId === 'web-app' ? basic('web-app', webSecret) : basic('trusted-app', trustedSecret),
+    },
   );
 }
 

@@ -476,7 +476,22 @@ export async function codeFlowTokens(
   headers: Record<string, string | undefined> = { authorization: basic('web-app', webSecret) },
 ) {
   const { browser, pkce, redirect, code } = await authorizationCode(server, params);
-  const tokens = await postForm(
+  const tokens = await redeemCode(server, code, pkce.verifier, params, headers);
+  return { browser, pkce, redirect, code, tokens };
+}
+
+/**
+ * Redeems an authorization code at /token (RFC 6749 §4.1.3) with its PKCE verifier, for web-app and its
+ * redirect URI unless `params` says otherwise; `headers` as in codeFlowTokens.
+ */
+export function redeemCode(
+  server: GatehouseServer,
+  code: string,
+  verifier: string,
+  params: Pick<AuthorizeParams, 'clientId' | 'redirectUri'> = {},
+  headers: Record<string, string | undefined> = { authorization: basic('web-app', webSecret) },
+) {
+  return postForm(
     server,
     '/token',
     {
@@ -484,11 +499,10 @@ export async function codeFlowTokens(
       ...(headers.authorization === undefined ? { client_id: params.clientId ?? 'web-app' } : {}),
       code,
       redirect_uri: params.redirectUri ?? webRedirect,
-      code_verifier: pkce.verifier,
+      code_verifier: verifier,
     },
     headers,
   );
-  return { browser, pkce, redirect, code, tokens };
 }
 
 type CountedTable = 'authorization_codes' | 'interactions' | 'sessions' | 'consents';
