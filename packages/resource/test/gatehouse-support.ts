@@ -4,13 +4,14 @@
  * through the server's own pages).
  */
 import { afterAll, beforeAll, expect } from 'vitest';
-import { basic, password, pkcePair, webRedirect, webSecret } from '../../server/test/helpers.ts';
+import { password } from '../../server/test/helpers.ts';
 import {
   FetchBrowser,
   fetchClientCredentials,
   type ListeningServer,
   startListening,
 } from '../../server/test/interop-helpers.ts';
+import { redeemWebAppCode, webAppAuthorization } from '../../server/test/upstream-helpers.ts';
 import type { VerifierOptions } from '../src/index.ts';
 import { apiOptions, startExpressApi, type TestApi } from './support.ts';
 
@@ -44,16 +45,6 @@ export function useGatehouseWithApi(
   };
 }
 
-/** POSTs a form; the status and the JSON body. */
-export async function postForm(url: string, values: Record<string, string>, authorization: string) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization },
-    body: new URLSearchParams(values),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
 /** A client-credentials access token of `service-a` for `orders.read`. */
 export async function clientCredentialsToken(issuer: string): Promise<string> {
   const response = await fetchClientCredentials(issuer);
@@ -68,34 +59,12 @@ export async function userToken(
   username = 'alice',
   more: { extra?: Record<string, string>; secondFactor?: (html: string) => Record<string, string> } = {},
 ): Promise<string> {
-  const pkce = pkcePair();
-  const url = new URL(`${issuer}/authorize`);
-  url.search = new URLSearchParams({
-    response_type: 'code',
-    client_id: 'web-app',
-    redirect_uri: webRedirect,
-    scope,
-    state: 'state-1',
-    code_challenge: pkce.challenge,
-    code_challenge_method: 'S256',
-    ...more.extra,
-  }).toString();
+  const { pkce, url } = webAppAuthorization(issuer, { scope, state: 'state-1', ...more.extra });
   const { location } = await new FetchBrowser(issuer).walk(url, {
     user: { username, password },
     ...(more.secondFactor === undefined ? {} : { secondFactor: more.secondFactor }),
   });
   const code = new URL(location).searchParams.get('code');
   expect(code).toBeTruthy();
-  const response = await postForm(
-    `${issuer}/token`,
-    {
-      grant_type: 'authorization_code',
-      code: code!,
-      redirect_uri: webRedirect,
-      code_verifier: pkce.verifier,
-    },
-    basic('web-app', webSecret),
-  );
-  expect(response.status).toBe(200);
-  return response.body.access_token as string;
+  return (await redeemWebAppCode(issuer, code!, pkce.verifier)).access_token;
 }

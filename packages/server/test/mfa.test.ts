@@ -64,6 +64,18 @@ function recoveryCodesOf(html: string): string[] {
 
 const alice = { username: 'alice', password };
 
+const postAppRedirect = 'https://post.example.com/cb';
+
+/** An authorization request of `clientId` (post-app unless told) for `openid orders.read`, with `extra`. */
+function authorizationRequest(
+  pkce: { challenge: string },
+  extra: Record<string, string | undefined>,
+  clientId = 'post-app',
+): string {
+  const redirectUri = clientId === 'post-app' ? postAppRedirect : webRedirect;
+  return codeRequest(pkce, { clientId, redirectUri, scope: 'openid orders.read', extra });
+}
+
 /**
  * Starts an authorization of `clientId` in `browser` and, when the login page shows, signs in with a
  * password; returns the answer that follows (a redirect to the client, or a page of the interaction).
@@ -75,9 +87,8 @@ async function signIn(
   clientId = 'post-app',
 ) {
   const pkce = pkcePair();
-  const redirectUri = clientId === 'post-app' ? 'https://post.example.com/cb' : webRedirect;
-  const scope = clientId === 'post-app' ? 'openid orders.read' : 'openid orders.read';
-  let response = await browser.get(codeRequest(pkce, { clientId, redirectUri, scope, extra }));
+  const redirectUri = clientId === 'post-app' ? postAppRedirect : webRedirect;
+  let response = await browser.get(authorizationRequest(pkce, extra, clientId));
   expect(response.statusCode).toBe(303);
   let location = response.headers.location as string;
   if (!location.startsWith(`${issuer}/interaction/`)) return { response, location, pkce, redirectUri };
@@ -324,14 +335,7 @@ describe('step-up: acr_values, an essential acr and prompt=none', () => {
 
     // prompt=none cannot ask for the missing factor.
     const pkce = pkcePair();
-    const none = await browser.get(
-      codeRequest(pkce, {
-        clientId: 'post-app',
-        redirectUri: 'https://post.example.com/cb',
-        scope: 'openid orders.read',
-        extra: { acr_values: mfaAcr, prompt: 'none' },
-      }),
-    );
+    const none = await browser.get(authorizationRequest(pkce, { acr_values: mfaAcr, prompt: 'none' }));
     expect(none.statusCode).toBe(303);
     const refused = new URL(none.headers.location as string);
     expect(refused.searchParams.get('error')).toBe('interaction_required');
@@ -372,14 +376,7 @@ describe('step-up: acr_values, an essential acr and prompt=none', () => {
       id_token: { acr: { essential: true, values: ['urn:example:gold'] } },
     });
     const pkce = pkcePair();
-    const refused = await browser.get(
-      codeRequest(pkce, {
-        clientId: 'post-app',
-        redirectUri: 'https://post.example.com/cb',
-        scope: 'openid orders.read',
-        extra: { claims: unsupported },
-      }),
-    );
+    const refused = await browser.get(authorizationRequest(pkce, { claims: unsupported }));
     expect(new URL(refused.headers.location as string).searchParams.get('error')).toBe('invalid_request');
   });
 

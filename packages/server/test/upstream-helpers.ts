@@ -14,7 +14,7 @@ import {
   type GatehouseServer,
   issuer,
   pkcePair,
-  postForm,
+  redeemCode,
   rowCounts,
   type TestServer,
   webRedirect,
@@ -197,12 +197,7 @@ export async function webAppIdToken(
   }
   const code = new URL(redirect).searchParams.get('code');
   expect(code).toBeTypeOf('string');
-  const tokens = await postForm(
-    server,
-    '/token',
-    { grant_type: 'authorization_code', code: code!, redirect_uri: webRedirect, code_verifier: verifier },
-    { authorization: basic('web-app', webSecret) },
-  );
+  const tokens = await redeemCode(server, code!, verifier);
   expect(tokens.status).toBe(200);
   return decodeJwt(tokens.body.id_token as string);
 }
@@ -230,7 +225,10 @@ export async function redeemWebAppCode(
   return (await response.json()) as { id_token: string; access_token: string };
 }
 
-/** A web-app authorization request (code, PKCE S256, `openid profile`) at a listening server, with `extra`. */
+/**
+ * A web-app authorization request (code, PKCE S256, `openid profile`) at a listening server, with `extra`
+ * added or replacing those (a scope, a state).
+ */
 export function webAppAuthorization(issuerUrl: string, extra: Record<string, string> = {}) {
   const pkce = pkcePair();
   const url = new URL(`${issuerUrl}/authorize`);
