@@ -13,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../../tools/test-services.ts';
 import { en } from '../src/views/locales/en.ts';
 import {
-  basic,
   buildServer,
   codeParams,
   form,
@@ -22,7 +21,7 @@ import {
   pkcePair,
   testClients,
   testConfig,
-  webSecret,
+  webAppAuth,
 } from './helpers.ts';
 import {
   callbackSite,
@@ -67,7 +66,7 @@ async function tokenRequest(values: Record<string, string>): Promise<Record<stri
   const response = await fetch(`${gatehouse.issuer}/token`, {
     method: 'POST',
     headers: {
-      authorization: basic('web-app', webSecret),
+      authorization: webAppAuth,
       'content-type': 'application/x-www-form-urlencoded',
     },
     body: form(values),

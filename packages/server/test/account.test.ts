@@ -10,7 +10,6 @@ import { de } from '../src/views/locales/de.ts';
 import { en } from '../src/views/locales/en.ts';
 import {
   Browser,
-  basic,
   buildServer,
   codeFlowTokens,
   formOf,
@@ -23,7 +22,7 @@ import {
   testConfig,
   tokenRequest,
   useServer,
-  webSecret,
+  webAppAuth,
 } from './helpers.ts';
 
 const log = logCapture();
@@ -64,11 +63,7 @@ async function refreshTokenOfWebApp() {
 }
 
 function refresh(refreshToken: string) {
-  return tokenRequest(
-    server,
-    { grant_type: 'refresh_token', refresh_token: refreshToken },
-    basic('web-app', webSecret),
-  );
+  return tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, webAppAuth);
 }
 
 describe('/account without a session', () => {

@@ -20,7 +20,6 @@ import { databaseOf } from '../src/storage/testing.ts';
 import { backendNames, dropSchema, freshStore, postgresUrl, requireService, uniqueName } from './backends.ts';
 import {
   Browser,
-  basic,
   buildServer,
   codeFlowTokens,
   codeRequest,
@@ -34,8 +33,8 @@ import {
   testConfig,
   tokenRequest,
   useServer,
+  webAppAuth,
   webRedirect,
-  webSecret,
 } from './helpers.ts';
 import { runGatehouse } from './processes.ts';
 
@@ -77,7 +76,7 @@ async function refresh(server: GatehouseServer, refreshToken: string) {
   const response = await tokenRequest(
     server,
     { grant_type: 'refresh_token', refresh_token: refreshToken },
-    basic('web-app', webSecret),
+    webAppAuth,
   );
   return {
     status: response.status,

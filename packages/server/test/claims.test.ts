@@ -31,8 +31,8 @@ import {
   testClock,
   testConfig,
   tokenRequest,
+  webAppAuth,
   webRedirect,
-  webSecret,
 } from './helpers.ts';
 
 const api1Secret = `${apiSecret}-api1`;
@@ -130,8 +130,7 @@ function redeem(code: string, verifier: string, clientId = 'web-app') {
     verifier,
     {},
     {
-      authorization:
-        clientId === 'web-app' ? basic('web-app', webSecret) : basic('trusted-app', trustedSecret),
+      authorization: clientId === 'web-app' ? webAppAuth : basic('trusted-app', trustedSecret),
     },
   );
 }
@@ -366,7 +365,7 @@ describe('the claims request parameter (OpenID Connect Core §5.5)', () => {
     const refreshed = await tokenRequest(
       server,
       { grant_type: 'refresh_token', refresh_token: tokens.refresh_token as string },
-      basic('web-app', webSecret),
+      webAppAuth,
     );
     expect(refreshed.status).toBe(200);
     expect(decodeJwt(refreshed.body.id_token as string).email).toBe('alice@example.com');
@@ -374,7 +373,7 @@ describe('the claims request parameter (OpenID Connect Core §5.5)', () => {
     const again = await tokenRequest(
       server,
       { grant_type: 'refresh_token', refresh_token: refreshed.body.refresh_token as string },
-      basic('web-app', webSecret),
+      webAppAuth,
     );
     expect(decodeJwt(again.body.id_token as string).email).toBe('alice@example.com');
   });

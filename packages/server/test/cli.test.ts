@@ -26,6 +26,7 @@ import {
   testClock,
   testConfig,
   tokenRequest,
+  webAppAuth,
   webSecret,
 } from './helpers.ts';
 import { type CliResult, runGatehouse as runCli } from './processes.ts';
@@ -848,7 +849,7 @@ describe('gatehouse user add', { timeout: cliTimeout }, () => {
         redirect_uri: 'https://webapp.example.com/signin-oidc',
         code_verifier: pkce.verifier,
       },
-      basic('web-app', webSecret),
+      webAppAuth,
     );
     expect(tokens.status).toBe(200);
     expect(decodeJwt(tokens.body.id_token as string).sub).toBe(sub);

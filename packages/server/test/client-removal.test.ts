@@ -11,6 +11,7 @@ import {
   codeFlowTokens,
   introspectToken,
   opaqueApiResources,
+  ordersApiAuth,
   serviceTokenRequest,
   startServer,
   type TestServer,
@@ -37,8 +38,7 @@ async function userinfoStatus(server: TestServer, token: string): Promise<number
 }
 
 async function introspectionActive(server: TestServer, token: string, resource: 'orders-api' | 'api1') {
-  const authorization =
-    resource === 'orders-api' ? basic('orders-api', apiSecret) : basic('api1', `${apiSecret}-api1`);
+  const authorization = resource === 'orders-api' ? ordersApiAuth : basic('api1', `${apiSecret}-api1`);
   const response = await introspectToken(server, token, authorization);
   expect(response.status).toBe(200);
   return response.body.active;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { basic, serviceTokenRequest, testClients, tokenRequest, useServer, webSecret } from './helpers.ts';
+import { serviceTokenRequest, testClients, tokenRequest, useServer, webAppAuth } from './helpers.ts';
 
 const metricsToken = 'metrics-token-0123456789-abcdefghijklmnopqrstuvwxyz';
 const server = useServer({
@@ -129,7 +129,7 @@ describe('metrics', () => {
   it('counts requests by route and status, latency, and tokens by grant type', async () => {
     await serviceTokenRequest(server);
     await serviceTokenRequest(server);
-    await tokenRequest(server, { grant_type: 'client_credentials' }, basic('web-app', webSecret));
+    await tokenRequest(server, { grant_type: 'client_credentials' }, webAppAuth);
     await server.app.inject({ url: '/interaction/abc' });
     const response = await management().inject({
       url: '/metrics',

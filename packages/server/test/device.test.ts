@@ -31,7 +31,7 @@ import {
   type TestServer,
   testClients,
   tokenRequest,
-  webSecret,
+  webAppAuth,
 } from './helpers.ts';
 import { decideDeviceCode, FetchBrowser, type ListeningServer, startListening } from './interop-helpers.ts';
 
@@ -244,10 +244,7 @@ describe('device authorization endpoint (RFC 8628 §3.1, §3.2)', () => {
 
   it('answers unauthorized_client to a client not registered for the device grant', async () => {
     const server = await deviceServer();
-    expectError(
-      await deviceAuthorization(server, { scope: 'openid' }, basic('web-app', webSecret)),
-      'unauthorized_client',
-    );
+    expectError(await deviceAuthorization(server, { scope: 'openid' }, webAppAuth), 'unauthorized_client');
     expect(
       await databaseOf(server.ctx.storage).selectFrom('device_codes').selectAll().execute(),
     ).toHaveLength(0);
@@ -371,11 +368,7 @@ describe('token polling (RFC 8628 §3.4, §3.5)', () => {
     const server = await deviceServer();
     const { deviceCode } = await issue(server);
     expectError(
-      await tokenRequest(
-        server,
-        { grant_type: deviceGrant, device_code: deviceCode },
-        basic('web-app', webSecret),
-      ),
+      await tokenRequest(server, { grant_type: deviceGrant, device_code: deviceCode }, webAppAuth),
       'unauthorized_client',
     );
   });

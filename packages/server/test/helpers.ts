@@ -221,6 +221,11 @@ export function basic(clientId: string, secret: string): string {
   return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 }
 
+/** The Basic Authorization headers (RFC 6749 §2.3.1) of web-app, service-a and the orders API. */
+export const webAppAuth = basic('web-app', webSecret);
+export const serviceAuth = basic('service-a', serviceSecret);
+export const ordersApiAuth = basic('orders-api', apiSecret);
+
 export function form(values: Record<string, string | undefined>): string {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(values)) if (value !== undefined) params.append(name, value);
@@ -427,11 +432,7 @@ export function postJson(server: GatehouseServer, url: string, authorization: st
 }
 
 /** RFC 7662 introspection of `token`, authenticated as `authorization` (the orders API by default). */
-export function introspectToken(
-  server: GatehouseServer,
-  token: string,
-  authorization = basic('orders-api', apiSecret),
-) {
+export function introspectToken(server: GatehouseServer, token: string, authorization = ordersApiAuth) {
   return postForm(server, '/introspect', { token }, { authorization });
 }
 
@@ -473,7 +474,7 @@ export async function authorizationCode(server: GatehouseServer, params: Authori
 export async function codeFlowTokens(
   server: GatehouseServer,
   params: AuthorizeParams = {},
-  headers: Record<string, string | undefined> = { authorization: basic('web-app', webSecret) },
+  headers: Record<string, string | undefined> = { authorization: webAppAuth },
 ) {
   const { browser, pkce, redirect, code } = await authorizationCode(server, params);
   const tokens = await redeemCode(server, code, pkce.verifier, params, headers);
@@ -489,7 +490,7 @@ export function redeemCode(
   code: string,
   verifier: string,
   params: Pick<AuthorizeParams, 'clientId' | 'redirectUri'> = {},
-  headers: Record<string, string | undefined> = { authorization: basic('web-app', webSecret) },
+  headers: Record<string, string | undefined> = { authorization: webAppAuth },
 ) {
   return postForm(
     server,

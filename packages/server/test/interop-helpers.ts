@@ -16,14 +16,13 @@ import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core'
 import { parseConfig } from '../src/config/load.ts';
 import type { GatehouseConfig } from '../src/config/schema.ts';
 import {
-  basic,
   buildServer,
   form,
   formOf,
   formType,
   type GatehouseServer,
   password,
-  serviceSecret,
+  serviceAuth,
   testConfig,
   webSecret,
 } from './helpers.ts';
@@ -49,7 +48,7 @@ export async function freePort(): Promise<number> {
 export function fetchClientCredentials(issuer: string): Promise<Response> {
   return fetch(`${issuer}/token`, {
     method: 'POST',
-    headers: { authorization: basic('service-a', serviceSecret), 'content-type': formType },
+    headers: { authorization: serviceAuth, 'content-type': formType },
     body: form({ grant_type: 'client_credentials', scope: 'orders.read' }),
   });
 }

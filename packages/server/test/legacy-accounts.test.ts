@@ -18,7 +18,6 @@ import { PasswordHasher } from '../src/protocol/passwords.ts';
 import { backendRelay, postgresUrl, requireService, uniqueName } from './backends.ts';
 import {
   Browser,
-  basic,
   buildServer,
   codeFlowTokens,
   codeRequest,
@@ -28,7 +27,7 @@ import {
   testClock,
   testConfig,
   tokenRequest,
-  webSecret,
+  webAppAuth,
 } from './helpers.ts';
 import { runGatehouse } from './processes.ts';
 
@@ -217,7 +216,7 @@ describe('signing in against a legacy users table', () => {
       const refreshed = await tokenRequest(
         server,
         { grant_type: 'refresh_token', refresh_token: tokens.refresh_token },
-        basic('web-app', webSecret),
+        webAppAuth,
       );
       expect(refreshed.status).toBe(400);
       expect(refreshed.body.error).toBe('invalid_grant');

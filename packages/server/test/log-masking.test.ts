@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertionType, clientAssertion } from './client-assertion.ts';
 import {
   Browser,
-  basic,
   buildServer,
   codeFlowTokens,
   form,
@@ -29,6 +28,7 @@ import {
   testClients,
   testConfig,
   tokenRequest,
+  webAppAuth,
   webSecret,
 } from './helpers.ts';
 import { freePort } from './interop-helpers.ts';
@@ -36,7 +36,6 @@ import { freePort } from './interop-helpers.ts';
 const exchangeGrant = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 const accessTokenType = 'urn:ietf:params:oauth:token-type:access_token';
-const web = basic('web-app', webSecret);
 
 describe('log masking after a full run', () => {
   const log = logCapture();
@@ -93,7 +92,7 @@ describe('log masking after a full run', () => {
     const refreshed = await tokenRequest(
       server,
       { grant_type: 'refresh_token', refresh_token: flow.tokens.body.refresh_token as string },
-      web,
+      webAppAuth,
     );
     expect(refreshed.status).toBe(200);
     Object.assign(secrets, {
@@ -112,7 +111,7 @@ describe('log masking after a full run', () => {
   }
 
   async function pushedFlow() {
-    const pushed = await postForm(server, '/par', minimalPushedParams(), { authorization: web });
+    const pushed = await postForm(server, '/par', minimalPushedParams(), { authorization: webAppAuth });
     expect(pushed.status, pushed.text).toBe(201);
     const requestUri = pushed.body.request_uri as string;
     secrets.request_uri = requestUri;
@@ -172,7 +171,7 @@ describe('log masking after a full run', () => {
         subject_token_type: accessTokenType,
         audience: 'api1',
       },
-      web,
+      webAppAuth,
     );
     expect(exchanged.status, exchanged.text).toBe(200);
     // A misbehaving client that puts the exchange's tokens in the URL.
@@ -209,7 +208,7 @@ describe('log masking after a full run', () => {
       server,
       '/revoke',
       { token: tokens.refresh_token as string, token_type_hint: 'refresh_token' },
-      { authorization: web },
+      { authorization: webAppAuth },
     );
     expect(revoked.status).toBe(200);
     await server.app.inject({

@@ -10,7 +10,7 @@ import {
   password,
   pkcePair,
   postForm,
-  serviceSecret,
+  serviceTokenRequest,
   testClients,
   tokenRequest,
   useServer,
@@ -69,10 +69,8 @@ describe.each(['memory', 'redis'] as const)('rate limits (%s counters)', (store)
   });
 
   it('limits the token endpoint per client with 429, Retry-After and an RFC 6749 JSON body, then recovers', async () => {
-    const service = basic('service-a', serviceSecret);
-    for (let i = 0; i < 3; i++)
-      expect((await tokenRequest(server, { grant_type: 'client_credentials' }, service)).status).toBe(200);
-    const limited = await tokenRequest(server, { grant_type: 'client_credentials' }, service);
+    for (let i = 0; i < 3; i++) expect((await serviceTokenRequest(server)).status).toBe(200);
+    const limited = await serviceTokenRequest(server);
     expect(limited.status).toBe(429);
     expect(limited.body).toEqual({
       error: 'temporarily_unavailable',
@@ -81,7 +79,7 @@ describe.each(['memory', 'redis'] as const)('rate limits (%s counters)', (store)
     expect(limited.headers['retry-after']).toBe('30');
     expect(limited.headers['cache-control']).toBe('no-store');
     server.clock.advance(30);
-    expect((await tokenRequest(server, { grant_type: 'client_credentials' }, service)).status).toBe(200);
+    expect((await serviceTokenRequest(server)).status).toBe(200);
   });
 
   it('limits the token endpoint per IP whatever the client', async () => {
@@ -226,10 +224,9 @@ describe('default budgets', () => {
   const server = useServer();
 
   it('do not throttle a busy confidential client: 1,300 token requests in a minute from one address', async () => {
-    const service = basic('service-a', serviceSecret);
     const statuses = new Map<number, number>();
     for (let i = 0; i < 1300; i++) {
-      const { status } = await tokenRequest(server, { grant_type: 'client_credentials' }, service);
+      const { status } = await serviceTokenRequest(server);
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
     }
     expect(Object.fromEntries(statuses)).toEqual({ 200: 1300 });

@@ -10,7 +10,6 @@ import { describe, expect, it } from 'vitest';
 import { sweepExpired } from '../src/storage/sweep.ts';
 import { databaseOf } from '../src/storage/testing.ts';
 import {
-  basic,
   codeParams,
   form,
   pkcePair,
@@ -18,7 +17,7 @@ import {
   type TestServer,
   testClients,
   useServer,
-  webSecret,
+  webAppAuth,
 } from './helpers.ts';
 
 const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -94,7 +93,7 @@ describe('request parameter limits (defaults)', () => {
       server,
       '/par',
       { ...codeParams(pkcePair()), login_hint: 'x'.repeat(60_000) },
-      { authorization: basic('web-app', webSecret) },
+      { authorization: webAppAuth },
     );
     expect(pushed.status).toBe(400);
     expect(pushed.body).toEqual({
@@ -112,7 +111,7 @@ describe('request parameter limits (defaults)', () => {
         c: 'x'.repeat(2000),
         d: 'x'.repeat(2000),
       },
-      { authorization: basic('web-app', webSecret) },
+      { authorization: webAppAuth },
     );
     expect(unknown.status).toBe(400);
     expect(unknown.body.error_description).toBe(

@@ -10,15 +10,14 @@ import { describe, expect, it } from 'vitest';
 import {
   authorizeUrl,
   Browser,
-  basic,
   codeParams,
   form,
   issuer,
   pkcePair,
   postForm,
   useServer,
+  webAppAuth,
   webRedirect,
-  webSecret,
 } from './helpers.ts';
 
 const server = useServer();
@@ -90,14 +89,14 @@ describe('request objects', () => {
 
   it('at /par: request_not_supported as JSON', async () => {
     const response = await postForm(server, '/par', params({ request: requestObject }), {
-      authorization: basic('web-app', webSecret),
+      authorization: webAppAuth,
     });
     expect(response.status).toBe(400);
     expect(response.body.error).toBe('request_not_supported');
   });
 
   it('a request_uri from /par is honoured; an unknown one of that form is invalid_request_uri', async () => {
-    const pushed = await postForm(server, '/par', params({}), { authorization: basic('web-app', webSecret) });
+    const pushed = await postForm(server, '/par', params({}), { authorization: webAppAuth });
     expect(pushed.status).toBe(201);
     const viaPar = await new Browser(server).get(
       `/authorize?${form({ client_id: 'web-app', request_uri: pushed.body.request_uri as string })}`,

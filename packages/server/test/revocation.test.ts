@@ -1,26 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import {
-  apiSecret,
   basic,
   codeFlowTokens,
+  ordersApiAuth,
   postForm,
-  serviceSecret,
+  serviceAuth,
   tokenRequest,
   useServer,
-  webSecret,
+  webAppAuth,
 } from './helpers.ts';
 
 const server = useServer();
-
-const web = basic('web-app', webSecret);
-const ordersApi = basic('orders-api', apiSecret);
 
 function post(url: string, values: Record<string, string | undefined>, authorization?: string) {
   return postForm(server, url, values, { authorization });
 }
 
 const active = async (token: string) =>
-  JSON.parse((await post('/introspect', { token }, ordersApi)).text).active as boolean;
+  JSON.parse((await post('/introspect', { token }, ordersApiAuth)).text).active as boolean;
 
 describe('revocation', () => {
   it('revokes a refresh token, its family and the access tokens of its grant', async () => {
@@ -28,7 +25,7 @@ describe('revocation', () => {
     const response = await post(
       '/revoke',
       { token: tokens.body.refresh_token as string, token_type_hint: 'refresh_token' },
-      web,
+      webAppAuth,
     );
     expect(response.status).toBe(200);
     expect(response.text).toBe('');
@@ -36,7 +33,7 @@ describe('revocation', () => {
     const refresh = await tokenRequest(
       server,
       { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string },
-      web,
+      webAppAuth,
     );
     expect(refresh.body.error).toBe('invalid_grant');
     expect(await active(tokens.body.access_token as string)).toBe(false);
@@ -51,12 +48,12 @@ describe('revocation', () => {
     const { tokens } = await codeFlowTokens(server);
     const accessToken = tokens.body.access_token as string;
     expect(await active(accessToken)).toBe(true);
-    expect((await post('/revoke', { token: accessToken }, web)).status).toBe(200);
+    expect((await post('/revoke', { token: accessToken }, webAppAuth)).status).toBe(200);
     expect(await active(accessToken)).toBe(false);
     const refreshed = await tokenRequest(
       server,
       { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string },
-      web,
+      webAppAuth,
     );
     expect(refreshed.status).toBe(200);
     expect(await active(refreshed.body.access_token as string)).toBe(true);
@@ -64,11 +61,7 @@ describe('revocation', () => {
 
   it('does not revoke a token of another client, and answers 200', async () => {
     const { tokens } = await codeFlowTokens(server);
-    const response = await post(
-      '/revoke',
-      { token: tokens.body.refresh_token as string },
-      basic('service-a', serviceSecret),
-    );
+    const response = await post('/revoke', { token: tokens.body.refresh_token as string }, serviceAuth);
     expect(response.status).toBe(200);
     expect(await active(tokens.body.access_token as string)).toBe(true);
     expect(
@@ -76,7 +69,7 @@ describe('revocation', () => {
         await tokenRequest(
           server,
           { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string },
-          web,
+          webAppAuth,
         )
       ).status,
     ).toBe(200);
@@ -84,7 +77,7 @@ describe('revocation', () => {
 
   it('answers 200 for unknown and garbage tokens', async () => {
     for (const token of ['unknown', 'a.b.c', 'x'.repeat(10_000), '\u2028']) {
-      expect((await post('/revoke', { token }, web)).status).toBe(200);
+      expect((await post('/revoke', { token }, webAppAuth)).status).toBe(200);
     }
   });
 
@@ -106,7 +99,7 @@ describe('revocation', () => {
   });
 
   it('requires the token parameter and client authentication', async () => {
-    const missing = await post('/revoke', {}, web);
+    const missing = await post('/revoke', {}, webAppAuth);
     expect(missing.status).toBe(400);
     expect(JSON.parse(missing.text).error).toBe('invalid_request');
     const unauthenticated = await post('/revoke', { token: 'x' });

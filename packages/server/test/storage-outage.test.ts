@@ -14,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../src/storage/index.ts';
 import { dropSchema, postgresUrl, uniqueName } from './backends.ts';
 import {
-  basic,
   buildServer,
   codeRequest,
   form,
@@ -24,7 +23,7 @@ import {
   parseConfig,
   pkcePair,
   testConfig,
-  webSecret,
+  webAppAuth,
 } from './helpers.ts';
 
 const parBody = () => form(minimalPushedParams());
@@ -35,7 +34,7 @@ function pushAuthorization(server: GatehouseServer) {
     url: '/par',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
-      authorization: basic('web-app', webSecret),
+      authorization: webAppAuth,
     },
     payload: parBody(),
   });

@@ -8,7 +8,6 @@ import { type CryptoKey, decodeJwt, exportJWK, generateKeyPair, type JWTPayload,
 import { expect } from 'vitest';
 import {
   type Browser,
-  basic,
   codeRequest,
   formOf,
   type GatehouseServer,
@@ -17,8 +16,8 @@ import {
   redeemCode,
   rowCounts,
   type TestServer,
+  webAppAuth,
   webRedirect,
-  webSecret,
 } from './helpers.ts';
 import { freePort } from './interop-helpers.ts';
 
@@ -212,7 +211,7 @@ export async function redeemWebAppCode(
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
-      authorization: basic('web-app', webSecret),
+      authorization: webAppAuth,
     },
     body: new URLSearchParams({
       grant_type: 'authorization_code',
