@@ -131,8 +131,15 @@ const addReporting = (env: Setup, ...extra: string[]) =>
     ...extra,
   );
 
-/** `client add` of a public code-flow client "spa" (https://spa.example.com/cb, openid offline_access). */
-const addSpa = (env: Setup, ...extra: string[]) =>
+/**
+ * `client add` of a public code-flow client "spa" with `extra` arguments, its redirect URIs and scope
+ * (https://spa.example.com/cb and openid offline_access unless given).
+ */
+const addSpa = (
+  env: Setup,
+  extra: string[] = [],
+  { redirectUris = ['https://spa.example.com/cb'], scope = 'openid offline_access' } = {},
+) =>
   env.cli(
     'client',
     'add',
@@ -143,10 +150,9 @@ const addSpa = (env: Setup, ...extra: string[]) =>
     '--public',
     '--grant',
     'authorization_code',
-    '--redirect-uri',
-    'https://spa.example.com/cb',
+    ...redirectUris.flatMap((uri) => ['--redirect-uri', uri]),
     '--scope',
-    'openid offline_access',
+    scope,
     ...extra,
   );
 
@@ -331,29 +337,28 @@ describe('gatehouse client', { timeout: cliTimeout }, () => {
   it('add stores refresh-token lifetimes given as durations, and refuses bad ones', async () => {
     const env = setup();
     expectCleanFailure(
-      await addSpa(env, '--grant', 'refresh_token', '--refresh-idle', '2x'),
+      await addSpa(env, ['--grant', 'refresh_token', '--refresh-idle', '2x']),
       1,
       /--refresh-idle must be a duration/,
     );
     expectCleanFailure(
-      await addSpa(env, '--refresh-idle', '2h'),
+      await addSpa(env, ['--refresh-idle', '2h']),
       1,
       /--refresh-absolute \/ --refresh-idle: refreshTokenLifetime needs the refresh_token grant type/,
     );
     expectCleanFailure(
-      await addSpa(env, '--grant', 'refresh_token', '--refresh-absolute', '30m'),
+      await addSpa(env, ['--grant', 'refresh_token', '--refresh-absolute', '30m']),
       1,
       /--refresh-absolute \/ --refresh-idle \(absolute\)/,
     );
-    const added = await addSpa(
-      env,
+    const added = await addSpa(env, [
       '--grant',
       'refresh_token',
       '--refresh-absolute',
       '24h',
       '--refresh-idle',
       '2h',
-    );
+    ]);
     expect(added.code).toBe(0);
     const listed = JSON.parse((await env.cli('client', 'list', '--json')).stdout) as Array<
       Record<string, unknown>
@@ -378,7 +383,7 @@ describe('gatehouse client', { timeout: cliTimeout }, () => {
 
   it('remove deletes a CLI client and revokes its grants; config clients are refused', async () => {
     const env = setup();
-    const add = () => addSpa(env, '--grant', 'refresh_token', '--no-consent');
+    const add = () => addSpa(env, ['--grant', 'refresh_token', '--no-consent']);
     expect((await add()).code).toBe(0);
     const server = await serverFor(env);
     const pkce = pkcePair();
@@ -724,23 +729,10 @@ describe('gatehouse client and the running server', { timeout: cliTimeout }, () 
     const reportsOrigin = 'https://reports.example.com';
     expect(await corsFor(server, spaOrigin)).toEqual([undefined, undefined]);
 
-    const spa = await env.cli(
-      'client',
-      'add',
-      '--id',
-      'spa',
-      '--name',
-      'SPA',
-      '--public',
-      '--grant',
-      'authorization_code',
-      '--redirect-uri',
-      `${spaOrigin}/callback`,
-      '--redirect-uri',
-      'com.example.spa:/callback',
-      '--scope',
-      'openid',
-    );
+    const spa = await addSpa(env, [], {
+      redirectUris: [`${spaOrigin}/callback`, 'com.example.spa:/callback'],
+      scope: 'openid',
+    });
     expect(spa.code).toBe(0);
     expect(await corsFor(server, spaOrigin)).toEqual([spaOrigin, spaOrigin]);
 
