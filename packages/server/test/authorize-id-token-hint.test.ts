@@ -75,22 +75,17 @@ describe('id_token_hint at /authorize', () => {
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('name="password"');
 
-    const login = helpers.formOf(page.body);
-    const asAlice = await alice.browser.post(login.action, {
-      csrf: login.csrf,
-      username: 'alice',
-      password: helpers.password,
-    });
+    /** Signs in as `username` on the login form of `html`, in alice's browser. */
+    const signInOn = (html: string, username: string) => {
+      const login = helpers.formOf(html);
+      return alice.browser.post(login.action, { csrf: login.csrf, username, password: helpers.password });
+    };
+    const asAlice = await signInOn(page.body, 'alice');
     expect(asAlice.statusCode).toBe(400);
     expect(asAlice.headers.location).toBeUndefined();
     expect(asAlice.body).toContain('The application asked for another account');
 
-    const again = helpers.formOf(asAlice.body);
-    const asBob = await alice.browser.post(again.action, {
-      csrf: again.csrf,
-      username: 'bob',
-      password: helpers.password,
-    });
+    const asBob = await signInOn(asAlice.body, 'bob');
     const redirect = redirectOf(asBob);
     expect(redirect.searchParams.get('state')).toBe('st-h');
     const tokens = await redeem(redirect);

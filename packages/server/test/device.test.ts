@@ -22,6 +22,7 @@ import { fr } from '../src/views/locales/fr.ts';
 import {
   Browser,
   basic,
+  deviceGrant,
   enrolTotp,
   form,
   formOf,
@@ -35,7 +36,6 @@ import {
 } from './helpers.ts';
 import { decideDeviceCode, FetchBrowser, type ListeningServer, startListening } from './interop-helpers.ts';
 
-const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 const deviceSecret = 'device-secret-client-secret-0123456789-abcdefgh';
 const userCodePattern = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
 const fullScope = 'openid profile offline_access api1.read';

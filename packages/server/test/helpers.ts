@@ -26,6 +26,13 @@ export const apiSecret = 'orders-api-test-secret-0123456789-abcdefghijklm';
 export const password = 'correct horse battery staple';
 export const webRedirect = 'https://webapp.example.com/signin-oidc';
 
+/** The grant types (RFC 8628, CIBA Core, RFC 8693) and token types (RFC 8693 §3) the tests send. */
+export const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
+export const cibaGrant = 'urn:openid:params:grant-type:ciba';
+export const exchangeGrant = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const accessTokenType = 'urn:ietf:params:oauth:token-type:access_token';
+export const idTokenType = 'urn:ietf:params:oauth:token-type:id_token';
+
 /** The seed-shaped configuration the tests run against. */
 export function testConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {

@@ -11,9 +11,12 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertionType, clientAssertion } from './client-assertion.ts';
 import {
+  accessTokenType,
   Browser,
   buildServer,
   codeFlowTokens,
+  deviceGrant,
+  exchangeGrant,
   form,
   formOf,
   type GatehouseServer,
@@ -32,10 +35,6 @@ import {
   webSecret,
 } from './helpers.ts';
 import { freePort } from './interop-helpers.ts';
-
-const exchangeGrant = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
-const accessTokenType = 'urn:ietf:params:oauth:token-type:access_token';
 
 describe('log masking after a full run', () => {
   const log = logCapture();

@@ -43,6 +43,7 @@ import { dpopKey, proof } from './dpop-helpers.ts';
 import {
   basic,
   codeRequest,
+  deviceGrant,
   ordersApiAuth,
   pkcePair,
   serviceAuth,
@@ -53,7 +54,6 @@ import {
 import { decideDeviceCode, FetchBrowser, freePort } from './interop-helpers.ts';
 import { ServerProcess as Node, runGatehouse } from './processes.ts';
 
-const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 const revokeLimit = 25;
 
 interface Answer {

@@ -20,6 +20,8 @@ import { en } from '../src/views/locales/en.ts';
 import {
   basic,
   buildServer,
+  cibaGrant,
+  deviceGrant,
   type GatehouseServer,
   parseConfig,
   password,
@@ -49,8 +51,6 @@ let clientSite: { close(): Promise<void> };
 let hostile: HostileUpstream;
 
 const mfaAcr = 'urn:gatehouse:acr:mfa';
-const cibaGrant = 'urn:openid:params:grant-type:ciba';
-const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 const tellerSecret = 'teller-test-secret-0123456789-abcdefghijklmnopq';
 /** The approval links the CIBA notifier was given (endpoints/backchannel-approval.ts). */
 const approvalLinks: string[] = [];

@@ -6,6 +6,7 @@ import {
   basic,
   codeFlowTokens,
   codeRequest,
+  deviceGrant,
   formOf,
   password,
   pkcePair,
@@ -15,8 +16,6 @@ import {
   tokenRequest,
   useServer,
 } from './helpers.ts';
-
-const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /** The login form of a new authorization request in `browser` (web-app; `extra` adds parameters). */
 async function loginForm(browser: Browser, extra: Record<string, string> = {}) {

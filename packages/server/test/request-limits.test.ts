@@ -11,6 +11,7 @@ import { sweepExpired } from '../src/storage/sweep.ts';
 import { databaseOf } from '../src/storage/testing.ts';
 import {
   codeParams,
+  deviceGrant,
   form,
   pkcePair,
   postForm,
@@ -20,7 +21,6 @@ import {
   webAppAuth,
 } from './helpers.ts';
 
-const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 const signedOut = 'https://webapp.example.com/signed-out';
 const clients = [
   ...testClients({ 'web-app': { postLogoutRedirectUris: [signedOut] } }),

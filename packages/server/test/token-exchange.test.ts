@@ -8,9 +8,12 @@ import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import {
+  accessTokenType,
   basic,
   codeFlowTokens,
+  exchangeGrant,
   form,
+  idTokenType,
   ordersApiAuth,
   serviceAuth,
   serviceSecret,
@@ -20,9 +23,6 @@ import {
   webAppAuth,
 } from './helpers.ts';
 
-const exchangeGrant = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const accessTokenType = 'urn:ietf:params:oauth:token-type:access_token';
-const idTokenType = 'urn:ietf:params:oauth:token-type:id_token';
 const gatewaySecret = 'gateway-test-secret-0123456789-abcdefghijklmnop';
 const gateway = basic('gateway', gatewaySecret);
 

@@ -12,6 +12,7 @@ export {
   serviceSecret,
   type TestClock,
   testClock,
+  webRedirect,
   webSecret,
 } from '../../../server/test/helpers.ts';
 export { FetchBrowser };
