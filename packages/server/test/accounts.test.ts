@@ -23,8 +23,8 @@ import {
   buildServer,
   codeFlowTokens,
   codeRequest,
-  formOf,
   type GatehouseServer,
+  loginPage,
   parseConfig,
   password,
   pkcePair,
@@ -87,11 +87,8 @@ async function refresh(server: GatehouseServer, refreshToken: string) {
 
 /** A password sign-in on a new browser: the answer of the login form. */
 async function signIn(server: GatehouseServer, user: { username: string; password: string }) {
-  const browser = new Browser(server);
-  const started = await browser.get(codeRequest(pkcePair()));
-  const page = await browser.get(started.headers.location as string);
-  const login = formOf(page.body);
-  return browser.post(login.action, { csrf: login.csrf, ...user });
+  const { browser, form } = await loginPage(server);
+  return browser.post(form.action, { csrf: form.csrf, ...user });
 }
 
 function expectDisabledPage(response: LightMyRequestResponse) {

@@ -353,6 +353,14 @@ export function minimalPushedParams(): Record<string, string> {
   };
 }
 
+/** A new browser at the login page of a code request (web-app unless `params` says otherwise), and its form. */
+export async function loginPage(server: GatehouseServer, params: AuthorizeParams = {}) {
+  const browser = new Browser(server);
+  const started = await browser.get(codeRequest(pkcePair(), params));
+  const page = await browser.get(started.headers.location as string);
+  return { browser, page, form: formOf(page.body) };
+}
+
 /**
  * Runs /authorize through login (and consent when shown) and returns the redirect back to the client.
  */

@@ -17,13 +17,10 @@ import { ConfigError, parseConfig } from '../src/config/load.ts';
 import { PasswordHasher } from '../src/protocol/passwords.ts';
 import { backendRelay, postgresUrl, requireService, uniqueName } from './backends.ts';
 import {
-  Browser,
   buildServer,
   codeFlowTokens,
-  codeRequest,
-  formOf,
   type GatehouseServer,
-  pkcePair,
+  loginPage,
   testClock,
   testConfig,
   tokenRequest,
@@ -107,15 +104,11 @@ afterAll(async () => {
 });
 
 /** The login page of a new sign-in to web-app, and the browser on it. */
-async function loginPage(server: GatehouseServer) {
-  const browser = new Browser(server);
-  const started = await browser.get(codeRequest(pkcePair(), { scope: 'openid profile email roles' }));
-  const page = await browser.get(started.headers.location as string);
-  return { browser, form: formOf(page.body) };
-}
+const legacyLoginPage = (server: GatehouseServer) =>
+  loginPage(server, { scope: 'openid profile email roles' });
 
 async function signIn(server: GatehouseServer, username: string, password: string) {
-  const { browser, form } = await loginPage(server);
+  const { browser, form } = await legacyLoginPage(server);
   return browser.post(form.action, { csrf: form.csrf, username, password });
 }
 
@@ -401,7 +394,7 @@ it('answers /readyz and sign-ins with 503 while the legacy database is unreachab
   );
   try {
     expect((await server.app.inject({ url: '/readyz' })).statusCode).toBe(200);
-    const { browser, form } = await loginPage(server);
+    const { browser, form } = await legacyLoginPage(server);
 
     await relay.cut();
     const notReady = await server.app.inject({ url: '/readyz' });

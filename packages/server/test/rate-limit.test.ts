@@ -8,6 +8,7 @@ import {
   codeRequest,
   deviceGrant,
   formOf,
+  loginPage,
   password,
   pkcePair,
   postForm,
@@ -107,10 +108,10 @@ describe.each(['memory', 'redis'] as const)('rate limits (%s counters)', (store)
 
   it('locks a username after repeated failed logins, with growing delays, and lets the right password in afterwards', async () => {
     server.clock.advance(120);
-    const browser = new Browser(server);
-    const start = await browser.get(codeRequest(pkcePair()));
-    const page = await browser.get(start.headers.location as string);
-    const { action, csrf } = formOf(page.body);
+    const {
+      browser,
+      form: { action, csrf },
+    } = await loginPage(server);
     const attempt = (pass: string) => browser.post(action, { csrf, username: 'bob', password: pass });
 
     for (let i = 0; i < 3; i++) expect((await attempt('wrong')).statusCode).toBe(401);
