@@ -15,10 +15,10 @@ import {
   pkcePair,
   postForm,
   postJson,
+  redeemCode,
   startServer,
   type TestServer,
   testClients,
-  tokenRequest,
   useServer,
   webAppAuth,
   webRedirect,
@@ -100,16 +100,7 @@ describe('pushed authorization requests', () => {
     );
     expect(`${redirect.origin}${redirect.pathname}`).toBe(webRedirect);
     expect(redirect.searchParams.get('state')).toBe('st-par');
-    const tokens = await tokenRequest(
-      server,
-      {
-        grant_type: 'authorization_code',
-        code: redirect.searchParams.get('code')!,
-        redirect_uri: webRedirect,
-        code_verifier: pkce.verifier,
-      },
-      webAppAuth,
-    );
+    const tokens = await redeemCode(server, redirect.searchParams.get('code')!, pkce.verifier);
     expect(tokens.status).toBe(200);
     const body = tokens.body as Record<string, string>;
     expect(body.scope).toBe('openid profile orders.read');
@@ -262,15 +253,11 @@ describe('pushed authorization requests', () => {
         authorizeWith(pushed.body.request_uri as string),
       );
       const redeem = (dpop?: string) =>
-        postForm(
+        redeemCode(
           server,
-          '/token',
-          {
-            grant_type: 'authorization_code',
-            code: redirect.searchParams.get('code')!,
-            redirect_uri: webRedirect,
-            code_verifier: pkce.verifier,
-          },
+          redirect.searchParams.get('code')!,
+          pkce.verifier,
+          {},
           { authorization: webAppAuth, dpop },
         );
       const without = await redeem();
