@@ -17,12 +17,11 @@ import {
   logCapture,
   parseConfig,
   password,
+  refreshRequest,
   startServer,
   type TestServer,
   testConfig,
-  tokenRequest,
   useServer,
-  webAppAuth,
 } from './helpers.ts';
 
 const log = logCapture();
@@ -63,7 +62,7 @@ async function refreshTokenOfWebApp() {
 }
 
 function refresh(refreshToken: string) {
-  return tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, webAppAuth);
+  return refreshRequest(server, refreshToken);
 }
 
 describe('/account without a session', () => {

@@ -28,12 +28,11 @@ import {
   parseConfig,
   password,
   pkcePair,
+  refreshRequest,
   storedPasskey,
   testClock,
   testConfig,
-  tokenRequest,
   useServer,
-  webAppAuth,
   webRedirect,
 } from './helpers.ts';
 import { runGatehouse } from './processes.ts';
@@ -73,11 +72,7 @@ async function userinfoStatus(server: GatehouseServer, accessToken: string) {
 
 /** Refreshes; on success returns the rotated refresh token in place of the used one. */
 async function refresh(server: GatehouseServer, refreshToken: string) {
-  const response = await tokenRequest(
-    server,
-    { grant_type: 'refresh_token', refresh_token: refreshToken },
-    webAppAuth,
-  );
+  const response = await refreshRequest(server, refreshToken);
   return {
     status: response.status,
     error: response.body.error,

@@ -5,6 +5,7 @@ import {
   codeFlowTokens,
   form,
   password,
+  refreshRequest,
   tokenRequest,
   useServer,
   webAppAuth,
@@ -27,8 +28,8 @@ describe('audit events', () => {
   it('records logins, consent, issued tokens, reuse, revocation and failed client authentication, without secrets', async () => {
     const { tokens } = await codeFlowTokens(server);
     const refreshToken = tokens.body.refresh_token as string;
-    await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, webAppAuth);
-    await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, webAppAuth);
+    await refreshRequest(server, refreshToken);
+    await refreshRequest(server, refreshToken);
     await tokenRequest(server, { grant_type: 'client_credentials' }, basic('service-a', 'wrong-secret'));
     const { tokens: second } = await codeFlowTokens(server);
     await server.app.inject({

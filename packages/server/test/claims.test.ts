@@ -26,11 +26,11 @@ import {
   pkcePair,
   postForm,
   redeemCode,
+  refreshRequest,
   serviceTokenRequest,
   testClients,
   testClock,
   testConfig,
-  tokenRequest,
   webAppAuth,
   webRedirect,
 } from './helpers.ts';
@@ -362,19 +362,11 @@ describe('the claims request parameter (OpenID Connect Core §5.5)', () => {
     expect(idToken.name).toBeUndefined();
     expect(idToken.email_verified).toBeUndefined();
 
-    const refreshed = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: tokens.refresh_token as string },
-      webAppAuth,
-    );
+    const refreshed = await refreshRequest(server, tokens.refresh_token as string);
     expect(refreshed.status).toBe(200);
     expect(decodeJwt(refreshed.body.id_token as string).email).toBe('alice@example.com');
     expect(decodeJwt(refreshed.body.access_token as string)).toMatchObject({ grant: 'refresh_token' });
-    const again = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: refreshed.body.refresh_token as string },
-      webAppAuth,
-    );
+    const again = await refreshRequest(server, refreshed.body.refresh_token as string);
     expect(decodeJwt(again.body.id_token as string).email).toBe('alice@example.com');
   });
 

@@ -471,6 +471,19 @@ export function serviceTokenRequest(
   );
 }
 
+/** web-app's refresh_token grant (RFC 6749 §6) for `refreshToken`, with `values` added (a narrower scope). */
+export function refreshRequest(
+  server: GatehouseServer,
+  refreshToken: string,
+  values: Record<string, string | undefined> = {},
+) {
+  return tokenRequest(
+    server,
+    { grant_type: 'refresh_token', refresh_token: refreshToken, ...values },
+    webAppAuth,
+  );
+}
+
 /** Runs /authorize through login and consent in a new browser (web-app unless `params` says otherwise). */
 export async function authorizationCode(server: GatehouseServer, params: AuthorizeParams = {}) {
   const browser = new Browser(server);

@@ -10,11 +10,11 @@ import {
   ordersApiAuth,
   postForm,
   postJson,
+  refreshRequest,
   serviceAuth,
   serviceTokenRequest,
   startServer,
   tamperSignature,
-  tokenRequest,
   useServer,
   webAppAuth,
   webSecret,
@@ -146,15 +146,11 @@ describe('introspecting JWT access tokens', () => {
   it('refuses tokens after refresh-token reuse revoked their grant', async () => {
     const { tokens } = await codeFlowTokens(server);
     const refreshToken = tokens.body.refresh_token as string;
-    const rotated = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: refreshToken },
-      webAppAuth,
-    );
+    const rotated = await refreshRequest(server, refreshToken);
     expect(
       (await introspect({ token: rotated.body.access_token as string }, ordersApiAuth)).body.active,
     ).toBe(true);
-    await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, webAppAuth);
+    await refreshRequest(server, refreshToken);
     expect((await introspect({ token: rotated.body.access_token as string }, ordersApiAuth)).text).toBe(
       '{"active":false}',
     );
@@ -222,7 +218,7 @@ describe('opaque access tokens and refresh tokens', () => {
     expect(
       (await introspect({ token: refreshToken, client_id: 'post-app', client_secret: webSecret })).text,
     ).toBe('{"active":false}');
-    await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, webAppAuth);
+    await refreshRequest(server, refreshToken);
     expect((await introspect({ token: refreshToken }, webAppAuth)).text).toBe('{"active":false}');
   });
 });

@@ -21,10 +21,9 @@ import {
   codeFlowTokens,
   type GatehouseServer,
   loginPage,
+  refreshRequest,
   testClock,
   testConfig,
-  tokenRequest,
-  webAppAuth,
 } from './helpers.ts';
 import { runGatehouse } from './processes.ts';
 
@@ -206,11 +205,7 @@ describe('signing in against a legacy users table', () => {
       const info = await userinfo(server, tokens.access_token);
       expect(info.status).toBe(401);
       expect(info.body.error).toBe('invalid_token');
-      const refreshed = await tokenRequest(
-        server,
-        { grant_type: 'refresh_token', refresh_token: tokens.refresh_token },
-        webAppAuth,
-      );
+      const refreshed = await refreshRequest(server, tokens.refresh_token);
       expect(refreshed.status).toBe(400);
       expect(refreshed.body.error).toBe('invalid_grant');
     } finally {

@@ -15,6 +15,7 @@ import {
   issuer,
   logCapture,
   postForm,
+  refreshRequest,
   type TestServer,
   testClients,
   testConfig,
@@ -59,7 +60,7 @@ async function spaTokens(server: TestServer) {
 
 function refreshAs(server: TestServer, clientId: string, refreshToken: string) {
   return clientId === 'web-app'
-    ? tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, webAppAuth)
+    ? refreshRequest(server, refreshToken)
     : tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId });
 }
 

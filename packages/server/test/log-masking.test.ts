@@ -26,6 +26,7 @@ import {
   parseConfig,
   password,
   postForm,
+  refreshRequest,
   serviceSecret,
   serviceTokenRequest,
   testClients,
@@ -88,11 +89,7 @@ describe('log masking after a full run', () => {
       extra: { login_hint: hint },
     });
     expect(flow.tokens.status).toBe(200);
-    const refreshed = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: flow.tokens.body.refresh_token as string },
-      webAppAuth,
-    );
+    const refreshed = await refreshRequest(server, flow.tokens.body.refresh_token as string);
     expect(refreshed.status).toBe(200);
     Object.assign(secrets, {
       login_hint: hint,

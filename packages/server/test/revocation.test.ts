@@ -4,6 +4,7 @@ import {
   codeFlowTokens,
   ordersApiAuth,
   postForm,
+  refreshRequest,
   serviceAuth,
   tokenRequest,
   useServer,
@@ -30,11 +31,7 @@ describe('revocation', () => {
     expect(response.status).toBe(200);
     expect(response.text).toBe('');
     expect(response.headers['cache-control']).toBe('no-store');
-    const refresh = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string },
-      webAppAuth,
-    );
+    const refresh = await refreshRequest(server, tokens.body.refresh_token as string);
     expect(refresh.body.error).toBe('invalid_grant');
     expect(await active(tokens.body.access_token as string)).toBe(false);
     const userinfo = await server.app.inject({
@@ -50,11 +47,7 @@ describe('revocation', () => {
     expect(await active(accessToken)).toBe(true);
     expect((await post('/revoke', { token: accessToken }, webAppAuth)).status).toBe(200);
     expect(await active(accessToken)).toBe(false);
-    const refreshed = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string },
-      webAppAuth,
-    );
+    const refreshed = await refreshRequest(server, tokens.body.refresh_token as string);
     expect(refreshed.status).toBe(200);
     expect(await active(refreshed.body.access_token as string)).toBe(true);
   });
@@ -64,15 +57,7 @@ describe('revocation', () => {
     const response = await post('/revoke', { token: tokens.body.refresh_token as string }, serviceAuth);
     expect(response.status).toBe(200);
     expect(await active(tokens.body.access_token as string)).toBe(true);
-    expect(
-      (
-        await tokenRequest(
-          server,
-          { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string },
-          webAppAuth,
-        )
-      ).status,
-    ).toBe(200);
+    expect((await refreshRequest(server, tokens.body.refresh_token as string)).status).toBe(200);
   });
 
   it('answers 200 for unknown and garbage tokens', async () => {

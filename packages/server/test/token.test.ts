@@ -10,6 +10,7 @@ import {
   pkcePair,
   postJson,
   postRaw,
+  refreshRequest,
   serviceAuth,
   serviceSecret,
   tokenRequest,
@@ -36,11 +37,7 @@ function expectError(response: Awaited<ReturnType<typeof tokenRequest>>, status:
 
 /** A refresh_token request of web-app, narrowed to `scope` when given. */
 function refresh(refreshToken: string, scope?: string) {
-  return tokenRequest(
-    server,
-    { grant_type: 'refresh_token', refresh_token: refreshToken, scope },
-    webAppAuth,
-  );
+  return refreshRequest(server, refreshToken, { scope });
 }
 
 /** A token request that must be refused with `status` and `error` (checked by expectError). */
@@ -299,11 +296,7 @@ describe('authorization_code', () => {
     expect(first.status).toBe(200);
     const second = await tokenRequest(server, request, webAppAuth);
     expectError(second, 400, 'invalid_grant');
-    const refresh = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: first.body.refresh_token as string },
-      webAppAuth,
-    );
+    const refresh = await refreshRequest(server, first.body.refresh_token as string);
     expectError(refresh, 400, 'invalid_grant');
   });
 
@@ -463,22 +456,14 @@ describe('refresh_token', () => {
   it('rotates on every use; the old token then fails and revokes the whole family', async () => {
     const { tokens } = await codeFlowTokens(server);
     const first = tokens.body.refresh_token as string;
-    const rotated = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: first },
-      webAppAuth,
-    );
+    const rotated = await refreshRequest(server, first);
     expect(rotated.status).toBe(200);
     const second = rotated.body.refresh_token as string;
     expect(second).toBeTypeOf('string');
     expect(second).not.toBe(first);
     expect(rotated.body.id_token).toBeTypeOf('string');
 
-    const third = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: second },
-      webAppAuth,
-    );
+    const third = await refreshRequest(server, second);
     expect(third.status).toBe(200);
 
     await refused({ grant_type: 'refresh_token', refresh_token: first }, webAppAuth, 400, 'invalid_grant');
@@ -511,20 +496,13 @@ describe('refresh_token', () => {
       client_id: 'native-app',
     });
     expectError(other, 400, 'invalid_grant');
-    expect(
-      (await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, webAppAuth))
-        .status,
-    ).toBe(200);
+    expect((await refreshRequest(server, refreshToken)).status).toBe(200);
   });
 
   it('refuses an expired refresh token', async () => {
     const { tokens } = await codeFlowTokens(server);
     server.clock.advance(server.config.tokens.refreshTokenTtl + 1);
-    const response = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string },
-      webAppAuth,
-    );
+    const response = await refreshRequest(server, tokens.body.refresh_token as string);
     expectError(response, 400, 'invalid_grant');
   });
 
@@ -541,11 +519,7 @@ describe('refresh_token', () => {
   it('gives exactly one winner when the same refresh token is used concurrently', async () => {
     const { tokens } = await codeFlowTokens(server);
     const refreshToken = tokens.body.refresh_token as string;
-    const results = await Promise.all(
-      Array.from({ length: 10 }, () =>
-        tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, webAppAuth),
-      ),
-    );
+    const results = await Promise.all(Array.from({ length: 10 }, () => refreshRequest(server, refreshToken)));
     expect(results.filter((result) => result.status === 200)).toHaveLength(1);
     expect(results.filter((result) => result.body.error === 'invalid_grant')).toHaveLength(9);
   });
