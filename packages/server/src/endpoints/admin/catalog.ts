@@ -82,8 +82,8 @@ interface CatalogKind<Entry> {
   /** The answer to a create: the view, with the secret when there is one. */
   created(entry: Entry, secret: string | undefined): unknown;
   remove(key: string, precondition: (entry: Entry) => Promise<void>): Promise<void>;
-  /** Audit events `${event}_created`, `_updated` and `_removed`, naming the entry's key as `auditField`. */
-  event: string;
+  /** The audit event of each change, naming the entry's key as `auditField`. */
+  events: Record<'created' | 'updated' | 'removed', string>;
   auditField: string;
 }
 
@@ -98,9 +98,9 @@ export function adminCatalogEndpoints(ctx: ServerContext) {
       Object.fromEntries(
         Object.entries(jsonBody(request)).filter(([field]) => !kind.readOnlyFields.includes(field)),
       );
-    const changed = (operator: Operator, change: string, key: string) => {
+    const changed = (operator: Operator, change: keyof CatalogKind<Entry>['events'], key: string) => {
       ctx.catalog.invalidate();
-      operator.audit(`${kind.event}_${change}`, { [kind.auditField]: key });
+      operator.audit(kind.events[change], { [kind.auditField]: key });
     };
     return {
       create: async (request: FastifyRequest, reply: FastifyReply) => {
@@ -141,7 +141,11 @@ export function adminCatalogEndpoints(ctx: ServerContext) {
     save: (input, now, replacing) => saveResource(ctx.storage, ctx.config, input, now, replacing),
     created: (entry, secret) => ({ apiResource: resourceView(entry), secret }),
     remove: (id, precondition) => removeResource(ctx.storage, ctx.config, id, precondition),
-    event: 'admin_api_resource',
+    events: {
+      created: 'admin_api_resource_created',
+      updated: 'admin_api_resource_updated',
+      removed: 'admin_api_resource_removed',
+    },
     auditField: 'resource_id',
   });
   const scopes = writes<CatalogScope>({
@@ -156,7 +160,11 @@ export function adminCatalogEndpoints(ctx: ServerContext) {
     }),
     created: scopeView,
     remove: (name, precondition) => removeScope(ctx.storage, ctx.config, name, precondition),
-    event: 'admin_scope',
+    events: {
+      created: 'admin_scope_created',
+      updated: 'admin_scope_updated',
+      removed: 'admin_scope_removed',
+    },
     auditField: 'scope',
   });
   return {
