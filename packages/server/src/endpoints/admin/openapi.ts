@@ -102,243 +102,254 @@ const write = (id: string, spec: Omit<Operation, 'scope'>) => operation(id, { ..
 const { limit, cursor, ifMatch, clientId, id, name, credentialId, sid, userIdFilter, clientIdFilter } =
   parameters;
 
-const paths: Record<string, Record<string, Schema>> = {
-  '/clients': {
-    get: read('listClients', {
-      summary: 'List stored clients',
-      parameters: [limit, cursor],
-      answer: [200, 'A page of clients', 'ClientPage'],
-    }),
-    post: write('createClient', {
-      summary: 'Register a client; a confidential client’s secret is answered once',
-      body: 'ClientInput',
-      answer: [201, 'The client and its secret', 'ClientWithSecret', true],
-    }),
-  },
-  '/clients/{clientId}': {
-    get: read('readClient', {
-      summary: 'Read a client',
-      parameters: [clientId],
-      answer: [200, 'The client', 'Client', true],
-    }),
-    put: write('replaceClient', {
-      summary: 'Replace a client’s settings (secrets kept)',
-      parameters: [clientId, ifMatch],
-      body: 'ClientReplacement',
-      answer: [200, 'The client (a secret only when it needs a first one)', 'ClientWithSecret', true],
-    }),
-    delete: write('removeClient', {
-      summary: 'Remove a client and revoke its grants',
-      parameters: [clientId, ifMatch],
-      answer: [204, 'Removed', undefined],
-    }),
-  },
-  '/clients/{clientId}/disable': {
-    post: write('disableClient', {
-      summary:
+type Paths = Record<string, Record<string, Schema>>;
+
+/**
+ * A collection of the API, `/clients`: its schema names its operations and answers (`Client`:
+ * `listClients`, `readClient`, ..., pages of `ClientPage`), `noun` its descriptions (`A page of clients`,
+ * `The client`), `item` the path parameter of one.
+ */
+interface Collection {
+  path: string;
+  schema: string;
+  noun: string;
+  item: Schema;
+}
+
+/** What one item's answer is called, and its schema. */
+type Answer = [description: string, schema: string];
+
+/**
+ * The operations a collection has, by their summaries: list (GET, paged and filtered), create (POST, the
+ * body schema named; `withSecret`: the answer carries a secret), read (GET), replace (PUT), remove (DELETE;
+ * revoking or ending for some), disable and enable (POST). `collectionPaths` and `itemPaths` are further
+ * operations on the collection (`/grants/revoke`) and on one item (`/clients/{clientId}/secret`).
+ */
+interface CollectionOperations {
+  list?: { summary: string; filters?: Schema[] };
+  create?: { summary: string; body: string; withSecret?: boolean };
+  read?: string;
+  replace?: { summary: string; answer?: Answer };
+  remove?: { summary: string; verb?: keyof typeof removed };
+  disable?: string;
+  enable?: string;
+  collectionPaths?: Paths;
+  itemPaths?: Paths;
+}
+
+/** What a DELETE of an item answers, by the verb of its operation id. */
+const removed = { remove: 'Removed', revoke: 'Revoked', end: 'Ended' };
+
+/**
+ * The paths of a collection: the collection itself, its further operations, one item, and the item's
+ * disable, enable and further operations (the route table's order).
+ */
+function collectionPaths(collection: Collection, operations: CollectionOperations): Paths {
+  const { schema, noun, item } = collection;
+  const itemAnswer: Answer = [`The ${noun}`, schema];
+  const tagged = ([description, answered]: Answer, status = 200): Operation['answer'] => [
+    status,
+    description,
+    answered,
+    true,
+  ];
+  const { list, create, replace, remove, disable, enable } = operations;
+  const onCollection: Record<string, Schema> = {};
+  if (list !== undefined)
+    onCollection.get = read(`list${schema}s`, {
+      summary: list.summary,
+      parameters: [...(list.filters ?? []), limit, cursor],
+      answer: [200, `A page of ${noun}s`, `${schema}Page`],
+    });
+  if (create !== undefined)
+    onCollection.post = write(`create${schema}`, {
+      summary: create.summary,
+      body: create.body,
+      answer: tagged(
+        create.withSecret ? [`The ${noun} and its secret`, `${schema}WithSecret`] : itemAnswer,
+        201,
+      ),
+    });
+  const onItem: Record<string, Schema> = {};
+  if (operations.read !== undefined)
+    onItem.get = read(`read${schema}`, {
+      summary: operations.read,
+      parameters: [item],
+      answer: tagged(itemAnswer),
+    });
+  if (replace !== undefined)
+    onItem.put = write(`replace${schema}`, {
+      summary: replace.summary,
+      parameters: [item, ifMatch],
+      body: `${schema}Replacement`,
+      answer: tagged(replace.answer ?? itemAnswer),
+    });
+  if (remove !== undefined)
+    onItem.delete = write(`${remove.verb ?? 'remove'}${schema}`, {
+      summary: remove.summary,
+      parameters: [item, ifMatch],
+      answer: [204, removed[remove.verb ?? 'remove'], undefined],
+    });
+  const itemPath = `${collection.path}/{${item.name}}`;
+  const paths: Paths = { [collection.path]: onCollection, ...operations.collectionPaths };
+  if (Object.keys(onItem).length > 0) paths[itemPath] = onItem;
+  if (disable !== undefined)
+    paths[`${itemPath}/disable`] = {
+      post: write(`disable${schema}`, {
+        summary: disable,
+        parameters: [item, ifMatch],
+        body: `${schema}Disable`,
+        bodyRequired: false,
+        answer: tagged(itemAnswer),
+      }),
+    };
+  if (enable !== undefined)
+    paths[`${itemPath}/enable`] = {
+      post: write(`enable${schema}`, {
+        summary: enable,
+        parameters: [item, ifMatch],
+        answer: tagged(itemAnswer),
+      }),
+    };
+  return { ...paths, ...operations.itemPaths };
+}
+const paths: Paths = {
+  ...collectionPaths(
+    { path: '/clients', schema: 'Client', noun: 'client', item: clientId },
+    {
+      list: { summary: 'List stored clients' },
+      create: {
+        summary: 'Register a client; a confidential client’s secret is answered once',
+        body: 'ClientInput',
+        withSecret: true,
+      },
+      read: 'Read a client',
+      replace: {
+        summary: 'Replace a client’s settings (secrets kept)',
+        answer: ['The client (a secret only when it needs a first one)', 'ClientWithSecret'],
+      },
+      remove: { summary: 'Remove a client and revoke its grants' },
+      disable:
         'Disable a stored client: it cannot authenticate or start authorizations, its access tokens are ' +
         'refused at once; its grants are kept (refused while disabled) unless revokeGrants',
-      parameters: [clientId, ifMatch],
-      body: 'ClientDisable',
-      bodyRequired: false,
-      answer: [200, 'The client', 'Client', true],
-    }),
-  },
-  '/clients/{clientId}/enable': {
-    post: write('enableClient', {
-      summary: 'Enable a disabled client again',
-      parameters: [clientId, ifMatch],
-      answer: [200, 'The client', 'Client', true],
-    }),
-  },
-  '/clients/{clientId}/secret': {
-    post: write('rotateClientSecret', {
-      summary: 'Give a client a new secret; the previous one works for `overlap` seconds',
-      parameters: [clientId, ifMatch],
-      body: 'SecretRotation',
-      answer: [200, 'The new secret, answered once', 'RotatedSecret', true],
-    }),
-  },
-  '/users': {
-    get: read('listUsers', {
-      summary: 'List users',
-      parameters: [limit, cursor],
-      answer: [200, 'A page of users', 'UserPage'],
-    }),
-    post: write('createUser', {
-      summary: 'Create a user',
-      body: 'NewUser',
-      answer: [201, 'The user', 'User', true],
-    }),
-  },
-  '/users/{id}': {
-    get: read('readUser', {
-      summary: 'Read a user',
-      parameters: [id],
-      answer: [200, 'The user', 'User', true],
-    }),
-    delete: write('removeUser', {
-      summary: 'Remove a user: sessions ended, grants revoked',
-      parameters: [id, ifMatch],
-      answer: [204, 'Removed', undefined],
-    }),
-  },
-  '/users/{id}/disable': {
-    post: write('disableUser', {
-      summary: 'Disable a user: sessions ended; grants kept unless revokeGrants',
-      parameters: [id, ifMatch],
-      body: 'UserDisable',
-      bodyRequired: false,
-      answer: [200, 'The user', 'User', true],
-    }),
-  },
-  '/users/{id}/enable': {
-    post: write('enableUser', {
-      summary: 'Enable a user again',
-      parameters: [id, ifMatch],
-      answer: [200, 'The user', 'User', true],
-    }),
-  },
-  '/users/{id}/password': {
-    post: write('resetUserPassword', {
-      summary: 'Set a new password',
-      parameters: [id, ifMatch],
-      body: 'PasswordReset',
-      answer: [200, 'The user', 'User', true],
-    }),
-  },
-  '/users/{id}/factors': {
-    delete: write('removeUserFactors', {
-      summary: 'Remove the user’s second factors (TOTP, recovery codes and passkeys)',
-      parameters: [id, ifMatch],
-      answer: [200, 'The user', 'User', true],
-    }),
-  },
-  '/users/{id}/passkeys/{credentialId}': {
-    delete: write('removeUserPasskey', {
-      summary: 'Remove one passkey or security key of the user',
-      parameters: [id, credentialId, ifMatch],
-      answer: [200, 'The user', 'User', true],
-    }),
-  },
-  '/grants': {
-    get: read('listGrants', {
-      summary: 'List active grants, of a user or a client',
-      parameters: [userIdFilter, clientIdFilter, limit, cursor],
-      answer: [200, 'A page of grants', 'GrantPage'],
-    }),
-  },
-  '/grants/revoke': {
-    post: write('revokeGrants', {
-      summary: 'Revoke every grant of a user, of a client, or of a user to a client',
-      body: 'GrantRevocation',
-      answer: [200, 'How many grants were revoked', 'GrantsRevoked'],
-    }),
-  },
-  '/grants/{id}': {
-    get: read('readGrant', {
-      summary: 'Read an active grant',
-      parameters: [id],
-      answer: [200, 'The grant', 'Grant', true],
-    }),
-    delete: write('revokeGrant', {
-      summary: 'Revoke a grant and everything issued from it',
-      parameters: [id, ifMatch],
-      answer: [204, 'Revoked', undefined],
-    }),
-  },
-  '/sessions': {
-    get: read('listSessions', {
-      summary: 'List live login sessions, of a user',
-      parameters: [userIdFilter, limit, cursor],
-      answer: [200, 'A page of sessions', 'SessionPage'],
-    }),
-  },
-  '/sessions/{sid}': {
-    get: read('readSession', {
-      summary: 'Read a live session',
-      parameters: [sid],
-      answer: [200, 'The session', 'Session', true],
-    }),
-    delete: write('endSession', {
-      summary: 'End a session, with back-channel logout to its clients',
-      parameters: [sid, ifMatch],
-      answer: [204, 'Ended', undefined],
-    }),
-  },
-  '/keys': {
-    get: read('listSigningKeys', {
-      summary: 'List published signing keys',
-      parameters: [limit, cursor],
-      answer: [200, 'A page of keys', 'SigningKeyPage'],
-    }),
-  },
-  '/keys/rotate': {
-    post: write('rotateSigningKey', {
-      summary: 'Schedule the next signing key (published now, signing after keys.publishBeforeUse)',
-      answer: [201, 'The new key', 'SigningKey'],
-    }),
-  },
-  '/api-resources': {
-    get: read('listApiResources', {
-      summary: 'List API resources (the config file’s, read-only, and those added here)',
-      parameters: [limit, cursor],
-      answer: [200, 'A page of API resources', 'ApiResourcePage'],
-    }),
-    post: write('createApiResource', {
-      summary: 'Add an API resource; its introspection secret is answered once',
-      body: 'ApiResourceInput',
-      answer: [201, 'The API resource and its secret', 'ApiResourceWithSecret', true],
-    }),
-  },
-  '/api-resources/{id}': {
-    get: read('readApiResource', {
-      summary: 'Read an API resource',
-      parameters: [id],
-      answer: [200, 'The API resource', 'ApiResource', true],
-    }),
-    put: write('replaceApiResource', {
-      summary: 'Replace an added API resource’s settings (its secret kept)',
-      parameters: [id, ifMatch],
-      body: 'ApiResourceReplacement',
-      answer: [200, 'The API resource', 'ApiResource', true],
-    }),
-    delete: write('removeApiResource', {
-      summary: 'Remove an added API resource (its scopes stay)',
-      parameters: [id, ifMatch],
-      answer: [204, 'Removed', undefined],
-    }),
-  },
-  '/scopes': {
-    get: read('listScopes', {
-      summary: 'List identity and API scopes (the config file’s, read-only, and API scopes added here)',
-      parameters: [limit, cursor],
-      answer: [200, 'A page of scopes', 'ScopePage'],
-    }),
-    post: write('createScope', {
-      summary: 'Add an API scope',
-      body: 'ScopeInput',
-      answer: [201, 'The scope', 'Scope', true],
-    }),
-  },
-  '/scopes/{name}': {
-    get: read('readScope', {
-      summary: 'Read a scope',
-      parameters: [name],
-      answer: [200, 'The scope', 'Scope', true],
-    }),
-    put: write('replaceScope', {
-      summary: 'Replace an added API scope’s description',
-      parameters: [name, ifMatch],
-      body: 'ScopeReplacement',
-      answer: [200, 'The scope', 'Scope', true],
-    }),
-    delete: write('removeScope', {
-      summary: 'Remove an added API scope that no API resource and no client uses (409 otherwise)',
-      parameters: [name, ifMatch],
-      answer: [204, 'Removed', undefined],
-    }),
-  },
+      enable: 'Enable a disabled client again',
+      itemPaths: {
+        '/clients/{clientId}/secret': {
+          post: write('rotateClientSecret', {
+            summary: 'Give a client a new secret; the previous one works for `overlap` seconds',
+            parameters: [clientId, ifMatch],
+            body: 'SecretRotation',
+            answer: [200, 'The new secret, answered once', 'RotatedSecret', true],
+          }),
+        },
+      },
+    },
+  ),
+  ...collectionPaths(
+    { path: '/users', schema: 'User', noun: 'user', item: id },
+    {
+      list: { summary: 'List users' },
+      create: { summary: 'Create a user', body: 'NewUser' },
+      read: 'Read a user',
+      remove: { summary: 'Remove a user: sessions ended, grants revoked' },
+      disable: 'Disable a user: sessions ended; grants kept unless revokeGrants',
+      enable: 'Enable a user again',
+      itemPaths: {
+        '/users/{id}/password': {
+          post: write('resetUserPassword', {
+            summary: 'Set a new password',
+            parameters: [id, ifMatch],
+            body: 'PasswordReset',
+            answer: [200, 'The user', 'User', true],
+          }),
+        },
+        '/users/{id}/factors': {
+          delete: write('removeUserFactors', {
+            summary: 'Remove the user’s second factors (TOTP, recovery codes and passkeys)',
+            parameters: [id, ifMatch],
+            answer: [200, 'The user', 'User', true],
+          }),
+        },
+        '/users/{id}/passkeys/{credentialId}': {
+          delete: write('removeUserPasskey', {
+            summary: 'Remove one passkey or security key of the user',
+            parameters: [id, credentialId, ifMatch],
+            answer: [200, 'The user', 'User', true],
+          }),
+        },
+      },
+    },
+  ),
+  ...collectionPaths(
+    { path: '/grants', schema: 'Grant', noun: 'grant', item: id },
+    {
+      list: {
+        summary: 'List active grants, of a user or a client',
+        filters: [userIdFilter, clientIdFilter],
+      },
+      read: 'Read an active grant',
+      remove: { summary: 'Revoke a grant and everything issued from it', verb: 'revoke' },
+      collectionPaths: {
+        '/grants/revoke': {
+          post: write('revokeGrants', {
+            summary: 'Revoke every grant of a user, of a client, or of a user to a client',
+            body: 'GrantRevocation',
+            answer: [200, 'How many grants were revoked', 'GrantsRevoked'],
+          }),
+        },
+      },
+    },
+  ),
+  ...collectionPaths(
+    { path: '/sessions', schema: 'Session', noun: 'session', item: sid },
+    {
+      list: { summary: 'List live login sessions, of a user', filters: [userIdFilter] },
+      read: 'Read a live session',
+      remove: { summary: 'End a session, with back-channel logout to its clients', verb: 'end' },
+    },
+  ),
+  ...collectionPaths(
+    { path: '/keys', schema: 'SigningKey', noun: 'key', item: id },
+    {
+      list: { summary: 'List published signing keys' },
+      collectionPaths: {
+        '/keys/rotate': {
+          post: write('rotateSigningKey', {
+            summary: 'Schedule the next signing key (published now, signing after keys.publishBeforeUse)',
+            answer: [201, 'The new key', 'SigningKey'],
+          }),
+        },
+      },
+    },
+  ),
+  ...collectionPaths(
+    { path: '/api-resources', schema: 'ApiResource', noun: 'API resource', item: id },
+    {
+      list: { summary: 'List API resources (the config file’s, read-only, and those added here)' },
+      create: {
+        summary: 'Add an API resource; its introspection secret is answered once',
+        body: 'ApiResourceInput',
+        withSecret: true,
+      },
+      read: 'Read an API resource',
+      replace: { summary: 'Replace an added API resource’s settings (its secret kept)' },
+      remove: { summary: 'Remove an added API resource (its scopes stay)' },
+    },
+  ),
+  ...collectionPaths(
+    { path: '/scopes', schema: 'Scope', noun: 'scope', item: name },
+    {
+      list: {
+        summary: 'List identity and API scopes (the config file’s, read-only, and API scopes added here)',
+      },
+      create: { summary: 'Add an API scope', body: 'ScopeInput' },
+      read: 'Read a scope',
+      replace: { summary: 'Replace an added API scope’s description' },
+      remove: {
+        summary: 'Remove an added API scope that no API resource and no client uses (409 otherwise)',
+      },
+    },
+  ),
 };
 
 /** The document for this issuer. */
