@@ -56,7 +56,8 @@ async function rotate(args: string[]): Promise<number> {
     `New signing key ${record.kid} (${record.alg}) is published now and starts signing at ` +
       `${cli.formatTime(record.notBefore)} (in ${record.notBefore - now} s).`,
     ...previous.map(
-      (key) => `Key ${key.kid} stops signing then and stays published until ${cli.formatTime(key.expiresAt)}.`,
+      (key) =>
+        `Key ${key.kid} stops signing then and stays published until ${cli.formatTime(key.expiresAt)}.`,
     ),
     `Running servers load the change within keys.reloadInterval (${config.keys.reloadInterval} s).`,
   ];
