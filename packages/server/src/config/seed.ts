@@ -57,7 +57,7 @@ export async function applyConfiguredUsers(
 }
 
 /** The client fields the store keeps as the config file writes them: same name, same value. */
-const fieldsAsWritten = [
+export const fieldsAsWritten = [
   'clientId',
   'name',
   'tokenEndpointAuthMethod',
