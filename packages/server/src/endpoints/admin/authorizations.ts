@@ -59,16 +59,15 @@ function filterOf(request: FastifyRequest, names: readonly string[]): Record<str
 
 /** How the list and read endpoints of a collection kept in the store (grants, sessions) find its items. */
 interface StoredCollection<Item> {
+  /** The item's key field: the list's order and cursor, and the path parameter naming one item. */
+  key: { [Field in keyof Item]: Item[Field] extends string ? Field : never }[keyof Item] & string;
   /** The query parameters that filter the list. */
   filters: readonly string[];
   list(
     filter: Record<string, string | undefined>,
     page: { after: string | undefined; limit: number },
   ): Promise<Item[]>;
-  /** The item's key, the list's order and its cursor. */
-  keyOf(item: Item): string;
-  /** The path parameter naming one item, and the item it names (`not_found` when there is none). */
-  parameter: string;
+  /** The item of a key; `not_found` when there is none. */
   find(key: string): Promise<Item>;
   view(item: Item): Record<string, unknown>;
 }
@@ -80,13 +79,14 @@ function storedCollectionEndpoints<Item>(ctx: ServerContext, collection: StoredC
       await authenticateOperator(ctx, request, 'read');
       const filter = filterOf(request, collection.filters);
       const { after, limit } = pageOf(request);
-      const listed = page(await collection.list(filter, { after, limit }), limit, collection.keyOf);
+      const items = await collection.list(filter, { after, limit });
+      const listed = page(items, limit, (item) => item[collection.key] as string);
       sendJson(reply, 200, { ...listed, items: listed.items.map(collection.view) });
     },
 
     read: async (request: FastifyRequest, reply: FastifyReply) => {
       await authenticateOperator(ctx, request, 'read');
-      const view = collection.view(await collection.find(parameter(request, collection.parameter)));
+      const view = collection.view(await collection.find(parameter(request, collection.key)));
       sendJson(reply, 200, view, entityTag(view));
     },
   };
@@ -101,10 +101,9 @@ export function adminGrantEndpoints(ctx: ServerContext) {
   };
   return {
     ...storedCollectionEndpoints(ctx, {
+      key: 'id',
       filters: ['userId', 'clientId'],
       list: (filter, page) => ctx.storage.grants.listActive(filter, page),
-      keyOf: (grant) => grant.id,
-      parameter: 'id',
       find: activeGrant,
       view: grantView,
     }),
@@ -192,10 +191,9 @@ export function adminSessionEndpoints(ctx: ServerContext) {
   };
   return {
     ...storedCollectionEndpoints(ctx, {
+      key: 'sid',
       filters: ['userId'],
       list: (filter, page) => ctx.storage.sessions.listLive(filter, ctx.now(), page),
-      keyOf: (session) => session.sid,
-      parameter: 'sid',
       find: liveSession,
       view: sessionView,
     }),
