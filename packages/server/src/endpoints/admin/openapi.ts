@@ -47,7 +47,6 @@ const parameters = {
 };
 
 interface Operation {
-  summary: string;
   scope: 'read' | 'write';
   parameters?: Schema[];
   body?: string;
@@ -56,8 +55,52 @@ interface Operation {
   answer: [number, string, string | undefined, boolean?];
 }
 
+/** What each operation does, by its operation id. */
+const summaries: Readonly<Record<string, string>> = {
+  listClients: 'List stored clients',
+  createClient: 'Register a client; a confidential client’s secret is answered once',
+  readClient: 'Read a client',
+  replaceClient: 'Replace a client’s settings (secrets kept)',
+  removeClient: 'Remove a client and revoke its grants',
+  disableClient:
+    'Disable a stored client: it cannot authenticate or start authorizations, its access tokens are ' +
+    'refused at once; its grants are kept (refused while disabled) unless revokeGrants',
+  enableClient: 'Enable a disabled client again',
+  rotateClientSecret: 'Give a client a new secret; the previous one works for `overlap` seconds',
+  listUsers: 'List users',
+  createUser: 'Create a user',
+  readUser: 'Read a user',
+  removeUser: 'Remove a user: sessions ended, grants revoked',
+  disableUser: 'Disable a user: sessions ended; grants kept unless revokeGrants',
+  enableUser: 'Enable a user again',
+  resetUserPassword: 'Set a new password',
+  removeUserFactors: 'Remove the user’s second factors (TOTP, recovery codes and passkeys)',
+  removeUserPasskey: 'Remove one passkey or security key of the user',
+  listGrants: 'List active grants, of a user or a client',
+  revokeGrants: 'Revoke every grant of a user, of a client, or of a user to a client',
+  readGrant: 'Read an active grant',
+  revokeGrant: 'Revoke a grant and everything issued from it',
+  listSessions: 'List live login sessions, of a user',
+  readSession: 'Read a live session',
+  endSession: 'End a session, with back-channel logout to its clients',
+  listSigningKeys: 'List published signing keys',
+  rotateSigningKey: 'Schedule the next signing key (published now, signing after keys.publishBeforeUse)',
+  listApiResources: 'List API resources (the config file’s, read-only, and those added here)',
+  createApiResource: 'Add an API resource; its introspection secret is answered once',
+  readApiResource: 'Read an API resource',
+  replaceApiResource: 'Replace an added API resource’s settings (its secret kept)',
+  removeApiResource: 'Remove an added API resource (its scopes stay)',
+  listScopes: 'List identity and API scopes (the config file’s, read-only, and API scopes added here)',
+  createScope: 'Add an API scope',
+  readScope: 'Read a scope',
+  replaceScope: 'Replace an added API scope’s description',
+  removeScope: 'Remove an added API scope that no API resource and no client uses (409 otherwise)',
+};
+
 /** An operation; one with an If-Match parameter is conditional (412 and 428 answers). */
 function operation(id: string, spec: Operation): Schema {
+  const summary = summaries[id];
+  if (summary === undefined) throw new Error(`the admin API operation ${id} has no summary`);
   const [status, description, schema, tagged] = spec.answer;
   const conditional = spec.parameters?.includes(parameters.ifMatch) === true;
   const errors: Record<string, unknown> = {
@@ -78,7 +121,7 @@ function operation(id: string, spec: Operation): Schema {
   };
   return {
     operationId: id,
-    summary: spec.summary,
+    summary,
     security: [{ operatorToken: [adminScopes[spec.scope]] }],
     ...(spec.parameters === undefined ? {} : { parameters: spec.parameters }),
     ...(spec.body === undefined
@@ -107,7 +150,7 @@ type Paths = Record<string, Record<string, Schema>>;
 /**
  * A collection of the API, `/clients`: its schema names its operations and answers (`Client`:
  * `listClients`, `readClient`, ..., pages of `ClientPage`), `noun` its descriptions (`A page of clients`,
- * `The client`), `item` the path parameter of one.
+ * `The client`), `item` the path parameter naming one item.
  */
 interface Collection {
   path: string;
@@ -116,36 +159,51 @@ interface Collection {
   item: Schema;
 }
 
+/**
+ * The operations of a collection: `list` (GET, paged), `create` (POST), `read` (GET one), `replace`
+ * (PUT), `remove`, `revoke` or `end` (DELETE, answered by `removed`), `disable` and `enable` (POST).
+ */
+type CollectionOperation =
+  | 'list'
+  | 'create'
+  | 'read'
+  | 'replace'
+  | keyof typeof removed
+  | 'disable'
+  | 'enable';
+
+/** What a DELETE of an item answers, by the verb of its operation id. */
+const removed = { remove: 'Removed', revoke: 'Revoked', end: 'Ended' };
+
 /** What one item's answer is called, and its schema. */
 type Answer = [description: string, schema: string];
 
 /**
- * The operations a collection has, by their summaries: list (GET, paged and filtered), create (POST, the
- * body schema named; `withSecret`: the answer carries a secret), read (GET), replace (PUT), remove (DELETE;
- * revoking or ending for some), disable and enable (POST). `collectionPaths` and `itemPaths` are further
- * operations on the collection (`/grants/revoke`) and on one item (`/clients/{clientId}/secret`).
+ * How a collection's operations differ from the usual: query parameters filtering the list, the create's
+ * body schema (default `ClientInput` for `Client`), whether a create answers the new item's secret, what a
+ * replace answers (default the item); further operations on the collection (`/grants/revoke`) and on one
+ * item (`/clients/{clientId}/secret`).
  */
-interface CollectionOperations {
-  list?: { summary: string; filters?: Schema[] };
-  create?: { summary: string; body: string; withSecret?: boolean };
-  read?: string;
-  replace?: { summary: string; answer?: Answer };
-  remove?: { summary: string; verb?: keyof typeof removed };
-  disable?: string;
-  enable?: string;
+interface CollectionOptions {
+  listFilters?: Schema[];
+  createBody?: string;
+  createdWithSecret?: boolean;
+  replaceAnswer?: Answer;
   collectionPaths?: Paths;
   itemPaths?: Paths;
 }
-
-/** What a DELETE of an item answers, by the verb of its operation id. */
-const removed = { remove: 'Removed', revoke: 'Revoked', end: 'Ended' };
 
 /**
  * The paths of a collection: the collection itself, its further operations, one item, and the item's
  * disable, enable and further operations (the route table's order).
  */
-function collectionPaths(collection: Collection, operations: CollectionOperations): Paths {
+function collectionPaths(
+  collection: Collection,
+  operations: readonly CollectionOperation[],
+  options: CollectionOptions = {},
+): Paths {
   const { schema, noun, item } = collection;
+  const has = (name: CollectionOperation) => operations.includes(name);
   const itemAnswer: Answer = [`The ${noun}`, schema];
   const tagged = ([description, answered]: Answer, status = 200): Operation['answer'] => [
     status,
@@ -153,90 +211,63 @@ function collectionPaths(collection: Collection, operations: CollectionOperation
     answered,
     true,
   ];
-  const { list, create, replace, remove, disable, enable } = operations;
   const onCollection: Record<string, Schema> = {};
-  if (list !== undefined)
+  if (has('list'))
     onCollection.get = read(`list${schema}s`, {
-      summary: list.summary,
-      parameters: [...(list.filters ?? []), limit, cursor],
+      parameters: [...(options.listFilters ?? []), limit, cursor],
       answer: [200, `A page of ${noun}s`, `${schema}Page`],
     });
-  if (create !== undefined)
+  if (has('create'))
     onCollection.post = write(`create${schema}`, {
-      summary: create.summary,
-      body: create.body,
+      body: options.createBody ?? `${schema}Input`,
       answer: tagged(
-        create.withSecret ? [`The ${noun} and its secret`, `${schema}WithSecret`] : itemAnswer,
+        options.createdWithSecret ? [`The ${noun} and its secret`, `${schema}WithSecret`] : itemAnswer,
         201,
       ),
     });
   const onItem: Record<string, Schema> = {};
-  if (operations.read !== undefined)
-    onItem.get = read(`read${schema}`, {
-      summary: operations.read,
-      parameters: [item],
-      answer: tagged(itemAnswer),
-    });
-  if (replace !== undefined)
+  if (has('read')) onItem.get = read(`read${schema}`, { parameters: [item], answer: tagged(itemAnswer) });
+  if (has('replace'))
     onItem.put = write(`replace${schema}`, {
-      summary: replace.summary,
       parameters: [item, ifMatch],
       body: `${schema}Replacement`,
-      answer: tagged(replace.answer ?? itemAnswer),
+      answer: tagged(options.replaceAnswer ?? itemAnswer),
     });
-  if (remove !== undefined)
-    onItem.delete = write(`${remove.verb ?? 'remove'}${schema}`, {
-      summary: remove.summary,
+  const removal = operations.find((name): name is keyof typeof removed => Object.hasOwn(removed, name));
+  if (removal !== undefined)
+    onItem.delete = write(`${removal}${schema}`, {
       parameters: [item, ifMatch],
-      answer: [204, removed[remove.verb ?? 'remove'], undefined],
+      answer: [204, removed[removal], undefined],
     });
   const itemPath = `${collection.path}/{${item.name}}`;
-  const paths: Paths = { [collection.path]: onCollection, ...operations.collectionPaths };
+  const paths: Paths = { [collection.path]: onCollection, ...options.collectionPaths };
   if (Object.keys(onItem).length > 0) paths[itemPath] = onItem;
-  if (disable !== undefined)
+  if (has('disable'))
     paths[`${itemPath}/disable`] = {
       post: write(`disable${schema}`, {
-        summary: disable,
         parameters: [item, ifMatch],
         body: `${schema}Disable`,
         bodyRequired: false,
         answer: tagged(itemAnswer),
       }),
     };
-  if (enable !== undefined)
+  if (has('enable'))
     paths[`${itemPath}/enable`] = {
-      post: write(`enable${schema}`, {
-        summary: enable,
-        parameters: [item, ifMatch],
-        answer: tagged(itemAnswer),
-      }),
+      post: write(`enable${schema}`, { parameters: [item, ifMatch], answer: tagged(itemAnswer) }),
     };
-  return { ...paths, ...operations.itemPaths };
+  return { ...paths, ...options.itemPaths };
 }
+
 const paths: Paths = {
   ...collectionPaths(
     { path: '/clients', schema: 'Client', noun: 'client', item: clientId },
+    ['list', 'create', 'read', 'replace', 'remove', 'disable', 'enable'],
     {
-      list: { summary: 'List stored clients' },
-      create: {
-        summary: 'Register a client; a confidential client’s secret is answered once',
-        body: 'ClientInput',
-        withSecret: true,
-      },
-      read: 'Read a client',
-      replace: {
-        summary: 'Replace a client’s settings (secrets kept)',
-        answer: ['The client (a secret only when it needs a first one)', 'ClientWithSecret'],
-      },
-      remove: { summary: 'Remove a client and revoke its grants' },
-      disable:
-        'Disable a stored client: it cannot authenticate or start authorizations, its access tokens are ' +
-        'refused at once; its grants are kept (refused while disabled) unless revokeGrants',
-      enable: 'Enable a disabled client again',
+      createdWithSecret: true,
+      replaceAnswer: ['The client (a secret only when it needs a first one)', 'ClientWithSecret'],
       itemPaths: {
         '/clients/{clientId}/secret': {
           post: write('rotateClientSecret', {
-            summary: 'Give a client a new secret; the previous one works for `overlap` seconds',
             parameters: [clientId, ifMatch],
             body: 'SecretRotation',
             answer: [200, 'The new secret, answered once', 'RotatedSecret', true],
@@ -247,17 +278,12 @@ const paths: Paths = {
   ),
   ...collectionPaths(
     { path: '/users', schema: 'User', noun: 'user', item: id },
+    ['list', 'create', 'read', 'remove', 'disable', 'enable'],
     {
-      list: { summary: 'List users' },
-      create: { summary: 'Create a user', body: 'NewUser' },
-      read: 'Read a user',
-      remove: { summary: 'Remove a user: sessions ended, grants revoked' },
-      disable: 'Disable a user: sessions ended; grants kept unless revokeGrants',
-      enable: 'Enable a user again',
+      createBody: 'NewUser',
       itemPaths: {
         '/users/{id}/password': {
           post: write('resetUserPassword', {
-            summary: 'Set a new password',
             parameters: [id, ifMatch],
             body: 'PasswordReset',
             answer: [200, 'The user', 'User', true],
@@ -265,14 +291,12 @@ const paths: Paths = {
         },
         '/users/{id}/factors': {
           delete: write('removeUserFactors', {
-            summary: 'Remove the user’s second factors (TOTP, recovery codes and passkeys)',
             parameters: [id, ifMatch],
             answer: [200, 'The user', 'User', true],
           }),
         },
         '/users/{id}/passkeys/{credentialId}': {
           delete: write('removeUserPasskey', {
-            summary: 'Remove one passkey or security key of the user',
             parameters: [id, credentialId, ifMatch],
             answer: [200, 'The user', 'User', true],
           }),
@@ -282,17 +306,12 @@ const paths: Paths = {
   ),
   ...collectionPaths(
     { path: '/grants', schema: 'Grant', noun: 'grant', item: id },
+    ['list', 'read', 'revoke'],
     {
-      list: {
-        summary: 'List active grants, of a user or a client',
-        filters: [userIdFilter, clientIdFilter],
-      },
-      read: 'Read an active grant',
-      remove: { summary: 'Revoke a grant and everything issued from it', verb: 'revoke' },
+      listFilters: [userIdFilter, clientIdFilter],
       collectionPaths: {
         '/grants/revoke': {
           post: write('revokeGrants', {
-            summary: 'Revoke every grant of a user, of a client, or of a user to a client',
             body: 'GrantRevocation',
             answer: [200, 'How many grants were revoked', 'GrantsRevoked'],
           }),
@@ -302,54 +321,26 @@ const paths: Paths = {
   ),
   ...collectionPaths(
     { path: '/sessions', schema: 'Session', noun: 'session', item: sid },
-    {
-      list: { summary: 'List live login sessions, of a user', filters: [userIdFilter] },
-      read: 'Read a live session',
-      remove: { summary: 'End a session, with back-channel logout to its clients', verb: 'end' },
-    },
+    ['list', 'read', 'end'],
+    { listFilters: [userIdFilter] },
   ),
-  ...collectionPaths(
-    { path: '/keys', schema: 'SigningKey', noun: 'key', item: id },
-    {
-      list: { summary: 'List published signing keys' },
-      collectionPaths: {
-        '/keys/rotate': {
-          post: write('rotateSigningKey', {
-            summary: 'Schedule the next signing key (published now, signing after keys.publishBeforeUse)',
-            answer: [201, 'The new key', 'SigningKey'],
-          }),
-        },
-      },
+  ...collectionPaths({ path: '/keys', schema: 'SigningKey', noun: 'key', item: id }, ['list'], {
+    collectionPaths: {
+      '/keys/rotate': { post: write('rotateSigningKey', { answer: [201, 'The new key', 'SigningKey'] }) },
     },
-  ),
+  }),
   ...collectionPaths(
     { path: '/api-resources', schema: 'ApiResource', noun: 'API resource', item: id },
-    {
-      list: { summary: 'List API resources (the config file’s, read-only, and those added here)' },
-      create: {
-        summary: 'Add an API resource; its introspection secret is answered once',
-        body: 'ApiResourceInput',
-        withSecret: true,
-      },
-      read: 'Read an API resource',
-      replace: { summary: 'Replace an added API resource’s settings (its secret kept)' },
-      remove: { summary: 'Remove an added API resource (its scopes stay)' },
-    },
+    ['list', 'create', 'read', 'replace', 'remove'],
+    { createdWithSecret: true },
   ),
-  ...collectionPaths(
-    { path: '/scopes', schema: 'Scope', noun: 'scope', item: name },
-    {
-      list: {
-        summary: 'List identity and API scopes (the config file’s, read-only, and API scopes added here)',
-      },
-      create: { summary: 'Add an API scope', body: 'ScopeInput' },
-      read: 'Read a scope',
-      replace: { summary: 'Replace an added API scope’s description' },
-      remove: {
-        summary: 'Remove an added API scope that no API resource and no client uses (409 otherwise)',
-      },
-    },
-  ),
+  ...collectionPaths({ path: '/scopes', schema: 'Scope', noun: 'scope', item: name }, [
+    'list',
+    'create',
+    'read',
+    'replace',
+    'remove',
+  ]),
 };
 
 /** The document for this issuer. */
