@@ -159,6 +159,9 @@ interface Collection {
   item: Schema;
 }
 
+/** What a DELETE of an item answers, by the verb of its operation id. */
+const removed = { remove: 'Removed', revoke: 'Revoked', end: 'Ended' };
+
 /**
  * The operations of a collection: `list` (GET, paged), `create` (POST), `read` (GET one), `replace`
  * (PUT), `remove`, `revoke` or `end` (DELETE, answered by `removed`), `disable` and `enable` (POST).
@@ -172,17 +175,27 @@ type CollectionOperation =
   | 'disable'
   | 'enable';
 
-/** What a DELETE of an item answers, by the verb of its operation id. */
-const removed = { remove: 'Removed', revoke: 'Revoked', end: 'Ended' };
-
 /** What one item's answer is called, and its schema. */
 type Answer = [description: string, schema: string];
+
+/**
+ * A further operation on one item, at a path below it (`/secret`): its parameters are the item's, any in
+ * `parameters`, and If-Match; it answers the item unless `answer` says otherwise.
+ */
+interface ItemAction {
+  method: 'post' | 'delete';
+  id: string;
+  parameters?: Schema[];
+  body?: string;
+  bodyRequired?: boolean;
+  answer?: Answer;
+}
 
 /**
  * How a collection's operations differ from the usual: query parameters filtering the list, the create's
  * body schema (default `ClientInput` for `Client`), whether a create answers the new item's secret, what a
  * replace answers (default the item); further operations on the collection (`/grants/revoke`) and on one
- * item (`/clients/{clientId}/secret`).
+ * item, by the path below it.
  */
 interface CollectionOptions {
   listFilters?: Schema[];
@@ -190,7 +203,7 @@ interface CollectionOptions {
   createdWithSecret?: boolean;
   replaceAnswer?: Answer;
   collectionPaths?: Paths;
-  itemPaths?: Paths;
+  itemActions?: Record<string, ItemAction>;
 }
 
 /**
@@ -242,20 +255,26 @@ function collectionPaths(
   const itemPath = `${collection.path}/{${item.name}}`;
   const paths: Paths = { [collection.path]: onCollection, ...options.collectionPaths };
   if (Object.keys(onItem).length > 0) paths[itemPath] = onItem;
+  const actions: Record<string, ItemAction> = {};
   if (has('disable'))
-    paths[`${itemPath}/disable`] = {
-      post: write(`disable${schema}`, {
-        parameters: [item, ifMatch],
-        body: `${schema}Disable`,
-        bodyRequired: false,
-        answer: tagged(itemAnswer),
+    actions['/disable'] = {
+      method: 'post',
+      id: `disable${schema}`,
+      body: `${schema}Disable`,
+      bodyRequired: false,
+    };
+  if (has('enable')) actions['/enable'] = { method: 'post', id: `enable${schema}` };
+  for (const [below, action] of Object.entries({ ...actions, ...options.itemActions })) {
+    const { method, id, parameters = [], answer = itemAnswer, ...requestBody } = action;
+    paths[`${itemPath}${below}`] = {
+      [method]: write(id, {
+        parameters: [item, ...parameters, ifMatch],
+        ...requestBody,
+        answer: tagged(answer),
       }),
     };
-  if (has('enable'))
-    paths[`${itemPath}/enable`] = {
-      post: write(`enable${schema}`, { parameters: [item, ifMatch], answer: tagged(itemAnswer) }),
-    };
-  return { ...paths, ...options.itemPaths };
+  }
+  return paths;
 }
 
 const paths: Paths = {
@@ -265,13 +284,12 @@ const paths: Paths = {
     {
       createdWithSecret: true,
       replaceAnswer: ['The client (a secret only when it needs a first one)', 'ClientWithSecret'],
-      itemPaths: {
-        '/clients/{clientId}/secret': {
-          post: write('rotateClientSecret', {
-            parameters: [clientId, ifMatch],
-            body: 'SecretRotation',
-            answer: [200, 'The new secret, answered once', 'RotatedSecret', true],
-          }),
+      itemActions: {
+        '/secret': {
+          method: 'post',
+          id: 'rotateClientSecret',
+          body: 'SecretRotation',
+          answer: ['The new secret, answered once', 'RotatedSecret'],
         },
       },
     },
@@ -281,26 +299,10 @@ const paths: Paths = {
     ['list', 'create', 'read', 'remove', 'disable', 'enable'],
     {
       createBody: 'NewUser',
-      itemPaths: {
-        '/users/{id}/password': {
-          post: write('resetUserPassword', {
-            parameters: [id, ifMatch],
-            body: 'PasswordReset',
-            answer: [200, 'The user', 'User', true],
-          }),
-        },
-        '/users/{id}/factors': {
-          delete: write('removeUserFactors', {
-            parameters: [id, ifMatch],
-            answer: [200, 'The user', 'User', true],
-          }),
-        },
-        '/users/{id}/passkeys/{credentialId}': {
-          delete: write('removeUserPasskey', {
-            parameters: [id, credentialId, ifMatch],
-            answer: [200, 'The user', 'User', true],
-          }),
-        },
+      itemActions: {
+        '/password': { method: 'post', id: 'resetUserPassword', body: 'PasswordReset' },
+        '/factors': { method: 'delete', id: 'removeUserFactors' },
+        '/passkeys/{credentialId}': { method: 'delete', id: 'removeUserPasskey', parameters: [credentialId] },
       },
     },
   ),
