@@ -1,13 +1,11 @@
 /** Opaque access tokens: the handle is random; what it stands for lives here, found by its hash. */
 import type { OpaqueAccessToken } from '../../model.ts';
-import { compiled } from '../compiled.ts';
 import type { AccessTokenRepository } from '../ports.ts';
 import type { Db } from './db.ts';
 import { accessTokenFromRow, accessTokenToRow } from './rows.ts';
+import { compiledFindBy } from './statements.ts';
 
-const findAccessToken = compiled((db, p: { tokenHash: string }) =>
-  db.selectFrom('access_tokens').selectAll().where('token_hash', '=', p.tokenHash),
-);
+const findAccessToken = compiledFindBy('access_tokens', 'token_hash');
 
 export class SqlAccessTokenRepository implements AccessTokenRepository {
   constructor(private readonly db: Db) {}
@@ -17,7 +15,7 @@ export class SqlAccessTokenRepository implements AccessTokenRepository {
   }
 
   async find(tokenHash: string): Promise<OpaqueAccessToken | undefined> {
-    const [row] = (await findAccessToken(this.db, { tokenHash })).rows;
+    const [row] = (await findAccessToken(this.db, { key: tokenHash })).rows;
     return row && accessTokenFromRow(row);
   }
 }

@@ -5,11 +5,10 @@ import type { GrantRepository, PageRequest } from '../ports.ts';
 import type { Database } from '../schema.ts';
 import { affected, type ChangeListener, type Db, inTransaction } from './db.ts';
 import { grantFromRow, grantToRow } from './rows.ts';
+import { compiledFindBy, selectBy } from './statements.ts';
 
 const insertGrant = compiled((db, row: Database['grants']) => db.insertInto('grants').values(row));
-const findGrant = compiled((db, p: { id: string }) =>
-  db.selectFrom('grants').selectAll().where('id', '=', p.id),
-);
+const findGrant = compiledFindBy('grants', 'id');
 
 export class SqlGrantRepository implements GrantRepository {
   /** `changed` is called after revocations, so the in-memory revocation view reloads. */
@@ -23,18 +22,13 @@ export class SqlGrantRepository implements GrantRepository {
   }
 
   async find(id: string): Promise<Grant | undefined> {
-    const [row] = (await findGrant(this.db, { id })).rows;
+    const [row] = (await findGrant(this.db, { key: id })).rows;
     return row && grantFromRow(row);
   }
 
   /** Every grant made in one login session (revoked ones included), oldest first. */
   async listBySid(sid: string): Promise<Grant[]> {
-    const rows = await this.db
-      .selectFrom('grants')
-      .selectAll()
-      .where('sid', '=', sid)
-      .orderBy('created_at')
-      .execute();
+    const rows = await selectBy(this.db, 'grants', 'sid', sid).orderBy('created_at').execute();
     return rows.map(grantFromRow);
   }
 

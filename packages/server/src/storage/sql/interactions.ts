@@ -1,8 +1,9 @@
 /** Pending login and consent steps; the validated authorization request is kept as JSON text. */
 import type { Interaction } from '../../model.ts';
 import type { InteractionRepository } from '../ports.ts';
-import { affected, type Db } from './db.ts';
+import type { Db } from './db.ts';
 import { interactionFromRow, interactionToRow } from './rows.ts';
+import { changedOne, first, selectUnexpired } from './statements.ts';
 
 export class SqlInteractionRepository implements InteractionRepository {
   constructor(private readonly db: Db) {}
@@ -11,15 +12,9 @@ export class SqlInteractionRepository implements InteractionRepository {
     await this.db.insertInto('interactions').values(interactionToRow(interaction, now)).execute();
   }
 
-  async findPending(id: string, now: number): Promise<Interaction | undefined> {
-    const row = await this.db
-      .selectFrom('interactions')
-      .selectAll()
-      .where('id', '=', id)
-      .where('completed_at', 'is', null)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-    return row && interactionFromRow(row);
+  findPending(id: string, now: number): Promise<Interaction | undefined> {
+    const pending = selectUnexpired(this.db, 'interactions', 'id', id, now).where('completed_at', 'is', null);
+    return first(pending, interactionFromRow);
   }
 
   async attachSession(id: string, sid: string): Promise<void> {
@@ -27,13 +22,13 @@ export class SqlInteractionRepository implements InteractionRepository {
   }
 
   /** Marks the interaction finished; false when another request finished it first. */
-  async complete(id: string, now: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('interactions')
-      .set({ completed_at: now })
-      .where('id', '=', id)
-      .where('completed_at', 'is', null)
-      .executeTakeFirst();
-    return affected(result) === 1;
+  complete(id: string, now: number): Promise<boolean> {
+    return changedOne(
+      this.db
+        .updateTable('interactions')
+        .set({ completed_at: now })
+        .where('id', '=', id)
+        .where('completed_at', 'is', null),
+    );
   }
 }

@@ -4,14 +4,27 @@
  * RP-initiated logout there (sessions/upstream-logout.ts). One row per local sid.
  */
 import type { UpstreamSession, UpstreamSessionRepository } from '../ports.ts';
-import type { Db } from './db.ts';
-import { hasNul } from './upstreams.ts';
+import type { UpstreamSessionsTable } from '../schema.ts';
+import { type Db, hasNul } from './db.ts';
+import { first, selectUnexpired, upsert } from './statements.ts';
+
+function upstreamSessionFromRow(row: UpstreamSessionsTable): UpstreamSession {
+  return {
+    sid: row.sid,
+    upstreamId: row.upstream_id,
+    upstreamSubject: row.upstream_subject,
+    upstreamSid: row.upstream_sid,
+    idToken: row.id_token,
+    expiresAt: Number(row.expires_at),
+  };
+}
 
 export class SqlUpstreamSessionRepository implements UpstreamSessionRepository {
   constructor(private readonly db: Db) {}
 
   async record(session: UpstreamSession, now: number): Promise<void> {
-    const values = {
+    const row = {
+      sid: session.sid,
       upstream_id: session.upstreamId,
       upstream_subject: session.upstreamSubject,
       upstream_sid: session.upstreamSid,
@@ -19,30 +32,12 @@ export class SqlUpstreamSessionRepository implements UpstreamSessionRepository {
       expires_at: session.expiresAt,
       created_at: now,
     };
-    await this.db
-      .insertInto('upstream_sessions')
-      .values({ sid: session.sid, ...values })
-      .onConflict((conflict) => conflict.column('sid').doUpdateSet(values))
-      .execute();
+    await upsert(this.db, 'upstream_sessions', 'sid', row);
   }
 
   async find(sid: string, now: number): Promise<UpstreamSession | undefined> {
     if (hasNul(sid)) return undefined;
-    const row = await this.db
-      .selectFrom('upstream_sessions')
-      .selectAll()
-      .where('sid', '=', sid)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-    if (row === undefined) return undefined;
-    return {
-      sid: row.sid,
-      upstreamId: row.upstream_id,
-      upstreamSubject: row.upstream_subject,
-      upstreamSid: row.upstream_sid,
-      idToken: row.id_token,
-      expiresAt: Number(row.expires_at),
-    };
+    return first(selectUnexpired(this.db, 'upstream_sessions', 'sid', sid, now), upstreamSessionFromRow);
   }
 
   async findSids(

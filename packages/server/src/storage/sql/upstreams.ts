@@ -6,7 +6,27 @@
  */
 import type { PendingUpstreamLink, UpstreamLogin, UpstreamRepository } from '../ports.ts';
 import type { Database } from '../schema.ts';
-import { affected, type Db, json, parseList } from './db.ts';
+import { type Db, hasNul, json, parseList } from './db.ts';
+import {
+  changedOne,
+  first,
+  insertUnlessTaken,
+  selectUnexpired,
+  takeUnexpired,
+  upsert,
+} from './statements.ts';
+
+function loginFromRow(row: Database['upstream_logins']): UpstreamLogin {
+  return {
+    stateHash: row.state_hash,
+    upstreamId: row.upstream_id,
+    interactionId: row.interaction_id,
+    nonce: row.nonce,
+    codeVerifier: row.code_verifier,
+    redirectUri: row.redirect_uri,
+    expiresAt: Number(row.expires_at),
+  };
+}
 
 function pendingLinkFromRow(row: Database['upstream_pending_links']): PendingUpstreamLink {
   return {
@@ -21,9 +41,6 @@ function pendingLinkFromRow(row: Database['upstream_pending_links']): PendingUps
     expiresAt: Number(row.expires_at),
   };
 }
-
-/** PostgreSQL text cannot hold NUL (it fails the query): a value with one names nothing, on either database. */
-export const hasNul = (...values: string[]) => values.some((value) => value.includes('\u0000'));
 
 export class SqlUpstreamRepository implements UpstreamRepository {
   constructor(private readonly db: Db) {}
@@ -46,21 +63,8 @@ export class SqlUpstreamRepository implements UpstreamRepository {
 
   async takeLogin(stateHash: string, now: number): Promise<UpstreamLogin | undefined> {
     if (hasNul(stateHash)) return undefined;
-    const row = await this.db
-      .deleteFrom('upstream_logins')
-      .where('state_hash', '=', stateHash)
-      .returningAll()
-      .executeTakeFirst();
-    if (row === undefined || Number(row.expires_at) <= now) return undefined;
-    return {
-      stateHash: row.state_hash,
-      upstreamId: row.upstream_id,
-      interactionId: row.interaction_id,
-      nonce: row.nonce,
-      codeVerifier: row.code_verifier,
-      redirectUri: row.redirect_uri,
-      expiresAt: Number(row.expires_at),
-    };
+    const row = await takeUnexpired(this.db, 'upstream_logins', 'state_hash', stateHash, now);
+    return row && loginFromRow(row);
   }
 
   async findLinkedUser(upstreamId: string, upstreamSubject: string): Promise<string | undefined> {
@@ -76,17 +80,13 @@ export class SqlUpstreamRepository implements UpstreamRepository {
 
   async link(upstreamId: string, upstreamSubject: string, userId: string, now: number): Promise<boolean> {
     if (hasNul(upstreamId, upstreamSubject, userId)) return false;
-    const result = await this.db
-      .insertInto('upstream_identities')
-      .values({
-        upstream_id: upstreamId,
-        upstream_subject: upstreamSubject,
-        user_id: userId,
-        created_at: now,
-      })
-      .onConflict((conflict) => conflict.columns(['upstream_id', 'upstream_subject']).doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+    const row = {
+      upstream_id: upstreamId,
+      upstream_subject: upstreamSubject,
+      user_id: userId,
+      created_at: now,
+    };
+    return insertUnlessTaken(this.db, 'upstream_identities', row, ['upstream_id', 'upstream_subject']);
   }
 
   async savePendingLink(link: PendingUpstreamLink, now: number): Promise<void> {
@@ -102,44 +102,29 @@ export class SqlUpstreamRepository implements UpstreamRepository {
       expires_at: link.expiresAt,
       created_at: now,
     };
-    const { interaction_id: _key, ...replacement } = row;
-    await this.db
-      .insertInto('upstream_pending_links')
-      .values(row)
-      .onConflict((conflict) => conflict.column('interaction_id').doUpdateSet(replacement))
-      .execute();
+    await upsert(this.db, 'upstream_pending_links', 'interaction_id', row);
   }
 
   async findPendingLink(interactionId: string, now: number): Promise<PendingUpstreamLink | undefined> {
     if (hasNul(interactionId)) return undefined;
-    const row = await this.db
-      .selectFrom('upstream_pending_links')
-      .selectAll()
-      .where('interaction_id', '=', interactionId)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-    return row && pendingLinkFromRow(row);
+    const link = selectUnexpired(this.db, 'upstream_pending_links', 'interaction_id', interactionId, now);
+    return first(link, pendingLinkFromRow);
   }
 
   async provePendingLink(interactionId: string, userId: string, now: number): Promise<boolean> {
     if (hasNul(interactionId, userId)) return false;
-    const result = await this.db
-      .updateTable('upstream_pending_links')
-      .set({ proven_user_id: userId })
-      .where('interaction_id', '=', interactionId)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-    return affected(result) === 1;
+    return changedOne(
+      this.db
+        .updateTable('upstream_pending_links')
+        .set({ proven_user_id: userId })
+        .where('interaction_id', '=', interactionId)
+        .where('expires_at', '>', now),
+    );
   }
 
   async takePendingLink(interactionId: string, now: number): Promise<PendingUpstreamLink | undefined> {
     if (hasNul(interactionId)) return undefined;
-    const row = await this.db
-      .deleteFrom('upstream_pending_links')
-      .where('interaction_id', '=', interactionId)
-      .returningAll()
-      .executeTakeFirst();
-    if (row === undefined || Number(row.expires_at) <= now) return undefined;
-    return pendingLinkFromRow(row);
+    const row = await takeUnexpired(this.db, 'upstream_pending_links', 'interaction_id', interactionId, now);
+    return row && pendingLinkFromRow(row);
   }
 }

@@ -6,10 +6,8 @@
 import type { WebAuthnChallenge, WebAuthnCredentialRecord } from '../../model.ts';
 import type { WebAuthnRepository } from '../ports.ts';
 import type { WebAuthnChallengesTable, WebAuthnCredentialsTable } from '../schema.ts';
-import { affected, type Db, numberOrNull } from './db.ts';
-
-/** PostgreSQL text cannot hold NUL (it fails the query): a value with one names nothing, on either database. */
-const hasNul = (...values: string[]) => values.some((value) => value.includes('\u0000'));
+import { affected, type Db, hasNul, numberOrNull } from './db.ts';
+import { changedOne, first, insertUnlessTaken, selectBy, takeUnexpired } from './statements.ts';
 
 function credentialOf(row: WebAuthnCredentialsTable): WebAuthnCredentialRecord {
   return {
@@ -40,71 +38,52 @@ function challengeOf(row: WebAuthnChallengesTable): WebAuthnChallenge {
 export class SqlWebAuthnRepository implements WebAuthnRepository {
   constructor(private readonly db: Db) {}
 
-  async addCredential(credential: WebAuthnCredentialRecord): Promise<boolean> {
-    const result = await this.db
-      .insertInto('webauthn_credentials')
-      .values({
-        credential_id: credential.credentialId,
-        user_id: credential.userId,
-        public_key: credential.publicKey,
-        counter: credential.counter,
-        transports: credential.transports.join(' '),
-        backup_eligible: credential.backupEligible ? 1 : 0,
-        backup_state: credential.backupState ? 1 : 0,
-        discoverable: credential.discoverable ? 1 : 0,
-        nickname: credential.nickname,
-        created_at: credential.createdAt,
-        last_used_at: credential.lastUsedAt,
-      })
-      .onConflict((conflict) => conflict.column('credential_id').doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+  addCredential(credential: WebAuthnCredentialRecord): Promise<boolean> {
+    const row = {
+      credential_id: credential.credentialId,
+      user_id: credential.userId,
+      public_key: credential.publicKey,
+      counter: credential.counter,
+      transports: credential.transports.join(' '),
+      backup_eligible: credential.backupEligible ? 1 : 0,
+      backup_state: credential.backupState ? 1 : 0,
+      discoverable: credential.discoverable ? 1 : 0,
+      nickname: credential.nickname,
+      created_at: credential.createdAt,
+      last_used_at: credential.lastUsedAt,
+    };
+    return insertUnlessTaken(this.db, 'webauthn_credentials', row, 'credential_id');
   }
 
   async findCredential(credentialId: string): Promise<WebAuthnCredentialRecord | undefined> {
     if (hasNul(credentialId)) return undefined;
-    const row = await this.db
-      .selectFrom('webauthn_credentials')
-      .selectAll()
-      .where('credential_id', '=', credentialId)
-      .executeTakeFirst();
-    return row && credentialOf(row);
+    return first(selectBy(this.db, 'webauthn_credentials', 'credential_id', credentialId), credentialOf);
   }
 
   async listCredentials(userId: string): Promise<WebAuthnCredentialRecord[]> {
-    const rows = await this.db
-      .selectFrom('webauthn_credentials')
-      .selectAll()
-      .where('user_id', '=', userId)
-      .orderBy('created_at')
-      .orderBy('credential_id')
-      .execute();
+    const credentials = selectBy(this.db, 'webauthn_credentials', 'user_id', userId);
+    const rows = await credentials.orderBy('created_at').orderBy('credential_id').execute();
     return rows.map(credentialOf);
   }
 
-  async recordUse(
-    credentialId: string,
-    counter: number,
-    backupState: boolean,
-    now: number,
-  ): Promise<boolean> {
-    const result = await this.db
-      .updateTable('webauthn_credentials')
-      .set({ counter, backup_state: backupState ? 1 : 0, last_used_at: now })
-      .where('credential_id', '=', credentialId)
-      .where((eb) => (counter === 0 ? eb('counter', '=', 0) : eb('counter', '<', counter)))
-      .executeTakeFirst();
-    return affected(result) === 1;
+  recordUse(credentialId: string, counter: number, backupState: boolean, now: number): Promise<boolean> {
+    return changedOne(
+      this.db
+        .updateTable('webauthn_credentials')
+        .set({ counter, backup_state: backupState ? 1 : 0, last_used_at: now })
+        .where('credential_id', '=', credentialId)
+        .where((eb) => (counter === 0 ? eb('counter', '=', 0) : eb('counter', '<', counter))),
+    );
   }
 
   async removeCredential(userId: string, credentialId: string): Promise<boolean> {
     if (hasNul(credentialId)) return false;
-    const result = await this.db
-      .deleteFrom('webauthn_credentials')
-      .where('user_id', '=', userId)
-      .where('credential_id', '=', credentialId)
-      .executeTakeFirst();
-    return affected(result) === 1;
+    return changedOne(
+      this.db
+        .deleteFrom('webauthn_credentials')
+        .where('user_id', '=', userId)
+        .where('credential_id', '=', credentialId),
+    );
   }
 
   async removeAll(userId: string): Promise<number> {
@@ -131,12 +110,7 @@ export class SqlWebAuthnRepository implements WebAuthnRepository {
 
   async takeChallenge(challengeHash: string, now: number): Promise<WebAuthnChallenge | undefined> {
     if (hasNul(challengeHash)) return undefined;
-    const row = await this.db
-      .deleteFrom('webauthn_challenges')
-      .where('challenge_hash', '=', challengeHash)
-      .returningAll()
-      .executeTakeFirst();
-    if (row === undefined || Number(row.expires_at) <= now) return undefined;
-    return challengeOf(row);
+    const row = await takeUnexpired(this.db, 'webauthn_challenges', 'challenge_hash', challengeHash, now);
+    return row && challengeOf(row);
   }
 }
