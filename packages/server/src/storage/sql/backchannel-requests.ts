@@ -4,7 +4,7 @@ import type { BackchannelRequestRepository } from '../ports.ts';
 import type { Db } from './db.ts';
 import { SqlPolledRepository } from './polled-authorizations.ts';
 import { backchannelRequestFromRow, backchannelRequestToRow } from './rows.ts';
-import { first, selectBy } from './statements.ts';
+import { first, selectBy, updateAll } from './statements.ts';
 
 export class SqlBackchannelRequestRepository
   extends SqlPolledRepository
@@ -27,11 +27,8 @@ export class SqlBackchannelRequestRepository
   }
 
   async forgetPing(authReqIdHash: string): Promise<void> {
-    await this.db
-      .updateTable('backchannel_requests')
-      .set({ ping_auth_req_id: null, client_notification_token: null })
-      .where('auth_req_id_hash', '=', authReqIdHash)
-      .execute();
+    const forgotten = { ping_auth_req_id: null, client_notification_token: null };
+    await updateAll(this.db, 'backchannel_requests', forgotten, { auth_req_id_hash: authReqIdHash });
   }
 
   private findBy(column: 'auth_req_id_hash' | 'approval_hash', hash: string) {

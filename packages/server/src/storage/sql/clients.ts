@@ -4,7 +4,7 @@ import type { ClientRepository } from '../ports.ts';
 import type { ClientsTable } from '../schema.ts';
 import { affected, type ChangeListener, type Db, inTransaction, json } from './db.ts';
 import { clientFromRow, clientToRow } from './rows.ts';
-import { compiledFindBy, upsert } from './statements.ts';
+import { compiledFindBy, updateOne, upsert } from './statements.ts';
 
 const findClientById = compiledFindBy('clients', 'client_id');
 
@@ -32,7 +32,7 @@ export class SqlClientRepository implements ClientRepository {
 
   async updateSecrets(clientId: string, secrets: ClientSecret[]): Promise<boolean> {
     const changes = { secrets: json(secrets), secret_hash: secrets[0]?.hash ?? null };
-    return this.updateOne(clientId, changes);
+    return this.update(clientId, changes);
   }
 
   async remove(clientId: string): Promise<boolean> {
@@ -43,7 +43,7 @@ export class SqlClientRepository implements ClientRepository {
   }
 
   setDisabled(clientId: string, at: number | null): Promise<boolean> {
-    return this.updateOne(clientId, { disabled_at: at });
+    return this.update(clientId, { disabled_at: at });
   }
 
   async registrationTokenHash(clientId: string): Promise<string | undefined> {
@@ -66,11 +66,8 @@ export class SqlClientRepository implements ClientRepository {
   }
 
   /** Sets `changes` on the client; false when there is no such client. */
-  private async updateOne(clientId: string, changes: Partial<ClientsTable>): Promise<boolean> {
-    const result = await this.write((db) =>
-      db.updateTable('clients').set(changes).where('client_id', '=', clientId).executeTakeFirst(),
-    );
-    return affected(result) === 1;
+  private update(clientId: string, changes: Partial<ClientsTable>): Promise<boolean> {
+    return this.write((db) => updateOne(db, 'clients', changes, { client_id: clientId }));
   }
 
   /** Runs a write and announces it (whatever it changed), in one transaction. */

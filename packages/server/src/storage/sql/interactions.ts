@@ -3,7 +3,7 @@ import type { Interaction } from '../../model.ts';
 import type { InteractionRepository } from '../ports.ts';
 import type { Db } from './db.ts';
 import { interactionFromRow, interactionToRow } from './rows.ts';
-import { changedOne, first, selectUnexpired } from './statements.ts';
+import { first, selectUnexpired, updateAll, updateOne } from './statements.ts';
 
 export class SqlInteractionRepository implements InteractionRepository {
   constructor(private readonly db: Db) {}
@@ -18,17 +18,11 @@ export class SqlInteractionRepository implements InteractionRepository {
   }
 
   async attachSession(id: string, sid: string): Promise<void> {
-    await this.db.updateTable('interactions').set({ session_sid: sid }).where('id', '=', id).execute();
+    await updateAll(this.db, 'interactions', { session_sid: sid }, { id });
   }
 
   /** Marks the interaction finished; false when another request finished it first. */
   complete(id: string, now: number): Promise<boolean> {
-    return changedOne(
-      this.db
-        .updateTable('interactions')
-        .set({ completed_at: now })
-        .where('id', '=', id)
-        .where('completed_at', 'is', null),
-    );
+    return updateOne(this.db, 'interactions', { completed_at: now }, { id, completed_at: null });
   }
 }

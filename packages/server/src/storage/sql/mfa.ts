@@ -7,7 +7,7 @@ import type { TotpFactor } from '../../model.ts';
 import type { MfaRepository } from '../ports.ts';
 import type { MfaTotpTable } from '../schema.ts';
 import { type Db, inTransaction, numberOrNull } from './db.ts';
-import { changedOne, first, selectBy } from './statements.ts';
+import { changedOne, first, selectBy, updateOne } from './statements.ts';
 
 function totpFromRow(row: MfaTotpTable): TotpFactor {
   return {
@@ -45,13 +45,7 @@ export class SqlMfaRepository implements MfaRepository {
 
   confirmTotp(userId: string, secret: string, step: number, now: number): Promise<boolean> {
     const confirmed = { secret, pending_secret: null, confirmed_at: now, last_used_step: step };
-    return changedOne(
-      this.db
-        .updateTable('mfa_totp')
-        .set(confirmed)
-        .where('user_id', '=', userId)
-        .where('pending_secret', '=', secret),
-    );
+    return updateOne(this.db, 'mfa_totp', confirmed, { user_id: userId, pending_secret: secret });
   }
 
   useTotpStep(userId: string, step: number): Promise<boolean> {
@@ -83,14 +77,8 @@ export class SqlMfaRepository implements MfaRepository {
   }
 
   useRecoveryCode(userId: string, codeHash: string, now: number): Promise<boolean> {
-    return changedOne(
-      this.db
-        .updateTable('mfa_recovery_codes')
-        .set({ used_at: now })
-        .where('user_id', '=', userId)
-        .where('code_hash', '=', codeHash)
-        .where('used_at', 'is', null),
-    );
+    const unused = { user_id: userId, code_hash: codeHash, used_at: null };
+    return updateOne(this.db, 'mfa_recovery_codes', { used_at: now }, unused);
   }
 
   async unusedRecoveryCodes(userId: string): Promise<number> {

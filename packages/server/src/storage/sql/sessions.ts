@@ -2,9 +2,9 @@
 import type { LoginSession, UpstreamAuthentication } from '../../model.ts';
 import { compiled } from '../compiled.ts';
 import type { PageRequest, SessionRepository } from '../ports.ts';
-import { affected, type Db, json, jsonOrNull } from './db.ts';
+import { type Db, json, jsonOrNull } from './db.ts';
 import { sessionFromRow, sessionToRow } from './rows.ts';
-import { changedOne } from './statements.ts';
+import { changedOne, updateAll, updateOne } from './statements.ts';
 
 /** The live (not ended, not expired) session whose `column` is `value`, compiled once (compiled.ts). */
 const findLiveSession = (column: 'id_hash' | 'sid') =>
@@ -36,12 +36,12 @@ export class SqlSessionRepository implements SessionRepository {
   }
 
   async end(idHash: string, now: number): Promise<void> {
-    await this.endWhere('id_hash', idHash, now);
+    await updateAll(this.db, 'sessions', { ended_at: now }, { id_hash: idHash, ended_at: null });
   }
 
   /** Ends the session with this sid; true only for the one caller that ended it (a logout runs once). */
-  async endBySid(sid: string, now: number): Promise<boolean> {
-    return (await this.endWhere('sid', sid, now)) === 1;
+  endBySid(sid: string, now: number): Promise<boolean> {
+    return updateOne(this.db, 'sessions', { ended_at: now }, { sid, ended_at: null });
   }
 
   /**
@@ -75,7 +75,7 @@ export class SqlSessionRepository implements SessionRepository {
 
   /** Ends every live session of a user (a disabled or removed account); returns how many were live. */
   endAllForUser(userId: string, now: number): Promise<number> {
-    return this.endWhere('user_id', userId, now);
+    return updateAll(this.db, 'sessions', { ended_at: now }, { user_id: userId, ended_at: null });
   }
 
   /** The live session with this sid, or undefined when unknown, ended or expired. */
@@ -99,16 +99,5 @@ export class SqlSessionRepository implements SessionRepository {
     if (page.after !== undefined) query = query.where('sid', '>', page.after);
     const rows = await query.orderBy('sid').limit(page.limit).execute();
     return rows.map(sessionFromRow);
-  }
-
-  /** Ends the live sessions whose `column` is `value`; returns how many it ended. */
-  private async endWhere(column: 'id_hash' | 'sid' | 'user_id', value: string, now: number): Promise<number> {
-    const result = await this.db
-      .updateTable('sessions')
-      .set({ ended_at: now })
-      .where(column, '=', value)
-      .where('ended_at', 'is', null)
-      .executeTakeFirst();
-    return affected(result);
   }
 }

@@ -3,6 +3,7 @@ import type { SigningKeyRecord } from '../../model.ts';
 import type { SigningKeyRepository } from '../ports.ts';
 import type { Db } from './db.ts';
 import { signingKeyFromRow, signingKeyToRow } from './rows.ts';
+import { updateAll } from './statements.ts';
 
 export class SqlSigningKeyRepository implements SigningKeyRepository {
   constructor(private readonly db: Db) {}
@@ -31,11 +32,7 @@ export class SqlSigningKeyRepository implements SigningKeyRepository {
 
   /** Replaces the stored private half of a key (sealed again with another secret, keys/key-encryption.ts). */
   async replacePrivateJwk(kid: string, privateJwk: string): Promise<void> {
-    await this.db
-      .updateTable('signing_keys')
-      .set({ private_jwk: privateJwk })
-      .where('kid', '=', kid)
-      .execute();
+    await updateAll(this.db, 'signing_keys', { private_jwk: privateJwk }, { kid });
   }
 
   /** Retires every key that is still signing (or scheduled to) other than `keepKid`. */

@@ -7,7 +7,7 @@
 import type { DeleteResult, Insertable, Kysely, SelectQueryBuilder, UpdateResult } from 'kysely';
 import { type CompiledRunner, compiled } from '../compiled.ts';
 import type { Database } from '../schema.ts';
-import { affected, type Db } from './db.ts';
+import { affected, type Db, hasNul } from './db.ts';
 
 export type Table = keyof Database;
 
@@ -79,22 +79,53 @@ export async function first<Row, Model>(
 }
 
 /**
- * Deletes the row of `table` whose unique `column` is `value` and returns it unless it had expired by `now`:
- * one DELETE ... RETURNING, so of callers racing for the row exactly one gets it, once.
+ * Deletes the row of `table` whose unique `column` is `value` and returns it, mapped by `fromRow`, unless it
+ * had expired by `now`: one DELETE ... RETURNING, so of callers racing for the row exactly one gets it, once.
+ * A value with NUL names nothing (PostgreSQL text cannot hold one).
  */
-export async function takeUnexpired<T extends ExpiringTable>(
+export async function takeUnexpired<T extends ExpiringTable, Model>(
   db: Db,
   table: T,
   column: TextColumn<T>,
   value: string,
   now: number,
-): Promise<Database[T] | undefined> {
+  fromRow: (row: Database[T]) => Model,
+): Promise<Model | undefined> {
+  if (hasNul(value)) return undefined;
   const row = (await untyped(db)
     .deleteFrom(table as string)
     .where(column as string, '=', value)
     .returningAll()
     .executeTakeFirst()) as Database[T] | undefined;
-  return row === undefined || Number(row.expires_at) <= now ? undefined : row;
+  return row === undefined || Number(row.expires_at) <= now ? undefined : fromRow(row);
+}
+
+/** Conditions on a row of `T`: each column equals its value, or IS NULL for null. */
+export type Where<T extends Table> = { [C in keyof Database[T]]?: Database[T][C] };
+
+/** Sets `changes` on the rows of `table` that meet `where`; returns how many it changed. */
+export async function updateAll<T extends Table>(
+  db: Db,
+  table: T,
+  changes: Partial<Database[T]>,
+  where: Where<T>,
+): Promise<number> {
+  let query = untyped(db)
+    .updateTable(table as string)
+    .set(changes as LooseRow);
+  for (const [column, value] of Object.entries(where))
+    query = query.where(column, value === null ? 'is' : '=', value);
+  return affected(await query.executeTakeFirst());
+}
+
+/** Sets `changes` on the row of `table` that meets `where`; true when it changed exactly one row. */
+export async function updateOne<T extends Table>(
+  db: Db,
+  table: T,
+  changes: Partial<Database[T]>,
+  where: Where<T>,
+): Promise<boolean> {
+  return (await updateAll(db, table, changes, where)) === 1;
 }
 
 /** Inserts `row` unless a row with the same `conflict` columns exists; true when it inserted. */

@@ -61,10 +61,8 @@ export class SqlUpstreamRepository implements UpstreamRepository {
       .execute();
   }
 
-  async takeLogin(stateHash: string, now: number): Promise<UpstreamLogin | undefined> {
-    if (hasNul(stateHash)) return undefined;
-    const row = await takeUnexpired(this.db, 'upstream_logins', 'state_hash', stateHash, now);
-    return row && loginFromRow(row);
+  takeLogin(stateHash: string, now: number): Promise<UpstreamLogin | undefined> {
+    return takeUnexpired(this.db, 'upstream_logins', 'state_hash', stateHash, now, loginFromRow);
   }
 
   async findLinkedUser(upstreamId: string, upstreamSubject: string): Promise<string | undefined> {
@@ -122,9 +120,14 @@ export class SqlUpstreamRepository implements UpstreamRepository {
     );
   }
 
-  async takePendingLink(interactionId: string, now: number): Promise<PendingUpstreamLink | undefined> {
-    if (hasNul(interactionId)) return undefined;
-    const row = await takeUnexpired(this.db, 'upstream_pending_links', 'interaction_id', interactionId, now);
-    return row && pendingLinkFromRow(row);
+  takePendingLink(interactionId: string, now: number): Promise<PendingUpstreamLink | undefined> {
+    return takeUnexpired(
+      this.db,
+      'upstream_pending_links',
+      'interaction_id',
+      interactionId,
+      now,
+      pendingLinkFromRow,
+    );
   }
 }

@@ -5,7 +5,7 @@ import type { UserRepository } from '../ports.ts';
 import type { UsersTable } from '../schema.ts';
 import { affected, type Db, hasNul, inTransaction } from './db.ts';
 import { userFromRow, userToRow } from './rows.ts';
-import { changedOne, compiledFindBy, insertUnlessTaken } from './statements.ts';
+import { compiledFindBy, insertUnlessTaken, updateOne } from './statements.ts';
 
 const findUserById = compiledFindBy('users', 'id');
 const findUserByUsername = compiledFindBy('users', 'username');
@@ -80,11 +80,6 @@ export class SqlUserRepository implements UserRepository {
 
   /** Sets `changes` and the update time on the user; false when there is no such user. */
   private update(id: string, changes: Partial<UsersTable>, now: number): Promise<boolean> {
-    return changedOne(
-      this.db
-        .updateTable('users')
-        .set({ ...changes, updated_at: now })
-        .where('id', '=', id),
-    );
+    return updateOne(this.db, 'users', { ...changes, updated_at: now }, { id });
   }
 }

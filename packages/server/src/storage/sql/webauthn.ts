@@ -108,9 +108,7 @@ export class SqlWebAuthnRepository implements WebAuthnRepository {
       .execute();
   }
 
-  async takeChallenge(challengeHash: string, now: number): Promise<WebAuthnChallenge | undefined> {
-    if (hasNul(challengeHash)) return undefined;
-    const row = await takeUnexpired(this.db, 'webauthn_challenges', 'challenge_hash', challengeHash, now);
-    return row && challengeOf(row);
+  takeChallenge(challengeHash: string, now: number): Promise<WebAuthnChallenge | undefined> {
+    return takeUnexpired(this.db, 'webauthn_challenges', 'challenge_hash', challengeHash, now, challengeOf);
   }
 }
