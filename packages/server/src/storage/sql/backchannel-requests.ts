@@ -3,7 +3,7 @@ import type { BackchannelAuthenticationRequest } from '../../model.ts';
 import type { BackchannelRequestRepository } from '../ports.ts';
 import type { Db } from './db.ts';
 import { SqlPolledRepository } from './polled-authorizations.ts';
-import { backchannelRequestFromRow, backchannelRequestToRow } from './rows.ts';
+import { backchannelRequestRows } from './rows.ts';
 import { first, selectBy, updateAll } from './statements.ts';
 
 export class SqlBackchannelRequestRepository
@@ -15,7 +15,7 @@ export class SqlBackchannelRequestRepository
   }
 
   async create(request: BackchannelAuthenticationRequest): Promise<void> {
-    await this.db.insertInto('backchannel_requests').values(backchannelRequestToRow(request)).execute();
+    await this.db.insertInto('backchannel_requests').values(backchannelRequestRows.toRow(request)).execute();
   }
 
   findByHash(authReqIdHash: string): Promise<BackchannelAuthenticationRequest | undefined> {
@@ -32,6 +32,6 @@ export class SqlBackchannelRequestRepository
   }
 
   private findBy(column: 'auth_req_id_hash' | 'approval_hash', hash: string) {
-    return first(selectBy(this.db, 'backchannel_requests', column, hash), backchannelRequestFromRow);
+    return first(selectBy(this.db, 'backchannel_requests', column, hash), backchannelRequestRows.fromRow);
   }
 }

@@ -3,7 +3,7 @@ import type { DeviceCode } from '../../model.ts';
 import type { DeviceCodeRepository } from '../ports.ts';
 import type { Db } from './db.ts';
 import { SqlPolledRepository } from './polled-authorizations.ts';
-import { deviceCodeFromRow, deviceCodeToRow } from './rows.ts';
+import { deviceCodeRows } from './rows.ts';
 import { compiledFindBy, first, insertUnlessTaken, selectUnexpired } from './statements.ts';
 
 const findDeviceCode = compiledFindBy('device_codes', 'device_code_hash');
@@ -15,12 +15,12 @@ export class SqlDeviceCodeRepository extends SqlPolledRepository implements Devi
 
   /** Inserts a device code; false when the user code collides with a live one (the caller draws again). */
   create(code: DeviceCode): Promise<boolean> {
-    return insertUnlessTaken(this.db, 'device_codes', deviceCodeToRow(code), 'user_code');
+    return insertUnlessTaken(this.db, 'device_codes', deviceCodeRows.toRow(code), 'user_code');
   }
 
   async findByHash(deviceCodeHash: string): Promise<DeviceCode | undefined> {
     const [row] = (await findDeviceCode(this.db, { key: deviceCodeHash })).rows;
-    return row && deviceCodeFromRow(row);
+    return row && deviceCodeRows.fromRow(row);
   }
 
   findPendingByUserCode(userCode: string, now: number): Promise<DeviceCode | undefined> {
@@ -29,6 +29,6 @@ export class SqlDeviceCodeRepository extends SqlPolledRepository implements Devi
       '=',
       'pending',
     );
-    return first(pending, deviceCodeFromRow);
+    return first(pending, deviceCodeRows.fromRow);
   }
 }

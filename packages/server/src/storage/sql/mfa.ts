@@ -6,25 +6,24 @@
 import type { TotpFactor } from '../../model.ts';
 import type { MfaRepository } from '../ports.ts';
 import type { MfaTotpTable } from '../schema.ts';
-import { type Db, inTransaction, numberOrNull } from './db.ts';
+import { integer, integerOrNull, rowMapping, text } from './columns.ts';
+import { type Db, inTransaction } from './db.ts';
 import { changedOne, first, selectBy, updateOne } from './statements.ts';
 
-function totpFromRow(row: MfaTotpTable): TotpFactor {
-  return {
-    userId: row.user_id,
-    secret: row.secret,
-    confirmedAt: numberOrNull(row.confirmed_at),
-    lastUsedStep: numberOrNull(row.last_used_step),
-    pendingSecret: row.pending_secret,
-    createdAt: Number(row.created_at),
-  };
-}
+const totpRows = rowMapping<TotpFactor, MfaTotpTable>()({
+  userId: text('user_id'),
+  secret: text('secret'),
+  confirmedAt: integerOrNull('confirmed_at'),
+  lastUsedStep: integerOrNull('last_used_step'),
+  pendingSecret: text('pending_secret'),
+  createdAt: integer('created_at'),
+});
 
 export class SqlMfaRepository implements MfaRepository {
   constructor(private readonly db: Db) {}
 
   findTotp(userId: string): Promise<TotpFactor | undefined> {
-    return first(selectBy(this.db, 'mfa_totp', 'user_id', userId), totpFromRow);
+    return first(selectBy(this.db, 'mfa_totp', 'user_id', userId), totpRows.fromRow);
   }
 
   async startTotp(userId: string, secret: string, now: number): Promise<void> {

@@ -3,7 +3,7 @@ import type { LoginSession, UpstreamAuthentication } from '../../model.ts';
 import { compiled } from '../compiled.ts';
 import type { PageRequest, SessionRepository } from '../ports.ts';
 import { type Db, json, jsonOrNull } from './db.ts';
-import { sessionFromRow, sessionToRow } from './rows.ts';
+import { sessionRows } from './rows.ts';
 import { changedOne, updateAll, updateOne } from './statements.ts';
 
 /** The live (not ended, not expired) session whose `column` is `value`, compiled once (compiled.ts). */
@@ -25,14 +25,14 @@ export class SqlSessionRepository implements SessionRepository {
   async create(idHash: string, session: LoginSession, now: number): Promise<void> {
     await this.db
       .insertInto('sessions')
-      .values(sessionToRow(idHash, session, now))
+      .values({ ...sessionRows.toRow(session), id_hash: idHash, created_at: now, ended_at: null })
       .execute();
   }
 
   /** The live session for a cookie value's hash, or undefined when unknown, ended or expired. */
   async findActive(idHash: string, now: number): Promise<LoginSession | undefined> {
     const [row] = (await findActiveSession(this.db, { value: idHash, now })).rows;
-    return row && sessionFromRow(row);
+    return row && sessionRows.fromRow(row);
   }
 
   async end(idHash: string, now: number): Promise<void> {
@@ -81,7 +81,7 @@ export class SqlSessionRepository implements SessionRepository {
   /** The live session with this sid, or undefined when unknown, ended or expired. */
   async findLiveBySid(sid: string, now: number): Promise<LoginSession | undefined> {
     const [row] = (await findLiveSessionBySid(this.db, { value: sid, now })).rows;
-    return row && sessionFromRow(row);
+    return row && sessionRows.fromRow(row);
   }
 
   /** Live sessions (of one user, when given), by sid, a page at a time. */
@@ -98,6 +98,6 @@ export class SqlSessionRepository implements SessionRepository {
     if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
     if (page.after !== undefined) query = query.where('sid', '>', page.after);
     const rows = await query.orderBy('sid').limit(page.limit).execute();
-    return rows.map(sessionFromRow);
+    return rows.map(sessionRows.fromRow);
   }
 }

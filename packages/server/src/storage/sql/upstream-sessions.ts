@@ -5,39 +5,30 @@
  */
 import type { UpstreamSession, UpstreamSessionRepository } from '../ports.ts';
 import type { UpstreamSessionsTable } from '../schema.ts';
+import { integer, rowMapping, text } from './columns.ts';
 import { type Db, hasNul } from './db.ts';
 import { first, selectUnexpired, upsert } from './statements.ts';
 
-function upstreamSessionFromRow(row: UpstreamSessionsTable): UpstreamSession {
-  return {
-    sid: row.sid,
-    upstreamId: row.upstream_id,
-    upstreamSubject: row.upstream_subject,
-    upstreamSid: row.upstream_sid,
-    idToken: row.id_token,
-    expiresAt: Number(row.expires_at),
-  };
-}
+const upstreamSessionRows = rowMapping<UpstreamSession, UpstreamSessionsTable>()({
+  sid: text('sid'),
+  upstreamId: text('upstream_id'),
+  upstreamSubject: text('upstream_subject'),
+  upstreamSid: text('upstream_sid'),
+  idToken: text('id_token'),
+  expiresAt: integer('expires_at'),
+});
 
 export class SqlUpstreamSessionRepository implements UpstreamSessionRepository {
   constructor(private readonly db: Db) {}
 
   async record(session: UpstreamSession, now: number): Promise<void> {
-    const row = {
-      sid: session.sid,
-      upstream_id: session.upstreamId,
-      upstream_subject: session.upstreamSubject,
-      upstream_sid: session.upstreamSid,
-      id_token: session.idToken,
-      expires_at: session.expiresAt,
-      created_at: now,
-    };
+    const row = { ...upstreamSessionRows.toRow(session), created_at: now };
     await upsert(this.db, 'upstream_sessions', 'sid', row);
   }
 
   async find(sid: string, now: number): Promise<UpstreamSession | undefined> {
     if (hasNul(sid)) return undefined;
-    return first(selectUnexpired(this.db, 'upstream_sessions', 'sid', sid, now), upstreamSessionFromRow);
+    return first(selectUnexpired(this.db, 'upstream_sessions', 'sid', sid, now), upstreamSessionRows.fromRow);
   }
 
   async findSids(

@@ -6,7 +6,8 @@
  */
 import type { PendingUpstreamLink, UpstreamLogin, UpstreamRepository } from '../ports.ts';
 import type { Database } from '../schema.ts';
-import { type Db, hasNul, json, parseList } from './db.ts';
+import { integer, list, rowMapping, text } from './columns.ts';
+import { type Db, hasNul } from './db.ts';
 import {
   changedOne,
   first,
@@ -16,31 +17,27 @@ import {
   upsert,
 } from './statements.ts';
 
-function loginFromRow(row: Database['upstream_logins']): UpstreamLogin {
-  return {
-    stateHash: row.state_hash,
-    upstreamId: row.upstream_id,
-    interactionId: row.interaction_id,
-    nonce: row.nonce,
-    codeVerifier: row.code_verifier,
-    redirectUri: row.redirect_uri,
-    expiresAt: Number(row.expires_at),
-  };
-}
+const loginRows = rowMapping<UpstreamLogin, Database['upstream_logins']>()({
+  stateHash: text('state_hash'),
+  upstreamId: text('upstream_id'),
+  interactionId: text('interaction_id'),
+  nonce: text('nonce'),
+  codeVerifier: text('code_verifier'),
+  redirectUri: text('redirect_uri'),
+  expiresAt: integer('expires_at'),
+});
 
-function pendingLinkFromRow(row: Database['upstream_pending_links']): PendingUpstreamLink {
-  return {
-    interactionId: row.interaction_id,
-    upstreamId: row.upstream_id,
-    upstreamSubject: row.upstream_subject,
-    upstreamSid: row.upstream_sid,
-    upstreamAmr: parseList(row.upstream_amr),
-    upstreamAcr: row.upstream_acr,
-    offeredUserId: row.offered_user_id,
-    provenUserId: row.proven_user_id,
-    expiresAt: Number(row.expires_at),
-  };
-}
+const pendingLinkRows = rowMapping<PendingUpstreamLink, Database['upstream_pending_links']>()({
+  interactionId: text('interaction_id'),
+  upstreamId: text('upstream_id'),
+  upstreamSubject: text('upstream_subject'),
+  upstreamSid: text('upstream_sid'),
+  upstreamAmr: list('upstream_amr'),
+  upstreamAcr: text('upstream_acr'),
+  offeredUserId: text('offered_user_id'),
+  provenUserId: text('proven_user_id'),
+  expiresAt: integer('expires_at'),
+});
 
 export class SqlUpstreamRepository implements UpstreamRepository {
   constructor(private readonly db: Db) {}
@@ -48,21 +45,12 @@ export class SqlUpstreamRepository implements UpstreamRepository {
   async createLogin(login: UpstreamLogin, now: number): Promise<void> {
     await this.db
       .insertInto('upstream_logins')
-      .values({
-        state_hash: login.stateHash,
-        upstream_id: login.upstreamId,
-        interaction_id: login.interactionId,
-        nonce: login.nonce,
-        code_verifier: login.codeVerifier,
-        redirect_uri: login.redirectUri,
-        expires_at: login.expiresAt,
-        created_at: now,
-      })
+      .values({ ...loginRows.toRow(login), created_at: now })
       .execute();
   }
 
   takeLogin(stateHash: string, now: number): Promise<UpstreamLogin | undefined> {
-    return takeUnexpired(this.db, 'upstream_logins', 'state_hash', stateHash, now, loginFromRow);
+    return takeUnexpired(this.db, 'upstream_logins', 'state_hash', stateHash, now, loginRows.fromRow);
   }
 
   async findLinkedUser(upstreamId: string, upstreamSubject: string): Promise<string | undefined> {
@@ -88,25 +76,14 @@ export class SqlUpstreamRepository implements UpstreamRepository {
   }
 
   async savePendingLink(link: PendingUpstreamLink, now: number): Promise<void> {
-    const row = {
-      interaction_id: link.interactionId,
-      upstream_id: link.upstreamId,
-      upstream_subject: link.upstreamSubject,
-      upstream_sid: link.upstreamSid,
-      upstream_amr: json(link.upstreamAmr),
-      upstream_acr: link.upstreamAcr,
-      offered_user_id: link.offeredUserId,
-      proven_user_id: link.provenUserId,
-      expires_at: link.expiresAt,
-      created_at: now,
-    };
+    const row = { ...pendingLinkRows.toRow(link), created_at: now };
     await upsert(this.db, 'upstream_pending_links', 'interaction_id', row);
   }
 
   async findPendingLink(interactionId: string, now: number): Promise<PendingUpstreamLink | undefined> {
     if (hasNul(interactionId)) return undefined;
     const link = selectUnexpired(this.db, 'upstream_pending_links', 'interaction_id', interactionId, now);
-    return first(link, pendingLinkFromRow);
+    return first(link, pendingLinkRows.fromRow);
   }
 
   async provePendingLink(interactionId: string, userId: string, now: number): Promise<boolean> {
@@ -127,7 +104,7 @@ export class SqlUpstreamRepository implements UpstreamRepository {
       'interaction_id',
       interactionId,
       now,
-      pendingLinkFromRow,
+      pendingLinkRows.fromRow,
     );
   }
 }

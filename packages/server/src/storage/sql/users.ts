@@ -4,7 +4,7 @@ import type { User } from '../../model.ts';
 import type { UserRepository } from '../ports.ts';
 import type { UsersTable } from '../schema.ts';
 import { affected, type Db, hasNul, inTransaction } from './db.ts';
-import { userFromRow, userToRow } from './rows.ts';
+import { userRows } from './rows.ts';
 import { compiledFindBy, insertUnlessTaken, updateOne } from './statements.ts';
 
 const findUserById = compiledFindBy('users', 'id');
@@ -16,13 +16,13 @@ export class SqlUserRepository implements UserRepository {
   async findById(id: string): Promise<User | undefined> {
     if (hasNul(id)) return undefined;
     const [row] = (await findUserById(this.db, { key: id })).rows;
-    return row && userFromRow(row);
+    return row && userRows.fromRow(row);
   }
 
   async findByUsername(username: string): Promise<User | undefined> {
     if (hasNul(username)) return undefined;
     const [row] = (await findUserByUsername(this.db, { key: username })).rows;
-    return row && userFromRow(row);
+    return row && userRows.fromRow(row);
   }
 
   /**
@@ -42,19 +42,24 @@ export class SqlUserRepository implements UserRepository {
       .limit(limit * 4)
       .execute();
     return rows
-      .map(userFromRow)
+      .map(userRows.fromRow)
       .filter((user) => typeof user.claims.email === 'string' && user.claims.email.toLowerCase() === wanted)
       .slice(0, limit);
   }
 
   /** Creates a user; returns false when the username is taken. */
   create(user: User, now: number): Promise<boolean> {
-    return insertUnlessTaken(this.db, 'users', userToRow(user, now), 'username');
+    return insertUnlessTaken(
+      this.db,
+      'users',
+      { ...userRows.toRow(user), created_at: now, updated_at: now },
+      'username',
+    );
   }
 
   async list(): Promise<User[]> {
     const rows = await this.db.selectFrom('users').selectAll().orderBy('username').execute();
-    return rows.map(userFromRow);
+    return rows.map(userRows.fromRow);
   }
 
   /** Disables the account from `at`, or enables it with null; false when there is no such user. */

@@ -6,64 +6,56 @@
 import type { WebAuthnChallenge, WebAuthnCredentialRecord } from '../../model.ts';
 import type { WebAuthnRepository } from '../ports.ts';
 import type { WebAuthnChallengesTable, WebAuthnCredentialsTable } from '../schema.ts';
-import { affected, type Db, hasNul, numberOrNull } from './db.ts';
+import { either, flag, integer, integerOrNull, rowMapping, text, words } from './columns.ts';
+import { affected, type Db, hasNul } from './db.ts';
 import { changedOne, first, insertUnlessTaken, selectBy, takeUnexpired } from './statements.ts';
 
-function credentialOf(row: WebAuthnCredentialsTable): WebAuthnCredentialRecord {
-  return {
-    credentialId: row.credential_id,
-    userId: row.user_id,
-    publicKey: row.public_key,
-    counter: Number(row.counter),
-    transports: row.transports === '' ? [] : row.transports.split(' '),
-    backupEligible: Number(row.backup_eligible) === 1,
-    backupState: Number(row.backup_state) === 1,
-    discoverable: Number(row.discoverable) === 1,
-    nickname: row.nickname,
-    createdAt: Number(row.created_at),
-    lastUsedAt: numberOrNull(row.last_used_at),
-  };
-}
+const credentialRows = rowMapping<WebAuthnCredentialRecord, WebAuthnCredentialsTable>()({
+  credentialId: text('credential_id'),
+  userId: text('user_id'),
+  publicKey: text('public_key'),
+  counter: integer('counter'),
+  transports: words('transports'),
+  backupEligible: flag('backup_eligible'),
+  backupState: flag('backup_state'),
+  discoverable: flag('discoverable'),
+  nickname: text('nickname'),
+  createdAt: integer('created_at'),
+  lastUsedAt: integerOrNull('last_used_at'),
+});
 
-function challengeOf(row: WebAuthnChallengesTable): WebAuthnChallenge {
-  return {
-    challengeHash: row.challenge_hash,
-    purpose: row.purpose === 'registration' ? 'registration' : 'authentication',
-    binding: row.binding,
-    userId: row.user_id,
-    expiresAt: Number(row.expires_at),
-  };
-}
+const challengeRows = rowMapping<WebAuthnChallenge, WebAuthnChallengesTable>()({
+  challengeHash: text('challenge_hash'),
+  purpose: either('purpose', 'registration', 'authentication'),
+  binding: text('binding'),
+  userId: text('user_id'),
+  expiresAt: integer('expires_at'),
+});
 
 export class SqlWebAuthnRepository implements WebAuthnRepository {
   constructor(private readonly db: Db) {}
 
   addCredential(credential: WebAuthnCredentialRecord): Promise<boolean> {
-    const row = {
-      credential_id: credential.credentialId,
-      user_id: credential.userId,
-      public_key: credential.publicKey,
-      counter: credential.counter,
-      transports: credential.transports.join(' '),
-      backup_eligible: credential.backupEligible ? 1 : 0,
-      backup_state: credential.backupState ? 1 : 0,
-      discoverable: credential.discoverable ? 1 : 0,
-      nickname: credential.nickname,
-      created_at: credential.createdAt,
-      last_used_at: credential.lastUsedAt,
-    };
-    return insertUnlessTaken(this.db, 'webauthn_credentials', row, 'credential_id');
+    return insertUnlessTaken(
+      this.db,
+      'webauthn_credentials',
+      credentialRows.toRow(credential),
+      'credential_id',
+    );
   }
 
   async findCredential(credentialId: string): Promise<WebAuthnCredentialRecord | undefined> {
     if (hasNul(credentialId)) return undefined;
-    return first(selectBy(this.db, 'webauthn_credentials', 'credential_id', credentialId), credentialOf);
+    return first(
+      selectBy(this.db, 'webauthn_credentials', 'credential_id', credentialId),
+      credentialRows.fromRow,
+    );
   }
 
   async listCredentials(userId: string): Promise<WebAuthnCredentialRecord[]> {
     const credentials = selectBy(this.db, 'webauthn_credentials', 'user_id', userId);
     const rows = await credentials.orderBy('created_at').orderBy('credential_id').execute();
-    return rows.map(credentialOf);
+    return rows.map(credentialRows.fromRow);
   }
 
   recordUse(credentialId: string, counter: number, backupState: boolean, now: number): Promise<boolean> {
@@ -97,18 +89,18 @@ export class SqlWebAuthnRepository implements WebAuthnRepository {
   async createChallenge(challenge: WebAuthnChallenge, now: number): Promise<void> {
     await this.db
       .insertInto('webauthn_challenges')
-      .values({
-        challenge_hash: challenge.challengeHash,
-        purpose: challenge.purpose,
-        binding: challenge.binding,
-        user_id: challenge.userId,
-        expires_at: challenge.expiresAt,
-        created_at: now,
-      })
+      .values({ ...challengeRows.toRow(challenge), created_at: now })
       .execute();
   }
 
   takeChallenge(challengeHash: string, now: number): Promise<WebAuthnChallenge | undefined> {
-    return takeUnexpired(this.db, 'webauthn_challenges', 'challenge_hash', challengeHash, now, challengeOf);
+    return takeUnexpired(
+      this.db,
+      'webauthn_challenges',
+      'challenge_hash',
+      challengeHash,
+      now,
+      challengeRows.fromRow,
+    );
   }
 }
