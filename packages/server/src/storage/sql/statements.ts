@@ -1,12 +1,14 @@
 /**
  * Statements the repositories run on many tables, written once over the table and column names (checked
- * against schema.ts by the signatures): select by a unique column (built per call, or compiled once for the hot lookups), take a row by DELETE ... RETURNING,
- * insert unless the key is taken, insert or replace, and "did this write change exactly one row". The
- * same Kysely calls run on SQLite and PostgreSQL (both have RETURNING and ON CONFLICT).
+ * against schema.ts by the signatures): select by a unique column (built per call, or compiled once for
+ * the hot lookups), take a single-use row by DELETE ... RETURNING, insert unless the key is taken, insert
+ * or replace, and conditional UPDATEs given as column values. The same Kysely calls run on SQLite and
+ * PostgreSQL (both have RETURNING and ON CONFLICT).
  */
 import type { DeleteResult, Insertable, Kysely, SelectQueryBuilder, UpdateResult } from 'kysely';
 import { type CompiledRunner, compiled } from '../compiled.ts';
 import type { Database } from '../schema.ts';
+import type { RowMapping } from './columns.ts';
 import { affected, type Db, hasNul } from './db.ts';
 
 export type Table = keyof Database;
@@ -100,6 +102,29 @@ export async function takeUnexpired<T extends ExpiringTable, Model>(
   return row === undefined || Number(row.expires_at) <= now ? undefined : fromRow(row);
 }
 
+/**
+ * A table of short-lived single-use records found by a hash (upstream sign-ins in flight, WebAuthn
+ * challenges): `create` inserts one stamped with its creation time, `take` takes it once (takeUnexpired).
+ */
+export function singleUse<T extends ExpiringTable, Model>(
+  table: T,
+  key: TextColumn<T>,
+  rows: RowMapping<Model, Omit<Database[T], 'created_at'>>,
+) {
+  return {
+    async create(db: Db, model: Model, now: number): Promise<void> {
+      const row = { ...rows.toRow(model), created_at: now };
+      await untyped(db)
+        .insertInto(table as string)
+        .values(row as LooseRow)
+        .execute();
+    },
+    take(db: Db, value: string, now: number): Promise<Model | undefined> {
+      return takeUnexpired(db, table, key, value, now, rows.fromRow);
+    },
+  };
+}
+
 /** Conditions on a row of `T`: each column equals its value, or IS NULL for null. */
 export type Where<T extends Table> = { [C in keyof Database[T]]?: Database[T][C] };
 
@@ -110,22 +135,29 @@ export async function updateAll<T extends Table>(
   changes: Partial<Database[T]>,
   where: Where<T>,
 ): Promise<number> {
-  let query = untyped(db)
-    .updateTable(table as string)
-    .set(changes as LooseRow);
-  for (const [column, value] of Object.entries(where))
-    query = query.where(column, value === null ? 'is' : '=', value);
-  return affected(await query.executeTakeFirst());
+  return affected(await updateWhere(db, table, changes, where).executeTakeFirst());
 }
 
 /** Sets `changes` on the row of `table` that meets `where`; true when it changed exactly one row. */
-export async function updateOne<T extends Table>(
+export function updateOne<T extends Table>(
   db: Db,
   table: T,
   changes: Partial<Database[T]>,
   where: Where<T>,
 ): Promise<boolean> {
-  return (await updateAll(db, table, changes, where)) === 1;
+  return changedOne(updateWhere(db, table, changes, where));
+}
+
+function updateWhere<T extends Table>(db: Db, table: T, changes: Partial<Database[T]>, where: Where<T>) {
+  const conditions = where as LooseRow;
+  let query = untyped(db)
+    .updateTable(table as string)
+    .set(changes as LooseRow);
+  for (const column in conditions) {
+    const value = conditions[column];
+    query = query.where(column, value === null ? 'is' : '=', value);
+  }
+  return query;
 }
 
 /** Inserts `row` unless a row with the same `conflict` columns exists; true when it inserted. */

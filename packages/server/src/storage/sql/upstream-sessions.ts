@@ -8,12 +8,11 @@ import type { UpstreamSessionsTable } from '../schema.ts';
 import { integer, rowMapping, text } from './columns.ts';
 import { type Db, hasNul } from './db.ts';
 import { first, selectUnexpired, upsert } from './statements.ts';
+import { upstreamSubjectColumns } from './upstreams.ts';
 
 const upstreamSessionRows = rowMapping<UpstreamSession, UpstreamSessionsTable>()({
   sid: text('sid'),
-  upstreamId: text('upstream_id'),
-  upstreamSubject: text('upstream_subject'),
-  upstreamSid: text('upstream_sid'),
+  ...upstreamSubjectColumns,
   idToken: text('id_token'),
   expiresAt: integer('expires_at'),
 });

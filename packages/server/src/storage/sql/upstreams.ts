@@ -13,6 +13,7 @@ import {
   first,
   insertUnlessTaken,
   selectUnexpired,
+  singleUse,
   takeUnexpired,
   upsert,
 } from './statements.ts';
@@ -26,12 +27,18 @@ const loginRows = rowMapping<UpstreamLogin, Database['upstream_logins']>()({
   redirectUri: text('redirect_uri'),
   expiresAt: integer('expires_at'),
 });
+const logins = singleUse('upstream_logins', 'state_hash', loginRows);
 
-const pendingLinkRows = rowMapping<PendingUpstreamLink, Database['upstream_pending_links']>()({
-  interactionId: text('interaction_id'),
+/** The columns of the upstream identity a pending link and an upstream session are about. */
+export const upstreamSubjectColumns = {
   upstreamId: text('upstream_id'),
   upstreamSubject: text('upstream_subject'),
   upstreamSid: text('upstream_sid'),
+};
+
+const pendingLinkRows = rowMapping<PendingUpstreamLink, Database['upstream_pending_links']>()({
+  interactionId: text('interaction_id'),
+  ...upstreamSubjectColumns,
   upstreamAmr: list('upstream_amr'),
   upstreamAcr: text('upstream_acr'),
   offeredUserId: text('offered_user_id'),
@@ -42,15 +49,12 @@ const pendingLinkRows = rowMapping<PendingUpstreamLink, Database['upstream_pendi
 export class SqlUpstreamRepository implements UpstreamRepository {
   constructor(private readonly db: Db) {}
 
-  async createLogin(login: UpstreamLogin, now: number): Promise<void> {
-    await this.db
-      .insertInto('upstream_logins')
-      .values({ ...loginRows.toRow(login), created_at: now })
-      .execute();
+  createLogin(login: UpstreamLogin, now: number): Promise<void> {
+    return logins.create(this.db, login, now);
   }
 
   takeLogin(stateHash: string, now: number): Promise<UpstreamLogin | undefined> {
-    return takeUnexpired(this.db, 'upstream_logins', 'state_hash', stateHash, now, loginRows.fromRow);
+    return logins.take(this.db, stateHash, now);
   }
 
   async findLinkedUser(upstreamId: string, upstreamSubject: string): Promise<string | undefined> {

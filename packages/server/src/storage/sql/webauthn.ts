@@ -8,7 +8,7 @@ import type { WebAuthnRepository } from '../ports.ts';
 import type { WebAuthnChallengesTable, WebAuthnCredentialsTable } from '../schema.ts';
 import { either, flag, integer, integerOrNull, rowMapping, text, words } from './columns.ts';
 import { affected, type Db, hasNul } from './db.ts';
-import { changedOne, first, insertUnlessTaken, selectBy, takeUnexpired } from './statements.ts';
+import { changedOne, first, insertUnlessTaken, selectBy, singleUse } from './statements.ts';
 
 const credentialRows = rowMapping<WebAuthnCredentialRecord, WebAuthnCredentialsTable>()({
   credentialId: text('credential_id'),
@@ -31,6 +31,7 @@ const challengeRows = rowMapping<WebAuthnChallenge, WebAuthnChallengesTable>()({
   userId: text('user_id'),
   expiresAt: integer('expires_at'),
 });
+const challenges = singleUse('webauthn_challenges', 'challenge_hash', challengeRows);
 
 export class SqlWebAuthnRepository implements WebAuthnRepository {
   constructor(private readonly db: Db) {}
@@ -86,21 +87,11 @@ export class SqlWebAuthnRepository implements WebAuthnRepository {
     return affected(result);
   }
 
-  async createChallenge(challenge: WebAuthnChallenge, now: number): Promise<void> {
-    await this.db
-      .insertInto('webauthn_challenges')
-      .values({ ...challengeRows.toRow(challenge), created_at: now })
-      .execute();
+  createChallenge(challenge: WebAuthnChallenge, now: number): Promise<void> {
+    return challenges.create(this.db, challenge, now);
   }
 
   takeChallenge(challengeHash: string, now: number): Promise<WebAuthnChallenge | undefined> {
-    return takeUnexpired(
-      this.db,
-      'webauthn_challenges',
-      'challenge_hash',
-      challengeHash,
-      now,
-      challengeRows.fromRow,
-    );
+    return challenges.take(this.db, challengeHash, now);
   }
 }
