@@ -6,7 +6,15 @@
  * through `escapeHtml`; each page has exactly one form carrying a CSRF token.
  */
 import { escapeHtml, type PageUi, page } from './html.ts';
-import { accessRequest, errorBlock, type FormError, type ScopeGroup, signInFields } from './pages.ts';
+import {
+  clientNote,
+  decisionPage,
+  type FormError,
+  hidden,
+  outcomePage,
+  type ScopeGroup,
+  signInForm,
+} from './pages.ts';
 
 export interface CibaSignInView {
   action: string;
@@ -24,12 +32,7 @@ export function cibaSignInPage(view: CibaSignInView, ui: PageUi): string {
     ui,
     t('ciba.signIn.title'),
     `<h1>${escapeHtml(t('ciba.signIn.title'))}</h1>
-<p class="muted">${escapeHtml(t('ciba.signIn.hint', { client: view.clientName }))}</p>
-${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-<input type="hidden" name="token" value="${escapeHtml(view.token)}">
-${signInFields(t, view.username, view.error)}
-</form>`,
+${clientNote(t, 'ciba.signIn.hint', view.clientName)}${signInForm(t, view, hidden('token', view.token))}`,
   );
 }
 
@@ -51,16 +54,15 @@ export function cibaConfirmPage(view: CibaConfirmView, ui: PageUi): string {
       : `<p>${escapeHtml(t('ciba.confirm.check'))}</p>
 <p class="code"><strong>${escapeHtml(view.bindingMessage)}</strong></p>
 `;
-  return page(
+  return decisionPage(
     ui,
-    t('ciba.confirm.title'),
-    `${accessRequest(t, view, `${check}<p>${escapeHtml(t('ciba.confirm.warning'))}</p>\n`)}
-<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-<input type="hidden" name="token" value="${escapeHtml(view.token)}">
-<button type="submit" name="decision" value="approve">${escapeHtml(t('ciba.confirm.approve'))}</button>
-<button type="submit" name="decision" value="deny" class="secondary">${escapeHtml(t('ciba.confirm.deny'))}</button>
-</form>`,
+    'ciba.confirm.title',
+    view,
+    { accept: { value: 'approve', label: 'ciba.confirm.approve' }, deny: 'ciba.confirm.deny' },
+    {
+      before: `${check}<p>${escapeHtml(t('ciba.confirm.warning'))}</p>\n`,
+      hiddenFields: hidden('token', view.token),
+    },
   );
 }
 
@@ -70,15 +72,5 @@ export interface CibaDoneView {
 }
 
 export function cibaDonePage(view: CibaDoneView, ui: PageUi): string {
-  const { t } = ui;
-  const [title, text] =
-    view.outcome === 'approved'
-      ? (['ciba.approved.title', 'ciba.approved.text'] as const)
-      : (['ciba.denied.title', 'ciba.denied.text'] as const);
-  return page(
-    ui,
-    t(title),
-    `<h1>${escapeHtml(t(title))}</h1>
-<p>${escapeHtml(t(text, { client: view.clientName }))}</p>`,
-  );
+  return outcomePage(ui, 'ciba', view);
 }

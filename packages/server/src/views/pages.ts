@@ -34,6 +34,28 @@ export function fieldAttributes(name: string, error: FormError | undefined, focu
   return `${inError ? ` aria-invalid="true" aria-describedby="${errorId}"` : ''}${focus ? ' autofocus' : ''}`;
 }
 
+/** A hidden field, or nothing when `value` is undefined. */
+export function hidden(name: string, value: string | undefined): string {
+  return value === undefined
+    ? ''
+    : `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">\n`;
+}
+
+/** A form posting its CSRF token and `body` (escaped HTML) to `view.action`. */
+export function csrfForm(view: { action: string; csrfToken: string }, body: string): string {
+  return `<form method="post" action="${escapeHtml(view.action)}">
+<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
+${body}
+</form>`;
+}
+
+/** The line naming the client a page is for (`key` with `{client}`), or nothing when there is none. */
+export function clientNote(t: Translator, key: MessageKey, clientName: string | undefined): string {
+  return clientName === undefined
+    ? ''
+    : `<p class="muted">${escapeHtml(t(key, { client: clientName }))}</p>\n`;
+}
+
 /** The username and password fields and the submit button (`submit` its label) of a sign-in form. */
 export function signInFields(
   t: Translator,
@@ -46,6 +68,16 @@ export function signInFields(
 <label for="password">${escapeHtml(t('login.password'))}</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required${fieldAttributes('password', error, false)}>
 <button type="submit">${escapeHtml(t(submit))}</button>`;
+}
+
+/** The error, if any, and a sign-in form with `hiddenFields` (escaped HTML) before the username. */
+export function signInForm(
+  t: Translator,
+  view: { action: string; csrfToken: string; username: string | undefined; error: FormError | undefined },
+  hiddenFields = '',
+  submit?: MessageKey,
+): string {
+  return `${errorBlock(t, view.error)}${csrfForm(view, `${hiddenFields}${signInFields(t, view.username, view.error, submit)}`)}`;
 }
 
 export interface LoginView {
@@ -74,11 +106,11 @@ export function upstreamButtons(
 ): string {
   if (upstreams === undefined || upstreams.length === 0) return '';
   const forms = upstreams
-    .map(
-      (upstream) => `<form method="post" action="${escapeHtml(upstream.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">
-<button type="submit" class="secondary">${escapeHtml(t('login.upstreamButton', { provider: upstream.name }))}</button>
-</form>`,
+    .map((upstream) =>
+      csrfForm(
+        { action: upstream.action, csrfToken },
+        `<button type="submit" class="secondary">${escapeHtml(t('login.upstreamButton', { provider: upstream.name }))}</button>`,
+      ),
     )
     .join('\n');
   return `\n<h2>${escapeHtml(t('login.upstreamsHeading'))}</h2>\n${forms}`;
@@ -90,13 +122,9 @@ export function loginPage(view: LoginView, ui: PageUi): string {
     ui,
     t('login.title'),
     `<h1>${escapeHtml(t('login.title'))}</h1>
-<p class="muted">${escapeHtml(t('login.continueTo', { client: view.clientName }))}</p>
-${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-${signInFields(t, view.username, view.error)}
-</form>${upstreamButtons(t, view.csrfToken, view.upstreams)}${
-      view.passkey === undefined ? '' : `\n${passkeyForm(t, view.passkey, 'get', 'passkey.signIn')}`
-    }`,
+${clientNote(t, 'login.continueTo', view.clientName)}${signInForm(t, view)}${upstreamButtons(t, view.csrfToken, view.upstreams)}${
+  view.passkey === undefined ? '' : `\n${passkeyForm(t, view.passkey, 'get', 'passkey.signIn')}`
+}`,
   );
 }
 
@@ -154,17 +182,53 @@ ${groups}
 </ul>`;
 }
 
-export function consentPage(view: ConsentView, ui: PageUi): string {
+/** A confirmation page's decision buttons: `accept` (its `decision` value and label), then Deny. */
+export interface DecisionButtons {
+  accept: { value: 'allow' | 'approve'; label: MessageKey };
+  deny: MessageKey;
+}
+
+/**
+ * A page asking the signed-in user to decide on a client's request: who asks for what (`accessRequest`,
+ * with `before`), then a form posting `hiddenFields` and the decision.
+ */
+export function decisionPage(
+  ui: PageUi,
+  title: MessageKey,
+  view: ConsentView,
+  buttons: DecisionButtons,
+  { before = '', hiddenFields = '' } = {},
+): string {
   const { t } = ui;
+  const choices = `<button type="submit" name="decision" value="${buttons.accept.value}">${escapeHtml(t(buttons.accept.label))}</button>
+<button type="submit" name="decision" value="deny" class="secondary">${escapeHtml(t(buttons.deny))}</button>`;
   return page(
     ui,
-    t('consent.title'),
-    `${accessRequest(t, view)}
-<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-<button type="submit" name="decision" value="allow">${escapeHtml(t('consent.allow'))}</button>
-<button type="submit" name="decision" value="deny" class="secondary">${escapeHtml(t('consent.deny'))}</button>
-</form>`,
+    t(title),
+    `${accessRequest(t, view, before)}\n${csrfForm(view, `${hiddenFields}${choices}`)}`,
+  );
+}
+
+export function consentPage(view: ConsentView, ui: PageUi): string {
+  return decisionPage(ui, 'consent.title', view, {
+    accept: { value: 'allow', label: 'consent.allow' },
+    deny: 'consent.deny',
+  });
+}
+
+/** The page ending a decision made by a link (device, CIBA approval): approved or denied, for the client. */
+export function outcomePage(
+  ui: PageUi,
+  flow: 'device' | 'ciba',
+  view: { outcome: 'approved' | 'denied'; clientName: string },
+): string {
+  const { t } = ui;
+  const title = t(`${flow}.${view.outcome}.title`);
+  return page(
+    ui,
+    title,
+    `<h1>${escapeHtml(title)}</h1>
+<p>${escapeHtml(t(`${flow}.${view.outcome}.text`, { client: view.clientName }))}</p>`,
   );
 }
 

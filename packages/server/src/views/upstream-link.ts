@@ -4,7 +4,7 @@
  * verified e-mail address filled in). Like every page it carries no script.
  */
 import { escapeHtml, type PageUi, page } from './html.ts';
-import { errorBlock, type FormError, signInFields } from './pages.ts';
+import { clientNote, type FormError, signInForm } from './pages.ts';
 
 export interface UpstreamLinkView {
   action: string;
@@ -28,11 +28,7 @@ export function upstreamLinkPage(view: UpstreamLinkView, ui: PageUi): string {
     ui,
     t('link.title'),
     `<h1>${escapeHtml(t('link.title'))}</h1>
-<p class="muted">${escapeHtml(t('login.continueTo', { client: view.clientName }))}</p>
-<p>${escapeHtml(t('link.intro', provider))}</p>
-${offer}${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-${signInFields(t, view.username, view.error, 'link.submit')}
-</form>${view.existingOnly ? `\n<p class="muted">${escapeHtml(t('link.noAccount'))}</p>` : ''}`,
+${clientNote(t, 'login.continueTo', view.clientName)}<p>${escapeHtml(t('link.intro', provider))}</p>
+${offer}${signInForm(t, view, '', 'link.submit')}${view.existingOnly ? `\n<p class="muted">${escapeHtml(t('link.noAccount'))}</p>` : ''}`,
   );
 }
