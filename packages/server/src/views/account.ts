@@ -12,31 +12,23 @@ import {
   fieldAttributes,
   hidden,
   type ScopeGroup,
-  signInForm,
+  type SignInFormView,
+  signInPage,
 } from './pages.ts';
 import { type PasskeyItemView, passkeyList } from './webauthn.ts';
 
-export interface AccountSignInView {
-  action: string;
-  csrfToken: string;
-  username: string | undefined;
+export interface AccountSignInView extends SignInFormView {
   /** True when a signed-in user must sign in again before a change. */
   reauth: boolean;
   /** The section to come back to after the sign-in (a fragment of the account page). */
   section: string | undefined;
-  error: FormError | undefined;
 }
 
 export function accountSignInPage(view: AccountSignInView, ui: PageUi): string {
-  const { t } = ui;
-  const title = t(view.reauth ? 'account.reauth.title' : 'login.title');
-  return page(
-    ui,
-    title,
-    `<h1>${escapeHtml(title)}</h1>
-<p class="muted">${escapeHtml(t(view.reauth ? 'account.reauth.intro' : 'account.signIn.intro'))}</p>
-${signInForm(t, view, hidden('section', view.section))}`,
-  );
+  const intro = `<p class="muted">${escapeHtml(ui.t(view.reauth ? 'account.reauth.intro' : 'account.signIn.intro'))}</p>\n`;
+  return signInPage(ui, view.reauth ? 'account.reauth.title' : 'login.title', intro, view, {
+    hiddenFields: hidden('section', view.section),
+  });
 }
 
 export interface AccountApplicationView {

@@ -5,35 +5,27 @@
  * shows. Served with the strict CSP of html.ts: no JavaScript, no framing. Every interpolated value goes
  * through `escapeHtml`; each page has exactly one form carrying a CSRF token.
  */
-import { escapeHtml, type PageUi, page } from './html.ts';
+import { escapeHtml, type PageUi } from './html.ts';
 import {
   clientNote,
   decisionPage,
-  type FormError,
   hidden,
   outcomePage,
   type ScopeGroup,
-  signInForm,
+  type SignInFormView,
+  signInPage,
 } from './pages.ts';
 
-export interface CibaSignInView {
-  action: string;
-  csrfToken: string;
+export interface CibaSignInView extends SignInFormView {
   /** The approval link's token, kept across the sign-in. */
   token: string;
   clientName: string;
-  username: string | undefined;
-  error: FormError | undefined;
 }
 
 export function cibaSignInPage(view: CibaSignInView, ui: PageUi): string {
-  const { t } = ui;
-  return page(
-    ui,
-    t('ciba.signIn.title'),
-    `<h1>${escapeHtml(t('ciba.signIn.title'))}</h1>
-${clientNote(t, 'ciba.signIn.hint', view.clientName)}${signInForm(t, view, hidden('token', view.token))}`,
-  );
+  return signInPage(ui, 'ciba.signIn.title', clientNote(ui.t, 'ciba.signIn.hint', view.clientName), view, {
+    hiddenFields: hidden('token', view.token),
+  });
 }
 
 export interface CibaConfirmView {

@@ -14,27 +14,20 @@ import {
   hidden,
   outcomePage,
   type ScopeGroup,
-  signInForm,
+  type SignInFormView,
+  signInPage,
 } from './pages.ts';
 
-export interface DeviceSignInView {
-  action: string;
-  csrfToken: string;
+export interface DeviceSignInView extends SignInFormView {
   /** The code the user arrived with (verification_uri_complete), kept across the sign-in. */
   userCode: string | undefined;
-  username: string | undefined;
-  error: FormError | undefined;
 }
 
 export function deviceSignInPage(view: DeviceSignInView, ui: PageUi): string {
-  const { t } = ui;
-  return page(
-    ui,
-    t('device.signIn.title'),
-    `<h1>${escapeHtml(t('device.signIn.title'))}</h1>
-<p class="muted">${escapeHtml(t('device.signIn.hint'))}</p>
-${signInForm(t, view, hidden('user_code', view.userCode))}`,
-  );
+  const intro = `<p class="muted">${escapeHtml(ui.t('device.signIn.hint'))}</p>\n`;
+  return signInPage(ui, 'device.signIn.title', intro, view, {
+    hiddenFields: hidden('user_code', view.userCode),
+  });
 }
 
 export interface DeviceCodeView {

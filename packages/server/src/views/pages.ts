@@ -70,22 +70,44 @@ export function signInFields(
 <button type="submit">${escapeHtml(t(submit))}</button>`;
 }
 
-/** The error, if any, and a sign-in form with `hiddenFields` (escaped HTML) before the username. */
-export function signInForm(
-  t: Translator,
-  view: { action: string; csrfToken: string; username: string | undefined; error: FormError | undefined },
-  hiddenFields = '',
-  submit?: MessageKey,
-): string {
-  return `${errorBlock(t, view.error)}${csrfForm(view, `${hiddenFields}${signInFields(t, view.username, view.error, submit)}`)}`;
-}
-
-export interface LoginView {
+/** What every sign-in form shows: where it posts, its CSRF token, the username kept and the error. */
+export interface SignInFormView {
   action: string;
   csrfToken: string;
-  clientName: string;
   username: string | undefined;
   error: FormError | undefined;
+}
+
+/** What a sign-in page adds to its form (escaped HTML): fields, the button's label, what follows. */
+export interface SignInPageParts {
+  hiddenFields?: string;
+  submit?: MessageKey;
+  after?: string;
+}
+
+/**
+ * A sign-in page: the heading `title`, `intro` (escaped HTML), the error, and the form with the page's
+ * hidden fields before the username.
+ */
+export function signInPage(
+  ui: PageUi,
+  title: MessageKey,
+  intro: string,
+  view: SignInFormView,
+  { hiddenFields = '', submit, after = '' }: SignInPageParts = {},
+): string {
+  const { t } = ui;
+  const fields = signInFields(t, view.username, view.error, submit);
+  return page(
+    ui,
+    t(title),
+    `<h1>${escapeHtml(t(title))}</h1>
+${intro}${errorBlock(t, view.error)}${csrfForm(view, `${hiddenFields}${fields}`)}${after}`,
+  );
+}
+
+export interface LoginView extends SignInFormView {
+  clientName: string;
   /** The upstream providers this client may use (config `clients[].upstreams`), each a form to post. */
   upstreams?: UpstreamButtonView[] | undefined;
   /** Passkey-first sign-in (`webauthn.passkeyFirst`): the ceremony's form, run by the page's script. */
@@ -118,14 +140,11 @@ export function upstreamButtons(
 
 export function loginPage(view: LoginView, ui: PageUi): string {
   const { t } = ui;
-  return page(
-    ui,
-    t('login.title'),
-    `<h1>${escapeHtml(t('login.title'))}</h1>
-${clientNote(t, 'login.continueTo', view.clientName)}${signInForm(t, view)}${upstreamButtons(t, view.csrfToken, view.upstreams)}${
-  view.passkey === undefined ? '' : `\n${passkeyForm(t, view.passkey, 'get', 'passkey.signIn')}`
-}`,
-  );
+  const passkey =
+    view.passkey === undefined ? '' : `\n${passkeyForm(t, view.passkey, 'get', 'passkey.signIn')}`;
+  return signInPage(ui, 'login.title', clientNote(t, 'login.continueTo', view.clientName), view, {
+    after: `${upstreamButtons(t, view.csrfToken, view.upstreams)}${passkey}`,
+  });
 }
 
 /** A requested scope in words. */
