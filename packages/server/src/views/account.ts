@@ -103,21 +103,27 @@ ${body}
 </section>`;
 }
 
-/** `items` (escaped HTML) in a `<ul>` or `<dl>`, or the message `empty` when there are none. */
-function listOrEmpty(t: Translator, tag: 'ul' | 'dl', items: string, empty: MessageKey): string {
-  return items === '' ? `<p class="muted">${escapeHtml(t(empty))}</p>` : `<${tag}>\n${items}\n</${tag}>`;
+/**
+ * A section listing `items` (escaped HTML) in a `<ul>` or `<dl>`, or saying there are none: its heading
+ * and that message are `<keys>.heading` and `<keys>.empty`.
+ */
+function listSection(
+  t: Translator,
+  id: string,
+  keys: 'account.profile' | 'account.apps',
+  tag: 'ul' | 'dl',
+  items: string,
+): string {
+  const list =
+    items === '' ? `<p class="muted">${escapeHtml(t(`${keys}.empty`))}</p>` : `<${tag}>\n${items}\n</${tag}>`;
+  return section(t, id, `${keys}.heading`, list);
 }
 
 function profileSection(t: Translator, view: AccountView): string {
   const rows = view.profile
     .map(({ name, value }) => `<dt><code>${escapeHtml(name)}</code></dt><dd>${escapeHtml(value)}</dd>`)
     .join('\n');
-  return section(
-    t,
-    'profile',
-    'account.profile.heading',
-    listOrEmpty(t, 'dl', rows, 'account.profile.empty'),
-  );
+  return listSection(t, 'profile', 'account.profile', 'dl', rows);
 }
 
 function applicationsSection(t: Translator, view: AccountView): string {
@@ -133,12 +139,7 @@ function applicationsSection(t: Translator, view: AccountView): string {
 ${actionForm(view, '/applications/revoke', t('account.apps.revoke'), { client_id: application.clientId })}</li>`;
     })
     .join('\n');
-  return section(
-    t,
-    'applications',
-    'account.apps.heading',
-    listOrEmpty(t, 'ul', items, 'account.apps.empty'),
-  );
+  return listSection(t, 'applications', 'account.apps', 'ul', items);
 }
 
 function sessionsSection(t: Translator, view: AccountView): string {

@@ -7,11 +7,11 @@
  */
 import { escapeHtml, type PageUi } from './html.ts';
 import {
+  type ConsentView,
   clientNote,
   decisionPage,
   hidden,
   outcomePage,
-  type ScopeGroup,
   type SignInFormView,
   signInPage,
 } from './pages.ts';
@@ -28,14 +28,9 @@ export function cibaSignInPage(view: CibaSignInView, ui: PageUi): string {
   });
 }
 
-export interface CibaConfirmView {
-  action: string;
-  csrfToken: string;
+export interface CibaConfirmView extends ConsentView {
   token: string;
-  username: string;
-  clientName: string;
   bindingMessage: string | undefined;
-  groups: ScopeGroup[];
 }
 
 export function cibaConfirmPage(view: CibaConfirmView, ui: PageUi): string {

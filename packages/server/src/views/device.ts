@@ -6,6 +6,7 @@
  */
 import { escapeHtml, type PageUi, page } from './html.ts';
 import {
+  type ConsentView,
   csrfForm,
   decisionPage,
   errorBlock,
@@ -13,7 +14,6 @@ import {
   fieldAttributes,
   hidden,
   outcomePage,
-  type ScopeGroup,
   type SignInFormView,
   signInPage,
 } from './pages.ts';
@@ -70,14 +70,9 @@ ${errorBlock(t, view.error)}${csrfForm(
   );
 }
 
-export interface DeviceConfirmView {
-  action: string;
-  csrfToken: string;
-  username: string;
-  clientName: string;
+export interface DeviceConfirmView extends ConsentView {
   /** The code as shown on the device (XXXX-XXXX), for the user to compare (RFC 8628 §5.4). */
   userCode: string;
-  groups: ScopeGroup[];
 }
 
 export function deviceConfirmPage(view: DeviceConfirmView, ui: PageUi): string {

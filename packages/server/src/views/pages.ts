@@ -162,6 +162,7 @@ export interface ScopeGroup {
   scopes: ScopeView[];
 }
 
+/** Who asks for what, on the consent page and the device and CIBA confirmations. */
 export interface ConsentView {
   action: string;
   csrfToken: string;
