@@ -1,8 +1,10 @@
 /**
  * The login, consent and error pages (OpenID Connect Core §3.1.2.3, §3.1.2.4; the HTML error page of
- * http/error-handler.ts). See html.ts for the frame and the security headers they are served with. An error
- * about one field is tied to it (`aria-invalid`, `aria-describedby`) and that field gets the focus (WCAG
- * 2.2 §3.3.1); consent reads as one sentence, "<client> wants to: …", with the scopes grouped by API.
+ * http/error-handler.ts), and the parts the other pages share: the CSRF-protected form, the sign-in page,
+ * the decision page and its outcome. See html.ts for the frame and the security headers they are served
+ * with. An error about one field is tied to it (`aria-invalid`, `aria-describedby`) and that field gets
+ * the focus (WCAG 2.2 §3.3.1); consent reads as one sentence, "<client> wants to: …", with the scopes
+ * grouped by API.
  */
 import { escapeHtml, type PageUi, page } from './html.ts';
 import type { Message, MessageKey, Translator } from './i18n.ts';
@@ -236,7 +238,10 @@ export function consentPage(view: ConsentView, ui: PageUi): string {
   });
 }
 
-/** The page ending a decision made by a link (device, CIBA approval): approved or denied, for the client. */
+/**
+ * The page ending a decision made by a link (device, CIBA approval): approved or denied, for the client;
+ * its messages are `<flow>.approved.title`, `<flow>.approved.text` and the same for `denied`.
+ */
 export function outcomePage(
   ui: PageUi,
   flow: 'device' | 'ciba',
