@@ -4,10 +4,10 @@
  * seconds) or, in ping mode, one token request once the application has received the ping (§10.2) at its
  * notification endpoint. The client must be confidential (its `clientAuthentication`).
  */
-import { asString, type ClientContext, endpointUrl } from './client-context.ts';
+import type { ClientContext } from './client-context.ts';
 import { GatehouseClientError } from './errors.ts';
-import { type PollOptions, pollTokenEndpoint } from './polling.ts';
-import { postForm, type TokenSet, tokenRequest } from './token-endpoint.ts';
+import { type PollOptions, type PollTiming, pollTokenEndpoint, startPolling } from './polling.ts';
+import { type TokenSet, tokenRequest } from './token-endpoint.ts';
 
 export const cibaGrantType = 'urn:openid:params:grant-type:ciba';
 
@@ -28,13 +28,8 @@ export interface BackchannelAuthenticationOptions {
   signal?: AbortSignal;
 }
 
-export interface BackchannelAuthentication {
+export interface BackchannelAuthentication extends PollTiming {
   authReqId: string;
-  expiresIn: number;
-  /** Seconds between polls; 5 when the server does not say (§7.3). */
-  interval: number;
-  /** When the request started, by the client's clock. */
-  startedAt: number;
 }
 
 /** Sends the authentication request (§7.1) and reads the acknowledgement (§7.3). */
@@ -42,10 +37,9 @@ export async function startBackchannelAuthentication(
   context: ClientContext,
   options: BackchannelAuthenticationOptions,
 ): Promise<BackchannelAuthentication> {
-  const url = await endpointUrl(context, 'backchannel_authentication_endpoint');
-  const body = await postForm(
+  const { members, timing } = await startPolling(
     context,
-    url,
+    'backchannel_authentication_endpoint',
     {
       scope: options.scope,
       login_hint: options.loginHint,
@@ -55,17 +49,11 @@ export async function startBackchannelAuthentication(
       acr_values: options.acrValues,
       client_notification_token: options.clientNotificationToken,
     },
-    { dpop: false, signal: options.signal },
+    options.signal,
+    ['auth_req_id'],
+    'authentication request',
   );
-  const authReqId = asString(body.auth_req_id);
-  if (authReqId === undefined || typeof body.expires_in !== 'number') {
-    throw new GatehouseClientError(
-      'invalid_response',
-      `${url} answered an incomplete authentication request`,
-    );
-  }
-  const interval = typeof body.interval === 'number' && body.interval > 0 ? body.interval : 5;
-  return { authReqId, expiresIn: body.expires_in, interval, startedAt: context.clock() };
+  return { authReqId: members.auth_req_id, ...timing };
 }
 
 /** Poll mode: polls until the user decides, the request expires (`auth_req_id_expired`) or `signal` aborts. */

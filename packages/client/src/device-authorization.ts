@@ -2,13 +2,13 @@
  * The device authorization grant at the client (RFC 8628): the device authorization request (§3.1,
  * §3.2) and polling the token endpoint until the user approves (§3.4, §3.5).
  */
-import { asString, type ClientContext, endpointUrl } from './client-context.ts';
+import { asString, type ClientContext } from './client-context.ts';
 import { GatehouseClientError } from './errors.ts';
-import { type PollOptions, pollTokenEndpoint } from './polling.ts';
-import { postForm, type TokenSet } from './token-endpoint.ts';
+import { type PollOptions, type PollTiming, pollTokenEndpoint, startPolling } from './polling.ts';
+import type { TokenSet } from './token-endpoint.ts';
 import type { GrantOptions } from './token-grants.ts';
 
-export interface DeviceAuthorization {
+export interface DeviceAuthorization extends PollTiming {
   deviceCode: string;
   /** Show this to the user... */
   userCode: string;
@@ -16,11 +16,6 @@ export interface DeviceAuthorization {
   verificationUri: string;
   /** The URI with the code included (for a QR code), when the server gives one. */
   verificationUriComplete: string | undefined;
-  expiresIn: number;
-  /** Seconds between polls; 5 when the server does not say (RFC 8628 §3.2). */
-  interval: number;
-  /** When the authorization started, by the client's clock. */
-  startedAt: number;
 }
 
 export type { PollOptions as DevicePollOptions } from './polling.ts';
@@ -30,29 +25,20 @@ export async function startDeviceAuthorization(
   context: ClientContext,
   options: GrantOptions,
 ): Promise<DeviceAuthorization> {
-  const url = await endpointUrl(context, 'device_authorization_endpoint');
-  const body = await postForm(
+  const { members, answer, timing } = await startPolling(
     context,
-    url,
+    'device_authorization_endpoint',
     { client_id: context.clientId, scope: options.scope, resource: options.resource },
-    { dpop: false, signal: options.signal },
+    options.signal,
+    ['device_code', 'user_code', 'verification_uri'],
+    'device authorization',
   );
-  const deviceCode = asString(body.device_code);
-  const userCode = asString(body.user_code);
-  const verificationUri = asString(body.verification_uri);
-  const expiresIn = body.expires_in;
-  if (!deviceCode || !userCode || !verificationUri || typeof expiresIn !== 'number') {
-    throw new GatehouseClientError('invalid_response', `${url} answered an incomplete device authorization`);
-  }
-  const interval = typeof body.interval === 'number' && body.interval > 0 ? body.interval : 5;
   return {
-    deviceCode,
-    userCode,
-    verificationUri,
-    verificationUriComplete: asString(body.verification_uri_complete),
-    expiresIn,
-    interval,
-    startedAt: context.clock(),
+    deviceCode: members.device_code,
+    userCode: members.user_code,
+    verificationUri: members.verification_uri,
+    verificationUriComplete: asString(answer.verification_uri_complete),
+    ...timing,
   };
 }
 

@@ -42,6 +42,7 @@ import { endSessionUrl, revokeToken } from './session-end.ts';
 import type { TokenSet } from './token-endpoint.ts';
 import {
   clientCredentialsGrant,
+  type GrantOptions,
   refreshGrant,
   type TokenExchangeRequest,
   tokenExchangeGrant,
@@ -197,9 +198,7 @@ export class OAuthClient {
   }
 
   /** Starts the device flow (RFC 8628 §3.1, §3.2). */
-  startDeviceAuthorization(
-    options: { scope?: string; resource?: string | string[]; signal?: AbortSignal } = {},
-  ): Promise<DeviceAuthorization> {
+  startDeviceAuthorization(options: GrantOptions = {}): Promise<DeviceAuthorization> {
     return startDeviceAuthorization(this.context, options);
   }
 
@@ -226,7 +225,7 @@ export class OAuthClient {
       showUserCode: (authorization: DeviceAuthorization) => void | Promise<void>;
     } & DevicePollOptions,
   ): Promise<TokenSet> {
-    const start: { scope?: string; resource?: string | string[]; signal?: AbortSignal } = {};
+    const start: GrantOptions = {};
     if (options.scope !== undefined) start.scope = options.scope;
     if (options.resource !== undefined) start.resource = options.resource;
     if (options.signal !== undefined) start.signal = options.signal;

@@ -5,9 +5,10 @@
  * stop at `expires_in` or when `signal` aborts.
  */
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import type { ClientContext } from './client-context.ts';
+import { asString, type ClientContext, endpointUrl } from './client-context.ts';
+import type { ServerMetadata } from './discovery.ts';
 import { GatehouseClientError, OAuthResponseError } from './errors.ts';
-import { type FormValues, type TokenSet, tokenRequest } from './token-endpoint.ts';
+import { type FormValues, postForm, type TokenSet, tokenRequest } from './token-endpoint.ts';
 
 export interface PollOptions {
   signal?: AbortSignal;
@@ -19,7 +20,37 @@ export interface PollOptions {
 export interface PollTiming {
   startedAt: number;
   expiresIn: number;
+  /** Seconds between polls; 5 when the server does not say (RFC 8628 §3.2, CIBA Core §7.3). */
   interval: number;
+}
+
+/**
+ * Sends the request that starts a polled flow (RFC 8628 §3.1, CIBA Core §7.1), without DPoP, and reads
+ * the answer (RFC 8628 §3.2, CIBA Core §7.3): the named string members, all required, `expires_in`, and
+ * `interval` (5 seconds when absent or not positive).
+ */
+export async function startPolling<Member extends string>(
+  context: ClientContext,
+  endpoint: keyof ServerMetadata & `${string}_endpoint`,
+  values: FormValues,
+  signal: AbortSignal | undefined,
+  required: readonly Member[],
+  what: string,
+): Promise<{ members: Record<Member, string>; answer: Record<string, unknown>; timing: PollTiming }> {
+  const url = await endpointUrl(context, endpoint);
+  const answer = await postForm(context, url, values, { dpop: false, signal });
+  const members = {} as Record<Member, string>;
+  for (const name of required) {
+    const value = asString(answer[name]);
+    if (!value) throw new GatehouseClientError('invalid_response', `${url} answered an incomplete ${what}`);
+    members[name] = value;
+  }
+  const expiresIn = answer.expires_in;
+  if (typeof expiresIn !== 'number') {
+    throw new GatehouseClientError('invalid_response', `${url} answered an incomplete ${what}`);
+  }
+  const interval = typeof answer.interval === 'number' && answer.interval > 0 ? answer.interval : 5;
+  return { members, answer, timing: { startedAt: context.clock(), expiresIn, interval } };
 }
 
 async function defaultSleep(milliseconds: number, signal: AbortSignal | undefined): Promise<void> {
