@@ -28,51 +28,63 @@ export interface AccountChange {
 }
 
 /**
+ * Applies `change` to the account `username`; undefined when there is none. `change` answers how many
+ * login sessions it ended.
+ */
+async function changeAccount(
+  storage: AccountsStore,
+  username: string,
+  change: (user: User) => Promise<number>,
+): Promise<AccountChange | undefined> {
+  const user = await storage.users.findByUsername(username);
+  if (user === undefined) return undefined;
+  return { user, sessionsEnded: await change(user) };
+}
+
+/**
  * Disables the account `username` from `now`; undefined when there is none. An account already disabled
  * keeps its original time (and its sessions are ended again, in case one was started by a race).
  */
-export async function disableAccount(
+export function disableAccount(
   storage: AccountsStore,
   username: string,
   now: number,
   options: { revokeGrants?: boolean } = {},
 ): Promise<AccountChange | undefined> {
-  const user = await storage.users.findByUsername(username);
-  if (user === undefined) return undefined;
-  const sessionsEnded = await storage.transaction(async (repositories) => {
-    await repositories.users.setDisabled(user.id, user.disabledAt ?? now, now);
-    if (options.revokeGrants === true) await repositories.grants.revokeAllForUser(user.id, now);
-    return repositories.sessions.endAllForUser(user.id, now);
-  });
-  return { user, sessionsEnded };
+  return changeAccount(storage, username, (user) =>
+    storage.transaction(async (repositories) => {
+      await repositories.users.setDisabled(user.id, user.disabledAt ?? now, now);
+      if (options.revokeGrants === true) await repositories.grants.revokeAllForUser(user.id, now);
+      return repositories.sessions.endAllForUser(user.id, now);
+    }),
+  );
 }
 
 /** Enables the account `username` again; undefined when there is none. */
-export async function enableAccount(
+export function enableAccount(
   storage: AccountsStore,
   username: string,
   now: number,
 ): Promise<AccountChange | undefined> {
-  const user = await storage.users.findByUsername(username);
-  if (user === undefined) return undefined;
-  await storage.users.setDisabled(user.id, null, now);
-  return { user, sessionsEnded: 0 };
+  return changeAccount(storage, username, async (user) => {
+    await storage.users.setDisabled(user.id, null, now);
+    return 0;
+  });
 }
 
 /** Removes the account `username` (see the module comment); undefined when there is none. */
-export async function removeAccount(
+export function removeAccount(
   storage: AccountsStore,
   username: string,
   now: number,
 ): Promise<AccountChange | undefined> {
-  const user = await storage.users.findByUsername(username);
-  if (user === undefined) return undefined;
-  const sessionsEnded = await storage.transaction(async (repositories) => {
-    await repositories.users.remove(user.id);
-    await repositories.mfa.removeAll(user.id);
-    await repositories.webauthn.removeAll(user.id);
-    await repositories.grants.revokeAllForUser(user.id, now);
-    return repositories.sessions.endAllForUser(user.id, now);
-  });
-  return { user, sessionsEnded };
+  return changeAccount(storage, username, (user) =>
+    storage.transaction(async (repositories) => {
+      await repositories.users.remove(user.id);
+      await repositories.mfa.removeAll(user.id);
+      await repositories.webauthn.removeAll(user.id);
+      await repositories.grants.revokeAllForUser(user.id, now);
+      return repositories.sessions.endAllForUser(user.id, now);
+    }),
+  );
 }

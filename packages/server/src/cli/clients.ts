@@ -25,10 +25,12 @@ import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import {
   formatTime,
   loadConfig,
+  optionsOf,
   parseCommand,
   parseDuration,
   print,
   printList,
+  repeatableOptions,
   runSubcommand,
   systemNow,
   UsageError,
@@ -188,24 +190,30 @@ function clientProblems(input: AddInput, config: GatehouseConfig): string[] {
   return problems;
 }
 
+/** The options of `add` whose value is one client field as written (the config schema checks it), by field. */
+const fieldOptions = {
+  jwksUri: 'jwks-uri',
+  tokenEndpointAuthSigningAlg: 'signing-alg',
+  tlsClientAuthSubjectDn: 'tls-subject-dn',
+  tlsClientAuthSanDns: 'tls-san-dns',
+  tlsClientAuthSanUri: 'tls-san-uri',
+  tlsClientAuthSanIp: 'tls-san-ip',
+  tlsClientAuthSanEmail: 'tls-san-email',
+  backchannelTokenDeliveryMode: 'backchannel-delivery-mode',
+  backchannelClientNotificationEndpoint: 'backchannel-notification-endpoint',
+} as const;
+
 /** The option a config-schema field of a client comes from, for error messages. */
 const optionsOfFields: Record<string, string> = {
+  ...Object.fromEntries(Object.entries(fieldOptions).map(([field, option]) => [field, `--${option}`])),
   jwks: '--jwks-file / --jwks-uri',
-  jwksUri: '--jwks-uri',
-  tokenEndpointAuthSigningAlg: '--signing-alg',
   tlsClientAuthSubjectDn: '--tls-subject-dn / --tls-san-*',
-  tlsClientAuthSanDns: '--tls-san-dns',
-  tlsClientAuthSanUri: '--tls-san-uri',
-  tlsClientAuthSanIp: '--tls-san-ip',
-  tlsClientAuthSanEmail: '--tls-san-email',
   tlsClientCertificateBoundAccessTokens: '--certificate-bound',
   tokenEndpointAuthMethod: '--auth-method',
   corsOrigins: '--cors-origin',
   refreshTokenLifetime: '--refresh-absolute / --refresh-idle',
   grantTypes: '--grant',
   scopes: '--scope',
-  backchannelTokenDeliveryMode: '--backchannel-delivery-mode',
-  backchannelClientNotificationEndpoint: '--backchannel-notification-endpoint',
 };
 
 function optionOf(path: readonly PropertyKey[]): string {
@@ -234,40 +242,30 @@ function list(values: string[] | undefined, split = false): string[] {
   return [...new Set(items.filter((item) => item !== ''))];
 }
 
+/** The options of `add` (described in `clientUsage`). */
+const addOptions = {
+  ...optionsOf('string', ['id', 'name', 'auth-method', 'jwks-file', 'refresh-absolute', 'refresh-idle']),
+  ...optionsOf('string', Object.values(fieldOptions)),
+  ...optionsOf('boolean', [
+    'public',
+    'no-consent',
+    'require-dpop',
+    'require-par',
+    'require-mfa',
+    'certificate-bound',
+  ]),
+  ...repeatableOptions([
+    'grant',
+    'redirect-uri',
+    'post-logout-redirect-uri',
+    'scope',
+    'upstream',
+    'cors-origin',
+  ]),
+};
+
 async function add(args: string[]): Promise<number> {
-  const { values } = parseCommand(
-    args,
-    {
-      id: { type: 'string' },
-      name: { type: 'string' },
-      public: { type: 'boolean' },
-      'auth-method': { type: 'string' },
-      grant: { type: 'string', multiple: true },
-      'redirect-uri': { type: 'string', multiple: true },
-      'post-logout-redirect-uri': { type: 'string', multiple: true },
-      scope: { type: 'string', multiple: true },
-      'no-consent': { type: 'boolean' },
-      'require-dpop': { type: 'boolean' },
-      'require-par': { type: 'boolean' },
-      'backchannel-delivery-mode': { type: 'string' },
-      'backchannel-notification-endpoint': { type: 'string' },
-      'require-mfa': { type: 'boolean' },
-      upstream: { type: 'string', multiple: true },
-      'cors-origin': { type: 'string', multiple: true },
-      'jwks-uri': { type: 'string' },
-      'jwks-file': { type: 'string' },
-      'signing-alg': { type: 'string' },
-      'tls-subject-dn': { type: 'string' },
-      'tls-san-dns': { type: 'string' },
-      'tls-san-uri': { type: 'string' },
-      'tls-san-ip': { type: 'string' },
-      'tls-san-email': { type: 'string' },
-      'certificate-bound': { type: 'boolean' },
-      'refresh-absolute': { type: 'string' },
-      'refresh-idle': { type: 'string' },
-    },
-    false,
-  );
+  const { values } = parseCommand(args, addOptions, false);
   const config = loadConfig(values.config);
   const refreshAbsolute = optionalDuration(values['refresh-absolute'], '--refresh-absolute');
   const refreshIdle = optionalDuration(values['refresh-idle'], '--refresh-idle');
@@ -294,13 +292,7 @@ async function add(args: string[]): Promise<number> {
         name: input.name!.trim(),
         tokenEndpointAuthMethod: authMethodOf(input),
         jwks,
-        jwksUri: values['jwks-uri'],
-        tokenEndpointAuthSigningAlg: values['signing-alg'],
-        tlsClientAuthSubjectDn: values['tls-subject-dn'],
-        tlsClientAuthSanDns: values['tls-san-dns'],
-        tlsClientAuthSanUri: values['tls-san-uri'],
-        tlsClientAuthSanIp: values['tls-san-ip'],
-        tlsClientAuthSanEmail: values['tls-san-email'],
+        ...Object.fromEntries(Object.entries(fieldOptions).map(([field, option]) => [field, values[option]])),
         tlsClientCertificateBoundAccessTokens: values['certificate-bound'] === true,
         grantTypes: input.grants,
         redirectUris: input.redirectUris,
@@ -309,8 +301,6 @@ async function add(args: string[]): Promise<number> {
         requireConsent: values['no-consent'] !== true,
         requireDpop: values['require-dpop'] === true,
         requirePushedAuthorizationRequests: values['require-par'] === true,
-        backchannelTokenDeliveryMode: values['backchannel-delivery-mode'],
-        backchannelClientNotificationEndpoint: values['backchannel-notification-endpoint'],
         ...(values['require-mfa'] === true ? { requireMfa: true } : {}),
         upstreams: list(values.upstream),
         corsOrigins: list(values['cors-origin']),

@@ -6,17 +6,7 @@
  * up at their next reload (keys.reloadInterval). `list` shows timing only, never key material.
  */
 import { KeyStore, keyStatuses, keyStoreOptions, reloadMargin } from '../keys/keystore.ts';
-import {
-  formatTime,
-  loadConfig,
-  parseCommand,
-  print,
-  printList,
-  runSubcommand,
-  systemNow,
-  UsageError,
-  withStorage,
-} from './support.ts';
+import * as cli from './support.ts';
 
 export const keysUsage = `Usage: gatehouse keys <rotate|list> [--json] [--config FILE]
 
@@ -28,15 +18,15 @@ Running servers load the change within keys.reloadInterval seconds.
 `;
 
 function options(args: string[]) {
-  const { values, positionals } = parseCommand(args, {}, true);
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  return { config: loadConfig(values.config), json: values.json === true };
+  const { values, positionals } = cli.parseCommand(args, {}, true);
+  if (positionals.length > 0) throw new cli.UsageError(`unexpected argument "${positionals[0]}"`);
+  return { config: cli.loadConfig(values.config), json: values.json === true };
 }
 
 async function rotate(args: string[]): Promise<number> {
   const { config, json } = options(args);
-  const now = systemNow();
-  const { record, previous } = await withStorage(config, async (storage) => {
+  const now = cli.systemNow();
+  const { record, previous } = await cli.withStorage(config, async (storage) => {
     const keys = new KeyStore(storage.signingKeys, keyStoreOptions(config), (work) =>
       storage.exclusive('signing-keys', (repositories) => work(repositories.signingKeys)),
     );
@@ -48,15 +38,15 @@ async function rotate(args: string[]): Promise<number> {
     return { record, previous: previous.map((key) => retired.get(key.kid) ?? key) };
   });
   if (json) {
-    print(
+    cli.print(
       JSON.stringify({
         kid: record.kid,
         alg: record.alg,
-        signsFrom: formatTime(record.notBefore),
+        signsFrom: cli.formatTime(record.notBefore),
         retired: previous.map((key) => ({
           kid: key.kid,
-          retiredAt: formatTime(key.retiredAt),
-          expiresAt: formatTime(key.expiresAt),
+          retiredAt: cli.formatTime(key.retiredAt),
+          expiresAt: cli.formatTime(key.expiresAt),
         })),
       }),
     );
@@ -64,9 +54,10 @@ async function rotate(args: string[]): Promise<number> {
   }
   const lines = [
     `New signing key ${record.kid} (${record.alg}) is published now and starts signing at ` +
-      `${formatTime(record.notBefore)} (in ${record.notBefore - now} s).`,
+      `${cli.formatTime(record.notBefore)} (in ${record.notBefore - now} s).`,
     ...previous.map(
-      (key) => `Key ${key.kid} stops signing then and stays published until ${formatTime(key.expiresAt)}.`,
+      (key) =>
+        `Key ${key.kid} stops signing then and stays published until ${cli.formatTime(key.expiresAt)}.`,
     ),
     `Running servers load the change within keys.reloadInterval (${config.keys.reloadInterval} s).`,
   ];
@@ -77,14 +68,14 @@ async function rotate(args: string[]): Promise<number> {
         'publishes it before any signs with it.',
     );
   }
-  print(lines.join('\n'));
+  cli.print(lines.join('\n'));
   return 0;
 }
 
 async function list(args: string[]): Promise<number> {
   const { config, json } = options(args);
-  const now = systemNow();
-  const records = await withStorage(config, async (storage) => {
+  const now = cli.systemNow();
+  const records = await cli.withStorage(config, async (storage) => {
     const keys = new KeyStore(storage.signingKeys, keyStoreOptions(config));
     await keys.reload(now);
     return keys.describe();
@@ -95,11 +86,11 @@ async function list(args: string[]): Promise<number> {
     kid: record.kid,
     alg: record.alg,
     status: status.get(record.kid)!,
-    signsFrom: formatTime(record.notBefore),
-    retiredAt: record.retiredAt === null ? null : formatTime(record.retiredAt),
-    expiresAt: record.expiresAt === null ? null : formatTime(record.expiresAt),
+    signsFrom: cli.formatTime(record.notBefore),
+    retiredAt: record.retiredAt === null ? null : cli.formatTime(record.retiredAt),
+    expiresAt: record.expiresAt === null ? null : cli.formatTime(record.expiresAt),
   }));
-  return printList(
+  return cli.printList(
     rows,
     json,
     'No signing keys yet (the server creates the first one when it starts).',
@@ -109,5 +100,5 @@ async function list(args: string[]): Promise<number> {
 }
 
 export function keysCommand(subcommand: string | undefined, args: string[]): Promise<number> {
-  return runSubcommand(subcommand, args, { rotate, list });
+  return cli.runSubcommand(subcommand, args, { rotate, list });
 }

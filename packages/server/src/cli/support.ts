@@ -57,6 +57,24 @@ export function parseCommand<Options extends OptionsConfig, Positionals extends 
   }
 }
 
+/** Options of one type for `parseCommand`, one for each name (`--name VALUE` or the flag `--name`). */
+export function optionsOf<Type extends 'string' | 'boolean', Name extends string>(
+  type: Type,
+  names: readonly Name[],
+): Record<Name, { type: Type }> {
+  return Object.fromEntries(names.map((name) => [name, { type }])) as Record<Name, { type: Type }>;
+}
+
+/** Repeatable string options for `parseCommand` (`--grant A --grant B`), one for each name. */
+export function repeatableOptions<Name extends string>(
+  names: readonly Name[],
+): Record<Name, { type: 'string'; multiple: true }> {
+  return Object.fromEntries(names.map((name) => [name, { type: 'string', multiple: true }])) as Record<
+    Name,
+    { type: 'string'; multiple: true }
+  >;
+}
+
 /** Runs the subcommand named `subcommand` with `args`; a missing or unknown name is a usage error. */
 export async function runSubcommand(
   subcommand: string | undefined,

@@ -3,6 +3,18 @@
  */
 import * as z from 'zod';
 
+/**
+ * A section of the config file: a strict object (an unknown key is refused, naming it) that may be left
+ * out, each of its fields then taking its default.
+ */
+export function section<Shape extends z.core.$ZodLooseShape>(shape: Shape & AllOptional<Shape>) {
+  return z.strictObject(shape as Shape).prefault({} as z.input<z.ZodObject<Shape, z.core.$strict>>);
+}
+
+/** Refuses (at compile time) a section shape with a field that has no default: `{}` must be valid input. */
+type AllOptional<Shape extends z.core.$ZodLooseShape> =
+  Record<never, never> extends z.input<z.ZodObject<Shape, z.core.$strict>> ? unknown : never;
+
 /** A whole number of seconds between `min` and `max`. */
 export const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -32,16 +44,14 @@ export const fetchableUrl = z
   }, 'must be an https URL (http only on a loopback host)');
 
 /** A PostgreSQL pool's limits (storage, and the legacy account store's own pool). */
-export const postgresPool = z
-  .strictObject({
-    /** Most connections one node opens. */
-    max: z.number().int().min(1).max(1000).default(10),
-    /** Seconds an idle connection is kept open. */
-    idleTimeout: seconds(1, 3600).default(30),
-    /** Seconds a request waits for a connection before it fails. */
-    connectionTimeout: seconds(1, 60).default(5),
-  })
-  .prefault({});
+export const postgresPool = section({
+  /** Most connections one node opens. */
+  max: z.number().int().min(1).max(1000).default(10),
+  /** Seconds an idle connection is kept open. */
+  idleTimeout: seconds(1, 3600).default(30),
+  /** Seconds a request waits for a connection before it fails. */
+  connectionTimeout: seconds(1, 60).default(5),
+});
 
 /** A PostgreSQL connection URL (it may carry a password: never put it in a message). */
 export const postgresUrl = z

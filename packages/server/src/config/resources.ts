@@ -4,7 +4,7 @@
  */
 import * as z from 'zod';
 import { maxAccessTokenTtl } from '../model.ts';
-import { absoluteUri, scopeToken, seconds } from './fields.ts';
+import { absoluteUri, scopeToken, seconds, section } from './fields.ts';
 
 export const apiScopeSchema = z.strictObject({
   name: scopeToken,
@@ -23,14 +23,12 @@ export const apiResourceSchema = z.strictObject({
   /** `jwt` (RFC 9068, verified locally) or `opaque` (a handle the API must introspect; revocable at once). */
   accessTokenFormat: z.enum(['jwt', 'opaque']).default('jwt'),
   /** Claims this API's access tokens carry beyond RFC 9068's (tokens/access-token-claims.ts). */
-  claims: z
-    .strictObject({
-      /** Claims copied from the account (as userinfo would release them), e.g. `email`, `name`. */
-      user: z.array(z.string().min(1)).default([]),
-      /** `roles` always (true), never (false), or when the `roles` scope was granted (unset). */
-      roles: z.boolean().optional(),
-    })
-    .prefault({}),
+  claims: section({
+    /** Claims copied from the account (as userinfo would release them), e.g. `email`, `name`. */
+    user: z.array(z.string().min(1)).default([]),
+    /** `roles` always (true), never (false), or when the `roles` scope was granted (unset). */
+    roles: z.boolean().optional(),
+  }),
   /** The scopes as `scope` (a string, RFC 9068 §2.2.3), `scp` (an array, as Microsoft's), or `both`. */
   scopeClaim: z.enum(['scope', 'scp', 'both']).default('scope'),
 });

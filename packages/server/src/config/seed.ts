@@ -56,18 +56,36 @@ export async function applyConfiguredUsers(
   }
 }
 
+/** The client fields the store keeps as the config file writes them: same name, same value. */
+export const fieldsAsWritten = [
+  'clientId',
+  'name',
+  'tokenEndpointAuthMethod',
+  'grantTypes',
+  'redirectUris',
+  'postLogoutRedirectUris',
+  'scopes',
+  'requireConsent',
+  'corsOrigins',
+  'requireDpop',
+  'requirePushedAuthorizationRequests',
+] as const;
+
+type FieldsAsWritten = Pick<Client, (typeof fieldsAsWritten)[number]>;
+
+/**
+ * The fields of a client (the file's or the stored) that are the same in both forms, in that order:
+ * from the file to the store (`clientRecord`) and back (the admin API's view of a client).
+ */
+export function clientFieldsAsWritten(client: FieldsAsWritten): FieldsAsWritten {
+  return Object.fromEntries(fieldsAsWritten.map((field) => [field, client[field]])) as FieldsAsWritten;
+}
+
 /** The stored form of a client as the config schema describes it (the file's, or one added with the CLI). */
 export function clientRecord(client: ClientConfig, source: Client['source'], createdAt: number): Client {
   return {
-    clientId: client.clientId,
-    name: client.name,
+    ...clientFieldsAsWritten(client),
     secrets: configuredSecrets(client),
-    tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
-    grantTypes: client.grantTypes,
-    redirectUris: client.redirectUris,
-    postLogoutRedirectUris: client.postLogoutRedirectUris,
-    scopes: client.scopes,
-    requireConsent: client.requireConsent,
     accessTokenTtl: client.accessTokenTtl ?? null,
     source,
     createdAt,
@@ -80,9 +98,6 @@ export function clientRecord(client: ClientConfig, source: Client['source'], cre
             clientNotificationEndpoint: client.backchannelClientNotificationEndpoint ?? null,
           },
         }),
-    corsOrigins: client.corsOrigins,
-    requireDpop: client.requireDpop,
-    requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
     ...(client.requireMfa ? { requireMfa: true } : {}),
     ...(client.upstreams.length === 0 ? {} : { upstreams: client.upstreams }),
     authentication: {

@@ -3,6 +3,7 @@
  */
 import * as z from 'zod';
 import { shippedLocales } from '../views/locales/index.ts';
+import { section } from './fields.ts';
 
 /** The image types a logo may have, by file extension: the content type /ui/logo is served with. */
 export const logoContentTypes: Readonly<Record<string, string>> = {
@@ -27,36 +28,32 @@ const cssColor = z
  * extra stylesheet (served at /ui/theme.css, allowed by its URL in the CSP). Files are relative to the
  * config file and read once at start-up.
  */
-export const uiSchema = z
-  .strictObject({
-    productName: z.string().trim().min(1).max(100).default('Gatehouse'),
-    logo: z
-      .string()
-      .min(1)
-      .refine(
-        (file) => Object.keys(logoContentTypes).some((extension) => file.toLowerCase().endsWith(extension)),
-        `must be an image file ending in ${Object.keys(logoContentTypes).join(', ')}`,
-      )
-      .optional(),
-    stylesheet: z
-      .string()
-      .min(1)
-      .refine((file) => file.toLowerCase().endsWith('.css'), 'must be a .css file')
-      .optional(),
-    colors: z
-      .strictObject({
-        primary: cssColor.default('#2457d6'),
-        background: cssColor.default('#f4f5f7'),
-        text: cssColor.default('#1d2330'),
-      })
-      .prefault({}),
-    /** The language when neither `ui_locales` nor `Accept-Language` names one offered. */
-    defaultLocale: z.enum(shippedLocales).default('en'),
-    /** The languages offered (discovery's `ui_locales_supported`). */
-    locales: z
-      .array(z.enum(shippedLocales))
-      .min(1)
-      .default([...shippedLocales])
-      .transform((locales) => [...new Set(locales)]),
-  })
-  .prefault({});
+export const uiSchema = section({
+  productName: z.string().trim().min(1).max(100).default('Gatehouse'),
+  logo: z
+    .string()
+    .min(1)
+    .refine(
+      (file) => Object.keys(logoContentTypes).some((extension) => file.toLowerCase().endsWith(extension)),
+      `must be an image file ending in ${Object.keys(logoContentTypes).join(', ')}`,
+    )
+    .optional(),
+  stylesheet: z
+    .string()
+    .min(1)
+    .refine((file) => file.toLowerCase().endsWith('.css'), 'must be a .css file')
+    .optional(),
+  colors: section({
+    primary: cssColor.default('#2457d6'),
+    background: cssColor.default('#f4f5f7'),
+    text: cssColor.default('#1d2330'),
+  }),
+  /** The language when neither `ui_locales` nor `Accept-Language` names one offered. */
+  defaultLocale: z.enum(shippedLocales).default('en'),
+  /** The languages offered (discovery's `ui_locales_supported`). */
+  locales: z
+    .array(z.enum(shippedLocales))
+    .min(1)
+    .default([...shippedLocales])
+    .transform((locales) => [...new Set(locales)]),
+});

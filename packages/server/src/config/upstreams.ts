@@ -8,6 +8,7 @@
  * name the upstreams they may offer (`clients[].upstreams`); none by default.
  */
 import * as z from 'zod';
+import { section } from './fields.ts';
 import { expandUpstreamPreset } from './upstream-presets.ts';
 
 /** A local claim name and the upstream ID token claim it is copied from. */
@@ -65,12 +66,10 @@ const upstreamObject = z
      * on to the upstream's `end_session_endpoint`; `backchannel` accepts its back-channel logout tokens at
      * `/upstream/{id}/backchannel-logout` (OpenID Connect Back-Channel Logout 1.0).
      */
-    logout: z
-      .strictObject({
-        endUpstreamSession: z.boolean().default(false),
-        backchannel: z.boolean().default(true),
-      })
-      .prefault({}),
+    logout: section({
+      endUpstreamSession: z.boolean().default(false),
+      backchannel: z.boolean().default(true),
+    }),
     clientId: z.string().min(1),
     /** `client_secret_basic` at the upstream's token endpoint. */
     clientSecret: z.string().min(1).optional(),

@@ -19,23 +19,8 @@ import {
 } from '../protocol/backchannel-authentication.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type RawParams, toParams } from '../protocol/params.ts';
-import {
-  chosenDecision,
-  factorMissing,
-  type LinkEntrant,
-  type LinkSignIn,
-  linkSecondFactorSubmit,
-  linkSignedInPost,
-  linkSignIn,
-  linkSignInSubmit,
-  linkVisit,
-  meetsApprovalLevel,
-  type PageFormError,
-  postedParams,
-  renderLinkSecondFactor,
-  sendOutcome,
-} from './link-sign-in.ts';
-import { pageUiFor, scopeGroups, sendPage } from './page-response.ts';
+import * as link from './link-sign-in.ts';
+import { renderPage, scopeGroups, usernameOf } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
 function linkExpired(): OAuthError {
@@ -65,10 +50,9 @@ function cibaSignIn(
   request: FastifyRequest,
   reply: FastifyReply,
   found: Pending,
-): LinkSignIn {
-  return linkSignIn(ctx, request, reply, {
+): link.LinkSignIn {
+  return link.signInFlow(ctx, request, reply, {
     csrfLabel: approvalCsrfLabel,
-    csrfToken: (browserId) => approvalCsrfToken(browserId, undefined),
     expired: {
       pageMessage: 'error.cibaFormExpired',
       description: 'The form has expired or was not sent from this browser. Open the link again and retry.',
@@ -91,32 +75,29 @@ const otherAccount = { form: { message: { key: 'ciba.otherAccount' } }, status: 
 /** True when the session reaches the level the policy and the request's `acr_values` ask for. */
 function meetsLevel(ctx: ServerContext, record: BackchannelAuthenticationRequest, session: LoginSession) {
   const requested = requestedAcrLevel(ctx.config, record.acrValues.join(' '), undefined);
-  return meetsApprovalLevel(ctx, record.clientId, session, requested);
+  return link.meetsApprovalLevel(ctx, record.clientId, session, requested);
 }
 
 async function renderConfirm(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
-  { browserId, session }: LinkEntrant,
+  { browserId, session }: link.LinkEntrant,
   found: Pending,
 ): Promise<void> {
-  const account = await ctx.accounts.findBySubject(session.userId);
-  sendPage(
-    ctx,
-    reply,
-    200,
+  const username = await usernameOf(ctx, session.userId);
+  renderPage(ctx, request, reply, (ui) =>
     ctx.ui.pages.cibaConfirm(
       {
         action: `${ctx.endpoints.backchannelApproval}/decision`,
         csrfToken: approvalCsrfToken(browserId, session.sid),
         token: found.token,
-        username: account?.username ?? '',
+        username,
         clientName: found.clientName,
         bindingMessage: found.record.bindingMessage ?? undefined,
         groups: scopeGroups(ctx, found.record.scope),
       },
-      pageUiFor(ctx, request),
+      ui,
     ),
   );
 }
@@ -135,12 +116,12 @@ function renderSecondFactor(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
-  { browserId, session }: LinkEntrant,
+  { browserId, session }: link.LinkEntrant,
   found: Pending,
-  error?: PageFormError,
+  error?: link.PageFormError,
 ): Promise<void> {
   const form = factorForm(ctx, browserId, session, found);
-  return renderLinkSecondFactor(ctx, request, reply, session, form, error);
+  return link.renderSecondFactor(ctx, request, reply, session, form, error);
 }
 
 /**
@@ -152,7 +133,7 @@ export function backchannelApprovalPage(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const query = toParams((request.query as RawParams | undefined) ?? {});
     const found = await pending(ctx, query.get('token'));
-    const { browserId, session } = await linkVisit(ctx, request, reply);
+    const { browserId, session } = await link.visit(ctx, request, reply);
     const flow = cibaSignIn(ctx, request, reply, found);
     if (session === undefined) flow.renderSignIn(browserId, undefined);
     else if (session.userId !== found.record.hintedUserId)
@@ -166,9 +147,9 @@ export function backchannelApprovalPage(ctx: ServerContext) {
 /** POST /bc-approve/login: signs the named user in, then back to the page. */
 export function backchannelApprovalLogin(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const params = postedParams(request);
+    const params = link.postedParams(request);
     const found = await pending(ctx, params.get('token'));
-    await linkSignInSubmit(ctx, request, reply, cibaSignIn(ctx, request, reply, found), {
+    await link.linkSignInSubmit(ctx, request, reply, cibaSignIn(ctx, request, reply, found), {
       params,
       clientId: found.record.clientId,
       next: approvalUrl(ctx, found.token),
@@ -192,7 +173,7 @@ async function hintedUserPost(
   found: Pending,
 ) {
   const flow = cibaSignIn(ctx, request, reply, found);
-  const entrant = await linkSignedInPost(ctx, request, flow, postedParams(request));
+  const entrant = await link.signedInPost(ctx, request, flow, link.postedParams(request));
   if (entrant === undefined || entrant.session.userId === found.record.hintedUserId) return entrant;
   flow.renderSignIn(entrant.browserId, undefined, otherAccount);
   return undefined;
@@ -214,7 +195,7 @@ export function backchannelApprovalSecondFactor(ctx: ServerContext, kind: 'code'
       form: factorForm(ctx, entrant.browserId, entrant.session, found),
       clientId: found.record.clientId,
     };
-    if ((await linkSecondFactorSubmit(ctx, request, reply, step, kind)) === undefined) return;
+    if ((await link.secondFactorSubmit(ctx, request, reply, step, kind)) === undefined) return;
     reply.code(303).headers(noStoreHeaders).header('location', approvalUrl(ctx, found.token)).send();
   };
 }
@@ -222,18 +203,18 @@ export function backchannelApprovalSecondFactor(ctx: ServerContext, kind: 'code'
 /** POST /bc-approve/decision: approves or denies the request for the signed-in user it names. */
 export function backchannelApprovalDecision(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const params = postedParams(request);
+    const params = link.postedParams(request);
     const found = await pending(ctx, params.get('token'));
     const entrant = await hintedUserPost(ctx, request, reply, found);
     if (entrant === undefined) return;
-    const decision = chosenDecision(params);
+    const decision = link.chosenDecision(params);
     // Approval needs the level of the MFA policy and of the request's acr_values: else the factor first.
     if (decision === 'approve' && !(await meetsLevel(ctx, found.record, entrant.session))) {
-      await renderSecondFactor(ctx, request, reply, entrant, found, factorMissing);
+      await renderSecondFactor(ctx, request, reply, entrant, found, link.factorMissing);
       return;
     }
     if (!(await decideBackchannelRequest(ctx, found.record, entrant.session, decision))) throw linkExpired();
-    sendOutcome(
+    link.sendOutcome(
       ctx,
       request,
       reply,

@@ -5,32 +5,18 @@
  * (the route) and per client, since each one notifies a user. The stored parameters are bounded
  * (`requestParameters`).
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { issueBackchannelRequest } from '../protocol/backchannel-authentication.ts';
 import type { ClientCertificates } from './client-certificate.ts';
-import { authenticatedClientRequest } from './form.ts';
-import { noStoreHeaders } from './responses.ts';
+import { clientInitiatedEndpoint } from './client-initiated.ts';
 
 export function backchannelAuthenticationEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    const { client, params } = await authenticatedClientRequest(
-      ctx,
-      certificates,
-      request,
-      'backchannel_authentication',
-      'backchannelPerClient',
-    );
-    const issued = await issueBackchannelRequest(ctx, client, params);
-    reply
-      .headers(noStoreHeaders)
-      .type('application/json')
-      .send(
-        JSON.stringify({
-          auth_req_id: issued.authReqId,
-          expires_in: issued.expiresIn,
-          interval: issued.interval,
-        }),
-      );
-  };
+  return clientInitiatedEndpoint(ctx, certificates, {
+    endpoint: 'backchannel_authentication',
+    rule: 'backchannelPerClient',
+    async issue(client, params) {
+      const issued = await issueBackchannelRequest(ctx, client, params);
+      return { auth_req_id: issued.authReqId, expires_in: issued.expiresIn, interval: issued.interval };
+    },
+  });
 }

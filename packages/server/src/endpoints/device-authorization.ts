@@ -5,39 +5,29 @@
  * since each creates a user code (§5.2); the stored parameters are bounded (`requestParameters`).
  * `verification_uri_complete` carries the user code (§3.3.1); the page still asks for confirmation (§5.4).
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { formatUserCode, issueDeviceCode } from '../protocol/device-authorization.ts';
 import type { ClientCertificates } from './client-certificate.ts';
-import { authenticatedClientRequest } from './form.ts';
-import { noStoreHeaders } from './responses.ts';
+import { clientInitiatedEndpoint } from './client-initiated.ts';
 
 export function deviceAuthorizationEndpoint(ctx: ServerContext, certificates: ClientCertificates) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    const { client, params } = await authenticatedClientRequest(
-      ctx,
-      certificates,
-      request,
-      'device_authorization',
-      'deviceAuthorizationPerClient',
-    );
-    const { deviceCode, userCode } = await issueDeviceCode(ctx, client, params);
-    const { codeTtl, interval } = ctx.config.device;
-    const shown = formatUserCode(userCode);
-    const complete = new URL(ctx.endpoints.deviceVerification);
-    complete.searchParams.set('user_code', shown);
-    reply
-      .headers(noStoreHeaders)
-      .type('application/json')
-      .send(
-        JSON.stringify({
-          device_code: deviceCode,
-          user_code: shown,
-          verification_uri: ctx.endpoints.deviceVerification,
-          verification_uri_complete: complete.toString(),
-          expires_in: codeTtl,
-          interval,
-        }),
-      );
-  };
+  return clientInitiatedEndpoint(ctx, certificates, {
+    endpoint: 'device_authorization',
+    rule: 'deviceAuthorizationPerClient',
+    async issue(client, params) {
+      const { deviceCode, userCode } = await issueDeviceCode(ctx, client, params);
+      const { codeTtl, interval } = ctx.config.device;
+      const shown = formatUserCode(userCode);
+      const complete = new URL(ctx.endpoints.deviceVerification);
+      complete.searchParams.set('user_code', shown);
+      return {
+        device_code: deviceCode,
+        user_code: shown,
+        verification_uri: ctx.endpoints.deviceVerification,
+        verification_uri_complete: complete.toString(),
+        expires_in: codeTtl,
+        interval,
+      };
+    },
+  });
 }

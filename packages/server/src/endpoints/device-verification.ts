@@ -22,23 +22,8 @@ import {
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
 import type { MessageKey } from '../views/i18n.ts';
 import type { FormError } from '../views/pages.ts';
-import {
-  chosenDecision,
-  factorMissing,
-  type LinkEntrant,
-  type LinkSignIn,
-  linkSecondFactorSubmit,
-  linkSignedInPost,
-  linkSignIn,
-  linkSignInSubmit,
-  linkVisit,
-  meetsApprovalLevel,
-  type PageFormError,
-  postedParams,
-  renderLinkSecondFactor,
-  sendOutcome,
-} from './link-sign-in.ts';
-import { pageUiFor, scopeGroups, sendPage } from './page-response.ts';
+import * as link from './link-sign-in.ts';
+import { pageUiFor, renderPage, scopeGroups, sendPage, usernameOf } from './page-response.ts';
 
 function verificationUrl(ctx: ServerContext, userCode: string | undefined, switchUser = false): string {
   const url = new URL(ctx.endpoints.deviceVerification);
@@ -53,10 +38,9 @@ function deviceSignIn(
   request: FastifyRequest,
   reply: FastifyReply,
   userCode: string | undefined,
-): LinkSignIn {
-  return linkSignIn(ctx, request, reply, {
+): link.LinkSignIn {
+  return link.signInFlow(ctx, request, reply, {
     csrfLabel: deviceCsrfLabel,
-    csrfToken: (browserId) => deviceCsrfToken(browserId, undefined),
     expired: {
       pageMessage: 'error.deviceFormExpired',
       description:
@@ -79,9 +63,8 @@ interface SignedIn extends CodeEntrant {
   username: string;
 }
 
-async function signedIn(ctx: ServerContext, entrant: LinkEntrant): Promise<SignedIn> {
-  const user = await ctx.accounts.findBySubject(entrant.session.userId);
-  return { ...entrant, username: user?.username ?? '' };
+async function signedIn(ctx: ServerContext, entrant: link.LinkEntrant): Promise<SignedIn> {
+  return { ...entrant, username: await usernameOf(ctx, entrant.session.userId) };
 }
 
 async function renderCodeEntry(
@@ -90,7 +73,7 @@ async function renderCodeEntry(
   reply: FastifyReply,
   entrant: SignedIn,
   userCode: string | undefined,
-  error?: PageFormError,
+  error?: link.PageFormError,
 ): Promise<void> {
   const locked = await userCodeLockedFor(ctx, entrant);
   sendPage(
@@ -121,7 +104,7 @@ async function signedInPost(
   params: Params,
 ): Promise<SignedIn | undefined> {
   const flow = deviceSignIn(ctx, request, reply, keptUserCode(params.get('user_code')));
-  const entrant = await linkSignedInPost(ctx, request, flow, params);
+  const entrant = await link.signedInPost(ctx, request, flow, params);
   return entrant && signedIn(ctx, entrant);
 }
 
@@ -176,7 +159,7 @@ export function deviceVerificationPage(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const params = toParams((request.query as RawParams | undefined) ?? {});
     const userCode = keptUserCode(params.get('user_code'));
-    const { browserId, session } = await linkVisit(ctx, request, reply);
+    const { browserId, session } = await link.visit(ctx, request, reply);
     if (session === undefined || params.get('prompt') === 'login') {
       deviceSignIn(ctx, request, reply, userCode).renderSignIn(browserId, undefined);
       return;
@@ -188,9 +171,9 @@ export function deviceVerificationPage(ctx: ServerContext) {
 /** POST /device/login: signs the user in, then back to the code entry with the code kept. */
 export function deviceLoginSubmit(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const params = postedParams(request);
+    const params = link.postedParams(request);
     const userCode = keptUserCode(params.get('user_code'));
-    await linkSignInSubmit(ctx, request, reply, deviceSignIn(ctx, request, reply, userCode), {
+    await link.linkSignInSubmit(ctx, request, reply, deviceSignIn(ctx, request, reply, userCode), {
       params,
       clientId: undefined,
       next: verificationUrl(ctx, userCode),
@@ -208,10 +191,7 @@ function renderConfirm(
   entrant: SignedIn,
   pending: Pending,
 ): void {
-  sendPage(
-    ctx,
-    reply,
-    200,
+  renderPage(ctx, request, reply, (ui) =>
     ctx.ui.pages.deviceConfirm(
       {
         action: `${ctx.endpoints.deviceVerification}/decision`,
@@ -221,7 +201,7 @@ function renderConfirm(
         userCode: formatUserCode(pending.record.userCode),
         groups: scopeGroups(ctx, pending.record.scope),
       },
-      pageUiFor(ctx, request),
+      ui,
     ),
   );
 }
@@ -248,10 +228,10 @@ function renderSecondFactor(
   reply: FastifyReply,
   entrant: SignedIn,
   pending: Pending,
-  error?: PageFormError,
+  error?: link.PageFormError,
 ): Promise<void> {
   const form = factorForm(ctx, entrant, pending);
-  return renderLinkSecondFactor(ctx, request, reply, entrant.session, form, error);
+  return link.renderSecondFactor(ctx, request, reply, entrant.session, form, error);
 }
 
 /**
@@ -260,12 +240,12 @@ function renderSecondFactor(
  */
 export function deviceCodeSubmit(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const params = postedParams(request);
+    const params = link.postedParams(request);
     const entrant = await signedInPost(ctx, request, reply, params);
     if (entrant === undefined) return;
     const pending = await pendingCode(ctx, request, reply, entrant, params.get('user_code'));
     if (pending === undefined) return;
-    if (await meetsApprovalLevel(ctx, pending.record.clientId, entrant.session))
+    if (await link.meetsApprovalLevel(ctx, pending.record.clientId, entrant.session))
       renderConfirm(ctx, request, reply, entrant, pending);
     else await renderSecondFactor(ctx, request, reply, entrant, pending);
   };
@@ -274,18 +254,18 @@ export function deviceCodeSubmit(ctx: ServerContext) {
 /** POST /device/decision: approves or denies the code for the signed-in user. */
 export function deviceDecisionSubmit(ctx: ServerContext) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const params = postedParams(request);
+    const params = link.postedParams(request);
     const entrant = await signedInPost(ctx, request, reply, params);
     if (entrant === undefined) return;
-    const decision = chosenDecision(params);
+    const decision = link.chosenDecision(params);
     const pending = await pendingCode(ctx, request, reply, entrant, params.get('user_code'));
     if (pending === undefined) return;
     // Approval needs the level of the MFA policy, never less: else the second factor first.
     if (
       decision === 'approve' &&
-      !(await meetsApprovalLevel(ctx, pending.record.clientId, entrant.session))
+      !(await link.meetsApprovalLevel(ctx, pending.record.clientId, entrant.session))
     ) {
-      await renderSecondFactor(ctx, request, reply, entrant, pending, factorMissing);
+      await renderSecondFactor(ctx, request, reply, entrant, pending, link.factorMissing);
       return;
     }
     if (!(await decideDeviceCode(ctx, pending.record, entrant.session, decision))) {
@@ -295,7 +275,7 @@ export function deviceDecisionSubmit(ctx: ServerContext) {
       });
       return;
     }
-    sendOutcome(
+    link.sendOutcome(
       ctx,
       request,
       reply,
@@ -314,14 +294,14 @@ export function deviceSecondFactorSubmit(ctx: ServerContext, kind: 'code' | 'pas
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const typed = toParams((request.query as RawParams | undefined) ?? {}).get('user_code');
     const flow = deviceSignIn(ctx, request, reply, keptUserCode(typed));
-    const linked = await linkSignedInPost(ctx, request, flow, postedParams(request));
+    const linked = await link.signedInPost(ctx, request, flow, link.postedParams(request));
     if (linked === undefined) return;
     const entrant = await signedIn(ctx, linked);
     const pending = await pendingCode(ctx, request, reply, entrant, typed);
     if (pending === undefined) return;
     const form = factorForm(ctx, entrant, pending);
     const step = { flow, entrant, form, clientId: pending.record.clientId };
-    const session = await linkSecondFactorSubmit(ctx, request, reply, step, kind);
+    const session = await link.secondFactorSubmit(ctx, request, reply, step, kind);
     if (session !== undefined) renderConfirm(ctx, request, reply, { ...entrant, session }, pending);
   };
 }

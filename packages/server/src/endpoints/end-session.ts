@@ -27,7 +27,7 @@ import {
 import { upstreamEndSessionUrl } from '../sessions/upstream-logout.ts';
 import { parseUiLocales } from '../views/i18n.ts';
 import { clearCookie, readCookie, serializeCookie, sessionCookie } from './cookies.ts';
-import { pageUiFor, sendPage } from './page-response.ts';
+import { pageUiFor, renderPage, sendPage, usernameOf } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
 /** The parameters of a logout request (§2), the only ones a cookie-less POST repeats as a GET. */
@@ -186,29 +186,31 @@ export function endSessionEndpoints(ctx: ServerContext) {
       return;
     }
 
-    const user = await ctx.accounts.findBySubject(session.userId);
+    const username = await usernameOf(ctx, session.userId);
     const uiLocales = parseUiLocales(params.get('ui_locales'));
-    sendPage(
+    renderPage(
       ctx,
+      request,
       reply,
-      200,
-      ctx.ui.pages.logoutConfirm(
-        {
-          action: `${ctx.endpoints.endSession}/confirm`,
-          csrfToken: logoutCsrfToken(cookie),
-          username: user?.username ?? '',
-          returnTo: target.redirectUri === undefined ? undefined : target.client?.name,
-          cancelUrl: cancelUrl(ctx, target),
-          fields: {
-            client_id: target.redirectUri === undefined ? undefined : target.client?.clientId,
-            post_logout_redirect_uri: target.redirectUri,
-            state: target.state,
-            // The signed-out page after the confirmation speaks the same language.
-            ui_locales: uiLocales?.join(' '),
+      (ui) =>
+        ctx.ui.pages.logoutConfirm(
+          {
+            action: `${ctx.endpoints.endSession}/confirm`,
+            csrfToken: logoutCsrfToken(cookie),
+            username,
+            returnTo: target.redirectUri === undefined ? undefined : target.client?.name,
+            cancelUrl: cancelUrl(ctx, target),
+            fields: {
+              client_id: target.redirectUri === undefined ? undefined : target.client?.clientId,
+              post_logout_redirect_uri: target.redirectUri,
+              state: target.state,
+              // The signed-out page after the confirmation speaks the same language.
+              ui_locales: uiLocales?.join(' '),
+            },
           },
-        },
-        pageUiFor(ctx, request, uiLocales),
-      ),
+          ui,
+        ),
+      uiLocales,
     );
   }
 

@@ -8,27 +8,30 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { passkeyAmr } from '../protocol/acr.ts';
 import { OAuthError } from '../protocol/errors.ts';
-import { factorSummary, regenerateRecoveryCodes } from '../sessions/mfa.ts';
+import { regenerateRecoveryCodes } from '../sessions/mfa.ts';
 import {
   finishAuthentication,
   finishRegistration,
   interactionBinding,
   webauthnEnabled,
 } from '../sessions/webauthn.ts';
-import {
-  factorSubmission,
-  finishSignIn,
-  loadSubmission,
-  renderLogin,
-  renderSecondFactor,
-  secondFactorPost,
-} from './interaction.ts';
-import { finishEnrolment } from './interaction-steps.ts';
+import { enrolmentPost, finishSignIn, loadSubmission, renderLogin, secondFactorPost } from './interaction.ts';
 import { factorPageError, postedCeremony } from './page-response.ts';
 
 function requireWebauthn(ctx: ServerContext, passkeyFirst = false): void {
   if (!webauthnEnabled(ctx, passkeyFirst))
     throw new OAuthError('invalid_request', 'passkeys are not enabled on this server');
+}
+
+/** `post`, refused on a server without passkeys. */
+function withPasskeys(
+  ctx: ServerContext,
+  post: (request: FastifyRequest, reply: FastifyReply) => Promise<void>,
+) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    requireWebauthn(ctx);
+    await post(request, reply);
+  };
 }
 
 /** POST /interaction/:id/passkey-login: passkey-first sign-in; the passkey alone is `mfa` (protocol/acr.ts). */
@@ -76,43 +79,30 @@ export function passkeySecondFactorSubmit(ctx: ServerContext) {
       loaded.client.clientId,
     ),
   );
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    requireWebauthn(ctx);
-    await post(request, reply);
-  };
+  return withPasskeys(ctx, post);
 }
 
 /**
  * POST /interaction/:id/passkey/enrol: a passkey registered during sign-in by an account without a factor
- * steps the session up (it has just been used); new recovery codes are shown once, as after TOTP enrolment.
+ * steps the session up (it has just been used); new recovery codes are shown once, as after TOTP enrolment
+ * (`enrolmentPost`).
  */
 export function passkeyEnrolmentSubmit(ctx: ServerContext) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    requireWebauthn(ctx);
-    const { loaded, params, session, sessionValue, account } = await factorSubmission(ctx, request);
-    if ((await factorSummary(ctx, account.subject)).any)
-      throw new OAuthError('invalid_request', 'a second factor is already set up for this account', {
-        pageMessage: 'error.formExpired',
-      });
-    const result = await finishRegistration(
-      ctx,
-      account,
-      interactionBinding(loaded.interaction.id),
-      postedCeremony(params),
-      params.get('nickname'),
-    );
-    if (!result.ok) {
-      await renderSecondFactor(ctx, request, reply, loaded, account, factorPageError(result));
-      return;
-    }
-    await finishEnrolment(
-      ctx,
-      request,
-      reply,
-      loaded,
-      { session, sessionValue },
-      'hwk',
-      await regenerateRecoveryCodes(ctx, account.subject),
-    );
-  };
+  const post = enrolmentPost(
+    ctx,
+    'hwk',
+    'a second factor is already set up for this account',
+    async ({ loaded, params, account }) => {
+      const result = await finishRegistration(
+        ctx,
+        account,
+        interactionBinding(loaded.interaction.id),
+        postedCeremony(params),
+        params.get('nickname'),
+      );
+      if (!result.ok) return result;
+      return { ok: true, recoveryCodes: await regenerateRecoveryCodes(ctx, account.subject) };
+    },
+  );
+  return withPasskeys(ctx, post);
 }

@@ -56,10 +56,12 @@ import {
   factorPageError,
   type PageFormError,
   pageUiFor,
+  renderPage,
   scopeGroups,
   scriptUi,
   sendPage,
   signInError,
+  usernameOf,
 } from './page-response.ts';
 import { noStoreHeaders } from './responses.ts';
 
@@ -144,21 +146,23 @@ async function renderConsent(
   loaded: LoadedInteraction,
   session: LoginSession,
 ): Promise<void> {
-  const user = await ctx.accounts.findBySubject(session.userId);
-  sendPage(
+  const username = await usernameOf(ctx, session.userId);
+  renderPage(
     ctx,
+    request,
     reply,
-    200,
-    ctx.ui.pages.consent(
-      {
-        action: `${ctx.issuer}/interaction/${loaded.interaction.id}/consent`,
-        csrfToken: loaded.interaction.csrfToken,
-        clientName: loaded.client.name,
-        username: user?.username ?? '',
-        groups: scopeGroups(ctx, loaded.interaction.request.scopes),
-      },
-      pageUiFor(ctx, request, loaded.interaction.request.uiLocales),
-    ),
+    (ui) =>
+      ctx.ui.pages.consent(
+        {
+          action: `${ctx.issuer}/interaction/${loaded.interaction.id}/consent`,
+          csrfToken: loaded.interaction.csrfToken,
+          clientName: loaded.client.name,
+          username,
+          groups: scopeGroups(ctx, loaded.interaction.request.scopes),
+        },
+        ui,
+      ),
+    loaded.interaction.request.uiLocales,
   );
 }
 
@@ -178,7 +182,7 @@ async function secondFactorMissing(
  * enrolment of a TOTP authenticator (a pending secret is shown again rather than replaced, so a reload keeps
  * the QR code already scanned) or of a passkey. Passkey forms carry a challenge bound to this interaction.
  */
-export async function renderSecondFactor(
+async function renderSecondFactor(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -268,7 +272,7 @@ export function interactionPage(ctx: ServerContext) {
 }
 
 /** The session and account a second-factor form is posted for, with the session value the browser holds. */
-export async function factorSubmission(ctx: ServerContext, request: FastifyRequest) {
+async function factorSubmission(ctx: ServerContext, request: FastifyRequest) {
   const { loaded, params } = await loadSubmission(ctx, request);
   const sessionValue = readCookie(request.headers.cookie, sessionCookie);
   const session = await sessionOf(ctx, request, loaded);
@@ -279,7 +283,8 @@ export async function factorSubmission(ctx: ServerContext, request: FastifyReque
 }
 
 /** What a second-factor check answers: success, or why not (rendered with the prompt again). */
-type FactorOutcome = { ok: true } | ({ ok: false } & Parameters<typeof factorPageError>[0]);
+type FactorOutcome = { ok: true } | FactorRefused;
+type FactorRefused = { ok: false } & Parameters<typeof factorPageError>[0];
 
 /**
  * A second factor posted during sign-in: `check` decides on the submission; on success the session steps
@@ -314,19 +319,27 @@ export function secondFactorSubmit(ctx: ServerContext) {
   );
 }
 
+/** What an enrolment answers: the new recovery codes, or why not (rendered with the prompt again). */
+type EnrolmentOutcome = { ok: true; recoveryCodes: string[] } | FactorRefused;
+
 /**
- * POST /interaction/:id/enrol: the first code of a TOTP authenticator enrolled during sign-in confirms it;
- * the session is stepped up and the recovery codes are shown once, with a link back to the sign-in.
+ * A factor enrolled during sign-in by an account without one (`alreadySet` describes the refusal for an
+ * account that has one: it proves it here; replacing it is the signed-in /mfa page's). `enrol` decides on
+ * the submission; on success the session steps up with `method` in `amr` and the recovery codes are shown
+ * once, with a link back to the sign-in; otherwise the prompt comes back with the error.
  */
-export function enrolmentSubmit(ctx: ServerContext) {
+export function enrolmentPost(
+  ctx: ServerContext,
+  method: 'otp' | 'hwk',
+  alreadySet: string,
+  enrol: (submission: Awaited<ReturnType<typeof factorSubmission>>) => Promise<EnrolmentOutcome>,
+) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    const { loaded, params, session, sessionValue, account } = await factorSubmission(ctx, request);
-    // An account that has a factor proves it here; replacing it is the signed-in /mfa page's.
+    const submission = await factorSubmission(ctx, request);
+    const { loaded, session, sessionValue, account } = submission;
     if ((await factorSummary(ctx, account.subject)).any)
-      throw new OAuthError('invalid_request', 'an authenticator is already set up for this account', {
-        pageMessage: 'error.formExpired',
-      });
-    const result = await confirmTotpEnrolment(ctx, account, params.get('code'), loaded.client.clientId);
+      throw new OAuthError('invalid_request', alreadySet, { pageMessage: 'error.formExpired' });
+    const result = await enrol(submission);
     if (!result.ok) {
       await renderSecondFactor(ctx, request, reply, loaded, account, factorPageError(result));
       return;
@@ -337,10 +350,24 @@ export function enrolmentSubmit(ctx: ServerContext) {
       reply,
       loaded,
       { session, sessionValue },
-      'otp',
+      method,
       result.recoveryCodes,
     );
   };
+}
+
+/**
+ * POST /interaction/:id/enrol: the first code of a TOTP authenticator enrolled during sign-in confirms it
+ * (`enrolmentPost`).
+ */
+export function enrolmentSubmit(ctx: ServerContext) {
+  return enrolmentPost(
+    ctx,
+    'otp',
+    'an authenticator is already set up for this account',
+    ({ loaded, params, account }) =>
+      confirmTotpEnrolment(ctx, account, params.get('code'), loaded.client.clientId),
+  );
 }
 
 export function loginSubmit(ctx: ServerContext) {

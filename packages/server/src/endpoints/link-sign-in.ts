@@ -11,7 +11,7 @@ import type { Account } from '../accounts/accounts.ts';
 import type { ServerContext } from '../context.ts';
 import type { AcrLevel, LoginSession } from '../model.ts';
 import { requiredAcrLevel, sessionMeetsLevel } from '../protocol/acr.ts';
-import { browserCsrfMatches } from '../protocol/browser-csrf.ts';
+import { browserCsrfMatches, browserCsrfToken } from '../protocol/browser-csrf.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { type Params, type RawParams, toParams } from '../protocol/params.ts';
 import { randomHandle } from '../protocol/secrets.ts';
@@ -59,16 +59,15 @@ export interface LinkSignInView {
 }
 
 export interface LinkSignInSpec {
+  /** The flow's CSRF label (browser-csrf.ts); the sign-in form's token is for no session yet. */
   csrfLabel: string;
-  /** The CSRF token of the sign-in form (no session yet). */
-  csrfToken(browserId: string): string;
   /** The page message and the description of a form that fails the CSRF check. */
   expired: { pageMessage: MessageKey; description: string };
   page(view: LinkSignInView, ui: PageUi): string;
 }
 
 /** A flow's side of the link sign-in, answering `request` with `reply`. */
-export function linkSignIn(
+export function signInFlow(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -84,7 +83,7 @@ export function linkSignIn(
         reply,
         error?.status ?? 200,
         spec.page(
-          { csrfToken: spec.csrfToken(browserId), username, error: error?.form },
+          { csrfToken: browserCsrfToken(spec.csrfLabel, browserId, undefined), username, error: error?.form },
           pageUiFor(ctx, request),
         ),
         error?.retryAfter,
@@ -164,7 +163,7 @@ export interface LinkEntrant {
  * The signed-in user behind a form post, after the CSRF check. When the session has ended, the sign-in
  * form is rendered and undefined returned: nothing is done on anyone's behalf, so that needs no CSRF check.
  */
-export async function linkSignedInPost(
+export async function signedInPost(
   ctx: ServerContext,
   request: FastifyRequest,
   flow: LinkSignIn,
@@ -185,7 +184,7 @@ export async function linkSignedInPost(
 }
 
 /** The browser (its id cookie set when new) and the session, if any, of a page opened by a link. */
-export async function linkVisit(ctx: ServerContext, request: FastifyRequest, reply: FastifyReply) {
+export async function visit(ctx: ServerContext, request: FastifyRequest, reply: FastifyReply) {
   const browserId = browserIdFor(request.headers.cookie, reply, randomHandle);
   const session = await findSession(ctx, readCookie(request.headers.cookie, sessionCookie));
   return { browserId, session };
@@ -249,7 +248,7 @@ export interface LinkFactorForm {
  * passkeys (a challenge bound to the session, sessions/webauthn.ts). An account with no factor is sent to
  * /mfa, which says that the page it came from needs one: a link's page is no place to enrol.
  */
-export async function renderLinkSecondFactor(
+export async function renderSecondFactor(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -305,7 +304,7 @@ export interface LinkFactorStep {
  * with the account's login limits. A refused one shows the prompt again with its error; an accepted one
  * steps the session up (its acr and amr say so, RFC 8176) and sets its cookie. Returns the stepped session.
  */
-export async function linkSecondFactorSubmit(
+export async function secondFactorSubmit(
   ctx: ServerContext,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -332,7 +331,7 @@ export async function linkSecondFactorSubmit(
           step.clientId,
         );
   if (!check.ok) {
-    await renderLinkSecondFactor(ctx, request, reply, session, step.form, factorPageError(check));
+    await renderSecondFactor(ctx, request, reply, session, step.form, factorPageError(check));
     return undefined;
   }
   const sessionValue = readCookie(request.headers.cookie, sessionCookie) ?? '';

@@ -50,6 +50,22 @@ export function sendPage(
   reply.code(status).headers(headers).send(html);
 }
 
+/** Renders a page (`render`) in the language of `request`, preferring `uiLocales`, and sends it: 200. */
+export function renderPage(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  render: (ui: PageUi) => string,
+  uiLocales?: readonly string[] | undefined,
+): void {
+  sendPage(ctx, reply, 200, render(pageUiFor(ctx, request, uiLocales)));
+}
+
+/** The username a page shows for the signed-in user `userId` (empty for an account removed meanwhile). */
+export async function usernameOf(ctx: ServerContext, userId: string): Promise<string> {
+  return (await ctx.accounts.findBySubject(userId))?.username ?? '';
+}
+
 /** Where the WebAuthn ceremony's script is served (endpoints/ui-assets.ts). */
 export const webauthnScriptPath = '/ui/webauthn.js';
 

@@ -78,7 +78,9 @@ import { healthEndpoint, readinessEndpoint } from './operations.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 /** Runs an endpoint with the request's context, whose audit events carry the request id. */
-type PerRequest = (endpoint: (ctx: ServerContext) => Handler) => Handler;
+type PerRequest = (endpoint: Endpoint) => Handler;
+/** An endpoint: its handler, given the request's context. */
+type Endpoint = (ctx: ServerContext) => Handler;
 
 // Pages, and the forms that take a password, code or passkey (counted with the login limits).
 const page = { config: { errorFormat: 'html' as const } };
@@ -242,39 +244,43 @@ function registerDeviceAndCibaRoutes(
   perRequest: PerRequest,
   certificates: ClientCertificates,
 ): void {
-  // RFC 8628: device authorization (JSON, for devices) and the verification pages (HTML, for users).
+  // The client's request (JSON): RFC 8628 device authorization; CIBA Core's authentication request.
+  const clientRequest = (ipRateLimit: 'deviceAuthorizationPerIp' | 'backchannelPerIp') => ({
+    config: { errorFormat: 'json' as const, ipRateLimit },
+  });
   app.post(
     '/device_authorization',
-    { config: { errorFormat: 'json', ipRateLimit: 'deviceAuthorizationPerIp' } },
+    clientRequest('deviceAuthorizationPerIp'),
     perRequest((scoped) => deviceAuthorizationEndpoint(scoped, certificates)),
   );
-  app.get('/device', page, perRequest(deviceVerificationPage));
-  app.post('/device', page, perRequest(deviceCodeSubmit));
-  app.post('/device/login', signInForm, perRequest(deviceLoginSubmit));
-  app.post('/device/decision', page, perRequest(deviceDecisionSubmit));
-  app.post('/device/mfa', signInForm, perRequest(deviceSecondFactorSubmit));
-  app.post(
-    '/device/passkey',
-    signInForm,
-    perRequest((scoped) => deviceSecondFactorSubmit(scoped, 'passkey')),
-  );
-
-  // OpenID Connect CIBA Core 1.0: the authentication request (JSON, for clients) and the approval pages
-  // the notifier's link opens (HTML, for users).
   app.post(
     '/bc-authorize',
-    { config: { errorFormat: 'json', ipRateLimit: 'backchannelPerIp' } },
+    clientRequest('backchannelPerIp'),
     perRequest((scoped) => backchannelAuthenticationEndpoint(scoped, certificates)),
   );
-  app.get('/bc-approve', page, perRequest(backchannelApprovalPage));
-  app.post('/bc-approve/login', signInForm, perRequest(backchannelApprovalLogin));
-  app.post('/bc-approve/mfa', signInForm, perRequest(backchannelApprovalSecondFactor));
-  app.post(
-    '/bc-approve/passkey',
-    signInForm,
-    perRequest((scoped) => backchannelApprovalSecondFactor(scoped, 'passkey')),
-  );
-  app.post('/bc-approve/decision', page, perRequest(backchannelApprovalDecision));
+  // The user's pages (HTML) a link opens (endpoints/link-sign-in.ts): RFC 8628 verification, where the
+  // user types the code the device shows, and the CIBA approval the notifier's link opens.
+  type Options = typeof page | typeof signInForm;
+  const linkPages: ReadonlyArray<[method: 'GET' | 'POST', url: string, options: Options, Endpoint]> = [
+    ['GET', '/device', page, deviceVerificationPage],
+    ['POST', '/device', page, deviceCodeSubmit],
+    ['POST', '/device/login', signInForm, deviceLoginSubmit],
+    ['POST', '/device/decision', page, deviceDecisionSubmit],
+    ['POST', '/device/mfa', signInForm, deviceSecondFactorSubmit],
+    ['POST', '/device/passkey', signInForm, (scoped) => deviceSecondFactorSubmit(scoped, 'passkey')],
+    ['GET', '/bc-approve', page, backchannelApprovalPage],
+    ['POST', '/bc-approve/login', signInForm, backchannelApprovalLogin],
+    ['POST', '/bc-approve/mfa', signInForm, backchannelApprovalSecondFactor],
+    [
+      'POST',
+      '/bc-approve/passkey',
+      signInForm,
+      (scoped) => backchannelApprovalSecondFactor(scoped, 'passkey'),
+    ],
+    ['POST', '/bc-approve/decision', page, backchannelApprovalDecision],
+  ];
+  for (const [method, url, options, endpoint] of linkPages)
+    app.route({ method, url, ...options, handler: perRequest(endpoint) });
 }
 
 /** RFC 7591 registration and RFC 7592 management (JSON bodies), only when configured. */

@@ -17,16 +17,20 @@ export interface UpstreamLogin {
   expiresAt: number;
 }
 
+/** Who signed in at an upstream provider: the provider, and the `sub` and `sid` of its ID token. */
+export interface UpstreamSubject {
+  upstreamId: string;
+  upstreamSubject: string;
+  /** The upstream ID token's `sid` claim, when it had one: what its back-channel logout tokens name. */
+  upstreamSid: string | null;
+}
+
 /**
  * An upstream identity waiting to be linked to an existing local account (sessions/upstream-link.ts), for
  * one interaction (and so one browser), until `expiresAt`.
  */
-export interface PendingUpstreamLink {
+export interface PendingUpstreamLink extends UpstreamSubject {
   interactionId: string;
-  upstreamId: string;
-  upstreamSubject: string;
-  /** The upstream ID token's `sid`, for its back-channel logout once linked. */
-  upstreamSid: string | null;
   upstreamAmr: string[];
   upstreamAcr: string | null;
   /** The account offered for the upstream's verified e-mail address, when the provider is trusted for it. */
@@ -56,13 +60,9 @@ export interface UpstreamRepository {
 }
 
 /** A local session started by an upstream sign-in, as its logout needs it (sessions/upstream-logout.ts). */
-export interface UpstreamSession {
+export interface UpstreamSession extends UpstreamSubject {
   /** The local session's sid. */
   sid: string;
-  upstreamId: string;
-  upstreamSubject: string;
-  /** The upstream's `sid` claim, when its ID token had one. */
-  upstreamSid: string | null;
   /** The upstream ID token as stored (sealed when `keys.encryptionSecrets` is set). */
   idToken: string | null;
   expiresAt: number;

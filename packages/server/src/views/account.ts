@@ -5,37 +5,30 @@
  */
 import { escapeHtml, type PageUi, page } from './html.ts';
 import type { MessageKey, Translator } from './i18n.ts';
-import { errorBlock, type FormError, fieldAttributes, type ScopeGroup, signInFields } from './pages.ts';
+import {
+  csrfForm,
+  errorBlock,
+  type FormError,
+  fieldAttributes,
+  hidden,
+  type ScopeGroup,
+  type SignInFormView,
+  signInPage,
+} from './pages.ts';
 import { type PasskeyItemView, passkeyList } from './webauthn.ts';
 
-export interface AccountSignInView {
-  action: string;
-  csrfToken: string;
-  username: string | undefined;
+export interface AccountSignInView extends SignInFormView {
   /** True when a signed-in user must sign in again before a change. */
   reauth: boolean;
   /** The section to come back to after the sign-in (a fragment of the account page). */
   section: string | undefined;
-  error: FormError | undefined;
 }
 
 export function accountSignInPage(view: AccountSignInView, ui: PageUi): string {
-  const { t } = ui;
-  const title = t(view.reauth ? 'account.reauth.title' : 'login.title');
-  const section =
-    view.section === undefined
-      ? ''
-      : `\n<input type="hidden" name="section" value="${escapeHtml(view.section)}">`;
-  return page(
-    ui,
-    title,
-    `<h1>${escapeHtml(title)}</h1>
-<p class="muted">${escapeHtml(t(view.reauth ? 'account.reauth.intro' : 'account.signIn.intro'))}</p>
-${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">${section}
-${signInFields(t, view.username, view.error)}
-</form>`,
-  );
+  const intro = `<p class="muted">${escapeHtml(ui.t(view.reauth ? 'account.reauth.intro' : 'account.signIn.intro'))}</p>\n`;
+  return signInPage(ui, view.reauth ? 'account.reauth.title' : 'login.title', intro, view, {
+    hiddenFields: hidden('section', view.section),
+  });
 }
 
 export interface AccountApplicationView {
@@ -103,13 +96,34 @@ function actionForm(
 </form>`;
 }
 
+/** A section of the page: its `id` (the fragment a change comes back to), heading and `body` (escaped HTML). */
+function section(t: Translator, id: string, heading: MessageKey, body: string): string {
+  return `<section id="${id}"><h2>${escapeHtml(t(heading))}</h2>
+${body}
+</section>`;
+}
+
+/**
+ * A section listing `items` (escaped HTML) in a `<ul>` or `<dl>`, or saying there are none: its heading
+ * and that message are `<keys>.heading` and `<keys>.empty`.
+ */
+function listSection(
+  t: Translator,
+  id: string,
+  keys: 'account.profile' | 'account.apps',
+  tag: 'ul' | 'dl',
+  items: string,
+): string {
+  const list =
+    items === '' ? `<p class="muted">${escapeHtml(t(`${keys}.empty`))}</p>` : `<${tag}>\n${items}\n</${tag}>`;
+  return section(t, id, `${keys}.heading`, list);
+}
+
 function profileSection(t: Translator, view: AccountView): string {
   const rows = view.profile
     .map(({ name, value }) => `<dt><code>${escapeHtml(name)}</code></dt><dd>${escapeHtml(value)}</dd>`)
     .join('\n');
-  return `<section id="profile"><h2>${escapeHtml(t('account.profile.heading'))}</h2>
-${rows === '' ? `<p class="muted">${escapeHtml(t('account.profile.empty'))}</p>` : `<dl>\n${rows}\n</dl>`}
-</section>`;
+  return listSection(t, 'profile', 'account.profile', 'dl', rows);
 }
 
 function applicationsSection(t: Translator, view: AccountView): string {
@@ -125,9 +139,7 @@ function applicationsSection(t: Translator, view: AccountView): string {
 ${actionForm(view, '/applications/revoke', t('account.apps.revoke'), { client_id: application.clientId })}</li>`;
     })
     .join('\n');
-  return `<section id="applications"><h2>${escapeHtml(t('account.apps.heading'))}</h2>
-${items === '' ? `<p class="muted">${escapeHtml(t('account.apps.empty'))}</p>` : `<ul>\n${items}\n</ul>`}
-</section>`;
+  return listSection(t, 'applications', 'account.apps', 'ul', items);
 }
 
 function sessionsSection(t: Translator, view: AccountView): string {
@@ -147,11 +159,7 @@ function sessionsSection(t: Translator, view: AccountView): string {
   const others = view.sessions.some((session) => !session.current)
     ? `\n${actionForm(view, '/sessions/end-others', t('account.sessions.endOthers'))}`
     : '';
-  return `<section id="sessions"><h2>${escapeHtml(t('account.sessions.heading'))}</h2>
-<ul>
-${items}
-</ul>${others}
-</section>`;
+  return section(t, 'sessions', 'account.sessions.heading', `<ul>\n${items}\n</ul>${others}`);
 }
 
 function passwordSection(t: Translator, view: AccountView): string {
@@ -160,16 +168,15 @@ function passwordSection(t: Translator, view: AccountView): string {
   const field = (name: string, key: MessageKey, autocomplete: string) =>
     `<label for="${name}">${escapeHtml(t(key))}</label>
 <input type="password" id="${name}" name="${name}" autocomplete="${autocomplete}" required${fieldAttributes(name, error, false)}>`;
-  return `<section id="password"><h2>${escapeHtml(t('account.password.heading'))}</h2>
-${errorBlock(t, error)}<form method="post" action="${escapeHtml(`${view.base}/password`)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-${field('current_password', 'account.password.current', 'current-password')}
+  const form = csrfForm(
+    { action: `${view.base}/password`, csrfToken: view.csrfToken },
+    `${field('current_password', 'account.password.current', 'current-password')}
 ${field('new_password', 'account.password.new', 'new-password')}
 ${field('confirm_password', 'account.password.confirm', 'new-password')}
 <label><input type="checkbox" name="end_other_sessions" value="yes" checked> ${escapeHtml(t('account.password.endOthers'))}</label>
-<button type="submit">${escapeHtml(t('account.password.submit'))}</button>
-</form>
-</section>`;
+<button type="submit">${escapeHtml(t('account.password.submit'))}</button>`,
+  );
+  return section(t, 'password', 'account.password.heading', `${errorBlock(t, error)}${form}`);
 }
 
 function factorsSection(t: Translator, view: AccountView): string {
@@ -185,11 +192,14 @@ ${passkeyList(t, passkeys.items, `${view.base}/passkeys/remove`, view.csrfToken)
 ${actionForm(view, '/recovery-codes', t('mfa.account.newCodes'))}
 ${actionForm(view, '/totp/remove', t('account.factors.remove'))}`
     : '';
-  return `<section id="factors"><h2>${escapeHtml(t('account.factors.heading'))}</h2>
-${errorBlock(t, error)}<p id="totp-status">${escapeHtml(t(totp ? 'mfa.account.enabled' : 'mfa.account.notEnabled'))}</p>
+  return section(
+    t,
+    'factors',
+    'account.factors.heading',
+    `${errorBlock(t, error)}<p id="totp-status">${escapeHtml(t(totp ? 'mfa.account.enabled' : 'mfa.account.notEnabled'))}</p>
 ${actionForm(view, '/totp', t(totp ? 'mfa.account.replace' : 'mfa.account.setUp'), {}, '')}
-${forTotp}${passkeyPart}
-</section>`;
+${forTotp}${passkeyPart}`,
+  );
 }
 
 export function accountPage(view: AccountView, ui: PageUi): string {

@@ -5,42 +5,32 @@
  * shows. Served with the strict CSP of html.ts: no JavaScript, no framing. Every interpolated value goes
  * through `escapeHtml`; each page has exactly one form carrying a CSRF token.
  */
-import { escapeHtml, type PageUi, page } from './html.ts';
-import { accessRequest, errorBlock, type FormError, type ScopeGroup, signInFields } from './pages.ts';
+import { escapeHtml, type PageUi } from './html.ts';
+import {
+  type ConsentView,
+  clientNote,
+  decisionPage,
+  hidden,
+  outcomePage,
+  type SignInFormView,
+  signInPage,
+} from './pages.ts';
 
-export interface CibaSignInView {
-  action: string;
-  csrfToken: string;
+export interface CibaSignInView extends SignInFormView {
   /** The approval link's token, kept across the sign-in. */
   token: string;
   clientName: string;
-  username: string | undefined;
-  error: FormError | undefined;
 }
 
 export function cibaSignInPage(view: CibaSignInView, ui: PageUi): string {
-  const { t } = ui;
-  return page(
-    ui,
-    t('ciba.signIn.title'),
-    `<h1>${escapeHtml(t('ciba.signIn.title'))}</h1>
-<p class="muted">${escapeHtml(t('ciba.signIn.hint', { client: view.clientName }))}</p>
-${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-<input type="hidden" name="token" value="${escapeHtml(view.token)}">
-${signInFields(t, view.username, view.error)}
-</form>`,
-  );
+  return signInPage(ui, 'ciba.signIn.title', clientNote(ui.t, 'ciba.signIn.hint', view.clientName), view, {
+    hiddenFields: hidden('token', view.token),
+  });
 }
 
-export interface CibaConfirmView {
-  action: string;
-  csrfToken: string;
+export interface CibaConfirmView extends ConsentView {
   token: string;
-  username: string;
-  clientName: string;
   bindingMessage: string | undefined;
-  groups: ScopeGroup[];
 }
 
 export function cibaConfirmPage(view: CibaConfirmView, ui: PageUi): string {
@@ -51,16 +41,15 @@ export function cibaConfirmPage(view: CibaConfirmView, ui: PageUi): string {
       : `<p>${escapeHtml(t('ciba.confirm.check'))}</p>
 <p class="code"><strong>${escapeHtml(view.bindingMessage)}</strong></p>
 `;
-  return page(
+  return decisionPage(
     ui,
-    t('ciba.confirm.title'),
-    `${accessRequest(t, view, `${check}<p>${escapeHtml(t('ciba.confirm.warning'))}</p>\n`)}
-<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-<input type="hidden" name="token" value="${escapeHtml(view.token)}">
-<button type="submit" name="decision" value="approve">${escapeHtml(t('ciba.confirm.approve'))}</button>
-<button type="submit" name="decision" value="deny" class="secondary">${escapeHtml(t('ciba.confirm.deny'))}</button>
-</form>`,
+    'ciba.confirm.title',
+    view,
+    { accept: { value: 'approve', label: 'ciba.confirm.approve' }, deny: 'ciba.confirm.deny' },
+    {
+      before: `${check}<p>${escapeHtml(t('ciba.confirm.warning'))}</p>\n`,
+      hiddenFields: hidden('token', view.token),
+    },
   );
 }
 
@@ -70,15 +59,5 @@ export interface CibaDoneView {
 }
 
 export function cibaDonePage(view: CibaDoneView, ui: PageUi): string {
-  const { t } = ui;
-  const [title, text] =
-    view.outcome === 'approved'
-      ? (['ciba.approved.title', 'ciba.approved.text'] as const)
-      : (['ciba.denied.title', 'ciba.denied.text'] as const);
-  return page(
-    ui,
-    t(title),
-    `<h1>${escapeHtml(t(title))}</h1>
-<p>${escapeHtml(t(text, { client: view.clientName }))}</p>`,
-  );
+  return outcomePage(ui, 'ciba', view);
 }

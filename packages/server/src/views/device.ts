@@ -6,41 +6,28 @@
  */
 import { escapeHtml, type PageUi, page } from './html.ts';
 import {
-  accessRequest,
+  type ConsentView,
+  csrfForm,
+  decisionPage,
   errorBlock,
   type FormError,
   fieldAttributes,
-  type ScopeGroup,
-  signInFields,
+  hidden,
+  outcomePage,
+  type SignInFormView,
+  signInPage,
 } from './pages.ts';
 
-function hidden(name: string, value: string | undefined): string {
-  return value === undefined
-    ? ''
-    : `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">\n`;
-}
-
-export interface DeviceSignInView {
-  action: string;
-  csrfToken: string;
+export interface DeviceSignInView extends SignInFormView {
   /** The code the user arrived with (verification_uri_complete), kept across the sign-in. */
   userCode: string | undefined;
-  username: string | undefined;
-  error: FormError | undefined;
 }
 
 export function deviceSignInPage(view: DeviceSignInView, ui: PageUi): string {
-  const { t } = ui;
-  return page(
-    ui,
-    t('device.signIn.title'),
-    `<h1>${escapeHtml(t('device.signIn.title'))}</h1>
-<p class="muted">${escapeHtml(t('device.signIn.hint'))}</p>
-${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-${hidden('user_code', view.userCode)}${signInFields(t, view.username, view.error)}
-</form>`,
-  );
+  const intro = `<p class="muted">${escapeHtml(ui.t('device.signIn.hint'))}</p>\n`;
+  return signInPage(ui, 'device.signIn.title', intro, view, {
+    hiddenFields: hidden('user_code', view.userCode),
+  });
 }
 
 export interface DeviceCodeView {
@@ -74,41 +61,34 @@ export function deviceCodePage(view: DeviceCodeView, ui: PageUi): string {
     t('device.code.title'),
     `<h1>${escapeHtml(t('device.code.title'))}</h1>
 <p class="muted">${signedInAs}. <a href="${escapeHtml(view.switchUserUrl)}">${escapeHtml(t('device.code.notYou'))}</a></p>
-${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-<label for="user_code">${escapeHtml(t('device.code.label'))}</label>
+${errorBlock(t, view.error)}${csrfForm(
+  view,
+  `<label for="user_code">${escapeHtml(t('device.code.label'))}</label>
 <input type="text" id="user_code" name="user_code" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="32" required${fieldAttributes('user_code', view.error, true)} placeholder="XXXX-XXXX" value="${escapeHtml(view.userCode ?? '')}">
-<button type="submit">${escapeHtml(t('device.code.submit'))}</button>
-</form>`,
+<button type="submit">${escapeHtml(t('device.code.submit'))}</button>`,
+)}`,
   );
 }
 
-export interface DeviceConfirmView {
-  action: string;
-  csrfToken: string;
-  username: string;
-  clientName: string;
+export interface DeviceConfirmView extends ConsentView {
   /** The code as shown on the device (XXXX-XXXX), for the user to compare (RFC 8628 §5.4). */
   userCode: string;
-  groups: ScopeGroup[];
 }
 
 export function deviceConfirmPage(view: DeviceConfirmView, ui: PageUi): string {
   const { t } = ui;
-  const check = `<p>${escapeHtml(t('device.confirm.check'))}</p>
+  return decisionPage(
+    ui,
+    'device.confirm.title',
+    view,
+    { accept: { value: 'approve', label: 'device.confirm.approve' }, deny: 'device.confirm.deny' },
+    {
+      before: `<p>${escapeHtml(t('device.confirm.check'))}</p>
 <p class="code"><strong>${escapeHtml(view.userCode)}</strong></p>
 <p>${escapeHtml(t('device.confirm.warning'))}</p>
-`;
-  return page(
-    ui,
-    t('device.confirm.title'),
-    `${accessRequest(t, view, check)}
-<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-<input type="hidden" name="user_code" value="${escapeHtml(view.userCode)}">
-<button type="submit" name="decision" value="approve">${escapeHtml(t('device.confirm.approve'))}</button>
-<button type="submit" name="decision" value="deny" class="secondary">${escapeHtml(t('device.confirm.deny'))}</button>
-</form>`,
+`,
+      hiddenFields: hidden('user_code', view.userCode),
+    },
   );
 }
 
@@ -118,15 +98,5 @@ export interface DeviceDoneView {
 }
 
 export function deviceDonePage(view: DeviceDoneView, ui: PageUi): string {
-  const { t } = ui;
-  const [title, text] =
-    view.outcome === 'approved'
-      ? (['device.approved.title', 'device.approved.text'] as const)
-      : (['device.denied.title', 'device.denied.text'] as const);
-  return page(
-    ui,
-    t(title),
-    `<h1>${escapeHtml(t(title))}</h1>
-<p>${escapeHtml(t(text, { client: view.clientName }))}</p>`,
-  );
+  return outcomePage(ui, 'device', view);
 }

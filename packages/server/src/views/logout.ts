@@ -5,6 +5,7 @@
  * headers of html.ts (no script, CSP, no framing).
  */
 import { escapeHtml, type PageUi, page } from './html.ts';
+import { clientNote, csrfForm } from './pages.ts';
 
 export interface ConfirmLogoutView {
   action: string;
@@ -24,21 +25,17 @@ export function confirmLogoutPage(view: ConfirmLogoutView, ui: PageUi): string {
     .filter((entry): entry is [string, string] => entry[1] !== undefined)
     .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
     .join('\n');
-  const returnTo =
-    view.returnTo === undefined
-      ? ''
-      : `<p class="muted">${escapeHtml(t('logout.returnTo', { client: view.returnTo }))}</p>\n`;
   return page(
     ui,
     t('logout.title'),
     `<h1>${escapeHtml(t('logout.heading', { product: theme.productName }))}</h1>
 <p>${escapeHtml(t('logout.text', { username: view.username }))}</p>
-${returnTo}<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-${hidden}
+${clientNote(t, 'logout.returnTo', view.returnTo)}${csrfForm(
+  view,
+  `${hidden}
 <button type="submit">${escapeHtml(t('logout.submit'))}</button>
-<a class="secondary" href="${escapeHtml(view.cancelUrl)}">${escapeHtml(t('logout.cancel'))}</a>
-</form>`,
+<a class="secondary" href="${escapeHtml(view.cancelUrl)}">${escapeHtml(t('logout.cancel'))}</a>`,
+)}`,
   );
 }
 

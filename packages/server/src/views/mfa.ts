@@ -7,7 +7,7 @@
  */
 import { escapeHtml, type PageUi, page } from './html.ts';
 import type { MessageKey } from './i18n.ts';
-import { errorBlock, type FormError, fieldAttributes } from './pages.ts';
+import { clientNote, csrfForm, errorBlock, type FormError, fieldAttributes } from './pages.ts';
 import { type PasskeyFormView, type PasskeyItemView, passkeyForm, passkeyList } from './webauthn.ts';
 
 export interface MfaView {
@@ -25,28 +25,24 @@ export interface MfaView {
 
 export function mfaPage(view: MfaView, ui: PageUi): string {
   const { t } = ui;
-  const context =
-    view.clientName === undefined
+  const code =
+    view.totp === false
       ? ''
-      : `<p class="muted">${escapeHtml(t('login.continueTo', { client: view.clientName }))}</p>\n`;
+      : `<p>${escapeHtml(t('mfa.intro'))}</p>
+<label for="code">${escapeHtml(t('mfa.code'))}</label>
+<input type="text" id="code" name="code" inputmode="numeric" pattern="[0-9 ]*" maxlength="8" autocomplete="one-time-code"${fieldAttributes('code', view.error, true)}>
+`;
   return page(
     ui,
     t('mfa.title'),
     `<h1>${escapeHtml(t('mfa.title'))}</h1>
-${context}<p class="muted">${escapeHtml(t('page.signedInAs', { username: view.username }))}</p>
-${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-${
-  view.totp === false
-    ? ''
-    : `<p>${escapeHtml(t('mfa.intro'))}</p>
-<label for="code">${escapeHtml(t('mfa.code'))}</label>
-<input type="text" id="code" name="code" inputmode="numeric" pattern="[0-9 ]*" maxlength="8" autocomplete="one-time-code"${fieldAttributes('code', view.error, true)}>
-`
-}<label for="recovery_code">${escapeHtml(t('mfa.recoveryCode'))}</label>
+${clientNote(t, 'login.continueTo', view.clientName)}<p class="muted">${escapeHtml(t('page.signedInAs', { username: view.username }))}</p>
+${errorBlock(t, view.error)}${csrfForm(
+  view,
+  `${code}<label for="recovery_code">${escapeHtml(t('mfa.recoveryCode'))}</label>
 <input type="text" id="recovery_code" name="recovery_code" maxlength="20" autocomplete="off"${fieldAttributes('recovery_code', view.error, false)}>
-<button type="submit">${escapeHtml(t('mfa.submit'))}</button>
-</form>${view.passkey === undefined ? '' : `\n${passkeyForm(t, view.passkey, 'get', 'passkey.use')}`}`,
+<button type="submit">${escapeHtml(t('mfa.submit'))}</button>`,
+)}${view.passkey === undefined ? '' : `\n${passkeyForm(t, view.passkey, 'get', 'passkey.use')}`}`,
   );
 }
 
@@ -78,16 +74,16 @@ export function mfaEnrolPage(view: MfaEnrolView, ui: PageUi): string {
 ${required}${errorBlock(t, view.error)}<p>${escapeHtml(t('mfa.enrol.intro'))}</p>
 <div class="qr" role="img" aria-label="QR code">${view.qrSvg}</div>
 <p class="muted">${escapeHtml(t('mfa.enrol.manual'))}<br><code id="totp-secret">${escapeHtml(grouped)}</code></p>
-<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-<label for="code">${escapeHtml(t('mfa.code'))}</label>
+${csrfForm(
+  view,
+  `<label for="code">${escapeHtml(t('mfa.code'))}</label>
 <input type="text" id="code" name="code" inputmode="numeric" pattern="[0-9 ]*" maxlength="8" autocomplete="one-time-code" required${fieldAttributes('code', view.error, true)}>
-<button type="submit">${escapeHtml(t('mfa.enrol.submit'))}</button>
-</form>${
-      view.passkey === undefined
-        ? ''
-        : `\n<p>${escapeHtml(t('passkey.enrolIntro'))}</p>\n${passkeyForm(t, view.passkey, 'create', 'passkey.add')}`
-    }`,
+<button type="submit">${escapeHtml(t('mfa.enrol.submit'))}</button>`,
+)}${
+  view.passkey === undefined
+    ? ''
+    : `\n<p>${escapeHtml(t('passkey.enrolIntro'))}</p>\n${passkeyForm(t, view.passkey, 'create', 'passkey.add')}`
+}`,
   );
 }
 
@@ -139,15 +135,13 @@ export function mfaAccountPage(view: MfaAccountView, ui: PageUi): string {
       t('mfa.title'),
       `<h1>${escapeHtml(t('mfa.title'))}</h1>\n<p>${escapeHtml(t('mfa.account.signedOut'))}</p>`,
     );
-  const csrf = `<input type="hidden" name="csrf" value="${escapeHtml(signedIn.csrfToken)}">`;
+  const form = (action: string, button: string) =>
+    csrfForm({ action, csrfToken: signedIn.csrfToken }, button);
   const passkeys = signedIn.passkeys;
   const recovery =
     signedIn.totp || (passkeys?.items.length ?? 0) > 0
       ? `<p>${escapeHtml(t('mfa.account.recoveryLeft', { count: signedIn.recoveryCodes }))}</p>
-<form method="post" action="${escapeHtml(signedIn.recoveryAction)}">
-${csrf}
-<button type="submit" class="secondary">${escapeHtml(t('mfa.account.newCodes'))}</button>
-</form>`
+${form(signedIn.recoveryAction, `<button type="submit" class="secondary">${escapeHtml(t('mfa.account.newCodes'))}</button>`)}`
       : '';
   return page(
     ui,
@@ -160,10 +154,7 @@ ${
 `
 }<p class="muted">${escapeHtml(t('page.signedInAs', { username: signedIn.username }))}</p>
 <p id="totp-status">${escapeHtml(t(signedIn.totp ? 'mfa.account.enabled' : 'mfa.account.notEnabled'))}</p>
-<form method="post" action="${escapeHtml(signedIn.totpAction)}">
-${csrf}
-<button type="submit">${escapeHtml(t(signedIn.totp ? 'mfa.account.replace' : 'mfa.account.setUp'))}</button>
-</form>
+${form(signedIn.totpAction, `<button type="submit">${escapeHtml(t(signedIn.totp ? 'mfa.account.replace' : 'mfa.account.setUp'))}</button>`)}
 ${recovery}${
   passkeys === undefined
     ? ''

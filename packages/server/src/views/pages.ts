@@ -1,8 +1,10 @@
 /**
  * The login, consent and error pages (OpenID Connect Core §3.1.2.3, §3.1.2.4; the HTML error page of
- * http/error-handler.ts). See html.ts for the frame and the security headers they are served with. An error
- * about one field is tied to it (`aria-invalid`, `aria-describedby`) and that field gets the focus (WCAG
- * 2.2 §3.3.1); consent reads as one sentence, "<client> wants to: …", with the scopes grouped by API.
+ * http/error-handler.ts), and the parts the other pages share: the CSRF-protected form, the sign-in page,
+ * the decision page and its outcome. See html.ts for the frame and the security headers they are served
+ * with. An error about one field is tied to it (`aria-invalid`, `aria-describedby`) and that field gets
+ * the focus (WCAG 2.2 §3.3.1); consent reads as one sentence, "<client> wants to: …", with the scopes
+ * grouped by API.
  */
 import { escapeHtml, type PageUi, page } from './html.ts';
 import type { Message, MessageKey, Translator } from './i18n.ts';
@@ -34,6 +36,28 @@ export function fieldAttributes(name: string, error: FormError | undefined, focu
   return `${inError ? ` aria-invalid="true" aria-describedby="${errorId}"` : ''}${focus ? ' autofocus' : ''}`;
 }
 
+/** A hidden field, or nothing when `value` is undefined. */
+export function hidden(name: string, value: string | undefined): string {
+  return value === undefined
+    ? ''
+    : `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">\n`;
+}
+
+/** A form posting its CSRF token and `body` (escaped HTML) to `view.action`. */
+export function csrfForm(view: { action: string; csrfToken: string }, body: string): string {
+  return `<form method="post" action="${escapeHtml(view.action)}">
+<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
+${body}
+</form>`;
+}
+
+/** The line naming the client a page is for (`key` with `{client}`), or nothing when there is none. */
+export function clientNote(t: Translator, key: MessageKey, clientName: string | undefined): string {
+  return clientName === undefined
+    ? ''
+    : `<p class="muted">${escapeHtml(t(key, { client: clientName }))}</p>\n`;
+}
+
 /** The username and password fields and the submit button (`submit` its label) of a sign-in form. */
 export function signInFields(
   t: Translator,
@@ -48,12 +72,44 @@ export function signInFields(
 <button type="submit">${escapeHtml(t(submit))}</button>`;
 }
 
-export interface LoginView {
+/** What every sign-in form shows: where it posts, its CSRF token, the username kept and the error. */
+export interface SignInFormView {
   action: string;
   csrfToken: string;
-  clientName: string;
   username: string | undefined;
   error: FormError | undefined;
+}
+
+/** What a sign-in page adds to its form (escaped HTML): fields, the button's label, what follows. */
+export interface SignInPageParts {
+  hiddenFields?: string;
+  submit?: MessageKey;
+  after?: string;
+}
+
+/**
+ * A sign-in page: the heading `title`, `intro` (escaped HTML), the error, and the form with the page's
+ * hidden fields before the username.
+ */
+export function signInPage(
+  ui: PageUi,
+  title: MessageKey,
+  intro: string,
+  view: SignInFormView,
+  { hiddenFields = '', submit, after = '' }: SignInPageParts = {},
+): string {
+  const { t } = ui;
+  const fields = signInFields(t, view.username, view.error, submit);
+  return page(
+    ui,
+    t(title),
+    `<h1>${escapeHtml(t(title))}</h1>
+${intro}${errorBlock(t, view.error)}${csrfForm(view, `${hiddenFields}${fields}`)}${after}`,
+  );
+}
+
+export interface LoginView extends SignInFormView {
+  clientName: string;
   /** The upstream providers this client may use (config `clients[].upstreams`), each a form to post. */
   upstreams?: UpstreamButtonView[] | undefined;
   /** Passkey-first sign-in (`webauthn.passkeyFirst`): the ceremony's form, run by the page's script. */
@@ -74,11 +130,11 @@ export function upstreamButtons(
 ): string {
   if (upstreams === undefined || upstreams.length === 0) return '';
   const forms = upstreams
-    .map(
-      (upstream) => `<form method="post" action="${escapeHtml(upstream.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">
-<button type="submit" class="secondary">${escapeHtml(t('login.upstreamButton', { provider: upstream.name }))}</button>
-</form>`,
+    .map((upstream) =>
+      csrfForm(
+        { action: upstream.action, csrfToken },
+        `<button type="submit" class="secondary">${escapeHtml(t('login.upstreamButton', { provider: upstream.name }))}</button>`,
+      ),
     )
     .join('\n');
   return `\n<h2>${escapeHtml(t('login.upstreamsHeading'))}</h2>\n${forms}`;
@@ -86,18 +142,11 @@ export function upstreamButtons(
 
 export function loginPage(view: LoginView, ui: PageUi): string {
   const { t } = ui;
-  return page(
-    ui,
-    t('login.title'),
-    `<h1>${escapeHtml(t('login.title'))}</h1>
-<p class="muted">${escapeHtml(t('login.continueTo', { client: view.clientName }))}</p>
-${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-${signInFields(t, view.username, view.error)}
-</form>${upstreamButtons(t, view.csrfToken, view.upstreams)}${
-      view.passkey === undefined ? '' : `\n${passkeyForm(t, view.passkey, 'get', 'passkey.signIn')}`
-    }`,
-  );
+  const passkey =
+    view.passkey === undefined ? '' : `\n${passkeyForm(t, view.passkey, 'get', 'passkey.signIn')}`;
+  return signInPage(ui, 'login.title', clientNote(t, 'login.continueTo', view.clientName), view, {
+    after: `${upstreamButtons(t, view.csrfToken, view.upstreams)}${passkey}`,
+  });
 }
 
 /** A requested scope in words. */
@@ -115,6 +164,7 @@ export interface ScopeGroup {
   scopes: ScopeView[];
 }
 
+/** Who asks for what, on the consent page and the device and CIBA confirmations. */
 export interface ConsentView {
   action: string;
   csrfToken: string;
@@ -154,17 +204,56 @@ ${groups}
 </ul>`;
 }
 
-export function consentPage(view: ConsentView, ui: PageUi): string {
+/** A confirmation page's decision buttons: `accept` (its `decision` value and label), then Deny. */
+export interface DecisionButtons {
+  accept: { value: 'allow' | 'approve'; label: MessageKey };
+  deny: MessageKey;
+}
+
+/**
+ * A page asking the signed-in user to decide on a client's request: who asks for what (`accessRequest`,
+ * with `before`), then a form posting `hiddenFields` and the decision.
+ */
+export function decisionPage(
+  ui: PageUi,
+  title: MessageKey,
+  view: ConsentView,
+  buttons: DecisionButtons,
+  { before = '', hiddenFields = '' } = {},
+): string {
   const { t } = ui;
+  const choices = `<button type="submit" name="decision" value="${buttons.accept.value}">${escapeHtml(t(buttons.accept.label))}</button>
+<button type="submit" name="decision" value="deny" class="secondary">${escapeHtml(t(buttons.deny))}</button>`;
   return page(
     ui,
-    t('consent.title'),
-    `${accessRequest(t, view)}
-<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-<button type="submit" name="decision" value="allow">${escapeHtml(t('consent.allow'))}</button>
-<button type="submit" name="decision" value="deny" class="secondary">${escapeHtml(t('consent.deny'))}</button>
-</form>`,
+    t(title),
+    `${accessRequest(t, view, before)}\n${csrfForm(view, `${hiddenFields}${choices}`)}`,
+  );
+}
+
+export function consentPage(view: ConsentView, ui: PageUi): string {
+  return decisionPage(ui, 'consent.title', view, {
+    accept: { value: 'allow', label: 'consent.allow' },
+    deny: 'consent.deny',
+  });
+}
+
+/**
+ * The page ending a decision made by a link (device, CIBA approval): approved or denied, for the client;
+ * its messages are `<flow>.approved.title`, `<flow>.approved.text` and the same for `denied`.
+ */
+export function outcomePage(
+  ui: PageUi,
+  flow: 'device' | 'ciba',
+  view: { outcome: 'approved' | 'denied'; clientName: string },
+): string {
+  const { t } = ui;
+  const title = t(`${flow}.${view.outcome}.title`);
+  return page(
+    ui,
+    title,
+    `<h1>${escapeHtml(title)}</h1>
+<p>${escapeHtml(t(`${flow}.${view.outcome}.text`, { client: view.clientName }))}</p>`,
   );
 }
 

@@ -3,12 +3,10 @@
  * and application it is about, and the sign-in form of the account to link (the account offered for a
  * verified e-mail address filled in). Like every page it carries no script.
  */
-import { escapeHtml, type PageUi, page } from './html.ts';
-import { errorBlock, type FormError, signInFields } from './pages.ts';
+import { escapeHtml, type PageUi } from './html.ts';
+import { clientNote, type SignInFormView, signInPage } from './pages.ts';
 
-export interface UpstreamLinkView {
-  action: string;
-  csrfToken: string;
+export interface UpstreamLinkView extends SignInFormView {
   clientName: string;
   /** The upstream provider's name, as on its sign-in button. */
   providerName: string;
@@ -16,23 +14,15 @@ export interface UpstreamLinkView {
   emailOffered: boolean;
   /** True when the provider creates no accounts (`existing-only`): whoever has none here is told whom to ask. */
   existingOnly: boolean;
-  username: string | undefined;
-  error: FormError | undefined;
 }
 
 export function upstreamLinkPage(view: UpstreamLinkView, ui: PageUi): string {
   const { t } = ui;
   const provider = { provider: view.providerName };
   const offer = view.emailOffered ? `<p>${escapeHtml(t('link.emailMatch', provider))}</p>\n` : '';
-  return page(
-    ui,
-    t('link.title'),
-    `<h1>${escapeHtml(t('link.title'))}</h1>
-<p class="muted">${escapeHtml(t('login.continueTo', { client: view.clientName }))}</p>
-<p>${escapeHtml(t('link.intro', provider))}</p>
-${offer}${errorBlock(t, view.error)}<form method="post" action="${escapeHtml(view.action)}">
-<input type="hidden" name="csrf" value="${escapeHtml(view.csrfToken)}">
-${signInFields(t, view.username, view.error, 'link.submit')}
-</form>${view.existingOnly ? `\n<p class="muted">${escapeHtml(t('link.noAccount'))}</p>` : ''}`,
-  );
+  const intro = `${clientNote(t, 'login.continueTo', view.clientName)}<p>${escapeHtml(t('link.intro', provider))}</p>\n`;
+  return signInPage(ui, 'link.title', `${intro}${offer}`, view, {
+    submit: 'link.submit',
+    after: view.existingOnly ? `\n<p class="muted">${escapeHtml(t('link.noAccount'))}</p>` : '',
+  });
 }

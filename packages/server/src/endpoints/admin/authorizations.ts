@@ -57,6 +57,41 @@ function filterOf(request: FastifyRequest, names: readonly string[]): Record<str
   return Object.fromEntries(names.map((name) => [name, queryValue(request, name)]));
 }
 
+/** How the list and read endpoints of a collection kept in the store (grants, sessions) find its items. */
+interface StoredCollection<Item> {
+  /** The item's key field: the list's order and cursor, and the path parameter naming one item. */
+  key: { [Field in keyof Item]: Item[Field] extends string ? Field : never }[keyof Item] & string;
+  /** The query parameters that filter the list. */
+  filters: readonly string[];
+  list(
+    filter: Record<string, string | undefined>,
+    page: { after: string | undefined; limit: number },
+  ): Promise<Item[]>;
+  /** The item of a key; `not_found` when there is none. */
+  find(key: string): Promise<Item>;
+  view(item: Item): Record<string, unknown>;
+}
+
+/** The list (a page, filtered by the query) and read (with its tag) endpoints of a stored collection. */
+function storedCollectionEndpoints<Item>(ctx: ServerContext, collection: StoredCollection<Item>) {
+  return {
+    list: async (request: FastifyRequest, reply: FastifyReply) => {
+      await authenticateOperator(ctx, request, 'read');
+      const filter = filterOf(request, collection.filters);
+      const { after, limit } = pageOf(request);
+      const items = await collection.list(filter, { after, limit });
+      const listed = page(items, limit, (item) => item[collection.key] as string);
+      sendJson(reply, 200, { ...listed, items: listed.items.map(collection.view) });
+    },
+
+    read: async (request: FastifyRequest, reply: FastifyReply) => {
+      await authenticateOperator(ctx, request, 'read');
+      const view = collection.view(await collection.find(parameter(request, collection.key)));
+      sendJson(reply, 200, view, entityTag(view));
+    },
+  };
+}
+
 export function adminGrantEndpoints(ctx: ServerContext) {
   const activeGrant = async (id: string): Promise<Grant> => {
     const grant = await ctx.storage.grants.find(id);
@@ -65,20 +100,13 @@ export function adminGrantEndpoints(ctx: ServerContext) {
     return grant;
   };
   return {
-    list: async (request: FastifyRequest, reply: FastifyReply) => {
-      await authenticateOperator(ctx, request, 'read');
-      const filter = filterOf(request, ['userId', 'clientId']);
-      const { after, limit } = pageOf(request);
-      const grants = await ctx.storage.grants.listActive(filter, { after, limit });
-      const listed = page(grants, limit, (grant) => grant.id);
-      sendJson(reply, 200, { ...listed, items: listed.items.map(grantView) });
-    },
-
-    read: async (request: FastifyRequest, reply: FastifyReply) => {
-      await authenticateOperator(ctx, request, 'read');
-      const grant = await activeGrant(parameter(request, 'id'));
-      sendJson(reply, 200, grantView(grant), entityTag(grantView(grant)));
-    },
+    ...storedCollectionEndpoints(ctx, {
+      key: 'id',
+      filters: ['userId', 'clientId'],
+      list: (filter, page) => ctx.storage.grants.listActive(filter, page),
+      find: activeGrant,
+      view: grantView,
+    }),
 
     revoke: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');
@@ -162,20 +190,13 @@ export function adminSessionEndpoints(ctx: ServerContext) {
     return session;
   };
   return {
-    list: async (request: FastifyRequest, reply: FastifyReply) => {
-      await authenticateOperator(ctx, request, 'read');
-      const { userId } = filterOf(request, ['userId']);
-      const { after, limit } = pageOf(request);
-      const sessions = await ctx.storage.sessions.listLive({ userId }, ctx.now(), { after, limit });
-      const listed = page(sessions, limit, (session) => session.sid);
-      sendJson(reply, 200, { ...listed, items: listed.items.map(sessionView) });
-    },
-
-    read: async (request: FastifyRequest, reply: FastifyReply) => {
-      await authenticateOperator(ctx, request, 'read');
-      const session = await liveSession(parameter(request, 'sid'));
-      sendJson(reply, 200, sessionView(session), entityTag(sessionView(session)));
-    },
+    ...storedCollectionEndpoints(ctx, {
+      key: 'sid',
+      filters: ['userId'],
+      list: (filter, page) => ctx.storage.sessions.listLive(filter, ctx.now(), page),
+      find: liveSession,
+      view: sessionView,
+    }),
 
     end: async (request: FastifyRequest, reply: FastifyReply) => {
       const operator = await authenticateOperator(ctx, request, 'write');

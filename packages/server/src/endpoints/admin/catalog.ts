@@ -10,6 +10,7 @@ import {
   type CatalogResource,
   type CatalogScope,
   catalogEntries,
+  type Replacing,
   removeResource,
   removeScope,
   saveResource,
@@ -22,18 +23,11 @@ import {
   entityTag,
   ifMatchOf,
   jsonBody,
+  type Operator,
   parameter,
   sendJson,
   sendListPage,
 } from './support.ts';
-
-/** Fields of the answers that are not written: ignored in a write, so a read can be sent back. */
-const readOnlyScopeFields = ['kind', 'claims', 'source'];
-const readOnlyResourceFields = ['source', 'hasSecret', 'createdAt'];
-
-function writable(body: Record<string, unknown>, readOnly: readonly string[]): CatalogInput {
-  return Object.fromEntries(Object.entries(body).filter(([field]) => !readOnly.includes(field)));
-}
 
 function scopeView(scope: CatalogScope) {
   return { name: scope.name, description: scope.description, kind: 'api', claims: [], source: scope.source };
@@ -69,12 +63,110 @@ function resourceView({ resource, source, secretHash, createdAt }: CatalogResour
 
 const resourceTag = (entry: CatalogResource) => entityTag(resourceView(entry), entry.secretHash ?? null);
 
+/** One kind of entry an operator adds, replaces and removes (API resources, API scopes). */
+interface CatalogKind<Entry> {
+  /** The collection's path below /admin/v1 (a created entry's location), and the parameter naming one. */
+  path: string;
+  parameter: string;
+  /** Fields of the answers that are not written: ignored in a write, so a read can be sent back. */
+  readOnlyFields: readonly string[];
+  keyOf(entry: Entry): string;
+  view(entry: Entry): unknown;
+  tagOf(entry: Entry): string;
+  /** Creates (`replacing` undefined) or replaces an entry (admin/api-catalog.ts); a new one may get a secret. */
+  save(
+    input: CatalogInput,
+    now: number,
+    replacing?: Replacing<Entry>,
+  ): Promise<{ entry: Entry; secret?: string }>;
+  /** The answer to a create: the view, with the secret when there is one. */
+  created(entry: Entry, secret: string | undefined): unknown;
+  remove(key: string, precondition: (entry: Entry) => Promise<void>): Promise<void>;
+  /** The audit event of each change, naming the entry's key as `auditField`. */
+  events: Record<'created' | 'updated' | 'removed', string>;
+  auditField: string;
+}
+
 export function adminCatalogEndpoints(ctx: ServerContext) {
   const entries = () => catalogEntries(ctx.config, ctx.storage);
-  /** The catalogue changed here: rebuilt before this node's next request (other nodes see the counter). */
-  const changed = () => ctx.catalog.invalidate();
-  const location = (reply: FastifyReply, path: string, key: string) =>
-    reply.header('location', `${ctx.issuer}/admin/v1/${path}/${encodeURIComponent(key)}`);
+  /**
+   * The create, replace and remove endpoints of one kind; each change rebuilds the catalogue before this
+   * node's next request (other nodes see the counter).
+   */
+  const writes = <Entry>(kind: CatalogKind<Entry>) => {
+    const writable = (request: FastifyRequest): CatalogInput =>
+      Object.fromEntries(
+        Object.entries(jsonBody(request)).filter(([field]) => !kind.readOnlyFields.includes(field)),
+      );
+    const changed = (operator: Operator, change: keyof CatalogKind<Entry>['events'], key: string) => {
+      ctx.catalog.invalidate();
+      operator.audit(kind.events[change], { [kind.auditField]: key });
+    };
+    return {
+      create: async (request: FastifyRequest, reply: FastifyReply) => {
+        const operator = await authenticateOperator(ctx, request, 'write');
+        const { entry, secret } = await kind.save(writable(request), ctx.now());
+        const key = kind.keyOf(entry);
+        changed(operator, 'created', key);
+        reply.header('location', `${ctx.issuer}/admin/v1/${kind.path}/${encodeURIComponent(key)}`);
+        sendJson(reply, 201, kind.created(entry, secret), kind.tagOf(entry));
+      },
+
+      replace: async (request: FastifyRequest, reply: FastifyReply) => {
+        const operator = await authenticateOperator(ctx, request, 'write');
+        const precondition = ifMatchOf(request, kind.tagOf);
+        const key = parameter(request, kind.parameter);
+        const { entry } = await kind.save(writable(request), ctx.now(), { key, precondition });
+        changed(operator, 'updated', key);
+        sendJson(reply, 200, kind.view(entry), kind.tagOf(entry));
+      },
+
+      remove: async (request: FastifyRequest, reply: FastifyReply) => {
+        const operator = await authenticateOperator(ctx, request, 'write');
+        const precondition = ifMatchOf(request, kind.tagOf);
+        const key = parameter(request, kind.parameter);
+        await kind.remove(key, precondition);
+        changed(operator, 'removed', key);
+        reply.code(204).headers({ 'cache-control': 'no-store' }).send();
+      },
+    };
+  };
+  const resources = writes<CatalogResource>({
+    path: 'api-resources',
+    parameter: 'id',
+    readOnlyFields: ['source', 'hasSecret', 'createdAt'],
+    keyOf: (entry) => entry.resource.id,
+    view: resourceView,
+    tagOf: resourceTag,
+    save: (input, now, replacing) => saveResource(ctx.storage, ctx.config, input, now, replacing),
+    created: (entry, secret) => ({ apiResource: resourceView(entry), secret }),
+    remove: (id, precondition) => removeResource(ctx.storage, ctx.config, id, precondition),
+    events: {
+      created: 'admin_api_resource_created',
+      updated: 'admin_api_resource_updated',
+      removed: 'admin_api_resource_removed',
+    },
+    auditField: 'resource_id',
+  });
+  const scopes = writes<CatalogScope>({
+    path: 'scopes',
+    parameter: 'name',
+    readOnlyFields: ['kind', 'claims', 'source'],
+    keyOf: (scope) => scope.name,
+    view: scopeView,
+    tagOf: scopeTag,
+    save: async (input, now, replacing) => ({
+      entry: await saveScope(ctx.storage, ctx.config, input, now, replacing),
+    }),
+    created: scopeView,
+    remove: (name, precondition) => removeScope(ctx.storage, ctx.config, name, precondition),
+    events: {
+      created: 'admin_scope_created',
+      updated: 'admin_scope_updated',
+      removed: 'admin_scope_removed',
+    },
+    auditField: 'scope',
+  });
   return {
     apiResources: async (request: FastifyRequest, reply: FastifyReply) => {
       await authenticateOperator(ctx, request, 'read');
@@ -90,36 +182,9 @@ export function adminCatalogEndpoints(ctx: ServerContext) {
       sendJson(reply, 200, resourceView(entry), resourceTag(entry));
     },
 
-    createApiResource: async (request: FastifyRequest, reply: FastifyReply) => {
-      const operator = await authenticateOperator(ctx, request, 'write');
-      const input = writable(jsonBody(request), readOnlyResourceFields);
-      const { entry, secret } = await saveResource(ctx.storage, ctx.config, input, ctx.now());
-      changed();
-      operator.audit('admin_api_resource_created', { resource_id: entry.resource.id });
-      location(reply, 'api-resources', entry.resource.id);
-      sendJson(reply, 201, { apiResource: resourceView(entry), secret }, resourceTag(entry));
-    },
-
-    replaceApiResource: async (request: FastifyRequest, reply: FastifyReply) => {
-      const operator = await authenticateOperator(ctx, request, 'write');
-      const precondition = ifMatchOf(request, resourceTag);
-      const key = parameter(request, 'id');
-      const input = writable(jsonBody(request), readOnlyResourceFields);
-      const { entry } = await saveResource(ctx.storage, ctx.config, input, ctx.now(), { key, precondition });
-      changed();
-      operator.audit('admin_api_resource_updated', { resource_id: key });
-      sendJson(reply, 200, resourceView(entry), resourceTag(entry));
-    },
-
-    removeApiResource: async (request: FastifyRequest, reply: FastifyReply) => {
-      const operator = await authenticateOperator(ctx, request, 'write');
-      const precondition = ifMatchOf(request, resourceTag);
-      const id = parameter(request, 'id');
-      await removeResource(ctx.storage, ctx.config, id, precondition);
-      changed();
-      operator.audit('admin_api_resource_removed', { resource_id: id });
-      reply.code(204).headers({ 'cache-control': 'no-store' }).send();
-    },
+    createApiResource: resources.create,
+    replaceApiResource: resources.replace,
+    removeApiResource: resources.remove,
 
     scopes: async (request: FastifyRequest, reply: FastifyReply) => {
       await authenticateOperator(ctx, request, 'read');
@@ -137,35 +202,8 @@ export function adminCatalogEndpoints(ctx: ServerContext) {
       sendJson(reply, 200, scopeView(scope), scopeTag(scope));
     },
 
-    createScope: async (request: FastifyRequest, reply: FastifyReply) => {
-      const operator = await authenticateOperator(ctx, request, 'write');
-      const input = writable(jsonBody(request), readOnlyScopeFields);
-      const scope = await saveScope(ctx.storage, ctx.config, input, ctx.now());
-      changed();
-      operator.audit('admin_scope_created', { scope: scope.name });
-      location(reply, 'scopes', scope.name);
-      sendJson(reply, 201, scopeView(scope), scopeTag(scope));
-    },
-
-    replaceScope: async (request: FastifyRequest, reply: FastifyReply) => {
-      const operator = await authenticateOperator(ctx, request, 'write');
-      const precondition = ifMatchOf(request, scopeTag);
-      const key = parameter(request, 'name');
-      const input = writable(jsonBody(request), readOnlyScopeFields);
-      const scope = await saveScope(ctx.storage, ctx.config, input, ctx.now(), { key, precondition });
-      changed();
-      operator.audit('admin_scope_updated', { scope: key });
-      sendJson(reply, 200, scopeView(scope), scopeTag(scope));
-    },
-
-    removeScope: async (request: FastifyRequest, reply: FastifyReply) => {
-      const operator = await authenticateOperator(ctx, request, 'write');
-      const precondition = ifMatchOf(request, scopeTag);
-      const name = parameter(request, 'name');
-      await removeScope(ctx.storage, ctx.config, name, precondition);
-      changed();
-      operator.audit('admin_scope_removed', { scope: name });
-      reply.code(204).headers({ 'cache-control': 'no-store' }).send();
-    },
+    createScope: scopes.create,
+    replaceScope: scopes.replace,
+    removeScope: scopes.remove,
   };
 }

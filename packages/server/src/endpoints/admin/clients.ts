@@ -14,6 +14,7 @@ import {
   setClientDisabled,
   storeNewClient,
 } from '../../admin/clients.ts';
+import { clientFieldsAsWritten } from '../../config/seed.ts';
 import type { ServerContext } from '../../context.ts';
 import type { Client } from '../../model.ts';
 import { OAuthError } from '../../protocol/errors.ts';
@@ -35,17 +36,7 @@ export const readOnlyClientFields = ['source', 'createdAt', 'secretExpiresAt', '
 /** A client as the API shows it: the config file's fields (absent ones left out), never a secret or hash. */
 export function clientView(client: Client): Record<string, unknown> {
   const view: Record<string, unknown> = {
-    clientId: client.clientId,
-    name: client.name,
-    tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
-    grantTypes: client.grantTypes,
-    redirectUris: client.redirectUris,
-    postLogoutRedirectUris: client.postLogoutRedirectUris,
-    scopes: client.scopes,
-    requireConsent: client.requireConsent,
-    corsOrigins: client.corsOrigins,
-    requireDpop: client.requireDpop,
-    requirePushedAuthorizationRequests: client.requirePushedAuthorizationRequests,
+    ...clientFieldsAsWritten(client),
     requireMfa: client.requireMfa === true,
     upstreams: client.upstreams ?? [],
     ...client.authentication,

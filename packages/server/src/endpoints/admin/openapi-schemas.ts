@@ -4,6 +4,7 @@
  */
 import { maxSecretOverlap } from '../../admin/clients.ts';
 import { grantTypes } from '../../config/clients.ts';
+import { fieldsAsWritten } from '../../config/seed.ts';
 import { clientAuthMethods } from '../../model.ts';
 
 export type Schema = Record<string, unknown>;
@@ -120,24 +121,12 @@ export const schemas: Record<string, Schema> = {
     },
     required: ['type', 'title', 'status', 'detail', 'error'],
   },
+  // What every client's view has (clients.ts clientView).
   Client: object({ ...clientFields, ...readOnlyClientFields }, [
-    'clientId',
-    'name',
-    'tokenEndpointAuthMethod',
-    'grantTypes',
-    'redirectUris',
-    'postLogoutRedirectUris',
-    'scopes',
-    'requireConsent',
-    'corsOrigins',
-    'requireDpop',
-    'requirePushedAuthorizationRequests',
+    ...fieldsAsWritten,
     'requireMfa',
     'upstreams',
-    'source',
-    'createdAt',
-    'secretExpiresAt',
-    'disabledAt',
+    ...Object.keys(readOnlyClientFields),
   ]),
   ClientInput: object(clientFields, ['clientId', 'name', 'grantTypes']),
   ClientReplacement: {

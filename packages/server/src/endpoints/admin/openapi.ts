@@ -47,7 +47,6 @@ const parameters = {
 };
 
 interface Operation {
-  summary: string;
   scope: 'read' | 'write';
   parameters?: Schema[];
   body?: string;
@@ -56,8 +55,52 @@ interface Operation {
   answer: [number, string, string | undefined, boolean?];
 }
 
+/** What each operation does, by its operation id. */
+const summaries: Readonly<Record<string, string>> = {
+  listClients: 'List stored clients',
+  createClient: 'Register a client; a confidential client’s secret is answered once',
+  readClient: 'Read a client',
+  replaceClient: 'Replace a client’s settings (secrets kept)',
+  removeClient: 'Remove a client and revoke its grants',
+  disableClient:
+    'Disable a stored client: it cannot authenticate or start authorizations, its access tokens are ' +
+    'refused at once; its grants are kept (refused while disabled) unless revokeGrants',
+  enableClient: 'Enable a disabled client again',
+  rotateClientSecret: 'Give a client a new secret; the previous one works for `overlap` seconds',
+  listUsers: 'List users',
+  createUser: 'Create a user',
+  readUser: 'Read a user',
+  removeUser: 'Remove a user: sessions ended, grants revoked',
+  disableUser: 'Disable a user: sessions ended; grants kept unless revokeGrants',
+  enableUser: 'Enable a user again',
+  resetUserPassword: 'Set a new password',
+  removeUserFactors: 'Remove the user’s second factors (TOTP, recovery codes and passkeys)',
+  removeUserPasskey: 'Remove one passkey or security key of the user',
+  listGrants: 'List active grants, of a user or a client',
+  revokeGrants: 'Revoke every grant of a user, of a client, or of a user to a client',
+  readGrant: 'Read an active grant',
+  revokeGrant: 'Revoke a grant and everything issued from it',
+  listSessions: 'List live login sessions, of a user',
+  readSession: 'Read a live session',
+  endSession: 'End a session, with back-channel logout to its clients',
+  listSigningKeys: 'List published signing keys',
+  rotateSigningKey: 'Schedule the next signing key (published now, signing after keys.publishBeforeUse)',
+  listApiResources: 'List API resources (the config file’s, read-only, and those added here)',
+  createApiResource: 'Add an API resource; its introspection secret is answered once',
+  readApiResource: 'Read an API resource',
+  replaceApiResource: 'Replace an added API resource’s settings (its secret kept)',
+  removeApiResource: 'Remove an added API resource (its scopes stay)',
+  listScopes: 'List identity and API scopes (the config file’s, read-only, and API scopes added here)',
+  createScope: 'Add an API scope',
+  readScope: 'Read a scope',
+  replaceScope: 'Replace an added API scope’s description',
+  removeScope: 'Remove an added API scope that no API resource and no client uses (409 otherwise)',
+};
+
 /** An operation; one with an If-Match parameter is conditional (412 and 428 answers). */
 function operation(id: string, spec: Operation): Schema {
+  const summary = summaries[id];
+  if (summary === undefined) throw new Error(`the admin API operation ${id} has no summary`);
   const [status, description, schema, tagged] = spec.answer;
   const conditional = spec.parameters?.includes(parameters.ifMatch) === true;
   const errors: Record<string, unknown> = {
@@ -78,7 +121,7 @@ function operation(id: string, spec: Operation): Schema {
   };
   return {
     operationId: id,
-    summary: spec.summary,
+    summary,
     security: [{ operatorToken: [adminScopes[spec.scope]] }],
     ...(spec.parameters === undefined ? {} : { parameters: spec.parameters }),
     ...(spec.body === undefined
@@ -102,243 +145,204 @@ const write = (id: string, spec: Omit<Operation, 'scope'>) => operation(id, { ..
 const { limit, cursor, ifMatch, clientId, id, name, credentialId, sid, userIdFilter, clientIdFilter } =
   parameters;
 
-const paths: Record<string, Record<string, Schema>> = {
-  '/clients': {
-    get: read('listClients', {
-      summary: 'List stored clients',
-      parameters: [limit, cursor],
-      answer: [200, 'A page of clients', 'ClientPage'],
-    }),
-    post: write('createClient', {
-      summary: 'Register a client; a confidential client’s secret is answered once',
-      body: 'ClientInput',
-      answer: [201, 'The client and its secret', 'ClientWithSecret', true],
-    }),
-  },
-  '/clients/{clientId}': {
-    get: read('readClient', {
-      summary: 'Read a client',
-      parameters: [clientId],
-      answer: [200, 'The client', 'Client', true],
-    }),
-    put: write('replaceClient', {
-      summary: 'Replace a client’s settings (secrets kept)',
-      parameters: [clientId, ifMatch],
-      body: 'ClientReplacement',
-      answer: [200, 'The client (a secret only when it needs a first one)', 'ClientWithSecret', true],
-    }),
-    delete: write('removeClient', {
-      summary: 'Remove a client and revoke its grants',
-      parameters: [clientId, ifMatch],
-      answer: [204, 'Removed', undefined],
-    }),
-  },
-  '/clients/{clientId}/disable': {
-    post: write('disableClient', {
-      summary:
-        'Disable a stored client: it cannot authenticate or start authorizations, its access tokens are ' +
-        'refused at once; its grants are kept (refused while disabled) unless revokeGrants',
-      parameters: [clientId, ifMatch],
-      body: 'ClientDisable',
+type Paths = Record<string, Record<string, Schema>>;
+
+/**
+ * A collection of the API, `/clients`: its schema names its operations and answers (`Client`:
+ * `listClients`, `readClient`, ..., pages of `ClientPage`), `noun` its descriptions (`A page of clients`,
+ * `The client`), `item` the path parameter naming one item.
+ */
+interface Collection {
+  path: string;
+  schema: string;
+  noun: string;
+  item: Schema;
+}
+
+/** What a DELETE of an item answers, by the verb of its operation id. */
+const removed = { remove: 'Removed', revoke: 'Revoked', end: 'Ended' };
+
+/**
+ * The operations of a collection: `list` (GET, paged), `create` (POST), `read` (GET one), `replace`
+ * (PUT), `remove`, `revoke` or `end` (DELETE, answered by `removed`), `disable` and `enable` (POST).
+ */
+type CollectionOperation =
+  | 'list'
+  | 'create'
+  | 'read'
+  | 'replace'
+  | keyof typeof removed
+  | 'disable'
+  | 'enable';
+
+/** What one item's answer is called, and its schema. */
+type Answer = [description: string, schema: string];
+
+/**
+ * A further operation on one item, at a path below it (`/secret`): its parameters are the item's, any in
+ * `parameters`, and If-Match; it answers the item unless `answer` says otherwise.
+ */
+interface ItemAction {
+  method: 'post' | 'delete';
+  id: string;
+  parameters?: Schema[];
+  body?: string;
+  bodyRequired?: boolean;
+  answer?: Answer;
+}
+
+/**
+ * How a collection's operations differ from the usual: query parameters filtering the list, the create's
+ * body schema (default `ClientInput` for `Client`), whether a create answers the new item's secret, what a
+ * replace answers (default the item); further operations on the collection (`/grants/revoke`) and on one
+ * item, by the path below it.
+ */
+interface CollectionOptions {
+  listFilters?: Schema[];
+  createBody?: string;
+  createdWithSecret?: boolean;
+  replaceAnswer?: Answer;
+  collectionPaths?: Paths;
+  itemActions?: Record<string, ItemAction>;
+}
+
+/**
+ * The paths of a collection: the collection itself, its further operations, one item, and the item's
+ * disable, enable and further operations (the route table's order).
+ */
+function collectionPaths(
+  collection: Collection,
+  operations: readonly CollectionOperation[],
+  options: CollectionOptions = {},
+): Paths {
+  const { schema, noun, item } = collection;
+  const has = (name: CollectionOperation) => operations.includes(name);
+  const itemAnswer: Answer = [`The ${noun}`, schema];
+  const tagged = ([description, answered]: Answer, status = 200): Operation['answer'] => [
+    status,
+    description,
+    answered,
+    true,
+  ];
+  const onCollection: Record<string, Schema> = {};
+  if (has('list'))
+    onCollection.get = read(`list${schema}s`, {
+      parameters: [...(options.listFilters ?? []), limit, cursor],
+      answer: [200, `A page of ${noun}s`, `${schema}Page`],
+    });
+  if (has('create'))
+    onCollection.post = write(`create${schema}`, {
+      body: options.createBody ?? `${schema}Input`,
+      answer: tagged(
+        options.createdWithSecret ? [`The ${noun} and its secret`, `${schema}WithSecret`] : itemAnswer,
+        201,
+      ),
+    });
+  const onItem: Record<string, Schema> = {};
+  if (has('read')) onItem.get = read(`read${schema}`, { parameters: [item], answer: tagged(itemAnswer) });
+  if (has('replace'))
+    onItem.put = write(`replace${schema}`, {
+      parameters: [item, ifMatch],
+      body: `${schema}Replacement`,
+      answer: tagged(options.replaceAnswer ?? itemAnswer),
+    });
+  const removal = operations.find((name): name is keyof typeof removed => Object.hasOwn(removed, name));
+  if (removal !== undefined)
+    onItem.delete = write(`${removal}${schema}`, {
+      parameters: [item, ifMatch],
+      answer: [204, removed[removal], undefined],
+    });
+  const itemPath = `${collection.path}/{${item.name}}`;
+  const paths: Paths = { [collection.path]: onCollection, ...options.collectionPaths };
+  if (Object.keys(onItem).length > 0) paths[itemPath] = onItem;
+  const actions: Record<string, ItemAction> = {};
+  if (has('disable'))
+    actions['/disable'] = {
+      method: 'post',
+      id: `disable${schema}`,
+      body: `${schema}Disable`,
       bodyRequired: false,
-      answer: [200, 'The client', 'Client', true],
-    }),
-  },
-  '/clients/{clientId}/enable': {
-    post: write('enableClient', {
-      summary: 'Enable a disabled client again',
-      parameters: [clientId, ifMatch],
-      answer: [200, 'The client', 'Client', true],
-    }),
-  },
-  '/clients/{clientId}/secret': {
-    post: write('rotateClientSecret', {
-      summary: 'Give a client a new secret; the previous one works for `overlap` seconds',
-      parameters: [clientId, ifMatch],
-      body: 'SecretRotation',
-      answer: [200, 'The new secret, answered once', 'RotatedSecret', true],
-    }),
-  },
-  '/users': {
-    get: read('listUsers', {
-      summary: 'List users',
-      parameters: [limit, cursor],
-      answer: [200, 'A page of users', 'UserPage'],
-    }),
-    post: write('createUser', {
-      summary: 'Create a user',
-      body: 'NewUser',
-      answer: [201, 'The user', 'User', true],
-    }),
-  },
-  '/users/{id}': {
-    get: read('readUser', {
-      summary: 'Read a user',
-      parameters: [id],
-      answer: [200, 'The user', 'User', true],
-    }),
-    delete: write('removeUser', {
-      summary: 'Remove a user: sessions ended, grants revoked',
-      parameters: [id, ifMatch],
-      answer: [204, 'Removed', undefined],
-    }),
-  },
-  '/users/{id}/disable': {
-    post: write('disableUser', {
-      summary: 'Disable a user: sessions ended; grants kept unless revokeGrants',
-      parameters: [id, ifMatch],
-      body: 'UserDisable',
-      bodyRequired: false,
-      answer: [200, 'The user', 'User', true],
-    }),
-  },
-  '/users/{id}/enable': {
-    post: write('enableUser', {
-      summary: 'Enable a user again',
-      parameters: [id, ifMatch],
-      answer: [200, 'The user', 'User', true],
-    }),
-  },
-  '/users/{id}/password': {
-    post: write('resetUserPassword', {
-      summary: 'Set a new password',
-      parameters: [id, ifMatch],
-      body: 'PasswordReset',
-      answer: [200, 'The user', 'User', true],
-    }),
-  },
-  '/users/{id}/factors': {
-    delete: write('removeUserFactors', {
-      summary: 'Remove the user’s second factors (TOTP, recovery codes and passkeys)',
-      parameters: [id, ifMatch],
-      answer: [200, 'The user', 'User', true],
-    }),
-  },
-  '/users/{id}/passkeys/{credentialId}': {
-    delete: write('removeUserPasskey', {
-      summary: 'Remove one passkey or security key of the user',
-      parameters: [id, credentialId, ifMatch],
-      answer: [200, 'The user', 'User', true],
-    }),
-  },
-  '/grants': {
-    get: read('listGrants', {
-      summary: 'List active grants, of a user or a client',
-      parameters: [userIdFilter, clientIdFilter, limit, cursor],
-      answer: [200, 'A page of grants', 'GrantPage'],
-    }),
-  },
-  '/grants/revoke': {
-    post: write('revokeGrants', {
-      summary: 'Revoke every grant of a user, of a client, or of a user to a client',
-      body: 'GrantRevocation',
-      answer: [200, 'How many grants were revoked', 'GrantsRevoked'],
-    }),
-  },
-  '/grants/{id}': {
-    get: read('readGrant', {
-      summary: 'Read an active grant',
-      parameters: [id],
-      answer: [200, 'The grant', 'Grant', true],
-    }),
-    delete: write('revokeGrant', {
-      summary: 'Revoke a grant and everything issued from it',
-      parameters: [id, ifMatch],
-      answer: [204, 'Revoked', undefined],
-    }),
-  },
-  '/sessions': {
-    get: read('listSessions', {
-      summary: 'List live login sessions, of a user',
-      parameters: [userIdFilter, limit, cursor],
-      answer: [200, 'A page of sessions', 'SessionPage'],
-    }),
-  },
-  '/sessions/{sid}': {
-    get: read('readSession', {
-      summary: 'Read a live session',
-      parameters: [sid],
-      answer: [200, 'The session', 'Session', true],
-    }),
-    delete: write('endSession', {
-      summary: 'End a session, with back-channel logout to its clients',
-      parameters: [sid, ifMatch],
-      answer: [204, 'Ended', undefined],
-    }),
-  },
-  '/keys': {
-    get: read('listSigningKeys', {
-      summary: 'List published signing keys',
-      parameters: [limit, cursor],
-      answer: [200, 'A page of keys', 'SigningKeyPage'],
-    }),
-  },
-  '/keys/rotate': {
-    post: write('rotateSigningKey', {
-      summary: 'Schedule the next signing key (published now, signing after keys.publishBeforeUse)',
-      answer: [201, 'The new key', 'SigningKey'],
-    }),
-  },
-  '/api-resources': {
-    get: read('listApiResources', {
-      summary: 'List API resources (the config file’s, read-only, and those added here)',
-      parameters: [limit, cursor],
-      answer: [200, 'A page of API resources', 'ApiResourcePage'],
-    }),
-    post: write('createApiResource', {
-      summary: 'Add an API resource; its introspection secret is answered once',
-      body: 'ApiResourceInput',
-      answer: [201, 'The API resource and its secret', 'ApiResourceWithSecret', true],
-    }),
-  },
-  '/api-resources/{id}': {
-    get: read('readApiResource', {
-      summary: 'Read an API resource',
-      parameters: [id],
-      answer: [200, 'The API resource', 'ApiResource', true],
-    }),
-    put: write('replaceApiResource', {
-      summary: 'Replace an added API resource’s settings (its secret kept)',
-      parameters: [id, ifMatch],
-      body: 'ApiResourceReplacement',
-      answer: [200, 'The API resource', 'ApiResource', true],
-    }),
-    delete: write('removeApiResource', {
-      summary: 'Remove an added API resource (its scopes stay)',
-      parameters: [id, ifMatch],
-      answer: [204, 'Removed', undefined],
-    }),
-  },
-  '/scopes': {
-    get: read('listScopes', {
-      summary: 'List identity and API scopes (the config file’s, read-only, and API scopes added here)',
-      parameters: [limit, cursor],
-      answer: [200, 'A page of scopes', 'ScopePage'],
-    }),
-    post: write('createScope', {
-      summary: 'Add an API scope',
-      body: 'ScopeInput',
-      answer: [201, 'The scope', 'Scope', true],
-    }),
-  },
-  '/scopes/{name}': {
-    get: read('readScope', {
-      summary: 'Read a scope',
-      parameters: [name],
-      answer: [200, 'The scope', 'Scope', true],
-    }),
-    put: write('replaceScope', {
-      summary: 'Replace an added API scope’s description',
-      parameters: [name, ifMatch],
-      body: 'ScopeReplacement',
-      answer: [200, 'The scope', 'Scope', true],
-    }),
-    delete: write('removeScope', {
-      summary: 'Remove an added API scope that no API resource and no client uses (409 otherwise)',
-      parameters: [name, ifMatch],
-      answer: [204, 'Removed', undefined],
-    }),
-  },
+    };
+  if (has('enable')) actions['/enable'] = { method: 'post', id: `enable${schema}` };
+  for (const [below, action] of Object.entries({ ...actions, ...options.itemActions })) {
+    const { method, id, parameters = [], answer = itemAnswer, ...requestBody } = action;
+    paths[`${itemPath}${below}`] = {
+      [method]: write(id, {
+        parameters: [item, ...parameters, ifMatch],
+        ...requestBody,
+        answer: tagged(answer),
+      }),
+    };
+  }
+  return paths;
+}
+
+const paths: Paths = {
+  ...collectionPaths(
+    { path: '/clients', schema: 'Client', noun: 'client', item: clientId },
+    ['list', 'create', 'read', 'replace', 'remove', 'disable', 'enable'],
+    {
+      createdWithSecret: true,
+      replaceAnswer: ['The client (a secret only when it needs a first one)', 'ClientWithSecret'],
+      itemActions: {
+        '/secret': {
+          method: 'post',
+          id: 'rotateClientSecret',
+          body: 'SecretRotation',
+          answer: ['The new secret, answered once', 'RotatedSecret'],
+        },
+      },
+    },
+  ),
+  ...collectionPaths(
+    { path: '/users', schema: 'User', noun: 'user', item: id },
+    ['list', 'create', 'read', 'remove', 'disable', 'enable'],
+    {
+      createBody: 'NewUser',
+      itemActions: {
+        '/password': { method: 'post', id: 'resetUserPassword', body: 'PasswordReset' },
+        '/factors': { method: 'delete', id: 'removeUserFactors' },
+        '/passkeys/{credentialId}': { method: 'delete', id: 'removeUserPasskey', parameters: [credentialId] },
+      },
+    },
+  ),
+  ...collectionPaths(
+    { path: '/grants', schema: 'Grant', noun: 'grant', item: id },
+    ['list', 'read', 'revoke'],
+    {
+      listFilters: [userIdFilter, clientIdFilter],
+      collectionPaths: {
+        '/grants/revoke': {
+          post: write('revokeGrants', {
+            body: 'GrantRevocation',
+            answer: [200, 'How many grants were revoked', 'GrantsRevoked'],
+          }),
+        },
+      },
+    },
+  ),
+  ...collectionPaths(
+    { path: '/sessions', schema: 'Session', noun: 'session', item: sid },
+    ['list', 'read', 'end'],
+    { listFilters: [userIdFilter] },
+  ),
+  ...collectionPaths({ path: '/keys', schema: 'SigningKey', noun: 'key', item: id }, ['list'], {
+    collectionPaths: {
+      '/keys/rotate': { post: write('rotateSigningKey', { answer: [201, 'The new key', 'SigningKey'] }) },
+    },
+  }),
+  ...collectionPaths(
+    { path: '/api-resources', schema: 'ApiResource', noun: 'API resource', item: id },
+    ['list', 'create', 'read', 'replace', 'remove'],
+    { createdWithSecret: true },
+  ),
+  ...collectionPaths({ path: '/scopes', schema: 'Scope', noun: 'scope', item: name }, [
+    'list',
+    'create',
+    'read',
+    'replace',
+    'remove',
+  ]),
 };
 
 /** The document for this issuer. */

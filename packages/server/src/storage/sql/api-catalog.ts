@@ -4,8 +4,8 @@
  * nodes read before they use their catalog (storage/index.ts).
  */
 import type { ApiCatalogRepository, StoredApiResource, StoredApiScope } from '../ports.ts';
-import { affected, type ChangeListener, type Db, inTransaction, json } from './db.ts';
-import { hasNul } from './upstreams.ts';
+import { affected, type ChangeListener, type Db, hasNul, inTransaction, json } from './db.ts';
+import { upsert } from './statements.ts';
 
 export class SqlApiCatalogRepository implements ApiCatalogRepository {
   constructor(
@@ -34,16 +34,7 @@ export class SqlApiCatalogRepository implements ApiCatalogRepository {
 
   async saveScope(scope: StoredApiScope): Promise<void> {
     const row = { name: scope.name, description: scope.description, created_at: scope.createdAt };
-    await inTransaction(this.db, async (db) => {
-      await db
-        .insertInto('api_scopes')
-        .values(row)
-        .onConflict((conflict) =>
-          conflict.column('name').doUpdateSet({ description: row.description, created_at: row.created_at }),
-        )
-        .execute();
-      await this.changed(db);
-    });
+    await this.saved((db) => upsert(db, 'api_scopes', 'name', row));
   }
 
   async saveResource(resource: StoredApiResource): Promise<void> {
@@ -53,15 +44,7 @@ export class SqlApiCatalogRepository implements ApiCatalogRepository {
       secret_hash: resource.secretHash,
       created_at: resource.createdAt,
     };
-    const { id: _key, ...replacement } = row;
-    await inTransaction(this.db, async (db) => {
-      await db
-        .insertInto('api_resources')
-        .values(row)
-        .onConflict((conflict) => conflict.column('id').doUpdateSet(replacement))
-        .execute();
-      await this.changed(db);
-    });
+    await this.saved((db) => upsert(db, 'api_resources', 'id', row));
   }
 
   async removeScope(name: string): Promise<boolean> {
@@ -72,6 +55,14 @@ export class SqlApiCatalogRepository implements ApiCatalogRepository {
   async removeResource(id: string): Promise<boolean> {
     if (hasNul(id)) return false;
     return this.removed((db) => db.deleteFrom('api_resources').where('id', '=', id).executeTakeFirst());
+  }
+
+  /** Runs an insert or replace and announces it. */
+  private saved(save: (db: Db) => Promise<void>): Promise<void> {
+    return inTransaction(this.db, async (db) => {
+      await save(db);
+      await this.changed(db);
+    });
   }
 
   /** Runs a delete and announces it when it removed a row. */

@@ -4,13 +4,13 @@ import type { AuthorizationCodeRepository } from '../ports.ts';
 import type { Database } from '../schema.ts';
 import type { Db } from './db.ts';
 import { codeStatements, SqlHandleRepository } from './handles.ts';
-import { codeFromRow, codeToRow } from './rows.ts';
+import { codeRows } from './rows.ts';
 
 export class SqlAuthorizationCodeRepository
   extends SqlHandleRepository<AuthorizationCode, Database['authorization_codes']>
   implements AuthorizationCodeRepository
 {
   constructor(db: Db) {
-    super(db, codeStatements, codeToRow, codeFromRow);
+    super(db, codeStatements, codeRows.toRow, codeRows.fromRow);
   }
 }

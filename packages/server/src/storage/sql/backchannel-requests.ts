@@ -1,57 +1,37 @@
 /** CIBA Core §7 authentication requests, pending until the user decides on the approval page. */
 import type { BackchannelAuthenticationRequest } from '../../model.ts';
-import type { BackchannelRequestRepository, DeviceCodeDecision } from '../ports.ts';
+import type { BackchannelRequestRepository } from '../ports.ts';
 import type { Db } from './db.ts';
-import { consumeApproved, decidePending, recordPoll } from './polled-authorizations.ts';
-import { backchannelRequestFromRow, backchannelRequestToRow } from './rows.ts';
+import { SqlPolledRepository } from './polled-authorizations.ts';
+import { backchannelRequestRows } from './rows.ts';
+import { first, selectBy, updateAll } from './statements.ts';
 
-export class SqlBackchannelRequestRepository implements BackchannelRequestRepository {
-  constructor(private readonly db: Db) {}
+export class SqlBackchannelRequestRepository
+  extends SqlPolledRepository
+  implements BackchannelRequestRepository
+{
+  constructor(db: Db) {
+    super(db, 'backchannel_requests');
+  }
 
   async create(request: BackchannelAuthenticationRequest): Promise<void> {
-    await this.db.insertInto('backchannel_requests').values(backchannelRequestToRow(request)).execute();
+    await this.db.insertInto('backchannel_requests').values(backchannelRequestRows.toRow(request)).execute();
   }
 
-  async findByHash(authReqIdHash: string): Promise<BackchannelAuthenticationRequest | undefined> {
-    const row = await this.db
-      .selectFrom('backchannel_requests')
-      .selectAll()
-      .where('auth_req_id_hash', '=', authReqIdHash)
-      .executeTakeFirst();
-    return row && backchannelRequestFromRow(row);
+  findByHash(authReqIdHash: string): Promise<BackchannelAuthenticationRequest | undefined> {
+    return this.findBy('auth_req_id_hash', authReqIdHash);
   }
 
-  async findByApprovalHash(approvalHash: string): Promise<BackchannelAuthenticationRequest | undefined> {
-    const row = await this.db
-      .selectFrom('backchannel_requests')
-      .selectAll()
-      .where('approval_hash', '=', approvalHash)
-      .executeTakeFirst();
-    return row && backchannelRequestFromRow(row);
-  }
-
-  recordPoll(
-    hash: string,
-    now: number,
-    previous: number | null,
-    interval: number,
-  ): Promise<'ok' | 'slow_down'> {
-    return recordPoll(this.db, 'backchannel_requests', hash, now, previous, interval);
-  }
-
-  decide(approvalHash: string, now: number, decision: DeviceCodeDecision): Promise<boolean> {
-    return decidePending(this.db, 'backchannel_requests', approvalHash, now, decision);
+  findByApprovalHash(approvalHash: string): Promise<BackchannelAuthenticationRequest | undefined> {
+    return this.findBy('approval_hash', approvalHash);
   }
 
   async forgetPing(authReqIdHash: string): Promise<void> {
-    await this.db
-      .updateTable('backchannel_requests')
-      .set({ ping_auth_req_id: null, client_notification_token: null })
-      .where('auth_req_id_hash', '=', authReqIdHash)
-      .execute();
+    const forgotten = { ping_auth_req_id: null, client_notification_token: null };
+    await updateAll(this.db, 'backchannel_requests', forgotten, { auth_req_id_hash: authReqIdHash });
   }
 
-  consume(hash: string, now: number): Promise<boolean> {
-    return consumeApproved(this.db, 'backchannel_requests', hash, now);
+  private findBy(column: 'auth_req_id_hash' | 'approval_hash', hash: string) {
+    return first(selectBy(this.db, 'backchannel_requests', column, hash), backchannelRequestRows.fromRow);
   }
 }

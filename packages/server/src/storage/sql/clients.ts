@@ -1,13 +1,12 @@
 /** Clients (RFC 7591 §2 metadata), one row each; lists and the authentication metadata are JSON text. */
 import type { Client, ClientSecret } from '../../model.ts';
-import { compiled } from '../compiled.ts';
 import type { ClientRepository } from '../ports.ts';
+import type { ClientsTable } from '../schema.ts';
 import { affected, type ChangeListener, type Db, inTransaction, json } from './db.ts';
 import { clientFromRow, clientToRow } from './rows.ts';
+import { compiledFindBy, updateOne, upsert } from './statements.ts';
 
-const findClientById = compiled((db, p: { clientId: string }) =>
-  db.selectFrom('clients').selectAll().where('client_id', '=', p.clientId),
-);
+const findClientById = compiledFindBy('clients', 'client_id');
 
 export class SqlClientRepository implements ClientRepository {
   /** `changed` is called after every write, so caches of clients (storage/index.ts) can drop their copies. */
@@ -17,7 +16,7 @@ export class SqlClientRepository implements ClientRepository {
   ) {}
 
   async find(clientId: string): Promise<Client | undefined> {
-    const [row] = (await findClientById(this.db, { clientId })).rows;
+    const [row] = (await findClientById(this.db, { key: clientId })).rows;
     return row && clientFromRow(row);
   }
 
@@ -28,50 +27,23 @@ export class SqlClientRepository implements ClientRepository {
 
   /** Inserts or replaces a client. */
   async save(client: Client): Promise<void> {
-    const row = clientToRow(client);
-    await inTransaction(this.db, async (db) => {
-      await db
-        .insertInto('clients')
-        .values(row)
-        .onConflict((conflict) => conflict.column('client_id').doUpdateSet(row))
-        .execute();
-      await this.changed(db);
-    });
+    await this.write((db) => upsert(db, 'clients', 'client_id', clientToRow(client)));
   }
 
   async updateSecrets(clientId: string, secrets: ClientSecret[]): Promise<boolean> {
-    const result = await inTransaction(this.db, async (db) => {
-      const result = await db
-        .updateTable('clients')
-        .set({ secrets: json(secrets), secret_hash: secrets[0]?.hash ?? null })
-        .where('client_id', '=', clientId)
-        .executeTakeFirst();
-      await this.changed(db);
-      return result;
-    });
-    return affected(result) === 1;
+    const changes = { secrets: json(secrets), secret_hash: secrets[0]?.hash ?? null };
+    return this.update(clientId, changes);
   }
 
   async remove(clientId: string): Promise<boolean> {
-    const result = await inTransaction(this.db, async (db) => {
-      const result = await db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
-      await this.changed(db);
-      return result;
-    });
+    const result = await this.write((db) =>
+      db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst(),
+    );
     return affected(result) === 1;
   }
 
-  async setDisabled(clientId: string, at: number | null): Promise<boolean> {
-    const result = await inTransaction(this.db, async (db) => {
-      const result = await db
-        .updateTable('clients')
-        .set({ disabled_at: at })
-        .where('client_id', '=', clientId)
-        .executeTakeFirst();
-      await this.changed(db);
-      return result;
-    });
-    return affected(result) === 1;
+  setDisabled(clientId: string, at: number | null): Promise<boolean> {
+    return this.update(clientId, { disabled_at: at });
   }
 
   async registrationTokenHash(clientId: string): Promise<string | undefined> {
@@ -91,5 +63,19 @@ export class SqlClientRepository implements ClientRepository {
       .where('registration_access_token_hash', previous === null ? 'is' : '=', previous)
       .executeTakeFirst();
     return affected(result) === 1;
+  }
+
+  /** Sets `changes` on the client; false when there is no such client. */
+  private update(clientId: string, changes: Partial<ClientsTable>): Promise<boolean> {
+    return this.write((db) => updateOne(db, 'clients', changes, { client_id: clientId }));
+  }
+
+  /** Runs a write and announces it (whatever it changed), in one transaction. */
+  private write<T>(statement: (db: Db) => Promise<T>): Promise<T> {
+    return inTransaction(this.db, async (db) => {
+      const result = await statement(db);
+      await this.changed(db);
+      return result;
+    });
   }
 }

@@ -24,5 +24,7 @@ export const numberOrNull = (value: number | null) => (value === null ? null : N
 export const listOrNull = (text: string | null) => (text === null ? null : parseList(text));
 /** A nullable value as JSON text; null stays null. */
 export const jsonOrNull = (value: unknown) => (value === null ? null : json(value));
+/** PostgreSQL text cannot hold NUL (it fails the query): a value with one names nothing, on either database. */
+export const hasNul = (...values: string[]) => values.some((value) => value.includes('\u0000'));
 export const affected = (result: { numUpdatedRows: bigint } | { numDeletedRows: bigint }) =>
   Number('numUpdatedRows' in result ? result.numUpdatedRows : result.numDeletedRows);

@@ -1,60 +1,34 @@
 /** RFC 8628 device codes, pending until the user decides on the verification page. */
 import type { DeviceCode } from '../../model.ts';
-import { compiled } from '../compiled.ts';
-import type { DeviceCodeDecision, DeviceCodeRepository } from '../ports.ts';
+import type { DeviceCodeRepository } from '../ports.ts';
 import type { Db } from './db.ts';
-import { consumeApproved, decidePending, recordPoll } from './polled-authorizations.ts';
-import { deviceCodeFromRow, deviceCodeToRow } from './rows.ts';
+import { SqlPolledRepository } from './polled-authorizations.ts';
+import { deviceCodeRows } from './rows.ts';
+import { compiledFindBy, first, insertUnlessTaken, selectUnexpired } from './statements.ts';
 
-const findDeviceCode = compiled((db, p: { deviceCodeHash: string }) =>
-  db.selectFrom('device_codes').selectAll().where('device_code_hash', '=', p.deviceCodeHash),
-);
+const findDeviceCode = compiledFindBy('device_codes', 'device_code_hash');
 
-export class SqlDeviceCodeRepository implements DeviceCodeRepository {
-  constructor(private readonly db: Db) {}
+export class SqlDeviceCodeRepository extends SqlPolledRepository implements DeviceCodeRepository {
+  constructor(db: Db) {
+    super(db, 'device_codes');
+  }
 
   /** Inserts a device code; false when the user code collides with a live one (the caller draws again). */
-  async create(code: DeviceCode): Promise<boolean> {
-    const result = await this.db
-      .insertInto('device_codes')
-      .values(deviceCodeToRow(code))
-      .onConflict((conflict) => conflict.column('user_code').doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+  create(code: DeviceCode): Promise<boolean> {
+    return insertUnlessTaken(this.db, 'device_codes', deviceCodeRows.toRow(code), 'user_code');
   }
 
   async findByHash(deviceCodeHash: string): Promise<DeviceCode | undefined> {
-    const [row] = (await findDeviceCode(this.db, { deviceCodeHash })).rows;
-    return row && deviceCodeFromRow(row);
+    const [row] = (await findDeviceCode(this.db, { key: deviceCodeHash })).rows;
+    return row && deviceCodeRows.fromRow(row);
   }
 
-  async findPendingByUserCode(userCode: string, now: number): Promise<DeviceCode | undefined> {
-    const row = await this.db
-      .selectFrom('device_codes')
-      .selectAll()
-      .where('user_code', '=', userCode)
-      .where('status', '=', 'pending')
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-    return row && deviceCodeFromRow(row);
-  }
-
-  recordPoll(
-    deviceCodeHash: string,
-    now: number,
-    previous: number | null,
-    interval: number,
-  ): Promise<'ok' | 'slow_down'> {
-    return recordPoll(this.db, 'device_codes', deviceCodeHash, now, previous, interval);
-  }
-
-  /** Approves or denies a pending code; false when it is no longer pending (or has expired). */
-  decide(userCode: string, now: number, decision: DeviceCodeDecision): Promise<boolean> {
-    return decidePending(this.db, 'device_codes', userCode, now, decision);
-  }
-
-  /** Atomically moves an approved code to consumed; true only for the one poll that gets the tokens. */
-  consume(deviceCodeHash: string, now: number): Promise<boolean> {
-    return consumeApproved(this.db, 'device_codes', deviceCodeHash, now);
+  findPendingByUserCode(userCode: string, now: number): Promise<DeviceCode | undefined> {
+    const pending = selectUnexpired(this.db, 'device_codes', 'user_code', userCode, now).where(
+      'status',
+      '=',
+      'pending',
+    );
+    return first(pending, deviceCodeRows.fromRow);
   }
 }

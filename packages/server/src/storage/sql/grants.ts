@@ -4,12 +4,11 @@ import { compiled } from '../compiled.ts';
 import type { GrantRepository, PageRequest } from '../ports.ts';
 import type { Database } from '../schema.ts';
 import { affected, type ChangeListener, type Db, inTransaction } from './db.ts';
-import { grantFromRow, grantToRow } from './rows.ts';
+import { grantRows } from './rows.ts';
+import { compiledFindBy, selectBy } from './statements.ts';
 
 const insertGrant = compiled((db, row: Database['grants']) => db.insertInto('grants').values(row));
-const findGrant = compiled((db, p: { id: string }) =>
-  db.selectFrom('grants').selectAll().where('id', '=', p.id),
-);
+const findGrant = compiledFindBy('grants', 'id');
 
 export class SqlGrantRepository implements GrantRepository {
   /** `changed` is called after revocations, so the in-memory revocation view reloads. */
@@ -19,23 +18,18 @@ export class SqlGrantRepository implements GrantRepository {
   ) {}
 
   async create(grant: Grant): Promise<void> {
-    await insertGrant(this.db, grantToRow(grant));
+    await insertGrant(this.db, grantRows.toRow(grant));
   }
 
   async find(id: string): Promise<Grant | undefined> {
-    const [row] = (await findGrant(this.db, { id })).rows;
-    return row && grantFromRow(row);
+    const [row] = (await findGrant(this.db, { key: id })).rows;
+    return row && grantRows.fromRow(row);
   }
 
   /** Every grant made in one login session (revoked ones included), oldest first. */
   async listBySid(sid: string): Promise<Grant[]> {
-    const rows = await this.db
-      .selectFrom('grants')
-      .selectAll()
-      .where('sid', '=', sid)
-      .orderBy('created_at')
-      .execute();
-    return rows.map(grantFromRow);
+    const rows = await selectBy(this.db, 'grants', 'sid', sid).orderBy('created_at').execute();
+    return rows.map(grantRows.fromRow);
   }
 
   /** Grants not revoked (of one user and/or one client, when given), by id, a page at a time. */
@@ -48,7 +42,7 @@ export class SqlGrantRepository implements GrantRepository {
     if (filter.clientId !== undefined) query = query.where('client_id', '=', filter.clientId);
     if (page.after !== undefined) query = query.where('id', '>', page.after);
     const rows = await query.orderBy('id').limit(page.limit).execute();
-    return rows.map(grantFromRow);
+    return rows.map(grantRows.fromRow);
   }
 
   /**

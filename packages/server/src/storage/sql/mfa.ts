@@ -5,27 +5,25 @@
  */
 import type { TotpFactor } from '../../model.ts';
 import type { MfaRepository } from '../ports.ts';
-import { affected, type Db, inTransaction, numberOrNull } from './db.ts';
+import type { MfaTotpTable } from '../schema.ts';
+import { integer, integerOrNull, rowMapping, text } from './columns.ts';
+import { type Db, inTransaction } from './db.ts';
+import { changedOne, first, selectBy, updateOne } from './statements.ts';
+
+const totpRows = rowMapping<TotpFactor, MfaTotpTable>()({
+  userId: text('user_id'),
+  secret: text('secret'),
+  confirmedAt: integerOrNull('confirmed_at'),
+  lastUsedStep: integerOrNull('last_used_step'),
+  pendingSecret: text('pending_secret'),
+  createdAt: integer('created_at'),
+});
 
 export class SqlMfaRepository implements MfaRepository {
   constructor(private readonly db: Db) {}
 
-  async findTotp(userId: string): Promise<TotpFactor | undefined> {
-    const row = await this.db
-      .selectFrom('mfa_totp')
-      .selectAll()
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
-    return (
-      row && {
-        userId: row.user_id,
-        secret: row.secret,
-        confirmedAt: numberOrNull(row.confirmed_at),
-        lastUsedStep: numberOrNull(row.last_used_step),
-        pendingSecret: row.pending_secret,
-        createdAt: Number(row.created_at),
-      }
-    );
+  findTotp(userId: string): Promise<TotpFactor | undefined> {
+    return first(selectBy(this.db, 'mfa_totp', 'user_id', userId), totpRows.fromRow);
   }
 
   async startTotp(userId: string, secret: string, now: number): Promise<void> {
@@ -44,30 +42,24 @@ export class SqlMfaRepository implements MfaRepository {
       .execute();
   }
 
-  async confirmTotp(userId: string, secret: string, step: number, now: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('mfa_totp')
-      .set({ secret, pending_secret: null, confirmed_at: now, last_used_step: step })
-      .where('user_id', '=', userId)
-      .where('pending_secret', '=', secret)
-      .executeTakeFirst();
-    return affected(result) === 1;
+  confirmTotp(userId: string, secret: string, step: number, now: number): Promise<boolean> {
+    const confirmed = { secret, pending_secret: null, confirmed_at: now, last_used_step: step };
+    return updateOne(this.db, 'mfa_totp', confirmed, { user_id: userId, pending_secret: secret });
   }
 
-  async useTotpStep(userId: string, step: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('mfa_totp')
-      .set({ last_used_step: step })
-      .where('user_id', '=', userId)
-      .where('confirmed_at', 'is not', null)
-      .where((eb) => eb.or([eb('last_used_step', 'is', null), eb('last_used_step', '<', step)]))
-      .executeTakeFirst();
-    return affected(result) === 1;
+  useTotpStep(userId: string, step: number): Promise<boolean> {
+    return changedOne(
+      this.db
+        .updateTable('mfa_totp')
+        .set({ last_used_step: step })
+        .where('user_id', '=', userId)
+        .where('confirmed_at', 'is not', null)
+        .where((eb) => eb.or([eb('last_used_step', 'is', null), eb('last_used_step', '<', step)])),
+    );
   }
 
-  async removeTotp(userId: string): Promise<boolean> {
-    const result = await this.db.deleteFrom('mfa_totp').where('user_id', '=', userId).executeTakeFirst();
-    return affected(result) === 1;
+  removeTotp(userId: string): Promise<boolean> {
+    return changedOne(this.db.deleteFrom('mfa_totp').where('user_id', '=', userId));
   }
 
   async replaceRecoveryCodes(userId: string, codeHashes: string[], now: number): Promise<void> {
@@ -83,15 +75,9 @@ export class SqlMfaRepository implements MfaRepository {
     });
   }
 
-  async useRecoveryCode(userId: string, codeHash: string, now: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('mfa_recovery_codes')
-      .set({ used_at: now })
-      .where('user_id', '=', userId)
-      .where('code_hash', '=', codeHash)
-      .where('used_at', 'is', null)
-      .executeTakeFirst();
-    return affected(result) === 1;
+  useRecoveryCode(userId: string, codeHash: string, now: number): Promise<boolean> {
+    const unused = { user_id: userId, code_hash: codeHash, used_at: null };
+    return updateOne(this.db, 'mfa_recovery_codes', { used_at: now }, unused);
   }
 
   async unusedRecoveryCodes(userId: string): Promise<number> {

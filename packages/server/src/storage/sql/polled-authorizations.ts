@@ -22,52 +22,56 @@ const decisionColumns = {
   backchannel_requests: 'approval_hash',
 } as const;
 
-/** Approves (for the signed-in user) or denies a pending, unexpired record; false when it is not one. */
-export async function decidePending(
-  db: Db,
-  table: PolledTable,
-  key: string,
-  now: number,
-  decision: DeviceCodeDecision,
-): Promise<boolean> {
-  const values =
-    decision.status === 'approved'
-      ? sql`${sql.ref('status')} = 'approved', ${sql.ref('user_id')} = ${decision.userId}, ${sql.ref('auth_time')} = ${decision.authTime}, ${sql.ref('amr')} = ${json(decision.amr)}, ${sql.ref('sid')} = ${decision.sid}`
-      : sql`${sql.ref('status')} = 'denied'`;
-  const result =
-    await sql`update ${sql.table(table)} set ${values} where ${sql.ref(decisionColumns[table])} = ${key} and ${sql.ref('status')} = 'pending' and ${sql.ref('expires_at')} > ${now}`.execute(
-      db,
-    );
-  return Number(result.numAffectedRows ?? 0n) === 1;
-}
+/**
+ * What the repositories of both polled tables do alike: `recordPoll`, `decide` and `consume` of
+ * DeviceCodeRepository and BackchannelRequestRepository, on the table given.
+ */
+export class SqlPolledRepository {
+  constructor(
+    protected readonly db: Db,
+    private readonly table: PolledTable,
+  ) {}
 
-/** Records a poll; `slow_down` when the previous one came sooner than `interval` seconds before. */
-export async function recordPoll(
-  db: Db,
-  table: PolledTable,
-  hash: string,
-  now: number,
-  previous: number | null,
-  interval: number,
-): Promise<'ok' | 'slow_down'> {
-  const tooSoon = previous !== null && now - previous < interval;
-  const grown = tooSoon ? sql`, ${sql.ref('interval')} = ${interval + 5}` : sql``;
-  await sql`update ${sql.table(table)} set ${sql.ref('last_polled_at')} = ${now}${grown} where ${sql.ref(keyColumns[table])} = ${hash}`.execute(
-    db,
-  );
-  return tooSoon ? 'slow_down' : 'ok';
-}
-
-/** Moves an approved, unexpired record to consumed; true only for the one caller whose UPDATE took it. */
-export async function consumeApproved(
-  db: Db,
-  table: PolledTable,
-  hash: string,
-  now: number,
-): Promise<boolean> {
-  const result =
-    await sql`update ${sql.table(table)} set ${sql.ref('status')} = 'consumed' where ${sql.ref(keyColumns[table])} = ${hash} and ${sql.ref('status')} = 'approved' and ${sql.ref('expires_at')} > ${now}`.execute(
-      db,
+  /** Records a poll; `slow_down` when the previous one came sooner than `interval` seconds before. */
+  async recordPoll(
+    hash: string,
+    now: number,
+    previous: number | null,
+    interval: number,
+  ): Promise<'ok' | 'slow_down'> {
+    const tooSoon = previous !== null && now - previous < interval;
+    const grown = tooSoon ? sql`, ${sql.ref('interval')} = ${interval + 5}` : sql``;
+    await sql`update ${sql.table(this.table)} set ${sql.ref('last_polled_at')} = ${now}${grown} where ${sql.ref(keyColumns[this.table])} = ${hash}`.execute(
+      this.db,
     );
-  return Number(result.numAffectedRows ?? 0n) === 1;
+    return tooSoon ? 'slow_down' : 'ok';
+  }
+
+  /**
+   * Approves (for the signed-in user) or denies a pending, unexpired record found by its decision column;
+   * false when it is not one.
+   */
+  async decide(key: string, now: number, decision: DeviceCodeDecision): Promise<boolean> {
+    const values =
+      decision.status === 'approved'
+        ? sql`${sql.ref('status')} = 'approved', ${sql.ref('user_id')} = ${decision.userId}, ${sql.ref('auth_time')} = ${decision.authTime}, ${sql.ref('amr')} = ${json(decision.amr)}, ${sql.ref('sid')} = ${decision.sid}`
+        : sql`${sql.ref('status')} = 'denied'`;
+    const result =
+      await sql`update ${sql.table(this.table)} set ${values} where ${sql.ref(decisionColumns[this.table])} = ${key} and ${sql.ref('status')} = 'pending' and ${sql.ref('expires_at')} > ${now}`.execute(
+        this.db,
+      );
+    return Number(result.numAffectedRows ?? 0n) === 1;
+  }
+
+  /**
+   * Moves an approved, unexpired record to consumed; true only for the one caller whose UPDATE took it (the
+   * one poll that gets the tokens).
+   */
+  async consume(hash: string, now: number): Promise<boolean> {
+    const result =
+      await sql`update ${sql.table(this.table)} set ${sql.ref('status')} = 'consumed' where ${sql.ref(keyColumns[this.table])} = ${hash} and ${sql.ref('status')} = 'approved' and ${sql.ref('expires_at')} > ${now}`.execute(
+        this.db,
+      );
+    return Number(result.numAffectedRows ?? 0n) === 1;
+  }
 }

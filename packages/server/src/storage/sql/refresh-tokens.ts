@@ -6,7 +6,7 @@ import type { RefreshTokenRepository } from '../ports.ts';
 import type { Database } from '../schema.ts';
 import type { Db } from './db.ts';
 import { grantIsLive, refreshTokenStatements, SqlHandleRepository } from './handles.ts';
-import { refreshTokenFromRow, refreshTokenToRow } from './rows.ts';
+import { refreshTokenRows } from './rows.ts';
 
 /**
  * A kept token's new idle expiry, capped by its absolute one. CASE rather than min()/least(): SQLite and
@@ -31,7 +31,7 @@ export class SqlRefreshTokenRepository
   implements RefreshTokenRepository
 {
   constructor(db: Db) {
-    super(db, refreshTokenStatements, refreshTokenToRow, refreshTokenFromRow);
+    super(db, refreshTokenStatements, refreshTokenRows.toRow, refreshTokenRows.fromRow);
   }
 
   /** The token when it can be redeemed (see grantIsLive), without using it up: for a token that is kept. */

@@ -2,17 +2,22 @@
 import type { LoginSession, UpstreamAuthentication } from '../../model.ts';
 import { compiled } from '../compiled.ts';
 import type { PageRequest, SessionRepository } from '../ports.ts';
-import { affected, type Db, json, jsonOrNull } from './db.ts';
-import { sessionFromRow, sessionToRow } from './rows.ts';
+import { type Db, json, jsonOrNull } from './db.ts';
+import { sessionRows } from './rows.ts';
+import { changedOne, updateAll, updateOne } from './statements.ts';
 
-const findActiveSession = compiled((db, p: { idHash: string; now: number }) =>
-  db
-    .selectFrom('sessions')
-    .selectAll()
-    .where('id_hash', '=', p.idHash)
-    .where('ended_at', 'is', null)
-    .where('expires_at', '>', p.now),
-);
+/** The live (not ended, not expired) session whose `column` is `value`, compiled once (compiled.ts). */
+const findLiveSession = (column: 'id_hash' | 'sid') =>
+  compiled((db, p: { value: string; now: number }) =>
+    db
+      .selectFrom('sessions')
+      .selectAll()
+      .where(column, '=', p.value)
+      .where('ended_at', 'is', null)
+      .where('expires_at', '>', p.now),
+  );
+const findActiveSession = findLiveSession('id_hash');
+const findLiveSessionBySid = findLiveSession('sid');
 
 export class SqlSessionRepository implements SessionRepository {
   constructor(private readonly db: Db) {}
@@ -20,34 +25,23 @@ export class SqlSessionRepository implements SessionRepository {
   async create(idHash: string, session: LoginSession, now: number): Promise<void> {
     await this.db
       .insertInto('sessions')
-      .values(sessionToRow(idHash, session, now))
+      .values({ ...sessionRows.toRow(session), id_hash: idHash, created_at: now, ended_at: null })
       .execute();
   }
 
   /** The live session for a cookie value's hash, or undefined when unknown, ended or expired. */
   async findActive(idHash: string, now: number): Promise<LoginSession | undefined> {
-    const [row] = (await findActiveSession(this.db, { idHash, now })).rows;
-    return row && sessionFromRow(row);
+    const [row] = (await findActiveSession(this.db, { value: idHash, now })).rows;
+    return row && sessionRows.fromRow(row);
   }
 
   async end(idHash: string, now: number): Promise<void> {
-    await this.db
-      .updateTable('sessions')
-      .set({ ended_at: now })
-      .where('id_hash', '=', idHash)
-      .where('ended_at', 'is', null)
-      .execute();
+    await updateAll(this.db, 'sessions', { ended_at: now }, { id_hash: idHash, ended_at: null });
   }
 
   /** Ends the session with this sid; true only for the one caller that ended it (a logout runs once). */
-  async endBySid(sid: string, now: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('sessions')
-      .set({ ended_at: now })
-      .where('sid', '=', sid)
-      .where('ended_at', 'is', null)
-      .executeTakeFirst();
-    return affected(result) === 1;
+  endBySid(sid: string, now: number): Promise<boolean> {
+    return updateOne(this.db, 'sessions', { ended_at: now }, { sid, ended_at: null });
   }
 
   /**
@@ -62,43 +56,32 @@ export class SqlSessionRepository implements SessionRepository {
     },
     now: number,
   ): Promise<boolean> {
-    const result = await this.db
-      .updateTable('sessions')
-      .set({
-        id_hash: newIdHash,
-        auth_time: session.authTime,
-        amr: json(session.amr),
-        expires_at: session.expiresAt,
-        ...(session.upstream === undefined ? {} : { upstream: jsonOrNull(session.upstream) }),
-      })
-      .where('id_hash', '=', idHash)
-      .where('ended_at', 'is', null)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-    return affected(result) === 1;
+    const changes = {
+      id_hash: newIdHash,
+      auth_time: session.authTime,
+      amr: json(session.amr),
+      expires_at: session.expiresAt,
+      ...(session.upstream === undefined ? {} : { upstream: jsonOrNull(session.upstream) }),
+    };
+    return changedOne(
+      this.db
+        .updateTable('sessions')
+        .set(changes)
+        .where('id_hash', '=', idHash)
+        .where('ended_at', 'is', null)
+        .where('expires_at', '>', now),
+    );
   }
 
   /** Ends every live session of a user (a disabled or removed account); returns how many were live. */
-  async endAllForUser(userId: string, now: number): Promise<number> {
-    const result = await this.db
-      .updateTable('sessions')
-      .set({ ended_at: now })
-      .where('user_id', '=', userId)
-      .where('ended_at', 'is', null)
-      .executeTakeFirst();
-    return affected(result);
+  endAllForUser(userId: string, now: number): Promise<number> {
+    return updateAll(this.db, 'sessions', { ended_at: now }, { user_id: userId, ended_at: null });
   }
 
   /** The live session with this sid, or undefined when unknown, ended or expired. */
   async findLiveBySid(sid: string, now: number): Promise<LoginSession | undefined> {
-    const row = await this.db
-      .selectFrom('sessions')
-      .selectAll()
-      .where('sid', '=', sid)
-      .where('ended_at', 'is', null)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-    return row && sessionFromRow(row);
+    const [row] = (await findLiveSessionBySid(this.db, { value: sid, now })).rows;
+    return row && sessionRows.fromRow(row);
   }
 
   /** Live sessions (of one user, when given), by sid, a page at a time. */
@@ -115,6 +98,6 @@ export class SqlSessionRepository implements SessionRepository {
     if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
     if (page.after !== undefined) query = query.where('sid', '>', page.after);
     const rows = await query.orderBy('sid').limit(page.limit).execute();
-    return rows.map(sessionFromRow);
+    return rows.map(sessionRows.fromRow);
   }
 }

@@ -2,7 +2,8 @@
 import type { SigningKeyRecord } from '../../model.ts';
 import type { SigningKeyRepository } from '../ports.ts';
 import type { Db } from './db.ts';
-import { signingKeyFromRow, signingKeyToRow } from './rows.ts';
+import { signingKeyRows } from './rows.ts';
+import { updateAll } from './statements.ts';
 
 export class SqlSigningKeyRepository implements SigningKeyRepository {
   constructor(private readonly db: Db) {}
@@ -16,26 +17,22 @@ export class SqlSigningKeyRepository implements SigningKeyRepository {
       .orderBy('not_before')
       .orderBy('created_at')
       .execute();
-    return rows.map(signingKeyFromRow);
+    return rows.map(signingKeyRows.fromRow);
   }
 
   async create(key: SigningKeyRecord): Promise<void> {
-    await this.db.insertInto('signing_keys').values(signingKeyToRow(key)).execute();
+    await this.db.insertInto('signing_keys').values(signingKeyRows.toRow(key)).execute();
   }
 
   /** Every stored key, published or not (for sealing them all when at-rest encryption changes). */
   async listAll(): Promise<SigningKeyRecord[]> {
     const rows = await this.db.selectFrom('signing_keys').selectAll().execute();
-    return rows.map(signingKeyFromRow);
+    return rows.map(signingKeyRows.fromRow);
   }
 
   /** Replaces the stored private half of a key (sealed again with another secret, keys/key-encryption.ts). */
   async replacePrivateJwk(kid: string, privateJwk: string): Promise<void> {
-    await this.db
-      .updateTable('signing_keys')
-      .set({ private_jwk: privateJwk })
-      .where('kid', '=', kid)
-      .execute();
+    await updateAll(this.db, 'signing_keys', { private_jwk: privateJwk }, { kid });
   }
 
   /** Retires every key that is still signing (or scheduled to) other than `keepKid`. */

@@ -4,45 +4,30 @@
  * RP-initiated logout there (sessions/upstream-logout.ts). One row per local sid.
  */
 import type { UpstreamSession, UpstreamSessionRepository } from '../ports.ts';
-import type { Db } from './db.ts';
-import { hasNul } from './upstreams.ts';
+import type { UpstreamSessionsTable } from '../schema.ts';
+import { integer, rowMapping, text } from './columns.ts';
+import { type Db, hasNul } from './db.ts';
+import { first, selectUnexpired, upsert } from './statements.ts';
+import { upstreamSubjectColumns } from './upstreams.ts';
+
+const upstreamSessionRows = rowMapping<UpstreamSession, UpstreamSessionsTable>()({
+  sid: text('sid'),
+  ...upstreamSubjectColumns,
+  idToken: text('id_token'),
+  expiresAt: integer('expires_at'),
+});
 
 export class SqlUpstreamSessionRepository implements UpstreamSessionRepository {
   constructor(private readonly db: Db) {}
 
   async record(session: UpstreamSession, now: number): Promise<void> {
-    const values = {
-      upstream_id: session.upstreamId,
-      upstream_subject: session.upstreamSubject,
-      upstream_sid: session.upstreamSid,
-      id_token: session.idToken,
-      expires_at: session.expiresAt,
-      created_at: now,
-    };
-    await this.db
-      .insertInto('upstream_sessions')
-      .values({ sid: session.sid, ...values })
-      .onConflict((conflict) => conflict.column('sid').doUpdateSet(values))
-      .execute();
+    const row = { ...upstreamSessionRows.toRow(session), created_at: now };
+    await upsert(this.db, 'upstream_sessions', 'sid', row);
   }
 
   async find(sid: string, now: number): Promise<UpstreamSession | undefined> {
     if (hasNul(sid)) return undefined;
-    const row = await this.db
-      .selectFrom('upstream_sessions')
-      .selectAll()
-      .where('sid', '=', sid)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-    if (row === undefined) return undefined;
-    return {
-      sid: row.sid,
-      upstreamId: row.upstream_id,
-      upstreamSubject: row.upstream_subject,
-      upstreamSid: row.upstream_sid,
-      idToken: row.id_token,
-      expiresAt: Number(row.expires_at),
-    };
+    return first(selectUnexpired(this.db, 'upstream_sessions', 'sid', sid, now), upstreamSessionRows.fromRow);
   }
 
   async findSids(

@@ -1,35 +1,28 @@
 /** Local accounts, by id or username. */
 import { sql } from 'kysely';
 import type { User } from '../../model.ts';
-import { compiled } from '../compiled.ts';
 import type { UserRepository } from '../ports.ts';
-import { affected, type Db, inTransaction } from './db.ts';
-import { userFromRow, userToRow } from './rows.ts';
+import type { UsersTable } from '../schema.ts';
+import { affected, type Db, hasNul, inTransaction } from './db.ts';
+import { userRows } from './rows.ts';
+import { compiledFindBy, insertUnlessTaken, updateOne } from './statements.ts';
 
-const findUserById = compiled((db, p: { id: string }) =>
-  db.selectFrom('users').selectAll().where('id', '=', p.id),
-);
-
-const findUserByUsername = compiled((db, p: { username: string }) =>
-  db.selectFrom('users').selectAll().where('username', '=', p.username),
-);
-
-/** PostgreSQL text cannot hold NUL (it fails the query): a value with one names no user, on either database. */
-const nul = '\u0000';
+const findUserById = compiledFindBy('users', 'id');
+const findUserByUsername = compiledFindBy('users', 'username');
 
 export class SqlUserRepository implements UserRepository {
   constructor(private readonly db: Db) {}
 
   async findById(id: string): Promise<User | undefined> {
-    if (id.includes(nul)) return undefined;
-    const [row] = (await findUserById(this.db, { id })).rows;
-    return row && userFromRow(row);
+    if (hasNul(id)) return undefined;
+    const [row] = (await findUserById(this.db, { key: id })).rows;
+    return row && userRows.fromRow(row);
   }
 
   async findByUsername(username: string): Promise<User | undefined> {
-    if (username.includes(nul)) return undefined;
-    const [row] = (await findUserByUsername(this.db, { username })).rows;
-    return row && userFromRow(row);
+    if (hasNul(username)) return undefined;
+    const [row] = (await findUserByUsername(this.db, { key: username })).rows;
+    return row && userRows.fromRow(row);
   }
 
   /**
@@ -39,7 +32,7 @@ export class SqlUserRepository implements UserRepository {
    */
   async findByEmail(email: string, limit: number): Promise<User[]> {
     const wanted = email.toLowerCase();
-    if (wanted === '' || wanted.includes(nul)) return [];
+    if (wanted === '' || hasNul(wanted)) return [];
     const pattern = `%"email":${JSON.stringify(wanted).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     const rows = await this.db
       .selectFrom('users')
@@ -49,34 +42,29 @@ export class SqlUserRepository implements UserRepository {
       .limit(limit * 4)
       .execute();
     return rows
-      .map(userFromRow)
+      .map(userRows.fromRow)
       .filter((user) => typeof user.claims.email === 'string' && user.claims.email.toLowerCase() === wanted)
       .slice(0, limit);
   }
 
   /** Creates a user; returns false when the username is taken. */
-  async create(user: User, now: number): Promise<boolean> {
-    const result = await this.db
-      .insertInto('users')
-      .values(userToRow(user, now))
-      .onConflict((conflict) => conflict.column('username').doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+  create(user: User, now: number): Promise<boolean> {
+    return insertUnlessTaken(
+      this.db,
+      'users',
+      { ...userRows.toRow(user), created_at: now, updated_at: now },
+      'username',
+    );
   }
 
   async list(): Promise<User[]> {
     const rows = await this.db.selectFrom('users').selectAll().orderBy('username').execute();
-    return rows.map(userFromRow);
+    return rows.map(userRows.fromRow);
   }
 
   /** Disables the account from `at`, or enables it with null; false when there is no such user. */
-  async setDisabled(id: string, at: number | null, now: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('users')
-      .set({ disabled_at: at, updated_at: now })
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return affected(result) === 1;
+  setDisabled(id: string, at: number | null, now: number): Promise<boolean> {
+    return this.update(id, { disabled_at: at }, now);
   }
 
   /** Deletes the user, its consents, known browsers and upstream links in one transaction; false when there is none. */
@@ -91,12 +79,12 @@ export class SqlUserRepository implements UserRepository {
   }
 
   /** Replaces the password hash (an operator's reset); false when there is no such user. */
-  async setPasswordHash(id: string, passwordHash: string, now: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('users')
-      .set({ password_hash: passwordHash, updated_at: now })
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return affected(result) === 1;
+  setPasswordHash(id: string, passwordHash: string, now: number): Promise<boolean> {
+    return this.update(id, { password_hash: passwordHash }, now);
+  }
+
+  /** Sets `changes` and the update time on the user; false when there is no such user. */
+  private update(id: string, changes: Partial<UsersTable>, now: number): Promise<boolean> {
+    return updateOne(this.db, 'users', { ...changes, updated_at: now }, { id });
   }
 }

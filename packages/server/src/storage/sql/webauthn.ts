@@ -6,105 +6,77 @@
 import type { WebAuthnChallenge, WebAuthnCredentialRecord } from '../../model.ts';
 import type { WebAuthnRepository } from '../ports.ts';
 import type { WebAuthnChallengesTable, WebAuthnCredentialsTable } from '../schema.ts';
-import { affected, type Db, numberOrNull } from './db.ts';
+import { either, flag, integer, integerOrNull, rowMapping, text, words } from './columns.ts';
+import { affected, type Db, hasNul } from './db.ts';
+import { changedOne, first, insertUnlessTaken, selectBy, singleUse } from './statements.ts';
 
-/** PostgreSQL text cannot hold NUL (it fails the query): a value with one names nothing, on either database. */
-const hasNul = (...values: string[]) => values.some((value) => value.includes('\u0000'));
+const credentialRows = rowMapping<WebAuthnCredentialRecord, WebAuthnCredentialsTable>()({
+  credentialId: text('credential_id'),
+  userId: text('user_id'),
+  publicKey: text('public_key'),
+  counter: integer('counter'),
+  transports: words('transports'),
+  backupEligible: flag('backup_eligible'),
+  backupState: flag('backup_state'),
+  discoverable: flag('discoverable'),
+  nickname: text('nickname'),
+  createdAt: integer('created_at'),
+  lastUsedAt: integerOrNull('last_used_at'),
+});
 
-function credentialOf(row: WebAuthnCredentialsTable): WebAuthnCredentialRecord {
-  return {
-    credentialId: row.credential_id,
-    userId: row.user_id,
-    publicKey: row.public_key,
-    counter: Number(row.counter),
-    transports: row.transports === '' ? [] : row.transports.split(' '),
-    backupEligible: Number(row.backup_eligible) === 1,
-    backupState: Number(row.backup_state) === 1,
-    discoverable: Number(row.discoverable) === 1,
-    nickname: row.nickname,
-    createdAt: Number(row.created_at),
-    lastUsedAt: numberOrNull(row.last_used_at),
-  };
-}
-
-function challengeOf(row: WebAuthnChallengesTable): WebAuthnChallenge {
-  return {
-    challengeHash: row.challenge_hash,
-    purpose: row.purpose === 'registration' ? 'registration' : 'authentication',
-    binding: row.binding,
-    userId: row.user_id,
-    expiresAt: Number(row.expires_at),
-  };
-}
+const challengeRows = rowMapping<WebAuthnChallenge, WebAuthnChallengesTable>()({
+  challengeHash: text('challenge_hash'),
+  purpose: either('purpose', 'registration', 'authentication'),
+  binding: text('binding'),
+  userId: text('user_id'),
+  expiresAt: integer('expires_at'),
+});
+const challenges = singleUse('webauthn_challenges', 'challenge_hash', challengeRows);
 
 export class SqlWebAuthnRepository implements WebAuthnRepository {
   constructor(private readonly db: Db) {}
 
-  async addCredential(credential: WebAuthnCredentialRecord): Promise<boolean> {
-    const result = await this.db
-      .insertInto('webauthn_credentials')
-      .values({
-        credential_id: credential.credentialId,
-        user_id: credential.userId,
-        public_key: credential.publicKey,
-        counter: credential.counter,
-        transports: credential.transports.join(' '),
-        backup_eligible: credential.backupEligible ? 1 : 0,
-        backup_state: credential.backupState ? 1 : 0,
-        discoverable: credential.discoverable ? 1 : 0,
-        nickname: credential.nickname,
-        created_at: credential.createdAt,
-        last_used_at: credential.lastUsedAt,
-      })
-      .onConflict((conflict) => conflict.column('credential_id').doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+  addCredential(credential: WebAuthnCredentialRecord): Promise<boolean> {
+    return insertUnlessTaken(
+      this.db,
+      'webauthn_credentials',
+      credentialRows.toRow(credential),
+      'credential_id',
+    );
   }
 
   async findCredential(credentialId: string): Promise<WebAuthnCredentialRecord | undefined> {
     if (hasNul(credentialId)) return undefined;
-    const row = await this.db
-      .selectFrom('webauthn_credentials')
-      .selectAll()
-      .where('credential_id', '=', credentialId)
-      .executeTakeFirst();
-    return row && credentialOf(row);
+    return first(
+      selectBy(this.db, 'webauthn_credentials', 'credential_id', credentialId),
+      credentialRows.fromRow,
+    );
   }
 
   async listCredentials(userId: string): Promise<WebAuthnCredentialRecord[]> {
-    const rows = await this.db
-      .selectFrom('webauthn_credentials')
-      .selectAll()
-      .where('user_id', '=', userId)
-      .orderBy('created_at')
-      .orderBy('credential_id')
-      .execute();
-    return rows.map(credentialOf);
+    const credentials = selectBy(this.db, 'webauthn_credentials', 'user_id', userId);
+    const rows = await credentials.orderBy('created_at').orderBy('credential_id').execute();
+    return rows.map(credentialRows.fromRow);
   }
 
-  async recordUse(
-    credentialId: string,
-    counter: number,
-    backupState: boolean,
-    now: number,
-  ): Promise<boolean> {
-    const result = await this.db
-      .updateTable('webauthn_credentials')
-      .set({ counter, backup_state: backupState ? 1 : 0, last_used_at: now })
-      .where('credential_id', '=', credentialId)
-      .where((eb) => (counter === 0 ? eb('counter', '=', 0) : eb('counter', '<', counter)))
-      .executeTakeFirst();
-    return affected(result) === 1;
+  recordUse(credentialId: string, counter: number, backupState: boolean, now: number): Promise<boolean> {
+    return changedOne(
+      this.db
+        .updateTable('webauthn_credentials')
+        .set({ counter, backup_state: backupState ? 1 : 0, last_used_at: now })
+        .where('credential_id', '=', credentialId)
+        .where((eb) => (counter === 0 ? eb('counter', '=', 0) : eb('counter', '<', counter))),
+    );
   }
 
   async removeCredential(userId: string, credentialId: string): Promise<boolean> {
     if (hasNul(credentialId)) return false;
-    const result = await this.db
-      .deleteFrom('webauthn_credentials')
-      .where('user_id', '=', userId)
-      .where('credential_id', '=', credentialId)
-      .executeTakeFirst();
-    return affected(result) === 1;
+    return changedOne(
+      this.db
+        .deleteFrom('webauthn_credentials')
+        .where('user_id', '=', userId)
+        .where('credential_id', '=', credentialId),
+    );
   }
 
   async removeAll(userId: string): Promise<number> {
@@ -115,28 +87,11 @@ export class SqlWebAuthnRepository implements WebAuthnRepository {
     return affected(result);
   }
 
-  async createChallenge(challenge: WebAuthnChallenge, now: number): Promise<void> {
-    await this.db
-      .insertInto('webauthn_challenges')
-      .values({
-        challenge_hash: challenge.challengeHash,
-        purpose: challenge.purpose,
-        binding: challenge.binding,
-        user_id: challenge.userId,
-        expires_at: challenge.expiresAt,
-        created_at: now,
-      })
-      .execute();
+  createChallenge(challenge: WebAuthnChallenge, now: number): Promise<void> {
+    return challenges.create(this.db, challenge, now);
   }
 
-  async takeChallenge(challengeHash: string, now: number): Promise<WebAuthnChallenge | undefined> {
-    if (hasNul(challengeHash)) return undefined;
-    const row = await this.db
-      .deleteFrom('webauthn_challenges')
-      .where('challenge_hash', '=', challengeHash)
-      .returningAll()
-      .executeTakeFirst();
-    if (row === undefined || Number(row.expires_at) <= now) return undefined;
-    return challengeOf(row);
+  takeChallenge(challengeHash: string, now: number): Promise<WebAuthnChallenge | undefined> {
+    return challenges.take(this.db, challengeHash, now);
   }
 }
