@@ -24,25 +24,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { entryPointSources, entryPoints } from './entry-points.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const packages = ['jose-rules', 'client', 'resource', 'bff', 'server'] as const;
-/** Every entry point, as a user imports it. */
-const entryPoints = [
-  '@gatehouse/jose-rules',
-  '@gatehouse/client',
-  '@gatehouse/resource',
-  '@gatehouse/resource/express',
-  '@gatehouse/resource/fastify',
-  '@gatehouse/resource/fetch',
-  '@gatehouse/bff',
-  '@gatehouse/bff/express',
-  '@gatehouse/bff/fastify',
-  '@gatehouse/bff/sqlite',
-  '@gatehouse/bff/postgres',
-  '@gatehouse/bff/redis',
-  '@gatehouse/server',
-];
 /** What a TypeScript user of the framework adapters and stores installs beside them. */
 const companions = [
   'express',
@@ -387,23 +372,10 @@ console.log(JSON.stringify({ clientId: info.clientId, scopes: [...info.scopes], 
 
 /** The export names of every entry point's TypeScript source, as the repository's tests import them. */
 async function sourceExports(): Promise<Record<string, string[]>> {
-  const sources: Record<string, () => Promise<object>> = {
-    '@gatehouse/jose-rules': () => import('../packages/jose-rules/src/index.ts'),
-    '@gatehouse/client': () => import('../packages/client/src/index.ts'),
-    '@gatehouse/resource': () => import('../packages/resource/src/index.ts'),
-    '@gatehouse/resource/express': () => import('../packages/resource/src/express.ts'),
-    '@gatehouse/resource/fastify': () => import('../packages/resource/src/fastify.ts'),
-    '@gatehouse/resource/fetch': () => import('../packages/resource/src/fetch.ts'),
-    '@gatehouse/bff': () => import('../packages/bff/src/index.ts'),
-    '@gatehouse/bff/express': () => import('../packages/bff/src/express.ts'),
-    '@gatehouse/bff/fastify': () => import('../packages/bff/src/fastify.ts'),
-    '@gatehouse/bff/sqlite': () => import('../packages/bff/src/stores/sqlite.ts'),
-    '@gatehouse/bff/postgres': () => import('../packages/bff/src/stores/postgres.ts'),
-    '@gatehouse/bff/redis': () => import('../packages/bff/src/stores/redis.ts'),
-    '@gatehouse/server': () => import('../packages/server/src/index.ts'),
-  };
   const entries = await Promise.all(
-    entryPoints.map(async (name) => [name, Object.keys(await sources[name]!()).sort()] as const),
+    Object.entries(entryPointSources).map(
+      async ([name, source]) => [name, Object.keys(await source()).sort()] as const,
+    ),
   );
   return Object.fromEntries(entries);
 }

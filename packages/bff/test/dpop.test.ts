@@ -18,33 +18,20 @@ import {
   walkProvider,
 } from '../../client/test/support/oidc-provider.ts';
 import { type Bff, createBff } from '../src/index.ts';
-import {
-  BffBrowser,
-  bffOptions,
-  bffSecret,
-  closeServer,
-  freePort,
-  type RunningGatehouse,
-  serveBff,
-  startGatehouse,
-  startOrdersApi,
-  startUpstream,
-  type TestUpstream,
-  testClock,
-} from './support.ts';
+import * as support from './support.ts';
 
 const clientSecret = 'bff-provider-secret-0123456789-abcdefghijkl';
 let provider: RunningProvider;
-let upstream: TestUpstream;
+let upstream: support.TestUpstream;
 let bff: Bff;
 let server: Server;
 let origin: string;
 const key = await generateDPoPKey();
 
 beforeAll(async () => {
-  const port = await freePort();
+  const port = await support.freePort();
   origin = `http://localhost:${port}`;
-  upstream = await startUpstream();
+  upstream = await support.startUpstream();
   provider = await startProvider({
     extraClients: [
       {
@@ -59,18 +46,18 @@ beforeAll(async () => {
     ],
   });
   bff = createBff(
-    bffOptions(provider.issuer, origin, {
+    support.bffOptions(provider.issuer, origin, {
       clientAuthentication: { method: 'client_secret_basic', clientSecret },
       scope: 'openid profile offline_access',
       apis: { echo: { url: `${upstream.url}/base` } },
       dpop: key,
     }),
   );
-  server = await serveBff(bff, port);
+  server = await support.serveBff(bff, port);
 });
 
 afterAll(async () => {
-  await closeServer(server);
+  await support.closeServer(server);
   await bff?.close();
   await upstream?.close();
   await provider?.close();
@@ -78,7 +65,7 @@ afterAll(async () => {
 
 describe('DPoP through the BFF (oidc-provider)', () => {
   it('signs in with PAR, gets DPoP-bound tokens and sends a valid proof with every upstream call', async () => {
-    const browser = new BffBrowser(origin);
+    const browser = new support.BffBrowser(origin);
     const pushes = provider.count('POST /request');
     const login = await browser.fetch('/bff/login', { csrf: false });
     expect(login.status).toBe(302);
@@ -118,8 +105,8 @@ describe('DPoP through the BFF (oidc-provider)', () => {
 });
 
 describe('DPoP through the BFF (Gatehouse and the orders API requiring DPoP)', () => {
-  const clock = testClock();
-  let gatehouse: RunningGatehouse;
+  const clock = support.testClock();
+  let gatehouse: support.RunningGatehouse;
   let orders: Server;
   let ordersUrl: string;
   const servers: Server[] = [];
@@ -129,20 +116,24 @@ describe('DPoP through the BFF (Gatehouse and the orders API requiring DPoP)', (
   let boundKey: Awaited<ReturnType<typeof generateDPoPKey>>;
 
   beforeAll(async () => {
-    const [boundPort, bearerPort, ordersPort] = [await freePort(), await freePort(), await freePort()];
+    const [boundPort, bearerPort, ordersPort] = [
+      await support.freePort(),
+      await support.freePort(),
+      await support.freePort(),
+    ];
     boundOrigin = `http://localhost:${boundPort}`;
     bearerOrigin = `http://localhost:${bearerPort}`;
     ordersUrl = `http://127.0.0.1:${ordersPort}`;
     boundKey = await generateDPoPKey();
-    gatehouse = await startGatehouse({ bffOrigins: [boundOrigin, bearerOrigin], ordersUrl, clock });
-    orders = await startOrdersApi(gatehouse.issuer, ordersPort, clock, { required: true });
+    gatehouse = await support.startGatehouse({ bffOrigins: [boundOrigin, bearerOrigin], ordersUrl, clock });
+    orders = await support.startOrdersApi(gatehouse.issuer, ordersPort, clock, { required: true });
     for (const [origin, port, dpop] of [
       [boundOrigin, boundPort, boundKey],
       [bearerOrigin, bearerPort, undefined],
     ] as const) {
       const instance = createBff(
-        bffOptions(gatehouse.issuer, origin, {
-          clientAuthentication: { method: 'client_secret_basic', clientSecret: bffSecret },
+        support.bffOptions(gatehouse.issuer, origin, {
+          clientAuthentication: { method: 'client_secret_basic', clientSecret: support.bffSecret },
           scope: 'openid profile offline_access orders.read',
           apis: { orders: { url: ordersUrl, scopes: ['orders.read'] } },
           clock,
@@ -150,18 +141,18 @@ describe('DPoP through the BFF (Gatehouse and the orders API requiring DPoP)', (
         }),
       );
       bffsToClose.push(instance);
-      servers.push(await serveBff(instance, port));
+      servers.push(await support.serveBff(instance, port));
     }
   });
 
   afterAll(async () => {
-    for (const listening of [...servers, orders]) await closeServer(listening);
+    for (const listening of [...servers, orders]) await support.closeServer(listening);
     for (const instance of bffsToClose) await instance.close();
     await gatehouse?.close();
   });
 
   it('gets DPoP-bound tokens from Gatehouse and calls the API with proofs, also after a refresh', async () => {
-    const browser = new BffBrowser(boundOrigin);
+    const browser = new support.BffBrowser(boundOrigin);
     expect((await browser.signIn(gatehouse.issuer)).callback.status).toBe(302);
     const user = await browser.fetch('/bff/user');
     expect(user.status).toBe(200);
@@ -183,7 +174,7 @@ describe('DPoP through the BFF (Gatehouse and the orders API requiring DPoP)', (
   });
 
   it('shows the API refusing a Bearer token where it requires DPoP (a BFF without a key)', async () => {
-    const browser = new BffBrowser(bearerOrigin);
+    const browser = new support.BffBrowser(bearerOrigin);
     expect((await browser.signIn(gatehouse.issuer)).callback.status).toBe(302);
     const list = await browser.fetch('/bff/api/orders/orders');
     expect(list.status).toBe(401);

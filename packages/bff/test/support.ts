@@ -11,7 +11,7 @@ import { buildServer, type GatehouseServer, parseConfig } from '@gatehouse/serve
 import express, { type Express } from 'express';
 import { createOrdersApp } from '../../../examples/orders-api/src/app.ts';
 import { password, type TestClock, testClock, testConfig } from '../../server/test/helpers.ts';
-import { FetchBrowser, freePort } from '../../server/test/interop-helpers.ts';
+import { FetchBrowser, freePort, keepCookies } from '../../server/test/interop-helpers.ts';
 import { bffMiddleware } from '../src/express.ts';
 import type { Bff, BffOptions } from '../src/index.ts';
 
@@ -285,15 +285,8 @@ export class BffBrowser {
   constructor(readonly origin: string) {}
 
   private remember(response: Response): void {
-    for (const line of response.headers.getSetCookie()) {
-      this.setCookies.push(line);
-      const [pair = ''] = line.split(';');
-      const separator = pair.indexOf('=');
-      const name = pair.slice(0, separator).trim();
-      const value = pair.slice(separator + 1).trim();
-      if (/;\s*Max-Age=0(;|$)/i.test(line) || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
+    this.setCookies.push(...response.headers.getSetCookie());
+    keepCookies(this.cookies, response);
   }
 
   async fetch(path: string, init: RequestInit & { csrf?: boolean } = {}): Promise<Response> {

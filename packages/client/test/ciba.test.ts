@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testClients } from '../../server/test/helpers.ts';
+import { cibaGrant, testClients } from '../../server/test/helpers.ts';
 import { GatehouseClientError, OAuthClient, OAuthResponseError } from '../src/index.ts';
 import {
   FetchBrowser,
@@ -18,7 +18,6 @@ import {
   testClock,
 } from './support/gatehouse.ts';
 
-const cibaGrant = 'urn:openid:params:grant-type:ciba';
 const tellerSecret = 'teller-client-secret-0123456789-abcdefghijklmnop';
 const notificationToken = 'teller-notification-token-0123456789-abcdefghij';
 

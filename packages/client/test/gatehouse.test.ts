@@ -23,10 +23,10 @@ import {
   serviceSecret,
   startGatehouse,
   testClock,
+  webRedirect,
   webSecret,
 } from './support/gatehouse.ts';
 
-const webRedirect = 'https://webapp.example.com/signin-oidc';
 const postLogoutRedirect = 'https://webapp.example.com/signout-callback-oidc';
 const specialSecret = 'sec:ret+with %&=special/chars?0123456789-abcdefghij ünïcode';
 const ordersResource = 'https://api.example.com/orders';

@@ -3,20 +3,17 @@
  * (§3): the certificate comes from an undici Agent given to the client; a local HTTPS server demands it,
  * checks the request shape and binds the token to the certificate's SHA-256 thumbprint.
  */
-import { execFileSync } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testCertificates } from '../../server/test/certificates.ts';
 import { authenticatedFetch, OAuthClient, OAuthResponseError, TokenManager } from '../src/index.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'gatehouse-client-mtls-'));
-const file = (name: string) => readFileSync(join(dir, name));
+const certificates = testCertificates('gatehouse-client-mtls-');
+const file = certificates.pem;
 let server: Server;
 let url: string;
 const issued = new Map<string, string>();
@@ -27,33 +24,8 @@ function thumbprintOf(socket: TLSSocket): string | undefined {
 }
 
 beforeAll(async () => {
-  for (const [name, extra] of [
-    ['server', ['-addext', 'subjectAltName=IP:127.0.0.1']],
-    ['client', []],
-  ] as const) {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        `/CN=${name}`,
-        ...extra,
-        '-keyout',
-        `${name}.key`,
-        '-out',
-        `${name}.crt`,
-      ],
-      { cwd: dir, stdio: 'pipe' },
-    );
-  }
+  certificates.selfSigned('server', '/CN=server', ['-addext', 'subjectAltName=IP:127.0.0.1']);
+  certificates.selfSigned('client', '/CN=client');
   server = createServer(
     { key: file('server.key'), cert: file('server.crt'), requestCert: true, rejectUnauthorized: false },
     (request, response) => {
@@ -124,9 +96,7 @@ describe('mutual TLS through a supplied agent', () => {
     });
     const response = await api(`${url}/resource`);
     expect(response.status).toBe(200);
-    const expected = createHash('sha256')
-      .update(new X509Certificate(file('client.crt')).raw)
-      .digest('base64url');
+    const expected = certificates.thumbprint('client');
     expect(await response.json()).toEqual({ thumbprint: expected });
     await dispatcher.close();
   });

@@ -3,16 +3,12 @@
  * adapter inside a real Hono app, and Express over a real mutual-TLS connection (RFC 8705 §3 certificate
  * binding, with certificates made by openssl for the test).
  */
-import { execFileSync } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer as createHttpsServer, request as httpsRequest, type Server } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testCertificates } from '../../server/test/certificates.ts';
 import { protect as expressProtect } from '../src/express.ts';
 import { gatehouseAuth, protect, requireRoles, requireScopes } from '../src/fastify.ts';
 import { createAuthenticator, withAuth } from '../src/fetch.ts';
@@ -147,36 +143,15 @@ describe('fetch adapter in Hono', () => {
 });
 
 describe('mutual-TLS certificate-bound tokens (RFC 8705 §3) over a real TLS connection', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-mtls-'));
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const certificates = testCertificates('gatehouse-mtls-');
   let server: Server;
   let port: number;
-  const file = (name: string) => readFileSync(join(dir, name));
+  const file = certificates.pem;
   let thumbprint: string;
 
   beforeAll(async () => {
-    for (const name of ['server', 'client', 'other']) {
-      openssl(
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        `/CN=${name}`,
-        '-keyout',
-        `${name}.key`,
-        '-out',
-        `${name}.crt`,
-      );
-    }
-    thumbprint = createHash('sha256')
-      .update(new X509Certificate(file('client.crt')).raw)
-      .digest('base64url');
+    for (const name of ['server', 'client', 'other']) certificates.selfSigned(name, `/CN=${name}`);
+    thumbprint = certificates.thumbprint('client');
     const app = express();
     app.use(expressProtect(verifier));
     app.get('/hello', (req, res) => {

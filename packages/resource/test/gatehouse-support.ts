@@ -3,30 +3,53 @@
  * token endpoint, for a client (client credentials) and for a user (the code flow with PKCE, signed in
  * through the server's own pages).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { expect } from 'vitest';
-import { basic, password, serviceSecret, webRedirect, webSecret } from '../../server/test/helpers.ts';
-import { FetchBrowser } from '../../server/test/interop-helpers.ts';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { password } from '../../server/test/helpers.ts';
+import {
+  FetchBrowser,
+  fetchClientCredentials,
+  type ListeningServer,
+  startListening,
+} from '../../server/test/interop-helpers.ts';
+import { redeemWebAppCode, webAppAuthorization } from '../../server/test/upstream-helpers.ts';
+import type { VerifierOptions } from '../src/index.ts';
+import { apiOptions, startExpressApi, type TestApi } from './support.ts';
 
-/** POSTs a form; the status and the JSON body. */
-export async function postForm(url: string, values: Record<string, string>, authorization: string) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization },
-    body: new URLSearchParams(values),
+/**
+ * Gatehouse on a loopback port (the server's test configuration with `overrides`) and an Express API that
+ * verifies its tokens with `options(issuer)`, started before and closed after the calling block's tests.
+ */
+export function useGatehouseWithApi(
+  overrides: Record<string, unknown> = {},
+  options: (issuer: string) => VerifierOptions = (issuer) => apiOptions(issuer),
+): { readonly issuer: string; readonly api: TestApi } {
+  let server: ListeningServer | undefined;
+  let api: TestApi | undefined;
+  beforeAll(async () => {
+    server = await startListening(overrides);
+    api = await startExpressApi(options(server.issuer));
   });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  afterAll(async () => {
+    await api?.close();
+    await server?.close();
+  });
+  return {
+    get issuer() {
+      if (server === undefined) throw new Error('Gatehouse runs only while the tests run');
+      return server.issuer;
+    },
+    get api() {
+      if (api === undefined) throw new Error('the API runs only while the tests run');
+      return api;
+    },
+  };
 }
 
 /** A client-credentials access token of `service-a` for `orders.read`. */
 export async function clientCredentialsToken(issuer: string): Promise<string> {
-  const response = await postForm(
-    `${issuer}/token`,
-    { grant_type: 'client_credentials', scope: 'orders.read' },
-    basic('service-a', serviceSecret),
-  );
+  const response = await fetchClientCredentials(issuer);
   expect(response.status).toBe(200);
-  return response.body.access_token as string;
+  return ((await response.json()) as { access_token: string }).access_token;
 }
 
 /** An access token of `web-app` for `username` (the seed's password) with `scope`, by the code flow. */
@@ -36,29 +59,12 @@ export async function userToken(
   username = 'alice',
   more: { extra?: Record<string, string>; secondFactor?: (html: string) => Record<string, string> } = {},
 ): Promise<string> {
-  const verifier = randomBytes(32).toString('base64url');
-  const url = new URL(`${issuer}/authorize`);
-  url.search = new URLSearchParams({
-    response_type: 'code',
-    client_id: 'web-app',
-    redirect_uri: webRedirect,
-    scope,
-    state: 'state-1',
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-    ...more.extra,
-  }).toString();
+  const { pkce, url } = webAppAuthorization(issuer, { scope, state: 'state-1', ...more.extra });
   const { location } = await new FetchBrowser(issuer).walk(url, {
     user: { username, password },
     ...(more.secondFactor === undefined ? {} : { secondFactor: more.secondFactor }),
   });
   const code = new URL(location).searchParams.get('code');
   expect(code).toBeTruthy();
-  const response = await postForm(
-    `${issuer}/token`,
-    { grant_type: 'authorization_code', code: code!, redirect_uri: webRedirect, code_verifier: verifier },
-    basic('web-app', webSecret),
-  );
-  expect(response.status).toBe(200);
-  return response.body.access_token as string;
+  return (await redeemWebAppCode(issuer, code!, pkce.verifier)).access_token;
 }

@@ -13,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../../tools/test-services.ts';
 import { en } from '../src/views/locales/en.ts';
 import {
-  basic,
   buildServer,
   codeParams,
   form,
@@ -22,13 +21,15 @@ import {
   pkcePair,
   testClients,
   testConfig,
-  webSecret,
+  webAppAuth,
 } from './helpers.ts';
 import {
   callbackSite,
+  closeAll,
   freePort,
   type ListeningServer,
   pageWithAuthenticator,
+  patience,
   Receiver,
   startListening,
 } from './interop-helpers.ts';
@@ -53,15 +54,7 @@ beforeAll(async () => {
   browser = await launchChromium();
 }, 180_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await receiver?.close();
-  await clientSite?.close();
-  await gatehouse?.close();
-});
-
-/** The browser waits for the app, not the other way round: a busy machine slows Chromium down. */
-const patience = { timeout: 30_000 };
+afterAll(() => closeAll(browser, receiver, clientSite, gatehouse));
 
 /** Submits the form `button` is in and waits for the page it leads to. */
 async function press(page: Page, button: ReturnType<Page['locator']>): Promise<void> {
@@ -73,7 +66,7 @@ async function tokenRequest(values: Record<string, string>): Promise<Record<stri
   const response = await fetch(`${gatehouse.issuer}/token`, {
     method: 'POST',
     headers: {
-      authorization: basic('web-app', webSecret),
+      authorization: webAppAuth,
       'content-type': 'application/x-www-form-urlencoded',
     },
     body: form(values),

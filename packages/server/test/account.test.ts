@@ -10,7 +10,6 @@ import { de } from '../src/views/locales/de.ts';
 import { en } from '../src/views/locales/en.ts';
 import {
   Browser,
-  basic,
   buildServer,
   codeFlowTokens,
   formOf,
@@ -18,12 +17,11 @@ import {
   logCapture,
   parseConfig,
   password,
+  refreshRequest,
   startServer,
   type TestServer,
   testConfig,
-  tokenRequest,
   useServer,
-  webSecret,
 } from './helpers.ts';
 
 const log = logCapture();
@@ -64,11 +62,7 @@ async function refreshTokenOfWebApp() {
 }
 
 function refresh(refreshToken: string) {
-  return tokenRequest(
-    server,
-    { grant_type: 'refresh_token', refresh_token: refreshToken },
-    basic('web-app', webSecret),
-  );
+  return refreshRequest(server, refreshToken);
 }
 
 describe('/account without a session', () => {
@@ -255,20 +249,17 @@ describe('the password change', () => {
     const browser = new Browser(server);
     const page = await signInOnAccountPage(browser);
     const csrf = csrfOf(page.body);
-    const short = await browser.post('/account/password', {
-      csrf,
-      current_password: password,
-      new_password: 'short',
-      confirm_password: 'short',
-    });
+    const change = (newPassword: string, confirmation: string) =>
+      browser.post('/account/password', {
+        csrf,
+        current_password: password,
+        new_password: newPassword,
+        confirm_password: confirmation,
+      });
+    const short = await change('short', 'short');
     expect(short.statusCode).toBe(400);
     expect(short.body).toContain('The new password needs at least 8 characters.');
-    const mismatch = await browser.post('/account/password', {
-      csrf,
-      current_password: password,
-      new_password: 'a brand new password',
-      confirm_password: 'another new password',
-    });
+    const mismatch = await change('a brand new password', 'another new password');
     expect(mismatch.statusCode).toBe(400);
     expect(auditEvents('login_failed')).toHaveLength(0);
   });

@@ -20,22 +20,20 @@ import { databaseOf } from '../src/storage/testing.ts';
 import { backendNames, dropSchema, freshStore, postgresUrl, requireService, uniqueName } from './backends.ts';
 import {
   Browser,
-  basic,
   buildServer,
   codeFlowTokens,
   codeRequest,
-  formOf,
   type GatehouseServer,
+  loginPage,
   parseConfig,
   password,
   pkcePair,
+  refreshRequest,
   storedPasskey,
   testClock,
   testConfig,
-  tokenRequest,
   useServer,
   webRedirect,
-  webSecret,
 } from './helpers.ts';
 import { runGatehouse } from './processes.ts';
 
@@ -74,11 +72,7 @@ async function userinfoStatus(server: GatehouseServer, accessToken: string) {
 
 /** Refreshes; on success returns the rotated refresh token in place of the used one. */
 async function refresh(server: GatehouseServer, refreshToken: string) {
-  const response = await tokenRequest(
-    server,
-    { grant_type: 'refresh_token', refresh_token: refreshToken },
-    basic('web-app', webSecret),
-  );
+  const response = await refreshRequest(server, refreshToken);
   return {
     status: response.status,
     error: response.body.error,
@@ -88,11 +82,8 @@ async function refresh(server: GatehouseServer, refreshToken: string) {
 
 /** A password sign-in on a new browser: the answer of the login form. */
 async function signIn(server: GatehouseServer, user: { username: string; password: string }) {
-  const browser = new Browser(server);
-  const started = await browser.get(codeRequest(pkcePair()));
-  const page = await browser.get(started.headers.location as string);
-  const login = formOf(page.body);
-  return browser.post(login.action, { csrf: login.csrf, ...user });
+  const { browser, form } = await loginPage(server);
+  return browser.post(form.action, { csrf: form.csrf, ...user });
 }
 
 function expectDisabledPage(response: LightMyRequestResponse) {

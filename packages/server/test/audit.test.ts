@@ -1,6 +1,16 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { basic, codeFlowTokens, form, password, tokenRequest, useServer, webSecret } from './helpers.ts';
+import {
+  basic,
+  codeFlowTokens,
+  form,
+  password,
+  refreshRequest,
+  tokenRequest,
+  useServer,
+  webAppAuth,
+  webSecret,
+} from './helpers.ts';
 
 const lines: Record<string, unknown>[] = [];
 const stream = new Writable({
@@ -17,16 +27,15 @@ const events = (name: string) => lines.filter((line) => line.audit === name);
 describe('audit events', () => {
   it('records logins, consent, issued tokens, reuse, revocation and failed client authentication, without secrets', async () => {
     const { tokens } = await codeFlowTokens(server);
-    const web = basic('web-app', webSecret);
     const refreshToken = tokens.body.refresh_token as string;
-    await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, web);
-    await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, web);
+    await refreshRequest(server, refreshToken);
+    await refreshRequest(server, refreshToken);
     await tokenRequest(server, { grant_type: 'client_credentials' }, basic('service-a', 'wrong-secret'));
     const { tokens: second } = await codeFlowTokens(server);
     await server.app.inject({
       method: 'POST',
       url: '/revoke',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: web },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: webAppAuth },
       payload: form({ token: second.body.refresh_token as string }),
     });
 

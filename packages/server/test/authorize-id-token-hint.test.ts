@@ -8,34 +8,20 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  authorizeThroughLogin,
-  authorizeUrl,
-  Browser,
-  basic,
-  codeParams,
-  formOf,
-  issuer,
-  password,
-  pkcePair,
-  postForm,
-  tamperSignature,
-  tokenRequest,
-  useServer,
-  webRedirect,
-  webSecret,
-} from './helpers.ts';
+import * as helpers from './helpers.ts';
 
-const server = useServer();
-const pkce = pkcePair();
+const server = helpers.useServer();
+const pkce = helpers.pkcePair();
 const scope = 'openid profile';
 
 /** A browser signed in as `username` (web-app, consent given), and the ID token it was issued. */
-async function signedIn(username: string): Promise<{ browser: Browser; idToken: string; sub: string }> {
-  const browser = new Browser(server);
-  const redirect = await authorizeThroughLogin(browser, authorizeUrl(codeParams(pkce, { scope })), {
+async function signedIn(
+  username: string,
+): Promise<{ browser: helpers.Browser; idToken: string; sub: string }> {
+  const browser = new helpers.Browser(server);
+  const redirect = await helpers.authorizeThroughLogin(browser, helpers.codeRequest(pkce, { scope }), {
     username,
-    password,
+    password: helpers.password,
   });
   const tokens = await redeem(redirect);
   const idToken = tokens.body.id_token as string;
@@ -43,22 +29,11 @@ async function signedIn(username: string): Promise<{ browser: Browser; idToken: 
 }
 
 function redeem(redirect: URL) {
-  return tokenRequest(
-    server,
-    {
-      grant_type: 'authorization_code',
-      code: redirect.searchParams.get('code') ?? '',
-      redirect_uri: webRedirect,
-      code_verifier: pkce.verifier,
-    },
-    basic('web-app', webSecret),
-  );
+  return helpers.redeemCode(server, redirect.searchParams.get('code') ?? '', pkce.verifier);
 }
 
 function hinted(idTokenHint: string, extra: Record<string, string> = {}): string {
-  return authorizeUrl(
-    codeParams(pkce, { scope, state: 'st-h', extra: { id_token_hint: idTokenHint, ...extra } }),
-  );
+  return helpers.codeRequest(pkce, { scope, state: 'st-h', extra: { id_token_hint: idTokenHint, ...extra } });
 }
 
 function redirectOf(response: LightMyRequestResponse): URL {
@@ -68,7 +43,7 @@ function redirectOf(response: LightMyRequestResponse): URL {
 
 function expectError(response: LightMyRequestResponse, error: string): void {
   const location = redirectOf(response);
-  expect(location.href.split('?')[0]).toBe(webRedirect);
+  expect(location.href.split('?')[0]).toBe(helpers.webRedirect);
   expect(location.searchParams.get('error')).toBe(error);
   expect(location.searchParams.get('state')).toBe('st-h');
   expect(location.searchParams.has('code')).toBe(false);
@@ -95,19 +70,22 @@ describe('id_token_hint at /authorize', () => {
   it("shows the login page for another user's hint and lets only the hinted user finish it", async () => {
     const response = await alice.browser.get(hinted(bob.idToken));
     const interaction = redirectOf(response).href;
-    expect(interaction).toMatch(new RegExp(`^${issuer}/interaction/`));
+    expect(interaction).toMatch(new RegExp(`^${helpers.issuer}/interaction/`));
     const page = await alice.browser.get(interaction);
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('name="password"');
 
-    const login = formOf(page.body);
-    const asAlice = await alice.browser.post(login.action, { csrf: login.csrf, username: 'alice', password });
+    /** Signs in as `username` on the login form of `html`, in alice's browser. */
+    const signInOn = (html: string, username: string) => {
+      const login = helpers.formOf(html);
+      return alice.browser.post(login.action, { csrf: login.csrf, username, password: helpers.password });
+    };
+    const asAlice = await signInOn(page.body, 'alice');
     expect(asAlice.statusCode).toBe(400);
     expect(asAlice.headers.location).toBeUndefined();
     expect(asAlice.body).toContain('The application asked for another account');
 
-    const again = formOf(asAlice.body);
-    const asBob = await alice.browser.post(again.action, { csrf: again.csrf, username: 'bob', password });
+    const asBob = await signInOn(asAlice.body, 'bob');
     const redirect = redirectOf(asBob);
     expect(redirect.searchParams.get('state')).toBe('st-h');
     const tokens = await redeem(redirect);
@@ -132,15 +110,14 @@ describe('id_token_hint at /authorize', () => {
     const { privateKey } = await generateKeyPair('ES256');
     const foreign = await new SignJWT({ sub, aud: 'web-app' })
       .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: 'elsewhere' })
-      .setIssuer(issuer)
+      .setIssuer(helpers.issuer)
       .setIssuedAt()
       .setExpirationTime('1h')
       .sign(privateKey);
-    const accessToken = (
-      await redeem(redirectOf(await browser.get(authorizeUrl(codeParams(pkce, { scope })))))
-    ).body.access_token as string;
+    const again = redirectOf(await browser.get(helpers.codeRequest(pkce, { scope })));
+    const accessToken = (await redeem(again)).body.access_token as string;
     const otherClient = await postAppIdToken(browser);
-    for (const hint of [foreign, tamperSignature(idToken), accessToken, 'not-a-jwt', otherClient]) {
+    for (const hint of [foreign, helpers.tamperSignature(idToken), accessToken, 'not-a-jwt', otherClient]) {
       expectError(await browser.get(hinted(hint, { prompt: 'none' })), 'invalid_request');
       expectError(await browser.get(hinted(hint)), 'invalid_request');
     }
@@ -152,23 +129,21 @@ describe('id_token_hint at /authorize', () => {
 });
 
 /** An ID token for the browser's user issued to another client (post-app, which needs no consent). */
-async function postAppIdToken(browser: Browser): Promise<string> {
-  const postPkce = pkcePair();
+async function postAppIdToken(browser: helpers.Browser): Promise<string> {
+  const postPkce = helpers.pkcePair();
   const redirect = redirectOf(
     await browser.get(
-      authorizeUrl(
-        codeParams(postPkce, {
-          clientId: 'post-app',
-          redirectUri: 'https://post.example.com/cb',
-          scope: 'openid',
-        }),
-      ),
+      helpers.codeRequest(postPkce, {
+        clientId: 'post-app',
+        redirectUri: 'https://post.example.com/cb',
+        scope: 'openid',
+      }),
     ),
   );
-  const tokens = await postForm(server, '/token', {
+  const tokens = await helpers.postForm(server, '/token', {
     grant_type: 'authorization_code',
     client_id: 'post-app',
-    client_secret: webSecret,
+    client_secret: helpers.webSecret,
     code: redirect.searchParams.get('code') ?? '',
     redirect_uri: 'https://post.example.com/cb',
     code_verifier: postPkce.verifier,

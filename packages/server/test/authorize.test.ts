@@ -12,13 +12,13 @@ import {
   authorizeThroughLogin,
   authorizeUrl,
   Browser,
-  basic,
   codeParams,
   form,
   formOf,
   issuer,
   password,
   pkcePair,
+  redeemCode,
   startServer,
   tokenRequest,
   unchangedRows,
@@ -105,11 +105,7 @@ function expectCodeRedirect(response: LightMyRequestResponse, redirectUri: strin
 }
 
 async function redeem(code: string, verifier = pkce.verifier, redirectUri = webRedirect) {
-  return tokenRequest(
-    server,
-    { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier },
-    basic('web-app', webSecret),
-  );
+  return redeemCode(server, code, verifier, { redirectUri });
 }
 
 /** A browser with a live session for alice that has consented to web-app's `openid profile`. */

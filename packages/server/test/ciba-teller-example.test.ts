@@ -18,7 +18,7 @@ import { totpCode } from '../src/authn/totp.ts';
 import { loadConfigFile } from '../src/config/load.ts';
 import { confirmTotpEnrolment, startTotpEnrolment } from '../src/sessions/mfa.ts';
 import { buildServer, type GatehouseServer, password } from './helpers.ts';
-import { freePort } from './interop-helpers.ts';
+import { closeAll, freePort, patience } from './interop-helpers.ts';
 
 const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const example = join(repositoryRoot, 'examples/ciba-teller');
@@ -48,13 +48,7 @@ beforeAll(async () => {
   browser = await launchChromium();
 }, 180_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await gatehouse?.close();
-});
-
-/** The browser waits for the app, not the other way round: a busy machine slows Chromium down. */
-const patience = { timeout: 30_000 };
+afterAll(() => closeAll(browser, gatehouse));
 
 const now = () => Math.floor(Date.now() / 1000);
 

@@ -24,6 +24,7 @@ import { freshStore, requireService } from './backends.ts';
 import {
   Browser,
   basic,
+  cibaGrant,
   enrolTotp,
   formOf,
   issuer,
@@ -38,7 +39,6 @@ import {
 } from './helpers.ts';
 import { FetchBrowser, freePort } from './interop-helpers.ts';
 
-const cibaGrant = 'urn:openid:params:grant-type:ciba';
 const pollSecret = 'teller-poll-secret-0123456789-abcdefghijklmnopq';
 const pingSecret = 'teller-ping-secret-0123456789-abcdefghijklmnopq';
 const notificationToken = 'client-notification-token-0123456789-abcdefghijk';

@@ -25,13 +25,14 @@ import {
   password,
   pkcePair,
   postForm,
-  serviceSecret,
+  redeemCode,
+  refreshRequest,
+  serviceTokenRequest,
   testClients,
   testClock,
   testConfig,
-  tokenRequest,
+  webAppAuth,
   webRedirect,
-  webSecret,
 } from './helpers.ts';
 
 const api1Secret = `${apiSecret}-api1`;
@@ -123,10 +124,14 @@ beforeEach(() => {
 
 /** Redeems a code of `clientId` (web-app by default). */
 function redeem(code: string, verifier: string, clientId = 'web-app') {
-  return tokenRequest(
+  return redeemCode(
     server,
-    { grant_type: 'authorization_code', code, redirect_uri: webRedirect, code_verifier: verifier },
-    clientId === 'web-app' ? basic('web-app', webSecret) : basic('trusted-app', trustedSecret),
+    code,
+    verifier,
+    {},
+    {
+      authorization: clientId === 'web-app' ? webAppAuth : basic('trusted-app', trustedSecret),
+    },
   );
 }
 
@@ -226,11 +231,7 @@ describe('per-API access-token claims from configuration', () => {
   });
 
   it('gives a client-credentials token scope and scp and the computed claims, and no user claims', async () => {
-    const response = await tokenRequest(
-      server,
-      { grant_type: 'client_credentials' },
-      basic('service-a', serviceSecret),
-    );
+    const response = await serviceTokenRequest(server);
     expect(response.status).toBe(200);
     const access = decodeJwt(response.body.access_token as string);
     expect(access).toMatchObject({
@@ -296,11 +297,7 @@ describe('the claims hook', () => {
   it('drops reserved claims it returns and logs their names, never their values', async () => {
     hookMode = 'reserved';
     log.lines.length = 0;
-    const response = await tokenRequest(
-      server,
-      { grant_type: 'client_credentials' },
-      basic('service-a', serviceSecret),
-    );
+    const response = await serviceTokenRequest(server);
     expect(response.status).toBe(200);
     const access = decodeJwt(response.body.access_token as string);
     expect(access).toMatchObject({ sub: 'service-a', scope: 'orders.read', tenant: 'acme' });
@@ -333,11 +330,7 @@ describe('the claims hook', () => {
 
   it('fails the same way when it returns something other than an object', async () => {
     hookMode = 'not-an-object';
-    const response = await tokenRequest(
-      server,
-      { grant_type: 'client_credentials' },
-      basic('service-a', serviceSecret),
-    );
+    const response = await serviceTokenRequest(server);
     expect(response.status).toBe(503);
     expect(response.body.error).toBe('temporarily_unavailable');
   });
@@ -369,19 +362,11 @@ describe('the claims request parameter (OpenID Connect Core §5.5)', () => {
     expect(idToken.name).toBeUndefined();
     expect(idToken.email_verified).toBeUndefined();
 
-    const refreshed = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: tokens.refresh_token as string },
-      basic('web-app', webSecret),
-    );
+    const refreshed = await refreshRequest(server, tokens.refresh_token as string);
     expect(refreshed.status).toBe(200);
     expect(decodeJwt(refreshed.body.id_token as string).email).toBe('alice@example.com');
     expect(decodeJwt(refreshed.body.access_token as string)).toMatchObject({ grant: 'refresh_token' });
-    const again = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: refreshed.body.refresh_token as string },
-      basic('web-app', webSecret),
-    );
+    const again = await refreshRequest(server, refreshed.body.refresh_token as string);
     expect(decodeJwt(again.body.id_token as string).email).toBe('alice@example.com');
   });
 
@@ -492,11 +477,7 @@ describe('the claims option of createGatehouse', () => {
       claims: ({ clientId }) => ({ department: `dept-of-${clientId}` }),
     });
     try {
-      const response = await tokenRequest(
-        gatehouse,
-        { grant_type: 'client_credentials' },
-        basic('service-a', serviceSecret),
-      );
+      const response = await serviceTokenRequest(gatehouse);
       expect(decodeJwt(response.body.access_token as string).department).toBe('dept-of-service-a');
     } finally {
       await gatehouse.close();

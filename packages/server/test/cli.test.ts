@@ -26,6 +26,7 @@ import {
   testClock,
   testConfig,
   tokenRequest,
+  webAppAuth,
   webSecret,
 } from './helpers.ts';
 import { type CliResult, runGatehouse as runCli } from './processes.ts';
@@ -127,6 +128,31 @@ const addReporting = (env: Setup, ...extra: string[]) =>
     'client_credentials',
     '--scope',
     'orders.read',
+    ...extra,
+  );
+
+/**
+ * `client add` of a public code-flow client "spa" with `extra` arguments, its redirect URIs and scope
+ * (https://spa.example.com/cb and openid offline_access unless given).
+ */
+const addSpa = (
+  env: Setup,
+  extra: string[] = [],
+  { redirectUris = ['https://spa.example.com/cb'], scope = 'openid offline_access' } = {},
+) =>
+  env.cli(
+    'client',
+    'add',
+    '--id',
+    'spa',
+    '--name',
+    'SPA',
+    '--public',
+    '--grant',
+    'authorization_code',
+    ...redirectUris.flatMap((uri) => ['--redirect-uri', uri]),
+    '--scope',
+    scope,
     ...extra,
   );
 
@@ -310,39 +336,29 @@ describe('gatehouse client', { timeout: cliTimeout }, () => {
 
   it('add stores refresh-token lifetimes given as durations, and refuses bad ones', async () => {
     const env = setup();
-    const spa = (...extra: string[]) =>
-      env.cli(
-        'client',
-        'add',
-        '--id',
-        'spa',
-        '--name',
-        'SPA',
-        '--public',
-        '--grant',
-        'authorization_code',
-        '--redirect-uri',
-        'https://spa.example.com/cb',
-        '--scope',
-        'openid offline_access',
-        ...extra,
-      );
     expectCleanFailure(
-      await spa('--grant', 'refresh_token', '--refresh-idle', '2x'),
+      await addSpa(env, ['--grant', 'refresh_token', '--refresh-idle', '2x']),
       1,
       /--refresh-idle must be a duration/,
     );
     expectCleanFailure(
-      await spa('--refresh-idle', '2h'),
+      await addSpa(env, ['--refresh-idle', '2h']),
       1,
       /--refresh-absolute \/ --refresh-idle: refreshTokenLifetime needs the refresh_token grant type/,
     );
     expectCleanFailure(
-      await spa('--grant', 'refresh_token', '--refresh-absolute', '30m'),
+      await addSpa(env, ['--grant', 'refresh_token', '--refresh-absolute', '30m']),
       1,
       /--refresh-absolute \/ --refresh-idle \(absolute\)/,
     );
-    const added = await spa('--grant', 'refresh_token', '--refresh-absolute', '24h', '--refresh-idle', '2h');
+    const added = await addSpa(env, [
+      '--grant',
+      'refresh_token',
+      '--refresh-absolute',
+      '24h',
+      '--refresh-idle',
+      '2h',
+    ]);
     expect(added.code).toBe(0);
     const listed = JSON.parse((await env.cli('client', 'list', '--json')).stdout) as Array<
       Record<string, unknown>
@@ -367,25 +383,7 @@ describe('gatehouse client', { timeout: cliTimeout }, () => {
 
   it('remove deletes a CLI client and revokes its grants; config clients are refused', async () => {
     const env = setup();
-    const add = () =>
-      env.cli(
-        'client',
-        'add',
-        '--id',
-        'spa',
-        '--name',
-        'SPA',
-        '--public',
-        '--grant',
-        'authorization_code',
-        '--grant',
-        'refresh_token',
-        '--redirect-uri',
-        'https://spa.example.com/cb',
-        '--scope',
-        'openid offline_access',
-        '--no-consent',
-      );
+    const add = () => addSpa(env, ['--grant', 'refresh_token', '--no-consent']);
     expect((await add()).code).toBe(0);
     const server = await serverFor(env);
     const pkce = pkcePair();
@@ -731,23 +729,10 @@ describe('gatehouse client and the running server', { timeout: cliTimeout }, () 
     const reportsOrigin = 'https://reports.example.com';
     expect(await corsFor(server, spaOrigin)).toEqual([undefined, undefined]);
 
-    const spa = await env.cli(
-      'client',
-      'add',
-      '--id',
-      'spa',
-      '--name',
-      'SPA',
-      '--public',
-      '--grant',
-      'authorization_code',
-      '--redirect-uri',
-      `${spaOrigin}/callback`,
-      '--redirect-uri',
-      'com.example.spa:/callback',
-      '--scope',
-      'openid',
-    );
+    const spa = await addSpa(env, [], {
+      redirectUris: [`${spaOrigin}/callback`, 'com.example.spa:/callback'],
+      scope: 'openid',
+    });
     expect(spa.code).toBe(0);
     expect(await corsFor(server, spaOrigin)).toEqual([spaOrigin, spaOrigin]);
 
@@ -856,7 +841,7 @@ describe('gatehouse user add', { timeout: cliTimeout }, () => {
         redirect_uri: 'https://webapp.example.com/signin-oidc',
         code_verifier: pkce.verifier,
       },
-      basic('web-app', webSecret),
+      webAppAuth,
     );
     expect(tokens.status).toBe(200);
     expect(decodeJwt(tokens.body.id_token as string).sub).toBe(sub);

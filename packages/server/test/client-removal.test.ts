@@ -11,11 +11,11 @@ import {
   codeFlowTokens,
   introspectToken,
   opaqueApiResources,
-  serviceSecret,
+  ordersApiAuth,
+  serviceTokenRequest,
   startServer,
   type TestServer,
   testClients,
-  tokenRequest,
 } from './helpers.ts';
 
 const started: TestServer[] = [];
@@ -38,8 +38,7 @@ async function userinfoStatus(server: TestServer, token: string): Promise<number
 }
 
 async function introspectionActive(server: TestServer, token: string, resource: 'orders-api' | 'api1') {
-  const authorization =
-    resource === 'orders-api' ? basic('orders-api', apiSecret) : basic('api1', `${apiSecret}-api1`);
+  const authorization = resource === 'orders-api' ? ordersApiAuth : basic('api1', `${apiSecret}-api1`);
   const response = await introspectToken(server, token, authorization);
   expect(response.status).toBe(200);
   return response.body.active;
@@ -49,8 +48,7 @@ async function introspectionActive(server: TestServer, token: string, resource: 
 async function tokensOf(server: TestServer) {
   const { tokens } = await codeFlowTokens(server, { scope: 'openid profile orders.read' });
   expect(tokens.status).toBe(200);
-  const service = (resource: string) =>
-    tokenRequest(server, { grant_type: 'client_credentials', resource }, basic('service-a', serviceSecret));
+  const service = (resource: string) => serviceTokenRequest(server, { resource });
   const jwt = await service('https://api.example.com/orders');
   const opaque = await service('https://api1.example.com');
   expect([jwt.status, opaque.status]).toEqual([200, 200]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { basic, serviceSecret, testClients, tokenRequest, useServer, webSecret } from './helpers.ts';
+import { serviceTokenRequest, testClients, tokenRequest, useServer, webAppAuth } from './helpers.ts';
 
 const metricsToken = 'metrics-token-0123456789-abcdefghijklmnopqrstuvwxyz';
 const server = useServer({
@@ -127,9 +127,9 @@ describe('metrics', () => {
   });
 
   it('counts requests by route and status, latency, and tokens by grant type', async () => {
-    await tokenRequest(server, { grant_type: 'client_credentials' }, basic('service-a', serviceSecret));
-    await tokenRequest(server, { grant_type: 'client_credentials' }, basic('service-a', serviceSecret));
-    await tokenRequest(server, { grant_type: 'client_credentials' }, basic('web-app', webSecret));
+    await serviceTokenRequest(server);
+    await serviceTokenRequest(server);
+    await tokenRequest(server, { grant_type: 'client_credentials' }, webAppAuth);
     await server.app.inject({ url: '/interaction/abc' });
     const response = await management().inject({
       url: '/metrics',

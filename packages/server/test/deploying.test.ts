@@ -24,14 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig } from '../src/config/load.ts';
 import { configSchema } from '../src/config/schema.ts';
-import {
-  dropRedisPrefix,
-  dropSchema,
-  postgresUrl,
-  redisUrl,
-  requireService,
-  uniqueName,
-} from './backends.ts';
+import * as backends from './backends.ts';
 import { testCertificates } from './certificates.ts';
 import { password } from './helpers.ts';
 import { authorizationParameters, FetchBrowser, freePort } from './interop-helpers.ts';
@@ -53,7 +46,7 @@ function guideFile(name: string): string {
 
 /** Runs one statement on the PostgreSQL server of the tests (database `test`). */
 async function postgres(statement: string): Promise<void> {
-  const connection = new pg.Client({ connectionString: postgresUrl });
+  const connection = new pg.Client({ connectionString: backends.postgresUrl });
   await connection.connect();
   try {
     await connection.query(statement);
@@ -198,8 +191,8 @@ describe('the samples of docs/deploying.md', () => {
 describe('the recipe: nginx with TLS in front of two nodes on PostgreSQL and Redis', () => {
   const certificates = testCertificates('gatehouse-deploy-');
   const { pem } = certificates;
-  const schema = uniqueName('gh_deploy');
-  const keyPrefix = `${uniqueName('gh_deploy')}:`;
+  const schema = backends.uniqueName('gh_deploy');
+  const keyPrefix = `${backends.uniqueName('gh_deploy')}:`;
   const portalSecret = randomBytes(32).toString('base64url');
   const agents: Agent[] = [];
   const nodes: ServerProcess[] = [];
@@ -227,7 +220,7 @@ describe('the recipe: nginx with TLS in front of two nodes on PostgreSQL and Red
   };
 
   beforeAll(async () => {
-    await Promise.all([requireService('postgres'), requireService('redis')]);
+    await Promise.all([backends.requireService('postgres'), backends.requireService('redis')]);
     certificates.authority('ca', '/CN=Gatehouse Deployment Test CA');
     certificates.issued('server', '/CN=127.0.0.1', 'IP:127.0.0.1', 'serverAuth');
     certificates.issued('billing', '/O=Example/CN=billing-service', 'DNS:billing.example.com');
@@ -240,8 +233,8 @@ describe('the recipe: nginx with TLS in front of two nodes on PostgreSQL and Red
 
     const values: Record<string, string> = {
       GATEHOUSE_ISSUER: issuer,
-      DATABASE_URL: postgresUrl,
-      REDIS_URL: redisUrl,
+      DATABASE_URL: backends.postgresUrl,
+      REDIS_URL: backends.redisUrl,
       GATEHOUSE_KEYS_SECRET: randomBytes(32).toString('base64'),
       GATEHOUSE_DPOP_NONCE_SECRET: randomBytes(32).toString('base64'),
       GATEHOUSE_METRICS_TOKEN: metricsToken,
@@ -300,8 +293,8 @@ describe('the recipe: nginx with TLS in front of two nodes on PostgreSQL and Red
     await nginx?.stop();
     await Promise.all(nodes.map((node) => node.kill()));
     await Promise.all(agents.map((agent) => agent.close()));
-    await dropSchema(schema);
-    await dropRedisPrefix(keyPrefix);
+    await backends.dropSchema(schema);
+    await backends.dropRedisPrefix(keyPrefix);
   });
 
   /** The portal's openid-client configuration, from discovery through nginx. */
@@ -400,8 +393,8 @@ describe('the recipe: nginx with TLS in front of two nodes on PostgreSQL and Red
     const commands = blocks.find((block) => block.text.includes('pg_dump '))!.text.split('\n');
     const line = (command: string) => commands.find((text) => text.startsWith(`${command} `))!;
     const dump = certificates.path('backup.dump');
-    const restored = uniqueName('gh_restore');
-    const restoredUrl = Object.assign(new URL(postgresUrl), { pathname: `/${restored}` }).href;
+    const restored = backends.uniqueName('gh_restore');
+    const restoredUrl = Object.assign(new URL(backends.postgresUrl), { pathname: `/${restored}` }).href;
     const shell = (command: string, databaseUrl: string) =>
       execFileSync('sh', ['-c', command], {
         env: { ...process.env, DATABASE_URL: databaseUrl },
@@ -412,7 +405,7 @@ describe('the recipe: nginx with TLS in front of two nodes on PostgreSQL and Red
         ['--schema=gatehouse', `--schema=${schema}`],
         ['/var/backups/gatehouse/$(date +%F).dump', dump],
       ]),
-      postgresUrl,
+      backends.postgresUrl,
     );
     await postgres(`CREATE DATABASE ${restored}`);
     let node: ServerProcess | undefined;

@@ -22,6 +22,7 @@ import { fr } from '../src/views/locales/fr.ts';
 import {
   Browser,
   basic,
+  deviceGrant,
   enrolTotp,
   form,
   formOf,
@@ -31,11 +32,10 @@ import {
   type TestServer,
   testClients,
   tokenRequest,
-  webSecret,
+  webAppAuth,
 } from './helpers.ts';
-import { FetchBrowser, type ListeningServer, startListening } from './interop-helpers.ts';
+import { decideDeviceCode, FetchBrowser, type ListeningServer, startListening } from './interop-helpers.ts';
 
-const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 const deviceSecret = 'device-secret-client-secret-0123456789-abcdefgh';
 const userCodePattern = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
 const fullScope = 'openid profile offline_access api1.read';
@@ -244,10 +244,7 @@ describe('device authorization endpoint (RFC 8628 §3.1, §3.2)', () => {
 
   it('answers unauthorized_client to a client not registered for the device grant', async () => {
     const server = await deviceServer();
-    expectError(
-      await deviceAuthorization(server, { scope: 'openid' }, basic('web-app', webSecret)),
-      'unauthorized_client',
-    );
+    expectError(await deviceAuthorization(server, { scope: 'openid' }, webAppAuth), 'unauthorized_client');
     expect(
       await databaseOf(server.ctx.storage).selectFrom('device_codes').selectAll().execute(),
     ).toHaveLength(0);
@@ -371,11 +368,7 @@ describe('token polling (RFC 8628 §3.4, §3.5)', () => {
     const server = await deviceServer();
     const { deviceCode } = await issue(server);
     expectError(
-      await tokenRequest(
-        server,
-        { grant_type: deviceGrant, device_code: deviceCode },
-        basic('web-app', webSecret),
-      ),
+      await tokenRequest(server, { grant_type: deviceGrant, device_code: deviceCode }, webAppAuth),
       'unauthorized_client',
     );
   });
@@ -861,45 +854,6 @@ describe('verification page (RFC 8628 §3.3, §5.1, §5.4)', () => {
   });
 });
 
-/** Fills the verification page over real HTTP: sign in, confirm the pre-filled code, decide. */
-async function fillVerificationPage(
-  serverIssuer: string,
-  verificationUriComplete: string,
-  decision: 'approve' | 'deny',
-  username = 'alice',
-): Promise<string> {
-  const browser = new FetchBrowser(serverIssuer);
-  let response = await browser.get(verificationUriComplete);
-  let html = await response.text();
-  const signInForm = formOf(html);
-  const kept = /name="user_code" value="([^"]*)"/.exec(html)?.[1] ?? '';
-  response = await browser.post(signInForm.action, {
-    csrf: signInForm.csrf,
-    username,
-    password,
-    user_code: kept,
-  });
-  if (response.status !== 303) throw new Error(`sign-in answered ${response.status}`);
-  response = await browser.get(response.headers.get('location')!);
-  html = await response.text();
-  const entryForm = formOf(html);
-  const prefilled = /id="user_code"[^>]* value="([^"]*)"/.exec(html)?.[1];
-  if (!prefilled) throw new Error('the code was not pre-filled');
-  response = await browser.post(entryForm.action, { csrf: entryForm.csrf, user_code: prefilled });
-  html = await response.text();
-  if (response.status !== 200)
-    throw new Error(`code entry answered ${response.status}: ${html.slice(0, 300)}`);
-  const confirmForm = formOf(html);
-  response = await browser.post(confirmForm.action, {
-    csrf: confirmForm.csrf,
-    user_code: prefilled,
-    decision,
-  });
-  html = await response.text();
-  if (response.status !== 200) throw new Error(`decision answered ${response.status}`);
-  return prefilled;
-}
-
 describe('end to end over a real port', () => {
   async function listening(): Promise<ListeningServer> {
     const server = await startListening({ clients: deviceClients, device: { interval: 1 } });
@@ -924,7 +878,11 @@ describe('end to end over a real port', () => {
     expect(authorization.verification_uri).toBe(`${server.issuer}/device`);
     expect(authorization.interval).toBe(1);
     const polling = client.pollDeviceAuthorizationGrant(config, authorization);
-    await fillVerificationPage(server.issuer, authorization.verification_uri_complete!, 'approve');
+    await decideDeviceCode(
+      new FetchBrowser(server.issuer),
+      authorization.verification_uri_complete!,
+      'approve',
+    );
     const tokens = await polling;
     // openid-client validated the id_token (signature over the JWKS, iss, aud, exp, iat) before returning.
     const claims = tokens.claims();
@@ -947,7 +905,7 @@ describe('end to end over a real port', () => {
       () => undefined,
       (error: unknown) => error,
     );
-    await fillVerificationPage(server.issuer, authorization.verification_uri_complete!, 'deny');
+    await decideDeviceCode(new FetchBrowser(server.issuer), authorization.verification_uri_complete!, 'deny');
     const error = await polling;
     expect(error).toBeInstanceOf(client.ResponseBodyError);
     expect((error as client.ResponseBodyError).error).toBe('access_denied');
@@ -1009,7 +967,7 @@ describe('end to end over a real port', () => {
       expect(userCode).toMatch(userCodePattern);
       expect(cli.output().stdout).toContain(`    ${server.issuer}/device\n`);
       expect(complete).toBe(`${server.issuer}/device?user_code=${userCode}`);
-      expect(await fillVerificationPage(server.issuer, complete!, 'approve')).toBe(userCode);
+      expect(await decideDeviceCode(new FetchBrowser(server.issuer), complete!, 'approve')).toBe(userCode);
       expect(await cli.exited).toBe(0);
       const { stdout } = cli.output();
       const user = await server.ctx.storage.users.findByUsername('alice');
@@ -1035,7 +993,7 @@ describe('end to end over a real port', () => {
         /\n {4}(http\S+user_code=\S+)\n/,
         cli.child,
       );
-      await fillVerificationPage(server.issuer, complete!, 'deny');
+      await decideDeviceCode(new FetchBrowser(server.issuer), complete!, 'deny');
       expect(await cli.exited).toBe(1);
       expect(cli.output().stderr).toContain('Access was denied');
       expect(cli.output().stdout).not.toContain('Signed in.');

@@ -1,6 +1,6 @@
 import { compactVerify, createLocalJWKSet, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { basic, serviceSecret, startServer, tamperSignature, tokenRequest, useServer } from './helpers.ts';
+import { serviceTokenRequest, startServer, tamperSignature, useServer } from './helpers.ts';
 
 const server = useServer();
 
@@ -55,11 +55,7 @@ describe('discovery and JWKS', () => {
     const [key] = jwks.keys;
     expect(key).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
     expect(key.d).toBeUndefined();
-    const response = await tokenRequest(
-      server,
-      { grant_type: 'client_credentials' },
-      basic('service-a', serviceSecret),
-    );
+    const response = await serviceTokenRequest(server);
     const token = response.body.access_token as string;
     const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks), {
       issuer: 'http://localhost:3000',
@@ -89,11 +85,7 @@ describe('signing algorithms', () => {
       const other = await startServer({ keys: { algorithm } });
       try {
         const jwks = JSON.parse((await other.app.inject({ url: '/jwks' })).body);
-        const response = await tokenRequest(
-          other,
-          { grant_type: 'client_credentials' },
-          basic('service-a', serviceSecret),
-        );
+        const response = await serviceTokenRequest(other);
         const { protectedHeader } = await jwtVerify(
           response.body.access_token as string,
           createLocalJWKSet(jwks),

@@ -24,19 +24,18 @@ import {
   opaqueApiResources,
   pkcePair,
   postForm,
+  serviceAuth,
   serviceSecret,
   type TestServer,
   tamperSignature,
   testClients,
   useServer,
+  webAppAuth,
   webRedirect,
-  webSecret,
 } from './helpers.ts';
 
 const tokenUrl = `${issuer}/token`;
 const userinfoUrl = `${issuer}/userinfo`;
-const service = basic('service-a', serviceSecret);
-const web = basic('web-app', webSecret);
 
 function overrides(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -81,7 +80,7 @@ describe('DPoP at the token endpoint', () => {
   const tokenProof = (options: ProofOptions = {}) =>
     proof(key, { htu: tokenUrl, iat: server.clock(), ...options });
   const withProof = (dpop: string | string[] | undefined, values = clientCredentials) =>
-    postForm(server, tokenUrl, values, { authorization: service, DPoP: dpop });
+    postForm(server, tokenUrl, values, { authorization: serviceAuth, DPoP: dpop });
   const expectProofError = (
     response: Awaited<ReturnType<typeof withProof>>,
     description: RegExp,
@@ -108,7 +107,7 @@ describe('DPoP at the token endpoint', () => {
   it('reads the header name case-insensitively', async () => {
     for (const name of ['dpop', 'DPOP', 'DPoP']) {
       const response = await postForm(server, tokenUrl, clientCredentials, {
-        authorization: service,
+        authorization: serviceAuth,
         [name]: await tokenProof(),
       });
       expect(response.status).toBe(200);
@@ -302,7 +301,7 @@ describe('DPoP at the token endpoint', () => {
           code_verifier: issued.verifier,
           ...(clientId === 'native-app' ? { client_id: clientId } : {}),
         },
-        { authorization: clientId === 'web-app' ? web : undefined, DPoP: dpop },
+        { authorization: clientId === 'web-app' ? webAppAuth : undefined, DPoP: dpop },
       );
 
     it('a code bound with dpop_jkt is refused without a proof and with another key, then redeemed with its key', async () => {
@@ -369,7 +368,7 @@ describe('DPoP at the token endpoint', () => {
         server,
         tokenUrl,
         { grant_type: 'refresh_token', refresh_token: first.body.refresh_token as string },
-        { authorization: web, DPoP: await proof(other, { htu: tokenUrl, iat: server.clock() }) },
+        { authorization: webAppAuth, DPoP: await proof(other, { htu: tokenUrl, iat: server.clock() }) },
       );
       expect(refreshed.status).toBe(200);
       expect(decodeJwt(refreshed.body.access_token as string).cnf).toEqual({ jkt: other.jkt });
@@ -385,7 +384,7 @@ describe('DPoP at the token endpoint', () => {
       const { tokens } = await codeFlowTokens(
         server,
         { scope: 'openid profile' },
-        { authorization: web, DPoP: await tokenProof() },
+        { authorization: webAppAuth, DPoP: await tokenProof() },
       );
       accessToken = tokens.body.access_token as string;
     });
@@ -472,7 +471,11 @@ describe('DPoP at the token endpoint', () => {
     });
 
     it('refuses a bearer token sent with the DPoP scheme', async () => {
-      const { tokens } = await codeFlowTokens(server, { scope: 'openid profile' }, { authorization: web });
+      const { tokens } = await codeFlowTokens(
+        server,
+        { scope: 'openid profile' },
+        { authorization: webAppAuth },
+      );
       const bearerToken = tokens.body.access_token as string;
       const response = await userinfo(server, {
         authorization: `DPoP ${bearerToken}`,
@@ -486,7 +489,7 @@ describe('DPoP at the token endpoint', () => {
 
   describe('introspection', () => {
     const introspect = (token: string) =>
-      postForm(server, `${issuer}/introspect`, { token }, { authorization: service });
+      postForm(server, `${issuer}/introspect`, { token }, { authorization: serviceAuth });
 
     it('describes a DPoP-bound JWT with token_type DPoP and cnf', async () => {
       const issued = await withProof(await tokenProof());
@@ -542,12 +545,12 @@ describe('DPoP required for every client (dpop.required)', () => {
   const server = useServer(overrides({ dpop: { required: true } }));
 
   it('refuses a token request without a proof and binds the one with a proof', async () => {
-    const without = await postForm(server, tokenUrl, clientCredentials, { authorization: service });
+    const without = await postForm(server, tokenUrl, clientCredentials, { authorization: serviceAuth });
     expect(without.status).toBe(400);
     expect(without.body.error).toBe('invalid_dpop_proof');
     const key = await dpopKey();
     const withIt = await postForm(server, tokenUrl, clientCredentials, {
-      authorization: service,
+      authorization: serviceAuth,
       DPoP: await proof(key, { htu: tokenUrl, iat: server.clock() }),
     });
     expect(withIt.status).toBe(200);
@@ -568,7 +571,7 @@ describe('DPoP server nonces', () => {
 
   const request = async (nonce?: string) =>
     postForm(server, tokenUrl, clientCredentials, {
-      authorization: service,
+      authorization: serviceAuth,
       DPoP: await proof(key, { htu: tokenUrl, iat: server.clock(), ...(nonce ? { nonce } : {}) }),
     });
 
@@ -608,7 +611,7 @@ describe('DPoP server nonces', () => {
     const { tokens } = await codeFlowTokens(
       server,
       { scope: 'openid' },
-      { authorization: web, DPoP: await proof(key, { htu: tokenUrl, iat: server.clock(), nonce }) },
+      { authorization: webAppAuth, DPoP: await proof(key, { htu: tokenUrl, iat: server.clock(), nonce }) },
     );
     const accessToken = tokens.body.access_token as string;
     const missing = await userinfo(server, {

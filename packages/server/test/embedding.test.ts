@@ -15,8 +15,13 @@ import type { Account, AccountStore, ClaimsRequest } from '../src/accounts/accou
 import { profileClaims } from '../src/accounts/accounts.ts';
 import { ConfigError } from '../src/config/load.ts';
 import { createGatehouse, type Gatehouse } from '../src/server.ts';
-import { formOf, serviceSecret, testConfig, webSecret } from './helpers.ts';
-import { authorizationParameters, FetchBrowser } from './interop-helpers.ts';
+import { formOf, testConfig } from './helpers.ts';
+import {
+  authorizationParameters,
+  discoverWebApp,
+  FetchBrowser,
+  fetchClientCredentials,
+} from './interop-helpers.ts';
 
 /** The application's own users: scrypt hashes, a profile of its own, one disabled account. */
 interface Employee {
@@ -118,13 +123,7 @@ describe('createGatehouse mounted on a node:http server under the issuer path', 
   });
 
   it('runs a code flow for openid-client with the application account store', async () => {
-    const configuration = await client.discovery(
-      new URL(issuer),
-      'web-app',
-      webSecret,
-      client.ClientSecretBasic(webSecret),
-      { execute: [client.allowInsecureRequests] },
-    );
+    const configuration = await discoverWebApp(issuer);
     const redirectUri = 'https://webapp.example.com/signin-oidc';
     const { verifier, state, nonce, parameters } = await authorizationParameters(
       redirectUri,
@@ -155,13 +154,7 @@ describe('createGatehouse mounted on a node:http server under the issuer path', 
   });
 
   it("refuses the store's disabled account at sign-in, with the password right", async () => {
-    const configuration = await client.discovery(
-      new URL(issuer),
-      'web-app',
-      webSecret,
-      client.ClientSecretBasic(webSecret),
-      { execute: [client.allowInsecureRequests] },
-    );
+    const configuration = await discoverWebApp(issuer);
     const { parameters } = await authorizationParameters('https://webapp.example.com/signin-oidc', 'openid');
     const browser = new FetchBrowser(issuer);
     const start = await browser.get(String(client.buildAuthorizationUrl(configuration, parameters)));
@@ -205,14 +198,7 @@ describe('createGatehouse behind an application Fastify', () => {
   });
 
   it('issues a client-credentials token from a form body the application never read', async () => {
-    const response = await fetch(`${issuer}/token`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`service-a:${serviceSecret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: 'grant_type=client_credentials&scope=orders.read',
-    });
+    const response = await fetchClientCredentials(issuer);
     expect(response.status).toBe(200);
     const body = (await response.json()) as Record<string, unknown>;
     expect(body.token_type).toBe('Bearer');
@@ -260,14 +246,7 @@ describe('createGatehouse behind an application Express', () => {
   });
 
   it('serves the token endpoint and leaves the application its own routes and parsers', async () => {
-    const response = await fetch(`${issuer}/token`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`service-a:${serviceSecret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: 'grant_type=client_credentials&scope=orders.read',
-    });
+    const response = await fetchClientCredentials(issuer);
     expect(response.status).toBe(200);
     const metadata = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as Record<
       string,

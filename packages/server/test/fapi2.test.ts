@@ -6,16 +6,14 @@ import { type DpopKey, dpopKey, proof } from './dpop-helpers.ts';
 import {
   authorizeThroughLogin,
   Browser,
-  basic,
   form,
   issuer,
   pkcePair,
   postForm,
-  serviceSecret,
+  serviceTokenRequest,
   type TestServer,
   testClients,
   testConfig,
-  tokenRequest,
   useServer,
 } from './helpers.ts';
 
@@ -236,11 +234,7 @@ describe('per-client FAPI 2.0 profile on an OAuth 2.1 server', () => {
     expect(bound.body.token_type).toBe('DPoP');
 
     // A client outside the profile still gets bearer tokens with its secret.
-    const other = await tokenRequest(
-      server,
-      { grant_type: 'client_credentials', scope: 'orders.read' },
-      basic('service-a', serviceSecret),
-    );
+    const other = await serviceTokenRequest(server, { scope: 'orders.read' });
     expect(other.status).toBe(200);
     expect(other.body.token_type).toBe('Bearer');
   });

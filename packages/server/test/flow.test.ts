@@ -1,6 +1,6 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { basic, codeFlowTokens, serviceSecret, tokenRequest, useServer } from './helpers.ts';
+import { codeFlowTokens, serviceTokenRequest, useServer } from './helpers.ts';
 
 const server = useServer();
 
@@ -25,11 +25,7 @@ describe('end-to-end over inject()', () => {
   });
 
   it('issues client credentials tokens', async () => {
-    const response = await tokenRequest(
-      server,
-      { grant_type: 'client_credentials' },
-      basic('service-a', serviceSecret),
-    );
+    const response = await serviceTokenRequest(server);
     expect(response.status).toBe(200);
     expect(decodeJwt(response.body.access_token as string)).toMatchObject({
       sub: 'service-a',

@@ -6,31 +6,21 @@
  * the URL or its query. Raw-socket requests (net.connect) cover what inject() cannot send.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  Browser,
-  buildServer,
-  codeRequest,
-  formOf,
-  type GatehouseServer,
-  issuer,
-  logCapture,
-  parseConfig,
-  pkcePair,
-  postRaw,
-  testConfig,
-} from './helpers.ts';
+import * as helpers from './helpers.ts';
 import { freePort } from './interop-helpers.ts';
 import { parseRaw, rawExchange } from './raw-http.ts';
 
 const secret = 'hunter2-do-not-echo';
-const log = logCapture();
-let server: GatehouseServer;
+const log = helpers.logCapture();
+let server: helpers.GatehouseServer;
 let port: number;
 
 beforeAll(async () => {
   port = await freePort();
-  const config = parseConfig(testConfig({ server: { host: '127.0.0.1', port }, logging: { level: 'info' } }));
-  server = await buildServer(config, {
+  const config = helpers.parseConfig(
+    helpers.testConfig({ server: { host: '127.0.0.1', port }, logging: { level: 'info' } }),
+  );
+  server = await helpers.buildServer(config, {
     logStream: log.stream,
   });
   await server.listen();
@@ -64,7 +54,7 @@ function expectErrorPage(
   const page = errorPageParts(answer.body);
   expect(page.code).toBe('invalid_request');
   expect(page.requestId).toMatch(/^[0-9a-f-]{36}$/);
-  expect(page.back).toBe(`${issuer}/`);
+  expect(page.back).toBe(`${helpers.issuer}/`);
   expectNoEcho(answer.body);
 }
 
@@ -105,14 +95,14 @@ describe('framework errors through inject()', () => {
 
   it('a body too large: JSON at /token, the HTML page at the login form', async () => {
     const body = `password=${secret}&x=${'a'.repeat(70_000)}`;
-    const token = await postRaw(
+    const token = await helpers.postRaw(
       server,
       '/token',
       { 'content-type': 'application/x-www-form-urlencoded' },
       body,
     );
     expectJsonError({ status: token.statusCode, headers: token.headers, body: token.body }, 413);
-    const login = await postRaw(
+    const login = await helpers.postRaw(
       server,
       '/interaction/abc/login',
       { 'content-type': 'application/x-www-form-urlencoded' },
@@ -122,14 +112,14 @@ describe('framework errors through inject()', () => {
   });
 
   it('a body of another media type: 415, JSON at /token, the HTML page at /device', async () => {
-    const token = await postRaw(
+    const token = await helpers.postRaw(
       server,
       '/token',
       { 'content-type': 'application/json' },
       `{"p":"${secret}"}`,
     );
     expectJsonError({ status: token.statusCode, headers: token.headers, body: token.body }, 415);
-    const device = await postRaw(server, '/device', { 'content-type': 'text/plain' }, secret);
+    const device = await helpers.postRaw(server, '/device', { 'content-type': 'text/plain' }, secret);
     expectErrorPage({ status: device.statusCode, headers: device.headers, body: device.body }, 415);
   });
 });
@@ -174,10 +164,10 @@ describe('client errors on the raw socket', () => {
 
 describe('the HTML error page', () => {
   it('links back to the client when the error follows a verified interaction, escaping what it shows', async () => {
-    const browser = new Browser(server);
-    const started = await browser.get(codeRequest(pkcePair()));
+    const browser = new helpers.Browser(server);
+    const started = await browser.get(helpers.codeRequest(helpers.pkcePair()));
     const interaction = started.headers.location as string;
-    const login = formOf((await browser.get(interaction)).body);
+    const login = helpers.formOf((await browser.get(interaction)).body);
     // A form whose CSRF token does not match: the interaction is known, so is the client's site.
     const answer = await browser.post(login.action, { csrf: 'wrong', username: 'alice', password: secret });
     expect(answer.statusCode).toBe(400);
@@ -194,6 +184,6 @@ describe('the HTML error page', () => {
     });
     expect(answer.statusCode).toBe(400);
     expect(answer.body).not.toContain('<b>');
-    expect(errorPageParts(answer.body).back).toBe(`${issuer}/`);
+    expect(errorPageParts(answer.body).back).toBe(`${helpers.issuer}/`);
   });
 });

@@ -26,6 +26,13 @@ export const apiSecret = 'orders-api-test-secret-0123456789-abcdefghijklm';
 export const password = 'correct horse battery staple';
 export const webRedirect = 'https://webapp.example.com/signin-oidc';
 
+/** The grant types (RFC 8628, CIBA Core, RFC 8693) and token types (RFC 8693 §3) the tests send. */
+export const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
+export const cibaGrant = 'urn:openid:params:grant-type:ciba';
+export const exchangeGrant = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const accessTokenType = 'urn:ietf:params:oauth:token-type:access_token';
+export const idTokenType = 'urn:ietf:params:oauth:token-type:id_token';
+
 /** The seed-shaped configuration the tests run against. */
 export function testConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -39,15 +46,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Record<stri
       { name: 'orders.write', description: 'Change your orders' },
       { name: 'api1.read', description: 'Read API 1' },
     ],
-    apiResources: [
-      {
-        id: 'orders-api',
-        uris: ['https://api.example.com/orders'],
-        scopes: ['orders.read', 'orders.write'],
-        secret: apiSecret,
-      },
-      { id: 'api1', uris: ['https://api1.example.com'], scopes: ['api1.read'] },
-    ],
+    apiResources: testApiResources(),
     identityResources: [
       { name: 'openid', description: 'Sign you in', claims: ['sub'] },
       { name: 'profile', description: 'Your profile', claims: ['name', 'preferred_username'] },
@@ -125,23 +124,25 @@ export function testClients(
   return clients.map((client) => ({ ...client, ...changes[client.clientId as string] }));
 }
 
-/** The seed APIs, with api1 issuing opaque tokens and holding a secret of its own for introspection. */
-export function opaqueApiResources(): Record<string, unknown>[] {
-  return [
+/** The seed APIs of testConfig(), with per-API changes (keyed by id) merged in. */
+export function testApiResources(
+  changes: Record<string, Record<string, unknown>> = {},
+): Record<string, unknown>[] {
+  const apis: Record<string, unknown>[] = [
     {
       id: 'orders-api',
       uris: ['https://api.example.com/orders'],
       scopes: ['orders.read', 'orders.write'],
       secret: apiSecret,
     },
-    {
-      id: 'api1',
-      uris: ['https://api1.example.com'],
-      scopes: ['api1.read'],
-      accessTokenFormat: 'opaque',
-      secret: `${apiSecret}-api1`,
-    },
+    { id: 'api1', uris: ['https://api1.example.com'], scopes: ['api1.read'] },
   ];
+  return apis.map((api) => ({ ...api, ...changes[api.id as string] }));
+}
+
+/** The seed APIs, with api1 issuing opaque tokens and holding a secret of its own for introspection. */
+export function opaqueApiResources(): Record<string, unknown>[] {
+  return testApiResources({ api1: { accessTokenFormat: 'opaque', secret: `${apiSecret}-api1` } });
 }
 
 export interface TestClock {
@@ -227,6 +228,11 @@ export function basic(clientId: string, secret: string): string {
   return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 }
 
+/** The Basic Authorization headers (RFC 6749 §2.3.1) of web-app, service-a and the orders API. */
+export const webAppAuth = basic('web-app', webSecret);
+export const serviceAuth = basic('service-a', serviceSecret);
+export const ordersApiAuth = basic('orders-api', apiSecret);
+
 export function form(values: Record<string, string | undefined>): string {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(values)) if (value !== undefined) params.append(name, value);
@@ -307,6 +313,8 @@ export interface AuthorizeParams {
   state?: string;
   nonce?: string;
   challenge?: string;
+  /** Who signs in on the login page (alice by default). */
+  user?: { username: string; password: string };
   /** Added or replaced parameters; `undefined` removes one. */
   extra?: Record<string, string | undefined>;
 }
@@ -331,6 +339,26 @@ export function codeParams(
     code_challenge_method: 'S256',
     ...params.extra,
   };
+}
+
+/** The smallest pushed authorization request of web-app (RFC 9126 §2.1): openid with PKCE, no state or nonce. */
+export function minimalPushedParams(): Record<string, string> {
+  return {
+    response_type: 'code',
+    client_id: 'web-app',
+    redirect_uri: webRedirect,
+    scope: 'openid',
+    code_challenge: pkcePair().challenge,
+    code_challenge_method: 'S256',
+  };
+}
+
+/** A new browser at the login page of a code request (web-app unless `params` says otherwise), and its form. */
+export async function loginPage(server: GatehouseServer, params: AuthorizeParams = {}) {
+  const browser = new Browser(server);
+  const started = await browser.get(codeRequest(pkcePair(), params));
+  const page = await browser.get(started.headers.location as string);
+  return { browser, page, form: formOf(page.body) };
 }
 
 /**
@@ -419,11 +447,7 @@ export function postJson(server: GatehouseServer, url: string, authorization: st
 }
 
 /** RFC 7662 introspection of `token`, authenticated as `authorization` (the orders API by default). */
-export function introspectToken(
-  server: GatehouseServer,
-  token: string,
-  authorization = basic('orders-api', apiSecret),
-) {
+export function introspectToken(server: GatehouseServer, token: string, authorization = ordersApiAuth) {
   return postForm(server, '/introspect', { token }, { authorization });
 }
 
@@ -435,11 +459,36 @@ export function tokenRequest(
   return postForm(server, '/token', values, { authorization });
 }
 
+/** service-a's client-credentials token request (RFC 6749 §4.4), with `values` added (a scope, a resource). */
+export function serviceTokenRequest(
+  server: GatehouseServer,
+  values: Record<string, string | undefined> = {},
+) {
+  return tokenRequest(
+    server,
+    { grant_type: 'client_credentials', ...values },
+    basic('service-a', serviceSecret),
+  );
+}
+
+/** web-app's refresh_token grant (RFC 6749 §6) for `refreshToken`, with `values` added (a narrower scope). */
+export function refreshRequest(
+  server: GatehouseServer,
+  refreshToken: string,
+  values: Record<string, string | undefined> = {},
+) {
+  return tokenRequest(
+    server,
+    { grant_type: 'refresh_token', refresh_token: refreshToken, ...values },
+    webAppAuth,
+  );
+}
+
 /** Runs /authorize through login and consent in a new browser (web-app unless `params` says otherwise). */
 export async function authorizationCode(server: GatehouseServer, params: AuthorizeParams = {}) {
   const browser = new Browser(server);
   const pkce = pkcePair();
-  const redirect = await authorizeThroughLogin(browser, codeRequest(pkce, params));
+  const redirect = await authorizeThroughLogin(browser, codeRequest(pkce, params), params.user);
   const code = redirect.searchParams.get('code');
   if (!code) throw new Error(`no code: ${redirect}`);
   return { browser, pkce, redirect, code };
@@ -453,10 +502,25 @@ export async function authorizationCode(server: GatehouseServer, params: Authori
 export async function codeFlowTokens(
   server: GatehouseServer,
   params: AuthorizeParams = {},
-  headers: Record<string, string | undefined> = { authorization: basic('web-app', webSecret) },
+  headers: Record<string, string | undefined> = { authorization: webAppAuth },
 ) {
   const { browser, pkce, redirect, code } = await authorizationCode(server, params);
-  const tokens = await postForm(
+  const tokens = await redeemCode(server, code, pkce.verifier, params, headers);
+  return { browser, pkce, redirect, code, tokens };
+}
+
+/**
+ * Redeems an authorization code at /token (RFC 6749 §4.1.3) with its PKCE verifier, for web-app and its
+ * redirect URI unless `params` says otherwise; `headers` as in codeFlowTokens.
+ */
+export function redeemCode(
+  server: GatehouseServer,
+  code: string,
+  verifier: string,
+  params: Pick<AuthorizeParams, 'clientId' | 'redirectUri'> = {},
+  headers: Record<string, string | undefined> = { authorization: webAppAuth },
+) {
+  return postForm(
     server,
     '/token',
     {
@@ -464,11 +528,10 @@ export async function codeFlowTokens(
       ...(headers.authorization === undefined ? { client_id: params.clientId ?? 'web-app' } : {}),
       code,
       redirect_uri: params.redirectUri ?? webRedirect,
-      code_verifier: pkce.verifier,
+      code_verifier: verifier,
     },
     headers,
   );
-  return { browser, pkce, redirect, code, tokens };
 }
 
 type CountedTable = 'authorization_codes' | 'interactions' | 'sessions' | 'consents';

@@ -8,13 +8,12 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
-  basic,
   buildServer,
   formType,
   type GatehouseServer,
   parseConfig,
   postRaw,
-  serviceSecret,
+  serviceAuth,
   testConfig,
   useServer,
 } from './helpers.ts';
@@ -118,7 +117,7 @@ describe('Strict-Transport-Security', () => {
       await postRaw(
         server,
         '/token',
-        { 'content-type': formType, authorization: basic('service-a', serviceSecret) },
+        { 'content-type': formType, authorization: serviceAuth },
         'grant_type=client_credentials',
       ),
     ];
@@ -149,7 +148,7 @@ describe('Strict-Transport-Security', () => {
 
 describe('415 for a form that is not plain UTF-8', () => {
   const server = useServer();
-  const credentials = { authorization: basic('service-a', serviceSecret) };
+  const credentials = { authorization: serviceAuth };
   const body = 'grant_type=client_credentials';
 
   it('refuses a content coding with a JSON OAuth error at the token endpoint', async () => {

@@ -12,18 +12,16 @@ import {
   authorizeThroughLogin,
   authorizeUrl,
   Browser,
-  basic,
   codeParams,
   formOf,
   issuer,
   password,
   pkcePair,
+  redeemCode,
   rowCounts,
-  tokenRequest,
   unchangedRows,
   useServer,
   webRedirect,
-  webSecret,
 } from './helpers.ts';
 
 const server = useServer({}, { each: true });
@@ -129,11 +127,7 @@ function expectCode(response: LightMyRequestResponse, state: string | undefined 
 }
 
 async function redeem(code: string) {
-  return tokenRequest(
-    server,
-    { grant_type: 'authorization_code', code, redirect_uri: webRedirect, code_verifier: pkce.verifier },
-    basic('web-app', webSecret),
-  );
+  return redeemCode(server, code, pkce.verifier);
 }
 
 describe('login page', () => {

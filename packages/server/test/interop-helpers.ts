@@ -15,7 +15,17 @@ import * as client from 'openid-client';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { parseConfig } from '../src/config/load.ts';
 import type { GatehouseConfig } from '../src/config/schema.ts';
-import { buildServer, formOf, type GatehouseServer, password, testConfig } from './helpers.ts';
+import {
+  buildServer,
+  form,
+  formOf,
+  formType,
+  type GatehouseServer,
+  password,
+  serviceAuth,
+  testConfig,
+  webSecret,
+} from './helpers.ts';
 
 /** A port that was free a moment ago (bind to port 0, read the port, release it). */
 export async function freePort(): Promise<number> {
@@ -31,6 +41,22 @@ export async function freePort(): Promise<number> {
       }
       probe.close(() => resolve(address.port));
     });
+  });
+}
+
+/** service-a's client-credentials request for orders.read, sent to `issuer`'s token endpoint over real HTTP. */
+export function fetchClientCredentials(issuer: string): Promise<Response> {
+  return fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: serviceAuth, 'content-type': formType },
+    body: form({ grant_type: 'client_credentials', scope: 'orders.read' }),
+  });
+}
+
+/** openid-client's configuration of web-app (client_secret_basic), discovered at `issuer` over plain HTTP. */
+export function discoverWebApp(issuer: string): Promise<client.Configuration> {
+  return client.discovery(new URL(issuer), 'web-app', webSecret, client.ClientSecretBasic(webSecret), {
+    execute: [client.allowInsecureRequests],
   });
 }
 
@@ -151,6 +177,21 @@ export interface WalkResult {
   pages: PageKind[];
 }
 
+/**
+ * Keeps the cookies of `response`'s Set-Cookie lines in `cookies` (names and values only), as a user agent
+ * does: a cookie set with Max-Age=0 or an empty value is removed.
+ */
+export function keepCookies(cookies: Map<string, string>, response: Response): void {
+  for (const line of response.headers.getSetCookie()) {
+    const [pair = ''] = line.split(';');
+    const separator = pair.indexOf('=');
+    const name = pair.slice(0, separator).trim();
+    const value = pair.slice(separator + 1).trim();
+    if (/;\s*Max-Age=0(;|$)/i.test(line) || value === '') cookies.delete(name);
+    else cookies.set(name, value);
+  }
+}
+
 /** A user agent over real HTTP: a cookie jar and manual redirects. */
 export class FetchBrowser {
   readonly cookies = new Map<string, string>();
@@ -162,14 +203,7 @@ export class FetchBrowser {
   ) {}
 
   private store(response: Response): void {
-    for (const line of response.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';');
-      const separator = pair.indexOf('=');
-      const name = pair.slice(0, separator).trim();
-      const value = pair.slice(separator + 1).trim();
-      if (/;\s*Max-Age=0(;|$)/i.test(line) || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
+    keepCookies(this.cookies, response);
   }
 
   private cookieHeader(): Record<string, string> {
@@ -241,6 +275,49 @@ export class FetchBrowser {
     }
     throw new Error('too many steps without reaching the client');
   }
+}
+
+/**
+ * A user decides a device code on the verification pages over real HTTP (RFC 8628 §3.3): opens the complete
+ * verification URI, signs in as `username` unless `browser` holds a session already, submits the pre-filled
+ * user code and answers `decision`. Returns the user code.
+ */
+export async function decideDeviceCode(
+  browser: FetchBrowser,
+  verificationUriComplete: string,
+  decision: 'approve' | 'deny' = 'approve',
+  username = 'alice',
+): Promise<string> {
+  let response = await browser.get(verificationUriComplete);
+  let html = await response.text();
+  let form = formOf(html);
+  if (form.action.endsWith('/device/login')) {
+    const kept = /name="user_code" value="([^"]*)"/.exec(html)?.[1] ?? '';
+    response = await browser.post(form.action, { csrf: form.csrf, username, password, user_code: kept });
+    if (response.status !== 303) throw new Error(`device sign-in answered ${response.status}`);
+    response = await browser.get(new URL(response.headers.get('location')!, verificationUriComplete).href);
+    html = await response.text();
+    form = formOf(html);
+  }
+  const userCode = /id="user_code"[^>]* value="([^"]*)"/.exec(html)?.[1];
+  if (!userCode) throw new Error('the user code was not pre-filled');
+  response = await browser.post(form.action, { csrf: form.csrf, user_code: userCode });
+  html = await response.text();
+  if (response.status !== 200)
+    throw new Error(`code entry answered ${response.status}: ${html.slice(0, 300)}`);
+  form = formOf(html);
+  response = await browser.post(form.action, { csrf: form.csrf, user_code: userCode, decision });
+  await response.text();
+  if (response.status !== 200) throw new Error(`decision answered ${response.status}`);
+  return userCode;
+}
+
+/** How long a browser test waits for a page: the browser waits for the app, as a busy machine slows Chromium. */
+export const patience = { timeout: 30_000 };
+
+/** Closes, in order, each of `resources` that was opened: for afterAll hooks after a beforeAll that may fail. */
+export async function closeAll(...resources: ({ close(): Promise<unknown> } | undefined)[]): Promise<void> {
+  for (const resource of resources) await resource?.close();
 }
 
 /** A client's site for the browser tests: answers every request (the redirect back) with 200. */

@@ -7,20 +7,20 @@ import {
   form,
   introspectToken,
   opaqueApiResources,
+  ordersApiAuth,
   postForm,
   postJson,
-  serviceSecret,
+  refreshRequest,
+  serviceAuth,
+  serviceTokenRequest,
   startServer,
   tamperSignature,
-  tokenRequest,
   useServer,
+  webAppAuth,
   webSecret,
 } from './helpers.ts';
 
 const server = useServer({ apiResources: opaqueApiResources() });
-
-const ordersApi = basic('orders-api', apiSecret);
-const web = basic('web-app', webSecret);
 
 async function introspect(
   values: Record<string, string | undefined>,
@@ -48,11 +48,7 @@ async function introspect(
 }
 
 async function clientCredentialsToken(): Promise<string> {
-  const response = await tokenRequest(
-    server,
-    { grant_type: 'client_credentials' },
-    basic('service-a', serviceSecret),
-  );
+  const response = await serviceTokenRequest(server);
   return response.body.access_token as string;
 }
 
@@ -79,13 +75,13 @@ describe('introspection callers', () => {
   });
 
   it('requires the token parameter', async () => {
-    const response = await introspect({}, ordersApi);
+    const response = await introspect({}, ordersApiAuth);
     expect(response.status).toBe(400);
     expect(response.body.error).toBe('invalid_request');
   });
 
   it('refuses a JSON body', async () => {
-    const response = await postJson(server, '/introspect', ordersApi);
+    const response = await postJson(server, '/introspect', ordersApiAuth);
     expect(response.statusCode).toBe(415);
     expect(JSON.parse(response.body).error).toBe('invalid_request');
   });
@@ -98,7 +94,7 @@ describe('introspection callers', () => {
 describe('introspecting JWT access tokens', () => {
   it('describes an active token to its audience', async () => {
     const token = await clientCredentialsToken();
-    const response = await introspect({ token }, ordersApi);
+    const response = await introspect({ token }, ordersApiAuth);
     expect(response.status).toBe(200);
     expect(response.headers['cache-control']).toBe('no-store');
     const claims = decodeJwt(token);
@@ -118,7 +114,7 @@ describe('introspecting JWT access tokens', () => {
 
   it('describes a token to the client it was issued to', async () => {
     const { tokens } = await codeFlowTokens(server);
-    const response = await introspect({ token: tokens.body.access_token as string }, web);
+    const response = await introspect({ token: tokens.body.access_token as string }, webAppAuth);
     expect(response.body).toMatchObject({
       active: true,
       client_id: 'web-app',
@@ -131,15 +127,15 @@ describe('introspecting JWT access tokens', () => {
     const token = await clientCredentialsToken();
     const inactive = [
       await introspect({ token }, basic('api1', `${apiSecret}-api1`)),
-      await introspect({ token }, web),
-      await introspect({ token: 'garbage' }, ordersApi),
-      await introspect({ token: tamperSignature(token) }, ordersApi),
-      await introspect({ token: `${token}.extra` }, ordersApi),
-      await introspect({ token: 'a.b.c' }, ordersApi),
-      await introspect({ token: 'x'.repeat(20_000) }, ordersApi),
+      await introspect({ token }, webAppAuth),
+      await introspect({ token: 'garbage' }, ordersApiAuth),
+      await introspect({ token: tamperSignature(token) }, ordersApiAuth),
+      await introspect({ token: `${token}.extra` }, ordersApiAuth),
+      await introspect({ token: 'a.b.c' }, ordersApiAuth),
+      await introspect({ token: 'x'.repeat(20_000) }, ordersApiAuth),
     ];
     server.clock.advance(601);
-    inactive.push(await introspect({ token }, ordersApi));
+    inactive.push(await introspect({ token }, ordersApiAuth));
     server.clock.advance(-601);
     for (const response of inactive) {
       expect(response.status).toBe(200);
@@ -150,19 +146,15 @@ describe('introspecting JWT access tokens', () => {
   it('refuses tokens after refresh-token reuse revoked their grant', async () => {
     const { tokens } = await codeFlowTokens(server);
     const refreshToken = tokens.body.refresh_token as string;
-    const rotated = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: refreshToken },
-      web,
-    );
-    expect((await introspect({ token: rotated.body.access_token as string }, ordersApi)).body.active).toBe(
-      true,
-    );
-    await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, web);
-    expect((await introspect({ token: rotated.body.access_token as string }, ordersApi)).text).toBe(
+    const rotated = await refreshRequest(server, refreshToken);
+    expect(
+      (await introspect({ token: rotated.body.access_token as string }, ordersApiAuth)).body.active,
+    ).toBe(true);
+    await refreshRequest(server, refreshToken);
+    expect((await introspect({ token: rotated.body.access_token as string }, ordersApiAuth)).text).toBe(
       '{"active":false}',
     );
-    expect((await introspect({ token: tokens.body.access_token as string }, ordersApi)).text).toBe(
+    expect((await introspect({ token: tokens.body.access_token as string }, ordersApiAuth)).text).toBe(
       '{"active":false}',
     );
   });
@@ -177,13 +169,13 @@ describe('introspecting JWT access tokens', () => {
     expect(JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).kid).toBe(original!.kid);
     expect(JSON.parse(Buffer.from(newer.split('.')[0]!, 'base64url').toString()).kid).not.toBe(original!.kid);
     expect(decodeJwt(newer).jti).not.toBe(decodeJwt(token).jti);
-    expect((await introspect({ token }, ordersApi)).body.active).toBe(true);
-    expect((await introspect({ token: newer }, ordersApi)).body.active).toBe(true);
+    expect((await introspect({ token }, ordersApiAuth)).body.active).toBe(true);
+    expect((await introspect({ token: newer }, ordersApiAuth)).body.active).toBe(true);
   });
 
   it('returns a signed JWT response on request (RFC 9701)', async () => {
     const token = await clientCredentialsToken();
-    const response = await introspect({ token }, ordersApi, 'application/token-introspection+jwt');
+    const response = await introspect({ token }, ordersApiAuth, 'application/token-introspection+jwt');
     expect(response.status).toBe(200);
     expect(response.headers['content-type']).toMatch(/^application\/token-introspection\+jwt/);
     const jwks = JSON.parse((await server.app.inject({ url: '/jwks' })).body);
@@ -208,7 +200,7 @@ describe('opaque access tokens and refresh tokens', () => {
       scope: 'openid offline_access api1.read',
       client_id: 'web-app',
     });
-    expect((await introspect({ token: accessToken }, ordersApi)).text).toBe('{"active":false}');
+    expect((await introspect({ token: accessToken }, ordersApiAuth)).text).toBe('{"active":false}');
     // Userinfo accepts opaque tokens too.
     const userinfo = await server.app.inject({
       url: '/userinfo',
@@ -220,14 +212,14 @@ describe('opaque access tokens and refresh tokens', () => {
   it('describes refresh tokens to their client only, and never to APIs', async () => {
     const { tokens } = await codeFlowTokens(server);
     const refreshToken = tokens.body.refresh_token as string;
-    const response = await introspect({ token: refreshToken, token_type_hint: 'refresh_token' }, web);
+    const response = await introspect({ token: refreshToken, token_type_hint: 'refresh_token' }, webAppAuth);
     expect(response.body).toMatchObject({ active: true, token_type: 'refresh_token', client_id: 'web-app' });
-    expect((await introspect({ token: refreshToken }, ordersApi)).text).toBe('{"active":false}');
+    expect((await introspect({ token: refreshToken }, ordersApiAuth)).text).toBe('{"active":false}');
     expect(
       (await introspect({ token: refreshToken, client_id: 'post-app', client_secret: webSecret })).text,
     ).toBe('{"active":false}');
-    await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, web);
-    expect((await introspect({ token: refreshToken }, web)).text).toBe('{"active":false}');
+    await refreshRequest(server, refreshToken);
+    expect((await introspect({ token: refreshToken }, webAppAuth)).text).toBe('{"active":false}');
   });
 });
 
@@ -235,24 +227,22 @@ describe('verified-token cache', () => {
   it('never lets one server accept another server’s token, and still honours expiry and revocation on a hit', async () => {
     const other = await startServer();
     try {
-      const foreign = (
-        await tokenRequest(other, { grant_type: 'client_credentials' }, basic('service-a', serviceSecret))
-      ).body.access_token as string;
-      const otherApi = basic('orders-api', apiSecret);
+      const foreign = (await serviceTokenRequest(other)).body.access_token as string;
+      const otherApi = ordersApiAuth;
       const first = await introspectToken(other, foreign, otherApi);
       expect(JSON.parse(first.text).active).toBe(true);
-      expect((await introspect({ token: foreign }, ordersApi)).text).toBe('{"active":false}');
+      expect((await introspect({ token: foreign }, ordersApiAuth)).text).toBe('{"active":false}');
     } finally {
       await other.close();
     }
     const token = await clientCredentialsToken();
-    expect((await introspect({ token }, ordersApi)).body.active).toBe(true);
-    await postForm(server, '/revoke', { token }, { authorization: basic('service-a', serviceSecret) });
-    expect((await introspect({ token }, ordersApi)).text).toBe('{"active":false}');
+    expect((await introspect({ token }, ordersApiAuth)).body.active).toBe(true);
+    await postForm(server, '/revoke', { token }, { authorization: serviceAuth });
+    expect((await introspect({ token }, ordersApiAuth)).text).toBe('{"active":false}');
     const later = await clientCredentialsToken();
-    expect((await introspect({ token: later }, ordersApi)).body.active).toBe(true);
+    expect((await introspect({ token: later }, ordersApiAuth)).body.active).toBe(true);
     server.clock.advance(601);
-    expect((await introspect({ token: later }, ordersApi)).text).toBe('{"active":false}');
+    expect((await introspect({ token: later }, ordersApiAuth)).text).toBe('{"active":false}');
     server.clock.advance(-601);
   });
 });

@@ -14,7 +14,7 @@ import { sweepExpired } from '../src/storage/sweep.ts';
 import { databaseOf } from '../src/storage/testing.ts';
 import { signJwt } from '../src/tokens/jwt.ts';
 import { type BackendName, backendNames, freshStore } from './backends.ts';
-import { basic, serviceSecret, startServer, tokenRequest } from './helpers.ts';
+import { serviceTokenRequest, startServer } from './helpers.ts';
 
 const t0 = 1_800_000_000;
 const secretA = 'master-secret-A-0123456789abcdefghijklmnop';
@@ -186,11 +186,7 @@ describe('a server with keys.encryptionSecrets', () => {
   it('issues tokens signed with a sealed key, and does not start without the secret', async () => {
     const server = await startServer({ keys: { encryptionSecrets: [secretA] } });
     try {
-      const response = await tokenRequest(
-        server,
-        { grant_type: 'client_credentials' },
-        basic('service-a', serviceSecret),
-      );
+      const response = await serviceTokenRequest(server);
       expect(response.status).toBe(200);
       const jwks = JSON.parse((await server.app.inject({ url: '/jwks' })).body);
       await jwtVerify(response.body.access_token as string, createLocalJWKSet(jwks), {

@@ -1,6 +1,6 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { basic, serviceSecret, startServer, tokenRequest, useServer } from './helpers.ts';
+import { serviceTokenRequest, startServer, useServer } from './helpers.ts';
 
 const server = useServer({ keys: { publishBeforeUse: 600 } });
 
@@ -9,11 +9,7 @@ async function jwks() {
 }
 
 async function issuedKid() {
-  const response = await tokenRequest(
-    server,
-    { grant_type: 'client_credentials' },
-    basic('service-a', serviceSecret),
-  );
+  const response = await serviceTokenRequest(server);
   const token = response.body.access_token as string;
   const { protectedHeader } = await jwtVerify(token, createLocalJWKSet(await jwks()), {
     audience: 'orders-api',

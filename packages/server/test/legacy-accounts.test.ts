@@ -7,7 +7,6 @@
  * field, and `gatehouse user` refusing to change accounts it does not hold.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
@@ -16,21 +15,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresLegacyAccountStore } from '../src/accounts/legacy.ts';
 import { ConfigError, parseConfig } from '../src/config/load.ts';
 import { PasswordHasher } from '../src/protocol/passwords.ts';
-import { postgresUrl, requireService, uniqueName } from './backends.ts';
+import { backendRelay, postgresUrl, requireService, uniqueName } from './backends.ts';
 import {
-  authorizeThroughLogin,
-  Browser,
-  basic,
   buildServer,
-  codeRequest,
-  formOf,
+  codeFlowTokens,
   type GatehouseServer,
-  pkcePair,
+  loginPage,
+  refreshRequest,
   testClock,
   testConfig,
-  tokenRequest,
-  webRedirect,
-  webSecret,
 } from './helpers.ts';
 import { runGatehouse } from './processes.ts';
 
@@ -110,41 +103,22 @@ afterAll(async () => {
 });
 
 /** The login page of a new sign-in to web-app, and the browser on it. */
-async function loginPage(server: GatehouseServer) {
-  const browser = new Browser(server);
-  const started = await browser.get(codeRequest(pkcePair(), { scope: 'openid profile email roles' }));
-  const page = await browser.get(started.headers.location as string);
-  return { browser, form: formOf(page.body) };
-}
+const legacyLoginPage = (server: GatehouseServer) =>
+  loginPage(server, { scope: 'openid profile email roles' });
 
 async function signIn(server: GatehouseServer, username: string, password: string) {
-  const { browser, form } = await loginPage(server);
+  const { browser, form } = await legacyLoginPage(server);
   return browser.post(form.action, { csrf: form.csrf, username, password });
 }
 
 /** A full code flow as `username`, returning the token response body. */
 async function tokensFor(server: GatehouseServer, username: string, password: string) {
-  const browser = new Browser(server);
-  const pkce = pkcePair();
-  const redirect = await authorizeThroughLogin(
-    browser,
-    codeRequest(pkce, { scope: 'openid profile email roles offline_access' }),
-    { username, password },
-  );
-  const code = redirect.searchParams.get('code');
-  expect(code).not.toBeNull();
-  const response = await tokenRequest(
-    server,
-    {
-      grant_type: 'authorization_code',
-      code: code!,
-      redirect_uri: webRedirect,
-      code_verifier: pkce.verifier,
-    },
-    basic('web-app', webSecret),
-  );
-  expect(response.status).toBe(200);
-  return response.body as { access_token: string; refresh_token: string; id_token: string };
+  const { tokens } = await codeFlowTokens(server, {
+    scope: 'openid profile email roles offline_access',
+    user: { username, password },
+  });
+  expect(tokens.status).toBe(200);
+  return tokens.body as { access_token: string; refresh_token: string; id_token: string };
 }
 
 async function userinfo(server: GatehouseServer, accessToken: string) {
@@ -231,11 +205,7 @@ describe('signing in against a legacy users table', () => {
       const info = await userinfo(server, tokens.access_token);
       expect(info.status).toBe(401);
       expect(info.body.error).toBe('invalid_token');
-      const refreshed = await tokenRequest(
-        server,
-        { grant_type: 'refresh_token', refresh_token: tokens.refresh_token },
-        basic('web-app', webSecret),
-      );
+      const refreshed = await refreshRequest(server, tokens.refresh_token);
       expect(refreshed.status).toBe(400);
       expect(refreshed.body.error).toBe('invalid_grant');
     } finally {
@@ -410,31 +380,18 @@ it('gatehouse user refuses to change accounts that live in the legacy table', {
 });
 
 it('answers /readyz and sign-ins with 503 while the legacy database is unreachable', async () => {
-  // A TCP relay in front of the real PostgreSQL, so the test can cut the store's connections.
-  const target = new URL(postgresUrl);
-  const sockets = new Set<Socket>();
-  const relay = createServer((inbound) => {
-    const outbound = connect(Number(target.port || 5432), target.hostname);
-    for (const socket of [inbound, outbound]) {
-      sockets.add(socket);
-      socket.on('error', () => {});
-    }
-    inbound.pipe(outbound).pipe(inbound);
-  });
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-  const { port } = relay.address() as { port: number };
+  // A relay in front of the real PostgreSQL, so the test can cut the server's connections to it.
+  const relay = await backendRelay(postgresUrl, 5432);
   const relayed = new URL(postgresUrl);
-  relayed.host = `127.0.0.1:${port}`;
+  relayed.host = `127.0.0.1:${relay.port}`;
   const server = await buildServer(
     legacyConfig(legacyAccounts({ url: relayed.href, pool: { connectionTimeout: 1 } })),
   );
   try {
     expect((await server.app.inject({ url: '/readyz' })).statusCode).toBe(200);
-    const { browser, form } = await loginPage(server);
+    const { browser, form } = await legacyLoginPage(server);
 
-    const closed = new Promise((resolve) => relay.close(resolve));
-    for (const socket of sockets) socket.destroy();
-    await closed;
+    await relay.cut();
     const notReady = await server.app.inject({ url: '/readyz' });
     expect(notReady.statusCode).toBe(503);
     expect(JSON.parse(notReady.body).error).toBe('temporarily_unavailable');

@@ -15,17 +15,17 @@ import {
   issuer,
   logCapture,
   postForm,
+  refreshRequest,
   type TestServer,
   testClients,
   testConfig,
   tokenRequest,
   useServer,
-  webSecret,
+  webAppAuth,
 } from './helpers.ts';
 
 const hour = 3600;
 const day = 86400;
-const web = basic('web-app', webSecret);
 const spaRedirect = 'https://spa.example.com/callback';
 
 /** The seed's single-page app: a public client whose refresh tokens live 24 hours, 2 idle. */
@@ -60,7 +60,7 @@ async function spaTokens(server: TestServer) {
 
 function refreshAs(server: TestServer, clientId: string, refreshToken: string) {
   return clientId === 'web-app'
-    ? tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, web)
+    ? refreshRequest(server, refreshToken)
     : tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId });
 }
 
@@ -92,12 +92,12 @@ describe('refresh-token lifetimes per client', () => {
     expectExpired(await refreshAs(server, 'spa', refreshToken));
   });
 
-  it('gives each client its own lifetimes: the SPA signs in again after 24 hours, the web app does not', async () => {
+  it('gives each client its own lifetimes: the SPA signs in again after 24 hours, the webAppAuth app does not', async () => {
     let spaToken = await spaTokens(server);
     let webToken = (await codeFlowTokens(server)).tokens.body.refresh_token as string;
-    // The web app's token expires when idle for 14 days, within its 90 days (the introspected exp).
+    // The webAppAuth app's token expires when idle for 14 days, within its 90 days (the introspected exp).
     const issuedAt = server.clock();
-    expect((await introspectToken(server, webToken, web)).body).toMatchObject({
+    expect((await introspectToken(server, webToken, webAppAuth)).body).toMatchObject({
       active: true,
       exp: issuedAt + 14 * day,
     });
@@ -114,8 +114,8 @@ describe('refresh-token lifetimes per client', () => {
         expectExpired(spaRefreshed);
       }
     }
-    // The web app's tokens still slide: 14 idle days from the last use.
-    expect((await introspectToken(server, webToken, web)).body).toMatchObject({
+    // The webAppAuth app's tokens still slide: 14 idle days from the last use.
+    expect((await introspectToken(server, webToken, webAppAuth)).body).toMatchObject({
       active: true,
       exp: server.clock() + 14 * day,
     });
@@ -131,7 +131,7 @@ describe('refresh-token lifetimes per client', () => {
       refreshToken = refreshed.body.refresh_token as string;
     }
     // 89 days in: 14 idle days would reach past the absolute lifetime, so the token ends with the family.
-    expect((await introspectToken(server, refreshToken, web)).body).toMatchObject({
+    expect((await introspectToken(server, refreshToken, webAppAuth)).body).toMatchObject({
       exp: authorizedAt + 90 * day,
     });
     server.clock.advance(authorizedAt + 90 * day - server.clock());
@@ -182,7 +182,7 @@ describe('a kept refresh token (sender-constrained, not rotated)', () => {
       server,
       '/token',
       { grant_type: 'refresh_token', refresh_token: refreshToken },
-      { authorization: web, dpop },
+      { authorization: webAppAuth, dpop },
     );
   }
 
@@ -197,7 +197,7 @@ describe('a kept refresh token (sender-constrained, not rotated)', () => {
       const kept = await useKept(key, refreshToken);
       expect(kept.status).toBe(200);
       expect(kept.body.refresh_token).toBeUndefined();
-      expect((await introspectToken(server, refreshToken, web)).body).toMatchObject({
+      expect((await introspectToken(server, refreshToken, webAppAuth)).body).toMatchObject({
         active: true,
         exp: Math.min(server.clock() + 14 * day, authorizedAt + 90 * day),
       });
@@ -206,7 +206,7 @@ describe('a kept refresh token (sender-constrained, not rotated)', () => {
     expectExpired(await useKept(key, idleToken));
     server.clock.advance(9 * day);
     expect((await useKept(key, refreshToken)).status).toBe(200);
-    expect((await introspectToken(server, refreshToken, web)).body.exp).toBe(authorizedAt + 90 * day);
+    expect((await introspectToken(server, refreshToken, webAppAuth)).body.exp).toBe(authorizedAt + 90 * day);
     server.clock.advance(authorizedAt + 90 * day - server.clock());
     expectExpired(await useKept(key, refreshToken));
   });

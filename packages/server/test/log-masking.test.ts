@@ -11,31 +11,31 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertionType, clientAssertion } from './client-assertion.ts';
 import {
+  accessTokenType,
   Browser,
-  basic,
   buildServer,
   codeFlowTokens,
+  deviceGrant,
+  exchangeGrant,
   form,
   formOf,
   type GatehouseServer,
   introspectToken,
   logCapture,
+  minimalPushedParams,
   parseConfig,
   password,
-  pkcePair,
   postForm,
+  refreshRequest,
   serviceSecret,
+  serviceTokenRequest,
   testClients,
   testConfig,
   tokenRequest,
+  webAppAuth,
   webSecret,
 } from './helpers.ts';
 import { freePort } from './interop-helpers.ts';
-
-const exchangeGrant = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
-const accessTokenType = 'urn:ietf:params:oauth:token-type:access_token';
-const web = basic('web-app', webSecret);
 
 describe('log masking after a full run', () => {
   const log = logCapture();
@@ -89,11 +89,7 @@ describe('log masking after a full run', () => {
       extra: { login_hint: hint },
     });
     expect(flow.tokens.status).toBe(200);
-    const refreshed = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: flow.tokens.body.refresh_token as string },
-      web,
-    );
+    const refreshed = await refreshRequest(server, flow.tokens.body.refresh_token as string);
     expect(refreshed.status).toBe(200);
     Object.assign(secrets, {
       login_hint: hint,
@@ -111,19 +107,7 @@ describe('log masking after a full run', () => {
   }
 
   async function pushedFlow() {
-    const pushed = await postForm(
-      server,
-      '/par',
-      {
-        response_type: 'code',
-        client_id: 'web-app',
-        redirect_uri: 'https://webapp.example.com/signin-oidc',
-        scope: 'openid',
-        code_challenge: pkcePair().challenge,
-        code_challenge_method: 'S256',
-      },
-      { authorization: web },
-    );
+    const pushed = await postForm(server, '/par', minimalPushedParams(), { authorization: webAppAuth });
     expect(pushed.status, pushed.text).toBe(201);
     const requestUri = pushed.body.request_uri as string;
     secrets.request_uri = requestUri;
@@ -173,11 +157,7 @@ describe('log masking after a full run', () => {
   }
 
   async function exchangeAndAssertion(subjectToken: string) {
-    const service = await tokenRequest(
-      server,
-      { grant_type: 'client_credentials' },
-      basic('service-a', serviceSecret),
-    );
+    const service = await serviceTokenRequest(server);
     const actorToken = service.body.access_token as string;
     const exchanged = await tokenRequest(
       server,
@@ -187,7 +167,7 @@ describe('log masking after a full run', () => {
         subject_token_type: accessTokenType,
         audience: 'api1',
       },
-      web,
+      webAppAuth,
     );
     expect(exchanged.status, exchanged.text).toBe(200);
     // A misbehaving client that puts the exchange's tokens in the URL.
@@ -224,7 +204,7 @@ describe('log masking after a full run', () => {
       server,
       '/revoke',
       { token: tokens.refresh_token as string, token_type_hint: 'refresh_token' },
-      { authorization: web },
+      { authorization: webAppAuth },
     );
     expect(revoked.status).toBe(200);
     await server.app.inject({

@@ -1,7 +1,14 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { redactUrl } from '../src/http/logging.ts';
-import { basic, codeFlowTokens, serviceSecret, startServer, tokenRequest, webSecret } from './helpers.ts';
+import {
+  codeFlowTokens,
+  serviceSecret,
+  serviceTokenRequest,
+  startServer,
+  tokenRequest,
+  webSecret,
+} from './helpers.ts';
 
 describe('logging', () => {
   it('masks credentials in logged URLs', () => {
@@ -27,11 +34,7 @@ describe('logging', () => {
     const server = await startServer({ logging: { level: 'trace' } }, { logStream: stream });
     try {
       const { code, tokens, pkce } = await codeFlowTokens(server);
-      const cc = await tokenRequest(
-        server,
-        { grant_type: 'client_credentials' },
-        basic('service-a', serviceSecret),
-      );
+      const cc = await serviceTokenRequest(server);
       await server.app.inject({ url: `/userinfo?access_token=${tokens.body.access_token as string}` });
       await tokenRequest(server, {
         grant_type: 'client_credentials',

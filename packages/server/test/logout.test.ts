@@ -10,24 +10,25 @@ import * as client from 'openid-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signJwt } from '../src/tokens/jwt.ts';
 import {
-  apiSecret,
   authorizeThroughLogin,
   Browser,
-  basic,
   codeRequest,
   formOf,
   issuer,
+  ordersApiAuth,
   password,
   pkcePair,
   startServer,
   type TestServer,
   testClients,
   tokenRequest,
+  webAppAuth,
   webRedirect,
   webSecret,
 } from './helpers.ts';
 import {
   authorizationParameters,
+  discoverWebApp,
   FetchBrowser,
   type Received,
   Receiver,
@@ -130,7 +131,7 @@ interface Tokens {
 }
 
 const clientSetups = {
-  'web-app': { redirectUri: webRedirect, auth: { authorization: basic('web-app', webSecret) } },
+  'web-app': { redirectUri: webRedirect, auth: { authorization: webAppAuth } },
   'post-app': {
     redirectUri: 'https://post.example.com/cb',
     auth: { body: { client_id: 'post-app', client_secret: webSecret } },
@@ -213,7 +214,7 @@ async function introspect(target: TestServer, token: string): Promise<Record<str
     url: '/introspect',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
-      authorization: basic('orders-api', apiSecret),
+      authorization: ordersApiAuth,
     },
     payload: new URLSearchParams({ token }).toString(),
   });
@@ -696,7 +697,7 @@ describe('introspection and revocation after logout', () => {
     const refreshed = await tokenRequest(
       target,
       { grant_type: 'refresh_token', refresh_token: offline.refresh_token ?? '' },
-      basic('web-app', webSecret),
+      webAppAuth,
     );
     expect(refreshed.status).toBe(200);
     expect((await introspect(target, refreshed.body.access_token as string)).active).toBe(true);
@@ -722,7 +723,7 @@ describe('introspection and revocation after logout', () => {
         redirect_uri: webRedirect,
         code_verifier: pkce.verifier,
       },
-      basic('web-app', webSecret),
+      webAppAuth,
     );
     expect(exchanged.status).toBe(400);
     expect(exchanged.body.error).toBe('invalid_grant');
@@ -961,13 +962,7 @@ describe('interop: openid-client buildEndSessionUrl on a real port', () => {
   it('logs out with id_token_hint, post_logout_redirect_uri and state, then prompt=none needs a login', async () => {
     const listening = await startListening({ clients: testClients(webAppLogout) });
     cleanups.push(() => listening.close());
-    const config = await client.discovery(
-      new URL(listening.issuer),
-      'web-app',
-      webSecret,
-      client.ClientSecretBasic(webSecret),
-      { execute: [client.allowInsecureRequests] },
-    );
+    const config = await discoverWebApp(listening.issuer);
     expect(config.serverMetadata().end_session_endpoint).toBe(`${listening.issuer}/end_session`);
 
     const browser = new FetchBrowser(listening.issuer);

@@ -64,6 +64,18 @@ function recoveryCodesOf(html: string): string[] {
 
 const alice = { username: 'alice', password };
 
+const postAppRedirect = 'https://post.example.com/cb';
+
+/** An authorization request of `clientId` (post-app unless told) for `openid orders.read`, with `extra`. */
+function authorizationRequest(
+  pkce: { challenge: string },
+  extra: Record<string, string | undefined>,
+  clientId = 'post-app',
+): string {
+  const redirectUri = clientId === 'post-app' ? postAppRedirect : webRedirect;
+  return codeRequest(pkce, { clientId, redirectUri, scope: 'openid orders.read', extra });
+}
+
 /**
  * Starts an authorization of `clientId` in `browser` and, when the login page shows, signs in with a
  * password; returns the answer that follows (a redirect to the client, or a page of the interaction).
@@ -75,9 +87,8 @@ async function signIn(
   clientId = 'post-app',
 ) {
   const pkce = pkcePair();
-  const redirectUri = clientId === 'post-app' ? 'https://post.example.com/cb' : webRedirect;
-  const scope = clientId === 'post-app' ? 'openid orders.read' : 'openid orders.read';
-  let response = await browser.get(codeRequest(pkce, { clientId, redirectUri, scope, extra }));
+  const redirectUri = clientId === 'post-app' ? postAppRedirect : webRedirect;
+  let response = await browser.get(authorizationRequest(pkce, extra, clientId));
   expect(response.statusCode).toBe(303);
   let location = response.headers.location as string;
   if (!location.startsWith(`${issuer}/interaction/`)) return { response, location, pkce, redirectUri };
@@ -93,8 +104,15 @@ async function signIn(
   return { response, location, pkce, redirectUri };
 }
 
-/** Redeems the code of a redirect to post-app; returns the decoded ID and access tokens. */
-async function redeem(server: TestServer, location: string, verifier: string, redirectUri: string) {
+/**
+ * Redeems the code of a redirect to post-app, with the PKCE verifier and redirect URI of the sign-in that
+ * started it; returns the decoded ID and access tokens.
+ */
+async function redeem(
+  server: TestServer,
+  location: string,
+  { pkce, redirectUri }: { pkce: { verifier: string }; redirectUri: string },
+) {
   const code = new URL(location).searchParams.get('code');
   if (!code) throw new Error(`no code: ${location}`);
   const tokens = await postForm(server, '/token', {
@@ -103,7 +121,7 @@ async function redeem(server: TestServer, location: string, verifier: string, re
     client_secret: webSecret,
     code,
     redirect_uri: redirectUri,
-    code_verifier: verifier,
+    code_verifier: pkce.verifier,
   });
   expect(tokens.status).toBe(200);
   return {
@@ -112,14 +130,19 @@ async function redeem(server: TestServer, location: string, verifier: string, re
   };
 }
 
+/** A new browser signed in with a password for the mfa level, at the second-factor (or enrolment) page. */
+async function mfaSignIn(server: TestServer) {
+  const browser = new Browser(server);
+  const prompt = await signIn(server, browser, { acr_values: mfaAcr });
+  return { browser, ...prompt, form: formOf(prompt.response.body) };
+}
+
 /** Enrols alice's authenticator through a sign-in that asks for the mfa level; returns secret and codes. */
 async function enrol(server: TestServer) {
-  const browser = new Browser(server);
-  const { response, pkce, redirectUri } = await signIn(server, browser, { acr_values: mfaAcr });
+  const { browser, response, pkce, redirectUri, form } = await mfaSignIn(server);
   expect(response.statusCode).toBe(200);
   expect(response.body).toContain('<svg');
   const secret = secretOf(response.body);
-  const form = formOf(response.body);
   expect(form.action).toMatch(/\/enrol$/);
   const confirmed = await browser.post(form.action, { csrf: form.csrf, code: totp(secret, server.clock()) });
   expect(confirmed.statusCode).toBe(200);
@@ -157,7 +180,7 @@ describe('enrolment and sign-in with a second factor', () => {
     const { location, pkce, redirectUri, recoveryCodes } = await enrol(server);
     expect(recoveryCodes).toHaveLength(10);
     expect(new Set(recoveryCodes).size).toBe(10);
-    const { idToken, accessToken } = await redeem(server, location, pkce.verifier, redirectUri);
+    const { idToken, accessToken } = await redeem(server, location, { pkce, redirectUri });
     expect(idToken).toMatchObject({ acr: mfaAcr, amr: ['pwd', 'otp', 'mfa'] });
     expect(accessToken).toMatchObject({ acr: mfaAcr, amr: ['pwd', 'otp', 'mfa'] });
     expect(typeof accessToken.auth_time).toBe('number');
@@ -171,25 +194,16 @@ describe('enrolment and sign-in with a second factor', () => {
   it('signs in with a code from the app, refuses the same code again, and takes the next step', async () => {
     const { secret } = await enrol(server);
     server.clock.advance(30);
-    const first = new Browser(server);
-    const prompt = await signIn(server, first, { acr_values: mfaAcr });
+    const prompt = await mfaSignIn(server);
     expect(prompt.response.body).toContain('name="code"');
     const code = totp(secret, server.clock());
-    const form = formOf(prompt.response.body);
-    const accepted = await first.post(form.action, { csrf: form.csrf, code });
+    const accepted = await prompt.browser.post(prompt.form.action, { csrf: prompt.form.csrf, code });
     expect(accepted.statusCode).toBe(303);
-    const { idToken } = await redeem(
-      server,
-      accepted.headers.location as string,
-      prompt.pkce.verifier,
-      prompt.redirectUri,
-    );
+    const { idToken } = await redeem(server, accepted.headers.location as string, prompt);
     expect(idToken.acr).toBe(mfaAcr);
 
     // The same code in the same time step, from another browser: refused (RFC 6238 §5.2).
-    const second = new Browser(server);
-    const again = await signIn(server, second, { acr_values: mfaAcr });
-    const replayForm = formOf(again.response.body);
+    const { browser: second, form: replayForm } = await mfaSignIn(server);
     const replayed = await second.post(replayForm.action, { csrf: replayForm.csrf, code });
     expect(replayed.statusCode).toBe(401);
     expect(replayed.body).toContain('not valid, or it was already used');
@@ -206,9 +220,9 @@ describe('enrolment and sign-in with a second factor', () => {
   it('accepts a code of the previous or next step and nothing further away', async () => {
     const { secret } = await enrol(server);
     server.clock.advance(300);
-    const browser = new Browser(server);
-    const prompt = await signIn(server, browser, { acr_values: mfaAcr });
-    let form = formOf(prompt.response.body);
+    const prompt = await mfaSignIn(server);
+    const browser = prompt.browser;
+    let form = prompt.form;
     const far = await browser.post(form.action, { csrf: form.csrf, code: totp(secret, server.clock() + 60) });
     expect(far.statusCode).toBe(401);
     form = formOf(far.body);
@@ -222,9 +236,8 @@ describe('enrolment and sign-in with a second factor', () => {
   it('counts wrong codes with the login limits and locks the account second factor', async () => {
     const { secret } = await enrol(server);
     server.clock.advance(30);
-    const browser = new Browser(server);
-    const prompt = await signIn(server, browser, { acr_values: mfaAcr });
-    let page = prompt.response.body;
+    const { browser, response } = await mfaSignIn(server);
+    let page = response.body;
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const form = formOf(page);
       const wrong = await browser.post(form.action, {
@@ -251,10 +264,8 @@ describe('enrolment and sign-in with a second factor', () => {
   });
 
   it('refuses a wrong first code at enrolment, then confirms with the right one', async () => {
-    const browser = new Browser(server);
-    const { response } = await signIn(server, browser, { acr_values: mfaAcr });
+    const { browser, response, form } = await mfaSignIn(server);
     const secret = secretOf(response.body);
-    const form = formOf(response.body);
     const right = totp(secret, server.clock());
     const wrong = await browser.post(form.action, {
       csrf: form.csrf,
@@ -272,26 +283,17 @@ describe('enrolment and sign-in with a second factor', () => {
   it('takes a recovery code in place of a TOTP code, once', async () => {
     const { recoveryCodes } = await enrol(server);
     const code = recoveryCodes[0]!;
-    const first = new Browser(server);
-    const prompt = await signIn(server, first, { acr_values: mfaAcr });
-    const form = formOf(prompt.response.body);
+    const prompt = await mfaSignIn(server);
     // Entered in lower case without dashes: still the same code.
-    const used = await first.post(form.action, {
-      csrf: form.csrf,
+    const used = await prompt.browser.post(prompt.form.action, {
+      csrf: prompt.form.csrf,
       recovery_code: code.replace(/-/g, '').toLowerCase(),
     });
     expect(used.statusCode).toBe(303);
-    const { idToken } = await redeem(
-      server,
-      used.headers.location as string,
-      prompt.pkce.verifier,
-      prompt.redirectUri,
-    );
+    const { idToken } = await redeem(server, used.headers.location as string, prompt);
     expect(idToken).toMatchObject({ acr: mfaAcr, amr: ['pwd', 'otp', 'mfa'] });
 
-    const second = new Browser(server);
-    const again = await signIn(server, second, { acr_values: mfaAcr });
-    const againForm = formOf(again.response.body);
+    const { browser: second, form: againForm } = await mfaSignIn(server);
     const reused = await second.post(againForm.action, { csrf: againForm.csrf, recovery_code: code });
     expect(reused.statusCode).toBe(401);
     const otherForm = formOf(reused.body);
@@ -304,9 +306,7 @@ describe('enrolment and sign-in with a second factor', () => {
 
   it('answers a missing code on the form, never a server error', async () => {
     await enrol(server);
-    const browser = new Browser(server);
-    const prompt = await signIn(server, browser, { acr_values: mfaAcr });
-    const form = formOf(prompt.response.body);
+    const { browser, form } = await mfaSignIn(server);
     const empty = await browser.post(form.action, { csrf: form.csrf, code: '', recovery_code: '' });
     expect(empty.statusCode).toBe(401);
     expect(empty.body).toContain('Enter the code from your authenticator app');
@@ -329,20 +329,13 @@ describe('step-up: acr_values, an essential acr and prompt=none', () => {
     const browser = new Browser(server);
     const plain = await signIn(server, browser);
     expect(plain.location).toMatch(/^https:\/\/post\.example\.com\/cb\?code=/);
-    const before = await redeem(server, plain.location, plain.pkce.verifier, plain.redirectUri);
+    const before = await redeem(server, plain.location, plain);
     expect(before.idToken).toMatchObject({ acr: pwdAcr, amr: ['pwd'] });
     expect(before.accessToken).toMatchObject({ acr: pwdAcr, amr: ['pwd'] });
 
     // prompt=none cannot ask for the missing factor.
     const pkce = pkcePair();
-    const none = await browser.get(
-      codeRequest(pkce, {
-        clientId: 'post-app',
-        redirectUri: 'https://post.example.com/cb',
-        scope: 'openid orders.read',
-        extra: { acr_values: mfaAcr, prompt: 'none' },
-      }),
-    );
+    const none = await browser.get(authorizationRequest(pkce, { acr_values: mfaAcr, prompt: 'none' }));
     expect(none.statusCode).toBe(303);
     const refused = new URL(none.headers.location as string);
     expect(refused.searchParams.get('error')).toBe('interaction_required');
@@ -354,12 +347,7 @@ describe('step-up: acr_values, an essential acr and prompt=none', () => {
     expect(form.action).toMatch(/\/mfa$/);
     const done = await browser.post(form.action, { csrf: form.csrf, code: totp(secret, server.clock()) });
     expect(done.statusCode).toBe(303);
-    const after = await redeem(
-      server,
-      done.headers.location as string,
-      stepUp.pkce.verifier,
-      stepUp.redirectUri,
-    );
+    const after = await redeem(server, done.headers.location as string, stepUp);
     expect(after.idToken).toMatchObject({ acr: mfaAcr, amr: ['pwd', 'otp', 'mfa'], sid: before.idToken.sid });
     expect(after.idToken.auth_time as number).toBeGreaterThanOrEqual(before.idToken.auth_time as number);
 
@@ -388,14 +376,7 @@ describe('step-up: acr_values, an essential acr and prompt=none', () => {
       id_token: { acr: { essential: true, values: ['urn:example:gold'] } },
     });
     const pkce = pkcePair();
-    const refused = await browser.get(
-      codeRequest(pkce, {
-        clientId: 'post-app',
-        redirectUri: 'https://post.example.com/cb',
-        scope: 'openid orders.read',
-        extra: { claims: unsupported },
-      }),
-    );
+    const refused = await browser.get(authorizationRequest(pkce, { claims: unsupported }));
     expect(new URL(refused.headers.location as string).searchParams.get('error')).toBe('invalid_request');
   });
 
@@ -408,12 +389,7 @@ describe('step-up: acr_values, an essential acr and prompt=none', () => {
     expect(form.action).toMatch(/\/mfa$/);
     const done = await browser.post(form.action, { csrf: form.csrf, code: totp(secret, server.clock()) });
     expect(done.statusCode).toBe(303);
-    const { idToken } = await redeem(
-      server,
-      done.headers.location as string,
-      aged.pkce.verifier,
-      aged.redirectUri,
-    );
+    const { idToken } = await redeem(server, done.headers.location as string, aged);
     expect(server.clock() - (idToken.auth_time as number)).toBeLessThanOrEqual(60);
   });
 });
@@ -525,10 +501,8 @@ describe('logs', () => {
   it('never write a TOTP secret, a code or a recovery code, while the audit events are there', async () => {
     const { secret, recoveryCodes } = await enrol(server);
     server.clock.advance(30);
-    const browser = new Browser(server);
-    const prompt = await signIn(server, browser, { acr_values: mfaAcr });
+    const { browser, form } = await mfaSignIn(server);
     const code = totp(secret, server.clock());
-    const form = formOf(prompt.response.body);
     expect((await browser.post(form.action, { csrf: form.csrf, code })).statusCode).toBe(303);
     const wrong = await signIn(server, new Browser(server), { acr_values: mfaAcr });
     const wrongForm = formOf(wrong.response.body);

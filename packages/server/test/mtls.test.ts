@@ -15,12 +15,12 @@ import { parseConfig } from '../src/config/load.ts';
 import { matchesRegisteredIdentity } from '../src/protocol/mtls.ts';
 import { testCertificates } from './certificates.ts';
 import {
-  apiSecret,
   basic,
   buildServer,
   form,
   type GatehouseServer,
-  serviceSecret,
+  ordersApiAuth,
+  serviceAuth,
   startServer,
   type TestServer,
   testClients,
@@ -167,7 +167,7 @@ describe('mutual-TLS client authentication over a real TLS listener', () => {
       '/introspect',
       { token: response.body.access_token as string },
       undefined,
-      basic('orders-api', apiSecret),
+      ordersApiAuth,
     );
     expect(introspection.body).toMatchObject({ active: true, cnf: { 'x5t#S256': thumbprint('pki') } });
   });
@@ -222,7 +222,7 @@ describe('mutual-TLS client authentication over a real TLS listener', () => {
     expect(without.status).toBe(400);
     expect(without.body.error).toBe('invalid_request');
     // A client not registered for bound tokens gets bearer tokens even when it shows a certificate.
-    const plain = await post('/token', clientCredentialsGrant, 'pki', basic('service-a', serviceSecret));
+    const plain = await post('/token', clientCredentialsGrant, 'pki', serviceAuth);
     expect(plain.status).toBe(200);
     expect(decodeJwt(plain.body.access_token as string).cnf).toBeUndefined();
   });
@@ -358,7 +358,7 @@ describe('the client certificate from a trusted proxy header', () => {
         url: '/token',
         headers: {
           'content-type': 'application/x-www-form-urlencoded',
-          authorization: basic('service-a', serviceSecret),
+          authorization: serviceAuth,
         },
         payload: form({ grant_type: 'client_credentials' }),
       });

@@ -41,21 +41,19 @@ import {
 } from './backends.ts';
 import { dpopKey, proof } from './dpop-helpers.ts';
 import {
-  apiSecret,
   basic,
   codeRequest,
-  formOf,
-  password,
+  deviceGrant,
+  ordersApiAuth,
   pkcePair,
-  serviceSecret,
+  serviceAuth,
   testConfig,
+  webAppAuth,
   webRedirect,
-  webSecret,
 } from './helpers.ts';
-import { FetchBrowser, freePort } from './interop-helpers.ts';
+import { decideDeviceCode, FetchBrowser, freePort } from './interop-helpers.ts';
 import { ServerProcess as Node, runGatehouse } from './processes.ts';
 
-const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 const revokeLimit = 25;
 
 interface Answer {
@@ -82,8 +80,6 @@ async function post(
   const text = await response.text();
   return { status: response.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
 }
-
-const web = basic('web-app', webSecret);
 
 function tally(answers: Answer[]): Record<string, number> {
   const counts: Record<string, number> = {};
@@ -204,11 +200,11 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
         redirect_uri: webRedirect,
         code_verifier: code.verifier,
       },
-      web,
+      webAppAuth,
     );
 
   const refresh = (node: Node, token: string) =>
-    post(`${node.url}/token`, { grant_type: 'refresh_token', refresh_token: token }, web);
+    post(`${node.url}/token`, { grant_type: 'refresh_token', refresh_token: token }, webAppAuth);
 
   it('`gatehouse migrate` finds the shared store up to date and names it without credentials', async () => {
     const file = configFiles.values().next().value as string;
@@ -251,7 +247,7 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
     expect((await refresh(nodes[2]!, winner.body.refresh_token as string)).body.error).toBe('invalid_grant');
     for (const node of nodes) {
       for (const token of [first.body.access_token, winner.body.access_token] as string[]) {
-        const introspection = await post(`${node.url}/introspect`, { token }, basic('orders-api', apiSecret));
+        const introspection = await post(`${node.url}/introspect`, { token }, ordersApiAuth);
         expect(introspection).toEqual({ status: 200, body: { active: false } });
       }
     }
@@ -287,8 +283,7 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
     );
     expect(issued.status).toBe(200);
     const token = issued.body.access_token as string;
-    const introspect = (node: Node) =>
-      post(`${node.url}/introspect`, { token }, basic('orders-api', apiSecret));
+    const introspect = (node: Node) => post(`${node.url}/introspect`, { token }, ordersApiAuth);
     for (const node of nodes) expect((await introspect(node)).body.active).toBe(true);
 
     // As `gatehouse client disable` and `enable` write it (admin/clients.ts): refused on every node at once.
@@ -316,10 +311,13 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
   it('honours a revocation made on one node in the next introspection on the others', async () => {
     const tokens = await redeem(nodes[0]!, await freshCode());
     const token = tokens.body.access_token as string;
-    const introspect = (node: Node) =>
-      post(`${node.url}/introspect`, { token }, basic('orders-api', apiSecret));
+    const introspect = (node: Node) => post(`${node.url}/introspect`, { token }, ordersApiAuth);
     for (const node of nodes) expect((await introspect(node)).body.active).toBe(true);
-    const revoked = await post(`${nodes[0]!.url}/revoke`, { token, token_type_hint: 'access_token' }, web);
+    const revoked = await post(
+      `${nodes[0]!.url}/revoke`,
+      { token, token_type_hint: 'access_token' },
+      webAppAuth,
+    );
     revocationsSent += 1;
     expect(revoked.status).toBe(200);
     for (const node of nodes) expect((await introspect(node)).body).toEqual({ active: false });
@@ -338,7 +336,7 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
         client_id: 'device-app',
       });
     expect((await poll(nodes[1]!)).body.error).toBe('authorization_pending');
-    await approveDevice(signedIn, start.body.verification_uri_complete as string);
+    await decideDeviceCode(signedIn, start.body.verification_uri_complete as string);
     const answers = await Promise.all(Array.from({ length: 60 }, (_, index) => poll(nodes[index % 3]!)));
     expect(tally(answers)).toEqual({ ok: 1, '400 invalid_grant': 59 });
   }, 60_000);
@@ -354,7 +352,7 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
         code_challenge: pkcePair().challenge,
         code_challenge_method: 'S256',
       },
-      web,
+      webAppAuth,
     );
     expect(pushed.status).toBe(201);
     const query = new URLSearchParams({
@@ -377,7 +375,7 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
     async () => {
       const answers = await Promise.all(
         Array.from({ length: 90 }, (_, index) =>
-          post(`${nodes[index % 3]!.url}/revoke`, { token: `unknown-${index}` }, web),
+          post(`${nodes[index % 3]!.url}/revoke`, { token: `unknown-${index}` }, webAppAuth),
         ),
       );
       const allowed = revokeLimit - revocationsSent;
@@ -421,12 +419,7 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
       const dpop = await proof(key, { htu: `${issuer}/token`, iat: Math.floor(Date.now() / 1000) });
       const answers = await Promise.all(
         Array.from({ length: 30 }, (_, index) =>
-          post(
-            `${nodes[index % 3]!.url}/token`,
-            { grant_type: 'client_credentials' },
-            basic('service-a', serviceSecret),
-            { dpop },
-          ),
+          post(`${nodes[index % 3]!.url}/token`, { grant_type: 'client_credentials' }, serviceAuth, { dpop }),
         ),
       );
       expect(tally(answers)).toEqual({ ok: 1, '400 invalid_dpop_proof': 29 });
@@ -501,30 +494,3 @@ describe.each(backendNames)('three server processes on %s', (backend: BackendNam
     }
   }, 120_000);
 });
-
-/** Signs in (or reuses the session), confirms the pre-filled user code and approves, over HTTP on node 1. */
-async function approveDevice(browser: FetchBrowser, verificationUriComplete: string): Promise<void> {
-  let response = await browser.get(verificationUriComplete);
-  let html = await response.text();
-  let form = formOf(html);
-  if (form.action.endsWith('/device/login')) {
-    const kept = /name="user_code" value="([^"]*)"/.exec(html)?.[1] ?? '';
-    response = await browser.post(form.action, {
-      csrf: form.csrf,
-      username: 'alice',
-      password,
-      user_code: kept,
-    });
-    response = await browser.get(response.headers.get('location')!);
-    html = await response.text();
-    form = formOf(html);
-  }
-  const userCode = /id="user_code"[^>]* value="([^"]*)"/.exec(html)?.[1];
-  if (!userCode) throw new Error('the user code was not pre-filled');
-  response = await browser.post(form.action, { csrf: form.csrf, user_code: userCode });
-  html = await response.text();
-  if (response.status !== 200) throw new Error(`code entry answered ${response.status}`);
-  form = formOf(html);
-  response = await browser.post(form.action, { csrf: form.csrf, user_code: userCode, decision: 'approve' });
-  if (response.status !== 200) throw new Error(`decision answered ${response.status}`);
-}

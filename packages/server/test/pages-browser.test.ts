@@ -21,7 +21,7 @@ import {
   testClients,
   testConfig,
 } from './helpers.ts';
-import { callbackSite, freePort } from './interop-helpers.ts';
+import { callbackSite, closeAll, freePort, patience } from './interop-helpers.ts';
 import { themeDirectory, themedUi } from './theme-fixtures.ts';
 
 let gatehouse: GatehouseServer;
@@ -49,14 +49,7 @@ beforeAll(async () => {
   browser = await launchChromium();
 }, 180_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await clientSite?.close();
-  await gatehouse?.close();
-});
-
-/** The browser waits for the app, not the other way round: a busy machine slows Chromium down. */
-const patience = { timeout: 30_000 };
+afterAll(() => closeAll(browser, clientSite, gatehouse));
 
 /**
  * Opens `authorizeUrl` in `context`, checks the German themed login page, signs in with a wrong password and

@@ -15,16 +15,16 @@ import {
   pkcePair,
   postForm,
   postJson,
+  redeemCode,
   startServer,
   type TestServer,
   testClients,
-  tokenRequest,
   useServer,
+  webAppAuth,
   webRedirect,
   webSecret,
 } from './helpers.ts';
 
-const web = basic('web-app', webSecret);
 const parUrl = `${issuer}/par`;
 
 function clients(extra: Record<string, unknown>[] = []): Record<string, unknown>[] {
@@ -47,7 +47,7 @@ function clients(extra: Record<string, unknown>[] = []): Record<string, unknown>
 function push(
   server: TestServer,
   values: Record<string, string | undefined>,
-  headers: Record<string, string | undefined> = { authorization: web },
+  headers: Record<string, string | undefined> = { authorization: webAppAuth },
 ) {
   return postForm(server, '/par', values, headers);
 }
@@ -100,16 +100,7 @@ describe('pushed authorization requests', () => {
     );
     expect(`${redirect.origin}${redirect.pathname}`).toBe(webRedirect);
     expect(redirect.searchParams.get('state')).toBe('st-par');
-    const tokens = await tokenRequest(
-      server,
-      {
-        grant_type: 'authorization_code',
-        code: redirect.searchParams.get('code')!,
-        redirect_uri: webRedirect,
-        code_verifier: pkce.verifier,
-      },
-      web,
-    );
+    const tokens = await redeemCode(server, redirect.searchParams.get('code')!, pkce.verifier);
     expect(tokens.status).toBe(200);
     const body = tokens.body as Record<string, string>;
     expect(body.scope).toBe('openid profile orders.read');
@@ -170,7 +161,7 @@ describe('pushed authorization requests', () => {
   });
 
   it('refuses a body that is not a form', async () => {
-    const response = await postJson(server, '/par', web);
+    const response = await postJson(server, '/par', webAppAuth);
     expect(response.statusCode).toBe(415);
     expect(JSON.parse(response.body).error).toBe('invalid_request');
   });
@@ -253,7 +244,7 @@ describe('pushed authorization requests', () => {
       const key = await dpopKey();
       const pkce = pkcePair();
       const pushed = await push(server, requestParams(pkce.challenge), {
-        authorization: web,
+        authorization: webAppAuth,
         dpop: await proof(key, { htu: parUrl, iat: server.clock() }),
       });
       expect(pushed.status).toBe(201);
@@ -262,16 +253,12 @@ describe('pushed authorization requests', () => {
         authorizeWith(pushed.body.request_uri as string),
       );
       const redeem = (dpop?: string) =>
-        postForm(
+        redeemCode(
           server,
-          '/token',
-          {
-            grant_type: 'authorization_code',
-            code: redirect.searchParams.get('code')!,
-            redirect_uri: webRedirect,
-            code_verifier: pkce.verifier,
-          },
-          { authorization: web, dpop },
+          redirect.searchParams.get('code')!,
+          pkce.verifier,
+          {},
+          { authorization: webAppAuth, dpop },
         );
       const without = await redeem();
       expect(without.body.error).toBe('invalid_grant');
@@ -284,7 +271,7 @@ describe('pushed authorization requests', () => {
       const key = await dpopKey();
       const other = await dpopKey();
       const response = await push(server, requestParams(pkcePair().challenge, { dpop_jkt: other.jkt }), {
-        authorization: web,
+        authorization: webAppAuth,
         dpop: await proof(key, { htu: parUrl, iat: server.clock() }),
       });
       expect(response.status).toBe(400);
@@ -294,7 +281,7 @@ describe('pushed authorization requests', () => {
     it('refuses an invalid proof at /par', async () => {
       const key = await dpopKey();
       const response = await push(server, requestParams(pkcePair().challenge), {
-        authorization: web,
+        authorization: webAppAuth,
         dpop: await proof(key, { htu: `${issuer}/token`, iat: server.clock() }),
       });
       expect(response.status).toBe(400);

@@ -20,6 +20,8 @@ import { en } from '../src/views/locales/en.ts';
 import {
   basic,
   buildServer,
+  cibaGrant,
+  deviceGrant,
   type GatehouseServer,
   parseConfig,
   password,
@@ -32,9 +34,11 @@ import {
 import {
   authorizationParameters,
   callbackSite,
+  closeAll,
   type Driven,
   freePort,
   pageWithAuthenticator,
+  patience,
 } from './interop-helpers.ts';
 import { type HostileUpstream, startHostileUpstream } from './upstream-helpers.ts';
 
@@ -47,13 +51,9 @@ let clientSite: { close(): Promise<void> };
 let hostile: HostileUpstream;
 
 const mfaAcr = 'urn:gatehouse:acr:mfa';
-const cibaGrant = 'urn:openid:params:grant-type:ciba';
-const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 const tellerSecret = 'teller-test-secret-0123456789-abcdefghijklmnopq';
 /** The approval links the CIBA notifier was given (endpoints/backchannel-approval.ts). */
 const approvalLinks: string[] = [];
-const patience = { timeout: 30_000 };
-
 beforeAll(async () => {
   const [port, clientPort] = await Promise.all([freePort(), freePort()]);
   issuer = `http://localhost:${port}`;
@@ -107,12 +107,7 @@ beforeAll(async () => {
   browser = await launchChromium();
 }, 180_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await clientSite?.close();
-  await gatehouse?.close();
-  await hostile?.close();
-});
+afterAll(() => closeAll(browser, clientSite, gatehouse, hostile));
 
 /** The credential ids the virtual authenticator holds, base64url as the server stores them. */
 async function heldCredentials(driven: Driven): Promise<string[]> {

@@ -15,10 +15,10 @@ import { fetchClientJwks } from '../src/protocol/client-jwks.ts';
 import { guardedLookup, isNonPublicAddress } from '../src/protocol/outbound-address.ts';
 import { assertionType, clientAssertion } from './client-assertion.ts';
 import {
-  basic,
   issuer,
   postForm,
   serviceSecret,
+  serviceTokenRequest,
   startServer,
   testClients,
   testConfig,
@@ -340,11 +340,7 @@ describe('private_key_jwt with inline keys', () => {
   it('refuses two authentication methods at once, a wrong assertion type, and garbage', async () => {
     const token = await assertion();
     await expectInvalidClient(
-      tokenRequest(
-        server,
-        { grant_type: 'client_credentials', client_assertion_type: assertionType, client_assertion: token },
-        basic('service-a', serviceSecret),
-      ),
+      serviceTokenRequest(server, { client_assertion_type: assertionType, client_assertion: token }),
       /more than one/,
     );
     await expectInvalidClient(

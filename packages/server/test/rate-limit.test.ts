@@ -6,17 +6,17 @@ import {
   basic,
   codeFlowTokens,
   codeRequest,
+  deviceGrant,
   formOf,
+  loginPage,
   password,
   pkcePair,
   postForm,
-  serviceSecret,
+  serviceTokenRequest,
   testClients,
   tokenRequest,
   useServer,
 } from './helpers.ts';
-
-const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /** The login form of a new authorization request in `browser` (web-app; `extra` adds parameters). */
 async function loginForm(browser: Browser, extra: Record<string, string> = {}) {
@@ -69,10 +69,8 @@ describe.each(['memory', 'redis'] as const)('rate limits (%s counters)', (store)
   });
 
   it('limits the token endpoint per client with 429, Retry-After and an RFC 6749 JSON body, then recovers', async () => {
-    const service = basic('service-a', serviceSecret);
-    for (let i = 0; i < 3; i++)
-      expect((await tokenRequest(server, { grant_type: 'client_credentials' }, service)).status).toBe(200);
-    const limited = await tokenRequest(server, { grant_type: 'client_credentials' }, service);
+    for (let i = 0; i < 3; i++) expect((await serviceTokenRequest(server)).status).toBe(200);
+    const limited = await serviceTokenRequest(server);
     expect(limited.status).toBe(429);
     expect(limited.body).toEqual({
       error: 'temporarily_unavailable',
@@ -81,7 +79,7 @@ describe.each(['memory', 'redis'] as const)('rate limits (%s counters)', (store)
     expect(limited.headers['retry-after']).toBe('30');
     expect(limited.headers['cache-control']).toBe('no-store');
     server.clock.advance(30);
-    expect((await tokenRequest(server, { grant_type: 'client_credentials' }, service)).status).toBe(200);
+    expect((await serviceTokenRequest(server)).status).toBe(200);
   });
 
   it('limits the token endpoint per IP whatever the client', async () => {
@@ -110,10 +108,10 @@ describe.each(['memory', 'redis'] as const)('rate limits (%s counters)', (store)
 
   it('locks a username after repeated failed logins, with growing delays, and lets the right password in afterwards', async () => {
     server.clock.advance(120);
-    const browser = new Browser(server);
-    const start = await browser.get(codeRequest(pkcePair()));
-    const page = await browser.get(start.headers.location as string);
-    const { action, csrf } = formOf(page.body);
+    const {
+      browser,
+      form: { action, csrf },
+    } = await loginPage(server);
     const attempt = (pass: string) => browser.post(action, { csrf, username: 'bob', password: pass });
 
     for (let i = 0; i < 3; i++) expect((await attempt('wrong')).statusCode).toBe(401);
@@ -226,10 +224,9 @@ describe('default budgets', () => {
   const server = useServer();
 
   it('do not throttle a busy confidential client: 1,300 token requests in a minute from one address', async () => {
-    const service = basic('service-a', serviceSecret);
     const statuses = new Map<number, number>();
     for (let i = 0; i < 1300; i++) {
-      const { status } = await tokenRequest(server, { grant_type: 'client_credentials' }, service);
+      const { status } = await serviceTokenRequest(server);
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
     }
     expect(Object.fromEntries(statuses)).toEqual({ 200: 1300 });

@@ -3,7 +3,7 @@
  * exactly once across connections, counters are shared by every limiter on the same prefix, and an
  * unreachable Redis is a 503 answer or a start-up error, never a silent pass.
  */
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
@@ -11,7 +11,7 @@ import { RateLimiter, RedisRateLimitStore } from '../src/http/rate-limit.ts';
 import { OAuthError } from '../src/protocol/errors.ts';
 import { RedisReplayCache } from '../src/protocol/replay-cache.ts';
 import { connectRedis } from '../src/storage/redis.ts';
-import { dropRedisPrefix, redisUrl, requireService, uniqueName } from './backends.ts';
+import { backendRelay, dropRedisPrefix, redisUrl, requireService, uniqueName } from './backends.ts';
 import { buildServer, testConfig } from './helpers.ts';
 
 const prefix = `${uniqueName('gh_redis')}:`;
@@ -110,30 +110,17 @@ describe('Redis rate-limit counters', () => {
 
 describe('readiness with Redis', () => {
   it('answers /readyz 200 while Redis answers and 503 once it is gone', async () => {
-    // A TCP relay in front of the real Redis, so the test can cut the server's connection to it.
-    const target = new URL(redisUrl);
-    const sockets = new Set<Socket>();
-    const relay = createServer((inbound) => {
-      const outbound = connect(Number(target.port || 6379), target.hostname);
-      for (const socket of [inbound, outbound]) {
-        sockets.add(socket);
-        socket.on('error', () => {});
-      }
-      inbound.pipe(outbound).pipe(inbound);
-    });
-    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-    const { port } = relay.address() as { port: number };
+    // A relay in front of the real Redis, so the test can cut the server's connections to it.
+    const relay = await backendRelay(redisUrl, 6379);
     const server = await buildServer(
-      parseConfig(testConfig({ redis: { url: `redis://127.0.0.1:${port}`, keyPrefix: prefix } })),
+      parseConfig(testConfig({ redis: { url: `redis://127.0.0.1:${relay.port}`, keyPrefix: prefix } })),
     );
     try {
       const ready = await server.app.inject({ url: '/readyz' });
       expect(ready.statusCode).toBe(200);
       expect(JSON.parse(ready.body)).toEqual({ status: 'ready' });
 
-      const closed = new Promise((resolve) => relay.close(resolve));
-      for (const socket of sockets) socket.destroy();
-      await closed;
+      await relay.cut();
       const gone = await server.app.inject({ url: '/readyz' });
       expect(gone.statusCode).toBe(503);
       expect(JSON.parse(gone.body).error).toBe('temporarily_unavailable');

@@ -10,18 +10,17 @@ import { describe, expect, it } from 'vitest';
 import { sweepExpired } from '../src/storage/sweep.ts';
 import { databaseOf } from '../src/storage/testing.ts';
 import {
-  basic,
   codeParams,
+  deviceGrant,
   form,
   pkcePair,
   postForm,
   type TestServer,
   testClients,
   useServer,
-  webSecret,
+  webAppAuth,
 } from './helpers.ts';
 
-const deviceGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 const signedOut = 'https://webapp.example.com/signed-out';
 const clients = [
   ...testClients({ 'web-app': { postLogoutRedirectUris: [signedOut] } }),
@@ -94,7 +93,7 @@ describe('request parameter limits (defaults)', () => {
       server,
       '/par',
       { ...codeParams(pkcePair()), login_hint: 'x'.repeat(60_000) },
-      { authorization: basic('web-app', webSecret) },
+      { authorization: webAppAuth },
     );
     expect(pushed.status).toBe(400);
     expect(pushed.body).toEqual({
@@ -112,7 +111,7 @@ describe('request parameter limits (defaults)', () => {
         c: 'x'.repeat(2000),
         d: 'x'.repeat(2000),
       },
-      { authorization: basic('web-app', webSecret) },
+      { authorization: webAppAuth },
     );
     expect(unknown.status).toBe(400);
     expect(unknown.body.error_description).toBe(

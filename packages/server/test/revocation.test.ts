@@ -1,26 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import {
-  apiSecret,
   basic,
   codeFlowTokens,
+  ordersApiAuth,
   postForm,
-  serviceSecret,
+  refreshRequest,
+  serviceAuth,
   tokenRequest,
   useServer,
-  webSecret,
+  webAppAuth,
 } from './helpers.ts';
 
 const server = useServer();
-
-const web = basic('web-app', webSecret);
-const ordersApi = basic('orders-api', apiSecret);
 
 function post(url: string, values: Record<string, string | undefined>, authorization?: string) {
   return postForm(server, url, values, { authorization });
 }
 
 const active = async (token: string) =>
-  JSON.parse((await post('/introspect', { token }, ordersApi)).text).active as boolean;
+  JSON.parse((await post('/introspect', { token }, ordersApiAuth)).text).active as boolean;
 
 describe('revocation', () => {
   it('revokes a refresh token, its family and the access tokens of its grant', async () => {
@@ -28,16 +26,12 @@ describe('revocation', () => {
     const response = await post(
       '/revoke',
       { token: tokens.body.refresh_token as string, token_type_hint: 'refresh_token' },
-      web,
+      webAppAuth,
     );
     expect(response.status).toBe(200);
     expect(response.text).toBe('');
     expect(response.headers['cache-control']).toBe('no-store');
-    const refresh = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string },
-      web,
-    );
+    const refresh = await refreshRequest(server, tokens.body.refresh_token as string);
     expect(refresh.body.error).toBe('invalid_grant');
     expect(await active(tokens.body.access_token as string)).toBe(false);
     const userinfo = await server.app.inject({
@@ -51,40 +45,24 @@ describe('revocation', () => {
     const { tokens } = await codeFlowTokens(server);
     const accessToken = tokens.body.access_token as string;
     expect(await active(accessToken)).toBe(true);
-    expect((await post('/revoke', { token: accessToken }, web)).status).toBe(200);
+    expect((await post('/revoke', { token: accessToken }, webAppAuth)).status).toBe(200);
     expect(await active(accessToken)).toBe(false);
-    const refreshed = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string },
-      web,
-    );
+    const refreshed = await refreshRequest(server, tokens.body.refresh_token as string);
     expect(refreshed.status).toBe(200);
     expect(await active(refreshed.body.access_token as string)).toBe(true);
   });
 
   it('does not revoke a token of another client, and answers 200', async () => {
     const { tokens } = await codeFlowTokens(server);
-    const response = await post(
-      '/revoke',
-      { token: tokens.body.refresh_token as string },
-      basic('service-a', serviceSecret),
-    );
+    const response = await post('/revoke', { token: tokens.body.refresh_token as string }, serviceAuth);
     expect(response.status).toBe(200);
     expect(await active(tokens.body.access_token as string)).toBe(true);
-    expect(
-      (
-        await tokenRequest(
-          server,
-          { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string },
-          web,
-        )
-      ).status,
-    ).toBe(200);
+    expect((await refreshRequest(server, tokens.body.refresh_token as string)).status).toBe(200);
   });
 
   it('answers 200 for unknown and garbage tokens', async () => {
     for (const token of ['unknown', 'a.b.c', 'x'.repeat(10_000), '\u2028']) {
-      expect((await post('/revoke', { token }, web)).status).toBe(200);
+      expect((await post('/revoke', { token }, webAppAuth)).status).toBe(200);
     }
   });
 
@@ -106,7 +84,7 @@ describe('revocation', () => {
   });
 
   it('requires the token parameter and client authentication', async () => {
-    const missing = await post('/revoke', {}, web);
+    const missing = await post('/revoke', {}, webAppAuth);
     expect(missing.status).toBe(400);
     expect(JSON.parse(missing.text).error).toBe('invalid_request');
     const unauthenticated = await post('/revoke', { token: 'x' });

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { basic, serviceSecret, testConfig, webSecret } from './helpers.ts';
+import { serviceAuth, testConfig, webSecret } from './helpers.ts';
 import { FetchBrowser, freePort } from './interop-helpers.ts';
 import { gatehouseCommand } from './processes.ts';
 
@@ -125,7 +125,7 @@ describe('gatehouse serve', { timeout: 240_000 }, () => {
     const response = await fetch(`${issuer}/token`, {
       method: 'POST',
       headers: {
-        authorization: basic('service-a', serviceSecret),
+        authorization: serviceAuth,
         'content-type': 'application/x-www-form-urlencoded',
       },
       body: 'grant_type=client_credentials',

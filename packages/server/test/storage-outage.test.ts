@@ -14,27 +14,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../src/storage/index.ts';
 import { dropSchema, postgresUrl, uniqueName } from './backends.ts';
 import {
-  basic,
   buildServer,
   codeRequest,
   form,
   type GatehouseServer,
   logCapture,
+  minimalPushedParams,
   parseConfig,
   pkcePair,
   testConfig,
-  webSecret,
+  webAppAuth,
 } from './helpers.ts';
 
-const parBody = () =>
-  form({
-    response_type: 'code',
-    client_id: 'web-app',
-    redirect_uri: 'https://webapp.example.com/signin-oidc',
-    scope: 'openid',
-    code_challenge: pkcePair().challenge,
-    code_challenge_method: 'S256',
-  });
+const parBody = () => form(minimalPushedParams());
 
 function pushAuthorization(server: GatehouseServer) {
   return server.app.inject({
@@ -42,7 +34,7 @@ function pushAuthorization(server: GatehouseServer) {
     url: '/par',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
-      authorization: basic('web-app', webSecret),
+      authorization: webAppAuth,
     },
     payload: parBody(),
   });

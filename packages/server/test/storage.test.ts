@@ -13,6 +13,7 @@ import type {
   BackchannelAuthenticationRequest,
   Client,
   DeviceCode,
+  PolledAuthorization,
   RefreshToken,
   SigningKeyRecord,
 } from '../src/model.ts';
@@ -91,15 +92,17 @@ function client(clientId: string, name = 'A client'): Client {
   };
 }
 
-function deviceCode(hash: string, userCode: string): DeviceCode {
+/** The pending state a device code or a CIBA request starts in, for `clientId`, expiring in `lifetime` s. */
+function pendingAuthorization(
+  clientId: string,
+  lifetime: number,
+): PolledAuthorization & { createdAt: number } {
   return {
-    deviceCodeHash: hash,
-    userCode,
-    clientId: 'tv',
+    clientId,
     scope: ['openid'],
     resources: [],
     interval: 5,
-    expiresAt: now + 600,
+    expiresAt: now + lifetime,
     lastPolledAt: null,
     status: 'pending',
     userId: null,
@@ -110,28 +113,21 @@ function deviceCode(hash: string, userCode: string): DeviceCode {
   };
 }
 
+function deviceCode(hash: string, userCode: string): DeviceCode {
+  return { deviceCodeHash: hash, userCode, ...pendingAuthorization('tv', 600) };
+}
+
 function backchannelRequest(hash: string, approvalHash: string): BackchannelAuthenticationRequest {
   return {
+    ...pendingAuthorization('teller', 300),
     authReqIdHash: hash,
     approvalHash,
-    clientId: 'teller',
     hintedUserId: 'u1',
-    scope: ['openid'],
-    resources: [],
     acrValues: ['urn:example:acr'],
     bindingMessage: 'TX 42',
     deliveryMode: 'ping',
     clientNotificationToken: 'notification-token',
     pingAuthReqId: 'plain-auth-req-id',
-    interval: 5,
-    expiresAt: now + 300,
-    lastPolledAt: null,
-    status: 'pending',
-    userId: null,
-    authTime: null,
-    amr: null,
-    sid: null,
-    createdAt: now,
   };
 }
 

@@ -8,23 +8,23 @@ import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import {
-  apiSecret,
+  accessTokenType,
   basic,
   codeFlowTokens,
+  exchangeGrant,
   form,
+  idTokenType,
+  ordersApiAuth,
+  serviceAuth,
   serviceSecret,
   testConfig,
   tokenRequest,
   useServer,
-  webSecret,
+  webAppAuth,
 } from './helpers.ts';
 
-const exchangeGrant = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const accessTokenType = 'urn:ietf:params:oauth:token-type:access_token';
-const idTokenType = 'urn:ietf:params:oauth:token-type:id_token';
 const gatewaySecret = 'gateway-test-secret-0123456789-abcdefghijklmnop';
 const gateway = basic('gateway', gatewaySecret);
-const web = basic('web-app', webSecret);
 
 const base = testConfig();
 const server = useServer({
@@ -73,7 +73,7 @@ function exchange(values: Record<string, string | undefined>, authorization = ga
 }
 
 /** Introspection as `authorization` (an API sees tokens for it, a client sees tokens issued to it). */
-async function introspect(token: string, authorization = basic('orders-api', apiSecret)) {
+async function introspect(token: string, authorization = ordersApiAuth) {
   const response = await server.app.inject({
     method: 'POST',
     url: '/introspect',
@@ -228,7 +228,7 @@ describe('token exchange', () => {
     const tokens = await userTokens();
     const response = await exchange(
       { subject_token: tokens.id_token, subject_token_type: idTokenType, audience: 'api1' },
-      web,
+      webAppAuth,
     );
     expect(response.status).toBe(200);
     const claims = decodeJwt(response.body.access_token as string);
@@ -238,7 +238,7 @@ describe('token exchange', () => {
       aud: 'api1',
       scope: 'api1.read',
     });
-    expect(await introspect(response.body.access_token as string, web)).toMatchObject({
+    expect(await introspect(response.body.access_token as string, webAppAuth)).toMatchObject({
       active: true,
       aud: 'api1',
     });
@@ -253,17 +253,17 @@ describe('token exchange', () => {
     const revoke = await server.app.inject({
       method: 'POST',
       url: '/revoke',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: web },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: webAppAuth },
       payload: form({ token: tokens.refresh_token }),
     });
     expect(revoke.statusCode).toBe(200);
     const after = await exchange(
       { subject_token: tokens.id_token, subject_token_type: idTokenType, audience: 'api1' },
-      web,
+      webAppAuth,
     );
     expect(after.body.error).toBe('invalid_request');
     // ...and what was exchanged from it is revoked with it (same grant id).
-    expect(await introspect(response.body.access_token as string, web)).toEqual({ active: false });
+    expect(await introspect(response.body.access_token as string, webAppAuth)).toEqual({ active: false });
   });
 
   it('refuses revoked, expired, garbage and unsupported subject tokens with invalid_request', async () => {
@@ -272,7 +272,7 @@ describe('token exchange', () => {
     await server.app.inject({
       method: 'POST',
       url: '/revoke',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: web },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: webAppAuth },
       payload: form({ token: revoked.access_token, token_type_hint: 'access_token' }),
     });
     expect(await introspect(revoked.access_token)).toEqual({ active: false });
@@ -361,7 +361,7 @@ describe('token exchange', () => {
     const tokens = await userTokens();
     const response = await exchange(
       { subject_token: tokens.access_token, subject_token_type: accessTokenType, audience: 'api1' },
-      basic('service-a', serviceSecret),
+      serviceAuth,
     );
     expect(response.body.error).toBe('unauthorized_client');
   });

@@ -10,18 +10,19 @@ import {
   pkcePair,
   postJson,
   postRaw,
+  refreshRequest,
+  serviceAuth,
   serviceSecret,
   tokenRequest,
   useServer,
+  webAppAuth,
   webRedirect,
   webSecret,
 } from './helpers.ts';
 
 const server = useServer();
 
-const web = basic('web-app', webSecret);
-const service = basic('service-a', serviceSecret);
-const serviceForm = { 'content-type': formType, authorization: service };
+const serviceForm = { 'content-type': formType, authorization: serviceAuth };
 /** POSTs `payload` as it is to /token, as a form authenticated as service-a. */
 const postServiceForm = (payload: string) => postRaw(server, '/token', serviceForm, payload);
 
@@ -36,7 +37,7 @@ function expectError(response: Awaited<ReturnType<typeof tokenRequest>>, status:
 
 /** A refresh_token request of web-app, narrowed to `scope` when given. */
 function refresh(refreshToken: string, scope?: string) {
-  return tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken, scope }, web);
+  return refreshRequest(server, refreshToken, { scope });
 }
 
 /** A token request that must be refused with `status` and `error` (checked by expectError). */
@@ -51,7 +52,7 @@ async function refused(
 
 describe('client authentication', () => {
   it('accepts client_secret_basic with RFC 6749 form-encoded credentials', async () => {
-    const response = await tokenRequest(server, { grant_type: 'client_credentials' }, service);
+    const response = await tokenRequest(server, { grant_type: 'client_credentials' }, serviceAuth);
     expect(response.status).toBe(200);
   });
 
@@ -78,7 +79,7 @@ describe('client authentication', () => {
     const response = await tokenRequest(
       server,
       { grant_type: 'client_credentials', client_id: 'service-a', client_secret: serviceSecret },
-      service,
+      serviceAuth,
     );
     expectError(response, 401, 'invalid_client');
   });
@@ -136,7 +137,12 @@ describe('client authentication', () => {
   }
 
   it('rejects a Basic client_id that differs from the body client_id', async () => {
-    await refused({ grant_type: 'client_credentials', client_id: 'web-app' }, service, 401, 'invalid_client');
+    await refused(
+      { grant_type: 'client_credentials', client_id: 'web-app' },
+      serviceAuth,
+      401,
+      'invalid_client',
+    );
   });
 });
 
@@ -145,7 +151,7 @@ describe('request format', () => {
     const response = await postJson(
       server,
       '/token',
-      service,
+      serviceAuth,
       JSON.stringify({ grant_type: 'client_credentials' }),
     );
     expect(response.statusCode).toBe(415);
@@ -157,7 +163,7 @@ describe('request format', () => {
     const response = await postRaw(
       server,
       '/token',
-      { authorization: service },
+      { authorization: serviceAuth },
       'grant_type=client_credentials',
     );
     expect(response.statusCode).toBeGreaterThanOrEqual(400);
@@ -195,14 +201,14 @@ describe('request format', () => {
 
 describe('grant types', () => {
   it('requires grant_type', async () => {
-    await refused({}, service, 400, 'invalid_request');
+    await refused({}, serviceAuth, 400, 'invalid_request');
   });
 
   for (const grantType of ['password', 'implicit', 'token', 'urn:example:unknown']) {
     it(`answers ${grantType} with unsupported_grant_type`, async () => {
       await refused(
         { grant_type: grantType, username: 'alice', password: 'x' },
-        service,
+        serviceAuth,
         400,
         'unsupported_grant_type',
       );
@@ -210,7 +216,12 @@ describe('grant types', () => {
   }
 
   it('answers a grant the client is not registered for with unauthorized_client', async () => {
-    await refused({ grant_type: 'refresh_token', refresh_token: 'x' }, service, 400, 'unauthorized_client');
+    await refused(
+      { grant_type: 'refresh_token', refresh_token: 'x' },
+      serviceAuth,
+      400,
+      'unauthorized_client',
+    );
   });
 });
 
@@ -219,7 +230,7 @@ describe('client_credentials', () => {
     const response = await tokenRequest(
       server,
       { grant_type: 'client_credentials', scope: 'orders.read' },
-      service,
+      serviceAuth,
     );
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ token_type: 'Bearer', expires_in: 600, scope: 'orders.read' });
@@ -236,22 +247,27 @@ describe('client_credentials', () => {
   });
 
   it('refuses a scope the client is not allowed', async () => {
-    await refused({ grant_type: 'client_credentials', scope: 'orders.write' }, service, 400, 'invalid_scope');
+    await refused(
+      { grant_type: 'client_credentials', scope: 'orders.write' },
+      serviceAuth,
+      400,
+      'invalid_scope',
+    );
   });
 
   it('refuses an unknown scope', async () => {
-    await refused({ grant_type: 'client_credentials', scope: 'nope' }, service, 400, 'invalid_scope');
+    await refused({ grant_type: 'client_credentials', scope: 'nope' }, serviceAuth, 400, 'invalid_scope');
   });
 
   it('refuses identity scopes, which need a user', async () => {
-    await refused({ grant_type: 'client_credentials', scope: 'openid' }, service, 400, 'invalid_scope');
+    await refused({ grant_type: 'client_credentials', scope: 'openid' }, serviceAuth, 400, 'invalid_scope');
   });
 
   it('refuses an unknown resource indicator with invalid_target', async () => {
     const response = await tokenRequest(
       server,
       { grant_type: 'client_credentials', resource: 'https://evil.example.com' },
-      service,
+      serviceAuth,
     );
     expectError(response, 400, 'invalid_target');
   });
@@ -260,7 +276,7 @@ describe('client_credentials', () => {
     const response = await tokenRequest(
       server,
       { grant_type: 'client_credentials', resource: 'https://api.example.com/orders' },
-      service,
+      serviceAuth,
     );
     expect(response.status).toBe(200);
     expect(decodeJwt(response.body.access_token as string).aud).toBe('orders-api');
@@ -276,25 +292,25 @@ describe('authorization_code', () => {
       redirect_uri: webRedirect,
       code_verifier: pkce.verifier,
     };
-    const first = await tokenRequest(server, request, web);
+    const first = await tokenRequest(server, request, webAppAuth);
     expect(first.status).toBe(200);
-    const second = await tokenRequest(server, request, web);
+    const second = await tokenRequest(server, request, webAppAuth);
     expectError(second, 400, 'invalid_grant');
-    const refresh = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: first.body.refresh_token as string },
-      web,
-    );
+    const refresh = await refreshRequest(server, first.body.refresh_token as string);
     expectError(refresh, 400, 'invalid_grant');
   });
 
   it('refuses a wrong verifier and leaves the code unused (the refused redemption is rolled back)', async () => {
     const { code, pkce } = await authorizationCode(server);
     const request = { grant_type: 'authorization_code', code, redirect_uri: webRedirect };
-    const response = await tokenRequest(server, { ...request, code_verifier: pkcePair().verifier }, web);
+    const response = await tokenRequest(
+      server,
+      { ...request, code_verifier: pkcePair().verifier },
+      webAppAuth,
+    );
     expectError(response, 400, 'invalid_grant');
     expect(response.body.error_description).toMatch(/code_verifier/);
-    const redeemed = await tokenRequest(server, { ...request, code_verifier: pkce.verifier }, web);
+    const redeemed = await tokenRequest(server, { ...request, code_verifier: pkce.verifier }, webAppAuth);
     expect(redeemed.status).toBe(200);
   });
 
@@ -302,7 +318,7 @@ describe('authorization_code', () => {
     const { code } = await authorizationCode(server);
     await refused(
       { grant_type: 'authorization_code', code, redirect_uri: webRedirect },
-      web,
+      webAppAuth,
       400,
       'invalid_request',
     );
@@ -318,7 +334,7 @@ describe('authorization_code', () => {
       const response = await tokenRequest(
         server,
         { grant_type: 'authorization_code', code, redirect_uri: webRedirect, code_verifier: verifier },
-        web,
+        webAppAuth,
       );
       expectError(response, 400, 'invalid_request');
     });
@@ -334,7 +350,7 @@ describe('authorization_code', () => {
         redirect_uri: 'http://localhost:5000/signin-oidc',
         code_verifier: pkce.verifier,
       },
-      web,
+      webAppAuth,
     );
     expectError(response, 400, 'invalid_grant');
   });
@@ -343,7 +359,7 @@ describe('authorization_code', () => {
     const { code, pkce } = await authorizationCode(server);
     await refused(
       { grant_type: 'authorization_code', code, code_verifier: pkce.verifier },
-      web,
+      webAppAuth,
       400,
       'invalid_request',
     );
@@ -363,7 +379,7 @@ describe('authorization_code', () => {
       400,
       'invalid_grant',
     );
-    expect((await tokenRequest(server, request, web)).status).toBe(200);
+    expect((await tokenRequest(server, request, webAppAuth)).status).toBe(200);
   });
 
   it('refuses an expired code (lifetime 60 s)', async () => {
@@ -372,7 +388,7 @@ describe('authorization_code', () => {
     const response = await tokenRequest(
       server,
       { grant_type: 'authorization_code', code, redirect_uri: webRedirect, code_verifier: pkce.verifier },
-      web,
+      webAppAuth,
     );
     expectError(response, 400, 'invalid_grant');
   });
@@ -387,7 +403,7 @@ describe('authorization_code', () => {
           redirect_uri: webRedirect,
           code_verifier: pkcePair().verifier,
         },
-        web,
+        webAppAuth,
       );
       expectError(response, 400, 'invalid_grant');
     }
@@ -400,7 +416,7 @@ describe('authorization_code', () => {
         redirect_uri: webRedirect,
         code_verifier: pkcePair().verifier,
       },
-      web,
+      webAppAuth,
     );
     expectError(nul, 400, 'invalid_request');
   });
@@ -415,8 +431,12 @@ describe('authorization_code', () => {
       redirect_uri: webRedirect,
       code_verifier: pkce.verifier,
     };
-    await refused({ ...base, resource: 'https://api1.example.com' }, web, 400, 'invalid_target');
-    const ok = await tokenRequest(server, { ...base, resource: 'https://api.example.com/orders' }, web);
+    await refused({ ...base, resource: 'https://api1.example.com' }, webAppAuth, 400, 'invalid_target');
+    const ok = await tokenRequest(
+      server,
+      { ...base, resource: 'https://api.example.com/orders' },
+      webAppAuth,
+    );
     expect(ok.status).toBe(200);
     expect(decodeJwt(ok.body.access_token as string).aud).toBe('orders-api');
   });
@@ -436,20 +456,20 @@ describe('refresh_token', () => {
   it('rotates on every use; the old token then fails and revokes the whole family', async () => {
     const { tokens } = await codeFlowTokens(server);
     const first = tokens.body.refresh_token as string;
-    const rotated = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: first }, web);
+    const rotated = await refreshRequest(server, first);
     expect(rotated.status).toBe(200);
     const second = rotated.body.refresh_token as string;
     expect(second).toBeTypeOf('string');
     expect(second).not.toBe(first);
     expect(rotated.body.id_token).toBeTypeOf('string');
 
-    const third = await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: second }, web);
+    const third = await refreshRequest(server, second);
     expect(third.status).toBe(200);
 
-    await refused({ grant_type: 'refresh_token', refresh_token: first }, web, 400, 'invalid_grant');
+    await refused({ grant_type: 'refresh_token', refresh_token: first }, webAppAuth, 400, 'invalid_grant');
     // Reuse detected: the newest token of the family is dead too.
     const newest = third.body.refresh_token as string;
-    await refused({ grant_type: 'refresh_token', refresh_token: newest }, web, 400, 'invalid_grant');
+    await refused({ grant_type: 'refresh_token', refresh_token: newest }, webAppAuth, 400, 'invalid_grant');
   });
 
   it('narrows the scope and can return to the originally granted scope, never wider', async () => {
@@ -476,24 +496,18 @@ describe('refresh_token', () => {
       client_id: 'native-app',
     });
     expectError(other, 400, 'invalid_grant');
-    expect(
-      (await tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, web)).status,
-    ).toBe(200);
+    expect((await refreshRequest(server, refreshToken)).status).toBe(200);
   });
 
   it('refuses an expired refresh token', async () => {
     const { tokens } = await codeFlowTokens(server);
     server.clock.advance(server.config.tokens.refreshTokenTtl + 1);
-    const response = await tokenRequest(
-      server,
-      { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string },
-      web,
-    );
+    const response = await refreshRequest(server, tokens.body.refresh_token as string);
     expectError(response, 400, 'invalid_grant');
   });
 
   it('requires the refresh_token parameter', async () => {
-    await refused({ grant_type: 'refresh_token' }, web, 400, 'invalid_request');
+    await refused({ grant_type: 'refresh_token' }, webAppAuth, 400, 'invalid_request');
   });
 
   it('issues no refresh token without offline_access', async () => {
@@ -505,11 +519,7 @@ describe('refresh_token', () => {
   it('gives exactly one winner when the same refresh token is used concurrently', async () => {
     const { tokens } = await codeFlowTokens(server);
     const refreshToken = tokens.body.refresh_token as string;
-    const results = await Promise.all(
-      Array.from({ length: 10 }, () =>
-        tokenRequest(server, { grant_type: 'refresh_token', refresh_token: refreshToken }, web),
-      ),
-    );
+    const results = await Promise.all(Array.from({ length: 10 }, () => refreshRequest(server, refreshToken)));
     expect(results.filter((result) => result.status === 200)).toHaveLength(1);
     expect(results.filter((result) => result.body.error === 'invalid_grant')).toHaveLength(9);
   });

@@ -8,17 +8,16 @@ import { type CryptoKey, decodeJwt, exportJWK, generateKeyPair, type JWTPayload,
 import { expect } from 'vitest';
 import {
   type Browser,
-  basic,
   codeRequest,
   formOf,
   type GatehouseServer,
   issuer,
   pkcePair,
-  postForm,
+  redeemCode,
   rowCounts,
   type TestServer,
+  webAppAuth,
   webRedirect,
-  webSecret,
 } from './helpers.ts';
 import { freePort } from './interop-helpers.ts';
 
@@ -95,44 +94,48 @@ export async function startHostileUpstream(): Promise<HostileUpstream> {
   };
 }
 
+/** Starts an authorization at web-app (or `clientId`) in `browser`; returns the interaction page. */
+export async function interactionPage(
+  browser: Browser,
+  extra: Record<string, string> = {},
+  clientId = 'web-app',
+) {
+  const redirectUri = clientId === 'web-app' ? webRedirect : 'https://post.example.com/cb';
+  const scope = clientId === 'web-app' ? 'openid profile' : 'openid';
+  const authorize = await browser.get(codeRequest(pkcePair(), { clientId, redirectUri, scope, extra }));
+  expect(authorize.statusCode).toBe(303);
+  return browser.get(authorize.headers.location as string);
+}
+
+/** The chooser button of `upstreamId` on a login page: its form's action. */
+export function buttonAction(html: string, upstreamId: string): string | undefined {
+  return new RegExp(`<form method="post" action="([^"]*/upstream/${upstreamId})"`).exec(html)?.[1];
+}
+
+/** Presses the chooser button of `upstreamId`; returns where Gatehouse sends the browser. */
+export async function pressButton(
+  browser: Browser,
+  upstreamId: string,
+  extra: Record<string, string> = {},
+): Promise<URL> {
+  const page = await interactionPage(browser, extra);
+  const action = buttonAction(page.body, upstreamId);
+  expect(action).toBeDefined();
+  const response = await browser.post(action!, { csrf: formOf(page.body).csrf });
+  expect(response.statusCode).toBe(303);
+  return new URL(response.headers.location as string);
+}
+
+/** Sends the browser to the upstream's callback with `params`. */
+export function callback(browser: Browser, upstreamId: string, params: Record<string, string>) {
+  return browser.get(`${issuer}/upstream/${upstreamId}/callback?${new URLSearchParams(params)}`);
+}
+
 /**
- * Steps of an upstream sign-in through `server`'s pages (web-app, unless told) for the tests of a file whose
- * server and hostile upstream start in a hook: hence the getters.
+ * The steps of an upstream sign-in that need `server` or the hostile upstream, for the tests of a file
+ * whose server and hostile upstream start in a hook: hence the getters.
  */
 export function upstreamDriver(serverOf: () => TestServer, hostileOf: () => HostileUpstream) {
-  /** Starts an authorization at web-app (or `clientId`) in `browser`; returns the interaction page. */
-  async function interactionPage(browser: Browser, extra: Record<string, string> = {}, clientId = 'web-app') {
-    const redirectUri = clientId === 'web-app' ? webRedirect : 'https://post.example.com/cb';
-    const scope = clientId === 'web-app' ? 'openid profile' : 'openid';
-    const authorize = await browser.get(codeRequest(pkcePair(), { clientId, redirectUri, scope, extra }));
-    expect(authorize.statusCode).toBe(303);
-    return browser.get(authorize.headers.location as string);
-  }
-
-  /** The chooser button of `upstreamId` on a login page: its form's action. */
-  function buttonAction(html: string, upstreamId: string): string | undefined {
-    return new RegExp(`<form method="post" action="([^"]*/upstream/${upstreamId})"`).exec(html)?.[1];
-  }
-
-  /** Presses the chooser button of `upstreamId`; returns where Gatehouse sends the browser. */
-  async function pressButton(
-    browser: Browser,
-    upstreamId: string,
-    extra: Record<string, string> = {},
-  ): Promise<URL> {
-    const page = await interactionPage(browser, extra);
-    const action = buttonAction(page.body, upstreamId);
-    expect(action).toBeDefined();
-    const response = await browser.post(action!, { csrf: formOf(page.body).csrf });
-    expect(response.statusCode).toBe(303);
-    return new URL(response.headers.location as string);
-  }
-
-  /** Sends the browser to the upstream's callback with `params`. */
-  function callback(browser: Browser, upstreamId: string, params: Record<string, string>) {
-    return browser.get(`${issuer}/upstream/${upstreamId}/callback?${new URLSearchParams(params)}`);
-  }
-
   const sessionCount = async () => (await rowCounts(serverOf(), { sessions: 'sessions' })).sessions;
 
   /** A refused callback: an HTML error page with `message`, no session cookie and no new session. */
@@ -171,16 +174,7 @@ export function upstreamDriver(serverOf: () => TestServer, hostileOf: () => Host
     return { state: location.searchParams.get('state')!, nonce: location.searchParams.get('nonce')! };
   }
 
-  return {
-    interactionPage,
-    buttonAction,
-    pressButton,
-    callback,
-    sessionCount,
-    expectRefused,
-    validClaims,
-    startAtHostile,
-  };
+  return { sessionCount, expectRefused, validClaims, startAtHostile };
 }
 
 /**
@@ -202,12 +196,7 @@ export async function webAppIdToken(
   }
   const code = new URL(redirect).searchParams.get('code');
   expect(code).toBeTypeOf('string');
-  const tokens = await postForm(
-    server,
-    '/token',
-    { grant_type: 'authorization_code', code: code!, redirect_uri: webRedirect, code_verifier: verifier },
-    { authorization: basic('web-app', webSecret) },
-  );
+  const tokens = await redeemCode(server, code!, verifier);
   expect(tokens.status).toBe(200);
   return decodeJwt(tokens.body.id_token as string);
 }
@@ -222,7 +211,7 @@ export async function redeemWebAppCode(
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
-      authorization: basic('web-app', webSecret),
+      authorization: webAppAuth,
     },
     body: new URLSearchParams({
       grant_type: 'authorization_code',
@@ -235,7 +224,10 @@ export async function redeemWebAppCode(
   return (await response.json()) as { id_token: string; access_token: string };
 }
 
-/** A web-app authorization request (code, PKCE S256, `openid profile`) at a listening server, with `extra`. */
+/**
+ * A web-app authorization request (code, PKCE S256, `openid profile`) at a listening server, with `extra`
+ * added or replacing those (a scope, a state).
+ */
 export function webAppAuthorization(issuerUrl: string, extra: Record<string, string> = {}) {
   const pkce = pkcePair();
   const url = new URL(`${issuerUrl}/authorize`);

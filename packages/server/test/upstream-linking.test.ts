@@ -24,6 +24,7 @@ import {
   testClients,
 } from './helpers.ts';
 import {
+  callback,
   type HostileUpstream,
   startHostileUpstream,
   upstreamDriver,
@@ -32,7 +33,7 @@ import {
 
 let hostile: HostileUpstream;
 let server: TestServer;
-const { callback, sessionCount, validClaims, startAtHostile } = upstreamDriver(
+const { sessionCount, validClaims, startAtHostile } = upstreamDriver(
   () => server,
   () => hostile,
 );

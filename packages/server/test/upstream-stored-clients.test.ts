@@ -28,7 +28,7 @@ import {
   testConfig,
 } from './helpers.ts';
 import { runGatehouse } from './processes.ts';
-import { gatehouseAtProvider, upstreamDriver, upstreamSecret } from './upstream-helpers.ts';
+import { buttonAction, gatehouseAtProvider, upstreamSecret } from './upstream-helpers.ts';
 
 const storedRedirect = 'https://stored.example.com/cb';
 
@@ -84,13 +84,6 @@ afterAll(async () => {
   await server?.close();
   await provider?.close();
 });
-
-const { buttonAction } = upstreamDriver(
-  () => server,
-  () => {
-    throw new Error('no hostile upstream in this file');
-  },
-);
 
 /** Starts an authorization at a stored client; returns the /authorize answer's next page (or redirect). */
 async function authorize(browser: Browser, clientId: string, extra: Record<string, string> = {}) {

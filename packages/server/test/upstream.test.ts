@@ -27,8 +27,12 @@ import {
   webRedirect,
 } from './helpers.ts';
 import {
+  buttonAction,
+  callback,
   gatehouseAtProvider,
   type HostileUpstream,
+  interactionPage,
+  pressButton,
   startHostileUpstream,
   upstreamDriver,
   upstreamSecret,
@@ -95,16 +99,7 @@ afterAll(async () => {
   await hostile?.close();
 });
 
-const {
-  interactionPage,
-  buttonAction,
-  pressButton,
-  callback,
-  sessionCount,
-  expectRefused,
-  validClaims,
-  startAtHostile,
-} = upstreamDriver(
+const { sessionCount, expectRefused, validClaims, startAtHostile } = upstreamDriver(
   () => server,
   () => hostile,
 );

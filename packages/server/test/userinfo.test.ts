@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { basic, codeFlowTokens, serviceSecret, tamperSignature, tokenRequest, useServer } from './helpers.ts';
+import { codeFlowTokens, serviceTokenRequest, tamperSignature, useServer } from './helpers.ts';
 
 const server = useServer();
 let accessToken: string;
@@ -139,11 +139,7 @@ describe('userinfo', () => {
   });
 
   it('refuses a client credentials token (no openid scope) with insufficient_scope', async () => {
-    const cc = await tokenRequest(
-      server,
-      { grant_type: 'client_credentials' },
-      basic('service-a', serviceSecret),
-    );
+    const cc = await serviceTokenRequest(server);
     const response = await userinfo({ authorization: `Bearer ${cc.body.access_token as string}` });
     expect(response.status).toBe(403);
     expect(response.body.error).toBe('insufficient_scope');

@@ -4,14 +4,15 @@
  * server itself says how many token requests it received.
  */
 import { buildServer, type GatehouseServer, parseConfig } from '@gatehouse/server';
-import { password, type TestClock, testConfig } from '../../../server/test/helpers.ts';
-import { FetchBrowser, freePort } from '../../../server/test/interop-helpers.ts';
+import { type TestClock, testConfig } from '../../../server/test/helpers.ts';
+import { decideDeviceCode, FetchBrowser, freePort } from '../../../server/test/interop-helpers.ts';
 
 export {
   password,
   serviceSecret,
   type TestClock,
   testClock,
+  webRedirect,
   webSecret,
 } from '../../../server/test/helpers.ts';
 export { FetchBrowser };
@@ -56,49 +57,11 @@ export function approvingSleep(
   };
 }
 
-function formOf(html: string): { action: string; csrf: string } {
-  const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
-  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
-  if (!action || !csrf) throw new Error(`no form in page: ${html.slice(0, 200)}`);
-  return { action: action.replace(/&amp;/g, '&'), csrf };
-}
-
-/**
- * A user approves (or denies) a device code on Gatehouse's verification pages over HTTP: open the
- * complete verification URI, sign in, submit the pre-filled code, decide.
- */
+/** A user approves (or denies) a device code on Gatehouse's verification pages over HTTP. */
 export async function approveGatehouseDevice(
   issuer: string,
   verificationUriComplete: string,
   decision: 'approve' | 'deny' = 'approve',
 ): Promise<void> {
-  const browser = new FetchBrowser(issuer);
-  let response = await browser.get(verificationUriComplete);
-  let html = await response.text();
-  const signInForm = formOf(html);
-  const kept = /name="user_code" value="([^"]*)"/.exec(html)?.[1] ?? '';
-  response = await browser.post(signInForm.action, {
-    csrf: signInForm.csrf,
-    username: 'alice',
-    password,
-    user_code: kept,
-  });
-  if (response.status !== 303) throw new Error(`device sign-in answered ${response.status}`);
-  response = await browser.get(new URL(response.headers.get('location')!, issuer).href);
-  html = await response.text();
-  const entryForm = formOf(html);
-  const prefilled = /id="user_code"[^>]* value="([^"]*)"/.exec(html)?.[1];
-  if (!prefilled) throw new Error('the user code was not pre-filled');
-  response = await browser.post(entryForm.action, { csrf: entryForm.csrf, user_code: prefilled });
-  html = await response.text();
-  if (response.status !== 200)
-    throw new Error(`code entry answered ${response.status}: ${html.slice(0, 200)}`);
-  const confirmForm = formOf(html);
-  response = await browser.post(confirmForm.action, {
-    csrf: confirmForm.csrf,
-    user_code: prefilled,
-    decision,
-  });
-  await response.text();
-  if (response.status !== 200) throw new Error(`decision answered ${response.status}`);
+  await decideDeviceCode(new FetchBrowser(issuer), verificationUriComplete, decision);
 }
