@@ -1,5 +1,5 @@
 /**
- * Admin commands (`gatehouse client|user|keys ...`), run against the database the server uses so a
+ * Admin commands (`gatehouse client|user|scope|api|keys ...`), run against the database the server uses so a
  * running server sees the change without a restart. Exit codes: 0 done, 1 bad arguments or input,
  * 2 bad config file or unusable database. Bad input is answered with a message, never a stack trace;
  * secrets are printed once on stdout and never written anywhere else.
@@ -21,6 +21,14 @@ const groups: Readonly<Record<string, () => Promise<Group>>> = {
   user: async () => {
     const { userCommand, userUsage } = await import('./users.ts');
     return { usage: userUsage, run: userCommand };
+  },
+  scope: async () => {
+    const { scopeCommand, scopeUsage } = await import('./catalog.ts');
+    return { usage: scopeUsage, run: scopeCommand };
+  },
+  api: async () => {
+    const { apiCommand, apiUsage } = await import('./catalog.ts');
+    return { usage: apiUsage, run: apiCommand };
   },
   keys: async () => {
     const { keysCommand, keysUsage } = await import('./keys.ts');
