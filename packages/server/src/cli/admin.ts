@@ -5,35 +5,15 @@
  * secrets are printed once on stdout and never written anywhere else.
  */
 import { ConfigError } from '../config/load.ts';
-import { UsageError, wantsHelp } from './support.ts';
-
-interface Group {
-  usage: string;
-  run(subcommand: string | undefined, args: string[]): Promise<number>;
-}
+import { type CommandGroup, UsageError, wantsHelp } from './support.ts';
 
 /** Each group is loaded when it runs (a client command never loads the password hasher). */
-const groups: Readonly<Record<string, () => Promise<Group>>> = {
-  client: async () => {
-    const { clientCommand, clientUsage } = await import('./clients.ts');
-    return { usage: clientUsage, run: clientCommand };
-  },
-  user: async () => {
-    const { userCommand, userUsage } = await import('./users.ts');
-    return { usage: userUsage, run: userCommand };
-  },
-  scope: async () => {
-    const { scopeCommand, scopeUsage } = await import('./catalog.ts');
-    return { usage: scopeUsage, run: scopeCommand };
-  },
-  api: async () => {
-    const { apiCommand, apiUsage } = await import('./catalog.ts');
-    return { usage: apiUsage, run: apiCommand };
-  },
-  keys: async () => {
-    const { keysCommand, keysUsage } = await import('./keys.ts');
-    return { usage: keysUsage, run: keysCommand };
-  },
+const groups: Readonly<Record<string, () => Promise<CommandGroup>>> = {
+  client: async () => (await import('./clients.ts')).clientGroup,
+  user: async () => (await import('./users.ts')).userGroup,
+  scope: async () => (await import('./catalog.ts')).scopeGroup,
+  api: async () => (await import('./catalog.ts')).apiGroup,
+  keys: async () => (await import('./keys.ts')).keysGroup,
 };
 
 /** The first bare word is the subcommand, wherever `--config FILE` was put. */

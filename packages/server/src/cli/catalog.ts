@@ -18,7 +18,7 @@ import type { GatehouseConfig } from '../config/schema.ts';
 import type { Storage } from '../storage/ports.ts';
 import * as cli from './support.ts';
 
-export const scopeUsage = `Usage: gatehouse scope <add|list|remove> [options] [--config FILE]
+const scopeUsage = `Usage: gatehouse scope <add|list|remove> [options] [--config FILE]
 
   add NAME --description TEXT [--json]    add an API scope that clients and API resources may name
   list [--json]                           every scope: the config file's identity and API scopes, and
@@ -28,7 +28,7 @@ export const scopeUsage = `Usage: gatehouse scope <add|list|remove> [options] [-
 Scopes declared in the config file are managed in the file and cannot be changed or removed here.
 `;
 
-export const apiUsage = `Usage: gatehouse api <add|list|remove> [options] [--config FILE]
+const apiUsage = `Usage: gatehouse api <add|list|remove> [options] [--config FILE]
 
   add ID --scope SCOPE [options]          add an API resource (the audience of its access tokens); its
                                           introspection secret is printed once
@@ -120,14 +120,22 @@ async function listScopes(args: string[]): Promise<number> {
   );
 }
 
-async function removeOneScope(args: string[]): Promise<number> {
+/** What `remove KEY` of one kind runs and says (the admin API's removal; the key's field in `--json`). */
+interface Removal {
+  usage: string;
+  wording: cli.RefusalWording;
+  remove(storage: Storage, config: GatehouseConfig, key: string): Promise<void>;
+  keyField: 'name' | 'id';
+  removed(key: string): string;
+}
+
+async function removeEntry(args: string[], kind: Removal): Promise<number> {
   const { values, positionals } = cli.parseCommand(args, {}, true);
-  const key = onlyKey(positionals, 'gatehouse scope remove NAME [--json] [--config FILE]');
+  const key = onlyKey(positionals, kind.usage);
   const config = cli.loadConfig(values.config);
-  const json = values.json === true;
-  await catalogOperation(config, scopeRefusals, (storage) => removeScope(storage, config, key));
-  if (json) cli.print(JSON.stringify({ name: key, removed: true }));
-  else cli.print(`Removed scope "${key}".`);
+  await catalogOperation(config, kind.wording, (storage) => kind.remove(storage, config, key));
+  if (values.json === true) cli.print(JSON.stringify({ [kind.keyField]: key, removed: true }));
+  else cli.print(kind.removed(key));
   return 0;
 }
 
@@ -207,21 +215,36 @@ async function listApis(args: string[]): Promise<number> {
   );
 }
 
-async function removeApi(args: string[]): Promise<number> {
-  const { values, positionals } = cli.parseCommand(args, {}, true);
-  const key = onlyKey(positionals, 'gatehouse api remove ID [--json] [--config FILE]');
-  const config = cli.loadConfig(values.config);
-  const json = values.json === true;
-  await catalogOperation(config, apiRefusals, (storage) => removeResource(storage, config, key));
-  if (json) cli.print(JSON.stringify({ id: key, removed: true }));
-  else cli.print(`Removed API resource "${key}" (its scopes stay).`);
-  return 0;
+function scopeCommand(subcommand: string | undefined, args: string[]): Promise<number> {
+  return cli.runSubcommand(subcommand, args, {
+    add: addScope,
+    list: listScopes,
+    remove: (args: string[]) =>
+      removeEntry(args, {
+        usage: 'gatehouse scope remove NAME [--json] [--config FILE]',
+        wording: scopeRefusals,
+        remove: removeScope,
+        keyField: 'name',
+        removed: (name) => `Removed scope "${name}".`,
+      }),
+  });
 }
 
-export function scopeCommand(subcommand: string | undefined, args: string[]): Promise<number> {
-  return cli.runSubcommand(subcommand, args, { add: addScope, list: listScopes, remove: removeOneScope });
+function apiCommand(subcommand: string | undefined, args: string[]): Promise<number> {
+  return cli.runSubcommand(subcommand, args, {
+    add: addApi,
+    list: listApis,
+    remove: (args: string[]) =>
+      removeEntry(args, {
+        usage: 'gatehouse api remove ID [--json] [--config FILE]',
+        wording: apiRefusals,
+        remove: removeResource,
+        keyField: 'id',
+        removed: (id) => `Removed API resource "${id}" (its scopes stay).`,
+      }),
+  });
 }
 
-export function apiCommand(subcommand: string | undefined, args: string[]): Promise<number> {
-  return cli.runSubcommand(subcommand, args, { add: addApi, list: listApis, remove: removeApi });
-}
+export const scopeGroup: cli.CommandGroup = { usage: scopeUsage, run: scopeCommand };
+
+export const apiGroup: cli.CommandGroup = { usage: apiUsage, run: apiCommand };

@@ -25,6 +25,7 @@ import { type Client, clientAuthMethods } from '../model.ts';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import {
   adminOperation,
+  type CommandGroup,
   formatTime,
   loadConfig,
   optionsOf,
@@ -42,7 +43,7 @@ import {
   withStorage,
 } from './support.ts';
 
-export const clientUsage = `Usage: gatehouse client <add|list|remove|disable|enable|rotate-secret> [options] [--config FILE]
+const clientUsage = `Usage: gatehouse client <add|list|remove|disable|enable|rotate-secret> [options] [--config FILE]
 
   add --id ID --name NAME [options]       register a client; a confidential client's secret is printed once
       --public                            public client (no secret; token endpoint auth method none)
@@ -444,7 +445,7 @@ async function rotateSecret(args: string[]): Promise<number> {
   return 0;
 }
 
-export function clientCommand(subcommand: string | undefined, args: string[]): Promise<number> {
+function clientCommand(subcommand: string | undefined, args: string[]): Promise<number> {
   return runSubcommand(subcommand, args, {
     add,
     list: listClients,
@@ -454,3 +455,5 @@ export function clientCommand(subcommand: string | undefined, args: string[]): P
     'rotate-secret': rotateSecret,
   });
 }
+
+export const clientGroup: CommandGroup = { usage: clientUsage, run: clientCommand };

@@ -110,6 +110,12 @@ export function repeatableOptions<Name extends string>(
   >;
 }
 
+/** One command of `gatehouse` with subcommands (`client`, `user`, ...): its `--help` text, and what runs one. */
+export interface CommandGroup {
+  usage: string;
+  run(subcommand: string | undefined, args: string[]): Promise<number>;
+}
+
 /** Runs the subcommand named `subcommand` with `args`; a missing or unknown name is a usage error. */
 export async function runSubcommand(
   subcommand: string | undefined,
