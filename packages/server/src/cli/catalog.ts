@@ -67,8 +67,15 @@ function optionOf(path: readonly string[]): string {
   return rest.length === 0 ? option : `${option} (${rest.join('.')})`;
 }
 
-const scopeRefusals: cli.RefusalWording = { heading: 'cannot add the scope:', optionOf };
-const apiRefusals: cli.RefusalWording = { heading: 'cannot add the API resource:', optionOf };
+/** One kind of catalogue entry: its command, what messages call it, and its key's field. */
+interface CatalogKind {
+  command: 'scope' | 'api';
+  what: string;
+  keyField: 'name' | 'id';
+}
+
+const scopeKind: CatalogKind = { command: 'scope', what: 'scope', keyField: 'name' };
+const apiKind: CatalogKind = { command: 'api', what: 'API resource', keyField: 'id' };
 
 /** The one positional argument of `<command> KEY ...` (the scope's name, the API resource's id). */
 function onlyKey(positionals: readonly string[], usage: string): string {
@@ -76,12 +83,13 @@ function onlyKey(positionals: readonly string[], usage: string): string {
   return positionals[0]!;
 }
 
-/** Runs a catalogue operation on the configured store, its refusals worded by `wording`. */
+/** Runs a catalogue operation on the configured store, its refusals naming the options of `kind`. */
 function catalogOperation<T>(
   config: GatehouseConfig,
-  wording: cli.RefusalWording,
+  kind: CatalogKind,
   operation: (storage: Storage) => Promise<T>,
 ): Promise<T> {
+  const wording = { heading: `cannot add the ${kind.what}:`, optionOf };
   return cli.adminOperation(wording, () => cli.withStorage(config, operation));
 }
 
@@ -90,7 +98,7 @@ async function addScope(args: string[]): Promise<number> {
   const key = onlyKey(positionals, 'gatehouse scope add NAME --description TEXT [--json] [--config FILE]');
   const config = cli.loadConfig(values.config);
   const json = values.json === true;
-  const scope = await catalogOperation(config, scopeRefusals, (storage) =>
+  const scope = await catalogOperation(config, scopeKind, (storage) =>
     saveScope(storage, config, { name: key, description: values.description }, cli.systemNow()),
   );
   if (json) cli.print(JSON.stringify({ name: scope.name, description: scope.description }));
@@ -120,22 +128,21 @@ async function listScopes(args: string[]): Promise<number> {
   );
 }
 
-/** What `remove KEY` of one kind runs and says (the admin API's removal; the key's field in `--json`). */
-interface Removal {
-  usage: string;
-  wording: cli.RefusalWording;
-  remove(storage: Storage, config: GatehouseConfig, key: string): Promise<void>;
-  keyField: 'name' | 'id';
-  removed(key: string): string;
-}
-
-async function removeEntry(args: string[], kind: Removal): Promise<number> {
+/** `remove KEY [--json]`: the admin API's removal of the entry of `kind` named KEY. */
+async function removeEntry(
+  args: string[],
+  kind: CatalogKind,
+  remove: (storage: Storage, config: GatehouseConfig, key: string) => Promise<void>,
+): Promise<number> {
   const { values, positionals } = cli.parseCommand(args, {}, true);
-  const key = onlyKey(positionals, kind.usage);
+  const key = onlyKey(
+    positionals,
+    `gatehouse ${kind.command} remove ${kind.keyField.toUpperCase()} [--json] [--config FILE]`,
+  );
   const config = cli.loadConfig(values.config);
-  await catalogOperation(config, kind.wording, (storage) => kind.remove(storage, config, key));
+  await catalogOperation(config, kind, (storage) => remove(storage, config, key));
   if (values.json === true) cli.print(JSON.stringify({ [kind.keyField]: key, removed: true }));
-  else cli.print(kind.removed(key));
+  else cli.print(`Removed ${kind.what} "${key}".`);
   return 0;
 }
 
@@ -189,7 +196,7 @@ async function addApi(args: string[]): Promise<number> {
   const config = cli.loadConfig(values.config);
   const json = values.json === true;
   const input = resourceInput(key, values);
-  const { entry, secret } = await catalogOperation(config, apiRefusals, (storage) =>
+  const { entry, secret } = await catalogOperation(config, apiKind, (storage) =>
     saveResource(storage, config, input, cli.systemNow()),
   );
   const { id, scopes, accessTokenFormat } = entry.resource;
@@ -216,33 +223,13 @@ async function listApis(args: string[]): Promise<number> {
 }
 
 function scopeCommand(subcommand: string | undefined, args: string[]): Promise<number> {
-  return cli.runSubcommand(subcommand, args, {
-    add: addScope,
-    list: listScopes,
-    remove: (args: string[]) =>
-      removeEntry(args, {
-        usage: 'gatehouse scope remove NAME [--json] [--config FILE]',
-        wording: scopeRefusals,
-        remove: removeScope,
-        keyField: 'name',
-        removed: (name) => `Removed scope "${name}".`,
-      }),
-  });
+  const remove = (args: string[]) => removeEntry(args, scopeKind, removeScope);
+  return cli.runSubcommand(subcommand, args, { add: addScope, list: listScopes, remove });
 }
 
 function apiCommand(subcommand: string | undefined, args: string[]): Promise<number> {
-  return cli.runSubcommand(subcommand, args, {
-    add: addApi,
-    list: listApis,
-    remove: (args: string[]) =>
-      removeEntry(args, {
-        usage: 'gatehouse api remove ID [--json] [--config FILE]',
-        wording: apiRefusals,
-        remove: removeResource,
-        keyField: 'id',
-        removed: (id) => `Removed API resource "${id}" (its scopes stay).`,
-      }),
-  });
+  const remove = (args: string[]) => removeEntry(args, apiKind, removeResource);
+  return cli.runSubcommand(subcommand, args, { add: addApi, list: listApis, remove });
 }
 
 export const scopeGroup: cli.CommandGroup = { usage: scopeUsage, run: scopeCommand };
