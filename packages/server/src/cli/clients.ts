@@ -126,6 +126,17 @@ function authMethodOf(input: AddInput): string {
   return input.isPublic ? 'none' : (input.authMethod ?? 'client_secret_basic');
 }
 
+/**
+ * The API scopes operators added (gatehouse scope add, the admin API), which a client may hold as it holds
+ * the file's; the database is read only when a requested scope is not the file's.
+ */
+async function storedScopes(config: GatehouseConfig, scopes: readonly string[]): Promise<ClientChecks> {
+  const fileScopes = new Set([...config.identityResources, ...config.apiScopes].map((scope) => scope.name));
+  if (scopes.every((scope) => fileScopes.has(scope))) return {};
+  const catalog = await withStorage(config, (storage) => catalogEntries(config, storage));
+  return { apiScopes: catalog.scopes.map((scope) => scope.name) };
+}
+
 /** Every problem with a new client, in the words of the options; empty when it can be registered. */
 function clientProblems(input: AddInput, config: GatehouseConfig, catalog: ClientChecks): string[] {
   const problems: string[] = [];
@@ -270,12 +281,7 @@ async function add(args: string[]): Promise<number> {
     postLogoutRedirectUris: list(values['post-logout-redirect-uri']),
     scopes: list(values.scope, true),
   };
-  // The API scopes and resources operators added (gatehouse scope|api add, the admin API) count as the file's.
-  const { scopes, resources } = await withStorage(config, (storage) => catalogEntries(config, storage));
-  const catalog: ClientChecks = {
-    apiScopes: scopes.map((scope) => scope.name),
-    apiResources: resources.map((entry) => entry.resource.id),
-  };
+  const catalog = await storedScopes(config, input.scopes);
   const problems = clientProblems(input, config, catalog);
   const jwks = values['jwks-file'] === undefined ? undefined : readJwksFile(values['jwks-file'], problems);
   if (problems.length > 0) throw new UsageError('cannot add the client:', problems);
