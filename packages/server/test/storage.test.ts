@@ -18,7 +18,7 @@ import type {
   SigningKeyRecord,
 } from '../src/model.ts';
 import { isTransientStorageError, openStorage } from '../src/storage/index.ts';
-import type { DeviceCodeDecision, Storage } from '../src/storage/ports.ts';
+import type { DeviceCodeDecision, Storage, UpstreamSession } from '../src/storage/ports.ts';
 import { sweepExpired } from '../src/storage/sweep.ts';
 import { databaseOf } from '../src/storage/testing.ts';
 import { type BackendName, backendNames, freshStore, postgresUrl, requireService } from './backends.ts';
@@ -721,6 +721,21 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         await storage.upstreamSessions.findSids('other-idp', { sub: 'bob', sid: undefined }, now),
       ).toEqual([]);
       expect(await find({ sub: 'bob\u0000' })).toEqual([]);
+    });
+
+    it('counts the linked identities and unexpired sessions of each upstream', async () => {
+      const of = (upstreamId: string, session: UpstreamSession) => ({ ...session, upstreamId });
+      await storage.upstreams.link('counted-idp', 'sub-1', 'u-1', now);
+      await storage.upstreams.link('counted-idp', 'sub-2', 'u-2', now);
+      await storage.upstreamSessions.record(of('counted-idp', upstreamSession('cs-1', 'sub-1', null)), now);
+      await storage.upstreamSessions.record(
+        of('counted-idp', upstreamSession('cs-2', 'sub-1', null, now + 5)),
+        now,
+      );
+      await storage.upstreamSessions.record(of('sessions-only-idp', upstreamSession('cs-3', 'x', null)), now);
+      const usage = await other.upstreams.usageByUpstream(now + 5);
+      expect(usage.get('counted-idp')).toEqual({ linkedIdentities: 2, sessions: 1 });
+      expect(usage.get('sessions-only-idp')).toEqual({ linkedIdentities: 0, sessions: 1 });
     });
 
     it('sweeps expired rows', async () => {
