@@ -6,12 +6,16 @@
  */
 import type { Client } from '../model.ts';
 import { maxAccessTokenTtl } from '../model.ts';
-import type { ChangeTopic } from './postgres.ts';
 
 /** A value read now, or once a query answers. */
 export type Reading<T> = () => T | Promise<T>;
 
 export type VersionSource = Reading<number>;
+
+/** What a change version is kept for; PostgreSQL has one counter per topic (postgres.ts). */
+export const changeTopics = ['clients', 'revocations', 'catalog'] as const;
+
+export type ChangeTopic = (typeof changeTopics)[number];
 
 /** The change version of every topic, read together (one statement). */
 export type ChangeVersions = Record<ChangeTopic, number>;

@@ -19,6 +19,7 @@ import {
 } from 'kysely';
 import { ConfigError } from '../config/load.ts';
 import {
+  type ChangeTopic,
   type ChangeVersions,
   ClientCache,
   oncePerTurn,
@@ -31,7 +32,7 @@ import { migrateToLatest } from './migrations.ts';
 import { importOptionalPackage } from './optional-package.ts';
 import type { Repositories, Storage } from './ports.ts';
 // Types only: pg is loaded when PostgreSQL is configured, so SQLite setups and the CLI start without it.
-import type { ChangeTopic, PostgresOptions } from './postgres.ts';
+import type { PostgresOptions } from './postgres.ts';
 import type { Database } from './schema.ts';
 import type { Db } from './sql/db.ts';
 import { type ChangeListeners, sqlRepositories } from './sql/index.ts';

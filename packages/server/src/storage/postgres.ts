@@ -8,7 +8,7 @@
  */
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import type { ChangeVersions } from './caches.ts';
+import { type ChangeTopic, type ChangeVersions, changeTopics } from './caches.ts';
 import type { Database } from './schema.ts';
 import type { Db } from './sql/db.ts';
 
@@ -26,10 +26,6 @@ export interface PostgresOptions {
     connectionTimeout?: number;
   };
 }
-
-export const changeTopics = ['clients', 'revocations', 'catalog'] as const;
-
-export type ChangeTopic = (typeof changeTopics)[number];
 
 const int8 = 20;
 const numericTypes: pg.CustomTypesConfig = {
