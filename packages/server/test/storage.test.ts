@@ -17,6 +17,7 @@ import type {
   RefreshToken,
   SigningKeyRecord,
 } from '../src/model.ts';
+import { changeTopics, oncePerTurn, topicVersion } from '../src/storage/caches.ts';
 import { isTransientStorageError, openStorage } from '../src/storage/index.ts';
 import type { DeviceCodeDecision, Storage, UpstreamSession } from '../src/storage/ports.ts';
 import { sweepExpired } from '../src/storage/sweep.ts';
@@ -1541,6 +1542,23 @@ describe('SQLite space after the sweep', () => {
     } finally {
       await storage.close();
     }
+  });
+});
+
+describe('change versions', () => {
+  it('are read in one statement a loop turn, shared by every topic’s cache', async () => {
+    let reads = 0;
+    const changes = oncePerTurn(async () => {
+      reads += 1;
+      return { clients: reads, revocations: 10 * reads, catalog: 100 * reads };
+    });
+    const versions = changeTopics.map((topic) => topicVersion(changes, topic));
+    expect(await Promise.all(versions.map((version) => version()))).toEqual([1, 10, 100]);
+    expect(await versions[2]!()).toBe(100);
+    expect(reads).toBe(1);
+    await nextTurn();
+    expect(await Promise.all(versions.map((version) => version()))).toEqual([2, 20, 200]);
+    expect(reads).toBe(2);
   });
 });
 
