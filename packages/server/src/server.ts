@@ -183,6 +183,26 @@ function startTimers(
   };
 }
 
+/**
+ * Warns once per upstream provider that stored links or sessions name but the config no longer lists: its
+ * users cannot sign in through it. Nothing is deleted (the provider may come back); only counts are logged.
+ */
+async function warnOfRemovedUpstreams(
+  storage: Storage,
+  config: GatehouseConfig,
+  now: number,
+  log: pino.Logger,
+): Promise<void> {
+  const configured = new Set(config.upstreams.map((upstream) => upstream.id));
+  for (const [upstream, usage] of await storage.upstreams.usageByUpstream(now)) {
+    if (configured.has(upstream)) continue;
+    log.warn(
+      { upstream, ...usage },
+      'an upstream provider removed from the config is still named by linked identities or sessions',
+    );
+  }
+}
+
 /** What buildServer has opened, for the request context. */
 interface ContextParts {
   config: GatehouseConfig;
@@ -268,8 +288,6 @@ export async function buildServer(
     storage.exclusive('signing-keys', (repositories) => work(repositories.signingKeys)),
   );
   const catalog = new ScopeCatalog(config);
-  // The admin API's API scopes and resources join the file's, on every node from its next request.
-  catalog.follow({ version: storage.catalogVersion, load: () => catalogSource(config, storage) });
   let redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
   let legacyAccounts: PostgresLegacyAccountStore | undefined;
   let clientCertificates: ClientCertificates;
@@ -313,6 +331,8 @@ export async function buildServer(
   const output = await openLogOutput(config.logging.format, options.logStream);
   const logger = pino(loggerOptions(config.logging.level), output.stream);
   const records = pino(recordLoggerOptions(config.logging.level), output.stream);
+  // The admin API's API scopes and resources join the file's, on every node from its next request.
+  catalog.follow({ version: storage.catalogVersion, load: () => catalogSource(config, storage, logger) });
   const ctx = serverContext({
     config,
     options,
@@ -383,6 +403,7 @@ export async function buildServer(
     },
   };
   try {
+    await warnOfRemovedUpstreams(storage, config, now(), logger);
     await (options.seedUsersInBackground ? seeding : users.done);
   } catch (error) {
     await server.close();

@@ -299,3 +299,29 @@ describe('an API scope the config file declares after an operator added it', () 
     }
   });
 });
+
+describe('a stored API resource the config file’s schema no longer accepts', () => {
+  const warnings = logCapture();
+  const server = useServer(adminConfig({ logging: { level: 'warn' } }), { logStream: warnings.stream });
+
+  it('is left out of the catalogue with a warning naming it and the problem’s path, on every load', async () => {
+    await server.ctx.storage.apiCatalog.saveResource({
+      id: 'retired-api',
+      definition: { id: 'retired-api', uris: 'https://retired.example.com', scopes: ['retired.read'] },
+      secretHash: 'stored-secret-hash',
+      createdAt: 1,
+    });
+    const load = async () => {
+      server.ctx.catalog.invalidate();
+      await server.ctx.catalog.current();
+      return warnings.lines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line.resource === 'retired-api');
+    };
+    expect(await load()).toEqual([expect.objectContaining({ level: 40, problems: ['uris'] })]);
+    expect(await load()).toHaveLength(2);
+    expect(warnings.lines.join('\n')).not.toContain('stored-secret-hash');
+    const token = await operatorToken(server);
+    expect((await call(server, 'GET', '/api-resources/retired-api', { token })).status).toBe(404);
+  });
+});

@@ -17,8 +17,9 @@ import type {
   RefreshToken,
   SigningKeyRecord,
 } from '../src/model.ts';
+import { changeTopics, oncePerTurn, topicVersion } from '../src/storage/caches.ts';
 import { isTransientStorageError, openStorage } from '../src/storage/index.ts';
-import type { DeviceCodeDecision, Storage } from '../src/storage/ports.ts';
+import type { DeviceCodeDecision, Storage, UpstreamSession } from '../src/storage/ports.ts';
 import { sweepExpired } from '../src/storage/sweep.ts';
 import { databaseOf } from '../src/storage/testing.ts';
 import { type BackendName, backendNames, freshStore, postgresUrl, requireService } from './backends.ts';
@@ -721,6 +722,21 @@ describe.each(backendNames)('storage conformance on %s', (backend: BackendName) 
         await storage.upstreamSessions.findSids('other-idp', { sub: 'bob', sid: undefined }, now),
       ).toEqual([]);
       expect(await find({ sub: 'bob\u0000' })).toEqual([]);
+    });
+
+    it('counts the linked identities and unexpired sessions of each upstream', async () => {
+      const of = (upstreamId: string, session: UpstreamSession) => ({ ...session, upstreamId });
+      await storage.upstreams.link('counted-idp', 'sub-1', 'u-1', now);
+      await storage.upstreams.link('counted-idp', 'sub-2', 'u-2', now);
+      await storage.upstreamSessions.record(of('counted-idp', upstreamSession('cs-1', 'sub-1', null)), now);
+      await storage.upstreamSessions.record(
+        of('counted-idp', upstreamSession('cs-2', 'sub-1', null, now + 5)),
+        now,
+      );
+      await storage.upstreamSessions.record(of('sessions-only-idp', upstreamSession('cs-3', 'x', null)), now);
+      const usage = await other.upstreams.usageByUpstream(now + 5);
+      expect(usage.get('counted-idp')).toEqual({ linkedIdentities: 2, sessions: 1 });
+      expect(usage.get('sessions-only-idp')).toEqual({ linkedIdentities: 0, sessions: 1 });
     });
 
     it('sweeps expired rows', async () => {
@@ -1526,6 +1542,23 @@ describe('SQLite space after the sweep', () => {
     } finally {
       await storage.close();
     }
+  });
+});
+
+describe('change versions', () => {
+  it('are read in one statement a loop turn, shared by every topic’s cache', async () => {
+    let reads = 0;
+    const changes = oncePerTurn(async () => {
+      reads += 1;
+      return { clients: reads, revocations: 10 * reads, catalog: 100 * reads };
+    });
+    const versions = changeTopics.map((topic) => topicVersion(changes, topic));
+    expect(await Promise.all(versions.map((version) => version()))).toEqual([1, 10, 100]);
+    expect(await versions[2]!()).toBe(100);
+    expect(reads).toBe(1);
+    await nextTurn();
+    expect(await Promise.all(versions.map((version) => version()))).toEqual([2, 20, 200]);
+    expect(reads).toBe(2);
   });
 });
 

@@ -5,6 +5,9 @@
  * ID tokens each break one rule: every such callback is refused with an error page and starts no session.
  */
 import { createHash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -18,6 +21,7 @@ import {
   codeRequest,
   formOf,
   issuer,
+  logCapture,
   parseConfig,
   pkcePair,
   startServer,
@@ -453,6 +457,43 @@ describe('upstream configuration', () => {
     expect(parse({ clients: testClients({ 'web-app': { upstreams: ['nobody'] } }) })).toThrow(
       /clients\[0\]\.upstreams\[0\]: unknown upstream "nobody"/,
     );
+  });
+
+  it('warns at start-up of each removed upstream still named by links or sessions, with counts only', async () => {
+    const storage = { path: join(mkdtempSync(join(tmpdir(), 'gatehouse-upstream-')), 'removed.db') };
+    const before = await startServer({ storage, upstreams: [upstream, { ...upstream, id: 'retired' }] });
+    const alice = await before.ctx.storage.users.findByUsername('alice');
+    const now = before.clock();
+    await before.ctx.storage.upstreams.link('retired', 'retired-subject', alice!.id, now);
+    await before.ctx.storage.upstreams.link('corp', 'corp-subject', alice!.id, now);
+    await before.ctx.storage.upstreamSessions.record(
+      {
+        sid: 'local-sid',
+        upstreamId: 'retired',
+        upstreamSubject: 'retired-subject',
+        upstreamSid: null,
+        idToken: null,
+        expiresAt: now + 3600,
+      },
+      now,
+    );
+    await before.close();
+
+    const log = logCapture();
+    const after = await startServer(
+      { storage, upstreams: [upstream], logging: { level: 'warn' } },
+      { logStream: log.stream },
+    );
+    // Nothing is deleted: the provider may come back.
+    expect(await after.ctx.storage.upstreams.findLinkedUser('retired', 'retired-subject')).toBe(alice!.id);
+    await after.close();
+    const warnings = log.lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.upstream !== undefined);
+    expect(warnings).toEqual([
+      expect.objectContaining({ upstream: 'retired', linkedIdentities: 1, sessions: 1 }),
+    ]);
+    expect(log.lines.join('\n')).not.toContain('retired-subject');
   });
 
   it('offers no upstream to a client by default', () => {

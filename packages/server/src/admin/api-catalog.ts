@@ -37,6 +37,11 @@ export interface CatalogResource {
   createdAt: number | undefined;
 }
 
+/** Where the catalogue reports what it skips (the server's logger). */
+export interface CatalogLog {
+  warn(fields: object, message: string): void;
+}
+
 /** The lock every catalogue change holds: its checks read the whole catalogue. */
 const lockName = 'admin-api-catalog';
 
@@ -49,10 +54,19 @@ function fileResource({ secret, ...resource }: ApiResourceConfig): CatalogResour
   };
 }
 
-/** A stored resource read by the file's schema (it was checked when written); undefined if it no longer is. */
-function storedResource(stored: StoredApiResource): CatalogResource | undefined {
+/**
+ * A stored resource read by the file's schema (it was checked when written); undefined if it no longer is,
+ * told to `log` with the paths of the schema's problems (never the values, which may hold a secret).
+ */
+function storedResource(stored: StoredApiResource, log: CatalogLog | undefined): CatalogResource | undefined {
   const parsed = apiResourceSchema.safeParse(stored.definition);
-  if (!parsed.success) return undefined;
+  if (!parsed.success) {
+    log?.warn(
+      { resource: stored.id, problems: parsed.error.issues.map((issue) => issue.path.join('.')) },
+      'a stored API resource no longer matches the config schema and is left out of the catalogue',
+    );
+    return undefined;
+  }
   const { secret: _secret, ...resource } = parsed.data;
   const secretHash = stored.secretHash ?? undefined;
   return { resource, source: 'admin', secretHash, createdAt: stored.createdAt };
@@ -62,6 +76,7 @@ function storedResource(stored: StoredApiResource): CatalogResource | undefined 
 export async function catalogEntries(
   config: GatehouseConfig,
   repositories: Pick<Repositories, 'apiCatalog'>,
+  log?: CatalogLog,
 ): Promise<{ scopes: CatalogScope[]; resources: CatalogResource[] }> {
   const [storedScopes, storedResources] = await Promise.all([
     repositories.apiCatalog.scopes(),
@@ -79,14 +94,23 @@ export async function catalogEntries(
     ],
     resources: [
       ...config.apiResources.map(fileResource),
-      ...storedResources.flatMap((stored) => (fileIds.has(stored.id) ? [] : (storedResource(stored) ?? []))),
+      ...storedResources.flatMap((stored) =>
+        fileIds.has(stored.id) ? [] : (storedResource(stored, log) ?? []),
+      ),
     ],
   };
 }
 
-/** What the server's ScopeCatalog is built from (server.ts has it follow the stored entries). */
-export async function catalogSource(config: GatehouseConfig, storage: Storage): Promise<CatalogSource> {
-  const { scopes, resources } = await catalogEntries(config, storage);
+/**
+ * What the server's ScopeCatalog is built from (server.ts has it follow the stored entries); each load
+ * warns once of every stored resource it leaves out.
+ */
+export async function catalogSource(
+  config: GatehouseConfig,
+  storage: Storage,
+  log: CatalogLog,
+): Promise<CatalogSource> {
+  const { scopes, resources } = await catalogEntries(config, storage, log);
   return {
     identityResources: config.identityResources,
     apiScopes: scopes,

@@ -7,7 +7,18 @@
 import type { Client } from '../model.ts';
 import { maxAccessTokenTtl } from '../model.ts';
 
-export type VersionSource = () => number | Promise<number>;
+/** A value read now, or once a query answers. */
+export type Reading<T> = () => T | Promise<T>;
+
+export type VersionSource = Reading<number>;
+
+/** What a change version is kept for; PostgreSQL has one counter per topic (postgres.ts). */
+export const changeTopics = ['clients', 'revocations', 'catalog'] as const;
+
+export type ChangeTopic = (typeof changeTopics)[number];
+
+/** The change version of every topic, read together (one statement). */
+export type ChangeVersions = Record<ChangeTopic, number>;
 
 /**
  * A change version read at most once per event-loop turn: under load one turn handles many requests, and
@@ -16,8 +27,8 @@ export type VersionSource = () => number | Promise<number>;
  * than the network time between the process that committed (the CLI, another node) and any request that
  * could know about its change.
  */
-export function oncePerTurn(source: VersionSource): VersionSource {
-  let reading: number | Promise<number> | undefined;
+export function oncePerTurn<T>(source: Reading<T>): Reading<T> {
+  let reading: T | Promise<T> | undefined;
   const forget = () => {
     reading = undefined;
   };
@@ -27,6 +38,14 @@ export function oncePerTurn(source: VersionSource): VersionSource {
       setImmediate(forget);
     }
     return reading;
+  };
+}
+
+/** One topic's version out of a reading of every topic's (shared by the caches through oncePerTurn). */
+export function topicVersion(versions: Reading<ChangeVersions>, topic: ChangeTopic): VersionSource {
+  return () => {
+    const reading = versions();
+    return reading instanceof Promise ? reading.then((all) => all[topic]) : reading[topic];
   };
 }
 

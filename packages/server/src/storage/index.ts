@@ -18,13 +18,21 @@ import {
   sql,
 } from 'kysely';
 import { ConfigError } from '../config/load.ts';
-import { ClientCache, oncePerTurn, RevocationView, type VersionSource } from './caches.ts';
+import {
+  type ChangeTopic,
+  type ChangeVersions,
+  ClientCache,
+  oncePerTurn,
+  type Reading,
+  RevocationView,
+  topicVersion,
+} from './caches.ts';
 import { registerDatabase, registerSpaceReclaim } from './internal.ts';
 import { migrateToLatest } from './migrations.ts';
 import { importOptionalPackage } from './optional-package.ts';
 import type { Repositories, Storage } from './ports.ts';
 // Types only: pg is loaded when PostgreSQL is configured, so SQLite setups and the CLI start without it.
-import type { ChangeTopic, PostgresOptions } from './postgres.ts';
+import type { PostgresOptions } from './postgres.ts';
 import type { Database } from './schema.ts';
 import type { Db } from './sql/db.ts';
 import { type ChangeListeners, sqlRepositories } from './sql/index.ts';
@@ -130,10 +138,14 @@ async function openSqlite(options: { path: string }): Promise<Storage> {
     throw error;
   }
   const dataVersionStatement = sqlite.prepare('PRAGMA data_version').pluck();
-  const dataVersion = () => dataVersionStatement.get() as number;
+  // One version for every topic: any other connection's commit moves it.
+  const versions = (): ChangeVersions => {
+    const version = dataVersionStatement.get() as number;
+    return { clients: version, revocations: version, catalog: version };
+  };
   // Every transaction already holds SQLite's one write lock from its start (begin immediate, above).
   const lock = async () => {};
-  const storage = assemble(db, 'sqlite', dataVersion, dataVersion, dataVersion, lock);
+  const storage = assemble(db, 'sqlite', versions, lock);
   // Holding Kysely's connection, so no transaction is open around it. exec steps the pragma to its end (one
   // step of a prepared statement frees a single page); the passive checkpoint then shortens the file
   // without waiting for readers.
@@ -203,9 +215,7 @@ async function openPostgres(options: PostgresOptions): Promise<Storage> {
   return assemble(
     db,
     'postgres',
-    () => counters.version('clients'),
-    () => counters.version('revocations'),
-    () => counters.version('catalog'),
+    () => counters.versions(),
     lock,
     (topic, trx) => ChangeCounters.bump(trx, topic),
   );
@@ -214,14 +224,14 @@ async function openPostgres(options: PostgresOptions): Promise<Storage> {
 function assemble(
   db: Kysely<Database>,
   dialect: Storage['dialect'],
-  clientsVersion: VersionSource,
-  revocationsVersion: VersionSource,
-  catalogVersion: VersionSource,
+  versions: Reading<ChangeVersions>,
   lock: (trx: Db, name: string) => Promise<void>,
   announce?: (topic: ChangeTopic, trx: Db) => Promise<void>,
 ): Storage {
-  const clientCache = new ClientCache(oncePerTurn(clientsVersion));
-  const revocationView = new RevocationView(oncePerTurn(revocationsVersion));
+  // Read once per event-loop turn for all three, whichever asks first.
+  const changes = oncePerTurn(versions);
+  const clientCache = new ClientCache(topicVersion(changes, 'clients'));
+  const revocationView = new RevocationView(topicVersion(changes, 'revocations'));
   const listeners: ChangeListeners = {
     clients: async (trx) => {
       clientCache.clear();
@@ -249,7 +259,7 @@ function assemble(
     listClients: () => clientCache.list(() => repositories.clients.list()),
     isAccessTokenRevoked: (jti, grantId, now) =>
       revocationView.isRevoked(jti, grantId, now, (since) => repositories.revocations.live(now, since)),
-    catalogVersion: oncePerTurn(catalogVersion),
+    catalogVersion: topicVersion(changes, 'catalog'),
     transaction: (work) => transaction(work),
     exclusive: (name, work) => transaction(work, name),
     ping: async () => {

@@ -57,6 +57,14 @@ export interface UpstreamRepository {
   provePendingLink(interactionId: string, userId: string, now: number): Promise<boolean>;
   /** Takes the interaction's live pending link: one caller gets it, once. */
   takePendingLink(interactionId: string, now: number): Promise<PendingUpstreamLink | undefined>;
+  /** How many linked identities and unexpired upstream sessions name each upstream provider, by its id. */
+  usageByUpstream(now: number): Promise<Map<string, UpstreamUsage>>;
+}
+
+/** What is stored about the users of one upstream provider: counts only. */
+export interface UpstreamUsage {
+  linkedIdentities: number;
+  sessions: number;
 }
 
 /** A local session started by an upstream sign-in, as its logout needs it (sessions/upstream-logout.ts). */

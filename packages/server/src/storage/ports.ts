@@ -36,6 +36,7 @@ export type {
   UpstreamRepository,
   UpstreamSession,
   UpstreamSessionRepository,
+  UpstreamUsage,
   WebAuthnRepository,
 } from './ports-sign-in.ts';
 

@@ -8,6 +8,7 @@
  */
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { type ChangeTopic, type ChangeVersions, changeTopics } from './caches.ts';
 import type { Database } from './schema.ts';
 import type { Db } from './sql/db.ts';
 
@@ -25,8 +26,6 @@ export interface PostgresOptions {
     connectionTimeout?: number;
   };
 }
-
-export type ChangeTopic = 'clients' | 'revocations' | 'catalog';
 
 const int8 = 20;
 const numericTypes: pg.CustomTypesConfig = {
@@ -82,13 +81,20 @@ export async function withSetupLock<T>(options: PostgresOptions, work: () => Pro
 export class ChangeCounters {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async version(topic: ChangeTopic): Promise<number> {
-    const row = await this.db
+  /** Every topic's counter, in one query. */
+  async versions(): Promise<ChangeVersions> {
+    const rows = await this.db
       .selectFrom('gatehouse_changes')
-      .select('version')
-      .where('topic', '=', topic)
-      .executeTakeFirstOrThrow();
-    return row.version;
+      .select(['topic', 'version'])
+      .where('topic', 'in', changeTopics)
+      .execute();
+    const versions = new Map(rows.map((row) => [row.topic, row.version]));
+    const read = (topic: ChangeTopic) => {
+      const version = versions.get(topic);
+      if (version === undefined) throw new Error(`no change counter for ${topic}`);
+      return version;
+    };
+    return { clients: read('clients'), revocations: read('revocations'), catalog: read('catalog') };
   }
 
   /** Bumps a counter; called with the transaction of the write it announces. */

@@ -4,7 +4,7 @@
  * callback finds nothing (sessions/upstream.ts); links waiting for the user's proof, one per interaction,
  * taken the same way (sessions/upstream-link.ts).
  */
-import type { PendingUpstreamLink, UpstreamLogin, UpstreamRepository } from '../ports.ts';
+import type { PendingUpstreamLink, UpstreamLogin, UpstreamRepository, UpstreamUsage } from '../ports.ts';
 import type { Database } from '../schema.ts';
 import { integer, list, rowMapping, text } from './columns.ts';
 import { type Db, hasNul } from './db.ts';
@@ -110,5 +110,30 @@ export class SqlUpstreamRepository implements UpstreamRepository {
       now,
       pendingLinkRows.fromRow,
     );
+  }
+
+  async usageByUpstream(now: number): Promise<Map<string, UpstreamUsage>> {
+    const [identities, sessions] = await Promise.all([
+      this.db
+        .selectFrom('upstream_identities')
+        .select((eb) => ['upstream_id', eb.fn.countAll<number>().as('count')])
+        .groupBy('upstream_id')
+        .execute(),
+      this.db
+        .selectFrom('upstream_sessions')
+        .select((eb) => ['upstream_id', eb.fn.countAll<number>().as('count')])
+        .where('expires_at', '>', now)
+        .groupBy('upstream_id')
+        .execute(),
+    ]);
+    const usage = new Map<string, UpstreamUsage>();
+    const of = (upstreamId: string): UpstreamUsage => {
+      const entry = usage.get(upstreamId) ?? { linkedIdentities: 0, sessions: 0 };
+      usage.set(upstreamId, entry);
+      return entry;
+    };
+    for (const row of identities) of(row.upstream_id).linkedIdentities = Number(row.count);
+    for (const row of sessions) of(row.upstream_id).sessions = Number(row.count);
+    return usage;
   }
 }
