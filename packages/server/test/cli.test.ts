@@ -638,10 +638,6 @@ describe('gatehouse client', { timeout: cliTimeout }, () => {
     const base = ['client', 'add', '--id', 'new-app', '--name', 'New'];
     const cases: Array<[string[], RegExp]> = [
       [
-        [...base, '--grant', 'client_credentials', '--scope', 'orders.delete'],
-        /--scope "orders.delete" is unknown/,
-      ],
-      [
         [...base, '--grant', 'authorization_code', '--redirect-uri', 'http://app.example.com/cb'],
         /http:\/\/app\.example\.com\/cb may use http only on a loopback host/,
       ],
@@ -669,6 +665,12 @@ describe('gatehouse client', { timeout: cliTimeout }, () => {
 
     expect((await addReporting(env)).code).toBe(0);
     expectCleanFailure(await addReporting(env), 1, /client "reporting" already exists/);
+    // A scope the file does not know may have been added to the database (gatehouse scope add): looked up there.
+    expectCleanFailure(
+      await env.cli(...base, '--grant', 'client_credentials', '--scope', 'orders.delete'),
+      1,
+      /--scope "orders.delete" is unknown/,
+    );
     expect(databaseText(env.dbPath)).not.toContain('new-app');
   });
 
@@ -791,6 +793,149 @@ describe('gatehouse client and the running server', { timeout: cliTimeout }, () 
     expectCleanFailure(await env.cli('client', 'disable', 'nobody'), 1, /no client "nobody"/);
     expectCleanFailure(await env.cli('client', 'disable'), 1, /usage: gatehouse client disable ID/);
     expectCleanFailure(await env.cli('client', 'enable', 'reporting', '--revoke-grants'), 1, /revoke-grants/);
+  });
+});
+
+describe('gatehouse scope and gatehouse api', { timeout: cliTimeout }, () => {
+  const json = (result: CliResult) => JSON.parse(result.stdout) as Record<string, unknown>[];
+
+  it('add a scope and an API resource a running server uses at once; remove them once nothing uses them', async () => {
+    const env = setup();
+    await initialiseDatabase(env);
+    const server = await serverFor(env);
+    const scope = await env.cli('scope', 'add', 'inventory.read', '--description', 'Read the inventory');
+    expect(scope).toMatchObject({ code: 0, stderr: '' });
+    expect(scope.stdout).toMatch(/Added scope "inventory.read"/);
+    const api = await env.cli(
+      'api',
+      'add',
+      'inventory-api',
+      '--scope',
+      'inventory.read',
+      '--uri',
+      'https://inventory.example.com',
+      '--claims-roles',
+      'false',
+    );
+    expect(api.code).toBe(0);
+    expect(api.stdout).toMatch(/Added API resource "inventory-api" .*\nIntrospection secret:\n/);
+    const apiSecret = printedSecret(api.stdout);
+    const stored = databaseText(env.dbPath);
+    expect(stored).not.toContain(apiSecret);
+    expect(stored).toContain(sha256Base64Url(apiSecret));
+
+    // A client of the CLI may name the stored scope; the running server issues a token for the new API.
+    const reporting = await addReporting(env, '--scope', 'inventory.read');
+    expect(reporting.code).toBe(0);
+    const token = await tokenRequest(
+      server,
+      { grant_type: 'client_credentials', scope: 'inventory.read' },
+      basic('reporting', printedSecret(reporting.stdout)),
+    );
+    const accessToken = token.body.access_token as string;
+    expect(decodeJwt(accessToken)).toMatchObject({ aud: 'inventory-api', scope: 'inventory.read' });
+    const described = await introspectToken(server, accessToken, basic('inventory-api', apiSecret));
+    expect(described.body).toMatchObject({ active: true, scope: 'inventory.read' });
+
+    const scopes = json(await env.cli('scope', 'list', '--json'));
+    expect(scopes).toContainEqual({
+      name: 'openid',
+      description: 'Sign you in',
+      kind: 'identity',
+      source: 'config',
+    });
+    expect(scopes).toContainEqual({
+      name: 'orders.read',
+      description: 'Read your orders',
+      kind: 'api',
+      source: 'config',
+    });
+    expect(scopes).toContainEqual({
+      name: 'inventory.read',
+      description: 'Read the inventory',
+      kind: 'api',
+      source: 'admin',
+    });
+    const listed = await env.cli('api', 'list', '--json');
+    expect(listed.stdout).not.toContain(apiSecret);
+    expect(json(listed).find((entry) => entry.id === 'orders-api')).toMatchObject({
+      source: 'config',
+      hasSecret: true,
+    });
+    const added = json(listed).find((entry) => entry.id === 'inventory-api');
+    expect(added).toMatchObject({
+      uris: ['https://inventory.example.com'],
+      scopes: ['inventory.read'],
+      accessTokenFormat: 'jwt',
+      claims: { user: [], roles: false },
+      scopeClaim: 'scope',
+      source: 'admin',
+      hasSecret: true,
+    });
+    expect(added?.createdAt).toMatch(/^\d{4}-\d\d-\d\dT[\d:]+Z$/);
+    const table = await env.cli('api', 'list');
+    expect(table.stdout).toMatch(/^ID +SCOPES +FORMAT +SOURCE\n/);
+    expect(table.stdout).toMatch(/inventory-api +inventory.read +jwt +admin/);
+
+    // The admin API's rules: a scope stays while an API resource or a client uses it.
+    const removeScope = () => env.cli('scope', 'remove', 'inventory.read');
+    expectCleanFailure(
+      await removeScope(),
+      1,
+      /scope "inventory.read" is used by API resource "inventory-api"/,
+    );
+    const removed = await env.cli('api', 'remove', 'inventory-api', '--json');
+    expect(JSON.parse(removed.stdout)).toEqual({ id: 'inventory-api', removed: true });
+    expect((await introspectToken(server, accessToken, basic('inventory-api', apiSecret))).status).toBe(401);
+    expectCleanFailure(await removeScope(), 1, /allowed to client "reporting"/);
+    expect((await env.cli('client', 'remove', 'reporting')).code).toBe(0);
+    expect((await removeScope()).stdout).toMatch(/Removed scope "inventory.read"/);
+    expect(json(await env.cli('scope', 'list', '--json')).map((entry) => entry.name)).not.toContain(
+      'inventory.read',
+    );
+  });
+
+  it('refuses what the admin API refuses, naming the option, with exit code 1 and no stack trace', async () => {
+    const env = setup();
+    await initialiseDatabase(env);
+    const before = databaseText(env.dbPath);
+    const cases: [string[], RegExp][] = [
+      [['scope', 'remove', 'orders.read'], /scope "orders.read" is declared in the config file/],
+      [['scope', 'remove', 'openid'], /scope "openid" is declared in the config file/],
+      [['scope', 'add', 'orders.read', '--description', 'Mine'], /declared in the config file/],
+      [['scope', 'add', 'inventory.read'], /cannot add the scope:\n {2}- --description: /],
+      [['scope', 'add', 'a"b', '--description', 'Quoted'], /- NAME: /],
+      [['scope', 'remove', 'nothing'], /no scope "nothing"/],
+      [['scope', 'remove'], /usage: gatehouse scope remove NAME/],
+      [
+        ['api', 'add', 'orders-api', '--scope', 'orders.read'],
+        /API resource "orders-api" is declared in the config file/,
+      ],
+      [['api', 'add', 'inventory-api', '--scope', 'nope'], /cannot add the API resource:\n {2}- --scope/],
+      [['api', 'add', 'inventory-api', '--scope', 'orders.read'], /- --scope.*orders.read/],
+      [['api', 'add', 'inventory-api', '--scope', 'api1.read', '--uri', 'not-a-uri'], /- --uri \(0\): /],
+      [
+        ['api', 'add', 'inventory-api', '--scope', 'api1.read', '--access-token-format', 'paseto'],
+        /- --access-token-format: /,
+      ],
+      [
+        ['api', 'add', 'inventory-api', '--scope', 'api1.read', '--claims-roles', 'maybe'],
+        /- --claims-user \/ --claims-roles \(roles\): /,
+      ],
+      [
+        ['api', 'add', 'inventory-api', '--scope', 'api1.read', '--access-token-ttl', '5x'],
+        /--access-token-ttl must be a duration/,
+      ],
+      [['api', 'add', 'inventory-api', '--scope', 'api1.read', '--secret', 'x'], /Unknown option '--secret'/],
+      [['api', 'remove', 'orders-api'], /API resource "orders-api" is declared in the config file/],
+      [['api', 'remove', 'nothing'], /no API resource "nothing"/],
+    ];
+    for (const [args, message] of cases) expectCleanFailure(await env.cli(...args), 1, message);
+    expect(databaseText(env.dbPath)).toBe(before);
+    const help = await runCli(['api', '--help']);
+    expect(help).toMatchObject({ code: 0, stderr: '' });
+    expect(help.stdout).toMatch(/--access-token-format FORMAT/);
+    expect((await runCli(['scope', 'add', '--help'])).stdout).toMatch(/^Usage: gatehouse scope/);
   });
 });
 

@@ -1,31 +1,19 @@
 /**
- * Admin commands (`gatehouse client|user|keys ...`), run against the database the server uses so a
+ * Admin commands (`gatehouse client|user|scope|api|keys ...`), run against the database the server uses so a
  * running server sees the change without a restart. Exit codes: 0 done, 1 bad arguments or input,
  * 2 bad config file or unusable database. Bad input is answered with a message, never a stack trace;
  * secrets are printed once on stdout and never written anywhere else.
  */
 import { ConfigError } from '../config/load.ts';
-import { UsageError, wantsHelp } from './support.ts';
-
-interface Group {
-  usage: string;
-  run(subcommand: string | undefined, args: string[]): Promise<number>;
-}
+import { type CommandGroup, UsageError, wantsHelp } from './support.ts';
 
 /** Each group is loaded when it runs (a client command never loads the password hasher). */
-const groups: Readonly<Record<string, () => Promise<Group>>> = {
-  client: async () => {
-    const { clientCommand, clientUsage } = await import('./clients.ts');
-    return { usage: clientUsage, run: clientCommand };
-  },
-  user: async () => {
-    const { userCommand, userUsage } = await import('./users.ts');
-    return { usage: userUsage, run: userCommand };
-  },
-  keys: async () => {
-    const { keysCommand, keysUsage } = await import('./keys.ts');
-    return { usage: keysUsage, run: keysCommand };
-  },
+const groups: Readonly<Record<string, () => Promise<CommandGroup>>> = {
+  client: async () => (await import('./clients.ts')).clientGroup,
+  user: async () => (await import('./users.ts')).userGroup,
+  scope: async () => (await import('./catalog.ts')).scopeGroup,
+  api: async () => (await import('./catalog.ts')).apiGroup,
+  keys: async () => (await import('./keys.ts')).keysGroup,
 };
 
 /** The first bare word is the subcommand, wherever `--config FILE` was put. */

@@ -5,7 +5,9 @@
  * get none. Input is checked by the config schema's client rules; clients of the file are left to the file.
  */
 import { readFileSync } from 'node:fs';
+import { catalogEntries } from '../admin/api-catalog.ts';
 import {
+  type ClientChecks,
   certificateProblems,
   configClientRefusal,
   declaredInConfig,
@@ -20,9 +22,10 @@ import { fapi2AuthMethods, grantTypes, tokenExchangeGrantType } from '../config/
 import type { GatehouseConfig } from '../config/schema.ts';
 import { clientOrigins } from '../http/cors.ts';
 import { type Client, clientAuthMethods } from '../model.ts';
-import { OAuthError } from '../protocol/errors.ts';
 import { redirectUriProblem } from '../protocol/redirect-uri.ts';
 import {
+  adminOperation,
+  type CommandGroup,
   formatTime,
   loadConfig,
   optionsOf,
@@ -30,14 +33,17 @@ import {
   parseDuration,
   print,
   printList,
+  type RefusalWording,
+  refusal,
   repeatableOptions,
   runSubcommand,
+  secretNotice,
   systemNow,
   UsageError,
   withStorage,
 } from './support.ts';
 
-export const clientUsage = `Usage: gatehouse client <add|list|remove|disable|enable|rotate-secret> [options] [--config FILE]
+const clientUsage = `Usage: gatehouse client <add|list|remove|disable|enable|rotate-secret> [options] [--config FILE]
 
   add --id ID --name NAME [options]       register a client; a confidential client's secret is printed once
       --public                            public client (no secret; token endpoint auth method none)
@@ -54,7 +60,8 @@ export const clientUsage = `Usage: gatehouse client <add|list|remove|disable|ena
                                           urn:openid:params:grant-type:ciba
       --redirect-uri URI                  repeatable; required with authorization_code
       --post-logout-redirect-uri URI      repeatable
-      --scope SCOPE                       repeatable (or space separated); identity or API scopes of the config
+      --scope SCOPE                       repeatable (or space separated); identity or API scopes (the config's
+                                          or added with gatehouse scope add)
       --no-consent                        do not ask users to consent (first-party clients)
       --require-dpop                      every token request must carry a DPoP proof (RFC 9449)
       --require-par                       authorization requests must be pushed to /par (RFC 9126)
@@ -91,35 +98,16 @@ disabled or rotated here.
 
 const clientIdPattern = /^[A-Za-z0-9._~-]{1,100}$/;
 const scopeTokenPattern = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
-const secretNotice = 'Store it now: it cannot be shown again (only its SHA-256 hash is kept).';
 
 function clientType(client: Pick<Client, 'tokenEndpointAuthMethod'>): 'public' | 'confidential' {
   return client.tokenEndpointAuthMethod === 'none' ? 'public' : 'confidential';
 }
 
-/**
- * The shared operations' refusal as the CLI says it: a problem with a field is named by the option it came
- * from; the description is the message.
- */
-function cliError(error: OAuthError): UsageError {
-  if (error.details.length === 0) return new UsageError(error.description);
-  return new UsageError(
-    'cannot add the client:',
-    error.details.map((problem) => `${optionOf(problem.field.split('.'))}: ${problem.message}`),
-  );
-}
+/** Refusals of the shared operations (admin/clients.ts), each problem named by its option. */
+const clientRefusals: RefusalWording = { heading: 'cannot add the client:', optionOf };
 
-/** Runs a shared operation (admin/clients.ts), its refusals turned into usage errors (exit code 1). */
 function cliOperation<T>(operation: () => T): T {
-  const rethrow = (error: unknown): never => {
-    throw error instanceof OAuthError ? cliError(error) : error;
-  };
-  try {
-    const result = operation();
-    return (result instanceof Promise ? result.catch(rethrow) : result) as T;
-  } catch (error) {
-    return rethrow(error);
-  }
+  return adminOperation(clientRefusals, operation);
 }
 
 interface AddInput {
@@ -138,8 +126,19 @@ function authMethodOf(input: AddInput): string {
   return input.isPublic ? 'none' : (input.authMethod ?? 'client_secret_basic');
 }
 
+/**
+ * The API scopes operators added (gatehouse scope add, the admin API), which a client may hold as it holds
+ * the file's; the database is read only when a requested scope is not the file's.
+ */
+async function storedScopes(config: GatehouseConfig, scopes: readonly string[]): Promise<ClientChecks> {
+  const fileScopes = new Set([...config.identityResources, ...config.apiScopes].map((scope) => scope.name));
+  if (scopes.every((scope) => fileScopes.has(scope))) return {};
+  const catalog = await withStorage(config, (storage) => catalogEntries(config, storage));
+  return { apiScopes: catalog.scopes.map((scope) => scope.name) };
+}
+
 /** Every problem with a new client, in the words of the options; empty when it can be registered. */
-function clientProblems(input: AddInput, config: GatehouseConfig): string[] {
+function clientProblems(input: AddInput, config: GatehouseConfig, catalog: ClientChecks): string[] {
   const problems: string[] = [];
   if (input.id === undefined) problems.push('--id is required');
   else if (!clientIdPattern.test(input.id))
@@ -181,11 +180,14 @@ function clientProblems(input: AddInput, config: GatehouseConfig): string[] {
   const known = new Set([
     ...config.identityResources.map((resource) => resource.name),
     ...config.apiScopes.map((scope) => scope.name),
+    ...(catalog.apiScopes ?? []),
   ]);
   for (const scope of input.scopes) {
     if (!scopeTokenPattern.test(scope)) problems.push(`--scope "${scope}" is not a valid scope token`);
     else if (!known.has(scope))
-      problems.push(`--scope "${scope}" is unknown (not in the config's identityResources or apiScopes)`);
+      problems.push(
+        `--scope "${scope}" is unknown (not an identity resource or API scope of the config, nor one added with gatehouse scope add)`,
+      );
   }
   return problems;
 }
@@ -279,7 +281,8 @@ async function add(args: string[]): Promise<number> {
     postLogoutRedirectUris: list(values['post-logout-redirect-uri']),
     scopes: list(values.scope, true),
   };
-  const problems = clientProblems(input, config);
+  const catalog = await storedScopes(config, input.scopes);
+  const problems = clientProblems(input, config, catalog);
   const jwks = values['jwks-file'] === undefined ? undefined : readJwksFile(values['jwks-file'], problems);
   if (problems.length > 0) throw new UsageError('cannot add the client:', problems);
   // The config schema's client rules (keys for private_key_jwt, one certificate identity for
@@ -310,6 +313,7 @@ async function add(args: string[]): Promise<number> {
             : { absolute: refreshAbsolute, idle: refreshIdle },
       },
       systemNow(),
+      catalog,
     ),
   );
   const { clientId } = client;
@@ -379,7 +383,7 @@ async function remove(args: string[]): Promise<number> {
   const { clientId, configFile, json } = oneClientId(args, 'remove');
   const config = loadConfig(configFile);
   if (declaredInConfig(config, clientId))
-    throw cliError(configClientRefusal(clientId, 'remove it from the file'));
+    throw refusal(configClientRefusal(clientId, 'remove it from the file'), clientRefusals);
   await cliOperation(() =>
     withStorage(config, (storage) => removeClient(storage, config, clientId, systemNow())),
   );
@@ -447,7 +451,7 @@ async function rotateSecret(args: string[]): Promise<number> {
   return 0;
 }
 
-export function clientCommand(subcommand: string | undefined, args: string[]): Promise<number> {
+function clientCommand(subcommand: string | undefined, args: string[]): Promise<number> {
   return runSubcommand(subcommand, args, {
     add,
     list: listClients,
@@ -457,3 +461,5 @@ export function clientCommand(subcommand: string | undefined, args: string[]): P
     'rotate-secret': rotateSecret,
   });
 }
+
+export const clientGroup: CommandGroup = { usage: clientUsage, run: clientCommand };

@@ -8,7 +8,7 @@
 import { KeyStore, keyStatuses, keyStoreOptions, reloadMargin } from '../keys/keystore.ts';
 import * as cli from './support.ts';
 
-export const keysUsage = `Usage: gatehouse keys <rotate|list> [--json] [--config FILE]
+const keysUsage = `Usage: gatehouse keys <rotate|list> [--json] [--config FILE]
 
   rotate    create the next signing key: published in the JWKS now, signing after keys.publishBeforeUse;
             the current key stops signing then and stays published until its tokens have expired
@@ -99,6 +99,8 @@ async function list(args: string[]): Promise<number> {
   );
 }
 
-export function keysCommand(subcommand: string | undefined, args: string[]): Promise<number> {
+function keysCommand(subcommand: string | undefined, args: string[]): Promise<number> {
   return cli.runSubcommand(subcommand, args, { rotate, list });
 }
+
+export const keysGroup: cli.CommandGroup = { usage: keysUsage, run: keysCommand };

@@ -1,5 +1,5 @@
 /**
- * The `gatehouse` command line: serve | migrate | client | user | keys.
+ * The `gatehouse` command line: serve | migrate | client | user | scope | api | keys.
  * Every command takes `--config FILE` (default: ./gatehouse.yaml). Secrets are printed once, never logged;
  * passwords are read from standard input, never from arguments (which other users can read in `ps`).
  */
@@ -18,6 +18,8 @@ Commands:
   migrate --config FILE                             apply database migrations
   client  add|list|remove|rotate-secret ...         manage clients (gatehouse client --help)
   user    add|disable|enable|remove ...             manage users (gatehouse user --help)
+  scope   add|list|remove ...                       manage API scopes (gatehouse scope --help)
+  api     add|list|remove ...                       manage API resources (gatehouse api --help)
   keys    rotate|list ...                           manage signing keys (gatehouse keys --help)
   --version                                         print the version
 `;
@@ -116,6 +118,8 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'client':
       case 'user':
+      case 'scope':
+      case 'api':
       case 'keys':
         return await (await import('./admin.ts')).adminCommands(command, args);
       case '--version':

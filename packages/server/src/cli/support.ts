@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.ts';
 import type { GatehouseConfig } from '../config/schema.ts';
+import { OAuthError } from '../protocol/errors.ts';
 import { openStorage, storageLocation } from '../storage/index.ts';
 import type { Storage } from '../storage/ports.ts';
 
@@ -18,6 +19,40 @@ export class UsageError extends Error {
   ) {
     super(message);
     this.name = 'UsageError';
+  }
+}
+
+/** Said under every secret the CLI prints (client secrets, API resources' introspection secrets). */
+export const secretNotice = 'Store it now: it cannot be shown again (only its SHA-256 hash is kept).';
+
+/** How a command words the refusals of a shared operation: `heading` over the problems, each named by `optionOf`. */
+export interface RefusalWording {
+  heading: string;
+  optionOf(path: readonly string[]): string;
+}
+
+/**
+ * A shared operation's refusal (admin/*.ts) as the CLI says it: a problem with a field is named by the
+ * option it came from; the description is the message.
+ */
+export function refusal(error: OAuthError, wording: RefusalWording): UsageError {
+  if (error.details.length === 0) return new UsageError(error.description);
+  return new UsageError(
+    wording.heading,
+    error.details.map((problem) => `${wording.optionOf(problem.field.split('.'))}: ${problem.message}`),
+  );
+}
+
+/** Runs a shared operation (the admin API's), its refusals turned into usage errors (exit code 1). */
+export function adminOperation<T>(wording: RefusalWording, operation: () => T): T {
+  const rethrow = (error: unknown): never => {
+    throw error instanceof OAuthError ? refusal(error, wording) : error;
+  };
+  try {
+    const result = operation();
+    return (result instanceof Promise ? result.catch(rethrow) : result) as T;
+  } catch (error) {
+    return rethrow(error);
   }
 }
 
@@ -73,6 +108,12 @@ export function repeatableOptions<Name extends string>(
     Name,
     { type: 'string'; multiple: true }
   >;
+}
+
+/** One command of `gatehouse` with subcommands (`client`, `user`, ...): its `--help` text, and what runs one. */
+export interface CommandGroup {
+  usage: string;
+  run(subcommand: string | undefined, args: string[]): Promise<number>;
 }
 
 /** Runs the subcommand named `subcommand` with `args`; a missing or unknown name is a usage error. */

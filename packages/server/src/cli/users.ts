@@ -12,6 +12,7 @@ import type { GatehouseConfig } from '../config/schema.ts';
 import { OAuthError } from '../protocol/errors.ts';
 import { readNewPassword } from './password-input.ts';
 import {
+  type CommandGroup,
   loadConfig,
   parseCommand,
   print,
@@ -21,7 +22,7 @@ import {
   withStorage,
 } from './support.ts';
 
-export const userUsage = `Usage: gatehouse user <add|disable|enable|remove|reset-factors> [options] [--config FILE]
+const userUsage = `Usage: gatehouse user <add|disable|enable|remove|reset-factors> [options] [--config FILE]
 
   add --username NAME          create a user; the password is read from standard input
       --email EMAIL            email claim (email_verified is false)
@@ -200,7 +201,7 @@ async function resetFactorsCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-export function userCommand(subcommand: string | undefined, args: string[]): Promise<number> {
+function userCommand(subcommand: string | undefined, args: string[]): Promise<number> {
   return runSubcommand(subcommand, args, {
     add,
     disable,
@@ -209,3 +210,5 @@ export function userCommand(subcommand: string | undefined, args: string[]): Pro
     'reset-factors': resetFactorsCommand,
   });
 }
+
+export const userGroup: CommandGroup = { usage: userUsage, run: userCommand };
