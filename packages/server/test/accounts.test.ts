@@ -107,17 +107,20 @@ async function liveSessions(server: GatehouseServer, userId: string): Promise<nu
 }
 
 describe('config users stored once listening (`gatehouse serve`)', () => {
-  it('are stored only after listen(); a sign-in and /readyz started before wait for them', async () => {
+  it('are stored only after listen(); a sign-in, an e-mail lookup and /readyz started before wait for them', async () => {
     const config = parseConfig(testConfig({ server: { host: '127.0.0.1', port: 0 } }));
     const server = await buildServer(config, { clock: testClock(), seedUsersInBackground: true });
     try {
       const signIn = signedInAlice(server);
       const ready = server.app.inject({ method: 'GET', url: '/readyz' });
+      // The e-mail lookup an upstream sign-in makes to offer linking (sessions/upstream-link.ts).
+      const byEmail = server.ctx.accounts.findByEmail!('alice@example.com', 2);
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(await server.ctx.storage.users.findByUsername('alice')).toBeUndefined();
       await server.listen();
       expect((await signIn).accessToken).toEqual(expect.any(String));
       expect((await ready).statusCode).toBe(200);
+      expect((await byEmail).map((account) => account.username)).toEqual(['alice']);
       await server.ready;
       for (const user of config.users)
         expect(await server.ctx.storage.users.findByUsername(user.username)).toBeDefined();

@@ -146,6 +146,7 @@ export class SqlAccountStore implements AccountStore {
   }
 
   async findByEmail(email: string, limit: number): Promise<Account[]> {
+    await this.ready;
     return (await this.users.findByEmail(email, limit)).map((user) => this.remember(user)!);
   }
 
